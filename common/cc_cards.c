@@ -1,0 +1,82 @@
+/*
+ * cc_cards: the card kinds of a campaign and their draw weights.
+ */
+
+#include <stdio.h>
+
+#include "cc_cards.h"
+
+
+void
+cc_cards_default(cc_cards_t *cards)
+{
+    static const uint32_t  w[] = { 3000, 3000, 2500, 1400, 100 };
+
+    (void) cc_cards_set(cards, w, sizeof(w) / sizeof(w[0]));
+}
+
+
+int
+cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n)
+{
+    unsigned  i;
+    uint64_t  total;
+
+    if (n < CC_KINDS_MIN || n > CC_KINDS_MAX) {
+        return -1;
+    }
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        if (weights[i] == 0 || weights[i] > CC_WEIGHT_MAX) {
+            return -1;
+        }
+
+        total += weights[i];
+    }
+
+    for (i = 0; i < n; i++) {
+        cards->weight[i] = weights[i];
+    }
+
+    cards->nkinds = n;
+    cards->total = total;
+
+    return 0;
+}
+
+
+int
+cc_cards_lua_cumulative(const cc_cards_t *cards, char *buf, size_t len)
+{
+    unsigned  i;
+    uint64_t  acc;
+    size_t    off;
+    int       n;
+
+    off = 0;
+    acc = 0;
+
+    for (i = 0; i < cards->nkinds; i++) {
+        acc += cards->weight[i];
+
+        n = snprintf(buf + off, len - off, "%c%llu", i ? ',' : '{',
+                     (unsigned long long) acc);
+
+        if (n < 0 || (size_t) n >= len - off) {
+            return -1;
+        }
+
+        off += n;
+    }
+
+    if (off + 2 > len) {
+        return -1;
+    }
+
+    buf[off++] = '}';
+    buf[off] = '\0';
+
+    return (int) off;
+}

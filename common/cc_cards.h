@@ -1,0 +1,38 @@
+/*
+ * cc_cards: the card kinds of a campaign and their draw weights.
+ *
+ * The draw itself runs inside the Redis flip script (so that it is atomic
+ * with the chance decrement); this file validates the configuration and
+ * renders the cumulative weight table the script is built with.
+ */
+
+#ifndef CC_CARDS_H
+#define CC_CARDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CC_KINDS_MIN        2
+#define CC_KINDS_MAX        16
+#define CC_WEIGHT_MAX       1000000
+
+typedef struct {
+    unsigned  nkinds;
+    uint32_t  weight[CC_KINDS_MAX];
+    uint64_t  total;
+} cc_cards_t;
+
+/* five kinds, the last one rare (1%), as in the usual 集五福 layout */
+void cc_cards_default(cc_cards_t *cards);
+
+/* 0, or -1 with cards untouched if n or any weight is out of bounds */
+int cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n);
+
+/*
+ * Writes the cumulative weights as a Lua table constructor, e.g.
+ * "{3000,6000,8500,9900,10000}", NUL-terminated.  Returns its length, or
+ * -1 if it does not fit in len bytes.
+ */
+int cc_cards_lua_cumulative(const cc_cards_t *cards, char *buf, size_t len);
+
+#endif /* CC_CARDS_H */

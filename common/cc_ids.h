@@ -1,0 +1,31 @@
+/*
+ * cc_ids: validation of the identifiers that enter from outside.
+ *
+ * Shared by the nginx module and the workers; pure C, no allocation.
+ */
+
+#ifndef CC_IDS_H
+#define CC_IDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CC_REQUEST_ID_MAX  64
+#define CC_UID_MAX_DIGITS  20
+
+/*
+ * A uid is a positive decimal that fits in 64 bits, with no sign, no
+ * leading zero, no space.  Returns 0 and sets *uid, or -1.
+ */
+int cc_parse_uid(const char *s, size_t len, uint64_t *uid);
+
+/* A request, grant or combine id: 1..64 of [A-Za-z0-9_-].  0 or -1. */
+int cc_check_request_id(const char *s, size_t len);
+
+/*
+ * A bounded positive decimal count (the n of a grant): 1..max.
+ * Returns 0 and sets *n, or -1.
+ */
+int cc_parse_count(const char *s, size_t len, uint64_t max, uint64_t *n);
+
+#endif /* CC_IDS_H */

@@ -1,0 +1,180 @@
+/*
+ * ngx_http_cc_flip: POST /cc/flip?request_id=ID, one card for one chance.
+ *
+ * The whole draw is one script call on the user's shard (see
+ * ngx_http_cc_script.c); the handler only checks the input, draws the
+ * random number and renders the answer.
+ */
+
+
+#include "ngx_http_cc_module.h"
+
+
+typedef struct {
+    uint64_t                  uid;
+} ngx_http_cc_flip_ctx_t;
+
+
+static void ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply);
+
+
+ngx_int_t
+ngx_http_cc_flip_handler(ngx_http_request_t *r)
+{
+    u_char                   *p;
+    uint64_t                  uid;
+    uint64_t                  rnd, limit;
+    ngx_int_t                 rc;
+    ngx_str_t                 rid, keys[2], arg;
+    ngx_http_cc_flip_ctx_t   *ctx;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    rc = ngx_http_cc_check_post(r);
+
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_cc_get_uid(r, &uid) != NGX_OK) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
+    }
+
+    if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,
+                               &rid)
+        != NGX_OK)
+    {
+        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "bad_request_id");
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+
+    ctx = ngx_palloc(r->pool, sizeof(ngx_http_cc_flip_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->uid = uid;
+    ngx_http_set_ctx(r, ctx, ngx_http_cc_module);
+
+    p = ngx_pnalloc(r->pool, 2 * (sizeof("cc:{}:r:") + NGX_INT64_LEN)
+                             + rid.len + NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    keys[0].data = p;
+    p = ngx_sprintf(p, "cc:{%uL}:u", uid);
+    keys[0].len = p - keys[0].data;
+
+    keys[1].data = p;
+    p = ngx_sprintf(p, "cc:{%uL}:r:%V", uid, &rid);
+    keys[1].len = p - keys[1].data;
+
+    /* uniform in [0, total): reject the top of random()'s range */
+
+    limit = (uint64_t) 0x80000000 - ((uint64_t) 0x80000000 % cmcf->cards.total);
+
+    do {
+        rnd = (uint64_t) ngx_random();
+    } while (rnd >= limit);
+
+    arg.data = p;
+    p = ngx_sprintf(p, "%uL", rnd % cmcf->cards.total);
+    arg.len = p - arg.data;
+
+    rc = ngx_http_cc_redis_eval(r, uid, &cmcf->flip_script, keys, 2, &arg, 1,
+                                ngx_http_cc_flip_reply);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "storage_unavailable");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* notice a client that hangs up while Redis works */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char                  *p, *last, *body, *f[3];
+    ngx_int_t                v[3];
+    ngx_uint_t               i;
+    ngx_http_cc_flip_ctx_t  *ctx;
+
+    if (reply == NULL) {
+        ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "storage_unavailable");
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+        ngx_http_cc_finalize_error(r, NGX_HTTP_CONFLICT, "no_chances");
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        goto invalid;
+    }
+
+    /* "seq:card:left" */
+
+    p = (u_char *) reply->str;
+    last = p + reply->len;
+
+    for (i = 0; i < 3; i++) {
+        f[i] = p;
+
+        while (p < last && *p != ':') {
+            p++;
+        }
+
+        v[i] = ngx_atoi(f[i], p - f[i]);
+
+        if (v[i] == NGX_ERROR || (i < 2 && p == last)) {
+            goto invalid;
+        }
+
+        p++;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cc_module);
+
+    body = ngx_pnalloc(r->pool, sizeof("{\"draw_id\":\":\",\"card\":"
+                                       ",\"chances_left\":}")
+                                + 4 * NGX_INT64_LEN);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    last = ngx_sprintf(body,
+                       "{\"draw_id\":\"%uL:%i\",\"card\":%i,"
+                       "\"chances_left\":%i}",
+                       ctx->uid, v[0], v[1], v[2]);
+
+    ngx_http_finalize_request(r, ngx_http_cc_send_json(r, NGX_HTTP_OK, body,
+                                                       last - body));
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cc flip: unexpected reply from redis (type %d)",
+                  reply->type);
+
+    ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "storage_unavailable");
+}

@@ -1,0 +1,115 @@
+/*
+ * ngx_http_cc_grant: POST /cc/grant?grant_id=ID&n=K, K more chances for
+ * the user, once per grant id.  Meant for an internal location that only
+ * the campaign's own systems reach (allow/deny in the example config).
+ */
+
+
+#include "ngx_http_cc_module.h"
+
+
+static void ngx_http_cc_grant_reply(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+ngx_int_t
+ngx_http_cc_grant_handler(ngx_http_request_t *r)
+{
+    u_char                   *p;
+    uint64_t                  uid, n;
+    ngx_int_t                 rc;
+    ngx_str_t                 gid, keys[2], args[2];
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    rc = ngx_http_cc_check_post(r);
+
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_cc_get_uid(r, &uid) != NGX_OK) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
+    }
+
+    if (ngx_http_cc_get_id_arg(r, "grant_id", sizeof("grant_id") - 1, &gid)
+        != NGX_OK)
+    {
+        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "bad_grant_id");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "n", 1, &args[1]) != NGX_OK
+        || cc_parse_count((const char *) args[1].data, args[1].len,
+                          NGX_HTTP_CC_GRANT_MAX, &n)
+           != 0)
+    {
+        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_n");
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+
+    p = ngx_pnalloc(r->pool, 2 * (sizeof("cc:{}:u") + NGX_INT64_LEN));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    keys[0].data = p;
+    p = ngx_sprintf(p, "cc:{%uL}:u", uid);
+    keys[0].len = p - keys[0].data;
+
+    keys[1].data = p;
+    p = ngx_sprintf(p, "cc:{%uL}:g", uid);
+    keys[1].len = p - keys[1].data;
+
+    args[0] = gid;
+
+    rc = ngx_http_cc_redis_eval(r, uid, &cmcf->grant_script, keys, 2, args, 2,
+                                ngx_http_cc_grant_reply);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "storage_unavailable");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_cc_grant_reply(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char  *body, *last;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        if (reply != NULL) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cc grant: unexpected reply from redis (type %d)",
+                          reply->type);
+        }
+
+        ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "storage_unavailable");
+        return;
+    }
+
+    body = ngx_pnalloc(r->pool, sizeof("{\"chances\":}") + NGX_INT64_LEN);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    last = ngx_sprintf(body, "{\"chances\":%L}", reply->integer);
+
+    ngx_http_finalize_request(r, ngx_http_cc_send_json(r, NGX_HTTP_OK, body,
+                                                       last - body));
+}

@@ -1,0 +1,485 @@
+/*
+ * ngx_http_cc_module: directives, configuration and process hooks.
+ *
+ * The handlers live in ngx_http_cc_flip.c and ngx_http_cc_grant.c, the
+ * Redis connections in ngx_http_cc_redis.c.
+ */
+
+
+#include "ngx_http_cc_module.h"
+
+
+static void *ngx_http_cc_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_cc_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_cc_init_process(ngx_cycle_t *cycle);
+static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_cc_commands[] = {
+
+    { ngx_string("cc_redis_shards"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_cc_redis_shards,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("cc_request_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, request_ttl),
+      NULL },
+
+    { ngx_string("cc_cards"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_cc_cards,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_identity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_identity,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_flip"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_flip_handler },
+
+    { ngx_string("cc_grant"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_grant_handler },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_cc_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_cc_create_main_conf,          /* create main configuration */
+    ngx_http_cc_init_main_conf,            /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_cc_create_loc_conf,           /* create location configuration */
+    ngx_http_cc_merge_loc_conf             /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_cc_module = {
+    NGX_MODULE_V1,
+    &ngx_http_cc_module_ctx,               /* module context */
+    ngx_http_cc_commands,                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_cc_init_process,              /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_cc_exit_process,              /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_cc_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cc_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     cmcf->shards = NULL;
+     *     cmcf->cards_set = 0;
+     *     cmcf->handlers = 0;
+     */
+
+    cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->request_ttl = NGX_CONF_UNSET;
+
+    return cmcf;
+}
+
+
+static char *
+ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_cc_main_conf_t *cmcf = conf;
+
+    size_t                     *lens;
+    ngx_uint_t                  i, n;
+    const char                **names;
+    cc_ring_point_t            *points;
+    ngx_http_cc_shard_conf_t   *shard;
+
+    ngx_conf_init_msec_value(cmcf->redis_timeout, 200);
+    ngx_conf_init_value(cmcf->request_ttl, 86400);
+
+    if (!cmcf->cards_set) {
+        cc_cards_default(&cmcf->cards);
+    }
+
+    if (cmcf->shards == NULL) {
+        if (cmcf->handlers) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"cc_redis_shards\" is required where "
+                          "\"cc_flip\" or \"cc_grant\" is used");
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    n = cmcf->shards->nelts;
+    shard = cmcf->shards->elts;
+
+    names = ngx_palloc(cf->pool, n * sizeof(char *));
+    lens = ngx_palloc(cf->pool, n * sizeof(size_t));
+    points = ngx_palloc(cf->pool, cc_ring_npoints(n) * sizeof(cc_ring_point_t));
+
+    if (names == NULL || lens == NULL || points == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        names[i] = (const char *) shard[i].name.data;
+        lens[i] = shard[i].name.len;
+    }
+
+    if (cc_ring_build(&cmcf->ring, points, names, lens, n) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "too many redis shards: %ui, at most %d",
+                      n, CC_RING_SHARDS_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_cc_scripts_build(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_cc_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_cc_loc_conf_t  *clcf;
+
+    clcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cc_loc_conf_t));
+    if (clcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     clcf->uid_header = { 0, NULL };
+     */
+
+    clcf->identity = NGX_CONF_UNSET_UINT;
+    clcf->uid_var_index = NGX_CONF_UNSET;
+
+    return clcf;
+}
+
+
+static char *
+ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_cc_loc_conf_t *prev = parent;
+    ngx_http_cc_loc_conf_t *conf = child;
+
+    u_char     *p;
+    ngx_str_t   var;
+    ngx_uint_t  i;
+
+    ngx_conf_merge_uint_value(conf->identity, prev->identity,
+                              NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER);
+    ngx_conf_merge_str_value(conf->uid_header, prev->uid_header, "X-CC-Uid");
+
+    if (conf->uid_var_index != NGX_CONF_UNSET) {
+        return NGX_CONF_OK;
+    }
+
+    /* the header is read through its $http_ variable, as nginx does */
+
+    var.len = sizeof("http_") - 1 + conf->uid_header.len;
+    var.data = ngx_pnalloc(cf->pool, var.len);
+    if (var.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(var.data, "http_", sizeof("http_") - 1);
+
+    for (i = 0; i < conf->uid_header.len; i++) {
+        p[i] = conf->uid_header.data[i] == '-'
+               ? '_' : ngx_tolower(conf->uid_header.data[i]);
+    }
+
+    conf->uid_var_index = ngx_http_get_variable_index(cf, &var);
+    if (conf->uid_var_index == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cc_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cc_module);
+
+    if (cmcf == NULL || cmcf->shards == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_cc_redis_init_process(cycle);
+}
+
+
+static void
+ngx_http_cc_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_cc_redis_exit_process(cycle);
+}
+
+
+static char *
+ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cc_main_conf_t *cmcf = conf;
+
+    size_t                     k;
+    ngx_int_t                  port;
+    ngx_str_t                 *value, host;
+    ngx_uint_t                 i, j;
+    ngx_http_cc_shard_conf_t  *shard, *all;
+
+    if (cmcf->shards != NULL) {
+        return "is duplicate";
+    }
+
+    cmcf->shards = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_http_cc_shard_conf_t));
+    if (cmcf->shards == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        /* the last ':' splits host and port, so "[::1]:6379" works too */
+
+        for (k = value[i].len; k > 0; k--) {
+            if (value[i].data[k - 1] == ':') {
+                break;
+            }
+        }
+
+        port = (k > 1) ? ngx_atoi(value[i].data + k, value[i].len - k)
+                       : NGX_ERROR;
+
+        if (port < 1 || port > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid redis shard \"%V\", "
+                               "expected \"host:port\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        all = cmcf->shards->elts;
+
+        for (j = 0; j < cmcf->shards->nelts; j++) {
+            if (all[j].name.len == value[i].len
+                && ngx_strncmp(all[j].name.data, value[i].data,
+                               value[i].len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate redis shard \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        shard = ngx_array_push(cmcf->shards);
+        if (shard == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        shard->name = value[i];
+        shard->port = (in_port_t) port;
+        host.data = value[i].data;
+        host.len = k - 1;
+
+        if (host.len > 2 && host.data[0] == '[' && host.data[host.len - 1] == ']')
+        {
+            host.data++;
+            host.len -= 2;
+        }
+
+        shard->host.len = host.len;
+        shard->host.data = ngx_pnalloc(cf->pool, host.len + 1);
+        if (shard->host.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_cpystrn(shard->host.data, host.data, host.len + 1);
+    }
+
+    if (cmcf->shards->nelts > CC_RING_SHARDS_MAX) {
+        return "has too many shards";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cc_main_conf_t *cmcf = conf;
+
+    uint32_t     w[CC_KINDS_MAX];
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t   i, nkinds;
+
+    if (cmcf->cards_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    nkinds = cf->args->nelts - 1;
+
+    if (nkinds < CC_KINDS_MIN || nkinds > CC_KINDS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cc_cards\" takes %d to %d weights, not %ui",
+                           CC_KINDS_MIN, CC_KINDS_MAX, nkinds);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < nkinds; i++) {
+        n = ngx_atoi(value[i + 1].data, value[i + 1].len);
+
+        if (n < 1 || n > CC_WEIGHT_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid card weight \"%V\", "
+                               "expected 1..%d", &value[i + 1],
+                               CC_WEIGHT_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        w[i] = (uint32_t) n;
+    }
+
+    if (cc_cards_set(&cmcf->cards, w, nkinds) != 0) {
+        return "is invalid";
+    }
+
+    cmcf->cards_set = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cc_loc_conf_t *clcf = conf;
+
+    u_char       ch;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (clcf->identity != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "trusted_header") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid identity mode \"%V\", "
+                           "expected \"trusted_header\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[2].len; i++) {
+        ch = ngx_tolower(value[2].data[i]);
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+              || ch == '-' || ch == '_'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header name \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf->identity = NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER;
+    clcf->uid_header = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *hclcf;
+    ngx_http_cc_main_conf_t   *cmcf;
+
+    hclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (hclcf->handler != NULL) {
+        return "is duplicate";
+    }
+
+    hclcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cc_module);
+    cmcf->handlers = 1;
+
+    return NGX_CONF_OK;
+}

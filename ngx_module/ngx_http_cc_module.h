@@ -1,0 +1,99 @@
+/*
+ * ngx_http_cc_module: the card campaign's request handlers.
+ *
+ * Shared types of the module's files: the configuration and the entry
+ * points each file gives the others.
+ */
+
+#ifndef NGX_HTTP_CC_MODULE_H
+#define NGX_HTTP_CC_MODULE_H
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cc_ring.h"
+#include "cc_cards.h"
+#include "cc_ids.h"
+
+
+#define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
+
+#define NGX_HTTP_CC_GRANT_MAX  100000
+
+
+/* a Lua script run with EVALSHA, and EVAL when Redis answers NOSCRIPT */
+typedef struct {
+    ngx_str_t                 text;
+    u_char                    sha[41];
+} ngx_http_cc_script_t;
+
+
+typedef struct {
+    ngx_str_t                 name;          /* "host:port", the ring key */
+    ngx_str_t                 host;          /* NUL-terminated */
+    in_port_t                 port;
+} ngx_http_cc_shard_conf_t;
+
+
+typedef struct {
+    ngx_array_t              *shards;        /* ngx_http_cc_shard_conf_t */
+    cc_ring_t                 ring;
+    ngx_msec_t                redis_timeout;
+    time_t                    request_ttl;
+    cc_cards_t                cards;
+    unsigned                  cards_set:1;
+    unsigned                  handlers:1;   /* a cc_ handler is in use */
+
+    ngx_http_cc_script_t      flip_script;
+    ngx_http_cc_script_t      grant_script;
+} ngx_http_cc_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                identity;
+    ngx_str_t                 uid_header;
+    ngx_int_t                 uid_var_index;
+} ngx_http_cc_loc_conf_t;
+
+
+/* called with the request still alive; reply NULL: Redis unavailable */
+typedef void (*ngx_http_cc_reply_pt)(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+extern ngx_module_t  ngx_http_cc_module;
+
+
+/* ngx_http_cc_script.c */
+ngx_int_t ngx_http_cc_scripts_build(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+
+/* ngx_http_cc_redis.c */
+ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
+void ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
+    ngx_http_cc_script_t *script, ngx_str_t *keys, ngx_uint_t nkeys,
+    ngx_str_t *args, ngx_uint_t nargs, ngx_http_cc_reply_pt handler);
+
+/* ngx_http_cc_util.c */
+ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
+ngx_int_t ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name,
+    size_t len, ngx_str_t *value);
+ngx_int_t ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len);
+ngx_int_t ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *code);
+ngx_int_t ngx_http_cc_check_post(ngx_http_request_t *r);
+void ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *code);
+
+/* the location handlers */
+ngx_int_t ngx_http_cc_flip_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_grant_handler(ngx_http_request_t *r);
+
+
+#endif /* NGX_HTTP_CC_MODULE_H */

@@ -1,0 +1,142 @@
+/*
+ * ngx_http_cc_util: what every handler does with the request: read and
+ * check the caller's identity and ids, answer with a JSON body.
+ */
+
+
+#include "ngx_http_cc_module.h"
+
+
+static ngx_str_t  ngx_http_cc_json_type = ngx_string("application/json");
+
+
+/* The caller's uid, from the identity the location trusts. */
+ngx_int_t
+ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
+{
+    ngx_http_cc_loc_conf_t     *clcf;
+    ngx_http_variable_value_t  *v;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cc_module);
+
+    v = ngx_http_get_indexed_variable(r, clcf->uid_var_index);
+
+    if (v == NULL || v->not_found
+        || cc_parse_uid((const char *) v->data, v->len, uid) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A query argument that must be an id (1..64 of [A-Za-z0-9_-]).  The raw,
+ * still escaped value is checked: an id never needs escaping, so a '%' is
+ * simply invalid.
+ */
+ngx_int_t
+ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value)
+{
+    if (ngx_http_arg(r, (u_char *) name, len, value) != NGX_OK
+        || cc_check_request_id((const char *) value->data, value->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * POST only; the body is not used and is discarded.  NGX_OK to go on,
+ * NGX_HTTP_NOT_ALLOWED (with the Allow header set) or another status or
+ * NGX_ERROR for the handler to return as it is.
+ */
+ngx_int_t
+ngx_http_cc_check_post(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *allow;
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_discard_request_body(r);
+    }
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_ERROR;
+    }
+
+    allow->hash = 1;
+    ngx_str_set(&allow->key, "Allow");
+    ngx_str_set(&allow->value, "POST");
+
+    return NGX_HTTP_NOT_ALLOWED;
+}
+
+
+ngx_int_t
+ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_cc_json_type;
+    r->headers_out.content_type_len = ngx_http_cc_json_type.len;
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status, char *code)
+{
+    u_char  *body, *last;
+    size_t   len;
+
+    len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(code);
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(body, "{\"error\":\"%s\"}", code);
+
+    return ngx_http_cc_send_json(r, status, body, last - body);
+}
+
+
+/* for the reply handlers, which run outside the content phase */
+void
+ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *code)
+{
+    ngx_http_finalize_request(r, ngx_http_cc_send_error(r, status, code));
+}

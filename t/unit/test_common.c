@@ -1,0 +1,299 @@
+/*
+ * Unit tests of common/: id validation, card weights, the uid ring.
+ */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_ids.h"
+#include "cc_ring.h"
+#include "cc_cards.h"
+
+
+/* ---- ids ---- */
+
+START_TEST(test_uid_good)
+{
+    uint64_t  uid;
+
+    ck_assert_int_eq(cc_parse_uid("1", 1, &uid), 0);
+    ck_assert_uint_eq(uid, 1);
+    ck_assert_int_eq(cc_parse_uid("18446744073709551615", 20, &uid), 0);
+    ck_assert_uint_eq(uid, UINT64_MAX);
+    ck_assert_int_eq(cc_parse_uid("4200000000", 10, &uid), 0);
+    ck_assert_uint_eq(uid, 4200000000ULL);
+}
+END_TEST
+
+
+START_TEST(test_uid_bad)
+{
+    uint64_t    uid = 77;
+    size_t      i;
+    const char *bad[] = {
+        "", "0", "07", "-1", "+1", " 1", "1 ", "1a", "abc", "1.5",
+        "18446744073709551616",                  /* 2^64 */
+        "99999999999999999999",
+        "184467440737095516150",                 /* 21 digits */
+        "\xc3\xa9", "1\x00" "2",
+    };
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cc_parse_uid(bad[i], strlen(bad[i]) + (i == 14), &uid)
+                      == -1, "accepted bad uid #%zu", i);
+    }
+
+    ck_assert_uint_eq(uid, 77);                  /* untouched on error */
+}
+END_TEST
+
+
+START_TEST(test_request_id)
+{
+    char  id[CC_REQUEST_ID_MAX + 2];
+
+    ck_assert_int_eq(cc_check_request_id("a", 1), 0);
+    ck_assert_int_eq(cc_check_request_id("Abc_09-z", 8), 0);
+    ck_assert_int_eq(cc_check_request_id("", 0), -1);
+    ck_assert_int_eq(cc_check_request_id("a b", 3), -1);
+    ck_assert_int_eq(cc_check_request_id("a%20", 4), -1);
+    ck_assert_int_eq(cc_check_request_id("a:b", 3), -1);
+    ck_assert_int_eq(cc_check_request_id("a{b}", 4), -1);
+    ck_assert_int_eq(cc_check_request_id("\xe4\xb8\xad", 3), -1);
+
+    memset(id, 'x', sizeof(id));
+    ck_assert_int_eq(cc_check_request_id(id, CC_REQUEST_ID_MAX), 0);
+    ck_assert_int_eq(cc_check_request_id(id, CC_REQUEST_ID_MAX + 1), -1);
+}
+END_TEST
+
+
+START_TEST(test_count)
+{
+    uint64_t  n = 5;
+
+    ck_assert_int_eq(cc_parse_count("1", 1, 100, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(cc_parse_count("100", 3, 100, &n), 0);
+    ck_assert_uint_eq(n, 100);
+    ck_assert_int_eq(cc_parse_count("101", 3, 100, &n), -1);
+    ck_assert_int_eq(cc_parse_count("0", 1, 100, &n), -1);
+    ck_assert_int_eq(cc_parse_count("-3", 2, 100, &n), -1);
+    ck_assert_int_eq(cc_parse_count("", 0, 100, &n), -1);
+    ck_assert_uint_eq(n, 100);
+}
+END_TEST
+
+
+/* ---- cards ---- */
+
+START_TEST(test_cards_default)
+{
+    cc_cards_t  cards;
+    char        buf[128];
+
+    cc_cards_default(&cards);
+    ck_assert_uint_eq(cards.nkinds, 5);
+    ck_assert_uint_eq(cards.total, 10000);
+    ck_assert_uint_eq(cards.weight[4], 100);     /* the rare kind */
+
+    ck_assert_int_eq(cc_cards_lua_cumulative(&cards, buf, sizeof(buf)), 27);
+    ck_assert_str_eq(buf, "{3000,6000,8500,9900,10000}");
+}
+END_TEST
+
+
+START_TEST(test_cards_bounds)
+{
+    cc_cards_t      cards;
+    uint32_t        w[CC_KINDS_MAX + 1];
+    unsigned        i;
+    char            small[8];
+
+    for (i = 0; i < CC_KINDS_MAX + 1; i++) {
+        w[i] = CC_WEIGHT_MAX;
+    }
+
+    cc_cards_default(&cards);
+
+    ck_assert_int_eq(cc_cards_set(&cards, w, 1), -1);
+    ck_assert_int_eq(cc_cards_set(&cards, w, CC_KINDS_MAX + 1), -1);
+    ck_assert_uint_eq(cards.nkinds, 5);          /* untouched on error */
+
+    ck_assert_int_eq(cc_cards_set(&cards, w, CC_KINDS_MAX), 0);
+    ck_assert_uint_eq(cards.total, (uint64_t) CC_KINDS_MAX * CC_WEIGHT_MAX);
+
+    w[3] = 0;
+    ck_assert_int_eq(cc_cards_set(&cards, w, 5), -1);
+    w[3] = CC_WEIGHT_MAX + 1;
+    ck_assert_int_eq(cc_cards_set(&cards, w, 5), -1);
+
+    /* the largest table fits the module's buffer; a small one refuses */
+    {
+        char  big[CC_KINDS_MAX * 12 + 4];
+
+        ck_assert_int_gt(cc_cards_lua_cumulative(&cards, big, sizeof(big)),
+                         0);
+    }
+
+    ck_assert_int_eq(cc_cards_lua_cumulative(&cards, small, sizeof(small)),
+                     -1);
+}
+END_TEST
+
+
+/* ---- ring ---- */
+
+static void
+ring_make(cc_ring_t *ring, size_t n)
+{
+    static char          names[16][32];
+    static const char   *ptrs[16];
+    static size_t        lens[16];
+    cc_ring_point_t     *points;
+    size_t               i;
+
+    for (i = 0; i < n; i++) {
+        snprintf(names[i], sizeof(names[i]), "10.0.0.%zu:6379", i + 1);
+        ptrs[i] = names[i];
+        lens[i] = strlen(names[i]);
+    }
+
+    points = malloc(cc_ring_npoints(n) * sizeof(cc_ring_point_t));
+    ck_assert_ptr_nonnull(points);
+    ck_assert_int_eq(cc_ring_build(ring, points, ptrs, lens, n), 0);
+}
+
+
+START_TEST(test_ring_stable_and_balanced)
+{
+    cc_ring_t  a, b;
+    size_t     count[4] = { 0 }, i;
+    uint64_t   uid;
+
+    ring_make(&a, 4);
+    ring_make(&b, 4);
+
+    for (uid = 1; uid <= 200000; uid++) {
+        uint32_t s = cc_ring_shard(&a, uid);
+
+        ck_assert_uint_lt(s, 4);
+        ck_assert_uint_eq(s, cc_ring_shard(&b, uid));   /* same everywhere */
+        count[s]++;
+    }
+
+    /* 160 points a shard keep each within +-15% of a quarter */
+    for (i = 0; i < 4; i++) {
+        ck_assert_msg(count[i] > 42500 && count[i] < 57500,
+                      "shard %zu has %zu of 200000 users", i, count[i]);
+    }
+
+    free(a.points);
+    free(b.points);
+}
+END_TEST
+
+
+START_TEST(test_ring_add_shard_moves_a_fifth)
+{
+    cc_ring_t  four, five;
+    size_t     moved = 0;
+    uint64_t   uid;
+
+    ring_make(&four, 4);
+    ring_make(&five, 5);
+
+    for (uid = 1; uid <= 100000; uid++) {
+        uint32_t from = cc_ring_shard(&four, uid);
+        uint32_t to = cc_ring_shard(&five, uid);
+
+        if (from != to) {
+            /* a user only ever moves to the new shard */
+            ck_assert_uint_eq(to, 4);
+            moved++;
+        }
+    }
+
+    ck_assert_msg(moved > 15000 && moved < 25000,
+                  "%zu of 100000 users moved, expected about 1/5", moved);
+
+    free(four.points);
+    free(five.points);
+}
+END_TEST
+
+
+START_TEST(test_ring_limits)
+{
+    cc_ring_t         ring;
+    cc_ring_point_t   pt[CC_RING_VNODES];
+    const char       *name = "only:1";
+    size_t            len = 6;
+
+    ck_assert_int_eq(cc_ring_build(&ring, pt, &name, &len, 0), -1);
+    ck_assert_int_eq(cc_ring_build(&ring, pt, &name, &len,
+                                   CC_RING_SHARDS_MAX + 1), -1);
+    ck_assert_int_eq(cc_ring_build(&ring, pt, &name, &len, 1), 0);
+    ck_assert_uint_eq(cc_ring_shard(&ring, 1), 0);
+    ck_assert_uint_eq(cc_ring_shard(&ring, UINT64_MAX), 0);
+}
+END_TEST
+
+
+START_TEST(test_hash_known_values)
+{
+    /* pinned so that a change of the ring's hash (which would move every
+     * user to another shard) cannot pass unnoticed */
+    ck_assert_uint_eq(cc_hash_mix64(0), 0);
+    ck_assert_uint_eq(cc_hash_mix64(1), 0x5692161d100b05e5ULL);
+    ck_assert_uint_eq(cc_hash_bytes("", 0), cc_hash_mix64(0xcbf29ce484222325ULL));
+}
+END_TEST
+
+
+static Suite *
+common_suite(void)
+{
+    Suite  *s;
+    TCase  *tc;
+
+    s = suite_create("common");
+
+    tc = tcase_create("ids");
+    tcase_add_test(tc, test_uid_good);
+    tcase_add_test(tc, test_uid_bad);
+    tcase_add_test(tc, test_request_id);
+    tcase_add_test(tc, test_count);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cards");
+    tcase_add_test(tc, test_cards_default);
+    tcase_add_test(tc, test_cards_bounds);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ring");
+    tcase_add_test(tc, test_ring_stable_and_balanced);
+    tcase_add_test(tc, test_ring_add_shard_moves_a_fifth);
+    tcase_add_test(tc, test_ring_limits);
+    tcase_add_test(tc, test_hash_known_values);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+
+int
+main(void)
+{
+    SRunner  *sr;
+    int       failed;
+
+    sr = srunner_create(common_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
