@@ -41,6 +41,7 @@ typedef struct {
     ngx_uint_t                 failures;
     ngx_msec_t                 retry_at;
     unsigned                   down_logged:1;
+    unsigned                   writing:1;
 } ngx_http_cc_redis_t;
 
 
@@ -64,6 +65,8 @@ typedef struct {
 static redisAsyncContext *ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis,
     ngx_log_t *log);
 static ngx_int_t ngx_http_cc_redis_attach(redisAsyncContext *ac);
+static void ngx_http_cc_redis_load(redisAsyncContext *ac,
+    ngx_http_cc_script_t *script);
 static void ngx_http_cc_redis_add_read(void *data);
 static void ngx_http_cc_redis_del_read(void *data);
 static void ngx_http_cc_redis_add_write(void *data);
@@ -83,8 +86,9 @@ static void ngx_http_cc_redis_drop(ngx_http_cc_redis_t *redis);
 
 
 /* per worker process: one entry per configured shard */
-static ngx_http_cc_redis_t  *ngx_http_cc_redis;
-static ngx_uint_t            ngx_http_cc_redis_n;
+static ngx_http_cc_redis_t      *ngx_http_cc_redis;
+static ngx_uint_t                ngx_http_cc_redis_n;
+static ngx_http_cc_main_conf_t  *ngx_http_cc_redis_conf;
 
 
 ngx_int_t
@@ -96,6 +100,7 @@ ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cc_module);
 
+    ngx_http_cc_redis_conf = cmcf;
     ngx_http_cc_redis_n = cmcf->shards->nelts;
     ngx_http_cc_redis = ngx_pcalloc(cycle->pool,
                                     ngx_http_cc_redis_n
@@ -284,6 +289,15 @@ ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis, ngx_log_t *log)
     redisAsyncSetConnectCallback(ac, ngx_http_cc_redis_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_cc_redis_disconnected);
 
+    /*
+     * Load the scripts ahead of the first EVALSHA on this connection, so
+     * that a fresh or restarted Redis does not answer a burst of NOSCRIPT.
+     * NOSCRIPT is still handled (SCRIPT FLUSH can come at any time).
+     */
+
+    ngx_http_cc_redis_load(ac, &ngx_http_cc_redis_conf->flip_script);
+    ngx_http_cc_redis_load(ac, &ngx_http_cc_redis_conf->grant_script);
+
     return ac;
 
 failed:
@@ -294,6 +308,24 @@ failed:
                                 NGX_HTTP_CC_BACKOFF_MIN
                                 << ngx_min(redis->failures - 1, 5));
     return NULL;
+}
+
+
+static void
+ngx_http_cc_redis_load(redisAsyncContext *ac, ngx_http_cc_script_t *script)
+{
+    const char  *argv[3];
+    size_t       argvlen[3];
+
+    argv[0] = "SCRIPT";
+    argvlen[0] = sizeof("SCRIPT") - 1;
+    argv[1] = "LOAD";
+    argvlen[1] = sizeof("LOAD") - 1;
+    argv[2] = (const char *) script->text.data;
+    argvlen[2] = script->text.len;
+
+    /* no callback: the reply is the sha the module computed already */
+    (void) redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, argvlen);
 }
 
 
@@ -348,10 +380,33 @@ ngx_http_cc_redis_del_read(void *data)
 }
 
 
+/*
+ * Writes are batched: once connected, a command's write is a posted event,
+ * run after the current epoll batch, so every command the batch produced
+ * leaves in one write(2) and no epoll_ctl(2) is made.  Only while
+ * connecting, or when a write could not finish (the socket is full), is
+ * the write event registered with the kernel.
+ */
 static void
 ngx_http_cc_redis_add_write(void *data)
 {
     ngx_connection_t  *c = data;
+
+    redisAsyncContext    *ac;
+    ngx_http_cc_redis_t  *redis;
+
+    ac = c->data;
+    redis = ac->data;
+
+    if ((ac->c.flags & REDIS_CONNECTED) && !redis->writing
+        && !c->write->active)
+    {
+        if (!c->write->posted) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return;
+    }
 
     if (!c->write->active) {
         (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
@@ -363,6 +418,10 @@ static void
 ngx_http_cc_redis_del_write(void *data)
 {
     ngx_connection_t  *c = data;
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
 
     if (c->write->active) {
         (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
@@ -432,7 +491,21 @@ ngx_http_cc_redis_write_handler(ngx_event_t *ev)
 {
     ngx_connection_t  *c = ev->data;
 
-    redisAsyncHandleWrite(c->data);
+    redisAsyncContext    *ac;
+    ngx_http_cc_redis_t  *redis;
+
+    ac = c->data;
+    redis = ac->data;
+
+    /*
+     * hiredis asking for another write from inside this one means the
+     * socket is full: that one goes to the kernel (see add_write).  redis
+     * outlives the call, c and ac may not.
+     */
+
+    redis->writing = 1;
+    redisAsyncHandleWrite(ac);
+    redis->writing = 0;
 }
 
 

@@ -1,0 +1,420 @@
+# POST /cc/flip: every response of the contract, and the Redis state
+# behind it.  repeat_each(2): each request is sent twice, so every block
+# also proves that a retry with the same request id answers the same body
+# and changes nothing (the redis_after state is checked after the retry).
+
+use lib 't/lib';
+use CcTest;
+
+repeat_each(2);
+plan tests => planned_tests();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a flip spends a chance, draws a card, and a retry replays it
+cc_cards 1 1000000 makes card 1 all but certain, so the body is exact.
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 3
+--- request
+POST /cc/flip?request_id=abc
+--- more_headers
+X-CC-Uid: 7
+--- response_headers
+Content-Type: application/json
+--- response_body: {"draw_id":"7:1","card":1,"chances_left":2}
+--- redis_after
+HGET cc:{7}:u c => 2
+HGET cc:{7}:u s => 1
+HGET cc:{7}:u k1 => 1
+HGET cc:{7}:u k0 => (nil)
+GET cc:{7}:r:abc => 1:1:2
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: the answer is kept for cc_request_ttl
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+    cc_request_ttl 1h;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{9}:u c 1
+--- request
+POST /cc/flip?request_id=r-9_x
+--- more_headers
+X-CC-Uid: 9
+--- response_body: {"draw_id":"9:1","card":1,"chances_left":0}
+--- check_tests: 1
+--- check
+my $ttl = redis_cmd(0, 'TTL', 'cc:{9}:r:r-9_x');
+ok($ttl > 3500 && $ttl <= 3600, "result ttl $ttl is about an hour");
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: no chances left: 409, nothing stored, nothing changed
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{8}:u c 0 s 4 k2 4
+--- request
+POST /cc/flip?request_id=late
+--- more_headers
+X-CC-Uid: 8
+--- error_code: 409
+--- response_body: {"error":"no_chances"}
+--- redis_after
+HGET cc:{8}:u c => 0
+HGET cc:{8}:u s => 4
+HGET cc:{8}:u k2 => 4
+EXISTS cc:{8}:r:late => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: an unknown user has no chances and gets no key
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=first
+--- more_headers
+X-CC-Uid: 123456789
+--- error_code: 409
+--- response_body: {"error":"no_chances"}
+--- redis_after
+DBSIZE => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: no uid header
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=a
+--- error_code: 400
+--- response_body: {"error":"bad_uid"}
+--- redis_after
+DBSIZE => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: uid 0
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=a
+--- more_headers
+X-CC-Uid: 0
+--- error_code: 400
+--- response_body: {"error":"bad_uid"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: uid with a leading zero (two spellings of one user)
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=a
+--- more_headers
+X-CC-Uid: 07
+--- error_code: 400
+--- response_body: {"error":"bad_uid"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: uid above 2^64-1
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=a
+--- more_headers
+X-CC-Uid: 18446744073709551616
+--- error_code: 400
+--- response_body: {"error":"bad_uid"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: uid that is not a decimal
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=a
+--- more_headers
+X-CC-Uid: -5
+--- error_code: 400
+--- response_body: {"error":"bad_uid"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: the largest uid is a user like any other
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{18446744073709551615}:u c 1
+--- request
+POST /cc/flip?request_id=max
+--- more_headers
+X-CC-Uid: 18446744073709551615
+--- response_body: {"draw_id":"18446744073709551615:1","card":1,"chances_left":0}
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: no request id
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 400
+--- response_body: {"error":"bad_request_id"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: empty request id
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 400
+--- response_body: {"error":"bad_request_id"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: request id of 65 characters
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 5
+--- request
+POST /cc/flip?request_id=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 400
+--- response_body: {"error":"bad_request_id"}
+--- redis_after
+HGET cc:{7}:u c => 5
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: request id of 64 characters is fine
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 5
+--- request
+POST /cc/flip?request_id=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+--- more_headers
+X-CC-Uid: 7
+--- response_body: {"draw_id":"7:1","card":1,"chances_left":4}
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: request id with a character outside [A-Za-z0-9_-]
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=a:b
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 400
+--- response_body: {"error":"bad_request_id"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: an escaped request id is not decoded into a valid one
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=%61bc
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 400
+--- response_body: {"error":"bad_request_id"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: GET is not allowed
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 5
+--- request
+GET /cc/flip?request_id=abc
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 405
+--- response_headers
+Allow: POST
+--- response_body: {"error":"method_not_allowed"}
+--- redis_after
+HGET cc:{7}:u c => 5
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: PUT with a body is not allowed either
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- request
+PUT /cc/flip?request_id=abc
+{"card":4}
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 405
+--- response_body: {"error":"method_not_allowed"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: a POST body is ignored: the caller cannot choose the card
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 2
+--- request
+POST /cc/flip?request_id=abc&card=0&r=0
+{"card":0,"r":0}
+--- more_headers
+X-CC-Uid: 7
+--- response_body: {"draw_id":"7:1","card":1,"chances_left":1}
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: the uid header's name is configurable
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    cc_identity trusted_header X-Gateway-User;
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{5}:u c 1
+--- request
+POST /cc/flip?request_id=abc
+--- more_headers
+X-Gateway-User: 5
+X-CC-Uid: 6
+--- response_body: {"draw_id":"5:1","card":1,"chances_left":0}
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: the default header is not trusted once another is named
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity trusted_header X-Gateway-User;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=abc
+--- more_headers
+X-CC-Uid: 6
+--- error_code: 400
+--- response_body: {"error":"bad_uid"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: two flips with different ids are two draws
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1000000 1;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{3}:u c 5 s 1 k0 1
+SET cc:{3}:r:one 1:0:5
+--- request
+POST /cc/flip?request_id=two
+--- more_headers
+X-CC-Uid: 3
+--- response_body: {"draw_id":"3:2","card":0,"chances_left":4}
+--- redis_after
+HGET cc:{3}:u s => 2
+HGET cc:{3}:u k0 => 2
+GET cc:{3}:r:one => 1:0:5
+--- no_error_log
+[error]

@@ -1,0 +1,200 @@
+# Directives: every bad configuration is refused by `nginx -t` with a
+# message that names the problem.
+
+use lib 't/lib';
+use CcTest;
+
+plan tests => planned_tests();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a shard without a port
+--- http_config
+    cc_redis_shards 127.0.0.1;
+--- config
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+invalid redis shard "127.0.0.1", expected "host:port"
+
+
+
+=== TEST 2: a shard with port 0
+--- http_config
+    cc_redis_shards 127.0.0.1:0;
+--- must_die
+--- error_log
+invalid redis shard "127.0.0.1:0"
+
+
+
+=== TEST 3: a shard with port 65536
+--- http_config
+    cc_redis_shards 127.0.0.1:65536;
+--- must_die
+--- error_log
+invalid redis shard "127.0.0.1:65536"
+
+
+
+=== TEST 4: a shard without a host
+--- http_config
+    cc_redis_shards :6379;
+--- must_die
+--- error_log
+invalid redis shard ":6379"
+
+
+
+=== TEST 5: the same shard twice (it would take two arcs of the ring)
+--- http_config
+    cc_redis_shards 127.0.0.1:6379 127.0.0.1:6380 127.0.0.1:6379;
+--- must_die
+--- error_log
+duplicate redis shard "127.0.0.1:6379"
+
+
+
+=== TEST 6: cc_redis_shards twice
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_redis_shards 127.0.0.1:6380;
+--- must_die
+--- error_log
+"cc_redis_shards" directive is duplicate
+
+
+
+=== TEST 7: cc_flip with no shards configured
+--- config
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+"cc_redis_shards" is required where "cc_flip" or "cc_grant" is used
+
+
+
+=== TEST 8: one card kind is no campaign
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_cards 100;
+--- must_die
+--- error_log
+"cc_cards" takes 2 to 16 weights, not 1
+
+
+
+=== TEST 9: seventeen kinds are too many
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_cards 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1;
+--- must_die
+--- error_log
+"cc_cards" takes 2 to 16 weights, not 17
+
+
+
+=== TEST 10: a zero weight
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_cards 10 0 10;
+--- must_die
+--- error_log
+invalid card weight "0", expected 1..1000000
+
+
+
+=== TEST 11: a weight that is not a number
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_cards 10 ten;
+--- must_die
+--- error_log
+invalid card weight "ten"
+
+
+
+=== TEST 12: a weight above the bound
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_cards 10 1000001;
+--- must_die
+--- error_log
+invalid card weight "1000001"
+
+
+
+=== TEST 13: an unknown identity mode
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+--- config
+    cc_identity cookie X-CC-Uid;
+--- must_die
+--- error_log
+invalid identity mode "cookie", expected "trusted_header"
+
+
+
+=== TEST 14: a header name with a space or colon
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+--- config
+    cc_identity trusted_header "X-CC:Uid";
+--- must_die
+--- error_log
+invalid header name "X-CC:Uid"
+
+
+
+=== TEST 15: two handlers in one location
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+--- config
+    location = /cc { cc_flip; cc_grant; }
+--- must_die
+--- error_log
+"cc_grant" directive is duplicate
+
+
+
+=== TEST 16: a bad timeout
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_redis_timeout soon;
+--- must_die
+--- error_log
+"cc_redis_timeout" directive invalid value
+
+
+
+=== TEST 17: cc_flip outside a location
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+--- config
+    cc_flip;
+--- must_die
+--- error_log
+"cc_flip" directive is not allowed here
+
+
+
+=== TEST 18: the module loaded and unused needs no shards
+--- config
+    location = /t { return 200 "fine"; }
+--- request
+GET /t
+--- response_body: fine
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: a shard that does not answer does not stop nginx from starting
+--- http_config
+    cc_redis_shards 127.0.0.1:1 [::1]:2;
+--- config
+    location = /t { return 200 "up"; }
+--- request
+GET /t
+--- response_body: up

@@ -1,0 +1,1079 @@
+package CcTest;
+
+# CcTest - a small, self-contained integration test harness for
+# ngx_http_cc_module, in the spirit of Test::Nginx (but written from scratch
+# on top of Test::Base).
+#
+# On import it starts two throw-away redis-server shards and picks free
+# ports.  run_tests() then walks the __DATA__ blocks of the test file: for
+# each block it flushes redis, seeds it, writes an nginx.conf, starts nginx,
+# sends the request(s), checks the response, the error log and redis, and
+# stops nginx again.  Helpers for plain Test::More style tests (raw HTTP,
+# concurrency, redis fault injection, ad-hoc nginx instances) are exported
+# too.  See the "API summary" comment at the end of this file.
+
+use strict;
+use warnings;
+
+use Test::Base;        # blocks(), section filters, Test::More subset, diff-aware is()
+use Test::More ();     # done_testing, note, explain, subtest, BAIL_OUT
+use Test::Builder;
+use Exporter ();
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IO::Select;
+use IPC::Run ();
+use POSIX qw(WNOHANG);
+use Time::HiRes ();
+
+our @ISA = ('Exporter');
+
+# Things from Test::More that Test::Base does not re-export.
+BEGIN {
+    no strict 'refs';
+    *{"CcTest::$_"} = \&{"Test::More::$_"} for qw(done_testing note explain subtest BAIL_OUT);
+}
+
+our @EXPORT = (
+    # re-exported test functions (is() is Test::Base's diff-aware version)
+    qw(plan ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain
+       skip todo_skip can_ok isa_ok subtest done_testing BAIL_OUT
+       blocks no_diff filters),
+    # block runner
+    qw(repeat_each run_tests planned_tests),
+    # redis helpers
+    qw(redis_cmd redis_text redis_port redis_stop redis_start redis_pause redis_resume),
+    # nginx and http helpers
+    qw(start_nginx stop_nginx nginx_error_log nginx_pids http_request
+       concurrent_requests free_port wait_until),
+);
+
+# ---------------------------------------------------------------------------
+# Configuration and global state
+# ---------------------------------------------------------------------------
+
+our $NginxBinary  = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+our $RedisServer  = $ENV{CC_REDIS_SERVER}   || 'redis-server';
+our $RedisTimeout = 5;    # seconds for one redis_cmd() round trip
+our $StartTimeout = 5;    # seconds to wait for nginx / redis to come up
+our $StopGrace    = 5;    # seconds between SIGQUIT and SIGKILL for nginx
+
+# Set while a block runs, for --- init / --- check code.
+our ($status, $body, $headers, $block, $error);
+
+my $N_SHARDS  = 2;
+my $REPO_ROOT = abs_path(dirname(__FILE__) . '/../..');
+my $TOPDIR;               # per test file temp dir (redis dirs, nginx prefixes)
+my @REDIS;                # per shard: { port, dir, pid, paused }
+my @LIVE_NGINX;           # running nginx instances, newest last
+my $LAST_NGINX;           # most recently started instance (may be stopped)
+my $NGINX_SEQ = 0;
+my $REPEAT    = 1;
+my $OWNER_PID;            # only this process cleans up (not forked children)
+my %HANDED_OUT;           # ports returned by free_port() in this process
+my $initialised = 0;
+
+# Every section a block may use; anything else is reported as a typo.
+my %KNOWN_SECTIONS = map { $_ => 1 } qw(
+    ONLY SKIP LAST
+    main_config http_config config raw_config workers log_level no_module
+    must_die skip_nginx
+    request more_headers timeout abort wait
+    error_code response_body response_body_like response_headers response_headers_like
+    error_log no_error_log
+    redis_before redis_before_shard0 redis_before_shard1
+    redis_after redis_after_shard0 redis_after_shard1
+    init check check_tests
+);
+
+sub import {
+    my $class = shift;
+    _init() unless $initialised++;
+    $class->export_to_level(1, $class, @_);
+}
+
+# One-time setup: temp dir, ports, redis shards, environment variables.
+sub _init {
+    $OWNER_PID = $$;
+    $SIG{PIPE} = 'IGNORE';    # nginx may close on us mid-write
+    my %signo = (HUP => 1, INT => 2, TERM => 15);
+    for my $sig (keys %signo) {
+        # make ^C and friends run the END block so servers get stopped
+        $SIG{$sig} = sub { exit 128 + $signo{$sig} } if !$SIG{$sig} || $SIG{$sig} eq 'DEFAULT';
+    }
+
+    $TOPDIR = tempdir('cctest-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{CC_TEST_KEEP});
+    chmod 0755, $TOPDIR;      # nginx workers may run as "nobody" when we are root
+    Test::More::diag("CcTest: temp dir $TOPDIR kept (CC_TEST_KEEP)") if $ENV{CC_TEST_KEEP};
+
+    $ENV{TEST_NGINX_SERVER_PORT}  = free_port();
+    $ENV{TEST_NGINX_SERVER_PORT1} = free_port();   # spare ports for multi-server configs
+    $ENV{TEST_NGINX_SERVER_PORT2} = free_port();
+
+    for my $i (0 .. $N_SHARDS - 1) {
+        my $dir = "$TOPDIR/redis$i";
+        make_path($dir);
+        $REDIS[$i] = { port => free_port(), dir => $dir };
+        _redis_spawn($i);
+    }
+    _redis_wait($_) for 0 .. $N_SHARDS - 1;
+
+    $ENV{"TEST_NGINX_REDIS_PORT$_"}  = $REDIS[$_]{port} for 0 .. $N_SHARDS - 1;
+    $ENV{"TEST_NGINX_REDIS_SHARD$_"} = "127.0.0.1:$REDIS[$_]{port}" for 0 .. $N_SHARDS - 1;
+    $ENV{TEST_NGINX_REDIS_SHARDS} = join ' ', map { "127.0.0.1:$_->{port}" } @REDIS;
+}
+
+END {
+    if (defined $OWNER_PID && $$ == $OWNER_PID) {
+        local $?;    # keep the test's exit status
+        _nginx_stop($_, 2) for reverse @LIVE_NGINX;
+        for my $r (@REDIS) {
+            next unless $r->{pid};
+            kill 'CONT', $r->{pid} if $r->{paused};
+            kill 'TERM', $r->{pid};
+            _reap($r->{pid}, 2) or do { kill 'KILL', $r->{pid}; waitpid($r->{pid}, 0) };
+        }
+    }
+}
+
+# ---------------------------------------------------------------------------
+# Small process / socket utilities
+# ---------------------------------------------------------------------------
+
+sub _sleep { Time::HiRes::sleep($_[0]) }
+
+# A free loopback TCP port: bind port 0, note the port, close.
+sub free_port {
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                      Proto => 'tcp', Listen => 1)
+            or croak "free_port: cannot bind: $@";
+        my $port = $s->sockport;
+        close $s;
+        next if $HANDED_OUT{$port}++;
+        return $port;
+    }
+    croak "free_port: no free port found";
+}
+
+# fork + exec @cmd with stdout/stderr appended to $logfile; returns the pid.
+sub _spawn {
+    my ($logfile, @cmd) = @_;
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+    return $pid if $pid;
+    open STDIN,  '<',  '/dev/null';
+    open STDOUT, '>>', $logfile;
+    open STDERR, '>&', \*STDOUT;
+    { exec { $cmd[0] } @cmd }
+    print STDERR "exec $cmd[0] failed: $!\n";
+    POSIX::_exit(127);
+}
+
+# Wait up to $timeout seconds for child $pid to exit; true when reaped.
+sub _reap {
+    my ($pid, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (1) {
+        my $r = waitpid($pid, WNOHANG);
+        return 1 if $r == $pid || $r == -1;
+        return 0 if Time::HiRes::time() >= $deadline;
+        _sleep(0.01);
+    }
+}
+
+# Poll $code every 20 ms until it returns true or $timeout (default 5) s pass.
+sub wait_until {
+    my ($code, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 5);
+    while (1) {
+        my $r = $code->();
+        return $r if $r;
+        return undef if Time::HiRes::time() >= $deadline;
+        _sleep(0.02);
+    }
+}
+
+sub _slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    my $text = <$fh>;
+    return $text // '';
+}
+
+sub _spew {
+    my ($file, $text) = @_;
+    open my $fh, '>', $file or croak "cannot write $file: $!";
+    print $fh $text;
+    close $fh or croak "cannot write $file: $!";
+}
+
+# Child pids of $pid, found by scanning /proc/*/stat.
+sub _children {
+    my ($pid) = @_;
+    my @kids;
+    opendir my $dh, '/proc' or return;
+    for my $p (grep { /^\d+$/ } readdir $dh) {
+        my $stat = _slurp("/proc/$p/stat");
+        # "pid (comm) state ppid ..." - comm may contain spaces or parens
+        my $rest = substr($stat, rindex($stat, ')') + 2);
+        my (undef, $ppid) = split ' ', $rest;
+        push @kids, $p if defined $ppid && $ppid == $pid;
+    }
+    @kids = sort { $a <=> $b } @kids;
+    return @kids;    # (sort in scalar context is undefined)
+}
+
+# Is something LISTENing on TCP $port?  Reads /proc/net/tcp{,6} so that no
+# probe connection shows up in nginx's error log.
+sub _port_listening {
+    my ($port) = @_;
+    my $hex = sprintf '%04X', $port;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        for my $line (split /\n/, _slurp($f)) {
+            my (undef, $local, undef, $state) = split ' ', $line;
+            return 1 if defined $state && $state eq '0A' && $local =~ /:$hex$/;
+        }
+    }
+    return 0;
+}
+
+# Write all of $data to a socket before $deadline.
+sub _write_all {
+    my ($sock, $data, $deadline) = @_;
+    my $sel = IO::Select->new($sock);
+    while (length $data) {
+        my $left = $deadline - Time::HiRes::time();
+        die "write timeout\n" if $left <= 0 || !$sel->can_write($left);
+        my $n = syswrite($sock, $data);
+        if (!defined $n) {
+            next if $!{EINTR} || $!{EAGAIN};
+            die "write error: $!\n";
+        }
+        substr($data, 0, $n, '');
+    }
+}
+
+# ---------------------------------------------------------------------------
+# Redis: processes and a tiny RESP client
+# ---------------------------------------------------------------------------
+
+sub _shard {
+    my ($i) = @_;
+    croak "no such redis shard: " . ($i // 'undef')
+        unless defined $i && $i =~ /^\d+$/ && $REDIS[$i];
+    return $REDIS[$i];
+}
+
+sub redis_port { _shard($_[0])->{port} }
+
+sub _redis_spawn {
+    my ($i) = @_;
+    my $r = _shard($i);
+    $r->{pid} = _spawn("$r->{dir}/redis.out", $RedisServer,
+        '--port', $r->{port}, '--bind', '127.0.0.1', '--save', '',
+        '--appendonly', 'no', '--daemonize', 'no', '--dir', $r->{dir},
+        '--pidfile', "$r->{dir}/redis.pid", '--logfile', "$r->{dir}/redis.log");
+    $r->{paused} = 0;
+}
+
+# Wait for shard $i to answer PING; dies with its log if it does not.
+sub _redis_wait {
+    my ($i) = @_;
+    my $r = _shard($i);
+    my $ok = wait_until(sub {
+        if (waitpid($r->{pid}, WNOHANG) == $r->{pid}) {
+            delete $r->{pid};
+            return 1;
+        }
+        my $pong = eval { local $RedisTimeout = 1; redis_cmd($i, 'PING') };
+        return defined $pong && $pong eq 'PONG';
+    }, $StartTimeout);
+    return if $ok && $r->{pid};
+    die "redis shard $i (port $r->{port}) did not start:\n"
+        . _slurp("$r->{dir}/redis.out") . _slurp("$r->{dir}/redis.log");
+}
+
+# Kill shard $i hard (SIGKILL), like a crash.
+sub redis_stop {
+    my ($i) = @_;
+    my $r = _shard($i);
+    return unless $r->{pid};
+    kill 'KILL', $r->{pid};
+    waitpid($r->{pid}, 0);
+    delete $r->{pid};
+    $r->{paused} = 0;
+}
+
+# (Re)start shard $i on its original port; empty dataset.
+sub redis_start {
+    my ($i) = @_;
+    my $r = _shard($i);
+    return if $r->{pid};
+    _redis_spawn($i);
+    _redis_wait($i);
+}
+
+sub redis_pause  { my $r = _shard($_[0]); kill 'STOP', $r->{pid} if $r->{pid}; $r->{paused} = 1 }
+sub redis_resume { my $r = _shard($_[0]); kill 'CONT', $r->{pid} if $r->{pid}; $r->{paused} = 0 }
+
+# redis_cmd($shard, @args): send one command on a fresh connection.
+# Returns: status/bulk replies as strings, integers as numbers, nil as undef,
+# arrays as array refs, error replies as the string "(error) MSG".
+# Dies on connection errors and timeouts ($CcTest::RedisTimeout).
+sub redis_cmd {
+    my ($i, @args) = @_;
+    my $r = _shard($i);
+    my $deadline = Time::HiRes::time() + $RedisTimeout;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $r->{port},
+                                     Proto => 'tcp', Timeout => $RedisTimeout)
+        or die "redis shard $i (port $r->{port}): connect failed: $@\n";
+
+    my $req = '*' . scalar(@args) . "\r\n";
+    for my $arg (@args) {
+        my $a = defined $arg ? "$arg" : '';
+        utf8::encode($a) if utf8::is_utf8($a);
+        $req .= '$' . length($a) . "\r\n$a\r\n";
+    }
+    _write_all($sock, $req, $deadline);
+
+    # Buffered reader with a deadline.
+    my $buf = '';
+    my $sel = IO::Select->new($sock);
+    my $fill = sub {
+        my $left = $deadline - Time::HiRes::time();
+        die "redis shard $i: read timeout\n" if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($sock, $buf, 65536, length $buf);
+        die "redis shard $i: connection closed\n" if defined $n && $n == 0;
+        die "redis shard $i: read error: $!\n" if !defined $n && !$!{EINTR};
+    };
+    my $line = sub {
+        $fill->() until $buf =~ /\r\n/;
+        $buf =~ s/^(.*?)\r\n//s;
+        return $1;
+    };
+    my $parse;
+    $parse = sub {
+        my $l = $line->();
+        my ($type, $rest) = (substr($l, 0, 1), substr($l, 1));
+        return $rest                  if $type eq '+';
+        return "(error) $rest"        if $type eq '-';
+        return 0 + $rest              if $type eq ':';
+        if ($type eq '$') {
+            return undef if $rest < 0;
+            $fill->() while length($buf) < $rest + 2;
+            my $data = substr($buf, 0, $rest);
+            substr($buf, 0, $rest + 2, '');
+            return $data;
+        }
+        if ($type eq '*') {
+            return undef if $rest < 0;
+            return [ map { $parse->() } 1 .. $rest ];
+        }
+        die "redis shard $i: unexpected reply line: $l\n";
+    };
+    my $reply = $parse->();
+    undef $parse;    # break the closure's self reference
+    close $sock;
+    return $reply;
+}
+
+# Reply as text: nil => "(nil)", arrays joined with ",", else as is.
+sub redis_text {
+    my ($reply) = @_;
+    return '(nil)' unless defined $reply;
+    return join ',', map { redis_text($_) } @$reply if ref $reply eq 'ARRAY';
+    return "$reply";
+}
+
+# Split a redis-cli like command line; supports "double" (with \n \t \r \\
+# \" \xHH escapes) and 'single' quoted arguments.
+sub _split_cmd {
+    my ($s) = @_;
+    my @args;
+    while ($s =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/gc) {
+        if (defined $1) {
+            (my $a = $1) =~ s/\\(x[0-9a-fA-F]{2}|.)/_unescape($1)/ge;
+            push @args, $a;
+        }
+        else {
+            push @args, defined $2 ? $2 : $3;
+        }
+    }
+    return @args;
+}
+
+sub _unescape {
+    my ($e) = @_;
+    return chr(hex substr($e, 1)) if $e =~ /^x/ && length $e == 3;
+    return { n => "\n", r => "\r", t => "\t" }->{$e} // $e;
+}
+
+# ---------------------------------------------------------------------------
+# nginx: config generation, start, stop
+# ---------------------------------------------------------------------------
+
+sub _module_so {
+    return $ENV{CC_MODULE_SO} ? abs_path($ENV{CC_MODULE_SO}) // $ENV{CC_MODULE_SO}
+                              : "$REPO_ROOT/build/nginx/ngx_http_cc_module.so";
+}
+
+# Replace $TEST_NGINX_XXX with values from %ENV; unknown names are fatal.
+sub _subst {
+    my ($text) = @_;
+    return $text unless defined $text && !ref $text;
+    $text =~ s{\$(TEST_NGINX_[A-Za-z0-9_]+)}{
+        defined $ENV{$1} ? $ENV{$1} : die "unknown variable \$$1 (not in %ENV)\n"
+    }ge;
+    return $text;
+}
+
+# Build nginx.conf text.  %o: prefix, port, workers, log_level, no_module,
+# main_config, http_config, config, raw (http part, replaces the default).
+sub _nginx_conf {
+    my (%o) = @_;
+    my $p = $o{prefix};
+    my $conf = '';
+    $conf .= "load_module " . _module_so() . ";\n" unless $o{no_module};
+    $conf .= "worker_processes " . ($o{workers} // 1) . ";\n"
+           . "daemon off;\nmaster_process on;\n"
+           . "error_log $p/logs/error.log " . ($o{log_level} // 'debug') . ";\n"
+           . "pid $p/logs/nginx.pid;\n\n"
+           . ($o{main_config} // '') . "\n"
+           . "events {\n    worker_connections 1024;\n}\n\n";
+
+    my $temps = join '', map { "    ${_}_temp_path $p/tmp/$_;\n" }
+                         qw(client_body proxy fastcgi uwsgi scgi);
+    if (defined $o{raw} && $o{raw} =~ /^\s*http\s*\{/m) {
+        # a complete "http { ... }" (maybe plus stream etc.): only add temp paths
+        (my $raw = $o{raw}) =~ s/^(\s*http\s*\{)/$1\n$temps/m;
+        $conf .= $raw;
+    }
+    elsif (defined $o{raw}) {
+        $conf .= "http {\n    access_log off;\n$temps\n$o{raw}\n}\n";
+    }
+    else {
+        $conf .= "http {\n    access_log off;\n$temps\n"
+               . ($o{http_config} // '') . "\n"
+               . "    server {\n"
+               . "        listen 127.0.0.1:$o{port};\n"
+               . "        server_name localhost;\n\n"
+               . ($o{config} // '') . "\n"
+               . "    }\n}\n";
+    }
+    # $TEST_NGINX_SERVER_PORT means this instance's port
+    local $ENV{TEST_NGINX_SERVER_PORT} = $o{port};
+    return _subst($conf);
+}
+
+sub _numbered { my $n = 0; join '', map { sprintf "%3d| %s\n", ++$n, $_ } split /\n/, $_[0] }
+
+# Write the conf into a prefix dir; returns (prefix, conf file, conf text).
+sub _prepare_prefix {
+    my (%o) = @_;
+    my $prefix = $o{prefix};
+    unless ($prefix) {
+        my $main = "$TOPDIR/nginx";
+        $prefix = (grep { $_->{prefix} eq $main } @LIVE_NGINX)
+                ? "$TOPDIR/nginx-" . ++$NGINX_SEQ : $main;
+    }
+    make_path("$prefix/conf", "$prefix/logs", "$prefix/tmp");
+    unlink map { "$prefix/logs/$_" } qw(error.log nginx.pid stderr.log);
+    my $conf = _nginx_conf(%o, prefix => $prefix, port => $o{port} // $ENV{TEST_NGINX_SERVER_PORT});
+    _spew("$prefix/conf/nginx.conf", $conf);
+    return ($prefix, "$prefix/conf/nginx.conf", $conf);
+}
+
+# Start nginx and wait until the pid file exists, every listen port is
+# listening and the workers are forked.  Returns an instance hash ref.
+sub _nginx_launch {
+    my (%o) = @_;
+    my ($prefix, $conf_file, $conf) = _prepare_prefix(%o);
+    my $pid = _spawn("$prefix/logs/stderr.log", $NginxBinary, '-p', "$prefix/", '-c', $conf_file);
+    my $inst = { pid => $pid, prefix => $prefix, conf => $conf,
+                 port => $o{port} // $ENV{TEST_NGINX_SERVER_PORT},
+                 error_log => "$prefix/logs/error.log" };
+    push @LIVE_NGINX, $inst;
+    $LAST_NGINX = $inst;
+
+    my @ports = $conf =~ /^\s*listen\s+(?:[\d.]+:|\[[^\]]*\]:|localhost:)?(\d+)\b/mg;
+    my ($workers) = $conf =~ /^\s*worker_processes\s+(\d+)\s*;/m;
+    my $exited;
+    my $ready = wait_until(sub {
+        if (waitpid($pid, WNOHANG) == $pid) { $exited = $?; return 1 }
+        return 0 unless -s "$prefix/logs/nginx.pid";
+        return 0 if grep { !_port_listening($_) } @ports;
+        my @kids = _children($pid);
+        return @kids >= ($workers // 1);
+    }, $StartTimeout);
+
+    if (!$ready || defined $exited) {
+        my $why = defined $exited ? "nginx exited with status " . ($exited >> 8)
+                                  : "nginx not ready after ${StartTimeout}s";
+        _nginx_stop($inst, 1) unless defined $exited;
+        @LIVE_NGINX = grep { $_ != $inst } @LIVE_NGINX;
+        die "$why\n--- stderr:\n" . _slurp("$prefix/logs/stderr.log")
+          . "--- error.log (tail):\n" . _tail(_slurp($inst->{error_log}), 30)
+          . "--- $conf_file:\n" . _numbered($conf);
+    }
+    return $inst;
+}
+
+sub _tail {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text;
+    splice @l, 0, @l - $n if @l > $n;
+    return join '', map { "$_\n" } @l;
+}
+
+# Graceful stop (SIGQUIT), SIGKILL after $grace seconds.  Returns a problem
+# description (master died on its own, needed SIGKILL) or ''.
+sub _nginx_stop {
+    my ($inst, $grace) = @_;
+    local $?;
+    @LIVE_NGINX = grep { $_ != $inst } @LIVE_NGINX;
+    return '' if $inst->{stopped}++;
+    my $pid = $inst->{pid};
+    my @workers = _children($pid);
+    my $problem = '';
+    if (waitpid($pid, WNOHANG) == $pid) {
+        $problem = "nginx master exited unexpectedly (status " . ($? >> 8) . ", signal " . ($? & 127) . ")";
+    }
+    else {
+        kill 'QUIT', $pid;
+        unless (_reap($pid, $grace // $StopGrace)) {
+            $problem = "nginx did not quit on SIGQUIT, killed";
+            # workers first, so that the (quitting) master reaps them
+            kill 'KILL', _children($pid);
+            unless (_reap($pid, 1)) { kill 'KILL', $pid; waitpid($pid, 0) }
+        }
+    }
+    kill 'KILL', grep { kill 0, $_ } @workers;    # orphaned workers, if any
+    return $problem;
+}
+
+# Public: start an nginx outside of blocks.  $http is the http part of the
+# config (contents of http {}, or a complete "http { ... }"); if undef the
+# standard layout is built from %opts http_config/config.  Other %opts:
+# port, workers, main_config, log_level, no_module, prefix.
+sub start_nginx {
+    my ($http, %opts) = @_;
+    return _nginx_launch(%opts, (defined $http ? (raw => $http) : ()));
+}
+
+# Stop one instance (default: all running ones).
+sub stop_nginx {
+    my ($inst) = @_;
+    my @todo = $inst ? ($inst) : reverse @LIVE_NGINX;
+    my @problems = grep { length } map { _nginx_stop($_) } @todo;
+    return join "; ", @problems;
+}
+
+sub nginx_error_log {
+    my $inst = shift // $LAST_NGINX or return '';
+    return _slurp($inst->{error_log});
+}
+
+# (master pid, worker pids...) of an instance (default: newest).
+sub nginx_pids {
+    my $inst = shift // $LAST_NGINX or return;
+    return ($inst->{pid}, _children($inst->{pid}));
+}
+
+# ---------------------------------------------------------------------------
+# HTTP client
+# ---------------------------------------------------------------------------
+
+# "http://host:port/path" or "/path" (default server port).
+sub _target {
+    my ($uri) = @_;
+    return ($1, $2 // 80, $3 eq '' ? '/' : $3) if $uri =~ m{^http://([^/:]+)(?::(\d+))?(.*)$};
+    return ('127.0.0.1', $ENV{TEST_NGINX_SERVER_PORT}, $uri);
+}
+
+# Build the raw request text.  $hdrs: hash ref or array ref of pairs, which
+# override the default Host / Connection / Content-Length headers.
+sub _build_request {
+    my ($method, $path, $hdrs, $body, $proto) = @_;
+    my @pairs = ref $hdrs eq 'HASH'  ? map { [$_, $hdrs->{$_}] } sort keys %$hdrs
+              : ref $hdrs eq 'ARRAY' ? @$hdrs : ();
+    my %user = map { lc $_->[0] => 1 } @pairs;
+    my @defaults = (['Host', 'localhost'], ['Connection', 'close']);
+    if (defined $body && (length $body || $method =~ /^(POST|PUT|PATCH)$/i)) {
+        push @defaults, ['Content-Length', length $body];
+    }
+    elsif ($method =~ /^(POST|PUT|PATCH)$/i) {
+        push @defaults, ['Content-Length', 0];
+    }
+    my $req = "$method $path " . ($proto // 'HTTP/1.1') . "\r\n";
+    $req .= "$_->[0]: $_->[1]\r\n" for (grep { !$user{lc $_->[0]} } @defaults), @pairs;
+    return $req . "\r\n" . ($body // '');
+}
+
+# Parse a complete raw response: (status, body, \%headers) with lowercased
+# header names (repeated headers joined with ", ").
+sub _parse_response {
+    my ($raw, $method) = @_;
+    my $end = index($raw, "\r\n\r\n");
+    return (undef, undef, {}, 'incomplete response head') if $end < 0;
+    my @lines = split /\r\n/, substr($raw, 0, $end);
+    my $rest  = substr($raw, $end + 4);
+    my ($st)  = (shift(@lines) // '') =~ m{^HTTP/\d\.\d\s+(\d{3})}
+        or return (undef, undef, {}, 'bad status line');
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
+        $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
+    }
+    my $b;
+    if (($method // '') eq 'HEAD' || $st == 204 || $st == 304) {
+        $b = '';
+    }
+    elsif (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        $b = '';
+        while ($rest =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            return ($st, $b, \%h, 'truncated chunked body') if length($rest) < $len + 2;
+            $b .= substr($rest, 0, $len);
+            substr($rest, 0, $len + 2, '');
+        }
+    }
+    elsif (defined $h{'content-length'}) {
+        $b = substr($rest, 0, $h{'content-length'});
+        return ($st, $b, \%h, 'truncated body') if length($b) < $h{'content-length'};
+    }
+    else {
+        $b = $rest;
+    }
+    return ($st, $b, \%h, undef);
+}
+
+sub _connect {
+    my ($host, $port, $timeout) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+                                     Proto => 'tcp', Timeout => $timeout)
+        or die "connect to $host:$port failed: $@\n";
+    return $sock;
+}
+
+# Read until EOF or deadline; returns (data, timed_out).
+sub _read_all {
+    my ($sock, $deadline) = @_;
+    my $sel = IO::Select->new($sock);
+    my $data = '';
+    while (1) {
+        my $left = $deadline - Time::HiRes::time();
+        return ($data, 1) if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($sock, $data, 65536, length $data);
+        next if !defined $n && $!{EINTR};
+        return ($data, 0) if !$n;    # EOF (or error such as ECONNRESET)
+    }
+}
+
+# http_request($method, $uri, \%headers, $body, $timeout)
+#   => ($status, $body, \%headers).  On failure status is undef and
+#   $CcTest::error says why.
+sub http_request { _http(@_[0 .. 4]) }
+
+# The same, with an optional protocol for the request line (blocks).
+sub _http {
+    my ($method, $uri, $hdrs, $req_body, $timeout, $proto) = @_;
+    $timeout //= 5;
+    $error = undef;
+    my ($host, $port, $path) = _target($uri);
+    my $deadline = Time::HiRes::time() + $timeout;
+    my ($raw, $timed_out) = eval {
+        my $sock = _connect($host, $port, $timeout);
+        _write_all($sock, _build_request($method, $path, $hdrs, $req_body, $proto), $deadline);
+        _read_all($sock, $deadline);
+    };
+    if (!defined $raw) { $error = $@; return (undef, undef, {}) }
+    my ($st, $b, $h, $err) = _parse_response($raw, $method);
+    $error = $timed_out ? "timeout after ${timeout}s" . ($err ? " ($err)" : '') : $err;
+    $error .= "; raw response: " . substr($raw, 0, 300) if $error && !defined $st;
+    return ($st, $b, $h);
+}
+
+# Send a request and close immediately without reading the response.
+sub _abort_request {
+    my ($method, $uri, $hdrs, $req_body) = @_;
+    my ($host, $port, $path) = _target($uri);
+    my $sock = _connect($host, $port, 5);
+    _write_all($sock, _build_request($method, $path, $hdrs, $req_body), Time::HiRes::time() + 5);
+    close $sock;
+}
+
+# concurrent_requests($n, $method, $uri_template, \%headers, $body, $timeout)
+# Opens $n connections, writes all $n requests, then reads all responses.
+# "%d" in the template becomes the index 1..$n.  Returns a list of
+# [status, body, \%headers] in index order (status undef on timeout/error).
+sub concurrent_requests {
+    my ($n, $method, $tmpl, $hdrs, $req_body, $timeout) = @_;
+    $timeout //= 10;
+    my $deadline = Time::HiRes::time() + $timeout;
+    my (@socks, @bufs, %index);
+    for my $i (1 .. $n) {
+        (my $uri = $tmpl) =~ s/%d/$i/g;
+        my ($host, $port, $path) = _target($uri);
+        my $sock = _connect($host, $port, $timeout);
+        _write_all($sock, _build_request($method, $path, $hdrs, $req_body), $deadline);
+        ($socks[$i], $bufs[$i]) = ($sock, '');
+        $index{fileno $sock} = $i;
+    }
+    my $sel = IO::Select->new(@socks[1 .. $n]);
+    while ($sel->count) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0;
+        for my $sock ($sel->can_read($left)) {
+            my $i = $index{fileno $sock};
+            my $r = sysread($sock, $bufs[$i], 65536, length $bufs[$i]);
+            next if !defined $r && ($!{EINTR} || $!{EAGAIN});
+            next if $r;
+            $sel->remove($sock);    # EOF or error: this response is complete
+        }
+    }
+    my @timed_out = map { $index{fileno $_} } $sel->handles;
+    close $_ for @socks[1 .. $n];
+    my %late = map { $_ => 1 } @timed_out;
+    return map {
+        my ($st, $b, $h) = _parse_response($bufs[$_], $method);
+        [ $late{$_} ? undef : $st, $b, $h ];
+    } 1 .. $n;
+}
+
+# ---------------------------------------------------------------------------
+# Block runner
+# ---------------------------------------------------------------------------
+
+sub repeat_each {
+    $REPEAT = shift if @_;
+    return $REPEAT;
+}
+
+# Raw section value: undef if absent; a string, or an array ref when a
+# Test::Base filter (e.g. "eval") produced a list or references.
+sub _raw {
+    my ($blk, $name) = @_;
+    return undef unless exists $blk->{$name};
+    my @v = @{ $blk->{$name} };
+    return $v[0] // '' if @v <= 1 && !ref $v[0];
+    return $v[0] if @v == 1 && ref $v[0] eq 'ARRAY';    # eval filter: [ ... ]
+    return \@v;
+}
+
+sub _sec { my $v = _raw(@_); ref $v ? [ map { _subst($_) } @$v ] : _subst($v) }
+
+# A section as a list of non-empty lines (or items, for array refs).
+sub _lines {
+    my ($v) = @_;
+    return () unless defined $v;
+    return @$v if ref $v eq 'ARRAY';
+    return $v if ref $v;
+    return grep { /\S/ } map { s/\s+$//r } split /\n/, $v;
+}
+
+sub _redis_section {
+    my ($kind, $i) = @_;    # ("redis_before"|"redis_after", shard)
+    return $i == 0 ? ($kind, "${kind}_shard0") : ("${kind}_shard$i");
+}
+
+# Number of tests one block emits (when nothing goes fatally wrong).
+sub _block_test_count {
+    my ($blk) = @_;
+    my $n = sub { my @l = _lines(_raw($blk, $_[0])); scalar @l };
+    my $has = sub { exists $blk->{$_[0]} ? 1 : 0 };
+    return 1 + $n->('error_log') if $has->('must_die');
+
+    my $nginx = !$has->('skip_nginx');
+    my $per = 0;
+    if ($nginx && $has->('request') && !$has->('abort')) {
+        $per += 1 + $has->('response_body') + $has->('response_body_like')
+              + $n->('response_headers') + $n->('response_headers_like');
+    }
+    $per += _raw($blk, 'check_tests') || 0;
+    $per += $n->('error_log') + $n->('no_error_log') if $nginx;
+    my $after = 0;
+    for my $i (0 .. $N_SHARDS - 1) { $after += $n->($_) for _redis_section('redis_after', $i) }
+    return $REPEAT * $per + $after;
+}
+
+# Total number of tests run_tests() will emit, for plan(tests => ...).
+sub planned_tests {
+    my $total = 0;
+    $total += _block_test_count($_) for blocks();
+    return $total;
+}
+
+sub run_tests {
+    my $tb = Test::Builder->new;
+    # Without a plan, use no_plan + done_testing.  (Going through plan()
+    # also keeps Test::Base's END hook from trying to plan on its own.)
+    my $no_plan = !$tb->has_plan;
+    $tb->plan('no_plan') if $no_plan;
+    _run_block($_) for blocks();
+    done_testing() if $no_plan;
+}
+
+sub _run_block {
+    my ($blk) = @_;
+    my $tb = Test::Builder->new;
+    my $name = $blk->name;
+    my $start = $tb->current_test;
+    my $expected = eval { _block_test_count($blk) } // 0;
+    my $ctx = { name => $name };
+
+    my $ok = eval { _run_block_inner($blk, $ctx); 1 };
+    my $err = $@;
+
+    # Always stop nginx; a crashed worker or master is a failure too.
+    my @problems;
+    if (my $inst = $ctx->{nginx}) {
+        push @problems, _nginx_stop($inst);
+        my @crash = grep { /exited on signal|worker process \d+ exited with fatal/ }
+                    split /\n/, nginx_error_log($inst);
+        push @problems, "nginx process crashed:\n" . join("\n", @crash) if @crash;
+    }
+    @problems = grep { length } @problems;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    if (!$ok) {
+        # Report the failure as one test and skip what the block still owed,
+        # so that a numeric plan stays valid.
+        chomp $err;
+        fail("$name - aborted");
+        diag($err);
+        my $owed = $expected - ($tb->current_test - $start);
+        $tb->skip("$name: aborted after a fatal error") for 1 .. $owed;
+    }
+    if (@problems) {
+        fail("$name - nginx health");
+        diag($_) for @problems;
+    }
+}
+
+sub _run_block_inner {
+    my ($blk, $ctx) = @_;
+    my $name = $ctx->{name};
+    my @unknown = grep { !/^_/ && !$KNOWN_SECTIONS{$_} } @{ $blk->{_section_order}[0] || [] };
+    die "unknown section(s): @unknown\n" if @unknown;
+
+    local ($status, $body, $headers, $error) = (undef, undef, {}, undef);
+    local $block = $blk;
+    my $has = sub { exists $blk->{$_[0]} };
+
+    my %nginx_opts = (
+        main_config => _sec($blk, 'main_config'),
+        http_config => _sec($blk, 'http_config'),
+        config      => _sec($blk, 'config'),
+        raw         => _sec($blk, 'raw_config'),
+        workers     => _sec($blk, 'workers'),
+        log_level   => _sec($blk, 'log_level'),
+        no_module   => $has->('no_module'),
+        prefix      => "$TOPDIR/nginx",
+    );
+
+    if ($has->('must_die')) {
+        _must_die($blk, $name, %nginx_opts);
+        return;
+    }
+
+    # Fresh redis: restart/resume shards left down by earlier tests, flush.
+    for my $i (0 .. $N_SHARDS - 1) {
+        redis_resume($i) if $REDIS[$i]{paused};
+        redis_start($i) unless $REDIS[$i]{pid};
+        my $r = redis_cmd($i, 'FLUSHALL');
+        die "FLUSHALL on shard $i: $r\n" unless $r eq 'OK';
+    }
+    for my $i (0 .. $N_SHARDS - 1) {
+        for my $line (map { _lines(_sec($blk, $_)) } _redis_section('redis_before', $i)) {
+            next if $line =~ /^\s*#/;
+            my $reply = redis_text(redis_cmd($i, _split_cmd($line)));
+            die "redis_before (shard $i) `$line` failed: $reply\n" if $reply =~ /^\(error\)/;
+        }
+    }
+
+    my $nginx = !$has->('skip_nginx');
+    $ctx->{nginx} = _nginx_launch(%nginx_opts) if $nginx;
+
+    _eval_code(_sec($blk, 'init'), 'init', $name) if $has->('init');
+
+    # The request: "METHOD URI [PROTO]" then body lines.
+    my ($method, $uri, $proto, $req_body);
+    if (defined(my $req = _sec($blk, 'request'))) {
+        my ($first, $rest) = split /\n/, $req, 2;
+        my @p = split ' ', $first // '';
+        die "empty --- request section\n" unless @p;
+        ($method, $uri, $proto) = @p == 1 ? ('GET', $p[0]) : @p;
+        $req_body = $rest;
+        $req_body =~ s/\n\z// if defined $req_body;
+        $req_body = undef if defined $req_body && $req_body eq '' && $method !~ /^(POST|PUT|PATCH)$/i;
+    }
+    my @hdrs = map { /^\s*([^:\s]+)\s*:\s*(.*?)\s*$/ ? [$1, $2] : die "bad more_headers line: $_\n" }
+               _lines(_sec($blk, 'more_headers'));
+    my $timeout = _sec($blk, 'timeout') || 5;
+
+    for my $rep (1 .. $REPEAT) {
+        my $tag = $REPEAT > 1 ? "$name (repeat $rep)" : $name;
+        ($status, $body, $headers, $error) = (undef, undef, {}, undef);
+
+        if ($nginx && defined $method) {
+            if ($has->('abort')) {
+                _abort_request($method, $uri, \@hdrs, $req_body);
+            }
+            else {
+                ($status, $body, $headers) = _http($method, $uri, \@hdrs, $req_body, $timeout, $proto);
+                _check_response($blk, $tag);
+            }
+        }
+
+        if ($nginx || $has->('wait')) {
+            _sleep((_sec($blk, 'wait') || 0) + ($nginx ? 0.05 : 0));    # let the log flush
+        }
+        _eval_code(_sec($blk, 'check'), 'check', $tag) if $has->('check');
+        _check_log($blk, $tag, $ctx->{nginx}) if $nginx;
+    }
+
+    for my $i (0 .. $N_SHARDS - 1) {
+        for my $sec (_redis_section('redis_after', $i)) {
+            for my $line (_lines(_sec($blk, $sec))) {
+                my ($cmd, $op, $want) = $line =~ /^(.*?)\s+(=>|=~)\s*(.*?)\s*$/
+                    or die "bad $sec line (want `CMD args => expected`): $line\n";
+                my $got = eval { redis_text(redis_cmd($i, _split_cmd($cmd))) };
+                $got = "(connection error) " . ($@ =~ s/\s+\z//r) unless defined $got;
+                if ($op eq '=>') { is($got, $want, "$name - $sec: $cmd") }
+                else             { like($got, qr/$want/, "$name - $sec: $cmd") }
+            }
+        }
+    }
+}
+
+sub _check_response {
+    my ($blk, $tag) = @_;
+    my $want_code = _sec($blk, 'error_code');
+    $want_code = 200 unless defined $want_code && $want_code =~ /\S/;
+    $want_code =~ s/\s+//g;
+    is($status, $want_code, "$tag - status code") or !defined $error or diag($error);
+
+    if (exists $blk->{response_body}) {
+        is($body, _sec($blk, 'response_body'), "$tag - response_body");
+    }
+    if (exists $blk->{response_body_like}) {
+        my $re = _sec($blk, 'response_body_like');
+        $re = $re->[0] if ref $re eq 'ARRAY';
+        $re =~ s/\n\z// unless ref $re;
+        like($body // '', (ref $re ? $re : qr/$re/s), "$tag - response_body_like");
+    }
+    for my $line (_lines(_sec($blk, 'response_headers'))) {
+        my ($neg, $k, $v) = $line =~ /^\s*(!?)\s*([^:\s]+)\s*(?::\s?(.*))?$/
+            or die "bad response_headers line: $line\n";
+        if ($neg) { ok(!exists $headers->{lc $k}, "$tag - header $k absent") or diag("got: $headers->{lc $k}") }
+        else      { is($headers->{lc $k}, $v // '', "$tag - header $k") }
+    }
+    for my $line (_lines(_sec($blk, 'response_headers_like'))) {
+        my ($k, $v) = $line =~ /^\s*([^:\s]+)\s*:\s?(.*)$/
+            or die "bad response_headers_like line: $line\n";
+        like($headers->{lc $k} // '', qr/$v/, "$tag - header $k like");
+    }
+}
+
+# --- error_log / --- no_error_log: substring (or qr// via "eval" filter).
+sub _check_log {
+    my ($blk, $tag, $inst) = @_;
+    my $log = nginx_error_log($inst);
+    my $found = sub {
+        my ($pat) = @_;
+        return ref $pat eq 'Regexp' ? grep({ $_ =~ $pat } split /\n/, $log)
+                                    : grep({ index($_, $pat) >= 0 } split /\n/, $log);
+    };
+    for my $pat (_lines(_sec($blk, 'error_log'))) {
+        ok(scalar($found->($pat)), "$tag - error_log: $pat")
+            or diag("not found in $inst->{error_log} (" . ($log =~ tr/\n//) . " lines)");
+    }
+    for my $pat (_lines(_sec($blk, 'no_error_log'))) {
+        my @hits = $found->($pat);
+        ok(!@hits, "$tag - no_error_log: $pat")
+            or diag(join "\n", 'unexpected log lines:', @hits[0 .. ($#hits < 4 ? $#hits : 4)]);
+    }
+}
+
+# --- must_die: "nginx -t" must fail and print each --- error_log line.
+sub _must_die {
+    my ($blk, $name, %o) = @_;
+    my ($prefix, $conf_file, $conf) = _prepare_prefix(%o);
+    my ($out, $err) = ('', '');
+    IPC::Run::run([$NginxBinary, '-t', '-p', "$prefix/", '-c', $conf_file],
+                  '<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(10));
+    my $rc = $?;
+    ok($rc != 0, "$name - nginx -t fails")
+        or diag("nginx -t unexpectedly succeeded:\n$err$out");
+    for my $line (_lines(_sec($blk, 'error_log'))) {
+        my $hit = ref $line eq 'Regexp' ? $err =~ $line : index($err, $line) >= 0;
+        ok($hit, "$name - nginx -t output: $line") or diag("nginx -t stderr:\n$err");
+    }
+}
+
+# Evaluate --- init / --- check code in package main.  $status, $body,
+# $headers and $block are available as lexicals (and as $CcTest::...).
+sub _eval_code {
+    my ($code, $what, $name) = @_;
+    (my $label = "$what section of $name") =~ tr/"\n/' /;
+    my $ok = eval "package main; no strict 'vars';\n"
+        . 'my ($status, $body, $headers, $block) = '
+        . '($CcTest::status, $CcTest::body, $CcTest::headers, $CcTest::block);' . "\n"
+        . "{\n#line 1 \"$label\"\n$code\n;}\n1;";    # own scope: user code may say my $body
+    die "$what code died: $@" unless $ok;
+}
+
+1;
+
+__END__
+
+API summary
+===========
+
+Block sections (Test::Base syntax; "--- name: value" or multi-line):
+
+  nginx.conf       main_config, http_config, config, raw_config (replaces the
+                   default http part; if it contains "http {" it is used as is
+                   plus temp paths), workers (default 1), log_level (default
+                   debug), no_module (no load_module line)
+  config tests     must_die + error_log: "nginx -t" must fail and its stderr
+                   must contain every error_log line
+  request          request ("METHOD URI [PROTO]" then body lines, final newline
+                   dropped), more_headers, timeout (default 5), abort,
+                   skip_nginx, wait (extra seconds before log checks)
+  response         error_code (default 200), response_body, response_body_like,
+                   response_headers ("Name: value", "!Name" = absent),
+                   response_headers_like
+  logs             error_log, no_error_log (substring per line; qr// items with
+                   the Test::Base "eval" filter)
+  redis            redis_before[_shard1] (commands, run before nginx starts),
+                   redis_after[_shard1] ("CMD args => text" exact, or
+                   "CMD args =~ regex"); replies as text: integers as digits,
+                   bulk raw, nil "(nil)", arrays joined by ",", errors
+                   "(error) MSG"
+  perl             init (once, after nginx started), check (per repetition,
+                   after the response and the "wait"), check_tests: N
+
+Tests per block: per repetition 1 (status) + 1 per response_body(_like) +
+1 per response_headers(_like) line + check_tests + 1 per error_log /
+no_error_log line; plus once 1 per redis_after line.  must_die blocks:
+1 + error_log lines.  planned_tests() computes the total.
+A fatal problem in a block (nginx does not start, redis_before error, init or
+check dies, unknown section or $TEST_NGINX_ variable) is one failed test, and
+the block's remaining tests are skipped, so a numeric plan still holds.  A
+worker that exited on a signal, or an nginx that needed SIGKILL, adds one
+failed "nginx health" test.
+
+Helpers: repeat_each, run_tests, planned_tests, redis_cmd, redis_text,
+redis_port, redis_stop/start/pause/resume, start_nginx, stop_nginx,
+nginx_error_log, nginx_pids, http_request, concurrent_requests, free_port,
+wait_until.  Environment: TEST_NGINX_SERVER_PORT (+ spare PORT1, PORT2),
+TEST_NGINX_REDIS_PORT0/1, TEST_NGINX_REDIS_SHARD0/1, TEST_NGINX_REDIS_SHARDS;
+CC_MODULE_SO, TEST_NGINX_BINARY, CC_REDIS_SERVER, CC_TEST_KEEP are read.
