@@ -14,6 +14,7 @@ CC          ?= cc
 CFLAGS      ?= -O2 -g
 CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -Icommon
 NGX_CC_OPT  ?= -Wextra -Werror
+NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c
 COMMON_HDRS := $(wildcard common/*.h)
@@ -25,7 +26,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module unit test test-unit test-nginx clean demo
+.PHONY: all module unit test test-unit test-nginx test-valgrind test-asan \
+        clean demo
 
 all: module unit
 
@@ -34,7 +36,7 @@ module: $(MODULE_SO)
 $(NGX_BUILD)/Makefile: config
 	@mkdir -p $(NGX_BUILD)
 	cd $(NGX_SRC) && ./configure --with-compat \
-	    --with-cc-opt='$(NGX_CC_OPT)' \
+	    --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(NGX_LD_OPT)' \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(NGX_BUILD) \
 	    > $(CURDIR)/$(NGX_BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(CURDIR)/$(NGX_BUILD)/configure.log; exit 1; }
@@ -55,6 +57,23 @@ test-unit: unit
 
 test-nginx: module
 	prove -r $(PROVE_FILES)
+
+# The nginx suite with every nginx process under valgrind (slow: minutes).
+test-valgrind: module
+	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind \
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx prove $(PROVE_FILES)
+	t/tools/valgrind-report $(BUILD)/valgrind
+
+# The module built with ASan and UBSan into build/asan, loaded by the stock
+# nginx with libasan preloaded.
+ASAN_BUILD := $(BUILD)/asan
+test-asan:
+	$(MAKE) NGX_BUILD=$(ASAN_BUILD) \
+	    NGX_CC_OPT='-Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer' \
+	    NGX_LD_OPT='-fsanitize=address,undefined' module
+	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/ngx_http_cc_module.so \
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(PROVE_FILES)
 
 demo: all
 	./scripts/demo.sh

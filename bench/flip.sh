@@ -4,6 +4,7 @@
 # A B A B.  Prints each run, then medians of both and the ratios.
 #
 # Env: ROUNDS (2) DURATION (10s) CONNS (64) THREADS (2) USERS (100000)
+#      CC_WORKERS (2: the module's nginx workers, as the peer has)
 #      CHANCES (1000) PEERS (../shared/peers)
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ top=$(pwd)
 
 ROUNDS=${ROUNDS:-2} DURATION=${DURATION:-10s} CONNS=${CONNS:-64}
 THREADS=${THREADS:-2} USERS=${USERS:-100000} CHANCES=${CHANCES:-1000}
+CC_WORKERS=${CC_WORKERS:-2}
 PEERS=${PEERS:-$top/../shared/peers}
 PEER_PORT=18090 PEER_REDIS=16390 CC_PORT=18091 CC_REDIS=16391
 
@@ -47,7 +49,7 @@ seq 1 "$USERS" | awk -v n="$CHANCES" '{
 
 cat > "$out/cc/nginx.conf" <<CONF
 load_module $top/build/nginx/ngx_http_cc_module.so;
-worker_processes 2;
+worker_processes $CC_WORKERS;
 error_log $out/cc/logs/error.log warn;
 pid $out/cc/nginx.pid;
 events { worker_connections 4096; }
