@@ -16,20 +16,47 @@ CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -Icommon
 NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
-COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c
+COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
+               common/cc_event.c
 COMMON_HDRS := $(wildcard common/*.h)
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
                $(COMMON_HDRS) config
+
+# worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
+# shared worker files listed in WORKER_LIB
+WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile
+WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
+WORKER_LIBS := -lrdkafka -lhiredis -lcjson $(shell pkg-config --libs libmariadb)
+WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
+GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module unit test test-unit test-nginx test-valgrind test-asan \
+.PHONY: all module workers unit test test-unit test-nginx test-valgrind test-asan \
         clean demo
 
-all: module unit
+all: module workers unit
+
+workers: $(WORKER_BINS)
+
+$(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
+                       $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
+	@mkdir -p $(BUILD)/workers
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
+
+# sql/shard.sql as a C string, so the schema has one source
+$(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
+	@mkdir -p $(BUILD)/gen
+	awk 'BEGIN { print "/* generated from sql/shard.sql: do not edit */"; \
+	             print "static const char cc_shard_sql[] =" } \
+	     { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
+	       printf "    \"%s\\n\"\n", $$0 } \
+	     END { print "    ;" }' $< > $@
 
 module: $(MODULE_SO)
 
@@ -48,14 +75,14 @@ unit: $(UNIT_TESTS)
 
 $(BUILD)/unit/%: t/unit/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson
 
 test: all test-unit test-nginx
 
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-nginx: module
+test-nginx: module workers
 	prove -r $(PROVE_FILES)
 
 # The nginx suite with every nginx process under valgrind (slow: minutes).

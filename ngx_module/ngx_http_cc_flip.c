@@ -12,7 +12,12 @@
 
 typedef struct {
     uint64_t                  uid;
+    int64_t                   ts_ms;
+    ngx_str_t                 rid;
 } ngx_http_cc_flip_ctx_t;
+
+
+static ngx_str_t  ngx_http_cc_draw_log_key = ngx_string("cc:draws");
 
 
 static void ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply);
@@ -25,7 +30,8 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     uint64_t                  uid;
     uint64_t                  rnd, limit;
     ngx_int_t                 rc;
-    ngx_str_t                 rid, keys[2], arg;
+    ngx_str_t                 rid, keys[3], args[4];
+    ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
     ngx_http_cc_main_conf_t  *cmcf;
 
@@ -40,6 +46,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_cc_get_uid(r, &uid) != NGX_OK) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_BAD_REQUEST);
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
     }
 
@@ -47,6 +54,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
                                &rid)
         != NGX_OK)
     {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_BAD_REQUEST);
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "bad_request_id");
     }
@@ -58,11 +66,15 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    tp = ngx_timeofday();
+
     ctx->uid = uid;
+    ctx->rid = rid;
+    ctx->ts_ms = (int64_t) tp->sec * 1000 + tp->msec;
     ngx_http_set_ctx(r, ctx, ngx_http_cc_module);
 
     p = ngx_pnalloc(r->pool, 2 * (sizeof("cc:{}:r:") + NGX_INT64_LEN)
-                             + rid.len + NGX_INT64_LEN);
+                             + rid.len + 3 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -83,14 +95,26 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
         rnd = (uint64_t) ngx_random();
     } while (rnd >= limit);
 
-    arg.data = p;
-    p = ngx_sprintf(p, "%uL", rnd % cmcf->cards.total);
-    arg.len = p - arg.data;
+    keys[2] = ngx_http_cc_draw_log_key;
 
-    rc = ngx_http_cc_redis_eval(r, uid, &cmcf->flip_script, keys, 2, &arg, 1,
+    args[0].data = p;
+    p = ngx_sprintf(p, "%uL", rnd % cmcf->cards.total);
+    args[0].len = p - args[0].data;
+
+    args[1].data = keys[0].data + sizeof("cc:{") - 1;      /* the uid */
+    args[1].len = keys[0].len - sizeof("cc:{}:u") + 1;
+
+    args[2] = rid;
+
+    args[3].data = p;
+    p = ngx_sprintf(p, "%L", ctx->ts_ms);
+    args[3].len = p - args[3].data;
+
+    rc = ngx_http_cc_redis_eval(r, uid, &cmcf->flip_script, keys, 3, args, 4,
                                 ngx_http_cc_flip_reply);
 
     if (rc == NGX_DECLINED) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_UNAVAILABLE);
         return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       "storage_unavailable");
     }
@@ -110,29 +134,35 @@ static void
 ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
 {
     u_char                  *p, *last, *body, *f[3];
+    cc_draw_t                d;
     ngx_int_t                v[3];
-    ngx_uint_t               i;
+    ngx_uint_t               i, replayed;
     ngx_http_cc_flip_ctx_t  *ctx;
 
     if (reply == NULL) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_UNAVAILABLE);
         ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    "storage_unavailable");
         return;
     }
 
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_NO_CHANCES);
         ngx_http_cc_finalize_error(r, NGX_HTTP_CONFLICT, "no_chances");
         return;
     }
 
-    if (reply->type != REDIS_REPLY_STRING) {
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
         goto invalid;
     }
 
-    /* "seq:card:left" */
+    /* "seq:card:left", or "=seq:card:left" for a retry */
 
     p = (u_char *) reply->str;
     last = p + reply->len;
+
+    replayed = (*p == '=');
+    p += replayed;
 
     for (i = 0; i < 3; i++) {
         f[i] = p;
@@ -151,6 +181,22 @@ ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cc_module);
+
+    if (replayed) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_REPLAYED);
+
+    } else {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_OK);
+
+        d.uid = ctx->uid;
+        d.seq = (uint32_t) v[0];
+        d.card = (uint32_t) v[1];
+        d.ts_ms = ctx->ts_ms;
+        ngx_memcpy(d.request_id, ctx->rid.data, ctx->rid.len);
+        d.request_id[ctx->rid.len] = '\0';
+
+        ngx_http_cc_kafka_publish(&d);
+    }
 
     body = ngx_pnalloc(r->pool, sizeof("{\"draw_id\":\":\",\"card\":"
                                        ",\"chances_left\":}")
@@ -174,6 +220,8 @@ invalid:
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "cc flip: unexpected reply from redis (type %d)",
                   reply->type);
+
+    ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_UNAVAILABLE);
 
     ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                "storage_unavailable");

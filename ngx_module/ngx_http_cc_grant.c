@@ -32,12 +32,14 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_cc_get_uid(r, &uid) != NGX_OK) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
     }
 
     if (ngx_http_cc_get_id_arg(r, "grant_id", sizeof("grant_id") - 1, &gid)
         != NGX_OK)
     {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "bad_grant_id");
     }
@@ -47,6 +49,7 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
                           NGX_HTTP_CC_GRANT_MAX, &n)
            != 0)
     {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_n");
     }
 
@@ -71,6 +74,7 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
                                 ngx_http_cc_grant_reply);
 
     if (rc == NGX_DECLINED) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_UNAVAILABLE);
         return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       "storage_unavailable");
     }
@@ -97,6 +101,7 @@ ngx_http_cc_grant_reply(ngx_http_request_t *r, redisReply *reply)
                           reply->type);
         }
 
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_UNAVAILABLE);
         ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    "storage_unavailable");
         return;
@@ -107,6 +112,8 @@ ngx_http_cc_grant_reply(ngx_http_request_t *r, redisReply *reply)
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_OK);
 
     last = ngx_sprintf(body, "{\"chances\":%L}", reply->integer);
 

@@ -57,6 +57,27 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cc_kafka_brokers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, kafka_brokers),
+      NULL },
+
+    { ngx_string("cc_kafka_topic"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, kafka_topic),
+      NULL },
+
+    { ngx_string("cc_kafka_flush_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, kafka_flush_timeout),
+      NULL },
+
     { ngx_string("cc_identity"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_cc_identity,
@@ -77,6 +98,13 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       ngx_http_cc_grant_handler },
+
+    { ngx_string("cc_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_metrics_handler },
 
       ngx_null_command
 };
@@ -129,10 +157,13 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
      *     cmcf->shards = NULL;
      *     cmcf->cards_set = 0;
      *     cmcf->handlers = 0;
+     *     cmcf->kafka_brokers = { 0, NULL };
+     *     cmcf->kafka_topic = { 0, NULL };
      */
 
     cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->request_ttl = NGX_CONF_UNSET;
+    cmcf->kafka_flush_timeout = NGX_CONF_UNSET_MSEC;
 
     return cmcf;
 }
@@ -151,6 +182,15 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(cmcf->redis_timeout, 200);
     ngx_conf_init_value(cmcf->request_ttl, 86400);
+    ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
+
+    if (cmcf->kafka_topic.data == NULL) {
+        ngx_str_set(&cmcf->kafka_topic, "cc.draws");
+    }
+
+    if (ngx_http_cc_metrics_add_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (!cmcf->cards_set) {
         cc_cards_default(&cmcf->cards);
@@ -274,6 +314,10 @@ ngx_http_cc_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_http_cc_kafka_init_process(cycle, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_cc_redis_init_process(cycle);
 }
 
@@ -281,6 +325,7 @@ ngx_http_cc_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_cc_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_cc_kafka_exit_process(cycle);
     ngx_http_cc_redis_exit_process(cycle);
 }
 
@@ -478,8 +523,10 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     hclcf->handler = (ngx_http_handler_pt) cmd->post;
 
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cc_module);
-    cmcf->handlers = 1;
+    if (hclcf->handler != ngx_http_cc_metrics_handler) {
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cc_module);
+        cmcf->handlers = 1;
+    }
 
     return NGX_CONF_OK;
 }

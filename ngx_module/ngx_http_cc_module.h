@@ -18,11 +18,31 @@
 #include "cc_ring.h"
 #include "cc_cards.h"
 #include "cc_ids.h"
+#include "cc_event.h"
 
 
 #define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
 
 #define NGX_HTTP_CC_GRANT_MAX  100000
+
+
+typedef enum {
+    NGX_HTTP_CC_FLIP_OK = 0,
+    NGX_HTTP_CC_FLIP_REPLAYED,
+    NGX_HTTP_CC_FLIP_NO_CHANCES,
+    NGX_HTTP_CC_FLIP_BAD_REQUEST,
+    NGX_HTTP_CC_FLIP_UNAVAILABLE,
+    NGX_HTTP_CC_GRANT_OK,
+    NGX_HTTP_CC_GRANT_BAD_REQUEST,
+    NGX_HTTP_CC_GRANT_UNAVAILABLE,
+    NGX_HTTP_CC_REDIS_TIMEOUT,
+    NGX_HTTP_CC_REDIS_CONNECT_FAIL,
+    NGX_HTTP_CC_KAFKA_PRODUCED,
+    NGX_HTTP_CC_KAFKA_DELIVERED,
+    NGX_HTTP_CC_KAFKA_FAILED,
+    NGX_HTTP_CC_KAFKA_QUEUE_FULL,
+    NGX_HTTP_CC_METRIC_N
+} ngx_http_cc_metric_e;
 
 
 /* a Lua script run with EVALSHA, and EVAL when Redis answers NOSCRIPT */
@@ -50,6 +70,10 @@ typedef struct {
 
     ngx_http_cc_script_t      flip_script;
     ngx_http_cc_script_t      grant_script;
+
+    ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
+    ngx_str_t                 kafka_topic;
+    ngx_msec_t                kafka_flush_timeout;
 } ngx_http_cc_main_conf_t;
 
 
@@ -78,6 +102,17 @@ void ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     ngx_http_cc_script_t *script, ngx_str_t *keys, ngx_uint_t nkeys,
     ngx_str_t *args, ngx_uint_t nargs, ngx_http_cc_reply_pt handler);
+
+/* ngx_http_cc_metrics.c */
+ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);
+void ngx_http_cc_metric_inc(ngx_uint_t metric);
+ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
+
+/* ngx_http_cc_kafka.c */
+ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
+    ngx_http_cc_main_conf_t *cmcf);
+void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
+void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);

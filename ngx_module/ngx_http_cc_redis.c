@@ -515,6 +515,8 @@ ngx_http_cc_redis_connected(const redisAsyncContext *ac, int status)
     ngx_http_cc_redis_t  *redis = ac->data;
 
     if (status != REDIS_OK) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_REDIS_CONNECT_FAIL);
+
         if (!redis->down_logged) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "redis shard %V: connect failed: %s",
@@ -620,6 +622,8 @@ ngx_http_cc_redis_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, c->log, 0,
                   "redis shard %V: no reply in time, dropping connection",
                   &cmd->redis->conf->name);
+
+    ngx_http_cc_metric_inc(NGX_HTTP_CC_REDIS_TIMEOUT);
 
     cmd->r = NULL;
     cmd->cln->handler = NULL;

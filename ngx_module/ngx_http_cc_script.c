@@ -1,9 +1,9 @@
 /*
  * ngx_http_cc_script: the Lua run inside Redis, one EVALSHA per request.
  *
- * Each user lives in one hash, cc:{uid}:u, so a flip touches one hash and
- * one result key: fields c (chances left), s (draw sequence), k0..kN (cards
- * held).  The weights and the result TTL are written into the script text
+ * Each user lives in one hash, cc:{uid}:u, so a flip touches one hash, one
+ * result key and the shard's draw log: fields c (chances left), s (draw
+ * sequence), k0..kN (cards held).  The weights and the result TTL are written into the script text
  * at configuration time, so the per-request call carries only the random
  * number.  {uid} is a hash tag: the keys of a user stay together even on a
  * Redis Cluster.
@@ -16,14 +16,17 @@
 
 
 /*
- * KEYS[1] user hash, KEYS[2] result key of (uid, request_id);
- * ARGV[1] the module's random number, 0 <= r < total weight.
- * Returns "seq:card:left" (stored under KEYS[2] for retries), or 0 when the
- * user has no chances left (nothing is stored, nothing changes).
+ * KEYS[1] user hash, KEYS[2] result key of (uid, request_id), KEYS[3] the
+ * shard's draw log (a stream cc-reconcile reads and trims);
+ * ARGV[1] the module's random number, 0 <= r < total weight, ARGV[2] uid,
+ * ARGV[3] request id, ARGV[4] the draw's time in ms.
+ * Returns "seq:card:left" (stored under KEYS[2]) for a new draw,
+ * "=seq:card:left" for a retry, 0 when the user has no chances left
+ * (nothing is stored, nothing changes).
  */
 static char  ngx_http_cc_flip_lua[] =
     "local prev = redis.call('GET', KEYS[2])\n"
-    "if prev then return prev end\n"
+    "if prev then return '=' .. prev end\n"
     "local cum = %s\n"
     "local r = tonumber(ARGV[1])\n"
     "local card = #cum - 1\n"
@@ -39,6 +42,8 @@ static char  ngx_http_cc_flip_lua[] =
     " (tonumber(v[3]) or 0) + 1)\n"
     "local res = s .. ':' .. card .. ':' .. (c - 1)\n"
     "redis.call('SET', KEYS[2], res, 'EX', %T)\n"
+    "redis.call('XADD', KEYS[3], '*', 'u', ARGV[2], 's', s, 'c', card,"
+    " 't', ARGV[4], 'r', ARGV[3])\n"
     "return res\n";
 
 

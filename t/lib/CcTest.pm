@@ -10,7 +10,10 @@ package CcTest;
 # sends the request(s), checks the response, the error log and redis, and
 # stops nginx again.  Helpers for plain Test::More style tests (raw HTTP,
 # concurrency, redis fault injection, ad-hoc nginx instances) are exported
-# too.  See the "API summary" comment at the end of this file.
+# too, as are, for the tests that need them, a throw-away MariaDB server
+# (started on demand by mysql_start), the project's Kafka mock broker
+# (kafka_start) and background worker processes (spawn_worker).  See the
+# "API summary" comment at the end of this file.
 
 use strict;
 use warnings;
@@ -50,6 +53,14 @@ our @EXPORT = (
     # nginx and http helpers
     qw(start_nginx stop_nginx nginx_error_log nginx_pids http_request
        concurrent_requests free_port wait_until),
+    # mysql (mariadb) helpers
+    qw(mysql_start mysql_stop mysql_kill mysql_restart mysql_pause mysql_resume
+       mysql_query mysql_value),
+    # worker processes
+    qw(spawn_worker worker_stdout worker_stderr stop_worker kill_worker
+       worker_alive wait_worker),
+    # kafka mock broker
+    qw(kafka_start kafka_down kafka_up kafka_stop kafka_worker),
 );
 
 # ---------------------------------------------------------------------------
@@ -62,11 +73,20 @@ our $RedisTimeout = 5;    # seconds for one redis_cmd() round trip
 our $StartTimeout = 5;    # seconds to wait for nginx / redis to come up
 our $StopGrace    = 5;    # seconds between SIGQUIT and SIGKILL for nginx
 
+our $MysqlInstallDb    = $ENV{CC_MYSQL_INSTALL_DB} || 'mariadb-install-db';
+our $Mysqld            = $ENV{CC_MYSQLD}           || 'mariadbd';
+our $MysqlClient       = $ENV{CC_MYSQL_CLIENT}     || 'mariadb';
+our $MysqlStartTimeout = 30;   # seconds for mariadbd to accept queries
+our $MysqlStopTimeout  = 30;   # seconds between SIGTERM and SIGKILL
+our $MysqlTimeout      = 30;   # seconds for one mysql_query() client run
+our $KafkaStartTimeout = 5;    # seconds for cc-mockbroker's bootstrap line
+
 # Set while a block runs, for --- init / --- check code.
 our ($status, $body, $headers, $block, $error);
 
 my $N_SHARDS  = 2;
 my $REPO_ROOT = abs_path(dirname(__FILE__) . '/../..');
+our $WorkerDir = $ENV{CC_WORKER_DIR} || "$REPO_ROOT/build/workers";    # spawn_worker('cc-x')
 my $TOPDIR;               # per test file temp dir (redis dirs, nginx prefixes)
 my @REDIS;                # per shard: { port, dir, pid, paused }
 my @LIVE_NGINX;           # running nginx instances, newest last
@@ -75,6 +95,10 @@ my $NGINX_SEQ = 0;
 my $REPEAT    = 1;
 my $OWNER_PID;            # only this process cleans up (not forked children)
 my %HANDED_OUT;           # ports returned by free_port() in this process
+my %MYSQL;                # the mariadbd: dir, datadir, socket, port, pid, ...
+my @WORKERS;              # spawn_worker() handles, for the END cleanup
+my $WORKER_SEQ = 0;
+my $KAFKA;                # the cc-mockbroker worker handle (kafka_start)
 my $initialised = 0;
 
 # Every section a block may use; anything else is reported as a typo.
@@ -106,6 +130,9 @@ sub _init {
         $SIG{$sig} = sub { exit 128 + $signo{$sig} } if !$SIG{$sig} || $SIG{$sig} eq 'DEFAULT';
     }
 
+    # these belong to mysql_start() / kafka_start(), never to the caller
+    delete $ENV{$_} for grep { /^TEST_(?:MYSQL|KAFKA)_/ } keys %ENV;
+
     $TOPDIR = tempdir('cctest-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{CC_TEST_KEEP});
     chmod 0755, $TOPDIR;      # nginx workers may run as "nobody" when we are root
     Test::More::diag("CcTest: temp dir $TOPDIR kept (CC_TEST_KEEP)") if $ENV{CC_TEST_KEEP};
@@ -131,6 +158,12 @@ END {
     if (defined $OWNER_PID && $$ == $OWNER_PID) {
         local $?;    # keep the test's exit status
         _nginx_stop($_, 2) for reverse @LIVE_NGINX;
+        _worker_kill($_) for grep { !exists $_->{status} } @WORKERS;
+        if (my $pid = $MYSQL{pid}) {
+            kill 'CONT', $pid if $MYSQL{paused};
+            kill 'TERM', $pid;
+            _reap($pid, $MysqlStopTimeout) or do { kill 'KILL', $pid; waitpid($pid, 0) };
+        }
         for my $r (@REDIS) {
             next unless $r->{pid};
             kill 'CONT', $r->{pid} if $r->{paused};
@@ -423,12 +456,15 @@ sub _module_so {
                               : "$REPO_ROOT/build/nginx/ngx_http_cc_module.so";
 }
 
-# Replace $TEST_NGINX_XXX with values from %ENV; unknown names are fatal.
+# Replace $TEST_NGINX_XXX, $TEST_MYSQL_XXX and $TEST_KAFKA_XXX with values
+# from %ENV; unknown names are fatal.
 sub _subst {
     my ($text) = @_;
     return $text unless defined $text && !ref $text;
-    $text =~ s{\$(TEST_NGINX_[A-Za-z0-9_]+)}{
-        defined $ENV{$1} ? $ENV{$1} : die "unknown variable \$$1 (not in %ENV)\n"
+    $text =~ s{\$(TEST_(NGINX|MYSQL|KAFKA)_[A-Za-z0-9_]+)}{
+        defined $ENV{$1} ? $ENV{$1} : die "unknown variable \$$1 (not in %ENV"
+            . ({ MYSQL => '; call mysql_start() before run_tests()',
+                 KAFKA => '; call kafka_start() before run_tests()' }->{$2} // '') . ")\n"
     }ge;
     return $text;
 }
@@ -745,6 +781,375 @@ sub concurrent_requests {
         my ($st, $b, $h) = _parse_response($bufs[$_], $method);
         [ $late{$_} ? undef : $st, $b, $h ];
     } 1 .. $n;
+}
+
+# ---------------------------------------------------------------------------
+# Worker processes
+# ---------------------------------------------------------------------------
+
+# A handle: { pid, name, path, args, stdout_file, stderr_file } and, once
+# reaped, status ($?), exit_code and signal.  Methods mirror the functions.
+{
+    package CcTest::Worker;
+    sub pid       { $_[0]{pid} }
+    sub stdout    { CcTest::worker_stdout($_[0]) }
+    sub stderr    { CcTest::worker_stderr($_[0]) }
+    sub alive     { CcTest::worker_alive($_[0]) }
+    sub stop      { CcTest::stop_worker(@_) }
+    sub kill      { CcTest::kill_worker($_[0]) }
+    sub wait      { CcTest::wait_worker(@_) }
+    sub exit_code { $_[0]{exit_code} }
+}
+
+# spawn_worker($name_or_path, @args): run a program in the background, in a
+# process group of its own, stdin /dev/null, stdout and stderr to files
+# under the temp dir.  A name without '/' is $WorkerDir/<name>
+# (build/workers).  Dies when the program cannot be executed.
+sub spawn_worker {
+    my ($prog, @args) = @_;
+    croak "spawn_worker: no program given" unless defined $prog && length $prog;
+    my $path = $prog =~ m{/} ? $prog : "$WorkerDir/$prog";
+    unless (-f $path && -x _) {
+        croak "spawn_worker: $path is not an executable file"
+            . ($prog =~ m{/} ? '' : " (run `make workers`)");
+    }
+    my $dir = "$TOPDIR/workers";
+    make_path($dir);
+    (my $name = $path) =~ s{.*/}{};
+    my $tag = sprintf '%s-%d', $name, ++$WORKER_SEQ;
+    my $h = bless { name => $name, path => $path, args => [@args],
+                    stdout_file => "$dir/$tag.out", stderr_file => "$dir/$tag.err" },
+                  'CcTest::Worker';
+
+    # $w is close-on-exec: EOF on $r means the exec succeeded
+    pipe(my $r, my $w) or croak "spawn_worker: pipe: $!";
+    my $pid = fork;
+    croak "spawn_worker: fork: $!" unless defined $pid;
+    if (!$pid) {
+        close $r;
+        POSIX::setpgid(0, 0);           # so that its own children can be killed too
+        $SIG{$_} = 'DEFAULT' for qw(PIPE INT TERM HUP);    # ignored ones survive exec
+        open STDIN,  '<', '/dev/null';
+        open STDOUT, '>', $h->{stdout_file};
+        open STDERR, '>', $h->{stderr_file};
+        { exec { $path } $path, @args }
+        print $w "exec $path failed: $!";
+        close $w;
+        POSIX::_exit(127);
+    }
+    close $w;
+    my $err = do { local $/; <$r> } // '';
+    close $r;
+    if (length $err) {
+        waitpid($pid, 0);
+        croak "spawn_worker: $err";
+    }
+    $h->{pid} = $pid;
+    push @WORKERS, $h;
+    return $h;
+}
+
+sub _worker_check {
+    my ($h, $what) = @_;
+    croak "$what: not a spawn_worker() handle" unless ref $h && $h->{pid};
+    return $h;
+}
+
+# Record a reaped worker's status; kill whatever is left in its group.
+sub _worker_reaped {
+    my ($h, $status) = @_;
+    $h->{status} = $status;
+    if (!defined $status) {               # reaped by someone else
+        $h->{exit_code} = undef;
+    }
+    elsif ($status & 127) {
+        $h->{signal} = $status & 127;
+        $h->{exit_code} = 128 + $h->{signal};
+    }
+    else {
+        $h->{exit_code} = $status >> 8;
+    }
+    kill 'KILL', -$h->{pid};
+}
+
+# True while running; reaps it (non-blocking) when it has exited.
+sub worker_alive {
+    my ($h) = @_;
+    _worker_check($h, 'worker_alive');
+    return 0 if exists $h->{status};
+    local $?;
+    my $r = waitpid($h->{pid}, WNOHANG);
+    return 1 if $r == 0;
+    _worker_reaped($h, $r == $h->{pid} ? $? : undef);
+    return 0;
+}
+
+# Exit code (128 + N after signal N) once it exited, undef if it is still
+# running after $timeout (default 10) seconds.
+sub wait_worker {
+    my ($h, $timeout) = @_;
+    _worker_check($h, 'wait_worker');
+    wait_until(sub { !worker_alive($h) }, $timeout // 10);
+    return exists $h->{status} ? $h->{exit_code} : undef;
+}
+
+sub _worker_kill {
+    my ($h) = @_;
+    local $?;
+    kill 'KILL', -$h->{pid}, $h->{pid};
+    my $r = waitpid($h->{pid}, 0);
+    _worker_reaped($h, $r == $h->{pid} ? $? : undef);
+}
+
+# Send $signal (default TERM), wait up to $timeout (default 10) seconds and
+# return the exit code (128 + N for death by signal N).  If it is still
+# running then, it is SIGKILLed and undef is returned (with a diag).  A
+# worker that already exited is not signalled; its exit code is returned.
+sub stop_worker {
+    my ($h, $sig, $timeout) = @_;
+    _worker_check($h, 'stop_worker');
+    $sig //= 'TERM';
+    return $h->{exit_code} unless worker_alive($h);
+    kill $sig, $h->{pid} or croak "stop_worker: kill $sig $h->{pid}: $!";
+    my $code = wait_worker($h, $timeout // 10);
+    return $code if exists $h->{status};
+    _worker_kill($h);
+    $h->{stop_timed_out} = 1;
+    Test::More::diag("stop_worker: $h->{name} (pid $h->{pid}) still running "
+        . ($timeout // 10) . "s after SIG$sig, killed");
+    return undef;
+}
+
+# SIGKILL (the worker and its process group), reap; returns the exit code.
+sub kill_worker {
+    my ($h) = @_;
+    _worker_check($h, 'kill_worker');
+    _worker_kill($h) if worker_alive($h);
+    return $h->{exit_code};
+}
+
+sub worker_stdout { _slurp(_worker_check($_[0], 'worker_stdout')->{stdout_file}) }
+sub worker_stderr { _slurp(_worker_check($_[0], 'worker_stderr')->{stderr_file}) }
+
+# ---------------------------------------------------------------------------
+# Kafka: the project's mock broker (build/workers/cc-mockbroker)
+# ---------------------------------------------------------------------------
+
+# kafka_start(partitions => 4, topics => ['cc.draws'], brokers => 1):
+# spawn the mock, wait for its "bootstrap=..." line, set
+# $ENV{TEST_KAFKA_BROKERS} and return the list.  While it runs, a no-op
+# returning the current list (options are then ignored).
+sub kafka_start {
+    my (%o) = @_;
+    my @bad = grep { !/^(?:partitions|topics|brokers)$/ } keys %o;
+    croak "kafka_start: unknown option(s) @bad" if @bad;
+    return $KAFKA->{bootstrap} if $KAFKA && worker_alive($KAFKA);
+
+    my $topics = $o{topics} // ['cc.draws'];
+    $topics = [$topics] unless ref $topics;
+    my $h = spawn_worker('cc-mockbroker', '--brokers', $o{brokers} // 1,
+                         '--partitions', $o{partitions} // 4,
+                         map { ('--topic', $_) } @$topics);
+    my $bootstrap;
+    wait_until(sub {
+        return 1 unless worker_alive($h);
+        ($bootstrap) = worker_stdout($h) =~ /^bootstrap=(\S+)\n/;
+        return defined $bootstrap;
+    }, $KafkaStartTimeout);
+    unless (defined $bootstrap) {
+        my $why = worker_alive($h) ? "printed no bootstrap line in ${KafkaStartTimeout}s"
+                                   : "exited with code $h->{exit_code}";
+        kill_worker($h);
+        die "kafka_start: cc-mockbroker $why\n--- stdout:\n" . worker_stdout($h)
+          . "--- stderr:\n" . worker_stderr($h);
+    }
+    $h->{bootstrap} = $bootstrap;
+    $KAFKA = $h;
+    $ENV{TEST_KAFKA_BROKERS} = $bootstrap;
+    return $bootstrap;
+}
+
+# Signal the mock and wait until it reports "brokers down|up" once more.
+sub _kafka_signal {
+    my ($sig, $state, $what) = @_;
+    croak "$what: the mock broker is not running (kafka_start)"
+        unless $KAFKA && worker_alive($KAFKA);
+    my $count = sub { scalar(() = worker_stderr($KAFKA) =~ /^cc-mockbroker: brokers $state$/mg) };
+    my $before = $count->();
+    kill $sig, $KAFKA->{pid};
+    wait_until(sub { $count->() > $before }, 5)
+        or die "$what: cc-mockbroker did not report \"brokers $state\" within 5s\n";
+    return 1;
+}
+
+# Every broker down (connections are accepted and closed at once) / up
+# again; the topics' data is kept.  They return once the mock confirmed.
+sub kafka_down { _kafka_signal('USR1', 'down', 'kafka_down') }
+sub kafka_up   { _kafka_signal('USR2', 'up',   'kafka_up') }
+
+# SIGTERM; returns its exit code.  A later kafka_start() starts a fresh,
+# empty cluster on new ports.  $ENV{TEST_KAFKA_BROKERS} keeps the old list.
+sub kafka_stop {
+    return undef unless $KAFKA;
+    my $h = $KAFKA;
+    undef $KAFKA;
+    return stop_worker($h, 'TERM', 5);
+}
+
+sub kafka_worker { $KAFKA }
+
+# ---------------------------------------------------------------------------
+# MySQL: one throw-away mariadbd per test file, started on demand
+# ---------------------------------------------------------------------------
+
+sub _mysql_init {
+    return if %MYSQL;
+    my $dir = "$TOPDIR/mysql";
+    make_path($dir);
+    my $socket = "$dir/mysql.sock";
+    croak "mysql: socket path too long for a unix socket: $socket" if length $socket > 100;
+    %MYSQL = (dir => $dir, datadir => "$dir/data", socket => $socket,
+              port => free_port(), user => scalar(getpwuid($>)) // 'root',
+              pid_file => "$dir/mariadbd.pid", error_log => "$dir/error.log",
+              out => "$dir/mariadbd.out");
+}
+
+sub _mysql_running {
+    my $pid = $MYSQL{pid} or return 0;
+    local $?;
+    return 1 if waitpid($pid, WNOHANG) == 0;
+    delete $MYSQL{pid};    # died on its own
+    $MYSQL{paused} = 0;
+    return 0;
+}
+
+# Does the server answer a query?
+sub _mysql_ping {
+    return 0 unless -S $MYSQL{socket};
+    my ($out, $err) = ('', '');
+    local $?;
+    return eval {
+        IPC::Run::run([$MysqlClient, '--no-defaults', '-S', $MYSQL{socket}, '-uroot',
+                       '-e', 'select 1'],
+                      '<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(5));
+    } ? 1 : 0;
+}
+
+# Start mariadbd (installing its datadir the first time) and wait until it
+# accepts queries.  No-op while it runs; a restart keeps port and data.
+# Returns the port.
+sub mysql_start {
+    _mysql_init();
+    my $m = \%MYSQL;
+    return $m->{port} if _mysql_running();
+
+    unless ($m->{installed}) {
+        my $log = '';
+        local $?;
+        my $ok = eval {
+            IPC::Run::run([$MysqlInstallDb, '--no-defaults', "--datadir=$m->{datadir}",
+                           "--user=$m->{user}", '--auth-root-authentication-method=normal',
+                           '--skip-test-db'],
+                          '<', \undef, '>&', \$log, IPC::Run::timeout(120));
+        };
+        _spew("$m->{dir}/install.log", $log);
+        die "mysql_start: $MysqlInstallDb failed" . ($@ ? ": $@" : "\n") . $log unless $ok;
+        $m->{installed} = 1;
+    }
+
+    $m->{pid} = _spawn($m->{out}, $Mysqld, '--no-defaults', "--datadir=$m->{datadir}",
+        "--user=$m->{user}", "--port=$m->{port}", '--bind-address=127.0.0.1',
+        "--socket=$m->{socket}", "--pid-file=$m->{pid_file}", "--log-error=$m->{error_log}",
+        '--skip-log-bin', '--innodb-buffer-pool-size=64M', '--skip-name-resolve',
+        # what Debian's packaged config says (--no-defaults drops it)
+        '--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci');
+    $m->{paused} = 0;
+    my $ok = wait_until(sub { !_mysql_running() || _mysql_ping() }, $MysqlStartTimeout);
+    unless ($ok && _mysql_running()) {
+        my $why = _mysql_running() ? "does not answer after ${MysqlStartTimeout}s" : 'exited';
+        mysql_kill();
+        die "mysql_start: mariadbd (port $m->{port}) $why\n--- output:\n" . _slurp($m->{out})
+          . "--- error log (tail):\n" . _tail(_slurp($m->{error_log}), 30);
+    }
+    $ENV{TEST_MYSQL_HOST}   = '127.0.0.1';
+    $ENV{TEST_MYSQL_PORT}   = $m->{port};
+    $ENV{TEST_MYSQL_SOCKET} = $m->{socket};
+    $ENV{TEST_MYSQL_USER}   = 'root';    # no password
+    return $m->{port};
+}
+
+# Clean shutdown (SIGTERM, SIGKILL after $MysqlStopTimeout).
+sub mysql_stop {
+    return unless _mysql_running();
+    my $pid = $MYSQL{pid};
+    kill 'CONT', $pid if $MYSQL{paused};
+    kill 'TERM', $pid;
+    unless (_reap($pid, $MysqlStopTimeout)) {
+        Test::More::diag("mysql_stop: mariadbd still running after ${MysqlStopTimeout}s, killed");
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    delete $MYSQL{pid};
+    $MYSQL{paused} = 0;
+}
+
+# Crash it (SIGKILL); committed transactions survive a mysql_start().
+sub mysql_kill {
+    return unless _mysql_running();
+    kill 'KILL', $MYSQL{pid};
+    waitpid($MYSQL{pid}, 0);
+    delete $MYSQL{pid};
+    $MYSQL{paused} = 0;
+}
+
+sub mysql_restart { mysql_stop(); mysql_start() }
+
+# Freeze / thaw it (SIGSTOP / SIGCONT): connections hang instead of failing.
+sub mysql_pause  { return unless _mysql_running(); kill 'STOP', $MYSQL{pid}; $MYSQL{paused} = 1 }
+sub mysql_resume { return unless _mysql_running(); kill 'CONT', $MYSQL{pid}; $MYSQL{paused} = 0 }
+
+# mysql_query($sql, $db): run $sql (one or more statements) with the mariadb
+# client over the unix socket as root.  Returns an array ref of rows (all
+# result sets in order), each an array ref of column values as byte
+# strings, NULL as undef.  Dies with the client's stderr on errors, or after
+# $MysqlTimeout seconds.
+sub mysql_query {
+    my ($sql, $db) = @_;
+    croak "mysql_query: call mysql_start() first" unless $MYSQL{installed};
+    croak "mysql_query: no SQL given" unless defined $sql;
+    utf8::encode($sql) if utf8::is_utf8($sql);
+    my @cmd = ($MysqlClient, '--no-defaults', '--default-character-set=utf8mb4',
+               '-S', $MYSQL{socket}, '-uroot', '-N', '-B',
+               (defined $db ? ('-D', $db) : ()));
+    my $in;
+    if (length $sql > 100_000) { $in = $sql }    # beyond what fits in one argv string
+    else                       { push @cmd, '-e', $sql; $in = undef }
+    my ($out, $err) = ('', '');
+    local $?;
+    my $ok = eval {
+        IPC::Run::run(\@cmd, '<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout($MysqlTimeout));
+    };
+    if (!$ok) {
+        my $why = $@ ? ($@ =~ /timeout/i ? "timeout after ${MysqlTimeout}s" : $@ =~ s/\s+\z//r)
+                     : $err =~ s/\s+\z//r || 'client exit status ' . ($? >> 8);
+        my $shown = length $sql > 300 ? substr($sql, 0, 300) . '...' : $sql;
+        croak "mysql_query: $why\n  SQL: $shown\n  called";
+    }
+    # batch output: rows by \n, columns by \t, with \0 \t \n \\ escaped
+    my %esc = ('0' => "\0", t => "\t", n => "\n", '\\' => '\\');
+    my @rows;
+    for my $line ($out =~ /([^\n]*)\n/g) {
+        my @f = split /\t/, $line, -1;
+        @f = ('') unless @f;
+        push @rows, [ map { $_ eq 'NULL' ? undef : s/\\([0tn\\])/$esc{$1}/gr } @f ];
+    }
+    return \@rows;
+}
+
+# The first column of the first row, or undef.
+sub mysql_value {
+    my $rows = mysql_query(@_);
+    return @$rows ? $rows->[0][0] : undef;
 }
 
 # ---------------------------------------------------------------------------
@@ -1077,3 +1482,66 @@ nginx_error_log, nginx_pids, http_request, concurrent_requests, free_port,
 wait_until.  Environment: TEST_NGINX_SERVER_PORT (+ spare PORT1, PORT2),
 TEST_NGINX_REDIS_PORT0/1, TEST_NGINX_REDIS_SHARD0/1, TEST_NGINX_REDIS_SHARDS;
 CC_MODULE_SO, TEST_NGINX_BINARY, CC_REDIS_SERVER, CC_TEST_KEEP are read.
+
+MySQL (a throw-away mariadbd; nothing runs until a test file asks):
+  mysql_start()        install a datadir under the temp dir (once), start
+                       mariadbd on a free loopback port, wait until it answers
+                       (up to $CcTest::MysqlStartTimeout = 30 s); returns the
+                       port and sets TEST_MYSQL_HOST (127.0.0.1), TEST_MYSQL_PORT,
+                       TEST_MYSQL_SOCKET, TEST_MYSQL_USER (root, no password;
+                       over TCP as well).  No-op while running; after a
+                       stop/kill it restarts on the same port and datadir.
+                       Server charset utf8mb4.  Stopped (SIGTERM) at END.
+  mysql_stop()         SIGTERM, wait for exit (SIGKILL after 30 s)
+  mysql_kill()         SIGKILL, like a crash (committed data survives)
+  mysql_restart()      mysql_stop + mysql_start
+  mysql_pause()/mysql_resume()   SIGSTOP / SIGCONT
+  mysql_query($sql, $db)  run $sql (";"-separated statements allowed) with
+                       the mariadb client as root over the socket, optional
+                       default database; returns [ [col, ...], ... ] (rows of
+                       every result set, values as byte strings, NULL as
+                       undef; a string 'NULL' reads as undef too).  Dies with
+                       the client's error (and the SQL) on failure or after
+                       $CcTest::MysqlTimeout (30) s.
+  mysql_value($sql, $db)  first column of the first row, or undef
+  Call mysql_start() before run_tests() when blocks use $TEST_MYSQL_ vars.
+
+Workers (any program; the project's are build/workers/cc-*):
+  spawn_worker($name_or_path, @args)  fork+exec in its own process group,
+                       stdin /dev/null, stdout and stderr to files under the
+                       temp dir; a name without '/' is build/workers/<name>
+                       ($CcTest::WorkerDir, env CC_WORKER_DIR).  Dies if it
+                       cannot be executed.  Returns a handle: $h->{pid},
+                       $h->pid, and methods stdout, stderr, alive, stop, kill,
+                       wait, exit_code.  (C programs fully buffer stdout into
+                       a file: it shows up only after a flush or at exit.)
+  worker_stdout($h), worker_stderr($h)   the files' contents so far
+  worker_alive($h)     true while running (reaps it once it exited)
+  wait_worker($h, $timeout = 10)  exit code, or undef if still running
+  stop_worker($h, $signal = 'TERM', $timeout = 10)  signal it, wait, return
+                       the exit code; on timeout SIGKILL it and return undef
+                       (with a diag).  Already exited: just its exit code.
+  kill_worker($h)      SIGKILL, reap, return the exit code
+  Exit codes: exit status, or 128 + N after death by signal N (143 = TERM,
+  137 = KILL).  When a worker is reaped, whatever is left in its process
+  group is SIGKILLed.  Workers still running at END are SIGKILLed.
+
+Kafka (build/workers/cc-mockbroker, librdkafka's mock cluster):
+  kafka_start(partitions => 4, topics => ['cc.draws'], brokers => 1)
+                       spawn it, wait for its bootstrap line (5 s), set
+                       TEST_KAFKA_BROKERS ("127.0.0.1:PORT[,...]") and return
+                       it.  No-op (same list) while it runs.
+  kafka_down()         SIGUSR1: every broker down (connections are accepted,
+                       then closed at once); returns when the mock confirmed
+  kafka_up()           SIGUSR2: up again, data kept
+  kafka_stop()         SIGTERM; returns its exit code.  A new kafka_start()
+                       is a fresh, empty cluster on new ports.
+  kafka_worker()       its spawn_worker handle (undef when not started)
+  Killed at END.  Call kafka_start() before run_tests() when blocks use
+  $TEST_KAFKA_BROKERS.
+
+Block sections substitute $TEST_NGINX_XXX, $TEST_MYSQL_XXX and
+$TEST_KAFKA_XXX from %ENV (unknown ones are a fatal block error).  Any
+TEST_MYSQL_* / TEST_KAFKA_* inherited from the environment is dropped at
+import.  Also read: CC_MYSQL_INSTALL_DB, CC_MYSQLD, CC_MYSQL_CLIENT (program
+names), CC_WORKER_DIR.

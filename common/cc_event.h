@@ -1,0 +1,49 @@
+/*
+ * cc_event: a draw as it travels from the flip to MySQL.
+ *
+ * On Kafka a draw is one JSON message keyed by the uid:
+ *
+ *   {"draw_id":"7:3","uid":"7","seq":3,"card":2,"request_id":"abc",
+ *    "ts":1764240000123}
+ *
+ * uid is a string because a 64-bit uid does not survive a JSON number
+ * (cJSON, like most parsers, reads numbers as doubles).  The draw id
+ * "uid:seq" is the idempotency key all the way down (the primary key of
+ * the draws table).
+ */
+
+#ifndef CC_EVENT_H
+#define CC_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cc_ids.h"
+
+#define CC_EVENT_MAX_LEN  512          /* longer messages are malformed */
+
+typedef struct {
+    uint64_t  uid;
+    uint32_t  seq;
+    uint32_t  card;
+    int64_t   ts_ms;
+    char      request_id[CC_REQUEST_ID_MAX + 1];
+} cc_draw_t;
+
+/*
+ * The JSON text of a draw, malloc'ed (free() it, or hand it to librdkafka
+ * with RD_KAFKA_MSG_F_FREE).  NULL when out of memory.
+ */
+char *cc_draw_encode(const cc_draw_t *d);
+
+/*
+ * Parses and checks a message: every field present, of its type and in its
+ * bounds, and draw_id equal to uid:seq.  Returns 0, or -1 with *why set to
+ * a static reason (for the dead-letter table).
+ */
+int cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why);
+
+/* Checks the fields of a draw assembled by hand (from a Redis stream). */
+int cc_draw_check(const cc_draw_t *d, const char **why);
+
+#endif /* CC_EVENT_H */

@@ -1,0 +1,251 @@
+/*
+ * ngx_http_cc_kafka: each worker's librdkafka producer, the fast path of a
+ * draw to MySQL.
+ *
+ * Created at worker start (librdkafka's threads must not cross the
+ * master's fork), polled from a cancelable nginx timer (delivery reports,
+ * errors and librdkafka's own log lines, which log.queue routes to this
+ * thread), flushed with a bounded wait at worker exit.  Producing never
+ * blocks a request and never fails it: a full queue or a broker outage is
+ * counted in the metrics, and the draw still reaches MySQL through the
+ * Redis draw log and cc-reconcile (see README, "No draw lost").
+ */
+
+
+#include "ngx_http_cc_module.h"
+
+#include <librdkafka/rdkafka.h>
+
+
+#define NGX_HTTP_CC_KAFKA_POLL_MS  100
+
+
+static void ngx_http_cc_kafka_poll(ngx_event_t *ev);
+static void ngx_http_cc_kafka_dr(rd_kafka_t *rk,
+    const rd_kafka_message_t *m, void *opaque);
+static void ngx_http_cc_kafka_error(rd_kafka_t *rk, int err,
+    const char *reason, void *opaque);
+static void ngx_http_cc_kafka_log(const rd_kafka_t *rk, int level,
+    const char *fac, const char *buf);
+
+
+/* per worker process */
+static rd_kafka_t        *ngx_http_cc_kafka_rk;
+static rd_kafka_topic_t  *ngx_http_cc_kafka_rkt;
+static ngx_event_t        ngx_http_cc_kafka_poll_ev;
+static ngx_msec_t         ngx_http_cc_kafka_flush_timeout;
+
+
+ngx_int_t
+ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
+    ngx_http_cc_main_conf_t *cmcf)
+{
+    char              errstr[512], id[64], *brokers, *topic;
+    ngx_uint_t        i;
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
+
+    static char  *settings[][2] = {
+        { "linger.ms", "5" },
+        { "queue.buffering.max.messages", "500000" },
+        { "message.timeout.ms", "300000" },
+        { "log.queue", "true" },
+        { "log_level", "4" },
+    };
+
+    if (cmcf->kafka_brokers.len == 0) {
+        return NGX_OK;
+    }
+
+    brokers = (char *) cmcf->kafka_brokers.data;   /* NUL-terminated */
+    topic = (char *) cmcf->kafka_topic.data;
+
+    conf = rd_kafka_conf_new();
+
+    (void) ngx_snprintf((u_char *) id, sizeof(id), "cc-nginx-%P%Z", ngx_pid);
+
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK
+        || rd_kafka_conf_set(conf, "client.id", id, errstr, sizeof(errstr))
+           != RD_KAFKA_CONF_OK)
+    {
+        goto failed;
+    }
+
+    for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        {
+            goto failed;
+        }
+    }
+
+    rd_kafka_conf_set_dr_msg_cb(conf, ngx_http_cc_kafka_dr);
+    rd_kafka_conf_set_error_cb(conf, ngx_http_cc_kafka_error);
+    rd_kafka_conf_set_log_cb(conf, ngx_http_cc_kafka_log);
+
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        goto failed;
+    }
+
+    conf = NULL;                               /* now owned by rk */
+
+    /* log lines to the main queue, served by the poll timer's thread */
+    (void) rd_kafka_set_log_queue(rk, NULL);
+
+    ngx_http_cc_kafka_rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (ngx_http_cc_kafka_rkt == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "cc kafka: topic \"%s\": %s", topic,
+                      rd_kafka_err2str(rd_kafka_last_error()));
+        rd_kafka_destroy(rk);
+        return NGX_ERROR;
+    }
+
+    ngx_http_cc_kafka_rk = rk;
+    ngx_http_cc_kafka_flush_timeout = cmcf->kafka_flush_timeout;
+
+    ngx_http_cc_kafka_poll_ev.handler = ngx_http_cc_kafka_poll;
+    ngx_http_cc_kafka_poll_ev.log = cycle->log;
+    ngx_http_cc_kafka_poll_ev.data = rk;
+    ngx_http_cc_kafka_poll_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_cc_kafka_poll_ev, NGX_HTTP_CC_KAFKA_POLL_MS);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "cc kafka: %s", errstr);
+
+    if (conf != NULL) {
+        rd_kafka_conf_destroy(conf);
+    }
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle)
+{
+    int  left;
+
+    if (ngx_http_cc_kafka_rk == NULL) {
+        return;
+    }
+
+    if (ngx_http_cc_kafka_poll_ev.timer_set) {
+        ngx_del_timer(&ngx_http_cc_kafka_poll_ev);
+    }
+
+    (void) rd_kafka_flush(ngx_http_cc_kafka_rk,
+                          (int) ngx_http_cc_kafka_flush_timeout);
+
+    left = rd_kafka_outq_len(ngx_http_cc_kafka_rk);
+
+    if (left > 0) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "cc kafka: %d draws not acknowledged at exit; "
+                      "cc-reconcile will replay them from Redis", left);
+    }
+
+    rd_kafka_topic_destroy(ngx_http_cc_kafka_rkt);
+    rd_kafka_destroy(ngx_http_cc_kafka_rk);
+
+    ngx_http_cc_kafka_rkt = NULL;
+    ngx_http_cc_kafka_rk = NULL;
+}
+
+
+void
+ngx_http_cc_kafka_publish(const cc_draw_t *d)
+{
+    int    err;
+    char  *json, key[NGX_INT64_LEN + 1];
+
+    if (ngx_http_cc_kafka_rk == NULL) {
+        return;
+    }
+
+    json = cc_draw_encode(d);
+    if (json == NULL) {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_KAFKA_FAILED);
+        return;
+    }
+
+    (void) ngx_snprintf((u_char *) key, sizeof(key), "%uL%Z", d->uid);
+
+    /* the payload is malloc'ed by cJSON: librdkafka frees it (F_FREE) */
+
+    if (rd_kafka_produce(ngx_http_cc_kafka_rkt, RD_KAFKA_PARTITION_UA,
+                         RD_KAFKA_MSG_F_FREE, json, ngx_strlen(json),
+                         key, ngx_strlen(key), NULL)
+        == 0)
+    {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_KAFKA_PRODUCED);
+        return;
+    }
+
+    err = rd_kafka_last_error();
+    free(json);
+
+    ngx_http_cc_metric_inc(err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                           ? NGX_HTTP_CC_KAFKA_QUEUE_FULL
+                           : NGX_HTTP_CC_KAFKA_FAILED);
+}
+
+
+static void
+ngx_http_cc_kafka_poll(ngx_event_t *ev)
+{
+    (void) rd_kafka_poll(ev->data, 0);
+
+    ngx_add_timer(ev, NGX_HTTP_CC_KAFKA_POLL_MS);
+}
+
+
+static void
+ngx_http_cc_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+    void *opaque)
+{
+    ngx_http_cc_metric_inc(m->err ? NGX_HTTP_CC_KAFKA_FAILED
+                                  : NGX_HTTP_CC_KAFKA_DELIVERED);
+}
+
+
+static void
+ngx_http_cc_kafka_error(rd_kafka_t *rk, int err, const char *reason,
+    void *opaque)
+{
+    static time_t  last;
+
+    /* an outage repeats this many times a second: one line a second */
+    if (ngx_time() == last) {
+        return;
+    }
+
+    last = ngx_time();
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "cc kafka: %s: %s",
+                  rd_kafka_err2name(err), reason);
+}
+
+
+static void
+ngx_http_cc_kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+    const char *buf)
+{
+    ngx_uint_t     lvl;
+    static time_t  last;
+
+    if (ngx_time() == last) {
+        return;
+    }
+
+    last = ngx_time();
+    lvl = (level <= 3) ? NGX_LOG_ERR : NGX_LOG_WARN;
+
+    ngx_log_error(lvl, ngx_cycle->log, 0, "cc kafka: %s: %s", fac, buf);
+}

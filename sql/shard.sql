@@ -1,0 +1,39 @@
+-- The schema of one MySQL shard (one database; shards may share a server).
+-- Users are spread over shards by common/cc_ring.c on the uid, the same
+-- ring the module uses for Redis, over the shards' names ("host:port/db").
+-- Applied by `cc-ingest --init-shards`, which runs this file on every shard
+-- (it is compiled into the binary); every statement is idempotent.
+
+-- One row per draw.  (uid, seq) is the draw id "uid:seq": the idempotency
+-- key, so a redelivered or replayed draw inserts nothing.
+CREATE TABLE IF NOT EXISTS draws (
+    uid         BIGINT UNSIGNED   NOT NULL,
+    seq         INT UNSIGNED      NOT NULL,
+    card        TINYINT UNSIGNED  NOT NULL,
+    request_id  VARCHAR(64)       NOT NULL,
+    drawn_at    BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (uid, seq)
+) ENGINE=InnoDB;
+
+-- Cards drawn per user and kind, kept in the transaction that inserts the
+-- draws and counted from the rows that insert really added.
+CREATE TABLE IF NOT EXISTS user_cards (
+    uid         BIGINT UNSIGNED   NOT NULL,
+    card        TINYINT UNSIGNED  NOT NULL,
+    n           INT UNSIGNED      NOT NULL,
+    PRIMARY KEY (uid, card)
+) ENGINE=InnoDB;
+
+-- Messages cc-ingest could not read, kept instead of crashing or looping.
+-- (topic, part, off) makes a redelivered bad message one row.
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id          BIGINT UNSIGNED   NOT NULL AUTO_INCREMENT,
+    topic       VARCHAR(249)      NOT NULL,
+    part        INT               NOT NULL,
+    off         BIGINT            NOT NULL,
+    reason      VARCHAR(128)      NOT NULL,
+    payload     VARBINARY(4096)   NOT NULL,
+    seen_at     TIMESTAMP         NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE KEY by_offset (topic, part, off)
+) ENGINE=InnoDB;

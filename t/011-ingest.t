@@ -1,0 +1,92 @@
+# Every draw reaches sharded MySQL: flips through nginx -> Kafka ->
+# cc-ingest -> MySQL; redelivery inserts nothing; bad messages go to
+# dead_letters; cc-reconcile finds nothing missing and trims the logs.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use CcCampaign;
+
+campaign_up();
+my $ingest = start_ingest();
+
+grant_users(1, 40, 10);
+my $ok = flip_users(1, 40, 12, 'a');
+is($ok, 400, '400 flips answered 200 (40 users x 10 chances, 2 refused each)');
+
+my $n = wait_until(sub {
+    my $c = mysql_value('SELECT COUNT(*) FROM cc_s0.draws') + mysql_value('SELECT COUNT(*) FROM cc_s1.draws');
+    $c == 400 ? $c : 0 }, 20);
+is($n, 400, '400 rows across the MySQL shards');
+ok(mysql_value('SELECT COUNT(*) FROM cc_s0.draws') > 0 && mysql_value('SELECT COUNT(*) FROM cc_s1.draws') > 0,
+   'both shards hold draws');
+is_deeply([ state_diff(1 .. 40) ], [], 'each user: rows in its shard, seqs 1..s, card counts equal Redis');
+
+my $row = mysql_query("SELECT request_id, drawn_at > 1700000000000 FROM draws WHERE uid = 7 AND seq = 1",
+                      shard_of_uids(7)->{7});
+like($row->[0][0], qr/^a_\d+$/, 'a row keeps the request id of its flip');
+is($row->[0][1], 1, 'and the time of the draw, in ms');
+
+my ($st, $body) = http_request('GET', '/cc/metrics');
+like($body, qr/^cc_flips_total\{result="ok"\} 400$/m, 'metrics: 400 flips ok');
+like($body, qr/^cc_flips_total\{result="no_chances"\} 80$/m, 'metrics: 80 refused');
+ok(wait_until(sub { (http_request('GET', '/cc/metrics'))[1] =~ /^cc_kafka_delivered_total 400$/m }, 5),
+   'metrics: 400 draws acknowledged by Kafka');
+
+# ---- bad messages ----------------------------------------------------------
+
+my $p = spawn_worker('/bin/sh', '-c',
+    "printf 'garbage\\n7\\t{\"uid\":\"7\",\"seq\":1}\\n1\\t{\"draw_id\":\"2:1\",\"uid\":\"1\",\"seq\":1,\"card\":0,\"request_id\":\"x\",\"ts\":1}\\n' "
+  . "| build/workers/cc-produce --brokers $ENV{TEST_KAFKA_BROKERS}");
+is(wait_worker($p, 10), 0, 'three malformed messages produced');
+my $dead = wait_until(sub { my $d = mysql_query('SELECT reason, payload FROM dead_letters ORDER BY reason', 'cc_s0'); @$d == 3 ? $d : undef }, 10);
+is_deeply([ map { $_->[0] } @{ $dead // [] } ], [ 'bad card', 'draw_id is not uid:seq', 'not a JSON object' ],
+          'each is a dead letter with its reason');
+is($dead->[2][1], 'garbage', 'and its payload');
+ok(worker_alive($ingest), 'cc-ingest lives on');
+is_deeply([ state_diff(1 .. 40) ], [], 'and no draw changed');
+
+# ---- graceful stop, then the same messages again under another group ------
+
+ok(wait_until(sub { worker_stderr($ingest) =~ /lag \d+/ }, 5), 'a progress line comes every --progress seconds');
+is(stop_worker($ingest, 'TERM', 10), 0, 'SIGTERM: cc-ingest exits 0');
+like(worker_stderr($ingest), qr/stopping: \d+ read, 400 inserted, 0 duplicate, 3 dead/, 'and says what it did');
+like(worker_stderr($ingest), qr/read, \d+ inserted.*\/s; lag \d+/, 'progress lines with rate and lag');
+
+my $again = start_ingest('--group', 'replay', '--exit-idle', 2);
+is(wait_worker($again, 30), 0, 'a second group reads the whole topic again');
+like(worker_stderr($again), qr/stopping: 403 read, 0 inserted, 400 duplicate, 3 dead/,
+     'redelivered draws insert nothing');
+is(mysql_value('SELECT COUNT(*) FROM dead_letters', 'cc_s0'), 3, 'redelivered bad messages are not kept twice');
+is_deeply([ state_diff(1 .. 40) ], [], 'counts unchanged by the redelivery');
+
+# ---- the reconciler: nothing missing, logs trimmed -------------------------
+
+my $xlen = redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws');
+is($xlen, 400, 'the Redis draw logs hold the 400 draws');
+my ($rc, $err) = run_reconcile();
+is($rc, 0, 'cc-reconcile --once exits 0');
+like($err, qr/pass done: 400 draws checked, 0 written/, 'it finds nothing missing');
+is(redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws'), 0, 'and trims the logs');
+is_deeply([ state_diff(1 .. 40) ], [], 'MySQL unchanged');
+
+# ---- bad command lines ------------------------------------------------------
+
+my $w = spawn_worker('cc-ingest', '--brokers', 'x:1', '--mysql', 'nohost/db');
+is(wait_worker($w, 5), 2, 'a bad shard name exits 2');
+like(worker_stderr($w), qr/bad MySQL shard "nohost\/db", expected host:port\/database/, '... saying why');
+$w = spawn_worker('cc-ingest', '--mysql', 'h:1/db');
+is(wait_worker($w, 5), 2, 'no --brokers exits 2');
+like(worker_stderr($w), qr/--brokers is needed/, '... saying why');
+$w = spawn_worker('cc-ingest', '--batch', '0', '--mysql', 'h:1/db');
+is(wait_worker($w, 5), 2, 'an out-of-range --batch exits 2');
+like(worker_stderr($w), qr/--batch must be an integer in 1\.\.100000, not "0"/, '... saying why');
+$w = spawn_worker('cc-reconcile', '--once');
+is(wait_worker($w, 5), 2, 'cc-reconcile without shards exits 2 with its usage');
+$w = spawn_worker('cc-ingest', '--help');
+is(wait_worker($w, 5), 0, '--help exits 0');
+like(worker_stdout($w), qr/usage: cc-ingest/, '... and prints the usage');
+
+stop_nginx();
+done_testing();

@@ -1,0 +1,138 @@
+package CcCampaign;
+
+# CcCampaign - the whole pipeline for the ingest tests: two Redis shards,
+# an nginx with the module producing to the mock Kafka, two MySQL shards
+# (two databases on one mariadbd), cc-ingest, cc-reconcile; and the check
+# that MySQL holds exactly what Redis holds.
+
+use strict;
+use warnings;
+use Exporter 'import';
+use CcTest;
+
+our @EXPORT = qw(campaign_up mysql_shards start_ingest run_reconcile
+                 grant_users flip_users state_diff shard_of_uids);
+
+sub mysql_shards {
+    my $p = $ENV{TEST_MYSQL_PORT};
+    return ("127.0.0.1:$p/cc_s0", "127.0.0.1:$p/cc_s1");
+}
+
+sub _mysql_args { map { ('--mysql', $_) } mysql_shards() }
+
+# starts mariadbd, the mock broker, the schema and an nginx with the module
+sub campaign_up {
+    my (%opt) = @_;
+    mysql_start();
+    kafka_start(partitions => 4);
+
+    my $init = spawn_worker('cc-ingest', '--init-shards', _mysql_args());
+    my $rc = wait_worker($init, 20);
+    die "cc-ingest --init-shards failed: " . worker_stderr($init) unless defined $rc && $rc == 0;
+
+    start_nginx(undef, workers => $opt{workers} // 1,
+        http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n"
+                     . "    cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};\n"
+                     . ($opt{http_config} // ''),
+        config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
+                . 'location = /cc/metrics { cc_metrics; }');
+}
+
+sub start_ingest {
+    my (@extra) = @_;
+    return spawn_worker('cc-ingest', '--brokers', $ENV{TEST_KAFKA_BROKERS}, '--assign',
+                        '--batch', 500, '--batch-ms', 50, '--progress', 1,
+                        _mysql_args(), @extra);
+}
+
+# one pass of cc-reconcile with no grace; returns (exit code, stderr)
+sub run_reconcile {
+    my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0,
+                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
+                         _mysql_args());
+    my $rc = wait_worker($w, 30);
+    return ($rc, worker_stderr($w));
+}
+
+sub grant_users {
+    my ($from, $to, $n) = @_;
+    for my $uid ($from .. $to) {
+        my ($st, $body) = http_request('POST', "/cc/grant?grant_id=seed&n=$n", { 'X-CC-Uid' => $uid });
+        die "grant $uid: $st $body" unless $st == 200;
+    }
+}
+
+# $per flips for each user, 50 at a time; returns the number of 200s
+sub flip_users {
+    my ($from, $to, $per, $tag) = @_;
+    my $ok = 0;
+    for my $uid ($from .. $to) {
+        my @r = concurrent_requests($per, 'POST', "/cc/flip?request_id=${tag}_%d", { 'X-CC-Uid' => $uid });
+        $ok += grep { defined $_->[0] && $_->[0] == 200 } @r;
+    }
+    return $ok;
+}
+
+sub shard_of_uids {
+    my (@uids) = @_;
+    my $w = spawn_worker('cc-ingest', '--shard-of', _mysql_args(), @uids);
+    wait_worker($w, 10);
+    my %db;
+    for (split /\n/, worker_stdout($w)) {
+        my ($uid, $name) = split ' ';
+        ($db{$uid}) = $name =~ m{/(\w+)$};
+    }
+    return \%db;
+}
+
+sub _redis_shard_of {
+    my ($uid) = @_;
+    for my $i (0, 1) {
+        return $i if redis_cmd($i, 'EXISTS', "cc:{$uid}:u");
+    }
+    return undef;
+}
+
+# what differs between Redis and MySQL for these users, as text lines;
+# empty when MySQL holds exactly each user's draws 1..s, in the user's
+# shard, and card counts equal to Redis's k0..k4
+sub state_diff {
+    my (@uids) = @_;
+    my @diff;
+    my $where = shard_of_uids(@uids);
+    my %rows;      # uid => { db => count }
+    my %seqs;      # uid => "1,2,..."
+    my %cards;     # uid => { card => n }
+    for my $db ('cc_s0', 'cc_s1') {
+        for my $r (@{ mysql_query('SELECT uid, COUNT(*), GROUP_CONCAT(seq ORDER BY seq) FROM draws GROUP BY uid', $db) }) {
+            $rows{ $r->[0] }{$db} = $r->[1];
+            $seqs{ $r->[0] } = $r->[2];
+        }
+        for my $r (@{ mysql_query('SELECT uid, card, n FROM user_cards', $db) }) {
+            $cards{ $r->[0] }{ $r->[1] } += $r->[2];
+        }
+    }
+    for my $uid (@uids) {
+        my $rs = _redis_shard_of($uid);
+        my $s = defined $rs ? (redis_cmd($rs, 'HGET', "cc:{$uid}:u", 's') // 0) : 0;
+        my @in = sort keys %{ $rows{$uid} // {} };
+        if ($s == 0) {
+            push @diff, "uid $uid: no draws in Redis but rows in @in" if @in;
+            next;
+        }
+        if (@in != 1 || $in[0] ne $where->{$uid}) {
+            push @diff, "uid $uid: rows in (@in), its shard is $where->{$uid}";
+        }
+        my $want = join ',', 1 .. $s;
+        my $got = $seqs{$uid} // '';
+        push @diff, "uid $uid: MySQL seqs [$got], Redis has 1..$s" if $got ne $want;
+        for my $k (0 .. 4) {
+            my $r = redis_cmd($rs, 'HGET', "cc:{$uid}:u", "k$k") // 0;
+            my $m = $cards{$uid}{$k} // 0;
+            push @diff, "uid $uid card $k: MySQL $m, Redis $r" if $r != $m;
+        }
+    }
+    return @diff;
+}
+
+1;

@@ -1,0 +1,648 @@
+/*
+ * cc-ingest: the Kafka draw stream into sharded MySQL.
+ *
+ * A consumer-group member (or, with --assign, a consumer of every
+ * partition without the group join) that reads draws in batches, writes
+ * each batch to the users' MySQL shards (cc_store: idempotent on the draw
+ * id, card counts in the same transaction) and only then commits the
+ * offsets.  A crash anywhere re-reads at most the uncommitted batch, which
+ * then inserts nothing twice.  Unreadable messages go to dead_letters.
+ */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cc_worker.h"
+#include "cc_store.h"
+
+
+typedef struct {
+    const char  *reason;
+    int32_t      part;
+    int64_t      off;
+    size_t       len;
+    char        *payload;            /* owned */
+} cc_ingest_dead_t;
+
+
+typedef struct {
+    const char         *brokers;
+    const char         *topic;
+    const char         *group;
+    const char         *user;
+    char               *mysql[CC_STORE_SHARDS_MAX];
+    size_t              nmysql;
+    long long           batch;
+    long long           batch_ms;
+    long long           progress_s;
+    long long           exit_idle_s;
+    int                 assign;
+    int                 init_shards;
+    int                 shard_of;
+} cc_ingest_opts_t;
+
+
+typedef struct {
+    unsigned long long  read;
+    unsigned long long  inserted;
+    unsigned long long  dead;
+    unsigned long long  batches;
+} cc_ingest_stats_t;
+
+
+static void
+cc_ingest_usage(FILE *out)
+{
+    fprintf(out,
+"usage: cc-ingest --brokers LIST --mysql HOST:PORT/DB [--mysql ...] [options]\n"
+"       cc-ingest --init-shards --mysql HOST:PORT/DB [--mysql ...]\n"
+"       cc-ingest --shard-of --mysql HOST:PORT/DB [--mysql ...] UID...\n"
+"\n"
+"Consumes the draw topic into sharded MySQL: batched multi-row inserts, one\n"
+"transaction per shard per batch, idempotent on the draw id; offsets are\n"
+"committed only after the database commit.  SIGTERM stops it after the\n"
+"batch in hand.  The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
+"\n"
+"  --brokers LIST     Kafka bootstrap servers (host:port,...)\n"
+"  --topic NAME       draw topic (default cc.draws)\n"
+"  --group ID         consumer group (default cc-ingest)\n"
+"  --assign           read every partition without joining the group\n"
+"                     (offsets are still committed to the group)\n"
+"  --mysql SHARD      a shard, host:port/database; repeat in ring order\n"
+"  --user NAME        MySQL user (default root)\n"
+"  --batch N          draws per batch, 1..100000 (default 5000)\n"
+"  --batch-ms MS      longest wait to fill a batch (default 200)\n"
+"  --progress SEC     seconds between progress lines (default 5)\n"
+"  --exit-idle SEC    exit 0 after SEC seconds with nothing to read\n"
+"  --init-shards      create every shard's database and tables, then exit\n"
+"  --shard-of         print the shard of each UID argument, then exit\n"
+"  --help             this text\n");
+}
+
+
+static int
+cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
+{
+    int  c;
+
+    static const struct option  opts[] = {
+        { "brokers",     required_argument, NULL, 'b' },
+        { "topic",       required_argument, NULL, 't' },
+        { "group",       required_argument, NULL, 'g' },
+        { "assign",      no_argument,       NULL, 'a' },
+        { "mysql",       required_argument, NULL, 'm' },
+        { "user",        required_argument, NULL, 'u' },
+        { "batch",       required_argument, NULL, 'n' },
+        { "batch-ms",    required_argument, NULL, 'w' },
+        { "progress",    required_argument, NULL, 'p' },
+        { "exit-idle",   required_argument, NULL, 'x' },
+        { "init-shards", no_argument,       NULL, 'I' },
+        { "shard-of",    no_argument,       NULL, 'S' },
+        { "help",        no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(o, 0, sizeof(*o));
+    o->topic = "cc.draws";
+    o->group = "cc-ingest";
+    o->user = "root";
+    o->batch = 5000;
+    o->batch_ms = 200;
+    o->progress_s = 5;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': o->brokers = optarg; break;
+        case 't': o->topic = optarg; break;
+        case 'g': o->group = optarg; break;
+        case 'a': o->assign = 1; break;
+        case 'u': o->user = optarg; break;
+        case 'I': o->init_shards = 1; break;
+        case 'S': o->shard_of = 1; break;
+
+        case 'm':
+            if (o->nmysql == CC_STORE_SHARDS_MAX) {
+                fprintf(stderr, "cc-ingest: at most %d --mysql shards\n",
+                        CC_STORE_SHARDS_MAX);
+                return -1;
+            }
+            o->mysql[o->nmysql++] = optarg;
+            break;
+
+        case 'n':
+            if (cc_opt_int("--batch", optarg, 1, 100000, &o->batch) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'w':
+            if (cc_opt_int("--batch-ms", optarg, 1, 60000, &o->batch_ms)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'p':
+            if (cc_opt_int("--progress", optarg, 1, 3600, &o->progress_s)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'x':
+            if (cc_opt_int("--exit-idle", optarg, 1, 86400,
+                           &o->exit_idle_s) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'h':
+            cc_ingest_usage(stdout);
+            exit(0);
+
+        default:
+            cc_ingest_usage(stderr);
+            return -1;
+        }
+    }
+
+    if (o->nmysql == 0) {
+        fprintf(stderr, "cc-ingest: at least one --mysql shard is needed\n");
+        return -1;
+    }
+
+    if (!o->init_shards && !o->shard_of) {
+        if (o->brokers == NULL) {
+            fprintf(stderr, "cc-ingest: --brokers is needed\n");
+            return -1;
+        }
+
+        if (optind != argc) {
+            fprintf(stderr, "cc-ingest: unexpected argument \"%s\"\n",
+                    argv[optind]);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+cc_ingest_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    static int64_t  last;
+    int64_t         now;
+
+    (void) rk;
+    (void) opaque;
+
+    /* a broker outage repeats this every few ms: one line a second */
+    now = cc_now_ms();
+    if (now - last >= 1000) {
+        last = now;
+        cc_log("kafka: %s: %s", rd_kafka_err2name(err), reason);
+    }
+}
+
+
+static rd_kafka_t *
+cc_ingest_consumer(const cc_ingest_opts_t *o)
+{
+    char              errstr[512];
+    size_t            i;
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
+
+    static const char  *settings[][2] = {
+        { "enable.auto.commit", "false" },
+        { "auto.offset.reset", "earliest" },
+        { "enable.partition.eof", "false" },
+        { "fetch.wait.max.ms", "100" },
+        { "log_level", "4" },
+    };
+
+    conf = rd_kafka_conf_new();
+
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK
+        || rd_kafka_conf_set(conf, "group.id", o->group, errstr,
+                             sizeof(errstr)) != RD_KAFKA_CONF_OK)
+    {
+        goto failed;
+    }
+
+    for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        {
+            goto failed;
+        }
+    }
+
+    rd_kafka_conf_set_error_cb(conf, cc_ingest_error_cb);
+
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        goto failed;
+    }
+
+    /* conf is now owned by rk */
+
+    rd_kafka_poll_set_consumer(rk);
+
+    return rk;
+
+failed:
+
+    cc_log("kafka: %s", errstr);
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+
+/* --assign: every partition of the topic, from the committed offsets */
+static int
+cc_ingest_assign_all(rd_kafka_t *rk, const char *topic)
+{
+    int                                i;
+    rd_kafka_resp_err_t                err;
+    rd_kafka_topic_t                  *rkt;
+    const struct rd_kafka_metadata    *md;
+    rd_kafka_topic_partition_list_t   *parts;
+
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rkt == NULL) {
+        return -1;
+    }
+
+    for ( ;; ) {
+        err = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR
+            && md->topic_cnt == 1 && md->topics[0].err == 0
+            && md->topics[0].partition_cnt > 0)
+        {
+            break;
+        }
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_metadata_destroy(md);
+        }
+
+        cc_log("waiting for the metadata of topic %s: %s", topic,
+               rd_kafka_err2str(err));
+
+        if (cc_sleep_ms(1000) != 0) {
+            rd_kafka_topic_destroy(rkt);
+            return -1;
+        }
+    }
+
+    parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+
+    for (i = 0; i < md->topics[0].partition_cnt; i++) {
+        rd_kafka_topic_partition_list_add(parts, topic,
+            md->topics[0].partitions[i].id)->offset = RD_KAFKA_OFFSET_STORED;
+    }
+
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+
+    err = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cc_log("kafka: assign: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* messages left to read in the partitions this process holds */
+static long long
+cc_ingest_lag(rd_kafka_t *rk)
+{
+    int                               i;
+    int64_t                           lo, hi;
+    long long                         lag;
+    rd_kafka_topic_partition_list_t  *parts;
+
+    if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return -1;
+    }
+
+    rd_kafka_position(rk, parts);
+    lag = 0;
+
+    for (i = 0; i < parts->cnt; i++) {
+        if (rd_kafka_get_watermark_offsets(rk, parts->elems[i].topic,
+                                           parts->elems[i].partition,
+                                           &lo, &hi)
+            != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+        {
+            continue;
+        }
+
+        lag += hi - (parts->elems[i].offset >= 0
+                     ? parts->elems[i].offset : lo);
+    }
+
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    return lag;
+}
+
+
+/*
+ * Writes the batch until it is in, backing off while MySQL is away.
+ * Returns 0 when written, -1 when a stop was asked first (the batch is then
+ * left uncommitted, to be read again).
+ */
+static int
+cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
+    const cc_draw_t *draws, size_t n, cc_ingest_dead_t *dead, size_t ndead,
+    cc_ingest_stats_t *stats)
+{
+    size_t   i, inserted;
+    int64_t  backoff;
+
+    backoff = 100;
+
+    for ( ;; ) {
+        if (cc_store_write(st, draws, n, &inserted) == 0) {
+            for (i = 0; i < ndead; i++) {
+                if (cc_store_dead_letter(st, o->topic, dead[i].part,
+                                         dead[i].off, dead[i].reason,
+                                         dead[i].payload, dead[i].len)
+                    != 0)
+                {
+                    break;
+                }
+            }
+
+            if (i == ndead) {
+                stats->inserted += inserted;
+                stats->dead += ndead;
+                return 0;
+            }
+        }
+
+        cc_log("mysql: %s; retrying in %lld ms", st->err,
+               (long long) backoff);
+
+        if (cc_sleep_ms(backoff) != 0) {
+            return -1;
+        }
+
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+    }
+}
+
+
+static int
+cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
+{
+    int                        rc;
+    size_t                     n, ndead, i;
+    int64_t                    now, deadline, last_progress, last_msg;
+    cc_draw_t                 *draws;
+    const char                *why;
+    rd_kafka_t                *rk;
+    rd_kafka_message_t        *msg;
+    cc_ingest_dead_t          *dead;
+    cc_ingest_stats_t          stats, prev;
+    rd_kafka_resp_err_t        err;
+    rd_kafka_topic_partition_list_t  *topics;
+
+    draws = calloc(o->batch, sizeof(cc_draw_t));
+    dead = calloc(o->batch, sizeof(cc_ingest_dead_t));
+
+    if (draws == NULL || dead == NULL) {
+        cc_log("out of memory");
+        free(draws);
+        free(dead);
+        return 1;
+    }
+
+    rk = cc_ingest_consumer(o);
+    if (rk == NULL) {
+        free(draws);
+        free(dead);
+        return 1;
+    }
+
+    if (o->assign) {
+        if (cc_ingest_assign_all(rk, o->topic) != 0) {
+            rd_kafka_destroy(rk);
+            free(draws);
+            free(dead);
+            return cc_worker_run ? 1 : 0;
+        }
+
+    } else {
+        topics = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(topics, o->topic,
+                                          RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(rk, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            cc_log("kafka: subscribe: %s", rd_kafka_err2str(err));
+            rd_kafka_destroy(rk);
+            free(draws);
+            free(dead);
+            return 1;
+        }
+    }
+
+    cc_log("consuming %s from %s into %zu shard(s), batches of %lld",
+           o->topic, o->brokers, st->nshards, o->batch);
+
+    memset(&stats, 0, sizeof(stats));
+    prev = stats;
+    last_progress = cc_now_ms();
+    last_msg = last_progress;
+    rc = 0;
+
+    while (cc_worker_run) {
+        n = 0;
+        ndead = 0;
+        deadline = cc_now_ms() + o->batch_ms;
+
+        while ((long long) (n + ndead) < o->batch && cc_worker_run) {
+            now = cc_now_ms();
+            if (now >= deadline) {
+                break;
+            }
+
+            msg = rd_kafka_consumer_poll(rk, (int) (deadline - now));
+            if (msg == NULL) {
+                continue;
+            }
+
+            if (msg->err) {
+                cc_ingest_error_cb(rk, msg->err, rd_kafka_message_errstr(msg),
+                                   NULL);
+                rd_kafka_message_destroy(msg);
+                continue;
+            }
+
+            last_msg = cc_now_ms();
+            stats.read++;
+
+            if (cc_draw_decode(msg->payload, msg->len, &draws[n], &why)
+                == 0)
+            {
+                n++;
+
+            } else {
+                dead[ndead].reason = why;
+                dead[ndead].part = msg->partition;
+                dead[ndead].off = msg->offset;
+                dead[ndead].len = msg->len;
+                dead[ndead].payload = malloc(msg->len ? msg->len : 1);
+
+                if (dead[ndead].payload != NULL) {
+                    memcpy(dead[ndead].payload, msg->payload, msg->len);
+                }
+
+                cc_log("dead letter %s [%d] @%lld: %s", o->topic,
+                       (int) msg->partition, (long long) msg->offset, why);
+                ndead++;
+            }
+
+            rd_kafka_message_destroy(msg);
+        }
+
+        if (n + ndead > 0) {
+            if (cc_ingest_write(st, o, draws, n, dead, ndead, &stats) != 0) {
+                cc_log("stopped with a batch of %zu not written: it will "
+                       "be read again", n + ndead);
+                for (i = 0; i < ndead; i++) {
+                    free(dead[i].payload);
+                }
+                break;
+            }
+
+            for (i = 0; i < ndead; i++) {
+                free(dead[i].payload);
+            }
+
+            stats.batches++;
+
+            /* the batch is in MySQL: now, and only now, move the offsets */
+            err = rd_kafka_commit(rk, NULL, 0);
+            if (err != RD_KAFKA_RESP_ERR_NO_ERROR
+                && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            {
+                cc_log("kafka: commit: %s (the batch will be read again "
+                       "and insert nothing)", rd_kafka_err2str(err));
+            }
+        }
+
+        now = cc_now_ms();
+
+        if (now - last_progress >= o->progress_s * 1000) {
+            cc_log("%llu read, %llu inserted, %llu duplicate, %llu dead; "
+                   "%.0f/s; lag %lld",
+                   stats.read, stats.inserted,
+                   stats.read - stats.inserted - stats.dead, stats.dead,
+                   (stats.read - prev.read) * 1000.0
+                   / (double) (now - last_progress),
+                   cc_ingest_lag(rk));
+            prev = stats;
+            last_progress = now;
+        }
+
+        if (o->exit_idle_s && now - last_msg >= o->exit_idle_s * 1000) {
+            cc_log("idle for %lld s, exiting", o->exit_idle_s);
+            break;
+        }
+    }
+
+    cc_log("stopping: %llu read, %llu inserted, %llu duplicate, %llu dead "
+           "in %llu batches", stats.read, stats.inserted,
+           stats.read - stats.inserted - stats.dead, stats.dead,
+           stats.batches);
+
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+
+    free(draws);
+    free(dead);
+
+    return rc;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                rc, i;
+    uint64_t           uid;
+    const char        *password;
+    cc_store_t         st;
+    cc_ingest_opts_t   o;
+
+    cc_worker_init("cc-ingest");
+
+    if (cc_ingest_parse(argc, argv, &o) != 0) {
+        return 2;
+    }
+
+    password = getenv("CC_MYSQL_PASSWORD");
+
+    if (cc_store_open(&st, o.mysql, o.nmysql, o.user, password) != 0) {
+        fprintf(stderr, "cc-ingest: %s\n", st.err);
+        return 2;
+    }
+
+    if (o.shard_of) {
+        rc = 0;
+
+        for (i = optind; i < argc; i++) {
+            if (cc_parse_uid(argv[i], strlen(argv[i]), &uid) != 0) {
+                fprintf(stderr, "cc-ingest: bad uid \"%s\"\n", argv[i]);
+                rc = 2;
+                continue;
+            }
+
+            printf("%s %s\n", argv[i],
+                   st.shards[cc_store_shard_of(&st, uid)].name);
+        }
+
+        cc_store_close(&st);
+        return rc;
+    }
+
+    if (o.init_shards) {
+        rc = cc_store_init_schema(&st);
+
+        if (rc == 0) {
+            cc_log("%zu shard(s) ready", st.nshards);
+
+        } else {
+            cc_log("%s", st.err);
+        }
+
+        cc_store_close(&st);
+        return rc == 0 ? 0 : 1;
+    }
+
+    rc = cc_ingest_run(&o, &st);
+
+    cc_store_close(&st);
+    mysql_library_end();
+
+    return rc;
+}

@@ -1,0 +1,546 @@
+/*
+ * cc_store: the sharded MySQL that draws end in.
+ */
+
+#define _GNU_SOURCE
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_store.h"
+#include "cc_shard_sql.h"            /* generated from sql/shard.sql */
+
+
+typedef struct {
+    uint64_t  uid;
+    uint32_t  card;
+} cc_store_pair_t;
+
+
+static void
+cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what)
+{
+    snprintf(st->err, sizeof(st->err), "shard %s: %s: %s", sh->name, what,
+             sh->conn ? mysql_error(sh->conn) : "not connected");
+
+    /* whatever went wrong, the next attempt starts on a new connection */
+    if (sh->conn != NULL) {
+        mysql_close(sh->conn);
+        sh->conn = NULL;
+    }
+}
+
+
+int
+cc_store_open(cc_store_t *st, char *const *names, size_t n,
+    const char *user, const char *password)
+{
+    size_t       i, lens[CC_STORE_SHARDS_MAX];
+    char        *colon, *slash, *end;
+    const char  *keys[CC_STORE_SHARDS_MAX];
+    unsigned long port;
+    cc_store_shard_t *sh;
+
+    memset(st, 0, sizeof(*st));
+    st->user = user;
+    st->password = password;
+
+    if (n == 0 || n > CC_STORE_SHARDS_MAX) {
+        snprintf(st->err, sizeof(st->err), "1..%d MySQL shards, not %zu",
+                 CC_STORE_SHARDS_MAX, n);
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        sh = &st->shards[i];
+
+        slash = strchr(names[i], '/');
+        colon = slash ? memrchr(names[i], ':', slash - names[i]) : NULL;
+        port = colon ? strtoul(colon + 1, &end, 10) : 0;
+
+        if (slash == NULL || colon == NULL || colon == names[i]
+            || end != slash || port == 0 || port > 65535
+            || slash[1] == '\0' || strspn(slash + 1,
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789_") != strlen(slash + 1))
+        {
+            snprintf(st->err, sizeof(st->err), "bad MySQL shard \"%s\", "
+                     "expected host:port/database", names[i]);
+            cc_store_close(st);
+            return -1;
+        }
+
+        sh->name = strdup(names[i]);
+        sh->host = strndup(names[i], colon - names[i]);
+        sh->db = strdup(slash + 1);
+        sh->port = (unsigned) port;
+        st->nshards++;
+
+        if (sh->name == NULL || sh->host == NULL || sh->db == NULL) {
+            snprintf(st->err, sizeof(st->err), "out of memory");
+            cc_store_close(st);
+            return -1;
+        }
+
+        keys[i] = sh->name;
+        lens[i] = strlen(sh->name);
+    }
+
+    st->points = malloc(cc_ring_npoints(n) * sizeof(cc_ring_point_t));
+
+    if (st->points == NULL
+        || cc_ring_build(&st->ring, st->points, keys, lens, n) != 0)
+    {
+        snprintf(st->err, sizeof(st->err), "cannot build the shard ring");
+        cc_store_close(st);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+cc_store_close(cc_store_t *st)
+{
+    size_t  i;
+
+    for (i = 0; i < st->nshards; i++) {
+        if (st->shards[i].conn != NULL) {
+            mysql_close(st->shards[i].conn);
+        }
+
+        free(st->shards[i].name);
+        free(st->shards[i].host);
+        free(st->shards[i].db);
+    }
+
+    free(st->points);
+    st->points = NULL;
+    st->nshards = 0;
+}
+
+
+uint32_t
+cc_store_shard_of(const cc_store_t *st, uint64_t uid)
+{
+    return cc_ring_shard(&st->ring, uid);
+}
+
+
+static int
+cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db)
+{
+    unsigned int  timeout;
+    my_bool       off;
+
+    if (sh->conn != NULL) {
+        return 0;
+    }
+
+    sh->conn = mysql_init(NULL);
+    if (sh->conn == NULL) {
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return -1;
+    }
+
+    timeout = 5;
+    mysql_options(sh->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    timeout = 60;
+    mysql_options(sh->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(sh->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    off = 0;
+    mysql_options(sh->conn, MYSQL_OPT_RECONNECT, &off);
+
+    if (mysql_real_connect(sh->conn, sh->host, st->user, st->password,
+                           use_db ? sh->db : NULL, sh->port, NULL,
+                           CLIENT_MULTI_STATEMENTS)
+        == NULL)
+    {
+        cc_store_fail(st, sh, "connect");
+        return -1;
+    }
+
+    if (mysql_autocommit(sh->conn, 0) != 0) {
+        cc_store_fail(st, sh, "autocommit off");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+cc_store_connect(cc_store_t *st)
+{
+    size_t  i;
+
+    for (i = 0; i < st->nshards; i++) {
+        if (cc_store_connect_shard(st, &st->shards[i], 1) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* runs a multi-statement text and drains its results */
+static int
+cc_store_exec_all(cc_store_t *st, cc_store_shard_t *sh, const char *sql)
+{
+    int         rc;
+    MYSQL_RES  *res;
+
+    if (mysql_query(sh->conn, sql) != 0) {
+        cc_store_fail(st, sh, "query");
+        return -1;
+    }
+
+    do {
+        res = mysql_store_result(sh->conn);
+        if (res != NULL) {
+            mysql_free_result(res);
+        }
+
+        rc = mysql_next_result(sh->conn);
+    } while (rc == 0);
+
+    if (rc > 0) {
+        cc_store_fail(st, sh, "query");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+cc_store_init_schema(cc_store_t *st)
+{
+    char               sql[256];
+    size_t             i;
+    cc_store_shard_t  *sh;
+
+    for (i = 0; i < st->nshards; i++) {
+        sh = &st->shards[i];
+
+        if (cc_store_connect_shard(st, sh, 0) != 0) {
+            return -1;
+        }
+
+        snprintf(sql, sizeof(sql),
+                 "CREATE DATABASE IF NOT EXISTS `%s`; USE `%s`", sh->db,
+                 sh->db);
+
+        if (cc_store_exec_all(st, sh, sql) != 0
+            || cc_store_exec_all(st, sh, cc_shard_sql) != 0)
+        {
+            return -1;
+        }
+
+        if (mysql_commit(sh->conn) != 0) {
+            cc_store_fail(st, sh, "commit");
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a growable text buffer for one statement */
+typedef struct {
+    char    *p;
+    size_t   len;
+    size_t   cap;
+} cc_buf_t;
+
+
+static int
+cc_buf_printf(cc_buf_t *b, const char *fmt, ...)
+{
+    int       n;
+    char     *np;
+    size_t    ncap;
+    va_list   ap;
+
+    for ( ;; ) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+
+        if (n < 0) {
+            return -1;
+        }
+
+        if ((size_t) n < b->cap - b->len) {
+            b->len += n;
+            return 0;
+        }
+
+        ncap = b->cap ? b->cap * 2 : 4096;
+        while (ncap - b->len <= (size_t) n) {
+            ncap *= 2;
+        }
+
+        np = realloc(b->p, ncap);
+        if (np == NULL) {
+            return -1;
+        }
+
+        b->p = np;
+        b->cap = ncap;
+    }
+}
+
+
+static int
+cc_store_pair_cmp(const void *a, const void *b)
+{
+    const cc_store_pair_t  *pa = a, *pb = b;
+
+    if (pa->uid != pb->uid) {
+        return pa->uid < pb->uid ? -1 : 1;
+    }
+
+    return (int) pa->card - (int) pb->card;
+}
+
+
+/*
+ * One shard's part of a batch, in one transaction:
+ *
+ *   INSERT IGNORE INTO draws ... RETURNING uid, card   -- the new rows only
+ *   INSERT INTO user_cards ... ON DUPLICATE KEY UPDATE n = n + VALUES(n)
+ *   COMMIT
+ */
+static int
+cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
+    const cc_draw_t *const *draws, size_t n, size_t *inserted)
+{
+    size_t            i, j, k, rows;
+    cc_buf_t          b = { NULL, 0, 0 };
+    MYSQL_ROW         row;
+    MYSQL_RES        *res;
+    cc_store_pair_t  *pairs = NULL;
+
+    if (cc_store_connect_shard(st, sh, 1) != 0) {
+        return -1;
+    }
+
+    if (cc_buf_printf(&b, "INSERT IGNORE INTO draws "
+                      "(uid, seq, card, request_id, drawn_at) VALUES ") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < n; i++) {
+        /* request_id is [A-Za-z0-9_-] (checked on decode): no quoting */
+        if (cc_buf_printf(&b, "%s(%llu,%u,%u,'%s',%lld)", i ? "," : "",
+                          (unsigned long long) draws[i]->uid, draws[i]->seq,
+                          draws[i]->card, draws[i]->request_id,
+                          (long long) draws[i]->ts_ms) != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_buf_printf(&b, " RETURNING uid, card") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(sh->conn, b.p, b.len) != 0) {
+        cc_store_fail(st, sh, "insert draws");
+        goto failed;
+    }
+
+    res = mysql_store_result(sh->conn);
+    if (res == NULL) {
+        cc_store_fail(st, sh, "insert draws result");
+        goto failed;
+    }
+
+    rows = mysql_num_rows(res);
+
+    if (rows > 0) {
+        pairs = malloc(rows * sizeof(cc_store_pair_t));
+        if (pairs == NULL) {
+            mysql_free_result(res);
+            goto nomem;
+        }
+    }
+
+    for (i = 0; i < rows && (row = mysql_fetch_row(res)) != NULL; i++) {
+        pairs[i].uid = strtoull(row[0], NULL, 10);
+        pairs[i].card = (uint32_t) strtoul(row[1], NULL, 10);
+    }
+
+    mysql_free_result(res);
+
+    if (rows > 0) {
+        qsort(pairs, rows, sizeof(cc_store_pair_t), cc_store_pair_cmp);
+
+        b.len = 0;
+
+        if (cc_buf_printf(&b, "INSERT INTO user_cards (uid, card, n) "
+                          "VALUES ") != 0)
+        {
+            goto nomem;
+        }
+
+        for (i = 0, k = 0; i < rows; i = j, k++) {
+            for (j = i + 1; j < rows
+                 && cc_store_pair_cmp(&pairs[i], &pairs[j]) == 0; j++)
+            {
+                /* void */
+            }
+
+            if (cc_buf_printf(&b, "%s(%llu,%u,%zu)", k ? "," : "",
+                              (unsigned long long) pairs[i].uid,
+                              pairs[i].card, j - i) != 0)
+            {
+                goto nomem;
+            }
+        }
+
+        if (cc_buf_printf(&b, " ON DUPLICATE KEY UPDATE n = n + VALUES(n)")
+            != 0)
+        {
+            goto nomem;
+        }
+
+        if (mysql_real_query(sh->conn, b.p, b.len) != 0) {
+            cc_store_fail(st, sh, "count cards");
+            goto failed;
+        }
+    }
+
+    if (mysql_commit(sh->conn) != 0) {
+        cc_store_fail(st, sh, "commit");
+        goto failed;
+    }
+
+    *inserted += rows;
+
+    free(pairs);
+    free(b.p);
+    return 0;
+
+nomem:
+
+    snprintf(st->err, sizeof(st->err), "shard %s: out of memory", sh->name);
+
+    if (sh->conn != NULL) {
+        (void) mysql_rollback(sh->conn);
+    }
+
+failed:
+
+    free(pairs);
+    free(b.p);
+    return -1;
+}
+
+
+int
+cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
+    size_t *inserted)
+{
+    int                rc;
+    size_t             i, s, m;
+    const cc_draw_t  **part;
+
+    *inserted = 0;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    part = malloc(n * sizeof(cc_draw_t *));
+    if (part == NULL) {
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return -1;
+    }
+
+    rc = 0;
+
+    for (s = 0; s < st->nshards && rc == 0; s++) {
+        m = 0;
+
+        for (i = 0; i < n; i++) {
+            if (cc_store_shard_of(st, draws[i].uid) == s) {
+                part[m++] = &draws[i];
+            }
+        }
+
+        if (m > 0) {
+            rc = cc_store_write_shard(st, &st->shards[s], part, m, inserted);
+        }
+    }
+
+    free(part);
+
+    return rc;
+}
+
+
+int
+cc_store_dead_letter(cc_store_t *st, const char *topic, int part,
+    int64_t off, const char *reason, const void *payload, size_t len)
+{
+    char              *sql, *p;
+    size_t             i, tlen, rlen;
+    cc_store_shard_t  *sh;
+    static const char  hex[] = "0123456789abcdef";
+
+    sh = &st->shards[0];
+
+    if (cc_store_connect_shard(st, sh, 1) != 0) {
+        return -1;
+    }
+
+    if (len > 4096) {
+        len = 4096;
+    }
+
+    tlen = strlen(topic);
+    rlen = strlen(reason);
+
+    sql = malloc(256 + 2 * tlen + 2 * rlen + 2 * len);
+    if (sql == NULL) {
+        snprintf(st->err, sizeof(st->err), "out of memory");
+        return -1;
+    }
+
+    p = sql + sprintf(sql, "INSERT IGNORE INTO dead_letters "
+                      "(topic, part, off, reason, payload) VALUES ('");
+    p += mysql_real_escape_string(sh->conn, p, topic, tlen);
+    p += sprintf(p, "', %d, %lld, '", part, (long long) off);
+    p += mysql_real_escape_string(sh->conn, p, reason, rlen);
+    p += sprintf(p, "', X'");
+
+    for (i = 0; i < len; i++) {
+        *p++ = hex[((const unsigned char *) payload)[i] >> 4];
+        *p++ = hex[((const unsigned char *) payload)[i] & 0xf];
+    }
+
+    p += sprintf(p, "')");
+
+    if (mysql_real_query(sh->conn, sql, p - sql) != 0) {
+        cc_store_fail(st, sh, "dead letter");
+        free(sql);
+        return -1;
+    }
+
+    free(sql);
+
+    if (mysql_commit(sh->conn) != 0) {
+        cc_store_fail(st, sh, "commit");
+        return -1;
+    }
+
+    return 0;
+}

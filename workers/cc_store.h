@@ -1,0 +1,68 @@
+/*
+ * cc_store: the sharded MySQL that draws end in.
+ *
+ * A shard is named "host:port/db"; the names are the ring's keys, so a
+ * uid's shard is cc_ring_shard() over them, as in the module.  Writes are
+ * idempotent on the draw id (PRIMARY KEY (uid, seq)) and keep the per-user
+ * card counts in the same transaction, counted from the rows the INSERT
+ * really added (INSERT IGNORE ... RETURNING), so a batch may be written any
+ * number of times.
+ */
+
+#ifndef CC_STORE_H
+#define CC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mysql.h>
+
+#include "cc_ring.h"
+#include "cc_event.h"
+
+#define CC_STORE_SHARDS_MAX  64
+
+typedef struct {
+    char        *name;              /* "host:port/db", owned */
+    char        *host;              /* owned */
+    unsigned     port;
+    char        *db;                /* owned */
+    MYSQL       *conn;              /* NULL when not connected */
+} cc_store_shard_t;
+
+typedef struct {
+    cc_store_shard_t   shards[CC_STORE_SHARDS_MAX];
+    size_t             nshards;
+    cc_ring_t          ring;
+    cc_ring_point_t   *points;      /* owned */
+    const char        *user;
+    const char        *password;
+    char               err[512];
+} cc_store_t;
+
+/* Parses the names and builds the ring; connects nothing.  0 or -1. */
+int cc_store_open(cc_store_t *st, char *const *names, size_t n,
+    const char *user, const char *password);
+void cc_store_close(cc_store_t *st);
+
+uint32_t cc_store_shard_of(const cc_store_t *st, uint64_t uid);
+
+/* Connects every shard not connected.  0, or -1 with st->err set. */
+int cc_store_connect(cc_store_t *st);
+
+/* Creates each shard's database and tables (sql/shard.sql). */
+int cc_store_init_schema(cc_store_t *st);
+
+/*
+ * Writes draws, one transaction per shard.  *inserted counts the rows that
+ * were new.  On -1 some shards may have committed: writing the same draws
+ * again is safe and completes the rest.
+ */
+int cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
+    size_t *inserted);
+
+/* Keeps a message that could not be read, in the first shard. */
+int cc_store_dead_letter(cc_store_t *st, const char *topic, int part,
+    int64_t off, const char *reason, const void *payload, size_t len);
+
+#endif /* CC_STORE_H */

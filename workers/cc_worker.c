@@ -1,0 +1,119 @@
+/*
+ * cc_worker: shared plumbing of the worker binaries.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cc_worker.h"
+
+
+volatile sig_atomic_t  cc_worker_run = 1;
+const char            *cc_worker_name = "cc";
+
+
+static void
+cc_worker_on_signal(int sig)
+{
+    (void) sig;
+    cc_worker_run = 0;
+}
+
+
+void
+cc_worker_init(const char *name)
+{
+    struct sigaction  sa;
+
+    cc_worker_name = name;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cc_worker_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    signal(SIGPIPE, SIG_IGN);
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+
+void
+cc_log(const char *fmt, ...)
+{
+    char        when[32];
+    time_t      now;
+    va_list     ap;
+    struct tm   tm;
+
+    now = time(NULL);
+    localtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+
+    fprintf(stderr, "%s %s: ", when, cc_worker_name);
+
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+
+    fputc('\n', stderr);
+}
+
+
+int64_t
+cc_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int
+cc_sleep_ms(int64_t ms)
+{
+    struct timespec  ts;
+    int64_t          slice;
+
+    while (ms > 0) {
+        if (!cc_worker_run) {
+            return -1;
+        }
+
+        slice = ms > 100 ? 100 : ms;
+        ts.tv_sec = 0;
+        ts.tv_nsec = slice * 1000000;
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+
+    return cc_worker_run ? 0 : -1;
+}
+
+
+int
+cc_opt_int(const char *opt, const char *s, long long min, long long max,
+    long long *out)
+{
+    char       *end;
+    long long   v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+        fprintf(stderr, "%s: %s must be an integer in %lld..%lld, not \"%s\"\n",
+                cc_worker_name, opt, min, max, s);
+        return -1;
+    }
+
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * cc_worker: what every worker binary does the same way: log lines with a
+ * time and the program's name, stop on SIGTERM/SIGINT, sleep in a way a
+ * stop interrupts, and parse bounded numeric options.
+ */
+
+#ifndef CC_WORKER_H
+#define CC_WORKER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+extern volatile sig_atomic_t  cc_worker_run;
+extern const char            *cc_worker_name;
+
+void cc_worker_init(const char *name);
+
+void cc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int64_t cc_now_ms(void);
+
+/* sleeps ms, in slices, returning early (-1) once a stop was asked */
+int cc_sleep_ms(int64_t ms);
+
+/* strict decimal in [min, max]; 0, or -1 after printing an error */
+int cc_opt_int(const char *opt, const char *s, long long min, long long max,
+    long long *out);
+
+#endif /* CC_WORKER_H */
