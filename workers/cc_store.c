@@ -73,7 +73,15 @@ cc_store_open(cc_store_t *st, char *const *names, size_t n,
         }
 
         sh->name = strdup(names[i]);
-        sh->host = strndup(names[i], colon - names[i]);
+
+        /* "[::1]:3306/db": the client wants the address bare */
+        if (names[i][0] == '[' && colon[-1] == ']' && colon - names[i] > 2) {
+            sh->host = strndup(names[i] + 1, colon - names[i] - 2);
+
+        } else {
+            sh->host = strndup(names[i], colon - names[i]);
+        }
+
         sh->db = strdup(slash + 1);
         sh->port = (unsigned) port;
         st->nshards++;

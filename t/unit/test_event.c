@@ -1,0 +1,191 @@
+/*
+ * Unit tests of common/cc_event.c: the draw message on Kafka.
+ */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_event.h"
+
+
+static cc_draw_t
+draw(uint64_t uid, uint32_t seq, uint32_t card, int64_t ts, const char *rid)
+{
+    cc_draw_t  d;
+
+    memset(&d, 0, sizeof(d));
+    d.uid = uid;
+    d.seq = seq;
+    d.card = card;
+    d.ts_ms = ts;
+    strcpy(d.request_id, rid);
+
+    return d;
+}
+
+
+START_TEST(test_encode_exact)
+{
+    cc_draw_t   d = draw(7, 3, 2, 1764240000123LL, "abc");
+    char       *json;
+
+    json = cc_draw_encode(&d);
+    ck_assert_ptr_nonnull(json);
+    ck_assert_str_eq(json, "{\"draw_id\":\"7:3\",\"uid\":\"7\",\"seq\":3,"
+                     "\"card\":2,\"request_id\":\"abc\","
+                     "\"ts\":1764240000123}");
+    free(json);
+}
+END_TEST
+
+
+START_TEST(test_roundtrip_bounds)
+{
+    cc_draw_t    in[] = {
+        draw(1, 1, 0, 1, "a"),
+        draw(UINT64_MAX, UINT32_MAX, 15, 4102444800000LL,
+             "0123456789012345678901234567890123456789012345678901234567890123"),
+        draw(9007199254740993ULL, 12, 4, 1764240000123LL, "A-_z"),
+    };
+    cc_draw_t    out;
+    const char  *why = NULL;
+    char        *json;
+    size_t       i;
+
+    for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        json = cc_draw_encode(&in[i]);
+        ck_assert_ptr_nonnull(json);
+        ck_assert_msg(cc_draw_decode(json, strlen(json), &out, &why) == 0,
+                      "#%zu: %s: %s", i, json, why);
+        ck_assert_uint_eq(out.uid, in[i].uid);   /* 2^53+1 survives */
+        ck_assert_uint_eq(out.seq, in[i].seq);
+        ck_assert_uint_eq(out.card, in[i].card);
+        ck_assert_int_eq(out.ts_ms, in[i].ts_ms);
+        ck_assert_str_eq(out.request_id, in[i].request_id);
+        ck_assert_int_eq(cc_draw_check(&out, &why), 0);
+        free(json);
+    }
+}
+END_TEST
+
+
+START_TEST(test_decode_not_nul_terminated)
+{
+    const char  *msg = "{\"draw_id\":\"5:1\",\"uid\":\"5\",\"seq\":1,\"card\":1,"
+                       "\"request_id\":\"r\",\"ts\":10}GARBAGE";
+    cc_draw_t    d;
+    const char  *why;
+
+    /* a Kafka payload has a length, not a NUL */
+    ck_assert_int_eq(cc_draw_decode(msg, strlen(msg) - 7, &d, &why), 0);
+    ck_assert_uint_eq(d.uid, 5);
+}
+END_TEST
+
+
+static const struct {
+    const char  *json;
+    const char  *why;
+} bad[] = {
+    { "", "bad length" },
+    { "garbage", "not a JSON object" },
+    { "[1,2]", "not a JSON object" },
+    { "{\"draw_id\":\"5:1\",\"uid\":\"5\",\"seq\":1,\"card\":1", "not a JSON object" },
+    { "{}", "bad uid" },
+    { "{\"uid\":5,\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad uid" },
+    { "{\"uid\":\"0\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"0:1\"}", "bad uid" },
+    { "{\"uid\":\"05\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"05:1\"}", "bad uid" },
+    { "{\"uid\":\"18446744073709551616\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"x\"}", "bad uid" },
+    { "{\"uid\":\"\xe4\xb8\xad\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"x\"}", "bad uid" },
+    { "{\"uid\":\"5\",\"seq\":0,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:0\"}", "bad seq" },
+    { "{\"uid\":\"5\",\"seq\":4294967296,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:4294967296\"}", "bad seq" },
+    { "{\"uid\":\"5\",\"seq\":1.5,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad seq" },
+    { "{\"uid\":\"5\",\"seq\":\"1\",\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad seq" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":16,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad card" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":-1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad card" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":0,\"draw_id\":\"5:1\"}", "bad ts" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1e300,\"draw_id\":\"5:1\"}", "bad ts" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"a b\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r'); DROP TABLE draws; --\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:2\"}", "draw_id is not uid:seq" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1}", "draw_id is not uid:seq" },
+};
+
+
+START_TEST(test_decode_rejects)
+{
+    cc_draw_t    d;
+    const char  *why = NULL;
+
+    ck_assert_msg(cc_draw_decode(bad[_i].json, strlen(bad[_i].json), &d, &why)
+                  == -1, "accepted #%d: %s", _i, bad[_i].json);
+    ck_assert_msg(why && strcmp(why, bad[_i].why) == 0,
+                  "#%d: reason \"%s\", expected \"%s\"", _i, why, bad[_i].why);
+}
+END_TEST
+
+
+START_TEST(test_decode_oversized)
+{
+    char         big[CC_EVENT_MAX_LEN + 2];
+    cc_draw_t    d;
+    const char  *why;
+
+    memset(big, ' ', sizeof(big));
+    ck_assert_int_eq(cc_draw_decode(big, sizeof(big), &d, &why), -1);
+    ck_assert_str_eq(why, "bad length");
+}
+END_TEST
+
+
+START_TEST(test_check)
+{
+    cc_draw_t    d = draw(5, 1, 1, 1, "ok");
+    const char  *why;
+
+    ck_assert_int_eq(cc_draw_check(&d, &why), 0);
+    d.card = 16;
+    ck_assert_int_eq(cc_draw_check(&d, &why), -1);
+    ck_assert_str_eq(why, "bad card");
+    d = draw(5, 1, 1, 1, "bad id");
+    ck_assert_int_eq(cc_draw_check(&d, &why), -1);
+    ck_assert_str_eq(why, "bad request_id");
+    d = draw(5, 0, 1, 1, "ok");
+    ck_assert_int_eq(cc_draw_check(&d, &why), -1);
+    d = draw(0, 1, 1, 1, "ok");
+    ck_assert_int_eq(cc_draw_check(&d, &why), -1);
+    d = draw(5, 1, 1, 0, "ok");
+    ck_assert_int_eq(cc_draw_check(&d, &why), -1);
+}
+END_TEST
+
+
+int
+main(void)
+{
+    int       failed;
+    Suite    *s;
+    TCase    *tc;
+    SRunner  *sr;
+
+    s = suite_create("event");
+    tc = tcase_create("draw");
+    tcase_add_test(tc, test_encode_exact);
+    tcase_add_test(tc, test_roundtrip_bounds);
+    tcase_add_test(tc, test_decode_not_nul_terminated);
+    tcase_add_loop_test(tc, test_decode_rejects, 0,
+                        (int) (sizeof(bad) / sizeof(bad[0])));
+    tcase_add_test(tc, test_decode_oversized);
+    tcase_add_test(tc, test_check);
+    suite_add_tcase(s, tc);
+
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
