@@ -24,7 +24,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
-WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile
+WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson $(shell pkg-config --libs libmariadb)

@@ -1,17 +1,21 @@
-#!/bin/sh
+#!/bin/bash
 # demo.sh: install what is missing, build, and run a small campaign on the
-# embedded defaults: two redis-server shards and an nginx with the module,
-# all under ./demo-run, on loopback ports.  Grants chances to a few users,
-# flips cards for them, retries a flip, and prints a report.  Everything it
-# started is stopped at the end; the logs stay in ./demo-run.
+# embedded defaults, all under ./demo-run on loopback ports: two
+# redis-server shards, nginx with the module, the Kafka mock broker, a
+# mariadbd holding two MySQL shards, cc-ingest and cc-reconcile.  Grants
+# chances, flips cards (with a retry), waits for every draw to reach MySQL
+# and prints a report.  Everything it started is stopped at the end; the
+# logs stay in ./demo-run/logs.
 #
 # Env: USERS (20) CHANCES (6) PORT (18480) REDIS_PORT (16480, and +1)
+#      MYSQL_PORT (13480)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 USERS=${USERS:-20} CHANCES=${CHANCES:-6}
 PORT=${PORT:-18480} REDIS_PORT=${REDIS_PORT:-16480}
+MYSQL_PORT=${MYSQL_PORT:-13480}
 R0=$REDIS_PORT R1=$((REDIS_PORT + 1))
 
 scripts/deps.sh
@@ -20,26 +24,59 @@ make -s -j2 all >/dev/null
 run="$top/demo-run"
 rm -rf "$run"
 mkdir -p "$run/logs" "$run/tmp"
+W="$top/build/workers"
+pids=""
 
 stop() {
     [ -f "$run/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null
+    for p in $pids; do kill "$p" 2>/dev/null; done
     for p in "$R0" "$R1"; do
         redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
     done
+    [ -f "$run/mysql.pid" ] && kill "$(cat "$run/mysql.pid")" 2>/dev/null
+    wait 2>/dev/null || true
 }
 trap stop EXIT INT TERM
 
+wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
+    local n=$(($1 * 10)); shift
+    for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "demo: timed out waiting for: $*" >&2
+    return 1
+}
+
+echo "== starting the servers under $run"
 for p in "$R0" "$R1"; do
     redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize yes --logfile "$run/logs/redis-$p.log" \
         --pidfile "$run/redis-$p.pid"
 done
-for p in "$R0" "$R1"; do
-    for i in $(seq 50); do
-        redis-cli -p "$p" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-done
+for p in "$R0" "$R1"; do wait_for 5 redis-cli -p "$p" ping; done
+
+mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db \
+    > "$run/logs/mysql-install.log" 2>&1
+mariadbd --no-defaults --datadir="$run/mysql" --user=root \
+    --port="$MYSQL_PORT" --bind-address=127.0.0.1 --socket="$run/mysql.sock" \
+    --pid-file="$run/mysql.pid" --log-error="$run/logs/mysql.err" \
+    --skip-log-bin --innodb-buffer-pool-size=64M --skip-name-resolve \
+    --character-set-server=utf8mb4 &
+pids="$pids $!"
+sql() { mariadb --no-defaults -S "$run/mysql.sock" -uroot -N -B -e "$1"; }
+wait_for 20 sql 'select 1'
+
+"$W/cc-mockbroker" --partitions 4 > "$run/mock.out" 2> "$run/logs/mock.log" &
+pids="$pids $!"
+wait_for 5 grep -q bootstrap= "$run/mock.out"
+brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
+
+shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
+# shellcheck disable=SC2086
+"$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
+# shellcheck disable=SC2086
+"$W/cc-ingest" --brokers "$brokers" $shards --batch 500 --batch-ms 50 \
+    --progress 2 2>> "$run/logs/cc-ingest.log" &
+pids="$pids $!"
 
 cat > "$run/nginx.conf" <<CONF
 load_module $top/build/nginx/ngx_http_cc_module.so;
@@ -58,25 +95,24 @@ http {
     cc_redis_shards 127.0.0.1:$R0 127.0.0.1:$R1;
     cc_redis_timeout 200ms;
     cc_cards 3000 3000 2500 1400 100;
+    cc_kafka_brokers $brokers;
 
     server {
         listen 127.0.0.1:$PORT;
         cc_identity trusted_header X-CC-Uid;
-        location = /cc/flip  { cc_flip; }
-        location = /cc/grant { allow 127.0.0.1; deny all; cc_grant; }
+        location = /cc/flip    { cc_flip; }
+        location = /cc/grant   { allow 127.0.0.1; deny all; cc_grant; }
+        location = /cc/metrics { allow 127.0.0.1; deny all; cc_metrics; }
     }
 }
 CONF
 nginx -p "$run" -c "$run/nginx.conf"
-for i in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
-    sleep 0.1
-done
+wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$PORT/cc/metrics"
 
 url="http://127.0.0.1:$PORT"
 post() { curl -s -X POST -H "X-CC-Uid: $1" "$url$2"; }
 
-echo "== campaign demo: $USERS users, $CHANCES chances each, 2 redis shards"
+echo "== campaign: $USERS users, $CHANCES chances each"
 for u in $(seq 1 "$USERS"); do
     post "$u" "/cc/grant?grant_id=signup-$u&n=$CHANCES" >/dev/null
 done
@@ -86,28 +122,38 @@ for f in $(seq 1 $((CHANCES + 1))); do
     printf '   flip %s: %s\n' "$f" "$(post 1 "/cc/flip?request_id=u1-f$f")"
 done
 echo "-- user 1 retries flip 1 with the same request id: same answer"
-printf '   retry:  %s\n' "$(post 1 "/cc/flip?request_id=u1-f1")"
+printf '   retry:   %s\n' "$(post 1 "/cc/flip?request_id=u1-f1")"
 echo "-- user 1's signup grant sent again adds nothing"
 printf '   regrant: %s\n' "$(post 1 "/cc/grant?grant_id=signup-1&n=$CHANCES")"
 
-ok=0 none=0
+ok=$CHANCES refused=1
 for u in $(seq 2 "$USERS"); do
     for f in $(seq 1 "$CHANCES"); do
         case $(post "$u" "/cc/flip?request_id=u$u-f$f") in
             *draw_id*) ok=$((ok + 1)) ;;
-            *) none=$((none + 1)) ;;
+            *) refused=$((refused + 1)) ;;
         esac
     done
 done
 
+rows() {
+    sql 'SELECT (SELECT COUNT(*) FROM cc_s0.draws) + (SELECT COUNT(*) FROM cc_s1.draws)'
+}
+echo "-- waiting for the $ok draws to reach MySQL through Kafka and cc-ingest"
+for _ in $(seq 100); do [ "$(rows)" -ge "$ok" ] && break; sleep 0.1; done
+
+# shellcheck disable=SC2086
+"$W/cc-reconcile" --once --grace 0 --redis "127.0.0.1:$R0" \
+    --redis "127.0.0.1:$R1" $shards 2> "$run/logs/cc-reconcile.log"
+
 echo
 echo "== report"
-echo "flips answered 200: $((ok + CHANCES)), refused: $((none + 1))"
+echo "flips answered 200: $ok, refused: $refused"
 for p in "$R0" "$R1"; do
     n=$(redis-cli -p "$p" --scan --pattern 'cc:{*}:u' | wc -l)
     echo "redis shard 127.0.0.1:$p holds $n users"
 done
-printf 'cards held by kind (0..4):'
+redis_cards=""
 for k in 0 1 2 3 4; do
     t=0
     for p in "$R0" "$R1"; do
@@ -116,7 +162,24 @@ for k in 0 1 2 3 4; do
             t=$((t + ${v:-0}))
         done
     done
-    printf ' %s' "$t"
+    redis_cards="$redis_cards $t"
 done
-echo
+echo "cards by kind 0..4 in Redis:$redis_cards"
+mysql_cards=""
+for k in 0 1 2 3 4; do
+    mysql_cards="$mysql_cards $(sql "SELECT COALESCE(SUM(n), 0) FROM (SELECT n FROM cc_s0.user_cards WHERE card = $k UNION ALL SELECT n FROM cc_s1.user_cards WHERE card = $k) x")"
+done
+echo "cards by kind 0..4 in MySQL:$mysql_cards"
+for db in cc_s0 cc_s1; do
+    echo "mysql shard $db: $(sql "SELECT COUNT(*) FROM $db.draws") draws of $(sql "SELECT COUNT(DISTINCT uid) FROM $db.draws") users"
+done
+echo "cc-reconcile: $(grep -o 'pass done.*' "$run/logs/cc-reconcile.log")"
+echo "metrics:"
+curl -s "$url/cc/metrics" | grep -v '^#' | sed 's/^/   /'
+if [ "$(rows)" = "$ok" ] && [ "$redis_cards" = "$mysql_cards" ]; then
+    echo "RESULT: MySQL holds every draw exactly once, card counts equal Redis"
+else
+    echo "RESULT: MySQL and Redis differ" >&2
+    exit 1
+fi
 echo "logs: $run/logs"

@@ -20,7 +20,7 @@
 #include "cc_ring.h"
 #include "cc_event.h"
 
-#define CC_STORE_SHARDS_MAX  64
+#define CC_STORE_SHARDS_MAX  CC_RING_SHARDS_MAX
 
 typedef struct {
     char        *name;              /* "host:port/db", owned */
