@@ -17,8 +17,6 @@ typedef struct {
 } ngx_http_cc_flip_ctx_t;
 
 
-static ngx_str_t  ngx_http_cc_draw_log_key = ngx_string("cc:draws");
-
 
 static void ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply);
 
@@ -30,7 +28,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     uint64_t                  uid;
     uint64_t                  rnd, limit;
     ngx_int_t                 rc;
-    ngx_str_t                 rid, keys[3], args[4];
+    ngx_str_t                 rid, keys[2], args[4];
     ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
     ngx_http_cc_main_conf_t  *cmcf;
@@ -95,8 +93,6 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
         rnd = (uint64_t) ngx_random();
     } while (rnd >= limit);
 
-    keys[2] = ngx_http_cc_draw_log_key;
-
     args[0].data = p;
     p = ngx_sprintf(p, "%uL", rnd % cmcf->cards.total);
     args[0].len = p - args[0].data;
@@ -110,7 +106,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
     args[3].len = p - args[3].data;
 
-    rc = ngx_http_cc_redis_eval(r, uid, &cmcf->flip_script, keys, 3, args, 4,
+    rc = ngx_http_cc_redis_eval(r, uid, NGX_HTTP_CC_SCRIPT_FLIP, keys, args,
                                 ngx_http_cc_flip_reply);
 
     if (rc == NGX_DECLINED) {

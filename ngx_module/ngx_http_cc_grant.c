@@ -19,7 +19,6 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
     uint64_t                  uid, n;
     ngx_int_t                 rc;
     ngx_str_t                 gid, keys[2], args[2];
-    ngx_http_cc_main_conf_t  *cmcf;
 
     rc = ngx_http_cc_check_post(r);
 
@@ -53,8 +52,6 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_n");
     }
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
-
     p = ngx_pnalloc(r->pool, 2 * (sizeof("cc:{}:u") + NGX_INT64_LEN));
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -70,7 +67,7 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
 
     args[0] = gid;
 
-    rc = ngx_http_cc_redis_eval(r, uid, &cmcf->grant_script, keys, 2, args, 2,
+    rc = ngx_http_cc_redis_eval(r, uid, NGX_HTTP_CC_SCRIPT_GRANT, keys, args,
                                 ngx_http_cc_grant_reply);
 
     if (rc == NGX_DECLINED) {

@@ -45,10 +45,25 @@ typedef enum {
 } ngx_http_cc_metric_e;
 
 
-/* a Lua script run with EVALSHA, and EVAL when Redis answers NOSCRIPT */
+#define NGX_HTTP_CC_SCRIPT_FLIP   0
+#define NGX_HTTP_CC_SCRIPT_GRANT  1
+#define NGX_HTTP_CC_SCRIPTS       2
+
+
+/*
+ * A Lua script run with EVALSHA (EVAL when Redis answers NOSCRIPT) over a
+ * batch of entries, one per request: KEYS are the shared keys, then nkeys
+ * keys an entry; ARGV is nargs arguments an entry; the reply is an array
+ * with one element an entry.
+ */
 typedef struct {
     ngx_str_t                 text;
     u_char                    sha[41];
+    ngx_uint_t                index;        /* NGX_HTTP_CC_SCRIPT_* */
+    ngx_uint_t                nshared;
+    ngx_str_t                 shared[1];
+    ngx_uint_t                nkeys;
+    ngx_uint_t                nargs;
 } ngx_http_cc_script_t;
 
 
@@ -68,8 +83,7 @@ typedef struct {
     unsigned                  cards_set:1;
     unsigned                  handlers:1;   /* a cc_ handler is in use */
 
-    ngx_http_cc_script_t      flip_script;
-    ngx_http_cc_script_t      grant_script;
+    ngx_http_cc_script_t      scripts[NGX_HTTP_CC_SCRIPTS];
 
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
@@ -100,8 +114,8 @@ ngx_int_t ngx_http_cc_scripts_build(ngx_conf_t *cf,
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
-    ngx_http_cc_script_t *script, ngx_str_t *keys, ngx_uint_t nkeys,
-    ngx_str_t *args, ngx_uint_t nargs, ngx_http_cc_reply_pt handler);
+    ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
+    ngx_http_cc_reply_pt handler);
 
 /* ngx_http_cc_metrics.c */
 ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);

@@ -1,23 +1,26 @@
 /*
  * ngx_http_cc_redis: hiredis async on nginx's event loop.
  *
- * Each worker keeps one connection per Redis shard and pipelines every
- * request's script call on it, so Redis reads many calls per read(2).
- * hiredis owns the socket; nginx gets an ngx_connection_t wrapping the fd
- * only to receive its events (level-triggered, so a reply larger than
- * hiredis's 16 KB read is never stranded).
+ * Each worker keeps one connection per Redis shard.  The requests of one
+ * turn of the event loop are queued per shard and script, and a posted
+ * event sends each queue as one EVALSHA over a batch (ngx_http_cc_batch_t)
+ * at the end of the turn: Redis then pays its per-call cost once for the
+ * batch, and the calls of one turn leave in one write(2).  hiredis owns
+ * the socket; nginx gets an ngx_connection_t wrapping the fd only to
+ * receive its events (level-triggered, so a reply larger than hiredis's
+ * 16 KB read is never stranded).
  *
- * A command's context (ngx_http_cc_cmd_t) is malloc'ed, not taken from the
+ * A request's entry (ngx_http_cc_cmd_t) is malloc'ed, not taken from the
  * request pool: hiredis may call back after the request is gone.  The
- * request and the command point at each other until one of them ends:
+ * request and its entry point at each other until one of them ends:
  *
- *   - reply first:   the callback detaches the cleanup, runs the handler,
- *                    frees the command;
- *   - client gone:   the request cleanup sets cmd->r = NULL, the callback
- *                    later frees the command;
+ *   - reply first:   the batch callback detaches the cleanup, runs the
+ *                    handler with the entry's element, frees the entry;
+ *   - client gone:   the request cleanup sets cmd->r = NULL; the entry is
+ *                    dropped unsent, or freed by the batch callback;
  *   - timeout:       the timer answers the request (reply NULL) and drops
  *                    the connection, which makes hiredis call back every
- *                    pending command with a NULL reply.
+ *                    pending batch with a NULL reply.
  *
  * A lost connection is reopened on demand by the next request, after a
  * backoff that doubles on each failed attempt; requests arriving during the
@@ -30,9 +33,16 @@
 #include <hiredis/async.h>
 
 
-#define NGX_HTTP_CC_CMD_ARGS_MAX      8
+#define NGX_HTTP_CC_CMD_STRS_MAX      8
+#define NGX_HTTP_CC_BATCH_MAX         64
 #define NGX_HTTP_CC_BACKOFF_MIN       50
 #define NGX_HTTP_CC_BACKOFF_MAX       1000
+
+
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_uint_t                 n;
+} ngx_http_cc_pending_t;
 
 
 typedef struct {
@@ -40,26 +50,37 @@ typedef struct {
     redisAsyncContext         *ac;
     ngx_uint_t                 failures;
     ngx_msec_t                 retry_at;
+    ngx_http_cc_pending_t      pending[NGX_HTTP_CC_SCRIPTS];
+    ngx_event_t                flush;        /* posted: send the batches */
     unsigned                   down_logged:1;
     unsigned                   writing:1;
 } ngx_http_cc_redis_t;
 
 
+/* one request's entry in a batch */
 typedef struct {
-    ngx_http_request_t        *r;          /* NULL once detached */
+    ngx_queue_t                queue;        /* in redis->pending[] */
+    ngx_http_request_t        *r;            /* NULL once detached */
     ngx_http_cleanup_t        *cln;
     ngx_event_t                timer;
     ngx_http_cc_redis_t       *redis;
-    ngx_http_cc_script_t      *script;
     ngx_http_cc_reply_pt       handler;
-    unsigned                   retried:1;
-
-    int                        argc;
-    const char                *argv[NGX_HTTP_CC_CMD_ARGS_MAX + 3];
-    size_t                     argvlen[NGX_HTTP_CC_CMD_ARGS_MAX + 3];
-    char                       nkeys[4];
-    /* the arguments' bytes follow the struct */
+    ngx_str_t                  str[NGX_HTTP_CC_CMD_STRS_MAX];
+    /* the keys' and arguments' bytes follow the struct */
 } ngx_http_cc_cmd_t;
+
+
+/* one EVALSHA: the entries it carries and its argv, kept for EVAL */
+typedef struct {
+    ngx_http_cc_script_t      *script;
+    ngx_uint_t                 n;
+    unsigned                   retried:1;
+    int                        argc;
+    const char               **argv;
+    size_t                    *argvlen;
+    char                       nkeys[NGX_INT_T_LEN + 1];
+    ngx_http_cc_cmd_t         *cmd[1];       /* n of them, then argv */
+} ngx_http_cc_batch_t;
 
 
 static redisAsyncContext *ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis,
@@ -78,6 +99,11 @@ static void ngx_http_cc_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_cc_redis_disconnected(const redisAsyncContext *ac,
     int status);
+static void ngx_http_cc_redis_flush(ngx_event_t *ev);
+static void ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
+    ngx_http_cc_script_t *script, ngx_uint_t n);
+static void ngx_http_cc_redis_finish(ngx_http_cc_cmd_t *cmd,
+    redisReply *reply);
 static void ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_cc_redis_timeout(ngx_event_t *ev);
@@ -94,7 +120,7 @@ static ngx_http_cc_main_conf_t  *ngx_http_cc_redis_conf;
 ngx_int_t
 ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, j;
     ngx_http_cc_main_conf_t   *cmcf;
     ngx_http_cc_shard_conf_t  *shard;
 
@@ -114,6 +140,14 @@ ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < ngx_http_cc_redis_n; i++) {
         ngx_http_cc_redis[i].conf = &shard[i];
 
+        for (j = 0; j < NGX_HTTP_CC_SCRIPTS; j++) {
+            ngx_queue_init(&ngx_http_cc_redis[i].pending[j].queue);
+        }
+
+        ngx_http_cc_redis[i].flush.handler = ngx_http_cc_redis_flush;
+        ngx_http_cc_redis[i].flush.data = &ngx_http_cc_redis[i];
+        ngx_http_cc_redis[i].flush.log = cycle->log;
+
         /* connect now, so the first requests find the connection open */
         (void) ngx_http_cc_redis_get(&ngx_http_cc_redis[i], cycle->log);
     }
@@ -127,7 +161,24 @@ ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t  i;
 
+    ngx_uint_t          j;
+    ngx_queue_t        *q;
+    ngx_http_cc_cmd_t  *cmd;
+
     for (i = 0; i < ngx_http_cc_redis_n; i++) {
+        if (ngx_http_cc_redis[i].flush.posted) {
+            ngx_delete_posted_event(&ngx_http_cc_redis[i].flush);
+        }
+
+        for (j = 0; j < NGX_HTTP_CC_SCRIPTS; j++) {
+            while (!ngx_queue_empty(&ngx_http_cc_redis[i].pending[j].queue)) {
+                q = ngx_queue_head(&ngx_http_cc_redis[i].pending[j].queue);
+                ngx_queue_remove(q);
+                cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
+                ngx_http_cc_redis_finish(cmd, NULL);
+            }
+        }
+
         if (ngx_http_cc_redis[i].ac != NULL) {
             redisAsyncFree(ngx_http_cc_redis[i].ac);
         }
@@ -138,42 +189,47 @@ ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle)
 
 
 /*
- * Sends EVALSHA of the script with the keys and arguments to the uid's
- * shard.  NGX_OK: the handler will be called, and the request's count was
- * raised for it.  NGX_DECLINED: the shard is unavailable right now.
+ * Queues the request's entry (nkeys keys and nargs arguments of the
+ * script) for the uid's shard; the batch leaves at the end of this turn of
+ * the event loop.  NGX_OK: the handler will be called, and the request's
+ * count was raised for it.  NGX_DECLINED: the shard is unavailable now.
  */
 ngx_int_t
 ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
-    ngx_http_cc_script_t *script, ngx_str_t *keys, ngx_uint_t nkeys,
-    ngx_str_t *args, ngx_uint_t nargs, ngx_http_cc_reply_pt handler)
+    ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
+    ngx_http_cc_reply_pt handler)
 {
     u_char                   *p;
     size_t                    size;
     ngx_uint_t                i, n;
     ngx_str_t                *a;
-    redisAsyncContext        *ac;
     ngx_http_cc_cmd_t        *cmd;
     ngx_http_cleanup_t       *cln;
     ngx_http_cc_redis_t      *redis;
+    ngx_http_cc_script_t     *sc;
     ngx_http_cc_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+    sc = &cmcf->scripts[script];
+    n = sc->nkeys + sc->nargs;
 
-    if (nkeys + nargs > NGX_HTTP_CC_CMD_ARGS_MAX) {
+    if (n > NGX_HTTP_CC_CMD_STRS_MAX) {
         return NGX_ERROR;
     }
 
     redis = &ngx_http_cc_redis[cc_ring_shard(&cmcf->ring, uid)];
 
-    ac = ngx_http_cc_redis_get(redis, r->connection->log);
-    if (ac == NULL) {
+    /* fail at once while the shard is known to be down */
+    if (redis->ac == NULL && redis->failures
+        && (ngx_msec_int_t) (ngx_current_msec - redis->retry_at) < 0)
+    {
         return NGX_DECLINED;
     }
 
     size = sizeof(ngx_http_cc_cmd_t);
 
-    for (i = 0; i < nkeys + nargs; i++) {
-        size += (i < nkeys) ? keys[i].len : args[i - nkeys].len;
+    for (i = 0; i < n; i++) {
+        size += (i < sc->nkeys) ? keys[i].len : args[i - sc->nkeys].len;
     }
 
     cln = ngx_http_cleanup_add(r, 0);
@@ -191,42 +247,24 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     cmd->r = r;
     cmd->cln = cln;
     cmd->redis = redis;
-    cmd->script = script;
     cmd->handler = handler;
 
-    (void) ngx_snprintf((u_char *) cmd->nkeys, sizeof(cmd->nkeys), "%ui%Z",
-                        nkeys);
-
-    cmd->argv[0] = "EVALSHA";
-    cmd->argvlen[0] = sizeof("EVALSHA") - 1;
-    cmd->argv[1] = (const char *) script->sha;
-    cmd->argvlen[1] = 40;
-    cmd->argv[2] = cmd->nkeys;
-    cmd->argvlen[2] = ngx_strlen(cmd->nkeys);
-
     p = (u_char *) cmd + sizeof(ngx_http_cc_cmd_t);
-    n = 3;
 
-    for (i = 0; i < nkeys + nargs; i++) {
-        a = (i < nkeys) ? &keys[i] : &args[i - nkeys];
+    for (i = 0; i < n; i++) {
+        a = (i < sc->nkeys) ? &keys[i] : &args[i - sc->nkeys];
 
-        cmd->argv[n] = (const char *) p;
-        cmd->argvlen[n] = a->len;
+        cmd->str[i].data = p;
+        cmd->str[i].len = a->len;
         p = ngx_cpymem(p, a->data, a->len);
-        n++;
     }
 
-    cmd->argc = (int) n;
+    ngx_queue_insert_tail(&redis->pending[script].queue, &cmd->queue);
+    redis->pending[script].n++;
 
-    if (redisAsyncCommandArgv(ac, ngx_http_cc_redis_reply, cmd, cmd->argc,
-                              cmd->argv, cmd->argvlen)
-        != REDIS_OK)
-    {
-        ngx_free(cmd);
-        return NGX_DECLINED;
+    if (!redis->flush.posted) {
+        ngx_post_event(&redis->flush, &ngx_posted_events);
     }
-
-    /* from here the command belongs to hiredis until its callback */
 
     cln->handler = ngx_http_cc_redis_request_cleanup;
     cln->data = cmd;
@@ -242,6 +280,162 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 }
 
 
+/* the end of a turn of the event loop: each shard's queues leave */
+static void
+ngx_http_cc_redis_flush(ngx_event_t *ev)
+{
+    ngx_http_cc_redis_t  *redis = ev->data;
+
+    ngx_uint_t                i;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cc_redis_conf;
+
+    for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
+        while (redis->pending[i].n > 0) {
+            ngx_http_cc_redis_send(redis, &cmcf->scripts[i],
+                                   ngx_min(redis->pending[i].n,
+                                           NGX_HTTP_CC_BATCH_MAX));
+        }
+    }
+}
+
+
+/*
+ * Takes n entries off the queue and sends them as one EVALSHA:
+ * KEYS = the script's shared keys, then each entry's keys; ARGV = each
+ * entry's arguments.  Entries whose request is gone are dropped unsent.
+ */
+static void
+ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
+    ngx_http_cc_script_t *script, ngx_uint_t n)
+{
+    int                   k;
+    ngx_uint_t            i, j, m, argc;
+    ngx_queue_t          *q;
+    redisAsyncContext    *ac;
+    ngx_http_cc_cmd_t    *cmd;
+    ngx_http_cc_batch_t  *b;
+
+    argc = 3 + script->nshared + n * (script->nkeys + script->nargs);
+
+    b = ngx_alloc(sizeof(ngx_http_cc_batch_t)
+                  + n * sizeof(ngx_http_cc_cmd_t *)
+                  + argc * (sizeof(char *) + sizeof(size_t)),
+                  ngx_cycle->log);
+
+    m = 0;
+
+    for (i = 0; i < n; i++) {
+        q = ngx_queue_head(&redis->pending[script->index].queue);
+        ngx_queue_remove(q);
+        redis->pending[script->index].n--;
+
+        cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
+
+        if (cmd->r == NULL || b == NULL) {
+            ngx_http_cc_redis_finish(cmd, NULL);
+            continue;
+        }
+
+        b->cmd[m++] = cmd;
+    }
+
+    if (b == NULL) {
+        return;
+    }
+
+    if (m == 0) {
+        ngx_free(b);
+        return;
+    }
+
+    b->script = script;
+    b->n = m;
+    b->retried = 0;
+    b->argv = (const char **) ((u_char *) b + sizeof(ngx_http_cc_batch_t)
+                               + n * sizeof(ngx_http_cc_cmd_t *));
+    b->argvlen = (size_t *) (b->argv + argc);
+
+    (void) ngx_snprintf((u_char *) b->nkeys, sizeof(b->nkeys), "%ui%Z",
+                        script->nshared + m * script->nkeys);
+
+    k = 0;
+    b->argv[k] = "EVALSHA";
+    b->argvlen[k++] = sizeof("EVALSHA") - 1;
+    b->argv[k] = (const char *) script->sha;
+    b->argvlen[k++] = 40;
+    b->argv[k] = b->nkeys;
+    b->argvlen[k++] = ngx_strlen(b->nkeys);
+
+    for (j = 0; j < script->nshared; j++) {
+        b->argv[k] = (const char *) script->shared[j].data;
+        b->argvlen[k++] = script->shared[j].len;
+    }
+
+    /* all the entries' keys first, then all their arguments */
+
+    for (i = 0; i < m; i++) {
+        for (j = 0; j < script->nkeys; j++) {
+            b->argv[k] = (const char *) b->cmd[i]->str[j].data;
+            b->argvlen[k++] = b->cmd[i]->str[j].len;
+        }
+    }
+
+    for (i = 0; i < m; i++) {
+        for (j = script->nkeys; j < script->nkeys + script->nargs; j++) {
+            b->argv[k] = (const char *) b->cmd[i]->str[j].data;
+            b->argvlen[k++] = b->cmd[i]->str[j].len;
+        }
+    }
+
+    b->argc = k;
+
+    ac = ngx_http_cc_redis_get(redis, ngx_cycle->log);
+
+    if (ac == NULL
+        || redisAsyncCommandArgv(ac, ngx_http_cc_redis_reply, b, b->argc,
+                                 b->argv, b->argvlen)
+           != REDIS_OK)
+    {
+        for (i = 0; i < m; i++) {
+            ngx_http_cc_redis_finish(b->cmd[i], NULL);
+        }
+
+        ngx_free(b);
+    }
+
+    /* from here the batch belongs to hiredis until its callback */
+}
+
+
+/* answers the entry's request, if it is still there, and frees the entry */
+static void
+ngx_http_cc_redis_finish(ngx_http_cc_cmd_t *cmd, redisReply *reply)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = cmd->r;
+
+    if (r != NULL) {
+        cmd->r = NULL;
+        cmd->cln->handler = NULL;
+
+        if (cmd->timer.timer_set) {
+            ngx_del_timer(&cmd->timer);
+        }
+
+        /* the handler may free r: nginx keeps c, marked destroyed */
+        c = r->connection;
+        cmd->handler(r, reply);
+        ngx_http_run_posted_requests(c);
+    }
+
+    ngx_free(cmd);
+}
+
+
 /*
  * The shard's connection, opened now if there is none and the backoff
  * after the last failure has passed.  A connection still connecting is
@@ -250,6 +444,7 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 static redisAsyncContext *
 ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis, ngx_log_t *log)
 {
+    ngx_uint_t          i;
     redisAsyncContext  *ac;
 
     if (redis->ac != NULL) {
@@ -295,8 +490,9 @@ ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis, ngx_log_t *log)
      * NOSCRIPT is still handled (SCRIPT FLUSH can come at any time).
      */
 
-    ngx_http_cc_redis_load(ac, &ngx_http_cc_redis_conf->flip_script);
-    ngx_http_cc_redis_load(ac, &ngx_http_cc_redis_conf->grant_script);
+    for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
+        ngx_http_cc_redis_load(ac, &ngx_http_cc_redis_conf->scripts[i]);
+    }
 
     return ac;
 
@@ -554,27 +750,30 @@ ngx_http_cc_redis_disconnected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    ngx_http_cc_cmd_t  *cmd = privdata;
+    ngx_http_cc_batch_t  *b = privdata;
 
-    redisReply          *rr = reply;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_uint_t   i, alive;
+    redisReply  *rr = reply, *el;
 
-    r = cmd->r;
+    alive = 0;
 
-    if (r != NULL && rr != NULL && rr->type == REDIS_REPLY_ERROR
-        && !cmd->retried && ngx_strncmp(rr->str, "NOSCRIPT", 8) == 0)
+    for (i = 0; i < b->n; i++) {
+        alive += (b->cmd[i]->r != NULL);
+    }
+
+    if (alive && rr != NULL && rr->type == REDIS_REPLY_ERROR
+        && !b->retried && ngx_strncmp(rr->str, "NOSCRIPT", 8) == 0)
     {
         /* Redis lost its script cache (restart, SCRIPT FLUSH): send it */
 
-        cmd->retried = 1;
-        cmd->argv[0] = "EVAL";
-        cmd->argvlen[0] = sizeof("EVAL") - 1;
-        cmd->argv[1] = (const char *) cmd->script->text.data;
-        cmd->argvlen[1] = cmd->script->text.len;
+        b->retried = 1;
+        b->argv[0] = "EVAL";
+        b->argvlen[0] = sizeof("EVAL") - 1;
+        b->argv[1] = (const char *) b->script->text.data;
+        b->argvlen[1] = b->script->text.len;
 
-        if (redisAsyncCommandArgv(ac, ngx_http_cc_redis_reply, cmd,
-                                  cmd->argc, cmd->argv, cmd->argvlen)
+        if (redisAsyncCommandArgv(ac, ngx_http_cc_redis_reply, b, b->argc,
+                                  b->argv, b->argvlen)
             == REDIS_OK)
         {
             return;
@@ -583,28 +782,36 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         rr = NULL;
     }
 
-    if (r != NULL) {
-        cmd->r = NULL;
-        cmd->cln->handler = NULL;
-
-        if (cmd->timer.timer_set) {
-            ngx_del_timer(&cmd->timer);
-        }
-
-        if (rr != NULL && rr->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+    if (rr != NULL && (rr->type != REDIS_REPLY_ARRAY || rr->elements != b->n))
+    {
+        if (alive) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "redis shard %V: %s",
-                          &cmd->redis->conf->name, rr->str);
-            rr = NULL;
+                          &b->cmd[0]->redis->conf->name,
+                          rr->type == REDIS_REPLY_ERROR
+                          ? rr->str : "unexpected reply to a batch");
         }
 
-        /* the handler may free r: nginx keeps c, marked destroyed */
-        c = r->connection;
-        cmd->handler(r, rr);
-        ngx_http_run_posted_requests(c);
+        rr = NULL;
     }
 
-    ngx_free(cmd);
+    for (i = 0; i < b->n; i++) {
+        el = rr ? rr->element[i] : NULL;
+
+        if (el != NULL && el->type == REDIS_REPLY_ERROR) {
+            if (b->cmd[i]->r) {
+                ngx_log_error(NGX_LOG_ERR, b->cmd[i]->r->connection->log, 0,
+                              "redis shard %V: %s",
+                              &b->cmd[i]->redis->conf->name, el->str);
+            }
+
+            el = NULL;
+        }
+
+        ngx_http_cc_redis_finish(b->cmd[i], el);
+    }
+
+    ngx_free(b);
 }
 
 
@@ -648,7 +855,7 @@ ngx_http_cc_redis_request_cleanup(void *data)
 {
     ngx_http_cc_cmd_t  *cmd = data;
 
-    /* the request is going away: hiredis's callback will free cmd */
+    /* the request is going away: the flush or the batch callback frees cmd */
 
     cmd->r = NULL;
 

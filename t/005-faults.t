@@ -6,6 +6,7 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
 
 my $cfg = 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; }';
 
@@ -76,6 +77,26 @@ like("$st $body", qr/^200 \{"draw_id":"1:\d+"/, 'after SCRIPT FLUSH the flip sti
 ($st, $body) = grant(1, 'g3', 1);
 is($st, 200, 'and so does the grant');
 ok(!log_has(qr/NOSCRIPT/), 'NOSCRIPT is handled, not logged as an error');
+
+# --- a key of the wrong type fails its own request, not its batch ---------
+
+redis_cmd(0, 'SET', 'cc:{66}:u', 'not a hash');
+redis_cmd(0, 'HSET', 'cc:{67}:u', 'c', 100);
+{
+    # two clients write at once, so both flips usually share one EVALSHA
+    my @s = map { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die } 0 .. 1;
+    my @uid = (66, 67);
+    for my $i (0, 1) {
+        print { $s[$i] } "POST /cc/flip?request_id=mix HTTP/1.1\r\nHost: x\r\nX-CC-Uid: $uid[$i]\r\n"
+                       . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    }
+    my @res = map { local $/; my $fh = $_; scalar <$fh> } @s;
+    like($res[0], qr/^HTTP\/1\.1 503 .*\{"error":"storage_unavailable"\}$/s, 'the user with a broken key: 503');
+    like($res[1], qr/^HTTP\/1\.1 200 .*\{"draw_id":"67:1","card":\d,"chances_left":99\}$/s,
+         'the other user in the same turn: 200');
+    ok(log_has(qr/\[error\].*redis shard .*WRONGTYPE/), 'the broken key is logged');
+    is(redis_cmd(0, 'HGET', 'cc:{67}:u', 's'), 1, 'redis: the good flip is stored');
+}
 
 # --- clients that hang up --------------------------------------------------
 
