@@ -7,6 +7,11 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 use CcCampaign;
+use Time::HiRes qw(time);
+
+sub total_rows {
+    mysql_value('SELECT COUNT(*) FROM cc_s0.draws') + mysql_value('SELECT COUNT(*) FROM cc_s1.draws');
+}
 
 campaign_up();
 my $ingest = start_ingest();
@@ -54,8 +59,8 @@ is(stop_worker($ingest, 'TERM', 10), 0, 'SIGTERM: cc-ingest exits 0');
 like(worker_stderr($ingest), qr/stopping: \d+ read, 400 inserted, 0 duplicate, 3 dead/, 'and says what it did');
 like(worker_stderr($ingest), qr/read, \d+ inserted.*\/s; lag \d+/, 'progress lines with rate and lag');
 
-my $again = start_ingest('--group', 'replay', '--exit-idle', 2);
-is(wait_worker($again, 30), 0, 'a second group reads the whole topic again');
+my $again = start_ingest('group', '--group', 'replay', '--exit-idle', 5);
+is(wait_worker($again, 40), 0, 'a second consumer group (joined, not assigned) reads the whole topic again');
 like(worker_stderr($again), qr/stopping: 403 read, 0 inserted, 400 duplicate, 3 dead/,
      'redelivered draws insert nothing');
 is(mysql_value('SELECT COUNT(*) FROM dead_letters', 'cc_s0'), 3, 'redelivered bad messages are not kept twice');
@@ -70,6 +75,34 @@ is($rc, 0, 'cc-reconcile --once exits 0');
 like($err, qr/pass done: 400 draws checked, 0 written/, 'it finds nothing missing');
 is(redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws'), 0, 'and trims the logs');
 is_deeply([ state_diff(1 .. 40) ], [], 'MySQL unchanged');
+
+# ---- the producer is flushed when a worker exits -----------------------------
+
+$ingest = start_ingest();
+kafka_down();
+grant_users(41, 50, 3);
+is(flip_users(41, 50, 3, 'x'), 30, '30 flips while the broker is down');
+kafka_up();
+stop_nginx();                          # graceful: the worker flushes at exit
+ok(wait_until(sub { total_rows() == 430 }, 20), 'the 30 queued draws reach MySQL: flushed at exit')
+    or diag 'rows: ' . total_rows();
+is_deeply([ state_diff(1 .. 50) ], [], 'and MySQL equals Redis, with no reconciler pass');
+
+# the broker still down at exit: the wait is bounded and the loss is said
+campaign_nginx();
+grant_users(51, 55, 2);
+kafka_down();
+is(flip_users(51, 55, 2, 'y'), 10, '10 flips while the broker is down');
+my $t0 = time;
+stop_nginx();
+ok(time - $t0 < 10, 'nginx still exits (the flush waits cc_kafka_flush_timeout, 3 s)');
+like(nginx_error_log(), qr/cc kafka: 10 draws not acknowledged at exit; cc-reconcile will replay them/,
+     'the worker says how many draws it could not flush');
+kafka_up();
+my ($rc2, $err2) = run_reconcile();
+like($err2, qr/pass done: \d+ draws checked, 10 written/, 'cc-reconcile writes those 10');
+is_deeply([ state_diff(1 .. 55) ], [], 'MySQL equals Redis');
+stop_worker($ingest);
 
 # ---- bad command lines ------------------------------------------------------
 
@@ -88,5 +121,4 @@ $w = spawn_worker('cc-ingest', '--help');
 is(wait_worker($w, 5), 0, '--help exits 0');
 like(worker_stdout($w), qr/usage: cc-ingest/, '... and prints the usage');
 
-stop_nginx();
 done_testing();

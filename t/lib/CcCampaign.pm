@@ -10,7 +10,7 @@ use warnings;
 use Exporter 'import';
 use CcTest;
 
-our @EXPORT = qw(campaign_up mysql_shards start_ingest run_reconcile
+our @EXPORT = qw(campaign_up campaign_nginx mysql_shards start_ingest run_reconcile
                  grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
@@ -30,7 +30,13 @@ sub campaign_up {
     my $rc = wait_worker($init, 20);
     die "cc-ingest --init-shards failed: " . worker_stderr($init) unless defined $rc && $rc == 0;
 
-    start_nginx(undef, workers => $opt{workers} // 1,
+    campaign_nginx(%opt);
+}
+
+# (re)starts the app nginx with the module against the campaign's servers
+sub campaign_nginx {
+    my (%opt) = @_;
+    return start_nginx(undef, workers => $opt{workers} // 1,
         http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n"
                      . "    cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};\n"
                      . ($opt{http_config} // ''),
@@ -38,9 +44,13 @@ sub campaign_up {
                 . 'location = /cc/metrics { cc_metrics; }');
 }
 
+# cc-ingest on the mock; --assign unless the first argument is 'group'
+# (a real consumer-group member: about 3 s to join on the mock)
 sub start_ingest {
     my (@extra) = @_;
-    return spawn_worker('cc-ingest', '--brokers', $ENV{TEST_KAFKA_BROKERS}, '--assign',
+    my @mode = ('--assign');
+    if (@extra && $extra[0] eq 'group') { shift @extra; @mode = () }
+    return spawn_worker('cc-ingest', '--brokers', $ENV{TEST_KAFKA_BROKERS}, @mode,
                         '--batch', 500, '--batch-ms', 50, '--progress', 1,
                         _mysql_args(), @extra);
 }
