@@ -17,17 +17,19 @@ NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
-               common/cc_event.c
+               common/cc_event.c common/cc_token.c
 COMMON_HDRS := $(wildcard common/*.h)
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
                $(COMMON_HDRS) config
 
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
-WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate
+WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
+               cc-token
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
-WORKER_LIBS := -lrdkafka -lhiredis -lcjson $(shell pkg-config --libs libmariadb)
+WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
+               $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
 GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
 
@@ -82,7 +84,7 @@ $(BUILD)/unit/test_store: t/unit/test_store.c $(WORKER_LIB) $(COMMON_SRCS) \
 
 $(BUILD)/unit/%: t/unit/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson -lcrypto
 
 test: all test-unit test-nginx
 

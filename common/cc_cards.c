@@ -48,21 +48,17 @@ cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n)
 
 
 int
-cc_cards_lua_cumulative(const cc_cards_t *cards, char *buf, size_t len)
+cc_cards_lua_weights(const cc_cards_t *cards, char *buf, size_t len)
 {
     unsigned  i;
-    uint64_t  acc;
     size_t    off;
     int       n;
 
     off = 0;
-    acc = 0;
 
     for (i = 0; i < cards->nkinds; i++) {
-        acc += cards->weight[i];
-
-        n = snprintf(buf + off, len - off, "%c%llu", i ? ',' : '{',
-                     (unsigned long long) acc);
+        n = snprintf(buf + off, len - off, "%c%u", i ? ',' : '{',
+                     (unsigned) cards->weight[i]);
 
         if (n < 0 || (size_t) n >= len - off) {
             return -1;

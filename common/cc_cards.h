@@ -2,8 +2,9 @@
  * cc_cards: the card kinds of a campaign and their draw weights.
  *
  * The draw itself runs inside the Redis flip script (so that it is atomic
- * with the chance decrement); this file validates the configuration and
- * renders the cumulative weight table the script is built with.
+ * with the chance decrement and the stock of rare kinds); this file
+ * validates the configuration and renders the weight table the script is
+ * built with.
  */
 
 #ifndef CC_CARDS_H
@@ -29,10 +30,10 @@ void cc_cards_default(cc_cards_t *cards);
 int cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n);
 
 /*
- * Writes the cumulative weights as a Lua table constructor, e.g.
- * "{3000,6000,8500,9900,10000}", NUL-terminated.  Returns its length, or
- * -1 if it does not fit in len bytes.
+ * Writes the weights as a Lua table constructor, e.g.
+ * "{3000,3000,2500,1400,100}", NUL-terminated.  Returns its length, or -1
+ * if it does not fit in len bytes.
  */
-int cc_cards_lua_cumulative(const cc_cards_t *cards, char *buf, size_t len);
+int cc_cards_lua_weights(const cc_cards_t *cards, char *buf, size_t len);
 
 #endif /* CC_CARDS_H */

@@ -14,6 +14,9 @@
 #define CC_TS_MAX  4102444800000LL     /* 2100-01-01 in ms: a sane bound */
 
 
+static int cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why);
+
+
 char *
 cc_draw_encode(const cc_draw_t *d)
 {
@@ -67,25 +70,13 @@ cc_event_int(const cJSON *o, const char *name, double min, double max,
 }
 
 
-int
-cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
+/* the fields of a draw in a parsed message */
+static int
+cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why)
 {
     char          expect[48];
     double        seq, card, ts;
-    cJSON        *o;
     const cJSON  *uid, *rid, *did;
-
-    if (len == 0 || len > CC_EVENT_MAX_LEN) {
-        *why = "bad length";
-        return -1;
-    }
-
-    o = cJSON_ParseWithLength(p, len);
-    if (o == NULL || !cJSON_IsObject(o)) {
-        *why = "not a JSON object";
-        cJSON_Delete(o);
-        return -1;
-    }
 
     uid = cJSON_GetObjectItemCaseSensitive(o, "uid");
     rid = cJSON_GetObjectItemCaseSensitive(o, "request_id");
@@ -96,22 +87,22 @@ cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
            != 0)
     {
         *why = "bad uid";
-        goto bad;
+        return -1;
     }
 
     if (cc_event_int(o, "seq", 1, 4294967295.0, &seq) != 0) {
         *why = "bad seq";
-        goto bad;
+        return -1;
     }
 
     if (cc_event_int(o, "card", 0, CC_KINDS_MAX - 1, &card) != 0) {
         *why = "bad card";
-        goto bad;
+        return -1;
     }
 
     if (cc_event_int(o, "ts", 1, (double) CC_TS_MAX, &ts) != 0) {
         *why = "bad ts";
-        goto bad;
+        return -1;
     }
 
     if (!cJSON_IsString(rid)
@@ -119,7 +110,7 @@ cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
            != 0)
     {
         *why = "bad request_id";
-        goto bad;
+        return -1;
     }
 
     d->seq = (uint32_t) seq;
@@ -132,16 +123,29 @@ cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
 
     if (!cJSON_IsString(did) || strcmp(did->valuestring, expect) != 0) {
         *why = "draw_id is not uid:seq";
-        goto bad;
+        return -1;
     }
 
-    cJSON_Delete(o);
     return 0;
+}
 
-bad:
 
-    cJSON_Delete(o);
-    return -1;
+int
+cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
+{
+    cc_event_t  ev;
+
+    if (cc_event_decode(p, len, &ev, why) != 0) {
+        return -1;
+    }
+
+    if (ev.type != CC_EVENT_DRAW) {
+        *why = "not a draw";
+        return -1;
+    }
+
+    *d = ev.u.draw;
+    return 0;
 }
 
 
@@ -174,4 +178,135 @@ cc_draw_check(const cc_draw_t *d, const char **why)
     }
 
     return 0;
+}
+
+
+char *
+cc_combine_encode(const cc_combine_t *c)
+{
+    char    num[24];
+    char   *text;
+    cJSON  *o;
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    snprintf(num, sizeof(num), "%llu", (unsigned long long) c->uid);
+
+    if (cJSON_AddStringToObject(o, "type", "combine") == NULL
+        || cJSON_AddStringToObject(o, "uid", num) == NULL
+        || cJSON_AddStringToObject(o, "request_id", c->request_id) == NULL
+        || cJSON_AddNumberToObject(o, "ts", (double) c->ts_ms) == NULL)
+    {
+        cJSON_Delete(o);
+        return NULL;
+    }
+
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+
+    return text;
+}
+
+
+int
+cc_combine_check(const cc_combine_t *c, const char **why)
+{
+    if (c->uid == 0) {
+        *why = "bad uid";
+        return -1;
+    }
+
+    if (c->ts_ms < 1 || c->ts_ms > CC_TS_MAX) {
+        *why = "bad ts";
+        return -1;
+    }
+
+    if (cc_check_request_id(c->request_id, strlen(c->request_id)) != 0) {
+        *why = "bad request_id";
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+cc_combine_decode(const cJSON *o, cc_combine_t *c, const char **why)
+{
+    double        ts;
+    const cJSON  *uid, *rid;
+
+    uid = cJSON_GetObjectItemCaseSensitive(o, "uid");
+    rid = cJSON_GetObjectItemCaseSensitive(o, "request_id");
+
+    if (!cJSON_IsString(uid)
+        || cc_parse_uid(uid->valuestring, strlen(uid->valuestring), &c->uid)
+           != 0)
+    {
+        *why = "bad uid";
+        return -1;
+    }
+
+    if (cc_event_int(o, "ts", 1, (double) CC_TS_MAX, &ts) != 0) {
+        *why = "bad ts";
+        return -1;
+    }
+
+    if (!cJSON_IsString(rid)
+        || cc_check_request_id(rid->valuestring, strlen(rid->valuestring))
+           != 0)
+    {
+        *why = "bad request_id";
+        return -1;
+    }
+
+    c->ts_ms = (int64_t) ts;
+    strcpy(c->request_id, rid->valuestring);
+
+    return 0;
+}
+
+
+int
+cc_event_decode(const char *p, size_t len, cc_event_t *ev, const char **why)
+{
+    int           rc;
+    cJSON        *o;
+    const cJSON  *type;
+
+    if (len == 0 || len > CC_EVENT_MAX_LEN) {
+        *why = "bad length";
+        return -1;
+    }
+
+    o = cJSON_ParseWithLength(p, len);
+    if (o == NULL || !cJSON_IsObject(o)) {
+        *why = "not a JSON object";
+        cJSON_Delete(o);
+        return -1;
+    }
+
+    type = cJSON_GetObjectItemCaseSensitive(o, "type");
+
+    if (type == NULL) {
+        ev->type = CC_EVENT_DRAW;
+        rc = cc_draw_fields(o, &ev->u.draw, why);
+
+    } else if (cJSON_IsString(type)
+               && strcmp(type->valuestring, "combine") == 0)
+    {
+        ev->type = CC_EVENT_COMBINE;
+        rc = cc_combine_decode(o, &ev->u.combine, why);
+
+    } else {
+        *why = "unknown type";
+        rc = -1;
+    }
+
+    cJSON_Delete(o);
+
+    return rc;
 }

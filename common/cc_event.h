@@ -31,6 +31,34 @@ typedef struct {
 } cc_draw_t;
 
 /*
+ * A combine (合成): the user gave one card of each kind and is eligible for
+ * the split.  On Kafka, keyed by the uid like the draws:
+ *
+ *   {"type":"combine","uid":"7","request_id":"abc","ts":1764240000123}
+ *
+ * (a message without "type" is a draw).  Once per user: the uid is the
+ * idempotency key (the primary key of the eligibility table).
+ */
+typedef struct {
+    uint64_t  uid;
+    int64_t   ts_ms;
+    char      request_id[CC_REQUEST_ID_MAX + 1];
+} cc_combine_t;
+
+typedef enum {
+    CC_EVENT_DRAW = 0,
+    CC_EVENT_COMBINE
+} cc_event_type_e;
+
+typedef struct {
+    cc_event_type_e  type;
+    union {
+        cc_draw_t     draw;
+        cc_combine_t  combine;
+    } u;
+} cc_event_t;
+
+/*
  * The JSON text of a draw, malloc'ed (free() it, or hand it to librdkafka
  * with RD_KAFKA_MSG_F_FREE).  NULL when out of memory.
  */
@@ -45,5 +73,12 @@ int cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why);
 
 /* Checks the fields of a draw assembled by hand (from a Redis stream). */
 int cc_draw_check(const cc_draw_t *d, const char **why);
+
+char *cc_combine_encode(const cc_combine_t *c);
+int cc_combine_check(const cc_combine_t *c, const char **why);
+
+/* Either kind of message, by its "type".  0, or -1 with *why set. */
+int cc_event_decode(const char *p, size_t len, cc_event_t *ev,
+    const char **why);
 
 #endif /* CC_EVENT_H */

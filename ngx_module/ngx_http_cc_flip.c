@@ -26,12 +26,10 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
 {
     u_char                   *p;
     uint64_t                  uid;
-    uint64_t                  rnd, limit;
     ngx_int_t                 rc;
     ngx_str_t                 rid, keys[2], args[4];
     ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
-    ngx_http_cc_main_conf_t  *cmcf;
 
     rc = ngx_http_cc_check_post(r);
 
@@ -43,9 +41,16 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_cc_get_uid(r, &uid) != NGX_OK) {
+    rc = ngx_http_cc_get_uid(r, &uid);
+
+    if (rc != NGX_OK) {
         ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_BAD_REQUEST);
-        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
+        return ngx_http_cc_send_uid_error(r, rc);
+    }
+
+    if (ngx_http_cc_closed(r, 0)) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
+                                      "campaign_closed");
     }
 
     if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,
@@ -56,8 +61,6 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "bad_request_id");
     }
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
     ctx = ngx_palloc(r->pool, sizeof(ngx_http_cc_flip_ctx_t));
     if (ctx == NULL) {
@@ -85,16 +88,13 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, "cc:{%uL}:r:%V", uid, &rid);
     keys[1].len = p - keys[1].data;
 
-    /* uniform in [0, total): reject the top of random()'s range */
-
-    limit = (uint64_t) 0x80000000 - ((uint64_t) 0x80000000 % cmcf->cards.total);
-
-    do {
-        rnd = (uint64_t) ngx_random();
-    } while (rnd >= limit);
+    /*
+     * 31 random bits; the script takes them modulo the weight still in
+     * stock, a bias below total / 2^31 (5e-6 for the default weights)
+     */
 
     args[0].data = p;
-    p = ngx_sprintf(p, "%uL", rnd % cmcf->cards.total);
+    p = ngx_sprintf(p, "%l", ngx_random());
     args[0].len = p - args[0].data;
 
     args[1].data = keys[0].data + sizeof("cc:{") - 1;      /* the uid */

@@ -30,9 +30,16 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_cc_get_uid(r, &uid) != NGX_OK) {
+    rc = ngx_http_cc_get_uid(r, &uid);
+
+    if (rc != NGX_OK) {
         ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
-        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
+        return ngx_http_cc_send_uid_error(r, rc);
+    }
+
+    if (ngx_http_cc_closed(r, 0)) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
+                                      "campaign_closed");
     }
 
     if (ngx_http_cc_get_id_arg(r, "grant_id", sizeof("grant_id") - 1, &gid)

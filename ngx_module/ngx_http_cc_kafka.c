@@ -2,7 +2,8 @@
  * ngx_http_cc_kafka: each worker's librdkafka producer, the fast path of a
  * draw to MySQL.
  *
- * Created at worker start (librdkafka's threads must not cross the
+ * Publishes each new draw and each combine, keyed by the uid.  Created at
+ * worker start (librdkafka's threads must not cross the
  * master's fork), polled from a cancelable nginx timer (delivery reports,
  * errors and librdkafka's own log lines, which log.queue routes to this
  * thread), flushed with a bounded wait at worker exit.  Producing never
@@ -20,6 +21,7 @@
 #define NGX_HTTP_CC_KAFKA_POLL_MS  100
 
 
+static void ngx_http_cc_kafka_send(uint64_t uid, char *json);
 static void ngx_http_cc_kafka_poll(ngx_event_t *ev);
 static void ngx_http_cc_kafka_dr(rd_kafka_t *rk,
     const rd_kafka_message_t *m, void *opaque);
@@ -162,22 +164,34 @@ ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle)
 void
 ngx_http_cc_kafka_publish(const cc_draw_t *d)
 {
-    int    err;
-    char  *json, key[NGX_INT64_LEN + 1];
-
-    if (ngx_http_cc_kafka_rk == NULL) {
-        return;
+    if (ngx_http_cc_kafka_rk != NULL) {
+        ngx_http_cc_kafka_send(d->uid, cc_draw_encode(d));
     }
+}
 
-    json = cc_draw_encode(d);
+
+void
+ngx_http_cc_kafka_publish_combine(const cc_combine_t *c)
+{
+    if (ngx_http_cc_kafka_rk != NULL) {
+        ngx_http_cc_kafka_send(c->uid, cc_combine_encode(c));
+    }
+}
+
+
+/* json is malloc'ed by cJSON (or NULL): librdkafka frees it (F_FREE) */
+static void
+ngx_http_cc_kafka_send(uint64_t uid, char *json)
+{
+    int    err;
+    char   key[NGX_INT64_LEN + 1];
+
     if (json == NULL) {
         ngx_http_cc_metric_inc(NGX_HTTP_CC_KAFKA_FAILED);
         return;
     }
 
-    (void) ngx_snprintf((u_char *) key, sizeof(key), "%uL%Z", d->uid);
-
-    /* the payload is malloc'ed by cJSON: librdkafka frees it (F_FREE) */
+    (void) ngx_snprintf((u_char *) key, sizeof(key), "%uL%Z", uid);
 
     if (rd_kafka_produce(ngx_http_cc_kafka_rkt, RD_KAFKA_PARTITION_UA,
                          RD_KAFKA_MSG_F_FREE, json, ngx_strlen(json),

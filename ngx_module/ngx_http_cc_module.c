@@ -14,6 +14,8 @@ static char *ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_cc_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_cc_check_window(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
 static ngx_int_t ngx_http_cc_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
 
@@ -24,6 +26,10 @@ static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_card_stock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -55,6 +61,34 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       ngx_http_cc_cards,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("cc_card_stock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_card_stock,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_campaign_start"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cc_set_time,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, start),
+      NULL },
+
+    { ngx_string("cc_campaign_end"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cc_set_time,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, end),
+      NULL },
+
+    { ngx_string("cc_combine_cutoff"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cc_set_time,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, cutoff),
       NULL },
 
     { ngx_string("cc_kafka_brokers"),
@@ -98,6 +132,20 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       ngx_http_cc_grant_handler },
+
+    { ngx_string("cc_eligibility"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_eligibility_handler },
+
+    { ngx_string("cc_combine"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_combine_handler },
 
     { ngx_string("cc_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -164,6 +212,9 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->request_ttl = NGX_CONF_UNSET;
     cmcf->kafka_flush_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->start = NGX_CONF_UNSET;
+    cmcf->end = NGX_CONF_UNSET;
+    cmcf->cutoff = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -178,6 +229,7 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t                  i, n;
     const char                **names;
     cc_ring_point_t            *points;
+    ngx_http_cc_stock_t        *stock;
     ngx_http_cc_shard_conf_t   *shard;
 
     ngx_conf_init_msec_value(cmcf->redis_timeout, 200);
@@ -194,6 +246,24 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (!cmcf->cards_set) {
         cc_cards_default(&cmcf->cards);
+    }
+
+    if (ngx_http_cc_check_window(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cmcf->stock) {
+        stock = cmcf->stock->elts;
+
+        for (i = 0; i < cmcf->stock->nelts; i++) {
+            if (stock[i].kind >= cmcf->cards.nkinds) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"cc_card_stock\" of kind %ui, but "
+                              "\"cc_cards\" has kinds 0..%ui",
+                              stock[i].kind, cmcf->cards.nkinds - 1);
+                return NGX_CONF_ERROR;
+            }
+        }
     }
 
     if (cmcf->shards == NULL) {
@@ -235,6 +305,33 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cc_check_window(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
+{
+    if (cmcf->start != NGX_CONF_UNSET && cmcf->end != NGX_CONF_UNSET
+        && cmcf->start >= cmcf->end)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"cc_campaign_start\" must be before "
+                      "\"cc_campaign_end\"");
+        return NGX_ERROR;
+    }
+
+    if (cmcf->cutoff != NGX_CONF_UNSET
+        && ((cmcf->start != NGX_CONF_UNSET && cmcf->cutoff <= cmcf->start)
+            || (cmcf->end != NGX_CONF_UNSET && cmcf->cutoff > cmcf->end)))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"cc_combine_cutoff\" must be after "
+                      "\"cc_campaign_start\" and not after "
+                      "\"cc_campaign_end\"");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -527,6 +624,108 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cc_module);
         cmcf->handlers = 1;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_card_stock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cc_main_conf_t *cmcf = conf;
+
+    ngx_int_t             kind, total;
+    ngx_str_t            *value;
+    ngx_uint_t            i;
+    ngx_http_cc_stock_t  *stock;
+
+    value = cf->args->elts;
+
+    kind = ngx_atoi(value[1].data, value[1].len);
+    total = ngx_atoi(value[2].data, value[2].len);
+
+    if (kind == NGX_ERROR || kind >= CC_KINDS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid card kind \"%V\", expected 0..%d",
+                           &value[1], CC_KINDS_MAX - 1);
+        return NGX_CONF_ERROR;
+    }
+
+    if (total == NGX_ERROR || total > 1000000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid card stock \"%V\", expected 0..1000000000",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cmcf->stock == NULL) {
+        cmcf->stock = ngx_array_create(cf->pool, 2,
+                                       sizeof(ngx_http_cc_stock_t));
+        if (cmcf->stock == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    stock = cmcf->stock->elts;
+
+    for (i = 0; i < cmcf->stock->nelts; i++) {
+        if (stock[i].kind == (ngx_uint_t) kind) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate stock of card kind %i", kind);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    stock = ngx_array_push(cmcf->stock);
+    if (stock == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    stock->kind = kind;
+    stock->total = total;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A moment: unix seconds ("1767225600"), or UTC as "2026-01-01T00:00:00Z".
+ */
+static char *
+ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    char       *end;
+    time_t     *t, v;
+    ngx_str_t  *value;
+    struct tm   tm;
+
+    t = (time_t *) (p + cmd->offset);
+
+    if (*t != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    v = ngx_atotm(value[1].data, value[1].len);
+
+    if (v == NGX_ERROR) {
+        ngx_memzero(&tm, sizeof(struct tm));
+        end = strptime((char *) value[1].data, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+        if (end == NULL || *end != '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid time \"%V\", expected unix seconds "
+                               "or YYYY-MM-DDTHH:MM:SSZ", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        v = timegm(&tm);
+    }
+
+    *t = v;
 
     return NGX_CONF_OK;
 }

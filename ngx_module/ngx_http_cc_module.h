@@ -35,6 +35,11 @@ typedef enum {
     NGX_HTTP_CC_GRANT_OK,
     NGX_HTTP_CC_GRANT_BAD_REQUEST,
     NGX_HTTP_CC_GRANT_UNAVAILABLE,
+    NGX_HTTP_CC_COMBINE_OK,
+    NGX_HTTP_CC_COMBINE_REPLAYED,
+    NGX_HTTP_CC_COMBINE_MISSING,
+    NGX_HTTP_CC_COMBINE_UNAVAILABLE,
+    NGX_HTTP_CC_CLOSED,
     NGX_HTTP_CC_REDIS_TIMEOUT,
     NGX_HTTP_CC_REDIS_CONNECT_FAIL,
     NGX_HTTP_CC_KAFKA_PRODUCED,
@@ -45,26 +50,37 @@ typedef enum {
 } ngx_http_cc_metric_e;
 
 
-#define NGX_HTTP_CC_SCRIPT_FLIP   0
-#define NGX_HTTP_CC_SCRIPT_GRANT  1
-#define NGX_HTTP_CC_SCRIPTS       2
+#define NGX_HTTP_CC_SCRIPT_FLIP     0
+#define NGX_HTTP_CC_SCRIPT_GRANT    1
+#define NGX_HTTP_CC_SCRIPT_ELIG     2
+#define NGX_HTTP_CC_SCRIPT_COMBINE  3
+#define NGX_HTTP_CC_SCRIPTS         4
 
 
 /*
  * A Lua script run with EVALSHA (EVAL when Redis answers NOSCRIPT) over a
  * batch of entries, one per request: KEYS are the shared keys, then nkeys
- * keys an entry; ARGV is nargs arguments an entry; the reply is an array
- * with one element an entry.
+ * keys an entry; ARGV the shard's shared arguments (nshared_args, from
+ * ngx_http_cc_redis.c), then nargs arguments an entry; the reply is an
+ * array with one element an entry.
  */
 typedef struct {
     ngx_str_t                 text;
     u_char                    sha[41];
     ngx_uint_t                index;        /* NGX_HTTP_CC_SCRIPT_* */
     ngx_uint_t                nshared;
-    ngx_str_t                 shared[1];
+    ngx_str_t                *shared;
+    ngx_uint_t                nshared_args;
     ngx_uint_t                nkeys;
     ngx_uint_t                nargs;
 } ngx_http_cc_script_t;
+
+
+/* cc_card_stock: at most total cards of a kind, over all shards */
+typedef struct {
+    ngx_uint_t                kind;
+    ngx_uint_t                total;
+} ngx_http_cc_stock_t;
 
 
 typedef struct {
@@ -84,6 +100,12 @@ typedef struct {
     unsigned                  handlers:1;   /* a cc_ handler is in use */
 
     ngx_http_cc_script_t      scripts[NGX_HTTP_CC_SCRIPTS];
+
+    ngx_array_t              *stock;          /* ngx_http_cc_stock_t */
+
+    time_t                    start;           /* the campaign window */
+    time_t                    end;
+    time_t                    cutoff;          /* the last combine */
 
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
@@ -127,6 +149,7 @@ ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
     ngx_http_cc_main_conf_t *cmcf);
 void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
+void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
@@ -136,6 +159,10 @@ ngx_int_t ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len);
 ngx_int_t ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status,
     char *code);
+ngx_int_t ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc);
+ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine);
+void ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
+    ngx_uint_t combined);
 ngx_int_t ngx_http_cc_check_post(ngx_http_request_t *r);
 void ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
     char *code);
@@ -143,6 +170,8 @@ void ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
 /* the location handlers */
 ngx_int_t ngx_http_cc_flip_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_grant_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_eligibility_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_combine_handler(ngx_http_request_t *r);
 
 
 #endif /* NGX_HTTP_CC_MODULE_H */

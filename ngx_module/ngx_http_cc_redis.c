@@ -51,6 +51,7 @@ typedef struct {
     ngx_uint_t                 failures;
     ngx_msec_t                 retry_at;
     ngx_http_cc_pending_t      pending[NGX_HTTP_CC_SCRIPTS];
+    ngx_str_t                 *shared_args[NGX_HTTP_CC_SCRIPTS];
     ngx_event_t                flush;        /* posted: send the batches */
     unsigned                   down_logged:1;
     unsigned                   writing:1;
@@ -85,6 +86,8 @@ typedef struct {
 
 static redisAsyncContext *ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis,
     ngx_log_t *log);
+static ngx_int_t ngx_http_cc_redis_shared_args(ngx_cycle_t *cycle,
+    ngx_http_cc_main_conf_t *cmcf, ngx_uint_t shard);
 static ngx_int_t ngx_http_cc_redis_attach(redisAsyncContext *ac);
 static void ngx_http_cc_redis_load(redisAsyncContext *ac,
     ngx_http_cc_script_t *script);
@@ -144,6 +147,10 @@ ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
             ngx_queue_init(&ngx_http_cc_redis[i].pending[j].queue);
         }
 
+        if (ngx_http_cc_redis_shared_args(cycle, cmcf, i) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         ngx_http_cc_redis[i].flush.handler = ngx_http_cc_redis_flush;
         ngx_http_cc_redis[i].flush.data = &ngx_http_cc_redis[i];
         ngx_http_cc_redis[i].flush.log = cycle->log;
@@ -151,6 +158,52 @@ ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
         /* connect now, so the first requests find the connection open */
         (void) ngx_http_cc_redis_get(&ngx_http_cc_redis[i], cycle->log);
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The arguments a script takes from the shard rather than the request:
+ * for the flip, this shard's quota of each stocked kind, the kind's total
+ * split evenly over the shards (the first total mod n shards one more), so
+ * the quotas add up to the total exactly.
+ */
+static ngx_int_t
+ngx_http_cc_redis_shared_args(ngx_cycle_t *cycle,
+    ngx_http_cc_main_conf_t *cmcf, ngx_uint_t shard)
+{
+    u_char                *p;
+    ngx_uint_t             i, n, quota;
+    ngx_str_t             *args;
+    ngx_http_cc_stock_t   *stock;
+    ngx_http_cc_script_t  *sc;
+
+    sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_FLIP];
+
+    if (sc->nshared_args == 0) {
+        return NGX_OK;
+    }
+
+    args = ngx_palloc(cycle->pool, sc->nshared_args * sizeof(ngx_str_t));
+    p = ngx_pnalloc(cycle->pool, sc->nshared_args * NGX_INT_T_LEN);
+
+    if (args == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    stock = cmcf->stock->elts;
+    n = ngx_http_cc_redis_n;
+
+    for (i = 0; i < sc->nshared_args; i++) {
+        quota = stock[i].total / n + (shard < stock[i].total % n ? 1 : 0);
+
+        args[i].data = p;
+        p = ngx_sprintf(p, "%ui", quota);
+        args[i].len = p - args[i].data;
+    }
+
+    ngx_http_cc_redis[shard].shared_args[NGX_HTTP_CC_SCRIPT_FLIP] = args;
 
     return NGX_OK;
 }
@@ -317,7 +370,8 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     ngx_http_cc_cmd_t    *cmd;
     ngx_http_cc_batch_t  *b;
 
-    argc = 3 + script->nshared + n * (script->nkeys + script->nargs);
+    argc = 3 + script->nshared + script->nshared_args
+           + n * (script->nkeys + script->nargs);
 
     b = ngx_alloc(sizeof(ngx_http_cc_batch_t)
                   + n * sizeof(ngx_http_cc_cmd_t *)
@@ -380,6 +434,11 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
             b->argv[k] = (const char *) b->cmd[i]->str[j].data;
             b->argvlen[k++] = b->cmd[i]->str[j].len;
         }
+    }
+
+    for (j = 0; j < script->nshared_args; j++) {
+        b->argv[k] = (const char *) redis->shared_args[script->index][j].data;
+        b->argvlen[k++] = redis->shared_args[script->index][j].len;
     }
 
     for (i = 0; i < m; i++) {

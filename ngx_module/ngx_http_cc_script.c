@@ -20,53 +20,74 @@
 
 
 /*
- * A batch of flips, one entry per request.  KEYS[1] is the shard's draw
- * log (a stream cc-reconcile reads and trims); then per entry the user
- * hash and the result key of (uid, request_id).  ARGV per entry: the
- * module's random number (0 <= r < total weight), the uid, the request id,
- * the draw's time in ms.  The reply has per entry "seq:card:left" (stored
- * under the result key) for a new draw, "=seq:card:left" for a retry, 0
- * when the user has no chances left (nothing stored, nothing changed), or
- * the error of the entry's reads (say, a key of the wrong type), which
- * fails that request alone.  Numbers become strings through
- * string.format('%d'): Lua's own conversion goes through "%.14g", the
- * costliest part of the script.  Entries run in order, so two flips of one
- * user in one batch see each other as two sequential flips do.
+ * A batch of flips, one entry per request.
+ *
+ * KEYS: the shard's draw log (a stream cc-reconcile reads and trims), the
+ * shard's issue counter of each stocked kind (cc:stock:K), then per entry
+ * the user hash and the result key of (uid, request_id).  ARGV: this
+ * shard's quota of each stocked kind, then per entry the module's random
+ * number (31 bits), the uid, the request id, the draw's time in ms.
+ *
+ * A kind whose shard quota is spent is not drawn: its weight goes to the
+ * others (the draw is r mod the weight still available).  The reply has
+ * per entry "seq:card:left" (stored under the result key) for a new draw,
+ * "=seq:card:left" for a retry, 0 when the user has no chances left
+ * (nothing stored, nothing changed), or the error of the entry's reads
+ * (say, a key of the wrong type), which fails that request alone.  Entries
+ * run in order, so two flips of one user in one batch are two sequential
+ * flips.  Numbers become strings through string.format('%d') or the
+ * tables below: Lua's own conversion ("%.14g") was the costliest part.
  */
 static char  ngx_http_cc_flip_lua[] =
-    "local cum = %s\n"
+    "local w = %s\n"
+    "local kf, ks = %s, %s\n"
+    "local stocked = %s\n"
+    "local S = %ui\n"
     "local fmt = string.format\n"
     "local log = KEYS[1]\n"
     "local out = {}\n"
-    "for i = 0, #ARGV / 4 - 1 do\n"
-    "  local u, rk, a = KEYS[2 + 2 * i], KEYS[3 + 2 * i], 4 * i\n"
+    "for i = 0, (#ARGV - S) / 4 - 1 do\n"
+    "  local u, rk, a = KEYS[S + 2 + 2 * i], KEYS[S + 3 + 2 * i], S + 4 * i\n"
     "  local prev = redis.pcall('GET', rk)\n"
     "  if type(prev) == 'string' then\n"
     "    out[i + 1] = '=' .. prev\n"
     "  elseif type(prev) == 'table' then\n"
     "    out[i + 1] = prev\n"
     "  else\n"
-    "    local r = tonumber(ARGV[a + 1])\n"
-    "    local card = #cum - 1\n"
-    "    for j = 1, #cum do\n"
-    "      if r < cum[j] then card = j - 1 break end\n"
+    "    local total, avail = 0, {}\n"
+    "    for j = 1, #w do\n"
+    "      local si = stocked[j]\n"
+    "      avail[j] = not si or (tonumber(redis.call('GET', KEYS[1 + si]))"
+    " or 0) < tonumber(ARGV[si])\n"
+    "      if avail[j] then total = total + w[j] end\n"
     "    end\n"
-    "    local f = 'k' .. card\n"
-    "    local v = redis.pcall('HMGET', u, 'c', 's', f)\n"
+    "    local x, card = tonumber(ARGV[a + 1]) %% (total > 0 and total or 1)\n"
+    "    for j = 1, #w do\n"
+    "      if avail[j] then\n"
+    "        if x < w[j] then card = j - 1 break end\n"
+    "        x = x - w[j]\n"
+    "      end\n"
+    "    end\n"
+    "    local v = redis.pcall('HMGET', u, 'c', 's', kf[(card or 0) + 1])\n"
     "    local c = v.err and 0 or tonumber(v[1]) or 0\n"
     "    if v.err then\n"
     "      out[i + 1] = v\n"
     "    elseif c < 1 then\n"
     "      out[i + 1] = 0\n"
+    "    elseif card == nil then\n"
+    "      out[i + 1] = {err = 'ERR every card kind is out of stock'}\n"
     "    else\n"
     "      local s = (tonumber(v[2]) or 0) + 1\n"
-    "      local ss, cs = fmt('%%d', s), fmt('%%d', card)\n"
-    "      redis.call('HSET', u, 'c', fmt('%%d', c - 1), 's', ss, f,"
+    "      local ss = fmt('%%d', s)\n"
+    "      if stocked[card + 1] then\n"
+    "        redis.call('INCR', KEYS[1 + stocked[card + 1]])\n"
+    "      end\n"
+    "      redis.call('HSET', u, 'c', fmt('%%d', c - 1), 's', ss, kf[card + 1],"
     " fmt('%%d', (tonumber(v[3]) or 0) + 1))\n"
     "      local res = fmt('%%d:%%d:%%d', s, card, c - 1)\n"
     "      redis.call('SET', rk, res, 'EX', '%T')\n"
-    "      redis.call('XADD', log, '*', 'u', ARGV[a + 2], 's', ss, 'c', cs,"
-    " 't', ARGV[a + 4], 'r', ARGV[a + 3])\n"
+    "      redis.call('XADD', log, '*', 'u', ARGV[a + 2], 's', ss, 'c',"
+    " ks[card + 1], 't', ARGV[a + 4], 'r', ARGV[a + 3])\n"
     "      out[i + 1] = res\n"
     "    end\n"
     "  end\n"
@@ -99,6 +120,115 @@ static char  ngx_http_cc_grant_lua[] =
     "return out\n";
 
 
+/*
+ * A batch of eligibility reads.  KEYS per entry: the user hash.  The reply
+ * has per entry {combined, n0, n1, ...}: combined is 1 once the user
+ * combined a set (field e), n the cards held of each kind.
+ */
+static char  ngx_http_cc_elig_lua[] =
+    "local kf = %s\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local v = redis.pcall('HMGET', KEYS[i], 'e', unpack(kf))\n"
+    "  if v.err then\n"
+    "    out[i] = v\n"
+    "  else\n"
+    "    local r = {v[1] and 1 or 0}\n"
+    "    for j = 1, #kf do r[j + 1] = tonumber(v[j + 1]) or 0 end\n"
+    "    out[i] = r\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+
+/*
+ * A batch of combines (合成).  KEYS: the shard's draw log, then per entry
+ * the user hash; ARGV per entry: the uid, the request id, the time in ms.
+ * Once per user: the field e (request id and time of the combine) is the
+ * idempotency key.  The reply has per entry {status, n0, n1, ...} with the
+ * cards held after it: status 2 combined now (one of each kind consumed,
+ * the combine appended to the log), 1 combined before (nothing consumed),
+ * 0 a kind is missing (nothing changed).
+ */
+static char  ngx_http_cc_combine_lua[] =
+    "local kf = %s\n"
+    "local fmt = string.format\n"
+    "local out = {}\n"
+    "for i = 0, #ARGV / 3 - 1 do\n"
+    "  local u, a = KEYS[2 + i], 3 * i\n"
+    "  local v = redis.pcall('HMGET', u, 'e', unpack(kf))\n"
+    "  if v.err then\n"
+    "    out[i + 1] = v\n"
+    "  else\n"
+    "    local r, set, missing = {v[1] and 1 or 2}, {}, false\n"
+    "    for j = 1, #kf do\n"
+    "      r[j + 1] = tonumber(v[j + 1]) or 0\n"
+    "      if r[j + 1] < 1 then missing = true end\n"
+    "    end\n"
+    "    if r[1] == 2 and missing then\n"
+    "      r[1] = 0\n"
+    "    elseif r[1] == 2 then\n"
+    "      set[1], set[2] = 'e', ARGV[a + 2] .. ':' .. ARGV[a + 3]\n"
+    "      for j = 1, #kf do\n"
+    "        r[j + 1] = r[j + 1] - 1\n"
+    "        set[#set + 1] = kf[j]\n"
+    "        set[#set + 1] = fmt('%%d', r[j + 1])\n"
+    "      end\n"
+    "      redis.call('HSET', u, unpack(set))\n"
+    "      redis.call('XADD', KEYS[1], '*', 'y', 'c', 'u', ARGV[a + 1],"
+    " 'r', ARGV[a + 2], 't', ARGV[a + 3])\n"
+    "    end\n"
+    "    out[i + 1] = r\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+
+/* a Lua table of strings: {'k0','k1',...} or {'0','1',...} */
+static u_char *
+ngx_http_cc_lua_names(ngx_pool_t *pool, ngx_uint_t n, char *prefix)
+{
+    u_char      *p, *text;
+    ngx_uint_t   i;
+
+    text = ngx_pnalloc(pool, n * (ngx_strlen(prefix) + 8) + 4);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(text, "{");
+
+    for (i = 0; i < n; i++) {
+        p = ngx_sprintf(p, "%s'%s%ui'", i ? "," : "", prefix, i);
+    }
+
+    *ngx_sprintf(p, "}") = '\0';
+
+    return text;
+}
+
+
+static ngx_int_t
+ngx_http_cc_script_text(ngx_pool_t *pool, ngx_http_cc_script_t *script,
+    size_t len, char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    va_start(args, fmt);
+    script->text.data = p;
+    script->text.len = ngx_vslprintf(p, p + len, fmt, args) - p;
+    va_end(args);
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_cc_script_sha(ngx_http_cc_script_t *script)
 {
@@ -113,43 +243,120 @@ ngx_http_cc_script_sha(ngx_http_cc_script_t *script)
 ngx_int_t
 ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 {
-    u_char                *p;
-    size_t                 len;
-    char                   cum[CC_KINDS_MAX * 12 + 4];
-    ngx_http_cc_script_t  *flip, *grant;
+    u_char                  *kf, *ks, *stocked, *p;
+    size_t                   len;
+    char                     w[CC_KINDS_MAX * 12 + 4];
+    ngx_uint_t               i, n, nstock;
+    ngx_http_cc_stock_t     *stock;
+    ngx_http_cc_script_t    *sc;
 
-    flip = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_FLIP];
-    grant = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_GRANT];
+    n = cmcf->cards.nkinds;
 
-    if (cc_cards_lua_cumulative(&cmcf->cards, cum, sizeof(cum)) < 0) {
+    if (cc_cards_lua_weights(&cmcf->cards, w, sizeof(w)) < 0) {
         return NGX_ERROR;
     }
 
-    len = sizeof(ngx_http_cc_flip_lua) + sizeof(cum) + NGX_TIME_T_LEN;
+    kf = ngx_http_cc_lua_names(cf->pool, n, "k");
+    ks = ngx_http_cc_lua_names(cf->pool, n, "");
+    stocked = ngx_pnalloc(cf->pool, CC_KINDS_MAX * 16 + 4);
 
-    p = ngx_pnalloc(cf->pool, len);
-    if (p == NULL) {
+    if (kf == NULL || ks == NULL || stocked == NULL) {
         return NGX_ERROR;
     }
 
-    flip->text.data = p;
-    flip->text.len = ngx_snprintf(p, len, ngx_http_cc_flip_lua, cum,
-                                  cmcf->request_ttl) - p;
-    flip->index = NGX_HTTP_CC_SCRIPT_FLIP;
-    flip->nshared = 1;
-    ngx_str_set(&flip->shared[0], "cc:draws");
-    flip->nkeys = 2;
-    flip->nargs = 4;
+    /* {[kind + 1] = index of its counter and quota} */
 
-    grant->text.data = (u_char *) ngx_http_cc_grant_lua;
-    grant->text.len = sizeof(ngx_http_cc_grant_lua) - 1;
-    grant->index = NGX_HTTP_CC_SCRIPT_GRANT;
-    grant->nshared = 0;
-    grant->nkeys = 2;
-    grant->nargs = 2;
+    nstock = cmcf->stock ? cmcf->stock->nelts : 0;
+    stock = cmcf->stock ? cmcf->stock->elts : NULL;
 
-    ngx_http_cc_script_sha(flip);
-    ngx_http_cc_script_sha(grant);
+    p = ngx_sprintf(stocked, "{");
+
+    for (i = 0; i < nstock; i++) {
+        p = ngx_sprintf(p, "%s[%ui]=%ui", i ? "," : "", stock[i].kind + 1,
+                        i + 1);
+    }
+
+    *ngx_sprintf(p, "}") = '\0';
+
+    /* the flip */
+
+    sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_FLIP];
+    len = sizeof(ngx_http_cc_flip_lua) + sizeof(w) + 2 * ngx_strlen(kf)
+          + ngx_strlen(stocked) + 2 * NGX_INT_T_LEN;
+
+    if (ngx_http_cc_script_text(cf->pool, sc, len, ngx_http_cc_flip_lua, w,
+                                kf, ks, stocked, nstock, cmcf->request_ttl)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sc->nshared = 1 + nstock;
+    sc->shared = ngx_pcalloc(cf->pool, sc->nshared * sizeof(ngx_str_t));
+    if (sc->shared == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&sc->shared[0], "cc:draws");
+
+    for (i = 0; i < nstock; i++) {
+        sc->shared[1 + i].data = ngx_pnalloc(cf->pool, 16);
+        if (sc->shared[1 + i].data == NULL) {
+            return NGX_ERROR;
+        }
+
+        sc->shared[1 + i].len = ngx_sprintf(sc->shared[1 + i].data,
+                                            "cc:stock:%ui", stock[i].kind)
+                                - sc->shared[1 + i].data;
+    }
+
+    sc->nshared_args = nstock;
+    sc->nkeys = 2;
+    sc->nargs = 4;
+
+    /* the grant */
+
+    sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_GRANT];
+    sc->text.data = (u_char *) ngx_http_cc_grant_lua;
+    sc->text.len = sizeof(ngx_http_cc_grant_lua) - 1;
+    sc->nkeys = 2;
+    sc->nargs = 2;
+
+    /* eligibility */
+
+    sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_ELIG];
+    len = sizeof(ngx_http_cc_elig_lua) + ngx_strlen(kf);
+
+    if (ngx_http_cc_script_text(cf->pool, sc, len, ngx_http_cc_elig_lua, kf)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sc->nkeys = 1;
+    sc->nargs = 0;
+
+    /* the combine */
+
+    sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_COMBINE];
+    len = sizeof(ngx_http_cc_combine_lua) + ngx_strlen(kf);
+
+    if (ngx_http_cc_script_text(cf->pool, sc, len, ngx_http_cc_combine_lua,
+                                kf)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sc->nshared = 1;
+    sc->shared = cmcf->scripts[NGX_HTTP_CC_SCRIPT_FLIP].shared;  /* log */
+    sc->nkeys = 1;
+    sc->nargs = 3;
+
+    for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
+        cmcf->scripts[i].index = i;
+        ngx_http_cc_script_sha(&cmcf->scripts[i]);
+    }
 
     return NGX_OK;
 }

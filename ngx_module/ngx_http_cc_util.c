@@ -10,7 +10,11 @@
 static ngx_str_t  ngx_http_cc_json_type = ngx_string("application/json");
 
 
-/* The caller's uid, from the identity the location trusts. */
+/*
+ * The caller's uid, from the identity the location trusts: NGX_OK, or
+ * NGX_DECLINED (no valid uid: 400) or NGX_HTTP_UNAUTHORIZED (401), for
+ * ngx_http_cc_send_uid_error().
+ */
 ngx_int_t
 ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
 {
@@ -130,6 +134,103 @@ ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status, char *code)
     last = ngx_sprintf(body, "{\"error\":\"%s\"}", code);
 
     return ngx_http_cc_send_json(r, status, body, last - body);
+}
+
+
+ngx_int_t
+ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc == NGX_HTTP_UNAUTHORIZED) {
+        return ngx_http_cc_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                      "unauthorized");
+    }
+
+    return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
+}
+
+
+/*
+ * Outside the campaign window [cc_campaign_start, cc_campaign_end), and for
+ * a combine after cc_combine_cutoff, the campaign is closed to writes.
+ */
+ngx_uint_t
+ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine)
+{
+    time_t                    now;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+    now = ngx_time();
+
+    if ((cmcf->start != NGX_CONF_UNSET && now < cmcf->start)
+        || (cmcf->end != NGX_CONF_UNSET && now >= cmcf->end)
+        || (combine && cmcf->cutoff != NGX_CONF_UNSET && now >= cmcf->cutoff))
+    {
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_CLOSED);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * 200 {"cards":[n0,n1,...],"kinds":K,"combined":bool,"eligible":bool}
+ * from a reply element {combined, n0, n1, ...} (combined 0 or not).
+ * eligible is combined: a combine is only taken before the cutoff.
+ */
+void
+ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
+    ngx_uint_t combined)
+{
+    u_char                   *body, *p;
+    ngx_uint_t                i, n;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+    n = cmcf->cards.nkinds;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n + 1) {
+        goto invalid;
+    }
+
+    for (i = 0; i <= n; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+            goto invalid;
+        }
+    }
+
+    body = ngx_pnalloc(r->pool, sizeof("{\"cards\":[],\"kinds\":,"
+                                       "\"combined\":false,"
+                                       "\"eligible\":false}")
+                                + (n + 1) * (NGX_INT64_LEN + 1));
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(body, "{\"cards\":[");
+
+    for (i = 1; i <= n; i++) {
+        p = ngx_sprintf(p, "%s%L", i > 1 ? "," : "",
+                        reply->element[i]->integer);
+    }
+
+    p = ngx_sprintf(p, "],\"kinds\":%ui,\"combined\":%s,\"eligible\":%s}",
+                    n, combined ? "true" : "false",
+                    combined ? "true" : "false");
+
+    ngx_http_finalize_request(r, ngx_http_cc_send_json(r, NGX_HTTP_OK, body,
+                                                       p - body));
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cc: unexpected reply from redis (type %d)", reply->type);
+
+    ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "storage_unavailable");
 }
 
 

@@ -16,7 +16,9 @@ CREATE TABLE IF NOT EXISTS draws (
 ) ENGINE=InnoDB;
 
 -- Cards drawn per user and kind, kept in the transaction that inserts the
--- draws and counted from the rows that insert really added.
+-- draws and counted from the rows that insert really added.  These are
+-- facts: a combine does not lower them; cards held = n - 1 for a user in
+-- eligibility.
 CREATE TABLE IF NOT EXISTS user_cards (
     uid         BIGINT UNSIGNED   NOT NULL,
     card        TINYINT UNSIGNED  NOT NULL,
@@ -36,4 +38,13 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     seen_at     TIMESTAMP         NOT NULL DEFAULT CURRENT_TIMESTAMP,
     PRIMARY KEY (id),
     UNIQUE KEY by_offset (topic, part, off)
+) ENGINE=InnoDB;
+
+-- Users who combined a full set (合成): eligible for the split.  Once per
+-- user, so the uid is the key; the scheduled draw reads this table.
+CREATE TABLE IF NOT EXISTS eligibility (
+    uid          BIGINT UNSIGNED   NOT NULL,
+    request_id   VARCHAR(64)       NOT NULL,
+    combined_at  BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (uid)
 ) ENGINE=InnoDB;

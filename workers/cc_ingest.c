@@ -2,7 +2,8 @@
  * cc-ingest: the Kafka draw stream into sharded MySQL.
  *
  * A consumer-group member (or, with --assign, a consumer of every
- * partition without the group join) that reads draws in batches, writes
+ * partition without the group join) that reads draws and combines in
+ * batches, writes
  * each batch to the users' MySQL shards (cc_store: idempotent on the draw
  * id, card counts in the same transaction) and only then commits the
  * offsets.  A crash anywhere re-reads at most the uncommitted batch, which
@@ -370,7 +371,8 @@ cc_ingest_lag(rd_kafka_t *rk)
  */
 static int
 cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
-    const cc_draw_t *draws, size_t n, cc_ingest_dead_t *dead, size_t ndead,
+    const cc_draw_t *draws, size_t n, const cc_combine_t *combines,
+    size_t nc, cc_ingest_dead_t *dead, size_t ndead,
     cc_ingest_stats_t *stats)
 {
     size_t   i, inserted;
@@ -379,7 +381,7 @@ cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
     backoff = 100;
 
     for ( ;; ) {
-        if (cc_store_write(st, draws, n, &inserted) == 0) {
+        if (cc_store_write(st, draws, n, combines, nc, &inserted) == 0) {
             for (i = 0; i < ndead; i++) {
                 if (cc_store_dead_letter(st, o->topic, dead[i].part,
                                          dead[i].off, dead[i].reason,
@@ -413,9 +415,11 @@ static int
 cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 {
     int                        rc;
-    size_t                     n, ndead, i;
+    size_t                     n, nc, ndead, i;
     int64_t                    now, deadline, last_progress, last_msg;
     cc_draw_t                 *draws;
+    cc_event_t                 ev;
+    cc_combine_t              *combines;
     const char                *why;
     rd_kafka_t                *rk;
     rd_kafka_message_t        *msg;
@@ -425,11 +429,13 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     rd_kafka_topic_partition_list_t  *topics;
 
     draws = calloc(o->batch, sizeof(cc_draw_t));
+    combines = calloc(o->batch, sizeof(cc_combine_t));
     dead = calloc(o->batch, sizeof(cc_ingest_dead_t));
 
-    if (draws == NULL || dead == NULL) {
+    if (draws == NULL || combines == NULL || dead == NULL) {
         cc_log("out of memory");
         free(draws);
+        free(combines);
         free(dead);
         return 1;
     }
@@ -437,6 +443,7 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     rk = cc_ingest_consumer(o);
     if (rk == NULL) {
         free(draws);
+        free(combines);
         free(dead);
         return 1;
     }
@@ -445,6 +452,7 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
         if (cc_ingest_assign_all(rk, o->topic) != 0) {
             rd_kafka_destroy(rk);
             free(draws);
+            free(combines);
             free(dead);
             return cc_worker_run ? 1 : 0;
         }
@@ -460,6 +468,7 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
             cc_log("kafka: subscribe: %s", rd_kafka_err2str(err));
             rd_kafka_destroy(rk);
             free(draws);
+            free(combines);
             free(dead);
             return 1;
         }
@@ -476,10 +485,11 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 
     while (cc_worker_run) {
         n = 0;
+        nc = 0;
         ndead = 0;
         deadline = cc_now_ms() + o->batch_ms;
 
-        while ((long long) (n + ndead) < o->batch && cc_worker_run) {
+        while ((long long) (n + nc + ndead) < o->batch && cc_worker_run) {
             now = cc_now_ms();
             if (now >= deadline) {
                 break;
@@ -500,10 +510,13 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
             last_msg = cc_now_ms();
             stats.read++;
 
-            if (cc_draw_decode(msg->payload, msg->len, &draws[n], &why)
-                == 0)
-            {
-                n++;
+            if (cc_event_decode(msg->payload, msg->len, &ev, &why) == 0) {
+                if (ev.type == CC_EVENT_DRAW) {
+                    draws[n++] = ev.u.draw;
+
+                } else {
+                    combines[nc++] = ev.u.combine;
+                }
 
             } else {
                 dead[ndead].reason = why;
@@ -524,10 +537,13 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
             rd_kafka_message_destroy(msg);
         }
 
-        if (n + ndead > 0) {
-            if (cc_ingest_write(st, o, draws, n, dead, ndead, &stats) != 0) {
+        if (n + nc + ndead > 0) {
+            if (cc_ingest_write(st, o, draws, n, combines, nc, dead, ndead,
+                                &stats)
+                != 0)
+            {
                 cc_log("stopped with a batch of %zu not written: it will "
-                       "be read again", n + ndead);
+                       "be read again", n + nc + ndead);
                 for (i = 0; i < ndead; i++) {
                     free(dead[i].payload);
                 }
@@ -579,6 +595,7 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     rd_kafka_destroy(rk);
 
     free(draws);
+    free(combines);
     free(dead);
 
     return rc;

@@ -55,7 +55,7 @@ cc_reconcile_usage(FILE *out)
 "usage: cc-reconcile --redis HOST:PORT [--redis ...] --mysql HOST:PORT/DB\n"
 "                    [--mysql ...] [--grace SEC] [--once | --interval SEC]\n"
 "\n"
-"Writes every draw in the Redis shards' draw logs (stream cc:draws) older\n"
+"Writes every draw and combine in the Redis shards' draw logs (stream cc:draws) older\n"
 "than the grace period into sharded MySQL, idempotently, then trims the\n"
 "logs up to what was written.  Reports how many draws MySQL lacked.\n"
 "The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
@@ -189,11 +189,20 @@ cc_reconcile_connect(const char *addr)
 }
 
 
-/* an entry [id, [field, value, ...]] of the draw log as a draw */
+/*
+ * An entry [id, [field, value, ...]] of the draw log: a draw (u s c t r)
+ * or, with y = c, a combine (u r t).
+ */
 static int
-cc_reconcile_entry(const redisReply *e, cc_draw_t *d, const char **why)
+cc_reconcile_entry(const redisReply *e, cc_event_t *ev, const char **why)
 {
     size_t             i;
+    uint64_t           uid;
+    int64_t            ts;
+    const char        *rid;
+    size_t             rlen;
+    cc_draw_t         *d;
+    cc_combine_t      *c;
     const redisReply  *f, *v;
 
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
@@ -203,7 +212,12 @@ cc_reconcile_entry(const redisReply *e, cc_draw_t *d, const char **why)
         return -1;
     }
 
-    memset(d, 0, sizeof(*d));
+    memset(ev, 0, sizeof(*ev));
+    d = &ev->u.draw;
+    uid = 0;
+    ts = 0;
+    rid = "";
+    rlen = 0;
 
     for (i = 0; i + 1 < e->element[1]->elements; i += 2) {
         f = e->element[1]->element[i];
@@ -216,8 +230,16 @@ cc_reconcile_entry(const redisReply *e, cc_draw_t *d, const char **why)
         }
 
         switch (f->str[0]) {
+        case 'y':
+            if (v->len != 1 || v->str[0] != 'c') {
+                *why = "unknown type";
+                return -1;
+            }
+            ev->type = CC_EVENT_COMBINE;
+            break;
+
         case 'u':
-            if (cc_parse_uid(v->str, v->len, &d->uid) != 0) {
+            if (cc_parse_uid(v->str, v->len, &uid) != 0) {
                 *why = "bad uid";
                 return -1;
             }
@@ -232,7 +254,7 @@ cc_reconcile_entry(const redisReply *e, cc_draw_t *d, const char **why)
             break;
 
         case 't':
-            d->ts_ms = strtoll(v->str, NULL, 10);
+            ts = strtoll(v->str, NULL, 10);
             break;
 
         case 'r':
@@ -240,11 +262,24 @@ cc_reconcile_entry(const redisReply *e, cc_draw_t *d, const char **why)
                 *why = "bad request_id";
                 return -1;
             }
-            memcpy(d->request_id, v->str, v->len);
-            d->request_id[v->len] = '\0';
+            rid = v->str;
+            rlen = v->len;
             break;
         }
     }
+
+    if (ev->type == CC_EVENT_COMBINE) {
+        c = &ev->u.combine;
+        memset(c, 0, sizeof(*c));
+        c->uid = uid;
+        c->ts_ms = ts;
+        memcpy(c->request_id, rid, rlen);
+        return cc_combine_check(c, why);
+    }
+
+    d->uid = uid;
+    d->ts_ms = ts;
+    memcpy(d->request_id, rid, rlen);
 
     return cc_draw_check(d, why);
 }
@@ -272,11 +307,13 @@ cc_reconcile_next_id(const char *id, char *out, size_t len)
  */
 static int
 cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
-    cc_store_t *st, cc_draw_t *draws, cc_reconcile_stats_t *stats)
+    cc_store_t *st, cc_draw_t *draws, cc_combine_t *combines,
+    cc_reconcile_stats_t *stats)
 {
     int                 rc;
     char                cutoff[32], minid[64];
-    size_t              i, n, inserted;
+    size_t              i, n, nc, inserted;
+    cc_event_t          ev;
     int64_t             backoff;
     const char         *why;
     redisReply         *rr, *t;
@@ -323,10 +360,16 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
         }
 
         n = 0;
+        nc = 0;
 
         for (i = 0; i < rr->elements; i++) {
-            if (cc_reconcile_entry(rr->element[i], &draws[n], &why) == 0) {
-                n++;
+            if (cc_reconcile_entry(rr->element[i], &ev, &why) == 0) {
+                if (ev.type == CC_EVENT_DRAW) {
+                    draws[n++] = ev.u.draw;
+
+                } else {
+                    combines[nc++] = ev.u.combine;
+                }
 
             } else {
                 cc_log("redis %s: skipping log entry %s: %s", addr,
@@ -339,7 +382,7 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
 
         backoff = 100;
 
-        while (cc_store_write(st, draws, n, &inserted) != 0) {
+        while (cc_store_write(st, draws, n, combines, nc, &inserted) != 0) {
             cc_log("mysql: %s; retrying in %lld ms", st->err,
                    (long long) backoff);
 
@@ -405,6 +448,7 @@ main(int argc, char **argv)
     int                   failed;
     size_t                i;
     cc_draw_t            *draws;
+    cc_combine_t         *combines;
     cc_store_t            st;
     cc_reconcile_opts_t   o;
     cc_reconcile_stats_t  stats;
@@ -423,8 +467,12 @@ main(int argc, char **argv)
     }
 
     draws = calloc(o.batch, sizeof(cc_draw_t));
-    if (draws == NULL) {
+    combines = calloc(o.batch, sizeof(cc_combine_t));
+
+    if (draws == NULL || combines == NULL) {
         cc_log("out of memory");
+        free(draws);
+        free(combines);
         cc_store_close(&st);
         return 1;
     }
@@ -436,7 +484,8 @@ main(int argc, char **argv)
         failed = 0;
 
         for (i = 0; i < o.nredis && cc_worker_run; i++) {
-            if (cc_reconcile_shard(&o, o.redis[i], &st, draws, &stats)
+            if (cc_reconcile_shard(&o, o.redis[i], &st, draws, combines,
+                                   &stats)
                 != 0)
             {
                 failed++;
@@ -450,6 +499,7 @@ main(int argc, char **argv)
     } while (!o.once && cc_sleep_ms(o.interval_s * 1000) == 0);
 
     free(draws);
+    free(combines);
     cc_store_close(&st);
     mysql_library_end();
 

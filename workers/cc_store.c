@@ -327,9 +327,11 @@ cc_store_pair_cmp(const void *a, const void *b)
  */
 static int
 cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
-    const cc_draw_t *const *draws, size_t n, size_t *inserted)
+    const cc_draw_t *const *draws, size_t n,
+    const cc_combine_t *const *combines, size_t nc, size_t *inserted)
 {
-    size_t            i, j, k, rows;
+    my_ulonglong      added;
+    size_t            i, j, k, rows = 0;
     cc_buf_t          b = { NULL, 0, 0 };
     MYSQL_ROW         row;
     MYSQL_RES        *res;
@@ -337,6 +339,38 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
 
     if (cc_store_connect_shard(st, sh, 1) != 0) {
         return -1;
+    }
+
+    added = 0;
+
+    if (nc > 0) {
+        if (cc_buf_printf(&b, "INSERT IGNORE INTO eligibility "
+                          "(uid, request_id, combined_at) VALUES ") != 0)
+        {
+            goto nomem;
+        }
+
+        for (i = 0; i < nc; i++) {
+            if (cc_buf_printf(&b, "%s(%llu,'%s',%lld)", i ? "," : "",
+                              (unsigned long long) combines[i]->uid,
+                              combines[i]->request_id,
+                              (long long) combines[i]->ts_ms) != 0)
+            {
+                goto nomem;
+            }
+        }
+
+        if (mysql_real_query(sh->conn, b.p, b.len) != 0) {
+            cc_store_fail(st, sh, "insert eligibility");
+            goto failed;
+        }
+
+        added = mysql_affected_rows(sh->conn);
+        b.len = 0;
+    }
+
+    if (n == 0) {
+        goto commit;
     }
 
     if (cc_buf_printf(&b, "INSERT IGNORE INTO draws "
@@ -426,12 +460,14 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
         }
     }
 
+commit:
+
     if (mysql_commit(sh->conn) != 0) {
         cc_store_fail(st, sh, "commit");
         goto failed;
     }
 
-    *inserted += rows;
+    *inserted += rows + added;
 
     free(pairs);
     free(b.p);
@@ -455,20 +491,25 @@ failed:
 
 int
 cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
-    size_t *inserted)
+    const cc_combine_t *combines, size_t nc, size_t *inserted)
 {
-    int                rc;
-    size_t             i, s, m;
-    const cc_draw_t  **part;
+    int                   rc;
+    size_t                i, s, m, mc;
+    const cc_draw_t     **part;
+    const cc_combine_t  **cpart;
 
     *inserted = 0;
 
-    if (n == 0) {
+    if (n + nc == 0) {
         return 0;
     }
 
-    part = malloc(n * sizeof(cc_draw_t *));
-    if (part == NULL) {
+    part = malloc((n + 1) * sizeof(cc_draw_t *));
+    cpart = malloc((nc + 1) * sizeof(cc_combine_t *));
+
+    if (part == NULL || cpart == NULL) {
+        free(part);
+        free(cpart);
         snprintf(st->err, sizeof(st->err), "out of memory");
         return -1;
     }
@@ -477,6 +518,7 @@ cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
 
     for (s = 0; s < st->nshards && rc == 0; s++) {
         m = 0;
+        mc = 0;
 
         for (i = 0; i < n; i++) {
             if (cc_store_shard_of(st, draws[i].uid) == s) {
@@ -484,12 +526,20 @@ cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
             }
         }
 
-        if (m > 0) {
-            rc = cc_store_write_shard(st, &st->shards[s], part, m, inserted);
+        for (i = 0; i < nc; i++) {
+            if (cc_store_shard_of(st, combines[i].uid) == s) {
+                cpart[mc++] = &combines[i];
+            }
+        }
+
+        if (m + mc > 0) {
+            rc = cc_store_write_shard(st, &st->shards[s], part, m, cpart, mc,
+                                      inserted);
         }
     }
 
     free(part);
+    free(cpart);
 
     return rc;
 }

@@ -54,12 +54,12 @@ int cc_store_connect(cc_store_t *st);
 int cc_store_init_schema(cc_store_t *st);
 
 /*
- * Writes draws, one transaction per shard.  *inserted counts the rows that
- * were new.  On -1 some shards may have committed: writing the same draws
- * again is safe and completes the rest.
+ * Writes draws and combines, one transaction per shard.  *inserted counts
+ * the rows that were new.  On -1 some shards may have committed: writing
+ * the same events again is safe and completes the rest.
  */
 int cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
-    size_t *inserted);
+    const cc_combine_t *combines, size_t nc, size_t *inserted);
 
 /* Keeps a message that could not be read, in the first shard. */
 int cc_store_dead_letter(cc_store_t *st, const char *topic, int part,

@@ -99,8 +99,8 @@ START_TEST(test_cards_default)
     ck_assert_uint_eq(cards.total, 10000);
     ck_assert_uint_eq(cards.weight[4], 100);     /* the rare kind */
 
-    ck_assert_int_eq(cc_cards_lua_cumulative(&cards, buf, sizeof(buf)), 27);
-    ck_assert_str_eq(buf, "{3000,6000,8500,9900,10000}");
+    ck_assert_int_eq(cc_cards_lua_weights(&cards, buf, sizeof(buf)), 25);
+    ck_assert_str_eq(buf, "{3000,3000,2500,1400,100}");
 }
 END_TEST
 
@@ -134,11 +134,11 @@ START_TEST(test_cards_bounds)
     {
         char  big[CC_KINDS_MAX * 12 + 4];
 
-        ck_assert_int_gt(cc_cards_lua_cumulative(&cards, big, sizeof(big)),
+        ck_assert_int_gt(cc_cards_lua_weights(&cards, big, sizeof(big)),
                          0);
     }
 
-    ck_assert_int_eq(cc_cards_lua_cumulative(&cards, small, sizeof(small)),
+    ck_assert_int_eq(cc_cards_lua_weights(&cards, small, sizeof(small)),
                      -1);
 }
 END_TEST

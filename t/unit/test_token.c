@@ -1,0 +1,709 @@
+/*
+ * Unit tests of common/cc_token.c: signed user tokens.
+ */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cc_token.h"
+
+
+#define NOW       1764240000LL          /* 2025-11-27 */
+#define LATER     2000000000LL          /* 2033-05-18 */
+#define SENTINEL  424242ULL             /* *uid must not change on failure */
+
+/* the secret of the known answers (43 bytes) */
+static const char  *secret = "cardcampaign-known-answer-secret-0123456789";
+static const char  *other = "cardcampaign-known-answer-secret-0123456788";
+
+/* the known answer of uid 7, exp LATER under secret */
+#define GOOD  "7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"
+#define SIG   "82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"
+
+
+static size_t
+slen(const char *s)
+{
+    return strlen(s);
+}
+
+
+static cc_token_rc_e
+verify(const char *key, const char *tok, size_t len, int64_t now,
+    uint64_t *uid)
+{
+    *uid = SENTINEL;
+
+    return cc_token_verify((const unsigned char *) key, slen(key), tok, len,
+                           now, uid);
+}
+
+
+static int
+sign(const char *key, uint64_t uid, int64_t exp, char *out, size_t outlen)
+{
+    return cc_token_sign((const unsigned char *) key, slen(key), uid, exp,
+                         out, outlen);
+}
+
+
+/*
+ * Known answers, computed apart from this code:
+ *   printf '%s' '7.2000000000' \
+ *   | openssl dgst -sha256 -hmac "$SECRET" -binary | basenc --base64url
+ * (and the same with python3's hmac and base64.urlsafe_b64encode), the
+ * '=' stripped.  Between them they hold both '-' and '_'.
+ */
+static const struct {
+    uint64_t     uid;
+    int64_t      exp;
+    const char  *token;
+} kat[] = {
+    { 7, LATER, GOOD },
+    { 6, LATER, "6.2000000000.H_RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4" },
+    { UINT64_MAX, 99999999999LL,
+      "18446744073709551615.99999999999."
+      "-DGsPX0Hxn-eAlw9-uLK4rlzLVi1pwb8qY7pAPxCpWw" },
+    { 1, 1, "1.1.73xtiowAjWbufIt0rkDAUnal9zYTcFXxY4-dIKbm2IE" },
+};
+
+
+START_TEST(test_known_answer)
+{
+    int       n;
+    char      out[CC_TOKEN_MAX + 1];
+    uint64_t  uid;
+
+    n = sign(secret, kat[_i].uid, kat[_i].exp, out, sizeof(out));
+    ck_assert_int_eq(n, (int) strlen(kat[_i].token));
+    ck_assert_str_eq(out, kat[_i].token);
+
+    ck_assert_int_eq(verify(secret, kat[_i].token, strlen(kat[_i].token),
+                            kat[_i].exp - 1, &uid), CC_TOKEN_OK);
+    ck_assert_uint_eq(uid, kat[_i].uid);
+}
+END_TEST
+
+
+START_TEST(test_roundtrip)
+{
+    uint64_t  uids[] = { 1, 7, 1000000, 9007199254740993ULL, UINT64_MAX };
+    char      out[CC_TOKEN_MAX + 1];
+    size_t    i;
+    uint64_t  uid;
+    int       n;
+
+    for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
+        n = sign(secret, uids[i], LATER, out, sizeof(out));
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(n, (int) strlen(out));
+        ck_assert_int_le(n, CC_TOKEN_MAX);
+        ck_assert_int_eq(verify(secret, out, (size_t) n, NOW, &uid),
+                         CC_TOKEN_OK);
+        ck_assert_uint_eq(uid, uids[i]);
+    }
+
+    /* the longest token there is: 20 + 1 + 11 + 1 + 43 */
+    n = sign(secret, UINT64_MAX, 99999999999LL, out, sizeof(out));
+    ck_assert_int_eq(n, 76);
+}
+END_TEST
+
+
+START_TEST(test_not_nul_terminated)
+{
+    char      buf[sizeof(GOOD) - 1 + 8];
+    uint64_t  uid;
+
+    /* exactly the token's bytes, then garbage: len is the bound */
+    memcpy(buf, GOOD, sizeof(GOOD) - 1);
+    memcpy(buf + sizeof(GOOD) - 1, "AAAA.xyz", 8);
+    ck_assert_int_eq(verify(secret, buf, sizeof(GOOD) - 1, NOW, &uid),
+                     CC_TOKEN_OK);
+    ck_assert_uint_eq(uid, 7);
+    ck_assert_int_eq(verify(secret, buf, sizeof(buf), NOW, &uid),
+                     CC_TOKEN_MALFORMED);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_sign_rejects)
+{
+    char     out[CC_TOKEN_MAX + 1];
+    char     big[CC_TOKEN_SECRET_MAX + 2];
+    size_t   len;
+
+    len = strlen(GOOD);
+
+    ck_assert_int_eq(sign(secret, 0, LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(sign(secret, 7, 0, out, sizeof(out)), -1);
+    ck_assert_int_eq(sign(secret, 7, -1, out, sizeof(out)), -1);
+    ck_assert_int_eq(sign(secret, 7, INT64_MIN, out, sizeof(out)), -1);
+    ck_assert_int_eq(sign(secret, 7, 100000000000LL, out, sizeof(out)), -1);
+    ck_assert_int_eq(sign(secret, 7, INT64_MAX, out, sizeof(out)), -1);
+
+    /* the NUL must fit too */
+    ck_assert_int_eq(sign(secret, 7, LATER, out, len), -1);
+    ck_assert_int_eq(sign(secret, 7, LATER, out, 0), -1);
+    ck_assert_int_eq(sign(secret, 7, LATER, out, len + 1), (int) len);
+    ck_assert_str_eq(out, GOOD);
+
+    /* secrets: 31 bytes is short, 32 and 1024 do, 1025 is long */
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 31, 7,
+                                   LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, 7,
+                                   LATER, out, sizeof(out)), (int) len);
+    ck_assert_int_eq(cc_token_sign(NULL, 32, 7, LATER, out, sizeof(out)), -1);
+
+    memset(big, 'k', sizeof(big));
+    ck_assert_int_eq(cc_token_sign((unsigned char *) big, CC_TOKEN_SECRET_MAX,
+                                   7, LATER, out, sizeof(out)), (int) len);
+    ck_assert_int_eq(cc_token_sign((unsigned char *) big,
+                                   CC_TOKEN_SECRET_MAX + 1, 7, LATER, out,
+                                   sizeof(out)), -1);
+}
+END_TEST
+
+
+START_TEST(test_secret_length_in_verify)
+{
+    char      out[CC_TOKEN_MAX + 1];
+    uint64_t  uid;
+    int       n;
+
+    /* a 31-byte secret signs nothing and verifies nothing */
+    n = cc_token_sign((const unsigned char *) secret, 32, 7, LATER, out,
+                      sizeof(out));
+    ck_assert_int_gt(n, 0);
+    uid = SENTINEL;
+    ck_assert_int_eq(cc_token_verify((const unsigned char *) secret, 32, out,
+                                     (size_t) n, NOW, &uid), CC_TOKEN_OK);
+    ck_assert_int_eq(cc_token_verify((const unsigned char *) secret, 31, out,
+                                     (size_t) n, NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_int_eq(cc_token_verify(NULL, 0, out, (size_t) n, NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+}
+END_TEST
+
+
+START_TEST(test_expired)
+{
+    char      out[CC_TOKEN_MAX + 1];
+    uint64_t  uid;
+    int       n;
+
+    ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), LATER, &uid),
+                     CC_TOKEN_EXPIRED);
+    ck_assert_uint_eq(uid, SENTINEL);
+    ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), LATER + 1, &uid),
+                     CC_TOKEN_EXPIRED);
+    ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), INT64_MAX, &uid),
+                     CC_TOKEN_EXPIRED);
+    ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), LATER - 1, &uid),
+                     CC_TOKEN_OK);
+    ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), INT64_MIN, &uid),
+                     CC_TOKEN_OK);
+
+    n = sign(secret, 7, NOW - 1, out, sizeof(out));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(verify(secret, out, (size_t) n, NOW, &uid),
+                     CC_TOKEN_EXPIRED);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+/* a character of the base64url alphabet other than ch */
+static char
+other_b64(char ch)
+{
+    return ch == 'A' ? 'B' : 'A';
+}
+
+
+START_TEST(test_forged_sig_char)
+{
+    char      tok[sizeof(GOOD)];
+    size_t    at;
+    uint64_t  uid;
+
+    memcpy(tok, GOOD, sizeof(GOOD));
+    at = sizeof(GOOD) - 1 - CC_TOKEN_SIG_LEN + (size_t) _i;
+    tok[at] = other_b64(tok[at]);
+
+    ck_assert_int_eq(verify(secret, tok, strlen(tok), NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+/* tokens with the signature of something else */
+static const char  *forged[] = {
+    "8.2000000000." SIG,                            /* another uid */
+    "17.2000000000." SIG,
+    "7.2000000001." SIG,                            /* another exp */
+    "7.3000000000." SIG,
+    "7.99999999999." SIG,
+    "7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeR",
+                         /* decodes to the same bytes: strings are compared */
+    "7.2000000000.H_RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4",  /* uid 6's */
+    "6.2000000000." SIG,
+    "7.2000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+};
+
+
+START_TEST(test_forged)
+{
+    uint64_t  uid;
+
+    ck_assert_msg(verify(secret, forged[_i], strlen(forged[_i]), NOW, &uid)
+                  == CC_TOKEN_BAD_SIGNATURE, "#%d: %s", _i, forged[_i]);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_forged_other_secret)
+{
+    char      out[CC_TOKEN_MAX + 1];
+    uint64_t  uid;
+    int       n;
+
+    n = sign(other, 7, LATER, out, sizeof(out));
+    ck_assert_int_gt(n, 0);
+    ck_assert_str_ne(out, GOOD);
+    ck_assert_int_eq(verify(secret, out, (size_t) n, NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_int_eq(verify(other, GOOD, strlen(GOOD), NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_forged_expired)
+{
+    char      out[CC_TOKEN_MAX + 1];
+    uint64_t  uid;
+    int       n;
+
+    /* the signature is checked before the expiry */
+    n = sign(other, 7, NOW - 10, out, sizeof(out));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(verify(secret, out, (size_t) n, NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_int_eq(verify(secret, "7.1000000000." SIG,
+                            strlen("7.1000000000." SIG), NOW, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), LATER, &uid),
+                     CC_TOKEN_EXPIRED);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+/* a literal with its length, NULs inside included */
+#define T(s)  { s, sizeof(s) - 1 }
+
+static const struct {
+    const char  *tok;
+    size_t       len;
+} malformed[] = {
+    T(""),
+    T("."),
+    T(".."),
+    T("..."),
+    T("7"),
+    T("7.2000000000"),                              /* missing parts */
+    T("7.2000000000."),
+    T("7.." SIG),
+    T(".2000000000." SIG),
+    T(SIG),
+    T("2000000000." SIG),
+    T("7.2000000000." SIG "."),                     /* extra dots */
+    T(".7.2000000000." SIG),
+    T("7.2000000000.." SIG),
+    T("7..2000000000." SIG),
+    T("7.2000000000." SIG ".7"),
+    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0Xr.AjwOG7q1ThTZdMEeQ"),
+    T("07.2000000000." SIG),                        /* leading zeros */
+    T("007.2000000000." SIG),
+    T("7.02000000000." SIG),
+    T("7.0." SIG),                                  /* exp 0 */
+    T("0.2000000000." SIG),                         /* uid 0 */
+    T("00.2000000000." SIG),
+    T("18446744073709551616.2000000000." SIG),      /* 2^64 */
+    T("99999999999999999999.2000000000." SIG),
+    T("100000000000000000000.2000000000." SIG),     /* 21 digits */
+    T("7.100000000000." SIG),                       /* exp above bound */
+    T("7.999999999999." SIG),
+    T("-7.2000000000." SIG),                        /* signs, hex */
+    T("+7.2000000000." SIG),
+    T("7.-2000000000." SIG),
+    T("7.+2000000000." SIG),
+    T("0x7.2000000000." SIG),
+    T("7.2000000000." SIG "="),                     /* padding */
+    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe="),
+    T("7.2000000000.82phtP4GFm+97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),  /* std */
+    T("6.2000000000.H/RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4"),
+    T("6.2000000000.H_RrWl/YqcwzktKHk7jiCJOjVppZGbKT1Fb+FVu2hw4"),
+    T(" 7.2000000000." SIG),                        /* spaces */
+    T("7.2000000000." SIG " "),
+    T("7 .2000000000." SIG),
+    T("7. 2000000000." SIG),
+    T("7.2000000000. " SIG),
+    T("7.2000000000.82phtP4GFm 97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7.2000000000." SIG "\n"),
+    T("7.2000000000." SIG "\r\n"),
+    T("7.2000000000.82phtP4GFm\t97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7\0.2000000000." SIG),                       /* NUL inside */
+    T("7.2000000000\0." SIG),
+    T("7.2000000000.82phtP4GFm\0" "97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7.2000000000." SIG "\0"),
+    T("\0" "7.2000000000." SIG),
+    T("\xe4\xb8\xad.2000000000." SIG),              /* UTF-8 "中" */
+    T("7.2000000000.82phtP4GFm\xe4\xb8\xad" "kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7.2000000000." SIG "\xe4\xb8\xad"),
+    T("\xef\xbc\x97.2000000000." SIG),              /* fullwidth "7" */
+    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe\x80"),
+    T("7.2000000000." SIG "A"),                     /* 44-char sig */
+    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe"), /* 42 */
+    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ82ph"),
+    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ="),
+};
+
+
+START_TEST(test_malformed)
+{
+    uint64_t  uid;
+
+    ck_assert_msg(verify(secret, malformed[_i].tok, malformed[_i].len, NOW,
+                         &uid) == CC_TOKEN_MALFORMED,
+                  "#%d accepted or misreported", _i);
+    ck_assert_uint_eq(uid, SENTINEL);
+    ck_assert_msg(cc_token_peek_uid(malformed[_i].tok, malformed[_i].len,
+                                    &uid) == -1, "#%d peeked", _i);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_truncated)
+{
+    uint64_t  uid;
+
+    /* every prefix of a good token, _i bytes long */
+    ck_assert_msg(verify(secret, GOOD, (size_t) _i, NOW, &uid)
+                  == CC_TOKEN_MALFORMED, "prefix of %d bytes", _i);
+    ck_assert_int_eq(cc_token_peek_uid(GOOD, (size_t) _i, &uid), -1);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_too_long)
+{
+    char      buf[CC_TOKEN_MAX + 2];
+    uint64_t  uid;
+    size_t    len;
+
+    /* a good token, then 'A's up to CC_TOKEN_MAX + 1 bytes */
+    len = strlen(GOOD);
+    memcpy(buf, GOOD, len);
+    memset(buf + len, 'A', sizeof(buf) - len);
+
+    ck_assert_int_eq(verify(secret, buf, CC_TOKEN_MAX + 1, NOW, &uid),
+                     CC_TOKEN_MALFORMED);
+    ck_assert_int_eq(verify(secret, buf, CC_TOKEN_MAX, NOW, &uid),
+                     CC_TOKEN_MALFORMED);
+    ck_assert_int_eq(verify(secret, buf, (size_t) -1, NOW, &uid),
+                     CC_TOKEN_MALFORMED);
+    ck_assert_int_eq(cc_token_peek_uid(buf, CC_TOKEN_MAX + 1, &uid), -1);
+
+    memset(buf, '1', sizeof(buf));
+    ck_assert_int_eq(verify(secret, buf, CC_TOKEN_MAX + 1, NOW, &uid),
+                     CC_TOKEN_MALFORMED);
+    ck_assert_int_eq(verify(secret, NULL, 0, NOW, &uid), CC_TOKEN_MALFORMED);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_peek_uid)
+{
+    uint64_t  uid;
+
+    uid = 0;
+    ck_assert_int_eq(cc_token_peek_uid(GOOD, strlen(GOOD), &uid), 0);
+    ck_assert_uint_eq(uid, 7);
+
+    uid = 0;
+    ck_assert_int_eq(cc_token_peek_uid(kat[2].token, strlen(kat[2].token),
+                                       &uid), 0);
+    ck_assert_uint_eq(uid, UINT64_MAX);
+
+    /* no signature check: a forged token peeks fine, routing only */
+    uid = 0;
+    ck_assert_int_eq(cc_token_peek_uid(forged[0], strlen(forged[0]), &uid),
+                     0);
+    ck_assert_uint_eq(uid, 8);
+
+    /* nor an expiry check */
+    uid = 0;
+    ck_assert_int_eq(cc_token_peek_uid(kat[3].token, strlen(kat[3].token),
+                                       &uid), 0);
+    ck_assert_uint_eq(uid, 1);
+
+    uid = SENTINEL;
+    ck_assert_int_eq(cc_token_peek_uid("7.2000000000", 12, &uid), -1);
+    ck_assert_int_eq(cc_token_peek_uid("07.2000000000." SIG,
+                                       strlen("07.2000000000." SIG), &uid),
+                     -1);
+    ck_assert_int_eq(cc_token_peek_uid("", 0, &uid), -1);
+    ck_assert_uint_eq(uid, SENTINEL);
+}
+END_TEST
+
+
+START_TEST(test_strerror)
+{
+    ck_assert_str_eq(cc_token_strerror(CC_TOKEN_OK), "ok");
+    ck_assert_str_eq(cc_token_strerror(CC_TOKEN_MALFORMED), "malformed");
+    ck_assert_str_eq(cc_token_strerror(CC_TOKEN_BAD_SIGNATURE),
+                     "bad signature");
+    ck_assert_str_eq(cc_token_strerror(CC_TOKEN_EXPIRED), "expired");
+}
+END_TEST
+
+
+/* a temporary file holding len bytes of data; its path in path */
+static void
+temp_file(char *path, size_t size, const void *data, size_t len)
+{
+    int  fd;
+
+    snprintf(path, size, "/tmp/cc-test-token-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t) len);
+    close(fd);
+}
+
+
+/* loads a file of data: the return code, the secret and its length */
+static int
+load(const void *data, size_t len, size_t cap, unsigned char *buf,
+    size_t *out, char *err, size_t errlen)
+{
+    int   rc;
+    char  path[64];
+
+    temp_file(path, sizeof(path), data, len);
+    rc = cc_token_load_secret(path, buf, cap, out, err, errlen);
+    unlink(path);
+
+    return rc;
+}
+
+
+START_TEST(test_load_secret)
+{
+    char           data[CC_TOKEN_SECRET_MAX + 8], err[256];
+    unsigned char  buf[CC_TOKEN_SECRET_MAX];
+    size_t         len;
+
+    memset(data, 'k', sizeof(data));
+
+    /* exactly 40 bytes */
+    len = 0;
+    ck_assert_int_eq(load(secret, 40, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 40);
+    ck_assert_int_eq(memcmp(buf, secret, 40), 0);
+
+    /* one "\n" stripped */
+    memcpy(data, secret, 40);
+    data[40] = '\n';
+    ck_assert_int_eq(load(data, 41, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 40);
+    ck_assert_int_eq(memcmp(buf, secret, 40), 0);
+
+    /* one "\r\n" stripped */
+    data[40] = '\r';
+    data[41] = '\n';
+    ck_assert_int_eq(load(data, 42, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 40);
+    ck_assert_int_eq(memcmp(buf, secret, 40), 0);
+
+    /* only one: "\n\n" leaves a "\n"; a lone "\r" stays */
+    data[40] = '\n';
+    data[41] = '\n';
+    ck_assert_int_eq(load(data, 42, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 41);
+    ck_assert_int_eq(buf[40], '\n');
+
+    data[40] = '\r';
+    ck_assert_int_eq(load(data, 41, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 41);
+    ck_assert_int_eq(buf[40], '\r');
+
+    /* the bounds: 32 and 1024 bytes, with or without a newline */
+    memset(data, 'k', sizeof(data));
+    ck_assert_int_eq(load(data, 32, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 32);
+    data[32] = '\n';
+    ck_assert_int_eq(load(data, 33, sizeof(buf), buf, &len, err,
+                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, 32);
+
+    memset(data, 'k', sizeof(data));
+    ck_assert_int_eq(load(data, CC_TOKEN_SECRET_MAX, sizeof(buf), buf, &len,
+                          err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, CC_TOKEN_SECRET_MAX);
+    data[CC_TOKEN_SECRET_MAX] = '\r';
+    data[CC_TOKEN_SECRET_MAX + 1] = '\n';
+    ck_assert_int_eq(load(data, CC_TOKEN_SECRET_MAX + 2, sizeof(buf), buf,
+                          &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, CC_TOKEN_SECRET_MAX);
+
+    /* a loaded secret signs like the literal one */
+    {
+        char  out[CC_TOKEN_MAX + 1];
+
+        memcpy(data, secret, 43);
+        data[43] = '\n';
+        ck_assert_int_eq(load(data, 44, sizeof(buf), buf, &len, err,
+                              sizeof(err)), 0);
+        ck_assert_int_eq(cc_token_sign(buf, len, 7, LATER, out, sizeof(out)),
+                         (int) strlen(GOOD));
+        ck_assert_str_eq(out, GOOD);
+    }
+}
+END_TEST
+
+
+START_TEST(test_load_secret_rejects)
+{
+    char           data[CC_TOKEN_SECRET_MAX + 8], err[256], path[64];
+    unsigned char  buf[CC_TOKEN_SECRET_MAX];
+    size_t         len;
+
+    memset(data, 'k', sizeof(data));
+    len = 12345;
+
+    /* missing */
+    temp_file(path, sizeof(path), "", 0);
+    unlink(path);
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
+                                          sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "cannot open") && strstr(err, path)
+                  && strstr(err, "No such file"), "%s", err);
+
+    /* a directory */
+    ck_assert_int_eq(cc_token_load_secret("/tmp", buf, sizeof(buf), &len, err,
+                                          sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "cannot read"), "%s", err);
+
+    /* too short: empty, 31, 31 and a newline, a newline alone */
+    ck_assert_int_eq(load(data, 0, sizeof(buf), buf, &len, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strstr(err, "holds 0 bytes, at least 32"), "%s", err);
+    ck_assert_int_eq(load(data, 31, sizeof(buf), buf, &len, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strstr(err, "holds 31 bytes, at least 32"), "%s", err);
+    data[31] = '\n';
+    ck_assert_int_eq(load(data, 32, sizeof(buf), buf, &len, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strstr(err, "holds 31 bytes"), "%s", err);
+    ck_assert_int_eq(load("\n", 1, sizeof(buf), buf, &len, err, sizeof(err)),
+                     -1);
+
+    /* too long: 1025, 1025 and a newline, much more */
+    memset(data, 'k', sizeof(data));
+    ck_assert_int_eq(load(data, CC_TOKEN_SECRET_MAX + 1, sizeof(buf), buf,
+                          &len, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "longer than 1024 bytes"), "%s", err);
+    data[CC_TOKEN_SECRET_MAX + 1] = '\n';
+    ck_assert_int_eq(load(data, CC_TOKEN_SECRET_MAX + 2, sizeof(buf), buf,
+                          &len, err, sizeof(err)), -1);
+    data[CC_TOKEN_SECRET_MAX + 1] = '\r';
+    data[CC_TOKEN_SECRET_MAX + 2] = '\n';
+    ck_assert_int_eq(load(data, CC_TOKEN_SECRET_MAX + 3, sizeof(buf), buf,
+                          &len, err, sizeof(err)), -1);
+    memset(data, 'k', sizeof(data));
+    ck_assert_int_eq(load(data, sizeof(data), sizeof(buf), buf, &len, err,
+                          sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "longer than 1024 bytes"), "%s", err);
+
+    /* more than the caller's buffer */
+    ck_assert_int_eq(load(data, 40, 39, buf, &len, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "do not fit"), "%s", err);
+
+    /* no room for a message is no crash */
+    ck_assert_int_eq(load(data, 31, sizeof(buf), buf, &len, NULL, 0), -1);
+
+    ck_assert_uint_eq(len, 12345);
+}
+END_TEST
+
+
+int
+main(void)
+{
+    int       failed;
+    Suite    *s;
+    TCase    *tc;
+    SRunner  *sr;
+
+    s = suite_create("token");
+
+    tc = tcase_create("sign");
+    tcase_add_loop_test(tc, test_known_answer, 0,
+                        (int) (sizeof(kat) / sizeof(kat[0])));
+    tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_not_nul_terminated);
+    tcase_add_test(tc, test_sign_rejects);
+    tcase_add_test(tc, test_secret_length_in_verify);
+    tcase_add_test(tc, test_expired);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("forged");
+    tcase_add_loop_test(tc, test_forged_sig_char, 0, CC_TOKEN_SIG_LEN);
+    tcase_add_loop_test(tc, test_forged, 0,
+                        (int) (sizeof(forged) / sizeof(forged[0])));
+    tcase_add_test(tc, test_forged_other_secret);
+    tcase_add_test(tc, test_forged_expired);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("malformed");
+    tcase_add_loop_test(tc, test_malformed, 0,
+                        (int) (sizeof(malformed) / sizeof(malformed[0])));
+    tcase_add_loop_test(tc, test_truncated, 0, (int) strlen(GOOD));
+    tcase_add_test(tc, test_too_long);
+    tcase_add_test(tc, test_peek_uid);
+    tcase_add_test(tc, test_strerror);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("secret");
+    tcase_add_test(tc, test_load_secret);
+    tcase_add_test(tc, test_load_secret_rejects);
+    suite_add_tcase(s, tc);
+
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
