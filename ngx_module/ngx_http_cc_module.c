@@ -370,6 +370,7 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
                               NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER);
+    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
     ngx_conf_merge_str_value(conf->uid_header, prev->uid_header, "X-CC-Uid");
 
     if (conf->uid_var_index != NGX_CONF_UNSET) {
@@ -565,13 +566,21 @@ ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * cc_identity trusted_header NAME: the uid is the header NAME, set by a
+ * gateway in front that authenticated the user (and strips it from
+ * clients).  cc_identity token FILE: the uid comes from a signed token in
+ * "Authorization: Bearer", verified with the secret in FILE (cc_token.h).
+ */
 static char *
 ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cc_loc_conf_t *clcf = conf;
 
-    u_char       ch;
-    ngx_str_t   *value;
+    u_char       ch, *buf;
+    char         err[256];
+    size_t       len;
+    ngx_str_t   *value, path;
     ngx_uint_t   i;
 
     if (clcf->identity != NGX_CONF_UNSET_UINT) {
@@ -580,10 +589,38 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (ngx_strcmp(value[1].data, "token") == 0) {
+        path = value[2];
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        buf = ngx_pnalloc(cf->pool, CC_TOKEN_SECRET_MAX);
+        if (buf == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (cc_token_load_secret((char *) path.data, buf, CC_TOKEN_SECRET_MAX,
+                                 &len, err, sizeof(err))
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+            return NGX_CONF_ERROR;
+        }
+
+        clcf->identity = NGX_HTTP_CC_IDENTITY_TOKEN;
+        clcf->secret.data = buf;
+        clcf->secret.len = len;
+
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strcmp(value[1].data, "trusted_header") != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid identity mode \"%V\", "
-                           "expected \"trusted_header\"", &value[1]);
+                           "expected \"trusted_header\" or \"token\"",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 

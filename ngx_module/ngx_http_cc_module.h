@@ -19,9 +19,11 @@
 #include "cc_cards.h"
 #include "cc_ids.h"
 #include "cc_event.h"
+#include "cc_token.h"
 
 
 #define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
+#define NGX_HTTP_CC_IDENTITY_TOKEN           2
 
 #define NGX_HTTP_CC_GRANT_MAX  100000
 
@@ -117,6 +119,7 @@ typedef struct {
     ngx_uint_t                identity;
     ngx_str_t                 uid_header;
     ngx_int_t                 uid_var_index;
+    ngx_str_t                 secret;        /* token mode: HMAC key */
 } ngx_http_cc_loc_conf_t;
 
 

@@ -18,10 +18,35 @@ static ngx_str_t  ngx_http_cc_json_type = ngx_string("application/json");
 ngx_int_t
 ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
 {
-    ngx_http_cc_loc_conf_t     *clcf;
-    ngx_http_variable_value_t  *v;
+    ngx_str_t                  tok;
+    ngx_table_elt_t           *auth;
+    ngx_http_cc_loc_conf_t    *clcf;
+    ngx_http_variable_value_t *v;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_cc_module);
+
+    if (clcf->identity == NGX_HTTP_CC_IDENTITY_TOKEN) {
+        auth = r->headers_in.authorization;
+
+        if (auth == NULL || auth->value.len <= sizeof("Bearer ") - 1
+            || ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1) != 0)
+        {
+            return NGX_HTTP_UNAUTHORIZED;
+        }
+
+        tok.data = auth->value.data + sizeof("Bearer ") - 1;
+        tok.len = auth->value.len - (sizeof("Bearer ") - 1);
+
+        if (cc_token_verify(clcf->secret.data, clcf->secret.len,
+                            (const char *) tok.data, tok.len, ngx_time(), uid)
+            != CC_TOKEN_OK)
+        {
+            return NGX_HTTP_UNAUTHORIZED;
+        }
+
+        return NGX_OK;
+    }
 
     v = ngx_http_get_indexed_variable(r, clcf->uid_var_index);
 
@@ -140,7 +165,18 @@ ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status, char *code)
 ngx_int_t
 ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc)
 {
+    ngx_table_elt_t  *h;
+
     if (rc == NGX_HTTP_UNAUTHORIZED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        ngx_str_set(&h->value, "Bearer");
+
         return ngx_http_cc_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                       "unauthorized");
     }

@@ -132,7 +132,7 @@ invalid card weight "1000001"
     cc_identity cookie X-CC-Uid;
 --- must_die
 --- error_log
-invalid identity mode "cookie", expected "trusted_header"
+invalid identity mode "cookie", expected "trusted_header" or "token"
 
 
 
@@ -198,3 +198,95 @@ GET /t
 --- request
 GET /t
 --- response_body: up
+
+
+
+=== TEST 20: stock of a kind the campaign does not have
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_cards 1 1 1;
+    cc_card_stock 3 10;
+--- must_die
+--- error_log
+"cc_card_stock" of kind 3, but "cc_cards" has kinds 0..2
+
+
+
+=== TEST 21: stock of a kind twice
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_card_stock 4 10;
+    cc_card_stock 4 20;
+--- must_die
+--- error_log
+duplicate stock of card kind 4
+
+
+
+=== TEST 22: a stock that is not a number
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_card_stock 4 many;
+--- must_die
+--- error_log
+invalid card stock "many", expected 0..1000000000
+
+
+
+=== TEST 23: a kind out of range
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_card_stock 16 1;
+--- must_die
+--- error_log
+invalid card kind "16", expected 0..15
+
+
+
+=== TEST 24: a time that is neither unix seconds nor ISO UTC
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_campaign_start 2026-01-01;
+--- must_die
+--- error_log
+invalid time "2026-01-01", expected unix seconds or YYYY-MM-DDTHH:MM:SSZ
+
+
+
+=== TEST 25: an end before the start
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_campaign_start 2026-02-01T00:00:00Z;
+    cc_campaign_end 2026-01-01T00:00:00Z;
+--- must_die
+--- error_log
+"cc_campaign_start" must be before "cc_campaign_end"
+
+
+
+=== TEST 26: a combine cutoff after the end
+--- http_config
+    cc_redis_shards 127.0.0.1:6379;
+    cc_campaign_start 1767225600;
+    cc_campaign_end 1768435200;
+    cc_combine_cutoff 1768435201;
+--- must_die
+--- error_log
+"cc_combine_cutoff" must be after "cc_campaign_start" and not after "cc_campaign_end"
+
+
+
+=== TEST 27: a cutoff equal to the end is fine
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_campaign_start 1767225600;
+    cc_campaign_end 1768435200;
+    cc_combine_cutoff 1768435200;
+    cc_card_stock 4 0;
+--- config
+    location = /t { return 200 "ok"; }
+--- request
+GET /t
+--- response_body: ok
+--- no_error_log
+[error]

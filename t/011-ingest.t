@@ -13,7 +13,8 @@ sub total_rows {
     mysql_value('SELECT COUNT(*) FROM cc_s0.draws') + mysql_value('SELECT COUNT(*) FROM cc_s1.draws');
 }
 
-campaign_up();
+# five kinds of equal weight: after 10 flips about half the users hold a set
+campaign_up(http_config => "    cc_cards 1 1 1 1 1;\n");
 my $ingest = start_ingest();
 
 grant_users(1, 40, 10);
@@ -39,6 +40,21 @@ like($body, qr/^cc_flips_total\{result="no_chances"\} 80$/m, 'metrics: 80 refuse
 ok(wait_until(sub { (http_request('GET', '/cc/metrics'))[1] =~ /^cc_kafka_delivered_total 400$/m }, 5),
    'metrics: 400 draws acknowledged by Kafka');
 
+# ---- combines reach the eligibility table --------------------------------------
+
+my ($combined, $missing) = (0, 0);
+for my $uid (1 .. 40) {
+    my ($s, $b) = http_request('POST', "/cc/combine?request_id=set$uid", { 'X-CC-Uid' => $uid });
+    $combined++ if $s == 200 && $b =~ /"combined":true/;
+    $missing++ if $s == 409 && $b eq '{"error":"missing_cards"}';
+}
+is($combined + $missing, 40, "40 combines: $combined combined, $missing missing a kind");
+ok($combined > 0 && $missing > 0, 'both outcomes happen');
+ok(wait_until(sub { mysql_value('SELECT COUNT(*) FROM cc_s0.eligibility')
+                  + mysql_value('SELECT COUNT(*) FROM cc_s1.eligibility') == $combined }, 20),
+   "$combined eligibility rows in MySQL");
+is_deeply([ state_diff(1 .. 40) ], [], 'eligibility rows in the users\' shards; cards held equal Redis');
+
 # ---- bad messages ----------------------------------------------------------
 
 my $p = spawn_worker('/bin/sh', '-c',
@@ -56,23 +72,24 @@ is_deeply([ state_diff(1 .. 40) ], [], 'and no draw changed');
 
 ok(wait_until(sub { worker_stderr($ingest) =~ /lag \d+/ }, 5), 'a progress line comes every --progress seconds');
 is(stop_worker($ingest, 'TERM', 10), 0, 'SIGTERM: cc-ingest exits 0');
-like(worker_stderr($ingest), qr/stopping: \d+ read, 400 inserted, 0 duplicate, 3 dead/, 'and says what it did');
+like(worker_stderr($ingest), qr/stopping: \d+ read, ${\( 400 + $combined )} inserted, 0 duplicate, 3 dead/, 'and says what it did');
 like(worker_stderr($ingest), qr/read, \d+ inserted.*\/s; lag \d+/, 'progress lines with rate and lag');
 
 my $again = start_ingest('group', '--group', 'replay', '--exit-idle', 5);
 is(wait_worker($again, 40), 0, 'a second consumer group (joined, not assigned) reads the whole topic again');
-like(worker_stderr($again), qr/stopping: 403 read, 0 inserted, 400 duplicate, 3 dead/,
-     'redelivered draws insert nothing');
+my $events = 400 + $combined;
+like(worker_stderr($again), qr/stopping: ${\( $events + 3 )} read, 0 inserted, $events duplicate, 3 dead/,
+     'redelivered draws and combines insert nothing');
 is(mysql_value('SELECT COUNT(*) FROM dead_letters', 'cc_s0'), 3, 'redelivered bad messages are not kept twice');
 is_deeply([ state_diff(1 .. 40) ], [], 'counts unchanged by the redelivery');
 
 # ---- the reconciler: nothing missing, logs trimmed -------------------------
 
 my $xlen = redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws');
-is($xlen, 400, 'the Redis draw logs hold the 400 draws');
+is($xlen, $events, 'the Redis draw logs hold the 400 draws and the combines');
 my ($rc, $err) = run_reconcile();
 is($rc, 0, 'cc-reconcile --once exits 0');
-like($err, qr/pass done: 400 draws checked, 0 written/, 'it finds nothing missing');
+like($err, qr/pass done: $events draws checked, 0 written/, 'it finds nothing missing');
 is(redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws'), 0, 'and trims the logs');
 is_deeply([ state_diff(1 .. 40) ], [], 'MySQL unchanged');
 

@@ -41,7 +41,7 @@ sub campaign_nginx {
                      . "    cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};\n"
                      . ($opt{http_config} // ''),
         config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
-                . 'location = /cc/metrics { cc_metrics; }');
+                . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }');
 }
 
 # cc-ingest on the mock; --assign unless the first argument is 'group'
@@ -105,7 +105,8 @@ sub _redis_shard_of {
 
 # what differs between Redis and MySQL for these users, as text lines;
 # empty when MySQL holds exactly each user's draws 1..s, in the user's
-# shard, and card counts equal to Redis's k0..k4
+# shard, an eligibility row exactly for the users who combined, and card
+# counts that, less the set a combine consumed, equal Redis's k0..k4
 sub state_diff {
     my (@uids) = @_;
     my @diff;
@@ -113,6 +114,7 @@ sub state_diff {
     my %rows;      # uid => { db => count }
     my %seqs;      # uid => "1,2,..."
     my %cards;     # uid => { card => n }
+    my %elig;      # uid => db
     for my $db ('cc_s0', 'cc_s1') {
         for my $r (@{ mysql_query('SELECT uid, COUNT(*), GROUP_CONCAT(seq ORDER BY seq) FROM draws GROUP BY uid', $db) }) {
             $rows{ $r->[0] }{$db} = $r->[1];
@@ -120,6 +122,10 @@ sub state_diff {
         }
         for my $r (@{ mysql_query('SELECT uid, card, n FROM user_cards', $db) }) {
             $cards{ $r->[0] }{ $r->[1] } += $r->[2];
+        }
+        for my $r (@{ mysql_query('SELECT uid FROM eligibility', $db) }) {
+            push @diff, "uid $r->[0]: eligibility rows in two shards" if $elig{ $r->[0] };
+            $elig{ $r->[0] } = $db;
         }
     }
     for my $uid (@uids) {
@@ -136,10 +142,16 @@ sub state_diff {
         my $want = join ',', 1 .. $s;
         my $got = $seqs{$uid} // '';
         push @diff, "uid $uid: MySQL seqs [$got], Redis has 1..$s" if $got ne $want;
+        my $combined = defined redis_cmd($rs, 'HGET', "cc:{$uid}:u", 'e') ? 1 : 0;
+        if ($combined != ($elig{$uid} ? 1 : 0)) {
+            push @diff, "uid $uid: combined in Redis $combined, eligibility row " . ($elig{$uid} // 'none');
+        } elsif ($elig{$uid} && $elig{$uid} ne $where->{$uid}) {
+            push @diff, "uid $uid: eligibility row in $elig{$uid}, its shard is $where->{$uid}";
+        }
         for my $k (0 .. 4) {
             my $r = redis_cmd($rs, 'HGET', "cc:{$uid}:u", "k$k") // 0;
-            my $m = $cards{$uid}{$k} // 0;
-            push @diff, "uid $uid card $k: MySQL $m, Redis $r" if $r != $m;
+            my $m = ($cards{$uid}{$k} // 0) - ($elig{$uid} ? 1 : 0);
+            push @diff, "uid $uid card $k: MySQL $m held, Redis $r" if $r != $m;
         }
     }
     return @diff;

@@ -1,0 +1,290 @@
+# cc_identity token: the uid comes from a signed token (uid.exp.sig, HMAC-
+# SHA256 with the secret file's key); nobody can act as another user.
+
+use lib 't/lib';
+use CcTest;
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url);
+use File::Temp qw(tempdir);
+
+my $dir = tempdir(CLEANUP => 1);
+my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
+
+sub spew { my ($f, $t) = @_; open my $h, '>', $f or die $!; print $h $t; close $h }
+spew("$dir/secret", "$secret\n");
+spew("$dir/short", "too short\n");
+chmod 0644, "$dir/secret", "$dir/short";
+chmod 0755, $dir;
+
+sub token {
+    my ($uid, $exp, $key) = @_;
+    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $key // $secret));
+}
+
+my $later = time + 3600;
+my $good = token(7, $later);
+(my $sig = $good) =~ s/^7\.\d+\.//;
+
+$ENV{TEST_NGINX_CC_SECRET} = "$dir/secret";
+$ENV{TEST_NGINX_CC_SHORT} = "$dir/short";
+$ENV{TEST_NGINX_TOKEN_7} = $good;
+$ENV{TEST_NGINX_TOKEN_EXPIRED} = token(7, time - 1);
+$ENV{TEST_NGINX_TOKEN_FORGED} = "8.$later.$sig";
+$ENV{TEST_NGINX_TOKEN_LATER} = "7." . ($later + 1) . ".$sig";
+$ENV{TEST_NGINX_TOKEN_OTHER_KEY} = token(7, $later, 'another-secret-that-is-32-bytes-long!');
+$ENV{TEST_NGINX_TOKEN_TRUNCATED} = substr($good, 0, length($good) - 1);
+
+plan tests => planned_tests();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a valid token flips as its user
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 2
+--- request
+POST /cc/flip?request_id=t1
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_7
+--- response_body: {"draw_id":"7:1","card":1,"chances_left":1}
+--- redis_after
+HGET cc:{7}:u c => 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: user A's token with user B's header acts as A, never B
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 2
+HSET cc:{8}:u c 2
+--- request
+POST /cc/flip?request_id=t2
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_7
+X-CC-Uid: 8
+--- response_body: {"draw_id":"7:1","card":1,"chances_left":1}
+--- redis_after
+HGET cc:{7}:u c => 1
+HGET cc:{8}:u c => 2
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: no token
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=t3
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer
+--- response_body: {"error":"unauthorized"}
+--- redis_after
+DBSIZE => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: an expired token
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 2
+--- request
+POST /cc/flip?request_id=t4
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_EXPIRED
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- redis_after
+HGET cc:{7}:u c => 2
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a forged token: A's signature on B's uid
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{8}:u c 2
+--- request
+POST /cc/flip?request_id=t5
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_FORGED
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- redis_after
+HGET cc:{8}:u c => 2
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: a forged token: the expiry pushed back
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=t6
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_LATER
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: a token signed with another secret
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=t7
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_OTHER_KEY
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a truncated token
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=t8
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_TRUNCATED
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: another scheme
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=t9
+--- more_headers
+Authorization: Basic $TEST_NGINX_TOKEN_7
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: garbage in the header
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+--- request
+POST /cc/flip?request_id=t10
+--- more_headers
+Authorization: Bearer 7.9999999999.中文中文中文中文中文中文中文中文中文中文中文中文中文中文
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: eligibility and combine need the token too
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/eligibility { cc_eligibility; }
+--- request
+GET /cc/eligibility
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 401
+--- response_body: {"error":"unauthorized"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: eligibility with the token
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/eligibility { cc_eligibility; }
+--- redis_before
+HSET cc:{7}:u k3 4
+--- request
+GET /cc/eligibility
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN_7
+--- response_body: {"cards":[0,0,0,4,0],"kinds":5,"combined":false,"eligible":false}
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: a missing secret file stops nginx -t
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token /nonexistent/cc-secret;
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+/nonexistent/cc-secret
+
+
+
+=== TEST 14: a secret shorter than 32 bytes stops nginx -t
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- config
+    cc_identity token $TEST_NGINX_CC_SHORT;
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+at least 32 are needed
