@@ -7,13 +7,13 @@
 # and prints a report.  Everything it started is stopped at the end; the
 # logs stay in ./demo-run/logs.
 #
-# Env: USERS (20) CHANCES (6) PORT (18480) REDIS_PORT (16480, and +1)
+# Env: USERS (20) CHANCES (12) PORT (18480) REDIS_PORT (16480, and +1)
 #      MYSQL_PORT (13480)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-USERS=${USERS:-20} CHANCES=${CHANCES:-6}
+USERS=${USERS:-20} CHANCES=${CHANCES:-12}
 PORT=${PORT:-18480} REDIS_PORT=${REDIS_PORT:-16480}
 MYSQL_PORT=${MYSQL_PORT:-13480}
 R0=$REDIS_PORT R1=$((REDIS_PORT + 1))
@@ -101,6 +101,8 @@ http {
         listen 127.0.0.1:$PORT;
         cc_identity trusted_header X-CC-Uid;
         location = /cc/flip    { cc_flip; }
+        location = /cc/combine { cc_combine; }
+        location = /cc/eligibility { cc_eligibility; }
         location = /cc/grant   { allow 127.0.0.1; deny all; cc_grant; }
         location = /cc/metrics { allow 127.0.0.1; deny all; cc_metrics; }
     }
@@ -136,11 +138,24 @@ for u in $(seq 2 "$USERS"); do
     done
 done
 
+echo "-- every user tries to combine a full set (合成)"
+eligible=0
+for u in $(seq 1 "$USERS"); do
+    case $(post "$u" "/cc/combine?request_id=set-$u") in
+        *'"combined":true'*) eligible=$((eligible + 1)) ;;
+    esac
+done
+printf '   user 1: %s\n' "$(curl -s -H 'X-CC-Uid: 1' "$url/cc/eligibility")"
+
 rows() {
     sql 'SELECT (SELECT COUNT(*) FROM cc_s0.draws) + (SELECT COUNT(*) FROM cc_s1.draws)'
 }
 echo "-- waiting for the $ok draws to reach MySQL through Kafka and cc-ingest"
 for _ in $(seq 100); do [ "$(rows)" -ge "$ok" ] && break; sleep 0.1; done
+elig_rows() {
+    sql 'SELECT (SELECT COUNT(*) FROM cc_s0.eligibility) + (SELECT COUNT(*) FROM cc_s1.eligibility)'
+}
+for _ in $(seq 100); do [ "$(elig_rows)" -ge "$eligible" ] && break; sleep 0.1; done
 
 # shellcheck disable=SC2086
 "$W/cc-reconcile" --once --grace 0 --redis "127.0.0.1:$R0" \
@@ -164,20 +179,23 @@ for k in 0 1 2 3 4; do
     done
     redis_cards="$redis_cards $t"
 done
-echo "cards by kind 0..4 in Redis:$redis_cards"
+echo "cards held by kind 0..4 in Redis:$redis_cards"
 mysql_cards=""
 for k in 0 1 2 3 4; do
-    mysql_cards="$mysql_cards $(sql "SELECT COALESCE(SUM(n), 0) FROM (SELECT n FROM cc_s0.user_cards WHERE card = $k UNION ALL SELECT n FROM cc_s1.user_cards WHERE card = $k) x")"
+    drawn=$(sql "SELECT COALESCE(SUM(n), 0) FROM (SELECT n FROM cc_s0.user_cards WHERE card = $k UNION ALL SELECT n FROM cc_s1.user_cards WHERE card = $k) x")
+    mysql_cards="$mysql_cards $((drawn - $(elig_rows)))"
 done
-echo "cards by kind 0..4 in MySQL:$mysql_cards"
+echo "cards held by kind 0..4 in MySQL (drawn less the combined sets):$mysql_cards"
+echo "eligible users: $eligible by the API, $(elig_rows) in MySQL's eligibility tables"
 for db in cc_s0 cc_s1; do
     echo "mysql shard $db: $(sql "SELECT COUNT(*) FROM $db.draws") draws of $(sql "SELECT COUNT(DISTINCT uid) FROM $db.draws") users"
 done
 echo "cc-reconcile: $(grep -o 'pass done.*' "$run/logs/cc-reconcile.log")"
 echo "metrics:"
 curl -s "$url/cc/metrics" | grep -v '^#' | sed 's/^/   /'
-if [ "$(rows)" = "$ok" ] && [ "$redis_cards" = "$mysql_cards" ]; then
-    echo "RESULT: MySQL holds every draw exactly once, card counts equal Redis"
+if [ "$(rows)" = "$ok" ] && [ "$redis_cards" = "$mysql_cards" ] \
+   && [ "$(elig_rows)" = "$eligible" ]; then
+    echo "RESULT: MySQL holds every draw and combine exactly once, cards equal Redis"
 else
     echo "RESULT: MySQL and Redis differ" >&2
     exit 1
