@@ -70,23 +70,52 @@ cc_event_int(const cJSON *o, const char *name, double min, double max,
 }
 
 
+/* the fields every event has: uid, ts and request_id */
+static int
+cc_event_common(const cJSON *o, uint64_t *uid, int64_t *ts_ms, char *rid,
+    const char **why)
+{
+    double        ts;
+    const cJSON  *u, *r;
+
+    u = cJSON_GetObjectItemCaseSensitive(o, "uid");
+    r = cJSON_GetObjectItemCaseSensitive(o, "request_id");
+
+    if (!cJSON_IsString(u)
+        || cc_parse_uid(u->valuestring, strlen(u->valuestring), uid) != 0)
+    {
+        *why = "bad uid";
+        return -1;
+    }
+
+    if (cc_event_int(o, "ts", 1, (double) CC_TS_MAX, &ts) != 0) {
+        *why = "bad ts";
+        return -1;
+    }
+
+    if (!cJSON_IsString(r)
+        || cc_check_request_id(r->valuestring, strlen(r->valuestring)) != 0)
+    {
+        *why = "bad request_id";
+        return -1;
+    }
+
+    *ts_ms = (int64_t) ts;
+    strcpy(rid, r->valuestring);
+
+    return 0;
+}
+
+
 /* the fields of a draw in a parsed message */
 static int
 cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why)
 {
     char          expect[48];
-    double        seq, card, ts;
-    const cJSON  *uid, *rid, *did;
+    double        seq, card;
+    const cJSON  *did;
 
-    uid = cJSON_GetObjectItemCaseSensitive(o, "uid");
-    rid = cJSON_GetObjectItemCaseSensitive(o, "request_id");
-    did = cJSON_GetObjectItemCaseSensitive(o, "draw_id");
-
-    if (!cJSON_IsString(uid)
-        || cc_parse_uid(uid->valuestring, strlen(uid->valuestring), &d->uid)
-           != 0)
-    {
-        *why = "bad uid";
+    if (cc_event_common(o, &d->uid, &d->ts_ms, d->request_id, why) != 0) {
         return -1;
     }
 
@@ -100,26 +129,13 @@ cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why)
         return -1;
     }
 
-    if (cc_event_int(o, "ts", 1, (double) CC_TS_MAX, &ts) != 0) {
-        *why = "bad ts";
-        return -1;
-    }
-
-    if (!cJSON_IsString(rid)
-        || cc_check_request_id(rid->valuestring, strlen(rid->valuestring))
-           != 0)
-    {
-        *why = "bad request_id";
-        return -1;
-    }
-
     d->seq = (uint32_t) seq;
     d->card = (uint32_t) card;
-    d->ts_ms = (int64_t) ts;
-    strcpy(d->request_id, rid->valuestring);
 
     snprintf(expect, sizeof(expect), "%llu:%u", (unsigned long long) d->uid,
              d->seq);
+
+    did = cJSON_GetObjectItemCaseSensitive(o, "draw_id");
 
     if (!cJSON_IsString(did) || strcmp(did->valuestring, expect) != 0) {
         *why = "draw_id is not uid:seq";
@@ -236,37 +252,7 @@ cc_combine_check(const cc_combine_t *c, const char **why)
 static int
 cc_combine_decode(const cJSON *o, cc_combine_t *c, const char **why)
 {
-    double        ts;
-    const cJSON  *uid, *rid;
-
-    uid = cJSON_GetObjectItemCaseSensitive(o, "uid");
-    rid = cJSON_GetObjectItemCaseSensitive(o, "request_id");
-
-    if (!cJSON_IsString(uid)
-        || cc_parse_uid(uid->valuestring, strlen(uid->valuestring), &c->uid)
-           != 0)
-    {
-        *why = "bad uid";
-        return -1;
-    }
-
-    if (cc_event_int(o, "ts", 1, (double) CC_TS_MAX, &ts) != 0) {
-        *why = "bad ts";
-        return -1;
-    }
-
-    if (!cJSON_IsString(rid)
-        || cc_check_request_id(rid->valuestring, strlen(rid->valuestring))
-           != 0)
-    {
-        *why = "bad request_id";
-        return -1;
-    }
-
-    c->ts_ms = (int64_t) ts;
-    strcpy(c->request_id, rid->valuestring);
-
-    return 0;
+    return cc_event_common(o, &c->uid, &c->ts_ms, c->request_id, why);
 }
 
 

@@ -53,21 +53,8 @@ ngx_http_cc_eligibility_handler(ngx_http_request_t *r)
     key.data = p;
     key.len = ngx_sprintf(p, "cc:{%uL}:u", uid) - p;
 
-    rc = ngx_http_cc_redis_eval(r, uid, NGX_HTTP_CC_SCRIPT_ELIG, &key, NULL,
-                                ngx_http_cc_eligibility_reply);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "storage_unavailable");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_DONE;
+    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_ELIG, &key, NULL,
+                            ngx_http_cc_eligibility_reply, NGX_HTTP_CC_METRIC_N);
 }
 
 
@@ -154,22 +141,9 @@ ngx_http_cc_combine_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
     args[2].len = p - args[2].data;
 
-    rc = ngx_http_cc_redis_eval(r, uid, NGX_HTTP_CC_SCRIPT_COMBINE, &key,
-                                args, ngx_http_cc_combine_reply);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_COMBINE_UNAVAILABLE);
-        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "storage_unavailable");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_DONE;
+    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_COMBINE, &key, args,
+                            ngx_http_cc_combine_reply,
+                            NGX_HTTP_CC_COMBINE_UNAVAILABLE);
 }
 
 

@@ -106,23 +106,8 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
     args[3].len = p - args[3].data;
 
-    rc = ngx_http_cc_redis_eval(r, uid, NGX_HTTP_CC_SCRIPT_FLIP, keys, args,
-                                ngx_http_cc_flip_reply);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_UNAVAILABLE);
-        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "storage_unavailable");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* notice a client that hangs up while Redis works */
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_DONE;
+    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_FLIP, keys, args,
+                            ngx_http_cc_flip_reply, NGX_HTTP_CC_FLIP_UNAVAILABLE);
 }
 
 

@@ -74,22 +74,8 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
 
     args[0] = gid;
 
-    rc = ngx_http_cc_redis_eval(r, uid, NGX_HTTP_CC_SCRIPT_GRANT, keys, args,
-                                ngx_http_cc_grant_reply);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_UNAVAILABLE);
-        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "storage_unavailable");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_DONE;
+    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_GRANT, keys, args,
+                            ngx_http_cc_grant_reply, NGX_HTTP_CC_GRANT_UNAVAILABLE);
 }
 
 

@@ -100,6 +100,10 @@ ngx_http_cc_metric_inc(ngx_uint_t metric)
 {
     ngx_atomic_t  *m;
 
+    if (metric >= NGX_HTTP_CC_METRIC_N) {
+        return;
+    }
+
     m = ngx_http_cc_metrics ? ngx_http_cc_metrics : ngx_http_cc_metrics_none;
 
     (void) ngx_atomic_fetch_add(&m[metric], 1);

@@ -163,6 +163,9 @@ ngx_int_t ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status,
     char *code);
 ngx_int_t ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc);
+ngx_int_t ngx_http_cc_call(ngx_http_request_t *r, uint64_t uid,
+    ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
+    ngx_http_cc_reply_pt handler, ngx_uint_t unavailable);
 ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine);
 void ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
     ngx_uint_t combined);

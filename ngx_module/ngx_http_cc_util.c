@@ -270,6 +270,38 @@ invalid:
 }
 
 
+/*
+ * Queues the request's script call and returns what its content handler
+ * returns: NGX_DONE while Redis works (the reply handler finalizes), or
+ * the 503 now when the shard is known to be down, counted in the metric
+ * unavailable (NGX_HTTP_CC_METRIC_N: none).
+ */
+ngx_int_t
+ngx_http_cc_call(ngx_http_request_t *r, uint64_t uid, ngx_uint_t script,
+    ngx_str_t *keys, ngx_str_t *args, ngx_http_cc_reply_pt handler,
+    ngx_uint_t unavailable)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_cc_redis_eval(r, uid, script, keys, args, handler);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_cc_metric_inc(unavailable);
+        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "storage_unavailable");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* notice a client that hangs up while Redis works */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_DONE;
+}
+
+
 /* for the reply handlers, which run outside the content phase */
 void
 ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,

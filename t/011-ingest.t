@@ -62,7 +62,7 @@ my $p = spawn_worker('/bin/sh', '-c',
   . "| build/workers/cc-produce --brokers $ENV{TEST_KAFKA_BROKERS}");
 is(wait_worker($p, 10), 0, 'three malformed messages produced');
 my $dead = wait_until(sub { my $d = mysql_query('SELECT reason, payload FROM dead_letters ORDER BY reason', 'cc_s0'); @$d == 3 ? $d : undef }, 10);
-is_deeply([ map { $_->[0] } @{ $dead // [] } ], [ 'bad card', 'draw_id is not uid:seq', 'not a JSON object' ],
+is_deeply([ map { $_->[0] } @{ $dead // [] } ], [ 'bad ts', 'draw_id is not uid:seq', 'not a JSON object' ],
           'each is a dead letter with its reason');
 is($dead->[2][1], 'garbage', 'and its payload');
 ok(worker_alive($ingest), 'cc-ingest lives on');

@@ -163,6 +163,57 @@ START_TEST(test_check)
 END_TEST
 
 
+START_TEST(test_combine)
+{
+    cc_combine_t   c, back;
+    cc_event_t     ev;
+    const char    *why;
+    char          *json;
+    const char    *typed = "{\"type\":\"refund\",\"uid\":\"5\"}";
+    const char    *draw = "{\"draw_id\":\"5:1\",\"uid\":\"5\",\"seq\":1,"
+                          "\"card\":1,\"request_id\":\"r\",\"ts\":10}";
+
+    memset(&c, 0, sizeof(c));
+    c.uid = 18446744073709551615ULL;
+    c.ts_ms = 1764240000123LL;
+    strcpy(c.request_id, "set-1");
+
+    json = cc_combine_encode(&c);
+    ck_assert_str_eq(json, "{\"type\":\"combine\",\"uid\":"
+                     "\"18446744073709551615\",\"request_id\":\"set-1\","
+                     "\"ts\":1764240000123}");
+
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_COMBINE);
+    back = ev.u.combine;
+    ck_assert_uint_eq(back.uid, c.uid);
+    ck_assert_int_eq(back.ts_ms, c.ts_ms);
+    ck_assert_str_eq(back.request_id, "set-1");
+    ck_assert_int_eq(cc_combine_check(&back, &why), 0);
+
+    /* a combine is not a draw */
+    ck_assert_int_eq(cc_draw_decode(json, strlen(json), &ev.u.draw, &why),
+                     -1);
+    ck_assert_str_eq(why, "not a draw");
+    free(json);
+
+    ck_assert_int_eq(cc_event_decode(typed, strlen(typed), &ev, &why), -1);
+    ck_assert_str_eq(why, "unknown type");
+
+    ck_assert_int_eq(cc_event_decode(draw, strlen(draw), &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_DRAW);
+
+    c.uid = 0;
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad uid");
+    c.uid = 1;
+    strcpy(c.request_id, "a b");
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad request_id");
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -180,6 +231,7 @@ main(void)
                         (int) (sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_decode_oversized);
     tcase_add_test(tc, test_check);
+    tcase_add_test(tc, test_combine);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);
