@@ -39,9 +39,9 @@
  * tables below: Lua's own conversion ("%.14g") was the costliest part.
  */
 static char  ngx_http_cc_flip_lua[] =
-    "local w = %s\n"
+    "local w, W = %s, %uL\n"
     "local kf, ks = %s, %s\n"
-    "local stocked = %s\n"
+    "local stocked, sk = %s, %s\n"
     "local S = %ui\n"
     "local fmt = string.format\n"
     "local log = KEYS[1]\n"
@@ -54,20 +54,23 @@ static char  ngx_http_cc_flip_lua[] =
     "  elseif type(prev) == 'table' then\n"
     "    out[i + 1] = prev\n"
     "  else\n"
-    "    local total, avail = 0, {}\n"
-    "    for j = 1, #w do\n"
-    "      local si = stocked[j]\n"
-    "      avail[j] = not si or (tonumber(redis.call('GET', KEYS[1 + si]))"
-    " or 0) < tonumber(ARGV[si])\n"
-    "      if avail[j] then total = total + w[j] end\n"
+    "    local total, out_of = W, nil\n"
+    "    for si = 1, S do\n"
+    "      if (tonumber(redis.call('GET', KEYS[1 + si])) or 0)"
+    " >= tonumber(ARGV[si]) then\n"
+    "        out_of = out_of or {}\n"
+    "        out_of[sk[si]] = true\n"
+    "        total = total - w[sk[si]]\n"
+    "      end\n"
     "    end\n"
     "    local x, card = tonumber(ARGV[a + 1]) %% (total > 0 and total or 1)\n"
     "    for j = 1, #w do\n"
-    "      if avail[j] then\n"
+    "      if not (out_of and out_of[j]) then\n"
     "        if x < w[j] then card = j - 1 break end\n"
     "        x = x - w[j]\n"
     "      end\n"
     "    end\n"
+    "    if total <= 0 then card = nil end\n"
     "    local v = redis.pcall('HMGET', u, 'c', 's', kf[(card or 0) + 1])\n"
     "    local c = v.err and 0 or tonumber(v[1]) or 0\n"
     "    if v.err then\n"
@@ -243,7 +246,7 @@ ngx_http_cc_script_sha(ngx_http_cc_script_t *script)
 ngx_int_t
 ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 {
-    u_char                  *kf, *ks, *stocked, *p;
+    u_char                  *kf, *ks, *stocked, *sk, *p;
     size_t                   len;
     char                     w[CC_KINDS_MAX * 12 + 4];
     ngx_uint_t               i, n, nstock;
@@ -259,8 +262,9 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     kf = ngx_http_cc_lua_names(cf->pool, n, "k");
     ks = ngx_http_cc_lua_names(cf->pool, n, "");
     stocked = ngx_pnalloc(cf->pool, CC_KINDS_MAX * 16 + 4);
+    sk = ngx_pnalloc(cf->pool, CC_KINDS_MAX * 8 + 4);
 
-    if (kf == NULL || ks == NULL || stocked == NULL) {
+    if (kf == NULL || ks == NULL || stocked == NULL || sk == NULL) {
         return NGX_ERROR;
     }
 
@@ -278,14 +282,25 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 
     *ngx_sprintf(p, "}") = '\0';
 
+    /* {kind + 1 of each stocked kind, in counter order} */
+
+    p = ngx_sprintf(sk, "{");
+
+    for (i = 0; i < nstock; i++) {
+        p = ngx_sprintf(p, "%s%ui", i ? "," : "", stock[i].kind + 1);
+    }
+
+    *ngx_sprintf(p, "}") = '\0';
+
     /* the flip */
 
     sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_FLIP];
     len = sizeof(ngx_http_cc_flip_lua) + sizeof(w) + 2 * ngx_strlen(kf)
-          + ngx_strlen(stocked) + 2 * NGX_INT_T_LEN;
+          + ngx_strlen(stocked) + ngx_strlen(sk) + 3 * NGX_INT64_LEN;
 
     if (ngx_http_cc_script_text(cf->pool, sc, len, ngx_http_cc_flip_lua, w,
-                                kf, ks, stocked, nstock, cmcf->request_ttl)
+                                (uint64_t) cmcf->cards.total, kf, ks,
+                                stocked, sk, nstock, cmcf->request_ttl)
         != NGX_OK)
     {
         return NGX_ERROR;
