@@ -253,8 +253,10 @@ sub _children {
     opendir my $dh, '/proc' or return;
     for my $p (grep { /^\d+$/ } readdir $dh) {
         my $stat = _slurp("/proc/$p/stat");
+        # the process may have exited since readdir: nothing to read
+        next unless defined $stat && rindex($stat, ')') >= 0;
         # "pid (comm) state ppid ..." - comm may contain spaces or parens
-        my $rest = substr($stat, rindex($stat, ')') + 2);
+        my $rest = substr($stat, rindex($stat, ')') + 2) // next;
         my (undef, $ppid) = split ' ', $rest;
         push @kids, $p if defined $ppid && $ppid == $pid;
     }
