@@ -212,11 +212,11 @@ ngx_http_cc_redis_shared_args(ngx_cycle_t *cycle,
 void
 ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t  i;
-
-    ngx_uint_t          j;
+    ngx_uint_t          i, j;
     ngx_queue_t        *q;
     ngx_http_cc_cmd_t  *cmd;
+
+    /* the requests are gone by now: what is left is freed unsent */
 
     for (i = 0; i < ngx_http_cc_redis_n; i++) {
         if (ngx_http_cc_redis[i].flush.posted) {
