@@ -241,3 +241,85 @@ X-CC-Uid: 7
 --- response_body: {"error":"storage_unavailable"}
 --- error_log
 WRONGTYPE
+
+
+
+=== TEST 14: after the campaign: a flip is 403 campaign_closed, nothing spent
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_campaign_start 2020-01-01T00:00:00Z;
+    cc_campaign_end 2021-01-01T00:00:00Z;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 3
+--- request
+POST /cc/flip?request_id=late
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 403
+--- response_body: {"error":"campaign_closed"}
+--- redis_after
+HGET cc:{7}:u c => 3
+EXISTS cc:{7}:r:late => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: after the campaign: a grant is 403 campaign_closed
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_campaign_end 2021-01-01T00:00:00Z;
+--- config
+    location = /cc/grant { cc_grant; }
+--- request
+POST /cc/grant?grant_id=g&n=5
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 403
+--- response_body: {"error":"campaign_closed"}
+--- redis_after
+DBSIZE => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: before the campaign: a combine is 403 campaign_closed
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_campaign_start 2099-01-01T00:00:00Z;
+--- config
+    location = /cc/combine { cc_combine; }
+--- redis_before
+HSET cc:{7}:u k0 1 k1 1 k2 1 k3 1 k4 1
+--- request
+POST /cc/combine?request_id=early
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 403
+--- response_body: {"error":"campaign_closed"}
+--- redis_after
+HMGET cc:{7}:u k0 e => 1,(nil)
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: after the campaign: eligibility stays readable
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_campaign_start 2020-01-01T00:00:00Z;
+    cc_campaign_end 2021-01-01T00:00:00Z;
+--- config
+    location = /cc/eligibility { cc_eligibility; }
+--- redis_before
+HSET cc:{7}:u k0 1 k1 1 k2 1 k3 1 k4 0 e x:1600000000000
+--- request
+GET /cc/eligibility
+--- more_headers
+X-CC-Uid: 7
+--- response_body: {"cards":[1,1,1,1,0],"kinds":5,"combined":true,"eligible":true}
+--- no_error_log
+[error]
