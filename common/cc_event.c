@@ -147,25 +147,6 @@ cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why)
 
 
 int
-cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
-{
-    cc_event_t  ev;
-
-    if (cc_event_decode(p, len, &ev, why) != 0) {
-        return -1;
-    }
-
-    if (ev.type != CC_EVENT_DRAW) {
-        *why = "not a draw";
-        return -1;
-    }
-
-    *d = ev.u.draw;
-    return 0;
-}
-
-
-int
 cc_draw_check(const cc_draw_t *d, const char **why)
 {
     if (d->uid == 0) {

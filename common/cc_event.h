@@ -64,13 +64,6 @@ typedef struct {
  */
 char *cc_draw_encode(const cc_draw_t *d);
 
-/*
- * Parses and checks a message: every field present, of its type and in its
- * bounds, and draw_id equal to uid:seq.  Returns 0, or -1 with *why set to
- * a static reason (for the dead-letter table).
- */
-int cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why);
-
 /* Checks the fields of a draw assembled by hand (from a Redis stream). */
 int cc_draw_check(const cc_draw_t *d, const char **why);
 

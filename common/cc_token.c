@@ -248,21 +248,6 @@ cc_token_verify(const unsigned char *secret, size_t slen, const char *tok,
 
 
 int
-cc_token_peek_uid(const char *tok, size_t len, uint64_t *uid)
-{
-    cc_token_parts_t  t;
-
-    if (cc_token_parse(tok, len, &t) != 0) {
-        return -1;
-    }
-
-    *uid = t.uid;
-
-    return 0;
-}
-
-
-int
 cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     size_t *len, char *err, size_t errlen)
 {

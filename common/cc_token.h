@@ -49,12 +49,6 @@ cc_token_rc_e cc_token_verify(const unsigned char *secret, size_t slen,
     const char *tok, size_t len, int64_t now, uint64_t *uid);
 
 /*
- * The clear uid of a well-formed token, its signature NOT checked: for
- * routing only, never for identity.  0, or -1 when malformed.
- */
-int cc_token_peek_uid(const char *tok, size_t len, uint64_t *uid);
-
-/*
  * Reads a secret file into buf (cap bytes) and sets *len; one trailing
  * "\n" or "\r\n" is stripped.  Returns 0, or -1 with a message in err
  * when the file is unreadable, shorter than CC_TOKEN_SECRET_MIN or longer

@@ -10,6 +10,26 @@
 #include "cc_event.h"
 
 
+/* a message that must be a draw */
+static int
+cc_draw_decode(const char *p, size_t len, cc_draw_t *d, const char **why)
+{
+    cc_event_t  ev;
+
+    if (cc_event_decode(p, len, &ev, why) != 0) {
+        return -1;
+    }
+
+    if (ev.type != CC_EVENT_DRAW) {
+        *why = "not a draw";
+        return -1;
+    }
+
+    *d = ev.u.draw;
+    return 0;
+}
+
+
 static cc_draw_t
 draw(uint64_t uid, uint32_t seq, uint32_t card, int64_t ts, const char *rid)
 {

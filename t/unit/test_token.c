@@ -387,8 +387,6 @@ START_TEST(test_malformed)
                          &uid) == CC_TOKEN_MALFORMED,
                   "#%d accepted or misreported", _i);
     ck_assert_uint_eq(uid, SENTINEL);
-    ck_assert_msg(cc_token_peek_uid(malformed[_i].tok, malformed[_i].len,
-                                    &uid) == -1, "#%d peeked", _i);
     ck_assert_uint_eq(uid, SENTINEL);
 }
 END_TEST
@@ -401,7 +399,6 @@ START_TEST(test_truncated)
     /* every prefix of a good token, _i bytes long */
     ck_assert_msg(verify(secret, GOOD, (size_t) _i, NOW, &uid)
                   == CC_TOKEN_MALFORMED, "prefix of %d bytes", _i);
-    ck_assert_int_eq(cc_token_peek_uid(GOOD, (size_t) _i, &uid), -1);
     ck_assert_uint_eq(uid, SENTINEL);
 }
 END_TEST
@@ -424,7 +421,6 @@ START_TEST(test_too_long)
                      CC_TOKEN_MALFORMED);
     ck_assert_int_eq(verify(secret, buf, (size_t) -1, NOW, &uid),
                      CC_TOKEN_MALFORMED);
-    ck_assert_int_eq(cc_token_peek_uid(buf, CC_TOKEN_MAX + 1, &uid), -1);
 
     memset(buf, '1', sizeof(buf));
     ck_assert_int_eq(verify(secret, buf, CC_TOKEN_MAX + 1, NOW, &uid),
@@ -435,40 +431,7 @@ START_TEST(test_too_long)
 END_TEST
 
 
-START_TEST(test_peek_uid)
-{
-    uint64_t  uid;
 
-    uid = 0;
-    ck_assert_int_eq(cc_token_peek_uid(GOOD, strlen(GOOD), &uid), 0);
-    ck_assert_uint_eq(uid, 7);
-
-    uid = 0;
-    ck_assert_int_eq(cc_token_peek_uid(kat[2].token, strlen(kat[2].token),
-                                       &uid), 0);
-    ck_assert_uint_eq(uid, UINT64_MAX);
-
-    /* no signature check: a forged token peeks fine, routing only */
-    uid = 0;
-    ck_assert_int_eq(cc_token_peek_uid(forged[0], strlen(forged[0]), &uid),
-                     0);
-    ck_assert_uint_eq(uid, 8);
-
-    /* nor an expiry check */
-    uid = 0;
-    ck_assert_int_eq(cc_token_peek_uid(kat[3].token, strlen(kat[3].token),
-                                       &uid), 0);
-    ck_assert_uint_eq(uid, 1);
-
-    uid = SENTINEL;
-    ck_assert_int_eq(cc_token_peek_uid("7.2000000000", 12, &uid), -1);
-    ck_assert_int_eq(cc_token_peek_uid("07.2000000000." SIG,
-                                       strlen("07.2000000000." SIG), &uid),
-                     -1);
-    ck_assert_int_eq(cc_token_peek_uid("", 0, &uid), -1);
-    ck_assert_uint_eq(uid, SENTINEL);
-}
-END_TEST
 
 
 START_TEST(test_strerror)
@@ -691,7 +654,6 @@ main(void)
                         (int) (sizeof(malformed) / sizeof(malformed[0])));
     tcase_add_loop_test(tc, test_truncated, 0, (int) strlen(GOOD));
     tcase_add_test(tc, test_too_long);
-    tcase_add_test(tc, test_peek_uid);
     tcase_add_test(tc, test_strerror);
     suite_add_tcase(s, tc);
 
