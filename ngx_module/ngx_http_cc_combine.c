@@ -29,11 +29,12 @@ ngx_http_cc_eligibility_handler(ngx_http_request_t *r)
     ngx_int_t    rc;
     ngx_str_t    key;
 
-    if (r->method != NGX_HTTP_GET) {
-        return NGX_HTTP_NOT_ALLOWED;
+    rc = ngx_http_cc_check_method(r, NGX_HTTP_GET);
+
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
     }
 
-    rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -86,7 +87,7 @@ ngx_http_cc_combine_handler(ngx_http_request_t *r)
     ngx_time_t                 *tp;
     ngx_http_cc_combine_ctx_t  *ctx;
 
-    rc = ngx_http_cc_check_post(r);
+    rc = ngx_http_cc_check_method(r, NGX_HTTP_POST);
 
     if (rc == NGX_HTTP_NOT_ALLOWED) {
         return ngx_http_cc_send_error(r, rc, "method_not_allowed");

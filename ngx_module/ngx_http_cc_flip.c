@@ -31,7 +31,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
 
-    rc = ngx_http_cc_check_post(r);
+    rc = ngx_http_cc_check_method(r, NGX_HTTP_POST);
 
     if (rc == NGX_HTTP_NOT_ALLOWED) {
         return ngx_http_cc_send_error(r, rc, "method_not_allowed");

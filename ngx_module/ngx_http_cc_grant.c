@@ -20,7 +20,7 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
     ngx_int_t                 rc;
     ngx_str_t                 gid, keys[2], args[2];
 
-    rc = ngx_http_cc_check_post(r);
+    rc = ngx_http_cc_check_method(r, NGX_HTTP_POST);
 
     if (rc == NGX_HTTP_NOT_ALLOWED) {
         return ngx_http_cc_send_error(r, rc, "method_not_allowed");

@@ -169,7 +169,7 @@ ngx_int_t ngx_http_cc_call(ngx_http_request_t *r, uint64_t uid,
 ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine);
 void ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
     ngx_uint_t combined);
-ngx_int_t ngx_http_cc_check_post(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_check_method(ngx_http_request_t *r, ngx_uint_t method);
 void ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
     char *code);
 

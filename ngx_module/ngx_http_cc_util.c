@@ -80,16 +80,17 @@ ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name, size_t len,
 
 
 /*
- * POST only; the body is not used and is discarded.  NGX_OK to go on,
+ * The one method a handler takes (GET or POST); the body is not used and
+ * is discarded.  NGX_OK to go on,
  * NGX_HTTP_NOT_ALLOWED (with the Allow header set) or another status or
  * NGX_ERROR for the handler to return as it is.
  */
 ngx_int_t
-ngx_http_cc_check_post(ngx_http_request_t *r)
+ngx_http_cc_check_method(ngx_http_request_t *r, ngx_uint_t method)
 {
     ngx_table_elt_t  *allow;
 
-    if (r->method == NGX_HTTP_POST) {
+    if (r->method == method) {
         return ngx_http_discard_request_body(r);
     }
 
@@ -100,7 +101,13 @@ ngx_http_cc_check_post(ngx_http_request_t *r)
 
     allow->hash = 1;
     ngx_str_set(&allow->key, "Allow");
-    ngx_str_set(&allow->value, "POST");
+
+    if (method == NGX_HTTP_GET) {
+        ngx_str_set(&allow->value, "GET");
+
+    } else {
+        ngx_str_set(&allow->value, "POST");
+    }
 
     return NGX_HTTP_NOT_ALLOWED;
 }

@@ -172,7 +172,11 @@ POST /cc/eligibility
 --- more_headers
 X-CC-Uid: 7
 --- error_code: 405
---- response_body_like: 405 Not Allowed
+--- response_headers
+Allow: GET
+--- response_body: {"error":"method_not_allowed"}
+--- no_error_log
+[error]
 
 
 
