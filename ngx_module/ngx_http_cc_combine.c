@@ -29,22 +29,12 @@ ngx_http_cc_eligibility_handler(ngx_http_request_t *r)
     ngx_int_t    rc;
     ngx_str_t    key;
 
-    rc = ngx_http_cc_check_method(r, NGX_HTTP_GET);
-
-    if (rc == NGX_HTTP_NOT_ALLOWED) {
-        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_cc_begin(r, NGX_HTTP_GET, NGX_HTTP_CC_READ,
+                          NGX_HTTP_CC_METRIC_N, &uid, &rc)
+        != NGX_OK)
+    {
         return rc;
     }
-
-    rc = ngx_http_cc_get_uid(r, &uid);
-    if (rc != NGX_OK) {
-        return ngx_http_cc_send_uid_error(r, rc);
-    }
-
-    /* readable whatever the campaign window */
 
     p = ngx_pnalloc(r->pool, sizeof("cc:{}:u") + NGX_INT64_LEN);
     if (p == NULL) {
@@ -87,19 +77,11 @@ ngx_http_cc_combine_handler(ngx_http_request_t *r)
     ngx_time_t                 *tp;
     ngx_http_cc_combine_ctx_t  *ctx;
 
-    rc = ngx_http_cc_check_method(r, NGX_HTTP_POST);
-
-    if (rc == NGX_HTTP_NOT_ALLOWED) {
-        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_COMBINE,
+                          NGX_HTTP_CC_METRIC_N, &uid, &rc)
+        != NGX_OK)
+    {
         return rc;
-    }
-
-    rc = ngx_http_cc_get_uid(r, &uid);
-    if (rc != NGX_OK) {
-        return ngx_http_cc_send_uid_error(r, rc);
     }
 
     if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,
@@ -108,11 +90,6 @@ ngx_http_cc_combine_handler(ngx_http_request_t *r)
     {
         return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "bad_request_id");
-    }
-
-    if (ngx_http_cc_closed(r, 1)) {
-        return ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
-                                      "campaign_closed");
     }
 
     ctx = ngx_palloc(r->pool, sizeof(ngx_http_cc_combine_ctx_t));

@@ -31,26 +31,11 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
 
-    rc = ngx_http_cc_check_method(r, NGX_HTTP_POST);
-
-    if (rc == NGX_HTTP_NOT_ALLOWED) {
-        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_WRITE,
+                          NGX_HTTP_CC_FLIP_BAD_REQUEST, &uid, &rc)
+        != NGX_OK)
+    {
         return rc;
-    }
-
-    rc = ngx_http_cc_get_uid(r, &uid);
-
-    if (rc != NGX_OK) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_BAD_REQUEST);
-        return ngx_http_cc_send_uid_error(r, rc);
-    }
-
-    if (ngx_http_cc_closed(r, 0)) {
-        return ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
-                                      "campaign_closed");
     }
 
     if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,

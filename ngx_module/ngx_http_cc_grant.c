@@ -20,26 +20,11 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
     ngx_int_t                 rc;
     ngx_str_t                 gid, keys[2], args[2];
 
-    rc = ngx_http_cc_check_method(r, NGX_HTTP_POST);
-
-    if (rc == NGX_HTTP_NOT_ALLOWED) {
-        return ngx_http_cc_send_error(r, rc, "method_not_allowed");
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_WRITE,
+                          NGX_HTTP_CC_GRANT_BAD_REQUEST, &uid, &rc)
+        != NGX_OK)
+    {
         return rc;
-    }
-
-    rc = ngx_http_cc_get_uid(r, &uid);
-
-    if (rc != NGX_OK) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
-        return ngx_http_cc_send_uid_error(r, rc);
-    }
-
-    if (ngx_http_cc_closed(r, 0)) {
-        return ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
-                                      "campaign_closed");
     }
 
     if (ngx_http_cc_get_id_arg(r, "grant_id", sizeof("grant_id") - 1, &gid)

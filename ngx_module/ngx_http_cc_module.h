@@ -154,7 +154,13 @@ void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 
-/* ngx_http_cc_util.c */
+/* ngx_http_cc_util.c; access of ngx_http_cc_begin() */
+#define NGX_HTTP_CC_READ     0      /* any time */
+#define NGX_HTTP_CC_WRITE    1      /* within the campaign window */
+#define NGX_HTTP_CC_COMBINE  2      /* ... and before the combine cutoff */
+
+ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r, ngx_uint_t method,
+    ngx_uint_t access, ngx_uint_t bad, uint64_t *uid, ngx_int_t *rc);
 ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
 ngx_int_t ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
@@ -166,10 +172,8 @@ ngx_int_t ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_cc_call(ngx_http_request_t *r, uint64_t uid,
     ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
     ngx_http_cc_reply_pt handler, ngx_uint_t unavailable);
-ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine);
 void ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
     ngx_uint_t combined);
-ngx_int_t ngx_http_cc_check_method(ngx_http_request_t *r, ngx_uint_t method);
 void ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
     char *code);
 

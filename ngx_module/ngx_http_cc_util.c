@@ -7,7 +7,56 @@
 #include "ngx_http_cc_module.h"
 
 
+static ngx_int_t ngx_http_cc_check_method(ngx_http_request_t *r,
+    ngx_uint_t method);
+static ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r,
+    ngx_uint_t combine);
+
+
 static ngx_str_t  ngx_http_cc_json_type = ngx_string("application/json");
+
+
+/*
+ * What every handler checks first, in this order: its one method (405),
+ * the caller's identity (400 or 401, counted in the metric bad, or
+ * NGX_HTTP_CC_METRIC_N for none), and for writes the campaign window
+ * (403).  NGX_OK: go on with *uid.  NGX_DONE: answered, the handler
+ * returns *rc.
+ */
+ngx_int_t
+ngx_http_cc_begin(ngx_http_request_t *r, ngx_uint_t method, ngx_uint_t access,
+    ngx_uint_t bad, uint64_t *uid, ngx_int_t *rc)
+{
+    *rc = ngx_http_cc_check_method(r, method);
+
+    if (*rc == NGX_HTTP_NOT_ALLOWED) {
+        *rc = ngx_http_cc_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method_not_allowed");
+        return NGX_DONE;
+    }
+
+    if (*rc != NGX_OK) {
+        return NGX_DONE;
+    }
+
+    *rc = ngx_http_cc_get_uid(r, uid);
+
+    if (*rc != NGX_OK) {
+        ngx_http_cc_metric_inc(bad);
+        *rc = ngx_http_cc_send_uid_error(r, *rc);
+        return NGX_DONE;
+    }
+
+    if (access != NGX_HTTP_CC_READ
+        && ngx_http_cc_closed(r, access == NGX_HTTP_CC_COMBINE))
+    {
+        *rc = ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
+                                     "campaign_closed");
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
 
 
 /*
@@ -85,7 +134,7 @@ ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name, size_t len,
  * NGX_HTTP_NOT_ALLOWED (with the Allow header set) or another status or
  * NGX_ERROR for the handler to return as it is.
  */
-ngx_int_t
+static ngx_int_t
 ngx_http_cc_check_method(ngx_http_request_t *r, ngx_uint_t method)
 {
     ngx_table_elt_t  *allow;
@@ -196,7 +245,7 @@ ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc)
  * Outside the campaign window [cc_campaign_start, cc_campaign_end), and for
  * a combine after cc_combine_cutoff, the campaign is closed to writes.
  */
-ngx_uint_t
+static ngx_uint_t
 ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine)
 {
     time_t                    now;

@@ -74,8 +74,11 @@ grant(1, 'g-ns', 5);
 redis_cmd(0, 'SCRIPT', 'FLUSH');
 ($st, $body) = flip(1, 'noscript');
 like("$st $body", qr/^200 \{"draw_id":"1:\d+"/, 'after SCRIPT FLUSH the flip still works');
+my $before = redis_cmd(0, 'HGET', 'cc:{1}:u', 'c');
+redis_cmd(0, 'SCRIPT', 'FLUSH');
 ($st, $body) = grant(1, 'g3', 1);
-is($st, 200, 'and so does the grant');
+is("$st $body", '200 {"chances":' . ($before + 1) . '}', 'and so does the grant');
+is(redis_cmd(0, 'SISMEMBER', 'cc:{1}:g', 'g3'), 1, 'redis: the grant id is recorded');
 ok(!log_has(qr/NOSCRIPT/), 'NOSCRIPT is handled, not logged as an error');
 
 # --- a key of the wrong type fails its own request, not its batch ---------

@@ -115,9 +115,11 @@ ok(@on1 > 5 && @on2 > 5, sprintf('both nodes have users (%d on app1, %d on app2)
 my ($s, $b) = flip_at_edge(3, 'x', token(4) =~ s/^4\./3./r);
 is("$s $b", '401 {"error":"unauthorized"}', 'a forged token is refused through the edge');
 ($s, $b) = http_request('POST', "http://127.0.0.1:$port{8080}/cc/grant?grant_id=z&n=99", { 'X-CC-Uid' => 1 });
-is($s, 404, 'grants are not reachable through the edge');
+like("$s $b", qr/^404 .*404 Not Found/s, 'grants are not reachable through the edge');
+is(redis_cmd($_, 'SISMEMBER', 'cc:{1}:g', 'z'), 0, "redis shard $_: the grant id was not applied") for 0, 1;
 ($s, $b) = http_request('GET', "http://127.0.0.1:$port{8080}/cc/metrics");
-is($s, 404, 'nor are metrics');
+unlike("$s $b", qr/cc_flips_total/, 'nor are metrics');
+like("$s $b", qr/^404 /, '... answered 404');
 
 # the campaign's own limits: one user's burst is cut at the edge
 my $tok = token(41);

@@ -83,6 +83,30 @@ like(worker_stderr($again), qr/stopping: ${\( $events + 3 )} read, 0 inserted, $
 is(mysql_value('SELECT COUNT(*) FROM dead_letters', 'cc_s0'), 3, 'redelivered bad messages are not kept twice');
 is_deeply([ state_diff(1 .. 40) ], [], 'counts unchanged by the redelivery');
 
+# ---- the same topic into five shards: each row in its uid's shard ----------
+
+my @five = map { "127.0.0.1:$ENV{TEST_MYSQL_PORT}/cc_f$_" } 0 .. 4;
+my @fargs = map { ('--mysql', $_) } @five;
+my $w5 = spawn_worker('cc-ingest', '--init-shards', @fargs);
+is(wait_worker($w5, 20), 0, 'five more shards created');
+$w5 = spawn_worker('cc-ingest', '--brokers', $ENV{TEST_KAFKA_BROKERS}, '--assign', '--group', 'five',
+                   '--batch', 500, '--batch-ms', 50, '--exit-idle', 3, @fargs);
+is(wait_worker($w5, 40), 0, 'cc-ingest into five shards');
+my $map = spawn_worker('cc-ingest', '--shard-of', @fargs, 1 .. 40);
+wait_worker($map, 10);
+my %want = map { my ($u, $n) = split ' '; ($u => ($n =~ m{/(\w+)$})[0]) } split /\n/, worker_stdout($map);
+my ($rows5, $misplaced, %dbs) = (0, 0);
+for my $db (map { "cc_f$_" } 0 .. 4) {
+    for my $r (@{ mysql_query('SELECT uid, COUNT(*) FROM draws GROUP BY uid', $db) }) {
+        $rows5 += $r->[1];
+        $misplaced++ if $want{ $r->[0] } ne $db;
+        $dbs{$db}++;
+    }
+}
+is($rows5, 400, 'the 400 draws, once each, across five shards');
+is($misplaced, 0, 'every row in the shard its uid maps to');
+ok(keys %dbs >= 4, 'spread over the shards (' . join(' ', map { "$_:$dbs{$_}" } sort keys %dbs) . ')');
+
 # ---- the reconciler: nothing missing, logs trimmed -------------------------
 
 my $xlen = redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws');
@@ -134,6 +158,18 @@ is(wait_worker($w, 5), 2, 'an out-of-range --batch exits 2');
 like(worker_stderr($w), qr/--batch must be an integer in 1\.\.100000, not "0"/, '... saying why');
 $w = spawn_worker('cc-reconcile', '--once');
 is(wait_worker($w, 5), 2, 'cc-reconcile without shards exits 2 with its usage');
+$w = spawn_worker('cc-reconcile', '--grace', '-1', '--redis', 'h:1', '--mysql', 'h:1/db', '--once');
+is(wait_worker($w, 5), 2, 'cc-reconcile with a negative --grace exits 2');
+like(worker_stderr($w), qr/--grace must be an integer in 0\.\.86400, not "-1"/, '... saying why');
+$w = spawn_worker('cc-reconcile', '--once', '--grace', 0, '--redis', 'nohost', '--mysql', 'h:1/db');
+is(wait_worker($w, 10), 1, 'cc-reconcile with a bad Redis address fails its pass');
+like(worker_stderr($w), qr/bad redis shard "nohost", expected host:port/, '... saying why');
+$w = spawn_worker('cc-mockbroker', '--partitions', '0');
+is(wait_worker($w, 5), 2, 'cc-mockbroker --partitions 0 exits 2');
+like(worker_stderr($w), qr/--partitions must be 1\.\.256/, '... saying why');
+$w = spawn_worker('cc-produce', '--draws', '10');
+is(wait_worker($w, 5), 2, 'cc-produce without --brokers exits 2');
+like(worker_stderr($w), qr/--brokers is needed/, '... saying why');
 $w = spawn_worker('cc-ingest', '--help');
 is(wait_worker($w, 5), 0, '--help exits 0');
 like(worker_stdout($w), qr/usage: cc-ingest/, '... and prints the usage');

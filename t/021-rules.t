@@ -97,7 +97,8 @@ is("$st $body", '403 {"error":"campaign_closed"}', 'from the end second on: clos
 ($st, $body) = post(9, '/cc/flip?request_id=c');
 is("$st $body", '403 {"error":"campaign_closed"}', 'even for a retry');
 ($st, $body) = get(9, '/cc/eligibility');
-is($st, 200, 'after the end: eligibility is readable');
+like("$st $body", qr/^200 \{"cards":\[\d+,\d+,\d+,\d+,\d+\],"kinds":5,"combined":false,"eligible":false\}$/,
+     'after the end: eligibility is readable');
 stop_nginx();
 
 # the combine cutoff, as a date

@@ -489,12 +489,18 @@ failed:
 }
 
 
+/*
+ * Each event's shard is looked up once, and the events are grouped by
+ * shard with a counting sort: one pass over the batch whatever the number
+ * of shards.
+ */
 int
 cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
     const cc_combine_t *combines, size_t nc, size_t *inserted)
 {
     int                   rc;
-    size_t                i, s, m, mc;
+    size_t                i, s, d0, c0, *dstart, *cstart;
+    uint32_t             *dshard, *cshard;
     const cc_draw_t     **part;
     const cc_combine_t  **cpart;
 
@@ -506,40 +512,68 @@ cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
 
     part = malloc((n + 1) * sizeof(cc_draw_t *));
     cpart = malloc((nc + 1) * sizeof(cc_combine_t *));
+    dshard = malloc((n + 1) * sizeof(uint32_t));
+    cshard = malloc((nc + 1) * sizeof(uint32_t));
+    dstart = calloc(st->nshards + 1, sizeof(size_t));
+    cstart = calloc(st->nshards + 1, sizeof(size_t));
 
-    if (part == NULL || cpart == NULL) {
-        free(part);
-        free(cpart);
+    rc = -1;
+
+    if (part == NULL || cpart == NULL || dshard == NULL || cshard == NULL
+        || dstart == NULL || cstart == NULL)
+    {
         snprintf(st->err, sizeof(st->err), "out of memory");
-        return -1;
+        goto done;
     }
+
+    /* count per shard, turn the counts into start offsets, then place */
+
+    for (i = 0; i < n; i++) {
+        dshard[i] = cc_store_shard_of(st, draws[i].uid);
+        dstart[dshard[i] + 1]++;
+    }
+
+    for (i = 0; i < nc; i++) {
+        cshard[i] = cc_store_shard_of(st, combines[i].uid);
+        cstart[cshard[i] + 1]++;
+    }
+
+    for (s = 1; s <= st->nshards; s++) {
+        dstart[s] += dstart[s - 1];
+        cstart[s] += cstart[s - 1];
+    }
+
+    for (i = 0; i < n; i++) {
+        part[dstart[dshard[i]]++] = &draws[i];
+    }
+
+    for (i = 0; i < nc; i++) {
+        cpart[cstart[cshard[i]]++] = &combines[i];
+    }
+
+    /* each start now points at the next shard's first event */
 
     rc = 0;
 
     for (s = 0; s < st->nshards && rc == 0; s++) {
-        m = 0;
-        mc = 0;
+        d0 = s ? dstart[s - 1] : 0;
+        c0 = s ? cstart[s - 1] : 0;
 
-        for (i = 0; i < n; i++) {
-            if (cc_store_shard_of(st, draws[i].uid) == s) {
-                part[m++] = &draws[i];
-            }
-        }
-
-        for (i = 0; i < nc; i++) {
-            if (cc_store_shard_of(st, combines[i].uid) == s) {
-                cpart[mc++] = &combines[i];
-            }
-        }
-
-        if (m + mc > 0) {
-            rc = cc_store_write_shard(st, &st->shards[s], part, m, cpart, mc,
-                                      inserted);
+        if (dstart[s] - d0 + cstart[s] - c0 > 0) {
+            rc = cc_store_write_shard(st, &st->shards[s], part + d0,
+                                      dstart[s] - d0, cpart + c0,
+                                      cstart[s] - c0, inserted);
         }
     }
 
+done:
+
     free(part);
     free(cpart);
+    free(dshard);
+    free(cshard);
+    free(dstart);
+    free(cstart);
 
     return rc;
 }
