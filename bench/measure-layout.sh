@@ -15,7 +15,7 @@
 #            prints it, and the v2 record and record-batch framing around
 #            it, counted from the message format of the Kafka protocol.
 #
-# Env: USERS (100000: Redis users, result keys and stream entries)
+# Env: USERS (100000: Redis users, kept answers and stream entries)
 #      MYSQL_USERS (50000) DRAWS (20: draws per MySQL user)
 set -eu
 cd "$(dirname "$0")/.."
@@ -100,13 +100,14 @@ BEGIN {
     UID0 = 123400000        # 9-digit uids, as in the event example
 }'
 
-# measure NAME COUNT AWK-BODY: an emptied server, the commands, the delta
+# measure NAME COUNT AWK-BODY [RES]: an emptied server, the commands, the
+# delta (RES: answers per user hash)
 measure() {
-    local name=$1 count=$2 body=$3 before after
+    local name=$1 count=$2 body=$3 res=${4:-0} before after
     rcli flushall >/dev/null
     sleep 0.5
     before=$(used)
-    awk -v N="$count" "$AWK_RESP $body" | rcli --pipe >"$tmp/pipe.out" \
+    awk -v N="$count" -v RES="$res" "$AWK_RESP $body" | rcli --pipe >"$tmp/pipe.out" \
         || { cat "$tmp/pipe.out" >&2; exit 1; }
     grep -q 'errors: 0,' "$tmp/pipe.out" || { cat "$tmp/pipe.out" >&2; exit 1; }
     sleep 1.5                         # lets incremental rehashing finish
@@ -115,7 +116,8 @@ measure() {
     eval "${name}=$(( (after - before + count / 2) / count ))"
 }
 
-# cc:{uid}:u: c chances left, s draws so far, k0..k4 cards held
+# cc:{uid}:u: c chances left, s draws so far, k0..k4 cards held, g the
+# period of the newest answer (RES answers per user, see RESULT_BODY)
 HASH_BODY='
 END {
     for (u = 0; u < N; u++) {
@@ -124,7 +126,12 @@ END {
         a[1] = "HSET"; a[2] = "cc:{" (UID0 + u) "}:u"
         a[3] = "c"; a[4] = int(rand() * 6); a[5] = "s"; a[6] = s
         for (j = 0; j < 5; j++) { a[7 + 2 * j] = "k" j; a[8 + 2 * j] = k[j] }
-        cmd(16)
+        a[17] = "g"; a[18] = 20419
+        for (j = 0; j < RES; j++) {
+            a[19 + 2 * j] = ":" rid()
+            a[20 + 2 * j] = int(rand() * 20 + 1) ":" card() ":" int(rand() * 6) ":20419"
+        }
+        cmd(18 + 2 * RES)
     }
 }'
 
@@ -150,28 +157,16 @@ END {
     }
 }'
 
-# cc:{uid}:r:<request id> = "seq:card:left", EX 86400
-RESULT_BODY='
-END {
-    for (u = 0; u < N; u++) {
-        a[1] = "SET"; a[2] = "cc:{" (UID0 + u) "}:r:" rid()
-        a[3] = int(rand() * 20 + 1) ":" card() ":" int(rand() * 6)
-        a[4] = "EX"; a[5] = 86400
-        cmd(5)
-    }
-}'
-
-# cc:draws: one entry per draw, ids 5 ms apart (200 draws/s on the shard)
+# cc:draws: one entry per flip batch; at a shard's 200 draws/s a batch
+# holds one new draw, the costliest case: ids 5 ms apart, d = one line
 STREAM_BODY='
 END {
     t = 1764240000123
     for (i = 0; i < N; i++) {
         t += 5
-        a[1] = "XADD"; a[2] = "cc:draws"; a[3] = t "-0"
-        a[4] = "u"; a[5] = UID0 + int(rand() * 100000000)
-        a[6] = "s"; a[7] = int(rand() * 20 + 1); a[8] = "c"; a[9] = card()
-        a[10] = "t"; a[11] = t; a[12] = "r"; a[13] = rid()
-        cmd(13)
+        a[1] = "XADD"; a[2] = "cc:draws"; a[3] = t "-0"; a[4] = "d"
+        a[5] = (UID0 + int(rand() * 100000000)) ":" int(rand() * 20 + 1) ":" card() ":" t ":" rid()
+        cmd(5)
     }
 }'
 
@@ -180,9 +175,16 @@ redis_alloc=$(rcli info memory | tr -d '\r' | awk -F: '$1 == "mem_allocator" { p
 
 say "redis $redis_version ($redis_alloc) on 127.0.0.1:$rport, $USERS of each"
 
-measure hash "$USERS" "$HASH_BODY"
+measure hash "$USERS" "$HASH_BODY" 0
 mu_hash=$(rcli memory usage 'cc:{123400000}:u')
 enc_hash=$(rcli object encoding 'cc:{123400000}:u')
+
+# answers kept in the user hash (":<request id>" = "seq:card:left:period"):
+# the same hashes with 5 answers each, minus the hashes alone
+measure hash5 "$USERS" "$HASH_BODY" 5
+result=$(( (hash5_total - hash_total + USERS * 5 / 2) / (USERS * 5) ))
+mu_hash5=$(rcli memory usage 'cc:{123400000}:u')
+enc_hash5=$(rcli object encoding 'cc:{123400000}:u')
 
 measure set3 "$USERS" "$GRANT_BODY"
 mu_set3=$(rcli memory usage 'cc:{123400000}:g' samples 0)
@@ -194,18 +196,14 @@ mu_set6=$(rcli memory usage 'cc:{123400000}:g' samples 0)
 enc_set=$(rcli object encoding 'cc:{123400000}:g')
 set_base=$((set3 - 3 * member))
 
-measure result "$USERS" "$RESULT_BODY"
-rkey=$(rcli randomkey)
-mu_result=$(rcli memory usage "$rkey")
-
 measure stream "$USERS" "$STREAM_BODY"
 mu_stream=$(rcli memory usage cc:draws samples 0)
 
-say "  user hash     cc:{uid}:u, 7 fields ($enc_hash): $hash B/user (delta $hash_total B); MEMORY USAGE of one: $mu_hash"
+say "  user hash     cc:{uid}:u, 8 fields ($enc_hash): $hash B/user (delta $hash_total B); MEMORY USAGE of one: $mu_hash"
 say "  grant set     cc:{uid}:g, 3 ids ($enc_set): $set3 B/user (delta $set3_total B); MEMORY USAGE of one: $mu_set3"
 say "                3 more ids: $member B/id; 6 ids: MEMORY USAGE $mu_set6; so $set_base B + $member B per id"
-say "  result key    $rkey: $result B/key (delta $result_total B, key + value + TTL); MEMORY USAGE of one: $mu_result"
-say "  stream entry  cc:draws u s c t r: $stream B/entry (delta $stream_total B); MEMORY USAGE / $USERS: $((mu_stream / USERS))"
+say "  kept answer   :<20-char id> = seq:card:left:period in the user hash: $result B/answer (5 a user: delta $hash5_total B, $enc_hash5; MEMORY USAGE of one: $mu_hash5)"
+say "  stream entry  cc:draws d = one draw line: $stream B/entry (delta $stream_total B); MEMORY USAGE / $USERS: $((mu_stream / USERS))"
 
 # ---- MySQL ------------------------------------------------------------------
 
@@ -327,7 +325,7 @@ constants for workers/cc_estimate.c (measured $(date -u +%F), redis $redis_versi
 #define CC_EST_REDIS_USER_HASH     $hash
 #define CC_EST_REDIS_GRANT_SET     $set_base
 #define CC_EST_REDIS_GRANT_ID      $member
-#define CC_EST_REDIS_RESULT_KEY    $result
+#define CC_EST_REDIS_ANSWER        $result
 #define CC_EST_REDIS_STREAM_ENTRY  $stream
 #define CC_EST_KAFKA_VALUE         ${#json}
 #define CC_EST_KAFKA_KEY           ${#key}

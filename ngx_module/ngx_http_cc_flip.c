@@ -27,7 +27,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     u_char                   *p;
     uint64_t                  uid;
     ngx_int_t                 rc;
-    ngx_str_t                 rid, keys[2], args[4];
+    ngx_str_t                 rid, keys[1], args[4];
     ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
 
@@ -59,8 +59,8 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     ctx->ts_ms = (int64_t) tp->sec * 1000 + tp->msec;
     ngx_http_set_ctx(r, ctx, ngx_http_cc_module);
 
-    p = ngx_pnalloc(r->pool, 2 * (sizeof("cc:{}:r:") + NGX_INT64_LEN)
-                             + rid.len + 3 * NGX_INT64_LEN);
+    p = ngx_pnalloc(r->pool, sizeof("cc:{}:u") + sizeof(":") + rid.len
+                             + 3 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -68,10 +68,6 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     keys[0].data = p;
     p = ngx_sprintf(p, "cc:{%uL}:u", uid);
     keys[0].len = p - keys[0].data;
-
-    keys[1].data = p;
-    p = ngx_sprintf(p, "cc:{%uL}:r:%V", uid, &rid);
-    keys[1].len = p - keys[1].data;
 
     /*
      * 31 random bits; the script takes them modulo the weight still in
@@ -85,7 +81,9 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     args[1].data = keys[0].data + sizeof("cc:{") - 1;      /* the uid */
     args[1].len = keys[0].len - sizeof("cc:{}:u") + 1;
 
-    args[2] = rid;
+    args[2].data = p;                        /* the field of the result */
+    p = ngx_sprintf(p, ":%V", &rid);
+    args[2].len = p - args[2].data;
 
     args[3].data = p;
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
@@ -122,7 +120,7 @@ ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
         goto invalid;
     }
 
-    /* "seq:card:left", or "=seq:card:left" for a retry */
+    /* "seq:card:left:gen", or "=seq:card:left:gen" for a retry */
 
     p = (u_char *) reply->str;
     last = p + reply->len;

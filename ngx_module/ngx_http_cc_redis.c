@@ -34,7 +34,7 @@
 
 
 #define NGX_HTTP_CC_CMD_STRS_MAX      8
-#define NGX_HTTP_CC_BATCH_MAX         64
+#define NGX_HTTP_CC_BATCH_MAX         CC_LOG_BATCH_MAX   /* cc_event.h */
 #define NGX_HTTP_CC_BACKOFF_MIN       50
 #define NGX_HTTP_CC_BACKOFF_MAX       1000
 

@@ -1,10 +1,10 @@
 /*
  * ngx_http_cc_script: the Lua run inside Redis.
  *
- * Each user lives in one hash, cc:{uid}:u, so a flip touches one hash, one
- * result key and the shard's draw log: fields c (chances left), s (draw
- * sequence), k0..kN (cards held).  The weights and the result TTL are
- * written into the script text at configuration time.
+ * Each user lives in one hash, cc:{uid}:u, so a flip touches one hash and
+ * the shard's draw log: fields c (chances left), s (draw sequence), k0..kN
+ * (cards held), the answers kept for retries.  The weights and the answers'
+ * TTL are written into the script text at configuration time.
  *
  * The scripts take a batch: the requests a worker receives in one turn of
  * its event loop for one shard go to Redis as one EVALSHA (see
@@ -24,76 +24,110 @@
  *
  * KEYS: the shard's draw log (a stream cc-reconcile reads and trims), the
  * shard's issue counter of each stocked kind (cc:stock:K), then per entry
- * the user hash and the result key of (uid, request_id).  ARGV: this
- * shard's quota of each stocked kind, then per entry the module's random
- * number (31 bits), the uid, the request id, the draw's time in ms.
+ * the user hash.  ARGV: this shard's quota of each stocked kind, then per
+ * entry the module's random number (31 bits), the uid, ":" and the request
+ * id (the field of its result), the draw's time in ms.
+ *
+ * Each flip costs two calls, HMGET and HSET of the user hash, and the batch
+ * one XADD: the hash holds the chances (c), the draw sequence (s), the cards
+ * held (k0..kN), and the result of each request, ":<request id>" =
+ * "seq:card:left:gen", replayed to a retry.  gen is the result's TTL period
+ * (time / cc_request_ttl); g is the newest one the user wrote.  The first
+ * flip of a user in a newer period drops results older than the previous
+ * one, so a result is kept for cc_request_ttl at least, 2 x cc_request_ttl
+ * at most while the user flips.
  *
  * A kind whose shard quota is spent is not drawn: its weight goes to the
  * others (the draw is r mod the weight still available).  The reply has
- * per entry "seq:card:left" (stored under the result key) for a new draw,
- * "=seq:card:left" for a retry, 0 when the user has no chances left
- * (nothing stored, nothing changed), or the error of the entry's reads
- * (say, a key of the wrong type), which fails that request alone.  Entries
- * run in order, so two flips of one user in one batch are two sequential
- * flips.  Numbers become strings through string.format('%d') or the
- * tables below: Lua's own conversion ("%.14g") was the costliest part.
+ * per entry "seq:card:left:gen" for a new draw, "=seq:card:left:gen" for a
+ * retry, 0 when the user has no chances left (nothing stored, nothing
+ * changed), or the error of the entry's reads (say, a key of the wrong
+ * type), which fails that request alone.  Entries run in order, so two
+ * flips of one user in one batch are two sequential flips.  The batch's
+ * new draws go to the log as one entry, d = "uid:seq:card:ms:rid" lines.
+ * Numbers become strings through string.format('%d') or concatenation of
+ * strings: Lua's own conversion ("%.14g") is slow.
  */
 static char  ngx_http_cc_flip_lua[] =
     "local w, W = %s, %uL\n"
     "local kf, ks = %s, %s\n"
     "local stocked, sk = %s, %s\n"
     "local S = %ui\n"
+    "local T = %T\n"
     "local fmt = string.format\n"
-    "local log = KEYS[1]\n"
-    "local out = {}\n"
+    "local issued = {}\n"
+    "for si = 1, S do\n"
+    "  issued[si] = tonumber(redis.call('GET', KEYS[1 + si])) or 0\n"
+    "end\n"
+    "local out, d, lts, G, gs = {}, {}, nil, 0, nil\n"
     "for i = 0, (#ARGV - S) / 4 - 1 do\n"
-    "  local u, rk, a = KEYS[S + 2 + 2 * i], KEYS[S + 3 + 2 * i], S + 4 * i\n"
-    "  local prev = redis.pcall('GET', rk)\n"
-    "  if type(prev) == 'string' then\n"
-    "    out[i + 1] = '=' .. prev\n"
-    "  elseif type(prev) == 'table' then\n"
-    "    out[i + 1] = prev\n"
-    "  else\n"
-    "    local total, out_of = W, nil\n"
-    "    for si = 1, S do\n"
-    "      if (tonumber(redis.call('GET', KEYS[1 + si])) or 0)"
-    " >= tonumber(ARGV[si]) then\n"
-    "        out_of = out_of or {}\n"
-    "        out_of[sk[si]] = true\n"
-    "        total = total - w[sk[si]]\n"
-    "      end\n"
-    "    end\n"
-    "    local x, card = tonumber(ARGV[a + 1]) %% (total > 0 and total or 1)\n"
-    "    for j = 1, #w do\n"
-    "      if not (out_of and out_of[j]) then\n"
-    "        if x < w[j] then card = j - 1 break end\n"
-    "        x = x - w[j]\n"
-    "      end\n"
-    "    end\n"
-    "    if total <= 0 then card = nil end\n"
-    "    local v = redis.pcall('HMGET', u, 'c', 's', kf[(card or 0) + 1])\n"
-    "    local c = v.err and 0 or tonumber(v[1]) or 0\n"
-    "    if v.err then\n"
-    "      out[i + 1] = v\n"
-    "    elseif c < 1 then\n"
-    "      out[i + 1] = 0\n"
-    "    elseif card == nil then\n"
-    "      out[i + 1] = {err = 'ERR every card kind is out of stock'}\n"
-    "    else\n"
-    "      local s = (tonumber(v[2]) or 0) + 1\n"
-    "      local ss = fmt('%%d', s)\n"
-    "      if stocked[card + 1] then\n"
-    "        redis.call('INCR', KEYS[1 + stocked[card + 1]])\n"
-    "      end\n"
-    "      redis.call('HSET', u, 'c', fmt('%%d', c - 1), 's', ss, kf[card + 1],"
-    " fmt('%%d', (tonumber(v[3]) or 0) + 1))\n"
-    "      local res = fmt('%%d:%%d:%%d', s, card, c - 1)\n"
-    "      redis.call('SET', rk, res, 'EX', '%T')\n"
-    "      redis.call('XADD', log, '*', 'u', ARGV[a + 2], 's', ss, 'c',"
-    " ks[card + 1], 't', ARGV[a + 4], 'r', ARGV[a + 3])\n"
-    "      out[i + 1] = res\n"
+    "  local u, a = KEYS[S + 2 + i], S + 4 * i\n"
+    "  local rf, ts = ARGV[a + 3], ARGV[a + 4]\n"
+    "  local total, out_of = W, nil\n"
+    "  for si = 1, S do\n"
+    "    if issued[si] >= tonumber(ARGV[si]) then\n"
+    "      out_of = out_of or {}\n"
+    "      out_of[sk[si]] = true\n"
+    "      total = total - w[sk[si]]\n"
     "    end\n"
     "  end\n"
+    "  local x, card = tonumber(ARGV[a + 1]) %% (total > 0 and total or 1)\n"
+    "  for j = 1, #w do\n"
+    "    if not (out_of and out_of[j]) then\n"
+    "      if x < w[j] then card = j - 1 break end\n"
+    "      x = x - w[j]\n"
+    "    end\n"
+    "  end\n"
+    "  if total <= 0 then card = nil end\n"
+    "  local v = redis.pcall('HMGET', u, 'c', 's', kf[(card or 0) + 1], rf,"
+    " 'g')\n"
+    "  if v.err then\n"
+    "    out[i + 1] = v\n"
+    "  elseif v[4] then\n"
+    "    out[i + 1] = '=' .. v[4]\n"
+    "  elseif (tonumber(v[1]) or 0) < 1 then\n"
+    "    out[i + 1] = 0\n"
+    "  elseif card == nil then\n"
+    "    out[i + 1] = {err = 'ERR every card kind is out of stock'}\n"
+    "  else\n"
+    "    if ts ~= lts then\n"
+    "      lts = ts\n"
+    "      G = math.floor(tonumber(ts) / (1000 * T))\n"
+    "      gs = fmt('%%d', G)\n"
+    "    end\n"
+    "    local g, eg, egs = tonumber(v[5]), G, gs\n"
+    "    if g and g > eg then eg, egs = g, v[5] end\n"
+    "    local cs = fmt('%%d', tonumber(v[1]) - 1)\n"
+    "    local ss = fmt('%%d', (tonumber(v[2]) or 0) + 1)\n"
+    "    local kn = fmt('%%d', (tonumber(v[3]) or 0) + 1)\n"
+    "    local res = ss .. ':' .. ks[card + 1] .. ':' .. cs .. ':' .. egs\n"
+    "    if g == eg then\n"
+    "      redis.call('HSET', u, 'c', cs, 's', ss, kf[card + 1], kn, rf, res)\n"
+    "    else\n"
+    "      if g then\n"
+    "        local all, del = redis.call('HGETALL', u), {}\n"
+    "        for j = 1, #all, 2 do\n"
+    "          if all[j]:sub(1, 1) == ':'"
+    " and (tonumber(all[j + 1]:match('(%%d+)$')) or 0) < eg - 1 then\n"
+    "            del[#del + 1] = all[j]\n"
+    "          end\n"
+    "        end\n"
+    "        if #del > 0 then redis.call('HDEL', u, unpack(del)) end\n"
+    "      end\n"
+    "      redis.call('HSET', u, 'c', cs, 's', ss, kf[card + 1], kn, rf, res,"
+    " 'g', egs)\n"
+    "    end\n"
+    "    if stocked[card + 1] then\n"
+    "      issued[stocked[card + 1]] = issued[stocked[card + 1]] + 1\n"
+    "      redis.call('INCR', KEYS[1 + stocked[card + 1]])\n"
+    "    end\n"
+    "    d[#d + 1] = ARGV[a + 2] .. ':' .. ss .. ':' .. ks[card + 1] .. ':'"
+    " .. ts .. rf\n"
+    "    out[i + 1] = res\n"
+    "  end\n"
+    "end\n"
+    "if #d > 0 then\n"
+    "  redis.call('XADD', KEYS[1], '*', 'd', table.concat(d, '\\n'))\n"
     "end\n"
     "return out\n";
 
@@ -326,7 +360,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     }
 
     sc->nshared_args = nstock;
-    sc->nkeys = 2;
+    sc->nkeys = 1;
     sc->nargs = 4;
 
     /* the grant */

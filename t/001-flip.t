@@ -33,36 +33,103 @@ HGET cc:{7}:u c => 2
 HGET cc:{7}:u s => 1
 HGET cc:{7}:u k1 => 1
 HGET cc:{7}:u k0 => (nil)
-GET cc:{7}:r:abc => 1:1:2
+HGET cc:{7}:u :abc =~ ^1:1:2:\d+$
+HLEN cc:{7}:u => 5
+XLEN cc:draws => 1
+XRANGE cc:draws - + =~ ^\d+-\d+,d,7:1:1:\d{13}:abc$
 --- no_error_log
 [error]
 
 
 
-=== TEST 2: the answer is kept for cc_request_ttl
+=== TEST 2: answers are kept for cc_request_ttl: older ones go on the next flip
+The user hash holds each answer with its period (time / cc_request_ttl).
+The first flip of a newer period drops the answers of periods before the
+previous one, and only those.
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
     cc_cards 1 1000000;
     cc_request_ttl 1h;
 --- config
     location = /cc/flip { cc_flip; }
---- redis_before
-HSET cc:{9}:u c 1
+--- init
+sleep 3 if time % 3600 > 3597;           # not across a period's edge
+our $G = int(time / 3600);
+redis_cmd(0, 'HSET', 'cc:{9}:u', c => 1, s => 2, k1 => 2, g => $G - 1,
+          ':old' => '1:1:9:' . ($G - 2), ':prev' => '2:1:8:' . ($G - 1));
 --- request
 POST /cc/flip?request_id=r-9_x
 --- more_headers
 X-CC-Uid: 9
---- response_body: {"draw_id":"9:1","card":1,"chances_left":0}
---- check_tests: 1
+--- response_body: {"draw_id":"9:3","card":1,"chances_left":0}
+--- check_tests: 4
 --- check
-my $ttl = redis_cmd(0, 'TTL', 'cc:{9}:r:r-9_x');
-ok($ttl > 3500 && $ttl <= 3600, "result ttl $ttl is about an hour");
+our $G;
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', ':r-9_x'), "3:1:0:$G", 'the answer, with its period');
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', 'g'), $G, 'the user\'s period moved on');
+is(redis_cmd(0, 'HEXISTS', 'cc:{9}:u', ':old'), 0, 'the answer of two periods ago is gone');
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', ':prev'), '2:1:8:' . ($G - 1), 'the previous period\'s is kept');
 --- no_error_log
 [error]
 
 
 
-=== TEST 3: no chances left: 409, nothing stored, nothing changed
+=== TEST 3: an answer of the previous period is still replayed
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_request_ttl 1h;
+--- config
+    location = /cc/flip { cc_flip; }
+--- init
+sleep 3 if time % 3600 > 3597;
+our $G = int(time / 3600);
+redis_cmd(0, 'HSET', 'cc:{9}:u', c => 8, s => 2, k1 => 2, g => $G - 1,
+          ':prev' => '2:1:8:' . ($G - 1));
+--- request
+POST /cc/flip?request_id=prev
+--- more_headers
+X-CC-Uid: 9
+--- response_body: {"draw_id":"9:2","card":1,"chances_left":8}
+--- check_tests: 2
+--- check
+our $G;
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', 'c'), 8, 'a replay spends nothing');
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', 'g'), $G - 1, 'and prunes nothing');
+--- redis_after
+XLEN cc:draws => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: a user's period never goes back (a node's clock behind)
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1000000;
+    cc_request_ttl 1h;
+--- config
+    location = /cc/flip { cc_flip; }
+--- init
+our $G = int(time / 3600) + 5;
+redis_cmd(0, 'HSET', 'cc:{9}:u', c => 2, s => 1, k1 => 1, g => $G,
+          ':new' => "1:1:2:$G");
+--- request
+POST /cc/flip?request_id=late
+--- more_headers
+X-CC-Uid: 9
+--- response_body: {"draw_id":"9:2","card":1,"chances_left":1}
+--- check_tests: 3
+--- check
+our $G;
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', ':late'), "2:1:1:$G", 'the answer takes the user\'s period');
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', 'g'), $G, 'which stays');
+is(redis_cmd(0, 'HGET', 'cc:{9}:u', ':new'), "1:1:2:$G", 'nothing pruned');
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: no chances left: 409, nothing stored, nothing changed
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -79,13 +146,14 @@ X-CC-Uid: 8
 HGET cc:{8}:u c => 0
 HGET cc:{8}:u s => 4
 HGET cc:{8}:u k2 => 4
-EXISTS cc:{8}:r:late => 0
+HLEN cc:{8}:u => 3
+XLEN cc:draws => 0
 --- no_error_log
 [error]
 
 
 
-=== TEST 4: an unknown user has no chances and gets no key
+=== TEST 6: an unknown user has no chances and gets no key
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -103,7 +171,7 @@ DBSIZE => 0
 
 
 
-=== TEST 5: no uid header
+=== TEST 7: no uid header
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -119,7 +187,7 @@ DBSIZE => 0
 
 
 
-=== TEST 6: uid 0
+=== TEST 8: uid 0
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -135,7 +203,7 @@ X-CC-Uid: 0
 
 
 
-=== TEST 7: uid with a leading zero (two spellings of one user)
+=== TEST 9: uid with a leading zero (two spellings of one user)
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -151,7 +219,7 @@ X-CC-Uid: 07
 
 
 
-=== TEST 8: uid above 2^64-1
+=== TEST 10: uid above 2^64-1
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -167,7 +235,7 @@ X-CC-Uid: 18446744073709551616
 
 
 
-=== TEST 9: uid that is not a decimal
+=== TEST 11: uid that is not a decimal
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -183,7 +251,7 @@ X-CC-Uid: -5
 
 
 
-=== TEST 10: the largest uid is a user like any other
+=== TEST 12: the largest uid is a user like any other
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
     cc_cards 1 1000000;
@@ -201,7 +269,7 @@ X-CC-Uid: 18446744073709551615
 
 
 
-=== TEST 11: no request id
+=== TEST 13: no request id
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -217,7 +285,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 12: empty request id
+=== TEST 14: empty request id
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -233,7 +301,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 13: request id of 65 characters
+=== TEST 15: request id of 65 characters
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -253,7 +321,7 @@ HGET cc:{7}:u c => 5
 
 
 
-=== TEST 14: request id of 64 characters is fine
+=== TEST 16: request id of 64 characters is fine
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
     cc_cards 1 1000000;
@@ -271,7 +339,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 15: request id with a character outside [A-Za-z0-9_-]
+=== TEST 17: request id with a character outside [A-Za-z0-9_-]
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -287,7 +355,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 16: an escaped request id is not decoded into a valid one
+=== TEST 18: an escaped request id is not decoded into a valid one
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -303,7 +371,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 17: GET is not allowed
+=== TEST 19: GET is not allowed
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -325,7 +393,7 @@ HGET cc:{7}:u c => 5
 
 
 
-=== TEST 18: PUT with a body is not allowed either
+=== TEST 20: PUT with a body is not allowed either
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -342,7 +410,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 19: a POST body is ignored: the caller cannot choose the card
+=== TEST 21: a POST body is ignored: the caller cannot choose the card
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
     cc_cards 1 1000000;
@@ -361,7 +429,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 20: the uid header's name is configurable
+=== TEST 22: the uid header's name is configurable
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
     cc_cards 1 1000000;
@@ -381,7 +449,7 @@ X-CC-Uid: 6
 
 
 
-=== TEST 21: the default header is not trusted once another is named
+=== TEST 23: the default header is not trusted once another is named
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 --- config
@@ -398,15 +466,14 @@ X-CC-Uid: 6
 
 
 
-=== TEST 22: two flips with different ids are two draws
+=== TEST 24: two flips with different ids are two draws
 --- http_config
     cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
     cc_cards 1000000 1;
 --- config
     location = /cc/flip { cc_flip; }
 --- redis_before
-HSET cc:{3}:u c 5 s 1 k0 1
-SET cc:{3}:r:one 1:0:5
+HSET cc:{3}:u c 5 s 1 k0 1 :one 1:0:5:0
 --- request
 POST /cc/flip?request_id=two
 --- more_headers
@@ -415,6 +482,6 @@ X-CC-Uid: 3
 --- redis_after
 HGET cc:{3}:u s => 2
 HGET cc:{3}:u k0 => 2
-GET cc:{3}:r:one => 1:0:5
+HGET cc:{3}:u :one => 1:0:5:0
 --- no_error_log
 [error]

@@ -52,8 +52,10 @@ is(scalar(grep { $seq{$_} == 50 - $_ } keys %seq), 50, 'chances_left follows the
 is(redis_cmd($shard, 'HGET', 'cc:{77}:u', 'c'), 0, 'redis: no chance left');
 is(redis_cmd($shard, 'HGET', 'cc:{77}:u', 's'), 50, 'redis: sequence at 50');
 is(sum_cards($shard, 77, 5), 50, 'redis: 50 cards held');
-my @keys = @{ redis_cmd($shard, 'KEYS', 'cc:{77}:r:*') };
-is(scalar @keys, 50, 'redis: 50 stored answers, none for the refusals');
+my @results = grep { /^:/ } @{ redis_cmd($shard, 'HKEYS', 'cc:{77}:u') };
+is(scalar @results, 50, 'redis: 50 stored answers, none for the refusals');
+my $lines = join "\n", map { $_->[1][1] } @{ redis_cmd($shard, 'XRANGE', 'cc:draws', '-', '+') };
+is(scalar(() = $lines =~ /^77:\d+:\d:\d{13}:c\d+$/mg), 50, 'redis: 50 draws in the log');
 
 # the same 200 requests again are retries: same answers, nothing changes
 my @again = concurrent_requests(200, 'POST', '/cc/flip?request_id=c%d', { 'X-CC-Uid' => 77 });

@@ -9,8 +9,10 @@ use CcTest;
 use CcCampaign;
 use Time::HiRes qw(time);
 
+# the campaign's draws (uid 9001 is the reconciler's hand-made log entries)
 sub total_rows {
-    mysql_value('SELECT COUNT(*) FROM cc_s0.draws') + mysql_value('SELECT COUNT(*) FROM cc_s1.draws');
+    mysql_value('SELECT COUNT(*) FROM cc_s0.draws WHERE uid <> 9001')
+        + mysql_value('SELECT COUNT(*) FROM cc_s1.draws WHERE uid <> 9001');
 }
 
 # five kinds of equal weight: after 10 flips about half the users hold a set
@@ -109,13 +111,35 @@ ok(keys %dbs >= 4, 'spread over the shards (' . join(' ', map { "$_:$dbs{$_}" } 
 
 # ---- the reconciler: nothing missing, logs trimmed -------------------------
 
-my $xlen = redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws');
-is($xlen, $events, 'the Redis draw logs hold the 400 draws and the combines');
+is(log_events(0) + log_events(1), $events, 'the Redis draw logs hold the 400 draws and the combines');
 my ($rc, $err) = run_reconcile();
 is($rc, 0, 'cc-reconcile --once exits 0');
 like($err, qr/pass done: $events draws checked, 0 written/, 'it finds nothing missing');
 is(redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws'), 0, 'and trims the logs');
 is_deeply([ state_diff(1 .. 40) ], [], 'MySQL unchanged');
+
+# ---- the reconciler skips what it cannot read, and says so -------------------
+
+my $db9 = shard_of_uids(9001)->{9001};
+my $s9 = 0;                            # any shard: rows go by uid
+my $ms = int(time * 1000);
+redis_cmd($s9, 'XADD', 'cc:draws', '*', 'd', join "\n", "9001:1:2:$ms:good", "x:1:2:$ms:r",
+          "9001:2:2:$ms:bad id", "9001:3:2:$ms", "9001:0:2:$ms:zero", "9001:4:99:$ms:card", "9001:5:2:$ms:next");
+redis_cmd($s9, 'XADD', 'cc:draws', '*', 'y', 'z', 'u', 9001);
+redis_cmd($s9, 'XADD', 'cc:draws', '*', 'q', 1);
+($rc, $err) = run_reconcile();
+is($rc, 0, 'cc-reconcile exits 0 over unreadable log entries');
+like($err, qr/pass done: 2 draws checked, 2 written, 7 unreadable/, 'it counts the two good draws and the 7 bad');
+like($err, qr/skipping draw 2 of log entry \d+-\d+: bad draw line/, 'a bad uid is named');
+like($err, qr/skipping draw 3 of log entry \d+-\d+: bad request_id/, 'a bad request id');
+like($err, qr/skipping draw 4 of log entry \d+-\d+: bad draw line/, 'a line cut short');
+like($err, qr/skipping draw 5 of log entry \d+-\d+: bad seq/, 'seq 0');
+like($err, qr/skipping draw 6 of log entry \d+-\d+: bad card/, 'a card out of range');
+like($err, qr/skipping log entry \d+-\d+: unknown type/, 'an unknown entry type');
+like($err, qr/skipping log entry \d+-\d+: no draw and no combine in it/, 'an entry with neither');
+is_deeply(mysql_query("SELECT seq, card, request_id FROM draws WHERE uid = 9001 ORDER BY seq", $db9),
+          [ [1, 2, 'good'], [5, 2, 'next'] ], 'MySQL: the good draws around the bad, nothing else');
+is(redis_cmd($s9, 'XLEN', 'cc:draws'), 0, 'the log is trimmed past the bad entries');
 
 # ---- the producer is flushed when a worker exits -----------------------------
 

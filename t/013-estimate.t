@@ -47,7 +47,7 @@ like($out, qr/^sizes per item \(measured: bench\/measure-layout\.sh, \d{4}-\d\d-
      'the sizes name their source: the script, the date, the versions');
 
 my %s = map { $_ => size_of($out, $_) }
-    ('redis user hash', 'redis grant set', 'redis grant id', 'redis result key',
+    ('redis user hash', 'redis grant set', 'redis grant id', 'redis kept answer',
      'redis stream entry', 'kafka value', 'kafka key', 'kafka record framing',
      'kafka batch header', 'mysql draws row', 'mysql user_cards row');
 is_deeply([ grep { !defined $s{$_} || $s{$_} <= 0 } sort keys %s ], [], 'every per-item size is printed');
@@ -64,17 +64,18 @@ is(count_of($out, 'peak day'), $peak, "peak day: $peak");
 is(count_of($out, 'peak second'), $sec, "peak second: $sec");
 
 my $grant = $s{'redis grant set'} + 4 * $s{'redis grant id'};
-my $live = min($draws, $peak * 2);
-is($live, $draws, '(2 days of result keys at the peak would be more than every draw)');
+my $kept = min(7, up(2 * 2 * 5 * 7, 10));
+is($kept, 7, '(2 TTL periods of 2 days at the peak rate would be more than all 7 draws)');
+my $live = $users * $kept;
 my $backlog = $sec * 10 * 60;
 is_deeply(line_of($out, 'user hashes'), [ $users, $s{'redis user hash'}, $users * $s{'redis user hash'} ],
           'redis: a hash a user');
 is_deeply(line_of($out, 'grant sets'), [ $users, $grant, $users * $grant ], 'redis: a set a user, with 4 ids');
-is_deeply(line_of($out, 'result keys'), [ $live, $s{'redis result key'}, $live * $s{'redis result key'} ],
-          'redis: result keys of the peak day x TTL, at most one a draw');
+is_deeply(line_of($out, 'kept answers'), [ $live, $s{'redis kept answer'}, $live * $s{'redis kept answer'} ],
+          'redis: a user keeps the answers of 2 TTL periods at the peak, at most one a draw');
 is_deeply(line_of($out, 'stream backlog'), [ $backlog, $s{'redis stream entry'}, $backlog * $s{'redis stream entry'} ],
           'redis: peak second x 10 minutes of stream entries');
-my $redis = $users * ($s{'redis user hash'} + $grant) + $live * $s{'redis result key'}
+my $redis = $users * ($s{'redis user hash'} + $grant) + $live * $s{'redis kept answer'}
           + $backlog * $s{'redis stream entry'};
 is(bytes_of($out, 'redis total'), $redis, "redis total: $redis B");
 is(bytes_of($out, 'redis per shard'), up($redis, 3), 'redis per shard: total / 3, rounded up');
@@ -124,6 +125,12 @@ is(bytes_of($out, 'kafka disk'), ($draws * $record + up($draws, 100) * 61) * 3, 
 is(line_of($out, 'grant sets')->[1], 0, 'no grants: no grant set');
 is(line_of($out, 'stream backlog')->[0], 0, 'no lag: no stream backlog');
 is(line_of($out, 'user_cards rows')->[0], $users * 3, 'user_cards: at most min(draws, kinds) a user');
+
+# a long campaign: a user keeps 2 TTL periods of answers, not all
+($rc, $out) = run_estimate(qw(--users 1000 --draws-per-user 100 --days 30 --retention-days 7
+                              --redis-shards 1 --mysql-shards 1 --request-ttl-days 1 --peak-factor 2));
+is_deeply(line_of($out, 'kept answers'), [ 1000 * 14, $s{'redis kept answer'}, 14000 * $s{'redis kept answer'} ],
+          'kept answers: 2 x 1 day x 2 x 100 / 30 = 14 a user, not the 100 drawn');
 
 # ---- the planning example ------------------------------------------------------
 

@@ -265,7 +265,8 @@ X-CC-Uid: 7
 --- response_body: {"error":"campaign_closed"}
 --- redis_after
 HGET cc:{7}:u c => 3
-EXISTS cc:{7}:r:late => 0
+HLEN cc:{7}:u => 1
+XLEN cc:draws => 0
 --- no_error_log
 [error]
 

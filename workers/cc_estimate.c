@@ -2,8 +2,8 @@
  * cc-estimate: the storage a campaign needs, worked out ahead of time.
  *
  * From the number of users, their draws and the campaign's length it
- * prints Redis memory (user hashes, grant sets, the result keys alive at
- * the peak, the draw stream's backlog), Kafka disk over the retention
+ * prints Redis memory (user hashes with the answers they keep, grant sets,
+ * the draw stream's backlog), Kafka disk over the retention
  * window and MySQL rows and bytes, in total and per shard, with every
  * per-item size it used and where that size came from.  Integers only.
  */
@@ -30,11 +30,11 @@
 #define CC_EST_SOURCE  "bench/measure-layout.sh, 2026-11-27, " \
                        "redis 7.0.15 jemalloc-5.3.0, MariaDB 10.11.19"
 
-#define CC_EST_REDIS_USER_HASH     139   /* cc:{uid}:u, 7 fields, listpack */
+#define CC_EST_REDIS_USER_HASH     155   /* cc:{uid}:u, 8 fields, listpack */
 #define CC_EST_REDIS_GRANT_SET     116   /* cc:{uid}:g without its ids */
 #define CC_EST_REDIS_GRANT_ID       69   /* one id in cc:{uid}:g */
-#define CC_EST_REDIS_RESULT_KEY    165   /* cc:{uid}:r:<id>, with its TTL */
-#define CC_EST_REDIS_STREAM_ENTRY   52   /* one cc:draws entry */
+#define CC_EST_REDIS_ANSWER         38   /* :<id> = answer, in cc:{uid}:u */
+#define CC_EST_REDIS_STREAM_ENTRY   72   /* a cc:draws entry of one draw */
 #define CC_EST_KAFKA_VALUE         117   /* the draw's JSON */
 #define CC_EST_KAFKA_KEY             9   /* the uid */
 #define CC_EST_KAFKA_RECORD          9   /* v2 record framing */
@@ -52,15 +52,17 @@ static const struct {
     const char  *from;
 } cc_est_items[] = {
     { "redis user hash", CC_EST_REDIS_USER_HASH,
-      "cc:{uid}:u, fields c s k0..k4 (listpack); used_memory delta / 100000" },
+      "cc:{uid}:u, fields c s k0..k4 g (listpack); used_memory delta / 100000" },
     { "redis grant set", CC_EST_REDIS_GRANT_SET,
       "cc:{uid}:g (hashtable) without ids: a 3-id set 323 B - 3 x 69 B" },
     { "redis grant id", CC_EST_REDIS_GRANT_ID,
       "3 more ids in each of the sets: used_memory delta / 300000" },
-    { "redis result key", CC_EST_REDIS_RESULT_KEY,
-      "cc:{uid}:r:<20-char id> = \"seq:card:left\", TTL: delta / 100000" },
+    { "redis kept answer", CC_EST_REDIS_ANSWER,
+      ":<20-char id> = \"seq:card:left:period\" in the user hash, 5 a user:"
+      " (delta - hashes) / 500000" },
     { "redis stream entry", CC_EST_REDIS_STREAM_ENTRY,
-      "cc:draws entry u s c t r, 200 a second: delta / 100000" },
+      "cc:draws entry d = one draw line (a batch of one: the worst case),"
+      " 200 a second: delta / 100000" },
     { "kafka value", CC_EST_KAFKA_VALUE,
       "the JSON of cc_draw_encode(): 9-digit uid, seq 12, 20-char id" },
     { "kafka key", CC_EST_KAFKA_KEY, "the uid" },
@@ -122,8 +124,10 @@ cc_est_usage(FILE *out)
 "\n"
 "  draws = N x D; average day = draws / DAYS; peak day = draws x P / DAYS;\n"
 "  peak second = peak day / 86400 (each rounded up, none above draws)\n"
-"  Redis = N x (hash + grant set) + peak day x T x result key\n"
+"  Redis = N x (hash + grant set + answers x kept answer)\n"
 "          + peak second x L x 60 x stream entry\n"
+"  answers = min(D, 2 x T x P x D / DAYS): a user keeps the answers of\n"
+"          2 TTL periods at most, at the peak rate\n"
 "  Kafka = (peak day + average day x (R - 1)) x record x F\n"
 "  MySQL = N x D draws rows + N x min(D, %d) user_cards rows\n",
             CC_RING_SHARDS_MAX, CC_RING_SHARDS_MAX, CC_EST_KINDS);
@@ -283,7 +287,7 @@ cc_est_report(const cc_est_opts_t *o)
 {
     char      why[128];
     size_t    i;
-    uint64_t  users, draws, avg_day, peak_day, peak_sec, live, backlog;
+    uint64_t  users, draws, avg_day, peak_day, peak_sec, kept, live, backlog;
     uint64_t  grant, redis, window, record, batches, log, rows_d, rows_c;
 
     users = (uint64_t) o->users;
@@ -292,7 +296,12 @@ cc_est_report(const cc_est_opts_t *o)
     peak_day = cc_est_min(draws, cc_est_div_up(draws * (uint64_t) o->peak,
                                                (uint64_t) o->days));
     peak_sec = cc_est_div_up(peak_day, 86400);
-    live = cc_est_min(draws, peak_day * (uint64_t) o->ttl_days);
+    kept = cc_est_min((uint64_t) o->draws,
+                      cc_est_div_up(2 * (uint64_t) o->ttl_days
+                                    * (uint64_t) o->peak
+                                    * (uint64_t) o->draws,
+                                    (uint64_t) o->days));
+    live = users * kept;
     backlog = cc_est_min(draws, peak_sec * (uint64_t) o->lag_min * 60);
 
     printf("cc-estimate: %llu users x %lld draws in %lld days; "
@@ -322,7 +331,7 @@ cc_est_report(const cc_est_opts_t *o)
     grant = o->grants ? CC_EST_REDIS_GRANT_SET
                         + (uint64_t) o->grants * CC_EST_REDIS_GRANT_ID : 0;
     redis = users * (CC_EST_REDIS_USER_HASH + grant)
-            + live * CC_EST_REDIS_RESULT_KEY
+            + live * CC_EST_REDIS_ANSWER
             + backlog * CC_EST_REDIS_STREAM_ENTRY;
 
     printf("\nredis (%lld shards)\n", o->redis_shards);
@@ -330,8 +339,9 @@ cc_est_report(const cc_est_opts_t *o)
     snprintf(why, sizeof(why), "users; %d B + %lld ids x %d B",
              CC_EST_REDIS_GRANT_SET, o->grants, CC_EST_REDIS_GRANT_ID);
     cc_est_line("grant sets", users, grant, why);
-    snprintf(why, sizeof(why), "peak day x %lld day(s) of TTL", o->ttl_days);
-    cc_est_line("result keys", live, CC_EST_REDIS_RESULT_KEY, why);
+    snprintf(why, sizeof(why), "users x %llu: 2 x %lld day(s) of TTL at the"
+             " peak, at most all", (unsigned long long) kept, o->ttl_days);
+    cc_est_line("kept answers", live, CC_EST_REDIS_ANSWER, why);
     snprintf(why, sizeof(why), "peak second x %lld min before the trim",
              o->lag_min);
     cc_est_line("stream backlog", backlog, CC_EST_REDIS_STREAM_ENTRY, why);

@@ -64,7 +64,8 @@ cc_reconcile_usage(FILE *out)
 "  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
 "  --user NAME      MySQL user (default root)\n"
 "  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
-"  --batch N        entries per read and write, 1..50000 (default 2000)\n"
+"  --batch N        log entries per read and write, 1..5000 (default 500;\n"
+"                   an entry holds the new draws of one flip batch, <= 64)\n"
 "  --once           one pass over every shard, then exit\n"
 "  --interval SEC   seconds between passes when not --once (default 60)\n"
 "  --help           this text\n");
@@ -92,7 +93,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
     o->user = "root";
     o->grace_s = 30;
     o->interval_s = 60;
-    o->batch = 2000;
+    o->batch = 500;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -122,7 +123,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
             break;
 
         case 'n':
-            if (cc_opt_int("--batch", optarg, 1, 50000, &o->batch) != 0) {
+            if (cc_opt_int("--batch", optarg, 1, 5000, &o->batch) != 0) {
                 return -1;
             }
             break;
@@ -190,34 +191,40 @@ cc_reconcile_connect(const char *addr)
 
 
 /*
- * An entry [id, [field, value, ...]] of the draw log: a draw (u s c t r)
- * or, with y = c, a combine (u r t).
+ * An entry [id, [field, value, ...]] of the draw log: the new draws of one
+ * flip batch (d = "uid:seq:card:ms:rid" lines, see cc_event.h) or, with
+ * y = c, a combine (u r t).  Appends what it holds to draws[] (room for
+ * CC_LOG_BATCH_MAX more) or combines[]; returns the number of unreadable
+ * draws or combines in it, each logged.
  */
-static int
-cc_reconcile_entry(const redisReply *e, cc_event_t *ev, const char **why)
+static size_t
+cc_reconcile_entry(const char *addr, const redisReply *e, cc_draw_t *draws,
+    size_t *n, cc_combine_t *combines, size_t *nc)
 {
-    size_t             i;
+    size_t             i, bad, rlen;
     uint64_t           uid;
     int64_t            ts;
-    const char        *rid;
-    size_t             rlen;
-    cc_draw_t         *d;
+    const char        *id, *rid, *why, *p, *nl, *last;
     cc_combine_t      *c;
-    const redisReply  *f, *v;
+    const redisReply  *f, *v, *lines;
+    int                combine;
 
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+        || e->element[0]->type != REDIS_REPLY_STRING
         || e->element[1]->type != REDIS_REPLY_ARRAY)
     {
-        *why = "not a stream entry";
-        return -1;
+        cc_log("redis %s: skipping a log entry: not a stream entry", addr);
+        return 1;
     }
 
-    memset(ev, 0, sizeof(*ev));
-    d = &ev->u.draw;
+    id = e->element[0]->str;
+    combine = 0;
+    lines = NULL;
     uid = 0;
     ts = 0;
     rid = "";
     rlen = 0;
+    why = "no draw and no combine in it";
 
     for (i = 0; i + 1 < e->element[1]->elements; i += 2) {
         f = e->element[1]->element[i];
@@ -230,27 +237,23 @@ cc_reconcile_entry(const redisReply *e, cc_event_t *ev, const char **why)
         }
 
         switch (f->str[0]) {
+        case 'd':
+            lines = v;
+            break;
+
         case 'y':
             if (v->len != 1 || v->str[0] != 'c') {
-                *why = "unknown type";
-                return -1;
+                why = "unknown type";
+                goto bad;
             }
-            ev->type = CC_EVENT_COMBINE;
+            combine = 1;
             break;
 
         case 'u':
             if (cc_parse_uid(v->str, v->len, &uid) != 0) {
-                *why = "bad uid";
-                return -1;
+                why = "bad uid";
+                goto bad;
             }
-            break;
-
-        case 's':
-            d->seq = (uint32_t) strtoul(v->str, NULL, 10);
-            break;
-
-        case 'c':
-            d->card = (uint32_t) strtoul(v->str, NULL, 10);
             break;
 
         case 't':
@@ -259,8 +262,8 @@ cc_reconcile_entry(const redisReply *e, cc_event_t *ev, const char **why)
 
         case 'r':
             if (v->len > CC_REQUEST_ID_MAX) {
-                *why = "bad request_id";
-                return -1;
+                why = "bad request_id";
+                goto bad;
             }
             rid = v->str;
             rlen = v->len;
@@ -268,20 +271,58 @@ cc_reconcile_entry(const redisReply *e, cc_event_t *ev, const char **why)
         }
     }
 
-    if (ev->type == CC_EVENT_COMBINE) {
-        c = &ev->u.combine;
+    if (combine) {
+        c = &combines[*nc];
         memset(c, 0, sizeof(*c));
         c->uid = uid;
         c->ts_ms = ts;
         memcpy(c->request_id, rid, rlen);
-        return cc_combine_check(c, why);
+
+        if (cc_combine_check(c, &why) != 0) {
+            goto bad;
+        }
+
+        (*nc)++;
+        return 0;
     }
 
-    d->uid = uid;
-    d->ts_ms = ts;
-    memcpy(d->request_id, rid, rlen);
+    if (lines == NULL) {
+        goto bad;
+    }
 
-    return cc_draw_check(d, why);
+    bad = 0;
+    p = lines->str;
+    last = p + lines->len;
+
+    for (i = 0; p < last && i < CC_LOG_BATCH_MAX; i++, p = nl + 1) {
+        nl = memchr(p, '\n', (size_t) (last - p));
+        if (nl == NULL) {
+            nl = last;
+        }
+
+        if (cc_draw_parse_line(p, (size_t) (nl - p), &draws[*n], &why) != 0)
+        {
+            cc_log("redis %s: skipping draw %zu of log entry %s: %s",
+                   addr, i + 1, id, why);
+            bad++;
+            continue;
+        }
+
+        (*n)++;
+    }
+
+    if (p < last) {
+        cc_log("redis %s: log entry %s holds over %d draws; the rest are "
+               "skipped", addr, id, CC_LOG_BATCH_MAX);
+        bad++;
+    }
+
+    return bad;
+
+bad:
+
+    cc_log("redis %s: skipping log entry %s: %s", addr, id, why);
+    return 1;
 }
 
 
@@ -313,9 +354,7 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
     int                 rc;
     char                cutoff[32], minid[64];
     size_t              i, n, nc, inserted;
-    cc_event_t          ev;
     int64_t             backoff;
-    const char         *why;
     redisReply         *rr, *t;
     redisContext       *c;
     unsigned long long  read, ins, bad;
@@ -363,21 +402,8 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
         nc = 0;
 
         for (i = 0; i < rr->elements; i++) {
-            if (cc_reconcile_entry(rr->element[i], &ev, &why) == 0) {
-                if (ev.type == CC_EVENT_DRAW) {
-                    draws[n++] = ev.u.draw;
-
-                } else {
-                    combines[nc++] = ev.u.combine;
-                }
-
-            } else {
-                cc_log("redis %s: skipping log entry %s: %s", addr,
-                       rr->element[i]->type == REDIS_REPLY_ARRAY
-                       && rr->element[i]->elements > 0
-                       ? rr->element[i]->element[0]->str : "?", why);
-                bad++;
-            }
+            bad += cc_reconcile_entry(addr, rr->element[i], draws, &n,
+                                      combines, &nc);
         }
 
         backoff = 100;
@@ -394,7 +420,7 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
             backoff = backoff < 5000 ? backoff * 2 : 5000;
         }
 
-        read += rr->elements;
+        read += n + nc;
         ins += inserted;
 
         /* written: drop the log up to and including the last entry */
@@ -466,7 +492,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    draws = calloc(o.batch, sizeof(cc_draw_t));
+    draws = calloc(o.batch * CC_LOG_BATCH_MAX, sizeof(cc_draw_t));
     combines = calloc(o.batch, sizeof(cc_combine_t));
 
     if (draws == NULL || combines == NULL) {

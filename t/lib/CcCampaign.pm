@@ -10,7 +10,7 @@ use warnings;
 use Exporter 'import';
 use CcTest;
 
-our @EXPORT = qw(campaign_up campaign_nginx mysql_shards start_ingest run_reconcile
+our @EXPORT = qw(campaign_up campaign_nginx mysql_shards start_ingest run_reconcile log_events
                  grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
@@ -62,6 +62,18 @@ sub run_reconcile {
                          _mysql_args());
     my $rc = wait_worker($w, 30);
     return ($rc, worker_stderr($w));
+}
+
+# the draws and combines in a Redis shard's draw log (an entry holds the
+# new draws of one flip batch as lines of d, or one combine)
+sub log_events {
+    my ($shard) = @_;
+    my $n = 0;
+    for my $e (@{ redis_cmd($shard, 'XRANGE', 'cc:draws', '-', '+') }) {
+        my %f = @{ $e->[1] };
+        $n += defined $f{d} ? scalar(split /\n/, $f{d}) : 1;
+    }
+    return $n;
 }
 
 sub grant_users {
