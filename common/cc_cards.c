@@ -47,6 +47,25 @@ cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n)
 }
 
 
+unsigned
+cc_cards_pick(const cc_cards_t *cards, uint64_t r)
+{
+    unsigned  i;
+
+    r %= cards->total;
+
+    for (i = 0; i + 1 < cards->nkinds; i++) {
+        if (r < cards->weight[i]) {
+            break;
+        }
+
+        r -= cards->weight[i];
+    }
+
+    return i;
+}
+
+
 int
 cc_cards_lua_weights(const cc_cards_t *cards, char *buf, size_t len)
 {

@@ -1,10 +1,11 @@
 /*
  * cc_cards: the card kinds of a campaign and their draw weights.
  *
- * The draw itself runs inside the Redis flip script (so that it is atomic
- * with the chance decrement and the stock of rare kinds); this file
- * validates the configuration and renders the weight table the script is
- * built with.
+ * The module draws a kind by the weights (cc_cards_pick); the Redis flip
+ * script keeps it unless the kind's stock on the shard is spent, and then
+ * draws again among the kinds still in stock, atomically with the chance
+ * decrement.  This file validates the configuration, draws, and renders
+ * the weight table the script is built with.
  */
 
 #ifndef CC_CARDS_H
@@ -28,6 +29,13 @@ void cc_cards_default(cc_cards_t *cards);
 
 /* 0, or -1 with cards untouched if n or any weight is out of bounds */
 int cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n);
+
+/*
+ * The kind r falls on: kind i for r mod total in [w0 + .. + w(i-1),
+ * w0 + .. + wi).  With r uniform in [0, 2^31) the bias is below
+ * total / 2^31 (5e-6 for the default weights).
+ */
+unsigned cc_cards_pick(const cc_cards_t *cards, uint64_t r);
 
 /*
  * Writes the weights as a Lua table constructor, e.g.

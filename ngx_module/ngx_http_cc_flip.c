@@ -1,9 +1,10 @@
 /*
  * ngx_http_cc_flip: POST /cc/flip?request_id=ID, one card for one chance.
  *
- * The whole draw is one script call on the user's shard (see
- * ngx_http_cc_script.c); the handler only checks the input, draws the
- * random number and renders the answer.
+ * The whole flip is one script call on the user's shard (see
+ * ngx_http_cc_script.c); the handler checks the input, draws the kind by
+ * the weights (the script keeps it unless the kind's stock is spent) and
+ * renders the answer.
  */
 
 
@@ -27,9 +28,10 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     u_char                   *p;
     uint64_t                  uid;
     ngx_int_t                 rc;
-    ngx_str_t                 rid, keys[1], args[4];
+    ngx_str_t                 rid, keys[1], args[5];
     ngx_time_t               *tp;
     ngx_http_cc_flip_ctx_t   *ctx;
+    ngx_http_cc_main_conf_t  *cmcf;
 
     if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_WRITE,
                           NGX_HTTP_CC_FLIP_BAD_REQUEST, &uid, &rc)
@@ -52,6 +54,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
     tp = ngx_timeofday();
 
     ctx->uid = uid;
@@ -60,7 +63,7 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_cc_module);
 
     p = ngx_pnalloc(r->pool, sizeof("cc:{}:u") + sizeof(":") + rid.len
-                             + 3 * NGX_INT64_LEN);
+                             + 4 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -70,12 +73,15 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     keys[0].len = p - keys[0].data;
 
     /*
-     * 31 random bits; the script takes them modulo the weight still in
-     * stock, a bias below total / 2^31 (5e-6 for the default weights)
+     * The kind, drawn here by the weights from 31 random bits (a bias
+     * below total / 2^31, 5e-6 for the default weights); with stocked
+     * kinds, 31 more for the script to draw again if the kind is spent.
      */
 
     args[0].data = p;
-    p = ngx_sprintf(p, "%l", ngx_random());
+    p = ngx_sprintf(p, "%ui",
+                    (ngx_uint_t) cc_cards_pick(&cmcf->cards,
+                                               (uint64_t) ngx_random()));
     args[0].len = p - args[0].data;
 
     args[1].data = keys[0].data + sizeof("cc:{") - 1;      /* the uid */
@@ -88,6 +94,12 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     args[3].data = p;
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
     args[3].len = p - args[3].data;
+
+    if (cmcf->stock && cmcf->stock->nelts) {
+        args[4].data = p;
+        p = ngx_sprintf(p, "%l", ngx_random());
+        args[4].len = p - args[4].data;
+    }
 
     return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_FLIP, keys, args,
                             ngx_http_cc_flip_reply, NGX_HTTP_CC_FLIP_UNAVAILABLE);

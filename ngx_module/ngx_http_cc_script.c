@@ -25,28 +25,32 @@
  * KEYS: the shard's draw log (a stream cc-reconcile reads and trims), the
  * shard's issue counter of each stocked kind (cc:stock:K), then per entry
  * the user hash.  ARGV: this shard's quota of each stocked kind, then per
- * entry the module's random number (31 bits), the uid, ":" and the request
- * id (the field of its result), the draw's time in ms.
+ * entry the kind the module drew by the weights (its digits), the uid,
+ * ":" and the request id (the field of its answer), the draw's time in ms,
+ * and with stocked kinds a second random number (31 bits).
  *
  * Each flip costs two calls, HMGET and HSET of the user hash, and the batch
  * one XADD: the hash holds the chances (c), the draw sequence (s), the cards
- * held (k0..kN), and the result of each request, ":<request id>" =
- * "seq:card:left:gen", replayed to a retry.  gen is the result's TTL period
- * (time / cc_request_ttl); g is the newest one the user wrote.  The first
- * flip of a user in a newer period drops results older than the previous
- * one, so a result is kept for cc_request_ttl at least, 2 x cc_request_ttl
- * at most while the user flips.
+ * held (k0..kN), and the answer of each request, ":<request id>" =
+ * "seq:card:left:period", replayed to a retry.  period is time /
+ * cc_request_ttl; g is the newest one the user wrote.  The first flip of a
+ * user in a newer period drops answers older than the previous one, so an
+ * answer is kept for cc_request_ttl at least, and a user keeps two periods
+ * of answers at most.  A user's period never goes back (a node's clock
+ * behind cannot drop fresh answers).
  *
- * A kind whose shard quota is spent is not drawn: its weight goes to the
- * others (the draw is r mod the weight still available).  The reply has
- * per entry "seq:card:left:gen" for a new draw, "=seq:card:left:gen" for a
- * retry, 0 when the user has no chances left (nothing stored, nothing
- * changed), or the error of the entry's reads (say, a key of the wrong
- * type), which fails that request alone.  Entries run in order, so two
- * flips of one user in one batch are two sequential flips.  The batch's
- * new draws go to the log as one entry, d = "uid:seq:card:ms:rid" lines.
- * Numbers become strings through string.format('%d') or concatenation of
- * strings: Lua's own conversion ("%.14g") is slow.
+ * A drawn kind whose shard quota is spent is drawn again among the kinds
+ * still in stock, by weight, with the second random number (its weight
+ * goes to the others: the odds are those of a draw among them).  The reply
+ * has per entry "seq:card:left:period" for a new draw, "=seq:card:left:
+ * period" for a retry, 0 when the user has no chances left (nothing stored,
+ * nothing changed), or the error of the entry's reads (say, a key of the
+ * wrong type), which fails that request alone.  Entries run in order, so
+ * two flips of one user in one batch are two sequential flips.  The
+ * batch's new draws go to the log as one entry, d = "uid:seq:card:ms:rid"
+ * lines.  Numbers become strings through string.format('%d') or
+ * concatenation of strings: Lua's own conversion ("%.14g") is slow; and
+ * tonumber(), strtod() underneath, is kept off the common path.
  */
 static char  ngx_http_cc_flip_lua[] =
     "local w, W = %s, %uL\n"
@@ -54,33 +58,37 @@ static char  ngx_http_cc_flip_lua[] =
     "local stocked, sk = %s, %s\n"
     "local S = %ui\n"
     "local T = %T\n"
+    "local N = S > 0 and 5 or 4\n"
     "local fmt = string.format\n"
     "local issued = {}\n"
     "for si = 1, S do\n"
     "  issued[si] = tonumber(redis.call('GET', KEYS[1 + si])) or 0\n"
     "end\n"
     "local out, d, lts, G, gs = {}, {}, nil, 0, nil\n"
-    "for i = 0, (#ARGV - S) / 4 - 1 do\n"
-    "  local u, a = KEYS[S + 2 + i], S + 4 * i\n"
-    "  local rf, ts = ARGV[a + 3], ARGV[a + 4]\n"
-    "  local total, out_of = W, nil\n"
-    "  for si = 1, S do\n"
-    "    if issued[si] >= tonumber(ARGV[si]) then\n"
-    "      out_of = out_of or {}\n"
-    "      out_of[sk[si]] = true\n"
-    "      total = total - w[sk[si]]\n"
+    "for i = 0, (#ARGV - S) / N - 1 do\n"
+    "  local u, a = KEYS[S + 2 + i], S + N * i\n"
+    "  local card, rf, ts = ARGV[a + 1], ARGV[a + 3], ARGV[a + 4]\n"
+    "  local si = stocked[card]\n"
+    "  if si and issued[si] >= tonumber(ARGV[si]) then\n"
+    "    local total, out_of = W, {}\n"
+    "    for sj = 1, S do\n"
+    "      if issued[sj] >= tonumber(ARGV[sj]) then\n"
+    "        out_of[sk[sj]] = true\n"
+    "        total = total - w[sk[sj]]\n"
+    "      end\n"
+    "    end\n"
+    "    card = nil\n"
+    "    if total > 0 then\n"
+    "      local x = tonumber(ARGV[a + 5]) %% total\n"
+    "      for j = 1, #w do\n"
+    "        if not out_of[j] then\n"
+    "          if x < w[j] then card = ks[j] break end\n"
+    "          x = x - w[j]\n"
+    "        end\n"
+    "      end\n"
     "    end\n"
     "  end\n"
-    "  local x, card = tonumber(ARGV[a + 1]) %% (total > 0 and total or 1)\n"
-    "  for j = 1, #w do\n"
-    "    if not (out_of and out_of[j]) then\n"
-    "      if x < w[j] then card = j - 1 break end\n"
-    "      x = x - w[j]\n"
-    "    end\n"
-    "  end\n"
-    "  if total <= 0 then card = nil end\n"
-    "  local v = redis.pcall('HMGET', u, 'c', 's', kf[(card or 0) + 1], rf,"
-    " 'g')\n"
+    "  local v = redis.pcall('HMGET', u, 'c', 's', kf[card or '0'], rf, 'g')\n"
     "  local c = not v.err and tonumber(v[1]) or 0\n"
     "  if v.err then\n"
     "    out[i + 1] = v\n"
@@ -96,14 +104,15 @@ static char  ngx_http_cc_flip_lua[] =
     "      G = math.floor(tonumber(ts) / (1000 * T))\n"
     "      gs = fmt('%%d', G)\n"
     "    end\n"
-    "    local g, eg, egs = tonumber(v[5]), G, gs\n"
+    "    local eg, egs = G, gs\n"
+    "    local g = v[5] ~= gs and tonumber(v[5])\n"
     "    if g and g > eg then eg, egs = g, v[5] end\n"
     "    local cs = fmt('%%d', c - 1)\n"
     "    local ss = fmt('%%d', (tonumber(v[2]) or 0) + 1)\n"
     "    local kn = fmt('%%d', (tonumber(v[3]) or 0) + 1)\n"
-    "    local res = ss .. ':' .. ks[card + 1] .. ':' .. cs .. ':' .. egs\n"
-    "    if g == eg then\n"
-    "      redis.call('HSET', u, 'c', cs, 's', ss, kf[card + 1], kn, rf, res)\n"
+    "    local res = ss .. ':' .. card .. ':' .. cs .. ':' .. egs\n"
+    "    if v[5] == egs then\n"
+    "      redis.call('HSET', u, 'c', cs, 's', ss, kf[card], kn, rf, res)\n"
     "    else\n"
     "      if g then\n"
     "        local all, del = redis.call('HGETALL', u), {}\n"
@@ -115,15 +124,15 @@ static char  ngx_http_cc_flip_lua[] =
     "        end\n"
     "        if #del > 0 then redis.call('HDEL', u, unpack(del)) end\n"
     "      end\n"
-    "      redis.call('HSET', u, 'c', cs, 's', ss, kf[card + 1], kn, rf, res,"
+    "      redis.call('HSET', u, 'c', cs, 's', ss, kf[card], kn, rf, res,"
     " 'g', egs)\n"
     "    end\n"
-    "    if stocked[card + 1] then\n"
-    "      issued[stocked[card + 1]] = issued[stocked[card + 1]] + 1\n"
-    "      redis.call('INCR', KEYS[1 + stocked[card + 1]])\n"
+    "    if stocked[card] then\n"
+    "      issued[stocked[card]] = issued[stocked[card]] + 1\n"
+    "      redis.call('INCR', KEYS[1 + stocked[card]])\n"
     "    end\n"
-    "    d[#d + 1] = ARGV[a + 2] .. ':' .. ss .. ':' .. ks[card + 1] .. ':'"
-    " .. ts .. rf\n"
+    "    d[#d + 1] = ARGV[a + 2] .. ':' .. ss .. ':' .. card .. ':' .. ts"
+    " .. rf\n"
     "    out[i + 1] = res\n"
     "  end\n"
     "end\n"
@@ -222,14 +231,18 @@ static char  ngx_http_cc_combine_lua[] =
     "return out\n";
 
 
-/* a Lua table of strings: {'k0','k1',...} or {'0','1',...} */
+/*
+ * A Lua table of strings: {'k0','k1',...} or {'0','1',...}; keyed by the
+ * kind's digits: {['0']='k0',['1']='k1',...}.
+ */
 static u_char *
-ngx_http_cc_lua_names(ngx_pool_t *pool, ngx_uint_t n, char *prefix)
+ngx_http_cc_lua_names(ngx_pool_t *pool, ngx_uint_t n, char *prefix,
+    ngx_uint_t keyed)
 {
     u_char      *p, *text;
     ngx_uint_t   i;
 
-    text = ngx_pnalloc(pool, n * (ngx_strlen(prefix) + 8) + 4);
+    text = ngx_pnalloc(pool, n * (ngx_strlen(prefix) + 16) + 4);
     if (text == NULL) {
         return NULL;
     }
@@ -237,7 +250,13 @@ ngx_http_cc_lua_names(ngx_pool_t *pool, ngx_uint_t n, char *prefix)
     p = ngx_sprintf(text, "{");
 
     for (i = 0; i < n; i++) {
-        p = ngx_sprintf(p, "%s'%s%ui'", i ? "," : "", prefix, i);
+        p = ngx_sprintf(p, i ? "," : "");
+
+        if (keyed) {
+            p = ngx_sprintf(p, "['%ui']=", i);
+        }
+
+        p = ngx_sprintf(p, "'%s%ui'", prefix, i);
     }
 
     *ngx_sprintf(p, "}") = '\0';
@@ -281,7 +300,7 @@ ngx_http_cc_script_sha(ngx_http_cc_script_t *script)
 ngx_int_t
 ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 {
-    u_char                  *kf, *ks, *stocked, *sk, *p;
+    u_char                  *kf, *kd, *ks, *stocked, *sk, *p;
     size_t                   len;
     char                     w[CC_KINDS_MAX * 12 + 4];
     ngx_uint_t               i, n, nstock;
@@ -294,16 +313,19 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         return NGX_ERROR;
     }
 
-    kf = ngx_http_cc_lua_names(cf->pool, n, "k");
-    ks = ngx_http_cc_lua_names(cf->pool, n, "");
+    kf = ngx_http_cc_lua_names(cf->pool, n, "k", 0);
+    kd = ngx_http_cc_lua_names(cf->pool, n, "k", 1);
+    ks = ngx_http_cc_lua_names(cf->pool, n, "", 0);
     stocked = ngx_pnalloc(cf->pool, CC_KINDS_MAX * 16 + 4);
     sk = ngx_pnalloc(cf->pool, CC_KINDS_MAX * 8 + 4);
 
-    if (kf == NULL || ks == NULL || stocked == NULL || sk == NULL) {
+    if (kf == NULL || kd == NULL || ks == NULL || stocked == NULL
+        || sk == NULL)
+    {
         return NGX_ERROR;
     }
 
-    /* {[kind + 1] = index of its counter and quota} */
+    /* {['kind'] = index of its counter and quota} */
 
     nstock = cmcf->stock ? cmcf->stock->nelts : 0;
     stock = cmcf->stock ? cmcf->stock->elts : NULL;
@@ -311,7 +333,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     p = ngx_sprintf(stocked, "{");
 
     for (i = 0; i < nstock; i++) {
-        p = ngx_sprintf(p, "%s[%ui]=%ui", i ? "," : "", stock[i].kind + 1,
+        p = ngx_sprintf(p, "%s['%ui']=%ui", i ? "," : "", stock[i].kind,
                         i + 1);
     }
 
@@ -330,11 +352,12 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     /* the flip */
 
     sc = &cmcf->scripts[NGX_HTTP_CC_SCRIPT_FLIP];
-    len = sizeof(ngx_http_cc_flip_lua) + sizeof(w) + 2 * ngx_strlen(kf)
+    len = sizeof(ngx_http_cc_flip_lua) + sizeof(w) + ngx_strlen(kd)
+          + ngx_strlen(ks)
           + ngx_strlen(stocked) + ngx_strlen(sk) + 3 * NGX_INT64_LEN;
 
     if (ngx_http_cc_script_text(cf->pool, sc, len, ngx_http_cc_flip_lua, w,
-                                (uint64_t) cmcf->cards.total, kf, ks,
+                                (uint64_t) cmcf->cards.total, kd, ks,
                                 stocked, sk, nstock, cmcf->request_ttl)
         != NGX_OK)
     {
@@ -362,7 +385,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 
     sc->nshared_args = nstock;
     sc->nkeys = 1;
-    sc->nargs = 4;
+    sc->nargs = nstock ? 5 : 4;         /* a second random for a redraw */
 
     /* the grant */
 

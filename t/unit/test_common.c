@@ -105,6 +105,41 @@ START_TEST(test_cards_default)
 END_TEST
 
 
+START_TEST(test_cards_pick)
+{
+    cc_cards_t  cards;
+    unsigned    i, n[5] = { 0 };
+    uint64_t    r;
+
+    cc_cards_default(&cards);               /* 3000 3000 2500 1400 100 */
+
+    /* the edges of each kind's range, and r wrapping around the total */
+    ck_assert_uint_eq(cc_cards_pick(&cards, 0), 0);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 2999), 0);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 3000), 1);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 5999), 1);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 6000), 2);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 8499), 2);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 8500), 3);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 9899), 3);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 9900), 4);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 9999), 4);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 10000), 0);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 19999), 4);
+    ck_assert_uint_eq(cc_cards_pick(&cards, 0x7fffffff), 0x7fffffff % 10000 < 3000 ? 0 : 1);
+
+    /* every r of one period: exactly the weights */
+    for (r = 0; r < cards.total; r++) {
+        n[cc_cards_pick(&cards, r)]++;
+    }
+
+    for (i = 0; i < 5; i++) {
+        ck_assert_uint_eq(n[i], cards.weight[i]);
+    }
+}
+END_TEST
+
+
 START_TEST(test_cards_bounds)
 {
     cc_cards_t      cards;
@@ -271,6 +306,7 @@ common_suite(void)
     tc = tcase_create("cards");
     tcase_add_test(tc, test_cards_default);
     tcase_add_test(tc, test_cards_bounds);
+    tcase_add_test(tc, test_cards_pick);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ring");
