@@ -6,15 +6,20 @@
 # Env: ROUNDS (2) DURATION (10s) CONNS (64) THREADS (2) USERS (100000)
 #      CC_WORKERS (2: the module's nginx workers, as the peer has)
 #      CHANCES (1000) PEERS (../shared/peers)
+#      CEILING=1: each round also loads a plain nginx `return 200` of the
+#                 same body (same workers, same wrk script): what any
+#                 module could reach on this machine
+#      CPU=1:     after each module run, the CPU time per flip of wrk, each
+#                 nginx worker and Redis (from /proc/PID/stat)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 ROUNDS=${ROUNDS:-2} DURATION=${DURATION:-10s} CONNS=${CONNS:-64}
 THREADS=${THREADS:-2} USERS=${USERS:-100000} CHANCES=${CHANCES:-1000}
-CC_WORKERS=${CC_WORKERS:-2}
+CC_WORKERS=${CC_WORKERS:-2} CEILING=${CEILING:-0} CPU=${CPU:-0}
 PEERS=${PEERS:-$top/../shared/peers}
-PEER_PORT=18090 PEER_REDIS=16390 CC_PORT=18091 CC_REDIS=16391
+PEER_PORT=18090 PEER_REDIS=16390 CC_PORT=18091 CC_REDIS=16391 PLAIN_PORT=18092
 
 scripts/deps.sh bench
 make -s module >/dev/null
@@ -62,6 +67,13 @@ http {
         listen 127.0.0.1:$CC_PORT reuseport;
         location = /cc/flip { cc_flip; }
     }
+    server {
+        listen 127.0.0.1:$PLAIN_PORT reuseport;
+        location = /cc/flip {
+            default_type application/json;
+            return 200 '{"draw_id":"12345:1","card":1,"chances_left":999}';
+        }
+    }
 }
 CONF
 nginx -p "$out/cc" -c "$out/cc/nginx.conf"
@@ -71,25 +83,67 @@ for i in $(seq 50); do
     sleep 0.1
 done
 
-# one wrk run: prints "rps p99_us non2xx"
-load() {
-    USERS=$USERS wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
-        -s "$PEERS/flip.wrk.lua" "http://127.0.0.1:$1" > "$out/wrk.txt"
+# one wrk run on PORT, its output in $out/wrk.txt; prints "rps p99_us non2xx"
+wrk_result() {
     awk '/^Requests\/sec/ { rps = $2 }
          /Non-2xx/ { bad = $NF }
          /p99_us=/ { split($2, a, "="); p99 = a[2] }
          END { printf "%d %d %d\n", rps, p99, bad + 0 }' "$out/wrk.txt"
 }
 
+load() {
+    USERS=$USERS wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
+        -s "$PEERS/flip.wrk.lua" "http://127.0.0.1:$1" > "$out/wrk.txt"
+    wrk_result
+}
+
+# CPU ticks of a process (user + system)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# load_cpu PORT: load() and, in $out/cpu.txt, the CPU us per request of
+# each nginx worker of the module, its Redis, and wrk
+load_cpu() {
+    local pids hz before after res
+    pids="$(pgrep -P "$(cat "$out/cc/nginx.pid")") $(pgrep -f "redis-server 127.0.0.1:$CC_REDIS")"
+    hz=$(getconf CLK_TCK)
+    before=$(for p in $pids; do ticks "$p"; done)
+    USERS=$USERS /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
+        wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
+        -s "$PEERS/flip.wrk.lua" "http://127.0.0.1:$1" > "$out/wrk.txt"
+    after=$(for p in $pids; do ticks "$p"; done)
+    res=$(wrk_result)
+    set -- $res
+    paste <(echo "$before") <(echo "$after") \
+          <(for p in $pids; do tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-20; done) \
+        | awk -v hz="$hz" -v n="$(( $1 * ${DURATION%s} ))" '
+            { printf "    cpu %-24s %5.2f us/flip\n", $3 " " $4 " " $5, ($2 - $1) / hz * 1e6 / n }' \
+        > "$out/cpu.txt"
+    awk -v n="$(( $1 * ${DURATION%s} ))" '
+        { printf "    cpu %-24s %5.2f us/flip\n", "wrk", ($1 + $2) * 1e6 / n }' \
+        "$out/wrk.cpu" >> "$out/cpu.txt"
+    echo "$res"
+}
+
 : > "$out/peer.txt"
 : > "$out/cc.txt"
+: > "$out/plain.txt"
 for r in $(seq 1 "$ROUNDS"); do
     set -- $(load $PEER_PORT)
     echo "round $r  peer    ${1} flips/s  p99 ${2} us  non-2xx $3"
     echo "$1 $2" >> "$out/peer.txt"
-    set -- $(load $CC_PORT)
+    if [ "$CPU" = 1 ]; then
+        set -- $(load_cpu $CC_PORT)
+    else
+        set -- $(load $CC_PORT)
+    fi
     echo "round $r  module  ${1} flips/s  p99 ${2} us  non-2xx $3"
     echo "$1 $2" >> "$out/cc.txt"
+    [ "$CPU" = 1 ] && cat "$out/cpu.txt"
+    if [ "$CEILING" = 1 ]; then
+        set -- $(load $PLAIN_PORT)
+        echo "round $r  plain   ${1} req/s    p99 ${2} us  (nginx return 200)"
+        echo "$1 $2" >> "$out/plain.txt"
+    fi
 done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -105,3 +159,9 @@ echo "module: $crps flips/s, p99 $cp99 us"
 awk -v a="$crps" -v b="$prps" -v c="$cp99" -v d="$pp99" 'BEGIN {
     printf "throughput ratio module/peer: %.2f (goal >= 2)\n", a / b
     printf "p99 ratio module/peer:        %.2f (goal <= 0.5)\n", c / d }'
+if [ "$CEILING" = 1 ]; then
+    lrps=$(cut -d' ' -f1 "$out/plain.txt" | median)
+    echo "plain:  $lrps req/s (nginx return 200, no module work)"
+    awk -v a="$lrps" -v b="$prps" -v c="$crps" 'BEGIN {
+        printf "ceiling ratio plain/peer:     %.2f; module/plain %.2f\n", a / b, c / a }'
+fi

@@ -3,7 +3,7 @@
 # Run as root on Debian 12.  Installs nothing when everything is there.
 #
 #   scripts/deps.sh            build, test and demo packages
-#   scripts/deps.sh bench      also wrk and the OpenResty peer's packages
+#   scripts/deps.sh bench      also wrk, time and the OpenResty peer's packages
 set -eu
 
 pkgs="build-essential pkg-config curl ca-certificates
@@ -13,7 +13,7 @@ pkgs="build-essential pkg-config curl ca-certificates
       libtest-base-perl libipc-run-perl libtext-diff-perl"
 
 if [ "${1:-}" = bench ]; then
-    pkgs="$pkgs wrk libnginx-mod-http-lua lua-nginx-redis lua-cjson"
+    pkgs="$pkgs wrk time libnginx-mod-http-lua lua-nginx-redis lua-cjson"
 fi
 
 missing=""
