@@ -52,7 +52,8 @@ static const struct {
     const char  *from;
 } cc_est_items[] = {
     { "redis user hash", CC_EST_REDIS_USER_HASH,
-      "cc:{uid}:u, fields c s k0..k4 g (listpack); used_memory delta / 100000" },
+      "cc:{uid}:u, fields c s k0..k4 g (listpack): used_memory delta"
+      " / 100000" },
     { "redis grant set", CC_EST_REDIS_GRANT_SET,
       "cc:{uid}:g (hashtable) without ids: a 3-id set 323 B - 3 x 69 B" },
     { "redis grant id", CC_EST_REDIS_GRANT_ID,
