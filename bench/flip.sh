@@ -83,7 +83,7 @@ for i in $(seq 50); do
     sleep 0.1
 done
 
-# one wrk run on PORT, its output in $out/wrk.txt; prints "rps p99_us non2xx"
+# wrk's figures from $out/wrk.txt: "rps p99_us non2xx"
 wrk_result() {
     awk '/^Requests\/sec/ { rps = $2 }
          /Non-2xx/ { bad = $NF }
@@ -91,8 +91,10 @@ wrk_result() {
          END { printf "%d %d %d\n", rps, p99, bad + 0 }' "$out/wrk.txt"
 }
 
+# one wrk run on PORT; its CPU time goes to $out/wrk.cpu
 load() {
-    USERS=$USERS wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
+    USERS=$USERS /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
+        wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
         -s "$PEERS/flip.wrk.lua" "http://127.0.0.1:$1" > "$out/wrk.txt"
     wrk_result
 }
@@ -107,11 +109,8 @@ load_cpu() {
     pids="$(pgrep -P "$(cat "$out/cc/nginx.pid")") $(pgrep -f "redis-server 127.0.0.1:$CC_REDIS")"
     hz=$(getconf CLK_TCK)
     before=$(for p in $pids; do ticks "$p"; done)
-    USERS=$USERS /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
-        wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
-        -s "$PEERS/flip.wrk.lua" "http://127.0.0.1:$1" > "$out/wrk.txt"
+    res=$(load "$1")
     after=$(for p in $pids; do ticks "$p"; done)
-    res=$(wrk_result)
     set -- $res
     paste <(echo "$before") <(echo "$after") \
           <(for p in $pids; do tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-20; done) \

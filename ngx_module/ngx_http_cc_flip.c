@@ -132,7 +132,7 @@ ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
         goto invalid;
     }
 
-    /* "seq:card:left:gen", or "=seq:card:left:gen" for a retry */
+    /* "seq:card:left:period", or "=seq:card:left:period" for a retry */
 
     p = (u_char *) reply->str;
     last = p + reply->len;

@@ -79,7 +79,6 @@ typedef struct {
 /* one EVALSHA: the entries it carries and its argv, kept for EVAL */
 typedef struct {
     ngx_http_cc_script_t      *script;
-    ngx_http_cc_redis_t       *redis;
     ngx_uint_t                 n;
     unsigned                   retried:1;
     int                        argc;
@@ -416,7 +415,6 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     }
 
     b->script = script;
-    b->redis = redis;
     b->n = m;
     b->retried = 0;
     b->argv = (const char **) ((u_char *) b + sizeof(ngx_http_cc_batch_t)
@@ -870,6 +868,8 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         rr = NULL;
     }
 
+    redis = b->cmd[0]->redis;              /* a batch holds one entry at least */
+
     for (i = 0; i < b->n; i++) {
         el = rr ? rr->element[i] : NULL;
 
@@ -886,17 +886,14 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         ngx_http_cc_redis_finish(b->cmd[i], el);
     }
 
-    redis = b->redis;
     ngx_free(b);
 
     /* the queues that waited for this batch leave now */
 
     redis->in_flight--;
 
-    for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
-        if (redis->pending[i].n > 0 && !redis->flush.posted) {
-            ngx_post_event(&redis->flush, &ngx_posted_events);
-        }
+    if (!redis->flush.posted) {
+        ngx_post_event(&redis->flush, &ngx_posted_events);
     }
 }
 

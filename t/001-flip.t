@@ -485,3 +485,29 @@ HGET cc:{3}:u k0 => 2
 HGET cc:{3}:u :one => 1:0:5:0
 --- no_error_log
 [error]
+
+
+
+=== TEST 25: every kind capped and spent: 503, nothing spent, the reason logged
+--- http_config
+    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+    cc_cards 1 1;
+    cc_card_stock 0 0;
+    cc_card_stock 1 0;
+--- config
+    location = /cc/flip { cc_flip; }
+--- redis_before
+HSET cc:{7}:u c 3
+--- request
+POST /cc/flip?request_id=none
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 503
+--- response_body: {"error":"storage_unavailable"}
+--- redis_after
+HGET cc:{7}:u c => 3
+HLEN cc:{7}:u => 1
+XLEN cc:draws => 0
+EXISTS cc:stock:0 cc:stock:1 => 0
+--- error_log
+every card kind is out of stock

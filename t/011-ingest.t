@@ -9,10 +9,11 @@ use CcTest;
 use CcCampaign;
 use Time::HiRes qw(time);
 
-# the campaign's draws (uid 9001 is the reconciler's hand-made log entries)
+# the campaign's draws (uids 9001 and 9002 are the reconciler's hand-made
+# log entries)
 sub total_rows {
-    mysql_value('SELECT COUNT(*) FROM cc_s0.draws WHERE uid <> 9001')
-        + mysql_value('SELECT COUNT(*) FROM cc_s1.draws WHERE uid <> 9001');
+    mysql_value('SELECT COUNT(*) FROM cc_s0.draws WHERE uid < 9000')
+        + mysql_value('SELECT COUNT(*) FROM cc_s1.draws WHERE uid < 9000');
 }
 
 # five kinds of equal weight: after 10 flips about half the users hold a set
@@ -140,6 +141,15 @@ like($err, qr/skipping log entry \d+-\d+: no draw and no combine in it/, 'an ent
 is_deeply(mysql_query("SELECT seq, card, request_id FROM draws WHERE uid = 9001 ORDER BY seq", $db9),
           [ [1, 2, 'good'], [5, 2, 'next'] ], 'MySQL: the good draws around the bad, nothing else');
 is(redis_cmd($s9, 'XLEN', 'cc:draws'), 0, 'the log is trimmed past the bad entries');
+
+# an entry holds at most a batch of 64 draws; more are not read
+redis_cmd($s9, 'XADD', 'cc:draws', '*', 'd', join "\n", map { "9002:$_:1:$ms:m$_" } 1 .. 65);
+($rc, $err) = run_reconcile();
+is($rc, 0, 'cc-reconcile exits 0 over an oversized entry');
+like($err, qr/log entry \d+-\d+ holds over 64 draws; the rest are skipped/, 'it says so');
+like($err, qr/pass done: 64 draws checked, 64 written, 1 unreadable/, 'the first 64 are written, the rest counted');
+is_deeply(mysql_query('SELECT COUNT(*), MIN(seq), MAX(seq) FROM draws WHERE uid = 9002', shard_of_uids(9002)->{9002}),
+          [ [64, 1, 64] ], 'MySQL: draws 1..64 of the entry');
 
 # ---- the producer is flushed when a worker exits -----------------------------
 
