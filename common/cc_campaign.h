@@ -1,0 +1,79 @@
+/*
+ * cc_campaign: the campaign's money settings, written once in one file
+ * that cc-draw, cc-payout and cc-reconcile all read, so they cannot
+ * disagree on the pool.  One "name value" a line; '#' starts a comment;
+ * every name at most once; unknown names are errors:
+ *
+ *   campaign      cny2027               # 1..32 of [A-Za-z0-9_-]
+ *   pool_cents    50000000000           # 1..10^15
+ *   split         equal                 # equal | random
+ *   cap_cents     20000                 # random only (required there):
+ *                                       # the largest award, >= 1
+ *   seed          d41d8cd98f00b204e980  # 1..128 printable, no spaces
+ *   credit        async_client_sync     # sync | async | async_client_sync
+ *   cutoff        2027-02-10T15:00:00Z  # the module's cc_combine_cutoff:
+ *                                       # unix seconds or ISO UTC
+ *   pending_max   3600                  # seconds an award may stay pending
+ *                                       # before reconcile calls it stale
+ *                                       # (default 3600)
+ *   alert         /usr/local/bin/page   # run with a break's JSON on stdin
+ *                                       # (optional)
+ *   wallet        ledger                # ledger (default)
+ *
+ * Plain C, no allocation.
+ */
+
+#ifndef CC_CAMPAIGN_H
+#define CC_CAMPAIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CC_CAMPAIGN_ID_MAX    32
+#define CC_CAMPAIGN_SEED_MAX  128
+#define CC_CAMPAIGN_POOL_MAX  1000000000000000ULL     /* 10^13 yuan */
+#define CC_CAMPAIGN_PATH_MAX  1024
+
+typedef enum {
+    CC_SPLIT_EQUAL = 0,
+    CC_SPLIT_RANDOM
+} cc_split_mode_e;
+
+typedef enum {
+    CC_CREDIT_SYNC = 0,
+    CC_CREDIT_ASYNC,
+    CC_CREDIT_ASYNC_CLIENT_SYNC
+} cc_credit_mode_e;
+
+typedef enum {
+    CC_WALLET_LEDGER = 0
+} cc_wallet_e;
+
+typedef struct {
+    char              id[CC_CAMPAIGN_ID_MAX + 1];
+    uint64_t          pool_cents;
+    cc_split_mode_e   split;
+    uint64_t          cap_cents;          /* 0 in equal mode */
+    char              seed[CC_CAMPAIGN_SEED_MAX + 1];
+    cc_credit_mode_e  credit;
+    int64_t           cutoff;             /* unix seconds */
+    int64_t           pending_max;        /* seconds */
+    char              alert[CC_CAMPAIGN_PATH_MAX + 1];   /* "" = none */
+    cc_wallet_e       wallet;
+} cc_campaign_t;
+
+/*
+ * Parses a campaign file's text.  0, or -1 with err (a line number and the
+ * reason: "line 3: pool_cents: not a decimal in 1..10^15") filled.
+ */
+int cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
+    char *err, size_t errlen);
+
+/* Reads and parses a file (at most 64 KiB).  0 or -1 with err filled. */
+int cc_campaign_load(const char *path, cc_campaign_t *c, char *err,
+    size_t errlen);
+
+const char *cc_split_mode_name(cc_split_mode_e m);
+const char *cc_credit_mode_name(cc_credit_mode_e m);
+
+#endif /* CC_CAMPAIGN_H */

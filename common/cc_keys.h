@@ -1,0 +1,57 @@
+/*
+ * cc_keys: the one owner of the Redis key names and of the uid's place in
+ * them.  The module, the workers and the Lua scripts use these names; a
+ * script receives every key it touches in KEYS, so Redis Cluster hash tags
+ * ({uid}) keep a user's keys on one slot.
+ *
+ *   cc:{uid}:u     hash    the user: chances, cards, answers, combine, award
+ *   cc:{uid}:g     set     grant ids applied (the grant's idempotency key)
+ *   cc:draws       stream  a shard's draw log (see cc_log.h)
+ *   cc:stock:K     string  rare cards of kind K this shard issued
+ *   cc:claims      list    a shard's claimed, still pending awards (uids),
+ *                          served first by cc-payout
+ *
+ * Plain C, no allocation.  The formatters write at most CC_KEY_MAX bytes
+ * including the NUL and return the length without it.
+ */
+
+#ifndef CC_KEYS_H
+#define CC_KEYS_H
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CC_KEY_MAX          48
+
+#define CC_KEY_LOG          "cc:draws"
+#define CC_KEY_CLAIMS       "cc:claims"
+#define CC_KEY_STOCK_PREFIX "cc:stock:"
+
+/* the fields of the user hash cc:{uid}:u that more than one part reads */
+#define CC_FIELD_CHANCES    "c"
+#define CC_FIELD_SEQ        "s"
+#define CC_FIELD_COMBINE    "e"
+#define CC_FIELD_AWARD      "w"     /* "p|c:amount_cents:award_id" */
+#define CC_FIELD_CLAIMED    "q"     /* set once the claim was queued */
+
+static inline size_t
+cc_key_user(char *buf, uint64_t uid)
+{
+    return (size_t) snprintf(buf, CC_KEY_MAX, "cc:{%" PRIu64 "}:u", uid);
+}
+
+static inline size_t
+cc_key_grants(char *buf, uint64_t uid)
+{
+    return (size_t) snprintf(buf, CC_KEY_MAX, "cc:{%" PRIu64 "}:g", uid);
+}
+
+static inline size_t
+cc_key_stock(char *buf, unsigned kind)
+{
+    return (size_t) snprintf(buf, CC_KEY_MAX, CC_KEY_STOCK_PREFIX "%u", kind);
+}
+
+#endif /* CC_KEYS_H */

@@ -1,0 +1,86 @@
+-- The money half of one MySQL shard: the awards of the scheduled draw and
+-- the embedded wallet, a double-entry ledger.  Applied with shard.sql by
+-- `cc-ingest --init-shards` (both are compiled into the workers); every
+-- statement is idempotent.
+
+-- The draw's plan, once per campaign and shard: what this shard's users
+-- get in total.  A re-run of the draw compares its plan with this row and
+-- refuses when they differ (the eligible set changed after the draw).
+CREATE TABLE IF NOT EXISTS draw_plans (
+    campaign     VARCHAR(32)       NOT NULL,
+    shard        INT UNSIGNED      NOT NULL,
+    eligible     BIGINT UNSIGNED   NOT NULL,
+    total_cents  BIGINT UNSIGNED   NOT NULL,
+    extra        BIGINT UNSIGNED   NOT NULL,
+    pool_cents   BIGINT UNSIGNED   NOT NULL,
+    split        VARCHAR(16)       NOT NULL,
+    seed_key     BIGINT UNSIGNED   NOT NULL,
+    done_upto    BIGINT UNSIGNED   NOT NULL DEFAULT 0
+                 COMMENT 'users in rank order whose award is written',
+    digest       CHAR(64)          NULL COMMENT 'set once the shard is done',
+    created_at   BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (campaign, shard)
+) ENGINE=InnoDB;
+
+-- One award per user and campaign (the unique key): the order number is
+-- award_id = "<campaign>:<uid>", also the id of its ledger transfer.
+-- status: pending -> credited, never back.  notified: the credited status
+-- reached the user's Redis shard (an outbox flag; moves no money).
+CREATE TABLE IF NOT EXISTS awards (
+    award_id     VARCHAR(64)       NOT NULL,
+    campaign     VARCHAR(32)       NOT NULL,
+    uid          BIGINT UNSIGNED   NOT NULL,
+    amount_cents BIGINT UNSIGNED   NOT NULL,
+    status       ENUM('pending','credited') NOT NULL,
+    notified     TINYINT UNSIGNED  NOT NULL DEFAULT 0,
+    created_at   BIGINT            NOT NULL COMMENT 'unix time, ms',
+    credited_at  BIGINT            NULL     COMMENT 'unix time, ms',
+    PRIMARY KEY (award_id),
+    UNIQUE KEY one_per_user (campaign, uid),
+    KEY by_status (campaign, status, notified)
+) ENGINE=InnoDB;
+
+-- Accounts, TigerBeetle style: posted debits and credits, never a stored
+-- balance.  guard = 1: debits may not exceed credits (the pool, a wallet);
+-- the guard is the WHERE of the UPDATE that debits, not a read before it.
+--   sponsor:<campaign>   who funds the pool (may go negative: outside money)
+--   pool:<campaign>      this shard's share of the pool
+--   wallet:<uid>         a user's wallet
+CREATE TABLE IF NOT EXISTS ledger_accounts (
+    account      VARCHAR(80)       NOT NULL,
+    debits       BIGINT UNSIGNED   NOT NULL DEFAULT 0,
+    credits      BIGINT UNSIGNED   NOT NULL DEFAULT 0,
+    guard        TINYINT UNSIGNED  NOT NULL,
+    PRIMARY KEY (account)
+) ENGINE=InnoDB;
+
+-- Transfers: append-only (the triggers below refuse UPDATE and DELETE); a
+-- mistake is fixed by a correcting transfer.  The id is the idempotency
+-- key: the award id for a credit, "fund:<campaign>:<shard>" for the pool's
+-- funding.  award_id links a credit to its award (NULL for others), so a
+-- second transfer for one award is visible to the reconciler.
+CREATE TABLE IF NOT EXISTS ledger_transfers (
+    transfer_id  VARCHAR(80)       NOT NULL,
+    debit        VARCHAR(80)       NOT NULL,
+    credit       VARCHAR(80)       NOT NULL,
+    amount_cents BIGINT UNSIGNED   NOT NULL,
+    campaign     VARCHAR(32)       NOT NULL,
+    kind         ENUM('fund','credit','correct') NOT NULL,
+    award_id     VARCHAR(64)       NULL,
+    created_at   BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (transfer_id),
+    KEY by_award (award_id),
+    KEY by_campaign (campaign, kind),
+    CONSTRAINT positive CHECK (amount_cents > 0),
+    CONSTRAINT two_sides CHECK (debit <> credit)
+) ENGINE=InnoDB;
+
+CREATE TRIGGER IF NOT EXISTS ledger_transfers_no_update
+    BEFORE UPDATE ON ledger_transfers FOR EACH ROW
+    SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'ledger_transfers is append-only';
+
+CREATE TRIGGER IF NOT EXISTS ledger_transfers_no_delete
+    BEFORE DELETE ON ledger_transfers FOR EACH ROW
+    SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'ledger_transfers is append-only';
