@@ -2,6 +2,10 @@
 # behind it.  repeat_each(2): each request is sent twice, so every block
 # also proves that a retry with the same request id answers the same body
 # and changes nothing (the redis_after state is checked after the retry).
+#
+# Every block runs on one shard with a location per handler: its
+# "--- http_config on_shard0" and "--- config all_locations" (filters of
+# t/lib/CcTest.pm) hold only the directives that block varies.
 
 use lib 't/lib';
 use CcTest;
@@ -14,11 +18,9 @@ __DATA__
 
 === TEST 1: a flip spends a chance, draws a card, and a retry replays it
 cc_cards 1 1000000 makes card 1 all but certain, so the body is exact.
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 3
 --- request
@@ -46,12 +48,10 @@ XRANGE cc:draws - + =~ ^\d+-\d+,d,7:1:1:\d{13}:abc$
 The user hash holds each answer with its period (time / cc_request_ttl).
 The first flip of a newer period drops the answers of periods before the
 previous one, and only those.
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
     cc_request_ttl 1h;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- init
 sleep 3 if time % 3600 > 3597;           # not across a period's edge
 our $G = int(time / 3600);
@@ -75,11 +75,9 @@ is(redis_cmd(0, 'HGET', 'cc:{9}:u', ':prev'), '2:1:8:' . ($G - 1), 'the previous
 
 
 === TEST 3: an answer of the previous period is still replayed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_request_ttl 1h;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- init
 sleep 3 if time % 3600 > 3597;
 our $G = int(time / 3600);
@@ -103,12 +101,10 @@ XLEN cc:draws => 0
 
 
 === TEST 4: a user's period never goes back (a node's clock behind)
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
     cc_request_ttl 1h;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- init
 our $G = int(time / 3600) + 5;
 redis_cmd(0, 'HSET', 'cc:{9}:u', c => 2, s => 1, k1 => 1, g => $G,
@@ -130,10 +126,8 @@ is(redis_cmd(0, 'HGET', 'cc:{9}:u', ':new'), "1:1:2:$G", 'nothing pruned');
 
 
 === TEST 5: no chances left: 409, nothing stored, nothing changed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{8}:u c 0 s 4 k2 4
 --- request
@@ -154,10 +148,8 @@ XLEN cc:draws => 0
 
 
 === TEST 6: an unknown user has no chances and gets no key
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=first
 --- more_headers
@@ -172,10 +164,8 @@ DBSIZE => 0
 
 
 === TEST 7: no uid header
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=a
 --- error_code: 400
@@ -188,10 +178,8 @@ DBSIZE => 0
 
 
 === TEST 8: uid 0
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=a
 --- more_headers
@@ -204,10 +192,8 @@ X-CC-Uid: 0
 
 
 === TEST 9: uid with a leading zero (two spellings of one user)
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=a
 --- more_headers
@@ -220,10 +206,8 @@ X-CC-Uid: 07
 
 
 === TEST 10: uid above 2^64-1
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=a
 --- more_headers
@@ -236,10 +220,8 @@ X-CC-Uid: 18446744073709551616
 
 
 === TEST 11: uid that is not a decimal
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=a
 --- more_headers
@@ -252,11 +234,9 @@ X-CC-Uid: -5
 
 
 === TEST 12: the largest uid is a user like any other
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{18446744073709551615}:u c 1
 --- request
@@ -270,10 +250,8 @@ X-CC-Uid: 18446744073709551615
 
 
 === TEST 13: no request id
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip
 --- more_headers
@@ -286,10 +264,8 @@ X-CC-Uid: 7
 
 
 === TEST 14: empty request id
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=
 --- more_headers
@@ -302,10 +278,8 @@ X-CC-Uid: 7
 
 
 === TEST 15: request id of 65 characters
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 5
 --- request
@@ -322,11 +296,9 @@ HGET cc:{7}:u c => 5
 
 
 === TEST 16: request id of 64 characters is fine
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 5
 --- request
@@ -340,10 +312,8 @@ X-CC-Uid: 7
 
 
 === TEST 17: request id with a character outside [A-Za-z0-9_-]
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=a:b
 --- more_headers
@@ -356,10 +326,8 @@ X-CC-Uid: 7
 
 
 === TEST 18: an escaped request id is not decoded into a valid one
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/flip?request_id=%61bc
 --- more_headers
@@ -372,10 +340,8 @@ X-CC-Uid: 7
 
 
 === TEST 19: GET is not allowed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 5
 --- request
@@ -394,10 +360,8 @@ HGET cc:{7}:u c => 5
 
 
 === TEST 20: PUT with a body is not allowed either
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 PUT /cc/flip?request_id=abc
 {"card":4}
@@ -411,11 +375,9 @@ X-CC-Uid: 7
 
 
 === TEST 21: a POST body is ignored: the caller cannot choose the card
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 2
 --- request
@@ -430,12 +392,10 @@ X-CC-Uid: 7
 
 
 === TEST 22: the uid header's name is configurable
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
+--- config all_locations
     cc_identity trusted_header X-Gateway-User;
-    location = /cc/flip { cc_flip; }
 --- redis_before
 HSET cc:{5}:u c 1
 --- request
@@ -450,11 +410,9 @@ X-CC-Uid: 6
 
 
 === TEST 23: the default header is not trusted once another is named
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
+--- http_config on_shard0
+--- config all_locations
     cc_identity trusted_header X-Gateway-User;
-    location = /cc/flip { cc_flip; }
 --- request
 POST /cc/flip?request_id=abc
 --- more_headers
@@ -467,11 +425,9 @@ X-CC-Uid: 6
 
 
 === TEST 24: two flips with different ids are two draws
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1000000 1;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{3}:u c 5 s 1 k0 1 :one 1:0:5:0
 --- request
@@ -489,13 +445,11 @@ HGET cc:{3}:u :one => 1:0:5:0
 
 
 === TEST 25: every kind capped and spent: 503, nothing spent, the reason logged
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1;
     cc_card_stock 0 0;
     cc_card_stock 1 0;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 3
 --- request

@@ -46,8 +46,8 @@ our @EXPORT = (
     qw(plan ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain
        skip todo_skip can_ok isa_ok subtest done_testing BAIL_OUT
        blocks no_diff filters),
-    # block runner
-    qw(repeat_each run_tests planned_tests),
+    # block runner, and the config blocks share (also Test::Base filters)
+    qw(repeat_each run_tests planned_tests on_shard0 on_shards all_locations),
     # redis helpers
     qw(redis_cmd redis_text redis_port redis_stop redis_start redis_pause redis_resume),
     # nginx and http helpers
@@ -469,6 +469,33 @@ sub _subst {
                  KAFKA => '; call kafka_start() before run_tests()' }->{$2} // '') . ")\n"
     }ge;
     return $text;
+}
+
+# The part of nginx.conf most tests share, in one place, so that a block
+# shows only what it varies.  Each is a Test::Base filter (Test::Base calls
+# main::NAME, and these are exported there) and a plain function for
+# start_nginx(); each takes the caller's own lines (nginx text) and returns
+# them with the shared part around them:
+#
+#   --- http_config on_shard0         cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+#       cc_cards 1 1000000;           then the block's own lines
+#   --- config all_locations          the block's own lines (cc_identity ...),
+#                                     then one location per handler
+#
+# on_shards is on_shard0 on both shards.  The $TEST_NGINX_ names are left
+# as they are: they are replaced when nginx.conf is written.
+sub _own_lines { join '', map { defined && length ? s/\n?\z/\n/r : '' } @_ }
+
+sub on_shard0 { '    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;' . "\n" . _own_lines(@_) }
+sub on_shards { '    cc_redis_shards $TEST_NGINX_REDIS_SHARDS;' . "\n" . _own_lines(@_) }
+
+sub all_locations {
+    return _own_lines(@_) . <<'CONF';
+    location = /cc/flip        { cc_flip; }
+    location = /cc/grant       { cc_grant; }
+    location = /cc/combine     { cc_combine; }
+    location = /cc/eligibility { cc_eligibility; }
+CONF
 }
 
 # Build nginx.conf text.  %o: prefix, port, workers, log_level, no_module,
@@ -1467,6 +1494,10 @@ Block sections (Test::Base syntax; "--- name: value" or multi-line):
                    "(error) MSG"
   perl             init (once, after nginx started), check (per repetition,
                    after the response and the "wait"), check_tests: N
+  shared config    filters on_shard0 / on_shards (http_config: the shard
+                   line, then the block's lines) and all_locations (config:
+                   the block's lines, then a location per handler); also
+                   plain functions, e.g. for start_nginx(http_config => ...)
 
 Tests per block: per repetition 1 (status) + 1 per response_body(_like) +
 1 per response_headers(_like) line + check_tests + 1 per error_log /
