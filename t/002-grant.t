@@ -1,6 +1,10 @@
 # POST /cc/grant: chances added once per grant id.  repeat_each(2): every
 # grant is sent twice, so the redis_after state proves that the repeated
 # grant id added nothing.
+#
+# "--- http_config on_shard0" and "--- config all_locations" (filters of
+# t/lib/CcTest.pm) add the one shard and a location per handler: a block
+# holds only the directives it varies.
 
 use lib 't/lib';
 use CcTest;
@@ -12,10 +16,8 @@ run_tests();
 __DATA__
 
 === TEST 1: a grant adds chances once
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 2
 --- request
@@ -34,10 +36,8 @@ SISMEMBER cc:{7}:g signup => 1
 
 
 === TEST 2: a new user gets a hash and a grant set
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?n=100000&grant_id=task-42_b
 --- more_headers
@@ -52,10 +52,8 @@ SMEMBERS cc:{42}:g => task-42_b
 
 
 === TEST 3: another grant id adds again
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 3
 SADD cc:{7}:g signup
@@ -73,10 +71,8 @@ SCARD cc:{7}:g => 2
 
 
 === TEST 4: a grant id already applied adds nothing and answers the chances
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 1
 SADD cc:{7}:g signup
@@ -93,10 +89,8 @@ HGET cc:{7}:u c => 1
 
 
 === TEST 5: grant ids are per user
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 SADD cc:{7}:g signup
 --- request
@@ -113,10 +107,8 @@ HGET cc:{7}:u c => (nil)
 
 
 === TEST 6: n = 0
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=g&n=0
 --- more_headers
@@ -131,10 +123,8 @@ DBSIZE => 0
 
 
 === TEST 7: n above the bound
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=g&n=100001
 --- more_headers
@@ -149,10 +139,8 @@ DBSIZE => 0
 
 
 === TEST 8: n negative
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=g&n=-3
 --- more_headers
@@ -165,10 +153,8 @@ X-CC-Uid: 7
 
 
 === TEST 9: n missing
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=g
 --- more_headers
@@ -181,10 +167,8 @@ X-CC-Uid: 7
 
 
 === TEST 10: grant id missing
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?n=3
 --- more_headers
@@ -199,10 +183,8 @@ DBSIZE => 0
 
 
 === TEST 11: grant id with a bad character
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=a.b&n=3
 --- more_headers
@@ -215,10 +197,8 @@ X-CC-Uid: 7
 
 
 === TEST 12: grant without a uid
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=g&n=3
 --- error_code: 400
@@ -231,10 +211,8 @@ DBSIZE => 0
 
 
 === TEST 13: GET is not allowed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/grant { cc_grant; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 GET /cc/grant?grant_id=g&n=3
 --- more_headers
@@ -251,8 +229,7 @@ DBSIZE => 0
 
 
 === TEST 14: the internal location refuses outside addresses (nginx's deny)
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
 --- config
     location = /cc/grant { allow 10.0.0.0/8; deny all; cc_grant; }
 --- request
@@ -267,8 +244,7 @@ DBSIZE => 0
 
 
 === TEST 15: ... and lets the allowed ones in
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
 --- config
     location = /cc/grant { allow 127.0.0.1; deny all; cc_grant; }
 --- request
@@ -284,12 +260,9 @@ HGET cc:{7}:u c => 3
 
 
 === TEST 16: chances granted can then be flipped
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    location = /cc/grant { cc_grant; }
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- init
 my ($st, $body) = CcTest::http_request('POST', '/cc/grant?grant_id=g1&n=1', { 'X-CC-Uid' => 11 });
 die "grant: $st $body" unless $st == 200 && $body eq '{"chances":1}';

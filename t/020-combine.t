@@ -2,6 +2,10 @@
 # of every kind given once for eligibility (合成).  repeat_each(2): every
 # combine is sent twice, so the redis_after state proves a second combine
 # consumes nothing.
+#
+# "--- http_config on_shard0" and "--- config all_locations" (filters of
+# t/lib/CcTest.pm) add the one shard and a location per handler: a block
+# holds only the directives it varies.
 
 use lib 't/lib';
 use CcTest;
@@ -13,10 +17,8 @@ run_tests();
 __DATA__
 
 === TEST 1: eligibility of a user with some cards
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/eligibility { cc_eligibility; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 3 s 4 k0 2 k2 1 k4 1
 --- request
@@ -32,11 +34,9 @@ Content-Type: application/json
 
 
 === TEST 2: eligibility of an unknown user: nothing, and no key made
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1 1;
---- config
-    location = /cc/eligibility { cc_eligibility; }
+--- config all_locations
 --- request
 GET /cc/eligibility
 --- more_headers
@@ -50,10 +50,8 @@ DBSIZE => 0
 
 
 === TEST 3: combine a full set: one of each consumed, eligible
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 0 s 9 k0 2 k1 1 k2 3 k3 1 k4 2
 --- request
@@ -71,11 +69,9 @@ XLEN cc:draws => 1
 
 
 === TEST 4: the combine is in the draw log, for MySQL
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 5 5;
---- config
-    location = /cc/combine { cc_combine; }
+--- config all_locations
 --- redis_before
 HSET cc:{8}:u k0 1 k1 1
 --- request
@@ -91,10 +87,8 @@ XRANGE cc:draws - + =~ ^\d+-\d+,y,c,u,8,r,c-8,t,\d{13}$
 
 
 === TEST 5: a missing kind: 409, nothing consumed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u k0 2 k1 1 k2 3 k3 1
 --- request
@@ -112,10 +106,8 @@ XLEN cc:draws => 0
 
 
 === TEST 6: a second combine, with another request id, consumes nothing
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u k0 1 k1 1 k2 1 k3 1 k4 1 e first:1764240000000
 --- request
@@ -132,10 +124,8 @@ XLEN cc:draws => 0
 
 
 === TEST 7: eligibility after a combine
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/eligibility { cc_eligibility; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u k0 0 k1 3 e x:1764240000000
 --- request
@@ -149,10 +139,8 @@ X-CC-Uid: 7
 
 
 === TEST 8: eligibility without a uid
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/eligibility { cc_eligibility; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 GET /cc/eligibility
 --- error_code: 400
@@ -163,10 +151,8 @@ GET /cc/eligibility
 
 
 === TEST 9: eligibility is a GET
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/eligibility { cc_eligibility; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/eligibility
 --- more_headers
@@ -181,10 +167,8 @@ Allow: GET
 
 
 === TEST 10: combine without a request id
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u k0 1 k1 1 k2 1 k3 1 k4 1
 --- request
@@ -201,10 +185,8 @@ HGET cc:{7}:u e => (nil)
 
 
 === TEST 11: combine without a uid
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 POST /cc/combine?request_id=a
 --- error_code: 400
@@ -215,10 +197,8 @@ POST /cc/combine?request_id=a
 
 
 === TEST 12: combine is a POST
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- request
 GET /cc/combine?request_id=a
 --- more_headers
@@ -231,10 +211,8 @@ X-CC-Uid: 7
 
 
 === TEST 13: a user's key of the wrong type: 503, logged
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    location = /cc/combine { cc_combine; }
+--- http_config on_shard0
+--- config all_locations
 --- redis_before
 SET cc:{7}:u garbage
 --- request
@@ -249,12 +227,10 @@ WRONGTYPE
 
 
 === TEST 14: after the campaign: a flip is 403 campaign_closed, nothing spent
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_campaign_start 2020-01-01T00:00:00Z;
     cc_campaign_end 2021-01-01T00:00:00Z;
---- config
-    location = /cc/flip { cc_flip; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 3
 --- request
@@ -273,11 +249,9 @@ XLEN cc:draws => 0
 
 
 === TEST 15: after the campaign: a grant is 403 campaign_closed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_campaign_end 2021-01-01T00:00:00Z;
---- config
-    location = /cc/grant { cc_grant; }
+--- config all_locations
 --- request
 POST /cc/grant?grant_id=g&n=5
 --- more_headers
@@ -292,11 +266,9 @@ DBSIZE => 0
 
 
 === TEST 16: before the campaign: a combine is 403 campaign_closed
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_campaign_start 2099-01-01T00:00:00Z;
---- config
-    location = /cc/combine { cc_combine; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u k0 1 k1 1 k2 1 k3 1 k4 1
 --- request
@@ -313,12 +285,10 @@ HMGET cc:{7}:u k0 e => 1,(nil)
 
 
 === TEST 17: after the campaign: eligibility stays readable
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_campaign_start 2020-01-01T00:00:00Z;
     cc_campaign_end 2021-01-01T00:00:00Z;
---- config
-    location = /cc/eligibility { cc_eligibility; }
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u k0 1 k1 1 k2 1 k3 1 k4 0 e x:1600000000000
 --- request

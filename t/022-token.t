@@ -1,5 +1,10 @@
 # cc_identity token: the uid comes from a signed token (uid.exp.sig, HMAC-
 # SHA256 with the secret file's key); nobody can act as another user.
+#
+# "--- http_config on_shard0" and "--- config all_locations" (filters of
+# t/lib/CcTest.pm) add the one shard and a location per handler: a block
+# holds only the directives it varies.  "--- config with_token" is that
+# server with the good secret, which all blocks but two use.
 
 use lib 't/lib';
 use CcTest;
@@ -15,6 +20,11 @@ spew("$dir/secret", "$secret\n");
 spew("$dir/short", "too short\n");
 chmod 0644, "$dir/secret", "$dir/short";
 chmod 0755, $dir;
+
+# a filter: the handlers behind cc_identity token with the good secret
+sub with_token {
+    return all_locations('    cc_identity token $TEST_NGINX_CC_SECRET;', @_);
+}
 
 sub token {
     my ($uid, $exp, $key) = @_;
@@ -40,12 +50,9 @@ run_tests();
 __DATA__
 
 === TEST 1: a valid token flips as its user
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- config with_token
 --- redis_before
 HSET cc:{7}:u c 2
 --- request
@@ -61,12 +68,9 @@ HGET cc:{7}:u c => 1
 
 
 === TEST 2: user A's token with user B's header acts as A, never B
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_cards 1 1000000;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- config with_token
 --- redis_before
 HSET cc:{7}:u c 2
 HSET cc:{8}:u c 2
@@ -85,11 +89,8 @@ HGET cc:{8}:u c => 2
 
 
 === TEST 3: no token
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- request
 POST /cc/flip?request_id=t3
 --- more_headers
@@ -106,11 +107,8 @@ DBSIZE => 0
 
 
 === TEST 4: an expired token
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- redis_before
 HSET cc:{7}:u c 2
 --- request
@@ -127,11 +125,8 @@ HGET cc:{7}:u c => 2
 
 
 === TEST 5: a forged token: A's signature on B's uid
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- redis_before
 HSET cc:{8}:u c 2
 --- request
@@ -148,11 +143,8 @@ HGET cc:{8}:u c => 2
 
 
 === TEST 6: a forged token: the expiry pushed back
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- request
 POST /cc/flip?request_id=t6
 --- more_headers
@@ -165,11 +157,8 @@ Authorization: Bearer $TEST_NGINX_TOKEN_LATER
 
 
 === TEST 7: a token signed with another secret
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- request
 POST /cc/flip?request_id=t7
 --- more_headers
@@ -182,11 +171,8 @@ Authorization: Bearer $TEST_NGINX_TOKEN_OTHER_KEY
 
 
 === TEST 8: a truncated token
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- request
 POST /cc/flip?request_id=t8
 --- more_headers
@@ -199,11 +185,8 @@ Authorization: Bearer $TEST_NGINX_TOKEN_TRUNCATED
 
 
 === TEST 9: another scheme
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- request
 POST /cc/flip?request_id=t9
 --- more_headers
@@ -216,11 +199,8 @@ Authorization: Basic $TEST_NGINX_TOKEN_7
 
 
 === TEST 10: garbage in the header
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/flip { cc_flip; }
+--- http_config on_shard0
+--- config with_token
 --- request
 POST /cc/flip?request_id=t10
 --- more_headers
@@ -233,11 +213,8 @@ Authorization: Bearer 7.9999999999.中文中文中文中文中文中文中文中
 
 
 === TEST 11: eligibility and combine need the token too
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/eligibility { cc_eligibility; }
+--- http_config on_shard0
+--- config with_token
 --- request
 GET /cc/eligibility
 --- more_headers
@@ -250,11 +227,8 @@ X-CC-Uid: 7
 
 
 === TEST 12: eligibility with the token
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
-    cc_identity token $TEST_NGINX_CC_SECRET;
-    location = /cc/eligibility { cc_eligibility; }
+--- http_config on_shard0
+--- config with_token
 --- redis_before
 HSET cc:{7}:u k3 4
 --- request
@@ -268,11 +242,9 @@ Authorization: Bearer $TEST_NGINX_TOKEN_7
 
 
 === TEST 13: a missing secret file stops nginx -t
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
+--- http_config on_shard0
+--- config all_locations
     cc_identity token /nonexistent/cc-secret;
-    location = /cc/flip { cc_flip; }
 --- must_die
 --- error_log
 /nonexistent/cc-secret
@@ -280,11 +252,9 @@ Authorization: Bearer $TEST_NGINX_TOKEN_7
 
 
 === TEST 14: a secret shorter than 32 bytes stops nginx -t
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
---- config
+--- http_config on_shard0
+--- config all_locations
     cc_identity token $TEST_NGINX_CC_SHORT;
-    location = /cc/flip { cc_flip; }
 --- must_die
 --- error_log
 at least 32 are needed
