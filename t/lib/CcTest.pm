@@ -486,8 +486,10 @@ sub _subst {
 # as they are: they are replaced when nginx.conf is written.
 sub _own_lines { join '', map { defined && length ? s/\n?\z/\n/r : '' } @_ }
 
-sub on_shard0 { '    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;' . "\n" . _own_lines(@_) }
-sub on_shards { '    cc_redis_shards $TEST_NGINX_REDIS_SHARDS;' . "\n" . _own_lines(@_) }
+sub _shards_line { "    cc_redis_shards \$TEST_NGINX_REDIS_$_[0];\n" }
+
+sub on_shard0 { _shards_line('SHARD0') . _own_lines(@_) }
+sub on_shards { _shards_line('SHARDS') . _own_lines(@_) }
 
 sub all_locations {
     return _own_lines(@_) . <<'CONF';
