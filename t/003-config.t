@@ -1,5 +1,9 @@
 # Directives: every bad configuration is refused by `nginx -t` with a
 # message that names the problem.
+#
+# A block that tests another directive than cc_redis_shards takes a good
+# shard from "--- http_config on_shard0" (a filter of t/lib/CcTest.pm), so
+# that its own line is the only thing wrong.
 
 use lib 't/lib';
 use CcTest;
@@ -76,8 +80,7 @@ duplicate redis shard "127.0.0.1:6379"
 
 
 === TEST 8: one card kind is no campaign
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_cards 100;
 --- must_die
 --- error_log
@@ -86,8 +89,7 @@ duplicate redis shard "127.0.0.1:6379"
 
 
 === TEST 9: seventeen kinds are too many
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_cards 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1;
 --- must_die
 --- error_log
@@ -96,8 +98,7 @@ duplicate redis shard "127.0.0.1:6379"
 
 
 === TEST 10: a zero weight
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_cards 10 0 10;
 --- must_die
 --- error_log
@@ -106,8 +107,7 @@ invalid card weight "0", expected 1..1000000
 
 
 === TEST 11: a weight that is not a number
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_cards 10 ten;
 --- must_die
 --- error_log
@@ -116,8 +116,7 @@ invalid card weight "ten"
 
 
 === TEST 12: a weight above the bound
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_cards 10 1000001;
 --- must_die
 --- error_log
@@ -126,8 +125,7 @@ invalid card weight "1000001"
 
 
 === TEST 13: an unknown identity mode
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
 --- config
     cc_identity cookie X-CC-Uid;
 --- must_die
@@ -137,8 +135,7 @@ invalid identity mode "cookie", expected "trusted_header" or "token"
 
 
 === TEST 14: a header name with a space or colon
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
 --- config
     cc_identity trusted_header "X-CC:Uid";
 --- must_die
@@ -148,8 +145,7 @@ invalid header name "X-CC:Uid"
 
 
 === TEST 15: two handlers in one location
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
 --- config
     location = /cc { cc_flip; cc_grant; }
 --- must_die
@@ -159,8 +155,7 @@ invalid header name "X-CC:Uid"
 
 
 === TEST 16: a bad timeout
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_redis_timeout soon;
 --- must_die
 --- error_log
@@ -169,8 +164,7 @@ invalid header name "X-CC:Uid"
 
 
 === TEST 17: cc_flip outside a location
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
 --- config
     cc_flip;
 --- must_die
@@ -202,8 +196,7 @@ GET /t
 
 
 === TEST 20: stock of a kind the campaign does not have
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_cards 1 1 1;
     cc_card_stock 3 10;
 --- must_die
@@ -213,8 +206,7 @@ GET /t
 
 
 === TEST 21: stock of a kind twice
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_card_stock 4 10;
     cc_card_stock 4 20;
 --- must_die
@@ -224,8 +216,7 @@ duplicate stock of card kind 4
 
 
 === TEST 22: a stock that is not a number
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_card_stock 4 many;
 --- must_die
 --- error_log
@@ -234,8 +225,7 @@ invalid card stock "many", expected 0..1000000000
 
 
 === TEST 23: a kind out of range
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_card_stock 16 1;
 --- must_die
 --- error_log
@@ -244,8 +234,7 @@ invalid card kind "16", expected 0..15
 
 
 === TEST 24: a time that is neither unix seconds nor ISO UTC
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_campaign_start 2026-01-01;
 --- must_die
 --- error_log
@@ -254,8 +243,7 @@ invalid time "2026-01-01", expected unix seconds or YYYY-MM-DDTHH:MM:SSZ
 
 
 === TEST 25: an end before the start
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_campaign_start 2026-02-01T00:00:00Z;
     cc_campaign_end 2026-01-01T00:00:00Z;
 --- must_die
@@ -265,8 +253,7 @@ invalid time "2026-01-01", expected unix seconds or YYYY-MM-DDTHH:MM:SSZ
 
 
 === TEST 26: a combine cutoff after the end
---- http_config
-    cc_redis_shards 127.0.0.1:6379;
+--- http_config on_shard0
     cc_campaign_start 1767225600;
     cc_campaign_end 1768435200;
     cc_combine_cutoff 1768435201;
@@ -277,8 +264,7 @@ invalid time "2026-01-01", expected unix seconds or YYYY-MM-DDTHH:MM:SSZ
 
 
 === TEST 27: a cutoff equal to the end is fine
---- http_config
-    cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
+--- http_config on_shard0
     cc_campaign_start 1767225600;
     cc_campaign_end 1768435200;
     cc_combine_cutoff 1768435200;
