@@ -483,8 +483,12 @@ sub _subst {
 #                                     then one location per handler
 #
 # on_shards is on_shard0 on both shards.  The $TEST_NGINX_ names are left
-# as they are: they are replaced when nginx.conf is written.
-sub _own_lines { join '', map { defined && length ? s/\n?\z/\n/r : '' } @_ }
+# as they are: they are replaced when nginx.conf is written.  Own lines may
+# come without their indent: on_shard0('cc_cards 1 1;', 'cc_request_ttl 1h;').
+sub _own_lines {
+    return join '', map { s/^(?=\S)/    /mgr =~ s/\n?\z/\n/r }
+                    grep { defined && length } @_;
+}
 
 sub _shards_line { "    cc_redis_shards \$TEST_NGINX_REDIS_$_[0];\n" }
 
