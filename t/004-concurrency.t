@@ -5,10 +5,6 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 
-my $http = <<"CONF";
-    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};
-CONF
-
 sub sum_cards {
     my ($shard, $uid, $kinds) = @_;
     my $sum = 0;
@@ -24,8 +20,7 @@ sub shard_of {
 
 # --- 200 concurrent flips by one user with 50 chances ----------------------
 
-start_nginx(undef, workers => 2, http_config => $http,
-            config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; }');
+start_nginx(undef, workers => 2, http_config => on_shards(), config => all_locations());
 
 my ($st, $body) = http_request('POST', '/cc/grant?grant_id=g50&n=50', { 'X-CC-Uid' => 77 });
 is("$st $body", '200 {"chances":50}', 'user 77 has 50 chances');
@@ -88,8 +83,7 @@ stop_nginx();
 
 # --- the weights are honoured ---------------------------------------------
 
-start_nginx(undef, http_config => "$http    cc_cards 1 1;\n",
-            config => 'location = /cc/flip { cc_flip; }');
+start_nginx(undef, http_config => on_shards('cc_cards 1 1;'), config => all_locations());
 redis_cmd($_, 'HSET', 'cc:{5}:u', 'c', 2000) for 0, 1;
 my %n;
 for my $i (1 .. 20) {
@@ -101,8 +95,7 @@ is(($n{0} // 0) + ($n{1} // 0), 1000, '1000 draws');
 ok($n{0} > 400 && $n{0} < 600, "weights 1:1 give an even split ($n{0}/$n{1})");
 stop_nginx();
 
-start_nginx(undef, http_config => "$http    cc_cards 99 1;\n",
-            config => 'location = /cc/flip { cc_flip; }');
+start_nginx(undef, http_config => on_shards('cc_cards 99 1;'), config => all_locations());
 redis_cmd($_, 'HSET', 'cc:{5}:u', 'c', 2000) for 0, 1;
 %n = ();
 for my $i (1 .. 20) {

@@ -8,17 +8,14 @@ use CcTest;
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 
-my $cfg = 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; }';
-
 sub flip  { http_request('POST', "/cc/flip?request_id=$_[1]", { 'X-CC-Uid' => $_[0] }) }
 sub grant { http_request('POST', "/cc/grant?grant_id=$_[1]&n=$_[2]", { 'X-CC-Uid' => $_[0] }) }
 
 sub log_has { my $re = shift; scalar(() = nginx_error_log() =~ /$re/g) }
 
 # one shard, so the user's shard is known: 0
-my $http = "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n    cc_redis_timeout 300ms;\n";
-
-start_nginx(undef, workers => 1, http_config => $http, config => $cfg);
+start_nginx(undef, workers => 1, http_config => on_shard0('cc_redis_timeout 300ms;'),
+            config => all_locations());
 my @pids = nginx_pids();
 
 # --- Redis killed, then restarted ----------------------------------------

@@ -10,10 +10,6 @@ use CcTest;
 use File::Temp qw(tempfile);
 use Time::HiRes qw(sleep);
 
-my $http = "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n    cc_redis_timeout 10s;\n"
-         . "    cc_cards 1 1000000;\n";
-my $cfg = 'location = /cc/flip { cc_flip; }';
-
 sub evalsha_calls {
     my ($line) = redis_cmd(0, 'INFO', 'commandstats') =~ /^cmdstat_evalsha:calls=(\d+)/m;
     return $line // 0;
@@ -37,7 +33,9 @@ sub flips_in_child {
 
 sub answers { my $f = shift; open my $in, '<', $f or die; map { chomp; $_ } <$in> }
 
-start_nginx(undef, workers => 1, http_config => $http, config => $cfg);
+start_nginx(undef, workers => 1,
+            http_config => on_shard0('cc_redis_timeout 10s;', 'cc_cards 1 1000000;'),
+            config => all_locations());
 
 redis_cmd(0, 'HSET', 'cc:{1}:u', 'c', 1);
 redis_cmd(0, 'HSET', 'cc:{2}:u', 'c', 130);

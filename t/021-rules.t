@@ -7,17 +7,13 @@ use lib 't/lib';
 use CcTest;
 use Time::HiRes qw(time sleep);
 
-my $shards = $ENV{TEST_NGINX_REDIS_SHARDS};
-my $locs = 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
-         . 'location = /cc/combine { cc_combine; } location = /cc/eligibility { cc_eligibility; }';
-
 sub shard_of { my ($uid) = @_; (grep { redis_cmd($_, 'EXISTS', "cc:{$uid}:u") } 0, 1)[0] }
 sub post { http_request('POST', $_[1], { 'X-CC-Uid' => $_[0] }) }
 sub get  { http_request('GET',  $_[1], { 'X-CC-Uid' => $_[0] }) }
 
 # ---- 100 concurrent combines by one user: exactly one set consumed --------
 
-start_nginx(undef, workers => 2, http_config => "    cc_redis_shards $shards;\n", config => $locs);
+start_nginx(undef, workers => 2, http_config => on_shards(), config => all_locations());
 post(5, '/cc/grant?grant_id=g&n=1');
 my $s = shard_of(5);
 redis_cmd($s, 'HSET', 'cc:{5}:u', map { ("k$_", 3) } 0 .. 4);
@@ -36,8 +32,8 @@ stop_nginx();
 
 # kind 4 would come 1000 times in 1004 without the cap; 11 over 2 shards
 start_nginx(undef, workers => 2,
-    http_config => "    cc_redis_shards $shards;\n    cc_cards 1 1 1 1 1000;\n    cc_card_stock 4 11;\n",
-    config => $locs);
+    http_config => on_shards('cc_cards 1 1 1 1 1000;', 'cc_card_stock 4 11;'),
+    config => all_locations());
 post($_, '/cc/grant?grant_id=g&n=20') for 101 .. 140;
 for my $uid (101 .. 140) {
     concurrent_requests(20, 'POST', '/cc/flip?request_id=f%d', { 'X-CC-Uid' => $uid });
@@ -67,9 +63,8 @@ stop_nginx();
 # ---- the campaign window ---------------------------------------------------
 
 my $now = time;
-start_nginx(undef, http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n"
-                                . sprintf("    cc_campaign_start %d;\n    cc_campaign_end %d;\n", $now + 3, $now + 3600),
-            config => $locs);
+start_nginx(undef, config => all_locations(), http_config => on_shard0(
+    sprintf("cc_campaign_start %d;\ncc_campaign_end %d;", $now + 3, $now + 3600)));
 redis_cmd(0, 'HSET', 'cc:{9}:u', 'c', 5, map { ("k$_", 1) } 0 .. 4);
 for my $try (['flip', '/cc/flip?request_id=a'], ['grant', '/cc/grant?grant_id=a&n=1'],
              ['combine', '/cc/combine?request_id=a']) {
@@ -86,9 +81,8 @@ like("$st $body", qr/^200 \{"draw_id":"9:1"/, 'from the start second on: open') 
 stop_nginx();
 
 $now = time;
-start_nginx(undef, http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n"
-                                . sprintf("    cc_campaign_start %d;\n    cc_campaign_end %d;\n", $now - 3600, $now + 2),
-            config => $locs);
+start_nginx(undef, config => all_locations(), http_config => on_shard0(
+    sprintf("cc_campaign_start %d;\ncc_campaign_end %d;", $now - 3600, $now + 2)));
 ($st, $body) = post(9, '/cc/flip?request_id=c');
 like("$st $body", qr/^200 /, 'before the end: open');
 sleep($now + 2 - time + 0.05) if time < $now + 2;
@@ -102,10 +96,8 @@ like("$st $body", qr/^200 \{"cards":\[\d+,\d+,\d+,\d+,\d+\],"kinds":5,"combined"
 stop_nginx();
 
 # the combine cutoff, as a date
-start_nginx(undef, http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n"
-                                . "    cc_campaign_start 2020-01-01T00:00:00Z;\n"
-                                . "    cc_combine_cutoff 2021-01-01T00:00:00Z;\n",
-            config => $locs);
+start_nginx(undef, config => all_locations(), http_config => on_shard0(
+    'cc_campaign_start 2020-01-01T00:00:00Z;', 'cc_combine_cutoff 2021-01-01T00:00:00Z;'));
 ($st, $body) = post(9, '/cc/combine?request_id=late');
 is("$st $body", '403 {"error":"campaign_closed"}', 'after the combine cutoff: combine is 403');
 ($st, $body) = post(9, '/cc/flip?request_id=e');
