@@ -17,7 +17,7 @@ NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
-               common/cc_event.c common/cc_token.c
+               common/cc_event.c common/cc_token.c common/cc_log.c
 COMMON_HDRS := $(wildcard common/*.h)
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
                $(COMMON_HDRS) config
@@ -27,7 +27,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
                cc-token
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
-WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
