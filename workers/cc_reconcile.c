@@ -21,12 +21,12 @@
 #include <hiredis/hiredis.h>
 
 #include "cc_drain.h"
+#include "cc_keys.h"
 #include "cc_store.h"
 #include "cc_worker.h"
 
 
-#define CC_RECONCILE_LOG_KEY  "cc:draws"
-#define CC_RECONCILE_REDIS_MAX 64
+#define CC_RECONCILE_REDIS_MAX  64
 
 
 typedef struct {
@@ -49,9 +49,10 @@ cc_reconcile_usage(FILE *out)
 "usage: cc-reconcile --redis HOST:PORT [--redis ...] --mysql HOST:PORT/DB\n"
 "                    [--mysql ...] [--grace SEC] [--once | --interval SEC]\n"
 "\n"
-"Writes every draw and combine in the Redis shards' draw logs (stream cc:draws) older\n"
-"than the grace period into sharded MySQL, idempotently, then trims the\n"
-"logs up to what was written.  Reports how many draws MySQL lacked.\n"
+"Writes every draw and combine in the Redis shards' draw logs (stream\n"
+CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
+"then trims the logs up to what was written.  Reports how many draws MySQL\n"
+"lacked.\n"
 "The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
