@@ -20,6 +20,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cc_addr.h"
 #include "cc_drain.h"
 #include "cc_keys.h"
 #include "cc_store.h"
@@ -153,25 +154,18 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 static redisContext *
 cc_reconcile_connect(const char *addr)
 {
-    char            host[256];
-    const char     *colon;
-    long long       port;
+    cc_addr_t       a;
+    const char     *why;
     redisContext   *rc;
     struct timeval  tv = { 5, 0 };
 
-    colon = strrchr(addr, ':');
-
-    if (colon == NULL || colon == addr || (size_t) (colon - addr) >= sizeof(host)
-        || cc_opt_int("--redis port", colon + 1, 1, 65535, &port) != 0)
-    {
-        cc_log("bad redis shard \"%s\", expected host:port", addr);
+    if (cc_addr_parse(addr, strlen(addr), &a, &why) != 0) {
+        cc_log("bad redis shard \"%s\", expected host:port (%s)", addr,
+               why);
         return NULL;
     }
 
-    memcpy(host, addr, colon - addr);
-    host[colon - addr] = '\0';
-
-    rc = redisConnectWithTimeout(host, (int) port, tv);
+    rc = redisConnectWithTimeout(a.host, (int) a.port, tv);
 
     if (rc == NULL || rc->err) {
         cc_log("redis %s: %s", addr, rc ? rc->errstr : "out of memory");
