@@ -77,8 +77,9 @@ $(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 unit: $(UNIT_TESTS)
 
 # the workers' unit tests link the worker library too
-$(BUILD)/unit/test_store: t/unit/test_store.c $(WORKER_LIB) $(COMMON_SRCS) \
-                          $(COMMON_HDRS) $(GEN_HDRS)
+WORKER_UNIT := $(BUILD)/unit/test_store $(BUILD)/unit/test_worker
+$(WORKER_UNIT): $(BUILD)/unit/%: t/unit/%.c $(WORKER_LIB) $(COMMON_SRCS) \
+                $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(CHECK_LIBS) $(WORKER_LIBS)

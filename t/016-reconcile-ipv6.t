@@ -67,6 +67,32 @@ is($rc, 0, 'a second pass exits 0');
 like($err, qr/pass done: 1 draws checked, 0 written/, 'a draw MySQL has is checked, not written');
 is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 2, 'MySQL: still two draws');
 
+# MySQL away: the pass backs off and retries until it is back
+cli('XADD', 'cc:draws', '*', 'd', "6001:3:4:$ms:v6-d");
+mysql_stop();
+my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0, '--redis', "[::1]:$port", @mysql);
+ok(wait_until(sub { worker_stderr($w) =~ /retrying in 200 ms/ }, 10), 'MySQL down: cc-reconcile retries');
+like(worker_stderr($w), qr/mysql: .*; retrying in 100 ms\n.*mysql: .*; retrying in 200 ms/s, '... backing off');
+mysql_start();
+is(wait_worker($w, 30), 0, 'and completes the pass once MySQL is back');
+like(worker_stderr($w), qr/pass done: 1 draws checked, 1 written/, '... writing the draw');
+is(mysql_value('SELECT request_id FROM draws WHERE seq = 3', 'cc_v6'), 'v6-d', 'MySQL: the draw');
+is(cli('XLEN', 'cc:draws'), 0, 'Redis: trimmed');
+
+# a stop while MySQL is away: the log is kept for the next pass
+cli('XADD', 'cc:draws', '*', 'd', "6001:4:4:$ms:v6-e");
+mysql_stop();
+$w = spawn_worker('cc-reconcile', '--once', '--grace', 0, '--redis', "[::1]:$port", @mysql);
+ok(wait_until(sub { worker_stderr($w) =~ /retrying in/ }, 10), 'MySQL down again: retrying');
+is(stop_worker($w), 1, 'SIGTERM while retrying: exit 1');
+like(worker_stderr($w), qr/pass done: 0 draws checked, 0 written, 0 unreadable, 1 shard\(s\) failed/,
+     '... the shard failed');
+is(cli('XLEN', 'cc:draws'), 1, 'Redis: the entry stays in the log');
+mysql_start();
+($rc, $err) = reconcile('--redis', "[::1]:$port");
+like($err, qr/pass done: 1 draws checked, 1 written/, 'the next pass writes it');
+is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 4, 'MySQL: four draws');
+
 # addresses refused, each with its reason, the pass failed (exit 1)
 for my $bad ([ "::1:$port", 'IPv6 address not in brackets' ],
              [ "[::1:$port", 'unclosed bracket' ],
@@ -85,6 +111,6 @@ stop_worker($redis);
 ($rc, $err) = reconcile('--redis', "[::1]:$port");
 is($rc, 1, 'a shard on ::1 that is down fails the pass');
 like($err, qr/redis \[::1\]:$port: .*refused/i, '... saying so');
-is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 2, 'MySQL unchanged');
+is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 4, 'MySQL unchanged');
 
 done_testing();

@@ -215,21 +215,16 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
 
         dr.stats.entries += rr->elements;
 
-        backoff = 100;
+        backoff = 0;
 
         while (cc_store_write(st, dr.draws, dr.n, dr.combines, dr.nc,
                               &inserted)
                != 0)
         {
-            cc_log("mysql: %s; retrying in %lld ms", st->err,
-                   (long long) backoff);
-
-            if (cc_sleep_ms(backoff) != 0) {
+            if (cc_retry_wait(&backoff, "mysql", st->err) != 0) {
                 snprintf(err, errlen, "mysql: %s", st->err);
                 goto cleanup;
             }
-
-            backoff = backoff < 5000 ? backoff * 2 : 5000;
         }
 
         dr.stats.read += dr.n + dr.nc;
