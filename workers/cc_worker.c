@@ -16,30 +16,56 @@ volatile sig_atomic_t  cc_worker_run = 1;
 const char            *cc_worker_name = "cc";
 
 
+static volatile sig_atomic_t  cc_worker_got;
+
+
 static void
 cc_worker_on_signal(int sig)
 {
-    (void) sig;
-    cc_worker_run = 0;
+    if (sig == SIGTERM || sig == SIGINT) {
+        cc_worker_run = 0;
+
+    } else {
+        cc_worker_got = sig;
+    }
 }
 
 
 void
 cc_worker_init(const char *name)
 {
-    struct sigaction  sa;
-
     cc_worker_name = name;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = cc_worker_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    cc_worker_catch(SIGTERM);
+    cc_worker_catch(SIGINT);
 
     signal(SIGPIPE, SIG_IGN);
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+
+void
+cc_worker_catch(int sig)
+{
+    struct sigaction  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cc_worker_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+
+int
+cc_worker_signal(void)
+{
+    int  sig;
+
+    sig = cc_worker_got;
+    cc_worker_got = 0;
+
+    return sig;
 }
 
 

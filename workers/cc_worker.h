@@ -1,6 +1,7 @@
 /*
  * cc_worker: what every worker binary does the same way: log lines with a
- * time and the program's name, stop on SIGTERM/SIGINT, sleep in a way a
+ * time and the program's name, stop on SIGTERM/SIGINT (and report other
+ * signals a worker asks for), sleep in a way a
  * stop interrupts, back off while a store is away, and parse bounded
  * numeric options.
  */
@@ -15,6 +16,13 @@ extern volatile sig_atomic_t  cc_worker_run;
 extern const char            *cc_worker_name;
 
 void cc_worker_init(const char *name);
+
+/*
+ * Catches sig (SIGUSR1, SIGUSR2, SIGHUP) too: cc_worker_signal then
+ * returns it, once, or 0 when none of them came since the last call.
+ */
+void cc_worker_catch(int sig);
+int cc_worker_signal(void);
 
 void cc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
