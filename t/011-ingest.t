@@ -200,7 +200,7 @@ is(wait_worker($w, 10), 1, 'cc-reconcile with a bad Redis address fails its pass
 like(worker_stderr($w), qr/bad redis shard "nohost", expected host:port/, '... saying why');
 $w = spawn_worker('cc-mockbroker', '--partitions', '0');
 is(wait_worker($w, 5), 2, 'cc-mockbroker --partitions 0 exits 2');
-like(worker_stderr($w), qr/--partitions must be 1\.\.256/, '... saying why');
+like(worker_stderr($w), qr/--partitions must be an integer in 1\.\.256, not "0"/, '... saying why');
 $w = spawn_worker('cc-produce', '--draws', '10');
 is(wait_worker($w, 5), 2, 'cc-produce without --brokers exits 2');
 like(worker_stderr($w), qr/--brokers is needed/, '... saying why');

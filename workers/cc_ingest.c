@@ -378,7 +378,7 @@ cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
     size_t   i, inserted;
     int64_t  backoff;
 
-    backoff = 100;
+    backoff = 0;
 
     for ( ;; ) {
         if (cc_store_write(st, draws, n, combines, nc, &inserted) == 0) {
@@ -399,22 +399,43 @@ cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
             }
         }
 
-        cc_log("mysql: %s; retrying in %lld ms", st->err,
-               (long long) backoff);
-
-        if (cc_sleep_ms(backoff) != 0) {
+        if (cc_retry_wait(&backoff, "mysql", st->err) != 0) {
             return -1;
         }
-
-        backoff = backoff < 5000 ? backoff * 2 : 5000;
     }
+}
+
+
+/* assigns every partition (--assign) or joins the consumer group */
+static int
+cc_ingest_listen(rd_kafka_t *rk, const cc_ingest_opts_t *o)
+{
+    rd_kafka_resp_err_t               err;
+    rd_kafka_topic_partition_list_t  *topics;
+
+    if (o->assign) {
+        return cc_ingest_assign_all(rk, o->topic);
+    }
+
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, o->topic,
+                                      RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cc_log("kafka: subscribe: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+
+    return 0;
 }
 
 
 static int
 cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 {
-    int                        rc;
+    int                        rc, written;
     size_t                     n, nc, ndead, i;
     int64_t                    now, deadline, last_progress, last_msg;
     cc_draw_t                 *draws;
@@ -426,7 +447,9 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     cc_ingest_dead_t          *dead;
     cc_ingest_stats_t          stats, prev;
     rd_kafka_resp_err_t        err;
-    rd_kafka_topic_partition_list_t  *topics;
+
+    rc = 1;
+    rk = NULL;
 
     draws = calloc(o->batch, sizeof(cc_draw_t));
     combines = calloc(o->batch, sizeof(cc_combine_t));
@@ -434,44 +457,18 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 
     if (draws == NULL || combines == NULL || dead == NULL) {
         cc_log("out of memory");
-        free(draws);
-        free(combines);
-        free(dead);
-        return 1;
+        goto cleanup;
     }
 
     rk = cc_ingest_consumer(o);
     if (rk == NULL) {
-        free(draws);
-        free(combines);
-        free(dead);
-        return 1;
+        goto cleanup;
     }
 
-    if (o->assign) {
-        if (cc_ingest_assign_all(rk, o->topic) != 0) {
-            rd_kafka_destroy(rk);
-            free(draws);
-            free(combines);
-            free(dead);
-            return cc_worker_run ? 1 : 0;
-        }
-
-    } else {
-        topics = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(topics, o->topic,
-                                          RD_KAFKA_PARTITION_UA);
-        err = rd_kafka_subscribe(rk, topics);
-        rd_kafka_topic_partition_list_destroy(topics);
-
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            cc_log("kafka: subscribe: %s", rd_kafka_err2str(err));
-            rd_kafka_destroy(rk);
-            free(draws);
-            free(combines);
-            free(dead);
-            return 1;
-        }
+    if (cc_ingest_listen(rk, o) != 0) {
+        /* a stop while waiting for the partitions is no failure */
+        rc = cc_worker_run ? 1 : 0;
+        goto cleanup;
     }
 
     cc_log("consuming %s from %s into %zu shard(s), batches of %lld",
@@ -481,7 +478,6 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     prev = stats;
     last_progress = cc_now_ms();
     last_msg = last_progress;
-    rc = 0;
 
     while (cc_worker_run) {
         n = 0;
@@ -538,20 +534,17 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
         }
 
         if (n + nc + ndead > 0) {
-            if (cc_ingest_write(st, o, draws, n, combines, nc, dead, ndead,
-                                &stats)
-                != 0)
-            {
-                cc_log("stopped with a batch of %zu not written: it will "
-                       "be read again", n + nc + ndead);
-                for (i = 0; i < ndead; i++) {
-                    free(dead[i].payload);
-                }
-                break;
-            }
+            written = cc_ingest_write(st, o, draws, n, combines, nc, dead,
+                                      ndead, &stats);
 
             for (i = 0; i < ndead; i++) {
                 free(dead[i].payload);
+            }
+
+            if (written != 0) {
+                cc_log("stopped with a batch of %zu not written: it will "
+                       "be read again", n + nc + ndead);
+                break;
             }
 
             stats.batches++;
@@ -592,7 +585,13 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
            stats.batches);
 
     rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    rc = 0;
+
+cleanup:
+
+    if (rk != NULL) {
+        rd_kafka_destroy(rk);
+    }
 
     free(draws);
     free(combines);
@@ -602,12 +601,48 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 }
 
 
+/* --shard-of: the shard of each uid given, as "uid host:port/db" */
+static int
+cc_ingest_shard_of(const cc_store_t *st, int argc, char **argv)
+{
+    int       rc, i;
+    uint64_t  uid;
+
+    rc = 0;
+
+    for (i = optind; i < argc; i++) {
+        if (cc_parse_uid(argv[i], strlen(argv[i]), &uid) != 0) {
+            fprintf(stderr, "cc-ingest: bad uid \"%s\"\n", argv[i]);
+            rc = 2;
+            continue;
+        }
+
+        printf("%s %s\n", argv[i],
+               st->shards[cc_store_shard_of(st, uid)].name);
+    }
+
+    return rc;
+}
+
+
+/* --init-shards: each shard's database and tables */
+static int
+cc_ingest_init_shards(cc_store_t *st)
+{
+    if (cc_store_init_schema(st) != 0) {
+        cc_log("%s", st->err);
+        return 1;
+    }
+
+    cc_log("%zu shard(s) ready", st->nshards);
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int                rc, i;
-    uint64_t           uid;
-    const char        *password;
+    int                rc;
     cc_store_t         st;
     cc_ingest_opts_t   o;
 
@@ -617,46 +652,22 @@ main(int argc, char **argv)
         return 2;
     }
 
-    password = getenv("CC_MYSQL_PASSWORD");
-
-    if (cc_store_open(&st, o.mysql, o.nmysql, o.user, password) != 0) {
+    if (cc_store_open(&st, o.mysql, o.nmysql, o.user,
+                      getenv("CC_MYSQL_PASSWORD")) != 0)
+    {
         fprintf(stderr, "cc-ingest: %s\n", st.err);
         return 2;
     }
 
     if (o.shard_of) {
-        rc = 0;
+        rc = cc_ingest_shard_of(&st, argc, argv);
 
-        for (i = optind; i < argc; i++) {
-            if (cc_parse_uid(argv[i], strlen(argv[i]), &uid) != 0) {
-                fprintf(stderr, "cc-ingest: bad uid \"%s\"\n", argv[i]);
-                rc = 2;
-                continue;
-            }
+    } else if (o.init_shards) {
+        rc = cc_ingest_init_shards(&st);
 
-            printf("%s %s\n", argv[i],
-                   st.shards[cc_store_shard_of(&st, uid)].name);
-        }
-
-        cc_store_close(&st);
-        return rc;
+    } else {
+        rc = cc_ingest_run(&o, &st);
     }
-
-    if (o.init_shards) {
-        rc = cc_store_init_schema(&st);
-
-        if (rc == 0) {
-            cc_log("%zu shard(s) ready", st.nshards);
-
-        } else {
-            cc_log("%s", st.err);
-        }
-
-        cc_store_close(&st);
-        return rc == 0 ? 0 : 1;
-    }
-
-    rc = cc_ingest_run(&o, &st);
 
     cc_store_close(&st);
     mysql_library_end();

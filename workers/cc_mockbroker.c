@@ -16,29 +16,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-
-static volatile sig_atomic_t  cc_mock_run = 1;
-static volatile sig_atomic_t  cc_mock_want_down = -1;
+#include "cc_worker.h"
 
 
-static void
-cc_mock_on_signal(int sig)
-{
-    if (sig == SIGUSR1) {
-        cc_mock_want_down = 1;
+#define CC_MOCK_TOPICS_MAX  16
 
-    } else if (sig == SIGUSR2) {
-        cc_mock_want_down = 0;
 
-    } else {
-        cc_mock_run = 0;
-    }
-}
+typedef struct {
+    long long    nbrokers;
+    long long    partitions;
+    const char  *topics[CC_MOCK_TOPICS_MAX];
+    int          ntopics;
+} cc_mock_opts_t;
 
 
 static void
@@ -59,33 +52,11 @@ cc_mock_usage(FILE *out)
 }
 
 
+/* 0, 1 after --help, or -1 after saying what is wrong */
 static int
-cc_mock_int(const char *s, int min, int max, int *out)
+cc_mock_parse(int argc, char **argv, cc_mock_opts_t *o)
 {
-    char  *end;
-    long   v;
-
-    v = strtol(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-
-    *out = (int) v;
-    return 0;
-}
-
-
-int
-main(int argc, char **argv)
-{
-    int                       c, i, nbrokers, partitions, ntopics, down;
-    char                      errstr[512];
-    const char               *topics[16];
-    rd_kafka_t               *rk;
-    rd_kafka_conf_t          *conf;
-    rd_kafka_mock_cluster_t  *mcluster;
-    struct sigaction          sa;
+    int  c;
 
     static const struct option  opts[] = {
         { "brokers",    required_argument, NULL, 'b' },
@@ -95,115 +66,75 @@ main(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
 
-    nbrokers = 1;
-    partitions = 4;
-    ntopics = 0;
+    memset(o, 0, sizeof(*o));
+    o->nbrokers = 1;
+    o->partitions = 4;
 
     while ((c = getopt_long(argc, argv, "b:t:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (cc_mock_int(optarg, 1, 9, &nbrokers) != 0) {
-                fprintf(stderr, "cc-mockbroker: --brokers must be 1..9\n");
-                return 2;
+            if (cc_opt_int("--brokers", optarg, 1, 9, &o->nbrokers) != 0) {
+                return -1;
             }
             break;
 
         case 't':
-            if (ntopics == 16 || optarg[0] == '\0' || strlen(optarg) > 249) {
+            if (o->ntopics == CC_MOCK_TOPICS_MAX || optarg[0] == '\0'
+                || strlen(optarg) > 249)
+            {
                 fprintf(stderr, "cc-mockbroker: bad or too many --topic\n");
-                return 2;
+                return -1;
             }
-            topics[ntopics++] = optarg;
+            o->topics[o->ntopics++] = optarg;
             break;
 
         case 'p':
-            if (cc_mock_int(optarg, 1, 256, &partitions) != 0) {
-                fprintf(stderr,
-                        "cc-mockbroker: --partitions must be 1..256\n");
-                return 2;
+            if (cc_opt_int("--partitions", optarg, 1, 256, &o->partitions)
+                != 0)
+            {
+                return -1;
             }
             break;
 
         case 'h':
             cc_mock_usage(stdout);
-            return 0;
+            return 1;
 
         default:
             cc_mock_usage(stderr);
-            return 2;
+            return -1;
         }
     }
 
     if (optind != argc) {
         cc_mock_usage(stderr);
-        return 2;
+        return -1;
     }
 
-    if (ntopics == 0) {
-        topics[ntopics++] = "cc.draws";
+    if (o->ntopics == 0) {
+        o->topics[o->ntopics++] = "cc.draws";
     }
 
-    conf = rd_kafka_conf_new();
+    return 0;
+}
 
-    if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))
-        != RD_KAFKA_CONF_OK)
-    {
-        fprintf(stderr, "cc-mockbroker: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
-        return 1;
-    }
 
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (rk == NULL) {
-        fprintf(stderr, "cc-mockbroker: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
-        return 1;
-    }
+/*
+ * Until a stop: SIGUSR1 takes every broker down, SIGUSR2 brings them up,
+ * each confirmed by a line the tests wait for ("cc-mockbroker: brokers
+ * down" at the start of a line, as t/lib/CcTest.pm reads it).
+ */
+static void
+cc_mock_run(rd_kafka_mock_cluster_t *mcluster, const cc_mock_opts_t *o)
+{
+    int  sig, i;
 
-    conf = NULL;                               /* now owned by rk */
+    while (cc_worker_run) {
+        sig = cc_worker_signal();
 
-    mcluster = rd_kafka_mock_cluster_new(rk, nbrokers);
-    if (mcluster == NULL) {
-        fprintf(stderr, "cc-mockbroker: cannot create the mock cluster\n");
-        rd_kafka_destroy(rk);
-        return 1;
-    }
-
-    for (i = 0; i < ntopics; i++) {
-        if (rd_kafka_mock_topic_create(mcluster, topics[i], partitions, 1)
-            != RD_KAFKA_RESP_ERR_NO_ERROR)
-        {
-            fprintf(stderr, "cc-mockbroker: cannot create topic %s\n",
-                    topics[i]);
-            rd_kafka_mock_cluster_destroy(mcluster);
-            rd_kafka_destroy(rk);
-            return 1;
-        }
-    }
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = cc_mock_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGUSR2, &sa, NULL);
-
-    printf("bootstrap=%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
-    fflush(stdout);
-
-    fprintf(stderr, "cc-mockbroker: %d broker(s), %d topic(s) of %d "
-            "partitions, running until SIGTERM\n", nbrokers, ntopics,
-            partitions);
-
-    while (cc_mock_run) {
-        down = cc_mock_want_down;
-
-        if (down != -1) {
-            cc_mock_want_down = -1;
-
-            for (i = 1; i <= nbrokers; i++) {
-                if (down) {
+        if (sig == SIGUSR1 || sig == SIGUSR2) {
+            for (i = 1; i <= o->nbrokers; i++) {
+                if (sig == SIGUSR1) {
                     rd_kafka_mock_broker_set_down(mcluster, i);
 
                 } else {
@@ -212,16 +143,96 @@ main(int argc, char **argv)
             }
 
             fprintf(stderr, "cc-mockbroker: brokers %s\n",
-                    down ? "down" : "up");
+                    sig == SIGUSR1 ? "down" : "up");
         }
 
-        usleep(50 * 1000);
+        (void) cc_sleep_ms(50);
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                       i, rc;
+    char                      errstr[512];
+    rd_kafka_t               *rk;
+    cc_mock_opts_t            o;
+    rd_kafka_conf_t          *conf;
+    rd_kafka_mock_cluster_t  *mcluster;
+
+    cc_worker_init("cc-mockbroker");
+    cc_worker_catch(SIGUSR1);
+    cc_worker_catch(SIGUSR2);
+
+    rc = cc_mock_parse(argc, argv, &o);
+    if (rc != 0) {
+        return rc == 1 ? 0 : 2;
     }
 
-    rd_kafka_mock_cluster_destroy(mcluster);
-    rd_kafka_destroy(rk);
+    rc = 1;
+    rk = NULL;
+    mcluster = NULL;
+
+    conf = rd_kafka_conf_new();
+
+    if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))
+        != RD_KAFKA_CONF_OK)
+    {
+        fprintf(stderr, "cc-mockbroker: %s\n", errstr);
+        goto cleanup;
+    }
+
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        fprintf(stderr, "cc-mockbroker: %s\n", errstr);
+        goto cleanup;
+    }
+
+    conf = NULL;                               /* now owned by rk */
+
+    mcluster = rd_kafka_mock_cluster_new(rk, (int) o.nbrokers);
+    if (mcluster == NULL) {
+        fprintf(stderr, "cc-mockbroker: cannot create the mock cluster\n");
+        goto cleanup;
+    }
+
+    for (i = 0; i < o.ntopics; i++) {
+        if (rd_kafka_mock_topic_create(mcluster, o.topics[i],
+                                       (int) o.partitions, 1)
+            != RD_KAFKA_RESP_ERR_NO_ERROR)
+        {
+            fprintf(stderr, "cc-mockbroker: cannot create topic %s\n",
+                    o.topics[i]);
+            goto cleanup;
+        }
+    }
+
+    printf("bootstrap=%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
+    fflush(stdout);
+
+    fprintf(stderr, "cc-mockbroker: %lld broker(s), %d topic(s) of %lld "
+            "partitions, running until SIGTERM\n", o.nbrokers, o.ntopics,
+            o.partitions);
+
+    cc_mock_run(mcluster, &o);
 
     fprintf(stderr, "cc-mockbroker: stopped\n");
+    rc = 0;
 
-    return 0;
+cleanup:
+
+    if (mcluster != NULL) {
+        rd_kafka_mock_cluster_destroy(mcluster);
+    }
+
+    if (rk != NULL) {
+        rd_kafka_destroy(rk);
+    }
+
+    if (conf != NULL) {
+        rd_kafka_conf_destroy(conf);
+    }
+
+    return rc;
 }

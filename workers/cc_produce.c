@@ -21,6 +21,14 @@
 #include "cc_event.h"
 
 
+typedef struct {
+    const char  *brokers;
+    const char  *topic;
+    long long    draws;
+    long long    users;
+} cc_produce_opts_t;
+
+
 static unsigned long long  cc_produce_failed;
 
 
@@ -65,20 +73,29 @@ cc_produce_one(rd_kafka_t *rk, const char *topic, const char *key,
 }
 
 
-int
-main(int argc, char **argv)
+static void
+cc_produce_usage(FILE *out)
 {
-    int                c;
-    char               errstr[512], *line, *tab, *json, key[24];
-    size_t             cap, len;
-    ssize_t            n;
-    uint32_t          *seq;
-    long long          draws, users, i;
-    const char        *brokers, *topic;
-    cc_draw_t          d;
-    rd_kafka_t        *rk;
-    rd_kafka_conf_t   *conf;
-    unsigned long long sent;
+    fprintf(out,
+"usage: cc-produce --brokers LIST [--topic NAME] [--draws N [--users U]]\n"
+"\n"
+"Without --draws, produces each line of stdin (\"KEY\\tVALUE\" is keyed by\n"
+"KEY).  With --draws, produces N synthetic draw events of users 1..U\n"
+"(default 1000).  Exits 0 once the broker acknowledged every message.\n"
+"\n"
+"  --brokers LIST   Kafka bootstrap servers (host:port,...)\n"
+"  --topic NAME     topic (default cc.draws)\n"
+"  --draws N        synthetic draws, 1..1000000000\n"
+"  --users U        their users, 1..100000000 (default 1000)\n"
+"  --help           this text\n");
+}
+
+
+/* 0, 1 after --help, or -1 after saying what is wrong */
+static int
+cc_produce_parse(int argc, char **argv, cc_produce_opts_t *o)
+{
+    int  c;
 
     static const struct option  opts[] = {
         { "brokers", required_argument, NULL, 'b' },
@@ -89,140 +106,210 @@ main(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
 
-    cc_worker_init("cc-produce");
-
-    brokers = NULL;
-    topic = "cc.draws";
-    draws = 0;
-    users = 1000;
+    o->brokers = NULL;
+    o->topic = "cc.draws";
+    o->draws = 0;
+    o->users = 1000;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
+        case 'b': o->brokers = optarg; break;
+        case 't': o->topic = optarg; break;
 
         case 'd':
-            if (cc_opt_int("--draws", optarg, 1, 1000000000LL, &draws) != 0) {
-                return 2;
+            if (cc_opt_int("--draws", optarg, 1, 1000000000LL, &o->draws)
+                != 0)
+            {
+                return -1;
             }
             break;
 
         case 'u':
-            if (cc_opt_int("--users", optarg, 1, 100000000LL, &users) != 0) {
-                return 2;
+            if (cc_opt_int("--users", optarg, 1, 100000000LL, &o->users)
+                != 0)
+            {
+                return -1;
             }
             break;
 
         case 'h':
-            printf("usage: cc-produce --brokers LIST [--topic NAME] "
-                   "[--draws N [--users U]]\n\n"
-                   "Without --draws, produces each line of stdin (\"KEY\\t"
-                   "VALUE\" is keyed by KEY).\nWith --draws, produces N "
-                   "synthetic draw events of users 1..U (default 1000).\n"
-                   "Exits 0 once the broker acknowledged every message.\n");
-            return 0;
+            cc_produce_usage(stdout);
+            return 1;
 
         default:
-            return 2;
+            cc_produce_usage(stderr);
+            return -1;
         }
     }
 
-    if (brokers == NULL || optind != argc) {
+    if (o->brokers == NULL) {
         fprintf(stderr, "cc-produce: --brokers is needed (see --help)\n");
-        return 2;
+        return -1;
     }
+
+    if (optind != argc) {
+        cc_produce_usage(stderr);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static rd_kafka_t *
+cc_produce_open(const cc_produce_opts_t *o)
+{
+    char              errstr[512];
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
 
     conf = rd_kafka_conf_new();
 
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr,
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, errstr,
                           sizeof(errstr)) != RD_KAFKA_CONF_OK
         || rd_kafka_conf_set(conf, "linger.ms", "20", errstr,
                              sizeof(errstr)) != RD_KAFKA_CONF_OK
         || rd_kafka_conf_set(conf, "log_level", "4", errstr,
                              sizeof(errstr)) != RD_KAFKA_CONF_OK)
     {
-        fprintf(stderr, "cc-produce: %s\n", errstr);
+        cc_log("%s", errstr);
         rd_kafka_conf_destroy(conf);
-        return 2;
+        return NULL;
     }
 
     rd_kafka_conf_set_dr_msg_cb(conf, cc_produce_dr);
 
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
-        fprintf(stderr, "cc-produce: %s\n", errstr);
+        cc_log("%s", errstr);
         rd_kafka_conf_destroy(conf);
-        return 1;
+        return NULL;
     }
 
     /* conf is now owned by rk */
 
-    sent = 0;
+    return rk;
+}
 
-    if (draws > 0) {
-        seq = calloc(users + 1, sizeof(uint32_t));
-        if (seq == NULL) {
-            cc_log("out of memory");
-            rd_kafka_destroy(rk);
-            return 1;
-        }
 
-        memset(&d, 0, sizeof(d));
-        strcpy(d.request_id, "synthetic");
+/* N synthetic draws: users 1..U in turn, each one's seq counting up */
+static int
+cc_produce_draws(rd_kafka_t *rk, const cc_produce_opts_t *o,
+    unsigned long long *sent)
+{
+    int         rc;
+    char        key[24], *json;
+    size_t      len;
+    uint32_t   *seq;
+    cc_draw_t   d;
+    long long   i;
 
-        for (i = 0; i < draws && cc_worker_run; i++) {
-            d.uid = (uint64_t) (i % users) + 1;
-            d.seq = ++seq[d.uid];
-            d.card = (uint32_t) ((d.uid * 7 + d.seq) % 5);
-            d.ts_ms = cc_now_ms();
-
-            json = cc_draw_encode(&d);
-            if (json == NULL) {
-                cc_log("out of memory");
-                break;
-            }
-
-            len = (size_t) snprintf(key, sizeof(key), "%llu",
-                                    (unsigned long long) d.uid);
-
-            if (cc_produce_one(rk, topic, key, len, json, strlen(json),
-                               RD_KAFKA_MSG_F_FREE) != 0)
-            {
-                free(json);
-                break;
-            }
-
-            sent++;
-        }
-
-        free(seq);
-
-    } else {
-        line = NULL;
-        cap = 0;
-
-        while (cc_worker_run && (n = getline(&line, &cap, stdin)) >= 0) {
-            if (n > 0 && line[n - 1] == '\n') {
-                line[--n] = '\0';
-            }
-
-            tab = memchr(line, '\t', n);
-
-            if (cc_produce_one(rk, topic, tab ? line : NULL,
-                               tab ? (size_t) (tab - line) : 0,
-                               tab ? tab + 1 : line,
-                               tab ? (size_t) (line + n - tab - 1)
-                                   : (size_t) n,
-                               RD_KAFKA_MSG_F_COPY) != 0)
-            {
-                break;
-            }
-
-            sent++;
-        }
-
-        free(line);
+    seq = calloc(o->users + 1, sizeof(uint32_t));
+    if (seq == NULL) {
+        cc_log("out of memory");
+        return -1;
     }
+
+    rc = -1;
+    memset(&d, 0, sizeof(d));
+    strcpy(d.request_id, "synthetic");
+
+    for (i = 0; i < o->draws && cc_worker_run; i++) {
+        d.uid = (uint64_t) (i % o->users) + 1;
+        d.seq = ++seq[d.uid];
+        d.card = (uint32_t) ((d.uid * 7 + d.seq) % 5);
+        d.ts_ms = cc_now_ms();
+
+        json = cc_draw_encode(&d);
+        if (json == NULL) {
+            cc_log("out of memory");
+            goto cleanup;
+        }
+
+        len = (size_t) snprintf(key, sizeof(key), "%llu",
+                                (unsigned long long) d.uid);
+
+        if (cc_produce_one(rk, o->topic, key, len, json, strlen(json),
+                           RD_KAFKA_MSG_F_FREE) != 0)
+        {
+            free(json);
+            goto cleanup;
+        }
+
+        (*sent)++;
+    }
+
+    rc = 0;
+
+cleanup:
+
+    free(seq);
+    return rc;
+}
+
+
+/* each line of stdin, "KEY\tVALUE" keyed by KEY */
+static int
+cc_produce_lines(rd_kafka_t *rk, const cc_produce_opts_t *o,
+    unsigned long long *sent)
+{
+    int       rc;
+    char     *line, *tab;
+    size_t    cap;
+    ssize_t   n;
+
+    rc = 0;
+    line = NULL;
+    cap = 0;
+
+    while (cc_worker_run && (n = getline(&line, &cap, stdin)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n') {
+            line[--n] = '\0';
+        }
+
+        tab = memchr(line, '\t', n);
+
+        if (cc_produce_one(rk, o->topic, tab ? line : NULL,
+                           tab ? (size_t) (tab - line) : 0,
+                           tab ? tab + 1 : line,
+                           tab ? (size_t) (line + n - tab - 1) : (size_t) n,
+                           RD_KAFKA_MSG_F_COPY) != 0)
+        {
+            rc = -1;
+            break;
+        }
+
+        (*sent)++;
+    }
+
+    free(line);
+    return rc;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                 rc;
+    rd_kafka_t         *rk;
+    cc_produce_opts_t   o;
+    unsigned long long  sent;
+
+    cc_worker_init("cc-produce");
+
+    rc = cc_produce_parse(argc, argv, &o);
+    if (rc != 0) {
+        return rc == 1 ? 0 : 2;
+    }
+
+    rk = cc_produce_open(&o);
+    if (rk == NULL) {
+        return 1;
+    }
+
+    sent = 0;
+    rc = o.draws > 0 ? cc_produce_draws(rk, &o, &sent)
+                     : cc_produce_lines(rk, &o, &sent);
 
     while (rd_kafka_outq_len(rk) > 0 && cc_worker_run) {
         rd_kafka_flush(rk, 1000);
@@ -230,11 +317,11 @@ main(int argc, char **argv)
 
     rd_kafka_destroy(rk);
 
-    if (cc_produce_failed > 0 || !cc_worker_run) {
+    if (rc != 0 || cc_produce_failed > 0 || !cc_worker_run) {
         cc_log("%llu sent, %llu not delivered", sent, cc_produce_failed);
         return 1;
     }
 
-    cc_log("%llu messages delivered to %s", sent, topic);
+    cc_log("%llu messages delivered to %s", sent, o.topic);
     return 0;
 }
