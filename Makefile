@@ -79,7 +79,7 @@ $(LUA_HDR): $(LUA_SRCS)
 
 module: $(MODULE_SO)
 
-$(NGX_BUILD)/Makefile: config $(LUA_HDR)
+$(NGX_BUILD)/Makefile: config | $(LUA_HDR)
 	@mkdir -p $(NGX_BUILD)
 	cd $(NGX_SRC) && CC_GEN_DIR=$(CURDIR)/$(BUILD)/gen ./configure --with-compat \
 	    --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(NGX_LD_OPT)' \
