@@ -20,8 +20,10 @@ COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
                common/cc_event.c common/cc_token.c common/cc_log.c \
                common/cc_addr.c
 COMMON_HDRS := $(wildcard common/*.h)
+LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
+LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
-               $(COMMON_HDRS) config
+               $(COMMON_HDRS) config $(LUA_HDR)
 
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
@@ -39,8 +41,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module workers unit test test-unit test-nginx test-valgrind test-asan \
-        clean demo
+.PHONY: all module workers unit lua test test-unit test-lua test-nginx \
+        test-valgrind test-asan clean demo
 
 all: module workers unit
 
@@ -52,20 +54,35 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(WORKER_LIBS)
 
+# $(call cc_embed,NAME,FILE): FILE as the C string NAME, on stdout
+cc_embed = awk 'BEGIN { print "static const char $(1)[] =" } \
+                { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
+                  printf "    \"%s\\n\"\n", $$0 } \
+                END { print "    ;" }' $(2)
+
 # sql/shard.sql as a C string, so the schema has one source
 $(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
 	@mkdir -p $(BUILD)/gen
-	awk 'BEGIN { print "/* generated from sql/shard.sql: do not edit */"; \
-	             print "static const char cc_shard_sql[] =" } \
-	     { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
-	       printf "    \"%s\\n\"\n", $$0 } \
-	     END { print "    ;" }' $< > $@
+	{ echo '/* generated from sql/shard.sql: do not edit */'; \
+	  $(call cc_embed,cc_shard_sql,$<); } > $@
+
+# the module's Lua scripts, ngx_module/lua/NAME.lua as ngx_http_cc_lua_NAME
+# (written whole, then renamed: nginx's build sees a complete header)
+lua: $(LUA_HDR)
+
+$(LUA_HDR): $(LUA_SRCS)
+	@mkdir -p $(BUILD)/gen
+	{ echo '/* generated from ngx_module/lua/NAME.lua: do not edit */'; \
+	  $(foreach f,$(LUA_SRCS),\
+	    $(call cc_embed,ngx_http_cc_lua_$(basename $(notdir $(f))),$(f));) \
+	} > $@.tmp
+	mv $@.tmp $@
 
 module: $(MODULE_SO)
 
-$(NGX_BUILD)/Makefile: config
+$(NGX_BUILD)/Makefile: config | $(LUA_HDR)
 	@mkdir -p $(NGX_BUILD)
-	cd $(NGX_SRC) && ./configure --with-compat \
+	cd $(NGX_SRC) && CC_GEN_DIR=$(CURDIR)/$(BUILD)/gen ./configure --with-compat \
 	    --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(NGX_LD_OPT)' \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(NGX_BUILD) \
 	    > $(CURDIR)/$(NGX_BUILD)/configure.log 2>&1 \
@@ -88,7 +105,11 @@ $(BUILD)/unit/%: t/unit/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson -lcrypto
 
-test: all test-unit test-nginx
+test: all test-lua test-unit test-nginx
+
+# every script parses as Lua 5.1 (Redis's Lua)
+test-lua:
+	luac5.1 -p $(LUA_SRCS)
 
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

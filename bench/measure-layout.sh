@@ -3,7 +3,7 @@
 # costs, for the constants of workers/cc_estimate.c (cc-estimate).
 #
 #   Redis    a throwaway redis-server filled with the real keys (the layout
-#            of ngx_module/ngx_http_cc_script.c); each kind is measured on
+#            of ngx_module/lua/flip.lua); each kind is measured on
 #            an emptied server as used_memory after minus before, divided
 #            by the count (so the keyspace's own hash table is included),
 #            with MEMORY USAGE of sample keys printed next to it.

@@ -1,158 +1,110 @@
 /*
- * ngx_http_cc_combine: GET /cc/eligibility, what a user holds and whether
- * the user is eligible for the split; POST /cc/combine?request_id=ID, one
- * card of every kind for eligibility (合成), once per user.
+ * ngx_http_cc_combine: POST /cc/combine?request_id=ID, one card of every
+ * kind for eligibility (合成), once per user (ngx_module/lua/combine.lua).
  */
 
 
 #include "ngx_http_cc_module.h"
 
 
-typedef struct {
-    uint64_t                  uid;
-    int64_t                   ts_ms;
-    ngx_str_t                 rid;
-} ngx_http_cc_combine_ctx_t;
-
-
-static void ngx_http_cc_eligibility_reply(ngx_http_request_t *r,
-    redisReply *reply);
 static void ngx_http_cc_combine_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
-ngx_int_t
-ngx_http_cc_eligibility_handler(ngx_http_request_t *r)
-{
-    u_char      *p;
-    uint64_t     uid;
-    ngx_int_t    rc;
-    ngx_str_t    key;
-
-    if (ngx_http_cc_begin(r, NGX_HTTP_GET, NGX_HTTP_CC_READ,
-                          NGX_HTTP_CC_METRIC_N, &uid, &rc)
-        != NGX_OK)
+static ngx_http_cc_endpoint_t  ngx_http_cc_combine = {
+    NGX_HTTP_POST,
+    NGX_HTTP_CC_ACCESS_COMBINE,
+    NGX_HTTP_CC_SCRIPT_COMBINE,
+    ngx_http_cc_combine_reply,
+    0,
+    "bad_request_id",
+    "missing_cards",
     {
-        return rc;
+        [NGX_HTTP_CC_OUTCOME_OK] = NGX_HTTP_CC_METRIC_COMBINE_OK,
+        [NGX_HTTP_CC_OUTCOME_REPLAYED] = NGX_HTTP_CC_METRIC_COMBINE_REPLAYED,
+        [NGX_HTTP_CC_OUTCOME_REFUSED] = NGX_HTTP_CC_METRIC_COMBINE_MISSING,
+        [NGX_HTTP_CC_OUTCOME_BAD_UID] = NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_UNAUTHORIZED] =
+            NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_BAD_ID] = NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_METHOD] = NGX_HTTP_CC_METRIC_COMBINE_METHOD,
+        [NGX_HTTP_CC_OUTCOME_CLOSED] = NGX_HTTP_CC_METRIC_CLOSED,
+        [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] =
+            NGX_HTTP_CC_METRIC_COMBINE_UNAVAILABLE,
     }
-
-    p = ngx_pnalloc(r->pool, sizeof("cc:{}:u") + NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    key.data = p;
-    key.len = ngx_sprintf(p, "cc:{%uL}:u", uid) - p;
-
-    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_ELIG, &key, NULL,
-                            ngx_http_cc_eligibility_reply, NGX_HTTP_CC_METRIC_N);
-}
-
-
-static void
-ngx_http_cc_eligibility_reply(ngx_http_request_t *r, redisReply *reply)
-{
-    if (reply == NULL) {
-        ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "storage_unavailable");
-        return;
-    }
-
-    ngx_http_cc_finalize_cards(r, reply,
-                               reply->type == REDIS_REPLY_ARRAY
-                               && reply->elements > 0
-                               && reply->element[0]->type
-                                  == REDIS_REPLY_INTEGER
-                               && reply->element[0]->integer == 1);
-}
+};
 
 
 ngx_int_t
 ngx_http_cc_combine_handler(ngx_http_request_t *r)
 {
-    u_char                     *p;
-    uint64_t                    uid;
-    ngx_int_t                   rc;
-    ngx_str_t                   rid, key, args[3];
-    ngx_time_t                 *tp;
-    ngx_http_cc_combine_ctx_t  *ctx;
+    u_char             *p;
+    uint64_t            uid;
+    ngx_int_t           rc;
+    ngx_str_t           key, args[3];
+    ngx_http_cc_ctx_t  *ctx;
 
-    if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_COMBINE,
-                          NGX_HTTP_CC_METRIC_N, &uid, &rc)
-        != NGX_OK)
+    if (ngx_http_cc_begin(r, &ngx_http_cc_combine, &uid, &rc) != NGX_OK
+        || ngx_http_cc_write_ctx(r, &ngx_http_cc_combine, uid, &ctx, &rc)
+           != NGX_OK)
     {
         return rc;
     }
 
-    if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,
-                               &rid)
-        != NGX_OK)
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+
+    if (p == NULL
+        || ngx_http_cc_user_keys(r, uid, &key, NULL, &args[0]) != NGX_OK)
     {
-        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "bad_request_id");
-    }
-
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_cc_combine_ctx_t));
-    p = ngx_pnalloc(r->pool, sizeof("cc:{}:u") + 3 * NGX_INT64_LEN);
-
-    if (ctx == NULL || p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    tp = ngx_timeofday();
-
-    ctx->uid = uid;
-    ctx->rid = rid;
-    ctx->ts_ms = (int64_t) tp->sec * 1000 + tp->msec;
-    ngx_http_set_ctx(r, ctx, ngx_http_cc_module);
-
-    key.data = p;
-    p = ngx_sprintf(p, "cc:{%uL}:u", uid);
-    key.len = p - key.data;
-
-    args[0].data = key.data + sizeof("cc:{") - 1;            /* the uid */
-    args[0].len = key.len - sizeof("cc:{}:u") + 1;
-
-    args[1] = rid;
+    args[1] = ctx->rid;
 
     args[2].data = p;
-    p = ngx_sprintf(p, "%L", ctx->ts_ms);
-    args[2].len = p - args[2].data;
+    args[2].len = ngx_sprintf(p, "%L", ctx->ts_ms) - p;
 
-    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_COMBINE, &key, args,
-                            ngx_http_cc_combine_reply,
-                            NGX_HTTP_CC_COMBINE_UNAVAILABLE);
+    return ngx_http_cc_call(r, &ngx_http_cc_combine, uid, &key, args);
 }
 
 
+/* {status, n0, n1, ...}: 2 combined now, 1 before, 0 a kind missing */
 static void
 ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
 {
+    ngx_int_t                   rc;
+    ngx_str_t                   body;
     long long                   status;
     cc_combine_t                c;
-    ngx_http_cc_combine_ctx_t  *ctx;
+    ngx_http_cc_ctx_t          *ctx;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_COMBINE_UNAVAILABLE);
-        ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "storage_unavailable");
+    if (reply == NULL) {
+        ngx_http_cc_finalize(r, &ngx_http_cc_combine,
+                             NGX_HTTP_CC_OUTCOME_UNAVAILABLE, NULL, 0);
+        return;
+    }
+
+    rc = ngx_http_cc_cards_body(r, reply, 1, &body);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_cc_finalize_invalid(r, &ngx_http_cc_combine, reply);
         return;
     }
 
     status = reply->element[0]->integer;
 
     if (status == 0) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_COMBINE_MISSING);
-        ngx_http_cc_finalize_error(r, NGX_HTTP_CONFLICT, "missing_cards");
+        ngx_http_cc_finalize(r, &ngx_http_cc_combine,
+                             NGX_HTTP_CC_OUTCOME_REFUSED, NULL, 0);
         return;
     }
 
     if (status == 2) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_COMBINE_OK);
-
         ctx = ngx_http_get_module_ctx(r, ngx_http_cc_module);
 
         c.uid = ctx->uid;
@@ -161,10 +113,10 @@ ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
         c.request_id[ctx->rid.len] = '\0';
 
         ngx_http_cc_kafka_publish_combine(&c);
-
-    } else {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_COMBINE_REPLAYED);
     }
 
-    ngx_http_cc_finalize_cards(r, reply, 1);
+    ngx_http_cc_finalize(r, &ngx_http_cc_combine,
+                         status == 2 ? NGX_HTTP_CC_OUTCOME_OK
+                                     : NGX_HTTP_CC_OUTCOME_REPLAYED,
+                         body.data, body.len);
 }

@@ -2,7 +2,7 @@
  * ngx_http_cc_flip: POST /cc/flip?request_id=ID, one card for one chance.
  *
  * The whole flip is one script call on the user's shard (see
- * ngx_http_cc_script.c); the handler checks the input, draws the kind by
+ * ngx_module/lua/flip.lua); the handler checks the input, draws the kind by
  * the weights (the script keeps it unless the kind's stock is spent) and
  * renders the answer.
  */
@@ -11,15 +11,30 @@
 #include "ngx_http_cc_module.h"
 
 
-typedef struct {
-    uint64_t                  uid;
-    int64_t                   ts_ms;
-    ngx_str_t                 rid;
-} ngx_http_cc_flip_ctx_t;
-
-
-
 static void ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply);
+
+
+static ngx_http_cc_endpoint_t  ngx_http_cc_flip = {
+    NGX_HTTP_POST,
+    NGX_HTTP_CC_ACCESS_WRITE,
+    NGX_HTTP_CC_SCRIPT_FLIP,
+    ngx_http_cc_flip_reply,
+    1,
+    "bad_request_id",
+    "no_chances",
+    {
+        [NGX_HTTP_CC_OUTCOME_OK] = NGX_HTTP_CC_METRIC_FLIP_OK,
+        [NGX_HTTP_CC_OUTCOME_REPLAYED] = NGX_HTTP_CC_METRIC_FLIP_REPLAYED,
+        [NGX_HTTP_CC_OUTCOME_REFUSED] = NGX_HTTP_CC_METRIC_FLIP_NO_CHANCES,
+        [NGX_HTTP_CC_OUTCOME_BAD_UID] = NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_UNAUTHORIZED] =
+            NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_BAD_ID] = NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_METHOD] = NGX_HTTP_CC_METRIC_FLIP_METHOD,
+        [NGX_HTTP_CC_OUTCOME_CLOSED] = NGX_HTTP_CC_METRIC_CLOSED,
+        [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] = NGX_HTTP_CC_METRIC_FLIP_UNAVAILABLE,
+    }
+};
 
 
 ngx_int_t
@@ -28,54 +43,31 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     u_char                   *p;
     uint64_t                  uid;
     ngx_int_t                 rc;
-    ngx_str_t                 rid, keys[1], args[5];
-    ngx_time_t               *tp;
-    ngx_http_cc_flip_ctx_t   *ctx;
+    ngx_str_t                 keys[1], args[5];
+    ngx_http_cc_ctx_t        *ctx;
     ngx_http_cc_main_conf_t  *cmcf;
 
-    if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_WRITE,
-                          NGX_HTTP_CC_FLIP_BAD_REQUEST, &uid, &rc)
-        != NGX_OK)
+    if (ngx_http_cc_begin(r, &ngx_http_cc_flip, &uid, &rc) != NGX_OK
+        || ngx_http_cc_write_ctx(r, &ngx_http_cc_flip, uid, &ctx, &rc)
+           != NGX_OK)
     {
         return rc;
     }
 
-    if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,
-                               &rid)
-        != NGX_OK)
-    {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_BAD_REQUEST);
-        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "bad_request_id");
-    }
+    p = ngx_pnalloc(r->pool, sizeof(":") + ctx->rid.len + 3 * NGX_INT64_LEN);
 
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_cc_flip_ctx_t));
-    if (ctx == NULL) {
+    if (p == NULL
+        || ngx_http_cc_user_keys(r, uid, &keys[0], NULL, &args[1]) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
-    tp = ngx_timeofday();
-
-    ctx->uid = uid;
-    ctx->rid = rid;
-    ctx->ts_ms = (int64_t) tp->sec * 1000 + tp->msec;
-    ngx_http_set_ctx(r, ctx, ngx_http_cc_module);
-
-    p = ngx_pnalloc(r->pool, sizeof("cc:{}:u") + sizeof(":") + rid.len
-                             + 4 * NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    keys[0].data = p;
-    p = ngx_sprintf(p, "cc:{%uL}:u", uid);
-    keys[0].len = p - keys[0].data;
 
     /*
      * The kind, drawn here by the weights from 31 random bits (a bias
-     * below total / 2^31, 5e-6 for the default weights); with stocked
-     * kinds, 31 more for the script to draw again if the kind is spent.
+     * below total / 2^31, 5e-6 for the default weights); args[1] is the
+     * uid.
      */
 
     args[0].data = p;
@@ -84,25 +76,17 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
                                                (uint64_t) ngx_random()));
     args[0].len = p - args[0].data;
 
-    args[1].data = keys[0].data + sizeof("cc:{") - 1;      /* the uid */
-    args[1].len = keys[0].len - sizeof("cc:{}:u") + 1;
-
     args[2].data = p;                        /* the field of the result */
-    p = ngx_sprintf(p, ":%V", &rid);
+    p = ngx_sprintf(p, ":%V", &ctx->rid);
     args[2].len = p - args[2].data;
 
     args[3].data = p;
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
     args[3].len = p - args[3].data;
 
-    if (cmcf->stock && cmcf->stock->nelts) {
-        args[4].data = p;
-        p = ngx_sprintf(p, "%l", ngx_random());
-        args[4].len = p - args[4].data;
-    }
+    (void) ngx_http_cc_stock_flip_arg(cmcf, p, &args[4]);
 
-    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_FLIP, keys, args,
-                            ngx_http_cc_flip_reply, NGX_HTTP_CC_FLIP_UNAVAILABLE);
+    return ngx_http_cc_call(r, &ngx_http_cc_flip, uid, keys, args);
 }
 
 
@@ -113,18 +97,15 @@ ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
     cc_draw_t                d;
     ngx_int_t                v[3];
     ngx_uint_t               i, replayed;
-    ngx_http_cc_flip_ctx_t  *ctx;
+    ngx_http_cc_ctx_t       *ctx;
 
     if (reply == NULL) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_UNAVAILABLE);
-        ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "storage_unavailable");
-        return;
+        goto unavailable;
     }
 
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_NO_CHANCES);
-        ngx_http_cc_finalize_error(r, NGX_HTTP_CONFLICT, "no_chances");
+        ngx_http_cc_finalize(r, &ngx_http_cc_flip,
+                             NGX_HTTP_CC_OUTCOME_REFUSED, NULL, 0);
         return;
     }
 
@@ -158,12 +139,7 @@ ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cc_module);
 
-    if (replayed) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_REPLAYED);
-
-    } else {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_OK);
-
+    if (!replayed) {
         d.uid = ctx->uid;
         d.seq = (uint32_t) v[0];
         d.card = (uint32_t) v[1];
@@ -187,18 +163,19 @@ ngx_http_cc_flip_reply(ngx_http_request_t *r, redisReply *reply)
                        "\"chances_left\":%i}",
                        ctx->uid, v[0], v[1], v[2]);
 
-    ngx_http_finalize_request(r, ngx_http_cc_send_json(r, NGX_HTTP_OK, body,
-                                                       last - body));
+    ngx_http_cc_finalize(r, &ngx_http_cc_flip,
+                         replayed ? NGX_HTTP_CC_OUTCOME_REPLAYED
+                                  : NGX_HTTP_CC_OUTCOME_OK,
+                         body, last - body);
     return;
 
 invalid:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "cc flip: unexpected reply from redis (type %d)",
-                  reply->type);
+    ngx_http_cc_finalize_invalid(r, &ngx_http_cc_flip, reply);
+    return;
 
-    ngx_http_cc_metric_inc(NGX_HTTP_CC_FLIP_UNAVAILABLE);
+unavailable:
 
-    ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "storage_unavailable");
+    ngx_http_cc_finalize(r, &ngx_http_cc_flip,
+                         NGX_HTTP_CC_OUTCOME_UNAVAILABLE, NULL, 0);
 }

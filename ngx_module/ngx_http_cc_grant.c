@@ -1,7 +1,8 @@
 /*
  * ngx_http_cc_grant: POST /cc/grant?grant_id=ID&n=K, K more chances for
- * the user, once per grant id.  Meant for an internal location that only
- * the campaign's own systems reach (allow/deny in the example config).
+ * the user, once per grant id (ngx_module/lua/grant.lua).  Meant for an
+ * internal location that only the campaign's own systems reach
+ * (allow/deny in the example config).
  */
 
 
@@ -12,27 +13,47 @@ static void ngx_http_cc_grant_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
+static ngx_http_cc_endpoint_t  ngx_http_cc_grant = {
+    NGX_HTTP_POST,
+    NGX_HTTP_CC_ACCESS_WRITE,
+    NGX_HTTP_CC_SCRIPT_GRANT,
+    ngx_http_cc_grant_reply,
+    0,
+    "bad_grant_id",
+    NULL,
+    {
+        [NGX_HTTP_CC_OUTCOME_OK] = NGX_HTTP_CC_METRIC_GRANT_OK,
+        [NGX_HTTP_CC_OUTCOME_REPLAYED] = NGX_HTTP_CC_METRIC_GRANT_REPLAYED,
+        [NGX_HTTP_CC_OUTCOME_BAD_UID] = NGX_HTTP_CC_METRIC_GRANT_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_UNAUTHORIZED] =
+            NGX_HTTP_CC_METRIC_GRANT_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_BAD_ID] = NGX_HTTP_CC_METRIC_GRANT_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_BAD_N] = NGX_HTTP_CC_METRIC_GRANT_BAD_REQUEST,
+        [NGX_HTTP_CC_OUTCOME_METHOD] = NGX_HTTP_CC_METRIC_GRANT_METHOD,
+        [NGX_HTTP_CC_OUTCOME_CLOSED] = NGX_HTTP_CC_METRIC_CLOSED,
+        [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] =
+            NGX_HTTP_CC_METRIC_GRANT_UNAVAILABLE,
+    }
+};
+
+
 ngx_int_t
 ngx_http_cc_grant_handler(ngx_http_request_t *r)
 {
-    u_char                   *p;
-    uint64_t                  uid, n;
-    ngx_int_t                 rc;
-    ngx_str_t                 gid, keys[2], args[2];
+    uint64_t   uid, n;
+    ngx_int_t  rc;
+    ngx_str_t  keys[2], args[2];
 
-    if (ngx_http_cc_begin(r, NGX_HTTP_POST, NGX_HTTP_CC_WRITE,
-                          NGX_HTTP_CC_GRANT_BAD_REQUEST, &uid, &rc)
-        != NGX_OK)
-    {
+    if (ngx_http_cc_begin(r, &ngx_http_cc_grant, &uid, &rc) != NGX_OK) {
         return rc;
     }
 
-    if (ngx_http_cc_get_id_arg(r, "grant_id", sizeof("grant_id") - 1, &gid)
+    if (ngx_http_cc_get_id_arg(r, "grant_id", sizeof("grant_id") - 1,
+                               &args[0])
         != NGX_OK)
     {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
-        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "bad_grant_id");
+        return ngx_http_cc_answer(r, &ngx_http_cc_grant,
+                                  NGX_HTTP_CC_OUTCOME_BAD_ID, NULL, 0);
     }
 
     if (ngx_http_arg(r, (u_char *) "n", 1, &args[1]) != NGX_OK
@@ -40,46 +61,46 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
                           NGX_HTTP_CC_GRANT_MAX, &n)
            != 0)
     {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_BAD_REQUEST);
-        return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_n");
+        return ngx_http_cc_answer(r, &ngx_http_cc_grant,
+                                  NGX_HTTP_CC_OUTCOME_BAD_N, NULL, 0);
     }
 
-    p = ngx_pnalloc(r->pool, 2 * (sizeof("cc:{}:u") + NGX_INT64_LEN));
-    if (p == NULL) {
+    if (ngx_http_cc_user_keys(r, uid, &keys[0], &keys[1], NULL) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    keys[0].data = p;
-    p = ngx_sprintf(p, "cc:{%uL}:u", uid);
-    keys[0].len = p - keys[0].data;
-
-    keys[1].data = p;
-    p = ngx_sprintf(p, "cc:{%uL}:g", uid);
-    keys[1].len = p - keys[1].data;
-
-    args[0] = gid;
-
-    return ngx_http_cc_call(r, uid, NGX_HTTP_CC_SCRIPT_GRANT, keys, args,
-                            ngx_http_cc_grant_reply, NGX_HTTP_CC_GRANT_UNAVAILABLE);
+    return ngx_http_cc_call(r, &ngx_http_cc_grant, uid, keys, args);
 }
 
 
+/* the chances after the grant: N, or "=N" for a grant id applied before */
 static void
 ngx_http_cc_grant_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    u_char  *body, *last;
+    u_char      *body, *last;
+    long long    chances;
+    ngx_uint_t   replayed;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        if (reply != NULL) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "cc grant: unexpected reply from redis (type %d)",
-                          reply->type);
+    if (reply == NULL) {
+        goto unavailable;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        replayed = 0;
+        chances = reply->integer;
+
+    } else if (reply->type == REDIS_REPLY_STRING && reply->len > 1
+               && reply->str[0] == '=')
+    {
+        replayed = 1;
+        chances = ngx_atoi((u_char *) reply->str + 1, reply->len - 1);
+
+        if (chances == NGX_ERROR) {
+            goto invalid;
         }
 
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_UNAVAILABLE);
-        ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "storage_unavailable");
-        return;
+    } else {
+        goto invalid;
     }
 
     body = ngx_pnalloc(r->pool, sizeof("{\"chances\":}") + NGX_INT64_LEN);
@@ -88,10 +109,21 @@ ngx_http_cc_grant_reply(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    ngx_http_cc_metric_inc(NGX_HTTP_CC_GRANT_OK);
+    last = ngx_sprintf(body, "{\"chances\":%L}", (int64_t) chances);
 
-    last = ngx_sprintf(body, "{\"chances\":%L}", reply->integer);
+    ngx_http_cc_finalize(r, &ngx_http_cc_grant,
+                         replayed ? NGX_HTTP_CC_OUTCOME_REPLAYED
+                                  : NGX_HTTP_CC_OUTCOME_OK,
+                         body, last - body);
+    return;
 
-    ngx_http_finalize_request(r, ngx_http_cc_send_json(r, NGX_HTTP_OK, body,
-                                                       last - body));
+invalid:
+
+    ngx_http_cc_finalize_invalid(r, &ngx_http_cc_grant, reply);
+    return;
+
+unavailable:
+
+    ngx_http_cc_finalize(r, &ngx_http_cc_grant,
+                         NGX_HTTP_CC_OUTCOME_UNAVAILABLE, NULL, 0);
 }

@@ -187,7 +187,7 @@ ngx_http_cc_kafka_send(uint64_t uid, char *json)
     char   key[NGX_INT64_LEN + 1];
 
     if (json == NULL) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_KAFKA_FAILED);
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_KAFKA_FAILED);
         return;
     }
 
@@ -198,7 +198,7 @@ ngx_http_cc_kafka_send(uint64_t uid, char *json)
                          key, ngx_strlen(key), NULL)
         == 0)
     {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_KAFKA_PRODUCED);
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_KAFKA_PRODUCED);
         return;
     }
 
@@ -206,8 +206,8 @@ ngx_http_cc_kafka_send(uint64_t uid, char *json)
     free(json);
 
     ngx_http_cc_metric_inc(err == RD_KAFKA_RESP_ERR__QUEUE_FULL
-                           ? NGX_HTTP_CC_KAFKA_QUEUE_FULL
-                           : NGX_HTTP_CC_KAFKA_FAILED);
+                           ? NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL
+                           : NGX_HTTP_CC_METRIC_KAFKA_FAILED);
 }
 
 
@@ -224,8 +224,8 @@ static void
 ngx_http_cc_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
     void *opaque)
 {
-    ngx_http_cc_metric_inc(m->err ? NGX_HTTP_CC_KAFKA_FAILED
-                                  : NGX_HTTP_CC_KAFKA_DELIVERED);
+    ngx_http_cc_metric_inc(m->err ? NGX_HTTP_CC_METRIC_KAFKA_FAILED
+                                  : NGX_HTTP_CC_METRIC_KAFKA_DELIVERED);
 }
 
 

@@ -1,45 +1,113 @@
 /*
  * ngx_http_cc_metrics: counters shared by all workers (a shared memory
  * zone of atomics) and GET /cc/metrics, which prints them in Prometheus's
- * text format.
+ * text format: the counters, then the flips' latency histogram, from the
+ * request's start to its answer, in the same zone.
  */
 
 
 #include "ngx_http_cc_module.h"
 
 
+#define NGX_HTTP_CC_LATENCY_BUCKETS  12
+
+
 typedef struct {
     char                     *name;
-    char                     *help;
+    char                     *help;        /* the first of its family */
 } ngx_http_cc_metric_desc_t;
 
 
-/* in the order of ngx_http_cc_metric_e */
+/* the zone: the counters, then the histogram */
+typedef struct {
+    ngx_atomic_t              counter[NGX_HTTP_CC_METRICS];
+    ngx_atomic_t              bucket[NGX_HTTP_CC_LATENCY_BUCKETS];
+    ngx_atomic_t              sum_ms;
+} ngx_http_cc_metrics_t;
+
+
 static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
-    { "cc_flips_total{result=\"ok\"}", "Flip requests by result." },
-    { "cc_flips_total{result=\"replayed\"}", NULL },
-    { "cc_flips_total{result=\"no_chances\"}", NULL },
-    { "cc_flips_total{result=\"bad_request\"}", NULL },
-    { "cc_flips_total{result=\"unavailable\"}", NULL },
-    { "cc_grants_total{result=\"ok\"}", "Grant requests by result." },
-    { "cc_grants_total{result=\"bad_request\"}", NULL },
-    { "cc_grants_total{result=\"unavailable\"}", NULL },
-    { "cc_combines_total{result=\"ok\"}", "Combine requests by result." },
-    { "cc_combines_total{result=\"replayed\"}", NULL },
-    { "cc_combines_total{result=\"missing_cards\"}", NULL },
-    { "cc_combines_total{result=\"unavailable\"}", NULL },
-    { "cc_closed_total",
-      "Writes refused outside the campaign window." },
-    { "cc_redis_timeouts_total",
-      "Redis calls not answered within cc_redis_timeout." },
-    { "cc_redis_connect_failures_total",
-      "Failed connections to a Redis shard." },
-    { "cc_kafka_produced_total", "Draws handed to the Kafka producer." },
-    { "cc_kafka_delivered_total", "Draws the Kafka brokers acknowledged." },
-    { "cc_kafka_failed_total",
-      "Draws Kafka did not take (left to the reconciler)." },
-    { "cc_kafka_queue_full_total",
-      "Draws not queued: the producer's local queue was full." },
+
+    [NGX_HTTP_CC_METRIC_NONE] = { NULL, NULL },
+
+    [NGX_HTTP_CC_METRIC_FLIP_OK] =
+        { "cc_flips_total{result=\"ok\"}", "Flip requests by result." },
+    [NGX_HTTP_CC_METRIC_FLIP_REPLAYED] =
+        { "cc_flips_total{result=\"replayed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_FLIP_NO_CHANCES] =
+        { "cc_flips_total{result=\"no_chances\"}", NULL },
+    [NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST] =
+        { "cc_flips_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_FLIP_UNAVAILABLE] =
+        { "cc_flips_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_FLIP_METHOD] =
+        { "cc_flips_total{result=\"method_not_allowed\"}", NULL },
+
+    [NGX_HTTP_CC_METRIC_GRANT_OK] =
+        { "cc_grants_total{result=\"ok\"}", "Grant requests by result." },
+    [NGX_HTTP_CC_METRIC_GRANT_REPLAYED] =
+        { "cc_grants_total{result=\"replayed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GRANT_BAD_REQUEST] =
+        { "cc_grants_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GRANT_UNAVAILABLE] =
+        { "cc_grants_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GRANT_METHOD] =
+        { "cc_grants_total{result=\"method_not_allowed\"}", NULL },
+
+    [NGX_HTTP_CC_METRIC_COMBINE_OK] =
+        { "cc_combines_total{result=\"ok\"}", "Combine requests by result." },
+    [NGX_HTTP_CC_METRIC_COMBINE_REPLAYED] =
+        { "cc_combines_total{result=\"replayed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_COMBINE_MISSING] =
+        { "cc_combines_total{result=\"missing_cards\"}", NULL },
+    [NGX_HTTP_CC_METRIC_COMBINE_UNAVAILABLE] =
+        { "cc_combines_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST] =
+        { "cc_combines_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_COMBINE_METHOD] =
+        { "cc_combines_total{result=\"method_not_allowed\"}", NULL },
+
+    [NGX_HTTP_CC_METRIC_ELIG_OK] =
+        { "cc_eligibility_checks_total{result=\"ok\"}",
+          "Eligibility requests by result." },
+    [NGX_HTTP_CC_METRIC_ELIG_BAD_REQUEST] =
+        { "cc_eligibility_checks_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_ELIG_UNAVAILABLE] =
+        { "cc_eligibility_checks_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_ELIG_METHOD] =
+        { "cc_eligibility_checks_total{result=\"method_not_allowed\"}",
+          NULL },
+
+    [NGX_HTTP_CC_METRIC_CLOSED] =
+        { "cc_closed_total", "Writes refused outside the campaign window." },
+    [NGX_HTTP_CC_METRIC_REDIS_TIMEOUT] =
+        { "cc_redis_timeouts_total",
+          "Redis calls not answered within cc_redis_timeout." },
+    [NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL] =
+        { "cc_redis_connect_failures_total",
+          "Failed connections to a Redis shard." },
+    [NGX_HTTP_CC_METRIC_KAFKA_PRODUCED] =
+        { "cc_kafka_produced_total", "Draws handed to the Kafka producer." },
+    [NGX_HTTP_CC_METRIC_KAFKA_DELIVERED] =
+        { "cc_kafka_delivered_total",
+          "Draws the Kafka brokers acknowledged." },
+    [NGX_HTTP_CC_METRIC_KAFKA_FAILED] =
+        { "cc_kafka_failed_total",
+          "Draws Kafka did not take (left to the reconciler)." },
+    [NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL] =
+        { "cc_kafka_queue_full_total",
+          "Draws not queued: the producer's local queue was full." },
+};
+
+
+/* the buckets' upper bounds in ms, and as printed; the last is +Inf */
+static ngx_msec_t  ngx_http_cc_latency_le[NGX_HTTP_CC_LATENCY_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, NGX_MAX_INT32_VALUE
+};
+
+static char  *ngx_http_cc_latency_le_text[NGX_HTTP_CC_LATENCY_BUCKETS] = {
+    "0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+    "0.5", "1", "2.5", "+Inf"
 };
 
 
@@ -47,8 +115,8 @@ static ngx_int_t ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 
 
-static ngx_atomic_t  *ngx_http_cc_metrics;
-static ngx_atomic_t   ngx_http_cc_metrics_none[NGX_HTTP_CC_METRIC_N];
+static ngx_http_cc_metrics_t  *ngx_http_cc_metrics;
+static ngx_http_cc_metrics_t   ngx_http_cc_metrics_none;
 
 
 ngx_int_t
@@ -83,8 +151,8 @@ ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
-    ngx_http_cc_metrics = ngx_slab_calloc(shpool, NGX_HTTP_CC_METRIC_N
-                                                  * sizeof(ngx_atomic_t));
+    ngx_http_cc_metrics = ngx_slab_calloc(shpool,
+                                          sizeof(ngx_http_cc_metrics_t));
     if (ngx_http_cc_metrics == NULL) {
         return NGX_ERROR;
     }
@@ -98,28 +166,41 @@ ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 void
 ngx_http_cc_metric_inc(ngx_uint_t metric)
 {
-    ngx_atomic_t  *m;
+    ngx_http_cc_metrics_t  *m;
 
-    if (metric >= NGX_HTTP_CC_METRIC_N) {
-        return;
-    }
+    m = ngx_http_cc_metrics ? ngx_http_cc_metrics : &ngx_http_cc_metrics_none;
 
-    m = ngx_http_cc_metrics ? ngx_http_cc_metrics : ngx_http_cc_metrics_none;
+    (void) ngx_atomic_fetch_add(&m->counter[metric], 1);
+}
 
-    (void) ngx_atomic_fetch_add(&m[metric], 1);
+
+/* one flip answered after ms: its bucket and the sum */
+void
+ngx_http_cc_latency_observe(ngx_msec_t ms)
+{
+    ngx_uint_t              i;
+    ngx_http_cc_metrics_t  *m;
+
+    m = ngx_http_cc_metrics ? ngx_http_cc_metrics : &ngx_http_cc_metrics_none;
+
+    for (i = 0; ms > ngx_http_cc_latency_le[i]; i++) { /* void */ }
+
+    (void) ngx_atomic_fetch_add(&m->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&m->sum_ms, ms);
 }
 
 
 ngx_int_t
 ngx_http_cc_metrics_handler(ngx_http_request_t *r)
 {
-    u_char        *p;
-    size_t         len;
-    ngx_int_t      rc;
-    ngx_uint_t     i;
-    ngx_buf_t     *b;
-    ngx_chain_t    out;
-    ngx_atomic_t  *m;
+    u_char                 *p;
+    size_t                  len;
+    ngx_int_t               rc;
+    ngx_uint_t              i;
+    ngx_buf_t              *b;
+    ngx_chain_t             out;
+    ngx_atomic_uint_t       n;
+    ngx_http_cc_metrics_t  *m;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -130,11 +211,18 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    m = ngx_http_cc_metrics ? ngx_http_cc_metrics : ngx_http_cc_metrics_none;
+    m = ngx_http_cc_metrics ? ngx_http_cc_metrics : &ngx_http_cc_metrics_none;
 
-    len = 0;
+    len = sizeof("# HELP cc_flip_latency_seconds Flip requests by the time "
+                 "to their answer.\n# TYPE cc_flip_latency_seconds "
+                 "histogram\n")
+          + NGX_HTTP_CC_LATENCY_BUCKETS
+            * (sizeof("cc_flip_latency_seconds_bucket{le=\"\"} \n") + 8
+               + NGX_ATOMIC_T_LEN)
+          + 2 * (sizeof("cc_flip_latency_seconds_count \n")
+                 + NGX_ATOMIC_T_LEN + 4);
 
-    for (i = 0; i < NGX_HTTP_CC_METRIC_N; i++) {
+    for (i = NGX_HTTP_CC_METRIC_NONE + 1; i < NGX_HTTP_CC_METRICS; i++) {
         len += ngx_strlen(ngx_http_cc_metric_desc[i].name) * 3
                + NGX_ATOMIC_T_LEN + 32;
 
@@ -150,7 +238,7 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
 
     p = b->last;
 
-    for (i = 0; i < NGX_HTTP_CC_METRIC_N; i++) {
+    for (i = NGX_HTTP_CC_METRIC_NONE + 1; i < NGX_HTTP_CC_METRICS; i++) {
         if (ngx_http_cc_metric_desc[i].help) {
             len = strcspn(ngx_http_cc_metric_desc[i].name, "{");
             p = ngx_sprintf(p, "# HELP %*s %s\n# TYPE %*s counter\n",
@@ -160,8 +248,29 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
         }
 
         p = ngx_sprintf(p, "%s %uA\n", ngx_http_cc_metric_desc[i].name,
-                        m[i]);
+                        m->counter[i]);
     }
+
+    /*
+     * The buckets are kept apart and printed cumulative; the count is
+     * their sum, so it equals the +Inf bucket even while workers add.
+     */
+
+    p = ngx_sprintf(p, "# HELP cc_flip_latency_seconds Flip requests by the "
+                       "time to their answer.\n"
+                       "# TYPE cc_flip_latency_seconds histogram\n");
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_CC_LATENCY_BUCKETS; i++) {
+        n += m->bucket[i];
+        p = ngx_sprintf(p, "cc_flip_latency_seconds_bucket{le=\"%s\"} %uA\n",
+                        ngx_http_cc_latency_le_text[i], n);
+    }
+
+    p = ngx_sprintf(p, "cc_flip_latency_seconds_sum %uA.%03uA\n"
+                       "cc_flip_latency_seconds_count %uA\n",
+                    m->sum_ms / 1000, m->sum_ms % 1000, n);
 
     b->last = p;
     b->last_buf = 1;

@@ -1,8 +1,11 @@
 /*
  * ngx_http_cc_module: directives, configuration and process hooks.
  *
- * The handlers live in ngx_http_cc_flip.c and ngx_http_cc_grant.c, the
- * Redis connections in ngx_http_cc_redis.c.
+ * The endpoints live in ngx_http_cc_flip.c, _grant.c, _combine.c,
+ * _eligibility.c and _metrics.c, what they share in _util.c; the Lua they
+ * run in Redis in lua/<name>.lua, put together in _script.c; the rare cards'
+ * stock in _stock.c; the Redis shards in _redis_conn.c, _redis_batch.c and
+ * _redis_adapter.c; the Kafka producer in _kafka.c.
  */
 
 
@@ -27,8 +30,6 @@ static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_cc_card_stock(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -230,7 +231,6 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t                  i, n;
     const char                **names;
     cc_ring_point_t            *points;
-    ngx_http_cc_stock_t        *stock;
     ngx_http_cc_shard_conf_t   *shard;
 
     ngx_conf_init_msec_value(cmcf->redis_timeout, 200);
@@ -253,18 +253,8 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (cmcf->stock) {
-        stock = cmcf->stock->elts;
-
-        for (i = 0; i < cmcf->stock->nelts; i++) {
-            if (stock[i].kind >= cmcf->cards.nkinds) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"cc_card_stock\" of kind %ui, but "
-                              "\"cc_cards\" has kinds 0..%ui",
-                              stock[i].kind, cmcf->cards.nkinds - 1);
-                return NGX_CONF_ERROR;
-            }
-        }
+    if (ngx_http_cc_stock_check(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (cmcf->shards == NULL) {
@@ -650,65 +640,6 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cc_module);
         cmcf->handlers = 1;
     }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_cc_card_stock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_cc_main_conf_t *cmcf = conf;
-
-    ngx_int_t             kind, total;
-    ngx_str_t            *value;
-    ngx_uint_t            i;
-    ngx_http_cc_stock_t  *stock;
-
-    value = cf->args->elts;
-
-    kind = ngx_atoi(value[1].data, value[1].len);
-    total = ngx_atoi(value[2].data, value[2].len);
-
-    if (kind == NGX_ERROR || kind >= CC_KINDS_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid card kind \"%V\", expected 0..%d",
-                           &value[1], CC_KINDS_MAX - 1);
-        return NGX_CONF_ERROR;
-    }
-
-    if (total == NGX_ERROR || total > 1000000000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid card stock \"%V\", expected 0..1000000000",
-                           &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (cmcf->stock == NULL) {
-        cmcf->stock = ngx_array_create(cf->pool, 2,
-                                       sizeof(ngx_http_cc_stock_t));
-        if (cmcf->stock == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    stock = cmcf->stock->elts;
-
-    for (i = 0; i < cmcf->stock->nelts; i++) {
-        if (stock[i].kind == (ngx_uint_t) kind) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate stock of card kind %i", kind);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    stock = ngx_array_push(cmcf->stock);
-    if (stock == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    stock->kind = kind;
-    stock->total = total;
 
     return NGX_CONF_OK;
 }

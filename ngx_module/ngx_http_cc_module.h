@@ -20,6 +20,7 @@
 #include "cc_ids.h"
 #include "cc_event.h"
 #include "cc_token.h"
+#include "cc_keys.h"
 
 
 #define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
@@ -28,28 +29,59 @@
 #define NGX_HTTP_CC_GRANT_MAX  100000
 
 
+/*
+ * The counters of GET /cc/metrics, in the order printed (a family's
+ * labels together); the names are in ngx_http_cc_metrics.c.  NONE is no
+ * counter: an endpoint's outcome it has not (answering one is a bug).
+ */
 typedef enum {
-    NGX_HTTP_CC_FLIP_OK = 0,
-    NGX_HTTP_CC_FLIP_REPLAYED,
-    NGX_HTTP_CC_FLIP_NO_CHANCES,
-    NGX_HTTP_CC_FLIP_BAD_REQUEST,
-    NGX_HTTP_CC_FLIP_UNAVAILABLE,
-    NGX_HTTP_CC_GRANT_OK,
-    NGX_HTTP_CC_GRANT_BAD_REQUEST,
-    NGX_HTTP_CC_GRANT_UNAVAILABLE,
-    NGX_HTTP_CC_COMBINE_OK,
-    NGX_HTTP_CC_COMBINE_REPLAYED,
-    NGX_HTTP_CC_COMBINE_MISSING,
-    NGX_HTTP_CC_COMBINE_UNAVAILABLE,
-    NGX_HTTP_CC_CLOSED,
-    NGX_HTTP_CC_REDIS_TIMEOUT,
-    NGX_HTTP_CC_REDIS_CONNECT_FAIL,
-    NGX_HTTP_CC_KAFKA_PRODUCED,
-    NGX_HTTP_CC_KAFKA_DELIVERED,
-    NGX_HTTP_CC_KAFKA_FAILED,
-    NGX_HTTP_CC_KAFKA_QUEUE_FULL,
-    NGX_HTTP_CC_METRIC_N
+    NGX_HTTP_CC_METRIC_NONE = 0,
+    NGX_HTTP_CC_METRIC_FLIP_OK,
+    NGX_HTTP_CC_METRIC_FLIP_REPLAYED,
+    NGX_HTTP_CC_METRIC_FLIP_NO_CHANCES,
+    NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_FLIP_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_FLIP_METHOD,
+    NGX_HTTP_CC_METRIC_GRANT_OK,
+    NGX_HTTP_CC_METRIC_GRANT_REPLAYED,
+    NGX_HTTP_CC_METRIC_GRANT_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_GRANT_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_GRANT_METHOD,
+    NGX_HTTP_CC_METRIC_COMBINE_OK,
+    NGX_HTTP_CC_METRIC_COMBINE_REPLAYED,
+    NGX_HTTP_CC_METRIC_COMBINE_MISSING,
+    NGX_HTTP_CC_METRIC_COMBINE_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_COMBINE_METHOD,
+    NGX_HTTP_CC_METRIC_ELIG_OK,
+    NGX_HTTP_CC_METRIC_ELIG_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_ELIG_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_ELIG_METHOD,
+    NGX_HTTP_CC_METRIC_CLOSED,
+    NGX_HTTP_CC_METRIC_REDIS_TIMEOUT,
+    NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL,
+    NGX_HTTP_CC_METRIC_KAFKA_PRODUCED,
+    NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
+    NGX_HTTP_CC_METRIC_KAFKA_FAILED,
+    NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL,
+    NGX_HTTP_CC_METRICS
 } ngx_http_cc_metric_e;
+
+
+/* what a request to an endpoint comes to: one of these, counted once */
+typedef enum {
+    NGX_HTTP_CC_OUTCOME_OK = 0,
+    NGX_HTTP_CC_OUTCOME_REPLAYED,          /* a retry: the first answer */
+    NGX_HTTP_CC_OUTCOME_REFUSED,           /* 409: no chances, cards missing */
+    NGX_HTTP_CC_OUTCOME_BAD_UID,
+    NGX_HTTP_CC_OUTCOME_UNAUTHORIZED,
+    NGX_HTTP_CC_OUTCOME_BAD_ID,            /* the request or grant id */
+    NGX_HTTP_CC_OUTCOME_BAD_N,
+    NGX_HTTP_CC_OUTCOME_METHOD,
+    NGX_HTTP_CC_OUTCOME_CLOSED,
+    NGX_HTTP_CC_OUTCOME_UNAVAILABLE,
+    NGX_HTTP_CC_OUTCOMES
+} ngx_http_cc_outcome_e;
 
 
 #define NGX_HTTP_CC_SCRIPT_FLIP     0
@@ -62,9 +94,10 @@ typedef enum {
 /*
  * A Lua script run with EVALSHA (EVAL when Redis answers NOSCRIPT) over a
  * batch of entries, one per request: KEYS are the shared keys, then nkeys
- * keys an entry; ARGV the shard's shared arguments (nshared_args, from
- * ngx_http_cc_redis.c), then nargs arguments an entry; the reply is an
- * array with one element an entry.
+ * keys an entry; ARGV the shard's arguments (nshard_args of them, the
+ * shard's row of shard_args), then nargs arguments an entry; the reply is
+ * an array with one element an entry.  text is the configuration as Lua
+ * locals, then ngx_module/lua/<name>.lua (ngx_http_cc_script.c).
  */
 typedef struct {
     ngx_str_t                 text;
@@ -72,17 +105,11 @@ typedef struct {
     ngx_uint_t                index;        /* NGX_HTTP_CC_SCRIPT_* */
     ngx_uint_t                nshared;
     ngx_str_t                *shared;
-    ngx_uint_t                nshared_args;
+    ngx_uint_t                nshard_args;
+    ngx_str_t                *shard_args;   /* nshard_args a shard */
     ngx_uint_t                nkeys;
     ngx_uint_t                nargs;
 } ngx_http_cc_script_t;
-
-
-/* cc_card_stock: at most total cards of a kind, over all shards */
-typedef struct {
-    ngx_uint_t                kind;
-    ngx_uint_t                total;
-} ngx_http_cc_stock_t;
 
 
 typedef struct {
@@ -103,7 +130,7 @@ typedef struct {
 
     ngx_http_cc_script_t      scripts[NGX_HTTP_CC_SCRIPTS];
 
-    ngx_array_t              *stock;          /* ngx_http_cc_stock_t */
+    ngx_array_t              *stock;          /* ngx_http_cc_stock.c's */
 
     time_t                    start;           /* the campaign window */
     time_t                    end;
@@ -128,6 +155,39 @@ typedef void (*ngx_http_cc_reply_pt)(ngx_http_request_t *r,
     redisReply *reply);
 
 
+/* the access of an endpoint */
+#define NGX_HTTP_CC_ACCESS_READ     0      /* any time */
+#define NGX_HTTP_CC_ACCESS_WRITE    1      /* within the campaign window */
+#define NGX_HTTP_CC_ACCESS_COMBINE  2      /* ... and before the cutoff */
+
+
+/*
+ * An endpoint: what its requests must be, its script, and the table of
+ * its outcomes: the counter of each, and the error of the two whose body
+ * is its own.  Every answer goes through ngx_http_cc_answer(), which
+ * takes the status and body of each outcome from one table for all
+ * endpoints (ngx_http_cc_util.c) and counts it here, once.
+ */
+typedef struct {
+    ngx_uint_t                method;        /* NGX_HTTP_GET or _POST */
+    ngx_uint_t                access;        /* NGX_HTTP_CC_ACCESS_* */
+    ngx_uint_t                script;        /* NGX_HTTP_CC_SCRIPT_* */
+    ngx_http_cc_reply_pt      reply;
+    ngx_uint_t                latency;       /* observed in the histogram */
+    char                     *bad_id;        /* the 400 of a bad id */
+    char                     *refused;       /* the 409 */
+    ngx_uint_t                metric[NGX_HTTP_CC_OUTCOMES];
+} ngx_http_cc_endpoint_t;
+
+
+/* a write's context: whose, which request id, when */
+typedef struct {
+    uint64_t                  uid;
+    int64_t                   ts_ms;
+    ngx_str_t                 rid;
+} ngx_http_cc_ctx_t;
+
+
 extern ngx_module_t  ngx_http_cc_module;
 
 
@@ -135,7 +195,17 @@ extern ngx_module_t  ngx_http_cc_module;
 ngx_int_t ngx_http_cc_scripts_build(ngx_conf_t *cf,
     ngx_http_cc_main_conf_t *cmcf);
 
-/* ngx_http_cc_redis.c */
+/* ngx_http_cc_stock.c */
+char *ngx_http_cc_card_stock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_cc_stock_check(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+ngx_int_t ngx_http_cc_stock_flip_script(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf, ngx_http_cc_script_t *sc,
+    ngx_str_t *prelude);
+u_char *ngx_http_cc_stock_flip_arg(ngx_http_cc_main_conf_t *cmcf,
+    u_char *p, ngx_str_t *arg);
+
+/* ngx_http_cc_redis_conn.c, ngx_http_cc_redis_batch.c */
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
@@ -145,6 +215,7 @@ ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 /* ngx_http_cc_metrics.c */
 ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);
 void ngx_http_cc_metric_inc(ngx_uint_t metric);
+void ngx_http_cc_latency_observe(ngx_msec_t ms);
 ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
 
 /* ngx_http_cc_kafka.c */
@@ -154,28 +225,31 @@ void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 
-/* ngx_http_cc_util.c; access of ngx_http_cc_begin() */
-#define NGX_HTTP_CC_READ     0      /* any time */
-#define NGX_HTTP_CC_WRITE    1      /* within the campaign window */
-#define NGX_HTTP_CC_COMBINE  2      /* ... and before the combine cutoff */
-
-ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r, ngx_uint_t method,
-    ngx_uint_t access, ngx_uint_t bad, uint64_t *uid, ngx_int_t *rc);
-ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
+/* ngx_http_cc_util.c */
+ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, uint64_t *uid, ngx_int_t *rc);
 ngx_int_t ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
-ngx_int_t ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *body, size_t len);
-ngx_int_t ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    char *code);
-ngx_int_t ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc);
-ngx_int_t ngx_http_cc_call(ngx_http_request_t *r, uint64_t uid,
-    ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
-    ngx_http_cc_reply_pt handler, ngx_uint_t unavailable);
-void ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
-    ngx_uint_t combined);
-void ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
-    char *code);
+ngx_int_t ngx_http_cc_write_ctx(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, uint64_t uid, ngx_http_cc_ctx_t **ctx,
+    ngx_int_t *rc);
+ngx_int_t ngx_http_cc_call(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, uint64_t uid, ngx_str_t *keys,
+    ngx_str_t *args);
+ngx_int_t ngx_http_cc_answer(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, ngx_uint_t outcome, u_char *body,
+    size_t len);
+void ngx_http_cc_finalize(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, ngx_uint_t outcome, u_char *body,
+    size_t len);
+void ngx_http_cc_finalize_invalid(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, redisReply *reply);
+ngx_int_t ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid,
+    ngx_str_t *user, ngx_str_t *grants, ngx_str_t *dec);
+
+/* ngx_http_cc_eligibility.c */
+ngx_int_t ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,
+    ngx_uint_t combined, ngx_str_t *body);
 
 /* the location handlers */
 ngx_int_t ngx_http_cc_flip_handler(ngx_http_request_t *r);

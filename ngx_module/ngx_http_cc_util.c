@@ -1,39 +1,67 @@
 /*
- * ngx_http_cc_util: what every handler does with the request: read and
- * check the caller's identity and ids, answer with a JSON body.
+ * ngx_http_cc_util: what every endpoint does with its requests: check the
+ * method, the caller's identity and the campaign window, build the user's
+ * keys, queue the script call, and answer through the endpoint's table of
+ * outcomes, which counts each answer once.
  */
 
 
 #include "ngx_http_cc_module.h"
 
 
-static ngx_int_t ngx_http_cc_check_method(ngx_http_request_t *r,
-    ngx_uint_t method);
+static ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
 static ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r,
-    ngx_uint_t combine);
+    ngx_uint_t access);
+static ngx_int_t ngx_http_cc_add_header(ngx_http_request_t *r, char *key,
+    char *value);
+static ngx_int_t ngx_http_cc_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len);
 
 
 static ngx_str_t  ngx_http_cc_json_type = ngx_string("application/json");
 
 
 /*
+ * The status and body of each outcome, the same at every endpoint: an
+ * error's code, or NULL for the body the handler made, or for the
+ * endpoint's own code (bad_id, refused).
+ */
+static struct {
+    ngx_uint_t   status;
+    char        *error;
+} ngx_http_cc_outcomes[] = {
+    [NGX_HTTP_CC_OUTCOME_OK] = { NGX_HTTP_OK, NULL },
+    [NGX_HTTP_CC_OUTCOME_REPLAYED] = { NGX_HTTP_OK, NULL },
+    [NGX_HTTP_CC_OUTCOME_REFUSED] = { NGX_HTTP_CONFLICT, NULL },
+    [NGX_HTTP_CC_OUTCOME_BAD_UID] = { NGX_HTTP_BAD_REQUEST, "bad_uid" },
+    [NGX_HTTP_CC_OUTCOME_UNAUTHORIZED] =
+        { NGX_HTTP_UNAUTHORIZED, "unauthorized" },
+    [NGX_HTTP_CC_OUTCOME_BAD_ID] = { NGX_HTTP_BAD_REQUEST, NULL },
+    [NGX_HTTP_CC_OUTCOME_BAD_N] = { NGX_HTTP_BAD_REQUEST, "bad_n" },
+    [NGX_HTTP_CC_OUTCOME_METHOD] =
+        { NGX_HTTP_NOT_ALLOWED, "method_not_allowed" },
+    [NGX_HTTP_CC_OUTCOME_CLOSED] = { NGX_HTTP_FORBIDDEN, "campaign_closed" },
+    [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] =
+        { NGX_HTTP_SERVICE_UNAVAILABLE, "storage_unavailable" },
+};
+
+
+/*
  * What every handler checks first, in this order: its one method (405),
- * the caller's identity (400 or 401, counted in the metric bad, or
- * NGX_HTTP_CC_METRIC_N for none), and for writes the campaign window
- * (403).  NGX_OK: go on with *uid.  NGX_DONE: answered, the handler
- * returns *rc.
+ * the caller's identity (400 or 401), and for writes the campaign window
+ * (403).  The body is not used and is discarded.  NGX_OK: go on with
+ * *uid.  NGX_DONE: answered, the handler returns *rc.
  */
 ngx_int_t
-ngx_http_cc_begin(ngx_http_request_t *r, ngx_uint_t method, ngx_uint_t access,
-    ngx_uint_t bad, uint64_t *uid, ngx_int_t *rc)
+ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
+    uint64_t *uid, ngx_int_t *rc)
 {
-    *rc = ngx_http_cc_check_method(r, method);
-
-    if (*rc == NGX_HTTP_NOT_ALLOWED) {
-        *rc = ngx_http_cc_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                     "method_not_allowed");
+    if (r->method != ep->method) {
+        *rc = ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_METHOD, NULL, 0);
         return NGX_DONE;
     }
+
+    *rc = ngx_http_discard_request_body(r);
 
     if (*rc != NGX_OK) {
         return NGX_DONE;
@@ -42,16 +70,16 @@ ngx_http_cc_begin(ngx_http_request_t *r, ngx_uint_t method, ngx_uint_t access,
     *rc = ngx_http_cc_get_uid(r, uid);
 
     if (*rc != NGX_OK) {
-        ngx_http_cc_metric_inc(bad);
-        *rc = ngx_http_cc_send_uid_error(r, *rc);
+        *rc = ngx_http_cc_answer(r, ep,
+                                 *rc == NGX_HTTP_UNAUTHORIZED
+                                 ? NGX_HTTP_CC_OUTCOME_UNAUTHORIZED
+                                 : NGX_HTTP_CC_OUTCOME_BAD_UID,
+                                 NULL, 0);
         return NGX_DONE;
     }
 
-    if (access != NGX_HTTP_CC_READ
-        && ngx_http_cc_closed(r, access == NGX_HTTP_CC_COMBINE))
-    {
-        *rc = ngx_http_cc_send_error(r, NGX_HTTP_FORBIDDEN,
-                                     "campaign_closed");
+    if (ngx_http_cc_closed(r, ep->access)) {
+        *rc = ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_CLOSED, NULL, 0);
         return NGX_DONE;
     }
 
@@ -61,10 +89,9 @@ ngx_http_cc_begin(ngx_http_request_t *r, ngx_uint_t method, ngx_uint_t access,
 
 /*
  * The caller's uid, from the identity the location trusts: NGX_OK, or
- * NGX_DECLINED (no valid uid: 400) or NGX_HTTP_UNAUTHORIZED (401), for
- * ngx_http_cc_send_uid_error().
+ * NGX_DECLINED (no valid uid: 400) or NGX_HTTP_UNAUTHORIZED (401).
  */
-ngx_int_t
+static ngx_int_t
 ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
 {
     ngx_str_t                  tok;
@@ -129,40 +156,244 @@ ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name, size_t len,
 
 
 /*
- * The one method a handler takes (GET or POST); the body is not used and
- * is discarded.  NGX_OK to go on,
- * NGX_HTTP_NOT_ALLOWED (with the Allow header set) or another status or
- * NGX_ERROR for the handler to return as it is.
+ * A write with ?request_id=ID: the id checked (else the answer bad_id),
+ * and the request's context, with the moment of the write.  NGX_OK: go on
+ * with *ctx.  NGX_DONE: answered, the handler returns *rc.
  */
-static ngx_int_t
-ngx_http_cc_check_method(ngx_http_request_t *r, ngx_uint_t method)
+ngx_int_t
+ngx_http_cc_write_ctx(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
+    uint64_t uid, ngx_http_cc_ctx_t **ctx, ngx_int_t *rc)
 {
-    ngx_table_elt_t  *allow;
+    ngx_str_t           rid;
+    ngx_time_t         *tp;
+    ngx_http_cc_ctx_t  *c;
 
-    if (r->method == method) {
-        return ngx_http_discard_request_body(r);
+    if (ngx_http_cc_get_id_arg(r, "request_id", sizeof("request_id") - 1,
+                               &rid)
+        != NGX_OK)
+    {
+        *rc = ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_BAD_ID, NULL, 0);
+        return NGX_DONE;
     }
 
-    allow = ngx_list_push(&r->headers_out.headers);
-    if (allow == NULL) {
-        return NGX_ERROR;
+    c = ngx_palloc(r->pool, sizeof(ngx_http_cc_ctx_t));
+    if (c == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DONE;
     }
 
-    allow->hash = 1;
-    ngx_str_set(&allow->key, "Allow");
+    tp = ngx_timeofday();
 
-    if (method == NGX_HTTP_GET) {
-        ngx_str_set(&allow->value, "GET");
+    c->uid = uid;
+    c->rid = rid;
+    c->ts_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    ngx_http_set_ctx(r, c, ngx_http_cc_module);
 
-    } else {
-        ngx_str_set(&allow->value, "POST");
-    }
+    *ctx = c;
 
-    return NGX_HTTP_NOT_ALLOWED;
+    return NGX_OK;
 }
 
 
+/*
+ * Outside the campaign window [cc_campaign_start, cc_campaign_end), and for
+ * a combine from cc_combine_cutoff on, the campaign is closed to writes.
+ */
+static ngx_uint_t
+ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t access)
+{
+    time_t                    now;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    if (access == NGX_HTTP_CC_ACCESS_READ) {
+        return 0;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+    now = ngx_time();
+
+    return (cmcf->start != NGX_CONF_UNSET && now < cmcf->start)
+           || (cmcf->end != NGX_CONF_UNSET && now >= cmcf->end)
+           || (access == NGX_HTTP_CC_ACCESS_COMBINE
+               && cmcf->cutoff != NGX_CONF_UNSET && now >= cmcf->cutoff);
+}
+
+
+/*
+ * The user's keys (cc_keys.h) in the request pool: the hash, the set of
+ * grant ids, and the uid's decimal for the scripts' arguments; each one
+ * NULL when not wanted.
+ */
 ngx_int_t
+ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid, ngx_str_t *user,
+    ngx_str_t *grants, ngx_str_t *dec)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, 2 * CC_KEY_MAX + NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (user != NULL) {
+        user->data = p;
+        user->len = cc_key_user((char *) p, uid);
+        p += user->len;
+    }
+
+    if (grants != NULL) {
+        grants->data = p;
+        grants->len = cc_key_grants((char *) p, uid);
+        p += grants->len;
+    }
+
+    if (dec != NULL) {
+        dec->data = p;
+        dec->len = ngx_sprintf(p, "%uL", uid) - p;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Queues the request's script call and returns what its content handler
+ * returns: NGX_DONE while Redis works (the endpoint's reply handler
+ * answers), or the answer "unavailable" now when the shard is known to be
+ * down.
+ */
+ngx_int_t
+ngx_http_cc_call(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
+    uint64_t uid, ngx_str_t *keys, ngx_str_t *args)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_cc_redis_eval(r, uid, ep->script, keys, args, ep->reply);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_UNAVAILABLE,
+                                  NULL, 0);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* notice a client that hangs up while Redis works */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Every answer of an endpoint: the outcome's status and body from the
+ * table above (the body {"error":"..."}, or the one the handler made), its
+ * counter from the endpoint's table.  Returns what a content handler
+ * returns.
+ */
+ngx_int_t
+ngx_http_cc_answer(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
+    ngx_uint_t outcome, u_char *body, size_t len)
+{
+    char            *error;
+    ngx_msec_int_t   ms;
+    ngx_time_t      *tp;
+
+    if (ep->metric[outcome] == NGX_HTTP_CC_METRIC_NONE) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "cc: outcome %ui is not in the endpoint's table",
+                      outcome);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_cc_metric_inc(ep->metric[outcome]);
+
+    if (ep->latency) {
+        tp = ngx_timeofday();
+        ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                               + (tp->msec - r->start_msec));
+        ngx_http_cc_latency_observe(ms > 0 ? (ngx_msec_t) ms : 0);
+    }
+
+    if (outcome == NGX_HTTP_CC_OUTCOME_METHOD
+        && ngx_http_cc_add_header(r, "Allow", ep->method == NGX_HTTP_GET
+                                              ? "GET" : "POST")
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (outcome == NGX_HTTP_CC_OUTCOME_UNAUTHORIZED
+        && ngx_http_cc_add_header(r, "WWW-Authenticate", "Bearer") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    error = (outcome == NGX_HTTP_CC_OUTCOME_BAD_ID) ? ep->bad_id
+            : (outcome == NGX_HTTP_CC_OUTCOME_REFUSED) ? ep->refused
+            : ngx_http_cc_outcomes[outcome].error;
+
+    if (error != NULL) {
+        len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(error);
+
+        body = ngx_pnalloc(r->pool, len);
+        if (body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(body, "{\"error\":\"%s\"}", error);
+    }
+
+    return ngx_http_cc_send_json(r, ngx_http_cc_outcomes[outcome].status,
+                                 body, len);
+}
+
+
+/* ngx_http_cc_answer() for the reply handlers, outside the content phase */
+void
+ngx_http_cc_finalize(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
+    ngx_uint_t outcome, u_char *body, size_t len)
+{
+    ngx_http_finalize_request(r, ngx_http_cc_answer(r, ep, outcome, body,
+                                                    len));
+}
+
+
+/* a reply that is not what the endpoint's script answers: unavailable */
+void
+ngx_http_cc_finalize_invalid(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep, redisReply *reply)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cc: unexpected reply from redis (type %d) to \"%V\"",
+                  reply->type, &r->uri);
+
+    ngx_http_cc_finalize(r, ep, NGX_HTTP_CC_OUTCOME_UNAVAILABLE, NULL, 0);
+}
+
+
+static ngx_int_t
+ngx_http_cc_add_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
 {
@@ -196,172 +427,4 @@ ngx_http_cc_send_json(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
-}
-
-
-ngx_int_t
-ngx_http_cc_send_error(ngx_http_request_t *r, ngx_uint_t status, char *code)
-{
-    u_char  *body, *last;
-    size_t   len;
-
-    len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(code);
-
-    body = ngx_pnalloc(r->pool, len);
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    last = ngx_sprintf(body, "{\"error\":\"%s\"}", code);
-
-    return ngx_http_cc_send_json(r, status, body, last - body);
-}
-
-
-ngx_int_t
-ngx_http_cc_send_uid_error(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_table_elt_t  *h;
-
-    if (rc == NGX_HTTP_UNAUTHORIZED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "WWW-Authenticate");
-        ngx_str_set(&h->value, "Bearer");
-
-        return ngx_http_cc_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                      "unauthorized");
-    }
-
-    return ngx_http_cc_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_uid");
-}
-
-
-/*
- * Outside the campaign window [cc_campaign_start, cc_campaign_end), and for
- * a combine after cc_combine_cutoff, the campaign is closed to writes.
- */
-static ngx_uint_t
-ngx_http_cc_closed(ngx_http_request_t *r, ngx_uint_t combine)
-{
-    time_t                    now;
-    ngx_http_cc_main_conf_t  *cmcf;
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
-    now = ngx_time();
-
-    if ((cmcf->start != NGX_CONF_UNSET && now < cmcf->start)
-        || (cmcf->end != NGX_CONF_UNSET && now >= cmcf->end)
-        || (combine && cmcf->cutoff != NGX_CONF_UNSET && now >= cmcf->cutoff))
-    {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_CLOSED);
-        return 1;
-    }
-
-    return 0;
-}
-
-
-/*
- * 200 {"cards":[n0,n1,...],"kinds":K,"combined":bool,"eligible":bool}
- * from a reply element {combined, n0, n1, ...} (combined 0 or not).
- * eligible is combined: a combine is only taken before the cutoff.
- */
-void
-ngx_http_cc_finalize_cards(ngx_http_request_t *r, redisReply *reply,
-    ngx_uint_t combined)
-{
-    u_char                   *body, *p;
-    ngx_uint_t                i, n;
-    ngx_http_cc_main_conf_t  *cmcf;
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
-    n = cmcf->cards.nkinds;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n + 1) {
-        goto invalid;
-    }
-
-    for (i = 0; i <= n; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
-            goto invalid;
-        }
-    }
-
-    body = ngx_pnalloc(r->pool, sizeof("{\"cards\":[],\"kinds\":,"
-                                       "\"combined\":false,"
-                                       "\"eligible\":false}")
-                                + (n + 1) * (NGX_INT64_LEN + 1));
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = ngx_sprintf(body, "{\"cards\":[");
-
-    for (i = 1; i <= n; i++) {
-        p = ngx_sprintf(p, "%s%L", i > 1 ? "," : "",
-                        reply->element[i]->integer);
-    }
-
-    p = ngx_sprintf(p, "],\"kinds\":%ui,\"combined\":%s,\"eligible\":%s}",
-                    n, combined ? "true" : "false",
-                    combined ? "true" : "false");
-
-    ngx_http_finalize_request(r, ngx_http_cc_send_json(r, NGX_HTTP_OK, body,
-                                                       p - body));
-    return;
-
-invalid:
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "cc: unexpected reply from redis (type %d)", reply->type);
-
-    ngx_http_cc_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "storage_unavailable");
-}
-
-
-/*
- * Queues the request's script call and returns what its content handler
- * returns: NGX_DONE while Redis works (the reply handler finalizes), or
- * the 503 now when the shard is known to be down, counted in the metric
- * unavailable (NGX_HTTP_CC_METRIC_N: none).
- */
-ngx_int_t
-ngx_http_cc_call(ngx_http_request_t *r, uint64_t uid, ngx_uint_t script,
-    ngx_str_t *keys, ngx_str_t *args, ngx_http_cc_reply_pt handler,
-    ngx_uint_t unavailable)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_cc_redis_eval(r, uid, script, keys, args, handler);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_cc_metric_inc(unavailable);
-        return ngx_http_cc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "storage_unavailable");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* notice a client that hangs up while Redis works */
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_DONE;
-}
-
-
-/* for the reply handlers, which run outside the content phase */
-void
-ngx_http_cc_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
-    char *code)
-{
-    ngx_http_finalize_request(r, ngx_http_cc_send_error(r, status, code));
 }

@@ -1,0 +1,44 @@
+-- combine.lua: a batch of combines (合成), one entry per request.
+--
+-- The module prepends (ngx_http_cc_script.c):
+--
+--   FIELDS         the user hash's field of each kind, {'k0', 'k1', ...}
+--
+-- KEYS: the shard's draw log, then per entry the user hash; ARGV per
+-- entry: the uid, the request id, the time in ms.  Once per user: the
+-- field e (request id and time of the combine) is the idempotency key.
+-- The reply has per entry {status, n0, n1, ...} with the cards held after
+-- it: status 2 combined now (one of each kind consumed, the combine
+-- appended to the log), 1 combined before (nothing consumed), 0 a kind is
+-- missing (nothing changed).
+
+local fmt = string.format
+local out = {}
+for i = 0, #ARGV / 3 - 1 do
+  local u, a = KEYS[2 + i], 3 * i
+  local v = redis.pcall('HMGET', u, 'e', unpack(FIELDS))
+  if v.err then
+    out[i + 1] = v
+  else
+    local r, set, missing = {v[1] and 1 or 2}, {}, false
+    for j = 1, #FIELDS do
+      r[j + 1] = tonumber(v[j + 1]) or 0
+      if r[j + 1] < 1 then missing = true end
+    end
+    if r[1] == 2 and missing then
+      r[1] = 0
+    elseif r[1] == 2 then
+      set[1], set[2] = 'e', ARGV[a + 2] .. ':' .. ARGV[a + 3]
+      for j = 1, #FIELDS do
+        r[j + 1] = r[j + 1] - 1
+        set[#set + 1] = FIELDS[j]
+        set[#set + 1] = fmt('%d', r[j + 1])
+      end
+      redis.call('HSET', u, unpack(set))
+      redis.call('XADD', KEYS[1], '*', 'y', 'c', 'u', ARGV[a + 1],
+                 'r', ARGV[a + 2], 't', ARGV[a + 3])
+    end
+    out[i + 1] = r
+  end
+end
+return out

@@ -1,0 +1,61 @@
+/*
+ * ngx_http_cc_redis: a worker's Redis shards, in three parts:
+ *
+ *   ngx_http_cc_redis_adapter.c   hiredis's socket on nginx's event loop
+ *   ngx_http_cc_redis_conn.c      each shard's connection: open, lost,
+ *                                 backoff, whether the shard is usable
+ *   ngx_http_cc_redis_batch.c     the requests' entries, sent as batches
+ *
+ * Private to those three files; the handlers see ngx_http_cc_redis_eval().
+ */
+
+#ifndef NGX_HTTP_CC_REDIS_H
+#define NGX_HTTP_CC_REDIS_H
+
+
+#include "ngx_http_cc_module.h"
+
+#include <hiredis/async.h>
+
+
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_uint_t                 n;
+} ngx_http_cc_pending_t;
+
+
+/* one shard, in one worker */
+typedef struct {
+    ngx_http_cc_shard_conf_t  *conf;
+    ngx_uint_t                 index;        /* in cc_redis_shards */
+    redisAsyncContext         *ac;
+    ngx_uint_t                 failures;     /* in a row */
+    ngx_msec_t                 retry_at;
+    ngx_http_cc_pending_t      pending[NGX_HTTP_CC_SCRIPTS];
+    ngx_event_t                flush;        /* posted: send the batches */
+    ngx_uint_t                 in_flight;    /* batches sent, not answered */
+    unsigned                   down_logged:1;
+    unsigned                   writing:1;
+    unsigned                   failed:1;     /* dropped for not answering */
+} ngx_http_cc_redis_t;
+
+
+/* ngx_http_cc_redis_conn.c */
+ngx_http_cc_redis_t *ngx_http_cc_redis_shard(ngx_http_cc_main_conf_t *cmcf,
+    uint64_t uid);
+ngx_uint_t ngx_http_cc_redis_usable(ngx_http_cc_redis_t *redis);
+redisAsyncContext *ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis,
+    ngx_log_t *log);
+void ngx_http_cc_redis_fail(ngx_http_cc_redis_t *redis);
+void ngx_http_cc_redis_closed(redisAsyncContext *ac);
+
+/* ngx_http_cc_redis_adapter.c */
+ngx_int_t ngx_http_cc_redis_attach(redisAsyncContext *ac);
+
+/* ngx_http_cc_redis_batch.c */
+void ngx_http_cc_redis_batch_init(ngx_http_cc_redis_t *redis,
+    ngx_log_t *log);
+void ngx_http_cc_redis_batch_exit(ngx_http_cc_redis_t *redis);
+
+
+#endif /* NGX_HTTP_CC_REDIS_H */
