@@ -231,4 +231,46 @@ is(sum_field(users(1, 5), 's'), 5 * $CHANCES, 'redis: nothing drawn for them');
 
 unlike(nginx_error_log(), qr/\[(alert|crit)\]/, 'nginx logged no alert');
 stop_nginx();
+
+# ---- claim: the client's side of GET /cc/award and POST /cc/claim ---------
+# The award and claim routes come with the money half; until then a plain
+# nginx answers them from the uid (even uids won 150 cents, claims of uids
+# ending in 0 stay pending: 202), and its access log shows what was sent.
+
+my $claims = start_nginx(undef, no_module => 1, port => $ENV{TEST_NGINX_SERVER_PORT1},
+    http_config => <<'HTTP',
+    log_format sent '$request_method $uri $http_x_cc_uid';
+    map $http_x_cc_uid $award {
+        "~[02468]$"  '{"status":"pending","amount_cents":150,"award_id":"c:$http_x_cc_uid"}';
+        default      '{"status":"none"}';
+    }
+HTTP
+    config => <<"CONF");
+        access_log $dir/sent.log sent;
+        default_type application/json;
+        location = /cc/award { return 200 \$award; }
+        location = /cc/claim {
+            if (\$http_x_cc_uid ~ 0\$) { return 202 '{"status":"pending","amount_cents":150}'; }
+            return 200 '{"status":"credited","amount_cents":150}';
+        }
+CONF
+my $curl = "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT1}";
+($rc, $sec, $t, $err) = cc_load('claim', '--url', $curl, '--users', 20, '--pct', 100, '--quiet');
+is($rc, 0, 'claim: exit 0') or diag $err;
+my $c = $t->{claim};
+is_deeply([ @$c{qw(award_none award_pending award_credited award_cents)} ], [ 10, 10, 0, 1500 ],
+          'claim: 10 users without an award, 10 pending worth 1500 cents');
+is_deeply([ @$c{qw(claims_sent claims_200 claims_202 claims_404 claimed_cents)} ], [ 10, 8, 2, 0, 1200 ],
+          'claim: the 10 winners claimed: 8 answered 200 (1200 cents), 2 answered 202');
+is($t->{endpoints}{award}{200}, 20, 'claim: every user read the award');
+my @sent = do { open my $h, '<', "$dir/sent.log" or die $!; map { chomp; $_ } <$h> };
+is_deeply([ sort { (split ' ', $a)[2] <=> (split ' ', $b)[2] } grep { /^POST / } @sent ],
+          [ map { "POST /cc/claim $_" } grep { $_ % 2 == 0 } 1 .. 20 ],
+          'the server saw a POST /cc/claim from each winner and nobody else');
+is(scalar(grep { /^GET \/cc\/award \d+$/ } @sent), 20, '... and one GET /cc/award from each user');
+
+($rc, $sec, $t) = cc_load('claim', '--url', $curl, '--users', 20, '--pct', 0, '--quiet');
+is($t->{claim}{claims_sent}, 0, 'claim --pct 0: no winner claims');
+is($t->{claim}{award_pending}, 10, '... all read their award');
+stop_nginx($claims);
 done_testing();

@@ -1009,7 +1009,9 @@ cl_parse(cl_conn_t *c, int *status, char *body, size_t *blen, int *close_after)
     }
     hlen = (size_t) (end - c->rbuf) + 4;
     if (c->rlen < 12 || memcmp(c->rbuf, "HTTP/1.", 7) != 0
-        || c->rbuf[8] != ' ' || c->rbuf[9] < '1' || c->rbuf[9] > '5')
+        || c->rbuf[8] != ' ' || c->rbuf[9] < '1' || c->rbuf[9] > '5'
+        || c->rbuf[10] < '0' || c->rbuf[10] > '9'
+        || c->rbuf[11] < '0' || c->rbuf[11] > '9')
     {
         return -1;
     }
