@@ -36,15 +36,24 @@ WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
 GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
 
+# tools: build/tools/cc-<name> from tools/cc_<name>.c (the load client)
+TOOLS       := cc-load
+TOOL_BINS   := $(addprefix $(BUILD)/tools/,$(TOOLS))
+
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
+<<<<<<< HEAD
 .PHONY: all module workers unit lua test test-unit test-lua test-nginx \
         test-valgrind test-asan clean demo
+=======
+.PHONY: all module workers tools unit test test-unit test-nginx test-valgrind test-asan \
+        clean demo
+>>>>>>> run-campaign
 
-all: module workers unit
+all: module workers tools unit
 
 workers: $(WORKER_BINS)
 
@@ -54,11 +63,19 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(WORKER_LIBS)
 
+<<<<<<< HEAD
 # $(call cc_embed,NAME,FILE): FILE as the C string NAME, on stdout
 cc_embed = awk 'BEGIN { print "static const char $(1)[] =" } \
                 { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
                   printf "    \"%s\\n\"\n", $$0 } \
                 END { print "    ;" }' $(2)
+=======
+tools: $(TOOL_BINS)
+
+$(BUILD)/tools/cc-%: tools/cc_%.c $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) -lcjson -lcrypto -lm
+>>>>>>> run-campaign
 
 # sql/shard.sql as a C string, so the schema has one source
 $(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
@@ -114,7 +131,7 @@ test-lua:
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-nginx: module workers
+test-nginx: module workers tools
 	prove -r $(PROVE_FILES)
 
 # The nginx suite with every nginx process under valgrind (slow: minutes).

@@ -1041,6 +1041,7 @@ sub _mysql_init {
     return if %MYSQL;
     my $dir = "$TOPDIR/mysql";
     make_path($dir);
+    make_path("$dir/tmp");
     my $socket = "$dir/mysql.sock";
     croak "mysql: socket path too long for a unix socket: $socket" if length $socket > 100;
     %MYSQL = (dir => $dir, datadir => "$dir/data", socket => $socket,
@@ -1084,7 +1085,7 @@ sub mysql_start {
         my $ok = eval {
             IPC::Run::run([$MysqlInstallDb, '--no-defaults', "--datadir=$m->{datadir}",
                            "--user=$m->{user}", '--auth-root-authentication-method=normal',
-                           '--skip-test-db'],
+                           '--skip-test-db', "--tmpdir=$m->{dir}/tmp"],
                           '<', \undef, '>&', \$log, IPC::Run::timeout(120));
         };
         _spew("$m->{dir}/install.log", $log);
@@ -1095,7 +1096,7 @@ sub mysql_start {
     $m->{pid} = _spawn($m->{out}, $Mysqld, '--no-defaults', "--datadir=$m->{datadir}",
         "--user=$m->{user}", "--port=$m->{port}", '--bind-address=127.0.0.1',
         "--socket=$m->{socket}", "--pid-file=$m->{pid_file}", "--log-error=$m->{error_log}",
-        '--skip-log-bin', '--innodb-buffer-pool-size=64M', '--skip-name-resolve',
+        "--tmpdir=$m->{dir}/tmp", '--skip-log-bin', '--innodb-buffer-pool-size=64M', '--skip-name-resolve',
         # what Debian's packaged config says (--no-defaults drops it)
         '--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci');
     $m->{paused} = 0;

@@ -1,0 +1,276 @@
+# cc-load against a real nginx with the module: what it says it sent and
+# got back equals what Redis holds; a retried request id (by the client,
+# or after a 503 whose script Redis ran later) is counted once; and it
+# fails clearly on bad options and on a server that is not there.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use Cwd qw(abs_path);
+use File::Temp qw(tempdir);
+use JSON::PP;
+
+my $load = abs_path('build/tools/cc-load');
+-x $load or BAIL_OUT("$load is missing: run `make tools`");
+
+my $dir = tempdir(CLEANUP => 1);
+chmod 0755, $dir;
+my $secret = "$dir/secret";
+{ open my $h, '>', $secret or die $!; print $h "load-test-secret-of-at-least-32-bytes!!\n"; close $h }
+{ open my $h, '>', "$dir/short" or die $!; print $h "short\n"; close $h }
+chmod 0644, $secret, "$dir/short";
+
+my ($USERS, $CHANCES, $CAP) = (300, 12, 20);
+my $KINDS = 5;
+
+start_nginx(undef, workers => 2,
+    http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n"
+                 . "    cc_redis_timeout 150ms;\n"
+                 . "    cc_cards 3000 3000 2500 1400 100;\n"
+                 . "    cc_card_stock 4 $CAP;\n",
+    config => "location = /cc/flip { cc_identity token $secret; cc_flip; }\n"
+            . "location = /cc/combine { cc_identity token $secret; cc_combine; }\n"
+            . "location = /cc/grant { cc_identity trusted_header X-CC-Uid; cc_grant; }\n");
+my $url = "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}";
+
+my $seq = 0;
+
+# runs cc-load; returns (exit code, [per-second lines], total, stderr)
+sub cc_load {
+    my (@args) = @_;
+    my $stats = "$dir/stats-" . ++$seq . '.jsonl';
+    my $w = spawn_worker($load, @args, '--stats', $stats);
+    my $rc = wait_worker($w, 120);
+    die "cc-load @args still running after 120 s" unless defined $rc;
+    my (@sec, $total);
+    if (open my $h, '<', $stats) {
+        while (my $l = <$h>) {
+            my $j = decode_json($l);
+            if ($j->{type} eq 'second') { push @sec, $j } else { $total = $j }
+        }
+    }
+    return ($rc, \@sec, $total, worker_stderr($w));
+}
+
+# the user hashes of uids from..to, each from the shard that has it
+sub users {
+    my ($from, $to) = @_;
+    my %u;
+    for my $uid ($from .. $to) {
+        for my $s (0, 1) {
+            my $flat = redis_cmd($s, 'HGETALL', "cc:{$uid}:u");
+            next unless @$flat;
+            die "user $uid on both shards" if $u{$uid};
+            $u{$uid} = { @$flat };
+        }
+    }
+    return \%u;
+}
+
+sub sum_field {
+    my ($u, $f) = @_;
+    my $n = 0;
+    $n += $_->{$f} // 0 for values %$u;
+    return $n;
+}
+
+sub log_draws {
+    my $n = 0;
+    for my $s (0, 1) {
+        for my $e (@{ redis_cmd($s, 'XRANGE', 'cc:draws', '-', '+') }) {
+            my %f = @{ $e->[1] };
+            $n += scalar(split /\n/, $f{d}) if defined $f{d};
+        }
+    }
+    return $n;
+}
+
+# ---- grant ---------------------------------------------------------------
+
+my @grant = ('grant', '--url', $url, '--users', $USERS, '--chances', $CHANCES,
+             '--conc', 64, '--quiet');
+my ($rc, $sec, $t, $err) = cc_load(@grant);
+is($rc, 0, 'grant: exit 0') or diag $err;
+is($t->{endpoints}{grant}{200}, $USERS, "grant: $USERS answers 200");
+is($t->{grant}{chances_sum}, $USERS * $CHANCES, 'grant: the answers add up to every chance');
+is($t->{errors_total}, 0, 'grant: no connection error');
+my $u = users(1, $USERS);
+is(scalar keys %$u, $USERS, "redis: $USERS user hashes");
+is(sum_field($u, 'c'), $USERS * $CHANCES, 'redis: the chances the answers said');
+
+($rc, $sec, $t) = cc_load(@grant);
+is($rc, 0, 'the same grant again: exit 0');
+is($t->{grant}{chances_sum}, $USERS * $CHANCES, '... it answers the chances as they are');
+is(sum_field(users(1, $USERS), 'c'), $USERS * $CHANCES, 'redis: ... and adds none');
+
+# ---- flip with client retries and combines --------------------------------
+
+my @flip = ('flip', '--url', $url, '--users', $USERS, '--secret', $secret,
+            '--retry-pct', 10, '--combine', '--conc', 128);
+($rc, $sec, $t, $err) = cc_load(@flip);
+is($rc, 0, 'flip: exit 0') or diag $err;
+like($err, qr/^cc-load flip: done in [\d.]+s: \d+ requests/m, 'flip: a closing line on stderr');
+my $f = $t->{flip};
+$u = users(1, $USERS);
+is($f->{draws}, $USERS * $CHANCES, 'flip: every chance drawn, by the answers');
+is(sum_field($u, 's'), $f->{draws}, 'redis: the draw sequences add up to the distinct draws');
+is(sum_field($u, 'c'), 0, 'redis: no chance left');
+is(log_draws(), $f->{draws}, 'redis: the draw logs hold as many draws');
+ok($f->{retries_sent} > 100, "flip: $f->{retries_sent} flips re-sent with their request id");
+is($f->{retries_same}, $f->{retries_sent}, '... each answered its first body');
+is($f->{retries_differ}, 0, '... none differently');
+is($f->{answers_200}, $f->{draws} + $f->{retries_sent}, 'flip: 200s = draws + replays');
+is($t->{endpoints}{flip}{200}, $f->{answers_200}, 'flip: the endpoint\'s 200s are those');
+is($f->{dup_draw_ids}, 0, 'flip: no draw id answered twice to new request ids');
+is($t->{errors_total} + $t->{gave_up} + $t->{bad_answers}, 0, 'flip: no error');
+
+my $eligible = grep { defined $_->{e} } values %$u;
+is($f->{combined}, $eligible, "flip: $eligible combines answered combined, as many users have e");
+ok($eligible > 0, '... some users combined');
+is($t->{endpoints}{combine}{200}, $eligible, '... each combine answered 200 once');
+for my $k (0 .. $KINDS - 1) {
+    is(sum_field($u, "k$k") + $eligible, $f->{cards}[$k],
+       "card $k: held in redis + combined = drawn by the answers ($f->{cards}[$k])");
+}
+my $stock = 0;
+$stock += redis_cmd($_, 'GET', 'cc:stock:4') // 0 for 0, 1;
+is($stock, $f->{cards}[4], "rare kind 4: the stock counters equal the answers ($stock)");
+ok($stock <= $CAP, "... within the cap of $CAP");
+
+my %sum;
+for my $s (@$sec) {
+    $sum{$_} += $s->{$_} for qw(sent answered draws);
+    $sum{ok} += $s->{status}{200} // 0;
+    $sum{bad}++ unless $s->{latency_us}{p50} <= $s->{latency_us}{p99}
+                    && $s->{latency_us}{p99} <= $s->{latency_us}{max};
+}
+is($sum{sent}, $t->{sent}, 'per second: the sends add up to the total');
+is($sum{draws}, $f->{draws}, 'per second: the draws add up');
+is($sum{ok}, $t->{status}{200}, 'per second: the 200s add up');
+is($sum{bad}, undef, 'per second: p50 <= p99 <= max');
+is_deeply([ map { $_->{t} } @$sec ], [ 1 .. @$sec ], 'per second: the seconds run 1, 2, ...');
+
+# ---- the whole flip phase again: every id is a retry ----------------------
+
+my $before = log_draws();
+($rc, $sec, $t) = cc_load(@flip[0 .. $#flip - 5], '--conc', 64);
+is($rc, 0, 'flip again with the same request ids: exit 0');
+is($t->{endpoints}{flip}{200}, $USERS * $CHANCES, '... every request id replayed with 200');
+is(sum_field(users(1, $USERS), 's'), $USERS * $CHANCES, 'redis: no draw twice');
+is(log_draws(), $before, 'redis: nothing new in the draw logs');
+
+# ---- 503 while a shard is paused: resends with the same id --------------
+
+my $U2 = 400;
+($rc) = cc_load('grant', '--url', $url, '--first-uid', 1001, '--users', $U2,
+                '--chances', 3, '--quiet');
+is($rc, 0, 'grant 400 more users');
+redis_pause(0);
+my $w = spawn_worker($load, 'flip', '--url', $url, '--first-uid', 1001, '--users', $U2,
+                     '--secret', $secret, '--conc', 64, '--max-tries', 20,
+                     '--stats', "$dir/paused.jsonl");
+Time::HiRes::sleep(1.0);
+redis_resume(0);
+$rc = wait_worker($w, 120);
+is($rc, 0, 'flip through a paused shard: exit 0') or diag worker_stderr($w);
+like(worker_stderr($w), qr/^cc-load flip: +1s users \d+\/$U2 sent \d+ \(\d+\/s\) 200 \d+ other \d+ errors 0 p99 [\d.]+ms$/m,
+     '... a progress line each second on stderr');
+($t) = grep { $_->{type} eq 'total' }
+       map { decode_json($_) } do { open my $h, '<', "$dir/paused.jsonl" or die $!; <$h> };
+ok(($t->{endpoints}{flip}{503} // 0) > 0, "... $t->{endpoints}{flip}{503} answers 503 while it was paused");
+is($t->{resends}, $t->{endpoints}{flip}{503}, '... each re-sent with its request id');
+$u = users(1001, 1000 + $U2);
+is($t->{flip}{draws}, $U2 * 3, '... and in the end every chance drawn');
+is(sum_field($u, 's'), $t->{flip}{draws}, 'redis: the sequences equal the distinct draws, none twice');
+is(sum_field($u, 'c'), 0, 'redis: no chance left');
+
+# ---- errors ------------------------------------------------------------------
+
+my $nobody = free_port();
+($rc, $sec, $t, $err) = cc_load('grant', '--url', "http://127.0.0.1:$nobody", '--users', 3,
+                                '--chances', 1, '--max-tries', 2, '--quiet');
+is($rc, 1, 'nobody listening: exit 1');
+is($t->{errors}{connect}, 6, '... 3 users x 2 tries counted as connection errors');
+is($t->{gave_up}, 3, '... every user given up');
+like($err, qr/errors 6, gave up 3/, '... and said on stderr');
+
+for my $case (
+    [ [ 'flip', '--users', 3 ], qr/--url is required/ ],
+    [ [ 'flip', '--url', $url ], qr/--users is required/ ],
+    [ [ 'grant', '--url', $url, '--users', 3 ], qr/--chances is required/ ],
+    [ [ 'shuffle', '--url', $url ], qr/unknown phase "shuffle"/ ],
+    [ [ 'flip', '--url', $url, '--users', 'ten' ], qr/--users: not a number: "ten"/ ],
+    [ [ 'flip', '--url', $url, '--users', 0 ], qr/--users: 0 is outside 1\.\./ ],
+    [ [ 'flip', '--url', 'https://x', '--users', 1 ], qr/--url: must start with http:/ ],
+    [ [ 'flip', '--url', "$url/cc/flip", '--users', 1 ], qr/no path is taken/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--retry-pct', 101 ], qr/--retry-pct: not a percentage/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--chances', 3 ], qr/an option of another phase/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--rid-prefix', 'a b' ], qr/--rid-prefix: 1\.\.50 of/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/short" ], qr/--secret: .*short/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/none" ], qr/--secret: / ],
+    [ [ 'grant', '--url', $url, '--users', 1, '--chances', 1, '--secret', $secret ],
+      qr/grant: --secret is not taken/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--bogus' ], qr/unrecognized option/ ],
+) {
+    my ($args, $re) = @$case;
+    my $w = spawn_worker($load, @$args);
+    is(wait_worker($w, 10), 2, "cc-load @$args: exit 2");
+    like(worker_stderr($w), $re, "... says $re");
+}
+$w = spawn_worker($load, '--help');
+is(wait_worker($w, 10), 0, '--help: exit 0');
+like(worker_stdout($w), qr/^usage: cc-load PHASE.*--retry-pct/s, '... the usage');
+
+# a forged identity: every flip refused, nothing drawn, said in the stats
+{ open my $h, '>', "$dir/other" or die $!; print $h "another-secret-of-at-least-32-bytes-!!\n"; close $h }
+($rc, $sec, $t) = cc_load('flip', '--url', $url, '--users', 5, '--secret', "$dir/other", '--quiet');
+is($t->{endpoints}{flip}{401}, 5, 'tokens of another secret: 5 answers 401');
+is($t->{flip}{draws}, 0, '... no draw');
+is(sum_field(users(1, 5), 's'), 5 * $CHANCES, 'redis: nothing drawn for them');
+
+unlike(nginx_error_log(), qr/\[(alert|crit)\]/, 'nginx logged no alert');
+stop_nginx();
+
+# ---- claim: the client's side of GET /cc/award and POST /cc/claim ---------
+# The award and claim routes come with the money half; until then a plain
+# nginx answers them from the uid (even uids won 150 cents, claims of uids
+# ending in 0 stay pending: 202), and its access log shows what was sent.
+
+my $claims = start_nginx(undef, no_module => 1, port => $ENV{TEST_NGINX_SERVER_PORT1},
+    http_config => <<'HTTP',
+    log_format sent '$request_method $uri $http_x_cc_uid';
+    map $http_x_cc_uid $award {
+        "~[02468]$"  '{"status":"pending","amount_cents":150,"award_id":"c:$http_x_cc_uid"}';
+        default      '{"status":"none"}';
+    }
+HTTP
+    config => <<"CONF");
+        access_log $dir/sent.log sent;
+        default_type application/json;
+        location = /cc/award { return 200 \$award; }
+        location = /cc/claim {
+            if (\$http_x_cc_uid ~ 0\$) { return 202 '{"status":"pending","amount_cents":150}'; }
+            return 200 '{"status":"credited","amount_cents":150}';
+        }
+CONF
+my $curl = "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT1}";
+($rc, $sec, $t, $err) = cc_load('claim', '--url', $curl, '--users', 20, '--pct', 100, '--quiet');
+is($rc, 0, 'claim: exit 0') or diag $err;
+my $c = $t->{claim};
+is_deeply([ @$c{qw(award_none award_pending award_credited award_cents)} ], [ 10, 10, 0, 1500 ],
+          'claim: 10 users without an award, 10 pending worth 1500 cents');
+is_deeply([ @$c{qw(claims_sent claims_200 claims_202 claims_404 claimed_cents)} ], [ 10, 8, 2, 0, 1200 ],
+          'claim: the 10 winners claimed: 8 answered 200 (1200 cents), 2 answered 202');
+is($t->{endpoints}{award}{200}, 20, 'claim: every user read the award');
+my @sent = do { open my $h, '<', "$dir/sent.log" or die $!; map { chomp; $_ } <$h> };
+is_deeply([ sort { (split ' ', $a)[2] <=> (split ' ', $b)[2] } grep { /^POST / } @sent ],
+          [ map { "POST /cc/claim $_" } grep { $_ % 2 == 0 } 1 .. 20 ],
+          'the server saw a POST /cc/claim from each winner and nobody else');
+is(scalar(grep { /^GET \/cc\/award \d+$/ } @sent), 20, '... and one GET /cc/award from each user');
+
+($rc, $sec, $t) = cc_load('claim', '--url', $curl, '--users', 20, '--pct', 0, '--quiet');
+is($t->{claim}{claims_sent}, 0, 'claim --pct 0: no winner claims');
+is($t->{claim}{award_pending}, 10, '... all read their award');
+stop_nginx($claims);
+done_testing();

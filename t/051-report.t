@@ -1,0 +1,191 @@
+# tools/cc-report: a fixture run (t/fixtures/report: cc-load stats of
+# grant, flip and claim, and the servers' facts) becomes report.txt and a
+# self-contained report.html with one SVG chart each, the chi-square
+# figures (checked here against a closed form), every check marked PASS
+# or FAIL; a broken fact fails its check, and bad input fails clearly.
+
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use JSON::PP;
+use POSIX ();
+
+my $report = 'tools/cc-report';
+my $fx = 't/fixtures/report';
+my @stats = map { "$fx/$_.jsonl" } qw(grant flip claim);
+my $dir = tempdir(CLEANUP => 1);
+
+sub slurp { open my $h, "<", $_[0] or die "$_[0]: $!"; local $/; my $t = <$h>; return $t // "" }
+sub spew  { open my $h, '>', $_[0] or die "$_[0]: $!"; print $h $_[1]; close $h }
+
+# runs cc-report; returns (exit code, stdout, stderr)
+sub run_report {
+    my (@args) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', "$dir/out" or die;
+        open STDERR, '>', "$dir/err" or die;
+        exec $^X, $report, @args or die "exec: $!";
+    }
+    waitpid($pid, 0);
+    return ($? >> 8, slurp("$dir/out"), slurp("$dir/err"));
+}
+
+my $facts = decode_json(slurp("$fx/facts.json"));
+my ($flip_total) = grep { /"type":"total"/ } split /\n/, slurp("$fx/flip.jsonl");
+my $cards = decode_json($flip_total)->{flip}{cards};
+
+# ---- the fixture: everything passes --------------------------------------
+
+mkdir "$dir/ok";
+my ($rc, $out, $err) = run_report('--facts', "$fx/facts.json", '--out', "$dir/ok", @stats);
+is($rc, 0, 'the fixture: exit 0') or diag $err;
+is($err, '', '... nothing on stderr (no warning)');
+my $txt = slurp("$dir/ok/report.txt");
+is($out, $txt, 'the text report is printed as written');
+like($txt, qr/^RESULT: PASS \(13 checks, 0 failed\)$/m, 'report.txt: 13 checks pass');
+like($txt, qr/^  PASS  flips answered 200 = draws in MySQL = draws in Redis: 3,300 = 3,300 = 3,300$/m,
+     '... the 200s against MySQL and Redis');
+like($txt, qr/^claims: 9 answered 200 \(credited\), 3 202 \(pending\), 0 404$/m, '... the claims');
+like($txt, qr/^reconcile: ok \(missing_credit ok, .*pool_not_empty ok\)$/m, '... the reconcile verdict with its checks');
+
+# the chi-square test over kinds 0..3: kind 4 reached its stock (10 + 10 of
+# 20), so it is left out and the others' weights renormalised
+my @w = @{ $facts->{weights} }[0 .. 3];
+my $n = 0; $n += $cards->[$_] for 0 .. 3;
+my $wsum = 0; $wsum += $_ for @w;
+my $x2 = 0;
+$x2 += ($cards->[$_] - $n * $w[$_] / $wsum) ** 2 / ($n * $w[$_] / $wsum) for 0 .. 3;
+# the chi-square survival function for 3 degrees of freedom, in closed form
+my $p = POSIX::erfc(sqrt($x2 / 2)) + sqrt(2 * $x2 / 3.14159265358979) * exp(-$x2 / 2);
+my $x2s = sprintf '%.3f', $x2;
+my $ps = sprintf '%.4f', $p;
+like($txt, qr/^randomness: chi-square \Q$x2s\E, df 3, p \Q$ps\E over kinds 0,1,2,3 \(capped, left out: 4\); n 3,280$/m,
+     "report.txt: chi-square $x2s, df 3, p $ps");
+
+my $html = slurp("$dir/ok/report.html");
+like($html, qr/^<!DOCTYPE html>/, 'report.html is an HTML page');
+like($html, qr/<b>&chi;&sup2; = \Q$x2s\E<\/b>, <b>df = 3<\/b>, <b>p = \Q$ps\E<\/b>/, '... with the chi-square figures');
+my %bars = (cards => 10, stock => 2, eligible => 3, awards => 3, claims => 3);
+my %lines = (throughput => 2, latency => 3, payout => 2);
+my @svgs = $html =~ /(<svg\b.*?<\/svg>)/sg;
+is(scalar @svgs, 8, '... 8 SVG charts');
+for my $id (sort keys %bars) {
+    my @c = grep { /data-chart="$id"/ } @svgs;
+    is(scalar @c, 1, "chart $id: one svg");
+    my $rects = () = ($c[0] // '') =~ /<rect [^>]*><title>/g;
+    is($rects, $bars{$id}, "chart $id: $bars{$id} bars");
+}
+for my $id (sort keys %lines) {
+    my @c = grep { /data-chart="$id"/ } @svgs;
+    is(scalar @c, 1, "chart $id: one svg");
+    my %colors = map { $_ => 1 } ($c[0] // '') =~ /<polyline fill="none" stroke="([^"]+)"/g;
+    is(scalar keys %colors, $lines{$id}, "chart $id: $lines{$id} lines");
+}
+my ($tp) = grep { /data-chart="throughput"/ } @svgs;
+my $segments = () = $tp =~ /<polyline /g;
+is($segments, 6, 'throughput: each line broken between the three phases');
+like($tp, qr/>grant<.*>flip<.*>draw<.*>payout<.*>claim</s, 'throughput: the phases marked');
+my ($cd) = grep { /data-chart="cards"/ } @svgs;
+like($cd, qr/<title>drawn kind 3: 440<\/title>/, 'cards: a bar carries its figure');
+like($cd, qr/<title>expected by the weights kind 0: 990<\/title>/, 'cards: 3300 x 3000 / 10000 expected of kind 0');
+unlike($html, qr/<script|\bsrc=|\bhref=|url\(|\@import/i, 'nothing loaded: no script, src, href or url()');
+is(scalar(() = $html =~ /http/g), scalar @svgs, 'the only http is each svg\'s xmlns');
+like($html, qr/<table id="reconcile">.*<td>pool_sum<\/td><td class="pass">ok<\/td>/s, 'the reconcile checks in a table');
+is(scalar(() = $html =~ /<td class="pass">PASS<\/td>/g), 13, 'the 13 checks marked PASS');
+
+# ---- a fact that breaks a check ---------------------------------------------
+
+sub with_facts {
+    my ($name, $edit) = @_;
+    my $f = decode_json(slurp("$fx/facts.json"));
+    $edit->($f);
+    spew("$dir/$name.json", encode_json($f));
+    mkdir "$dir/$name";
+    return run_report('--facts', "$dir/$name.json", '--out', "$dir/$name", @stats);
+}
+
+($rc, $out) = with_facts('lost', sub { $_[0]{draws_mysql} = 3299 });
+is($rc, 1, 'MySQL one draw short: exit 1');
+like($out, qr/^  FAIL  flips answered 200 = draws in MySQL = draws in Redis: 3,300 = 3,299 = 3,300$/m, '... the check fails');
+like($out, qr/^RESULT: FAIL \(13 checks, 1 failed\)$/m, '... and the result');
+like(slurp("$dir/lost/report.html"), qr/<td class="fail">FAIL<\/td><td>flips answered 200 = draws in MySQL/,
+     '... in the HTML too');
+
+($rc, $out) = with_facts('over', sub { $_[0]{stock}[0]{issued} = [ 11, 10 ] });
+is($rc, 1, 'more rare cards issued than the cap: exit 1');
+like($out, qr/^  FAIL  rare kind 4: issued within the stock cap: 21 issued \(11 \+ 10\) of cap 20/m, '... the stock check fails');
+
+($rc, $out) = with_facts('open', sub { $_[0]{stock}[0]{cap} = 1000 });
+is($rc, 0, 'a stock never reached: exit 0');
+like($out, qr/^randomness: chi-square [\d.]+, df 4, p [\d.]+ over kinds 0,1,2,3,4; n 3,300$/m,
+     '... its kind stays in the test: df 4');
+
+($rc, $out) = with_facts('skew', sub { $_[0]{weights} = [ 2000, 3000, 2500, 1400, 100 ] });
+is($rc, 1, 'cards against other weights: exit 1');
+like($out, qr/^  FAIL  the draw's randomness: cards against the weights \(p >= 0.001\): chi-square [\d.]+, df 3, p [\d.]+e-\d+/m,
+     '... the randomness check fails with a tiny p');
+
+($rc, $out) = with_facts('broken', sub {
+    $_[0]{reconcile}{ok} = JSON::PP::false;
+    $_[0]{reconcile}{checks}[1]{ok} = JSON::PP::false;
+    $_[0]{reconcile}{breaks} = [ { class => 'duplicate_credit', shard => 0, award_id => 'fixture:7' } ];
+});
+is($rc, 1, 'reconcile found a break: exit 1');
+like($out, qr/^reconcile: BROKEN \(missing_credit ok, duplicate_credit FAIL,/m, '... said with the failing check');
+like(slurp("$dir/broken/report.html"), qr/duplicate_credit.*fixture:7/s, '... the break listed in the HTML');
+
+# ---- bad input ------------------------------------------------------------------
+
+spew("$dir/notjson.json", '{"weights": [1, 2');
+spew("$dir/notobj.json", '[1, 2]');
+(my $nototal = slurp("$fx/flip.jsonl")) =~ s/^.*"type":"total".*\n//m;
+spew("$dir/nototal.jsonl", $nototal);
+(my $kinds4 = slurp("$fx/flip.jsonl")) =~ s/"cards":\[1000,1010,830,440,20\]/"cards":[1000,1010,830,440]/;
+spew("$dir/kinds4.jsonl", $kinds4);
+spew("$dir/garbage.jsonl", "{\"type\":\"second\"}\nnot json\n");
+
+my %bad = (
+    'no --facts'           => [ [ '--out', $dir, @stats ], qr/--facts FILE is required/ ],
+    'no --out'             => [ [ '--facts', "$fx/facts.json", @stats ], qr/--out DIR is required/ ],
+    'no stats'             => [ [ '--facts', "$fx/facts.json", '--out', $dir ], qr/no cc-load stats file given/ ],
+    'out not a dir'        => [ [ '--facts', "$fx/facts.json", '--out', "$dir/none", @stats ], qr/--out: \S+ is not a directory/ ],
+    'facts missing'        => [ [ '--facts', "$dir/none.json", '--out', $dir, @stats ], qr/cannot read \S+none.json/ ],
+    'facts not JSON'       => [ [ '--facts', "$dir/notjson.json", '--out', $dir, @stats ], qr/notjson.json: not JSON/ ],
+    'facts not an object'  => [ [ '--facts', "$dir/notobj.json", '--out', $dir, @stats ], qr/not a JSON object/ ],
+    'stats without total'  => [ [ '--facts', "$fx/facts.json", '--out', $dir, "$dir/nototal.jsonl" ], qr/no total line/ ],
+    'stats not JSON'       => [ [ '--facts', "$fx/facts.json", '--out', $dir, "$dir/garbage.jsonl" ], qr/garbage.jsonl line 2: not JSON/ ],
+    'kinds differ'         => [ [ '--facts', "$fx/facts.json", '--out', $dir, "$dir/kinds4.jsonl" ], qr/4 card kinds, the weights have 5/ ],
+    'no flip phase'        => [ [ '--facts', "$fx/facts.json", '--out', $dir, "$fx/grant.jsonl" ], qr/no flip phase/ ],
+    'unknown option'       => [ [ '--bogus' ], qr/Unknown option: bogus.*see cc-report --help/s ],
+);
+for my $case (sort keys %bad) {
+    my ($args, $re) = @{ $bad{$case} };
+    ($rc, $out, $err) = run_report(@$args);
+    is($rc, 2, "$case: exit 2");
+    like($err, $re, "... says so");
+}
+for my $case (
+    [ 'no weights',      sub { delete $_[0]{weights} },              qr/facts: weights is required/ ],
+    [ 'weights of text', sub { $_[0]{weights} = [ 1, 'a' ] },        qr/weights must be an array of 2\.\.16 positive numbers/ ],
+    [ 'no draws_redis',  sub { delete $_[0]{draws_redis} },          qr/facts: draws_redis is required/ ],
+    [ 'cards too short', sub { $_[0]{cards_redis} = [ 1, 2 ] },      qr/cards_redis has 2 entries for 5 kinds/ ],
+    [ 'bad stock',       sub { $_[0]{stock} = [ { kind => 4 } ] },   qr/a stock entry needs kind, cap and issued/ ],
+    [ 'stock kind 9',    sub { $_[0]{stock}[0]{kind} = 9 },          qr/stock kind 9 is not a kind/ ],
+    [ 'bad histogram',   sub { $_[0]{awards}{histogram} = [ 1 ] },   qr/awards.histogram must be/ ],
+    [ 'bad payout',      sub { $_[0]{payout} = [ { t_ms => 1 } ] },  qr/payout must be/ ],
+    [ 'bad reconcile',   sub { $_[0]{reconcile} = [] },              qr/reconcile must be the object/ ],
+) {
+    my ($name, $edit, $re) = @$case;
+    ($rc, $out, $err) = with_facts($name =~ s/\W/_/gr, $edit);
+    is($rc, 2, "facts, $name: exit 2");
+    like($err, $re, "... says so");
+    ok(!-e "$dir/" . ($name =~ s/\W/_/gr) . '/report.html', '... and writes no report');
+}
+
+($rc, $out) = run_report('--help');
+is($rc, 0, '--help: exit 0');
+like($out, qr/^usage: cc-report --facts FACTS.json --out DIR/, '... the usage');
+
+done_testing();
