@@ -19,7 +19,7 @@ static ngx_http_cc_endpoint_t  ngx_http_cc_flip = {
     NGX_HTTP_CC_ACCESS_WRITE,
     NGX_HTTP_CC_SCRIPT_FLIP,
     ngx_http_cc_flip_reply,
-    1,
+    NGX_HTTP_CC_HIST_FLIP,
     "bad_request_id",
     "no_chances",
     {

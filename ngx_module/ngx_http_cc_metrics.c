@@ -1,8 +1,8 @@
 /*
  * ngx_http_cc_metrics: counters shared by all workers (a shared memory
  * zone of atomics) and GET /cc/metrics, which prints them in Prometheus's
- * text format: the counters, then the flips' latency histogram, from the
- * request's start to its answer, in the same zone.
+ * text format: the counters, then the latency histograms (the flips', the
+ * claims'), from the request's start to its answer, in the same zone.
  */
 
 
@@ -18,11 +18,16 @@ typedef struct {
 } ngx_http_cc_metric_desc_t;
 
 
-/* the zone: the counters, then the histogram */
 typedef struct {
-    ngx_atomic_t              counter[NGX_HTTP_CC_METRICS];
     ngx_atomic_t              bucket[NGX_HTTP_CC_LATENCY_BUCKETS];
     ngx_atomic_t              sum_ms;
+} ngx_http_cc_hist_t;
+
+
+/* the zone: the counters, then the histograms */
+typedef struct {
+    ngx_atomic_t              counter[NGX_HTTP_CC_METRICS];
+    ngx_http_cc_hist_t        hist[NGX_HTTP_CC_HISTS];
 } ngx_http_cc_metrics_t;
 
 
@@ -78,6 +83,33 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
         { "cc_eligibility_checks_total{result=\"method_not_allowed\"}",
           NULL },
 
+    [NGX_HTTP_CC_METRIC_AWARD_NONE] =
+        { "cc_awards_total{result=\"none\"}", "Award requests by result." },
+    [NGX_HTTP_CC_METRIC_AWARD_PENDING] =
+        { "cc_awards_total{result=\"pending\"}", NULL },
+    [NGX_HTTP_CC_METRIC_AWARD_CREDITED] =
+        { "cc_awards_total{result=\"credited\"}", NULL },
+    [NGX_HTTP_CC_METRIC_AWARD_BAD_REQUEST] =
+        { "cc_awards_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_AWARD_UNAVAILABLE] =
+        { "cc_awards_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_AWARD_METHOD] =
+        { "cc_awards_total{result=\"method_not_allowed\"}", NULL },
+
+    [NGX_HTTP_CC_METRIC_CLAIM_CREDITED] =
+        { "cc_claims_total{result=\"credited\"}",
+          "Claim requests by result." },
+    [NGX_HTTP_CC_METRIC_CLAIM_PENDING] =
+        { "cc_claims_total{result=\"pending\"}", NULL },
+    [NGX_HTTP_CC_METRIC_CLAIM_NO_AWARD] =
+        { "cc_claims_total{result=\"no_award\"}", NULL },
+    [NGX_HTTP_CC_METRIC_CLAIM_BAD_REQUEST] =
+        { "cc_claims_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_CLAIM_UNAVAILABLE] =
+        { "cc_claims_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_CLAIM_METHOD] =
+        { "cc_claims_total{result=\"method_not_allowed\"}", NULL },
+
     [NGX_HTTP_CC_METRIC_CLOSED] =
         { "cc_closed_total", "Writes refused outside the campaign window." },
     [NGX_HTTP_CC_METRIC_REDIS_TIMEOUT] =
@@ -110,9 +142,22 @@ static char  *ngx_http_cc_latency_le_text[NGX_HTTP_CC_LATENCY_BUCKETS] = {
     "0.5", "1", "2.5", "+Inf"
 };
 
+/* each histogram's name and help */
+static ngx_http_cc_metric_desc_t  ngx_http_cc_hist_desc[NGX_HTTP_CC_HISTS] = {
+    [NGX_HTTP_CC_HIST_NONE] = { NULL, NULL },
+    [NGX_HTTP_CC_HIST_FLIP] =
+        { "cc_flip_latency_seconds",
+          "Flip requests by the time to their answer." },
+    [NGX_HTTP_CC_HIST_CLAIM] =
+        { "cc_claim_wait_seconds",
+          "Claim requests by the time to their answer." },
+};
+
 
 static ngx_int_t ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
+static u_char *ngx_http_cc_hist_print(u_char *p, ngx_uint_t h,
+    ngx_http_cc_hist_t *hist);
 
 
 static ngx_http_cc_metrics_t  *ngx_http_cc_metrics;
@@ -174,9 +219,9 @@ ngx_http_cc_metric_inc(ngx_uint_t metric)
 }
 
 
-/* one flip answered after ms: its bucket and the sum */
+/* one request answered after ms: its bucket of the histogram and the sum */
 void
-ngx_http_cc_latency_observe(ngx_msec_t ms)
+ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms)
 {
     ngx_uint_t              i;
     ngx_http_cc_metrics_t  *m;
@@ -185,8 +230,8 @@ ngx_http_cc_latency_observe(ngx_msec_t ms)
 
     for (i = 0; ms > ngx_http_cc_latency_le[i]; i++) { /* void */ }
 
-    (void) ngx_atomic_fetch_add(&m->bucket[i], 1);
-    (void) ngx_atomic_fetch_add(&m->sum_ms, ms);
+    (void) ngx_atomic_fetch_add(&m->hist[hist].bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&m->hist[hist].sum_ms, ms);
 }
 
 
@@ -199,7 +244,6 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
     ngx_uint_t              i;
     ngx_buf_t              *b;
     ngx_chain_t             out;
-    ngx_atomic_uint_t       n;
     ngx_http_cc_metrics_t  *m;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
@@ -213,14 +257,17 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
 
     m = ngx_http_cc_metrics ? ngx_http_cc_metrics : &ngx_http_cc_metrics_none;
 
-    len = sizeof("# HELP cc_flip_latency_seconds Flip requests by the time "
-                 "to their answer.\n# TYPE cc_flip_latency_seconds "
-                 "histogram\n")
-          + NGX_HTTP_CC_LATENCY_BUCKETS
-            * (sizeof("cc_flip_latency_seconds_bucket{le=\"\"} \n") + 8
-               + NGX_ATOMIC_T_LEN)
-          + 2 * (sizeof("cc_flip_latency_seconds_count \n")
-                 + NGX_ATOMIC_T_LEN + 4);
+    len = 0;
+
+    for (i = NGX_HTTP_CC_HIST_NONE + 1; i < NGX_HTTP_CC_HISTS; i++) {
+        len += sizeof("# HELP  \n# TYPE  histogram\n")
+               + 2 * ngx_strlen(ngx_http_cc_hist_desc[i].name)
+               + ngx_strlen(ngx_http_cc_hist_desc[i].help)
+               + (NGX_HTTP_CC_LATENCY_BUCKETS + 2)
+                 * (ngx_strlen(ngx_http_cc_hist_desc[i].name)
+                    + sizeof("_bucket{le=\"\"} \n") + 8
+                    + NGX_ATOMIC_T_LEN + 4);
+    }
 
     for (i = NGX_HTTP_CC_METRIC_NONE + 1; i < NGX_HTTP_CC_METRICS; i++) {
         len += ngx_strlen(ngx_http_cc_metric_desc[i].name) * 3
@@ -251,26 +298,9 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
                         m->counter[i]);
     }
 
-    /*
-     * The buckets are kept apart and printed cumulative; the count is
-     * their sum, so it equals the +Inf bucket even while workers add.
-     */
-
-    p = ngx_sprintf(p, "# HELP cc_flip_latency_seconds Flip requests by the "
-                       "time to their answer.\n"
-                       "# TYPE cc_flip_latency_seconds histogram\n");
-
-    n = 0;
-
-    for (i = 0; i < NGX_HTTP_CC_LATENCY_BUCKETS; i++) {
-        n += m->bucket[i];
-        p = ngx_sprintf(p, "cc_flip_latency_seconds_bucket{le=\"%s\"} %uA\n",
-                        ngx_http_cc_latency_le_text[i], n);
+    for (i = NGX_HTTP_CC_HIST_NONE + 1; i < NGX_HTTP_CC_HISTS; i++) {
+        p = ngx_http_cc_hist_print(p, i, &m->hist[i]);
     }
-
-    p = ngx_sprintf(p, "cc_flip_latency_seconds_sum %uA.%03uA\n"
-                       "cc_flip_latency_seconds_count %uA\n",
-                    m->sum_ms / 1000, m->sum_ms % 1000, n);
 
     b->last = p;
     b->last_buf = 1;
@@ -291,4 +321,35 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * A histogram in Prometheus's text.  The buckets are kept apart and
+ * printed cumulative; the count is their sum, so it equals the +Inf bucket
+ * even while workers add.
+ */
+static u_char *
+ngx_http_cc_hist_print(u_char *p, ngx_uint_t h, ngx_http_cc_hist_t *hist)
+{
+    char               *name;
+    ngx_uint_t          i;
+    ngx_atomic_uint_t   n;
+
+    name = ngx_http_cc_hist_desc[h].name;
+
+    p = ngx_sprintf(p, "# HELP %s %s\n# TYPE %s histogram\n",
+                    name, ngx_http_cc_hist_desc[h].help, name);
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_CC_LATENCY_BUCKETS; i++) {
+        n += hist->bucket[i];
+        p = ngx_sprintf(p, "%s_bucket{le=\"%s\"} %uA\n",
+                        name, ngx_http_cc_latency_le_text[i], n);
+    }
+
+    return ngx_sprintf(p, "%s_sum %uA.%03uA\n%s_count %uA\n",
+                       name, hist->sum_ms / 1000, hist->sum_ms % 1000,
+                       name, n);
 }

@@ -2,7 +2,8 @@
  * ngx_http_cc_module: directives, configuration and process hooks.
  *
  * The endpoints live in ngx_http_cc_flip.c, _grant.c, _combine.c,
- * _eligibility.c and _metrics.c, what they share in _util.c; the Lua they
+ * _eligibility.c, _award.c, _claim.c and _metrics.c, what they share in
+ * _util.c; the Lua they
  * run in Redis in lua/<name>.lua, put together in _script.c; the rare cards'
  * stock in _stock.c; the Redis shards in _redis_conn.c, _redis_batch.c and
  * _redis_adapter.c; the Kafka producer in _kafka.c.
@@ -33,6 +34,25 @@ static char *ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cc_check_msec(ngx_conf_t *cf, void *post, void *data);
+
+
+/* the bounds of a time directive, checked by ngx_http_cc_check_msec() */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    ngx_msec_t                low;
+    ngx_msec_t                high;
+    char                     *error;
+} ngx_http_cc_msec_bounds_t;
+
+
+static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_bounds = {
+    ngx_http_cc_check_msec, 1, 10000, "must be between 1ms and 10s"
+};
+
+static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_wait_bounds = {
+    ngx_http_cc_check_msec, 0, 60000, "must be between 0 and 60s"
+};
 
 
 static ngx_command_t  ngx_http_cc_commands[] = {
@@ -93,6 +113,20 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       offsetof(ngx_http_cc_main_conf_t, cutoff),
       NULL },
 
+    { ngx_string("cc_claim_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, claim_poll),
+      &ngx_http_cc_claim_poll_bounds },
+
+    { ngx_string("cc_claim_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, claim_wait),
+      &ngx_http_cc_claim_wait_bounds },
+
     { ngx_string("cc_kafka_brokers"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -148,6 +182,20 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       ngx_http_cc_combine_handler },
+
+    { ngx_string("cc_award"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_award_handler },
+
+    { ngx_string("cc_claim"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_claim_handler },
 
     { ngx_string("cc_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -217,6 +265,8 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->start = NGX_CONF_UNSET;
     cmcf->end = NGX_CONF_UNSET;
     cmcf->cutoff = NGX_CONF_UNSET;
+    cmcf->claim_poll = NGX_CONF_UNSET_MSEC;
+    cmcf->claim_wait = NGX_CONF_UNSET_MSEC;
 
     return cmcf;
 }
@@ -236,6 +286,8 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->redis_timeout, 200);
     ngx_conf_init_value(cmcf->request_ttl, 86400);
     ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
+    ngx_conf_init_msec_value(cmcf->claim_poll, 10);
+    ngx_conf_init_msec_value(cmcf->claim_wait, 1000);
 
     if (cmcf->kafka_topic.data == NULL) {
         ngx_str_set(&cmcf->kafka_topic, "cc.draws");
@@ -683,6 +735,20 @@ ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *t = v;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_check_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_cc_msec_bounds_t  *bounds = post;
+    ngx_msec_t                 *ms = data;
+
+    if (*ms < bounds->low || *ms > bounds->high) {
+        return bounds->error;
+    }
 
     return NGX_CONF_OK;
 }

@@ -57,6 +57,18 @@ typedef enum {
     NGX_HTTP_CC_METRIC_ELIG_BAD_REQUEST,
     NGX_HTTP_CC_METRIC_ELIG_UNAVAILABLE,
     NGX_HTTP_CC_METRIC_ELIG_METHOD,
+    NGX_HTTP_CC_METRIC_AWARD_NONE,
+    NGX_HTTP_CC_METRIC_AWARD_PENDING,
+    NGX_HTTP_CC_METRIC_AWARD_CREDITED,
+    NGX_HTTP_CC_METRIC_AWARD_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_AWARD_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_AWARD_METHOD,
+    NGX_HTTP_CC_METRIC_CLAIM_CREDITED,
+    NGX_HTTP_CC_METRIC_CLAIM_PENDING,
+    NGX_HTTP_CC_METRIC_CLAIM_NO_AWARD,
+    NGX_HTTP_CC_METRIC_CLAIM_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_CLAIM_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_CLAIM_METHOD,
     NGX_HTTP_CC_METRIC_CLOSED,
     NGX_HTTP_CC_METRIC_REDIS_TIMEOUT,
     NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL,
@@ -80,6 +92,11 @@ typedef enum {
     NGX_HTTP_CC_OUTCOME_METHOD,
     NGX_HTTP_CC_OUTCOME_CLOSED,
     NGX_HTTP_CC_OUTCOME_UNAVAILABLE,
+    NGX_HTTP_CC_OUTCOME_NONE,              /* 200: no award (yet) */
+    NGX_HTTP_CC_OUTCOME_PENDING,           /* 200: an award, not paid */
+    NGX_HTTP_CC_OUTCOME_CREDITED,          /* 200: an award, paid */
+    NGX_HTTP_CC_OUTCOME_ACCEPTED,          /* 202: claimed, paid later */
+    NGX_HTTP_CC_OUTCOME_NO_AWARD,          /* 404: nothing to claim */
     NGX_HTTP_CC_OUTCOMES
 } ngx_http_cc_outcome_e;
 
@@ -88,7 +105,16 @@ typedef enum {
 #define NGX_HTTP_CC_SCRIPT_GRANT    1
 #define NGX_HTTP_CC_SCRIPT_ELIG     2
 #define NGX_HTTP_CC_SCRIPT_COMBINE  3
-#define NGX_HTTP_CC_SCRIPTS         4
+#define NGX_HTTP_CC_SCRIPT_AWARD    4
+#define NGX_HTTP_CC_SCRIPT_CLAIM    5
+#define NGX_HTTP_CC_SCRIPTS         6
+
+
+/* the latency histograms of GET /cc/metrics; an endpoint observes one */
+#define NGX_HTTP_CC_HIST_NONE       0
+#define NGX_HTTP_CC_HIST_FLIP       1      /* cc_flip_latency_seconds */
+#define NGX_HTTP_CC_HIST_CLAIM      2      /* cc_claim_wait_seconds */
+#define NGX_HTTP_CC_HISTS           3
 
 
 /*
@@ -136,6 +162,9 @@ typedef struct {
     time_t                    end;
     time_t                    cutoff;          /* the last combine */
 
+    ngx_msec_t                claim_poll;      /* a claim re-reads w */
+    ngx_msec_t                claim_wait;      /* then answers 202 */
+
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
     ngx_msec_t                kafka_flush_timeout;
@@ -173,11 +202,19 @@ typedef struct {
     ngx_uint_t                access;        /* NGX_HTTP_CC_ACCESS_* */
     ngx_uint_t                script;        /* NGX_HTTP_CC_SCRIPT_* */
     ngx_http_cc_reply_pt      reply;
-    ngx_uint_t                latency;       /* observed in the histogram */
+    ngx_uint_t                latency;       /* NGX_HTTP_CC_HIST_* */
     char                     *bad_id;        /* the 400 of a bad id */
     char                     *refused;       /* the 409 */
     ngx_uint_t                metric[NGX_HTTP_CC_OUTCOMES];
 } ngx_http_cc_endpoint_t;
+
+
+/* an award as the field w of the user hash says: "p|c:amount:award_id" */
+typedef struct {
+    ngx_uint_t                credited;      /* 'c'; else 'p', pending */
+    uint64_t                  amount;        /* cents, 1..10^15 */
+    ngx_str_t                 id;            /* 1..64 of [A-Za-z0-9_:-] */
+} ngx_http_cc_award_t;
 
 
 /* a write's context: whose, which request id, when */
@@ -215,7 +252,7 @@ ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 /* ngx_http_cc_metrics.c */
 ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);
 void ngx_http_cc_metric_inc(ngx_uint_t metric);
-void ngx_http_cc_latency_observe(ngx_msec_t ms);
+void ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms);
 ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
 
 /* ngx_http_cc_kafka.c */
@@ -251,11 +288,19 @@ ngx_int_t ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid,
 ngx_int_t ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,
     ngx_uint_t combined, ngx_str_t *body);
 
+/* ngx_http_cc_award.c */
+ngx_int_t ngx_http_cc_award_read(ngx_http_request_t *r, uint64_t uid,
+    redisReply *reply, ngx_http_cc_award_t *aw);
+ngx_int_t ngx_http_cc_award_body(ngx_http_request_t *r,
+    ngx_http_cc_award_t *aw, ngx_str_t *body);
+
 /* the location handlers */
 ngx_int_t ngx_http_cc_flip_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_grant_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_eligibility_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_combine_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_award_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_claim_handler(ngx_http_request_t *r);
 
 
 #endif /* NGX_HTTP_CC_MODULE_H */

@@ -42,27 +42,34 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     ngx_http_cc_script_t    *sc;
 
     static ngx_str_t  draws = ngx_string(CC_KEY_LOG);
+    static ngx_str_t  claims = ngx_string(CC_KEY_CLAIMS);
 
-    /* the file, the keys and arguments of an entry, whether the log */
+    /* the file, the keys and arguments of an entry, its shared key */
     static struct {
         const char          *lua;
         size_t               len;
         ngx_uint_t           nkeys;
         ngx_uint_t           nargs;
-        ngx_uint_t           log;
+        ngx_str_t           *shared;
     } files[NGX_HTTP_CC_SCRIPTS] = {
         [NGX_HTTP_CC_SCRIPT_FLIP] = { ngx_http_cc_lua_flip,
                                       sizeof(ngx_http_cc_lua_flip) - 1,
-                                      1, 4, 1 },
+                                      1, 4, &draws },
         [NGX_HTTP_CC_SCRIPT_GRANT] = { ngx_http_cc_lua_grant,
                                        sizeof(ngx_http_cc_lua_grant) - 1,
-                                       2, 2, 0 },
+                                       2, 2, NULL },
         [NGX_HTTP_CC_SCRIPT_ELIG] = { ngx_http_cc_lua_eligibility,
                                       sizeof(ngx_http_cc_lua_eligibility) - 1,
-                                      1, 0, 0 },
+                                      1, 0, NULL },
         [NGX_HTTP_CC_SCRIPT_COMBINE] = { ngx_http_cc_lua_combine,
                                          sizeof(ngx_http_cc_lua_combine) - 1,
-                                         1, 3, 1 },
+                                         1, 3, &draws },
+        [NGX_HTTP_CC_SCRIPT_AWARD] = { ngx_http_cc_lua_award,
+                                       sizeof(ngx_http_cc_lua_award) - 1,
+                                       1, 0, NULL },
+        [NGX_HTTP_CC_SCRIPT_CLAIM] = { ngx_http_cc_lua_claim,
+                                       sizeof(ngx_http_cc_lua_claim) - 1,
+                                       1, 1, &claims },
     };
 
     if (cc_cards_lua_weights(&cmcf->cards, w, sizeof(w)) < 0) {
@@ -87,8 +94,8 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         sc = &cmcf->scripts[i];
         sc->index = i;
-        sc->nshared = files[i].log;
-        sc->shared = &draws;
+        sc->nshared = (files[i].shared != NULL);
+        sc->shared = files[i].shared;
         sc->nkeys = files[i].nkeys;
         sc->nargs = files[i].nargs;
 
@@ -116,15 +123,19 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
             npre = 2;
             break;
 
-        case NGX_HTTP_CC_SCRIPT_GRANT:
-            npre = 0;
-            break;
+        case NGX_HTTP_CC_SCRIPT_ELIG:
+        case NGX_HTTP_CC_SCRIPT_COMBINE:
 
-        default: /* eligibility and the combine read every kind's field */
+            /* they read every kind's field */
+
             pre[0].len = ngx_sprintf(pre[0].data, "local FIELDS = %s\n",
                                      fields)
                          - pre[0].data;
             npre = 1;
+            break;
+
+        default: /* the grant, the award and the claim: no configuration */
+            npre = 0;
         }
 
         if (ngx_http_cc_script_text(cf->pool, sc, pre, npre, files[i].lua,

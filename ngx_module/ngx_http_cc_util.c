@@ -43,6 +43,11 @@ static struct {
     [NGX_HTTP_CC_OUTCOME_CLOSED] = { NGX_HTTP_FORBIDDEN, "campaign_closed" },
     [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] =
         { NGX_HTTP_SERVICE_UNAVAILABLE, "storage_unavailable" },
+    [NGX_HTTP_CC_OUTCOME_NONE] = { NGX_HTTP_OK, NULL },
+    [NGX_HTTP_CC_OUTCOME_PENDING] = { NGX_HTTP_OK, NULL },
+    [NGX_HTTP_CC_OUTCOME_CREDITED] = { NGX_HTTP_OK, NULL },
+    [NGX_HTTP_CC_OUTCOME_ACCEPTED] = { NGX_HTTP_ACCEPTED, NULL },
+    [NGX_HTTP_CC_OUTCOME_NO_AWARD] = { NGX_HTTP_NOT_FOUND, "no_award" },
 };
 
 
@@ -313,7 +318,8 @@ ngx_http_cc_answer(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
         tp = ngx_timeofday();
         ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
                                + (tp->msec - r->start_msec));
-        ngx_http_cc_latency_observe(ms > 0 ? (ngx_msec_t) ms : 0);
+        ngx_http_cc_latency_observe(ep->latency,
+                                    ms > 0 ? (ngx_msec_t) ms : 0);
     }
 
     if (outcome == NGX_HTTP_CC_OUTCOME_METHOD

@@ -1,0 +1,298 @@
+# POST /cc/claim waits for the credit on nginx timers: a payer (this test,
+# doing what cc-payout does: LPOP cc:claims, then w = "c:...") that pays
+# within cc_claim_wait gets the claim a 200, none gets it a 202 after
+# cc_claim_wait; 200 concurrent claims of one award queue it once; a
+# client hanging up mid-wait leaves no timer and no re-read behind; Redis
+# down is 503, Redis lost mid-wait 202.  And every outcome of GET /cc/award
+# and POST /cc/claim is counted once in /cc/metrics, claims in the
+# cc_claim_wait_seconds histogram too.  nginx runs the defaults:
+# cc_claim_wait 1s, cc_claim_poll 10ms.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url);
+use File::Temp qw(tempdir);
+
+my $dir = tempdir(CLEANUP => 1);
+my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
+{ open my $h, '>', "$dir/secret" or die $!; print $h "$secret\n"; close $h }
+chmod 0644, "$dir/secret";
+chmod 0755, $dir;
+
+my $later = int(time) + 3600;
+sub bearer {
+    my ($uid) = @_;
+    my $t = "$uid.$later." . encode_base64url(hmac_sha256("$uid.$later", $secret));
+    return { Authorization => "Bearer $t" };
+}
+sub uid { return { 'X-CC-Uid' => $_[0] } }
+
+my $locs = join ' ', map {
+    ("location = /cc/$_ { cc_$_; }", "location = /t/$_ { cc_identity token $dir/secret; cc_$_; }")
+} qw(award claim flip);
+$locs .= ' location = /cc/metrics { cc_metrics; }';
+
+start_nginx(undef, workers => 2, config => $locs,
+            http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n");
+my @pids = nginx_pids();
+
+sub award_of { my ($uid, $w) = @_; redis_cmd(0, 'HSET', "cc:{$uid}:u", 'w', $w) }
+sub state { my ($uid) = @_; my %h = @{ redis_cmd(0, 'HGETALL', "cc:{$uid}:u") // [] }; \%h }
+sub queue { redis_cmd(0, 'LRANGE', 'cc:claims', 0, -1) }
+sub pending_body {
+    my ($amount, $id, $status) = @_;
+    return '{"status":"' . ($status // 'pending') . "\",\"amount_cents\":$amount,\"award_id\":\"$id\"}";
+}
+
+# a claim sent now, its answer read later: (socket, time sent)
+sub send_claim {
+    my ($uid) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die "connect: $!";
+    print $s "POST /cc/claim HTTP/1.1\r\nHost: x\r\nX-CC-Uid: $uid\r\nContent-Length: 0\r\n"
+           . "Connection: close\r\n\r\n";
+    return ($s, time);
+}
+sub read_answer {
+    my ($s, $t0) = @_;
+    my $raw = do { local $/; <$s> };
+    close $s;
+    my ($st, $body) = CcTest::_parse_response($raw // '');
+    return ($st // 'none', $body // '', time - $t0);
+}
+
+# Redis's script calls since the last reset (a claim is one, each re-read one)
+sub reset_calls { redis_cmd(0, 'CONFIG', 'RESETSTAT') }
+sub calls {
+    my $info = redis_cmd(0, 'INFO', 'commandstats');
+    my $n = 0;
+    $n += $1 while $info =~ /^cmdstat_eval(?:sha)?:calls=(\d+)/mg;
+    return $n;
+}
+
+sub log_problems { return grep { /\[(alert|crit|emerg)\]|exited on signal/ } split /\n/, nginx_error_log() }
+
+# ---- a payer pays within cc_claim_wait: 200 -----------------------------
+
+award_of(11, 'p:2500:spring:11');
+my ($s, $t0) = send_claim(11);
+ok(wait_until(sub { @{ queue() } == 1 }, 2), 'the claim is queued for the payer');
+is(redis_cmd(0, 'LPOP', 'cc:claims'), 11, 'the payer pops the uid');
+sleep 0.05;
+my $paid = time;
+award_of(11, 'c:2500:spring:11');
+my ($st, $body, $took) = read_answer($s, $t0);
+is("$st $body", '200 ' . pending_body(2500, 'spring:11', 'credited'), 'paid in time: 200 credited');
+ok($took >= $paid - $t0, sprintf('answered after the payment (%.3fs)', $took));
+ok($took < 1, sprintf('... not at the deadline (%.3fs)', $took));
+is_deeply(state(11), { w => 'c:2500:spring:11', q => 1 }, 'redis: credited, claimed once');
+is_deeply(queue(), [], 'redis: nothing queued again');
+
+# ---- nobody pays: 202 after cc_claim_wait, w re-read every cc_claim_poll --
+
+award_of(12, 'p:99:spring:12');
+reset_calls();
+($st, $body, $took) = read_answer(send_claim(12));
+my $n = calls();
+is("$st $body", '202 ' . pending_body(99, 'spring:12'), 'nobody paid: 202 pending');
+# nginx counts from the request's start by its cached clock, a few ms
+# behind, so the wall clock may see a little less than 1s
+ok($took >= 0.99 && $took < 2.5, sprintf('after cc_claim_wait 1s (%.3fs)', $took));
+ok($n > 10 && $n <= 102, "w re-read every 10ms at most, not more ($n calls)");
+is_deeply(state(12), { w => 'p:99:spring:12', q => 1 }, 'redis: still pending, claimed once');
+is_deeply(queue(), [12], 'redis: queued once');
+redis_cmd(0, 'DEL', 'cc:claims');
+
+# ---- 200 concurrent claims of one award ---------------------------------
+
+award_of(13, 'p:4200:spring:13');
+my @res = concurrent_requests(200, 'POST', '/cc/claim', uid(13), '', 15);
+is(scalar(grep { defined $_->[0] && $_->[0] == 202 && $_->[1] eq pending_body(4200, 'spring:13') } @res), 200,
+   '200 concurrent claims, nobody pays: 200 times 202 pending');
+is_deeply(queue(), [13], 'redis: the award is queued exactly once');
+is_deeply(state(13), { w => 'p:4200:spring:13', q => 1 }, 'redis: q set once, w untouched');
+redis_cmd(0, 'DEL', 'cc:claims');
+
+# the same with a payer: it pays once it sees the uid queued, all see it
+award_of(14, 'p:4300:spring:14');
+my $payer = fork // die "fork: $!";
+if ($payer == 0) {
+    wait_until(sub { @{ queue() } > 0 }, 5);
+    sleep 0.1;
+    my $popped = redis_cmd(0, 'LPOP', 'cc:claims');
+    award_of(14, 'c:4300:spring:14') if defined $popped && $popped eq '14';
+    CORE::exit(0);
+}
+@res = concurrent_requests(200, 'POST', '/cc/claim', uid(14), '', 15);
+waitpid $payer, 0;
+is(scalar(grep { defined $_->[0] && $_->[0] == 200
+                 && $_->[1] eq pending_body(4300, 'spring:14', 'credited') } @res), 200,
+   '200 concurrent claims, paid meanwhile: 200 times 200 credited');
+is_deeply(state(14), { w => 'c:4300:spring:14', q => 1 }, 'redis: the payer popped the one entry and paid');
+is_deeply(queue(), [], 'redis: nothing queued after it');
+
+# ---- clients hang up mid-wait --------------------------------------------
+
+award_of(15, 'p:1:spring:15');
+my @socks = map { (send_claim(15))[0] } 1 .. 20;
+sleep 0.3;                               # they are re-reading w now
+close $_ for @socks;
+sleep 0.2;
+reset_calls();
+sleep 0.5;
+is(calls(), 0, 'no re-read after the clients hung up (their timers are gone)');
+is_deeply(queue(), [15], 'redis: the award queued once');
+
+# ... while their re-read is in Redis
+@socks = map { (send_claim(15))[0] } 1 .. 20;
+sleep 0.2;
+redis_pause(0);
+sleep 0.05;
+close $_ for @socks;
+sleep 0.1;
+redis_resume(0);
+ok(wait_until(sub { my ($st) = http_request('GET', '/cc/award', uid(15)); defined $st && $st == 200 }, 5),
+   'serving again after the hang-ups');
+sleep 0.3;
+reset_calls();
+sleep 0.5;
+is(calls(), 0, 'and nothing re-reads for them');
+is_deeply([nginx_pids()], \@pids, 'no worker died');
+is_deeply([log_problems()], [], 'no alert, crash or signal in the log');
+
+# ---- Redis down: 503; Redis lost mid-wait: 202 -----------------------------
+
+redis_stop(0);
+($st, $body) = http_request('POST', '/cc/claim', uid(16));
+is("$st $body", '503 {"error":"storage_unavailable"}', 'Redis down: the claim is 503');
+($st, $body) = http_request('GET', '/cc/award', uid(16));
+is("$st $body", '503 {"error":"storage_unavailable"}', 'Redis down: the award is 503');
+redis_start(0);
+ok(wait_until(sub { my ($st) = http_request('GET', '/cc/award', uid(16)); defined $st && $st == 200 }, 5),
+   'back once Redis is');
+
+award_of(17, 'p:77:spring:17');
+($s, $t0) = send_claim(17);
+ok(wait_until(sub { @{ queue() } == 1 }, 2), 'the claim is queued');
+redis_stop(0);
+($st, $body, $took) = read_answer($s, $t0);
+is("$st $body", '202 ' . pending_body(77, 'spring:17'),
+   'Redis lost while the claim waits: 202, the claim is queued and will be paid');
+ok($took < 1, sprintf('... at once, not at the deadline (%.3fs)', $took));
+redis_start(0);
+ok(wait_until(sub { my ($st) = http_request('GET', '/cc/award', uid(17)); defined $st && $st == 200 }, 5),
+   'back once Redis is');
+
+# ---- every outcome counted once ------------------------------------------
+
+sub metrics {
+    my ($st, $body) = http_request('GET', '/cc/metrics');
+    die "metrics: $st" unless $st == 200;
+    return { map { /^(\S+) (\S+)$/ ? ($1 => $2) : () } grep { !/^#/ } split /\n/, $body };
+}
+
+sub outcome {
+    my (%c) = @_;
+    my $before = metrics();
+    my $s0 = state($c{uid});
+    my $q0 = queue();
+    my ($st, $body, $h) = http_request($c{method}, $c{path}, $c{headers});
+    my $after = metrics();
+    my $name = $c{name};
+    like("$st $body", $c{answer}, "$name: answer") or diag(nginx_error_log());
+    my @req = grep { /_total\{|^cc_closed_total$/ } keys %$after;
+    my %delta = map { ($_ => $after->{$_} - ($before->{$_} // 0)) } @req;
+    is($delta{$c{counter}}, 1, "$name: +1 on $c{counter}");
+    is_deeply([ grep { $_ ne $c{counter} && $delta{$_} != 0 } sort keys %delta ], [],
+              "$name: +0 on the other counters");
+    my $claims = $c{path} =~ m{/claim} ? 1 : 0;
+    is($after->{cc_claim_wait_seconds_count} - $before->{cc_claim_wait_seconds_count}, $claims,
+       "$name: $claims in the claim histogram");
+    is($after->{cc_flip_latency_seconds_count} - $before->{cc_flip_latency_seconds_count}, 0,
+       "$name: none in the flip histogram");
+    like($h->{allow} // '', $c{allow}, "$name: Allow header") if $c{allow};
+    return ($s0, state($c{uid}), $q0, queue());
+}
+
+redis_cmd(0, 'FLUSHALL');
+my $m0 = metrics();
+for my $n (qw(cc_awards_total{result="none"} cc_claims_total{result="no_award"}
+              cc_claim_wait_seconds_bucket{le="+Inf"})) {
+    ok(exists $m0->{$n}, "printed: $n");
+}
+
+award_of(21, 'p:10:s:21');
+award_of(22, 'c:20:s:22');
+my ($a0, $a1, $q0, $q1);
+outcome(name => 'award none', uid => 20, method => 'GET', path => '/cc/award', headers => uid(20),
+        answer => qr/^200 \{"status":"none"\}$/, counter => 'cc_awards_total{result="none"}');
+($a0, $a1) = outcome(name => 'award pending', uid => 21, method => 'GET', path => '/t/award', headers => bearer(21),
+        answer => qr/^200 \{"status":"pending","amount_cents":10,"award_id":"s:21"\}$/,
+        counter => 'cc_awards_total{result="pending"}');
+is_deeply($a1, $a0, 'award pending: nothing changed');
+outcome(name => 'award credited', uid => 22, method => 'GET', path => '/cc/award', headers => uid(22),
+        answer => qr/^200 \{"status":"credited","amount_cents":20,"award_id":"s:22"\}$/,
+        counter => 'cc_awards_total{result="credited"}');
+outcome(name => 'award bad uid', uid => 21, method => 'GET', path => '/cc/award', headers => uid('x'),
+        answer => qr/^400 \{"error":"bad_uid"\}$/, counter => 'cc_awards_total{result="bad_request"}');
+outcome(name => 'award unauthorized', uid => 21, method => 'GET', path => '/t/award', headers => uid(21),
+        answer => qr/^401 \{"error":"unauthorized"\}$/, counter => 'cc_awards_total{result="bad_request"}');
+outcome(name => 'award method', uid => 21, method => 'DELETE', path => '/cc/award', headers => uid(21),
+        answer => qr/^405 \{"error":"method_not_allowed"\}$/,
+        counter => 'cc_awards_total{result="method_not_allowed"}', allow => qr/^GET$/);
+
+outcome(name => 'claim no award', uid => 20, method => 'POST', path => '/cc/claim', headers => uid(20),
+        answer => qr/^404 \{"error":"no_award"\}$/, counter => 'cc_claims_total{result="no_award"}');
+($a0, $a1, $q0, $q1) = outcome(name => 'claim credited', uid => 22, method => 'POST', path => '/t/claim',
+        headers => bearer(22), answer => qr/^200 \{"status":"credited","amount_cents":20,"award_id":"s:22"\}$/,
+        counter => 'cc_claims_total{result="credited"}');
+is_deeply([$a1, $q1], [$a0, $q0], 'claim credited: nothing changed');
+($a0, $a1, $q0, $q1) = outcome(name => 'claim pending', uid => 21, method => 'POST', path => '/cc/claim',
+        headers => uid(21), answer => qr/^202 \{"status":"pending","amount_cents":10,"award_id":"s:21"\}$/,
+        counter => 'cc_claims_total{result="pending"}');
+is_deeply([$a1, $q1], [{ %$a0, q => 1 }, [21]], 'claim pending: claimed and queued');
+outcome(name => 'claim bad uid', uid => 21, method => 'POST', path => '/cc/claim', headers => uid(''),
+        answer => qr/^400 \{"error":"bad_uid"\}$/, counter => 'cc_claims_total{result="bad_request"}');
+outcome(name => 'claim unauthorized', uid => 21, method => 'POST', path => '/t/claim',
+        headers => { Authorization => 'Bearer 21.1.x' },
+        answer => qr/^401 \{"error":"unauthorized"\}$/, counter => 'cc_claims_total{result="bad_request"}');
+outcome(name => 'claim method', uid => 21, method => 'GET', path => '/cc/claim', headers => uid(21),
+        answer => qr/^405 \{"error":"method_not_allowed"\}$/,
+        counter => 'cc_claims_total{result="method_not_allowed"}', allow => qr/^POST$/);
+
+redis_cmd(0, 'SET', 'cc:{23}:u', 'not a hash');
+outcome(name => 'award failed in redis', uid => 24, method => 'GET', path => '/cc/award', headers => uid(23),
+        answer => qr/^503 \{"error":"storage_unavailable"\}$/, counter => 'cc_awards_total{result="unavailable"}');
+outcome(name => 'claim failed in redis', uid => 24, method => 'POST', path => '/cc/claim', headers => uid(23),
+        answer => qr/^503 \{"error":"storage_unavailable"\}$/, counter => 'cc_claims_total{result="unavailable"}');
+
+# every malformed field w: 503, logged, counted, nothing queued
+my @malformed = ('', 'p', 'p:', 'p:5', 'p:5:', 'x:5:a', 'P:5:a', 'p5:a', 'p:05:a', 'p:-5:a', 'p:+5:a',
+                 'p: 5:a', 'p:5:a b', 'p:5:a/b', "p:5:\xc3\xa9", 'p:5:a"b', 'p:0:a', 'p:99999999999999999:a',
+                 'p:1000000000000001:a', 'p:5:' . 'a' x 65, 'p::a', 'c:5:a:', );
+pop @malformed;          # 'c:5:a:' is well formed (':' is an award id's character)
+for my $w (@malformed) {
+    award_of(25, $w);
+    outcome(name => "award w=\"$w\"", uid => 25, method => 'GET', path => '/cc/award', headers => uid(25),
+            answer => qr/^503 \{"error":"storage_unavailable"\}$/, counter => 'cc_awards_total{result="unavailable"}');
+    ($a0, $a1, $q0, $q1) = outcome(name => "claim w=\"$w\"", uid => 25, method => 'POST', path => '/cc/claim',
+            headers => uid(25), answer => qr/^503 \{"error":"storage_unavailable"\}$/,
+            counter => 'cc_claims_total{result="unavailable"}');
+    is_deeply([$a1, $q1], [$a0, $q0], "claim w=\"$w\": nothing queued");
+}
+my $logged = () = nginx_error_log() =~ /malformed award ".*" of user 25 in redis/g;
+is($logged, 2 * @malformed, 'each malformed award is logged');
+award_of(25, 'c:5:a:');
+outcome(name => 'award with ":" ending its id', uid => 25, method => 'GET', path => '/cc/award', headers => uid(25),
+        answer => qr/^200 \{"status":"credited","amount_cents":5,"award_id":"a:"\}$/,
+        counter => 'cc_awards_total{result="credited"}');
+
+is_deeply([nginx_pids()], \@pids, 'no worker died');
+is_deeply([log_problems()], [], 'no alert, crash or signal in the log');
+stop_nginx();
+
+done_testing();
