@@ -45,13 +45,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-<<<<<<< HEAD
-.PHONY: all module workers unit lua test test-unit test-lua test-nginx \
+.PHONY: all module workers tools unit lua test test-unit test-lua test-nginx \
         test-valgrind test-asan clean demo
-=======
-.PHONY: all module workers tools unit test test-unit test-nginx test-valgrind test-asan \
-        clean demo
->>>>>>> run-campaign
 
 all: module workers tools unit
 
@@ -63,19 +58,17 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(WORKER_LIBS)
 
-<<<<<<< HEAD
-# $(call cc_embed,NAME,FILE): FILE as the C string NAME, on stdout
-cc_embed = awk 'BEGIN { print "static const char $(1)[] =" } \
-                { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
-                  printf "    \"%s\\n\"\n", $$0 } \
-                END { print "    ;" }' $(2)
-=======
 tools: $(TOOL_BINS)
 
 $(BUILD)/tools/cc-%: tools/cc_%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/tools
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) -lcjson -lcrypto -lm
->>>>>>> run-campaign
+
+# $(call cc_embed,NAME,FILE): FILE as the C string NAME, on stdout
+cc_embed = awk 'BEGIN { print "static const char $(1)[] =" } \
+                { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
+                  printf "    \"%s\\n\"\n", $$0 } \
+                END { print "    ;" }' $(2)
 
 # sql/shard.sql as a C string, so the schema has one source
 $(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
