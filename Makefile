@@ -27,21 +27,33 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
                cc-token
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
-WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
-GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
+GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h
+
+# programs only the tests run (build/test/<name> from t/tools/<name>.c)
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module workers unit test test-unit test-nginx test-valgrind test-asan \
+.PHONY: all module workers unit test-tools test test-unit test-nginx test-valgrind test-asan \
         clean demo
 
-all: module workers unit
+all: module workers unit test-tools
+
+test-tools: $(TEST_TOOLS)
+
+$(BUILD)/test/cc-ledger-cli: t/tools/cc_ledger_cli.c $(WORKER_LIB) \
+                             $(COMMON_SRCS) $(COMMON_HDRS) \
+                             $(wildcard workers/*.h) $(GEN_HDRS)
+	@mkdir -p $(BUILD)/test
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 workers: $(WORKER_BINS)
 
@@ -51,11 +63,11 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(WORKER_LIBS)
 
-# sql/shard.sql as a C string, so the schema has one source
-$(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
+# sql/<name>.sql as the C string cc_<name>_sql, so the schema has one source
+$(BUILD)/gen/cc_%_sql.h: sql/%.sql
 	@mkdir -p $(BUILD)/gen
-	awk 'BEGIN { print "/* generated from sql/shard.sql: do not edit */"; \
-	             print "static const char cc_shard_sql[] =" } \
+	awk 'BEGIN { print "/* generated from $<: do not edit */"; \
+	             print "static const char cc_$*_sql[] =" } \
 	     { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
 	       printf "    \"%s\\n\"\n", $$0 } \
 	     END { print "    ;" }' $< > $@
@@ -91,7 +103,7 @@ test: all test-unit test-nginx
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-nginx: module workers
+test-nginx: module workers test-tools
 	prove -r $(PROVE_FILES)
 
 # The nginx suite with every nginx process under valgrind (slow: minutes).
