@@ -32,7 +32,9 @@ WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
-GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h
+GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
+               $(patsubst workers/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
+                   $(wildcard workers/lua/*.lua))
 
 # programs only the tests run (build/test/<name> from t/tools/<name>.c)
 TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
@@ -64,14 +66,22 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(WORKER_LIBS)
 
-# sql/<name>.sql as the C string cc_<name>_sql, so the schema has one source
-$(BUILD)/gen/cc_%_sql.h: sql/%.sql
-	@mkdir -p $(BUILD)/gen
+# $(call cc_embed,NAME): the prerequisite's text as the C string NAME in
+# the target, so a schema or a script has one source
+cc_embed = @mkdir -p $(BUILD)/gen; \
 	awk 'BEGIN { print "/* generated from $<: do not edit */"; \
-	             print "static const char cc_$*_sql[] =" } \
+	             print "static const char $(1)[] =" } \
 	     { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
 	       printf "    \"%s\\n\"\n", $$0 } \
 	     END { print "    ;" }' $< > $@
+
+# sql/<name>.sql as cc_<name>_sql
+$(BUILD)/gen/cc_%_sql.h: sql/%.sql
+	$(call cc_embed,cc_$*_sql)
+
+# workers/lua/<name>.lua (a worker's Redis scripts) as cc_<name>_lua
+$(BUILD)/gen/cc_%_lua.h: workers/lua/%.lua
+	$(call cc_embed,cc_$*_lua)
 
 module: $(MODULE_SO)
 
