@@ -17,6 +17,7 @@ NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
+               common/cc_campaign.c \
                common/cc_event.c common/cc_token.c
 COMMON_HDRS := $(wildcard common/*.h)
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
@@ -27,21 +28,35 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
                cc-token
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
-WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
-GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
+GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
+               $(patsubst workers/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
+                   $(wildcard workers/lua/*.lua))
+
+# programs only the tests run (build/test/<name> from t/tools/<name>.c)
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module workers unit test test-unit test-nginx test-valgrind test-asan \
+.PHONY: all module workers unit test-tools test test-unit test-nginx test-valgrind test-asan \
         clean demo
 
-all: module workers unit
+all: module workers unit test-tools
+
+test-tools: $(TEST_TOOLS)
+
+$(BUILD)/test/cc-ledger-cli: t/tools/cc_ledger_cli.c $(WORKER_LIB) \
+                             $(COMMON_SRCS) $(COMMON_HDRS) \
+                             $(wildcard workers/*.h) $(GEN_HDRS)
+	@mkdir -p $(BUILD)/test
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 workers: $(WORKER_BINS)
 
@@ -51,14 +66,22 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(WORKER_LIBS)
 
-# sql/shard.sql as a C string, so the schema has one source
-$(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
-	@mkdir -p $(BUILD)/gen
-	awk 'BEGIN { print "/* generated from sql/shard.sql: do not edit */"; \
-	             print "static const char cc_shard_sql[] =" } \
+# $(call cc_embed,NAME): the prerequisite's text as the C string NAME in
+# the target, so a schema or a script has one source
+cc_embed = @mkdir -p $(BUILD)/gen; \
+	awk 'BEGIN { print "/* generated from $<: do not edit */"; \
+	             print "static const char $(1)[] =" } \
 	     { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
 	       printf "    \"%s\\n\"\n", $$0 } \
 	     END { print "    ;" }' $< > $@
+
+# sql/<name>.sql as cc_<name>_sql
+$(BUILD)/gen/cc_%_sql.h: sql/%.sql
+	$(call cc_embed,cc_$*_sql)
+
+# workers/lua/<name>.lua (a worker's Redis scripts) as cc_<name>_lua
+$(BUILD)/gen/cc_%_lua.h: workers/lua/%.lua
+	$(call cc_embed,cc_$*_lua)
 
 module: $(MODULE_SO)
 
@@ -91,7 +114,7 @@ test: all test-unit test-nginx
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-nginx: module workers
+test-nginx: module workers test-tools
 	prove -r $(PROVE_FILES)
 
 # The nginx suite with every nginx process under valgrind (slow: minutes).
