@@ -1565,9 +1565,10 @@ cc_money_repair(cc_money_t *m)
 
 
 /*
- * Runs the campaign's alert command with the document on stdin (a file,
- * so a command that does not read cannot block us), in its own process
- * group, for at most --alert-timeout seconds; then it is killed.  Its
+ * Runs the campaign's alert command (a command line, by /bin/sh: it may
+ * take arguments) with the document on stdin (a file, so a command that
+ * does not read cannot block us), in its own process group, for at most
+ * --alert-timeout seconds; then the group is killed.  Its
  * failure is logged: the breaks are reported either way.
  */
 static void
@@ -1608,7 +1609,7 @@ cc_money_alert(cc_money_t *m, const char *json)
         setpgid(0, 0);
         dup2(fd, STDIN_FILENO);
         dup2(STDERR_FILENO, STDOUT_FILENO);
-        execl(m->camp.alert, m->camp.alert, (char *) NULL);
+        execl("/bin/sh", "sh", "-c", m->camp.alert, (char *) NULL);
         fprintf(stderr, "cc-reconcile: alert %s: %s\n", m->camp.alert,
                 strerror(errno));
         _exit(127);
@@ -1763,8 +1764,7 @@ cc_money_open(cc_money_t *m)
 
     if (cc_campaign_load(m->campaign_path, &m->camp, err, sizeof(err)) != 0)
     {
-        fprintf(stderr, "cc-reconcile: campaign file %s: %s\n",
-                m->campaign_path, err);
+        fprintf(stderr, "cc-reconcile: campaign file %s\n", err);
         return -1;
     }
 
