@@ -103,7 +103,8 @@ $(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 unit: $(UNIT_TESTS)
 
 # the workers' unit tests link the worker library too
-WORKER_UNIT := $(BUILD)/unit/test_store $(BUILD)/unit/test_worker
+WORKER_UNIT := $(BUILD)/unit/test_store $(BUILD)/unit/test_worker \
+               $(BUILD)/unit/test_promfile
 $(WORKER_UNIT): $(BUILD)/unit/%: t/unit/%.c $(WORKER_LIB) $(COMMON_SRCS) \
                 $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/unit
