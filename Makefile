@@ -17,6 +17,7 @@ NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
+               common/cc_campaign.c \
                common/cc_event.c common/cc_token.c common/cc_log.c \
                common/cc_addr.c
 COMMON_HDRS := $(wildcard common/*.h)
@@ -30,11 +31,17 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
                cc-token
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
-WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c
-WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c \
+               workers/cc_ledger.c workers/cc_promfile.c
+WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto -lm \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
-GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
+GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
+               $(patsubst workers/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
+                   $(wildcard workers/lua/*.lua))
+
+# programs only the tests run (build/test/<name> from t/tools/<name>.c)
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
 
 # tools: build/tools/cc-<name> from tools/cc_<name>.c (the load client)
 TOOLS       := cc-load
@@ -45,18 +52,26 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module workers tools unit lua test test-unit test-lua test-nginx \
-        test-valgrind test-asan clean demo
+.PHONY: all module workers tools unit lua test-tools test test-unit test-lua \
+        test-nginx test-valgrind test-asan clean demo
 
-all: module workers tools unit
+all: module workers tools unit test-tools
+
+test-tools: $(TEST_TOOLS)
+
+$(BUILD)/test/cc-ledger-cli: t/tools/cc_ledger_cli.c $(WORKER_LIB) \
+                             $(COMMON_SRCS) $(COMMON_HDRS) \
+                             $(wildcard workers/*.h) $(GEN_HDRS)
+	@mkdir -p $(BUILD)/test
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 workers: $(WORKER_BINS)
 
 $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
                        $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/workers
-	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
-	    $(WORKER_LIBS)
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $(filter %.c,$^) $(WORKER_LIBS)
 
 tools: $(TOOL_BINS)
 
@@ -70,12 +85,6 @@ cc_embed = awk 'BEGIN { print "static const char $(1)[] =" } \
                   printf "    \"%s\\n\"\n", $$0 } \
                 END { print "    ;" }' $(2)
 
-# sql/shard.sql as a C string, so the schema has one source
-$(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
-	@mkdir -p $(BUILD)/gen
-	{ echo '/* generated from sql/shard.sql: do not edit */'; \
-	  $(call cc_embed,cc_shard_sql,$<); } > $@
-
 # the module's Lua scripts, ngx_module/lua/NAME.lua as ngx_http_cc_lua_NAME
 # (written whole, then renamed: nginx's build sees a complete header)
 lua: $(LUA_HDR)
@@ -87,6 +96,21 @@ $(LUA_HDR): $(LUA_SRCS)
 	    $(call cc_embed,ngx_http_cc_lua_$(basename $(notdir $(f))),$(f));) \
 	} > $@.tmp
 	mv $@.tmp $@
+
+# a worker's own further sources: the money checks of cc-reconcile
+$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
+
+# sql/<name>.sql as cc_<name>_sql, so a schema has one source
+$(BUILD)/gen/cc_%_sql.h: sql/%.sql
+	@mkdir -p $(BUILD)/gen
+	{ echo '/* generated from $<: do not edit */'; \
+	  $(call cc_embed,cc_$*_sql,$<); } > $@
+
+# workers/lua/<name>.lua (a worker's Redis scripts) as cc_<name>_lua
+$(BUILD)/gen/cc_%_lua.h: workers/lua/%.lua
+	@mkdir -p $(BUILD)/gen
+	{ echo '/* generated from $<: do not edit */'; \
+	  $(call cc_embed,cc_$*_lua,$<); } > $@
 
 module: $(MODULE_SO)
 
@@ -104,7 +128,8 @@ $(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 unit: $(UNIT_TESTS)
 
 # the workers' unit tests link the worker library too
-WORKER_UNIT := $(BUILD)/unit/test_store $(BUILD)/unit/test_worker
+WORKER_UNIT := $(BUILD)/unit/test_store $(BUILD)/unit/test_worker \
+               $(BUILD)/unit/test_promfile
 $(WORKER_UNIT): $(BUILD)/unit/%: t/unit/%.c $(WORKER_LIB) $(COMMON_SRCS) \
                 $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/unit
@@ -119,12 +144,12 @@ test: all test-lua test-unit test-nginx
 
 # every script parses as Lua 5.1 (Redis's Lua)
 test-lua:
-	luac5.1 -p $(LUA_SRCS)
+	luac5.1 -p $(LUA_SRCS) $(wildcard workers/lua/*.lua)
 
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-nginx: module workers tools
+test-nginx: module workers tools test-tools
 	prove -r $(PROVE_FILES)
 
 # The nginx suite with every nginx process under valgrind (slow: minutes).

@@ -1,0 +1,480 @@
+/*
+ * cc_campaign: the campaign file parser.
+ *
+ * One pass over the lines.  Each line is cut at its comment (a '#' at the
+ * start of the line or after a space or tab: "seed a#b" keeps its '#'),
+ * trimmed, and split into a name and a value.  Every value is one token,
+ * except alert's, which is the rest of the line (a command may take
+ * arguments).  A name seen twice, a name not known, a value out of range:
+ * the line's number and the reason go into err and nothing else is read.
+ * The rules between names (required ones, cap_cents only in random mode)
+ * are checked once the whole file is read.
+ */
+
+#define _GNU_SOURCE                  /* strptime, timegm */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cc_campaign.h"
+#include "cc_ids.h"
+
+
+#define CC_CAMPAIGN_FILE_MAX      65536
+#define CC_CAMPAIGN_LINE_MAX      2048
+#define CC_CAMPAIGN_PENDING_MAX   31536000      /* a year, in seconds */
+#define CC_CAMPAIGN_CUTOFF_MAX    253402300799LL /* 9999-12-31T23:59:59Z */
+
+
+enum {
+    CC_F_CAMPAIGN = 0,
+    CC_F_POOL,
+    CC_F_SPLIT,
+    CC_F_CAP,
+    CC_F_SEED,
+    CC_F_CREDIT,
+    CC_F_CUTOFF,
+    CC_F_PENDING,
+    CC_F_ALERT,
+    CC_F_WALLET,
+    CC_F_COUNT
+};
+
+static const char *const  cc_campaign_names[CC_F_COUNT] = {
+    "campaign", "pool_cents", "split", "cap_cents", "seed", "credit",
+    "cutoff", "pending_max", "alert", "wallet"
+};
+
+/* the names every file must give */
+static const int  cc_campaign_required[] = {
+    CC_F_CAMPAIGN, CC_F_POOL, CC_F_SPLIT, CC_F_SEED, CC_F_CREDIT, CC_F_CUTOFF
+};
+
+
+static int
+cc_campaign_fail(char *err, size_t errlen, unsigned line, const char *fmt,
+    ...)
+{
+    int      n;
+    va_list  ap;
+
+    if (err == NULL || errlen == 0) {
+        return -1;
+    }
+
+    n = line ? snprintf(err, errlen, "line %u: ", line) : 0;
+
+    if (n < 0 || (size_t) n >= errlen) {
+        return -1;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - n, fmt, ap);
+    va_end(ap);
+
+    return -1;
+}
+
+
+static int
+cc_campaign_is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+
+/* unix seconds, or YYYY-MM-DDTHH:MM:SSZ that prints back the same */
+static int
+cc_campaign_time(const char *v, size_t len, int64_t *out)
+{
+    char       buf[32], back[32];
+    char      *end;
+    time_t     t;
+    uint64_t   u;
+    struct tm  tm;
+
+    if (len > 0 && v[0] >= '0' && v[0] <= '9' && memchr(v, '-', len) == NULL)
+    {
+        if (cc_parse_count(v, len, CC_CAMPAIGN_CUTOFF_MAX, &u) != 0) {
+            return -1;
+        }
+
+        *out = (int64_t) u;
+        return 0;
+    }
+
+    if (len >= sizeof(buf)) {
+        return -1;
+    }
+
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    if (end == NULL || *end != '\0') {
+        return -1;
+    }
+
+    t = timegm(&tm);
+
+    /* strptime takes "2027-2-30T..." and timegm moves it to March */
+    if (t <= 0 || gmtime_r(&t, &tm) == NULL
+        || strftime(back, sizeof(back), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0
+        || strcmp(back, buf) != 0)
+    {
+        return -1;
+    }
+
+    *out = (int64_t) t;
+    return 0;
+}
+
+
+/* a value of field f; 0, or -1 with the reason in *why */
+static int
+cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
+    const char **why)
+{
+    size_t    i;
+    uint64_t  u;
+
+    switch (f) {
+
+    case CC_F_CAMPAIGN:
+        if (len > CC_CAMPAIGN_ID_MAX || cc_check_request_id(v, len) != 0) {
+            *why = "1..32 of [A-Za-z0-9_-] expected";
+            return -1;
+        }
+
+        memcpy(c->id, v, len);
+        c->id[len] = '\0';
+        return 0;
+
+    case CC_F_POOL:
+    case CC_F_CAP:
+        if (cc_parse_count(v, len, CC_CAMPAIGN_POOL_MAX, &u) != 0) {
+            *why = "not a decimal in 1..10^15";
+            return -1;
+        }
+
+        if (f == CC_F_POOL) {
+            c->pool_cents = u;
+
+        } else {
+            c->cap_cents = u;
+        }
+
+        return 0;
+
+    case CC_F_SPLIT:
+        if (len == 5 && memcmp(v, "equal", 5) == 0) {
+            c->split = CC_SPLIT_EQUAL;
+
+        } else if (len == 6 && memcmp(v, "random", 6) == 0) {
+            c->split = CC_SPLIT_RANDOM;
+
+        } else {
+            *why = "equal or random expected";
+            return -1;
+        }
+
+        return 0;
+
+    case CC_F_SEED:
+        if (len == 0 || len > CC_CAMPAIGN_SEED_MAX) {
+            *why = "1..128 printable characters expected";
+            return -1;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (v[i] <= ' ' || v[i] > '~') {
+                *why = "1..128 printable characters expected";
+                return -1;
+            }
+        }
+
+        memcpy(c->seed, v, len);
+        c->seed[len] = '\0';
+        return 0;
+
+    case CC_F_CREDIT:
+        if (len == 4 && memcmp(v, "sync", 4) == 0) {
+            c->credit = CC_CREDIT_SYNC;
+
+        } else if (len == 5 && memcmp(v, "async", 5) == 0) {
+            c->credit = CC_CREDIT_ASYNC;
+
+        } else if (len == 17 && memcmp(v, "async_client_sync", 17) == 0) {
+            c->credit = CC_CREDIT_ASYNC_CLIENT_SYNC;
+
+        } else {
+            *why = "sync, async or async_client_sync expected";
+            return -1;
+        }
+
+        return 0;
+
+    case CC_F_CUTOFF:
+        if (cc_campaign_time(v, len, &c->cutoff) != 0) {
+            *why = "unix seconds or YYYY-MM-DDTHH:MM:SSZ expected";
+            return -1;
+        }
+
+        return 0;
+
+    case CC_F_PENDING:
+        if (cc_parse_count(v, len, CC_CAMPAIGN_PENDING_MAX, &u) != 0) {
+            *why = "seconds in 1..31536000 expected";
+            return -1;
+        }
+
+        c->pending_max = (int64_t) u;
+        return 0;
+
+    case CC_F_ALERT:
+        if (len > CC_CAMPAIGN_PATH_MAX) {
+            *why = "longer than 1024 bytes";
+            return -1;
+        }
+
+        memcpy(c->alert, v, len);
+        c->alert[len] = '\0';
+        return 0;
+
+    default: /* CC_F_WALLET */
+        if (len != 6 || memcmp(v, "ledger", 6) != 0) {
+            *why = "ledger expected";
+            return -1;
+        }
+
+        c->wallet = CC_WALLET_LEDGER;
+        return 0;
+    }
+}
+
+
+int
+cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
+    char *err, size_t errlen)
+{
+    int             f;
+    size_t          i, nlen, vlen;
+    unsigned        line, seen[CC_F_COUNT];
+    const char     *p, *end, *eol, *name, *v, *why;
+    cc_campaign_t   out;
+
+    if (len > CC_CAMPAIGN_FILE_MAX) {
+        return cc_campaign_fail(err, errlen, 0, "longer than %d bytes",
+                                CC_CAMPAIGN_FILE_MAX);
+    }
+
+    if (memchr(text, '\0', len) != NULL) {
+        return cc_campaign_fail(err, errlen, 0, "a NUL byte in the text");
+    }
+
+    memset(&out, 0, sizeof(out));
+    memset(seen, 0, sizeof(seen));
+    out.pending_max = 3600;
+    out.wallet = CC_WALLET_LEDGER;
+
+    end = text + len;
+
+    for (p = text, line = 1; p < end; p = eol + 1, line++) {
+        eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        if (eol - p > CC_CAMPAIGN_LINE_MAX) {
+            return cc_campaign_fail(err, errlen, line,
+                                    "longer than %d bytes",
+                                    CC_CAMPAIGN_LINE_MAX);
+        }
+
+        /* the comment: '#' first or after a blank */
+        for (v = p; v < eol; v++) {
+            if (*v == '#' && (v == p || cc_campaign_is_space(v[-1]))) {
+                break;
+            }
+        }
+
+        while (p < v && cc_campaign_is_space(*p)) {
+            p++;
+        }
+
+        while (v > p && cc_campaign_is_space(v[-1])) {
+            v--;
+        }
+
+        if (p == v) {
+            continue;                               /* blank or comment */
+        }
+
+        /* now [p, v) is "name value..." with no blank at either end */
+
+        name = p;
+        while (p < v && !cc_campaign_is_space(*p)) {
+            p++;
+        }
+
+        nlen = (size_t) (p - name);
+
+        for (f = 0; f < CC_F_COUNT; f++) {
+            if (strlen(cc_campaign_names[f]) == nlen
+                && memcmp(cc_campaign_names[f], name, nlen) == 0)
+            {
+                break;
+            }
+        }
+
+        if (f == CC_F_COUNT) {
+            return cc_campaign_fail(err, errlen, line, "unknown name \"%.*s\"",
+                                    (int) (nlen > 64 ? 64 : nlen), name);
+        }
+
+        if (seen[f]) {
+            return cc_campaign_fail(err, errlen, line,
+                                    "%s: given twice (first on line %u)",
+                                    cc_campaign_names[f], seen[f]);
+        }
+
+        seen[f] = line;
+
+        while (p < v && cc_campaign_is_space(*p)) {
+            p++;
+        }
+
+        if (p == v) {
+            return cc_campaign_fail(err, errlen, line, "%s: no value",
+                                    cc_campaign_names[f]);
+        }
+
+        vlen = (size_t) (v - p);
+
+        if (f != CC_F_ALERT) {
+            for (i = 0; i < vlen; i++) {
+                if (cc_campaign_is_space(p[i])) {
+                    return cc_campaign_fail(err, errlen, line,
+                                            "%s: one value expected",
+                                            cc_campaign_names[f]);
+                }
+            }
+        }
+
+        why = "bad value";
+
+        if (cc_campaign_value(&out, f, p, vlen, &why) != 0) {
+            return cc_campaign_fail(err, errlen, line, "%s: %s",
+                                    cc_campaign_names[f], why);
+        }
+    }
+
+    for (i = 0; i < sizeof(cc_campaign_required) / sizeof(int); i++) {
+        f = cc_campaign_required[i];
+
+        if (!seen[f]) {
+            return cc_campaign_fail(err, errlen, 0, "%s: missing",
+                                    cc_campaign_names[f]);
+        }
+    }
+
+    if (out.split == CC_SPLIT_RANDOM && !seen[CC_F_CAP]) {
+        return cc_campaign_fail(err, errlen, 0,
+                                "cap_cents: required in random mode");
+    }
+
+    if (out.split == CC_SPLIT_EQUAL && seen[CC_F_CAP]) {
+        return cc_campaign_fail(err, errlen, seen[CC_F_CAP],
+                                "cap_cents: only in random mode "
+                                "(split is equal)");
+    }
+
+    *c = out;
+    return 0;
+}
+
+
+int
+cc_campaign_load(const char *path, cc_campaign_t *c, char *err,
+    size_t errlen)
+{
+    int      fd, rc;
+    char     buf[CC_CAMPAIGN_FILE_MAX + 1], tmp[512];
+    size_t   len;
+    ssize_t  n;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return cc_campaign_fail(err, errlen, 0, "%s: %s", path,
+                                strerror(errno));
+    }
+
+    /* one byte more than allowed tells a file that is too long */
+    len = 0;
+
+    while (len < sizeof(buf)) {
+        n = read(fd, buf + len, sizeof(buf) - len);
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (n == -1) {
+            rc = errno;
+            close(fd);
+            return cc_campaign_fail(err, errlen, 0, "%s: %s", path,
+                                    strerror(rc));
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        len += (size_t) n;
+    }
+
+    close(fd);
+
+    if (len > CC_CAMPAIGN_FILE_MAX) {
+        return cc_campaign_fail(err, errlen, 0, "%s: longer than %d bytes",
+                                path, CC_CAMPAIGN_FILE_MAX);
+    }
+
+    rc = cc_campaign_parse(buf, len, c, err, errlen);
+
+    if (rc != 0 && err != NULL && errlen > 0) {
+        /* name the file in front of the parser's reason */
+        snprintf(tmp, sizeof(tmp), "%s", err);
+        snprintf(err, errlen, "%s: %s", path, tmp);
+    }
+
+    return rc;
+}
+
+
+const char *
+cc_split_mode_name(cc_split_mode_e m)
+{
+    return m == CC_SPLIT_RANDOM ? "random" : "equal";
+}
+
+
+const char *
+cc_credit_mode_name(cc_credit_mode_e m)
+{
+    switch (m) {
+    case CC_CREDIT_SYNC:
+        return "sync";
+    case CC_CREDIT_ASYNC:
+        return "async";
+    default:
+        return "async_client_sync";
+    }
+}
