@@ -19,7 +19,7 @@ NGX_LD_OPT  ?=
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
                common/cc_campaign.c \
                common/cc_event.c common/cc_token.c common/cc_log.c \
-               common/cc_addr.c
+               common/cc_addr.c common/cc_award.c
 COMMON_HDRS := $(wildcard common/*.h)
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
 LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h

@@ -1,16 +1,12 @@
 /*
  * ngx_http_cc_award: GET /cc/award, the user's award of the split as
  * cc-draw and cc-payout wrote it in the field w of the user hash
- * (ngx_module/lua/award.lua); and the strict reading of that field and
- * the award's body, which the claim (ngx_http_cc_claim.c) answers too.
+ * (ngx_module/lua/award.lua), read by cc_award_parse(); and the award's
+ * body, which the claim (ngx_http_cc_claim.c) answers too.
  */
 
 
 #include "ngx_http_cc_module.h"
-
-
-#define NGX_HTTP_CC_AMOUNT_MAX     1000000000000000ULL    /* 10^15 cents */
-#define NGX_HTTP_CC_AWARD_ID_MAX   64
 
 
 static void ngx_http_cc_award_reply(ngx_http_request_t *r,
@@ -114,19 +110,16 @@ ngx_http_cc_award_reply(ngx_http_request_t *r, redisReply *reply)
 
 /*
  * The field w of the uid's hash, in a reply element of the award or the
- * claim script: "p|c:amount_cents:award_id", p pending, c credited, the
- * amount 1..10^15 in decimal without a leading zero, the award id 1..64 of
- * [A-Za-z0-9_:-] (so the body needs no escaping).  NGX_OK: *aw is the
- * award; its id points into the reply.  NGX_DECLINED: no award (nil).
- * NGX_ERROR: anything else, logged: the workers never write it, so the
- * storage is not what it should be.
+ * claim script, read by cc_award_parse() (common/cc_award.h).  NGX_OK: *aw
+ * is the award; its id points into the reply.  NGX_DECLINED: no award
+ * (nil).  NGX_ERROR: anything else, logged: the workers never write it, so
+ * the storage is not what it should be.
  */
 ngx_int_t
 ngx_http_cc_award_read(ngx_http_request_t *r, uint64_t uid,
     redisReply *reply, ngx_http_cc_award_t *aw)
 {
-    u_char      *p, *last, *digits, ch;
-    uint64_t     amount;
+    cc_award_t  a;
 
     if (reply->type == REDIS_REPLY_NIL) {
         return NGX_DECLINED;
@@ -139,63 +132,19 @@ ngx_http_cc_award_read(ngx_http_request_t *r, uint64_t uid,
         return NGX_ERROR;
     }
 
-    p = (u_char *) reply->str;
-    last = p + reply->len;
-
-    if (reply->len < sizeof("p:1:a") - 1 || (p[0] != 'p' && p[0] != 'c')
-        || p[1] != ':')
-    {
-        goto malformed;
+    if (cc_award_parse(reply->str, reply->len, &a) != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cc: malformed award \"%*s\" of user %uL in redis",
+                      ngx_min(reply->len, 160), reply->str, uid);
+        return NGX_ERROR;
     }
 
-    aw->credited = (p[0] == 'c');
-
-    p += 2;
-    digits = p;
-    amount = 0;
-
-    while (p < last && *p >= '0' && *p <= '9') {
-        if (p - digits == 16) {               /* above 10^15 anyway */
-            goto malformed;
-        }
-
-        amount = amount * 10 + (*p++ - '0');
-    }
-
-    if (p == digits || *digits == '0' || amount > NGX_HTTP_CC_AMOUNT_MAX
-        || p == last || *p++ != ':')
-    {
-        goto malformed;
-    }
-
-    aw->amount = amount;
-    aw->id.data = p;
-    aw->id.len = last - p;
-
-    if (aw->id.len == 0 || aw->id.len > NGX_HTTP_CC_AWARD_ID_MAX) {
-        goto malformed;
-    }
-
-    for ( /* void */ ; p < last; p++) {
-        ch = *p;
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-              || (ch >= '0' && ch <= '9') || ch == '_' || ch == ':'
-              || ch == '-'))
-        {
-            goto malformed;
-        }
-    }
+    aw->credited = a.credited;
+    aw->amount = a.amount;
+    aw->id.data = (u_char *) a.id;
+    aw->id.len = a.id_len;
 
     return NGX_OK;
-
-malformed:
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "cc: malformed award \"%*s\" of user %uL in redis",
-                  ngx_min(reply->len, 160), reply->str, uid);
-
-    return NGX_ERROR;
 }
 
 

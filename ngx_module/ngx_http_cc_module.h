@@ -21,6 +21,7 @@
 #include "cc_event.h"
 #include "cc_token.h"
 #include "cc_keys.h"
+#include "cc_award.h"
 
 
 #define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
