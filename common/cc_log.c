@@ -67,7 +67,12 @@ cc_log_draw_line(const char *p, size_t len, cc_draw_t *d, const char **why)
         return -1;
     }
 
-    if ((size_t) (last - p) > CC_REQUEST_ID_MAX) {
+    /*
+     * The id is checked as the line holds it, before it becomes a C
+     * string: a NUL in it would otherwise cut it short into another,
+     * valid id (found by fuzz/fuzz_log.c).
+     */
+    if (cc_check_request_id(p, (size_t) (last - p)) != 0) {
         *why = "bad request_id";
         return -1;
     }

@@ -214,6 +214,42 @@ START_TEST(test_request_id_nul)
 END_TEST
 
 
+/*
+ * The same for a draw line, alone and in a draws entry: the request id
+ * "ab\0cd" was read as "ab" (fuzz/regressions/log/line-nul-request-id).
+ */
+START_TEST(test_draw_line_nul)
+{
+    int              rc;
+    cc_draw_t        d;
+    cc_log_entry_t   e;
+    const char      *why = NULL;
+    static const char  line[] = "5:1:2:1700000000000:ab\0cd";
+    static const char  lines[] = "5:1:2:1700000000000:ab\0cd\n"
+                                 "5:2:2:1700000000000:ab";
+
+    memset(&d, 0, sizeof(d));
+    ck_assert_int_eq(cc_log_draw_line(line, sizeof(line) - 1, &d, &why), -1);
+    ck_assert_str_eq(why, "bad request_id");
+
+    cc_log_entry_init(&e);
+    cc_log_entry_field(&e, "d", 1, lines, sizeof(lines) - 1);
+    ck_assert_int_eq(cc_log_entry_end(&e, &why), 0);
+
+    why = NULL;
+    rc = cc_log_next_draw(&e, &d, &why);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_str_eq(why, "bad request_id");
+
+    /* the bad line costs only itself */
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 1);
+    ck_assert_uint_eq(d.seq, 2);
+    ck_assert_str_eq(d.request_id, "ab");
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+}
+END_TEST
+
+
 START_TEST(test_draws_entry)
 {
     cc_log_entry_t  e;
@@ -322,6 +358,7 @@ main(void)
     tcase_add_loop_test(tc, test_entry_rejects, 0,
                         (int) (sizeof(bad_entries) / sizeof(bad_entries[0])));
     tcase_add_test(tc, test_request_id_nul);
+    tcase_add_test(tc, test_draw_line_nul);
     tcase_add_test(tc, test_draws_entry);
     tcase_add_test(tc, test_draws_over_batch);
     suite_add_tcase(s, tc);
