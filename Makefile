@@ -53,7 +53,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 PROVE_FILES ?= t/*.t
 
 .PHONY: all module workers tools unit lua test-tools test test-unit test-lua \
-        test-nginx test-valgrind test-asan clean demo
+        test-nginx test-valgrind test-asan clean demo fuzz fuzz-build \
+        fuzz-regress
 
 all: module workers tools unit test-tools
 
@@ -140,7 +141,7 @@ $(BUILD)/unit/%: t/unit/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson -lcrypto
 
-test: all test-lua test-unit test-nginx
+test: all test-lua test-unit fuzz-regress test-nginx
 
 # every script parses as Lua 5.1 (Redis's Lua)
 test-lua:
@@ -168,6 +169,75 @@ test-asan:
 	    NGX_LD_OPT='-fsanitize=address,undefined' module
 	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/ngx_http_cc_module.so \
 	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(PROVE_FILES)
+
+# ---- fuzzing: fuzz/fuzz_<name>.c, a libFuzzer target over one parser of
+# common/ that checks the parser's contract (see fuzz/fuzz.h).
+#
+#   make fuzz            build, then fuzz each target FUZZ_SECONDS from its
+#                        seeds (fuzz/corpus/<name>) and regressions
+#                        (fuzz/regressions/<name>); the corpus it grows and
+#                        any crash stay in build/fuzz/
+#   make fuzz-regress    replay the seeds and regressions once, without
+#                        libFuzzer (fuzz/replay.c), under ASan and UBSan: a
+#                        few seconds, part of make test
+#
+# A crash found goes into fuzz/regressions/<name>/ (and a Check test).
+# The split's target builds once common/cc_split.c is there.
+
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 180
+FUZZ_BUILD    := $(BUILD)/fuzz
+FUZZ_TARGETS  := ids token event log addr campaign award \
+                 $(if $(wildcard common/cc_split.c),split)
+FUZZ_SRCS     := $(wildcard common/*.c)
+FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
+                 -std=gnu99 -Icommon -Ifuzz
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIBS     := -lcjson -lcrypto
+
+# the longest input of each target: a little past what the parser accepts
+FUZZ_MAXLEN_ids      := 48
+FUZZ_MAXLEN_token    := 320
+FUZZ_MAXLEN_event    := 600
+FUZZ_MAXLEN_log      := 4096
+FUZZ_MAXLEN_addr     := 300
+FUZZ_MAXLEN_campaign := 4096
+FUZZ_MAXLEN_award    := 100
+FUZZ_MAXLEN_split    := 512
+
+fuzz-build: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
+	    $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
+                        $(FUZZ_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< fuzz/replay.c \
+	    $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+fuzz: $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+
+# the grown corpus first: libFuzzer writes new inputs into the first folder
+fuzz-run-%: $(FUZZ_BUILD)/fuzz_%
+	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/crashes/$*
+	@echo "== fuzz_$* for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/$*.log)"
+	@$< -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAXLEN_$*) \
+	    -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$*/ \
+	    $(FUZZ_BUILD)/corpus/$* fuzz/corpus/$* \
+	    $(wildcard fuzz/regressions/$*) > $(FUZZ_BUILD)/$*.log 2>&1 \
+	    || { tail -40 $(FUZZ_BUILD)/$*.log; \
+	         echo "fuzz_$*: crash kept in $(FUZZ_BUILD)/crashes/$*/"; \
+	         exit 1; }
+	@grep -E '^#[0-9]+[[:space:]]+DONE|^Done' $(FUZZ_BUILD)/$*.log
+
+fuzz-regress: $(patsubst %,$(FUZZ_BUILD)/replay_%,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    $(FUZZ_BUILD)/replay_$$t fuzz/corpus/$$t fuzz/regressions/$$t; \
+	done
 
 demo: all
 	./scripts/demo.sh
