@@ -234,6 +234,40 @@ cc_combine_decode(const cJSON *o, cc_combine_t *c, const char **why)
 }
 
 
+/*
+ * A NUL inside a JSON string, raw or as the escape \u0000: cJSON keeps it,
+ * and every reader of a cJSON string stops at it, so "7\u0000x" would be
+ * read as the uid 7 and "abc\u0000x" as the request id abc.  No event
+ * needs one (every field is digits or [A-Za-z0-9_:-]), so a message with
+ * one is refused whole.  An escaped backslash escapes nothing after it.
+ */
+static int
+cc_event_has_nul(const char *p, size_t len)
+{
+    size_t  i;
+
+    if (memchr(p, '\0', len) != NULL) {
+        return 1;
+    }
+
+    for (i = 0; i + 1 < len; i++) {
+        if (p[i] != '\\') {
+            continue;
+        }
+
+        if (p[i + 1] == 'u' && len - i >= 6
+            && memcmp(p + i + 2, "0000", 4) == 0)
+        {
+            return 1;
+        }
+
+        i++;                                  /* the escaped character */
+    }
+
+    return 0;
+}
+
+
 int
 cc_event_decode(const char *p, size_t len, cc_event_t *ev, const char **why)
 {
@@ -243,6 +277,11 @@ cc_event_decode(const char *p, size_t len, cc_event_t *ev, const char **why)
 
     if (len == 0 || len > CC_EVENT_MAX_LEN) {
         *why = "bad length";
+        return -1;
+    }
+
+    if (cc_event_has_nul(p, len)) {
+        *why = "a NUL in the message";
         return -1;
     }
 

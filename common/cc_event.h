@@ -78,7 +78,10 @@ int cc_draw_check(const cc_draw_t *d, const char **why);
 char *cc_combine_encode(const cc_combine_t *c);
 int cc_combine_check(const cc_combine_t *c, const char **why);
 
-/* Either kind of message, by its "type".  0, or -1 with *why set. */
+/*
+ * Either kind of message, by its "type".  0, or -1 with *why set.  A NUL
+ * in it, raw or escaped (\u0000), refuses it: the strings would be cut.
+ */
 int cc_event_decode(const char *p, size_t len, cc_event_t *ev,
     const char **why);
 

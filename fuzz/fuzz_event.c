@@ -5,7 +5,9 @@
  * Whatever it accepts passes the checks of a hand-made event
  * (cc_draw_check, cc_combine_check), and encoding it again gives a
  * message that decodes to the same event: what ingest stores is what the
- * flip published, field by field.
+ * flip published, field by field.  And no string was cut short: a message
+ * with a NUL in it, raw or as a \u escape of the code point 0, is never
+ * accepted.
  */
 
 #include "fuzz.h"
@@ -34,6 +36,38 @@ fuzz_same_event(const cc_event_t *a, const cc_event_t *b)
 }
 
 
+/* a NUL raw, or a \uXXXX escape of 0 inside a string (found by its value) */
+static int
+fuzz_has_nul(const uint8_t *p, size_t len)
+{
+    char    hex[5];
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] == '\0') {
+            return 1;
+        }
+
+        if (p[i] == '\\' && i + 5 < len && p[i + 1] == 'u') {
+            memcpy(hex, p + i + 2, 4);
+            hex[4] = '\0';
+
+            if (strspn(hex, "0123456789abcdefABCDEF") == 4
+                && strtoul(hex, NULL, 16) == 0)
+            {
+                return 1;
+            }
+        }
+
+        if (p[i] == '\\') {
+            i++;
+        }
+    }
+
+    return 0;
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,6 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     FUZZ_ASSERT(size > 0 && size <= CC_EVENT_MAX_LEN);
+    FUZZ_ASSERT(!fuzz_has_nul(data, size));
 
     why = NULL;
 

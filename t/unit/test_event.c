@@ -132,6 +132,13 @@ static const struct {
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r'); DROP TABLE draws; --\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:2\"}", "draw_id is not uid:seq" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1}", "draw_id is not uid:seq" },
+    /* a NUL escaped: cJSON keeps it and the strings were cut there */
+    { "{\"uid\":\"5\\u0000\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "a NUL in the message" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\\u0000x\",\"ts\":1,\"draw_id\":\"5:1\"}", "a NUL in the message" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\\u0000:9\"}", "a NUL in the message" },
+    { "{\"x\":\"\\u0000\",\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "a NUL in the message" },
+    /* an escaped backslash, then the text u0000: no NUL, a bad id */
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\\\\u0000\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
 };
 
 
@@ -144,6 +151,36 @@ START_TEST(test_decode_rejects)
                   == -1, "accepted #%d: %s", _i, bad[_i].json);
     ck_assert_msg(why && strcmp(why, bad[_i].why) == 0,
                   "#%d: reason \"%s\", expected \"%s\"", _i, why, bad[_i].why);
+}
+END_TEST
+
+
+/*
+ * A raw NUL, and a combine's escaped one: "abc\u0000x" was read as the
+ * request id abc (seen while writing fuzz/fuzz_event.c, whose contract
+ * now checks it; the inputs are in fuzz/regressions/event/).
+ */
+START_TEST(test_decode_nul)
+{
+    cc_event_t   ev;
+    const char  *why = NULL;
+    static const char  raw[] = "{\"type\":\"combine\",\"uid\":\"7\","
+                               "\"request_id\":\"abc\0x\",\"ts\":1}";
+    static const char  esc[] = "{\"type\":\"combine\",\"uid\":\"7\","
+                               "\"request_id\":\"abc\\u0000x\",\"ts\":1}";
+    static const char  ok[] = "{\"type\":\"combine\",\"uid\":\"7\","
+                              "\"request_id\":\"abc\",\"ts\":1}";
+
+    ck_assert_int_eq(cc_event_decode(raw, sizeof(raw) - 1, &ev, &why), -1);
+    ck_assert_str_eq(why, "a NUL in the message");
+
+    why = NULL;
+    ck_assert_int_eq(cc_event_decode(esc, sizeof(esc) - 1, &ev, &why), -1);
+    ck_assert_str_eq(why, "a NUL in the message");
+
+    ck_assert_int_eq(cc_event_decode(ok, sizeof(ok) - 1, &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_COMBINE);
+    ck_assert_str_eq(ev.u.combine.request_id, "abc");
 }
 END_TEST
 
@@ -249,6 +286,7 @@ main(void)
     tcase_add_test(tc, test_decode_not_nul_terminated);
     tcase_add_loop_test(tc, test_decode_rejects, 0,
                         (int) (sizeof(bad) / sizeof(bad[0])));
+    tcase_add_test(tc, test_decode_nul);
     tcase_add_test(tc, test_decode_oversized);
     tcase_add_test(tc, test_check);
     tcase_add_test(tc, test_combine);
