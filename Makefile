@@ -220,11 +220,14 @@ $(FUZZ_BUILD)/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
 
 fuzz: $(addprefix fuzz-run-,$(FUZZ_TARGETS))
 
-# the grown corpus first: libFuzzer writes new inputs into the first folder
+# The grown corpus first: libFuzzer writes new inputs into the first
+# folder.  A smaller ASan quarantine than the 256 MB default: the machine
+# is shared and the targets free little.
 fuzz-run-%: $(FUZZ_BUILD)/fuzz_%
 	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/crashes/$*
 	@echo "== fuzz_$* for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/$*.log)"
-	@$< -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAXLEN_$*) \
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:-quarantine_size_mb=32} \
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAXLEN_$*) \
 	    -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$*/ \
 	    $(FUZZ_BUILD)/corpus/$* fuzz/corpus/$* \
