@@ -28,8 +28,9 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
                cc-token cc-payout
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
-WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c
-WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c \
+               workers/cc_promfile.c
+WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto -lm \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
 GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
@@ -63,8 +64,10 @@ workers: $(WORKER_BINS)
 $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
                        $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/workers
-	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
-	    $(WORKER_LIBS)
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $(filter %.c,$^) $(WORKER_LIBS)
+
+# a worker's own further sources: the money checks of cc-reconcile
+$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
 
 # $(call cc_embed,NAME): the prerequisite's text as the C string NAME in
 # the target, so a schema or a script has one source
