@@ -41,6 +41,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cc_addr.h"
 #include "cc_campaign.h"
 #include "cc_keys.h"
 #include "cc_ledger.h"
@@ -95,6 +96,7 @@ typedef struct {
 
 typedef struct {
     char                *addr;
+    cc_addr_t            a;
     redisContext        *ctx;
     int64_t              retry_at;
 } cc_payout_redis_t;
@@ -311,10 +313,6 @@ cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
 static redisContext *
 cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 {
-    char            host[256];
-    const char     *colon, *h;
-    size_t          hlen;
-    long long       port;
     redisReply     *reply;
     struct timeval  tv = { 5, 0 };
 
@@ -322,21 +320,7 @@ cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
         return r->ctx;
     }
 
-    /* checked by main() already: host:port, maybe [v6]:port */
-    colon = strrchr(r->addr, ':');
-    h = r->addr;
-    hlen = colon - r->addr;
-
-    if (h[0] == '[' && hlen > 2 && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    port = strtoll(colon + 1, NULL, 10);
-
-    r->ctx = redisConnectWithTimeout(host, (int) port, tv);
+    r->ctx = redisConnectWithTimeout(r->a.host, (int) r->a.port, tv);
 
     if (r->ctx == NULL || r->ctx->err) {
         cc_payout_redis_down(p, r, r->ctx ? r->ctx->errstr
@@ -1107,8 +1091,7 @@ main(int argc, char **argv)
     int           rc;
     char          err[512];
     size_t        i, lens[CC_PAYOUT_REDIS_MAX];
-    const char   *names[CC_PAYOUT_REDIS_MAX], *colon;
-    long long     port;
+    const char   *names[CC_PAYOUT_REDIS_MAX], *why;
     cc_payout_t  *p;
 
     cc_worker_init("cc-payout");
@@ -1130,14 +1113,11 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < p->o.nredis; i++) {
-        colon = strrchr(p->o.redis[i], ':');
-
-        if (colon == NULL || colon == p->o.redis[i]
-            || colon - p->o.redis[i] > 255
-            || cc_opt_int("--redis port", colon + 1, 1, 65535, &port) != 0)
+        if (cc_addr_parse(p->o.redis[i], strlen(p->o.redis[i]),
+                          &p->redis[i].a, &why) != 0)
         {
             fprintf(stderr, "cc-payout: bad --redis \"%s\", expected "
-                    "host:port\n", p->o.redis[i]);
+                    "host:port: %s\n", p->o.redis[i], why);
             return 2;
         }
 
