@@ -29,7 +29,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
-               cc-token
+               cc-token cc-payout
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c \
                workers/cc_ledger.c workers/cc_promfile.c
