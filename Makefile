@@ -17,7 +17,7 @@ NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
-               common/cc_campaign.c \
+               common/cc_campaign.c common/cc_split.c \
                common/cc_event.c common/cc_token.c
 COMMON_HDRS := $(wildcard common/*.h)
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
