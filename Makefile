@@ -26,40 +26,65 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
-               cc-token
+               cc-token cc-payout
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
-WORKER_LIB  := workers/cc_worker.c workers/cc_store.c
-WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto \
+WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c \
+               workers/cc_promfile.c
+WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto -lm \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
-GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h
+GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
+               $(patsubst workers/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
+                   $(wildcard workers/lua/*.lua))
+
+# programs only the tests run (build/test/<name> from t/tools/<name>.c)
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
 
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 PROVE_FILES ?= t/*.t
 
-.PHONY: all module workers unit test test-unit test-nginx test-valgrind test-asan \
+.PHONY: all module workers unit test-tools test test-unit test-nginx test-valgrind test-asan \
         clean demo
 
-all: module workers unit
+all: module workers unit test-tools
+
+test-tools: $(TEST_TOOLS)
+
+$(BUILD)/test/cc-ledger-cli: t/tools/cc_ledger_cli.c $(WORKER_LIB) \
+                             $(COMMON_SRCS) $(COMMON_HDRS) \
+                             $(wildcard workers/*.h) $(GEN_HDRS)
+	@mkdir -p $(BUILD)/test
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 workers: $(WORKER_BINS)
 
 $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
                        $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/workers
-	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
-	    $(WORKER_LIBS)
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $(filter %.c,$^) $(WORKER_LIBS)
 
-# sql/shard.sql as a C string, so the schema has one source
-$(BUILD)/gen/cc_shard_sql.h: sql/shard.sql
-	@mkdir -p $(BUILD)/gen
-	awk 'BEGIN { print "/* generated from sql/shard.sql: do not edit */"; \
-	             print "static const char cc_shard_sql[] =" } \
+# a worker's own further sources: the money checks of cc-reconcile
+$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
+
+# $(call cc_embed,NAME): the prerequisite's text as the C string NAME in
+# the target, so a schema or a script has one source
+cc_embed = @mkdir -p $(BUILD)/gen; \
+	awk 'BEGIN { print "/* generated from $<: do not edit */"; \
+	             print "static const char $(1)[] =" } \
 	     { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
 	       printf "    \"%s\\n\"\n", $$0 } \
 	     END { print "    ;" }' $< > $@
+
+# sql/<name>.sql as cc_<name>_sql
+$(BUILD)/gen/cc_%_sql.h: sql/%.sql
+	$(call cc_embed,cc_$*_sql)
+
+# workers/lua/<name>.lua (a worker's Redis scripts) as cc_<name>_lua
+$(BUILD)/gen/cc_%_lua.h: workers/lua/%.lua
+	$(call cc_embed,cc_$*_lua)
 
 module: $(MODULE_SO)
 
@@ -92,7 +117,7 @@ test: all test-unit test-nginx
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-nginx: module workers
+test-nginx: module workers test-tools
 	prove -r $(PROVE_FILES)
 
 # The nginx suite with every nginx process under valgrind (slow: minutes).

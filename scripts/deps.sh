@@ -9,7 +9,7 @@ set -eu
 pkgs="build-essential pkg-config curl ca-certificates
       nginx nginx-dev libhiredis-dev libssl-dev redis-server
       mariadb-server mariadb-client libmariadb-dev librdkafka-dev
-      libcjson-dev check
+      libcjson-dev check prometheus
       libtest-base-perl libipc-run-perl libtext-diff-perl"
 
 if [ "${1:-}" = bench ]; then

@@ -10,6 +10,7 @@
  * then inserts nothing twice.  Unreadable messages go to dead_letters.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "cc_worker.h"
 #include "cc_store.h"
+#include "cc_promfile.h"
 
 
 typedef struct {
@@ -35,6 +37,7 @@ typedef struct {
     const char         *topic;
     const char         *group;
     const char         *user;
+    const char         *metrics_file;
     char               *mysql[CC_STORE_SHARDS_MAX];
     size_t              nmysql;
     long long           batch;
@@ -79,6 +82,7 @@ cc_ingest_usage(FILE *out)
 "  --batch-ms MS      longest wait to fill a batch (default 200)\n"
 "  --progress SEC     seconds between progress lines (default 5)\n"
 "  --exit-idle SEC    exit 0 after SEC seconds with nothing to read\n"
+"  --metrics-file PATH  write a Prometheus textfile with each progress line\n"
 "  --init-shards      create every shard's database and tables, then exit\n"
 "  --shard-of         print the shard of each UID argument, then exit\n"
 "  --help             this text\n");
@@ -101,6 +105,7 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
         { "batch-ms",    required_argument, NULL, 'w' },
         { "progress",    required_argument, NULL, 'p' },
         { "exit-idle",   required_argument, NULL, 'x' },
+        { "metrics-file", required_argument, NULL, 'f' },
         { "init-shards", no_argument,       NULL, 'I' },
         { "shard-of",    no_argument,       NULL, 'S' },
         { "help",        no_argument,       NULL, 'h' },
@@ -118,6 +123,7 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': o->brokers = optarg; break;
+        case 'f': o->metrics_file = optarg; break;
         case 't': o->topic = optarg; break;
         case 'g': o->group = optarg; break;
         case 'a': o->assign = 1; break;
@@ -411,11 +417,48 @@ cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
 }
 
 
+/* the textfile, with each progress line: back in the loop means healthy */
+static void
+cc_ingest_metrics(const char *path, const cc_ingest_stats_t *stats,
+    double rate, long long lag)
+{
+    cc_promfile_t  pf;
+
+    if (path == NULL) {
+        return;
+    }
+
+    cc_promfile_begin(&pf);
+    cc_promfile_add(&pf, "cc_ingest_rows_total", "counter",
+                    "Messages read from Kafka", (double) stats->read);
+    cc_promfile_add(&pf, "cc_ingest_inserted_total", "counter",
+                    "Rows MySQL lacked, written", (double) stats->inserted);
+    cc_promfile_add(&pf, "cc_ingest_dead_total", "counter",
+                    "Unreadable messages kept in dead_letters",
+                    (double) stats->dead);
+    cc_promfile_add(&pf, "cc_ingest_rate", "gauge",
+                    "Messages read per second since the last progress line",
+                    rate);
+    cc_promfile_add(&pf, "cc_ingest_lag", "gauge",
+                    "Messages in the topic not yet read (-1: unknown)",
+                    (double) lag);
+    cc_promfile_add(&pf, "cc_ingest_last_success_timestamp_seconds",
+                    "gauge", "Last time every batch read was written "
+                    "(unix seconds)", cc_now_ms() / 1000.0);
+
+    if (cc_promfile_commit(&pf, path) != 0) {
+        cc_log("metrics file %s: %s", path, strerror(errno));
+    }
+}
+
+
 static int
 cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 {
     int                        rc;
     size_t                     n, nc, ndead, i;
+    double                     rate;
+    long long                  lag;
     int64_t                    now, deadline, last_progress, last_msg;
     cc_draw_t                 *draws;
     cc_event_t                 ev;
@@ -569,13 +612,15 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
         now = cc_now_ms();
 
         if (now - last_progress >= o->progress_s * 1000) {
+            rate = (stats.read - prev.read) * 1000.0
+                   / (double) (now - last_progress);
+            lag = cc_ingest_lag(rk);
             cc_log("%llu read, %llu inserted, %llu duplicate, %llu dead; "
                    "%.0f/s; lag %lld",
                    stats.read, stats.inserted,
                    stats.read - stats.inserted - stats.dead, stats.dead,
-                   (stats.read - prev.read) * 1000.0
-                   / (double) (now - last_progress),
-                   cc_ingest_lag(rk));
+                   rate, lag);
+            cc_ingest_metrics(o->metrics_file, &stats, rate, lag);
             prev = stats;
             last_progress = now;
         }

@@ -10,6 +10,11 @@
  *   cc_promfile_add(&pf, "cc_payout_credits_total", "counter",
  *                   "Awards credited by this process", (double) n);
  *   cc_promfile_commit(&pf, path);      // path NULL: does nothing
+ *
+ * A name may carry labels, cc_reconcile_money_breaks{class="pool_sum"}:
+ * the # HELP and # TYPE lines are written once for consecutive samples of
+ * one metric (the caller adds a metric's samples together and writes any
+ * label value it builds already escaped).
  */
 
 #ifndef CC_PROMFILE_H
@@ -23,6 +28,7 @@ typedef struct {
     char    text[CC_PROMFILE_MAX];
     size_t  len;
     int     overflow;
+    char    last[128];      /* the metric of the last # TYPE line */
 } cc_promfile_t;
 
 void cc_promfile_begin(cc_promfile_t *pf);

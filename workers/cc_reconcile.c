@@ -13,6 +13,7 @@
  * timer) with --once, or as a daemon.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 
 #include "cc_worker.h"
 #include "cc_store.h"
+#include "cc_promfile.h"
+#include "cc_reconcile_money.h"
 
 
 #define CC_RECONCILE_LOG_KEY  "cc:draws"
@@ -34,6 +37,7 @@ typedef struct {
     char               *mysql[CC_STORE_SHARDS_MAX];
     size_t              nmysql;
     const char         *user;
+    const char         *metrics_file;
     long long           grace_s;
     long long           interval_s;
     long long           batch;
@@ -68,7 +72,11 @@ cc_reconcile_usage(FILE *out)
 "                   an entry holds the new draws of one flip batch, <= 64)\n"
 "  --once           one pass over every shard, then exit\n"
 "  --interval SEC   seconds between passes when not --once (default 60)\n"
-"  --help           this text\n");
+"  --metrics-file PATH  write a Prometheus textfile after each pass\n"
+"  --help           this text\n"
+"\n"
+"cc-reconcile --money --campaign FILE ... checks a drawn campaign's money\n"
+"instead (see cc-reconcile --money --help).\n");
 }
 
 
@@ -85,6 +93,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         { "batch",    required_argument, NULL, 'n' },
         { "interval", required_argument, NULL, 'i' },
         { "once",     no_argument,       NULL, 'o' },
+        { "metrics-file", required_argument, NULL, 'f' },
         { "help",     no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -115,6 +124,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 
         case 'u': o->user = optarg; break;
         case 'o': o->once = 1; break;
+        case 'f': o->metrics_file = optarg; break;
 
         case 'g':
             if (cc_opt_int("--grace", optarg, 0, 86400, &o->grace_s) != 0) {
@@ -468,6 +478,47 @@ done:
 }
 
 
+/*
+ * The textfile after a pass: totals since start, the last pass's rate.
+ * Until a pass succeeded the file is left alone, so a collector keeps
+ * the last success time of an earlier run and its age shows the failure.
+ */
+static void
+cc_reconcile_metrics(const char *path, const cc_reconcile_stats_t *all,
+    const cc_reconcile_stats_t *pass, int64_t pass_ms, int failed,
+    int64_t last_ok_ms)
+{
+    cc_promfile_t  pf;
+
+    if (path == NULL || last_ok_ms == 0) {
+        return;
+    }
+
+    cc_promfile_begin(&pf);
+    cc_promfile_add(&pf, "cc_reconcile_rows_total", "counter",
+                    "Draws and combines read from the Redis logs",
+                    (double) all->read);
+    cc_promfile_add(&pf, "cc_reconcile_written_total", "counter",
+                    "Rows MySQL lacked, written by the reconciler",
+                    (double) all->inserted);
+    cc_promfile_add(&pf, "cc_reconcile_unreadable_total", "counter",
+                    "Log lines or entries skipped as unreadable",
+                    (double) all->bad);
+    cc_promfile_add(&pf, "cc_reconcile_rate", "gauge",
+                    "Rows read per second in the last pass",
+                    pass->read * 1000.0 / (double) (pass_ms + 1));
+    cc_promfile_add(&pf, "cc_reconcile_failed_shards", "gauge",
+                    "Redis shards the last pass could not finish", failed);
+    cc_promfile_add(&pf, "cc_reconcile_last_success_timestamp_seconds",
+                    "gauge", "End of the last pass with no failed shard "
+                    "(unix seconds)", last_ok_ms / 1000.0);
+
+    if (cc_promfile_commit(&pf, path) != 0) {
+        cc_log("metrics file %s: %s", path, strerror(errno));
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -477,9 +528,16 @@ main(int argc, char **argv)
     cc_combine_t         *combines;
     cc_store_t            st;
     cc_reconcile_opts_t   o;
-    cc_reconcile_stats_t  stats;
+    cc_reconcile_stats_t  stats, all;
+    int64_t               started, last_ok;
 
     cc_worker_init("cc-reconcile");
+
+    for (i = 1; i < (size_t) argc; i++) {
+        if (strcmp(argv[i], "--money") == 0) {
+            return cc_reconcile_money_main(argc, argv);
+        }
+    }
 
     if (cc_reconcile_parse(argc, argv, &o) != 0) {
         return 2;
@@ -504,10 +562,13 @@ main(int argc, char **argv)
     }
 
     failed = 0;
+    last_ok = 0;
+    memset(&all, 0, sizeof(all));
 
     do {
         memset(&stats, 0, sizeof(stats));
         failed = 0;
+        started = cc_now_ms();
 
         for (i = 0; i < o.nredis && cc_worker_run; i++) {
             if (cc_reconcile_shard(&o, o.redis[i], &st, draws, combines,
@@ -521,6 +582,13 @@ main(int argc, char **argv)
         cc_log("pass done: %llu draws checked, %llu written, %llu "
                "unreadable, %d shard(s) failed", stats.read, stats.inserted,
                stats.bad, failed);
+
+        all.read += stats.read;
+        all.inserted += stats.inserted;
+        all.bad += stats.bad;
+        last_ok = failed ? last_ok : cc_now_ms();
+        cc_reconcile_metrics(o.metrics_file, &all, &stats,
+                             cc_now_ms() - started, failed, last_ok);
 
     } while (!o.once && cc_sleep_ms(o.interval_s * 1000) == 0);
 

@@ -11,6 +11,7 @@
 
 #include "cc_store.h"
 #include "cc_shard_sql.h"            /* generated from sql/shard.sql */
+#include "cc_money_sql.h"            /* generated from sql/money.sql */
 
 
 typedef struct {
@@ -244,7 +245,8 @@ cc_store_init_schema(cc_store_t *st)
                  sh->db);
 
         if (cc_store_exec_all(st, sh, sql) != 0
-            || cc_store_exec_all(st, sh, cc_shard_sql) != 0)
+            || cc_store_exec_all(st, sh, cc_shard_sql) != 0
+            || cc_store_exec_all(st, sh, cc_money_sql) != 0)
         {
             return -1;
         }

@@ -50,7 +50,10 @@ uint32_t cc_store_shard_of(const cc_store_t *st, uint64_t uid);
 /* Connects every shard not connected.  0, or -1 with st->err set. */
 int cc_store_connect(cc_store_t *st);
 
-/* Creates each shard's database and tables (sql/shard.sql). */
+/*
+ * Creates each shard's database, tables and triggers (sql/shard.sql, then
+ * sql/money.sql); idempotent.
+ */
 int cc_store_init_schema(cc_store_t *st);
 
 /*

@@ -1,0 +1,128 @@
+/*
+ * cc-ledger-cli: a test-only driver of cc_ledger.c against a real MySQL
+ * shard, so t/030-ledger.t can reach every rc of the ledger (cc-payout
+ * reaches only some: it never funds) in the transaction shape the
+ * workers use: one command, one transaction, committed unless the ledger
+ * says to roll back.
+ *
+ *   cc-ledger-cli --mysql H:P/DB fund CAMPAIGN SHARD CENTS
+ *   cc-ledger-cli --mysql H:P/DB credit CAMPAIGN AWARD_ID:UID:CENTS ...
+ *
+ * Prints one "ID rc" line per transfer, then "added N" or
+ * "rolled back: <reason>".  Exit 0 when the command ran (whatever the
+ * rcs), 2 on bad usage or a connection failure.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_ledger.h"
+#include "cc_store.h"
+
+
+static int
+cc_ledger_cli_usage(void)
+{
+    fprintf(stderr,
+            "usage: cc-ledger-cli --mysql H:P/DB fund CAMPAIGN SHARD CENTS\n"
+            "       cc-ledger-cli --mysql H:P/DB credit CAMPAIGN "
+            "ID:UID:CENTS ...\n");
+    return 2;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                  rc, i;
+    long                 added;
+    char                 err[512], *p, *q;
+    MYSQL               *db;
+    size_t               n;
+    cc_store_t           st;
+    cc_ledger_rc_e       frc;
+    cc_ledger_credit_t  *c;
+
+    if (argc < 5 || strcmp(argv[1], "--mysql") != 0) {
+        return cc_ledger_cli_usage();
+    }
+
+    if (cc_store_open(&st, &argv[2], 1, "root", getenv("CC_MYSQL_PASSWORD"))
+        != 0 || cc_store_connect(&st) != 0)
+    {
+        fprintf(stderr, "cc-ledger-cli: %s\n", st.err);
+        return 2;
+    }
+
+    db = st.shards[0].conn;
+    err[0] = '\0';
+    rc = 0;
+
+    if (strcmp(argv[3], "fund") == 0 && argc == 7) {
+        frc = cc_ledger_fund(db, argv[4], (unsigned) atoi(argv[5]),
+                             strtoull(argv[6], NULL, 10), err, sizeof(err));
+        printf("fund %s\n", cc_ledger_rc_name(frc));
+
+        if (frc == CC_LEDGER_DONE || frc == CC_LEDGER_EXISTS) {
+            rc = mysql_commit(db);
+            printf("committed\n");
+
+        } else {
+            mysql_rollback(db);
+            printf("rolled back: %s\n", err);
+        }
+
+    } else if (strcmp(argv[3], "credit") == 0 && argc >= 6) {
+        n = argc - 5;
+        c = calloc(n, sizeof(cc_ledger_credit_t));
+        if (c == NULL) {
+            return 2;
+        }
+
+        for (i = 5; i < argc; i++) {
+            p = strchr(argv[i], ':');
+            p = p ? strchr(p + 1, ':') : NULL;     /* after "<campaign>:" */
+            q = p ? strchr(p + 1, ':') : NULL;
+
+            if (p == NULL || q == NULL) {
+                return cc_ledger_cli_usage();
+            }
+
+            *p = '\0';
+            *q = '\0';
+            c[i - 5].award_id = argv[i];
+            c[i - 5].uid = strtoull(p + 1, NULL, 10);
+            c[i - 5].amount_cents = strtoull(q + 1, NULL, 10);
+        }
+
+        added = cc_ledger_credit_batch(db, argv[4], c, n, err, sizeof(err));
+
+        for (i = 0; i < (int) n; i++) {
+            printf("%s %s\n", c[i].award_id, cc_ledger_rc_name(c[i].rc));
+        }
+
+        if (added >= 0) {
+            rc = mysql_commit(db);
+            printf("added %ld\n", added);
+
+        } else {
+            mysql_rollback(db);
+            printf("rolled back: %s\n", err);
+        }
+
+        free(c);
+
+    } else {
+        return cc_ledger_cli_usage();
+    }
+
+    if (rc != 0) {
+        fprintf(stderr, "cc-ledger-cli: commit: %s\n", mysql_error(db));
+        rc = 2;
+    }
+
+    cc_store_close(&st);
+
+    return rc;
+}

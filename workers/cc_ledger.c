@@ -1,0 +1,593 @@
+/*
+ * cc_ledger: the embedded wallet, a double-entry ledger (see cc_ledger.h
+ * and sql/money.sql).
+ *
+ * Every transfer is one row of ledger_transfers whose primary key is its
+ * id, and moves its amount from one account's debits to another's
+ * credits in the same transaction.  The store decides what is new: an
+ * INSERT IGNORE writes only the ids not there yet, and RETURNING (or the
+ * affected rows) says which; the account changes are computed from those
+ * rows only, so a retried credit moves no money twice.  Nothing is read
+ * before it is written: the ids already there are read after the insert,
+ * with a locking read (the newest committed row, whatever the caller's
+ * snapshot), to tell EXISTS from MISMATCH.
+ */
+
+#define _GNU_SOURCE
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cc_ledger.h"
+
+
+#define CC_LEDGER_ID_CHARS  "abcdefghijklmnopqrstuvwxyz" \
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+#define CC_LEDGER_RC_UNSET  ((cc_ledger_rc_e) -1)
+
+
+/* a growable text buffer for one statement */
+typedef struct {
+    char    *p;
+    size_t   len;
+    size_t   cap;
+} cc_ledger_buf_t;
+
+
+typedef struct {
+    cc_ledger_credit_t  *c;
+    size_t               n;
+    size_t              *order;    /* indices of c sorted by award_id */
+} cc_ledger_batch_t;
+
+
+static int cc_ledger_printf(cc_ledger_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+
+static int
+cc_ledger_printf(cc_ledger_buf_t *b, const char *fmt, ...)
+{
+    int       n;
+    char     *np;
+    size_t    ncap;
+    va_list   ap;
+
+    for ( ;; ) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+
+        if (n < 0) {
+            return -1;
+        }
+
+        if ((size_t) n < b->cap - b->len) {
+            b->len += n;
+            return 0;
+        }
+
+        ncap = b->cap ? b->cap * 2 : 4096;
+        while (ncap - b->len <= (size_t) n) {
+            ncap *= 2;
+        }
+
+        np = realloc(b->p, ncap);
+        if (np == NULL) {
+            return -1;
+        }
+
+        b->p = np;
+        b->cap = ncap;
+    }
+}
+
+
+static int64_t
+cc_ledger_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * Ids and campaigns go into SQL text unquoted, so they are checked here:
+ * 1..max of [A-Za-z0-9_-], and ':' where an id may hold one.
+ */
+static int
+cc_ledger_valid(const char *s, size_t max, int colon)
+{
+    size_t  len;
+
+    len = strlen(s);
+
+    if (len == 0 || len > max) {
+        return 0;
+    }
+
+    return strspn(s, colon ? CC_LEDGER_ID_CHARS ":" : CC_LEDGER_ID_CHARS)
+           == len;
+}
+
+
+const char *
+cc_ledger_rc_name(cc_ledger_rc_e rc)
+{
+    switch (rc) {
+    case CC_LEDGER_DONE:     return "done";
+    case CC_LEDGER_EXISTS:   return "exists";
+    case CC_LEDGER_MISMATCH: return "mismatch";
+    case CC_LEDGER_NO_FUNDS: return "no_funds";
+    case CC_LEDGER_ERROR:    return "error";
+    }
+
+    return "unknown";
+}
+
+
+cc_ledger_rc_e
+cc_ledger_fund(MYSQL *db, const char *campaign, unsigned shard,
+    uint64_t amount_cents, char *err, size_t errlen)
+{
+    int             same;
+    char            sql[512];
+    MYSQL_RES      *res;
+    MYSQL_ROW       row;
+
+    if (!cc_ledger_valid(campaign, 32, 0) || amount_cents == 0) {
+        snprintf(err, errlen, "fund: bad campaign or amount 0");
+        return CC_LEDGER_ERROR;
+    }
+
+    snprintf(sql, sizeof(sql),
+             "INSERT IGNORE INTO ledger_transfers (transfer_id, debit, "
+             "credit, amount_cents, campaign, kind, award_id, created_at) "
+             "VALUES ('fund:%s:%u', 'sponsor:%s', 'pool:%s', %" PRIu64
+             ", '%s', 'fund', NULL, %" PRId64 ")",
+             campaign, shard, campaign, campaign, amount_cents, campaign,
+             cc_ledger_now_ms());
+
+    if (mysql_query(db, sql) != 0) {
+        snprintf(err, errlen, "fund: insert transfer: %s", mysql_error(db));
+        return CC_LEDGER_ERROR;
+    }
+
+    if (mysql_affected_rows(db) == 1) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO ledger_accounts (account, debits, credits, "
+                 "guard) VALUES ('sponsor:%s', %" PRIu64 ", 0, 0), "
+                 "('pool:%s', 0, %" PRIu64 ", 1) ON DUPLICATE KEY UPDATE "
+                 "debits = debits + VALUES(debits), "
+                 "credits = credits + VALUES(credits)",
+                 campaign, amount_cents, campaign, amount_cents);
+
+        if (mysql_query(db, sql) != 0) {
+            snprintf(err, errlen, "fund: accounts: %s", mysql_error(db));
+            return CC_LEDGER_ERROR;
+        }
+
+        return CC_LEDGER_DONE;
+    }
+
+    /* the id is there: the same transfer, or another under its id */
+
+    snprintf(sql, sizeof(sql),
+             "SELECT debit, credit, amount_cents, kind FROM ledger_transfers"
+             " WHERE transfer_id = 'fund:%s:%u' LOCK IN SHARE MODE",
+             campaign, shard);
+
+    if (mysql_query(db, sql) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "fund: read transfer: %s", mysql_error(db));
+        return CC_LEDGER_ERROR;
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row == NULL) {
+        mysql_free_result(res);
+        snprintf(err, errlen, "fund:%s:%u neither written nor there",
+                 campaign, shard);
+        return CC_LEDGER_ERROR;
+    }
+
+    same = strncmp(row[0], "sponsor:", 8) == 0
+           && strcmp(row[0] + 8, campaign) == 0
+           && strncmp(row[1], "pool:", 5) == 0
+           && strcmp(row[1] + 5, campaign) == 0
+           && strtoull(row[2], NULL, 10) == amount_cents
+           && strcmp(row[3], "fund") == 0;
+
+    if (!same) {
+        snprintf(err, errlen, "fund:%s:%u exists as %s -> %s %s cents (%s),"
+                 " not %" PRIu64, campaign, shard, row[0], row[1], row[2],
+                 row[3], amount_cents);
+    }
+
+    mysql_free_result(res);
+
+    return same ? CC_LEDGER_EXISTS : CC_LEDGER_MISMATCH;
+}
+
+
+/* qsort_r's: cc-draw credits from a thread per shard */
+static int
+cc_ledger_order_cmp(const void *a, const void *b, void *arg)
+{
+    const cc_ledger_credit_t  *c = arg;
+
+    return strcmp(c[*(const size_t *) a].award_id,
+                  c[*(const size_t *) b].award_id);
+}
+
+
+/*
+ * The entry of the batch a returned row stands for: the first with this id
+ * whose rc is still unset, preferring one with this amount (an id twice in
+ * one batch is written once).  n when none.
+ */
+static size_t
+cc_ledger_find(cc_ledger_batch_t *bt, const char *id, uint64_t amount)
+{
+    size_t  lo, hi, mid, i, any;
+    int     d;
+
+    lo = 0;
+    hi = bt->n;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        d = strcmp(bt->c[bt->order[mid]].award_id, id);
+
+        if (d < 0) {
+            lo = mid + 1;
+
+        } else {
+            hi = mid;
+        }
+    }
+
+    any = bt->n;
+
+    for (i = lo; i < bt->n && strcmp(bt->c[bt->order[i]].award_id, id) == 0;
+         i++)
+    {
+        if (bt->c[bt->order[i]].rc != CC_LEDGER_RC_UNSET) {
+            continue;
+        }
+
+        if (bt->c[bt->order[i]].amount_cents == amount) {
+            return bt->order[i];
+        }
+
+        if (any == bt->n) {
+            any = bt->order[i];
+        }
+    }
+
+    return any;
+}
+
+
+/*
+ * The ids the insert did not write are there already: read them (a
+ * locking read, so the newest committed version) and compare every
+ * column a credit sets.
+ */
+static int
+cc_ledger_classify(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
+    cc_ledger_buf_t *b, char *err, size_t errlen)
+{
+    int              same;
+    char             wallet[48];
+    size_t           i, k, left;
+    uint64_t         amount;
+    MYSQL_RES       *res;
+    MYSQL_ROW        row;
+    cc_ledger_credit_t  *c;
+
+    b->len = 0;
+    left = 0;
+
+    if (cc_ledger_printf(b, "SELECT transfer_id, debit, credit, "
+                         "amount_cents, kind, campaign FROM ledger_transfers"
+                         " WHERE transfer_id IN (") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < bt->n; i++) {
+        if (bt->c[i].rc == CC_LEDGER_RC_UNSET) {
+            if (cc_ledger_printf(b, "%s'%s'", left ? "," : "",
+                                 bt->c[i].award_id) != 0)
+            {
+                goto nomem;
+            }
+
+            left++;
+        }
+    }
+
+    if (left == 0) {
+        return 0;
+    }
+
+    if (cc_ledger_printf(b, ") LOCK IN SHARE MODE") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "credit: read transfers: %s", mysql_error(db));
+        return -1;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        amount = strtoull(row[3], NULL, 10);
+
+        /* every entry of the batch with this id */
+        while ((k = cc_ledger_find(bt, row[0], amount)) != bt->n) {
+            c = &bt->c[k];
+            snprintf(wallet, sizeof(wallet), "wallet:%" PRIu64, c->uid);
+
+            same = strncmp(row[1], "pool:", 5) == 0
+                   && strcmp(row[1] + 5, campaign) == 0
+                   && strcmp(row[2], wallet) == 0
+                   && amount == c->amount_cents
+                   && strcmp(row[4], "credit") == 0
+                   && strcmp(row[5], campaign) == 0;
+
+            c->rc = same ? CC_LEDGER_EXISTS : CC_LEDGER_MISMATCH;
+        }
+    }
+
+    mysql_free_result(res);
+
+    for (i = 0; i < bt->n; i++) {
+        if (bt->c[i].rc == CC_LEDGER_RC_UNSET) {
+            bt->c[i].rc = CC_LEDGER_ERROR;
+            snprintf(err, errlen, "credit %s neither written nor there",
+                     bt->c[i].award_id);
+            return -1;
+        }
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "credit: out of memory");
+    return -1;
+}
+
+
+/*
+ * One transaction's part (the caller's), in four statements:
+ *
+ *   INSERT IGNORE INTO ledger_transfers ... RETURNING transfer_id, amount
+ *       -- the new transfers only; the batch is sorted by id, so two
+ *       -- payers lock the ids in the same order
+ *   SELECT ... WHERE transfer_id IN (the others) LOCK IN SHARE MODE
+ *       -- EXISTS or MISMATCH
+ *   INSERT INTO ledger_accounts (wallets of the new) ... ON DUPLICATE KEY
+ *       UPDATE credits = credits + VALUES(credits)
+ *   UPDATE ledger_accounts SET debits = debits + S
+ *       WHERE account = 'pool:<campaign>' AND credits >= debits + S
+ *       -- the guard: no row changed is NO_FUNDS
+ */
+long
+cc_ledger_credit_batch(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, char *err, size_t errlen)
+{
+    long               added;
+    size_t             i, k, rows;
+    uint64_t           sum, amount;
+    int64_t            now;
+    MYSQL_RES         *res;
+    MYSQL_ROW          row;
+    cc_ledger_buf_t    b = { NULL, 0, 0 };
+    cc_ledger_batch_t  bt;
+
+    bt.c = c;
+    bt.n = n;
+    bt.order = NULL;
+    added = -1;
+
+    for (i = 0; i < n; i++) {
+        c[i].rc = CC_LEDGER_RC_UNSET;
+    }
+
+    if (!cc_ledger_valid(campaign, 32, 0)) {
+        snprintf(err, errlen, "credit: bad campaign \"%.32s\"", campaign);
+        goto failed;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!cc_ledger_valid(c[i].award_id, 64, 1)
+            || c[i].amount_cents == 0 || c[i].uid == 0)
+        {
+            snprintf(err, errlen, "credit: bad award \"%.64s\" (uid %" PRIu64
+                     ", %" PRIu64 " cents)", c[i].award_id, c[i].uid,
+                     c[i].amount_cents);
+            goto failed;
+        }
+    }
+
+    if (n == 0) {
+        return 0;
+    }
+
+    bt.order = malloc(n * sizeof(size_t));
+    if (bt.order == NULL) {
+        goto nomem;
+    }
+
+    for (i = 0; i < n; i++) {
+        bt.order[i] = i;
+    }
+
+    qsort_r(bt.order, n, sizeof(size_t), cc_ledger_order_cmp, c);
+
+    now = cc_ledger_now_ms();
+
+    if (cc_ledger_printf(&b, "INSERT IGNORE INTO ledger_transfers "
+                         "(transfer_id, debit, credit, amount_cents, "
+                         "campaign, kind, award_id, created_at) VALUES ")
+        != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < n; i++) {
+        k = bt.order[i];
+
+        if (cc_ledger_printf(&b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
+                             PRIu64 ",'%s','credit','%s',%" PRId64 ")",
+                             i ? "," : "", c[k].award_id, campaign,
+                             c[k].uid, c[k].amount_cents, campaign,
+                             c[k].award_id, now)
+            != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_ledger_printf(&b, " RETURNING transfer_id, amount_cents") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b.p, b.len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "credit: insert transfers: %s",
+                 mysql_error(db));
+        goto failed;
+    }
+
+    rows = 0;
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        amount = strtoull(row[1], NULL, 10);
+        k = cc_ledger_find(&bt, row[0], amount);
+
+        if (k == n) {
+            mysql_free_result(res);
+            snprintf(err, errlen, "credit: the insert returned %s, not in "
+                     "the batch", row[0]);
+            goto failed;
+        }
+
+        c[k].rc = CC_LEDGER_DONE;
+        rows++;
+    }
+
+    mysql_free_result(res);
+
+    if (rows < n
+        && cc_ledger_classify(db, campaign, &bt, &b, err, errlen) != 0)
+    {
+        goto failed;
+    }
+
+    if (rows == 0) {
+        added = 0;
+        goto done;
+    }
+
+    /* the wallets of the new transfers, in the batch's (id) order */
+
+    b.len = 0;
+    sum = 0;
+
+    if (cc_ledger_printf(&b, "INSERT INTO ledger_accounts (account, credits,"
+                         " guard) VALUES ") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (c[bt.order[i]].rc != CC_LEDGER_DONE) {
+            continue;
+        }
+
+        if (cc_ledger_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
+                             k++ ? "," : "", c[bt.order[i]].uid,
+                             c[bt.order[i]].amount_cents) != 0)
+        {
+            goto nomem;
+        }
+
+        sum += c[bt.order[i]].amount_cents;
+    }
+
+    if (cc_ledger_printf(&b, " ON DUPLICATE KEY UPDATE "
+                         "credits = credits + VALUES(credits)") != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b.p, b.len) != 0) {
+        snprintf(err, errlen, "credit: wallets: %s", mysql_error(db));
+        goto failed;
+    }
+
+    b.len = 0;
+
+    if (cc_ledger_printf(&b, "UPDATE ledger_accounts SET debits = debits + %"
+                         PRIu64 " WHERE account = 'pool:%s' AND guard = 1 "
+                         "AND credits >= debits + %" PRIu64, sum, campaign,
+                         sum) != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b.p, b.len) != 0) {
+        snprintf(err, errlen, "credit: pool: %s", mysql_error(db));
+        goto failed;
+    }
+
+    if (mysql_affected_rows(db) != 1) {
+        for (i = 0; i < n; i++) {
+            if (c[i].rc == CC_LEDGER_DONE) {
+                c[i].rc = CC_LEDGER_NO_FUNDS;
+            }
+        }
+
+        snprintf(err, errlen, "credit: pool:%s holds less than the %" PRIu64
+                 " cents of %zu new credits (or is not funded)", campaign,
+                 sum, rows);
+        goto done;
+    }
+
+    added = (long) rows;
+    goto done;
+
+nomem:
+
+    snprintf(err, errlen, "credit: out of memory");
+
+failed:
+
+    for (i = 0; i < n; i++) {
+        if (c[i].rc == CC_LEDGER_DONE || c[i].rc == CC_LEDGER_RC_UNSET) {
+            c[i].rc = CC_LEDGER_ERROR;
+        }
+    }
+
+done:
+
+    free(bt.order);
+    free(b.p);
+
+    return added;
+}
