@@ -18,7 +18,8 @@ NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
                common/cc_campaign.c common/cc_split.c \
-               common/cc_event.c common/cc_token.c
+               common/cc_event.c common/cc_token.c common/cc_log.c \
+               common/cc_addr.c
 COMMON_HDRS := $(wildcard common/*.h)
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
                $(COMMON_HDRS) config
@@ -29,7 +30,7 @@ WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
                cc-token cc-payout
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c \
-               workers/cc_promfile.c
+               workers/cc_promfile.c workers/cc_drain.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto -lm \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)
@@ -102,8 +103,9 @@ $(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 unit: $(UNIT_TESTS)
 
 # the workers' unit tests link the worker library too
-$(BUILD)/unit/test_store: t/unit/test_store.c $(WORKER_LIB) $(COMMON_SRCS) \
-                          $(COMMON_HDRS) $(GEN_HDRS)
+WORKER_UNIT := $(BUILD)/unit/test_store $(BUILD)/unit/test_worker
+$(WORKER_UNIT): $(BUILD)/unit/%: t/unit/%.c $(WORKER_LIB) $(COMMON_SRCS) \
+                $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(CHECK_LIBS) $(WORKER_LIBS)

@@ -24,7 +24,8 @@ typedef struct {
 /*
  * Parses s[0..len) as host:port.  0, or -1 with *why set to a static
  * reason ("empty host", "missing port", "bad port", "unclosed bracket",
- * "host too long", ...).
+ * "host too long", "bad host", "bad IPv6 address", "IPv6 address not in
+ * brackets", "embedded NUL").
  */
 int cc_addr_parse(const char *s, size_t len, cc_addr_t *a, const char **why);
 

@@ -11,9 +11,6 @@
 #include "cc_cards.h"
 
 
-#define CC_TS_MAX  4102444800000LL     /* 2100-01-01 in ms: a sane bound */
-
-
 static int cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why);
 
 
@@ -175,66 +172,6 @@ cc_draw_check(const cc_draw_t *d, const char **why)
     }
 
     return 0;
-}
-
-
-/* the decimal digits at *p up to the next ':' (or last); -1 if none */
-static int
-cc_event_field(const char **p, const char *last, uint64_t max, uint64_t *v)
-{
-    const char  *s;
-
-    *v = 0;
-
-    for (s = *p; s < last && *s != ':'; s++) {
-        if (*s < '0' || *s > '9' || *v > (max - (uint64_t) (*s - '0')) / 10)
-        {
-            return -1;
-        }
-
-        *v = *v * 10 + (uint64_t) (*s - '0');
-    }
-
-    if (s == *p || s == last) {
-        return -1;
-    }
-
-    *p = s + 1;
-
-    return 0;
-}
-
-
-int
-cc_draw_parse_line(const char *p, size_t len, cc_draw_t *d, const char **why)
-{
-    uint64_t     uid, seq, card, ts;
-    const char  *last;
-
-    last = p + len;
-
-    if (cc_event_field(&p, last, UINT64_MAX, &uid) != 0
-        || cc_event_field(&p, last, UINT32_MAX, &seq) != 0
-        || cc_event_field(&p, last, UINT32_MAX, &card) != 0
-        || cc_event_field(&p, last, (uint64_t) CC_TS_MAX, &ts) != 0)
-    {
-        *why = "bad draw line";
-        return -1;
-    }
-
-    if ((size_t) (last - p) > CC_REQUEST_ID_MAX) {
-        *why = "bad request_id";
-        return -1;
-    }
-
-    memset(d, 0, sizeof(*d));
-    d->uid = uid;
-    d->seq = (uint32_t) seq;
-    d->card = (uint32_t) card;
-    d->ts_ms = (int64_t) ts;
-    memcpy(d->request_id, p, (size_t) (last - p));
-
-    return cc_draw_check(d, why);
 }
 
 

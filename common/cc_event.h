@@ -21,13 +21,12 @@
 #include "cc_ids.h"
 
 #define CC_EVENT_MAX_LEN  512          /* longer messages are malformed */
+#define CC_TS_MAX  4102444800000LL     /* 2100-01-01 in ms: a sane bound */
 
 /*
  * In Redis, the flip script appends the new draws of one batch (at most
- * CC_LOG_BATCH_MAX, the module's batch size) to the shard's draw log
- * cc:draws as ONE stream entry, d = the draws' lines joined by "\n":
- *
- *   uid:seq:card:ms:request_id
+ * CC_LOG_BATCH_MAX, the module's batch size) to the shard's draw log as
+ * ONE stream entry (cc_log.h reads it).
  */
 #define CC_LOG_BATCH_MAX  64
 
@@ -75,10 +74,6 @@ char *cc_draw_encode(const cc_draw_t *d);
 
 /* Checks the fields of a draw assembled by hand (from a Redis stream). */
 int cc_draw_check(const cc_draw_t *d, const char **why);
-
-/* One line of a draw log entry.  0, or -1 with *why set. */
-int cc_draw_parse_line(const char *p, size_t len, cc_draw_t *d,
-    const char **why);
 
 char *cc_combine_encode(const cc_combine_t *c);
 int cc_combine_check(const cc_combine_t *c, const char **why);

@@ -7,6 +7,7 @@
 
 
 #include "ngx_http_cc_module.h"
+#include "cc_addr.h"
 
 
 static void *ngx_http_cc_create_main_conf(ngx_conf_t *cf);
@@ -433,9 +434,10 @@ ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cc_main_conf_t *cmcf = conf;
 
-    size_t                     k;
-    ngx_int_t                  port;
-    ngx_str_t                 *value, host;
+    size_t                     len;
+    cc_addr_t                  addr;
+    ngx_str_t                 *value;
+    const char                *why;
     ngx_uint_t                 i, j;
     ngx_http_cc_shard_conf_t  *shard, *all;
 
@@ -453,21 +455,15 @@ ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        /* the last ':' splits host and port, so "[::1]:6379" works too */
+        /* "[::1]:6379" too: cc_addr returns the host without brackets */
 
-        for (k = value[i].len; k > 0; k--) {
-            if (value[i].data[k - 1] == ':') {
-                break;
-            }
-        }
-
-        port = (k > 1) ? ngx_atoi(value[i].data + k, value[i].len - k)
-                       : NGX_ERROR;
-
-        if (port < 1 || port > 65535) {
+        if (cc_addr_parse((const char *) value[i].data, value[i].len, &addr,
+                          &why)
+            != 0)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid redis shard \"%V\", "
-                               "expected \"host:port\"", &value[i]);
+                               "expected \"host:port\" (%s)", &value[i], why);
             return NGX_CONF_ERROR;
         }
 
@@ -491,23 +487,16 @@ ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         shard->name = value[i];
-        shard->port = (in_port_t) port;
-        host.data = value[i].data;
-        host.len = k - 1;
+        shard->port = (in_port_t) addr.port;
 
-        if (host.len > 2 && host.data[0] == '[' && host.data[host.len - 1] == ']')
-        {
-            host.data++;
-            host.len -= 2;
-        }
-
-        shard->host.len = host.len;
-        shard->host.data = ngx_pnalloc(cf->pool, host.len + 1);
+        len = ngx_strlen(addr.host);
+        shard->host.len = len;
+        shard->host.data = ngx_pnalloc(cf->pool, len + 1);
         if (shard->host.data == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        (void) ngx_cpystrn(shard->host.data, host.data, host.len + 1);
+        (void) ngx_cpystrn(shard->host.data, (u_char *) addr.host, len + 1);
     }
 
     if (cmcf->shards->nelts > CC_RING_SHARDS_MAX) {

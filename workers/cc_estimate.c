@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_keys.h"
 #include "cc_worker.h"
 #include "cc_ring.h"
 
@@ -62,7 +63,7 @@ static const struct {
       ":<20-char id> = \"seq:card:left:period\" in the user hash, 5 a user:"
       " (delta - hashes) / 500000" },
     { "redis stream entry", CC_EST_REDIS_STREAM_ENTRY,
-      "cc:draws entry d = one draw line (a batch of one: the worst case),"
+      CC_KEY_LOG " entry d = one draw line (a batch of one: the worst case),"
       " 200 a second: delta / 100000" },
     { "kafka value", CC_EST_KAFKA_VALUE,
       "the JSON of cc_draw_encode(): 9-digit uid, seq 12, 20-char id" },

@@ -384,7 +384,7 @@ cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
     size_t   i, inserted;
     int64_t  backoff;
 
-    backoff = 100;
+    backoff = 0;
 
     for ( ;; ) {
         if (cc_store_write(st, draws, n, combines, nc, &inserted) == 0) {
@@ -405,14 +405,9 @@ cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
             }
         }
 
-        cc_log("mysql: %s; retrying in %lld ms", st->err,
-               (long long) backoff);
-
-        if (cc_sleep_ms(backoff) != 0) {
+        if (cc_retry_wait(&backoff, "mysql", st->err) != 0) {
             return -1;
         }
-
-        backoff = backoff < 5000 ? backoff * 2 : 5000;
     }
 }
 

@@ -21,14 +21,16 @@
 
 #include <hiredis/hiredis.h>
 
-#include "cc_worker.h"
+#include "cc_addr.h"
+#include "cc_drain.h"
+#include "cc_keys.h"
 #include "cc_store.h"
 #include "cc_promfile.h"
 #include "cc_reconcile_money.h"
+#include "cc_worker.h"
 
 
-#define CC_RECONCILE_LOG_KEY  "cc:draws"
-#define CC_RECONCILE_REDIS_MAX 64
+#define CC_RECONCILE_REDIS_MAX  64
 
 
 typedef struct {
@@ -45,13 +47,6 @@ typedef struct {
 } cc_reconcile_opts_t;
 
 
-typedef struct {
-    unsigned long long  read;
-    unsigned long long  inserted;
-    unsigned long long  bad;
-} cc_reconcile_stats_t;
-
-
 static void
 cc_reconcile_usage(FILE *out)
 {
@@ -59,9 +54,10 @@ cc_reconcile_usage(FILE *out)
 "usage: cc-reconcile --redis HOST:PORT [--redis ...] --mysql HOST:PORT/DB\n"
 "                    [--mysql ...] [--grace SEC] [--once | --interval SEC]\n"
 "\n"
-"Writes every draw and combine in the Redis shards' draw logs (stream cc:draws) older\n"
-"than the grace period into sharded MySQL, idempotently, then trims the\n"
-"logs up to what was written.  Reports how many draws MySQL lacked.\n"
+"Writes every draw and combine in the Redis shards' draw logs (stream\n"
+CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
+"then trims the logs up to what was written.  Reports how many draws MySQL\n"
+"lacked.\n"
 "The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
@@ -168,25 +164,18 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 static redisContext *
 cc_reconcile_connect(const char *addr)
 {
-    char            host[256];
-    const char     *colon;
-    long long       port;
+    cc_addr_t       a;
+    const char     *why;
     redisContext   *rc;
     struct timeval  tv = { 5, 0 };
 
-    colon = strrchr(addr, ':');
-
-    if (colon == NULL || colon == addr || (size_t) (colon - addr) >= sizeof(host)
-        || cc_opt_int("--redis port", colon + 1, 1, 65535, &port) != 0)
-    {
-        cc_log("bad redis shard \"%s\", expected host:port", addr);
+    if (cc_addr_parse(addr, strlen(addr), &a, &why) != 0) {
+        cc_log("bad redis shard \"%s\", expected host:port (%s)", addr,
+               why);
         return NULL;
     }
 
-    memcpy(host, addr, colon - addr);
-    host[colon - addr] = '\0';
-
-    rc = redisConnectWithTimeout(host, (int) port, tv);
+    rc = redisConnectWithTimeout(a.host, (int) a.port, tv);
 
     if (rc == NULL || rc->err) {
         cc_log("redis %s: %s", addr, rc ? rc->errstr : "out of memory");
@@ -201,279 +190,31 @@ cc_reconcile_connect(const char *addr)
 
 
 /*
- * An entry [id, [field, value, ...]] of the draw log: the new draws of one
- * flip batch (d = "uid:seq:card:ms:rid" lines, see cc_event.h) or, with
- * y = c, a combine (u r t).  Appends what it holds to draws[] (room for
- * CC_LOG_BATCH_MAX more) or combines[]; returns the number of unreadable
- * draws or combines in it, each logged.
- */
-static size_t
-cc_reconcile_entry(const char *addr, const redisReply *e, cc_draw_t *draws,
-    size_t *n, cc_combine_t *combines, size_t *nc)
-{
-    size_t             i, bad, rlen;
-    uint64_t           uid;
-    int64_t            ts;
-    const char        *id, *rid, *why, *p, *nl, *last;
-    cc_combine_t      *c;
-    const redisReply  *f, *v, *lines;
-    int                combine;
-
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-        || e->element[0]->type != REDIS_REPLY_STRING
-        || e->element[1]->type != REDIS_REPLY_ARRAY)
-    {
-        cc_log("redis %s: skipping a log entry: not a stream entry", addr);
-        return 1;
-    }
-
-    id = e->element[0]->str;
-    combine = 0;
-    lines = NULL;
-    uid = 0;
-    ts = 0;
-    rid = "";
-    rlen = 0;
-    why = "no draw and no combine in it";
-
-    for (i = 0; i + 1 < e->element[1]->elements; i += 2) {
-        f = e->element[1]->element[i];
-        v = e->element[1]->element[i + 1];
-
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
-            || f->len != 1)
-        {
-            continue;
-        }
-
-        switch (f->str[0]) {
-        case 'd':
-            lines = v;
-            break;
-
-        case 'y':
-            if (v->len != 1 || v->str[0] != 'c') {
-                why = "unknown type";
-                goto bad;
-            }
-            combine = 1;
-            break;
-
-        case 'u':
-            if (cc_parse_uid(v->str, v->len, &uid) != 0) {
-                why = "bad uid";
-                goto bad;
-            }
-            break;
-
-        case 't':
-            ts = strtoll(v->str, NULL, 10);
-            break;
-
-        case 'r':
-            if (v->len > CC_REQUEST_ID_MAX) {
-                why = "bad request_id";
-                goto bad;
-            }
-            rid = v->str;
-            rlen = v->len;
-            break;
-        }
-    }
-
-    if (combine) {
-        c = &combines[*nc];
-        memset(c, 0, sizeof(*c));
-        c->uid = uid;
-        c->ts_ms = ts;
-        memcpy(c->request_id, rid, rlen);
-
-        if (cc_combine_check(c, &why) != 0) {
-            goto bad;
-        }
-
-        (*nc)++;
-        return 0;
-    }
-
-    if (lines == NULL) {
-        goto bad;
-    }
-
-    bad = 0;
-    p = lines->str;
-    last = p + lines->len;
-
-    for (i = 0; p < last && i < CC_LOG_BATCH_MAX; i++, p = nl + 1) {
-        nl = memchr(p, '\n', (size_t) (last - p));
-        if (nl == NULL) {
-            nl = last;
-        }
-
-        if (cc_draw_parse_line(p, (size_t) (nl - p), &draws[*n], &why) != 0)
-        {
-            cc_log("redis %s: skipping draw %zu of log entry %s: %s",
-                   addr, i + 1, id, why);
-            bad++;
-            continue;
-        }
-
-        (*n)++;
-    }
-
-    if (p < last) {
-        cc_log("redis %s: log entry %s holds over %d draws; the rest are "
-               "skipped", addr, id, CC_LOG_BATCH_MAX);
-        bad++;
-    }
-
-    return bad;
-
-bad:
-
-    cc_log("redis %s: skipping log entry %s: %s", addr, id, why);
-    return 1;
-}
-
-
-/* the smallest stream id after "ms-seq" */
-static void
-cc_reconcile_next_id(const char *id, char *out, size_t len)
-{
-    unsigned long long  ms, seq;
-
-    if (sscanf(id, "%llu-%llu", &ms, &seq) != 2) {
-        ms = 0;
-        seq = 0;
-    }
-
-    snprintf(out, len, "%llu-%llu", ms, seq + 1);
-}
-
-
-/*
- * One pass over one Redis shard.  Returns 0 when the log is written and
- * trimmed up to the grace cutoff, -1 on an error (logged; the next pass
- * starts again from what is left in the log).
+ * One pass over one Redis shard: 0 when its log is written and trimmed up
+ * to the grace cutoff, -1 on an error (logged; the next pass starts again
+ * from what is left in the log).
  */
 static int
 cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
-    cc_store_t *st, cc_draw_t *draws, cc_combine_t *combines,
-    cc_reconcile_stats_t *stats)
+    cc_store_t *st, cc_drain_stats_t *stats)
 {
-    int                 rc;
-    char                cutoff[32], minid[64];
-    size_t              i, n, nc, inserted;
-    int64_t             backoff;
-    redisReply         *rr, *t;
-    redisContext       *c;
-    unsigned long long  read, ins, bad;
+    int            rc;
+    char           err[512];
+    redisContext  *c;
 
     c = cc_reconcile_connect(addr);
     if (c == NULL) {
         return -1;
     }
 
-    rc = -1;
-    read = ins = bad = 0;
-
-    /* the cutoff by the Redis clock: stream ids are Redis times */
-    t = redisCommand(c, "TIME");
-    if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
-        cc_log("redis %s: TIME: %s", addr, c->err ? c->errstr : "bad reply");
-        freeReplyObject(t);
-        goto done;
+    rc = cc_drain_shard(c, st, o->grace_s * 1000, (size_t) o->batch, stats,
+                        err, sizeof(err));
+    if (rc != 0) {
+        cc_log("%s", err);
     }
-
-    snprintf(cutoff, sizeof(cutoff), "%lld",
-             strtoll(t->element[0]->str, NULL, 10) * 1000
-             + strtoll(t->element[1]->str, NULL, 10) / 1000
-             - o->grace_s * 1000);
-    freeReplyObject(t);
-
-    while (cc_worker_run) {
-        rr = redisCommand(c, "XRANGE %s - %s COUNT %lld",
-                          CC_RECONCILE_LOG_KEY, cutoff, o->batch);
-
-        if (rr == NULL || rr->type != REDIS_REPLY_ARRAY) {
-            cc_log("redis %s: XRANGE: %s", addr,
-                   rr == NULL ? c->errstr
-                   : rr->type == REDIS_REPLY_ERROR ? rr->str : "bad reply");
-            freeReplyObject(rr);
-            goto done;
-        }
-
-        if (rr->elements == 0) {
-            freeReplyObject(rr);
-            break;
-        }
-
-        n = 0;
-        nc = 0;
-
-        for (i = 0; i < rr->elements; i++) {
-            bad += cc_reconcile_entry(addr, rr->element[i], draws, &n,
-                                      combines, &nc);
-        }
-
-        backoff = 100;
-
-        while (cc_store_write(st, draws, n, combines, nc, &inserted) != 0) {
-            cc_log("mysql: %s; retrying in %lld ms", st->err,
-                   (long long) backoff);
-
-            if (cc_sleep_ms(backoff) != 0) {
-                freeReplyObject(rr);
-                goto done;
-            }
-
-            backoff = backoff < 5000 ? backoff * 2 : 5000;
-        }
-
-        read += n + nc;
-        ins += inserted;
-
-        /* written: drop the log up to and including the last entry */
-        cc_reconcile_next_id(rr->element[rr->elements - 1]->element[0]->str,
-                             minid, sizeof(minid));
-
-        i = rr->elements;
-        freeReplyObject(rr);
-
-        rr = redisCommand(c, "XTRIM %s MINID %s", CC_RECONCILE_LOG_KEY,
-                          minid);
-        if (rr == NULL || rr->type != REDIS_REPLY_INTEGER) {
-            cc_log("redis %s: XTRIM: %s", addr, c->err ? c->errstr
-                   : rr->type == REDIS_REPLY_ERROR ? rr->str : "bad reply");
-            freeReplyObject(rr);
-            goto done;
-        }
-
-        freeReplyObject(rr);
-
-        if ((long long) i < o->batch) {
-            break;
-        }
-    }
-
-    rr = redisCommand(c, "XLEN %s", CC_RECONCILE_LOG_KEY);
-
-    cc_log("redis %s: %llu draws checked, %llu were missing from MySQL "
-           "and are now written, %llu unreadable; %lld newer left in the log",
-           addr, read, ins, bad,
-           rr && rr->type == REDIS_REPLY_INTEGER ? rr->integer : -1LL);
-
-    freeReplyObject(rr);
-
-    stats->read += read;
-    stats->inserted += ins;
-    stats->bad += bad;
-
-    rc = cc_worker_run ? 0 : -1;
-
-done:
 
     redisFree(c);
+
     return rc;
 }
 
@@ -484,8 +225,8 @@ done:
  * the last success time of an earlier run and its age shows the failure.
  */
 static void
-cc_reconcile_metrics(const char *path, const cc_reconcile_stats_t *all,
-    const cc_reconcile_stats_t *pass, int64_t pass_ms, int failed,
+cc_reconcile_metrics(const char *path, const cc_drain_stats_t *all,
+    const cc_drain_stats_t *pass, int64_t pass_ms, int failed,
     int64_t last_ok_ms)
 {
     cc_promfile_t  pf;
@@ -524,11 +265,9 @@ main(int argc, char **argv)
 {
     int                   failed;
     size_t                i;
-    cc_draw_t            *draws;
-    cc_combine_t         *combines;
     cc_store_t            st;
+    cc_drain_stats_t      stats, all;
     cc_reconcile_opts_t   o;
-    cc_reconcile_stats_t  stats, all;
     int64_t               started, last_ok;
 
     cc_worker_init("cc-reconcile");
@@ -550,17 +289,6 @@ main(int argc, char **argv)
         return 2;
     }
 
-    draws = calloc(o.batch * CC_LOG_BATCH_MAX, sizeof(cc_draw_t));
-    combines = calloc(o.batch, sizeof(cc_combine_t));
-
-    if (draws == NULL || combines == NULL) {
-        cc_log("out of memory");
-        free(draws);
-        free(combines);
-        cc_store_close(&st);
-        return 1;
-    }
-
     failed = 0;
     last_ok = 0;
     memset(&all, 0, sizeof(all));
@@ -571,10 +299,7 @@ main(int argc, char **argv)
         started = cc_now_ms();
 
         for (i = 0; i < o.nredis && cc_worker_run; i++) {
-            if (cc_reconcile_shard(&o, o.redis[i], &st, draws, combines,
-                                   &stats)
-                != 0)
-            {
+            if (cc_reconcile_shard(&o, o.redis[i], &st, &stats) != 0) {
                 failed++;
             }
         }
@@ -592,8 +317,6 @@ main(int argc, char **argv)
 
     } while (!o.once && cc_sleep_ms(o.interval_s * 1000) == 0);
 
-    free(draws);
-    free(combines);
     cc_store_close(&st);
     mysql_library_end();
 

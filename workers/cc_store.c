@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_addr.h"
 #include "cc_store.h"
 #include "cc_shard_sql.h"            /* generated from sql/shard.sql */
 #include "cc_money_sql.h"            /* generated from sql/money.sql */
@@ -34,15 +35,46 @@ cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what)
 }
 
 
+/* "host:port/database", the database a plain identifier */
+static int
+cc_store_parse_name(const char *name, cc_addr_t *addr, const char **db,
+    const char **why)
+{
+    const char  *slash;
+
+    slash = strchr(name, '/');
+
+    if (slash == NULL) {
+        *why = "no /database";
+        return -1;
+    }
+
+    if (cc_addr_parse(name, (size_t) (slash - name), addr, why) != 0) {
+        return -1;
+    }
+
+    *db = slash + 1;
+
+    if (**db == '\0' || strspn(*db, "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+                        != strlen(*db))
+    {
+        *why = "bad database name";
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 cc_store_open(cc_store_t *st, char *const *names, size_t n,
     const char *user, const char *password)
 {
-    size_t       i, lens[CC_STORE_SHARDS_MAX];
-    char        *colon, *slash, *end;
-    const char  *keys[CC_STORE_SHARDS_MAX];
-    unsigned long port;
-    cc_store_shard_t *sh;
+    size_t             i, lens[CC_STORE_SHARDS_MAX];
+    cc_addr_t          addr;
+    const char        *keys[CC_STORE_SHARDS_MAX], *db, *why;
+    cc_store_shard_t  *sh;
 
     memset(st, 0, sizeof(*st));
     st->user = user;
@@ -57,34 +89,17 @@ cc_store_open(cc_store_t *st, char *const *names, size_t n,
     for (i = 0; i < n; i++) {
         sh = &st->shards[i];
 
-        slash = strchr(names[i], '/');
-        colon = slash ? memrchr(names[i], ':', slash - names[i]) : NULL;
-        port = colon ? strtoul(colon + 1, &end, 10) : 0;
-
-        if (slash == NULL || colon == NULL || colon == names[i]
-            || end != slash || port == 0 || port > 65535
-            || slash[1] == '\0' || strspn(slash + 1,
-                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                   "0123456789_") != strlen(slash + 1))
-        {
+        if (cc_store_parse_name(names[i], &addr, &db, &why) != 0) {
             snprintf(st->err, sizeof(st->err), "bad MySQL shard \"%s\", "
-                     "expected host:port/database", names[i]);
+                     "expected host:port/database (%s)", names[i], why);
             cc_store_close(st);
             return -1;
         }
 
         sh->name = strdup(names[i]);
-
-        /* "[::1]:3306/db": the client wants the address bare */
-        if (names[i][0] == '[' && colon[-1] == ']' && colon - names[i] > 2) {
-            sh->host = strndup(names[i] + 1, colon - names[i] - 2);
-
-        } else {
-            sh->host = strndup(names[i], colon - names[i]);
-        }
-
-        sh->db = strdup(slash + 1);
-        sh->port = (unsigned) port;
+        sh->host = strdup(addr.host);
+        sh->db = strdup(db);
+        sh->port = addr.port;
         st->nshards++;
 
         if (sh->name == NULL || sh->host == NULL || sh->db == NULL) {

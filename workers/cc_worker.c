@@ -98,6 +98,40 @@ cc_sleep_ms(int64_t ms)
 }
 
 
+#define CC_RETRY_FIRST_MS  100
+#define CC_RETRY_MAX_MS    5000
+
+
+int64_t
+cc_retry_next(int64_t ms)
+{
+    if (ms <= 0) {
+        return CC_RETRY_FIRST_MS;
+    }
+
+    return ms < CC_RETRY_MAX_MS / 2 ? ms * 2 : CC_RETRY_MAX_MS;
+}
+
+
+int
+cc_retry_wait(int64_t *ms, const char *what, const char *err)
+{
+    if (*ms <= 0) {
+        *ms = cc_retry_next(0);
+    }
+
+    cc_log("%s: %s; retrying in %lld ms", what, err, (long long) *ms);
+
+    if (cc_sleep_ms(*ms) != 0) {
+        return -1;
+    }
+
+    *ms = cc_retry_next(*ms);
+
+    return 0;
+}
+
+
 int
 cc_opt_int(const char *opt, const char *s, long long min, long long max,
     long long *out)
@@ -108,7 +142,10 @@ cc_opt_int(const char *opt, const char *s, long long min, long long max,
     errno = 0;
     v = strtoll(s, &end, 10);
 
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+    /* strtoll would also take leading space and a '+' */
+    if (!(*s == '-' || (*s >= '0' && *s <= '9')) || *end != '\0'
+        || errno != 0 || v < min || v > max)
+    {
         fprintf(stderr, "%s: %s must be an integer in %lld..%lld, not \"%s\"\n",
                 cc_worker_name, opt, min, max, s);
         return -1;

@@ -1,7 +1,8 @@
 /*
  * cc_worker: what every worker binary does the same way: log lines with a
  * time and the program's name, stop on SIGTERM/SIGINT, sleep in a way a
- * stop interrupts, and parse bounded numeric options.
+ * stop interrupts, back off while a store is away, and parse bounded
+ * numeric options.
  */
 
 #ifndef CC_WORKER_H
@@ -21,6 +22,17 @@ int64_t cc_now_ms(void);
 
 /* sleeps ms, in slices, returning early (-1) once a stop was asked */
 int cc_sleep_ms(int64_t ms);
+
+/*
+ * Waits before the next try of a store that is away: logs "what: err;
+ * retrying in N ms", sleeps N ms, and sets *ms to the next wait.  *ms
+ * starts at 0: the waits are 100 ms, doubled each time, at most 5 s.
+ * 0 to try again, -1 once a stop was asked.
+ */
+int cc_retry_wait(int64_t *ms, const char *what, const char *err);
+
+/* the wait after one of ms (0: the first), as cc_retry_wait takes them */
+int64_t cc_retry_next(int64_t ms);
 
 /* strict decimal in [min, max]; 0, or -1 after printing an error */
 int cc_opt_int(const char *opt, const char *s, long long min, long long max,

@@ -183,66 +183,6 @@ START_TEST(test_check)
 END_TEST
 
 
-START_TEST(test_log_line)
-{
-    cc_draw_t    d;
-    const char  *why;
-    const char  *line = "18446744073709551615:4294967295:15:4102444800000:"
-                        "r-1_x\nnext";
-
-    /* a line of a log entry: its length, not a NUL, ends it */
-    ck_assert_int_eq(cc_draw_parse_line(line, strlen(line) - 5, &d, &why), 0);
-    ck_assert_uint_eq(d.uid, UINT64_MAX);
-    ck_assert_uint_eq(d.seq, UINT32_MAX);
-    ck_assert_uint_eq(d.card, 15);
-    ck_assert_int_eq(d.ts_ms, 4102444800000LL);
-    ck_assert_str_eq(d.request_id, "r-1_x");
-}
-END_TEST
-
-
-static const struct {
-    const char  *line;
-    const char  *why;
-} bad_lines[] = {
-    { "", "bad draw line" },
-    { "5:1:2:1700000000000", "bad draw line" },
-    { "5:1:2:1700000000000:", "bad request_id" },
-    { ":1:2:1700000000000:r", "bad draw line" },
-    { "5::2:1700000000000:r", "bad draw line" },
-    { "-5:1:2:1700000000000:r", "bad draw line" },
-    { "5:1:x:1700000000000:r", "bad draw line" },
-    { "5:1:2:17e11:r", "bad draw line" },
-    { "18446744073709551616:1:2:1700000000000:r", "bad draw line" },
-    { "5:4294967296:2:1700000000000:r", "bad draw line" },
-    { "5:1:2:4102444800001:r", "bad draw line" },
-    { "0:1:2:1700000000000:r", "bad uid" },
-    { "5:0:2:1700000000000:r", "bad seq" },
-    { "5:1:16:1700000000000:r", "bad card" },
-    { "5:1:2:0:r", "bad ts" },
-    { "5:1:2:1700000000000:a b", "bad request_id" },
-    { "5:1:2:1700000000000:a:b", "bad request_id" },
-    { "5:1:2:1700000000000:"
-      "12345678901234567890123456789012345678901234567890123456789012345",
-      "bad request_id" },
-};
-
-
-START_TEST(test_log_line_rejects)
-{
-    cc_draw_t    d;
-    const char  *why = NULL;
-
-    ck_assert_msg(cc_draw_parse_line(bad_lines[_i].line,
-                                     strlen(bad_lines[_i].line), &d, &why)
-                  == -1, "accepted #%d: %s", _i, bad_lines[_i].line);
-    ck_assert_msg(why && strcmp(why, bad_lines[_i].why) == 0,
-                  "#%d: reason \"%s\", expected \"%s\"", _i, why,
-                  bad_lines[_i].why);
-}
-END_TEST
-
-
 START_TEST(test_combine)
 {
     cc_combine_t   c, back;
@@ -312,9 +252,6 @@ main(void)
     tcase_add_test(tc, test_decode_oversized);
     tcase_add_test(tc, test_check);
     tcase_add_test(tc, test_combine);
-    tcase_add_test(tc, test_log_line);
-    tcase_add_loop_test(tc, test_log_line_rejects, 0,
-                        (int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);

@@ -14,20 +14,23 @@ START_TEST(test_names)
 {
     cc_store_t   st;
     char        *good[] = { "db1.internal:3306/cc_s0", "10.0.0.2:3307/cc_s1",
-                            "[::1]:3306/x" };
+                            "[::1]:3306/x", "[fe80::1%lo]:3306/x" };
     char        *bad[][1] = { { "host/db" }, { "host:0/db" },
                               { "host:65536/db" }, { ":3306/db" },
                               { "host:3306/" }, { "host:3306" },
                               { "host:33a6/db" }, { "host:3306/d-b" },
-                              { "host:3306/db;drop" } };
+                              { "host:3306/db;drop" }, { "[::1:3306/db" },
+                              { "::1:3306/db" }, { "h\x01st:3306/db" } };
     size_t       i;
 
-    ck_assert_int_eq(cc_store_open(&st, good, 3, "root", NULL), 0);
-    ck_assert_uint_eq(st.nshards, 3);
+    ck_assert_int_eq(cc_store_open(&st, good, 4, "root", NULL), 0);
+    ck_assert_uint_eq(st.nshards, 4);
     ck_assert_str_eq(st.shards[0].host, "db1.internal");
     ck_assert_uint_eq(st.shards[0].port, 3306);
     ck_assert_str_eq(st.shards[0].db, "cc_s0");
     ck_assert_str_eq(st.shards[2].host, "::1");
+    ck_assert_str_eq(st.shards[3].host, "fe80::1%lo");
+    ck_assert_str_eq(st.shards[3].name, "[fe80::1%lo]:3306/x");
     ck_assert_ptr_null(st.shards[0].conn);         /* nothing connected */
     cc_store_close(&st);
 
@@ -37,6 +40,17 @@ START_TEST(test_names)
         ck_assert_msg(strstr(st.err, "bad MySQL shard") != NULL, "%s",
                       st.err);
     }
+
+    /* the reason is cc_addr's, or the database's */
+    ck_assert_int_eq(cc_store_open(&st, bad[0], 1, "root", NULL), -1);
+    ck_assert_str_eq(st.err, "bad MySQL shard \"host/db\", expected "
+                     "host:port/database (missing port)");
+    ck_assert_int_eq(cc_store_open(&st, bad[7], 1, "root", NULL), -1);
+    ck_assert_str_eq(st.err, "bad MySQL shard \"host:3306/d-b\", expected "
+                     "host:port/database (bad database name)");
+    ck_assert_int_eq(cc_store_open(&st, bad[9], 1, "root", NULL), -1);
+    ck_assert_str_eq(st.err, "bad MySQL shard \"[::1:3306/db\", expected "
+                     "host:port/database (unclosed bracket)");
 
     ck_assert_int_eq(cc_store_open(&st, good, 0, "root", NULL), -1);
 }

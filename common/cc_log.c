@@ -1,0 +1,204 @@
+/*
+ * cc_log: the one reader of a shard's draw log.
+ */
+
+#include <string.h>
+
+#include "cc_log.h"
+
+
+/*
+ * The decimal at p, up to the first ':' or last: where it stopped, or NULL
+ * when there is no digit, a character that is not one, or more than max.
+ */
+static const char *
+cc_log_number(const char *p, const char *last, uint64_t max, uint64_t *v)
+{
+    const char  *s;
+
+    *v = 0;
+
+    for (s = p; s < last && *s != ':'; s++) {
+        if (*s < '0' || *s > '9' || *v > (max - (uint64_t) (*s - '0')) / 10)
+        {
+            return NULL;
+        }
+
+        *v = *v * 10 + (uint64_t) (*s - '0');
+    }
+
+    return s == p ? NULL : s;
+}
+
+
+/* a field uid:seq:card:ms of a line, with the ':' that ends it */
+static int
+cc_log_line_field(const char **p, const char *last, uint64_t max,
+    uint64_t *v)
+{
+    const char  *s;
+
+    s = cc_log_number(*p, last, max, v);
+
+    if (s == NULL || s == last) {
+        return -1;
+    }
+
+    *p = s + 1;
+
+    return 0;
+}
+
+
+int
+cc_log_draw_line(const char *p, size_t len, cc_draw_t *d, const char **why)
+{
+    uint64_t     uid, seq, card, ts;
+    const char  *last;
+
+    last = p + len;
+
+    if (cc_log_line_field(&p, last, UINT64_MAX, &uid) != 0
+        || cc_log_line_field(&p, last, UINT32_MAX, &seq) != 0
+        || cc_log_line_field(&p, last, UINT32_MAX, &card) != 0
+        || cc_log_line_field(&p, last, (uint64_t) CC_TS_MAX, &ts) != 0)
+    {
+        *why = "bad draw line";
+        return -1;
+    }
+
+    if ((size_t) (last - p) > CC_REQUEST_ID_MAX) {
+        *why = "bad request_id";
+        return -1;
+    }
+
+    memset(d, 0, sizeof(*d));
+    d->uid = uid;
+    d->seq = (uint32_t) seq;
+    d->card = (uint32_t) card;
+    d->ts_ms = (int64_t) ts;
+    memcpy(d->request_id, p, (size_t) (last - p));
+
+    return cc_draw_check(d, why);
+}
+
+
+void
+cc_log_entry_init(cc_log_entry_t *e)
+{
+    memset(e, 0, sizeof(*e));
+}
+
+
+void
+cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+    const char  **f;
+
+    if (nlen != 1) {
+        return;
+    }
+
+    switch (name[0]) {
+    case 'd': f = e->d; break;
+    case 'y': f = e->y; break;
+    case 'u': f = e->u; break;
+    case 'r': f = e->r; break;
+    case 't': f = e->t; break;
+    default: return;
+    }
+
+    f[0] = value;
+    f[1] = value + vlen;
+}
+
+
+/*
+ * The fields were taken by name first, the kind is decided now: y = c
+ * makes a combine, checked whole from u, r and t; otherwise d makes a
+ * draws entry, whose lines cc_log_next_draw reads one at a time so that a
+ * bad line costs only itself.
+ */
+int
+cc_log_entry_end(cc_log_entry_t *e, const char **why)
+{
+    size_t       rlen;
+    uint64_t     ts;
+    const char  *end;
+
+    if (e->y[0] != NULL) {
+        if (e->y[1] - e->y[0] != 1 || e->y[0][0] != 'c') {
+            *why = "unknown type";
+            return -1;
+        }
+
+        if (e->u[0] == NULL
+            || cc_parse_uid(e->u[0], (size_t) (e->u[1] - e->u[0]),
+                            &e->combine.uid) != 0)
+        {
+            *why = "bad uid";
+            return -1;
+        }
+
+        end = e->t[0] == NULL ? NULL
+              : cc_log_number(e->t[0], e->t[1], (uint64_t) CC_TS_MAX, &ts);
+
+        if (end == NULL || end != e->t[1]) {
+            *why = "bad ts";
+            return -1;
+        }
+
+        rlen = e->r[0] == NULL ? 0 : (size_t) (e->r[1] - e->r[0]);
+
+        if (e->r[0] == NULL || cc_check_request_id(e->r[0], rlen) != 0) {
+            *why = "bad request_id";
+            return -1;
+        }
+
+        e->kind = CC_LOG_COMBINE;
+        e->combine.ts_ms = (int64_t) ts;
+        memcpy(e->combine.request_id, e->r[0], rlen);
+
+        return cc_combine_check(&e->combine, why);
+    }
+
+    if (e->d[0] == NULL) {
+        *why = "no draw and no combine in it";
+        return -1;
+    }
+
+    e->kind = CC_LOG_DRAWS;
+    e->next = e->d[0];
+    e->last = e->d[1];
+
+    return 0;
+}
+
+
+int
+cc_log_next_draw(cc_log_entry_t *e, cc_draw_t *d, const char **why)
+{
+    const char  *p, *nl;
+
+    if (e->kind != CC_LOG_DRAWS || e->next >= e->last) {
+        return 0;
+    }
+
+    if (e->lines == CC_LOG_BATCH_MAX) {
+        e->next = e->last;
+        *why = "more draws than a flip batch holds";
+        return CC_LOG_TOO_MANY;
+    }
+
+    p = e->next;
+    nl = memchr(p, '\n', (size_t) (e->last - p));
+    if (nl == NULL) {
+        nl = e->last;
+    }
+
+    e->next = nl + 1 < e->last ? nl + 1 : e->last;
+    e->lines++;
+
+    return cc_log_draw_line(p, (size_t) (nl - p), d, why) == 0 ? 1 : -1;
+}

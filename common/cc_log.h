@@ -1,0 +1,67 @@
+/*
+ * cc_log: the one reader of a shard's draw log, the stream cc:draws (see
+ * cc_keys.h).  The flip script appends two kinds of entry, in the same
+ * atomic step that spends the chance or takes the combine:
+ *
+ *   d LINES                        the new draws of one flip batch: at most
+ *                                  CC_LOG_BATCH_MAX lines joined by "\n",
+ *                                  each uid:seq:card:ms:request_id
+ *   y c  u UID  r REQUEST_ID  t MS a combine (合成)
+ *
+ * A field name is one letter; other fields are ignored and a repeated one
+ * counts by its last value.  Plain C, no allocation and no hiredis: the
+ * caller hands an entry's fields as byte ranges.
+ */
+
+#ifndef CC_LOG_H
+#define CC_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cc_event.h"
+
+typedef enum {
+    CC_LOG_DRAWS = 1,
+    CC_LOG_COMBINE
+} cc_log_kind_e;
+
+typedef struct {
+    cc_log_kind_e   kind;
+    cc_combine_t    combine;        /* CC_LOG_COMBINE */
+    const char     *next;           /* CC_LOG_DRAWS: the lines not read */
+    const char     *last;
+    size_t          lines;          /* lines read so far */
+
+    /* the values of the fields d y u r t seen so far, [0] start [1] end */
+    const char     *d[2], *y[2], *u[2], *r[2], *t[2];
+} cc_log_entry_t;
+
+/*
+ * An entry is read field by field, in the order the stream holds them:
+ * cc_log_entry_init, cc_log_entry_field for each (name, value), then
+ * cc_log_entry_end, which checks a combine whole and fills it in, or readies
+ * a draws entry for cc_log_next_draw.  The values must outlive the entry.
+ * cc_log_entry_end: 0, or -1 with *why set ("no draw and no combine in
+ * it", "unknown type", "bad uid", "bad ts", "bad request_id").
+ */
+void cc_log_entry_init(cc_log_entry_t *e);
+void cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+int cc_log_entry_end(cc_log_entry_t *e, const char **why);
+
+/*
+ * The next draw of a draws entry: 1 with *d filled, 0 when no line is
+ * left, -1 with *why set for an unreadable line (skipped: call again), or
+ * CC_LOG_TOO_MANY once for the lines past CC_LOG_BATCH_MAX (all skipped:
+ * the next call returns 0).
+ */
+#define CC_LOG_TOO_MANY  (-2)
+
+int cc_log_next_draw(cc_log_entry_t *e, cc_draw_t *d, const char **why);
+
+/* One line uid:seq:card:ms:request_id, its length (not a NUL) ends it. */
+int cc_log_draw_line(const char *p, size_t len, cc_draw_t *d,
+    const char **why);
+
+#endif /* CC_LOG_H */

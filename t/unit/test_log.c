@@ -1,0 +1,335 @@
+/*
+ * Unit tests of common/cc_log.c: the entries of a shard's draw log, both
+ * kinds, and every reason one is refused.
+ */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_log.h"
+
+
+/*
+ * An entry from "name=value" strings, as the stream holds them (not NUL
+ * terminated where they end: the lengths do).
+ */
+static int
+entry(cc_log_entry_t *e, const char **why, const char *const *kv, size_t n)
+{
+    size_t       i;
+    const char  *eq;
+
+    cc_log_entry_init(e);
+
+    for (i = 0; i < n; i++) {
+        eq = strchr(kv[i], '=');
+        ck_assert_ptr_nonnull(eq);
+        cc_log_entry_field(e, kv[i], (size_t) (eq - kv[i]), eq + 1,
+                           strlen(eq + 1));
+    }
+
+    return cc_log_entry_end(e, why);
+}
+
+#define ENTRY(e, why, ...)                                                    \
+    entry(e, why, (const char *const []) { __VA_ARGS__ },                     \
+          sizeof((const char *const []) { __VA_ARGS__ }) / sizeof(char *))
+
+
+START_TEST(test_log_line)
+{
+    cc_draw_t    d;
+    const char  *why;
+    const char  *line = "18446744073709551615:4294967295:15:4102444800000:"
+                        "r-1_x\nnext";
+
+    /* a line of a log entry: its length, not a NUL, ends it */
+    ck_assert_int_eq(cc_log_draw_line(line, strlen(line) - 5, &d, &why), 0);
+    ck_assert_uint_eq(d.uid, UINT64_MAX);
+    ck_assert_uint_eq(d.seq, UINT32_MAX);
+    ck_assert_uint_eq(d.card, 15);
+    ck_assert_int_eq(d.ts_ms, 4102444800000LL);
+    ck_assert_str_eq(d.request_id, "r-1_x");
+}
+END_TEST
+
+
+static const struct {
+    const char  *line;
+    const char  *why;
+} bad_lines[] = {
+    { "", "bad draw line" },
+    { "5:1:2:1700000000000", "bad draw line" },
+    { "5:1:2:1700000000000:", "bad request_id" },
+    { ":1:2:1700000000000:r", "bad draw line" },
+    { "5::2:1700000000000:r", "bad draw line" },
+    { "-5:1:2:1700000000000:r", "bad draw line" },
+    { "5:1:x:1700000000000:r", "bad draw line" },
+    { "5:1:2:17e11:r", "bad draw line" },
+    { "18446744073709551616:1:2:1700000000000:r", "bad draw line" },
+    { "5:4294967296:2:1700000000000:r", "bad draw line" },
+    { "5:1:2:4102444800001:r", "bad draw line" },
+    { "0:1:2:1700000000000:r", "bad uid" },
+    { "5:0:2:1700000000000:r", "bad seq" },
+    { "5:1:16:1700000000000:r", "bad card" },
+    { "5:1:2:0:r", "bad ts" },
+    { "5:1:2:1700000000000:a b", "bad request_id" },
+    { "5:1:2:1700000000000:a:b", "bad request_id" },
+    { "5:1:2:1700000000000:"
+      "12345678901234567890123456789012345678901234567890123456789012345",
+      "bad request_id" },
+};
+
+
+START_TEST(test_log_line_rejects)
+{
+    cc_draw_t    d;
+    const char  *why = NULL;
+
+    ck_assert_msg(cc_log_draw_line(bad_lines[_i].line,
+                                     strlen(bad_lines[_i].line), &d, &why)
+                  == -1, "accepted #%d: %s", _i, bad_lines[_i].line);
+    ck_assert_msg(why && strcmp(why, bad_lines[_i].why) == 0,
+                  "#%d: reason \"%s\", expected \"%s\"", _i, why,
+                  bad_lines[_i].why);
+}
+END_TEST
+
+
+START_TEST(test_combine_entry)
+{
+    cc_log_entry_t  e;
+    cc_draw_t       d;
+    const char     *why = NULL;
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=18446744073709551615",
+                           "r=set-1_x", "t=1764240000123"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_COMBINE);
+    ck_assert_uint_eq(e.combine.uid, UINT64_MAX);
+    ck_assert_int_eq(e.combine.ts_ms, 1764240000123LL);
+    ck_assert_str_eq(e.combine.request_id, "set-1_x");
+
+    /* a combine has no draws, even with a d field beside it */
+    ck_assert_int_eq(ENTRY(&e, &why, "d=5:1:2:1700000000000:r", "y=c",
+                           "u=5", "r=a", "t=1"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_COMBINE);
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+
+    /* other fields and longer names are ignored; the last value counts */
+    ck_assert_int_eq(ENTRY(&e, &why, "u=1", "yy=z", "x=1", "y=c", "u=7",
+                           "r=b", "t=4102444800000", "uid=0"), 0);
+    ck_assert_uint_eq(e.combine.uid, 7);
+    ck_assert_int_eq(e.combine.ts_ms, 4102444800000LL);
+}
+END_TEST
+
+
+START_TEST(test_combine_value_lengths)
+{
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+    const char      buf[] = "c7rid9";
+
+    /* each value ends where its length says, not at a NUL */
+    cc_log_entry_init(&e);
+    cc_log_entry_field(&e, "yx", 1, buf, 1);
+    cc_log_entry_field(&e, "u", 1, buf + 1, 1);
+    cc_log_entry_field(&e, "r", 1, buf + 2, 3);
+    cc_log_entry_field(&e, "t", 1, buf + 5, 1);
+    ck_assert_int_eq(cc_log_entry_end(&e, &why), 0);
+    ck_assert_uint_eq(e.combine.uid, 7);
+    ck_assert_str_eq(e.combine.request_id, "rid");
+    ck_assert_int_eq(e.combine.ts_ms, 9);
+}
+END_TEST
+
+
+static const struct {
+    const char  *kv[5];
+    const char  *why;
+} bad_entries[] = {
+    { { "q=1" }, "no draw and no combine in it" },
+    { { "u=5", "r=a", "t=1" }, "no draw and no combine in it" },
+    { { "dd=5:1:2:1700000000000:r" }, "no draw and no combine in it" },
+    { { "y=z", "u=5", "r=a", "t=1" }, "unknown type" },
+    { { "y=", "u=5", "r=a", "t=1" }, "unknown type" },
+    { { "y=cc", "u=5", "r=a", "t=1" }, "unknown type" },
+    { { "y=z", "d=5:1:2:1700000000000:r" }, "unknown type" },
+    { { "y=c", "r=a", "t=1" }, "bad uid" },
+    { { "y=c", "u=0", "r=a", "t=1" }, "bad uid" },
+    { { "y=c", "u=05", "r=a", "t=1" }, "bad uid" },
+    { { "y=c", "u=-5", "r=a", "t=1" }, "bad uid" },
+    { { "y=c", "u=18446744073709551616", "r=a", "t=1" }, "bad uid" },
+    { { "y=c", "u=5", "r=a" }, "bad ts" },
+    { { "y=c", "u=5", "r=a", "t=" }, "bad ts" },
+    { { "y=c", "u=5", "r=a", "t=0" }, "bad ts" },
+    { { "y=c", "u=5", "r=a", "t=12abc" }, "bad ts" },
+    { { "y=c", "u=5", "r=a", "t=-1" }, "bad ts" },
+    { { "y=c", "u=5", "r=a", "t=4102444800001" }, "bad ts" },
+    { { "y=c", "u=5", "r=a", "t=1:2" }, "bad ts" },
+    { { "y=c", "u=5", "t=1" }, "bad request_id" },
+    { { "y=c", "u=5", "r=", "t=1" }, "bad request_id" },
+    { { "y=c", "u=5", "r=a b", "t=1" }, "bad request_id" },
+    { { "y=c", "u=5", "t=1", "r="
+        "12345678901234567890123456789012345678901234567890123456789012345" },
+      "bad request_id" },
+};
+
+
+START_TEST(test_entry_rejects)
+{
+    size_t          n;
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+
+    for (n = 0; n < 5 && bad_entries[_i].kv[n] != NULL; n++) {
+        /* count */
+    }
+
+    ck_assert_msg(entry(&e, &why, bad_entries[_i].kv, n) == -1,
+                  "accepted #%d", _i);
+    ck_assert_msg(why && strcmp(why, bad_entries[_i].why) == 0,
+                  "#%d: reason \"%s\", expected \"%s\"", _i, why,
+                  bad_entries[_i].why);
+}
+END_TEST
+
+
+START_TEST(test_request_id_nul)
+{
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+
+    /* a NUL inside a request id is refused, not cut short */
+    cc_log_entry_init(&e);
+    cc_log_entry_field(&e, "y", 1, "c", 1);
+    cc_log_entry_field(&e, "u", 1, "5", 1);
+    cc_log_entry_field(&e, "t", 1, "1", 1);
+    cc_log_entry_field(&e, "r", 1, "ab\0cd", 5);
+    ck_assert_int_eq(cc_log_entry_end(&e, &why), -1);
+    ck_assert_str_eq(why, "bad request_id");
+}
+END_TEST
+
+
+START_TEST(test_draws_entry)
+{
+    cc_log_entry_t  e;
+    cc_draw_t       d;
+    const char     *why = NULL;
+
+    ck_assert_int_eq(ENTRY(&e, &why, "d=5:1:2:1700000000000:a\n"
+                           "x:1:2:1700000000000:r\n"
+                           "\n"
+                           "6:3:15:1700000000001:b\n"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_DRAWS);
+
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 1);
+    ck_assert_uint_eq(d.uid, 5);
+    ck_assert_str_eq(d.request_id, "a");
+    ck_assert_uint_eq(e.lines, 1);
+
+    /* a bad line costs only itself, and says which it was */
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), -1);
+    ck_assert_str_eq(why, "bad draw line");
+    ck_assert_uint_eq(e.lines, 2);
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), -1);
+    ck_assert_str_eq(why, "bad draw line");
+
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 1);
+    ck_assert_uint_eq(d.uid, 6);
+    ck_assert_uint_eq(d.seq, 3);
+    ck_assert_uint_eq(d.card, 15);
+    ck_assert_int_eq(d.ts_ms, 1700000000001LL);
+    ck_assert_str_eq(d.request_id, "b");
+
+    /* the last "\n" ends the last line; it starts none */
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+    ck_assert_uint_eq(e.lines, 4);
+
+    /* an empty d holds no draw */
+    ck_assert_int_eq(ENTRY(&e, &why, "d="), 0);
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+}
+END_TEST
+
+
+START_TEST(test_draws_over_batch)
+{
+    int             rc, good, bad, too_many;
+    char           *lines, *p;
+    size_t          i;
+    cc_draw_t       d;
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+
+    lines = malloc((CC_LOG_BATCH_MAX + 2) * 40);
+    ck_assert_ptr_nonnull(lines);
+
+    for (p = lines, i = 1; i <= CC_LOG_BATCH_MAX + 2; i++) {
+        p += sprintf(p, "%s9:%zu:1:1700000000000:m%zu", i > 1 ? "\n" : "",
+                     i, i);
+    }
+
+    cc_log_entry_init(&e);
+    cc_log_entry_field(&e, "d", 1, lines, (size_t) (p - lines));
+    ck_assert_int_eq(cc_log_entry_end(&e, &why), 0);
+
+    good = bad = too_many = 0;
+
+    while ((rc = cc_log_next_draw(&e, &d, &why)) != 0) {
+        if (rc == 1) {
+            ck_assert_uint_eq(d.seq, (unsigned) good + 1);
+            good++;
+
+        } else if (rc == CC_LOG_TOO_MANY) {
+            ck_assert_str_eq(why, "more draws than a flip batch holds");
+            too_many++;
+
+        } else {
+            bad++;
+        }
+    }
+
+    /* the first batch is read; the two past it are skipped, once */
+    ck_assert_int_eq(good, CC_LOG_BATCH_MAX);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_eq(too_many, 1);
+
+    free(lines);
+}
+END_TEST
+
+
+int
+main(void)
+{
+    int       failed;
+    Suite    *s;
+    TCase    *tc;
+    SRunner  *sr;
+
+    s = suite_create("log");
+    tc = tcase_create("entries");
+    tcase_add_test(tc, test_log_line);
+    tcase_add_loop_test(tc, test_log_line_rejects, 0,
+                        (int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
+    tcase_add_test(tc, test_combine_entry);
+    tcase_add_test(tc, test_combine_value_lengths);
+    tcase_add_loop_test(tc, test_entry_rejects, 0,
+                        (int) (sizeof(bad_entries) / sizeof(bad_entries[0])));
+    tcase_add_test(tc, test_request_id_nul);
+    tcase_add_test(tc, test_draws_entry);
+    tcase_add_test(tc, test_draws_over_batch);
+    suite_add_tcase(s, tc);
+
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,122 @@
+/*
+ * Unit tests of workers/cc_worker.c: the backoff every worker uses while
+ * MySQL is away, and the bounded numeric options.
+ */
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_worker.h"
+
+
+START_TEST(test_retry_next)
+{
+    int64_t  ms;
+    int64_t  want[] = { 100, 200, 400, 800, 1600, 3200, 5000, 5000 };
+    size_t   i;
+
+    for (ms = 0, i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ms = cc_retry_next(ms);
+        ck_assert_int_eq(ms, want[i]);
+    }
+
+    ck_assert_int_eq(cc_retry_next(-5), 100);
+    ck_assert_int_eq(cc_retry_next(2499), 4998);
+    ck_assert_int_eq(cc_retry_next(2500), 5000);
+}
+END_TEST
+
+
+START_TEST(test_retry_wait)
+{
+    int64_t  ms, t0, took;
+
+    /* the first wait is 100 ms; the one after it 200 */
+    cc_worker_run = 1;
+    ms = 0;
+    t0 = cc_now_ms();
+    ck_assert_int_eq(cc_retry_wait(&ms, "mysql", "gone"), 0);
+    took = cc_now_ms() - t0;
+    ck_assert_msg(took >= 100, "waited %lld ms", (long long) took);
+    ck_assert_int_eq(ms, 200);
+
+    /* a stop ends the wait at once, and says so */
+    cc_worker_run = 0;
+    ms = 5000;
+    t0 = cc_now_ms();
+    ck_assert_int_eq(cc_retry_wait(&ms, "mysql", "gone"), -1);
+    took = cc_now_ms() - t0;
+    ck_assert_msg(took < 1000, "waited %lld ms", (long long) took);
+    cc_worker_run = 1;
+}
+END_TEST
+
+
+static const struct {
+    const char  *s;
+    long long    min, max;
+    int          rc;
+    long long    v;
+} opts[] = {
+    { "0", 0, 10, 0, 0 },
+    { "10", 0, 10, 0, 10 },
+    { "-3", -5, 5, 0, -3 },
+    { "9223372036854775807", 0, 9223372036854775807LL, 0,
+      9223372036854775807LL },
+    { "", 0, 10, -1, 0 },
+    { "11", 0, 10, -1, 0 },
+    { "-1", 0, 10, -1, 0 },
+    { "1x", 0, 10, -1, 0 },
+    { " 1", 0, 10, -1, 0 },
+    { "+1", 0, 10, -1, 0 },
+    { "-", -5, 5, -1, 0 },
+    { "1 ", 0, 10, -1, 0 },
+    { "0x10", 0, 100, -1, 0 },
+    { "9223372036854775808", 0, 9223372036854775807LL, -1, 0 },
+};
+
+
+START_TEST(test_opt_int)
+{
+    long long  v = -42;
+    int        rc;
+
+    rc = cc_opt_int("--n", opts[_i].s, opts[_i].min, opts[_i].max, &v);
+    ck_assert_msg(rc == opts[_i].rc, "#%d \"%s\": %d", _i, opts[_i].s, rc);
+
+    if (rc == 0) {
+        ck_assert_int_eq(v, opts[_i].v);
+
+    } else {
+        ck_assert_int_eq(v, -42);          /* untouched */
+    }
+}
+END_TEST
+
+
+int
+main(void)
+{
+    int       failed;
+    Suite    *s;
+    TCase    *tc;
+    SRunner  *sr;
+
+    cc_worker_init("test_worker");
+
+    s = suite_create("worker");
+    tc = tcase_create("worker");
+    tcase_add_test(tc, test_retry_next);
+    tcase_add_test(tc, test_retry_wait);
+    tcase_add_loop_test(tc, test_opt_int, 0,
+                        (int) (sizeof(opts) / sizeof(opts[0])));
+    suite_add_tcase(s, tc);
+
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

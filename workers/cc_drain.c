@@ -1,0 +1,283 @@
+/*
+ * cc_drain: one Redis shard's draw log into sharded MySQL, then trimmed.
+ *
+ * The flip script appends every draw and combine to its shard's stream in
+ * the same atomic step that spends the chance; Kafka is only the fast
+ * path.  A pass reads the log in id order, batch entries at a time, up to
+ * the cutoff (the Redis clock less the grace: stream ids are Redis times,
+ * so no clock skew between hosts matters), writes what it read with the
+ * idempotent cc_store_write (rows already there insert nothing), and only
+ * then trims the log up to the last entry written.  A crash between the
+ * write and the trim writes the same rows again next pass, inserting
+ * nothing.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_drain.h"
+#include "cc_keys.h"
+#include "cc_log.h"
+#include "cc_worker.h"
+
+
+typedef struct {
+    redisContext       *rc;
+    char                name[300];      /* "host:port" for the log lines */
+    cc_draw_t          *draws;          /* batch * CC_LOG_BATCH_MAX */
+    size_t              n;
+    cc_combine_t       *combines;       /* batch */
+    size_t              nc;
+    cc_drain_stats_t    stats;
+} cc_drain_t;
+
+
+/* the text of a failed reply, or of the connection's error */
+static const char *
+cc_drain_error(const redisContext *rc, const redisReply *r)
+{
+    if (r == NULL) {
+        return rc->err ? rc->errstr : "no reply";
+    }
+
+    return r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+}
+
+
+/*
+ * One stream entry [id, [field, value, ...]] into the batch: a combine, or
+ * the draws of a flip batch, each unreadable line logged and counted.
+ */
+static void
+cc_drain_entry(cc_drain_t *dr, const redisReply *e)
+{
+    int                rc;
+    size_t             i;
+    const char        *id, *why;
+    cc_log_entry_t     le;
+    const redisReply  *kv, *f, *v;
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+        || e->element[0]->type != REDIS_REPLY_STRING
+        || e->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        cc_log("redis %s: skipping a log entry: not a stream entry",
+               dr->name);
+        dr->stats.bad++;
+        return;
+    }
+
+    id = e->element[0]->str;
+    kv = e->element[1];
+
+    cc_log_entry_init(&le);
+
+    for (i = 0; i + 1 < kv->elements; i += 2) {
+        f = kv->element[i];
+        v = kv->element[i + 1];
+
+        if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING) {
+            cc_log_entry_field(&le, f->str, f->len, v->str, v->len);
+        }
+    }
+
+    if (cc_log_entry_end(&le, &why) != 0) {
+        cc_log("redis %s: skipping log entry %s: %s", dr->name, id, why);
+        dr->stats.bad++;
+        return;
+    }
+
+    if (le.kind == CC_LOG_COMBINE) {
+        dr->combines[dr->nc++] = le.combine;
+        return;
+    }
+
+    while ((rc = cc_log_next_draw(&le, &dr->draws[dr->n], &why)) != 0) {
+        if (rc == 1) {
+            dr->n++;
+
+        } else if (rc == CC_LOG_TOO_MANY) {
+            cc_log("redis %s: log entry %s holds over %d draws; the rest "
+                   "are skipped", dr->name, id, CC_LOG_BATCH_MAX);
+            dr->stats.bad++;
+
+        } else {
+            cc_log("redis %s: skipping draw %zu of log entry %s: %s",
+                   dr->name, le.lines, id, why);
+            dr->stats.bad++;
+        }
+    }
+}
+
+
+/* the smallest stream id after "ms-seq" */
+static void
+cc_drain_next_id(const char *id, char *out, size_t len)
+{
+    unsigned long long  ms, seq;
+
+    if (sscanf(id, "%llu-%llu", &ms, &seq) != 2) {
+        ms = 0;
+        seq = 0;
+    }
+
+    snprintf(out, len, "%llu-%llu", ms, seq + 1);
+}
+
+
+/* the cutoff "ms" by the Redis clock, grace_ms ago */
+static int
+cc_drain_cutoff(cc_drain_t *dr, int64_t grace_ms, char *cutoff, size_t len,
+    char *err, size_t errlen)
+{
+    redisReply  *t;
+
+    t = redisCommand(dr->rc, "TIME");
+
+    if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2
+        || t->element[0]->type != REDIS_REPLY_STRING
+        || t->element[1]->type != REDIS_REPLY_STRING)
+    {
+        snprintf(err, errlen, "redis %s: TIME: %s", dr->name,
+                 cc_drain_error(dr->rc, t));
+        freeReplyObject(t);
+        return -1;
+    }
+
+    snprintf(cutoff, len, "%lld",
+             strtoll(t->element[0]->str, NULL, 10) * 1000
+             + strtoll(t->element[1]->str, NULL, 10) / 1000
+             - (long long) grace_ms);
+
+    freeReplyObject(t);
+
+    return 0;
+}
+
+
+int
+cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
+    size_t batch, cc_drain_stats_t *stats, char *err, size_t errlen)
+{
+    int          ret;
+    char         cutoff[32], minid[64];
+    size_t       i, inserted;
+    int64_t      backoff;
+    redisReply  *rr;
+    cc_drain_t   dr;
+
+    memset(&dr, 0, sizeof(dr));
+    dr.rc = rc;
+    rr = NULL;
+    ret = -1;
+
+    snprintf(dr.name, sizeof(dr.name),
+             strchr(rc->tcp.host ? rc->tcp.host : "", ':') ? "[%s]:%d"
+                                                             : "%s:%d",
+             rc->tcp.host ? rc->tcp.host : "?", rc->tcp.port);
+
+    dr.draws = calloc(batch * CC_LOG_BATCH_MAX, sizeof(cc_draw_t));
+    dr.combines = calloc(batch, sizeof(cc_combine_t));
+
+    if (dr.draws == NULL || dr.combines == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+
+    if (cc_drain_cutoff(&dr, grace_ms, cutoff, sizeof(cutoff), err, errlen)
+        != 0)
+    {
+        goto cleanup;
+    }
+
+    while (cc_worker_run) {
+        /* hiredis 0.14 formats no %zu */
+        rr = redisCommand(rc, "XRANGE %s - %s COUNT %lld", CC_KEY_LOG,
+                          cutoff, (long long) batch);
+
+        if (rr == NULL || rr->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "redis %s: XRANGE: %s", dr.name,
+                     cc_drain_error(rc, rr));
+            goto cleanup;
+        }
+
+        if (rr->elements == 0) {
+            break;
+        }
+
+        dr.n = 0;
+        dr.nc = 0;
+
+        for (i = 0; i < rr->elements; i++) {
+            cc_drain_entry(&dr, rr->element[i]);
+        }
+
+        dr.stats.entries += rr->elements;
+
+        backoff = 0;
+
+        while (cc_store_write(st, dr.draws, dr.n, dr.combines, dr.nc,
+                              &inserted)
+               != 0)
+        {
+            if (cc_retry_wait(&backoff, "mysql", st->err) != 0) {
+                snprintf(err, errlen, "mysql: %s", st->err);
+                goto cleanup;
+            }
+        }
+
+        dr.stats.read += dr.n + dr.nc;
+        dr.stats.inserted += inserted;
+
+        /* written: drop the log up to and including the last entry */
+        cc_drain_next_id(rr->element[rr->elements - 1]->element[0]->str,
+                         minid, sizeof(minid));
+
+        i = rr->elements;
+        freeReplyObject(rr);
+
+        rr = redisCommand(rc, "XTRIM %s MINID %s", CC_KEY_LOG, minid);
+
+        if (rr == NULL || rr->type != REDIS_REPLY_INTEGER) {
+            snprintf(err, errlen, "redis %s: XTRIM: %s", dr.name,
+                     cc_drain_error(rc, rr));
+            goto cleanup;
+        }
+
+        freeReplyObject(rr);
+        rr = NULL;
+
+        if (i < batch) {
+            break;
+        }
+    }
+
+    if (!cc_worker_run) {
+        snprintf(err, errlen, "redis %s: stopped", dr.name);
+        goto cleanup;
+    }
+
+    freeReplyObject(rr);
+    rr = redisCommand(rc, "XLEN %s", CC_KEY_LOG);
+
+    cc_log("redis %s: %llu draws checked, %llu were missing from MySQL "
+           "and are now written, %llu unreadable; %lld newer left in the log",
+           dr.name, dr.stats.read, dr.stats.inserted, dr.stats.bad,
+           rr && rr->type == REDIS_REPLY_INTEGER ? rr->integer : -1LL);
+
+    ret = 0;
+
+cleanup:
+
+    stats->entries += dr.stats.entries;
+    stats->read += dr.stats.read;
+    stats->inserted += dr.stats.inserted;
+    stats->bad += dr.stats.bad;
+
+    freeReplyObject(rr);
+    free(dr.draws);
+    free(dr.combines);
+
+    return ret;
+}
