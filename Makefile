@@ -27,7 +27,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
-               cc-token cc-payout
+               cc-token cc-payout cc-draw
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_ledger.c \
                workers/cc_promfile.c workers/cc_drain.c
@@ -66,6 +66,9 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
                        $(COMMON_HDRS) $(wildcard workers/*.h) $(GEN_HDRS)
 	@mkdir -p $(BUILD)/workers
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $(filter %.c,$^) $(WORKER_LIBS)
+
+# cc-draw draws each shard in a thread of its own
+$(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
 
 # a worker's own further sources: the money checks of cc-reconcile
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
