@@ -9,6 +9,7 @@ use lib 't/lib';
 use CcTest;
 use CcCampaign;
 use PayoutTest;
+use File::Temp qw(tempdir);
 
 payout_setup();
 
@@ -56,13 +57,25 @@ my %amount = map { ($_ => 100 + $_ % 7) } 1 .. 300;
 seed_awards('c1', \%amount);
 is_deeply(award_states('c1'), { 'pending/0' => 300 }, '300 pending awards seeded');
 
-($rc, $out, $err) = payout_run([ '--once', '--batch', 50 ], $c1);
+my $prom = tempdir('cc-prom-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/payout.prom';
+($rc, $out, $err) = payout_run([ '--once', '--batch', 50, '--metrics-file', $prom ], $c1);
 is($rc, 0, 'cc-payout --once: exit 0') or diag $err;
 like($err, qr/done: 300 credited \(0 on claims\), 0 already credited, 0 mismatch, 0 no funds, 300 notified/,
      'it says what it did');
 is_deeply(award_states('c1'), { 'credited/1' => 300 }, 'every award credited and notified');
 is_deeply([ check_paid('c1', \%amount) ], [], 'one transfer per award, its amount, to its wallet; pools empty; books balanced');
 is_deeply([ check_redis('c1', \%amount, 'c') ], [], 'Redis: w = "c:amount:award_id" on the uid\'s shard, nowhere else');
+my $text = do { local $/; open my $f, '<', $prom or die "$prom: $!"; <$f> };
+like($text, qr/^cc_payout_rows_total 300$/m, 'the metrics file: 300 credited');
+like($text, qr/^cc_payout_notified_total 300$/m, '300 notified');
+like($text, qr/^cc_payout_mismatch_total 0$/m, 'no mismatch');
+like($text, qr/^cc_payout_last_success_timestamp_seconds \d+/m, 'a last success time');
+ok(!-e "$prom.tmp", 'written by rename: no .tmp left');
+SKIP: {
+    skip 'promtool not installed', 1 unless grep { -x "$_/promtool" } split /:/, $ENV{PATH};
+    my $check = `promtool check metrics < $prom 2>&1`;
+    is($?, 0, 'promtool check metrics accepts it') or diag $check;
+}
 is(mysql_value("SELECT COUNT(*) FROM awards WHERE credited_at IS NULL OR credited_at < created_at", 'cc_s0')
  + mysql_value("SELECT COUNT(*) FROM awards WHERE credited_at IS NULL OR credited_at < created_at", 'cc_s1'), 0,
    'each has its credit time');

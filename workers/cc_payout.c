@@ -32,6 +32,7 @@
  * (NO_FUNDS) is rolled back and logged.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,9 +41,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cc_addr.h"
 #include "cc_campaign.h"
 #include "cc_keys.h"
 #include "cc_ledger.h"
+#include "cc_promfile.h"
 #include "cc_ring.h"
 #include "cc_store.h"
 #include "cc_worker.h"
@@ -62,6 +65,7 @@ typedef struct {
     size_t               nmysql;
     const char          *campaign;
     const char          *user;
+    const char          *metrics;
     long long            batch;
     long long            interval_s;
     long long            idle_ms;
@@ -92,6 +96,7 @@ typedef struct {
 
 typedef struct {
     char                *addr;
+    cc_addr_t            a;
     redisContext        *ctx;
     int64_t              retry_at;
 } cc_payout_redis_t;
@@ -124,6 +129,7 @@ typedef struct {
     char                *sql;            /* room for a statement over rows */
     size_t               sql_max;
     int                  unpaid;         /* this pass left awards unpaid */
+    int64_t              last_ok_ms;     /* a turn with every shard up */
     cc_payout_stats_t    stats;
 } cc_payout_t;
 
@@ -157,6 +163,8 @@ cc_payout_usage(FILE *out)
 "                    the time\n"
 "  --idle-ms MS      sleep when there was nothing to do (default 10)\n"
 "  --progress SEC    a progress line every SEC seconds (default 10)\n"
+"  --metrics-file PATH  a Prometheus textfile written with each progress\n"
+"                    line and at exit (cc_payout_*)\n"
 "  --shard-of UID..  print \"uid redis-shard mysql-shard\" for each UID\n"
 "                    and exit: where a user's award and notice go\n"
 "  --help            this text\n"
@@ -182,6 +190,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         { "progress", required_argument, NULL, 'p' },
         { "once",     no_argument,       NULL, 'o' },
         { "shard-of", no_argument,       NULL, 's' },
+        { "metrics-file", required_argument, NULL, 'M' },
         { "help",     no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -199,6 +208,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         case 'u': o->user = optarg; break;
         case 'o': o->once = 1; break;
         case 's': o->shard_of = 1; break;
+        case 'M': o->metrics = optarg; break;
 
         case 'r':
             if (o->nredis == CC_PAYOUT_REDIS_MAX) {
@@ -303,10 +313,6 @@ cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
 static redisContext *
 cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 {
-    char            host[256];
-    const char     *colon, *h;
-    size_t          hlen;
-    long long       port;
     redisReply     *reply;
     struct timeval  tv = { 5, 0 };
 
@@ -314,21 +320,7 @@ cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
         return r->ctx;
     }
 
-    /* checked by main() already: host:port, maybe [v6]:port */
-    colon = strrchr(r->addr, ':');
-    h = r->addr;
-    hlen = colon - r->addr;
-
-    if (h[0] == '[' && hlen > 2 && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    port = strtoll(colon + 1, NULL, 10);
-
-    r->ctx = redisConnectWithTimeout(host, (int) port, tv);
+    r->ctx = redisConnectWithTimeout(r->a.host, (int) r->a.port, tv);
 
     if (r->ctx == NULL || r->ctx->err) {
         cc_payout_redis_down(p, r, r->ctx ? r->ctx->errstr
@@ -945,6 +937,40 @@ cc_payout_report(cc_payout_t *p, const char *what, double rate)
 }
 
 
+static void
+cc_payout_metrics(cc_payout_t *p, double rate)
+{
+    cc_promfile_t       pf;
+    cc_payout_stats_t  *t = &p->stats;
+
+    if (p->o.metrics == NULL) {
+        return;
+    }
+
+    cc_promfile_begin(&pf);
+    cc_promfile_add(&pf, "cc_payout_rows_total", "counter",
+                    "Awards credited by this process", t->credited);
+    cc_promfile_add(&pf, "cc_payout_claims_total", "counter",
+                    "Awards credited on a user's claim", t->claimed);
+    cc_promfile_add(&pf, "cc_payout_notified_total", "counter",
+                    "Credited awards told to Redis", t->notified);
+    cc_promfile_add(&pf, "cc_payout_mismatch_total", "counter",
+                    "Awards not paid: the ledger holds their id with "
+                    "another amount or wallet", t->mismatch);
+    cc_promfile_add(&pf, "cc_payout_no_funds_total", "counter",
+                    "Awards not paid: the pool holds too little", t->no_funds);
+    cc_promfile_add(&pf, "cc_payout_rate", "gauge",
+                    "Credits per second since the last progress line", rate);
+    cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",
+                    "When a turn last reached every MySQL shard",
+                    p->last_ok_ms / 1000.0);
+
+    if (cc_promfile_commit(&pf, p->o.metrics) != 0) {
+        cc_log("--metrics-file %s: %s", p->o.metrics, strerror(errno));
+    }
+}
+
+
 /*
  * The loop.  --once ends once every shard finished a pass over its
  * pending awards and found its outbox empty; otherwise a new pass starts
@@ -956,6 +982,7 @@ cc_payout_run(cc_payout_t *p)
     int                 sync, all;
     long                did, rc;
     size_t              s;
+    double              rate;
     int64_t             now, start, next_pass, next_progress, last_t;
     unsigned long long  last_n;
 
@@ -987,9 +1014,18 @@ cc_payout_run(cc_payout_t *p)
 
         now = cc_now_ms();
 
+        for (s = 0, all = 1; s < p->st.nshards; s++) {
+            all = all && p->st.shards[s].conn != NULL;
+        }
+
+        if (all) {
+            p->last_ok_ms = now;
+        }
+
         if (now >= next_progress) {
-            cc_payout_report(p, "progress", (p->stats.credited - last_n)
-                             * 1000.0 / (now - last_t + 1));
+            rate = (p->stats.credited - last_n) * 1000.0 / (now - last_t + 1);
+            cc_payout_report(p, "progress", rate);
+            cc_payout_metrics(p, rate);
             last_n = p->stats.credited;
             last_t = now;
             next_progress = now + p->o.progress_s * 1000;
@@ -1021,8 +1057,9 @@ cc_payout_run(cc_payout_t *p)
     }
 
     now = cc_now_ms();
-    cc_payout_report(p, cc_worker_run ? "done" : "stopping",
-                     p->stats.credited * 1000.0 / (now - start + 1));
+    rate = p->stats.credited * 1000.0 / (now - start + 1);
+    cc_payout_report(p, cc_worker_run ? "done" : "stopping", rate);
+    cc_payout_metrics(p, rate);
 
     return p->o.once && cc_worker_run && p->unpaid ? 1 : 0;
 }
@@ -1054,8 +1091,7 @@ main(int argc, char **argv)
     int           rc;
     char          err[512];
     size_t        i, lens[CC_PAYOUT_REDIS_MAX];
-    const char   *names[CC_PAYOUT_REDIS_MAX], *colon;
-    long long     port;
+    const char   *names[CC_PAYOUT_REDIS_MAX], *why;
     cc_payout_t  *p;
 
     cc_worker_init("cc-payout");
@@ -1077,14 +1113,11 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < p->o.nredis; i++) {
-        colon = strrchr(p->o.redis[i], ':');
-
-        if (colon == NULL || colon == p->o.redis[i]
-            || colon - p->o.redis[i] > 255
-            || cc_opt_int("--redis port", colon + 1, 1, 65535, &port) != 0)
+        if (cc_addr_parse(p->o.redis[i], strlen(p->o.redis[i]),
+                          &p->redis[i].a, &why) != 0)
         {
             fprintf(stderr, "cc-payout: bad --redis \"%s\", expected "
-                    "host:port\n", p->o.redis[i]);
+                    "host:port: %s\n", p->o.redis[i], why);
             return 2;
         }
 

@@ -25,9 +25,9 @@
 #include "cc_drain.h"
 #include "cc_keys.h"
 #include "cc_store.h"
+#include "cc_worker.h"
 #include "cc_promfile.h"
 #include "cc_reconcile_money.h"
-#include "cc_worker.h"
 
 
 #define CC_RECONCILE_REDIS_MAX  64
@@ -266,8 +266,9 @@ main(int argc, char **argv)
     int                   failed;
     size_t                i;
     cc_store_t            st;
-    cc_drain_stats_t      stats, all;
+    cc_drain_stats_t      stats;
     cc_reconcile_opts_t   o;
+    cc_drain_stats_t      all;
     int64_t               started, last_ok;
 
     cc_worker_init("cc-reconcile");
