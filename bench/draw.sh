@@ -109,7 +109,10 @@ grep -E 'progress|read and ranked' "$out/draw.err" | tail -3 | sed 's/^/  /'
 draw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 rows=$(sql "SELECT (SELECT COUNT(*) FROM cc_s0.awards)
                  + (SELECT COUNT(*) FROM cc_s1.awards)")
-[ "$rows" = "$USERS" ] || { echo "draw: $rows award rows, want $USERS" >&2; exit 1; }
+if [ "$rows" != "$USERS" ]; then
+    echo "draw: $rows award rows, want $USERS" >&2
+    exit 1
+fi
 
 # 2. the storage's limit: the same rows by the server alone
 for s in 0 1; do
@@ -127,8 +130,8 @@ t1=$(now)
 limit=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 
 awk -v n="$USERS" -v d="$draw" -v l="$limit" -v bt="$BATCH" 'BEGIN {
-    printf "cc-draw:        %d awards in %6.2f s (%.0f/s, batch %d; goal < 60 s)\n",
-           n, d, n / d, bt
-    printf "storage limit:  %d rows   in %6.2f s (%.0f/s, INSERT ... SELECT per shard)\n",
-           n, l, n / l
+    printf "cc-draw:        %d awards in %6.2f s (%.0f/s, batch %d; " \
+           "goal < 60 s)\n", n, d, n / d, bt
+    printf "storage limit:  %d rows   in %6.2f s (%.0f/s, " \
+           "INSERT ... SELECT per shard)\n", n, l, n / l
     printf "ratio:          cc-draw takes %.2f x the storage limit\n", d / l }'

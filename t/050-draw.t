@@ -175,6 +175,16 @@ isnt($rdigest, $digest, 'another digest than the equal draw');
 %amount = map { ($_ => $aw->{$_}[0]) } keys %$aw;
 is_deeply([ check_redis('rnd', \%amount, 'p') ], [], 'Redis: w on each user\'s shard');
 
+# another cap keeps each shard's total (the plan row matches) but not the
+# amounts (a cap of 100 binds where 2 x the mean, ~169, would not): the
+# awards already written tell
+$before = snapshot('rnd');
+($rc, $out, $err) = draw_run(draw_campaign('rnd', pool => 4321, split => 'random', cap => 100));
+is($rc, 2, 'the same random campaign with another cap: exit 2');
+like($err, qr/award rnd:\d+ of \d+ cents is not in this plan \(another amount\): the eligible set or settings changed/,
+     '... saying why');
+is_deeply(snapshot('rnd'), $before, '... nothing written');
+
 # ---- sync credit: every award credited in the draw -----------------------------
 
 fresh_redis();

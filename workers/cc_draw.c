@@ -22,8 +22,10 @@
  *      The move of done_upto is guarded by its old value: two draws of
  *      one shard at once cannot both commit a batch.
  *   6. The shard's awards are read back from MySQL and checked one by one
- *      against the plan; then each is loaded into its user's Redis hash
- *      by award_set.lua (never moves a credited award back to pending).
+ *      against the plan (a resumed run checks the ones written before it
+ *      writes more: the plan row does not hold every setting, the awards
+ *      do); then each is loaded into its user's Redis hash by
+ *      award_set.lua (never moves a credited award back to pending).
  *   7. The shard's digest (SHA-256 of "uid amount\n" in rank order) goes
  *      into draw_plans; the draw's digest covers the settings and every
  *      shard's.  A run after completion writes nothing and prints the
@@ -692,11 +694,15 @@ cc_draw_find(cc_draw_shard_t *s, uint64_t uid)
 
 /*
  * Every award row of the campaign in this shard read back and checked
- * against the plan: one per eligible user, of its amount.  Their status
- * is kept for Redis.  Then the digest over "uid amount\n" in rank order.
+ * against the plan: one per user of the first `upto` in rank order, of
+ * its amount.  Before a resumed run writes (upto = done_upto), a row that
+ * differs means the settings changed since (a cap, say, that the plan row
+ * does not hold): refused, bad_rc 2.  After the writes (upto = n) it is a
+ * failure.  Once all are there, their status is kept for Redis and the
+ * digest taken over "uid amount\n" in rank order.
  */
 static int
-cc_draw_verify(cc_draw_shard_t *s)
+cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
 {
     char             sql[256], line[80];
     uint64_t         i, uid, amount, seen;
@@ -728,13 +734,17 @@ cc_draw_verify(cc_draw_shard_t *s)
         amount = strtoull(row[1], NULL, 10);
         u = cc_draw_find(s, uid);
 
-        if (u == NULL || amount != s->amounts[u - s->users]) {
+        if (u == NULL || (uint64_t) (u - s->users) >= upto
+            || amount != s->amounts[u - s->users])
+        {
             mysql_free_result(res);
-            return cc_draw_fail(s, CC_DRAW_FAILED, "award %s:%" PRIu64 " of %"
-                                PRIu64 " cents is not in the plan (%s)",
+            return cc_draw_fail(s, bad_rc, "award %s:%" PRIu64 " of %" PRIu64
+                                " cents is not in this plan (%s): the "
+                                "eligible set or settings changed",
                                 s->d->c.id, uid, amount,
                                 u == NULL ? "not eligible"
-                                          : "another amount");
+                                : amount != s->amounts[u - s->users]
+                                ? "another amount" : "not yet drawn");
         }
 
         s->credited[u - s->users] = row[2][0] == 'c' ? 1 : 2;
@@ -753,9 +763,13 @@ cc_draw_verify(cc_draw_shard_t *s)
         return -1;
     }
 
-    if (seen != s->n) {
-        return cc_draw_fail(s, CC_DRAW_FAILED, "%" PRIu64 " award rows for "
-                            "%" PRIu64 " eligible users", seen, s->n);
+    if (seen != upto) {
+        return cc_draw_fail(s, bad_rc, "%" PRIu64 " award rows where %" PRIu64
+                            " are drawn", seen, upto);
+    }
+
+    if (upto < s->n) {
+        return 0;
     }
 
     md = EVP_MD_CTX_new();
@@ -965,8 +979,10 @@ cc_draw_shard_main(void *arg)
 
     if (cc_draw_begin_shard(s) == 0
         && cc_draw_read_users(s) == 0
+        && (s->done_upto == 0
+            || cc_draw_verify(s, s->done_upto, CC_DRAW_REFUSED) == 0)
         && (t[1] = cc_now_ms(), cc_draw_write(s) == 0)
-        && (t[2] = cc_now_ms(), cc_draw_verify(s) == 0)
+        && (t[2] = cc_now_ms(), cc_draw_verify(s, s->n, CC_DRAW_FAILED) == 0)
         && (t[3] = cc_now_ms(), cc_draw_load_redis(s) == 0)
         && cc_draw_finish(s) == 0)
     {
