@@ -17,7 +17,7 @@ NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
-               common/cc_campaign.c \
+               common/cc_campaign.c common/cc_split.c \
                common/cc_event.c common/cc_token.c common/cc_log.c \
                common/cc_addr.c
 COMMON_HDRS := $(wildcard common/*.h)
@@ -29,7 +29,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
-               cc-token cc-payout
+               cc-token cc-payout cc-draw
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c \
                workers/cc_ledger.c workers/cc_promfile.c
@@ -96,6 +96,9 @@ $(LUA_HDR): $(LUA_SRCS)
 	    $(call cc_embed,ngx_http_cc_lua_$(basename $(notdir $(f))),$(f));) \
 	} > $@.tmp
 	mv $@.tmp $@
+
+# cc-draw draws each shard in a thread of its own
+$(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
 
 # a worker's own further sources: the money checks of cc-reconcile
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c

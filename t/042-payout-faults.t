@@ -20,22 +20,35 @@ payout_setup();
 # ---- SIGKILL at 20 random points ------------------------------------------------
 
 # each round a campaign of its own, so that every kill lands in work: a
-# payout killed after a random time, then restarted to the end
+# payout killed after a random time, then restarted to the end.  A kill
+# that came after the payout had finished is not one: the round is drawn
+# again with half the delay (a new campaign), so all 20 land mid-work
+# however fast this machine is today.
 my (@points, @at, $mid);
 $mid = 0;
 for my $round (1 .. 20) {
-    my $c = "k$round";
-    my %a = map { ($_ => 1 + $_ % 97) } $round * 10000 + 1 .. $round * 10000 + 1500;
-    seed_awards($c, \%a, redis => 0);
-    my $file = campaign_file($c);
-    my $ms = int(rand(300));
-    push @points, $ms;
-    my $w = spawn_payout([ '--batch', 40, '--idle-ms', 5 ], $file);
-    sleep($ms / 1000);
-    kill_worker($w);
-    my $st = award_states($c);
-    push @at, ($st->{'credited/0'} // 0) . '+' . ($st->{'credited/1'} // 0);
-    $mid++ if ($st->{'credited/1'} // 0) < 1500;
+    my ($c, %a, $file, $ms);
+    my $limit = 300;
+    for my $try (1 .. 6) {
+        $c = "k$round-$try";
+        %a = map { ($_ => 1 + $_ % 97) } $round * 10000 + 1 .. $round * 10000 + 1500;
+        seed_awards($c, \%a, redis => 0);
+        $file = campaign_file($c);
+        $ms = int(rand($limit));
+        my $w = spawn_payout([ '--batch', 40, '--idle-ms', 5 ], $file);
+        sleep($ms / 1000);
+        kill_worker($w);
+        my $st = award_states($c);
+        my $landed = ($st->{'credited/1'} // 0) < 1500;
+        if ($landed || $try == 6) {
+            push @points, $ms;
+            push @at, ($st->{'credited/0'} // 0) . '+' . ($st->{'credited/1'} // 0);
+            $mid++ if $landed;
+            last;
+        }
+        my ($rc) = payout_run([ '--once', '--batch', 40 ], $file);    # finish it
+        $limit = int($limit / 2) || 1;
+    }
     my ($rc, undef, $err) = payout_run([ '--once', '--batch', 40 ], $file);
     is($rc, 0, "round $round: killed after $ms ms ($at[-1] credited+notified), restarted: exit 0 (seed $seed)")
         or diag $err;
@@ -45,7 +58,7 @@ for my $round (1 .. 20) {
     is_deeply([ check_redis($c, \%some, 'c') ], [], "round $round: Redis notices (every 25th user) (seed $seed)");
 }
 note("kill points (ms) @points; credited+notified at each kill: @at");
-ok($mid >= 15, "at least 15 of the 20 kills landed before the end ($mid) (seed $seed)");
+is($mid, 20, "all 20 kills landed before the end (seed $seed)");
 
 # ---- MySQL down mid-run ---------------------------------------------------------
 
