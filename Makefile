@@ -53,7 +53,7 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 PROVE_FILES ?= t/*.t
 
 .PHONY: all module workers tools unit lua test-tools test test-unit test-lua \
-        test-nginx test-valgrind test-asan clean demo
+        test-nginx test-valgrind test-asan clean campaign
 
 all: module workers tools unit test-tools
 
@@ -172,8 +172,8 @@ test-asan:
 	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/ngx_http_cc_module.so \
 	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(PROVE_FILES)
 
-demo: all
-	./scripts/demo.sh
+campaign: all
+	./scripts/campaign.sh
 
 clean:
 	rm -rf $(BUILD)
