@@ -12,7 +12,8 @@ MODULE_SO   := $(NGX_BUILD)/ngx_http_cc_module.so
 
 CC          ?= cc
 CFLAGS      ?= -O2 -g
-CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -Icommon
+CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -Icommon $(SANITIZE)
+SANITIZE    ?=
 NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
@@ -53,7 +54,7 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 PROVE_FILES ?= t/*.t
 
 .PHONY: all module workers tools unit lua test-tools test test-unit test-lua \
-        test-nginx test-valgrind test-asan clean campaign
+        test-nginx test-valgrind test-asan asan clean campaign
 
 all: module workers tools unit test-tools
 
@@ -155,22 +156,45 @@ test-unit: unit
 test-nginx: module workers tools test-tools
 	prove -r $(PROVE_FILES)
 
-# The nginx suite with every nginx process under valgrind (slow: minutes).
-test-valgrind: module
-	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+# The nginx suite with every nginx process under valgrind (slow: minutes),
+# and every worker the tests spawn too: build/valgrind/workers/cc-NAME
+# links to t/tools/valgrind-worker, which runs build/workers/cc-NAME under
+# valgrind.  VALGRIND_PROVE_FILES picks the test files.
+VALGRIND_PROVE_FILES ?= $(PROVE_FILES)
+test-valgrind: module workers
+	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind/workers
+	for w in $(WORKERS); do \
+	    ln -s $(CURDIR)/t/tools/valgrind-worker $(BUILD)/valgrind/workers/$$w; \
+	done
 	VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind \
-	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx prove $(PROVE_FILES)
+	CC_WORKER_DIR=$(CURDIR)/$(BUILD)/valgrind/workers \
+	CC_REAL_WORKER_DIR=$(CURDIR)/$(BUILD)/workers \
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx \
+	prove $(VALGRIND_PROVE_FILES)
 	t/tools/valgrind-report $(BUILD)/valgrind
 
-# The module built with ASan and UBSan into build/asan, loaded by the stock
-# nginx with libasan preloaded.
-ASAN_BUILD := $(BUILD)/asan
-test-asan:
-	$(MAKE) NGX_BUILD=$(ASAN_BUILD) \
-	    NGX_CC_OPT='-Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer' \
-	    NGX_LD_OPT='-fsanitize=address,undefined' module
-	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/ngx_http_cc_module.so \
-	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(PROVE_FILES)
+# The module and the workers built with ASan and UBSan into build/asan (a
+# build tree of its own: build/asan/nginx, build/asan/workers); the module
+# is loaded by the stock nginx with libasan preloaded (t/tools/asan-nginx),
+# the tests spawn the workers from build/asan/workers.  A report stops the
+# process (no recovery) and the harness fails the test file on any report
+# in nginx's logs or a worker's stderr.  ASAN_PROVE_FILES picks the files.
+ASAN_BUILD       := $(BUILD)/asan
+ASAN_FLAGS       := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                    -fno-omit-frame-pointer
+ASAN_PROVE_FILES ?= $(PROVE_FILES)
+asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE='$(ASAN_FLAGS)' \
+	    NGX_CC_OPT='-Wextra -Werror $(ASAN_FLAGS)' \
+	    NGX_LD_OPT='-fsanitize=address,undefined' \
+	    module workers tools test-tools
+
+test-asan: asan
+	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/nginx/ngx_http_cc_module.so \
+	CC_WORKER_DIR=$(CURDIR)/$(ASAN_BUILD)/workers \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(ASAN_PROVE_FILES)
 
 campaign: all
 	./scripts/campaign.sh
