@@ -12,12 +12,13 @@ MODULE_SO   := $(NGX_BUILD)/ngx_http_cc_module.so
 
 CC          ?= cc
 CFLAGS      ?= -O2 -g
-CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -Icommon
+CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -Icommon $(SANITIZE)
+SANITIZE    ?=
 NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
-               common/cc_campaign.c \
+               common/cc_campaign.c common/cc_split.c \
                common/cc_event.c common/cc_token.c common/cc_log.c \
                common/cc_addr.c common/cc_award.c
 COMMON_HDRS := $(wildcard common/*.h)
@@ -29,7 +30,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
-               cc-token
+               cc-token cc-payout cc-draw
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c \
                workers/cc_ledger.c workers/cc_promfile.c
@@ -53,8 +54,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 PROVE_FILES ?= t/*.t
 
 .PHONY: all module workers tools unit lua test-tools test test-unit test-lua \
-        test-nginx test-valgrind test-asan clean demo fuzz fuzz-build \
-        fuzz-regress
+        test-nginx test-valgrind test-asan asan clean campaign fuzz \
+        fuzz-build fuzz-regress
 
 all: module workers tools unit test-tools
 
@@ -97,6 +98,9 @@ $(LUA_HDR): $(LUA_SRCS)
 	    $(call cc_embed,ngx_http_cc_lua_$(basename $(notdir $(f))),$(f));) \
 	} > $@.tmp
 	mv $@.tmp $@
+
+# cc-draw draws each shard in a thread of its own
+$(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
 
 # a worker's own further sources: the money checks of cc-reconcile
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
@@ -153,22 +157,38 @@ test-unit: unit
 test-nginx: module workers tools test-tools
 	prove -r $(PROVE_FILES)
 
-# The nginx suite with every nginx process under valgrind (slow: minutes).
-test-valgrind: module
-	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+# The nginx suite with every nginx process under valgrind (slow: minutes),
+# and every worker the tests spawn too: build/valgrind/workers/cc-NAME
+# links to t/tools/valgrind-worker, which runs build/workers/cc-NAME under
+# valgrind.  VALGRIND_PROVE_FILES picks the test files.
+VALGRIND_PROVE_FILES ?= $(PROVE_FILES)
+test-valgrind: module workers
+	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind/workers
+	for w in $(WORKERS); do \
+	    ln -s $(CURDIR)/t/tools/valgrind-worker $(BUILD)/valgrind/workers/$$w; \
+	done
 	VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind \
-	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx prove $(PROVE_FILES)
+	CC_WORKER_DIR=$(CURDIR)/$(BUILD)/valgrind/workers \
+	CC_REAL_WORKER_DIR=$(CURDIR)/$(BUILD)/workers \
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx \
+	prove $(VALGRIND_PROVE_FILES)
 	t/tools/valgrind-report $(BUILD)/valgrind
 
-# The module built with ASan and UBSan into build/asan, loaded by the stock
-# nginx with libasan preloaded.
-ASAN_BUILD := $(BUILD)/asan
-test-asan:
-	$(MAKE) NGX_BUILD=$(ASAN_BUILD) \
-	    NGX_CC_OPT='-Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer' \
-	    NGX_LD_OPT='-fsanitize=address,undefined' module
-	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/ngx_http_cc_module.so \
-	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(PROVE_FILES)
+# The module and the workers built with ASan and UBSan into build/asan (a
+# build tree of its own: build/asan/nginx, build/asan/workers); the module
+# is loaded by the stock nginx with libasan preloaded (t/tools/asan-nginx),
+# the tests spawn the workers from build/asan/workers.  A report stops the
+# process (no recovery) and the harness fails the test file on any report
+# in nginx's logs or a worker's stderr.  ASAN_PROVE_FILES picks the files.
+ASAN_BUILD       := $(BUILD)/asan
+ASAN_FLAGS       := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                    -fno-omit-frame-pointer
+ASAN_PROVE_FILES ?= $(PROVE_FILES)
+asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE='$(ASAN_FLAGS)' \
+	    NGX_CC_OPT='-Wextra -Werror $(ASAN_FLAGS)' \
+	    NGX_LD_OPT='-fsanitize=address,undefined' \
+	    module workers tools test-tools
 
 # ---- fuzzing: fuzz/fuzz_<name>.c, a libFuzzer target over one parser of
 # common/ that checks the parser's contract (see fuzz/fuzz.h).
@@ -242,8 +262,15 @@ fuzz-regress: $(patsubst %,$(FUZZ_BUILD)/replay_%,$(FUZZ_TARGETS))
 	    $(FUZZ_BUILD)/replay_$$t fuzz/corpus/$$t fuzz/regressions/$$t; \
 	done
 
-demo: all
-	./scripts/demo.sh
+test-asan: asan
+	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/nginx/ngx_http_cc_module.so \
+	CC_WORKER_DIR=$(CURDIR)/$(ASAN_BUILD)/workers \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(ASAN_PROVE_FILES)
+
+campaign: all
+	./scripts/campaign.sh
 
 clean:
 	rm -rf $(BUILD)

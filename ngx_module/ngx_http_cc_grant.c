@@ -56,7 +56,7 @@ ngx_http_cc_grant_handler(ngx_http_request_t *r)
                                   NGX_HTTP_CC_OUTCOME_BAD_ID, NULL, 0);
     }
 
-    if (ngx_http_arg(r, (u_char *) "n", 1, &args[1]) != NGX_OK
+    if (ngx_http_cc_get_arg(r, "n", 1, &args[1]) != NGX_OK
         || cc_parse_count((const char *) args[1].data, args[1].len,
                           NGX_HTTP_CC_GRANT_MAX, &n)
            != 0)

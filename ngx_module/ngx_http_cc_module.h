@@ -266,6 +266,8 @@ void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,
     const ngx_http_cc_endpoint_t *ep, uint64_t *uid, ngx_int_t *rc);
+ngx_int_t ngx_http_cc_get_arg(ngx_http_request_t *r, char *name,
+    size_t len, ngx_str_t *value);
 ngx_int_t ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
 ngx_int_t ngx_http_cc_write_ctx(ngx_http_request_t *r,

@@ -10,6 +10,8 @@
 
 
 static ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
+static ngx_uint_t ngx_http_cc_header_count(ngx_http_request_t *r,
+    ngx_str_t *name);
 static ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r,
     ngx_uint_t access);
 static ngx_int_t ngx_http_cc_add_header(ngx_http_request_t *r, char *key,
@@ -129,6 +131,12 @@ ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
         return NGX_OK;
     }
 
+    /* nginx's $http_ variable reads only the first of repeated headers */
+
+    if (ngx_http_cc_header_count(r, &clcf->uid_header) != 1) {
+        return NGX_DECLINED;
+    }
+
     v = ngx_http_get_indexed_variable(r, clcf->uid_var_index);
 
     if (v == NULL || v->not_found
@@ -142,15 +150,110 @@ ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
 
 
 /*
- * A query argument that must be an id (1..64 of [A-Za-z0-9_-]).  The raw,
- * still escaped value is checked: an id never needs escaping, so a '%' is
- * simply invalid.
+ * How many times the request carries the header NAME, matched as nginx
+ * matches the variable $http_NAME: case folded, '-' and '_' alike.
+ */
+static ngx_uint_t
+ngx_http_cc_header_count(ngx_http_request_t *r, ngx_str_t *name)
+{
+    u_char            a, b;
+    ngx_uint_t        i, k, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != name->len) {
+            continue;
+        }
+
+        for (k = 0; k < name->len; k++) {
+            a = ngx_tolower(h[i].key.data[k]);
+            b = ngx_tolower(name->data[k]);
+
+            if (a != b && !((a == '-' || a == '_') && (b == '-' || b == '_')))
+            {
+                break;
+            }
+        }
+
+        if (k == name->len) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * A query argument given exactly once, as its raw, still escaped value:
+ * NGX_OK, or NGX_DECLINED when it is missing or repeated.  A repeated
+ * argument is refused rather than one of them chosen: the copies may
+ * disagree, and a proxy in front may have read the other one.  Names
+ * compare without regard to case, as in ngx_http_arg().
+ */
+ngx_int_t
+ngx_http_cc_get_arg(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value)
+{
+    u_char      *p, *last, *amp, *eq;
+    ngx_uint_t   n;
+
+    n = 0;
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        if ((size_t) ((eq ? eq : amp) - p) == len
+            && ngx_strncasecmp(p, (u_char *) name, len) == 0)
+        {
+            if (n++) {
+                return NGX_DECLINED;
+            }
+
+            value->data = eq ? eq + 1 : amp;
+            value->len = amp - value->data;
+        }
+
+        p = amp + 1;
+    }
+
+    return (n == 1) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * A query argument that must be an id (1..64 of [A-Za-z0-9_-]), given
+ * once.  The raw, still escaped value is checked: an id never needs
+ * escaping, so a '%' is simply invalid.
  */
 ngx_int_t
 ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name, size_t len,
     ngx_str_t *value)
 {
-    if (ngx_http_arg(r, (u_char *) name, len, value) != NGX_OK
+    if (ngx_http_cc_get_arg(r, name, len, value) != NGX_OK
         || cc_check_request_id((const char *) value->data, value->len) != 0)
     {
         return NGX_DECLINED;

@@ -43,6 +43,15 @@ for v in USERS CHANCES CONC POOL_CENTS CAP_CENTS STOCK CLAIM_PCT PORT_BASE; do
     case ${!v} in ''|*[!0-9]*) echo "campaign: $v must be a decimal" >&2; exit 2 ;; esac
 done
 
+busy=""
+for p in "$EDGE" "$APP1" "$APP2" "$ADMIN" "$R0" "$R1" "$MYSQL_PORT"; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy="$busy $p"
+done
+if [ -n "$busy" ]; then
+    echo "campaign: ports in use:$busy (another run? set PORT_BASE)" >&2
+    exit 2
+fi
+
 scripts/deps.sh
 make -s -j2 all >/dev/null
 
@@ -53,6 +62,7 @@ W=$top/build/workers T=$top/build/tools
 pids="" sampler=""
 
 stop() {
+    set +e
     [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
     [ -f "$run/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null
     for p in $pids; do kill "$p" 2>/dev/null; done

@@ -96,7 +96,7 @@ wait_until(sub { worker_stdout($stubborn) =~ /ready/ });
 ok(!worker_alive($stubborn), '... and it is killed');
 
 ok(!eval { spawn_worker('cc-no-such-worker'); 1 }, 'spawn_worker: unknown worker dies');
-like($@, qr{build/workers/cc-no-such-worker.*make workers}, '... naming the path');
+like($@, qr{\Q$CcTest::WorkerDir\E/cc-no-such-worker.*make workers}, '... naming the path');
 
 # --- Kafka mock --------------------------------------------------------------
 

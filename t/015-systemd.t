@@ -13,7 +13,9 @@ my $sa = '/usr/bin/systemd-analyze';
 plan skip_all => 'systemd-analyze is not installed' unless -x $sa;
 
 my $dir = tempdir(CLEANUP => 1);
-my @units = qw(cc-ingest.service cc-reconcile.service cc-reconcile.timer);
+my @units = qw(cc-ingest.service cc-reconcile.service cc-reconcile.timer
+               cc-draw.service cc-draw.timer cc-payout.service
+               cc-books.service cc-books.timer);
 
 for my $u (@units) {
     open my $in, '<', "$top/workers/systemd/$u" or die "$u: $!";
@@ -30,7 +32,7 @@ is($msg, '', 'without a warning');
 # the options the units pass exist: each binary accepts them (usage errors exit 2)
 my %env = map { /^(\w+)=(.*)$/ ? ($1, $2) : () }
           split /\n/, do { open my $e, '<', "$top/workers/systemd/workers.env.example" or die; local $/; <$e> };
-for my $u ('cc-ingest.service', 'cc-reconcile.service') {
+for my $u (grep { /\.service$/ } @units) {
     open my $in, '<', "$top/workers/systemd/$u" or die;
     my $text = do { local $/; <$in> };
     $text =~ s/\\\n\s*/ /g;

@@ -49,10 +49,11 @@ our @EXPORT = (
     # block runner, and the config blocks share (also Test::Base filters)
     qw(repeat_each run_tests planned_tests on_shard0 on_shards all_locations),
     # redis helpers
-    qw(redis_cmd redis_text redis_port redis_stop redis_start redis_pause redis_resume),
+    qw(redis_cmd redis_text redis_port redis_stop redis_start redis_pause redis_resume
+       redis_snapshot),
     # nginx and http helpers
     qw(start_nginx stop_nginx nginx_error_log nginx_pids http_request
-       concurrent_requests free_port wait_until),
+       concurrent_requests free_port wait_until sanitizer_reports),
     # mysql (mariadb) helpers
     qw(mysql_start mysql_stop mysql_kill mysql_restart mysql_pause mysql_resume
        mysql_query mysql_value),
@@ -99,6 +100,7 @@ my %MYSQL;                # the mariadbd: dir, datadir, socket, port, pid, ...
 my @WORKERS;              # spawn_worker() handles, for the END cleanup
 my $WORKER_SEQ = 0;
 my $KAFKA;                # the cc-mockbroker worker handle (kafka_start)
+my @SANITIZER;            # sanitizer reports found in nginx logs, worker stderr
 my $initialised = 0;
 
 # Every section a block may use; anything else is reported as a typo.
@@ -170,6 +172,11 @@ END {
             kill 'TERM', $r->{pid};
             _reap($r->{pid}, 2) or do { kill 'KILL', $r->{pid}; waitpid($r->{pid}, 0) };
         }
+    }
+    # a sanitizer report anywhere fails the file, whatever the tests said
+    if (defined $OWNER_PID && $$ == $OWNER_PID && @SANITIZER) {
+        print STDERR "# sanitizer report: $_\n" for @SANITIZER;
+        $? = 1 unless $?;
     }
 }
 
@@ -426,6 +433,31 @@ sub redis_text {
     return "$reply";
 }
 
+# The whole dataset of every shard as one text, keys sorted, each key with
+# its type and value (hash fields and set members sorted, lists and streams
+# in order): two snapshots are equal when nothing changed.  Stream entries
+# are compared without their ids, which carry a time.
+sub redis_snapshot {
+    my @out;
+    for my $i (0 .. $N_SHARDS - 1) {
+        my $keys = redis_cmd($i, 'KEYS', '*');
+        for my $k (sort @$keys) {
+            my $type = redis_cmd($i, 'TYPE', $k);
+            my $v = $type eq 'string' ? redis_cmd($i, 'GET', $k)
+                  : $type eq 'list'   ? join(',', @{ redis_cmd($i, 'LRANGE', $k, 0, -1) })
+                  : $type eq 'set'    ? join(',', sort @{ redis_cmd($i, 'SMEMBERS', $k) })
+                  : $type eq 'hash'   ? do { my %h = @{ redis_cmd($i, 'HGETALL', $k) };
+                                             join(',', map { "$_=$h{$_}" } sort keys %h) }
+                  : $type eq 'zset'   ? join(',', @{ redis_cmd($i, 'ZRANGE', $k, 0, -1, 'WITHSCORES') })
+                  : $type eq 'stream' ? join(';', map { redis_text($_->[1]) }
+                                                  @{ redis_cmd($i, 'XRANGE', $k, '-', '+') })
+                  : '?';
+            push @out, "shard$i $k ($type) $v";
+        }
+    }
+    return join "\n", @out, '';
+}
+
 # Split a redis-cli like command line; supports "double" (with \n \t \r \\
 # \" \xHH escapes) and 'single' quoted arguments.
 sub _split_cmd {
@@ -625,7 +657,25 @@ sub _nginx_stop {
         }
     }
     kill 'KILL', grep { kill 0, $_ } @workers;    # orphaned workers, if any
+    if (my @r = sanitizer_reports($inst->{error_log}, "$inst->{prefix}/logs/stderr.log")) {
+        $problem .= ($problem ? '; ' : '') . "sanitizer report: $r[0]";
+    }
     return $problem;
+}
+
+# Sanitizer reports (AddressSanitizer, LeakSanitizer, UBSan's "runtime
+# error") in the given files: the first line of each, which is also kept
+# for the END check, so that a report fails the test file.
+sub sanitizer_reports {
+    my @found;
+    for my $f (grep { defined } @_) {
+        for my $line (split /\n/, _slurp($f)) {
+            push @found, "$f: $line"
+                if $line =~ /ERROR: (?:Address|Leak)Sanitizer|runtime error:|UndefinedBehaviorSanitizer/;
+        }
+    }
+    push @SANITIZER, @found;
+    return @found;
 }
 
 # Public: start an nginx outside of blocks.  $http is the http part of the
@@ -905,6 +955,7 @@ sub _worker_reaped {
         $h->{exit_code} = $status >> 8;
     }
     kill 'KILL', -$h->{pid};
+    sanitizer_reports($h->{stderr_file});
 }
 
 # True while running; reaps it (non-blocking) when it has exited.
@@ -1517,9 +1568,13 @@ worker that exited on a signal, or an nginx that needed SIGKILL, adds one
 failed "nginx health" test.
 
 Helpers: repeat_each, run_tests, planned_tests, redis_cmd, redis_text,
-redis_port, redis_stop/start/pause/resume, start_nginx, stop_nginx,
-nginx_error_log, nginx_pids, http_request, concurrent_requests, free_port,
-wait_until.  Environment: TEST_NGINX_SERVER_PORT (+ spare PORT1, PORT2),
+redis_port, redis_stop/start/pause/resume, redis_snapshot (every shard's
+whole dataset as text, to compare before and after), start_nginx,
+stop_nginx, nginx_error_log, nginx_pids, http_request, concurrent_requests,
+free_port, wait_until, sanitizer_reports(FILES) (the ASan / UBSan report
+lines in FILES).  Sanitizer builds (make test-asan): every nginx stopped
+and every worker reaped has its logs scanned; any report is an "nginx
+health" failure of its block and fails the test file at END.  Environment: TEST_NGINX_SERVER_PORT (+ spare PORT1, PORT2),
 TEST_NGINX_REDIS_PORT0/1, TEST_NGINX_REDIS_SHARD0/1, TEST_NGINX_REDIS_SHARDS;
 CC_MODULE_SO, TEST_NGINX_BINARY, CC_REDIS_SERVER, CC_TEST_KEEP are read.
 

@@ -1,0 +1,137 @@
+#!/bin/bash
+# bench/draw.sh: the scheduled draw over USERS eligible users on 2 MySQL
+# shards (two databases on one mariadbd) and 2 Redis shards, against the
+# storage's own limit.
+#
+# The eligible users are generated straight into MySQL (INSERT ... SELECT
+# from MariaDB's sequence engine, seq_1_to_N): odd uids in cc_s0, even in
+# cc_s1.  Then:
+#   1. cc-draw, timed end to end: drain, plan, per shard (in parallel) the
+#      read and sort of the uids, the award batches with their done_upto,
+#      the read-back check, the Redis fields (award_set.lua, pipelined),
+#      the digest.
+#   2. the limit: one INSERT ... SELECT per shard, both at once, writing
+#      the same number of rows into a copy of the awards table (same keys)
+#      in one transaction each: what the storage does with no client work.
+# Durable settings for both: InnoDB flushes its log at every commit.
+#
+# Goal: 10 million users drawn in under 60 s.
+#
+# Env: USERS (10000000) BATCH (20000) SPLIT (random) CAP (5000)
+#      POOL_MB (4096, InnoDB buffer pool)
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+USERS=${USERS:-10000000} BATCH=${BATCH:-20000} SPLIT=${SPLIT:-random}
+CAP=${CAP:-5000} POOL_MB=${POOL_MB:-4096}
+
+scripts/deps.sh
+make -s workers >/dev/null
+
+out=$(mktemp -d /tmp/cc-bench-draw.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+r0=$((port + 1)) r1=$((port + 2))
+
+stop() {
+    for f in "$out"/redis*.pid "$out/mysql.pid"; do
+        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+    sleep 1
+    rm -rf "$out"
+}
+trap stop EXIT INT TERM
+
+sql() {
+    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
+}
+
+now() { date +%s.%N; }
+
+mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
+    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
+    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
+    --innodb-buffer-pool-size="${POOL_MB}M" --innodb-log-file-size=1G \
+    --max-allowed-packet=64M --skip-name-resolve &
+for i in $(seq 100); do
+    sql 'select 1' >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+for r in "$r0" "$r1"; do
+    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$out" --pidfile "$out/redis$r.pid" --daemonize yes \
+        --logfile "$out/redis$r.log"
+done
+for i in $(seq 50); do
+    redis-cli -p "$r1" ping >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
+redis="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1"
+# shellcheck disable=SC2086
+build/workers/cc-ingest --init-shards $shards 2>/dev/null
+
+# the eligible: odd uids on shard 0, even on shard 1, before the cutoff
+half0=$(( (USERS + 1) / 2 )) half1=$(( USERS / 2 ))
+t0=$(now)
+sql "INSERT INTO cc_s0.eligibility SELECT 2 * seq - 1, 'bench', 0
+     FROM cc_s0.seq_1_to_$half0" & p0=$!
+sql "INSERT INTO cc_s1.eligibility SELECT 2 * seq, 'bench', 0
+     FROM cc_s1.seq_1_to_$half1" & p1=$!
+wait "$p0" && wait "$p1"
+t1=$(now)
+awk -v n="$USERS" -v a="$t0" -v b="$t1" 'BEGIN {
+    printf "generated %d eligible users in %.1f s\n", n, b - a }'
+
+cat > "$out/campaign" <<EOF
+campaign    bench
+pool_cents  $((USERS * 888 + 12345))
+split       $SPLIT
+$( [ "$SPLIT" = random ] && echo "cap_cents   $CAP" )
+seed        bench-seed
+credit      async
+cutoff      1700000000
+EOF
+
+# 1. the draw
+t0=$(now)
+# shellcheck disable=SC2086
+build/workers/cc-draw --campaign "$out/campaign" $redis $shards \
+    --batch "$BATCH" > "$out/draw.out" 2> "$out/draw.err" \
+    || { cat "$out/draw.err" >&2; exit 1; }
+t1=$(now)
+sed 's/^/  /' "$out/draw.out"
+grep -E 'progress|read and ranked' "$out/draw.err" | tail -3 | sed 's/^/  /'
+draw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+rows=$(sql "SELECT (SELECT COUNT(*) FROM cc_s0.awards)
+                 + (SELECT COUNT(*) FROM cc_s1.awards)")
+if [ "$rows" != "$USERS" ]; then
+    echo "draw: $rows award rows, want $USERS" >&2
+    exit 1
+fi
+
+# 2. the storage's limit: the same rows by the server alone
+for s in 0 1; do
+    sql "CREATE TABLE cc_s$s.awards_limit LIKE cc_s$s.awards"
+done
+t0=$(now)
+for s in 0 1; do
+    sql "INSERT INTO cc_s$s.awards_limit (award_id, campaign, uid,
+             amount_cents, status, created_at)
+         SELECT CONCAT('bench:', uid), 'bench', uid, 888, 'pending', 0
+         FROM cc_s$s.eligibility" & pids="${pids:-} $!"
+done
+for p in $pids; do wait "$p"; done
+t1=$(now)
+limit=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+
+awk -v n="$USERS" -v d="$draw" -v l="$limit" -v bt="$BATCH" 'BEGIN {
+    printf "cc-draw:        %d awards in %6.2f s (%.0f/s, batch %d; " \
+           "goal < 60 s)\n", n, d, n / d, bt
+    printf "storage limit:  %d rows   in %6.2f s (%.0f/s, " \
+           "INSERT ... SELECT per shard)\n", n, l, n / l
+    printf "ratio:          cc-draw takes %.2f x the storage limit\n", d / l }'

@@ -1,0 +1,104 @@
+package DrawTest;
+
+# DrawTest - cc-draw against the two Redis shards of CcTest and two MySQL
+# shards (cc_s0, cc_s1) on one mariadbd, for t/050 and t/051: campaign
+# files, eligible users written as cc-ingest writes them, a run of
+# cc-draw, and what the draw left in MySQL.
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use CcTest;
+use CcCampaign;
+use PayoutTest qw(payout_setup shard_map redis_index);
+
+our @EXPORT = qw(draw_setup draw_campaign make_eligible draw_run draw_args awards_of
+                 money_rows digest_of reset_money);
+
+my $DIR = tempdir('cc-draw-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+our @DBS = qw(cc_s0 cc_s1);
+our $CUTOFF = 1700000000;
+
+sub draw_setup { payout_setup() }
+
+# a campaign file: draw_campaign('c1', pool => 5037, split => 'equal', ...)
+sub draw_campaign {
+    my ($id, %o) = @_;
+    my $path = "$DIR/$id-" . int(rand(1e9)) . '.conf';
+    open my $f, '>', $path or die "$path: $!";
+    print $f "campaign $id\n", "pool_cents $o{pool}\n", 'split ', $o{split} // 'equal', "\n",
+             (defined $o{cap} ? "cap_cents $o{cap}\n" : ''), 'seed ', $o{seed} // 'seed-1', "\n",
+             'credit ', $o{credit} // 'async', "\n", 'cutoff ', $o{cutoff} // $CUTOFF, "\n";
+    close $f;
+    return $path;
+}
+
+# eligibility rows in each uid's MySQL shard, combined $before ms before
+# the cutoff (negative: after it)
+sub make_eligible {
+    my ($before, @uids) = @_;
+    my $map = shard_map(@uids);
+    my %by;
+    push @{ $by{ $map->{$_}[1] } }, $_ for @uids;
+    my $at = $CUTOFF * 1000 - $before;
+    for my $db (sort keys %by) {
+        my @u = @{ $by{$db} };
+        while (my @part = splice @u, 0, 1000) {
+            mysql_query('INSERT INTO eligibility (uid, request_id, combined_at) VALUES '
+                        . join(',', map { "($_,'set$_',$at)" } @part), $db);
+        }
+    }
+    return $map;
+}
+
+sub draw_args {
+    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
+            (map { ('--mysql', $_) } mysql_shards()));
+}
+
+# runs cc-draw to its end: (exit code, stdout, stderr)
+sub draw_run {
+    my ($file, @extra) = @_;
+    my $w = spawn_worker('cc-draw', '--campaign', $file, draw_args(), @extra);
+    my $rc = wait_worker($w, 120);
+    return ($rc, worker_stdout($w), worker_stderr($w));
+}
+
+# { uid => [ amount, status, db ] } of a campaign's awards
+sub awards_of {
+    my ($c) = @_;
+    my %a;
+    for my $db (@DBS) {
+        for my $r (@{ mysql_query("SELECT uid, amount_cents, status FROM awards WHERE campaign = '$c'", $db) }) {
+            die "uid $r->[0]: two award rows" if $a{ $r->[0] };
+            $a{ $r->[0] } = [ $r->[1], $r->[2], $db ];
+        }
+    }
+    return \%a;
+}
+
+# rows the campaign has in the draw's tables, both shards
+sub money_rows {
+    my ($c) = @_;
+    my $n = 0;
+    for my $db (@DBS) {
+        $n += mysql_value("SELECT COUNT(*) FROM draw_plans WHERE campaign = '$c'", $db)
+            + mysql_value("SELECT COUNT(*) FROM awards WHERE campaign = '$c'", $db)
+            + mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c'", $db)
+            + mysql_value("SELECT COUNT(*) FROM ledger_accounts WHERE account LIKE '%:$c'", $db);
+    }
+    return $n;
+}
+
+sub digest_of { ($_[0] =~ /^digest: ([0-9a-f]{64})$/m)[0] }
+
+# the money tables dropped and made again, Redis emptied: a campaign can
+# be drawn afresh over the same eligible users
+sub reset_money {
+    mysql_query('DROP TABLE draw_plans, awards, ledger_transfers, ledger_accounts', $_) for @DBS;
+    payout_setup();
+    redis_cmd($_, 'FLUSHALL') for 0, 1;
+}
+
+1;

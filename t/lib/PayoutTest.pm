@@ -1,0 +1,217 @@
+package PayoutTest;
+
+# PayoutTest - awards seeded as cc-draw writes them, cc-payout runs, and
+# the checks of what a payout must leave behind, for t/041 and t/042: the
+# two Redis shards of CcTest, two MySQL shards (cc_s0, cc_s1) on one
+# mariadbd.
+
+use strict;
+use warnings;
+use Exporter 'import';
+use Cwd qw(abs_path);
+use File::Temp qw(tempdir);
+use CcTest;
+use CcCampaign;
+
+our @EXPORT = qw(payout_setup campaign_file payout_run spawn_payout shard_map shard_db
+                 redis_index seed_awards award_states check_paid check_redis ledger_snapshot);
+
+my $DIR = tempdir('cc-payout-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $CLI = abs_path('build/test/cc-ledger-cli');
+my @DBS = qw(cc_s0 cc_s1);
+my %MAP;     # uid => [ redis addr, mysql db ]
+
+sub payout_setup {
+    mysql_start();
+    my $w = spawn_worker('cc-ingest', '--init-shards', map { ('--mysql', $_) } mysql_shards());
+    my $rc = wait_worker($w, 30);
+    die 'cc-ingest --init-shards: ' . worker_stderr($w) unless defined $rc && $rc == 0;
+}
+
+# a campaign file for campaign $id (credit async unless given)
+sub campaign_file {
+    my ($id, %o) = @_;
+    my $path = "$DIR/$id-" . ($o{credit} // 'async') . (defined $o{extra} ? '-x' : '') . '.conf';
+    open my $f, '>', $path or die "$path: $!";
+    print $f "campaign $id\npool_cents 100000000\nsplit equal\nseed s33d\n"
+           . 'credit ' . ($o{credit} // 'async') . "\ncutoff 1700000000\n" . ($o{extra} // '');
+    close $f;
+    return $path;
+}
+
+sub _servers {
+    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
+            (map { ('--mysql', $_) } mysql_shards()));
+}
+
+# the arguments of a run: the campaign and the servers when a file is
+# given, then @$args
+sub _args {
+    my ($args, $file) = @_;
+    return defined $file ? ('--campaign', $file, _servers(), @$args) : @$args;
+}
+
+# runs cc-payout to its end; (exit code, stdout, stderr)
+sub payout_run {
+    my ($args, $file, $timeout) = @_;
+    my @a = _args($args, $file);
+    @a = (@a, _servers()) if !defined $file && @a && $a[0] eq '--campaign';
+    my $w = spawn_worker('cc-payout', @a);
+    my $rc = wait_worker($w, $timeout // 120);
+    return ($rc, worker_stdout($w), worker_stderr($w));
+}
+
+sub spawn_payout { spawn_worker('cc-payout', _args(@_)) }
+
+# uid => [ its Redis shard's address, its MySQL shard's database ]
+sub shard_map {
+    my @want = grep { !$MAP{$_} } @_;
+    while (my @part = splice @want, 0, 2000) {
+        my $w = spawn_worker('cc-payout', '--campaign', campaign_file('map'), _servers(), '--shard-of', @part);
+        my $rc = wait_worker($w, 30);
+        die 'cc-payout --shard-of: ' . worker_stderr($w) unless defined $rc && $rc == 0;
+        for (split /\n/, worker_stdout($w)) {
+            my ($uid, $redis, $mysql) = split ' ';
+            $MAP{$uid} = [ $redis, ($mysql =~ m{/(\w+)$})[0] ];
+        }
+    }
+    return { map { ($_ => $MAP{$_}) } @_ };
+}
+
+sub shard_db { shard_map($_[0])->{ $_[0] }[1] }
+
+sub redis_index {
+    my ($addr) = @_;
+    my @all = split ' ', $ENV{TEST_NGINX_REDIS_SHARDS};
+    for my $i (0 .. $#all) { return $i if $all[$i] eq $addr }
+    die "no Redis shard $addr";
+}
+
+# Writes awards as cc-draw does: rows in each uid's MySQL shard, pending
+# (or credited with its ledger credit, credited => 1), "p:..." in Redis
+# (redis => 0 skips it), and funds each shard's pool with the sum of its
+# awards plus extra_fund->{db} (fund => 0 skips it).
+sub seed_awards {
+    my ($c, $amount, %o) = @_;
+    my $map = shard_map(keys %$amount);
+    my %by;
+    push @{ $by{ $map->{$_}[1] } }, $_ for sort { $a <=> $b } keys %$amount;
+    my $status = $o{credited} ? 'credited' : 'pending';
+    for my $i (0 .. $#DBS) {
+        my $uids = $by{ $DBS[$i] } or next;
+        mysql_query('INSERT INTO awards (award_id, campaign, uid, amount_cents, status, notified, created_at) VALUES '
+                    . join(',', map { "('$c:$_','$c',$_,$amount->{$_},'$status',0,1700000000000)" } @$uids), $DBS[$i]);
+        if ($o{fund} // 1) {
+            my $sum = ($o{extra_fund} // {})->{ $DBS[$i] } // 0;
+            $sum += $amount->{$_} for @$uids;
+            _cli($DBS[$i], 'fund', $c, $i, $sum) =~ /^fund done/ or die "fund $c $i failed";
+        }
+        if ($o{credited}) {
+            my $out = _cli($DBS[$i], 'credit', $c, map { "$c:$_:$_:$amount->{$_}" } @$uids);
+            die "credit: $out" unless $out =~ /^added \d+$/m;
+        }
+    }
+    if ($o{redis} // (keys %$amount <= 500)) {
+        redis_cmd(redis_index($map->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:$amount->{$_}:$c:$_") for keys %$amount;
+    }
+}
+
+sub _cli {
+    my ($db, @args) = @_;
+    my $w = spawn_worker($CLI, '--mysql', "127.0.0.1:$ENV{TEST_MYSQL_PORT}/$db", @args);
+    my $rc = wait_worker($w, 30);
+    die "cc-ledger-cli @args: " . worker_stderr($w) unless defined $rc && $rc == 0;
+    return worker_stdout($w);
+}
+
+# { "status/notified" => count } of a campaign's awards, both shards
+sub award_states {
+    my ($c) = @_;
+    my %n;
+    for my $db (@DBS) {
+        $n{"$_->[0]/$_->[1]"} += $_->[2]
+            for @{ mysql_query("SELECT status, notified, COUNT(*) FROM awards WHERE campaign = '$c' GROUP BY 1, 2", $db) };
+    }
+    return \%n;
+}
+
+# What is wrong with a campaign's money, as lines (empty: nothing): every
+# award in its uid's shard, credited, with exactly one transfer of its
+# amount from the pool to its wallet; no other credit transfer; each pool
+# empty and equal to its funding; each wallet's credits equal to the
+# transfers to it; debits equal credits over the campaign's accounts.
+sub check_paid {
+    my ($c, $amount) = @_;
+    my @bad;
+    my $map = shard_map(keys %$amount);
+    my %seen;
+    for my $db (@DBS) {
+        my %award = map { ($_->[0] => $_) }
+            @{ mysql_query("SELECT award_id, uid, amount_cents, status FROM awards WHERE campaign = '$c'", $db) };
+        my %xfer;
+        for my $t (@{ mysql_query("SELECT transfer_id, debit, credit, amount_cents, award_id FROM ledger_transfers "
+                                  . "WHERE campaign = '$c' AND kind = 'credit'", $db) }) {
+            push @{ $xfer{ $t->[4] // "(none) $t->[0]" } }, $t;
+        }
+        my $paid = 0;
+        for my $id (sort keys %award) {
+            my ($uid, $amt, $st) = @{ $award{$id} }[1 .. 3];
+            $seen{$uid}++;
+            push @bad, "$id: in $db, its shard is $map->{$uid}[1]" if $map->{$uid}[1] ne $db;
+            push @bad, "$id: $amt cents, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
+            push @bad, "$id: $st" if $st ne 'credited';
+            my $ts = delete $xfer{$id} // [];
+            if (@$ts != 1) { push @bad, "$id: " . scalar(@$ts) . ' transfers'; next }
+            my $t = $ts->[0];
+            push @bad, "$id: transfer $t->[1] -> $t->[2] $t->[3]"
+                if $t->[1] ne "pool:$c" || $t->[2] ne "wallet:$uid" || $t->[3] != $amt || $t->[0] ne $id;
+            $paid += $t->[3];
+        }
+        # the campaign's wallets: credits = the transfers to them
+        my %wallet = map { ($_->[0] => $_) } @{ mysql_query(
+            "SELECT a.account, a.credits, (SELECT SUM(amount_cents) FROM ledger_transfers WHERE credit = a.account) "
+          . "FROM ledger_accounts a JOIN awards w ON a.account = CONCAT('wallet:', w.uid) WHERE w.campaign = '$c'", $db) };
+        for my $id (sort keys %award) {
+            my $w = $wallet{"wallet:$award{$id}[1]"};
+            push @bad, "wallet:$award{$id}[1]: " . ($w ? "$w->[1], transfers $w->[2]" : 'no account')
+                if !$w || $w->[1] != ($w->[2] // 0);
+        }
+        push @bad, "transfer without an award in $db: $_" for sort keys %xfer;
+        next unless %award;
+        my $pool = mysql_query("SELECT debits, credits FROM ledger_accounts WHERE account = 'pool:$c'", $db)->[0] // [ 0, 0 ];
+        my $fund = mysql_value("SELECT COALESCE(SUM(amount_cents), 0) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'fund'", $db);
+        my $sponsor = mysql_value("SELECT debits FROM ledger_accounts WHERE account = 'sponsor:$c'", $db) // 0;
+        push @bad, "$db pool:$c: debits $pool->[0] != the credits paid $paid" if $pool->[0] != $paid;
+        push @bad, "$db pool:$c: credits $pool->[1] != funding $fund != sponsor's debits $sponsor"
+            if $pool->[1] != $fund || $sponsor != $fund;
+        push @bad, "$db pool:$c not empty: $pool->[0]/$pool->[1]" if $pool->[0] != $pool->[1];
+    }
+    push @bad, "uid $_: no award row" for grep { !$seen{$_} } sort keys %$amount;
+    push @bad, "uid $_: $seen{$_} award rows" for grep { $seen{$_} > 1 } sort keys %seen;
+    return @bad;
+}
+
+# what differs from w = "<st>:amount:award_id" on each uid's Redis shard
+# and no w on the other
+sub check_redis {
+    my ($c, $amount, $st) = @_;
+    my $map = shard_map(keys %$amount);
+    my @bad;
+    for my $uid (sort { $a <=> $b } keys %$amount) {
+        my $home = redis_index($map->{$uid}[0]);
+        my $want = "$st:$amount->{$uid}:$c:$uid";
+        my $got = redis_cmd($home, 'HGET', "cc:{$uid}:u", 'w') // 'none';
+        push @bad, "uid $uid: w $got, want $want" if $got ne $want;
+        my $other = redis_cmd(1 - $home, 'HGET', "cc:{$uid}:u", 'w');
+        push @bad, "uid $uid: w on the other shard too" if defined $other;
+    }
+    return @bad;
+}
+
+# every transfer and account of both shards
+sub ledger_snapshot {
+    return { map { ($_ => [ mysql_query('SELECT * FROM ledger_transfers ORDER BY transfer_id', $_),
+                            mysql_query('SELECT * FROM ledger_accounts ORDER BY account', $_) ]) } @DBS };
+}
+
+1;

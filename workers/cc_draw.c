@@ -1,0 +1,1536 @@
+/*
+ * cc-draw: the scheduled draw.  Splits the campaign's pool among the users
+ * who combined a set before the cutoff, writes one award per user into
+ * the user's MySQL shard and its field w into the user's Redis hash.
+ *
+ *   1. The campaign file; Redis TIME on every shard at or after the
+ *      cutoff (the module takes no combine from then on), else refuse.
+ *   2. Completeness: every Redis shard's draw log drained into MySQL with
+ *      the reconcile pass (cc_drain_shard, grace 0).  A shard down or a
+ *      write failing refuses the draw: eligibility would be incomplete.
+ *   3. The eligible count of every MySQL shard, then cc_split_plan(): the
+ *      same plan in every process, whatever --shard it draws.
+ *   4. Per shard, a thread: the plan row in draw_plans (INSERT IGNORE,
+ *      read back, compared: another row means the eligible set or the
+ *      settings changed since the first run) and the pool's funding, in
+ *      one transaction.
+ *   5. The shard's eligible uids, ordered by (cc_split_rank, uid), get the
+ *      amounts of cc_split_next() in that order.  Batches of awards are
+ *      INSERT IGNOREd with draw_plans.done_upto moved in the same
+ *      transaction (and, in sync mode, the ledger credits too), so a run
+ *      killed anywhere resumes where it stopped and writes nothing twice.
+ *      The move of done_upto is guarded by its old value: two draws of
+ *      one shard at once cannot both commit a batch.
+ *   6. The shard's awards are read back from MySQL and checked one by one
+ *      against the plan (a resumed run checks the ones written before it
+ *      writes more: the plan row does not hold every setting, the awards
+ *      do); then each is loaded into its user's Redis hash by
+ *      award_set.lua (never moves a credited award back to pending).
+ *   7. The shard's digest (SHA-256 of "uid amount\n" in rank order) goes
+ *      into draw_plans; the draw's digest covers the settings and every
+ *      shard's.  A run after completion writes nothing and prints the
+ *      same summary.
+ */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include "cc_addr.h"
+#include "cc_campaign.h"
+#include "cc_drain.h"
+#include "cc_keys.h"
+#include "cc_ledger.h"
+#include "cc_promfile.h"
+#include "cc_ring.h"
+#include "cc_split.h"
+#include "cc_store.h"
+#include "cc_worker.h"
+#include "cc_award_set_lua.h"        /* generated: workers/lua/award_set.lua */
+
+
+#define CC_DRAW_REDIS_MAX     64
+#define CC_DRAW_PIPELINE      1000    /* EVALSHA in flight per Redis shard */
+#define CC_DRAW_ROW_MAX       256     /* bytes of one award's VALUES tuple */
+#define CC_DRAW_ID_MAX        64      /* awards.award_id */
+
+/* exit codes: a refusal (bad input, a plan that cannot be) is 2 */
+#define CC_DRAW_OK            0
+#define CC_DRAW_FAILED        1
+#define CC_DRAW_REFUSED       2
+
+
+typedef struct {
+    char               *redis[CC_DRAW_REDIS_MAX];
+    size_t              nredis;
+    char               *mysql[CC_STORE_SHARDS_MAX];
+    size_t              nmysql;
+    const char         *campaign;
+    const char         *user;
+    const char         *metrics_file;
+    long long           shard;        /* -1: every shard */
+    long long           batch;
+} cc_draw_opts_t;
+
+
+typedef struct {
+    uint64_t  rank;
+    uint64_t  uid;
+} cc_draw_user_t;
+
+
+typedef struct cc_draw_run_s  cc_draw_run_t;
+
+typedef struct {
+    cc_draw_run_t          *d;
+    size_t              shard;
+    MYSQL              *db;
+    pthread_t           tid;
+
+    cc_draw_user_t     *users;        /* rank order */
+    uint64_t           *amounts;      /* users[i]'s award */
+    unsigned char      *credited;     /* read back: 1 credited, 0 pending */
+    uint64_t            n;
+
+    uint64_t            done_upto;    /* from draw_plans */
+    uint64_t            written;      /* users whose batch is committed */
+    uint64_t            inserted;     /* award rows this run added */
+    uint64_t            loaded;       /* Redis fields this run changed */
+    int                 finished;     /* the thread is done */
+    char                digest[65];
+
+    int                 rc;           /* CC_DRAW_* */
+    char                err[1024];
+} cc_draw_shard_t;
+
+
+struct cc_draw_run_s {
+    cc_draw_opts_t      o;
+    cc_campaign_t       c;
+    cc_split_plan_t     plan;
+    cc_split_shard_t    sh[CC_STORE_SHARDS_MAX];
+    cc_draw_shard_t     shards[CC_STORE_SHARDS_MAX];
+    uint64_t            key;          /* cc_split_key(seed) */
+    int64_t             now_ms;
+    cc_store_t          st;
+    cc_ring_t           ring;         /* over the --redis names */
+    cc_ring_point_t    *points;
+    cc_addr_t           addrs[CC_DRAW_REDIS_MAX];
+};
+
+
+static void
+cc_draw_usage(FILE *out)
+{
+    fprintf(out,
+"usage: cc-draw --campaign FILE --redis HOST:PORT [--redis ...]\n"
+"               --mysql HOST:PORT/DB [--mysql ...] [--shard K] [--batch N]\n"
+"\n"
+"The scheduled draw: splits the campaign's pool among the users who\n"
+"combined a set before the cutoff, one award per user in the user's MySQL\n"
+"shard (table awards, with the ledger's funding of the pool; in credit\n"
+"sync mode credited at once) and in the user's Redis hash (field w).\n"
+"First drains every Redis draw log into MySQL so that no combine is\n"
+"missed; refuses before the cutoff by the Redis clock, when a shard is\n"
+"down, when the pool cannot be split, or when the eligible set or the\n"
+"settings changed since an earlier run.  Safe to kill and run again: it\n"
+"resumes, writes nothing twice, and prints the same digest.\n"
+"The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
+"\n"
+"  --campaign FILE  the campaign file (see common/cc_campaign.h)\n"
+"  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
+"                   in the module's order\n"
+"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
+"  --user NAME      MySQL user (default root)\n"
+"  --shard K        draw only MySQL shard K (0-based); the others may be\n"
+"                   drawn by other processes, on other hosts\n"
+"  --batch N        awards per transaction, 1..20000 (default 5000)\n"
+"  --metrics-file PATH  write a Prometheus textfile at the end\n"
+"  --help           this text\n"
+"\n"
+"Exit status: 0 drawn; 2 refused (bad input, before the cutoff, a plan\n"
+"that cannot be, changed settings): nothing written; 1 failed (a server\n"
+"down or an error): run it again.\n");
+}
+
+
+static int
+cc_draw_parse(int argc, char **argv, cc_draw_opts_t *o)
+{
+    int  c;
+
+    static const struct option  opts[] = {
+        { "campaign",     required_argument, NULL, 'c' },
+        { "redis",        required_argument, NULL, 'r' },
+        { "mysql",        required_argument, NULL, 'm' },
+        { "user",         required_argument, NULL, 'u' },
+        { "shard",        required_argument, NULL, 's' },
+        { "batch",        required_argument, NULL, 'n' },
+        { "metrics-file", required_argument, NULL, 'f' },
+        { "help",         no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(o, 0, sizeof(*o));
+    o->user = "root";
+    o->shard = -1;
+    o->batch = 5000;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->campaign = optarg; break;
+        case 'u': o->user = optarg; break;
+        case 'f': o->metrics_file = optarg; break;
+
+        case 'r':
+            if (o->nredis == CC_DRAW_REDIS_MAX) {
+                fprintf(stderr, "cc-draw: more than %d --redis\n",
+                        CC_DRAW_REDIS_MAX);
+                return -1;
+            }
+            o->redis[o->nredis++] = optarg;
+            break;
+
+        case 'm':
+            if (o->nmysql == CC_STORE_SHARDS_MAX) {
+                fprintf(stderr, "cc-draw: more than %d --mysql\n",
+                        CC_STORE_SHARDS_MAX);
+                return -1;
+            }
+            o->mysql[o->nmysql++] = optarg;
+            break;
+
+        case 's':
+            if (cc_opt_int("--shard", optarg, 0, CC_STORE_SHARDS_MAX - 1,
+                           &o->shard) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'n':
+            if (cc_opt_int("--batch", optarg, 1, 20000, &o->batch) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'h':
+            cc_draw_usage(stdout);
+            exit(0);
+
+        default:
+            cc_draw_usage(stderr);
+            return -1;
+        }
+    }
+
+    if (optind != argc) {
+        fprintf(stderr, "cc-draw: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return -1;
+    }
+
+    if (o->campaign == NULL) {
+        fprintf(stderr, "cc-draw: --campaign is needed\n");
+        return -1;
+    }
+
+    if (o->nredis == 0 || o->nmysql == 0) {
+        fprintf(stderr, "cc-draw: at least one --redis and one --mysql are "
+                "needed\n");
+        return -1;
+    }
+
+    if (o->shard >= (long long) o->nmysql) {
+        fprintf(stderr, "cc-draw: --shard %lld, but there are %zu MySQL "
+                "shards (0..%zu)\n", o->shard, o->nmysql, o->nmysql - 1);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* ---- one shard's thread ----------------------------------------------- */
+
+static int
+cc_draw_fail(cc_draw_shard_t *s, int rc, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    n = snprintf(s->err, sizeof(s->err), "shard %zu (%s): ", s->shard,
+                 s->d->st.shards[s->shard].name);
+
+    va_start(ap, fmt);
+    vsnprintf(s->err + n, sizeof(s->err) - n, fmt, ap);
+    va_end(ap);
+
+    s->rc = rc;
+
+    if (s->db != NULL) {
+        (void) mysql_rollback(s->db);
+    }
+
+    return -1;
+}
+
+
+static int
+cc_draw_sql(cc_draw_shard_t *s, const char *what, const char *sql,
+    size_t len)
+{
+    if (mysql_real_query(s->db, sql, len) != 0) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "%s: %s", what,
+                            mysql_error(s->db));
+    }
+
+    return 0;
+}
+
+
+static int
+cc_draw_commit(cc_draw_shard_t *s, const char *what)
+{
+    if (mysql_commit(s->db) != 0) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "%s: commit: %s", what,
+                            mysql_error(s->db));
+    }
+
+    return 0;
+}
+
+
+/*
+ * The shard's plan row: NULL-free columns compared with this run's plan.
+ * found: -1 no row, 0 differs (why says how), 1 the same.
+ */
+static int
+cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
+    size_t whylen)
+{
+    int                 i;
+    char                sql[512];
+    MYSQL_RES          *res;
+    MYSQL_ROW           row;
+    cc_draw_run_t          *d = s->d;
+    cc_split_shard_t   *sh = &d->sh[s->shard];
+    unsigned long long  v[5];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT eligible, total_cents, extra, pool_cents, seed_key, "
+             "split, done_upto, digest FROM draw_plans WHERE campaign = '%s' "
+             "AND shard = %zu%s", d->c.id, s->shard,
+             lock ? " FOR UPDATE" : "");
+
+    if (cc_draw_sql(s, "read the plan row", sql, strlen(sql)) != 0) {
+        return -1;
+    }
+
+    res = mysql_store_result(s->db);
+    if (res == NULL) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "read the plan row: %s",
+                            mysql_error(s->db));
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row == NULL) {
+        mysql_free_result(res);
+        *found = -1;
+        return 0;
+    }
+
+    for (i = 0; i < 5; i++) {
+        v[i] = strtoull(row[i], NULL, 10);
+    }
+
+    s->done_upto = strtoull(row[6], NULL, 10);
+    s->digest[0] = '\0';
+
+    if (row[7] != NULL) {
+        snprintf(s->digest, sizeof(s->digest), "%s", row[7]);
+    }
+
+    *found = 1;
+
+    if (v[0] != sh->n || v[1] != sh->total || v[2] != sh->extra
+        || v[3] != d->c.pool_cents || v[4] != d->key
+        || strcmp(row[5], cc_split_mode_name(d->c.split)) != 0)
+    {
+        snprintf(why, whylen, "drawn before with %llu eligible, %llu cents, "
+                 "%llu extra, pool %llu, %s split, seed key %llu; now %"
+                 PRIu64 " eligible, %" PRIu64 " cents, %" PRIu64 " extra, "
+                 "pool %" PRIu64 ", %s split, seed key %" PRIu64, v[0], v[1],
+                 v[2], v[3], row[5], v[4], sh->n, sh->total, sh->extra,
+                 d->c.pool_cents, cc_split_mode_name(d->c.split), d->key);
+        *found = 0;
+    }
+
+    mysql_free_result(res);
+    return 0;
+}
+
+
+/* the plan row and the pool's funding, one transaction */
+static int
+cc_draw_begin_shard(cc_draw_shard_t *s)
+{
+    int                found;
+    char               sql[512], why[512], err[512];
+    cc_draw_run_t         *d = s->d;
+    cc_ledger_rc_e     lr;
+    cc_split_shard_t  *sh = &d->sh[s->shard];
+
+    snprintf(sql, sizeof(sql),
+             "INSERT IGNORE INTO draw_plans (campaign, shard, eligible, "
+             "total_cents, extra, pool_cents, split, seed_key, created_at) "
+             "VALUES ('%s', %zu, %" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %"
+             PRIu64 ", '%s', %" PRIu64 ", %" PRId64 ")", d->c.id, s->shard,
+             sh->n, sh->total, sh->extra, d->c.pool_cents,
+             cc_split_mode_name(d->c.split), d->key, d->now_ms);
+
+    if (cc_draw_sql(s, "insert the plan row", sql, strlen(sql)) != 0
+        || cc_draw_plan_row(s, 1, &found, why, sizeof(why)) != 0)
+    {
+        return -1;
+    }
+
+    if (found != 1) {
+        return cc_draw_fail(s, CC_DRAW_REFUSED, "the eligible set or "
+                            "settings changed: %s",
+                            found == 0 ? why : "the plan row vanished");
+    }
+
+    if (sh->total > 0) {
+        lr = cc_ledger_fund(s->db, d->c.id, (unsigned) s->shard, sh->total,
+                            err, sizeof(err));
+
+        if (lr == CC_LEDGER_MISMATCH) {
+            return cc_draw_fail(s, CC_DRAW_REFUSED, "the pool's funding "
+                                "fund:%s:%zu exists with another amount or "
+                                "accounts: %s", d->c.id, s->shard, err);
+        }
+
+        if (lr != CC_LEDGER_DONE && lr != CC_LEDGER_EXISTS) {
+            return cc_draw_fail(s, CC_DRAW_FAILED, "fund the pool: %s", err);
+        }
+    }
+
+    return cc_draw_commit(s, "plan row and funding");
+}
+
+
+static int
+cc_draw_user_cmp(const void *a, const void *b)
+{
+    const cc_draw_user_t  *x = a, *y = b;
+
+    if (x->rank != y->rank) {
+        return x->rank < y->rank ? -1 : 1;
+    }
+
+    return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+
+/* the shard's eligible uids in (rank, uid) order, and their amounts */
+static int
+cc_draw_read_users(cc_draw_shard_t *s)
+{
+    char               sql[256];
+    size_t             cap;
+    uint64_t           i, n;
+    MYSQL_RES         *res;
+    MYSQL_ROW          row;
+    cc_draw_run_t         *d = s->d;
+    cc_split_iter_t    it;
+    cc_draw_user_t    *u;
+
+    snprintf(sql, sizeof(sql), "SELECT uid FROM eligibility "
+             "WHERE combined_at < %" PRId64, d->c.cutoff * 1000);
+
+    if (cc_draw_sql(s, "read the eligible", sql, strlen(sql)) != 0) {
+        return -1;
+    }
+
+    res = mysql_use_result(s->db);
+    if (res == NULL) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "read the eligible: %s",
+                            mysql_error(s->db));
+    }
+
+    n = 0;
+    cap = d->sh[s->shard].n + 1;
+    s->users = malloc(cap * sizeof(cc_draw_user_t));
+
+    while (s->users != NULL && (row = mysql_fetch_row(res)) != NULL) {
+        if (n == cap) {
+            cap *= 2;
+            u = realloc(s->users, cap * sizeof(cc_draw_user_t));
+            if (u == NULL) {
+                break;
+            }
+            s->users = u;
+        }
+
+        s->users[n].uid = strtoull(row[0], NULL, 10);
+        s->users[n].rank = cc_split_rank(d->key, s->users[n].uid);
+        n++;
+    }
+
+    if (s->users == NULL || row != NULL) {
+        mysql_free_result(res);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
+    }
+
+    if (mysql_errno(s->db) != 0) {
+        mysql_free_result(res);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "read the eligible: %s",
+                            mysql_error(s->db));
+    }
+
+    mysql_free_result(res);
+
+    if (cc_draw_commit(s, "read the eligible") != 0) {
+        return -1;
+    }
+
+    if (n != d->sh[s->shard].n) {
+        return cc_draw_fail(s, CC_DRAW_REFUSED, "the eligible set changed "
+                            "while drawing: %" PRIu64 " eligible, the plan "
+                            "counted %" PRIu64, n, d->sh[s->shard].n);
+    }
+
+    s->n = n;
+    qsort(s->users, n, sizeof(cc_draw_user_t), cc_draw_user_cmp);
+
+    s->amounts = malloc((n + 1) * sizeof(uint64_t));
+    s->credited = calloc(n + 1, 1);
+
+    if (s->amounts == NULL || s->credited == NULL) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
+    }
+
+    cc_split_iter_init(&it, &d->plan, &d->sh[s->shard], s->shard, d->c.seed);
+
+    for (i = 0; i < n; i++) {
+        s->amounts[i] = cc_split_next(&it);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Awards [from, to) in rank order, one transaction: the rows, in sync mode
+ * their credits, and done_upto moved from `from` to `to` (the guard: if
+ * another run moved it, nothing of this batch commits).
+ */
+static int
+cc_draw_batch(cc_draw_shard_t *s, char *buf, size_t buflen,
+    cc_ledger_credit_t *cr, char (*ids)[CC_DRAW_ID_MAX], uint64_t from,
+    uint64_t to)
+{
+    int          sync;
+    long         added;
+    char         sql[256], err[512];
+    size_t       len, k;
+    uint64_t     i;
+    cc_draw_run_t   *d = s->d;
+
+    sync = d->c.credit == CC_CREDIT_SYNC;
+
+    len = (size_t) snprintf(buf, buflen, "INSERT IGNORE INTO awards "
+                            "(award_id, campaign, uid, amount_cents, status,"
+                            " created_at, credited_at) VALUES ");
+
+    for (i = from, k = 0; i < to; i++, k++) {
+        snprintf(ids[k], CC_DRAW_ID_MAX, "%s:%" PRIu64, d->c.id,
+                 s->users[i].uid);
+
+        len += (size_t) snprintf(buf + len, buflen - len,
+                                 "%s('%s','%s',%" PRIu64 ",%" PRIu64
+                                 ",'%s',%" PRId64 ",", k ? "," : "", ids[k],
+                                 d->c.id, s->users[i].uid, s->amounts[i],
+                                 sync ? "credited" : "pending", d->now_ms);
+
+        if (sync) {
+            len += (size_t) snprintf(buf + len, buflen - len, "%" PRId64 ")",
+                                     d->now_ms);
+        } else {
+            len += (size_t) snprintf(buf + len, buflen - len, "NULL)");
+        }
+
+        cr[k].award_id = ids[k];
+        cr[k].uid = s->users[i].uid;
+        cr[k].amount_cents = s->amounts[i];
+        cr[k].rc = CC_LEDGER_ERROR;
+    }
+
+    if (cc_draw_sql(s, "insert awards", buf, len) != 0) {
+        return -1;
+    }
+
+    s->inserted += mysql_affected_rows(s->db);
+
+    if (sync) {
+        added = cc_ledger_credit_batch(s->db, d->c.id, cr, k, err,
+                                       sizeof(err));
+        if (added < 0) {
+            return cc_draw_fail(s, CC_DRAW_FAILED, "credit awards: %s", err);
+        }
+
+        for (i = 0; i < k; i++) {
+            if (cr[i].rc == CC_LEDGER_MISMATCH) {
+                return cc_draw_fail(s, CC_DRAW_FAILED, "the ledger holds "
+                                    "transfer %s with another amount or "
+                                    "wallet than the award's %" PRIu64,
+                                    cr[i].award_id, cr[i].amount_cents);
+            }
+        }
+    }
+
+    snprintf(sql, sizeof(sql), "UPDATE draw_plans SET done_upto = %" PRIu64
+             " WHERE campaign = '%s' AND shard = %zu AND done_upto = %"
+             PRIu64, to, d->c.id, s->shard, from);
+
+    if (cc_draw_sql(s, "move done_upto", sql, strlen(sql)) != 0) {
+        return -1;
+    }
+
+    if (mysql_affected_rows(s->db) != 1) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "done_upto is no longer %"
+                            PRIu64 ": another cc-draw is drawing this "
+                            "shard", from);
+    }
+
+    if (cc_draw_commit(s, "awards") != 0) {
+        return -1;
+    }
+
+    __atomic_store_n(&s->written, to, __ATOMIC_RELAXED);
+    return 0;
+}
+
+
+static int
+cc_draw_write(cc_draw_shard_t *s)
+{
+    int                  rc;
+    char                *buf;
+    size_t               batch, buflen;
+    uint64_t             from, to;
+    cc_ledger_credit_t  *cr;
+    char               (*ids)[CC_DRAW_ID_MAX];
+
+    if (s->done_upto > s->n) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "done_upto %" PRIu64 " is "
+                            "past the %" PRIu64 " eligible", s->done_upto,
+                            s->n);
+    }
+
+    batch = (size_t) s->d->o.batch;
+    buflen = batch * CC_DRAW_ROW_MAX + 256;
+    buf = malloc(buflen);
+    cr = malloc(batch * sizeof(cc_ledger_credit_t));
+    ids = malloc(batch * CC_DRAW_ID_MAX);
+
+    rc = 0;
+
+    if (buf == NULL || cr == NULL || ids == NULL) {
+        rc = cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
+        goto done;
+    }
+
+    s->written = s->done_upto;
+
+    for (from = s->done_upto; from < s->n; from = to) {
+        if (!cc_worker_run) {
+            rc = cc_draw_fail(s, CC_DRAW_FAILED, "stopped at %" PRIu64
+                              " of %" PRIu64 "; run again to go on", from,
+                              s->n);
+            goto done;
+        }
+
+        to = from + batch < s->n ? from + batch : s->n;
+
+        rc = cc_draw_batch(s, buf, buflen, cr, ids, from, to);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+
+done:
+
+    free(buf);
+    free(cr);
+    free(ids);
+
+    return rc;
+}
+
+
+static cc_draw_user_t *
+cc_draw_find(cc_draw_shard_t *s, uint64_t uid)
+{
+    cc_draw_user_t  key;
+
+    key.uid = uid;
+    key.rank = cc_split_rank(s->d->key, uid);
+
+    return bsearch(&key, s->users, s->n, sizeof(cc_draw_user_t),
+                   cc_draw_user_cmp);
+}
+
+
+/*
+ * Every award row of the campaign in this shard read back and checked
+ * against the plan: one per user of the first `upto` in rank order, of
+ * its amount.  Before a resumed run writes (upto = done_upto), a row that
+ * differs means the settings changed since (a cap, say, that the plan row
+ * does not hold): refused, bad_rc 2.  After the writes (upto = n) it is a
+ * failure.  Once all are there, their status is kept for Redis and the
+ * digest taken over "uid amount\n" in rank order.
+ */
+static int
+cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
+{
+    char             sql[256], line[80];
+    uint64_t         i, uid, amount, seen;
+    MYSQL_RES       *res;
+    MYSQL_ROW        row;
+    EVP_MD_CTX      *md;
+    unsigned char    h[EVP_MAX_MD_SIZE];
+    unsigned int     hlen;
+    cc_draw_user_t  *u;
+
+    snprintf(sql, sizeof(sql), "SELECT uid, amount_cents, status FROM awards"
+             " WHERE campaign = '%s'", s->d->c.id);
+
+    if (cc_draw_sql(s, "read the awards back", sql, strlen(sql)) != 0) {
+        return -1;
+    }
+
+    res = mysql_use_result(s->db);
+    if (res == NULL) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "read the awards back: %s",
+                            mysql_error(s->db));
+    }
+
+    seen = 0;
+    memset(s->credited, 0, s->n);
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        uid = strtoull(row[0], NULL, 10);
+        amount = strtoull(row[1], NULL, 10);
+        u = cc_draw_find(s, uid);
+
+        if (u == NULL || (uint64_t) (u - s->users) >= upto
+            || amount != s->amounts[u - s->users])
+        {
+            mysql_free_result(res);
+            return cc_draw_fail(s, bad_rc, "award %s:%" PRIu64 " of %" PRIu64
+                                " cents is not in this plan (%s): the "
+                                "eligible set or settings changed",
+                                s->d->c.id, uid, amount,
+                                u == NULL ? "not eligible"
+                                : amount != s->amounts[u - s->users]
+                                ? "another amount" : "not yet drawn");
+        }
+
+        s->credited[u - s->users] = row[2][0] == 'c' ? 1 : 2;
+        seen++;
+    }
+
+    if (mysql_errno(s->db) != 0) {
+        mysql_free_result(res);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "read the awards back: %s",
+                            mysql_error(s->db));
+    }
+
+    mysql_free_result(res);
+
+    if (cc_draw_commit(s, "read the awards back") != 0) {
+        return -1;
+    }
+
+    if (seen != upto) {
+        return cc_draw_fail(s, bad_rc, "%" PRIu64 " award rows where %" PRIu64
+                            " are drawn", seen, upto);
+    }
+
+    if (upto < s->n) {
+        return 0;
+    }
+
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "SHA-256: out of memory");
+    }
+
+    for (i = 0; i < s->n; i++) {
+        s->credited[i] = s->credited[i] == 1;
+        hlen = (unsigned) snprintf(line, sizeof(line), "%" PRIu64 " %"
+                                   PRIu64 "\n", s->users[i].uid,
+                                   s->amounts[i]);
+        EVP_DigestUpdate(md, line, hlen);
+    }
+
+    EVP_DigestFinal_ex(md, h, &hlen);
+    EVP_MD_CTX_free(md);
+
+    for (i = 0; i < 32; i++) {
+        snprintf(line + 2 * i, 3, "%02x", h[i]);
+    }
+
+    /* a digest stored by an earlier run must be this one */
+    if (s->digest[0] != '\0' && strcmp(s->digest, line) != 0) {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "digest %s differs from the "
+                            "one stored, %s", line, s->digest);
+    }
+
+    memcpy(s->digest, line, 65);
+    return 0;
+}
+
+
+static redisContext *
+cc_draw_redis_connect(const cc_addr_t *a, const char *name, char *sha,
+    char *err, size_t errlen)
+{
+    redisReply     *r;
+    redisContext   *c;
+    struct timeval  tv = { 10, 0 };
+
+    c = redisConnectWithTimeout(a->host, (int) a->port, tv);
+
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "redis %s: %s", name,
+                 c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+
+    redisSetTimeout(c, tv);
+
+    if (sha == NULL) {
+        return c;
+    }
+
+    r = redisCommand(c, "SCRIPT LOAD %s", cc_award_set_lua);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        snprintf(err, errlen, "redis %s: SCRIPT LOAD: %s", name,
+                 r == NULL ? c->errstr
+                 : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+
+    memcpy(sha, r->str, 41);
+    freeReplyObject(r);
+
+    return c;
+}
+
+
+/* the replies of the EVALSHAs in flight on Redis shard r */
+static int
+cc_draw_redis_drain(cc_draw_shard_t *s, redisContext *c, size_t r,
+    size_t *inflight)
+{
+    void        *v;
+    redisReply  *reply;
+
+    for (; *inflight > 0; (*inflight)--) {
+        if (redisGetReply(c, &v) != REDIS_OK) {
+            return cc_draw_fail(s, CC_DRAW_FAILED, "redis %s: %s",
+                                s->d->o.redis[r], c->errstr);
+        }
+
+        reply = v;
+
+        if (reply->type != REDIS_REPLY_INTEGER) {
+            cc_draw_fail(s, CC_DRAW_FAILED, "redis %s: award_set: %s",
+                         s->d->o.redis[r], reply->type == REDIS_REPLY_ERROR
+                         ? reply->str : "unexpected reply");
+            freeReplyObject(reply);
+            return -1;
+        }
+
+        s->loaded += (uint64_t) reply->integer;
+        freeReplyObject(reply);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Field w of every award's user, "p:..." or "c:..." as MySQL says, on the
+ * user's Redis shard: pipelined, CC_DRAW_PIPELINE in flight per shard.
+ */
+static int
+cc_draw_load_redis(cc_draw_shard_t *s)
+{
+    int            rc;
+    char           key[CC_KEY_MAX], val[128], sha[41];
+    size_t         r, nr, inflight[CC_DRAW_REDIS_MAX];
+    uint64_t       i;
+    uint32_t       home;
+    cc_draw_run_t     *d = s->d;
+    redisContext  *ctx[CC_DRAW_REDIS_MAX];
+
+    nr = d->o.nredis;
+    memset(ctx, 0, sizeof(ctx));
+    memset(inflight, 0, sizeof(inflight));
+    rc = 0;
+
+    for (r = 0; r < nr; r++) {
+        ctx[r] = cc_draw_redis_connect(&d->addrs[r], d->o.redis[r], sha,
+                                       s->err, sizeof(s->err));
+        if (ctx[r] == NULL) {
+            s->rc = CC_DRAW_FAILED;
+            rc = -1;
+            goto done;
+        }
+    }
+
+    for (i = 0; i < s->n; i++) {
+        home = cc_ring_shard(&d->ring, s->users[i].uid);
+        cc_key_user(key, s->users[i].uid);
+        snprintf(val, sizeof(val), "%c:%" PRIu64 ":%s:%" PRIu64,
+                 s->credited[i] ? 'c' : 'p', s->amounts[i], d->c.id,
+                 s->users[i].uid);
+
+        if (redisAppendCommand(ctx[home], "EVALSHA %s 1 %s %s", sha, key,
+                               val)
+            != REDIS_OK)
+        {
+            rc = cc_draw_fail(s, CC_DRAW_FAILED, "redis %s: out of memory",
+                              d->o.redis[home]);
+            goto done;
+        }
+
+        if (++inflight[home] == CC_DRAW_PIPELINE) {
+            rc = cc_draw_redis_drain(s, ctx[home], home, &inflight[home]);
+            if (rc != 0) {
+                goto done;
+            }
+        }
+    }
+
+    for (r = 0; r < nr; r++) {
+        rc = cc_draw_redis_drain(s, ctx[r], r, &inflight[r]);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+
+done:
+
+    for (r = 0; r < nr; r++) {
+        redisFree(ctx[r]);
+    }
+
+    return rc;
+}
+
+
+/* the shard is done: its digest into its plan row */
+static int
+cc_draw_finish(cc_draw_shard_t *s)
+{
+    char  sql[512];
+
+    snprintf(sql, sizeof(sql), "UPDATE draw_plans SET digest = '%s' WHERE "
+             "campaign = '%s' AND shard = %zu AND digest IS NULL", s->digest,
+             s->d->c.id, s->shard);
+
+    if (cc_draw_sql(s, "store the digest", sql, strlen(sql)) != 0) {
+        return -1;
+    }
+
+    return cc_draw_commit(s, "store the digest");
+}
+
+
+static void *
+cc_draw_shard_main(void *arg)
+{
+    int64_t           t[5];
+    cc_draw_shard_t  *s = arg;
+
+    mysql_thread_init();
+
+    t[0] = cc_now_ms();
+
+    if (cc_draw_begin_shard(s) == 0
+        && cc_draw_read_users(s) == 0
+        && (s->done_upto == 0
+            || cc_draw_verify(s, s->done_upto, CC_DRAW_REFUSED) == 0)
+        && (t[1] = cc_now_ms(), cc_draw_write(s) == 0)
+        && (t[2] = cc_now_ms(), cc_draw_verify(s, s->n, CC_DRAW_FAILED) == 0)
+        && (t[3] = cc_now_ms(), cc_draw_load_redis(s) == 0)
+        && cc_draw_finish(s) == 0)
+    {
+        t[4] = cc_now_ms();
+        s->rc = CC_DRAW_OK;
+
+        /* where the time went, for the operator and the benchmark */
+        cc_log("shard %zu: %" PRIu64 " users read and ranked in %.2f s, "
+               "written in %.2f s, checked in %.2f s, into Redis in %.2f s",
+               s->shard, s->n, (t[1] - t[0]) / 1000.0,
+               (t[2] - t[1]) / 1000.0, (t[3] - t[2]) / 1000.0,
+               (t[4] - t[3]) / 1000.0);
+    }
+
+    mysql_thread_end();
+    __atomic_store_n(&s->finished, 1, __ATOMIC_RELEASE);
+
+    return NULL;
+}
+
+
+/* ---- the whole draw --------------------------------------------------- */
+
+/*
+ * Redis TIME on every shard at or after the cutoff, then every draw log
+ * drained into MySQL.  CC_DRAW_OK, or what to exit with.
+ */
+static int
+cc_draw_complete(cc_draw_run_t *d)
+{
+    int                rc;
+    char               err[512];
+    size_t             r;
+    int64_t            ms;
+    redisReply        *t;
+    redisContext      *c[CC_DRAW_REDIS_MAX];
+    cc_drain_stats_t   stats;
+
+    memset(c, 0, sizeof(c));
+    rc = CC_DRAW_OK;
+
+    for (r = 0; r < d->o.nredis && rc == CC_DRAW_OK; r++) {
+        c[r] = cc_draw_redis_connect(&d->addrs[r], d->o.redis[r], NULL, err,
+                                     sizeof(err));
+        if (c[r] == NULL) {
+            cc_log("%s; not drawing: the combines in its log would be "
+                   "missed", err);
+            rc = CC_DRAW_FAILED;
+            break;
+        }
+
+        t = redisCommand(c[r], "TIME");
+
+        if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
+            cc_log("redis %s: TIME: %s; not drawing", d->o.redis[r],
+                   c[r]->err ? c[r]->errstr : "bad reply");
+            freeReplyObject(t);
+            rc = CC_DRAW_FAILED;
+            break;
+        }
+
+        ms = strtoll(t->element[0]->str, NULL, 10) * 1000
+             + strtoll(t->element[1]->str, NULL, 10) / 1000;
+        freeReplyObject(t);
+
+        if (ms < d->c.cutoff * 1000) {
+            cc_log("redis %s: its time %" PRId64 ".%03d is before the "
+                   "cutoff %" PRId64 ": combines may still come; not "
+                   "drawing", d->o.redis[r], ms / 1000, (int) (ms % 1000),
+                   d->c.cutoff);
+            rc = CC_DRAW_REFUSED;
+        }
+    }
+
+    for (r = 0; r < d->o.nredis && rc == CC_DRAW_OK; r++) {
+        memset(&stats, 0, sizeof(stats));
+
+        if (cc_drain_shard(c[r], &d->st, 0, 500, &stats, err, sizeof(err))
+            != 0)
+        {
+            cc_log("completeness: %s; not drawing", err);
+            rc = CC_DRAW_FAILED;
+            break;
+        }
+
+        cc_log("redis %s: log drained: %llu draws and combines, %llu were "
+               "missing from MySQL", d->o.redis[r], stats.read,
+               stats.inserted);
+    }
+
+    for (r = 0; r < d->o.nredis; r++) {
+        redisFree(c[r]);
+    }
+
+    return rc;
+}
+
+
+/* the eligible count of every MySQL shard, and the plan */
+static int
+cc_draw_plan(cc_draw_run_t *d)
+{
+    char          sql[256];
+    size_t        s;
+    uint64_t      n[CC_STORE_SHARDS_MAX], total;
+    MYSQL        *db;
+    MYSQL_RES    *res;
+    MYSQL_ROW     row;
+    const char   *why;
+
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM eligibility "
+             "WHERE combined_at < %" PRId64, d->c.cutoff * 1000);
+    total = 0;
+
+    for (s = 0; s < d->st.nshards; s++) {
+        db = d->st.shards[s].conn;
+        res = NULL;
+
+        if (mysql_query(db, sql) != 0
+            || (res = mysql_store_result(db)) == NULL
+            || (row = mysql_fetch_row(res)) == NULL)
+        {
+            cc_log("mysql %s: count the eligible: %s; not drawing",
+                   d->st.shards[s].name, mysql_error(db));
+            mysql_free_result(res);
+            return CC_DRAW_FAILED;
+        }
+
+        n[s] = strtoull(row[0], NULL, 10);
+        total += n[s];
+        mysql_free_result(res);
+        (void) mysql_commit(db);
+    }
+
+    if (cc_split_plan(&d->plan, d->sh, n, d->st.nshards, d->c.split,
+                      d->c.pool_cents, d->c.cap_cents, d->c.seed, &why)
+        != 0)
+    {
+        cc_log("the pool of %" PRIu64 " cents cannot be split among %"
+               PRIu64 " eligible users (%s split%s): %s; not drawing",
+               d->c.pool_cents, total,
+               cc_split_mode_name(d->c.split),
+               d->c.split == CC_SPLIT_RANDOM ? ", cap" : "", why);
+        return CC_DRAW_REFUSED;
+    }
+
+    return CC_DRAW_OK;
+}
+
+
+static int
+cc_draw_u64_cmp(const void *a, const void *b)
+{
+    uint64_t  x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+
+/*
+ * The summary on stdout.  The draw's digest needs every shard's: those
+ * another process drew are read from their plan rows.
+ */
+static void
+cc_draw_summary(cc_draw_run_t *d, int64_t started)
+{
+    int               found;
+    char              line[256], hex[65], missing[256], why[512];
+    size_t            s, k, nm;
+    uint64_t          total, *all, users;
+    unsigned char     h[EVP_MAX_MD_SIZE];
+    unsigned int      hlen;
+    EVP_MD_CTX       *md;
+    cc_draw_shard_t  *sh;
+
+    users = 0;
+    for (s = 0; s < d->st.nshards; s++) {
+        users += d->shards[s].n;
+    }
+
+    printf("campaign %s: %s split of %" PRIu64 " cents among %" PRIu64
+           " eligible users on %zu shards", d->c.id,
+           cc_split_mode_name(d->c.split), d->c.pool_cents, d->plan.n,
+           d->st.nshards);
+
+    if (d->c.split == CC_SPLIT_RANDOM) {
+        printf(" (cap %" PRIu64 ")", d->c.cap_cents);
+    }
+
+    printf(", credit %s\n", cc_credit_mode_name(d->c.credit));
+
+    all = malloc((users + 1) * sizeof(uint64_t));
+    k = 0;
+
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+
+        if (d->o.shard >= 0 && (size_t) d->o.shard != s) {
+            continue;
+        }
+
+        printf("shard %zu: %" PRIu64 " users, %" PRIu64 " cents, %" PRIu64
+               " awards written now, %" PRIu64 " Redis fields set, digest %s"
+               "\n", s, sh->n, d->sh[s].total, sh->inserted, sh->loaded,
+               sh->digest);
+
+        if (all != NULL && sh->amounts != NULL) {
+            memcpy(all + k, sh->amounts, sh->n * sizeof(uint64_t));
+            k += sh->n;
+        }
+    }
+
+    if (all != NULL && k > 0) {
+        qsort(all, k, sizeof(uint64_t), cc_draw_u64_cmp);
+        printf("awards: %zu, min %" PRIu64 ", median %" PRIu64 ", max %"
+               PRIu64 " cents\n", k, all[0], all[(k - 1) / 2], all[k - 1]);
+    }
+
+    free(all);
+
+    /* the draw's digest: the settings, then each shard's line */
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        printf("digest: out of memory\n");
+        return;
+    }
+
+    k = (size_t) snprintf(line, sizeof(line), "%s %" PRIu64 " %s %" PRIu64
+                          " ", d->c.id, d->c.pool_cents,
+                          cc_split_mode_name(d->c.split), d->c.cap_cents);
+    EVP_DigestUpdate(md, line, k);
+    EVP_DigestUpdate(md, d->c.seed, strlen(d->c.seed));
+    EVP_DigestUpdate(md, "\n", 1);
+
+    missing[0] = '\0';
+    nm = 0;
+    total = 0;
+
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+
+        if (sh->db == NULL) {
+            /* drawn by another process, maybe: its row, if it is done */
+            sh->db = d->st.shards[s].conn;
+
+            if (cc_draw_plan_row(sh, 0, &found, why, sizeof(why)) != 0
+                || found != 1)
+            {
+                sh->digest[0] = '\0';
+            }
+
+            (void) mysql_commit(sh->db);
+            sh->db = NULL;
+        }
+
+        if (sh->digest[0] == '\0') {
+            nm += (size_t) snprintf(missing + nm, sizeof(missing) - nm,
+                                    "%s%zu", nm ? " " : "", s);
+            if (nm >= sizeof(missing)) {
+                nm = sizeof(missing) - 1;
+            }
+            continue;
+        }
+
+        k = (size_t) snprintf(line, sizeof(line), "%zu %" PRIu64 " %" PRIu64
+                              " %s\n", s, d->sh[s].n, d->sh[s].total,
+                              sh->digest);
+        EVP_DigestUpdate(md, line, k);
+        total += d->sh[s].total;
+    }
+
+    EVP_DigestFinal_ex(md, h, &hlen);
+    EVP_MD_CTX_free(md);
+
+    if (nm > 0) {
+        printf("digest: pending, shard(s) %s not drawn yet\n", missing);
+
+    } else {
+        for (s = 0; s < 32; s++) {
+            snprintf(hex + 2 * s, 3, "%02x", h[s]);
+        }
+
+        printf("total: %" PRIu64 " cents\n", total);
+        printf("digest: %s\n", hex);
+    }
+
+    printf("time: %.2f s\n", (cc_now_ms() - started) / 1000.0);
+    fflush(stdout);
+}
+
+
+static void
+cc_draw_metrics(cc_draw_run_t *d, int64_t started, int ok)
+{
+    size_t          s;
+    uint64_t        rows;
+    cc_promfile_t   pf;
+
+    if (d->o.metrics_file == NULL) {
+        return;
+    }
+
+    rows = 0;
+    for (s = 0; s < d->st.nshards; s++) {
+        rows += d->shards[s].inserted;
+    }
+
+    cc_promfile_begin(&pf);
+    cc_promfile_add(&pf, "cc_draw_rows_total", "counter",
+                    "Award rows this run of cc-draw wrote", (double) rows);
+    cc_promfile_add(&pf, "cc_draw_rate", "gauge",
+                    "Award rows written per second by this run",
+                    rows * 1000.0 / (double) (cc_now_ms() - started + 1));
+
+    if (ok) {
+        cc_promfile_add(&pf, "cc_draw_last_success_timestamp_seconds",
+                        "gauge", "End of the last run that completed "
+                        "(unix seconds)", cc_now_ms() / 1000.0);
+    }
+
+    if (cc_promfile_commit(&pf, d->o.metrics_file) != 0) {
+        cc_log("metrics file %s: cannot write it", d->o.metrics_file);
+    }
+}
+
+
+/* the progress line while the threads write */
+static void
+cc_draw_wait(cc_draw_run_t *d, int64_t started)
+{
+    int              busy;
+    size_t           s;
+    int64_t          last, now;
+    uint64_t         done, n;
+    struct timespec  ts = { 0, 100 * 1000 * 1000 };
+
+    last = cc_now_ms();
+
+    for ( ;; ) {
+        busy = 0;
+        done = 0;
+        n = 0;
+
+        for (s = 0; s < d->st.nshards; s++) {
+            if (d->shards[s].db == NULL) {
+                continue;
+            }
+
+            busy |= !__atomic_load_n(&d->shards[s].finished,
+                                     __ATOMIC_ACQUIRE);
+            done += __atomic_load_n(&d->shards[s].written, __ATOMIC_RELAXED);
+            n += d->sh[s].n;
+        }
+
+        now = cc_now_ms();
+
+        /* every 2 s, and once at the end */
+        if (now - last >= 2000 || !busy) {
+            cc_log("progress: %" PRIu64 " of %" PRIu64 " awards written "
+                   "(%.0f/s)", done, n,
+                   done * 1000.0 / (double) (now - started + 1));
+            last = now;
+        }
+
+        if (!busy) {
+            break;
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    for (s = 0; s < d->st.nshards; s++) {
+        if (d->shards[s].db != NULL) {
+            pthread_join(d->shards[s].tid, NULL);
+        }
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                rc, found;
+    char               err[512], why[512];
+    size_t             s, r;
+    size_t             lens[CC_DRAW_REDIS_MAX];
+    int64_t            started;
+    const char        *names[CC_DRAW_REDIS_MAX], *bad;
+    cc_draw_run_t         *d;
+    cc_draw_shard_t   *sh;
+
+    cc_worker_init("cc-draw");
+    started = cc_now_ms();
+
+    d = calloc(1, sizeof(cc_draw_run_t));
+    if (d == NULL) {
+        fprintf(stderr, "cc-draw: out of memory\n");
+        return CC_DRAW_FAILED;
+    }
+
+    if (cc_draw_parse(argc, argv, &d->o) != 0) {
+        return CC_DRAW_REFUSED;
+    }
+
+    if (cc_campaign_load(d->o.campaign, &d->c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cc-draw: %s\n", err);
+        return CC_DRAW_REFUSED;
+    }
+
+    for (r = 0; r < d->o.nredis; r++) {
+        if (cc_addr_parse(d->o.redis[r], strlen(d->o.redis[r]),
+                          &d->addrs[r], &bad) != 0)
+        {
+            fprintf(stderr, "cc-draw: bad --redis \"%s\", expected "
+                    "host:port (%s)\n", d->o.redis[r], bad);
+            return CC_DRAW_REFUSED;
+        }
+
+        names[r] = d->o.redis[r];
+        lens[r] = strlen(names[r]);
+    }
+
+    d->points = malloc(cc_ring_npoints(d->o.nredis)
+                       * sizeof(cc_ring_point_t));
+
+    if (d->points == NULL
+        || cc_ring_build(&d->ring, d->points, names, lens, d->o.nredis) != 0)
+    {
+        fprintf(stderr, "cc-draw: cannot build the Redis ring\n");
+        return CC_DRAW_FAILED;
+    }
+
+    if (cc_store_open(&d->st, d->o.mysql, d->o.nmysql, d->o.user,
+                      getenv("CC_MYSQL_PASSWORD")) != 0)
+    {
+        fprintf(stderr, "cc-draw: %s\n", d->st.err);
+        return CC_DRAW_REFUSED;
+    }
+
+    d->key = cc_split_key(d->c.seed);
+    d->now_ms = cc_now_ms();
+
+    if (cc_store_connect(&d->st) != 0) {
+        cc_log("mysql: %s; not drawing", d->st.err);
+        rc = CC_DRAW_FAILED;
+        goto done;
+    }
+
+    /* 1, 2: the cutoff passed and every combine is in MySQL */
+    rc = cc_draw_complete(d);
+    if (rc != CC_DRAW_OK) {
+        goto done;
+    }
+
+    /* the drain may have closed a connection that failed; it retried */
+    if (cc_store_connect(&d->st) != 0) {
+        cc_log("mysql: %s; not drawing", d->st.err);
+        rc = CC_DRAW_FAILED;
+        goto done;
+    }
+
+    /* 3: the plan */
+    rc = cc_draw_plan(d);
+    if (rc != CC_DRAW_OK) {
+        goto done;
+    }
+
+    cc_log("plan: %" PRIu64 " eligible, %s split of %" PRIu64 " cents, "
+           "base %" PRIu64, d->plan.n, cc_split_mode_name(d->c.split),
+           d->c.pool_cents, d->plan.base);
+
+    /* an earlier run's plan row that differs refuses before any write */
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+        sh->d = d;
+        sh->shard = s;
+
+        if (d->o.shard >= 0 && (size_t) d->o.shard != s) {
+            continue;
+        }
+
+        sh->db = d->st.shards[s].conn;
+
+        if (cc_draw_plan_row(sh, 0, &found, why, sizeof(why)) != 0) {
+            cc_log("%s; not drawing", sh->err);
+            rc = CC_DRAW_FAILED;
+            goto done;
+        }
+
+        (void) mysql_commit(sh->db);
+
+        if (found == 0) {
+            cc_log("shard %zu (%s): the eligible set or settings changed: "
+                   "%s; not drawing", s, d->st.shards[s].name, why);
+            rc = CC_DRAW_REFUSED;
+            goto done;
+        }
+    }
+
+    /* 4..7: a thread per shard */
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+
+        if (sh->db == NULL) {
+            continue;
+        }
+
+        sh->rc = CC_DRAW_FAILED;
+
+        if (pthread_create(&sh->tid, NULL, cc_draw_shard_main, sh) != 0) {
+            cc_log("cannot start a thread for shard %zu", s);
+            sh->rc = CC_DRAW_FAILED;
+            sh->finished = 1;
+            sh->db = NULL;
+            rc = CC_DRAW_FAILED;
+        }
+    }
+
+    cc_draw_wait(d, started);
+
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+
+        if (sh->db != NULL && sh->rc != CC_DRAW_OK) {
+            cc_log("%s", sh->err);
+            rc = sh->rc > rc ? sh->rc : rc;
+        }
+    }
+
+    if (rc == CC_DRAW_OK) {
+        cc_draw_summary(d, started);
+    }
+
+done:
+
+    cc_draw_metrics(d, started, rc == CC_DRAW_OK);
+
+    for (s = 0; s < d->st.nshards; s++) {
+        free(d->shards[s].users);
+        free(d->shards[s].amounts);
+        free(d->shards[s].credited);
+    }
+
+    cc_store_close(&d->st);
+    free(d->points);
+    free(d);
+    mysql_library_end();
+
+    return rc;
+}

@@ -1,0 +1,1188 @@
+/*
+ * cc-payout: pays the scheduled draw's awards into the users' wallets.
+ *
+ * cc-draw writes one award per eligible user into the user's MySQL shard
+ * (table awards, status pending) and "p:amount:award_id" into field w of
+ * the user's Redis hash.  This worker credits them, in a loop of three
+ * steps, each a transaction per MySQL shard:
+ *
+ *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard (uids the
+ *       module queued for users waiting on POST /cc/claim): their pending
+ *       awards first, in a small transaction, then at once their notice;
+ *   (b) bulk: the next --batch pending awards of each shard, in award id
+ *       order from where the pass got to;
+ *   (c) outbox: awards credited but not yet notified (a crash between the
+ *       commit and Redis leaves some): their notice.
+ *
+ * A credit is cc_ledger_credit_batch() and the awards' UPDATE to credited
+ * (WHERE status = 'pending') in one transaction, so the award and its
+ * transfer commit together.  The transfer's id is the award id (the
+ * ledger's primary key), which makes a retry, a second payer or a credit
+ * made by someone else harmless: it writes nothing.  A notice is the
+ * never-backwards script award_set.lua setting w to "c:..." on the user's
+ * Redis shard, then notified = 1 in MySQL; a crash between the two sends
+ * the notice again, which the script makes harmless.  So the worker may
+ * be killed anywhere and restarted.
+ *
+ * A claim popped and not credited (a crash, MySQL down) is not lost: the
+ * award stays pending and the bulk pass pays it; only the user waits.
+ * An award whose id the ledger holds with another amount or wallet
+ * (MISMATCH) is not paid, stays pending and is logged on every pass;
+ * cc-reconcile --money reports it.  A batch the pool cannot pay
+ * (NO_FUNDS) is rolled back and logged.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cc_addr.h"
+#include "cc_campaign.h"
+#include "cc_keys.h"
+#include "cc_ledger.h"
+#include "cc_promfile.h"
+#include "cc_ring.h"
+#include "cc_store.h"
+#include "cc_worker.h"
+#include "cc_award_set_lua.h"        /* generated: workers/lua/award_set.lua */
+
+
+#define CC_PAYOUT_REDIS_MAX   64
+#define CC_PAYOUT_CLAIMS      256            /* uids per LPOP */
+#define CC_PAYOUT_ID_MAX      64             /* awards.award_id */
+#define CC_PAYOUT_RETRY_MS    1000           /* after a store failed */
+
+
+typedef struct {
+    char                *redis[CC_PAYOUT_REDIS_MAX];
+    size_t               nredis;
+    char                *mysql[CC_STORE_SHARDS_MAX];
+    size_t               nmysql;
+    const char          *campaign;
+    const char          *user;
+    const char          *metrics;
+    long long            batch;
+    long long            interval_s;
+    long long            idle_ms;
+    long long            progress_s;
+    int                  once;
+    int                  shard_of;
+    char               **uids;           /* --shard-of's */
+    size_t               nuids;
+} cc_payout_opts_t;
+
+
+typedef struct {
+    char                 award_id[CC_PAYOUT_ID_MAX + 1];
+    uint64_t             uid;
+    uint64_t             amount;
+    int                  credited;       /* in MySQL, now or before */
+    uint32_t             redis;          /* the uid's Redis shard */
+} cc_payout_award_t;
+
+
+typedef struct {
+    char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
+    char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
+    int                  pass_done;
+    int                  outbox_empty;
+} cc_payout_shard_t;
+
+
+typedef struct {
+    char                *addr;
+    cc_addr_t            a;
+    redisContext        *ctx;
+    int64_t              retry_at;
+} cc_payout_redis_t;
+
+
+typedef struct {
+    unsigned long long   credited;
+    unsigned long long   claimed;        /* of credited: on a claim */
+    unsigned long long   exists;
+    unsigned long long   mismatch;
+    unsigned long long   no_funds;
+    unsigned long long   notified;
+} cc_payout_stats_t;
+
+
+typedef struct {
+    cc_payout_opts_t     o;
+    cc_campaign_t        camp;
+    cc_store_t           st;
+    cc_payout_shard_t    shard[CC_STORE_SHARDS_MAX];
+    cc_payout_redis_t    redis[CC_PAYOUT_REDIS_MAX];
+    cc_ring_t            ring;           /* uid -> Redis shard, the module's */
+    cc_ring_point_t     *points;
+    char                 sha[41];        /* award_set.lua's */
+    int64_t              mysql_retry_at;
+    unsigned             mysql_fails;
+    cc_payout_award_t   *rows;           /* room for rows_max */
+    size_t               rows_max;
+    cc_ledger_credit_t  *credits;
+    char                *sql;            /* room for a statement over rows */
+    size_t               sql_max;
+    int                  unpaid;         /* this pass left awards unpaid */
+    int64_t              last_ok_ms;     /* a turn with every shard up */
+    cc_payout_stats_t    stats;
+} cc_payout_t;
+
+
+static void
+cc_payout_usage(FILE *out)
+{
+    fprintf(out,
+"usage: cc-payout --campaign FILE --redis HOST:PORT [--redis ...]\n"
+"                 --mysql HOST:PORT/DB [--mysql ...] [--batch N] [--once]\n"
+"\n"
+"Credits the scheduled draw's pending awards into the users' wallets (the\n"
+"ledger in each MySQL shard) and tells each user's Redis shard (field w of\n"
+"cc:{uid}:u becomes \"c:amount:award_id\").  Claims queued by the module\n"
+"(cc:claims) are served first, then the rest in batches, one transaction\n"
+"per MySQL shard each.  Safe to kill and restart anywhere: nothing is\n"
+"credited twice, nothing is lost.  SIGTERM finishes the batch and exits.\n"
+"The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
+"\n"
+"  --campaign FILE   the campaign file (the same cc-draw read)\n"
+"  --redis ADDR      a Redis shard, exactly as in cc_redis_shards and in\n"
+"                    its order (the uid's shard is the module's), repeat\n"
+"  --mysql SHARD     a MySQL shard, host:port/database, repeat in ring order\n"
+"  --user NAME       MySQL user (default root)\n"
+"  --batch N         awards per bulk transaction, 1..50000 (default 5000)\n"
+"  --once            pay what is pending and notify, then exit: 0 when\n"
+"                    every award was paid, 1 when some could not be\n"
+"                    (mismatch, no funds: logged)\n"
+"  --interval SEC    a new pass over the pending awards every SEC seconds\n"
+"                    when not --once (default 10); claims are served all\n"
+"                    the time\n"
+"  --idle-ms MS      sleep when there was nothing to do (default 10)\n"
+"  --progress SEC    a progress line every SEC seconds (default 10)\n"
+"  --metrics-file PATH  a Prometheus textfile written with each progress\n"
+"                    line and at exit (cc_payout_*)\n"
+"  --shard-of UID..  print \"uid redis-shard mysql-shard\" for each UID\n"
+"                    and exit: where a user's award and notice go\n"
+"  --help            this text\n"
+"\n"
+"Exit status: 0 done (or stopped), 1 awards left unpaid (--once),\n"
+"2 bad usage or campaign file.\n");
+}
+
+
+static int
+cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
+{
+    int  c;
+
+    static const struct option  opts[] = {
+        { "campaign", required_argument, NULL, 'c' },
+        { "redis",    required_argument, NULL, 'r' },
+        { "mysql",    required_argument, NULL, 'm' },
+        { "user",     required_argument, NULL, 'u' },
+        { "batch",    required_argument, NULL, 'n' },
+        { "interval", required_argument, NULL, 'i' },
+        { "idle-ms",  required_argument, NULL, 'l' },
+        { "progress", required_argument, NULL, 'p' },
+        { "once",     no_argument,       NULL, 'o' },
+        { "shard-of", no_argument,       NULL, 's' },
+        { "metrics-file", required_argument, NULL, 'M' },
+        { "help",     no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(o, 0, sizeof(*o));
+    o->user = "root";
+    o->batch = 5000;
+    o->interval_s = 10;
+    o->idle_ms = 10;
+    o->progress_s = 10;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->campaign = optarg; break;
+        case 'u': o->user = optarg; break;
+        case 'o': o->once = 1; break;
+        case 's': o->shard_of = 1; break;
+        case 'M': o->metrics = optarg; break;
+
+        case 'r':
+            if (o->nredis == CC_PAYOUT_REDIS_MAX) {
+                fprintf(stderr, "cc-payout: at most %d --redis\n",
+                        CC_PAYOUT_REDIS_MAX);
+                return -1;
+            }
+            o->redis[o->nredis++] = optarg;
+            break;
+
+        case 'm':
+            if (o->nmysql == CC_STORE_SHARDS_MAX) {
+                fprintf(stderr, "cc-payout: at most %d --mysql\n",
+                        CC_STORE_SHARDS_MAX);
+                return -1;
+            }
+            o->mysql[o->nmysql++] = optarg;
+            break;
+
+        case 'n':
+            if (cc_opt_int("--batch", optarg, 1, 50000, &o->batch) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'i':
+            if (cc_opt_int("--interval", optarg, 1, 86400, &o->interval_s)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'l':
+            if (cc_opt_int("--idle-ms", optarg, 1, 10000, &o->idle_ms) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'p':
+            if (cc_opt_int("--progress", optarg, 1, 86400, &o->progress_s)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'h':
+            cc_payout_usage(stdout);
+            exit(0);
+
+        default:
+            cc_payout_usage(stderr);
+            return -1;
+        }
+    }
+
+    if (o->shard_of) {
+        o->uids = &argv[optind];
+        o->nuids = argc - optind;
+
+    } else if (optind != argc) {
+        fprintf(stderr, "cc-payout: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return -1;
+    }
+
+    if (o->campaign == NULL || o->nredis == 0 || o->nmysql == 0) {
+        fprintf(stderr, "cc-payout: --campaign, --redis and --mysql are "
+                "required (see --help)\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* ---- Redis ---------------------------------------------------------- */
+
+
+static void
+cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
+{
+    cc_log("redis %s: %s; retrying in %d ms", r->addr, why,
+           CC_PAYOUT_RETRY_MS);
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+
+    r->retry_at = cc_now_ms() + CC_PAYOUT_RETRY_MS;
+    (void) p;
+}
+
+
+/*
+ * A connection with award_set.lua loaded: every (re)connect loads it, so
+ * a Redis that restarted and lost its script cache gets it back.  NULL
+ * while the shard is down or backing off.
+ */
+static redisContext *
+cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
+{
+    redisReply     *reply;
+    struct timeval  tv = { 5, 0 };
+
+    if (r->ctx != NULL || cc_now_ms() < r->retry_at) {
+        return r->ctx;
+    }
+
+    r->ctx = redisConnectWithTimeout(r->a.host, (int) r->a.port, tv);
+
+    if (r->ctx == NULL || r->ctx->err) {
+        cc_payout_redis_down(p, r, r->ctx ? r->ctx->errstr
+                                          : "out of memory");
+        return NULL;
+    }
+
+    redisSetTimeout(r->ctx, tv);
+
+    reply = redisCommand(r->ctx, "SCRIPT LOAD %s", cc_award_set_lua);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING
+        || reply->len != 40)
+    {
+        cc_payout_redis_down(p, r, reply == NULL ? r->ctx->errstr
+                                                 : "SCRIPT LOAD failed");
+        freeReplyObject(reply);
+        return NULL;
+    }
+
+    memcpy(p->sha, reply->str, 41);
+    freeReplyObject(reply);
+
+    return r->ctx;
+}
+
+
+/* ---- MySQL ---------------------------------------------------------- */
+
+
+static int
+cc_payout_sql_fail(cc_payout_t *p, size_t s, const char *what,
+    const char *why)
+{
+    cc_store_shard_t  *sh = &p->st.shards[s];
+
+    cc_log("mysql shard %s: %s: %s; retrying in %d ms", sh->name, what,
+           why ? why : (sh->conn ? mysql_error(sh->conn) : "not connected"),
+           CC_PAYOUT_RETRY_MS);
+
+    /* the transaction is gone with the connection: nothing half done */
+    if (sh->conn != NULL) {
+        mysql_close(sh->conn);
+        sh->conn = NULL;
+    }
+
+    p->mysql_retry_at = cc_now_ms() + CC_PAYOUT_RETRY_MS;
+
+    return -1;
+}
+
+
+/* connects the shards that are not, at most once a retry period */
+static void
+cc_payout_mysql_connect(cc_payout_t *p)
+{
+    size_t  s;
+
+    for (s = 0; s < p->st.nshards; s++) {
+        if (p->st.shards[s].conn == NULL) {
+            break;
+        }
+    }
+
+    if (s == p->st.nshards || cc_now_ms() < p->mysql_retry_at) {
+        return;
+    }
+
+    if (cc_store_connect(&p->st) != 0) {
+        /* the first failure in a row, then one line in ten */
+        if (p->mysql_fails++ % 10 == 0) {
+            cc_log("mysql: %s; retrying every %d ms", p->st.err,
+                   CC_PAYOUT_RETRY_MS);
+        }
+
+        p->mysql_retry_at = cc_now_ms() + CC_PAYOUT_RETRY_MS;
+        return;
+    }
+
+    if (p->mysql_fails > 0) {
+        cc_log("mysql: every shard connected again");
+        p->mysql_fails = 0;
+    }
+}
+
+
+/* ends a transaction that wrote nothing, so the next read sees new rows */
+static int
+cc_payout_end_read(cc_payout_t *p, size_t s)
+{
+    if (mysql_rollback(p->st.shards[s].conn) != 0) {
+        return cc_payout_sql_fail(p, s, "rollback", NULL);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Reads rows of (award_id, uid, amount_cents, status) into p->rows
+ * (at most p->rows_max); the number read or -1.
+ */
+static long
+cc_payout_select(cc_payout_t *p, size_t s, const char *sql, size_t len)
+{
+    MYSQL              *db = p->st.shards[s].conn;
+    size_t              n;
+    MYSQL_ROW           row;
+    MYSQL_RES          *res;
+    cc_payout_award_t  *a;
+
+    if (mysql_real_query(db, sql, len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        return cc_payout_sql_fail(p, s, "read awards", NULL);
+    }
+
+    n = 0;
+
+    while (n < p->rows_max && (row = mysql_fetch_row(res)) != NULL) {
+        a = &p->rows[n++];
+        snprintf(a->award_id, sizeof(a->award_id), "%s", row[0]);
+        a->uid = strtoull(row[1], NULL, 10);
+        a->amount = strtoull(row[2], NULL, 10);
+        a->credited = strcmp(row[3], "credited") == 0;
+        a->redis = cc_ring_shard(&p->ring, a->uid);
+    }
+
+    mysql_free_result(res);
+
+    return (long) n;
+}
+
+
+/* appends "'id','id',..." of the rows with credited == want */
+static size_t
+cc_payout_id_list(cc_payout_t *p, char *out, size_t n, int want,
+    const int *ok)
+{
+    char    *q;
+    size_t   i, k;
+
+    q = out;
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (p->rows[i].credited == want && (ok == NULL || ok[i])) {
+            q += sprintf(q, "%s'%s'", k++ ? "," : "", p->rows[i].award_id);
+        }
+    }
+
+    return k;
+}
+
+
+/*
+ * Credits the rows not credited yet, in the shard's open transaction, and
+ * marks them credited in the same one.  The number credited now, or -1
+ * (rolled back).
+ */
+static long
+cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
+{
+    char                err[512];
+    long                added;
+    size_t              i, k, len;
+    MYSQL              *db = p->st.shards[s].conn;
+    cc_ledger_credit_t *c = p->credits;
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (!p->rows[i].credited) {
+            c[k].award_id = p->rows[i].award_id;
+            c[k].uid = p->rows[i].uid;
+            c[k].amount_cents = p->rows[i].amount;
+            k++;
+        }
+    }
+
+    if (k == 0) {
+        return 0;
+    }
+
+    added = cc_ledger_credit_batch(db, p->camp.id, c, k, err, sizeof(err));
+
+    for (i = 0; added < 0 && i < k; i++) {
+        if (c[i].rc == CC_LEDGER_NO_FUNDS) {
+            break;
+        }
+    }
+
+    if (added < 0) {
+        if (i < k) {
+            /* a break, not an outage: said, skipped, left pending */
+            cc_log("mysql shard %s: NO_FUNDS: %s; %zu awards from %s left "
+                   "pending", p->st.shards[s].name, err, k, c[0].award_id);
+            p->stats.no_funds += k;
+            p->unpaid = 1;
+
+            if (mysql_rollback(db) != 0) {
+                return cc_payout_sql_fail(p, s, "rollback", NULL);
+            }
+
+            return 0;
+        }
+
+        (void) mysql_rollback(db);
+        return cc_payout_sql_fail(p, s, "credit", err);
+    }
+
+    /* rows and c[] are in the same order: walk both */
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (p->rows[i].credited) {
+            continue;
+        }
+
+        switch (c[k++].rc) {
+        case CC_LEDGER_DONE:
+            p->rows[i].credited = 2;        /* marked below */
+            break;
+
+        case CC_LEDGER_EXISTS:
+            p->rows[i].credited = 2;
+            p->stats.exists++;
+            break;
+
+        default:                            /* CC_LEDGER_MISMATCH */
+            cc_log("award %s: MISMATCH: the ledger holds transfer %s with "
+                   "another amount or wallet; not paid (%" PRIu64
+                   " cents to uid %" PRIu64 " stays pending)",
+                   p->rows[i].award_id, p->rows[i].award_id,
+                   p->rows[i].amount, p->rows[i].uid);
+            p->stats.mismatch++;
+            p->unpaid = 1;
+            break;
+        }
+    }
+
+    len = sprintf(p->sql, "UPDATE awards SET status = 'credited', "
+                  "credited_at = %" PRId64 " WHERE status = 'pending' AND "
+                  "award_id IN (", cc_now_ms());
+    k = cc_payout_id_list(p, p->sql + len, n, 2, NULL);
+    len += strlen(p->sql + len);
+    len += sprintf(p->sql + len, ")");
+
+    if (k > 0 && mysql_real_query(db, p->sql, len) != 0) {
+        (void) mysql_rollback(db);
+        return cc_payout_sql_fail(p, s, "mark awards credited", NULL);
+    }
+
+    if (mysql_commit(db) != 0) {
+        return cc_payout_sql_fail(p, s, "commit credits", NULL);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (p->rows[i].credited == 2) {
+            p->rows[i].credited = 1;
+        }
+    }
+
+    p->stats.credited += added;
+
+    if (claims) {
+        p->stats.claimed += added;
+    }
+
+    return added;
+}
+
+
+/*
+ * Tells the users' Redis shards that the credited rows are credited: one
+ * pipeline of award_set.lua calls per Redis shard, then notified = 1 for
+ * the rows whose call succeeded, committed.  A Redis shard that is down
+ * leaves its rows to a later round.  The number notified, or -1 when
+ * MySQL failed.
+ */
+static long
+cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
+{
+    int                *ok, reload;
+    char                key[CC_KEY_MAX], val[128];
+    size_t              i, r, k, len, sent;
+    MYSQL              *db = p->st.shards[s].conn;
+    redisReply         *reply;
+    redisContext       *ctx;
+    cc_payout_award_t  *a;
+
+    ok = calloc(n + 1, sizeof(int));
+    if (ok == NULL) {
+        cc_log("out of memory");
+        return 0;
+    }
+
+    for (r = 0; r < p->o.nredis; r++) {
+        ctx = NULL;
+        sent = 0;
+        reload = 0;
+
+        for (i = 0; i < n; i++) {
+            a = &p->rows[i];
+
+            if (!a->credited || a->redis != r) {
+                continue;
+            }
+
+            if (ctx == NULL && (ctx = cc_payout_redis(p, &p->redis[r]))
+                               == NULL)
+            {
+                break;
+            }
+
+            cc_key_user(key, a->uid);
+            snprintf(val, sizeof(val), "c:%" PRIu64 ":%s", a->amount,
+                     a->award_id);
+
+            if (redisAppendCommand(ctx, "EVALSHA %s 1 %s %s", p->sha, key,
+                                   val)
+                != REDIS_OK)
+            {
+                break;
+            }
+
+            sent++;
+        }
+
+        if (sent == 0) {
+            continue;
+        }
+
+        /* the replies, in the order the calls went */
+
+        for (i = 0, k = 0; i < n && k < sent; i++) {
+            a = &p->rows[i];
+
+            if (!a->credited || a->redis != r) {
+                continue;
+            }
+
+            k++;
+
+            if (redisGetReply(ctx, (void **) &reply) != REDIS_OK) {
+                cc_payout_redis_down(p, &p->redis[r], ctx->errstr);
+                break;
+            }
+
+            if (reply->type == REDIS_REPLY_INTEGER) {
+                ok[i] = 1;
+
+            } else if (reply->type == REDIS_REPLY_ERROR
+                       && strncmp(reply->str, "NOSCRIPT", 8) == 0)
+            {
+                reload = 1;
+
+            } else if (k == 1) {
+                /* NOSCRIPT after a restart, or worse: one line a batch */
+                cc_log("redis %s: award_set: %s", p->redis[r].addr,
+                       reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                        : "bad reply");
+            }
+
+            freeReplyObject(reply);
+        }
+
+        if (reload && p->redis[r].ctx != NULL) {
+            /* the script cache was lost (a restart): reconnect, reload */
+            redisFree(p->redis[r].ctx);
+            p->redis[r].ctx = NULL;
+        }
+    }
+
+    len = sprintf(p->sql, "UPDATE awards SET notified = 1 WHERE status = "
+                  "'credited' AND award_id IN (");
+    k = cc_payout_id_list(p, p->sql + len, n, 1, ok);
+    len += strlen(p->sql + len);
+    len += sprintf(p->sql + len, ")");
+
+    free(ok);
+
+    if (k == 0) {
+        return 0;
+    }
+
+    if (mysql_real_query(db, p->sql, len) != 0) {
+        (void) mysql_rollback(db);
+        return cc_payout_sql_fail(p, s, "mark awards notified", NULL);
+    }
+
+    if (mysql_commit(db) != 0) {
+        return cc_payout_sql_fail(p, s, "commit notices", NULL);
+    }
+
+    p->stats.notified += k;
+
+    return (long) k;
+}
+
+
+/* ---- the three steps ------------------------------------------------ */
+
+
+/*
+ * (a) The claims of every Redis shard: uids whose users wait.  Their
+ * awards are read whatever their status (a credited one may lack its
+ * notice), credited when pending, and notified at once.
+ */
+static long
+cc_payout_claims(cc_payout_t *p)
+{
+    char          *q;
+    long           done, rc;
+    size_t         i, r, s, n, len, found;
+    uint64_t       uid;
+    uint64_t      *uids;
+    uint32_t      *shard;
+    redisReply    *reply;
+    redisContext  *ctx;
+
+    done = 0;
+    n = 0;
+    uids = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint64_t));
+    shard = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint32_t));
+
+    if (uids == NULL || shard == NULL) {
+        cc_log("out of memory");
+        goto done;
+    }
+
+    for (r = 0; r < p->o.nredis; r++) {
+        ctx = cc_payout_redis(p, &p->redis[r]);
+        if (ctx == NULL) {
+            continue;
+        }
+
+        reply = redisCommand(ctx, "LPOP %s %d", CC_KEY_CLAIMS,
+                             CC_PAYOUT_CLAIMS);
+
+        if (reply == NULL) {
+            cc_payout_redis_down(p, &p->redis[r], ctx->errstr);
+            continue;
+        }
+
+        if (reply->type == REDIS_REPLY_ARRAY) {
+            for (i = 0; i < reply->elements; i++) {
+                uid = reply->element[i]->type == REDIS_REPLY_STRING
+                      ? strtoull(reply->element[i]->str, &q, 10) : 0;
+
+                if (uid == 0 || *q != '\0') {
+                    cc_log("redis %s: skipping claim \"%s\": not a uid",
+                           p->redis[r].addr,
+                           reply->element[i]->str ? reply->element[i]->str
+                                                  : "?");
+                    continue;
+                }
+
+                shard[n] = cc_store_shard_of(&p->st, uid);
+                uids[n++] = uid;
+            }
+
+        } else if (reply->type == REDIS_REPLY_ERROR) {
+            cc_log("redis %s: LPOP %s: %s", p->redis[r].addr, CC_KEY_CLAIMS,
+                   reply->str);
+        }
+
+        freeReplyObject(reply);
+    }
+
+    for (s = 0; s < p->st.nshards && n > 0; s++) {
+        len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status "
+                      "FROM awards WHERE notified = 0 AND award_id IN (");
+        found = 0;
+
+        for (i = 0; i < n; i++) {
+            if (shard[i] == s) {
+                len += sprintf(p->sql + len, "%s'%s:%" PRIu64 "'",
+                               found++ ? "," : "", p->camp.id, uids[i]);
+            }
+        }
+
+        len += sprintf(p->sql + len, ")");
+
+        if (found == 0 || p->st.shards[s].conn == NULL) {
+            /* a shard down: the bulk pass pays these later */
+            continue;
+        }
+
+        rc = cc_payout_select(p, s, p->sql, len);
+
+        if (rc > 0) {
+            rc = cc_payout_credit(p, s, (size_t) rc, 1) < 0
+                 ? -1 : cc_payout_notify(p, s, (size_t) rc);
+
+        } else if (rc == 0) {
+            rc = cc_payout_end_read(p, s);
+        }
+
+        if (rc > 0) {
+            done += rc;
+        }
+    }
+
+done:
+
+    free(uids);
+    free(shard);
+
+    return done;
+}
+
+
+/*
+ * (b) The next batch of a shard's pass over its pending awards, in award
+ * id order from the cursor (the index by_status serves it: pending awards
+ * all have notified = 0).  A short batch ends the pass.
+ */
+static long
+cc_payout_bulk(cc_payout_t *p, size_t s)
+{
+    long                rc, n;
+    size_t              len;
+    cc_payout_shard_t  *ps = &p->shard[s];
+
+    if (ps->pass_done || p->st.shards[s].conn == NULL) {
+        return 0;
+    }
+
+    len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status FROM "
+                  "awards WHERE campaign = '%s' AND status = 'pending' AND "
+                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
+                  "LIMIT %lld", p->camp.id, ps->cursor, p->o.batch);
+
+    n = cc_payout_select(p, s, p->sql, len);
+
+    if (n < 0) {
+        return -1;
+    }
+
+    if (n == 0) {
+        ps->pass_done = 1;
+        ps->cursor[0] = '\0';
+        return cc_payout_end_read(p, s);
+    }
+
+    rc = cc_payout_credit(p, s, (size_t) n, 0);
+
+    if (rc < 0) {
+        return -1;                  /* the cursor stays: the batch again */
+    }
+
+    if (n < p->o.batch) {
+        ps->pass_done = 1;
+        ps->cursor[0] = '\0';
+
+    } else {
+        memcpy(ps->cursor, p->rows[n - 1].award_id,
+               sizeof(ps->cursor));
+    }
+
+    /* the notice at once: the outbox only catches what a crash left */
+    (void) cc_payout_notify(p, s, (size_t) n);
+
+    return rc;
+}
+
+
+/* (c) Credited awards without their notice, from the outbox cursor. */
+static long
+cc_payout_outbox(cc_payout_t *p, size_t s)
+{
+    long                n;
+    size_t              len;
+    cc_payout_shard_t  *ps = &p->shard[s];
+
+    if (p->st.shards[s].conn == NULL) {
+        return 0;
+    }
+
+    len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status FROM "
+                  "awards WHERE campaign = '%s' AND status = 'credited' AND "
+                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
+                  "LIMIT %lld", p->camp.id, ps->ocursor, p->o.batch);
+
+    n = cc_payout_select(p, s, p->sql, len);
+
+    if (n < 0) {
+        return -1;
+    }
+
+    ps->outbox_empty = n == 0 && ps->ocursor[0] == '\0';
+
+    if (n < p->o.batch) {
+        ps->ocursor[0] = '\0';
+
+    } else {
+        memcpy(ps->ocursor, p->rows[n - 1].award_id, sizeof(ps->ocursor));
+    }
+
+    if (n == 0) {
+        return cc_payout_end_read(p, s);
+    }
+
+    return cc_payout_notify(p, s, (size_t) n);
+}
+
+
+static void
+cc_payout_report(cc_payout_t *p, const char *what, double rate)
+{
+    cc_payout_stats_t  *t = &p->stats;
+
+    cc_log("%s: %llu credited (%llu on claims), %llu already credited, "
+           "%llu mismatch, %llu no funds, %llu notified; %.0f credits/s",
+           what, t->credited, t->claimed, t->exists, t->mismatch,
+           t->no_funds, t->notified, rate);
+}
+
+
+static void
+cc_payout_metrics(cc_payout_t *p, double rate)
+{
+    cc_promfile_t       pf;
+    cc_payout_stats_t  *t = &p->stats;
+
+    if (p->o.metrics == NULL) {
+        return;
+    }
+
+    cc_promfile_begin(&pf);
+    cc_promfile_add(&pf, "cc_payout_rows_total", "counter",
+                    "Awards credited by this process", t->credited);
+    cc_promfile_add(&pf, "cc_payout_claims_total", "counter",
+                    "Awards credited on a user's claim", t->claimed);
+    cc_promfile_add(&pf, "cc_payout_notified_total", "counter",
+                    "Credited awards told to Redis", t->notified);
+    cc_promfile_add(&pf, "cc_payout_mismatch_total", "counter",
+                    "Awards not paid: the ledger holds their id with "
+                    "another amount or wallet", t->mismatch);
+    cc_promfile_add(&pf, "cc_payout_no_funds_total", "counter",
+                    "Awards not paid: the pool holds too little", t->no_funds);
+    cc_promfile_add(&pf, "cc_payout_rate", "gauge",
+                    "Credits per second since the last progress line", rate);
+    cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",
+                    "When a turn last reached every MySQL shard",
+                    p->last_ok_ms / 1000.0);
+
+    if (cc_promfile_commit(&pf, p->o.metrics) != 0) {
+        cc_log("--metrics-file %s: %s", p->o.metrics, strerror(errno));
+    }
+}
+
+
+/*
+ * The loop.  --once ends once every shard finished a pass over its
+ * pending awards and found its outbox empty; otherwise a new pass starts
+ * every --interval, and claims are served on every turn.
+ */
+static int
+cc_payout_run(cc_payout_t *p)
+{
+    int                 sync, all;
+    long                did, rc;
+    size_t              s;
+    double              rate;
+    int64_t             now, start, next_pass, next_progress, last_t;
+    unsigned long long  last_n;
+
+    sync = p->camp.credit == CC_CREDIT_SYNC;
+    start = cc_now_ms();
+    next_pass = start;
+    next_progress = start + p->o.progress_s * 1000;
+    last_t = start;
+    last_n = 0;
+
+    while (cc_worker_run) {
+        cc_payout_mysql_connect(p);
+
+        did = 0;
+
+        if (!sync) {
+            did += cc_payout_claims(p);
+
+            for (s = 0; s < p->st.nshards; s++) {
+                rc = cc_payout_bulk(p, s);
+                did += rc > 0 ? rc : 0;
+            }
+        }
+
+        for (s = 0; s < p->st.nshards; s++) {
+            rc = cc_payout_outbox(p, s);
+            did += rc > 0 ? rc : 0;
+        }
+
+        now = cc_now_ms();
+
+        for (s = 0, all = 1; s < p->st.nshards; s++) {
+            all = all && p->st.shards[s].conn != NULL;
+        }
+
+        if (all) {
+            p->last_ok_ms = now;
+        }
+
+        if (now >= next_progress) {
+            rate = (p->stats.credited - last_n) * 1000.0 / (now - last_t + 1);
+            cc_payout_report(p, "progress", rate);
+            cc_payout_metrics(p, rate);
+            last_n = p->stats.credited;
+            last_t = now;
+            next_progress = now + p->o.progress_s * 1000;
+        }
+
+        for (s = 0, all = 1; s < p->st.nshards; s++) {
+            all = all && (sync || p->shard[s].pass_done)
+                  && p->shard[s].outbox_empty
+                  && p->st.shards[s].conn != NULL;
+        }
+
+        if (all && p->o.once) {
+            break;
+        }
+
+        if (all && !sync && now >= next_pass) {
+            /* a new pass: mismatches and unfunded awards are tried again */
+            for (s = 0; s < p->st.nshards; s++) {
+                p->shard[s].pass_done = 0;
+            }
+
+            p->unpaid = 0;
+            next_pass = now + p->o.interval_s * 1000;
+        }
+
+        if (did == 0) {
+            cc_sleep_ms(p->o.idle_ms);
+        }
+    }
+
+    now = cc_now_ms();
+    rate = p->stats.credited * 1000.0 / (now - start + 1);
+    cc_payout_report(p, cc_worker_run ? "done" : "stopping", rate);
+    cc_payout_metrics(p, rate);
+
+    return p->o.once && cc_worker_run && p->unpaid ? 1 : 0;
+}
+
+
+static int
+cc_payout_shard_of(cc_payout_t *p)
+{
+    size_t     i;
+    long long  uid;
+
+    for (i = 0; i < p->o.nuids; i++) {
+        if (cc_opt_int("uid", p->o.uids[i], 1, INT64_MAX, &uid) != 0) {
+            return 2;
+        }
+
+        printf("%lld %s %s\n", uid,
+               p->o.redis[cc_ring_shard(&p->ring, (uint64_t) uid)],
+               p->st.shards[cc_store_shard_of(&p->st, (uint64_t) uid)].name);
+    }
+
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int           rc;
+    char          err[512];
+    size_t        i, lens[CC_PAYOUT_REDIS_MAX];
+    const char   *names[CC_PAYOUT_REDIS_MAX], *why;
+    cc_payout_t  *p;
+
+    cc_worker_init("cc-payout");
+
+    p = calloc(1, sizeof(cc_payout_t));
+    if (p == NULL) {
+        fprintf(stderr, "cc-payout: out of memory\n");
+        return 2;
+    }
+
+    if (cc_payout_parse(argc, argv, &p->o) != 0) {
+        return 2;
+    }
+
+    if (cc_campaign_load(p->o.campaign, &p->camp, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cc-payout: campaign file %s: %s\n", p->o.campaign,
+                err);
+        return 2;
+    }
+
+    for (i = 0; i < p->o.nredis; i++) {
+        if (cc_addr_parse(p->o.redis[i], strlen(p->o.redis[i]),
+                          &p->redis[i].a, &why) != 0)
+        {
+            fprintf(stderr, "cc-payout: bad --redis \"%s\", expected "
+                    "host:port: %s\n", p->o.redis[i], why);
+            return 2;
+        }
+
+        p->redis[i].addr = p->o.redis[i];
+        names[i] = p->o.redis[i];
+        lens[i] = strlen(names[i]);
+    }
+
+    p->points = malloc(cc_ring_npoints(p->o.nredis)
+                       * sizeof(cc_ring_point_t));
+
+    if (p->points == NULL
+        || cc_ring_build(&p->ring, p->points, names, lens, p->o.nredis) != 0)
+    {
+        fprintf(stderr, "cc-payout: cannot build the Redis ring\n");
+        return 2;
+    }
+
+    if (cc_store_open(&p->st, p->o.mysql, p->o.nmysql, p->o.user,
+                      getenv("CC_MYSQL_PASSWORD")) != 0)
+    {
+        fprintf(stderr, "cc-payout: %s\n", p->st.err);
+        return 2;
+    }
+
+    if (p->o.shard_of) {
+        return cc_payout_shard_of(p);
+    }
+
+    /* one buffer of rows and one statement over them, reused */
+    p->rows_max = (size_t) p->o.batch;
+    if (p->rows_max < p->o.nredis * CC_PAYOUT_CLAIMS) {
+        p->rows_max = p->o.nredis * CC_PAYOUT_CLAIMS;
+    }
+
+    p->sql_max = 1024 + p->rows_max * (CC_PAYOUT_ID_MAX + 8);
+    p->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
+    p->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
+    p->sql = malloc(p->sql_max);
+
+    if (p->rows == NULL || p->credits == NULL || p->sql == NULL) {
+        fprintf(stderr, "cc-payout: out of memory\n");
+        return 2;
+    }
+
+    cc_log("campaign %s (%s): paying from %zu MySQL and %zu Redis shards, "
+           "batches of %lld%s", p->camp.id,
+           cc_credit_mode_name(p->camp.credit), p->st.nshards, p->o.nredis,
+           p->o.batch, p->camp.credit == CC_CREDIT_SYNC
+                       ? " (sync: credited by cc-draw, notices only)" : "");
+
+    rc = cc_payout_run(p);
+
+    for (i = 0; i < p->o.nredis; i++) {
+        if (p->redis[i].ctx != NULL) {
+            redisFree(p->redis[i].ctx);
+        }
+    }
+
+    cc_store_close(&p->st);
+    free(p->points);
+    free(p->rows);
+    free(p->credits);
+    free(p->sql);
+    free(p);
+
+    return rc;
+}
