@@ -386,7 +386,7 @@ cc_draw_begin_shard(cc_draw_shard_t *s)
 {
     int                found;
     char               sql[512], why[512], err[512];
-    cc_draw_run_t         *d = s->d;
+    cc_draw_run_t     *d = s->d;
     cc_ledger_rc_e     lr;
     cc_split_shard_t  *sh = &d->sh[s->shard];
 
@@ -451,7 +451,7 @@ cc_draw_read_users(cc_draw_shard_t *s)
     uint64_t           i, n;
     MYSQL_RES         *res;
     MYSQL_ROW          row;
-    cc_draw_run_t         *d = s->d;
+    cc_draw_run_t     *d = s->d;
     cc_split_iter_t    it;
     cc_draw_user_t    *u;
 
@@ -468,6 +468,7 @@ cc_draw_read_users(cc_draw_shard_t *s)
                             mysql_error(s->db));
     }
 
+    row = NULL;
     n = 0;
     cap = d->sh[s->shard].n + 1;
     s->users = malloc(cap * sizeof(cc_draw_user_t));
