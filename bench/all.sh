@@ -37,7 +37,7 @@ PEERS=${PEERS:-$top/../shared/peers}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 if [ "$QUICK" = 1 ]; then
     d_rounds=1 d_dur=3s d_draws=50000 d_users=200000 d_payout=100000
-    d_cawards=100000 d_rate=50 d_cdur=3s
+    d_cawards=200000 d_rate=50 d_cdur=3s
 else
     d_rounds=3 d_dur=10s d_draws=400000 d_users=10000000 d_payout=1000000
     d_cawards=1000000 d_rate=200 d_cdur=20s

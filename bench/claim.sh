@@ -77,9 +77,14 @@ for i in $(seq 100); do
     sql 'select 1' >/dev/null 2>&1 && break
     sleep 0.1
 done
-for i in $(seq 50); do
-    redis-cli -p "$r1" ping >/dev/null 2>&1 && break
-    sleep 0.1
+for r in $r0 $r1; do
+    for i in $(seq 50); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$r" ping >/dev/null 2>&1 || {
+        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
+        exit 1; }
 done
 
 cat > "$out/campaign" <<CONF
@@ -187,7 +192,7 @@ claimed=$(awk '/^cc_payout_claims_total / { print $2 }' "$out/payout.prom")
 
 line=$(grep '^claim ' "$out/wrk.txt") || { cat "$out/wrk.txt" >&2; exit 1; }
 eval "$(echo "${line#claim }" | tr ' ' '\n' | sed 's/^/w_/')"
-rps=$(awk '/^Requests\/sec/ { printf "%d", $2 }' "$out/wrk.txt")
+rps=$(( w_sent / secs ))
 
 bad=
 [ "$after" -gt 0 ] || bad="the backlog ran out during the run ($before pending at the start): raise AWARDS"
@@ -196,6 +201,7 @@ bad=
 [ "$w_late" -le $(( w_requests / 100 )) ] \
     || bad="$w_late of $w_requests claims late on their slot: raise CONNS"
 [ "$rps" -ge $(( RATE * 9 / 10 )) ] || bad="sent $rps/s, not the $RATE/s asked"
+[ "$w_requests" -gt 0 ] || bad="no claim answered"
 if [ -n "$bad" ]; then
     sed 's/^/  /' "$out/wrk.txt" >&2
     echo "claim.sh: $bad" >&2
@@ -204,8 +210,9 @@ fi
 
 echo "pending awards: $before when wrk started, $after when it ended;" \
      "cc-payout credited $claimed on claims"
-echo "answers: $w_s200 x 200 credited, $w_s202 x 202 pending" \
-     "(after cc_claim_wait 1s), $w_late late on their slot"
+echo "claims: $w_sent sent, $w_requests answered in time: $w_s200 x 200" \
+     "credited, $w_s202 x 202 pending (after cc_claim_wait 1s);" \
+     "$w_late late on their slot"
 awk -v r="$rps" -v p50="$w_p50_us" -v p90="$w_p90_us" -v p99="$w_p99_us" \
     -v mx="$w_max_us" -v b="$BATCH" 'BEGIN {
     printf "claim latency at %d claims/s, cc-payout busy (batch %d): " \

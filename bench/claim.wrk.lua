@@ -12,8 +12,10 @@
 --
 -- Env: UIDS (a file, one uid a line: thread t of T takes lines t, t + T,
 --      ...), RATE (claims/s, all threads), THREADS (wrk's -t).
--- Prints one line: claim p50_us= p90_us= p99_us= max_us= requests= s200=
--- s202= other= late= reused= (reused: the list ran out, old uids again).
+-- Prints one line: claim p50_us= p90_us= p99_us= max_us= requests= sent=
+-- s200= s202= other= late= reused= (requests: answered; sent: written,
+-- answered or not when wrk stopped; reused: the list ran out, old uids
+-- again).
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } cc_bench_timespec;
@@ -36,7 +38,7 @@ end
 
 local uids, next_uid = {}, 0
 local interval, slot = 0, nil
-s200, s202, other, late, reused = 0, 0, 0, 0, 0
+sent, s200, s202, other, late, reused = 0, 0, 0, 0, 0, 0
 
 function init(args)
   local i = 0
@@ -66,6 +68,7 @@ function delay()
 end
 
 function request()
+  sent = sent + 1
   next_uid = next_uid + 1
   if next_uid > #uids then
     reused = reused + 1
@@ -85,15 +88,15 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local c = { s200 = 0, s202 = 0, other = 0, late = 0, reused = 0 }
+  local c = { sent = 0, s200 = 0, s202 = 0, other = 0, late = 0, reused = 0 }
   for _, t in ipairs(threads) do
     for k in pairs(c) do
       c[k] = c[k] + (t:get(k) or 0)
     end
   end
   io.write(string.format("claim p50_us=%d p90_us=%d p99_us=%d max_us=%d "
-                         .. "requests=%d s200=%d s202=%d other=%d late=%d reused=%d\n",
+                         .. "requests=%d sent=%d s200=%d s202=%d other=%d late=%d reused=%d\n",
                          latency:percentile(50), latency:percentile(90),
                          latency:percentile(99), latency.max, summary.requests,
-                         c.s200, c.s202, c.other, c.late, c.reused))
+                         c.sent, c.s200, c.s202, c.other, c.late, c.reused))
 end

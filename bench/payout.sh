@@ -40,6 +40,15 @@ for r in $r0 $r1; do
         --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
         --logfile "$out/redis$r.log"
 done
+for r in $r0 $r1; do
+    for i in $(seq 50); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$r" ping >/dev/null 2>&1 || {
+        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
+        exit 1; }
+done
 
 mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
     --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
