@@ -176,7 +176,7 @@ ram=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
         echo
     fi
     echo "Written by \`bench/all.sh\` ($([ "$QUICK" = 1 ] && echo 'QUICK=1 ')ONLY=\"$ONLY\")"
-    echo "on $started, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')."
+    echo "on $started, commit $(git describe --always --dirty 2>/dev/null || echo "?")."
     echo "Each bench ran on this one machine: servers, workers and the"
     echo "client share its cores.  Whole outputs: \`bench/results/*.txt\`."
     echo

@@ -18,8 +18,8 @@
 #
 # Goal: p99 < 50 ms.
 #
-# Env: AWARDS (1000000) RATE (200 claims/s) DURATION (20s) CONNS (RATE,
-#      at least 16: a claim may take cc_claim_wait, 1 s) THREADS (1)
+# Env: AWARDS (1000000) RATE (200 claims/s) DURATION (20s) CONNS (2 x
+#      RATE, at least 32: a claim may take cc_claim_wait, 1 s) THREADS (1)
 #      BATCH (5000: cc-payout's bulk batch) CC_WORKERS (2)
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ top=$(pwd)
 
 AWARDS=${AWARDS:-1000000} RATE=${RATE:-200} DURATION=${DURATION:-20s}
 THREADS=${THREADS:-1} BATCH=${BATCH:-5000} CC_WORKERS=${CC_WORKERS:-2}
-CONNS=${CONNS:-$(( RATE > 16 ? RATE : 16 ))}
+CONNS=${CONNS:-$(( RATE > 16 ? 2 * RATE : 32 ))}
 secs=${DURATION%s}
 need=$(( RATE * secs + RATE * secs / 5 + THREADS ))
 if [ "$need" -gt $(( AWARDS / 2 )) ]; then
@@ -40,7 +40,8 @@ scripts/deps.sh bench
 make -s module workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-claim.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+. bench/lib.sh
+port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2)) http=$((port + 3))
 
 stop() {

@@ -22,7 +22,8 @@ scripts/deps.sh
 make -s workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-payout.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+. bench/lib.sh
+port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2))
 
 stop() {
