@@ -87,7 +87,7 @@ run() {
          -u RATE -u CONNS -u THREADS "$@" 2>&1 | tee "$logs/$name.txt"
     then
         failed="$failed $name"
-        row "$name" failed - "see bench/results/$name.txt" - "$*"
+        row "$name" failed - "see bench/results/$name.txt" - "${*#env }"
         return 1
     fi
 }
