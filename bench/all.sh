@@ -98,7 +98,8 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 for b in $ONLY; do
     case $b in
     flip)
-        cmd="PEERS=$PEERS ROUNDS=$FLIP_ROUNDS DURATION=$FLIP_DURATION CEILING=1 CPU=1 bench/flip.sh"
+        cmd="PEERS=$PEERS ROUNDS=$FLIP_ROUNDS DURATION=$FLIP_DURATION"
+        cmd="$cmd CEILING=1 CPU=1 bench/flip.sh"
         # shellcheck disable=SC2086
         run flip env $cmd || continue
         f=$logs/flip.txt
@@ -116,11 +117,13 @@ for b in $ONLY; do
             "$(ratio "$mrps" "$prps") (goal >= 2)" "$cmd"
         row "flip, peer" "$prps" flips/s "-" "-" "$cmd"
         row "flip, plain nginx" "$lrps" req/s "flip, peer: $prps" \
-            "$(ratio "$lrps" "$prps"); module/plain $(ratio "$mrps" "$lrps")" "$cmd"
+            "$(ratio "$lrps" "$prps"); module/plain $(ratio "$mrps" "$lrps")" \
+            "$cmd"
         row "flip, module p99" "$mp99" us "flip, peer p99: $pp99 us" \
             "$(ratio "$mp99" "$pp99") (goal <= 0.5)" "$cmd"
         row "flip, nginx cpu" "$nns" ns/flip "-" "all workers" "$cmd"
-        row "flip, redis cpu" "$rns" ns/flip "-" "one Redis, one core at most" "$cmd"
+        row "flip, redis cpu" "$rns" ns/flip "-" "one Redis, one core at most" \
+            "$cmd"
         row "flip, wrk cpu" "$wns" ns/flip "-" "the client" "$cmd"
         ;;
     ingest)
@@ -134,10 +137,12 @@ for b in $ONLY; do
         cmd="USERS=$DRAW_USERS bench/draw.sh"
         # shellcheck disable=SC2086
         run draw env $cmd || continue
+        # "cc-draw: N awards in T s (R/s, ...", "storage limit: N rows in
+        # T s (R/s, ..."
         read -r n t v <<< "$(awk '/^cc-draw:/ { gsub(/[(\/s,]/, "", $7)
-                                               print $2, $5, $7 }' "$logs/draw.txt")"
+                                  print $2, $5, $7 }' "$logs/draw.txt")"
         read -r lt lv <<< "$(awk '/^storage limit:/ { gsub(/[(\/s,]/, "", $8)
-                                                     print $6, $8 }' "$logs/draw.txt")"
+                                   print $6, $8 }' "$logs/draw.txt")"
         row draw "$v" awards/s "draw, storage limit: $lv" \
             "$(ratio "$v" "$lv"); $n awards in $t s (goal 10M in < 60 s)" "$cmd"
         row "draw, storage limit" "$lv" rows/s "-" \
@@ -151,11 +156,16 @@ for b in $ONLY; do
         row payout "$v" credits/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
         ;;
     claim)
-        cmd="AWARDS=$CLAIM_AWARDS RATE=$CLAIM_RATE DURATION=$CLAIM_DURATION bench/claim.sh"
+        cmd="AWARDS=$CLAIM_AWARDS RATE=$CLAIM_RATE"
+        cmd="$cmd DURATION=$CLAIM_DURATION bench/claim.sh"
         # shellcheck disable=SC2086
         run claim env $cmd || continue
-        read -r r p50 p99 <<< "$(sed -n 's/^claim latency at \([0-9]*\) .*p50 \([0-9]*\) us.*p99 \([0-9]*\) us.*/\1 \2 \3/p' \
-                                  "$logs/claim.txt")"
+        read -r r p50 p99 <<< "$(awk '/^claim latency at / {
+                for (i = 1; i < NF; i++) {
+                    if ($i == "p50" && a == "") a = $(i + 1)
+                    if ($i == "p99" && b == "") b = $(i + 1)
+                }
+                print $4, a, b }' "$logs/claim.txt")"
         row "claim p99" "$p99" us "goal 50000 us" \
             "$(ratio "$p99" 50000) (p50 $p50 us, at $r claims/s)" "$cmd"
         ;;
@@ -175,8 +185,9 @@ ram=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
         echo "figures to quote or to plan with.**"
         echo
     fi
-    echo "Written by \`bench/all.sh\` ($([ "$QUICK" = 1 ] && echo 'QUICK=1 ')ONLY=\"$ONLY\")"
-    echo "on $started, commit $(git describe --always --dirty 2>/dev/null || echo "?")."
+    q=$([ "$QUICK" = 1 ] && echo 'QUICK=1 ')
+    echo "Written by \`bench/all.sh\` (${q}ONLY=\"$ONLY\")"
+    echo "on $started, commit $(git describe --always --dirty 2>/dev/null)."
     echo "Each bench ran on this one machine: servers, workers and the"
     echo "client share its cores.  Whole outputs: \`bench/results/*.txt\`."
     echo

@@ -196,7 +196,8 @@ eval "$(echo "${line#claim }" | tr ' ' '\n' | sed 's/^/w_/')"
 rps=$(( w_sent / secs ))
 
 bad=
-[ "$after" -gt 0 ] || bad="the backlog ran out during the run ($before pending at the start): raise AWARDS"
+[ "$after" -gt 0 ] \
+    || bad="the backlog ran out during the run ($before at first): raise AWARDS"
 [ "$w_other" = 0 ] || bad="$w_other answers neither 200 nor 202"
 [ "$w_reused" = 0 ] || bad="the claimer list ran out ($w_reused reused)"
 [ "$w_late" -le $(( w_requests / 100 )) ] \

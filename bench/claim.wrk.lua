@@ -96,7 +96,8 @@ function done(summary, latency, requests)
     end
   end
   io.write(string.format("claim p50_us=%d p90_us=%d p99_us=%d max_us=%d "
-                         .. "requests=%d sent=%d s200=%d s202=%d other=%d late=%d reused=%d\n",
+                         .. "requests=%d sent=%d s200=%d s202=%d other=%d "
+                         .. "late=%d reused=%d\n",
                          latency:percentile(50), latency:percentile(90),
                          latency:percentile(99), latency.max, summary.requests,
                          c.sent, c.s200, c.s202, c.other, c.late, c.reused))
