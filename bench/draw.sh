@@ -30,7 +30,8 @@ scripts/deps.sh
 make -s workers >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-draw.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+. bench/lib.sh
+port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2))
 
 stop() {
@@ -65,9 +66,14 @@ for r in "$r0" "$r1"; do
         --dir "$out" --pidfile "$out/redis$r.pid" --daemonize yes \
         --logfile "$out/redis$r.log"
 done
-for i in $(seq 50); do
-    redis-cli -p "$r1" ping >/dev/null 2>&1 && break
-    sleep 0.1
+for r in "$r0" "$r1"; do
+    for i in $(seq 50); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$r" ping >/dev/null 2>&1 || {
+        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
+        exit 1; }
 done
 
 shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"

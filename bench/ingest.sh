@@ -22,7 +22,8 @@ scripts/deps.sh
 make -s workers >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-ingest.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+. bench/lib.sh
+port=$(free_ports 4)
 
 stop() {
     [ -n "${mock:-}" ] && kill "$mock" 2>/dev/null

@@ -22,7 +22,8 @@ scripts/deps.sh
 make -s workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-payout.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+. bench/lib.sh
+port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2))
 
 stop() {
@@ -39,6 +40,15 @@ for r in $r0 $r1; do
     redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
         --logfile "$out/redis$r.log"
+done
+for r in $r0 $r1; do
+    for i in $(seq 50); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$r" ping >/dev/null 2>&1 || {
+        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
+        exit 1; }
 done
 
 mariadb-install-db --no-defaults --datadir="$out/data" --user=root \

@@ -1,13 +1,17 @@
 # cc-estimate: the report's totals are the formulas over the per-item sizes
 # it prints (recomputed here from those printed sizes), per shard is the
 # total over the shards rounded up, and bad command lines exit 2 naming the
-# option.
+# option.  --capacity: every answer is its formula over the figures of a
+# RESULTS.md written as bench/all.sh writes it (or the options overriding
+# them), names the figure it came from, and bad figures or options exit 2.
 
 use strict;
 use warnings;
 use integer;
 use lib 't/lib';
 use CcTest;
+use Cwd qw(getcwd);
+use File::Temp qw(tempdir);
 
 my @REQUIRED = (qw(--users 1234567 --draws-per-user 7 --days 10 --retention-days 3
                    --redis-shards 3 --mysql-shards 7));
@@ -176,5 +180,186 @@ like($out, qr/^usage: cc-estimate --users N/, '... with the usage');
 like($out, qr/--$_ /, "... listing --$_")
     for qw(users draws-per-user days retention-days redis-shards mysql-shards grants-per-user
            request-ttl-days reconcile-lag-min kafka-replication peak-factor kafka-batch-records);
+
+# ---- --capacity ------------------------------------------------------------------
+
+my $tmp = tempdir(CLEANUP => 1);
+
+# a RESULTS.md as bench/all.sh writes it (its row(): "| %s | %s | %s | %s | %s | `%s` |")
+sub results_md {
+    my (%o) = @_;
+    my %v = ('flip, module' => 51100, 'flip, peer' => 26000, 'flip, redis cpu' => 5600,
+             ingest => 103000, draw => 105000, 'draw, storage limit' => 340000, payout => 24000,
+             %{ $o{values} // {} });
+    my $md = "# Benchmark results\n\n";
+    $md .= "**QUICK=1: shrunk sizes, a check that every bench runs.  Not\nfigures to quote.**\n\n" if $o{quick};
+    $md .= "## Machine\n\n" . ($o{no_cores} ? '' : "- cores: " . ($o{cores} // 2) . "\n")
+         . "- cpu: AMD EPYC\n- ram: 23.4 GiB\n\n## Figures\n\n"
+         . "| figure | value | unit | against | ratio | command |\n| --- | --- | --- | --- | --- | --- |\n";
+    for my $f ('flip, module', 'flip, peer', 'flip, redis cpu', 'ingest', 'draw', 'draw, storage limit', 'payout') {
+        next if $o{drop} && $o{drop} eq $f;
+        $md .= "| $f | $v{$f} | x/s | goal 50000 | 1.02 | `bench/x.sh` |\n";
+    }
+    my $file = "$tmp/" . ($o{name} // 'RESULTS.md');
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $md;
+    close $fh;
+    return $file;
+}
+
+# "  LABEL   N = ..." of the capacity report: [N, the rest of the line]
+sub answer {
+    my ($out, $l) = @_;
+    return $out =~ /^  \Q$l\E +(\d+)(?: s)? = (.*)$/m ? [ $1, $2 ] : [];
+}
+
+my $res = results_md();
+my @CAP = ('--capacity', '--users', 300000000, '--peak-flips', 900000, '--results', $res);
+
+($rc, $out, $err) = run_estimate(@CAP, qw(--winners 120000000));
+is($rc, 0, 'capacity from a RESULTS.md: exit 0');
+is($err, '', '... nothing on stderr');
+like($out, qr/^cc-estimate --capacity: 300000000 users, peak 900000 flips\/s, 120000000 winners$/m, 'the inputs');
+like($out, qr/^  flip, module +51100 flips\/s +\(\Q$res\E: flip, module\)$/m, 'the flip figure, named by file and row');
+like($out, qr/^  cores +2 cores +\(\Q$res\E: cores\)$/m, 'the cores of the measured machine');
+unlike($out, qr/WARNING/, 'no warning for a full run');
+
+my $load = up(900000 * 150, 100);
+is($load, 1350000, '(the planned load: 150% of the peak)');
+like($out, qr/^planned load +1350000 flips\/s  = 900000 x 150% headroom/m, 'the planned load, 150% by default');
+is_deeply(answer($out, 'app nodes'),
+          [ up($load, 51100), "$load flips/s / 51100 flips/s per 2-core node ($res: flip, module)" ],
+          'app nodes = load / the flip figure, naming it: ' . up($load, 51100));
+is_deeply(answer($out, 'redis shards'),
+          [ up($load * 5600, 1000000000),
+            "$load flips/s x 5600 ns/flip ($res: flip, redis cpu) / 10^9 ns: a shard is one core" ],
+          'redis shards = load x ns a flip / 10^9, naming the figure: ' . up($load * 5600, 1000000000));
+my $hosts = up($load, 103000);
+is_deeply(answer($out, 'mysql hosts'), [ $hosts, "$load draws/s / 103000 draws/s per host of 2 shards ($res: ingest)" ],
+          "mysql hosts = load / the ingest figure: $hosts");
+is(answer($out, 'mysql shards')->[0], 2 * $hosts, 'mysql shards: 2 a host, as measured');
+is(answer($out, 'payout workers')->[0], $hosts, 'payout workers: one a host');
+is_deeply(answer($out, 'draw time'),
+          [ up(120000000, $hosts * 105000),
+            "120000000 winners / ($hosts hosts x 105000 awards/s ($res: draw)): 0 h 1 min 22 s" ],
+          'draw time = winners / (hosts x the draw figure), with h min s');
+is(answer($out, 'payout time')->[0], up(120000000, $hosts * 24000), 'payout time = winners / (workers x the payout figure)');
+is(answer($out, 'one payout')->[0], 5000, 'one payout: 120000000 / 24000 = 5000 s');
+like(answer($out, 'one payout')->[1], qr/: 1 h 23 min 20 s$/, '... 1 h 23 min 20 s');
+like($out, qr/^assumptions\n(  .*\n)+/m, 'the assumptions are printed');
+like($out, qr/150% headroom over the peak/, '... with the headroom');
+
+# options override the file's figures, and say so; another headroom and node size
+($rc, $out) = run_estimate(@CAP, qw(--eligible-fraction 0.25 --flip-rate 40000 --redis-ns-per-flip 2500
+                                    --ingest-rate 50000 --draw-rate 1000 --payout-rate 3000
+                                    --node-cores 8 --headroom-pct 200));
+is($rc, 0, 'figures from options: exit 0');
+like($out, qr/ 75000000 winners$/m, 'winners = 300000000 x 0.25');
+like($out, qr/^  flip, module +40000 flips\/s +\(--flip-rate\)$/m, 'the option is named as the source');
+is_deeply(answer($out, 'app nodes'), [ 45, '1800000 flips/s / 40000 flips/s per 8-core node (--flip-rate)' ],
+          'app nodes: 900000 x 200% / 40000 = 45, per 8-core node');
+is(answer($out, 'redis shards')->[0], 5, 'redis shards: 1800000 x 2500 ns = 4.5 cores, rounded up to 5');
+is(answer($out, 'mysql hosts')->[0], 36, 'mysql hosts: 1800000 / 50000 = 36');
+is(answer($out, 'draw time')->[0], up(75000000, 36 * 1000), 'draw time from --draw-rate');
+is(answer($out, 'payout time')->[0], up(75000000, 36 * 3000), 'payout time from --payout-rate');
+is(answer($out, 'one payout')->[0], 25000, 'one payout: 75000000 / 3000');
+
+# every figure given: no file needed
+($rc, $out, $err) = run_estimate(qw(--capacity --users 1000 --peak-flips 1000 --winners 0 --results /nonexistent
+                                    --flip-rate 1000 --redis-ns-per-flip 1000 --ingest-rate 1000 --draw-rate 1
+                                    --payout-rate 1 --node-cores 1 --headroom-pct 100));
+is($rc, 0, 'every figure as an option: the file is not read') or diag($err);
+is(answer($out, 'app nodes')->[0], 1, '1000 flips/s on nodes of 1000: one node, headroom 100%');
+is(answer($out, 'redis shards')->[0], 1, '1000 x 1000 ns = 1 ms a second: one shard');
+is(answer($out, 'draw time')->[0], 0, 'no winners: no draw time');
+
+# the fraction: rounded to the nearest user; 1 and 0 allowed
+for my $f (['0.5', 500], ['1', 1000], ['0', 0], ['0.0005', 1], ['0.0004', 0], ['1.000000', 1000], ['0.333333', 333]) {
+    ($rc, $out) = run_estimate('--capacity', '--users', 1000, '--peak-flips', 10, '--results', $res,
+                               '--eligible-fraction', $f->[0]);
+    like($out, qr/ $f->[1] winners$/m, "--eligible-fraction $f->[0] of 1000 users: $f->[1] winners");
+}
+
+# the default file, bench/RESULTS.md from the working folder
+mkdir "$tmp/top"; mkdir "$tmp/top/bench";
+results_md(name => 'top/bench/RESULTS.md', values => { 'flip, module' => 90000 });
+my $cwd = getcwd();
+chdir "$tmp/top" or die;
+($rc, $out) = run_estimate(qw(--capacity --users 10 --peak-flips 90000 --winners 1 --headroom-pct 100));
+chdir $cwd or die;
+is_deeply(answer($out, 'app nodes'), [ 1, '90000 flips/s / 90000 flips/s per 2-core node (bench/RESULTS.md: flip, module)' ],
+          'by default the figures are bench/RESULTS.md');
+
+# a QUICK=1 file: a warning in the report
+($rc, $out) = run_estimate(@CAP, '--winners', 1, '--results', results_md(quick => 1, name => 'quick.md'));
+is($rc, 0, 'a QUICK=1 RESULTS.md: exit 0');
+like($out, qr/^  WARNING: \S+quick\.md is from a QUICK=1 run: not figures to plan with$/m, '... with a warning');
+
+# ---- --capacity: bad figures and command lines ----------------------------------------
+
+for my $bad ([ 'a missing file', [ '--results', "$tmp/none.md" ], qr/\Q$tmp\E\/none\.md: No such file or directory \(run bench\/all\.sh/ ],
+             [ 'a failed bench', [ '--results', results_md(name => 'f.md', values => { payout => 'failed' }) ],
+               qr/f\.md: "payout" is "failed", not an integer in 1\.\.\d+ \(give --payout-rate\)/ ],
+             [ 'a zero figure', [ '--results', results_md(name => 'z.md', values => { ingest => 0 }) ],
+               qr/z\.md: "ingest" is "0", not an integer/ ],
+             [ 'a missing row', [ '--results', results_md(name => 'm.md', drop => 'flip, redis cpu') ],
+               qr/m\.md has no "flip, redis cpu" \(give --redis-ns-per-flip\)/ ],
+             [ 'no cores', [ '--results', results_md(name => 'c.md', no_cores => 1) ],
+               qr/c\.md has no "- cores: N" \(give --node-cores\)/ ],
+             [ 'cores not a number', [ '--results', results_md(name => 'c2.md', cores => 'two') ],
+               qr/c2\.md: "cores" is "two"/ ])
+{
+    my ($what, $args, $re) = @$bad;
+    ($rc, $out, $err) = run_estimate(@CAP, '--winners', 1, @$args);
+    is($rc, 2, "$what: exit 2");
+    like($err, $re, '... saying which figure and file');
+    is($out, '', '... and no report');
+}
+
+for my $bad ([ [qw(--users 0)], qr/--users must be an integer in 1\.\.10000000000, not "0"/ ],
+             [ [qw(--peak-flips 1000000001)], qr/--peak-flips must be an integer/ ],
+             [ [qw(--headroom-pct 99)], qr/--headroom-pct must be an integer in 100\.\.1000, not "99"/ ],
+             [ [qw(--headroom-pct 1001)], qr/--headroom-pct must be an integer in 100\.\.1000/ ],
+             [ [qw(--flip-rate 0)], qr/--flip-rate must be an integer in 1\.\.100000000, not "0"/ ],
+             [ [qw(--redis-ns-per-flip 1000001)], qr/--redis-ns-per-flip must be an integer in 1\.\.1000000/ ],
+             [ [qw(--node-cores x)], qr/--node-cores must be an integer/ ],
+             [ [qw(--payout-rate -5)], qr/--payout-rate must be an integer/ ],
+             [ [qw(--winners 300000001)], qr/--winners 300000001 is more than --users 300000000/ ],
+             [ [qw(--winners 5 --eligible-fraction 0.5)], qr/needs one of --winners and --eligible-fraction/ ])
+{
+    my ($args, $re) = @$bad;
+    ($rc, $out, $err) = run_estimate(@CAP, @$args, ($args->[0] =~ /winners|eligible/ ? () : ('--winners', 1)));
+    is($rc, 2, "@$args: exit 2");
+    like($err, $re, '... saying why');
+}
+
+for my $f ('1.5', '.5', '0.', '0.1234567', 'abc', '-0.1', '', '1.0000001', '0,5', ' 0.5') {
+    ($rc, $out, $err) = run_estimate(@CAP, '--eligible-fraction', $f);
+    is($rc, 2, "--eligible-fraction \"$f\": exit 2");
+    like($err, qr/--eligible-fraction must be a number in 0\.\.1 with up to 6 decimals, not "\Q$f\E"/, '... naming it');
+}
+
+($rc, $out, $err) = run_estimate(@CAP);
+is($rc, 2, 'neither --winners nor --eligible-fraction: exit 2');
+like($err, qr/needs one of --winners and --eligible-fraction/, '... saying so');
+($rc, $out, $err) = run_estimate(qw(--capacity --peak-flips 5 --winners 1), '--results', $res);
+is($rc, 2, 'no --users: exit 2');
+like($err, qr/--capacity needs --users/, '... saying so');
+($rc, $out, $err) = run_estimate(qw(--capacity --users 5 --winners 1), '--results', $res);
+is($rc, 2, 'no --peak-flips: exit 2');
+like($err, qr/--capacity needs --peak-flips/, '... saying so');
+($rc, $out, $err) = run_estimate(@CAP, qw(--winners 1 --days 3));
+is($rc, 2, 'a storage option with --capacity: exit 2');
+like($err, qr/unrecognized option '--days'/, '... saying which');
+($rc, $out, $err) = run_estimate(@CAP, qw(--winners 1 extra));
+is($rc, 2, 'a stray argument: exit 2');
+like($err, qr/unexpected argument "extra"/, '... saying which');
+
+($rc, $out, $err) = run_estimate(qw(--capacity --help));
+is($rc, 0, '--capacity --help exits 0');
+like($out, qr/^usage: cc-estimate --capacity --users N --peak-flips P/, '... with the capacity usage');
+like($out, qr/--$_ /, "... listing --$_")
+    for qw(users peak-flips winners eligible-fraction headroom-pct results flip-rate redis-ns-per-flip
+           ingest-rate draw-rate payout-rate node-cores);
 
 done_testing();

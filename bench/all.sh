@@ -1,0 +1,223 @@
+#!/bin/bash
+# bench/all.sh: every benchmark in one command, and bench/RESULTS.md.
+#
+#   flip    bench/flip.sh, CEILING=1 CPU=1: the module against the OpenResty
+#           peer (PEERS) and a plain nginx `return 200`, with the CPU time
+#           per flip of nginx, Redis and wrk
+#   ingest  bench/ingest.sh: cc-ingest into 2 MySQL shards (goal 50k/s)
+#   draw    bench/draw.sh: cc-draw over 2 shards, and the storage's limit
+#           (INSERT ... SELECT) in the same run (goal: 10M in < 60 s)
+#   payout  bench/payout.sh: credits/s into 2 shards (goal 50k/s)
+#   claim   bench/claim.sh: POST /cc/claim at a steady rate while
+#           cc-payout credits a backlog (goal p99 < 50 ms)
+#
+# RESULTS.md holds each figure, its ratio against its peer or goal, the
+# command that measured it, the date, the commit and the machine (cores,
+# CPU model, RAM, load average before and after).  cc-estimate reads its
+# table (the rows are "| figure | value | unit | ...").  Each bench's
+# whole output is kept next to it in bench/results/NAME.txt.
+#
+# Env: QUICK=1     small sizes, a check that everything runs (its figures
+#                  are marked as such: not for quoting)
+#      ONLY        the benches to run, of "flip ingest draw payout claim"
+#      PEERS       the peers folder (default ../shared/peers)
+#      RESULTS     the file to write (default bench/RESULTS.md)
+#      sizes:      FLIP_ROUNDS (3) FLIP_DURATION (10s) INGEST_DRAWS (400000)
+#                  DRAW_USERS (10000000) PAYOUT_AWARDS (1000000)
+#                  CLAIM_AWARDS (1000000) CLAIM_RATE (200)
+#                  CLAIM_DURATION (20s)
+# Exit 1 when a bench failed (its row says so; the others still run).
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+QUICK=${QUICK:-0}
+ONLY=${ONLY:-flip ingest draw payout claim}
+PEERS=${PEERS:-$top/../shared/peers}
+RESULTS=${RESULTS:-bench/RESULTS.md}
+if [ "$QUICK" = 1 ]; then
+    d_rounds=1 d_dur=3s d_draws=50000 d_users=200000 d_payout=100000
+    d_cawards=200000 d_rate=50 d_cdur=3s
+else
+    d_rounds=3 d_dur=10s d_draws=400000 d_users=10000000 d_payout=1000000
+    d_cawards=1000000 d_rate=200 d_cdur=20s
+fi
+FLIP_ROUNDS=${FLIP_ROUNDS:-$d_rounds} FLIP_DURATION=${FLIP_DURATION:-$d_dur}
+INGEST_DRAWS=${INGEST_DRAWS:-$d_draws} DRAW_USERS=${DRAW_USERS:-$d_users}
+PAYOUT_AWARDS=${PAYOUT_AWARDS:-$d_payout}
+CLAIM_AWARDS=${CLAIM_AWARDS:-$d_cawards} CLAIM_RATE=${CLAIM_RATE:-$d_rate}
+CLAIM_DURATION=${CLAIM_DURATION:-$d_cdur}
+
+for b in $ONLY; do
+    case $b in
+    flip|ingest|draw|payout|claim) ;;
+    *) echo "all.sh: ONLY: unknown bench \"$b\"" \
+            "(flip ingest draw payout claim)" >&2; exit 2 ;;
+    esac
+done
+case " $ONLY " in
+*" flip "*)
+    if [ ! -x "$PEERS/openresty/up.sh" ]; then
+        echo "all.sh: no peer at PEERS=$PEERS (from a git worktree, set" \
+             "PEERS to the shared peers folder)" >&2
+        exit 2
+    fi ;;
+esac
+
+logs=bench/results
+mkdir -p "$logs"
+rows=$(mktemp /tmp/cc-bench-all.XXXXXX)
+trap 'rm -f "$rows"' EXIT
+failed=
+
+# row NAME VALUE UNIT AGAINST RATIO COMMAND
+row() { printf '| %s | %s | %s | %s | %s | `%s` |\n' "$@" >> "$rows"; }
+
+# the median of the numbers on stdin
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# run NAME COMMAND...: the bench's output to the terminal and the log
+run() {
+    local name=$1
+    shift
+    echo "== $name: $*"
+    if ! env -u USERS -u BATCH -u DURATION -u ROUNDS -u AWARDS -u DRAWS \
+         -u RATE -u CONNS -u THREADS "$@" 2>&1 | tee "$logs/$name.txt"
+    then
+        failed="$failed $name"
+        row "$name" failed - "see bench/results/$name.txt" - "${*#env }"
+        return 1
+    fi
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+for b in $ONLY; do
+    case $b in
+    flip)
+        cmd="PEERS=$PEERS ROUNDS=$FLIP_ROUNDS DURATION=$FLIP_DURATION"
+        cmd="$cmd CEILING=1 CPU=1 bench/flip.sh"
+        # shellcheck disable=SC2086
+        run flip env $cmd || continue
+        f=$logs/flip.txt
+        read -r mrps mp99 <<< "$(awk '/^module:/ { print $2, $5 }' "$f")"
+        read -r prps pp99 <<< "$(awk '/^peer:/ { print $2, $5 }' "$f")"
+        lrps=$(awk '/^plain:/ { print $2 }' "$f")
+        # ns a flip: the median over the rounds; nginx is its workers' sum
+        cpu() {
+            awk -v p="$1" '/^round/ { r++ } $1 == "cpu" && index($0, p) {
+                    s[r] += $(NF - 1) }
+                END { for (i in s) printf "%d\n", s[i] * 1000 }' "$f" | median
+        }
+        rns=$(cpu redis-server) nns=$(cpu nginx) wns=$(cpu ' wrk ')
+        row "flip, module" "$mrps" flips/s "flip, peer: $prps" \
+            "$(ratio "$mrps" "$prps") (goal >= 2)" "$cmd"
+        row "flip, peer" "$prps" flips/s "-" "-" "$cmd"
+        row "flip, plain nginx" "$lrps" req/s "flip, peer: $prps" \
+            "$(ratio "$lrps" "$prps"); module/plain $(ratio "$mrps" "$lrps")" \
+            "$cmd"
+        row "flip, module p99" "$mp99" us "flip, peer p99: $pp99 us" \
+            "$(ratio "$mp99" "$pp99") (goal <= 0.5)" "$cmd"
+        row "flip, nginx cpu" "$nns" ns/flip "-" "all workers" "$cmd"
+        row "flip, redis cpu" "$rns" ns/flip "-" "one Redis, one core at most" \
+            "$cmd"
+        row "flip, wrk cpu" "$wns" ns/flip "-" "the client" "$cmd"
+        ;;
+    ingest)
+        cmd="DRAWS=$INGEST_DRAWS bench/ingest.sh"
+        # shellcheck disable=SC2086
+        run ingest env $cmd || continue
+        v=$(sed -n 's/.*: \([0-9]*\) draws\/s.*/\1/p' "$logs/ingest.txt")
+        row ingest "$v" draws/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
+        ;;
+    draw)
+        cmd="USERS=$DRAW_USERS bench/draw.sh"
+        # shellcheck disable=SC2086
+        run draw env $cmd || continue
+        # "cc-draw: N awards in T s (R/s, ...", "storage limit: N rows in
+        # T s (R/s, ..."
+        read -r n t v <<< "$(awk '/^cc-draw:/ { gsub(/[(\/s,]/, "", $7)
+                                  print $2, $5, $7 }' "$logs/draw.txt")"
+        read -r lt lv <<< "$(awk '/^storage limit:/ { gsub(/[(\/s,]/, "", $8)
+                                   print $6, $8 }' "$logs/draw.txt")"
+        row draw "$v" awards/s "draw, storage limit: $lv" \
+            "$(ratio "$v" "$lv"); $n awards in $t s (goal 10M in < 60 s)" "$cmd"
+        row "draw, storage limit" "$lv" rows/s "-" \
+            "$n rows in $lt s, INSERT ... SELECT" "$cmd"
+        ;;
+    payout)
+        cmd="AWARDS=$PAYOUT_AWARDS bench/payout.sh"
+        # shellcheck disable=SC2086
+        run payout env $cmd || continue
+        v=$(sed -n 's/.*: \([0-9]*\) credits\/s.*/\1/p' "$logs/payout.txt")
+        row payout "$v" credits/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
+        ;;
+    claim)
+        cmd="AWARDS=$CLAIM_AWARDS RATE=$CLAIM_RATE"
+        cmd="$cmd DURATION=$CLAIM_DURATION bench/claim.sh"
+        # shellcheck disable=SC2086
+        run claim env $cmd || continue
+        read -r r p50 p99 <<< "$(awk '/^claim latency at / {
+                for (i = 1; i < NF; i++) {
+                    if ($i == "p50" && a == "") a = $(i + 1)
+                    if ($i == "p99" && b == "") b = $(i + 1)
+                }
+                print $4, a, b }' "$logs/claim.txt")"
+        row "claim p99" "$p99" us "goal 50000 us" \
+            "$(ratio "$p99" 50000) (p50 $p50 us, at $r claims/s)" "$cmd"
+        ;;
+    esac
+done
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+cores=$(nproc)
+model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+ram=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+
+{
+    echo "# Benchmark results"
+    echo
+    if [ "$QUICK" = 1 ]; then
+        echo "**QUICK=1: shrunk sizes, a check that every bench runs.  Not"
+        echo "figures to quote or to plan with.**"
+        echo
+    fi
+    q=$([ "$QUICK" = 1 ] && echo 'QUICK=1 ')
+    echo "Written by \`bench/all.sh\` (${q}ONLY=\"$ONLY\")"
+    echo "on $started, commit $(git describe --always --dirty 2>/dev/null)."
+    echo "Each bench ran on this one machine: servers, workers and the"
+    echo "client share its cores.  Whole outputs: \`bench/results/*.txt\`."
+    echo
+    echo "## Machine"
+    echo
+    echo "- cores: $cores"
+    echo "- cpu: $model"
+    echo "- ram: $ram GiB"
+    echo "- load average (1, 5, 15 min): $load_before before, $load_after after"
+    echo
+    echo "## Figures"
+    echo
+    echo "| figure | value | unit | against | ratio | command |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    cat "$rows"
+    echo
+    echo "Ratios: flip module/peer and the p99s from the same run, A B A B"
+    echo "(medians over the rounds); the CPU rows are the medians of"
+    echo "ns per module flip; ingest, payout and claim against their goals;"
+    echo "the draw against the storage's own INSERT ... SELECT of as many"
+    echo "rows, in the same run.  ingest, draw and payout write into 2 MySQL"
+    echo "shards on one mariadbd; the claim bench has 2 Redis shards."
+    echo "\`cc-estimate --capacity\` reads this table: its per-node figures"
+    echo "are these, from a ${cores}-core machine."
+} > "$RESULTS"
+
+echo
+echo "wrote $RESULTS"
+sed -n '/^| figure/,/^$/p' "$RESULTS"
+if [ -n "$failed" ]; then
+    echo "failed:$failed" >&2
+    exit 1
+fi

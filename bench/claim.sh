@@ -1,0 +1,222 @@
+#!/bin/bash
+# bench/claim.sh: the latency of POST /cc/claim at a steady rate while
+# cc-payout is busy crediting a large backlog of pending awards.
+#
+# Sets up what cc-draw leaves: AWARDS pending awards (uids 1..AWARDS), each
+# in its user's MySQL shard and, as "p:amount:award_id" in field w, in its
+# user's Redis shard (both by the rings, from cc-payout --shard-of), the
+# pools funded through the ledger.  Starts the module (2 workers, 2 Redis
+# shards, trusted-header identity, cc_claim_wait 1s) and cc-payout, which
+# starts its bulk pass at once.  Then wrk (bench/claim.wrk.lua) claims for
+# RATE distinct pending winners a second for DURATION: the winners the bulk
+# pass reaches last (the greatest award ids), so each claim is paid by the
+# claim path (cc:claims) while the bulk pass runs.  A claim answers 200
+# once cc-payout committed its credit, 202 after cc_claim_wait.
+#
+# Checks before printing: awards were still pending when wrk ended (the
+# payout was busy throughout), every answer was 200 or 202, the pace held.
+#
+# Goal: p99 < 50 ms.
+#
+# Env: AWARDS (1000000) RATE (200 claims/s) DURATION (20s) CONNS (2 x
+#      RATE, at least 32: a claim may take cc_claim_wait, 1 s) THREADS (1)
+#      BATCH (5000: cc-payout's bulk batch) CC_WORKERS (2)
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+AWARDS=${AWARDS:-1000000} RATE=${RATE:-200} DURATION=${DURATION:-20s}
+THREADS=${THREADS:-1} BATCH=${BATCH:-5000} CC_WORKERS=${CC_WORKERS:-2}
+CONNS=${CONNS:-$(( RATE > 16 ? 2 * RATE : 32 ))}
+secs=${DURATION%s}
+need=$(( RATE * secs + RATE * secs / 5 + THREADS ))
+if [ "$need" -gt $(( AWARDS / 2 )) ]; then
+    echo "claim.sh: RATE x DURATION (+20%) = $need claims; keep it under" \
+         "AWARDS / 2 = $(( AWARDS / 2 ))" >&2
+    exit 2
+fi
+
+scripts/deps.sh bench
+make -s module workers test-tools >/dev/null
+
+out=$(mktemp -d /tmp/cc-bench-claim.XXXXXX)
+. bench/lib.sh
+port=$(free_ports 4)
+r0=$((port + 1)) r1=$((port + 2)) http=$((port + 3))
+
+stop() {
+    [ -n "${payout:-}" ] && kill -TERM "$payout" 2>/dev/null && wait "$payout"
+    [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null
+    for p in "$out"/redis*.pid "$out/mysql.pid"; do
+        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+    done
+    sleep 1
+    rm -rf "$out"
+}
+trap stop EXIT
+trap 'exit 1' INT TERM
+
+sql() {
+    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
+}
+
+mkdir -p "$out/logs" "$out/tmp"
+for r in $r0 $r1; do
+    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
+        --logfile "$out/redis$r.log"
+done
+
+mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
+    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
+    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
+    --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
+    --secure-file-priv="$out" --skip-name-resolve &
+for i in $(seq 100); do
+    sql 'select 1' >/dev/null 2>&1 && break
+    sleep 0.1
+done
+for r in $r0 $r1; do
+    for i in $(seq 50); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$r" ping >/dev/null 2>&1 || {
+        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
+        exit 1; }
+done
+
+cat > "$out/campaign" <<CONF
+campaign bench
+pool_cents 100000000000
+split equal
+seed bench
+credit async
+cutoff 1700000000
+CONF
+
+rings="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1
+       --mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
+# shellcheck disable=SC2086
+build/workers/cc-ingest --init-shards --mysql 127.0.0.1:$port/cc_s0 \
+    --mysql 127.0.0.1:$port/cc_s1 2>/dev/null
+
+echo "writing $AWARDS pending awards (MySQL and Redis, by the rings)"
+# shellcheck disable=SC2086
+seq 1 "$AWARDS" | xargs build/workers/cc-payout --campaign "$out/campaign" \
+    $rings --shard-of > "$out/shards.txt"
+for s in 0 1; do
+    awk -v db="cc_s$s" '$3 ~ "/" db "$" { print $1 }' "$out/shards.txt" \
+        > "$out/mysql$s.txt"
+    sql "CREATE TABLE cc_s$s.bench_uids (uid BIGINT UNSIGNED PRIMARY KEY);
+         LOAD DATA INFILE '$out/mysql$s.txt' INTO TABLE cc_s$s.bench_uids;
+         INSERT INTO cc_s$s.awards (award_id, campaign, uid, amount_cents,
+             status, notified, created_at)
+         SELECT CONCAT('bench:', uid), 'bench', uid, 100 + uid % 50,
+             'pending', 0, 1700000000000 FROM cc_s$s.bench_uids;
+         DROP TABLE cc_s$s.bench_uids"
+    sum=$(sql "SELECT SUM(amount_cents) FROM cc_s$s.awards")
+    build/test/cc-ledger-cli --mysql "127.0.0.1:$port/cc_s$s" \
+        fund bench "$s" "$sum" | grep -q '^fund done'
+done
+for r in $r0 $r1; do
+    awk -v a="127.0.0.1:$r" '$2 == a {
+        k = "cc:{" $1 "}:u"; v = "p:" (100 + $1 % 50) ":bench:" $1
+        printf "*4\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n$1\r\nw\r\n$%d\r\n%s\r\n",
+               length(k), k, length(v), v }' "$out/shards.txt" \
+        | redis-cli -p "$r" --pipe >/dev/null
+done
+n=$(( $(redis-cli -p "$r0" DBSIZE) + $(redis-cli -p "$r1" DBSIZE) ))
+m=$(sql "SELECT (SELECT COUNT(*) FROM cc_s0.awards)
+              + (SELECT COUNT(*) FROM cc_s1.awards)")
+if [ "$n" != "$AWARDS" ] || [ "$m" != "$AWARDS" ]; then
+    echo "setup: $n users in Redis, $m awards in MySQL, want $AWARDS" >&2
+    exit 1
+fi
+
+# the winners the bulk pass (award id order) reaches last
+awk '{ print $1 }' "$out/shards.txt" | LC_ALL=C sort -r | head -n "$need" \
+    > "$out/claimers.txt"
+
+cat > "$out/nginx.conf" <<CONF
+load_module $top/build/nginx/ngx_http_cc_module.so;
+worker_processes $CC_WORKERS;
+error_log $out/logs/error.log warn;
+pid $out/nginx.pid;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $out/tmp;
+    cc_redis_shards 127.0.0.1:$r0 127.0.0.1:$r1;
+    cc_redis_timeout 1s;
+    cc_claim_wait 1s;
+    server {
+        listen 127.0.0.1:$http reuseport;
+        location = /cc/claim { cc_claim; }
+        location = /cc/award { cc_award; }
+    }
+}
+CONF
+nginx -p "$out" -c "$out/nginx.conf"
+for i in $(seq 50); do
+    curl -sf -o /dev/null -H 'X-CC-Uid: 1' "http://127.0.0.1:$http/cc/award" \
+        && break
+    sleep 0.1
+done
+
+pending() {
+    sql "SELECT (SELECT COUNT(*) FROM cc_s0.awards WHERE status = 'pending')
+              + (SELECT COUNT(*) FROM cc_s1.awards WHERE status = 'pending')"
+}
+
+# shellcheck disable=SC2086
+build/workers/cc-payout --campaign "$out/campaign" $rings --batch "$BATCH" \
+    --progress 2 --metrics-file "$out/payout.prom" 2> "$out/payout.err" &
+payout=$!
+sleep 0.5
+kill -0 "$payout" 2>/dev/null || { cat "$out/payout.err" >&2; exit 1; }
+before=$(pending)
+
+echo "claiming $RATE/s for $DURATION over $CONNS connections while" \
+     "cc-payout credits $before pending awards"
+UIDS="$out/claimers.txt" RATE=$RATE THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s \
+    -s bench/claim.wrk.lua "http://127.0.0.1:$http" > "$out/wrk.txt"
+after=$(pending)
+kill -TERM "$payout"
+wait "$payout" || true
+payout=
+sed 's/^/  /' "$out/payout.err" | tail -4
+claimed=$(awk '/^cc_payout_claims_total / { print $2 }' "$out/payout.prom")
+
+line=$(grep '^claim ' "$out/wrk.txt") || { cat "$out/wrk.txt" >&2; exit 1; }
+eval "$(echo "${line#claim }" | tr ' ' '\n' | sed 's/^/w_/')"
+rps=$(( w_sent / secs ))
+
+bad=
+[ "$after" -gt 0 ] \
+    || bad="the backlog ran out during the run ($before at first): raise AWARDS"
+[ "$w_other" = 0 ] || bad="$w_other answers neither 200 nor 202"
+[ "$w_reused" = 0 ] || bad="the claimer list ran out ($w_reused reused)"
+[ "$w_late" -le $(( w_requests / 100 )) ] \
+    || bad="$w_late of $w_requests claims late on their slot: raise CONNS"
+[ "$rps" -ge $(( RATE * 9 / 10 )) ] || bad="sent $rps/s, not the $RATE/s asked"
+[ "$w_requests" -gt 0 ] || bad="no claim answered"
+if [ -n "$bad" ]; then
+    sed 's/^/  /' "$out/wrk.txt" >&2
+    echo "claim.sh: $bad" >&2
+    exit 1
+fi
+
+echo "pending awards: $before when wrk started, $after when it ended;" \
+     "cc-payout credited $claimed on claims"
+echo "claims: $w_sent sent, $w_requests answered in time: $w_s200 x 200" \
+     "credited, $w_s202 x 202 pending (after cc_claim_wait 1s);" \
+     "$w_late late on their slot"
+awk -v r="$rps" -v p50="$w_p50_us" -v p90="$w_p90_us" -v p99="$w_p99_us" \
+    -v mx="$w_max_us" -v b="$BATCH" 'BEGIN {
+    printf "claim latency at %d claims/s, cc-payout busy (batch %d): " \
+           "p50 %d us, p90 %d us, p99 %d us, max %d us (goal p99 < 50000 us)\n",
+           r, b, p50, p90, p99, mx }'
