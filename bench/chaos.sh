@@ -625,6 +625,8 @@ return t'
     echo "draw_kill $draw_kill"
     echo "payout_kill $payout_kill"
     echo "catchup $catchup"
+    echo "aof_late $(cat "$run"/logs/redis-*.log | grep -c 'fsync is taking too long' || true)"
+    echo "aof_loaded $(cat "$run"/logs/redis-*.log | grep -c 'loaded from append only file' || true)"
     echo "drained $(sed -n 's/.* \([0-9]*\) were missing from MySQL.*/\1/p' "$run/logs/cc-draw.log" "$run/logs/cc-reconcile.log" | awk '{ s += $1 } END { print s + 0 }')"
 } > "$run/facts.txt"
 
@@ -746,6 +748,8 @@ perl -MJSON::PP -e '
         $f{credit_sum}, $pool, $f{rc_money};
     printf "chaos: claims sent %d: 200 %d, 202 %d, 404 %d\n", $tot{claims_sent}, $tot{claims_200}, $tot{claims_202}, $tot{claims_404};
     printf "chaos: cc-draw %s; cc-payout %s\n", $f{draw_kill}, $f{payout_kill};
+    printf "chaos: redis: %d starts loaded the AOF; %d AOF writes postponed past a slow fsync (a kill -9 then may lose up to 2 s of answered writes)\n",
+        $f{aof_loaded}, $f{aof_late};
     printf "chaos: recovery: %s; the drains (cc-draw, cc-reconcile) wrote %d draws and combines MySQL lacked\n", $f{catchup}, $f{drained};
 
     # the logs: nothing but the one expected alert per killed worker
