@@ -132,6 +132,7 @@ my ($el, $er, $ec, $aw, $cr, $cn, $cb, $cs, $pool, $rm) = $out =~
 ok($el && $el == $er && $er == $ec, 'eligible: MySQL = Redis = client (' . ($el // '?') . ')');
 ok(defined $aw && $aw == $el && $cr == $aw && $cn == $aw && $cb == 0, '... one award each, credited exactly once');
 ok(defined $cs && $cs == 5000000 && $pool == 5000000 && $rm == 0, '... Σ ledger credits = the pool, cc-reconcile --money clean');
+like($out, qr/^chaos: redis: 2 starts loaded the AOF; /m, 'the two Redis restarts loaded their AOF');
 like($out, qr/^chaos: claims sent [1-9]\d*: 200 \d+, 202 \d+, 404 0$/m, 'claims: 200 or 202, no 404');
 like($out, qr/^chaos: cc-draw (killed with \d+ awards written|not killed: it ended first); cc-payout /m, 'cc-draw killed and run again');
 
