@@ -228,8 +228,17 @@ cc_ingest_consumer(const cc_ingest_opts_t *o)
     rd_kafka_t       *rk;
     rd_kafka_conf_t  *conf;
 
+    /*
+     * session.timeout.ms: a member killed with kill -9 keeps its
+     * partitions until its session times out, so the cc-ingest started in
+     * its place reads nothing for that long (librdkafka's default, 45 s,
+     * measured by bench/chaos.sh).  10 s, with heartbeats every 3 s from
+     * librdkafka's own thread (a batch waiting on MySQL does not miss
+     * them); brokers accept 6 s and more by default.
+     */
     static const char  *settings[][2] = {
         { "enable.auto.commit", "false" },
+        { "session.timeout.ms", "10000" },
         { "auto.offset.reset", "earliest" },
         { "enable.partition.eof", "false" },
         { "fetch.wait.max.ms", "100" },

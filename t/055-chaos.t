@@ -1,0 +1,151 @@
+# bench/chaos.sh, its short version (SHORT=1, about a minute) on free
+# loopback ports: flips, combines and claims through the edge while an
+# nginx worker is killed, an app node stopped, Redis shards restarted and
+# killed, the broker down, cc-ingest, cc-payout and cc-draw killed and
+# mariadbd restarted.  It must exit 0, and its summary must say what its
+# own stats and files hold: the statuses of every cc-load run, the fault
+# windows, draws Redis = MySQL, awards credited once, the ledger = the pool,
+# the logs clean but for the killed worker's line.  Bad settings and busy
+# ports are refused before anything starts.  The run prints CHAOS_SEED:
+# CHAOS_SEED=N prove t/055-chaos.t replays its fault schedule.
+
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ();
+
+my $dir = tempdir(CLEANUP => 0);
+my $run = "$dir/run";
+
+sub slurp { open my $h, '<', $_[0] or die "$_[0]: $!"; local $/; my $t = <$h>; return $t // '' }
+
+# a base port whose offsets chaos.sh uses (+0..3, +10, +11, +20) are free
+sub free_base {
+    for (1 .. 200) {
+        my $base = 20000 + int(rand(40000));
+        my @held;
+        for my $off (0 .. 3, 10, 11, 20) {
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $base + $off,
+                                          Proto => 'tcp', Listen => 1, ReuseAddr => 1) or last;
+            push @held, $s;
+        }
+        return $base if @held == 7;
+    }
+    die 'no free port range';
+}
+
+# runs bench/chaos.sh with %env; returns (exit code, output)
+sub chaos {
+    my ($limit, %env) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        POSIX::setpgid(0, 0);
+        @ENV{ keys %env } = values %env;
+        open STDOUT, '>', "$dir/out" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec 'bash', 'bench/chaos.sh' or die "exec: $!";
+    }
+    my $rc;
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm $limit;
+        waitpid($pid, 0);
+        $rc = $? >> 8;
+        alarm 0;
+    };
+    if (!defined $rc) {
+        kill 'TERM', -$pid;
+        sleep 5;
+        kill 'KILL', -$pid;
+        waitpid($pid, 0);
+        $rc = "timeout after $limit s";
+    }
+    return ($rc, slurp("$dir/out"));
+}
+
+# ---- refused before anything starts -----------------------------------------
+
+my ($rc, $out) = chaos(30, SHORT => 1, FLIP_S => '3x', RUN => $run);
+is($rc, 2, 'FLIP_S=3x: exit 2');
+like($out, qr/^chaos: FLIP_S must be a decimal$/m, '... saying why');
+($rc, $out) = chaos(30, SHORT => 1, FLIP_S => 5, RUN => $run);
+is_deeply([ $rc, $out =~ /(FLIP_S must be 20 or more)/ ], [ 2, 'FLIP_S must be 20 or more' ], 'FLIP_S=5: exit 2, too short');
+($rc, $out) = chaos(30, SHORT => 1, CHANCES => 16, RUN => $run);
+is_deeply([ $rc, $out =~ /(CHANCES above 15)/ ], [ 2, 'CHANCES above 15' ], "CHANCES=16: exit 2, beyond the edge's burst");
+
+my $base = free_base();
+{
+    my $busy = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $base + 11,
+                                     Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die $!;
+    ($rc, $out) = chaos(30, SHORT => 1, PORT_BASE => $base, RUN => $run);
+    is($rc, 2, 'a busy port: exit 2');
+    like($out, qr/^chaos: ports in use: @{[ $base + 11 ]} /m, '... naming it');
+    ok(!-e $run, '... nothing started, no run folder');
+}
+
+# ---- the short run ------------------------------------------------------------
+
+my %env = (SHORT => 1, PORT_BASE => free_base(), RUN => $run);
+$env{CHAOS_SEED} = $ENV{CHAOS_SEED} if defined $ENV{CHAOS_SEED};
+($rc, $out) = chaos(600, %env);
+my ($seed) = $out =~ /^CHAOS_SEED=(\d+)$/m;
+diag("t/055-chaos.t: CHAOS_SEED=" . ($seed // '?'));
+is($rc, 0, 'SHORT=1: exit 0') or diag $out;
+like($out, qr/^chaos: PASS$/m, '... PASS');
+unlike($out, qr/^chaos: BREAK/m, '... no break');
+
+# the requests: the summary's figures are the sum of every cc-load run's totals
+my (%st, $sent);
+for my $f (glob("$run/stats/*.jsonl")) {
+    my ($total) = grep { $_->{type} eq 'total' } map { decode_json($_) } split /\n/, slurp($f);
+    $sent += $total->{sent};
+    $st{$_} += $total->{status}{$_} for keys %{ $total->{status} };
+}
+my ($line) = $out =~ /^chaos: requests sent (\d+, answers by status: [^;]*);/m;
+is($line, "$sent, answers by status: " . join(', ', map { "$_ $st{$_}" } sort keys %st),
+   "requests: the stats' sum ($sent sent)");
+is_deeply([ grep { !/^(200|202|429|502|503|504)$/ } keys %st ], [], '... documented statuses only');
+ok($st{200} > 10000 && $sent >= $st{200}, "... $st{200} answered 200");
+for my $ep (qw(flip combine award claim grant)) {
+    like($out, qr/^chaos:   $ep +200 [1-9]/m, "... $ep answered 200");
+}
+
+# the faults: seven windows, each opened and closed, in the run's file
+my %win;
+for (split /\n/, slurp("$run/faults.tsv")) {
+    my ($n, $s, $e) = split /\t/;
+    $win{$n}{s} = $s if $s ne '-';
+    $win{$n}{e} = $e if $e ne '-';
+}
+is_deeply([ sort keys %win ], [ sort qw(worker app redis redis9 broker ingest mysql) ], 'seven faults');
+is_deeply([ grep { !$win{$_}{e} || $win{$_}{e} < $win{$_}{s} } sort keys %win ], [], '... each window closed');
+is(scalar(() = $out =~ /^chaos: fault /mg), 7, '... each in the summary');
+
+# draws, eligibility, money
+my ($dr, $dm, $dc) = $out =~ /^chaos: draws Redis (\d+) = MySQL (\d+) = client (\d+), none twice \(0 request ids with two rows\)$/m;
+ok($dr && $dr == $dm && $dm == $dc, "draws: Redis = MySQL = client (" . ($dr // '?') . '), none twice');
+my ($el, $er, $ec, $aw, $cr, $cn, $cb, $cs, $pool, $rm) = $out =~
+    /^chaos: eligible (\d+) \(Redis (\d+), client (\d+)\); awards (\d+), credited (\d+), each once \((\d+) credits, (\d+) not exactly once\); Σ ledger credits (\d+) = pool (\d+); reconcile --money exit (\d+)$/m;
+ok($el && $el == $er && $er == $ec, 'eligible: MySQL = Redis = client (' . ($el // '?') . ')');
+ok(defined $aw && $aw == $el && $cr == $aw && $cn == $aw && $cb == 0, '... one award each, credited exactly once');
+ok(defined $cs && $cs == 5000000 && $pool == 5000000 && $rm == 0, '... Σ ledger credits = the pool, cc-reconcile --money clean');
+like($out, qr/^chaos: redis: 2 starts loaded the AOF; /m, 'the two Redis restarts loaded their AOF');
+like($out, qr/^chaos: claims sent [1-9]\d*: 200 \d+, 202 \d+, 404 0$/m, 'claims: 200 or 202, no 404');
+like($out, qr/^chaos: cc-draw (killed with \d+ awards written|not killed: it ended first); cc-payout /m, 'cc-draw killed and run again');
+
+# the logs: the killed worker's one line, nothing else
+my ($inst, $pid) = split /\t/, (split /\n/, slurp("$run/expected-alerts"))[0];
+like(slurp("$run/logs/$inst.log"), qr/\[alert\] .* worker process $pid exited on signal 9$/m,
+     "the $inst worker $pid killed: its alert line is there");
+like($out, qr/^chaos: logs: 0 \[alert\]\/\[emerg\]\/signal 11 lines beyond the 1 expected worker kill line\(s\)$/m,
+     '... and no other alert, emerg or signal 11');
+ok(!grep({ kill 0, $_ } map { slurp($_) =~ /(\d+)/ } grep { -s } glob("$run/*.pid")), 'every server stopped');
+
+# the run's folder stays for a failed run (logs, stats, summary.txt)
+if (Test::More->builder->is_passing) { system('rm', '-rf', $dir) }
+else { diag("the run is kept in $run") }
+
+done_testing();
