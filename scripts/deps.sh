@@ -10,7 +10,8 @@ pkgs="build-essential pkg-config curl ca-certificates
       nginx nginx-dev libhiredis-dev libssl-dev redis-server
       mariadb-server mariadb-client libmariadb-dev librdkafka-dev
       libcjson-dev check lua5.1 libstatistics-distributions-perl prometheus
-      libtest-base-perl libipc-run-perl libtext-diff-perl"
+      libtest-base-perl libipc-run-perl libtext-diff-perl
+      libcurl4-openssl-dev libmicrohttpd-dev"
 
 if [ "${1:-}" = bench ]; then
     pkgs="$pkgs wrk time libnginx-mod-http-lua lua-nginx-redis lua-cjson"

@@ -1,0 +1,101 @@
+package WalletTest;
+
+# WalletTest - the simulated external wallet (build/workers/cc-wallet-sim)
+# for t/060..t/064: start it with faults, call it signed as cc-payout
+# does, read its statement, and write `wallet http` campaign files.
+
+use strict;
+use warnings;
+use Exporter 'import';
+use Digest::SHA qw(hmac_sha256_hex);
+use File::Temp qw(tempdir);
+use Time::HiRes ();
+use CcTest;
+
+our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body
+                 statement_lines statement_keys http_campaign_file);
+
+my $DIR = tempdir('cc-wallet-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $SECRET_FILE = "$DIR/wallet.secret";
+my $SECRET = join '', map { ('a' .. 'z')[int rand 26] } 1 .. 40;
+{
+    open my $f, '>', $SECRET_FILE or die "$SECRET_FILE: $!";
+    print $f "$SECRET\n";
+    close $f;
+}
+
+sub wallet_dir { $DIR }
+sub wallet_secret { $SECRET_FILE }
+
+# sim_start(statement => PATH, fail => P, drop => P, dup => P, delay => MS,
+# seed => N, secret => FILE): { w, port, url, seed, statement }
+sub sim_start {
+    my (%o) = @_;
+    my $st = $o{statement} // "$DIR/statement-" . int(rand 1e9) . '.csv';
+    my @a = ('--listen', '127.0.0.1:0', '--secret-file', $o{secret} // $SECRET_FILE,
+             '--statement', $st);
+    push @a, '--fail-pct', $o{fail} if $o{fail};
+    push @a, '--drop-pct', $o{drop} if $o{drop};
+    push @a, '--dup-pct', $o{dup} if $o{dup};
+    push @a, '--delay-ms', $o{delay} if $o{delay};
+    push @a, '--seed', $o{seed} if defined $o{seed};
+    my $w = spawn_worker('cc-wallet-sim', @a);
+    my ($port, $seed);
+    wait_until(sub { (worker_stdout($w) // '') =~ /^listening [\d.]+:(\d+) seed (\d+)$/m
+                     and ($port, $seed) = ($1, $2) }, 10)
+        or die 'cc-wallet-sim did not start: ' . worker_stderr($w);
+    return { w => $w, port => $port, url => "http://127.0.0.1:$port", seed => $seed,
+             statement => $st };
+}
+
+sub sim_stop { stop_worker($_[0]{w}) }
+
+# the headers of a signed body: (timestamp, signature)
+sub sign_body {
+    my ($body, %o) = @_;
+    my $ts = $o{ts} // int(Time::HiRes::time() * 1000);
+    return ($ts, hmac_sha256_hex("$ts\n$body", $o{secret} // $SECRET));
+}
+
+# sim_post($sim, key, uid, amount, currency, %o): (status, body) of one
+# signed POST /credits; %o: body => raw body, ts, secret, key_header
+sub sim_post {
+    my ($sim, $key, $uid, $amount, $cur, %o) = @_;
+    my $body = $o{body}
+        // qq({"award_id":"$key","uid":"$uid","amount_cents":$amount,"currency":"$cur"});
+    my ($ts, $sig) = sign_body($body, %o);
+    my %h = ('Idempotency-Key' => $o{key_header} // $key, 'X-CC-Timestamp' => $ts,
+             'X-CC-Signature' => $sig, 'Content-Type' => 'application/json');
+    my ($st, $b) = http_request('POST', "$sim->{url}/credits", \%h, $body, 10);
+    return ($st, $b);
+}
+
+# the statement file's lines, each [key, uid, amount, currency, at]
+sub statement_lines {
+    my ($path) = @_;
+    open my $f, '<', $path or return [];
+    return [ map { chomp; [ split /,/ ] } <$f> ];
+}
+
+# key => number of lines
+sub statement_keys {
+    my %n;
+    $n{ $_->[0] }++ for @{ statement_lines($_[0]) };
+    return \%n;
+}
+
+# a `wallet http` campaign file for campaign $id at $url
+sub http_campaign_file {
+    my ($id, $url, %o) = @_;
+    my $path = "$DIR/$id-" . int(rand 1e9) . '.conf';
+    open my $f, '>', $path or die "$path: $!";
+    print $f "campaign $id\npool_cents " . ($o{pool} // 100000000) . "\nsplit equal\nseed s33d\n"
+           . "credit async\ncutoff 1700000000\nwallet http\nwallet_url $url\n"
+           . 'wallet_timeout_ms ' . ($o{timeout} // 2000) . "\n"
+           . 'wallet_secret_file ' . ($o{secret} // $SECRET_FILE) . "\ncurrency CNY\n"
+           . ($o{extra} // '');
+    close $f;
+    return $path;
+}
+
+1;
