@@ -109,6 +109,13 @@ $(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $(filter %.c,$^) -lmicrohttpd \
 	    -lcjson -lcrypto -pthread
 
+# wallet http: the adapter (libcurl) in cc-payout and cc-reconcile
+WALLET_SRCS := workers/cc_wallet.c workers/cc_wallet_ledger.c \
+               workers/cc_wallet_sign.c
+$(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: $(WALLET_SRCS)
+$(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
+    WORKER_LIBS += -lcurl
+
 # a worker's own further sources: the money checks of cc-reconcile
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
 

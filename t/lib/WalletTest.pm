@@ -13,7 +13,10 @@ use Time::HiRes ();
 use CcTest;
 
 our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body
-                 statement_lines statement_keys http_campaign_file);
+                 statement_lines statement_keys http_campaign_file check_paid_http
+                 ledger_pending_sums);
+
+my @DBS = qw(cc_s0 cc_s1);
 
 my $DIR = tempdir('cc-wallet-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $SECRET_FILE = "$DIR/wallet.secret";
@@ -96,6 +99,67 @@ sub http_campaign_file {
            . ($o{extra} // '');
     close $f;
     return $path;
+}
+
+# the pending sums of both shards: { "db account" => "debits/credits" },
+# the accounts whose sums are not 0 only, and that match $re when given
+sub ledger_pending_sums {
+    my ($re) = @_;
+    my %s;
+    for my $db (@DBS) {
+        $s{"$db $_->[0]"} = "$_->[1]/$_->[2]"
+            for grep { !$re || $_->[0] =~ $re }
+                @{ mysql_query('SELECT account, debits, credits FROM ledger_pending WHERE debits <> 0 OR credits <> 0', $db) };
+    }
+    return \%s;
+}
+
+# What is wrong with a campaign paid into the wallet (empty: nothing):
+# every award credited in its shard with one pending transfer <id> and one
+# post transfer post:<id> of its amount, pool -> its wallet; no credit
+# transfer; nothing pending in ledger_pending; the pool empty and its
+# posted debits the sum paid; every wallet's posted credits its award; in
+# the statement every award's key exactly once (dup => 1: at least once)
+# with its uid, amount and CNY, and no other key of the campaign.
+sub check_paid_http {
+    my ($c, $amount, $statement, %o) = @_;
+    my @bad;
+    my %lines;
+    push @{ $lines{ $_->[0] } }, $_ for @{ statement_lines($statement) };
+    my %seen;
+    for my $db (@DBS) {
+        my $rows = mysql_query(
+            "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
+          . "(SELECT GROUP_CONCAT(CONCAT(kind, ' ', debit, ' ', credit, ' ', amount_cents) ORDER BY kind) "
+          . " FROM ledger_transfers t WHERE t.award_id = a.award_id), "
+          . "(SELECT credits FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
+          . "FROM awards a WHERE a.campaign = '$c'", $db);
+        my $paid = 0;
+        for my $r (@$rows) {
+            my ($id, $uid, $amt, $st, $xf, $wc) = @$r;
+            $seen{$uid}++;
+            push @bad, "$id: $st" if $st ne 'credited';
+            push @bad, "$id: amount $amt, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
+            my $want = "pending pool:$c wallet:$uid $amt,post pool:$c wallet:$uid $amt";
+            push @bad, "$id: transfers " . ($xf // 'none') . ", want $want" if ($xf // '') ne $want;
+            push @bad, "$id: wallet:$uid credits " . ($wc // 'none') if ($wc // -1) != $amt;
+            $paid += $amt;
+            my $l = delete $lines{$id} // [];
+            push @bad, "$id: " . scalar(@$l) . ' statement lines' if @$l == 0 || (@$l > 1 && !$o{dup});
+            push @bad, "$id: statement @{ $_ }[0..3]" for grep { $_->[1] != $uid || $_->[2] != $amt || $_->[3] ne 'CNY' } @$l;
+        }
+        next unless @$rows;
+        my $pool = mysql_query("SELECT debits, credits FROM ledger_accounts WHERE account = 'pool:$c'", $db)->[0];
+        push @bad, "$db pool:$c debits $pool->[0] != $paid paid" if $pool->[0] != $paid;
+        push @bad, "$db pool:$c not empty: $pool->[0]/$pool->[1]" if $pool->[0] != $pool->[1];
+        my $pend = mysql_query("SELECT debits, credits FROM ledger_pending WHERE account = 'pool:$c'", $db)->[0] // [ 0, 0 ];
+        push @bad, "$db pool:$c pending $pend->[0]/$pend->[1]" if $pend->[0] || $pend->[1];
+        push @bad, "$db: " . mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'credit'", $db)
+                 . ' credit transfers' if mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'credit'", $db);
+    }
+    push @bad, "statement key $_ without an award" for sort grep { /^\Q$c\E:/ } keys %lines;
+    push @bad, "uid $_: no award row" for grep { !$seen{$_} } sort keys %$amount;
+    return @bad;
 }
 
 1;
