@@ -117,7 +117,8 @@ $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
     WORKER_LIBS += -lcurl
 
 # a worker's own further sources: the money checks of cc-reconcile
-$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
+$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c \
+                              workers/cc_reconcile_statement.c
 
 # sql/<name>.sql as cc_<name>_sql, so a schema has one source
 $(BUILD)/gen/cc_%_sql.h: sql/%.sql
