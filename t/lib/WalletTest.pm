@@ -11,10 +11,12 @@ use Digest::SHA qw(hmac_sha256_hex);
 use File::Temp qw(tempdir);
 use Time::HiRes ();
 use CcTest;
+use CcCampaign;
+use JSON::PP;
 
 our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body
                  statement_lines statement_keys http_campaign_file check_paid_http
-                 ledger_pending_sums);
+                 ledger_pending_sums make_drawn reconcile_money);
 
 my @DBS = qw(cc_s0 cc_s1);
 
@@ -99,6 +101,56 @@ sub http_campaign_file {
            . ($o{extra} // '');
     close $f;
     return $path;
+}
+
+# Makes the campaign's awards (already seeded with PayoutTest::seed_awards,
+# funded per shard) look drawn to cc-reconcile --money: eligibility rows
+# before the cutoff (1700000000, http_campaign_file's) on each uid's MySQL
+# shard, fields e and w ("p:...", as cc-draw writes) on its Redis shard, a draw_plans row per shard with the
+# shard's total, the awards' creation time now.  Only one campaign's users may be eligible at a time: the
+# eligibility table and Redis are emptied first.  The pool (the sum).
+sub make_drawn {
+    my ($c, $amount, $map) = @_;
+    my $pool = 0;
+    $pool += $_ for values %$amount;
+    redis_cmd($_, 'FLUSHALL') for 0, 1;
+    my $cut = 1699999000000;
+    my @all = split ' ', $ENV{TEST_NGINX_REDIS_SHARDS};
+    for my $i (0 .. $#DBS) {
+        my $db = $DBS[$i];
+        mysql_query('DELETE FROM eligibility', $db);
+        my @u = sort { $a <=> $b } grep { $map->{$_}[1] eq $db } keys %$amount;
+        next unless @u;
+        my $total = 0;
+        $total += $amount->{$_} for @u;
+        while (my @part = splice @u, 0, 2000) {
+            mysql_query('INSERT INTO eligibility VALUES ' . join(',', map { "($_,'s$_',$cut)" } @part), $db);
+        }
+        mysql_query("INSERT INTO draw_plans VALUES ('$c', $i, 0, $total, 0, $pool, 'equal', 1, 0, REPEAT('a', 64), 1)", $db);
+        # drawn now: not older than pending_max
+        mysql_query("UPDATE awards SET created_at = " . int(Time::HiRes::time() * 1000) . " WHERE campaign = '$c'", $db);
+    }
+    for my $r (0 .. $#all) {
+        my @u = grep { $map->{$_}[0] eq $all[$r] } keys %$amount;
+        while (my @part = splice @u, 0, 2000) {
+            redis_cmd($r, 'EVAL', "for i, k in ipairs(KEYS) do redis.call('HSET', k, 'e', ARGV[1], 'w', ARGV[i + 1]) end return 1",
+                      scalar @part, (map { "cc:{$_}:u" } @part), "s:$cut", map { "p:$amount->{$_}:$c:$_" } @part);
+        }
+    }
+    return $pool;
+}
+
+# cc-reconcile --money with the test's servers: (exit, stdout, stderr, the
+# JSON document or undef)
+sub reconcile_money {
+    my ($file, @extra) = @_;
+    my $json = "$DIR/reconcile-" . int(rand 1e9) . '.json';
+    my $w = spawn_worker('cc-reconcile', '--money', '--campaign', $file,
+                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
+                         (map { ('--mysql', $_) } mysql_shards()), '--json', $json, @extra);
+    my $rc = wait_worker($w, 300);
+    my $doc = -e $json ? eval { decode_json(do { local $/; open my $f, '<', $json; <$f> }) } : undef;
+    return ($rc, worker_stdout($w), worker_stderr($w), $doc);
 }
 
 # the pending sums of both shards: { "db account" => "debits/credits" },
