@@ -16,8 +16,6 @@ use PayoutTest;
 use WalletTest;
 
 payout_setup();
-my $seed = $ENV{CC_TEST_SEED} // (time ^ $$) % 1000000;
-diag("CC_TEST_SEED=$seed");
 
 # ---- usage ------------------------------------------------------------------
 
