@@ -414,18 +414,18 @@ cc_wallet_calls(cc_wallet_t *w, cc_ledger_credit_t *c, cc_wallet_job_t *jobs,
         }
 
         while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+            cc_wallet_job_t  *j;
+
             if (msg->msg != CURLMSG_DONE) {
                 continue;
             }
 
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
                               (char **) &s);
-            cc_wallet_answer(w, s, msg->data.result, &c[s->job->i]);
-        }
+            j = s->job;
+            cc_wallet_answer(w, s, msg->data.result, &c[j->i]);
 
-        for (open = 0, i = 0; i < n; i++) {
-            open += jobs[i].state == CC_JOB_WAITING
-                    || jobs[i].state == CC_JOB_RUNNING;
+            open -= j->state != CC_JOB_WAITING;     /* finished */
         }
     }
 

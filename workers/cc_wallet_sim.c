@@ -1,9 +1,9 @@
 /*
  * cc-wallet-sim: a stand-in for the external wallet cc-payout pays into
  * with `wallet http` (see cc_wallet.h for the protocol), with faults on
- * demand, for tests and the benchmark.  Built on libmicrohttpd (a thread
- * per connection, so --delay-ms delays calls side by side, as a slow
- * wallet would).
+ * demand, for tests and the benchmark.  Built on libmicrohttpd: with
+ * --delay-ms a thread per connection, so delays overlap as a slow
+ * wallet's would; without, two epoll threads.
  *
  * POST /credits applies a credit once per Idempotency-Key: the keys live
  * in a hash table in memory (rebuilt from the statement file at start, so
@@ -745,10 +745,19 @@ main(int argc, char **argv)
         return 2;
     }
 
-    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION
+    /*
+     * With --delay-ms a thread per connection, so delays overlap as a slow
+     * wallet's would; without, two epoll threads (cheaper per call: the
+     * benchmark's case).
+     */
+    d = MHD_start_daemon((s.delay_ms > 0
+                          ? MHD_USE_THREAD_PER_CONNECTION
+                          : MHD_USE_EPOLL_LINUX_ONLY)
                          | MHD_USE_INTERNAL_POLLING_THREAD
                          | MHD_USE_ERROR_LOG,
                          0, NULL, NULL, cc_sim_handler, &s,
+                         MHD_OPTION_THREAD_POOL_SIZE,
+                         s.delay_ms > 0 ? 0U : 2U,
                          MHD_OPTION_SOCK_ADDR, &sin,
                          MHD_OPTION_NOTIFY_COMPLETED, cc_sim_done, NULL,
                          MHD_OPTION_CONNECTION_LIMIT, 1024U,
