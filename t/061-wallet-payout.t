@@ -2,7 +2,8 @@
 # the ledger (pending, then post), with the award, the ledger, the pending
 # sums and the wallet's statement checked after each run: a clean payout,
 # the wallet away (awards stay crediting, money reserved, then a rerun
-# with the same keys), 409 and 401 answers (alert, nothing posted), a
+# with the same keys), 409, 401 and a wrong echoed amount (alert, nothing
+# posted), a
 # timeout (unknown: the same key later).  10,000 awards against a wallet
 # that fails 20% of calls and drops 5% after applying: t/062, with the
 # three-way reconcile.
@@ -125,6 +126,20 @@ is(() = $doc =~ /"class":"wallet_rejected"/g, 5, 'alerts (one a shard\'s batch) 
 is(() = $doc =~ /^\{"campaign":"h4"/mg, 2, 'two: one per MySQL shard\'s batch');
 is_deeply(award_states('h4'), { 'crediting/0' => 5 }, 'all five crediting');
 ok(!grep({ /^h4:/ } map { $_->[0] } @{ statement_lines($sim->{statement}) }), 'none at the wallet');
+
+# ---- an answer that echoes another amount: a mismatch, not posted -------------------
+
+my $liar = sim_start(echo => 100);
+my %a6 = map { ($_ => 60) } 6001 .. 6003;
+seed_awards('h6', \%a6);
+my $alert6 = wallet_dir() . '/alert-h6.json';
+($rc, $out, $err) = payout_run([ '--once' ], http_campaign_file('h6', $liar->{url}, extra => "alert (cat; echo) >> $alert6\n"));
+is($rc, 1, 'the wallet echoes 61 for 60: exit 1');
+like($err, qr/award h6:6001: wallet MISMATCH: HTTP 201: applied with 61 cents, not 60; stays crediting, alert/, 'named, with both amounts');
+$doc = do { local $/; open my $f, '<', $alert6 or die "no alert: $!"; <$f> };
+is(() = $doc =~ /"class":"wallet_amount_mismatch"/g, 3, 'each in an alert');
+is_deeply(award_states('h6'), { 'crediting/0' => 3 }, 'all three crediting, none posted');
+sim_stop($liar);
 
 # ---- a timeout is unknown, not failed --------------------------------------------
 

@@ -25,6 +25,8 @@
  *   --dup-pct P    apply and write the statement line twice (a wallet bug
  *                  the three-way reconcile must catch), answer 201
  *   --delay-ms MS  wait before answering every call
+ *   --echo-off-pct P  apply correctly, but echo amount_cents + 1 in the
+ *                  answer (a wallet bug the adapter must flag)
  */
 
 #define _GNU_SOURCE
@@ -72,6 +74,7 @@ typedef struct {
     long long            fail_pct;
     long long            drop_pct;
     long long            dup_pct;
+    long long            echo_off_pct;
     uint64_t             seed;
     int                  seed_given;
 
@@ -123,6 +126,7 @@ cc_sim_usage(FILE *out)
 "                       without an answer\n"
 "  --dup-pct P          apply P%% of new credits twice in the statement\n"
 "                       (the wallet's bug the reconcile must catch)\n"
+"  --echo-off-pct P     apply P%% of credits but echo another amount\n"
 "  --seed N             the faults' generator (default: from the clock;\n"
 "                       printed either way)\n"
 "  --help               this text\n"
@@ -146,6 +150,7 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         { "drop-pct",    required_argument, NULL, 'x' },
         { "dup-pct",     required_argument, NULL, 'u' },
         { "seed",        required_argument, NULL, 'e' },
+        { "echo-off-pct", required_argument, NULL, 'o' },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -178,6 +183,14 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
 
         case 'u':
             if (cc_opt_int("--dup-pct", optarg, 0, 100, &s->dup_pct) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'o':
+            if (cc_opt_int("--echo-off-pct", optarg, 0, 100,
+                           &s->echo_off_pct) != 0)
+            {
                 return -1;
             }
             break;
@@ -438,7 +451,7 @@ cc_sim_statement(cc_sim_t *s, struct MHD_Connection *conn)
 static enum MHD_Result
 cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
 {
-    int              drop, dup, fail, status;
+    int              drop, dup, fail, off, status;
     char            *body, *end;
     size_t           i;
     uint64_t         uid, amount;
@@ -526,6 +539,7 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
     fail = cc_sim_draw(s, s->fail_pct);
     drop = !fail && cc_sim_draw(s, s->drop_pct);
     dup = !fail && cc_sim_draw(s, s->dup_pct);
+    off = !fail && cc_sim_draw(s, s->echo_off_pct);
 
     if (fail) {
         s->failed++;
@@ -574,7 +588,7 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
         status = MHD_HTTP_CONFLICT;
     }
 
-    amount = e->amount;
+    amount = e->amount + (status != MHD_HTTP_CONFLICT && off);
     s->dropped += drop;
 
     pthread_mutex_unlock(&s->lock);

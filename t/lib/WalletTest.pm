@@ -32,7 +32,7 @@ my $SECRET = join '', map { ('a' .. 'z')[int rand 26] } 1 .. 40;
 sub wallet_dir { $DIR }
 sub wallet_secret { $SECRET_FILE }
 
-# sim_start(statement => PATH, fail => P, drop => P, dup => P, delay => MS,
+# sim_start(statement => PATH, fail => P, drop => P, dup => P, echo => P, delay => MS,
 # seed => N, secret => FILE): { w, port, url, seed, statement }
 sub sim_start {
     my (%o) = @_;
@@ -43,6 +43,7 @@ sub sim_start {
     push @a, '--drop-pct', $o{drop} if $o{drop};
     push @a, '--dup-pct', $o{dup} if $o{dup};
     push @a, '--delay-ms', $o{delay} if $o{delay};
+    push @a, '--echo-off-pct', $o{echo} if $o{echo};
     push @a, '--seed', $o{seed} if defined $o{seed};
     my $w = spawn_worker('cc-wallet-sim', @a);
     my ($port, $seed);
