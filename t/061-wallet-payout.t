@@ -3,8 +3,7 @@
 # sums and the wallet's statement checked after each run: a clean payout,
 # the wallet away (awards stay crediting, money reserved, then a rerun
 # with the same keys), 409, 401 and a wrong echoed amount (alert, nothing
-# posted), a
-# timeout (unknown: the same key later).  10,000 awards against a wallet
+# posted), a timeout (unknown: the same key later).  10,000 awards against a wallet
 # that fails 20% of calls and drops 5% after applying: t/062, with the
 # three-way reconcile.
 
