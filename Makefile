@@ -30,7 +30,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) $(COMMON_SRCS) \
 # worker binaries: build/workers/cc-<name> from workers/cc_<name>.c plus the
 # shared worker files listed in WORKER_LIB
 WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
-               cc-token cc-payout cc-draw
+               cc-token cc-payout cc-draw cc-wallet-sim
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c \
                workers/cc_ledger.c workers/cc_promfile.c
@@ -102,8 +102,25 @@ $(LUA_HDR): $(LUA_SRCS)
 # cc-draw draws each shard in a thread of its own
 $(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
 
+# the simulated external wallet (libmicrohttpd), for tests and the bench
+$(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \
+                                workers/cc_wallet_sign.c workers/cc_worker.c \
+                                $(COMMON_SRCS) $(COMMON_HDRS) \
+                                $(wildcard workers/*.h)
+	@mkdir -p $(BUILD)/workers
+	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $(filter %.c,$^) -lmicrohttpd \
+	    -lcjson -lcrypto -pthread
+
+# wallet http: the adapter (libcurl) in cc-payout and cc-reconcile
+WALLET_SRCS := workers/cc_wallet.c workers/cc_wallet_ledger.c \
+               workers/cc_wallet_sign.c
+$(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: $(WALLET_SRCS)
+$(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
+    WORKER_LIBS += -lcurl
+
 # a worker's own further sources: the money checks of cc-reconcile
-$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c
+$(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c \
+                              workers/cc_reconcile_statement.c
 
 # sql/<name>.sql as cc_<name>_sql, so a schema has one source
 $(BUILD)/gen/cc_%_sql.h: sql/%.sql

@@ -29,6 +29,7 @@
 #define CC_CAMPAIGN_LINE_MAX      2048
 #define CC_CAMPAIGN_PENDING_MAX   31536000      /* a year, in seconds */
 #define CC_CAMPAIGN_CUTOFF_MAX    253402300799LL /* 9999-12-31T23:59:59Z */
+#define CC_CAMPAIGN_TIMEOUT_MAX   600000        /* ms */
 
 
 enum {
@@ -42,12 +43,22 @@ enum {
     CC_F_PENDING,
     CC_F_ALERT,
     CC_F_WALLET,
+    CC_F_WALLET_URL,
+    CC_F_WALLET_TIMEOUT,
+    CC_F_WALLET_SECRET,
+    CC_F_CURRENCY,
     CC_F_COUNT
 };
 
 static const char *const  cc_campaign_names[CC_F_COUNT] = {
     "campaign", "pool_cents", "split", "cap_cents", "seed", "credit",
-    "cutoff", "pending_max", "alert", "wallet"
+    "cutoff", "pending_max", "alert", "wallet", "wallet_url",
+    "wallet_timeout_ms", "wallet_secret_file", "currency"
+};
+
+/* the names only wallet http takes */
+static const int  cc_campaign_http_only[] = {
+    CC_F_WALLET_URL, CC_F_WALLET_TIMEOUT, CC_F_WALLET_SECRET
 };
 
 /* the names every file must give */
@@ -248,13 +259,83 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
         c->alert[len] = '\0';
         return 0;
 
-    default: /* CC_F_WALLET */
-        if (len != 6 || memcmp(v, "ledger", 6) != 0) {
-            *why = "ledger expected";
+    case CC_F_WALLET:
+        if (len == 6 && memcmp(v, "ledger", 6) == 0) {
+            c->wallet = CC_WALLET_LEDGER;
+
+        } else if (len == 4 && memcmp(v, "http", 4) == 0) {
+            c->wallet = CC_WALLET_HTTP;
+
+        } else {
+            *why = "ledger or http expected";
             return -1;
         }
 
-        c->wallet = CC_WALLET_LEDGER;
+        return 0;
+
+    case CC_F_WALLET_URL:
+        /*
+         * http:// or https://, a host, printable ASCII; the trailing '/'
+         * is dropped so "{base}/credits" has one.  libcurl checks the
+         * rest when it is used.
+         */
+        i = len >= 7 && memcmp(v, "http://", 7) == 0 ? 7
+            : len >= 8 && memcmp(v, "https://", 8) == 0 ? 8 : 0;
+
+        if (i == 0 || i == len || v[i] == '/') {
+            *why = "http://HOST[:PORT][/PATH] or https://... expected";
+            return -1;
+        }
+
+        if (len > CC_CAMPAIGN_URL_MAX) {
+            *why = "longer than 512 bytes";
+            return -1;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (v[i] <= ' ' || v[i] > '~') {
+                *why = "http://HOST[:PORT][/PATH] or https://... expected";
+                return -1;
+            }
+        }
+
+        while (len > 0 && v[len - 1] == '/') {
+            len--;
+        }
+
+        memcpy(c->wallet_url, v, len);
+        c->wallet_url[len] = '\0';
+        return 0;
+
+    case CC_F_WALLET_TIMEOUT:
+        if (cc_parse_count(v, len, CC_CAMPAIGN_TIMEOUT_MAX, &u) != 0) {
+            *why = "milliseconds in 1..600000 expected";
+            return -1;
+        }
+
+        c->wallet_timeout_ms = (int64_t) u;
+        return 0;
+
+    case CC_F_WALLET_SECRET:
+        if (len > CC_CAMPAIGN_PATH_MAX) {
+            *why = "longer than 1024 bytes";
+            return -1;
+        }
+
+        memcpy(c->wallet_secret_file, v, len);
+        c->wallet_secret_file[len] = '\0';
+        return 0;
+
+    default: /* CC_F_CURRENCY: ISO 4217's form */
+        if (len != 3 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A'
+            || v[1] > 'Z' || v[2] < 'A' || v[2] > 'Z')
+        {
+            *why = "3 capital letters (ISO 4217, e.g. CNY) expected";
+            return -1;
+        }
+
+        memcpy(c->currency, v, 3);
+        c->currency[3] = '\0';
         return 0;
     }
 }
@@ -283,6 +364,8 @@ cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
     memset(seen, 0, sizeof(seen));
     out.pending_max = 3600;
     out.wallet = CC_WALLET_LEDGER;
+    out.wallet_timeout_ms = 5000;
+    memcpy(out.currency, "CNY", 4);
 
     end = text + len;
 
@@ -394,6 +477,35 @@ cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
         return cc_campaign_fail(err, errlen, seen[CC_F_CAP],
                                 "cap_cents: only in random mode "
                                 "(split is equal)");
+    }
+
+    for (i = 0; i < sizeof(cc_campaign_http_only) / sizeof(int); i++) {
+        f = cc_campaign_http_only[i];
+
+        if (out.wallet != CC_WALLET_HTTP && seen[f]) {
+            return cc_campaign_fail(err, errlen, seen[f],
+                                    "%s: only with wallet http",
+                                    cc_campaign_names[f]);
+        }
+    }
+
+    if (out.wallet == CC_WALLET_HTTP) {
+        if (!seen[CC_F_WALLET_URL]) {
+            return cc_campaign_fail(err, errlen, 0,
+                                    "wallet_url: required with wallet http");
+        }
+
+        if (!seen[CC_F_WALLET_SECRET]) {
+            return cc_campaign_fail(err, errlen, 0, "wallet_secret_file: "
+                                    "required with wallet http");
+        }
+
+        if (out.credit == CC_CREDIT_SYNC) {
+            return cc_campaign_fail(err, errlen, seen[CC_F_WALLET],
+                                    "wallet http: needs credit async or "
+                                    "async_client_sync (a sync credit is "
+                                    "in the draw's transaction)");
+        }
     }
 
     *c = out;

@@ -18,7 +18,18 @@
  *                                       # (default 3600)
  *   alert         /usr/local/bin/page   # run with a break's JSON on stdin
  *                                       # (optional)
- *   wallet        ledger                # ledger (default)
+ *   wallet        ledger                # ledger (default) | http: pay
+ *                                       # into an external wallet
+ *   wallet_url    http://10.0.3.1:8080  # http only (required there): the
+ *                                       # base; a credit is POST {base}/credits
+ *   wallet_timeout_ms 5000              # http only: per call, 1..600000
+ *                                       # (default 5000)
+ *   wallet_secret_file /etc/cc/wallet.secret  # http only (required
+ *                                       # there): the HMAC key's file
+ *   currency      CNY                   # 3 capital letters (default CNY)
+ *
+ * wallet http needs credit async or async_client_sync: a sync credit is
+ * in cc-draw's transaction, which cannot hold an HTTP call.
  *
  * Plain C, no allocation.
  */
@@ -33,6 +44,7 @@
 #define CC_CAMPAIGN_SEED_MAX  128
 #define CC_CAMPAIGN_POOL_MAX  1000000000000000ULL     /* 10^13 yuan */
 #define CC_CAMPAIGN_PATH_MAX  1024
+#define CC_CAMPAIGN_URL_MAX   512
 
 typedef enum {
     CC_SPLIT_EQUAL = 0,
@@ -46,7 +58,8 @@ typedef enum {
 } cc_credit_mode_e;
 
 typedef enum {
-    CC_WALLET_LEDGER = 0
+    CC_WALLET_LEDGER = 0,
+    CC_WALLET_HTTP
 } cc_wallet_e;
 
 typedef struct {
@@ -60,6 +73,11 @@ typedef struct {
     int64_t           pending_max;        /* seconds */
     char              alert[CC_CAMPAIGN_PATH_MAX + 1];   /* "" = none */
     cc_wallet_e       wallet;
+    char              wallet_url[CC_CAMPAIGN_URL_MAX + 1];   /* no '/' at
+                                                             the end */
+    int64_t           wallet_timeout_ms;  /* default 5000 */
+    char              wallet_secret_file[CC_CAMPAIGN_PATH_MAX + 1];
+    char              currency[4];        /* default "CNY" */
 } cc_campaign_t;
 
 /*

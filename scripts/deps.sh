@@ -11,7 +11,8 @@ pkgs="build-essential pkg-config curl ca-certificates
       mariadb-server mariadb-client libmariadb-dev librdkafka-dev
       libcjson-dev check lua5.1 libstatistics-distributions-perl prometheus
       libtest-base-perl libipc-run-perl libtext-diff-perl
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev
+      libcurl4-openssl-dev libmicrohttpd-dev"
 
 if [ "${1:-}" = bench ]; then
     pkgs="$pkgs wrk time libnginx-mod-http-lua lua-nginx-redis lua-cjson"

@@ -84,3 +84,36 @@ CREATE TRIGGER IF NOT EXISTS ledger_transfers_no_delete
     BEFORE DELETE ON ledger_transfers FOR EACH ROW
     SIGNAL SQLSTATE '45000'
         SET MESSAGE_TEXT = 'ledger_transfers is append-only';
+
+-- ---- The external wallet (campaign file: wallet http; issue 13) ----------
+--
+-- A credit into a wallet the ledger does not own is two-phase, as in
+-- TigerBeetle: first a pending transfer (id = the award id, kind
+-- 'pending') reserves the amount, committed before the HTTP call, with
+-- the award's status 'crediting'; once the wallet confirms, a post
+-- transfer (id "post:<award id>", kind 'post', same accounts and amount)
+-- moves it to the posted sums, with the award's status 'credited', in one
+-- transaction.  So the books show what is in flight, and a crash between
+-- the call and the post leaves a 'crediting' award with its pending
+-- transfer: the payout retries the SAME key until the wallet answers.
+-- Statements are additive (ALTER ... MODIFY appends enum values only).
+ALTER TABLE awards
+    MODIFY status ENUM('pending','credited','crediting') NOT NULL;
+
+ALTER TABLE ledger_transfers
+    MODIFY kind ENUM('fund','credit','correct','pending','post') NOT NULL;
+
+-- The pending sums of an account (TigerBeetle's debits_pending and
+-- credits_pending), next to ledger_accounts' posted sums so that table
+-- keeps its shape.  A pending transfer adds its amount here; its post
+-- takes it off here and adds it to ledger_accounts.  Invariants (checked
+-- by cc-reconcile --money): Σ debits = Σ credits over ledger_accounts, the
+-- same over this table, and an account's pending sums = the amounts of its
+-- pending transfers not posted.  The pool's guard counts its pending debits:
+-- credits >= debits + pending debits.
+CREATE TABLE IF NOT EXISTS ledger_pending (
+    account      VARCHAR(80)       NOT NULL,
+    debits       BIGINT UNSIGNED   NOT NULL DEFAULT 0,
+    credits      BIGINT UNSIGNED   NOT NULL DEFAULT 0,
+    PRIMARY KEY (account)
+) ENGINE=InnoDB;

@@ -48,6 +48,7 @@
 #include "cc_promfile.h"
 #include "cc_ring.h"
 #include "cc_store.h"
+#include "cc_wallet.h"
 #include "cc_worker.h"
 #include "cc_award_set_lua.h"        /* generated: workers/lua/award_set.lua */
 
@@ -131,6 +132,7 @@ typedef struct {
     int                  unpaid;         /* this pass left awards unpaid */
     int64_t              last_ok_ms;     /* a turn with every shard up */
     cc_payout_stats_t    stats;
+    cc_wallet_t         *wallet;         /* wallet http; NULL: the ledger */
 } cc_payout_t;
 
 
@@ -502,7 +504,10 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
         return 0;
     }
 
-    added = cc_ledger_credit_batch(db, p->camp.id, c, k, err, sizeof(err));
+    /* wallet http: two-phase through the external wallet (cc_wallet.h) */
+    added = p->wallet != NULL
+            ? cc_wallet_credit(p->wallet, db, c, k, err, sizeof(err))
+            : cc_ledger_credit_batch(db, p->camp.id, c, k, err, sizeof(err));
 
     for (i = 0; added < 0 && i < k; i++) {
         if (c[i].rc == CC_LEDGER_NO_FUNDS) {
@@ -546,6 +551,10 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
             p->stats.exists++;
             break;
 
+        case CC_LEDGER_ERROR:               /* wallet http: logged there */
+            p->unpaid = 1;
+            break;
+
         default:                            /* CC_LEDGER_MISMATCH */
             cc_log("award %s: MISMATCH: the ledger holds transfer %s with "
                    "another amount or wallet; not paid (%" PRIu64
@@ -559,8 +568,8 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
     }
 
     len = sprintf(p->sql, "UPDATE awards SET status = 'credited', "
-                  "credited_at = %" PRId64 " WHERE status = 'pending' AND "
-                  "award_id IN (", cc_now_ms());
+                  "credited_at = %" PRId64 " WHERE status IN ('pending', "
+                  "'crediting') AND award_id IN (", cc_now_ms());
     k = cc_payout_id_list(p, p->sql + len, n, 2, NULL);
     len += strlen(p->sql + len);
     len += sprintf(p->sql + len, ")");
@@ -847,9 +856,10 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
     }
 
     len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status FROM "
-                  "awards WHERE campaign = '%s' AND status = 'pending' AND "
-                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
-                  "LIMIT %lld", p->camp.id, ps->cursor, p->o.batch);
+                  "awards WHERE campaign = '%s' AND status IN ('pending', "
+                  "'crediting') AND notified = 0 AND award_id > '%s' ORDER "
+                  "BY award_id LIMIT %lld", p->camp.id, ps->cursor,
+                  p->o.batch);
 
     n = cc_payout_select(p, s, p->sql, len);
 
@@ -1147,6 +1157,13 @@ main(int argc, char **argv)
         return cc_payout_shard_of(p);
     }
 
+    if (p->camp.wallet == CC_WALLET_HTTP
+        && (p->wallet = cc_wallet_open(&p->camp, err, sizeof(err))) == NULL)
+    {
+        fprintf(stderr, "cc-payout: wallet http: %s\n", err);
+        return 2;
+    }
+
     /* one buffer of rows and one statement over them, reused */
     p->rows_max = (size_t) p->o.batch;
     if (p->rows_max < p->o.nredis * CC_PAYOUT_CLAIMS) {
@@ -1177,6 +1194,7 @@ main(int argc, char **argv)
         }
     }
 
+    cc_wallet_close(p->wallet);
     cc_store_close(&p->st);
     free(p->points);
     free(p->rows);

@@ -35,6 +35,16 @@
  *                           missing), a guarded account below zero
  *   pool_not_empty          a shard with nothing pending whose pool
  *                           account still holds money
+ *   long_at_wallet, short_at_wallet, wallet_amount_mismatch,
+ *   duplicate_at_wallet, unknown_key
+ *                           with --statement FILE, the external wallet's
+ *                           statement against the awards and the ledger
+ *                           (三方对账, cc_reconcile_statement.c)
+ *
+ * With wallet http (cc_wallet.h) an award may be 'crediting': its credit
+ * is a pending transfer until the wallet confirms, then a post; the post
+ * is its credit transfer here, and the pending sums (ledger_pending) are
+ * checked apart from the posted ones.
  *
  * MySQL is read before Redis for each batch: the payout sets notified only
  * after Redis holds "c", so a credited, notified award read from MySQL has
@@ -69,6 +79,7 @@
 #include "cc_ledger.h"
 #include "cc_promfile.h"
 #include "cc_reconcile_money.h"
+#include "cc_reconcile_statement.h"
 #include "cc_store.h"
 #include "cc_worker.h"
 
@@ -92,14 +103,17 @@ typedef enum {
     CC_MONEY_POOL_SUM,
     CC_MONEY_LEDGER_UNBALANCED,
     CC_MONEY_POOL_NOT_EMPTY,
-    CC_MONEY_NCLASS
+    CC_MONEY_STATEMENT,             /* + cc_stmt_class_e: --statement's */
+    CC_MONEY_NCLASS = CC_MONEY_STATEMENT + CC_STMT_NCLASS
 } cc_money_class_e;
 
 
 static const char  *cc_money_class_names[CC_MONEY_NCLASS] = {
     "missing_credit", "duplicate_credit", "amount_mismatch",
     "transfer_without_award", "stale_pending", "status_mismatch",
-    "eligible_mismatch", "pool_sum", "ledger_unbalanced", "pool_not_empty"
+    "eligible_mismatch", "pool_sum", "ledger_unbalanced", "pool_not_empty",
+    "long_at_wallet", "short_at_wallet", "wallet_amount_mismatch",
+    "duplicate_at_wallet", "unknown_key"
 };
 
 
@@ -152,6 +166,8 @@ typedef struct {
     const char          *user;
     const char          *json_path;
     const char          *metrics_path;
+    const char          *statement_path;
+    cc_stmt_t           *stmt;
     long long            alert_timeout_s;
     long long            batch;
     int                  repair;
@@ -219,6 +235,13 @@ cc_money_usage(FILE *out)
 "                       one pending past pending_max, without a transfer)\n"
 "                       through the ledger's idempotent credit; other\n"
 "                       breaks are only reported\n"
+"  --statement FILE     also compare the external wallet's statement\n"
+"                       (key,uid,amount_cents,currency,applied_at_ms a\n"
+"                       line) with the awards and the ledger: long_at_\n"
+"                       wallet, short_at_wallet, wallet_amount_mismatch,\n"
+"                       duplicate_at_wallet, unknown_key; --repair then\n"
+"                       retries, with the same key, the breaks a retry\n"
+"                       mends (wallet http)\n"
 "  --json OUT           write the JSON document to OUT (also when clean)\n"
 "  --metrics-file PATH  write a Prometheus textfile (rows, rate, last\n"
 "                       success, breaks by class)\n"
@@ -244,6 +267,7 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         { "user",          required_argument, NULL, 'u' },
         { "repair",        no_argument,       NULL, 'R' },
         { "json",          required_argument, NULL, 'j' },
+        { "statement",     required_argument, NULL, 'S' },
         { "metrics-file",  required_argument, NULL, 'f' },
         { "alert-timeout", required_argument, NULL, 'a' },
         { "batch",         required_argument, NULL, 'n' },
@@ -263,6 +287,7 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         case 'u': m->user = optarg; break;
         case 'R': m->repair = 1; break;
         case 'j': m->json_path = optarg; break;
+        case 'S': m->statement_path = optarg; break;
         case 'f': m->metrics_path = optarg; break;
 
         case 'r':
@@ -683,7 +708,10 @@ cc_money_award_done(cc_money_t *m, const cc_money_award_t *a)
             json = cc_money_break(m, CC_MONEY_MISSING_CREDIT, m->shard,
                                   a->award_id, a->uid, expected, found);
 
-            if (cc_money_add_missing(m, a, json) != 0) {
+            /* wallet http: the ledger's own credit would skip the wallet */
+            if (m->camp.wallet != CC_WALLET_HTTP
+                && cc_money_add_missing(m, a, json) != 0)
+            {
                 return -1;
             }
         }
@@ -754,7 +782,7 @@ cc_money_awards(cc_money_t *m)
              "el.combined_at "
              "FROM awards a "
              "LEFT JOIN ledger_transfers t ON t.award_id = a.award_id "
-             "AND t.kind = 'credit' "
+             "AND t.kind IN ('credit', 'post') "
              "LEFT JOIN eligibility el ON el.uid = a.uid "
              "WHERE a.campaign = '%s' ORDER BY a.uid",
              m->camp.id);
@@ -776,7 +804,7 @@ cc_money_awards(cc_money_t *m)
             snprintf(a.award_id, sizeof(a.award_id), "%s", row[0]);
             a.uid = cc_money_u64(row[1]);
             a.amount = cc_money_u64(row[2]);
-            a.pending = strcmp(row[3], "pending") == 0;
+            a.pending = strcmp(row[3], "credited") != 0;   /* crediting */
             a.notified = row[4][0] != '0';
             a.created_at = strtoll(row[5], NULL, 10);
             a.combined_at = row[8] ? strtoll(row[8], NULL, 10) : -1;
@@ -824,7 +852,7 @@ cc_money_orphans(cc_money_t *m)
              "SELECT t.transfer_id, t.award_id, t.credit, t.amount_cents "
              "FROM ledger_transfers t "
              "LEFT JOIN awards a ON a.award_id = t.award_id "
-             "WHERE t.campaign = '%s' AND t.kind = 'credit' "
+             "WHERE t.campaign = '%s' AND t.kind IN ('credit', 'post') "
              "AND a.award_id IS NULL", m->camp.id);
 
     res = cc_money_query(m, sql, 1);
@@ -939,6 +967,74 @@ cc_money_eligible(cc_money_t *m)
 
 
 /*
+ * The pending sums (wallet http's two phases): they balance by
+ * themselves (a pending transfer adds its amount to one account's
+ * pending debits and another's pending credits; its post takes it off
+ * both), and each account's are the amounts of its pending transfers
+ * without a post.  With the posted check this is how Σ debits = Σ credits
+ * holds with money in flight: posted with posted, pending with pending.
+ */
+static int
+cc_money_pending(cc_money_t *m)
+{
+    char        expected[160], found[160];
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    res = cc_money_query(m, "SELECT COALESCE(SUM(debits), 0), "
+                            "COALESCE(SUM(credits), 0) FROM ledger_pending",
+                         0);
+    if (res == NULL) {
+        return -1;
+    }
+
+    row = mysql_fetch_row(res);
+    if (row != NULL && strcmp(row[0], row[1]) != 0) {
+        snprintf(found, sizeof(found), "pending debits %s, pending credits "
+                 "%s", row[0], row[1]);
+        cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL, 0,
+                       "total pending debits = total pending credits",
+                       found);
+    }
+
+    mysql_free_result(res);
+
+    res = cc_money_query(m,
+        "SELECT u.account, SUM(u.d), SUM(u.c), MAX(p.debits), "
+        "MAX(p.credits) FROM ("
+        "SELECT t.debit AS account, t.amount_cents AS d, 0 AS c "
+        "FROM ledger_transfers t LEFT JOIN ledger_transfers q "
+        "ON q.transfer_id = CONCAT('post:', t.transfer_id) "
+        "WHERE t.kind = 'pending' AND q.transfer_id IS NULL "
+        "UNION ALL SELECT t.credit, 0, t.amount_cents "
+        "FROM ledger_transfers t LEFT JOIN ledger_transfers q "
+        "ON q.transfer_id = CONCAT('post:', t.transfer_id) "
+        "WHERE t.kind = 'pending' AND q.transfer_id IS NULL "
+        "UNION ALL SELECT account, 0, 0 FROM ledger_pending) u "
+        "LEFT JOIN ledger_pending p ON p.account = u.account "
+        "GROUP BY u.account "
+        "HAVING COALESCE(MAX(p.debits), 0) <> SUM(u.d) "
+        "OR COALESCE(MAX(p.credits), 0) <> SUM(u.c)", 1);
+    if (res == NULL) {
+        return -1;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        snprintf(expected, sizeof(expected), "%.80s: pending debits %s, "
+                 "credits %s (its transfers in flight)", row[0], row[1],
+                 row[2]);
+        snprintf(found, sizeof(found), "pending debits %s, credits %s",
+                 row[3] ? row[3] : "0", row[4] ? row[4] : "0");
+        cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL,
+                       strncmp(row[0], "wallet:", 7) == 0
+                       ? cc_money_u64(row[0] + 7) : 0, expected, found);
+    }
+
+    return cc_money_stream_end(m, res);
+}
+
+
+/*
  * Double entry: every transfer is one debit and one credit, so the
  * accounts' totals are equal and each account's posted sums are those of
  * its transfers.  The ledger is the shard's, shared by every campaign.
@@ -996,8 +1092,9 @@ cc_money_ledger(cc_money_t *m)
         "SELECT u.account, SUM(u.d), SUM(u.c), MAX(a.debits), "
         "MAX(a.credits) FROM ("
         "SELECT debit AS account, amount_cents AS d, 0 AS c "
-        "FROM ledger_transfers "
+        "FROM ledger_transfers WHERE kind <> 'pending' "
         "UNION ALL SELECT credit, 0, amount_cents FROM ledger_transfers "
+        "WHERE kind <> 'pending' "
         "UNION ALL SELECT account, 0, 0 FROM ledger_accounts) u "
         "LEFT JOIN ledger_accounts a ON a.account = u.account "
         "GROUP BY u.account "
@@ -1024,7 +1121,11 @@ cc_money_ledger(cc_money_t *m)
                        ? cc_money_u64(row[0] + 7) : 0, expected, found);
     }
 
-    return cc_money_stream_end(m, res);
+    if (cc_money_stream_end(m, res) != 0) {
+        return -1;
+    }
+
+    return cc_money_pending(m);
 }
 
 
@@ -1138,6 +1239,17 @@ cc_money_pool(cc_money_t *m, int has_plan, uint64_t total)
 }
 
 
+/* --statement's breaks, as the others (cc_stmt_break_pt) */
+static void *
+cc_money_stmt_break(void *ctx, cc_stmt_class_e cls, long shard,
+    const char *award_id, uint64_t uid, const char *expected,
+    const char *found)
+{
+    return cc_money_break(ctx, CC_MONEY_STATEMENT + cls, shard, award_id,
+                          uid, expected, found);
+}
+
+
 /* every check of one MySQL shard */
 static int
 cc_money_shard(cc_money_t *m, uint32_t s)
@@ -1161,7 +1273,10 @@ cc_money_shard(cc_money_t *m, uint32_t s)
         || cc_money_pool(m, has_plan, total) != 0
         || cc_money_orphans(m) != 0
         || cc_money_eligible(m) != 0
-        || cc_money_ledger(m) != 0)
+        || cc_money_ledger(m) != 0
+        || (m->stmt != NULL
+            && cc_stmt_shard(m->stmt, cc_money_db(m), s, cc_money_stmt_break,
+                             m) != 0))
     {
         return -1;
     }
@@ -1692,6 +1807,10 @@ cc_money_document(cc_money_t *m, unsigned long long total)
     checks = cJSON_AddArrayToObject(m->doc, "checks");
 
     for (i = 0; i < CC_MONEY_NCLASS; i++) {
+        if (i >= CC_MONEY_STATEMENT && m->stmt == NULL) {
+            break;                      /* no --statement: not checked */
+        }
+
         c = cJSON_CreateObject();
         cJSON_AddStringToObject(c, "name", cc_money_class_names[i]);
         cJSON_AddBoolToObject(c, "ok", m->counts[i] == 0);
@@ -1867,6 +1986,16 @@ cc_reconcile_money_main(int argc, char **argv)
     m.started_ms = cc_now_ms();
     m.progress_ms = m.started_ms;
 
+    if (m.statement_path != NULL) {
+        char  err[512];
+
+        m.stmt = cc_stmt_load(m.statement_path, &m.camp, err, sizeof(err));
+        if (m.stmt == NULL) {
+            fprintf(stderr, "cc-reconcile: --statement %s\n", err);
+            goto done;
+        }
+    }
+
     cc_log("campaign %s: checking the money on %zu MySQL and %zu Redis "
            "shard(s)%s", m.camp.id, m.nmysql, m.nredis,
            m.repair ? ", repairing missing credits" : "");
@@ -1894,8 +2023,16 @@ cc_reconcile_money_main(int argc, char **argv)
         cc_money_break(&m, CC_MONEY_POOL_SUM, -1, NULL, 0, expected, found);
     }
 
+    if (m.stmt != NULL) {
+        cc_stmt_finish(m.stmt, cc_money_stmt_break, &m);
+    }
+
     if (m.repair && m.nmissing > 0) {
         cc_money_repair(&m);
+    }
+
+    if (m.repair && m.stmt != NULL) {
+        m.repaired += cc_stmt_repair(m.stmt, &m.st);
     }
 
     done_ms = cc_now_ms();
@@ -1943,6 +2080,7 @@ cc_reconcile_money_main(int argc, char **argv)
 done:
 
     free(json);
+    cc_stmt_free(m.stmt);
     cc_money_close(&m);
     mysql_library_end();
 

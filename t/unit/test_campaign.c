@@ -99,6 +99,35 @@ typedef struct {
 } bad_case_t;
 
 
+START_TEST(test_good_wallet_http)
+{
+    char           err[256];
+    cc_campaign_t  c;
+
+    ck_assert_int_eq(parse(GOOD_EQUAL, &c, err), 0);
+    ck_assert_str_eq(c.currency, "CNY");               /* the defaults */
+    ck_assert_int_eq(c.wallet_timeout_ms, 5000);
+    ck_assert_str_eq(c.wallet_url, "");
+
+    ck_assert_int_eq(parse(GOOD_EQUAL
+                           "wallet http\n"
+                           "wallet_url https://w.example:8443/api//\n"
+                           "wallet_timeout_ms 250\n"
+                           "wallet_secret_file /etc/cc/wallet.secret\n"
+                           "currency USD\n", &c, err), 0);
+    ck_assert_int_eq(c.wallet, CC_WALLET_HTTP);
+    ck_assert_str_eq(c.wallet_url, "https://w.example:8443/api");
+    ck_assert_int_eq(c.wallet_timeout_ms, 250);
+    ck_assert_str_eq(c.wallet_secret_file, "/etc/cc/wallet.secret");
+    ck_assert_str_eq(c.currency, "USD");
+
+    /* currency is for the ledger wallet too (the statement's column) */
+    ck_assert_int_eq(parse(GOOD_EQUAL "currency EUR\n", &c, err), 0);
+    ck_assert_str_eq(c.currency, "EUR");
+}
+END_TEST
+
+
 START_TEST(test_bad)
 {
     size_t         i;
@@ -174,7 +203,44 @@ START_TEST(test_bad)
           "line 1: pending_max: seconds in 1..31536000 expected" },
         { "pending_max 31536001\n",
           "line 1: pending_max: seconds in 1..31536000 expected" },
-        { "wallet bank\n", "line 1: wallet: ledger expected" },
+        { "wallet bank\n", "line 1: wallet: ledger or http expected" },
+        { "wallet HTTP\n", "line 1: wallet: ledger or http expected" },
+        { GOOD_EQUAL "wallet http\nwallet_secret_file /s\n",
+          "wallet_url: required with wallet http" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://h:1\n",
+          "wallet_secret_file: required with wallet http" },
+        { GOOD_EQUAL "wallet_url http://h:1\n",
+          "line 8: wallet_url: only with wallet http" },
+        { GOOD_EQUAL "wallet ledger\nwallet_timeout_ms 5\n",
+          "line 9: wallet_timeout_ms: only with wallet http" },
+        { GOOD_EQUAL "wallet_secret_file /s\n",
+          "line 8: wallet_secret_file: only with wallet http" },
+        { GOOD_RANDOM "wallet http\nwallet_url http://h:1\n"
+          "wallet_secret_file /s\n",
+          "line 8: wallet http: needs credit async or async_client_sync "
+          "(a sync credit is in the draw's transaction)" },
+        { "wallet_url ftp://h\n", "line 1: wallet_url: "
+          "http://HOST[:PORT][/PATH] or https://... expected" },
+        { "wallet_url http://\n", "line 1: wallet_url: "
+          "http://HOST[:PORT][/PATH] or https://... expected" },
+        { "wallet_url http:///x\n", "line 1: wallet_url: "
+          "http://HOST[:PORT][/PATH] or https://... expected" },
+        { "wallet_url http://h\x7f\n", "line 1: wallet_url: "
+          "http://HOST[:PORT][/PATH] or https://... expected" },
+        { "wallet_url http://a b\n", "line 1: wallet_url: one value expected" },
+        { "wallet_timeout_ms 0\n",
+          "line 1: wallet_timeout_ms: milliseconds in 1..600000 expected" },
+        { "wallet_timeout_ms 600001\n",
+          "line 1: wallet_timeout_ms: milliseconds in 1..600000 expected" },
+        { "wallet_timeout_ms 5s\n",
+          "line 1: wallet_timeout_ms: milliseconds in 1..600000 expected" },
+        { "wallet_secret_file\n", "line 1: wallet_secret_file: no value" },
+        { "currency cny\n", "line 1: currency: 3 capital letters "
+          "(ISO 4217, e.g. CNY) expected" },
+        { "currency CNYY\n", "line 1: currency: 3 capital letters "
+          "(ISO 4217, e.g. CNY) expected" },
+        { "currency C1Y\n", "line 1: currency: 3 capital letters "
+          "(ISO 4217, e.g. CNY) expected" },
         { "# only\n\n   \n\tsplit\tequal extra\n",
           "line 4: split: one value expected" },
     };
@@ -255,7 +321,7 @@ START_TEST(test_load)
     /* the parser's reason, with the file's name in front */
     ck_assert_int_eq(write(fd, "wallet x\n", 9), 9);
     ck_assert_int_eq(cc_campaign_load(path, &c, err, sizeof(err)), -1);
-    snprintf(want, sizeof(want), "%s: line 8: wallet: ledger expected",
+    snprintf(want, sizeof(want), "%s: line 8: wallet: ledger or http expected",
              path);
     ck_assert_str_eq(err, want);
 
@@ -294,6 +360,7 @@ campaign_suite(void)
     tc = tcase_create("parse");
     tcase_add_test(tc, test_good_equal);
     tcase_add_test(tc, test_good_random_and_optional);
+    tcase_add_test(tc, test_good_wallet_http);
     tcase_add_test(tc, test_bad);
     tcase_add_test(tc, test_bad_sizes);
     tcase_add_test(tc, test_load);

@@ -1,0 +1,168 @@
+#!/bin/bash
+# bench/payout-http.sh: credits per second of cc-payout through the HTTP
+# wallet adapter (campaign file: wallet http) into cc-wallet-sim, against
+# the ledger-only payout (the embedded wallet) in the same run, on the
+# same machine and the same number of awards.
+#
+# Setup as bench/payout.sh: 2 MySQL shards on one mariadbd, 2 Redis
+# shards, AWARDS pending awards per campaign written with SQL, each shard's
+# pool funded.  Then, timed from start to exit, cc-payout --once of
+# campaign "ledg" (wallet ledger) and of campaign "http" (wallet http, 64
+# credits in flight: CC_WALLET_INFLIGHT): every award credited and
+# notified; for http, two-phase (pending, then post) and each key once in
+# the simulator's statement.  Both results are checked before the rates
+# are printed.  Goal: http >= 0.5 x ledger.
+#
+# The simulator runs on the same cores (libmicrohttpd, a thread per
+# connection, statement flushed per credit), so the http figure includes
+# the wallet's own work.
+#
+# Env: AWARDS (100000) BATCH (5000)
+set -eu
+cd "$(dirname "$0")/.."
+
+AWARDS=${AWARDS:-100000} BATCH=${BATCH:-5000}
+
+scripts/deps.sh
+make -s workers test-tools >/dev/null
+
+out=$(mktemp -d /tmp/cc-bench-payout-http.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+r0=$((port + 1)) r1=$((port + 2)) wport=$((port + 3))
+sim=""
+
+stop() {
+    [ -n "$sim" ] && kill "$sim" 2>/dev/null
+    for p in "$out"/redis*.pid "$out/mysql.pid"; do
+        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+    done
+    sleep 1
+    rm -rf "$out"
+}
+trap stop EXIT
+trap 'exit 1' INT TERM
+
+for r in $r0 $r1; do
+    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
+        --logfile "$out/redis$r.log"
+done
+
+mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
+    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
+    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
+    --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
+    --skip-name-resolve &
+for i in $(seq 100); do
+    mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' \
+        >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+sql() {
+    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
+}
+
+shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
+# shellcheck disable=SC2086
+build/workers/cc-ingest --init-shards $shards 2>/dev/null
+
+head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
+build/workers/cc-wallet-sim --listen "127.0.0.1:$wport" \
+    --secret-file "$out/wallet.secret" --statement "$out/statement.csv" \
+    > "$out/sim.out" 2> "$out/sim.err" &
+sim=$!
+for i in $(seq 50); do
+    grep -q '^listening' "$out/sim.out" && break
+    sleep 0.1
+done
+
+for c in ledg http; do
+    cat > "$out/$c.conf" <<CONF
+campaign $c
+pool_cents 100000000000
+split equal
+seed bench
+credit async
+cutoff 1700000000
+CONF
+done
+cat >> "$out/http.conf" <<CONF
+wallet http
+wallet_url http://127.0.0.1:$wport
+wallet_timeout_ms 5000
+wallet_secret_file $out/wallet.secret
+CONF
+
+echo "writing $AWARDS pending awards for each of the two campaigns"
+# uids: ledg 1..AWARDS, http AWARDS+1..2*AWARDS (a wallet account each)
+base=0
+for c in ledg http; do
+    for s in 0 1; do
+        sql "INSERT INTO cc_s$s.awards (award_id, campaign, uid, amount_cents,
+                 status, notified, created_at)
+             SELECT CONCAT('$c:', seq + $base), '$c', seq + $base,
+                 100 + seq % 50, 'pending', 0, 1700000000000
+             FROM cc_s$s.seq_1_to_$AWARDS WHERE seq % 2 = 1 - $s"
+        sum=$(sql "SELECT SUM(amount_cents) FROM cc_s$s.awards
+                   WHERE campaign = '$c'")
+        build/test/cc-ledger-cli --mysql "127.0.0.1:$port/cc_s$s" \
+            fund "$c" "$s" "$sum" | grep -q '^fund done'
+    done
+    base=$AWARDS
+done
+
+declare -A secs
+for c in ledg http; do
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    /usr/bin/time -f "$c: %U s user, %S s sys, %e s" -a -o "$out/cpu" \
+    build/workers/cc-payout --campaign "$out/$c.conf" \
+        --redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1 $shards \
+        --once --batch "$BATCH" --progress 2 2> "$out/$c.err" \
+        || { cat "$out/$c.err"; exit 1; }
+    t1=$(date +%s.%N)
+    sed "s/^/  $c: /" "$out/$c.err" | tail -3
+    secs[$c]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+done
+
+# the results, before their speed
+count() {   # count SQL over both shards: $1 = the query with DB for the db
+    echo $(( $(sql "${1//DB/cc_s0}") + $(sql "${1//DB/cc_s1}") ))
+}
+ok=$(count "SELECT COUNT(*) FROM DB.awards WHERE status = 'credited'
+            AND notified = 1")
+ledg_x=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
+                WHERE campaign = 'ledg' AND kind = 'credit'")
+http_p=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
+                WHERE campaign = 'http' AND kind = 'pending'")
+http_q=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
+                WHERE campaign = 'http' AND kind = 'post'")
+inflight=$(count "SELECT COALESCE(SUM(debits + credits), 0)
+                  FROM DB.ledger_pending")
+left=$(count "SELECT COALESCE(SUM(credits - debits), 0) FROM DB.ledger_accounts
+              WHERE account IN ('pool:ledg', 'pool:http')")
+lines=$(wc -l < "$out/statement.csv")
+keys=$(cut -d, -f1 "$out/statement.csv" | sort -u | wc -l)
+if [ "$ok" != $((2 * AWARDS)) ] || [ "$ledg_x" != "$AWARDS" ] \
+   || [ "$http_p" != "$AWARDS" ] || [ "$http_q" != "$AWARDS" ] \
+   || [ "$inflight" != 0 ] || [ "$left" != 0 ] || [ "$lines" != "$AWARDS" ] \
+   || [ "$keys" != "$AWARDS" ]; then
+    echo "wrong result: $ok credited+notified, ledger $ledg_x credits," \
+         "http $http_p pending + $http_q posts, $inflight still pending," \
+         "$left cents in the pools, statement $lines lines of $keys keys" >&2
+    exit 1
+fi
+
+awk -v n="$AWARDS" -v l="${secs[ledg]}" -v h="${secs[http]}" -v bt="$BATCH" \
+    'BEGIN {
+        printf "ledger only: %d awards in %.2f s: %.0f credits/s\n", n, l, n / l
+        printf "wallet http: %d awards in %.2f s: %.0f credits/s " \
+               "(64 in flight, batch %d)\n", n, h, n / h, bt
+        printf "http / ledger = %.2f (goal >= 0.5)\n", l / h
+    }'
+sed 's/^/cpu of cc-payout /' "$out/cpu"
+# utime + stime of the simulator, in clock ticks
+awk -v hz="$(getconf CLK_TCK)" '{ printf "cpu of cc-wallet-sim: %.2f s\n", ($14 + $15) / hz }' "/proc/$sim/stat"

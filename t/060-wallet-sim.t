@@ -1,0 +1,138 @@
+# cc-wallet-sim, the simulated external wallet: idempotent by key, the
+# signature and timestamp checked, every answer with the statement behind
+# it, each injected fault at its rate from a printed seed, a restart that
+# keeps the keys, bad usage.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use WalletTest;
+
+# ---- usage ------------------------------------------------------------------
+
+my $w = spawn_worker('cc-wallet-sim');
+is(wait_worker($w), 2, 'no arguments: exit 2');
+like(worker_stderr($w), qr/--listen, --secret-file and --statement are required/, 'and says what is missing');
+$w = spawn_worker('cc-wallet-sim', '--help');
+is(wait_worker($w), 0, '--help: exit 0');
+like(worker_stdout($w), qr/^usage: cc-wallet-sim .*key,uid,amount_cents,currency,applied_at_ms.*Exit status/s, 'the usage text');
+my @base = ('--secret-file', wallet_secret(), '--statement', wallet_dir() . '/u.csv');
+for my $case ([ [ '--listen', 'nohost', @base ], qr/bad --listen "nohost"/ ],
+              [ [ '--listen', '::1:0', @base ], qr/bad --listen "::1:0", expected an IPv4/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--fail-pct', 101 ], qr/--fail-pct must be an integer in 0\.\.100/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--drop-pct', -1 ], qr/--drop-pct must be/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--dup-pct', 'x' ], qr/--dup-pct must be/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--delay-ms', 60001 ], qr/--delay-ms must be/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--echo-off-pct', 200 ], qr/--echo-off-pct must be/ ],
+              [ [ '--listen', '127.0.0.1:0', '--secret-file', '/nonexistent', '--statement', '/tmp/x' ],
+                qr/--secret-file: .*nonexistent/ ],
+              [ [ '--listen', '127.0.0.1:0', '--secret-file', wallet_secret(), '--statement', '/nonexistent/dir/x' ],
+                qr/--statement \/nonexistent\/dir\/x: No such file/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, 'stray' ], qr/unexpected argument "stray"/ ]) {
+    $w = spawn_worker('cc-wallet-sim', @{ $case->[0] });
+    is(wait_worker($w), 2, "bad usage (@{ $case->[0] }[0..1] ...): exit 2");
+    like(worker_stderr($w), $case->[1], 'and why');
+}
+my $badst = wallet_dir() . '/bad.csv';
+{ open my $f, '>', $badst or die; print $f "k,1,5,CNY,1\nnot a line\n"; close $f }
+$w = spawn_worker('cc-wallet-sim', '--listen', '127.0.0.1:0', '--secret-file', wallet_secret(), '--statement', $badst);
+is(wait_worker($w), 2, 'a statement file it cannot read back: exit 2');
+like(worker_stderr($w), qr/line 2 is not key,uid,amount_cents,currency,applied_at_ms/, 'with the line');
+
+# ---- the answers ------------------------------------------------------------
+
+my $sim = sim_start();
+like($sim->{seed}, qr/^\d+$/, 'it prints its seed');
+my ($st, $b) = sim_post($sim, 'c1:7', 7, 100, 'CNY');
+is($st, 201, 'a new credit: 201');
+like($b, qr/^\{"award_id":"c1:7","uid":"7","amount_cents":100,"currency":"CNY","status":"applied"\}$/, 'the body echoes it');
+($st, $b) = sim_post($sim, 'c1:7', 7, 100, 'CNY');
+is($st, 200, 'the same key and credit again: 200');
+like($b, qr/"amount_cents":100,.*"status":"replayed"/, 'replayed');
+($st, $b) = sim_post($sim, 'c1:7', 7, 101, 'CNY');
+is($st, 409, 'the same key, another amount: 409');
+like($b, qr/"error":"conflict".*"amount_cents":100/, 'with the amount applied');
+($st) = sim_post($sim, 'c1:7', 8, 100, 'CNY');
+is($st, 409, 'the same key, another uid: 409');
+($st) = sim_post($sim, 'c1:7', 7, 100, 'USD');
+is($st, 409, 'the same key, another currency: 409');
+($st, $b) = sim_post($sim, 'c1:8', 8, 100, 'CNY', secret => 'x' x 40);
+is($st, 401, 'a wrong signature: 401');
+like($b, qr/bad_signature/, 'bad_signature');
+($st, $b) = sim_post($sim, 'c1:8', 8, 100, 'CNY', ts => int(time * 1000) - 600000);
+is($st, 401, 'a timestamp 10 minutes old: 401');
+like($b, qr/stale_timestamp/, 'stale_timestamp');
+($st, $b) = sim_post($sim, 'c1:8', 8, 100, 'CNY', key_header => 'c1:9');
+is($st, 400, 'Idempotency-Key not the award id: 400');
+($st) = sim_post($sim, 'c1:8', 8, 0, 'CNY');
+is($st, 400, 'amount 0: 400');
+($st) = sim_post($sim, 'c1:8', 8, 1.5, 'CNY');
+is($st, 400, 'amount 1.5: 400');
+($st) = sim_post($sim, 'c1:8', 0, 5, 'CNY');
+is($st, 400, 'uid 0: 400');
+($st) = sim_post($sim, 'c1:8', 8, 5, 'cny');
+is($st, 400, 'currency cny: 400');
+($st) = sim_post($sim, 'c1:8', 8, 5, 'CNY', body => '{not json');
+is($st, 400, 'not JSON: 400');
+($st) = sim_post($sim, 'a,b', 8, 5, 'CNY');
+is($st, 400, 'a key with a comma (the statement is CSV): 400');
+($st, $b) = http_request('GET', "$sim->{url}/nope");
+is($st, 404, 'another path: 404');
+is_deeply(statement_lines($sim->{statement}),
+          [ [ 'c1:7', 7, 100, 'CNY', statement_lines($sim->{statement})->[0][4] ] ],
+          'the statement: one line, the one credit applied');
+like(statement_lines($sim->{statement})->[0][4], qr/^\d{13}$/, 'applied_at in ms');
+($st, $b) = http_request('GET', "$sim->{url}/statement");
+is($st, 200, 'GET /statement: 200');
+like($b, qr/^c1:7,7,100,CNY,\d{13}\n\z/, 'the same lines');
+
+# a restart keeps the keys: the statement is read back
+is(sim_stop($sim), 0, 'SIGTERM: exit 0');
+like(worker_stderr($sim->{w}), qr/stopping: 1 applied \(0 written twice\), 1 replayed, 3 conflicts, 0 failed \(503\), 0 dropped, 2 rejected/,
+     'its counts');
+my $sim2 = sim_start(statement => $sim->{statement});
+($st) = sim_post($sim2, 'c1:7', 7, 100, 'CNY');
+is($st, 200, 'after a restart the key is known: 200');
+($st) = sim_post($sim2, 'c1:7', 7, 99, 'CNY');
+is($st, 409, 'and a conflict still 409');
+is(scalar @{ statement_lines($sim->{statement}) }, 1, 'still one line');
+sim_stop($sim2);
+
+# ---- faults, from a seed ------------------------------------------------------
+
+my $seed = $ENV{CC_TEST_SEED} // int(rand 1e9);
+diag("faults seed $seed (CC_TEST_SEED=$seed to repeat)");
+my $f = sim_start(fail => 20, drop => 10, dup => 10, seed => $seed);
+is($f->{seed}, $seed, 'it uses the seed given');
+my %n = (201 => 0, 503 => 0, none => 0);
+my @failed;
+for my $i (1 .. 400) {
+    my ($s) = sim_post($f, "f:$i", $i, 10 + $i, 'CNY');
+    $n{ $s // 'none' }++;
+    push @failed, "f:$i" if ($s // 0) == 503;
+}
+my $keys = statement_keys($f->{statement});
+my $twice = grep { $_ == 2 } values %$keys;
+diag("seed $seed: 201 $n{201}, 503 $n{503}, dropped $n{none}, written twice $twice");
+ok($n{503} > 40 && $n{503} < 130, "about 20% answered 503 ($n{503} of 400)");
+ok($n{none} > 10 && $n{none} < 70, "about 10% of the rest dropped, no answer ($n{none})");
+is($n{201} + $n{503} + $n{none}, 400, 'nothing else');
+is(scalar keys %$keys, $n{201} + $n{none}, 'the applied = answered 201 + dropped: a drop applies first');
+is_deeply([ grep { $keys->{$_} } @failed ], [], 'no key answered 503 is in the statement');
+ok($twice > 10 && $twice < 60, "about 10% of applied written twice ($twice)");
+ok(!grep({ $_ > 2 } values %$keys), 'never more than twice');
+# a retry of every key with no faults left: each applied once more at most
+sim_stop($f);
+my $g = sim_start(statement => $f->{statement});
+my %again;
+for my $i (1 .. 400) {
+    my ($s) = sim_post($g, "f:$i", $i, 10 + $i, 'CNY');
+    $again{$s}++;
+}
+is($again{200}, scalar keys %$keys, 'retried: the applied ones answer 200 (replayed)');
+is($again{201}, 400 - keys %$keys, 'the 503 ones are applied now');
+is(scalar keys %{ statement_keys($f->{statement}) }, 400, 'every key once in the statement now');
+sim_stop($g);
+
+done_testing();

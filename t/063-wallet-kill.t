@@ -1,0 +1,55 @@
+# cc-payout with wallet http killed with kill -9 while credits are in
+# flight (a slow wallet: every call takes 50 ms, 64 at once), at seeded
+# points, then restarted: nothing is credited twice at the wallet, every
+# key the wallet applied has its pending transfer in the ledger (the
+# pending phase commits before any call), and the restart pays the rest
+# with the same keys.  CC_TEST_SEED repeats the kill points.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use CcCampaign;
+use PayoutTest;
+use WalletTest;
+use Time::HiRes qw(sleep);
+
+payout_setup();
+my $seed = $ENV{CC_TEST_SEED} // (time ^ $$) % 1000000;
+srand($seed);
+diag("CC_TEST_SEED=$seed");
+
+my $sim = sim_start(delay => 50, seed => $seed);
+for my $round (1 .. 5) {
+    my $c = "kill$round";
+    my %a = map { ($_ => 1 + $_ % 89) } $round * 10000 + 1 .. $round * 10000 + 800;
+    seed_awards($c, \%a, redis => 0);
+    my $file = http_campaign_file($c, $sim->{url});
+    my $w = spawn_payout([ '--batch', 300 ], $file);
+    # a kill point: after some credits reached the wallet, before all
+    my $want = 20 + int(rand(600));
+    wait_until(sub { (grep { /^\Q$c\E:/ } map { $_->[0] } @{ statement_lines($sim->{statement}) }) >= $want }, 60);
+    kill_worker($w);
+    my $at = statement_keys($sim->{statement});
+    my @applied = grep { /^\Q$c\E:/ } keys %$at;
+    my $st = award_states($c);
+    note("round $round: killed after $want+ applied: " . scalar(@applied) . ' at the wallet; '
+         . join(', ', map { "$_ $st->{$_}" } sort keys %$st));
+    ok(@applied > 0 && @applied < 800, "round $round: killed mid-payout, " . scalar(@applied) . " applied (seed $seed)");
+    my @no_pending;
+    for my $k (@applied) {
+        my ($uid) = $k =~ /:(\d+)$/;
+        push @no_pending, $k unless mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE transfer_id = '$k' AND kind = 'pending'",
+                                                shard_db($uid));
+    }
+    is_deeply(\@no_pending, [], "round $round: every key the wallet applied is pending (or posted) in the ledger");
+    ok(($st->{'crediting/0'} // 0) > 0, "round $round: some awards crediting when killed");
+    my ($rc, undef, $err) = payout_run([ '--once', '--batch', 300 ], $file);
+    is($rc, 0, "round $round: restarted: exit 0 (seed $seed)") or diag $err;
+    is_deeply([ check_paid_http($c, \%a, $sim->{statement}) ], [],
+              "round $round: each credited exactly once at the wallet and in the ledger (seed $seed)");
+}
+sim_stop($sim);
+like(worker_stderr($sim->{w}), qr/0 conflicts/, 'the wallet never saw a key with another credit');
+
+done_testing();

@@ -1,0 +1,218 @@
+package WalletTest;
+
+# WalletTest - the simulated external wallet (build/workers/cc-wallet-sim)
+# for t/060..t/064: start it with faults, call it signed as cc-payout
+# does, read its statement, and write `wallet http` campaign files.
+
+use strict;
+use warnings;
+use Exporter 'import';
+use Digest::SHA qw(hmac_sha256_hex);
+use File::Temp qw(tempdir);
+use Time::HiRes ();
+use CcTest;
+use CcCampaign;
+use JSON::PP;
+
+our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body
+                 statement_lines statement_keys http_campaign_file check_paid_http
+                 ledger_pending_sums make_drawn reconcile_money);
+
+my @DBS = qw(cc_s0 cc_s1);
+
+my $DIR = tempdir('cc-wallet-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $SECRET_FILE = "$DIR/wallet.secret";
+my $SECRET = join '', map { ('a' .. 'z')[int rand 26] } 1 .. 40;
+{
+    open my $f, '>', $SECRET_FILE or die "$SECRET_FILE: $!";
+    print $f "$SECRET\n";
+    close $f;
+}
+
+sub wallet_dir { $DIR }
+sub wallet_secret { $SECRET_FILE }
+
+# sim_start(statement => PATH, fail => P, drop => P, dup => P, echo => P, delay => MS,
+# seed => N, secret => FILE): { w, port, url, seed, statement }
+sub sim_start {
+    my (%o) = @_;
+    my $st = $o{statement} // "$DIR/statement-" . int(rand 1e9) . '.csv';
+    my @a = ('--listen', '127.0.0.1:0', '--secret-file', $o{secret} // $SECRET_FILE,
+             '--statement', $st);
+    push @a, '--fail-pct', $o{fail} if $o{fail};
+    push @a, '--drop-pct', $o{drop} if $o{drop};
+    push @a, '--dup-pct', $o{dup} if $o{dup};
+    push @a, '--delay-ms', $o{delay} if $o{delay};
+    push @a, '--echo-off-pct', $o{echo} if $o{echo};
+    push @a, '--seed', $o{seed} if defined $o{seed};
+    my $w = spawn_worker('cc-wallet-sim', @a);
+    my ($port, $seed);
+    wait_until(sub { (worker_stdout($w) // '') =~ /^listening [\d.]+:(\d+) seed (\d+)$/m
+                     and ($port, $seed) = ($1, $2) }, 10)
+        or die 'cc-wallet-sim did not start: ' . worker_stderr($w);
+    return { w => $w, port => $port, url => "http://127.0.0.1:$port", seed => $seed,
+             statement => $st };
+}
+
+sub sim_stop { stop_worker($_[0]{w}) }
+
+# the headers of a signed body: (timestamp, signature)
+sub sign_body {
+    my ($body, %o) = @_;
+    my $ts = $o{ts} // int(Time::HiRes::time() * 1000);
+    return ($ts, hmac_sha256_hex("$ts\n$body", $o{secret} // $SECRET));
+}
+
+# sim_post($sim, key, uid, amount, currency, %o): (status, body) of one
+# signed POST /credits; %o: body => raw body, ts, secret, key_header
+sub sim_post {
+    my ($sim, $key, $uid, $amount, $cur, %o) = @_;
+    my $body = $o{body}
+        // qq({"award_id":"$key","uid":"$uid","amount_cents":$amount,"currency":"$cur"});
+    my ($ts, $sig) = sign_body($body, %o);
+    my %h = ('Idempotency-Key' => $o{key_header} // $key, 'X-CC-Timestamp' => $ts,
+             'X-CC-Signature' => $sig, 'Content-Type' => 'application/json');
+    my ($st, $b) = http_request('POST', "$sim->{url}/credits", \%h, $body, 10);
+    return ($st, $b);
+}
+
+# the statement file's lines, each [key, uid, amount, currency, at]
+sub statement_lines {
+    my ($path) = @_;
+    open my $f, '<', $path or return [];
+    return [ map { chomp; [ split /,/ ] } <$f> ];
+}
+
+# key => number of lines
+sub statement_keys {
+    my %n;
+    $n{ $_->[0] }++ for @{ statement_lines($_[0]) };
+    return \%n;
+}
+
+# a `wallet http` campaign file for campaign $id at $url
+sub http_campaign_file {
+    my ($id, $url, %o) = @_;
+    my $path = "$DIR/$id-" . int(rand 1e9) . '.conf';
+    open my $f, '>', $path or die "$path: $!";
+    print $f "campaign $id\npool_cents " . ($o{pool} // 100000000) . "\nsplit equal\nseed s33d\n"
+           . "credit async\ncutoff 1700000000\nwallet http\nwallet_url $url\n"
+           . 'wallet_timeout_ms ' . ($o{timeout} // 2000) . "\n"
+           . 'wallet_secret_file ' . ($o{secret} // $SECRET_FILE) . "\ncurrency CNY\n"
+           . ($o{extra} // '');
+    close $f;
+    return $path;
+}
+
+# Makes the campaign's awards (already seeded with PayoutTest::seed_awards,
+# funded per shard) look drawn to cc-reconcile --money: eligibility rows
+# before the cutoff (1700000000, http_campaign_file's) on each uid's MySQL
+# shard, fields e and w ("p:...", as cc-draw writes) on its Redis shard, a draw_plans row per shard with the
+# shard's total, the awards' creation time now.  Only one campaign's users may be eligible at a time: the
+# eligibility table and Redis are emptied first.  The pool (the sum).
+sub make_drawn {
+    my ($c, $amount, $map) = @_;
+    my $pool = 0;
+    $pool += $_ for values %$amount;
+    redis_cmd($_, 'FLUSHALL') for 0, 1;
+    my $cut = 1699999000000;
+    my @all = split ' ', $ENV{TEST_NGINX_REDIS_SHARDS};
+    for my $i (0 .. $#DBS) {
+        my $db = $DBS[$i];
+        mysql_query('DELETE FROM eligibility', $db);
+        my @u = sort { $a <=> $b } grep { $map->{$_}[1] eq $db } keys %$amount;
+        next unless @u;
+        my $total = 0;
+        $total += $amount->{$_} for @u;
+        while (my @part = splice @u, 0, 2000) {
+            mysql_query('INSERT INTO eligibility VALUES ' . join(',', map { "($_,'s$_',$cut)" } @part), $db);
+        }
+        mysql_query("INSERT INTO draw_plans VALUES ('$c', $i, 0, $total, 0, $pool, 'equal', 1, 0, REPEAT('a', 64), 1)", $db);
+        # drawn now: not older than pending_max
+        mysql_query("UPDATE awards SET created_at = " . int(Time::HiRes::time() * 1000) . " WHERE campaign = '$c'", $db);
+    }
+    for my $r (0 .. $#all) {
+        my @u = grep { $map->{$_}[0] eq $all[$r] } keys %$amount;
+        while (my @part = splice @u, 0, 2000) {
+            redis_cmd($r, 'EVAL', "for i, k in ipairs(KEYS) do redis.call('HSET', k, 'e', ARGV[1], 'w', ARGV[i + 1]) end return 1",
+                      scalar @part, (map { "cc:{$_}:u" } @part), "s:$cut", map { "p:$amount->{$_}:$c:$_" } @part);
+        }
+    }
+    return $pool;
+}
+
+# cc-reconcile --money with the test's servers: (exit, stdout, stderr, the
+# JSON document or undef)
+sub reconcile_money {
+    my ($file, @extra) = @_;
+    my $json = "$DIR/reconcile-" . int(rand 1e9) . '.json';
+    my $w = spawn_worker('cc-reconcile', '--money', '--campaign', $file,
+                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
+                         (map { ('--mysql', $_) } mysql_shards()), '--json', $json, @extra);
+    my $rc = wait_worker($w, 300);
+    my $doc = -e $json ? eval { decode_json(do { local $/; open my $f, '<', $json; <$f> }) } : undef;
+    return ($rc, worker_stdout($w), worker_stderr($w), $doc);
+}
+
+# the pending sums of both shards: { "db account" => "debits/credits" },
+# the accounts whose sums are not 0 only, and that match $re when given
+sub ledger_pending_sums {
+    my ($re) = @_;
+    my %s;
+    for my $db (@DBS) {
+        $s{"$db $_->[0]"} = "$_->[1]/$_->[2]"
+            for grep { !$re || $_->[0] =~ $re }
+                @{ mysql_query('SELECT account, debits, credits FROM ledger_pending WHERE debits <> 0 OR credits <> 0', $db) };
+    }
+    return \%s;
+}
+
+# What is wrong with a campaign paid into the wallet (empty: nothing):
+# every award credited in its shard with one pending transfer <id> and one
+# post transfer post:<id> of its amount, pool -> its wallet; no credit
+# transfer; nothing pending in ledger_pending; the pool empty and its
+# posted debits the sum paid; every wallet's posted credits its award; in
+# the statement every award's key exactly once (dup => 1: at least once)
+# with its uid, amount and CNY, and no other key of the campaign.
+sub check_paid_http {
+    my ($c, $amount, $statement, %o) = @_;
+    my @bad;
+    my %lines;
+    push @{ $lines{ $_->[0] } }, $_ for @{ statement_lines($statement) };
+    my %seen;
+    for my $db (@DBS) {
+        my $rows = mysql_query(
+            "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
+          . "(SELECT GROUP_CONCAT(CONCAT(kind, ' ', debit, ' ', credit, ' ', amount_cents) ORDER BY kind) "
+          . " FROM ledger_transfers t WHERE t.award_id = a.award_id), "
+          . "(SELECT credits FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
+          . "FROM awards a WHERE a.campaign = '$c'", $db);
+        my $paid = 0;
+        for my $r (@$rows) {
+            my ($id, $uid, $amt, $st, $xf, $wc) = @$r;
+            $seen{$uid}++;
+            push @bad, "$id: $st" if $st ne 'credited';
+            push @bad, "$id: amount $amt, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
+            my $want = "pending pool:$c wallet:$uid $amt,post pool:$c wallet:$uid $amt";
+            push @bad, "$id: transfers " . ($xf // 'none') . ", want $want" if ($xf // '') ne $want;
+            push @bad, "$id: wallet:$uid credits " . ($wc // 'none') if ($wc // -1) != $amt;
+            $paid += $amt;
+            my $l = delete $lines{$id} // [];
+            push @bad, "$id: " . scalar(@$l) . ' statement lines' if @$l == 0 || (@$l > 1 && !$o{dup});
+            push @bad, "$id: statement @{ $_ }[0..3]" for grep { $_->[1] != $uid || $_->[2] != $amt || $_->[3] ne 'CNY' } @$l;
+        }
+        next unless @$rows;
+        my $pool = mysql_query("SELECT debits, credits FROM ledger_accounts WHERE account = 'pool:$c'", $db)->[0];
+        push @bad, "$db pool:$c debits $pool->[0] != $paid paid" if $pool->[0] != $paid;
+        push @bad, "$db pool:$c not empty: $pool->[0]/$pool->[1]" if $pool->[0] != $pool->[1];
+        my $pend = mysql_query("SELECT debits, credits FROM ledger_pending WHERE account = 'pool:$c'", $db)->[0] // [ 0, 0 ];
+        push @bad, "$db pool:$c pending $pend->[0]/$pend->[1]" if $pend->[0] || $pend->[1];
+        push @bad, "$db: " . mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'credit'", $db)
+                 . ' credit transfers' if mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'credit'", $db);
+    }
+    push @bad, "statement key $_ without an award" for sort grep { /^\Q$c\E:/ } keys %lines;
+    push @bad, "uid $_: no award row" for grep { !$seen{$_} } sort keys %$amount;
+    return @bad;
+}
+
+1;

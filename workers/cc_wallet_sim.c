@@ -1,0 +1,812 @@
+/*
+ * cc-wallet-sim: a stand-in for the external wallet cc-payout pays into
+ * with `wallet http` (see cc_wallet.h for the protocol), with faults on
+ * demand, for tests and the benchmark.  Built on libmicrohttpd: with
+ * --delay-ms a thread per connection, so delays overlap as a slow
+ * wallet's would; without, two epoll threads.
+ *
+ * POST /credits applies a credit once per Idempotency-Key: the keys live
+ * in a hash table in memory (rebuilt from the statement file at start, so
+ * a restart keeps them) and every applied credit is appended to the
+ * statement file, one line, flushed before the answer:
+ *
+ *   key,uid,amount_cents,currency,applied_at_ms
+ *
+ * The same key with the same credit answers 200 again and applies
+ * nothing; with another uid, amount or currency it answers 409.  A call
+ * whose signature or timestamp (more than 5 minutes off) is wrong is
+ * 401; a malformed one 400.  GET /statement answers the statement file.
+ *
+ * Faults, each drawn per call from one generator seeded by --seed (printed
+ * at start; the order of draws follows the order calls arrive, so a seed
+ * repeats the rates, not the exact calls):
+ *   --fail-pct P   answer 503 without applying
+ *   --drop-pct P   apply, then close the connection without an answer
+ *   --dup-pct P    apply and write the statement line twice (a wallet bug
+ *                  the three-way reconcile must catch), answer 201
+ *   --delay-ms MS  wait before answering every call
+ *   --echo-off-pct P  apply correctly, but echo amount_cents + 1 in the
+ *                  answer (a wallet bug the adapter must flag)
+ */
+
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "cc_ids.h"
+#include "cc_token.h"
+#include "cc_wallet_sign.h"
+#include "cc_worker.h"
+
+
+#define CC_SIM_BODY_MAX     4096
+#define CC_SIM_KEY_MAX      80
+#define CC_SIM_SKEW_MS      300000
+#define CC_SIM_AMOUNT_MAX   1000000000000000ULL
+
+
+typedef struct {
+    char       key[CC_SIM_KEY_MAX + 1];     /* "" = free slot */
+    uint64_t   uid;
+    uint64_t   amount;
+    char       currency[4];
+} cc_sim_entry_t;
+
+
+typedef struct {
+    const char          *listen;
+    const char          *secret_path;
+    const char          *statement_path;
+    long long            delay_ms;
+    long long            fail_pct;
+    long long            drop_pct;
+    long long            dup_pct;
+    long long            echo_off_pct;
+    uint64_t             seed;
+    int                  seed_given;
+
+    unsigned char        secret[CC_TOKEN_SECRET_MAX + 1];
+    size_t               slen;
+
+    pthread_mutex_t      lock;              /* everything below */
+    cc_sim_entry_t      *tab;
+    size_t               cap;               /* a power of 2 */
+    size_t               used;
+    FILE                *statement;
+    uint64_t             rng;
+    unsigned long long   applied, replayed, conflicts, failed, dropped,
+                         duplicated, rejected;
+} cc_sim_t;
+
+
+/* one request's body as it arrives */
+typedef struct {
+    char    *p;
+    size_t   len;
+    int      too_big;
+} cc_sim_req_t;
+
+
+static void
+cc_sim_usage(FILE *out)
+{
+    fprintf(out,
+"usage: cc-wallet-sim --listen HOST:PORT --secret-file FILE\n"
+"                     --statement PATH [--delay-ms MS] [--fail-pct P]\n"
+"                     [--drop-pct P] [--dup-pct P] [--seed N]\n"
+"\n"
+"A simulated external wallet for cc-payout's `wallet http`: POST /credits\n"
+"applies a credit once per Idempotency-Key (signature checked: X-CC-\n"
+"Timestamp, X-CC-Signature = hex HMAC-SHA256(secret, ts \"\\n\" body)) and\n"
+"appends it to the statement file, one line per applied credit:\n"
+"key,uid,amount_cents,currency,applied_at_ms.  GET /statement serves that\n"
+"file.  The keys are read back from the file at start.  Prints\n"
+"\"listening HOST:PORT seed N\" once ready.  SIGTERM stops it.\n"
+"\n"
+"  --listen HOST:PORT   IPv4 address and port (port 0: any free one)\n"
+"  --secret-file FILE   the HMAC key (32..1024 bytes), the campaign's\n"
+"                       wallet_secret_file\n"
+"  --statement PATH     the statement file (created, appended to)\n"
+"  --delay-ms MS        wait MS before every answer, 0..60000 (default 0)\n"
+"  --fail-pct P         answer P%% of credits 503 without applying them\n"
+"  --drop-pct P         apply P%% of credits, then close the connection\n"
+"                       without an answer\n"
+"  --dup-pct P          apply P%% of new credits twice in the statement\n"
+"                       (the wallet's bug the reconcile must catch)\n"
+"  --echo-off-pct P     apply P%% of credits but echo another amount\n"
+"  --seed N             the faults' generator (default: from the clock;\n"
+"                       printed either way)\n"
+"  --help               this text\n"
+"\n"
+"Exit status: 0 stopped, 2 bad usage or a file or port it cannot use.\n");
+}
+
+
+static int
+cc_sim_parse(int argc, char **argv, cc_sim_t *s)
+{
+    int        c;
+    long long  v;
+
+    static const struct option  opts[] = {
+        { "listen",      required_argument, NULL, 'l' },
+        { "secret-file", required_argument, NULL, 's' },
+        { "statement",   required_argument, NULL, 'S' },
+        { "delay-ms",    required_argument, NULL, 'd' },
+        { "fail-pct",    required_argument, NULL, 'f' },
+        { "drop-pct",    required_argument, NULL, 'x' },
+        { "dup-pct",     required_argument, NULL, 'u' },
+        { "seed",        required_argument, NULL, 'e' },
+        { "echo-off-pct", required_argument, NULL, 'o' },
+        { "help",        no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': s->listen = optarg; break;
+        case 's': s->secret_path = optarg; break;
+        case 'S': s->statement_path = optarg; break;
+
+        case 'd':
+            if (cc_opt_int("--delay-ms", optarg, 0, 60000, &s->delay_ms)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'f':
+            if (cc_opt_int("--fail-pct", optarg, 0, 100, &s->fail_pct) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'x':
+            if (cc_opt_int("--drop-pct", optarg, 0, 100, &s->drop_pct) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'u':
+            if (cc_opt_int("--dup-pct", optarg, 0, 100, &s->dup_pct) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'o':
+            if (cc_opt_int("--echo-off-pct", optarg, 0, 100,
+                           &s->echo_off_pct) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'e':
+            if (cc_opt_int("--seed", optarg, 0, INT64_MAX, &v) != 0) {
+                return -1;
+            }
+            s->seed = (uint64_t) v;
+            s->seed_given = 1;
+            break;
+
+        case 'h':
+            cc_sim_usage(stdout);
+            exit(0);
+
+        default:
+            cc_sim_usage(stderr);
+            return -1;
+        }
+    }
+
+    if (optind != argc) {
+        fprintf(stderr, "cc-wallet-sim: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return -1;
+    }
+
+    if (s->listen == NULL || s->secret_path == NULL
+        || s->statement_path == NULL)
+    {
+        fprintf(stderr, "cc-wallet-sim: --listen, --secret-file and "
+                "--statement are required (see --help)\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* splitmix64: small, seedable, good enough for fault rates */
+static uint64_t
+cc_sim_next(cc_sim_t *s)
+{
+    uint64_t  z;
+
+    z = (s->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+
+    return z ^ (z >> 31);
+}
+
+
+/* under the lock: 1 with probability pct % */
+static int
+cc_sim_draw(cc_sim_t *s, long long pct)
+{
+    return pct > 0 && (long long) (cc_sim_next(s) % 100) < pct;
+}
+
+
+/* ---- the keys: open addressing, FNV-1a, doubled at half full ------------ */
+
+
+static uint64_t
+cc_sim_hash(const char *k)
+{
+    uint64_t  h = 0xcbf29ce484222325ULL;
+
+    while (*k) {
+        h = (h ^ (unsigned char) *k++) * 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+static cc_sim_entry_t *
+cc_sim_slot(cc_sim_entry_t *tab, size_t cap, const char *key)
+{
+    size_t  i;
+
+    for (i = cc_sim_hash(key) & (cap - 1); tab[i].key[0] != '\0';
+         i = (i + 1) & (cap - 1))
+    {
+        if (strcmp(tab[i].key, key) == 0) {
+            break;
+        }
+    }
+
+    return &tab[i];
+}
+
+
+static int
+cc_sim_grow(cc_sim_t *s)
+{
+    size_t           i, ncap;
+    cc_sim_entry_t  *ntab;
+
+    if (s->used * 2 < s->cap) {
+        return 0;
+    }
+
+    ncap = s->cap ? s->cap * 2 : 4096;
+    ntab = calloc(ncap, sizeof(cc_sim_entry_t));
+    if (ntab == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < s->cap; i++) {
+        if (s->tab[i].key[0] != '\0') {
+            *cc_sim_slot(ntab, ncap, s->tab[i].key) = s->tab[i];
+        }
+    }
+
+    free(s->tab);
+    s->tab = ntab;
+    s->cap = ncap;
+
+    return 0;
+}
+
+
+/* the statement's lines back into the table; the first line of a key wins */
+static int
+cc_sim_load(cc_sim_t *s)
+{
+    char             line[512], key[CC_SIM_KEY_MAX + 1], cur[4];
+    FILE            *f;
+    uint64_t         uid, amount;
+    unsigned long    n;
+    cc_sim_entry_t  *e;
+
+    f = fopen(s->statement_path, "r");
+    if (f == NULL) {
+        return errno == ENOENT ? 0 : -1;
+    }
+
+    n = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n++;
+
+        if (sscanf(line, "%80[^,],%" SCNu64 ",%" SCNu64 ",%3[A-Z],", key,
+                   &uid, &amount, cur) != 4)
+        {
+            fprintf(stderr, "cc-wallet-sim: %s: line %lu is not "
+                    "key,uid,amount_cents,currency,applied_at_ms\n",
+                    s->statement_path, n);
+            fclose(f);
+            errno = EINVAL;
+            return -1;
+        }
+
+        if (cc_sim_grow(s) != 0) {
+            fclose(f);
+            return -1;
+        }
+
+        e = cc_sim_slot(s->tab, s->cap, key);
+
+        if (e->key[0] == '\0') {
+            snprintf(e->key, sizeof(e->key), "%s", key);
+            e->uid = uid;
+            e->amount = amount;
+            memcpy(e->currency, cur, 4);
+            s->used++;
+        }
+    }
+
+    fclose(f);
+
+    return 0;
+}
+
+
+/* ---- answers ------------------------------------------------------------ */
+
+
+static enum MHD_Result
+cc_sim_answer(struct MHD_Connection *conn, unsigned status, char *body)
+{
+    enum MHD_Result       rc;
+    struct MHD_Response  *r;
+
+    if (body == NULL) {
+        return MHD_NO;
+    }
+
+    r = MHD_create_response_from_buffer(strlen(body), body,
+                                        MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+
+    return rc;
+}
+
+
+static enum MHD_Result
+cc_sim_error(struct MHD_Connection *conn, unsigned status, const char *error)
+{
+    char  *body;
+
+    if (asprintf(&body, "{\"error\":\"%s\"}", error) < 0) {
+        return MHD_NO;
+    }
+
+    return cc_sim_answer(conn, status, body);
+}
+
+
+static enum MHD_Result
+cc_sim_statement(cc_sim_t *s, struct MHD_Connection *conn)
+{
+    int                   fd;
+    off_t                 size;
+    enum MHD_Result       rc;
+    struct MHD_Response  *r;
+
+    pthread_mutex_lock(&s->lock);
+    fflush(s->statement);
+    pthread_mutex_unlock(&s->lock);
+
+    fd = open(s->statement_path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return cc_sim_error(conn, 500, "statement_unreadable");
+    }
+
+    size = lseek(fd, 0, SEEK_END);
+
+    /* the lines written so far: the file only grows */
+    r = MHD_create_response_from_fd_at_offset64(size, fd, 0);
+    if (r == NULL) {
+        close(fd);
+        return MHD_NO;
+    }
+
+    MHD_add_response_header(r, "Content-Type", "text/csv");
+    rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+
+    return rc;
+}
+
+
+/*
+ * A complete POST /credits.  The checks first (nothing applied), then
+ * under the lock: a 503 fault, the key looked up, applied and written.
+ */
+static enum MHD_Result
+cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
+{
+    int              drop, dup, fail, off, status;
+    char            *body, *end;
+    size_t           i;
+    uint64_t         uid, amount;
+    int64_t          ts, now;
+    const char      *key, *tss, *sig;
+    cJSON           *j, *id, *u, *a, *cur;
+    cc_sim_entry_t  *e;
+
+    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "Idempotency-Key");
+    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "X-CC-Timestamp");
+    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "X-CC-Signature");
+
+    if (s->delay_ms > 0) {
+        cc_sleep_ms(s->delay_ms);
+    }
+
+    if (q->too_big) {
+        return cc_sim_error(conn, 413, "body_too_large");
+    }
+
+    if (tss == NULL || sig == NULL
+        || !cc_wallet_sign_ok(s->secret, s->slen, tss, strlen(tss),
+                              q->p ? q->p : "", q->len, sig, strlen(sig)))
+    {
+        pthread_mutex_lock(&s->lock);
+        s->rejected++;
+        pthread_mutex_unlock(&s->lock);
+        return cc_sim_error(conn, 401, "bad_signature");
+    }
+
+    errno = 0;
+    ts = strtoll(tss, &end, 10);
+    now = cc_now_ms();
+
+    if (errno != 0 || *end != '\0' || ts < now - CC_SIM_SKEW_MS
+        || ts > now + CC_SIM_SKEW_MS)
+    {
+        pthread_mutex_lock(&s->lock);
+        s->rejected++;
+        pthread_mutex_unlock(&s->lock);
+        return cc_sim_error(conn, 401, "stale_timestamp");
+    }
+
+    j = q->p ? cJSON_ParseWithLength(q->p, q->len) : NULL;
+    id = cJSON_GetObjectItemCaseSensitive(j, "award_id");
+    u = cJSON_GetObjectItemCaseSensitive(j, "uid");
+    a = cJSON_GetObjectItemCaseSensitive(j, "amount_cents");
+    cur = cJSON_GetObjectItemCaseSensitive(j, "currency");
+
+    uid = 0;
+    amount = 0;
+
+    if (cJSON_IsString(u)) {
+        (void) cc_parse_uid(u->valuestring, strlen(u->valuestring), &uid);
+    }
+
+    if (cJSON_IsNumber(a) && a->valuedouble >= 1
+        && a->valuedouble <= (double) CC_SIM_AMOUNT_MAX
+        && a->valuedouble == (double) (uint64_t) a->valuedouble)
+    {
+        amount = (uint64_t) a->valuedouble;
+    }
+
+    if (!cJSON_IsString(id) || key == NULL || strcmp(id->valuestring, key)
+        || strlen(key) == 0 || strlen(key) > CC_SIM_KEY_MAX
+        || strpbrk(key, ",\n\r") != NULL || uid == 0 || amount == 0
+        || !cJSON_IsString(cur) || strlen(cur->valuestring) != 3)
+    {
+        cJSON_Delete(j);
+        return cc_sim_error(conn, 400, "bad_credit");
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (cur->valuestring[i] < 'A' || cur->valuestring[i] > 'Z') {
+            cJSON_Delete(j);
+            return cc_sim_error(conn, 400, "bad_credit");
+        }
+    }
+
+    pthread_mutex_lock(&s->lock);
+
+    fail = cc_sim_draw(s, s->fail_pct);
+    drop = !fail && cc_sim_draw(s, s->drop_pct);
+    dup = !fail && cc_sim_draw(s, s->dup_pct);
+    off = !fail && cc_sim_draw(s, s->echo_off_pct);
+
+    if (fail) {
+        s->failed++;
+        pthread_mutex_unlock(&s->lock);
+        cJSON_Delete(j);
+        return cc_sim_error(conn, 503, "injected_failure");
+    }
+
+    if (cc_sim_grow(s) != 0) {
+        pthread_mutex_unlock(&s->lock);
+        cJSON_Delete(j);
+        return cc_sim_error(conn, 500, "out_of_memory");
+    }
+
+    e = cc_sim_slot(s->tab, s->cap, key);
+
+    if (e->key[0] == '\0') {
+        snprintf(e->key, sizeof(e->key), "%s", key);
+        e->uid = uid;
+        e->amount = amount;
+        memcpy(e->currency, cur->valuestring, 4);
+        s->used++;
+        s->applied++;
+
+        /* written (and flushed) before any answer: the wallet's record */
+        for (i = 0; i < (size_t) (dup ? 2 : 1); i++) {
+            fprintf(s->statement, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRId64
+                    "\n", key, uid, amount, e->currency, cc_now_ms());
+        }
+
+        if (fflush(s->statement) != 0) {
+            cc_log("%s: %s", s->statement_path, strerror(errno));
+        }
+
+        s->duplicated += dup;
+        status = MHD_HTTP_CREATED;
+
+    } else if (e->uid == uid && e->amount == amount
+               && strcmp(e->currency, cur->valuestring) == 0)
+    {
+        s->replayed++;
+        status = MHD_HTTP_OK;
+
+    } else {
+        s->conflicts++;
+        status = MHD_HTTP_CONFLICT;
+    }
+
+    amount = e->amount + (status != MHD_HTTP_CONFLICT && off);
+    s->dropped += drop;
+
+    pthread_mutex_unlock(&s->lock);
+    cJSON_Delete(j);
+
+    if (drop) {
+        return MHD_NO;              /* applied; the caller never hears */
+    }
+
+    if (status == MHD_HTTP_CONFLICT) {
+        if (asprintf(&body, "{\"error\":\"conflict\",\"award_id\":\"%s\","
+                     "\"amount_cents\":%" PRIu64 "}", key, amount) < 0)
+        {
+            return MHD_NO;
+        }
+
+    } else if (asprintf(&body, "{\"award_id\":\"%s\",\"uid\":\"%" PRIu64
+                        "\",\"amount_cents\":%" PRIu64 ",\"currency\":"
+                        "\"%s\",\"status\":\"%s\"}", key, uid, amount,
+                        e->currency,
+                        status == MHD_HTTP_OK ? "replayed" : "applied") < 0)
+    {
+        return MHD_NO;
+    }
+
+    return cc_sim_answer(conn, status, body);
+}
+
+
+static enum MHD_Result
+cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **ctx)
+{
+    char          *np;
+    cc_sim_t      *s = cls;
+    cc_sim_req_t  *q = *ctx;
+
+    (void) version;
+
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/statement") == 0) {
+        return cc_sim_statement(s, conn);
+    }
+
+    if (strcmp(method, "POST") != 0 || strcmp(url, "/credits") != 0) {
+        return cc_sim_error(conn, 404, "not_found");
+    }
+
+    if (q == NULL) {
+        q = calloc(1, sizeof(cc_sim_req_t));
+        if (q == NULL) {
+            return MHD_NO;
+        }
+
+        *ctx = q;
+        return MHD_YES;
+    }
+
+    if (*upload_size > 0) {
+        if (q->len + *upload_size > CC_SIM_BODY_MAX) {
+            q->too_big = 1;
+
+        } else {
+            np = realloc(q->p, q->len + *upload_size + 1);
+            if (np == NULL) {
+                return MHD_NO;
+            }
+
+            q->p = np;
+            memcpy(q->p + q->len, upload, *upload_size);
+            q->len += *upload_size;
+            q->p[q->len] = '\0';
+        }
+
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    return cc_sim_credit(s, conn, q);
+}
+
+
+static void
+cc_sim_done(void *cls, struct MHD_Connection *conn, void **ctx,
+    enum MHD_RequestTerminationCode why)
+{
+    cc_sim_req_t  *q = *ctx;
+
+    (void) cls;
+    (void) conn;
+    (void) why;
+
+    if (q != NULL) {
+        free(q->p);
+        free(q);
+        *ctx = NULL;
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    char                  err[256], host[64], *colon;
+    cc_sim_t              s;
+    long long             port;
+    struct MHD_Daemon    *d;
+    struct sockaddr_in    sin;
+    const union MHD_DaemonInfo  *info;
+
+    cc_worker_init("cc-wallet-sim");
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.lock, NULL);
+
+    if (cc_sim_parse(argc, argv, &s) != 0) {
+        return 2;
+    }
+
+    if (cc_token_load_secret(s.secret_path, s.secret, sizeof(s.secret),
+                             &s.slen, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "cc-wallet-sim: --secret-file: %s\n", err);
+        return 2;
+    }
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+
+    /* HOST:PORT, port 0 allowed (cc_addr_parse wants 1..65535) */
+    colon = strrchr(s.listen, ':');
+
+    if (colon == NULL || colon - s.listen >= (long) sizeof(host)
+        || cc_opt_int("--listen's port", colon + 1, 0, 65535, &port) != 0)
+    {
+        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\", expected an "
+                "IPv4 HOST:PORT\n", s.listen);
+        return 2;
+    }
+
+    memcpy(host, s.listen, (size_t) (colon - s.listen));
+    host[colon - s.listen] = '\0';
+
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\", expected an "
+                "IPv4 HOST:PORT\n", s.listen);
+        return 2;
+    }
+
+    sin.sin_port = htons((uint16_t) port);
+
+    if (!s.seed_given) {
+        s.seed = (uint64_t) cc_now_ms() ^ ((uint64_t) getpid() << 32);
+        s.seed &= INT64_MAX;
+    }
+
+    s.rng = s.seed;
+
+    if (cc_sim_load(&s) != 0) {
+        fprintf(stderr, "cc-wallet-sim: --statement %s: %s\n",
+                s.statement_path, strerror(errno));
+        return 2;
+    }
+
+    s.statement = fopen(s.statement_path, "a");
+    if (s.statement == NULL) {
+        fprintf(stderr, "cc-wallet-sim: --statement %s: %s\n",
+                s.statement_path, strerror(errno));
+        return 2;
+    }
+
+    /*
+     * With --delay-ms a thread per connection, so delays overlap as a slow
+     * wallet's would; without, two epoll threads (cheaper per call: the
+     * benchmark's case).
+     */
+    d = MHD_start_daemon((s.delay_ms > 0
+                          ? MHD_USE_THREAD_PER_CONNECTION
+                          : MHD_USE_EPOLL_LINUX_ONLY)
+                         | MHD_USE_INTERNAL_POLLING_THREAD
+                         | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, cc_sim_handler, &s,
+                         MHD_OPTION_THREAD_POOL_SIZE,
+                         s.delay_ms > 0 ? 0U : 2U,
+                         MHD_OPTION_SOCK_ADDR, &sin,
+                         MHD_OPTION_NOTIFY_COMPLETED, cc_sim_done, NULL,
+                         MHD_OPTION_CONNECTION_LIMIT, 1024U,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 60U,
+                         MHD_OPTION_END);
+
+    if (d == NULL) {
+        fprintf(stderr, "cc-wallet-sim: cannot listen on %s: %s\n", s.listen,
+                strerror(errno));
+        return 2;
+    }
+
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+    printf("listening %s:%u seed %" PRIu64 "\n", host,
+           info ? (unsigned) info->port : (unsigned) port, s.seed);
+    fflush(stdout);
+
+    cc_log("%zu keys from %s; faults: fail %lld%%, drop %lld%%, dup %lld%%, "
+           "delay %lld ms, seed %" PRIu64, s.used, s.statement_path,
+           s.fail_pct, s.drop_pct, s.dup_pct, s.delay_ms, s.seed);
+
+    while (cc_worker_run) {
+        cc_sleep_ms(100);
+    }
+
+    MHD_stop_daemon(d);
+
+    cc_log("stopping: %llu applied (%llu written twice), %llu replayed, "
+           "%llu conflicts, %llu failed (503), %llu dropped, %llu rejected",
+           s.applied, s.duplicated, s.replayed, s.conflicts, s.failed,
+           s.dropped, s.rejected);
+
+    fclose(s.statement);
+    free(s.tab);
+
+    return 0;
+}
