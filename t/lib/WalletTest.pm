@@ -1,7 +1,7 @@
 package WalletTest;
 
 # WalletTest - the simulated external wallet (build/workers/cc-wallet-sim)
-# for t/060..t/064: start it with faults, call it signed as cc-payout
+# for t/070..t/073: start it with faults, call it signed as cc-payout
 # does, read its statement, and write `wallet http` campaign files.
 
 use strict;

@@ -4,7 +4,7 @@
 # the wallet away (awards stay crediting, money reserved, then a rerun
 # with the same keys), 409, 401 and a wrong echoed amount (alert, nothing
 # posted), a timeout (unknown: the same key later).  10,000 awards against a wallet
-# that fails 20% of calls and drops 5% after applying: t/062, with the
+# that fails 20% of calls and drops 5% after applying: t/072, with the
 # three-way reconcile.
 
 use strict;
