@@ -99,6 +99,7 @@ $(LUA_HDR): $(LUA_SRCS)
 
 # cc-draw draws each shard in a thread of its own
 $(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
+$(BUILD)/workers/cc-payout: WORKER_LIBS += -pthread
 
 # a worker's own further sources: the money checks of cc-reconcile
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c

@@ -11,12 +11,18 @@
 # flushes its log at every commit (the default), one commit per shard per
 # batch plus one for its notices.  Checks the result before printing it.
 #
-# Env: AWARDS (1000000) BATCH (5000)
+# On a shared machine the wall clock is noisy: the CPU seconds of
+# cc-payout, mariadbd and the Redis servers during the run are printed
+# too, per 1000 credits, to compare builds by.
+#
+# Env: AWARDS (1000000) BATCH (5000) PAYOUT (build/workers/cc-payout:
+# another build of it, to compare two back to back)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 AWARDS=${AWARDS:-1000000} BATCH=${BATCH:-5000}
+PAYOUT=${PAYOUT:-build/workers/cc-payout}
 
 scripts/deps.sh
 make -s workers test-tools >/dev/null
@@ -83,13 +89,21 @@ for s in 0 1; do
         fund bench "$s" "$sum" | grep -q '^fund done'
 done
 
+# utime + stime of a process, in clock ticks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+mpid=$(cat "$out/mysql.pid") rpid0=$(cat "$out/redis$r0.pid")
+rpid1=$(cat "$out/redis$r1.pid")
+m0=$(ticks "$mpid") ra0=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086
-build/workers/cc-payout --campaign "$out/campaign" \
+/usr/bin/time -f "%U %S" -o "$out/payout.cpu" \
+    "$PAYOUT" --campaign "$out/campaign" \
     --redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1 $shards \
     --once --batch "$BATCH" --progress 2 2> "$out/payout.err" \
     || { cat "$out/payout.err"; exit 1; }
 t1=$(date +%s.%N)
+m1=$(ticks "$mpid") ra1=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
 sed 's/^/  /' "$out/payout.err"
 
 # the result, before its speed
@@ -116,3 +130,9 @@ fi
 awk -v n="$AWARDS" -v a="$t0" -v b="$t1" -v bt="$BATCH" 'BEGIN {
     printf "credited and notified %d awards in 2 shards in %.2f s: %.0f credits/s (batch %d, goal >= 50000)\n",
            n, b - a, n / (b - a), bt }'
+tck=$(getconf CLK_TCK)
+read -r pu ps < "$out/payout.cpu"
+awk -v n="$AWARDS" -v pu="$pu" -v ps="$ps" -v m=$((m1 - m0)) \
+    -v r=$((ra1 - ra0)) -v t="$tck" 'BEGIN {
+    printf "cpu s per 1000 credits: cc-payout %.4f (user %.2f s, sys %.2f s), mariadbd %.4f, redis %.4f\n",
+           (pu + ps) * 1000 / n, pu, ps, m / t * 1000 / n, r / t * 1000 / n }'
