@@ -134,5 +134,6 @@ tck=$(getconf CLK_TCK)
 read -r pu ps < "$out/payout.cpu"
 awk -v n="$AWARDS" -v pu="$pu" -v ps="$ps" -v m=$((m1 - m0)) \
     -v r=$((ra1 - ra0)) -v t="$tck" 'BEGIN {
-    printf "cpu s per 1000 credits: cc-payout %.4f (user %.2f s, sys %.2f s), mariadbd %.4f, redis %.4f\n",
-           (pu + ps) * 1000 / n, pu, ps, m / t * 1000 / n, r / t * 1000 / n }'
+    printf "cpu s per 1000 credits: cc-payout %.4f (user %.2f s, " \
+           "sys %.2f s), mariadbd %.4f, redis %.4f\n", (pu + ps) * 1000 / n,
+           pu, ps, m / t * 1000 / n, r / t * 1000 / n }'

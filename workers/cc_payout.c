@@ -652,8 +652,8 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
             snprintf(val, sizeof(val), "c:%" PRIu64 ":%s", a->amount,
                      a->award_id);
 
-            if (redisAppendCommand(ctx, "EVALSHA %s 1 %s %s", ps->redis[r].sha, key,
-                                   val)
+            if (redisAppendCommand(ctx, "EVALSHA %s 1 %s %s",
+                                   ps->redis[r].sha, key, val)
                 != REDIS_OK)
             {
                 break;
