@@ -37,6 +37,8 @@
  *      same summary.
  */
 
+#define _GNU_SOURCE
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -572,9 +574,11 @@ typedef struct {
     size_t               buflen;
     cc_ledger_credit_t  *cr;
     char               (*ids)[CC_DRAW_ID_MAX];
-    char               **idp;         /* ids[k], for the binding */
+    size_t              *ord;         /* 0..k-1 in award id order */
+    char               **idp;         /* the bound arrays, in id order */
     unsigned long       *idlen;
     uint64_t            *uids;
+    uint64_t            *amts;
 } cc_draw_bufs_t;
 
 
@@ -627,13 +631,41 @@ cc_draw_bulk_prepare(cc_draw_shard_t *s)
 }
 
 
-/* the rows of ids[0..k) through the prepared INSERT's arrays */
+static int
+cc_draw_id_cmp(const void *a, const void *b, void *arg)
+{
+    char  (*ids)[CC_DRAW_ID_MAX] = arg;
+
+    return strcmp(ids[*(const size_t *) a], ids[*(const size_t *) b]);
+}
+
+
+/*
+ * The rows of ids[0..k) (users from..from+k) through the prepared
+ * INSERT's arrays, in award id order: the primary key's pages are then
+ * visited in order, not at random as the rank order would.
+ */
 static int
 cc_draw_insert_bulk(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
     size_t k)
 {
+    size_t        i, j;
     unsigned int  size;
     MYSQL_BIND    bind[3];
+
+    for (i = 0; i < k; i++) {
+        b->ord[i] = i;
+    }
+
+    qsort_r(b->ord, k, sizeof(size_t), cc_draw_id_cmp, b->ids);
+
+    for (i = 0; i < k; i++) {
+        j = b->ord[i];
+        b->idp[i] = b->ids[j];
+        b->idlen[i] = strlen(b->ids[j]);
+        b->uids[i] = s->users[from + j].uid;
+        b->amts[i] = s->amounts[from + j];
+    }
 
     memset(bind, 0, sizeof(bind));
 
@@ -644,7 +676,7 @@ cc_draw_insert_bulk(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
     bind[1].buffer = b->uids;
     bind[1].is_unsigned = 1;
     bind[2].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[2].buffer = &s->amounts[from];
+    bind[2].buffer = b->amts;
     bind[2].is_unsigned = 1;
 
     size = (unsigned int) k;
@@ -691,11 +723,8 @@ cc_draw_batch(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
     }
 
     for (i = from, k = 0; i < to; i++, k++) {
-        b->idlen[k] = (unsigned long) snprintf(b->ids[k], CC_DRAW_ID_MAX,
-                                               "%s:%" PRIu64, d->c.id,
-                                               s->users[i].uid);
-        b->idp[k] = b->ids[k];
-        b->uids[k] = s->users[i].uid;
+        snprintf(b->ids[k], CC_DRAW_ID_MAX, "%s:%" PRIu64, d->c.id,
+                 s->users[i].uid);
 
         cr[k].award_id = b->ids[k];
         cr[k].uid = s->users[i].uid;
@@ -799,15 +828,18 @@ cc_draw_write(cc_draw_shard_t *s)
     b.buf = b.st ? NULL : malloc(b.buflen);
     b.cr = malloc(batch * sizeof(cc_ledger_credit_t));
     b.ids = malloc(batch * CC_DRAW_ID_MAX);
+    b.ord = malloc(batch * sizeof(size_t));
     b.idp = malloc(batch * sizeof(char *));
     b.idlen = malloc(batch * sizeof(unsigned long));
     b.uids = malloc(batch * sizeof(uint64_t));
+    b.amts = malloc(batch * sizeof(uint64_t));
 
     rc = 0;
     loader = 0;
 
     if ((b.st == NULL && b.buf == NULL) || b.cr == NULL || b.ids == NULL
-        || b.idp == NULL || b.idlen == NULL || b.uids == NULL)
+        || b.ord == NULL || b.idp == NULL || b.idlen == NULL
+        || b.uids == NULL || b.amts == NULL)
     {
         rc = cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
         goto done;
@@ -855,9 +887,11 @@ done:
     free(b.buf);
     free(b.cr);
     free(b.ids);
+    free(b.ord);
     free(b.idp);
     free(b.idlen);
     free(b.uids);
+    free(b.amts);
 
     return rc;
 }
