@@ -34,7 +34,12 @@ scripts/deps.sh
 make -s workers >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-draw.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+# three free loopback ports in a row (others test on this machine too)
+busy=$(ss -Htln 2>/dev/null | awk '{ sub(/.*:/, "", $4); print $4 }')
+while :; do
+    port=$((20000 + RANDOM % 20000))
+    echo "$busy" | grep -qx "$port\|$((port + 1))\|$((port + 2))" || break
+done
 r0=$((port + 1)) r1=$((port + 2))
 
 stop() {

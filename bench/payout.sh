@@ -28,7 +28,12 @@ scripts/deps.sh
 make -s workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-payout.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+# three free loopback ports in a row (others test on this machine too)
+busy=$(ss -Htln 2>/dev/null | awk '{ sub(/.*:/, "", $4); print $4 }')
+while :; do
+    port=$((20000 + RANDOM % 20000))
+    echo "$busy" | grep -qx "$port\|$((port + 1))\|$((port + 2))" || break
+done
 r0=$((port + 1)) r1=$((port + 2))
 
 stop() {
@@ -54,10 +59,25 @@ mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
     --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
     --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
     --skip-name-resolve &
-for i in $(seq 100); do
+# a busy machine starts slowly: wait up to 60 s, and say it when it did not
+for i in $(seq 600); do
     mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' \
         >/dev/null 2>&1 && break
     sleep 0.1
+done
+for r in $r0 $r1; do
+    for i in $(seq 100); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+done
+mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' >/dev/null \
+    || { echo "mariadbd did not start: $(tail -3 "$out/mysql.err")" >&2
+         exit 1; }
+for r in $r0 $r1; do
+    [ -s "$out/redis$r.pid" ] \
+        || { echo "redis on $r did not start: $(tail -2 "$out/redis$r.log")" >&2
+             exit 1; }
 done
 
 sql() {
@@ -66,7 +86,8 @@ sql() {
 
 shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
 # shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards $shards 2>/dev/null
+build/workers/cc-ingest --init-shards $shards > "$out/init.err" 2>&1 \
+    || { cat "$out/init.err" >&2; exit 1; }
 
 cat > "$out/campaign" <<CONF
 campaign bench
