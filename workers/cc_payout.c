@@ -10,7 +10,9 @@
  *       module queued for users waiting on POST /cc/claim): their pending
  *       awards first, in a small transaction, then at once their notice;
  *   (b) bulk: the next --batch pending awards of each shard, in award id
- *       order from where the pass got to;
+ *       order from where the pass got to, every shard in a thread of its
+ *       own (their transactions and notices overlap), joined before (a)
+ *       and (c) run again;
  *   (c) outbox: awards credited but not yet notified (a crash between the
  *       commit and Redis leaves some): their notice.
  *
