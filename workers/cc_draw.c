@@ -122,6 +122,9 @@ typedef struct {
     uint64_t           *amounts;      /* users[i]'s award */
     unsigned char      *credited;     /* read back: 1 credited, 0 pending */
     uint64_t            n;
+    uint64_t           *index;        /* uid -> position + 1, see find */
+    uint64_t            index_mask;
+    unsigned            index_shift;
 
     uint64_t            done_upto;    /* from draw_plans */
     uint64_t            written;      /* users whose batch is committed */
@@ -897,16 +900,64 @@ done:
 }
 
 
+/*
+ * The read-back looks every row's uid up among the shard's users: a
+ * binary search over millions of users misses the cache at nearly every
+ * step, so a hash table (open addressing, linear probing, at most 2/3
+ * full) maps uid -> position + 1, built once.  0 on out of memory.
+ */
+static int
+cc_draw_index(cc_draw_shard_t *s)
+{
+    unsigned  bits;
+    uint64_t  i, h, cap;
+
+    if (s->index != NULL) {
+        return 1;
+    }
+
+    for (bits = 4, cap = 16; cap < s->n + s->n / 2; bits++, cap *= 2) {
+        /* void */
+    }
+
+    s->index = calloc(cap, sizeof(uint64_t));
+    if (s->index == NULL) {
+        return 0;
+    }
+
+    s->index_mask = cap - 1;
+    s->index_shift = 64 - bits;
+
+    for (i = 0; i < s->n; i++) {
+        h = (s->users[i].uid * 0x9e3779b97f4a7c15ULL) >> s->index_shift;
+
+        while (s->index[h] != 0) {
+            h = (h + 1) & s->index_mask;
+        }
+
+        s->index[h] = i + 1;
+    }
+
+    return 1;
+}
+
+
 static cc_draw_user_t *
 cc_draw_find(cc_draw_shard_t *s, uint64_t uid)
 {
-    cc_draw_user_t  key;
+    uint64_t  h, k;
 
-    key.uid = uid;
-    key.rank = cc_split_rank(s->d->key, uid);
+    h = (uid * 0x9e3779b97f4a7c15ULL) >> s->index_shift;
 
-    return bsearch(&key, s->users, s->n, sizeof(cc_draw_user_t),
-                   cc_draw_user_cmp);
+    while ((k = s->index[h]) != 0) {
+        if (s->users[k - 1].uid == uid) {
+            return &s->users[k - 1];
+        }
+
+        h = (h + 1) & s->index_mask;
+    }
+
+    return NULL;
 }
 
 
@@ -942,6 +993,11 @@ cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
     if (res == NULL) {
         return cc_draw_fail(s, CC_DRAW_FAILED, "read the awards back: %s",
                             mysql_error(s->db));
+    }
+
+    if (!cc_draw_index(s)) {
+        mysql_free_result(res);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
     }
 
     seen = 0;
@@ -1855,6 +1911,7 @@ done:
 
     for (s = 0; s < d->st.nshards; s++) {
         free(d->shards[s].users);
+        free(d->shards[s].index);
         free(d->shards[s].amounts);
         free(d->shards[s].credited);
     }
