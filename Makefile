@@ -101,6 +101,7 @@ $(LUA_HDR): $(LUA_SRCS)
 
 # cc-draw draws each shard in a thread of its own
 $(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
+$(BUILD)/workers/cc-payout: WORKER_LIBS += -pthread
 
 # the simulated external wallet (libmicrohttpd), for tests and the bench
 $(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \

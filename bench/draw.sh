@@ -14,17 +14,21 @@
 #      the same number of rows into a copy of the awards table (same keys)
 #      in one transaction each: what the storage does with no client work.
 # Durable settings for both: InnoDB flushes its log at every commit.
+# On a shared machine the wall clock is noisy: the CPU seconds of cc-draw,
+# mariadbd and the Redis servers during the draw are printed too.
 #
 # Goal: 10 million users drawn in under 60 s.
 #
 # Env: USERS (10000000) BATCH (20000) SPLIT (random) CAP (5000)
 #      POOL_MB (4096, InnoDB buffer pool)
+#      DRAW (build/workers/cc-draw: another build, to compare two)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 USERS=${USERS:-10000000} BATCH=${BATCH:-20000} SPLIT=${SPLIT:-random}
 CAP=${CAP:-5000} POOL_MB=${POOL_MB:-4096}
+DRAW=${DRAW:-build/workers/cc-draw}
 
 scripts/deps.sh
 make -s workers >/dev/null
@@ -103,13 +107,21 @@ credit      async
 cutoff      1700000000
 EOF
 
+# utime + stime of a process, in clock ticks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+mpid=$(cat "$out/mysql.pid") rpid0=$(cat "$out/redis$r0.pid")
+rpid1=$(cat "$out/redis$r1.pid")
+m0=$(ticks "$mpid") ra0=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+
 # 1. the draw
 t0=$(now)
 # shellcheck disable=SC2086
-build/workers/cc-draw --campaign "$out/campaign" $redis $shards \
+/usr/bin/time -f "%U %S" -o "$out/draw.cpu" \
+    "$DRAW" --campaign "$out/campaign" $redis $shards \
     --batch "$BATCH" > "$out/draw.out" 2> "$out/draw.err" \
     || { cat "$out/draw.err" >&2; exit 1; }
 t1=$(now)
+m1=$(ticks "$mpid") ra1=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
 sed 's/^/  /' "$out/draw.out"
 grep -E 'progress|read and ranked' "$out/draw.err" | tail -3 | sed 's/^/  /'
 draw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
@@ -141,3 +153,10 @@ awk -v n="$USERS" -v d="$draw" -v l="$limit" -v bt="$BATCH" 'BEGIN {
     printf "storage limit:  %d rows   in %6.2f s (%.0f/s, " \
            "INSERT ... SELECT per shard)\n", n, l, n / l
     printf "ratio:          cc-draw takes %.2f x the storage limit\n", d / l }'
+tck=$(getconf CLK_TCK)
+read -r du ds < "$out/draw.cpu"
+awk -v n="$USERS" -v du="$du" -v ds="$ds" -v m=$((m1 - m0)) \
+    -v r=$((ra1 - ra0)) -v t="$tck" 'BEGIN {
+    printf "cpu s per 1000 awards: cc-draw %.4f (user %.2f s, sys %.2f s), " \
+           "mariadbd %.4f, redis %.4f\n", (du + ds) * 1000 / n, du, ds,
+           m / t * 1000 / n, r / t * 1000 / n }'

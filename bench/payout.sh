@@ -11,12 +11,18 @@
 # flushes its log at every commit (the default), one commit per shard per
 # batch plus one for its notices.  Checks the result before printing it.
 #
-# Env: AWARDS (1000000) BATCH (5000)
+# On a shared machine the wall clock is noisy: the CPU seconds of
+# cc-payout, mariadbd and the Redis servers during the run are printed
+# too, per 1000 credits, to compare builds by.
+#
+# Env: AWARDS (1000000) BATCH (5000) PAYOUT (build/workers/cc-payout:
+# another build of it, to compare two back to back)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 AWARDS=${AWARDS:-1000000} BATCH=${BATCH:-5000}
+PAYOUT=${PAYOUT:-build/workers/cc-payout}
 
 scripts/deps.sh
 make -s workers test-tools >/dev/null
@@ -58,10 +64,25 @@ mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
     --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
     --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
     --skip-name-resolve &
-for i in $(seq 100); do
+# a busy machine starts slowly: wait up to 60 s, and say it when it did not
+for i in $(seq 600); do
     mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' \
         >/dev/null 2>&1 && break
     sleep 0.1
+done
+for r in $r0 $r1; do
+    for i in $(seq 100); do
+        redis-cli -p "$r" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+done
+mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' >/dev/null \
+    || { echo "mariadbd did not start: $(tail -3 "$out/mysql.err")" >&2
+         exit 1; }
+for r in $r0 $r1; do
+    [ -s "$out/redis$r.pid" ] \
+        || { echo "redis on $r did not start: $(tail -2 "$out/redis$r.log")" >&2
+             exit 1; }
 done
 
 sql() {
@@ -70,7 +91,8 @@ sql() {
 
 shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
 # shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards $shards 2>/dev/null
+build/workers/cc-ingest --init-shards $shards > "$out/init.err" 2>&1 \
+    || { cat "$out/init.err" >&2; exit 1; }
 
 cat > "$out/campaign" <<CONF
 campaign bench
@@ -93,13 +115,21 @@ for s in 0 1; do
         fund bench "$s" "$sum" | grep -q '^fund done'
 done
 
+# utime + stime of a process, in clock ticks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+mpid=$(cat "$out/mysql.pid") rpid0=$(cat "$out/redis$r0.pid")
+rpid1=$(cat "$out/redis$r1.pid")
+m0=$(ticks "$mpid") ra0=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086
-build/workers/cc-payout --campaign "$out/campaign" \
+/usr/bin/time -f "%U %S" -o "$out/payout.cpu" \
+    "$PAYOUT" --campaign "$out/campaign" \
     --redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1 $shards \
     --once --batch "$BATCH" --progress 2 2> "$out/payout.err" \
     || { cat "$out/payout.err"; exit 1; }
 t1=$(date +%s.%N)
+m1=$(ticks "$mpid") ra1=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
 sed 's/^/  /' "$out/payout.err"
 
 # the result, before its speed
@@ -126,3 +156,10 @@ fi
 awk -v n="$AWARDS" -v a="$t0" -v b="$t1" -v bt="$BATCH" 'BEGIN {
     printf "credited and notified %d awards in 2 shards in %.2f s: %.0f credits/s (batch %d, goal >= 50000)\n",
            n, b - a, n / (b - a), bt }'
+tck=$(getconf CLK_TCK)
+read -r pu ps < "$out/payout.cpu"
+awk -v n="$AWARDS" -v pu="$pu" -v ps="$ps" -v m=$((m1 - m0)) \
+    -v r=$((ra1 - ra0)) -v t="$tck" 'BEGIN {
+    printf "cpu s per 1000 credits: cc-payout %.4f (user %.2f s, " \
+           "sys %.2f s), mariadbd %.4f, redis %.4f\n", (pu + ps) * 1000 / n,
+           pu, ps, m / t * 1000 / n, r / t * 1000 / n }'

@@ -16,21 +16,28 @@
  *      one transaction.
  *   5. The shard's eligible uids, ordered by (cc_split_rank, uid), get the
  *      amounts of cc_split_next() in that order.  Batches of awards are
- *      INSERT IGNOREd with draw_plans.done_upto moved in the same
+ *      INSERT IGNOREd (one prepared statement over bound arrays, MariaDB's
+ *      bulk execution) with draw_plans.done_upto moved in the same
  *      transaction (and, in sync mode, the ledger credits too), so a run
  *      killed anywhere resumes where it stopped and writes nothing twice.
  *      The move of done_upto is guarded by its old value: two draws of
- *      one shard at once cannot both commit a batch.
+ *      one shard at once cannot both commit a batch.  A loader thread
+ *      beside the writer puts each committed batch into its users' Redis
+ *      hashes by award_set.lua (never moves a credited award back to
+ *      pending) while the next batch is in MySQL.
  *   6. The shard's awards are read back from MySQL and checked one by one
  *      against the plan (a resumed run checks the ones written before it
  *      writes more: the plan row does not hold every setting, the awards
- *      do); then each is loaded into its user's Redis hash by
- *      award_set.lua (never moves a credited award back to pending).
+ *      do); then the Redis fields the loader did not set are: those of
+ *      awards written by an earlier run, those whose status the read-back
+ *      shows changed since, all of them if the loader failed.
  *   7. The shard's digest (SHA-256 of "uid amount\n" in rank order) goes
  *      into draw_plans; the draw's digest covers the settings and every
  *      shard's.  A run after completion writes nothing and prints the
  *      same summary.
  */
+
+#define _GNU_SOURCE
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -89,6 +96,22 @@ typedef struct {
 
 typedef struct cc_draw_run_s  cc_draw_run_t;
 
+/*
+ * One pipeline of award_set.lua calls to every Redis shard: the writer's
+ * loader thread has one, the final pass another.  Errors go into its own
+ * err, never the shard's, so a loader thread touches nothing the shard's
+ * thread writes.
+ */
+typedef struct {
+    redisContext   *ctx[CC_DRAW_REDIS_MAX];
+    size_t          inflight[CC_DRAW_REDIS_MAX];
+    char            sha[41];
+    uint64_t        loaded;           /* fields the calls changed */
+    char            err[512];
+} cc_draw_pipe_t;
+
+
+
 typedef struct {
     cc_draw_run_t          *d;
     size_t              shard;
@@ -99,12 +122,23 @@ typedef struct {
     uint64_t           *amounts;      /* users[i]'s award */
     unsigned char      *credited;     /* read back: 1 credited, 0 pending */
     uint64_t            n;
+    uint64_t           *index;        /* uid -> position + 1, see find */
+    uint64_t            index_mask;
+    unsigned            index_shift;
 
     uint64_t            done_upto;    /* from draw_plans */
     uint64_t            written;      /* users whose batch is committed */
     uint64_t            inserted;     /* award rows this run added */
     uint64_t            loaded;       /* Redis fields this run changed */
     int                 finished;     /* the thread is done */
+
+    /* the loader thread, Redis beside the writes (cc_draw_loader_main) */
+    pthread_t           loader;
+    uint64_t            load_from;    /* done_upto when this run began */
+    uint64_t            loaded_upto;  /* the loader sent [load_from, this) */
+    int                 write_end;    /* the writer is done, set last */
+    int                 pipe_ok;
+    cc_draw_pipe_t      pipe;
     char                digest[65];
 
     int                 rc;           /* CC_DRAW_* */
@@ -532,56 +566,207 @@ cc_draw_read_users(cc_draw_shard_t *s)
 
 
 /*
+ * What the writer reuses batch after batch.  With MariaDB's array binding
+ * (bulk) the award rows go through one prepared INSERT executed over
+ * arrays of ids, uids and amounts: one round trip, and no SQL text to
+ * build or parse per row (the text was most of a batch's time).  Other
+ * servers get the multi-row INSERT text in buf.
+ */
+typedef struct {
+    MYSQL_STMT          *st;          /* NULL: the text INSERT */
+    char                *buf;
+    size_t               buflen;
+    cc_ledger_credit_t  *cr;
+    char               (*ids)[CC_DRAW_ID_MAX];
+    size_t              *ord;         /* 0..k-1 in award id order */
+    char               **idp;         /* the bound arrays, in id order */
+    unsigned long       *idlen;
+    uint64_t            *uids;
+    uint64_t            *amts;
+} cc_draw_bufs_t;
+
+
+/* the server executes bound arrays (MariaDB 10.2 and later) */
+static int
+cc_draw_bulk_ok(MYSQL *db)
+{
+    unsigned long  ext;
+
+    ext = 0;
+
+    if (mariadb_get_infov(db, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES,
+                          &ext) != 0)
+    {
+        return 0;
+    }
+
+    return (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)) != 0;
+}
+
+
+static MYSQL_STMT *
+cc_draw_bulk_prepare(cc_draw_shard_t *s)
+{
+    int             sync;
+    char            sql[512], now[32];
+    MYSQL_STMT     *st;
+    cc_draw_run_t  *d = s->d;
+
+    sync = d->c.credit == CC_CREDIT_SYNC;
+    snprintf(now, sizeof(now), "%" PRId64, d->now_ms);
+
+    snprintf(sql, sizeof(sql), "INSERT IGNORE INTO awards (award_id, "
+             "campaign, uid, amount_cents, status, created_at, credited_at)"
+             " VALUES (?, '%s', ?, ?, '%s', %" PRId64 ", %s)", d->c.id,
+             sync ? "credited" : "pending", d->now_ms, sync ? now : "NULL");
+
+    st = mysql_stmt_init(s->db);
+
+    if (st == NULL || mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+        cc_log("shard %zu: no bulk INSERT (%s): the text one instead",
+               s->shard, st ? mysql_stmt_error(st) : "out of memory");
+        if (st != NULL) {
+            mysql_stmt_close(st);
+        }
+        return NULL;
+    }
+
+    return st;
+}
+
+
+static int
+cc_draw_id_cmp(const void *a, const void *b, void *arg)
+{
+    char  (*ids)[CC_DRAW_ID_MAX] = arg;
+
+    return strcmp(ids[*(const size_t *) a], ids[*(const size_t *) b]);
+}
+
+
+/*
+ * The rows of ids[0..k) (users from..from+k) through the prepared
+ * INSERT's arrays, in award id order: the primary key's pages are then
+ * visited in order, not at random as the rank order would.
+ */
+static int
+cc_draw_insert_bulk(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
+    size_t k)
+{
+    size_t        i, j;
+    unsigned int  size;
+    MYSQL_BIND    bind[3];
+
+    for (i = 0; i < k; i++) {
+        b->ord[i] = i;
+    }
+
+    qsort_r(b->ord, k, sizeof(size_t), cc_draw_id_cmp, b->ids);
+
+    for (i = 0; i < k; i++) {
+        j = b->ord[i];
+        b->idp[i] = b->ids[j];
+        b->idlen[i] = strlen(b->ids[j]);
+        b->uids[i] = s->users[from + j].uid;
+        b->amts[i] = s->amounts[from + j];
+    }
+
+    memset(bind, 0, sizeof(bind));
+
+    bind[0].buffer_type = MYSQL_TYPE_STRING;
+    bind[0].buffer = b->idp;
+    bind[0].length = b->idlen;
+    bind[1].buffer_type = MYSQL_TYPE_LONGLONG;
+    bind[1].buffer = b->uids;
+    bind[1].is_unsigned = 1;
+    bind[2].buffer_type = MYSQL_TYPE_LONGLONG;
+    bind[2].buffer = b->amts;
+    bind[2].is_unsigned = 1;
+
+    size = (unsigned int) k;
+
+    if (mysql_stmt_attr_set(b->st, STMT_ATTR_ARRAY_SIZE, &size) != 0
+        || mysql_stmt_bind_param(b->st, bind) != 0
+        || mysql_stmt_execute(b->st) != 0)
+    {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "insert awards: %s",
+                            mysql_stmt_error(b->st));
+    }
+
+    s->inserted += mysql_stmt_affected_rows(b->st);
+
+    return 0;
+}
+
+
+/*
  * Awards [from, to) in rank order, one transaction: the rows, in sync mode
  * their credits, and done_upto moved from `from` to `to` (the guard: if
  * another run moved it, nothing of this batch commits).
  */
 static int
-cc_draw_batch(cc_draw_shard_t *s, char *buf, size_t buflen,
-    cc_ledger_credit_t *cr, char (*ids)[CC_DRAW_ID_MAX], uint64_t from,
+cc_draw_batch(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
     uint64_t to)
 {
-    int          sync;
-    long         added;
-    char         sql[256], err[512];
-    size_t       len, k;
-    uint64_t     i;
-    cc_draw_run_t   *d = s->d;
+    int                  sync;
+    long                 added;
+    char                 sql[256], err[512];
+    size_t               len, k;
+    uint64_t             i;
+    cc_draw_run_t       *d = s->d;
+    cc_ledger_credit_t  *cr = b->cr;
 
     sync = d->c.credit == CC_CREDIT_SYNC;
+    len = 0;
 
-    len = (size_t) snprintf(buf, buflen, "INSERT IGNORE INTO awards "
-                            "(award_id, campaign, uid, amount_cents, status,"
-                            " created_at, credited_at) VALUES ");
+    if (b->st == NULL) {
+        len = (size_t) snprintf(b->buf, b->buflen, "INSERT IGNORE INTO "
+                                "awards (award_id, campaign, uid, "
+                                "amount_cents, status, created_at, "
+                                "credited_at) VALUES ");
+    }
 
     for (i = from, k = 0; i < to; i++, k++) {
-        snprintf(ids[k], CC_DRAW_ID_MAX, "%s:%" PRIu64, d->c.id,
+        snprintf(b->ids[k], CC_DRAW_ID_MAX, "%s:%" PRIu64, d->c.id,
                  s->users[i].uid);
 
-        len += (size_t) snprintf(buf + len, buflen - len,
-                                 "%s('%s','%s',%" PRIu64 ",%" PRIu64
-                                 ",'%s',%" PRId64 ",", k ? "," : "", ids[k],
-                                 d->c.id, s->users[i].uid, s->amounts[i],
-                                 sync ? "credited" : "pending", d->now_ms);
-
-        if (sync) {
-            len += (size_t) snprintf(buf + len, buflen - len, "%" PRId64 ")",
-                                     d->now_ms);
-        } else {
-            len += (size_t) snprintf(buf + len, buflen - len, "NULL)");
-        }
-
-        cr[k].award_id = ids[k];
+        cr[k].award_id = b->ids[k];
         cr[k].uid = s->users[i].uid;
         cr[k].amount_cents = s->amounts[i];
         cr[k].rc = CC_LEDGER_ERROR;
+
+        if (b->st != NULL) {
+            continue;
+        }
+
+        len += (size_t) snprintf(b->buf + len, b->buflen - len,
+                                 "%s('%s','%s',%" PRIu64 ",%" PRIu64
+                                 ",'%s',%" PRId64 ",", k ? "," : "",
+                                 b->ids[k], d->c.id, s->users[i].uid,
+                                 s->amounts[i],
+                                 sync ? "credited" : "pending", d->now_ms);
+
+        if (sync) {
+            len += (size_t) snprintf(b->buf + len, b->buflen - len,
+                                     "%" PRId64 ")", d->now_ms);
+        } else {
+            len += (size_t) snprintf(b->buf + len, b->buflen - len,
+                                     "NULL)");
+        }
     }
 
-    if (cc_draw_sql(s, "insert awards", buf, len) != 0) {
-        return -1;
-    }
+    if (b->st != NULL) {
+        if (cc_draw_insert_bulk(s, b, from, k) != 0) {
+            return -1;
+        }
 
-    s->inserted += mysql_affected_rows(s->db);
+    } else {
+        if (cc_draw_sql(s, "insert awards", b->buf, len) != 0) {
+            return -1;
+        }
+
+        s->inserted += mysql_affected_rows(s->db);
+    }
 
     if (sync) {
         added = cc_ledger_credit_batch(s->db, d->c.id, cr, k, err,
@@ -618,20 +803,21 @@ cc_draw_batch(cc_draw_shard_t *s, char *buf, size_t buflen,
         return -1;
     }
 
-    __atomic_store_n(&s->written, to, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->written, to, __ATOMIC_RELEASE);
     return 0;
 }
+
+
+static void *cc_draw_loader_main(void *arg);
 
 
 static int
 cc_draw_write(cc_draw_shard_t *s)
 {
-    int                  rc;
-    char                *buf;
-    size_t               batch, buflen;
+    int                  rc, loader;
+    size_t               batch;
     uint64_t             from, to;
-    cc_ledger_credit_t  *cr;
-    char               (*ids)[CC_DRAW_ID_MAX];
+    cc_draw_bufs_t       b;
 
     if (s->done_upto > s->n) {
         return cc_draw_fail(s, CC_DRAW_FAILED, "done_upto %" PRIu64 " is "
@@ -640,19 +826,34 @@ cc_draw_write(cc_draw_shard_t *s)
     }
 
     batch = (size_t) s->d->o.batch;
-    buflen = batch * CC_DRAW_ROW_MAX + 256;
-    buf = malloc(buflen);
-    cr = malloc(batch * sizeof(cc_ledger_credit_t));
-    ids = malloc(batch * CC_DRAW_ID_MAX);
+    memset(&b, 0, sizeof(b));
+    b.st = cc_draw_bulk_ok(s->db) ? cc_draw_bulk_prepare(s) : NULL;
+    b.buflen = b.st ? 0 : batch * CC_DRAW_ROW_MAX + 256;
+    b.buf = b.st ? NULL : malloc(b.buflen);
+    b.cr = malloc(batch * sizeof(cc_ledger_credit_t));
+    b.ids = malloc(batch * CC_DRAW_ID_MAX);
+    b.ord = malloc(batch * sizeof(size_t));
+    b.idp = malloc(batch * sizeof(char *));
+    b.idlen = malloc(batch * sizeof(unsigned long));
+    b.uids = malloc(batch * sizeof(uint64_t));
+    b.amts = malloc(batch * sizeof(uint64_t));
 
     rc = 0;
+    loader = 0;
 
-    if (buf == NULL || cr == NULL || ids == NULL) {
+    if ((b.st == NULL && b.buf == NULL) || b.cr == NULL || b.ids == NULL
+        || b.ord == NULL || b.idp == NULL || b.idlen == NULL
+        || b.uids == NULL || b.amts == NULL)
+    {
         rc = cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
         goto done;
     }
 
     s->written = s->done_upto;
+    s->load_from = s->done_upto;
+    s->loaded_upto = s->done_upto;
+    s->write_end = 0;
+    loader = pthread_create(&s->loader, NULL, cc_draw_loader_main, s) == 0;
 
     for (from = s->done_upto; from < s->n; from = to) {
         if (!cc_worker_run) {
@@ -664,7 +865,7 @@ cc_draw_write(cc_draw_shard_t *s)
 
         to = from + batch < s->n ? from + batch : s->n;
 
-        rc = cc_draw_batch(s, buf, buflen, cr, ids, from, to);
+        rc = cc_draw_batch(s, &b, from, to);
         if (rc != 0) {
             goto done;
         }
@@ -672,24 +873,92 @@ cc_draw_write(cc_draw_shard_t *s)
 
 done:
 
-    free(buf);
-    free(cr);
-    free(ids);
+    if (loader) {
+        __atomic_store_n(&s->write_end, 1, __ATOMIC_RELEASE);
+        pthread_join(s->loader, NULL);
+        s->loaded += s->pipe.loaded;
+
+        if (!s->pipe_ok && rc == 0) {
+            cc_log("shard %zu: Redis beside the writes: %s; loading after "
+                   "them", s->shard, s->pipe.err);
+        }
+    }
+
+    if (b.st != NULL) {
+        mysql_stmt_close(b.st);
+    }
+
+    free(b.buf);
+    free(b.cr);
+    free(b.ids);
+    free(b.ord);
+    free(b.idp);
+    free(b.idlen);
+    free(b.uids);
+    free(b.amts);
 
     return rc;
+}
+
+
+/*
+ * The read-back looks every row's uid up among the shard's users: a
+ * binary search over millions of users misses the cache at nearly every
+ * step, so a hash table (open addressing, linear probing, at most 2/3
+ * full) maps uid -> position + 1, built once.  0 on out of memory.
+ */
+static int
+cc_draw_index(cc_draw_shard_t *s)
+{
+    unsigned  bits;
+    uint64_t  i, h, cap;
+
+    if (s->index != NULL) {
+        return 1;
+    }
+
+    for (bits = 4, cap = 16; cap < s->n + s->n / 2; bits++, cap *= 2) {
+        /* void */
+    }
+
+    s->index = calloc(cap, sizeof(uint64_t));
+    if (s->index == NULL) {
+        return 0;
+    }
+
+    s->index_mask = cap - 1;
+    s->index_shift = 64 - bits;
+
+    for (i = 0; i < s->n; i++) {
+        h = (s->users[i].uid * 0x9e3779b97f4a7c15ULL) >> s->index_shift;
+
+        while (s->index[h] != 0) {
+            h = (h + 1) & s->index_mask;
+        }
+
+        s->index[h] = i + 1;
+    }
+
+    return 1;
 }
 
 
 static cc_draw_user_t *
 cc_draw_find(cc_draw_shard_t *s, uint64_t uid)
 {
-    cc_draw_user_t  key;
+    uint64_t  h, k;
 
-    key.uid = uid;
-    key.rank = cc_split_rank(s->d->key, uid);
+    h = (uid * 0x9e3779b97f4a7c15ULL) >> s->index_shift;
 
-    return bsearch(&key, s->users, s->n, sizeof(cc_draw_user_t),
-                   cc_draw_user_cmp);
+    while ((k = s->index[h]) != 0) {
+        if (s->users[k - 1].uid == uid) {
+            return &s->users[k - 1];
+        }
+
+        h = (h + 1) & s->index_mask;
+    }
+
+    return NULL;
 }
 
 
@@ -725,6 +994,11 @@ cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
     if (res == NULL) {
         return cc_draw_fail(s, CC_DRAW_FAILED, "read the awards back: %s",
                             mysql_error(s->db));
+    }
+
+    if (!cc_draw_index(s)) {
+        mysql_free_result(res);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
     }
 
     seen = 0;
@@ -847,31 +1121,63 @@ cc_draw_redis_connect(const cc_addr_t *a, const char *name, char *sha,
 }
 
 
+static int
+cc_draw_pipe_open(cc_draw_run_t *d, cc_draw_pipe_t *pp)
+{
+    size_t  r;
+
+    memset(pp, 0, sizeof(*pp));
+
+    for (r = 0; r < d->o.nredis; r++) {
+        pp->ctx[r] = cc_draw_redis_connect(&d->addrs[r], d->o.redis[r],
+                                           pp->sha, pp->err,
+                                           sizeof(pp->err));
+        if (pp->ctx[r] == NULL) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+cc_draw_pipe_close(cc_draw_run_t *d, cc_draw_pipe_t *pp)
+{
+    size_t  r;
+
+    for (r = 0; r < d->o.nredis; r++) {
+        redisFree(pp->ctx[r]);
+        pp->ctx[r] = NULL;
+    }
+}
+
+
 /* the replies of the EVALSHAs in flight on Redis shard r */
 static int
-cc_draw_redis_drain(cc_draw_shard_t *s, redisContext *c, size_t r,
-    size_t *inflight)
+cc_draw_pipe_drain(cc_draw_run_t *d, cc_draw_pipe_t *pp, size_t r)
 {
     void        *v;
     redisReply  *reply;
 
-    for (; *inflight > 0; (*inflight)--) {
-        if (redisGetReply(c, &v) != REDIS_OK) {
-            return cc_draw_fail(s, CC_DRAW_FAILED, "redis %s: %s",
-                                s->d->o.redis[r], c->errstr);
+    for (; pp->inflight[r] > 0; pp->inflight[r]--) {
+        if (redisGetReply(pp->ctx[r], &v) != REDIS_OK) {
+            snprintf(pp->err, sizeof(pp->err), "redis %s: %s",
+                     d->o.redis[r], pp->ctx[r]->errstr);
+            return -1;
         }
 
         reply = v;
 
         if (reply->type != REDIS_REPLY_INTEGER) {
-            cc_draw_fail(s, CC_DRAW_FAILED, "redis %s: award_set: %s",
-                         s->d->o.redis[r], reply->type == REDIS_REPLY_ERROR
-                         ? reply->str : "unexpected reply");
+            snprintf(pp->err, sizeof(pp->err), "redis %s: award_set: %s",
+                     d->o.redis[r], reply->type == REDIS_REPLY_ERROR
+                     ? reply->str : "unexpected reply");
             freeReplyObject(reply);
             return -1;
         }
 
-        s->loaded += (uint64_t) reply->integer;
+        pp->loaded += (uint64_t) reply->integer;
         freeReplyObject(reply);
     }
 
@@ -879,74 +1185,156 @@ cc_draw_redis_drain(cc_draw_shard_t *s, redisContext *c, size_t r,
 }
 
 
-/*
- * Field w of every award's user, "p:..." or "c:..." as MySQL says, on the
- * user's Redis shard: pipelined, CC_DRAW_PIPELINE in flight per shard.
- */
+/* field w of users[i]: "p:..." or "c:...", CC_DRAW_PIPELINE in flight */
 static int
-cc_draw_load_redis(cc_draw_shard_t *s)
+cc_draw_pipe_send(cc_draw_shard_t *s, cc_draw_pipe_t *pp, uint64_t i,
+    int credited)
 {
-    int            rc;
-    char           key[CC_KEY_MAX], val[128], sha[41];
-    size_t         r, nr, inflight[CC_DRAW_REDIS_MAX];
-    uint64_t       i;
-    uint32_t       home;
-    cc_draw_run_t     *d = s->d;
-    redisContext  *ctx[CC_DRAW_REDIS_MAX];
+    char            key[CC_KEY_MAX], val[128];
+    uint32_t        home;
+    cc_draw_run_t  *d = s->d;
 
-    nr = d->o.nredis;
-    memset(ctx, 0, sizeof(ctx));
-    memset(inflight, 0, sizeof(inflight));
-    rc = 0;
+    home = cc_ring_shard(&d->ring, s->users[i].uid);
+    cc_key_user(key, s->users[i].uid);
+    snprintf(val, sizeof(val), "%c:%" PRIu64 ":%s:%" PRIu64,
+             credited ? 'c' : 'p', s->amounts[i], d->c.id, s->users[i].uid);
 
-    for (r = 0; r < nr; r++) {
-        ctx[r] = cc_draw_redis_connect(&d->addrs[r], d->o.redis[r], sha,
-                                       s->err, sizeof(s->err));
-        if (ctx[r] == NULL) {
-            s->rc = CC_DRAW_FAILED;
-            rc = -1;
-            goto done;
+    if (redisAppendCommand(pp->ctx[home], "EVALSHA %s 1 %s %s", pp->sha,
+                           key, val)
+        != REDIS_OK)
+    {
+        snprintf(pp->err, sizeof(pp->err), "redis %s: out of memory",
+                 d->o.redis[home]);
+        return -1;
+    }
+
+    if (++pp->inflight[home] == CC_DRAW_PIPELINE) {
+        return cc_draw_pipe_drain(d, pp, home);
+    }
+
+    return 0;
+}
+
+
+static int
+cc_draw_pipe_flush(cc_draw_run_t *d, cc_draw_pipe_t *pp)
+{
+    size_t  r;
+
+    for (r = 0; r < d->o.nredis; r++) {
+        if (cc_draw_pipe_drain(d, pp, r) != 0) {
+            return -1;
         }
     }
 
-    for (i = 0; i < s->n; i++) {
-        home = cc_ring_shard(&d->ring, s->users[i].uid);
-        cc_key_user(key, s->users[i].uid);
-        snprintf(val, sizeof(val), "%c:%" PRIu64 ":%s:%" PRIu64,
-                 s->credited[i] ? 'c' : 'p', s->amounts[i], d->c.id,
-                 s->users[i].uid);
+    return 0;
+}
 
-        if (redisAppendCommand(ctx[home], "EVALSHA %s 1 %s %s", sha, key,
-                               val)
-            != REDIS_OK)
-        {
-            rc = cc_draw_fail(s, CC_DRAW_FAILED, "redis %s: out of memory",
-                              d->o.redis[home]);
-            goto done;
+
+/*
+ * The loader: a thread beside the shard's writer that puts the awards of
+ * every committed batch into Redis while the next batch is in MySQL (the
+ * two servers work at once instead of one after the other).  It follows
+ * s->written, which the writer moves after each commit, so it only loads
+ * rows MySQL holds; their status is the one just written (pending, or
+ * credited in sync mode).  Should the payer credit one meanwhile, its
+ * notice "c" wins over this "p": award_set.lua never moves a status back.
+ * It stops when the writer says so (write_end) and everything written is
+ * loaded, or at its first error (the final pass then loads all).
+ */
+static void *
+cc_draw_loader_main(void *arg)
+{
+    int               end;
+    uint64_t          i, upto;
+    struct timespec   ts = { 0, 2000000 };
+    cc_draw_shard_t  *s = arg;
+    cc_draw_pipe_t   *pp = &s->pipe;
+
+    s->pipe_ok = 0;
+
+    if (cc_draw_pipe_open(s->d, pp) != 0) {
+        goto done;
+    }
+
+    for (i = s->load_from; ; ) {
+        end = __atomic_load_n(&s->write_end, __ATOMIC_ACQUIRE);
+        upto = __atomic_load_n(&s->written, __ATOMIC_ACQUIRE);
+
+        if (i == upto) {
+            if (end) {
+                break;
+            }
+
+            nanosleep(&ts, NULL);
+            continue;
         }
 
-        if (++inflight[home] == CC_DRAW_PIPELINE) {
-            rc = cc_draw_redis_drain(s, ctx[home], home, &inflight[home]);
-            if (rc != 0) {
+        for (; i < upto; i++) {
+            if (cc_draw_pipe_send(s, pp, i, s->d->c.credit == CC_CREDIT_SYNC)
+                != 0)
+            {
                 goto done;
             }
         }
     }
 
-    for (r = 0; r < nr; r++) {
-        rc = cc_draw_redis_drain(s, ctx[r], r, &inflight[r]);
-        if (rc != 0) {
-            goto done;
-        }
+    if (cc_draw_pipe_flush(s->d, pp) == 0) {
+        s->loaded_upto = i;
+        s->pipe_ok = 1;
     }
 
 done:
 
-    for (r = 0; r < nr; r++) {
-        redisFree(ctx[r]);
+    cc_draw_pipe_close(s->d, pp);
+    return NULL;
+}
+
+
+/*
+ * Field w of every award's user, "p:..." or "c:..." as MySQL says (the
+ * read-back), on the user's Redis shard, pipelined.  What the loader sent
+ * already, [load_from, loaded_upto), is sent again only where MySQL now
+ * says credited and the loader said pending.
+ */
+static int
+cc_draw_load_redis(cc_draw_shard_t *s)
+{
+    int             sent_c;
+    uint64_t        i;
+    cc_draw_pipe_t  pp;
+
+    sent_c = s->d->c.credit == CC_CREDIT_SYNC;
+
+    if (cc_draw_pipe_open(s->d, &pp) != 0) {
+        cc_draw_pipe_close(s->d, &pp);
+        return cc_draw_fail(s, CC_DRAW_FAILED, "%s", pp.err);
     }
 
-    return rc;
+    for (i = 0; i < s->n; i++) {
+        if (i >= s->load_from && i < s->loaded_upto
+            && s->credited[i] == sent_c)
+        {
+            continue;
+        }
+
+        if (cc_draw_pipe_send(s, &pp, i, s->credited[i]) != 0) {
+            break;
+        }
+    }
+
+    if (i == s->n) {
+        (void) cc_draw_pipe_flush(s->d, &pp);
+    }
+
+    cc_draw_pipe_close(s->d, &pp);
+    s->loaded += pp.loaded;
+
+    if (pp.err[0] != '\0') {
+        return cc_draw_fail(s, CC_DRAW_FAILED, "%s", pp.err);
+    }
+
+    return 0;
 }
 
 
@@ -1524,6 +1912,7 @@ done:
 
     for (s = 0; s < d->st.nshards; s++) {
         free(d->shards[s].users);
+        free(d->shards[s].index);
         free(d->shards[s].amounts);
         free(d->shards[s].credited);
     }

@@ -10,7 +10,9 @@
  *       module queued for users waiting on POST /cc/claim): their pending
  *       awards first, in a small transaction, then at once their notice;
  *   (b) bulk: the next --batch pending awards of each shard, in award id
- *       order from where the pass got to;
+ *       order from where the pass got to, every shard in a thread of its
+ *       own (their transactions and notices overlap), joined before (a)
+ *       and (c) run again;
  *   (c) outbox: awards credited but not yet notified (a crash between the
  *       commit and Redis leaves some): their notice.
  *
@@ -35,6 +37,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +91,11 @@ typedef struct {
 
 
 typedef struct {
-    char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
-    char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
-    int                  pass_done;
-    int                  outbox_empty;
-} cc_payout_shard_t;
-
-
-typedef struct {
     char                *addr;
     cc_addr_t            a;
     redisContext        *ctx;
     int64_t              retry_at;
+    char                 sha[41];        /* award_set.lua's */
 } cc_payout_redis_t;
 
 
@@ -113,26 +109,45 @@ typedef struct {
 } cc_payout_stats_t;
 
 
+/*
+ * A MySQL shard's own state.  The bulk step runs a thread per shard (the
+ * shards are separate databases: nothing to share), so everything a
+ * shard's work touches is here: its rows, its statement buffer, its own
+ * connections to the Redis shards for the notices, its counts.
+ */
+typedef struct {
+    char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
+    char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
+    int                  pass_done;
+    int                  outbox_empty;
+    cc_payout_award_t   *rows;           /* room for rows_max */
+    cc_ledger_credit_t  *credits;
+    char                *sql;            /* room for a statement over rows */
+    cc_payout_redis_t   *redis;          /* nredis: this shard's notices */
+    cc_payout_stats_t    stats;
+    int                  unpaid;         /* this pass left awards unpaid */
+    cc_wallet_t         *wallet;         /* wallet http; NULL: the ledger
+                                            (one a shard: libcurl handles
+                                            are not shared between threads) */
+    long                 rc;             /* the bulk step's */
+    pthread_t            tid;
+    int                  threaded;       /* tid is to be joined */
+} cc_payout_shard_t;
+
+
 typedef struct {
     cc_payout_opts_t     o;
     cc_campaign_t        camp;
     cc_store_t           st;
     cc_payout_shard_t    shard[CC_STORE_SHARDS_MAX];
-    cc_payout_redis_t    redis[CC_PAYOUT_REDIS_MAX];
+    cc_payout_redis_t    redis[CC_PAYOUT_REDIS_MAX];    /* the claims' */
     cc_ring_t            ring;           /* uid -> Redis shard, the module's */
     cc_ring_point_t     *points;
-    char                 sha[41];        /* award_set.lua's */
     int64_t              mysql_retry_at;
     unsigned             mysql_fails;
-    cc_payout_award_t   *rows;           /* room for rows_max */
-    size_t               rows_max;
-    cc_ledger_credit_t  *credits;
-    char                *sql;            /* room for a statement over rows */
+    size_t               rows_max;       /* of each shard's rows */
     size_t               sql_max;
-    int                  unpaid;         /* this pass left awards unpaid */
     int64_t              last_ok_ms;     /* a turn with every shard up */
-    cc_payout_stats_t    stats;
-    cc_wallet_t         *wallet;         /* wallet http; NULL: the ledger */
 } cc_payout_t;
 
 
@@ -343,7 +358,7 @@ cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
         return NULL;
     }
 
-    memcpy(p->sha, reply->str, 41);
+    memcpy(r->sha, reply->str, 41);
     freeReplyObject(reply);
 
     return r->ctx;
@@ -369,7 +384,9 @@ cc_payout_sql_fail(cc_payout_t *p, size_t s, const char *what,
         sh->conn = NULL;
     }
 
-    p->mysql_retry_at = cc_now_ms() + CC_PAYOUT_RETRY_MS;
+    /* from a shard's thread: the loop reads it after the join */
+    __atomic_store_n(&p->mysql_retry_at, cc_now_ms() + CC_PAYOUT_RETRY_MS,
+                     __ATOMIC_RELAXED);
 
     return -1;
 }
@@ -422,7 +439,7 @@ cc_payout_end_read(cc_payout_t *p, size_t s)
 
 
 /*
- * Reads rows of (award_id, uid, amount_cents, status) into p->rows
+ * Reads rows of (award_id, uid, amount_cents, status) into the shard's rows
  * (at most p->rows_max); the number read or -1.
  */
 static long
@@ -433,6 +450,7 @@ cc_payout_select(cc_payout_t *p, size_t s, const char *sql, size_t len)
     MYSQL_ROW           row;
     MYSQL_RES          *res;
     cc_payout_award_t  *a;
+    cc_payout_shard_t  *ps = &p->shard[s];
 
     if (mysql_real_query(db, sql, len) != 0
         || (res = mysql_store_result(db)) == NULL)
@@ -443,7 +461,7 @@ cc_payout_select(cc_payout_t *p, size_t s, const char *sql, size_t len)
     n = 0;
 
     while (n < p->rows_max && (row = mysql_fetch_row(res)) != NULL) {
-        a = &p->rows[n++];
+        a = &ps->rows[n++];
         snprintf(a->award_id, sizeof(a->award_id), "%s", row[0]);
         a->uid = strtoull(row[1], NULL, 10);
         a->amount = strtoull(row[2], NULL, 10);
@@ -459,8 +477,8 @@ cc_payout_select(cc_payout_t *p, size_t s, const char *sql, size_t len)
 
 /* appends "'id','id',..." of the rows with credited == want */
 static size_t
-cc_payout_id_list(cc_payout_t *p, char *out, size_t n, int want,
-    const int *ok)
+cc_payout_id_list(const cc_payout_award_t *rows, char *out, size_t n,
+    int want, const int *ok)
 {
     char    *q;
     size_t   i, k;
@@ -468,8 +486,8 @@ cc_payout_id_list(cc_payout_t *p, char *out, size_t n, int want,
     q = out;
 
     for (i = 0, k = 0; i < n; i++) {
-        if (p->rows[i].credited == want && (ok == NULL || ok[i])) {
-            q += sprintf(q, "%s'%s'", k++ ? "," : "", p->rows[i].award_id);
+        if (rows[i].credited == want && (ok == NULL || ok[i])) {
+            q += sprintf(q, "%s'%s'", k++ ? "," : "", rows[i].award_id);
         }
     }
 
@@ -489,13 +507,14 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
     long                added;
     size_t              i, k, len;
     MYSQL              *db = p->st.shards[s].conn;
-    cc_ledger_credit_t *c = p->credits;
+    cc_payout_shard_t  *ps = &p->shard[s];
+    cc_ledger_credit_t *c = ps->credits;
 
     for (i = 0, k = 0; i < n; i++) {
-        if (!p->rows[i].credited) {
-            c[k].award_id = p->rows[i].award_id;
-            c[k].uid = p->rows[i].uid;
-            c[k].amount_cents = p->rows[i].amount;
+        if (!ps->rows[i].credited) {
+            c[k].award_id = ps->rows[i].award_id;
+            c[k].uid = ps->rows[i].uid;
+            c[k].amount_cents = ps->rows[i].amount;
             k++;
         }
     }
@@ -505,8 +524,8 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
     }
 
     /* wallet http: two-phase through the external wallet (cc_wallet.h) */
-    added = p->wallet != NULL
-            ? cc_wallet_credit(p->wallet, db, c, k, err, sizeof(err))
+    added = ps->wallet != NULL
+            ? cc_wallet_credit(ps->wallet, db, c, k, err, sizeof(err))
             : cc_ledger_credit_batch(db, p->camp.id, c, k, err, sizeof(err));
 
     for (i = 0; added < 0 && i < k; i++) {
@@ -520,8 +539,8 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
             /* a break, not an outage: said, skipped, left pending */
             cc_log("mysql shard %s: NO_FUNDS: %s; %zu awards from %s left "
                    "pending", p->st.shards[s].name, err, k, c[0].award_id);
-            p->stats.no_funds += k;
-            p->unpaid = 1;
+            ps->stats.no_funds += k;
+            ps->unpaid = 1;
 
             if (mysql_rollback(db) != 0) {
                 return cc_payout_sql_fail(p, s, "rollback", NULL);
@@ -537,44 +556,44 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
     /* rows and c[] are in the same order: walk both */
 
     for (i = 0, k = 0; i < n; i++) {
-        if (p->rows[i].credited) {
+        if (ps->rows[i].credited) {
             continue;
         }
 
         switch (c[k++].rc) {
         case CC_LEDGER_DONE:
-            p->rows[i].credited = 2;        /* marked below */
+            ps->rows[i].credited = 2;        /* marked below */
             break;
 
         case CC_LEDGER_EXISTS:
-            p->rows[i].credited = 2;
-            p->stats.exists++;
+            ps->rows[i].credited = 2;
+            ps->stats.exists++;
             break;
 
         case CC_LEDGER_ERROR:               /* wallet http: logged there */
-            p->unpaid = 1;
+            ps->unpaid = 1;
             break;
 
         default:                            /* CC_LEDGER_MISMATCH */
             cc_log("award %s: MISMATCH: the ledger holds transfer %s with "
                    "another amount or wallet; not paid (%" PRIu64
                    " cents to uid %" PRIu64 " stays pending)",
-                   p->rows[i].award_id, p->rows[i].award_id,
-                   p->rows[i].amount, p->rows[i].uid);
-            p->stats.mismatch++;
-            p->unpaid = 1;
+                   ps->rows[i].award_id, ps->rows[i].award_id,
+                   ps->rows[i].amount, ps->rows[i].uid);
+            ps->stats.mismatch++;
+            ps->unpaid = 1;
             break;
         }
     }
 
-    len = sprintf(p->sql, "UPDATE awards SET status = 'credited', "
+    len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
                   "credited_at = %" PRId64 " WHERE status IN ('pending', "
                   "'crediting') AND award_id IN (", cc_now_ms());
-    k = cc_payout_id_list(p, p->sql + len, n, 2, NULL);
-    len += strlen(p->sql + len);
-    len += sprintf(p->sql + len, ")");
+    k = cc_payout_id_list(ps->rows, ps->sql + len, n, 2, NULL);
+    len += strlen(ps->sql + len);
+    len += sprintf(ps->sql + len, ")");
 
-    if (k > 0 && mysql_real_query(db, p->sql, len) != 0) {
+    if (k > 0 && mysql_real_query(db, ps->sql, len) != 0) {
         (void) mysql_rollback(db);
         return cc_payout_sql_fail(p, s, "mark awards credited", NULL);
     }
@@ -584,15 +603,15 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
     }
 
     for (i = 0; i < n; i++) {
-        if (p->rows[i].credited == 2) {
-            p->rows[i].credited = 1;
+        if (ps->rows[i].credited == 2) {
+            ps->rows[i].credited = 1;
         }
     }
 
-    p->stats.credited += added;
+    ps->stats.credited += added;
 
     if (claims) {
-        p->stats.claimed += added;
+        ps->stats.claimed += added;
     }
 
     return added;
@@ -616,6 +635,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
     redisReply         *reply;
     redisContext       *ctx;
     cc_payout_award_t  *a;
+    cc_payout_shard_t  *ps = &p->shard[s];
 
     ok = calloc(n + 1, sizeof(int));
     if (ok == NULL) {
@@ -629,13 +649,13 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
         reload = 0;
 
         for (i = 0; i < n; i++) {
-            a = &p->rows[i];
+            a = &ps->rows[i];
 
             if (!a->credited || a->redis != r) {
                 continue;
             }
 
-            if (ctx == NULL && (ctx = cc_payout_redis(p, &p->redis[r]))
+            if (ctx == NULL && (ctx = cc_payout_redis(p, &ps->redis[r]))
                                == NULL)
             {
                 break;
@@ -645,8 +665,8 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
             snprintf(val, sizeof(val), "c:%" PRIu64 ":%s", a->amount,
                      a->award_id);
 
-            if (redisAppendCommand(ctx, "EVALSHA %s 1 %s %s", p->sha, key,
-                                   val)
+            if (redisAppendCommand(ctx, "EVALSHA %s 1 %s %s",
+                                   ps->redis[r].sha, key, val)
                 != REDIS_OK)
             {
                 break;
@@ -662,7 +682,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
         /* the replies, in the order the calls went */
 
         for (i = 0, k = 0; i < n && k < sent; i++) {
-            a = &p->rows[i];
+            a = &ps->rows[i];
 
             if (!a->credited || a->redis != r) {
                 continue;
@@ -671,7 +691,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
             k++;
 
             if (redisGetReply(ctx, (void **) &reply) != REDIS_OK) {
-                cc_payout_redis_down(p, &p->redis[r], ctx->errstr);
+                cc_payout_redis_down(p, &ps->redis[r], ctx->errstr);
                 break;
             }
 
@@ -685,7 +705,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
 
             } else if (k == 1) {
                 /* NOSCRIPT after a restart, or worse: one line a batch */
-                cc_log("redis %s: award_set: %s", p->redis[r].addr,
+                cc_log("redis %s: award_set: %s", ps->redis[r].addr,
                        reply->type == REDIS_REPLY_ERROR ? reply->str
                                                         : "bad reply");
             }
@@ -693,18 +713,18 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
             freeReplyObject(reply);
         }
 
-        if (reload && p->redis[r].ctx != NULL) {
+        if (reload && ps->redis[r].ctx != NULL) {
             /* the script cache was lost (a restart): reconnect, reload */
-            redisFree(p->redis[r].ctx);
-            p->redis[r].ctx = NULL;
+            redisFree(ps->redis[r].ctx);
+            ps->redis[r].ctx = NULL;
         }
     }
 
-    len = sprintf(p->sql, "UPDATE awards SET notified = 1 WHERE status = "
+    len = sprintf(ps->sql, "UPDATE awards SET notified = 1 WHERE status = "
                   "'credited' AND award_id IN (");
-    k = cc_payout_id_list(p, p->sql + len, n, 1, ok);
-    len += strlen(p->sql + len);
-    len += sprintf(p->sql + len, ")");
+    k = cc_payout_id_list(ps->rows, ps->sql + len, n, 1, ok);
+    len += strlen(ps->sql + len);
+    len += sprintf(ps->sql + len, ")");
 
     free(ok);
 
@@ -712,7 +732,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
         return 0;
     }
 
-    if (mysql_real_query(db, p->sql, len) != 0) {
+    if (mysql_real_query(db, ps->sql, len) != 0) {
         (void) mysql_rollback(db);
         return cc_payout_sql_fail(p, s, "mark awards notified", NULL);
     }
@@ -721,7 +741,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
         return cc_payout_sql_fail(p, s, "commit notices", NULL);
     }
 
-    p->stats.notified += k;
+    ps->stats.notified += k;
 
     return (long) k;
 }
@@ -738,7 +758,7 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
 static long
 cc_payout_claims(cc_payout_t *p)
 {
-    char          *q;
+    char          *q, *sql;
     long           done, rc;
     size_t         i, r, s, n, len, found;
     uint64_t       uid;
@@ -797,25 +817,26 @@ cc_payout_claims(cc_payout_t *p)
     }
 
     for (s = 0; s < p->st.nshards && n > 0; s++) {
-        len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status "
+        sql = p->shard[s].sql;
+        len = sprintf(sql, "SELECT award_id, uid, amount_cents, status "
                       "FROM awards WHERE notified = 0 AND award_id IN (");
         found = 0;
 
         for (i = 0; i < n; i++) {
             if (shard[i] == s) {
-                len += sprintf(p->sql + len, "%s'%s:%" PRIu64 "'",
+                len += sprintf(sql + len, "%s'%s:%" PRIu64 "'",
                                found++ ? "," : "", p->camp.id, uids[i]);
             }
         }
 
-        len += sprintf(p->sql + len, ")");
+        len += sprintf(sql + len, ")");
 
         if (found == 0 || p->st.shards[s].conn == NULL) {
             /* a shard down: the bulk pass pays these later */
             continue;
         }
 
-        rc = cc_payout_select(p, s, p->sql, len);
+        rc = cc_payout_select(p, s, sql, len);
 
         if (rc > 0) {
             rc = cc_payout_credit(p, s, (size_t) rc, 1) < 0
@@ -855,13 +876,13 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
         return 0;
     }
 
-    len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status FROM "
+    len = sprintf(ps->sql, "SELECT award_id, uid, amount_cents, status FROM "
                   "awards WHERE campaign = '%s' AND status IN ('pending', "
-                  "'crediting') AND notified = 0 AND award_id > '%s' ORDER "
-                  "BY award_id LIMIT %lld", p->camp.id, ps->cursor,
+                  "'crediting') AND notified = 0 AND award_id > '%s' "
+                  "ORDER BY award_id LIMIT %lld", p->camp.id, ps->cursor,
                   p->o.batch);
 
-    n = cc_payout_select(p, s, p->sql, len);
+    n = cc_payout_select(p, s, ps->sql, len);
 
     if (n < 0) {
         return -1;
@@ -884,7 +905,7 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
         ps->cursor[0] = '\0';
 
     } else {
-        memcpy(ps->cursor, p->rows[n - 1].award_id,
+        memcpy(ps->cursor, ps->rows[n - 1].award_id,
                sizeof(ps->cursor));
     }
 
@@ -892,6 +913,91 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
     (void) cc_payout_notify(p, s, (size_t) n);
 
     return rc;
+}
+
+
+typedef struct {
+    cc_payout_t  *p;
+    size_t        s;
+} cc_payout_job_t;
+
+
+static void *
+cc_payout_bulk_thread(void *arg)
+{
+    cc_payout_job_t  *j = arg;
+
+    mysql_thread_init();
+    j->p->shard[j->s].rc = cc_payout_bulk(j->p, j->s);
+    mysql_thread_end();
+
+    return NULL;
+}
+
+
+/*
+ * (b) on every shard at once: a thread per shard with a batch to do, so
+ * the shards' transactions, commits and notices overlap instead of
+ * queueing behind each other (MySQL's work is most of a credit's).  The
+ * threads share nothing but the log and the retry time.  Joined before
+ * the turn goes on, so claims and the outbox run alone.
+ */
+static long
+cc_payout_bulk_all(cc_payout_t *p)
+{
+    long                did;
+    size_t              s, nrun;
+    cc_payout_job_t     job[CC_STORE_SHARDS_MAX];
+    cc_payout_shard_t  *ps;
+
+    nrun = 0;
+
+    for (s = 0; s < p->st.nshards; s++) {
+        ps = &p->shard[s];
+        ps->rc = 0;
+
+        if (ps->pass_done || p->st.shards[s].conn == NULL) {
+            continue;
+        }
+
+        nrun++;
+    }
+
+    for (s = 0; s < p->st.nshards; s++) {
+        ps = &p->shard[s];
+        job[s].p = p;
+        job[s].s = s;
+        ps->threaded = 0;
+
+        if (ps->pass_done || p->st.shards[s].conn == NULL) {
+            continue;
+        }
+
+        /* one shard to do, or no thread to be had: do it here */
+        if (nrun > 1
+            && pthread_create(&ps->tid, NULL, cc_payout_bulk_thread, &job[s])
+               == 0)
+        {
+            ps->threaded = 1;
+
+        } else {
+            ps->rc = cc_payout_bulk(p, s);
+        }
+    }
+
+    did = 0;
+
+    for (s = 0; s < p->st.nshards; s++) {
+        ps = &p->shard[s];
+
+        if (ps->threaded) {
+            pthread_join(ps->tid, NULL);
+        }
+
+        did += ps->rc > 0 ? ps->rc : 0;
+    }
+
+    return did;
 }
 
 
@@ -907,12 +1013,12 @@ cc_payout_outbox(cc_payout_t *p, size_t s)
         return 0;
     }
 
-    len = sprintf(p->sql, "SELECT award_id, uid, amount_cents, status FROM "
+    len = sprintf(ps->sql, "SELECT award_id, uid, amount_cents, status FROM "
                   "awards WHERE campaign = '%s' AND status = 'credited' AND "
                   "notified = 0 AND award_id > '%s' ORDER BY award_id "
                   "LIMIT %lld", p->camp.id, ps->ocursor, p->o.batch);
 
-    n = cc_payout_select(p, s, p->sql, len);
+    n = cc_payout_select(p, s, ps->sql, len);
 
     if (n < 0) {
         return -1;
@@ -924,7 +1030,7 @@ cc_payout_outbox(cc_payout_t *p, size_t s)
         ps->ocursor[0] = '\0';
 
     } else {
-        memcpy(ps->ocursor, p->rows[n - 1].award_id, sizeof(ps->ocursor));
+        memcpy(ps->ocursor, ps->rows[n - 1].award_id, sizeof(ps->ocursor));
     }
 
     if (n == 0) {
@@ -935,10 +1041,34 @@ cc_payout_outbox(cc_payout_t *p, size_t s)
 }
 
 
+/* the counts of every shard */
+static void
+cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
+{
+    size_t              s;
+    cc_payout_stats_t  *x;
+
+    memset(t, 0, sizeof(*t));
+
+    for (s = 0; s < p->st.nshards; s++) {
+        x = &p->shard[s].stats;
+        t->credited += x->credited;
+        t->claimed += x->claimed;
+        t->exists += x->exists;
+        t->mismatch += x->mismatch;
+        t->no_funds += x->no_funds;
+        t->notified += x->notified;
+    }
+}
+
+
 static void
 cc_payout_report(cc_payout_t *p, const char *what, double rate)
 {
-    cc_payout_stats_t  *t = &p->stats;
+    cc_payout_stats_t   all;
+    cc_payout_stats_t  *t = &all;
+
+    cc_payout_total(p, t);
 
     cc_log("%s: %llu credited (%llu on claims), %llu already credited, "
            "%llu mismatch, %llu no funds, %llu notified; %.0f credits/s",
@@ -951,11 +1081,14 @@ static void
 cc_payout_metrics(cc_payout_t *p, double rate)
 {
     cc_promfile_t       pf;
-    cc_payout_stats_t  *t = &p->stats;
+    cc_payout_stats_t   all;
+    cc_payout_stats_t  *t = &all;
 
     if (p->o.metrics == NULL) {
         return;
     }
+
+    cc_payout_total(p, t);
 
     cc_promfile_begin(&pf);
     cc_promfile_add(&pf, "cc_payout_rows_total", "counter",
@@ -989,11 +1122,12 @@ cc_payout_metrics(cc_payout_t *p, double rate)
 static int
 cc_payout_run(cc_payout_t *p)
 {
-    int                 sync, all;
+    int                 sync, all, unpaid;
     long                did, rc;
     size_t              s;
     double              rate;
     int64_t             now, start, next_pass, next_progress, last_t;
+    cc_payout_stats_t   t;
     unsigned long long  last_n;
 
     sync = p->camp.credit == CC_CREDIT_SYNC;
@@ -1011,10 +1145,7 @@ cc_payout_run(cc_payout_t *p)
         if (!sync) {
             did += cc_payout_claims(p);
 
-            for (s = 0; s < p->st.nshards; s++) {
-                rc = cc_payout_bulk(p, s);
-                did += rc > 0 ? rc : 0;
-            }
+            did += cc_payout_bulk_all(p);
         }
 
         for (s = 0; s < p->st.nshards; s++) {
@@ -1033,10 +1164,11 @@ cc_payout_run(cc_payout_t *p)
         }
 
         if (now >= next_progress) {
-            rate = (p->stats.credited - last_n) * 1000.0 / (now - last_t + 1);
+            cc_payout_total(p, &t);
+            rate = (t.credited - last_n) * 1000.0 / (now - last_t + 1);
             cc_payout_report(p, "progress", rate);
             cc_payout_metrics(p, rate);
-            last_n = p->stats.credited;
+            last_n = t.credited;
             last_t = now;
             next_progress = now + p->o.progress_s * 1000;
         }
@@ -1057,7 +1189,10 @@ cc_payout_run(cc_payout_t *p)
                 p->shard[s].pass_done = 0;
             }
 
-            p->unpaid = 0;
+            for (s = 0; s < p->st.nshards; s++) {
+                p->shard[s].unpaid = 0;
+            }
+
             next_pass = now + p->o.interval_s * 1000;
         }
 
@@ -1067,11 +1202,16 @@ cc_payout_run(cc_payout_t *p)
     }
 
     now = cc_now_ms();
-    rate = p->stats.credited * 1000.0 / (now - start + 1);
+    cc_payout_total(p, &t);
+    rate = t.credited * 1000.0 / (now - start + 1);
     cc_payout_report(p, cc_worker_run ? "done" : "stopping", rate);
     cc_payout_metrics(p, rate);
 
-    return p->o.once && cc_worker_run && p->unpaid ? 1 : 0;
+    for (s = 0, unpaid = 0; s < p->st.nshards; s++) {
+        unpaid = unpaid || p->shard[s].unpaid;
+    }
+
+    return p->o.once && cc_worker_run && unpaid ? 1 : 0;
 }
 
 
@@ -1098,11 +1238,12 @@ cc_payout_shard_of(cc_payout_t *p)
 int
 main(int argc, char **argv)
 {
-    int           rc;
-    char          err[512];
-    size_t        i, lens[CC_PAYOUT_REDIS_MAX];
-    const char   *names[CC_PAYOUT_REDIS_MAX], *why;
-    cc_payout_t  *p;
+    int                 rc;
+    char                err[512];
+    size_t              i, s, lens[CC_PAYOUT_REDIS_MAX];
+    const char         *names[CC_PAYOUT_REDIS_MAX], *why;
+    cc_payout_t        *p;
+    cc_payout_shard_t  *ps;
 
     cc_worker_init("cc-payout");
 
@@ -1157,27 +1298,44 @@ main(int argc, char **argv)
         return cc_payout_shard_of(p);
     }
 
-    if (p->camp.wallet == CC_WALLET_HTTP
-        && (p->wallet = cc_wallet_open(&p->camp, err, sizeof(err))) == NULL)
-    {
-        fprintf(stderr, "cc-payout: wallet http: %s\n", err);
-        return 2;
-    }
-
-    /* one buffer of rows and one statement over them, reused */
+    /*
+     * Per MySQL shard: one buffer of rows and one statement over them,
+     * reused, and its own connections to the Redis shards (hiredis
+     * contexts are not shared between threads).
+     */
     p->rows_max = (size_t) p->o.batch;
     if (p->rows_max < p->o.nredis * CC_PAYOUT_CLAIMS) {
         p->rows_max = p->o.nredis * CC_PAYOUT_CLAIMS;
     }
 
     p->sql_max = 1024 + p->rows_max * (CC_PAYOUT_ID_MAX + 8);
-    p->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
-    p->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
-    p->sql = malloc(p->sql_max);
 
-    if (p->rows == NULL || p->credits == NULL || p->sql == NULL) {
-        fprintf(stderr, "cc-payout: out of memory\n");
-        return 2;
+    for (s = 0; s < p->st.nshards; s++) {
+        ps = &p->shard[s];
+        ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
+        ps->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
+        ps->sql = malloc(p->sql_max);
+        ps->redis = calloc(p->o.nredis, sizeof(cc_payout_redis_t));
+
+        if (ps->rows == NULL || ps->credits == NULL || ps->sql == NULL
+            || ps->redis == NULL)
+        {
+            fprintf(stderr, "cc-payout: out of memory\n");
+            return 2;
+        }
+
+        for (i = 0; i < p->o.nredis; i++) {
+            ps->redis[i].addr = p->redis[i].addr;
+            ps->redis[i].a = p->redis[i].a;
+        }
+
+        if (p->camp.wallet == CC_WALLET_HTTP
+            && (ps->wallet = cc_wallet_open(&p->camp, err, sizeof(err)))
+               == NULL)
+        {
+            fprintf(stderr, "cc-payout: wallet http: %s\n", err);
+            return 2;
+        }
     }
 
     cc_log("campaign %s (%s): paying from %zu MySQL and %zu Redis shards, "
@@ -1194,12 +1352,24 @@ main(int argc, char **argv)
         }
     }
 
-    cc_wallet_close(p->wallet);
+    for (s = 0; s < p->st.nshards; s++) {
+        ps = &p->shard[s];
+
+        for (i = 0; i < p->o.nredis; i++) {
+            if (ps->redis[i].ctx != NULL) {
+                redisFree(ps->redis[i].ctx);
+            }
+        }
+
+        cc_wallet_close(ps->wallet);
+        free(ps->rows);
+        free(ps->credits);
+        free(ps->sql);
+        free(ps->redis);
+    }
+
     cc_store_close(&p->st);
     free(p->points);
-    free(p->rows);
-    free(p->credits);
-    free(p->sql);
     free(p);
 
     return rc;
