@@ -3,16 +3,18 @@
  *
  * cc-draw writes one award per eligible user into the user's MySQL shard
  * (table awards, status pending) and "p:amount:award_id" into field w of
- * the user's Redis hash.  This worker credits them, in a loop of three
- * steps, each a transaction per MySQL shard:
+ * the user's Redis hash.  This worker credits them in three steps, each
+ * a transaction per MySQL shard:
  *
  *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard (uids the
  *       module queued for users waiting on POST /cc/claim): their pending
- *       awards first, in a small transaction, then at once their notice;
+ *       awards in a small transaction, then at once their notice; all the
+ *       time, in a thread of its own with its own connections, beside (b)
+ *       (a user waits: not for a bulk batch), and before (b) begins;
  *   (b) bulk: the next --batch pending awards of each shard, in award id
  *       order from where the pass got to, every shard in a thread of its
- *       own (their transactions and notices overlap), joined before (a)
- *       and (c) run again;
+ *       own (their transactions and notices overlap), joined before (c)
+ *       runs, in a loop;
  *   (c) outbox: awards credited but not yet notified (a crash between the
  *       commit and Redis leaves some): their notice.
  *
@@ -199,9 +201,10 @@ cc_payout_usage(FILE *out)
 "Credits the scheduled draw's pending awards into the users' wallets (the\n"
 "ledger in each MySQL shard) and tells each user's Redis shard (field w of\n"
 "cc:{uid}:u becomes \"c:amount:award_id\").  Claims queued by the module\n"
-"(cc:claims) are served first, then the rest in batches, one transaction\n"
-"per MySQL shard each.  Safe to kill and restart anywhere: nothing is\n"
-"credited twice, nothing is lost.  SIGTERM finishes the batch and exits.\n"
+"(cc:claims) are served at once, beside the rest, which goes in batches,\n"
+"one transaction per MySQL shard each.  Safe to kill and restart\n"
+"anywhere: nothing is credited twice, nothing is lost.  SIGTERM finishes\n"
+"the batch and exits.\n"
 "The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --campaign FILE   the campaign file (the same cc-draw read)\n"
@@ -216,7 +219,8 @@ cc_payout_usage(FILE *out)
 "  --interval SEC    a new pass over the pending awards every SEC seconds\n"
 "                    when not --once (default 10); claims are served all\n"
 "                    the time\n"
-"  --idle-ms MS      sleep when there was nothing to do (default 10)\n"
+"  --idle-ms MS      sleep when there was nothing to do, and between\n"
+"                    looks at cc:claims when none came (default 10)\n"
 "  --progress SEC    a progress line every SEC seconds (default 10)\n"
 "  --metrics-file PATH  a Prometheus textfile written with each progress\n"
 "                    line and at exit (cc_payout_*)\n"
@@ -543,15 +547,31 @@ cc_payout_id_list(const cc_payout_award_t *rows, char *out, size_t n,
  * Credits the rows not credited yet, in the shard's open transaction, and
  * marks them credited in the same one.  The number credited now, or -1
  * (rolled back).
+ *
+ * With the ledger the awards are marked first, then credited: the pool's
+ * row, which every credit of the shard updates, is then the last row the
+ * transaction locks, just before its commit, so a claim's credit waits on
+ * a bulk batch for its commit only, not for the UPDATE of its thousands
+ * of awards as well.  Should the ledger refuse some (MISMATCH), that is
+ * rolled back and done again the other way round, marking only the
+ * awards it credited.  (The wallet http commits on its own: marked
+ * after.)
  */
 static long
 cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
 {
+    int                 early;
     char                err[512];
     long                added;
     size_t              i, k, len;
+    int64_t             now;
     MYSQL              *db = ps->db->conn;
     cc_ledger_credit_t *c = ps->credits;
+
+    now = cc_now_ms();
+    early = ps->wallet == NULL;
+
+again:
 
     for (i = 0, k = 0; i < n; i++) {
         if (!ps->rows[i].credited) {
@@ -564,6 +584,20 @@ cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
 
     if (k == 0) {
         return 0;
+    }
+
+    if (early) {
+        len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
+                      "credited_at = %" PRId64 " WHERE status IN ("
+                      "'pending', 'crediting') AND award_id IN (", now);
+        (void) cc_payout_id_list(ps->rows, ps->sql + len, n, 0, NULL);
+        len += strlen(ps->sql + len);
+        len += sprintf(ps->sql + len, ")");
+
+        if (mysql_real_query(db, ps->sql, len) != 0) {
+            (void) mysql_rollback(db);
+            return cc_payout_sql_fail(ps, "mark awards credited", NULL);
+        }
     }
 
     /* wallet http: two-phase through the external wallet (cc_wallet.h) */
@@ -594,6 +628,18 @@ cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
 
         (void) mysql_rollback(db);
         return cc_payout_sql_fail(ps, "credit", err);
+    }
+
+    for (i = 0; early && i < k; i++) {
+        if (c[i].rc != CC_LEDGER_DONE && c[i].rc != CC_LEDGER_EXISTS) {
+            /* some not paid: their marks go, and the others' are redone */
+            if (mysql_rollback(db) != 0) {
+                return cc_payout_sql_fail(ps, "rollback", NULL);
+            }
+
+            early = 0;
+            goto again;
+        }
     }
 
     /* rows and c[] are in the same order: walk both */
@@ -631,8 +677,8 @@ cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
 
     len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
                   "credited_at = %" PRId64 " WHERE status IN ('pending', "
-                  "'crediting') AND award_id IN (", cc_now_ms());
-    k = cc_payout_id_list(ps->rows, ps->sql + len, n, 2, NULL);
+                  "'crediting') AND award_id IN (", now);
+    k = early ? 0 : cc_payout_id_list(ps->rows, ps->sql + len, n, 2, NULL);
     len += strlen(ps->sql + len);
     len += sprintf(ps->sql + len, ")");
 
