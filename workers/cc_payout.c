@@ -3,16 +3,18 @@
  *
  * cc-draw writes one award per eligible user into the user's MySQL shard
  * (table awards, status pending) and "p:amount:award_id" into field w of
- * the user's Redis hash.  This worker credits them, in a loop of three
- * steps, each a transaction per MySQL shard:
+ * the user's Redis hash.  This worker credits them in three steps, each
+ * a transaction per MySQL shard:
  *
  *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard (uids the
  *       module queued for users waiting on POST /cc/claim): their pending
- *       awards first, in a small transaction, then at once their notice;
+ *       awards in a small transaction, then at once their notice; all the
+ *       time, in a thread of its own with its own connections, beside (b)
+ *       (a user waits: not for a bulk batch), and before (b) begins;
  *   (b) bulk: the next --batch pending awards of each shard, in award id
  *       order from where the pass got to, every shard in a thread of its
- *       own (their transactions and notices overlap), joined before (a)
- *       and (c) run again;
+ *       own (their transactions and notices overlap), joined before (c)
+ *       runs, in a loop;
  *   (c) outbox: awards credited but not yet notified (a crash between the
  *       commit and Redis leaves some): their notice.
  *
@@ -110,6 +112,21 @@ typedef struct {
 
 
 /*
+ * What is being credited on a MySQL shard right now, so that no award is
+ * worked on by the claims and a bulk batch at once: the bulk's batch is
+ * the award ids in (lo, hi] (it reads in id order from its cursor), and
+ * the claims skip those; a bulk batch starts only once the shard's claims
+ * in flight are done (one small transaction).  See cc_payout_claims().
+ */
+typedef struct {
+    int                  bulk;           /* a bulk batch in (lo, hi] */
+    char                 lo[CC_PAYOUT_ID_MAX + 1];
+    char                 hi[CC_PAYOUT_ID_MAX + 1];
+    int                  claims;         /* claims being credited */
+} cc_payout_flight_t;
+
+
+/*
  * A MySQL shard's own state.  The bulk step runs a thread per shard (the
  * shards are separate databases: nothing to share), so everything a
  * shard's work touches is here: its rows, its statement buffer, its own
@@ -132,6 +149,9 @@ typedef struct {
     long                 rc;             /* the bulk step's */
     pthread_t            tid;
     int                  threaded;       /* tid is to be joined */
+    cc_store_shard_t    *db;             /* its connection: the bulk's or
+                                            the claims' */
+    int64_t             *retry_at;       /* when db may connect again */
 } cc_payout_shard_t;
 
 
@@ -145,6 +165,26 @@ typedef struct {
     cc_ring_point_t     *points;
     int64_t              mysql_retry_at;
     unsigned             mysql_fails;
+
+    /*
+     * The claims' thread: its own MySQL connections (cst), lanes (claim:
+     * rows, statements, Redis connections for the notices, wallet) and
+     * retry time.  p->redis is its alone (the LPOPs).
+     */
+    cc_store_t           cst;
+    cc_payout_shard_t    claim[CC_STORE_SHARDS_MAX];
+    int64_t              cmysql_retry_at;
+    unsigned             cmysql_fails;
+    pthread_t            claims_tid;
+    int                  claims_threaded;
+
+    /* shared by the claims' thread and the bulk's: under mu */
+    pthread_mutex_t      mu;
+    pthread_cond_t       cv;             /* a shard's claims are done */
+    cc_payout_flight_t   flight[CC_STORE_SHARDS_MAX];
+    cc_payout_stats_t    cstats[CC_STORE_SHARDS_MAX];   /* the claims' */
+    int                  claims_stop;
+    int                  claims_started; /* its first turn is over */
     size_t               rows_max;       /* of each shard's rows */
     size_t               sql_max;
     int64_t              last_ok_ms;     /* a turn with every shard up */
@@ -161,9 +201,10 @@ cc_payout_usage(FILE *out)
 "Credits the scheduled draw's pending awards into the users' wallets (the\n"
 "ledger in each MySQL shard) and tells each user's Redis shard (field w of\n"
 "cc:{uid}:u becomes \"c:amount:award_id\").  Claims queued by the module\n"
-"(cc:claims) are served first, then the rest in batches, one transaction\n"
-"per MySQL shard each.  Safe to kill and restart anywhere: nothing is\n"
-"credited twice, nothing is lost.  SIGTERM finishes the batch and exits.\n"
+"(cc:claims) are served at once, beside the rest, which goes in batches,\n"
+"one transaction per MySQL shard each.  Safe to kill and restart\n"
+"anywhere: nothing is credited twice, nothing is lost.  SIGTERM finishes\n"
+"the batch and exits.\n"
 "The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --campaign FILE   the campaign file (the same cc-draw read)\n"
@@ -178,7 +219,8 @@ cc_payout_usage(FILE *out)
 "  --interval SEC    a new pass over the pending awards every SEC seconds\n"
 "                    when not --once (default 10); claims are served all\n"
 "                    the time\n"
-"  --idle-ms MS      sleep when there was nothing to do (default 10)\n"
+"  --idle-ms MS      sleep when there was nothing to do, and between\n"
+"                    looks at cc:claims when none came (default 10)\n"
 "  --progress SEC    a progress line every SEC seconds (default 10)\n"
 "  --metrics-file PATH  a Prometheus textfile written with each progress\n"
 "                    line and at exit (cc_payout_*)\n"
@@ -369,10 +411,9 @@ cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 
 
 static int
-cc_payout_sql_fail(cc_payout_t *p, size_t s, const char *what,
-    const char *why)
+cc_payout_sql_fail(cc_payout_shard_t *ps, const char *what, const char *why)
 {
-    cc_store_shard_t  *sh = &p->st.shards[s];
+    cc_store_shard_t  *sh = ps->db;
 
     cc_log("mysql shard %s: %s: %s; retrying in %d ms", sh->name, what,
            why ? why : (sh->conn ? mysql_error(sh->conn) : "not connected"),
@@ -385,53 +426,60 @@ cc_payout_sql_fail(cc_payout_t *p, size_t s, const char *what,
     }
 
     /* from a shard's thread: the loop reads it after the join */
-    __atomic_store_n(&p->mysql_retry_at, cc_now_ms() + CC_PAYOUT_RETRY_MS,
+    __atomic_store_n(ps->retry_at, cc_now_ms() + CC_PAYOUT_RETRY_MS,
                      __ATOMIC_RELAXED);
 
     return -1;
 }
 
 
-/* connects the shards that are not, at most once a retry period */
+/*
+ * Connects the shards of st that are not, at most once a retry period:
+ * the bulk's store from the loop, the claims' own from their thread.
+ */
 static void
-cc_payout_mysql_connect(cc_payout_t *p)
+cc_payout_mysql_connect(cc_store_t *st, int64_t *retry_at, unsigned *fails,
+    const char *who)
 {
     size_t  s;
 
-    for (s = 0; s < p->st.nshards; s++) {
-        if (p->st.shards[s].conn == NULL) {
+    for (s = 0; s < st->nshards; s++) {
+        if (st->shards[s].conn == NULL) {
             break;
         }
     }
 
-    if (s == p->st.nshards || cc_now_ms() < p->mysql_retry_at) {
+    if (s == st->nshards
+        || cc_now_ms() < __atomic_load_n(retry_at, __ATOMIC_RELAXED))
+    {
         return;
     }
 
-    if (cc_store_connect(&p->st) != 0) {
+    if (cc_store_connect(st) != 0) {
         /* the first failure in a row, then one line in ten */
-        if (p->mysql_fails++ % 10 == 0) {
-            cc_log("mysql: %s; retrying every %d ms", p->st.err,
+        if ((*fails)++ % 10 == 0) {
+            cc_log("mysql%s: %s; retrying every %d ms", who, st->err,
                    CC_PAYOUT_RETRY_MS);
         }
 
-        p->mysql_retry_at = cc_now_ms() + CC_PAYOUT_RETRY_MS;
+        __atomic_store_n(retry_at, cc_now_ms() + CC_PAYOUT_RETRY_MS,
+                         __ATOMIC_RELAXED);
         return;
     }
 
-    if (p->mysql_fails > 0) {
-        cc_log("mysql: every shard connected again");
-        p->mysql_fails = 0;
+    if (*fails > 0) {
+        cc_log("mysql%s: every shard connected again", who);
+        *fails = 0;
     }
 }
 
 
 /* ends a transaction that wrote nothing, so the next read sees new rows */
 static int
-cc_payout_end_read(cc_payout_t *p, size_t s)
+cc_payout_end_read(cc_payout_shard_t *ps)
 {
-    if (mysql_rollback(p->st.shards[s].conn) != 0) {
-        return cc_payout_sql_fail(p, s, "rollback", NULL);
+    if (mysql_rollback(ps->db->conn) != 0) {
+        return cc_payout_sql_fail(ps, "rollback", NULL);
     }
 
     return 0;
@@ -443,19 +491,19 @@ cc_payout_end_read(cc_payout_t *p, size_t s)
  * (at most p->rows_max); the number read or -1.
  */
 static long
-cc_payout_select(cc_payout_t *p, size_t s, const char *sql, size_t len)
+cc_payout_select(cc_payout_t *p, cc_payout_shard_t *ps, const char *sql,
+    size_t len)
 {
-    MYSQL              *db = p->st.shards[s].conn;
+    MYSQL              *db = ps->db->conn;
     size_t              n;
     MYSQL_ROW           row;
     MYSQL_RES          *res;
     cc_payout_award_t  *a;
-    cc_payout_shard_t  *ps = &p->shard[s];
 
     if (mysql_real_query(db, sql, len) != 0
         || (res = mysql_store_result(db)) == NULL)
     {
-        return cc_payout_sql_fail(p, s, "read awards", NULL);
+        return cc_payout_sql_fail(ps, "read awards", NULL);
     }
 
     n = 0;
@@ -499,16 +547,31 @@ cc_payout_id_list(const cc_payout_award_t *rows, char *out, size_t n,
  * Credits the rows not credited yet, in the shard's open transaction, and
  * marks them credited in the same one.  The number credited now, or -1
  * (rolled back).
+ *
+ * With the ledger the awards are marked first, then credited: the pool's
+ * row, which every credit of the shard updates, is then the last row the
+ * transaction locks, just before its commit, so a claim's credit waits on
+ * a bulk batch for its commit only, not for the UPDATE of its thousands
+ * of awards as well.  Should the ledger refuse some (MISMATCH), that is
+ * rolled back and done again the other way round, marking only the
+ * awards it credited.  (The wallet http commits on its own: marked
+ * after.)
  */
 static long
-cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
+cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
 {
+    int                 early;
     char                err[512];
     long                added;
     size_t              i, k, len;
-    MYSQL              *db = p->st.shards[s].conn;
-    cc_payout_shard_t  *ps = &p->shard[s];
+    int64_t             now;
+    MYSQL              *db = ps->db->conn;
     cc_ledger_credit_t *c = ps->credits;
+
+    now = cc_now_ms();
+    early = ps->wallet == NULL;
+
+again:
 
     for (i = 0, k = 0; i < n; i++) {
         if (!ps->rows[i].credited) {
@@ -521,6 +584,20 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
 
     if (k == 0) {
         return 0;
+    }
+
+    if (early) {
+        len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
+                      "credited_at = %" PRId64 " WHERE status IN ("
+                      "'pending', 'crediting') AND award_id IN (", now);
+        (void) cc_payout_id_list(ps->rows, ps->sql + len, n, 0, NULL);
+        len += strlen(ps->sql + len);
+        len += sprintf(ps->sql + len, ")");
+
+        if (mysql_real_query(db, ps->sql, len) != 0) {
+            (void) mysql_rollback(db);
+            return cc_payout_sql_fail(ps, "mark awards credited", NULL);
+        }
     }
 
     /* wallet http: two-phase through the external wallet (cc_wallet.h) */
@@ -538,19 +615,31 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
         if (i < k) {
             /* a break, not an outage: said, skipped, left pending */
             cc_log("mysql shard %s: NO_FUNDS: %s; %zu awards from %s left "
-                   "pending", p->st.shards[s].name, err, k, c[0].award_id);
+                   "pending", ps->db->name, err, k, c[0].award_id);
             ps->stats.no_funds += k;
             ps->unpaid = 1;
 
             if (mysql_rollback(db) != 0) {
-                return cc_payout_sql_fail(p, s, "rollback", NULL);
+                return cc_payout_sql_fail(ps, "rollback", NULL);
             }
 
             return 0;
         }
 
         (void) mysql_rollback(db);
-        return cc_payout_sql_fail(p, s, "credit", err);
+        return cc_payout_sql_fail(ps, "credit", err);
+    }
+
+    for (i = 0; early && i < k; i++) {
+        if (c[i].rc != CC_LEDGER_DONE && c[i].rc != CC_LEDGER_EXISTS) {
+            /* some not paid: their marks go, and the others' are redone */
+            if (mysql_rollback(db) != 0) {
+                return cc_payout_sql_fail(ps, "rollback", NULL);
+            }
+
+            early = 0;
+            goto again;
+        }
     }
 
     /* rows and c[] are in the same order: walk both */
@@ -588,18 +677,18 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
 
     len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
                   "credited_at = %" PRId64 " WHERE status IN ('pending', "
-                  "'crediting') AND award_id IN (", cc_now_ms());
-    k = cc_payout_id_list(ps->rows, ps->sql + len, n, 2, NULL);
+                  "'crediting') AND award_id IN (", now);
+    k = early ? 0 : cc_payout_id_list(ps->rows, ps->sql + len, n, 2, NULL);
     len += strlen(ps->sql + len);
     len += sprintf(ps->sql + len, ")");
 
     if (k > 0 && mysql_real_query(db, ps->sql, len) != 0) {
         (void) mysql_rollback(db);
-        return cc_payout_sql_fail(p, s, "mark awards credited", NULL);
+        return cc_payout_sql_fail(ps, "mark awards credited", NULL);
     }
 
     if (mysql_commit(db) != 0) {
-        return cc_payout_sql_fail(p, s, "commit credits", NULL);
+        return cc_payout_sql_fail(ps, "commit credits", NULL);
     }
 
     for (i = 0; i < n; i++) {
@@ -626,16 +715,15 @@ cc_payout_credit(cc_payout_t *p, size_t s, size_t n, int claims)
  * MySQL failed.
  */
 static long
-cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
+cc_payout_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
 {
     int                *ok, reload;
     char                key[CC_KEY_MAX], val[128];
     size_t              i, r, k, len, sent;
-    MYSQL              *db = p->st.shards[s].conn;
+    MYSQL              *db = ps->db->conn;
     redisReply         *reply;
     redisContext       *ctx;
     cc_payout_award_t  *a;
-    cc_payout_shard_t  *ps = &p->shard[s];
 
     ok = calloc(n + 1, sizeof(int));
     if (ok == NULL) {
@@ -734,11 +822,11 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
 
     if (mysql_real_query(db, ps->sql, len) != 0) {
         (void) mysql_rollback(db);
-        return cc_payout_sql_fail(p, s, "mark awards notified", NULL);
+        return cc_payout_sql_fail(ps, "mark awards notified", NULL);
     }
 
     if (mysql_commit(db) != 0) {
-        return cc_payout_sql_fail(p, s, "commit notices", NULL);
+        return cc_payout_sql_fail(ps, "commit notices", NULL);
     }
 
     ps->stats.notified += k;
@@ -751,24 +839,41 @@ cc_payout_notify(cc_payout_t *p, size_t s, size_t n)
 
 
 /*
- * (a) The claims of every Redis shard: uids whose users wait.  Their
- * awards are read whatever their status (a credited one may lack its
- * notice), credited when pending, and notified at once.
+ * (a) The claims of every Redis shard: uids whose users wait, served by a
+ * thread of their own beside the bulk batches (cc_payout_claims_thread),
+ * on its own connections.  Their awards are read whatever their status (a
+ * credited one may lack its notice), credited when pending, in one small
+ * transaction per MySQL shard, and notified at once.
+ *
+ * A claimed award inside the bulk batch in flight on its shard is left to
+ * that batch (flight[]): the batch holds its transfer's lock until its
+ * commit, so a claim crediting it would wait for the whole batch, and
+ * every claim behind it too; the batch notifies it right after its
+ * commit, as soon as the claim could have.  Otherwise the claims mark the
+ * shard busy before writing, and a bulk batch starting meanwhile waits
+ * for them.  So no award is written by both at once; were it, the
+ * ledger's key (the award id) would still credit it once.
+ *
+ * The number of claims popped, or -1 when no Redis shard answered.
  */
 static long
 cc_payout_claims(cc_payout_t *p)
 {
-    char          *q, *sql;
-    long           done, rc;
-    size_t         i, r, s, n, len, found;
-    uint64_t       uid;
-    uint64_t      *uids;
-    uint32_t      *shard;
-    redisReply    *reply;
-    redisContext  *ctx;
+    int                 inflight;
+    char               *q, *sql, id[CC_PAYOUT_ID_MAX + 1];
+    long                popped, rc;
+    size_t              i, r, s, n, len, found, up;
+    uint64_t            uid;
+    uint64_t           *uids;
+    uint32_t           *shard;
+    redisReply         *reply;
+    redisContext       *ctx;
+    cc_payout_shard_t  *ps;
+    cc_payout_flight_t *f;
 
-    done = 0;
+    popped = -1;
     n = 0;
+    up = 0;
     uids = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint64_t));
     shard = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint32_t));
 
@@ -791,6 +896,8 @@ cc_payout_claims(cc_payout_t *p)
             continue;
         }
 
+        up++;
+
         if (reply->type == REDIS_REPLY_ARRAY) {
             for (i = 0; i < reply->elements; i++) {
                 uid = reply->element[i]->type == REDIS_REPLY_STRING
@@ -804,7 +911,7 @@ cc_payout_claims(cc_payout_t *p)
                     continue;
                 }
 
-                shard[n] = cc_store_shard_of(&p->st, uid);
+                shard[n] = cc_store_shard_of(&p->cst, uid);
                 uids[n++] = uid;
             }
 
@@ -816,39 +923,63 @@ cc_payout_claims(cc_payout_t *p)
         freeReplyObject(reply);
     }
 
-    for (s = 0; s < p->st.nshards && n > 0; s++) {
-        sql = p->shard[s].sql;
+    popped = up > 0 ? (long) n : -1;
+
+    for (s = 0; s < p->cst.nshards && n > 0; s++) {
+        ps = &p->claim[s];
+        f = &p->flight[s];
+        sql = ps->sql;
         len = sprintf(sql, "SELECT award_id, uid, amount_cents, status "
                       "FROM awards WHERE notified = 0 AND award_id IN (");
         found = 0;
 
+        pthread_mutex_lock(&p->mu);
+
+        inflight = f->bulk;
+
         for (i = 0; i < n; i++) {
-            if (shard[i] == s) {
-                len += sprintf(sql + len, "%s'%s:%" PRIu64 "'",
-                               found++ ? "," : "", p->camp.id, uids[i]);
+            if (shard[i] != s) {
+                continue;
             }
+
+            snprintf(id, sizeof(id), "%s:%" PRIu64, p->camp.id, uids[i]);
+
+            /* ids of one campaign: strcmp orders them as MySQL does */
+            if (inflight && strcmp(id, f->lo) > 0 && strcmp(id, f->hi) <= 0)
+            {
+                continue;           /* the batch in flight pays it */
+            }
+
+            len += sprintf(sql + len, "%s'%s'", found++ ? "," : "", id);
         }
 
         len += sprintf(sql + len, ")");
 
-        if (found == 0 || p->st.shards[s].conn == NULL) {
+        if (found == 0 || ps->db->conn == NULL) {
             /* a shard down: the bulk pass pays these later */
+            pthread_mutex_unlock(&p->mu);
             continue;
         }
 
-        rc = cc_payout_select(p, s, sql, len);
+        f->claims = 1;
+        pthread_mutex_unlock(&p->mu);
+
+        rc = cc_payout_select(p, ps, sql, len);
 
         if (rc > 0) {
-            rc = cc_payout_credit(p, s, (size_t) rc, 1) < 0
-                 ? -1 : cc_payout_notify(p, s, (size_t) rc);
+            if (cc_payout_credit(p, ps, (size_t) rc, 1) >= 0) {
+                (void) cc_payout_notify(p, ps, (size_t) rc);
+            }
 
         } else if (rc == 0) {
-            rc = cc_payout_end_read(p, s);
+            (void) cc_payout_end_read(ps);
         }
 
-        if (rc > 0) {
-            done += rc;
-        }
+        pthread_mutex_lock(&p->mu);
+        f->claims = 0;
+        p->cstats[s] = ps->stats;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
     }
 
 done:
@@ -856,7 +987,53 @@ done:
     free(uids);
     free(shard);
 
-    return done;
+    return popped;
+}
+
+
+/*
+ * The claims' thread: pops and credits claims until told to stop (the
+ * loop ended: SIGTERM, or --once found nothing left) or SIGTERM; when no
+ * claim came it sleeps --idle-ms, and a Redis shard down makes it wait
+ * for the retry.  It never waits for a bulk batch (see above), so a claim
+ * is paid within a claims turn and the pool row's lock.
+ */
+static void *
+cc_payout_claims_thread(void *arg)
+{
+    long          popped;
+    cc_payout_t  *p = arg;
+
+    mysql_thread_init();
+
+    while (cc_worker_run && !__atomic_load_n(&p->claims_stop,
+                                             __ATOMIC_RELAXED))
+    {
+        cc_payout_mysql_connect(&p->cst, &p->cmysql_retry_at,
+                                &p->cmysql_fails, " (claims)");
+
+        popped = cc_payout_claims(p);
+
+        if (!p->claims_started) {
+            pthread_mutex_lock(&p->mu);
+            p->claims_started = 1;
+            pthread_cond_broadcast(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+
+        if (popped <= 0) {
+            cc_sleep_ms(popped < 0 ? 100 : p->o.idle_ms);
+        }
+    }
+
+    pthread_mutex_lock(&p->mu);
+    p->claims_started = 1;              /* stopped before a first turn */
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+
+    mysql_thread_end();
+
+    return NULL;
 }
 
 
@@ -871,6 +1048,7 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
     long                rc, n;
     size_t              len;
     cc_payout_shard_t  *ps = &p->shard[s];
+    cc_payout_flight_t *f;
 
     if (ps->pass_done || p->st.shards[s].conn == NULL) {
         return 0;
@@ -882,7 +1060,7 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
                   "ORDER BY award_id LIMIT %lld", p->camp.id, ps->cursor,
                   p->o.batch);
 
-    n = cc_payout_select(p, s, ps->sql, len);
+    n = cc_payout_select(p, ps, ps->sql, len);
 
     if (n < 0) {
         return -1;
@@ -891,12 +1069,34 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
     if (n == 0) {
         ps->pass_done = 1;
         ps->cursor[0] = '\0';
-        return cc_payout_end_read(p, s);
+        return cc_payout_end_read(ps);
     }
 
-    rc = cc_payout_credit(p, s, (size_t) n, 0);
+    /*
+     * The batch is in flight: from now on the claims leave its awards to
+     * it; and it waits for the claims being credited now (one small
+     * transaction), so that it never waits on their rows' locks in MySQL
+     * and they never wait on its rows' (only, for a moment, on the pool's
+     * row: the last thing a batch writes before its commit).
+     */
+    f = &p->flight[s];
+    pthread_mutex_lock(&p->mu);
+    memcpy(f->lo, ps->cursor, sizeof(f->lo));
+    memcpy(f->hi, ps->rows[n - 1].award_id, sizeof(f->hi));
+    f->bulk = 1;
+
+    while (f->claims) {
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+
+    pthread_mutex_unlock(&p->mu);
+
+    rc = cc_payout_credit(p, ps, (size_t) n, 0);
 
     if (rc < 0) {
+        pthread_mutex_lock(&p->mu);
+        f->bulk = 0;
+        pthread_mutex_unlock(&p->mu);
         return -1;                  /* the cursor stays: the batch again */
     }
 
@@ -910,7 +1110,11 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
     }
 
     /* the notice at once: the outbox only catches what a crash left */
-    (void) cc_payout_notify(p, s, (size_t) n);
+    (void) cc_payout_notify(p, ps, (size_t) n);
+
+    pthread_mutex_lock(&p->mu);
+    f->bulk = 0;
+    pthread_mutex_unlock(&p->mu);
 
     return rc;
 }
@@ -1018,7 +1222,7 @@ cc_payout_outbox(cc_payout_t *p, size_t s)
                   "notified = 0 AND award_id > '%s' ORDER BY award_id "
                   "LIMIT %lld", p->camp.id, ps->ocursor, p->o.batch);
 
-    n = cc_payout_select(p, s, ps->sql, len);
+    n = cc_payout_select(p, ps, ps->sql, len);
 
     if (n < 0) {
         return -1;
@@ -1034,10 +1238,10 @@ cc_payout_outbox(cc_payout_t *p, size_t s)
     }
 
     if (n == 0) {
-        return cc_payout_end_read(p, s);
+        return cc_payout_end_read(ps);
     }
 
-    return cc_payout_notify(p, s, (size_t) n);
+    return cc_payout_notify(p, ps, (size_t) n);
 }
 
 
@@ -1050,8 +1254,11 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
 
     memset(t, 0, sizeof(*t));
 
-    for (s = 0; s < p->st.nshards; s++) {
-        x = &p->shard[s].stats;
+    pthread_mutex_lock(&p->mu);
+
+    for (s = 0; s < 2 * p->st.nshards; s++) {
+        x = s < p->st.nshards ? &p->shard[s].stats
+                              : &p->cstats[s - p->st.nshards];
         t->credited += x->credited;
         t->claimed += x->claimed;
         t->exists += x->exists;
@@ -1059,6 +1266,8 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
         t->no_funds += x->no_funds;
         t->notified += x->notified;
     }
+
+    pthread_mutex_unlock(&p->mu);
 }
 
 
@@ -1137,14 +1346,37 @@ cc_payout_run(cc_payout_t *p)
     last_t = start;
     last_n = 0;
 
+    if (!sync) {
+        if (pthread_create(&p->claims_tid, NULL, cc_payout_claims_thread, p)
+            != 0)
+        {
+            cc_log("cannot start the claims' thread: %s", strerror(errno));
+            return 2;
+        }
+
+        p->claims_threaded = 1;
+
+        /*
+         * The claims queued before the start go first: the bulk begins
+         * after the claims' first turn (a stop ends it as well).
+         */
+        pthread_mutex_lock(&p->mu);
+
+        while (!p->claims_started) {
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+
+        pthread_mutex_unlock(&p->mu);
+    }
+
     while (cc_worker_run) {
-        cc_payout_mysql_connect(p);
+        cc_payout_mysql_connect(&p->st, &p->mysql_retry_at,
+                                &p->mysql_fails, "");
 
         did = 0;
 
         if (!sync) {
-            did += cc_payout_claims(p);
-
+            /* the claims are served all the time by their own thread */
             did += cc_payout_bulk_all(p);
         }
 
@@ -1199,6 +1431,13 @@ cc_payout_run(cc_payout_t *p)
         if (did == 0) {
             cc_sleep_ms(p->o.idle_ms);
         }
+    }
+
+    if (p->claims_threaded) {
+        /* it finishes the claims it popped, then stops */
+        __atomic_store_n(&p->claims_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(p->claims_tid, NULL);
+        p->claims_threaded = 0;
     }
 
     now = cc_now_ms();
@@ -1288,20 +1527,26 @@ main(int argc, char **argv)
     }
 
     if (cc_store_open(&p->st, p->o.mysql, p->o.nmysql, p->o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0)
+                      getenv("CC_MYSQL_PASSWORD")) != 0
+        || cc_store_open(&p->cst, p->o.mysql, p->o.nmysql, p->o.user,
+                         getenv("CC_MYSQL_PASSWORD")) != 0)
     {
         fprintf(stderr, "cc-payout: %s\n", p->st.err);
         return 2;
     }
+
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
 
     if (p->o.shard_of) {
         return cc_payout_shard_of(p);
     }
 
     /*
-     * Per MySQL shard: one buffer of rows and one statement over them,
-     * reused, and its own connections to the Redis shards (hiredis
-     * contexts are not shared between threads).
+     * Per MySQL shard, twice (the bulk's lane and the claims'): one buffer
+     * of rows and one statement over them, reused, and its own connections
+     * to the Redis shards (hiredis contexts are not shared between
+     * threads), to MySQL and to the wallet.
      */
     p->rows_max = (size_t) p->o.batch;
     if (p->rows_max < p->o.nredis * CC_PAYOUT_CLAIMS) {
@@ -1310,8 +1555,18 @@ main(int argc, char **argv)
 
     p->sql_max = 1024 + p->rows_max * (CC_PAYOUT_ID_MAX + 8);
 
-    for (s = 0; s < p->st.nshards; s++) {
-        ps = &p->shard[s];
+    for (s = 0; s < 2 * p->st.nshards; s++) {
+        ps = s < p->st.nshards ? &p->shard[s] : &p->claim[s - p->st.nshards];
+
+        if (s < p->st.nshards) {
+            ps->db = &p->st.shards[s];
+            ps->retry_at = &p->mysql_retry_at;
+
+        } else {
+            ps->db = &p->cst.shards[s - p->st.nshards];
+            ps->retry_at = &p->cmysql_retry_at;
+        }
+
         ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
         ps->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
         ps->sql = malloc(p->sql_max);
@@ -1352,8 +1607,8 @@ main(int argc, char **argv)
         }
     }
 
-    for (s = 0; s < p->st.nshards; s++) {
-        ps = &p->shard[s];
+    for (s = 0; s < 2 * p->st.nshards; s++) {
+        ps = s < p->st.nshards ? &p->shard[s] : &p->claim[s - p->st.nshards];
 
         for (i = 0; i < p->o.nredis; i++) {
             if (ps->redis[i].ctx != NULL) {
@@ -1369,6 +1624,9 @@ main(int argc, char **argv)
     }
 
     cc_store_close(&p->st);
+    cc_store_close(&p->cst);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
     free(p->points);
     free(p);
 
