@@ -119,7 +119,14 @@ $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
     WORKER_LIBS += -lcurl
 
 # a worker's own further sources: the money checks of cc-reconcile
+# (cc_reconcile_money*.c, one part a file) and the wallet's statement
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c \
+                              workers/cc_reconcile_money_mysql.c \
+                              workers/cc_reconcile_money_awards.c \
+                              workers/cc_reconcile_money_ledger.c \
+                              workers/cc_reconcile_money_redis.c \
+                              workers/cc_reconcile_money_repair.c \
+                              workers/cc_reconcile_money_report.c \
                               workers/cc_reconcile_statement.c
 
 # sql/<name>.sql as cc_<name>_sql, so a schema has one source
