@@ -77,9 +77,15 @@ $(BUILD)/workers/cc-%: workers/cc_%.c $(WORKER_LIB) $(COMMON_SRCS) \
 
 tools: $(TOOL_BINS)
 
-$(BUILD)/tools/cc-%: tools/cc_%.c $(COMMON_SRCS) $(COMMON_HDRS)
+$(BUILD)/tools/cc-%: tools/cc_%.c $(COMMON_SRCS) $(COMMON_HDRS) \
+                     $(wildcard tools/*.h)
 	@mkdir -p $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) -lcjson -lcrypto -lm
+	$(CC) $(CFLAGS) -Itools -o $@ $(filter %.c,$^) -lcjson -lcrypto -lm
+
+# cc-load's further sources: the HTTP client, the sessions, the stats, the
+# latency histogram (cc_load.c has main and the options)
+$(BUILD)/tools/cc-load: tools/cc_load_http.c tools/cc_load_session.c \
+                        tools/cc_load_stats.c tools/cc_load_hist.c
 
 # $(call cc_embed,NAME,FILE): FILE as the C string NAME, on stdout
 cc_embed = awk 'BEGIN { print "static const char $(1)[] =" } \
@@ -120,7 +126,14 @@ $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
     WORKER_LIBS += -lcurl
 
 # a worker's own further sources: the money checks of cc-reconcile
+# (cc_reconcile_money*.c, one part a file) and the wallet's statement
 $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c \
+                              workers/cc_reconcile_money_mysql.c \
+                              workers/cc_reconcile_money_awards.c \
+                              workers/cc_reconcile_money_ledger.c \
+                              workers/cc_reconcile_money_redis.c \
+                              workers/cc_reconcile_money_repair.c \
+                              workers/cc_reconcile_money_report.c \
                               workers/cc_reconcile_statement.c
 
 # sql/<name>.sql as cc_<name>_sql, so a schema has one source

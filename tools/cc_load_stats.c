@@ -1,0 +1,214 @@
+/*
+ * cc_load_stats.c: cc-load's output: a JSON line a second (and the
+ * progress line on stderr), then the total line with the run's counters
+ * and the phase's own.  The run's counters are the sessions' and the
+ * connections'; this part only reads them, and folds each second's
+ * latencies into the run's.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cc_load_stats.h"
+
+
+static const char *cl_ep_names[CL_EP_N] = {
+    "grant", "flip", "combine", "award", "claim"
+};
+
+static const char *cl_err_names[CL_ERR_N] = {
+    "connect", "timeout", "reset", "bad_response"
+};
+
+
+static cJSON *
+cl_status_json(const uint64_t *st)
+{
+    cJSON  *o = cJSON_CreateObject();
+    char    code[8];
+    int     i;
+
+    for (i = 0; i < CL_STATUS_MAX; i++) {
+        if (st[i]) {
+            snprintf(code, sizeof(code), "%d", i);
+            cJSON_AddNumberToObject(o, code, (double) st[i]);
+        }
+    }
+    return o;
+}
+
+
+static const char *
+cl_phase_name(cl_phase_e p)
+{
+    return p == CL_PHASE_GRANT ? "grant" : p == CL_PHASE_FLIP ? "flip"
+                                                              : "claim";
+}
+
+
+static void
+cl_emit(cl_run_t *r, cJSON *o)
+{
+    char  *text = cJSON_PrintUnformatted(o);
+
+    if (text == NULL) {
+        cl_die("out of memory");
+    }
+    fprintf(r->stats, "%s\n", text);
+    fflush(r->stats);
+    free(text);
+    cJSON_Delete(o);
+}
+
+
+static double
+cl_elapsed(cl_run_t *r)
+{
+    return (double) (cl_now_ns() - r->t0) / 1e9;
+}
+
+
+void
+cl_second(cl_run_t *r)
+{
+    cJSON  *o = cJSON_CreateObject();
+    double  el = cl_elapsed(r);
+
+    r->second_no++;
+    cJSON_AddStringToObject(o, "type", "second");
+    cJSON_AddStringToObject(o, "phase", cl_phase_name(r->o.phase));
+    cJSON_AddNumberToObject(o, "t", r->second_no);
+    cJSON_AddNumberToObject(o, "ts_ms", (double) cl_wall_ms());
+    cJSON_AddNumberToObject(o, "sent", (double) r->sec.sent);
+    cJSON_AddNumberToObject(o, "answered", (double) r->sec.answered);
+    cJSON_AddItemToObject(o, "status", cl_status_json(r->sec.status));
+    cJSON_AddNumberToObject(o, "errors", (double) r->sec.errors);
+    cJSON_AddNumberToObject(o, "draws", (double) r->sec.draws);
+    cJSON_AddItemToObject(o, "latency_us", cl_hist_json(&r->sec.lat, 0));
+    cl_emit(r, o);
+
+    if (!r->o.quiet) {
+        fprintf(stderr, "cc-load %s: %4.0fs users %" PRIu64 "/%" PRIu64
+                " sent %" PRIu64 " (%" PRIu64 "/s) 200 %" PRIu64
+                " other %" PRIu64 " errors %" PRIu64 " p99 %.1fms\n",
+                cl_phase_name(r->o.phase), el, r->users_done, r->o.users,
+                r->sent, r->sec.sent, r->sec.status[200],
+                r->sec.answered - r->sec.status[200],
+                r->errors[0] + r->errors[1] + r->errors[2] + r->errors[3],
+                (double) cl_hist_pct(&r->sec.lat, 0.99) / 1000.0);
+    }
+    cl_hist_merge(&r->lat_total, &r->sec.lat);
+    memset(&r->sec, 0, sizeof(r->sec));
+}
+
+
+void
+cl_total(cl_run_t *r)
+{
+    cJSON     *o = cJSON_CreateObject(), *eps, *errs, *x;
+    double     el = cl_elapsed(r);
+    uint64_t   st[CL_STATUS_MAX], nerr = 0;
+    unsigned   e, i;
+    double     cards[CL_KINDS_MAX];
+
+    cJSON_AddStringToObject(o, "type", "total");
+    cJSON_AddStringToObject(o, "phase", cl_phase_name(r->o.phase));
+    cJSON_AddStringToObject(o, "url", r->o.url);
+    cJSON_AddNumberToObject(o, "users", (double) r->o.users);
+    cJSON_AddNumberToObject(o, "first_uid", (double) r->o.first_uid);
+    cJSON_AddNumberToObject(o, "users_done", (double) r->users_done);
+    cJSON_AddNumberToObject(o, "conc", r->o.conc);
+    cJSON_AddNumberToObject(o, "started_ms", (double) r->wall0_ms);
+    cJSON_AddNumberToObject(o, "elapsed_s", el);
+    cJSON_AddNumberToObject(o, "sent", (double) r->sent);
+    cJSON_AddNumberToObject(o, "answered", (double) r->answered);
+    cJSON_AddNumberToObject(o, "rps", el > 0 ? (double) r->answered / el
+                                             : 0);
+    memset(st, 0, sizeof(st));
+    eps = cJSON_AddObjectToObject(o, "endpoints");
+    for (e = 0; e < CL_EP_N; e++) {
+        if (r->sent_ep[e] == 0) {
+            continue;
+        }
+        x = cl_status_json(r->status[e]);
+        cJSON_AddNumberToObject(x, "sent", (double) r->sent_ep[e]);
+        cJSON_AddItemToObject(eps, cl_ep_names[e], x);
+        for (i = 0; i < CL_STATUS_MAX; i++) {
+            st[i] += r->status[e][i];
+        }
+    }
+    cJSON_AddItemToObject(o, "status", cl_status_json(st));
+    errs = cJSON_AddObjectToObject(o, "errors");
+    for (e = 0; e < CL_ERR_N; e++) {
+        cJSON_AddNumberToObject(errs, cl_err_names[e], (double) r->errors[e]);
+        nerr += r->errors[e];
+    }
+    cJSON_AddNumberToObject(o, "errors_total", (double) nerr);
+    cJSON_AddNumberToObject(o, "reconnects", (double) r->reconnects);
+    cJSON_AddNumberToObject(o, "resends", (double) r->resends);
+    cJSON_AddNumberToObject(o, "gave_up", (double) r->gave_up);
+    cJSON_AddNumberToObject(o, "bad_answers", (double) r->bad_answers);
+    cJSON_AddItemToObject(o, "latency_us", cl_hist_json(&r->lat_total, 1));
+
+    switch (r->o.phase) {
+    case CL_PHASE_GRANT:
+        x = cJSON_AddObjectToObject(o, "grant");
+        cJSON_AddNumberToObject(x, "chances", r->o.chances);
+        cJSON_AddNumberToObject(x, "chances_sum", (double) r->chances_sum);
+        break;
+    case CL_PHASE_FLIP:
+        x = cJSON_AddObjectToObject(o, "flip");
+        cJSON_AddNumberToObject(x, "answers_200", (double) r->flips_200);
+        cJSON_AddNumberToObject(x, "draws", (double) r->draws);
+        cJSON_AddNumberToObject(x, "retries_sent", (double) r->retries_sent);
+        cJSON_AddNumberToObject(x, "retries_same", (double) r->retries_same);
+        cJSON_AddNumberToObject(x, "retries_differ",
+                                (double) r->retries_differ);
+        cJSON_AddNumberToObject(x, "dup_draw_ids", (double) r->dup_draw_ids);
+        cJSON_AddNumberToObject(x, "users_no_chances",
+                                (double) r->users_no_chances);
+        cJSON_AddNumberToObject(x, "kinds", r->o.kinds);
+        for (i = 0; i < r->o.kinds; i++) {
+            cards[i] = (double) r->cards[i];
+        }
+        cJSON_AddItemToObject(x, "cards",
+                              cJSON_CreateDoubleArray(cards, (int) r->o.kinds));
+        cJSON_AddNumberToObject(x, "combines_200",
+                                (double) r->status[CL_EP_COMBINE][200]);
+        cJSON_AddNumberToObject(x, "combined", (double) r->combined);
+        break;
+    case CL_PHASE_CLAIM:
+        x = cJSON_AddObjectToObject(o, "claim");
+        cJSON_AddNumberToObject(x, "award_none", (double) r->award_none);
+        cJSON_AddNumberToObject(x, "award_pending",
+                                (double) r->award_pending);
+        cJSON_AddNumberToObject(x, "award_credited",
+                                (double) r->award_credited);
+        cJSON_AddNumberToObject(x, "award_cents", (double) r->award_cents);
+        cJSON_AddNumberToObject(x, "claims_sent", (double) r->claims_sent);
+        cJSON_AddNumberToObject(x, "claims_200",
+                                (double) r->status[CL_EP_CLAIM][200]);
+        cJSON_AddNumberToObject(x, "claims_202",
+                                (double) r->status[CL_EP_CLAIM][202]);
+        cJSON_AddNumberToObject(x, "claims_404",
+                                (double) r->status[CL_EP_CLAIM][404]);
+        cJSON_AddNumberToObject(x, "claimed_cents",
+                                (double) r->claimed_cents);
+        break;
+    }
+    cJSON_AddBoolToObject(o, "interrupted", cl_stop != 0);
+    cl_emit(r, o);
+
+    fprintf(stderr, "cc-load %s: done in %.1fs: %" PRIu64 " requests,"
+            " %.0f/s, p50 %.2fms p99 %.2fms, errors %" PRIu64
+            ", gave up %" PRIu64 "\n",
+            cl_phase_name(r->o.phase), el, r->answered,
+            el > 0 ? (double) r->answered / el : 0,
+            (double) cl_hist_pct(&r->lat_total, 0.5) / 1000.0,
+            (double) cl_hist_pct(&r->lat_total, 0.99) / 1000.0,
+            nerr, r->gave_up);
+}

@@ -1,0 +1,313 @@
+/*
+ * cc_reconcile_money_report.c: what the money checks report.  Each break
+ * is counted by class, printed on one line of stdout and added to the
+ * JSON document (its first CC_MONEY_JSON_MAX); at the end the document
+ * is written (--json), the metrics textfile (--metrics-file), and, when
+ * there is a break, the campaign's alert command is run with the
+ * document on stdin.  The progress line on stderr is here too.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cc_promfile.h"
+#include "cc_reconcile_money_report.h"
+#include "cc_worker.h"
+
+
+const char  *const cc_money_class_names[CC_MONEY_NCLASS] = {
+    "missing_credit", "duplicate_credit", "amount_mismatch",
+    "transfer_without_award", "stale_pending", "status_mismatch",
+    "eligible_mismatch", "pool_sum", "ledger_unbalanced", "pool_not_empty",
+    "long_at_wallet", "short_at_wallet", "wallet_amount_mismatch",
+    "duplicate_at_wallet", "unknown_key"
+};
+
+
+/*
+ * Counts a break, prints it on one line and adds it to the document (the
+ * first CC_MONEY_JSON_MAX of them; the rest are counted in
+ * breaks_omitted).  shard < 0, award_id NULL, uid 0: does not apply.
+ */
+cJSON *
+cc_money_break(cc_money_t *m, cc_money_class_e cls, long shard,
+    const char *award_id, uint64_t uid, const char *expected,
+    const char *found)
+{
+    char    u[24];
+    cJSON  *b;
+
+    m->counts[cls]++;
+
+    snprintf(u, sizeof(u), "%" PRIu64, uid);
+
+    printf("break %s shard %s%ld award %s uid %s: expected %s, found %s\n",
+           cc_money_class_names[cls], shard < 0 ? "-" : "",
+           shard < 0 ? 0L : shard, award_id ? award_id : "-",
+           uid ? u : "-", expected, found);
+
+    if (m->njson == CC_MONEY_JSON_MAX) {
+        m->omitted++;
+        return NULL;
+    }
+
+    b = cJSON_CreateObject();
+    if (b == NULL) {
+        m->omitted++;
+        return NULL;
+    }
+
+    cJSON_AddStringToObject(b, "class", cc_money_class_names[cls]);
+
+    if (shard < 0) {
+        cJSON_AddNullToObject(b, "shard");
+    } else {
+        cJSON_AddNumberToObject(b, "shard", (double) shard);
+    }
+
+    if (award_id) {
+        cJSON_AddStringToObject(b, "award_id", award_id);
+    } else {
+        cJSON_AddNullToObject(b, "award_id");
+    }
+
+    /* a string: a uid may exceed a double's 53 bits */
+    if (uid) {
+        cJSON_AddStringToObject(b, "uid", u);
+    } else {
+        cJSON_AddNullToObject(b, "uid");
+    }
+
+    cJSON_AddStringToObject(b, "expected", expected);
+    cJSON_AddStringToObject(b, "found", found);
+
+    cJSON_AddItemToArray(m->breaks, b);
+    m->njson++;
+
+    return b;
+}
+
+
+/* --statement's breaks, as the others (cc_stmt_break_pt) */
+void *
+cc_money_stmt_break(void *ctx, cc_stmt_class_e cls, long shard,
+    const char *award_id, uint64_t uid, const char *expected,
+    const char *found)
+{
+    return cc_money_break(ctx, CC_MONEY_STATEMENT + cls, shard, award_id,
+                          uid, expected, found);
+}
+
+
+void
+cc_money_progress(cc_money_t *m, const char *what)
+{
+    int64_t  now;
+
+    now = cc_now_ms();
+
+    if (now - m->progress_ms >= CC_MONEY_PROGRESS_MS) {
+        cc_log("shard %u: %s; %llu rows checked in all, %llu breaks so far",
+               m->shard, what, m->rows, m->omitted + m->njson);
+        m->progress_ms = now;
+    }
+}
+
+
+char *
+cc_money_document(cc_money_t *m, unsigned long long total)
+{
+    int     i;
+    cJSON  *checks, *c;
+
+    cJSON_AddStringToObject(m->doc, "campaign", m->camp.id);
+    cJSON_AddBoolToObject(m->doc, "ok", total == 0);
+
+    checks = cJSON_AddArrayToObject(m->doc, "checks");
+
+    for (i = 0; i < CC_MONEY_NCLASS; i++) {
+        if (i >= CC_MONEY_STATEMENT && m->stmt == NULL) {
+            break;                      /* no --statement: not checked */
+        }
+
+        c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "name", cc_money_class_names[i]);
+        cJSON_AddBoolToObject(c, "ok", m->counts[i] == 0);
+        cJSON_AddNumberToObject(c, "breaks", (double) m->counts[i]);
+        cJSON_AddItemToArray(checks, c);
+    }
+
+    cJSON_AddItemToObject(m->doc, "breaks", m->breaks);
+    m->breaks = NULL;                   /* now owned by the document */
+
+    cJSON_AddNumberToObject(m->doc, "breaks_omitted", (double) m->omitted);
+
+    if (m->repair) {
+        cJSON_AddNumberToObject(m->doc, "repaired", (double) m->repaired);
+    }
+
+    return cJSON_PrintUnformatted(m->doc);
+}
+
+
+int
+cc_money_write_file(const char *path, const char *text)
+{
+    int    rc;
+    char   tmp[4096];
+    FILE  *f;
+
+    if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        return -1;
+    }
+
+    rc = fputs(text, f) == EOF || fputc('\n', f) == EOF;
+    rc |= fclose(f) != 0;
+
+    if (rc || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+cc_money_metrics(cc_money_t *m, unsigned long long total, int64_t done_ms)
+{
+    int            i;
+    char           name[96];
+    cc_promfile_t  pf;
+
+    if (m->metrics_path == NULL) {
+        return;
+    }
+
+    cc_promfile_begin(&pf);
+    cc_promfile_add(&pf, "cc_reconcile_money_rows_total", "counter",
+                    "Rows the money checks read (awards, eligibility, "
+                    "Redis users)", (double) m->rows);
+    cc_promfile_add(&pf, "cc_reconcile_money_rate", "gauge",
+                    "Rows checked per second by the last run",
+                    m->rows * 1000.0 / (double) (done_ms - m->started_ms + 1));
+    cc_promfile_add(&pf, "cc_reconcile_money_last_success_timestamp_seconds",
+                    "gauge", "When the money checks last ran to the end "
+                    "(unix seconds)", done_ms / 1000.0);
+    cc_promfile_add(&pf, "cc_reconcile_money_ok", "gauge",
+                    "1 when the last run found no break", total == 0);
+    cc_promfile_add(&pf, "cc_reconcile_money_repaired_total", "counter",
+                    "Missing credits the last run repaired",
+                    (double) m->repaired);
+
+    for (i = 0; i < CC_MONEY_NCLASS; i++) {
+        snprintf(name, sizeof(name), "cc_reconcile_money_breaks{class=\"%s\"}",
+                 cc_money_class_names[i]);
+        cc_promfile_add(&pf, name, "gauge",
+                        "Breaks the last run found, by class",
+                        (double) m->counts[i]);
+    }
+
+    if (cc_promfile_commit(&pf, m->metrics_path) != 0) {
+        cc_log("metrics file %s: %s", m->metrics_path, strerror(errno));
+    }
+}
+
+
+/*
+ * Runs the campaign's alert command (a command line, by /bin/sh: it may
+ * take arguments) with the document on stdin (a file, so a command that
+ * does not read cannot block us), in its own process group, for at most
+ * --alert-timeout seconds; then the group is killed.  Its
+ * failure is logged: the breaks are reported either way.
+ */
+void
+cc_money_alert(cc_money_t *m, const char *json)
+{
+    int      fd, status;
+    FILE    *f;
+    pid_t    pid, w;
+    int64_t  deadline;
+
+    if (m->camp.alert[0] == '\0') {
+        cc_log("breaks found; the campaign file names no alert command");
+        return;
+    }
+
+    f = tmpfile();
+    if (f == NULL || fputs(json, f) == EOF || fflush(f) != 0) {
+        cc_log("alert %s: cannot write its input: %s", m->camp.alert,
+               strerror(errno));
+        if (f) {
+            fclose(f);
+        }
+        return;
+    }
+
+    fd = fileno(f);
+    lseek(fd, 0, SEEK_SET);
+
+    pid = fork();
+
+    if (pid == -1) {
+        cc_log("alert %s: fork: %s", m->camp.alert, strerror(errno));
+        fclose(f);
+        return;
+    }
+
+    if (pid == 0) {
+        setpgid(0, 0);
+        dup2(fd, STDIN_FILENO);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", m->camp.alert, (char *) NULL);
+        fprintf(stderr, "cc-reconcile: alert %s: %s\n", m->camp.alert,
+                strerror(errno));
+        _exit(127);
+    }
+
+    setpgid(pid, pid);
+    fclose(f);
+
+    deadline = cc_now_ms() + m->alert_timeout_s * 1000;
+
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0
+           || (w == -1 && errno == EINTR))
+    {
+        if (cc_now_ms() >= deadline) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            cc_log("alert %s: still running after %lld s, killed",
+                   m->camp.alert, m->alert_timeout_s);
+            return;
+        }
+
+        usleep(20000);
+    }
+
+    if (w == -1) {
+        cc_log("alert %s: waitpid: %s", m->camp.alert, strerror(errno));
+
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        cc_log("alert %s: sent", m->camp.alert);
+
+    } else if (WIFEXITED(status)) {
+        cc_log("alert %s: failed, exit status %d", m->camp.alert,
+               WEXITSTATUS(status));
+
+    } else {
+        cc_log("alert %s: failed, killed by signal %d", m->camp.alert,
+               WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+}
