@@ -48,7 +48,9 @@
 #     (storage_unavailable) only while a Redis shard is down, plus a few
 #     seconds of reconnect; 502 and 504 from the edge, and client
 #     connection errors, only while an nginx worker dies or an app node is
-#     stopped; no user given up, no retry answered differently;
+#     stopped, and for the edge's fail_timeout (5 s) after (a node that
+#     failed stays out that long: with both out the edge answers 502); no
+#     user given up, no retry answered differently;
 #   - draws: Σ s in Redis = rows in MySQL = the client's draws, no request
 #     id drawn twice, cards and eligible users equal in both;
 #   - awards: one per eligible user, each credited exactly once (one
@@ -652,12 +654,17 @@ perl -MJSON::PP -e '
     my $t0 = (sort { $a <=> $b } map { $win{$_}[0] } @faults)[0];
     my %allowed = (503 => [qw(redis redis9)], 502 => [qw(worker app)],
                    504 => [qw(worker app)], errors => [qw(worker app)]);
+    # 2 s of slack around a fault; after a node fault, the edge keeps a
+    # node that failed out for its fail_timeout (5 s, max_fails=1): with
+    # the other node out too (stopped, or its worker just killed) the edge
+    # has no live upstream and answers 502 until the timeout passes.
     my $slack = 2000;
+    my %after = (503 => 2000, 502 => 7000, 504 => 7000, errors => 7000);
     sub inside {
         my ($what, $from, $to) = @_;
         for my $n (@{ $allowed{$what} }) {
             my $x = $win{$n} or next;
-            return 1 if $from <= ($x->[1] // 9e15) + $slack && $to >= $x->[0] - $slack;
+            return 1 if $from <= ($x->[1] // 9e15) + $after{$what} && $to >= $x->[0] - $slack;
         }
         return 0;
     }
