@@ -1039,8 +1039,12 @@ cc_payout_claims_thread(void *arg)
 
 /*
  * (b) The next batch of a shard's pass over its pending awards, in award
- * id order from the cursor (the index by_status serves it: pending awards
- * all have notified = 0).  A short batch ends the pass.
+ * id order from the cursor.  The index by_status (campaign, status,
+ * notified, and InnoDB's award_id after them) serves each status as one
+ * ordered range; a status IN (...) would be two ranges, sorted anew over
+ * every pending row at each batch (a pass quadratic in the backlog:
+ * measured 18k credits/s over 1M awards against 37k/s at its end).  So
+ * one ordered range per status, merged.  A short batch ends the pass.
  */
 static long
 cc_payout_bulk(cc_payout_t *p, size_t s)
@@ -1054,11 +1058,17 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
         return 0;
     }
 
-    len = sprintf(ps->sql, "SELECT award_id, uid, amount_cents, status FROM "
-                  "awards WHERE campaign = '%s' AND status IN ('pending', "
-                  "'crediting') AND notified = 0 AND award_id > '%s' "
-                  "ORDER BY award_id LIMIT %lld", p->camp.id, ps->cursor,
-                  p->o.batch);
+    len = sprintf(ps->sql,
+                  "(SELECT award_id, uid, amount_cents, status FROM awards "
+                  "WHERE campaign = '%s' AND status = 'pending' AND "
+                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
+                  "LIMIT %lld) UNION ALL "
+                  "(SELECT award_id, uid, amount_cents, status FROM awards "
+                  "WHERE campaign = '%s' AND status = 'crediting' AND "
+                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
+                  "LIMIT %lld) ORDER BY award_id LIMIT %lld",
+                  p->camp.id, ps->cursor, p->o.batch,
+                  p->camp.id, ps->cursor, p->o.batch, p->o.batch);
 
     n = cc_payout_select(p, ps, ps->sql, len);
 
