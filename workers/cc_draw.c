@@ -1752,6 +1752,9 @@ cc_draw_wait(cc_draw_run_t *d, int64_t started)
 }
 
 
+
+static cc_draw_run_t  *volatile cc_draw_main_run;
+
 int
 main(int argc, char **argv)
 {
@@ -1767,7 +1770,11 @@ main(int argc, char **argv)
     cc_worker_init("cc-draw");
     started = cc_now_ms();
 
-    d = calloc(1, sizeof(cc_draw_run_t));
+    /*
+     * The run's state lives as long as the process: kept in a static so
+     * that an early exit (a refusal) leaves it reachable, not leaked.
+     */
+    cc_draw_main_run = d = calloc(1, sizeof(cc_draw_run_t));
     if (d == NULL) {
         fprintf(stderr, "cc-draw: out of memory\n");
         return CC_DRAW_FAILED;

@@ -1491,6 +1491,7 @@ main(int argc, char **argv)
     char                err[512];
     size_t              i, s, lens[CC_PAYOUT_REDIS_MAX];
     const char         *names[CC_PAYOUT_REDIS_MAX], *why;
+    int                 sync_init = 0;
     cc_payout_t        *p;
     cc_payout_shard_t  *ps;
 
@@ -1502,14 +1503,17 @@ main(int argc, char **argv)
         return 2;
     }
 
+    /* from here every exit goes through done: one cleanup path */
+    rc = 2;
+
     if (cc_payout_parse(argc, argv, &p->o) != 0) {
-        return 2;
+        goto done;
     }
 
     if (cc_campaign_load(p->o.campaign, &p->camp, err, sizeof(err)) != 0) {
         fprintf(stderr, "cc-payout: campaign file %s: %s\n", p->o.campaign,
                 err);
-        return 2;
+        goto done;
     }
 
     for (i = 0; i < p->o.nredis; i++) {
@@ -1518,7 +1522,7 @@ main(int argc, char **argv)
         {
             fprintf(stderr, "cc-payout: bad --redis \"%s\", expected "
                     "host:port: %s\n", p->o.redis[i], why);
-            return 2;
+            goto done;
         }
 
         p->redis[i].addr = p->o.redis[i];
@@ -1533,7 +1537,7 @@ main(int argc, char **argv)
         || cc_ring_build(&p->ring, p->points, names, lens, p->o.nredis) != 0)
     {
         fprintf(stderr, "cc-payout: cannot build the Redis ring\n");
-        return 2;
+        goto done;
     }
 
     if (cc_store_open(&p->st, p->o.mysql, p->o.nmysql, p->o.user,
@@ -1542,15 +1546,17 @@ main(int argc, char **argv)
                          getenv("CC_MYSQL_PASSWORD")) != 0)
     {
         fprintf(stderr, "cc-payout: %s\n", p->st.err);
-        return 2;
+        goto done;
+    }
+
+    if (p->o.shard_of) {
+        rc = cc_payout_shard_of(p);
+        goto done;
     }
 
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-
-    if (p->o.shard_of) {
-        return cc_payout_shard_of(p);
-    }
+    sync_init = 1;
 
     /*
      * Per MySQL shard, twice (the bulk's lane and the claims'): one buffer
@@ -1586,7 +1592,7 @@ main(int argc, char **argv)
             || ps->redis == NULL)
         {
             fprintf(stderr, "cc-payout: out of memory\n");
-            return 2;
+            goto done;
         }
 
         for (i = 0; i < p->o.nredis; i++) {
@@ -1599,7 +1605,7 @@ main(int argc, char **argv)
                == NULL)
         {
             fprintf(stderr, "cc-payout: wallet http: %s\n", err);
-            return 2;
+            goto done;
         }
     }
 
@@ -1611,6 +1617,8 @@ main(int argc, char **argv)
 
     rc = cc_payout_run(p);
 
+done:
+
     for (i = 0; i < p->o.nredis; i++) {
         if (p->redis[i].ctx != NULL) {
             redisFree(p->redis[i].ctx);
@@ -1620,7 +1628,7 @@ main(int argc, char **argv)
     for (s = 0; s < 2 * p->st.nshards; s++) {
         ps = s < p->st.nshards ? &p->shard[s] : &p->claim[s - p->st.nshards];
 
-        for (i = 0; i < p->o.nredis; i++) {
+        for (i = 0; ps->redis != NULL && i < p->o.nredis; i++) {
             if (ps->redis[i].ctx != NULL) {
                 redisFree(ps->redis[i].ctx);
             }
@@ -1635,8 +1643,10 @@ main(int argc, char **argv)
 
     cc_store_close(&p->st);
     cc_store_close(&p->cst);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    if (sync_init) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+    }
     free(p->points);
     free(p);
 

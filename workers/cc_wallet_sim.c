@@ -749,6 +749,7 @@ main(int argc, char **argv)
     if (cc_sim_load(&s) != 0) {
         fprintf(stderr, "cc-wallet-sim: --statement %s: %s\n",
                 s.statement_path, strerror(errno));
+        free(s.tab);
         return 2;
     }
 
