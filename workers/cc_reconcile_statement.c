@@ -206,7 +206,9 @@ cc_stmt_load(const char *path, const cc_campaign_t *camp, char *err,
     free(buf);
     fclose(f);
 
-    qsort(t->line, t->n, sizeof(cc_stmt_line_t), cc_stmt_cmp);
+    if (t->n > 1) {                 /* an empty statement has no array */
+        qsort(t->line, t->n, sizeof(cc_stmt_line_t), cc_stmt_cmp);
+    }
 
     cc_log("statement %s: %zu lines of campaign %s, %zu of others skipped",
            path, t->n, camp->id, t->other);
