@@ -109,6 +109,9 @@ $(LUA_HDR): $(LUA_SRCS)
 $(BUILD)/workers/cc-draw: WORKER_LIBS += -pthread
 $(BUILD)/workers/cc-payout: WORKER_LIBS += -pthread
 
+# the one caller of workers/lua/award_set.lua, for both
+$(BUILD)/workers/cc-draw $(BUILD)/workers/cc-payout: workers/cc_award_set.c
+
 # the simulated external wallet (libmicrohttpd), for tests and the bench
 $(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \
                                 workers/cc_wallet_sign.c workers/cc_worker.c \

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS draw_plans (
     split        VARCHAR(16)       NOT NULL,
     seed_key     BIGINT UNSIGNED   NOT NULL,
     done_upto    BIGINT UNSIGNED   NOT NULL DEFAULT 0
-                 COMMENT 'users in rank order whose award is written',
+                 COMMENT 'users in uid order whose award is written',
     digest       CHAR(64)          NULL COMMENT 'set once the shard is done',
     created_at   BIGINT            NOT NULL COMMENT 'unix time, ms',
     PRIMARY KEY (campaign, shard)

@@ -50,6 +50,22 @@ my $e = eval { redis_cmd(0, 'EVAL', $lua, 1, $k, 'x:1') } // $@;
 like("$e", qr/must start p: or c:/, 'a value of neither kind: an error');
 redis_cmd(0, 'DEL', $k);
 
+# many users a call (how both workers call it): each user on its own
+my @k3 = map { "cc:{$_}:u" } 78 .. 80;
+redis_cmd(0, 'HSET', $k3[1], 'w', 'c:6:x:79');
+is(redis_cmd(0, 'EVAL', $lua, 3, @k3, 'p:5:x:78', 'p:6:x:79', 'p:7:x:80'), 2,
+   'award_set of 3 users: the 2 not credited written');
+is_deeply([ map { redis_cmd(0, 'HGET', $_, 'w') } @k3 ], [ 'p:5:x:78', 'c:6:x:79', 'p:7:x:80' ],
+          'each user\'s field its own value; the credited one kept');
+is(redis_cmd(0, 'EVAL', $lua, 3, @k3, 'c:5:x:78', 'c:6:x:79', 'c:7:x:80'), 2, 'c over them: the 2 pending written');
+$e = eval { redis_cmd(0, 'EVAL', $lua, 2, 'cc:{81}:u', 'cc:{82}:u', 'p:1:x:81', 'x:1') } // $@;
+like("$e", qr/must start p: or c:/, 'one bad value among many: an error');
+is_deeply([ map { redis_cmd(0, 'EXISTS', "cc:{$_}:u") } 81, 82 ], [ 0, 0 ], '... and nothing written, the good one neither');
+$e = eval { redis_cmd(0, 'EVAL', $lua, 2, 'cc:{81}:u', 'cc:{82}:u', 'p:1:x:81') } // $@;
+like("$e", qr/one value per key/, 'fewer values than keys: an error');
+is(redis_cmd(0, 'EXISTS', 'cc:{81}:u'), 0, '... nothing written');
+redis_cmd(0, 'DEL', @k3);
+
 # ---- a payout of pending awards ---------------------------------------------
 
 my $c1 = campaign_file('c1');

@@ -15,7 +15,8 @@
  *      settings changed since the first run) and the pool's funding, in
  *      one transaction.
  *   5. The shard's eligible uids, ordered by (cc_split_rank, uid), get the
- *      amounts of cc_split_next() in that order.  Batches of awards are
+ *      amounts of cc_split_next() in that order.  They are written in uid
+ *      order (the awards' keys grow at their ends).  Batches of awards are
  *      INSERT IGNOREd (one prepared statement over bound arrays, MariaDB's
  *      bulk execution) with draw_plans.done_upto moved in the same
  *      transaction (and, in sync mode, the ledger credits too), so a run
@@ -31,7 +32,8 @@
  *      do); then the Redis fields the loader did not set are: those of
  *      awards written by an earlier run, those whose status the read-back
  *      shows changed since, all of them if the loader failed.
- *   7. The shard's digest (SHA-256 of "uid amount\n" in rank order) goes
+ *   7. The shard's digest (SHA-256 of "uid amount\n" in rank order, once
+ *      every row read back matched the plan) goes
  *      into draw_plans; the draw's digest covers the settings and every
  *      shard's.  A run after completion writes nothing and prints the
  *      same summary.
@@ -52,6 +54,7 @@
 #include <openssl/evp.h>
 
 #include "cc_addr.h"
+#include "cc_award_set.h"
 #include "cc_campaign.h"
 #include "cc_drain.h"
 #include "cc_keys.h"
@@ -61,11 +64,11 @@
 #include "cc_split.h"
 #include "cc_store.h"
 #include "cc_worker.h"
-#include "cc_award_set_lua.h"        /* generated: workers/lua/award_set.lua */
 
 
 #define CC_DRAW_REDIS_MAX     64
-#define CC_DRAW_PIPELINE      1000    /* EVALSHA in flight per Redis shard */
+#define CC_DRAW_PIPELINE      16      /* award_set calls in flight per
+                                         Redis shard, of 128 users each */
 #define CC_DRAW_ROW_MAX       256     /* bytes of one award's VALUES tuple */
 #define CC_DRAW_ID_MAX        64      /* awards.award_id */
 
@@ -89,23 +92,31 @@ typedef struct {
 
 
 typedef struct {
-    uint64_t  rank;
     uint64_t  uid;
 } cc_draw_user_t;
+
+
+/* a user's place in the split: rank (cc_split_rank), then uid order */
+typedef struct {
+    uint64_t  rank;
+    uint64_t  pos;                    /* in users[], which is uid order */
+} cc_draw_rank_t;
 
 
 typedef struct cc_draw_run_s  cc_draw_run_t;
 
 /*
  * One pipeline of award_set.lua calls to every Redis shard: the writer's
- * loader thread has one, the final pass another.  Errors go into its own
- * err, never the shard's, so a loader thread touches nothing the shard's
- * thread writes.
+ * loader thread has one, the final pass another.  Users gather in a call
+ * per Redis shard (cc_award_set.h) that goes once full.  Errors go into
+ * its own err, never the shard's, so a loader thread touches nothing the
+ * shard's thread writes.
  */
 typedef struct {
-    redisContext   *ctx[CC_DRAW_REDIS_MAX];
-    size_t          inflight[CC_DRAW_REDIS_MAX];
-    char            sha[41];
+    redisContext         *ctx[CC_DRAW_REDIS_MAX];
+    size_t                inflight[CC_DRAW_REDIS_MAX];   /* calls */
+    cc_award_set_call_t  *call;         /* one per Redis shard, filling */
+    char                  sha[41];
     uint64_t        loaded;           /* fields the calls changed */
     char            err[512];
 } cc_draw_pipe_t;
@@ -118,7 +129,7 @@ typedef struct {
     MYSQL              *db;
     pthread_t           tid;
 
-    cc_draw_user_t     *users;        /* rank order */
+    cc_draw_user_t     *users;        /* uid order: the order written */
     uint64_t           *amounts;      /* users[i]'s award */
     unsigned char      *credited;     /* read back: 1 credited, 0 pending */
     uint64_t            n;
@@ -139,7 +150,8 @@ typedef struct {
     int                 write_end;    /* the writer is done, set last */
     int                 pipe_ok;
     cc_draw_pipe_t      pipe;
-    char                digest[65];
+    char                digest[65];   /* stored by an earlier run, or "" */
+    char                plan_digest[65];  /* of users and amounts */
 
     int                 rc;           /* CC_DRAW_* */
     char                err[1024];
@@ -464,22 +476,69 @@ cc_draw_begin_shard(cc_draw_shard_t *s)
 
 
 static int
-cc_draw_user_cmp(const void *a, const void *b)
+cc_draw_rank_cmp(const void *a, const void *b)
 {
-    const cc_draw_user_t  *x = a, *y = b;
+    const cc_draw_rank_t  *x = a, *y = b;
 
     if (x->rank != y->rank) {
         return x->rank < y->rank ? -1 : 1;
     }
 
-    return x->uid < y->uid ? -1 : x->uid > y->uid;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 
-/* the shard's eligible uids in (rank, uid) order, and their amounts */
+/*
+ * The shard's digest: SHA-256 of "uid amount\n" over its users in rank
+ * order, hex into s->plan_digest.  0, or -1 on out of memory.
+ */
+static int
+cc_draw_plan_digest(cc_draw_shard_t *s, const cc_draw_rank_t *by_rank)
+{
+    char            line[80];
+    uint64_t        i, pos;
+    EVP_MD_CTX     *md;
+    unsigned char   h[EVP_MAX_MD_SIZE];
+    unsigned int    hlen;
+
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return -1;
+    }
+
+    for (i = 0; i < s->n; i++) {
+        pos = by_rank[i].pos;
+        hlen = (unsigned) snprintf(line, sizeof(line), "%" PRIu64 " %"
+                                   PRIu64 "\n", s->users[pos].uid,
+                                   s->amounts[pos]);
+        EVP_DigestUpdate(md, line, hlen);
+    }
+
+    EVP_DigestFinal_ex(md, h, &hlen);
+    EVP_MD_CTX_free(md);
+
+    for (i = 0; i < 32; i++) {
+        snprintf(s->plan_digest + 2 * i, 3, "%02x", h[i]);
+    }
+
+    return 0;
+}
+
+
+/*
+ * The shard's eligible uids, in uid order, and their amounts.  The split
+ * walks them in rank order (cc_split_rank(), then uid): that order decides
+ * who gets what.  They are written in uid order: the awards' keys (award
+ * id "<campaign>:<uid>", and (campaign, uid)) then grow at their ends
+ * instead of at random pages of the B-trees, which in rank order cost
+ * InnoDB most of a draw's time.
+ */
 static int
 cc_draw_read_users(cc_draw_shard_t *s)
 {
+    int                rc;
     char               sql[256];
     size_t             cap;
     uint64_t           i, n;
@@ -488,9 +547,11 @@ cc_draw_read_users(cc_draw_shard_t *s)
     cc_draw_run_t     *d = s->d;
     cc_split_iter_t    it;
     cc_draw_user_t    *u;
+    cc_draw_rank_t    *by_rank;
 
     snprintf(sql, sizeof(sql), "SELECT uid FROM eligibility "
-             "WHERE combined_at < %" PRId64, d->c.cutoff * 1000);
+             "WHERE combined_at < %" PRId64 " ORDER BY uid",
+             d->c.cutoff * 1000);
 
     if (cc_draw_sql(s, "read the eligible", sql, strlen(sql)) != 0) {
         return -1;
@@ -518,7 +579,6 @@ cc_draw_read_users(cc_draw_shard_t *s)
         }
 
         s->users[n].uid = strtoull(row[0], NULL, 10);
-        s->users[n].rank = cc_split_rank(d->key, s->users[n].uid);
         n++;
     }
 
@@ -546,22 +606,40 @@ cc_draw_read_users(cc_draw_shard_t *s)
     }
 
     s->n = n;
-    qsort(s->users, n, sizeof(cc_draw_user_t), cc_draw_user_cmp);
-
     s->amounts = malloc((n + 1) * sizeof(uint64_t));
     s->credited = calloc(n + 1, 1);
+    by_rank = malloc((n + 1) * sizeof(cc_draw_rank_t));
 
-    if (s->amounts == NULL || s->credited == NULL) {
+    if (s->amounts == NULL || s->credited == NULL || by_rank == NULL) {
+        free(by_rank);
         return cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
     }
+
+    for (i = 0; i < n; i++) {
+        if (i > 0 && s->users[i].uid <= s->users[i - 1].uid) {
+            free(by_rank);
+            return cc_draw_fail(s, CC_DRAW_FAILED, "the eligible uids came "
+                                "out of order (%" PRIu64 " after %" PRIu64
+                                ")", s->users[i].uid, s->users[i - 1].uid);
+        }
+
+        by_rank[i].rank = cc_split_rank(d->key, s->users[i].uid);
+        by_rank[i].pos = i;
+    }
+
+    qsort(by_rank, n, sizeof(cc_draw_rank_t), cc_draw_rank_cmp);
 
     cc_split_iter_init(&it, &d->plan, &d->sh[s->shard], s->shard, d->c.seed);
 
     for (i = 0; i < n; i++) {
-        s->amounts[i] = cc_split_next(&it);
+        s->amounts[by_rank[i].pos] = cc_split_next(&it);
     }
 
-    return 0;
+    rc = cc_draw_plan_digest(s, by_rank);
+    free(by_rank);
+
+    return rc == 0 ? 0 : cc_draw_fail(s, CC_DRAW_FAILED, "SHA-256: out of "
+                                      "memory");
 }
 
 
@@ -727,8 +805,7 @@ cc_draw_batch(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
     }
 
     for (i = from, k = 0; i < to; i++, k++) {
-        snprintf(b->ids[k], CC_DRAW_ID_MAX, "%s:%" PRIu64, d->c.id,
-                 s->users[i].uid);
+        cc_award_set_id(b->ids[k], CC_DRAW_ID_MAX, d->c.id, s->users[i].uid);
 
         cr[k].award_id = b->ids[k];
         cr[k].uid = s->users[i].uid;
@@ -964,23 +1041,21 @@ cc_draw_find(cc_draw_shard_t *s, uint64_t uid)
 
 /*
  * Every award row of the campaign in this shard read back and checked
- * against the plan: one per user of the first `upto` in rank order, of
- * its amount.  Before a resumed run writes (upto = done_upto), a row that
- * differs means the settings changed since (a cap, say, that the plan row
- * does not hold): refused, bad_rc 2.  After the writes (upto = n) it is a
- * failure.  Once all are there, their status is kept for Redis and the
- * digest taken over "uid amount\n" in rank order.
+ * against the plan: one per user of the first `upto` in uid order (the
+ * order written), of its amount.  Before a resumed run writes (upto =
+ * done_upto), a row that differs means the settings changed since (a cap,
+ * say, that the plan row does not hold): refused, bad_rc 2.  After the
+ * writes (upto = n) it is a failure.  Once all are there, their status is
+ * kept for Redis and the shard's digest is the plan's (every row matched
+ * it).
  */
 static int
 cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
 {
-    char             sql[256], line[80];
+    char             sql[256];
     uint64_t         i, uid, amount, seen;
     MYSQL_RES       *res;
     MYSQL_ROW        row;
-    EVP_MD_CTX      *md;
-    unsigned char    h[EVP_MAX_MD_SIZE];
-    unsigned int     hlen;
     cc_draw_user_t  *u;
 
     snprintf(sql, sizeof(sql), "SELECT uid, amount_cents, status FROM awards"
@@ -1047,35 +1122,17 @@ cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
         return 0;
     }
 
-    md = EVP_MD_CTX_new();
-
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return cc_draw_fail(s, CC_DRAW_FAILED, "SHA-256: out of memory");
-    }
-
     for (i = 0; i < s->n; i++) {
         s->credited[i] = s->credited[i] == 1;
-        hlen = (unsigned) snprintf(line, sizeof(line), "%" PRIu64 " %"
-                                   PRIu64 "\n", s->users[i].uid,
-                                   s->amounts[i]);
-        EVP_DigestUpdate(md, line, hlen);
-    }
-
-    EVP_DigestFinal_ex(md, h, &hlen);
-    EVP_MD_CTX_free(md);
-
-    for (i = 0; i < 32; i++) {
-        snprintf(line + 2 * i, 3, "%02x", h[i]);
     }
 
     /* a digest stored by an earlier run must be this one */
-    if (s->digest[0] != '\0' && strcmp(s->digest, line) != 0) {
+    if (s->digest[0] != '\0' && strcmp(s->digest, s->plan_digest) != 0) {
         return cc_draw_fail(s, CC_DRAW_FAILED, "digest %s differs from the "
-                            "one stored, %s", line, s->digest);
+                            "one stored, %s", s->plan_digest, s->digest);
     }
 
-    memcpy(s->digest, line, 65);
+    memcpy(s->digest, s->plan_digest, 65);
     return 0;
 }
 
@@ -1084,7 +1141,7 @@ static redisContext *
 cc_draw_redis_connect(const cc_addr_t *a, const char *name, char *sha,
     char *err, size_t errlen)
 {
-    redisReply     *r;
+    char            msg[256];
     redisContext   *c;
     struct timeval  tv = { 10, 0 };
 
@@ -1103,19 +1160,11 @@ cc_draw_redis_connect(const cc_addr_t *a, const char *name, char *sha,
         return c;
     }
 
-    r = redisCommand(c, "SCRIPT LOAD %s", cc_award_set_lua);
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
-        snprintf(err, errlen, "redis %s: SCRIPT LOAD: %s", name,
-                 r == NULL ? c->errstr
-                 : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-        freeReplyObject(r);
+    if (cc_award_set_load(c, sha, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "redis %s: %s", name, msg);
         redisFree(c);
         return NULL;
     }
-
-    memcpy(sha, r->str, 41);
-    freeReplyObject(r);
 
     return c;
 }
@@ -1127,6 +1176,12 @@ cc_draw_pipe_open(cc_draw_run_t *d, cc_draw_pipe_t *pp)
     size_t  r;
 
     memset(pp, 0, sizeof(*pp));
+
+    pp->call = calloc(d->o.nredis, sizeof(cc_award_set_call_t));
+    if (pp->call == NULL) {
+        snprintf(pp->err, sizeof(pp->err), "out of memory");
+        return -1;
+    }
 
     for (r = 0; r < d->o.nredis; r++) {
         pp->ctx[r] = cc_draw_redis_connect(&d->addrs[r], d->o.redis[r],
@@ -1150,14 +1205,20 @@ cc_draw_pipe_close(cc_draw_run_t *d, cc_draw_pipe_t *pp)
         redisFree(pp->ctx[r]);
         pp->ctx[r] = NULL;
     }
+
+    free(pp->call);
+    pp->call = NULL;
 }
 
 
-/* the replies of the EVALSHAs in flight on Redis shard r */
+/* the replies of the calls in flight on Redis shard r */
 static int
 cc_draw_pipe_drain(cc_draw_run_t *d, cc_draw_pipe_t *pp, size_t r)
 {
+    int          noscript;
     void        *v;
+    char         err[256];
+    long long    written;
     redisReply  *reply;
 
     for (; pp->inflight[r] > 0; pp->inflight[r]--) {
@@ -1168,60 +1229,74 @@ cc_draw_pipe_drain(cc_draw_run_t *d, cc_draw_pipe_t *pp, size_t r)
         }
 
         reply = v;
+        noscript = 0;
+        written = cc_award_set_reply(reply, &noscript, err, sizeof(err));
+        freeReplyObject(reply);
 
-        if (reply->type != REDIS_REPLY_INTEGER) {
-            snprintf(pp->err, sizeof(pp->err), "redis %s: award_set: %s",
-                     d->o.redis[r], reply->type == REDIS_REPLY_ERROR
-                     ? reply->str : "unexpected reply");
-            freeReplyObject(reply);
+        if (written < 0) {
+            snprintf(pp->err, sizeof(pp->err), "redis %s: %s",
+                     d->o.redis[r], err);
             return -1;
         }
 
-        pp->loaded += (uint64_t) reply->integer;
-        freeReplyObject(reply);
+        pp->loaded += (uint64_t) written;
     }
 
     return 0;
 }
 
 
-/* field w of users[i]: "p:..." or "c:...", CC_DRAW_PIPELINE in flight */
+/* Redis shard r's call sent, CC_DRAW_PIPELINE calls in flight at most */
+static int
+cc_draw_pipe_call(cc_draw_run_t *d, cc_draw_pipe_t *pp, size_t r)
+{
+    if (cc_award_set_append(pp->ctx[r], pp->sha, &pp->call[r]) != 0) {
+        snprintf(pp->err, sizeof(pp->err), "redis %s: out of memory",
+                 d->o.redis[r]);
+        return -1;
+    }
+
+    if (++pp->inflight[r] == CC_DRAW_PIPELINE) {
+        return cc_draw_pipe_drain(d, pp, r);
+    }
+
+    return 0;
+}
+
+
+/* field w of users[i], "p:..." or "c:...", into its Redis shard's call */
 static int
 cc_draw_pipe_send(cc_draw_shard_t *s, cc_draw_pipe_t *pp, uint64_t i,
     int credited)
 {
-    char            key[CC_KEY_MAX], val[128];
+    char            id[CC_DRAW_ID_MAX];
     uint32_t        home;
     cc_draw_run_t  *d = s->d;
 
     home = cc_ring_shard(&d->ring, s->users[i].uid);
-    cc_key_user(key, s->users[i].uid);
-    snprintf(val, sizeof(val), "%c:%" PRIu64 ":%s:%" PRIu64,
-             credited ? 'c' : 'p', s->amounts[i], d->c.id, s->users[i].uid);
+    cc_award_set_id(id, sizeof(id), d->c.id, s->users[i].uid);
+    cc_award_set_add(&pp->call[home], s->users[i].uid, credited,
+                     s->amounts[i], id);
 
-    if (redisAppendCommand(pp->ctx[home], "EVALSHA %s 1 %s %s", pp->sha,
-                           key, val)
-        != REDIS_OK)
-    {
-        snprintf(pp->err, sizeof(pp->err), "redis %s: out of memory",
-                 d->o.redis[home]);
-        return -1;
-    }
-
-    if (++pp->inflight[home] == CC_DRAW_PIPELINE) {
-        return cc_draw_pipe_drain(d, pp, home);
+    if (pp->call[home].n == CC_AWARD_SET_MAX) {
+        return cc_draw_pipe_call(d, pp, home);
     }
 
     return 0;
 }
 
 
+/* every call sent, every reply read */
 static int
 cc_draw_pipe_flush(cc_draw_run_t *d, cc_draw_pipe_t *pp)
 {
     size_t  r;
 
     for (r = 0; r < d->o.nredis; r++) {
+        if (pp->call[r].n > 0 && cc_draw_pipe_call(d, pp, r) != 0) {
+            return -1;
+        }
+
         if (cc_draw_pipe_drain(d, pp, r) != 0) {
             return -1;
         }

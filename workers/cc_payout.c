@@ -47,6 +47,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cc_addr.h"
+#include "cc_award_set.h"
 #include "cc_campaign.h"
 #include "cc_keys.h"
 #include "cc_ledger.h"
@@ -55,7 +56,6 @@
 #include "cc_store.h"
 #include "cc_wallet.h"
 #include "cc_worker.h"
-#include "cc_award_set_lua.h"        /* generated: workers/lua/award_set.lua */
 
 
 #define CC_PAYOUT_REDIS_MAX   64
@@ -372,7 +372,7 @@ cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
 static redisContext *
 cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 {
-    redisReply     *reply;
+    char            err[256];
     struct timeval  tv = { 5, 0 };
 
     if (r->ctx != NULL || cc_now_ms() < r->retry_at) {
@@ -389,19 +389,10 @@ cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 
     redisSetTimeout(r->ctx, tv);
 
-    reply = redisCommand(r->ctx, "SCRIPT LOAD %s", cc_award_set_lua);
-
-    if (reply == NULL || reply->type != REDIS_REPLY_STRING
-        || reply->len != 40)
-    {
-        cc_payout_redis_down(p, r, reply == NULL ? r->ctx->errstr
-                                                 : "SCRIPT LOAD failed");
-        freeReplyObject(reply);
+    if (cc_award_set_load(r->ctx, r->sha, err, sizeof(err)) != 0) {
+        cc_payout_redis_down(p, r, err);
         return NULL;
     }
-
-    memcpy(r->sha, reply->str, 41);
-    freeReplyObject(reply);
 
     return r->ctx;
 }
@@ -708,34 +699,46 @@ again:
 
 
 /*
- * Tells the users' Redis shards that the credited rows are credited: one
- * pipeline of award_set.lua calls per Redis shard, then notified = 1 for
- * the rows whose call succeeded, committed.  A Redis shard that is down
+ * Tells the users' Redis shards that the credited rows are credited: per
+ * Redis shard, a pipeline of award_set.lua calls of up to
+ * CC_AWARD_SET_MAX users each (cc_award_set.h), then notified = 1 for the
+ * rows whose call succeeded, committed.  A Redis shard that is down
  * leaves its rows to a later round.  The number notified, or -1 when
  * MySQL failed.
  */
 static long
 cc_payout_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
 {
-    int                *ok, reload;
-    char                key[CC_KEY_MAX], val[128];
-    size_t              i, r, k, len, sent;
-    MYSQL              *db = ps->db->conn;
-    redisReply         *reply;
-    redisContext       *ctx;
-    cc_payout_award_t  *a;
+    int                 *ok, reload;
+    char                 err[256];
+    size_t               i, r, k, c, len, sent, calls, *rowof;
+    MYSQL               *db = ps->db->conn;
+    redisReply          *reply;
+    redisContext        *ctx;
+    cc_payout_award_t   *a;
+    cc_award_set_call_t *call;
 
     ok = calloc(n + 1, sizeof(int));
-    if (ok == NULL) {
+    rowof = malloc((n + 1) * sizeof(size_t));
+    call = malloc(sizeof(cc_award_set_call_t));
+
+    if (ok == NULL || rowof == NULL || call == NULL) {
         cc_log("out of memory");
+        free(ok);
+        free(rowof);
+        free(call);
         return 0;
     }
+
+    call->n = 0;
 
     for (r = 0; r < p->o.nredis; r++) {
         ctx = NULL;
         sent = 0;
+        calls = 0;
         reload = 0;
 
+        /* rowof[0..sent): the rows in the calls, in the order sent */
         for (i = 0; i < n; i++) {
             a = &ps->rows[i];
 
@@ -749,53 +752,49 @@ cc_payout_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
                 break;
             }
 
-            cc_key_user(key, a->uid);
-            snprintf(val, sizeof(val), "c:%" PRIu64 ":%s", a->amount,
-                     a->award_id);
+            cc_award_set_add(call, a->uid, 1, a->amount, a->award_id);
+            rowof[sent++] = i;
 
-            if (redisAppendCommand(ctx, "EVALSHA %s 1 %s %s",
-                                   ps->redis[r].sha, key, val)
-                != REDIS_OK)
+            if (call->n == CC_AWARD_SET_MAX) {
+                if (cc_award_set_append(ctx, ps->redis[r].sha, call) != 0) {
+                    sent -= CC_AWARD_SET_MAX;
+                    break;
+                }
+                calls++;
+            }
+        }
+
+        if (call->n > 0) {
+            if (ctx != NULL
+                && cc_award_set_append(ctx, ps->redis[r].sha, call) == 0)
             {
-                break;
-            }
+                calls++;
 
-            sent++;
+            } else {
+                sent -= call->n;
+                call->n = 0;
+            }
         }
 
-        if (sent == 0) {
-            continue;
-        }
+        /* the replies, a call at a time, in the order the calls went */
 
-        /* the replies, in the order the calls went */
-
-        for (i = 0, k = 0; i < n && k < sent; i++) {
-            a = &ps->rows[i];
-
-            if (!a->credited || a->redis != r) {
-                continue;
-            }
-
-            k++;
-
+        for (c = 0; c < calls; c++) {
             if (redisGetReply(ctx, (void **) &reply) != REDIS_OK) {
                 cc_payout_redis_down(p, &ps->redis[r], ctx->errstr);
                 break;
             }
 
-            if (reply->type == REDIS_REPLY_INTEGER) {
-                ok[i] = 1;
+            if (cc_award_set_reply(reply, &reload, err, sizeof(err)) >= 0) {
+                for (k = c * CC_AWARD_SET_MAX;
+                     k < sent && k < (c + 1) * CC_AWARD_SET_MAX;
+                     k++)
+                {
+                    ok[rowof[k]] = 1;
+                }
 
-            } else if (reply->type == REDIS_REPLY_ERROR
-                       && strncmp(reply->str, "NOSCRIPT", 8) == 0)
-            {
-                reload = 1;
-
-            } else if (k == 1) {
+            } else if (c == 0) {
                 /* NOSCRIPT after a restart, or worse: one line a batch */
-                cc_log("redis %s: award_set: %s", ps->redis[r].addr,
-                       reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                        : "bad reply");
+                cc_log("redis %s: %s", ps->redis[r].addr, err);
             }
 
             freeReplyObject(reply);
@@ -807,6 +806,9 @@ cc_payout_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
             ps->redis[r].ctx = NULL;
         }
     }
+
+    free(rowof);
+    free(call);
 
     len = sprintf(ps->sql, "UPDATE awards SET notified = 1 WHERE status = "
                   "'credited' AND award_id IN (");

@@ -1,22 +1,39 @@
--- award_set: sets a user's award field, never backwards.  Shared by
+-- award_set: sets users' award fields, never backwards.  Shared by
 -- cc-draw (loads "p:..." after the split) and cc-payout (the outbox:
 -- "c:..." once the credit committed in MySQL); compiled into both.
 --
---   KEYS[1]  cc:{uid}:u                    the user's hash (cc_keys.h)
---   ARGV[1]  "p:<amount_cents>:<award_id>" or "c:<amount_cents>:<award_id>"
+--   KEYS[i]  cc:{uid}:u                    a user's hash (cc_keys.h)
+--   ARGV[i]  "p:<amount_cents>:<award_id>" or "c:<amount_cents>:<award_id>"
+--
+-- One call sets many users (i = 1 .. #KEYS, all on this Redis shard): a
+-- call per award cost the draw more Redis time than the writes it did.
+-- The shards are standalone servers the ring in common/ picks, not a
+-- Redis Cluster, so the keys of one call need not share a slot.
 --
 -- A credited award is never set back to pending: a draw re-run that loads
 -- "p" after the payout wrote "c" changes nothing.  MySQL holds the truth,
--- so a "c" replaces any other value.  Returns 1 when the field was
--- written, 0 when it already held this value or a credited one.
-local new = ARGV[1]
-local st = string.sub(new, 1, 2)
-if st ~= 'p:' and st ~= 'c:' then
-    return redis.error_reply('award_set: value must start p: or c:')
+-- so a "c" replaces any other value.  Every value is checked before any
+-- is written: a bad one fails the call and writes nothing.  Returns the
+-- number of fields written (0 for one that held this value or a credited
+-- one).
+if #ARGV ~= #KEYS then
+    return redis.error_reply('award_set: one value per key')
 end
-local cur = redis.call('HGET', KEYS[1], 'w')
-if cur == new or (cur and st == 'p:' and string.sub(cur, 1, 2) == 'c:') then
-    return 0
+for i = 1, #KEYS do
+    local st = string.sub(ARGV[i], 1, 2)
+    if st ~= 'p:' and st ~= 'c:' then
+        return redis.error_reply('award_set: value must start p: or c:')
+    end
 end
-redis.call('HSET', KEYS[1], 'w', new)
-return 1
+local n = 0
+for i = 1, #KEYS do
+    local new = ARGV[i]
+    local cur = redis.call('HGET', KEYS[i], 'w')
+    if not (cur == new
+            or (cur and string.sub(new, 1, 2) == 'p:'
+                and string.sub(cur, 1, 2) == 'c:')) then
+        redis.call('HSET', KEYS[i], 'w', new)
+        n = n + 1
+    end
+end
+return n
