@@ -114,8 +114,16 @@ for c in ledg http; do
     base=$AWARDS
 done
 
-declare -A secs
+# utime + stime of a process, in seconds
+cpu_of() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' \
+        "/proc/$1/stat"
+}
+mysql_pid=$(cat "$out/mysql.pid")
+
+declare -A secs mcpu
 for c in ledg http; do
+    m0=$(cpu_of "$mysql_pid")
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086
     /usr/bin/time -f "$c: %U s user, %S s sys, %e s" -a -o "$out/cpu" \
@@ -124,6 +132,8 @@ for c in ledg http; do
         --once --batch "$BATCH" --progress 2 2> "$out/$c.err" \
         || { cat "$out/$c.err"; exit 1; }
     t1=$(date +%s.%N)
+    mcpu[$c]=$(awk -v a="$m0" -v b="$(cpu_of "$mysql_pid")" \
+               'BEGIN { printf "%.2f", b - a }')
     sed "s/^/  $c: /" "$out/$c.err" | tail -3
     secs[$c]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 done
@@ -164,5 +174,5 @@ awk -v n="$AWARDS" -v l="${secs[ledg]}" -v h="${secs[http]}" -v bt="$BATCH" \
         printf "http / ledger = %.2f (goal >= 0.5)\n", l / h
     }'
 sed 's/^/cpu of cc-payout /' "$out/cpu"
-# utime + stime of the simulator, in clock ticks
-awk -v hz="$(getconf CLK_TCK)" '{ printf "cpu of cc-wallet-sim: %.2f s\n", ($14 + $15) / hz }' "/proc/$sim/stat"
+echo "cpu of cc-wallet-sim: $(cpu_of "$sim") s"
+echo "cpu of mariadbd: ledg ${mcpu[ledg]} s, http ${mcpu[http]} s"

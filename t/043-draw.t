@@ -154,9 +154,17 @@ is_deeply(snapshot('eq'), $before, '... nothing written');
 sub fresh_redis { redis_cmd($_, 'FLUSHALL') for 0, 1 }
 fresh_redis();
 
+# ten fields there before the draw (another campaign's): the loader's
+# HSETNX finds them and hands those users to award_set.lua, which sets them
+my @stale = (sort { $a <=> $b } @uids)[0 .. 9];
+redis_cmd(redis_index($map->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:5:old:$_") for @stale;
+
 $f = draw_campaign('rnd', pool => 4321, split => 'random', cap => 200);
 ($rc, $out, $err) = draw_run($f, '--batch', 7);
 is($rc, 0, 'random draw in batches of 7: exit 0') or diag $err;
+my $set = 0;
+$set += $1 while $out =~ /^shard \d: .* (\d+) Redis fields set/mg;
+is($set, 51, 'every field set, the ten stale ones too');
 $aw = awards_of('rnd');
 is(scalar keys %$aw, 51, '51 awards');
 ($sum, $wrong) = (0, 0);

@@ -43,14 +43,43 @@ cc_award_set_id(char *buf, size_t len, const char *campaign, uint64_t uid)
 
 
 void
+cc_award_set_format(char *key, char *val, uint64_t uid, int credited,
+    uint64_t amount, const char *award_id)
+{
+    cc_key_user(key, uid);
+    snprintf(val, CC_AWARD_SET_VAL_MAX, "%c:%" PRIu64 ":%s",
+             credited ? 'c' : 'p', amount, award_id);
+}
+
+
+void
 cc_award_set_add(cc_award_set_call_t *call, uint64_t uid, int credited,
     uint64_t amount, const char *award_id)
 {
     size_t  i = call->n++;
 
-    cc_key_user(call->keys[i], uid);
-    snprintf(call->vals[i], CC_AWARD_SET_VAL_MAX, "%c:%" PRIu64 ":%s",
-             credited ? 'c' : 'p', amount, award_id);
+    cc_award_set_format(call->keys[i], call->vals[i], uid, credited, amount,
+                        award_id);
+}
+
+
+void
+cc_award_set_add_kv(cc_award_set_call_t *call, const char *key,
+    const char *val)
+{
+    size_t  i = call->n++;
+
+    snprintf(call->keys[i], CC_KEY_MAX, "%s", key);
+    snprintf(call->vals[i], CC_AWARD_SET_VAL_MAX, "%s", val);
+}
+
+
+int
+cc_award_set_append_nx(redisContext *c, const char *key, const char *val)
+{
+    const char  *argv[4] = { "HSETNX", key, "w", val };
+
+    return redisAppendCommandArgv(c, 4, argv, NULL) == REDIS_OK ? 0 : -1;
 }
 
 

@@ -36,12 +36,31 @@ extern const char *cc_award_set_script;
 int cc_award_set_load(redisContext *c, char *sha, char *err, size_t errlen);
 
 /*
+ * A user's key and field w as the script takes them: key cc:{uid}:u
+ * (CC_KEY_MAX bytes), w = "<c|p>:<amount>:<award_id>"
+ * (CC_AWARD_SET_VAL_MAX bytes).  The award id as written by
+ * cc_award_set_id() or read from MySQL.
+ */
+void cc_award_set_format(char *key, char *val, uint64_t uid, int credited,
+    uint64_t amount, const char *award_id);
+
+/*
  * One more user into the call (never past CC_AWARD_SET_MAX: the caller
- * sends a full call first): w = "<c|p>:<amount>:<award_id>".  The award
- * id as written by cc_award_set_id() or read from MySQL.
+ * sends a full call first), formatted here or already (_kv).
  */
 void cc_award_set_add(cc_award_set_call_t *call, uint64_t uid, int credited,
     uint64_t amount, const char *award_id);
+void cc_award_set_add_kv(cc_award_set_call_t *call, const char *key,
+    const char *val);
+
+/*
+ * The script's fast path for a field not there yet (a draw's first load):
+ * HSETNX key w val appended to c, which is what the script does then, in
+ * a third of its time.  Its reply is integer 1 (written) or 0: the field
+ * was there, and that user must go through the script (never backwards).
+ */
+int cc_award_set_append_nx(redisContext *c, const char *key,
+    const char *val);
 
 /* the award id of a user in a campaign, "<campaign>:<uid>", into buf */
 size_t cc_award_set_id(char *buf, size_t len, const char *campaign,

@@ -55,6 +55,7 @@
 
 #include "cc_addr.h"
 #include "cc_award_set.h"
+#include "cc_draw_redis.h"
 #include "cc_campaign.h"
 #include "cc_drain.h"
 #include "cc_keys.h"
@@ -66,9 +67,6 @@
 #include "cc_worker.h"
 
 
-#define CC_DRAW_REDIS_MAX     64
-#define CC_DRAW_PIPELINE      16      /* award_set calls in flight per
-                                         Redis shard, of 128 users each */
 #define CC_DRAW_ROW_MAX       256     /* bytes of one award's VALUES tuple */
 #define CC_DRAW_ID_MAX        64      /* awards.award_id */
 
@@ -105,21 +103,6 @@ typedef struct {
 
 typedef struct cc_draw_run_s  cc_draw_run_t;
 
-/*
- * One pipeline of award_set.lua calls to every Redis shard: the writer's
- * loader thread has one, the final pass another.  Users gather in a call
- * per Redis shard (cc_award_set.h) that goes once full.  Errors go into
- * its own err, never the shard's, so a loader thread touches nothing the
- * shard's thread writes.
- */
-typedef struct {
-    redisContext         *ctx[CC_DRAW_REDIS_MAX];
-    size_t                inflight[CC_DRAW_REDIS_MAX];   /* calls */
-    cc_award_set_call_t  *call;         /* one per Redis shard, filling */
-    char                  sha[41];
-    uint64_t        loaded;           /* fields the calls changed */
-    char            err[512];
-} cc_draw_pipe_t;
 
 
 
@@ -1137,172 +1120,29 @@ cc_draw_verify(cc_draw_shard_t *s, uint64_t upto, int bad_rc)
 }
 
 
-static redisContext *
-cc_draw_redis_connect(const cc_addr_t *a, const char *name, char *sha,
-    char *err, size_t errlen)
-{
-    char            msg[256];
-    redisContext   *c;
-    struct timeval  tv = { 10, 0 };
-
-    c = redisConnectWithTimeout(a->host, (int) a->port, tv);
-
-    if (c == NULL || c->err) {
-        snprintf(err, errlen, "redis %s: %s", name,
-                 c ? c->errstr : "out of memory");
-        redisFree(c);
-        return NULL;
-    }
-
-    redisSetTimeout(c, tv);
-
-    if (sha == NULL) {
-        return c;
-    }
-
-    if (cc_award_set_load(c, sha, msg, sizeof(msg)) != 0) {
-        snprintf(err, errlen, "redis %s: %s", name, msg);
-        redisFree(c);
-        return NULL;
-    }
-
-    return c;
-}
-
-
+/*
+ * Field w of users[i] onto its Redis shard (the ring's), through the
+ * pipeline; fresh: HSETNX first (cc_draw_redis.h).
+ */
 static int
-cc_draw_pipe_open(cc_draw_run_t *d, cc_draw_pipe_t *pp)
-{
-    size_t  r;
-
-    memset(pp, 0, sizeof(*pp));
-
-    pp->call = calloc(d->o.nredis, sizeof(cc_award_set_call_t));
-    if (pp->call == NULL) {
-        snprintf(pp->err, sizeof(pp->err), "out of memory");
-        return -1;
-    }
-
-    for (r = 0; r < d->o.nredis; r++) {
-        pp->ctx[r] = cc_draw_redis_connect(&d->addrs[r], d->o.redis[r],
-                                           pp->sha, pp->err,
-                                           sizeof(pp->err));
-        if (pp->ctx[r] == NULL) {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-cc_draw_pipe_close(cc_draw_run_t *d, cc_draw_pipe_t *pp)
-{
-    size_t  r;
-
-    for (r = 0; r < d->o.nredis; r++) {
-        redisFree(pp->ctx[r]);
-        pp->ctx[r] = NULL;
-    }
-
-    free(pp->call);
-    pp->call = NULL;
-}
-
-
-/* the replies of the calls in flight on Redis shard r */
-static int
-cc_draw_pipe_drain(cc_draw_run_t *d, cc_draw_pipe_t *pp, size_t r)
-{
-    int          noscript;
-    void        *v;
-    char         err[256];
-    long long    written;
-    redisReply  *reply;
-
-    for (; pp->inflight[r] > 0; pp->inflight[r]--) {
-        if (redisGetReply(pp->ctx[r], &v) != REDIS_OK) {
-            snprintf(pp->err, sizeof(pp->err), "redis %s: %s",
-                     d->o.redis[r], pp->ctx[r]->errstr);
-            return -1;
-        }
-
-        reply = v;
-        noscript = 0;
-        written = cc_award_set_reply(reply, &noscript, err, sizeof(err));
-        freeReplyObject(reply);
-
-        if (written < 0) {
-            snprintf(pp->err, sizeof(pp->err), "redis %s: %s",
-                     d->o.redis[r], err);
-            return -1;
-        }
-
-        pp->loaded += (uint64_t) written;
-    }
-
-    return 0;
-}
-
-
-/* Redis shard r's call sent, CC_DRAW_PIPELINE calls in flight at most */
-static int
-cc_draw_pipe_call(cc_draw_run_t *d, cc_draw_pipe_t *pp, size_t r)
-{
-    if (cc_award_set_append(pp->ctx[r], pp->sha, &pp->call[r]) != 0) {
-        snprintf(pp->err, sizeof(pp->err), "redis %s: out of memory",
-                 d->o.redis[r]);
-        return -1;
-    }
-
-    if (++pp->inflight[r] == CC_DRAW_PIPELINE) {
-        return cc_draw_pipe_drain(d, pp, r);
-    }
-
-    return 0;
-}
-
-
-/* field w of users[i], "p:..." or "c:...", into its Redis shard's call */
-static int
-cc_draw_pipe_send(cc_draw_shard_t *s, cc_draw_pipe_t *pp, uint64_t i,
-    int credited)
+cc_draw_load_user(cc_draw_shard_t *s, cc_draw_pipe_t *pp, uint64_t i,
+    int credited, int fresh)
 {
     char            id[CC_DRAW_ID_MAX];
-    uint32_t        home;
+    uint64_t        uid = s->users[i].uid;
     cc_draw_run_t  *d = s->d;
 
-    home = cc_ring_shard(&d->ring, s->users[i].uid);
-    cc_award_set_id(id, sizeof(id), d->c.id, s->users[i].uid);
-    cc_award_set_add(&pp->call[home], s->users[i].uid, credited,
-                     s->amounts[i], id);
+    cc_award_set_id(id, sizeof(id), d->c.id, uid);
 
-    if (pp->call[home].n == CC_AWARD_SET_MAX) {
-        return cc_draw_pipe_call(d, pp, home);
-    }
-
-    return 0;
+    return cc_draw_pipe_send(pp, cc_ring_shard(&d->ring, uid), uid,
+                             credited, s->amounts[i], id, fresh);
 }
 
 
-/* every call sent, every reply read */
 static int
-cc_draw_pipe_flush(cc_draw_run_t *d, cc_draw_pipe_t *pp)
+cc_draw_pipe_start(cc_draw_run_t *d, cc_draw_pipe_t *pp)
 {
-    size_t  r;
-
-    for (r = 0; r < d->o.nredis; r++) {
-        if (pp->call[r].n > 0 && cc_draw_pipe_call(d, pp, r) != 0) {
-            return -1;
-        }
-
-        if (cc_draw_pipe_drain(d, pp, r) != 0) {
-            return -1;
-        }
-    }
-
-    return 0;
+    return cc_draw_pipe_open(pp, d->addrs, d->o.redis, d->o.nredis);
 }
 
 
@@ -1328,7 +1168,7 @@ cc_draw_loader_main(void *arg)
 
     s->pipe_ok = 0;
 
-    if (cc_draw_pipe_open(s->d, pp) != 0) {
+    if (cc_draw_pipe_start(s->d, pp) != 0) {
         goto done;
     }
 
@@ -1346,7 +1186,9 @@ cc_draw_loader_main(void *arg)
         }
 
         for (; i < upto; i++) {
-            if (cc_draw_pipe_send(s, pp, i, s->d->c.credit == CC_CREDIT_SYNC)
+            /* rows written by this run: their fields are new to Redis */
+            if (cc_draw_load_user(s, pp, i,
+                                  s->d->c.credit == CC_CREDIT_SYNC, 1)
                 != 0)
             {
                 goto done;
@@ -1354,14 +1196,14 @@ cc_draw_loader_main(void *arg)
         }
     }
 
-    if (cc_draw_pipe_flush(s->d, pp) == 0) {
+    if (cc_draw_pipe_flush(pp) == 0) {
         s->loaded_upto = i;
         s->pipe_ok = 1;
     }
 
 done:
 
-    cc_draw_pipe_close(s->d, pp);
+    cc_draw_pipe_close(pp);
     return NULL;
 }
 
@@ -1381,8 +1223,8 @@ cc_draw_load_redis(cc_draw_shard_t *s)
 
     sent_c = s->d->c.credit == CC_CREDIT_SYNC;
 
-    if (cc_draw_pipe_open(s->d, &pp) != 0) {
-        cc_draw_pipe_close(s->d, &pp);
+    if (cc_draw_pipe_start(s->d, &pp) != 0) {
+        cc_draw_pipe_close(&pp);
         return cc_draw_fail(s, CC_DRAW_FAILED, "%s", pp.err);
     }
 
@@ -1393,16 +1235,16 @@ cc_draw_load_redis(cc_draw_shard_t *s)
             continue;
         }
 
-        if (cc_draw_pipe_send(s, &pp, i, s->credited[i]) != 0) {
+        if (cc_draw_load_user(s, &pp, i, s->credited[i], 0) != 0) {
             break;
         }
     }
 
     if (i == s->n) {
-        (void) cc_draw_pipe_flush(s->d, &pp);
+        (void) cc_draw_pipe_flush(&pp);
     }
 
-    cc_draw_pipe_close(s->d, &pp);
+    cc_draw_pipe_close(&pp);
     s->loaded += pp.loaded;
 
     if (pp.err[0] != '\0') {

@@ -28,12 +28,17 @@ end
 local n = 0
 for i = 1, #KEYS do
     local new = ARGV[i]
-    local cur = redis.call('HGET', KEYS[i], 'w')
-    if not (cur == new
-            or (cur and string.sub(new, 1, 2) == 'p:'
-                and string.sub(cur, 1, 2) == 'c:')) then
-        redis.call('HSET', KEYS[i], 'w', new)
+    -- a draw finds the field empty: one call then, not two
+    if redis.call('HSETNX', KEYS[i], 'w', new) == 1 then
         n = n + 1
+    else
+        local cur = redis.call('HGET', KEYS[i], 'w')
+        if not (cur == new
+                or (string.sub(new, 1, 2) == 'p:'
+                    and string.sub(cur, 1, 2) == 'c:')) then
+            redis.call('HSET', KEYS[i], 'w', new)
+            n = n + 1
+        end
     end
 end
 return n
