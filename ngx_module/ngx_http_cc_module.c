@@ -286,7 +286,7 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->redis_timeout, 200);
     ngx_conf_init_value(cmcf->request_ttl, 86400);
     ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
-    ngx_conf_init_msec_value(cmcf->claim_poll, 10);
+    ngx_conf_init_msec_value(cmcf->claim_poll, 5);
     ngx_conf_init_msec_value(cmcf->claim_wait, 1000);
 
     if (cmcf->kafka_topic.data == NULL) {

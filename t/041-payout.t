@@ -24,6 +24,12 @@ like($out, qr/^usage: cc-payout --campaign FILE.*--once.*Exit status/s, 'the usa
 ($rc, undef, $err) = payout_run([ '--batch', 0 ], campaign_file('c1'));
 is($rc, 2, '--batch 0: exit 2');
 like($err, qr/--batch must be an integer in 1\.\.50000, not "0"/, 'and why');
+($rc, undef, $err) = payout_run([ '--claims-batch', 50001 ], campaign_file('c1'));
+is($rc, 2, '--claims-batch 50001: exit 2');
+like($err, qr/--claims-batch must be an integer in 1\.\.50000, not "50001"/, 'and why');
+($rc, undef, $err) = payout_run([ '--claims-idle-ms', 'x' ], campaign_file('c1'));
+is($rc, 2, '--claims-idle-ms x: exit 2');
+like($err, qr/--claims-idle-ms must be an integer in 1\.\.10000, not "x"/, 'and why');
 ($rc, undef, $err) = payout_run([ '--campaign', '/nonexistent' ]);
 is($rc, 2, 'a missing campaign file: exit 2');
 like($err, qr{campaign file /nonexistent: .*No such file}, 'and why');

@@ -68,7 +68,9 @@ my @late = (sort { "k1:$b" cmp "k1:$a" } keys %a1)[0 .. 29];
 my $where = shard_map(@late);
 redis_cmd(redis_index($where->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:$a1{$_}:k1:$_") for @late;
 
-my $d = spawn_payout([ '--batch', 16000, '--interval', 3600, '--progress', 1 ], campaign_file('k1'));
+# --claims-batch as --batch: the batches stay big while the claims come
+my $d = spawn_payout([ '--batch', 16000, '--claims-batch', 16000, '--interval', 3600, '--progress', 1 ],
+                     campaign_file('k1'));
 ok(wait_until(sub { (award_states('k1')->{'credited/1'} // 0) > 0 }, 60), 'the bulk pass is under way')
     or diag worker_stderr($d);
 
@@ -124,7 +126,7 @@ my $w2 = shard_map(@race);
 redis_cmd(redis_index($w2->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:$a2{$_}:k2:$_") for @race;
 my @queue = shuffle(@race, @race);         # each claimed twice
 
-$d = spawn_payout([ '--once', '--batch', 2000 ], campaign_file('k2'));
+$d = spawn_payout([ '--once', '--batch', 2000, '--claims-batch', 500 ], campaign_file('k2'));
 while (my @part = splice @queue, 0, 20) {
     redis_cmd(redis_index($w2->{$_}[0]), 'RPUSH', 'cc:claims', $_) for @part;
     sleep(0.01);
@@ -137,6 +139,17 @@ like(worker_stderr($d), qr/done: $m credited \((\d+) on claims\)/, "$m credited,
 my ($on_claims) = worker_stderr($d) =~ /done: \d+ credited \((\d+) on claims\)/;
 ok(($on_claims // 0) > 0, 'some paid by their claim (' . ($on_claims // 0) . ')');
 is_deeply(award_states('k2'), { 'credited/1' => $m }, 'every award credited and notified');
+# a bulk batch's awards share its credited_at (one shard's batches never
+# start in the same ms): while claims came the batches were 500
+my %size;
+for my $db (qw(cc_s0 cc_s1)) {
+    my $skip = join ',', map { "'k2:$_'" } @race;
+    $size{ $_->[0] }++ for @{ mysql_query("SELECT COUNT(*) FROM awards WHERE campaign = 'k2' "
+                                        . "AND award_id NOT IN ($skip) GROUP BY credited_at", $db) };
+}
+my @sizes = sort { $a <=> $b } keys %size;
+ok($size{500}, 'while claims came, bulk batches of --claims-batch 500 (' . ($size{500} // 0) . ' of them)');
+ok($sizes[-1] <= 2000, "none bigger than --batch 2000 (sizes @sizes[0 .. ($#sizes < 9 ? $#sizes : 9)])");
 check_sums('k2');
 # and the claimed awards' wallets: credited once, with their award
 for my $db (qw(cc_s0 cc_s1)) {

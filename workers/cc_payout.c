@@ -73,6 +73,8 @@ typedef struct {
     const char          *user;
     const char          *metrics;
     long long            batch;
+    long long            claims_batch;   /* the bulk's while claims flow */
+    long long            claims_idle_ms;
     long long            interval_s;
     long long            idle_ms;
     long long            progress_s;
@@ -184,6 +186,7 @@ typedef struct {
     cc_payout_flight_t   flight[CC_STORE_SHARDS_MAX];
     cc_payout_stats_t    cstats[CC_STORE_SHARDS_MAX];   /* the claims' */
     int                  claims_stop;
+    int64_t              claim_at_ms;    /* when a claim was last popped */
     int                  claims_started; /* its first turn is over */
     size_t               rows_max;       /* of each shard's rows */
     size_t               sql_max;
@@ -213,14 +216,19 @@ cc_payout_usage(FILE *out)
 "  --mysql SHARD     a MySQL shard, host:port/database, repeat in ring order\n"
 "  --user NAME       MySQL user (default root)\n"
 "  --batch N         awards per bulk transaction, 1..50000 (default 5000)\n"
+"  --claims-batch N  awards per bulk transaction while claims come (one\n"
+"                    popped in the last second), 1..50000 (default 1000):\n"
+"                    a claim whose award is in the batch in flight waits\n"
+"                    for that batch\n"
 "  --once            pay what is pending and notify, then exit: 0 when\n"
 "                    every award was paid, 1 when some could not be\n"
 "                    (mismatch, no funds: logged)\n"
 "  --interval SEC    a new pass over the pending awards every SEC seconds\n"
 "                    when not --once (default 10); claims are served all\n"
 "                    the time\n"
-"  --idle-ms MS      sleep when there was nothing to do, and between\n"
-"                    looks at cc:claims when none came (default 10)\n"
+"  --idle-ms MS      sleep when there was nothing to do (default 10)\n"
+"  --claims-idle-ms MS  between looks at cc:claims when none came\n"
+"                    (default 2): a user is waiting\n"
 "  --progress SEC    a progress line every SEC seconds (default 10)\n"
 "  --metrics-file PATH  a Prometheus textfile written with each progress\n"
 "                    line and at exit (cc_payout_*)\n"
@@ -246,6 +254,8 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         { "batch",    required_argument, NULL, 'n' },
         { "interval", required_argument, NULL, 'i' },
         { "idle-ms",  required_argument, NULL, 'l' },
+        { "claims-batch",   required_argument, NULL, 'B' },
+        { "claims-idle-ms", required_argument, NULL, 'L' },
         { "progress", required_argument, NULL, 'p' },
         { "once",     no_argument,       NULL, 'o' },
         { "shard-of", no_argument,       NULL, 's' },
@@ -257,6 +267,8 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->user = "root";
     o->batch = 5000;
+    o->claims_batch = 1000;
+    o->claims_idle_ms = 2;
     o->interval_s = 10;
     o->idle_ms = 10;
     o->progress_s = 10;
@@ -303,6 +315,22 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
 
         case 'l':
             if (cc_opt_int("--idle-ms", optarg, 1, 10000, &o->idle_ms) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'B':
+            if (cc_opt_int("--claims-batch", optarg, 1, 50000,
+                           &o->claims_batch) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'L':
+            if (cc_opt_int("--claims-idle-ms", optarg, 1, 10000,
+                           &o->claims_idle_ms) != 0)
+            {
                 return -1;
             }
             break;
@@ -1023,8 +1051,11 @@ cc_payout_claims_thread(void *arg)
             pthread_mutex_unlock(&p->mu);
         }
 
-        if (popped <= 0) {
-            cc_sleep_ms(popped < 0 ? 100 : p->o.idle_ms);
+        if (popped > 0) {
+            __atomic_store_n(&p->claim_at_ms, cc_now_ms(), __ATOMIC_RELAXED);
+
+        } else {
+            cc_sleep_ms(popped < 0 ? 100 : p->o.claims_idle_ms);
         }
     }
 
@@ -1053,12 +1084,18 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
 {
     long                rc, n;
     size_t              len;
+    long long           batch;
     cc_payout_shard_t  *ps = &p->shard[s];
     cc_payout_flight_t *f;
 
     if (ps->pass_done || p->st.shards[s].conn == NULL) {
         return 0;
     }
+
+    /* claims come: smaller batches, a claim in one waits for less */
+    batch = cc_now_ms() - __atomic_load_n(&p->claim_at_ms, __ATOMIC_RELAXED)
+            < 1000 && p->o.claims_batch < p->o.batch
+            ? p->o.claims_batch : p->o.batch;
 
     len = sprintf(ps->sql,
                   "(SELECT award_id, uid, amount_cents, status FROM awards "
@@ -1069,8 +1106,8 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
                   "WHERE campaign = '%s' AND status = 'crediting' AND "
                   "notified = 0 AND award_id > '%s' ORDER BY award_id "
                   "LIMIT %lld) ORDER BY award_id LIMIT %lld",
-                  p->camp.id, ps->cursor, p->o.batch,
-                  p->camp.id, ps->cursor, p->o.batch, p->o.batch);
+                  p->camp.id, ps->cursor, batch,
+                  p->camp.id, ps->cursor, batch, batch);
 
     n = cc_payout_select(p, ps, ps->sql, len);
 
@@ -1112,7 +1149,7 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
         return -1;                  /* the cursor stays: the batch again */
     }
 
-    if (n < p->o.batch) {
+    if (n < batch) {
         ps->pass_done = 1;
         ps->cursor[0] = '\0';
 
