@@ -371,8 +371,7 @@ nomem:
 }
 
 
-/* the server executes bound arrays (MariaDB 10.2 and later) */
-static int
+int
 cc_ledger_bulk_ok(MYSQL *db)
 {
     unsigned long  ext;
@@ -389,8 +388,7 @@ cc_ledger_bulk_ok(MYSQL *db)
 }
 
 
-/* one prepared statement executed over n rows of bound arrays */
-static int
+int
 cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
     MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
     size_t errlen)
@@ -401,7 +399,7 @@ cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
 
     st = mysql_stmt_init(db);
     if (st == NULL) {
-        snprintf(err, errlen, "credit: out of memory");
+        snprintf(err, errlen, "%s: out of memory", what);
         return -1;
     }
 
@@ -413,7 +411,7 @@ cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
          || mysql_stmt_execute(st) != 0;
 
     if (rc) {
-        snprintf(err, errlen, "credit: %s: %s", what, mysql_stmt_error(st));
+        snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
 
     } else {
         *affected = mysql_stmt_affected_rows(st);
@@ -495,7 +493,8 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
              "?), ?, '%s', 'credit', ?, %" PRId64 ")", campaign, campaign,
              now);
 
-    if (cc_ledger_bulk(db, "insert transfers", sql, bind, bt->n, &affected,
+    if (cc_ledger_bulk(db, "credit: insert transfers", sql, bind, bt->n,
+                       &affected,
                        err, errlen)
         != 0)
     {
@@ -516,7 +515,7 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     bind[0] = bind[1];
     bind[1] = bind[2];
 
-    if (cc_ledger_bulk(db, "wallets", "INSERT INTO ledger_accounts "
+    if (cc_ledger_bulk(db, "credit: wallets", "INSERT INTO ledger_accounts "
                        "(account, credits, guard) VALUES (CONCAT('wallet:', "
                        "?), ?, 1) ON DUPLICATE KEY UPDATE credits = credits "
                        "+ VALUES(credits)", bind, bt->n, &affected, err,

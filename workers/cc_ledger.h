@@ -56,4 +56,16 @@ long cc_ledger_credit_batch(MYSQL *db, const char *campaign,
 
 const char *cc_ledger_rc_name(cc_ledger_rc_e rc);
 
+/*
+ * MariaDB's bulk execution, for the ledger's batches (here and in
+ * cc_wallet_ledger.c): whether the server executes bound arrays (10.2 and
+ * later), and one prepared statement executed over n rows of them, its
+ * affected rows in *affected.  0, or -1 with err "WHAT: why".  No
+ * RETURNING rows come back from it, only the count.
+ */
+int cc_ledger_bulk_ok(MYSQL *db);
+int cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
+    MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
+    size_t errlen);
+
 #endif /* CC_LEDGER_H */

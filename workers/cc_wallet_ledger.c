@@ -159,19 +159,178 @@ cc_wl_order(cc_ledger_credit_t *c, size_t n)
 
 
 /*
+ * MariaDB's bulk execution (cc_ledger_bulk) over the entries of c in id
+ * order whose sel[] is set: no SQL text per row to build and parse, which
+ * was most of the server's work in these batches.  The statement binds,
+ * per row, (award id, uid, amount, award id) when ids is set, else (uid,
+ * amount).  0, or -1 with err set.
+ */
+static int
+cc_wl_bulk(MYSQL *db, const char *what, const char *sql, int ids,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, unsigned long long *affected, char *err, size_t errlen)
+{
+    int             rc;
+    char          **idp;
+    size_t          i, k;
+    uint64_t       *uids, *amounts;
+    unsigned long  *lens;
+    MYSQL_BIND      bind[4], *b;
+
+    rc = -1;
+    idp = malloc((n ? n : 1) * sizeof(char *));
+    lens = malloc((n ? n : 1) * sizeof(unsigned long));
+    uids = malloc((n ? n : 1) * sizeof(uint64_t));
+    amounts = malloc((n ? n : 1) * sizeof(uint64_t));
+
+    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        goto done;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (sel[order[i]]) {
+            idp[k] = (char *) c[order[i]].award_id;
+            lens[k] = strlen(idp[k]);
+            uids[k] = c[order[i]].uid;
+            amounts[k] = c[order[i]].amount_cents;
+            k++;
+        }
+    }
+
+    *affected = 0;
+
+    if (k == 0) {
+        rc = 0;
+        goto done;
+    }
+
+    memset(bind, 0, sizeof(bind));
+    b = bind;
+
+    if (ids) {
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = idp;
+        b->length = lens;
+        b++;
+    }
+
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = uids;
+    b->is_unsigned = 1;
+    b++;
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = amounts;
+    b->is_unsigned = 1;
+    b++;
+
+    if (ids) {
+        *b = bind[0];
+    }
+
+    rc = cc_ledger_bulk(db, what, sql, bind, k, affected, err, errlen);
+
+done:
+
+    free(idp);
+    free(lens);
+    free(uids);
+    free(amounts);
+
+    return rc;
+}
+
+
+/*
+ * The insert of the transfers of the entries selected, in bulk, after a
+ * savepoint: all k written means all are new (a first try: nearly
+ * always); fewer means some id was there, and the insert is rolled back
+ * to the savepoint for the general path (RETURNING, then a read of the
+ * others) to sort out.  1 all new, 0 not all (nothing of it left), -1
+ * an error.
+ */
+static int
+cc_wl_insert_bulk(MYSQL *db, const char *what, const char *sql,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, size_t k, char *err, size_t errlen)
+{
+    unsigned long long  affected;
+
+    if (mysql_query(db, "SAVEPOINT cc_wallet_bulk") != 0) {
+        snprintf(err, errlen, "%s: savepoint: %s", what, mysql_error(db));
+        return -1;
+    }
+
+    if (cc_wl_bulk(db, what, sql, 1, c, n, order, sel, &affected, err,
+                   errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (affected == k) {
+        return 1;
+    }
+
+    if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_wallet_bulk") != 0) {
+        snprintf(err, errlen, "%s: rollback to savepoint: %s", what,
+                 mysql_error(db));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
  * The new ones' sums: wallet:<uid> credits pending, the pool's debits
  * pending under its guard (credits >= debits + pending debits + S).
  */
 static int
 cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
-    size_t n, const size_t *order, const cc_wl_state_e *st, cc_wl_buf_t *b,
-    char *err, size_t errlen)
+    size_t n, const size_t *order, const cc_wl_state_e *st, int bulk,
+    cc_wl_buf_t *b, char *err, size_t errlen)
 {
-    size_t    i, k;
-    uint64_t  sum;
+    int                 *sel;
+    size_t               i, k;
+    uint64_t             sum;
+    unsigned long long   affected;
 
     b->len = 0;
     sum = 0;
+
+    if (bulk) {
+        sel = malloc((n ? n : 1) * sizeof(int));
+        if (sel == NULL) {
+            goto nomem;
+        }
+
+        for (i = 0, k = 0; i < n; i++) {
+            sel[i] = st[i] == CC_WL_NEW;
+            sum += sel[i] ? c[i].amount_cents : 0;
+            k += sel[i];
+        }
+
+        if (k > 0
+            && cc_wl_bulk(db, "pending: wallets", "INSERT INTO "
+                          "ledger_pending (account, credits) VALUES "
+                          "(CONCAT('wallet:', ?), ?) ON DUPLICATE KEY "
+                          "UPDATE credits = credits + VALUES(credits)", 0,
+                          c, n, order, sel, &affected, err, errlen)
+               != 0)
+        {
+            free(sel);
+            return -1;
+        }
+
+        free(sel);
+
+        if (k == 0) {
+            return 0;
+        }
+
+        goto pool;
+    }
 
     if (cc_wl_printf(b, "INSERT INTO ledger_pending (account, credits) "
                      "VALUES ") != 0)
@@ -208,6 +367,8 @@ cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         snprintf(err, errlen, "pending: wallets: %s", mysql_error(db));
         return -1;
     }
+
+pool:
 
     b->len = 0;
 
@@ -264,8 +425,8 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, cc_wl_state_e *st, char *err,
     size_t errlen)
 {
-    int           rc, same, *marked;
-    char          wallet[48];
+    int           rc, same, bulk, *marked;
+    char          wallet[48], sql[512];
     size_t        i, k, left, *order;
     int64_t       now;
     MYSQL_RES    *res;
@@ -305,6 +466,36 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
     }
 
     now = cc_wl_now_ms();
+    bulk = cc_ledger_bulk_ok(db);
+
+    if (bulk) {
+        for (i = 0; i < n; i++) {
+            marked[i] = 1;                  /* all of them, to begin */
+        }
+
+        snprintf(sql, sizeof(sql), "INSERT IGNORE INTO ledger_transfers "
+                 "(transfer_id, debit, credit, amount_cents, campaign, "
+                 "kind, award_id, created_at) VALUES (?, 'pool:%s', "
+                 "CONCAT('wallet:', ?), ?, '%s', 'pending', ?, %" PRId64
+                 ")", campaign, campaign, now);
+
+        switch (cc_wl_insert_bulk(db, "pending: insert", sql, c, n, order,
+                                  marked, n, err, errlen))
+        {
+        case 1:
+            for (i = 0; i < n; i++) {
+                st[i] = CC_WL_NEW;
+            }
+            goto reserve;
+
+        case 0:
+            memset(marked, 0, n * sizeof(int));
+            break;
+
+        default:
+            goto done;
+        }
+    }
 
     if (cc_wl_printf(&b, "INSERT IGNORE INTO ledger_transfers (transfer_id,"
                      " debit, credit, amount_cents, campaign, kind, "
@@ -414,7 +605,11 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
         }
     }
 
-    if (cc_wl_reserve(db, campaign, c, n, order, st, &b, err, errlen) != 0) {
+reserve:
+
+    if (cc_wl_reserve(db, campaign, c, n, order, st, bulk, &b, err, errlen)
+        != 0)
+    {
         goto done;
     }
 
@@ -445,24 +640,63 @@ long
 cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
     size_t n, const int *ok, char *err, size_t errlen)
 {
-    int          *marked;
-    long          added;
-    size_t        i, k, *order;
-    uint64_t      sum;
-    int64_t       now;
-    MYSQL_RES    *res;
-    MYSQL_ROW     row;
-    cc_wl_buf_t   b = { NULL, 0, 0 };
+    int                 *marked, *done, bulk;
+    char                 sql[512];
+    long                 added;
+    size_t               i, k, *order;
+    uint64_t             sum;
+    int64_t              now;
+    MYSQL_RES           *res;
+    MYSQL_ROW            row;
+    cc_wl_buf_t          b = { NULL, 0, 0 };
+    unsigned long long   affected;
 
     added = -1;
     order = cc_wl_order(c, n);
     marked = calloc(n ? n : 1, sizeof(int));
+    done = calloc(n ? n : 1, sizeof(int));
 
-    if (order == NULL || marked == NULL) {
+    if (order == NULL || marked == NULL || done == NULL) {
         goto nomem;
     }
 
     now = cc_wl_now_ms();
+    bulk = cc_ledger_bulk_ok(db);
+
+    for (i = 0, k = 0; i < n; i++) {
+        k += ok[i] != 0;
+    }
+
+    if (k == 0) {
+        added = 0;
+        goto done;
+    }
+
+    if (bulk) {
+        snprintf(sql, sizeof(sql), "INSERT IGNORE INTO ledger_transfers "
+                 "(transfer_id, debit, credit, amount_cents, campaign, "
+                 "kind, award_id, created_at) VALUES (CONCAT('post:', ?), "
+                 "'pool:%s', CONCAT('wallet:', ?), ?, '%s', 'post', ?, %"
+                 PRId64 ")", campaign, campaign, now);
+
+        switch (cc_wl_insert_bulk(db, "post: insert", sql, c, n, order, ok,
+                                  k, err, errlen))
+        {
+        case 1:
+            for (i = 0; i < n; i++) {
+                marked[i] = 1;
+                c[i].rc = ok[i] ? CC_LEDGER_DONE : c[i].rc;
+            }
+            goto sums;
+
+        case 0:
+            break;
+
+        default:
+            goto done;
+        }
+    }
+
     k = 0;
 
     if (cc_wl_printf(&b, "INSERT IGNORE INTO ledger_transfers (transfer_id,"
@@ -515,11 +749,48 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
 
     mysql_free_result(res);
 
+sums:
+
     /* the sums of the posts written now: pending -> posted */
 
     b.len = 0;
     sum = 0;
     added = 0;
+
+    for (i = 0; i < n; i++) {
+        done[i] = ok[i] && marked[i];
+
+        if (done[i]) {
+            sum += c[i].amount_cents;
+            added++;
+
+        } else if (ok[i]) {
+            c[i].rc = CC_LEDGER_EXISTS;           /* posted by a racer */
+        }
+    }
+
+    if (added == 0) {
+        goto done;
+    }
+
+    if (bulk) {
+        if (cc_wl_bulk(db, "post: wallets", "INSERT INTO ledger_accounts "
+                       "(account, credits, guard) VALUES (CONCAT('wallet:', "
+                       "?), ?, 1) ON DUPLICATE KEY UPDATE credits = credits "
+                       "+ VALUES(credits)", 0, c, n, order, done, &affected,
+                       err, errlen) != 0
+            || cc_wl_bulk(db, "post: wallets' pending", "INSERT INTO "
+                          "ledger_pending (account, credits) VALUES "
+                          "(CONCAT('wallet:', ?), ?) ON DUPLICATE KEY "
+                          "UPDATE credits = credits - VALUES(credits)", 0,
+                          c, n, order, done, &affected, err, errlen) != 0)
+        {
+            added = -1;
+            goto done;
+        }
+
+        goto pool;
+    }
 
     if (cc_wl_printf(&b, "INSERT INTO ledger_accounts (account, credits, "
                      "guard) VALUES ") != 0)
@@ -527,24 +798,15 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         goto nomem;
     }
 
-    for (i = 0; i < n; i++) {
-        if (ok[order[i]] && marked[order[i]]) {
+    for (i = 0, k = 0; i < n; i++) {
+        if (done[order[i]]) {
             if (cc_wl_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
-                             added++ ? "," : "", c[order[i]].uid,
+                             k++ ? "," : "", c[order[i]].uid,
                              c[order[i]].amount_cents) != 0)
             {
                 goto nomem;
             }
-
-            sum += c[order[i]].amount_cents;
-
-        } else if (ok[order[i]]) {
-            c[order[i]].rc = CC_LEDGER_EXISTS;    /* posted by a racer */
         }
-    }
-
-    if (added == 0) {
-        goto done;
     }
 
     if (cc_wl_printf(&b, " ON DUPLICATE KEY UPDATE "
@@ -569,7 +831,7 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
     }
 
     for (i = 0, k = 0; i < n; i++) {
-        if (ok[order[i]] && c[order[i]].rc == CC_LEDGER_DONE) {
+        if (done[order[i]]) {
             if (cc_wl_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ")",
                              k++ ? "," : "", c[order[i]].uid,
                              c[order[i]].amount_cents) != 0)
@@ -590,6 +852,8 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         added = -1;
         goto done;
     }
+
+pool:
 
     b.len = 0;
 
@@ -637,6 +901,7 @@ done:
 
     free(order);
     free(marked);
+    free(done);
     free(b.p);
 
     return added;
