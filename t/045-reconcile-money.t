@@ -99,7 +99,7 @@ sub seed {
             push @sql, "INSERT INTO eligibility VALUES ($u, 'set$u', " . ($cut - 3600_000) . ')';
             if (exists $pending{$u}) {
                 push @sql, "INSERT INTO awards VALUES ('$C:$u', '$C', $u, $a, 'pending', 0, "
-                         . ($now - $pending{$u} * 1000) . ', NULL)';
+                         . ($now - $pending{$u} * 1000) . ', 0)';
                 next;
             }
             push @sql, "INSERT INTO awards VALUES ('$C:$u', '$C', $u, $a, 'credited', 1, "

@@ -26,8 +26,10 @@ for my $round (1 .. 5) {
     seed_awards($c, \%a, redis => 0);
     my $file = http_campaign_file($c, $sim->{url});
     my $w = spawn_payout([ '--batch', 300 ], $file);
-    # a kill point: after some credits reached the wallet, before all
-    my $want = 20 + int(rand(600));
+    # a kill point: after some credits reached the wallet, before all, and
+    # inside a batch's calls (20..279 of its 300), not at a batch's end
+    # where its posts may commit before the next batch's pending do
+    my $want = 300 * int(rand(2)) + 20 + int(rand(260));
     wait_until(sub { (grep { /^\Q$c\E:/ } map { $_->[0] } @{ statement_lines($sim->{statement}) }) >= $want }, 60);
     kill_worker($w);
     my $at = statement_keys($sim->{statement});

@@ -679,7 +679,7 @@ cc_draw_bulk_prepare(cc_draw_shard_t *s)
     snprintf(sql, sizeof(sql), "INSERT IGNORE INTO awards (award_id, "
              "campaign, uid, amount_cents, status, created_at, credited_at)"
              " VALUES (?, '%s', ?, ?, '%s', %" PRId64 ", %s)", d->c.id,
-             sync ? "credited" : "pending", d->now_ms, sync ? now : "NULL");
+             sync ? "credited" : "pending", d->now_ms, sync ? now : "0");
 
     st = mysql_stmt_init(s->db);
 
@@ -811,7 +811,7 @@ cc_draw_batch(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
                                      "%" PRId64 ")", d->now_ms);
         } else {
             len += (size_t) snprintf(b->buf + len, b->buflen - len,
-                                     "NULL)");
+                                     "0)");
         }
     }
 
