@@ -15,6 +15,7 @@
 #include "cc_addr.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
+#include "cc_redis.h"
 #include "cc_reconcile_money_mysql.h"
 #include "cc_reconcile_money_redis.h"
 #include "cc_reconcile_money_report.h"
@@ -24,25 +25,21 @@
 redisContext *
 cc_money_redis_connect(const char *name)
 {
-    cc_addr_t        a;
-    const char      *why;
-    redisContext    *rc;
-    struct timeval   tv = { 5, 0 };
+    char           err[256];
+    cc_addr_t      a;
+    const char    *why;
+    redisContext  *rc;
 
     if (cc_addr_parse(name, strlen(name), &a, &why) != 0) {
         fprintf(stderr, "cc-reconcile: --redis \"%s\": %s\n", name, why);
         return NULL;
     }
 
-    rc = redisConnectWithTimeout(a.host, (int) a.port, tv);
+    rc = cc_redis_connect(&a, name, 5000, err, sizeof(err));
 
-    if (rc == NULL || rc->err) {
-        cc_log("redis %s: %s", name, rc ? rc->errstr : "out of memory");
-        redisFree(rc);
-        return NULL;
+    if (rc == NULL) {
+        cc_log("%s", err);
     }
-
-    redisSetTimeout(rc, tv);
 
     return rc;
 }
