@@ -9,7 +9,9 @@
 
 /*
  * The decimal at p, up to the first ':' or last: where it stopped, or NULL
- * when there is no digit, a character that is not one, or more than max.
+ * when there is no digit, a character that is not one, a leading zero
+ * ("07", "00": one number, one spelling, as cc_parse_decimal and
+ * cc_award_parse read theirs; a lone "0" is a number), or more than max.
  */
 static const char *
 cc_log_number(const char *p, const char *last, uint64_t max, uint64_t *v)
@@ -27,7 +29,11 @@ cc_log_number(const char *p, const char *last, uint64_t max, uint64_t *v)
         *v = *v * 10 + (uint64_t) (*s - '0');
     }
 
-    return s == p ? NULL : s;
+    if (s == p || (*p == '0' && s - p > 1)) {
+        return NULL;
+    }
+
+    return s;
 }
 
 

@@ -9,8 +9,11 @@
  *   y c  u UID  r REQUEST_ID  t MS a combine (合成)
  *
  * A field name is one letter; other fields are ignored and a repeated one
- * counts by its last value.  Plain C, no allocation and no hiredis: the
- * caller hands an entry's fields as byte ranges.
+ * counts by its last value.  The numbers (uid, seq, card, ms; u, t) are
+ * decimals without a sign or a leading zero, as Lua's tostring writes
+ * them: "07" and "00" are refused, a lone "0" is read as 0.  Plain C, no
+ * allocation and no hiredis: the caller hands an entry's fields as byte
+ * ranges.
  */
 
 #ifndef CC_LOG_H

@@ -28,7 +28,7 @@
 #define FUZZ_LINES_MAX  4096
 
 
-/* a decimal field of the line, leading zeros allowed, at most max */
+/* a decimal field of the line, no leading zero ("0" alone is), at most max */
 static int
 fuzz_ref_number(const char **p, const char *last, uint64_t max, uint64_t *v)
 {
@@ -49,7 +49,7 @@ fuzz_ref_number(const char **p, const char *last, uint64_t max, uint64_t *v)
         }
     }
 
-    if (s == *p || s == last) {
+    if (s == *p || s == last || (**p == '0' && s - *p > 1)) {
         return -1;
     }
 
@@ -143,11 +143,11 @@ fuzz_entry(const char *p, size_t len)
     cc_draw_t        d, ref;
     const char      *last, *f, *fe, *sep, *why, *lp, *nl;
     const char      *line[FUZZ_LINES_MAX], *line_end[FUZZ_LINES_MAX];
-    const char      *u[2], *r[2];
+    const char      *u[2], *r[2], *t[2];
     cc_log_entry_t   e;
 
     last = p + len;
-    u[0] = u[1] = r[0] = r[1] = NULL;
+    u[0] = u[1] = r[0] = r[1] = t[0] = t[1] = NULL;
 
     cc_log_entry_init(&e);
 
@@ -176,6 +176,11 @@ fuzz_entry(const char *p, size_t len)
             r[1] = fe;
         }
 
+        if (sep - f == 1 && f[0] == 't') {
+            t[0] = sep < fe ? sep + 1 : fe;
+            t[1] = fe;
+        }
+
         if (fe == last) {
             break;
         }
@@ -190,12 +195,18 @@ fuzz_entry(const char *p, size_t len)
 
     if (e.kind == CC_LOG_COMBINE) {
         FUZZ_ASSERT(cc_combine_check(&e.combine, &why) == 0);
-        FUZZ_ASSERT(u[0] != NULL && r[0] != NULL);
+        FUZZ_ASSERT(u[0] != NULL && r[0] != NULL && t[0] != NULL);
 
-        /* the uid as u spells it, the request id as r holds it */
+        /*
+         * the uid as u spells it, the ts as t does (so neither had a
+         * leading zero), the request id as r holds it
+         */
         snprintf(back, sizeof(back), "%" PRIu64, e.combine.uid);
         FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
                     && memcmp(back, u[0], strlen(back)) == 0);
+        snprintf(back, sizeof(back), "%" PRId64, e.combine.ts_ms);
+        FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
+                    && memcmp(back, t[0], strlen(back)) == 0);
         FUZZ_ASSERT(strlen(e.combine.request_id) == (size_t) (r[1] - r[0])
                     && memcmp(e.combine.request_id, r[0],
                               (size_t) (r[1] - r[0])) == 0);

@@ -342,21 +342,25 @@ is_deeply(classes($doc), ['stale_pending'], 'repair leaves it reported');
 is(on_user($u, "SELECT status FROM awards WHERE award_id = '$C:$u'")->[0][0], 'pending', 'and untouched');
 
 # status_mismatch: "p" for a credited, notified award; no w for an award;
-# a w without an award; "c" for a pending one
+# a w without an award; "c" for a pending one; a w that is not one
+# (cc_award_parse refuses a leading zero in the amount)
 seed(pending => { 12 => 10 });
+hset(9, 'w', "c:0$amount{9}:$C:9");
 hset(10, 'w', "p:$amount{10}:$C:10");
 hdel(11, 'w');
 hset(13, 'w', "c:500:$C:13");
 hset(12, 'w', "c:$amount{12}:$C:12");
 ($rc, $out, $err, $doc) = reconcile();
 is($rc, 1, 'status mismatch: exit 1');
-is_deeply(classes($doc), [ ('status_mismatch') x 4 ], 'status mismatch: four, classified');
+is_deeply(classes($doc), [ ('status_mismatch') x 5 ], 'status mismatch: five, classified');
 my %sm = map { ($_->{uid} => $_) } @{ breaks_of($doc, 'status_mismatch') };
 is_deeply([ @{ $sm{10} }{qw(expected found)} ], [ "c:$amount{10}:$C:10", "p:$amount{10}:$C:10" ], 'p for credited');
 is_deeply([ @{ $sm{11} }{qw(expected found)} ], [ "c:$amount{11}:$C:11", 'none' ], 'no w for an award');
 is_deeply([ @{ $sm{13} }{qw(award_id expected found)} ], [ "$C:13", 'none (no award in MySQL)', "c:500:$C:13" ],
           'w without an award (found by the SCAN)');
 is_deeply([ @{ $sm{12} }{qw(expected found)} ], [ "p:$amount{12}:$C:12", "c:$amount{12}:$C:12" ], 'c for pending');
+is_deeply([ @{ $sm{9} }{qw(expected found)} ], [ "c:$amount{9}:$C:9", "c:0$amount{9}:$C:9" ],
+          'a w with a leading zero: as Redis holds it');
 alerted($doc, 'status mismatch');
 
 # eligible_mismatch: eligible in MySQL, no e in Redis; e in Redis, not

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cc_draw_redis.h"
+#include "cc_redis.h"
 
 
 typedef struct {
@@ -35,22 +36,12 @@ redisContext *
 cc_draw_redis_connect(const cc_addr_t *a, const char *name, char *sha,
     char *err, size_t errlen)
 {
-    char            msg[256];
-    redisContext   *c;
-    struct timeval  tv = { 10, 0 };
+    char           msg[256];
+    redisContext  *c;
 
-    c = redisConnectWithTimeout(a->host, (int) a->port, tv);
+    c = cc_redis_connect(a, name, 10000, err, errlen);
 
-    if (c == NULL || c->err) {
-        snprintf(err, errlen, "redis %s: %s", name,
-                 c ? c->errstr : "out of memory");
-        redisFree(c);
-        return NULL;
-    }
-
-    redisSetTimeout(c, tv);
-
-    if (sha == NULL) {
+    if (c == NULL || sha == NULL) {
         return c;
     }
 

@@ -52,6 +52,7 @@
 #include "cc_keys.h"
 #include "cc_ledger.h"
 #include "cc_promfile.h"
+#include "cc_redis.h"
 #include "cc_ring.h"
 #include "cc_store.h"
 #include "cc_wallet.h"
@@ -376,11 +377,12 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
 /* ---- Redis ---------------------------------------------------------- */
 
 
+/* said: "redis ADDR: why" */
 static void
-cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
+cc_payout_redis_backoff(cc_payout_t *p, cc_payout_redis_t *r,
+    const char *said)
 {
-    cc_log("redis %s: %s; retrying in %d ms", r->addr, why,
-           CC_PAYOUT_RETRY_MS);
+    cc_log("%s; retrying in %d ms", said, CC_PAYOUT_RETRY_MS);
 
     if (r->ctx != NULL) {
         redisFree(r->ctx);
@@ -392,6 +394,16 @@ cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
 }
 
 
+static void
+cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
+{
+    char  said[512];
+
+    snprintf(said, sizeof(said), "redis %s: %s", r->addr, why);
+    cc_payout_redis_backoff(p, r, said);
+}
+
+
 /*
  * A connection with award_set.lua loaded: every (re)connect loads it, so
  * a Redis that restarted and lost its script cache gets it back.  NULL
@@ -400,22 +412,18 @@ cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
 static redisContext *
 cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 {
-    char            err[256];
-    struct timeval  tv = { 5, 0 };
+    char  err[256];
 
     if (r->ctx != NULL || cc_now_ms() < r->retry_at) {
         return r->ctx;
     }
 
-    r->ctx = redisConnectWithTimeout(r->a.host, (int) r->a.port, tv);
+    r->ctx = cc_redis_connect(&r->a, r->addr, 5000, err, sizeof(err));
 
-    if (r->ctx == NULL || r->ctx->err) {
-        cc_payout_redis_down(p, r, r->ctx ? r->ctx->errstr
-                                          : "out of memory");
+    if (r->ctx == NULL) {
+        cc_payout_redis_backoff(p, r, err);
         return NULL;
     }
-
-    redisSetTimeout(r->ctx, tv);
 
     if (cc_award_set_load(r->ctx, r->sha, err, sizeof(err)) != 0) {
         cc_payout_redis_down(p, r, err);

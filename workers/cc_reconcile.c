@@ -27,6 +27,7 @@
 #include "cc_store.h"
 #include "cc_worker.h"
 #include "cc_promfile.h"
+#include "cc_redis.h"
 #include "cc_reconcile_money.h"
 
 
@@ -164,10 +165,10 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 static redisContext *
 cc_reconcile_connect(const char *addr)
 {
-    cc_addr_t       a;
-    const char     *why;
-    redisContext   *rc;
-    struct timeval  tv = { 5, 0 };
+    char           err[256];
+    cc_addr_t      a;
+    const char    *why;
+    redisContext  *rc;
 
     if (cc_addr_parse(addr, strlen(addr), &a, &why) != 0) {
         cc_log("bad redis shard \"%s\", expected host:port (%s)", addr,
@@ -175,15 +176,11 @@ cc_reconcile_connect(const char *addr)
         return NULL;
     }
 
-    rc = redisConnectWithTimeout(a.host, (int) a.port, tv);
+    rc = cc_redis_connect(&a, addr, 5000, err, sizeof(err));
 
-    if (rc == NULL || rc->err) {
-        cc_log("redis %s: %s", addr, rc ? rc->errstr : "out of memory");
-        redisFree(rc);
-        return NULL;
+    if (rc == NULL) {
+        cc_log("%s", err);
     }
-
-    redisSetTimeout(rc, tv);
 
     return rc;
 }

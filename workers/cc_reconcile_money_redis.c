@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "cc_addr.h"
+#include "cc_award.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
+#include "cc_redis.h"
 #include "cc_reconcile_money_mysql.h"
 #include "cc_reconcile_money_redis.h"
 #include "cc_reconcile_money_report.h"
@@ -24,25 +26,21 @@
 redisContext *
 cc_money_redis_connect(const char *name)
 {
-    cc_addr_t        a;
-    const char      *why;
-    redisContext    *rc;
-    struct timeval   tv = { 5, 0 };
+    char           err[256];
+    cc_addr_t      a;
+    const char    *why;
+    redisContext  *rc;
 
     if (cc_addr_parse(name, strlen(name), &a, &why) != 0) {
         fprintf(stderr, "cc-reconcile: --redis \"%s\": %s\n", name, why);
         return NULL;
     }
 
-    rc = redisConnectWithTimeout(a.host, (int) a.port, tv);
+    rc = cc_redis_connect(&a, name, 5000, err, sizeof(err));
 
-    if (rc == NULL || rc->err) {
-        cc_log("redis %s: %s", name, rc ? rc->errstr : "out of memory");
-        redisFree(rc);
-        return NULL;
+    if (rc == NULL) {
+        cc_log("%s", err);
     }
-
-    redisSetTimeout(rc, tv);
 
     return rc;
 }
@@ -113,13 +111,16 @@ failed:
 
 /*
  * The Redis side of a batch of awards: w = "<p|c>:<amount>:<award_id>"
- * (cc_keys.h), with the status MySQL says (want).
+ * (cc_keys.h), read by cc_award_parse (the one reader of that format), with
+ * the status MySQL says (want), its amount and its award id.  A w that
+ * does not parse is a mismatch as well, shown as Redis holds it.
  */
 int
 cc_money_flush_awards(cc_money_t *m)
 {
-    char              expected[160], found[CC_MONEY_W_MAX + 8], tail[96];
+    char              expected[160], found[CC_MONEY_W_MAX + 8];
     size_t            i;
+    cc_award_t        aw;
     redisReply      **r;
     cc_money_look_t  *l;
 
@@ -135,20 +136,19 @@ cc_money_flush_awards(cc_money_t *m)
     for (i = 0; i < m->nlook; i++) {
         l = &m->look[i];
 
-        snprintf(tail, sizeof(tail), "%" PRIu64 ":%s", l->amount,
-                 l->award_id);
-        snprintf(expected, sizeof(expected), "%s:%s",
-                 l->want == 'p' ? "p" : l->want == 'c' ? "c" : "p|c", tail);
+        snprintf(expected, sizeof(expected), "%s:%" PRIu64 ":%s",
+                 l->want == 'p' ? "p" : l->want == 'c' ? "c" : "p|c",
+                 l->amount, l->award_id);
 
         if (r[i]->type == REDIS_REPLY_NIL) {
             cc_money_break(m, CC_MONEY_STATUS_MISMATCH, m->shard,
                            l->award_id, l->uid, expected, "none");
 
-        } else if (r[i]->len < 2
-                   || (r[i]->str[0] != 'p' && r[i]->str[0] != 'c')
-                   || r[i]->str[1] != ':'
-                   || (l->want != '?' && r[i]->str[0] != l->want)
-                   || strcmp(r[i]->str + 2, tail) != 0)
+        } else if (cc_award_parse(r[i]->str, r[i]->len, &aw) != 0
+                   || (l->want != '?' && aw.credited != (l->want == 'c'))
+                   || aw.amount != l->amount
+                   || aw.id_len != strlen(l->award_id)
+                   || memcmp(aw.id, l->award_id, aw.id_len) != 0)
         {
             snprintf(found, sizeof(found), "%.*s", CC_MONEY_W_MAX,
                      r[i]->str);

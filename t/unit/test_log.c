@@ -98,6 +98,111 @@ START_TEST(test_log_line_rejects)
 END_TEST
 
 
+/*
+ * Each number of a line, spelled every way in turn with the others valid:
+ * "7" and "10" are read, "07" and "00" refused (leading zeros: one number,
+ * one spelling), "0" read where 0 is a value (card) and refused by the
+ * check elsewhere.  Each field's spelling, and its reason or value.
+ */
+static const char  *spellings[] = { "0", "7", "10", "07", "00" };
+
+static const struct {
+    const char  *field;
+    const char  *zero;               /* the reason "0" is refused, or NULL */
+} number_fields[] = {
+    { "uid", "bad uid" },
+    { "seq", "bad seq" },
+    { "card", NULL },
+    { "ts", "bad ts" },
+};
+
+#define NSPELLINGS  (sizeof(spellings) / sizeof(spellings[0]))
+
+
+START_TEST(test_log_line_numbers)
+{
+    int          rc;
+    char         line[128];
+    size_t       f, k;
+    uint64_t     got, want;
+    cc_draw_t    d;
+    const char  *v[4], *why, *sp;
+
+    f = (size_t) _i / NSPELLINGS;
+    k = (size_t) _i % NSPELLINGS;
+    sp = spellings[k];
+
+    v[0] = "5";
+    v[1] = "3";
+    v[2] = "2";
+    v[3] = "1700000000000";
+    v[f] = sp;
+    snprintf(line, sizeof(line), "%s:%s:%s:%s:r", v[0], v[1], v[2], v[3]);
+
+    why = NULL;
+    rc = cc_log_draw_line(line, strlen(line), &d, &why);
+
+    if (strlen(sp) > 1 && sp[0] == '0') {
+        ck_assert_msg(rc == -1 && why && strcmp(why, "bad draw line") == 0,
+                      "%s \"%s\" (%s): rc %d, reason \"%s\"",
+                      number_fields[f].field, sp, line, rc, why);
+        return;
+    }
+
+    if (k == 0 && number_fields[f].zero != NULL) {
+        ck_assert_msg(rc == -1 && why
+                      && strcmp(why, number_fields[f].zero) == 0,
+                      "%s \"0\" (%s): rc %d, reason \"%s\"",
+                      number_fields[f].field, line, rc, why);
+        return;
+    }
+
+    ck_assert_msg(rc == 0, "%s \"%s\" (%s) refused: %s",
+                  number_fields[f].field, sp, line, why);
+
+    got = f == 0 ? d.uid : f == 1 ? d.seq : f == 2 ? d.card
+                                                   : (uint64_t) d.ts_ms;
+    want = strtoull(sp, NULL, 10);
+    ck_assert_uint_eq(got, want);
+}
+END_TEST
+
+
+/* the same spellings in a combine's u and t ("0" is no uid and no ts) */
+START_TEST(test_combine_numbers)
+{
+    int             rc, uid;
+    char            kv[32];
+    const char     *sp, *why, *want;
+    cc_log_entry_t  e;
+
+    uid = _i < (int) NSPELLINGS;
+    sp = spellings[(size_t) _i % NSPELLINGS];
+    snprintf(kv, sizeof(kv), "%s=%s", uid ? "u" : "t", sp);
+
+    why = NULL;
+    rc = uid ? ENTRY(&e, &why, "y=c", "r=a", "t=1", kv)
+             : ENTRY(&e, &why, "y=c", "u=5", "r=a", kv);
+
+    if (sp[0] == '0') {
+        want = uid ? "bad uid" : "bad ts";
+        ck_assert_msg(rc == -1 && why && strcmp(why, want) == 0,
+                      "%s: rc %d, reason \"%s\"", kv, rc, why);
+        return;
+    }
+
+    ck_assert_msg(rc == 0, "%s refused: %s", kv, why);
+
+    if (uid) {
+        ck_assert_uint_eq(e.combine.uid, strtoull(sp, NULL, 10));
+
+    } else {
+        ck_assert_int_eq(e.combine.ts_ms, strtoll(sp, NULL, 10));
+    }
+}
+END_TEST
+
+
 START_TEST(test_combine_entry)
 {
     cc_log_entry_t  e;
@@ -353,7 +458,11 @@ main(void)
     tcase_add_test(tc, test_log_line);
     tcase_add_loop_test(tc, test_log_line_rejects, 0,
                         (int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
+    tcase_add_loop_test(tc, test_log_line_numbers, 0,
+                        (int) (sizeof(number_fields) / sizeof(number_fields[0])
+                               * NSPELLINGS));
     tcase_add_test(tc, test_combine_entry);
+    tcase_add_loop_test(tc, test_combine_numbers, 0, (int) (2 * NSPELLINGS));
     tcase_add_test(tc, test_combine_value_lengths);
     tcase_add_loop_test(tc, test_entry_rejects, 0,
                         (int) (sizeof(bad_entries) / sizeof(bad_entries[0])));

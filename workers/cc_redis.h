@@ -1,0 +1,24 @@
+/*
+ * cc_redis: the workers' one way to open a blocking hiredis connection
+ * to a Redis shard: connect within timeout_ms, then the same timeout on
+ * every command, so a Redis that stops answering fails the call instead
+ * of hanging the worker.
+ */
+
+#ifndef CC_REDIS_H
+#define CC_REDIS_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cc_addr.h"
+
+/*
+ * A connection to a, or NULL with err set to "redis NAME: why" (name is
+ * the shard as the user wrote it, for the message).
+ */
+redisContext *cc_redis_connect(const cc_addr_t *a, const char *name,
+    int timeout_ms, char *err, size_t errlen);
+
+#endif /* CC_REDIS_H */
