@@ -19,7 +19,8 @@
 #
 # Env: QUICK=1     small sizes, a check that everything runs (its figures
 #                  are marked as such: not for quoting)
-#      ONLY        the benches to run, of "flip ingest draw payout claim"
+#      ONLY        the benches to run, of "flip ingest draw payout http
+#                  claim" (http: bench/payout-http.sh)
 #      PEERS       the peers folder (default ../shared/peers)
 #      RESULTS     the file to write (default bench/RESULTS.md)
 #      sizes:      FLIP_ROUNDS (3) FLIP_DURATION (10s) INGEST_DRAWS (400000)
@@ -32,27 +33,27 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 
 QUICK=${QUICK:-0}
-ONLY=${ONLY:-flip ingest draw payout claim}
+ONLY=${ONLY:-flip ingest draw payout http claim}
 PEERS=${PEERS:-$top/../shared/peers}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 if [ "$QUICK" = 1 ]; then
     d_rounds=1 d_dur=3s d_draws=50000 d_users=200000 d_payout=100000
-    d_cawards=200000 d_rate=50 d_cdur=3s
+    d_cawards=200000 d_rate=50 d_cdur=3s d_http=20000
 else
     d_rounds=3 d_dur=10s d_draws=400000 d_users=10000000 d_payout=1000000
-    d_cawards=1000000 d_rate=200 d_cdur=20s
+    d_cawards=1000000 d_rate=200 d_cdur=20s d_http=100000
 fi
 FLIP_ROUNDS=${FLIP_ROUNDS:-$d_rounds} FLIP_DURATION=${FLIP_DURATION:-$d_dur}
 INGEST_DRAWS=${INGEST_DRAWS:-$d_draws} DRAW_USERS=${DRAW_USERS:-$d_users}
-PAYOUT_AWARDS=${PAYOUT_AWARDS:-$d_payout}
+PAYOUT_AWARDS=${PAYOUT_AWARDS:-$d_payout} HTTP_AWARDS=${HTTP_AWARDS:-$d_http}
 CLAIM_AWARDS=${CLAIM_AWARDS:-$d_cawards} CLAIM_RATE=${CLAIM_RATE:-$d_rate}
 CLAIM_DURATION=${CLAIM_DURATION:-$d_cdur}
 
 for b in $ONLY; do
     case $b in
-    flip|ingest|draw|payout|claim) ;;
+    flip|ingest|draw|payout|http|claim) ;;
     *) echo "all.sh: ONLY: unknown bench \"$b\"" \
-            "(flip ingest draw payout claim)" >&2; exit 2 ;;
+            "(flip ingest draw payout http claim)" >&2; exit 2 ;;
     esac
 done
 case " $ONLY " in
@@ -155,6 +156,16 @@ for b in $ONLY; do
         v=$(sed -n 's/.*: \([0-9]*\) credits\/s.*/\1/p' "$logs/payout.txt")
         row payout "$v" credits/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
         ;;
+    http)
+        cmd="AWARDS=$HTTP_AWARDS bench/payout-http.sh"
+        # shellcheck disable=SC2086
+        run payout-http env $cmd || continue
+        f=$logs/payout-http.txt
+        l=$(sed -n 's/^ledger only: .*: \([0-9]*\) credits\/s.*/\1/p' "$f")
+        h=$(sed -n 's/^wallet http: .*: \([0-9]*\) credits\/s.*/\1/p' "$f")
+        row "payout, wallet http" "$h" credits/s "payout, ledger only: $l" \
+            "$(ratio "$h" "$l") (goal >= 0.5; 64 in flight)" "$cmd"
+        ;;
     claim)
         cmd="AWARDS=$CLAIM_AWARDS RATE=$CLAIM_RATE"
         cmd="$cmd DURATION=$CLAIM_DURATION bench/claim.sh"
@@ -208,8 +219,11 @@ ram=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
     echo "(medians over the rounds); the CPU rows are the medians of"
     echo "ns per module flip; ingest, payout and claim against their goals;"
     echo "the draw against the storage's own INSERT ... SELECT of as many"
-    echo "rows, in the same run.  ingest, draw and payout write into 2 MySQL"
-    echo "shards on one mariadbd; the claim bench has 2 Redis shards."
+    echo "rows, in the same run; the HTTP wallet payout against the"
+    echo "ledger-only payout of as many awards, in the same run (the"
+    echo "simulated wallet on the same cores).  ingest, draw and payout write"
+    echo "into 2 MySQL shards on one mariadbd; the claim bench has 2 Redis"
+    echo "shards."
     echo "\`cc-estimate --capacity\` reads this table: its per-node figures"
     echo "are these, from a ${cores}-core machine."
 } > "$RESULTS"
