@@ -11,11 +11,13 @@
 -- Redis Cluster, so the keys of one call need not share a slot.
 --
 -- A credited award is never set back to pending: a draw re-run that loads
--- "p" after the payout wrote "c" changes nothing.  MySQL holds the truth,
--- so a "c" replaces any other value.  Every value is checked before any
--- is written: a bad one fails the call and writes nothing.  Returns the
--- number of fields written (0 for one that held this value or a credited
--- one).
+-- "p" after the payout wrote "c" of the same award changes nothing.  An
+-- award of another id (a later campaign's, for a user who won before)
+-- replaces the field whatever it held.  MySQL holds the truth, so a "c"
+-- replaces any other value.  Every value is checked before any is
+-- written: a bad one fails the call and writes nothing.  Returns the
+-- number of fields written (0 for one that held this value, or the same
+-- award credited).
 if #ARGV ~= #KEYS then
     return redis.error_reply('award_set: one value per key')
 end
@@ -33,9 +35,12 @@ for i = 1, #KEYS do
         n = n + 1
     else
         local cur = redis.call('HGET', KEYS[i], 'w')
+        -- "<p|c>:<amount>:<award id>": the id is what follows the amount
         if not (cur == new
                 or (string.sub(new, 1, 2) == 'p:'
-                    and string.sub(cur, 1, 2) == 'c:')) then
+                    and string.sub(cur, 1, 2) == 'c:'
+                    and string.match(cur, '^c:%d+:(.*)$')
+                        == string.match(new, '^p:%d+:(.*)$'))) then
             redis.call('HSET', KEYS[i], 'w', new)
             n = n + 1
         end
