@@ -8,6 +8,7 @@
 # three-way reconcile.
 
 use strict;
+use Time::HiRes qw(time);
 use warnings;
 use lib 't/lib';
 use CcTest;
@@ -127,6 +128,22 @@ is(() = $doc =~ /"class":"wallet_rejected"/g, 5, 'alerts (one a shard\'s batch) 
 is(() = $doc =~ /\{"campaign":"h4"/g, 2, 'two: one per MySQL shard\'s batch');
 is_deeply(award_states('h4'), { 'crediting/0' => 5 }, 'all five crediting');
 ok(!grep({ /^h4:/ } map { $_->[0] } @{ statement_lines($sim->{statement}) }), 'none at the wallet');
+
+# ---- an alert command that hangs is killed at --alert-timeout -------------------------
+
+my %a7 = map { ($_ => 80) } 7001 .. 7002;
+seed_awards('h7', \%a7);
+my $t0 = time;
+($rc, $out, $err) = payout_run([ '--once', '--alert-timeout', 1 ],
+                               http_campaign_file('h7', $sim->{url}, secret => $other, extra => "alert sleep 30\n"));
+my $took = time - $t0;
+is($rc, 1, 'refused credits, the alert command hangs: exit 1');
+like($err, qr/alert sleep 30: still running after 1 s, killed/, 'the alert command is killed after --alert-timeout 1, said');
+ok($took < 20, sprintf('the payout did not wait for it (%.0f s, the command sleeps 30)', $took));
+is_deeply(award_states('h7'), { 'crediting/0' => 2 }, 'both crediting, the money reserved');
+($rc, undef, $err) = payout_run([ '--alert-timeout', 0 ], http_campaign_file('h7', $sim->{url}));
+is($rc, 2, '--alert-timeout 0: exit 2');
+like($err, qr/--alert-timeout must be an integer in 1\.\.3600, not "0"/, 'and why');
 
 # ---- an answer that echoes another amount: a mismatch, not posted -------------------
 

@@ -47,6 +47,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cc_addr.h"
+#include "cc_alert.h"
 #include "cc_award_set.h"
 #include "cc_campaign.h"
 #include "cc_keys.h"
@@ -79,6 +80,7 @@ typedef struct {
     long long            interval_s;
     long long            idle_ms;
     long long            progress_s;
+    long long            alert_timeout_s;
     int                  once;
     int                  shard_of;
     char               **uids;           /* --shard-of's */
@@ -231,6 +233,8 @@ cc_payout_usage(FILE *out)
 "  --claims-idle-ms MS  between looks at cc:claims when none came\n"
 "                    (default 2): a user is waiting\n"
 "  --progress SEC    a progress line every SEC seconds (default 10)\n"
+"  --alert-timeout SEC  wallet http: kill the campaign's alert command\n"
+"                    after SEC (default 10)\n"
 "  --metrics-file PATH  a Prometheus textfile written with each progress\n"
 "                    line and at exit (cc_payout_*)\n"
 "  --shard-of UID..  print \"uid redis-shard mysql-shard\" for each UID\n"
@@ -257,6 +261,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         { "idle-ms",  required_argument, NULL, 'l' },
         { "claims-batch",   required_argument, NULL, 'B' },
         { "claims-idle-ms", required_argument, NULL, 'L' },
+        { "alert-timeout",  required_argument, NULL, 'A' },
         { "progress", required_argument, NULL, 'p' },
         { "once",     no_argument,       NULL, 'o' },
         { "shard-of", no_argument,       NULL, 's' },
@@ -270,6 +275,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
     o->batch = 5000;
     o->claims_batch = 1000;
     o->claims_idle_ms = 2;
+    o->alert_timeout_s = CC_ALERT_TIMEOUT_S;
     o->interval_s = 10;
     o->idle_ms = 10;
     o->progress_s = 10;
@@ -331,6 +337,14 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         case 'L':
             if (cc_opt_int("--claims-idle-ms", optarg, 1, 10000,
                            &o->claims_idle_ms) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'A':
+            if (cc_opt_int("--alert-timeout", optarg, 1, 3600,
+                           &o->alert_timeout_s) != 0)
             {
                 return -1;
             }
@@ -1653,6 +1667,10 @@ main(int argc, char **argv)
         {
             fprintf(stderr, "cc-payout: wallet http: %s\n", err);
             goto done;
+        }
+
+        if (ps->wallet != NULL) {
+            cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
         }
     }
 

@@ -9,13 +9,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cc_alert.h"
 #include "cc_promfile.h"
 #include "cc_reconcile_money_report.h"
 #include "cc_worker.h"
@@ -226,88 +225,14 @@ cc_money_metrics(cc_money_t *m, unsigned long long total, int64_t done_ms)
 }
 
 
-/*
- * Runs the campaign's alert command (a command line, by /bin/sh: it may
- * take arguments) with the document on stdin (a file, so a command that
- * does not read cannot block us), in its own process group, for at most
- * --alert-timeout seconds; then the group is killed.  Its
- * failure is logged: the breaks are reported either way.
- */
+/* the campaign's alert command with the breaks' document (cc_alert.h) */
 void
 cc_money_alert(cc_money_t *m, const char *json)
 {
-    int      fd, status;
-    FILE    *f;
-    pid_t    pid, w;
-    int64_t  deadline;
-
     if (m->camp.alert[0] == '\0') {
         cc_log("breaks found; the campaign file names no alert command");
         return;
     }
 
-    f = tmpfile();
-    if (f == NULL || fputs(json, f) == EOF || fflush(f) != 0) {
-        cc_log("alert %s: cannot write its input: %s", m->camp.alert,
-               strerror(errno));
-        if (f) {
-            fclose(f);
-        }
-        return;
-    }
-
-    fd = fileno(f);
-    lseek(fd, 0, SEEK_SET);
-
-    pid = fork();
-
-    if (pid == -1) {
-        cc_log("alert %s: fork: %s", m->camp.alert, strerror(errno));
-        fclose(f);
-        return;
-    }
-
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(fd, STDIN_FILENO);
-        dup2(STDERR_FILENO, STDOUT_FILENO);
-        execl("/bin/sh", "sh", "-c", m->camp.alert, (char *) NULL);
-        fprintf(stderr, "cc-reconcile: alert %s: %s\n", m->camp.alert,
-                strerror(errno));
-        _exit(127);
-    }
-
-    setpgid(pid, pid);
-    fclose(f);
-
-    deadline = cc_now_ms() + m->alert_timeout_s * 1000;
-
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0
-           || (w == -1 && errno == EINTR))
-    {
-        if (cc_now_ms() >= deadline) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            cc_log("alert %s: still running after %lld s, killed",
-                   m->camp.alert, m->alert_timeout_s);
-            return;
-        }
-
-        usleep(20000);
-    }
-
-    if (w == -1) {
-        cc_log("alert %s: waitpid: %s", m->camp.alert, strerror(errno));
-
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        cc_log("alert %s: sent", m->camp.alert);
-
-    } else if (WIFEXITED(status)) {
-        cc_log("alert %s: failed, exit status %d", m->camp.alert,
-               WEXITSTATUS(status));
-
-    } else {
-        cc_log("alert %s: failed, killed by signal %d", m->camp.alert,
-               WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    }
+    (void) cc_alert_run(m->camp.alert, json, m->alert_timeout_s);
 }

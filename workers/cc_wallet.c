@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "cc_alert.h"
 #include "cc_token.h"
 #include "cc_wallet.h"
 #include "cc_wallet_ledger.h"
@@ -73,6 +74,7 @@ struct cc_wallet_s {
     CURLM               *multi;
     cc_wallet_slot_t     slot[CC_WALLET_INFLIGHT];
     uint64_t             rng;
+    long long            alert_timeout_s;
     cc_wallet_stats_t    stats;
 };
 
@@ -121,6 +123,7 @@ cc_wallet_open(const cc_campaign_t *camp, char *err, size_t errlen)
     }
 
     w->camp = *camp;
+    w->alert_timeout_s = CC_ALERT_TIMEOUT_S;
     snprintf(w->url, sizeof(w->url), "%s/credits", camp->wallet_url);
     w->rng = (uint64_t) cc_now_ms() ^ ((uint64_t) getpid() << 40);
 
@@ -181,6 +184,13 @@ cc_wallet_close(cc_wallet_t *w)
     curl_global_cleanup();
     memset(w->secret, 0, sizeof(w->secret));
     free(w);
+}
+
+
+void
+cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds)
+{
+    w->alert_timeout_s = seconds;
 }
 
 
@@ -442,7 +452,6 @@ cc_wallet_alert(cc_wallet_t *w, cc_ledger_credit_t *c, cc_wallet_job_t *jobs,
     size_t n)
 {
     char    u[24], *text;
-    FILE   *f;
     size_t  i;
     cJSON  *doc, *arr, *b;
 
@@ -484,19 +493,8 @@ cc_wallet_alert(cc_wallet_t *w, cc_ledger_credit_t *c, cc_wallet_job_t *jobs,
         return;
     }
 
-    fflush(NULL);
-    f = popen(w->camp.alert, "w");
-
-    if (f == NULL) {
-        cc_log("alert \"%s\": cannot run it", w->camp.alert);
-
-    } else {
-        fputs(text, f);
-
-        if (pclose(f) != 0) {
-            cc_log("alert \"%s\" failed", w->camp.alert);
-        }
-    }
+    /* with a deadline: a hanging command must not hold the payout */
+    (void) cc_alert_run(w->camp.alert, text, w->alert_timeout_s);
 
     free(text);
 }

@@ -63,6 +63,9 @@ cc_wallet_t *cc_wallet_open(const cc_campaign_t *camp, char *err,
 
 void cc_wallet_close(cc_wallet_t *w);
 
+/* the alert command's deadline (cc_alert.h), CC_ALERT_TIMEOUT_S unless set */
+void cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds);
+
 const cc_wallet_stats_t *cc_wallet_stats(cc_wallet_t *w);
 
 /*

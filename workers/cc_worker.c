@@ -72,7 +72,8 @@ cc_worker_signal(void)
 void
 cc_log(const char *fmt, ...)
 {
-    char        when[32];
+    int         n, m;
+    char        when[32], line[4096];
     time_t      now;
     va_list     ap;
     struct tm   tm;
@@ -81,13 +82,30 @@ cc_log(const char *fmt, ...)
     localtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 
-    fprintf(stderr, "%s %s: ", when, cc_worker_name);
+    /*
+     * The line is made whole, then written with one call: stderr is
+     * unbuffered, so the threads of a worker (cc-draw's shards, cc-payout's
+     * claims and batches) each write whole lines, never parts of two.  A
+     * line longer than the buffer is cut, and says so.
+     */
+    n = snprintf(line, sizeof(line), "%s %s: ", when, cc_worker_name);
 
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     va_end(ap);
 
-    fputc('\n', stderr);
+    if (m < 0) {
+        m = 0;
+    }
+
+    if ((size_t) (n + m) >= sizeof(line) - 1) {
+        n = (int) sizeof(line) - 5;
+        memcpy(line + n, "...", 3);
+        m = 3;
+    }
+
+    line[n + m] = '\n';
+    fwrite(line, 1, (size_t) (n + m + 1), stderr);
 }
 
 

@@ -1,11 +1,14 @@
 /*
  * Unit tests of workers/cc_worker.c: the backoff every worker uses while
- * MySQL is away, and the bounded numeric options.
+ * MySQL is away, the bounded numeric options, and cc_log's lines.
  */
 
 #include <check.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cc_worker.h"
 
@@ -95,6 +98,87 @@ START_TEST(test_opt_int)
 END_TEST
 
 
+/*
+ * cc_log's lines, stderr sent to a file: each whole with its prefix (two
+ * threads logging at once never cut into each other's lines), and one
+ * longer than its buffer cut with "...".
+ */
+static void *
+log_many(void *arg)
+{
+    int  i;
+
+    for (i = 0; i < 2000; i++) {
+        cc_log("thread %s line %d %s", (const char *) arg, i,
+               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    }
+
+    return NULL;
+}
+
+
+START_TEST(test_log_lines)
+{
+    int         fd, saved, whole, lines;
+    char        path[] = "/tmp/test_worker_log.XXXXXX", *big, buf[8192];
+    FILE       *f;
+    pthread_t   a, b;
+
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+
+    pthread_create(&a, NULL, log_many, "a");
+    pthread_create(&b, NULL, log_many, "b");
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+
+    big = malloc(10000);
+    memset(big, 'y', 9999);
+    big[9999] = '\0';
+    cc_log("big %s", big);
+    free(big);
+
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    whole = 0;
+    lines = 0;
+
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        lines++;
+
+        if (strstr(buf, " test_worker: thread ") != NULL
+            && strstr(buf, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxx\n") != NULL
+            && strstr(buf + 1, "test_worker:") == strstr(buf, "test_worker:"))
+        {
+            whole++;
+
+        } else if (strstr(buf, " test_worker: big yyy") != NULL) {
+            ck_assert_uint_eq(strlen(buf), 4095);
+            ck_assert_str_eq(buf + 4091, "...\n");
+
+        } else {
+            ck_abort_msg("a line cut or mixed: \"%.120s\"", buf);
+        }
+    }
+
+    fclose(f);
+    unlink(path);
+
+    ck_assert_int_eq(whole, 4000);
+    ck_assert_int_eq(lines, 4001);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -109,6 +193,7 @@ main(void)
     tc = tcase_create("worker");
     tcase_add_test(tc, test_retry_next);
     tcase_add_test(tc, test_retry_wait);
+    tcase_add_test(tc, test_log_lines);
     tcase_add_loop_test(tc, test_opt_int, 0,
                         (int) (sizeof(opts) / sizeof(opts[0])));
     suite_add_tcase(s, tc);

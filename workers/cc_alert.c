@@ -1,0 +1,97 @@
+/*
+ * cc_alert: the campaign's alert command, with a deadline.
+ */
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cc_alert.h"
+#include "cc_worker.h"
+
+
+int
+cc_alert_run(const char *cmd, const char *json, long long timeout_s)
+{
+    int      fd, status;
+    FILE    *f;
+    pid_t    pid, w;
+    int64_t  deadline;
+
+    f = tmpfile();
+    if (f == NULL || fputs(json, f) == EOF || fflush(f) != 0) {
+        cc_log("alert %s: cannot write its input: %s", cmd, strerror(errno));
+        if (f) {
+            fclose(f);
+        }
+        return -1;
+    }
+
+    fd = fileno(f);
+    lseek(fd, 0, SEEK_SET);
+
+    /* nothing buffered is written twice by the child */
+    fflush(NULL);
+
+    pid = fork();
+
+    if (pid == -1) {
+        cc_log("alert %s: fork: %s", cmd, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+
+    if (pid == 0) {
+        setpgid(0, 0);
+        dup2(fd, STDIN_FILENO);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+        fprintf(stderr, "alert %s: %s\n", cmd, strerror(errno));
+        _exit(127);
+    }
+
+    setpgid(pid, pid);
+    fclose(f);
+
+    deadline = cc_now_ms() + timeout_s * 1000;
+
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0
+           || (w == -1 && errno == EINTR))
+    {
+        if (cc_now_ms() >= deadline) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            cc_log("alert %s: still running after %lld s, killed", cmd,
+                   timeout_s);
+            return -1;
+        }
+
+        usleep(20000);
+    }
+
+    if (w == -1) {
+        cc_log("alert %s: waitpid: %s", cmd, strerror(errno));
+        return -1;
+    }
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        cc_log("alert %s: sent", cmd);
+        return 0;
+    }
+
+    if (WIFEXITED(status)) {
+        cc_log("alert %s: failed, exit status %d", cmd, WEXITSTATUS(status));
+
+    } else {
+        cc_log("alert %s: failed, killed by signal %d", cmd,
+               WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+
+    return -1;
+}
