@@ -112,8 +112,8 @@ $(BUILD)/workers/cc-payout: WORKER_LIBS += -pthread
 
 # the one caller of workers/lua/award_set.lua, for both
 $(BUILD)/workers/cc-draw $(BUILD)/workers/cc-payout: workers/cc_award_set.c
-# cc-draw's Redis pipelines
-$(BUILD)/workers/cc-draw: workers/cc_draw_redis.c
+# cc-draw's further files: a shard's thread, the Redis pipelines
+$(BUILD)/workers/cc-draw: workers/cc_draw_shard.c workers/cc_draw_redis.c
 
 # the simulated external wallet (libmicrohttpd), for tests and the bench
 $(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \
