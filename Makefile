@@ -34,7 +34,7 @@ WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 WORKER_LIB  := workers/cc_worker.c workers/cc_store.c workers/cc_drain.c \
                workers/cc_ledger.c workers/cc_promfile.c workers/cc_redis.c \
-               workers/cc_alert.c
+               workers/cc_alert.c workers/cc_sqlbuf.c
 WORKER_LIBS := -lrdkafka -lhiredis -lcjson -lcrypto -lm \
                $(shell pkg-config --libs libmariadb)
 WORKER_INCS := -Iworkers -I$(BUILD)/gen $(shell pkg-config --cflags libmariadb)

@@ -16,13 +16,13 @@
 #define _GNU_SOURCE
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cc_ledger.h"
+#include "cc_sqlbuf.h"
 
 
 #define CC_LEDGER_ID_CHARS  "abcdefghijklmnopqrstuvwxyz" \
@@ -30,61 +30,11 @@
 #define CC_LEDGER_RC_UNSET  ((cc_ledger_rc_e) -1)
 
 
-/* a growable text buffer for one statement */
-typedef struct {
-    char    *p;
-    size_t   len;
-    size_t   cap;
-} cc_ledger_buf_t;
-
-
 typedef struct {
     cc_ledger_credit_t  *c;
     size_t               n;
     size_t              *order;    /* indices of c sorted by award_id */
 } cc_ledger_batch_t;
-
-
-static int cc_ledger_printf(cc_ledger_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static int
-cc_ledger_printf(cc_ledger_buf_t *b, const char *fmt, ...)
-{
-    int       n;
-    char     *np;
-    size_t    ncap;
-    va_list   ap;
-
-    for ( ;; ) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-
-        if (n < 0) {
-            return -1;
-        }
-
-        if ((size_t) n < b->cap - b->len) {
-            b->len += n;
-            return 0;
-        }
-
-        ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap - b->len <= (size_t) n) {
-            ncap *= 2;
-        }
-
-        np = realloc(b->p, ncap);
-        if (np == NULL) {
-            return -1;
-        }
-
-        b->p = np;
-        b->cap = ncap;
-    }
-}
 
 
 static int64_t
@@ -285,7 +235,7 @@ cc_ledger_find(cc_ledger_batch_t *bt, const char *id, uint64_t amount)
  */
 static int
 cc_ledger_classify(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
-    cc_ledger_buf_t *b, char *err, size_t errlen)
+    cc_sqlbuf_t *b, char *err, size_t errlen)
 {
     int              same;
     char             wallet[48];
@@ -298,7 +248,7 @@ cc_ledger_classify(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     b->len = 0;
     left = 0;
 
-    if (cc_ledger_printf(b, "SELECT transfer_id, debit, credit, "
+    if (cc_sqlbuf_printf(b, "SELECT transfer_id, debit, credit, "
                          "amount_cents, kind, campaign FROM ledger_transfers"
                          " WHERE transfer_id IN (") != 0)
     {
@@ -307,7 +257,7 @@ cc_ledger_classify(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
 
     for (i = 0; i < bt->n; i++) {
         if (bt->c[i].rc == CC_LEDGER_RC_UNSET) {
-            if (cc_ledger_printf(b, "%s'%s'", left ? "," : "",
+            if (cc_sqlbuf_printf(b, "%s'%s'", left ? "," : "",
                                  bt->c[i].award_id) != 0)
             {
                 goto nomem;
@@ -321,7 +271,7 @@ cc_ledger_classify(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
         return 0;
     }
 
-    if (cc_ledger_printf(b, ") LOCK IN SHARE MODE") != 0) {
+    if (cc_sqlbuf_printf(b, ") LOCK IN SHARE MODE") != 0) {
         goto nomem;
     }
 
@@ -570,7 +520,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
     int64_t            now;
     MYSQL_RES         *res;
     MYSQL_ROW          row;
-    cc_ledger_buf_t    b = { NULL, 0, 0 };
+    cc_sqlbuf_t    b = { NULL, 0, 0 };
     cc_ledger_batch_t  bt;
 
     bt.c = c;
@@ -635,7 +585,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
         }
     }
 
-    if (cc_ledger_printf(&b, "INSERT IGNORE INTO ledger_transfers "
+    if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO ledger_transfers "
                          "(transfer_id, debit, credit, amount_cents, "
                          "campaign, kind, award_id, created_at) VALUES ")
         != 0)
@@ -646,7 +596,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
     for (i = 0; i < n; i++) {
         k = bt.order[i];
 
-        if (cc_ledger_printf(&b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
+        if (cc_sqlbuf_printf(&b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
                              PRIu64 ",'%s','credit','%s',%" PRId64 ")",
                              i ? "," : "", c[k].award_id, campaign,
                              c[k].uid, c[k].amount_cents, campaign,
@@ -657,7 +607,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
         }
     }
 
-    if (cc_ledger_printf(&b, " RETURNING transfer_id, amount_cents") != 0) {
+    if (cc_sqlbuf_printf(&b, " RETURNING transfer_id, amount_cents") != 0) {
         goto nomem;
     }
 
@@ -704,7 +654,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
     b.len = 0;
     sum = 0;
 
-    if (cc_ledger_printf(&b, "INSERT INTO ledger_accounts (account, credits,"
+    if (cc_sqlbuf_printf(&b, "INSERT INTO ledger_accounts (account, credits,"
                          " guard) VALUES ") != 0)
     {
         goto nomem;
@@ -715,7 +665,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
             continue;
         }
 
-        if (cc_ledger_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
+        if (cc_sqlbuf_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
                              k++ ? "," : "", c[bt.order[i]].uid,
                              c[bt.order[i]].amount_cents) != 0)
         {
@@ -725,7 +675,7 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
         sum += c[bt.order[i]].amount_cents;
     }
 
-    if (cc_ledger_printf(&b, " ON DUPLICATE KEY UPDATE "
+    if (cc_sqlbuf_printf(&b, " ON DUPLICATE KEY UPDATE "
                          "credits = credits + VALUES(credits)") != 0)
     {
         goto nomem;
@@ -740,7 +690,7 @@ pool:
 
     b.len = 0;
 
-    if (cc_ledger_printf(&b, "UPDATE ledger_accounts SET debits = debits + %"
+    if (cc_sqlbuf_printf(&b, "UPDATE ledger_accounts SET debits = debits + %"
                          PRIu64 " WHERE account = 'pool:%s' AND guard = 1 "
                          "AND credits >= debits + %" PRIu64, sum, campaign,
                          sum) != 0)

@@ -4,12 +4,12 @@
 
 #define _GNU_SOURCE
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cc_addr.h"
+#include "cc_sqlbuf.h"
 #include "cc_store.h"
 #include "cc_shard_sql.h"            /* generated from sql/shard.sql */
 #include "cc_money_sql.h"            /* generated from sql/money.sql */
@@ -276,52 +276,6 @@ cc_store_init_schema(cc_store_t *st)
 }
 
 
-/* a growable text buffer for one statement */
-typedef struct {
-    char    *p;
-    size_t   len;
-    size_t   cap;
-} cc_buf_t;
-
-
-static int
-cc_buf_printf(cc_buf_t *b, const char *fmt, ...)
-{
-    int       n;
-    char     *np;
-    size_t    ncap;
-    va_list   ap;
-
-    for ( ;; ) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-
-        if (n < 0) {
-            return -1;
-        }
-
-        if ((size_t) n < b->cap - b->len) {
-            b->len += n;
-            return 0;
-        }
-
-        ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap - b->len <= (size_t) n) {
-            ncap *= 2;
-        }
-
-        np = realloc(b->p, ncap);
-        if (np == NULL) {
-            return -1;
-        }
-
-        b->p = np;
-        b->cap = ncap;
-    }
-}
-
-
 static int
 cc_store_pair_cmp(const void *a, const void *b)
 {
@@ -349,7 +303,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
 {
     my_ulonglong      added;
     size_t            i, j, k, rows = 0;
-    cc_buf_t          b = { NULL, 0, 0 };
+    cc_sqlbuf_t          b = { NULL, 0, 0 };
     MYSQL_ROW         row;
     MYSQL_RES        *res;
     cc_store_pair_t  *pairs = NULL;
@@ -361,14 +315,14 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
     added = 0;
 
     if (nc > 0) {
-        if (cc_buf_printf(&b, "INSERT IGNORE INTO eligibility "
+        if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO eligibility "
                           "(uid, request_id, combined_at) VALUES ") != 0)
         {
             goto nomem;
         }
 
         for (i = 0; i < nc; i++) {
-            if (cc_buf_printf(&b, "%s(%llu,'%s',%lld)", i ? "," : "",
+            if (cc_sqlbuf_printf(&b, "%s(%llu,'%s',%lld)", i ? "," : "",
                               (unsigned long long) combines[i]->uid,
                               combines[i]->request_id,
                               (long long) combines[i]->ts_ms) != 0)
@@ -390,7 +344,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
         goto commit;
     }
 
-    if (cc_buf_printf(&b, "INSERT IGNORE INTO draws "
+    if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO draws "
                       "(uid, seq, card, request_id, drawn_at) VALUES ") != 0)
     {
         goto nomem;
@@ -398,7 +352,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
 
     for (i = 0; i < n; i++) {
         /* request_id is [A-Za-z0-9_-] (checked on decode): no quoting */
-        if (cc_buf_printf(&b, "%s(%llu,%u,%u,'%s',%lld)", i ? "," : "",
+        if (cc_sqlbuf_printf(&b, "%s(%llu,%u,%u,'%s',%lld)", i ? "," : "",
                           (unsigned long long) draws[i]->uid, draws[i]->seq,
                           draws[i]->card, draws[i]->request_id,
                           (long long) draws[i]->ts_ms) != 0)
@@ -407,7 +361,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
         }
     }
 
-    if (cc_buf_printf(&b, " RETURNING uid, card") != 0) {
+    if (cc_sqlbuf_printf(&b, " RETURNING uid, card") != 0) {
         goto nomem;
     }
 
@@ -444,7 +398,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
 
         b.len = 0;
 
-        if (cc_buf_printf(&b, "INSERT INTO user_cards (uid, card, n) "
+        if (cc_sqlbuf_printf(&b, "INSERT INTO user_cards (uid, card, n) "
                           "VALUES ") != 0)
         {
             goto nomem;
@@ -457,7 +411,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
                 /* void */
             }
 
-            if (cc_buf_printf(&b, "%s(%llu,%u,%zu)", k ? "," : "",
+            if (cc_sqlbuf_printf(&b, "%s(%llu,%u,%zu)", k ? "," : "",
                               (unsigned long long) pairs[i].uid,
                               pairs[i].card, j - i) != 0)
             {
@@ -465,7 +419,7 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
             }
         }
 
-        if (cc_buf_printf(&b, " ON DUPLICATE KEY UPDATE n = n + VALUES(n)")
+        if (cc_sqlbuf_printf(&b, " ON DUPLICATE KEY UPDATE n = n + VALUES(n)")
             != 0)
         {
             goto nomem;

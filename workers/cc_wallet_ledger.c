@@ -11,67 +11,18 @@
 #define _GNU_SOURCE
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cc_sqlbuf.h"
 #include "cc_wallet_ledger.h"
 
 
 #define CC_WL_ID_CHARS  "abcdefghijklmnopqrstuvwxyz" \
                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-:"
 #define CC_WL_UNSET     ((cc_ledger_rc_e) -1)
-
-
-typedef struct {
-    char    *p;
-    size_t   len;
-    size_t   cap;
-} cc_wl_buf_t;
-
-
-static int cc_wl_printf(cc_wl_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static int
-cc_wl_printf(cc_wl_buf_t *b, const char *fmt, ...)
-{
-    int       n;
-    char     *np;
-    size_t    ncap;
-    va_list   ap;
-
-    for ( ;; ) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-
-        if (n < 0) {
-            return -1;
-        }
-
-        if ((size_t) n < b->cap - b->len) {
-            b->len += n;
-            return 0;
-        }
-
-        ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap - b->len <= (size_t) n) {
-            ncap *= 2;
-        }
-
-        np = realloc(b->p, ncap);
-        if (np == NULL) {
-            return -1;
-        }
-
-        b->p = np;
-        b->cap = ncap;
-    }
-}
 
 
 static int64_t
@@ -289,7 +240,7 @@ cc_wl_insert_bulk(MYSQL *db, const char *what, const char *sql,
 static int
 cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
     size_t n, const size_t *order, const cc_wl_state_e *st, int bulk,
-    cc_wl_buf_t *b, char *err, size_t errlen)
+    cc_sqlbuf_t *b, char *err, size_t errlen)
 {
     int                 *sel;
     size_t               i, k;
@@ -332,7 +283,7 @@ cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         goto pool;
     }
 
-    if (cc_wl_printf(b, "INSERT INTO ledger_pending (account, credits) "
+    if (cc_sqlbuf_printf(b, "INSERT INTO ledger_pending (account, credits) "
                      "VALUES ") != 0)
     {
         goto nomem;
@@ -343,7 +294,7 @@ cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
             continue;
         }
 
-        if (cc_wl_printf(b, "%s('wallet:%" PRIu64 "',%" PRIu64 ")",
+        if (cc_sqlbuf_printf(b, "%s('wallet:%" PRIu64 "',%" PRIu64 ")",
                          k++ ? "," : "", c[order[i]].uid,
                          c[order[i]].amount_cents) != 0)
         {
@@ -357,7 +308,7 @@ cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         return 0;
     }
 
-    if (cc_wl_printf(b, " ON DUPLICATE KEY UPDATE "
+    if (cc_sqlbuf_printf(b, " ON DUPLICATE KEY UPDATE "
                      "credits = credits + VALUES(credits)") != 0)
     {
         goto nomem;
@@ -372,7 +323,7 @@ pool:
 
     b->len = 0;
 
-    if (cc_wl_printf(b, "INSERT IGNORE INTO ledger_pending (account) "
+    if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO ledger_pending (account) "
                      "VALUES ('pool:%s')", campaign) != 0)
     {
         goto nomem;
@@ -385,7 +336,7 @@ pool:
 
     b->len = 0;
 
-    if (cc_wl_printf(b, "UPDATE ledger_pending p JOIN ledger_accounts a "
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending p JOIN ledger_accounts a "
                      "ON a.account = p.account SET p.debits = p.debits + %"
                      PRIu64 " WHERE p.account = 'pool:%s' AND a.guard = 1 "
                      "AND a.credits >= a.debits + p.debits + %" PRIu64,
@@ -431,7 +382,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
     int64_t       now;
     MYSQL_RES    *res;
     MYSQL_ROW     row;
-    cc_wl_buf_t   b = { NULL, 0, 0 };
+    cc_sqlbuf_t   b = { NULL, 0, 0 };
 
     rc = -1;
     marked = NULL;
@@ -497,7 +448,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
         }
     }
 
-    if (cc_wl_printf(&b, "INSERT IGNORE INTO ledger_transfers (transfer_id,"
+    if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO ledger_transfers (transfer_id,"
                      " debit, credit, amount_cents, campaign, kind, "
                      "award_id, created_at) VALUES ") != 0)
     {
@@ -507,7 +458,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
     for (i = 0; i < n; i++) {
         k = order[i];
 
-        if (cc_wl_printf(&b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
+        if (cc_sqlbuf_printf(&b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
                          PRIu64 ",'%s','pending','%s',%" PRId64 ")",
                          i ? "," : "", c[k].award_id, campaign, c[k].uid,
                          c[k].amount_cents, campaign, c[k].award_id, now)
@@ -517,7 +468,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
         }
     }
 
-    if (cc_wl_printf(&b, " RETURNING transfer_id") != 0) {
+    if (cc_sqlbuf_printf(&b, " RETURNING transfer_id") != 0) {
         goto nomem;
     }
 
@@ -544,7 +495,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
     b.len = 0;
     left = 0;
 
-    if (cc_wl_printf(&b, "SELECT t.transfer_id, t.debit, t.credit, "
+    if (cc_sqlbuf_printf(&b, "SELECT t.transfer_id, t.debit, t.credit, "
                      "t.amount_cents, t.kind, t.campaign, p.transfer_id IS "
                      "NOT NULL FROM ledger_transfers t LEFT JOIN "
                      "ledger_transfers p ON p.transfer_id = "
@@ -556,7 +507,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
 
     for (i = 0; i < n; i++) {
         if (!marked[order[i]]) {
-            if (cc_wl_printf(&b, "%s'%s'", left++ ? "," : "",
+            if (cc_sqlbuf_printf(&b, "%s'%s'", left++ ? "," : "",
                              c[order[i]].award_id) != 0)
             {
                 goto nomem;
@@ -565,7 +516,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
     }
 
     if (left > 0) {
-        if (cc_wl_printf(&b, ") LOCK IN SHARE MODE") != 0) {
+        if (cc_sqlbuf_printf(&b, ") LOCK IN SHARE MODE") != 0) {
             goto nomem;
         }
 
@@ -648,7 +599,7 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
     int64_t              now;
     MYSQL_RES           *res;
     MYSQL_ROW            row;
-    cc_wl_buf_t          b = { NULL, 0, 0 };
+    cc_sqlbuf_t          b = { NULL, 0, 0 };
     unsigned long long   affected;
 
     added = -1;
@@ -699,7 +650,7 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
 
     k = 0;
 
-    if (cc_wl_printf(&b, "INSERT IGNORE INTO ledger_transfers (transfer_id,"
+    if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO ledger_transfers (transfer_id,"
                      " debit, credit, amount_cents, campaign, kind, "
                      "award_id, created_at) VALUES ") != 0)
     {
@@ -712,7 +663,7 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
             continue;
         }
 
-        if (cc_wl_printf(&b, "%s('post:%s','pool:%s','wallet:%" PRIu64
+        if (cc_sqlbuf_printf(&b, "%s('post:%s','pool:%s','wallet:%" PRIu64
                          "',%" PRIu64 ",'%s','post','%s',%" PRId64 ")",
                          k++ ? "," : "", c[order[i]].award_id, campaign,
                          c[order[i]].uid, c[order[i]].amount_cents,
@@ -727,7 +678,7 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         goto done;
     }
 
-    if (cc_wl_printf(&b, " RETURNING transfer_id") != 0) {
+    if (cc_sqlbuf_printf(&b, " RETURNING transfer_id") != 0) {
         goto nomem;
     }
 
@@ -792,7 +743,7 @@ sums:
         goto pool;
     }
 
-    if (cc_wl_printf(&b, "INSERT INTO ledger_accounts (account, credits, "
+    if (cc_sqlbuf_printf(&b, "INSERT INTO ledger_accounts (account, credits, "
                      "guard) VALUES ") != 0)
     {
         goto nomem;
@@ -800,7 +751,7 @@ sums:
 
     for (i = 0, k = 0; i < n; i++) {
         if (done[order[i]]) {
-            if (cc_wl_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
+            if (cc_sqlbuf_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
                              k++ ? "," : "", c[order[i]].uid,
                              c[order[i]].amount_cents) != 0)
             {
@@ -809,7 +760,7 @@ sums:
         }
     }
 
-    if (cc_wl_printf(&b, " ON DUPLICATE KEY UPDATE "
+    if (cc_sqlbuf_printf(&b, " ON DUPLICATE KEY UPDATE "
                      "credits = credits + VALUES(credits)") != 0)
     {
         goto nomem;
@@ -824,7 +775,7 @@ sums:
     /* the same rows' pending credits, taken off (never below 0: unsigned) */
     b.len = 0;
 
-    if (cc_wl_printf(&b, "INSERT INTO ledger_pending (account, credits) "
+    if (cc_sqlbuf_printf(&b, "INSERT INTO ledger_pending (account, credits) "
                      "VALUES ") != 0)
     {
         goto nomem;
@@ -832,7 +783,7 @@ sums:
 
     for (i = 0, k = 0; i < n; i++) {
         if (done[order[i]]) {
-            if (cc_wl_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ")",
+            if (cc_sqlbuf_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ")",
                              k++ ? "," : "", c[order[i]].uid,
                              c[order[i]].amount_cents) != 0)
             {
@@ -841,7 +792,7 @@ sums:
         }
     }
 
-    if (cc_wl_printf(&b, " ON DUPLICATE KEY UPDATE "
+    if (cc_sqlbuf_printf(&b, " ON DUPLICATE KEY UPDATE "
                      "credits = credits - VALUES(credits)") != 0)
     {
         goto nomem;
@@ -857,7 +808,7 @@ pool:
 
     b.len = 0;
 
-    if (cc_wl_printf(&b, "UPDATE ledger_pending SET debits = debits - %"
+    if (cc_sqlbuf_printf(&b, "UPDATE ledger_pending SET debits = debits - %"
                      PRIu64 " WHERE account = 'pool:%s' AND debits >= %"
                      PRIu64, sum, campaign, sum) != 0)
     {
@@ -875,7 +826,7 @@ pool:
 
     b.len = 0;
 
-    if (cc_wl_printf(&b, "UPDATE ledger_accounts SET debits = debits + %"
+    if (cc_sqlbuf_printf(&b, "UPDATE ledger_accounts SET debits = debits + %"
                      PRIu64 " WHERE account = 'pool:%s'", sum, campaign)
         != 0)
     {
