@@ -27,10 +27,11 @@ for my $round (1 .. 5) {
     my $file = http_campaign_file($c, $sim->{url});
     my $w = spawn_payout([ '--batch', 300 ], $file);
     # a kill point: after some credits reached the wallet, before all, and
-    # inside a batch's calls (20..279 of its 300), not at a batch's end
-    # where its posts may commit before the next batch's pending do
-    my $want = 300 * int(rand(2)) + 20 + int(rand(260));
-    wait_until(sub { (grep { /^\Q$c\E:/ } map { $_->[0] } @{ statement_lines($sim->{statement}) }) >= $want }, 60);
+    # while some award is crediting (a batch's calls in flight), not in
+    # the moment between one batch's posts and the next batch's pending
+    my $want = 20 + int(rand(600));
+    wait_until(sub { (grep { /^\Q$c\E:/ } map { $_->[0] } @{ statement_lines($sim->{statement}) }) >= $want
+                     && (award_states($c)->{'crediting/0'} // 0) > 0 }, 60);
     kill_worker($w);
     my $at = statement_keys($sim->{statement});
     my @applied = grep { /^\Q$c\E:/ } keys %$at;
