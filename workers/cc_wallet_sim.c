@@ -452,7 +452,7 @@ static enum MHD_Result
 cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
 {
     int              drop, dup, fail, off, status;
-    char            *body, *end;
+    char            *body, *end, currency[4];
     size_t           i;
     uint64_t         uid, amount;
     int64_t          ts, now;
@@ -588,7 +588,12 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
         status = MHD_HTTP_CONFLICT;
     }
 
+    /*
+     * What the answer needs, copied under the lock: once it is released
+     * another thread may grow the table and free the entry e points to.
+     */
     amount = e->amount + (status != MHD_HTTP_CONFLICT && off);
+    memcpy(currency, e->currency, sizeof(currency));
     s->dropped += drop;
 
     pthread_mutex_unlock(&s->lock);
@@ -608,7 +613,7 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
     } else if (asprintf(&body, "{\"award_id\":\"%s\",\"uid\":\"%" PRIu64
                         "\",\"amount_cents\":%" PRIu64 ",\"currency\":"
                         "\"%s\",\"status\":\"%s\"}", key, uid, amount,
-                        e->currency,
+                        currency,
                         status == MHD_HTTP_OK ? "replayed" : "applied") < 0)
     {
         return MHD_NO;
