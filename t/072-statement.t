@@ -150,6 +150,8 @@ $pool = make_drawn('big', \%big, $map);
 my $bfile = http_campaign_file('big', $faulty->{url}, pool => $pool);
 my $t0 = time;
 ($rc, $out, $err) = payout_run([ '--once', '--batch', 2000 ], $bfile, 900);
+ok(worker_alive($faulty->{w}), 'the simulator is still up after the payout')
+    or diag('cc-wallet-sim exited ' . ($faulty->{w}{exit_code} // '?') . ': ' . substr(worker_stderr($faulty->{w}), -2000));
 is($rc, 0, "10,000 awards, fail 20% drop 5% (seed $seed): exit 0") or diag substr($err, -3000);
 like($err, qr/done: 10000 credited/, 'all credited');
 is_deeply([ check_paid_http('big', \%big, $faulty->{statement}) ], [],
