@@ -234,6 +234,27 @@ is(digest_of($out), $pdigest, 'a run over both shards prints the same digest');
 like($out, qr/^shard 0: .* 0 awards written now/m, '... and writes nothing');
 is(scalar keys %{ awards_of('part') }, 51, '51 awards in all');
 
+# ---- Redis refuses a field: the draw fails, says why, MySQL keeps the awards ----
+
+# one user's key is not a hash: the loader's HSETNX and the final pass's
+# award_set.lua both get WRONGTYPE
+fresh_redis();
+my $bad = (sort { $a <=> $b } @uids)[3];
+my $hb = redis_index($map->{$bad}[0]);
+redis_cmd($hb, 'SET', "cc:{$bad}:u", 'not a hash');
+$f = draw_campaign('wt', pool => 5100, seed => 'w');
+($rc, $out, $err) = draw_run($f);
+is($rc, 1, 'a user key of the wrong type: exit 1');
+like($err, qr/Redis beside the writes: redis \S+: HSETNX: WRONGTYPE/, '... the loader said why and left it to the final pass');
+like($err, qr/redis \S+: award_set: .*WRONGTYPE/, '... which failed on it too, said');
+is(scalar keys %{ awards_of('wt') }, 51, '... the 51 awards are in MySQL all the same');
+redis_cmd($hb, 'DEL', "cc:{$bad}:u");
+($rc, $out, $err) = draw_run($f);
+is($rc, 0, 'the key mended, a re-run: exit 0') or diag $err;
+$aw = awards_of('wt');
+%amount = map { ($_ => $aw->{$_}[0]) } keys %$aw;
+is_deeply([ check_redis('wt', \%amount, 'p') ], [], '... and every field is set, that user\'s too');
+
 # ---- bad command lines ---------------------------------------------------------
 
 my $w = spawn_worker('cc-draw', '--help');

@@ -374,6 +374,130 @@ cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
 
 
 /*
+ * MariaDB's bulk execution (cc_ledger_bulk) over the entries of c in id
+ * order whose sel[] is set: no SQL text per row to build and parse, which
+ * was most of the server's work in these batches.  The statement binds,
+ * per row, (award id, uid, amount, award id) when ids is set, else (uid,
+ * amount).  0, or -1 with err set.
+ */
+int
+cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql, int ids,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, unsigned long long *affected, char *err, size_t errlen)
+{
+    int             rc;
+    char          **idp;
+    size_t          i, k;
+    uint64_t       *uids, *amounts;
+    unsigned long  *lens;
+    MYSQL_BIND      bind[4], *b;
+
+    rc = -1;
+    idp = malloc((n ? n : 1) * sizeof(char *));
+    lens = malloc((n ? n : 1) * sizeof(unsigned long));
+    uids = malloc((n ? n : 1) * sizeof(uint64_t));
+    amounts = malloc((n ? n : 1) * sizeof(uint64_t));
+
+    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        goto done;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (sel[order[i]]) {
+            idp[k] = (char *) c[order[i]].award_id;
+            lens[k] = strlen(idp[k]);
+            uids[k] = c[order[i]].uid;
+            amounts[k] = c[order[i]].amount_cents;
+            k++;
+        }
+    }
+
+    *affected = 0;
+
+    if (k == 0) {
+        rc = 0;
+        goto done;
+    }
+
+    memset(bind, 0, sizeof(bind));
+    b = bind;
+
+    if (ids) {
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = idp;
+        b->length = lens;
+        b++;
+    }
+
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = uids;
+    b->is_unsigned = 1;
+    b++;
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = amounts;
+    b->is_unsigned = 1;
+    b++;
+
+    if (ids) {
+        *b = bind[0];
+    }
+
+    rc = cc_ledger_bulk(db, what, sql, bind, k, affected, err, errlen);
+
+done:
+
+    free(idp);
+    free(lens);
+    free(uids);
+    free(amounts);
+
+    return rc;
+}
+
+
+/*
+ * The insert of the transfers of the entries selected, in bulk, after a
+ * savepoint: all k written means all are new (a first try: nearly
+ * always); fewer means some id was there, and the insert is rolled back
+ * to the savepoint for the general path (RETURNING, then a read of the
+ * others) to sort out.  1 all new, 0 not all (nothing of it left), -1
+ * an error.
+ */
+int
+cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, size_t k, char *err, size_t errlen)
+{
+    unsigned long long  affected;
+
+    if (mysql_query(db, "SAVEPOINT cc_ledger_bulk") != 0) {
+        snprintf(err, errlen, "%s: savepoint: %s", what, mysql_error(db));
+        return -1;
+    }
+
+    if (cc_ledger_bulk_rows(db, what, sql, 1, c, n, order, sel, &affected, err,
+                   errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (affected == k) {
+        return 1;
+    }
+
+    if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_ledger_bulk") != 0) {
+        snprintf(err, errlen, "%s: rollback to savepoint: %s", what,
+                 mysql_error(db));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
  * The fast path, when every credit of the batch is new (a first payment:
  * nearly always).  The transfers and the wallets go through prepared
  * statements over bound arrays (MariaDB's bulk execution): no SQL text per
@@ -389,104 +513,48 @@ static int
 cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     int64_t now, char *err, size_t errlen)
 {
-    int                  rc;
+    int                  rc, *all;
     char                 sql[512];
     size_t               i;
-    char               **ids;
-    uint64_t            *uids, *amounts;
-    unsigned long       *lens;
     unsigned long long   affected;
-    MYSQL_BIND           bind[4];
-    cc_ledger_credit_t  *c;
 
-    rc = -1;
-    ids = malloc(bt->n * sizeof(char *));
-    lens = malloc(bt->n * sizeof(unsigned long));
-    uids = malloc(bt->n * sizeof(uint64_t));
-    amounts = malloc(bt->n * sizeof(uint64_t));
-
-    if (ids == NULL || lens == NULL || uids == NULL || amounts == NULL) {
+    all = malloc((bt->n ? bt->n : 1) * sizeof(int));
+    if (all == NULL) {
         snprintf(err, errlen, "credit: out of memory");
-        goto done;
+        return -1;
+    }
+
+    for (i = 0; i < bt->n; i++) {
+        all[i] = 1;
     }
 
     /* in id order, as the text path: two payers lock ids in one order */
-    for (i = 0; i < bt->n; i++) {
-        c = &bt->c[bt->order[i]];
-        ids[i] = (char *) c->award_id;
-        lens[i] = strlen(c->award_id);
-        uids[i] = c->uid;
-        amounts[i] = c->amount_cents;
-    }
-
-    if (mysql_query(db, "SAVEPOINT cc_ledger_bulk") != 0) {
-        snprintf(err, errlen, "credit: insert transfers: savepoint: %s",
-                 mysql_error(db));
-        goto done;
-    }
-
-    memset(bind, 0, sizeof(bind));
-    bind[0].buffer_type = MYSQL_TYPE_STRING;
-    bind[0].buffer = ids;
-    bind[0].length = lens;
-    bind[1].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[1].buffer = uids;
-    bind[1].is_unsigned = 1;
-    bind[2].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[2].buffer = amounts;
-    bind[2].is_unsigned = 1;
-    bind[3] = bind[0];
-
     snprintf(sql, sizeof(sql), "INSERT IGNORE INTO ledger_transfers "
              "(transfer_id, debit, credit, amount_cents, campaign, kind, "
              "award_id, created_at) VALUES (?, 'pool:%s', CONCAT('wallet:', "
              "?), ?, '%s', 'credit', ?, %" PRId64 ")", campaign, campaign,
              now);
 
-    if (cc_ledger_bulk(db, "credit: insert transfers", sql, bind, bt->n,
-                       &affected,
-                       err, errlen)
-        != 0)
+    rc = cc_ledger_bulk_new(db, "credit: insert transfers", sql, bt->c,
+                            bt->n, bt->order, all, bt->n, err, errlen);
+
+    if (rc == 1
+        && cc_ledger_bulk_rows(db, "credit: wallets", "INSERT INTO "
+                               "ledger_accounts (account, credits, guard) "
+                               "VALUES (CONCAT('wallet:', ?), ?, 1) ON "
+                               "DUPLICATE KEY UPDATE credits = credits + "
+                               "VALUES(credits)", 0, bt->c, bt->n, bt->order,
+                               all, &affected, err, errlen)
+           != 0)
     {
-        goto done;
+        rc = -1;
     }
 
-    if (affected != bt->n) {
-        if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_ledger_bulk") != 0) {
-            snprintf(err, errlen, "credit: rollback to savepoint: %s",
-                     mysql_error(db));
-            goto done;
-        }
-
-        rc = 0;
-        goto done;
-    }
-
-    bind[0] = bind[1];
-    bind[1] = bind[2];
-
-    if (cc_ledger_bulk(db, "credit: wallets", "INSERT INTO ledger_accounts "
-                       "(account, credits, guard) VALUES (CONCAT('wallet:', "
-                       "?), ?, 1) ON DUPLICATE KEY UPDATE credits = credits "
-                       "+ VALUES(credits)", bind, bt->n, &affected, err,
-                       errlen)
-        != 0)
-    {
-        goto done;
-    }
-
-    for (i = 0; i < bt->n; i++) {
+    for (i = 0; rc == 1 && i < bt->n; i++) {
         bt->c[i].rc = CC_LEDGER_DONE;
     }
 
-    rc = 1;
-
-done:
-
-    free(ids);
-    free(lens);
-    free(uids);
-    free(amounts);
+    free(all);
 
     return rc;
 }

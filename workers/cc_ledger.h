@@ -68,4 +68,23 @@ int cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
     MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
     size_t errlen);
 
+/*
+ * cc_ledger_bulk over the entries of c in id order (order[]) whose sel[]
+ * is set, binding per row (award id, uid, amount, award id) when ids is
+ * set, else (uid, amount).  0, or -1 with err set.
+ */
+int cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
+    int ids, const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, unsigned long long *affected, char *err, size_t errlen);
+
+/*
+ * A bulk INSERT IGNORE of the k entries selected, after a savepoint: 1 all
+ * k written (all new: a first try, nearly always); 0 fewer (some id was
+ * there), rolled back to the savepoint for the caller's general path
+ * (RETURNING, then a read of the others); -1 an error.
+ */
+int cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, size_t k, char *err, size_t errlen);
+
 #endif /* CC_LEDGER_H */

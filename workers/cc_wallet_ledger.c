@@ -110,130 +110,6 @@ cc_wl_order(cc_ledger_credit_t *c, size_t n)
 
 
 /*
- * MariaDB's bulk execution (cc_ledger_bulk) over the entries of c in id
- * order whose sel[] is set: no SQL text per row to build and parse, which
- * was most of the server's work in these batches.  The statement binds,
- * per row, (award id, uid, amount, award id) when ids is set, else (uid,
- * amount).  0, or -1 with err set.
- */
-static int
-cc_wl_bulk(MYSQL *db, const char *what, const char *sql, int ids,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, unsigned long long *affected, char *err, size_t errlen)
-{
-    int             rc;
-    char          **idp;
-    size_t          i, k;
-    uint64_t       *uids, *amounts;
-    unsigned long  *lens;
-    MYSQL_BIND      bind[4], *b;
-
-    rc = -1;
-    idp = malloc((n ? n : 1) * sizeof(char *));
-    lens = malloc((n ? n : 1) * sizeof(unsigned long));
-    uids = malloc((n ? n : 1) * sizeof(uint64_t));
-    amounts = malloc((n ? n : 1) * sizeof(uint64_t));
-
-    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL) {
-        snprintf(err, errlen, "%s: out of memory", what);
-        goto done;
-    }
-
-    for (i = 0, k = 0; i < n; i++) {
-        if (sel[order[i]]) {
-            idp[k] = (char *) c[order[i]].award_id;
-            lens[k] = strlen(idp[k]);
-            uids[k] = c[order[i]].uid;
-            amounts[k] = c[order[i]].amount_cents;
-            k++;
-        }
-    }
-
-    *affected = 0;
-
-    if (k == 0) {
-        rc = 0;
-        goto done;
-    }
-
-    memset(bind, 0, sizeof(bind));
-    b = bind;
-
-    if (ids) {
-        b->buffer_type = MYSQL_TYPE_STRING;
-        b->buffer = idp;
-        b->length = lens;
-        b++;
-    }
-
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = uids;
-    b->is_unsigned = 1;
-    b++;
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = amounts;
-    b->is_unsigned = 1;
-    b++;
-
-    if (ids) {
-        *b = bind[0];
-    }
-
-    rc = cc_ledger_bulk(db, what, sql, bind, k, affected, err, errlen);
-
-done:
-
-    free(idp);
-    free(lens);
-    free(uids);
-    free(amounts);
-
-    return rc;
-}
-
-
-/*
- * The insert of the transfers of the entries selected, in bulk, after a
- * savepoint: all k written means all are new (a first try: nearly
- * always); fewer means some id was there, and the insert is rolled back
- * to the savepoint for the general path (RETURNING, then a read of the
- * others) to sort out.  1 all new, 0 not all (nothing of it left), -1
- * an error.
- */
-static int
-cc_wl_insert_bulk(MYSQL *db, const char *what, const char *sql,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, size_t k, char *err, size_t errlen)
-{
-    unsigned long long  affected;
-
-    if (mysql_query(db, "SAVEPOINT cc_wallet_bulk") != 0) {
-        snprintf(err, errlen, "%s: savepoint: %s", what, mysql_error(db));
-        return -1;
-    }
-
-    if (cc_wl_bulk(db, what, sql, 1, c, n, order, sel, &affected, err,
-                   errlen)
-        != 0)
-    {
-        return -1;
-    }
-
-    if (affected == k) {
-        return 1;
-    }
-
-    if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_wallet_bulk") != 0) {
-        snprintf(err, errlen, "%s: rollback to savepoint: %s", what,
-                 mysql_error(db));
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/*
  * The new ones' sums: wallet:<uid> credits pending, the pool's debits
  * pending under its guard (credits >= debits + pending debits + S).
  */
@@ -263,7 +139,7 @@ cc_wl_reserve(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         }
 
         if (k > 0
-            && cc_wl_bulk(db, "pending: wallets", "INSERT INTO "
+            && cc_ledger_bulk_rows(db, "pending: wallets", "INSERT INTO "
                           "ledger_pending (account, credits) VALUES "
                           "(CONCAT('wallet:', ?), ?) ON DUPLICATE KEY "
                           "UPDATE credits = credits + VALUES(credits)", 0,
@@ -430,7 +306,7 @@ cc_wallet_ledger_pending(MYSQL *db, const char *campaign,
                  "CONCAT('wallet:', ?), ?, '%s', 'pending', ?, %" PRId64
                  ")", campaign, campaign, now);
 
-        switch (cc_wl_insert_bulk(db, "pending: insert", sql, c, n, order,
+        switch (cc_ledger_bulk_new(db, "pending: insert", sql, c, n, order,
                                   marked, n, err, errlen))
         {
         case 1:
@@ -630,7 +506,7 @@ cc_wallet_ledger_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
                  "'pool:%s', CONCAT('wallet:', ?), ?, '%s', 'post', ?, %"
                  PRId64 ")", campaign, campaign, now);
 
-        switch (cc_wl_insert_bulk(db, "post: insert", sql, c, n, order, ok,
+        switch (cc_ledger_bulk_new(db, "post: insert", sql, c, n, order, ok,
                                   k, err, errlen))
         {
         case 1:
@@ -725,12 +601,13 @@ sums:
     }
 
     if (bulk) {
-        if (cc_wl_bulk(db, "post: wallets", "INSERT INTO ledger_accounts "
-                       "(account, credits, guard) VALUES (CONCAT('wallet:', "
-                       "?), ?, 1) ON DUPLICATE KEY UPDATE credits = credits "
-                       "+ VALUES(credits)", 0, c, n, order, done, &affected,
-                       err, errlen) != 0
-            || cc_wl_bulk(db, "post: wallets' pending", "INSERT INTO "
+        if (cc_ledger_bulk_rows(db, "post: wallets", "INSERT INTO "
+                                "ledger_accounts (account, credits, guard) "
+                                "VALUES (CONCAT('wallet:', ?), ?, 1) ON "
+                                "DUPLICATE KEY UPDATE credits = credits + "
+                                "VALUES(credits)", 0, c, n, order, done,
+                                &affected, err, errlen) != 0
+            || cc_ledger_bulk_rows(db, "post: wallets' pending", "INSERT INTO "
                           "ledger_pending (account, credits) VALUES "
                           "(CONCAT('wallet:', ?), ?) ON DUPLICATE KEY "
                           "UPDATE credits = credits - VALUES(credits)", 0,
