@@ -42,7 +42,7 @@ sub campaign {
         $ENV{$_} = $env{$_} for keys %env;
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>&', \*STDOUT or die;
-        exec 'bash', 'scripts/campaign.sh' or die "exec: $!";
+        exec 'scripts/campaign.sh' or die "exec: $!";
     }
     waitpid($pid, 0);
     return ($? >> 8, slurp("$dir/out"));

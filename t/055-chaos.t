@@ -46,7 +46,7 @@ sub chaos {
         @ENV{ keys %env } = values %env;
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>&', \*STDOUT or die;
-        exec 'bash', 'bench/chaos.sh' or die "exec: $!";
+        exec 'bench/chaos.sh' or die "exec: $!";
     }
     my $rc;
     eval {
