@@ -186,7 +186,7 @@ test: all test-lua test-unit fuzz-regress test-nginx
 
 # every script parses as Lua 5.1 (Redis's Lua)
 test-lua:
-	luac5.1 -p $(LUA_SRCS) $(wildcard workers/lua/*.lua)
+	luac5.1 -p $(LUA_SRCS) $(wildcard workers/lua/*.lua scripts/lua/*.lua bench/lua/*.lua t/lua/*.lua)
 
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
