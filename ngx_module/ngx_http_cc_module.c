@@ -313,7 +313,7 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         if (cmcf->handlers) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"cc_redis_shards\" is required where "
-                          "\"cc_flip\" or \"cc_grant\" is used");
+                          "a handler other than \"cc_metrics\" is used");
             return NGX_CONF_ERROR;
         }
 

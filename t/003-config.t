@@ -75,7 +75,16 @@ duplicate redis shard "127.0.0.1:6379"
     location = /cc/flip { cc_flip; }
 --- must_die
 --- error_log
-"cc_redis_shards" is required where "cc_flip" or "cc_grant" is used
+"cc_redis_shards" is required where a handler other than "cc_metrics" is used
+
+
+
+=== TEST 7b: cc_claim with no shards configured
+--- config
+    location = /cc/claim { cc_claim; }
+--- must_die
+--- error_log
+"cc_redis_shards" is required where a handler other than "cc_metrics" is used
 
 
 
