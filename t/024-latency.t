@@ -68,6 +68,15 @@ is($h2->{bucket}{'+Inf'}, $h1->{bucket}{'+Inf'} + 1, 'but in +Inf');
 ok($h2->{sum} - $h1->{sum} >= 0.3, sprintf('the sum grew by its time (%.3fs)', $h2->{sum} - $h1->{sum}));
 cumulative($h2, 'after the slow flip');
 
+# the metrics answer GET and HEAD only; a POST reads and changes nothing
+my ($pst, $pbody) = http_request('POST', '/cc/metrics');
+is($pst, 405, 'POST /cc/metrics: 405');
+unlike($pbody // '', qr/cc_flip_latency_seconds/, '... with no metrics in its body');
+my ($hst, $hbody) = http_request('HEAD', '/cc/metrics');
+is($hst, 200, 'HEAD /cc/metrics: 200');
+is($hbody // '', '', '... with no body');
+is(histogram()->{count}, 41, 'the metrics did not change');
+
 unlike(nginx_error_log(), qr/\[(error|alert|crit)\]/, 'no error in the log');
 stop_nginx();
 
