@@ -198,6 +198,7 @@ is($rows, 12 + 12 + 12, 'clean: 12 awards, 12 eligibility rows, 12 Redis users w
 my $prom = CcTest::_slurp($metrics);
 like($prom, qr/^cc_reconcile_money_rows_total 36$/m, 'metrics: rows');
 like($prom, qr/^cc_reconcile_money_ok 1$/m, 'metrics: ok');
+like($prom, qr/^cc_reconcile_money_pending_awards 0$/m, 'metrics: nothing pending in a paid campaign');
 like($prom, qr/^cc_reconcile_money_breaks\{class="missing_credit"\} 0$/m, 'metrics: breaks by class');
 my $t = ($prom =~ /^cc_reconcile_money_last_success_timestamp_seconds (\S+)$/m)[0] // 0;
 ok(abs($t - time) < 120, 'metrics: the last success is now');
@@ -263,6 +264,7 @@ $br = breaks_of($doc, 'missing_credit')->[0];
 is_deeply([ @$br{qw(award_id uid)} ], [ "$C:$stale", "$stale" ], 'the stale award, not the fresh one');
 like($br->{found}, qr/^no transfer, pending for 72\d\d s$/, 'found: pending for its age');
 alerted($doc, 'stale pending');
+like(CcTest::_slurp($metrics), qr/^cc_reconcile_money_pending_awards 2$/m, 'metrics: the two pending awards');
 ($rc, $out, $err, $doc) = reconcile('--repair');
 is($doc->{repaired}, 1, 'repair: the stale award');
 is_deeply(on_user($stale, "SELECT a.status, COUNT(t.transfer_id), SUM(t.amount_cents) FROM awards a "
@@ -272,6 +274,7 @@ is_deeply(on_user($fresh, "SELECT a.status, COUNT(t.transfer_id) FROM awards a "
                         . "LEFT JOIN ledger_transfers t ON t.award_id = a.award_id WHERE a.award_id = '$C:$fresh' GROUP BY a.status"),
           [ [ 'pending', 0 ] ], 'repair: the fresh pending award untouched');
 ($rc, $out, $err, $doc) = reconcile();
+like(CcTest::_slurp($metrics), qr/^cc_reconcile_money_pending_awards 1$/m, 'metrics: the fresh award still pending');
 is($rc, 0, 'after the repair: passes (credited, not yet notified: "p" in Redis is fine)') or diag $out;
 
 # duplicate_credit (多发): a second credit transfer for one award (its

@@ -34,6 +34,7 @@ cc_money_award_done(cc_money_t *m, const cc_money_award_t *a)
     m->rows++;
     m->award_sum += a->amount;
     m->pending += a->pending;
+    m->pending_all += a->pending;
 
     age_s = (m->started_ms - a->created_at) / 1000;
 

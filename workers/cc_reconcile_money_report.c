@@ -207,6 +207,9 @@ cc_money_metrics(cc_money_t *m, unsigned long long total, int64_t done_ms)
                     "(unix seconds)", done_ms / 1000.0);
     cc_promfile_add(&pf, "cc_reconcile_money_ok", "gauge",
                     "1 when the last run found no break", total == 0);
+    cc_promfile_add(&pf, "cc_reconcile_money_pending_awards", "gauge",
+                    "Awards not yet credited (pending or crediting), "
+                    "every shard", (double) m->pending_all);
     cc_promfile_add(&pf, "cc_reconcile_money_repaired_total", "counter",
                     "Missing credits the last run repaired",
                     (double) m->repaired);

@@ -117,6 +117,7 @@ typedef struct {
     unsigned long long   rows;
     unsigned long long   omitted;
     unsigned long long   repaired;
+    unsigned long long   pending_all;  /* awards not credited, every shard */
     size_t               njson;
     cJSON               *doc;
     cJSON               *breaks;
