@@ -234,18 +234,23 @@ is_deeply(answer($out, 'redis shards'),
           [ up($load * 5600, 1000000000),
             "$load flips/s x 5600 ns/flip ($res: flip, redis cpu) / 10^9 ns: a shard is one core" ],
           'redis shards = load x ns a flip / 10^9, naming the figure: ' . up($load * 5600, 1000000000));
+sub hms { my ($t) = @_; sprintf('%d h %d min %d s', int($t / 3600), int($t / 60) % 60, $t % 60) }
 my $hosts = up($load, 103000);
 is_deeply(answer($out, 'mysql hosts'), [ $hosts, "$load draws/s / 103000 draws/s per host of 2 shards ($res: ingest)" ],
           "mysql hosts = load / the ingest figure: $hosts");
 is(answer($out, 'mysql shards')->[0], 2 * $hosts, 'mysql shards: 2 a host, as measured');
-is(answer($out, 'payout workers')->[0], $hosts, 'payout workers: one a host');
+is_deeply(answer($out, 'payout threads'), [ 2 * $hosts, 'one per mysql shard, all in one cc-payout process' ],
+          'payout threads: one a mysql shard, in one process');
+unlike($out, qr/one payout|payout workers/, 'no payout line assumes a process per host');
 is_deeply(answer($out, 'draw time'),
           [ up(120000000, $hosts * 105000),
             "120000000 winners / ($hosts hosts x 105000 awards/s ($res: draw)): 0 h 1 min 22 s" ],
           'draw time = winners / (hosts x the draw figure), with h min s');
-is(answer($out, 'payout time')->[0], up(120000000, $hosts * 24000), 'payout time = winners / (workers x the payout figure)');
-is(answer($out, 'one payout')->[0], 5000, 'one payout: 120000000 / 24000 = 5000 s');
-like(answer($out, 'one payout')->[1], qr/: 1 h 23 min 20 s$/, '... 1 h 23 min 20 s');
+is_deeply(answer($out, 'payout time'),
+          [ up(120000000, $hosts * 24000),
+            "120000000 winners / ($hosts hosts x 24000 credits/s per host of 2 shards ($res: payout)): "
+            . hms(up(120000000, $hosts * 24000)) ],
+          'payout time = winners / (hosts x the payout figure), naming it');
 like($out, qr/^assumptions\n(  .*\n)+/m, 'the assumptions are printed');
 like($out, qr/150% headroom over the peak/, '... with the headroom');
 
@@ -262,7 +267,6 @@ is(answer($out, 'redis shards')->[0], 5, 'redis shards: 1800000 x 2500 ns = 4.5 
 is(answer($out, 'mysql hosts')->[0], 36, 'mysql hosts: 1800000 / 50000 = 36');
 is(answer($out, 'draw time')->[0], up(75000000, 36 * 1000), 'draw time from --draw-rate');
 is(answer($out, 'payout time')->[0], up(75000000, 36 * 3000), 'payout time from --payout-rate');
-is(answer($out, 'one payout')->[0], 25000, 'one payout: 75000000 / 3000');
 
 # every figure given: no file needed
 ($rc, $out, $err) = run_estimate(qw(--capacity --users 1000 --peak-flips 1000 --winners 0 --results /nonexistent
