@@ -1,0 +1,62 @@
+# The README is the operator's reference: every worker option it lists is
+# the binary's own --help (scripts/readme-options.sh writes them), and every
+# directive the module takes is in its directive table.
+
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use File::Copy qw(copy);
+use Cwd qw(getcwd);
+
+my $top = getcwd();
+my $readme = do { local (@ARGV, $/) = ('README.md'); <> };
+
+# ---- worker options: the README holds each binary's --help ----------------
+
+my $out = `scripts/readme-options.sh --check 2>&1`;
+is($?, 0, 'the README holds every worker\'s --help as the binaries print it') or diag $out;
+
+my @bins = sort grep { -f $_ && -x _ && !/\.o$/ } glob('build/workers/cc-*');
+ok(@bins >= 9, 'the workers are built: ' . scalar(@bins));
+for my $b (@bins) {
+    (my $name = $b) =~ s{.*/}{};
+    like($readme, qr/^#### `\Q$name\E`$/m, "$name has its section in \"Every worker option\"");
+}
+
+# the check can fail: a README whose copy of one --help line differs
+my $tmp = tempdir(CLEANUP => 1);
+make_path("$tmp/scripts");
+copy('scripts/readme-options.sh', "$tmp/scripts/readme-options.sh") or die "copy: $!";
+chmod 0755, "$tmp/scripts/readme-options.sh";
+symlink("$top/build", "$tmp/build") or die "symlink: $!";
+my ($head, $block) = split /^<!-- options:begin -->$/m, $readme, 2;
+$block =~ s/\(default 5000\)/(default 4000)/ or die 'no default 5000 in the options';
+my $changed = "$head<!-- options:begin -->$block";
+open(my $fh, '>', "$tmp/README.md") or die; print $fh $changed; close $fh;
+$out = `$tmp/scripts/readme-options.sh --check 2>&1`;
+is($? >> 8, 1, 'a README whose option text differs fails the check');
+like($out, qr/^-.*\(default 4000\)/m, '... showing the line that differs');
+system("$tmp/scripts/readme-options.sh") == 0 or die 'rewrite failed';
+is(do { local (@ARGV, $/) = ("$tmp/README.md"); <> }, $readme, 'rewriting it gives the README back');
+open($fh, '>', "$tmp/README.md") or die; print $fh "# no markers\n"; close $fh;
+$out = `$tmp/scripts/readme-options.sh 2>&1`;
+is($? >> 8, 1, 'a README without the markers is refused');
+like($out, qr/no options markers/, '... saying so');
+
+# ---- directives: each one the module takes is in the table -----------------
+
+my %seen;
+for my $f (glob('ngx_module/*.c')) {
+    my $src = do { local (@ARGV, $/) = ($f); <> };
+    $seen{$1} = 1 while $src =~ /\{\s*ngx_string\("(cc_[a-z_]+)"\),\s*NGX_HTTP_/g;
+}
+ok(keys(%seen) >= 20, 'the module\'s directives found: ' . scalar(keys %seen));
+my ($table) = $readme =~ /^\| directive \| context \| default \| what \|\n((?:\|.*\n)+)/m;
+ok($table, 'the README has the directive table');
+for my $d (sort keys %seen) {
+    like($table // '', qr/`\Q$d\E[` ]/, "$d is in the directive table");
+}
+
+done_testing();
