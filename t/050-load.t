@@ -174,12 +174,19 @@ Time::HiRes::sleep(1.0);
 redis_resume(0);
 $rc = wait_worker($w, 120);
 is($rc, 0, 'flip through a paused shard: exit 0') or diag worker_stderr($w);
-like(worker_stderr($w), qr/^cc-load flip: +1s users \d+\/$U2 sent \d+ \(\d+\/s\) 200 \d+ other \d+ errors 0 p99 [\d.]+ms$/m,
-     '... a progress line each second on stderr');
+my $perr = worker_stderr($w);
+like($perr, qr/^cc-load flip: +1s users \d+\/$U2 sent \d+ \(\d+\/s\)(?: \d{3} \d+)+ resent \d+ errors 0 gave up 0 p99 [\d.]+ms$/m,
+     '... a progress line each second on stderr, the answers by status');
 ($t) = grep { $_->{type} eq 'total' }
        map { decode_json($_) } do { open my $h, '<', "$dir/paused.jsonl" or die $!; <$h> };
 ok(($t->{endpoints}{flip}{503} // 0) > 0, "... $t->{endpoints}{flip}{503} answers 503 while it was paused");
 is($t->{resends}, $t->{endpoints}{flip}{503}, '... each re-sent with its request id');
+my ($p503) = $perr =~ /^cc-load flip: +1s .* 503 (\d+) resent (\d+) /m;
+ok($p503 && $p503 > 0, "... the progress line says the 503s (${\($p503 // 'none')}), not \"other\"");
+like($perr, qr/^cc-load flip: done in .* sent $t->{sent} answered $t->{answered} \(200 \d+ 503 $t->{endpoints}{flip}{503}\), resent $t->{resends}, errors 0, gave up 0$/m,
+     '... and the closing line: sent, answered by status, resent');
+is($t->{sent}, $t->{answered} + $t->{errors_total} + $t->{reconnects},
+   '... sent = answered + errors + keep-alive connections reopened');
 $u = users(1001, 1000 + $U2);
 is($t->{flip}{draws}, $U2 * 3, '... and in the end every chance drawn');
 is(sum_field($u, 's'), $t->{flip}{draws}, 'redis: the sequences equal the distinct draws, none twice');
@@ -212,6 +219,7 @@ for my $case (
     [ [ 'grant', '--url', $url, '--users', 1, '--chances', 1, '--secret', $secret ],
       qr/grant: --secret is not taken/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--bogus' ], qr/unrecognized option/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--rate', 'fast' ], qr/--rate: not a number: "fast"/ ],
 ) {
     my ($args, $re) = @$case;
     my $w = spawn_worker($load, @$args);
@@ -268,6 +276,16 @@ is_deeply([ sort { (split ' ', $a)[2] <=> (split ' ', $b)[2] } grep { /^POST / }
           [ map { "POST /cc/claim $_" } grep { $_ % 2 == 0 } 1 .. 20 ],
           'the server saw a POST /cc/claim from each winner and nobody else');
 is(scalar(grep { /^GET \/cc\/award \d+$/ } @sent), 20, '... and one GET /cc/award from each user');
+
+# --rate: users arriving over time, not all at once: 40 users at 20 a
+# second take two seconds, though 64 connections could start them at once
+($rc, $sec, $t) = cc_load('claim', '--url', $curl, '--first-uid', 101, '--users', 40,
+                          '--pct', 100, '--conc', 64, '--rate', 20, '--quiet');
+is($rc, 0, 'claim --rate 20: exit 0');
+is($t->{endpoints}{award}{200}, 40, '... every user read the award');
+ok($t->{elapsed_s} >= 1.9 && $t->{elapsed_s} < 10, "... over about two seconds ($t->{elapsed_s} s)");
+my ($most) = sort { $b <=> $a } map { $_->{sent} } @$sec;
+ok($most <= 2 * 21, "... no second sent more than 21 users' award reads and claims ($most)");
 
 ($rc, $sec, $t) = cc_load('claim', '--url', $curl, '--users', 20, '--pct', 0, '--quiet');
 is($t->{claim}{claims_sent}, 0, 'claim --pct 0: no winner claims');

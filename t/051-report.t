@@ -44,7 +44,7 @@ is($rc, 0, 'the fixture: exit 0') or diag $err;
 is($err, '', '... nothing on stderr (no warning)');
 my $txt = slurp("$dir/ok/report.txt");
 is($out, $txt, 'the text report is printed as written');
-like($txt, qr/^RESULT: PASS \(13 checks, 0 failed\)$/m, 'report.txt: 13 checks pass');
+like($txt, qr/^RESULT: PASS \(14 checks, 0 failed\)$/m, 'report.txt: 14 checks pass');
 like($txt, qr/^  PASS  flips answered 200 = draws in MySQL = draws in Redis: 3,300 = 3,300 = 3,300$/m,
      '... the 200s against MySQL and Redis');
 like($txt, qr/^claims: 9 answered 200 \(credited\), 3 202 \(pending\), 0 404$/m, '... the claims');
@@ -93,7 +93,63 @@ like($cd, qr/<title>expected by the weights kind 0: 990<\/title>/, 'cards: 3300 
 unlike($html, qr/<script|\bsrc=|\bhref=|url\(|\@import/i, 'nothing loaded: no script, src, href or url()');
 is(scalar(() = $html =~ /http/g), scalar @svgs, 'the only http is each svg\'s xmlns');
 like($html, qr/<table id="reconcile">.*<td>pool_sum<\/td><td class="pass">ok<\/td>/s, 'the reconcile checks in a table');
-is(scalar(() = $html =~ /<td class="pass">PASS<\/td>/g), 13, 'the 13 checks marked PASS');
+is(scalar(() = $html =~ /<td class="pass">PASS<\/td>/g), 14, 'the 14 checks marked PASS');
+
+# ---- the load client's two sides --------------------------------------------
+
+like($txt, qr/^flip  3,000 users in 3\.0 s: sent 3,432, answered 3,432 \(200 3,402 409 30\), re-sent 0, 0 errors, 0 given up; /m,
+     'report.txt: each phase with what it sent and what came back, by status');
+like($txt, qr/^  PASS  the load client's two sides: .*flip: sent 3,432 = answered 3,432 \+ 0 errors \+ 0 reopened, failures 0 = re-sent 0 \+ given up 0/m,
+     '... checked against each other');
+like($html, qr/<table id="load"><tr><th>phase<\/th><th>users<\/th><th>sent<\/th><th>answered<\/th>.*<td>flip<\/td><td>3,000<\/td><td>3,432<\/td><td>3,432<\/td><td>200 3,402 409 30<\/td>/s,
+     'report.html: sent and answered in the load table');
+
+# edits the flip phase's total line
+sub with_flip {
+    my ($name, $edit) = @_;
+    my @lines = split /\n/, slurp("$fx/flip.jsonl");
+    for (@lines) {
+        next unless /"type":"total"/;
+        my $j = decode_json($_);
+        $edit->($j);
+        $_ = JSON::PP->new->canonical->encode($j);
+    }
+    spew("$dir/$name.jsonl", join("\n", @lines) . "\n");
+    mkdir "$dir/$name";
+    return run_report('--facts', "$fx/facts.json", '--out', "$dir/$name",
+                      map { $_ eq "$fx/flip.jsonl" ? "$dir/$name.jsonl" : $_ } @stats);
+}
+
+# five flips answered 503 and re-sent, one connection timed out and re-sent
+($rc, $out) = with_flip('resent', sub {
+    my $t = $_[0];
+    $t->{status}{503} = 5; $t->{endpoints}{flip}{503} = 5;
+    $t->{errors}{timeout} = 1; $t->{errors_total} = 1;
+    $t->{resends} = 6; $t->{sent} += 6; $t->{answered} += 5;
+});
+is($rc, 0, '503s and a timeout, each re-sent: exit 0');
+like($out, qr/^flip  3,000 users in 3\.0 s: sent 3,438, answered 3,437 \(200 3,402 409 30 503 5\), re-sent 6, 1 errors, 0 given up; /m,
+     '... the 503s said by their code, and the re-sends');
+like($out, qr/^  PASS  every request answered within its tries, as the contract says: 0 given up, 0 answers off the contract, 1 connection errors and 5 answers 429\/5xx re-sent$/m,
+     '... counted as re-sent, not hidden');
+
+($rc, $out) = with_flip('unsent', sub { $_[0]{sent} += 1 });
+is($rc, 1, 'a send neither answered nor failed: exit 1');
+like($out, qr/^  FAIL  the load client's two sides: .*flip: sent 3,433 = answered 3,432 \+ 0 errors \+ 0 reopened/m,
+     '... the two sides check fails');
+like($out, qr/^RESULT: FAIL \(14 checks, 1 failed\)$/m, '... only that one');
+
+($rc, $out) = with_flip('lost503', sub {
+    my $t = $_[0];
+    $t->{status}{503} = 2; $t->{sent} += 2; $t->{answered} += 2;
+});
+is($rc, 1, 'two 503 answers neither re-sent nor given up: exit 1');
+like($out, qr/^  FAIL  the load client's two sides: .*flip: .* failures 2 = re-sent 0 \+ given up 0/m,
+     '... the two sides check fails');
+
+($rc, $out) = with_flip('uncounted', sub { $_[0]{answered} += 1; $_[0]{sent} += 1 });
+is($rc, 1, 'an answer without a status: exit 1');
+like($out, qr/^  FAIL  the load client's two sides/m, '... the two sides check fails');
 
 # ---- a fact that breaks a check ---------------------------------------------
 
@@ -109,7 +165,7 @@ sub with_facts {
 ($rc, $out) = with_facts('lost', sub { $_[0]{draws_mysql} = 3299 });
 is($rc, 1, 'MySQL one draw short: exit 1');
 like($out, qr/^  FAIL  flips answered 200 = draws in MySQL = draws in Redis: 3,300 = 3,299 = 3,300$/m, '... the check fails');
-like($out, qr/^RESULT: FAIL \(13 checks, 1 failed\)$/m, '... and the result');
+like($out, qr/^RESULT: FAIL \(14 checks, 1 failed\)$/m, '... and the result');
 like(slurp("$dir/lost/report.html"), qr/<td class="fail">FAIL<\/td><td>flips answered 200 = draws in MySQL/,
      '... in the HTML too');
 

@@ -1,10 +1,13 @@
 # scripts/campaign.sh, the README's run command, at a small size: every
-# part started on loopback, a campaign from the first grant to the last
-# cent, and its report.  Checked here from the files it leaves, not from
-# its own verdict alone: the awards add up to the pool, the flips answered
-# 200 are the draws in MySQL and in Redis, cc-reconcile passed, the page
-# holds its charts, and nothing it started is left running.  Also its
-# refusals: a busy port and a bad setting, before anything starts.
+# part started on loopback (an edge nginx and two app nodes, each its own
+# instance), a campaign from the first grant to the last cent, and its
+# report.  Checked here from the files it leaves, not from its own verdict
+# alone: the awards add up to the pool, the flips answered 200 are the
+# draws in MySQL and in Redis, cc-reconcile passed, winners claimed while
+# the payout ran (answers 202 and 200, a payout curve of many samples),
+# the page holds each of its charts, the run stayed within its limit, and
+# every process it started is gone.  Also its refusals: a bad option, a
+# bad setting and a busy port, before anything starts.
 
 use strict;
 use warnings;
@@ -12,6 +15,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP;
+use Time::HiRes qw(time);
 
 my $dir = tempdir(CLEANUP => 1);
 my $run = "$dir/run";
@@ -35,35 +39,68 @@ sub free_base {
     die "no free port range";
 }
 
+# runs the script with these environment variables and arguments
 sub campaign {
-    my (%env) = @_;
+    my ($envs, @args) = @_;
+    my %env = %$envs;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         $ENV{$_} = $env{$_} for keys %env;
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>&', \*STDOUT or die;
-        exec 'scripts/campaign.sh' or die "exec: $!";
+        exec 'scripts/campaign.sh', @args or die "exec: $!";
     }
     waitpid($pid, 0);
     return ($? >> 8, slurp("$dir/out"));
 }
 
 my $base = free_base();
-my %small = (USERS => 3000, CHANCES => 12, STOCK => 90, POOL_CENTS => 300000,
-             CAP_CENTS => 20000, RUN => $run, PORT_BASE => $base, CONC => 128);
+my @small = ('--users', 3000, '--chances', 12, '--stock', 300, '--pool-cents', 300000,
+             '--cap-cents', 20000, '--claim-pct', 100, '--run', $run, '--port-base', $base,
+             '--limit-s', 60);
 
 # ---- refusals, before anything starts -------------------------------------
 
 {
-    my ($rc, $out) = campaign(%small, SPLIT => 'lottery');
-    is($rc, 2, 'a bad SPLIT is refused with exit 2');
+    my ($rc, $out) = campaign({ SPLIT => 'lottery' }, @small);
+    is($rc, 2, 'a bad SPLIT (environment) is refused with exit 2');
     like($out, qr/SPLIT is random or equal/, '... saying why');
     ok(!-e $run, '... before anything was started');
+
+    ($rc, $out) = campaign({}, @small, '--split', 'lottery');
+    is($rc, 2, 'a bad --split is refused with exit 2');
+    like($out, qr/SPLIT is random or equal/, '... saying why');
+
+    ($rc, $out) = campaign({}, @small, '--users', 'ten');
+    is($rc, 2, '--users ten is refused with exit 2');
+    like($out, qr/USERS must be a decimal/, '... saying why');
+
+    ($rc, $out) = campaign({}, @small, '--bogus', 1);
+    is($rc, 2, 'an unknown option is refused with exit 2');
+    like($out, qr/unknown argument "--bogus"/, '... naming it');
+
+    ($rc, $out) = campaign({}, @small, 'extra');
+    is($rc, 2, 'a stray argument is refused with exit 2');
+    like($out, qr/unknown argument "extra"/, '... naming it');
+
+    ($rc, $out) = campaign({}, '--users');
+    is($rc, 2, 'an option without its value is refused with exit 2');
+    like($out, qr/--users needs a value/, '... saying so');
+    ok(!-e $run, '... nothing was started');
+
+    ($rc, $out) = campaign({}, '--help');
+    is($rc, 0, '--help: exit 0');
+    like($out, qr/^usage: scripts\/campaign.sh/m, '... the usage');
+    for my $o (qw(users chances conc pool-cents split cap-cents stock claim-pct claim-s
+                  payout-after-s seed port-base run limit-s)) {
+        (my $env = uc $o) =~ s/-/_/g;
+        like($out, qr/^  --$o (?:(?!^  -).)*?\($env, /ms, "... lists --$o with its variable $env");
+    }
 
     my $busy = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $base + 10,
                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
         or die "bind: $!";
-    ($rc, $out) = campaign(%small);
+    ($rc, $out) = campaign({}, @small);
     close $busy;
     is($rc, 2, 'a busy port is refused with exit 2');
     like($out, qr/ports in use: @{[$base + 10]}/, '... naming the port');
@@ -72,14 +109,32 @@ my %small = (USERS => 3000, CHANCES => 12, STOCK => 90, POOL_CENTS => 300000,
 
 # ---- a whole campaign -----------------------------------------------------
 
-my ($rc, $out) = campaign(%small);
+my $t0 = time;
+my ($rc, $out) = campaign({ CONC => 128 }, @small);
+my $took = time - $t0;
 is($rc, 0, 'the campaign ran: exit 0') or diag($out);
-like($out, qr/RESULT: PASS \(13 checks, 0 failed\)/, 'the report: 13 checks, all PASS');
+like($out, qr/RESULT: PASS \(14 checks, 0 failed\)/, 'the report: 14 checks, all PASS');
 like($out, qr/== campaign .* $_:/, "phase $_ ran") for qw(grant flip close draw payout books);
+ok($took < 60, sprintf('the run took %.1f s, under a minute', $took));
+
+# a progress line in every phase
+like($out, qr/^cc-load grant: +\d+s users \d+\/1500 sent \d+ \(\d+\/s\) 200 \d+ resent \d+ errors 0 gave up 0 /m,
+     'progress: grant');
+like($out, qr/^cc-load flip: +\d+s users \d+\/3000 sent \d+ \(\d+\/s\)(?: \d{3} \d+)+ resent \d+ errors \d+ gave up 0 /m,
+     'progress: flip, the answers by status');
+like($out, qr/^== campaign \[ *[\d.]+s\] draw: \d+\/\d+ awards written(?: \(\d+\/s\))?, errors 0, \d+ draws in MySQL$/m,
+     'progress: draw') or diag(join "\n", grep { /draw:/ } split /\n/, $out);
+like($out, qr/^== campaign \[ *[\d.]+s\] payout: \d+\/\d+ awards credited \(\d+\/s\), errors 0, \d+ pending$/m,
+     'progress: payout');
+like($out, qr/^cc-load claim: +\d+s users \d+\/3000 sent \d+ \(\d+\/s\)(?: \d{3} \d+)* 202 \d+/m,
+     'progress: the claims, some answered 202');
+like($out, qr/^== campaign \[ *[\d.]+s\] books: cc-reconcile --money checking \d+ awards and 3000 users, \d+s, errors 0$/m,
+     'progress: books');
 
 my $facts = eval { decode_json(slurp("$run/facts.json")) } // {};
-my ($flip) = map { decode_json($_) } grep { /"type":"total"/ } split /\n/, slurp("$run/flip.jsonl");
-$flip //= {};
+sub total { my ($f) = map { decode_json($_) } grep { /"type":"total"/ } split /\n/, slurp($_[0]); $f // {} }
+my $flip = total("$run/flip.jsonl");
+my $claim = total("$run/claim.jsonl");
 
 ok($facts->{awards}{count} > 0, "there were winners ($facts->{awards}{count})");
 is($facts->{awards}{sum_cents}, 300000, 'the awards add up to the pool, to the cent');
@@ -90,25 +145,82 @@ is($facts->{draws_redis}, $flip->{flip}{draws}, 'draws in Redis = flips answered
 is($facts->{draws_mysql}, 3000 * 12, 'every chance was spent');
 is($facts->{eligible_mysql}, $facts->{eligible_redis}, 'eligible: MySQL = Redis');
 is($facts->{eligible_mysql}, $facts->{awards}{count}, 'one award per eligible user');
-ok($facts->{stock}[0]{issued}[0] + $facts->{stock}[0]{issued}[1] <= 90,
+ok($facts->{stock}[0]{issued}[0] + $facts->{stock}[0]{issued}[1] <= 300,
    'the rare kind stayed within its stock');
+is($flip->{sent}, $flip->{answered} + $flip->{errors_total} + $flip->{reconnects},
+   "the flips' two sides: sent = answered + failed sends");
+
+# winners claimed before and while cc-payout ran
+my $cl = $claim->{claim} // {};
+ok(($cl->{claims_202} // 0) > 0, "claims answered 202, pending: before the payout ($cl->{claims_202})");
+ok(($cl->{claims_200} // 0) > 0, "claims answered 200, credited: once it ran ($cl->{claims_200})");
+is(($cl->{claims_200} // 0) + ($cl->{claims_202} // 0), $cl->{claims_sent}, '... every claim one or the other');
+my @payout = @{ $facts->{payout} // [] };
+ok(@payout > 5, scalar(@payout) . ' samples of the payout');
+ok($payout[0]{pending} > 0 && $payout[0]{credited} == 0, '... the first before any credit');
+my %credited = map { $_->{credited} => 1 } @payout;
+ok(keys %credited >= 2, '... the credited count rising over ' . scalar(keys %credited) . ' values');
+is($payout[-1]{pending}, 0, '... nothing left pending at the end');
+is($payout[-1]{credited}, $facts->{awards}{count}, '... every award credited');
 
 my $rec = eval { decode_json(slurp("$run/reconcile.json")) } // {};
 ok($rec->{ok}, 'cc-reconcile --money passed');
 is(scalar(grep { $_->{ok} } @{ $rec->{checks} // [] }), scalar(@{ $rec->{checks} // [] }),
    '... every one of its checks');
-my ($last) = reverse @{ $facts->{payout} // [] };
-is($last->{pending}, 0, 'nothing left pending');
+ok($facts->{elapsed_s} > 0 && $facts->{elapsed_s} <= $facts->{limit_s} && $facts->{limit_s} == 60,
+   "the run within its limit: $facts->{elapsed_s} s of $facts->{limit_s} s");
 
+# the page: each named chart, as a section and as an SVG
 my $html = slurp("$run/report.html");
-my $svgs = () = $html =~ /<svg/g;
-ok($svgs >= 8, "the page holds its charts ($svgs svg)");
+for my $c ([ throughput => 'Requests and flips per second' ],
+           [ latency    => 'Latency percentiles per second' ],
+           [ cards      => 'Cards drawn per kind against the weights' ],
+           [ stock      => 'Rare cards: the stock cap against the cards issued' ],
+           [ eligible   => 'Eligible users' ],
+           [ awards     => 'Award distribution' ],
+           [ payout     => 'Payout: credited and pending over time' ],
+           [ claims     => 'Claims: answered 200 against 202' ]) {
+    like($html, qr/<h2>\Q$c->[1]\E<\/h2>\s*<svg[^>]* data-chart="$c->[0]"/, "the page: $c->[1]");
+}
+like($html, qr/<h2>Reconcile<\/h2>.*<table id="reconcile">/s, 'the page: the reconcile verdict with its checks');
+like($html, qr/<table id="load"><tr><th>phase<\/th><th>users<\/th><th>sent<\/th><th>answered<\/th>/,
+     'the page: what the load sent and what came back');
 unlike($html, qr/<script/i, "the page has no script");
 unlike($html, qr/(?:src|href|url\()\s*=?\s*["']?https?:/i, "... and loads nothing from the network");
-like(slurp("$run/report.txt"), qr/cc-reconcile: nothing broken/, 'report.txt says the books are clean');
+my $txt = slurp("$run/report.txt");
+like($txt, qr/cc-reconcile: nothing broken/, 'report.txt says the books are clean');
+like($txt, qr/^flip  3,000 users in [\d.]+ s: sent [\d,]+, answered [\d,]+ \(200 [\d,]+.*\), re-sent \d+/m,
+     'report.txt: the flips sent and answered');
+
+# three nginx instances: an edge without the module, two app nodes with it
+my %conf = map { $_ => slurp("$run/$_/nginx.conf") } qw(edge app1 app2);
+unlike($conf{edge}, qr/^\s*(?:load_module|cc_\w+)\s/m, 'the edge runs without the module');
+like($conf{edge}, qr/hash \$cc_route_uid consistent;/, '... routing by uid, consistent');
+like($conf{edge}, qr/limit_req zone=cc_per_user burst=20 nodelay;.*proxy_read_timeout 2s;/s,
+     "... with the example's limits and timeouts");
+my ($cutoff) = slurp("$run/campaign.conf") =~ /^cutoff\s+(\d+)/m;
+for my $n (1, 2) {
+    my $c = $conf{"app$n"};
+    like($c, qr/^load_module .*ngx_http_cc_module\.so;/m, "app$n loads the module");
+    like($c, qr/cc_identity token /, '... token identity');
+    like($c, qr/listen 127\.0\.0\.1:@{[$base + 2 + $n]}\b[^;]*;\s*allow 127\.0\.0\.1;\s*deny all;.*cc_grant;/s,
+         '... its internal port for grants, loopback only');
+    like($c, qr/cc_combine_cutoff $cutoff;/, '... reloaded with the cutoff');
+    like(slurp("$run/logs/app$n.log"), qr/reconfiguring/, '... and it reloaded');
+}
 
 ok(-s "$run/logs/cc-draw.log" && -s "$run/logs/cc-payout.log", 'the logs stay');
-my @left = grep { !port_free($base + $_) } 0, 1, 2, 3, 10, 11, 20;
-is("@left", '', 'every server it started is stopped');
+
+# every process it started is gone
+my %pid = map { split ' ' } split /\n/, slurp("$run/pids");
+is(join(' ', sort keys %pid), 'app1 app2 claims edge ingest mock mysql payout redis0 redis1',
+   'it named every process it started');
+is(join(' ', grep { kill 0, $pid{$_} } sort keys %pid), '', '... and each is gone');
+# (a process of the run has the folder in its command line: nginx -p, mariadbd)
+my @from_run = grep { $_ != $$ && slurp("/proc/$_/cmdline") =~ /\Q$run\/\E/ }
+               map { m{^/proc/(\d+)$} ? $1 : () } glob '/proc/[0-9]*';
+is("@from_run", '', 'no process runs from its folder');
+my @left = grep { !port_free($base + $_) } 0 .. 4, 10, 11, 20;
+is("@left", '', 'every port it used is free');
 
 done_testing();

@@ -143,6 +143,9 @@ cl_usage(FILE *f)
 "  --secret FILE      identity by signed tokens minted with this secret\n"
 "                     (flip, claim); without it X-CC-Uid: UID\n"
 "  --token-ttl SEC    the tokens' lifetime (3600)\n"
+"  --rate N           start at most N sessions a second, users arriving\n"
+"                     over time rather than all at once (0: as fast as\n"
+"                     --conc allows)\n"
 "  --quiet            no progress line on stderr\n"
 "  --help\n"
 "grant:\n"
@@ -290,7 +293,7 @@ cl_parse_opts(cl_opts_t *o, int argc, char **argv)
         OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
         OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
         OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
-        OPT_PREFIX, OPT_SEED, OPT_PCT
+        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE
     };
     static const struct option  opts[] = {
         { "help",       no_argument,       NULL, 'h' },
@@ -313,6 +316,7 @@ cl_parse_opts(cl_opts_t *o, int argc, char **argv)
         { "rid-prefix", required_argument, NULL, OPT_PREFIX },
         { "seed",       required_argument, NULL, OPT_SEED },
         { "pct",        required_argument, NULL, OPT_PCT },
+        { "rate",       required_argument, NULL, OPT_RATE },
         { NULL, 0, NULL, 0 }
     };
     const char  *phase;
@@ -388,6 +392,9 @@ cl_parse_opts(cl_opts_t *o, int argc, char **argv)
         case OPT_TTL:
             o->token_ttl = (long) cl_parse_u64("--token-ttl", optarg, 1,
                                                100000000);
+            break;
+        case OPT_RATE:
+            o->rate = cl_parse_u64("--rate", optarg, 0, 10000000);
             break;
         case OPT_QUIET:
             o->quiet = 1;
@@ -539,6 +546,7 @@ main(int argc, char **argv)
         cl_die("out of memory for %u connections", r->o.conc);
     }
     r->next_uid = r->o.first_uid;
+    r->end_uid = r->o.first_uid + r->o.users;
     r->t0 = cl_now_ns();
     r->wall0_ms = cl_wall_ms();
     next_tick = r->t0 + CL_TICK_MS * 1000000ULL;
@@ -551,10 +559,11 @@ main(int argc, char **argv)
 
     /*
      * One thread: epoll for the sockets, a tick every CL_TICK_MS for the
-     * deadlines and backoffs, a stats line every second.  On SIGINT or
-     * SIGTERM no new session starts; those running finish.
+     * deadlines and backoffs (and, with --rate, the sessions whose time
+     * has come), a stats line every second.  On SIGINT or SIGTERM no new
+     * session starts; those running finish.
      */
-    while (r->active > 0) {
+    while (r->active > 0 || (!cl_stop && r->next_uid < r->end_uid)) {
         n = epoll_wait(r->epfd, evs, 1024, CL_TICK_MS);
         if (n < 0 && errno != EINTR) {
             cl_die("epoll_wait: %s", strerror(errno));

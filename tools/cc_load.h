@@ -122,6 +122,7 @@ typedef struct {
     const char  *rid_prefix;
     uint64_t     seed;
     double       claim_pct;
+    uint64_t     rate;            /* sessions started a second, 0: all */
     int          quiet;
 } cl_opts_t;
 
@@ -131,6 +132,7 @@ typedef struct {
     int          epfd;
     cl_conn_t   *conns;
     uint64_t     next_uid;        /* the next user to start */
+    uint64_t     end_uid;         /* first_uid + users */
     uint64_t     users_done;
     unsigned     active;
     uint64_t     t0;              /* ns, monotonic */

@@ -370,7 +370,10 @@ cl_on_event(cl_run_t *r, cl_conn_t *c, uint32_t events)
 }
 
 
-/* timeouts of requests in flight; resends whose backoff has passed */
+/*
+ * Timeouts of requests in flight; resends whose backoff has passed; with
+ * --rate, new sessions on the idle connections as their time comes.
+ */
 void
 cl_tick(cl_run_t *r)
 {
@@ -392,6 +395,11 @@ cl_tick(cl_run_t *r)
         case CL_C_WAITING:
             if (now >= c->resume_at) {
                 cl_send(r, c);
+            }
+            break;
+        case CL_C_FREE:
+            if (r->o.rate > 0) {
+                cl_session_start(r, c);
             }
             break;
         default:

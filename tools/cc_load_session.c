@@ -354,8 +354,14 @@ cl_session_start(cl_run_t *r, cl_conn_t *c)
     cl_session_t  *s = &c->s;
     uint64_t       uid;
 
-    if (cl_stop || r->next_uid >= r->o.first_uid + r->o.users) {
+    if (cl_stop || r->next_uid >= r->end_uid) {
         return 0;
+    }
+    if (r->o.rate > 0
+        && r->next_uid - r->o.first_uid
+           >= 1 + (cl_now_ns() - r->t0) / 1000000ULL * r->o.rate / 1000)
+    {
+        return 0;       /* not yet: cl_tick starts it when its time comes */
     }
     uid = r->next_uid++;
     memset(s, 0, sizeof(*s));

@@ -42,6 +42,32 @@ cl_status_json(const uint64_t *st)
 }
 
 
+/*
+ * " 200 n 429 n 503 n": every status answered, by code, for the progress
+ * lines: a 429 or a 503 re-sent is said, not folded into "other".
+ */
+static void
+cl_status_text(const uint64_t *st, char *buf, size_t len)
+{
+    size_t  off = 0;
+    int     i, n;
+
+    buf[0] = '\0';
+    for (i = 0; i < CL_STATUS_MAX && off < len; i++) {
+        if (st[i]) {
+            n = snprintf(buf + off, len - off, " %d %" PRIu64, i, st[i]);
+            if (n < 0) {
+                break;
+            }
+            off += (size_t) n;
+        }
+    }
+    if (off == 0) {
+        snprintf(buf, len, " no answer");
+    }
+}
+
+
 static const char *
 cl_phase_name(cl_phase_e p)
 {
@@ -77,6 +103,7 @@ cl_second(cl_run_t *r)
 {
     cJSON  *o = cJSON_CreateObject();
     double  el = cl_elapsed(r);
+    char    codes[256];
 
     r->second_no++;
     cJSON_AddStringToObject(o, "type", "second");
@@ -92,13 +119,14 @@ cl_second(cl_run_t *r)
     cl_emit(r, o);
 
     if (!r->o.quiet) {
+        cl_status_text(r->sec.status, codes, sizeof(codes));
         fprintf(stderr, "cc-load %s: %4.0fs users %" PRIu64 "/%" PRIu64
-                " sent %" PRIu64 " (%" PRIu64 "/s) 200 %" PRIu64
-                " other %" PRIu64 " errors %" PRIu64 " p99 %.1fms\n",
+                " sent %" PRIu64 " (%" PRIu64 "/s)%s resent %" PRIu64
+                " errors %" PRIu64 " gave up %" PRIu64 " p99 %.1fms\n",
                 cl_phase_name(r->o.phase), el, r->users_done, r->o.users,
-                r->sent, r->sec.sent, r->sec.status[200],
-                r->sec.answered - r->sec.status[200],
+                r->sent, r->sec.sent, codes, r->resends,
                 r->errors[0] + r->errors[1] + r->errors[2] + r->errors[3],
+                r->gave_up,
                 (double) cl_hist_pct(&r->sec.lat, 0.99) / 1000.0);
     }
     cl_hist_merge(&r->lat_total, &r->sec.lat);
@@ -114,6 +142,7 @@ cl_total(cl_run_t *r)
     uint64_t   st[CL_STATUS_MAX], nerr = 0;
     unsigned   e, i;
     double     cards[CL_KINDS_MAX];
+    char       codes[256];
 
     cJSON_AddStringToObject(o, "type", "total");
     cJSON_AddStringToObject(o, "phase", cl_phase_name(r->o.phase));
@@ -203,12 +232,14 @@ cl_total(cl_run_t *r)
     cJSON_AddBoolToObject(o, "interrupted", cl_stop != 0);
     cl_emit(r, o);
 
+    cl_status_text(st, codes, sizeof(codes));
     fprintf(stderr, "cc-load %s: done in %.1fs: %" PRIu64 " requests,"
-            " %.0f/s, p50 %.2fms p99 %.2fms, errors %" PRIu64
+            " %.0f/s, p50 %.2fms p99 %.2fms, sent %" PRIu64 " answered"
+            " %" PRIu64 " (%s), resent %" PRIu64 ", errors %" PRIu64
             ", gave up %" PRIu64 "\n",
             cl_phase_name(r->o.phase), el, r->answered,
             el > 0 ? (double) r->answered / el : 0,
             (double) cl_hist_pct(&r->lat_total, 0.5) / 1000.0,
             (double) cl_hist_pct(&r->lat_total, 0.99) / 1000.0,
-            nerr, r->gave_up);
+            r->sent, r->answered, codes + 1, r->resends, nerr, r->gave_up);
 }
