@@ -149,12 +149,19 @@ if [ -n "$busy" ]; then
     exit 2
 fi
 
-# the whole run bounded: timeout(1) sends SIGTERM past LIMIT_S (the trap
-# below stops every server), SIGKILL 30 s later
+# The whole run bounded: timeout(1) sends this script SIGTERM past LIMIT_S
+# (the trap below stops every server and ends every job), SIGKILL 60 s
+# later.  The steps' own timeouts are --foreground (no process group of
+# their own), and the long ones run through bounded, so that the SIGTERM
+# is taken at once, not when the step ends.
 if [ -z "${CHAOS_BOUNDED:-}" ]; then
-    CHAOS_BOUNDED=1 exec timeout -k 30 "$LIMIT_S" "$0" "$@"
+    CHAOS_BOUNDED=1 exec timeout --foreground -k 60 "$LIMIT_S" "$0" "$@"
 fi
 
+bounded() {     # bounded SECONDS COMMAND...: at most SECONDS, a job
+    timeout --foreground "$@" &
+    wait "$!"
+}
 W=${CC_WORKER_DIR:-$top/build/workers} T=$top/build/tools
 MODULE_SO=${CC_MODULE_SO:-$top/build/nginx/ngx_http_cc_module.so}
 NGINX=${TEST_NGINX_BINARY:-nginx}
@@ -162,7 +169,7 @@ mk=tools
 [ -n "${CC_WORKER_DIR:-}" ] || mk="$mk workers"
 [ -n "${CC_MODULE_SO:-}" ] || mk="$mk module"
 # shellcheck disable=SC2086
-timeout "$STEP_S" make -s -j2 $mk >/dev/null
+bounded "$STEP_S" make -s -j2 $mk >/dev/null
 for b in cc-ingest cc-draw cc-payout cc-reconcile cc-mockbroker; do
     [ -x "$W/$b" ] || { echo "chaos: no $W/$b" >&2; exit 2; }
 done
@@ -173,7 +180,7 @@ RANDOM=$CHAOS_SEED
 t0=$(date +%s%3N)
 rm -rf "$run"
 mkdir -p "$run/logs" "$run/tmp" "$run/stats"
-jobs_bg="" holder=""
+holder=""
 
 now_ms() { date +%s%3N; }
 say() { printf '== chaos [%6.1fs] %s\n' "$(( $(now_ms) - t0 ))e-3" "$*"; }
@@ -201,16 +208,29 @@ rnd() {         # rnd LO HI: a number in [LO, HI] from the seed
     echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) ))
 }
 
+kill_tree() {   # kill_tree PID: PID and every process under it, SIGKILL
+    local c
+    kill -STOP "$1" 2>/dev/null
+    for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+    kill -KILL "$1" 2>/dev/null
+}
 stop() {         # every server, and waits until they are gone
     set +e
-    local n p left=""
-    for j in $jobs_bg $holder; do kill "$j" 2>/dev/null; done
+    local n p j left="" servers=" "
+    for n in edge app1 app2 admin ingest payout draw mock mysql; do
+        servers="$servers$(pidof_file "$n") "
+    done
+    # this shell's live jobs but the servers: the load, the fault jobs, a
+    # step in flight (clients, sleeps, the lock's session), killed
+    for j in $(jobs -p); do
+        case $servers in *" $j "*) ;; *) kill_tree "$j" ;; esac
+    done
     for n in edge app1 app2 admin ingest payout draw mock mysql; do
         p=$(pidof_file "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
     for p in "$R0" "$R1"; do
-        timeout 10 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+        timeout --foreground 10 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
     done
     for p in $left; do wait_for 30 gone "$p" 2>/dev/null; done
     wait 2>/dev/null || true
@@ -238,7 +258,7 @@ mysql_start() {
     wait_for 60 sql 'select 1'
 }
 sql() {
-    timeout 30 mariadb --no-defaults -S "$run/mysql.sock" -uroot -N -B -e "$1"
+    timeout --foreground 30 mariadb --no-defaults -S "$run/mysql.sock" -uroot -N -B -e "$1"
 }
 both() {        # both "SELECT ... FROM {db}.t": Σ over the two shards
     local a b
@@ -246,7 +266,7 @@ both() {        # both "SELECT ... FROM {db}.t": Σ over the two shards
     echo $(( ${a:-0} + ${b:-0} ))
 }
 sums() {        # sums PORT: Σ s, Σ k0..k4, combined users of one Redis shard
-    timeout 60 redis-cli -p "$1" --eval "$top/bench/lua/chaos_sums.lua" | tr '\n' ' '
+    timeout --foreground 60 redis-cli -p "$1" --eval "$top/bench/lua/chaos_sums.lua" | tr '\n' ' '
 }
 
 shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
@@ -265,7 +285,7 @@ hold_lock() {   # hold_lock SQL: a session holding SQL's row locks
     : > "$run/holder.out"
     printf "SELECT CONNECTION_ID();\nBEGIN;\n%s;\nSELECT 'locked';\nSELECT SLEEP(%d);\n" \
         "$1" "$STEP_S" |
-        timeout $((STEP_S + 10)) mariadb --no-defaults -S "$run/mysql.sock" \
+        timeout --foreground $((STEP_S + 10)) mariadb --no-defaults -S "$run/mysql.sock" \
             -uroot -N -B --unbuffered > "$run/holder.out" \
             2>> "$run/logs/holder.log" &
     holder=$!
@@ -315,7 +335,7 @@ say "starting the servers under $run"
 redis_start "$R0"
 redis_start "$R1"
 mkdir -p "$run/mysql-tmp"
-timeout "$STEP_S" mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
+bounded "$STEP_S" mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
     --auth-root-authentication-method=normal --skip-test-db \
     --tmpdir="$run/mysql-tmp" > "$run/logs/mysql-install.log" 2>&1
 mysql_start
@@ -326,7 +346,7 @@ wait_for 10 grep -q bootstrap= "$run/mock.out"
 brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
 
 # shellcheck disable=SC2086
-timeout "$STEP_S" "$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
+bounded "$STEP_S" "$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
 ingest_start
 
 head -c 48 /dev/urandom | base64 | tr -d '\n' > "$run/token.secret"
@@ -445,7 +465,7 @@ conf_edge() {
     fi
 }
 nginx_start() { # nginx_start NAME PORT
-    timeout 30 "$NGINX" -p "$run" -c "$run/$1.conf" 2>> "$run/logs/$1.log"
+    timeout --foreground 30 "$NGINX" -p "$run" -c "$run/$1.conf" 2>> "$run/logs/$1.log"
     wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2"
 }
 nginx_stop() {  # nginx_stop NAME: graceful, until the master is gone
@@ -466,12 +486,12 @@ flip_end=$(( $(now_ms) + FLIP_S * 1000 ))
     round=0
     while [ "$(now_ms)" -lt "$flip_end" ]; do
         first=$(( 1 + round * ROUND_USERS ))
-        timeout "$STEP_S" "$T/cc-load" grant --url "http://127.0.0.1:$ADMIN" \
+        timeout --foreground "$STEP_S" "$T/cc-load" grant --url "http://127.0.0.1:$ADMIN" \
             --first-uid "$first" --users "$ROUND_USERS" --chances "$CHANCES" \
             --conc "$CONC" --max-tries 40 --quiet \
             --stats "$run/stats/grant-$round.jsonl" \
             2>> "$run/logs/load.log" || echo "grant round $round: exit $?" >> "$run/load.fail"
-        timeout "$STEP_S" "$T/cc-load" flip --url "http://127.0.0.1:$EDGE" \
+        timeout --foreground "$STEP_S" "$T/cc-load" flip --url "http://127.0.0.1:$EDGE" \
             --first-uid "$first" --users "$ROUND_USERS" \
             --secret "$run/token.secret" --retry-pct 5 --combine --seed "$round" \
             --conc "$CONC" --max-tries 40 --quiet \
@@ -482,7 +502,6 @@ flip_end=$(( $(now_ms) + FLIP_S * 1000 ))
     done
 ) &
 load=$!
-jobs_bg="$jobs_bg $load"
 
 # ---- the faults -----------------------------------------------------------------
 
@@ -515,7 +534,7 @@ f_app() {
 f_redis() {     # f_redis NAME PORT [DETAIL]: SHUTDOWN (AOF fsynced), start
     fault "$1" "$(now_ms)" "shutdown + start :$2${3:+ $3}"
     local p; p=$(pidof_file "redis-$2")
-    timeout 30 redis-cli -p "$2" shutdown >/dev/null 2>&1 || true
+    timeout --foreground 30 redis-cli -p "$2" shutdown >/dev/null 2>&1 || true
     wait_for 30 gone "$p"
     sleep "$REDIS_DOWN_S"
     redis_start "$2"
@@ -602,7 +621,6 @@ run_schedule() { # run_schedule ENTRY...: each "NAME MS FUNCTION ARGS"
         say "fault $name at +$(( ms / 1000 )).$(( ms % 1000 / 100 ))s: $*"
         ( sleep_ms "$ms"; "$@" >> "$run/logs/faults.log" 2>&1 ) &
         fjobs="$fjobs $!"
-        jobs_bg="$jobs_bg $!"
     done
 }
 wait_faults() {
@@ -666,8 +684,8 @@ cutoff=$(( $(date +%s) + 2 ))
 say "close: the window ends at $cutoff (app1 and app2 reloaded)"
 END=$cutoff
 conf_app app1 "$APP1"; conf_app app2 "$APP2"
-timeout 30 "$NGINX" -p "$run" -c "$run/app1.conf" -s reload
-timeout 30 "$NGINX" -p "$run" -c "$run/app2.conf" -s reload
+timeout --foreground 30 "$NGINX" -p "$run" -c "$run/app1.conf" -s reload
+timeout --foreground 30 "$NGINX" -p "$run" -c "$run/app2.conf" -s reload
 while [ "$(date +%s)" -le "$cutoff" ]; do sleep 0.2; done
 
 camp=chaos$CHAOS_SEED
@@ -693,7 +711,6 @@ say "draw: cc-draw, killed with kill -9 in the middle of a batch"
     > "$run/draw-killed.out" 2>> "$run/logs/cc-draw.log" &
 draw=$!
 echo "$draw" > "$run/draw.pid"
-jobs_bg="$jobs_bg $draw"
 kill_draw="NOT KILLED: cc-draw ended before a batch of a shard's first half was seen"
 end=$(( $(now_ms) + STEP_S * 1000 ))
 while [ "$(now_ms)" -lt "$end" ] && ! gone "$draw"; do
@@ -716,7 +733,7 @@ done
 wait "$draw" 2>/dev/null || true
 say "draw: $kill_draw; run again"
 # shellcheck disable=SC2086
-timeout "$STEP_S" "$W/cc-draw" --campaign "$run/campaign.conf" $redis $shards \
+bounded "$STEP_S" "$W/cc-draw" --campaign "$run/campaign.conf" $redis $shards \
     --batch 5 > "$run/draw.out" 2>> "$run/logs/cc-draw.log" \
     || { echo "chaos: cc-draw after the kill: exit $?" >&2; exit 1; }
 sed 's/^/   /' "$run/draw.out"
@@ -742,7 +759,7 @@ rm -f "$run/claims.stop"
 (
     round=0
     while [ ! -e "$run/claims.stop" ]; do
-        timeout "$STEP_S" "$T/cc-load" claim --url "http://127.0.0.1:$EDGE" \
+        timeout --foreground "$STEP_S" "$T/cc-load" claim --url "http://127.0.0.1:$EDGE" \
             --users "$users" --secret "$run/token.secret" --pct 50 \
             --conc "$CONC" --max-tries 40 --quiet \
             --stats "$run/stats/claim-$round.jsonl" \
@@ -751,7 +768,6 @@ rm -f "$run/claims.stop"
     done
 ) &
 claims=$!
-jobs_bg="$jobs_bg $claims"
 say "payout: cc-payout credits $n_awards awards (batches of 1) while winners claim through the edge"
 payout_start
 some_credited() { local c; c=$(credited) && [ "$c" -gt 0 ]; }
@@ -802,13 +818,13 @@ kill "$(pidof_file payout)" 2>/dev/null && wait_for 30 gone "$(pidof_file payout
 
 say "books: cc-reconcile --once --grace 0, then cc-reconcile --money"
 # shellcheck disable=SC2086
-timeout "$STEP_S" "$W/cc-reconcile" $redis $shards --once --grace 0 \
+bounded "$STEP_S" "$W/cc-reconcile" $redis $shards --once --grace 0 \
     > "$run/reconcile-drain.out" 2>> "$run/logs/cc-reconcile.log" \
     || { echo "chaos: cc-reconcile --once: exit $?" >&2; exit 1; }
 grep -h "pass done" "$run/logs/cc-reconcile.log" | sed 's/^/   /'
 set +e
 # shellcheck disable=SC2086
-timeout "$STEP_S" "$W/cc-reconcile" --money --campaign "$run/campaign.conf" \
+bounded "$STEP_S" "$W/cc-reconcile" --money --campaign "$run/campaign.conf" \
     $redis $shards --json "$run/reconcile.json" > "$run/reconcile.out" \
     2>> "$run/logs/cc-reconcile.log"
 rc_money=$?
