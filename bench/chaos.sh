@@ -4,29 +4,60 @@
 # The parts run as in production, each its own process: two redis-server
 # shards with appendonly yes (appendfsync everysec), one mariadbd holding
 # two MySQL shards, the Kafka mock broker, cc-ingest, and four nginx
-# instances, each with its own pid file and error log: the edge (routing
-# by uid, `hash ... consistent`, proxy_next_upstream as in
-# nginx.conf.example), app1 and app2 (the module, token identity) and an
-# internal admin (grants).  A steady load of flips and combines goes
-# through the edge, new users round after round (cc-load grant, then
-# cc-load flip --combine), while these faults come, each at a time drawn
-# from the seed, in sequence and overlapping:
+# instances, each with its own pid file and error log: the edge (the edge
+# server of nginx.conf.example, taken from that file: see conf_edge), app1
+# and app2 (the module, token identity) and an internal admin (grants).
 #
-#   worker     one nginx worker (edge, app1 or app2) killed with kill -9
+# Flip phase (FLIP_S): rounds of new users (cc-load grant, then cc-load
+# flip --combine) through the edge, while these faults come at times drawn
+# from the seed; two pairs overlap by construction (a worker is killed
+# while an app node is stopped, a Redis shard is killed while the broker is
+# down), the rest wherever the seed puts them:
+#
+#   ingest     cc-ingest killed with kill -9 in the middle of a batch, then
+#              started again
 #   app        app1 or app2 stopped (nginx -s quit) and started again
-#   redis      one Redis shard restarted: SHUTDOWN (the AOF is fsynced),
-#              start, the data kept
-#   redis9     the other shard killed with kill -9, started again
-#   broker     the broker down for BROKER_S (cc-mockbroker SIGUSR1/USR2)
-#   ingest     cc-ingest killed with kill -9 under load, started again
+#   worker     inside app's window: one nginx worker of the edge or of the
+#              other app node killed with kill -9 (with app2 down and app1's
+#              worker dead the edge has no node: its 503)
 #   mysql      mariadbd restarted (SIGTERM, start)
+#   broker     the broker down for BROKER_S (cc-mockbroker SIGUSR1/USR2)
+#   redis9     inside broker's window: a Redis shard killed with kill -9,
+#              started again
+#   redis      the other shard restarted: SHUTDOWN (the AOF is fsynced),
+#              start, the data kept
 #
 # Then the window closes (the app nodes reloaded with the cutoff), cc-draw
-# runs and is killed with kill -9, and runs again to the end; cc-payout
-# credits while winners claim through the edge, is killed with kill -9
-# between two of its batches' commits (some awards credited, some not) and
-# started again.  Once every award is paid: cc-reconcile --once --grace 0
-# (the draw logs into MySQL) and cc-reconcile --money.
+# runs and is killed with kill -9 in the middle of a batch, and runs again
+# to the end.  Claim phase (PAY_S at least, until every award is paid):
+# rounds of winners reading their award and claiming it through the edge
+# (cc-load claim), while cc-payout credits; cc-payout is killed with kill -9
+# in the middle of a batch and started again, and then, while it credits:
+#
+#   plock      both MySQL shards' pool rows held by a long transaction (a
+#              slow MySQL): cc-payout's batches wait with their transfers
+#              written, claims wait (202), until pmysql ends it; so the
+#              faults below meet unpaid awards and open batches however
+#              fast this machine credits
+#   predis     a Redis shard restarted (SHUTDOWN, start)
+#   pmysql     inside predis's window: mariadbd restarted
+#   pworker    one app node's nginx worker killed with kill -9
+#
+# Once every award is paid: cc-reconcile --once --grace 0 (the draw logs
+# into MySQL) and cc-reconcile --money.
+#
+# How a kill lands mid-batch (cc-ingest, cc-draw, cc-payout): a session of
+# this script holds a row lock the worker's next transaction needs (a slow
+# MySQL, as a lock held by a long query), taken once the worker is under
+# way: cc-ingest's user_cards of one shard, cc-draw's plan row of a shard
+# it is writing, cc-payout's pool account of one shard.  The worker's
+# transaction writes its first rows (the draws, the awards, the transfers)
+# and waits on the lock; the run sees it in information_schema.innodb_trx
+# (LOCK WAIT, rows modified > 0), kills the worker, releases the lock and
+# sees the waiting connection close (so the transaction was the killed
+# worker's, and it rolled back).  No such wait within the try's time (no
+# batch in flight): the try is drawn again; a kill that never landed is a
+# break.
 #
 # What a Redis kill -9 can lose.  Redis writes each command's effects to
 # the AOF file (write(2)) before it sends the answer, so a killed process
@@ -43,50 +74,64 @@
 #
 # The run ends with its figures and these checks; any failure exits 1:
 #   - requests sent, answers by status and endpoint;
-#   - only documented statuses: 200 (202 for a claim still pending); 429
-#     from the edge's per-user limit, at any time; 503 from an app node
-#     (storage_unavailable) only while a Redis shard is down, plus a few
-#     seconds of reconnect; 502 and 504 from the edge, and client
-#     connection errors, only while an nginx worker dies or an app node is
-#     stopped, and for the edge's fail_timeout (5 s) after (a node that
-#     failed stays out that long: with both out the edge answers 502); no
-#     user given up, no retry answered differently;
+#   - only the README's statuses: 200, 202 (a claim still pending), 429
+#     (the edge's per-user limit) at any time; 503 only in a fault's
+#     window: from an app node (storage_unavailable) while a Redis shard is
+#     down and 2 s after, from the edge (unavailable) while an app node or
+#     one of its workers dies and for the edge's fail_timeout (10 s) after;
+#     never 502 or 504; client connection errors only when an edge worker
+#     dies (its connections die with it); no user given up, no retry
+#     answered differently;
+#   - each kill landed mid-batch; the constructed overlaps overlapped; each
+#     claim-phase fault came while awards were still unpaid and claims were
+#     answered in its window;
 #   - draws: Σ s in Redis = rows in MySQL = the client's draws, no request
 #     id drawn twice, cards and eligible users equal in both;
 #   - awards: one per eligible user, each credited exactly once (one
 #     ledger transfer of its amount), Σ credits = the pool, and
 #     cc-reconcile --money clean;
 #   - logs: no [alert], [emerg] or "signal 11" in any nginx log, except the
-#     one "worker process PID exited on signal 9" of the worker killed here
-#     (that PID, in that instance's log).
+#     "worker process PID exited on signal 9" of each worker killed here
+#     (that PID, in that instance's log); no sanitizer report in any log.
+#
+# Every step is bounded (timeout(1), STEP_S); the whole run too (LIMIT_S):
+# past it the run is stopped with SIGTERM, its servers with it.
 #
 # Env: SHORT=1 (about a minute) or the full run (a few minutes);
 #      FLIP_S (150, short 30) seconds of flip load, BROKER_S (30, short 8),
-#      APP_DOWN_S (10, short 4), REDIS_DOWN_S (2), CONC (8),
-#      ROUND_USERS (400), CHANCES (12), POOL_CENTS (5000000),
+#      APP_DOWN_S (10, short 4), PAY_S (30, short 8) seconds of claims at
+#      least, REDIS_DOWN_S (2), CONC (8), ROUND_USERS (400), CHANCES (12),
+#      POOL_CENTS (5000000), STEP_S (120), LIMIT_S (FLIP_S + PAY_S + 600),
 #      CHAOS_SEED (random; printed, replays the fault schedule),
 #      PORT_BASE (18700: +0..3 nginx, +10 +11 Redis, +20 MySQL),
-#      RUN (./chaos-run)
+#      RUN (./chaos-run); CC_WORKER_DIR, CC_MODULE_SO, TEST_NGINX_BINARY
+#      (the workers, the module and the nginx to run: make test-asan's
+#      sanitized builds; default build/workers, build/nginx, nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 if [ "${SHORT:-0}" = 1 ]; then
     FLIP_S=${FLIP_S:-30} BROKER_S=${BROKER_S:-8} APP_DOWN_S=${APP_DOWN_S:-4}
+    PAY_S=${PAY_S:-8}
 else
     FLIP_S=${FLIP_S:-150} BROKER_S=${BROKER_S:-30} APP_DOWN_S=${APP_DOWN_S:-10}
+    PAY_S=${PAY_S:-30}
 fi
 REDIS_DOWN_S=${REDIS_DOWN_S:-2} CONC=${CONC:-8} ROUND_USERS=${ROUND_USERS:-400}
-CHANCES=${CHANCES:-12} POOL_CENTS=${POOL_CENTS:-5000000}
+CHANCES=${CHANCES:-12} POOL_CENTS=${POOL_CENTS:-5000000} STEP_S=${STEP_S:-120}
 CHAOS_SEED=${CHAOS_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) % 32768 ))}
 PORT_BASE=${PORT_BASE:-18700}
+LIMIT_S=${LIMIT_S:-$(( ${FLIP_S//[!0-9]/0} + ${PAY_S//[!0-9]/0} + 600 ))}
 run=${RUN:-$top/chaos-run}
 
-for v in FLIP_S BROKER_S APP_DOWN_S REDIS_DOWN_S CONC ROUND_USERS CHANCES \
-         POOL_CENTS CHAOS_SEED PORT_BASE; do
+for v in FLIP_S BROKER_S APP_DOWN_S PAY_S REDIS_DOWN_S CONC ROUND_USERS \
+         CHANCES POOL_CENTS STEP_S LIMIT_S CHAOS_SEED PORT_BASE; do
     case ${!v} in ''|*[!0-9]*) echo "chaos: $v must be a decimal" >&2; exit 2 ;; esac
 done
 [ "$FLIP_S" -ge 20 ] || { echo "chaos: FLIP_S must be 20 or more" >&2; exit 2; }
+[ "$APP_DOWN_S" -ge 3 ] || { echo "chaos: APP_DOWN_S must be 3 or more" >&2; exit 2; }
+[ "$BROKER_S" -ge 4 ] || { echo "chaos: BROKER_S must be 4 or more" >&2; exit 2; }
 [ "$CHANCES" -le 15 ] || { echo "chaos: CHANCES above 15 meets the edge's burst of 20" >&2; exit 2; }
 [ "$CHAOS_SEED" -le 32767 ] || { echo "chaos: CHAOS_SEED is 0..32767" >&2; exit 2; }
 
@@ -104,15 +149,38 @@ if [ -n "$busy" ]; then
     exit 2
 fi
 
-make -s -j2 workers tools module >/dev/null
+# The whole run bounded: timeout(1) sends this script SIGTERM past LIMIT_S
+# (the trap below stops every server and ends every job), SIGKILL 60 s
+# later.  The steps' own timeouts are --foreground (no process group of
+# their own), and the long ones run through bounded, so that the SIGTERM
+# is taken at once, not when the step ends.
+if [ -z "${CHAOS_BOUNDED:-}" ]; then
+    CHAOS_BOUNDED=1 exec timeout --foreground -k 60 "$LIMIT_S" "$0" "$@"
+fi
+
+bounded() {     # bounded SECONDS COMMAND...: at most SECONDS, a job
+    timeout --foreground "$@" &
+    wait "$!"
+}
+W=${CC_WORKER_DIR:-$top/build/workers} T=$top/build/tools
+MODULE_SO=${CC_MODULE_SO:-$top/build/nginx/ngx_http_cc_module.so}
+NGINX=${TEST_NGINX_BINARY:-nginx}
+mk=tools
+[ -n "${CC_WORKER_DIR:-}" ] || mk="$mk workers"
+[ -n "${CC_MODULE_SO:-}" ] || mk="$mk module"
+# shellcheck disable=SC2086
+bounded "$STEP_S" make -s -j2 $mk >/dev/null
+for b in cc-ingest cc-draw cc-payout cc-reconcile cc-mockbroker; do
+    [ -x "$W/$b" ] || { echo "chaos: no $W/$b" >&2; exit 2; }
+done
+[ -f "$MODULE_SO" ] || { echo "chaos: no $MODULE_SO" >&2; exit 2; }
 
 echo "CHAOS_SEED=$CHAOS_SEED"
 RANDOM=$CHAOS_SEED
 t0=$(date +%s%3N)
 rm -rf "$run"
 mkdir -p "$run/logs" "$run/tmp" "$run/stats"
-W=$top/build/workers T=$top/build/tools
-jobs_bg=""
+holder=""
 
 now_ms() { date +%s%3N; }
 say() { printf '== chaos [%6.1fs] %s\n' "$(( $(now_ms) - t0 ))e-3" "$*"; }
@@ -128,28 +196,47 @@ wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
 gone() { ! kill -0 "$1" 2>/dev/null; }
 pidof_file() { cat "$run/$1.pid" 2>/dev/null || true; }
 fault() {       # fault NAME START_MS [DETAIL]: a fault window, open
-    printf '%s\t%s\t-\t%s\n' "$1" "$2" "${3:-}" >> "$run/faults.tsv"
+    printf '%s\t%s\t-\t%s\n' "$1" "$2" "${3:--}" >> "$run/faults.tsv"
+}
+fault_detail() { # fault_detail NAME DETAIL: what the fault did
+    printf '%s\t-\t-\t%s\n' "$1" "$2" >> "$run/faults.tsv"
 }
 fault_end() {   # fault_end NAME: closes its window
     printf '%s\t-\t%s\t-\n' "$1" "$(now_ms)" >> "$run/faults.tsv"
 }
+rnd() {         # rnd LO HI: a number in [LO, HI] from the seed
+    echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) ))
+}
 
+kill_tree() {   # kill_tree PID: PID and every process under it, SIGKILL
+    local c
+    kill -STOP "$1" 2>/dev/null
+    for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+    kill -KILL "$1" 2>/dev/null
+}
 stop() {         # every server, and waits until they are gone
     set +e
-    local n p left=""
-    for j in $jobs_bg; do kill "$j" 2>/dev/null; done
+    local n p j left="" servers=" "
+    for n in edge app1 app2 admin ingest payout draw mock mysql; do
+        servers="$servers$(pidof_file "$n") "
+    done
+    # this shell's live jobs but the servers: the load, the fault jobs, a
+    # step in flight (clients, sleeps, the lock's session), killed
+    for j in $(jobs -p); do
+        case $servers in *" $j "*) ;; *) kill_tree "$j" ;; esac
+    done
     for n in edge app1 app2 admin ingest payout draw mock mysql; do
         p=$(pidof_file "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
     for p in "$R0" "$R1"; do
-        redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+        timeout --foreground 10 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
     done
     for p in $left; do wait_for 30 gone "$p" 2>/dev/null; done
     wait 2>/dev/null || true
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
+trap 'echo "chaos: stopped by a signal (LIMIT_S=$LIMIT_S s, STEP_S=$STEP_S s)" >&2; exit 130' INT TERM
 
 # ---- the servers ------------------------------------------------------------
 
@@ -158,7 +245,7 @@ redis_start() { # redis_start PORT: appendonly, its own dir, its data kept
     redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly yes \
         --appendfsync everysec --dir "$run/redis-$1" --daemonize yes \
         --logfile "$run/logs/redis-$1.log" --pidfile "$run/redis-$1.pid"
-    wait_for 10 redis-cli -p "$1" ping
+    wait_for 20 redis-cli -p "$1" ping
 }
 
 mysql_start() {
@@ -170,11 +257,16 @@ mysql_start() {
         --character-set-server=utf8mb4 < /dev/null 2>> "$run/logs/mysql.err" &
     wait_for 60 sql 'select 1'
 }
-sql() { mariadb --no-defaults -S "$run/mysql.sock" -uroot -N -B -e "$1"; }
+sql() {
+    timeout --foreground 30 mariadb --no-defaults -S "$run/mysql.sock" -uroot -N -B -e "$1"
+}
 both() {        # both "SELECT ... FROM {db}.t": Σ over the two shards
     local a b
-    a=$(sql "${1//\{db\}/cc_s0}") b=$(sql "${1//\{db\}/cc_s1}")
+    a=$(sql "${1//\{db\}/cc_s0}") && b=$(sql "${1//\{db\}/cc_s1}") || return 1
     echo $(( ${a:-0} + ${b:-0} ))
+}
+sums() {        # sums PORT: Σ s, Σ k0..k4, combined users of one Redis shard
+    timeout --foreground 60 redis-cli -p "$1" --eval "$top/bench/lua/chaos_sums.lua" | tr '\n' ' '
 }
 
 shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
@@ -186,6 +278,81 @@ ingest_start() {
         --progress 5 2>> "$run/logs/cc-ingest.log" < /dev/null &
     echo $! > "$run/ingest.pid"
 }
+
+# ---- killing a worker mid-batch (see the top) --------------------------------
+
+hold_lock() {   # hold_lock SQL: a session holding SQL's row locks
+    : > "$run/holder.out"
+    printf "SELECT CONNECTION_ID();\nBEGIN;\n%s;\nSELECT 'locked';\nSELECT SLEEP(%d);\n" \
+        "$1" "$STEP_S" |
+        timeout --foreground $((STEP_S + 10)) mariadb --no-defaults -S "$run/mysql.sock" \
+            -uroot -N -B --unbuffered > "$run/holder.out" \
+            2>> "$run/logs/holder.log" &
+    holder=$!
+    wait_for 20 grep -qx locked "$run/holder.out"
+}
+release_lock() { # ... until this: its connection killed, its locks gone
+    local id
+    id=$(head -1 "$run/holder.out" 2>/dev/null || true)
+    if [ -n "$id" ]; then sql "KILL $id" >/dev/null 2>&1 || true; fi
+    if [ -n "$holder" ]; then
+        kill "$holder" 2>/dev/null || true
+        wait "$holder" 2>/dev/null || true
+    fi
+    holder=""
+}
+wait_trx() {    # wait_trx SECONDS: "thread rows" of a transaction waiting
+    local end=$(( $(now_ms) + $1 * 1000 )) r
+    while [ "$(now_ms)" -lt "$end" ]; do
+        r=$(sql "SELECT trx_mysql_thread_id, trx_rows_modified FROM
+                 information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'
+                 AND trx_rows_modified > 0 LIMIT 1" 2>/dev/null) || r=""
+        [ -n "$r" ] && { echo "$r" | tr '\t' ' '; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+thread_gone() {
+    [ "$(sql "SELECT COUNT(*) FROM information_schema.processlist WHERE id = $1")" = 0 ]
+}
+# mid_kill NAME DB LOCK_SQL SECONDS: kill -9 NAME (its pid file) while its
+# transaction waits on LOCK_SQL's lock with rows written; prints how, or
+# fails having killed nothing (no such wait within SECONDS)
+mid_kill() {
+    local pid tr tid rows
+    pid=$(pidof_file "$1")
+    { [ -n "$pid" ] && ! gone "$pid"; } || return 1
+    hold_lock "$3" || { release_lock; return 1; }
+    tr=$(wait_trx "$4") || { release_lock; return 1; }
+    tid=${tr% *} rows=${tr#* }
+    kill -9 "$pid" 2>/dev/null || { release_lock; return 1; }
+    release_lock
+    wait_for 30 thread_gone "$tid" || return 1
+    echo "its transaction in $2 (connection $tid, $rows rows written) was waiting; closed with the kill, rolled back"
+}
+
+say "starting the servers under $run"
+redis_start "$R0"
+redis_start "$R1"
+mkdir -p "$run/mysql-tmp"
+bounded "$STEP_S" mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db \
+    --tmpdir="$run/mysql-tmp" > "$run/logs/mysql-install.log" 2>&1
+mysql_start
+
+"$W/cc-mockbroker" --partitions 4 > "$run/mock.out" 2> "$run/logs/mock.log" < /dev/null &
+echo $! > "$run/mock.pid"
+wait_for 10 grep -q bootstrap= "$run/mock.out"
+brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
+
+# shellcheck disable=SC2086
+bounded "$STEP_S" "$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
+ingest_start
+
+head -c 48 /dev/urandom | base64 | tr -d '\n' > "$run/token.secret"
+chmod 600 "$run/token.secret"
+start=$(( $(date +%s) - 60 ))
+END=$(( $(date +%s) + 86400 ))
 
 # conf NAME: the nginx.conf of one instance; END is the window's end
 conf_common() {
@@ -200,7 +367,6 @@ CONF
 conf_temp() {
     mkdir -p "$run/tmp/$1"
     cat <<CONF
-    access_log off;
     client_body_temp_path $run/tmp/$1/body;
     proxy_temp_path $run/tmp/$1/proxy;
     fastcgi_temp_path $run/tmp/$1/fastcgi;
@@ -208,8 +374,12 @@ conf_temp() {
     scgi_temp_path $run/tmp/$1/scgi;
 CONF
 }
+# the app tier as the example's, but for cc_redis_timeout: 500ms, not
+# 200ms, on a machine shared with the load and every server (200ms gives
+# 503s outside any fault when the machine is busy)
 conf_module() {
     cat <<CONF
+    access_log off;
     cc_redis_shards 127.0.0.1:$R0 127.0.0.1:$R1;
     cc_redis_timeout 500ms;
     cc_cards $WEIGHTS;
@@ -221,7 +391,7 @@ conf_module() {
 CONF
 }
 conf_app() {    # conf_app NAME PORT
-    { echo "load_module $top/build/nginx/ngx_http_cc_module.so;"
+    { echo "load_module $MODULE_SO;"
       conf_common "$1" 2
       echo "http {"; conf_temp "$1"; conf_module
       cat <<CONF
@@ -241,7 +411,7 @@ CONF
     } > "$run/$1.conf"
 }
 conf_admin() {
-    { echo "load_module $top/build/nginx/ngx_http_cc_module.so;"
+    { echo "load_module $MODULE_SO;"
       conf_common admin 1
       echo "http {"; conf_temp admin; conf_module
       cat <<CONF
@@ -257,42 +427,45 @@ conf_admin() {
 CONF
     } > "$run/admin.conf"
 }
-conf_edge() {   # the example's edge tier
+# The edge is nginx.conf.example's, taken from that file: its http lines
+# before the app tier (access_log, server_tokens, the client timeouts) and
+# its edge tier (the uid maps, the upstream, the limits, the body rule, the
+# edge server), with the example's ports 8080, 8081, 8082 made this run's.
+# The only differences are the instance's own (conf_common, conf_temp):
+# 2 workers (auto), 4096 connections each (16384), this run's log, pid and
+# temp paths.  A change of the example's layout that this cannot follow
+# stops the run.
+conf_edge() {
     { conf_common edge 2
       echo "http {"; conf_temp edge
-      cat <<CONF
-    map \$http_authorization \$cc_token_uid {
-        "~^Bearer (?<uid>[1-9][0-9]{0,19})\\." \$uid;
-        default                                "";
-    }
-    upstream cc_app {
-        hash \$cc_token_uid consistent;
-        server 127.0.0.1:$APP1 max_fails=1 fail_timeout=5s;
-        server 127.0.0.1:$APP2 max_fails=1 fail_timeout=5s;
-        keepalive 64;
-    }
-    limit_req_zone \$cc_token_uid zone=cc_per_user:16m rate=10r/s;
-    limit_req_status 429;
-    server {
-        listen 127.0.0.1:$EDGE backlog=1024;
-        client_max_body_size 1k;
-        location ~ ^/cc/(flip|combine|eligibility|award|claim)\$ {
-            limit_req zone=cc_per_user burst=20 nodelay;
-            proxy_pass http://cc_app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 3s;
-            proxy_next_upstream error timeout non_idempotent;
-        }
-        location / { return 404; }
-    }
-}
-CONF
+      awk '/^http \{/ { h = 1; next }
+           /# ---- the app tier/ { h = 0 }
+           /# ---- the edge tier/ { e = 1 }
+           /# ---- the app nodes/ { e = 0 }
+           h || e' "$top/nginx.conf.example" |
+          sed -e "s/127\.0\.0\.1:8080\b/127.0.0.1:$EDGE/" \
+              -e "s/127\.0\.0\.1:8081\b/127.0.0.1:$APP1/" \
+              -e "s/127\.0\.0\.1:8082\b/127.0.0.1:$APP2/"
+      echo "}"
     } > "$run/edge.conf"
+    local want
+    for want in "listen 127.0.0.1:$EDGE;" "server 127.0.0.1:$APP1 " \
+                "server 127.0.0.1:$APP2 " 'hash $cc_route_uid consistent;' \
+                'proxy_next_upstream error timeout non_idempotent;' \
+                'error_page 502 504 = @cc_unavailable;' 'return 413;' \
+                'limit_conn cc_per_addr' 'client_header_timeout'; do
+        grep -qF "$want" "$run/edge.conf" || {
+            echo "chaos: the edge taken from nginx.conf.example lacks: $want" >&2
+            exit 2
+        }
+    done
+    if grep -q 'cc_redis\|8081\|8082\|8091' "$run/edge.conf"; then
+        echo "chaos: the edge taken from nginx.conf.example has app-tier lines" >&2
+        exit 2
+    fi
 }
 nginx_start() { # nginx_start NAME PORT
-    nginx -p "$run" -c "$run/$1.conf" 2>> "$run/logs/$1.log"
+    timeout --foreground 30 "$NGINX" -p "$run" -c "$run/$1.conf" 2>> "$run/logs/$1.log"
     wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2"
 }
 nginx_stop() {  # nginx_stop NAME: graceful, until the master is gone
@@ -301,48 +474,27 @@ nginx_stop() {  # nginx_stop NAME: graceful, until the master is gone
     kill -QUIT "$p" 2>/dev/null || true
     wait_for 20 gone "$p"
 }
-
-say "starting the servers under $run"
-redis_start "$R0"
-redis_start "$R1"
-mkdir -p "$run/mysql-tmp"
-mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db \
-    --tmpdir="$run/mysql-tmp" > "$run/logs/mysql-install.log" 2>&1
-mysql_start
-
-"$W/cc-mockbroker" --partitions 4 > "$run/mock.out" 2> "$run/logs/mock.log" < /dev/null &
-echo $! > "$run/mock.pid"
-wait_for 5 grep -q bootstrap= "$run/mock.out"
-brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
-
-# shellcheck disable=SC2086
-"$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
-ingest_start
-
-head -c 48 /dev/urandom | base64 | tr -d '\n' > "$run/token.secret"
-chmod 600 "$run/token.secret"
-start=$(( $(date +%s) - 60 ))
-END=$(( $(date +%s) + 86400 ))
 conf_app app1 "$APP1"; conf_app app2 "$APP2"; conf_admin; conf_edge
 nginx_start app1 "$APP1"; nginx_start app2 "$APP2"
 nginx_start admin "$ADMIN"; nginx_start edge "$EDGE"
-say "up: edge :$EDGE, app1 :$APP1, app2 :$APP2, admin :$ADMIN, redis :$R0 :$R1, mysql :$MYSQL_PORT"
+say "up: edge :$EDGE (nginx.conf.example's), app1 :$APP1, app2 :$APP2, admin :$ADMIN, redis :$R0 :$R1, mysql :$MYSQL_PORT"
 
-# ---- the load: rounds of new users until the flip phase ends ---------------
+# ---- the flip phase: rounds of new users until it ends ---------------------
 
 flip_end=$(( $(now_ms) + FLIP_S * 1000 ))
 (
     round=0
     while [ "$(now_ms)" -lt "$flip_end" ]; do
         first=$(( 1 + round * ROUND_USERS ))
-        "$T/cc-load" grant --url "http://127.0.0.1:$ADMIN" --first-uid "$first" \
-            --users "$ROUND_USERS" --chances "$CHANCES" --conc "$CONC" \
-            --max-tries 40 --quiet --stats "$run/stats/grant-$round.jsonl" \
+        timeout --foreground "$STEP_S" "$T/cc-load" grant --url "http://127.0.0.1:$ADMIN" \
+            --first-uid "$first" --users "$ROUND_USERS" --chances "$CHANCES" \
+            --conc "$CONC" --max-tries 40 --quiet \
+            --stats "$run/stats/grant-$round.jsonl" \
             2>> "$run/logs/load.log" || echo "grant round $round: exit $?" >> "$run/load.fail"
-        "$T/cc-load" flip --url "http://127.0.0.1:$EDGE" --first-uid "$first" \
-            --users "$ROUND_USERS" --secret "$run/token.secret" --retry-pct 5 \
-            --combine --seed "$round" --conc "$CONC" --max-tries 40 --quiet \
+        timeout --foreground "$STEP_S" "$T/cc-load" flip --url "http://127.0.0.1:$EDGE" \
+            --first-uid "$first" --users "$ROUND_USERS" \
+            --secret "$run/token.secret" --retry-pct 5 --combine --seed "$round" \
+            --conc "$CONC" --max-tries 40 --quiet \
             --stats "$run/stats/flip-$round.jsonl" \
             2>> "$run/logs/load.log" || echo "flip round $round: exit $?" >> "$run/load.fail"
         round=$((round + 1))
@@ -350,31 +502,26 @@ flip_end=$(( $(now_ms) + FLIP_S * 1000 ))
     done
 ) &
 load=$!
-jobs_bg="$jobs_bg $load"
 
-# ---- the faults, each at a time from the seed -------------------------------
+# ---- the faults -----------------------------------------------------------------
 
 : > "$run/faults.tsv"
 : > "$run/expected-alerts"
-at() {          # at: the fault's moment in ms, in [10%, 70%] of the phase
-    echo $(( FLIP_S * 100 + (RANDOM * 32768 + RANDOM) % (FLIP_S * 600) ))
-}
-sleep_cs() { sleep "$(( $1 / 1000 )).$(printf %03d $(( $1 % 1000 )))"; }
+sleep_ms() { sleep "$(( $1 / 1000 )).$(printf %03d $(( $1 % 1000 )))"; }
 
-f_worker() {
-    local inst p w n
-    inst=$1
+f_worker() {    # f_worker NAME INSTANCE K: kill -9 the K-th worker (mod n)
+    local inst=$2 p w n victim
     p=$(pidof_file "$inst")
-    if [ -z "$p" ] || gone "$p"; then inst=edge; p=$(pidof_file edge); fi
+    { [ -n "$p" ] && ! gone "$p"; } || { echo "chaos: $inst is not running" >&2; return 1; }
     mapfile -t w < <(pgrep -P "$p" | sort -n)
     n=${#w[@]}
     [ "$n" -gt 0 ] || { echo "chaos: no worker of $inst" >&2; return 1; }
-    local victim=${w[$2 % n]}
-    fault worker "$(now_ms)" "$inst pid $victim"
+    victim=${w[$3 % n]}
+    fault "$1" "$(now_ms)" "$inst pid $victim${4:+ $4}"
     kill -9 "$victim"
     printf '%s\t%s\n' "$inst" "$victim" >> "$run/expected-alerts"
     sleep 3
-    fault_end worker
+    fault_end "$1"
 }
 f_app() {
     fault app "$(now_ms)" "$1"
@@ -384,15 +531,15 @@ f_app() {
     sleep 2
     fault_end app
 }
-f_redis() {
-    fault redis "$(now_ms)" "shutdown + start :$1"
-    local p; p=$(pidof_file "redis-$1")
-    redis-cli -p "$1" shutdown >/dev/null 2>&1 || true
-    wait_for 20 gone "$p"
+f_redis() {     # f_redis NAME PORT [DETAIL]: SHUTDOWN (AOF fsynced), start
+    fault "$1" "$(now_ms)" "shutdown + start :$2${3:+ $3}"
+    local p; p=$(pidof_file "redis-$2")
+    timeout --foreground 30 redis-cli -p "$2" shutdown >/dev/null 2>&1 || true
+    wait_for 30 gone "$p"
     sleep "$REDIS_DOWN_S"
-    redis_start "$1"
-    sleep 3
-    fault_end redis
+    redis_start "$2"
+    sleep 2
+    fault_end "$1"
 }
 f_redis9() {
     fault redis9 "$(now_ms)" "kill -9 + start :$1"
@@ -401,7 +548,7 @@ f_redis9() {
     wait_for 20 gone "$p"
     sleep 1
     redis_start "$1"
-    sleep 3
+    sleep 2
     fault_end redis9
 }
 f_broker() {
@@ -411,51 +558,96 @@ f_broker() {
     kill -USR2 "$(pidof_file mock)"
     fault_end broker
 }
-f_ingest() {
-    fault ingest "$(now_ms)" "kill -9"
-    kill -9 "$(pidof_file ingest)"
-    sleep 1
+f_ingest() {    # f_ingest DB: kill -9 mid-batch (its user_cards in DB held)
+    local try how=""
+    fault ingest "$(now_ms)"
+    for try in 1 2 3 4 5; do
+        how=$(mid_kill ingest "$1" \
+              "SELECT COUNT(*) FROM $1.user_cards WHERE uid > 0 FOR UPDATE" 8) \
+            && break
+        how=""
+        sleep 1
+    done
+    if [ -z "$how" ]; then
+        fault_detail ingest "NOT KILLED: no batch in flight in 5 tries"
+        ingest_start
+        fault_end ingest
+        return 1
+    fi
+    fault_detail ingest "kill -9 mid-batch, try $try: $how"
     ingest_start
     fault_end ingest
 }
-f_mysql() {
-    fault mysql "$(now_ms)" "SIGTERM + start"
+f_mysql() {     # f_mysql NAME [DETAIL]: SIGTERM, start
+    fault "$1" "$(now_ms)" "SIGTERM + start${2:+ $2}"
     local p; p=$(pidof_file mysql)
     kill "$p"
     wait_for 60 gone "$p"
     mysql_start
-    fault_end mysql
+    fault_end "$1"
 }
 
-rs=$(( RANDOM % 2 ))
-rshard=$R0 r9shard=$R1
-[ "$rs" = 1 ] && { rshard=$R1 r9shard=$R0; }
-apps=(app1 app2) appports=("$APP1" "$APP2")
-a=$(( RANDOM % 2 ))
-insts=(edge app1 app2)
-wi=${insts[RANDOM % 3]} wk=$RANDOM
+# The flip phase's schedule, every choice from the seed, here in the
+# parent (a subshell's RANDOM is its own).  The pairs (app, worker) and
+# (broker, redis9) overlap by construction: the second starts inside the
+# first's window.
+F=$(( FLIP_S * 1000 ))
+a=$(( RANDOM % 2 )) rs=$(( RANDOM % 2 )) wk=$RANDOM
+apps=(app1 app2) appports=("$APP1" "$APP2") rports=("$R0" "$R1")
+if [ $(( RANDOM % 2 )) = 0 ]; then wi=edge; else wi=${apps[1 - a]}; fi
+t_ingest=$(rnd $(( F / 10 )) $(( F / 5 )))
+t_app=$(rnd $(( F * 15 / 100 )) $(( F * 25 / 100 )))
+t_worker=$(( t_app + 1000 + $(rnd 0 $(( APP_DOWN_S * 1000 - 1500 ))) ))
+t_mysql=$(rnd $(( F * 30 / 100 )) $(( F * 38 / 100 )))
+t_broker=$(rnd $(( F * 40 / 100 )) $(( F * 45 / 100 )))
+t_redis9=$(( t_broker + 1000 + $(rnd 0 $(( BROKER_S * 1000 / 2 ))) ))
+t_redis=$(rnd $(( F * 55 / 100 )) $(( F * 65 / 100 )))
 schedule=(
-    "worker $(at) f_worker $wi $wk"
-    "app $(at) f_app ${apps[a]} ${appports[a]}"
-    "redis $(at) f_redis $rshard"
-    "redis9 $(at) f_redis9 $r9shard"
-    "broker $(at) f_broker"
-    "ingest $(at) f_ingest"
-    "mysql $(at) f_mysql"
+    "ingest $t_ingest f_ingest cc_s$(( RANDOM % 2 ))"
+    "app $t_app f_app ${apps[a]} ${appports[a]}"
+    "worker $t_worker f_worker worker $wi $wk"
+    "mysql $t_mysql f_mysql mysql"
+    "broker $t_broker f_broker"
+    "redis9 $t_redis9 f_redis9 ${rports[rs]}"
+    "redis $t_redis f_redis redis ${rports[1 - rs]}"
 )
-fjobs=""
-for s in "${schedule[@]}"; do
-    set -- $s
-    name=$1 ms=$2; shift 2
-    say "fault $name at +$((ms / 1000)).$(( ms % 1000 / 100 ))s: $*"
-    ( sleep_cs "$ms"; "$@" >> "$run/logs/faults.log" 2>&1 ) &
-    fjobs="$fjobs $!"
-    jobs_bg="$jobs_bg $!"
-done
-
+run_schedule() { # run_schedule ENTRY...: each "NAME MS FUNCTION ARGS"
+    local s name ms
+    fjobs=""
+    for s in "$@"; do
+        # shellcheck disable=SC2086
+        set -- $s
+        name=$1 ms=$2; shift 2
+        say "fault $name at +$(( ms / 1000 )).$(( ms % 1000 / 100 ))s: $*"
+        ( sleep_ms "$ms"; "$@" >> "$run/logs/faults.log" 2>&1 ) &
+        fjobs="$fjobs $!"
+    done
+}
+wait_faults() {
+    local j fail=0
+    for j in $fjobs; do
+        wait "$j" || { echo "chaos: a fault job failed (logs/faults.log)" >&2; fail=1; }
+    done
+    return "$fail"
+}
+# The draw's and the claim phase's choices, drawn now (the loops that
+# follow take as long as they take): the draw's and cc-payout's first
+# shard to kill in, then a Redis shard restarted while cc-payout credits,
+# mariadbd restarted inside its window (by construction), an app node's
+# worker killed.
+dk=$(( RANDOM % 2 )) pk=$(( RANDOM % 2 ))
+t_predis=$(rnd 200 800)
+t_pmysql=$(( t_predis + $(rnd 300 $(( REDIS_DOWN_S * 1000 ))) ))
+t_pworker=$(( t_predis + $(rnd 0 $(( t_pmysql - t_predis - 100 ))) ))
+pay_faults=(
+    "predis $t_predis pf_redis ${rports[RANDOM % 2]}"
+    "pmysql $t_pmysql pf_mysql"
+    "pworker $t_pworker pf_worker ${apps[RANDOM % 2]} $RANDOM"
+)
+run_schedule "${schedule[@]}"
 say "flip load for ${FLIP_S}s: rounds of $ROUND_USERS users x $CHANCES chances, conc $CONC"
 fail=0
-for j in $fjobs; do wait "$j" || { echo "chaos: a fault job failed (logs/faults.log)" >&2; fail=1; }; done
+wait_faults || fail=1
 say "every fault done; the load goes on to the end of the phase"
 wait "$load" || true
 say "flip load done: $(cat "$run/rounds") rounds"
@@ -463,15 +655,10 @@ say "flip load done: $(cat "$run/rounds") rounds"
 
 # ---- recovery: the fast path catches up -------------------------------------
 
-sum_s_lua='local cur, n = "0", 0
-repeat
-  local r = redis.call("SCAN", cur, "MATCH", "cc:{*}:u", "COUNT", 1000)
-  cur = r[1]
-  for _, key in ipairs(r[2]) do n = n + (tonumber(redis.call("HGET", key, "s")) or 0) end
-until cur == "0"
-return n'
 redis_draws() {
-    echo $(( $(redis-cli -p "$R0" eval "$sum_s_lua" 0) + $(redis-cli -p "$R1" eval "$sum_s_lua" 0) ))
+    local a b
+    a=$(sums "$R0") b=$(sums "$R1")
+    echo $(( ${a%% *} + ${b%% *} ))
 }
 # until MySQL holds every draw, or holds no more for 5 s (30 s at most):
 # what a killed app worker had not yet handed to Kafka waits for the drain
@@ -491,19 +678,20 @@ while :; do
 done
 say "recovery: $catchup"
 
-# ---- close, draw (killed, run again), payout (killed) with claims ----------
+# ---- close; the draw, killed mid-batch, run again ----------------------------
 
 cutoff=$(( $(date +%s) + 2 ))
 say "close: the window ends at $cutoff (app1 and app2 reloaded)"
 END=$cutoff
 conf_app app1 "$APP1"; conf_app app2 "$APP2"
-nginx -p "$run" -c "$run/app1.conf" -s reload
-nginx -p "$run" -c "$run/app2.conf" -s reload
+timeout --foreground 30 "$NGINX" -p "$run" -c "$run/app1.conf" -s reload
+timeout --foreground 30 "$NGINX" -p "$run" -c "$run/app2.conf" -s reload
 while [ "$(date +%s)" -le "$cutoff" ]; do sleep 0.2; done
 
+camp=chaos$CHAOS_SEED
 cat > "$run/campaign.conf" <<CAMPAIGN
 # written by bench/chaos.sh; read by cc-draw, cc-payout, cc-reconcile
-campaign     chaos$CHAOS_SEED
+campaign     $camp
 pool_cents   $POOL_CENTS
 split        equal
 seed         chaos-$CHAOS_SEED
@@ -517,76 +705,128 @@ CAMPAIGN
 awards() { both "SELECT COUNT(*) FROM {db}.awards"; }
 credited() { both "SELECT COUNT(*) FROM {db}.awards WHERE status = 'credited'"; }
 
-say "draw: cc-draw, killed with kill -9 once it has written awards"
+say "draw: cc-draw, killed with kill -9 in the middle of a batch"
 # shellcheck disable=SC2086
-"$W/cc-draw" --campaign "$run/campaign.conf" $redis $shards --batch 2 \
+"$W/cc-draw" --campaign "$run/campaign.conf" $redis $shards --batch 1 \
     > "$run/draw-killed.out" 2>> "$run/logs/cc-draw.log" &
-echo $! > "$run/draw.pid"
 draw=$!
-for _ in $(seq 3000); do
-    gone "$draw" && break
-    [ "$(awards)" -gt 0 ] && break
-    sleep 0.01
+echo "$draw" > "$run/draw.pid"
+kill_draw="NOT KILLED: cc-draw ended before a batch of a shard's first half was seen"
+end=$(( $(now_ms) + STEP_S * 1000 ))
+while [ "$(now_ms)" -lt "$end" ] && ! gone "$draw"; do
+    for k in $dk $(( 1 - dk )); do
+        row=$(sql "SELECT done_upto, eligible FROM cc_s$k.draw_plans WHERE
+                   campaign = '$camp' AND shard = $k" 2>/dev/null) || row=""
+        [ -n "$row" ] || continue
+        read -r upto elig <<< "$row"
+        [ "$upto" -gt 0 ] && [ $(( upto * 2 )) -lt "$elig" ] || continue
+        how=$(mid_kill draw "cc_s$k" "SELECT done_upto FROM cc_s$k.draw_plans
+              WHERE campaign = '$camp' AND shard = $k FOR UPDATE" 5) || continue
+        upto=$(sql "SELECT done_upto FROM cc_s$k.draw_plans WHERE campaign = '$camp' AND shard = $k")
+        rows=$(sql "SELECT COUNT(*) FROM cc_s$k.awards WHERE campaign = '$camp'")
+        kill_draw="killed mid-batch on shard $k: $rows of its $elig awards committed (done_upto $upto); $how"
+        [ "$rows" = "$upto" ] || kill_draw="NOT WHOLE: shard $k holds $rows awards, done_upto $upto"
+        break 2
+    done
+    sleep 0.02
 done
-sleep_cs $(( RANDOM % 30 ))
-kill -9 "$draw" 2>/dev/null && draw_kill="killed with $(awards) awards written" \
-    || draw_kill="not killed: it ended first"
 wait "$draw" 2>/dev/null || true
-say "draw: $draw_kill; run again"
+say "draw: $kill_draw; run again"
 # shellcheck disable=SC2086
-"$W/cc-draw" --campaign "$run/campaign.conf" $redis $shards --batch 5 \
-    > "$run/draw.out" 2>> "$run/logs/cc-draw.log" \
+bounded "$STEP_S" "$W/cc-draw" --campaign "$run/campaign.conf" $redis $shards \
+    --batch 5 > "$run/draw.out" 2>> "$run/logs/cc-draw.log" \
     || { echo "chaos: cc-draw after the kill: exit $?" >&2; exit 1; }
 sed 's/^/   /' "$run/draw.out"
 n_awards=$(awards)
 
+# ---- the claim phase: claims and cc-payout under faults ----------------------
+
 payout_start() {
     # shellcheck disable=SC2086
-    "$W/cc-payout" --campaign "$run/campaign.conf" $redis $shards --batch 10 \
-        --interval 1 --progress 2 2>> "$run/logs/cc-payout.log" < /dev/null &
+    "$W/cc-payout" --campaign "$run/campaign.conf" $redis $shards --batch 1 \
+        --claims-batch 1 --interval 1 --progress 2 \
+        2>> "$run/logs/cc-payout.log" < /dev/null &
     echo $! > "$run/payout.pid"
 }
-say "payout: cc-payout credits $n_awards awards while winners claim through the edge"
-users=$(( $(cat "$run/rounds") * ROUND_USERS ))
-"$T/cc-load" claim --url "http://127.0.0.1:$EDGE" --users "$users" \
-    --secret "$run/token.secret" --pct 50 --conc "$CONC" --max-tries 40 --quiet \
-    --stats "$run/stats/claim.jsonl" 2>> "$run/logs/load.log" &
-claim=$!
-jobs_bg="$jobs_bg $claim"
-payout_start
-payout_kill="not killed: every award was credited first"
-for _ in $(seq 3000); do
-    c=$(credited)
-    if [ "$c" -gt 0 ] && [ "$c" -lt "$n_awards" ]; then
-        kill -9 "$(pidof_file payout)"
-        payout_kill="killed with $c of $n_awards credited"
-        break
-    fi
-    [ "$c" -ge "$n_awards" ] && break
-    sleep 0.01
-done
-say "payout: $payout_kill; started again"
-sleep 0.5
-gone "$(pidof_file payout)" && payout_start
 unpaid() {
     both "SELECT COUNT(*) FROM {db}.awards WHERE status = 'pending' OR notified = 0"
 }
 paid() { [ "$(unpaid)" = 0 ]; }
-wait_for 120 paid || true
+
+users=$(( $(cat "$run/rounds") * ROUND_USERS ))
+pay_t0=$(now_ms)
+rm -f "$run/claims.stop"
+(
+    round=0
+    while [ ! -e "$run/claims.stop" ]; do
+        timeout --foreground "$STEP_S" "$T/cc-load" claim --url "http://127.0.0.1:$EDGE" \
+            --users "$users" --secret "$run/token.secret" --pct 50 \
+            --conc "$CONC" --max-tries 40 --quiet \
+            --stats "$run/stats/claim-$round.jsonl" \
+            2>> "$run/logs/load.log" || echo "claim round $round: exit $?" >> "$run/load.fail"
+        round=$((round + 1))
+    done
+) &
+claims=$!
+say "payout: cc-payout credits $n_awards awards (batches of 1) while winners claim through the edge"
+payout_start
+some_credited() { local c; c=$(credited) && [ "$c" -gt 0 ]; }
+wait_for 60 some_credited || true
+kill_payout="NOT KILLED: no batch seen waiting on a shard's pool"
+for kk in $pk $(( 1 - pk )) $pk $(( 1 - pk )); do
+    c=$(credited) || c=0
+    [ "$c" -lt "$n_awards" ] || break
+    how=$(mid_kill payout "cc_s$kk" "SELECT credits FROM cc_s$kk.ledger_accounts
+          WHERE account = 'pool:$camp' FOR UPDATE" 5) || continue
+    kill_payout="killed mid-batch with $c of $n_awards credited; $how"
+    break
+done
+case $kill_payout in
+    killed*) wait_for 20 gone "$(pidof_file payout)"; payout_start ;;
+esac
+say "payout: $kill_payout; started again"
+
+# The claim phase's faults (drawn with the flip phase's), each noting the
+# awards credited at its start.  First both shards' pool rows are held (a
+# slow MySQL: a long query holding them), so cc-payout's batches wait
+# with their transfers written: the faults that follow meet it with awards
+# unpaid and batches open, however fast this machine credits.  mariadbd's
+# restart ends the hold (the holding session dies with it).
+at_credit() { echo "with $(credited 2>/dev/null || echo '?') of $n_awards credited"; }
+pf_redis() { f_redis predis "$1" "$(at_credit)"; }
+pf_mysql() {
+    local at; at=$(at_credit)
+    fault_end plock
+    f_mysql pmysql "$at"
+}
+pf_worker() { f_worker pworker "$1" "$2" "$(at_credit)"; }
+hold_lock "SELECT credits FROM cc_s0.ledger_accounts WHERE account = 'pool:$camp'
+           FOR UPDATE; SELECT credits FROM cc_s1.ledger_accounts WHERE
+           account = 'pool:$camp' FOR UPDATE"
+fault plock "$(now_ms)" "both pools' rows held until pmysql, $(at_credit)"
+run_schedule "${pay_faults[@]}"
+wait_faults || fail=1
+release_lock
+say "claim-phase faults done; claims go on until every award is paid and ${PAY_S}s passed"
+wait_for "$STEP_S" paid || true
+while [ $(( $(now_ms) - pay_t0 )) -lt $(( PAY_S * 1000 )) ]; do sleep 0.2; done
+: > "$run/claims.stop"
 claim_rc=0
-wait "$claim" || claim_rc=$?
-kill "$(pidof_file payout)" 2>/dev/null && wait_for 20 gone "$(pidof_file payout)"
+wait "$claims" || claim_rc=$?
+kill "$(pidof_file payout)" 2>/dev/null && wait_for 30 gone "$(pidof_file payout)"
+[ "$fail" = 0 ] || exit 1
 
 say "books: cc-reconcile --once --grace 0, then cc-reconcile --money"
 # shellcheck disable=SC2086
-"$W/cc-reconcile" $redis $shards --once --grace 0 \
+bounded "$STEP_S" "$W/cc-reconcile" $redis $shards --once --grace 0 \
     > "$run/reconcile-drain.out" 2>> "$run/logs/cc-reconcile.log" \
     || { echo "chaos: cc-reconcile --once: exit $?" >&2; exit 1; }
 grep -h "pass done" "$run/logs/cc-reconcile.log" | sed 's/^/   /'
 set +e
 # shellcheck disable=SC2086
-"$W/cc-reconcile" --money --campaign "$run/campaign.conf" $redis $shards \
-    --json "$run/reconcile.json" > "$run/reconcile.out" 2>> "$run/logs/cc-reconcile.log"
+bounded "$STEP_S" "$W/cc-reconcile" --money --campaign "$run/campaign.conf" \
+    $redis $shards --json "$run/reconcile.json" > "$run/reconcile.out" \
+    2>> "$run/logs/cc-reconcile.log"
 rc_money=$?
 set -e
 grep -h "break(s)" "$run/logs/cc-reconcile.log" | sed 's/^/   /'
@@ -595,20 +835,8 @@ sed 's/^/   /' "$run/reconcile.out"
 # ---- the facts and the checks -------------------------------------------------
 
 say "checks"
-# one SCAN over each Redis shard: Σ s, Σ k0..k4, users with e
-sum_lua='local cur, t = "0", {0, 0, 0, 0, 0, 0, 0}
-repeat
-  local r = redis.call("SCAN", cur, "MATCH", "cc:{*}:u", "COUNT", 1000)
-  cur = r[1]
-  for _, key in ipairs(r[2]) do
-    local v = redis.call("HMGET", key, "s", "k0", "k1", "k2", "k3", "k4", "e")
-    for i = 1, 6 do t[i] = t[i] + (tonumber(v[i]) or 0) end
-    if v[7] then t[7] = t[7] + 1 end
-  end
-until cur == "0"
-return t'
 {
-    echo "redis $(for p in "$R0" "$R1"; do redis-cli -p "$p" eval "$sum_lua" 0 | tr '\n' ' '; done)"
+    echo "redis $(sums "$R0") $(sums "$R1")"
     echo "draws $(both "SELECT COUNT(*) FROM {db}.draws")"
     echo "twice $(both "SELECT COUNT(*) FROM (SELECT 1 FROM {db}.draws GROUP BY uid, request_id HAVING COUNT(*) > 1) x")"
     for k in 0 1 2 3 4; do
@@ -624,8 +852,8 @@ return t'
     echo "credit_n $(both "SELECT COUNT(*) FROM {db}.ledger_transfers WHERE kind = 'credit'")"
     echo "rc_money $rc_money"
     echo "claim_rc $claim_rc"
-    echo "draw_kill $draw_kill"
-    echo "payout_kill $payout_kill"
+    echo "kill_draw $kill_draw"
+    echo "kill_payout $kill_payout"
     echo "catchup $catchup"
     echo "aof_late $(cat "$run"/logs/redis-*.log | grep -c 'fsync is taking too long' || true)"
     echo "aof_loaded $(cat "$run"/logs/redis-*.log | grep -c 'loaded from append only file' || true)"
@@ -647,29 +875,36 @@ perl -MJSON::PP -e '
         chomp; my ($n, $s, $e, $d) = split /\t/;
         $win{$n}[0] = $s if $s ne "-";
         $win{$n}[1] = $e if $e ne "-";
-        $win{$n}[2] = $d if $d ne "-";
+        $win{$n}[2] = join("; ", grep { defined } $win{$n}[2], $d) if $d ne "-";
     }
     my @faults = sort { $win{$a}[0] <=> $win{$b}[0] } keys %win;
     brk("fault $_ never ended") for grep { !defined $win{$_}[1] } @faults;
     my $t0 = (sort { $a <=> $b } map { $win{$_}[0] } @faults)[0];
-    my %allowed = (503 => [qw(redis redis9)], 502 => [qw(worker app)],
-                   504 => [qw(worker app)], errors => [qw(worker app)]);
-    # 2 s of slack around a fault; after a node fault, the edge keeps a
-    # node that failed out for its fail_timeout (5 s, max_fails=1): with
-    # the other node out too (stopped, or its worker just killed) the edge
-    # has no live upstream and answers 502 until the timeout passes.
+
+    # Where each answer other than 200, 202 (claims) and 429 may come:
+    # 503 from an app node while a Redis shard is down, and 2 s after (the
+    # reconnect); 503 from the edge when no node answers: while an app node
+    # is stopped or one of its workers dies, and for the edge fail_timeout
+    # (10 s, max_fails=1) after, a node that failed being out that long;
+    # client connection errors when an edge worker dies (its connections
+    # die with it), 2 s after.  2 s of slack before each window.
+    my %edge_kill = map { ($_ => 1) } grep { ($win{$_}[2] // "") =~ /^edge / } qw(worker pworker);
+    my %allowed = (503 => [qw(redis redis9 predis app worker pworker)],
+                   errors => [sort keys %edge_kill]);
+    my %after = (redis => 2000, redis9 => 2000, predis => 2000,
+                 app => 12000, worker => 12000, pworker => 12000);
     my $slack = 2000;
-    my %after = (503 => 2000, 502 => 7000, 504 => 7000, errors => 7000);
     sub inside {
         my ($what, $from, $to) = @_;
         for my $n (@{ $allowed{$what} }) {
             my $x = $win{$n} or next;
-            return 1 if $from <= ($x->[1] // 9e15) + $after{$what} && $to >= $x->[0] - $slack;
+            my $after = $what eq "errors" ? 2000 : $after{$n};
+            return 1 if $from <= ($x->[1] // 9e15) + $after && $to >= $x->[0] - $slack;
         }
         return 0;
     }
 
-    my (%st, %ep, $sent, $errs, %tot);
+    my (%st, %ep, $sent, $errs, %tot, %claim_in);
     my @files = glob("$run/stats/*.jsonl");
     for my $file (@files) {
         open my $h, "<", $file or die;
@@ -689,13 +924,19 @@ perl -MJSON::PP -e '
             my ($from, $to) = ($l->{ts_ms} - 1000, $l->{ts_ms});
             for my $s (keys %{ $l->{status} }) {
                 my $n = $l->{status}{$s} or next;
+                if ($total->{phase} eq "claim") {
+                    for my $x (qw(predis pmysql pworker)) {
+                        my $y = $win{$x} or next;
+                        $claim_in{$x} += $n if $to > $y->[0] && $from < ($y->[1] // 0);
+                    }
+                }
                 next if $s == 200 || $s == 429 || ($s == 202 && $total->{phase} eq "claim");
                 my $at = sprintf "%.1f s", ($to - $t0) / 1000;
                 if (!$allowed{$s}) { brk("$n answers $s ($total->{phase}) at +$at: never allowed") }
                 elsif (!inside($s, $from, $to)) { brk("$n answers $s ($total->{phase}) at +$at: no fault that allows it then") }
             }
             if ($l->{errors} && !inside("errors", $from, $to)) {
-                brk(sprintf "%d client errors (%s) at +%.1f s: no fault that allows them then",
+                brk(sprintf "%d client errors (%s) at +%.1f s: no edge worker died then",
                     $l->{errors}, $total->{phase}, ($to - $t0) / 1000);
             }
         }
@@ -729,6 +970,36 @@ perl -MJSON::PP -e '
             (($win{$n}[1] // $win{$n}[0]) - $t0) / 1000, $win{$n}[2] // "";
     }
 
+    # the overlaps: every pair of windows that overlapped; the three built
+    # to overlap must have
+    my @ov;
+    for my $i (0 .. $#faults) {
+        for my $j ($i + 1 .. $#faults) {
+            my ($x, $y) = @win{ @faults[$i, $j] };
+            my $o = (($x->[1] // 0) < ($y->[1] // 0) ? $x->[1] : $y->[1]) - ($x->[0] > $y->[0] ? $x->[0] : $y->[0]);
+            push @ov, [ "$faults[$i]&$faults[$j]", $o ] if $o > 0;
+        }
+    }
+    my %ov = map { (join("&", sort split /&/, $_->[0]) => $_->[1]) } @ov;
+    for my $pair (qw(app&worker broker&redis9 pmysql&predis)) {
+        brk("the faults $pair did not overlap") unless $ov{$pair};
+    }
+    printf "chaos: overlaps: %s\n", join(", ", map { sprintf "%s %.1f s", $_->[0], $_->[1] / 1000 } @ov);
+
+    # every kill landed mid-batch; each claim-phase fault came while awards
+    # were unpaid, and claims were answered in its window
+    my %kill = (ingest => $win{ingest}[2] // "", draw => $f{kill_draw}, payout => $f{kill_payout});
+    for my $k (sort keys %kill) {
+        brk("cc-$k: $kill{$k}") unless $kill{$k} =~ /mid-batch/ && $kill{$k} =~ /rolled back/;
+    }
+    for my $x (qw(predis pmysql pworker)) {
+        my ($c) = ($win{$x}[2] // "") =~ /with (\d+) of \d+ credited/;
+        brk("$x: not while cc-payout credits ($c of $f{awards} credited at its start)")
+            unless defined $c && $c < $f{awards};
+        brk("$x: no claim answered in its window") unless $claim_in{$x};
+    }
+    printf "chaos: claim-phase faults met claims: %s\n", join(", ", map { "$_ " . ($claim_in{$_} // 0) . " answers" } qw(predis pmysql pworker));
+
     my @r = split " ", $f{redis};
     my $s_redis = $r[0] + $r[7];
     my $e_redis = $r[6] + $r[13];
@@ -754,20 +1025,28 @@ perl -MJSON::PP -e '
         $f{eligible}, $e_redis, $tot{combined}, $f{awards}, $f{credited}, $f{credit_n}, $f{credit_bad},
         $f{credit_sum}, $pool, $f{rc_money};
     printf "chaos: claims sent %d: 200 %d, 202 %d, 404 %d\n", $tot{claims_sent}, $tot{claims_200}, $tot{claims_202}, $tot{claims_404};
-    printf "chaos: cc-draw %s; cc-payout %s\n", $f{draw_kill}, $f{payout_kill};
+    printf "chaos: kill -9: cc-ingest %s\n", $kill{ingest};
+    printf "chaos: kill -9: cc-draw %s\n", $kill{draw};
+    printf "chaos: kill -9: cc-payout %s\n", $kill{payout};
     printf "chaos: redis: %d starts loaded the AOF; %d AOF writes postponed past a slow fsync (a kill -9 then may lose up to 2 s of answered writes)\n",
         $f{aof_loaded}, $f{aof_late};
     printf "chaos: recovery: %s; the drains (cc-draw, cc-reconcile) wrote %d draws and combines MySQL lacked\n", $f{catchup}, $f{drained};
 
-    # the logs: nothing but the one expected alert per killed worker
+    # the logs: nothing but the one expected alert per killed worker, and
+    # no sanitizer report anywhere (make test-asan runs this)
     my %expect;
     open my $x, "<", "$run/expected-alerts" or die;
     while (<$x>) { chomp; my ($i, $p) = split /\t/; $expect{$i}{$p} = 0 }
-    my $bad = 0;
+    my ($bad, $san) = (0, 0);
     for my $log (glob("$run/logs/*")) {
         open my $h, "<", $log or next;
         my ($inst) = $log =~ m{/(edge|app1|app2|admin)\.log$};
         while (my $l = <$h>) {
+            if ($l =~ /ERROR: (?:Address|Leak)Sanitizer|runtime error:|UndefinedBehaviorSanitizer/) {
+                chomp $l; $san++;
+                brk("$log: $l") if $san <= 20;
+                next;
+            }
             if ($inst && $l =~ /worker process (\d+) exited on signal 9$/ && exists $expect{$inst}{$1}) {
                 $expect{$inst}{$1}++;
                 next;
@@ -780,8 +1059,8 @@ perl -MJSON::PP -e '
     for my $i (sort keys %expect) {
         brk("$i: no line for the worker $_ killed") for grep { !$expect{$i}{$_} } keys %{ $expect{$i} };
     }
-    printf "chaos: logs: %d [alert]/[emerg]/signal 11 lines beyond the %d expected worker kill line(s)\n",
-        $bad, scalar map { keys %$_ } values %expect;
+    printf "chaos: logs: %d [alert]/[emerg]/signal 11 lines beyond the %d expected worker kill line(s); %d sanitizer reports\n",
+        $bad, scalar(map { keys %$_ } values %expect), $san;
     print "chaos: BREAK $_\n" for @breaks;
     print @breaks ? "chaos: FAIL (" . scalar(@breaks) . " breaks)\n" : "chaos: PASS\n";
     exit(@breaks ? 1 : 0);

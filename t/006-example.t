@@ -153,5 +153,27 @@ for my $uid (1 .. 40) {
 }
 is($draws, 160, 'redis: 160 draws, none twice through the failover');
 
+# ---- both app nodes lost: the edge answers 503, never 502 --------------------
+
+stop_worker($nginx, 'QUIT', 10);
+my $p1 = $port{8081};
+(my $none = $lost) =~ s/\n    server \{\n        listen 127\.0\.0\.1:$p1;.*?\n    \}\n/\n/s;
+unlike($none, qr/listen 127\.0\.0\.1:$p1;/, 'the config without app1 and app2');
+$nginx = run_example($none);
+my %seen;
+for my $uid (1 .. 6) {
+    my ($s, $b, $h) = flip_at_edge($uid, 'b2');
+    $seen{"$s $b " . ($h->{'content-type'} // '')}++;
+}
+my ($s2, $b2) = http_request('GET', "http://127.0.0.1:$port{8080}/cc/award", { Authorization => 'Bearer ' . token(1) });
+$seen{"$s2 $b2 award"}++;
+is_deeply(\%seen, { '503 {"error":"unavailable"} application/json' => 6, '503 {"error":"unavailable"} award' => 1 },
+          'no app node: each flip and award answered 503 {"error":"unavailable"} by the edge');
+$draws = 0;
+for my $uid (1 .. 40) {
+    $draws += redis_cmd($_, 'HGET', "cc:{$uid}:u", 's') // 0 for 0, 1;
+}
+is($draws, 160, '... and nothing written');
+
 stop_worker($nginx, 'QUIT', 10);
 done_testing();
