@@ -1,9 +1,13 @@
 # Hostile HTTP: every request below is refused with a documented 4xx (or a
 # connection nginx itself closes) and changes nothing: the whole Redis
 # dataset (every user hash, grant set, stock counter, claim queue and the
-# draw log cc:draws, the only way a draw reaches Kafka, cc-ingest and
-# MySQL) is read after each one and compared with the one before (README,
-# "Hostile input").
+# draw log cc:draws) is read after each one and compared with the one
+# before (README, "Hostile input").  The whole pipeline runs: the module
+# publishes to the Kafka mock broker and cc-ingest writes into two MySQL
+# shards, whose every row (draws, cards, eligibility, dead letters, awards,
+# the ledger) is read before and after each part: what changed must be
+# exactly the rows of the few valid requests sent in between, which prove
+# that the pipeline was live.
 #
 # Part 1 runs the module directly (a trusted-header server and a token
 # server on one Redis shard): repeated arguments and headers, escaped and
@@ -17,6 +21,9 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcCampaign;
+use PayoutTest;
+use HostileTest;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use Digest::SHA qw(hmac_sha256);
@@ -43,11 +50,16 @@ sub token {
 
 # ---- part 1: the module ------------------------------------------------------
 
+payout_setup();                                # mariadbd, the schema of cc_s0 and cc_s1
+kafka_start(partitions => 4);
+my $ingest = start_ingest();
+
 my ($P, $PT) = ($ENV{TEST_NGINX_SERVER_PORT}, $ENV{TEST_NGINX_SERVER_PORT1});
 my $locations = all_locations('location = /cc/award { cc_award; }',
                               'location = /cc/claim { cc_claim; }');
 my $nginx = start_nginx(<<"CONF");
     cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};
+    cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};
     cc_cards 1 1 1;
     cc_claim_wait 100ms;
     server {
@@ -80,9 +92,38 @@ die "seed flip: $st $bd" unless $st == 200;
 redis_cmd(0, 'HSET', 'cc:{9}:u', 'w', 'p:500:spring-2027:9');
 redis_cmd(0, 'HSET', 'cc:{22}:u', 'k0', 1, 'k1', 2, 'k2', 1);
 redis_cmd(0, 'HSET', 'cc:{23}:u', 'w', 'p:700:spring-2027:23');
+seed_awards('spring-2027', { 9 => 500, 23 => 700 }, redis => 0);   # as cc-draw writes them, pools funded
 my $before = redis_snapshot();
 like($before, qr/cc:\{7\}:u .*c=4.*s=1/, 'the seeded state: user 7 flipped once, 4 chances left');
 like($before, qr/shard0 cc:draws \(stream\) d,7:1:\d:\d+:seed\n/, '... and the draw is in the log');
+
+# MySQL: the seed's draw arrives through Kafka and cc-ingest
+my $dbof = shard_of_uids(7, 8, 9, 21, 22, 23);
+my ($seed_card) = $bd =~ /"card":(\d+)/;
+ok(wait_until(sub { mysql_rows() =~ /^$dbof->{7} draws 7\t1\t$seed_card\tseed\t\d+$/m }, 20),
+   'MySQL: the seed flip reached its shard through Kafka and cc-ingest');
+my $mysql_before = mysql_rows();
+like($mysql_before, qr/^$dbof->{23} awards spring-2027:23\tspring-2027\t23\t700\tpending\t/m,
+     '... and the awards of users 9 and 23 are pending in MySQL, their pools funded');
+my @live;      # what the valid requests below must add to MySQL, nothing else
+
+# acted($name, $port, $method, $path, \@headers, $status, $body_regex): a
+# valid request between the hostile ones: its answer, and what it must add
+# to MySQL (a draw or a combine); the Redis state to keep is read again
+sub acted {
+    my ($name, $port, $method, $path, $hdrs, $want_status, $want_body) = @_;
+    my ($st, $bd) = req($port, $method, $path, @$hdrs);
+    like(($st // '-') . " $bd", qr/^$want_status $want_body/, "valid, $name: $want_status")
+        or diag($CcTest::error // '');
+    my %h = @$hdrs;
+    my ($rid) = $path =~ /(?:^|[?&])request_id=([\w-]+)/;
+    if ($bd =~ /^\{"draw_id":"(\d+):(\d+)","card":(\d+)/) {
+        push @live, "$dbof->{$1} draws $1 $2 $3 $rid", "$dbof->{$1} user_cards $1 $3 +1";
+    } elsif ($bd =~ /"combined":true/) {
+        push @live, "$dbof->{$h{'X-CC-Uid'}} eligibility $h{'X-CC-Uid'} $rid";
+    }
+    $before = redis_snapshot();
+}
 
 # refused($name, $port, $method, $path, \@headers, $status, $body): the
 # answer, and not one byte of Redis changed
@@ -113,6 +154,23 @@ refused('grant, X-CC-Uid twice, the same', $P, 'POST', '/cc/grant?grant_id=g&n=1
 refused('flip, X_CC_Uid (nginx drops headers with "_")', $P, 'POST', '/cc/flip?request_id=a', ['X_CC_Uid', 7], 400, '{"error":"bad_uid"}');
 refused('flip, two Authorization headers (nginx refuses)', $PT, 'POST', '/cc/flip?request_id=a',
         ['Authorization', 'Bearer ' . token(7), 'Authorization', 'Bearer ' . token(8)], 400, qr/400 Bad Request/);
+acted('a flip of user 8', $P, 'POST', '/cc/flip?request_id=live8', ['X-CC-Uid', 8], 200, qr/\{"draw_id":"8:1",/);
+
+# argument names are matched as sent (case aside), never unescaped, as in
+# nginx's own $arg_NAME: an escaped name is another, unknown argument,
+# ignored like any other
+refused('flip, only an escaped name: %72equest_id', $P, 'POST', '/cc/flip?%72equest_id=a', $uid7, 400, $bad_rid);
+refused('flip, only an escaped name: request%5Fid', $P, 'POST', '/cc/flip?request%5Fid=a', $uid7, 400, $bad_rid);
+refused('flip, only an escaped name: %52EQUEST_ID', $P, 'POST', '/cc/flip?%52EQUEST_ID=a', $uid7, 400, $bad_rid);
+refused('combine, only an escaped name: %72equest_id', $P, 'POST', '/cc/combine?%72equest_id=a', ['X-CC-Uid', 22],
+        400, $bad_rid);
+refused('grant, only an escaped name: %67rant_id', $P, 'POST', '/cc/grant?%67rant_id=g&n=1', $uid7, 400,
+        '{"error":"bad_grant_id"}');
+refused('grant, only an escaped name: %6E', $P, 'POST', '/cc/grant?grant_id=g&%6E=1', $uid7, 400, '{"error":"bad_n"}');
+acted('a flip with request_id and an escaped %72equest_id: the plain one acts', $P, 'POST',
+      '/cc/flip?%72equest_id=zz&request_id=live7', $uid7, 200, qr/\{"draw_id":"7:2",/);
+like(redis_cmd(0, 'HGET', 'cc:{7}:u', ':live7') // '(nil)', qr/^2:/, '... redis: its answer is kept under "live7"');
+is(redis_cmd(0, 'HGET', 'cc:{7}:u', ':zz'), undef, '... and nothing under "zz"');
 
 # ids: 1..64 of [A-Za-z0-9_-], checked before any unescaping
 for my $rid ('a%2Db', '%61', 'a+b', 'a%00', '%C0%AF', "\xC0\xAF", "caf\xC3\xA9", "\xEF\xBC\xA1", 'a.b', 'a/b', 'x' x 65, 'x' x 5000, '') {
@@ -122,6 +180,15 @@ for my $rid ('a%2Db', '%61', 'a+b', 'a%00', '%C0%AF', "\xC0\xAF", "caf\xC3\xA9",
 }
 refused('grant, grant_id escaped', $P, 'POST', '/cc/grant?grant_id=%67&n=1', $uid7, 400, '{"error":"bad_grant_id"}');
 refused('grant, grant_id overlong UTF-8', $P, 'POST', "/cc/grant?grant_id=\xC0\xAF&n=1", $uid7, 400, '{"error":"bad_grant_id"}');
+for my $rid ('a%2Db', '%61', 'a%00', '%C0%AF', "\xC0\xAF", "\xE0\x80\xAF", "caf\xC3\xA9", 'x' x 65) {
+    my $show = $rid =~ s/([^\x21-\x7e])/sprintf '\\x%02X', ord $1/ger;
+    refused("combine, request_id \"$show\"", $P, 'POST', "/cc/combine?request_id=$rid", ['X-CC-Uid', 22], 400,
+            $bad_rid);
+}
+refused('grant, grant_id overlong UTF-8, escaped', $P, 'POST', '/cc/grant?grant_id=%C0%AF&n=1', $uid7, 400,
+        '{"error":"bad_grant_id"}');
+acted('a combine of user 22', $P, 'POST', '/cc/combine?request_id=set22', ['X-CC-Uid', 22], 200,
+      qr/\{"cards":\[0,1,0\],"kinds":3,"combined":true,"eligible":true\}$/);
 
 # uids: a positive decimal below 2^64, no sign, no leading zero, nothing else
 for my $uid ('007', '0', '+7', '-7', '7 8', '7,8', '7x', '0x7', '1e3', '%37', "\xEF\xBC\x97", "7\xC0\x80",
@@ -171,6 +238,7 @@ my $b23 = user_state(23);
 
 ($st, $bd) = req($PT, 'POST', '/cc/flip?request_id=x', @a_as_b);
 like("$st $bd", qr/^200 \{"draw_id":"21:1",/, 'flip: A\'s token with B\'s header draws for A');
+push @live, "$dbof->{21} draws 21 1 $1 x", "$dbof->{21} user_cards 21 $1 +1" if $bd =~ /"card":(\d+)/;
 is(redis_cmd(0, 'HGET', 'cc:{21}:u', 's'), 1, '... redis: A\'s sequence moved');
 ($st, $bd) = req($PT, 'GET', '/cc/eligibility', @a_as_b);
 like("$st $bd", qr/^200 \{"cards":\[\d,\d,\d\],"kinds":3,"combined":false,"eligible":false\}$/, 'eligibility: A\'s cards, not B\'s full set');
@@ -197,6 +265,15 @@ for my $q ('?award_id=spring-2027:23', '?uid=23', '?award_id=spring-2027:23&uid=
 }
 is(user_state(23), $b23, 'redis: user 23\'s award never claimed');
 is(redis_text(redis_cmd(0, 'LRANGE', 'cc:claims', 0, -1)), '9', 'redis: only user 9 queued, once');
+
+# MySQL: exactly the rows of the valid requests arrived, nothing else
+is(scalar(@live), 7, 'part 1 sent 3 valid flips and a combine, all answered');
+my $mysql_after;
+wait_until(sub { $mysql_after = mysql_rows(); my @d = mysql_delta($mysql_before, $mysql_after); @d >= @live }, 20);
+is_deeply([ mysql_delta($mysql_before, $mysql_after) ], [ sort @live ],
+          'part 1, MySQL: the valid draws and combine arrived; no hostile request added or changed a row')
+    or diag("MySQL now:\n$mysql_after");
+ok(worker_alive($ingest), 'cc-ingest lives on');
 stop_nginx($nginx);
 is(join('', sanitizer_reports($nginx->{error_log})), '', 'part 1: no sanitizer report in the error log');
 
