@@ -30,6 +30,7 @@ use Digest::SHA qw(hmac_sha256);
 use MIME::Base64 qw(encode_base64url);
 use IO::Socket::INET;
 use IO::Select;
+use Socket ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -269,8 +270,8 @@ is(redis_text(redis_cmd(0, 'LRANGE', 'cc:claims', 0, -1)), '9', 'redis: only use
 # MySQL: exactly the rows of the valid requests arrived, nothing else
 is(scalar(@live), 7, 'part 1 sent 3 valid flips and a combine, all answered');
 my $mysql_after;
-wait_until(sub { $mysql_after = mysql_rows(); my @d = mysql_delta($mysql_before, $mysql_after); @d >= @live }, 20);
-is_deeply([ mysql_delta($mysql_before, $mysql_after) ], [ sort @live ],
+wait_until(sub { $mysql_after = mysql_rows(); my @d = mysql_delta($mysql_before, $mysql_after); @d >= (my @w = live_delta(@live)) }, 20);
+is_deeply([ mysql_delta($mysql_before, $mysql_after) ], [ live_delta(@live) ],
           'part 1, MySQL: the valid draws and combine arrived; no hostile request added or changed a row')
     or diag("MySQL now:\n$mysql_after");
 ok(worker_alive($ingest), 'cc-ingest lives on');
@@ -295,7 +296,7 @@ $conf =~ s{error_log \S+ notice;}{error_log $dir/logs/error.log info;}g;
 $conf =~ s{/etc/cardcampaign/token\.secret}{$dir/secret}g;
 $conf =~ s{127\.0\.0\.1:(8080|8081|8082|8091)}{127.0.0.1:$port{$1}}g;
 $conf =~ s{cc_redis_shards [^;]+;}{cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};};
-$conf =~ s{^\s*cc_kafka_brokers [^;]+;\n}{}m;
+$conf =~ s{cc_kafka_brokers [^;]+;}{cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};};
 my $now = time;
 $conf =~ s{cc_campaign_start \S+;}{cc_campaign_start ${\( int($now) - 60 )};};
 $conf =~ s{cc_campaign_end\s+\S+;}{cc_campaign_end ${\( int($now) + 3600 )};};
@@ -306,6 +307,8 @@ my $temps = join '', map { "    ${_}_temp_path $dir/$_;\n" } qw(client_body prox
 $conf =~ s/^http \{\n/http {\n$temps/m;
 spew("$dir/run.conf", $conf);
 redis_cmd($_, 'FLUSHALL') for 0, 1;
+# users 1..60 include part 1's, whose draw ids start over with Redis
+mysql_query('TRUNCATE draws; TRUNCATE user_cards; TRUNCATE eligibility', $_) for qw(cc_s0 cc_s1);
 my $edge = spawn_worker($bin, '-p', $dir, '-c', "$dir/run.conf", '-g', "daemon off; pid $dir/run.pid;");
 my $E = "http://127.0.0.1:$port{8080}";
 wait_until(sub { my ($s) = http_request('GET', "$E/"); defined $s && $s == 404 }, 10)
@@ -316,6 +319,17 @@ for my $uid (1 .. 60) {
     die "grant $uid: $s $b" unless $s == 200;
 }
 $before = redis_snapshot();
+$mysql_before = mysql_rows();
+$dbof = shard_of_uids(1 .. 60);
+my @live2;     # the rows of the flips served below, all MySQL may gain
+
+# a served flip's draw: what it adds to MySQL
+sub served {
+    my ($rid, $body) = @_;
+    my ($uid, $seq, $card) = ($body // '') =~ /^\{"draw_id":"(\d+):(\d+)","card":(\d+)/ or return 0;
+    push @live2, "$dbof->{$uid} draws $uid $seq $card $rid", "$dbof->{$uid} user_cards $uid $card +1";
+    return 1;
+}
 
 sub at_edge {
     my ($name, $method, $path, $hdrs, $body, $want_status, $want_body) = @_;
@@ -348,13 +362,16 @@ at_edge('the metrics', 'GET', '/cc/metrics', [@tok1], undef, 404, qr/404 Not Fou
 {
     my ($s, $b) = http_request('POST', "$E/cc/flip?request_id=ok", pairs(@tok1, 'Content-Length', 0));
     like("$s $b", qr/^200 \{"draw_id":"1:1"/, 'edge: a flip with "Content-Length: 0" is served');
+    served('ok', $b);
 }
 
 # ---- slow clients against the example's timeouts ---------------------------
 
 # A child process holds $n connections to the edge and sends each its
 # request: the first part at once, the rest one byte a second; it reports per connection when the server
-# closed it (seconds after connecting) and what it answered.
+# closed it (seconds after connecting), what it answered, and the last
+# moment (epoch seconds) it saw the connection still ESTABLISHED, checked
+# every 0.1 s without reading (tcp_state).
 sub slow_clients {
     my ($n, $request_of) = @_;
     pipe(my $r, my $w) or die "pipe: $!";
@@ -366,32 +383,34 @@ sub slow_clients {
         return ($pid, $r);
     }
     close $r;
-    my (@sock, @t0, @req, @got, @closed);
+    my (@sock, @t0, @req, @got, @closed, @next, @last_open);
     for my $i (0 .. $n - 1) {
         $sock[$i] = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port{8080}, Proto => 'tcp')
             or do { print $w "connect $i: $!\n"; POSIX::_exit(1) };
         my ($at_once, $trickle) = $request_of->($i);
         syswrite($sock[$i], $at_once) == length $at_once or do { print $w "write $i: $!\n"; POSIX::_exit(1) };
         $sock[$i]->blocking(0);
-        ($t0[$i], $req[$i], $got[$i]) = (time, $trickle, '');
+        ($t0[$i], $req[$i], $got[$i], $next[$i]) = (time, $trickle, '', time);
     }
     syswrite $w, "ready\n";
     my $end = time + 40;
     while (time < $end && grep { !defined } @closed[0 .. $n - 1]) {
         for my $i (grep { !defined $closed[$_] } 0 .. $n - 1) {
+            $last_open[$i] = time if tcp_state($sock[$i]) eq 'ESTABLISHED';
             my $got = sysread($sock[$i], my $buf, 4096);
             if (defined $got && $got > 0) { $got[$i] .= $buf; next }
             if ((defined $got && $got == 0) || !$!{EAGAIN}) { $closed[$i] = time - $t0[$i]; next }
-            next unless length $req[$i];
+            next unless length $req[$i] && time >= $next[$i];
+            $next[$i] += 1;
             my $sent = syswrite($sock[$i], substr($req[$i], 0, 1));
             if (defined $sent && $sent == 1) { substr($req[$i], 0, 1, '') }
             elsif (!$!{EAGAIN}) { $closed[$i] = time - $t0[$i] }
         }
-        sleep 1;
+        sleep 0.1;
     }
     for my $i (0 .. $n - 1) {
         my ($status) = $got[$i] =~ m{^HTTP/1\.\d (\d{3})};
-        printf $w "%d %s %s\n", $i, $closed[$i] // 'open', $status // '-';
+        printf $w "%d %s %s %.3f\n", $i, $closed[$i] // 'open', $status // '-', $last_open[$i] // 0;
     }
     close $w;
     POSIX::_exit(0);
@@ -410,20 +429,45 @@ sub percentile {
     return $v[ int($p * $#v + 0.5) ];
 }
 
-# flips of users 1..60 through the edge, one at a time, each timed
+# flips of users 1..60 through the edge, one at a time, each timed (and
+# when it ended, in @probe_end); $watch is called between them
 my $probe_seq = 0;
+my @probe_end;
 sub probe_flips {
-    my ($n) = @_;
+    my ($n, $watch) = @_;
     my (@ms, $ok);
+    @probe_end = ();
     for (1 .. $n) {
         my $uid = 2 + $probe_seq++ % 59;
         my $t = time;
         my ($s, $b) = http_request('POST', "$E/cc/flip?request_id=p$probe_seq", { Authorization => 'Bearer ' . token($uid) });
+        push @probe_end, time;
         push @ms, (time - $t) * 1000;
-        $ok++ if defined $s && $s == 200;
+        $ok++ if defined $s && $s == 200 && served("p$probe_seq", $b);
+        $watch->() if $watch;
         sleep 0.02;
     }
     return ($ok // 0, @ms);
+}
+
+# A client that pipelines $n requests on one connection and never reads
+# an answer, its receive buffer as small as the kernel allows: nginx
+# writes answers until the socket's buffers are full, then waits at most
+# send_timeout for room.  Returns [socket, local port, time it sent all].
+sub non_reader {
+    my ($port, $request, $n) = @_;
+    socket(my $s, Socket::PF_INET(), Socket::SOCK_STREAM(), 0) or die "socket: $!";
+    setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), pack('i', 2048)) or die "SO_RCVBUF: $!";
+    connect($s, Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or die "connect: $!";
+    my $all = $request x $n;
+    my $end = time + 5;
+    while (length $all && time < $end) {
+        my $sent = syswrite($s, $all);
+        die "non-reader write: $!" unless defined $sent;
+        substr($all, 0, $sent, '');
+    }
+    die 'non-reader: the server took only part of the requests' if length $all;
+    return [ $s, (Socket::unpack_sockaddr_in(getsockname $s))[0], time ];
 }
 
 my ($ok0, @base) = probe_flips(100);
@@ -440,11 +484,39 @@ my ($kid, $pipe) = slow_clients(200, sub {
                        . token($uid) . "\r\nContent-Length: 200\r\n\r\n", 'b' x 200);   # then its body
 });
 my $t_slow = time;
-my ($ok1, @during) = probe_flips(200);
+
+# meanwhile, send_timeout: two clients ask the admin server for the
+# metrics (over 4 KB each) 1000 times on one connection and never read.
+# (At the edge a client cannot reach send_timeout: its answers are a few
+# hundred bytes, at most keepalive_requests = 1000 on a connection, and
+# the kernel's buffers take them all.)  nginx closes each with requests
+# unread, so the kernel resets the connection, which the client's own
+# socket state shows without reading (tcp_state).
+my $metrics_size = length((http_request('GET', "http://127.0.0.1:$port{8091}/cc/metrics"))[1] // '');
+my @nr = map { non_reader($port{8091}, "GET /cc/metrics HTTP/1.1\r\nHost: x\r\n\r\n", 1000) } 1 .. 2;
+my @nr_closed;      # when nginx closed each, seconds after its requests were sent
+sub watch {
+    for my $i (0 .. $#nr) {
+        $nr_closed[$i] //= time - $nr[$i][2] if tcp_state($nr[$i][0]) ne 'ESTABLISHED';
+    }
+}
+
+my ($ok1, @during) = probe_flips(200, \&watch);
 my @slow = results($kid, $pipe);
 my $held = time - $t_slow;
+wait_until(sub { watch(); @nr_closed == @nr && !grep { !defined } @nr_closed }, 15);
 is(scalar @slow, 200, '200 slow clients ran');
 is($ok1, 200, 'while 200 slow clients hang on, 200 flips by others are all served');
+
+# the probes ran while the slow clients held their connections: every
+# head was still ESTABLISHED (seen by its client) after the probes ended
+my ($first_close) = sort { $a <=> $b } map { $_->[3] } grep { $_->[0] < 180 } @slow;
+my $overlap = grep { $_ <= $first_close } @probe_end;
+diag(sprintf '%d of the 200 flips ended while all 180 slow heads were open; the first was seen open '
+           . 'last %.1fs after they began, the last flip ended after %.1fs', $overlap,
+     $first_close - $t_slow, $probe_end[-1] - $t_slow);
+# (about 200 here, a flip every ~25 ms; 50 leaves room for a slow machine)
+cmp_ok($overlap, '>=', 50, 'at least 50 of those flips ended while all 180 slow heads were still open');
 my @heads = grep { $_->[0] < 180 } @slow;
 my @bodies = grep { $_->[0] >= 180 } @slow;
 is(scalar(grep { $_->[1] ne 'open' && $_->[1] <= 5 + 2 } @heads), 180,
@@ -463,12 +535,28 @@ cmp_ok($max, '<', 1000, '... and none waits a second');
 my $snap = redis_snapshot();
 unlike($snap, qr/cc:\{1\d\d\d\}/, 'redis: no key of any slow client\'s user');
 
+diag(sprintf 'non-readers closed by nginx after %s s (metrics answer %d bytes)',
+     join(', ', map { defined $_ ? sprintf('%.1f', $_) : 'never' } @nr_closed), $metrics_size);
+ok($metrics_size > 4000, 'a metrics answer is over 4 KB: 1000 of them outgrow the socket buffers');
+is(scalar(grep { defined && $_ > 5 - 0.5 && $_ <= 5 + 2.5 } @nr_closed), 2,
+   'two clients pipelining 1000 metrics requests, never reading: closed by send_timeout (5s), within 2.5s more');
+
+# MySQL: the flips served, nothing of the hostile requests nor of a slow client
+my $mysql_after;
+wait_until(sub { $mysql_after = mysql_rows(); my @d = mysql_delta($mysql_before, $mysql_after); @d >= (my @w = live_delta(@live2)) }, 20);
+is(scalar(@live2), 2 * 301, 'part 2 served 301 flips');
+is_deeply([ mysql_delta($mysql_before, $mysql_after) ], [ live_delta(@live2) ],
+          'part 2, MySQL: exactly the served flips arrived; no hostile request, no slow client added a row')
+    or diag("MySQL now:\n$mysql_after");
+
 stop_worker($edge, 'QUIT', 10);
 my $log = slurp("$dir/logs/error.log");
 is(scalar(() = $log =~ /client timed out \(110: Connection timed out\) while reading client request line/g), 90,
    'the error log names the 90 request lines that timed out');
 is(scalar(() = $log =~ /client timed out \(110: Connection timed out\) while reading client request headers/g), 90,
    '... and the 90 heads');
+is(scalar(() = $log =~ /client timed out \(110: Connection timed out\), client: \S+, server: , request: "GET \/cc\/metrics /g), 2,
+   '... and the 2 metrics answers that could not be sent');
 is(join('', sanitizer_reports("$dir/logs/error.log")), '', 'part 2: no sanitizer report in the error log');
 
 done_testing();

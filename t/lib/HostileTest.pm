@@ -2,15 +2,15 @@ package HostileTest;
 
 # HostileTest - what t/060-hostile.t reads besides Redis: every row of the
 # two MySQL shards (cc_s0, cc_s1) as text, what changed between two such
-# texts, and the kernel's view of the TCP connections on a port (from
-# /proc/net/tcp*, so that reading it opens no connection of its own).
+# texts, and the state of a TCP connection, read without reading from it.
 
 use strict;
 use warnings;
 use Exporter 'import';
 use CcTest;
+use Socket ();
 
-our @EXPORT = qw(mysql_rows mysql_delta tcp_peers);
+our @EXPORT = qw(mysql_rows mysql_delta live_delta tcp_state);
 
 my @DBS = qw(cc_s0 cc_s1);
 
@@ -56,32 +56,29 @@ sub mysql_delta {
     return sort @out;
 }
 
-# { peer port => TCP state } of the sockets whose local port is $port:
-# the server's side of its clients' connections.  States as the kernel
-# names them: ESTABLISHED until the server closes or shuts its side.
-my %STATE = ('01' => 'ESTABLISHED', '02' => 'SYN_SENT', '03' => 'SYN_RECV', '04' => 'FIN_WAIT1',
-             '05' => 'FIN_WAIT2', '06' => 'TIME_WAIT', '07' => 'CLOSE', '08' => 'CLOSE_WAIT',
-             '09' => 'LAST_ACK', '0A' => 'LISTEN', '0B' => 'CLOSING');
-
-sub tcp_peers {
-    my ($port) = @_;
-    my %peer;
-    for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
-        open my $h, '<', $file or next;
-        <$h>;
-        while (my $line = <$h>) {
-            my (undef, undef, $local, $remote, $st) = split /\s+/, $line;
-            next unless hex((split /:/, $local)[-1]) == $port;
-            my $rport = hex((split /:/, $remote)[-1]);
-            next if $rport == 0;
-            # a TIME_WAIT of an earlier connection on the same pair may
-            # linger: a live state wins
-            $peer{$rport} = $STATE{$st} // $st
-                unless defined $peer{$rport} && $peer{$rport} ne 'TIME_WAIT';
-        }
-        close $h;
+# The lines mysql_delta gives for these expected rows: a card counted
+# once per draw ("db user_cards uid card +1") is summed per user and kind.
+sub live_delta {
+    my (%cards, @out);
+    for (@_) {
+        if (/^(.* user_cards \d+ \d+) \+(\d+)$/) { $cards{$1} += $2 }
+        else                                       { push @out, $_ }
     }
-    return \%peer;
+    push @out, map { "$_ +$cards{$_}" } keys %cards;
+    return sort @out;
+}
+
+# The TCP state of a socket as its own kernel sees it (TCP_INFO), without
+# reading from it: ESTABLISHED while the peer keeps the connection,
+# CLOSE_WAIT once the peer closed it (its FIN arrived), CLOSE once the
+# peer reset it (a peer that closes with requests unread resets).
+my @STATE = qw(? ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT
+               LAST_ACK LISTEN CLOSING);
+
+sub tcp_state {
+    my ($sock) = @_;
+    my $info = getsockopt($sock, Socket::IPPROTO_TCP(), Socket::TCP_INFO()) or return 'ERROR';
+    return $STATE[ unpack 'C', $info ] // 'UNKNOWN';
 }
 
 1;
