@@ -1,9 +1,13 @@
 # Hostile HTTP: every request below is refused with a documented 4xx (or a
 # connection nginx itself closes) and changes nothing: the whole Redis
 # dataset (every user hash, grant set, stock counter, claim queue and the
-# draw log cc:draws, the only way a draw reaches Kafka, cc-ingest and
-# MySQL) is read after each one and compared with the one before (README,
-# "Hostile input").
+# draw log cc:draws) is read after each one and compared with the one
+# before (README, "Hostile input").  The whole pipeline runs: the module
+# publishes to the Kafka mock broker and cc-ingest writes into two MySQL
+# shards, whose every row (draws, cards, eligibility, dead letters, awards,
+# the ledger) is read before and after each part: what changed must be
+# exactly the rows of the few valid requests sent in between, which prove
+# that the pipeline was live.
 #
 # Part 1 runs the module directly (a trusted-header server and a token
 # server on one Redis shard): repeated arguments and headers, escaped and
@@ -17,12 +21,16 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcCampaign;
+use PayoutTest;
+use HostileTest;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use Digest::SHA qw(hmac_sha256);
 use MIME::Base64 qw(encode_base64url);
 use IO::Socket::INET;
 use IO::Select;
+use Socket ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -43,11 +51,16 @@ sub token {
 
 # ---- part 1: the module ------------------------------------------------------
 
+payout_setup();                                # mariadbd, the schema of cc_s0 and cc_s1
+kafka_start(partitions => 4);
+my $ingest = start_ingest();
+
 my ($P, $PT) = ($ENV{TEST_NGINX_SERVER_PORT}, $ENV{TEST_NGINX_SERVER_PORT1});
 my $locations = all_locations('location = /cc/award { cc_award; }',
                               'location = /cc/claim { cc_claim; }');
 my $nginx = start_nginx(<<"CONF");
     cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};
+    cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};
     cc_cards 1 1 1;
     cc_claim_wait 100ms;
     server {
@@ -80,9 +93,39 @@ die "seed flip: $st $bd" unless $st == 200;
 redis_cmd(0, 'HSET', 'cc:{9}:u', 'w', 'p:500:spring-2027:9');
 redis_cmd(0, 'HSET', 'cc:{22}:u', 'k0', 1, 'k1', 2, 'k2', 1);
 redis_cmd(0, 'HSET', 'cc:{23}:u', 'w', 'p:700:spring-2027:23');
+seed_awards('spring-2027', { 9 => 500, 23 => 700 }, redis => 0);   # as cc-draw writes them, pools funded
 my $before = redis_snapshot();
 like($before, qr/cc:\{7\}:u .*c=4.*s=1/, 'the seeded state: user 7 flipped once, 4 chances left');
 like($before, qr/shard0 cc:draws \(stream\) d,7:1:\d:\d+:seed\n/, '... and the draw is in the log');
+
+# MySQL: the seed's draw arrives through Kafka and cc-ingest
+my $dbof = shard_of_uids(7, 8, 9, 21, 22, 23);
+my ($seed_card) = $bd =~ /"card":(\d+)/;
+ok(wait_until(sub { mysql_rows() =~ /^$dbof->{7} draws 7\t1\t$seed_card\tseed\t\d+$/m }, 20),
+   'MySQL: the seed flip reached its shard through Kafka and cc-ingest');
+my $mysql_before = mysql_rows();
+like($mysql_before, qr/^$dbof->{23} awards spring-2027:23\tspring-2027\t23\t700\tpending\t/m,
+     '... and the awards of users 9 and 23 are pending in MySQL, their pools funded');
+my @live;      # what the valid requests below must add to MySQL, nothing else
+
+# acted($name, $port, $method, $path, \@headers, $status, $body_regex): a
+# valid request between the hostile ones: its answer, and what it must add
+# to MySQL (a draw or a combine); the Redis state to keep is read again
+sub acted {
+    my ($name, $port, $method, $path, $hdrs, $want_status, $want_body) = @_;
+    my ($st, $bd) = req($port, $method, $path, @$hdrs);
+    $bd //= '';
+    like(($st // '-') . " $bd", qr/^$want_status $want_body/, "valid, $name: $want_status")
+        or diag($CcTest::error // '');
+    my %h = @$hdrs;
+    my ($rid) = $path =~ /(?:^|[?&])request_id=([\w-]+)/;
+    if ($bd =~ /^\{"draw_id":"(\d+):(\d+)","card":(\d+)/) {
+        push @live, "$dbof->{$1} draws $1 $2 $3 $rid", "$dbof->{$1} user_cards $1 $3 +1";
+    } elsif ($bd =~ /"combined":true/) {
+        push @live, "$dbof->{$h{'X-CC-Uid'}} eligibility $h{'X-CC-Uid'} $rid";
+    }
+    $before = redis_snapshot();
+}
 
 # refused($name, $port, $method, $path, \@headers, $status, $body): the
 # answer, and not one byte of Redis changed
@@ -113,6 +156,23 @@ refused('grant, X-CC-Uid twice, the same', $P, 'POST', '/cc/grant?grant_id=g&n=1
 refused('flip, X_CC_Uid (nginx drops headers with "_")', $P, 'POST', '/cc/flip?request_id=a', ['X_CC_Uid', 7], 400, '{"error":"bad_uid"}');
 refused('flip, two Authorization headers (nginx refuses)', $PT, 'POST', '/cc/flip?request_id=a',
         ['Authorization', 'Bearer ' . token(7), 'Authorization', 'Bearer ' . token(8)], 400, qr/400 Bad Request/);
+acted('a flip of user 8', $P, 'POST', '/cc/flip?request_id=live8', ['X-CC-Uid', 8], 200, qr/\{"draw_id":"8:1",/);
+
+# argument names are matched as sent (case aside), never unescaped, as in
+# nginx's own $arg_NAME: an escaped name is another, unknown argument,
+# ignored like any other
+refused('flip, only an escaped name: %72equest_id', $P, 'POST', '/cc/flip?%72equest_id=a', $uid7, 400, $bad_rid);
+refused('flip, only an escaped name: request%5Fid', $P, 'POST', '/cc/flip?request%5Fid=a', $uid7, 400, $bad_rid);
+refused('flip, only an escaped name: %52EQUEST_ID', $P, 'POST', '/cc/flip?%52EQUEST_ID=a', $uid7, 400, $bad_rid);
+refused('combine, only an escaped name: %72equest_id', $P, 'POST', '/cc/combine?%72equest_id=a', ['X-CC-Uid', 22],
+        400, $bad_rid);
+refused('grant, only an escaped name: %67rant_id', $P, 'POST', '/cc/grant?%67rant_id=g&n=1', $uid7, 400,
+        '{"error":"bad_grant_id"}');
+refused('grant, only an escaped name: %6E', $P, 'POST', '/cc/grant?grant_id=g&%6E=1', $uid7, 400, '{"error":"bad_n"}');
+acted('a flip with request_id and an escaped %72equest_id: the plain one acts', $P, 'POST',
+      '/cc/flip?%72equest_id=zz&request_id=live7', $uid7, 200, qr/\{"draw_id":"7:2",/);
+like(redis_cmd(0, 'HGET', 'cc:{7}:u', ':live7') // '(nil)', qr/^2:/, '... redis: its answer is kept under "live7"');
+is(redis_cmd(0, 'HGET', 'cc:{7}:u', ':zz'), undef, '... and nothing under "zz"');
 
 # ids: 1..64 of [A-Za-z0-9_-], checked before any unescaping
 for my $rid ('a%2Db', '%61', 'a+b', 'a%00', '%C0%AF', "\xC0\xAF", "caf\xC3\xA9", "\xEF\xBC\xA1", 'a.b', 'a/b', 'x' x 65, 'x' x 5000, '') {
@@ -122,6 +182,15 @@ for my $rid ('a%2Db', '%61', 'a+b', 'a%00', '%C0%AF', "\xC0\xAF", "caf\xC3\xA9",
 }
 refused('grant, grant_id escaped', $P, 'POST', '/cc/grant?grant_id=%67&n=1', $uid7, 400, '{"error":"bad_grant_id"}');
 refused('grant, grant_id overlong UTF-8', $P, 'POST', "/cc/grant?grant_id=\xC0\xAF&n=1", $uid7, 400, '{"error":"bad_grant_id"}');
+for my $rid ('a%2Db', '%61', 'a%00', '%C0%AF', "\xC0\xAF", "\xE0\x80\xAF", "caf\xC3\xA9", 'x' x 65) {
+    my $show = $rid =~ s/([^\x21-\x7e])/sprintf '\\x%02X', ord $1/ger;
+    refused("combine, request_id \"$show\"", $P, 'POST', "/cc/combine?request_id=$rid", ['X-CC-Uid', 22], 400,
+            $bad_rid);
+}
+refused('grant, grant_id overlong UTF-8, escaped', $P, 'POST', '/cc/grant?grant_id=%C0%AF&n=1', $uid7, 400,
+        '{"error":"bad_grant_id"}');
+acted('a combine of user 22', $P, 'POST', '/cc/combine?request_id=set22', ['X-CC-Uid', 22], 200,
+      qr/\{"cards":\[0,1,0\],"kinds":3,"combined":true,"eligible":true\}$/);
 
 # uids: a positive decimal below 2^64, no sign, no leading zero, nothing else
 for my $uid ('007', '0', '+7', '-7', '7 8', '7,8', '7x', '0x7', '1e3', '%37', "\xEF\xBC\x97", "7\xC0\x80",
@@ -171,6 +240,7 @@ my $b23 = user_state(23);
 
 ($st, $bd) = req($PT, 'POST', '/cc/flip?request_id=x', @a_as_b);
 like("$st $bd", qr/^200 \{"draw_id":"21:1",/, 'flip: A\'s token with B\'s header draws for A');
+push @live, "$dbof->{21} draws 21 1 $1 x", "$dbof->{21} user_cards 21 $1 +1" if $bd =~ /"card":(\d+)/;
 is(redis_cmd(0, 'HGET', 'cc:{21}:u', 's'), 1, '... redis: A\'s sequence moved');
 ($st, $bd) = req($PT, 'GET', '/cc/eligibility', @a_as_b);
 like("$st $bd", qr/^200 \{"cards":\[\d,\d,\d\],"kinds":3,"combined":false,"eligible":false\}$/, 'eligibility: A\'s cards, not B\'s full set');
@@ -197,6 +267,16 @@ for my $q ('?award_id=spring-2027:23', '?uid=23', '?award_id=spring-2027:23&uid=
 }
 is(user_state(23), $b23, 'redis: user 23\'s award never claimed');
 is(redis_text(redis_cmd(0, 'LRANGE', 'cc:claims', 0, -1)), '9', 'redis: only user 9 queued, once');
+
+# MySQL: exactly the rows of the valid requests arrived, nothing else
+is(scalar(@live), 7, 'part 1 sent 3 valid flips and a combine, all answered');
+my $mysql_after;
+wait_until(sub { $mysql_after = mysql_rows(); my @d = mysql_delta($mysql_before, $mysql_after);
+                 my @w = live_delta(@live); @d >= @w }, 20);
+is_deeply([ mysql_delta($mysql_before, $mysql_after) ], [ live_delta(@live) ],
+          'part 1, MySQL: the valid draws and combine arrived; no hostile request added or changed a row')
+    or diag("MySQL now:\n$mysql_after");
+ok(worker_alive($ingest), 'cc-ingest lives on');
 stop_nginx($nginx);
 is(join('', sanitizer_reports($nginx->{error_log})), '', 'part 1: no sanitizer report in the error log');
 
@@ -218,7 +298,7 @@ $conf =~ s{error_log \S+ notice;}{error_log $dir/logs/error.log info;}g;
 $conf =~ s{/etc/cardcampaign/token\.secret}{$dir/secret}g;
 $conf =~ s{127\.0\.0\.1:(8080|8081|8082|8091)}{127.0.0.1:$port{$1}}g;
 $conf =~ s{cc_redis_shards [^;]+;}{cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};};
-$conf =~ s{^\s*cc_kafka_brokers [^;]+;\n}{}m;
+$conf =~ s{cc_kafka_brokers [^;]+;}{cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};};
 my $now = time;
 $conf =~ s{cc_campaign_start \S+;}{cc_campaign_start ${\( int($now) - 60 )};};
 $conf =~ s{cc_campaign_end\s+\S+;}{cc_campaign_end ${\( int($now) + 3600 )};};
@@ -229,6 +309,8 @@ my $temps = join '', map { "    ${_}_temp_path $dir/$_;\n" } qw(client_body prox
 $conf =~ s/^http \{\n/http {\n$temps/m;
 spew("$dir/run.conf", $conf);
 redis_cmd($_, 'FLUSHALL') for 0, 1;
+# users 1..60 include part 1's, whose draw ids start over with Redis
+mysql_query('TRUNCATE draws; TRUNCATE user_cards; TRUNCATE eligibility', $_) for qw(cc_s0 cc_s1);
 my $edge = spawn_worker($bin, '-p', $dir, '-c', "$dir/run.conf", '-g', "daemon off; pid $dir/run.pid;");
 my $E = "http://127.0.0.1:$port{8080}";
 wait_until(sub { my ($s) = http_request('GET', "$E/"); defined $s && $s == 404 }, 10)
@@ -239,6 +321,17 @@ for my $uid (1 .. 60) {
     die "grant $uid: $s $b" unless $s == 200;
 }
 $before = redis_snapshot();
+$mysql_before = mysql_rows();
+$dbof = shard_of_uids(1 .. 60);
+my @live2;     # the rows of the flips served below, all MySQL may gain
+
+# a served flip's draw: what it adds to MySQL
+sub served {
+    my ($rid, $body) = @_;
+    my ($uid, $seq, $card) = ($body // '') =~ /^\{"draw_id":"(\d+):(\d+)","card":(\d+)/ or return 0;
+    push @live2, "$dbof->{$uid} draws $uid $seq $card $rid", "$dbof->{$uid} user_cards $uid $card +1";
+    return 1;
+}
 
 sub at_edge {
     my ($name, $method, $path, $hdrs, $body, $want_status, $want_body) = @_;
@@ -271,13 +364,16 @@ at_edge('the metrics', 'GET', '/cc/metrics', [@tok1], undef, 404, qr/404 Not Fou
 {
     my ($s, $b) = http_request('POST', "$E/cc/flip?request_id=ok", pairs(@tok1, 'Content-Length', 0));
     like("$s $b", qr/^200 \{"draw_id":"1:1"/, 'edge: a flip with "Content-Length: 0" is served');
+    served('ok', $b);
 }
 
 # ---- slow clients against the example's timeouts ---------------------------
 
 # A child process holds $n connections to the edge and sends each its
 # request: the first part at once, the rest one byte a second; it reports per connection when the server
-# closed it (seconds after connecting) and what it answered.
+# closed it (seconds after connecting), what it answered, and the last
+# moment (epoch seconds) it saw the connection still ESTABLISHED, checked
+# every 0.1 s without reading (tcp_state).
 sub slow_clients {
     my ($n, $request_of) = @_;
     pipe(my $r, my $w) or die "pipe: $!";
@@ -289,32 +385,34 @@ sub slow_clients {
         return ($pid, $r);
     }
     close $r;
-    my (@sock, @t0, @req, @got, @closed);
+    my (@sock, @t0, @req, @got, @closed, @next, @last_open);
     for my $i (0 .. $n - 1) {
         $sock[$i] = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port{8080}, Proto => 'tcp')
             or do { print $w "connect $i: $!\n"; POSIX::_exit(1) };
         my ($at_once, $trickle) = $request_of->($i);
         syswrite($sock[$i], $at_once) == length $at_once or do { print $w "write $i: $!\n"; POSIX::_exit(1) };
         $sock[$i]->blocking(0);
-        ($t0[$i], $req[$i], $got[$i]) = (time, $trickle, '');
+        ($t0[$i], $req[$i], $got[$i], $next[$i]) = (time, $trickle, '', time);
     }
     syswrite $w, "ready\n";
     my $end = time + 40;
     while (time < $end && grep { !defined } @closed[0 .. $n - 1]) {
         for my $i (grep { !defined $closed[$_] } 0 .. $n - 1) {
+            $last_open[$i] = time if tcp_state($sock[$i]) eq 'ESTABLISHED';
             my $got = sysread($sock[$i], my $buf, 4096);
             if (defined $got && $got > 0) { $got[$i] .= $buf; next }
             if ((defined $got && $got == 0) || !$!{EAGAIN}) { $closed[$i] = time - $t0[$i]; next }
-            next unless length $req[$i];
+            next unless length $req[$i] && time >= $next[$i];
+            $next[$i] += 1;
             my $sent = syswrite($sock[$i], substr($req[$i], 0, 1));
             if (defined $sent && $sent == 1) { substr($req[$i], 0, 1, '') }
             elsif (!$!{EAGAIN}) { $closed[$i] = time - $t0[$i] }
         }
-        sleep 1;
+        sleep 0.1;
     }
     for my $i (0 .. $n - 1) {
         my ($status) = $got[$i] =~ m{^HTTP/1\.\d (\d{3})};
-        printf $w "%d %s %s\n", $i, $closed[$i] // 'open', $status // '-';
+        printf $w "%d %s %s %.3f\n", $i, $closed[$i] // 'open', $status // '-', $last_open[$i] // 0;
     }
     close $w;
     POSIX::_exit(0);
@@ -333,20 +431,43 @@ sub percentile {
     return $v[ int($p * $#v + 0.5) ];
 }
 
-# flips of users 1..60 through the edge, one at a time, each timed
+# flips of users 1..60 through the edge, one at a time, each timed (and
+# when it ended, in @probe_end); $watch is called between them
 my $probe_seq = 0;
+my @probe_end;
 sub probe_flips {
-    my ($n) = @_;
+    my ($n, $watch) = @_;
     my (@ms, $ok);
+    @probe_end = ();
     for (1 .. $n) {
         my $uid = 2 + $probe_seq++ % 59;
         my $t = time;
         my ($s, $b) = http_request('POST', "$E/cc/flip?request_id=p$probe_seq", { Authorization => 'Bearer ' . token($uid) });
+        push @probe_end, time;
         push @ms, (time - $t) * 1000;
-        $ok++ if defined $s && $s == 200;
+        $ok++ if defined $s && $s == 200 && served("p$probe_seq", $b);
+        $watch->() if $watch;
         sleep 0.02;
     }
     return ($ok // 0, @ms);
+}
+
+# A client that pipelines $n requests on one connection and never reads
+# an answer, its receive buffer as small as the kernel allows: nginx
+# writes answers until the socket's buffers are full, then waits at most
+# send_timeout for room.  Returns [socket, the time it sent them all].
+sub non_reader {
+    my ($port, $request, $n) = @_;
+    socket(my $s, Socket::PF_INET(), Socket::SOCK_STREAM(), 0) or die "socket: $!";
+    setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), pack('i', 2048)) or die "SO_RCVBUF: $!";
+    connect($s, Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or die "connect: $!";
+    my $all = $request x $n;
+    while (length $all) {                # blocking: the server's receive buffer takes them
+        my $sent = syswrite($s, $all);
+        die "non-reader write: $!" unless defined $sent;
+        substr($all, 0, $sent, '');
+    }
+    return [ $s, time ];
 }
 
 my ($ok0, @base) = probe_flips(100);
@@ -363,11 +484,39 @@ my ($kid, $pipe) = slow_clients(200, sub {
                        . token($uid) . "\r\nContent-Length: 200\r\n\r\n", 'b' x 200);   # then its body
 });
 my $t_slow = time;
-my ($ok1, @during) = probe_flips(200);
+
+# meanwhile, send_timeout: two clients ask the admin server for the
+# metrics (over 4 KB each) 1000 times on one connection and never read.
+# (At the edge a client cannot reach send_timeout: its answers are a few
+# hundred bytes, at most keepalive_requests = 1000 on a connection, and
+# the kernel's buffers take them all.)  nginx closes each with requests
+# unread, so the kernel resets the connection, which the client's own
+# socket state shows without reading (tcp_state).
+my $metrics_size = length((http_request('GET', "http://127.0.0.1:$port{8091}/cc/metrics"))[1] // '');
+my @nr = map { non_reader($port{8091}, "GET /cc/metrics HTTP/1.1\r\nHost: x\r\n\r\n", 1000) } 1 .. 2;
+my @nr_closed;      # when nginx closed each, seconds after its requests were sent
+sub watch {
+    for my $i (0 .. $#nr) {
+        $nr_closed[$i] //= time - $nr[$i][1] if tcp_state($nr[$i][0]) ne 'ESTABLISHED';
+    }
+}
+
+my ($ok1, @during) = probe_flips(200, \&watch);
 my @slow = results($kid, $pipe);
 my $held = time - $t_slow;
+wait_until(sub { watch(); @nr_closed == @nr && !grep { !defined } @nr_closed }, 15);
 is(scalar @slow, 200, '200 slow clients ran');
 is($ok1, 200, 'while 200 slow clients hang on, 200 flips by others are all served');
+
+# the probes ran while the slow clients held their connections: every
+# head was still ESTABLISHED (seen by its client) after the probes ended
+my ($first_close) = sort { $a <=> $b } map { $_->[3] } grep { $_->[0] < 180 } @slow;
+my $overlap = grep { $_ <= $first_close } @probe_end;
+diag(sprintf '%d of the 200 flips ended while all 180 slow heads were open; the first was seen open '
+           . 'last %.1fs after they began, the last flip ended after %.1fs', $overlap,
+     $first_close - $t_slow, $probe_end[-1] - $t_slow);
+# (about 200 here, a flip every ~25 ms; 50 leaves room for a slow machine)
+cmp_ok($overlap, '>=', 50, 'at least 50 of those flips ended while all 180 slow heads were still open');
 my @heads = grep { $_->[0] < 180 } @slow;
 my @bodies = grep { $_->[0] >= 180 } @slow;
 is(scalar(grep { $_->[1] ne 'open' && $_->[1] <= 5 + 2 } @heads), 180,
@@ -386,12 +535,28 @@ cmp_ok($max, '<', 1000, '... and none waits a second');
 my $snap = redis_snapshot();
 unlike($snap, qr/cc:\{1\d\d\d\}/, 'redis: no key of any slow client\'s user');
 
+diag(sprintf 'non-readers closed by nginx after %s s (metrics answer %d bytes)',
+     join(', ', map { defined $_ ? sprintf('%.1f', $_) : 'never' } @nr_closed), $metrics_size);
+ok($metrics_size > 4000, 'a metrics answer is over 4 KB: 1000 of them outgrow the socket buffers');
+is(scalar(grep { defined && $_ > 5 - 0.5 && $_ <= 5 + 2.5 } @nr_closed), 2,
+   'two clients pipelining 1000 metrics requests, never reading: closed by send_timeout (5s), within 2.5s more');
+
+# MySQL: the flips served, nothing of the hostile requests nor of a slow client
+wait_until(sub { $mysql_after = mysql_rows(); my @d = mysql_delta($mysql_before, $mysql_after);
+                 my @w = live_delta(@live2); @d >= @w }, 20);
+is(scalar(@live2), 2 * 301, 'part 2 served 301 flips');
+is_deeply([ mysql_delta($mysql_before, $mysql_after) ], [ live_delta(@live2) ],
+          'part 2, MySQL: exactly the served flips arrived; no hostile request, no slow client added a row')
+    or diag("MySQL now:\n$mysql_after");
+
 stop_worker($edge, 'QUIT', 10);
 my $log = slurp("$dir/logs/error.log");
 is(scalar(() = $log =~ /client timed out \(110: Connection timed out\) while reading client request line/g), 90,
    'the error log names the 90 request lines that timed out');
 is(scalar(() = $log =~ /client timed out \(110: Connection timed out\) while reading client request headers/g), 90,
    '... and the 90 heads');
+is(scalar(() = $log =~ /client timed out \(110: Connection timed out\), client: \S+, server: , request: "GET \/cc\/metrics /g), 2,
+   '... and the 2 metrics answers that could not be sent');
 is(join('', sanitizer_reports("$dir/logs/error.log")), '', 'part 2: no sanitizer report in the error log');
 
 done_testing();
