@@ -3,7 +3,8 @@
 # Run as root on Debian 12.  Installs nothing when everything is there.
 #
 #   scripts/deps.sh            build, test and demo packages
-#   scripts/deps.sh bench      also wrk, time and the OpenResty peer's packages
+#   scripts/deps.sh bench      also wrk, time, ss and the OpenResty peer's packages
+#   scripts/deps.sh valgrind   also valgrind (make test-valgrind)
 set -eu
 
 pkgs="build-essential pkg-config curl ca-certificates
@@ -14,9 +15,12 @@ pkgs="build-essential pkg-config curl ca-certificates
       clang libclang-rt-14-dev
       libcurl4-openssl-dev libmicrohttpd-dev"
 
-if [ "${1:-}" = bench ]; then
-    pkgs="$pkgs wrk time libnginx-mod-http-lua lua-nginx-redis lua-cjson"
-fi
+case ${1:-} in
+    '') ;;
+    bench) pkgs="$pkgs wrk time iproute2 libnginx-mod-http-lua lua-nginx-redis lua-cjson" ;;
+    valgrind) pkgs="$pkgs valgrind" ;;
+    *) echo "usage: scripts/deps.sh [bench | valgrind]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $pkgs; do
