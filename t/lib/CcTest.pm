@@ -1558,8 +1558,13 @@ Block sections (Test::Base syntax; "--- name: value" or multi-line):
                    after the response and the "wait"), check_tests: N
   shared config    filters on_shard0 / on_shards (http_config: the shard
                    line, then the block's lines) and all_locations (config:
-                   the block's lines, then a location per handler); also
-                   plain functions, e.g. for start_nginx(http_config => ...)
+                   the block's lines, then a location per handler they do
+                   not locate themselves); also plain functions, e.g. for
+                   start_nginx(http_config => on_shard0(...))
+  beside it        t/lib/CcKeys.pm (Redis key names, mirroring
+                   common/cc_keys.h), t/lib/CcToken.pm (signed tokens, the
+                   secret file, the with_token filter), t/lib/CcMetrics.pm
+                   (metrics(), outcome(): one request counted once)
 
 Tests per block: per repetition 1 (status) + 1 per response_body(_like) +
 1 per response_headers(_like) line + check_tests + 1 per error_log /
