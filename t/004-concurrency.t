@@ -4,17 +4,18 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 
 sub sum_cards {
     my ($shard, $uid, $kinds) = @_;
     my $sum = 0;
-    $sum += (redis_cmd($shard, 'HGET', "cc:{$uid}:u", "k$_") // 0) for 0 .. $kinds - 1;
+    $sum += (redis_cmd($shard, 'HGET', user_key($uid), "k$_") // 0) for 0 .. $kinds - 1;
     return $sum;
 }
 
 sub shard_of {
     my ($uid) = @_;
-    my @on = grep { redis_cmd($_, 'EXISTS', "cc:{$uid}:u") } 0, 1;
+    my @on = grep { redis_cmd($_, 'EXISTS', user_key($uid)) } 0, 1;
     return @on == 1 ? $on[0] : "@on";
 }
 
@@ -44,25 +45,25 @@ for (@ok) {
 is_deeply([ sort { $a <=> $b } keys %seq ], [ 1 .. 50 ], 'draw ids are 77:1 .. 77:50, each once');
 is(scalar(grep { $seq{$_} == 50 - $_ } keys %seq), 50, 'chances_left follows the sequence');
 
-is(redis_cmd($shard, 'HGET', 'cc:{77}:u', 'c'), 0, 'redis: no chance left');
-is(redis_cmd($shard, 'HGET', 'cc:{77}:u', 's'), 50, 'redis: sequence at 50');
+is(redis_cmd($shard, 'HGET', user_key(77), 'c'), 0, 'redis: no chance left');
+is(redis_cmd($shard, 'HGET', user_key(77), 's'), 50, 'redis: sequence at 50');
 is(sum_cards($shard, 77, 5), 50, 'redis: 50 cards held');
-my @results = grep { /^:/ } @{ redis_cmd($shard, 'HKEYS', 'cc:{77}:u') };
+my @results = grep { /^:/ } @{ redis_cmd($shard, 'HKEYS', user_key(77)) };
 is(scalar @results, 50, 'redis: 50 stored answers, none for the refusals');
-my $lines = join "\n", map { $_->[1][1] } @{ redis_cmd($shard, 'XRANGE', 'cc:draws', '-', '+') };
+my $lines = join "\n", map { $_->[1][1] } @{ redis_cmd($shard, 'XRANGE', log_key(), '-', '+') };
 is(scalar(() = $lines =~ /^77:\d+:\d:\d{13}:c\d+$/mg), 50, 'redis: 50 draws in the log');
 
 # the same 200 requests again are retries: same answers, nothing changes
 my @again = concurrent_requests(200, 'POST', '/cc/flip?request_id=c%d', { 'X-CC-Uid' => 77 });
 is(scalar(grep { $res[$_][0] == 200 && $again[$_][1] eq $res[$_][1] } 0 .. 199), 50,
    'each successful flip retried answers its first body');
-is(redis_cmd($shard, 'HGET', 'cc:{77}:u', 's'), 50, 'redis: retries drew nothing');
+is(redis_cmd($shard, 'HGET', user_key(77), 's'), 50, 'redis: retries drew nothing');
 
 # --- 100 concurrent copies of one grant ------------------------------------
 
 @res = concurrent_requests(100, 'POST', '/cc/grant?grant_id=same&n=7&x=%d', { 'X-CC-Uid' => 78 });
 is(scalar(grep { $_->[0] == 200 } @res), 100, 'all 100 copies of a grant answer 200');
-is(redis_cmd(shard_of(78), 'HGET', 'cc:{78}:u', 'c'), 7, 'redis: the grant was applied once');
+is(redis_cmd(shard_of(78), 'HGET', user_key(78), 'c'), 7, 'redis: the grant was applied once');
 
 # --- users spread over both shards, each user on one ----------------------
 
@@ -75,7 +76,7 @@ for my $uid (1000 .. 1099) {
 }
 is(($on{0} // 0) + ($on{1} // 0), 100, 'every user is on exactly one shard');
 ok(($on{0} // 0) > 20 && ($on{1} // 0) > 20, "both shards hold users ($on{0}/$on{1})");
-my $whole = grep { my $s = shard_of($_); redis_cmd($s, 'HGET', "cc:{$_}:u", 's') == 2 } 1000 .. 1099;
+my $whole = grep { my $s = shard_of($_); redis_cmd($s, 'HGET', user_key($_), 's') == 2 } 1000 .. 1099;
 is($whole, 100, "a user's flips all reach its shard");
 
 unlike(nginx_error_log(), qr/\[(error|alert|crit)\]/, 'no error logged');
@@ -84,7 +85,7 @@ stop_nginx();
 # --- the weights are honoured ---------------------------------------------
 
 start_nginx(undef, http_config => on_shards('cc_cards 1 1;'), config => all_locations());
-redis_cmd($_, 'HSET', 'cc:{5}:u', 'c', 2000) for 0, 1;
+redis_cmd($_, 'HSET', user_key(5), 'c', 2000) for 0, 1;
 my %n;
 for my $i (1 .. 20) {
     my @r = concurrent_requests(50, 'POST', "/cc/flip?request_id=w${i}_%d", { 'X-CC-Uid' => 5 });
@@ -96,7 +97,7 @@ ok($n{0} > 400 && $n{0} < 600, "weights 1:1 give an even split ($n{0}/$n{1})");
 stop_nginx();
 
 start_nginx(undef, http_config => on_shards('cc_cards 99 1;'), config => all_locations());
-redis_cmd($_, 'HSET', 'cc:{5}:u', 'c', 2000) for 0, 1;
+redis_cmd($_, 'HSET', user_key(5), 'c', 2000) for 0, 1;
 %n = ();
 for my $i (1 .. 20) {
     my @r = concurrent_requests(50, 'POST', "/cc/flip?request_id=v${i}_%d", { 'X-CC-Uid' => 5 });

@@ -5,6 +5,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 
@@ -39,7 +40,7 @@ ok($back, 'service resumes by itself once Redis is back');
 ($st, $body) = flip(1, 'up1');
 like("$st $body", qr/^200 \{"draw_id":"1:1","card":\d,"chances_left":2\}$/,
      'flips again after the restart (the new Redis has only the new grant)');
-is(redis_cmd(0, 'HGET', 'cc:{1}:u', 'c'), 2, 'redis: the flip after the restart is stored');
+is(redis_cmd(0, 'HGET', user_key(1), 'c'), 2, 'redis: the flip after the restart is stored');
 ok(log_has(qr/\[notice\].*connected again/), 'the recovery is logged');
 
 # --- Redis frozen: 503 within the configured timeout ---------------------
@@ -71,17 +72,17 @@ grant(1, 'g-ns', 5);
 redis_cmd(0, 'SCRIPT', 'FLUSH');
 ($st, $body) = flip(1, 'noscript');
 like("$st $body", qr/^200 \{"draw_id":"1:\d+"/, 'after SCRIPT FLUSH the flip still works');
-my $before = redis_cmd(0, 'HGET', 'cc:{1}:u', 'c');
+my $before = redis_cmd(0, 'HGET', user_key(1), 'c');
 redis_cmd(0, 'SCRIPT', 'FLUSH');
 ($st, $body) = grant(1, 'g3', 1);
 is("$st $body", '200 {"chances":' . ($before + 1) . '}', 'and so does the grant');
-is(redis_cmd(0, 'SISMEMBER', 'cc:{1}:g', 'g3'), 1, 'redis: the grant id is recorded');
+is(redis_cmd(0, 'SISMEMBER', grants_key(1), 'g3'), 1, 'redis: the grant id is recorded');
 ok(!log_has(qr/NOSCRIPT/), 'NOSCRIPT is handled, not logged as an error');
 
 # --- a key of the wrong type fails its own request, not its batch ---------
 
-redis_cmd(0, 'SET', 'cc:{66}:u', 'not a hash');
-redis_cmd(0, 'HSET', 'cc:{67}:u', 'c', 100);
+redis_cmd(0, 'SET', user_key(66), 'not a hash');
+redis_cmd(0, 'HSET', user_key(67), 'c', 100);
 {
     # two clients write at once, so both flips usually share one EVALSHA
     my @s = map { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die } 0 .. 1;
@@ -95,12 +96,12 @@ redis_cmd(0, 'HSET', 'cc:{67}:u', 'c', 100);
     like($res[1], qr/^HTTP\/1\.1 200 .*\{"draw_id":"67:1","card":\d,"chances_left":99\}$/s,
          'the other user in the same turn: 200');
     ok(log_has(qr/\[error\].*redis shard .*WRONGTYPE/), 'the broken key is logged');
-    is(redis_cmd(0, 'HGET', 'cc:{67}:u', 's'), 1, 'redis: the good flip is stored');
+    is(redis_cmd(0, 'HGET', user_key(67), 's'), 1, 'redis: the good flip is stored');
 }
 
 # --- clients that hang up --------------------------------------------------
 
-redis_cmd(0, 'HSET', 'cc:{2}:u', 'c', 100);
+redis_cmd(0, 'HSET', user_key(2), 'c', 100);
 
 # the reply comes after the client left: the command is detached, then freed
 redis_pause(0);
@@ -115,10 +116,10 @@ for my $i (1 .. 20) {
     my ($s, $b) = flip(2, "gone$i");
     $first{$i} = $b if $s == 200;
 }
-my $s = redis_cmd(0, 'HGET', 'cc:{2}:u', 's');
+my $s = redis_cmd(0, 'HGET', user_key(2), 's');
 is(scalar keys %first, 20, 'every abandoned flip can be retried');
 is($s, 20, 'redis: each abandoned request id was drawn once');
-is(redis_cmd(0, 'HGET', 'cc:{2}:u', 'c'), 80, 'redis: 20 chances spent, not more');
+is(redis_cmd(0, 'HGET', user_key(2), 'c'), 80, 'redis: 20 chances spent, not more');
 is(scalar(grep { (flip(2, "gone$_"))[1] eq $first{$_} } 1 .. 20), 20, 'a second retry answers the same');
 
 # the client leaves and the command then times out

@@ -6,10 +6,10 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
-use Digest::SHA qw(hmac_sha256);
-use MIME::Base64 qw(encode_base64url);
+use CcToken;
 
 my $top = abs_path('.');
 my $so  = $ENV{CC_MODULE_SO} || "$top/build/nginx/ngx_http_cc_module.so";
@@ -23,8 +23,7 @@ sub spew  { open my $h, '>', $_[0] or die "$_[0]: $!"; print $h $_[1]; close $h 
 
 my $conf = slurp("$top/nginx.conf.example");
 my $secret = 'example-campaign-secret-0123456789abcdef';
-spew("$dir/token.secret", "$secret\n");
-chmod 0644, "$dir/token.secret";
+token_secret_file(dir => $dir, name => 'token.secret', secret => $secret);
 
 like($conf, qr/^load_module \S+ngx_http_cc_module\.so;/m, 'the example loads the module');
 like($conf, qr/hash \$cc_route_uid consistent;/, 'the edge hashes the uid, consistent');
@@ -76,11 +75,7 @@ sub run_example {
     return $w;
 }
 
-sub token {
-    my ($uid) = @_;
-    my $exp = time + 3600;
-    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $secret));
-}
+sub token { sign_token($_[0], time + 3600, $secret) }
 
 sub flip_at_edge {
     my ($uid, $rid, $tok) = @_;
@@ -116,7 +111,7 @@ my ($s, $b) = flip_at_edge(3, 'x', token(4) =~ s/^4\./3./r);
 is("$s $b", '401 {"error":"unauthorized"}', 'a forged token is refused through the edge');
 ($s, $b) = http_request('POST', "http://127.0.0.1:$port{8080}/cc/grant?grant_id=z&n=99", { 'X-CC-Uid' => 1 });
 like("$s $b", qr/^404 .*404 Not Found/s, 'grants are not reachable through the edge');
-is(redis_cmd($_, 'SISMEMBER', 'cc:{1}:g', 'z'), 0, "redis shard $_: the grant id was not applied") for 0, 1;
+is(redis_cmd($_, 'SISMEMBER', grants_key(1), 'z'), 0, "redis shard $_: the grant id was not applied") for 0, 1;
 ($s, $b) = http_request('GET', "http://127.0.0.1:$port{8080}/cc/metrics");
 unlike("$s $b", qr/cc_flips_total/, 'nor are metrics');
 like("$s $b", qr/^404 /, '... answered 404');
@@ -149,7 +144,7 @@ is($moved, scalar @on2, 'app2\'s users move to app1');
 
 my $draws = 0;
 for my $uid (1 .. 40) {
-    $draws += redis_cmd($_, 'HGET', "cc:{$uid}:u", 's') // 0 for 0, 1;
+    $draws += redis_cmd($_, 'HGET', user_key($uid), 's') // 0 for 0, 1;
 }
 is($draws, 160, 'redis: 160 draws, none twice through the failover');
 

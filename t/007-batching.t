@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use File::Temp qw(tempfile);
 use Time::HiRes qw(sleep);
 
@@ -37,9 +38,9 @@ start_nginx(undef, workers => 1,
             http_config => on_shard0('cc_redis_timeout 10s;', 'cc_cards 1 1000000;'),
             config => all_locations());
 
-redis_cmd(0, 'HSET', 'cc:{1}:u', 'c', 1);
-redis_cmd(0, 'HSET', 'cc:{2}:u', 'c', 130);
-redis_cmd(0, 'HSET', 'cc:{3}:u', 'c', 1);
+redis_cmd(0, 'HSET', user_key(1), 'c', 1);
+redis_cmd(0, 'HSET', user_key(2), 'c', 130);
+redis_cmd(0, 'HSET', user_key(3), 'c', 1);
 
 # one request alone leaves at once, as one EVALSHA
 redis_cmd(0, 'CONFIG', 'RESETSTAT');
@@ -66,9 +67,9 @@ my %seq = map { m/^200 \{"draw_id":"2:(\d+)","card":1,"chances_left":(\d+)\}$/ &
           @wave;
 is_deeply([ sort { $a <=> $b } keys %seq ], [ 1 .. 130 ], 'the 130 waiting flips are the draws 2:1 .. 2:130');
 is(evalsha_calls(), 4, 'sent as 4 EVALSHAs: the first alone, 2 full batches of 64, then the last 2');
-is(redis_cmd(0, 'HGET', 'cc:{2}:u', 's'), 130, 'redis: user 2 drew 130 times');
-is(redis_cmd(0, 'HGET', 'cc:{2}:u', 'c'), 0, 'redis: and has no chance left');
-my @entries = @{ redis_cmd(0, 'XRANGE', 'cc:draws', '-', '+') };
+is(redis_cmd(0, 'HGET', user_key(2), 's'), 130, 'redis: user 2 drew 130 times');
+is(redis_cmd(0, 'HGET', user_key(2), 'c'), 0, 'redis: and has no chance left');
+my @entries = @{ redis_cmd(0, 'XRANGE', log_key(), '-', '+') };
 is_deeply([ map { scalar(() = $_->[1][1] =~ /\n/g) + 1 } @entries ], [ 1, 1, 64, 64, 2 ],
           'redis: one log entry a batch: the lone flip, the first, 64, 64, 2');
 

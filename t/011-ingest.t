@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use Time::HiRes qw(time);
 
@@ -116,7 +117,7 @@ is(log_events(0) + log_events(1), $events, 'the Redis draw logs hold the 400 dra
 my ($rc, $err) = run_reconcile();
 is($rc, 0, 'cc-reconcile --once exits 0');
 like($err, qr/pass done: $events draws checked, 0 written/, 'it finds nothing missing');
-is(redis_cmd(0, 'XLEN', 'cc:draws') + redis_cmd(1, 'XLEN', 'cc:draws'), 0, 'and trims the logs');
+is(redis_cmd(0, 'XLEN', log_key()) + redis_cmd(1, 'XLEN', log_key()), 0, 'and trims the logs');
 is_deeply([ state_diff(1 .. 40) ], [], 'MySQL unchanged');
 
 # ---- the reconciler skips what it cannot read, and says so -------------------
@@ -124,10 +125,10 @@ is_deeply([ state_diff(1 .. 40) ], [], 'MySQL unchanged');
 my $db9 = shard_of_uids(9001)->{9001};
 my $s9 = 0;                            # any shard: rows go by uid
 my $ms = int(time * 1000);
-redis_cmd($s9, 'XADD', 'cc:draws', '*', 'd', join "\n", "9001:1:2:$ms:good", "x:1:2:$ms:r",
+redis_cmd($s9, 'XADD', log_key(), '*', 'd', join "\n", "9001:1:2:$ms:good", "x:1:2:$ms:r",
           "9001:2:2:$ms:bad id", "9001:3:2:$ms", "9001:0:2:$ms:zero", "9001:4:99:$ms:card", "9001:5:2:$ms:next");
-redis_cmd($s9, 'XADD', 'cc:draws', '*', 'y', 'z', 'u', 9001);
-redis_cmd($s9, 'XADD', 'cc:draws', '*', 'q', 1);
+redis_cmd($s9, 'XADD', log_key(), '*', 'y', 'z', 'u', 9001);
+redis_cmd($s9, 'XADD', log_key(), '*', 'q', 1);
 ($rc, $err) = run_reconcile();
 is($rc, 0, 'cc-reconcile exits 0 over unreadable log entries');
 like($err, qr/pass done: 2 draws checked, 2 written, 7 unreadable/, 'it counts the two good draws and the 7 bad');
@@ -140,10 +141,10 @@ like($err, qr/skipping log entry \d+-\d+: unknown type/, 'an unknown entry type'
 like($err, qr/skipping log entry \d+-\d+: no draw and no combine in it/, 'an entry with neither');
 is_deeply(mysql_query("SELECT seq, card, request_id FROM draws WHERE uid = 9001 ORDER BY seq", $db9),
           [ [1, 2, 'good'], [5, 2, 'next'] ], 'MySQL: the good draws around the bad, nothing else');
-is(redis_cmd($s9, 'XLEN', 'cc:draws'), 0, 'the log is trimmed past the bad entries');
+is(redis_cmd($s9, 'XLEN', log_key()), 0, 'the log is trimmed past the bad entries');
 
 # an entry holds at most a batch of 64 draws; more are not read
-redis_cmd($s9, 'XADD', 'cc:draws', '*', 'd', join "\n", map { "9002:$_:1:$ms:m$_" } 1 .. 65);
+redis_cmd($s9, 'XADD', log_key(), '*', 'd', join "\n", map { "9002:$_:1:$ms:m$_" } 1 .. 65);
 ($rc, $err) = run_reconcile();
 is($rc, 0, 'cc-reconcile exits 0 over an oversized entry');
 like($err, qr/log entry \d+-\d+ holds over 64 draws; the rest are skipped/, 'it says so');

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use Time::HiRes qw(sleep);
 
@@ -21,7 +22,7 @@ sub total_rows {
 sub redis_draws {
     my $n = 0;
     for my $uid (@users) {
-        for my $i (0, 1) { $n += redis_cmd($i, 'HGET', "cc:{$uid}:u", 's') // 0 }
+        for my $i (0, 1) { $n += redis_cmd($i, 'HGET', user_key($uid), 's') // 0 }
     }
     return $n;
 }

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use File::Temp qw(tempdir);
 use IO::Socket::IP;
 use IPC::Run ();
@@ -38,9 +39,9 @@ is(wait_worker($init, 20), 0, 'the MySQL shard is created') or diag(worker_stder
 
 # a flip batch of two draws and a combine, as the flip script writes them
 my $ms = int(time * 1000) - 5000;
-cli('XADD', 'cc:draws', '*', 'd', join "\n", "6001:1:2:$ms:v6-a", "6001:2:3:$ms:v6-b");
-cli('XADD', 'cc:draws', '*', 'y', 'c', 'u', 6001, 'r', 'v6-c', 't', $ms);
-is(cli('XLEN', 'cc:draws'), 2, 'the log holds the two entries');
+cli('XADD', log_key(), '*', 'd', join "\n", "6001:1:2:$ms:v6-a", "6001:2:3:$ms:v6-b");
+cli('XADD', log_key(), '*', 'y', 'c', 'u', 6001, 'r', 'v6-c', 't', $ms);
+is(cli('XLEN', log_key()), 2, 'the log holds the two entries');
 
 sub reconcile {
     my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0, @_, @mysql);
@@ -58,17 +59,17 @@ is_deeply(mysql_query('SELECT card, n FROM user_cards WHERE uid = 6001 ORDER BY 
           [ [2, 1], [3, 1] ], 'MySQL: the card counts');
 is_deeply(mysql_query('SELECT uid, request_id, combined_at FROM eligibility', 'cc_v6'),
           [ [6001, 'v6-c', $ms] ], 'MySQL: the combine');
-is(cli('XLEN', 'cc:draws'), 0, 'Redis: the log is trimmed');
+is(cli('XLEN', log_key()), 0, 'Redis: the log is trimmed');
 
 # the same draws again insert nothing
-cli('XADD', 'cc:draws', '*', 'd', "6001:1:2:$ms:v6-a");
+cli('XADD', log_key(), '*', 'd', "6001:1:2:$ms:v6-a");
 ($rc, $err) = reconcile('--redis', "[::1]:$port");
 is($rc, 0, 'a second pass exits 0');
 like($err, qr/pass done: 1 draws checked, 0 written/, 'a draw MySQL has is checked, not written');
 is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 2, 'MySQL: still two draws');
 
 # MySQL away: the pass backs off and retries until it is back
-cli('XADD', 'cc:draws', '*', 'd', "6001:3:4:$ms:v6-d");
+cli('XADD', log_key(), '*', 'd', "6001:3:4:$ms:v6-d");
 mysql_stop();
 my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0, '--redis', "[::1]:$port", @mysql);
 ok(wait_until(sub { worker_stderr($w) =~ /retrying in 200 ms/ }, 10), 'MySQL down: cc-reconcile retries');
@@ -77,17 +78,17 @@ mysql_start();
 is(wait_worker($w, 30), 0, 'and completes the pass once MySQL is back');
 like(worker_stderr($w), qr/pass done: 1 draws checked, 1 written/, '... writing the draw');
 is(mysql_value('SELECT request_id FROM draws WHERE seq = 3', 'cc_v6'), 'v6-d', 'MySQL: the draw');
-is(cli('XLEN', 'cc:draws'), 0, 'Redis: trimmed');
+is(cli('XLEN', log_key()), 0, 'Redis: trimmed');
 
 # a stop while MySQL is away: the log is kept for the next pass
-cli('XADD', 'cc:draws', '*', 'd', "6001:4:4:$ms:v6-e");
+cli('XADD', log_key(), '*', 'd', "6001:4:4:$ms:v6-e");
 mysql_stop();
 $w = spawn_worker('cc-reconcile', '--once', '--grace', 0, '--redis', "[::1]:$port", @mysql);
 ok(wait_until(sub { worker_stderr($w) =~ /retrying in/ }, 10), 'MySQL down again: retrying');
 is(stop_worker($w), 1, 'SIGTERM while retrying: exit 1');
 like(worker_stderr($w), qr/pass done: 0 draws checked, 0 written, 0 unreadable, 1 shard\(s\) failed/,
      '... the shard failed');
-is(cli('XLEN', 'cc:draws'), 1, 'Redis: the entry stays in the log');
+is(cli('XLEN', log_key()), 1, 'Redis: the entry stays in the log');
 mysql_start();
 ($rc, $err) = reconcile('--redis', "[::1]:$port");
 like($err, qr/pass done: 1 draws checked, 1 written/, 'the next pass writes it');

@@ -5,9 +5,10 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use Time::HiRes qw(time sleep);
 
-sub shard_of { my ($uid) = @_; (grep { redis_cmd($_, 'EXISTS', "cc:{$uid}:u") } 0, 1)[0] }
+sub shard_of { my ($uid) = @_; (grep { redis_cmd($_, 'EXISTS', user_key($uid)) } 0, 1)[0] }
 sub post { http_request('POST', $_[1], { 'X-CC-Uid' => $_[0] }) }
 sub get  { http_request('GET',  $_[1], { 'X-CC-Uid' => $_[0] }) }
 
@@ -16,14 +17,14 @@ sub get  { http_request('GET',  $_[1], { 'X-CC-Uid' => $_[0] }) }
 start_nginx(undef, workers => 2, http_config => on_shards(), config => all_locations());
 post(5, '/cc/grant?grant_id=g&n=1');
 my $s = shard_of(5);
-redis_cmd($s, 'HSET', 'cc:{5}:u', map { ("k$_", 3) } 0 .. 4);
+redis_cmd($s, 'HSET', user_key(5), map { ("k$_", 3) } 0 .. 4);
 
 my @res = concurrent_requests(100, 'POST', '/cc/combine?request_id=c%d', { 'X-CC-Uid' => 5 });
 is(scalar(grep { $_->[0] == 200 } @res), 100, '100 concurrent combines all answer 200');
 is(scalar(grep { $_->[1] eq '{"cards":[2,2,2,2,2],"kinds":5,"combined":true,"eligible":true}' } @res), 100,
    'each says combined, with one set consumed');
-is_deeply(redis_cmd($s, 'HMGET', 'cc:{5}:u', map { "k$_" } 0 .. 4), [ (2) x 5 ], 'redis: exactly one set consumed');
-my $log = redis_cmd($s, 'XRANGE', 'cc:draws', '-', '+');
+is_deeply(redis_cmd($s, 'HMGET', user_key(5), map { "k$_" } 0 .. 4), [ (2) x 5 ], 'redis: exactly one set consumed');
+my $log = redis_cmd($s, 'XRANGE', log_key(), '-', '+');
 is(scalar(grep { $_->[1][0] eq 'y' } @$log), 1, 'redis: one combine in the log');
 my ($st, $body) = http_request('GET', '/cc/metrics');
 stop_nginx();
@@ -41,10 +42,10 @@ for my $uid (101 .. 140) {
 my ($rare, $drawn, %counter) = (0, 0);
 for my $uid (101 .. 140) {
     my $sh = shard_of($uid);
-    $rare += redis_cmd($sh, 'HGET', "cc:{$uid}:u", 'k4') // 0;
-    $drawn += redis_cmd($sh, 'HGET', "cc:{$uid}:u", 's') // 0;
+    $rare += redis_cmd($sh, 'HGET', user_key($uid), 'k4') // 0;
+    $drawn += redis_cmd($sh, 'HGET', user_key($uid), 's') // 0;
 }
-$counter{$_} = redis_cmd($_, 'GET', 'cc:stock:4') // 0 for 0, 1;
+$counter{$_} = redis_cmd($_, 'GET', stock_key(4)) // 0 for 0, 1;
 is($drawn, 800, '800 cards drawn');
 is($rare, 11, 'exactly the 11 rare cards in stock were issued');
 is($counter{0} + $counter{1}, 11, 'the shards\' stock counters add up to 11');
@@ -57,7 +58,7 @@ like($b2, qr/^\{"draw_id":"101:\d+"/, 'a retry replays its answer');
 post(141, '/cc/grant?grant_id=g&n=30');
 my @more = concurrent_requests(30, 'POST', '/cc/flip?request_id=m%d', { 'X-CC-Uid' => 141 });
 is(scalar(grep { $_->[1] =~ /"card":[0-3]/ } @more), 30, 'once the stock is spent, every draw is another kind');
-is((redis_cmd(0, 'GET', 'cc:stock:4') // 0) + (redis_cmd(1, 'GET', 'cc:stock:4') // 0), 11, 'and the counters stay at 11');
+is((redis_cmd(0, 'GET', stock_key(4)) // 0) + (redis_cmd(1, 'GET', stock_key(4)) // 0), 11, 'and the counters stay at 11');
 stop_nginx();
 
 # ---- the campaign window ---------------------------------------------------
@@ -65,7 +66,7 @@ stop_nginx();
 my $now = time;
 start_nginx(undef, config => all_locations(), http_config => on_shard0(
     sprintf("cc_campaign_start %d;\ncc_campaign_end %d;", $now + 3, $now + 3600)));
-redis_cmd(0, 'HSET', 'cc:{9}:u', 'c', 5, map { ("k$_", 1) } 0 .. 4);
+redis_cmd(0, 'HSET', user_key(9), 'c', 5, map { ("k$_", 1) } 0 .. 4);
 for my $try (['flip', '/cc/flip?request_id=a'], ['grant', '/cc/grant?grant_id=a&n=1'],
              ['combine', '/cc/combine?request_id=a']) {
     ($st, $body) = post(9, $try->[1]);
@@ -74,7 +75,7 @@ for my $try (['flip', '/cc/flip?request_id=a'], ['grant', '/cc/grant?grant_id=a&
 ($st, $body) = get(9, '/cc/eligibility');
 is("$st $body", '200 {"cards":[1,1,1,1,1],"kinds":5,"combined":false,"eligible":false}',
    'before the start: eligibility is readable');
-is(redis_cmd(0, 'HGET', 'cc:{9}:u', 'c'), 5, 'redis: nothing changed');
+is(redis_cmd(0, 'HGET', user_key(9), 'c'), 5, 'redis: nothing changed');
 sleep($now + 3 - time + 0.05) if time < $now + 3;
 ($st, $body) = post(9, '/cc/flip?request_id=b');
 like("$st $body", qr/^200 \{"draw_id":"9:1"/, 'from the start second on: open') or diag(nginx_error_log());
@@ -102,7 +103,7 @@ start_nginx(undef, config => all_locations(), http_config => on_shard0(
 is("$st $body", '403 {"error":"campaign_closed"}', 'after the combine cutoff: combine is 403');
 ($st, $body) = post(9, '/cc/flip?request_id=e');
 like("$st $body", qr/^200 /, 'but flips go on until the end');
-is(redis_cmd(0, 'HGET', 'cc:{9}:u', 'e'), undef, 'redis: no combine');
+is(redis_cmd(0, 'HGET', user_key(9), 'e'), undef, 'redis: no combine');
 stop_nginx();
 
 done_testing();

@@ -3,45 +3,26 @@
 #
 # "--- http_config on_shard0" and "--- config all_locations" (filters of
 # t/lib/CcTest.pm) add the one shard and a location per handler: a block
-# holds only the directives it varies.  "--- config with_token" is that
-# server with the good secret, which all blocks but two use.
+# holds only the directives it varies.  "--- config with_token" (a filter
+# of t/lib/CcToken.pm) is that server with the good secret, which all
+# blocks but two use.
 
 use lib 't/lib';
 use CcTest;
-use Digest::SHA qw(hmac_sha256);
-use MIME::Base64 qw(encode_base64url);
-use File::Temp qw(tempdir);
+use CcToken;
 
-my $dir = tempdir(CLEANUP => 1);
-my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
-
-sub spew { my ($f, $t) = @_; open my $h, '>', $f or die $!; print $h $t; close $h }
-spew("$dir/secret", "$secret\n");
-spew("$dir/short", "too short\n");
-chmod 0644, "$dir/secret", "$dir/short";
-chmod 0755, $dir;
-
-# a filter: the handlers behind cc_identity token with the good secret
-sub with_token {
-    return all_locations('    cc_identity token $TEST_NGINX_CC_SECRET;', @_);
-}
-
-sub token {
-    my ($uid, $exp, $key) = @_;
-    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $key // $secret));
-}
+$ENV{TEST_NGINX_CC_SECRET} = token_secret_file();
+$ENV{TEST_NGINX_CC_SHORT} = token_secret_file(secret => 'too short');
 
 my $later = time + 3600;
-my $good = token(7, $later);
+my $good = sign_token(7, $later);
 (my $sig = $good) =~ s/^7\.\d+\.//;
 
-$ENV{TEST_NGINX_CC_SECRET} = "$dir/secret";
-$ENV{TEST_NGINX_CC_SHORT} = "$dir/short";
 $ENV{TEST_NGINX_TOKEN_7} = $good;
-$ENV{TEST_NGINX_TOKEN_EXPIRED} = token(7, time - 1);
+$ENV{TEST_NGINX_TOKEN_EXPIRED} = sign_token(7, time - 1);
 $ENV{TEST_NGINX_TOKEN_FORGED} = "8.$later.$sig";
 $ENV{TEST_NGINX_TOKEN_LATER} = "7." . ($later + 1) . ".$sig";
-$ENV{TEST_NGINX_TOKEN_OTHER_KEY} = token(7, $later, 'another-secret-that-is-32-bytes-long!');
+$ENV{TEST_NGINX_TOKEN_OTHER_KEY} = sign_token(7, $later, 'another-secret-that-is-32-bytes-long!');
 $ENV{TEST_NGINX_TOKEN_TRUNCATED} = substr($good, 0, length($good) - 1);
 
 plan tests => planned_tests();

@@ -1,78 +1,31 @@
 # Every outcome of every endpoint is answered with its status and body and
 # counted exactly once in /cc/metrics: +1 on its counter, +0 on every
-# other request counter, and the user's Redis state as the outcome says.
-# Flips also add one observation to cc_flip_latency_seconds, whatever
-# their outcome; the other endpoints add none.
+# other request counter (the award's and the claim's too), and the user's
+# Redis state as the outcome says.  Flips also add one observation to
+# cc_flip_latency_seconds, whatever their outcome; the other endpoints add
+# none, and none to cc_claim_wait_seconds.  outcome() and metrics() are
+# t/lib/CcMetrics.pm's; t/032-claim-wait.t drives the award and the claim.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
-use Digest::SHA qw(hmac_sha256);
-use MIME::Base64 qw(encode_base64url);
-use File::Temp qw(tempdir);
+use CcKeys;
+use CcMetrics;
+use CcToken;
 
-my $dir = tempdir(CLEANUP => 1);
-my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
-{ open my $h, '>', "$dir/secret" or die $!; print $h "$secret\n"; close $h }
-chmod 0644, "$dir/secret";
-chmod 0755, $dir;
-
-my $later = time + 3600;
-sub token { my ($uid) = @_; "$uid.$later." . encode_base64url(hmac_sha256("$uid.$later", $secret)) }
-
-my $shard = $ENV{TEST_NGINX_REDIS_SHARD0};
-my $locs = join ' ', map {
-    ("location = /cc/$_ { cc_$_; }", "location = /t/$_ { cc_identity token $dir/secret; cc_$_; }")
-} qw(flip grant combine eligibility);
-$locs .= ' location = /cc/metrics { cc_metrics; }';
-
-# the request counters and the histogram, as name => value
-sub metrics {
-    my ($st, $body) = http_request('GET', '/cc/metrics');
-    die "metrics: $st" unless $st == 200;
-    return { map { /^(\S+) (\S+)$/ ? ($1 => $2) : () } grep { !/^#/ } split /\n/, $body };
-}
-
-sub outcome_counters {
-    my ($m) = @_;
-    return { map { ($_ => $m->{$_}) }
-             grep { /^cc_(flips|grants|combines|eligibility_checks)_total\{|^cc_closed_total$/ } keys %$m };
-}
-
-sub user_state { my ($uid) = @_; my %h = @{ redis_cmd(0, 'HGETALL', "cc:{$uid}:u") // [] }; \%h }
-
-# runs one request; checks status and body, +1 on $counter and +0 on the
-# others, the flip histogram, and returns the user's state before and after
-sub outcome {
-    my (%c) = @_;
-    my $before = metrics();
-    my $state = defined $c{uid} ? user_state($c{uid}) : undef;
-    my ($st, $body, $h) = http_request($c{method}, $c{path}, $c{headers});
-    my $after = metrics();
-    my $name = $c{name};
-    like("$st $body", $c{answer}, "$name: answer") or diag(nginx_error_log());
-    my ($b, $a) = (outcome_counters($before), outcome_counters($after));
-    my %delta = map { ($_ => $a->{$_} - ($b->{$_} // 0)) } keys %$a;
-    is($delta{$c{counter}}, 1, "$name: +1 on $c{counter}");
-    my @others = grep { $_ ne $c{counter} && $delta{$_} != 0 } sort keys %delta;
-    is_deeply(\@others, [], "$name: +0 on the other counters");
-    my $flips = $c{path} =~ m{/flip} ? 1 : 0;
-    is($after->{cc_flip_latency_seconds_count} - $before->{cc_flip_latency_seconds_count}, $flips,
-       "$name: $flips in the flip latency histogram");
-    like($h->{allow} // '', $c{allow}, "$name: Allow header") if $c{allow};
-    is($h->{'www-authenticate'}, 'Bearer', "$name: WWW-Authenticate") if $st == 401;
-    return ($state, defined $c{uid} ? user_state($c{uid}) : undef);
-}
+# every handler plain (/cc/) and behind a token (/t/), and the metrics
+my $locs = token_locations(token_secret_file(), qw(flip grant combine eligibility))
+         . ' location = /cc/metrics { cc_metrics; }';
 
 sub uid { return { 'X-CC-Uid' => $_[0] } }
-sub bearer { return { Authorization => 'Bearer ' . token($_[0]) } }
 
-start_nginx(undef, workers => 2, http_config => "    cc_redis_shards $shard;\n", config => $locs);
+start_nginx(undef, workers => 2, http_config => on_shard0(), config => $locs);
 
 my $m0 = metrics();
 for my $n (qw(cc_eligibility_checks_total{result="ok"} cc_combines_total{result="bad_request"}
-              cc_grants_total{result="replayed"} cc_flips_total{result="method_not_allowed"})) {
+              cc_grants_total{result="replayed"} cc_flips_total{result="method_not_allowed"}
+              cc_awards_total{result="none"} cc_claims_total{result="no_award"})) {
     is($m0->{$n}, 0, "a new counter starts at 0: $n");
 }
 
@@ -81,7 +34,7 @@ for my $n (qw(cc_eligibility_checks_total{result="ok"} cc_combines_total{result=
 my ($s0, $s1) = outcome(name => 'grant ok', uid => 1, method => 'POST', path => '/cc/grant?grant_id=g1&n=3',
     headers => uid(1), answer => qr/^200 \{"chances":3\}$/, counter => 'cc_grants_total{result="ok"}');
 is($s1->{c}, 3, 'grant ok: redis has 3 chances');
-is_deeply(redis_cmd(0, 'SMEMBERS', 'cc:{1}:g'), ['g1'], 'grant ok: the grant id is recorded');
+is_deeply(redis_cmd(0, 'SMEMBERS', grants_key(1)), ['g1'], 'grant ok: the grant id is recorded');
 
 ($s0, $s1) = outcome(name => 'grant replayed', uid => 1, method => 'POST', path => '/cc/grant?grant_id=g1&n=3',
     headers => uid(1), answer => qr/^200 \{"chances":3\}$/, counter => 'cc_grants_total{result="replayed"}');
@@ -136,7 +89,7 @@ is_deeply($s1, $s0, 'flip method: nothing changed');
 
 # ---- eligibility and combine ---------------------------------------------
 
-redis_cmd(0, 'HSET', 'cc:{2}:u', map { ("k$_", 1) } 0 .. 4);
+redis_cmd(0, 'HSET', user_key(2), map { ("k$_", 1) } 0 .. 4);
 
 ($s0, $s1) = outcome(name => 'eligibility ok', uid => 2, method => 'GET', path => '/cc/eligibility',
     headers => uid(2), answer => qr/^200 \{"cards":\[1,1,1,1,1\],"kinds":5,"combined":false,"eligible":false\}$/,
@@ -182,8 +135,8 @@ outcome(name => 'combine method', uid => 2, method => 'GET', path => '/cc/combin
 
 # ---- unavailable: an entry Redis fails (the user's key of another type) --
 
-redis_cmd(0, 'SET', 'cc:{3}:u', 'not a hash');
-redis_cmd(0, 'SET', 'cc:{3}:g', 'not a set');
+redis_cmd(0, 'SET', user_key(3), 'not a hash');
+redis_cmd(0, 'SET', grants_key(3), 'not a set');
 for my $try (['flip', 'POST', '/cc/flip?request_id=u1', 'cc_flips_total'],
              ['grant', 'POST', '/cc/grant?grant_id=u1&n=1', 'cc_grants_total'],
              ['combine', 'POST', '/cc/combine?request_id=u1', 'cc_combines_total'],
@@ -191,7 +144,7 @@ for my $try (['flip', 'POST', '/cc/flip?request_id=u1', 'cc_flips_total'],
     outcome(name => "$try->[0] failed in redis", method => $try->[1], path => $try->[2], headers => uid(3),
         answer => qr/^503 \{"error":"storage_unavailable"\}$/, counter => "$try->[3]\{result=\"unavailable\"}");
 }
-is(redis_cmd(0, 'GET', 'cc:{3}:u'), 'not a hash', 'redis: the key of another type is untouched');
+is(redis_cmd(0, 'GET', user_key(3)), 'not a hash', 'redis: the key of another type is untouched');
 
 # ---- unavailable: the shard is down ---------------------------------------
 
@@ -212,17 +165,17 @@ stop_nginx();
 
 # ---- closed: outside the campaign window, and a combine after the cutoff --
 
-start_nginx(undef, http_config => "    cc_redis_shards $shard;\n    cc_campaign_start 2020-01-01T00:00:00Z;\n"
-                                . "    cc_combine_cutoff 2021-01-01T00:00:00Z;\n",
+start_nginx(undef, http_config => on_shard0('cc_campaign_start 2020-01-01T00:00:00Z;',
+                                          'cc_combine_cutoff 2021-01-01T00:00:00Z;'),
             config => $locs);
-redis_cmd(0, 'HSET', 'cc:{5}:u', 'c', 2, map { ("k$_", 1) } 0 .. 4);
+redis_cmd(0, 'HSET', user_key(5), 'c', 2, map { ("k$_", 1) } 0 .. 4);
 ($s0, $s1) = outcome(name => 'combine after the cutoff', uid => 5, method => 'POST',
     path => '/cc/combine?request_id=late', headers => uid(5),
     answer => qr/^403 \{"error":"campaign_closed"\}$/, counter => 'cc_closed_total');
 is_deeply($s1, $s0, 'combine after the cutoff: nothing changed');
 stop_nginx();
 
-start_nginx(undef, http_config => "    cc_redis_shards $shard;\n    cc_campaign_end 2021-01-01T00:00:00Z;\n",
+start_nginx(undef, http_config => on_shard0('cc_campaign_end 2021-01-01T00:00:00Z;'),
             config => $locs);
 for my $try (['flip', '/cc/flip?request_id=x1'], ['grant', '/cc/grant?grant_id=x1&n=1'],
              ['combine', '/cc/combine?request_id=x1']) {

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use Time::HiRes qw(sleep);
 
 my @le = qw(0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 +Inf);
@@ -28,7 +29,7 @@ sub cumulative {
 }
 
 start_nginx(undef, workers => 2,
-            http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n    cc_redis_timeout 5s;\n",
+            http_config => on_shard0('cc_redis_timeout 5s;'),
             config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
                     . 'location = /cc/metrics { cc_metrics; }');
 
@@ -44,8 +45,8 @@ http_request('POST', "/cc/grant?grant_id=g&n=30", { 'X-CC-Uid' => $_ }) for 1 ..
 my @res = map { concurrent_requests(10, 'POST', "/cc/flip?request_id=r%d", { 'X-CC-Uid' => $_ }) } 1 .. 4;
 is(scalar(grep { $_->[0] == 200 } @res), 30, '30 flips drawn');
 is(scalar(grep { $_->[0] == 409 } @res), 10, '10 refused (user 4 has no chances)');
-is(redis_cmd(0, 'HGET', 'cc:{1}:u', 's') + redis_cmd(0, 'HGET', 'cc:{2}:u', 's')
-   + redis_cmd(0, 'HGET', 'cc:{3}:u', 's'), 30, 'redis: 30 draws');
+is(redis_cmd(0, 'HGET', user_key(1), 's') + redis_cmd(0, 'HGET', user_key(2), 's')
+   + redis_cmd(0, 'HGET', user_key(3), 's'), 30, 'redis: 30 draws');
 
 my $h1 = histogram();
 is($h1->{count}, 40, 'the count grew by the 40 flips, whatever their answer');

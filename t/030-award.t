@@ -4,36 +4,16 @@
 # the read is sent twice and answers the same.
 #
 # "--- http_config on_shard0" and "--- config all_locations" (filters of
-# t/lib/CcTest.pm) add the shard and the usual locations; a block adds the
-# award's location through with_award (and "--- config with_token" for
-# cc_identity token).
+# t/lib/CcTest.pm) add the shard and a location per handler, the award's
+# and the claim's among them; "--- config with_token" (t/lib/CcToken.pm)
+# puts them behind cc_identity token.
 
 use lib 't/lib';
 use CcTest;
-use Digest::SHA qw(hmac_sha256);
-use MIME::Base64 qw(encode_base64url);
-use File::Temp qw(tempdir);
+use CcToken;
 
-my $dir = tempdir(CLEANUP => 1);
-my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
-{ open my $h, '>', "$dir/secret" or die $!; print $h "$secret\n"; close $h }
-chmod 0644, "$dir/secret";
-chmod 0755, $dir;
-
-sub token {
-    my ($uid, $exp) = @_;
-    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $secret));
-}
-
-# filters: the award's and the claim's locations, then all the others
-sub with_award {
-    return all_locations(@_, 'location = /cc/award { cc_award; }',
-                         'location = /cc/claim { cc_claim; }');
-}
-sub with_token { with_award('cc_identity token $TEST_NGINX_CC_SECRET;', @_) }
-
-$ENV{TEST_NGINX_CC_SECRET} = "$dir/secret";
-$ENV{TEST_NGINX_TOKEN_7} = token(7, time + 3600);
+$ENV{TEST_NGINX_CC_SECRET} = token_secret_file();
+$ENV{TEST_NGINX_TOKEN_7} = sign_token(7, time + 3600);
 $ENV{TEST_NGINX_ID_64} = 'c' x 61 . ':' . '7a';
 $ENV{TEST_NGINX_ID_65} = 'c' x 62 . ':' . '7a';
 
@@ -45,7 +25,7 @@ __DATA__
 
 === TEST 1: before the draw (no field w): none
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 3
 --- request
@@ -65,7 +45,7 @@ EXISTS cc:claims => 0
 
 === TEST 2: a user Redis has never seen: none, and nothing is created
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- request
 GET /cc/award
 --- more_headers
@@ -80,7 +60,7 @@ EXISTS cc:{18446744073709551615}:u => 0
 
 === TEST 3: a pending award
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:1234:spring-2027:7
 --- request
@@ -98,7 +78,7 @@ EXISTS cc:claims => 0
 
 === TEST 4: a credited award
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w c:1:spring_2027:7
 --- request
@@ -115,7 +95,7 @@ HGETALL cc:{7}:u => w,c:1:spring_2027:7
 
 === TEST 5: the largest amount (10^15 cents) and the longest award id (64)
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:1000000000000000:$TEST_NGINX_ID_64
 --- request
@@ -132,7 +112,7 @@ X-CC-Uid: 7
 --- http_config on_shard0
     cc_campaign_start 1000000000;
     cc_campaign_end 1000000001;
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w c:500:x:7
 --- request
@@ -182,7 +162,7 @@ WWW-Authenticate: Bearer
 
 === TEST 9: a bad uid: 400
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- request
 GET /cc/award
 --- more_headers
@@ -196,7 +176,7 @@ X-CC-Uid: 07
 
 === TEST 10: not GET: 405 with Allow
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:700:x:7
 --- request
@@ -216,7 +196,7 @@ HGETALL cc:{7}:u => w,p:700:x:7
 
 === TEST 11: a malformed award (amount above 10^15): 503, logged
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:1000000000000001:x:7
 --- request
@@ -232,7 +212,7 @@ malformed award "p:1000000000000001:x:7" of user 7 in redis
 
 === TEST 12: a malformed award (award id of 65): 503, logged
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w c:5:$TEST_NGINX_ID_65
 --- request
@@ -248,7 +228,7 @@ malformed award "c:5:$TEST_NGINX_ID_65" of user 7
 
 === TEST 13: a user hash of another type fails its request: 503
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 SET cc:{7}:u not-a-hash
 --- request
@@ -267,7 +247,7 @@ WRONGTYPE
 === TEST 14: the shard cannot be reached: 503
 --- http_config
     cc_redis_shards 127.0.0.1:$TEST_NGINX_SERVER_PORT2;
---- config with_award
+--- config all_locations
 --- request
 GET /cc/award
 --- more_headers

@@ -11,30 +11,10 @@
 
 use lib 't/lib';
 use CcTest;
-use Digest::SHA qw(hmac_sha256);
-use MIME::Base64 qw(encode_base64url);
-use File::Temp qw(tempdir);
+use CcToken;
 
-my $dir = tempdir(CLEANUP => 1);
-my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
-{ open my $h, '>', "$dir/secret" or die $!; print $h "$secret\n"; close $h }
-chmod 0644, "$dir/secret";
-chmod 0755, $dir;
-
-sub token {
-    my ($uid, $exp) = @_;
-    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $secret));
-}
-
-# filters: the award's and the claim's locations, then all the others
-sub with_award {
-    return all_locations(@_, 'location = /cc/award { cc_award; }',
-                         'location = /cc/claim { cc_claim; }');
-}
-sub with_token { with_award('cc_identity token $TEST_NGINX_CC_SECRET;', @_) }
-
-$ENV{TEST_NGINX_CC_SECRET} = "$dir/secret";
-$ENV{TEST_NGINX_TOKEN_7} = token(7, time + 3600);
+$ENV{TEST_NGINX_CC_SECRET} = token_secret_file();
+$ENV{TEST_NGINX_TOKEN_7} = sign_token(7, time + 3600);
 
 repeat_each(2);
 plan tests => planned_tests();
@@ -45,7 +25,7 @@ __DATA__
 === TEST 1: a pending award is queued once; nobody pays in time: 202
 --- http_config on_shard0
     cc_claim_wait 100ms;
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:1234:spring-2027:7
 --- request
@@ -68,7 +48,7 @@ LRANGE cc:claims 0 -1 => 7
 
 === TEST 2: a credited award: 200 at once, nothing queued
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w c:1234:spring-2027:7
 --- request
@@ -86,7 +66,7 @@ EXISTS cc:claims => 0
 
 === TEST 3: a user without an award (not a winner, or before the draw): 404
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u c 2 e r1:1767225600000
 --- request
@@ -105,7 +85,7 @@ EXISTS cc:claims => 0
 
 === TEST 4: a user Redis has never seen: 404, and nothing is created
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- request
 POST /cc/claim
 --- more_headers
@@ -124,7 +104,7 @@ EXISTS cc:claims => 0
 cc-payout popped the uid already; the claim waits, queues nothing.
 --- http_config on_shard0
     cc_claim_wait 50ms;
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:5:x:7 q 1
 --- request
@@ -143,7 +123,7 @@ EXISTS cc:claims => 0
 === TEST 6: cc_claim_wait 0: a pending claim answers 202 at once
 --- http_config on_shard0
     cc_claim_wait 0;
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:5:x:7
 --- request
@@ -164,7 +144,7 @@ LRANGE cc:claims 0 -1 => 7
     cc_campaign_start 1000000000;
     cc_campaign_end 1000000001;
     cc_claim_wait 50ms;
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:5:x:7
 --- request
@@ -226,7 +206,7 @@ EXISTS cc:claims => 0
 
 === TEST 10: a bad uid: 400
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- request
 POST /cc/claim
 --- more_headers
@@ -242,7 +222,7 @@ EXISTS cc:claims => 0
 
 === TEST 11: not POST: 405 with Allow, nothing queued
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:5:x:7
 --- request
@@ -263,7 +243,7 @@ EXISTS cc:claims => 0
 
 === TEST 12: a malformed award (amount 0): 503, logged, nothing queued
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:0:x:7
 --- request
@@ -282,7 +262,7 @@ malformed award "p:0:x:7" of user 7 in redis
 
 === TEST 13: a malformed award (a "/" in the id): 503, nothing queued
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 HSET cc:{7}:u w p:5:x/7
 --- request
@@ -301,7 +281,7 @@ malformed award "p:5:x/7" of user 7
 
 === TEST 14: a user hash of another type: 503, nothing queued
 --- http_config on_shard0
---- config with_award
+--- config all_locations
 --- redis_before
 SET cc:{7}:u not-a-hash
 --- request
@@ -321,7 +301,7 @@ WRONGTYPE
 === TEST 15: the shard cannot be reached: 503
 --- http_config
     cc_redis_shards 127.0.0.1:$TEST_NGINX_SERVER_PORT2;
---- config with_award
+--- config all_locations
 --- request
 POST /cc/claim
 --- more_headers
@@ -334,7 +314,7 @@ X-CC-Uid: 7
 === TEST 16: cc_claim_poll 0 is refused
 --- http_config on_shard0
     cc_claim_poll 0;
---- config with_award
+--- config all_locations
 --- must_die
 --- error_log
 "cc_claim_poll" directive must be between 1ms and 10s
@@ -344,7 +324,7 @@ X-CC-Uid: 7
 === TEST 17: cc_claim_poll above 10s is refused
 --- http_config on_shard0
     cc_claim_poll 11s;
---- config with_award
+--- config all_locations
 --- must_die
 --- error_log
 "cc_claim_poll" directive must be between 1ms and 10s
@@ -354,7 +334,7 @@ X-CC-Uid: 7
 === TEST 18: cc_claim_wait above 60s is refused
 --- http_config on_shard0
     cc_claim_wait 61s;
---- config with_award
+--- config all_locations
 --- must_die
 --- error_log
 "cc_claim_wait" directive must be between 0 and 60s
@@ -364,7 +344,7 @@ X-CC-Uid: 7
 === TEST 19: cc_claim_wait that is no time is refused
 --- http_config on_shard0
     cc_claim_wait soon;
---- config with_award
+--- config all_locations
 --- must_die
 --- error_log
 "cc_claim_wait" directive invalid value
@@ -375,7 +355,7 @@ X-CC-Uid: 7
 --- http_config on_shard0
     cc_claim_poll 5ms;
     cc_claim_poll 20ms;
---- config with_award
+--- config all_locations
 --- must_die
 --- error_log
 "cc_claim_poll" directive is duplicate
@@ -384,7 +364,7 @@ X-CC-Uid: 7
 
 === TEST 21: cc_claim_wait in a location is refused
 --- http_config on_shard0
---- config with_award
+--- config all_locations
     location = /x { cc_claim_wait 1s; }
 --- must_die
 --- error_log

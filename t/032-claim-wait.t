@@ -14,36 +14,20 @@ use lib 't/lib';
 use CcTest;
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
-use Digest::SHA qw(hmac_sha256);
-use MIME::Base64 qw(encode_base64url);
-use File::Temp qw(tempdir);
+use CcKeys;
+use CcMetrics;
+use CcToken;
 
-my $dir = tempdir(CLEANUP => 1);
-my $secret = 'a-campaign-secret-of-at-least-32-bytes!';
-{ open my $h, '>', "$dir/secret" or die $!; print $h "$secret\n"; close $h }
-chmod 0644, "$dir/secret";
-chmod 0755, $dir;
-
-my $later = int(time) + 3600;
-sub bearer {
-    my ($uid) = @_;
-    my $t = "$uid.$later." . encode_base64url(hmac_sha256("$uid.$later", $secret));
-    return { Authorization => "Bearer $t" };
-}
 sub uid { return { 'X-CC-Uid' => $_[0] } }
 
-my $locs = join ' ', map {
-    ("location = /cc/$_ { cc_$_; }", "location = /t/$_ { cc_identity token $dir/secret; cc_$_; }")
-} qw(award claim flip);
-$locs .= ' location = /cc/metrics { cc_metrics; }';
-
-start_nginx(undef, workers => 2, config => $locs,
-            http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARD0};\n");
+start_nginx(undef, workers => 2, http_config => on_shard0(),
+            config => token_locations(token_secret_file(), qw(award claim flip))
+                    . ' location = /cc/metrics { cc_metrics; }');
 my @pids = nginx_pids();
 
-sub award_of { my ($uid, $w) = @_; redis_cmd(0, 'HSET', "cc:{$uid}:u", 'w', $w) }
-sub state { my ($uid) = @_; my %h = @{ redis_cmd(0, 'HGETALL', "cc:{$uid}:u") // [] }; \%h }
-sub queue { redis_cmd(0, 'LRANGE', 'cc:claims', 0, -1) }
+sub award_of { my ($uid, $w) = @_; redis_cmd(0, 'HSET', user_key($uid), 'w', $w) }
+sub state { my ($uid) = @_; my %h = @{ redis_cmd(0, 'HGETALL', user_key($uid)) // [] }; \%h }
+sub queue { redis_cmd(0, 'LRANGE', claims_key(), 0, -1) }
 sub pending_body {
     my ($amount, $id, $status) = @_;
     return '{"status":"' . ($status // 'pending') . "\",\"amount_cents\":$amount,\"award_id\":\"$id\"}";
@@ -91,7 +75,7 @@ sub log_problems { return grep { /\[(alert|crit|emerg)\]|exited on signal/ } spl
 award_of(11, 'p:2500:spring:11');
 my ($s, $t0) = send_claim(11);
 ok(wait_until(sub { @{ queue() } == 1 }, 2), 'the claim is queued for the payer');
-is(redis_cmd(0, 'LPOP', 'cc:claims'), 11, 'the payer pops the uid');
+is(redis_cmd(0, 'LPOP', claims_key()), 11, 'the payer pops the uid');
 sleep 0.05;
 my $paid = time;
 award_of(11, 'c:2500:spring:11');
@@ -115,7 +99,7 @@ ok($took >= 0.99 && $took < 2.5, sprintf('after cc_claim_wait 1s (%.3fs)', $took
 ok($n > 20 && $n <= 202, "w re-read every 5ms at most, not more ($n calls)");
 is_deeply(state(12), { w => 'p:99:spring:12', q => 1 }, 'redis: still pending, claimed once');
 is_deeply(queue(), [12], 'redis: queued once');
-redis_cmd(0, 'DEL', 'cc:claims');
+redis_cmd(0, 'DEL', claims_key());
 
 # ---- 200 concurrent claims of one award ---------------------------------
 
@@ -125,7 +109,7 @@ is(scalar(grep { defined $_->[0] && $_->[0] == 202 && $_->[1] eq pending_body(42
    '200 concurrent claims, nobody pays: 200 times 202 pending');
 is_deeply(queue(), [13], 'redis: the award is queued exactly once');
 is_deeply(state(13), { w => 'p:4200:spring:13', q => 1 }, 'redis: q set once, w untouched');
-redis_cmd(0, 'DEL', 'cc:claims');
+redis_cmd(0, 'DEL', claims_key());
 
 # the same with a payer: it pays once it sees the uid queued, all see it
 award_of(14, 'p:4300:spring:14');
@@ -133,7 +117,7 @@ my $payer = fork // die "fork: $!";
 if ($payer == 0) {
     wait_until(sub { @{ queue() } > 0 }, 5);
     sleep 0.1;
-    my $popped = redis_cmd(0, 'LPOP', 'cc:claims');
+    my $popped = redis_cmd(0, 'LPOP', claims_key());
     award_of(14, 'c:4300:spring:14') if defined $popped && $popped eq '14';
     CORE::exit(0);
 }
@@ -194,36 +178,7 @@ ok($took < 1, sprintf('... at once, not at the deadline (%.3fs)', $took));
 redis_start(0);
 ok(back_on_every_worker(17), 'back once Redis is');
 
-# ---- every outcome counted once ------------------------------------------
-
-sub metrics {
-    my ($st, $body) = http_request('GET', '/cc/metrics');
-    die "metrics: $st" unless $st == 200;
-    return { map { /^(\S+) (\S+)$/ ? ($1 => $2) : () } grep { !/^#/ } split /\n/, $body };
-}
-
-sub outcome {
-    my (%c) = @_;
-    my $before = metrics();
-    my $s0 = state($c{uid});
-    my $q0 = queue();
-    my ($st, $body, $h) = http_request($c{method}, $c{path}, $c{headers});
-    my $after = metrics();
-    my $name = $c{name};
-    like("$st $body", $c{answer}, "$name: answer") or diag(nginx_error_log());
-    my @req = grep { /_total\{|^cc_closed_total$/ } keys %$after;
-    my %delta = map { ($_ => $after->{$_} - ($before->{$_} // 0)) } @req;
-    is($delta{$c{counter}}, 1, "$name: +1 on $c{counter}");
-    is_deeply([ grep { $_ ne $c{counter} && $delta{$_} != 0 } sort keys %delta ], [],
-              "$name: +0 on the other counters");
-    my $claims = $c{path} =~ m{/claim} ? 1 : 0;
-    is($after->{cc_claim_wait_seconds_count} - $before->{cc_claim_wait_seconds_count}, $claims,
-       "$name: $claims in the claim histogram");
-    is($after->{cc_flip_latency_seconds_count} - $before->{cc_flip_latency_seconds_count}, 0,
-       "$name: none in the flip histogram");
-    like($h->{allow} // '', $c{allow}, "$name: Allow header") if $c{allow};
-    return ($s0, state($c{uid}), $q0, queue());
-}
+# ---- every outcome counted once (outcome(): t/lib/CcMetrics.pm) ---------
 
 redis_cmd(0, 'FLUSHALL');
 my $m0 = metrics();
@@ -271,7 +226,7 @@ outcome(name => 'claim method', uid => 21, method => 'GET', path => '/cc/claim',
         answer => qr/^405 \{"error":"method_not_allowed"\}$/,
         counter => 'cc_claims_total{result="method_not_allowed"}', allow => qr/^POST$/);
 
-redis_cmd(0, 'SET', 'cc:{23}:u', 'not a hash');
+redis_cmd(0, 'SET', user_key(23), 'not a hash');
 outcome(name => 'award failed in redis', uid => 24, method => 'GET', path => '/cc/award', headers => uid(23),
         answer => qr/^503 \{"error":"storage_unavailable"\}$/, counter => 'cc_awards_total{result="unavailable"}');
 outcome(name => 'claim failed in redis', uid => 24, method => 'POST', path => '/cc/claim', headers => uid(23),

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use PayoutTest;
 use File::Temp qw(tempdir);
@@ -46,7 +47,7 @@ is($rc, 2, 'a stray argument: exit 2');
 # ---- the script that never moves a status back ----------------------------------
 
 my $lua = do { local $/; open my $f, '<', 'workers/lua/award_set.lua' or die $!; <$f> };
-my $k = 'cc:{77}:u';
+my $k = user_key(77);
 is(redis_cmd(0, 'EVAL', $lua, 1, $k, 'p:5:x:77'), 1, 'award_set: p on nothing: written');
 is(redis_cmd(0, 'EVAL', $lua, 1, $k, 'p:5:x:77'), 0, 'the same again: 0');
 is(redis_cmd(0, 'EVAL', $lua, 1, $k, 'c:5:x:77'), 1, 'c over p: written');
@@ -61,19 +62,19 @@ like("$e", qr/must start p: or c:/, 'a value of neither kind: an error');
 redis_cmd(0, 'DEL', $k);
 
 # many users a call (how both workers call it): each user on its own
-my @k3 = map { "cc:{$_}:u" } 78 .. 80;
+my @k3 = map { user_key($_) } 78 .. 80;
 redis_cmd(0, 'HSET', $k3[1], 'w', 'c:6:x:79');
 is(redis_cmd(0, 'EVAL', $lua, 3, @k3, 'p:5:x:78', 'p:6:x:79', 'p:7:x:80'), 2,
    'award_set of 3 users: the 2 not credited written');
 is_deeply([ map { redis_cmd(0, 'HGET', $_, 'w') } @k3 ], [ 'p:5:x:78', 'c:6:x:79', 'p:7:x:80' ],
           'each user\'s field its own value; the credited one kept');
 is(redis_cmd(0, 'EVAL', $lua, 3, @k3, 'c:5:x:78', 'c:6:x:79', 'c:7:x:80'), 2, 'c over them: the 2 pending written');
-$e = eval { redis_cmd(0, 'EVAL', $lua, 2, 'cc:{81}:u', 'cc:{82}:u', 'p:1:x:81', 'x:1') } // $@;
+$e = eval { redis_cmd(0, 'EVAL', $lua, 2, user_key(81), user_key(82), 'p:1:x:81', 'x:1') } // $@;
 like("$e", qr/must start p: or c:/, 'one bad value among many: an error');
-is_deeply([ map { redis_cmd(0, 'EXISTS', "cc:{$_}:u") } 81, 82 ], [ 0, 0 ], '... and nothing written, the good one neither');
-$e = eval { redis_cmd(0, 'EVAL', $lua, 2, 'cc:{81}:u', 'cc:{82}:u', 'p:1:x:81') } // $@;
+is_deeply([ map { redis_cmd(0, 'EXISTS', user_key($_)) } 81, 82 ], [ 0, 0 ], '... and nothing written, the good one neither');
+$e = eval { redis_cmd(0, 'EVAL', $lua, 2, user_key(81), user_key(82), 'p:1:x:81') } // $@;
 like("$e", qr/one value per key/, 'fewer values than keys: an error');
-is(redis_cmd(0, 'EXISTS', 'cc:{81}:u'), 0, '... nothing written');
+is(redis_cmd(0, 'EXISTS', user_key(81)), 0, '... nothing written');
 redis_cmd(0, 'DEL', @k3);
 
 # ---- a payout of pending awards ---------------------------------------------
@@ -114,7 +115,7 @@ is_deeply(ledger_snapshot(), $before, 'no transfer written, no account changed')
 
 # crash between commit and notice: the outbox sends it again
 mysql_query("UPDATE awards SET notified = 0 WHERE uid IN (3, 4, 5)", $_) for qw(cc_s0 cc_s1);
-redis_cmd($_, 'HSET', "cc:{4}:u", 'w', "p:$amount{4}:c1:4") for grep { redis_cmd($_, 'HEXISTS', 'cc:{4}:u', 'w') } 0, 1;
+redis_cmd($_, 'HSET', user_key(4), 'w', "p:$amount{4}:c1:4") for grep { redis_cmd($_, 'HEXISTS', user_key(4), 'w') } 0, 1;
 ($rc, $out, $err) = payout_run([ '--once' ], $c1);
 is($rc, 0, 'credited awards without their notice: exit 0');
 like($err, qr/done: 0 credited .* 3 notified/, 'the outbox notifies them, credits nothing');
@@ -161,11 +162,11 @@ my %a4 = map { ($_ => 10 + $_ % 3) } 3001 .. 6000;
 seed_awards('c4', \%a4);
 my $where = shard_map(keys %a4);
 my @last = (sort { "c4:$b" cmp "c4:$a" } keys %a4)[0 .. 9];     # the bulk reaches these last
-redis_cmd(redis_index($where->{$_}[0]), 'RPUSH', 'cc:claims', $_) for @last;
+redis_cmd(redis_index($where->{$_}[0]), 'RPUSH', claims_key(), $_) for @last;
 ($rc, undef, $err) = payout_run([ '--once', '--batch', 20 ], campaign_file('c4'));
 is($rc, 0, 'a payout with 10 claims queued: exit 0') or diag $err;
 like($err, qr/done: 3000 credited \(10 on claims\)/, 'the 10 claimed awards credited on the claims step');
-is(redis_cmd(0, 'LLEN', 'cc:claims') + redis_cmd(1, 'LLEN', 'cc:claims'), 0, 'the claims queues are empty');
+is(redis_cmd(0, 'LLEN', claims_key()) + redis_cmd(1, 'LLEN', claims_key()), 0, 'the claims queues are empty');
 my $ids = join ',', map { "'c4:$_'" } @last;
 my ($claimed_max, $bulk_min) = (0, 9e18);
 for my $db (qw(cc_s0 cc_s1)) {
@@ -187,8 +188,8 @@ my $rs = redis_index(shard_map(7021)->{7021}[0]);
 sleep 1;
 is(mysql_value("SELECT status FROM awards WHERE award_id = 'c5:7021'", shard_db(7021)), 'pending',
    'an award written after the pass waits for the next pass (an hour away)');
-redis_cmd($rs, 'RPUSH', 'cc:claims', 7021);
-ok(wait_until(sub { (redis_cmd($rs, 'HGET', 'cc:{7021}:u', 'w') // '') eq 'c:25:c5:7021' }, 5),
+redis_cmd($rs, 'RPUSH', claims_key(), 7021);
+ok(wait_until(sub { (redis_cmd($rs, 'HGET', user_key(7021), 'w') // '') eq 'c:25:c5:7021' }, 5),
    'its claim: credited and notified within seconds');
 is(mysql_value("SELECT CONCAT(status, '/', notified) FROM awards WHERE award_id = 'c5:7021'", shard_db(7021)), 'credited/1',
    'MySQL: credited, notified');

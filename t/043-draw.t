@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use PayoutTest qw(shard_map redis_index check_paid check_redis ledger_snapshot);
 use DrawTest;
@@ -63,7 +64,7 @@ is(money_rows('tight'), 0, '... and nothing written');
 
 # uid 77 combined before the cutoff; the event reached its Redis log only
 my $home = redis_index(shard_map(77)->{77}[0]);
-redis_cmd($home, 'XADD', 'cc:draws', '*', 'y', 'c', 'u', 77, 'r', 'set77', 't', $DrawTest::CUTOFF * 1000 - 5);
+redis_cmd($home, 'XADD', log_key(), '*', 'y', 'c', 'u', 77, 'r', 'set77', 't', $DrawTest::CUTOFF * 1000 - 5);
 push @uids, 77;
 $map = shard_map(@uids);
 is(mysql_value('SELECT COUNT(*) FROM eligibility WHERE uid = 77', $map->{77}[1]), 0,
@@ -74,7 +75,7 @@ is(mysql_value('SELECT COUNT(*) FROM eligibility WHERE uid = 77', $map->{77}[1])
 $f = draw_campaign('eq', pool => 51 * 100 + 37, seed => 'spring');
 ($rc, $out, $err) = draw_run($f);
 is($rc, 0, 'equal draw: exit 0') or diag $err;
-is(redis_cmd($home, 'XLEN', 'cc:draws'), 0, 'the Redis log was drained and trimmed first');
+is(redis_cmd($home, 'XLEN', log_key()), 0, 'the Redis log was drained and trimmed first');
 is(mysql_value('SELECT request_id FROM eligibility WHERE uid = 77', $map->{77}[1]), 'set77',
    '... so uid 77 is eligible in MySQL');
 like($out, qr/^campaign eq: equal split of 5137 cents among 51 eligible users on 2 shards, credit async$/m,
@@ -128,10 +129,10 @@ is_deeply(snapshot('eq'), $before, '... MySQL unchanged');
 # a credited award is never moved back to pending by a re-run
 my $u1 = (sort { $a <=> $b } keys %amount)[0];
 my $h1 = redis_index($map->{$u1}[0]);
-redis_cmd($h1, 'HSET', "cc:{$u1}:u", 'w', "c:$amount{$u1}:eq:$u1");
+redis_cmd($h1, 'HSET', user_key($u1), 'w', "c:$amount{$u1}:eq:$u1");
 ($rc, $out, $err) = draw_run($f);
 is($rc, 0, 're-run after a payout notice: exit 0');
-is(redis_cmd($h1, 'HGET', "cc:{$u1}:u", 'w'), "c:$amount{$u1}:eq:$u1", '... the credited field stays credited');
+is(redis_cmd($h1, 'HGET', user_key($u1), 'w'), "c:$amount{$u1}:eq:$u1", '... the credited field stays credited');
 
 # ---- the eligible set or the settings changed: refused -------------------------
 
@@ -157,7 +158,7 @@ fresh_redis();
 # ten fields there before the draw (another campaign's): the loader's
 # HSETNX finds them and hands those users to award_set.lua, which sets them
 my @stale = (sort { $a <=> $b } @uids)[0 .. 9];
-redis_cmd(redis_index($map->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:5:old:$_") for @stale;
+redis_cmd(redis_index($map->{$_}[0]), 'HSET', user_key($_), 'w', "p:5:old:$_") for @stale;
 
 $f = draw_campaign('rnd', pool => 4321, split => 'random', cap => 200);
 ($rc, $out, $err) = draw_run($f, '--batch', 7);
@@ -241,14 +242,14 @@ is(scalar keys %{ awards_of('part') }, 51, '51 awards in all');
 fresh_redis();
 my $bad = (sort { $a <=> $b } @uids)[3];
 my $hb = redis_index($map->{$bad}[0]);
-redis_cmd($hb, 'SET', "cc:{$bad}:u", 'not a hash');
+redis_cmd($hb, 'SET', user_key($bad), 'not a hash');
 $f = draw_campaign('wt', pool => 5100, seed => 'w');
 ($rc, $out, $err) = draw_run($f);
 is($rc, 1, 'a user key of the wrong type: exit 1');
 like($err, qr/Redis beside the writes: redis \S+: HSETNX: WRONGTYPE/, '... the loader said why and left it to the final pass');
 like($err, qr/redis \S+: award_set: .*WRONGTYPE/, '... which failed on it too, said');
 is(scalar keys %{ awards_of('wt') }, 51, '... the 51 awards are in MySQL all the same');
-redis_cmd($hb, 'DEL', "cc:{$bad}:u");
+redis_cmd($hb, 'DEL', user_key($bad));
 ($rc, $out, $err) = draw_run($f);
 is($rc, 0, 'the key mended, a re-run: exit 0') or diag $err;
 $aw = awards_of('wt');

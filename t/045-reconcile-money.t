@@ -14,6 +14,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use Cwd qw(abs_path);
 use JSON::PP;
 use File::Temp qw(tempdir);
@@ -51,13 +52,13 @@ ok((grep { $mshard{$_} == 0 } @eligible) && (grep { $mshard{$_} == 1 } @eligible
 
 # Redis: the module's ring; a grant through nginx creates the user's hash
 # on its shard
-start_nginx(undef, http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n",
+start_nginx(undef, http_config => on_shards(),
             config => 'location = /cc/grant { cc_grant; }');
 my %rshard;
 for my $uid (@eligible, @others) {
     my ($st) = http_request('POST', "/cc/grant?grant_id=g&n=1", { 'X-CC-Uid' => $uid });
     die "grant $uid: $st" unless $st == 200;
-    for my $i (0, 1) { $rshard{$uid} = $i if redis_cmd($i, 'EXISTS', "cc:{$uid}:u") }
+    for my $i (0, 1) { $rshard{$uid} = $i if redis_cmd($i, 'EXISTS', user_key($uid)) }
 }
 stop_nginx();
 ok((grep { $rshard{$_} == 0 } @eligible) && (grep { $rshard{$_} == 1 } @eligible),
@@ -67,8 +68,8 @@ ok((grep { $rshard{$_} == 0 } @eligible) && (grep { $rshard{$_} == 1 } @eligible
 
 sub sq { my ($uid_or_shard, $sql) = @_; mysql_query($sql, $dbs[$uid_or_shard]) }
 sub on_user { my ($uid, $sql) = @_; mysql_query($sql, $dbs[ $mshard{$uid} ]) }
-sub hset { my ($uid, @fv) = @_; redis_cmd($rshard{$uid}, 'HSET', "cc:{$uid}:u", @fv) }
-sub hdel { my ($uid, $f) = @_; redis_cmd($rshard{$uid}, 'HDEL', "cc:{$uid}:u", $f) }
+sub hset { my ($uid, @fv) = @_; redis_cmd($rshard{$uid}, 'HSET', user_key($uid), @fv) }
+sub hdel { my ($uid, $f) = @_; redis_cmd($rshard{$uid}, 'HDEL', user_key($uid), $f) }
 
 # %opt: skip_credit => [uids] awards credited but never paid (no transfer,
 # no account moved); pending => { uid => age_s } awards still pending

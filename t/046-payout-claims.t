@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use PayoutTest;
 use Time::HiRes qw(time sleep);
@@ -66,7 +67,7 @@ seed_awards('k1', \%a1, redis => 0);
 # them while the pass runs
 my @late = (sort { "k1:$b" cmp "k1:$a" } keys %a1)[0 .. 29];
 my $where = shard_map(@late);
-redis_cmd(redis_index($where->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:$a1{$_}:k1:$_") for @late;
+redis_cmd(redis_index($where->{$_}[0]), 'HSET', user_key($_), 'w', "p:$a1{$_}:k1:$_") for @late;
 
 # --claims-batch as --batch: the batches stay big while the claims come
 my $d = spawn_payout([ '--batch', 16000, '--claims-batch', 16000, '--interval', 3600, '--progress', 1 ],
@@ -79,8 +80,8 @@ for my $uid (@late[0 .. 9]) {
     sleep(rand(0.3));
     my $r = redis_index($where->{$uid}[0]);
     my $t0 = time;
-    redis_cmd($r, 'RPUSH', 'cc:claims', $uid);
-    my $ok = wait_until(sub { (redis_cmd($r, 'HGET', "cc:{$uid}:u", 'w') // '') eq "c:$a1{$uid}:k1:$uid" }, 30);
+    redis_cmd($r, 'RPUSH', claims_key(), $uid);
+    my $ok = wait_until(sub { (redis_cmd($r, 'HGET', user_key($uid), 'w') // '') eq "c:$a1{$uid}:k1:$uid" }, 30);
     push @lat, time - $t0;
     push @claimed, $uid;
     ok($ok, "claim of $uid: w = c:... in Redis");
@@ -123,12 +124,12 @@ my @ids = sort { "k2:$a" cmp "k2:$b" } keys %a2;
 # batch in flight, some ahead of it
 my @race = map { $ids[ int(($_ + rand()) * $m / 200) ] } 0 .. 199;
 my $w2 = shard_map(@race);
-redis_cmd(redis_index($w2->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:$a2{$_}:k2:$_") for @race;
+redis_cmd(redis_index($w2->{$_}[0]), 'HSET', user_key($_), 'w', "p:$a2{$_}:k2:$_") for @race;
 my @queue = shuffle(@race, @race);         # each claimed twice
 
 $d = spawn_payout([ '--once', '--batch', 2000, '--claims-batch', 500 ], campaign_file('k2'));
 while (my @part = splice @queue, 0, 20) {
-    redis_cmd(redis_index($w2->{$_}[0]), 'RPUSH', 'cc:claims', $_) for @part;
+    redis_cmd(redis_index($w2->{$_}[0]), 'RPUSH', claims_key(), $_) for @part;
     sleep(0.01);
 }
 my $left = award_states('k2')->{'pending/0'} // 0;
@@ -162,6 +163,6 @@ for my $db (qw(cc_s0 cc_s1)) {
 }
 my %c2 = map { ($_ => $a2{$_}) } @race;
 is_deeply([ check_redis('k2', \%c2, 'c') ], [], 'every claimed award notified: w = c:...');
-is(redis_cmd(0, 'LLEN', 'cc:claims') + redis_cmd(1, 'LLEN', 'cc:claims'), 0, 'the claims queues drained');
+is(redis_cmd(0, 'LLEN', claims_key()) + redis_cmd(1, 'LLEN', claims_key()), 0, 'the claims queues drained');
 
 done_testing();

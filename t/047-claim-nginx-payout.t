@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use PayoutTest;
 use JSON::PP;
@@ -26,7 +27,7 @@ my $id = "$c:$last";
 my $want = "\"amount_cents\":$amount{$last},\"award_id\":\"$id\"}";
 
 start_nginx(undef, workers => 2,
-            http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n",
+            http_config => on_shards(),
             config => 'location = /cc/claim { cc_claim; } location = /cc/award { cc_award; }');
 
 my $file = campaign_file($c, credit => 'async_client_sync');
@@ -60,8 +61,8 @@ stop_worker($w);
 is_deeply([ check_paid($c, \%amount) ], [], 'every award credited exactly once; pools empty; books balanced');
 is_deeply([ check_redis($c, { $last => $amount{$last} }, 'c') ], [], "the claimed award is c:... in Redis");
 my $home = redis_index(shard_map($last)->{$last}[0]);
-is(redis_cmd($home, 'LLEN', 'cc:claims'), 0, 'the claim queue is empty');
-is(redis_cmd($home, 'HGET', "cc:{$last}:u", 'q'), '1', 'the claim was queued once (q)');
+is(redis_cmd($home, 'LLEN', claims_key()), 0, 'the claim queue is empty');
+is(redis_cmd($home, 'HGET', user_key($last), 'q'), '1', 'the claim was queued once (q)');
 
 my ($st, $body) = http_request('GET', '/cc/award', { 'X-CC-Uid' => $last });
 is("$st $body", "200 {\"status\":\"credited\",$want", 'GET /cc/award says credited');

@@ -7,6 +7,8 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
+use CcToken;
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use JSON::PP;
@@ -16,19 +18,15 @@ my $load = abs_path('build/tools/cc-load');
 
 my $dir = tempdir(CLEANUP => 1);
 chmod 0755, $dir;
-my $secret = "$dir/secret";
-{ open my $h, '>', $secret or die $!; print $h "load-test-secret-of-at-least-32-bytes!!\n"; close $h }
-{ open my $h, '>', "$dir/short" or die $!; print $h "short\n"; close $h }
-chmod 0644, $secret, "$dir/short";
+my $secret = token_secret_file(dir => $dir, secret => 'load-test-secret-of-at-least-32-bytes!!');
+token_secret_file(dir => $dir, name => 'short', secret => 'short');
 
 my ($USERS, $CHANCES, $CAP) = (300, 12, 20);
 my $KINDS = 5;
 
 start_nginx(undef, workers => 2,
-    http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n"
-                 . "    cc_redis_timeout 150ms;\n"
-                 . "    cc_cards 3000 3000 2500 1400 100;\n"
-                 . "    cc_card_stock 4 $CAP;\n",
+    http_config => on_shards('cc_redis_timeout 150ms;', 'cc_cards 3000 3000 2500 1400 100;',
+                             "cc_card_stock 4 $CAP;"),
     config => "location = /cc/flip { cc_identity token $secret; cc_flip; }\n"
             . "location = /cc/combine { cc_identity token $secret; cc_combine; }\n"
             . "location = /cc/grant { cc_identity trusted_header X-CC-Uid; cc_grant; }\n");
@@ -59,7 +57,7 @@ sub users {
     my %u;
     for my $uid ($from .. $to) {
         for my $s (0, 1) {
-            my $flat = redis_cmd($s, 'HGETALL', "cc:{$uid}:u");
+            my $flat = redis_cmd($s, 'HGETALL', user_key($uid));
             next unless @$flat;
             die "user $uid on both shards" if $u{$uid};
             $u{$uid} = { @$flat };
@@ -78,7 +76,7 @@ sub sum_field {
 sub log_draws {
     my $n = 0;
     for my $s (0, 1) {
-        for my $e (@{ redis_cmd($s, 'XRANGE', 'cc:draws', '-', '+') }) {
+        for my $e (@{ redis_cmd($s, 'XRANGE', log_key(), '-', '+') }) {
             my %f = @{ $e->[1] };
             $n += scalar(split /\n/, $f{d}) if defined $f{d};
         }
@@ -134,7 +132,7 @@ for my $k (0 .. $KINDS - 1) {
        "card $k: held in redis + combined = drawn by the answers ($f->{cards}[$k])");
 }
 my $stock = 0;
-$stock += redis_cmd($_, 'GET', 'cc:stock:4') // 0 for 0, 1;
+$stock += redis_cmd($_, 'GET', stock_key(4)) // 0 for 0, 1;
 is($stock, $f->{cards}[4], "rare kind 4: the stock counters equal the answers ($stock)");
 ok($stock <= $CAP, "... within the cap of $CAP");
 

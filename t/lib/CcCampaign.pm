@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 use CcTest;
+use CcKeys;
 
 our @EXPORT = qw(campaign_up campaign_nginx mysql_shards start_ingest run_reconcile log_events
                  grant_users flip_users state_diff shard_of_uids);
@@ -37,9 +38,7 @@ sub campaign_up {
 sub campaign_nginx {
     my (%opt) = @_;
     return start_nginx(undef, workers => $opt{workers} // 1,
-        http_config => "    cc_redis_shards $ENV{TEST_NGINX_REDIS_SHARDS};\n"
-                     . "    cc_kafka_brokers $ENV{TEST_KAFKA_BROKERS};\n"
-                     . ($opt{http_config} // ''),
+        http_config => on_shards('cc_kafka_brokers $TEST_KAFKA_BROKERS;', $opt{http_config}),
         config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
                 . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }');
 }
@@ -69,7 +68,7 @@ sub run_reconcile {
 sub log_events {
     my ($shard) = @_;
     my $n = 0;
-    for my $e (@{ redis_cmd($shard, 'XRANGE', 'cc:draws', '-', '+') }) {
+    for my $e (@{ redis_cmd($shard, 'XRANGE', log_key(), '-', '+') }) {
         my %f = @{ $e->[1] };
         $n += defined $f{d} ? scalar(split /\n/, $f{d}) : 1;
     }
@@ -110,7 +109,7 @@ sub shard_of_uids {
 sub _redis_shard_of {
     my ($uid) = @_;
     for my $i (0, 1) {
-        return $i if redis_cmd($i, 'EXISTS', "cc:{$uid}:u");
+        return $i if redis_cmd($i, 'EXISTS', user_key($uid));
     }
     return undef;
 }
@@ -142,7 +141,7 @@ sub state_diff {
     }
     for my $uid (@uids) {
         my $rs = _redis_shard_of($uid);
-        my $s = defined $rs ? (redis_cmd($rs, 'HGET', "cc:{$uid}:u", 's') // 0) : 0;
+        my $s = defined $rs ? (redis_cmd($rs, 'HGET', user_key($uid), 's') // 0) : 0;
         my @in = sort keys %{ $rows{$uid} // {} };
         if ($s == 0) {
             push @diff, "uid $uid: no draws in Redis but rows in @in" if @in;
@@ -154,14 +153,14 @@ sub state_diff {
         my $want = join ',', 1 .. $s;
         my $got = $seqs{$uid} // '';
         push @diff, "uid $uid: MySQL seqs [$got], Redis has 1..$s" if $got ne $want;
-        my $combined = defined redis_cmd($rs, 'HGET', "cc:{$uid}:u", 'e') ? 1 : 0;
+        my $combined = defined redis_cmd($rs, 'HGET', user_key($uid), 'e') ? 1 : 0;
         if ($combined != ($elig{$uid} ? 1 : 0)) {
             push @diff, "uid $uid: combined in Redis $combined, eligibility row " . ($elig{$uid} // 'none');
         } elsif ($elig{$uid} && $elig{$uid} ne $where->{$uid}) {
             push @diff, "uid $uid: eligibility row in $elig{$uid}, its shard is $where->{$uid}";
         }
         for my $k (0 .. 4) {
-            my $r = redis_cmd($rs, 'HGET', "cc:{$uid}:u", "k$k") // 0;
+            my $r = redis_cmd($rs, 'HGET', user_key($uid), "k$k") // 0;
             my $m = ($cards{$uid}{$k} // 0) - ($elig{$uid} ? 1 : 0);
             push @diff, "uid $uid card $k: MySQL $m held, Redis $r" if $r != $m;
         }

@@ -512,11 +512,15 @@ sub _subst {
 #   --- http_config on_shard0         cc_redis_shards $TEST_NGINX_REDIS_SHARD0;
 #       cc_cards 1 1000000;           then the block's own lines
 #   --- config all_locations          the block's own lines (cc_identity ...),
-#                                     then one location per handler
+#                                     then one location per handler (flip,
+#                                     grant, combine, eligibility, award,
+#                                     claim) that the own lines do not hold
 #
 # on_shards is on_shard0 on both shards.  The $TEST_NGINX_ names are left
 # as they are: they are replaced when nginx.conf is written.  Own lines may
 # come without their indent: on_shard0('cc_cards 1 1;', 'cc_request_ttl 1h;').
+# A test outside blocks writes the same: start_nginx(undef, http_config =>
+# on_shards('cc_redis_timeout 5s;'), config => all_locations(...)).
 sub _own_lines {
     return join '', map { s/^(?=\S)/    /mgr =~ s/\n?\z/\n/r }
                     grep { defined && length } @_;
@@ -527,13 +531,13 @@ sub _shards_line { "    cc_redis_shards \$TEST_NGINX_REDIS_$_[0];\n" }
 sub on_shard0 { _shards_line('SHARD0') . _own_lines(@_) }
 sub on_shards { _shards_line('SHARDS') . _own_lines(@_) }
 
+my @HANDLERS = qw(flip grant combine eligibility award claim);
+
 sub all_locations {
-    return _own_lines(@_) . <<'CONF';
-    location = /cc/flip        { cc_flip; }
-    location = /cc/grant       { cc_grant; }
-    location = /cc/combine     { cc_combine; }
-    location = /cc/eligibility { cc_eligibility; }
-CONF
+    my $own = _own_lines(@_);
+    # a location the caller's lines hold already is theirs, not added twice
+    my @add = grep { $own !~ m{\blocation\s*=\s*/cc/$_\s*\{} } @HANDLERS;
+    return $own . join '', map { sprintf "    location = %-15s { cc_%s; }\n", "/cc/$_", $_ } @add;
 }
 
 # Build nginx.conf text.  %o: prefix, port, workers, log_level, no_module,
@@ -1554,8 +1558,13 @@ Block sections (Test::Base syntax; "--- name: value" or multi-line):
                    after the response and the "wait"), check_tests: N
   shared config    filters on_shard0 / on_shards (http_config: the shard
                    line, then the block's lines) and all_locations (config:
-                   the block's lines, then a location per handler); also
-                   plain functions, e.g. for start_nginx(http_config => ...)
+                   the block's lines, then a location per handler they do
+                   not locate themselves); also plain functions, e.g. for
+                   start_nginx(http_config => on_shard0(...))
+  beside it        t/lib/CcKeys.pm (Redis key names, mirroring
+                   common/cc_keys.h), t/lib/CcToken.pm (signed tokens, the
+                   secret file, the with_token filter), t/lib/CcMetrics.pm
+                   (metrics(), outcome(): one request counted once)
 
 Tests per block: per repetition 1 (status) + 1 per response_body(_like) +
 1 per response_headers(_like) line + check_tests + 1 per error_log /

@@ -11,6 +11,7 @@ use Exporter 'import';
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use CcTest;
+use CcKeys;
 use CcCampaign;
 
 our @EXPORT = qw(payout_setup campaign_file payout_run spawn_payout shard_map shard_db
@@ -112,7 +113,7 @@ sub seed_awards {
         }
     }
     if ($o{redis} // (keys %$amount <= 500)) {
-        redis_cmd(redis_index($map->{$_}[0]), 'HSET', "cc:{$_}:u", 'w', "p:$amount->{$_}:$c:$_") for keys %$amount;
+        redis_cmd(redis_index($map->{$_}[0]), 'HSET', user_key($_), 'w', "p:$amount->{$_}:$c:$_") for keys %$amount;
     }
 }
 
@@ -200,9 +201,9 @@ sub check_redis {
     for my $uid (sort { $a <=> $b } keys %$amount) {
         my $home = redis_index($map->{$uid}[0]);
         my $want = "$st:$amount->{$uid}:$c:$uid";
-        my $got = redis_cmd($home, 'HGET', "cc:{$uid}:u", 'w') // 'none';
+        my $got = redis_cmd($home, 'HGET', user_key($uid), 'w') // 'none';
         push @bad, "uid $uid: w $got, want $want" if $got ne $want;
-        my $other = redis_cmd(1 - $home, 'HGET', "cc:{$uid}:u", 'w');
+        my $other = redis_cmd(1 - $home, 'HGET', user_key($uid), 'w');
         push @bad, "uid $uid: w on the other shard too" if defined $other;
     }
     return @bad;

@@ -10,8 +10,10 @@ use Exporter 'import';
 use Digest::SHA qw(hmac_sha256_hex);
 use File::Temp qw(tempdir);
 use Time::HiRes ();
+use File::Basename qw(dirname);
 use CcTest;
 use CcCampaign;
+use CcKeys;
 use JSON::PP;
 
 our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body
@@ -28,6 +30,14 @@ my $SECRET = join '', map { ('a' .. 'z')[int rand 26] } 1 .. 40;
     print $f "$SECRET\n";
     close $f;
 }
+
+# make_drawn's script, kept as Lua in t/lua/ (make test-lua checks it)
+my $SET_DRAWN = do {
+    my $file = dirname(__FILE__) . '/../lua/set_drawn.lua';
+    open my $f, '<', $file or die "$file: $!";
+    local $/;
+    <$f>;
+};
 
 sub wallet_dir { $DIR }
 sub wallet_secret { $SECRET_FILE }
@@ -134,8 +144,8 @@ sub make_drawn {
     for my $r (0 .. $#all) {
         my @u = grep { $map->{$_}[0] eq $all[$r] } keys %$amount;
         while (my @part = splice @u, 0, 2000) {
-            redis_cmd($r, 'EVAL', "for i, k in ipairs(KEYS) do redis.call('HSET', k, 'e', ARGV[1], 'w', ARGV[i + 1]) end return 1",
-                      scalar @part, (map { "cc:{$_}:u" } @part), "s:$cut", map { "p:$amount->{$_}:$c:$_" } @part);
+            redis_cmd($r, 'EVAL', $SET_DRAWN, scalar @part, (map { user_key($_) } @part), "s:$cut",
+                      map { "p:$amount->{$_}:$c:$_" } @part);
         }
     }
     return $pool;
