@@ -42,6 +42,16 @@ int cc_retry_wait(int64_t *ms, const char *what, const char *err);
 /* the wait after one of ms (0: the first), as cc_retry_wait takes them */
 int64_t cc_retry_next(int64_t ms);
 
+/*
+ * What every worker's option parser returns: CC_OPT_OK to go on;
+ * CC_OPT_HELP once --help printed the usage on stdout, and main exits 0
+ * through its cleanup path; CC_OPT_BAD once a clear error was printed on
+ * stderr, and main exits 2 the same way.
+ */
+#define CC_OPT_BAD   -1
+#define CC_OPT_OK     0
+#define CC_OPT_HELP   1
+
 /* strict decimal in [min, max]; 0, or -1 after printing an error */
 int cc_opt_int(const char *opt, const char *s, long long min, long long max,
     long long *out);
