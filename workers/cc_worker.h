@@ -43,6 +43,25 @@ int cc_retry_wait(int64_t *ms, const char *what, const char *err);
 int64_t cc_retry_next(int64_t ms);
 
 /*
+ * The same backoff for a loop that cannot sleep (it has other work, or
+ * threads share the store): no waiting, only a time before which the
+ * next try is not due.  cc_retry_later notes a failure at now and returns
+ * the wait (100 ms, doubled each time, at most 5 s, as cc_retry_wait's);
+ * a failure noted while a wait runs is the same outage and lengthens
+ * nothing.  cc_retry_due says whether the next try is due; cc_retry_ok,
+ * once the store served again, makes the next wait the first.  Safe from
+ * several threads at once.  A zeroed cc_retry_t is due at once.
+ */
+typedef struct {
+    int64_t  at;            /* no try before this, ms as cc_now_ms */
+    int64_t  ms;            /* the wait set last; 0: none since an ok */
+} cc_retry_t;
+
+int64_t cc_retry_later(cc_retry_t *r, int64_t now);
+int cc_retry_due(cc_retry_t *r, int64_t now);
+void cc_retry_ok(cc_retry_t *r);
+
+/*
  * What every worker's option parser returns: CC_OPT_OK to go on;
  * CC_OPT_HELP once --help printed the usage on stdout, and main exits 0
  * through its cleanup path; CC_OPT_BAD once a clear error was printed on
