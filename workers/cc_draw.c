@@ -554,7 +554,7 @@ main(int argc, char **argv)
     size_t             s, r;
     size_t             lens[CC_DRAW_REDIS_MAX];
     int64_t            started;
-    const char        *names[CC_DRAW_REDIS_MAX], *bad;
+    const char        *names[CC_DRAW_REDIS_MAX];
     cc_draw_run_t     *d;
     cc_draw_shard_t   *sh;
 
@@ -588,11 +588,7 @@ main(int argc, char **argv)
     }
 
     for (r = 0; r < d->o.nredis; r++) {
-        if (cc_addr_parse(d->o.redis[r], strlen(d->o.redis[r]),
-                          &d->addrs[r], &bad) != 0)
-        {
-            fprintf(stderr, "cc-draw: bad --redis \"%s\", expected "
-                    "host:port (%s)\n", d->o.redis[r], bad);
+        if (cc_redis_opt_addr(d->o.redis[r], &d->addrs[r]) != 0) {
             goto done;
         }
 

@@ -1563,7 +1563,7 @@ main(int argc, char **argv)
     int                 rc;
     char                err[512];
     size_t              i, s, lens[CC_PAYOUT_REDIS_MAX];
-    const char         *names[CC_PAYOUT_REDIS_MAX], *why;
+    const char         *names[CC_PAYOUT_REDIS_MAX];
     int                 sync_init = 0;
     cc_payout_t        *p;
     cc_payout_shard_t  *ps;
@@ -1590,11 +1590,7 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < p->o.nredis; i++) {
-        if (cc_addr_parse(p->o.redis[i], strlen(p->o.redis[i]),
-                          &p->redis[i].a, &why) != 0)
-        {
-            fprintf(stderr, "cc-payout: bad --redis \"%s\", expected "
-                    "host:port: %s\n", p->o.redis[i], why);
+        if (cc_redis_opt_addr(p->o.redis[i], &p->redis[i].a) != 0) {
             goto done;
         }
 

@@ -12,38 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_addr.h"
 #include "cc_award.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
-#include "cc_redis.h"
 #include "cc_reconcile_money_mysql.h"
 #include "cc_reconcile_money_redis.h"
 #include "cc_reconcile_money_report.h"
 #include "cc_worker.h"
-
-
-redisContext *
-cc_money_redis_connect(const char *name)
-{
-    char           err[256];
-    cc_addr_t      a;
-    const char    *why;
-    redisContext  *rc;
-
-    if (cc_addr_parse(name, strlen(name), &a, &why) != 0) {
-        fprintf(stderr, "cc-reconcile: --redis \"%s\": %s\n", name, why);
-        return NULL;
-    }
-
-    rc = cc_redis_connect(&a, name, 5000, err, sizeof(err));
-
-    if (rc == NULL) {
-        cc_log("%s", err);
-    }
-
-    return rc;
-}
 
 
 /*

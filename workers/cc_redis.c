@@ -4,9 +4,26 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 
 #include "cc_redis.h"
+#include "cc_worker.h"
+
+
+int
+cc_redis_opt_addr(const char *s, cc_addr_t *a)
+{
+    const char  *why;
+
+    if (cc_addr_parse(s, strlen(s), a, &why) != 0) {
+        fprintf(stderr, "%s: bad --redis \"%s\", expected host:port (%s)\n",
+                cc_worker_name, s, why);
+        return -1;
+    }
+
+    return 0;
+}
 
 
 redisContext *

@@ -16,6 +16,13 @@
 #include "cc_addr.h"
 
 /*
+ * A --redis option's address: 0, or -1 after "cc-NAME: bad --redis
+ * \"s\", expected host:port (why)" on stderr, so that every worker
+ * refuses a bad address at start, before it opens anything, alike.
+ */
+int cc_redis_opt_addr(const char *s, cc_addr_t *a);
+
+/*
  * A connection to a, or NULL with err set to "redis NAME: why" (name is
  * the shard as the user wrote it, for the message).
  */
