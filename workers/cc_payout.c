@@ -359,7 +359,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
 
         case 'h':
             cc_payout_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_payout_usage(stderr);
@@ -1579,7 +1579,15 @@ main(int argc, char **argv)
     /* from here every exit goes through done: one cleanup path */
     rc = 2;
 
-    if (cc_payout_parse(argc, argv, &p->o) != 0) {
+    switch (cc_payout_parse(argc, argv, &p->o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
         goto done;
     }
 
