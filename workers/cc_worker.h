@@ -1,9 +1,9 @@
 /*
  * cc_worker: what every worker binary does the same way: log lines with a
  * time and the program's name, stop on SIGTERM/SIGINT (and report other
- * signals a worker asks for), sleep in a way a
- * stop interrupts, back off while a store is away, and parse bounded
- * numeric options.
+ * signals a worker asks for), sleep in a way a stop interrupts, back off
+ * while a store is away (sleeping, or by a time the next try is due),
+ * parse bounded numeric options, and say what option parsing ended in.
  */
 
 #ifndef CC_WORKER_H
