@@ -84,7 +84,8 @@ CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
 static int
 cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 {
-    int  c;
+    int     c;
+    size_t  i;
 
     static const struct option  opts[] = {
         { "redis",    required_argument, NULL, 'r' },
@@ -163,8 +164,8 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
     }
 
     /* a bad address refuses the start: a daemon would fail every pass */
-    for (c = 0; c < (int) o->nredis; c++) {
-        if (cc_redis_opt_addr(o->redis[c], &o->addrs[c]) != 0) {
+    for (i = 0; i < o->nredis; i++) {
+        if (cc_redis_opt_addr(o->redis[i], &o->addrs[i]) != 0) {
             return -1;
         }
     }

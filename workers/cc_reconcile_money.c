@@ -139,7 +139,8 @@ cc_money_usage(FILE *out)
 static int
 cc_money_parse(int argc, char **argv, cc_money_t *m)
 {
-    int  c;
+    int     c;
+    size_t  i;
 
     static const struct option  opts[] = {
         { "money",         no_argument,       NULL, 'M' },
@@ -229,8 +230,8 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         return -1;
     }
 
-    for (c = 0; c < (int) m->nredis; c++) {
-        if (cc_redis_opt_addr(m->redis_names[c], &m->redis_addrs[c]) != 0) {
+    for (i = 0; i < m->nredis; i++) {
+        if (cc_redis_opt_addr(m->redis_names[i], &m->redis_addrs[i]) != 0) {
             return -1;
         }
     }
