@@ -25,6 +25,14 @@ cc_addr_name_char(char c)
 int
 cc_addr_parse(const char *s, size_t len, cc_addr_t *a, const char **why)
 {
+    return cc_addr_parse_flags(s, len, 0, a, why);
+}
+
+
+int
+cc_addr_parse_flags(const char *s, size_t len, unsigned flags,
+    cc_addr_t *a, const char **why)
+{
     size_t       i, hlen;
     unsigned     port;
     const char  *host, *last, *p, *zone;
@@ -134,7 +142,7 @@ cc_addr_parse(const char *s, size_t len, cc_addr_t *a, const char **why)
         }
     }
 
-    if (port == 0) {
+    if (port == 0 && !(flags & CC_ADDR_PORT_ANY)) {
         *why = "bad port";
         return -1;
     }

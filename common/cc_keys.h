@@ -22,12 +22,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "cc_ids.h"
 
 #define CC_KEY_MAX          48
 
 #define CC_KEY_LOG          "cc:draws"
 #define CC_KEY_CLAIMS       "cc:claims"
 #define CC_KEY_STOCK_PREFIX "cc:stock:"
+
+/* a SCAN MATCH pattern of every user hash (cc_key_user_uid picks the uid) */
+#define CC_KEY_USER_MATCH   "cc:{*}:u"
 
 /* the fields of the user hash cc:{uid}:u that more than one part reads */
 #define CC_FIELD_CHANCES    "c"
@@ -41,6 +47,26 @@ cc_key_user(char *buf, uint64_t uid)
 {
     return (size_t) snprintf(buf, CC_KEY_MAX, "cc:{%" PRIu64 "}:u", uid);
 }
+
+/*
+ * The uid of a user hash's key key[0..len), as cc_key_user writes it:
+ * 0 and *uid, or -1 for any other key (a grant set, a uid that
+ * cc_parse_uid refuses, a key that CC_KEY_USER_MATCH matched only by its
+ * glob, such as "cc:{1}:g}:u").
+ */
+static inline int
+cc_key_user_uid(const char *key, size_t len, uint64_t *uid)
+{
+    if (len <= sizeof("cc:{}:u") - 1
+        || memcmp(key, "cc:{", 4) != 0
+        || memcmp(key + len - 3, "}:u", 3) != 0)
+    {
+        return -1;
+    }
+
+    return cc_parse_uid(key + 4, len - 7, uid);
+}
+
 
 static inline size_t
 cc_key_grants(char *buf, uint64_t uid)

@@ -197,8 +197,8 @@ $w = spawn_worker('cc-reconcile', '--grace', '-1', '--redis', 'h:1', '--mysql', 
 is(wait_worker($w, 5), 2, 'cc-reconcile with a negative --grace exits 2');
 like(worker_stderr($w), qr/--grace must be an integer in 0\.\.86400, not "-1"/, '... saying why');
 $w = spawn_worker('cc-reconcile', '--once', '--grace', 0, '--redis', 'nohost', '--mysql', 'h:1/db');
-is(wait_worker($w, 10), 1, 'cc-reconcile with a bad Redis address fails its pass');
-like(worker_stderr($w), qr/bad redis shard "nohost", expected host:port/, '... saying why');
+is(wait_worker($w, 10), 2, 'cc-reconcile with a bad Redis address refuses to start');
+like(worker_stderr($w), qr/bad --redis "nohost", expected host:port \(missing port\)/, '... saying why');
 $w = spawn_worker('cc-mockbroker', '--partitions', '0');
 is(wait_worker($w, 5), 2, 'cc-mockbroker --partitions 0 exits 2');
 like(worker_stderr($w), qr/--partitions must be an integer in 1\.\.256, not "0"/, '... saying why');

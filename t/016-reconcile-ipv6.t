@@ -1,7 +1,7 @@
 # cc-reconcile against a Redis shard on the IPv6 loopback, named as the
 # module names it: --redis [::1]:PORT.  The harness's shards bind
 # 127.0.0.1, so this file starts its own redis-server on ::1.  Also the
-# addresses cc-reconcile must refuse, each with cc_addr's reason.
+# addresses cc-reconcile must refuse at start, each with cc_addr's reason.
 
 use strict;
 use warnings;
@@ -94,7 +94,9 @@ mysql_start();
 like($err, qr/pass done: 1 draws checked, 1 written/, 'the next pass writes it');
 is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 4, 'MySQL: four draws');
 
-# addresses refused, each with its reason, the pass failed (exit 1)
+# addresses refused at start, each with its reason (exit 2), before a
+# pass: nothing read or trimmed, even with a good shard named first
+cli('XADD', 'cc:draws', '*', 'd', "6002:1:2:$ms:v6-f");
 for my $bad ([ "::1:$port", 'IPv6 address not in brackets' ],
              [ "[::1:$port", 'unclosed bracket' ],
              [ "[::1]", 'missing port' ],
@@ -102,16 +104,30 @@ for my $bad ([ "::1:$port", 'IPv6 address not in brackets' ],
              [ "[]:$port", 'empty host' ],
              [ "[::1]x:$port", 'bad IPv6 address' ]) {
     my ($addr, $why) = @$bad;
-    ($rc, $err) = reconcile('--redis', $addr);
-    is($rc, 1, "--redis $addr: the pass fails");
-    like($err, qr/bad redis shard "\Q$addr\E", expected host:port \(\Q$why\E\)/, "... saying why: $why");
+    ($rc, $err) = reconcile('--redis', "[::1]:$port", '--redis', $addr);
+    is($rc, 2, "--redis $addr: refused at start, exit 2");
+    like($err, qr/^cc-reconcile: bad --redis "\Q$addr\E", expected host:port \(\Q$why\E\)$/m, "... saying why: $why");
+    unlike($err, qr/pass done/, '... before any pass');
 }
+is(cli('XLEN', 'cc:draws'), 1, 'the log is untouched by the refused runs');
+is(mysql_value("SELECT COUNT(*) FROM draws WHERE request_id = 'v6-f'", 'cc_v6'), 0, '... and MySQL too');
+
+# a daemon (no --once) refuses a bad address at start too, not on each pass
+{
+    my $w = spawn_worker('cc-reconcile', '--interval', 1, '--redis', "[::1]:$port", '--redis', 'nohost', @mysql);
+    is(wait_worker($w, 10), 2, 'a daemon with a bad --redis: exit 2 at start');
+    like(worker_stderr($w), qr/bad --redis "nohost", expected host:port \(missing port\)/, '... saying why');
+}
+($rc, $err) = reconcile('--redis', "[::1]:$port");
+is($rc, 0, 'a good address again: the pass succeeds') or diag($err);
+is(mysql_value("SELECT COUNT(*) FROM draws WHERE request_id = 'v6-f'", 'cc_v6'), 1, '... writing the draw');
+is(cli('XLEN', 'cc:draws'), 0, '... and trimming the log');
 
 # a shard named right that does not answer
 stop_worker($redis);
 ($rc, $err) = reconcile('--redis', "[::1]:$port");
 is($rc, 1, 'a shard on ::1 that is down fails the pass');
 like($err, qr/redis \[::1\]:$port: .*refused/i, '... saying so');
-is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 4, 'MySQL unchanged');
+is(mysql_value('SELECT COUNT(*) FROM draws', 'cc_v6'), 5, 'MySQL unchanged');
 
 done_testing();

@@ -30,6 +30,53 @@ my @cases = (
     [ [ 'cc-ingest', '--init-shards', '--mysql', 'h:3306/a-b' ], qr/\(bad database name\)/ ],
     [ [ 'cc-reconcile', '--once', '--batch', '0', '--redis', 'h:1', '--mysql', 'h:1/db' ],
       qr/--batch must be an integer in 1\.\.5000, not "0"/ ],
+    [ [ 'cc-reconcile', '--once', '--redis', 'h:1', '--redis', '[::1', '--mysql', 'h:1/db' ],
+      qr/^cc-reconcile: bad --redis "\[::1", expected host:port \(unclosed bracket\)$/m ],
+    [ [ 'cc-reconcile', '--money', '--campaign', '/nonexistent', '--redis', 'h', '--mysql', 'h:1/db' ],
+      qr/^cc-reconcile: bad --redis "h", expected host:port \(missing port\)$/m ],
+    [ [ 'cc-reconcile', '--money', '--nope' ], qr/unrecognized option '--nope'.*usage: cc-reconcile --money/s ],
+
+    [ [ 'cc-draw', '--nope' ], qr/unrecognized option '--nope'\nusage: cc-draw --campaign FILE/ ],
+    [ [ 'cc-draw', '--redis', 'h:1', '--mysql', 'h:1/db' ], qr/^cc-draw: --campaign is needed$/m ],
+    [ [ 'cc-draw', '--campaign', 'f', '--redis', 'h:1', '--mysql', 'h:1/db', '--batch', '0' ],
+      qr/^cc-draw: --batch must be an integer in 1\.\.20000, not "0"$/m ],
+    [ [ 'cc-draw', '--campaign', 'f', '--redis', 'h:1', '--mysql', 'h:1/db', '--shard', 'x' ],
+      qr/^cc-draw: --shard must be an integer in 0\.\.1023, not "x"$/m ],
+    [ [ 'cc-draw', '--campaign', 'f', '--redis', 'h:1', '--mysql', 'h:1/db', 'extra' ],
+      qr/^cc-draw: unexpected argument "extra"$/m ],
+    [ [ 'cc-draw', '--campaign', '/nonexistent', '--redis', 'h:1', '--mysql', 'h:1/db' ],
+      qr/^cc-draw: \/nonexistent: No such file or directory$/m ],
+
+    [ [ 'cc-payout', '--nope' ], qr/unrecognized option '--nope'\nusage: cc-payout --campaign FILE/ ],
+    [ [ 'cc-payout', '--redis', 'h:1', '--mysql', 'h:1/db' ],
+      qr/^cc-payout: --campaign, --redis and --mysql are required \(see --help\)$/m ],
+    [ [ 'cc-payout', '--campaign', 'f', '--redis', 'h:1', '--mysql', 'h:1/db', '--batch', '0' ],
+      qr/^cc-payout: --batch must be an integer in 1\.\.50000, not "0"$/m ],
+    [ [ 'cc-payout', '--campaign', 'f', '--redis', 'h:1', '--mysql', 'h:1/db', '--idle-ms', '-1' ],
+      qr/^cc-payout: --idle-ms must be an integer in 1\.\.10000, not "-1"$/m ],
+    [ [ 'cc-payout', '--campaign', '/nonexistent', '--redis', 'h:1', '--mysql', 'h:1/db' ],
+      qr/^cc-payout: campaign file \/nonexistent: .*No such file or directory$/m ],
+
+    [ [ 'cc-wallet-sim', '--nope' ], qr/unrecognized option '--nope'\nusage: cc-wallet-sim --listen HOST:PORT/ ],
+    [ [ 'cc-wallet-sim', '--listen', '127.0.0.1:0' ],
+      qr/^cc-wallet-sim: --listen, --secret-file and --statement are required \(see --help\)$/m ],
+    [ [ 'cc-wallet-sim', '--listen', '127.0.0.1:0', '--secret-file', 'x', '--statement', 'y', '--seed', '-1' ],
+      qr/^cc-wallet-sim: --seed must be an integer in 0\.\.9223372036854775807, not "-1"$/m ],
+    [ [ 'cc-wallet-sim', '--listen', '127.0.0.1:0', '--secret-file', 'x', '--statement', 'y', '--fail-pct', '1.5' ],
+      qr/^cc-wallet-sim: --fail-pct must be an integer in 0\.\.100, not "1\.5"$/m ],
+
+    [ [ 'cc-token', '--nope' ], qr/unrecognized option '--nope'\ncc-token: see --help$/m ],
+    [ [ 'cc-token' ], qr/^cc-token: --secret FILE is needed \(see --help\)$/m ],
+    [ [ 'cc-token', '--secret', '/nonexistent', '--uid', '1' ],
+      qr/^cc-token: --secret: cannot open secret file "\/nonexistent": No such file or directory$/m ],
+    [ [ 'cc-token', '--secret', '/nonexistent', '--uid', '0' ],
+      qr/^cc-token: --uid must be a positive 64-bit decimal with no leading zero, not "0"$/m ],
+
+    [ [ 'cc-estimate', '--nope' ], qr/unrecognized option '--nope'\nusage: cc-estimate --users N/ ],
+    [ [ 'cc-estimate', '--users', '0' ], qr/^cc-estimate: --users must be an integer in 1\.\.10000000000, not "0"$/m ],
+    [ [ 'cc-estimate', '--days', 'x' ], qr/^cc-estimate: --days must be an integer in \d+\.\.\d+, not "x"$/m ],
+    [ [ 'cc-estimate', '--capacity', '--peak-flips', '0' ],
+      qr/^cc-estimate: --peak-flips must be an integer in 1\.\.1000000000, not "0"$/m ],
 );
 
 for my $c (@cases) {
@@ -40,10 +87,25 @@ for my $c (@cases) {
     is($out, '', '... nothing on stdout');
 }
 
-for my $w (qw(cc-mockbroker cc-produce cc-ingest cc-reconcile)) {
-    my ($rc, $out, $err) = run_worker($w, '--help');
-    is($rc, 0, "$w --help: exit 0");
-    like($out, qr/^usage: $w /, '... the usage on stdout');
+# --help: the usage on stdout, with the options it names, nothing on
+# stderr, exit 0 (from the parser through main's cleanup path)
+for my $c ([ 'cc-mockbroker', qr/--partitions/ ],
+           [ 'cc-produce', qr/--brokers/ ],
+           [ 'cc-ingest', qr/--mysql/ ],
+           [ 'cc-reconcile', qr/--grace SEC.*--money/s ],
+           [ 'cc-reconcile', qr/--repair/, '--money' ],
+           [ 'cc-draw', qr/--campaign FILE.*--shard K/s ],
+           [ 'cc-payout', qr/--campaign FILE.*--once/s ],
+           [ 'cc-wallet-sim', qr/--listen HOST:PORT.*--fail-pct P/s ],
+           [ 'cc-token', qr/--secret FILE.*--uid/s ],
+           [ 'cc-estimate', qr/--users N.*--retention-days/s ],
+           [ 'cc-estimate', qr/--peak-flips/, '--capacity' ]) {
+    my ($w, $body, @pre) = @$c;
+    my ($rc, $out, $err) = run_worker($w, @pre, '--help');
+    is($rc, 0, "$w @pre --help: exit 0");
+    like($out, qr/^usage: $w @pre/, '... the usage on stdout');
+    like($out, $body, '... naming its options');
+    is($err, '', '... nothing on stderr');
 }
 
 done_testing();

@@ -19,7 +19,10 @@ is(wait_worker($w), 0, '--help: exit 0');
 like(worker_stdout($w), qr/^usage: cc-wallet-sim .*key,uid,amount_cents,currency,applied_at_ms.*Exit status/s, 'the usage text');
 my @base = ('--secret-file', wallet_secret(), '--statement', wallet_dir() . '/u.csv');
 for my $case ([ [ '--listen', 'nohost', @base ], qr/bad --listen "nohost"/ ],
-              [ [ '--listen', '::1:0', @base ], qr/bad --listen "::1:0", expected an IPv4/ ],
+              [ [ '--listen', '::1:0', @base ], qr/bad --listen "::1:0": IPv6 address not in brackets/ ],
+              [ [ '--listen', 'localhost:0', @base ], qr/bad --listen "localhost:0": not an IPv4 address or an IPv6 one in brackets/ ],
+              [ [ '--listen', '127.0.0.1:65536', @base ], qr/bad --listen "127\.0\.0\.1:65536": bad port/ ],
+              [ [ '--listen', '[::1:0', @base ], qr/bad --listen "\[::1:0": unclosed bracket/ ],
               [ [ '--listen', '127.0.0.1:0', @base, '--fail-pct', 101 ], qr/--fail-pct must be an integer in 0\.\.100/ ],
               [ [ '--listen', '127.0.0.1:0', @base, '--drop-pct', -1 ], qr/--drop-pct must be/ ],
               [ [ '--listen', '127.0.0.1:0', @base, '--dup-pct', 'x' ], qr/--dup-pct must be/ ],
@@ -39,6 +42,29 @@ my $badst = wallet_dir() . '/bad.csv';
 $w = spawn_worker('cc-wallet-sim', '--listen', '127.0.0.1:0', '--secret-file', wallet_secret(), '--statement', $badst);
 is(wait_worker($w), 2, 'a statement file it cannot read back: exit 2');
 like(worker_stderr($w), qr/line 2 is not key,uid,amount_cents,currency,applied_at_ms/, 'with the line');
+
+# an IPv6 listen address, in brackets as cc_addr takes it: GET /statement
+# over ::1 answers the statement read back at start
+{
+    my $st6 = wallet_dir() . '/v6.csv';
+    { open my $f, '>', $st6 or die; print $f "v6:1,1,5,CNY,1\n"; close $f }
+    $w = spawn_worker('cc-wallet-sim', '--listen', '[::1]:0', '--secret-file', wallet_secret(), '--statement', $st6);
+    my $port6;
+    ok(wait_until(sub { (worker_stdout($w) // '') =~ /^listening \[::1\]:(\d+) seed \d+$/m and $port6 = $1 }, 10),
+       '--listen [::1]:0: listening on a port of ::1') or diag(worker_stderr($w));
+    require IO::Socket::IP;
+    my $s6 = IO::Socket::IP->new(PeerHost => '::1', PeerPort => $port6, Timeout => 5);
+    ok($s6, 'a TCP connection over ::1');
+    my $raw = '';
+    if ($s6) {
+        print $s6 "GET /statement HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        local $/;
+        $raw = <$s6> // '';
+    }
+    like($raw, qr{^HTTP/1\.1 200 .*\r\n\r\nv6:1,1,5,CNY,1\n\z}s, 'GET /statement over ::1: 200, the statement');
+    stop_worker($w);
+    like(worker_stderr($w), qr/1 keys from \Q$st6\E/, 'the key read back at start');
+}
 
 # ---- the answers ------------------------------------------------------------
 

@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cc_addr.h"
 #include "cc_load.h"
 #include "cc_load_http.h"
 #include "cc_load_session.h"
@@ -222,63 +223,51 @@ cl_id_ok(const char *s, size_t max)
 }
 
 
-/* http://HOST:PORT[/] with HOST an IPv4 or IPv6 literal or a name */
+/*
+ * http://HOST[:PORT][/] with HOST an IPv4 address, [IPv6] or a name: the
+ * authority (up to the first '/') as cc_addr_parse takes it, ":80" added
+ * when it has no port.
+ */
 static void
 cl_parse_url(cl_opts_t *o)
 {
-    const char       *p, *hs, *he, *port;
-    char              hostbuf[256], portbuf[8];
-    struct addrinfo   hints, *res;
-    size_t            hl;
     int               rc;
+    char              auth[CC_ADDR_HOST_MAX + 16], portbuf[8];
+    size_t            alen;
+    cc_addr_t         a;
+    const char       *p, *close, *why;
+    struct addrinfo   hints, *res;
 
     if (strncmp(o->url, "http://", 7) != 0) {
         cl_die("--url: must start with http:// : \"%s\"", o->url);
     }
     p = o->url + 7;
-    if (*p == '[') {
-        hs = p + 1;
-        he = strchr(hs, ']');
-        if (he == NULL) {
-            cl_die("--url: unclosed [ in \"%s\"", o->url);
-        }
-        port = he + 1;
-    } else {
-        hs = p;
-        he = hs + strcspn(hs, ":/");
-        port = he;
-    }
-    hl = (size_t) (he - hs);
-    if (hl == 0 || hl >= sizeof(hostbuf)) {
-        cl_die("--url: no host in \"%s\"", o->url);
-    }
-    memcpy(hostbuf, hs, hl);
-    hostbuf[hl] = '\0';
-    if (*port == ':') {
-        size_t  pl = strspn(port + 1, "0123456789");
-        if (pl == 0 || pl > 5 || (port[1 + pl] != '\0'
-                                  && strcmp(port + 1 + pl, "/") != 0))
-        {
-            cl_die("--url: bad port in \"%s\" (no path is taken)", o->url);
-        }
-        memcpy(portbuf, port + 1, pl);
-        portbuf[pl] = '\0';
-        if (atoi(portbuf) < 1 || atoi(portbuf) > 65535) {
-            cl_die("--url: port outside 1..65535 in \"%s\"", o->url);
-        }
-    } else if (*port == '\0' || strcmp(port, "/") == 0) {
-        strcpy(portbuf, "80");
-    } else {
+    alen = strcspn(p, "/");
+    if (p[alen] != '\0' && strcmp(p + alen, "/") != 0) {
         cl_die("--url: bad URL \"%s\" (no path is taken)", o->url);
     }
-    /* the Host header: the URL's authority as written */
-    snprintf(o->host, sizeof(o->host), "%.*s", (int) strcspn(p, "/"), p);
+    if (alen >= sizeof(auth) - 3) {
+        cl_die("--url: host too long in \"%s\"", o->url);
+    }
 
+    /* the port's ':' is past the brackets of an IPv6 literal */
+    close = p[0] == '[' ? memchr(p, ']', alen) : NULL;
+    close = close != NULL ? close : p;
+    snprintf(auth, sizeof(auth), "%.*s%s", (int) alen, p,
+             memchr(close, ':', alen - (size_t) (close - p)) ? "" : ":80");
+
+    if (cc_addr_parse(auth, strlen(auth), &a, &why) != 0) {
+        cl_die("--url: %s in \"%s\"", why, o->url);
+    }
+    /* the Host header: the URL's authority as written */
+    snprintf(o->host, sizeof(o->host), "%.*s", (int) alen, p);
+
+    snprintf(portbuf, sizeof(portbuf), "%u", a.port);
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(hostbuf, portbuf, &hints, &res);
+    rc = getaddrinfo(a.host, portbuf, &hints, &res);
     if (rc != 0) {
-        cl_die("--url: cannot resolve \"%s\": %s", hostbuf, gai_strerror(rc));
+        cl_die("--url: cannot resolve \"%s\": %s", a.host, gai_strerror(rc));
     }
     memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
     o->addrlen = res->ai_addrlen;

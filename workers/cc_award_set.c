@@ -77,7 +77,7 @@ cc_award_set_add_kv(cc_award_set_call_t *call, const char *key,
 int
 cc_award_set_append_nx(redisContext *c, const char *key, const char *val)
 {
-    const char  *argv[4] = { "HSETNX", key, "w", val };
+    const char  *argv[4] = { "HSETNX", key, CC_FIELD_AWARD, val };
 
     return redisAppendCommandArgv(c, 4, argv, NULL) == REDIS_OK ? 0 : -1;
 }

@@ -19,6 +19,7 @@
 #include "cc_drain.h"
 #include "cc_keys.h"
 #include "cc_log.h"
+#include "cc_redis.h"
 #include "cc_worker.h"
 
 
@@ -131,26 +132,13 @@ static int
 cc_drain_cutoff(cc_drain_t *dr, int64_t grace_ms, char *cutoff, size_t len,
     char *err, size_t errlen)
 {
-    redisReply  *t;
+    int64_t  now;
 
-    t = redisCommand(dr->rc, "TIME");
-
-    if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2
-        || t->element[0]->type != REDIS_REPLY_STRING
-        || t->element[1]->type != REDIS_REPLY_STRING)
-    {
-        snprintf(err, errlen, "redis %s: TIME: %s", dr->name,
-                 cc_drain_error(dr->rc, t));
-        freeReplyObject(t);
+    if (cc_redis_time_ms(dr->rc, dr->name, &now, err, errlen) != 0) {
         return -1;
     }
 
-    snprintf(cutoff, len, "%lld",
-             strtoll(t->element[0]->str, NULL, 10) * 1000
-             + strtoll(t->element[1]->str, NULL, 10) / 1000
-             - (long long) grace_ms);
-
-    freeReplyObject(t);
+    snprintf(cutoff, len, "%lld", (long long) (now - grace_ms));
 
     return 0;
 }

@@ -58,6 +58,7 @@
 #include "cc_keys.h"
 #include "cc_ledger.h"
 #include "cc_promfile.h"
+#include "cc_redis.h"
 #include "cc_worker.h"
 
 
@@ -158,7 +159,7 @@ cc_draw_parse(int argc, char **argv, cc_draw_opts_t *o)
 
         case 'h':
             cc_draw_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_draw_usage(stderr);
@@ -206,7 +207,6 @@ cc_draw_complete(cc_draw_run_t *d)
     char               err[512];
     size_t             r;
     int64_t            ms;
-    redisReply        *t;
     redisContext      *c[CC_DRAW_REDIS_MAX];
     cc_drain_stats_t   stats;
 
@@ -223,19 +223,13 @@ cc_draw_complete(cc_draw_run_t *d)
             break;
         }
 
-        t = redisCommand(c[r], "TIME");
-
-        if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
-            cc_log("redis %s: TIME: %s; not drawing", d->o.redis[r],
-                   c[r]->err ? c[r]->errstr : "bad reply");
-            freeReplyObject(t);
+        if (cc_redis_time_ms(c[r], d->o.redis[r], &ms, err, sizeof(err))
+            != 0)
+        {
+            cc_log("%s; not drawing", err);
             rc = CC_DRAW_FAILED;
             break;
         }
-
-        ms = strtoll(t->element[0]->str, NULL, 10) * 1000
-             + strtoll(t->element[1]->str, NULL, 10) / 1000;
-        freeReplyObject(t);
 
         if (ms < d->c.cutoff * 1000) {
             cc_log("redis %s: its time %" PRId64 ".%03d is before the "
@@ -552,50 +546,50 @@ cc_draw_wait(cc_draw_run_t *d, int64_t started)
 }
 
 
-
-static cc_draw_run_t  *volatile cc_draw_main_run;
-
 int
 main(int argc, char **argv)
 {
-    int                rc, found;
+    int                rc, found, began;
     char               err[512], why[512];
     size_t             s, r;
     size_t             lens[CC_DRAW_REDIS_MAX];
     int64_t            started;
-    const char        *names[CC_DRAW_REDIS_MAX], *bad;
-    cc_draw_run_t         *d;
+    const char        *names[CC_DRAW_REDIS_MAX];
+    cc_draw_run_t     *d;
     cc_draw_shard_t   *sh;
 
     cc_worker_init("cc-draw");
     started = cc_now_ms();
+    began = 0;                  /* a run to write metrics of */
 
-    /*
-     * The run's state lives as long as the process: kept in a static so
-     * that an early exit (a refusal) leaves it reachable, not leaked.
-     */
-    cc_draw_main_run = d = calloc(1, sizeof(cc_draw_run_t));
+    d = calloc(1, sizeof(cc_draw_run_t));
     if (d == NULL) {
         fprintf(stderr, "cc-draw: out of memory\n");
         return CC_DRAW_FAILED;
     }
 
-    if (cc_draw_parse(argc, argv, &d->o) != 0) {
-        return CC_DRAW_REFUSED;
+    rc = CC_DRAW_REFUSED;
+
+    switch (cc_draw_parse(argc, argv, &d->o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = CC_DRAW_OK;
+        goto done;
+
+    default:
+        goto done;
     }
 
     if (cc_campaign_load(d->o.campaign, &d->c, err, sizeof(err)) != 0) {
         fprintf(stderr, "cc-draw: %s\n", err);
-        return CC_DRAW_REFUSED;
+        goto done;
     }
 
     for (r = 0; r < d->o.nredis; r++) {
-        if (cc_addr_parse(d->o.redis[r], strlen(d->o.redis[r]),
-                          &d->addrs[r], &bad) != 0)
-        {
-            fprintf(stderr, "cc-draw: bad --redis \"%s\", expected "
-                    "host:port (%s)\n", d->o.redis[r], bad);
-            return CC_DRAW_REFUSED;
+        if (cc_redis_opt_addr(d->o.redis[r], &d->addrs[r]) != 0) {
+            goto done;
         }
 
         names[r] = d->o.redis[r];
@@ -609,15 +603,18 @@ main(int argc, char **argv)
         || cc_ring_build(&d->ring, d->points, names, lens, d->o.nredis) != 0)
     {
         fprintf(stderr, "cc-draw: cannot build the Redis ring\n");
-        return CC_DRAW_FAILED;
+        rc = CC_DRAW_FAILED;
+        goto done;
     }
 
     if (cc_store_open(&d->st, d->o.mysql, d->o.nmysql, d->o.user,
                       getenv("CC_MYSQL_PASSWORD")) != 0)
     {
         fprintf(stderr, "cc-draw: %s\n", d->st.err);
-        return CC_DRAW_REFUSED;
+        goto done;
     }
+
+    began = 1;
 
     d->key = cc_split_key(d->c.seed);
     d->now_ms = cc_now_ms();
@@ -715,7 +712,9 @@ main(int argc, char **argv)
 
 done:
 
-    cc_draw_metrics(d, started, rc == CC_DRAW_OK);
+    if (began) {
+        cc_draw_metrics(d, started, rc == CC_DRAW_OK);
+    }
 
     for (s = 0; s < d->st.nshards; s++) {
         free(d->shards[s].users);

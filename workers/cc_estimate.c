@@ -197,7 +197,7 @@ cc_est_parse(int argc, char **argv, cc_est_opts_t *o)
     while ((c = getopt_long(argc, argv, "h", opts, &i)) != -1) {
         if (c == 'h') {
             cc_est_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
         }
 
         if (c != 0) {
@@ -781,7 +781,7 @@ cc_cap_parse(int argc, char **argv, cc_cap_opts_t *o)
 
         case 'h':
             cc_cap_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         case 0:
             for (k = 0; k < CC_CAP_N; k++) {
@@ -940,28 +940,40 @@ cc_cap_report(const cc_cap_opts_t *o)
 int
 main(int argc, char **argv)
 {
-    int            i;
+    int            i, capacity, rc;
     cc_est_opts_t  o;
     cc_cap_opts_t  c;
 
     cc_worker_init("cc-estimate");
 
+    capacity = 0;
+
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--capacity") == 0) {
-            if (cc_cap_parse(argc, argv, &c) != 0) {
-                return 2;
-            }
-
-            cc_cap_report(&c);
-            return 0;
+            capacity = 1;
         }
     }
 
-    if (cc_est_parse(argc, argv, &o) != 0) {
+    rc = capacity ? cc_cap_parse(argc, argv, &c)
+                  : cc_est_parse(argc, argv, &o);
+
+    switch (rc) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        return 0;
+
+    default:
         return 2;
     }
 
-    cc_est_report(&o);
+    if (capacity) {
+        cc_cap_report(&c);
+
+    } else {
+        cc_est_report(&o);
+    }
 
     return 0;
 }

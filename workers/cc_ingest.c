@@ -172,7 +172,7 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
 
         case 'h':
             cc_ingest_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_ingest_usage(stderr);
@@ -702,15 +702,26 @@ main(int argc, char **argv)
 
     cc_worker_init("cc-ingest");
 
-    if (cc_ingest_parse(argc, argv, &o) != 0) {
-        return 2;
+    memset(&st, 0, sizeof(st));
+    rc = 2;
+
+    switch (cc_ingest_parse(argc, argv, &o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
+        goto done;
     }
 
     if (cc_store_open(&st, o.mysql, o.nmysql, o.user,
                       getenv("CC_MYSQL_PASSWORD")) != 0)
     {
         fprintf(stderr, "cc-ingest: %s\n", st.err);
-        return 2;
+        goto done;
     }
 
     if (o.shard_of) {
@@ -722,6 +733,8 @@ main(int argc, char **argv)
     } else {
         rc = cc_ingest_run(&o, &st);
     }
+
+done:
 
     cc_store_close(&st);
     mysql_library_end();

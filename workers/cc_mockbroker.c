@@ -98,7 +98,7 @@ cc_mock_parse(int argc, char **argv, cc_mock_opts_t *o)
 
         case 'h':
             cc_mock_usage(stdout);
-            return 1;
+            return CC_OPT_HELP;
 
         default:
             cc_mock_usage(stderr);
@@ -165,15 +165,24 @@ main(int argc, char **argv)
     cc_worker_catch(SIGUSR1);
     cc_worker_catch(SIGUSR2);
 
-    rc = cc_mock_parse(argc, argv, &o);
-    if (rc != 0) {
-        return rc == 1 ? 0 : 2;
+    rk = NULL;
+    mcluster = NULL;
+    conf = NULL;
+    rc = 2;
+
+    switch (cc_mock_parse(argc, argv, &o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto cleanup;
+
+    default:
+        goto cleanup;
     }
 
     rc = 1;
-    rk = NULL;
-    mcluster = NULL;
-
     conf = rd_kafka_conf_new();
 
     if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))

@@ -63,7 +63,6 @@
 #define CC_PAYOUT_REDIS_MAX   64
 #define CC_PAYOUT_CLAIMS      256            /* uids per LPOP */
 #define CC_PAYOUT_ID_MAX      64             /* awards.award_id */
-#define CC_PAYOUT_RETRY_MS    1000           /* after a store failed */
 
 
 typedef struct {
@@ -101,7 +100,7 @@ typedef struct {
     char                *addr;
     cc_addr_t            a;
     redisContext        *ctx;
-    int64_t              retry_at;
+    cc_retry_t           retry;          /* reconnects' backoff */
     char                 sha[41];        /* award_set.lua's */
 } cc_payout_redis_t;
 
@@ -156,7 +155,7 @@ typedef struct {
     int                  threaded;       /* tid is to be joined */
     cc_store_shard_t    *db;             /* its connection: the bulk's or
                                             the claims' */
-    int64_t             *retry_at;       /* when db may connect again */
+    cc_retry_t          *retry;          /* when db may connect again */
 } cc_payout_shard_t;
 
 
@@ -168,7 +167,7 @@ typedef struct {
     cc_payout_redis_t    redis[CC_PAYOUT_REDIS_MAX];    /* the claims' */
     cc_ring_t            ring;           /* uid -> Redis shard, the module's */
     cc_ring_point_t     *points;
-    int64_t              mysql_retry_at;
+    cc_retry_t           mysql_retry;
     unsigned             mysql_fails;
 
     /*
@@ -178,7 +177,7 @@ typedef struct {
      */
     cc_store_t           cst;
     cc_payout_shard_t    claim[CC_STORE_SHARDS_MAX];
-    int64_t              cmysql_retry_at;
+    cc_retry_t           cmysql_retry;
     unsigned             cmysql_fails;
     pthread_t            claims_tid;
     int                  claims_threaded;
@@ -360,7 +359,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
 
         case 'h':
             cc_payout_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_payout_usage(stderr);
@@ -396,14 +395,16 @@ static void
 cc_payout_redis_backoff(cc_payout_t *p, cc_payout_redis_t *r,
     const char *said)
 {
-    cc_log("%s; retrying in %d ms", said, CC_PAYOUT_RETRY_MS);
+    int64_t  ms;
+
+    ms = cc_retry_later(&r->retry, cc_now_ms());
+    cc_log("%s; retrying in %lld ms", said, (long long) ms);
 
     if (r->ctx != NULL) {
         redisFree(r->ctx);
         r->ctx = NULL;
     }
 
-    r->retry_at = cc_now_ms() + CC_PAYOUT_RETRY_MS;
     (void) p;
 }
 
@@ -421,15 +422,21 @@ cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
 /*
  * A connection with award_set.lua loaded: every (re)connect loads it, so
  * a Redis that restarted and lost its script cache gets it back.  NULL
- * while the shard is down or backing off.
+ * while the shard is down or backing off.  A connection still there when
+ * asked for again served its last turn: the backoff starts over.
  */
 static redisContext *
 cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 {
     char  err[256];
 
-    if (r->ctx != NULL || cc_now_ms() < r->retry_at) {
+    if (r->ctx != NULL) {
+        cc_retry_ok(&r->retry);
         return r->ctx;
+    }
+
+    if (!cc_retry_due(&r->retry, cc_now_ms())) {
+        return NULL;
     }
 
     r->ctx = cc_redis_connect(&r->a, r->addr, 5000, err, sizeof(err));
@@ -454,11 +461,15 @@ cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
 static int
 cc_payout_sql_fail(cc_payout_shard_t *ps, const char *what, const char *why)
 {
+    int64_t            ms;
     cc_store_shard_t  *sh = ps->db;
 
-    cc_log("mysql shard %s: %s: %s; retrying in %d ms", sh->name, what,
+    /* from a shard's thread, with the other shards' (cc_retry_t is safe) */
+    ms = cc_retry_later(ps->retry, cc_now_ms());
+
+    cc_log("mysql shard %s: %s: %s; retrying in %lld ms", sh->name, what,
            why ? why : (sh->conn ? mysql_error(sh->conn) : "not connected"),
-           CC_PAYOUT_RETRY_MS);
+           (long long) ms);
 
     /* the transaction is gone with the connection: nothing half done */
     if (sh->conn != NULL) {
@@ -466,23 +477,21 @@ cc_payout_sql_fail(cc_payout_shard_t *ps, const char *what, const char *why)
         sh->conn = NULL;
     }
 
-    /* from a shard's thread: the loop reads it after the join */
-    __atomic_store_n(ps->retry_at, cc_now_ms() + CC_PAYOUT_RETRY_MS,
-                     __ATOMIC_RELAXED);
-
     return -1;
 }
 
 
 /*
- * Connects the shards of st that are not, at most once a retry period:
- * the bulk's store from the loop, the claims' own from their thread.
+ * Connects the shards of st that are not, once the backoff says so: the
+ * bulk's store from the loop, the claims' own from their thread.  Every
+ * shard still connected since the last turn: the backoff starts over.
  */
 static void
-cc_payout_mysql_connect(cc_store_t *st, int64_t *retry_at, unsigned *fails,
+cc_payout_mysql_connect(cc_store_t *st, cc_retry_t *retry, unsigned *fails,
     const char *who)
 {
-    size_t  s;
+    size_t   s;
+    int64_t  ms;
 
     for (s = 0; s < st->nshards; s++) {
         if (st->shards[s].conn == NULL) {
@@ -490,21 +499,24 @@ cc_payout_mysql_connect(cc_store_t *st, int64_t *retry_at, unsigned *fails,
         }
     }
 
-    if (s == st->nshards
-        || cc_now_ms() < __atomic_load_n(retry_at, __ATOMIC_RELAXED))
-    {
+    if (s == st->nshards) {
+        cc_retry_ok(retry);
+        return;
+    }
+
+    if (!cc_retry_due(retry, cc_now_ms())) {
         return;
     }
 
     if (cc_store_connect(st) != 0) {
+        ms = cc_retry_later(retry, cc_now_ms());
+
         /* the first failure in a row, then one line in ten */
         if ((*fails)++ % 10 == 0) {
-            cc_log("mysql%s: %s; retrying every %d ms", who, st->err,
-                   CC_PAYOUT_RETRY_MS);
+            cc_log("mysql%s: %s; retrying in %lld ms", who, st->err,
+                   (long long) ms);
         }
 
-        __atomic_store_n(retry_at, cc_now_ms() + CC_PAYOUT_RETRY_MS,
-                         __ATOMIC_RELAXED);
         return;
     }
 
@@ -1061,7 +1073,7 @@ cc_payout_claims_thread(void *arg)
     while (cc_worker_run && !__atomic_load_n(&p->claims_stop,
                                              __ATOMIC_RELAXED))
     {
-        cc_payout_mysql_connect(&p->cst, &p->cmysql_retry_at,
+        cc_payout_mysql_connect(&p->cst, &p->cmysql_retry,
                                 &p->cmysql_fails, " (claims)");
 
         popped = cc_payout_claims(p);
@@ -1441,7 +1453,7 @@ cc_payout_run(cc_payout_t *p)
     }
 
     while (cc_worker_run) {
-        cc_payout_mysql_connect(&p->st, &p->mysql_retry_at,
+        cc_payout_mysql_connect(&p->st, &p->mysql_retry,
                                 &p->mysql_fails, "");
 
         did = 0;
@@ -1551,7 +1563,7 @@ main(int argc, char **argv)
     int                 rc;
     char                err[512];
     size_t              i, s, lens[CC_PAYOUT_REDIS_MAX];
-    const char         *names[CC_PAYOUT_REDIS_MAX], *why;
+    const char         *names[CC_PAYOUT_REDIS_MAX];
     int                 sync_init = 0;
     cc_payout_t        *p;
     cc_payout_shard_t  *ps;
@@ -1567,7 +1579,15 @@ main(int argc, char **argv)
     /* from here every exit goes through done: one cleanup path */
     rc = 2;
 
-    if (cc_payout_parse(argc, argv, &p->o) != 0) {
+    switch (cc_payout_parse(argc, argv, &p->o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
         goto done;
     }
 
@@ -1578,11 +1598,7 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < p->o.nredis; i++) {
-        if (cc_addr_parse(p->o.redis[i], strlen(p->o.redis[i]),
-                          &p->redis[i].a, &why) != 0)
-        {
-            fprintf(stderr, "cc-payout: bad --redis \"%s\", expected "
-                    "host:port: %s\n", p->o.redis[i], why);
+        if (cc_redis_opt_addr(p->o.redis[i], &p->redis[i].a) != 0) {
             goto done;
         }
 
@@ -1637,11 +1653,11 @@ main(int argc, char **argv)
 
         if (s < p->st.nshards) {
             ps->db = &p->st.shards[s];
-            ps->retry_at = &p->mysql_retry_at;
+            ps->retry = &p->mysql_retry;
 
         } else {
             ps->db = &p->cst.shards[s - p->st.nshards];
-            ps->retry_at = &p->cmysql_retry_at;
+            ps->retry = &p->cmysql_retry;
         }
 
         ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));

@@ -134,7 +134,7 @@ cc_produce_parse(int argc, char **argv, cc_produce_opts_t *o)
 
         case 'h':
             cc_produce_usage(stdout);
-            return 1;
+            return CC_OPT_HELP;
 
         default:
             cc_produce_usage(stderr);
@@ -297,9 +297,16 @@ main(int argc, char **argv)
 
     cc_worker_init("cc-produce");
 
-    rc = cc_produce_parse(argc, argv, &o);
-    if (rc != 0) {
-        return rc == 1 ? 0 : 2;
+    /* nothing is open yet: the usage's exits need no cleanup */
+    switch (cc_produce_parse(argc, argv, &o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        return 0;
+
+    default:
+        return 2;
     }
 
     rk = cc_produce_open(&o);

@@ -1,5 +1,8 @@
 /*
- * cc-reconcile: the Redis draw logs into MySQL, so that no draw is lost.
+ * cc-reconcile: the Redis draw logs into MySQL, so that no draw is lost;
+ * with --money, the check of a drawn campaign's money instead (awards,
+ * ledger, Redis and the wallet's statement against each other, see
+ * cc_reconcile_money.c).
  *
  * The flip script appends every draw to its shard's stream cc:draws in the
  * same atomic step that spends the chance.  Kafka is only the fast path:
@@ -36,6 +39,7 @@
 
 typedef struct {
     char               *redis[CC_RECONCILE_REDIS_MAX];
+    cc_addr_t           addrs[CC_RECONCILE_REDIS_MAX];
     size_t              nredis;
     char               *mysql[CC_STORE_SHARDS_MAX];
     size_t              nmysql;
@@ -80,7 +84,8 @@ CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
 static int
 cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 {
-    int  c;
+    int     c;
+    size_t  i;
 
     static const struct option  opts[] = {
         { "redis",    required_argument, NULL, 'r' },
@@ -145,7 +150,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 
         case 'h':
             cc_reconcile_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_reconcile_usage(stderr);
@@ -158,31 +163,14 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         return -1;
     }
 
+    /* a bad address refuses the start: a daemon would fail every pass */
+    for (i = 0; i < o->nredis; i++) {
+        if (cc_redis_opt_addr(o->redis[i], &o->addrs[i]) != 0) {
+            return -1;
+        }
+    }
+
     return 0;
-}
-
-
-static redisContext *
-cc_reconcile_connect(const char *addr)
-{
-    char           err[256];
-    cc_addr_t      a;
-    const char    *why;
-    redisContext  *rc;
-
-    if (cc_addr_parse(addr, strlen(addr), &a, &why) != 0) {
-        cc_log("bad redis shard \"%s\", expected host:port (%s)", addr,
-               why);
-        return NULL;
-    }
-
-    rc = cc_redis_connect(&a, addr, 5000, err, sizeof(err));
-
-    if (rc == NULL) {
-        cc_log("%s", err);
-    }
-
-    return rc;
 }
 
 
@@ -192,15 +180,16 @@ cc_reconcile_connect(const char *addr)
  * from what is left in the log).
  */
 static int
-cc_reconcile_shard(const cc_reconcile_opts_t *o, const char *addr,
-    cc_store_t *st, cc_drain_stats_t *stats)
+cc_reconcile_shard(const cc_reconcile_opts_t *o, size_t r, cc_store_t *st,
+    cc_drain_stats_t *stats)
 {
     int            rc;
     char           err[512];
     redisContext  *c;
 
-    c = cc_reconcile_connect(addr);
+    c = cc_redis_connect(&o->addrs[r], o->redis[r], 5000, err, sizeof(err));
     if (c == NULL) {
+        cc_log("%s", err);
         return -1;
     }
 
@@ -260,7 +249,7 @@ cc_reconcile_metrics(const char *path, const cc_drain_stats_t *all,
 int
 main(int argc, char **argv)
 {
-    int                   failed;
+    int                   rc, failed;
     size_t                i;
     cc_store_t            st;
     cc_drain_stats_t      stats;
@@ -276,15 +265,26 @@ main(int argc, char **argv)
         }
     }
 
-    if (cc_reconcile_parse(argc, argv, &o) != 0) {
-        return 2;
+    memset(&st, 0, sizeof(st));
+    rc = 2;
+
+    switch (cc_reconcile_parse(argc, argv, &o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
+        goto done;
     }
 
     if (cc_store_open(&st, o.mysql, o.nmysql, o.user,
                       getenv("CC_MYSQL_PASSWORD")) != 0)
     {
         fprintf(stderr, "cc-reconcile: %s\n", st.err);
-        return 2;
+        goto done;
     }
 
     failed = 0;
@@ -297,7 +297,7 @@ main(int argc, char **argv)
         started = cc_now_ms();
 
         for (i = 0; i < o.nredis && cc_worker_run; i++) {
-            if (cc_reconcile_shard(&o, o.redis[i], &st, &stats) != 0) {
+            if (cc_reconcile_shard(&o, i, &st, &stats) != 0) {
                 failed++;
             }
         }
@@ -315,8 +315,12 @@ main(int argc, char **argv)
 
     } while (!o.once && cc_sleep_ms(o.interval_s * 1000) == 0);
 
+    rc = failed ? 1 : 0;
+
+done:
+
     cc_store_close(&st);
     mysql_library_end();
 
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -85,6 +85,7 @@
 #include "cc_reconcile_money_redis.h"
 #include "cc_reconcile_money_repair.h"
 #include "cc_reconcile_money_report.h"
+#include "cc_redis.h"
 #include "cc_worker.h"
 
 
@@ -138,7 +139,8 @@ cc_money_usage(FILE *out)
 static int
 cc_money_parse(int argc, char **argv, cc_money_t *m)
 {
-    int  c;
+    int     c;
+    size_t  i;
 
     static const struct option  opts[] = {
         { "money",         no_argument,       NULL, 'M' },
@@ -204,7 +206,7 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
 
         case 'h':
             cc_money_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_money_usage(stderr);
@@ -226,6 +228,12 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
     if (m->nredis == 0 || m->nmysql == 0) {
         fprintf(stderr, "cc-reconcile: --money needs --redis and --mysql\n");
         return -1;
+    }
+
+    for (i = 0; i < m->nredis; i++) {
+        if (cc_redis_opt_addr(m->redis_names[i], &m->redis_addrs[i]) != 0) {
+            return -1;
+        }
     }
 
     return 0;
@@ -273,8 +281,10 @@ cc_money_open(cc_money_t *m)
     }
 
     for (i = 0; i < m->nredis; i++) {
-        m->redis[i] = cc_money_redis_connect(m->redis_names[i]);
+        m->redis[i] = cc_redis_connect(&m->redis_addrs[i], m->redis_names[i],
+                                       5000, err, sizeof(err));
         if (m->redis[i] == NULL) {
+            cc_log("%s", err);
             return -1;
         }
     }
@@ -336,7 +346,19 @@ cc_reconcile_money_main(int argc, char **argv)
     json = NULL;
     rc = 2;
 
-    if (cc_money_parse(argc, argv, &m) != 0 || cc_money_open(&m) != 0) {
+    switch (cc_money_parse(argc, argv, &m)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
+        goto done;
+    }
+
+    if (cc_money_open(&m) != 0) {
         goto done;
     }
 

@@ -12,38 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_addr.h"
 #include "cc_award.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
-#include "cc_redis.h"
 #include "cc_reconcile_money_mysql.h"
 #include "cc_reconcile_money_redis.h"
 #include "cc_reconcile_money_report.h"
 #include "cc_worker.h"
-
-
-redisContext *
-cc_money_redis_connect(const char *name)
-{
-    char           err[256];
-    cc_addr_t      a;
-    const char    *why;
-    redisContext  *rc;
-
-    if (cc_addr_parse(name, strlen(name), &a, &why) != 0) {
-        fprintf(stderr, "cc-reconcile: --redis \"%s\": %s\n", name, why);
-        return NULL;
-    }
-
-    rc = cc_redis_connect(&a, name, 5000, err, sizeof(err));
-
-    if (rc == NULL) {
-        cc_log("%s", err);
-    }
-
-    return rc;
-}
 
 
 /*
@@ -346,9 +321,8 @@ cc_money_scan_keys(cc_money_t *m, size_t r, redisReply **keys, size_t n)
 {
     int               failed;
     void             *reply;
-    size_t            i, len;
+    size_t            i;
     uint64_t          uid;
-    const char       *k;
     redisReply       *v;
     redisContext     *c;
     cc_money_look_t  *l;
@@ -381,11 +355,7 @@ cc_money_scan_keys(cc_money_t *m, size_t r, redisReply **keys, size_t n)
             continue;
         }
 
-        /* "cc:{uid}:u" */
-        k = keys[i]->str;
-        len = keys[i]->len;
-
-        if (len < 8 || cc_parse_uid(k + 4, len - 7, &uid) != 0
+        if (cc_key_user_uid(keys[i]->str, keys[i]->len, &uid) != 0
             || (v->element[0]->type != REDIS_REPLY_STRING
                 && v->element[1]->type != REDIS_REPLY_STRING))
         {
@@ -433,8 +403,8 @@ cc_money_scan(cc_money_t *m, size_t r)
     snprintf(cursor, sizeof(cursor), "0");
 
     do {
-        rr = redisCommand(c, "SCAN %s MATCH cc:{*}:u COUNT %lld", cursor,
-                          m->batch);
+        rr = redisCommand(c, "SCAN %s MATCH " CC_KEY_USER_MATCH
+                          " COUNT %lld", cursor, m->batch);
 
         if (rr == NULL || rr->type != REDIS_REPLY_ARRAY || rr->elements != 2
             || rr->element[0]->type != REDIS_REPLY_STRING

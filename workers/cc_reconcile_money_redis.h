@@ -9,9 +9,6 @@
 
 #include "cc_reconcile_money_run.h"
 
-/* a connection to --redis name; NULL: said on stderr or logged */
-redisContext *cc_money_redis_connect(const char *name);
-
 /* the waiting awards' field w against the status MySQL says */
 int cc_money_flush_awards(cc_money_t *m);
 

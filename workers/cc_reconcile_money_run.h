@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
+#include "cc_addr.h"
 #include "cc_campaign.h"
 #include "cc_reconcile_statement.h"
 #include "cc_ring.h"
@@ -91,6 +92,7 @@ typedef struct {
 typedef struct {
     const char          *campaign_path;
     char                *redis_names[CC_MONEY_REDIS_MAX];
+    cc_addr_t            redis_addrs[CC_MONEY_REDIS_MAX];
     size_t               nredis;
     char                *mysql[CC_STORE_SHARDS_MAX];
     size_t               nmysql;

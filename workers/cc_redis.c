@@ -3,9 +3,27 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 
 #include "cc_redis.h"
+#include "cc_worker.h"
+
+
+int
+cc_redis_opt_addr(const char *s, cc_addr_t *a)
+{
+    const char  *why;
+
+    if (cc_addr_parse(s, strlen(s), a, &why) != 0) {
+        fprintf(stderr, "%s: bad --redis \"%s\", expected host:port (%s)\n",
+                cc_worker_name, s, why);
+        return -1;
+    }
+
+    return 0;
+}
 
 
 redisContext *
@@ -31,4 +49,34 @@ cc_redis_connect(const cc_addr_t *a, const char *name, int timeout_ms,
     (void) redisSetTimeout(c, tv);
 
     return c;
+}
+
+
+int
+cc_redis_time_ms(redisContext *c, const char *name, int64_t *ms, char *err,
+    size_t errlen)
+{
+    redisReply  *t;
+
+    t = redisCommand(c, "TIME");
+
+    if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2
+        || t->element[0]->type != REDIS_REPLY_STRING
+        || t->element[1]->type != REDIS_REPLY_STRING)
+    {
+        snprintf(err, errlen, "redis %s: TIME: %s", name,
+                 t == NULL ? (c->err ? c->errstr : "no reply")
+                 : t->type == REDIS_REPLY_ERROR ? t->str
+                 : "unexpected reply");
+        freeReplyObject(t);
+        return -1;
+    }
+
+    /* seconds, microseconds */
+    *ms = (int64_t) strtoll(t->element[0]->str, NULL, 10) * 1000
+          + strtoll(t->element[1]->str, NULL, 10) / 1000;
+
+    freeReplyObject(t);
+
+    return 0;
 }

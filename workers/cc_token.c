@@ -124,7 +124,7 @@ cc_tok_parse(int argc, char **argv, cc_tok_opts_t *o)
 
         case 'h':
             cc_tok_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             /* getopt_long said which option */
@@ -234,8 +234,18 @@ main(int argc, char **argv)
 
     cc_worker_init("cc-token");
 
-    if (cc_tok_parse(argc, argv, &o) != 0) {
-        return 2;
+    rc = 2;
+
+    switch (cc_tok_parse(argc, argv, &o)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
+        goto done;
     }
 
     if (cc_token_load_secret(o.secret, secret, sizeof(secret), &slen, err,
@@ -243,11 +253,13 @@ main(int argc, char **argv)
         != 0)
     {
         fprintf(stderr, "cc-token: --secret: %s\n", err);
-        return 2;
+        goto done;
     }
 
     rc = o.verify ? cc_tok_verify(&o, secret, slen)
                   : cc_tok_sign(&o, secret, slen);
+
+done:
 
     OPENSSL_cleanse(secret, sizeof(secret));
 

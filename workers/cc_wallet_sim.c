@@ -31,11 +31,11 @@
 
 #define _GNU_SOURCE
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +46,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "cc_addr.h"
 #include "cc_ids.h"
 #include "cc_token.h"
 #include "cc_wallet_sign.h"
@@ -116,7 +117,8 @@ cc_sim_usage(FILE *out)
 "file.  The keys are read back from the file at start.  Prints\n"
 "\"listening HOST:PORT seed N\" once ready.  SIGTERM stops it.\n"
 "\n"
-"  --listen HOST:PORT   IPv4 address and port (port 0: any free one)\n"
+"  --listen HOST:PORT   an IPv4 address or [IPv6] and a port (port 0:\n"
+"                       any free one)\n"
 "  --secret-file FILE   the HMAC key (32..1024 bytes), the campaign's\n"
 "                       wallet_secret_file\n"
 "  --statement PATH     the statement file (created, appended to)\n"
@@ -205,7 +207,7 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
 
         case 'h':
             cc_sim_usage(stdout);
-            exit(0);
+            return CC_OPT_HELP;
 
         default:
             cc_sim_usage(stderr);
@@ -697,52 +699,61 @@ cc_sim_done(void *cls, struct MHD_Connection *conn, void **ctx,
 int
 main(int argc, char **argv)
 {
-    char                  err[256], host[64], *colon;
-    cc_sim_t              s;
-    long long             port;
-    struct MHD_Daemon    *d;
-    struct sockaddr_in    sin;
+    int                          rc;
+    char                         err[256], port[8];
+    unsigned                     flags;
+    cc_sim_t                     s;
+    cc_addr_t                    a;
+    const char                  *why;
+    struct addrinfo              hints, *res;
+    struct MHD_Daemon           *d;
     const union MHD_DaemonInfo  *info;
 
     cc_worker_init("cc-wallet-sim");
     memset(&s, 0, sizeof(s));
     pthread_mutex_init(&s.lock, NULL);
+    res = NULL;
+    d = NULL;
+    rc = 2;
 
-    if (cc_sim_parse(argc, argv, &s) != 0) {
-        return 2;
+    switch (cc_sim_parse(argc, argv, &s)) {
+    case CC_OPT_OK:
+        break;
+
+    case CC_OPT_HELP:
+        rc = 0;
+        goto done;
+
+    default:
+        goto done;
     }
 
     if (cc_token_load_secret(s.secret_path, s.secret, sizeof(s.secret),
                              &s.slen, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "cc-wallet-sim: --secret-file: %s\n", err);
-        return 2;
+        goto done;
     }
 
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-
-    /* HOST:PORT, port 0 allowed (cc_addr_parse wants 1..65535) */
-    colon = strrchr(s.listen, ':');
-
-    if (colon == NULL || colon - s.listen >= (long) sizeof(host)
-        || cc_opt_int("--listen's port", colon + 1, 0, 65535, &port) != 0)
+    /* an IP address, not a name (one socket); port 0: any free one */
+    if (cc_addr_parse_flags(s.listen, strlen(s.listen), CC_ADDR_PORT_ANY,
+                            &a, &why) != 0)
     {
-        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\", expected an "
-                "IPv4 HOST:PORT\n", s.listen);
-        return 2;
+        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\": %s\n",
+                s.listen, why);
+        goto done;
     }
 
-    memcpy(host, s.listen, (size_t) (colon - s.listen));
-    host[colon - s.listen] = '\0';
+    snprintf(port, sizeof(port), "%u", a.port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
 
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\", expected an "
-                "IPv4 HOST:PORT\n", s.listen);
-        return 2;
+    if (getaddrinfo(a.host, port, &hints, &res) != 0) {
+        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\": not an IPv4 "
+                "address or an IPv6 one in brackets\n", s.listen);
+        goto done;
     }
-
-    sin.sin_port = htons((uint16_t) port);
 
     if (!s.seed_given) {
         s.seed = (uint64_t) cc_now_ms() ^ ((uint64_t) getpid() << 32);
@@ -754,15 +765,14 @@ main(int argc, char **argv)
     if (cc_sim_load(&s) != 0) {
         fprintf(stderr, "cc-wallet-sim: --statement %s: %s\n",
                 s.statement_path, strerror(errno));
-        free(s.tab);
-        return 2;
+        goto done;
     }
 
     s.statement = fopen(s.statement_path, "a");
     if (s.statement == NULL) {
         fprintf(stderr, "cc-wallet-sim: --statement %s: %s\n",
                 s.statement_path, strerror(errno));
-        return 2;
+        goto done;
     }
 
     /*
@@ -770,15 +780,15 @@ main(int argc, char **argv)
      * wallet's would; without, two epoll threads (cheaper per call: the
      * benchmark's case).
      */
-    d = MHD_start_daemon((s.delay_ms > 0
-                          ? MHD_USE_THREAD_PER_CONNECTION
-                          : MHD_USE_EPOLL_LINUX_ONLY)
-                         | MHD_USE_INTERNAL_POLLING_THREAD
-                         | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, cc_sim_handler, &s,
+    flags = (s.delay_ms > 0 ? MHD_USE_THREAD_PER_CONNECTION
+                            : MHD_USE_EPOLL_LINUX_ONLY)
+            | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
+            | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+
+    d = MHD_start_daemon(flags, 0, NULL, NULL, cc_sim_handler, &s,
                          MHD_OPTION_THREAD_POOL_SIZE,
                          s.delay_ms > 0 ? 0U : 2U,
-                         MHD_OPTION_SOCK_ADDR, &sin,
+                         MHD_OPTION_SOCK_ADDR, res->ai_addr,
                          MHD_OPTION_NOTIFY_COMPLETED, cc_sim_done, NULL,
                          MHD_OPTION_CONNECTION_LIMIT, 1024U,
                          MHD_OPTION_CONNECTION_TIMEOUT, 60U,
@@ -787,13 +797,14 @@ main(int argc, char **argv)
     if (d == NULL) {
         fprintf(stderr, "cc-wallet-sim: cannot listen on %s: %s\n", s.listen,
                 strerror(errno));
-        return 2;
+        goto done;
     }
 
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 
-    printf("listening %s:%u seed %" PRIu64 "\n", host,
-           info ? (unsigned) info->port : (unsigned) port, s.seed);
+    printf(res->ai_family == AF_INET6 ? "listening [%s]:%u seed %" PRIu64 "\n"
+                                      : "listening %s:%u seed %" PRIu64 "\n",
+           a.host, info ? (unsigned) info->port : a.port, s.seed);
     fflush(stdout);
 
     cc_log("%zu keys from %s; faults: fail %lld%%, drop %lld%%, dup %lld%%, "
@@ -811,8 +822,20 @@ main(int argc, char **argv)
            s.applied, s.duplicated, s.replayed, s.conflicts, s.failed,
            s.dropped, s.rejected);
 
-    fclose(s.statement);
-    free(s.tab);
+    rc = 0;
 
-    return 0;
+done:
+
+    if (s.statement != NULL) {
+        fclose(s.statement);
+    }
+
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+
+    free(s.tab);
+    pthread_mutex_destroy(&s.lock);
+
+    return rc;
 }

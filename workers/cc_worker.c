@@ -176,6 +176,52 @@ cc_retry_wait(int64_t *ms, const char *what, const char *err)
 }
 
 
+/*
+ * at and ms are read and written with atomics: a failure is noted by the
+ * thread whose compare-and-swap of at wins; the others see the wait it
+ * set.  A thread that reads ms just before the winner stores it loses
+ * its swap, as the winner changed at.
+ */
+int64_t
+cc_retry_later(cc_retry_t *r, int64_t now)
+{
+    int64_t  at, next;
+
+    at = __atomic_load_n(&r->at, __ATOMIC_ACQUIRE);
+
+    if (now < at) {
+        return at - now;                /* the same outage, seen again */
+    }
+
+    next = cc_retry_next(__atomic_load_n(&r->ms, __ATOMIC_RELAXED));
+
+    if (!__atomic_compare_exchange_n(&r->at, &at, now + next, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    {
+        return at > now ? at - now : 0;
+    }
+
+    __atomic_store_n(&r->ms, next, __ATOMIC_RELAXED);
+
+    return next;
+}
+
+
+int
+cc_retry_due(cc_retry_t *r, int64_t now)
+{
+    return now >= __atomic_load_n(&r->at, __ATOMIC_ACQUIRE);
+}
+
+
+void
+cc_retry_ok(cc_retry_t *r)
+{
+    __atomic_store_n(&r->ms, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->at, 0, __ATOMIC_RELEASE);
+}
+
+
 int
 cc_opt_int(const char *opt, const char *s, long long min, long long max,
     long long *out)

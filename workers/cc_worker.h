@@ -1,9 +1,9 @@
 /*
  * cc_worker: what every worker binary does the same way: log lines with a
  * time and the program's name, stop on SIGTERM/SIGINT (and report other
- * signals a worker asks for), sleep in a way a
- * stop interrupts, back off while a store is away, and parse bounded
- * numeric options.
+ * signals a worker asks for), sleep in a way a stop interrupts, back off
+ * while a store is away (sleeping, or by a time the next try is due),
+ * parse bounded numeric options, and say what option parsing ended in.
  */
 
 #ifndef CC_WORKER_H
@@ -41,6 +41,35 @@ int cc_retry_wait(int64_t *ms, const char *what, const char *err);
 
 /* the wait after one of ms (0: the first), as cc_retry_wait takes them */
 int64_t cc_retry_next(int64_t ms);
+
+/*
+ * The same backoff for a loop that cannot sleep (it has other work, or
+ * threads share the store): no waiting, only a time before which the
+ * next try is not due.  cc_retry_later notes a failure at now and returns
+ * the wait (100 ms, doubled each time, at most 5 s, as cc_retry_wait's);
+ * a failure noted while a wait runs is the same outage and lengthens
+ * nothing.  cc_retry_due says whether the next try is due; cc_retry_ok,
+ * once the store served again, makes the next wait the first.  Safe from
+ * several threads at once.  A zeroed cc_retry_t is due at once.
+ */
+typedef struct {
+    int64_t  at;            /* no try before this, ms as cc_now_ms */
+    int64_t  ms;            /* the wait set last; 0: none since an ok */
+} cc_retry_t;
+
+int64_t cc_retry_later(cc_retry_t *r, int64_t now);
+int cc_retry_due(cc_retry_t *r, int64_t now);
+void cc_retry_ok(cc_retry_t *r);
+
+/*
+ * What every worker's option parser returns: CC_OPT_OK to go on;
+ * CC_OPT_HELP once --help printed the usage on stdout, and main exits 0
+ * through its cleanup path; CC_OPT_BAD once a clear error was printed on
+ * stderr, and main exits 2 the same way.
+ */
+#define CC_OPT_BAD   -1
+#define CC_OPT_OK     0
+#define CC_OPT_HELP   1
 
 /* strict decimal in [min, max]; 0, or -1 after printing an error */
 int cc_opt_int(const char *opt, const char *s, long long min, long long max,

@@ -140,6 +140,49 @@ START_TEST(test_length_not_nul)
 END_TEST
 
 
+/* CC_ADDR_PORT_ANY takes port 0 and changes nothing else */
+START_TEST(test_port_any)
+{
+    size_t       i;
+    cc_addr_t    a;
+    const char  *why = NULL;
+
+    ck_assert_int_eq(cc_addr_parse_flags("127.0.0.1:0", 11, CC_ADDR_PORT_ANY,
+                                         &a, &why), 0);
+    ck_assert_str_eq(a.host, "127.0.0.1");
+    ck_assert_uint_eq(a.port, 0);
+
+    ck_assert_int_eq(cc_addr_parse_flags("[::1]:00", 8, CC_ADDR_PORT_ANY,
+                                         &a, &why), 0);
+    ck_assert_str_eq(a.host, "::1");
+    ck_assert_uint_eq(a.port, 0);
+
+    ck_assert_int_eq(cc_addr_parse_flags("h:0", 3, 0, &a, &why), -1);
+    ck_assert_str_eq(why, "bad port");
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ck_assert_int_eq(cc_addr_parse_flags(good[i].s, strlen(good[i].s),
+                                             CC_ADDR_PORT_ANY, &a, &why), 0);
+        ck_assert_str_eq(a.host, good[i].host);
+        ck_assert_uint_eq(a.port, good[i].port);
+    }
+
+    /* every other refusal stays, with its reason */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (strcmp(bad[i].s, "host:0") == 0) {
+            continue;
+        }
+
+        why = NULL;
+        ck_assert_msg(cc_addr_parse_flags(bad[i].s, strlen(bad[i].s),
+                                          CC_ADDR_PORT_ANY, &a, &why) == -1,
+                      "accepted %s", bad[i].s);
+        ck_assert_str_eq(why, bad[i].why);
+    }
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -155,6 +198,7 @@ main(void)
     tcase_add_loop_test(tc, test_bad, 0, (int) (sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_host_length);
     tcase_add_test(tc, test_length_not_nul);
+    tcase_add_test(tc, test_port_any);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);

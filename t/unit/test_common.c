@@ -1,5 +1,6 @@
 /*
- * Unit tests of common/: id validation, card weights, the uid ring.
+ * Unit tests of common/: id validation, Redis key names, card weights, the
+ * uid ring.
  */
 
 #include <check.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "cc_ids.h"
+#include "cc_keys.h"
 #include "cc_ring.h"
 #include "cc_cards.h"
 
@@ -83,6 +85,59 @@ START_TEST(test_count)
     ck_assert_int_eq(cc_parse_count("-3", 2, 100, &n), -1);
     ck_assert_int_eq(cc_parse_count("", 0, 100, &n), -1);
     ck_assert_uint_eq(n, 100);
+}
+END_TEST
+
+
+/* ---- keys ---- */
+
+START_TEST(test_key_user_round_trip)
+{
+    char      key[CC_KEY_MAX];
+    size_t    len, i;
+    uint64_t  uid;
+    uint64_t  uids[] = { 1, 42, 4200000000ULL, UINT64_MAX };
+
+    for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
+        len = cc_key_user(key, uids[i]);
+        ck_assert_uint_eq(len, strlen(key));
+        uid = 0;
+        ck_assert_int_eq(cc_key_user_uid(key, len, &uid), 0);
+        ck_assert_uint_eq(uid, uids[i]);
+    }
+
+    ck_assert_str_eq(key, "cc:{18446744073709551615}:u");
+    ck_assert_str_eq(CC_KEY_USER_MATCH, "cc:{*}:u");
+}
+END_TEST
+
+
+START_TEST(test_key_user_uid_bad)
+{
+    char        key[CC_KEY_MAX];
+    size_t      i, len;
+    uint64_t    uid = 77;
+    const char *bad[] = {
+        "", "cc:{}:u", "cc:{", "}:u", "cc:{1}:g", "cc:{1}:", "cc:{1}u",
+        "cc:1:u", "xc:{1}:u", "cc:{1}:uu", "cc:{0}:u", "cc:{01}:u",
+        "cc:{-1}:u", "cc:{1a}:u", "cc:{1}:g}:u", "cc:{ 1}:u",
+        "cc:{18446744073709551616}:u",                        /* 2^64 */
+        "cc:draws", "cc:claims", "cc:stock:4",
+    };
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cc_key_user_uid(bad[i], strlen(bad[i]), &uid) == -1,
+                      "accepted bad key #%zu \"%s\"", i, bad[i]);
+    }
+
+    /* a NUL inside, and a prefix of a good key cut short */
+    ck_assert_int_eq(cc_key_user_uid("cc:{1\0}:u", 9, &uid), -1);
+    len = cc_key_grants(key, 5);
+    ck_assert_int_eq(cc_key_user_uid(key, len, &uid), -1);
+    len = cc_key_user(key, 5);
+    ck_assert_int_eq(cc_key_user_uid(key, len - 1, &uid), -1);
+
+    ck_assert_uint_eq(uid, 77);                  /* untouched on error */
 }
 END_TEST
 
@@ -301,6 +356,11 @@ common_suite(void)
     tcase_add_test(tc, test_uid_bad);
     tcase_add_test(tc, test_request_id);
     tcase_add_test(tc, test_count);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("keys");
+    tcase_add_test(tc, test_key_user_round_trip);
+    tcase_add_test(tc, test_key_user_uid_bad);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cards");

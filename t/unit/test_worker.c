@@ -56,6 +56,81 @@ START_TEST(test_retry_wait)
 END_TEST
 
 
+START_TEST(test_retry_later)
+{
+    size_t      i;
+    int64_t     now, want[] = { 100, 200, 400, 800, 1600, 3200, 5000, 5000 };
+    cc_retry_t  r;
+
+    memset(&r, 0, sizeof(r));
+    now = 1000000;
+    ck_assert_int_eq(cc_retry_due(&r, now), 1);     /* zeroed: at once */
+
+    /* each failure once its wait is over doubles the wait, up to 5 s */
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ck_assert_int_eq(cc_retry_later(&r, now), want[i]);
+        ck_assert_int_eq(cc_retry_due(&r, now), 0);
+        ck_assert_int_eq(cc_retry_due(&r, now + want[i] - 1), 0);
+
+        /* a failure during the wait: the same outage, no longer wait */
+        ck_assert_int_eq(cc_retry_later(&r, now + 10), want[i] - 10);
+        ck_assert_int_eq(cc_retry_due(&r, now + want[i] - 1), 0);
+
+        now += want[i];
+        ck_assert_int_eq(cc_retry_due(&r, now), 1);
+    }
+
+    /* served again: the next failure waits the first wait */
+    cc_retry_ok(&r);
+    ck_assert_int_eq(cc_retry_due(&r, now), 1);
+    ck_assert_int_eq(cc_retry_later(&r, now), 100);
+}
+END_TEST
+
+
+/* threads failing at the same moment: one outage, one wait */
+static cc_retry_t  retry_shared;
+static int64_t     retry_now;
+
+static void *
+retry_thread(void *arg)
+{
+    int64_t  *waited = arg;
+
+    *waited = cc_retry_later(&retry_shared, retry_now);
+    return NULL;
+}
+
+
+START_TEST(test_retry_later_threads)
+{
+    int        round;
+    size_t     i;
+    int64_t    waited[8];
+    pthread_t  tid[8];
+
+    memset(&retry_shared, 0, sizeof(retry_shared));
+    retry_now = 5000;
+
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < 8; i++) {
+            ck_assert_int_eq(pthread_create(&tid[i], NULL, retry_thread,
+                                            &waited[i]), 0);
+        }
+
+        for (i = 0; i < 8; i++) {
+            pthread_join(tid[i], NULL);
+            ck_assert_int_eq(waited[i], 100 << round);
+        }
+
+        ck_assert_int_eq(retry_shared.ms, 100 << round);
+        ck_assert_int_eq(retry_shared.at, retry_now + (100 << round));
+        retry_now += 100 << round;
+    }
+}
+END_TEST
+
+
 static const struct {
     const char  *s;
     long long    min, max;
@@ -193,6 +268,8 @@ main(void)
     tc = tcase_create("worker");
     tcase_add_test(tc, test_retry_next);
     tcase_add_test(tc, test_retry_wait);
+    tcase_add_test(tc, test_retry_later);
+    tcase_add_test(tc, test_retry_later_threads);
     tcase_add_test(tc, test_log_lines);
     tcase_add_loop_test(tc, test_opt_int, 0,
                         (int) (sizeof(opts) / sizeof(opts[0])));
