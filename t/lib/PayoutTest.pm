@@ -168,10 +168,14 @@ sub check_paid {
                 if $t->[1] ne "pool:$c" || $t->[2] ne "wallet:$uid" || $t->[3] != $amt || $t->[0] ne $id;
             $paid += $t->[3];
         }
-        # the campaign's wallets: credits = the transfers to them
+        # the campaign's wallets: credits = the transfers to them (summed
+        # once, grouped: ledger_transfers has no index on credit, and a
+        # sum per wallet read the table once for each of them)
         my %wallet = map { ($_->[0] => $_) } @{ mysql_query(
-            "SELECT a.account, a.credits, (SELECT SUM(amount_cents) FROM ledger_transfers WHERE credit = a.account) "
-          . "FROM ledger_accounts a JOIN awards w ON a.account = CONCAT('wallet:', w.uid) WHERE w.campaign = '$c'", $db) };
+            "SELECT a.account, a.credits, t.s FROM ledger_accounts a "
+          . "JOIN awards w ON a.account = CONCAT('wallet:', w.uid) "
+          . "LEFT JOIN (SELECT credit, SUM(amount_cents) AS s FROM ledger_transfers GROUP BY credit) t "
+          . "ON t.credit = a.account WHERE w.campaign = '$c'", $db) };
         for my $id (sort keys %award) {
             my $w = $wallet{"wallet:$award{$id}[1]"};
             push @bad, "wallet:$award{$id}[1]: " . ($w ? "$w->[1], transfers $w->[2]" : 'no account')
