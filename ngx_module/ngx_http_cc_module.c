@@ -407,12 +407,33 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_cc_loc_conf_t *prev = parent;
     ngx_http_cc_loc_conf_t *conf = child;
 
-    u_char     *p;
-    ngx_str_t   var;
-    ngx_uint_t  i;
+    u_char                    *p;
+    ngx_str_t                  var;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *hclcf;
 
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
                               NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER);
+
+    /*
+     * A grant acts for the user the location names.  Behind a token that
+     * user is whoever holds one, so a user would grant themselves chances:
+     * grants belong on an internal server whose trusted header is set by
+     * the system that grants.  Refused here, not left to the README.
+     */
+
+    hclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (hclcf->handler == ngx_http_cc_grant_handler
+        && conf->identity == NGX_HTTP_CC_IDENTITY_TOKEN)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cc_grant\" is refused behind \"cc_identity "
+                           "token\": a user would grant themselves "
+                           "chances; serve it on an internal server with "
+                           "\"cc_identity trusted_header\"");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_str_value(conf->secret, prev->secret, "");
     ngx_conf_merge_str_value(conf->uid_header, prev->uid_header, "X-CC-Uid");
 

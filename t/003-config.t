@@ -7,6 +7,9 @@
 
 use lib 't/lib';
 use CcTest;
+use CcToken;
+
+$ENV{TEST_NGINX_CC_SECRET} = token_secret_file();
 
 plan tests => planned_tests();
 run_tests();
@@ -76,6 +79,42 @@ duplicate redis shard "127.0.0.1:6379"
 --- must_die
 --- error_log
 "cc_redis_shards" is required where a handler other than "cc_metrics" is used
+
+
+
+=== TEST 7a: cc_grant behind cc_identity token (the server's)
+--- http_config on_shard0
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/grant { cc_grant; }
+--- must_die
+--- error_log
+"cc_grant" is refused behind "cc_identity token": a user would grant themselves chances
+
+
+
+=== TEST 7a2: cc_grant behind cc_identity token (its own location's)
+--- http_config on_shard0
+--- config
+    location = /cc/grant { cc_identity token $TEST_NGINX_CC_SECRET; cc_grant; }
+--- must_die
+--- error_log
+"cc_grant" is refused behind "cc_identity token"
+
+
+
+=== TEST 7a3: a token server may serve a grant with its own trusted header
+--- http_config on_shard0
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    location = /cc/flip { cc_flip; }
+    location = /cc/grant { cc_identity trusted_header X-Grant-Uid; cc_grant; }
+--- request
+POST /cc/grant?grant_id=g7a3&n=2
+--- more_headers
+X-Grant-Uid: 7
+--- error_code: 200
+--- response_body: {"chances":2}
 
 
 

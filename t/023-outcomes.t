@@ -41,7 +41,6 @@ is_deeply(redis_cmd(0, 'SMEMBERS', grants_key(1)), ['g1'], 'grant ok: the grant 
 is_deeply($s1, $s0, 'grant replayed: nothing changed');
 
 for my $bad (['bad uid', '/cc/grant?grant_id=g2&n=1', uid('x'), qr/^400 \{"error":"bad_uid"\}$/],
-             ['unauthorized', '/t/grant?grant_id=g2&n=1', {}, qr/^401 \{"error":"unauthorized"\}$/],
              ['bad grant id', '/cc/grant?grant_id=a.b&n=1', uid(1), qr/^400 \{"error":"bad_grant_id"\}$/],
              ['bad n', '/cc/grant?grant_id=g2&n=0', uid(1), qr/^400 \{"error":"bad_n"\}$/]) {
     ($s0, $s1) = outcome(name => "grant $bad->[0]", uid => 1, method => 'POST', path => $bad->[1],

@@ -537,7 +537,12 @@ sub all_locations {
     my $own = _own_lines(@_);
     # a location the caller's lines hold already is theirs, not added twice
     my @add = grep { $own !~ m{\blocation\s*=\s*/cc/$_\s*\{} } @HANDLERS;
-    return $own . join '', map { sprintf "    location = %-15s { cc_%s; }\n", "/cc/$_", $_ } @add;
+    # a grant is never behind a token (nginx refuses it): its location
+    # names its identity, whatever the server's
+    return $own . join '', map {
+        $_ eq 'grant' ? "    location = /cc/grant       { cc_identity trusted_header X-CC-Uid; cc_grant; }\n"
+                      : sprintf "    location = %-15s { cc_%s; }\n", "/cc/$_", $_
+    } @add;
 }
 
 # Build nginx.conf text.  %o: prefix, port, workers, log_level, no_module,

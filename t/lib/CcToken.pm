@@ -61,8 +61,9 @@ sub bearer {
 
 sub token_locations {
     my ($file, @handlers) = @_;
+    # no /t/grant: nginx refuses a grant behind a token
     return join ' ', map {
-        ("location = /cc/$_ { cc_$_; }", "location = /t/$_ { cc_identity token $file; cc_$_; }")
+        ("location = /cc/$_ { cc_$_; }", $_ eq 'grant' ? () : "location = /t/$_ { cc_identity token $file; cc_$_; }")
     } @handlers;
 }
 
