@@ -19,8 +19,8 @@ NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
                common/cc_campaign.c common/cc_split.c \
-               common/cc_event.c common/cc_token.c common/cc_log.c \
-               common/cc_addr.c common/cc_award.c
+               common/cc_event.c common/cc_json.c common/cc_token.c \
+               common/cc_log.c common/cc_addr.c common/cc_award.c
 COMMON_HDRS := $(wildcard common/*.h)
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
 LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h
@@ -126,7 +126,7 @@ $(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \
 
 # wallet http: the adapter (libcurl) in cc-payout and cc-reconcile
 WALLET_SRCS := workers/cc_wallet.c workers/cc_wallet_ledger.c \
-               workers/cc_wallet_sign.c
+               workers/cc_wallet_sign.c workers/cc_wallet_answer.c
 $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: $(WALLET_SRCS)
 $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
     WORKER_LIBS += -lcurl
@@ -140,7 +140,8 @@ $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c \
                               workers/cc_reconcile_money_redis.c \
                               workers/cc_reconcile_money_repair.c \
                               workers/cc_reconcile_money_report.c \
-                              workers/cc_reconcile_statement.c
+                              workers/cc_reconcile_statement.c \
+                              workers/cc_reconcile_statement_line.c
 
 # sql/<name>.sql as cc_<name>_sql, so a schema has one source
 $(BUILD)/gen/cc_%_sql.h: sql/%.sql
@@ -232,7 +233,8 @@ asan:
 	    module workers tools test-tools
 
 # ---- fuzzing: fuzz/fuzz_<name>.c, a libFuzzer target over one parser of
-# common/ that checks the parser's contract (see fuzz/fuzz.h).
+# common/ (or of a worker's pure file in FUZZ_WORKER_SRCS) that checks the
+# parser's contract (see fuzz/fuzz.h).
 #
 #   make fuzz            build, then fuzz each target FUZZ_SECONDS from its
 #                        seeds (fuzz/corpus/<name>) and regressions
@@ -249,10 +251,16 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 180
 FUZZ_BUILD    := $(BUILD)/fuzz
 FUZZ_TARGETS  := ids token event log addr campaign award \
-                 $(if $(wildcard common/cc_split.c),split)
-FUZZ_SRCS     := $(wildcard common/*.c)
+                 $(if $(wildcard common/cc_split.c),split) \
+                 wallet statement secret streamid
+# the workers' parsers of outside input, each a file with no MySQL, Redis
+# or libcurl in it: the wallet's answer, a statement line
+FUZZ_WORKER_SRCS := workers/cc_wallet_answer.c \
+                    workers/cc_reconcile_statement_line.c
+FUZZ_SRCS     := $(wildcard common/*.c) $(FUZZ_WORKER_SRCS)
+FUZZ_HDRS     := $(COMMON_HDRS) $(FUZZ_WORKER_SRCS:.c=.h)
 FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
-                 -std=gnu99 -Icommon -Ifuzz
+                 -std=gnu99 -Icommon -Iworkers -Ifuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIBS     := -lcjson -lcrypto
 
@@ -265,16 +273,20 @@ FUZZ_MAXLEN_addr     := 300
 FUZZ_MAXLEN_campaign := 4096
 FUZZ_MAXLEN_award    := 100
 FUZZ_MAXLEN_split    := 512
+FUZZ_MAXLEN_wallet   := 600
+FUZZ_MAXLEN_statement := 200
+FUZZ_MAXLEN_secret   := 1100
+FUZZ_MAXLEN_streamid := 64
 
 fuzz-build: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(COMMON_HDRS)
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(FUZZ_HDRS)
 	@mkdir -p $(FUZZ_BUILD)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
 	    $(FUZZ_SRCS) $(FUZZ_LIBS)
 
 $(FUZZ_BUILD)/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
-                        $(FUZZ_SRCS) $(COMMON_HDRS)
+                        $(FUZZ_SRCS) $(FUZZ_HDRS)
 	@mkdir -p $(FUZZ_BUILD)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< fuzz/replay.c \
 	    $(FUZZ_SRCS) $(FUZZ_LIBS)

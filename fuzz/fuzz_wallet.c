@@ -1,0 +1,100 @@
+/*
+ * fuzz_wallet: the external wallet's answer to a credit
+ * (workers/cc_wallet_answer.h), the one place cc-payout decides from the
+ * wallet's words that a credit was applied.
+ *
+ * The input is the answer.  The credit it is read against is the one it
+ * seems to echo (its award_id string, and its amount_cents when that is a
+ * whole number of cents), so the fuzzer reaches the applied path.  The
+ * contract:
+ *
+ *   - applied: our amount stands in the answer as an integer in its one
+ *     form (not 100.0, 1e2, 0100, 100.00000000000001), and the same
+ *     answer read against another amount is a mismatch;
+ *   - the canonical answer of any credit, {"award_id":ID,"amount_cents":N},
+ *     is applied.
+ */
+
+#include <cjson/cJSON.h>
+
+#include "fuzz.h"
+#include "cc_campaign.h"
+#include "cc_wallet_answer.h"
+
+
+static void
+fuzz_canonical_answer(const char *id, uint64_t amount)
+{
+    char              *text;
+    cJSON             *o;
+    const char        *why;
+
+    o = cJSON_CreateObject();
+    FUZZ_ASSERT(o != NULL);
+    FUZZ_ASSERT(cJSON_AddStringToObject(o, "award_id", id) != NULL);
+    FUZZ_ASSERT(cJSON_AddNumberToObject(o, "amount_cents", (double) amount)
+                != NULL);
+
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    FUZZ_ASSERT(text != NULL);
+
+    why = NULL;
+    FUZZ_ASSERT(cc_wallet_echo_read(text, strlen(text), id, amount, &why)
+                == CC_WALLET_ECHO_APPLIED);
+
+    free(text);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char              id[128];
+    cJSON            *a;
+    uint64_t          amount;
+    const char       *why;
+    const cJSON      *v;
+    cc_wallet_echo_e  rc;
+
+    strcpy(id, "c:7");
+    amount = 100;
+
+    a = cJSON_ParseWithLength((const char *) data, size);
+    v = cJSON_GetObjectItemCaseSensitive(a, "award_id");
+
+    if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(id)) {
+        strcpy(id, v->valuestring);
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(a, "amount_cents");
+
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0
+        && v->valuedouble <= (double) CC_CAMPAIGN_POOL_MAX
+        && v->valuedouble == (double) (uint64_t) v->valuedouble)
+    {
+        amount = (uint64_t) v->valuedouble;
+    }
+
+    cJSON_Delete(a);
+
+    why = NULL;
+    rc = cc_wallet_echo_read((const char *) data, size, id, amount, &why);
+    FUZZ_ASSERT(why != NULL && why[0] != '\0');
+
+    if (rc == CC_WALLET_ECHO_APPLIED) {
+        FUZZ_ASSERT(memchr(data, '\0', size) == NULL);
+        FUZZ_ASSERT(fuzz_has_int_value(data, size, amount));
+        FUZZ_ASSERT(cc_wallet_echo_read((const char *) data, size, id,
+                                        amount + 1, &why)
+                    == CC_WALLET_ECHO_MISMATCH);
+
+    } else {
+        FUZZ_ASSERT(rc == CC_WALLET_ECHO_MISMATCH
+                    || rc == CC_WALLET_ECHO_UNREADABLE);
+    }
+
+    fuzz_canonical_answer(id, amount);
+
+    return 0;
+}
