@@ -179,6 +179,16 @@ $(WORKER_UNIT): $(BUILD)/unit/%: t/unit/%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(CHECK_LIBS) $(WORKER_LIBS)
 
+# the workers' pure parsers (no MySQL, Redis or libcurl): their tests link
+# the one file, t/unit/test_<name>.c against workers/cc_<name>.c
+PURE_UNIT := $(BUILD)/unit/test_wallet_answer \
+             $(BUILD)/unit/test_reconcile_statement_line
+$(PURE_UNIT): $(BUILD)/unit/test_%: t/unit/test_%.c workers/cc_%.c \
+              workers/cc_%.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) -Iworkers -o $@ $< workers/cc_$*.c $(COMMON_SRCS) \
+	    $(CHECK_LIBS) -lcjson -lcrypto
+
 $(BUILD)/unit/%: t/unit/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson -lcrypto
@@ -197,17 +207,26 @@ test-nginx: module workers tools test-tools
 
 # The nginx suite with every nginx process under valgrind (slow: minutes),
 # and every worker the tests spawn too: build/valgrind/workers/cc-NAME
-# links to t/tools/valgrind-worker, which runs build/workers/cc-NAME under
-# valgrind.  VALGRIND_PROVE_FILES picks the test files.
+# (and build/valgrind/test/cc-NAME, the test tools) links to
+# t/tools/valgrind-worker, which runs build/workers/cc-NAME under
+# valgrind.  Any error or leak but "still reachable" fails the run.  The
+# tests need the tools and test tools too (t/040, t/050).
+# VALGRIND_PROVE_FILES picks the test files.
 VALGRIND_PROVE_FILES ?= $(PROVE_FILES)
-test-valgrind: module workers
-	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind/workers
+test-valgrind: module workers tools test-tools
+	rm -rf $(BUILD)/valgrind
+	mkdir -p $(BUILD)/valgrind/workers $(BUILD)/valgrind/test
 	for w in $(WORKERS); do \
 	    ln -s $(CURDIR)/t/tools/valgrind-worker $(BUILD)/valgrind/workers/$$w; \
+	done
+	for t in $(notdir $(TEST_TOOLS)); do \
+	    ln -s $(CURDIR)/t/tools/valgrind-worker $(BUILD)/valgrind/test/$$t; \
 	done
 	VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind \
 	CC_WORKER_DIR=$(CURDIR)/$(BUILD)/valgrind/workers \
 	CC_REAL_WORKER_DIR=$(CURDIR)/$(BUILD)/workers \
+	CC_TEST_TOOL_DIR=$(CURDIR)/$(BUILD)/valgrind/test \
+	CC_REAL_TEST_TOOL_DIR=$(CURDIR)/$(BUILD)/test \
 	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx \
 	prove $(VALGRIND_PROVE_FILES)
 	t/tools/valgrind-report $(BUILD)/valgrind
@@ -318,6 +337,7 @@ fuzz-regress: $(patsubst %,$(FUZZ_BUILD)/replay_%,$(FUZZ_TARGETS))
 test-asan: asan
 	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/nginx/ngx_http_cc_module.so \
 	CC_WORKER_DIR=$(CURDIR)/$(ASAN_BUILD)/workers \
+	CC_TEST_TOOL_DIR=$(CURDIR)/$(ASAN_BUILD)/test \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	CC_TEST_KILL_ROUNDS=$${CC_TEST_KILL_ROUNDS:-$(ASAN_KILL_ROUNDS)} \

@@ -258,6 +258,11 @@ cc_event_decode(const char *p, size_t len, cc_event_t *ev, const char **why)
         return -1;
     }
 
+    if (cc_json_has_ctl(p, len)) {
+        *why = "a control byte in the message";
+        return -1;
+    }
+
     /*
      * Every number an integer in its one form, as cJSON writes them:
      * cJSON itself reads "seq":007, 7.0 and 7e0 all as 7.

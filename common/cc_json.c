@@ -38,6 +38,23 @@ cc_json_has_nul(const char *p, size_t len)
 }
 
 
+int
+cc_json_has_ctl(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) p[i] < 0x20 && p[i] != '\t' && p[i] != '\n'
+            && p[i] != '\r')
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 cc_json_is_num_char(char ch)
 {
@@ -90,7 +107,10 @@ cc_json_ints_canonical(const char *p, size_t len)
         d = p + start + (p[start] == '-');
         digits = (size_t) (p + i - d);
 
-        if (digits == 0 || (d[0] == '0' && digits > 1)) {
+        /* no digit, a leading zero, or -0 (0 has one form: "0") */
+        if (digits == 0 || (d[0] == '0' && digits > 1)
+            || (d[0] == '0' && d > p + start))
+        {
             return 0;
         }
 

@@ -30,6 +30,11 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
         return CC_WALLET_ECHO_UNREADABLE;
     }
 
+    if (cc_json_has_ctl(ans, len)) {
+        *why = "a control byte in the answer";
+        return CC_WALLET_ECHO_UNREADABLE;
+    }
+
     a = cJSON_ParseWithLengthOpts(ans, len, &end, 0);
 
     if (a != NULL) {

@@ -21,7 +21,8 @@ typedef enum {
 /*
  * Reads the answer's len bytes (not NUL-terminated; the wallet may send
  * any bytes).  Unreadable: not one JSON object (blanks after it allowed),
- * a NUL in it (raw or \u0000: a string would be cut short), no string
+ * a NUL in it (raw or \u0000: a string would be cut short), a control
+ * byte that is not a JSON blank (cJSON reads one as a blank), no string
  * award_id equal to ours, no number amount_cents.  Mismatch: the echo is
  * there, but amount_cents is not our amount written as an integer (100.0,
  * 1e2, 0100 and 100.00000000000001 are not 100: cJSON alone reads them
