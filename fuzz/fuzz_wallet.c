@@ -9,8 +9,9 @@
  * contract:
  *
  *   - applied: our amount stands in the answer as an integer in its one
- *     form (not 100.0, 1e2, 0100, 100.00000000000001), and the same
- *     answer read against another amount is a mismatch;
+ *     form (not 100.0, 1e2, 0100, 100.00000000000001), it is the amount
+ *     echoed, and the same answer read against another amount is a
+ *     mismatch echoing ours;
  *   - the canonical answer of any credit, {"award_id":ID,"amount_cents":N},
  *     is applied.
  */
@@ -30,8 +31,10 @@
 static void
 fuzz_canonical_answer(const char *id, uint64_t amount)
 {
-    char              text[512], *qid;
+    int               n;
+    char              text[1024], *qid;
     cJSON            *s;
+    uint64_t          echoed;
     const char       *why;
 
     s = cJSON_CreateString(id);
@@ -40,13 +43,16 @@ fuzz_canonical_answer(const char *id, uint64_t amount)
     cJSON_Delete(s);
     FUZZ_ASSERT(qid != NULL);
 
-    snprintf(text, sizeof(text), "{\"award_id\":%s,\"amount_cents\":%llu}",
-             qid, (unsigned long long) amount);
+    /* each of the id's 127 bytes may take 6 as an escape */
+    n = snprintf(text, sizeof(text), "{\"award_id\":%s,\"amount_cents\":%llu}",
+                 qid, (unsigned long long) amount);
     free(qid);
+    FUZZ_ASSERT(n > 0 && (size_t) n < sizeof(text));
 
     why = NULL;
-    FUZZ_ASSERT(cc_wallet_echo_read(text, strlen(text), id, amount, &why)
-                == CC_WALLET_ECHO_APPLIED);
+    FUZZ_ASSERT(cc_wallet_echo_read(text, strlen(text), id, amount, &echoed,
+                                    &why)
+                == CC_WALLET_ECHO_APPLIED && echoed == amount);
 }
 
 
@@ -55,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char              id[128];
     cJSON            *a;
-    uint64_t          amount;
+    uint64_t          amount, echoed;
     const char       *why;
     const cJSON      *v;
     cc_wallet_echo_e  rc;
@@ -82,15 +88,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON_Delete(a);
 
     why = NULL;
-    rc = cc_wallet_echo_read((const char *) data, size, id, amount, &why);
+    echoed = UINT64_MAX;
+    rc = cc_wallet_echo_read((const char *) data, size, id, amount, &echoed,
+                             &why);
     FUZZ_ASSERT(why != NULL && why[0] != '\0');
 
     if (rc == CC_WALLET_ECHO_APPLIED) {
         FUZZ_ASSERT(memchr(data, '\0', size) == NULL);
         FUZZ_ASSERT(fuzz_has_int_value(data, size, amount));
+        FUZZ_ASSERT(echoed == amount);
         FUZZ_ASSERT(cc_wallet_echo_read((const char *) data, size, id,
-                                        amount + 1, &why)
-                    == CC_WALLET_ECHO_MISMATCH);
+                                        amount + 1, &echoed, &why)
+                    == CC_WALLET_ECHO_MISMATCH && echoed == amount);
 
     } else {
         FUZZ_ASSERT(rc == CC_WALLET_ECHO_MISMATCH

@@ -281,6 +281,7 @@ cc_wallet_answer(cc_wallet_t *w, cc_wallet_slot_t *s, CURLcode cc,
     const cc_ledger_credit_t *c)
 {
     long              status;
+    uint64_t          echoed;
     const char       *why;
     cc_wallet_job_t  *j = s->job;
 
@@ -297,17 +298,27 @@ cc_wallet_answer(cc_wallet_t *w, cc_wallet_slot_t *s, CURLcode cc,
         j->state = CC_JOB_WAITING;
 
     } else if (status == 200 || status == 201) {
+        echoed = UINT64_MAX;
+
         switch (cc_wallet_echo_read(s->answer, s->alen, c->award_id,
-                                    c->amount_cents, &why))
+                                    c->amount_cents, &echoed, &why))
         {
         case CC_WALLET_ECHO_APPLIED:
             j->state = CC_JOB_APPLIED;
             break;
 
         case CC_WALLET_ECHO_MISMATCH:
-            snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with %s, "
-                     "not %" PRIu64 " cents: %.80s", status, why,
-                     c->amount_cents, s->answer);
+            if (echoed != UINT64_MAX) {
+                snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
+                         "%" PRIu64 " cents, not %" PRIu64, status, echoed,
+                         c->amount_cents);
+
+            } else {
+                snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
+                         "%s, not %" PRIu64 " cents: %.60s", status, why,
+                         c->amount_cents, s->answer);
+            }
+
             j->state = CC_JOB_MISMATCH;
             break;
 

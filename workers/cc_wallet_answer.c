@@ -18,7 +18,7 @@
 
 cc_wallet_echo_e
 cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
-    uint64_t amount_cents, const char **why)
+    uint64_t amount_cents, uint64_t *echoed, const char **why)
 {
     cJSON             *a;
     const char        *end;
@@ -69,9 +69,16 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
     }
 
     if (am->valuedouble < 0
-        || am->valuedouble > (double) CC_CAMPAIGN_POOL_MAX
-        || (uint64_t) am->valuedouble != amount_cents)
+        || am->valuedouble > (double) CC_CAMPAIGN_POOL_MAX)
     {
+        *why = "another amount";
+        rc = CC_WALLET_ECHO_MISMATCH;
+        goto done;
+    }
+
+    *echoed = (uint64_t) am->valuedouble;
+
+    if (*echoed != amount_cents) {
         *why = "another amount";
         rc = CC_WALLET_ECHO_MISMATCH;
         goto done;

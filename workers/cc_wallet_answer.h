@@ -27,9 +27,12 @@ typedef enum {
  * there, but amount_cents is not our amount written as an integer (100.0,
  * 1e2, 0100 and 100.00000000000001 are not 100: cJSON alone reads them
  * all as the double 100), or the answer has another number that is not
- * an integer.  *why says which, in a few words.
+ * an integer.  *why says which, in a few words; *echoed is set to the
+ * amount echoed when it is integer cents in 0..10^15 (applied, or
+ * another amount), else left alone.
  */
 cc_wallet_echo_e cc_wallet_echo_read(const char *ans, size_t len,
-    const char *award_id, uint64_t amount_cents, const char **why);
+    const char *award_id, uint64_t amount_cents, uint64_t *echoed,
+    const char **why);
 
 #endif /* CC_WALLET_ANSWER_H */
