@@ -33,8 +33,8 @@ int cc_json_has_ctl(const char *p, size_t len);
 /*
  * 1 when every number outside the strings is an integer written the one
  * way: "0", or an optional '-' then a digit 1..9 and digits; no fraction,
- * no exponent, no '+', no leading zero, no "-0".  Else 0.  For a text cJSON took
- * (it is not a JSON validator).
+ * no exponent, no '+', no leading zero, no "-0".  Else 0.  For a text
+ * cJSON took (it is not a JSON validator).
  */
 int cc_json_ints_canonical(const char *p, size_t len);
 

@@ -98,7 +98,8 @@ START_TEST(test_echo_bytes)
 {
     uint64_t            e;
     const char         *why;
-    static const char   raw[] = "{\"award_id\":\"c:7\0x\",\"amount_cents\":100}";
+    static const char   raw[] = "{\"award_id\":\"c:7\0x\","
+                                "\"amount_cents\":100}";
     static const char   longer[] = "{\"award_id\":\"c:7\",\"amount_cents\":100}"
                                    "garbage";
     static const char   esc[] = "{\"award_id\":\"\\u0063:7\\u0004\","
@@ -111,7 +112,8 @@ START_TEST(test_echo_bytes)
     ck_assert_str_eq(why, "a NUL in the answer");
 
     ck_assert_int_eq(cc_wallet_echo_read(longer, sizeof(longer) - 8, "c:7",
-                                         100, &e, &why), CC_WALLET_ECHO_APPLIED);
+                                         100, &e, &why),
+                     CC_WALLET_ECHO_APPLIED);
 
     /* an id echoed with escapes is the same id */
     ck_assert_int_eq(cc_wallet_echo_read(esc, strlen(esc), "c:7\004", 100, &e,
