@@ -19,8 +19,8 @@ NGX_LD_OPT  ?=
 
 COMMON_SRCS := common/cc_ids.c common/cc_ring.c common/cc_cards.c \
                common/cc_campaign.c common/cc_split.c \
-               common/cc_event.c common/cc_token.c common/cc_log.c \
-               common/cc_addr.c common/cc_award.c
+               common/cc_event.c common/cc_json.c common/cc_token.c \
+               common/cc_log.c common/cc_addr.c common/cc_award.c
 COMMON_HDRS := $(wildcard common/*.h)
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
 LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h
@@ -126,7 +126,7 @@ $(BUILD)/workers/cc-wallet-sim: workers/cc_wallet_sim.c \
 
 # wallet http: the adapter (libcurl) in cc-payout and cc-reconcile
 WALLET_SRCS := workers/cc_wallet.c workers/cc_wallet_ledger.c \
-               workers/cc_wallet_sign.c
+               workers/cc_wallet_sign.c workers/cc_wallet_answer.c
 $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: $(WALLET_SRCS)
 $(BUILD)/workers/cc-payout $(BUILD)/workers/cc-reconcile: \
     WORKER_LIBS += -lcurl
@@ -140,7 +140,8 @@ $(BUILD)/workers/cc-reconcile: workers/cc_reconcile_money.c \
                               workers/cc_reconcile_money_redis.c \
                               workers/cc_reconcile_money_repair.c \
                               workers/cc_reconcile_money_report.c \
-                              workers/cc_reconcile_statement.c
+                              workers/cc_reconcile_statement.c \
+                              workers/cc_reconcile_statement_line.c
 
 # sql/<name>.sql as cc_<name>_sql, so a schema has one source
 $(BUILD)/gen/cc_%_sql.h: sql/%.sql
@@ -178,6 +179,16 @@ $(WORKER_UNIT): $(BUILD)/unit/%: t/unit/%.c $(WORKER_LIB) $(COMMON_SRCS) \
 	$(CC) $(CFLAGS) $(WORKER_INCS) -o $@ $< $(WORKER_LIB) $(COMMON_SRCS) \
 	    $(CHECK_LIBS) $(WORKER_LIBS)
 
+# the workers' pure parsers (no MySQL, Redis or libcurl): their tests link
+# the one file, t/unit/test_<name>.c against workers/cc_<name>.c
+PURE_UNIT := $(BUILD)/unit/test_wallet_answer \
+             $(BUILD)/unit/test_reconcile_statement_line
+$(PURE_UNIT): $(BUILD)/unit/test_%: t/unit/test_%.c workers/cc_%.c \
+              workers/cc_%.h $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) -Iworkers -o $@ $< workers/cc_$*.c $(COMMON_SRCS) \
+	    $(CHECK_LIBS) -lcjson -lcrypto
+
 $(BUILD)/unit/%: t/unit/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRCS) $(CHECK_LIBS) -lcjson -lcrypto
@@ -196,17 +207,26 @@ test-nginx: module workers tools test-tools
 
 # The nginx suite with every nginx process under valgrind (slow: minutes),
 # and every worker the tests spawn too: build/valgrind/workers/cc-NAME
-# links to t/tools/valgrind-worker, which runs build/workers/cc-NAME under
-# valgrind.  VALGRIND_PROVE_FILES picks the test files.
+# (and build/valgrind/test/cc-NAME, the test tools) links to
+# t/tools/valgrind-worker, which runs build/workers/cc-NAME under
+# valgrind.  Any error or leak but "still reachable" fails the run.  The
+# tests need the tools and test tools too (t/040, t/050).
+# VALGRIND_PROVE_FILES picks the test files.
 VALGRIND_PROVE_FILES ?= $(PROVE_FILES)
-test-valgrind: module workers
-	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind/workers
+test-valgrind: module workers tools test-tools
+	rm -rf $(BUILD)/valgrind
+	mkdir -p $(BUILD)/valgrind/workers $(BUILD)/valgrind/test
 	for w in $(WORKERS); do \
 	    ln -s $(CURDIR)/t/tools/valgrind-worker $(BUILD)/valgrind/workers/$$w; \
+	done
+	for t in $(notdir $(TEST_TOOLS)); do \
+	    ln -s $(CURDIR)/t/tools/valgrind-worker $(BUILD)/valgrind/test/$$t; \
 	done
 	VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind \
 	CC_WORKER_DIR=$(CURDIR)/$(BUILD)/valgrind/workers \
 	CC_REAL_WORKER_DIR=$(CURDIR)/$(BUILD)/workers \
+	CC_TEST_TOOL_DIR=$(CURDIR)/$(BUILD)/valgrind/test \
+	CC_REAL_TEST_TOOL_DIR=$(CURDIR)/$(BUILD)/test \
 	TEST_NGINX_BINARY=$(CURDIR)/t/tools/valgrind-nginx \
 	prove $(VALGRIND_PROVE_FILES)
 	t/tools/valgrind-report $(BUILD)/valgrind
@@ -232,7 +252,8 @@ asan:
 	    module workers tools test-tools
 
 # ---- fuzzing: fuzz/fuzz_<name>.c, a libFuzzer target over one parser of
-# common/ that checks the parser's contract (see fuzz/fuzz.h).
+# common/ (or of a worker's pure file in FUZZ_WORKER_SRCS) that checks the
+# parser's contract (see fuzz/fuzz.h).
 #
 #   make fuzz            build, then fuzz each target FUZZ_SECONDS from its
 #                        seeds (fuzz/corpus/<name>) and regressions
@@ -247,10 +268,16 @@ asan:
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 180
 FUZZ_BUILD    := $(BUILD)/fuzz
-FUZZ_TARGETS  := ids token event log addr campaign award split
-FUZZ_SRCS     := $(wildcard common/*.c)
+FUZZ_TARGETS  := ids token event log addr campaign award split \
+                 wallet statement secret streamid
+# the workers' parsers of outside input, each a file with no MySQL, Redis
+# or libcurl in it: the wallet's answer, a statement line
+FUZZ_WORKER_SRCS := workers/cc_wallet_answer.c \
+                    workers/cc_reconcile_statement_line.c
+FUZZ_SRCS     := $(wildcard common/*.c) $(FUZZ_WORKER_SRCS)
+FUZZ_HDRS     := $(COMMON_HDRS) $(FUZZ_WORKER_SRCS:.c=.h)
 FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
-                 -std=gnu99 -Icommon -Ifuzz
+                 -std=gnu99 -Icommon -Iworkers -Ifuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIBS     := -lcjson -lcrypto
 
@@ -263,16 +290,20 @@ FUZZ_MAXLEN_addr     := 300
 FUZZ_MAXLEN_campaign := 4096
 FUZZ_MAXLEN_award    := 100
 FUZZ_MAXLEN_split    := 512
+FUZZ_MAXLEN_wallet   := 600
+FUZZ_MAXLEN_statement := 200
+FUZZ_MAXLEN_secret   := 1100
+FUZZ_MAXLEN_streamid := 64
 
 fuzz-build: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(COMMON_HDRS)
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_SRCS) $(FUZZ_HDRS)
 	@mkdir -p $(FUZZ_BUILD)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
 	    $(FUZZ_SRCS) $(FUZZ_LIBS)
 
 $(FUZZ_BUILD)/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
-                        $(FUZZ_SRCS) $(COMMON_HDRS)
+                        $(FUZZ_SRCS) $(FUZZ_HDRS)
 	@mkdir -p $(FUZZ_BUILD)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< fuzz/replay.c \
 	    $(FUZZ_SRCS) $(FUZZ_LIBS)
@@ -304,6 +335,7 @@ fuzz-regress: $(patsubst %,$(FUZZ_BUILD)/replay_%,$(FUZZ_TARGETS))
 test-asan: asan
 	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/nginx/ngx_http_cc_module.so \
 	CC_WORKER_DIR=$(CURDIR)/$(ASAN_BUILD)/workers \
+	CC_TEST_TOOL_DIR=$(CURDIR)/$(ASAN_BUILD)/test \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	CC_TEST_KILL_ROUNDS=$${CC_TEST_KILL_ROUNDS:-$(ASAN_KILL_ROUNDS)} \

@@ -9,6 +9,7 @@
 
 #include "cc_event.h"
 #include "cc_cards.h"
+#include "cc_json.h"
 
 
 static int cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why);
@@ -234,45 +235,12 @@ cc_combine_decode(const cJSON *o, cc_combine_t *c, const char **why)
 }
 
 
-/*
- * A NUL inside a JSON string, raw or as the escape \u0000: cJSON keeps it,
- * and every reader of a cJSON string stops at it, so "7\u0000x" would be
- * read as the uid 7 and "abc\u0000x" as the request id abc.  No event
- * needs one (every field is digits or [A-Za-z0-9_:-]), so a message with
- * one is refused whole.  An escaped backslash escapes nothing after it.
- */
-static int
-cc_event_has_nul(const char *p, size_t len)
-{
-    size_t  i;
-
-    if (memchr(p, '\0', len) != NULL) {
-        return 1;
-    }
-
-    for (i = 0; i + 1 < len; i++) {
-        if (p[i] != '\\') {
-            continue;
-        }
-
-        if (p[i + 1] == 'u' && len - i >= 6
-            && memcmp(p + i + 2, "0000", 4) == 0)
-        {
-            return 1;
-        }
-
-        i++;                                  /* the escaped character */
-    }
-
-    return 0;
-}
-
-
 int
 cc_event_decode(const char *p, size_t len, cc_event_t *ev, const char **why)
 {
     int           rc;
     cJSON        *o;
+    const char   *end;
     const cJSON  *type;
 
     if (len == 0 || len > CC_EVENT_MAX_LEN) {
@@ -280,13 +248,42 @@ cc_event_decode(const char *p, size_t len, cc_event_t *ev, const char **why)
         return -1;
     }
 
-    if (cc_event_has_nul(p, len)) {
+    /*
+     * A NUL in a string (raw or \u0000): cJSON keeps it and every reader
+     * of the string stops at it, so "7\u0000x" would be read as the uid 7.
+     * No field needs one, so the message is refused whole.
+     */
+    if (cc_json_has_nul(p, len)) {
         *why = "a NUL in the message";
         return -1;
     }
 
-    o = cJSON_ParseWithLength(p, len);
-    if (o == NULL || !cJSON_IsObject(o)) {
+    if (cc_json_has_ctl(p, len)) {
+        *why = "a control byte in the message";
+        return -1;
+    }
+
+    /*
+     * Every number an integer in its one form, as cJSON writes them:
+     * cJSON itself reads "seq":007, 7.0 and 7e0 all as 7.
+     */
+    if (!cc_json_ints_canonical(p, len)) {
+        *why = "a number not in the integer form";
+        return -1;
+    }
+
+    /* one object, the whole message: nothing after it but blanks */
+    o = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+
+    if (o != NULL) {
+        while (end < p + len && (*end == ' ' || *end == '\t'
+                                 || *end == '\r' || *end == '\n'))
+        {
+            end++;
+        }
+    }
+
+    if (o == NULL || !cJSON_IsObject(o) || end != p + len) {
         *why = "not a JSON object";
         cJSON_Delete(o);
         return -1;

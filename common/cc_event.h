@@ -81,6 +81,10 @@ int cc_combine_check(const cc_combine_t *c, const char **why);
 /*
  * Either kind of message, by its "type".  0, or -1 with *why set.  A NUL
  * in it, raw or escaped (\u0000), refuses it: the strings would be cut.
+ * So does a number not written as an integer the one way ("seq":007,
+ * 3.0, 3e0, -0.5: cJSON alone reads the first three as 3), a control
+ * byte that is not a JSON blank (cJSON takes any for a blank), and
+ * anything but blanks after the object.
  */
 int cc_event_decode(const char *p, size_t len, cc_event_t *ev,
     const char **why);

@@ -81,3 +81,15 @@ cc_parse_count(const char *s, size_t len, uint64_t max, uint64_t *n)
     *n = v;
     return 0;
 }
+
+
+int
+cc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *n)
+{
+    if (len == 1 && s[0] == '0') {
+        *n = 0;
+        return 0;
+    }
+
+    return cc_parse_count(s, len, max, n);
+}

@@ -28,4 +28,11 @@ int cc_check_request_id(const char *s, size_t len);
  */
 int cc_parse_count(const char *s, size_t len, uint64_t max, uint64_t *n);
 
+/*
+ * A decimal in 0..max written one way only: "0", or a digit 1..9 then
+ * digits; no sign, no space, no leading zero.  Returns 0 and sets *n, or
+ * -1 (*n untouched).
+ */
+int cc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *n);
+
 #endif /* CC_IDS_H */

@@ -2,8 +2,10 @@
  * cc_log: the one reader of a shard's draw log.
  */
 
+#include <stdio.h>
 #include <string.h>
 
+#include "cc_ids.h"
 #include "cc_log.h"
 
 
@@ -212,4 +214,54 @@ cc_log_next_draw(cc_log_entry_t *e, cc_draw_t *d, const char **why)
     e->lines++;
 
     return cc_log_draw_line(p, (size_t) (nl - p), d, why) == 0 ? 1 : -1;
+}
+
+
+int
+cc_log_stream_id(const char *s, size_t len, uint64_t *ms, uint64_t *seq)
+{
+    uint64_t     a, b;
+    const char  *dash;
+
+    dash = memchr(s, '-', len);
+
+    if (dash == NULL
+        || cc_parse_uint(s, (size_t) (dash - s), UINT64_MAX, &a) != 0
+        || cc_parse_uint(dash + 1, len - (size_t) (dash - s) - 1,
+                         UINT64_MAX, &b) != 0)
+    {
+        return -1;
+    }
+
+    *ms = a;
+    *seq = b;
+    return 0;
+}
+
+
+int
+cc_log_stream_id_next(const char *s, size_t len, char *out, size_t outlen)
+{
+    int       n;
+    uint64_t  ms, seq;
+
+    if (cc_log_stream_id(s, len, &ms, &seq) != 0) {
+        return -1;
+    }
+
+    if (seq < UINT64_MAX) {
+        seq++;
+
+    } else if (ms < UINT64_MAX) {
+        ms++;
+        seq = 0;
+
+    } else {
+        return -1;                  /* nothing comes after the last id */
+    }
+
+    n = snprintf(out, outlen, "%llu-%llu", (unsigned long long) ms,
+                 (unsigned long long) seq);
+
+    return n > 0 && (size_t) n < outlen ? 0 : -1;
 }

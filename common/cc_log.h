@@ -67,4 +67,18 @@ int cc_log_next_draw(cc_log_entry_t *e, cc_draw_t *d, const char **why);
 int cc_log_draw_line(const char *p, size_t len, cc_draw_t *d,
     const char **why);
 
+/*
+ * A stream entry id, "MS-SEQ", each a decimal in 0..2^64-1 in its one
+ * form (as Redis writes them).  0 with *ms and *seq set, or -1.
+ */
+int cc_log_stream_id(const char *s, size_t len, uint64_t *ms, uint64_t *seq);
+
+/*
+ * The smallest id after the id s (for XTRIM MINID past an entry): "MS-SEQ+1",
+ * or "MS+1-0" after the last SEQ.  0 with out filled, or -1: s is not an
+ * id, it is the very last id, or out is too small.
+ */
+int cc_log_stream_id_next(const char *s, size_t len, char *out,
+    size_t outlen);
+
 #endif /* CC_LOG_H */

@@ -248,6 +248,47 @@ cc_token_verify(const unsigned char *secret, size_t slen, const char *tok,
 
 
 int
+cc_token_secret_parse(const unsigned char *data, size_t n, const char *path,
+    unsigned char *buf, size_t cap, size_t *len, char *err, size_t errlen)
+{
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+
+    if (n > 0 && data[n - 1] == '\n') {
+        n--;
+
+        if (n > 0 && data[n - 1] == '\r') {
+            n--;
+        }
+    }
+
+    if (n > CC_TOKEN_SECRET_MAX) {
+        snprintf(err, errlen, "secret file \"%s\" is longer than %d bytes",
+                 path, CC_TOKEN_SECRET_MAX);
+        return -1;
+    }
+
+    if (n < CC_TOKEN_SECRET_MIN) {
+        snprintf(err, errlen, "secret file \"%s\" holds %zu bytes, "
+                 "at least %d are needed", path, n, CC_TOKEN_SECRET_MIN);
+        return -1;
+    }
+
+    if (n > cap) {
+        snprintf(err, errlen, "secret file \"%s\": %zu bytes do not fit in "
+                 "%zu", path, n, cap);
+        return -1;
+    }
+
+    memcpy(buf, data, n);
+    *len = n;
+
+    return 0;
+}
+
+
+int
 cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     size_t *len, char *err, size_t errlen)
 {
@@ -291,35 +332,7 @@ cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
         n += (size_t) r;
     }
 
-    if (n > 0 && tmp[n - 1] == '\n') {
-        n--;
-
-        if (n > 0 && tmp[n - 1] == '\r') {
-            n--;
-        }
-    }
-
-    if (n > CC_TOKEN_SECRET_MAX) {
-        snprintf(err, errlen, "secret file \"%s\" is longer than %d bytes",
-                 path, CC_TOKEN_SECRET_MAX);
-        goto done;
-    }
-
-    if (n < CC_TOKEN_SECRET_MIN) {
-        snprintf(err, errlen, "secret file \"%s\" holds %zu bytes, "
-                 "at least %d are needed", path, n, CC_TOKEN_SECRET_MIN);
-        goto done;
-    }
-
-    if (n > cap) {
-        snprintf(err, errlen, "secret file \"%s\": %zu bytes do not fit in "
-                 "%zu", path, n, cap);
-        goto done;
-    }
-
-    memcpy(buf, tmp, n);
-    *len = n;
-    rc = 0;
+    rc = cc_token_secret_parse(tmp, n, path, buf, cap, len, err, errlen);
 
 done:
 

@@ -57,6 +57,14 @@ cc_token_rc_e cc_token_verify(const unsigned char *secret, size_t slen,
 int cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     size_t *len, char *err, size_t errlen);
 
+/*
+ * The rules of cc_token_load_secret over a file's n bytes already read
+ * (path only names it in err).  buf and *len are untouched on -1.
+ */
+int cc_token_secret_parse(const unsigned char *data, size_t n,
+    const char *path, unsigned char *buf, size_t cap, size_t *len,
+    char *err, size_t errlen);
+
 /* "ok", "malformed", "bad signature", "expired" */
 const char *cc_token_strerror(cc_token_rc_e rc);
 

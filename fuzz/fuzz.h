@@ -56,4 +56,43 @@ fuzz_take(fuzz_in_t *in, size_t nbytes)
     return v;
 }
 
+/*
+ * 1 when the decimal of v stands in p as a JSON value written the one way:
+ * after a ':' (blanks between allowed), with no number character after
+ * it.  The reference the JSON targets check an accepted number against:
+ * cJSON alone reads 007, 7.0 and 7e0 as 7.
+ */
+static inline int
+fuzz_has_int_value(const uint8_t *p, size_t len, uint64_t v)
+{
+    char         num[24];
+    size_t       n, i, j;
+
+    n = (size_t) snprintf(num, sizeof(num), "%llu", (unsigned long long) v);
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(p + i, num, n) != 0) {
+            continue;
+        }
+
+        if (i + n < len && strchr("0123456789.eE+-", p[i + n]) != NULL
+            && p[i + n] != '\0')
+        {
+            continue;
+        }
+
+        for (j = i; j > 0 && strchr(" \t\r\n", p[j - 1]) != NULL
+                    && p[j - 1] != '\0'; j--)
+        {
+            /* void */
+        }
+
+        if (j > 0 && p[j - 1] == ':') {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
 #endif /* CC_FUZZ_H */

@@ -10,7 +10,8 @@
  *     buffer (when there is one);
  *   - accepted: every field within its documented bounds, the strings
  *     terminated in their arrays, and the campaign written back as a
- *     file parses to the same campaign.
+ *     file (every field, the wallet's too) parses to the same campaign,
+ *     field by field.
  */
 
 #include <inttypes.h>
@@ -46,7 +47,38 @@ fuzz_check_fields(const cc_campaign_t *c)
                 || c->credit == CC_CREDIT_ASYNC_CLIENT_SYNC);
     FUZZ_ASSERT(c->cutoff >= 1 && c->cutoff <= 253402300799LL);
     FUZZ_ASSERT(c->pending_max >= 1 && c->pending_max <= 31536000);
-    FUZZ_ASSERT(c->wallet == CC_WALLET_LEDGER);
+    FUZZ_ASSERT(c->wallet == CC_WALLET_LEDGER || c->wallet == CC_WALLET_HTTP);
+    FUZZ_ASSERT(c->currency[3] == '\0');
+
+    for (i = 0; i < 3; i++) {
+        FUZZ_ASSERT(c->currency[i] >= 'A' && c->currency[i] <= 'Z');
+    }
+
+    len = strnlen(c->wallet_url, sizeof(c->wallet_url));
+    FUZZ_ASSERT(len < sizeof(c->wallet_url));
+    len = strnlen(c->wallet_secret_file, sizeof(c->wallet_secret_file));
+    FUZZ_ASSERT(len < sizeof(c->wallet_secret_file));
+
+    if (c->wallet == CC_WALLET_LEDGER) {
+        FUZZ_ASSERT(c->wallet_url[0] == '\0'
+                    && c->wallet_secret_file[0] == '\0'
+                    && c->wallet_timeout_ms == 5000);
+        return;
+    }
+
+    /* http: a base without a trailing '/', a secret, no sync credit */
+    len = strlen(c->wallet_url);
+    FUZZ_ASSERT((strncmp(c->wallet_url, "http://", 7) == 0 && len > 7)
+                || (strncmp(c->wallet_url, "https://", 8) == 0 && len > 8));
+    FUZZ_ASSERT(c->wallet_url[len - 1] != '/');
+
+    for (i = 0; i < len; i++) {
+        FUZZ_ASSERT(c->wallet_url[i] > ' ' && c->wallet_url[i] <= '~');
+    }
+
+    FUZZ_ASSERT(c->wallet_secret_file[0] != '\0');
+    FUZZ_ASSERT(c->wallet_timeout_ms >= 1 && c->wallet_timeout_ms <= 600000);
+    FUZZ_ASSERT(c->credit != CC_CREDIT_SYNC);
 }
 
 
@@ -57,7 +89,11 @@ fuzz_same_campaign(const cc_campaign_t *a, const cc_campaign_t *b)
            && a->split == b->split && a->cap_cents == b->cap_cents
            && strcmp(a->seed, b->seed) == 0 && a->credit == b->credit
            && a->cutoff == b->cutoff && a->pending_max == b->pending_max
-           && strcmp(a->alert, b->alert) == 0 && a->wallet == b->wallet;
+           && strcmp(a->alert, b->alert) == 0 && a->wallet == b->wallet
+           && strcmp(a->wallet_url, b->wallet_url) == 0
+           && a->wallet_timeout_ms == b->wallet_timeout_ms
+           && strcmp(a->wallet_secret_file, b->wallet_secret_file) == 0
+           && strcmp(a->currency, b->currency) == 0;
 }
 
 
@@ -65,7 +101,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int             n;
-    char           *err, *text, back[2048];
+    char           *err, *text, back[8192];
     size_t          errlen;
     cc_campaign_t  *c, sentinel, again;
 
@@ -99,10 +135,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = snprintf(back, sizeof(back),
                  "campaign %s\npool_cents %" PRIu64 "\nsplit %s\n"
                  "seed %s\ncredit %s\ncutoff %" PRId64 "\n"
-                 "pending_max %" PRId64 "\nwallet ledger\n",
+                 "pending_max %" PRId64 "\nwallet %s\ncurrency %s\n",
                  c->id, c->pool_cents, cc_split_mode_name(c->split),
                  c->seed, cc_credit_mode_name(c->credit), c->cutoff,
-                 c->pending_max);
+                 c->pending_max,
+                 c->wallet == CC_WALLET_HTTP ? "http" : "ledger",
+                 c->currency);
     FUZZ_ASSERT(n > 0 && (size_t) n < sizeof(back));
 
     if (c->split == CC_SPLIT_RANDOM) {
@@ -112,6 +150,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (c->alert[0] != '\0') {
         n += snprintf(back + n, sizeof(back) - n, "alert %s\n", c->alert);
+    }
+
+    if (c->wallet == CC_WALLET_HTTP) {
+        n += snprintf(back + n, sizeof(back) - n,
+                      "wallet_url %s\nwallet_timeout_ms %" PRId64 "\n"
+                      "wallet_secret_file %s\n", c->wallet_url,
+                      c->wallet_timeout_ms, c->wallet_secret_file);
     }
 
     FUZZ_ASSERT((size_t) n < sizeof(back));

@@ -7,7 +7,8 @@
  * message that decodes to the same event: what ingest stores is what the
  * flip published, field by field.  And no string was cut short: a message
  * with a NUL in it, raw or as a \u escape of the code point 0, is never
- * accepted.
+ * accepted.  Every number it took stands in the message in its one form
+ * (no 007, 7.0 or 7e0, which cJSON alone reads as 7).
  */
 
 #include "fuzz.h"
@@ -100,6 +101,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     FUZZ_ASSERT(text != NULL);
+
+    if (ev.type == CC_EVENT_DRAW) {
+        FUZZ_ASSERT(fuzz_has_int_value(data, size, ev.u.draw.seq));
+        FUZZ_ASSERT(fuzz_has_int_value(data, size, ev.u.draw.card));
+        FUZZ_ASSERT(fuzz_has_int_value(data, size,
+                                       (uint64_t) ev.u.draw.ts_ms));
+
+    } else {
+        FUZZ_ASSERT(fuzz_has_int_value(data, size,
+                                       (uint64_t) ev.u.combine.ts_ms));
+    }
 
     len = strlen(text);
     FUZZ_ASSERT(len <= CC_EVENT_MAX_LEN);

@@ -63,7 +63,7 @@ is_deeply([ state_diff(1 .. 40) ], [], 'eligibility rows in the users\' shards; 
 
 my $p = spawn_worker('/bin/sh', '-c',
     "printf 'garbage\\n7\\t{\"uid\":\"7\",\"seq\":1}\\n1\\t{\"draw_id\":\"2:1\",\"uid\":\"1\",\"seq\":1,\"card\":0,\"request_id\":\"x\",\"ts\":1}\\n' "
-  . "| build/workers/cc-produce --brokers $ENV{TEST_KAFKA_BROKERS}");
+  . "| $CcTest::WorkerDir/cc-produce --brokers $ENV{TEST_KAFKA_BROKERS}");
 is(wait_worker($p, 10), 0, 'three malformed messages produced');
 my $dead = wait_until(sub { my $d = mysql_query('SELECT reason, payload FROM dead_letters ORDER BY reason', 'cc_s0'); @$d == 3 ? $d : undef }, 10);
 is_deeply([ map { $_->[0] } @{ $dead // [] } ], [ 'bad ts', 'draw_id is not uid:seq', 'not a JSON object' ],

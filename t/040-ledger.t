@@ -8,9 +8,10 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
-use Cwd qw(abs_path);
 
-my $CLI = abs_path('build/test/cc-ledger-cli');
+# $CcTest::TestToolDir (CC_TEST_TOOL_DIR): another build of it (make
+# test-asan), or a wrapper that runs it under valgrind (make test-valgrind)
+my $CLI = "$CcTest::TestToolDir/cc-ledger-cli";
 mysql_start();
 my $shard = "127.0.0.1:$ENV{TEST_MYSQL_PORT}/cc_l0";
 

@@ -198,6 +198,30 @@ is(stop_worker($d, 'TERM', 10), 0, 'SIGTERM: exit 0');
 like(worker_stderr($d), qr/stopping: 21 credited \(1 on claims\)/, 'with its last line');
 is_deeply([ check_paid('c5', { %a5, 7021 => 25 }) ], [], 'books of c5 balanced, each paid once');
 
+# ---- claims that are not uids: dropped, logged, counted, never credited --------
+# (strtoull read "-1" as 2^64-1 and "+9101", " 9102", "09103" as uids)
+
+my %a7 = map { ($_ => 30) } 9101 .. 9103;
+seed_awards('c7', \%a7);
+my @bad_claims = ('-1', '+9101', ' 9102', '09103', '9103x', '18446744073709551616', '', '0');
+redis_cmd(0, 'RPUSH', 'cc:claims', @bad_claims);
+redis_cmd(redis_index(shard_map(9101)->{9101}[0]), 'RPUSH', 'cc:claims', 9101);
+my $prom7 = tempdir('cc-prom-XXXXXX', TMPDIR => 1, CLEANUP => 1) . '/payout.prom';
+($rc, undef, $err) = payout_run([ '--once', '--metrics-file', $prom7 ], campaign_file('c7'));
+is($rc, 0, 'a payout with 8 bad claims queued: exit 0') or diag $err;
+for my $b (@bad_claims) {
+    like($err, qr/skipping claim "\Q$b\E": not a uid/, "claim \"$b\": dropped and logged");
+}
+like($err, qr/done: 3 credited \(1 on claims\), .* 3 notified, 8 bad claims;/,
+     'the one good claim credited on the claims step, the 8 bad ones counted, none credited');
+my $text7 = do { local $/; open my $f, '<', $prom7 or die "$prom7: $!"; <$f> };
+like($text7, qr/^cc_payout_bad_claims_total 8$/m, 'the metrics file counts them');
+is(redis_cmd(0, 'LLEN', 'cc:claims') + redis_cmd(1, 'LLEN', 'cc:claims'), 0, 'the claims queues are empty');
+is_deeply([ check_paid('c7', \%a7) ], [], 'each award paid once, by its own id');
+is(mysql_value("SELECT COUNT(*) FROM awards WHERE campaign = 'c7' AND uid NOT IN (9101, 9102, 9103)", 'cc_s0')
+ + mysql_value("SELECT COUNT(*) FROM awards WHERE campaign = 'c7' AND uid NOT IN (9101, 9102, 9103)", 'cc_s1'), 0,
+   'no award for another uid');
+
 # ---- sync mode: the draw credited, payout only notifies ------------------------
 
 my %a6 = map { ($_ => 40) } 8001 .. 8030;

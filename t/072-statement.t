@@ -109,11 +109,26 @@ ok(!exists of($doc, 'short_at_wallet')->[0]{repaired}, 'not marked repaired');
 ($rc, undef, $err) = reconcile_money($file, '--statement', '/nonexistent.csv');
 is($rc, 2, 'a statement that is not there: exit 2');
 like($err, qr{--statement /nonexistent.csv: No such file}, 'and why');
-for my $bad ("tw:1,1,5,CNY\n", "tw:1,x,5,CNY,1\n", "tw:1,1,5,cny,1\n", "tw:1,1,-5,CNY,1\n", "tw:1,1,5,CNY,1,extra\n") {
+# each a bad line, with the reason named; the old reader took the last
+# six (strtoll read " 1", "+1" and "01", strlen stopped at the NUL)
+my @bad = ([ "tw:1,1,5,CNY\n", 'not five comma-separated fields' ],
+           [ "tw:1,x,5,CNY,1\n", 'bad uid' ],
+           [ "tw:1,1,5,cny,1\n", 'bad currency' ],
+           [ "tw:1,1,-5,CNY,1\n", 'bad amount_cents' ],
+           [ "tw:1,1,5,CNY,1,extra\n", 'not five comma-separated fields' ],
+           [ "tw:1,1,5,CNY, 1\n", 'bad applied_at_ms' ],
+           [ "tw:1,1,5,CNY,+1\n", 'bad applied_at_ms' ],
+           [ "tw:1,1,5,CNY,01\n", 'bad applied_at_ms' ],
+           [ "tw:1,1,5,CNY,1\r\n", 'bad applied_at_ms' ],
+           [ "tw:1,1,5,CNY,1\0,extra\n", 'a NUL byte in the line' ],
+           [ "tw:1,1,5\0,CNY,1\n", 'a NUL byte in the line' ]);
+for my $b (@bad) {
+    my ($bad, $why) = @$b;
     open my $f, '>', $copy or die; print $f "tw:5001,5001,1,CNY,1\n$bad"; close $f;
+    (my $name = substr($bad, 0, -1)) =~ s/([\0\r])/sprintf '\\x%02x', ord $1/ge;
     ($rc, undef, $err) = reconcile_money($file, '--statement', $copy);
-    is($rc, 2, "statement line \"${\ substr($bad, 0, -1)}\": exit 2");
-    like($err, qr/line 2 is not key,uid,amount_cents,currency,applied_at_ms/, 'with the line');
+    is($rc, 2, "statement line \"$name\": exit 2");
+    like($err, qr/line 2 is not key,uid,amount_cents,currency,applied_at_ms: \Q$why\E/, "with the line and \"$why\"");
 }
 sim_stop($sim);
 

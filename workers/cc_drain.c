@@ -112,21 +112,6 @@ cc_drain_entry(cc_drain_t *dr, const redisReply *e)
 }
 
 
-/* the smallest stream id after "ms-seq" */
-static void
-cc_drain_next_id(const char *id, char *out, size_t len)
-{
-    unsigned long long  ms, seq;
-
-    if (sscanf(id, "%llu-%llu", &ms, &seq) != 2) {
-        ms = 0;
-        seq = 0;
-    }
-
-    snprintf(out, len, "%llu-%llu", ms, seq + 1);
-}
-
-
 /* the cutoff "ms" by the Redis clock, grace_ms ago */
 static int
 cc_drain_cutoff(cc_drain_t *dr, int64_t grace_ms, char *cutoff, size_t len,
@@ -148,12 +133,13 @@ int
 cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
     size_t batch, cc_drain_stats_t *stats, char *err, size_t errlen)
 {
-    int          ret;
-    char         cutoff[32], minid[64];
-    size_t       i, inserted;
-    int64_t      backoff;
-    redisReply  *rr;
-    cc_drain_t   dr;
+    int                ret;
+    char               cutoff[32], minid[64];
+    size_t             i, inserted;
+    int64_t            backoff;
+    redisReply        *rr;
+    cc_drain_t         dr;
+    const redisReply  *last;
 
     memset(&dr, 0, sizeof(dr));
     dr.rc = rc;
@@ -219,8 +205,26 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
         dr.stats.inserted += inserted;
 
         /* written: drop the log up to and including the last entry */
-        cc_drain_next_id(rr->element[rr->elements - 1]->element[0]->str,
-                         minid, sizeof(minid));
+        /*
+         * Redis writes its ids in one form; one it did not (or the very
+         * last id) would trim nothing and read the same entries again
+         * forever, so the pass stops instead.
+         */
+        last = rr->element[rr->elements - 1];
+        last = last->type == REDIS_REPLY_ARRAY && last->elements >= 1
+               && last->element[0]->type == REDIS_REPLY_STRING
+               ? last->element[0] : NULL;
+
+        if (last == NULL
+            || cc_log_stream_id_next(last->str, last->len, minid,
+                                     sizeof(minid))
+               != 0)
+        {
+            snprintf(err, errlen, "redis %s: XRANGE: the last entry's id "
+                     "\"%.40s\" is not MS-SEQ", dr.name,
+                     last != NULL ? last->str : "?");
+            goto cleanup;
+        }
 
         i = rr->elements;
         freeReplyObject(rr);

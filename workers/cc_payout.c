@@ -50,6 +50,7 @@
 #include "cc_alert.h"
 #include "cc_award_set.h"
 #include "cc_campaign.h"
+#include "cc_ids.h"
 #include "cc_keys.h"
 #include "cc_ledger.h"
 #include "cc_promfile.h"
@@ -112,6 +113,7 @@ typedef struct {
     unsigned long long   mismatch;
     unsigned long long   no_funds;
     unsigned long long   notified;
+    unsigned long long   bad_claims;     /* cc:claims entries not a uid */
 } cc_payout_stats_t;
 
 
@@ -193,6 +195,7 @@ typedef struct {
     size_t               rows_max;       /* of each shard's rows */
     size_t               sql_max;
     int64_t              last_ok_ms;     /* a turn with every shard up */
+    unsigned long long   bad_claims;     /* cc:claims entries not a uid */
 } cc_payout_t;
 
 
@@ -924,13 +927,13 @@ static long
 cc_payout_claims(cc_payout_t *p)
 {
     int                 inflight;
-    char               *q, *sql, id[CC_PAYOUT_ID_MAX + 1];
+    char               *sql, id[CC_PAYOUT_ID_MAX + 1];
     long                popped, rc;
     size_t              i, r, s, n, len, found, up;
     uint64_t            uid;
     uint64_t           *uids;
     uint32_t           *shard;
-    redisReply         *reply;
+    redisReply         *reply, *e;
     redisContext       *ctx;
     cc_payout_shard_t  *ps;
     cc_payout_flight_t *f;
@@ -964,14 +967,24 @@ cc_payout_claims(cc_payout_t *p)
 
         if (reply->type == REDIS_REPLY_ARRAY) {
             for (i = 0; i < reply->elements; i++) {
-                uid = reply->element[i]->type == REDIS_REPLY_STRING
-                      ? strtoull(reply->element[i]->str, &q, 10) : 0;
+                e = reply->element[i];
 
-                if (uid == 0 || *q != '\0') {
-                    cc_log("redis %s: skipping claim \"%s\": not a uid",
+                /*
+                 * The module pushes uids it parsed, but the list is
+                 * anyone's who reaches Redis: an entry is a uid in its
+                 * one form or dropped (strtoull read "-1" as 2^64-1 and
+                 * " 7", "+7", "07" as 7).
+                 */
+                if (e->type != REDIS_REPLY_STRING
+                    || cc_parse_uid(e->str, e->len, &uid) != 0)
+                {
+                    cc_log("redis %s: skipping claim \"%.40s\": not a uid",
                            p->redis[r].addr,
-                           reply->element[i]->str ? reply->element[i]->str
-                                                  : "?");
+                           e->type == REDIS_REPLY_STRING ? e->str : "?");
+
+                    pthread_mutex_lock(&p->mu);
+                    p->bad_claims++;
+                    pthread_mutex_unlock(&p->mu);
                     continue;
                 }
 
@@ -1350,6 +1363,8 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
         t->notified += x->notified;
     }
 
+    t->bad_claims = p->bad_claims;
+
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -1363,9 +1378,9 @@ cc_payout_report(cc_payout_t *p, const char *what, double rate)
     cc_payout_total(p, t);
 
     cc_log("%s: %llu credited (%llu on claims), %llu already credited, "
-           "%llu mismatch, %llu no funds, %llu notified; %.0f credits/s",
-           what, t->credited, t->claimed, t->exists, t->mismatch,
-           t->no_funds, t->notified, rate);
+           "%llu mismatch, %llu no funds, %llu notified, %llu bad claims; "
+           "%.0f credits/s", what, t->credited, t->claimed, t->exists,
+           t->mismatch, t->no_funds, t->notified, t->bad_claims, rate);
 }
 
 
@@ -1394,6 +1409,8 @@ cc_payout_metrics(cc_payout_t *p, double rate)
                     "another amount or wallet", t->mismatch);
     cc_promfile_add(&pf, "cc_payout_no_funds_total", "counter",
                     "Awards not paid: the pool holds too little", t->no_funds);
+    cc_promfile_add(&pf, "cc_payout_bad_claims_total", "counter",
+                    "cc:claims entries dropped: not a uid", t->bad_claims);
     cc_promfile_add(&pf, "cc_payout_rate", "gauge",
                     "Credits per second since the last progress line", rate);
     cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",

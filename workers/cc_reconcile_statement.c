@@ -34,21 +34,12 @@
 #include "cc_ids.h"
 #include "cc_ledger.h"
 #include "cc_reconcile_statement.h"
+#include "cc_reconcile_statement_line.h"
 #include "cc_wallet.h"
 #include "cc_worker.h"
 
 
-#define CC_STMT_KEY_MAX     80
 #define CC_STMT_REPAIR_MAX  500
-
-
-typedef struct {
-    char       key[CC_STMT_KEY_MAX + 1];
-    uint64_t   uid;
-    uint64_t   amount;
-    char       currency[4];
-    int        seen;
-} cc_stmt_line_t;
 
 
 /* a break a retry of the same key mends */
@@ -94,50 +85,6 @@ cc_stmt_cmp(const void *a, const void *b)
 }
 
 
-/* one line "key,uid,amount_cents,currency,applied_at_ms"; 0 or -1 */
-static int
-cc_stmt_parse(char *s, cc_stmt_line_t *l)
-{
-    char      *f[5], *end;
-    size_t     i, len;
-
-    len = strlen(s);
-    if (len > 0 && s[len - 1] == '\n') {
-        s[--len] = '\0';
-    }
-
-    for (i = 0; i < 5; i++) {
-        f[i] = strsep(&s, ",");
-        if (f[i] == NULL) {
-            return -1;
-        }
-    }
-
-    if (s != NULL || strlen(f[0]) == 0 || strlen(f[0]) > CC_STMT_KEY_MAX
-        || cc_parse_uid(f[1], strlen(f[1]), &l->uid) != 0
-        || cc_parse_count(f[2], strlen(f[2]), CC_CAMPAIGN_POOL_MAX,
-                          &l->amount) != 0
-        || strlen(f[3]) != 3 || strspn(f[3], "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-                                != 3)
-    {
-        return -1;
-    }
-
-    errno = 0;
-    (void) strtoll(f[4], &end, 10);
-
-    if (errno != 0 || *f[4] == '\0' || *end != '\0') {
-        return -1;
-    }
-
-    memcpy(l->key, f[0], strlen(f[0]) + 1);
-    memcpy(l->currency, f[3], 4);
-    l->seen = 0;
-
-    return 0;
-}
-
-
 cc_stmt_t *
 cc_stmt_load(const char *path, const cc_campaign_t *camp, char *err,
     size_t errlen)
@@ -147,6 +94,7 @@ cc_stmt_load(const char *path, const cc_campaign_t *camp, char *err,
     size_t           cap, lineno, plen;
     ssize_t          len;
     cc_stmt_t       *t;
+    const char      *why;
     cc_stmt_line_t   l, *nl;
 
     t = calloc(1, sizeof(cc_stmt_t));
@@ -173,9 +121,9 @@ cc_stmt_load(const char *path, const cc_campaign_t *camp, char *err,
     while ((len = getline(&buf, &cap, f)) != -1) {
         lineno++;
 
-        if (cc_stmt_parse(buf, &l) != 0) {
+        if (cc_stmt_line_parse(buf, (size_t) len, &l, &why) != 0) {
             snprintf(err, errlen, "%s: line %zu is not key,uid,amount_cents,"
-                     "currency,applied_at_ms", path, lineno);
+                     "currency,applied_at_ms: %s", path, lineno, why);
             goto failed;
         }
 

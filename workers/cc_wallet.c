@@ -26,6 +26,7 @@
 #include "cc_alert.h"
 #include "cc_token.h"
 #include "cc_wallet.h"
+#include "cc_wallet_answer.h"
 #include "cc_wallet_ledger.h"
 #include "cc_wallet_sign.h"
 #include "cc_worker.h"
@@ -272,15 +273,16 @@ cc_wallet_start(cc_wallet_t *w, cc_wallet_slot_t *s, cc_wallet_job_t *j,
 
 /*
  * What an answer means.  200/201 must echo the award and its amount
- * (another amount: mismatch; no readable echo: unknown, asked again).
+ * (another amount, or one not in integer cents: mismatch; no readable
+ * echo: unknown, asked again; cc_wallet_answer.h reads it).
  */
 static void
 cc_wallet_answer(cc_wallet_t *w, cc_wallet_slot_t *s, CURLcode cc,
     const cc_ledger_credit_t *c)
 {
     long              status;
-    double            amount;
-    cJSON            *a, *id, *am;
+    uint64_t          echoed;
+    const char       *why;
     cc_wallet_job_t  *j = s->job;
 
     status = 0;
@@ -296,32 +298,35 @@ cc_wallet_answer(cc_wallet_t *w, cc_wallet_slot_t *s, CURLcode cc,
         j->state = CC_JOB_WAITING;
 
     } else if (status == 200 || status == 201) {
-        a = cJSON_ParseWithLength(s->answer, s->alen);
-        id = cJSON_GetObjectItemCaseSensitive(a, "award_id");
-        am = cJSON_GetObjectItemCaseSensitive(a, "amount_cents");
+        echoed = UINT64_MAX;
 
-        if (!cJSON_IsString(id) || strcmp(id->valuestring, c->award_id) != 0
-            || !cJSON_IsNumber(am))
+        switch (cc_wallet_echo_read(s->answer, s->alen, c->award_id,
+                                    c->amount_cents, &echoed, &why))
         {
-            snprintf(j->why, sizeof(j->why), "HTTP %ld without the credit "
-                     "echoed: %.80s", status, s->answer);
-            j->state = CC_JOB_WAITING;
+        case CC_WALLET_ECHO_APPLIED:
+            j->state = CC_JOB_APPLIED;
+            break;
 
-        } else {
-            amount = am->valuedouble;
-
-            if (amount == (double) c->amount_cents) {
-                j->state = CC_JOB_APPLIED;
+        case CC_WALLET_ECHO_MISMATCH:
+            if (echoed != UINT64_MAX) {
+                snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
+                         "%" PRIu64 " cents, not %" PRIu64, status, echoed,
+                         c->amount_cents);
 
             } else {
                 snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
-                         "%.0f cents, not %" PRIu64, status, amount,
-                         c->amount_cents);
-                j->state = CC_JOB_MISMATCH;
+                         "%s, not %" PRIu64 " cents: %.60s", status, why,
+                         c->amount_cents, s->answer);
             }
-        }
 
-        cJSON_Delete(a);
+            j->state = CC_JOB_MISMATCH;
+            break;
+
+        default: /* CC_WALLET_ECHO_UNREADABLE */
+            snprintf(j->why, sizeof(j->why), "HTTP %ld without the credit "
+                     "echoed (%s): %.80s", status, why, s->answer);
+            j->state = CC_JOB_WAITING;
+        }
 
     } else if (status == 409) {
         snprintf(j->why, sizeof(j->why), "HTTP 409: the key holds another "

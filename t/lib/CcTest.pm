@@ -88,6 +88,7 @@ our ($status, $body, $headers, $block, $error);
 my $N_SHARDS  = 2;
 my $REPO_ROOT = abs_path(dirname(__FILE__) . '/../..');
 our $WorkerDir = $ENV{CC_WORKER_DIR} || "$REPO_ROOT/build/workers";    # spawn_worker('cc-x')
+our $TestToolDir = $ENV{CC_TEST_TOOL_DIR} || "$REPO_ROOT/build/test";  # cc-ledger-cli
 my $TOPDIR;               # per test file temp dir (redis dirs, nginx prefixes)
 my @REDIS;                # per shard: { port, dir, pid, paused }
 my @LIVE_NGINX;           # running nginx instances, newest last

@@ -8,7 +8,6 @@ package PayoutTest;
 use strict;
 use warnings;
 use Exporter 'import';
-use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use CcTest;
 use CcKeys;
@@ -18,7 +17,7 @@ our @EXPORT = qw(payout_setup campaign_file payout_run spawn_payout shard_map sh
                  redis_index seed_awards award_states check_paid check_redis ledger_snapshot);
 
 my $DIR = tempdir('cc-payout-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $CLI = abs_path('build/test/cc-ledger-cli');
+my $CLI = "$CcTest::TestToolDir/cc-ledger-cli";    # CC_TEST_TOOL_DIR
 my @DBS = qw(cc_s0 cc_s1);
 my %MAP;     # uid => [ redis addr, mysql db ]
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cc_ids.h"
+#include "cc_json.h"
 #include "cc_keys.h"
 #include "cc_ring.h"
 #include "cc_cards.h"
@@ -138,6 +139,104 @@ START_TEST(test_key_user_uid_bad)
     ck_assert_int_eq(cc_key_user_uid(key, len - 1, &uid), -1);
 
     ck_assert_uint_eq(uid, 77);                  /* untouched on error */
+}
+END_TEST
+
+
+/* a decimal that may be 0, still in one form */
+START_TEST(test_uint)
+{
+    size_t       i;
+    uint64_t     n = 5;
+    static const char  *bad[] = {
+        "", "00", "01", "-0", "+0", " 0", "0 ", "-1", "+1", "1.0", "1e0",
+        "0x10", "18446744073709551616", "99999999999999999999"
+    };
+
+    ck_assert_int_eq(cc_parse_uint("0", 1, 10, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(cc_parse_uint("10", 2, 10, &n), 0);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq(cc_parse_uint("18446744073709551615", 20, UINT64_MAX,
+                                   &n), 0);
+    ck_assert_uint_eq(n, UINT64_MAX);
+
+    n = 5;
+    ck_assert_int_eq(cc_parse_uint("11", 2, 10, &n), -1);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cc_parse_uint(bad[i], strlen(bad[i]), UINT64_MAX, &n)
+                      == -1, "accepted \"%s\"", bad[i]);
+    }
+
+    ck_assert_uint_eq(n, 5);
+}
+END_TEST
+
+
+/* ---- json: what cJSON does not check ---- */
+
+START_TEST(test_json_ints)
+{
+    size_t       i;
+    static const char  *good[] = {
+        "{\"a\":0}", "{\"a\":-7,\"b\":[1,20,300]}", "{\"s\":\"1.5e3 007 +1\"}",
+        "{\"s\":\"\\\"1.5\"}", "[true,false,null]", "{}", ""
+    };
+    static const char  *bad[] = {
+        "{\"a\":007}", "{\"a\":00}", "{\"a\":-0}", "{\"a\":-01}",
+        "{\"a\":1.0}", "{\"a\":1e2}", "{\"a\":1E2}", "{\"a\":1e+2}",
+        "{\"a\":+1}", "{\"a\":-}", "{\"a\":[1,2.5]}",
+        "{\"a\":100.00000000000001}", "{\"s\":\"\\\\\",\"a\":1.5}"
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ck_assert_msg(cc_json_ints_canonical(good[i], strlen(good[i])) == 1,
+                      "refused %s", good[i]);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cc_json_ints_canonical(bad[i], strlen(bad[i])) == 0,
+                      "accepted %s", bad[i]);
+    }
+
+    /* a length, not a NUL, ends the text: 1.5 cut to 1 is an integer */
+    ck_assert_int_eq(cc_json_ints_canonical("[1.5]", 2), 1);
+}
+END_TEST
+
+
+START_TEST(test_json_nul)
+{
+    size_t       i;
+    static const char  raw[] = "\"a\0\"";
+    static const struct {
+        const char  *text;
+        int          nul;
+    } t[] = {
+        { "\"a\\u0000\"", 1 },
+        { "\"a\\\\u0000\"", 0 },     /* an escaped backslash, then u0000 */
+        { "\"a\\\\\\u0000\"", 1 },
+        { "\"a\\u0001\"", 0 },
+        { "\"a\\u000", 0 },          /* cut before the escape's end */
+    };
+
+    ck_assert_int_eq(cc_json_has_nul(raw, sizeof(raw) - 1), 1);
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        ck_assert_msg(cc_json_has_nul(t[i].text, strlen(t[i].text))
+                      == t[i].nul, "%s", t[i].text);
+    }
+}
+END_TEST
+
+
+START_TEST(test_json_ctl)
+{
+    ck_assert_int_eq(cc_json_has_ctl("{\"a\":\t1\r\n}", 10), 0);
+    ck_assert_int_eq(cc_json_has_ctl("{\"a\":\0231}", 7), 1);
+    ck_assert_int_eq(cc_json_has_ctl("{\"a\":\"\001\"}", 8), 1);
+    ck_assert_int_eq(cc_json_has_ctl("{\"a\":\"\x7f\xff\"}", 9), 0);
 }
 END_TEST
 
@@ -356,6 +455,13 @@ common_suite(void)
     tcase_add_test(tc, test_uid_bad);
     tcase_add_test(tc, test_request_id);
     tcase_add_test(tc, test_count);
+    tcase_add_test(tc, test_uint);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("json");
+    tcase_add_test(tc, test_json_ints);
+    tcase_add_test(tc, test_json_nul);
+    tcase_add_test(tc, test_json_ctl);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("keys");

@@ -121,12 +121,37 @@ static const struct {
     { "{\"uid\":\"\xe4\xb8\xad\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"x\"}", "bad uid" },
     { "{\"uid\":\"5\",\"seq\":0,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:0\"}", "bad seq" },
     { "{\"uid\":\"5\",\"seq\":4294967296,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:4294967296\"}", "bad seq" },
-    { "{\"uid\":\"5\",\"seq\":1.5,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad seq" },
+    { "{\"uid\":\"5\",\"seq\":1.5,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "a number not in the integer form" },
     { "{\"uid\":\"5\",\"seq\":\"1\",\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad seq" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":16,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad card" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":-1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad card" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":0,\"draw_id\":\"5:1\"}", "bad ts" },
-    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1e300,\"draw_id\":\"5:1\"}", "bad ts" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":1e300,\"draw_id\":\"5:1\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r\",\"ts\":99999999999999999999,\"draw_id\":\"5:1\"}", "bad ts" },
+    /*
+     * numbers in another form than the one cJSON writes: cJSON alone
+     * read each as the integer (seq 7, card 2, ts 1), so the draw-log's
+     * rule (no leading zero) now holds on Kafka too
+     */
+    { "{\"uid\":\"5\",\"seq\":007,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7.0,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":2e0,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":2E0,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":-0,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":00,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":0.1e1,\"draw_id\":\"5:7\"}", "a number not in the integer form" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\",\"x\":[0.5]}", "a number not in the integer form" },
+    { "{\"type\":\"combine\",\"uid\":\"5\",\"request_id\":\"r\",\"ts\":01}", "a number not in the integer form" },
+    /*
+     * a control byte: cJSON took it for a blank, "ts":<0x13>526 was 526
+     * (found by fuzz_event; fuzz/regressions/event/ts-after-control-byte)
+     */
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":\023526,\"draw_id\":\"5:7\"}", "a control byte in the message" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\",\"x\":\"\001\"}", "a control byte in the message" },
+    { "\f{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}", "a control byte in the message" },
+    /* the object is the whole message */
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}x", "not a JSON object" },
+    { "{\"uid\":\"5\",\"seq\":7,\"card\":1,\"request_id\":\"r\",\"ts\":1,\"draw_id\":\"5:7\"}{}", "not a JSON object" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"a b\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
     { "{\"uid\":\"5\",\"seq\":1,\"card\":1,\"request_id\":\"r'); DROP TABLE draws; --\",\"ts\":1,\"draw_id\":\"5:1\"}", "bad request_id" },
@@ -181,6 +206,26 @@ START_TEST(test_decode_nul)
     ck_assert_int_eq(cc_event_decode(ok, sizeof(ok) - 1, &ev, &why), 0);
     ck_assert_int_eq(ev.type, CC_EVENT_COMBINE);
     ck_assert_str_eq(ev.u.combine.request_id, "abc");
+}
+END_TEST
+
+
+/* the integer rule looks at numbers only: digits in strings, 0, blanks */
+START_TEST(test_decode_integer_forms)
+{
+    cc_event_t   ev;
+    const char  *why = NULL;
+    static const char  ok[] = "{\"uid\":\"5\",\"seq\":10,\"card\":0,"
+                              "\"request_id\":\"007-15e3\",\"ts\":1,"
+                              "\"draw_id\":\"5:10\",\"x\":[-3,true,null]}"
+                              " \r\n";
+
+    ck_assert_msg(cc_event_decode(ok, sizeof(ok) - 1, &ev, &why) == 0,
+                  "refused: %s", why);
+    ck_assert_int_eq(ev.type, CC_EVENT_DRAW);
+    ck_assert_uint_eq(ev.u.draw.seq, 10);
+    ck_assert_uint_eq(ev.u.draw.card, 0);
+    ck_assert_str_eq(ev.u.draw.request_id, "007-15e3");
 }
 END_TEST
 
@@ -287,6 +332,7 @@ main(void)
     tcase_add_loop_test(tc, test_decode_rejects, 0,
                         (int) (sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_decode_nul);
+    tcase_add_test(tc, test_decode_integer_forms);
     tcase_add_test(tc, test_decode_oversized);
     tcase_add_test(tc, test_check);
     tcase_add_test(tc, test_combine);

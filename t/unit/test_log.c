@@ -445,6 +445,60 @@ START_TEST(test_draws_over_batch)
 END_TEST
 
 
+
+/*
+ * Stream ids: the XTRIM bound of the log pass.  sscanf("%llu-%llu") took
+ * " 5-1", "+5-1", "05-1" and "5--1" (as 2^64-1), and seq + 1 wrapped the
+ * last seq of a millisecond to 0, a bound that trims nothing: the pass
+ * would read the same entries forever.
+ */
+START_TEST(test_stream_ids)
+{
+    char         out[48];
+    size_t       i;
+    uint64_t     ms = 9, seq = 9;
+    static const char  *bad[] = {
+        "", "5", "-5", "5-", "-", "5-1-2", " 5-1", "5-1 ", "+5-1", "5-+1",
+        "05-1", "5-01", "5--1", "-1-5", "5-18446744073709551616", "5_1",
+        "5-1\n"
+    };
+
+    ck_assert_int_eq(cc_log_stream_id("1764240000123-0", 15, &ms, &seq), 0);
+    ck_assert_uint_eq(ms, 1764240000123ULL);
+    ck_assert_uint_eq(seq, 0);
+
+    ck_assert_int_eq(cc_log_stream_id_next("1764240000123-0", 15, out,
+                                           sizeof(out)), 0);
+    ck_assert_str_eq(out, "1764240000123-1");
+    ck_assert_int_eq(cc_log_stream_id_next("0-0", 3, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "0-1");
+    ck_assert_int_eq(cc_log_stream_id_next("7-18446744073709551615", 22, out,
+                                           sizeof(out)), 0);
+    ck_assert_str_eq(out, "8-0");
+    ck_assert_int_eq(cc_log_stream_id_next(
+                         "18446744073709551615-18446744073709551615", 41, out,
+                         sizeof(out)), -1);
+
+    /* too small a buffer: refused, not cut to a smaller bound */
+    ck_assert_int_eq(cc_log_stream_id_next("99-9", 4, out, 5), -1);
+    ck_assert_int_eq(cc_log_stream_id_next("99-9", 4, out, 6), 0);
+    ck_assert_str_eq(out, "99-10");
+
+    ms = 9;
+    seq = 9;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cc_log_stream_id(bad[i], strlen(bad[i]), &ms, &seq)
+                      == -1, "accepted \"%s\"", bad[i]);
+        ck_assert_int_eq(cc_log_stream_id_next(bad[i], strlen(bad[i]), out,
+                                               sizeof(out)), -1);
+    }
+
+    ck_assert_uint_eq(ms, 9);
+    ck_assert_uint_eq(seq, 9);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -470,6 +524,7 @@ main(void)
     tcase_add_test(tc, test_draw_line_nul);
     tcase_add_test(tc, test_draws_entry);
     tcase_add_test(tc, test_draws_over_batch);
+    tcase_add_test(tc, test_stream_ids);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);

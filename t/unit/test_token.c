@@ -556,6 +556,61 @@ START_TEST(test_load_secret)
 END_TEST
 
 
+/*
+ * The rules alone (cc_token_secret_parse, fuzz/fuzz_secret.c): one "\n"
+ * or "\r\n" stripped, no more; the bytes kept as they are, a NUL too;
+ * buf and *len untouched on a refusal.
+ */
+START_TEST(test_secret_parse)
+{
+    char           err[256];
+    size_t         len;
+    unsigned char  data[40], buf[40], want[40];
+
+    memset(data, 'k', sizeof(data));
+    data[5] = '\0';
+
+    len = 0;
+    ck_assert_int_eq(cc_token_secret_parse(data, 32, "f", buf, sizeof(buf),
+                                           &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, 32);
+    ck_assert_int_eq(memcmp(buf, data, 32), 0);
+
+    /* "\n\n": one stripped, the other is the secret's 33rd byte */
+    data[32] = '\n';
+    data[33] = '\n';
+    ck_assert_int_eq(cc_token_secret_parse(data, 34, "f", buf, sizeof(buf),
+                                           &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, 33);
+    ck_assert_int_eq(buf[32], '\n');
+
+    /* "\r\n" stripped; a lone "\r" kept */
+    data[32] = '\r';
+    ck_assert_int_eq(cc_token_secret_parse(data, 34, "f", buf, sizeof(buf),
+                                           &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, 32);
+    ck_assert_int_eq(cc_token_secret_parse(data, 33, "f", buf, sizeof(buf),
+                                           &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, 33);
+    ck_assert_int_eq(buf[32], '\r');
+
+    /* refused: too short, longer than the caller's buffer; untouched */
+    memset(buf, 0x5a, sizeof(buf));
+    memset(want, 0x5a, sizeof(want));
+    len = 777;
+    ck_assert_int_eq(cc_token_secret_parse(data, 31, "f", buf, sizeof(buf),
+                                           &len, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "secret file \"f\" holds 31 bytes"), "%s",
+                  err);
+    ck_assert_int_eq(cc_token_secret_parse(data, 40, "f", buf, 33, &len, err,
+                                           sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "40 bytes do not fit in 33"), "%s", err);
+    ck_assert_uint_eq(len, 777);
+    ck_assert_int_eq(memcmp(buf, want, sizeof(buf)), 0);
+}
+END_TEST
+
+
 START_TEST(test_load_secret_rejects)
 {
     char           data[CC_TOKEN_SECRET_MAX + 8], err[256], path[64];
@@ -660,6 +715,7 @@ main(void)
     tc = tcase_create("secret");
     tcase_add_test(tc, test_load_secret);
     tcase_add_test(tc, test_load_secret_rejects);
+    tcase_add_test(tc, test_secret_parse);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);
