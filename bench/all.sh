@@ -231,6 +231,10 @@ ram=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 echo
 echo "wrote $RESULTS"
 sed -n '/^| figure/,/^$/p' "$RESULTS"
+# the README's capacity example is cc-estimate over these figures
+if [ "$RESULTS" = bench/RESULTS.md ] && [ -z "$failed" ]; then
+    scripts/readme-gen.sh && echo "README.md: the capacity example rewritten from $RESULTS"
+fi
 if [ -n "$failed" ]; then
     echo "failed:$failed" >&2
     exit 1

@@ -1,5 +1,6 @@
 # The README is the operator's reference: every worker option it lists is
-# the binary's own --help (scripts/readme-options.sh writes them), and every
+# the binary's own --help, its capacity example is what cc-estimate prints
+# over bench/RESULTS.md (scripts/readme-gen.sh writes both), and every
 # directive the module takes is in its directive table.
 
 use strict;
@@ -15,8 +16,10 @@ my $readme = do { local (@ARGV, $/) = ('README.md'); <> };
 
 # ---- worker options: the README holds each binary's --help ----------------
 
-my $out = `scripts/readme-options.sh --check 2>&1`;
-is($?, 0, 'the README holds every worker\'s --help as the binaries print it') or diag $out;
+my $out = `scripts/readme-gen.sh --check 2>&1`;
+is($?, 0, 'the README holds every worker\'s --help, and the capacity example, as the binaries print them') or diag $out;
+like($readme, qr/^<!-- capacity:begin -->\n\n    \$ cc-estimate --capacity .+\n    planned load .+\n(.*\n)*      payout time .+\n\n<!-- capacity:end -->$/m,
+     'the capacity example is between its markers, with its command and its answers');
 
 my @bins = sort grep { -f $_ && -x _ && !/\.o$/ } glob('build/workers/cc-*');
 ok(@bins >= 9, 'the workers are built: ' . scalar(@bins));
@@ -28,20 +31,28 @@ for my $b (@bins) {
 # the check can fail: a README whose copy of one --help line differs
 my $tmp = tempdir(CLEANUP => 1);
 make_path("$tmp/scripts");
-copy('scripts/readme-options.sh', "$tmp/scripts/readme-options.sh") or die "copy: $!";
-chmod 0755, "$tmp/scripts/readme-options.sh";
+copy('scripts/readme-gen.sh', "$tmp/scripts/readme-gen.sh") or die "copy: $!";
+chmod 0755, "$tmp/scripts/readme-gen.sh";
 symlink("$top/build", "$tmp/build") or die "symlink: $!";
+make_path("$tmp/bench");
+copy('bench/RESULTS.md', "$tmp/bench/RESULTS.md") or die "copy: $!";
 my ($head, $block) = split /^<!-- options:begin -->$/m, $readme, 2;
 $block =~ s/\(default 5000\)/(default 4000)/ or die 'no default 5000 in the options';
 my $changed = "$head<!-- options:begin -->$block";
 open(my $fh, '>', "$tmp/README.md") or die; print $fh $changed; close $fh;
-$out = `$tmp/scripts/readme-options.sh --check 2>&1`;
+$out = `$tmp/scripts/readme-gen.sh --check 2>&1`;
 is($? >> 8, 1, 'a README whose option text differs fails the check');
 like($out, qr/^-.*\(default 4000\)/m, '... showing the line that differs');
-system("$tmp/scripts/readme-options.sh") == 0 or die 'rewrite failed';
+system("$tmp/scripts/readme-gen.sh") == 0 or die 'rewrite failed';
 is(do { local (@ARGV, $/) = ("$tmp/README.md"); <> }, $readme, 'rewriting it gives the README back');
+# ... or whose capacity example is not what cc-estimate prints from RESULTS.md
+($changed = $readme) =~ s/^(      app nodes +)\d+/${1}999/m or die 'no app nodes line';
+open($fh, '>', "$tmp/README.md") or die; print $fh $changed; close $fh;
+$out = `$tmp/scripts/readme-gen.sh --check 2>&1`;
+is($? >> 8, 1, 'a README whose capacity example differs fails the check');
+like($out, qr/^-      app nodes +999 /m, '... showing the line');
 open($fh, '>', "$tmp/README.md") or die; print $fh "# no markers\n"; close $fh;
-$out = `$tmp/scripts/readme-options.sh 2>&1`;
+$out = `$tmp/scripts/readme-gen.sh 2>&1`;
 is($? >> 8, 1, 'a README without the markers is refused');
 like($out, qr/no options markers/, '... saying so');
 
