@@ -38,4 +38,13 @@ int cc_json_has_ctl(const char *p, size_t len);
  */
 int cc_json_ints_canonical(const char *p, size_t len);
 
+/*
+ * 1 when the object's own member KEY (written without escapes, the first
+ * of that name, as cJSON finds it) has a number in that one form as its
+ * value, else 0 (no such member, another value, another form).  Numbers
+ * elsewhere in the text are not looked at: for a text from someone else
+ * (the wallet), whose other fields are theirs.
+ */
+int cc_json_member_int_canonical(const char *p, size_t len, const char *key);
+
 #endif /* CC_JSON_H */

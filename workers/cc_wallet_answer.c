@@ -2,8 +2,9 @@
  * cc_wallet_answer: the echo in a wallet's answer (see the header).
  *
  * cJSON finds the fields; it reads numbers as doubles and keeps no text
- * of them, so the text is checked first (cc_json): every number an
- * integer in its one form.  Then a double holds the echoed amount
+ * of them, so the text of amount_cents is checked first (cc_json): an
+ * integer in its one form.  The wallet's other fields are its own
+ * business (a balance of 12.50 is no mismatch).  Then a double holds the echoed amount
  * exactly: amounts are at most 10^15 cents, below 2^53.
  */
 
@@ -62,8 +63,8 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
         goto done;
     }
 
-    if (!cc_json_ints_canonical(ans, len)) {
-        *why = "a number that is not integer cents";
+    if (!cc_json_member_int_canonical(ans, len, "amount_cents")) {
+        *why = "an amount that is not integer cents";
         rc = CC_WALLET_ECHO_MISMATCH;
         goto done;
     }

@@ -206,6 +206,46 @@ START_TEST(test_json_ints)
 END_TEST
 
 
+/* one member's number, the rest of the text left to its writer */
+START_TEST(test_json_member_int)
+{
+    size_t       i;
+    static const struct {
+        const char  *text;
+        int          ok;
+    } t[] = {
+        { "{\"k\":100}", 1 },
+        { "{ \"k\" :\t0 , \"f\":0.5}", 1 },
+        { "{\"a\":1.5e3,\"k\":-7,\"b\":[1.5,{\"k\":1.5}]}", 1 },
+        { "{\"v\":\"k\",\"k\":12}", 1 },          /* "k" as a value */
+        { "{\"s\":\"\\\"k\\\":1.5\",\"k\":3}", 1 },   /* in a string */
+        { "{\"k\":100.0}", 0 },
+        { "{\"k\":1e2}", 0 },
+        { "{\"k\":007}", 0 },
+        { "{\"k\":-0}", 0 },
+        { "{\"k\":+1}", 0 },
+        { "{\"k\":\"100\"}", 0 },                  /* not a number */
+        { "{\"x\":{\"k\":100}}", 0 },               /* not the object's own */
+        { "{\"k\":1.5,\"k\":100}", 0 },            /* the first, as cJSON */
+        { "{\"\\u006b\":100}", 0 },                /* escaped: not found */
+        { "{\"kk\":100}", 0 },
+        { "{\"k\"", 0 },
+        { "", 0 },
+    };
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        ck_assert_msg(cc_json_member_int_canonical(t[i].text, strlen(t[i].text),
+                                                   "k") == t[i].ok,
+                      "%s: expected %d", t[i].text, t[i].ok);
+    }
+
+    /* a length, not a NUL, ends the text */
+    ck_assert_int_eq(cc_json_member_int_canonical("{\"k\":1.5}", 6, "k"), 1);
+    ck_assert_int_eq(cc_json_member_int_canonical("{\"k\":1.5}", 7, "k"), 0);
+}
+END_TEST
+
+
 START_TEST(test_json_nul)
 {
     size_t       i;
@@ -460,6 +500,7 @@ common_suite(void)
 
     tc = tcase_create("json");
     tcase_add_test(tc, test_json_ints);
+    tcase_add_test(tc, test_json_member_int);
     tcase_add_test(tc, test_json_nul);
     tcase_add_test(tc, test_json_ctl);
     suite_add_tcase(s, tc);

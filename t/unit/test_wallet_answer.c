@@ -32,17 +32,30 @@ static const struct {
     { "{\"award_id\":\"c:7\",\"amount_cents\":1000000000000100}",
       CC_WALLET_ECHO_MISMATCH, "another amount", 12345 },
     { "{\"award_id\":\"c:7\",\"amount_cents\":1e2}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
     { "{\"award_id\":\"c:7\",\"amount_cents\":100.0}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
     { "{\"award_id\":\"c:7\",\"amount_cents\":100.0000001}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
     { "{\"award_id\":\"c:7\",\"amount_cents\":100.00000000000001}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
     { "{\"award_id\":\"c:7\",\"amount_cents\":0100}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
+    /* the wallet's own fields are its business: only our amount is read */
     { "{\"award_id\":\"c:7\",\"amount_cents\":100,\"fee\":0.5}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_APPLIED, "applied", 100 },
+    { "{\"balance\":12.50,\"award_id\":\"c:7\",\"ts\":1.7e9,"
+      "\"amount_cents\":100,\"x\":{\"amount_cents\":1.5}}",
+      CC_WALLET_ECHO_APPLIED, "applied", 100 },
+    /* ... but a nested amount_cents is not ours, nor one in a string */
+    { "{\"x\":{\"amount_cents\":100},\"award_id\":\"c:7\","
+      "\"amount_cents\":100.0}",
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
+    { "{\"note\":\"\\\"amount_cents\\\":100\",\"award_id\":\"c:7\","
+      "\"amount_cents\":1E2}",
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
+    { "{\"award_id\":\"c:7\",\"amount_cents\" : -0}",
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
 
     /* no echo of our credit: asked again with the same key */
     { "", CC_WALLET_ECHO_UNREADABLE, "not a JSON object", 12345 },
@@ -69,7 +82,7 @@ static const struct {
      * (found by fuzz_wallet; fuzz/regressions/wallet/)
      */
     { "{\"award_id\":\"c:7\",\"amount_cents\":1e+15}",
-      CC_WALLET_ECHO_MISMATCH, "a number that is not integer cents", 12345 },
+      CC_WALLET_ECHO_MISMATCH, "an amount that is not integer cents", 12345 },
 };
 
 
