@@ -108,7 +108,13 @@
 #      (the workers, the module and the nginx to run: make test-asan's
 #      sanitized builds; default build/workers, build/nginx, nginx).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+case ${1:-} in
+    '') ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "chaos: no arguments but --help; settings are environment variables (see --help)" >&2; exit 2 ;;
+esac
+self=$(readlink -f "$0")       # for the exec below, from any folder
+cd "$(dirname "$self")/.."
 top=$(pwd)
 
 if [ "${SHORT:-0}" = 1 ]; then
@@ -150,12 +156,13 @@ if [ -n "$busy" ]; then
 fi
 
 # The whole run bounded: timeout(1) sends this script SIGTERM past LIMIT_S
-# (the trap below stops every server and ends every job), SIGKILL 60 s
-# later.  The steps' own timeouts are --foreground (no process group of
+# (the trap below stops every server and ends every job), SIGKILL 120 s
+# later (stop takes 50 s at most: a Redis shutdown 2 x 10 s, then 30 s
+# for the others, all signalled at once).  The steps' own timeouts are --foreground (no process group of
 # their own), and the long ones run through bounded, so that the SIGTERM
 # is taken at once, not when the step ends.
 if [ -z "${CHAOS_BOUNDED:-}" ]; then
-    CHAOS_BOUNDED=1 exec timeout --foreground -k 60 "$LIMIT_S" "$0" "$@"
+    CHAOS_BOUNDED=1 exec timeout --foreground -k 120 "$LIMIT_S" "$self" "$@"
 fi
 
 bounded() {     # bounded SECONDS COMMAND...: at most SECONDS, a job
@@ -194,7 +201,22 @@ wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
     return 1
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
-pidof_file() { cat "$run/$1.pid" 2>/dev/null || true; }
+# pidof_file NAME: the pid in NAME.pid while that process is still the one
+# started (a killed one's pid may since belong to another program: pids
+# wrap, and this run forks all the time)
+pidof_file() {
+    local p want
+    p=$(cat "$run/$1.pid" 2>/dev/null) || return 0
+    case $1 in
+        edge|app1|app2|admin) want=nginx ;;
+        redis-*) want=redis-server ;;
+        mysql) want=mariadbd ;;
+        mock) want=cc-mockbroker ;;
+        *) want=cc-$1 ;;
+    esac
+    [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$want" ] && echo "$p"
+    return 0
+}
 fault() {       # fault NAME START_MS [DETAIL]: a fault window, open
     printf '%s\t%s\t-\t%s\n' "$1" "$2" "${3:--}" >> "$run/faults.tsv"
 }
@@ -236,7 +258,7 @@ stop() {         # every server, and waits until they are gone
     wait 2>/dev/null || true
 }
 trap stop EXIT
-trap 'echo "chaos: stopped by a signal (LIMIT_S=$LIMIT_S s, STEP_S=$STEP_S s)" >&2; exit 130' INT TERM
+trap 'echo "chaos: stopped by a signal (LIMIT_S=$LIMIT_S s, STEP_S=$STEP_S s)" >&2; exit 130' INT TERM HUP PIPE
 
 # ---- the servers ------------------------------------------------------------
 

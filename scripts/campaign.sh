@@ -163,7 +163,21 @@ say() { printf '%s [%6.1fs] %s\n' "== campaign" "$(( $(now_ms) - t0 ))e-3" "$*";
 started() {     # started NAME PID: a process this run must stop
     echo "$1 $2" >> "$run/pids"
 }
-pid_of() { awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$run/pids"; }
+# pid_of NAME: its pid while that process is still the one started (a
+# stopped one's pid may since belong to another program: pids wrap)
+pid_of() {
+    local p want
+    p=$(awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$run/pids")
+    case $1 in
+        edge|app1|app2) want=nginx ;;
+        redis*) want=redis-server ;;
+        mysql) want=mariadbd ;;
+        mock) want=cc-mockbroker ;;
+        *) want=cc-$1 ;;
+    esac
+    [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$want" ] && echo "$p"
+    return 0
+}
 gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
     local end=$(( $(now_ms) + $1 * 1000 )); shift
@@ -197,6 +211,11 @@ stop() {        # every process it started, and waits until each is gone
         p=$(pid_of "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
+    # a Redis that never answered its first ping has no pid recorded: its
+    # port was free at the start, so whatever listens there now is ours
+    for p in "$R0" "$R1"; do
+        timeout 5 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1
+    done
     for p in $left; do
         wait_for 30 gone "$p" 2>/dev/null \
             || echo "campaign: process $p did not stop" >&2
@@ -204,7 +223,7 @@ stop() {        # every process it started, and waits until each is gone
     wait 2>/dev/null
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 phases=""
 mark() {        # mark NAME START_MS: a phase for the report's time charts

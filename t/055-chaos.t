@@ -82,6 +82,17 @@ is_deeply([ $rc, $out =~ /(FLIP_S must be 20 or more)/ ], [ 2, 'FLIP_S must be 2
 ($rc, $out) = chaos(30, SHORT => 1, CHANCES => 16, RUN => $run);
 is_deeply([ $rc, $out =~ /(CHANCES above 15)/ ], [ 2, 'CHANCES above 15' ], "CHANCES=16: exit 2, beyond the edge's burst");
 
+{
+    my $help = `bench/chaos.sh --help 2>&1`;
+    is($?, 0, '--help: exit 0');
+    like($help, qr/^bench\/chaos\.sh: a campaign on loopback under faults/m, '... the header, as text');
+    like($help, qr/CHAOS_SEED/, '... naming its settings');
+    my $bad = `cd bench && ./chaos.sh --seed 3 2>&1`;
+    is($? >> 8, 2, 'an argument: exit 2, from another folder too');
+    like($bad, qr/^chaos: no arguments but --help/m, '... saying settings are environment variables');
+    ok(!-d $run, '... nothing started');
+}
+
 my $base = free_base();
 {
     my $busy = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $base + 11,
