@@ -177,31 +177,45 @@ cc_retry_wait(int64_t *ms, const char *what, const char *err)
 
 
 /*
- * at and ms are read and written with atomics: a failure is noted by the
- * thread whose compare-and-swap of at wins; the others see the wait it
- * set.  A thread that reads ms just before the winner stores it loses
- * its swap, as the winner changed at.
+ * One word holds both the time before which no try is due (at, ms since
+ * the epoch, 41 bits until 2039 and well under 50 for centuries) and the
+ * wait that set it (ms, at most CC_RETRY_MAX_MS, 13 bits), so that one
+ * compare-and-swap moves both: a failure is noted by the thread whose
+ * swap wins; the others see the wait it set.  With two words, a thread
+ * could read the old wait between the winner's two stores and double the
+ * wrong one.
  */
+#define CC_RETRY_MS_BITS  13
+
+typedef char cc_retry_ms_fits[CC_RETRY_MAX_MS < (1 << CC_RETRY_MS_BITS)
+                              ? 1 : -1];
+
+#define cc_retry_word(at, ms)  ((at) << CC_RETRY_MS_BITS | (ms))
+#define cc_retry_word_at(w)    ((w) >> CC_RETRY_MS_BITS)
+#define cc_retry_word_ms(w)    ((w) & ((1 << CC_RETRY_MS_BITS) - 1))
+
+
 int64_t
 cc_retry_later(cc_retry_t *r, int64_t now)
 {
-    int64_t  at, next;
+    int64_t  w, at, next;
 
-    at = __atomic_load_n(&r->at, __ATOMIC_ACQUIRE);
+    w = __atomic_load_n(&r->word, __ATOMIC_ACQUIRE);
+    at = cc_retry_word_at(w);
 
     if (now < at) {
         return at - now;                /* the same outage, seen again */
     }
 
-    next = cc_retry_next(__atomic_load_n(&r->ms, __ATOMIC_RELAXED));
+    next = cc_retry_next(cc_retry_word_ms(w));
 
-    if (!__atomic_compare_exchange_n(&r->at, &at, now + next, 0,
+    if (!__atomic_compare_exchange_n(&r->word, &w,
+                                     cc_retry_word(now + next, next), 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
     {
+        at = cc_retry_word_at(w);       /* another thread's wait */
         return at > now ? at - now : 0;
     }
-
-    __atomic_store_n(&r->ms, next, __ATOMIC_RELAXED);
 
     return next;
 }
@@ -210,15 +224,28 @@ cc_retry_later(cc_retry_t *r, int64_t now)
 int
 cc_retry_due(cc_retry_t *r, int64_t now)
 {
-    return now >= __atomic_load_n(&r->at, __ATOMIC_ACQUIRE);
+    return now >= cc_retry_at(r);
 }
 
 
 void
 cc_retry_ok(cc_retry_t *r)
 {
-    __atomic_store_n(&r->ms, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&r->at, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->word, 0, __ATOMIC_RELEASE);
+}
+
+
+int64_t
+cc_retry_at(cc_retry_t *r)
+{
+    return cc_retry_word_at(__atomic_load_n(&r->word, __ATOMIC_ACQUIRE));
+}
+
+
+int64_t
+cc_retry_ms(cc_retry_t *r)
+{
+    return cc_retry_word_ms(__atomic_load_n(&r->word, __ATOMIC_ACQUIRE));
 }
 
 

@@ -53,13 +53,16 @@ int64_t cc_retry_next(int64_t ms);
  * several threads at once.  A zeroed cc_retry_t is due at once.
  */
 typedef struct {
-    int64_t  at;            /* no try before this, ms as cc_now_ms */
-    int64_t  ms;            /* the wait set last; 0: none since an ok */
+    int64_t  word;          /* at << 13 | ms, in one word: see cc_worker.c */
 } cc_retry_t;
 
 int64_t cc_retry_later(cc_retry_t *r, int64_t now);
 int cc_retry_due(cc_retry_t *r, int64_t now);
 void cc_retry_ok(cc_retry_t *r);
+
+/* the time before which no try is due (ms as cc_now_ms), the wait set last */
+int64_t cc_retry_at(cc_retry_t *r);
+int64_t cc_retry_ms(cc_retry_t *r);
 
 /*
  * What every worker's option parser returns: CC_OPT_OK to go on;

@@ -80,6 +80,14 @@ START_TEST(test_retry_later)
         ck_assert_int_eq(cc_retry_due(&r, now), 1);
     }
 
+    /* a time of today, in ms, keeps its every bit beside the wait */
+    cc_retry_ok(&r);
+    ck_assert_int_eq(cc_retry_later(&r, 1764547200123), 100);
+    ck_assert_int_eq(cc_retry_at(&r), 1764547200223);
+    ck_assert_int_eq(cc_retry_ms(&r), 100);
+    ck_assert_int_eq(cc_retry_due(&r, 1764547200222), 0);
+    ck_assert_int_eq(cc_retry_due(&r, 1764547200223), 1);
+
     /* served again: the next failure waits the first wait */
     cc_retry_ok(&r);
     ck_assert_int_eq(cc_retry_due(&r, now), 1);
@@ -123,8 +131,8 @@ START_TEST(test_retry_later_threads)
             ck_assert_int_eq(waited[i], 100 << round);
         }
 
-        ck_assert_int_eq(retry_shared.ms, 100 << round);
-        ck_assert_int_eq(retry_shared.at, retry_now + (100 << round));
+        ck_assert_int_eq(cc_retry_ms(&retry_shared), 100 << round);
+        ck_assert_int_eq(cc_retry_at(&retry_shared), retry_now + (100 << round));
         retry_now += 100 << round;
     }
 }
