@@ -95,6 +95,7 @@ run() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
+commit=$(git describe --always --dirty 2>/dev/null)   # before the results change the tree
 
 for b in $ONLY; do
     case $b in
@@ -198,7 +199,7 @@ ram=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
     fi
     q=$([ "$QUICK" = 1 ] && echo 'QUICK=1 ')
     echo "Written by \`bench/all.sh\` (${q}ONLY=\"$ONLY\")"
-    echo "on $started, commit $(git describe --always --dirty 2>/dev/null)."
+    echo "on $started, commit $commit."
     echo "Each bench ran on this one machine: servers, workers and the"
     echo "client share its cores.  Whole outputs: \`bench/results/*.txt\`."
     echo
