@@ -211,8 +211,15 @@ test-nginx: module workers tools test-tools
 # t/tools/valgrind-worker, which runs build/workers/cc-NAME under
 # valgrind.  Any error or leak but "still reachable" fails the run.  The
 # tests need the tools and test tools too (t/040, t/050).
-# VALGRIND_PROVE_FILES picks the test files.
-VALGRIND_PROVE_FILES ?= $(PROVE_FILES)
+# VALGRIND_PROVE_FILES picks the test files: all but the two whose point
+# is timing, which valgrind (20-50x slower) takes away.  t/044 asserts its
+# seeded kills fell inside the draw's writes: under valgrind they all fall
+# before them.  t/055, the chaos run, holds fault windows and status rules
+# to seconds, and stops nginx by signals mid-start, where stock nginx's
+# own cycle pools show as "possibly lost" (no module frame).  Both run
+# under ASan and UBSan in make test-asan; cc-draw's leaks are checked here
+# by t/043, the workers' kills by t/012 and t/042.
+VALGRIND_PROVE_FILES ?= $(filter-out t/044-draw-kill.t t/055-chaos.t,$(wildcard $(PROVE_FILES)))
 test-valgrind: module workers tools test-tools
 	rm -rf $(BUILD)/valgrind
 	mkdir -p $(BUILD)/valgrind/workers $(BUILD)/valgrind/test

@@ -175,8 +175,18 @@ pid_of() {
         mock) want=cc-mockbroker ;;
         *) want=cc-$1 ;;
     esac
-    [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$want" ] && echo "$p"
+    [ -n "$p" ] && is_ours "$p" "$want" && echo "$p"
     return 0
+}
+# is_ours PID PROGRAM: PID still runs PROGRAM, itself (its comm) or under
+# a wrapper (valgrind's comm is memcheck-amd64-; its command line names the
+# program, and an nginx's names this run's folder)
+is_ours() {
+    local cmd
+    [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] && return 0
+    cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") || return 1
+    case $cmd in *"/$2 "*|*"$run"*) return 0 ;; esac
+    return 1
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
