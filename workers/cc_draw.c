@@ -570,15 +570,8 @@ main(int argc, char **argv)
 
     rc = CC_DRAW_REFUSED;
 
-    switch (cc_draw_parse(argc, argv, &d->o)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = CC_DRAW_OK;
-        goto done;
-
-    default:
+    /* cc_opt_done's 0 and 2 are CC_DRAW_OK and CC_DRAW_REFUSED */
+    if (cc_opt_done(cc_draw_parse(argc, argv, &d->o), &rc)) {
         goto done;
     }
 

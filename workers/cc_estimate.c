@@ -957,15 +957,8 @@ main(int argc, char **argv)
     rc = capacity ? cc_cap_parse(argc, argv, &c)
                   : cc_est_parse(argc, argv, &o);
 
-    switch (rc) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        return 0;
-
-    default:
-        return 2;
+    if (cc_opt_done(rc, &rc)) {
+        return rc;
     }
 
     if (capacity) {

@@ -705,15 +705,7 @@ main(int argc, char **argv)
     memset(&st, 0, sizeof(st));
     rc = 2;
 
-    switch (cc_ingest_parse(argc, argv, &o)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = 0;
-        goto done;
-
-    default:
+    if (cc_opt_done(cc_ingest_parse(argc, argv, &o), &rc)) {
         goto done;
     }
 

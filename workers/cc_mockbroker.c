@@ -170,15 +170,7 @@ main(int argc, char **argv)
     conf = NULL;
     rc = 2;
 
-    switch (cc_mock_parse(argc, argv, &o)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = 0;
-        goto cleanup;
-
-    default:
+    if (cc_opt_done(cc_mock_parse(argc, argv, &o), &rc)) {
         goto cleanup;
     }
 

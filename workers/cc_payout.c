@@ -1596,15 +1596,7 @@ main(int argc, char **argv)
     /* from here every exit goes through done: one cleanup path */
     rc = 2;
 
-    switch (cc_payout_parse(argc, argv, &p->o)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = 0;
-        goto done;
-
-    default:
+    if (cc_opt_done(cc_payout_parse(argc, argv, &p->o), &rc)) {
         goto done;
     }
 

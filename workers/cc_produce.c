@@ -298,15 +298,8 @@ main(int argc, char **argv)
     cc_worker_init("cc-produce");
 
     /* nothing is open yet: the usage's exits need no cleanup */
-    switch (cc_produce_parse(argc, argv, &o)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        return 0;
-
-    default:
-        return 2;
+    if (cc_opt_done(cc_produce_parse(argc, argv, &o), &rc)) {
+        return rc;
     }
 
     rk = cc_produce_open(&o);

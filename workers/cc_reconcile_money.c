@@ -346,15 +346,7 @@ cc_reconcile_money_main(int argc, char **argv)
     json = NULL;
     rc = 2;
 
-    switch (cc_money_parse(argc, argv, &m)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = 0;
-        goto done;
-
-    default:
+    if (cc_opt_done(cc_money_parse(argc, argv, &m), &rc)) {
         goto done;
     }
 

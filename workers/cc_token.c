@@ -236,15 +236,7 @@ main(int argc, char **argv)
 
     rc = 2;
 
-    switch (cc_tok_parse(argc, argv, &o)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = 0;
-        goto done;
-
-    default:
+    if (cc_opt_done(cc_tok_parse(argc, argv, &o), &rc)) {
         goto done;
     }
 

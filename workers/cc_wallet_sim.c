@@ -716,15 +716,7 @@ main(int argc, char **argv)
     d = NULL;
     rc = 2;
 
-    switch (cc_sim_parse(argc, argv, &s)) {
-    case CC_OPT_OK:
-        break;
-
-    case CC_OPT_HELP:
-        rc = 0;
-        goto done;
-
-    default:
+    if (cc_opt_done(cc_sim_parse(argc, argv, &s), &rc)) {
         goto done;
     }
 

@@ -250,6 +250,19 @@ cc_retry_ms(cc_retry_t *r)
 
 
 int
+cc_opt_done(int parsed, int *status)
+{
+    if (parsed == CC_OPT_OK) {
+        return 0;
+    }
+
+    *status = parsed == CC_OPT_HELP ? 0 : 2;
+
+    return 1;
+}
+
+
+int
 cc_opt_int(const char *opt, const char *s, long long min, long long max,
     long long *out)
 {

@@ -74,6 +74,13 @@ int64_t cc_retry_ms(cc_retry_t *r);
 #define CC_OPT_OK     0
 #define CC_OPT_HELP   1
 
+/*
+ * After a parser: 0 when it returned CC_OPT_OK (the run goes on, *status
+ * untouched); else 1 with *status the exit status, 0 after --help and 2
+ * after a bad option:  if (cc_opt_done(parse(...), &rc)) goto done;
+ */
+int cc_opt_done(int parsed, int *status);
+
 /* strict decimal in [min, max]; 0, or -1 after printing an error */
 int cc_opt_int(const char *opt, const char *s, long long min, long long max,
     long long *out);

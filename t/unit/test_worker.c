@@ -56,6 +56,22 @@ START_TEST(test_retry_wait)
 END_TEST
 
 
+/* a parser's answer to main's: go on, or exit 0 (--help) or 2 */
+START_TEST(test_opt_done)
+{
+    int  status;
+
+    status = 7;
+    ck_assert_int_eq(cc_opt_done(CC_OPT_OK, &status), 0);
+    ck_assert_int_eq(status, 7);                   /* untouched */
+    ck_assert_int_eq(cc_opt_done(CC_OPT_HELP, &status), 1);
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(cc_opt_done(CC_OPT_BAD, &status), 1);
+    ck_assert_int_eq(status, 2);
+}
+END_TEST
+
+
 START_TEST(test_retry_later)
 {
     size_t      i;
@@ -276,6 +292,7 @@ main(void)
     tc = tcase_create("worker");
     tcase_add_test(tc, test_retry_next);
     tcase_add_test(tc, test_retry_wait);
+    tcase_add_test(tc, test_opt_done);
     tcase_add_test(tc, test_retry_later);
     tcase_add_test(tc, test_retry_later_threads);
     tcase_add_test(tc, test_log_lines);
