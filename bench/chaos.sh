@@ -189,43 +189,19 @@ rm -rf "$run"
 mkdir -p "$run/logs" "$run/tmp" "$run/stats"
 holder=""
 
-now_ms() { date +%s%3N; }
+me=chaos
+# shell helpers shared with scripts/campaign.sh (now_ms, wait_for, gone,
+# is_ours, user_sums), and the key names from common/cc_keys.h
+. "$top/scripts/lib/run.sh"
 say() { printf '== chaos [%6.1fs] %s\n' "$(( $(now_ms) - t0 ))e-3" "$*"; }
-wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
-    local end=$(( $(now_ms) + $1 * 1000 )); shift
-    while [ "$(now_ms)" -lt "$end" ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "chaos: timed out waiting for: $*" >&2
-    return 1
-}
-gone() { ! kill -0 "$1" 2>/dev/null; }
 # pidof_file NAME: the pid in NAME.pid while that process is still the one
 # started (a killed one's pid may since belong to another program: pids
 # wrap, and this run forks all the time)
 pidof_file() {
-    local p want
+    local p
     p=$(cat "$run/$1.pid" 2>/dev/null) || return 0
-    case $1 in
-        edge|app1|app2|admin) want=nginx ;;
-        redis-*) want=redis-server ;;
-        mysql) want=mariadbd ;;
-        mock) want=cc-mockbroker ;;
-        *) want=cc-$1 ;;
-    esac
-    [ -n "$p" ] && is_ours "$p" "$want" && echo "$p"
+    [ -n "$p" ] && is_ours "$p" "$1" && echo "$p"
     return 0
-}
-# is_ours PID PROGRAM: PID still runs PROGRAM, itself (its comm) or under
-# a wrapper (valgrind's comm is memcheck-amd64-; its command line names the
-# program, and an nginx's names this run's folder)
-is_ours() {
-    local cmd
-    [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] && return 0
-    cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") || return 1
-    case $cmd in *"/$2 "*|*"$run"*) return 0 ;; esac
-    return 1
 }
 fault() {       # fault NAME START_MS [DETAIL]: a fault window, open
     printf '%s\t%s\t-\t%s\n' "$1" "$2" "${3:--}" >> "$run/faults.tsv"
@@ -296,9 +272,6 @@ both() {        # both "SELECT ... FROM {db}.t": Σ over the two shards
     local a b
     a=$(sql "${1//\{db\}/cc_s0}") && b=$(sql "${1//\{db\}/cc_s1}") || return 1
     echo $(( ${a:-0} + ${b:-0} ))
-}
-sums() {        # sums PORT: Σ s, Σ k0..k4, combined users of one Redis shard
-    timeout --foreground 60 redis-cli -p "$1" --eval "$top/bench/lua/chaos_sums.lua" | tr '\n' ' '
 }
 
 shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
@@ -689,7 +662,7 @@ say "flip load done: $(cat "$run/rounds") rounds"
 
 redis_draws() {
     local a b
-    a=$(sums "$R0") b=$(sums "$R1")
+    a=$(user_sums "$R0") b=$(user_sums "$R1")
     echo $(( ${a%% *} + ${b%% *} ))
 }
 # until MySQL holds every draw, or holds no more for 5 s (30 s at most):
@@ -874,7 +847,7 @@ sed 's/^/   /' "$run/reconcile.out"
 
 say "checks"
 {
-    echo "redis $(sums "$R0") $(sums "$R1")"
+    echo "redis $(user_sums "$R0") $(user_sums "$R1")"
     echo "draws $(both "SELECT COUNT(*) FROM {db}.draws")"
     echo "twice $(both "SELECT COUNT(*) FROM (SELECT 1 FROM {db}.draws GROUP BY uid, request_id HAVING COUNT(*) > 1) x")"
     for k in 0 1 2 3 4; do

@@ -127,15 +127,10 @@ R0=$((PORT_BASE + 10)) R1=$((PORT_BASE + 11)) MYSQL_PORT=$((PORT_BASE + 20))
 WEIGHTS="3000 3000 2500 1400 100"
 RARE=4          # the kind capped by cc_card_stock: the rarest weight
 
-# Redis key names are common/cc_keys.h's (the module's and the workers'
-# one owner of them): cc_key_stock() is CC_KEY_STOCK_PREFIX and the kind,
-# cc_key_user() "cc:{UID}:u", here as a glob with the uid a *.
-keys_h=$top/common/cc_keys.h
-stock_prefix=$(sed -n 's/^#define CC_KEY_STOCK_PREFIX *"\(.*\)"$/\1/p' "$keys_h")
-user_glob=$(sed -n 's/.*"\(cc:{\)%" PRIu64 "\(}:u\)".*/\1*\2/p' "$keys_h")
-if [ -z "$stock_prefix" ] || [ -z "$user_glob" ]; then
-    bad "cannot read the key names from $keys_h"
-fi
+me=campaign
+# shell helpers shared with bench/chaos.sh, and the key names
+# (stock_prefix, user_glob) from common/cc_keys.h
+. "$top/scripts/lib/run.sh"
 STOCK_KEY=$stock_prefix$RARE
 
 busy=""
@@ -158,45 +153,16 @@ W=$top/build/workers T=$top/build/tools
 helpers=""      # the script's own background loops (sampler, progress)
 claims=""       # the claims' load client while it runs
 
-now_ms() { date +%s%3N; }
 say() { printf '%s [%6.1fs] %s\n' "== campaign" "$(( $(now_ms) - t0 ))e-3" "$*"; }
 started() {     # started NAME PID: a process this run must stop
     echo "$1 $2" >> "$run/pids"
 }
-# pid_of NAME: its pid while that process is still the one started (a
-# stopped one's pid may since belong to another program: pids wrap)
+# pid_of NAME: its pid while that process is still the one started
 pid_of() {
-    local p want
+    local p
     p=$(awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$run/pids")
-    case $1 in
-        edge|app1|app2) want=nginx ;;
-        redis*) want=redis-server ;;
-        mysql) want=mariadbd ;;
-        mock) want=cc-mockbroker ;;
-        *) want=cc-$1 ;;
-    esac
-    [ -n "$p" ] && is_ours "$p" "$want" && echo "$p"
+    [ -n "$p" ] && is_ours "$p" "$1" && echo "$p"
     return 0
-}
-# is_ours PID PROGRAM: PID still runs PROGRAM, itself (its comm) or under
-# a wrapper (valgrind's comm is memcheck-amd64-; its command line names the
-# program, and an nginx's names this run's folder)
-is_ours() {
-    local cmd
-    [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] && return 0
-    cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") || return 1
-    case $cmd in *"/$2 "*|*"$run"*) return 0 ;; esac
-    return 1
-}
-gone() { ! kill -0 "$1" 2>/dev/null; }
-wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
-    local end=$(( $(now_ms) + $1 * 1000 )); shift
-    while [ "$(now_ms)" -lt "$end" ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "campaign: timed out waiting for: $*" >&2
-    return 1
 }
 stop_helpers() {
     local h
@@ -605,7 +571,7 @@ say "facts: what the servers hold"
 # one SCAN over each Redis shard, in a script: Σ s, Σ k0..k4, users with e
 redis_sums=""
 for p in "$R0" "$R1"; do
-    redis_sums="$redis_sums $(redis-cli -p "$p" --eval "$top/scripts/lua/campaign_sums.lua" , "$user_glob" | tr '\n' ' ')"
+    redis_sums="$redis_sums $(user_sums "$p")"
 done
 stock=""
 for p in "$R0" "$R1"; do

@@ -1,8 +1,9 @@
--- campaign_sums.lua: the user hashes of one Redis shard added up, for
--- scripts/campaign.sh's report: one SCAN over the shard in one call.
+-- user_sums.lua: the user hashes of one Redis shard added up, for the
+-- checks of scripts/campaign.sh and bench/chaos.sh (user_sums in
+-- scripts/lib/run.sh): one SCAN over the shard in one call, read-only.
 --
--- ARGV[1]  the glob of the user hashes (cc_key_user in common/cc_keys.h,
---          the uid replaced by *)
+-- ARGV[1]  the glob of the user hashes (CC_KEY_USER_MATCH in
+--          common/cc_keys.h)
 --
 -- Returns {sum of s, sum of k0 .. k4, users with e}: the draws (each
 -- user's sequence), the cards held per kind, and the eligible users (each

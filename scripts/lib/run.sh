@@ -1,0 +1,60 @@
+# scripts/lib/run.sh: what scripts/campaign.sh and bench/chaos.sh both do
+# with the processes and keys of a run.  Sourced, after the script set
+#   top  the repository's top folder
+#   run  the run's folder (every server's files are under it)
+#   me   the name its messages start with ("campaign", "chaos")
+
+now_ms() { date +%s%3N; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+wait_for() {    # wait_for SECONDS COMMAND...: until COMMAND succeeds
+    local end=$(( $(now_ms) + $1 * 1000 )); shift
+    while [ "$(now_ms)" -lt "$end" ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "$me: timed out waiting for: $*" >&2
+    return 1
+}
+
+# program_of NAME: the program a server of the run named NAME runs
+program_of() {
+    case $1 in
+        edge|app1|app2|admin*) echo nginx ;;
+        redis*) echo redis-server ;;
+        mysql) echo mariadbd ;;
+        mock) echo cc-mockbroker ;;
+        *) echo "cc-$1" ;;
+    esac
+}
+
+# is_ours PID NAME: PID still runs NAME's program (a stopped one's pid may
+# since belong to another: pids wrap, and a run forks all the time),
+# itself (its comm) or under a wrapper (valgrind's comm is
+# memcheck-amd64-; its command line names the program, and an nginx's
+# names the run's folder)
+is_ours() {
+    local want cmd
+    want=$(program_of "$2")
+    [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$want" ] && return 0
+    cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") || return 1
+    case $cmd in *"/$want "*|*"$run"*) return 0 ;; esac
+    return 1
+}
+
+# Redis key names are common/cc_keys.h's (the module's and the workers'
+# one owner of them): cc_key_stock() is CC_KEY_STOCK_PREFIX and the kind;
+# CC_KEY_USER_MATCH globs every user hash.
+keys_h=$top/common/cc_keys.h
+stock_prefix=$(sed -n 's/^#define CC_KEY_STOCK_PREFIX *"\(.*\)"$/\1/p' "$keys_h")
+user_glob=$(sed -n 's/^#define CC_KEY_USER_MATCH *"\(.*\)"$/\1/p' "$keys_h")
+if [ -z "$stock_prefix" ] || [ -z "$user_glob" ]; then
+    echo "$me: cannot read the key names from $keys_h" >&2
+    exit 2
+fi
+
+# user_sums PORT: Σ s, Σ k0..k4, users with e, of one Redis shard's users
+user_sums() {
+    timeout --foreground 60 redis-cli -p "$1" --eval "$top/scripts/lua/user_sums.lua" , "$user_glob" \
+        | tr '\n' ' '
+}
