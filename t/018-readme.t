@@ -55,6 +55,22 @@ open($fh, '>', "$tmp/README.md") or die; print $fh "# no markers\n"; close $fh;
 $out = `$tmp/scripts/readme-gen.sh 2>&1`;
 is($? >> 8, 1, 'a README without the markers is refused');
 like($out, qr/no options markers/, '... saying so');
+is(do { local (@ARGV, $/) = ("$tmp/README.md"); <> }, "# no markers\n", '... and left as it was');
+open($fh, '>', "$tmp/README.md") or die;
+print $fh "# options only\n<!-- options:begin -->\n<!-- options:end -->\n"; close $fh;
+$out = `$tmp/scripts/readme-gen.sh 2>&1`;
+is($? >> 8, 1, 'a README without the capacity markers is refused');
+like($out, qr/no capacity markers/, '... saying so');
+like(do { local (@ARGV, $/) = ("$tmp/README.md"); <> }, qr/\A# options only\n<!-- options:begin -->\n<!-- options:end -->\n\z/,
+     '... and left as it was');
+$out = `scripts/readme-gen.sh --write 2>&1`;
+is($? >> 8, 2, 'readme-gen.sh: an unknown argument exits 2');
+like($out, qr/^usage: scripts\/readme-gen\.sh \[--check\]$/m, '... with its usage');
+
+# the README's first command installs what is missing: a bad mode is refused
+$out = `scripts/deps.sh everything 2>&1`;
+is($? >> 8, 2, 'deps.sh: an unknown mode exits 2, installing nothing');
+like($out, qr/^usage: scripts\/deps\.sh \[bench \| valgrind\]$/m, '... with its usage');
 
 # ---- directives: each one the module takes is in the table -----------------
 
