@@ -1,6 +1,6 @@
 /*
  * cc_award: the award of the split as the field w of the user hash holds
- * it (cc_keys.h), written by cc-draw and cc-payout (workers/lua/
+ * it (cc_keys.h), written by cc-draw and cc-payout (workers/lib/lua/
  * award_set.lua) and read by the module's award and claim:
  *
  *   p:<amount_cents>:<award_id>    pending

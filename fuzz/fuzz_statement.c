@@ -1,6 +1,6 @@
 /*
  * fuzz_statement: one line of the external wallet's statement
- * (workers/cc_reconcile_statement_line.h), what cc-reconcile --money
+ * (workers/reconcile/cc_reconcile_statement_line.h), what cc-reconcile --money
  * --statement compares the books with.
  *
  * The input is the line, in a buffer of exactly its size.  The contract:

@@ -1,6 +1,6 @@
 /*
  * fuzz_streamid: a Redis stream entry id (common/cc_log.h), which the log
- * pass (workers/cc_drain.c) turns into the XTRIM bound past the entries
+ * pass (workers/lib/cc_drain.c) turns into the XTRIM bound past the entries
  * it wrote.
  *
  * The contract: an accepted id prints back as the input byte for byte

@@ -1,6 +1,6 @@
 /*
  * fuzz_wallet: the external wallet's answer to a credit
- * (workers/cc_wallet_answer.h), the one place cc-payout decides from the
+ * (workers/money/cc_wallet_answer.h), the one place cc-payout decides from the
  * wallet's words that a credit was applied.
  *
  * The input is the answer.  The credit it is read against is the one it

@@ -628,7 +628,7 @@ perl -MJSON::PP -e '
 say "report"
 set +e
 # shellcheck disable=SC2086
-"$top/tools/cc-report" --facts "$run/facts.json" --out "$run" \
+"$top/tools/report/cc-report" --facts "$run/facts.json" --out "$run" \
     --title "cardcampaign: $USERS users" \
     $grants "$run/flip.jsonl" "$run/claim.jsonl"
 rc=$?

@@ -1,4 +1,4 @@
-# The ledger (workers/cc_ledger.c) against a real mariadbd, through the
+# The ledger (workers/money/cc_ledger.c) against a real mariadbd, through the
 # test-only driver build/test/cc-ledger-cli (one command, one transaction,
 # the shape the workers use): every rc, the state after each (rows and
 # account sums, not only the rc), append-only transfers, and concurrent

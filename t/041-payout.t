@@ -46,7 +46,7 @@ is($rc, 2, 'a stray argument: exit 2');
 
 # ---- the script that never moves a status back ----------------------------------
 
-my $lua = do { local $/; open my $f, '<', 'workers/lua/award_set.lua' or die $!; <$f> };
+my $lua = do { local $/; open my $f, '<', 'workers/lib/lua/award_set.lua' or die $!; <$f> };
 my $k = user_key(77);
 is(redis_cmd(0, 'EVAL', $lua, 1, $k, 'p:5:x:77'), 1, 'award_set: p on nothing: written');
 is(redis_cmd(0, 'EVAL', $lua, 1, $k, 'p:5:x:77'), 0, 'the same again: 0');

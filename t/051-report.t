@@ -1,4 +1,4 @@
-# tools/cc-report: a fixture run (t/fixtures/report: cc-load stats of
+# tools/report/cc-report: a fixture run (t/fixtures/report: cc-load stats of
 # grant, flip and claim, and the servers' facts) becomes report.txt and a
 # self-contained report.html with one SVG chart each, the chi-square
 # figures (checked here against a closed form), every check marked PASS
@@ -11,7 +11,7 @@ use File::Temp qw(tempdir);
 use JSON::PP;
 use POSIX ();
 
-my $report = 'tools/cc-report';
+my $report = 'tools/report/cc-report';
 my $fx = 't/fixtures/report';
 my @stats = map { "$fx/$_.jsonl" } qw(grant flip claim);
 my $dir = tempdir(CLEANUP => 1);

@@ -1,5 +1,5 @@
 /*
- * Unit tests of workers/cc_promfile.c: the text it builds (one HELP/TYPE
+ * Unit tests of workers/lib/cc_promfile.c: the text it builds (one HELP/TYPE
  * per metric, escaping, values) and its two failures: a text that did not
  * fit, and a file that cannot be written.  (t/045 runs promtool on real
  * workers' files.)

@@ -1,5 +1,5 @@
 /*
- * Unit tests of workers/cc_reconcile_statement_line.c: one line of the
+ * Unit tests of workers/reconcile/cc_reconcile_statement_line.c: one line of the
  * wallet's statement.  Each rejection is a bad line, which cc-reconcile
  * reports by its number and refuses the statement (t/072).  The old
  * reader cut a line at a NUL (strlen on getline's buffer) and read

@@ -1,5 +1,5 @@
 /*
- * Unit tests of workers/cc_store.c that need no server: shard names and
+ * Unit tests of workers/lib/cc_store.c that need no server: shard names and
  * the shard a uid's draws go to.
  */
 

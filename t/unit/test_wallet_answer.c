@@ -1,5 +1,5 @@
 /*
- * Unit tests of workers/cc_wallet_answer.c: what a wallet's 200 says.
+ * Unit tests of workers/money/cc_wallet_answer.c: what a wallet's 200 says.
  * Money is integer cents: the echo is our amount written as an integer,
  * or it is not our amount.  cc-payout compared doubles, so 1e2, 100.0,
  * 0100 and 100.00000000000001 all passed for 100 cents.

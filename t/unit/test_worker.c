@@ -1,5 +1,5 @@
 /*
- * Unit tests of workers/cc_worker.c: the backoff every worker uses while
+ * Unit tests of workers/lib/cc_worker.c: the backoff every worker uses while
  * MySQL is away, the bounded numeric options, and cc_log's lines.
  */
 

@@ -1,5 +1,5 @@
 /*
- * cc_award_set: the one caller of workers/lua/award_set.lua, for cc-draw
+ * cc_award_set: the one caller of workers/lib/lua/award_set.lua, for cc-draw
  * (loads "p:..." after the split) and cc-payout (the outbox: "c:..." once
  * the credit committed).  It owns the script's calling convention: a call
  * sets up to CC_AWARD_SET_MAX users of one Redis shard (KEYS[i] the

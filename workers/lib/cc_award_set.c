@@ -1,5 +1,5 @@
 /*
- * cc_award_set: calls of workers/lua/award_set.lua, many users a call.
+ * cc_award_set: calls of workers/lib/lua/award_set.lua, many users a call.
  */
 
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cc_award_set.h"
-#include "cc_award_set_lua.h"        /* generated: workers/lua/award_set.lua */
+#include "cc_award_set_lua.h"        /* generated: workers/lib/lua/award_set.lua */
 
 
 const char *cc_award_set_script = cc_award_set_lua;
