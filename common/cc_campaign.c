@@ -148,12 +148,139 @@ cc_campaign_time(const char *v, size_t len, int64_t *out)
 }
 
 
+/* v is one of the n words; its index in *k, or -1 */
+static int
+cc_campaign_word(const char *v, size_t len, const char *const *words,
+    int n, int *k)
+{
+    int  i;
+
+    for (i = 0; i < n; i++) {
+        if (strlen(words[i]) == len && memcmp(words[i], v, len) == 0) {
+            *k = i;
+            return 0;
+        }
+    }
+
+    return -1;
+}
+
+
+/* 1..128 printable characters, no blank */
+static int
+cc_campaign_seed(cc_campaign_t *c, const char *v, size_t len,
+    const char **why)
+{
+    size_t  i;
+
+    if (len == 0 || len > CC_CAMPAIGN_SEED_MAX) {
+        *why = "1..128 printable characters expected";
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (v[i] <= ' ' || v[i] > '~') {
+            *why = "1..128 printable characters expected";
+            return -1;
+        }
+    }
+
+    memcpy(c->seed, v, len);
+    c->seed[len] = '\0';
+    return 0;
+}
+
+
+/*
+ * http:// or https://, a host, printable ASCII; the trailing '/' is
+ * dropped so "{base}/credits" has one.  libcurl checks the rest when it
+ * is used.
+ */
+static int
+cc_campaign_wallet_url(cc_campaign_t *c, const char *v, size_t len,
+    const char **why)
+{
+    size_t  i;
+
+    i = len >= 7 && memcmp(v, "http://", 7) == 0 ? 7
+        : len >= 8 && memcmp(v, "https://", 8) == 0 ? 8 : 0;
+
+    if (i == 0 || i == len || v[i] == '/') {
+        *why = "http://HOST[:PORT][/PATH] or https://... expected";
+        return -1;
+    }
+
+    if (len > CC_CAMPAIGN_URL_MAX) {
+        *why = "longer than 512 bytes";
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (v[i] <= ' ' || v[i] > '~') {
+            *why = "http://HOST[:PORT][/PATH] or https://... expected";
+            return -1;
+        }
+    }
+
+    while (len > 0 && v[len - 1] == '/') {
+        len--;
+    }
+
+    memcpy(c->wallet_url, v, len);
+    c->wallet_url[len] = '\0';
+    return 0;
+}
+
+
+/* a path of at most CC_CAMPAIGN_PATH_MAX bytes into dst */
+static int
+cc_campaign_path(char *dst, const char *v, size_t len, const char **why)
+{
+    if (len > CC_CAMPAIGN_PATH_MAX) {
+        *why = "longer than 1024 bytes";
+        return -1;
+    }
+
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+    return 0;
+}
+
+
+/* ISO 4217's form: 3 capital letters */
+static int
+cc_campaign_currency(cc_campaign_t *c, const char *v, size_t len,
+    const char **why)
+{
+    if (len != 3 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A'
+        || v[1] > 'Z' || v[2] < 'A' || v[2] > 'Z')
+    {
+        *why = "3 capital letters (ISO 4217, e.g. CNY) expected";
+        return -1;
+    }
+
+    memcpy(c->currency, v, 3);
+    c->currency[3] = '\0';
+    return 0;
+}
+
+
+/* the words of split, credit and wallet, in their enums' order */
+static const char *const  cc_campaign_splits[] = { "equal", "random" };
+static const char *const  cc_campaign_credits[] = {
+    "sync", "async", "async_client_sync"
+};
+static const char *const  cc_campaign_wallets[] = { "ledger", "http" };
+
+#define cc_campaign_nwords(a)  ((int) (sizeof(a) / sizeof((a)[0])))
+
+
 /* a value of field f; 0, or -1 with the reason in *why */
 static int
 cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
     const char **why)
 {
-    size_t    i;
+    int       k;
     uint64_t  u;
 
     switch (f) {
@@ -185,51 +312,30 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
         return 0;
 
     case CC_F_SPLIT:
-        if (len == 5 && memcmp(v, "equal", 5) == 0) {
-            c->split = CC_SPLIT_EQUAL;
-
-        } else if (len == 6 && memcmp(v, "random", 6) == 0) {
-            c->split = CC_SPLIT_RANDOM;
-
-        } else {
+        if (cc_campaign_word(v, len, cc_campaign_splits,
+                             cc_campaign_nwords(cc_campaign_splits), &k)
+            != 0)
+        {
             *why = "equal or random expected";
             return -1;
         }
 
+        c->split = (cc_split_mode_e) k;
         return 0;
 
     case CC_F_SEED:
-        if (len == 0 || len > CC_CAMPAIGN_SEED_MAX) {
-            *why = "1..128 printable characters expected";
-            return -1;
-        }
-
-        for (i = 0; i < len; i++) {
-            if (v[i] <= ' ' || v[i] > '~') {
-                *why = "1..128 printable characters expected";
-                return -1;
-            }
-        }
-
-        memcpy(c->seed, v, len);
-        c->seed[len] = '\0';
-        return 0;
+        return cc_campaign_seed(c, v, len, why);
 
     case CC_F_CREDIT:
-        if (len == 4 && memcmp(v, "sync", 4) == 0) {
-            c->credit = CC_CREDIT_SYNC;
-
-        } else if (len == 5 && memcmp(v, "async", 5) == 0) {
-            c->credit = CC_CREDIT_ASYNC;
-
-        } else if (len == 17 && memcmp(v, "async_client_sync", 17) == 0) {
-            c->credit = CC_CREDIT_ASYNC_CLIENT_SYNC;
-
-        } else {
+        if (cc_campaign_word(v, len, cc_campaign_credits,
+                             cc_campaign_nwords(cc_campaign_credits), &k)
+            != 0)
+        {
             *why = "sync, async or async_client_sync expected";
             return -1;
         }
 
+        c->credit = (cc_credit_mode_e) k;
         return 0;
 
     case CC_F_CUTOFF:
@@ -250,62 +356,22 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
         return 0;
 
     case CC_F_ALERT:
-        if (len > CC_CAMPAIGN_PATH_MAX) {
-            *why = "longer than 1024 bytes";
-            return -1;
-        }
-
-        memcpy(c->alert, v, len);
-        c->alert[len] = '\0';
-        return 0;
+        return cc_campaign_path(c->alert, v, len, why);
 
     case CC_F_WALLET:
-        if (len == 6 && memcmp(v, "ledger", 6) == 0) {
-            c->wallet = CC_WALLET_LEDGER;
-
-        } else if (len == 4 && memcmp(v, "http", 4) == 0) {
-            c->wallet = CC_WALLET_HTTP;
-
-        } else {
+        if (cc_campaign_word(v, len, cc_campaign_wallets,
+                             cc_campaign_nwords(cc_campaign_wallets), &k)
+            != 0)
+        {
             *why = "ledger or http expected";
             return -1;
         }
 
+        c->wallet = (cc_wallet_e) k;
         return 0;
 
     case CC_F_WALLET_URL:
-        /*
-         * http:// or https://, a host, printable ASCII; the trailing '/'
-         * is dropped so "{base}/credits" has one.  libcurl checks the
-         * rest when it is used.
-         */
-        i = len >= 7 && memcmp(v, "http://", 7) == 0 ? 7
-            : len >= 8 && memcmp(v, "https://", 8) == 0 ? 8 : 0;
-
-        if (i == 0 || i == len || v[i] == '/') {
-            *why = "http://HOST[:PORT][/PATH] or https://... expected";
-            return -1;
-        }
-
-        if (len > CC_CAMPAIGN_URL_MAX) {
-            *why = "longer than 512 bytes";
-            return -1;
-        }
-
-        for (i = 0; i < len; i++) {
-            if (v[i] <= ' ' || v[i] > '~') {
-                *why = "http://HOST[:PORT][/PATH] or https://... expected";
-                return -1;
-            }
-        }
-
-        while (len > 0 && v[len - 1] == '/') {
-            len--;
-        }
-
-        memcpy(c->wallet_url, v, len);
-        c->wallet_url[len] = '\0';
-        return 0;
+        return cc_campaign_wallet_url(c, v, len, why);
 
     case CC_F_WALLET_TIMEOUT:
         if (cc_parse_count(v, len, CC_CAMPAIGN_TIMEOUT_MAX, &u) != 0) {
@@ -317,27 +383,72 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
         return 0;
 
     case CC_F_WALLET_SECRET:
-        if (len > CC_CAMPAIGN_PATH_MAX) {
-            *why = "longer than 1024 bytes";
-            return -1;
-        }
+        return cc_campaign_path(c->wallet_secret_file, v, len, why);
 
-        memcpy(c->wallet_secret_file, v, len);
-        c->wallet_secret_file[len] = '\0';
-        return 0;
-
-    default: /* CC_F_CURRENCY: ISO 4217's form */
-        if (len != 3 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A'
-            || v[1] > 'Z' || v[2] < 'A' || v[2] > 'Z')
-        {
-            *why = "3 capital letters (ISO 4217, e.g. CNY) expected";
-            return -1;
-        }
-
-        memcpy(c->currency, v, 3);
-        c->currency[3] = '\0';
-        return 0;
+    default: /* CC_F_CURRENCY */
+        return cc_campaign_currency(c, v, len, why);
     }
+}
+
+
+/* the rules between names, once the whole file is read */
+static int
+cc_campaign_rules(const cc_campaign_t *c, const unsigned *seen, char *err,
+    size_t errlen)
+{
+    int     f;
+    size_t  i;
+
+    for (i = 0; i < sizeof(cc_campaign_required) / sizeof(int); i++) {
+        f = cc_campaign_required[i];
+
+        if (!seen[f]) {
+            return cc_campaign_fail(err, errlen, 0, "%s: missing",
+                                    cc_campaign_names[f]);
+        }
+    }
+
+    if (c->split == CC_SPLIT_RANDOM && !seen[CC_F_CAP]) {
+        return cc_campaign_fail(err, errlen, 0,
+                                "cap_cents: required in random mode");
+    }
+
+    if (c->split == CC_SPLIT_EQUAL && seen[CC_F_CAP]) {
+        return cc_campaign_fail(err, errlen, seen[CC_F_CAP],
+                                "cap_cents: only in random mode "
+                                "(split is equal)");
+    }
+
+    for (i = 0; i < sizeof(cc_campaign_http_only) / sizeof(int); i++) {
+        f = cc_campaign_http_only[i];
+
+        if (c->wallet != CC_WALLET_HTTP && seen[f]) {
+            return cc_campaign_fail(err, errlen, seen[f],
+                                    "%s: only with wallet http",
+                                    cc_campaign_names[f]);
+        }
+    }
+
+    if (c->wallet == CC_WALLET_HTTP) {
+        if (!seen[CC_F_WALLET_URL]) {
+            return cc_campaign_fail(err, errlen, 0,
+                                    "wallet_url: required with wallet http");
+        }
+
+        if (!seen[CC_F_WALLET_SECRET]) {
+            return cc_campaign_fail(err, errlen, 0, "wallet_secret_file: "
+                                    "required with wallet http");
+        }
+
+        if (c->credit == CC_CREDIT_SYNC) {
+            return cc_campaign_fail(err, errlen, seen[CC_F_WALLET],
+                                    "wallet http: needs credit async or "
+                                    "async_client_sync (a sync credit is "
+                                    "in the draw's transaction)");
+        }
+    }
+
+    return 0;
 }
 
 
@@ -459,53 +570,8 @@ cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
         }
     }
 
-    for (i = 0; i < sizeof(cc_campaign_required) / sizeof(int); i++) {
-        f = cc_campaign_required[i];
-
-        if (!seen[f]) {
-            return cc_campaign_fail(err, errlen, 0, "%s: missing",
-                                    cc_campaign_names[f]);
-        }
-    }
-
-    if (out.split == CC_SPLIT_RANDOM && !seen[CC_F_CAP]) {
-        return cc_campaign_fail(err, errlen, 0,
-                                "cap_cents: required in random mode");
-    }
-
-    if (out.split == CC_SPLIT_EQUAL && seen[CC_F_CAP]) {
-        return cc_campaign_fail(err, errlen, seen[CC_F_CAP],
-                                "cap_cents: only in random mode "
-                                "(split is equal)");
-    }
-
-    for (i = 0; i < sizeof(cc_campaign_http_only) / sizeof(int); i++) {
-        f = cc_campaign_http_only[i];
-
-        if (out.wallet != CC_WALLET_HTTP && seen[f]) {
-            return cc_campaign_fail(err, errlen, seen[f],
-                                    "%s: only with wallet http",
-                                    cc_campaign_names[f]);
-        }
-    }
-
-    if (out.wallet == CC_WALLET_HTTP) {
-        if (!seen[CC_F_WALLET_URL]) {
-            return cc_campaign_fail(err, errlen, 0,
-                                    "wallet_url: required with wallet http");
-        }
-
-        if (!seen[CC_F_WALLET_SECRET]) {
-            return cc_campaign_fail(err, errlen, 0, "wallet_secret_file: "
-                                    "required with wallet http");
-        }
-
-        if (out.credit == CC_CREDIT_SYNC) {
-            return cc_campaign_fail(err, errlen, seen[CC_F_WALLET],
-                                    "wallet http: needs credit async or "
-                                    "async_client_sync (a sync credit is "
-                                    "in the draw's transaction)");
-        }
+    if (cc_campaign_rules(&out, seen, err, errlen) != 0) {
+        return -1;
     }
 
     *c = out;
