@@ -482,32 +482,174 @@ cc_ingest_metrics(const char *path, const cc_ingest_stats_t *stats,
 }
 
 
+/* one batch being read: the decoded events and the dead letters */
+typedef struct {
+    cc_draw_t          *draws;
+    cc_combine_t       *combines;
+    cc_ingest_dead_t   *dead;
+    size_t              n;
+    size_t              nc;
+    size_t              ndead;
+} cc_ingest_batch_t;
+
+
+/* a message into the batch: an event, or a dead letter with its copy */
+static void
+cc_ingest_take(const cc_ingest_opts_t *o, const rd_kafka_message_t *msg,
+    cc_ingest_batch_t *b)
+{
+    cc_event_t         ev;
+    const char        *why;
+    cc_ingest_dead_t  *d;
+
+    if (cc_event_decode(msg->payload, msg->len, &ev, &why) == 0) {
+        if (ev.type == CC_EVENT_DRAW) {
+            b->draws[b->n++] = ev.u.draw;
+
+        } else {
+            b->combines[b->nc++] = ev.u.combine;
+        }
+
+        return;
+    }
+
+    d = &b->dead[b->ndead];
+    d->reason = why;
+    d->part = msg->partition;
+    d->off = msg->offset;
+    d->len = msg->len;
+    d->payload = malloc(msg->len ? msg->len : 1);
+
+    if (d->payload != NULL) {
+        memcpy(d->payload, msg->payload, msg->len);
+    }
+
+    cc_log("dead letter %s [%d] @%lld: %s", o->topic,
+           (int) msg->partition, (long long) msg->offset, why);
+    b->ndead++;
+}
+
+
+/* reads until the batch is full, its time is up or a stop is asked */
+static void
+cc_ingest_fill(rd_kafka_t *rk, const cc_ingest_opts_t *o,
+    cc_ingest_batch_t *b, cc_ingest_stats_t *stats, int64_t *last_msg)
+{
+    int64_t              now, deadline;
+    rd_kafka_message_t  *msg;
+
+    b->n = 0;
+    b->nc = 0;
+    b->ndead = 0;
+    deadline = cc_now_ms() + o->batch_ms;
+
+    while ((long long) (b->n + b->nc + b->ndead) < o->batch && cc_worker_run)
+    {
+        now = cc_now_ms();
+        if (now >= deadline) {
+            break;
+        }
+
+        msg = rd_kafka_consumer_poll(rk, (int) (deadline - now));
+        if (msg == NULL) {
+            continue;
+        }
+
+        if (msg->err) {
+            cc_ingest_error_cb(rk, msg->err, rd_kafka_message_errstr(msg),
+                               NULL);
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+
+        *last_msg = cc_now_ms();
+        stats->read++;
+
+        cc_ingest_take(o, msg, b);
+        rd_kafka_message_destroy(msg);
+    }
+}
+
+
+/*
+ * Writes a batch read, then commits its offsets.  0, or -1 when a stop
+ * came first (the batch is not committed: it will be read again).
+ */
+static int
+cc_ingest_flush(rd_kafka_t *rk, cc_store_t *st, const cc_ingest_opts_t *o,
+    cc_ingest_batch_t *b, cc_ingest_stats_t *stats)
+{
+    int                  written;
+    size_t               i;
+    rd_kafka_resp_err_t  err;
+
+    written = cc_ingest_write(st, o, b->draws, b->n, b->combines, b->nc,
+                              b->dead, b->ndead, stats);
+
+    for (i = 0; i < b->ndead; i++) {
+        free(b->dead[i].payload);
+    }
+
+    if (written != 0) {
+        cc_log("stopped with a batch of %zu not written: it will "
+               "be read again", b->n + b->nc + b->ndead);
+        return -1;
+    }
+
+    stats->batches++;
+
+    /* the batch is in MySQL: now, and only now, move the offsets */
+    err = rd_kafka_commit(rk, NULL, 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR
+        && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    {
+        cc_log("kafka: commit: %s (the batch will be read again "
+               "and insert nothing)", rd_kafka_err2str(err));
+    }
+
+    return 0;
+}
+
+
+/* the progress line and the metrics file, since the last ones */
+static void
+cc_ingest_progress(rd_kafka_t *rk, const cc_ingest_opts_t *o,
+    const cc_ingest_stats_t *stats, const cc_ingest_stats_t *prev,
+    int64_t now, int64_t last_progress)
+{
+    double     rate;
+    long long  lag;
+
+    rate = (stats->read - prev->read) * 1000.0
+           / (double) (now - last_progress);
+    lag = cc_ingest_lag(rk);
+    cc_log("%llu read, %llu inserted, %llu duplicate, %llu dead; "
+           "%.0f/s; lag %lld",
+           stats->read, stats->inserted,
+           stats->read - stats->inserted - stats->dead, stats->dead,
+           rate, lag);
+    cc_ingest_metrics(o->metrics_file, stats, rate, lag);
+}
+
+
 static int
 cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
 {
-    int                        rc, written;
-    size_t                     n, nc, ndead, i;
-    double                     rate;
-    long long                  lag;
-    int64_t                    now, deadline, last_progress, last_msg;
-    cc_draw_t                 *draws;
-    cc_event_t                 ev;
-    cc_combine_t              *combines;
-    const char                *why;
-    rd_kafka_t                *rk;
-    rd_kafka_message_t        *msg;
-    cc_ingest_dead_t          *dead;
-    cc_ingest_stats_t          stats, prev;
-    rd_kafka_resp_err_t        err;
+    int                 rc;
+    int64_t             now, last_progress, last_msg;
+    rd_kafka_t         *rk;
+    cc_ingest_batch_t   b;
+    cc_ingest_stats_t   stats, prev;
 
     rc = 1;
     rk = NULL;
 
-    draws = calloc(o->batch, sizeof(cc_draw_t));
-    combines = calloc(o->batch, sizeof(cc_combine_t));
-    dead = calloc(o->batch, sizeof(cc_ingest_dead_t));
+    memset(&b, 0, sizeof(b));
+    b.draws = calloc(o->batch, sizeof(cc_draw_t));
+    b.combines = calloc(o->batch, sizeof(cc_combine_t));
+    b.dead = calloc(o->batch, sizeof(cc_ingest_dead_t));
 
-    if (draws == NULL || combines == NULL || dead == NULL) {
+    if (b.draws == NULL || b.combines == NULL || b.dead == NULL) {
         cc_log("out of memory");
         goto cleanup;
     }
@@ -532,97 +674,18 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     last_msg = last_progress;
 
     while (cc_worker_run) {
-        n = 0;
-        nc = 0;
-        ndead = 0;
-        deadline = cc_now_ms() + o->batch_ms;
+        cc_ingest_fill(rk, o, &b, &stats, &last_msg);
 
-        while ((long long) (n + nc + ndead) < o->batch && cc_worker_run) {
-            now = cc_now_ms();
-            if (now >= deadline) {
-                break;
-            }
-
-            msg = rd_kafka_consumer_poll(rk, (int) (deadline - now));
-            if (msg == NULL) {
-                continue;
-            }
-
-            if (msg->err) {
-                cc_ingest_error_cb(rk, msg->err, rd_kafka_message_errstr(msg),
-                                   NULL);
-                rd_kafka_message_destroy(msg);
-                continue;
-            }
-
-            last_msg = cc_now_ms();
-            stats.read++;
-
-            if (cc_event_decode(msg->payload, msg->len, &ev, &why) == 0) {
-                if (ev.type == CC_EVENT_DRAW) {
-                    draws[n++] = ev.u.draw;
-
-                } else {
-                    combines[nc++] = ev.u.combine;
-                }
-
-            } else {
-                dead[ndead].reason = why;
-                dead[ndead].part = msg->partition;
-                dead[ndead].off = msg->offset;
-                dead[ndead].len = msg->len;
-                dead[ndead].payload = malloc(msg->len ? msg->len : 1);
-
-                if (dead[ndead].payload != NULL) {
-                    memcpy(dead[ndead].payload, msg->payload, msg->len);
-                }
-
-                cc_log("dead letter %s [%d] @%lld: %s", o->topic,
-                       (int) msg->partition, (long long) msg->offset, why);
-                ndead++;
-            }
-
-            rd_kafka_message_destroy(msg);
-        }
-
-        if (n + nc + ndead > 0) {
-            written = cc_ingest_write(st, o, draws, n, combines, nc, dead,
-                                      ndead, &stats);
-
-            for (i = 0; i < ndead; i++) {
-                free(dead[i].payload);
-            }
-
-            if (written != 0) {
-                cc_log("stopped with a batch of %zu not written: it will "
-                       "be read again", n + nc + ndead);
-                break;
-            }
-
-            stats.batches++;
-
-            /* the batch is in MySQL: now, and only now, move the offsets */
-            err = rd_kafka_commit(rk, NULL, 0);
-            if (err != RD_KAFKA_RESP_ERR_NO_ERROR
-                && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            {
-                cc_log("kafka: commit: %s (the batch will be read again "
-                       "and insert nothing)", rd_kafka_err2str(err));
-            }
+        if (b.n + b.nc + b.ndead > 0
+            && cc_ingest_flush(rk, st, o, &b, &stats) != 0)
+        {
+            break;
         }
 
         now = cc_now_ms();
 
         if (now - last_progress >= o->progress_s * 1000) {
-            rate = (stats.read - prev.read) * 1000.0
-                   / (double) (now - last_progress);
-            lag = cc_ingest_lag(rk);
-            cc_log("%llu read, %llu inserted, %llu duplicate, %llu dead; "
-                   "%.0f/s; lag %lld",
-                   stats.read, stats.inserted,
-                   stats.read - stats.inserted - stats.dead, stats.dead,
-                   rate, lag);
-            cc_ingest_metrics(o->metrics_file, &stats, rate, lag);
+            cc_ingest_progress(rk, o, &stats, &prev, now, last_progress);
             prev = stats;
             last_progress = now;
         }
@@ -647,9 +710,9 @@ cleanup:
         rd_kafka_destroy(rk);
     }
 
-    free(draws);
-    free(combines);
-    free(dead);
+    free(b.draws);
+    free(b.combines);
+    free(b.dead);
 
     return rc;
 }
