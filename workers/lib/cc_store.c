@@ -289,9 +289,168 @@ cc_store_pair_cmp(const void *a, const void *b)
 }
 
 
+/* how one statement of a shard's write ended */
+typedef enum {
+    CC_STORE_STEP_OK = 0,
+    CC_STORE_STEP_NOMEM,             /* not sent: the caller rolls back */
+    CC_STORE_STEP_FAILED             /* st->err set, the connection closed */
+} cc_store_step_e;
+
+
+/* INSERT IGNORE INTO eligibility: the rows added into *added */
+static cc_store_step_e
+cc_store_insert_eligibility(cc_store_t *st, cc_store_shard_t *sh,
+    cc_sqlbuf_t *b, const cc_combine_t *const *combines, size_t nc,
+    my_ulonglong *added)
+{
+    size_t  i;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO eligibility "
+                      "(uid, request_id, combined_at) VALUES ") != 0)
+    {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    for (i = 0; i < nc; i++) {
+        if (cc_sqlbuf_printf(b, "%s(%llu,'%s',%lld)", i ? "," : "",
+                          (unsigned long long) combines[i]->uid,
+                          combines[i]->request_id,
+                          (long long) combines[i]->ts_ms) != 0)
+        {
+            return CC_STORE_STEP_NOMEM;
+        }
+    }
+
+    if (mysql_real_query(sh->conn, b->p, b->len) != 0) {
+        cc_store_fail(st, sh, "insert eligibility");
+        return CC_STORE_STEP_FAILED;
+    }
+
+    *added = mysql_affected_rows(sh->conn);
+    return CC_STORE_STEP_OK;
+}
+
+
+/*
+ * INSERT IGNORE INTO draws ... RETURNING uid, card: the new rows' pairs
+ * into *pairs (malloc'd, the caller's to free) and their number in *rows.
+ */
+static cc_store_step_e
+cc_store_insert_draws(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
+    const cc_draw_t *const *draws, size_t n, cc_store_pair_t **pairs,
+    size_t *rows)
+{
+    size_t      i;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO draws "
+                      "(uid, seq, card, request_id, drawn_at) VALUES ") != 0)
+    {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    for (i = 0; i < n; i++) {
+        /* request_id is [A-Za-z0-9_-] (checked on decode): no quoting */
+        if (cc_sqlbuf_printf(b, "%s(%llu,%u,%u,'%s',%lld)", i ? "," : "",
+                          (unsigned long long) draws[i]->uid, draws[i]->seq,
+                          draws[i]->card, draws[i]->request_id,
+                          (long long) draws[i]->ts_ms) != 0)
+        {
+            return CC_STORE_STEP_NOMEM;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, " RETURNING uid, card") != 0) {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    if (mysql_real_query(sh->conn, b->p, b->len) != 0) {
+        cc_store_fail(st, sh, "insert draws");
+        return CC_STORE_STEP_FAILED;
+    }
+
+    res = mysql_store_result(sh->conn);
+    if (res == NULL) {
+        cc_store_fail(st, sh, "insert draws result");
+        return CC_STORE_STEP_FAILED;
+    }
+
+    *rows = mysql_num_rows(res);
+
+    if (*rows > 0) {
+        *pairs = malloc(*rows * sizeof(cc_store_pair_t));
+        if (*pairs == NULL) {
+            mysql_free_result(res);
+            return CC_STORE_STEP_NOMEM;
+        }
+    }
+
+    for (i = 0; i < *rows && (row = mysql_fetch_row(res)) != NULL; i++) {
+        (*pairs)[i].uid = strtoull(row[0], NULL, 10);
+        (*pairs)[i].card = (uint32_t) strtoul(row[1], NULL, 10);
+    }
+
+    mysql_free_result(res);
+    return CC_STORE_STEP_OK;
+}
+
+
+/* INSERT INTO user_cards: the new draws counted by (uid, card) */
+static cc_store_step_e
+cc_store_count_cards(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
+    cc_store_pair_t *pairs, size_t rows)
+{
+    size_t  i, j, k;
+
+    qsort(pairs, rows, sizeof(cc_store_pair_t), cc_store_pair_cmp);
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT INTO user_cards (uid, card, n) "
+                      "VALUES ") != 0)
+    {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    for (i = 0, k = 0; i < rows; i = j, k++) {
+        for (j = i + 1; j < rows
+             && cc_store_pair_cmp(&pairs[i], &pairs[j]) == 0; j++)
+        {
+            /* void */
+        }
+
+        if (cc_sqlbuf_printf(b, "%s(%llu,%u,%zu)", k ? "," : "",
+                          (unsigned long long) pairs[i].uid,
+                          pairs[i].card, j - i) != 0)
+        {
+            return CC_STORE_STEP_NOMEM;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, " ON DUPLICATE KEY UPDATE n = n + VALUES(n)")
+        != 0)
+    {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    if (mysql_real_query(sh->conn, b->p, b->len) != 0) {
+        cc_store_fail(st, sh, "count cards");
+        return CC_STORE_STEP_FAILED;
+    }
+
+    return CC_STORE_STEP_OK;
+}
+
+
 /*
  * One shard's part of a batch, in one transaction:
  *
+ *   INSERT IGNORE INTO eligibility ...                 -- the combines
  *   INSERT IGNORE INTO draws ... RETURNING uid, card   -- the new rows only
  *   INSERT INTO user_cards ... ON DUPLICATE KEY UPDATE n = n + VALUES(n)
  *   COMMIT
@@ -301,137 +460,35 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
     const cc_draw_t *const *draws, size_t n,
     const cc_combine_t *const *combines, size_t nc, size_t *inserted)
 {
-    my_ulonglong      added;
-    size_t            i, j, k, rows = 0;
-    cc_sqlbuf_t          b = { NULL, 0, 0 };
-    MYSQL_ROW         row;
-    MYSQL_RES        *res;
+    size_t            rows = 0;
+    my_ulonglong      added = 0;
+    cc_sqlbuf_t       b = { NULL, 0, 0 };
+    cc_store_step_e   step = CC_STORE_STEP_OK;
     cc_store_pair_t  *pairs = NULL;
 
     if (cc_store_connect_shard(st, sh, 1) != 0) {
         return -1;
     }
 
-    added = 0;
-
     if (nc > 0) {
-        if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO eligibility "
-                          "(uid, request_id, combined_at) VALUES ") != 0)
-        {
-            goto nomem;
-        }
-
-        for (i = 0; i < nc; i++) {
-            if (cc_sqlbuf_printf(&b, "%s(%llu,'%s',%lld)", i ? "," : "",
-                              (unsigned long long) combines[i]->uid,
-                              combines[i]->request_id,
-                              (long long) combines[i]->ts_ms) != 0)
-            {
-                goto nomem;
-            }
-        }
-
-        if (mysql_real_query(sh->conn, b.p, b.len) != 0) {
-            cc_store_fail(st, sh, "insert eligibility");
-            goto failed;
-        }
-
-        added = mysql_affected_rows(sh->conn);
-        b.len = 0;
+        step = cc_store_insert_eligibility(st, sh, &b, combines, nc, &added);
     }
 
-    if (n == 0) {
-        goto commit;
+    if (step == CC_STORE_STEP_OK && n > 0) {
+        step = cc_store_insert_draws(st, sh, &b, draws, n, &pairs, &rows);
     }
 
-    if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO draws "
-                      "(uid, seq, card, request_id, drawn_at) VALUES ") != 0)
-    {
+    if (step == CC_STORE_STEP_OK && rows > 0) {
+        step = cc_store_count_cards(st, sh, &b, pairs, rows);
+    }
+
+    if (step == CC_STORE_STEP_NOMEM) {
         goto nomem;
     }
 
-    for (i = 0; i < n; i++) {
-        /* request_id is [A-Za-z0-9_-] (checked on decode): no quoting */
-        if (cc_sqlbuf_printf(&b, "%s(%llu,%u,%u,'%s',%lld)", i ? "," : "",
-                          (unsigned long long) draws[i]->uid, draws[i]->seq,
-                          draws[i]->card, draws[i]->request_id,
-                          (long long) draws[i]->ts_ms) != 0)
-        {
-            goto nomem;
-        }
-    }
-
-    if (cc_sqlbuf_printf(&b, " RETURNING uid, card") != 0) {
-        goto nomem;
-    }
-
-    if (mysql_real_query(sh->conn, b.p, b.len) != 0) {
-        cc_store_fail(st, sh, "insert draws");
+    if (step == CC_STORE_STEP_FAILED) {
         goto failed;
     }
-
-    res = mysql_store_result(sh->conn);
-    if (res == NULL) {
-        cc_store_fail(st, sh, "insert draws result");
-        goto failed;
-    }
-
-    rows = mysql_num_rows(res);
-
-    if (rows > 0) {
-        pairs = malloc(rows * sizeof(cc_store_pair_t));
-        if (pairs == NULL) {
-            mysql_free_result(res);
-            goto nomem;
-        }
-    }
-
-    for (i = 0; i < rows && (row = mysql_fetch_row(res)) != NULL; i++) {
-        pairs[i].uid = strtoull(row[0], NULL, 10);
-        pairs[i].card = (uint32_t) strtoul(row[1], NULL, 10);
-    }
-
-    mysql_free_result(res);
-
-    if (rows > 0) {
-        qsort(pairs, rows, sizeof(cc_store_pair_t), cc_store_pair_cmp);
-
-        b.len = 0;
-
-        if (cc_sqlbuf_printf(&b, "INSERT INTO user_cards (uid, card, n) "
-                          "VALUES ") != 0)
-        {
-            goto nomem;
-        }
-
-        for (i = 0, k = 0; i < rows; i = j, k++) {
-            for (j = i + 1; j < rows
-                 && cc_store_pair_cmp(&pairs[i], &pairs[j]) == 0; j++)
-            {
-                /* void */
-            }
-
-            if (cc_sqlbuf_printf(&b, "%s(%llu,%u,%zu)", k ? "," : "",
-                              (unsigned long long) pairs[i].uid,
-                              pairs[i].card, j - i) != 0)
-            {
-                goto nomem;
-            }
-        }
-
-        if (cc_sqlbuf_printf(&b, " ON DUPLICATE KEY UPDATE n = n + VALUES(n)")
-            != 0)
-        {
-            goto nomem;
-        }
-
-        if (mysql_real_query(sh->conn, b.p, b.len) != 0) {
-            cc_store_fail(st, sh, "count cards");
-            goto failed;
-        }
-    }
-
-commit:
 
     if (mysql_commit(sh->conn) != 0) {
         cc_store_fail(st, sh, "commit");
