@@ -546,17 +546,144 @@ cc_draw_wait(cc_draw_run_t *d, int64_t started)
 }
 
 
+/*
+ * The campaign file, the Redis ring and the MySQL shards' handles (not yet
+ * connected).  CC_DRAW_OK, or the exit code, the reason on stderr.
+ */
+static int
+cc_draw_open(cc_draw_run_t *d)
+{
+    char         err[512];
+    size_t       r;
+    size_t       lens[CC_DRAW_REDIS_MAX];
+    const char  *names[CC_DRAW_REDIS_MAX];
+
+    if (cc_campaign_load(d->o.campaign, &d->c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cc-draw: %s\n", err);
+        return CC_DRAW_REFUSED;
+    }
+
+    for (r = 0; r < d->o.nredis; r++) {
+        if (cc_redis_opt_addr(d->o.redis[r], &d->addrs[r]) != 0) {
+            return CC_DRAW_REFUSED;
+        }
+
+        names[r] = d->o.redis[r];
+        lens[r] = strlen(names[r]);
+    }
+
+    d->points = malloc(cc_ring_npoints(d->o.nredis)
+                       * sizeof(cc_ring_point_t));
+
+    if (d->points == NULL
+        || cc_ring_build(&d->ring, d->points, names, lens, d->o.nredis) != 0)
+    {
+        fprintf(stderr, "cc-draw: cannot build the Redis ring\n");
+        return CC_DRAW_FAILED;
+    }
+
+    if (cc_store_open(&d->st, d->o.mysql, d->o.nmysql, d->o.user,
+                      getenv("CC_MYSQL_PASSWORD")) != 0)
+    {
+        fprintf(stderr, "cc-draw: %s\n", d->st.err);
+        return CC_DRAW_REFUSED;
+    }
+
+    return CC_DRAW_OK;
+}
+
+
+/*
+ * An earlier run's plan row that differs refuses before any write.  Ties
+ * each shard to the run and, for the shards drawn, to its connection.
+ */
+static int
+cc_draw_check_plan_rows(cc_draw_run_t *d)
+{
+    int               found;
+    char              why[512];
+    size_t            s;
+    cc_draw_shard_t  *sh;
+
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+        sh->d = d;
+        sh->shard = s;
+
+        if (d->o.shard >= 0 && (size_t) d->o.shard != s) {
+            continue;
+        }
+
+        sh->db = d->st.shards[s].conn;
+
+        if (cc_draw_plan_row(sh, 0, &found, why, sizeof(why)) != 0) {
+            cc_log("%s; not drawing", sh->err);
+            return CC_DRAW_FAILED;
+        }
+
+        (void) mysql_commit(sh->db);
+
+        if (found == 0) {
+            cc_log("shard %zu (%s): the eligible set or settings changed: "
+                   "%s; not drawing", s, d->st.shards[s].name, why);
+            return CC_DRAW_REFUSED;
+        }
+    }
+
+    return CC_DRAW_OK;
+}
+
+
+/* 4..7: a thread per shard drawn, waited for; the worst shard's code */
+static int
+cc_draw_run_shards(cc_draw_run_t *d, int64_t started)
+{
+    int               rc;
+    size_t            s;
+    cc_draw_shard_t  *sh;
+
+    rc = CC_DRAW_OK;
+
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+
+        if (sh->db == NULL) {
+            continue;
+        }
+
+        sh->rc = CC_DRAW_FAILED;
+
+        if (pthread_create(&sh->tid, NULL, cc_draw_shard_main, sh) != 0) {
+            cc_log("cannot start a thread for shard %zu", s);
+            sh->rc = CC_DRAW_FAILED;
+            sh->finished = 1;
+            sh->db = NULL;
+            rc = CC_DRAW_FAILED;
+        }
+    }
+
+    cc_draw_wait(d, started);
+
+    for (s = 0; s < d->st.nshards; s++) {
+        sh = &d->shards[s];
+
+        if (sh->db != NULL && sh->rc != CC_DRAW_OK) {
+            cc_log("%s", sh->err);
+            rc = sh->rc > rc ? sh->rc : rc;
+        }
+    }
+
+    return rc;
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int                rc, found, began;
-    char               err[512], why[512];
-    size_t             s, r;
-    size_t             lens[CC_DRAW_REDIS_MAX];
-    int64_t            started;
-    const char        *names[CC_DRAW_REDIS_MAX];
-    cc_draw_run_t     *d;
-    cc_draw_shard_t   *sh;
+    int             rc, began;
+    size_t          s;
+    int64_t         started;
+    cc_draw_run_t  *d;
 
     cc_worker_init("cc-draw");
     started = cc_now_ms();
@@ -575,35 +702,8 @@ main(int argc, char **argv)
         goto done;
     }
 
-    if (cc_campaign_load(d->o.campaign, &d->c, err, sizeof(err)) != 0) {
-        fprintf(stderr, "cc-draw: %s\n", err);
-        goto done;
-    }
-
-    for (r = 0; r < d->o.nredis; r++) {
-        if (cc_redis_opt_addr(d->o.redis[r], &d->addrs[r]) != 0) {
-            goto done;
-        }
-
-        names[r] = d->o.redis[r];
-        lens[r] = strlen(names[r]);
-    }
-
-    d->points = malloc(cc_ring_npoints(d->o.nredis)
-                       * sizeof(cc_ring_point_t));
-
-    if (d->points == NULL
-        || cc_ring_build(&d->ring, d->points, names, lens, d->o.nredis) != 0)
-    {
-        fprintf(stderr, "cc-draw: cannot build the Redis ring\n");
-        rc = CC_DRAW_FAILED;
-        goto done;
-    }
-
-    if (cc_store_open(&d->st, d->o.mysql, d->o.nmysql, d->o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0)
-    {
-        fprintf(stderr, "cc-draw: %s\n", d->st.err);
+    rc = cc_draw_open(d);
+    if (rc != CC_DRAW_OK) {
         goto done;
     }
 
@@ -641,63 +741,12 @@ main(int argc, char **argv)
            "base %" PRIu64, d->plan.n, cc_split_mode_name(d->c.split),
            d->c.pool_cents, d->plan.base);
 
-    /* an earlier run's plan row that differs refuses before any write */
-    for (s = 0; s < d->st.nshards; s++) {
-        sh = &d->shards[s];
-        sh->d = d;
-        sh->shard = s;
-
-        if (d->o.shard >= 0 && (size_t) d->o.shard != s) {
-            continue;
-        }
-
-        sh->db = d->st.shards[s].conn;
-
-        if (cc_draw_plan_row(sh, 0, &found, why, sizeof(why)) != 0) {
-            cc_log("%s; not drawing", sh->err);
-            rc = CC_DRAW_FAILED;
-            goto done;
-        }
-
-        (void) mysql_commit(sh->db);
-
-        if (found == 0) {
-            cc_log("shard %zu (%s): the eligible set or settings changed: "
-                   "%s; not drawing", s, d->st.shards[s].name, why);
-            rc = CC_DRAW_REFUSED;
-            goto done;
-        }
+    rc = cc_draw_check_plan_rows(d);
+    if (rc != CC_DRAW_OK) {
+        goto done;
     }
 
-    /* 4..7: a thread per shard */
-    for (s = 0; s < d->st.nshards; s++) {
-        sh = &d->shards[s];
-
-        if (sh->db == NULL) {
-            continue;
-        }
-
-        sh->rc = CC_DRAW_FAILED;
-
-        if (pthread_create(&sh->tid, NULL, cc_draw_shard_main, sh) != 0) {
-            cc_log("cannot start a thread for shard %zu", s);
-            sh->rc = CC_DRAW_FAILED;
-            sh->finished = 1;
-            sh->db = NULL;
-            rc = CC_DRAW_FAILED;
-        }
-    }
-
-    cc_draw_wait(d, started);
-
-    for (s = 0; s < d->st.nshards; s++) {
-        sh = &d->shards[s];
-
-        if (sh->db != NULL && sh->rc != CC_DRAW_OK) {
-            cc_log("%s", sh->err);
-            rc = sh->rc > rc ? sh->rc : rc;
-        }
-    }
+    rc = cc_draw_run_shards(d, started);
 
     if (rc == CC_DRAW_OK) {
         cc_draw_summary(d, started);
