@@ -446,59 +446,67 @@ cc_sim_statement(cc_sim_t *s, struct MHD_Connection *conn)
 }
 
 
+/* a credit as the body asks it */
+typedef struct {
+    uint64_t  uid;
+    uint64_t  amount;
+    char      currency[4];
+} cc_sim_credit_t;
+
+
 /*
- * A complete POST /credits.  The checks first (nothing applied), then
- * under the lock: a 503 fault, the key looked up, applied and written.
+ * The signature and the timestamp's freshness: NULL, or the error to
+ * answer with 401 (the call counted as rejected).
  */
-static enum MHD_Result
-cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
+static const char *
+cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *tss,
+    const char *sig)
 {
-    int              drop, dup, fail, off, status;
-    char            *body, *end, currency[4];
-    size_t           i;
-    uint64_t         uid, amount;
-    int64_t          ts, now;
-    const char      *key, *tss, *sig;
-    cJSON           *j, *id, *u, *a, *cur;
-    cc_sim_entry_t  *e;
+    char        *end;
+    int64_t      ts, now;
+    const char  *error;
 
-    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "Idempotency-Key");
-    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Timestamp");
-    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Signature");
-
-    if (s->delay_ms > 0) {
-        cc_sleep_ms(s->delay_ms);
-    }
-
-    if (q->too_big) {
-        return cc_sim_error(conn, 413, "body_too_large");
-    }
+    error = NULL;
 
     if (tss == NULL || sig == NULL
         || !cc_wallet_sign_ok(s->secret, s->slen, tss, strlen(tss),
                               q->p ? q->p : "", q->len, sig, strlen(sig)))
     {
+        error = "bad_signature";
+
+    } else {
+        errno = 0;
+        ts = strtoll(tss, &end, 10);
+        now = cc_now_ms();
+
+        if (errno != 0 || *end != '\0' || ts < now - CC_SIM_SKEW_MS
+            || ts > now + CC_SIM_SKEW_MS)
+        {
+            error = "stale_timestamp";
+        }
+    }
+
+    if (error != NULL) {
         pthread_mutex_lock(&s->lock);
         s->rejected++;
         pthread_mutex_unlock(&s->lock);
-        return cc_sim_error(conn, 401, "bad_signature");
     }
 
-    errno = 0;
-    ts = strtoll(tss, &end, 10);
-    now = cc_now_ms();
+    return error;
+}
 
-    if (errno != 0 || *end != '\0' || ts < now - CC_SIM_SKEW_MS
-        || ts > now + CC_SIM_SKEW_MS)
-    {
-        pthread_mutex_lock(&s->lock);
-        s->rejected++;
-        pthread_mutex_unlock(&s->lock);
-        return cc_sim_error(conn, 401, "stale_timestamp");
-    }
+
+/*
+ * The body: award_id (the Idempotency-Key again), uid, amount_cents,
+ * currency.  0 and *c filled, or -1 (400 bad_credit).
+ */
+static int
+cc_sim_parse_credit(const cc_sim_req_t *q, const char *key,
+    cc_sim_credit_t *c)
+{
+    int     rc;
+    size_t  i;
+    cJSON  *j, *id, *u, *a, *cur;
 
     j = q->p ? cJSON_ParseWithLength(q->p, q->len) : NULL;
     id = cJSON_GetObjectItemCaseSensitive(j, "award_id");
@@ -506,104 +514,102 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
     a = cJSON_GetObjectItemCaseSensitive(j, "amount_cents");
     cur = cJSON_GetObjectItemCaseSensitive(j, "currency");
 
-    uid = 0;
-    amount = 0;
+    c->uid = 0;
+    c->amount = 0;
 
     if (cJSON_IsString(u)) {
-        (void) cc_parse_uid(u->valuestring, strlen(u->valuestring), &uid);
+        (void) cc_parse_uid(u->valuestring, strlen(u->valuestring),
+                            &c->uid);
     }
 
     if (cJSON_IsNumber(a) && a->valuedouble >= 1
         && a->valuedouble <= (double) CC_SIM_AMOUNT_MAX
         && a->valuedouble == (double) (uint64_t) a->valuedouble)
     {
-        amount = (uint64_t) a->valuedouble;
+        c->amount = (uint64_t) a->valuedouble;
     }
+
+    rc = -1;
 
     if (!cJSON_IsString(id) || key == NULL || strcmp(id->valuestring, key)
         || strlen(key) == 0 || strlen(key) > CC_SIM_KEY_MAX
-        || strpbrk(key, ",\n\r") != NULL || uid == 0 || amount == 0
+        || strpbrk(key, ",\n\r") != NULL || c->uid == 0 || c->amount == 0
         || !cJSON_IsString(cur) || strlen(cur->valuestring) != 3)
     {
-        cJSON_Delete(j);
-        return cc_sim_error(conn, 400, "bad_credit");
+        goto done;
     }
 
     for (i = 0; i < 3; i++) {
         if (cur->valuestring[i] < 'A' || cur->valuestring[i] > 'Z') {
-            cJSON_Delete(j);
-            return cc_sim_error(conn, 400, "bad_credit");
+            goto done;
         }
     }
 
-    pthread_mutex_lock(&s->lock);
+    memcpy(c->currency, cur->valuestring, 4);
+    rc = 0;
 
-    fail = cc_sim_draw(s, s->fail_pct);
-    drop = !fail && cc_sim_draw(s, s->drop_pct);
-    dup = !fail && cc_sim_draw(s, s->dup_pct);
-    off = !fail && cc_sim_draw(s, s->echo_off_pct);
+done:
 
-    if (fail) {
-        s->failed++;
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(j);
-        return cc_sim_error(conn, 503, "injected_failure");
-    }
+    cJSON_Delete(j);
+    return rc;
+}
 
-    if (cc_sim_grow(s) != 0) {
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(j);
-        return cc_sim_error(conn, 500, "out_of_memory");
-    }
+
+/*
+ * Under the lock: the key looked up; a new one applied and written to the
+ * statement (twice with dup).  201 applied, 200 replayed, 409 conflict;
+ * *e the key's entry, valid only while the lock is held.
+ */
+static unsigned
+cc_sim_apply(cc_sim_t *s, const char *key, const cc_sim_credit_t *c,
+    int dup, cc_sim_entry_t **entry)
+{
+    size_t           i;
+    cc_sim_entry_t  *e;
 
     e = cc_sim_slot(s->tab, s->cap, key);
+    *entry = e;
 
-    if (e->key[0] == '\0') {
-        snprintf(e->key, sizeof(e->key), "%s", key);
-        e->uid = uid;
-        e->amount = amount;
-        memcpy(e->currency, cur->valuestring, 4);
-        s->used++;
-        s->applied++;
-
-        /* written (and flushed) before any answer: the wallet's record */
-        for (i = 0; i < (size_t) (dup ? 2 : 1); i++) {
-            fprintf(s->statement, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRId64
-                    "\n", key, uid, amount, e->currency, cc_now_ms());
+    if (e->key[0] != '\0') {
+        if (e->uid == c->uid && e->amount == c->amount
+            && strcmp(e->currency, c->currency) == 0)
+        {
+            s->replayed++;
+            return MHD_HTTP_OK;
         }
 
-        if (fflush(s->statement) != 0) {
-            cc_log("%s: %s", s->statement_path, strerror(errno));
-        }
-
-        s->duplicated += dup;
-        status = MHD_HTTP_CREATED;
-
-    } else if (e->uid == uid && e->amount == amount
-               && strcmp(e->currency, cur->valuestring) == 0)
-    {
-        s->replayed++;
-        status = MHD_HTTP_OK;
-
-    } else {
         s->conflicts++;
-        status = MHD_HTTP_CONFLICT;
+        return MHD_HTTP_CONFLICT;
     }
 
-    /*
-     * What the answer needs, copied under the lock: once it is released
-     * another thread may grow the table and free the entry e points to.
-     */
-    amount = e->amount + (status != MHD_HTTP_CONFLICT && off);
-    memcpy(currency, e->currency, sizeof(currency));
-    s->dropped += drop;
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->uid = c->uid;
+    e->amount = c->amount;
+    memcpy(e->currency, c->currency, 4);
+    s->used++;
+    s->applied++;
 
-    pthread_mutex_unlock(&s->lock);
-    cJSON_Delete(j);
-
-    if (drop) {
-        return MHD_NO;              /* applied; the caller never hears */
+    /* written (and flushed) before any answer: the wallet's record */
+    for (i = 0; i < (size_t) (dup ? 2 : 1); i++) {
+        fprintf(s->statement, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRId64
+                "\n", key, c->uid, c->amount, e->currency, cc_now_ms());
     }
+
+    if (fflush(s->statement) != 0) {
+        cc_log("%s: %s", s->statement_path, strerror(errno));
+    }
+
+    s->duplicated += dup;
+    return MHD_HTTP_CREATED;
+}
+
+
+/* the answer's body: the conflict, or the credit applied or replayed */
+static enum MHD_Result
+cc_sim_credit_answer(struct MHD_Connection *conn, unsigned status,
+    const char *key, uint64_t uid, uint64_t amount, const char *currency)
+{
+    char  *body;
 
     if (status == MHD_HTTP_CONFLICT) {
         if (asprintf(&body, "{\"error\":\"conflict\",\"award_id\":\"%s\","
@@ -622,6 +628,83 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
     }
 
     return cc_sim_answer(conn, status, body);
+}
+
+
+/*
+ * A complete POST /credits.  The checks first (nothing applied), then
+ * under the lock: a 503 fault, the key looked up, applied and written.
+ */
+static enum MHD_Result
+cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
+{
+    int               drop, dup, fail, off;
+    char              currency[4];
+    uint64_t          amount;
+    unsigned          status;
+    const char       *key, *tss, *sig, *error;
+    cc_sim_entry_t   *e;
+    cc_sim_credit_t   c;
+
+    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "Idempotency-Key");
+    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "X-CC-Timestamp");
+    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "X-CC-Signature");
+
+    if (s->delay_ms > 0) {
+        cc_sleep_ms(s->delay_ms);
+    }
+
+    if (q->too_big) {
+        return cc_sim_error(conn, 413, "body_too_large");
+    }
+
+    error = cc_sim_auth(s, q, tss, sig);
+    if (error != NULL) {
+        return cc_sim_error(conn, 401, error);
+    }
+
+    if (cc_sim_parse_credit(q, key, &c) != 0) {
+        return cc_sim_error(conn, 400, "bad_credit");
+    }
+
+    pthread_mutex_lock(&s->lock);
+
+    fail = cc_sim_draw(s, s->fail_pct);
+    drop = !fail && cc_sim_draw(s, s->drop_pct);
+    dup = !fail && cc_sim_draw(s, s->dup_pct);
+    off = !fail && cc_sim_draw(s, s->echo_off_pct);
+
+    if (fail) {
+        s->failed++;
+        pthread_mutex_unlock(&s->lock);
+        return cc_sim_error(conn, 503, "injected_failure");
+    }
+
+    if (cc_sim_grow(s) != 0) {
+        pthread_mutex_unlock(&s->lock);
+        return cc_sim_error(conn, 500, "out_of_memory");
+    }
+
+    status = cc_sim_apply(s, key, &c, dup, &e);
+
+    /*
+     * What the answer needs, copied under the lock: once it is released
+     * another thread may grow the table and free the entry e points to.
+     */
+    amount = e->amount + (status != MHD_HTTP_CONFLICT && off);
+    memcpy(currency, e->currency, sizeof(currency));
+    s->dropped += drop;
+
+    pthread_mutex_unlock(&s->lock);
+
+    if (drop) {
+        return MHD_NO;              /* applied; the caller never hears */
+    }
+
+    return cc_sim_credit_answer(conn, status, key, c.uid, amount, currency);
 }
 
 
@@ -696,16 +779,74 @@ cc_sim_done(void *cls, struct MHD_Connection *conn, void **ctx,
 }
 
 
+/*
+ * --listen: an IP address, not a name (one socket); port 0: any free one.
+ * 0 and *res (the caller's to free), or -1 said on stderr.
+ */
+static int
+cc_sim_resolve(const char *listen, cc_addr_t *a, struct addrinfo **res)
+{
+    char             port[8];
+    const char      *why;
+    struct addrinfo  hints;
+
+    if (cc_addr_parse_flags(listen, strlen(listen), CC_ADDR_PORT_ANY,
+                            a, &why) != 0)
+    {
+        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\": %s\n",
+                listen, why);
+        return -1;
+    }
+
+    snprintf(port, sizeof(port), "%u", a->port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+
+    if (getaddrinfo(a->host, port, &hints, res) != 0) {
+        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\": not an IPv4 "
+                "address or an IPv6 one in brackets\n", listen);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * With --delay-ms a thread per connection, so delays overlap as a slow
+ * wallet's would; without, two epoll threads (cheaper per call: the
+ * benchmark's case).
+ */
+static struct MHD_Daemon *
+cc_sim_start(cc_sim_t *s, const struct addrinfo *res)
+{
+    unsigned  flags;
+
+    flags = (s->delay_ms > 0 ? MHD_USE_THREAD_PER_CONNECTION
+                             : MHD_USE_EPOLL_LINUX_ONLY)
+            | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
+            | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+
+    return MHD_start_daemon(flags, 0, NULL, NULL, cc_sim_handler, s,
+                            MHD_OPTION_THREAD_POOL_SIZE,
+                            s->delay_ms > 0 ? 0U : 2U,
+                            MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                            MHD_OPTION_NOTIFY_COMPLETED, cc_sim_done, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, 1024U,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 60U,
+                            MHD_OPTION_END);
+}
+
+
 int
 main(int argc, char **argv)
 {
     int                          rc;
-    char                         err[256], port[8];
-    unsigned                     flags;
+    char                         err[256];
     cc_sim_t                     s;
     cc_addr_t                    a;
-    const char                  *why;
-    struct addrinfo              hints, *res;
+    struct addrinfo             *res;
     struct MHD_Daemon           *d;
     const union MHD_DaemonInfo  *info;
 
@@ -727,23 +868,7 @@ main(int argc, char **argv)
         goto done;
     }
 
-    /* an IP address, not a name (one socket); port 0: any free one */
-    if (cc_addr_parse_flags(s.listen, strlen(s.listen), CC_ADDR_PORT_ANY,
-                            &a, &why) != 0)
-    {
-        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\": %s\n",
-                s.listen, why);
-        goto done;
-    }
-
-    snprintf(port, sizeof(port), "%u", a.port);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-    hints.ai_socktype = SOCK_STREAM;
-
-    if (getaddrinfo(a.host, port, &hints, &res) != 0) {
-        fprintf(stderr, "cc-wallet-sim: bad --listen \"%s\": not an IPv4 "
-                "address or an IPv6 one in brackets\n", s.listen);
+    if (cc_sim_resolve(s.listen, &a, &res) != 0) {
         goto done;
     }
 
@@ -767,24 +892,7 @@ main(int argc, char **argv)
         goto done;
     }
 
-    /*
-     * With --delay-ms a thread per connection, so delays overlap as a slow
-     * wallet's would; without, two epoll threads (cheaper per call: the
-     * benchmark's case).
-     */
-    flags = (s.delay_ms > 0 ? MHD_USE_THREAD_PER_CONNECTION
-                            : MHD_USE_EPOLL_LINUX_ONLY)
-            | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
-            | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-
-    d = MHD_start_daemon(flags, 0, NULL, NULL, cc_sim_handler, &s,
-                         MHD_OPTION_THREAD_POOL_SIZE,
-                         s.delay_ms > 0 ? 0U : 2U,
-                         MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                         MHD_OPTION_NOTIFY_COMPLETED, cc_sim_done, NULL,
-                         MHD_OPTION_CONNECTION_LIMIT, 1024U,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 60U,
-                         MHD_OPTION_END);
+    d = cc_sim_start(&s, res);
 
     if (d == NULL) {
         fprintf(stderr, "cc-wallet-sim: cannot listen on %s: %s\n", s.listen,
