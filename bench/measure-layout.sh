@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/measure-layout.sh: measures what one item of each stored layout
-# costs, for the constants of tools/estimate/cc_estimate.c (cc-estimate).
+# costs, for the constants of tools/estimate/cc_estimate_storage.c (cc-estimate).
 #
 #   Redis    a throwaway redis-server filled with the real keys (the layout
 #            of ngx_module/lua/flip.lua); each kind is measured on
@@ -321,7 +321,7 @@ say "  one record per batch: $((61 + body)) B a message; uncompressed (the produ
 
 cat <<EOF
 
-constants for tools/estimate/cc_estimate.c (measured $(date -u +%F), redis $redis_version, MariaDB ${mysql_version%%-*}):
+constants for tools/estimate/cc_estimate_storage.c (measured $(date -u +%F), redis $redis_version, MariaDB ${mysql_version%%-*}):
 #define CC_EST_REDIS_USER_HASH     $hash
 #define CC_EST_REDIS_GRANT_SET     $set_base
 #define CC_EST_REDIS_GRANT_ID      $member
