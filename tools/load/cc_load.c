@@ -88,16 +88,6 @@ cl_now_ns(void)
 }
 
 
-int64_t
-cl_wall_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 void
 cl_die(const char *fmt, ...)
 {
@@ -537,7 +527,7 @@ main(int argc, char **argv)
     r->next_uid = r->o.first_uid;
     r->end_uid = r->o.first_uid + r->o.users;
     r->t0 = cl_now_ns();
-    r->wall0_ms = cl_wall_ms();
+    r->wall0_ms = cc_now_ms();
     next_tick = r->t0 + CL_TICK_MS * 1000000ULL;
     next_second = r->t0 + 1000000000ULL;
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "cc_clock.h"             /* cc_now_ms(): the wall clock */
 #include "cc_load_hist.h"
 #include "cc_token.h"
 
@@ -177,9 +178,6 @@ extern volatile sig_atomic_t  cl_stop;
 
 /* monotonic ns */
 uint64_t cl_now_ns(void);
-
-/* wall clock ms */
-int64_t cl_wall_ms(void);
 
 /* "cc-load: " and the message on stderr, then exit 2 */
 void cl_die(const char *fmt, ...)

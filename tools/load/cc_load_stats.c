@@ -109,7 +109,7 @@ cl_second(cl_run_t *r)
     cJSON_AddStringToObject(o, "type", "second");
     cJSON_AddStringToObject(o, "phase", cl_phase_name(r->o.phase));
     cJSON_AddNumberToObject(o, "t", r->second_no);
-    cJSON_AddNumberToObject(o, "ts_ms", (double) cl_wall_ms());
+    cJSON_AddNumberToObject(o, "ts_ms", (double) cc_now_ms());
     cJSON_AddNumberToObject(o, "sent", (double) r->sec.sent);
     cJSON_AddNumberToObject(o, "answered", (double) r->sec.answered);
     cJSON_AddItemToObject(o, "status", cl_status_json(r->sec.status));

@@ -109,17 +109,6 @@ cc_log(const char *fmt, ...)
 }
 
 
-int64_t
-cc_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 int
 cc_sleep_ms(int64_t ms)
 {

@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "cc_clock.h"            /* cc_now_ms(), the workers' clock */
+
 extern volatile sig_atomic_t  cc_worker_run;
 extern const char            *cc_worker_name;
 
@@ -25,8 +27,6 @@ void cc_worker_catch(int sig);
 int cc_worker_signal(void);
 
 void cc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-int64_t cc_now_ms(void);
 
 /* sleeps ms, in slices, returning early (-1) once a stop was asked */
 int cc_sleep_ms(int64_t ms);
