@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "cc_addr.h"
+#include "cc_ids.h"
 #include "cc_load.h"
 #include "cc_load_http.h"
 #include "cc_load_session.h"
@@ -196,20 +197,15 @@ cl_parse_pct(const char *opt, const char *v)
 }
 
 
+/* a grant id or an id prefix: a request id (cc_ids) of at most max bytes */
 static int
 cl_id_ok(const char *s, size_t max)
 {
     size_t  n;
 
-    for (n = 0; s[n]; n++) {
-        char  c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-        {
-            return 0;
-        }
-    }
-    return n >= 1 && n <= max;
+    n = strlen(s);
+
+    return n <= max && cc_check_request_id(s, n) == 0;
 }
 
 
