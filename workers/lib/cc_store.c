@@ -4,6 +4,7 @@
 
 #define _GNU_SOURCE
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,12 +608,46 @@ done:
 }
 
 
+/* appends to [*p, end), NUL-terminated; -1 if it does not fit */
+static int
+cc_store_sql_add(char **p, const char *end, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(*p, (size_t) (end - *p), fmt, ap);
+    va_end(ap);
+
+    if (n < 0 || n >= end - *p) {
+        return -1;
+    }
+
+    *p += n;
+    return 0;
+}
+
+
+/* s escaped for a quoted MySQL string into [*p, end); -1 if no room */
+static int
+cc_store_sql_escape(cc_store_shard_t *sh, char **p, const char *end,
+    const char *s, size_t len)
+{
+    if ((size_t) (end - *p) <= 2 * len) {
+        return -1;
+    }
+
+    *p += mysql_real_escape_string(sh->conn, *p, s, len);
+    return 0;
+}
+
+
 int
 cc_store_dead_letter(cc_store_t *st, const char *topic, int part,
     int64_t off, const char *reason, const void *payload, size_t len)
 {
-    char              *sql, *p;
-    size_t             i, tlen, rlen;
+    char              *sql, *p, *end;
+    size_t             i, tlen, rlen, size;
     cc_store_shard_t  *sh;
     static const char  hex[] = "0123456789abcdef";
 
@@ -629,25 +664,38 @@ cc_store_dead_letter(cc_store_t *st, const char *topic, int part,
     tlen = strlen(topic);
     rlen = strlen(reason);
 
-    sql = malloc(256 + 2 * tlen + 2 * rlen + 2 * len);
+    /* 256 for the words and numbers, each text escaped at most doubled */
+    size = 256 + 2 * tlen + 2 * rlen + 2 * len;
+    sql = malloc(size);
     if (sql == NULL) {
         snprintf(st->err, sizeof(st->err), "out of memory");
         return -1;
     }
 
-    p = sql + sprintf(sql, "INSERT IGNORE INTO dead_letters "
-                      "(topic, part, off, reason, payload) VALUES ('");
-    p += mysql_real_escape_string(sh->conn, p, topic, tlen);
-    p += sprintf(p, "', %d, %lld, '", part, (long long) off);
-    p += mysql_real_escape_string(sh->conn, p, reason, rlen);
-    p += sprintf(p, "', X'");
+    p = sql;
+    end = sql + size;
+
+    if (cc_store_sql_add(&p, end, "INSERT IGNORE INTO dead_letters "
+                         "(topic, part, off, reason, payload) VALUES ('")
+        != 0
+        || cc_store_sql_escape(sh, &p, end, topic, tlen) != 0
+        || cc_store_sql_add(&p, end, "', %d, %lld, '", part, (long long) off)
+           != 0
+        || cc_store_sql_escape(sh, &p, end, reason, rlen) != 0
+        || cc_store_sql_add(&p, end, "', X'") != 0
+        || (size_t) (end - p) <= 2 * len)
+    {
+        goto toolong;
+    }
 
     for (i = 0; i < len; i++) {
         *p++ = hex[((const unsigned char *) payload)[i] >> 4];
         *p++ = hex[((const unsigned char *) payload)[i] & 0xf];
     }
 
-    p += sprintf(p, "')");
+    if (cc_store_sql_add(&p, end, "')") != 0) {
+        goto toolong;
+    }
 
     if (mysql_real_query(sh->conn, sql, p - sql) != 0) {
         cc_store_fail(st, sh, "dead letter");
@@ -663,4 +711,11 @@ cc_store_dead_letter(cc_store_t *st, const char *topic, int part,
     }
 
     return 0;
+
+toolong:
+
+    /* not reached: the size above holds every piece */
+    snprintf(st->err, sizeof(st->err), "dead letter: statement too long");
+    free(sql);
+    return -1;
 }

@@ -35,6 +35,7 @@
 #include "cc_ledger.h"
 #include "cc_reconcile_statement.h"
 #include "cc_reconcile_statement_line.h"
+#include "cc_sqlbuf.h"
 #include "cc_wallet.h"
 #include "cc_worker.h"
 
@@ -383,9 +384,11 @@ static unsigned long long
 cc_stmt_repair_batch(cc_wallet_t *w, MYSQL *db,
     cc_stmt_fix_t *x, size_t n)
 {
-    char                 err[512], *sql, *q;
+    int                  rc;
+    char                 err[512];
     long                 added;
     size_t               i, k;
+    cc_sqlbuf_t          sql = { NULL, 0, 0 };
     cc_ledger_credit_t   c[CC_STMT_REPAIR_MAX];
     unsigned long long   done;
 
@@ -397,38 +400,42 @@ cc_stmt_repair_batch(cc_wallet_t *w, MYSQL *db,
     }
 
     added = cc_wallet_credit(w, db, c, n, err, sizeof(err));
-    sql = malloc(256 + n * (CC_STMT_KEY_MAX + 4));
 
-    if (added < 0 || sql == NULL) {
-        cc_log("repair on shard %u: %s; rolled back", x[0].shard,
-               added < 0 ? err : "out of memory");
-        (void) mysql_rollback(db);
-        free(sql);
-        return 0;
-    }
+    /* the statement grows as needed: no award id list can overrun it */
+    rc = added < 0 ? -1
+         : cc_sqlbuf_printf(&sql, "UPDATE awards SET status = 'credited', "
+                            "credited_at = %" PRId64 " WHERE status IN "
+                            "('pending', 'crediting') AND award_id IN (",
+                            cc_now_ms());
 
-    q = sql + sprintf(sql, "UPDATE awards SET status = 'credited', "
-                      "credited_at = %" PRId64 " WHERE status IN "
-                      "('pending', 'crediting') AND award_id IN (",
-                      cc_now_ms());
-
-    for (i = 0, k = 0; i < n; i++) {
+    for (i = 0, k = 0; rc == 0 && i < n; i++) {
         if (c[i].rc == CC_LEDGER_DONE || c[i].rc == CC_LEDGER_EXISTS) {
-            q += sprintf(q, "%s'%s'", k++ ? "," : "", c[i].award_id);
+            rc = cc_sqlbuf_printf(&sql, "%s'%s'", k++ ? "," : "",
+                                  c[i].award_id);
         }
     }
 
-    sprintf(q, ")");
+    if (rc == 0) {
+        rc = cc_sqlbuf_printf(&sql, ")");
+    }
 
-    if ((k > 0 && mysql_query(db, sql) != 0) || mysql_commit(db) != 0) {
+    if (rc != 0) {
         cc_log("repair on shard %u: %s; rolled back", x[0].shard,
-               mysql_error(db));
+               added < 0 ? err : "out of memory");
         (void) mysql_rollback(db);
-        free(sql);
+        free(sql.p);
         return 0;
     }
 
-    free(sql);
+    if ((k > 0 && mysql_query(db, sql.p) != 0) || mysql_commit(db) != 0) {
+        cc_log("repair on shard %u: %s; rolled back", x[0].shard,
+               mysql_error(db));
+        (void) mysql_rollback(db);
+        free(sql.p);
+        return 0;
+    }
+
+    free(sql.p);
     done = 0;
 
     for (i = 0; i < n; i++) {
