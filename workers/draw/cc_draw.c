@@ -332,14 +332,14 @@ cc_draw_u64_cmp(const void *a, const void *b)
 static void
 cc_draw_summary(cc_draw_run_t *d, int64_t started)
 {
-    int               found;
-    char              line[256], hex[65], missing[256], why[512];
-    size_t            s, k, nm;
-    uint64_t          total, *all, users;
-    unsigned char     h[EVP_MAX_MD_SIZE];
-    unsigned int      hlen;
-    EVP_MD_CTX       *md;
-    cc_draw_shard_t  *sh;
+    char                   line[256], hex[65], missing[256], why[512];
+    size_t                 s, k, nm;
+    uint64_t               total, *all, users;
+    unsigned char          h[EVP_MAX_MD_SIZE];
+    unsigned int           hlen;
+    EVP_MD_CTX            *md;
+    cc_draw_shard_t       *sh;
+    cc_draw_plan_found_e   found;
 
     users = 0;
     for (s = 0; s < d->st.nshards; s++) {
@@ -413,7 +413,7 @@ cc_draw_summary(cc_draw_run_t *d, int64_t started)
             sh->db = d->st.shards[s].conn;
 
             if (cc_draw_plan_row(sh, 0, &found, why, sizeof(why)) != 0
-                || found != 1)
+                || found != CC_DRAW_PLAN_SAME)
             {
                 sh->digest[0] = '\0';
             }
@@ -600,10 +600,10 @@ cc_draw_open(cc_draw_run_t *d)
 static int
 cc_draw_check_plan_rows(cc_draw_run_t *d)
 {
-    int               found;
-    char              why[512];
-    size_t            s;
-    cc_draw_shard_t  *sh;
+    char                   why[512];
+    size_t                 s;
+    cc_draw_shard_t       *sh;
+    cc_draw_plan_found_e   found;
 
     for (s = 0; s < d->st.nshards; s++) {
         sh = &d->shards[s];
@@ -623,7 +623,7 @@ cc_draw_check_plan_rows(cc_draw_run_t *d)
 
         (void) mysql_commit(sh->db);
 
-        if (found == 0) {
+        if (found == CC_DRAW_PLAN_DIFFERS) {
             cc_log("shard %zu (%s): the eligible set or settings changed: "
                    "%s; not drawing", s, d->st.shards[s].name, why);
             return CC_DRAW_REFUSED;

@@ -116,12 +116,18 @@ struct cc_draw_run_s {
 /* one shard's thread, pthread's: steps 4 to 7 (cc_draw_shard.c) */
 void *cc_draw_shard_main(void *arg);
 
+/* what cc_draw_plan_row found of a shard's plan row */
+typedef enum {
+    CC_DRAW_PLAN_NONE = -1,           /* no row: not drawn yet */
+    CC_DRAW_PLAN_DIFFERS = 0,         /* a row of another plan: why says how */
+    CC_DRAW_PLAN_SAME = 1             /* a row of this run's plan */
+} cc_draw_plan_found_e;
+
 /*
- * The shard's plan row (lock: FOR UPDATE) compared with the run's plan:
- * *found -1 no row, 0 differs (why says how), 1 the same.  0, or -1 on a
- * MySQL failure (s->err set).
+ * The shard's plan row (lock: FOR UPDATE) compared with the run's plan,
+ * into *found.  0, or -1 on a MySQL failure (s->err set).
  */
-int cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
-    size_t whylen);
+int cc_draw_plan_row(cc_draw_shard_t *s, int lock,
+    cc_draw_plan_found_e *found, char *why, size_t whylen);
 
 #endif /* CC_DRAW_H */

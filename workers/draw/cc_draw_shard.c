@@ -77,11 +77,11 @@ cc_draw_commit(cc_draw_shard_t *s, const char *what)
 
 /*
  * The shard's plan row: NULL-free columns compared with this run's plan.
- * found: -1 no row, 0 differs (why says how), 1 the same.
+ * *found: none, differs (why says how) or the same.
  */
 int
-cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
-    size_t whylen)
+cc_draw_plan_row(cc_draw_shard_t *s, int lock,
+    cc_draw_plan_found_e *found, char *why, size_t whylen)
 {
     int                 i;
     char                sql[512];
@@ -111,7 +111,7 @@ cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
 
     if (row == NULL) {
         mysql_free_result(res);
-        *found = -1;
+        *found = CC_DRAW_PLAN_NONE;
         return 0;
     }
 
@@ -126,7 +126,7 @@ cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
         snprintf(s->digest, sizeof(s->digest), "%s", row[7]);
     }
 
-    *found = 1;
+    *found = CC_DRAW_PLAN_SAME;
 
     if (v[0] != sh->n || v[1] != sh->total || v[2] != sh->extra
         || v[3] != d->c.pool_cents || v[4] != d->key
@@ -138,7 +138,7 @@ cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
                  "pool %" PRIu64 ", %s split, seed key %" PRIu64, v[0], v[1],
                  v[2], v[3], row[5], v[4], sh->n, sh->total, sh->extra,
                  d->c.pool_cents, cc_split_mode_name(d->c.split), d->key);
-        *found = 0;
+        *found = CC_DRAW_PLAN_DIFFERS;
     }
 
     mysql_free_result(res);
@@ -150,11 +150,11 @@ cc_draw_plan_row(cc_draw_shard_t *s, int lock, int *found, char *why,
 static int
 cc_draw_begin_shard(cc_draw_shard_t *s)
 {
-    int                found;
-    char               sql[512], why[512], err[512];
-    cc_draw_run_t     *d = s->d;
-    cc_ledger_rc_e     lr;
-    cc_split_shard_t  *sh = &d->sh[s->shard];
+    char                   sql[512], why[512], err[512];
+    cc_draw_run_t         *d = s->d;
+    cc_ledger_rc_e         lr;
+    cc_split_shard_t      *sh = &d->sh[s->shard];
+    cc_draw_plan_found_e   found;
 
     snprintf(sql, sizeof(sql),
              "INSERT IGNORE INTO draw_plans (campaign, shard, eligible, "
@@ -170,10 +170,11 @@ cc_draw_begin_shard(cc_draw_shard_t *s)
         return -1;
     }
 
-    if (found != 1) {
+    if (found != CC_DRAW_PLAN_SAME) {
         return cc_draw_fail(s, CC_DRAW_REFUSED, "the eligible set or "
                             "settings changed: %s",
-                            found == 0 ? why : "the plan row vanished");
+                            found == CC_DRAW_PLAN_DIFFERS
+                            ? why : "the plan row vanished");
     }
 
     if (sh->total > 0) {
