@@ -2,7 +2,7 @@
  * cc-reconcile: the Redis draw logs into MySQL, so that no draw is lost;
  * with --money, the check of a drawn campaign's money instead (awards,
  * ledger, Redis and the wallet's statement against each other, see
- * cc_reconcile_money.c).
+ * cc_money.c).
  *
  * The flip script appends every draw to its shard's stream cc:draws in the
  * same atomic step that spends the chance.  Kafka is only the fast path:
@@ -31,7 +31,7 @@
 #include "cc_worker.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
-#include "cc_reconcile_money.h"
+#include "cc_money.h"
 
 
 #define CC_RECONCILE_REDIS_MAX  64
@@ -261,7 +261,7 @@ main(int argc, char **argv)
 
     for (i = 1; i < (size_t) argc; i++) {
         if (strcmp(argv[i], "--money") == 0) {
-            return cc_reconcile_money_main(argc, argv);
+            return cc_money_main(argc, argv);
         }
     }
 

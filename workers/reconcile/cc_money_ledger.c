@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_money_ledger.c: the checks of a shard's books: the draw
+ * cc_money_ledger.c: the checks of a shard's books: the draw
  * plan and the pool (pool_sum, pool_not_empty), and the double entry of
  * the shard's ledger, posted and pending (ledger_unbalanced).
  */
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_reconcile_money_ledger.h"
-#include "cc_reconcile_money_mysql.h"
-#include "cc_reconcile_money_report.h"
+#include "cc_money_ledger.h"
+#include "cc_money_mysql.h"
+#include "cc_money_report.h"
 #include "cc_worker.h"
 
 

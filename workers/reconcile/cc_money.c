@@ -58,18 +58,18 @@
  * writes nothing more.  Every other class is only reported.
  *
  * The parts, one concern a file (their shared state is cc_money_t,
- * cc_reconcile_money_run.h):
+ * cc_money_run.h):
  *
- *   cc_reconcile_money.c         options, opening the stores, the run
- *   cc_reconcile_money_mysql.c   a MySQL shard's access; every check of
- *                                one shard, in order
- *   cc_reconcile_money_awards.c  awards against transfers, orphans,
- *                                eligibility rows
- *   cc_reconcile_money_ledger.c  the plan, the pool, the ledger's balance
- *   cc_reconcile_money_redis.c   w and e in Redis; the SCAN pass
- *   cc_reconcile_money_repair.c  --repair
- *   cc_reconcile_money_report.c  the breaks, the JSON document, metrics,
- *                                the alert command
+ *   cc_money.c          options, opening the stores, the run
+ *   cc_money_mysql.c    a MySQL shard's access; every check of one
+ *                       shard, in order
+ *   cc_money_awards.c   awards against transfers, orphans, eligibility
+ *                       rows
+ *   cc_money_ledger.c   the plan, the pool, the ledger's balance
+ *   cc_money_redis.c    w and e in Redis; the SCAN pass
+ *   cc_money_repair.c   --repair
+ *   cc_money_report.c   the breaks, the JSON document, metrics, the
+ *                       alert command
  */
 
 
@@ -80,11 +80,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_reconcile_money.h"
-#include "cc_reconcile_money_mysql.h"
-#include "cc_reconcile_money_redis.h"
-#include "cc_reconcile_money_repair.h"
-#include "cc_reconcile_money_report.h"
+#include "cc_money.h"
+#include "cc_money_mysql.h"
+#include "cc_money_redis.h"
+#include "cc_money_repair.h"
+#include "cc_money_report.h"
 #include "cc_redis.h"
 #include "cc_worker.h"
 
@@ -332,7 +332,7 @@ cc_money_close(cc_money_t *m)
 
 
 int
-cc_reconcile_money_main(int argc, char **argv)
+cc_money_main(int argc, char **argv)
 {
     int                  rc, i;
     char                *json, found[64], expected[64];

@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_money_redis.c: the Redis side of the money checks.  The
+ * cc_money_redis.c: the Redis side of the money checks.  The
  * rows a MySQL stream left waiting (m->look) are asked of their users'
  * Redis shards, pipelined: field w against the award's status
  * (status_mismatch), field e of the users eligible in MySQL
@@ -15,9 +15,9 @@
 #include "cc_award.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
-#include "cc_reconcile_money_mysql.h"
-#include "cc_reconcile_money_redis.h"
-#include "cc_reconcile_money_report.h"
+#include "cc_money_mysql.h"
+#include "cc_money_redis.h"
+#include "cc_money_report.h"
 #include "cc_worker.h"
 
 

@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_money_repair.c: --repair.  The missing credits found by
+ * cc_money_repair.c: --repair.  The missing credits found by
  * the award checks are kept in m->missing (a list this part grows; the
  * run frees it); once every check ran, each is credited through
  * cc_ledger_credit_batch, the payout's idempotent path (the transfer id
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "cc_ledger.h"
-#include "cc_reconcile_money_mysql.h"
-#include "cc_reconcile_money_repair.h"
+#include "cc_money_mysql.h"
+#include "cc_money_repair.h"
 #include "cc_worker.h"
 
 

@@ -1,20 +1,20 @@
 /*
- * cc_reconcile_money_mysql.c: the money checks' access to a MySQL shard
+ * cc_money_mysql.c: the money checks' access to a MySQL shard
  * (the shard being read is m->shard: queries, streams, statements, the
  * parsing of a cell) and cc_money_shard, which runs every check of one
  * shard in order: the plan, the awards against their transfers
- * (cc_reconcile_money_awards.c), the pool and the ledger
- * (cc_reconcile_money_ledger.c), the statement (cc_reconcile_statement.c).
+ * (cc_money_awards.c), the pool and the ledger
+ * (cc_money_ledger.c), the statement (cc_reconcile_statement.c).
  */
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_reconcile_money_awards.h"
-#include "cc_reconcile_money_ledger.h"
-#include "cc_reconcile_money_mysql.h"
-#include "cc_reconcile_money_report.h"
+#include "cc_money_awards.h"
+#include "cc_money_ledger.h"
+#include "cc_money_mysql.h"
+#include "cc_money_report.h"
 #include "cc_worker.h"
 
 

@@ -1,12 +1,12 @@
 /*
- * cc_reconcile_money_mysql.h: a MySQL shard as the money checks read it
- * (cc_reconcile_money_mysql.c).  Every call works on m->shard.
+ * cc_money_mysql.h: a MySQL shard as the money checks read it
+ * (cc_money_mysql.c).  Every call works on m->shard.
  */
 
-#ifndef CC_RECONCILE_MONEY_MYSQL_H
-#define CC_RECONCILE_MONEY_MYSQL_H
+#ifndef CC_MONEY_MYSQL_H
+#define CC_MONEY_MYSQL_H
 
-#include "cc_reconcile_money_run.h"
+#include "cc_money_run.h"
 
 /* every check of MySQL shard s; 0, or -1 when the shard could not be read */
 int cc_money_shard(cc_money_t *m, uint32_t s);
@@ -31,4 +31,4 @@ uint64_t cc_money_u64(const char *s);
 /* the uid of a ledger account "wallet:<uid>", 0 for any other account */
 uint64_t cc_money_wallet_uid(const char *account);
 
-#endif /* CC_RECONCILE_MONEY_MYSQL_H */
+#endif /* CC_MONEY_MYSQL_H */

@@ -1,12 +1,12 @@
 /*
- * cc_reconcile_money_report.h: the breaks and what is reported of them
- * (cc_reconcile_money_report.c).
+ * cc_money_report.h: the breaks and what is reported of them
+ * (cc_money_report.c).
  */
 
-#ifndef CC_RECONCILE_MONEY_REPORT_H
-#define CC_RECONCILE_MONEY_REPORT_H
+#ifndef CC_MONEY_REPORT_H
+#define CC_MONEY_REPORT_H
 
-#include "cc_reconcile_money_run.h"
+#include "cc_money_run.h"
 
 /*
  * Counts a break, prints it and adds it to the document; its JSON object
@@ -38,4 +38,4 @@ void cc_money_metrics(cc_money_t *m, unsigned long long total,
 /* the campaign's alert command with json on stdin; its failure logged */
 void cc_money_alert(cc_money_t *m, const char *json);
 
-#endif /* CC_RECONCILE_MONEY_REPORT_H */
+#endif /* CC_MONEY_REPORT_H */

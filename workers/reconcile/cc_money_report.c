@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_money_report.c: what the money checks report.  Each break
+ * cc_money_report.c: what the money checks report.  Each break
  * is counted by class, printed on one line of stdout and added to the
  * JSON document (its first CC_MONEY_JSON_MAX); at the end the document
  * is written (--json), the metrics textfile (--metrics-file), and, when
@@ -16,7 +16,7 @@
 
 #include "cc_alert.h"
 #include "cc_promfile.h"
-#include "cc_reconcile_money_report.h"
+#include "cc_money_report.h"
 #include "cc_worker.h"
 
 

@@ -1,11 +1,11 @@
 /*
- * cc_reconcile_money_repair.h: --repair (cc_reconcile_money_repair.c).
+ * cc_money_repair.h: --repair (cc_money_repair.c).
  */
 
-#ifndef CC_RECONCILE_MONEY_REPAIR_H
-#define CC_RECONCILE_MONEY_REPAIR_H
+#ifndef CC_MONEY_REPAIR_H
+#define CC_MONEY_REPAIR_H
 
-#include "cc_reconcile_money_run.h"
+#include "cc_money_run.h"
 
 /* keeps a missing credit of m->shard for the repair; -1 out of memory */
 int cc_money_add_missing(cc_money_t *m, const cc_money_award_t *a,
@@ -14,4 +14,4 @@ int cc_money_add_missing(cc_money_t *m, const cc_money_award_t *a,
 /* credits every kept missing credit; counted in m->repaired */
 void cc_money_repair(cc_money_t *m);
 
-#endif /* CC_RECONCILE_MONEY_REPAIR_H */
+#endif /* CC_MONEY_REPAIR_H */

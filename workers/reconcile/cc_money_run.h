@@ -1,13 +1,13 @@
 /*
- * cc_reconcile_money_run.h: the state of one `cc-reconcile --money` run,
- * shared by its parts (cc_reconcile_money*.c): the break classes, the
+ * cc_money_run.h: the state of one `cc-reconcile --money` run,
+ * shared by its parts (cc_money*.c): the break classes, the
  * rows waiting for Redis, the awards as they are read, and cc_money_t.
- * cc_reconcile_money.c owns a run (it opens and closes it); the other
+ * cc_money.c owns a run (it opens and closes it); the other
  * parts read and add to it.
  */
 
-#ifndef CC_RECONCILE_MONEY_RUN_H
-#define CC_RECONCILE_MONEY_RUN_H
+#ifndef CC_MONEY_RUN_H
+#define CC_MONEY_RUN_H
 
 #include <stdint.h>
 
@@ -45,7 +45,7 @@ typedef enum {
 } cc_money_class_e;
 
 
-/* in cc_money_class_e order (cc_reconcile_money_report.c) */
+/* in cc_money_class_e order (cc_money_report.c) */
 extern const char  *const cc_money_class_names[CC_MONEY_NCLASS];
 
 
@@ -141,4 +141,4 @@ typedef struct {
 } cc_money_t;
 
 
-#endif /* CC_RECONCILE_MONEY_RUN_H */
+#endif /* CC_MONEY_RUN_H */

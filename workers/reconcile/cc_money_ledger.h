@@ -1,12 +1,12 @@
 /*
- * cc_reconcile_money_ledger.h: the checks of a shard's plan, pool and
- * ledger (cc_reconcile_money_ledger.c).
+ * cc_money_ledger.h: the checks of a shard's plan, pool and
+ * ledger (cc_money_ledger.c).
  */
 
-#ifndef CC_RECONCILE_MONEY_LEDGER_H
-#define CC_RECONCILE_MONEY_LEDGER_H
+#ifndef CC_MONEY_LEDGER_H
+#define CC_MONEY_LEDGER_H
 
-#include "cc_reconcile_money_run.h"
+#include "cc_money_run.h"
 
 /* the shard's plan: 1 with *total set, 0 when there is none, -1 error */
 int cc_money_plan(cc_money_t *m, uint64_t *total);
@@ -17,4 +17,4 @@ int cc_money_pool(cc_money_t *m, int has_plan, uint64_t total);
 /* the double entry, posted and pending: 0, or -1 */
 int cc_money_ledger(cc_money_t *m);
 
-#endif /* CC_RECONCILE_MONEY_LEDGER_H */
+#endif /* CC_MONEY_LEDGER_H */

@@ -1,12 +1,12 @@
 /*
- * cc_reconcile_money_awards.c: the checks of a shard's awards, each read
+ * cc_money_awards.c: the checks of a shard's awards, each read
  * as one MySQL stream: every award against its credit transfers and its
  * eligibility row (missing_credit, duplicate_credit, amount_mismatch,
  * stale_pending, eligible_mismatch), the credit transfers without an
  * award (transfer_without_award), and the users eligible before the
  * cutoff against their awards.  The Redis side of the rows read goes
- * through cc_reconcile_money_redis.c a batch at a time; the missing
- * credits are kept for --repair (cc_reconcile_money_repair.c).
+ * through cc_money_redis.c a batch at a time; the missing
+ * credits are kept for --repair (cc_money_repair.c).
  */
 
 #include <inttypes.h>
@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_reconcile_money_awards.h"
-#include "cc_reconcile_money_mysql.h"
-#include "cc_reconcile_money_redis.h"
-#include "cc_reconcile_money_repair.h"
-#include "cc_reconcile_money_report.h"
+#include "cc_money_awards.h"
+#include "cc_money_mysql.h"
+#include "cc_money_redis.h"
+#include "cc_money_repair.h"
+#include "cc_money_report.h"
 #include "cc_worker.h"
 
 
