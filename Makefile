@@ -144,8 +144,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 UNIT_ARCH   := $(LIB_money) $(LIB_worker) $(LIB_common)
 $(OBJ)/t/unit/%.o: INCS += -Iworkers/reconcile
 # a program's own file under test: its object too
-$(BUILD)/unit/test_reconcile_statement_line: \
-    $(OBJ)/workers/reconcile/cc_reconcile_statement_line.o
+$(BUILD)/unit/test_stmt_line: \
+    $(OBJ)/workers/reconcile/cc_stmt_line.o
 $(BUILD)/unit/%: $(OBJ)/t/unit/%.o $(UNIT_ARCH)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCH) $(CHECK_LIBS) $(SYS_MYSQL) \

@@ -25,7 +25,7 @@ FUZZ_TARGETS  := ids token event log addr campaign award split \
 # the workers' parsers of outside input, each a file with no MySQL, Redis
 # or libcurl in it: the wallet's answer, a statement line
 FUZZ_WORKER_SRCS := workers/money/cc_wallet_answer.c \
-                    workers/reconcile/cc_reconcile_statement_line.c
+                    workers/reconcile/cc_stmt_line.c
 FUZZ_SRCS     := $(wildcard common/*.c) $(FUZZ_WORKER_SRCS)
 FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
                  -std=gnu99 -Icommon -Iworkers/money -Iworkers/reconcile \

@@ -1,6 +1,6 @@
 /*
  * fuzz_statement: one line of the external wallet's statement
- * (workers/reconcile/cc_reconcile_statement_line.h), what cc-reconcile --money
+ * (workers/reconcile/cc_stmt_line.h), what cc-reconcile --money
  * --statement compares the books with.
  *
  * The input is the line, in a buffer of exactly its size.  The contract:
@@ -17,7 +17,7 @@
 #include "fuzz.h"
 #include "cc_campaign.h"
 #include "cc_event.h"
-#include "cc_reconcile_statement_line.h"
+#include "cc_stmt_line.h"
 
 
 int

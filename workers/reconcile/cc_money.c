@@ -39,7 +39,7 @@
  *   duplicate_at_wallet, unknown_key
  *                           with --statement FILE, the external wallet's
  *                           statement against the awards and the ledger
- *                           (三方对账, cc_reconcile_statement.c)
+ *                           (三方对账, cc_stmt.c)
  *
  * With wallet http (cc_wallet.h) an award may be 'crediting': its credit
  * is a pending transfer until the wallet confirms, then a post; the post

@@ -4,7 +4,7 @@
  * parsing of a cell) and cc_money_shard, which runs every check of one
  * shard in order: the plan, the awards against their transfers
  * (cc_money_awards.c), the pool and the ledger
- * (cc_money_ledger.c), the statement (cc_reconcile_statement.c).
+ * (cc_money_ledger.c), the statement (cc_stmt.c).
  */
 
 #include <inttypes.h>

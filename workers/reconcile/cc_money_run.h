@@ -16,7 +16,7 @@
 
 #include "cc_addr.h"
 #include "cc_campaign.h"
-#include "cc_reconcile_statement.h"
+#include "cc_stmt.h"
 #include "cc_ring.h"
 #include "cc_store.h"
 

@@ -1,6 +1,6 @@
 /*
- * cc_reconcile_statement_line: one line of the external wallet's
- * statement (see cc_reconcile_statement.h),
+ * cc_stmt_line: one line of the external wallet's
+ * statement (see cc_stmt.h),
  *
  *   key,uid,amount_cents,currency,applied_at_ms
  *
@@ -9,8 +9,8 @@
  * allocation, no MySQL: the fuzz build links it alone.
  */
 
-#ifndef CC_RECONCILE_STATEMENT_LINE_H
-#define CC_RECONCILE_STATEMENT_LINE_H
+#ifndef CC_STMT_LINE_H
+#define CC_STMT_LINE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,4 +42,4 @@ typedef struct {
 int cc_stmt_line_parse(const char *p, size_t len, cc_stmt_line_t *l,
     const char **why);
 
-#endif /* CC_RECONCILE_STATEMENT_LINE_H */
+#endif /* CC_STMT_LINE_H */

@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_statement: the three-way reconcile (see the header).
+ * cc_stmt: the three-way reconcile (see the header).
  *
  * The statement's lines of the campaign are held in memory, sorted by key
  * (about 120 bytes a line: O(statement) memory, the awards are streamed).
@@ -33,8 +33,8 @@
 
 #include "cc_ids.h"
 #include "cc_ledger.h"
-#include "cc_reconcile_statement.h"
-#include "cc_reconcile_statement_line.h"
+#include "cc_stmt.h"
+#include "cc_stmt_line.h"
 #include "cc_sqlbuf.h"
 #include "cc_wallet.h"
 #include "cc_worker.h"

@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_statement: the three-way reconcile (三方对账) of
+ * cc_stmt: the three-way reconcile (三方对账) of
  * `cc-reconcile --money --statement FILE`: the awards, the ledger's
  * two-phase transfers and the external wallet's statement.
  *
@@ -27,8 +27,8 @@
  * new key.  Nothing else is touched.
  */
 
-#ifndef CC_RECONCILE_STATEMENT_H
-#define CC_RECONCILE_STATEMENT_H
+#ifndef CC_STMT_H
+#define CC_STMT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -87,4 +87,4 @@ void cc_stmt_finish(cc_stmt_t *t, cc_stmt_break_pt brk, void *ctx);
  */
 unsigned long long cc_stmt_repair(cc_stmt_t *t, cc_store_t *st);
 
-#endif /* CC_RECONCILE_STATEMENT_H */
+#endif /* CC_STMT_H */

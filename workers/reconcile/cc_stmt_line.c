@@ -1,5 +1,5 @@
 /*
- * cc_reconcile_statement_line: one statement line (see the header).
+ * cc_stmt_line: one statement line (see the header).
  *
  * The line is cut at its commas by length, not by strlen or strsep, so a
  * NUL cannot shorten a field unseen; each number goes through the strict
@@ -11,7 +11,7 @@
 #include "cc_campaign.h"
 #include "cc_event.h"
 #include "cc_ids.h"
-#include "cc_reconcile_statement_line.h"
+#include "cc_stmt_line.h"
 
 
 int

@@ -1,5 +1,5 @@
 /*
- * Unit tests of workers/reconcile/cc_reconcile_statement_line.c: one line of the
+ * Unit tests of workers/reconcile/cc_stmt_line.c: one line of the
  * wallet's statement.  Each rejection is a bad line, which cc-reconcile
  * reports by its number and refuses the statement (t/072).  The old
  * reader cut a line at a NUL (strlen on getline's buffer) and read
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc_reconcile_statement_line.h"
+#include "cc_stmt_line.h"
 
 
 #define LINE_OK  "cny2027:7,7,100,CNY,1764240000123"
