@@ -33,7 +33,7 @@
  * Output: a JSON-lines stats file (--stats, default stdout): one line a
  * second, then one total line.  A progress line on stderr each second.
  *
- * The parts, one concern a file (their shared state is cl_run_t,
+ * The parts, one concern a file (their shared state is cc_load_run_t,
  * cc_load.h):
  *
  *   cc_load.c          the options, the loop, the exit code
@@ -68,19 +68,19 @@
 #include "cc_load_stats.h"
 
 
-volatile sig_atomic_t  cl_stop;
+volatile sig_atomic_t  cc_load_stop;
 
 
 static void
-cl_on_signal(int sig)
+cc_load_on_signal(int sig)
 {
     (void) sig;
-    cl_stop = 1;
+    cc_load_stop = 1;
 }
 
 
 uint64_t
-cl_now_ns(void)
+cc_load_now_ns(void)
 {
     struct timespec  ts;
 
@@ -90,7 +90,7 @@ cl_now_ns(void)
 
 
 void
-cl_die(const char *fmt, ...)
+cc_load_die(const char *fmt, ...)
 {
     va_list  ap;
 
@@ -107,7 +107,7 @@ cl_die(const char *fmt, ...)
 
 
 static void
-cl_usage(FILE *f)
+cc_load_usage(FILE *f)
 {
     fputs(
 "usage: cc-load PHASE --url URL --users N [options]\n"
@@ -162,28 +162,29 @@ cl_usage(FILE *f)
 
 
 static uint64_t
-cl_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max)
+cc_load_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max)
 {
     char                *end;
     unsigned long long   n;
 
     if (*v < '0' || *v > '9') {
-        cl_die("%s: not a number: \"%s\"", opt, v);
+        cc_load_die("%s: not a number: \"%s\"", opt, v);
     }
     errno = 0;
     n = strtoull(v, &end, 10);
     if (errno != 0 || *end != '\0') {
-        cl_die("%s: not a number: \"%s\"", opt, v);
+        cc_load_die("%s: not a number: \"%s\"", opt, v);
     }
     if (n < min || n > max) {
-        cl_die("%s: %s is outside %" PRIu64 "..%" PRIu64, opt, v, min, max);
+        cc_load_die("%s: %s is outside %" PRIu64 "..%" PRIu64, opt, v, min,
+                    max);
     }
     return n;
 }
 
 
 static double
-cl_parse_pct(const char *opt, const char *v)
+cc_load_parse_pct(const char *opt, const char *v)
 {
     char    *end;
     double   d;
@@ -191,7 +192,7 @@ cl_parse_pct(const char *opt, const char *v)
     errno = 0;
     d = strtod(v, &end);
     if (errno != 0 || end == v || *end != '\0' || !(d >= 0 && d <= 100)) {
-        cl_die("%s: not a percentage 0..100: \"%s\"", opt, v);
+        cc_load_die("%s: not a percentage 0..100: \"%s\"", opt, v);
     }
     return d;
 }
@@ -199,7 +200,7 @@ cl_parse_pct(const char *opt, const char *v)
 
 /* a grant id or an id prefix: a request id (cc_ids) of at most max bytes */
 static int
-cl_id_ok(const char *s, size_t max)
+cc_load_id_ok(const char *s, size_t max)
 {
     size_t  n;
 
@@ -215,7 +216,7 @@ cl_id_ok(const char *s, size_t max)
  * when it has no port.
  */
 static void
-cl_parse_url(cl_opts_t *o)
+cc_load_parse_url(cc_load_opts_t *o)
 {
     int               rc;
     char              auth[CC_ADDR_HOST_MAX + 16], portbuf[8];
@@ -225,15 +226,15 @@ cl_parse_url(cl_opts_t *o)
     struct addrinfo   hints, *res;
 
     if (strncmp(o->url, "http://", 7) != 0) {
-        cl_die("--url: must start with http:// : \"%s\"", o->url);
+        cc_load_die("--url: must start with http:// : \"%s\"", o->url);
     }
     p = o->url + 7;
     alen = strcspn(p, "/");
     if (p[alen] != '\0' && strcmp(p + alen, "/") != 0) {
-        cl_die("--url: bad URL \"%s\" (no path is taken)", o->url);
+        cc_load_die("--url: bad URL \"%s\" (no path is taken)", o->url);
     }
     if (alen >= sizeof(auth) - 3) {
-        cl_die("--url: host too long in \"%s\"", o->url);
+        cc_load_die("--url: host too long in \"%s\"", o->url);
     }
 
     /* the port's ':' is past the brackets of an IPv6 literal */
@@ -243,7 +244,7 @@ cl_parse_url(cl_opts_t *o)
              memchr(close, ':', alen - (size_t) (close - p)) ? "" : ":80");
 
     if (cc_addr_parse(auth, strlen(auth), &a, &why) != 0) {
-        cl_die("--url: %s in \"%s\"", why, o->url);
+        cc_load_die("--url: %s in \"%s\"", why, o->url);
     }
     /* the Host header: the URL's authority as written */
     snprintf(o->host, sizeof(o->host), "%.*s", (int) alen, p);
@@ -253,7 +254,8 @@ cl_parse_url(cl_opts_t *o)
     hints.ai_socktype = SOCK_STREAM;
     rc = getaddrinfo(a.host, portbuf, &hints, &res);
     if (rc != 0) {
-        cl_die("--url: cannot resolve \"%s\": %s", a.host, gai_strerror(rc));
+        cc_load_die("--url: cannot resolve \"%s\": %s", a.host,
+                    gai_strerror(rc));
     }
     memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
     o->addrlen = res->ai_addrlen;
@@ -262,7 +264,7 @@ cl_parse_url(cl_opts_t *o)
 
 
 static void
-cl_parse_opts(cl_opts_t *o, int argc, char **argv)
+cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
 {
     enum {
         OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
@@ -313,155 +315,156 @@ cl_parse_opts(cl_opts_t *o, int argc, char **argv)
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0
                       || strcmp(argv[1], "-h") == 0))
     {
-        cl_usage(stdout);
+        cc_load_usage(stdout);
         exit(0);
     }
     if (argc < 2 || argv[1][0] == '-') {
-        cl_usage(stderr);
-        cl_die("the first argument is the phase: grant, flip or claim");
+        cc_load_usage(stderr);
+        cc_load_die("the first argument is the phase: grant, flip or claim");
     }
     phase = argv[1];
     if (strcmp(phase, "grant") == 0) {
-        o->phase = CL_PHASE_GRANT;
+        o->phase = CC_LOAD_PHASE_GRANT;
     } else if (strcmp(phase, "flip") == 0) {
-        o->phase = CL_PHASE_FLIP;
+        o->phase = CC_LOAD_PHASE_FLIP;
     } else if (strcmp(phase, "claim") == 0) {
-        o->phase = CL_PHASE_CLAIM;
+        o->phase = CC_LOAD_PHASE_CLAIM;
     } else {
-        cl_die("unknown phase \"%s\" (grant, flip or claim)", phase);
+        cc_load_die("unknown phase \"%s\" (grant, flip or claim)", phase);
     }
 
     optind = 2;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
-            cl_usage(stdout);
+            cc_load_usage(stdout);
             exit(0);
         case OPT_URL:
             o->url = optarg;
             break;
         case OPT_USERS:
-            o->users = cl_parse_u64("--users", optarg, 1, 1000000000);
+            o->users = cc_load_parse_u64("--users", optarg, 1, 1000000000);
             break;
         case OPT_FIRST:
-            o->first_uid = cl_parse_u64("--first-uid", optarg, 1,
+            o->first_uid = cc_load_parse_u64("--first-uid", optarg, 1,
                                         UINT64_MAX / 2);
             break;
         case OPT_CONC:
-            o->conc = (unsigned) cl_parse_u64("--conc", optarg, 1, 60000);
+            o->conc = (unsigned) cc_load_parse_u64("--conc", optarg, 1, 60000);
             break;
         case OPT_STATS:
             o->stats_path = optarg;
             break;
         case OPT_TIMEOUT:
-            o->timeout_ms = (unsigned) cl_parse_u64("--timeout", optarg,
+            o->timeout_ms = (unsigned) cc_load_parse_u64("--timeout", optarg,
                                                     1, 600000);
             break;
         case OPT_TRIES:
-            o->max_tries = (unsigned) cl_parse_u64("--max-tries", optarg,
+            o->max_tries = (unsigned) cc_load_parse_u64("--max-tries", optarg,
                                                    1, 1000);
             break;
         case OPT_SECRET:
             o->secret_path = optarg;
             break;
         case OPT_TTL:
-            o->token_ttl = (long) cl_parse_u64("--token-ttl", optarg, 1,
+            o->token_ttl = (long) cc_load_parse_u64("--token-ttl", optarg, 1,
                                                100000000);
             break;
         case OPT_RATE:
-            o->rate = cl_parse_u64("--rate", optarg, 0, 10000000);
+            o->rate = cc_load_parse_u64("--rate", optarg, 0, 10000000);
             break;
         case OPT_QUIET:
             o->quiet = 1;
             break;
         case OPT_CHANCES:
-            o->chances = (unsigned) cl_parse_u64("--chances", optarg,
+            o->chances = (unsigned) cc_load_parse_u64("--chances", optarg,
                                                  1, 100000);
-            seen_phase_opt |= 1 << CL_PHASE_GRANT;
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_GRANT;
             break;
         case OPT_GRANT_ID:
-            if (!cl_id_ok(optarg, 64)) {
-                cl_die("--grant-id: 1..64 of [A-Za-z0-9_-]: \"%s\"", optarg);
+            if (!cc_load_id_ok(optarg, 64)) {
+                cc_load_die("--grant-id: 1..64 of [A-Za-z0-9_-]: \"%s\"",
+                            optarg);
             }
             o->grant_id = optarg;
-            seen_phase_opt |= 1 << CL_PHASE_GRANT;
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_GRANT;
             break;
         case OPT_RETRY:
-            o->retry_pct = cl_parse_pct("--retry-pct", optarg);
-            seen_phase_opt |= 1 << CL_PHASE_FLIP;
+            o->retry_pct = cc_load_parse_pct("--retry-pct", optarg);
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
             break;
         case OPT_COMBINE:
             o->combine = 1;
-            seen_phase_opt |= 1 << CL_PHASE_FLIP;
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
             break;
         case OPT_KINDS:
-            o->kinds = (unsigned) cl_parse_u64("--kinds", optarg, 2,
-                                               CL_KINDS_MAX);
-            seen_phase_opt |= 1 << CL_PHASE_FLIP;
+            o->kinds = (unsigned) cc_load_parse_u64("--kinds", optarg, 2,
+                                               CC_LOAD_KINDS_MAX);
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
             break;
         case OPT_MAX_FLIPS:
-            o->max_flips = (unsigned) cl_parse_u64("--max-flips", optarg,
+            o->max_flips = (unsigned) cc_load_parse_u64("--max-flips", optarg,
                                                    0, 100000);
-            seen_phase_opt |= 1 << CL_PHASE_FLIP;
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
             break;
         case OPT_PREFIX:
             /* with "-" and up to 10 digits the id stays within 64 */
-            if (!cl_id_ok(optarg, 50)) {
-                cl_die("--rid-prefix: 1..50 of [A-Za-z0-9_-]: \"%s\"",
+            if (!cc_load_id_ok(optarg, 50)) {
+                cc_load_die("--rid-prefix: 1..50 of [A-Za-z0-9_-]: \"%s\"",
                        optarg);
             }
             o->rid_prefix = optarg;
-            seen_phase_opt |= 1 << CL_PHASE_FLIP;
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
             break;
         case OPT_SEED:
-            o->seed = cl_parse_u64("--seed", optarg, 0, UINT64_MAX);
+            o->seed = cc_load_parse_u64("--seed", optarg, 0, UINT64_MAX);
             break;
         case OPT_PCT:
-            o->claim_pct = cl_parse_pct("--pct", optarg);
-            seen_phase_opt |= 1 << CL_PHASE_CLAIM;
+            o->claim_pct = cc_load_parse_pct("--pct", optarg);
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_CLAIM;
             break;
         default:
             /* getopt_long said which option */
-            cl_die("see cc-load --help");
+            cc_load_die("see cc-load --help");
         }
     }
     if (optind < argc) {
-        cl_die("unexpected argument \"%s\"", argv[optind]);
+        cc_load_die("unexpected argument \"%s\"", argv[optind]);
     }
     if (seen_phase_opt & ~(1 << o->phase)) {
-        cl_die("an option of another phase was given to %s (see --help)",
+        cc_load_die("an option of another phase was given to %s (see --help)",
                phase);
     }
     if (o->url == NULL) {
-        cl_die("--url is required");
+        cc_load_die("--url is required");
     }
     if (o->users == 0) {
-        cl_die("--users is required");
+        cc_load_die("--users is required");
     }
     if (o->first_uid + o->users - 1 < o->first_uid) {
-        cl_die("--first-uid + --users overflows");
+        cc_load_die("--first-uid + --users overflows");
     }
-    if (o->phase == CL_PHASE_GRANT && o->chances == 0) {
-        cl_die("grant: --chances is required");
+    if (o->phase == CC_LOAD_PHASE_GRANT && o->chances == 0) {
+        cc_load_die("grant: --chances is required");
     }
-    if (o->phase == CL_PHASE_GRANT && o->secret_path != NULL) {
-        cl_die("grant: --secret is not taken (grants use X-CC-Uid on the"
+    if (o->phase == CC_LOAD_PHASE_GRANT && o->secret_path != NULL) {
+        cc_load_die("grant: --secret is not taken (grants use X-CC-Uid on the"
                " internal port)");
     }
-    cl_parse_url(o);
+    cc_load_parse_url(o);
 
     if (o->secret_path != NULL
         && cc_token_load_secret(o->secret_path, o->secret,
                                 sizeof(o->secret), &o->secret_len,
                                 err, sizeof(err)) != 0)
     {
-        cl_die("--secret: %s", err);
+        cc_load_die("--secret: %s", err);
     }
 }
 
 
 static void
-cl_raise_nofile(unsigned need)
+cc_load_raise_nofile(unsigned need)
 {
     struct rlimit  rl;
 
@@ -473,7 +476,7 @@ cl_raise_nofile(unsigned need)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur < need + 16) {
-        cl_die("--conc %u needs %u open files; the limit is %lu", need,
+        cc_load_die("--conc %u needs %u open files; the limit is %lu", need,
                need + 16, (unsigned long) rl.rlim_cur);
     }
 }
@@ -482,86 +485,86 @@ cl_raise_nofile(unsigned need)
 int
 main(int argc, char **argv)
 {
-    static cl_run_t     run;
-    cl_run_t           *r = &run;
-    struct epoll_event  evs[1024];
-    struct sigaction    sa;
-    uint64_t            next_tick, next_second;
-    unsigned            i;
-    int                 n, k, rc = 0;
+    static cc_load_run_t  run;
+    cc_load_run_t        *r = &run;
+    struct epoll_event    evs[1024];
+    struct sigaction      sa;
+    uint64_t              next_tick, next_second;
+    unsigned              i;
+    int                   n, k, rc = 0;
 
-    cl_parse_opts(&r->o, argc, argv);
+    cc_load_parse_opts(&r->o, argc, argv);
     if ((uint64_t) r->o.conc > r->o.users) {
         r->o.conc = (unsigned) r->o.users;
     }
-    cl_raise_nofile(r->o.conc);
+    cc_load_raise_nofile(r->o.conc);
 
     if (r->o.stats_path == NULL || strcmp(r->o.stats_path, "-") == 0) {
         r->stats = stdout;
     } else {
         r->stats = fopen(r->o.stats_path, "w");
         if (r->stats == NULL) {
-            cl_die("--stats: cannot write %s: %s", r->o.stats_path,
+            cc_load_die("--stats: cannot write %s: %s", r->o.stats_path,
                    strerror(errno));
         }
     }
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = cl_on_signal;
+    sa.sa_handler = cc_load_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (r->epfd < 0) {
-        cl_die("epoll_create1: %s", strerror(errno));
+        cc_load_die("epoll_create1: %s", strerror(errno));
     }
-    r->conns = calloc(r->o.conc, sizeof(cl_conn_t));
+    r->conns = calloc(r->o.conc, sizeof(cc_load_conn_t));
     if (r->conns == NULL) {
-        cl_die("out of memory for %u connections", r->o.conc);
+        cc_load_die("out of memory for %u connections", r->o.conc);
     }
     r->next_uid = r->o.first_uid;
     r->end_uid = r->o.first_uid + r->o.users;
-    r->t0 = cl_now_ns();
+    r->t0 = cc_load_now_ns();
     r->wall0_ms = cc_now_ms();
-    next_tick = r->t0 + CL_TICK_MS * 1000000ULL;
+    next_tick = r->t0 + CC_LOAD_TICK_MS * 1000000ULL;
     next_second = r->t0 + 1000000000ULL;
 
     for (i = 0; i < r->o.conc; i++) {
         r->conns[i].fd = -1;
-        cl_session_start(r, &r->conns[i]);
+        cc_load_session_start(r, &r->conns[i]);
     }
 
     /*
-     * One thread: epoll for the sockets, a tick every CL_TICK_MS for the
+     * One thread: epoll for the sockets, a tick every CC_LOAD_TICK_MS for the
      * deadlines and backoffs (and, with --rate, the sessions whose time
      * has come), a stats line every second.  On SIGINT or SIGTERM no new
      * session starts; those running finish.
      */
-    while (r->active > 0 || (!cl_stop && r->next_uid < r->end_uid)) {
-        n = epoll_wait(r->epfd, evs, 1024, CL_TICK_MS);
+    while (r->active > 0 || (!cc_load_stop && r->next_uid < r->end_uid)) {
+        n = epoll_wait(r->epfd, evs, 1024, CC_LOAD_TICK_MS);
         if (n < 0 && errno != EINTR) {
-            cl_die("epoll_wait: %s", strerror(errno));
+            cc_load_die("epoll_wait: %s", strerror(errno));
         }
         for (k = 0; k < n; k++) {
-            cl_on_event(r, evs[k].data.ptr, evs[k].events);
+            cc_load_on_event(r, evs[k].data.ptr, evs[k].events);
         }
-        if (cl_now_ns() >= next_tick) {
-            cl_tick(r);
-            next_tick = cl_now_ns() + CL_TICK_MS * 1000000ULL;
+        if (cc_load_now_ns() >= next_tick) {
+            cc_load_tick(r);
+            next_tick = cc_load_now_ns() + CC_LOAD_TICK_MS * 1000000ULL;
         }
-        if (cl_now_ns() >= next_second) {
-            cl_second(r);
+        if (cc_load_now_ns() >= next_second) {
+            cc_load_second(r);
             next_second += 1000000000ULL;
         }
     }
     if (r->sec.sent || r->sec.answered) {
-        cl_second(r);
+        cc_load_second(r);
     }
-    cl_total(r);
+    cc_load_total(r);
 
     for (i = 0; i < r->o.conc; i++) {
-        cl_close_fd(r, &r->conns[i]);
+        cc_load_close_fd(r, &r->conns[i]);
     }
     free(r->conns);
     close(r->epfd);
@@ -570,7 +573,7 @@ main(int argc, char **argv)
         rc = 2;
     }
     if (r->gave_up || r->retries_differ || r->dup_draw_ids
-        || r->bad_answers || cl_stop)
+        || r->bad_answers || cc_load_stop)
     {
         rc = 1;
     }

@@ -1,6 +1,6 @@
 /*
  * cc_load.h: the state of a cc-load run, shared by its parts
- * (tools/cc_load*.c): the options, a user's session, a connection, the
+ * (tools/load/cc_load*.c): the options, a user's session, a connection, the
  * counters.  cc_load.c owns the run (main: the options, the loop, the
  * exit code); cc_load_http.c drives the connections, cc_load_session.c
  * the sessions, cc_load_stats.c writes the stats.
@@ -19,138 +19,138 @@
 #include "cc_token.h"
 
 
-#define CL_KINDS_MAX     16
-#define CL_RBUF          16384     /* an answer, headers included */
-#define CL_WBUF          1024      /* a request */
-#define CL_BODY_MAX      4096
-#define CL_TICK_MS       10        /* timeouts and backoffs are checked */
-#define CL_STATUS_MAX    600
+#define CC_LOAD_KINDS_MAX     16
+#define CC_LOAD_RBUF          16384     /* an answer, headers included */
+#define CC_LOAD_WBUF          1024      /* a request */
+#define CC_LOAD_BODY_MAX      4096
+#define CC_LOAD_TICK_MS       10        /* timeouts and backoffs are checked */
+#define CC_LOAD_STATUS_MAX    600
 
 typedef enum {
-    CL_PHASE_GRANT,
-    CL_PHASE_FLIP,
-    CL_PHASE_CLAIM
-} cl_phase_e;
+    CC_LOAD_PHASE_GRANT,
+    CC_LOAD_PHASE_FLIP,
+    CC_LOAD_PHASE_CLAIM
+} cc_load_phase_e;
 
 typedef enum {
-    CL_EP_GRANT,
-    CL_EP_FLIP,
-    CL_EP_COMBINE,
-    CL_EP_AWARD,
-    CL_EP_CLAIM,
-    CL_EP_N
-} cl_ep_e;
+    CC_LOAD_EP_GRANT,
+    CC_LOAD_EP_FLIP,
+    CC_LOAD_EP_COMBINE,
+    CC_LOAD_EP_AWARD,
+    CC_LOAD_EP_CLAIM,
+    CC_LOAD_EP_N
+} cc_load_ep_e;
 
 typedef enum {
-    CL_ERR_CONNECT,
-    CL_ERR_TIMEOUT,
-    CL_ERR_RESET,
-    CL_ERR_BAD_RESPONSE,
-    CL_ERR_N
-} cl_err_e;
+    CC_LOAD_ERR_CONNECT,
+    CC_LOAD_ERR_TIMEOUT,
+    CC_LOAD_ERR_RESET,
+    CC_LOAD_ERR_BAD_RESPONSE,
+    CC_LOAD_ERR_N
+} cc_load_err_e;
 
 typedef enum {
-    CL_C_FREE,          /* no session */
-    CL_C_CONNECTING,
-    CL_C_WRITING,
-    CL_C_READING,
-    CL_C_WAITING        /* backoff before a resend */
-} cl_state_e;
+    CC_LOAD_C_FREE,          /* no session */
+    CC_LOAD_C_CONNECTING,
+    CC_LOAD_C_WRITING,
+    CC_LOAD_C_READING,
+    CC_LOAD_C_WAITING        /* backoff before a resend */
+} cc_load_state_e;
 
 /* one user's run: what it sends next and what its answers said */
 typedef struct {
-    uint64_t     uid;
-    cl_ep_e      ep;              /* the request in flight or next */
-    unsigned     flip_no;         /* request id <prefix>-<flip_no> */
-    unsigned     tries;           /* sends of the current request */
-    int          client_retry;    /* this send repeats an answered id */
-    int64_t      chances_left;    /* from the last flip answer, -1: none */
-    uint64_t     max_seq;         /* the newest draw seen */
-    uint32_t     cards[CL_KINDS_MAX];
-    int          combine_sent;
-    size_t       last_len;
-    char         last_body[256];  /* the answer a client retry must get */
-    char         token[CC_TOKEN_MAX + 1];
-} cl_session_t;
+    uint64_t      uid;
+    cc_load_ep_e  ep;              /* the request in flight or next */
+    unsigned      flip_no;         /* request id <prefix>-<flip_no> */
+    unsigned      tries;           /* sends of the current request */
+    int           client_retry;    /* this send repeats an answered id */
+    int64_t       chances_left;    /* from the last flip answer, -1: none */
+    uint64_t      max_seq;         /* the newest draw seen */
+    uint32_t      cards[CC_LOAD_KINDS_MAX];
+    int           combine_sent;
+    size_t        last_len;
+    char          last_body[256];  /* the answer a client retry must get */
+    char          token[CC_TOKEN_MAX + 1];
+} cc_load_session_t;
 
 typedef struct {
-    int          fd;
-    cl_state_e   state;
-    int          used;            /* answered requests on this fd */
-    uint64_t     t_sent;          /* ns, first byte of the request */
-    uint64_t     deadline;        /* ns */
-    uint64_t     resume_at;       /* ns, CL_C_WAITING */
-    size_t       wlen;
-    size_t       woff;
-    size_t       rlen;
-    char         wbuf[CL_WBUF];
-    char         rbuf[CL_RBUF];
-    cl_session_t s;
-} cl_conn_t;
+    int                fd;
+    cc_load_state_e    state;
+    int                used;            /* answered requests on this fd */
+    uint64_t           t_sent;          /* ns, first byte of the request */
+    uint64_t           deadline;        /* ns */
+    uint64_t           resume_at;       /* ns, CC_LOAD_C_WAITING */
+    size_t             wlen;
+    size_t             woff;
+    size_t             rlen;
+    char               wbuf[CC_LOAD_WBUF];
+    char               rbuf[CC_LOAD_RBUF];
+    cc_load_session_t  s;
+} cc_load_conn_t;
 
 /* the counters of one second, and of the whole run */
 typedef struct {
-    uint64_t     sent;
-    uint64_t     answered;
-    uint64_t     status[CL_STATUS_MAX];
-    uint64_t     errors;
-    uint64_t     draws;
-    cl_hist_t    lat;
-} cl_second_t;
+    uint64_t        sent;
+    uint64_t        answered;
+    uint64_t        status[CC_LOAD_STATUS_MAX];
+    uint64_t        errors;
+    uint64_t        draws;
+    cc_load_hist_t  lat;
+} cc_load_second_t;
 
 typedef struct {
-    cl_phase_e   phase;
-    const char  *url;
-    char         host[256];       /* Host header: host[:port] */
+    cc_load_phase_e  phase;
+    const char      *url;
+    char             host[256];       /* Host header: host[:port] */
     struct sockaddr_storage addr;
-    socklen_t    addrlen;
-    uint64_t     users;
-    uint64_t     first_uid;
-    unsigned     conc;
-    const char  *stats_path;
-    unsigned     timeout_ms;
-    unsigned     max_tries;
-    const char  *secret_path;
-    unsigned char secret[CC_TOKEN_SECRET_MAX];
-    size_t       secret_len;
-    long         token_ttl;
-    unsigned     chances;
-    const char  *grant_id;
-    double       retry_pct;
-    int          combine;
-    unsigned     kinds;
-    unsigned     max_flips;
-    const char  *rid_prefix;
-    uint64_t     seed;
-    double       claim_pct;
-    uint64_t     rate;            /* sessions started a second, 0: all */
-    int          quiet;
-} cl_opts_t;
+    socklen_t        addrlen;
+    uint64_t         users;
+    uint64_t         first_uid;
+    unsigned         conc;
+    const char      *stats_path;
+    unsigned         timeout_ms;
+    unsigned         max_tries;
+    const char      *secret_path;
+    unsigned char    secret[CC_TOKEN_SECRET_MAX];
+    size_t           secret_len;
+    long             token_ttl;
+    unsigned         chances;
+    const char      *grant_id;
+    double           retry_pct;
+    int              combine;
+    unsigned         kinds;
+    unsigned         max_flips;
+    const char      *rid_prefix;
+    uint64_t         seed;
+    double           claim_pct;
+    uint64_t         rate;            /* sessions started a second, 0: all */
+    int              quiet;
+} cc_load_opts_t;
 
 typedef struct {
-    cl_opts_t    o;
-    FILE        *stats;
-    int          epfd;
-    cl_conn_t   *conns;
-    uint64_t     next_uid;        /* the next user to start */
-    uint64_t     end_uid;         /* first_uid + users */
-    uint64_t     users_done;
-    unsigned     active;
-    uint64_t     t0;              /* ns, monotonic */
-    int64_t      wall0_ms;
-    unsigned     second_no;
+    cc_load_opts_t   o;
+    FILE            *stats;
+    int              epfd;
+    cc_load_conn_t  *conns;
+    uint64_t         next_uid;        /* the next user to start */
+    uint64_t         end_uid;         /* first_uid + users */
+    uint64_t         users_done;
+    unsigned         active;
+    uint64_t         t0;              /* ns, monotonic */
+    int64_t          wall0_ms;
+    unsigned         second_no;
 
-    cl_second_t  sec;
-    cl_hist_t    lat_total;
-    uint64_t     sent;
-    uint64_t     answered;
-    uint64_t     status[CL_EP_N][CL_STATUS_MAX];
-    uint64_t     sent_ep[CL_EP_N];
-    uint64_t     errors[CL_ERR_N];
-    uint64_t     reconnects;      /* keep-alive closed by the server */
-    uint64_t     resends;         /* same request sent again on failure */
-    uint64_t     gave_up;
-    uint64_t     bad_answers;     /* 200 whose body is not the contract */
+    cc_load_second_t  sec;
+    cc_load_hist_t    lat_total;
+    uint64_t          sent;
+    uint64_t          answered;
+    uint64_t          status[CC_LOAD_EP_N][CC_LOAD_STATUS_MAX];
+    uint64_t          sent_ep[CC_LOAD_EP_N];
+    uint64_t          errors[CC_LOAD_ERR_N];
+    uint64_t          reconnects;      /* keep-alive closed by the server */
+    uint64_t          resends;         /* same request sent again on failure */
+    uint64_t          gave_up;
+    uint64_t          bad_answers;     /* 200 whose body is not the contract */
 
     uint64_t     chances_sum;     /* grant: chances in the answers */
 
@@ -161,7 +161,7 @@ typedef struct {
     uint64_t     retries_differ;
     uint64_t     dup_draw_ids;    /* a new request id answered an old draw */
     uint64_t     users_no_chances;
-    uint64_t     cards[CL_KINDS_MAX];
+    uint64_t     cards[CC_LOAD_KINDS_MAX];
     uint64_t     combined;        /* combine 200 with "combined":true */
 
     uint64_t     award_none;
@@ -170,17 +170,17 @@ typedef struct {
     uint64_t     award_cents;
     uint64_t     claims_sent;
     uint64_t     claimed_cents;   /* amounts of claims answered 200 */
-} cl_run_t;
+} cc_load_run_t;
 
 
 /* set by SIGINT and SIGTERM: no new session starts */
-extern volatile sig_atomic_t  cl_stop;
+extern volatile sig_atomic_t  cc_load_stop;
 
 /* monotonic ns */
-uint64_t cl_now_ns(void);
+uint64_t cc_load_now_ns(void);
 
 /* "cc-load: " and the message on stderr, then exit 2 */
-void cl_die(const char *fmt, ...)
+void cc_load_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
 

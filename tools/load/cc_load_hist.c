@@ -10,7 +10,7 @@
 
 
 static unsigned
-cl_hist_index(uint64_t v)
+cc_load_hist_index(uint64_t v)
 {
     int  msb, shift;
 
@@ -25,7 +25,7 @@ cl_hist_index(uint64_t v)
 
 /* the highest value of a bucket: a percentile never reads low */
 static uint64_t
-cl_hist_value(unsigned i)
+cc_load_hist_value(unsigned i)
 {
     unsigned  shift, mant;
 
@@ -39,9 +39,9 @@ cl_hist_value(unsigned i)
 
 
 void
-cl_hist_add(cl_hist_t *h, uint64_t v)
+cc_load_hist_add(cc_load_hist_t *h, uint64_t v)
 {
-    h->n[cl_hist_index(v)]++;
+    h->n[cc_load_hist_index(v)]++;
     h->count++;
     h->sum += v;
     if (v > h->max) {
@@ -51,11 +51,11 @@ cl_hist_add(cl_hist_t *h, uint64_t v)
 
 
 void
-cl_hist_merge(cl_hist_t *to, const cl_hist_t *from)
+cc_load_hist_merge(cc_load_hist_t *to, const cc_load_hist_t *from)
 {
     unsigned  i;
 
-    for (i = 0; i < CL_HIST_N; i++) {
+    for (i = 0; i < CC_LOAD_HIST_N; i++) {
         to->n[i] += from->n[i];
     }
     to->count += from->count;
@@ -68,7 +68,7 @@ cl_hist_merge(cl_hist_t *to, const cl_hist_t *from)
 
 /* the value at or below which a share q of the samples lie */
 uint64_t
-cl_hist_pct(const cl_hist_t *h, double q)
+cc_load_hist_pct(const cc_load_hist_t *h, double q)
 {
     uint64_t  rank, seen;
     unsigned  i;
@@ -81,10 +81,10 @@ cl_hist_pct(const cl_hist_t *h, double q)
         rank = 1;
     }
     seen = 0;
-    for (i = 0; i < CL_HIST_N; i++) {
+    for (i = 0; i < CC_LOAD_HIST_N; i++) {
         seen += h->n[i];
         if (seen >= rank) {
-            uint64_t  v = cl_hist_value(i);
+            uint64_t  v = cc_load_hist_value(i);
             return v < h->max ? v : h->max;
         }
     }
@@ -93,15 +93,15 @@ cl_hist_pct(const cl_hist_t *h, double q)
 
 
 cJSON *
-cl_hist_json(const cl_hist_t *h, int full)
+cc_load_hist_json(const cc_load_hist_t *h, int full)
 {
     cJSON  *o = cJSON_CreateObject();
 
-    cJSON_AddNumberToObject(o, "p50", (double) cl_hist_pct(h, 0.50));
-    cJSON_AddNumberToObject(o, "p90", (double) cl_hist_pct(h, 0.90));
-    cJSON_AddNumberToObject(o, "p99", (double) cl_hist_pct(h, 0.99));
+    cJSON_AddNumberToObject(o, "p50", (double) cc_load_hist_pct(h, 0.50));
+    cJSON_AddNumberToObject(o, "p90", (double) cc_load_hist_pct(h, 0.90));
+    cJSON_AddNumberToObject(o, "p99", (double) cc_load_hist_pct(h, 0.99));
     if (full) {
-        cJSON_AddNumberToObject(o, "p999", (double) cl_hist_pct(h, 0.999));
+        cJSON_AddNumberToObject(o, "p999", (double) cc_load_hist_pct(h, 0.999));
         cJSON_AddNumberToObject(o, "mean", h->count
                                 ? (double) (h->sum / h->count) : 0);
     }

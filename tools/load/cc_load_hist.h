@@ -17,24 +17,24 @@
  * v if v < 64, else (msb - 5) * 32 + (v >> (msb - 5)); the mantissa
  * v >> (msb - 5) is 32..63, so the indexes run on without gaps.
  */
-#define CL_HIST_N        ((63 - 5) * 32 + 64)
+#define CC_LOAD_HIST_N        ((63 - 5) * 32 + 64)
 
 typedef struct {
-    uint64_t     n[CL_HIST_N];
+    uint64_t     n[CC_LOAD_HIST_N];
     uint64_t     count;
     uint64_t     max;
     uint64_t     sum;
-} cl_hist_t;
+} cc_load_hist_t;
 
 
-void cl_hist_add(cl_hist_t *h, uint64_t v);
-void cl_hist_merge(cl_hist_t *to, const cl_hist_t *from);
+void cc_load_hist_add(cc_load_hist_t *h, uint64_t v);
+void cc_load_hist_merge(cc_load_hist_t *to, const cc_load_hist_t *from);
 
 /* the value at or below which a share q of the samples lie */
-uint64_t cl_hist_pct(const cl_hist_t *h, double q);
+uint64_t cc_load_hist_pct(const cc_load_hist_t *h, double q);
 
 /* {p50, p90, p99[, p999, mean], max}; full adds the bracketed */
-cJSON *cl_hist_json(const cl_hist_t *h, int full);
+cJSON *cc_load_hist_json(const cc_load_hist_t *h, int full);
 
 
 #endif /* CC_LOAD_HIST_H */

@@ -24,7 +24,7 @@
 
 
 void
-cl_close_fd(cl_run_t *r, cl_conn_t *c)
+cc_load_close_fd(cc_load_run_t *r, cc_load_conn_t *c)
 {
     if (c->fd >= 0) {
         epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -37,7 +37,7 @@ cl_close_fd(cl_run_t *r, cl_conn_t *c)
 
 /* 50 ms doubling to 1 s by the sends so far */
 static unsigned
-cl_backoff_ms(unsigned tries)
+cc_load_backoff_ms(unsigned tries)
 {
     unsigned  ms = 50;
 
@@ -50,17 +50,17 @@ cl_backoff_ms(unsigned tries)
 
 /* the session waits its backoff, then sends its current request again */
 void
-cl_retry(cl_run_t *r, cl_conn_t *c)
+cc_load_retry(cc_load_run_t *r, cc_load_conn_t *c)
 {
     if (c->s.tries >= r->o.max_tries) {
         r->gave_up++;
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
     }
     r->resends++;
-    c->state = CL_C_WAITING;
-    c->resume_at = cl_now_ns()
-                   + (uint64_t) cl_backoff_ms(c->s.tries) * 1000000ULL;
+    c->state = CC_LOAD_C_WAITING;
+    c->resume_at = cc_load_now_ns()
+                   + (uint64_t) cc_load_backoff_ms(c->s.tries) * 1000000ULL;
 }
 
 
@@ -73,25 +73,25 @@ cl_retry(cl_run_t *r, cl_conn_t *c)
  * gives up after --max-tries sends.
  */
 static void
-cl_fail(cl_run_t *r, cl_conn_t *c, cl_err_e err)
+cc_load_fail(cc_load_run_t *r, cc_load_conn_t *c, cc_load_err_e err)
 {
-    int  stale = (err == CL_ERR_RESET && c->used > 0 && c->rlen == 0
-                  && c->state != CL_C_CONNECTING);
+    int  stale = (err == CC_LOAD_ERR_RESET && c->used > 0 && c->rlen == 0
+                  && c->state != CC_LOAD_C_CONNECTING);
 
-    cl_close_fd(r, c);
+    cc_load_close_fd(r, c);
     if (stale) {
         r->reconnects++;
-        cl_send(r, c);
+        cc_load_send(r, c);
         return;
     }
     r->errors[err]++;
     r->sec.errors++;
-    cl_retry(r, c);
+    cc_load_retry(r, c);
 }
 
 
 static int
-cl_connect(cl_run_t *r, cl_conn_t *c)
+cc_load_connect(cc_load_run_t *r, cc_load_conn_t *c)
 {
     struct epoll_event  ev;
     int                 fd, one = 1;
@@ -106,22 +106,22 @@ cl_connect(cl_run_t *r, cl_conn_t *c)
     ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
     ev.data.ptr = c;
     if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        cl_close_fd(r, c);
+        cc_load_close_fd(r, c);
         return -1;
     }
     if (connect(fd, (struct sockaddr *) &r->o.addr, r->o.addrlen) != 0
         && errno != EINPROGRESS)
     {
-        cl_close_fd(r, c);
+        cc_load_close_fd(r, c);
         return -1;
     }
-    c->state = CL_C_CONNECTING;
+    c->state = CC_LOAD_C_CONNECTING;
     return 0;
 }
 
 
 static void
-cl_write(cl_run_t *r, cl_conn_t *c)
+cc_load_write(cc_load_run_t *r, cc_load_conn_t *c)
 {
     ssize_t  n;
 
@@ -131,22 +131,22 @@ cl_write(cl_run_t *r, cl_conn_t *c)
             if (errno == EAGAIN || errno == EINTR) {
                 return;
             }
-            cl_fail(r, c, CL_ERR_RESET);
+            cc_load_fail(r, c, CC_LOAD_ERR_RESET);
             return;
         }
         c->woff += (size_t) n;
     }
-    c->state = CL_C_READING;
+    c->state = CC_LOAD_C_READING;
 }
 
 
 /* sends the session's current request, on the open connection or a new one */
 void
-cl_send(cl_run_t *r, cl_conn_t *c)
+cc_load_send(cc_load_run_t *r, cc_load_conn_t *c)
 {
-    uint64_t  now = cl_now_ns();
+    uint64_t  now = cc_load_now_ns();
 
-    cl_build_request(r, c);
+    cc_load_build_request(r, c);
     c->s.tries++;
     c->t_sent = now;
     c->deadline = now + (uint64_t) r->o.timeout_ms * 1000000ULL;
@@ -155,13 +155,13 @@ cl_send(cl_run_t *r, cl_conn_t *c)
     r->sec.sent++;
 
     if (c->fd < 0) {
-        if (cl_connect(r, c) != 0) {
-            cl_fail(r, c, CL_ERR_CONNECT);
+        if (cc_load_connect(r, c) != 0) {
+            cc_load_fail(r, c, CC_LOAD_ERR_CONNECT);
         }
         return;
     }
-    c->state = CL_C_WRITING;
-    cl_write(r, c);
+    c->state = CC_LOAD_C_WRITING;
+    cc_load_write(r, c);
 }
 
 
@@ -172,7 +172,8 @@ cl_send(cl_run_t *r, cl_conn_t *c)
  * either ends with the connection (not used by nginx for these answers).
  */
 static int
-cl_parse(cl_conn_t *c, int *status, char *body, size_t *blen, int *close_after)
+cc_load_parse(cc_load_conn_t *c, int *status, char *body, size_t *blen,
+    int *close_after)
 {
     char    *end, *p, *line, *le;
     size_t   hlen, cl = 0;
@@ -245,7 +246,7 @@ cl_parse(cl_conn_t *c, int *status, char *body, size_t *blen, int *close_after)
                 }
                 break;
             }
-            if (out + sz < CL_BODY_MAX) {
+            if (out + sz < CC_LOAD_BODY_MAX) {
                 memcpy(body + out, p, sz);
                 out += sz;
             }
@@ -264,7 +265,7 @@ cl_parse(cl_conn_t *c, int *status, char *body, size_t *blen, int *close_after)
     if (c->rlen != hlen + cl) {
         return -1;          /* bytes after the answer: nothing was asked */
     }
-    *blen = cl < CL_BODY_MAX ? cl : CL_BODY_MAX - 1;
+    *blen = cl < CC_LOAD_BODY_MAX ? cl : CC_LOAD_BODY_MAX - 1;
     memcpy(body, c->rbuf + hlen, *blen);
     body[*blen] = '\0';
     return 1;
@@ -272,19 +273,19 @@ cl_parse(cl_conn_t *c, int *status, char *body, size_t *blen, int *close_after)
 
 
 static void
-cl_read(cl_run_t *r, cl_conn_t *c)
+cc_load_read(cc_load_run_t *r, cc_load_conn_t *c)
 {
-    char     body[CL_BODY_MAX];
+    char     body[CC_LOAD_BODY_MAX];
     size_t   blen;
     ssize_t  n;
     int      status, close_after, rc;
 
-    if (c->state != CL_C_READING && c->state != CL_C_WRITING) {
+    if (c->state != CC_LOAD_C_READING && c->state != CC_LOAD_C_WRITING) {
         /*
          * Nothing asked on this connection: the server closing an idle
          * keep-alive connection.  Close it; the next send reconnects.
          */
-        cl_close_fd(r, c);
+        cc_load_close_fd(r, c);
         return;
     }
 
@@ -297,55 +298,56 @@ cl_read(cl_run_t *r, cl_conn_t *c)
             }
         } else if (n == 0) {
             if (c->rlen == 0) {
-                cl_fail(r, c, CL_ERR_RESET);
+                cc_load_fail(r, c, CC_LOAD_ERR_RESET);
                 return;
             }
         } else if (errno == EINTR) {
             continue;
         } else if (errno != EAGAIN) {
-            cl_fail(r, c, CL_ERR_RESET);
+            cc_load_fail(r, c, CC_LOAD_ERR_RESET);
             return;
         }
         break;
     }
-    if (c->state != CL_C_READING) {
+    if (c->state != CC_LOAD_C_READING) {
         if (c->rlen > 0) {
             /* an answer before the request was all written */
-            cl_fail(r, c, CL_ERR_BAD_RESPONSE);
+            cc_load_fail(r, c, CC_LOAD_ERR_BAD_RESPONSE);
         }
         return;
     }
 
-    rc = cl_parse(c, &status, body, &blen, &close_after);
+    rc = cc_load_parse(c, &status, body, &blen, &close_after);
     if (rc == 0) {
         if (n == 0) {
-            cl_fail(r, c, CL_ERR_BAD_RESPONSE);     /* closed mid-answer */
+            /* closed mid-answer */
+            cc_load_fail(r, c, CC_LOAD_ERR_BAD_RESPONSE);
         }
         return;
     }
     if (rc < 0) {
-        cl_fail(r, c, CL_ERR_BAD_RESPONSE);
+        cc_load_fail(r, c, CC_LOAD_ERR_BAD_RESPONSE);
         return;
     }
 
-    cl_hist_add(&r->sec.lat, (cl_now_ns() - c->t_sent) / 1000);
+    cc_load_hist_add(&r->sec.lat, (cc_load_now_ns() - c->t_sent) / 1000);
     c->used++;
     c->rlen = 0;
-    c->state = CL_C_FREE;
+    c->state = CC_LOAD_C_FREE;
     if (close_after || n == 0) {
-        cl_close_fd(r, c);
+        cc_load_close_fd(r, c);
     }
-    cl_on_answer(r, c, status, body, blen);
+    cc_load_on_answer(r, c, status, body, blen);
 }
 
 
 void
-cl_on_event(cl_run_t *r, cl_conn_t *c, uint32_t events)
+cc_load_on_event(cc_load_run_t *r, cc_load_conn_t *c, uint32_t events)
 {
     if (c->fd < 0) {
         return;
     }
-    if (c->state == CL_C_CONNECTING) {
+    if (c->state == CC_LOAD_C_CONNECTING) {
         int        err = 0;
         socklen_t  len = sizeof(err);
 
@@ -354,18 +356,18 @@ cl_on_event(cl_run_t *r, cl_conn_t *c, uint32_t events)
         }
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
-            cl_fail(r, c, CL_ERR_CONNECT);
+            cc_load_fail(r, c, CC_LOAD_ERR_CONNECT);
             return;
         }
-        c->state = CL_C_WRITING;
-        cl_write(r, c);
+        c->state = CC_LOAD_C_WRITING;
+        cc_load_write(r, c);
         return;
     }
-    if (c->state == CL_C_WRITING && (events & EPOLLOUT)) {
-        cl_write(r, c);
+    if (c->state == CC_LOAD_C_WRITING && (events & EPOLLOUT)) {
+        cc_load_write(r, c);
     }
     if (c->fd >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        cl_read(r, c);
+        cc_load_read(r, c);
     }
 }
 
@@ -375,31 +377,32 @@ cl_on_event(cl_run_t *r, cl_conn_t *c, uint32_t events)
  * --rate, new sessions on the idle connections as their time comes.
  */
 void
-cl_tick(cl_run_t *r)
+cc_load_tick(cc_load_run_t *r)
 {
-    uint64_t   now = cl_now_ns();
-    unsigned   i;
-    cl_conn_t *c;
+    uint64_t         now = cc_load_now_ns();
+    unsigned         i;
+    cc_load_conn_t  *c;
 
     for (i = 0; i < r->o.conc; i++) {
         c = &r->conns[i];
         switch (c->state) {
-        case CL_C_CONNECTING:
-        case CL_C_WRITING:
-        case CL_C_READING:
+        case CC_LOAD_C_CONNECTING:
+        case CC_LOAD_C_WRITING:
+        case CC_LOAD_C_READING:
             if (now >= c->deadline) {
-                cl_fail(r, c, c->state == CL_C_CONNECTING ? CL_ERR_CONNECT
-                                                          : CL_ERR_TIMEOUT);
+                cc_load_fail(r, c, c->state == CC_LOAD_C_CONNECTING
+                                   ? CC_LOAD_ERR_CONNECT
+                                   : CC_LOAD_ERR_TIMEOUT);
             }
             break;
-        case CL_C_WAITING:
+        case CC_LOAD_C_WAITING:
             if (now >= c->resume_at) {
-                cl_send(r, c);
+                cc_load_send(r, c);
             }
             break;
-        case CL_C_FREE:
+        case CC_LOAD_C_FREE:
             if (r->o.rate > 0) {
-                cl_session_start(r, c);
+                cc_load_session_start(r, c);
             }
             break;
         default:

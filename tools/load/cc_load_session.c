@@ -24,7 +24,7 @@
  * every run with the same options.
  */
 static uint64_t
-cl_mix(uint64_t a, uint64_t b, uint64_t c)
+cc_load_mix(uint64_t a, uint64_t b, uint64_t c)
 {
     uint64_t  z = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ (c * 0xbf58476d1ce4e5b9ULL);
 
@@ -36,14 +36,14 @@ cl_mix(uint64_t a, uint64_t b, uint64_t c)
 
 
 static int
-cl_chosen(uint64_t seed, uint64_t uid, uint64_t n, double pct)
+cc_load_chosen(uint64_t seed, uint64_t uid, uint64_t n, double pct)
 {
-    return (double) (cl_mix(seed, uid, n) % 1000000) < pct * 10000.0;
+    return (double) (cc_load_mix(seed, uid, n) % 1000000) < pct * 10000.0;
 }
 
 
 static int
-cl_identity(cl_run_t *r, cl_session_t *s, char *buf, size_t len)
+cc_load_identity(cc_load_run_t *r, cc_load_session_t *s, char *buf, size_t len)
 {
     if (r->o.secret_len > 0) {
         return snprintf(buf, len, "Authorization: Bearer %s\r\n", s->token);
@@ -53,39 +53,39 @@ cl_identity(cl_run_t *r, cl_session_t *s, char *buf, size_t len)
 
 
 void
-cl_build_request(cl_run_t *r, cl_conn_t *c)
+cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c)
 {
-    cl_session_t  *s = &c->s;
-    char           id[400];
-    int            n = 0;
+    cc_load_session_t  *s = &c->s;
+    char                id[400];
+    int                 n = 0;
 
-    cl_identity(r, s, id, sizeof(id));
+    cc_load_identity(r, s, id, sizeof(id));
     switch (s->ep) {
-    case CL_EP_GRANT:
+    case CC_LOAD_EP_GRANT:
         n = snprintf(c->wbuf, sizeof(c->wbuf),
                      "POST /cc/grant?grant_id=%s&n=%u HTTP/1.1\r\n"
                      "Host: %s\r\nX-CC-Uid: %" PRIu64 "\r\n"
                      "Content-Length: 0\r\n\r\n",
                      r->o.grant_id, r->o.chances, r->o.host, s->uid);
         break;
-    case CL_EP_FLIP:
+    case CC_LOAD_EP_FLIP:
         n = snprintf(c->wbuf, sizeof(c->wbuf),
                      "POST /cc/flip?request_id=%s-%u HTTP/1.1\r\n"
                      "Host: %s\r\n%sContent-Length: 0\r\n\r\n",
                      r->o.rid_prefix, s->flip_no, r->o.host, id);
         break;
-    case CL_EP_COMBINE:
+    case CC_LOAD_EP_COMBINE:
         n = snprintf(c->wbuf, sizeof(c->wbuf),
                      "POST /cc/combine?request_id=%s-set HTTP/1.1\r\n"
                      "Host: %s\r\n%sContent-Length: 0\r\n\r\n",
                      r->o.rid_prefix, r->o.host, id);
         break;
-    case CL_EP_AWARD:
+    case CC_LOAD_EP_AWARD:
         n = snprintf(c->wbuf, sizeof(c->wbuf),
                      "GET /cc/award HTTP/1.1\r\nHost: %s\r\n%s\r\n",
                      r->o.host, id);
         break;
-    case CL_EP_CLAIM:
+    case CC_LOAD_EP_CLAIM:
         n = snprintf(c->wbuf, sizeof(c->wbuf),
                      "POST /cc/claim HTTP/1.1\r\n"
                      "Host: %s\r\n%sContent-Length: 0\r\n\r\n",
@@ -101,7 +101,7 @@ cl_build_request(cl_run_t *r, cl_conn_t *c)
 
 
 static int
-cl_full_set(cl_run_t *r, cl_session_t *s)
+cc_load_full_set(cc_load_run_t *r, cc_load_session_t *s)
 {
     unsigned  k;
 
@@ -116,36 +116,37 @@ cl_full_set(cl_run_t *r, cl_session_t *s)
 
 /* after a flip or a combine: the session's next request, or its end */
 static void
-cl_flip_next(cl_run_t *r, cl_conn_t *c)
+cc_load_flip_next(cc_load_run_t *r, cc_load_conn_t *c)
 {
-    cl_session_t  *s = &c->s;
+    cc_load_session_t  *s = &c->s;
 
-    if (r->o.combine && !s->combine_sent && cl_full_set(r, s)) {
+    if (r->o.combine && !s->combine_sent && cc_load_full_set(r, s)) {
         s->combine_sent = 1;
-        s->ep = CL_EP_COMBINE;
+        s->ep = CC_LOAD_EP_COMBINE;
     } else if (s->chances_left == 0
                || (r->o.max_flips && s->flip_no >= r->o.max_flips))
     {
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
     } else {
-        s->ep = CL_EP_FLIP;
+        s->ep = CC_LOAD_EP_FLIP;
         s->flip_no++;
     }
     s->tries = 0;
     s->client_retry = 0;
-    cl_send(r, c);
+    cc_load_send(r, c);
 }
 
 
 static void
-cl_on_flip_200(cl_run_t *r, cl_conn_t *c, const char *body, size_t blen)
+cc_load_on_flip_200(cc_load_run_t *r, cc_load_conn_t *c, const char *body,
+    size_t blen)
 {
-    cl_session_t  *s = &c->s;
-    cJSON         *j, *d, *k, *left;
-    uint64_t       uid, seq;
-    char          *colon;
-    int            ok = 0;
+    cc_load_session_t  *s = &c->s;
+    cJSON              *j, *d, *k, *left;
+    uint64_t            uid, seq;
+    char               *colon;
+    int                 ok = 0;
 
     r->flips_200++;
     if (s->client_retry) {
@@ -156,7 +157,7 @@ cl_on_flip_200(cl_run_t *r, cl_conn_t *c, const char *body, size_t blen)
             r->retries_differ++;
         }
         s->client_retry = 0;
-        cl_flip_next(r, c);
+        cc_load_flip_next(r, c);
         return;
     }
 
@@ -187,12 +188,12 @@ cl_on_flip_200(cl_run_t *r, cl_conn_t *c, const char *body, size_t blen)
     cJSON_Delete(j);
     if (!ok) {
         r->bad_answers++;
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
     }
 
     if (r->o.retry_pct > 0
-        && cl_chosen(r->o.seed, s->uid, s->flip_no, r->o.retry_pct)
+        && cc_load_chosen(r->o.seed, s->uid, s->flip_no, r->o.retry_pct)
         && blen < sizeof(s->last_body))
     {
         memcpy(s->last_body, body, blen);
@@ -200,19 +201,19 @@ cl_on_flip_200(cl_run_t *r, cl_conn_t *c, const char *body, size_t blen)
         s->client_retry = 1;
         s->tries = 0;
         r->retries_sent++;
-        cl_send(r, c);
+        cc_load_send(r, c);
         return;
     }
-    cl_flip_next(r, c);
+    cc_load_flip_next(r, c);
 }
 
 
 static void
-cl_on_award_200(cl_run_t *r, cl_conn_t *c, const char *body)
+cc_load_on_award_200(cc_load_run_t *r, cc_load_conn_t *c, const char *body)
 {
-    cl_session_t  *s = &c->s;
-    cJSON         *j, *st, *amt;
-    int            winner = 0;
+    cc_load_session_t  *s = &c->s;
+    cJSON              *j, *st, *amt;
+    int                 winner = 0;
 
     j = cJSON_Parse(body);
     st = cJSON_GetObjectItemCaseSensitive(j, "status");
@@ -237,19 +238,19 @@ cl_on_award_200(cl_run_t *r, cl_conn_t *c, const char *body)
     }
     cJSON_Delete(j);
 
-    if (winner && cl_chosen(r->o.seed, s->uid, 0, r->o.claim_pct)) {
-        s->ep = CL_EP_CLAIM;
+    if (winner && cc_load_chosen(r->o.seed, s->uid, 0, r->o.claim_pct)) {
+        s->ep = CC_LOAD_EP_CLAIM;
         s->tries = 0;
         r->claims_sent++;
-        cl_send(r, c);
+        cc_load_send(r, c);
         return;
     }
-    cl_session_end(r, c);
+    cc_load_session_end(r, c);
 }
 
 
 static void
-cl_on_claim_200(cl_run_t *r, const char *body)
+cc_load_on_claim_200(cc_load_run_t *r, const char *body)
 {
     cJSON  *j, *amt;
 
@@ -266,10 +267,10 @@ cl_on_claim_200(cl_run_t *r, const char *body)
 
 /* one complete answer to the session's current request */
 void
-cl_on_answer(cl_run_t *r, cl_conn_t *c, int status, const char *body,
-    size_t blen)
+cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
+    const char *body, size_t blen)
 {
-    cl_session_t  *s = &c->s;
+    cc_load_session_t  *s = &c->s;
 
     r->answered++;
     r->sec.answered++;
@@ -278,12 +279,12 @@ cl_on_answer(cl_run_t *r, cl_conn_t *c, int status, const char *body,
 
     /* too many requests, or the server's trouble: the same again later */
     if (status == 429 || status >= 500) {
-        cl_retry(r, c);
+        cc_load_retry(r, c);
         return;
     }
 
     switch (s->ep) {
-    case CL_EP_GRANT:
+    case CC_LOAD_EP_GRANT:
         if (status == 200) {
             cJSON  *j = cJSON_Parse(body);
             cJSON  *n = cJSON_GetObjectItemCaseSensitive(j, "chances");
@@ -294,12 +295,12 @@ cl_on_answer(cl_run_t *r, cl_conn_t *c, int status, const char *body,
             }
             cJSON_Delete(j);
         }
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
 
-    case CL_EP_FLIP:
+    case CC_LOAD_EP_FLIP:
         if (status == 200) {
-            cl_on_flip_200(r, c, body, blen);
+            cc_load_on_flip_200(r, c, body, blen);
             return;
         }
         if (s->client_retry) {
@@ -310,58 +311,58 @@ cl_on_answer(cl_run_t *r, cl_conn_t *c, int status, const char *body,
             r->users_no_chances++;
             s->chances_left = 0;
             s->client_retry = 0;
-            cl_flip_next(r, c);
+            cc_load_flip_next(r, c);
             return;
         }
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
 
-    case CL_EP_COMBINE:
+    case CC_LOAD_EP_COMBINE:
         if (status == 200 && strstr(body, "\"combined\":true") != NULL) {
             r->combined++;
         }
         if (status == 200 || status == 409) {
-            cl_flip_next(r, c);
+            cc_load_flip_next(r, c);
             return;
         }
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
 
-    case CL_EP_AWARD:
+    case CC_LOAD_EP_AWARD:
         if (status == 200) {
-            cl_on_award_200(r, c, body);
+            cc_load_on_award_200(r, c, body);
             return;
         }
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
 
-    case CL_EP_CLAIM:
+    case CC_LOAD_EP_CLAIM:
         if (status == 200) {
-            cl_on_claim_200(r, body);
+            cc_load_on_claim_200(r, body);
         }
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
         return;
 
     default:
-        cl_session_end(r, c);
+        cc_load_session_end(r, c);
     }
 }
 
 
 int
-cl_session_start(cl_run_t *r, cl_conn_t *c)
+cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c)
 {
-    cl_session_t  *s = &c->s;
-    uint64_t       uid;
+    cc_load_session_t  *s = &c->s;
+    uint64_t            uid;
 
-    if (cl_stop || r->next_uid >= r->end_uid) {
+    if (cc_load_stop || r->next_uid >= r->end_uid) {
         return 0;
     }
     if (r->o.rate > 0
         && r->next_uid - r->o.first_uid
-           >= 1 + (cl_now_ns() - r->t0) / 1000000ULL * r->o.rate / 1000)
+           >= 1 + (cc_load_now_ns() - r->t0) / 1000000ULL * r->o.rate / 1000)
     {
-        return 0;       /* not yet: cl_tick starts it when its time comes */
+        return 0;       /* not yet: cc_load_tick starts it in its time */
     }
     uid = r->next_uid++;
     memset(s, 0, sizeof(*s));
@@ -372,35 +373,35 @@ cl_session_start(cl_run_t *r, cl_conn_t *c)
                          (int64_t) time(NULL) + r->o.token_ttl,
                          s->token, sizeof(s->token)) < 0)
     {
-        cl_die("cannot sign a token for uid %" PRIu64, uid);
+        cc_load_die("cannot sign a token for uid %" PRIu64, uid);
     }
     switch (r->o.phase) {
-    case CL_PHASE_GRANT:
-        s->ep = CL_EP_GRANT;
+    case CC_LOAD_PHASE_GRANT:
+        s->ep = CC_LOAD_EP_GRANT;
         break;
-    case CL_PHASE_FLIP:
-        s->ep = CL_EP_FLIP;
+    case CC_LOAD_PHASE_FLIP:
+        s->ep = CC_LOAD_EP_FLIP;
         s->flip_no = 1;
         break;
-    case CL_PHASE_CLAIM:
-        s->ep = CL_EP_AWARD;
+    case CC_LOAD_PHASE_CLAIM:
+        s->ep = CC_LOAD_EP_AWARD;
         break;
     }
     r->active++;
-    cl_send(r, c);
+    cc_load_send(r, c);
     return 1;
 }
 
 
 /* the connection stays open for the next user */
 void
-cl_session_end(cl_run_t *r, cl_conn_t *c)
+cc_load_session_end(cc_load_run_t *r, cc_load_conn_t *c)
 {
     r->active--;
     r->users_done++;
-    c->state = CL_C_FREE;
+    c->state = CC_LOAD_C_FREE;
     if (c->fd >= 0 && c->rlen != 0) {
-        cl_close_fd(r, c);
+        cc_load_close_fd(r, c);
     }
-    cl_session_start(r, c);
+    cc_load_session_start(r, c);
 }

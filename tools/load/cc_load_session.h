@@ -8,16 +8,16 @@
 #include "cc_load.h"
 
 /* the next user's session on c, sent; 0 when no user is left (or stop) */
-int cl_session_start(cl_run_t *r, cl_conn_t *c);
+int cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c);
 
 /* the session on c is done; the connection stays open for the next user */
-void cl_session_end(cl_run_t *r, cl_conn_t *c);
+void cc_load_session_end(cc_load_run_t *r, cc_load_conn_t *c);
 
 /* the session's current request into c->wbuf */
-void cl_build_request(cl_run_t *r, cl_conn_t *c);
+void cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c);
 
 /* one complete answer to the session's current request */
-void cl_on_answer(cl_run_t *r, cl_conn_t *c, int status, const char *body,
-    size_t blen);
+void cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
+    const char *body, size_t blen);
 
 #endif /* CC_LOAD_SESSION_H */

@@ -16,23 +16,23 @@
 #include "cc_load_stats.h"
 
 
-static const char *cl_ep_names[CL_EP_N] = {
+static const char *cc_load_ep_names[CC_LOAD_EP_N] = {
     "grant", "flip", "combine", "award", "claim"
 };
 
-static const char *cl_err_names[CL_ERR_N] = {
+static const char *cc_load_err_names[CC_LOAD_ERR_N] = {
     "connect", "timeout", "reset", "bad_response"
 };
 
 
 static cJSON *
-cl_status_json(const uint64_t *st)
+cc_load_status_json(const uint64_t *st)
 {
     cJSON  *o = cJSON_CreateObject();
     char    code[8];
     int     i;
 
-    for (i = 0; i < CL_STATUS_MAX; i++) {
+    for (i = 0; i < CC_LOAD_STATUS_MAX; i++) {
         if (st[i]) {
             snprintf(code, sizeof(code), "%d", i);
             cJSON_AddNumberToObject(o, code, (double) st[i]);
@@ -47,13 +47,13 @@ cl_status_json(const uint64_t *st)
  * lines: a 429 or a 503 re-sent is said, not folded into "other".
  */
 static void
-cl_status_text(const uint64_t *st, char *buf, size_t len)
+cc_load_status_text(const uint64_t *st, char *buf, size_t len)
 {
     size_t  off = 0;
     int     i, n;
 
     buf[0] = '\0';
-    for (i = 0; i < CL_STATUS_MAX && off < len; i++) {
+    for (i = 0; i < CC_LOAD_STATUS_MAX && off < len; i++) {
         if (st[i]) {
             n = snprintf(buf + off, len - off, " %d %" PRIu64, i, st[i]);
             if (n < 0) {
@@ -69,20 +69,20 @@ cl_status_text(const uint64_t *st, char *buf, size_t len)
 
 
 static const char *
-cl_phase_name(cl_phase_e p)
+cc_load_phase_name(cc_load_phase_e p)
 {
-    return p == CL_PHASE_GRANT ? "grant" : p == CL_PHASE_FLIP ? "flip"
+    return p == CC_LOAD_PHASE_GRANT ? "grant" : p == CC_LOAD_PHASE_FLIP ? "flip"
                                                               : "claim";
 }
 
 
 static void
-cl_emit(cl_run_t *r, cJSON *o)
+cc_load_emit(cc_load_run_t *r, cJSON *o)
 {
     char  *text = cJSON_PrintUnformatted(o);
 
     if (text == NULL) {
-        cl_die("out of memory");
+        cc_load_die("out of memory");
     }
     fprintf(r->stats, "%s\n", text);
     fflush(r->stats);
@@ -92,60 +92,60 @@ cl_emit(cl_run_t *r, cJSON *o)
 
 
 static double
-cl_elapsed(cl_run_t *r)
+cc_load_elapsed(cc_load_run_t *r)
 {
-    return (double) (cl_now_ns() - r->t0) / 1e9;
+    return (double) (cc_load_now_ns() - r->t0) / 1e9;
 }
 
 
 void
-cl_second(cl_run_t *r)
+cc_load_second(cc_load_run_t *r)
 {
     cJSON  *o = cJSON_CreateObject();
-    double  el = cl_elapsed(r);
+    double  el = cc_load_elapsed(r);
     char    codes[256];
 
     r->second_no++;
     cJSON_AddStringToObject(o, "type", "second");
-    cJSON_AddStringToObject(o, "phase", cl_phase_name(r->o.phase));
+    cJSON_AddStringToObject(o, "phase", cc_load_phase_name(r->o.phase));
     cJSON_AddNumberToObject(o, "t", r->second_no);
     cJSON_AddNumberToObject(o, "ts_ms", (double) cc_now_ms());
     cJSON_AddNumberToObject(o, "sent", (double) r->sec.sent);
     cJSON_AddNumberToObject(o, "answered", (double) r->sec.answered);
-    cJSON_AddItemToObject(o, "status", cl_status_json(r->sec.status));
+    cJSON_AddItemToObject(o, "status", cc_load_status_json(r->sec.status));
     cJSON_AddNumberToObject(o, "errors", (double) r->sec.errors);
     cJSON_AddNumberToObject(o, "draws", (double) r->sec.draws);
-    cJSON_AddItemToObject(o, "latency_us", cl_hist_json(&r->sec.lat, 0));
-    cl_emit(r, o);
+    cJSON_AddItemToObject(o, "latency_us", cc_load_hist_json(&r->sec.lat, 0));
+    cc_load_emit(r, o);
 
     if (!r->o.quiet) {
-        cl_status_text(r->sec.status, codes, sizeof(codes));
+        cc_load_status_text(r->sec.status, codes, sizeof(codes));
         fprintf(stderr, "cc-load %s: %4.0fs users %" PRIu64 "/%" PRIu64
                 " sent %" PRIu64 " (%" PRIu64 "/s)%s resent %" PRIu64
                 " errors %" PRIu64 " gave up %" PRIu64 " p99 %.1fms\n",
-                cl_phase_name(r->o.phase), el, r->users_done, r->o.users,
+                cc_load_phase_name(r->o.phase), el, r->users_done, r->o.users,
                 r->sent, r->sec.sent, codes, r->resends,
                 r->errors[0] + r->errors[1] + r->errors[2] + r->errors[3],
                 r->gave_up,
-                (double) cl_hist_pct(&r->sec.lat, 0.99) / 1000.0);
+                (double) cc_load_hist_pct(&r->sec.lat, 0.99) / 1000.0);
     }
-    cl_hist_merge(&r->lat_total, &r->sec.lat);
+    cc_load_hist_merge(&r->lat_total, &r->sec.lat);
     memset(&r->sec, 0, sizeof(r->sec));
 }
 
 
 void
-cl_total(cl_run_t *r)
+cc_load_total(cc_load_run_t *r)
 {
     cJSON     *o = cJSON_CreateObject(), *eps, *errs, *x;
-    double     el = cl_elapsed(r);
-    uint64_t   st[CL_STATUS_MAX], nerr = 0;
+    double     el = cc_load_elapsed(r);
+    uint64_t   st[CC_LOAD_STATUS_MAX], nerr = 0;
     unsigned   e, i;
-    double     cards[CL_KINDS_MAX];
+    double     cards[CC_LOAD_KINDS_MAX];
     char       codes[256];
 
     cJSON_AddStringToObject(o, "type", "total");
-    cJSON_AddStringToObject(o, "phase", cl_phase_name(r->o.phase));
+    cJSON_AddStringToObject(o, "phase", cc_load_phase_name(r->o.phase));
     cJSON_AddStringToObject(o, "url", r->o.url);
     cJSON_AddNumberToObject(o, "users", (double) r->o.users);
     cJSON_AddNumberToObject(o, "first_uid", (double) r->o.first_uid);
@@ -159,21 +159,22 @@ cl_total(cl_run_t *r)
                                              : 0);
     memset(st, 0, sizeof(st));
     eps = cJSON_AddObjectToObject(o, "endpoints");
-    for (e = 0; e < CL_EP_N; e++) {
+    for (e = 0; e < CC_LOAD_EP_N; e++) {
         if (r->sent_ep[e] == 0) {
             continue;
         }
-        x = cl_status_json(r->status[e]);
+        x = cc_load_status_json(r->status[e]);
         cJSON_AddNumberToObject(x, "sent", (double) r->sent_ep[e]);
-        cJSON_AddItemToObject(eps, cl_ep_names[e], x);
-        for (i = 0; i < CL_STATUS_MAX; i++) {
+        cJSON_AddItemToObject(eps, cc_load_ep_names[e], x);
+        for (i = 0; i < CC_LOAD_STATUS_MAX; i++) {
             st[i] += r->status[e][i];
         }
     }
-    cJSON_AddItemToObject(o, "status", cl_status_json(st));
+    cJSON_AddItemToObject(o, "status", cc_load_status_json(st));
     errs = cJSON_AddObjectToObject(o, "errors");
-    for (e = 0; e < CL_ERR_N; e++) {
-        cJSON_AddNumberToObject(errs, cl_err_names[e], (double) r->errors[e]);
+    for (e = 0; e < CC_LOAD_ERR_N; e++) {
+        cJSON_AddNumberToObject(errs, cc_load_err_names[e],
+                                (double) r->errors[e]);
         nerr += r->errors[e];
     }
     cJSON_AddNumberToObject(o, "errors_total", (double) nerr);
@@ -181,15 +182,15 @@ cl_total(cl_run_t *r)
     cJSON_AddNumberToObject(o, "resends", (double) r->resends);
     cJSON_AddNumberToObject(o, "gave_up", (double) r->gave_up);
     cJSON_AddNumberToObject(o, "bad_answers", (double) r->bad_answers);
-    cJSON_AddItemToObject(o, "latency_us", cl_hist_json(&r->lat_total, 1));
+    cJSON_AddItemToObject(o, "latency_us", cc_load_hist_json(&r->lat_total, 1));
 
     switch (r->o.phase) {
-    case CL_PHASE_GRANT:
+    case CC_LOAD_PHASE_GRANT:
         x = cJSON_AddObjectToObject(o, "grant");
         cJSON_AddNumberToObject(x, "chances", r->o.chances);
         cJSON_AddNumberToObject(x, "chances_sum", (double) r->chances_sum);
         break;
-    case CL_PHASE_FLIP:
+    case CC_LOAD_PHASE_FLIP:
         x = cJSON_AddObjectToObject(o, "flip");
         cJSON_AddNumberToObject(x, "answers_200", (double) r->flips_200);
         cJSON_AddNumberToObject(x, "draws", (double) r->draws);
@@ -207,10 +208,10 @@ cl_total(cl_run_t *r)
         cJSON_AddItemToObject(x, "cards",
                               cJSON_CreateDoubleArray(cards, (int) r->o.kinds));
         cJSON_AddNumberToObject(x, "combines_200",
-                                (double) r->status[CL_EP_COMBINE][200]);
+                                (double) r->status[CC_LOAD_EP_COMBINE][200]);
         cJSON_AddNumberToObject(x, "combined", (double) r->combined);
         break;
-    case CL_PHASE_CLAIM:
+    case CC_LOAD_PHASE_CLAIM:
         x = cJSON_AddObjectToObject(o, "claim");
         cJSON_AddNumberToObject(x, "award_none", (double) r->award_none);
         cJSON_AddNumberToObject(x, "award_pending",
@@ -220,26 +221,26 @@ cl_total(cl_run_t *r)
         cJSON_AddNumberToObject(x, "award_cents", (double) r->award_cents);
         cJSON_AddNumberToObject(x, "claims_sent", (double) r->claims_sent);
         cJSON_AddNumberToObject(x, "claims_200",
-                                (double) r->status[CL_EP_CLAIM][200]);
+                                (double) r->status[CC_LOAD_EP_CLAIM][200]);
         cJSON_AddNumberToObject(x, "claims_202",
-                                (double) r->status[CL_EP_CLAIM][202]);
+                                (double) r->status[CC_LOAD_EP_CLAIM][202]);
         cJSON_AddNumberToObject(x, "claims_404",
-                                (double) r->status[CL_EP_CLAIM][404]);
+                                (double) r->status[CC_LOAD_EP_CLAIM][404]);
         cJSON_AddNumberToObject(x, "claimed_cents",
                                 (double) r->claimed_cents);
         break;
     }
-    cJSON_AddBoolToObject(o, "interrupted", cl_stop != 0);
-    cl_emit(r, o);
+    cJSON_AddBoolToObject(o, "interrupted", cc_load_stop != 0);
+    cc_load_emit(r, o);
 
-    cl_status_text(st, codes, sizeof(codes));
+    cc_load_status_text(st, codes, sizeof(codes));
     fprintf(stderr, "cc-load %s: done in %.1fs: %" PRIu64 " requests,"
             " %.0f/s, p50 %.2fms p99 %.2fms, sent %" PRIu64 " answered"
             " %" PRIu64 " (%s), resent %" PRIu64 ", errors %" PRIu64
             ", gave up %" PRIu64 "\n",
-            cl_phase_name(r->o.phase), el, r->answered,
+            cc_load_phase_name(r->o.phase), el, r->answered,
             el > 0 ? (double) r->answered / el : 0,
-            (double) cl_hist_pct(&r->lat_total, 0.5) / 1000.0,
-            (double) cl_hist_pct(&r->lat_total, 0.99) / 1000.0,
+            (double) cc_load_hist_pct(&r->lat_total, 0.5) / 1000.0,
+            (double) cc_load_hist_pct(&r->lat_total, 0.99) / 1000.0,
             r->sent, r->answered, codes + 1, r->resends, nerr, r->gave_up);
 }

@@ -8,9 +8,9 @@
 #include "cc_load.h"
 
 /* the line of the second just past (and the progress line); r->sec reset */
-void cl_second(cl_run_t *r);
+void cc_load_second(cc_load_run_t *r);
 
 /* the total line, and the summary on stderr */
-void cl_total(cl_run_t *r);
+void cc_load_total(cc_load_run_t *r);
 
 #endif /* CC_LOAD_STATS_H */
