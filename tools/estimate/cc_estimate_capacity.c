@@ -540,7 +540,7 @@ cc_est_cap_report(const cc_est_cap_opts_t *o)
 int
 cc_est_capacity(int argc, char **argv)
 {
-    int            rc;
+    int                rc;
     cc_est_cap_opts_t  c;
 
     rc = cc_est_cap_parse(argc, argv, &c);
