@@ -70,6 +70,9 @@ typedef enum {
     NGX_HTTP_CC_METRIC_CLAIM_BAD_REQUEST,
     NGX_HTTP_CC_METRIC_CLAIM_UNAVAILABLE,
     NGX_HTTP_CC_METRIC_CLAIM_METHOD,
+    NGX_HTTP_CC_METRIC_CLAIM_WAITING,      /* a gauge: claims waiting now */
+    NGX_HTTP_CC_METRIC_CLAIM_POLLS,        /* re-reads for waiting claims */
+    NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL, /* 202 at once: cc_claim_waiters */
     NGX_HTTP_CC_METRIC_CLOSED,
     NGX_HTTP_CC_METRIC_REDIS_TIMEOUT,
     NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL,
@@ -165,6 +168,8 @@ typedef struct {
 
     ngx_msec_t                claim_poll;      /* a claim re-reads w */
     ngx_msec_t                claim_wait;      /* then answers 202 */
+    ngx_msec_t                claim_poll_max;  /* the poll's backoff cap */
+    ngx_int_t                 claim_waiters;   /* waiting, per worker */
 
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
@@ -253,6 +258,7 @@ ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 /* ngx_http_cc_metrics.c */
 ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);
 void ngx_http_cc_metric_inc(ngx_uint_t metric);
+void ngx_http_cc_metric_add(ngx_uint_t metric, ngx_atomic_int_t delta);
 void ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms);
 ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
 
