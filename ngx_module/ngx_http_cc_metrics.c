@@ -273,6 +273,11 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_ALLOWED;
     }
 
+    rc = ngx_http_cc_refuse_body(r, NULL);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;

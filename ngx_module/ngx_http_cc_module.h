@@ -94,6 +94,7 @@ typedef enum {
     NGX_HTTP_CC_OUTCOME_BAD_ID,            /* the request or grant id */
     NGX_HTTP_CC_OUTCOME_BAD_N,
     NGX_HTTP_CC_OUTCOME_METHOD,
+    NGX_HTTP_CC_OUTCOME_BODY,              /* 413: no endpoint takes one */
     NGX_HTTP_CC_OUTCOME_CLOSED,
     NGX_HTTP_CC_OUTCOME_UNAVAILABLE,
     NGX_HTTP_CC_OUTCOME_NONE,              /* 200: no award (yet) */
@@ -272,6 +273,8 @@ void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,
     const ngx_http_cc_endpoint_t *ep, uint64_t *uid, ngx_int_t *rc);
+ngx_int_t ngx_http_cc_refuse_body(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep);
 ngx_int_t ngx_http_cc_get_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
 ngx_int_t ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name,
