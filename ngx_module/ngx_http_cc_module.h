@@ -22,6 +22,7 @@
 #include "cc_token.h"
 #include "cc_keys.h"
 #include "cc_award.h"
+#include "cc_rand.h"
 
 
 #define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
@@ -246,8 +247,8 @@ ngx_int_t ngx_http_cc_stock_check(ngx_conf_t *cf,
 ngx_int_t ngx_http_cc_stock_flip_script(ngx_conf_t *cf,
     ngx_http_cc_main_conf_t *cmcf, ngx_http_cc_script_t *sc,
     ngx_str_t *prelude);
-u_char *ngx_http_cc_stock_flip_arg(ngx_http_cc_main_conf_t *cmcf,
-    u_char *p, ngx_str_t *arg);
+u_char *ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
+    ngx_http_cc_main_conf_t *cmcf, u_char *p, ngx_str_t *arg);
 
 /* ngx_http_cc_redis_conn.c, ngx_http_cc_redis_batch.c */
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
@@ -295,6 +296,7 @@ void ngx_http_cc_finalize_invalid(ngx_http_request_t *r,
     const ngx_http_cc_endpoint_t *ep, redisReply *reply);
 ngx_int_t ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid,
     ngx_str_t *user, ngx_str_t *grants, ngx_str_t *dec);
+ngx_int_t ngx_http_cc_random(ngx_log_t *log, uint64_t *v);
 
 /* ngx_http_cc_eligibility.c */
 ngx_int_t ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,

@@ -412,6 +412,33 @@ ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid, ngx_str_t *user,
 
 
 /*
+ * 64 random bits for a draw, from the worker's cc_rand buffer (cc_rand.h):
+ * not ngx_random(), whose outputs predict the next ones.  The buffer is
+ * emptied in each new process (ngx_pid differs after a fork), so workers
+ * never share a master's bytes.  NGX_ERROR: OpenSSL had no randomness.
+ */
+ngx_int_t
+ngx_http_cc_random(ngx_log_t *log, uint64_t *v)
+{
+    static ngx_pid_t  pid;
+    static cc_rand_t  rnd;
+
+    if (pid != ngx_pid) {
+        cc_rand_init(&rnd);
+        pid = ngx_pid;
+    }
+
+    if (cc_rand_u64(&rnd, v) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "cc: RAND_bytes failed: no random numbers to draw");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * Queues the request's script call and returns what its content handler
  * returns: NGX_DONE while Redis works (the endpoint's reply handler
  * answers), or the answer "unavailable" now when the shard is known to be
