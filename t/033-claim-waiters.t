@@ -3,8 +3,9 @@
 # rest 202 at once; the claims of one uid wait on ONE re-read of w, and
 # the re-reads back off (cc_claim_poll doubling up to cc_claim_poll_max).
 # Redis's own count of the award script's reads (MONITOR: the keys of its
-# EVALSHAs, one a re-read, batched or not) is what is asserted: 200 concurrent claims of one uid make no more re-reads than
-# one claim alone.  One worker, so one group: with N workers it is N.
+# EVALSHAs, one a re-read, batched or not) is what is asserted: 200
+# concurrent claims of one uid make no more re-reads than one claim alone.
+# One worker, so one group: with N workers it is N at most.
 
 use strict;
 use warnings;
@@ -19,9 +20,29 @@ use CcMetrics;
 
 sub uid { return { 'X-CC-Uid' => $_[0] } }
 
-start_nginx(undef, workers => 1,
-            http_config => on_shard0('cc_claim_waiters 50;'),
-            config => all_locations('location = /cc/metrics { cc_metrics; }'));
+# log_level info: the worker takes 200 claims in a few ms, not tens
+sub start { start_nginx(undef, workers => 1, log_level => 'info', http_config => on_shard0(@_),
+                        config => all_locations('location = /cc/metrics { cc_metrics; }')) }
+
+# n claims of a uid sent at once: n connections opened first, then the n
+# requests written in one loop, so that they start within a few ms (a
+# claim that starts later keeps its uid's re-reads going until its own
+# deadline, cc_claim_wait after its start).  Returns [status, body] each.
+sub claims_at_once {
+    my ($n, $uid) = @_;
+    my @socks = map {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die "connect: $!"
+    } 1 .. $n;
+    my $req = "POST /cc/claim HTTP/1.1\r\nHost: x\r\nX-CC-Uid: $uid\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    syswrite($_, $req) for @socks;
+    return map {
+        my $raw = do { local $/; readline($_) };
+        close $_;
+        my ($st, $b) = CcTest::_parse_response($raw // '');
+        [$st, $b];
+    } @socks;
+}
+start();                                 # cc_claim_waiters 1024, the default
 my @pids = nginx_pids();
 
 sub award_of { my ($uid, $w) = @_; redis_cmd(0, 'HSET', user_key($uid), 'w', $w) }
@@ -85,15 +106,16 @@ award_of(32, 'p:600:spring:32');
 $m0 = metrics();
 $mon = monitor_start();
 my $t0 = time;
-my @res = concurrent_requests(200, 'POST', '/cc/claim', uid(32), '', 15);
+my @res = claims_at_once(200, 32);
+my $took = time - $t0;
 my $reads = monitor_reads($mon);
 $m1 = metrics();
 is(scalar(grep { defined $_->[0] && $_->[0] == 202 && $_->[1] eq pending_body(600, 'spring:32') } @res), 200,
    '200 concurrent claims, nobody pays: 200 times 202 pending');
+ok($took >= 0.95, sprintf('... after waiting cc_claim_wait (%.3fs)', $took));
 ok($reads <= $one, "200 claims of one uid: $reads re-reads, no more than one claim's $one");
 is($m1->{cc_claim_polls_total} - $m0->{cc_claim_polls_total}, $reads, 'cc_claim_polls_total agrees');
-is($m1->{cc_claim_waiters_full_total} - $m0->{cc_claim_waiters_full_total}, 150,
-   'cc_claim_waiters 50: the other 150 were answered at once');
+is($m1->{cc_claim_waiters_full_total} - $m0->{cc_claim_waiters_full_total}, 0, 'all 200 waited');
 is($m1->{'cc_claims_total{result="pending"}'} - $m0->{'cc_claims_total{result="pending"}'}, 200,
    'all 200 counted as pending');
 is($m1->{cc_claim_waiting}, 0, 'cc_claim_waiting: none left waiting');
@@ -128,6 +150,26 @@ redis_cmd(0, 'DEL', claims_key());
 
 is_deeply([nginx_pids()], \@pids, 'no worker died');
 is_deeply([log_problems()], [], 'no alert, crash or signal in the log');
+stop_nginx();
+
+# ---- cc_claim_waiters 50: the 150 beyond answer at once -------------------
+
+start('cc_claim_waiters 50;');
+@pids = nginx_pids();
+award_of(35, 'p:900:spring:35');
+$m0 = metrics();
+@res = concurrent_requests(200, 'POST', '/cc/claim', uid(35), '', 15);
+$m1 = metrics();
+is(scalar(grep { defined $_->[0] && $_->[0] == 202 && $_->[1] eq pending_body(900, 'spring:35') } @res), 200,
+   '200 concurrent claims, 50 may wait: 200 times 202 pending');
+is($m1->{cc_claim_waiters_full_total} - $m0->{cc_claim_waiters_full_total}, 150,
+   'cc_claim_waiters_full_total: the other 150 were answered at once');
+is($m1->{'cc_claims_total{result="pending"}'} - $m0->{'cc_claims_total{result="pending"}'}, 200,
+   'all 200 counted as pending');
+is($m1->{cc_claim_waiting}, 0, 'none left waiting');
+is_deeply(state(35), { w => 'p:900:spring:35', q => 1 }, 'redis: q set once, w untouched');
+is_deeply(queue(), [35], 'redis: queued exactly once');
+redis_cmd(0, 'DEL', claims_key());
 
 # ---- a worker told to quit answers its waiting claims 202 at once --------
 
