@@ -51,7 +51,6 @@ typedef struct {
     ngx_http_cc_claim_group_t  *group;        /* NULL: not waiting */
     ngx_queue_t                 queue;        /* in group->waiters */
     ngx_event_t                 deadline;     /* cc_claim_wait */
-    unsigned                    cleanup:1;    /* its cleanup is added */
 } ngx_http_cc_claim_ctx_t;
 
 
@@ -220,17 +219,14 @@ ngx_http_cc_claim_wait(ngx_http_request_t *r, ngx_http_cc_claim_ctx_t *ctx,
         return;
     }
 
-    if (!ctx->cleanup) {
-        cln = ngx_http_cleanup_add(r, 0);
-        if (cln == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        cln->handler = ngx_http_cc_claim_cleanup;
-        cln->data = ctx;
-        ctx->cleanup = 1;
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
+
+    cln->handler = ngx_http_cc_claim_cleanup;
+    cln->data = ctx;
 
     g = ngx_http_cc_claim_group(ctx, r->connection->log);
     if (g == NULL) {
