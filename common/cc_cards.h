@@ -32,8 +32,9 @@ int cc_cards_set(cc_cards_t *cards, const uint32_t *weights, unsigned n);
 
 /*
  * The kind r falls on: kind i for r mod total in [w0 + .. + w(i-1),
- * w0 + .. + wi).  With r uniform in [0, 2^31) the bias is below
- * total / 2^31 (5e-6 for the default weights).
+ * w0 + .. + wi).  With r uniform in [0, 2^64) (the module's, from
+ * cc_rand) the bias is below total / 2^64; in [0, 2^31), total / 2^31
+ * (5e-6 for the default weights).
  */
 unsigned cc_cards_pick(const cc_cards_t *cards, uint64_t r);
 

@@ -28,6 +28,7 @@ static ngx_http_cc_endpoint_t  ngx_http_cc_combine = {
             NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
         [NGX_HTTP_CC_OUTCOME_BAD_ID] = NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
         [NGX_HTTP_CC_OUTCOME_METHOD] = NGX_HTTP_CC_METRIC_COMBINE_METHOD,
+        [NGX_HTTP_CC_OUTCOME_BODY] = NGX_HTTP_CC_METRIC_COMBINE_BAD_REQUEST,
         [NGX_HTTP_CC_OUTCOME_CLOSED] = NGX_HTTP_CC_METRIC_CLOSED,
         [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] =
             NGX_HTTP_CC_METRIC_COMBINE_UNAVAILABLE,
@@ -68,7 +69,10 @@ ngx_http_cc_combine_handler(ngx_http_request_t *r)
 }
 
 
-/* {status, n0, n1, ...}: 2 combined now, 1 before, 0 a kind missing */
+/*
+ * {status, n0, n1, ...}: 2 combined now, 1 before, 0 a kind missing; or
+ * {3}, closed
+ */
 static void
 ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
 {
@@ -81,6 +85,17 @@ ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
     if (reply == NULL) {
         ngx_http_cc_finalize(r, &ngx_http_cc_combine,
                              NGX_HTTP_CC_OUTCOME_UNAVAILABLE, NULL, 0);
+        return;
+    }
+
+    /* {3}: the cutoff has come by Redis's clock (combine.lua) */
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
+        && reply->element[0]->type == REDIS_REPLY_INTEGER
+        && reply->element[0]->integer == 3)
+    {
+        ngx_http_cc_finalize(r, &ngx_http_cc_combine,
+                             NGX_HTTP_CC_OUTCOME_CLOSED, NULL, 0);
         return;
     }
 

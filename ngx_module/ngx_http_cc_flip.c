@@ -31,6 +31,7 @@ static ngx_http_cc_endpoint_t  ngx_http_cc_flip = {
             NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
         [NGX_HTTP_CC_OUTCOME_BAD_ID] = NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
         [NGX_HTTP_CC_OUTCOME_METHOD] = NGX_HTTP_CC_METRIC_FLIP_METHOD,
+        [NGX_HTTP_CC_OUTCOME_BODY] = NGX_HTTP_CC_METRIC_FLIP_BAD_REQUEST,
         [NGX_HTTP_CC_OUTCOME_CLOSED] = NGX_HTTP_CC_METRIC_CLOSED,
         [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] = NGX_HTTP_CC_METRIC_FLIP_UNAVAILABLE,
     }
@@ -41,7 +42,7 @@ ngx_int_t
 ngx_http_cc_flip_handler(ngx_http_request_t *r)
 {
     u_char                   *p;
-    uint64_t                  uid;
+    uint64_t                  uid, draw;
     ngx_int_t                 rc;
     ngx_str_t                 keys[1], args[5];
     ngx_http_cc_ctx_t        *ctx;
@@ -65,15 +66,18 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
     /*
-     * The kind, drawn here by the weights from 31 random bits (a bias
-     * below total / 2^31, 5e-6 for the default weights); args[1] is the
-     * uid.
+     * The kind, drawn here by the weights from 64 bits of the worker's
+     * CSPRNG (ngx_http_cc_random(): a bias below total / 2^64); args[1]
+     * is the uid.
      */
+
+    if (ngx_http_cc_random(r->connection->log, &draw) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     args[0].data = p;
     p = ngx_sprintf(p, "%ui",
-                    (ngx_uint_t) cc_cards_pick(&cmcf->cards,
-                                               (uint64_t) ngx_random()));
+                    (ngx_uint_t) cc_cards_pick(&cmcf->cards, draw));
     args[0].len = p - args[0].data;
 
     args[2].data = p;                        /* the field of the result */
@@ -84,7 +88,9 @@ ngx_http_cc_flip_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, "%L", ctx->ts_ms);
     args[3].len = p - args[3].data;
 
-    (void) ngx_http_cc_stock_flip_arg(cmcf, p, &args[4]);
+    if (ngx_http_cc_stock_flip_arg(r, cmcf, p, &args[4]) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_cc_call(r, &ngx_http_cc_flip, uid, keys, args);
 }

@@ -15,6 +15,7 @@
 typedef struct {
     char                     *name;
     char                     *help;        /* the first of its family */
+    ngx_uint_t                gauge;       /* else a counter */
 } ngx_http_cc_metric_desc_t;
 
 
@@ -109,6 +110,16 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
         { "cc_claims_total{result=\"unavailable\"}", NULL },
     [NGX_HTTP_CC_METRIC_CLAIM_METHOD] =
         { "cc_claims_total{result=\"method_not_allowed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAITING] =
+        { "cc_claim_waiting",
+          "Claims waiting for their credit now (cc_claim_waiters a worker).",
+          1 },
+    [NGX_HTTP_CC_METRIC_CLAIM_POLLS] =
+        { "cc_claim_polls_total",
+          "Re-reads of an award for its waiting claims (one a uid)." },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL] =
+        { "cc_claim_waiters_full_total",
+          "Claims answered 202 at once: cc_claim_waiters were waiting." },
 
     [NGX_HTTP_CC_METRIC_CLOSED] =
         { "cc_closed_total", "Writes refused outside the campaign window." },
@@ -219,6 +230,18 @@ ngx_http_cc_metric_inc(ngx_uint_t metric)
 }
 
 
+/* a gauge up or down; each worker takes back what it added */
+void
+ngx_http_cc_metric_add(ngx_uint_t metric, ngx_atomic_int_t delta)
+{
+    ngx_http_cc_metrics_t  *m;
+
+    m = ngx_http_cc_metrics ? ngx_http_cc_metrics : &ngx_http_cc_metrics_none;
+
+    (void) ngx_atomic_fetch_add(&m->counter[metric], delta);
+}
+
+
 /* one request answered after ms: its bucket of the histogram and the sum */
 void
 ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms)
@@ -248,6 +271,11 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_cc_refuse_body(r, NULL);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -288,10 +316,12 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
     for (i = NGX_HTTP_CC_METRIC_NONE + 1; i < NGX_HTTP_CC_METRICS; i++) {
         if (ngx_http_cc_metric_desc[i].help) {
             len = strcspn(ngx_http_cc_metric_desc[i].name, "{");
-            p = ngx_sprintf(p, "# HELP %*s %s\n# TYPE %*s counter\n",
+            p = ngx_sprintf(p, "# HELP %*s %s\n# TYPE %*s %s\n",
                             len, ngx_http_cc_metric_desc[i].name,
                             ngx_http_cc_metric_desc[i].help,
-                            len, ngx_http_cc_metric_desc[i].name);
+                            len, ngx_http_cc_metric_desc[i].name,
+                            ngx_http_cc_metric_desc[i].gauge
+                            ? "gauge" : "counter");
         }
 
         p = ngx_sprintf(p, "%s %uA\n", ngx_http_cc_metric_desc[i].name,

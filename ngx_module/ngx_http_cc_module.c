@@ -54,6 +54,14 @@ static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_wait_bounds = {
     ngx_http_cc_check_msec, 0, 60000, "must be between 0 and 60s"
 };
 
+static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_max_bounds = {
+    ngx_http_cc_check_msec, 1, 10000, "must be between 1ms and 10s"
+};
+
+static ngx_conf_num_bounds_t  ngx_http_cc_claim_waiters_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000000
+};
+
 
 static ngx_command_t  ngx_http_cc_commands[] = {
 
@@ -126,6 +134,20 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_cc_main_conf_t, claim_wait),
       &ngx_http_cc_claim_wait_bounds },
+
+    { ngx_string("cc_claim_poll_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, claim_poll_max),
+      &ngx_http_cc_claim_poll_max_bounds },
+
+    { ngx_string("cc_claim_waiters"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, claim_waiters),
+      &ngx_http_cc_claim_waiters_bounds },
 
     { ngx_string("cc_kafka_brokers"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -267,6 +289,8 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->cutoff = NGX_CONF_UNSET;
     cmcf->claim_poll = NGX_CONF_UNSET_MSEC;
     cmcf->claim_wait = NGX_CONF_UNSET_MSEC;
+    cmcf->claim_poll_max = NGX_CONF_UNSET_MSEC;
+    cmcf->claim_waiters = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -288,6 +312,17 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
     ngx_conf_init_msec_value(cmcf->claim_poll, 5);
     ngx_conf_init_msec_value(cmcf->claim_wait, 1000);
+    ngx_conf_init_value(cmcf->claim_waiters, 1024);
+
+    if (cmcf->claim_poll_max == NGX_CONF_UNSET_MSEC) {
+        cmcf->claim_poll_max = ngx_max(cmcf->claim_poll, 100);
+
+    } else if (cmcf->claim_poll_max < cmcf->claim_poll) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"cc_claim_poll_max\" must not be below "
+                      "\"cc_claim_poll\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (cmcf->kafka_topic.data == NULL) {
         ngx_str_set(&cmcf->kafka_topic, "cc.draws");

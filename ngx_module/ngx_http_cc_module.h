@@ -22,6 +22,7 @@
 #include "cc_token.h"
 #include "cc_keys.h"
 #include "cc_award.h"
+#include "cc_rand.h"
 
 
 #define NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER  1
@@ -70,6 +71,9 @@ typedef enum {
     NGX_HTTP_CC_METRIC_CLAIM_BAD_REQUEST,
     NGX_HTTP_CC_METRIC_CLAIM_UNAVAILABLE,
     NGX_HTTP_CC_METRIC_CLAIM_METHOD,
+    NGX_HTTP_CC_METRIC_CLAIM_WAITING,      /* a gauge: claims waiting now */
+    NGX_HTTP_CC_METRIC_CLAIM_POLLS,        /* re-reads for waiting claims */
+    NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL, /* 202 at once: cc_claim_waiters */
     NGX_HTTP_CC_METRIC_CLOSED,
     NGX_HTTP_CC_METRIC_REDIS_TIMEOUT,
     NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL,
@@ -91,6 +95,7 @@ typedef enum {
     NGX_HTTP_CC_OUTCOME_BAD_ID,            /* the request or grant id */
     NGX_HTTP_CC_OUTCOME_BAD_N,
     NGX_HTTP_CC_OUTCOME_METHOD,
+    NGX_HTTP_CC_OUTCOME_BODY,              /* 413: no endpoint takes one */
     NGX_HTTP_CC_OUTCOME_CLOSED,
     NGX_HTTP_CC_OUTCOME_UNAVAILABLE,
     NGX_HTTP_CC_OUTCOME_NONE,              /* 200: no award (yet) */
@@ -165,6 +170,8 @@ typedef struct {
 
     ngx_msec_t                claim_poll;      /* a claim re-reads w */
     ngx_msec_t                claim_wait;      /* then answers 202 */
+    ngx_msec_t                claim_poll_max;  /* the poll's backoff cap */
+    ngx_int_t                 claim_waiters;   /* waiting, per worker */
 
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
@@ -240,8 +247,8 @@ ngx_int_t ngx_http_cc_stock_check(ngx_conf_t *cf,
 ngx_int_t ngx_http_cc_stock_flip_script(ngx_conf_t *cf,
     ngx_http_cc_main_conf_t *cmcf, ngx_http_cc_script_t *sc,
     ngx_str_t *prelude);
-u_char *ngx_http_cc_stock_flip_arg(ngx_http_cc_main_conf_t *cmcf,
-    u_char *p, ngx_str_t *arg);
+u_char *ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
+    ngx_http_cc_main_conf_t *cmcf, u_char *p, ngx_str_t *arg);
 
 /* ngx_http_cc_redis_conn.c, ngx_http_cc_redis_batch.c */
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
@@ -253,6 +260,7 @@ ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 /* ngx_http_cc_metrics.c */
 ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);
 void ngx_http_cc_metric_inc(ngx_uint_t metric);
+void ngx_http_cc_metric_add(ngx_uint_t metric, ngx_atomic_int_t delta);
 void ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms);
 ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
 
@@ -266,6 +274,8 @@ void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,
     const ngx_http_cc_endpoint_t *ep, uint64_t *uid, ngx_int_t *rc);
+ngx_int_t ngx_http_cc_refuse_body(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep);
 ngx_int_t ngx_http_cc_get_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
 ngx_int_t ngx_http_cc_get_id_arg(ngx_http_request_t *r, char *name,
@@ -286,6 +296,7 @@ void ngx_http_cc_finalize_invalid(ngx_http_request_t *r,
     const ngx_http_cc_endpoint_t *ep, redisReply *reply);
 ngx_int_t ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid,
     ngx_str_t *user, ngx_str_t *grants, ngx_str_t *dec);
+ngx_int_t ngx_http_cc_random(ngx_log_t *log, uint64_t *v);
 
 /* ngx_http_cc_eligibility.c */
 ngx_int_t ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,

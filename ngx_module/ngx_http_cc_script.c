@@ -124,12 +124,27 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
             break;
 
         case NGX_HTTP_CC_SCRIPT_ELIG:
-        case NGX_HTTP_CC_SCRIPT_COMBINE:
 
-            /* they read every kind's field */
+            /* it reads every kind's field */
 
             pre[0].len = ngx_sprintf(pre[0].data, "local FIELDS = %s\n",
                                      fields)
+                         - pre[0].data;
+            npre = 1;
+            break;
+
+        case NGX_HTTP_CC_SCRIPT_COMBINE:
+
+            /* every kind's field, and the cutoff by Redis's clock */
+
+            pre[0].len = ngx_sprintf(pre[0].data,
+                                     "local FIELDS = %s\n"
+                                     "local CUTOFF = %T\n",
+                                     fields,
+                                     cmcf->cutoff != NGX_CONF_UNSET
+                                     ? cmcf->cutoff
+                                     : cmcf->end != NGX_CONF_UNSET
+                                     ? cmcf->end : (time_t) -1)
                          - pre[0].data;
             npre = 1;
             break;

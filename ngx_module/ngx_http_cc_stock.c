@@ -7,8 +7,9 @@
  *   - ARGV, per shard: the shard's quota of each stocked kind, TOTAL split
  *     evenly over the shards (the first TOTAL mod n shards one more), so
  *     the quotas add up to TOTAL exactly;
- *   - ARGV, per flip: a second random number (31 bits) for the script to
- *     draw again when the drawn kind's quota is spent;
+ *   - ARGV, per flip: a second random number (31 bits, of the worker's
+ *     CSPRNG) for the script to draw again when the drawn kind's quota is
+ *     spent;
  *   - Lua: STOCK_OF, the counter of each stocked kind, and STOCK_KIND, the
  *     kind + 1 of each counter (see ngx_module/lua/flip.lua).
  */
@@ -191,19 +192,27 @@ ngx_http_cc_stock_flip_script(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf,
 
 
 /*
- * The flip's extra argument, when there is stock: 31 random bits at p for
- * the script to draw again if the kind drawn is spent.  Returns the end.
+ * The flip's extra argument, when there is stock: 31 random bits (of the
+ * worker's CSPRNG, ngx_http_cc_random()) at p for the script to draw
+ * again if the kind drawn is spent; 31, as the script's Lua numbers take
+ * them exactly.  Returns the end, or NULL when there was no random number.
  */
 u_char *
-ngx_http_cc_stock_flip_arg(ngx_http_cc_main_conf_t *cmcf, u_char *p,
-    ngx_str_t *arg)
+ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
+    ngx_http_cc_main_conf_t *cmcf, u_char *p, ngx_str_t *arg)
 {
+    uint64_t  v;
+
     if (cmcf->stock == NULL) {
         return p;
     }
 
+    if (ngx_http_cc_random(r->connection->log, &v) != NGX_OK) {
+        return NULL;
+    }
+
     arg->data = p;
-    p = ngx_sprintf(p, "%l", ngx_random());
+    p = ngx_sprintf(p, "%uL", v >> 33);
     arg->len = p - arg->data;
 
     return p;

@@ -42,6 +42,8 @@ static struct {
     [NGX_HTTP_CC_OUTCOME_BAD_N] = { NGX_HTTP_BAD_REQUEST, "bad_n" },
     [NGX_HTTP_CC_OUTCOME_METHOD] =
         { NGX_HTTP_NOT_ALLOWED, "method_not_allowed" },
+    [NGX_HTTP_CC_OUTCOME_BODY] =
+        { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_not_allowed" },
     [NGX_HTTP_CC_OUTCOME_CLOSED] = { NGX_HTTP_FORBIDDEN, "campaign_closed" },
     [NGX_HTTP_CC_OUTCOME_UNAVAILABLE] =
         { NGX_HTTP_SERVICE_UNAVAILABLE, "storage_unavailable" },
@@ -55,9 +57,9 @@ static struct {
 
 /*
  * What every handler checks first, in this order: its one method (405),
- * the caller's identity (400 or 401), and for writes the campaign window
- * (403).  The body is not used and is discarded.  NGX_OK: go on with
- * *uid.  NGX_DONE: answered, the handler returns *rc.
+ * no body (413), the caller's identity (400 or 401), and for writes the
+ * campaign window (403).  NGX_OK: go on with *uid.  NGX_DONE: answered,
+ * the handler returns *rc.
  */
 ngx_int_t
 ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
@@ -67,6 +69,14 @@ ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
         *rc = ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_METHOD, NULL, 0);
         return NGX_DONE;
     }
+
+    *rc = ngx_http_cc_refuse_body(r, ep);
+
+    if (*rc != NGX_DECLINED) {
+        return NGX_DONE;
+    }
+
+    /* "Content-Length: 0": nothing to read, but keep the connection sane */
 
     *rc = ngx_http_discard_request_body(r);
 
@@ -91,6 +101,43 @@ ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * No endpoint takes a body: one sent (Content-Length above 0, or chunked,
+ * even empty) is refused before anything else is read or done, 413
+ * body_not_allowed, and discarded so that the connection stays in step.
+ * A chunked body over client_max_body_size is refused so too: discarding
+ * does not count it.  (A Content-Length over client_max_body_size never
+ * gets here: nginx answers its own 413 page first.)  ep NULL: the
+ * metrics, which count no answer.  Returns NGX_DECLINED when there is no
+ * body, else what a content handler returns.
+ */
+ngx_int_t
+ngx_http_cc_refuse_body(ngx_http_request_t *r,
+    const ngx_http_cc_endpoint_t *ep)
+{
+    ngx_int_t  rc;
+
+    static u_char  refused[] = "{\"error\":\"body_not_allowed\"}";
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ep == NULL) {
+        return ngx_http_cc_send_json(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     refused, sizeof(refused) - 1);
+    }
+
+    return ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_BODY, NULL, 0);
 }
 
 
@@ -358,6 +405,33 @@ ngx_http_cc_user_keys(ngx_http_request_t *r, uint64_t uid, ngx_str_t *user,
     if (dec != NULL) {
         dec->data = p;
         dec->len = ngx_sprintf(p, "%uL", uid) - p;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * 64 random bits for a draw, from the worker's cc_rand buffer (cc_rand.h):
+ * not ngx_random(), whose outputs predict the next ones.  The buffer is
+ * emptied in each new process (ngx_pid differs after a fork), so workers
+ * never share a master's bytes.  NGX_ERROR: OpenSSL had no randomness.
+ */
+ngx_int_t
+ngx_http_cc_random(ngx_log_t *log, uint64_t *v)
+{
+    static ngx_pid_t  pid;
+    static cc_rand_t  rnd;
+
+    if (pid != ngx_pid) {
+        cc_rand_init(&rnd);
+        pid = ngx_pid;
+    }
+
+    if (cc_rand_u64(&rnd, v) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "cc: RAND_bytes failed: no random numbers to draw");
+        return NGX_ERROR;
     }
 
     return NGX_OK;

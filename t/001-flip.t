@@ -374,7 +374,7 @@ X-CC-Uid: 7
 
 
 
-=== TEST 21: a POST body is ignored: the caller cannot choose the card
+=== TEST 21: a POST body is refused, not read: the caller cannot choose the card
 --- http_config on_shard0
     cc_cards 1 1000000;
 --- config all_locations
@@ -383,6 +383,27 @@ HSET cc:{7}:u c 2
 --- request
 POST /cc/flip?request_id=abc&card=0&r=0
 {"card":0,"r":0}
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 413
+--- response_body: {"error":"body_not_allowed"}
+--- redis_after
+HGET cc:{7}:u c => 2
+HGET cc:{7}:u s => (nil)
+XLEN cc:draws => 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 21a: the arguments other than request_id are ignored: the caller cannot choose the card
+--- http_config on_shard0
+    cc_cards 1 1000000;
+--- config all_locations
+--- redis_before
+HSET cc:{7}:u c 2
+--- request
+POST /cc/flip?request_id=abc&card=0&r=0
 --- more_headers
 X-CC-Uid: 7
 --- response_body: {"draw_id":"7:1","card":1,"chances_left":1}

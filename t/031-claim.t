@@ -369,3 +369,79 @@ X-CC-Uid: 7
 --- must_die
 --- error_log
 "cc_claim_wait" directive is not allowed here
+
+
+
+=== TEST 22: cc_claim_poll_max below cc_claim_poll is refused
+--- http_config on_shard0
+    cc_claim_poll 50ms;
+    cc_claim_poll_max 20ms;
+--- config all_locations
+--- must_die
+--- error_log
+"cc_claim_poll_max" must not be below "cc_claim_poll"
+
+
+
+=== TEST 23: cc_claim_poll_max 0 or above 10s is refused
+--- http_config on_shard0
+    cc_claim_poll_max 11s;
+--- config all_locations
+--- must_die
+--- error_log
+"cc_claim_poll_max" directive must be between 1ms and 10s
+
+
+
+=== TEST 24: cc_claim_waiters that is no number is refused
+--- http_config on_shard0
+    cc_claim_waiters many;
+--- config all_locations
+--- must_die
+--- error_log
+"cc_claim_waiters" directive invalid number
+
+
+
+=== TEST 25: cc_claim_waiters above 1000000 is refused
+--- http_config on_shard0
+    cc_claim_waiters 1000001;
+--- config all_locations
+--- must_die
+--- error_log
+value must be between 0 and 1000000
+
+
+
+=== TEST 26: cc_claim_waiters 0: a pending claim answers 202 at once
+--- http_config on_shard0
+    cc_claim_waiters 0;
+    cc_claim_wait 5s;
+--- config all_locations
+--- redis_before
+HSET cc:{7}:u w p:1234:spring-2027:7
+--- request
+POST /cc/claim
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 202
+--- response_body: {"status":"pending","amount_cents":1234,"award_id":"spring-2027:7"}
+--- timeout: 2
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: a cc_claim_poll above 100ms is its own cap unless one is given
+--- http_config on_shard0
+    cc_claim_poll 300ms;
+    cc_claim_wait 100ms;
+--- config all_locations
+--- redis_before
+HSET cc:{7}:u w c:1:spring-2027:7
+--- request
+POST /cc/claim
+--- more_headers
+X-CC-Uid: 7
+--- error_code: 200
+--- response_body: {"status":"credited","amount_cents":1,"award_id":"spring-2027:7"}

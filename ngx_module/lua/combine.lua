@@ -3,6 +3,8 @@
 -- The module prepends (ngx_http_cc_script.c):
 --
 --   FIELDS         the user hash's field of each kind, {'k0', 'k1', ...}
+--   CUTOFF         the first second (unix) no combine is taken:
+--                  cc_combine_cutoff, else cc_campaign_end; -1 for none
 --
 -- KEYS: the shard's draw log, then per entry the user hash; ARGV per
 -- entry: the uid, the request id, the time in ms.  Once per user: the
@@ -10,10 +12,23 @@
 -- The reply has per entry {status, n0, n1, ...} with the cards held after
 -- it: status 2 combined now (one of each kind consumed, the combine
 -- appended to the log), 1 combined before (nothing consumed), 0 a kind is
--- missing (nothing changed).
+-- missing (nothing changed); or {3} for every entry, nothing read or
+-- changed, when Redis's clock (TIME) says the cutoff has come.  The module
+-- checked the cutoff by its own clock first, but a node whose clock is
+-- behind, or a call that waited, would combine late: the shard's clock
+-- is the one clock of the window.  TIME in a script that writes needs
+-- effects replication, Redis 7's only mode (asked for, for older ones).
 
 local fmt = string.format
 local out = {}
+
+if CUTOFF >= 0 then
+  if redis.replicate_commands then redis.replicate_commands() end
+  if tonumber(redis.call('TIME')[1]) >= CUTOFF then
+    for i = 1, #ARGV / 3 do out[i] = {3} end
+    return out
+  end
+end
 for i = 0, #ARGV / 3 - 1 do
   local u, a = KEYS[2 + i], 3 * i
   local v = redis.pcall('HMGET', u, 'e', unpack(FIELDS))
