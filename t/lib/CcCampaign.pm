@@ -3,7 +3,8 @@ package CcCampaign;
 # CcCampaign - the whole pipeline for the ingest tests: two Redis shards,
 # an nginx with the module producing to the mock Kafka, two MySQL shards
 # (two databases on one mariadbd), cc-ingest, cc-reconcile; and the check
-# that MySQL holds exactly what Redis holds.
+# that MySQL holds exactly what Redis holds.  Also, for every worker that
+# takes the shards, their --redis and --mysql arguments (shard_args).
 
 use strict;
 use warnings;
@@ -11,8 +12,8 @@ use Exporter 'import';
 use CcTest;
 use CcKeys;
 
-our @EXPORT = qw(campaign_up campaign_nginx mysql_shards start_ingest run_reconcile log_events
-                 grant_users flip_users state_diff shard_of_uids);
+our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args start_ingest run_reconcile
+                 log_events grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
     my $p = $ENV{TEST_MYSQL_PORT};
@@ -21,15 +22,19 @@ sub mysql_shards {
 
 sub _mysql_args { map { ('--mysql', $_) } mysql_shards() }
 
+# --redis for each of CcTest's Redis shards, then --mysql for each MySQL
+# shard: the servers of cc-draw, cc-payout, cc-reconcile
+sub shard_args {
+    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}), _mysql_args());
+}
+
 # starts mariadbd, the mock broker, the schema and an nginx with the module
 sub campaign_up {
     my (%opt) = @_;
     mysql_start();
     kafka_start(partitions => 4);
 
-    my $init = spawn_worker('cc-ingest', '--init-shards', _mysql_args());
-    my $rc = wait_worker($init, 20);
-    die "cc-ingest --init-shards failed: " . worker_stderr($init) unless defined $rc && $rc == 0;
+    run_worker([ 'cc-ingest', '--init-shards', _mysql_args() ], timeout => 20, ok => 1);
 
     campaign_nginx(%opt);
 }
@@ -56,11 +61,8 @@ sub start_ingest {
 
 # one pass of cc-reconcile with no grace; returns (exit code, stderr)
 sub run_reconcile {
-    my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0,
-                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-                         _mysql_args());
-    my $rc = wait_worker($w, 30);
-    return ($rc, worker_stderr($w));
+    my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, shard_args() ], timeout => 30);
+    return ($rc, $err);
 }
 
 # the draws and combines in a Redis shard's draw log (an entry holds the
@@ -96,10 +98,9 @@ sub flip_users {
 
 sub shard_of_uids {
     my (@uids) = @_;
-    my $w = spawn_worker('cc-ingest', '--shard-of', _mysql_args(), @uids);
-    wait_worker($w, 10);
+    my (undef, $out) = run_worker([ 'cc-ingest', '--shard-of', _mysql_args(), @uids ], timeout => 10);
     my %db;
-    for (split /\n/, worker_stdout($w)) {
+    for (split /\n/, $out) {
         my ($uid, $name) = split ' ';
         ($db{$uid}) = $name =~ m{/(\w+)$};
     }

@@ -12,8 +12,8 @@ package CcTest;
 # concurrency, redis fault injection, ad-hoc nginx instances) are exported
 # too, as are, for the tests that need them, a throw-away MariaDB server
 # (started on demand by mysql_start), the project's Kafka mock broker
-# (kafka_start) and background worker processes (spawn_worker).  See the
-# "API summary" comment at the end of this file.
+# (kafka_start) and background worker processes (spawn_worker,
+# run_worker).  See the "API summary" comment at the end of this file.
 #
 # This file only puts the harness together: one-time setup at import, the
 # cleanup at END, and everything the modules below export, re-exported
@@ -24,7 +24,7 @@ package CcTest;
 #   CcTest::NginxConf  every nginx.conf text the harness generates
 #   CcTest::Nginx      nginx instances: start, stop, nginx -t, logs
 #   CcTest::HTTP       the HTTP client
-#   CcTest::Workers    background programs (spawn_worker)
+#   CcTest::Workers    background programs (spawn_worker, run_worker)
 #   CcTest::Kafka      the mock broker
 #   CcTest::MySQL      the mariadbd and queries
 #   CcTest::Blocks     the block runner (run_tests)
@@ -248,6 +248,12 @@ Workers (any program; the project's are build/workers/cc-*):
                        $h->pid, and methods stdout, stderr, alive, stop, kill,
                        wait, exit_code.  (C programs fully buffer stdout into
                        a file: it shows up only after a flush or at exit.)
+  run_worker([$name_or_path, @args], timeout => 10, ok => 0)
+                       spawn_worker, then wait for its end: returns (exit
+                       code, stdout, stderr).  Still running after timeout
+                       s: SIGKILLed (its group too), exit code undef.
+                       ok => 1: dies with the command, the exit code and
+                       its stderr unless it exited 0.
   worker_stdout($h), worker_stderr($h)   the files' contents so far
   worker_alive($h)     true while running (reaps it once it exited)
   wait_worker($h, $timeout = 10)  exit code, or undef if still running

@@ -52,17 +52,13 @@ sub make_eligible {
     return $map;
 }
 
-sub draw_args {
-    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-            (map { ('--mysql', $_) } mysql_shards()));
-}
+# the servers' arguments (CcCampaign's shard_args), for a test's own cc-draw
+sub draw_args { shard_args() }
 
 # runs cc-draw to its end: (exit code, stdout, stderr)
 sub draw_run {
     my ($file, @extra) = @_;
-    my $w = spawn_worker('cc-draw', '--campaign', $file, draw_args(), @extra);
-    my $rc = wait_worker($w, 120);
-    return ($rc, worker_stdout($w), worker_stderr($w));
+    return run_worker([ 'cc-draw', '--campaign', $file, shard_args(), @extra ], timeout => 120);
 }
 
 # { uid => [ amount, status, db ] } of a campaign's awards

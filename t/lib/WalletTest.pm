@@ -156,12 +156,10 @@ sub make_drawn {
 sub reconcile_money {
     my ($file, @extra) = @_;
     my $json = "$DIR/reconcile-" . int(rand 1e9) . '.json';
-    my $w = spawn_worker('cc-reconcile', '--money', '--campaign', $file,
-                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-                         (map { ('--mysql', $_) } mysql_shards()), '--json', $json, @extra);
-    my $rc = wait_worker($w, 300);
+    my ($rc, $out, $err) = run_worker([ 'cc-reconcile', '--money', '--campaign', $file, shard_args(),
+                                        '--json', $json, @extra ], timeout => 300);
     my $doc = -e $json ? eval { decode_json(do { local $/; open my $f, '<', $json; <$f> }) } : undef;
-    return ($rc, worker_stdout($w), worker_stderr($w), $doc);
+    return ($rc, $out, $err, $doc);
 }
 
 # the pending sums of both shards: { "db account" => "debits/credits" },

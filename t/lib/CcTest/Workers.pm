@@ -3,7 +3,8 @@ package CcTest::Workers;
 # CcTest::Workers - any program run by a test in the background (the
 # project's workers build/workers/cc-*, tools, /bin/sh): spawn_worker()
 # and its handle (class CcTest::Worker), its stdout and stderr files,
-# waiting for it, stopping and killing it.  Every worker's stderr is
+# waiting for it, stopping and killing it; run_worker() runs one to its
+# end and returns its exit code and output.  Every worker's stderr is
 # scanned for sanitizer reports when it is reaped; those still running at
 # END are killed (CcTest.pm).
 
@@ -17,7 +18,7 @@ use POSIX qw(WNOHANG);
 use Test::More ();
 use CcTest::Util qw(topdir repo_root wait_until sanitizer_reports _slurp);
 
-our @EXPORT = qw(spawn_worker worker_stdout worker_stderr stop_worker kill_worker
+our @EXPORT = qw(spawn_worker run_worker worker_stdout worker_stderr stop_worker kill_worker
                  worker_alive wait_worker);
 our @EXPORT_OK = qw(workers_cleanup);
 
@@ -171,6 +172,28 @@ sub kill_worker {
 
 sub worker_stdout { _slurp(_worker_check($_[0], 'worker_stdout')->{stdout_file}) }
 sub worker_stderr { _slurp(_worker_check($_[0], 'worker_stderr')->{stderr_file}) }
+
+# run_worker([$name_or_path, @args], timeout => 10, ok => 0): run a program
+# as spawn_worker() does and wait up to timeout seconds for its end;
+# returns (exit code, stdout, stderr).  Still running then: SIGKILLed
+# with its process group, exit code undef.  With ok => 1 it dies, naming
+# the command, its exit code and stderr, unless the exit code is 0.
+sub run_worker {
+    my ($cmd, %o) = @_;
+    croak "run_worker: want [program, args...]" unless ref $cmd eq 'ARRAY' && @$cmd;
+    my @bad = grep { !/^(?:timeout|ok)$/ } keys %o;
+    croak "run_worker: unknown option(s) @bad" if @bad;
+    my $timeout = $o{timeout} // 10;
+    my $h = spawn_worker(@$cmd);
+    my $rc = wait_worker($h, $timeout);
+    kill_worker($h) unless defined $rc;
+    if ($o{ok} && !(defined $rc && $rc == 0)) {
+        die "$h->{name} @$cmd[1 .. $#$cmd]: "
+          . (defined $rc ? "exit $rc" : "still running after ${timeout}s, killed")
+          . ': ' . worker_stderr($h);
+    }
+    return ($rc, worker_stdout($h), worker_stderr($h));
+}
 
 # At END: SIGKILL every worker not reaped yet.
 sub workers_cleanup { _worker_kill($_) for grep { !exists $_->{status} } @WORKERS }
