@@ -15,6 +15,7 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 use CcKeys;
+use CcCampaign qw(campaign_conf);
 use Cwd qw(abs_path);
 use JSON::PP;
 use File::Temp qw(tempdir);
@@ -143,9 +144,8 @@ sub write_file { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print $
 sub campaign_file {
     my (%o) = @_;
     my $alert = exists $o{alert} ? $o{alert} : "cat > $alert_out";
-    write_file($campaign, "campaign $C\npool_cents " . ($o{pool} // $pool) . "\nsplit random\n"
-             . "cap_cents 100000\nseed s1\ncredit async\ncutoff $cutoff\npending_max 3600\n"
-             . (defined $alert ? "alert $alert\n" : ''));
+    campaign_conf(path => $campaign, campaign => $C, pool_cents => $o{pool} // $pool, split => 'random',
+                  cap_cents => 100000, seed => 's1', cutoff => $cutoff, pending_max => 3600, alert => $alert);
 }
 
 # (exit code, stdout, stderr, the JSON document or undef)

@@ -3,17 +3,20 @@ package CcCampaign;
 # CcCampaign - the whole pipeline for the ingest tests: two Redis shards,
 # an nginx with the module producing to the mock Kafka, two MySQL shards
 # (two databases on one mariadbd), cc-ingest, cc-reconcile; and the check
-# that MySQL holds exactly what Redis holds.  Also, for every worker that
-# takes the shards, their --redis and --mysql arguments (shard_args).
+# that MySQL holds exactly what Redis holds.  Also, for the workers that
+# read a campaign: the one writer of campaign files (campaign_conf), and
+# the shards' --redis and --mysql arguments (shard_args).
 
 use strict;
 use warnings;
 use Exporter 'import';
+use Carp qw(croak);
+use File::Temp qw(tempdir);
 use CcTest;
 use CcKeys;
 
-our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args start_ingest run_reconcile
-                 log_events grant_users flip_users state_diff shard_of_uids);
+our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args campaign_conf start_ingest
+                 run_reconcile log_events grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
     my $p = $ENV{TEST_MYSQL_PORT};
@@ -26,6 +29,39 @@ sub _mysql_args { map { ('--mysql', $_) } mysql_shards() }
 # shard: the servers of cc-draw, cc-payout, cc-reconcile
 sub shard_args {
     return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}), _mysql_args());
+}
+
+# a campaign file's keys (common/cc_campaign.c), in the order written
+my @CONF_KEYS = qw(campaign pool_cents split cap_cents seed credit cutoff pending_max
+                   wallet wallet_url wallet_timeout_ms wallet_secret_file currency alert);
+my %CONF_DEFAULT = (pool_cents => 100000000, split => 'equal', seed => 's33d',
+                    credit => 'async', cutoff => 1700000000);
+my $CONF_DIR;    # where campaign_conf writes when given no path or dir
+
+# campaign_conf(campaign => ID, KEY => VALUE, ..., extra => TEXT,
+#               path => FILE, dir => DIR)
+# writes a campaign file (what cc-draw, cc-payout and cc-reconcile --money
+# read) and returns its path: one "KEY VALUE" line per key, in the order
+# of @CONF_KEYS: the keys given, and pool_cents 100000000, split equal,
+# seed s33d, credit async, cutoff 1700000000 unless given (a key given as
+# undef is left out); then extra as it is (more lines, a bad one).  The
+# file is path, or DIR/ID-<random>.conf (DIR: dir, else a temp dir).
+# Dies on a key it does not know: write such a line with extra.
+sub campaign_conf {
+    my (%o) = @_;
+    my ($path, $dir, $extra) = delete @o{qw(path dir extra)};
+    my %known = map { ($_ => 1) } @CONF_KEYS;
+    my @bad = grep { !$known{$_} } sort keys %o;
+    croak "campaign_conf: unknown key(s) @bad (a line of its own goes in extra)" if @bad;
+    croak "campaign_conf: no campaign given" unless defined $o{campaign};
+    my %v = (%CONF_DEFAULT, %o);
+    $path //= ($dir // ($CONF_DIR //= tempdir('cc-campaign-XXXXXX', TMPDIR => 1, CLEANUP => 1)))
+            . "/$o{campaign}-" . int(rand 1e9) . '.conf';
+    open my $f, '>', $path or die "$path: $!";
+    print $f map { "$_ $v{$_}\n" } grep { defined $v{$_} } @CONF_KEYS;
+    print $f $extra if defined $extra;
+    close $f or die "$path: $!";
+    return $path;
 }
 
 # starts mariadbd, the mock broker, the schema and an nginx with the module

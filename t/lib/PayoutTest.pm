@@ -26,15 +26,14 @@ sub payout_setup {
     run_worker([ 'cc-ingest', '--init-shards', map { ('--mysql', $_) } mysql_shards() ], timeout => 30, ok => 1);
 }
 
-# a campaign file for campaign $id (credit async unless given)
+# a campaign file for campaign $id: campaign_conf's defaults, credit async
+# unless given, extra lines; one path per id, credit and extra or not, so
+# that the same call rewrites the same file
 sub campaign_file {
     my ($id, %o) = @_;
-    my $path = "$DIR/$id-" . ($o{credit} // 'async') . (defined $o{extra} ? '-x' : '') . '.conf';
-    open my $f, '>', $path or die "$path: $!";
-    print $f "campaign $id\npool_cents 100000000\nsplit equal\nseed s33d\n"
-           . 'credit ' . ($o{credit} // 'async') . "\ncutoff 1700000000\n" . ($o{extra} // '');
-    close $f;
-    return $path;
+    my $credit = $o{credit} // 'async';
+    return campaign_conf(path => "$DIR/$id-$credit" . (defined $o{extra} ? '-x' : '') . '.conf',
+                         campaign => $id, credit => $credit, extra => $o{extra});
 }
 
 # the arguments of a run: the campaign and the servers when a file is
