@@ -13,6 +13,7 @@ use Exporter 'import';
 use Carp qw(croak);
 use File::Temp qw(tempdir);
 use CcTest;
+use CcTest::NginxConf qw(app_locations);
 use CcKeys;
 
 our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args campaign_conf start_ingest
@@ -80,8 +81,7 @@ sub campaign_nginx {
     my (%opt) = @_;
     return start_nginx(undef, workers => $opt{workers} // 1,
         http_config => on_shards('cc_kafka_brokers $TEST_KAFKA_BROKERS;', $opt{http_config}),
-        config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
-                . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }');
+        config => app_locations());
 }
 
 # cc-ingest on the mock; --assign unless the first argument is 'group'

@@ -2,7 +2,7 @@ package CcTest::NginxConf;
 
 # CcTest::NginxConf - every nginx.conf text the harness writes is made
 # here: the shared parts a block or a test builds on (on_shard0,
-# on_shards, all_locations), the whole file around them
+# on_shards, all_locations, app_locations), the whole file around them
 # (nginx_conf: load_module, error_log, pid, events, http, server) and the
 # $TEST_NGINX_ / $TEST_MYSQL_ / $TEST_KAFKA_ substitution.  A change to
 # what every generated config says (say, an explicit cc_identity line)
@@ -17,7 +17,7 @@ use Cwd qw(abs_path);
 use CcTest::Util qw(repo_root);
 
 our @EXPORT = qw(on_shard0 on_shards all_locations);
-our @EXPORT_OK = qw(nginx_conf _subst _module_so);
+our @EXPORT_OK = qw(app_locations nginx_conf _subst _module_so);
 
 sub _module_so {
     return $ENV{CC_MODULE_SO} ? abs_path($ENV{CC_MODULE_SO}) // $ENV{CC_MODULE_SO}
@@ -115,6 +115,13 @@ sub nginx_conf {
     # $TEST_NGINX_SERVER_PORT means this instance's port
     local $ENV{TEST_NGINX_SERVER_PORT} = $o{port};
     return _subst($conf);
+}
+
+# The locations of the ingest pipeline's app nginx (CcCampaign's
+# campaign_nginx): flip, grant, combine and metrics, on one line.
+sub app_locations {
+    return 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
+         . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }';
 }
 
 1;
