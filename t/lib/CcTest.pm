@@ -13,7 +13,8 @@ package CcTest;
 # too, as are, for the tests that need them, a throw-away MariaDB server
 # (started on demand by mysql_start), the project's Kafka mock broker
 # (kafka_start) and background worker processes (spawn_worker,
-# run_worker).  See the "API summary" comment at the end of this file.
+# run_worker).  See the "API summary" comment at the end of this file, and
+# t/README.md (how to write and run a test).
 #
 # This file only puts the harness together: one-time setup at import, the
 # cleanup at END, and everything the modules below export, re-exported
