@@ -16,11 +16,7 @@ use File::Temp qw(tempdir);
 my @REQUIRED = (qw(--users 1234567 --draws-per-user 7 --days 10 --retention-days 3
                    --redis-shards 3 --mysql-shards 7));
 
-sub run_estimate {
-    my $h = spawn_worker('cc-estimate', @_);
-    my $rc = wait_worker($h, 10);
-    return ($rc, worker_stdout($h), worker_stderr($h));
-}
+sub run_estimate { run_worker([ 'cc-estimate', @_ ]) }
 
 sub up { my ($a, $b) = @_; return ($a + $b - 1) / $b }
 sub min { my ($a, $b) = @_; return $a < $b ? $a : $b }

@@ -34,11 +34,7 @@ my $short = secret_file('short', ('s' x 31) . "\n");
 my $empty = secret_file('empty', '');
 my $long  = secret_file('long', 'l' x 1025);
 
-sub run_token {
-    my $h = spawn_worker('cc-token', @_);
-    my $rc = wait_worker($h, 10);
-    return ($rc, worker_stdout($h), worker_stderr($h));
-}
+sub run_token { run_worker([ 'cc-token', @_ ]) }
 
 my ($rc, $out, $err);
 

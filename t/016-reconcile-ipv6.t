@@ -44,9 +44,8 @@ cli('XADD', log_key(), '*', 'y', 'c', 'u', 6001, 'r', 'v6-c', 't', $ms);
 is(cli('XLEN', log_key()), 2, 'the log holds the two entries');
 
 sub reconcile {
-    my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0, @_, @mysql);
-    my $rc = wait_worker($w, 30);
-    return ($rc, worker_stderr($w));
+    my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, @_, @mysql ], timeout => 30);
+    return ($rc, $err);
 }
 
 my ($rc, $err) = reconcile('--redis', "[::1]:$port");

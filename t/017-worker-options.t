@@ -7,12 +7,6 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 
-sub run_worker {
-    my $w = spawn_worker(@_);
-    my $rc = wait_worker($w, 10);
-    return ($rc, worker_stdout($w), worker_stderr($w));
-}
-
 my @cases = (
     [ [ 'cc-mockbroker', '--brokers', '0' ], qr/--brokers must be an integer in 1\.\.9, not "0"/ ],
     [ [ 'cc-mockbroker', '--partitions', ' 4' ], qr/--partitions must be an integer in 1\.\.256, not " 4"/ ],
@@ -81,7 +75,7 @@ my @cases = (
 
 for my $c (@cases) {
     my ($args, $why) = @$c;
-    my ($rc, $out, $err) = run_worker(@$args);
+    my ($rc, $out, $err) = run_worker($args);
     is($rc, 2, "@$args: exit 2");
     like($err, $why, '... saying why');
     is($out, '', '... nothing on stdout');
@@ -101,7 +95,7 @@ for my $c ([ 'cc-mockbroker', qr/--partitions/ ],
            [ 'cc-estimate', qr/--users N.*--retention-days/s ],
            [ 'cc-estimate', qr/--peak-flips/, '--capacity' ]) {
     my ($w, $body, @pre) = @$c;
-    my ($rc, $out, $err) = run_worker($w, @pre, '--help');
+    my ($rc, $out, $err) = run_worker([ $w, @pre, '--help' ]);
     is($rc, 0, "$w @pre --help: exit 0");
     like($out, qr/^usage: $w @pre/, '... the usage on stdout');
     like($out, $body, '... naming its options');

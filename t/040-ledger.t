@@ -16,16 +16,11 @@ mysql_start();
 my $shard = "127.0.0.1:$ENV{TEST_MYSQL_PORT}/cc_l0";
 
 sub init_shards {
-    my $w = spawn_worker('cc-ingest', '--init-shards', '--mysql', $shard);
-    return (wait_worker($w, 30), worker_stderr($w));
+    my ($rc, undef, $err) = run_worker([ 'cc-ingest', '--init-shards', '--mysql', $shard ], timeout => 30);
+    return ($rc, $err);
 }
 
-sub cli {
-    my $w = spawn_worker($CLI, '--mysql', $shard, @_);
-    my $rc = wait_worker($w, 30);
-    die "cc-ledger-cli @_: exit " . ($rc // 'timeout') . ': ' . worker_stderr($w) unless defined $rc && $rc == 0;
-    return worker_stdout($w);
-}
+sub cli { (run_worker([ $CLI, '--mysql', $shard, @_ ], timeout => 30, ok => 1))[1] }
 
 sub sq { mysql_query($_[0], 'cc_l0') }
 sub v { mysql_value($_[0], 'cc_l0') }

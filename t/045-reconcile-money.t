@@ -15,6 +15,7 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 use CcKeys;
+use CcCampaign qw(campaign_conf);
 use Cwd qw(abs_path);
 use JSON::PP;
 use File::Temp qw(tempdir);
@@ -82,8 +83,7 @@ sub seed {
     my $cut = $cutoff * 1000;
 
     for my $db (@dbs) { mysql_query("DROP DATABASE IF EXISTS $db") }
-    my $w = spawn_worker('cc-ingest', '--init-shards', map { ('--mysql', $_) } @mysql);
-    die 'init-shards: ' . worker_stderr($w) unless (wait_worker($w, 30) // -1) == 0;
+    run_worker([ 'cc-ingest', '--init-shards', map { ('--mysql', $_) } @mysql ], timeout => 30, ok => 1);
     redis_cmd($_, 'FLUSHALL') for 0, 1;
 
     for my $s (0, 1) {
@@ -144,21 +144,19 @@ sub write_file { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print $
 sub campaign_file {
     my (%o) = @_;
     my $alert = exists $o{alert} ? $o{alert} : "cat > $alert_out";
-    write_file($campaign, "campaign $C\npool_cents " . ($o{pool} // $pool) . "\nsplit random\n"
-             . "cap_cents 100000\nseed s1\ncredit async\ncutoff $cutoff\npending_max 3600\n"
-             . (defined $alert ? "alert $alert\n" : ''));
+    campaign_conf(path => $campaign, campaign => $C, pool_cents => $o{pool} // $pool, split => 'random',
+                  cap_cents => 100000, seed => 's1', cutoff => $cutoff, pending_max => 3600, alert => $alert);
 }
 
 # (exit code, stdout, stderr, the JSON document or undef)
 sub reconcile {
     my (@extra) = @_;
     unlink $alert_out, $json;
-    my $w = spawn_worker('cc-reconcile', '--money', '--campaign', $campaign,
-                         (map { ('--redis', $_) } @redis), (map { ('--mysql', $_) } @mysql),
-                         '--json', $json, '--metrics-file', $metrics, @extra);
-    my $rc = wait_worker($w, 60);
+    my ($rc, $out, $err) = run_worker([ 'cc-reconcile', '--money', '--campaign', $campaign,
+                                        (map { ('--redis', $_) } @redis), (map { ('--mysql', $_) } @mysql),
+                                        '--json', $json, '--metrics-file', $metrics, @extra ], timeout => 60);
     my $doc = -e $json ? eval { decode_json(CcTest::_slurp($json)) } : undef;
-    return ($rc, worker_stdout($w), worker_stderr($w), $doc);
+    return ($rc, $out, $err, $doc);
 }
 
 # the classes of the document's breaks, sorted, one per break
@@ -207,9 +205,8 @@ ok(!-e "$metrics.tmp", 'metrics: written through a temporary file, renamed');
 sub promtool_ok {
     my ($file, $name) = @_;
     # promtool reads the text on stdin
-    my $w = spawn_worker('/bin/sh', '-c', "promtool check metrics < '$file'");
-    my $prc = wait_worker($w, 30);
-    is($prc, 0, "$name passes promtool check metrics") or diag worker_stdout($w), worker_stderr($w);
+    my ($prc, $pout, $perr) = run_worker([ '/bin/sh', '-c', "promtool check metrics < '$file'" ], timeout => 30);
+    is($prc, 0, "$name passes promtool check metrics") or diag $pout, $perr;
 }
 promtool_ok($metrics, 'the money textfile');
 
@@ -466,8 +463,8 @@ campaign_file();
 sub run_bad {
     my (@args) = @_;
     unlink $alert_out, $json;
-    my $w = spawn_worker('cc-reconcile', @args);
-    return (wait_worker($w, 30), worker_stderr($w), worker_stdout($w));
+    my ($rc, $out, $err) = run_worker([ 'cc-reconcile', @args ], timeout => 30);
+    return ($rc, $err, $out);
 }
 my @stores = ((map { ('--redis', $_) } @redis), (map { ('--mysql', $_) } @mysql));
 

@@ -38,8 +38,7 @@ my $seq = 0;
 sub cc_load {
     my (@args) = @_;
     my $stats = "$dir/stats-" . ++$seq . '.jsonl';
-    my $w = spawn_worker($load, @args, '--stats', $stats);
-    my $rc = wait_worker($w, 120);
+    my ($rc, undef, $err) = run_worker([ $load, @args, '--stats', $stats ], timeout => 120);
     die "cc-load @args still running after 120 s" unless defined $rc;
     my (@sec, $total);
     if (open my $h, '<', $stats) {
@@ -48,7 +47,7 @@ sub cc_load {
             if ($j->{type} eq 'second') { push @sec, $j } else { $total = $j }
         }
     }
-    return ($rc, \@sec, $total, worker_stderr($w));
+    return ($rc, \@sec, $total, $err);
 }
 
 # the user hashes of uids from..to, each from the shard that has it

@@ -3,16 +3,21 @@ package CcCampaign;
 # CcCampaign - the whole pipeline for the ingest tests: two Redis shards,
 # an nginx with the module producing to the mock Kafka, two MySQL shards
 # (two databases on one mariadbd), cc-ingest, cc-reconcile; and the check
-# that MySQL holds exactly what Redis holds.
+# that MySQL holds exactly what Redis holds.  Also, for the workers that
+# read a campaign: the one writer of campaign files (campaign_conf), and
+# the shards' --redis and --mysql arguments (shard_args).
 
 use strict;
 use warnings;
 use Exporter 'import';
+use Carp qw(croak);
+use File::Temp qw(tempdir);
 use CcTest;
+use CcTest::NginxConf qw(app_locations);
 use CcKeys;
 
-our @EXPORT = qw(campaign_up campaign_nginx mysql_shards start_ingest run_reconcile log_events
-                 grant_users flip_users state_diff shard_of_uids);
+our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args campaign_conf start_ingest
+                 run_reconcile log_events grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
     my $p = $ENV{TEST_MYSQL_PORT};
@@ -21,15 +26,52 @@ sub mysql_shards {
 
 sub _mysql_args { map { ('--mysql', $_) } mysql_shards() }
 
+# --redis for each of CcTest's Redis shards, then --mysql for each MySQL
+# shard: the servers of cc-draw, cc-payout, cc-reconcile
+sub shard_args {
+    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}), _mysql_args());
+}
+
+# a campaign file's keys (common/cc_campaign.c), in the order written
+my @CONF_KEYS = qw(campaign pool_cents split cap_cents seed credit cutoff pending_max
+                   wallet wallet_url wallet_timeout_ms wallet_secret_file currency alert);
+my %CONF_DEFAULT = (pool_cents => 100000000, split => 'equal', seed => 's33d',
+                    credit => 'async', cutoff => 1700000000);
+my $CONF_DIR;    # where campaign_conf writes when given no path or dir
+
+# campaign_conf(campaign => ID, KEY => VALUE, ..., extra => TEXT,
+#               path => FILE, dir => DIR)
+# writes a campaign file (what cc-draw, cc-payout and cc-reconcile --money
+# read) and returns its path: one "KEY VALUE" line per key, in the order
+# of @CONF_KEYS: the keys given, and pool_cents 100000000, split equal,
+# seed s33d, credit async, cutoff 1700000000 unless given (a key given as
+# undef is left out); then extra as it is (more lines, a bad one).  The
+# file is path, or DIR/ID-<random>.conf (DIR: dir, else a temp dir).
+# Dies on a key it does not know: write such a line with extra.
+sub campaign_conf {
+    my (%o) = @_;
+    my ($path, $dir, $extra) = delete @o{qw(path dir extra)};
+    my %known = map { ($_ => 1) } @CONF_KEYS;
+    my @bad = grep { !$known{$_} } sort keys %o;
+    croak "campaign_conf: unknown key(s) @bad (a line of its own goes in extra)" if @bad;
+    croak "campaign_conf: no campaign given" unless defined $o{campaign};
+    my %v = (%CONF_DEFAULT, %o);
+    $path //= ($dir // ($CONF_DIR //= tempdir('cc-campaign-XXXXXX', TMPDIR => 1, CLEANUP => 1)))
+            . "/$o{campaign}-" . int(rand 1e9) . '.conf';
+    open my $f, '>', $path or die "$path: $!";
+    print $f map { "$_ $v{$_}\n" } grep { defined $v{$_} } @CONF_KEYS;
+    print $f $extra if defined $extra;
+    close $f or die "$path: $!";
+    return $path;
+}
+
 # starts mariadbd, the mock broker, the schema and an nginx with the module
 sub campaign_up {
     my (%opt) = @_;
     mysql_start();
     kafka_start(partitions => 4);
 
-    my $init = spawn_worker('cc-ingest', '--init-shards', _mysql_args());
-    my $rc = wait_worker($init, 20);
-    die "cc-ingest --init-shards failed: " . worker_stderr($init) unless defined $rc && $rc == 0;
+    run_worker([ 'cc-ingest', '--init-shards', _mysql_args() ], timeout => 20, ok => 1);
 
     campaign_nginx(%opt);
 }
@@ -39,8 +81,7 @@ sub campaign_nginx {
     my (%opt) = @_;
     return start_nginx(undef, workers => $opt{workers} // 1,
         http_config => on_shards('cc_kafka_brokers $TEST_KAFKA_BROKERS;', $opt{http_config}),
-        config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
-                . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }');
+        config => app_locations());
 }
 
 # cc-ingest on the mock; --assign unless the first argument is 'group'
@@ -56,11 +97,8 @@ sub start_ingest {
 
 # one pass of cc-reconcile with no grace; returns (exit code, stderr)
 sub run_reconcile {
-    my $w = spawn_worker('cc-reconcile', '--once', '--grace', 0,
-                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-                         _mysql_args());
-    my $rc = wait_worker($w, 30);
-    return ($rc, worker_stderr($w));
+    my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, shard_args() ], timeout => 30);
+    return ($rc, $err);
 }
 
 # the draws and combines in a Redis shard's draw log (an entry holds the
@@ -96,10 +134,9 @@ sub flip_users {
 
 sub shard_of_uids {
     my (@uids) = @_;
-    my $w = spawn_worker('cc-ingest', '--shard-of', _mysql_args(), @uids);
-    wait_worker($w, 10);
+    my (undef, $out) = run_worker([ 'cc-ingest', '--shard-of', _mysql_args(), @uids ], timeout => 10);
     my %db;
-    for (split /\n/, worker_stdout($w)) {
+    for (split /\n/, $out) {
         my ($uid, $name) = split ' ';
         ($db{$uid}) = $name =~ m{/(\w+)$};
     }

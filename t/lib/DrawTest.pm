@@ -23,15 +23,13 @@ our $CUTOFF = 1700000000;
 sub draw_setup { payout_setup() }
 
 # a campaign file: draw_campaign('c1', pool => 5037, split => 'equal', ...)
+# (campaign_conf, with the seed seed-1 unless given; a new file each time)
 sub draw_campaign {
     my ($id, %o) = @_;
-    my $path = "$DIR/$id-" . int(rand(1e9)) . '.conf';
-    open my $f, '>', $path or die "$path: $!";
-    print $f "campaign $id\n", "pool_cents $o{pool}\n", 'split ', $o{split} // 'equal', "\n",
-             (defined $o{cap} ? "cap_cents $o{cap}\n" : ''), 'seed ', $o{seed} // 'seed-1', "\n",
-             'credit ', $o{credit} // 'async', "\n", 'cutoff ', $o{cutoff} // $CUTOFF, "\n";
-    close $f;
-    return $path;
+    return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool},
+                         split => $o{split} // 'equal', cap_cents => $o{cap},
+                         seed => $o{seed} // 'seed-1', credit => $o{credit} // 'async',
+                         cutoff => $o{cutoff} // $CUTOFF);
 }
 
 # eligibility rows in each uid's MySQL shard, combined $before ms before
@@ -52,17 +50,13 @@ sub make_eligible {
     return $map;
 }
 
-sub draw_args {
-    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-            (map { ('--mysql', $_) } mysql_shards()));
-}
+# the servers' arguments (CcCampaign's shard_args), for a test's own cc-draw
+sub draw_args { shard_args() }
 
 # runs cc-draw to its end: (exit code, stdout, stderr)
 sub draw_run {
     my ($file, @extra) = @_;
-    my $w = spawn_worker('cc-draw', '--campaign', $file, draw_args(), @extra);
-    my $rc = wait_worker($w, 120);
-    return ($rc, worker_stdout($w), worker_stderr($w));
+    return run_worker([ 'cc-draw', '--campaign', $file, shard_args(), @extra ], timeout => 120);
 }
 
 # { uid => [ amount, status, db ] } of a campaign's awards

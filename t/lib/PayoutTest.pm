@@ -23,42 +23,32 @@ my %MAP;     # uid => [ redis addr, mysql db ]
 
 sub payout_setup {
     mysql_start();
-    my $w = spawn_worker('cc-ingest', '--init-shards', map { ('--mysql', $_) } mysql_shards());
-    my $rc = wait_worker($w, 30);
-    die 'cc-ingest --init-shards: ' . worker_stderr($w) unless defined $rc && $rc == 0;
+    run_worker([ 'cc-ingest', '--init-shards', map { ('--mysql', $_) } mysql_shards() ], timeout => 30, ok => 1);
 }
 
-# a campaign file for campaign $id (credit async unless given)
+# a campaign file for campaign $id: campaign_conf's defaults, credit async
+# unless given, extra lines; one path per id, credit and extra or not, so
+# that the same call rewrites the same file
 sub campaign_file {
     my ($id, %o) = @_;
-    my $path = "$DIR/$id-" . ($o{credit} // 'async') . (defined $o{extra} ? '-x' : '') . '.conf';
-    open my $f, '>', $path or die "$path: $!";
-    print $f "campaign $id\npool_cents 100000000\nsplit equal\nseed s33d\n"
-           . 'credit ' . ($o{credit} // 'async') . "\ncutoff 1700000000\n" . ($o{extra} // '');
-    close $f;
-    return $path;
-}
-
-sub _servers {
-    return ((map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-            (map { ('--mysql', $_) } mysql_shards()));
+    my $credit = $o{credit} // 'async';
+    return campaign_conf(path => "$DIR/$id-$credit" . (defined $o{extra} ? '-x' : '') . '.conf',
+                         campaign => $id, credit => $credit, extra => $o{extra});
 }
 
 # the arguments of a run: the campaign and the servers when a file is
 # given, then @$args
 sub _args {
     my ($args, $file) = @_;
-    return defined $file ? ('--campaign', $file, _servers(), @$args) : @$args;
+    return defined $file ? ('--campaign', $file, shard_args(), @$args) : @$args;
 }
 
 # runs cc-payout to its end; (exit code, stdout, stderr)
 sub payout_run {
     my ($args, $file, $timeout) = @_;
     my @a = _args($args, $file);
-    @a = (@a, _servers()) if !defined $file && @a && $a[0] eq '--campaign';
-    my $w = spawn_worker('cc-payout', @a);
-    my $rc = wait_worker($w, $timeout // 120);
-    return ($rc, worker_stdout($w), worker_stderr($w));
+    @a = (@a, shard_args()) if !defined $file && @a && $a[0] eq '--campaign';
+    return run_worker([ 'cc-payout', @a ], timeout => $timeout // 120);
 }
 
 sub spawn_payout { spawn_worker('cc-payout', _args(@_)) }
@@ -67,10 +57,9 @@ sub spawn_payout { spawn_worker('cc-payout', _args(@_)) }
 sub shard_map {
     my @want = grep { !$MAP{$_} } @_;
     while (my @part = splice @want, 0, 2000) {
-        my $w = spawn_worker('cc-payout', '--campaign', campaign_file('map'), _servers(), '--shard-of', @part);
-        my $rc = wait_worker($w, 30);
-        die 'cc-payout --shard-of: ' . worker_stderr($w) unless defined $rc && $rc == 0;
-        for (split /\n/, worker_stdout($w)) {
+        my (undef, $out) = run_worker([ 'cc-payout', '--campaign', campaign_file('map'), shard_args(),
+                                        '--shard-of', @part ], timeout => 30, ok => 1);
+        for (split /\n/, $out) {
             my ($uid, $redis, $mysql) = split ' ';
             $MAP{$uid} = [ $redis, ($mysql =~ m{/(\w+)$})[0] ];
         }
@@ -118,10 +107,9 @@ sub seed_awards {
 
 sub _cli {
     my ($db, @args) = @_;
-    my $w = spawn_worker($CLI, '--mysql', "127.0.0.1:$ENV{TEST_MYSQL_PORT}/$db", @args);
-    my $rc = wait_worker($w, 30);
-    die "cc-ledger-cli @args: " . worker_stderr($w) unless defined $rc && $rc == 0;
-    return worker_stdout($w);
+    my (undef, $out) = run_worker([ $CLI, '--mysql', "127.0.0.1:$ENV{TEST_MYSQL_PORT}/$db", @args ],
+                                  timeout => 30, ok => 1);
+    return $out;
 }
 
 # { "status/notified" => count } of a campaign's awards, both shards

@@ -100,18 +100,16 @@ sub statement_keys {
     return \%n;
 }
 
-# a `wallet http` campaign file for campaign $id at $url
+# a `wallet http` campaign file for campaign $id at $url (campaign_conf's
+# defaults; pool, timeout (ms, 2000), secret (our file), extra lines; a
+# new file each time)
 sub http_campaign_file {
     my ($id, $url, %o) = @_;
-    my $path = "$DIR/$id-" . int(rand 1e9) . '.conf';
-    open my $f, '>', $path or die "$path: $!";
-    print $f "campaign $id\npool_cents " . ($o{pool} // 100000000) . "\nsplit equal\nseed s33d\n"
-           . "credit async\ncutoff 1700000000\nwallet http\nwallet_url $url\n"
-           . 'wallet_timeout_ms ' . ($o{timeout} // 2000) . "\n"
-           . 'wallet_secret_file ' . ($o{secret} // $SECRET_FILE) . "\ncurrency CNY\n"
-           . ($o{extra} // '');
-    close $f;
-    return $path;
+    return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool} // 100000000,
+                         wallet => 'http', wallet_url => $url,
+                         wallet_timeout_ms => $o{timeout} // 2000,
+                         wallet_secret_file => $o{secret} // $SECRET_FILE, currency => 'CNY',
+                         extra => $o{extra});
 }
 
 # Makes the campaign's awards (already seeded with PayoutTest::seed_awards,
@@ -156,12 +154,10 @@ sub make_drawn {
 sub reconcile_money {
     my ($file, @extra) = @_;
     my $json = "$DIR/reconcile-" . int(rand 1e9) . '.json';
-    my $w = spawn_worker('cc-reconcile', '--money', '--campaign', $file,
-                         (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
-                         (map { ('--mysql', $_) } mysql_shards()), '--json', $json, @extra);
-    my $rc = wait_worker($w, 300);
+    my ($rc, $out, $err) = run_worker([ 'cc-reconcile', '--money', '--campaign', $file, shard_args(),
+                                        '--json', $json, @extra ], timeout => 300);
     my $doc = -e $json ? eval { decode_json(do { local $/; open my $f, '<', $json; <$f> }) } : undef;
-    return ($rc, worker_stdout($w), worker_stderr($w), $doc);
+    return ($rc, $out, $err, $doc);
 }
 
 # the pending sums of both shards: { "db account" => "debits/credits" },
