@@ -22,6 +22,7 @@
 #include "cc_draw.h"
 #include "cc_keys.h"
 #include "cc_ledger.h"
+#include "cc_ledger_bulk.h"
 #include "cc_worker.h"
 
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cc_ledger_bulk.h"
 #include "cc_sqlbuf.h"
 #include "cc_wallet_ledger.h"
 
