@@ -27,7 +27,7 @@
 #include "cc_token.h"
 #include "cc_wallet.h"
 #include "cc_wallet_answer.h"
-#include "cc_wallet_ledger.h"
+#include "cc_ledger_phase.h"
 #include "cc_wallet_sign.h"
 #include "cc_worker.h"
 
@@ -512,11 +512,11 @@ cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c, size_t n,
     int               *ok;
     long               added;
     size_t             i, k, bad;
-    cc_wl_state_e     *st;
+    cc_ledger_phase_e     *st;
     cc_wallet_job_t   *jobs;
 
     added = -1;
-    st = calloc(n ? n : 1, sizeof(cc_wl_state_e));
+    st = calloc(n ? n : 1, sizeof(cc_ledger_phase_e));
     jobs = calloc(n ? n : 1, sizeof(cc_wallet_job_t));
     ok = calloc(n ? n : 1, sizeof(int));
 
@@ -527,14 +527,14 @@ cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c, size_t n,
 
     /* 1. the pending transfers and 'crediting', durable before any call */
 
-    if (cc_wallet_ledger_pending(db, w->camp.id, c, n, st, err, errlen)
+    if (cc_ledger_phase_pending(db, w->camp.id, c, n, st, err, errlen)
         != 0)
     {
         goto done;
     }
 
     for (i = 0, k = 0; i < n; i++) {
-        if (st[i] == CC_WL_NEW || st[i] == CC_WL_IN_FLIGHT) {
+        if (st[i] == CC_LEDGER_PHASE_NEW || st[i] == CC_LEDGER_PHASE_IN_FLIGHT) {
             jobs[k++].i = i;
         }
     }
@@ -618,7 +618,7 @@ cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c, size_t n,
         cc_wallet_alert(w, c, jobs, k);
     }
 
-    added = cc_wallet_ledger_post(db, w->camp.id, c, n, ok, err, errlen);
+    added = cc_ledger_phase_post(db, w->camp.id, c, n, ok, err, errlen);
 
     if (added < 0) {
         for (i = 0; i < n; i++) {
@@ -630,7 +630,7 @@ cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c, size_t n,
 
     /* posted before this batch: nothing called, nothing to post */
     for (i = 0; added >= 0 && i < n; i++) {
-        if (st[i] == CC_WL_POSTED) {
+        if (st[i] == CC_LEDGER_PHASE_POSTED) {
             c[i].rc = CC_LEDGER_EXISTS;
         }
     }
