@@ -355,12 +355,12 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     }
 
     /* in id order, as the text path: two payers lock ids in one order */
-    if (cc_ledger_bulk_sql(sql, sizeof(sql), "INSERT IGNORE INTO ledger_transfers "
-                          "(transfer_id, debit, credit, amount_cents, "
-                          "campaign, kind, award_id, created_at) VALUES (?, "
-                          "'pool:%s', CONCAT('wallet:', ?), ?, '%s', "
-                          "'credit', ?, %" PRId64 ")", campaign, campaign,
-                          now) != 0)
+    if (cc_ledger_bulk_sql(sql, sizeof(sql), "INSERT IGNORE INTO "
+                           "ledger_transfers (transfer_id, debit, credit, "
+                           "amount_cents, campaign, kind, award_id, "
+                           "created_at) VALUES (?, 'pool:%s', "
+                           "CONCAT('wallet:', ?), ?, '%s', 'credit', ?, %"
+                           PRId64 ")", campaign, campaign, now) != 0)
     {
         free(all);
         snprintf(err, errlen, "credit: statement too long");

@@ -149,9 +149,9 @@ typedef struct {
     cc_payout_redis_t   *redis;          /* nredis: this shard's notices */
     cc_payout_stats_t    stats;
     int                  unpaid;         /* this pass left awards unpaid */
-    cc_wallet_t         *wallet;         /* wallet http; NULL: the ledger
-                                            (one a shard: libcurl handles
-                                            are not shared between threads) */
+    cc_wallet_t         *wallet;         /* the campaign's (one a lane:
+                                            libcurl handles are not shared
+                                            between threads) */
     long                 rc;             /* the bulk step's */
     pthread_t            tid;
     int                  threaded;       /* tid is to be joined */
@@ -614,7 +614,7 @@ cc_payout_id_list(const cc_payout_award_t *rows, char *out, size_t n,
  * after.)
  */
 static long
-cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
+cc_payout_credit(cc_payout_shard_t *ps, size_t n, int claims)
 {
     int                 early;
     char                err[512];
@@ -625,7 +625,7 @@ cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
     cc_ledger_credit_t *c = ps->credits;
 
     now = cc_now_ms();
-    early = ps->wallet == NULL;
+    early = cc_wallet_one_txn(ps->wallet);
 
 again:
 
@@ -656,10 +656,8 @@ again:
         }
     }
 
-    /* wallet http: two-phase through the external wallet (cc_wallet.h) */
-    added = ps->wallet != NULL
-            ? cc_wallet_credit(ps->wallet, db, c, k, err, sizeof(err))
-            : cc_ledger_credit_batch(db, p->camp.id, c, k, err, sizeof(err));
+    /* the campaign's wallet: the ledger, or http two-phase (cc_wallet.h) */
+    added = cc_wallet_credit(ps->wallet, db, c, k, err, sizeof(err));
 
     for (i = 0; added < 0 && i < k; i++) {
         if (c[i].rc == CC_LEDGER_NO_FUNDS) {
@@ -1044,7 +1042,7 @@ cc_payout_claims(cc_payout_t *p)
         rc = cc_payout_select(p, ps, sql, len);
 
         if (rc > 0) {
-            if (cc_payout_credit(p, ps, (size_t) rc, 1) >= 0) {
+            if (cc_payout_credit(ps, (size_t) rc, 1) >= 0) {
                 (void) cc_payout_notify(p, ps, (size_t) rc);
             }
 
@@ -1187,7 +1185,7 @@ cc_payout_bulk(cc_payout_t *p, size_t s)
 
     pthread_mutex_unlock(&p->mu);
 
-    rc = cc_payout_credit(p, ps, (size_t) n, 0);
+    rc = cc_payout_credit(ps, (size_t) n, 0);
 
     if (rc < 0) {
         pthread_mutex_lock(&p->mu);
@@ -1686,17 +1684,15 @@ main(int argc, char **argv)
             ps->redis[i].a = p->redis[i].a;
         }
 
-        if (p->camp.wallet == CC_WALLET_HTTP
-            && (ps->wallet = cc_wallet_open(&p->camp, err, sizeof(err)))
-               == NULL)
-        {
-            fprintf(stderr, "cc-payout: wallet http: %s\n", err);
+        ps->wallet = cc_wallet_open(&p->camp, err, sizeof(err));
+        if (ps->wallet == NULL) {
+            fprintf(stderr, "cc-payout: wallet %s: %s\n",
+                    p->camp.wallet == CC_WALLET_HTTP ? "http" : "ledger",
+                    err);
             goto done;
         }
 
-        if (ps->wallet != NULL) {
-            cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
-        }
+        cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
     }
 
     cc_log("campaign %s (%s): paying from %zu MySQL and %zu Redis shards, "
