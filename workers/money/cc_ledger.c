@@ -332,14 +332,15 @@ nomem:
  * IGNORE runs after a savepoint: all n rows written means all are new;
  * fewer means some id was there (a retry, another payer), and the
  * insert is rolled back to the savepoint for the general path to sort
- * out.  1: all written (rc DONE each, wallets credited); 0: not all
- * (nothing of this function left in the transaction); -1 an error.
+ * out.  ALL_NEW: all written (rc DONE each, wallets credited); NOT_ALL
+ * (nothing of this function left in the transaction); FAILED.
  */
-static int
+static cc_ledger_bulk_e
 cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     int64_t now, char *err, size_t errlen)
 {
-    int                  rc, *all;
+    int                 *all;
+    cc_ledger_bulk_e     rc;
     char                 sql[512];
     size_t               i;
     unsigned long long   affected;
@@ -347,7 +348,7 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     all = malloc((bt->n ? bt->n : 1) * sizeof(int));
     if (all == NULL) {
         snprintf(err, errlen, "credit: out of memory");
-        return -1;
+        return CC_LEDGER_BULK_FAILED;
     }
 
     for (i = 0; i < bt->n; i++) {
@@ -364,13 +365,13 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     {
         free(all);
         snprintf(err, errlen, "credit: statement too long");
-        return -1;
+        return CC_LEDGER_BULK_FAILED;
     }
 
     rc = cc_ledger_bulk_new(db, "credit: insert transfers", sql, bt->c,
                             bt->n, bt->order, all, bt->n, err, errlen);
 
-    if (rc == 1
+    if (rc == CC_LEDGER_BULK_ALL_NEW
         && cc_ledger_bulk_rows(db, "credit: wallets", "INSERT INTO "
                                "ledger_accounts (account, credits, guard) "
                                "VALUES (CONCAT('wallet:', ?), ?, 1) ON "
@@ -379,10 +380,10 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
                                all, &affected, err, errlen)
            != 0)
     {
-        rc = -1;
+        rc = CC_LEDGER_BULK_FAILED;
     }
 
-    for (i = 0; rc == 1 && i < bt->n; i++) {
+    for (i = 0; rc == CC_LEDGER_BULK_ALL_NEW && i < bt->n; i++) {
         cc_ledger_set_rc(&bt->c[i], CC_LEDGER_DONE);
     }
 
@@ -546,12 +547,15 @@ nomem:
 /*
  * The pool's side of the new transfers: its debits grow by sum, guarded
  * (credits >= debits + sum) so its balance never goes below 0.  DONE;
- * NO_FUNDS when the guard held (err set); ERROR when MySQL failed.
+ * NO_FUNDS when the guard held (err set, the new ones' rc NO_FUNDS);
+ * ERROR when MySQL failed.
  */
 static cc_ledger_rc_e
-cc_ledger_debit_pool(MYSQL *db, const char *campaign, cc_sqlbuf_t *b,
-    uint64_t sum, size_t rows, char *err, size_t errlen)
+cc_ledger_debit_pool(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
+    cc_sqlbuf_t *b, uint64_t sum, size_t rows, char *err, size_t errlen)
 {
+    size_t  i;
+
     b->len = 0;
 
     if (cc_sqlbuf_printf(b, "UPDATE ledger_accounts SET debits = debits + %"
@@ -569,6 +573,12 @@ cc_ledger_debit_pool(MYSQL *db, const char *campaign, cc_sqlbuf_t *b,
     }
 
     if (mysql_affected_rows(db) != 1) {
+        for (i = 0; i < bt->n; i++) {
+            if (bt->c[i].rc == CC_LEDGER_DONE) {
+                cc_ledger_set_rc(&bt->c[i], CC_LEDGER_NO_FUNDS);
+            }
+        }
+
         snprintf(err, errlen, "credit: pool:%s holds less than the %" PRIu64
                  " cents of %zu new credits (or is not funded)", campaign,
                  sum, rows);
@@ -651,12 +661,12 @@ long
 cc_ledger_credit_batch(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, char *err, size_t errlen)
 {
-    int                rc;
     long               added;
     size_t             i, rows, done;
     int64_t            now;
     uint64_t           sum;
     cc_sqlbuf_t        b = { NULL, 0, 0 };
+    cc_ledger_bulk_e   rc;
     cc_ledger_batch_t  bt;
 
     bt.c = c;
@@ -684,13 +694,14 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
 
     now = cc_now_ms();
     rc = cc_ledger_bulk_ok(db)
-         ? cc_ledger_credit_bulk(db, campaign, &bt, now, err, errlen) : 0;
+         ? cc_ledger_credit_bulk(db, campaign, &bt, now, err, errlen)
+         : CC_LEDGER_BULK_NOT_ALL;
 
-    if (rc < 0) {
+    if (rc == CC_LEDGER_BULK_FAILED) {
         goto failed;
     }
 
-    if (rc == 1) {
+    if (rc == CC_LEDGER_BULK_ALL_NEW) {
         rows = n;                   /* all new, the wallets credited */
         sum = cc_ledger_sum(c, n, CC_LEDGER_DONE, &done);
 
@@ -716,18 +727,14 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
     CC_ASSERT(sum == cc_ledger_sum(c, n, CC_LEDGER_DONE, &done));
     CC_ASSERT(done == rows && rows > 0 && rows <= n && sum >= rows);
 
-    switch (cc_ledger_debit_pool(db, campaign, &b, sum, rows, err, errlen)) {
-
+    switch (cc_ledger_debit_pool(db, campaign, &bt, &b, sum, rows, err,
+                                 errlen))
+    {
     case CC_LEDGER_DONE:
         added = (long) rows;
         goto done;
 
-    case CC_LEDGER_NO_FUNDS:
-        for (i = 0; i < n; i++) {
-            if (c[i].rc == CC_LEDGER_DONE) {
-                cc_ledger_set_rc(&c[i], CC_LEDGER_NO_FUNDS);
-            }
-        }
+    case CC_LEDGER_NO_FUNDS:        /* the new ones' rc says so */
         goto done;
 
     default:

@@ -154,10 +154,9 @@ done:
  * savepoint: all k written means all are new (a first try: nearly
  * always); fewer means some id was there, and the insert is rolled back
  * to the savepoint for the general path (RETURNING, then a read of the
- * others) to sort out.  1 all new, 0 not all (nothing of it left), -1
- * an error.
+ * others) to sort out.
  */
-int
+cc_ledger_bulk_e
 cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
     const cc_ledger_credit_t *c, size_t n, const size_t *order,
     const int *sel, size_t k, char *err, size_t errlen)
@@ -166,27 +165,27 @@ cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
 
     if (mysql_query(db, "SAVEPOINT cc_ledger_bulk") != 0) {
         snprintf(err, errlen, "%s: savepoint: %s", what, mysql_error(db));
-        return -1;
+        return CC_LEDGER_BULK_FAILED;
     }
 
     if (cc_ledger_bulk_rows(db, what, sql, 1, c, n, order, sel, &affected,
                             err, errlen)
         != 0)
     {
-        return -1;
+        return CC_LEDGER_BULK_FAILED;
     }
 
     if (affected == k) {
-        return 1;
+        return CC_LEDGER_BULK_ALL_NEW;
     }
 
     if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_ledger_bulk") != 0) {
         snprintf(err, errlen, "%s: rollback to savepoint: %s", what,
                  mysql_error(db));
-        return -1;
+        return CC_LEDGER_BULK_FAILED;
     }
 
-    return 0;
+    return CC_LEDGER_BULK_NOT_ALL;
 }
 
 

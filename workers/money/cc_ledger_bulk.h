@@ -33,13 +33,21 @@ int cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
     int ids, const cc_ledger_credit_t *c, size_t n, const size_t *order,
     const int *sel, unsigned long long *affected, char *err, size_t errlen);
 
+/* what a bulk insert of new transfers found */
+typedef enum {
+    CC_LEDGER_BULK_ALL_NEW = 0,     /* all k written: a first try, nearly
+                                       always */
+    CC_LEDGER_BULK_NOT_ALL,         /* fewer (some id was there): rolled
+                                       back to the savepoint, nothing of it
+                                       left, for the general path */
+    CC_LEDGER_BULK_FAILED           /* MySQL failed: err set, roll back */
+} cc_ledger_bulk_e;
+
 /*
- * A bulk INSERT IGNORE of the k entries selected, after a savepoint: 1 all
- * k written (all new: a first try, nearly always); 0 fewer (some id was
- * there), rolled back to the savepoint for the caller's general path
- * (RETURNING, then a read of the others); -1 an error.
+ * A bulk INSERT IGNORE of the k entries selected, after a savepoint; the
+ * general path is then RETURNING, and a read of the others.
  */
-int cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
+cc_ledger_bulk_e cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
     const cc_ledger_credit_t *c, size_t n, const size_t *order,
     const int *sel, size_t k, char *err, size_t errlen);
 

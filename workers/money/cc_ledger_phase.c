@@ -422,17 +422,17 @@ cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
         switch (cc_ledger_bulk_new(db, "pending: insert", sql, c, n, order,
                                    marked, n, err, errlen))
         {
-        case 1:
+        case CC_LEDGER_BULK_ALL_NEW:
             for (i = 0; i < n; i++) {
                 st[i] = CC_LEDGER_PHASE_NEW;
             }
             return 0;
 
-        case 0:
+        case CC_LEDGER_BULK_NOT_ALL:
             memset(marked, 0, n * sizeof(int));
             break;
 
-        default:
+        default: /* CC_LEDGER_BULK_FAILED */
             return -1;
         }
     }
@@ -553,17 +553,17 @@ cc_ledger_phase_post_insert(MYSQL *db, const char *campaign,
         switch (cc_ledger_bulk_new(db, "post: insert", sql, c, n, order, ok,
                                    nok, err, errlen))
         {
-        case 1:
+        case CC_LEDGER_BULK_ALL_NEW:
             for (i = 0; i < n; i++) {
                 marked[i] = 1;
                 c[i].rc = ok[i] ? CC_LEDGER_DONE : c[i].rc;
             }
             return 0;
 
-        case 0:
+        case CC_LEDGER_BULK_NOT_ALL:
             break;
 
-        default:
+        default: /* CC_LEDGER_BULK_FAILED */
             return -1;
         }
     }
