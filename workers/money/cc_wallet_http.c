@@ -303,14 +303,14 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     } else if (status == 200 || status == 201) {
         echoed = UINT64_MAX;
 
-        switch (cc_wallet_echo_read(s->answer, s->alen, c->award_id,
-                                    c->amount_cents, &echoed, &why))
+        switch (cc_wallet_answer_read(s->answer, s->alen, c->award_id,
+                                      c->amount_cents, &echoed, &why))
         {
-        case CC_WALLET_ECHO_APPLIED:
+        case CC_WALLET_ANSWER_APPLIED:
             j->state = CC_WALLET_HTTP_APPLIED;
             break;
 
-        case CC_WALLET_ECHO_MISMATCH:
+        case CC_WALLET_ANSWER_MISMATCH:
             if (echoed != UINT64_MAX) {
                 snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
                          "%" PRIu64 " cents, not %" PRIu64, status, echoed,
@@ -325,7 +325,7 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
             j->state = CC_WALLET_HTTP_MISMATCH;
             break;
 
-        default: /* CC_WALLET_ECHO_UNREADABLE */
+        default: /* CC_WALLET_ANSWER_UNREADABLE */
             snprintf(j->why, sizeof(j->why), "HTTP %ld without the credit "
                      "echoed (%s): %.80s", status, why, s->answer);
             j->state = CC_WALLET_HTTP_WAITING;
@@ -349,6 +349,9 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     }
 
     if (j->state == CC_WALLET_HTTP_WAITING) {
+        /* an answer comes to a call made: the backoff's shift is >= 0 */
+        CC_ASSERT(j->tries >= 1 && j->tries <= CC_WALLET_HTTP_TRIES);
+
         if (j->tries >= CC_WALLET_HTTP_TRIES || !cc_worker_run) {
             j->state = CC_WALLET_HTTP_UNKNOWN;
 
