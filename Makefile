@@ -74,7 +74,7 @@ cc_prog_line = $(eval $(call cc_prog,$(strip $(1)),$(strip $(2)),$(strip $(3)),$
 #   name            bin dir  sources                       archives             system libraries
 $(call cc_prog_line,cc-ingest,    workers,workers/ingest/*.c,    worker common,       $(SYS_MYSQL) $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-reconcile, workers,workers/reconcile/*.c, money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
-$(call cc_prog_line,cc-draw,      workers,workers/draw/*.c,      money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_BASE))
+$(call cc_prog_line,cc-draw,      workers,workers/draw/*.c,      money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
 $(call cc_prog_line,cc-payout,    workers,workers/payout/*.c,    money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
 $(call cc_prog_line,cc-estimate,  workers,tools/estimate/*.c,    worker common,       $(SYS_BASE))
 $(call cc_prog_line,cc-token,     workers,tools/token/*.c,       worker common,       $(SYS_BASE))

@@ -93,3 +93,30 @@ cc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *n)
 
     return cc_parse_count(s, len, max, n);
 }
+
+
+int
+cc_check_award_id(const char *s, size_t len)
+{
+    size_t  i;
+    char    ch;
+
+    if (len == 0 || len > CC_AWARD_ID_MAX) {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        ch = s[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'
+            || ch == ':')
+        {
+            continue;
+        }
+
+        return -1;
+    }
+
+    return 0;
+}

@@ -35,4 +35,12 @@ int cc_parse_count(const char *s, size_t len, uint64_t max, uint64_t *n);
  */
 int cc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *n);
 
+/*
+ * An award id, the ledger's transfer id ("<campaign>:<uid>", "post:..."):
+ * 1..64 of [A-Za-z0-9_-] and ':'.  It goes into SQL text unquoted.  0 or -1.
+ */
+#define CC_AWARD_ID_MAX  64
+
+int cc_check_award_id(const char *s, size_t len);
+
 #endif /* CC_IDS_H */

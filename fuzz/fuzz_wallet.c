@@ -50,9 +50,9 @@ fuzz_canonical_answer(const char *id, uint64_t amount)
     FUZZ_ASSERT(n > 0 && (size_t) n < sizeof(text));
 
     why = NULL;
-    FUZZ_ASSERT(cc_wallet_echo_read(text, strlen(text), id, amount, &echoed,
+    FUZZ_ASSERT(cc_wallet_answer_read(text, strlen(text), id, amount, &echoed,
                                     &why)
-                == CC_WALLET_ECHO_APPLIED && echoed == amount);
+                == CC_WALLET_ANSWER_APPLIED && echoed == amount);
 }
 
 
@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t          amount, echoed;
     const char       *why;
     const cJSON      *v;
-    cc_wallet_echo_e  rc;
+    cc_wallet_answer_e  rc;
 
     strcpy(id, "c:7");
     amount = 100;
@@ -89,21 +89,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     why = NULL;
     echoed = UINT64_MAX;
-    rc = cc_wallet_echo_read((const char *) data, size, id, amount, &echoed,
+    rc = cc_wallet_answer_read((const char *) data, size, id, amount, &echoed,
                              &why);
     FUZZ_ASSERT(why != NULL && why[0] != '\0');
 
-    if (rc == CC_WALLET_ECHO_APPLIED) {
+    if (rc == CC_WALLET_ANSWER_APPLIED) {
         FUZZ_ASSERT(memchr(data, '\0', size) == NULL);
         FUZZ_ASSERT(fuzz_has_int_value(data, size, amount));
         FUZZ_ASSERT(echoed == amount);
-        FUZZ_ASSERT(cc_wallet_echo_read((const char *) data, size, id,
+        FUZZ_ASSERT(cc_wallet_answer_read((const char *) data, size, id,
                                         amount + 1, &echoed, &why)
-                    == CC_WALLET_ECHO_MISMATCH && echoed == amount);
+                    == CC_WALLET_ANSWER_MISMATCH && echoed == amount);
 
     } else {
-        FUZZ_ASSERT(rc == CC_WALLET_ECHO_MISMATCH
-                    || rc == CC_WALLET_ECHO_UNREADABLE);
+        FUZZ_ASSERT(rc == CC_WALLET_ANSWER_MISMATCH
+                    || rc == CC_WALLET_ANSWER_UNREADABLE);
     }
 
     fuzz_canonical_answer(id, amount);

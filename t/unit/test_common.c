@@ -73,6 +73,26 @@ START_TEST(test_request_id)
 END_TEST
 
 
+START_TEST(test_award_id)
+{
+    char  id[CC_AWARD_ID_MAX + 2];
+
+    ck_assert_int_eq(cc_check_award_id("c:7", 3), 0);
+    ck_assert_int_eq(cc_check_award_id("post:cny2027:12", 15), 0);
+    ck_assert_int_eq(cc_check_award_id("Abc_09-z", 8), 0);
+    ck_assert_int_eq(cc_check_award_id("", 0), -1);
+    ck_assert_int_eq(cc_check_award_id("c:7'", 4), -1);
+    ck_assert_int_eq(cc_check_award_id("c 7", 3), -1);
+    ck_assert_int_eq(cc_check_award_id("c,7", 3), -1);
+    ck_assert_int_eq(cc_check_award_id("\xe4\xb8\xad", 3), -1);
+
+    memset(id, 'x', sizeof(id));
+    ck_assert_int_eq(cc_check_award_id(id, CC_AWARD_ID_MAX), 0);
+    ck_assert_int_eq(cc_check_award_id(id, CC_AWARD_ID_MAX + 1), -1);
+}
+END_TEST
+
+
 START_TEST(test_count)
 {
     uint64_t  n = 5;
@@ -494,6 +514,7 @@ common_suite(void)
     tcase_add_test(tc, test_uid_good);
     tcase_add_test(tc, test_uid_bad);
     tcase_add_test(tc, test_request_id);
+    tcase_add_test(tc, test_award_id);
     tcase_add_test(tc, test_count);
     tcase_add_test(tc, test_uint);
     suite_add_tcase(s, tc);

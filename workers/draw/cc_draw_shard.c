@@ -22,6 +22,8 @@
 #include "cc_draw.h"
 #include "cc_keys.h"
 #include "cc_ledger.h"
+#include "cc_ledger_bulk.h"
+#include "cc_wallet.h"
 #include "cc_worker.h"
 
 
@@ -382,6 +384,7 @@ typedef struct {
     unsigned long       *idlen;
     uint64_t            *uids;
     uint64_t            *amts;
+    cc_wallet_t         *wallet;      /* sync: the campaign's, credits */
 } cc_draw_bufs_t;
 
 
@@ -549,8 +552,8 @@ cc_draw_batch(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
     }
 
     if (sync) {
-        added = cc_ledger_credit_batch(s->db, d->c.id, cr, k, err,
-                                       sizeof(err));
+        added = cc_wallet_credit(b->wallet, s->db, cr, k, err,
+                                 sizeof(err));
         if (added < 0) {
             return cc_draw_fail(s, CC_DRAW_FAILED, "credit awards: %s", err);
         }
@@ -595,6 +598,7 @@ static int
 cc_draw_write(cc_draw_shard_t *s)
 {
     int                  rc, loader;
+    char                 err[256];
     size_t               batch;
     uint64_t             from, to;
     cc_draw_bufs_t       b;
@@ -626,6 +630,13 @@ cc_draw_write(cc_draw_shard_t *s)
         || b.uids == NULL || b.amts == NULL)
     {
         rc = cc_draw_fail(s, CC_DRAW_FAILED, "out of memory");
+        goto done;
+    }
+
+    if (s->d->c.credit == CC_CREDIT_SYNC
+        && (b.wallet = cc_wallet_open(&s->d->c, err, sizeof(err))) == NULL)
+    {
+        rc = cc_draw_fail(s, CC_DRAW_FAILED, "wallet: %s", err);
         goto done;
     }
 
@@ -676,6 +687,7 @@ done:
     free(b.idlen);
     free(b.uids);
     free(b.amts);
+    cc_wallet_close(b.wallet);
 
     return rc;
 }

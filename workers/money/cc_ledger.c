@@ -19,14 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cc_assert.h"
+#include "cc_campaign.h"
+#include "cc_ids.h"
 #include "cc_ledger.h"
+#include "cc_ledger_bulk.h"
 #include "cc_sqlbuf.h"
+#include "cc_worker.h"
 
 
-#define CC_LEDGER_ID_CHARS  "abcdefghijklmnopqrstuvwxyz" \
-                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 #define CC_LEDGER_RC_UNSET  ((cc_ledger_rc_e) -1)
 
 
@@ -37,34 +39,44 @@ typedef struct {
 } cc_ledger_batch_t;
 
 
-static int64_t
-cc_ledger_now_ms(void)
+/*
+ * Ids and campaigns go into SQL text unquoted, so they are checked here
+ * (cc_ids.h): a campaign is 1..32 of [A-Za-z0-9_-], an award id 1..64 of
+ * those and ':'.
+ */
+int
+cc_ledger_campaign_ok(const char *campaign)
 {
-    struct timespec  ts;
+    size_t  len;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    len = strlen(campaign);
 
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return len <= CC_CAMPAIGN_ID_MAX
+           && cc_check_request_id(campaign, len) == 0;
+}
+
+
+int
+cc_ledger_award_ok(const cc_ledger_credit_t *c)
+{
+    return cc_check_award_id(c->award_id, strlen(c->award_id)) == 0
+           && c->amount_cents > 0 && c->uid > 0;
 }
 
 
 /*
- * Ids and campaigns go into SQL text unquoted, so they are checked here:
- * 1..max of [A-Za-z0-9_-], and ':' where an id may hold one.
+ * A transfer's result moves one way: unset, then what the insert found
+ * (DONE, EXISTS, MISMATCH), then only a written one may be undone by the
+ * pool's guard (NO_FUNDS) or by a rollback (ERROR).
  */
-static int
-cc_ledger_valid(const char *s, size_t max, int colon)
+static void
+cc_ledger_set_rc(cc_ledger_credit_t *c, cc_ledger_rc_e rc)
 {
-    size_t  len;
+    CC_ASSERT(c->rc == CC_LEDGER_RC_UNSET
+              || (c->rc == CC_LEDGER_DONE
+                  && (rc == CC_LEDGER_NO_FUNDS || rc == CC_LEDGER_ERROR)));
 
-    len = strlen(s);
-
-    if (len == 0 || len > max) {
-        return 0;
-    }
-
-    return strspn(s, colon ? CC_LEDGER_ID_CHARS ":" : CC_LEDGER_ID_CHARS)
-           == len;
+    c->rc = rc;
 }
 
 
@@ -92,7 +104,7 @@ cc_ledger_fund(MYSQL *db, const char *campaign, unsigned shard,
     MYSQL_RES      *res;
     MYSQL_ROW       row;
 
-    if (!cc_ledger_valid(campaign, 32, 0) || amount_cents == 0) {
+    if (!cc_ledger_campaign_ok(campaign) || amount_cents == 0) {
         snprintf(err, errlen, "fund: bad campaign or amount 0");
         return CC_LEDGER_ERROR;
     }
@@ -103,7 +115,7 @@ cc_ledger_fund(MYSQL *db, const char *campaign, unsigned shard,
              "VALUES ('fund:%s:%u', 'sponsor:%s', 'pool:%s', %" PRIu64
              ", '%s', 'fund', NULL, %" PRId64 ")",
              campaign, shard, campaign, campaign, amount_cents, campaign,
-             cc_ledger_now_ms());
+             cc_now_ms());
 
     if (mysql_query(db, sql) != 0) {
         snprintf(err, errlen, "fund: insert transfer: %s", mysql_error(db));
@@ -166,17 +178,6 @@ cc_ledger_fund(MYSQL *db, const char *campaign, unsigned shard,
     mysql_free_result(res);
 
     return same ? CC_LEDGER_EXISTS : CC_LEDGER_MISMATCH;
-}
-
-
-/* qsort_r's: cc-draw credits from a thread per shard */
-static int
-cc_ledger_order_cmp(const void *a, const void *b, void *arg)
-{
-    const cc_ledger_credit_t  *c = arg;
-
-    return strcmp(c[*(const size_t *) a].award_id,
-                  c[*(const size_t *) b].award_id);
 }
 
 
@@ -297,7 +298,8 @@ cc_ledger_classify(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
                    && strcmp(row[4], "credit") == 0
                    && strcmp(row[5], campaign) == 0;
 
-            c->rc = same ? CC_LEDGER_EXISTS : CC_LEDGER_MISMATCH;
+            cc_ledger_set_rc(c, same ? CC_LEDGER_EXISTS
+                                     : CC_LEDGER_MISMATCH);
         }
     }
 
@@ -321,182 +323,6 @@ nomem:
 }
 
 
-int
-cc_ledger_bulk_ok(MYSQL *db)
-{
-    unsigned long  ext;
-
-    ext = 0;
-
-    if (mariadb_get_infov(db, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES,
-                          &ext) != 0)
-    {
-        return 0;
-    }
-
-    return (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)) != 0;
-}
-
-
-int
-cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
-    MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
-    size_t errlen)
-{
-    int            rc;
-    unsigned int   size;
-    MYSQL_STMT    *st;
-
-    st = mysql_stmt_init(db);
-    if (st == NULL) {
-        snprintf(err, errlen, "%s: out of memory", what);
-        return -1;
-    }
-
-    size = (unsigned int) n;
-
-    rc = mysql_stmt_prepare(st, sql, strlen(sql)) != 0
-         || mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) != 0
-         || mysql_stmt_bind_param(st, bind) != 0
-         || mysql_stmt_execute(st) != 0;
-
-    if (rc) {
-        snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
-
-    } else {
-        *affected = mysql_stmt_affected_rows(st);
-    }
-
-    mysql_stmt_close(st);
-
-    return rc ? -1 : 0;
-}
-
-
-/*
- * MariaDB's bulk execution (cc_ledger_bulk) over the entries of c in id
- * order whose sel[] is set: no SQL text per row to build and parse, which
- * was most of the server's work in these batches.  The statement binds,
- * per row, (award id, uid, amount, award id) when ids is set, else (uid,
- * amount).  0, or -1 with err set.
- */
-int
-cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql, int ids,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, unsigned long long *affected, char *err, size_t errlen)
-{
-    int             rc;
-    char          **idp;
-    size_t          i, k;
-    uint64_t       *uids, *amounts;
-    unsigned long  *lens;
-    MYSQL_BIND      bind[4], *b;
-
-    rc = -1;
-    idp = malloc((n ? n : 1) * sizeof(char *));
-    lens = malloc((n ? n : 1) * sizeof(unsigned long));
-    uids = malloc((n ? n : 1) * sizeof(uint64_t));
-    amounts = malloc((n ? n : 1) * sizeof(uint64_t));
-
-    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL) {
-        snprintf(err, errlen, "%s: out of memory", what);
-        goto done;
-    }
-
-    for (i = 0, k = 0; i < n; i++) {
-        if (sel[order[i]]) {
-            idp[k] = (char *) c[order[i]].award_id;
-            lens[k] = strlen(idp[k]);
-            uids[k] = c[order[i]].uid;
-            amounts[k] = c[order[i]].amount_cents;
-            k++;
-        }
-    }
-
-    *affected = 0;
-
-    if (k == 0) {
-        rc = 0;
-        goto done;
-    }
-
-    memset(bind, 0, sizeof(bind));
-    b = bind;
-
-    if (ids) {
-        b->buffer_type = MYSQL_TYPE_STRING;
-        b->buffer = idp;
-        b->length = lens;
-        b++;
-    }
-
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = uids;
-    b->is_unsigned = 1;
-    b++;
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = amounts;
-    b->is_unsigned = 1;
-    b++;
-
-    if (ids) {
-        *b = bind[0];
-    }
-
-    rc = cc_ledger_bulk(db, what, sql, bind, k, affected, err, errlen);
-
-done:
-
-    free(idp);
-    free(lens);
-    free(uids);
-    free(amounts);
-
-    return rc;
-}
-
-
-/*
- * The insert of the transfers of the entries selected, in bulk, after a
- * savepoint: all k written means all are new (a first try: nearly
- * always); fewer means some id was there, and the insert is rolled back
- * to the savepoint for the general path (RETURNING, then a read of the
- * others) to sort out.  1 all new, 0 not all (nothing of it left), -1
- * an error.
- */
-int
-cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, size_t k, char *err, size_t errlen)
-{
-    unsigned long long  affected;
-
-    if (mysql_query(db, "SAVEPOINT cc_ledger_bulk") != 0) {
-        snprintf(err, errlen, "%s: savepoint: %s", what, mysql_error(db));
-        return -1;
-    }
-
-    if (cc_ledger_bulk_rows(db, what, sql, 1, c, n, order, sel, &affected, err,
-                   errlen)
-        != 0)
-    {
-        return -1;
-    }
-
-    if (affected == k) {
-        return 1;
-    }
-
-    if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_ledger_bulk") != 0) {
-        snprintf(err, errlen, "%s: rollback to savepoint: %s", what,
-                 mysql_error(db));
-        return -1;
-    }
-
-    return 0;
-}
-
-
 /*
  * The fast path, when every credit of the batch is new (a first payment:
  * nearly always).  The transfers and the wallets go through prepared
@@ -506,14 +332,15 @@ cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
  * IGNORE runs after a savepoint: all n rows written means all are new;
  * fewer means some id was there (a retry, another payer), and the
  * insert is rolled back to the savepoint for the general path to sort
- * out.  1: all written (rc DONE each, wallets credited); 0: not all
- * (nothing of this function left in the transaction); -1 an error.
+ * out.  ALL_NEW: all written (rc DONE each, wallets credited); NOT_ALL
+ * (nothing of this function left in the transaction); FAILED.
  */
-static int
+static cc_ledger_bulk_e
 cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     int64_t now, char *err, size_t errlen)
 {
-    int                  rc, *all;
+    int                 *all;
+    cc_ledger_bulk_e     rc;
     char                 sql[512];
     size_t               i;
     unsigned long long   affected;
@@ -521,7 +348,7 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     all = malloc((bt->n ? bt->n : 1) * sizeof(int));
     if (all == NULL) {
         snprintf(err, errlen, "credit: out of memory");
-        return -1;
+        return CC_LEDGER_BULK_FAILED;
     }
 
     for (i = 0; i < bt->n; i++) {
@@ -529,16 +356,22 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
     }
 
     /* in id order, as the text path: two payers lock ids in one order */
-    snprintf(sql, sizeof(sql), "INSERT IGNORE INTO ledger_transfers "
-             "(transfer_id, debit, credit, amount_cents, campaign, kind, "
-             "award_id, created_at) VALUES (?, 'pool:%s', CONCAT('wallet:', "
-             "?), ?, '%s', 'credit', ?, %" PRId64 ")", campaign, campaign,
-             now);
+    if (cc_ledger_bulk_sql(sql, sizeof(sql), "INSERT IGNORE INTO "
+                           "ledger_transfers (transfer_id, debit, credit, "
+                           "amount_cents, campaign, kind, award_id, "
+                           "created_at) VALUES (?, 'pool:%s', "
+                           "CONCAT('wallet:', ?), ?, '%s', 'credit', ?, %"
+                           PRId64 ")", campaign, campaign, now) != 0)
+    {
+        free(all);
+        snprintf(err, errlen, "credit: statement too long");
+        return CC_LEDGER_BULK_FAILED;
+    }
 
     rc = cc_ledger_bulk_new(db, "credit: insert transfers", sql, bt->c,
                             bt->n, bt->order, all, bt->n, err, errlen);
 
-    if (rc == 1
+    if (rc == CC_LEDGER_BULK_ALL_NEW
         && cc_ledger_bulk_rows(db, "credit: wallets", "INSERT INTO "
                                "ledger_accounts (account, credits, guard) "
                                "VALUES (CONCAT('wallet:', ?), ?, 1) ON "
@@ -547,16 +380,262 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
                                all, &affected, err, errlen)
            != 0)
     {
-        rc = -1;
+        rc = CC_LEDGER_BULK_FAILED;
     }
 
-    for (i = 0; rc == 1 && i < bt->n; i++) {
-        bt->c[i].rc = CC_LEDGER_DONE;
+    for (i = 0; rc == CC_LEDGER_BULK_ALL_NEW && i < bt->n; i++) {
+        cc_ledger_set_rc(&bt->c[i], CC_LEDGER_DONE);
     }
 
     free(all);
 
     return rc;
+}
+
+
+/*
+ * The general path: one INSERT IGNORE ... RETURNING of every transfer, in
+ * id order (two payers lock the ids in the same order); what it returns
+ * is DONE, the others are read (cc_ledger_classify).  *rows: the number
+ * written.  0, or -1 with err set.
+ */
+static int
+cc_ledger_credit_text(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
+    int64_t now, cc_sqlbuf_t *b, size_t *rows, char *err, size_t errlen)
+{
+    size_t               i, k;
+    uint64_t             amount;
+    MYSQL_RES           *res;
+    MYSQL_ROW            row;
+    cc_ledger_credit_t  *c = bt->c;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO ledger_transfers "
+                         "(transfer_id, debit, credit, amount_cents, "
+                         "campaign, kind, award_id, created_at) VALUES ")
+        != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < bt->n; i++) {
+        k = bt->order[i];
+
+        if (cc_sqlbuf_printf(b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
+                             PRIu64 ",'%s','credit','%s',%" PRId64 ")",
+                             i ? "," : "", c[k].award_id, campaign,
+                             c[k].uid, c[k].amount_cents, campaign,
+                             c[k].award_id, now)
+            != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, " RETURNING transfer_id, amount_cents") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "credit: insert transfers: %s",
+                 mysql_error(db));
+        return -1;
+    }
+
+    *rows = 0;
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        amount = strtoull(row[1], NULL, 10);
+        k = cc_ledger_find(bt, row[0], amount);
+
+        if (k == bt->n) {
+            mysql_free_result(res);
+            snprintf(err, errlen, "credit: the insert returned %s, not in "
+                     "the batch", row[0]);
+            return -1;
+        }
+
+        cc_ledger_set_rc(&c[k], CC_LEDGER_DONE);
+        (*rows)++;
+    }
+
+    mysql_free_result(res);
+
+    if (*rows < bt->n
+        && cc_ledger_classify(db, campaign, bt, b, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    /* every entry is now one of the three the insert can find */
+    for (i = 0; i < bt->n; i++) {
+        CC_ASSERT(c[i].rc == CC_LEDGER_DONE || c[i].rc == CC_LEDGER_EXISTS
+                  || c[i].rc == CC_LEDGER_MISMATCH);
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "credit: out of memory");
+    return -1;
+}
+
+
+/*
+ * The wallets of the new transfers (rc DONE), credited in one upsert in
+ * the batch's (id) order; *sum: what they were credited in all.  0, or
+ * -1 with err set.
+ */
+static int
+cc_ledger_credit_wallets(MYSQL *db, cc_ledger_batch_t *bt, cc_sqlbuf_t *b,
+    uint64_t *sum, char *err, size_t errlen)
+{
+    size_t               i, k;
+    cc_ledger_credit_t  *e;
+
+    b->len = 0;
+    *sum = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT INTO ledger_accounts (account, credits,"
+                         " guard) VALUES ") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0, k = 0; i < bt->n; i++) {
+        e = &bt->c[bt->order[i]];
+
+        if (e->rc != CC_LEDGER_DONE) {
+            continue;
+        }
+
+        CC_ASSERT(e->amount_cents > 0);
+
+        if (cc_sqlbuf_printf(b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
+                             k++ ? "," : "", e->uid, e->amount_cents) != 0)
+        {
+            goto nomem;
+        }
+
+        *sum += e->amount_cents;
+    }
+
+    if (cc_sqlbuf_printf(b, " ON DUPLICATE KEY UPDATE "
+                         "credits = credits + VALUES(credits)") != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "credit: wallets: %s", mysql_error(db));
+        return -1;
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "credit: out of memory");
+    return -1;
+}
+
+
+/*
+ * The pool's side of the new transfers: its debits grow by sum, guarded
+ * (credits >= debits + sum) so its balance never goes below 0.  DONE;
+ * NO_FUNDS when the guard held (err set, the new ones' rc NO_FUNDS);
+ * ERROR when MySQL failed.
+ */
+static cc_ledger_rc_e
+cc_ledger_debit_pool(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
+    cc_sqlbuf_t *b, uint64_t sum, size_t rows, char *err, size_t errlen)
+{
+    size_t  i;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_accounts SET debits = debits + %"
+                         PRIu64 " WHERE account = 'pool:%s' AND guard = 1 "
+                         "AND credits >= debits + %" PRIu64, sum, campaign,
+                         sum) != 0)
+    {
+        snprintf(err, errlen, "credit: out of memory");
+        return CC_LEDGER_ERROR;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "credit: pool: %s", mysql_error(db));
+        return CC_LEDGER_ERROR;
+    }
+
+    if (mysql_affected_rows(db) != 1) {
+        for (i = 0; i < bt->n; i++) {
+            if (bt->c[i].rc == CC_LEDGER_DONE) {
+                cc_ledger_set_rc(&bt->c[i], CC_LEDGER_NO_FUNDS);
+            }
+        }
+
+        snprintf(err, errlen, "credit: pool:%s holds less than the %" PRIu64
+                 " cents of %zu new credits (or is not funded)", campaign,
+                 sum, rows);
+        return CC_LEDGER_NO_FUNDS;
+    }
+
+    return CC_LEDGER_DONE;
+}
+
+
+/* what the entries with this rc sum to, and how many they are */
+static uint64_t
+cc_ledger_sum(const cc_ledger_credit_t *c, size_t n, cc_ledger_rc_e rc,
+    size_t *count)
+{
+    size_t    i;
+    uint64_t  sum;
+
+    sum = 0;
+    *count = 0;
+
+    for (i = 0; i < n; i++) {
+        if (c[i].rc == rc) {
+            sum += c[i].amount_cents;
+            (*count)++;
+        }
+    }
+
+    return sum;
+}
+
+
+/*
+ * The guards of a batch, before anything is written: the campaign and
+ * every award must be fit for SQL text, every amount and uid above 0.
+ */
+static int
+cc_ledger_credit_check(const char *campaign, const cc_ledger_credit_t *c,
+    size_t n, char *err, size_t errlen)
+{
+    size_t  i;
+
+    if (!cc_ledger_campaign_ok(campaign)) {
+        snprintf(err, errlen, "credit: bad campaign \"%.32s\"", campaign);
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!cc_ledger_award_ok(&c[i])) {
+            snprintf(err, errlen, "credit: bad award \"%.64s\" (uid %" PRIu64
+                     ", %" PRIu64 " cents)", c[i].award_id, c[i].uid,
+                     c[i].amount_cents);
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -583,12 +662,11 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, char *err, size_t errlen)
 {
     long               added;
-    size_t             i, k, rows;
-    uint64_t           sum, amount;
+    size_t             i, rows, done;
     int64_t            now;
-    MYSQL_RES         *res;
-    MYSQL_ROW          row;
-    cc_sqlbuf_t    b = { NULL, 0, 0 };
+    uint64_t           sum;
+    cc_sqlbuf_t        b = { NULL, 0, 0 };
+    cc_ledger_bulk_e   rc;
     cc_ledger_batch_t  bt;
 
     bt.c = c;
@@ -600,202 +678,74 @@ cc_ledger_credit_batch(MYSQL *db, const char *campaign,
         c[i].rc = CC_LEDGER_RC_UNSET;
     }
 
-    if (!cc_ledger_valid(campaign, 32, 0)) {
-        snprintf(err, errlen, "credit: bad campaign \"%.32s\"", campaign);
+    if (cc_ledger_credit_check(campaign, c, n, err, errlen) != 0) {
         goto failed;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (!cc_ledger_valid(c[i].award_id, 64, 1)
-            || c[i].amount_cents == 0 || c[i].uid == 0)
-        {
-            snprintf(err, errlen, "credit: bad award \"%.64s\" (uid %" PRIu64
-                     ", %" PRIu64 " cents)", c[i].award_id, c[i].uid,
-                     c[i].amount_cents);
-            goto failed;
-        }
     }
 
     if (n == 0) {
         return 0;
     }
 
-    bt.order = malloc(n * sizeof(size_t));
+    bt.order = cc_ledger_bulk_order(c, n);
     if (bt.order == NULL) {
-        goto nomem;
+        snprintf(err, errlen, "credit: out of memory");
+        goto failed;
     }
 
-    for (i = 0; i < n; i++) {
-        bt.order[i] = i;
+    now = cc_now_ms();
+    rc = cc_ledger_bulk_ok(db)
+         ? cc_ledger_credit_bulk(db, campaign, &bt, now, err, errlen)
+         : CC_LEDGER_BULK_NOT_ALL;
+
+    if (rc == CC_LEDGER_BULK_FAILED) {
+        goto failed;
     }
 
-    qsort_r(bt.order, n, sizeof(size_t), cc_ledger_order_cmp, c);
+    if (rc == CC_LEDGER_BULK_ALL_NEW) {
+        rows = n;                   /* all new, the wallets credited */
+        sum = cc_ledger_sum(c, n, CC_LEDGER_DONE, &done);
 
-    now = cc_ledger_now_ms();
-
-    if (cc_ledger_bulk_ok(db)) {
-        switch (cc_ledger_credit_bulk(db, campaign, &bt, now, err, errlen)) {
-        case 1:
-            rows = n;
-            sum = 0;
-
-            for (i = 0; i < n; i++) {
-                sum += c[i].amount_cents;
-            }
-
-            goto pool;
-
-        case 0:
-            break;                  /* not all new: the general path */
-
-        default:
-            goto failed;
-        }
-    }
-
-    if (cc_sqlbuf_printf(&b, "INSERT IGNORE INTO ledger_transfers "
-                         "(transfer_id, debit, credit, amount_cents, "
-                         "campaign, kind, award_id, created_at) VALUES ")
-        != 0)
-    {
-        goto nomem;
-    }
-
-    for (i = 0; i < n; i++) {
-        k = bt.order[i];
-
-        if (cc_sqlbuf_printf(&b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
-                             PRIu64 ",'%s','credit','%s',%" PRId64 ")",
-                             i ? "," : "", c[k].award_id, campaign,
-                             c[k].uid, c[k].amount_cents, campaign,
-                             c[k].award_id, now)
+    } else {                        /* not all new: the general path */
+        if (cc_ledger_credit_text(db, campaign, &bt, now, &b, &rows, err,
+                                  errlen)
             != 0)
         {
-            goto nomem;
-        }
-    }
-
-    if (cc_sqlbuf_printf(&b, " RETURNING transfer_id, amount_cents") != 0) {
-        goto nomem;
-    }
-
-    if (mysql_real_query(db, b.p, b.len) != 0
-        || (res = mysql_store_result(db)) == NULL)
-    {
-        snprintf(err, errlen, "credit: insert transfers: %s",
-                 mysql_error(db));
-        goto failed;
-    }
-
-    rows = 0;
-
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        amount = strtoull(row[1], NULL, 10);
-        k = cc_ledger_find(&bt, row[0], amount);
-
-        if (k == n) {
-            mysql_free_result(res);
-            snprintf(err, errlen, "credit: the insert returned %s, not in "
-                     "the batch", row[0]);
             goto failed;
         }
 
-        c[k].rc = CC_LEDGER_DONE;
-        rows++;
+        if (rows == 0) {
+            added = 0;
+            goto done;
+        }
+
+        if (cc_ledger_credit_wallets(db, &bt, &b, &sum, err, errlen) != 0) {
+            goto failed;
+        }
     }
 
-    mysql_free_result(res);
+    /* double entry: the pool is debited what the wallets were credited */
+    CC_ASSERT(sum == cc_ledger_sum(c, n, CC_LEDGER_DONE, &done));
+    CC_ASSERT(done == rows && rows > 0 && rows <= n && sum >= rows);
 
-    if (rows < n
-        && cc_ledger_classify(db, campaign, &bt, &b, err, errlen) != 0)
+    switch (cc_ledger_debit_pool(db, campaign, &bt, &b, sum, rows, err,
+                                 errlen))
     {
-        goto failed;
-    }
-
-    if (rows == 0) {
-        added = 0;
+    case CC_LEDGER_DONE:
+        added = (long) rows;
         goto done;
-    }
 
-    /* the wallets of the new transfers, in the batch's (id) order */
-
-    b.len = 0;
-    sum = 0;
-
-    if (cc_sqlbuf_printf(&b, "INSERT INTO ledger_accounts (account, credits,"
-                         " guard) VALUES ") != 0)
-    {
-        goto nomem;
-    }
-
-    for (i = 0, k = 0; i < n; i++) {
-        if (c[bt.order[i]].rc != CC_LEDGER_DONE) {
-            continue;
-        }
-
-        if (cc_sqlbuf_printf(&b, "%s('wallet:%" PRIu64 "',%" PRIu64 ",1)",
-                             k++ ? "," : "", c[bt.order[i]].uid,
-                             c[bt.order[i]].amount_cents) != 0)
-        {
-            goto nomem;
-        }
-
-        sum += c[bt.order[i]].amount_cents;
-    }
-
-    if (cc_sqlbuf_printf(&b, " ON DUPLICATE KEY UPDATE "
-                         "credits = credits + VALUES(credits)") != 0)
-    {
-        goto nomem;
-    }
-
-    if (mysql_real_query(db, b.p, b.len) != 0) {
-        snprintf(err, errlen, "credit: wallets: %s", mysql_error(db));
-        goto failed;
-    }
-
-pool:
-
-    b.len = 0;
-
-    if (cc_sqlbuf_printf(&b, "UPDATE ledger_accounts SET debits = debits + %"
-                         PRIu64 " WHERE account = 'pool:%s' AND guard = 1 "
-                         "AND credits >= debits + %" PRIu64, sum, campaign,
-                         sum) != 0)
-    {
-        goto nomem;
-    }
-
-    if (mysql_real_query(db, b.p, b.len) != 0) {
-        snprintf(err, errlen, "credit: pool: %s", mysql_error(db));
-        goto failed;
-    }
-
-    if (mysql_affected_rows(db) != 1) {
-        for (i = 0; i < n; i++) {
-            if (c[i].rc == CC_LEDGER_DONE) {
-                c[i].rc = CC_LEDGER_NO_FUNDS;
-            }
-        }
-
-        snprintf(err, errlen, "credit: pool:%s holds less than the %" PRIu64
-                 " cents of %zu new credits (or is not funded)", campaign,
-                 sum, rows);
+    case CC_LEDGER_NO_FUNDS:        /* the new ones' rc says so */
         goto done;
+
+    default:
+        goto failed;
     }
-
-    added = (long) rows;
-    goto done;
-
-nomem:
-
-    snprintf(err, errlen, "credit: out of memory");
 
 failed:
 
     for (i = 0; i < n; i++) {
         if (c[i].rc == CC_LEDGER_DONE || c[i].rc == CC_LEDGER_RC_UNSET) {
-            c[i].rc = CC_LEDGER_ERROR;
+            cc_ledger_set_rc(&c[i], CC_LEDGER_ERROR);
         }
     }
 

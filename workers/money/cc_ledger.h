@@ -57,34 +57,12 @@ long cc_ledger_credit_batch(MYSQL *db, const char *campaign,
 const char *cc_ledger_rc_name(cc_ledger_rc_e rc);
 
 /*
- * MariaDB's bulk execution, for the ledger's batches (here and in
- * cc_wallet_ledger.c): whether the server executes bound arrays (10.2 and
- * later), and one prepared statement executed over n rows of them, its
- * affected rows in *affected.  0, or -1 with err "WHAT: why".  No
- * RETURNING rows come back from it, only the count.
+ * The guards of what goes into the ledger's SQL text unquoted
+ * (cc_ids.h's validators): a campaign of 1..32 of [A-Za-z0-9_-]; a credit
+ * whose award id is 1..64 of those and ':', its uid and amount above 0.
+ * 1 fit, 0 not.
  */
-int cc_ledger_bulk_ok(MYSQL *db);
-int cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
-    MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
-    size_t errlen);
-
-/*
- * cc_ledger_bulk over the entries of c in id order (order[]) whose sel[]
- * is set, binding per row (award id, uid, amount, award id) when ids is
- * set, else (uid, amount).  0, or -1 with err set.
- */
-int cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
-    int ids, const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, unsigned long long *affected, char *err, size_t errlen);
-
-/*
- * A bulk INSERT IGNORE of the k entries selected, after a savepoint: 1 all
- * k written (all new: a first try, nearly always); 0 fewer (some id was
- * there), rolled back to the savepoint for the caller's general path
- * (RETURNING, then a read of the others); -1 an error.
- */
-int cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, size_t k, char *err, size_t errlen);
+int cc_ledger_campaign_ok(const char *campaign);
+int cc_ledger_award_ok(const cc_ledger_credit_t *c);
 
 #endif /* CC_LEDGER_H */

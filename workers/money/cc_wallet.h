@@ -1,32 +1,25 @@
 /*
- * cc_wallet: the adapter of `wallet http` (campaign file): cc-payout's
- * credits go to an external wallet over HTTP instead of the ledger's own
- * wallet accounts, with the ledger keeping the books two-phase (see
- * sql/money.sql).
+ * cc_wallet: the one way the campaign's money is credited.  cc-payout
+ * (its bulk batches and its claims), cc-draw in sync mode and cc-reconcile
+ * --statement --repair all call cc_wallet_credit() on the wallet the
+ * campaign file selects (`wallet`, cc_campaign.h):
  *
- * The protocol.  A credit is one call
+ *   ledger  the embedded wallet (cc_wallet_ledger.c): the users' wallet
+ *           accounts of the ledger in their MySQL shard, one transfer
+ *           pool -> wallet per award (cc_ledger.h);
+ *   http    an external wallet over HTTP (cc_wallet_http.c, its protocol
+ *           in cc_wallet_http.h), the ledger keeping the books two-phase
+ *           (cc_ledger_phase.h).
  *
- *   POST {wallet_url}/credits
- *   Idempotency-Key: <award id>
- *   X-CC-Timestamp: <unix ms>
- *   X-CC-Signature: hex(HMAC-SHA256(secret, timestamp "\n" body))
- *   {"award_id":"c:7","uid":"7","amount_cents":100,"currency":"CNY"}
+ * A batch of credits goes down, never back: the caller -> cc_wallet.c ->
+ * the implementation -> the ledger (cc_ledger.c or cc_ledger_phase.c) ->
+ * cc_ledger_bulk.c.  Nothing below calls anything above it.
  *
- * answered 200 or 201 with a body that echoes amount_cents (applied; an
- * echo of another amount is a mismatch), 409 (the key was applied with
- * another credit), another 4xx (refused for good), or 5xx (try again).
- * A timeout, a refused or dropped connection, a 5xx, 408 or 429 is
- * "unknown": the credit may have been applied.  It is retried with the
- * SAME key (exponential backoff with full jitter, 50 ms doubling to 2 s,
- * 10 tries); after the last the award stays 'crediting' with its pending
- * transfer, and the next pass of cc-payout (or cc-reconcile --money
- * --statement --repair) tries the same key again.  Never a new key, so
- * the wallet's idempotency makes any number of tries one credit.
- *
- * Mismatches and refusals are logged and handed, as one JSON document per
- * batch, to the campaign's alert command; those awards stay 'crediting'
- * (their pending transfer keeps the money reserved) for a person to
- * decide.
+ * Ownership: cc_wallet_open's wallet is the caller's until
+ * cc_wallet_close; one thread at a time (the http one holds libcurl
+ * handles, which are not shared between threads: open one a thread).  The
+ * credits c[] stay the caller's; the wallet only reads their ids, uids
+ * and amounts during the call and writes their rc.
  */
 
 #ifndef CC_WALLET_H
@@ -39,55 +32,53 @@
 #include "cc_campaign.h"
 #include "cc_ledger.h"
 
-#define CC_WALLET_INFLIGHT   64     /* credits in flight at once */
-#define CC_WALLET_TRIES      10     /* calls per credit and batch */
-
 typedef struct cc_wallet_s  cc_wallet_t;
 
-typedef struct {
-    unsigned long long   calls;         /* HTTP calls made */
-    unsigned long long   retries;       /* of them, tries again */
-    unsigned long long   applied;       /* answered applied (200/201) */
-    unsigned long long   unknown;       /* left crediting: no answer */
-    unsigned long long   mismatch;      /* 409 or another amount echoed */
-    unsigned long long   rejected;      /* another 4xx */
-} cc_wallet_stats_t;
-
 /*
- * Reads the secret file, sets up libcurl (its global init, a multi handle
- * and CC_WALLET_INFLIGHT easy handles).  NULL with err filled when the
- * secret cannot be read or libcurl fails.
+ * The wallet camp->wallet selects, set up for camp (copied: camp may go).
+ * NULL with err filled: out of memory, or for http the secret cannot be
+ * read or libcurl fails.
  */
 cc_wallet_t *cc_wallet_open(const cc_campaign_t *camp, char *err,
     size_t errlen);
 
+/* NULL is fine */
 void cc_wallet_close(cc_wallet_t *w);
 
-/* the alert command's deadline (cc_alert.h), CC_ALERT_TIMEOUT_S unless set */
-void cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds);
-
-const cc_wallet_stats_t *cc_wallet_stats(cc_wallet_t *w);
-
 /*
- * Credits a batch of awards of the campaign on one MySQL shard, in place
- * of cc_ledger_credit_batch():
+ * Credits a batch of awards of the campaign on one MySQL shard, db being
+ * that shard's connection with a transaction open.  Each c[i].rc:
  *
- *   1. in the caller's open transaction: the pending transfers (INSERT
- *      IGNORE, so a retry finds its own), the pending sums, the pool's
- *      guard, the awards to 'crediting'; COMMIT;
- *   2. the HTTP calls, CC_WALLET_INFLIGHT at a time (libcurl multi);
- *   3. in a new transaction, left OPEN for the caller: the post transfers
- *      of the credits the wallet applied and their sums moved from
- *      pending to posted.  The caller sets those awards 'credited' and
- *      commits, so the post and the status commit together.
+ *   CC_LEDGER_DONE      credited now (the wallet's transfer written);
+ *   CC_LEDGER_EXISTS    credited before: a retry, or another payer;
+ *   CC_LEDGER_MISMATCH  the ledger holds the award id as another transfer
+ *                       (amount, wallet or kind): not credited, the
+ *                       caller logs it and leaves the award unpaid;
+ *   CC_LEDGER_NO_FUNDS  only with -1: the pool cannot pay the new ones;
+ *   CC_LEDGER_ERROR     not credited now: with -1 MySQL failed; with
+ *                       >= 0 (http) the wallet gave no answer, refused or
+ *                       applied another amount, logged (and alerted) by
+ *                       the wallet, the award stays 'crediting'.
  *
- * Each c[i].rc: DONE (posted now), EXISTS (posted before), MISMATCH (the
- * ledger holds the award id as another transfer: not called), ERROR (in
- * flight: unknown, refused or mismatched at the wallet; stays 'crediting';
- * logged here).  Returns the number posted now, or -1 with err filled:
- * MySQL failed (roll back), or NO_FUNDS in the rc of the new ones.
+ * Returns the number DONE, or -1 with err filled: roll the transaction
+ * back (NO_FUNDS in the rc of the new ones when the pool was short, a
+ * break, not an outage; else MySQL failed).
+ *
+ * The transaction: with ledger everything is in the caller's open
+ * transaction and nothing is committed (so an award's status change
+ * commits with its credit); with http the first phase (pending transfers,
+ * awards to 'crediting') is committed here before any call, and the
+ * posts are left in a new open transaction for the caller to commit with
+ * the awards' status.  cc_wallet_one_txn says which.
  */
 long cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c,
     size_t n, char *err, size_t errlen);
+
+/* 1: a credit is wholly inside the caller's transaction (ledger); 0: the
+   wallet commits a first phase of its own (http) */
+int cc_wallet_one_txn(const cc_wallet_t *w);
+
+/* the alert command's deadline (cc_alert.h) for http's breaks */
+void cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds);
 
 #endif /* CC_WALLET_H */

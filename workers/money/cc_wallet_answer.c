@@ -17,23 +17,23 @@
 #include "cc_wallet_answer.h"
 
 
-cc_wallet_echo_e
-cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
+cc_wallet_answer_e
+cc_wallet_answer_read(const char *ans, size_t len, const char *award_id,
     uint64_t amount_cents, uint64_t *echoed, const char **why)
 {
     cJSON             *a;
     const char        *end;
     const cJSON       *id, *am;
-    cc_wallet_echo_e   rc;
+    cc_wallet_answer_e   rc;
 
     if (cc_json_has_nul(ans, len)) {
         *why = "a NUL in the answer";
-        return CC_WALLET_ECHO_UNREADABLE;
+        return CC_WALLET_ANSWER_UNREADABLE;
     }
 
     if (cc_json_has_ctl(ans, len)) {
         *why = "a control byte in the answer";
-        return CC_WALLET_ECHO_UNREADABLE;
+        return CC_WALLET_ANSWER_UNREADABLE;
     }
 
     a = cJSON_ParseWithLengthOpts(ans, len, &end, 0);
@@ -48,7 +48,7 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
 
     if (a == NULL || !cJSON_IsObject(a) || end != ans + len) {
         *why = "not a JSON object";
-        rc = CC_WALLET_ECHO_UNREADABLE;
+        rc = CC_WALLET_ANSWER_UNREADABLE;
         goto done;
     }
 
@@ -59,13 +59,13 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
         || !cJSON_IsNumber(am))
     {
         *why = "the credit is not echoed";
-        rc = CC_WALLET_ECHO_UNREADABLE;
+        rc = CC_WALLET_ANSWER_UNREADABLE;
         goto done;
     }
 
     if (!cc_json_member_int_canonical(ans, len, "amount_cents")) {
         *why = "an amount that is not integer cents";
-        rc = CC_WALLET_ECHO_MISMATCH;
+        rc = CC_WALLET_ANSWER_MISMATCH;
         goto done;
     }
 
@@ -73,7 +73,7 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
         || am->valuedouble > (double) CC_CAMPAIGN_POOL_MAX)
     {
         *why = "another amount";
-        rc = CC_WALLET_ECHO_MISMATCH;
+        rc = CC_WALLET_ANSWER_MISMATCH;
         goto done;
     }
 
@@ -81,12 +81,12 @@ cc_wallet_echo_read(const char *ans, size_t len, const char *award_id,
 
     if (*echoed != amount_cents) {
         *why = "another amount";
-        rc = CC_WALLET_ECHO_MISMATCH;
+        rc = CC_WALLET_ANSWER_MISMATCH;
         goto done;
     }
 
     *why = "applied";
-    rc = CC_WALLET_ECHO_APPLIED;
+    rc = CC_WALLET_ANSWER_APPLIED;
 
 done:
 

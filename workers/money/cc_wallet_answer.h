@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 typedef enum {
-    CC_WALLET_ECHO_APPLIED = 0,    /* our award id and our amount */
-    CC_WALLET_ECHO_MISMATCH,       /* our award id, another amount, or an
+    CC_WALLET_ANSWER_APPLIED = 0,  /* our award id and our amount */
+    CC_WALLET_ANSWER_MISMATCH,     /* our award id, another amount, or an
                                       amount that is not integer cents */
-    CC_WALLET_ECHO_UNREADABLE      /* no echo of our credit: ask again */
-} cc_wallet_echo_e;
+    CC_WALLET_ANSWER_UNREADABLE    /* no echo of our credit: ask again */
+} cc_wallet_answer_e;
 
 /*
  * Reads the answer's len bytes (not NUL-terminated; the wallet may send
@@ -31,7 +31,7 @@ typedef enum {
  * amount echoed when it is integer cents in 0..10^15 (applied, or
  * another amount), else left alone.
  */
-cc_wallet_echo_e cc_wallet_echo_read(const char *ans, size_t len,
+cc_wallet_answer_e cc_wallet_answer_read(const char *ans, size_t len,
     const char *award_id, uint64_t amount_cents, uint64_t *echoed,
     const char **why);
 

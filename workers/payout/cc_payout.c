@@ -18,15 +18,15 @@
  *   (c) outbox: awards credited but not yet notified (a crash between the
  *       commit and Redis leaves some): their notice.
  *
- * A credit is cc_ledger_credit_batch() and the awards' UPDATE to credited
- * (WHERE status = 'pending') in one transaction, so the award and its
- * transfer commit together.  The transfer's id is the award id (the
- * ledger's primary key), which makes a retry, a second payer or a credit
- * made by someone else harmless: it writes nothing.  A notice is the
- * never-backwards script award_set.lua setting w to "c:..." on the user's
- * Redis shard, then notified = 1 in MySQL; a crash between the two sends
- * the notice again, which the script makes harmless.  So the worker may
- * be killed anywhere and restarted.
+ * A credit is cc_wallet_credit() on the campaign's wallet and the awards'
+ * UPDATE to credited (WHERE status IN ('pending', 'crediting')) in one
+ * transaction, so the award and its transfer commit together.  The
+ * transfer's id is the award id (the ledger's primary key), which makes a
+ * retry, a second payer or a credit made by someone else harmless: it
+ * writes nothing.  A notice is the never-backwards script award_set.lua
+ * setting w to "c:..." on the user's Redis shard, then notified = 1 in
+ * MySQL; a crash between the two sends the notice again, which the script
+ * makes harmless.  So the worker may be killed anywhere and restarted.
  *
  * A claim popped and not credited (a crash, MySQL down) is not lost: the
  * award stays pending and the bulk pass pays it; only the user waits.
@@ -34,6 +34,10 @@
  * (MISMATCH) is not paid, stays pending and is logged on every pass;
  * cc-reconcile --money reports it.  A batch the pool cannot pay
  * (NO_FUNDS) is rolled back and logged.
+ *
+ * This file: the options, the loop, the counts and main; the steps are in
+ * cc_payout_step.c, a shard's credit and notice in cc_payout_shard.c (see
+ * cc_payout.h).
  */
 
 #include <errno.h>
@@ -44,159 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-
-#include "cc_addr.h"
 #include "cc_alert.h"
-#include "cc_award_set.h"
-#include "cc_campaign.h"
-#include "cc_ids.h"
-#include "cc_keys.h"
-#include "cc_ledger.h"
+#include "cc_payout.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
-#include "cc_ring.h"
-#include "cc_store.h"
-#include "cc_wallet.h"
-#include "cc_worker.h"
-
-
-#define CC_PAYOUT_REDIS_MAX   64
-#define CC_PAYOUT_CLAIMS      256            /* uids per LPOP */
-#define CC_PAYOUT_ID_MAX      64             /* awards.award_id */
-
-
-typedef struct {
-    char                *redis[CC_PAYOUT_REDIS_MAX];
-    size_t               nredis;
-    char                *mysql[CC_STORE_SHARDS_MAX];
-    size_t               nmysql;
-    const char          *campaign;
-    const char          *user;
-    const char          *metrics;
-    long long            batch;
-    long long            claims_batch;   /* the bulk's while claims flow */
-    long long            claims_idle_ms;
-    long long            interval_s;
-    long long            idle_ms;
-    long long            progress_s;
-    long long            alert_timeout_s;
-    int                  once;
-    int                  shard_of;
-    char               **uids;           /* --shard-of's */
-    size_t               nuids;
-} cc_payout_opts_t;
-
-
-typedef struct {
-    char                 award_id[CC_PAYOUT_ID_MAX + 1];
-    uint64_t             uid;
-    uint64_t             amount;
-    int                  credited;       /* in MySQL, now or before */
-    uint32_t             redis;          /* the uid's Redis shard */
-} cc_payout_award_t;
-
-
-typedef struct {
-    char                *addr;
-    cc_addr_t            a;
-    redisContext        *ctx;
-    cc_retry_t           retry;          /* reconnects' backoff */
-    char                 sha[41];        /* award_set.lua's */
-} cc_payout_redis_t;
-
-
-typedef struct {
-    unsigned long long   credited;
-    unsigned long long   claimed;        /* of credited: on a claim */
-    unsigned long long   exists;
-    unsigned long long   mismatch;
-    unsigned long long   no_funds;
-    unsigned long long   notified;
-    unsigned long long   bad_claims;     /* cc:claims entries not a uid */
-} cc_payout_stats_t;
-
-
-/*
- * What is being credited on a MySQL shard right now, so that no award is
- * worked on by the claims and a bulk batch at once: the bulk's batch is
- * the award ids in (lo, hi] (it reads in id order from its cursor), and
- * the claims skip those; a bulk batch starts only once the shard's claims
- * in flight are done (one small transaction).  See cc_payout_claims().
- */
-typedef struct {
-    int                  bulk;           /* a bulk batch in (lo, hi] */
-    char                 lo[CC_PAYOUT_ID_MAX + 1];
-    char                 hi[CC_PAYOUT_ID_MAX + 1];
-    int                  claims;         /* claims being credited */
-} cc_payout_flight_t;
-
-
-/*
- * A MySQL shard's own state.  The bulk step runs a thread per shard (the
- * shards are separate databases: nothing to share), so everything a
- * shard's work touches is here: its rows, its statement buffer, its own
- * connections to the Redis shards for the notices, its counts.
- */
-typedef struct {
-    char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
-    char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
-    int                  pass_done;
-    int                  outbox_empty;
-    cc_payout_award_t   *rows;           /* room for rows_max */
-    cc_ledger_credit_t  *credits;
-    char                *sql;            /* room for a statement over rows */
-    cc_payout_redis_t   *redis;          /* nredis: this shard's notices */
-    cc_payout_stats_t    stats;
-    int                  unpaid;         /* this pass left awards unpaid */
-    cc_wallet_t         *wallet;         /* wallet http; NULL: the ledger
-                                            (one a shard: libcurl handles
-                                            are not shared between threads) */
-    long                 rc;             /* the bulk step's */
-    pthread_t            tid;
-    int                  threaded;       /* tid is to be joined */
-    cc_store_shard_t    *db;             /* its connection: the bulk's or
-                                            the claims' */
-    cc_retry_t          *retry;          /* when db may connect again */
-} cc_payout_shard_t;
-
-
-typedef struct {
-    cc_payout_opts_t     o;
-    cc_campaign_t        camp;
-    cc_store_t           st;
-    cc_payout_shard_t    shard[CC_STORE_SHARDS_MAX];
-    cc_payout_redis_t    redis[CC_PAYOUT_REDIS_MAX];    /* the claims' */
-    cc_ring_t            ring;           /* uid -> Redis shard, the module's */
-    cc_ring_point_t     *points;
-    cc_retry_t           mysql_retry;
-    unsigned             mysql_fails;
-
-    /*
-     * The claims' thread: its own MySQL connections (cst), lanes (claim:
-     * rows, statements, Redis connections for the notices, wallet) and
-     * retry time.  p->redis is its alone (the LPOPs).
-     */
-    cc_store_t           cst;
-    cc_payout_shard_t    claim[CC_STORE_SHARDS_MAX];
-    cc_retry_t           cmysql_retry;
-    unsigned             cmysql_fails;
-    pthread_t            claims_tid;
-    int                  claims_threaded;
-
-    /* shared by the claims' thread and the bulk's: under mu */
-    pthread_mutex_t      mu;
-    pthread_cond_t       cv;             /* a shard's claims are done */
-    cc_payout_flight_t   flight[CC_STORE_SHARDS_MAX];
-    cc_payout_stats_t    cstats[CC_STORE_SHARDS_MAX];   /* the claims' */
-    int                  claims_stop;
-    int64_t              claim_at_ms;    /* when a claim was last popped */
-    int                  claims_started; /* its first turn is over */
-    size_t               rows_max;       /* of each shard's rows */
-    size_t               sql_max;
-    int64_t              last_ok_ms;     /* a turn with every shard up */
-    unsigned long long   bad_claims;     /* cc:claims entries not a uid */
-} cc_payout_t;
 
 
 static void
@@ -390,957 +245,6 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
 }
 
 
-/* ---- Redis ---------------------------------------------------------- */
-
-
-/* said: "redis ADDR: why" */
-static void
-cc_payout_redis_backoff(cc_payout_t *p, cc_payout_redis_t *r,
-    const char *said)
-{
-    int64_t  ms;
-
-    ms = cc_retry_later(&r->retry, cc_now_ms());
-    cc_log("%s; retrying in %lld ms", said, (long long) ms);
-
-    if (r->ctx != NULL) {
-        redisFree(r->ctx);
-        r->ctx = NULL;
-    }
-
-    (void) p;
-}
-
-
-static void
-cc_payout_redis_down(cc_payout_t *p, cc_payout_redis_t *r, const char *why)
-{
-    char  said[512];
-
-    snprintf(said, sizeof(said), "redis %s: %s", r->addr, why);
-    cc_payout_redis_backoff(p, r, said);
-}
-
-
-/*
- * A connection with award_set.lua loaded: every (re)connect loads it, so
- * a Redis that restarted and lost its script cache gets it back.  NULL
- * while the shard is down or backing off.  A connection still there when
- * asked for again served its last turn: the backoff starts over.
- */
-static redisContext *
-cc_payout_redis(cc_payout_t *p, cc_payout_redis_t *r)
-{
-    char  err[256];
-
-    if (r->ctx != NULL) {
-        cc_retry_ok(&r->retry);
-        return r->ctx;
-    }
-
-    if (!cc_retry_due(&r->retry, cc_now_ms())) {
-        return NULL;
-    }
-
-    r->ctx = cc_redis_connect(&r->a, r->addr, 5000, err, sizeof(err));
-
-    if (r->ctx == NULL) {
-        cc_payout_redis_backoff(p, r, err);
-        return NULL;
-    }
-
-    if (cc_award_set_load(r->ctx, r->sha, err, sizeof(err)) != 0) {
-        cc_payout_redis_down(p, r, err);
-        return NULL;
-    }
-
-    return r->ctx;
-}
-
-
-/* ---- MySQL ---------------------------------------------------------- */
-
-
-static int
-cc_payout_sql_fail(cc_payout_shard_t *ps, const char *what, const char *why)
-{
-    int64_t            ms;
-    cc_store_shard_t  *sh = ps->db;
-
-    /* from a shard's thread, with the other shards' (cc_retry_t is safe) */
-    ms = cc_retry_later(ps->retry, cc_now_ms());
-
-    cc_log("mysql shard %s: %s: %s; retrying in %lld ms", sh->name, what,
-           why ? why : (sh->conn ? mysql_error(sh->conn) : "not connected"),
-           (long long) ms);
-
-    /* the transaction is gone with the connection: nothing half done */
-    if (sh->conn != NULL) {
-        mysql_close(sh->conn);
-        sh->conn = NULL;
-    }
-
-    return -1;
-}
-
-
-/*
- * Connects the shards of st that are not, once the backoff says so: the
- * bulk's store from the loop, the claims' own from their thread.  Every
- * shard still connected since the last turn: the backoff starts over.
- */
-static void
-cc_payout_mysql_connect(cc_store_t *st, cc_retry_t *retry, unsigned *fails,
-    const char *who)
-{
-    size_t   s;
-    int64_t  ms;
-
-    for (s = 0; s < st->nshards; s++) {
-        if (st->shards[s].conn == NULL) {
-            break;
-        }
-    }
-
-    if (s == st->nshards) {
-        cc_retry_ok(retry);
-        return;
-    }
-
-    if (!cc_retry_due(retry, cc_now_ms())) {
-        return;
-    }
-
-    if (cc_store_connect(st) != 0) {
-        ms = cc_retry_later(retry, cc_now_ms());
-
-        /* the first failure in a row, then one line in ten */
-        if ((*fails)++ % 10 == 0) {
-            cc_log("mysql%s: %s; retrying in %lld ms", who, st->err,
-                   (long long) ms);
-        }
-
-        return;
-    }
-
-    if (*fails > 0) {
-        cc_log("mysql%s: every shard connected again", who);
-        *fails = 0;
-    }
-}
-
-
-/* ends a transaction that wrote nothing, so the next read sees new rows */
-static int
-cc_payout_end_read(cc_payout_shard_t *ps)
-{
-    if (mysql_rollback(ps->db->conn) != 0) {
-        return cc_payout_sql_fail(ps, "rollback", NULL);
-    }
-
-    return 0;
-}
-
-
-/*
- * Reads rows of (award_id, uid, amount_cents, status) into the shard's rows
- * (at most p->rows_max); the number read or -1.
- */
-static long
-cc_payout_select(cc_payout_t *p, cc_payout_shard_t *ps, const char *sql,
-    size_t len)
-{
-    MYSQL              *db = ps->db->conn;
-    size_t              n;
-    MYSQL_ROW           row;
-    MYSQL_RES          *res;
-    cc_payout_award_t  *a;
-
-    if (mysql_real_query(db, sql, len) != 0
-        || (res = mysql_store_result(db)) == NULL)
-    {
-        return cc_payout_sql_fail(ps, "read awards", NULL);
-    }
-
-    n = 0;
-
-    while (n < p->rows_max && (row = mysql_fetch_row(res)) != NULL) {
-        a = &ps->rows[n++];
-        snprintf(a->award_id, sizeof(a->award_id), "%s", row[0]);
-        a->uid = strtoull(row[1], NULL, 10);
-        a->amount = strtoull(row[2], NULL, 10);
-        a->credited = strcmp(row[3], "credited") == 0;
-        a->redis = cc_ring_shard(&p->ring, a->uid);
-    }
-
-    mysql_free_result(res);
-
-    return (long) n;
-}
-
-
-/* appends "'id','id',..." of the rows with credited == want */
-static size_t
-cc_payout_id_list(const cc_payout_award_t *rows, char *out, size_t n,
-    int want, const int *ok)
-{
-    char    *q;
-    size_t   i, k;
-
-    q = out;
-
-    for (i = 0, k = 0; i < n; i++) {
-        if (rows[i].credited == want && (ok == NULL || ok[i])) {
-            q += sprintf(q, "%s'%s'", k++ ? "," : "", rows[i].award_id);
-        }
-    }
-
-    return k;
-}
-
-
-/*
- * Credits the rows not credited yet, in the shard's open transaction, and
- * marks them credited in the same one.  The number credited now, or -1
- * (rolled back).
- *
- * With the ledger the awards are marked first, then credited: the pool's
- * row, which every credit of the shard updates, is then the last row the
- * transaction locks, just before its commit, so a claim's credit waits on
- * a bulk batch for its commit only, not for the UPDATE of its thousands
- * of awards as well.  Should the ledger refuse some (MISMATCH), that is
- * rolled back and done again the other way round, marking only the
- * awards it credited.  (The wallet http commits on its own: marked
- * after.)
- */
-static long
-cc_payout_credit(cc_payout_t *p, cc_payout_shard_t *ps, size_t n, int claims)
-{
-    int                 early;
-    char                err[512];
-    long                added;
-    size_t              i, k, len;
-    int64_t             now;
-    MYSQL              *db = ps->db->conn;
-    cc_ledger_credit_t *c = ps->credits;
-
-    now = cc_now_ms();
-    early = ps->wallet == NULL;
-
-again:
-
-    for (i = 0, k = 0; i < n; i++) {
-        if (!ps->rows[i].credited) {
-            c[k].award_id = ps->rows[i].award_id;
-            c[k].uid = ps->rows[i].uid;
-            c[k].amount_cents = ps->rows[i].amount;
-            k++;
-        }
-    }
-
-    if (k == 0) {
-        return 0;
-    }
-
-    if (early) {
-        len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
-                      "credited_at = %" PRId64 " WHERE status IN ("
-                      "'pending', 'crediting') AND award_id IN (", now);
-        (void) cc_payout_id_list(ps->rows, ps->sql + len, n, 0, NULL);
-        len += strlen(ps->sql + len);
-        len += sprintf(ps->sql + len, ")");
-
-        if (mysql_real_query(db, ps->sql, len) != 0) {
-            (void) mysql_rollback(db);
-            return cc_payout_sql_fail(ps, "mark awards credited", NULL);
-        }
-    }
-
-    /* wallet http: two-phase through the external wallet (cc_wallet.h) */
-    added = ps->wallet != NULL
-            ? cc_wallet_credit(ps->wallet, db, c, k, err, sizeof(err))
-            : cc_ledger_credit_batch(db, p->camp.id, c, k, err, sizeof(err));
-
-    for (i = 0; added < 0 && i < k; i++) {
-        if (c[i].rc == CC_LEDGER_NO_FUNDS) {
-            break;
-        }
-    }
-
-    if (added < 0) {
-        if (i < k) {
-            /* a break, not an outage: said, skipped, left pending */
-            cc_log("mysql shard %s: NO_FUNDS: %s; %zu awards from %s left "
-                   "pending", ps->db->name, err, k, c[0].award_id);
-            ps->stats.no_funds += k;
-            ps->unpaid = 1;
-
-            if (mysql_rollback(db) != 0) {
-                return cc_payout_sql_fail(ps, "rollback", NULL);
-            }
-
-            return 0;
-        }
-
-        (void) mysql_rollback(db);
-        return cc_payout_sql_fail(ps, "credit", err);
-    }
-
-    for (i = 0; early && i < k; i++) {
-        if (c[i].rc != CC_LEDGER_DONE && c[i].rc != CC_LEDGER_EXISTS) {
-            /* some not paid: their marks go, and the others' are redone */
-            if (mysql_rollback(db) != 0) {
-                return cc_payout_sql_fail(ps, "rollback", NULL);
-            }
-
-            early = 0;
-            goto again;
-        }
-    }
-
-    /* rows and c[] are in the same order: walk both */
-
-    for (i = 0, k = 0; i < n; i++) {
-        if (ps->rows[i].credited) {
-            continue;
-        }
-
-        switch (c[k++].rc) {
-        case CC_LEDGER_DONE:
-            ps->rows[i].credited = 2;        /* marked below */
-            break;
-
-        case CC_LEDGER_EXISTS:
-            ps->rows[i].credited = 2;
-            ps->stats.exists++;
-            break;
-
-        case CC_LEDGER_ERROR:               /* wallet http: logged there */
-            ps->unpaid = 1;
-            break;
-
-        default:                            /* CC_LEDGER_MISMATCH */
-            cc_log("award %s: MISMATCH: the ledger holds transfer %s with "
-                   "another amount or wallet; not paid (%" PRIu64
-                   " cents to uid %" PRIu64 " stays pending)",
-                   ps->rows[i].award_id, ps->rows[i].award_id,
-                   ps->rows[i].amount, ps->rows[i].uid);
-            ps->stats.mismatch++;
-            ps->unpaid = 1;
-            break;
-        }
-    }
-
-    len = sprintf(ps->sql, "UPDATE awards SET status = 'credited', "
-                  "credited_at = %" PRId64 " WHERE status IN ('pending', "
-                  "'crediting') AND award_id IN (", now);
-    k = early ? 0 : cc_payout_id_list(ps->rows, ps->sql + len, n, 2, NULL);
-    len += strlen(ps->sql + len);
-    len += sprintf(ps->sql + len, ")");
-
-    if (k > 0 && mysql_real_query(db, ps->sql, len) != 0) {
-        (void) mysql_rollback(db);
-        return cc_payout_sql_fail(ps, "mark awards credited", NULL);
-    }
-
-    if (mysql_commit(db) != 0) {
-        return cc_payout_sql_fail(ps, "commit credits", NULL);
-    }
-
-    for (i = 0; i < n; i++) {
-        if (ps->rows[i].credited == 2) {
-            ps->rows[i].credited = 1;
-        }
-    }
-
-    ps->stats.credited += added;
-
-    if (claims) {
-        ps->stats.claimed += added;
-    }
-
-    return added;
-}
-
-
-/*
- * Tells the users' Redis shards that the credited rows are credited: per
- * Redis shard, a pipeline of award_set.lua calls of up to
- * CC_AWARD_SET_MAX users each (cc_award_set.h), then notified = 1 for the
- * rows whose call succeeded, committed.  A Redis shard that is down
- * leaves its rows to a later round.  The number notified, or -1 when
- * MySQL failed.
- */
-static long
-cc_payout_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
-{
-    int                 *ok, reload;
-    char                 err[256];
-    size_t               i, r, k, c, len, sent, calls, *rowof;
-    MYSQL               *db = ps->db->conn;
-    redisReply          *reply;
-    redisContext        *ctx;
-    cc_payout_award_t   *a;
-    cc_award_set_call_t *call;
-
-    ok = calloc(n + 1, sizeof(int));
-    rowof = malloc((n + 1) * sizeof(size_t));
-    call = malloc(sizeof(cc_award_set_call_t));
-
-    if (ok == NULL || rowof == NULL || call == NULL) {
-        cc_log("out of memory");
-        free(ok);
-        free(rowof);
-        free(call);
-        return 0;
-    }
-
-    call->n = 0;
-
-    for (r = 0; r < p->o.nredis; r++) {
-        ctx = NULL;
-        sent = 0;
-        calls = 0;
-        reload = 0;
-
-        /* rowof[0..sent): the rows in the calls, in the order sent */
-        for (i = 0; i < n; i++) {
-            a = &ps->rows[i];
-
-            if (!a->credited || a->redis != r) {
-                continue;
-            }
-
-            if (ctx == NULL && (ctx = cc_payout_redis(p, &ps->redis[r]))
-                               == NULL)
-            {
-                break;
-            }
-
-            cc_award_set_add(call, a->uid, 1, a->amount, a->award_id);
-            rowof[sent++] = i;
-
-            if (call->n == CC_AWARD_SET_MAX) {
-                if (cc_award_set_append(ctx, ps->redis[r].sha, call) != 0) {
-                    sent -= CC_AWARD_SET_MAX;
-                    break;
-                }
-                calls++;
-            }
-        }
-
-        if (call->n > 0) {
-            if (ctx != NULL
-                && cc_award_set_append(ctx, ps->redis[r].sha, call) == 0)
-            {
-                calls++;
-
-            } else {
-                sent -= call->n;
-                call->n = 0;
-            }
-        }
-
-        /* the replies, a call at a time, in the order the calls went */
-
-        for (c = 0; c < calls; c++) {
-            if (redisGetReply(ctx, (void **) &reply) != REDIS_OK) {
-                cc_payout_redis_down(p, &ps->redis[r], ctx->errstr);
-                break;
-            }
-
-            if (cc_award_set_reply(reply, &reload, err, sizeof(err)) >= 0) {
-                for (k = c * CC_AWARD_SET_MAX;
-                     k < sent && k < (c + 1) * CC_AWARD_SET_MAX;
-                     k++)
-                {
-                    ok[rowof[k]] = 1;
-                }
-
-            } else if (c == 0) {
-                /* NOSCRIPT after a restart, or worse: one line a batch */
-                cc_log("redis %s: %s", ps->redis[r].addr, err);
-            }
-
-            freeReplyObject(reply);
-        }
-
-        if (reload && ps->redis[r].ctx != NULL) {
-            /* the script cache was lost (a restart): reconnect, reload */
-            redisFree(ps->redis[r].ctx);
-            ps->redis[r].ctx = NULL;
-        }
-    }
-
-    free(rowof);
-    free(call);
-
-    len = sprintf(ps->sql, "UPDATE awards SET notified = 1 WHERE status = "
-                  "'credited' AND award_id IN (");
-    k = cc_payout_id_list(ps->rows, ps->sql + len, n, 1, ok);
-    len += strlen(ps->sql + len);
-    len += sprintf(ps->sql + len, ")");
-
-    free(ok);
-
-    if (k == 0) {
-        return 0;
-    }
-
-    if (mysql_real_query(db, ps->sql, len) != 0) {
-        (void) mysql_rollback(db);
-        return cc_payout_sql_fail(ps, "mark awards notified", NULL);
-    }
-
-    if (mysql_commit(db) != 0) {
-        return cc_payout_sql_fail(ps, "commit notices", NULL);
-    }
-
-    ps->stats.notified += k;
-
-    return (long) k;
-}
-
-
-/* ---- the three steps ------------------------------------------------ */
-
-
-/*
- * (a) The claims of every Redis shard: uids whose users wait, served by a
- * thread of their own beside the bulk batches (cc_payout_claims_thread),
- * on its own connections.  Their awards are read whatever their status (a
- * credited one may lack its notice), credited when pending, in one small
- * transaction per MySQL shard, and notified at once.
- *
- * A claimed award inside the bulk batch in flight on its shard is left to
- * that batch (flight[]): the batch holds its transfer's lock until its
- * commit, so a claim crediting it would wait for the whole batch, and
- * every claim behind it too; the batch notifies it right after its
- * commit, as soon as the claim could have.  Otherwise the claims mark the
- * shard busy before writing, and a bulk batch starting meanwhile waits
- * for them.  So no award is written by both at once; were it, the
- * ledger's key (the award id) would still credit it once.
- *
- * The number of claims popped, or -1 when no Redis shard answered.
- */
-static long
-cc_payout_claims(cc_payout_t *p)
-{
-    int                 inflight;
-    char               *sql, id[CC_PAYOUT_ID_MAX + 1];
-    long                popped, rc;
-    size_t              i, r, s, n, len, found, up;
-    uint64_t            uid;
-    uint64_t           *uids;
-    uint32_t           *shard;
-    redisReply         *reply, *e;
-    redisContext       *ctx;
-    cc_payout_shard_t  *ps;
-    cc_payout_flight_t *f;
-
-    popped = -1;
-    n = 0;
-    up = 0;
-    uids = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint64_t));
-    shard = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint32_t));
-
-    if (uids == NULL || shard == NULL) {
-        cc_log("out of memory");
-        goto done;
-    }
-
-    for (r = 0; r < p->o.nredis; r++) {
-        ctx = cc_payout_redis(p, &p->redis[r]);
-        if (ctx == NULL) {
-            continue;
-        }
-
-        reply = redisCommand(ctx, "LPOP %s %d", CC_KEY_CLAIMS,
-                             CC_PAYOUT_CLAIMS);
-
-        if (reply == NULL) {
-            cc_payout_redis_down(p, &p->redis[r], ctx->errstr);
-            continue;
-        }
-
-        up++;
-
-        if (reply->type == REDIS_REPLY_ARRAY) {
-            for (i = 0; i < reply->elements; i++) {
-                e = reply->element[i];
-
-                /*
-                 * The module pushes uids it parsed, but the list is
-                 * anyone's who reaches Redis: an entry is a uid in its
-                 * one form or dropped (strtoull read "-1" as 2^64-1 and
-                 * " 7", "+7", "07" as 7).
-                 */
-                if (e->type != REDIS_REPLY_STRING
-                    || cc_parse_uid(e->str, e->len, &uid) != 0)
-                {
-                    cc_log("redis %s: skipping claim \"%.40s\": not a uid",
-                           p->redis[r].addr,
-                           e->type == REDIS_REPLY_STRING ? e->str : "?");
-
-                    pthread_mutex_lock(&p->mu);
-                    p->bad_claims++;
-                    pthread_mutex_unlock(&p->mu);
-                    continue;
-                }
-
-                shard[n] = cc_store_shard_of(&p->cst, uid);
-                uids[n++] = uid;
-            }
-
-        } else if (reply->type == REDIS_REPLY_ERROR) {
-            cc_log("redis %s: LPOP %s: %s", p->redis[r].addr, CC_KEY_CLAIMS,
-                   reply->str);
-        }
-
-        freeReplyObject(reply);
-    }
-
-    popped = up > 0 ? (long) n : -1;
-
-    for (s = 0; s < p->cst.nshards && n > 0; s++) {
-        ps = &p->claim[s];
-        f = &p->flight[s];
-        sql = ps->sql;
-        len = sprintf(sql, "SELECT award_id, uid, amount_cents, status "
-                      "FROM awards WHERE notified = 0 AND award_id IN (");
-        found = 0;
-
-        pthread_mutex_lock(&p->mu);
-
-        inflight = f->bulk;
-
-        for (i = 0; i < n; i++) {
-            if (shard[i] != s) {
-                continue;
-            }
-
-            snprintf(id, sizeof(id), "%s:%" PRIu64, p->camp.id, uids[i]);
-
-            /* ids of one campaign: strcmp orders them as MySQL does */
-            if (inflight && strcmp(id, f->lo) > 0 && strcmp(id, f->hi) <= 0)
-            {
-                continue;           /* the batch in flight pays it */
-            }
-
-            len += sprintf(sql + len, "%s'%s'", found++ ? "," : "", id);
-        }
-
-        len += sprintf(sql + len, ")");
-
-        if (found == 0 || ps->db->conn == NULL) {
-            /* a shard down: the bulk pass pays these later */
-            pthread_mutex_unlock(&p->mu);
-            continue;
-        }
-
-        f->claims = 1;
-        pthread_mutex_unlock(&p->mu);
-
-        rc = cc_payout_select(p, ps, sql, len);
-
-        if (rc > 0) {
-            if (cc_payout_credit(p, ps, (size_t) rc, 1) >= 0) {
-                (void) cc_payout_notify(p, ps, (size_t) rc);
-            }
-
-        } else if (rc == 0) {
-            (void) cc_payout_end_read(ps);
-        }
-
-        pthread_mutex_lock(&p->mu);
-        f->claims = 0;
-        p->cstats[s] = ps->stats;
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-    }
-
-done:
-
-    free(uids);
-    free(shard);
-
-    return popped;
-}
-
-
-/*
- * The claims' thread: pops and credits claims until told to stop (the
- * loop ended: SIGTERM, or --once found nothing left) or SIGTERM; when no
- * claim came it sleeps --idle-ms, and a Redis shard down makes it wait
- * for the retry.  It never waits for a bulk batch (see above), so a claim
- * is paid within a claims turn and the pool row's lock.
- */
-static void *
-cc_payout_claims_thread(void *arg)
-{
-    long          popped;
-    cc_payout_t  *p = arg;
-
-    mysql_thread_init();
-
-    while (cc_worker_run && !__atomic_load_n(&p->claims_stop,
-                                             __ATOMIC_RELAXED))
-    {
-        cc_payout_mysql_connect(&p->cst, &p->cmysql_retry,
-                                &p->cmysql_fails, " (claims)");
-
-        popped = cc_payout_claims(p);
-
-        if (!p->claims_started) {
-            pthread_mutex_lock(&p->mu);
-            p->claims_started = 1;
-            pthread_cond_broadcast(&p->cv);
-            pthread_mutex_unlock(&p->mu);
-        }
-
-        if (popped > 0) {
-            __atomic_store_n(&p->claim_at_ms, cc_now_ms(), __ATOMIC_RELAXED);
-
-        } else {
-            cc_sleep_ms(popped < 0 ? 100 : p->o.claims_idle_ms);
-        }
-    }
-
-    pthread_mutex_lock(&p->mu);
-    p->claims_started = 1;              /* stopped before a first turn */
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-
-    mysql_thread_end();
-
-    return NULL;
-}
-
-
-/*
- * (b) The next batch of a shard's pass over its pending awards, in award
- * id order from the cursor.  The index by_status (campaign, status,
- * notified, and InnoDB's award_id after them) serves each status as one
- * ordered range; a status IN (...) would be two ranges, sorted anew over
- * every pending row at each batch (a pass quadratic in the backlog:
- * measured 18k credits/s over 1M awards against 37k/s at its end).  So
- * one ordered range per status, merged.  A short batch ends the pass.
- */
-static long
-cc_payout_bulk(cc_payout_t *p, size_t s)
-{
-    long                rc, n;
-    size_t              len;
-    long long           batch;
-    cc_payout_shard_t  *ps = &p->shard[s];
-    cc_payout_flight_t *f;
-
-    if (ps->pass_done || p->st.shards[s].conn == NULL) {
-        return 0;
-    }
-
-    /* claims come: smaller batches, a claim in one waits for less */
-    batch = cc_now_ms() - __atomic_load_n(&p->claim_at_ms, __ATOMIC_RELAXED)
-            < 1000 && p->o.claims_batch < p->o.batch
-            ? p->o.claims_batch : p->o.batch;
-
-    len = sprintf(ps->sql,
-                  "(SELECT award_id, uid, amount_cents, status FROM awards "
-                  "WHERE campaign = '%s' AND status = 'pending' AND "
-                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
-                  "LIMIT %lld) UNION ALL "
-                  "(SELECT award_id, uid, amount_cents, status FROM awards "
-                  "WHERE campaign = '%s' AND status = 'crediting' AND "
-                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
-                  "LIMIT %lld) ORDER BY award_id LIMIT %lld",
-                  p->camp.id, ps->cursor, batch,
-                  p->camp.id, ps->cursor, batch, batch);
-
-    n = cc_payout_select(p, ps, ps->sql, len);
-
-    if (n < 0) {
-        return -1;
-    }
-
-    if (n == 0) {
-        ps->pass_done = 1;
-        ps->cursor[0] = '\0';
-        return cc_payout_end_read(ps);
-    }
-
-    /*
-     * The batch is in flight: from now on the claims leave its awards to
-     * it; and it waits for the claims being credited now (one small
-     * transaction), so that it never waits on their rows' locks in MySQL
-     * and they never wait on its rows' (only, for a moment, on the pool's
-     * row: the last thing a batch writes before its commit).
-     */
-    f = &p->flight[s];
-    pthread_mutex_lock(&p->mu);
-    memcpy(f->lo, ps->cursor, sizeof(f->lo));
-    memcpy(f->hi, ps->rows[n - 1].award_id, sizeof(f->hi));
-    f->bulk = 1;
-
-    while (f->claims) {
-        pthread_cond_wait(&p->cv, &p->mu);
-    }
-
-    pthread_mutex_unlock(&p->mu);
-
-    rc = cc_payout_credit(p, ps, (size_t) n, 0);
-
-    if (rc < 0) {
-        pthread_mutex_lock(&p->mu);
-        f->bulk = 0;
-        pthread_mutex_unlock(&p->mu);
-        return -1;                  /* the cursor stays: the batch again */
-    }
-
-    if (n < batch) {
-        ps->pass_done = 1;
-        ps->cursor[0] = '\0';
-
-    } else {
-        memcpy(ps->cursor, ps->rows[n - 1].award_id,
-               sizeof(ps->cursor));
-    }
-
-    /* the notice at once: the outbox only catches what a crash left */
-    (void) cc_payout_notify(p, ps, (size_t) n);
-
-    pthread_mutex_lock(&p->mu);
-    f->bulk = 0;
-    pthread_mutex_unlock(&p->mu);
-
-    return rc;
-}
-
-
-typedef struct {
-    cc_payout_t  *p;
-    size_t        s;
-} cc_payout_job_t;
-
-
-static void *
-cc_payout_bulk_thread(void *arg)
-{
-    cc_payout_job_t  *j = arg;
-
-    mysql_thread_init();
-    j->p->shard[j->s].rc = cc_payout_bulk(j->p, j->s);
-    mysql_thread_end();
-
-    return NULL;
-}
-
-
-/*
- * (b) on every shard at once: a thread per shard with a batch to do, so
- * the shards' transactions, commits and notices overlap instead of
- * queueing behind each other (MySQL's work is most of a credit's).  The
- * threads share nothing but the log and the retry time.  Joined before
- * the turn goes on, so claims and the outbox run alone.
- */
-static long
-cc_payout_bulk_all(cc_payout_t *p)
-{
-    long                did;
-    size_t              s, nrun;
-    cc_payout_job_t     job[CC_STORE_SHARDS_MAX];
-    cc_payout_shard_t  *ps;
-
-    nrun = 0;
-
-    for (s = 0; s < p->st.nshards; s++) {
-        ps = &p->shard[s];
-        ps->rc = 0;
-
-        if (ps->pass_done || p->st.shards[s].conn == NULL) {
-            continue;
-        }
-
-        nrun++;
-    }
-
-    for (s = 0; s < p->st.nshards; s++) {
-        ps = &p->shard[s];
-        job[s].p = p;
-        job[s].s = s;
-        ps->threaded = 0;
-
-        if (ps->pass_done || p->st.shards[s].conn == NULL) {
-            continue;
-        }
-
-        /* one shard to do, or no thread to be had: do it here */
-        if (nrun > 1
-            && pthread_create(&ps->tid, NULL, cc_payout_bulk_thread, &job[s])
-               == 0)
-        {
-            ps->threaded = 1;
-
-        } else {
-            ps->rc = cc_payout_bulk(p, s);
-        }
-    }
-
-    did = 0;
-
-    for (s = 0; s < p->st.nshards; s++) {
-        ps = &p->shard[s];
-
-        if (ps->threaded) {
-            pthread_join(ps->tid, NULL);
-        }
-
-        did += ps->rc > 0 ? ps->rc : 0;
-    }
-
-    return did;
-}
-
-
-/* (c) Credited awards without their notice, from the outbox cursor. */
-static long
-cc_payout_outbox(cc_payout_t *p, size_t s)
-{
-    long                n;
-    size_t              len;
-    cc_payout_shard_t  *ps = &p->shard[s];
-
-    if (p->st.shards[s].conn == NULL) {
-        return 0;
-    }
-
-    len = sprintf(ps->sql, "SELECT award_id, uid, amount_cents, status FROM "
-                  "awards WHERE campaign = '%s' AND status = 'credited' AND "
-                  "notified = 0 AND award_id > '%s' ORDER BY award_id "
-                  "LIMIT %lld", p->camp.id, ps->ocursor, p->o.batch);
-
-    n = cc_payout_select(p, ps, ps->sql, len);
-
-    if (n < 0) {
-        return -1;
-    }
-
-    ps->outbox_empty = n == 0 && ps->ocursor[0] == '\0';
-
-    if (n < p->o.batch) {
-        ps->ocursor[0] = '\0';
-
-    } else {
-        memcpy(ps->ocursor, ps->rows[n - 1].award_id, sizeof(ps->ocursor));
-    }
-
-    if (n == 0) {
-        return cc_payout_end_read(ps);
-    }
-
-    return cc_payout_notify(p, ps, (size_t) n);
-}
-
-
 /* the counts of every shard */
 static void
 cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
@@ -1424,6 +328,124 @@ cc_payout_metrics(cc_payout_t *p, double rate)
 
 
 /*
+ * Starts the claims' thread, and waits for its first turn: the claims
+ * queued before the start go first, the bulk begins after them (a stop
+ * ends that turn as well).  0, or 2 when no thread could be had.
+ */
+static int
+cc_payout_claims_start(cc_payout_t *p)
+{
+    if (pthread_create(&p->claims_tid, NULL, cc_payout_step_claims_thread, p)
+        != 0)
+    {
+        cc_log("cannot start the claims' thread: %s", strerror(errno));
+        return 2;
+    }
+
+    p->claims_threaded = 1;
+
+    pthread_mutex_lock(&p->mu);
+
+    while (!p->claims_started) {
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+
+    pthread_mutex_unlock(&p->mu);
+
+    return 0;
+}
+
+
+/* it finishes the claims it popped, then stops */
+static void
+cc_payout_claims_stop(cc_payout_t *p)
+{
+    if (p->claims_threaded) {
+        __atomic_store_n(&p->claims_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(p->claims_tid, NULL);
+        p->claims_threaded = 0;
+    }
+}
+
+
+/*
+ * After a turn: whether every shard finished its pass over the pending
+ * awards (sync: cc-draw credits, no pass) and found its outbox empty,
+ * every shard up.
+ */
+static int
+cc_payout_all_done(cc_payout_t *p, int sync)
+{
+    int     all;
+    size_t  s;
+
+    for (s = 0, all = 1; s < p->st.nshards; s++) {
+        all = all && (sync || p->shard[s].pass_done)
+              && p->shard[s].outbox_empty
+              && p->st.shards[s].conn != NULL;
+    }
+
+    return all;
+}
+
+
+/* a new pass: mismatches and unfunded awards are tried again */
+static void
+cc_payout_new_pass(cc_payout_t *p)
+{
+    size_t  s;
+
+    for (s = 0; s < p->st.nshards; s++) {
+        p->shard[s].pass_done = 0;
+    }
+
+    for (s = 0; s < p->st.nshards; s++) {
+        p->shard[s].unpaid = 0;
+    }
+}
+
+
+/* one turn of the loop: the bulk (not sync), the outboxes; the work done */
+static long
+cc_payout_turn(cc_payout_t *p, int sync)
+{
+    long    did, rc;
+    size_t  s;
+
+    cc_payout_shard_connect(&p->st, &p->mysql_retry, &p->mysql_fails, "");
+
+    did = 0;
+
+    if (!sync) {
+        /* the claims are served all the time by their own thread */
+        did += cc_payout_step_bulk_all(p);
+    }
+
+    for (s = 0; s < p->st.nshards; s++) {
+        rc = cc_payout_step_outbox(p, s);
+        did += rc > 0 ? rc : 0;
+    }
+
+    return did;
+}
+
+
+/* every MySQL shard connected */
+static int
+cc_payout_all_up(cc_payout_t *p)
+{
+    int     all;
+    size_t  s;
+
+    for (s = 0, all = 1; s < p->st.nshards; s++) {
+        all = all && p->st.shards[s].conn != NULL;
+    }
+
+    return all;
+}
+
+
+/*
  * The loop.  --once ends once every shard finished a pass over its
  * pending awards and found its outbox empty; otherwise a new pass starts
  * every --interval, and claims are served on every turn.
@@ -1431,8 +453,8 @@ cc_payout_metrics(cc_payout_t *p, double rate)
 static int
 cc_payout_run(cc_payout_t *p)
 {
-    int                 sync, all, unpaid;
-    long                did, rc;
+    int                 sync, unpaid;
+    long                did;
     size_t              s;
     double              rate;
     int64_t             now, start, next_pass, next_progress, last_t;
@@ -1446,52 +468,15 @@ cc_payout_run(cc_payout_t *p)
     last_t = start;
     last_n = 0;
 
-    if (!sync) {
-        if (pthread_create(&p->claims_tid, NULL, cc_payout_claims_thread, p)
-            != 0)
-        {
-            cc_log("cannot start the claims' thread: %s", strerror(errno));
-            return 2;
-        }
-
-        p->claims_threaded = 1;
-
-        /*
-         * The claims queued before the start go first: the bulk begins
-         * after the claims' first turn (a stop ends it as well).
-         */
-        pthread_mutex_lock(&p->mu);
-
-        while (!p->claims_started) {
-            pthread_cond_wait(&p->cv, &p->mu);
-        }
-
-        pthread_mutex_unlock(&p->mu);
+    if (!sync && cc_payout_claims_start(p) != 0) {
+        return 2;
     }
 
     while (cc_worker_run) {
-        cc_payout_mysql_connect(&p->st, &p->mysql_retry,
-                                &p->mysql_fails, "");
-
-        did = 0;
-
-        if (!sync) {
-            /* the claims are served all the time by their own thread */
-            did += cc_payout_bulk_all(p);
-        }
-
-        for (s = 0; s < p->st.nshards; s++) {
-            rc = cc_payout_outbox(p, s);
-            did += rc > 0 ? rc : 0;
-        }
-
+        did = cc_payout_turn(p, sync);
         now = cc_now_ms();
 
-        for (s = 0, all = 1; s < p->st.nshards; s++) {
-            all = all && p->st.shards[s].conn != NULL;
-        }
-
-        if (all) {
+        if (cc_payout_all_up(p)) {
             p->last_ok_ms = now;
         }
 
@@ -1505,27 +490,15 @@ cc_payout_run(cc_payout_t *p)
             next_progress = now + p->o.progress_s * 1000;
         }
 
-        for (s = 0, all = 1; s < p->st.nshards; s++) {
-            all = all && (sync || p->shard[s].pass_done)
-                  && p->shard[s].outbox_empty
-                  && p->st.shards[s].conn != NULL;
-        }
-
-        if (all && p->o.once) {
-            break;
-        }
-
-        if (all && !sync && now >= next_pass) {
-            /* a new pass: mismatches and unfunded awards are tried again */
-            for (s = 0; s < p->st.nshards; s++) {
-                p->shard[s].pass_done = 0;
+        if (cc_payout_all_done(p, sync)) {
+            if (p->o.once) {
+                break;
             }
 
-            for (s = 0; s < p->st.nshards; s++) {
-                p->shard[s].unpaid = 0;
+            if (!sync && now >= next_pass) {
+                cc_payout_new_pass(p);
+                next_pass = now + p->o.interval_s * 1000;
             }
-
-            next_pass = now + p->o.interval_s * 1000;
         }
 
         if (did == 0) {
@@ -1533,12 +506,7 @@ cc_payout_run(cc_payout_t *p)
         }
     }
 
-    if (p->claims_threaded) {
-        /* it finishes the claims it popped, then stops */
-        __atomic_store_n(&p->claims_stop, 1, __ATOMIC_RELAXED);
-        pthread_join(p->claims_tid, NULL);
-        p->claims_threaded = 0;
-    }
+    cc_payout_claims_stop(p);
 
     now = cc_now_ms();
     cc_payout_total(p, &t);
@@ -1555,7 +523,7 @@ cc_payout_run(cc_payout_t *p)
 
 
 static int
-cc_payout_shard_of(cc_payout_t *p)
+cc_payout_locate(cc_payout_t *p)
 {
     size_t     i;
     long long  uid;
@@ -1574,82 +542,19 @@ cc_payout_shard_of(cc_payout_t *p)
 }
 
 
-int
-main(int argc, char **argv)
+/*
+ * Per MySQL shard, twice (the bulk's lane and the claims'): one buffer of
+ * rows and one statement over them, reused, and its own connections to
+ * the Redis shards (hiredis contexts are not shared between threads), to
+ * MySQL and to the wallet.  0, or -1 with the reason on stderr.
+ */
+static int
+cc_payout_lanes_open(cc_payout_t *p)
 {
-    int                 rc;
     char                err[512];
-    size_t              i, s, lens[CC_PAYOUT_REDIS_MAX];
-    const char         *names[CC_PAYOUT_REDIS_MAX];
-    int                 sync_init = 0;
-    cc_payout_t        *p;
+    size_t              i, s;
     cc_payout_shard_t  *ps;
 
-    cc_worker_init("cc-payout");
-
-    p = calloc(1, sizeof(cc_payout_t));
-    if (p == NULL) {
-        fprintf(stderr, "cc-payout: out of memory\n");
-        return 2;
-    }
-
-    /* from here every exit goes through done: one cleanup path */
-    rc = 2;
-
-    if (cc_opt_done(cc_payout_parse(argc, argv, &p->o), &rc)) {
-        goto done;
-    }
-
-    if (cc_campaign_load(p->o.campaign, &p->camp, err, sizeof(err)) != 0) {
-        fprintf(stderr, "cc-payout: campaign file %s: %s\n", p->o.campaign,
-                err);
-        goto done;
-    }
-
-    for (i = 0; i < p->o.nredis; i++) {
-        if (cc_redis_opt_addr(p->o.redis[i], &p->redis[i].a) != 0) {
-            goto done;
-        }
-
-        p->redis[i].addr = p->o.redis[i];
-        names[i] = p->o.redis[i];
-        lens[i] = strlen(names[i]);
-    }
-
-    p->points = malloc(cc_ring_npoints(p->o.nredis)
-                       * sizeof(cc_ring_point_t));
-
-    if (p->points == NULL
-        || cc_ring_build(&p->ring, p->points, names, lens, p->o.nredis) != 0)
-    {
-        fprintf(stderr, "cc-payout: cannot build the Redis ring\n");
-        goto done;
-    }
-
-    if (cc_store_open(&p->st, p->o.mysql, p->o.nmysql, p->o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0
-        || cc_store_open(&p->cst, p->o.mysql, p->o.nmysql, p->o.user,
-                         getenv("CC_MYSQL_PASSWORD")) != 0)
-    {
-        fprintf(stderr, "cc-payout: %s\n", p->st.err);
-        goto done;
-    }
-
-    if (p->o.shard_of) {
-        rc = cc_payout_shard_of(p);
-        goto done;
-    }
-
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    sync_init = 1;
-
-    /*
-     * Per MySQL shard, twice (the bulk's lane and the claims'): one buffer
-     * of rows and one statement over them, reused, and its own connections
-     * to the Redis shards (hiredis contexts are not shared between
-     * threads), to MySQL and to the wallet.
-     */
     p->rows_max = (size_t) p->o.batch;
     if (p->rows_max < p->o.nredis * CC_PAYOUT_CLAIMS) {
         p->rows_max = p->o.nredis * CC_PAYOUT_CLAIMS;
@@ -1672,13 +577,14 @@ main(int argc, char **argv)
         ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
         ps->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
         ps->sql = malloc(p->sql_max);
+        ps->sql_max = p->sql_max;
         ps->redis = calloc(p->o.nredis, sizeof(cc_payout_redis_t));
 
         if (ps->rows == NULL || ps->credits == NULL || ps->sql == NULL
             || ps->redis == NULL)
         {
             fprintf(stderr, "cc-payout: out of memory\n");
-            goto done;
+            return -1;
         }
 
         for (i = 0; i < p->o.nredis; i++) {
@@ -1686,28 +592,58 @@ main(int argc, char **argv)
             ps->redis[i].a = p->redis[i].a;
         }
 
-        if (p->camp.wallet == CC_WALLET_HTTP
-            && (ps->wallet = cc_wallet_open(&p->camp, err, sizeof(err)))
-               == NULL)
-        {
-            fprintf(stderr, "cc-payout: wallet http: %s\n", err);
-            goto done;
+        ps->wallet = cc_wallet_open(&p->camp, err, sizeof(err));
+        if (ps->wallet == NULL) {
+            fprintf(stderr, "cc-payout: wallet %s: %s\n",
+                    p->camp.wallet == CC_WALLET_HTTP ? "http" : "ledger",
+                    err);
+            return -1;
         }
 
-        if (ps->wallet != NULL) {
-            cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
-        }
+        cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
     }
 
-    cc_log("campaign %s (%s): paying from %zu MySQL and %zu Redis shards, "
-           "batches of %lld%s", p->camp.id,
-           cc_credit_mode_name(p->camp.credit), p->st.nshards, p->o.nredis,
-           p->o.batch, p->camp.credit == CC_CREDIT_SYNC
-                       ? " (sync: credited by cc-draw, notices only)" : "");
+    return 0;
+}
 
-    rc = cc_payout_run(p);
 
-done:
+/* the Redis ring, the uid's Redis shard as the module's; 0 or -1 */
+static int
+cc_payout_ring(cc_payout_t *p)
+{
+    size_t       i, lens[CC_PAYOUT_REDIS_MAX];
+    const char  *names[CC_PAYOUT_REDIS_MAX];
+
+    for (i = 0; i < p->o.nredis; i++) {
+        if (cc_redis_opt_addr(p->o.redis[i], &p->redis[i].a) != 0) {
+            return -1;
+        }
+
+        p->redis[i].addr = p->o.redis[i];
+        names[i] = p->o.redis[i];
+        lens[i] = strlen(names[i]);
+    }
+
+    p->points = malloc(cc_ring_npoints(p->o.nredis)
+                       * sizeof(cc_ring_point_t));
+
+    if (p->points == NULL
+        || cc_ring_build(&p->ring, p->points, names, lens, p->o.nredis) != 0)
+    {
+        fprintf(stderr, "cc-payout: cannot build the Redis ring\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* everything main set up, whatever got set up */
+static void
+cc_payout_free(cc_payout_t *p, int sync_init)
+{
+    size_t              i, s;
+    cc_payout_shard_t  *ps;
 
     for (i = 0; i < p->o.nredis; i++) {
         if (p->redis[i].ctx != NULL) {
@@ -1739,6 +675,75 @@ done:
     }
     free(p->points);
     free(p);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int            rc;
+    char           err[512];
+    int            sync_init = 0;
+    cc_payout_t   *p;
+
+    cc_worker_init("cc-payout");
+
+    p = calloc(1, sizeof(cc_payout_t));
+    if (p == NULL) {
+        fprintf(stderr, "cc-payout: out of memory\n");
+        return 2;
+    }
+
+    /* from here every exit goes through done: one cleanup path */
+    rc = 2;
+
+    if (cc_opt_done(cc_payout_parse(argc, argv, &p->o), &rc)) {
+        goto done;
+    }
+
+    if (cc_campaign_load(p->o.campaign, &p->camp, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cc-payout: campaign file %s: %s\n", p->o.campaign,
+                err);
+        goto done;
+    }
+
+    if (cc_payout_ring(p) != 0) {
+        goto done;
+    }
+
+    if (cc_store_open(&p->st, p->o.mysql, p->o.nmysql, p->o.user,
+                      getenv("CC_MYSQL_PASSWORD")) != 0
+        || cc_store_open(&p->cst, p->o.mysql, p->o.nmysql, p->o.user,
+                         getenv("CC_MYSQL_PASSWORD")) != 0)
+    {
+        fprintf(stderr, "cc-payout: %s\n", p->st.err);
+        goto done;
+    }
+
+    if (p->o.shard_of) {
+        rc = cc_payout_locate(p);
+        goto done;
+    }
+
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    sync_init = 1;
+
+    if (cc_payout_lanes_open(p) != 0) {
+        goto done;
+    }
+
+    cc_log("campaign %s (%s): paying from %zu MySQL and %zu Redis shards, "
+           "batches of %lld%s", p->camp.id,
+           cc_credit_mode_name(p->camp.credit), p->st.nshards, p->o.nredis,
+           p->o.batch, p->camp.credit == CC_CREDIT_SYNC
+                       ? " (sync: credited by cc-draw, notices only)" : "");
+
+    rc = cc_payout_run(p);
+
+done:
+
+    cc_payout_free(p, sync_init);
 
     return rc;
 }

@@ -1,0 +1,234 @@
+/*
+ * cc_ledger_bulk: MariaDB's bulk execution for the ledger's batches (see
+ * cc_ledger_bulk.h): one prepared statement over bound arrays, no SQL
+ * text per row to build and parse.
+ */
+
+#define _GNU_SOURCE
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_ledger_bulk.h"
+
+
+int
+cc_ledger_bulk_ok(MYSQL *db)
+{
+    unsigned long  ext;
+
+    ext = 0;
+
+    if (mariadb_get_infov(db, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES,
+                          &ext) != 0)
+    {
+        return 0;
+    }
+
+    return (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)) != 0;
+}
+
+
+int
+cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
+    MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
+    size_t errlen)
+{
+    int            rc;
+    unsigned int   size;
+    MYSQL_STMT    *st;
+
+    st = mysql_stmt_init(db);
+    if (st == NULL) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        return -1;
+    }
+
+    size = (unsigned int) n;
+
+    rc = mysql_stmt_prepare(st, sql, strlen(sql)) != 0
+         || mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) != 0
+         || mysql_stmt_bind_param(st, bind) != 0
+         || mysql_stmt_execute(st) != 0;
+
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
+
+    } else {
+        *affected = mysql_stmt_affected_rows(st);
+    }
+
+    mysql_stmt_close(st);
+
+    return rc ? -1 : 0;
+}
+
+
+/*
+ * MariaDB's bulk execution (cc_ledger_bulk) over the entries of c in id
+ * order whose sel[] is set: no SQL text per row to build and parse, which
+ * was most of the server's work in these batches.  The statement binds,
+ * per row, (award id, uid, amount, award id) when ids is set, else (uid,
+ * amount).  0, or -1 with err set.
+ */
+int
+cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql, int ids,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, unsigned long long *affected, char *err, size_t errlen)
+{
+    int             rc;
+    char          **idp;
+    size_t          i, k;
+    uint64_t       *uids, *amounts;
+    unsigned long  *lens;
+    MYSQL_BIND      bind[4], *b;
+
+    rc = -1;
+    idp = malloc((n ? n : 1) * sizeof(char *));
+    lens = malloc((n ? n : 1) * sizeof(unsigned long));
+    uids = malloc((n ? n : 1) * sizeof(uint64_t));
+    amounts = malloc((n ? n : 1) * sizeof(uint64_t));
+
+    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        goto done;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (sel[order[i]]) {
+            idp[k] = (char *) c[order[i]].award_id;
+            lens[k] = strlen(idp[k]);
+            uids[k] = c[order[i]].uid;
+            amounts[k] = c[order[i]].amount_cents;
+            k++;
+        }
+    }
+
+    *affected = 0;
+
+    if (k == 0) {
+        rc = 0;
+        goto done;
+    }
+
+    memset(bind, 0, sizeof(bind));
+    b = bind;
+
+    if (ids) {
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = idp;
+        b->length = lens;
+        b++;
+    }
+
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = uids;
+    b->is_unsigned = 1;
+    b++;
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = amounts;
+    b->is_unsigned = 1;
+    b++;
+
+    if (ids) {
+        *b = bind[0];
+    }
+
+    rc = cc_ledger_bulk(db, what, sql, bind, k, affected, err, errlen);
+
+done:
+
+    free(idp);
+    free(lens);
+    free(uids);
+    free(amounts);
+
+    return rc;
+}
+
+
+/*
+ * The insert of the transfers of the entries selected, in bulk, after a
+ * savepoint: all k written means all are new (a first try: nearly
+ * always); fewer means some id was there, and the insert is rolled back
+ * to the savepoint for the general path (RETURNING, then a read of the
+ * others) to sort out.
+ */
+cc_ledger_bulk_e
+cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, size_t k, char *err, size_t errlen)
+{
+    unsigned long long  affected;
+
+    if (mysql_query(db, "SAVEPOINT cc_ledger_bulk") != 0) {
+        snprintf(err, errlen, "%s: savepoint: %s", what, mysql_error(db));
+        return CC_LEDGER_BULK_FAILED;
+    }
+
+    if (cc_ledger_bulk_rows(db, what, sql, 1, c, n, order, sel, &affected,
+                            err, errlen)
+        != 0)
+    {
+        return CC_LEDGER_BULK_FAILED;
+    }
+
+    if (affected == k) {
+        return CC_LEDGER_BULK_ALL_NEW;
+    }
+
+    if (mysql_query(db, "ROLLBACK TO SAVEPOINT cc_ledger_bulk") != 0) {
+        snprintf(err, errlen, "%s: rollback to savepoint: %s", what,
+                 mysql_error(db));
+        return CC_LEDGER_BULK_FAILED;
+    }
+
+    return CC_LEDGER_BULK_NOT_ALL;
+}
+
+
+
+static int
+cc_ledger_bulk_cmp(const void *a, const void *b, void *arg)
+{
+    const cc_ledger_credit_t  *c = arg;
+
+    return strcmp(c[*(const size_t *) a].award_id,
+                  c[*(const size_t *) b].award_id);
+}
+
+
+size_t *
+cc_ledger_bulk_order(const cc_ledger_credit_t *c, size_t n)
+{
+    size_t  i, *order;
+
+    order = malloc((n ? n : 1) * sizeof(size_t));
+    if (order == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        order[i] = i;
+    }
+
+    qsort_r(order, n, sizeof(size_t), cc_ledger_bulk_cmp, (void *) c);
+
+    return order;
+}
+
+
+int
+cc_ledger_bulk_sql(char *buf, size_t size, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+
+    return n < 0 || (size_t) n >= size ? -1 : 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * cc_ledger_bulk: MariaDB's bulk execution, the lowest layer of the
+ * ledger's batches (cc_ledger.c, cc_ledger_phase.c, and cc-draw's insert
+ * of the awards).  It calls nothing of the books above it.
+ */
+
+#ifndef CC_LEDGER_BULK_H
+#define CC_LEDGER_BULK_H
+
+#include <stddef.h>
+
+#include <mysql.h>
+
+#include "cc_ledger.h"
+
+/*
+ * Whether the server executes bound arrays (10.2 and later); and one
+ * prepared statement executed over n rows of them, its affected rows in
+ * *affected.  0, or -1 with err "WHAT: why".  No
+ * RETURNING rows come back from it, only the count.
+ */
+int cc_ledger_bulk_ok(MYSQL *db);
+int cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
+    MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
+    size_t errlen);
+
+/*
+ * cc_ledger_bulk over the entries of c in id order (order[]) whose sel[]
+ * is set, binding per row (award id, uid, amount, award id) when ids is
+ * set, else (uid, amount).  0, or -1 with err set.
+ */
+int cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
+    int ids, const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, unsigned long long *affected, char *err, size_t errlen);
+
+/* what a bulk insert of new transfers found */
+typedef enum {
+    CC_LEDGER_BULK_ALL_NEW = 0,     /* all k written: a first try, nearly
+                                       always */
+    CC_LEDGER_BULK_NOT_ALL,         /* fewer (some id was there): rolled
+                                       back to the savepoint, nothing of it
+                                       left, for the general path */
+    CC_LEDGER_BULK_FAILED           /* MySQL failed: err set, roll back */
+} cc_ledger_bulk_e;
+
+/*
+ * A bulk INSERT IGNORE of the k entries selected, after a savepoint; the
+ * general path is then RETURNING, and a read of the others.
+ */
+cc_ledger_bulk_e cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *sel, size_t k, char *err, size_t errlen);
+
+/*
+ * The indices of c[0..n) in award id order, the order every batch writes
+ * in, so that two payers lock the same ids in the same order (qsort_r:
+ * cc-draw credits from a thread per shard).  malloc'd, the caller frees;
+ * NULL when out of memory.
+ */
+size_t *cc_ledger_bulk_order(const cc_ledger_credit_t *c, size_t n);
+
+/* snprintf of a statement's text: 0, or -1 when it did not fit in size */
+int cc_ledger_bulk_sql(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* CC_LEDGER_BULK_H */

@@ -1,0 +1,757 @@
+/*
+ * cc_ledger_phase: pending and post transfers (see cc_ledger_phase.h).
+ *
+ * The same discipline as cc_ledger.c: the store decides what is new (an
+ * INSERT IGNORE ... RETURNING of the transfers, the batch sorted by id so
+ * two payers lock in the same order), sums move only for the returned
+ * rows, and the ids that were there are read afterwards with a locking
+ * read to tell a retry of the same credit from another transfer.
+ */
+
+#define _GNU_SOURCE
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_assert.h"
+#include "cc_ledger_bulk.h"
+#include "cc_ledger_phase.h"
+#include "cc_sqlbuf.h"
+#include "cc_worker.h"
+
+
+/* the statements both phases share, a row per credit */
+#define CC_LEDGER_PHASE_INSERT                                               \
+    "INSERT IGNORE INTO ledger_transfers (transfer_id, debit, credit, "      \
+    "amount_cents, campaign, kind, award_id, created_at) VALUES "
+
+
+/* the index of the entry with this id (the first not yet marked), or n */
+static size_t
+cc_ledger_phase_find(cc_ledger_credit_t *c, const size_t *order, size_t n,
+    const char *id, const int *marked)
+{
+    size_t  lo, hi, mid;
+
+    lo = 0;
+    hi = n;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        if (strcmp(c[order[mid]].award_id, id) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+
+    for ( ; lo < n && strcmp(c[order[lo]].award_id, id) == 0; lo++) {
+        if (!marked[order[lo]]) {
+            return order[lo];
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * An upsert of (wallet:<uid>, amount) rows, in id order, of the entries
+ * with sel[] set, into table (ledger_accounts with guard 1, or
+ * ledger_pending), credits moved by op ("+" or "-"): one bulk statement,
+ * or one of text.  0, or -1 with err "WHAT: why".
+ */
+static int
+cc_ledger_phase_wallets(MYSQL *db, const char *what, const char *table,
+    const char *op, int bulk, const cc_ledger_credit_t *c, size_t n,
+    const size_t *order, const int *sel, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    int                  guard;
+    char                 sql[256];
+    size_t               i, k;
+    unsigned long long   affected;
+
+    guard = strcmp(table, "ledger_accounts") == 0;
+
+    if (bulk) {
+        if (cc_ledger_bulk_sql(sql, sizeof(sql), "INSERT INTO %s (account, "
+                               "credits%s) VALUES (CONCAT('wallet:', ?), "
+                               "?%s) ON DUPLICATE KEY UPDATE credits = "
+                               "credits %s VALUES(credits)", table,
+                               guard ? ", guard" : "", guard ? ", 1" : "",
+                               op) != 0)
+        {
+            snprintf(err, errlen, "%s: statement too long", what);
+            return -1;
+        }
+
+        return cc_ledger_bulk_rows(db, what, sql, 0, c, n, order, sel,
+                                   &affected, err, errlen);
+    }
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT INTO %s (account, credits%s) VALUES ",
+                         table, guard ? ", guard" : "") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (!sel[order[i]]) {
+            continue;
+        }
+
+        if (cc_sqlbuf_printf(b, "%s('wallet:%" PRIu64 "',%" PRIu64 "%s)",
+                             k++ ? "," : "", c[order[i]].uid,
+                             c[order[i]].amount_cents, guard ? ",1" : "")
+            != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, " ON DUPLICATE KEY UPDATE credits = credits %s "
+                         "VALUES(credits)", op) != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "%s: %s", what, mysql_error(db));
+        return -1;
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "%s: out of memory", what);
+    return -1;
+}
+
+
+/* ---- pending -------------------------------------------------------- */
+
+
+/*
+ * The new ones' sums: wallet:<uid> credits pending, the pool's debits
+ * pending under its guard (credits >= debits + pending debits + S).
+ */
+static int
+cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const cc_ledger_phase_e *st, int bulk, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    int       *sel;
+    size_t     i, k;
+    uint64_t   sum;
+
+    sel = malloc((n ? n : 1) * sizeof(int));
+    if (sel == NULL) {
+        snprintf(err, errlen, "pending: out of memory");
+        return -1;
+    }
+
+    for (i = 0, k = 0, sum = 0; i < n; i++) {
+        sel[i] = st[i] == CC_LEDGER_PHASE_NEW;
+        sum += sel[i] ? c[i].amount_cents : 0;
+        k += sel[i];
+    }
+
+    if (k > 0
+        && cc_ledger_phase_wallets(db, "pending: wallets", "ledger_pending",
+                                   "+", bulk, c, n, order, sel, b, err,
+                                   errlen)
+           != 0)
+    {
+        free(sel);
+        return -1;
+    }
+
+    free(sel);
+
+    if (k == 0) {
+        return 0;
+    }
+
+    CC_ASSERT(sum >= k);            /* every amount above 0 */
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO ledger_pending (account) "
+                         "VALUES ('pool:%s')", campaign) != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "pending: pool row: %s", mysql_error(db));
+        return -1;
+    }
+
+    b->len = 0;
+
+    /* the pool's side: as much pending debit as the wallets' pending credit */
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending p JOIN ledger_accounts a "
+                         "ON a.account = p.account SET p.debits = p.debits "
+                         "+ %" PRIu64 " WHERE p.account = 'pool:%s' AND "
+                         "a.guard = 1 AND a.credits >= a.debits + p.debits "
+                         "+ %" PRIu64, sum, campaign, sum) != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "pending: pool: %s", mysql_error(db));
+        return -1;
+    }
+
+    if (mysql_affected_rows(db) != 1) {
+        for (i = 0; i < n; i++) {
+            c[i].rc = st[i] == CC_LEDGER_PHASE_NEW ? CC_LEDGER_NO_FUNDS
+                                                   : CC_LEDGER_ERROR;
+        }
+
+        snprintf(err, errlen, "pending: pool:%s holds less than the %"
+                 PRIu64 " cents of %zu new credits (or is not funded)",
+                 campaign, sum, k);
+        return -1;
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "pending: out of memory");
+    return -1;
+}
+
+
+/*
+ * The pending transfers in one INSERT IGNORE ... RETURNING, in id order:
+ * the returned are NEW (marked).  0, or -1 with err set.
+ */
+static int
+cc_ledger_phase_pending_insert(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const size_t *order, int *marked,
+    cc_ledger_phase_e *st, int64_t now, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    size_t      i, k;
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, CC_LEDGER_PHASE_INSERT) != 0) {
+        goto nomem;
+    }
+
+    for (i = 0; i < n; i++) {
+        k = order[i];
+
+        if (cc_sqlbuf_printf(b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
+                             PRIu64 ",'%s','pending','%s',%" PRId64 ")",
+                             i ? "," : "", c[k].award_id, campaign, c[k].uid,
+                             c[k].amount_cents, campaign, c[k].award_id, now)
+            != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, " RETURNING transfer_id") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "pending: insert: %s", mysql_error(db));
+        return -1;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        k = cc_ledger_phase_find(c, order, n, row[0], marked);
+
+        if (k < n) {
+            marked[k] = 1;
+            st[k] = CC_LEDGER_PHASE_NEW;
+        }
+    }
+
+    mysql_free_result(res);
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "pending: out of memory");
+    return -1;
+}
+
+
+/*
+ * The ids the insert did not write were there: read them (a locking read)
+ * and tell the same pending transfer, posted or not, from another one.
+ * Every entry is marked after it.  0, or -1 with err set.
+ */
+static int
+cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const size_t *order, int *marked,
+    cc_ledger_phase_e *st, cc_sqlbuf_t *b, char *err, size_t errlen)
+{
+    int         same;
+    char        wallet[48];
+    size_t      i, k, left;
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
+
+    b->len = 0;
+    left = 0;
+
+    if (cc_sqlbuf_printf(b, "SELECT t.transfer_id, t.debit, t.credit, "
+                         "t.amount_cents, t.kind, t.campaign, p.transfer_id "
+                         "IS NOT NULL FROM ledger_transfers t LEFT JOIN "
+                         "ledger_transfers p ON p.transfer_id = "
+                         "CONCAT('post:', t.transfer_id) WHERE "
+                         "t.transfer_id IN (") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!marked[order[i]]
+            && cc_sqlbuf_printf(b, "%s'%s'", left++ ? "," : "",
+                                c[order[i]].award_id) != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (left > 0) {
+        if (cc_sqlbuf_printf(b, ") LOCK IN SHARE MODE") != 0) {
+            goto nomem;
+        }
+
+        if (mysql_real_query(db, b->p, b->len) != 0
+            || (res = mysql_store_result(db)) == NULL)
+        {
+            snprintf(err, errlen, "pending: read: %s", mysql_error(db));
+            return -1;
+        }
+
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            while ((k = cc_ledger_phase_find(c, order, n, row[0], marked))
+                   < n)
+            {
+                marked[k] = 1;
+                snprintf(wallet, sizeof(wallet), "wallet:%" PRIu64,
+                         c[k].uid);
+
+                same = strncmp(row[1], "pool:", 5) == 0
+                       && strcmp(row[1] + 5, campaign) == 0
+                       && strcmp(row[2], wallet) == 0
+                       && strtoull(row[3], NULL, 10) == c[k].amount_cents
+                       && strcmp(row[4], "pending") == 0
+                       && strcmp(row[5], campaign) == 0;
+
+                st[k] = !same ? CC_LEDGER_PHASE_OTHER
+                        : row[6][0] == '1' ? CC_LEDGER_PHASE_POSTED
+                        : CC_LEDGER_PHASE_IN_FLIGHT;
+            }
+        }
+
+        mysql_free_result(res);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!marked[i]) {
+            snprintf(err, errlen, "pending %s neither written nor there",
+                     c[i].award_id);
+            return -1;
+        }
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "pending: out of memory");
+    return -1;
+}
+
+
+/*
+ * The pending transfers: in bulk after a savepoint when the server can
+ * (all new: every st NEW), else, or when some id was there, the text
+ * insert and the read of the others.  0, or -1 with err set.
+ */
+static int
+cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const size_t *order, int *marked,
+    cc_ledger_phase_e *st, int bulk, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    char     sql[512];
+    size_t   i;
+    int64_t  now;
+
+    now = cc_now_ms();
+
+    if (bulk) {
+        for (i = 0; i < n; i++) {
+            marked[i] = 1;                  /* all of them, to begin */
+        }
+
+        if (cc_ledger_bulk_sql(sql, sizeof(sql), CC_LEDGER_PHASE_INSERT
+                               "(?, 'pool:%s', CONCAT('wallet:', ?), ?, "
+                               "'%s', 'pending', ?, %" PRId64 ")", campaign,
+                               campaign, now) != 0)
+        {
+            snprintf(err, errlen, "pending: statement too long");
+            return -1;
+        }
+
+        switch (cc_ledger_bulk_new(db, "pending: insert", sql, c, n, order,
+                                   marked, n, err, errlen))
+        {
+        case CC_LEDGER_BULK_ALL_NEW:
+            for (i = 0; i < n; i++) {
+                st[i] = CC_LEDGER_PHASE_NEW;
+            }
+            return 0;
+
+        case CC_LEDGER_BULK_NOT_ALL:
+            memset(marked, 0, n * sizeof(int));
+            break;
+
+        default: /* CC_LEDGER_BULK_FAILED */
+            return -1;
+        }
+    }
+
+    if (cc_ledger_phase_pending_insert(db, campaign, c, n, order, marked, st,
+                                       now, b, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    return cc_ledger_phase_pending_read(db, campaign, c, n, order, marked,
+                                        st, b, err, errlen);
+}
+
+
+int
+cc_ledger_phase_pending(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    int           rc, bulk, *marked;
+    size_t        i, *order;
+    cc_sqlbuf_t   b = { NULL, 0, 0 };
+
+    for (i = 0; i < n; i++) {
+        c[i].rc = CC_LEDGER_ERROR;
+
+        if (!cc_ledger_award_ok(&c[i])) {
+            snprintf(err, errlen, "pending: bad award \"%.64s\"",
+                     c[i].award_id);
+            return -1;
+        }
+    }
+
+    if (!cc_ledger_campaign_ok(campaign)) {
+        snprintf(err, errlen, "pending: bad campaign \"%.32s\"", campaign);
+        return -1;
+    }
+
+    if (n == 0) {
+        return 0;
+    }
+
+    rc = -1;
+    order = cc_ledger_bulk_order(c, n);
+    marked = calloc(n, sizeof(int));
+
+    if (order == NULL || marked == NULL) {
+        snprintf(err, errlen, "pending: out of memory");
+        goto done;
+    }
+
+    bulk = cc_ledger_bulk_ok(db);
+
+    if (cc_ledger_phase_pending_write(db, campaign, c, n, order, marked, st,
+                                      bulk, &b, err, errlen) != 0
+        || cc_ledger_phase_reserve(db, campaign, c, n, order, st, bulk, &b,
+                                   err, errlen) != 0)
+    {
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        CC_ASSERT(marked[i]);
+        CC_ASSERT(st[i] >= CC_LEDGER_PHASE_NEW
+                  && st[i] <= CC_LEDGER_PHASE_OTHER);
+
+        c[i].rc = st[i] == CC_LEDGER_PHASE_OTHER ? CC_LEDGER_MISMATCH
+                  : st[i] == CC_LEDGER_PHASE_POSTED ? CC_LEDGER_EXISTS
+                  : CC_LEDGER_DONE;
+    }
+
+    rc = 0;
+
+done:
+
+    free(order);
+    free(marked);
+    free(b.p);
+
+    return rc;
+}
+
+
+/* ---- post ----------------------------------------------------------- */
+
+
+/*
+ * The post transfers of the entries with ok[] set: in bulk after a
+ * savepoint when the server can (all written: each DONE), else one
+ * INSERT IGNORE ... RETURNING (the returned DONE).  marked[i]: written
+ * now, or not ours to post.  0, or -1 with err set.
+ */
+static int
+cc_ledger_phase_post_insert(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const size_t *order, const int *ok,
+    size_t nok, int *marked, int bulk, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    char        sql[512];
+    size_t      i, k;
+    int64_t     now;
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
+
+    now = cc_now_ms();
+
+    if (bulk) {
+        if (cc_ledger_bulk_sql(sql, sizeof(sql), CC_LEDGER_PHASE_INSERT
+                               "(CONCAT('post:', ?), 'pool:%s', "
+                               "CONCAT('wallet:', ?), ?, '%s', 'post', ?, %"
+                               PRId64 ")", campaign, campaign, now) != 0)
+        {
+            snprintf(err, errlen, "post: statement too long");
+            return -1;
+        }
+
+        switch (cc_ledger_bulk_new(db, "post: insert", sql, c, n, order, ok,
+                                   nok, err, errlen))
+        {
+        case CC_LEDGER_BULK_ALL_NEW:
+            for (i = 0; i < n; i++) {
+                marked[i] = 1;
+                c[i].rc = ok[i] ? CC_LEDGER_DONE : c[i].rc;
+            }
+            return 0;
+
+        case CC_LEDGER_BULK_NOT_ALL:
+            break;
+
+        default: /* CC_LEDGER_BULK_FAILED */
+            return -1;
+        }
+    }
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, CC_LEDGER_PHASE_INSERT) != 0) {
+        goto nomem;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (!ok[order[i]]) {
+            marked[order[i]] = 1;          /* not ours to post */
+            continue;
+        }
+
+        if (cc_sqlbuf_printf(b, "%s('post:%s','pool:%s','wallet:%" PRIu64
+                             "',%" PRIu64 ",'%s','post','%s',%" PRId64 ")",
+                             k++ ? "," : "", c[order[i]].award_id, campaign,
+                             c[order[i]].uid, c[order[i]].amount_cents,
+                             campaign, c[order[i]].award_id, now) != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, " RETURNING transfer_id") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "post: insert: %s", mysql_error(db));
+        return -1;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        k = cc_ledger_phase_find(c, order, n, row[0] + 5, marked);
+
+        if (k < n) {
+            marked[k] = 1;
+            c[k].rc = CC_LEDGER_DONE;
+        }
+    }
+
+    mysql_free_result(res);
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "post: out of memory");
+    return -1;
+}
+
+
+/*
+ * The sums of the posts written now (done[]): the wallets' posted
+ * credits up, their pending credits down (never below 0: unsigned), the
+ * pool's pending debits down and its posted debits up, by the same sum.
+ * 0, or -1 with err set.
+ */
+static int
+cc_ledger_phase_post_sums(MYSQL *db, const char *campaign,
+    const cc_ledger_credit_t *c, size_t n, const size_t *order,
+    const int *done, uint64_t sum, int bulk, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    if (cc_ledger_phase_wallets(db, "post: wallets", "ledger_accounts", "+",
+                                bulk, c, n, order, done, b, err, errlen) != 0
+        || cc_ledger_phase_wallets(db, "post: wallets' pending",
+                                   "ledger_pending", "-", bulk, c, n, order,
+                                   done, b, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending SET debits = debits - %"
+                         PRIu64 " WHERE account = 'pool:%s' AND debits >= %"
+                         PRIu64, sum, campaign, sum) != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || mysql_affected_rows(db) != 1)
+    {
+        snprintf(err, errlen, "post: pool:%s's pending debits below %" PRIu64
+                 ": %s", campaign, sum, mysql_error(db));
+        return -1;
+    }
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_accounts SET debits = debits + %"
+                         PRIu64 " WHERE account = 'pool:%s'", sum, campaign)
+        != 0)
+    {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || mysql_affected_rows(db) != 1)
+    {
+        snprintf(err, errlen, "post: pool:%s: %s", campaign,
+                 mysql_error(db));
+        return -1;
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "post: out of memory");
+    return -1;
+}
+
+
+long
+cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
+    size_t n, const int *ok, char *err, size_t errlen)
+{
+    int           *marked, *done, bulk;
+    long           added;
+    size_t         i, nok, *order;
+    uint64_t       sum;
+    cc_sqlbuf_t    b = { NULL, 0, 0 };
+
+    added = -1;
+    order = cc_ledger_bulk_order(c, n);
+    marked = calloc(n ? n : 1, sizeof(int));
+    done = calloc(n ? n : 1, sizeof(int));
+
+    if (order == NULL || marked == NULL || done == NULL) {
+        snprintf(err, errlen, "post: out of memory");
+        goto out;
+    }
+
+    bulk = cc_ledger_bulk_ok(db);
+
+    for (i = 0, nok = 0; i < n; i++) {
+        nok += ok[i] != 0;
+    }
+
+    if (nok == 0) {
+        added = 0;
+        goto out;
+    }
+
+    if (cc_ledger_phase_post_insert(db, campaign, c, n, order, ok, nok,
+                                    marked, bulk, &b, err, errlen) != 0)
+    {
+        goto out;
+    }
+
+    /* the posts written now: pending -> posted */
+
+    for (i = 0, sum = 0, added = 0; i < n; i++) {
+        done[i] = ok[i] && marked[i];
+
+        if (done[i]) {
+            CC_ASSERT(c[i].rc == CC_LEDGER_DONE && c[i].amount_cents > 0);
+            sum += c[i].amount_cents;
+            added++;
+
+        } else if (ok[i]) {
+            c[i].rc = CC_LEDGER_EXISTS;           /* posted by a racer */
+        }
+    }
+
+    CC_ASSERT(added >= 0 && (size_t) added <= nok);
+
+    if (added > 0
+        && cc_ledger_phase_post_sums(db, campaign, c, n, order, done, sum,
+                                     bulk, &b, err, errlen) != 0)
+    {
+        added = -1;
+    }
+
+out:
+
+    free(order);
+    free(marked);
+    free(done);
+    free(b.p);
+
+    return added;
+}

@@ -1,0 +1,61 @@
+/*
+ * cc_ledger_phase: the ledger's two phases of a credit into an external
+ * wallet (sql/money.sql, TigerBeetle's pending and post transfers), what
+ * cc_wallet_http.c keeps the books with:
+ *
+ *   pending  transfer <award id>, kind 'pending', pool:<c> -> wallet:<uid>:
+ *            its amount added to both accounts' pending sums
+ *            (ledger_pending), the pool's guard counting pending debits;
+ *   post     transfer post:<award id>, kind 'post', same accounts and
+ *            amount: the amount taken off the pending sums and added to
+ *            the posted ones (ledger_accounts).
+ *
+ * Both are INSERT IGNORE ... RETURNING on the transfer id (the primary
+ * key), and only the rows that insert returns move sums, so a retry moves
+ * nothing twice.  Both work in the caller's open transaction and commit
+ * nothing.  They call only cc_ledger.c's guards and cc_ledger_bulk.c
+ * below them.
+ */
+
+#ifndef CC_LEDGER_PHASE_H
+#define CC_LEDGER_PHASE_H
+
+#include <stddef.h>
+
+#include <mysql.h>
+
+#include "cc_ledger.h"
+
+/* the state of one award's two phases after cc_ledger_phase_pending */
+typedef enum {
+    CC_LEDGER_PHASE_NEW = 0,        /* pending written now: call the wallet */
+    CC_LEDGER_PHASE_IN_FLIGHT,      /* pending there before, not posted:
+                                       call */
+    CC_LEDGER_PHASE_POSTED,         /* posted before: nothing to do */
+    CC_LEDGER_PHASE_OTHER           /* the id is another transfer:
+                                       MISMATCH */
+} cc_ledger_phase_e;
+
+/*
+ * Writes the pending transfers of c[0..n) (ids and amounts checked as
+ * cc_ledger_credit_batch does).  st[i] says what each is, and c[i].rc:
+ * DONE (NEW, IN_FLIGHT), EXISTS (POSTED), MISMATCH (OTHER).  0, or -1
+ * with err filled: a bad id, MySQL failed, or the pool cannot hold the
+ * new ones (then the new entries' rc is CC_LEDGER_NO_FUNDS and the
+ * rest's ERROR).
+ */
+int cc_ledger_phase_pending(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen);
+
+/*
+ * Posts the entries with ok[i] set (their pending transfer must be
+ * there): rc DONE for a post written now, EXISTS for one there before;
+ * the others' rc is left alone.  The number posted now, or -1 with err
+ * filled (roll back).
+ */
+long cc_ledger_phase_post(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const int *ok, char *err,
+    size_t errlen);
+
+#endif /* CC_LEDGER_PHASE_H */

@@ -1,0 +1,702 @@
+/*
+ * cc_wallet_http: credits into an external wallet over HTTP (see
+ * cc_wallet_http.h), behind cc_wallet.h.
+ *
+ * The calls of a batch run on one libcurl multi handle with at most
+ * CC_WALLET_HTTP_INFLIGHT easy handles, reused (so are their connections,
+ * by libcurl's connection cache).  Each credit is a job: due at a time,
+ * tried, and either finished (applied, mismatch, rejected) or due again
+ * after a backoff: 50 ms * 2^(tries-1), at most 2 s, with full jitter (a
+ * uniform wait in [0, that]) so that the retries of a burst of failures
+ * spread out.  A job that used CC_WALLET_HTTP_TRIES calls, or any job once
+ * a stop was asked, ends "unknown": its award stays 'crediting' and a
+ * later pass calls it again with the same key.
+ */
+
+#define _GNU_SOURCE
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "cc_alert.h"
+#include "cc_assert.h"
+#include "cc_ledger_phase.h"
+#include "cc_sqlbuf.h"
+#include "cc_token.h"
+#include "cc_wallet_answer.h"
+#include "cc_wallet_http.h"
+#include "cc_wallet_sign.h"
+#include "cc_worker.h"
+
+
+#define CC_WALLET_HTTP_BACKOFF_MS      50
+#define CC_WALLET_HTTP_BACKOFF_MAX_MS  2000
+#define CC_WALLET_HTTP_ANSWER_MAX      4096
+
+
+typedef enum {
+    CC_WALLET_HTTP_WAITING = 0,
+    CC_WALLET_HTTP_RUNNING,
+    CC_WALLET_HTTP_APPLIED,
+    CC_WALLET_HTTP_MISMATCH,
+    CC_WALLET_HTTP_REJECTED,
+    CC_WALLET_HTTP_UNKNOWN
+} cc_wallet_http_job_e;
+
+
+typedef struct {
+    size_t               i;              /* its entry of the batch */
+    cc_wallet_http_job_e       state;
+    unsigned             tries;
+    int64_t              due_ms;
+    long                 status;         /* the last HTTP status, 0 none */
+    char                 why[160];       /* the last failure */
+} cc_wallet_http_job_t;
+
+
+typedef struct {
+    CURL                *easy;
+    struct curl_slist   *headers;
+    char                 body[256];
+    char                 answer[CC_WALLET_HTTP_ANSWER_MAX + 1];
+    size_t               alen;
+    cc_wallet_http_job_t     *job;            /* NULL: free */
+} cc_wallet_http_slot_t;
+
+
+struct cc_wallet_http_s {
+    cc_campaign_t        camp;
+    char                 url[CC_CAMPAIGN_URL_MAX + 16];
+    unsigned char        secret[CC_TOKEN_SECRET_MAX + 1];
+    size_t               slen;
+    CURLM               *multi;
+    cc_wallet_http_slot_t     slot[CC_WALLET_HTTP_INFLIGHT];
+    uint64_t             rng;
+    long long            alert_timeout_s;
+    cc_wallet_http_stats_t    stats;
+};
+
+
+static uint64_t
+cc_wallet_http_rand(cc_wallet_http_t *w)
+{
+    uint64_t  z;
+
+    z = (w->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+
+    return z ^ (z >> 31);
+}
+
+
+static size_t
+cc_wallet_http_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+    size_t             n, room;
+    cc_wallet_http_slot_t  *s = arg;
+
+    n = size * nmemb;
+    room = CC_WALLET_HTTP_ANSWER_MAX - s->alen;
+
+    /* a longer answer is cut: it is not one the protocol gives */
+    memcpy(s->answer + s->alen, p, n < room ? n : room);
+    s->alen += n < room ? n : room;
+    s->answer[s->alen] = '\0';
+
+    return n;
+}
+
+
+cc_wallet_http_t *
+cc_wallet_http_open(const cc_campaign_t *camp, char *err, size_t errlen)
+{
+    size_t        i;
+    cc_wallet_http_t  *w;
+
+    w = calloc(1, sizeof(cc_wallet_http_t));
+    if (w == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    w->camp = *camp;
+    w->alert_timeout_s = CC_ALERT_TIMEOUT_S;
+    snprintf(w->url, sizeof(w->url), "%s/credits", camp->wallet_url);
+    w->rng = (uint64_t) cc_now_ms() ^ ((uint64_t) getpid() << 40);
+
+    if (cc_token_load_secret(camp->wallet_secret_file, w->secret,
+                             sizeof(w->secret), &w->slen, err, errlen)
+        != 0)
+    {
+        free(w);
+        return NULL;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
+        || (w->multi = curl_multi_init()) == NULL)
+    {
+        snprintf(err, errlen, "libcurl: cannot initialise");
+        free(w);
+        return NULL;
+    }
+
+    curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long) CC_WALLET_HTTP_INFLIGHT);
+
+    for (i = 0; i < CC_WALLET_HTTP_INFLIGHT; i++) {
+        w->slot[i].easy = curl_easy_init();
+
+        if (w->slot[i].easy == NULL) {
+            snprintf(err, errlen, "libcurl: cannot make a handle");
+            cc_wallet_http_close(w);
+            return NULL;
+        }
+    }
+
+    return w;
+}
+
+
+void
+cc_wallet_http_close(cc_wallet_http_t *w)
+{
+    size_t  i;
+
+    if (w == NULL) {
+        return;
+    }
+
+    for (i = 0; i < CC_WALLET_HTTP_INFLIGHT; i++) {
+        if (w->slot[i].easy != NULL) {
+            curl_easy_cleanup(w->slot[i].easy);
+        }
+
+        curl_slist_free_all(w->slot[i].headers);
+    }
+
+    if (w->multi != NULL) {
+        curl_multi_cleanup(w->multi);
+    }
+
+    curl_global_cleanup();
+    memset(w->secret, 0, sizeof(w->secret));
+    free(w);
+}
+
+
+void
+cc_wallet_http_set_alert_timeout(cc_wallet_http_t *w, long long seconds)
+{
+    w->alert_timeout_s = seconds;
+}
+
+
+const cc_wallet_http_stats_t *
+cc_wallet_http_stats(cc_wallet_http_t *w)
+{
+    return &w->stats;
+}
+
+
+/* one call of a job on a free slot: body, signature, headers, added */
+static int
+cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
+    cc_wallet_http_job_t *j, const cc_ledger_credit_t *c)
+{
+    int   n;
+    char  ts[24], sig[CC_WALLET_SIG_HEX + 1], h[160];
+    CURL *e = s->easy;
+
+    n = snprintf(s->body, sizeof(s->body), "{\"award_id\":\"%s\",\"uid\":"
+                 "\"%" PRIu64 "\",\"amount_cents\":%" PRIu64 ",\"currency\":"
+                 "\"%s\"}", c->award_id, c->uid, c->amount_cents,
+                 w->camp.currency);
+    snprintf(ts, sizeof(ts), "%" PRId64, cc_now_ms());
+
+    if (n < 0 || (size_t) n >= sizeof(s->body)
+        || cc_wallet_sign(w->secret, w->slen, ts, strlen(ts), s->body,
+                          (size_t) n, sig) != 0)
+    {
+        return -1;
+    }
+
+    curl_slist_free_all(s->headers);
+    s->headers = NULL;
+
+    snprintf(h, sizeof(h), "Idempotency-Key: %s", c->award_id);
+    s->headers = curl_slist_append(s->headers, h);
+    snprintf(h, sizeof(h), "X-CC-Timestamp: %s", ts);
+    s->headers = curl_slist_append(s->headers, h);
+    snprintf(h, sizeof(h), "X-CC-Signature: %s", sig);
+    s->headers = curl_slist_append(s->headers, h);
+    s->headers = curl_slist_append(s->headers,
+                                   "Content-Type: application/json");
+    s->headers = curl_slist_append(s->headers, "Expect:");
+
+    if (s->headers == NULL) {
+        return -1;
+    }
+
+    s->alen = 0;
+    s->answer[0] = '\0';
+    s->job = j;
+
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) n);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) w->camp.wallet_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) w->camp.wallet_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cc_wallet_http_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+
+    if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
+        s->job = NULL;
+        return -1;
+    }
+
+    j->state = CC_WALLET_HTTP_RUNNING;
+    j->tries++;
+    w->stats.calls++;
+    w->stats.retries += j->tries > 1;
+
+    return 0;
+}
+
+
+/*
+ * What an answer means.  200/201 must echo the award and its amount
+ * (another amount, or one not in integer cents: mismatch; no readable
+ * echo: unknown, asked again; cc_wallet_http_answer.h reads it).
+ */
+static void
+cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
+    CURLcode cc, const cc_ledger_credit_t *c)
+{
+    long              status;
+    uint64_t          echoed;
+    const char       *why;
+    cc_wallet_http_job_t  *j = s->job;
+
+    status = 0;
+
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    }
+
+    j->status = status;
+
+    if (cc != CURLE_OK) {
+        snprintf(j->why, sizeof(j->why), "%s", curl_easy_strerror(cc));
+        j->state = CC_WALLET_HTTP_WAITING;
+
+    } else if (status == 200 || status == 201) {
+        echoed = UINT64_MAX;
+
+        switch (cc_wallet_answer_read(s->answer, s->alen, c->award_id,
+                                      c->amount_cents, &echoed, &why))
+        {
+        case CC_WALLET_ANSWER_APPLIED:
+            j->state = CC_WALLET_HTTP_APPLIED;
+            break;
+
+        case CC_WALLET_ANSWER_MISMATCH:
+            if (echoed != UINT64_MAX) {
+                snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
+                         "%" PRIu64 " cents, not %" PRIu64, status, echoed,
+                         c->amount_cents);
+
+            } else {
+                snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
+                         "%s, not %" PRIu64 " cents: %.60s", status, why,
+                         c->amount_cents, s->answer);
+            }
+
+            j->state = CC_WALLET_HTTP_MISMATCH;
+            break;
+
+        default: /* CC_WALLET_ANSWER_UNREADABLE */
+            snprintf(j->why, sizeof(j->why), "HTTP %ld without the credit "
+                     "echoed (%s): %.80s", status, why, s->answer);
+            j->state = CC_WALLET_HTTP_WAITING;
+        }
+
+    } else if (status == 409) {
+        snprintf(j->why, sizeof(j->why), "HTTP 409: the key holds another "
+                 "credit: %.100s", s->answer);
+        j->state = CC_WALLET_HTTP_MISMATCH;
+
+    } else if (status >= 400 && status < 500 && status != 408
+               && status != 429)
+    {
+        snprintf(j->why, sizeof(j->why), "HTTP %ld: %.100s", status,
+                 s->answer);
+        j->state = CC_WALLET_HTTP_REJECTED;
+
+    } else {
+        snprintf(j->why, sizeof(j->why), "HTTP %ld", status);
+        j->state = CC_WALLET_HTTP_WAITING;
+    }
+
+    if (j->state == CC_WALLET_HTTP_WAITING) {
+        /* an answer comes to a call made: the backoff's shift is >= 0 */
+        CC_ASSERT(j->tries >= 1 && j->tries <= CC_WALLET_HTTP_TRIES);
+
+        if (j->tries >= CC_WALLET_HTTP_TRIES || !cc_worker_run) {
+            j->state = CC_WALLET_HTTP_UNKNOWN;
+
+        } else {
+            uint64_t  cap = CC_WALLET_HTTP_BACKOFF_MS << (j->tries - 1);
+
+            if (cap > CC_WALLET_HTTP_BACKOFF_MAX_MS) {
+                cap = CC_WALLET_HTTP_BACKOFF_MAX_MS;
+            }
+
+            j->due_ms = cc_now_ms() + (int64_t) (cc_wallet_http_rand(w)
+                                                 % (cap + 1));
+        }
+    }
+
+    curl_multi_remove_handle(w->multi, s->easy);
+    s->job = NULL;
+}
+
+
+/* the calls of jobs[0..n) until each is finished */
+static int
+cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
+    cc_wallet_http_job_t *jobs, size_t n, char *err, size_t errlen)
+{
+    int                running, left, nfree;
+    size_t             i, next, open;
+    int64_t            now, wait;
+    CURLMsg           *msg;
+    cc_wallet_http_slot_t  *s;
+
+    open = n;
+    next = 0;
+
+    while (open > 0) {
+        now = cc_now_ms();
+        wait = 100;
+
+        /* the due jobs onto free slots, in order, round and round */
+        for (nfree = 0, i = 0; i < CC_WALLET_HTTP_INFLIGHT; i++) {
+            nfree += w->slot[i].job == NULL;
+        }
+
+        for (i = 0; i < n && nfree > 0; i++, next = (next + 1) % n) {
+            cc_wallet_http_job_t  *j = &jobs[next];
+
+            if (j->state != CC_WALLET_HTTP_WAITING) {
+                continue;
+            }
+
+            if (!cc_worker_run && j->tries > 0) {
+                /* stopping: no more tries */
+                j->state = CC_WALLET_HTTP_UNKNOWN;
+                open--;
+                continue;
+            }
+
+            if (j->due_ms > now) {
+                if (j->due_ms - now < wait) {
+                    wait = j->due_ms - now;
+                }
+                continue;
+            }
+
+            for (s = w->slot; s->job != NULL; s++) { /* void */ }
+
+            if (cc_wallet_http_start(w, s, j, &c[j->i]) != 0) {
+                snprintf(err, errlen, "libcurl: cannot start a call");
+                return -1;
+            }
+
+            nfree--;
+        }
+
+        if (curl_multi_perform(w->multi, &running) != CURLM_OK
+            || curl_multi_poll(w->multi, NULL, 0, (int) (wait > 0 ? wait : 1),
+                               NULL) != CURLM_OK
+            || curl_multi_perform(w->multi, &running) != CURLM_OK)
+        {
+            snprintf(err, errlen, "libcurl: the multi handle failed");
+            return -1;
+        }
+
+        while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+            cc_wallet_http_job_t  *j;
+
+            if (msg->msg != CURLMSG_DONE) {
+                continue;
+            }
+
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+                              (char **) &s);
+            j = s->job;
+            cc_wallet_http_answer(w, s, msg->data.result, &c[j->i]);
+
+            open -= j->state != CC_WALLET_HTTP_WAITING;     /* finished */
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The campaign's alert command (a command line for /bin/sh) with a JSON
+ * document of this batch's mismatches and refusals on stdin.
+ */
+static void
+cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
+    cc_wallet_http_job_t *jobs, size_t n)
+{
+    char    u[24], *text;
+    size_t  i;
+    cJSON  *doc, *arr, *b;
+
+    if (w->camp.alert[0] == '\0') {
+        return;
+    }
+
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "campaign", w->camp.id);
+    cJSON_AddStringToObject(doc, "source", "cc-payout wallet http");
+    cJSON_AddBoolToObject(doc, "ok", 0);
+    arr = cJSON_AddArrayToObject(doc, "breaks");
+
+    for (i = 0; i < n; i++) {
+        if (jobs[i].state != CC_WALLET_HTTP_MISMATCH
+            && jobs[i].state != CC_WALLET_HTTP_REJECTED)
+        {
+            continue;
+        }
+
+        b = cJSON_CreateObject();
+        snprintf(u, sizeof(u), "%" PRIu64, c[jobs[i].i].uid);
+        cJSON_AddStringToObject(b, "class",
+                                jobs[i].state == CC_WALLET_HTTP_MISMATCH
+                                ? "wallet_amount_mismatch"
+                                : "wallet_rejected");
+        cJSON_AddStringToObject(b, "award_id", c[jobs[i].i].award_id);
+        cJSON_AddStringToObject(b, "uid", u);
+        cJSON_AddNumberToObject(b, "amount_cents",
+                                (double) c[jobs[i].i].amount_cents);
+        cJSON_AddStringToObject(b, "found", jobs[i].why);
+        cJSON_AddItemToArray(arr, b);
+    }
+
+    text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+
+    if (text == NULL) {
+        return;
+    }
+
+    /* with a deadline: a hanging command must not hold the payout */
+    (void) cc_alert_run(w->camp.alert, text, w->alert_timeout_s);
+
+    free(text);
+}
+
+
+/*
+ * The awards with a pending transfer to call for, jobs[0..k), set
+ * 'crediting' in the caller's transaction (from 'pending' only: one
+ * already 'crediting' stays).  0, or -1 with err set.
+ */
+static int
+cc_wallet_http_crediting(MYSQL *db, const cc_ledger_credit_t *c,
+    const cc_wallet_http_job_t *jobs, size_t k, char *err, size_t errlen)
+{
+    size_t       i;
+    cc_sqlbuf_t  b = { NULL, 0, 0 };
+
+    if (k == 0) {
+        return 0;
+    }
+
+    if (cc_sqlbuf_printf(&b, "UPDATE awards SET status = 'crediting' "
+                         "WHERE status = 'pending' AND award_id IN (") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < k; i++) {
+        if (cc_sqlbuf_printf(&b, "%s'%s'", i ? "," : "",
+                             c[jobs[i].i].award_id) != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(&b, ")") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_query(db, b.p) != 0) {
+        snprintf(err, errlen, "awards to crediting: %s", mysql_error(db));
+        free(b.p);
+        return -1;
+    }
+
+    free(b.p);
+    return 0;
+
+nomem:
+
+    free(b.p);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+
+/*
+ * What the calls of jobs[0..k) ended in: ok[] set for the applied (to be
+ * posted), the others logged, counted and, for the mismatched and the
+ * refused, alerted; every one's rc ERROR until its post says otherwise.
+ */
+static void
+cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
+    cc_wallet_http_job_t *jobs, size_t k, int *ok)
+{
+    size_t                 i, bad;
+    cc_wallet_http_job_t  *j;
+
+    for (i = 0, bad = 0; i < k; i++) {
+        j = &jobs[i];
+
+        /* the calls are over: no job is left waiting or running */
+        CC_ASSERT(j->state != CC_WALLET_HTTP_WAITING
+                  && j->state != CC_WALLET_HTTP_RUNNING);
+
+        switch (j->state) {
+
+        case CC_WALLET_HTTP_APPLIED:
+            ok[j->i] = 1;
+            w->stats.applied++;
+            break;
+
+        case CC_WALLET_HTTP_MISMATCH:
+            w->stats.mismatch++;
+            bad++;
+            cc_log("award %s: wallet MISMATCH: %s; stays crediting, alert",
+                   c[j->i].award_id, j->why);
+            break;
+
+        case CC_WALLET_HTTP_REJECTED:
+            w->stats.rejected++;
+            bad++;
+            cc_log("award %s: wallet REFUSED it: %s; stays crediting, "
+                   "alert", c[j->i].award_id, j->why);
+            break;
+
+        default:
+            w->stats.unknown++;
+            cc_log("award %s: no answer after %u calls (%s); stays "
+                   "crediting, the same key is tried again later",
+                   c[j->i].award_id, j->tries, j->why);
+            break;
+        }
+
+        c[j->i].rc = CC_LEDGER_ERROR;
+    }
+
+    if (bad > 0) {
+        cc_wallet_http_alert(w, c, jobs, k);
+    }
+}
+
+
+long
+cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
+    size_t n, char *err, size_t errlen)
+{
+    int                   *ok;
+    long                   added;
+    size_t                 i, k;
+    cc_ledger_phase_e     *st;
+    cc_wallet_http_job_t  *jobs;
+
+    added = -1;
+    st = calloc(n ? n : 1, sizeof(cc_ledger_phase_e));
+    jobs = calloc(n ? n : 1, sizeof(cc_wallet_http_job_t));
+    ok = calloc(n ? n : 1, sizeof(int));
+
+    if (st == NULL || jobs == NULL || ok == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+
+    /* 1. the pending transfers and 'crediting', durable before any call */
+
+    if (cc_ledger_phase_pending(db, w->camp.id, c, n, st, err, errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (st[i] == CC_LEDGER_PHASE_NEW
+            || st[i] == CC_LEDGER_PHASE_IN_FLIGHT)
+        {
+            jobs[k++].i = i;
+        }
+    }
+
+    if (cc_wallet_http_crediting(db, c, jobs, k, err, errlen) != 0) {
+        goto done;
+    }
+
+    if (mysql_commit(db) != 0) {
+        snprintf(err, errlen, "commit pending: %s", mysql_error(db));
+        goto done;
+    }
+
+    /* 2. the calls */
+
+    if (k > 0 && cc_wallet_http_calls(w, c, jobs, k, err, errlen) != 0) {
+        goto done;
+    }
+
+    /* 3. the posts of the applied, in a transaction left to the caller */
+
+    cc_wallet_http_outcomes(w, c, jobs, k, ok);
+
+    added = cc_ledger_phase_post(db, w->camp.id, c, n, ok, err, errlen);
+
+    if (added < 0) {
+        for (i = 0; i < n; i++) {
+            if (ok[i]) {
+                c[i].rc = CC_LEDGER_ERROR;
+            }
+        }
+    }
+
+    /* posted before this batch: nothing called, nothing to post */
+    for (i = 0; added >= 0 && i < n; i++) {
+        if (st[i] == CC_LEDGER_PHASE_POSTED) {
+            c[i].rc = CC_LEDGER_EXISTS;
+        }
+    }
+
+done:
+
+    free(st);
+    free(jobs);
+    free(ok);
+
+    return added;
+}

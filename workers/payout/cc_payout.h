@@ -1,0 +1,245 @@
+/*
+ * cc-payout's parts (see cc_payout.c for what the worker does):
+ *
+ *   cc_payout.c        options, the loop, the counts, main;
+ *   cc_payout_step.c   the three steps (claims, bulk, outbox) and the lock
+ *                      that keeps the claims and a bulk batch off the same
+ *                      awards, in one place;
+ *   cc_payout_shard.c  one MySQL shard's lane: its rows read, credited
+ *                      through the campaign's wallet (cc_wallet.h) and
+ *                      notified on the users' Redis shards.
+ *
+ * A batch of credits goes down: cc_payout_step.c -> cc_payout_shard.c
+ * (cc_payout_shard_credit) -> cc_wallet.c -> the wallet -> the ledger.
+ */
+
+#ifndef CC_PAYOUT_H
+#define CC_PAYOUT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cc_addr.h"
+#include "cc_campaign.h"
+#include "cc_ledger.h"
+#include "cc_ring.h"
+#include "cc_store.h"
+#include "cc_wallet.h"
+#include "cc_worker.h"
+
+
+#define CC_PAYOUT_REDIS_MAX   64
+#define CC_PAYOUT_CLAIMS      256            /* uids per LPOP */
+#define CC_PAYOUT_ID_MAX      64             /* awards.award_id */
+
+
+typedef struct {
+    char                *redis[CC_PAYOUT_REDIS_MAX];
+    size_t               nredis;
+    char                *mysql[CC_STORE_SHARDS_MAX];
+    size_t               nmysql;
+    const char          *campaign;
+    const char          *user;
+    const char          *metrics;
+    long long            batch;
+    long long            claims_batch;   /* the bulk's while claims flow */
+    long long            claims_idle_ms;
+    long long            interval_s;
+    long long            idle_ms;
+    long long            progress_s;
+    long long            alert_timeout_s;
+    int                  once;
+    int                  shard_of;
+    char               **uids;           /* --shard-of's */
+    size_t               nuids;
+} cc_payout_opts_t;
+
+
+/* where an award read from MySQL stands, as this lane knows it */
+typedef enum {
+    CC_PAYOUT_UNPAID = 0,       /* 'pending' or 'crediting' */
+    CC_PAYOUT_CREDITED,         /* 'credited', now or before: to notify */
+    CC_PAYOUT_CREDITING_NOW     /* credited in the open transaction, to be
+                                   marked and committed */
+} cc_payout_award_e;
+
+
+typedef struct {
+    char                 award_id[CC_PAYOUT_ID_MAX + 1];
+    uint64_t             uid;
+    uint64_t             amount;
+    cc_payout_award_e    state;
+    uint32_t             redis;          /* the uid's Redis shard */
+} cc_payout_award_t;
+
+
+typedef struct {
+    char                *addr;
+    cc_addr_t            a;
+    redisContext        *ctx;
+    cc_retry_t           retry;          /* reconnects' backoff */
+    char                 sha[41];        /* award_set.lua's */
+} cc_payout_redis_t;
+
+
+typedef struct {
+    unsigned long long   credited;
+    unsigned long long   claimed;        /* of credited: on a claim */
+    unsigned long long   exists;
+    unsigned long long   mismatch;
+    unsigned long long   no_funds;
+    unsigned long long   notified;
+    unsigned long long   bad_claims;     /* cc:claims entries not a uid */
+} cc_payout_stats_t;
+
+
+/*
+ * What is being credited on a MySQL shard right now, so that no award is
+ * worked on by the claims and a bulk batch at once: the bulk's batch is
+ * the award ids in (lo, hi] (it reads in id order from its cursor), and
+ * the claims skip those; a bulk batch starts only once the shard's claims
+ * in flight are done (one small transaction).  See cc_payout_step.c.
+ */
+typedef struct {
+    int                  bulk;           /* a bulk batch in (lo, hi] */
+    char                 lo[CC_PAYOUT_ID_MAX + 1];
+    char                 hi[CC_PAYOUT_ID_MAX + 1];
+    int                  claims;         /* claims being credited */
+} cc_payout_flight_t;
+
+
+/*
+ * A MySQL shard's own state, a lane.  The bulk step runs a thread per
+ * shard (the shards are separate databases: nothing to share), so
+ * everything a shard's work touches is here: its rows, its statement
+ * buffer, its own connections to the Redis shards for the notices, its
+ * wallet, its counts.  Each shard has two lanes: the bulk's and the
+ * claims'.
+ */
+typedef struct {
+    char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
+    char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
+    int                  pass_done;
+    int                  outbox_empty;
+    cc_payout_award_t   *rows;           /* room for rows_max */
+    cc_ledger_credit_t  *credits;
+    char                *sql;            /* room for a statement over rows */
+    size_t               sql_max;
+    cc_payout_redis_t   *redis;          /* nredis: this shard's notices */
+    cc_payout_stats_t    stats;
+    int                  unpaid;         /* this pass left awards unpaid */
+    cc_wallet_t         *wallet;         /* the campaign's (one a lane:
+                                            libcurl handles are not shared
+                                            between threads) */
+    long                 rc;             /* the bulk step's */
+    pthread_t            tid;
+    int                  threaded;       /* tid is to be joined */
+    cc_store_shard_t    *db;             /* its connection: the bulk's or
+                                            the claims' */
+    cc_retry_t          *retry;          /* when db may connect again */
+} cc_payout_shard_t;
+
+
+typedef struct {
+    cc_payout_opts_t     o;
+    cc_campaign_t        camp;
+    cc_store_t           st;
+    cc_payout_shard_t    shard[CC_STORE_SHARDS_MAX];
+    cc_payout_redis_t    redis[CC_PAYOUT_REDIS_MAX];    /* the claims' */
+    cc_ring_t            ring;           /* uid -> Redis shard, the module's */
+    cc_ring_point_t     *points;
+    cc_retry_t           mysql_retry;
+    unsigned             mysql_fails;
+
+    /*
+     * The claims' thread: its own MySQL connections (cst), lanes (claim:
+     * rows, statements, Redis connections for the notices, wallet) and
+     * retry time.  p->redis is its alone (the LPOPs).
+     */
+    cc_store_t           cst;
+    cc_payout_shard_t    claim[CC_STORE_SHARDS_MAX];
+    cc_retry_t           cmysql_retry;
+    unsigned             cmysql_fails;
+    pthread_t            claims_tid;
+    int                  claims_threaded;
+
+    /* shared by the claims' thread and the bulk's: under mu */
+    pthread_mutex_t      mu;
+    pthread_cond_t       cv;             /* a shard's claims are done */
+    cc_payout_flight_t   flight[CC_STORE_SHARDS_MAX];
+    cc_payout_stats_t    cstats[CC_STORE_SHARDS_MAX];   /* the claims' */
+    int                  claims_stop;
+    int64_t              claim_at_ms;    /* when a claim was last popped */
+    int                  claims_started; /* its first turn is over */
+    size_t               rows_max;       /* of each shard's rows */
+    size_t               sql_max;
+    int64_t              last_ok_ms;     /* a turn with every shard up */
+    unsigned long long   bad_claims;     /* cc:claims entries not a uid */
+} cc_payout_t;
+
+
+/* ---- cc_payout_step.c: the three steps ------------------------------ */
+
+/* (a) the claims' thread, started by the loop; arg is the cc_payout_t */
+void *cc_payout_step_claims_thread(void *arg);
+
+/* (b) the next bulk batch of every shard at once; the number credited */
+long cc_payout_step_bulk_all(cc_payout_t *p);
+
+/* (c) shard s's credited awards without their notice; the number told */
+long cc_payout_step_outbox(cc_payout_t *p, size_t s);
+
+
+/* ---- cc_payout_shard.c: one lane ------------------------------------ */
+
+/*
+ * A connection with award_set.lua loaded, NULL while the Redis shard is
+ * down or backing off; and the one to drop after a failure (why logged).
+ */
+redisContext *cc_payout_shard_redis(cc_payout_redis_t *r);
+void cc_payout_shard_redis_down(cc_payout_redis_t *r, const char *why);
+
+/*
+ * Connects the shards of st that are not, once the backoff says so (who:
+ * "" or " (claims)", for the log).
+ */
+void cc_payout_shard_connect(cc_store_t *st, cc_retry_t *retry,
+    unsigned *fails, const char *who);
+
+/*
+ * Appends to the lane's statement at *len: 0, or -1 when it would not
+ * fit in sql_max (then the lane's connection is dropped, logged).
+ */
+int cc_payout_shard_sql(cc_payout_shard_t *ps, size_t *len,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Reads rows of (award_id, uid, amount_cents, status) with the lane's
+ * statement of len bytes into its rows (at most p->rows_max); the number
+ * read, or -1 (the connection dropped, logged).
+ */
+long cc_payout_shard_select(cc_payout_t *p, cc_payout_shard_t *ps,
+    size_t len);
+
+/* ends a transaction that wrote nothing, so the next read sees new rows */
+int cc_payout_shard_end_read(cc_payout_shard_t *ps);
+
+/*
+ * Credits rows[0..n) not credited yet through the lane's wallet and marks
+ * them credited, committed together; claims: they were claimed (counted
+ * so).  The number credited now, or -1 (rolled back, connection dropped).
+ */
+long cc_payout_shard_credit(cc_payout_shard_t *ps, size_t n, int claims);
+
+/*
+ * Tells the users' Redis shards which of rows[0..n) are credited, then
+ * notified = 1 for those told, committed.  The number notified, or -1
+ * when MySQL failed.
+ */
+long cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps,
+    size_t n);
+
+#endif /* CC_PAYOUT_H */

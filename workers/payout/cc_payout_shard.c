@@ -1,0 +1,661 @@
+/*
+ * cc-payout: one MySQL shard's lane (see cc_payout.h): its connections,
+ * its rows read, credited through the campaign's wallet and notified.
+ *
+ * A credit is cc_wallet_credit() and the awards' UPDATE to credited
+ * (WHERE status IN ('pending', 'crediting')) in one transaction, so the
+ * award and its transfer commit together.  A notice is award_set.lua on
+ * the user's Redis shard, then notified = 1 in MySQL.
+ */
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_assert.h"
+#include "cc_award_set.h"
+#include "cc_payout.h"
+#include "cc_redis.h"
+
+
+/* ---- Redis ---------------------------------------------------------- */
+
+
+/* said: "redis ADDR: why" */
+static void
+cc_payout_shard_redis_backoff(cc_payout_redis_t *r, const char *said)
+{
+    int64_t  ms;
+
+    ms = cc_retry_later(&r->retry, cc_now_ms());
+    cc_log("%s; retrying in %lld ms", said, (long long) ms);
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+}
+
+
+void
+cc_payout_shard_redis_down(cc_payout_redis_t *r, const char *why)
+{
+    char  said[512];
+
+    snprintf(said, sizeof(said), "redis %s: %s", r->addr, why);
+    cc_payout_shard_redis_backoff(r, said);
+}
+
+
+/*
+ * A connection with award_set.lua loaded: every (re)connect loads it, so
+ * a Redis that restarted and lost its script cache gets it back.  NULL
+ * while the shard is down or backing off.  A connection still there when
+ * asked for again served its last turn: the backoff starts over.
+ */
+redisContext *
+cc_payout_shard_redis(cc_payout_redis_t *r)
+{
+    char  err[256];
+
+    if (r->ctx != NULL) {
+        cc_retry_ok(&r->retry);
+        return r->ctx;
+    }
+
+    if (!cc_retry_due(&r->retry, cc_now_ms())) {
+        return NULL;
+    }
+
+    r->ctx = cc_redis_connect(&r->a, r->addr, 5000, err, sizeof(err));
+
+    if (r->ctx == NULL) {
+        cc_payout_shard_redis_backoff(r, err);
+        return NULL;
+    }
+
+    if (cc_award_set_load(r->ctx, r->sha, err, sizeof(err)) != 0) {
+        cc_payout_shard_redis_down(r, err);
+        return NULL;
+    }
+
+    return r->ctx;
+}
+
+
+/* ---- MySQL ---------------------------------------------------------- */
+
+
+static int
+cc_payout_shard_fail(cc_payout_shard_t *ps, const char *what, const char *why)
+{
+    int64_t            ms;
+    cc_store_shard_t  *sh = ps->db;
+
+    /* from a shard's thread, with the other shards' (cc_retry_t is safe) */
+    ms = cc_retry_later(ps->retry, cc_now_ms());
+
+    cc_log("mysql shard %s: %s: %s; retrying in %lld ms", sh->name, what,
+           why ? why : (sh->conn ? mysql_error(sh->conn) : "not connected"),
+           (long long) ms);
+
+    /* the transaction is gone with the connection: nothing half done */
+    if (sh->conn != NULL) {
+        mysql_close(sh->conn);
+        sh->conn = NULL;
+    }
+
+    return -1;
+}
+
+
+/*
+ * Connects the shards of st that are not, once the backoff says so: the
+ * bulk's store from the loop, the claims' own from their thread.  Every
+ * shard still connected since the last turn: the backoff starts over.
+ */
+void
+cc_payout_shard_connect(cc_store_t *st, cc_retry_t *retry, unsigned *fails,
+    const char *who)
+{
+    size_t   s;
+    int64_t  ms;
+
+    for (s = 0; s < st->nshards; s++) {
+        if (st->shards[s].conn == NULL) {
+            break;
+        }
+    }
+
+    if (s == st->nshards) {
+        cc_retry_ok(retry);
+        return;
+    }
+
+    if (!cc_retry_due(retry, cc_now_ms())) {
+        return;
+    }
+
+    if (cc_store_connect(st) != 0) {
+        ms = cc_retry_later(retry, cc_now_ms());
+
+        /* the first failure in a row, then one line in ten */
+        if ((*fails)++ % 10 == 0) {
+            cc_log("mysql%s: %s; retrying in %lld ms", who, st->err,
+                   (long long) ms);
+        }
+
+        return;
+    }
+
+    if (*fails > 0) {
+        cc_log("mysql%s: every shard connected again", who);
+        *fails = 0;
+    }
+}
+
+
+int
+cc_payout_shard_sql(cc_payout_shard_t *ps, size_t *len, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    CC_ASSERT(*len < ps->sql_max);
+
+    va_start(ap, fmt);
+    n = vsnprintf(ps->sql + *len, ps->sql_max - *len, fmt, ap);
+    va_end(ap);
+
+    if (n < 0 || (size_t) n >= ps->sql_max - *len) {
+        /* sql_max is sized for rows_max ids: not seen, but never written
+           past; the connection goes, so no half statement is run */
+        return cc_payout_shard_fail(ps, "build a statement",
+                                    "longer than its buffer");
+    }
+
+    *len += (size_t) n;
+
+    return 0;
+}
+
+
+int
+cc_payout_shard_end_read(cc_payout_shard_t *ps)
+{
+    if (mysql_rollback(ps->db->conn) != 0) {
+        return cc_payout_shard_fail(ps, "rollback", NULL);
+    }
+
+    return 0;
+}
+
+
+long
+cc_payout_shard_select(cc_payout_t *p, cc_payout_shard_t *ps, size_t len)
+{
+    MYSQL              *db = ps->db->conn;
+    size_t              n;
+    MYSQL_ROW           row;
+    MYSQL_RES          *res;
+    cc_payout_award_t  *a;
+
+    if (mysql_real_query(db, ps->sql, len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        return cc_payout_shard_fail(ps, "read awards", NULL);
+    }
+
+    n = 0;
+
+    while (n < p->rows_max && (row = mysql_fetch_row(res)) != NULL) {
+        a = &ps->rows[n++];
+        snprintf(a->award_id, sizeof(a->award_id), "%s", row[0]);
+        a->uid = strtoull(row[1], NULL, 10);
+        a->amount = strtoull(row[2], NULL, 10);
+        a->state = strcmp(row[3], "credited") == 0 ? CC_PAYOUT_CREDITED
+                                                   : CC_PAYOUT_UNPAID;
+        a->redis = cc_ring_shard(&p->ring, a->uid);
+    }
+
+    mysql_free_result(res);
+
+    return (long) n;
+}
+
+
+/*
+ * Appends "'id','id',..." of the rows in this state (and with ok[] set,
+ * when ok is given) to the lane's statement; the number appended, or -1
+ * (cc_payout_shard_sql's).
+ */
+static long
+cc_payout_shard_ids(cc_payout_shard_t *ps, size_t *len, size_t n,
+    cc_payout_award_e state, const int *ok)
+{
+    long    k;
+    size_t  i;
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (ps->rows[i].state != state || (ok != NULL && !ok[i])) {
+            continue;
+        }
+
+        if (cc_payout_shard_sql(ps, len, "%s'%s'", k ? "," : "",
+                                ps->rows[i].award_id) != 0)
+        {
+            return -1;
+        }
+
+        k++;
+    }
+
+    return k;
+}
+
+
+/* ---- credit --------------------------------------------------------- */
+
+
+/*
+ * The awards of the rows in this state set credited, in the open
+ * transaction: the number of them (none: no statement), or -1 (rolled
+ * back, the connection dropped).
+ */
+static long
+cc_payout_shard_mark(cc_payout_shard_t *ps, size_t n,
+    cc_payout_award_e state, int64_t now)
+{
+    long    k;
+    size_t  len;
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "UPDATE awards SET status = "
+                            "'credited', credited_at = %" PRId64 " WHERE "
+                            "status IN ('pending', 'crediting') AND "
+                            "award_id IN (", now) != 0
+        || (k = cc_payout_shard_ids(ps, &len, n, state, NULL)) < 0
+        || cc_payout_shard_sql(ps, &len, ")") != 0)
+    {
+        return -1;
+    }
+
+    if (k > 0 && mysql_real_query(ps->db->conn, ps->sql, len) != 0) {
+        (void) mysql_rollback(ps->db->conn);
+        return cc_payout_shard_fail(ps, "mark awards credited", NULL);
+    }
+
+    return k;
+}
+
+
+/*
+ * The wallet failed the batch of k (added < 0): when the pool could not
+ * pay it (NO_FUNDS), a break, not an outage: said, counted, rolled back,
+ * left pending (0); else MySQL failed (-1, the connection dropped).
+ */
+static long
+cc_payout_shard_unpaid(cc_payout_shard_t *ps, size_t k, const char *err)
+{
+    size_t               i;
+    MYSQL               *db = ps->db->conn;
+    cc_ledger_credit_t  *c = ps->credits;
+
+    for (i = 0; i < k; i++) {
+        if (c[i].rc == CC_LEDGER_NO_FUNDS) {
+            break;
+        }
+    }
+
+    if (i == k) {
+        (void) mysql_rollback(db);
+        return cc_payout_shard_fail(ps, "credit", err);
+    }
+
+    cc_log("mysql shard %s: NO_FUNDS: %s; %zu awards from %s left "
+           "pending", ps->db->name, err, k, c[0].award_id);
+    ps->stats.no_funds += k;
+    ps->unpaid = 1;
+
+    if (mysql_rollback(db) != 0) {
+        return cc_payout_shard_fail(ps, "rollback", NULL);
+    }
+
+    return 0;
+}
+
+
+/*
+ * What the wallet said of each unpaid row (rows and credits are in the
+ * same order: walk both): DONE and EXISTS to be marked, MISMATCH logged
+ * and left unpaid, ERROR (http: logged there) left unpaid.
+ */
+static void
+cc_payout_shard_tally(cc_payout_shard_t *ps, size_t n, size_t k)
+{
+    size_t              i, j;
+    cc_payout_award_t  *a;
+
+    for (i = 0, j = 0; i < n; i++) {
+        a = &ps->rows[i];
+
+        if (a->state != CC_PAYOUT_UNPAID) {
+            continue;
+        }
+
+        CC_ASSERT(j < k);
+
+        switch (ps->credits[j++].rc) {
+        case CC_LEDGER_DONE:
+            a->state = CC_PAYOUT_CREDITING_NOW;     /* marked below */
+            break;
+
+        case CC_LEDGER_EXISTS:
+            a->state = CC_PAYOUT_CREDITING_NOW;
+            ps->stats.exists++;
+            break;
+
+        case CC_LEDGER_ERROR:               /* wallet http: logged there */
+            ps->unpaid = 1;
+            break;
+
+        default:                            /* CC_LEDGER_MISMATCH */
+            cc_log("award %s: MISMATCH: the ledger holds transfer %s with "
+                   "another amount or wallet; not paid (%" PRIu64
+                   " cents to uid %" PRIu64 " stays pending)",
+                   a->award_id, a->award_id, a->amount, a->uid);
+            ps->stats.mismatch++;
+            ps->unpaid = 1;
+            break;
+        }
+    }
+
+    CC_ASSERT(j == k);
+}
+
+
+/* the unpaid rows as the wallet's credits, in the rows' order */
+static size_t
+cc_payout_shard_batch(cc_payout_shard_t *ps, size_t n)
+{
+    size_t               i, k;
+    cc_ledger_credit_t  *c = ps->credits;
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (ps->rows[i].state == CC_PAYOUT_UNPAID) {
+            c[k].award_id = ps->rows[i].award_id;
+            c[k].uid = ps->rows[i].uid;
+            c[k].amount_cents = ps->rows[i].amount;
+            k++;
+        }
+    }
+
+    return k;
+}
+
+
+/* every credit of the batch paid: DONE or EXISTS */
+static int
+cc_payout_shard_all_paid(const cc_ledger_credit_t *c, size_t k)
+{
+    size_t  i;
+
+    for (i = 0; i < k; i++) {
+        if (c[i].rc != CC_LEDGER_DONE && c[i].rc != CC_LEDGER_EXISTS) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Credits the rows not credited yet, in the shard's open transaction, and
+ * marks them credited in the same one.  The number credited now, or -1
+ * (rolled back).
+ *
+ * When the wallet works wholly in the caller's transaction (the ledger)
+ * the awards are marked first, then credited: the pool's row, which
+ * every credit of the shard updates, is then the last row the
+ * transaction locks, just before its commit, so a claim's credit waits
+ * on a bulk batch for its commit only, not for the UPDATE of its
+ * thousands of awards as well.  Should the ledger refuse some
+ * (MISMATCH), that is rolled back and done again the other way round,
+ * marking only the awards it credited.  (The wallet http commits its
+ * first phase on its own: marked after.)
+ */
+long
+cc_payout_shard_credit(cc_payout_shard_t *ps, size_t n, int claims)
+{
+    int       early;
+    char      err[512];
+    long      added;
+    size_t    i, k;
+    int64_t   now;
+    MYSQL    *db = ps->db->conn;
+
+    now = cc_now_ms();
+    early = cc_wallet_one_txn(ps->wallet);
+
+again:
+
+    k = cc_payout_shard_batch(ps, n);
+
+    if (k == 0) {
+        return 0;
+    }
+
+    if (early && cc_payout_shard_mark(ps, n, CC_PAYOUT_UNPAID, now) < 0) {
+        return -1;
+    }
+
+    /* the campaign's wallet: the ledger, or http two-phase (cc_wallet.h) */
+    added = cc_wallet_credit(ps->wallet, db, ps->credits, k, err,
+                             sizeof(err));
+
+    if (added < 0) {
+        return cc_payout_shard_unpaid(ps, k, err);
+    }
+
+    if (early && !cc_payout_shard_all_paid(ps->credits, k)) {
+        /* some not paid: their marks go, and the others' are redone */
+        if (mysql_rollback(db) != 0) {
+            return cc_payout_shard_fail(ps, "rollback", NULL);
+        }
+
+        early = 0;
+        goto again;
+    }
+
+    cc_payout_shard_tally(ps, n, k);
+
+    if (!early
+        && cc_payout_shard_mark(ps, n, CC_PAYOUT_CREDITING_NOW, now) < 0)
+    {
+        return -1;
+    }
+
+    if (mysql_commit(db) != 0) {
+        return cc_payout_shard_fail(ps, "commit credits", NULL);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ps->rows[i].state == CC_PAYOUT_CREDITING_NOW) {
+            ps->rows[i].state = CC_PAYOUT_CREDITED;
+        }
+    }
+
+    CC_ASSERT((size_t) added <= k);
+
+    ps->stats.credited += added;
+
+    if (claims) {
+        ps->stats.claimed += added;
+    }
+
+    return added;
+}
+
+
+/* ---- notify --------------------------------------------------------- */
+
+
+/*
+ * The credited rows of Redis shard r, told in a pipeline of award_set.lua
+ * calls of up to CC_AWARD_SET_MAX users each (cc_award_set.h): ok[] set
+ * for the rows whose call succeeded.  A Redis shard that is down leaves
+ * its rows to a later round.
+ */
+static void
+cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
+    size_t *rowof, cc_award_set_call_t *call)
+{
+    int                 reload;
+    char                err[256];
+    size_t              i, k, c, sent, calls;
+    redisReply         *reply;
+    redisContext       *ctx;
+    cc_payout_award_t  *a;
+    cc_payout_redis_t  *rs = &ps->redis[r];
+
+    ctx = NULL;
+    sent = 0;
+    calls = 0;
+    reload = 0;
+
+    /* rowof[0..sent): the rows in the calls, in the order sent */
+    for (i = 0; i < n; i++) {
+        a = &ps->rows[i];
+
+        if (a->state == CC_PAYOUT_UNPAID || a->redis != r) {
+            continue;
+        }
+
+        if (ctx == NULL && (ctx = cc_payout_shard_redis(rs)) == NULL) {
+            break;
+        }
+
+        cc_award_set_add(call, a->uid, 1, a->amount, a->award_id);
+        rowof[sent++] = i;
+
+        if (call->n == CC_AWARD_SET_MAX) {
+            if (cc_award_set_append(ctx, rs->sha, call) != 0) {
+                sent -= CC_AWARD_SET_MAX;
+                break;
+            }
+            calls++;
+        }
+    }
+
+    if (call->n > 0) {
+        if (ctx != NULL && cc_award_set_append(ctx, rs->sha, call) == 0) {
+            calls++;
+
+        } else {
+            sent -= call->n;
+            call->n = 0;
+        }
+    }
+
+    /* the replies, a call at a time, in the order the calls went */
+
+    for (c = 0; c < calls; c++) {
+        if (redisGetReply(ctx, (void **) &reply) != REDIS_OK) {
+            cc_payout_shard_redis_down(rs, ctx->errstr);
+            break;
+        }
+
+        if (cc_award_set_reply(reply, &reload, err, sizeof(err)) >= 0) {
+            for (k = c * CC_AWARD_SET_MAX;
+                 k < sent && k < (c + 1) * CC_AWARD_SET_MAX;
+                 k++)
+            {
+                ok[rowof[k]] = 1;
+            }
+
+        } else if (c == 0) {
+            /* NOSCRIPT after a restart, or worse: one line a batch */
+            cc_log("redis %s: %s", rs->addr, err);
+        }
+
+        freeReplyObject(reply);
+    }
+
+    if (reload && rs->ctx != NULL) {
+        /* the script cache was lost (a restart): reconnect, reload */
+        redisFree(rs->ctx);
+        rs->ctx = NULL;
+    }
+}
+
+
+/*
+ * Tells the users' Redis shards that the credited rows are credited
+ * (cc_payout_shard_tell, shard by shard), then notified = 1 for the rows
+ * told, committed.  The number notified, or -1 when MySQL failed.
+ */
+long
+cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
+{
+    int                 *ok;
+    long                 k;
+    size_t               r, len, *rowof;
+    MYSQL               *db = ps->db->conn;
+    cc_award_set_call_t *call;
+
+    ok = calloc(n + 1, sizeof(int));
+    rowof = malloc((n + 1) * sizeof(size_t));
+    call = malloc(sizeof(cc_award_set_call_t));
+
+    if (ok == NULL || rowof == NULL || call == NULL) {
+        cc_log("out of memory");
+        free(ok);
+        free(rowof);
+        free(call);
+        return 0;
+    }
+
+    call->n = 0;
+
+    for (r = 0; r < p->o.nredis; r++) {
+        cc_payout_shard_tell(ps, n, r, ok, rowof, call);
+    }
+
+    free(rowof);
+    free(call);
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "UPDATE awards SET notified = 1 "
+                            "WHERE status = 'credited' AND award_id IN (")
+        != 0
+        || (k = cc_payout_shard_ids(ps, &len, n, CC_PAYOUT_CREDITED, ok)) < 0
+        || cc_payout_shard_sql(ps, &len, ")") != 0)
+    {
+        free(ok);
+        return -1;
+    }
+
+    free(ok);
+
+    if (k == 0) {
+        return 0;
+    }
+
+    if (mysql_real_query(db, ps->sql, len) != 0) {
+        (void) mysql_rollback(db);
+        return cc_payout_shard_fail(ps, "mark awards notified", NULL);
+    }
+
+    if (mysql_commit(db) != 0) {
+        return cc_payout_shard_fail(ps, "commit notices", NULL);
+    }
+
+    ps->stats.notified += k;
+
+    return k;
+}
