@@ -21,6 +21,8 @@ static char *ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_cc_check_window(ngx_conf_t *cf,
     ngx_http_cc_main_conf_t *cmcf);
+static ngx_int_t ngx_http_cc_check_identity(ngx_conf_t *cf,
+    ngx_http_handler_pt handler, ngx_uint_t identity);
 static ngx_int_t ngx_http_cc_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
 
@@ -412,28 +414,18 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_uint_t                 i;
     ngx_http_core_loc_conf_t  *hclcf;
 
+    /* no default: trusting a header nobody strips is a choice to write */
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
-                              NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER);
-
-    /*
-     * A grant acts for the user the location names.  Behind a token that
-     * user is whoever holds one, so a user would grant themselves chances:
-     * grants belong on an internal server whose trusted header is set by
-     * the system that grants.  Refused here, not left to the README.
-     */
+                              NGX_CONF_UNSET_UINT);
 
     hclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (hclcf->handler == ngx_http_cc_grant_handler
-        && conf->identity == NGX_HTTP_CC_IDENTITY_TOKEN)
+    if (ngx_http_cc_check_identity(cf, hclcf->handler, conf->identity)
+        != NGX_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cc_grant\" is refused behind \"cc_identity "
-                           "token\": a user would grant themselves "
-                           "chances; serve it on an internal server with "
-                           "\"cc_identity trusted_header\"");
         return NGX_CONF_ERROR;
     }
+
     ngx_conf_merge_str_value(conf->secret, prev->secret, "");
     ngx_conf_merge_str_value(conf->uid_header, prev->uid_header, "X-CC-Uid");
 
@@ -462,6 +454,58 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The identity is an explicit choice: a location whose handler acts for a
+ * user has a cc_identity in scope, or a client names any user it likes.
+ * A grant acts for the user the location names; behind a token that user
+ * is whoever holds one, so a user would grant themselves chances: grants
+ * belong on an internal server whose trusted header is set by the system
+ * that grants, and only there.
+ */
+static ngx_int_t
+ngx_http_cc_check_identity(ngx_conf_t *cf, ngx_http_handler_pt handler,
+    ngx_uint_t identity)
+{
+    char  *name;
+
+    if (handler == ngx_http_cc_grant_handler) {
+        if (identity == NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER) {
+            return NGX_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           identity == NGX_HTTP_CC_IDENTITY_TOKEN
+                           ? "\"cc_grant\" is refused behind \"cc_identity "
+                             "token\": a user would grant themselves "
+                             "chances; serve it on an internal server with "
+                             "\"cc_identity trusted_header\""
+                           : "\"cc_grant\" requires \"cc_identity "
+                             "trusted_header\" in its location, server or "
+                             "http block, on an internal server whose "
+                             "header the granting system sets");
+        return NGX_ERROR;
+    }
+
+    name = (handler == ngx_http_cc_flip_handler) ? "cc_flip"
+           : (handler == ngx_http_cc_combine_handler) ? "cc_combine"
+           : (handler == ngx_http_cc_eligibility_handler) ? "cc_eligibility"
+           : (handler == ngx_http_cc_award_handler) ? "cc_award"
+           : (handler == ngx_http_cc_claim_handler) ? "cc_claim"
+           : NULL;
+
+    if (name != NULL && identity == NGX_CONF_UNSET_UINT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" requires \"cc_identity\" in its "
+                           "location, server or http block: \"token FILE\" "
+                           "or \"trusted_header NAME\" (no identity is "
+                           "trusted by default)", name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -127,6 +127,81 @@ X-Grant-Uid: 7
 
 
 
+=== TEST 7c-flip: cc_flip with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+"cc_flip" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-combine: cc_combine with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/combine { cc_combine; }
+--- must_die
+--- error_log
+"cc_combine" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-eligibility: cc_eligibility with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/eligibility { cc_eligibility; }
+--- must_die
+--- error_log
+"cc_eligibility" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-award: cc_award with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/award { cc_award; }
+--- must_die
+--- error_log
+"cc_award" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-claim: cc_claim with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/claim { cc_claim; }
+--- must_die
+--- error_log
+"cc_claim" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7d: cc_grant with no cc_identity in scope
+--- http_config on_shard0
+--- config
+    location = /cc/grant { cc_grant; }
+--- must_die
+--- error_log
+"cc_grant" requires "cc_identity trusted_header" in its location, server or http block
+
+
+
+=== TEST 7e: an identity at the http level is in scope of every location
+--- http_config on_shard0
+    cc_identity trusted_header X-CC-Uid;
+--- config
+    location = /cc/grant { cc_grant; }
+--- request
+POST /cc/grant?grant_id=g7e&n=2
+--- more_headers
+X-CC-Uid: 7
+--- response_body: {"chances":2}
+--- no_error_log
+[error]
+
+
+
 === TEST 8: one card kind is no campaign
 --- http_config on_shard0
     cc_cards 100;

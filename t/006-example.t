@@ -29,6 +29,10 @@ like($conf, qr/^load_module \S+ngx_http_cc_module\.so;/m, 'the example loads the
 like($conf, qr/hash \$cc_route_uid consistent;/, 'the edge hashes the uid, consistent');
 like($conf, qr/location = \/cc\/grant\s+\{ cc_grant; \}/, 'grants are served');
 like($conf, qr/allow 127\.0\.0\.1;\s+allow 10\.0\.0\.0\/8;\s+deny all;/, '... to internal addresses only');
+like($conf, qr/proxy_pass http:\/\/cc_app;(?:(?!\}).)*proxy_set_header X-CC-Uid "";/s,
+     'the edge clears any client-sent X-CC-Uid before proxying');
+like($conf, qr/^\s*cc_identity trusted_header X-CC-Uid;\s*location = \/cc\/grant/m,
+     'grants trust the header only where the example says so');
 
 # the install's paths
 $conf =~ s{^load_module \S+;}{load_module $so;}m;

@@ -59,7 +59,8 @@ my ($P, $PT) = ($ENV{TEST_NGINX_SERVER_PORT}, $ENV{TEST_NGINX_SERVER_PORT1});
 my $locations = all_locations('location = /cc/award { cc_award; }',
                               'location = /cc/claim { cc_claim; }');
 # the token server serves no grant: nginx refuses cc_grant behind a token
-my $tlocations = all_locations('location = /cc/grant { return 404; }',
+my $tlocations = all_locations("cc_identity token $dir/secret;",
+                               'location = /cc/grant { return 404; }',
                                'location = /cc/award { cc_award; }',
                                'location = /cc/claim { cc_claim; }');
 my $nginx = start_nginx(<<"CONF");
@@ -73,7 +74,6 @@ $locations
     }
     server {
         listen 127.0.0.1:$PT;
-        cc_identity token $dir/secret;
 $tlocations
     }
 CONF

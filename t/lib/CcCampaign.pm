@@ -39,7 +39,7 @@ sub campaign_nginx {
     my (%opt) = @_;
     return start_nginx(undef, workers => $opt{workers} // 1,
         http_config => on_shards('cc_kafka_brokers $TEST_KAFKA_BROKERS;', $opt{http_config}),
-        config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
+        config => 'cc_identity trusted_header X-CC-Uid; location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
                 . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }');
 }
 

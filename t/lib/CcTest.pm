@@ -536,6 +536,8 @@ my @HANDLERS = qw(flip grant combine eligibility award claim);
 
 sub all_locations {
     my $own = _own_lines(@_);
+    # nginx trusts no identity by default: the tests' header, unless chosen
+    $own = "    cc_identity trusted_header X-CC-Uid;\n$own" unless $own =~ /^\s*cc_identity\b/m;
     # a location the caller's lines hold already is theirs, not added twice
     my @add = grep { $own !~ m{\blocation\s*=\s*/cc/$_\s*\{} } @HANDLERS;
     # a grant is never behind a token (nginx refuses it): its location

@@ -63,7 +63,7 @@ sub token_locations {
     my ($file, @handlers) = @_;
     # no /t/grant: nginx refuses a grant behind a token
     return join ' ', map {
-        ("location = /cc/$_ { cc_$_; }", $_ eq 'grant' ? () : "location = /t/$_ { cc_identity token $file; cc_$_; }")
+        ("location = /cc/$_ { cc_identity trusted_header X-CC-Uid; cc_$_; }", $_ eq 'grant' ? () : "location = /t/$_ { cc_identity token $file; cc_$_; }")
     } @handlers;
 }
 
