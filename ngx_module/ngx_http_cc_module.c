@@ -211,7 +211,7 @@ static ngx_command_t  ngx_http_cc_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_cc_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_cc_add_variables,             /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_cc_create_main_conf,          /* create main configuration */

@@ -263,6 +263,10 @@ void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 
+/* ngx_http_cc_identity.c */
+ngx_int_t ngx_http_cc_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid);
+
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,
     const ngx_http_cc_endpoint_t *ep, uint64_t *uid, ngx_int_t *rc);
