@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
@@ -295,6 +296,7 @@ cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     int            fd, rc;
     size_t         n;
     ssize_t        r;
+    struct stat    st;
     unsigned char  tmp[CC_TOKEN_SECRET_MAX + 3];  /* the max, "\r\n", one */
 
     rc = -1;
@@ -309,6 +311,20 @@ cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
         snprintf(err, errlen, "cannot open secret file \"%s\": %s", path,
                  strerror(errno));
         return -1;
+    }
+
+    /* a secret others may read is no secret: refused, as ssh does */
+    if (fstat(fd, &st) == -1) {
+        snprintf(err, errlen, "cannot stat secret file \"%s\": %s", path,
+                 strerror(errno));
+        goto done;
+    }
+
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(err, errlen, "secret file \"%s\" is open to its group or "
+                 "others (mode %04o): make it 0600 or 0400", path,
+                 (unsigned int) (st.st_mode & 07777));
+        goto done;
     }
 
     /* read one byte past any acceptable file, to tell "too long" */

@@ -51,8 +51,10 @@ cc_token_rc_e cc_token_verify(const unsigned char *secret, size_t slen,
 /*
  * Reads a secret file into buf (cap bytes) and sets *len; one trailing
  * "\n" or "\r\n" is stripped.  Returns 0, or -1 with a message in err
- * when the file is unreadable, shorter than CC_TOKEN_SECRET_MIN or longer
- * than CC_TOKEN_SECRET_MAX bytes, or longer than cap.
+ * when the file is unreadable, open to its group or to others (any of
+ * the mode bits 077: a secret file is 0600 or 0400), shorter than
+ * CC_TOKEN_SECRET_MIN or longer than CC_TOKEN_SECRET_MAX bytes, or longer
+ * than cap.
  */
 int cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     size_t *len, char *err, size_t errlen);

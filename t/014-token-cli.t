@@ -24,6 +24,7 @@ sub secret_file {
     binmode $fh;
     print $fh $data;
     close $fh or die "$path: $!";
+    chmod 0600, $path;
     return $path;
 }
 
@@ -165,6 +166,21 @@ is($rc, 2, 'a missing secret file: exit 2');
 like($err, qr/^cc-token: --secret: cannot open secret file "\Q$dir\E\/missing": No such file/m,
      '... naming --secret and the file');
 is($out, '', '... and no token');
+
+# a secret its group or others may read is refused (0600 or 0400 only)
+my $open = secret_file('open', "$SECRET\n");
+chmod 0644, $open;
+($rc, $out, $err) = run_token('--secret', $open, '--uid', 1);
+is($rc, 2, 'a secret file of mode 0644: exit 2');
+like($err, qr/^cc-token: --secret: secret file "\Q$open\E" is open to its group or others \(mode 0644\): make it 0600 or 0400$/m,
+     '... naming the file and its mode');
+is($out, '', '... and no token');
+chmod 0640, $open;
+($rc, $out, $err) = run_token('--secret', $open, '--uid', 1);
+is($rc, 2, '... 0640 too');
+chmod 0400, $open;
+($rc, $out, $err) = run_token('--secret', $open, '--uid', 1);
+is($rc, 0, '... 0400 is read') or diag $err;
 
 ($rc, $out, $err) = run_token('--secret', $short, '--uid', 1);
 is($rc, 2, 'a 31-byte secret: exit 2');

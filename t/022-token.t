@@ -13,6 +13,8 @@ use CcToken;
 
 $ENV{TEST_NGINX_CC_SECRET} = token_secret_file();
 $ENV{TEST_NGINX_CC_SHORT} = token_secret_file(secret => 'too short');
+$ENV{TEST_NGINX_CC_OPEN} = token_secret_file();
+chmod 0644, $ENV{TEST_NGINX_CC_OPEN};
 
 my $later = time + 3600;
 my $good = sign_token(7, $later);
@@ -239,3 +241,13 @@ Authorization: Bearer $TEST_NGINX_TOKEN_7
 --- must_die
 --- error_log
 at least 32 are needed
+
+
+
+=== TEST 14a: a secret file its group or others may read stops nginx -t
+--- http_config on_shard0
+--- config all_locations
+    cc_identity token $TEST_NGINX_CC_OPEN;
+--- must_die
+--- error_log
+is open to its group or others (mode 0644): make it 0600 or 0400

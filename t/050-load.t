@@ -234,7 +234,7 @@ is(wait_worker($w, 10), 0, '--help: exit 0');
 like(worker_stdout($w), qr/^usage: cc-load PHASE.*--retry-pct/s, '... the usage');
 
 # a forged identity: every flip refused, nothing drawn, said in the stats
-{ open my $h, '>', "$dir/other" or die $!; print $h "another-secret-of-at-least-32-bytes-!!\n"; close $h }
+{ open my $h, '>', "$dir/other" or die $!; print $h "another-secret-of-at-least-32-bytes-!!\n"; close $h; chmod 0600, "$dir/other" }
 ($rc, $sec, $t) = cc_load('flip', '--url', $url, '--users', 5, '--secret', "$dir/other", '--quiet');
 is($t->{endpoints}{flip}{401}, 5, 'tokens of another secret: 5 answers 401');
 is($t->{flip}{draws}, 0, '... no draw');

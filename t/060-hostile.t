@@ -40,7 +40,7 @@ my $secret = 'a-hostile-campaign-secret-0123456789abcdef';
 sub spew { open my $h, '>', $_[0] or die "$_[0]: $!"; print $h $_[1]; close $h }
 sub slurp { open my $h, '<', $_[0] or die "$_[0]: $!"; local $/; <$h> }
 spew("$dir/secret", "$secret\n");
-chmod 0644, "$dir/secret";
+chmod 0600, "$dir/secret";
 
 sub token {
     my ($uid, $exp) = @_;

@@ -112,7 +112,7 @@ is_deeply(mysql_query("SELECT kind FROM ledger_transfers WHERE award_id = 'h3:20
           'its pending transfer keeps the money reserved, nothing posted');
 
 my $other = wallet_dir() . '/other.secret';
-{ open my $f, '>', $other or die; print $f 'z' x 40; close $f }
+{ open my $f, '>', $other or die; print $f 'z' x 40; close $f; chmod 0600, $other }
 my %a4 = map { ($_ => 80) } 3001 .. 3005;
 seed_awards('h4', \%a4);
 my $alert4 = wallet_dir() . '/alert-h4.json';

@@ -6,8 +6,9 @@ package CcToken;
 # "cc_identity token FILE" reads.
 #
 #   token_secret_file(secret => $SECRET, dir => new temp dir, name => 'secret')
-#                      writes "SECRET\n" to dir/name, readable by nginx's
-#                      workers (file 0644, a new dir 0755); returns the path
+#                      writes "SECRET\n" to dir/name, mode 0600 (a secret
+#                      open to group or others is refused; nginx reads it
+#                      as root, before the workers start); returns the path
 #   sign_token($uid, $exp, $secret = $SECRET)   the token, signed as given
 #   bearer($uid, $exp = now + 1h, $secret = $SECRET)
 #                      { Authorization => "Bearer TOKEN" }, for http_request
@@ -45,7 +46,7 @@ sub token_secret_file {
     open my $h, '>', $file or croak "cannot write $file: $!";
     print $h ($o{secret} // $SECRET) . "\n";
     close $h or croak "cannot write $file: $!";
-    chmod 0644, $file;
+    chmod 0600, $file;
     return $file;
 }
 

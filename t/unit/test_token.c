@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cc_token.h"
 
@@ -611,6 +612,47 @@ START_TEST(test_secret_parse)
 END_TEST
 
 
+/*
+ * A secret file open to its group or to others is refused, whatever it
+ * holds: 0600 and 0400 are read, any of the bits 077 is not.
+ */
+START_TEST(test_load_secret_mode)
+{
+    char           data[40], err[256], path[64];
+    size_t         len, i;
+    unsigned char  buf[CC_TOKEN_SECRET_MAX];
+
+    static const mode_t  bad[] = { 0644, 0640, 0604, 0620, 0602, 0610, 0601,
+                                   0666, 0444, 0660 };
+
+    memset(data, 'k', sizeof(data));
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        temp_file(path, sizeof(path), data, sizeof(data));
+        ck_assert_int_eq(chmod(path, bad[i]), 0);
+        len = 12345;
+        ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len,
+                                              err, sizeof(err)), -1);
+        ck_assert_uint_eq(len, 12345);
+        ck_assert_msg(strstr(err, "open to its group or others")
+                      && strstr(err, path) && strstr(err, "0600"),
+                      "mode %04o: %s", (unsigned int) bad[i], err);
+        unlink(path);
+    }
+
+    temp_file(path, sizeof(path), data, sizeof(data));
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
+                                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, sizeof(data));
+    ck_assert_int_eq(chmod(path, 0400), 0);
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
+                                          sizeof(err)), 0);
+    unlink(path);
+}
+END_TEST
+
+
 START_TEST(test_load_secret_rejects)
 {
     char           data[CC_TOKEN_SECRET_MAX + 8], err[256], path[64];
@@ -628,9 +670,12 @@ START_TEST(test_load_secret_rejects)
     ck_assert_msg(strstr(err, "cannot open") && strstr(err, path)
                   && strstr(err, "No such file"), "%s", err);
 
-    /* a directory */
-    ck_assert_int_eq(cc_token_load_secret("/tmp", buf, sizeof(buf), &len, err,
+    /* a directory (0700: its mode is not what is wrong) */
+    snprintf(path, sizeof(path), "/tmp/cc_token_dir_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(path));
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
                                           sizeof(err)), -1);
+    rmdir(path);
     ck_assert_msg(strstr(err, "cannot read"), "%s", err);
 
     /* too short: empty, 31, 31 and a newline, a newline alone */
@@ -715,6 +760,7 @@ main(void)
     tc = tcase_create("secret");
     tcase_add_test(tc, test_load_secret);
     tcase_add_test(tc, test_load_secret_rejects);
+    tcase_add_test(tc, test_load_secret_mode);
     tcase_add_test(tc, test_secret_parse);
     suite_add_tcase(s, tc);
 
