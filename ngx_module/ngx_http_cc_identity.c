@@ -73,8 +73,9 @@ ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid)
         tok.data = auth->value.data + sizeof("Bearer ") - 1;
         tok.len = auth->value.len - (sizeof("Bearer ") - 1);
 
-        if (cc_token_verify(clcf->secret.data, clcf->secret.len,
-                            (const char *) tok.data, tok.len, ngx_time(), uid)
+        if (cc_token_verify(clcf->keys->elts, clcf->keys->nelts,
+                            (const char *) tok.data, tok.len, ngx_time(),
+                            clcf->max_ttl, uid)
             != CC_TOKEN_OK)
         {
             return NGX_HTTP_UNAUTHORIZED;

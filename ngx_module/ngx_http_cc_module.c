@@ -32,6 +32,11 @@ static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cc_token_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_token_key_add(ngx_conf_t *cf,
+    ngx_http_cc_loc_conf_t *clcf, ngx_str_t *kid, ngx_str_t *file);
+static char *ngx_http_cc_check_sec(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -54,6 +59,11 @@ static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_bounds = {
 
 static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_wait_bounds = {
     ngx_http_cc_check_msec, 0, 60000, "must be between 0 and 60s"
+};
+
+/* cc_token_max_ttl: a minute to a year, as ngx_http_cc_check_sec() says */
+static ngx_http_cc_msec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
+    ngx_http_cc_check_sec, 60, 31536000, "must be between 1m and 365d"
 };
 
 
@@ -151,11 +161,25 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NULL },
 
     { ngx_string("cc_identity"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_cc_identity,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("cc_token_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_token_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_token_max_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cc_loc_conf_t, max_ttl),
+      &ngx_http_cc_token_max_ttl_bounds },
 
     { ngx_string("cc_flip"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -398,6 +422,8 @@ ngx_http_cc_create_loc_conf(ngx_conf_t *cf)
 
     clcf->identity = NGX_CONF_UNSET_UINT;
     clcf->uid_var_index = NGX_CONF_UNSET;
+    clcf->keys = NGX_CONF_UNSET_PTR;
+    clcf->max_ttl = NGX_CONF_UNSET;
 
     return clcf;
 }
@@ -426,7 +452,18 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
+    /* the keys of one level replace the outer level's, as nginx's arrays */
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_sec_value(conf->max_ttl, prev->max_ttl, CC_TOKEN_MAX_TTL);
+
+    if (conf->identity == NGX_HTTP_CC_IDENTITY_TOKEN && conf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cc_identity token\" has no key: give it a "
+                           "FILE, or \"cc_token_key KID FILE\" at the same "
+                           "level");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_str_value(conf->uid_header, prev->uid_header, "X-CC-Uid");
 
     if (conf->uid_var_index != NGX_CONF_UNSET) {
@@ -665,18 +702,17 @@ ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * cc_identity trusted_header NAME: the uid is the header NAME, set by a
  * gateway in front that authenticated the user (and strips it from
- * clients).  cc_identity token FILE: the uid comes from a signed token in
- * "Authorization: Bearer", verified with the secret in FILE (cc_token.h).
+ * clients).  cc_identity token [FILE]: the uid comes from a signed token
+ * in "Authorization: Bearer" (cc_token.h), verified with the secret in
+ * FILE, the key of id "0", and with the keys of cc_token_key.
  */
 static char *
 ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cc_loc_conf_t *clcf = conf;
 
-    u_char       ch, *buf;
-    char         err[256];
-    size_t       len;
-    ngx_str_t   *value, path;
+    u_char       ch;
+    ngx_str_t   *value, kid;
     ngx_uint_t   i;
 
     if (clcf->identity != NGX_CONF_UNSET_UINT) {
@@ -686,30 +722,15 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "token") == 0) {
-        path = value[2];
-
-        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        buf = ngx_pnalloc(cf->pool, CC_TOKEN_SECRET_MAX);
-        if (buf == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (cc_token_load_secret((char *) path.data, buf, CC_TOKEN_SECRET_MAX,
-                                 &len, err, sizeof(err))
-            != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
-            return NGX_CONF_ERROR;
-        }
-
         clcf->identity = NGX_HTTP_CC_IDENTITY_TOKEN;
-        clcf->secret.data = buf;
-        clcf->secret.len = len;
 
-        return NGX_CONF_OK;
+        if (cf->args->nelts == 2) {
+            return NGX_CONF_OK;         /* the keys are cc_token_key's */
+        }
+
+        ngx_str_set(&kid, CC_TOKEN_KID_DEFAULT);
+
+        return ngx_http_cc_token_key_add(cf, clcf, &kid, &value[2]);
     }
 
     if (ngx_strcmp(value[1].data, "trusted_header") != 0) {
@@ -717,6 +738,13 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "invalid identity mode \"%V\", "
                            "expected \"trusted_header\" or \"token\"",
                            &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts != 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cc_identity trusted_header\" needs the "
+                           "header's name");
         return NGX_CONF_ERROR;
     }
 
@@ -734,6 +762,92 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->identity = NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER;
     clcf->uid_header = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/* cc_token_key KID FILE: one more key a token may name, for rotations */
+static char *
+ngx_http_cc_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    return ngx_http_cc_token_key_add(cf, conf, &value[1], &value[2]);
+}
+
+
+static char *
+ngx_http_cc_token_key_add(ngx_conf_t *cf, ngx_http_cc_loc_conf_t *clcf,
+    ngx_str_t *kid, ngx_str_t *file)
+{
+    char             err[256];
+    u_char          *buf;
+    size_t           len;
+    ngx_str_t        path;
+    ngx_uint_t       i;
+    cc_token_key_t  *key;
+
+    if (!cc_token_kid_valid((char *) kid->data, kid->len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid token key id \"%V\", expected 1 to %d "
+                           "of A-Z, a-z, 0-9, \"-\" and \"_\"", kid,
+                           CC_TOKEN_KID_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->keys == NGX_CONF_UNSET_PTR) {
+        clcf->keys = ngx_array_create(cf->pool, 2, sizeof(cc_token_key_t));
+        if (clcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    key = clcf->keys->elts;
+
+    for (i = 0; i < clcf->keys->nelts; i++) {
+        if (key[i].kid_len == kid->len
+            && ngx_strncmp(key[i].kid, kid->data, kid->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate token key id \"%V\"%s", kid,
+                               kid->len == 1 && kid->data[0] == '0'
+                               ? " (\"cc_identity token FILE\" is key \"0\")"
+                               : "");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    path = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->pool, CC_TOKEN_SECRET_MAX);
+    if (buf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cc_token_load_secret((char *) path.data, buf, CC_TOKEN_SECRET_MAX,
+                             &len, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    key = ngx_array_push(clcf->keys);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    key->kid = (char *) kid->data;      /* the conf's, for the cycle */
+    key->kid_len = kid->len;
+    key->secret = buf;
+    key->slen = len;
 
     return NGX_CONF_OK;
 }
@@ -812,6 +926,20 @@ ngx_http_cc_check_msec(ngx_conf_t *cf, void *post, void *data)
     ngx_msec_t                 *ms = data;
 
     if (*ms < bounds->low || *ms > bounds->high) {
+        return bounds->error;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_check_sec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_cc_msec_bounds_t  *bounds = post;
+    time_t                     *sec = data;
+
+    if (*sec < (time_t) bounds->low || *sec > (time_t) bounds->high) {
         return bounds->error;
     }
 

@@ -176,7 +176,10 @@ typedef struct {
     ngx_uint_t                identity;
     ngx_str_t                 uid_header;
     ngx_int_t                 uid_var_index;
-    ngx_str_t                 secret;        /* token mode: HMAC key */
+
+    /* token identity: the verifying keys by id, the longest lifetime */
+    ngx_array_t              *keys;          /* cc_token_key_t */
+    time_t                    max_ttl;
 } ngx_http_cc_loc_conf_t;
 
 

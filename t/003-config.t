@@ -202,6 +202,144 @@ X-CC-Uid: 7
 
 
 
+=== TEST 13a: "cc_identity token" with no key
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+"cc_identity token" has no key: give it a FILE, or "cc_token_key KID FILE" at the same level
+
+
+
+=== TEST 13b: a key id with a dot
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key a.b $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+invalid token key id "a.b", expected 1 to 16 of A-Z, a-z, 0-9, "-" and "_"
+
+
+
+=== TEST 13c: a key id of 17 characters
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key 0123456789abcdefg $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+invalid token key id "0123456789abcdefg"
+
+
+
+=== TEST 13d: the same key id twice
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key k1 $TEST_NGINX_CC_SECRET;
+    cc_token_key k1 $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+duplicate token key id "k1"
+
+
+
+=== TEST 13e: key id "0" beside "cc_identity token FILE"
+--- http_config on_shard0
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    cc_token_key 0 $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+duplicate token key id "0" ("cc_identity token FILE" is key "0")
+
+
+
+=== TEST 13f: a key file that is missing
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key k1 /nonexistent/cc-key;
+--- must_die
+--- error_log
+cannot open secret file "/nonexistent/cc-key"
+
+
+
+=== TEST 13g: cc_token_key with one argument
+--- http_config on_shard0
+--- config
+    cc_token_key k1;
+--- must_die
+--- error_log
+invalid number of arguments in "cc_token_key" directive
+
+
+
+=== TEST 13h: cc_token_max_ttl of 0
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 0;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive must be between 1m and 365d
+
+
+
+=== TEST 13i: cc_token_max_ttl of 30s
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 30s;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive must be between 1m and 365d
+
+
+
+=== TEST 13j: cc_token_max_ttl over a year
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 366d;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive must be between 1m and 365d
+
+
+
+=== TEST 13k: cc_token_max_ttl not a time
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl soon;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive invalid value
+
+
+
+=== TEST 13l: cc_token_max_ttl twice
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 1h;
+    cc_token_max_ttl 2h;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive is duplicate
+
+
+
+=== TEST 13m: cc_identity trusted_header with no name
+--- http_config on_shard0
+--- config
+    cc_identity trusted_header;
+--- must_die
+--- error_log
+"cc_identity trusted_header" needs the header's name
+
+
+
 === TEST 8: one card kind is no campaign
 --- http_config on_shard0
     cc_cards 100;
