@@ -2,17 +2,47 @@
  * ngx_http_cc_identity: who the caller is, from the identity the location
  * trusts (cc_identity): a signed token, or a header a gateway sets.  The
  * handlers ask here, and so does $cc_uid, the verified uid, for the
- * limits and logs of the tier that verifies it.
+ * limits and logs of the tier that verifies it.  Each 401 a handler
+ * answers is counted by its reason and logged, at most once a second a
+ * worker.
  */
 
 
 #include "ngx_http_cc_module.h"
 
 
+/* the reasons of a 401: cc_token_rc_e's, and no bearer token at all */
+#define NGX_HTTP_CC_UNAUTH_MISSING  (CC_TOKEN_TOO_LONG_LIVED + 1)
+
+
 static ngx_uint_t ngx_http_cc_header_count(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_int_t ngx_http_cc_uid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static struct {
+    ngx_uint_t   metric;
+    char        *name;
+} ngx_http_cc_unauth[] = {
+    [CC_TOKEN_OK] = { NGX_HTTP_CC_METRIC_NONE, "ok" },
+    [CC_TOKEN_MALFORMED] =
+        { NGX_HTTP_CC_METRIC_UNAUTH_MALFORMED, "malformed" },
+    [CC_TOKEN_UNKNOWN_KEY] =
+        { NGX_HTTP_CC_METRIC_UNAUTH_UNKNOWN_KEY, "unknown_key" },
+    [CC_TOKEN_BAD_SIGNATURE] =
+        { NGX_HTTP_CC_METRIC_UNAUTH_BAD_SIGNATURE, "bad_signature" },
+    [CC_TOKEN_EXPIRED] = { NGX_HTTP_CC_METRIC_UNAUTH_EXPIRED, "expired" },
+    [CC_TOKEN_TOO_LONG_LIVED] =
+        { NGX_HTTP_CC_METRIC_UNAUTH_TOO_LONG_LIVED, "too_long_lived" },
+    [NGX_HTTP_CC_UNAUTH_MISSING] =
+        { NGX_HTTP_CC_METRIC_UNAUTH_MISSING, "missing" },
+};
+
+
+/* the log's rate limit: this worker's last line, and the 401s since */
+static time_t      ngx_http_cc_unauth_logged;
+static ngx_uint_t  ngx_http_cc_unauth_quiet;
 
 
 static ngx_http_variable_t  ngx_http_cc_vars[] = {
@@ -47,9 +77,11 @@ ngx_http_cc_add_variables(ngx_conf_t *cf)
  * NGX_DECLINED (no valid uid: 400) or NGX_HTTP_UNAUTHORIZED (401).
  */
 ngx_int_t
-ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid)
+ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid,
+    ngx_uint_t *reason)
 {
     ngx_str_t                  tok;
+    cc_token_rc_e              rc;
     ngx_table_elt_t           *auth;
     ngx_http_cc_loc_conf_t    *clcf;
     ngx_http_variable_value_t *v;
@@ -67,17 +99,19 @@ ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid)
             || ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
                                sizeof("Bearer ") - 1) != 0)
         {
+            *reason = NGX_HTTP_CC_UNAUTH_MISSING;
             return NGX_HTTP_UNAUTHORIZED;
         }
 
         tok.data = auth->value.data + sizeof("Bearer ") - 1;
         tok.len = auth->value.len - (sizeof("Bearer ") - 1);
 
-        if (cc_token_verify(clcf->keys->elts, clcf->keys->nelts,
-                            (const char *) tok.data, tok.len, ngx_time(),
-                            clcf->max_ttl, uid)
-            != CC_TOKEN_OK)
-        {
+        rc = cc_token_verify(clcf->keys->elts, clcf->keys->nelts,
+                             (const char *) tok.data, tok.len, ngx_time(),
+                             clcf->max_ttl, uid);
+
+        if (rc != CC_TOKEN_OK) {
+            *reason = rc;
             return NGX_HTTP_UNAUTHORIZED;
         }
 
@@ -99,6 +133,35 @@ ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A handler's 401: counted by its reason, and logged at most once a
+ * second a worker (a flood of forged tokens must not flood the log),
+ * saying how many went unlogged since.
+ */
+void
+ngx_http_cc_identity_refused(ngx_http_request_t *r, ngx_uint_t reason)
+{
+    if (reason == CC_TOKEN_OK || reason > NGX_HTTP_CC_UNAUTH_MISSING) {
+        return;
+    }
+
+    ngx_http_cc_metric_inc(ngx_http_cc_unauth[reason].metric);
+
+    if (ngx_http_cc_unauth_logged == ngx_time()) {
+        ngx_http_cc_unauth_quiet++;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "cc: unauthorized, %s token (%ui more 401s not logged "
+                  "before this one)", ngx_http_cc_unauth[reason].name,
+                  ngx_http_cc_unauth_quiet);
+
+    ngx_http_cc_unauth_logged = ngx_time();
+    ngx_http_cc_unauth_quiet = 0;
 }
 
 
@@ -163,10 +226,11 @@ static ngx_int_t
 ngx_http_cc_uid_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    u_char    *p;
-    uint64_t   uid;
+    u_char      *p;
+    uint64_t     uid;
+    ngx_uint_t   reason;
 
-    if (ngx_http_cc_identity_uid(r, &uid) != NGX_OK) {
+    if (ngx_http_cc_identity_uid(r, &uid, &reason) != NGX_OK) {
         v->not_found = 1;
         return NGX_OK;
     }

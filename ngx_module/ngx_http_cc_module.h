@@ -77,6 +77,15 @@ typedef enum {
     NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
     NGX_HTTP_CC_METRIC_KAFKA_FAILED,
     NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL,
+
+    /* the 401s by reason (ngx_http_cc_identity.c) */
+    NGX_HTTP_CC_METRIC_UNAUTH_MISSING,
+    NGX_HTTP_CC_METRIC_UNAUTH_MALFORMED,
+    NGX_HTTP_CC_METRIC_UNAUTH_BAD_SIGNATURE,
+    NGX_HTTP_CC_METRIC_UNAUTH_EXPIRED,
+    NGX_HTTP_CC_METRIC_UNAUTH_TOO_LONG_LIVED,
+    NGX_HTTP_CC_METRIC_UNAUTH_UNKNOWN_KEY,
+
     NGX_HTTP_CC_METRICS
 } ngx_http_cc_metric_e;
 
@@ -268,7 +277,9 @@ void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
 
 /* ngx_http_cc_identity.c */
 ngx_int_t ngx_http_cc_add_variables(ngx_conf_t *cf);
-ngx_int_t ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid);
+ngx_int_t ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid,
+    ngx_uint_t *reason);
+void ngx_http_cc_identity_refused(ngx_http_request_t *r, ngx_uint_t reason);
 
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,

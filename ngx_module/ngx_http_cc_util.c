@@ -60,6 +60,8 @@ ngx_int_t
 ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
     uint64_t *uid, ngx_int_t *rc)
 {
+    ngx_uint_t  reason;
+
     if (r->method != ep->method) {
         *rc = ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_METHOD, NULL, 0);
         return NGX_DONE;
@@ -71,9 +73,13 @@ ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
         return NGX_DONE;
     }
 
-    *rc = ngx_http_cc_identity_uid(r, uid);
+    *rc = ngx_http_cc_identity_uid(r, uid, &reason);
 
     if (*rc != NGX_OK) {
+        if (*rc == NGX_HTTP_UNAUTHORIZED) {
+            ngx_http_cc_identity_refused(r, reason);
+        }
+
         *rc = ngx_http_cc_answer(r, ep,
                                  *rc == NGX_HTTP_UNAUTHORIZED
                                  ? NGX_HTTP_CC_OUTCOME_UNAUTHORIZED
