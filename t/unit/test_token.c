@@ -170,7 +170,8 @@ START_TEST(test_sign_rejects)
                                    LATER, out, sizeof(out)), -1);
     ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, "0", 7,
                                    LATER, out, sizeof(out)), (int) len);
-    ck_assert_int_eq(cc_token_sign(NULL, 32, "0", 7, LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign(NULL, 32, "0", 7, LATER, out,
+                                   sizeof(out)), -1);
 
     memset(big, 'k', sizeof(big));
     ck_assert_int_eq(cc_token_sign((unsigned char *) big, CC_TOKEN_SECRET_MAX,

@@ -45,7 +45,8 @@ static void
 cc_tok_usage(FILE *out)
 {
     fprintf(out,
-"usage: cc-token --secret FILE [--kid KID] --uid UID [--ttl SEC | --exp UNIXTIME]\n"
+"usage: cc-token --secret FILE [--kid KID] --uid UID\n"
+"                [--ttl SEC | --exp UNIXTIME]\n"
 "       cc-token --secret FILE [--kid KID] [--max-ttl SEC] --verify TOKEN\n"
 "\n"
 "Mints a signed user token \"<uid>.<exp>.<kid>.<sig>\" (sig: base64url of\n"
