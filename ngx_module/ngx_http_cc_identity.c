@@ -74,7 +74,9 @@ ngx_http_cc_add_variables(ngx_conf_t *cf)
 
 /*
  * The caller's uid, from the identity the location trusts: NGX_OK, or
- * NGX_DECLINED (no valid uid: 400) or NGX_HTTP_UNAUTHORIZED (401).
+ * NGX_DECLINED (no valid uid, or no cc_identity in scope: 400), or
+ * NGX_HTTP_UNAUTHORIZED (401) with its reason in *reason, for
+ * ngx_http_cc_identity_refused().
  */
 ngx_int_t
 ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid,

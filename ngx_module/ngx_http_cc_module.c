@@ -61,8 +61,16 @@ static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_wait_bounds = {
     ngx_http_cc_check_msec, 0, 60000, "must be between 0 and 60s"
 };
 
-/* cc_token_max_ttl: a minute to a year, as ngx_http_cc_check_sec() says */
-static ngx_http_cc_msec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
+/* the bounds of a directive in seconds, checked by ngx_http_cc_check_sec() */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    time_t                    low;
+    time_t                    high;
+    char                     *error;
+} ngx_http_cc_sec_bounds_t;
+
+
+static ngx_http_cc_sec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
     ngx_http_cc_check_sec, 60, 31536000, "must be between 1m and 365d"
 };
 
@@ -458,9 +466,8 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->identity == NGX_HTTP_CC_IDENTITY_TOKEN && conf->keys == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cc_identity token\" has no key: give it a "
-                           "FILE, or \"cc_token_key KID FILE\" at the same "
-                           "level");
+                           "\"cc_identity token\" has no key in scope: give "
+                           "it a FILE, or \"cc_token_key KID FILE\"");
         return NGX_CONF_ERROR;
     }
 
@@ -936,10 +943,10 @@ ngx_http_cc_check_msec(ngx_conf_t *cf, void *post, void *data)
 static char *
 ngx_http_cc_check_sec(ngx_conf_t *cf, void *post, void *data)
 {
-    ngx_http_cc_msec_bounds_t  *bounds = post;
-    time_t                     *sec = data;
+    ngx_http_cc_sec_bounds_t  *bounds = post;
+    time_t                    *sec = data;
 
-    if (*sec < (time_t) bounds->low || *sec > (time_t) bounds->high) {
+    if (*sec < bounds->low || *sec > bounds->high) {
         return bounds->error;
     }
 

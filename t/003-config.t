@@ -209,7 +209,7 @@ X-CC-Uid: 7
     location = /cc/flip { cc_flip; }
 --- must_die
 --- error_log
-"cc_identity token" has no key: give it a FILE, or "cc_token_key KID FILE" at the same level
+"cc_identity token" has no key in scope: give it a FILE, or "cc_token_key KID FILE"
 
 
 
