@@ -450,7 +450,8 @@ conf_edge() {
            h || e' "$top/nginx.conf.example" |
           sed -e "s/127\.0\.0\.1:8080\b/127.0.0.1:$EDGE/" \
               -e "s/127\.0\.0\.1:8081\b/127.0.0.1:$APP1/" \
-              -e "s/127\.0\.0\.1:8082\b/127.0.0.1:$APP2/"
+              -e "s/127\.0\.0\.1:8082\b/127.0.0.1:$APP2/" \
+              -e "s/^\( *\)limit_req zone=cc_per_addr_req .*/\1# per-address limit off: every client is 127.0.0.1/"
       echo "}"
     } > "$run/edge.conf"
     local want

@@ -154,6 +154,7 @@ http {
     cc_claim_wait 1s;
     server {
         listen 127.0.0.1:$http reuseport;
+        cc_identity trusted_header X-CC-Uid;
         location = /cc/claim { cc_claim; }
         location = /cc/award { cc_award; }
     }

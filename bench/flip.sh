@@ -65,6 +65,7 @@ http {
     cc_redis_timeout 1s;
     server {
         listen 127.0.0.1:$CC_PORT reuseport;
+        cc_identity trusted_header X-CC-Uid;
         location = /cc/flip { cc_flip; }
     }
     server {

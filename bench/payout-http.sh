@@ -70,6 +70,7 @@ shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
 build/workers/cc-ingest --init-shards $shards 2>/dev/null
 
 head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
+chmod 600 "$out/wallet.secret"
 build/workers/cc-wallet-sim --listen "127.0.0.1:$wport" \
     --secret-file "$out/wallet.secret" --statement "$out/statement.csv" \
     > "$out/sim.out" 2> "$out/sim.err" &

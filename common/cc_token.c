@@ -1,5 +1,5 @@
 /*
- * cc_token: signed user tokens, "<uid>.<exp>.<sig>".
+ * cc_token: signed user tokens, "<uid>.<exp>.<kid>.<sig>".
  */
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
@@ -19,13 +20,21 @@
 #define CC_TOKEN_MAC_LEN     32    /* SHA-256 */
 #define CC_TOKEN_EXP_DIGITS  11
 #define CC_TOKEN_PAYLOAD_MAX (CC_UID_MAX_DIGITS + 1 + CC_TOKEN_EXP_DIGITS)
+/* what is signed: "cc1|<kid>|<uid>.<exp>" */
+#define CC_TOKEN_SIGNED_MAX  (sizeof(CC_TOKEN_DOMAIN) + CC_TOKEN_KID_MAX + 1 \
+                              + CC_TOKEN_PAYLOAD_MAX)
 
 
-/* a token taken apart; the payload is "<uid>.<exp>", sig its signature */
+/*
+ * a token taken apart: the payload is "<uid>.<exp>", its first
+ * payload_len bytes; kid the key id, sig its signature
+ */
 typedef struct {
     uint64_t     uid;
     int64_t      exp;
     size_t       payload_len;
+    const char  *kid;
+    size_t       kid_len;
     const char  *sig;
 } cc_token_parts_t;
 
@@ -38,15 +47,35 @@ cc_token_b64url_char(unsigned char ch)
 }
 
 
+int
+cc_token_kid_valid(const char *kid, size_t len)
+{
+    size_t  i;
+
+    if (kid == NULL || len == 0 || len > CC_TOKEN_KID_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!cc_token_b64url_char((unsigned char) kid[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /*
- * The shape: bounded, exactly two dots, only digits before the second and
- * only base64url after it, canonical decimals, a 43-character signature.
- * Anything else (NUL, spaces, non-ASCII, '=', '+', '/') is malformed.
+ * The shape: bounded, exactly three dots, only digits before the second,
+ * a key id between the second and the third, only base64url after it,
+ * canonical decimals, a 43-character signature.  Anything else (NUL,
+ * spaces, non-ASCII, '=', '+', '/') is malformed.
  */
 static int
 cc_token_parse(const char *tok, size_t len, cc_token_parts_t *t)
 {
-    size_t          i, n, dot[2], elen;
+    size_t          i, n, dot[3], elen;
     int64_t         exp;
     const char     *e;
     unsigned char   ch;
@@ -61,7 +90,7 @@ cc_token_parse(const char *tok, size_t len, cc_token_parts_t *t)
         ch = (unsigned char) tok[i];
 
         if (ch == '.') {
-            if (n == 2) {
+            if (n == 3) {
                 return -1;
             }
 
@@ -74,7 +103,7 @@ cc_token_parse(const char *tok, size_t len, cc_token_parts_t *t)
         }
     }
 
-    if (n != 2 || len - dot[1] - 1 != CC_TOKEN_SIG_LEN) {
+    if (n != 3 || len - dot[2] - 1 != CC_TOKEN_SIG_LEN) {
         return -1;
     }
 
@@ -99,33 +128,54 @@ cc_token_parse(const char *tok, size_t len, cc_token_parts_t *t)
         return -1;
     }
 
+    t->kid = tok + dot[1] + 1;
+    t->kid_len = dot[2] - dot[1] - 1;
+
+    if (!cc_token_kid_valid(t->kid, t->kid_len)) {
+        return -1;
+    }
+
     t->exp = exp;
     t->payload_len = dot[1];
-    t->sig = tok + dot[1] + 1;
+    t->sig = tok + dot[2] + 1;
 
     return 0;
 }
 
 
 /*
- * sig = base64url(HMAC-SHA256(secret, payload)) without padding: 43
- * characters and a NUL.  0, or -1 when libcrypto fails.
+ * sig = base64url(HMAC-SHA256(secret, "cc1|<kid>|<payload>")) without
+ * padding: 43 characters and a NUL.  0, or -1 when libcrypto fails.
  */
 static int
-cc_token_mac(const unsigned char *secret, size_t slen, const char *payload,
-    size_t plen, char *sig)
+cc_token_mac(const unsigned char *secret, size_t slen, const char *kid,
+    size_t kid_len, const char *payload, size_t plen, char *sig)
 {
     int             rc;
-    size_t          i;
+    size_t          i, n;
     unsigned int    mlen;
     unsigned char   mac[EVP_MAX_MD_SIZE];
     unsigned char   b64[4 * ((CC_TOKEN_MAC_LEN + 2) / 3) + 1];
+    char            msg[CC_TOKEN_SIGNED_MAX];
 
     rc = -1;
     mlen = 0;
 
-    if (HMAC(EVP_sha256(), secret, (int) slen, (const unsigned char *) payload,
-             plen, mac, &mlen)
+    if (kid_len > CC_TOKEN_KID_MAX || plen > CC_TOKEN_PAYLOAD_MAX) {
+        return -1;
+    }
+
+    n = sizeof(CC_TOKEN_DOMAIN) - 1;
+    memcpy(msg, CC_TOKEN_DOMAIN, n);
+    msg[n++] = '|';
+    memcpy(msg + n, kid, kid_len);
+    n += kid_len;
+    msg[n++] = '|';
+    memcpy(msg + n, payload, plen);
+    n += plen;
+
+    if (HMAC(EVP_sha256(), secret, (int) slen, (const unsigned char *) msg,
+             n, mac, &mlen)
         == NULL || mlen != CC_TOKEN_MAC_LEN)
     {
         goto done;
@@ -170,17 +220,23 @@ cc_token_secret_ok(const unsigned char *secret, size_t slen)
 
 
 int
-cc_token_sign(const unsigned char *secret, size_t slen, uint64_t uid,
-    int64_t exp, char *out, size_t outlen)
+cc_token_sign(const unsigned char *secret, size_t slen, const char *kid,
+    uint64_t uid, int64_t exp, char *out, size_t outlen)
 {
     int     n;
     char    payload[CC_TOKEN_PAYLOAD_MAX + 1];
     char    sig[CC_TOKEN_SIG_LEN + 1];
-    size_t  len;
+    size_t  len, klen;
 
     if (uid == 0 || exp < 1 || exp > CC_TOKEN_EXP_MAX || out == NULL
-        || !cc_token_secret_ok(secret, slen))
+        || kid == NULL || !cc_token_secret_ok(secret, slen))
     {
+        return -1;
+    }
+
+    klen = strnlen(kid, CC_TOKEN_KID_MAX + 1);
+
+    if (!cc_token_kid_valid(kid, klen)) {
         return -1;
     }
 
@@ -191,38 +247,60 @@ cc_token_sign(const unsigned char *secret, size_t slen, uint64_t uid,
         return -1;
     }
 
-    len = (size_t) n + 1 + CC_TOKEN_SIG_LEN;
+    len = (size_t) n + 1 + klen + 1 + CC_TOKEN_SIG_LEN;
 
-    if (len >= outlen) {
+    if (len >= outlen || len > CC_TOKEN_MAX) {
         return -1;
     }
 
-    if (cc_token_mac(secret, slen, payload, (size_t) n, sig) != 0) {
+    if (cc_token_mac(secret, slen, kid, klen, payload, (size_t) n, sig) != 0)
+    {
         return -1;
     }
 
     memcpy(out, payload, (size_t) n);
     out[n] = '.';
-    memcpy(out + n + 1, sig, CC_TOKEN_SIG_LEN + 1);
+    memcpy(out + n + 1, kid, klen);
+    out[n + 1 + klen] = '.';
+    memcpy(out + n + 1 + klen + 1, sig, CC_TOKEN_SIG_LEN + 1);
 
     return (int) len;
 }
 
 
 cc_token_rc_e
-cc_token_verify(const unsigned char *secret, size_t slen, const char *tok,
-    size_t len, int64_t now, uint64_t *uid)
+cc_token_verify(const cc_token_key_t *keys, size_t nkeys, const char *tok,
+    size_t len, int64_t now, int64_t max_ttl, uint64_t *uid)
 {
-    int               diff;
-    char              sig[CC_TOKEN_SIG_LEN + 1];
-    cc_token_parts_t  t;
+    int                    diff;
+    char                   sig[CC_TOKEN_SIG_LEN + 1];
+    size_t                 i;
+    cc_token_parts_t       t;
+    const cc_token_key_t  *key;
 
     if (cc_token_parse(tok, len, &t) != 0) {
         return CC_TOKEN_MALFORMED;
     }
 
-    if (!cc_token_secret_ok(secret, slen)
-        || cc_token_mac(secret, slen, tok, t.payload_len, sig) != 0)
+    key = NULL;
+
+    for (i = 0; keys != NULL && i < nkeys; i++) {
+        if (keys[i].kid_len == t.kid_len
+            && memcmp(keys[i].kid, t.kid, t.kid_len) == 0)
+        {
+            key = &keys[i];
+            break;
+        }
+    }
+
+    if (key == NULL) {
+        return CC_TOKEN_UNKNOWN_KEY;
+    }
+
+    if (!cc_token_secret_ok(key->secret, key->slen)
+        || cc_token_mac(key->secret, key->slen, t.kid, t.kid_len, tok,
+                        t.payload_len, sig)
+           != 0)
     {
         return CC_TOKEN_BAD_SIGNATURE;          /* fail closed */
     }
@@ -239,6 +317,11 @@ cc_token_verify(const unsigned char *secret, size_t slen, const char *tok,
 
     if (t.exp <= now) {
         return CC_TOKEN_EXPIRED;
+    }
+
+    /* exp - now > max_ttl, written so that neither side overflows */
+    if (max_ttl > 0 && now < t.exp - max_ttl) {
+        return CC_TOKEN_TOO_LONG_LIVED;
     }
 
     *uid = t.uid;
@@ -295,6 +378,7 @@ cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     int            fd, rc;
     size_t         n;
     ssize_t        r;
+    struct stat    st;
     unsigned char  tmp[CC_TOKEN_SECRET_MAX + 3];  /* the max, "\r\n", one */
 
     rc = -1;
@@ -309,6 +393,20 @@ cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
         snprintf(err, errlen, "cannot open secret file \"%s\": %s", path,
                  strerror(errno));
         return -1;
+    }
+
+    /* a secret others may read is no secret: refused, as ssh does */
+    if (fstat(fd, &st) == -1) {
+        snprintf(err, errlen, "cannot stat secret file \"%s\": %s", path,
+                 strerror(errno));
+        goto done;
+    }
+
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(err, errlen, "secret file \"%s\" is open to its group or "
+                 "others (mode %04o): make it 0600 or 0400", path,
+                 (unsigned int) (st.st_mode & 07777));
+        goto done;
     }
 
     /* read one byte past any acceptable file, to tell "too long" */
@@ -351,10 +449,14 @@ cc_token_strerror(cc_token_rc_e rc)
         return "ok";
     case CC_TOKEN_MALFORMED:
         return "malformed";
+    case CC_TOKEN_UNKNOWN_KEY:
+        return "unknown key";
     case CC_TOKEN_BAD_SIGNATURE:
         return "bad signature";
     case CC_TOKEN_EXPIRED:
         return "expired";
+    case CC_TOKEN_TOO_LONG_LIVED:
+        return "too long lived";
     }
 
     return "unknown";

@@ -140,6 +140,20 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
     [NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL] =
         { "cc_kafka_queue_full_total",
           "Draws not queued: the producer's local queue was full." },
+
+    [NGX_HTTP_CC_METRIC_UNAUTH_MISSING] =
+        { "cc_unauthorized_total{reason=\"missing\"}",
+          "401 answers by reason (cc_identity token)." },
+    [NGX_HTTP_CC_METRIC_UNAUTH_MALFORMED] =
+        { "cc_unauthorized_total{reason=\"malformed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_UNAUTH_BAD_SIGNATURE] =
+        { "cc_unauthorized_total{reason=\"bad_signature\"}", NULL },
+    [NGX_HTTP_CC_METRIC_UNAUTH_EXPIRED] =
+        { "cc_unauthorized_total{reason=\"expired\"}", NULL },
+    [NGX_HTTP_CC_METRIC_UNAUTH_TOO_LONG_LIVED] =
+        { "cc_unauthorized_total{reason=\"too_long_lived\"}", NULL },
+    [NGX_HTTP_CC_METRIC_UNAUTH_UNKNOWN_KEY] =
+        { "cc_unauthorized_total{reason=\"unknown_key\"}", NULL },
 };
 
 

@@ -21,6 +21,8 @@ static char *ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_cc_check_window(ngx_conf_t *cf,
     ngx_http_cc_main_conf_t *cmcf);
+static ngx_int_t ngx_http_cc_check_identity(ngx_conf_t *cf,
+    ngx_http_handler_pt handler, ngx_uint_t identity);
 static ngx_int_t ngx_http_cc_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
 
@@ -30,6 +32,11 @@ static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cc_token_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cc_token_key_add(ngx_conf_t *cf,
+    ngx_http_cc_loc_conf_t *clcf, ngx_str_t *kid, ngx_str_t *file);
+static char *ngx_http_cc_check_sec(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_set_time(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -60,6 +67,20 @@ static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_max_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_cc_claim_waiters_bounds = {
     ngx_conf_check_num_bounds, 0, 1000000
+};
+
+
+/* the bounds of a directive in seconds, checked by ngx_http_cc_check_sec() */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    time_t                    low;
+    time_t                    high;
+    char                     *error;
+} ngx_http_cc_sec_bounds_t;
+
+
+static ngx_http_cc_sec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
+    ngx_http_cc_check_sec, 60, 31536000, "must be between 1m and 365d"
 };
 
 
@@ -171,11 +192,25 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NULL },
 
     { ngx_string("cc_identity"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_cc_identity,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("cc_token_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_token_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_token_max_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cc_loc_conf_t, max_ttl),
+      &ngx_http_cc_token_max_ttl_bounds },
 
     { ngx_string("cc_flip"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -231,7 +266,7 @@ static ngx_command_t  ngx_http_cc_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_cc_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_cc_add_variables,             /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_cc_create_main_conf,          /* create main configuration */
@@ -431,6 +466,8 @@ ngx_http_cc_create_loc_conf(ngx_conf_t *cf)
 
     clcf->identity = NGX_CONF_UNSET_UINT;
     clcf->uid_var_index = NGX_CONF_UNSET;
+    clcf->keys = NGX_CONF_UNSET_PTR;
+    clcf->max_ttl = NGX_CONF_UNSET;
 
     return clcf;
 }
@@ -447,29 +484,29 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_uint_t                 i;
     ngx_http_core_loc_conf_t  *hclcf;
 
+    /* no default: trusting a header nobody strips is a choice to write */
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
-                              NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER);
-
-    /*
-     * A grant acts for the user the location names.  Behind a token that
-     * user is whoever holds one, so a user would grant themselves chances:
-     * grants belong on an internal server whose trusted header is set by
-     * the system that grants.  Refused here, not left to the README.
-     */
+                              NGX_CONF_UNSET_UINT);
 
     hclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (hclcf->handler == ngx_http_cc_grant_handler
-        && conf->identity == NGX_HTTP_CC_IDENTITY_TOKEN)
+    if (ngx_http_cc_check_identity(cf, hclcf->handler, conf->identity)
+        != NGX_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cc_grant\" is refused behind \"cc_identity "
-                           "token\": a user would grant themselves "
-                           "chances; serve it on an internal server with "
-                           "\"cc_identity trusted_header\"");
         return NGX_CONF_ERROR;
     }
-    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
+
+    /* the keys of one level replace the outer level's, as nginx's arrays */
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_sec_value(conf->max_ttl, prev->max_ttl, CC_TOKEN_MAX_TTL);
+
+    if (conf->identity == NGX_HTTP_CC_IDENTITY_TOKEN && conf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cc_identity token\" has no key in scope: give "
+                           "it a FILE, or \"cc_token_key KID FILE\"");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_str_value(conf->uid_header, prev->uid_header, "X-CC-Uid");
 
     if (conf->uid_var_index != NGX_CONF_UNSET) {
@@ -497,6 +534,58 @@ ngx_http_cc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The identity is an explicit choice: a location whose handler acts for a
+ * user has a cc_identity in scope, or a client names any user it likes.
+ * A grant acts for the user the location names; behind a token that user
+ * is whoever holds one, so a user would grant themselves chances: grants
+ * belong on an internal server whose trusted header is set by the system
+ * that grants, and only there.
+ */
+static ngx_int_t
+ngx_http_cc_check_identity(ngx_conf_t *cf, ngx_http_handler_pt handler,
+    ngx_uint_t identity)
+{
+    char  *name;
+
+    if (handler == ngx_http_cc_grant_handler) {
+        if (identity == NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER) {
+            return NGX_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           identity == NGX_HTTP_CC_IDENTITY_TOKEN
+                           ? "\"cc_grant\" is refused behind \"cc_identity "
+                             "token\": a user would grant themselves "
+                             "chances; serve it on an internal server with "
+                             "\"cc_identity trusted_header\""
+                           : "\"cc_grant\" requires \"cc_identity "
+                             "trusted_header\" in its location, server or "
+                             "http block, on an internal server whose "
+                             "header the granting system sets");
+        return NGX_ERROR;
+    }
+
+    name = (handler == ngx_http_cc_flip_handler) ? "cc_flip"
+           : (handler == ngx_http_cc_combine_handler) ? "cc_combine"
+           : (handler == ngx_http_cc_eligibility_handler) ? "cc_eligibility"
+           : (handler == ngx_http_cc_award_handler) ? "cc_award"
+           : (handler == ngx_http_cc_claim_handler) ? "cc_claim"
+           : NULL;
+
+    if (name != NULL && identity == NGX_CONF_UNSET_UINT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" requires \"cc_identity\" in its "
+                           "location, server or http block: \"token FILE\" "
+                           "or \"trusted_header NAME\" (no identity is "
+                           "trusted by default)", name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -656,18 +745,17 @@ ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * cc_identity trusted_header NAME: the uid is the header NAME, set by a
  * gateway in front that authenticated the user (and strips it from
- * clients).  cc_identity token FILE: the uid comes from a signed token in
- * "Authorization: Bearer", verified with the secret in FILE (cc_token.h).
+ * clients).  cc_identity token [FILE]: the uid comes from a signed token
+ * in "Authorization: Bearer" (cc_token.h), verified with the secret in
+ * FILE, the key of id "0", and with the keys of cc_token_key.
  */
 static char *
 ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cc_loc_conf_t *clcf = conf;
 
-    u_char       ch, *buf;
-    char         err[256];
-    size_t       len;
-    ngx_str_t   *value, path;
+    u_char       ch;
+    ngx_str_t   *value, kid;
     ngx_uint_t   i;
 
     if (clcf->identity != NGX_CONF_UNSET_UINT) {
@@ -677,30 +765,15 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "token") == 0) {
-        path = value[2];
-
-        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        buf = ngx_pnalloc(cf->pool, CC_TOKEN_SECRET_MAX);
-        if (buf == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (cc_token_load_secret((char *) path.data, buf, CC_TOKEN_SECRET_MAX,
-                                 &len, err, sizeof(err))
-            != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
-            return NGX_CONF_ERROR;
-        }
-
         clcf->identity = NGX_HTTP_CC_IDENTITY_TOKEN;
-        clcf->secret.data = buf;
-        clcf->secret.len = len;
 
-        return NGX_CONF_OK;
+        if (cf->args->nelts == 2) {
+            return NGX_CONF_OK;         /* the keys are cc_token_key's */
+        }
+
+        ngx_str_set(&kid, CC_TOKEN_KID_DEFAULT);
+
+        return ngx_http_cc_token_key_add(cf, clcf, &kid, &value[2]);
     }
 
     if (ngx_strcmp(value[1].data, "trusted_header") != 0) {
@@ -708,6 +781,13 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "invalid identity mode \"%V\", "
                            "expected \"trusted_header\" or \"token\"",
                            &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts != 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cc_identity trusted_header\" needs the "
+                           "header's name");
         return NGX_CONF_ERROR;
     }
 
@@ -725,6 +805,92 @@ ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->identity = NGX_HTTP_CC_IDENTITY_TRUSTED_HEADER;
     clcf->uid_header = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/* cc_token_key KID FILE: one more key a token may name, for rotations */
+static char *
+ngx_http_cc_token_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    return ngx_http_cc_token_key_add(cf, conf, &value[1], &value[2]);
+}
+
+
+static char *
+ngx_http_cc_token_key_add(ngx_conf_t *cf, ngx_http_cc_loc_conf_t *clcf,
+    ngx_str_t *kid, ngx_str_t *file)
+{
+    char             err[256];
+    u_char          *buf;
+    size_t           len;
+    ngx_str_t        path;
+    ngx_uint_t       i;
+    cc_token_key_t  *key;
+
+    if (!cc_token_kid_valid((char *) kid->data, kid->len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid token key id \"%V\", expected 1 to %d "
+                           "of A-Z, a-z, 0-9, \"-\" and \"_\"", kid,
+                           CC_TOKEN_KID_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->keys == NGX_CONF_UNSET_PTR) {
+        clcf->keys = ngx_array_create(cf->pool, 2, sizeof(cc_token_key_t));
+        if (clcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    key = clcf->keys->elts;
+
+    for (i = 0; i < clcf->keys->nelts; i++) {
+        if (key[i].kid_len == kid->len
+            && ngx_strncmp(key[i].kid, kid->data, kid->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate token key id \"%V\"%s", kid,
+                               kid->len == 1 && kid->data[0] == '0'
+                               ? " (\"cc_identity token FILE\" is key \"0\")"
+                               : "");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    path = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->pool, CC_TOKEN_SECRET_MAX);
+    if (buf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cc_token_load_secret((char *) path.data, buf, CC_TOKEN_SECRET_MAX,
+                             &len, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    key = ngx_array_push(clcf->keys);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    key->kid = (char *) kid->data;      /* the conf's, for the cycle */
+    key->kid_len = kid->len;
+    key->secret = buf;
+    key->slen = len;
 
     return NGX_CONF_OK;
 }
@@ -803,6 +969,20 @@ ngx_http_cc_check_msec(ngx_conf_t *cf, void *post, void *data)
     ngx_msec_t                 *ms = data;
 
     if (*ms < bounds->low || *ms > bounds->high) {
+        return bounds->error;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cc_check_sec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_cc_sec_bounds_t  *bounds = post;
+    time_t                    *sec = data;
+
+    if (*sec < bounds->low || *sec > bounds->high) {
         return bounds->error;
     }
 

@@ -81,6 +81,15 @@ typedef enum {
     NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
     NGX_HTTP_CC_METRIC_KAFKA_FAILED,
     NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL,
+
+    /* the 401s by reason (ngx_http_cc_identity.c) */
+    NGX_HTTP_CC_METRIC_UNAUTH_MISSING,
+    NGX_HTTP_CC_METRIC_UNAUTH_MALFORMED,
+    NGX_HTTP_CC_METRIC_UNAUTH_BAD_SIGNATURE,
+    NGX_HTTP_CC_METRIC_UNAUTH_EXPIRED,
+    NGX_HTTP_CC_METRIC_UNAUTH_TOO_LONG_LIVED,
+    NGX_HTTP_CC_METRIC_UNAUTH_UNKNOWN_KEY,
+
     NGX_HTTP_CC_METRICS
 } ngx_http_cc_metric_e;
 
@@ -183,7 +192,10 @@ typedef struct {
     ngx_uint_t                identity;
     ngx_str_t                 uid_header;
     ngx_int_t                 uid_var_index;
-    ngx_str_t                 secret;        /* token mode: HMAC key */
+
+    /* token identity: the verifying keys by id, the longest lifetime */
+    ngx_array_t              *keys;          /* cc_token_key_t */
+    time_t                    max_ttl;
 } ngx_http_cc_loc_conf_t;
 
 
@@ -270,6 +282,12 @@ ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
+
+/* ngx_http_cc_identity.c */
+ngx_int_t ngx_http_cc_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_cc_identity_uid(ngx_http_request_t *r, uint64_t *uid,
+    ngx_uint_t *reason);
+void ngx_http_cc_identity_refused(ngx_http_request_t *r, ngx_uint_t reason);
 
 /* ngx_http_cc_util.c */
 ngx_int_t ngx_http_cc_begin(ngx_http_request_t *r,

@@ -9,9 +9,6 @@
 #include "ngx_http_cc_module.h"
 
 
-static ngx_int_t ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid);
-static ngx_uint_t ngx_http_cc_header_count(ngx_http_request_t *r,
-    ngx_str_t *name);
 static ngx_uint_t ngx_http_cc_closed(ngx_http_request_t *r,
     ngx_uint_t access);
 static ngx_int_t ngx_http_cc_add_header(ngx_http_request_t *r, char *key,
@@ -65,6 +62,8 @@ ngx_int_t
 ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
     uint64_t *uid, ngx_int_t *rc)
 {
+    ngx_uint_t  reason;
+
     if (r->method != ep->method) {
         *rc = ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_METHOD, NULL, 0);
         return NGX_DONE;
@@ -84,9 +83,13 @@ ngx_http_cc_begin(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
         return NGX_DONE;
     }
 
-    *rc = ngx_http_cc_get_uid(r, uid);
+    *rc = ngx_http_cc_identity_uid(r, uid, &reason);
 
     if (*rc != NGX_OK) {
+        if (*rc == NGX_HTTP_UNAUTHORIZED) {
+            ngx_http_cc_identity_refused(r, reason);
+        }
+
         *rc = ngx_http_cc_answer(r, ep,
                                  *rc == NGX_HTTP_UNAUTHORIZED
                                  ? NGX_HTTP_CC_OUTCOME_UNAUTHORIZED
@@ -138,112 +141,6 @@ ngx_http_cc_refuse_body(ngx_http_request_t *r,
     }
 
     return ngx_http_cc_answer(r, ep, NGX_HTTP_CC_OUTCOME_BODY, NULL, 0);
-}
-
-
-/*
- * The caller's uid, from the identity the location trusts: NGX_OK, or
- * NGX_DECLINED (no valid uid: 400) or NGX_HTTP_UNAUTHORIZED (401).
- */
-static ngx_int_t
-ngx_http_cc_get_uid(ngx_http_request_t *r, uint64_t *uid)
-{
-    ngx_str_t                  tok;
-    ngx_table_elt_t           *auth;
-    ngx_http_cc_loc_conf_t    *clcf;
-    ngx_http_variable_value_t *v;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cc_module);
-
-    if (clcf->identity == NGX_HTTP_CC_IDENTITY_TOKEN) {
-        auth = r->headers_in.authorization;
-
-        if (auth == NULL || auth->value.len <= sizeof("Bearer ") - 1
-            || ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
-                               sizeof("Bearer ") - 1) != 0)
-        {
-            return NGX_HTTP_UNAUTHORIZED;
-        }
-
-        tok.data = auth->value.data + sizeof("Bearer ") - 1;
-        tok.len = auth->value.len - (sizeof("Bearer ") - 1);
-
-        if (cc_token_verify(clcf->secret.data, clcf->secret.len,
-                            (const char *) tok.data, tok.len, ngx_time(), uid)
-            != CC_TOKEN_OK)
-        {
-            return NGX_HTTP_UNAUTHORIZED;
-        }
-
-        return NGX_OK;
-    }
-
-    /* nginx's $http_ variable reads only the first of repeated headers */
-
-    if (ngx_http_cc_header_count(r, &clcf->uid_header) != 1) {
-        return NGX_DECLINED;
-    }
-
-    v = ngx_http_get_indexed_variable(r, clcf->uid_var_index);
-
-    if (v == NULL || v->not_found
-        || cc_parse_uid((const char *) v->data, v->len, uid) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * How many times the request carries the header NAME, matched as nginx
- * matches the variable $http_NAME: case folded, '-' and '_' alike.
- */
-static ngx_uint_t
-ngx_http_cc_header_count(ngx_http_request_t *r, ngx_str_t *name)
-{
-    u_char            a, b;
-    ngx_uint_t        i, k, n;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != name->len) {
-            continue;
-        }
-
-        for (k = 0; k < name->len; k++) {
-            a = ngx_tolower(h[i].key.data[k]);
-            b = ngx_tolower(name->data[k]);
-
-            if (a != b && !((a == '-' || a == '_') && (b == '-' || b == '_')))
-            {
-                break;
-            }
-        }
-
-        if (k == name->len) {
-            n++;
-        }
-    }
-
-    return n;
 }
 
 

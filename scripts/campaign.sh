@@ -307,8 +307,8 @@ conf_edge() {   # the example's edge tier; stock nginx, no module
       conf_http_head edge
       cat <<CONF
     map \$http_authorization \$cc_token_uid {
-        "~^Bearer (?<uid>[1-9][0-9]{0,19})\\." \$uid;
-        default                                "";
+        "~*^Bearer (?<uid>[1-9][0-9]{0,19})\\." \$uid;
+        default                                 "";
     }
     map \$cc_token_uid \$cc_route_uid {
         ""       \$http_x_cc_uid;
@@ -320,7 +320,9 @@ conf_edge() {   # the example's edge tier; stock nginx, no module
         server 127.0.0.1:$APP2 max_fails=1 fail_timeout=10s;
         keepalive 256;
     }
-    limit_req_zone  \$cc_route_uid       zone=cc_per_user:64m rate=10r/s;
+    # the per-user limit is the app nodes', on the verified \$cc_uid; the
+    # example's per-address request limit is left out: every simulated
+    # user comes from 127.0.0.1
     limit_conn_zone \$binary_remote_addr zone=cc_per_addr:32m;
     limit_req_status  429;
     limit_conn_status 429;
@@ -341,8 +343,8 @@ conf_edge() {   # the example's edge tier; stock nginx, no module
             if (\$cc_has_body) {
                 return 413;
             }
-            limit_req zone=cc_per_user burst=20 nodelay;
             proxy_pass http://cc_app;
+            proxy_set_header X-CC-Uid "";
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_connect_timeout 1s;
@@ -375,11 +377,14 @@ conf_app() {    # conf_app NAME PORT ADMIN_PORT END: an app node
     cc_kafka_brokers $brokers;
     cc_claim_wait 1s;
     cc_claim_poll 5ms;
+    limit_req_zone \$cc_uid zone=cc_per_user:64m rate=10r/s;
+    limit_req_status 429;
 
     server {
         listen 127.0.0.1:$2 backlog=4096;
         add_header X-CC-Node $1 always;
         cc_identity token $run/token.secret;
+        limit_req zone=cc_per_user burst=20 nodelay;
         location = /cc/flip        { cc_flip; }
         location = /cc/combine     { cc_combine; }
         location = /cc/eligibility { cc_eligibility; }

@@ -231,7 +231,7 @@ DBSIZE => 0
 === TEST 14: the internal location refuses outside addresses (nginx's deny)
 --- http_config on_shard0
 --- config
-    location = /cc/grant { allow 10.0.0.0/8; deny all; cc_grant; }
+    location = /cc/grant { allow 10.0.0.0/8; deny all; cc_identity trusted_header X-CC-Uid; cc_grant; }
 --- request
 POST /cc/grant?grant_id=g&n=3
 --- more_headers
@@ -246,7 +246,7 @@ DBSIZE => 0
 === TEST 15: ... and lets the allowed ones in
 --- http_config on_shard0
 --- config
-    location = /cc/grant { allow 127.0.0.1; deny all; cc_grant; }
+    location = /cc/grant { allow 127.0.0.1; deny all; cc_identity trusted_header X-CC-Uid; cc_grant; }
 --- request
 POST /cc/grant?grant_id=g&n=3
 --- more_headers

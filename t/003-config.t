@@ -127,6 +127,219 @@ X-Grant-Uid: 7
 
 
 
+=== TEST 7c-flip: cc_flip with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+"cc_flip" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-combine: cc_combine with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/combine { cc_combine; }
+--- must_die
+--- error_log
+"cc_combine" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-eligibility: cc_eligibility with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/eligibility { cc_eligibility; }
+--- must_die
+--- error_log
+"cc_eligibility" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-award: cc_award with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/award { cc_award; }
+--- must_die
+--- error_log
+"cc_award" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7c-claim: cc_claim with no cc_identity in scope (no identity is trusted by default)
+--- http_config on_shard0
+--- config
+    location = /cc/claim { cc_claim; }
+--- must_die
+--- error_log
+"cc_claim" requires "cc_identity" in its location, server or http block
+
+
+
+=== TEST 7d: cc_grant with no cc_identity in scope
+--- http_config on_shard0
+--- config
+    location = /cc/grant { cc_grant; }
+--- must_die
+--- error_log
+"cc_grant" requires "cc_identity trusted_header" in its location, server or http block
+
+
+
+=== TEST 7e: an identity at the http level is in scope of every location
+--- http_config on_shard0
+    cc_identity trusted_header X-CC-Uid;
+--- config
+    location = /cc/grant { cc_grant; }
+--- request
+POST /cc/grant?grant_id=g7e&n=2
+--- more_headers
+X-CC-Uid: 7
+--- response_body: {"chances":2}
+--- no_error_log
+[error]
+
+
+
+=== TEST 13a: "cc_identity token" with no key
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log
+"cc_identity token" has no key in scope: give it a FILE, or "cc_token_key KID FILE"
+
+
+
+=== TEST 13b: a key id with a dot
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key a.b $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+invalid token key id "a.b", expected 1 to 16 of A-Z, a-z, 0-9, "-" and "_"
+
+
+
+=== TEST 13c: a key id of 17 characters
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key 0123456789abcdefg $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+invalid token key id "0123456789abcdefg"
+
+
+
+=== TEST 13d: the same key id twice
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key k1 $TEST_NGINX_CC_SECRET;
+    cc_token_key k1 $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+duplicate token key id "k1"
+
+
+
+=== TEST 13e: key id "0" beside "cc_identity token FILE"
+--- http_config on_shard0
+--- config
+    cc_identity token $TEST_NGINX_CC_SECRET;
+    cc_token_key 0 $TEST_NGINX_CC_SECRET;
+--- must_die
+--- error_log
+duplicate token key id "0" ("cc_identity token FILE" is key "0")
+
+
+
+=== TEST 13f: a key file that is missing
+--- http_config on_shard0
+--- config
+    cc_identity token;
+    cc_token_key k1 /nonexistent/cc-key;
+--- must_die
+--- error_log
+cannot open secret file "/nonexistent/cc-key"
+
+
+
+=== TEST 13g: cc_token_key with one argument
+--- http_config on_shard0
+--- config
+    cc_token_key k1;
+--- must_die
+--- error_log
+invalid number of arguments in "cc_token_key" directive
+
+
+
+=== TEST 13h: cc_token_max_ttl of 0
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 0;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive must be between 1m and 365d
+
+
+
+=== TEST 13i: cc_token_max_ttl of 30s
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 30s;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive must be between 1m and 365d
+
+
+
+=== TEST 13j: cc_token_max_ttl over a year
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 366d;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive must be between 1m and 365d
+
+
+
+=== TEST 13k: cc_token_max_ttl not a time
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl soon;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive invalid value
+
+
+
+=== TEST 13l: cc_token_max_ttl twice
+--- http_config on_shard0
+--- config
+    cc_token_max_ttl 1h;
+    cc_token_max_ttl 2h;
+--- must_die
+--- error_log
+"cc_token_max_ttl" directive is duplicate
+
+
+
+=== TEST 13m: cc_identity trusted_header with no name
+--- http_config on_shard0
+--- config
+    cc_identity trusted_header;
+--- must_die
+--- error_log
+"cc_identity trusted_header" needs the header's name
+
+
+
 === TEST 8: one card kind is no campaign
 --- http_config on_shard0
     cc_cards 100;

@@ -27,8 +27,14 @@ token_secret_file(dir => $dir, name => 'token.secret', secret => $secret);
 
 like($conf, qr/^load_module \S+ngx_http_cc_module\.so;/m, 'the example loads the module');
 like($conf, qr/hash \$cc_route_uid consistent;/, 'the edge hashes the uid, consistent');
+like($conf, qr/limit_req_zone\s+\$cc_uid\s/, 'the per-user limit is keyed by the verified $cc_uid');
+unlike($conf, qr/limit_req_zone\s+\$cc_(?:route|token)_uid/, '... never by the unverified one');
 like($conf, qr/location = \/cc\/grant\s+\{ cc_grant; \}/, 'grants are served');
 like($conf, qr/allow 127\.0\.0\.1;\s+allow 10\.0\.0\.0\/8;\s+deny all;/, '... to internal addresses only');
+like($conf, qr/proxy_pass http:\/\/cc_app;(?:(?!\}).)*proxy_set_header X-CC-Uid "";/s,
+     'the edge clears any client-sent X-CC-Uid before proxying');
+like($conf, qr/^\s*cc_identity trusted_header X-CC-Uid;\s*location = \/cc\/grant/m,
+     'grants trust the header only where the example says so');
 
 # the install's paths
 $conf =~ s{^load_module \S+;}{load_module $so;}m;
@@ -122,6 +128,25 @@ my @burst = concurrent_requests(60, 'POST', "http://127.0.0.1:$port{8080}/cc/fli
                                 { Authorization => "Bearer $tok" });
 my $limited = grep { defined $_->[0] && $_->[0] == 429 } @burst;
 ok($limited >= 30, "a burst of 60 flips by one user: $limited cut with 429 (10 r/s, burst 20)");
+
+# the scheme in lower case is the same user, counted the same (the module
+# takes any case; the edge's map once took only "Bearer" and never limited)
+$tok = token(42);
+@burst = concurrent_requests(60, 'POST', "http://127.0.0.1:$port{8080}/cc/flip?request_id=lower%d",
+                             { Authorization => "bearer $tok" });
+$limited = grep { defined $_->[0] && $_->[0] == 429 } @burst;
+ok($limited >= 30, "a burst of 60 flips with \"bearer\" (lower case): $limited cut with 429");
+
+# forged tokens naming user 43 are not user 43: they are refused and spend
+# nothing of 43's allowance, so 43's own token still gets through
+my ($gs, $gb) = http_request('POST', "http://127.0.0.1:$port{8091}/cc/grant?grant_id=g&n=5", { 'X-CC-Uid' => 43 });
+die "grant 43: $gs $gb" unless $gs == 200;
+my $forged = token(44) =~ s/^44\./43./r;
+my @forged = concurrent_requests(60, 'POST', "http://127.0.0.1:$port{8080}/cc/flip?request_id=forged%d",
+                                 { Authorization => "Bearer $forged" });
+is(scalar(grep { defined $_->[0] && $_->[0] == 401 } @forged), 60, '60 forged tokens for user 43: all 401');
+($s, $b) = flip_at_edge(43, 'real43');
+like("$s $b", qr/^200 \{"draw_id":"43:1"/, '... and user 43\'s real token is served, not 429');
 
 # ---- app2 is lost: only its users move ---------------------------------------
 

@@ -12,8 +12,12 @@ my $SECRET = 'cardcampaign-known-answer-secret-0123456789';    # 43 bytes
 my $OTHER  = 'cardcampaign-known-answer-secret-0123456788';
 
 # the known answer of common/cc_token (t/unit/test_token.c): uid 7, exp
-# 2000000000, computed with openssl dgst -sha256 -hmac | basenc --base64url
-my $KAT = '7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ';
+# 2000000000, key "0", computed over "cc1|0|7.2000000000" with openssl dgst
+# -sha256 -hmac | basenc --base64url; and the same under key "k2"
+my $KAT = '7.2000000000.0.rKduZuYVej1h0ghfVXphM_tuMeOYCinfxFpuhFPekrc';
+my $KAT_K = '7.2000000000.key-2027_b.VTmnbzpNy49oMj9hWNwCObAA8P8E9ErkGTkHDNhvUAY';
+# the secret's MAC of "7.2000000000" alone: the format before the domain
+my $NODOMAIN = '82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ';
 
 my $dir = tempdir('cc-token-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
@@ -24,6 +28,7 @@ sub secret_file {
     binmode $fh;
     print $fh $data;
     close $fh or die "$path: $!";
+    chmod 0600, $path;
     return $path;
 }
 
@@ -44,7 +49,7 @@ my $t0 = time;
 ($rc, $out, $err) = run_token('--secret', $good, '--uid', 42, '--ttl', 600);
 is($rc, 0, 'mint: exit 0');
 is($err, '', '... nothing on stderr');
-like($out, qr/^42\.\d+\.[A-Za-z0-9_-]{43}\n\z/, '... "<uid>.<exp>.<sig>" and a newline');
+like($out, qr/^42\.\d+\.0\.[A-Za-z0-9_-]{43}\n\z/, '... "<uid>.<exp>.0.<sig>" and a newline');
 my ($token, $exp) = $out =~ /^(42\.(\d+)\.\S+)\n/;
 $token //= '';
 $exp //= 0;
@@ -52,7 +57,7 @@ ok($exp >= $t0 + 600 && $exp <= time + 600, "... expiring 600 s from now ($exp)"
 
 ($rc, $out, $err) = run_token('--secret', $good, '--verify', $token);
 is($rc, 0, 'verify: exit 0');
-is($out, "uid=42 exp=$exp\n", '... "uid=42 exp=<exp>"');
+is($out, "uid=42 exp=$exp kid=0\n", '... "uid=42 exp=<exp> kid=0"');
 is($err, '', '... nothing on stderr');
 
 ($rc, $out, $err) = run_token('--secret', $crlf, '--verify', $token);
@@ -61,7 +66,7 @@ is($rc, 0, 'a secret file ending in CRLF is the same secret');
 $t0 = time;
 ($rc, $out) = run_token('--secret', $good, '--uid', '18446744073709551615');
 is($rc, 0, 'mint with the default ttl: exit 0');
-my ($dexp) = $out =~ /^18446744073709551615\.(\d+)\.[A-Za-z0-9_-]{43}\n\z/;
+my ($dexp) = $out =~ /^18446744073709551615\.(\d+)\.0\.[A-Za-z0-9_-]{43}\n\z/;
 ok(defined $dexp && $dexp >= $t0 + 3600 && $dexp <= time + 3600,
    '... the largest uid, expiring in 3600 s');
 
@@ -70,9 +75,49 @@ is($rc, 0, 'mint with --exp: exit 0');
 is($out, "$KAT\n", '... the known answer');
 ($rc, $out) = run_token('--secret', $crlf, '--uid', 7, '--exp', 2000000000);
 is($out, "$KAT\n", '... with the CRLF secret file too');
-($rc, $out) = run_token('--secret', $good, '--verify', $KAT);
-is($rc, 0, 'the known answer verifies');
-is($out, "uid=7 exp=2000000000\n", '... as uid 7 until 2000000000');
+($rc, $out) = run_token('--secret', $good, '--max-ttl', 0, '--verify', $KAT);
+is($rc, 0, 'the known answer verifies with no bound on its lifetime');
+is($out, "uid=7 exp=2000000000 kid=0\n", '... as uid 7 until 2000000000');
+($rc, $out, $err) = run_token('--secret', $good, '--verify', $KAT);
+is($rc, 1, '... and is too long lived under the default --max-ttl (1d)');
+like($err, qr/^cc-token: too long lived$/m, '... "too long lived"');
+
+# key ids: --kid signs under it, and names the key --verify holds
+($rc, $out) = run_token('--secret', $good, '--kid', 'key-2027_b', '--uid', 7, '--exp', 2000000000);
+is($rc, 0, 'mint with --kid: exit 0');
+is($out, "$KAT_K\n", '... the known answer of key "key-2027_b"');
+($rc, $out) = run_token('--secret', $good, '--kid', 'key-2027_b', '--max-ttl', 0, '--verify', $KAT_K);
+is($out, "uid=7 exp=2000000000 kid=key-2027_b\n", '... which verifies under that key id');
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 0, '--verify', $KAT_K);
+is($rc, 1, '... and not under key "0"');
+like($err, qr/^cc-token: unknown key$/m, '... "unknown key"');
+(my $relabelled = $KAT_K) =~ s/\.key-2027_b\./.0./;
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 0, '--verify', $relabelled);
+like($err, qr/^cc-token: bad signature$/m, 'its signature relabelled "0": "bad signature"');
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 0, '--verify', "7.2000000000.0.$NODOMAIN");
+like($err, qr/^cc-token: bad signature$/m, 'the MAC of "uid.exp" without the "cc1|kid|" domain: "bad signature"');
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 0, '--verify', "7.2000000000.$NODOMAIN");
+like($err, qr/^cc-token: malformed$/m, 'the old format "uid.exp.sig": "malformed"');
+for my $v ('', 'a.b', 'a+b', '0123456789abcdefg', 'k 1') {
+    ($rc, $out, $err) = run_token('--secret', $good, '--kid', $v, '--uid', 7);
+    is($rc, 2, "--kid \"$v\": exit 2");
+    like($err, qr/^cc-token: --kid must be 1\.\.16 of \[A-Za-z0-9_-\], not "\Q$v\E"$/m, '... naming --kid');
+}
+for my $v ('-1', '31536001', 'x') {
+    ($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', $v, '--verify', $KAT);
+    is($rc, 2, "--max-ttl \"$v\": exit 2");
+    like($err, qr/^cc-token: --max-ttl must be an integer in 0\.\.31536000, not "\Q$v\E"$/m, '... naming --max-ttl');
+}
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 60, '--uid', 7);
+is($rc, 2, '--max-ttl without --verify: exit 2');
+like($err, qr/--max-ttl is taken with --verify only/, '... saying so');
+($rc, $out) = run_token('--secret', $good, '--uid', 7, '--ttl', 7200);
+chomp(my $two_h = $out);
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 3600, '--verify', $two_h);
+is($rc, 1, 'a 2-hour token under --max-ttl 3600: exit 1');
+like($err, qr/^cc-token: too long lived$/m, '... "too long lived"');
+($rc, $out, $err) = run_token('--secret', $good, '--max-ttl', 7300, '--verify', $two_h);
+is($rc, 0, '... and under 7300 it verifies');
 
 # ---- refused tokens ------------------------------------------------------------------
 
@@ -162,6 +207,21 @@ like($err, qr/^cc-token: --secret: cannot open secret file "\Q$dir\E\/missing": 
      '... naming --secret and the file');
 is($out, '', '... and no token');
 
+# a secret its group or others may read is refused (0600 or 0400 only)
+my $open = secret_file('open', "$SECRET\n");
+chmod 0644, $open;
+($rc, $out, $err) = run_token('--secret', $open, '--uid', 1);
+is($rc, 2, 'a secret file of mode 0644: exit 2');
+like($err, qr/^cc-token: --secret: secret file "\Q$open\E" is open to its group or others \(mode 0644\): make it 0600 or 0400$/m,
+     '... naming the file and its mode');
+is($out, '', '... and no token');
+chmod 0640, $open;
+($rc, $out, $err) = run_token('--secret', $open, '--uid', 1);
+is($rc, 2, '... 0640 too');
+chmod 0400, $open;
+($rc, $out, $err) = run_token('--secret', $open, '--uid', 1);
+is($rc, 0, '... 0400 is read') or diag $err;
+
 ($rc, $out, $err) = run_token('--secret', $short, '--uid', 1);
 is($rc, 2, 'a 31-byte secret: exit 2');
 like($err, qr/^cc-token: --secret: secret file "\Q$short\E" holds 31 bytes, at least 32 are needed$/m,
@@ -193,7 +253,7 @@ like($err, qr/unexpected argument "extra"/, '... saying which');
 
 ($rc, $out, $err) = run_token('--help');
 is($rc, 0, '--help exits 0');
-like($out, qr/^usage: cc-token --secret FILE --uid UID/, '... with the usage');
-like($out, qr/--$_ /, "... listing --$_") for qw(secret uid ttl exp verify help);
+like($out, qr/^usage: cc-token --secret FILE \[--kid KID\] --uid UID/, '... with the usage');
+like($out, qr/--$_ /, "... listing --$_") for qw(secret kid uid ttl exp verify max-ttl help);
 
 done_testing();

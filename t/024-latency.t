@@ -30,7 +30,7 @@ sub cumulative {
 
 start_nginx(undef, workers => 2,
             http_config => on_shard0('cc_redis_timeout 5s;'),
-            config => 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
+            config => 'cc_identity trusted_header X-CC-Uid; location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
                     . 'location = /cc/metrics { cc_metrics; }');
 
 my $h0 = histogram();

@@ -54,7 +54,7 @@ ok((grep { $mshard{$_} == 0 } @eligible) && (grep { $mshard{$_} == 1 } @eligible
 # Redis: the module's ring; a grant through nginx creates the user's hash
 # on its shard
 start_nginx(undef, http_config => on_shards(),
-            config => 'location = /cc/grant { cc_grant; }');
+            config => 'cc_identity trusted_header X-CC-Uid; location = /cc/grant { cc_grant; }');
 my %rshard;
 for my $uid (@eligible, @others) {
     my ($st) = http_request('POST', "/cc/grant?grant_id=g&n=1", { 'X-CC-Uid' => $uid });

@@ -28,7 +28,7 @@ my $want = "\"amount_cents\":$amount{$last},\"award_id\":\"$id\"}";
 
 start_nginx(undef, workers => 2,
             http_config => on_shards(),
-            config => 'location = /cc/claim { cc_claim; } location = /cc/award { cc_award; }');
+            config => 'cc_identity trusted_header X-CC-Uid; location = /cc/claim { cc_claim; } location = /cc/award { cc_award; }');
 
 my $file = campaign_file($c, credit => 'async_client_sync');
 my $w = spawn_payout([ '--batch', 200, '--interval', 60 ], $file);

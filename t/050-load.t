@@ -220,6 +220,8 @@ for my $case (
     [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/none" ], qr/--secret: / ],
     [ [ 'grant', '--url', $url, '--users', 1, '--chances', 1, '--secret', $secret ],
       qr/grant: --secret is not taken/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--secret', $secret, '--token-kid', 'a.b' ],
+      qr/--token-kid must be 1\.\.16 of \[A-Za-z0-9_-\], not "a\.b"/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--bogus' ], qr/unrecognized option/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--rate', 'fast' ], qr/--rate: not a number: "fast"/ ],
 ) {
@@ -233,11 +235,17 @@ is(wait_worker($w, 10), 0, '--help: exit 0');
 like(worker_stdout($w), qr/^usage: cc-load PHASE.*--retry-pct/s, '... the usage');
 
 # a forged identity: every flip refused, nothing drawn, said in the stats
-{ open my $h, '>', "$dir/other" or die $!; print $h "another-secret-of-at-least-32-bytes-!!\n"; close $h }
+{ open my $h, '>', "$dir/other" or die $!; print $h "another-secret-of-at-least-32-bytes-!!\n"; close $h; chmod 0600, "$dir/other" }
 ($rc, $sec, $t) = cc_load('flip', '--url', $url, '--users', 5, '--secret', "$dir/other", '--quiet');
 is($t->{endpoints}{flip}{401}, 5, 'tokens of another secret: 5 answers 401');
 is($t->{flip}{draws}, 0, '... no draw');
 is(sum_field(users(1, 5), 's'), 5 * $CHANCES, 'redis: nothing drawn for them');
+
+# the right secret under a key id the server does not hold: the tokens
+# carry --token-kid, and nginx refuses them
+($rc, $sec, $t) = cc_load('flip', '--url', $url, '--users', 5, '--secret', $secret, '--token-kid', 'k9', '--quiet');
+is($t->{endpoints}{flip}{401}, 5, 'tokens of key id "k9": 5 answers 401');
+is(sum_field(users(1, 5), 's'), 5 * $CHANCES, '... nothing drawn');
 
 unlike(nginx_error_log(), qr/\[(alert|crit)\]/, 'nginx logged no alert');
 stop_nginx();

@@ -196,13 +196,16 @@ like($txt, qr/^flip  3,000 users in [\d.]+ s: sent [\d,]+, answered [\d,]+ \(200
 my %conf = map { $_ => slurp("$run/$_/nginx.conf") } qw(edge app1 app2);
 unlike($conf{edge}, qr/^\s*(?:load_module|cc_\w+)\s/m, 'the edge runs without the module');
 like($conf{edge}, qr/hash \$cc_route_uid consistent;/, '... routing by uid, consistent');
-like($conf{edge}, qr/limit_req zone=cc_per_user burst=20 nodelay;.*proxy_read_timeout 2s;/s,
-     "... with the example's limits and timeouts");
+like($conf{edge}, qr/"~\*\^Bearer .*proxy_read_timeout 2s;/s,
+     "... with the example's case-insensitive map and timeouts");
+unlike($conf{edge}, qr/limit_req_zone/, '... and no limit on an unverified uid');
 my ($cutoff) = slurp("$run/campaign.conf") =~ /^cutoff\s+(\d+)/m;
 for my $n (1, 2) {
     my $c = $conf{"app$n"};
     like($c, qr/^load_module .*ngx_http_cc_module\.so;/m, "app$n loads the module");
     like($c, qr/cc_identity token /, '... token identity');
+    like($c, qr/limit_req_zone \$cc_uid .*limit_req zone=cc_per_user burst=20 nodelay;/s,
+         '... and the per-user limit on the verified uid');
     like($c, qr/listen 127\.0\.0\.1:@{[$base + 2 + $n]}\b[^;]*;\s*allow 127\.0\.0\.1;\s*deny all;.*cc_grant;/s,
          '... its internal port for grants, loopback only');
     like($c, qr/cc_combine_cutoff $cutoff;/, '... reloaded with the cutoff');

@@ -40,13 +40,14 @@ my $secret = 'a-hostile-campaign-secret-0123456789abcdef';
 sub spew { open my $h, '>', $_[0] or die "$_[0]: $!"; print $h $_[1]; close $h }
 sub slurp { open my $h, '<', $_[0] or die "$_[0]: $!"; local $/; <$h> }
 spew("$dir/secret", "$secret\n");
-chmod 0644, "$dir/secret";
+chmod 0600, "$dir/secret";
 
 sub token {
-    my ($uid, $exp) = @_;
+    my ($uid, $exp, $kid) = @_;
     $exp //= time + 3600;
     $exp = int $exp;
-    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $secret));
+    $kid //= '0';
+    return "$uid.$exp.$kid." . encode_base64url(hmac_sha256("cc1|$kid|$uid.$exp", $secret));
 }
 
 # ---- part 1: the module ------------------------------------------------------
@@ -59,7 +60,8 @@ my ($P, $PT) = ($ENV{TEST_NGINX_SERVER_PORT}, $ENV{TEST_NGINX_SERVER_PORT1});
 my $locations = all_locations('location = /cc/award { cc_award; }',
                               'location = /cc/claim { cc_claim; }');
 # the token server serves no grant: nginx refuses cc_grant behind a token
-my $tlocations = all_locations('location = /cc/grant { return 404; }',
+my $tlocations = all_locations("cc_identity token $dir/secret;",
+                               'location = /cc/grant { return 404; }',
                                'location = /cc/award { cc_award; }',
                                'location = /cc/claim { cc_claim; }');
 my $nginx = start_nginx(<<"CONF");
@@ -73,7 +75,6 @@ $locations
     }
     server {
         listen 127.0.0.1:$PT;
-        cc_identity token $dir/secret;
 $tlocations
     }
 CONF
@@ -208,6 +209,27 @@ refused('a token for uid "007", correctly signed', $PT, 'POST', '/cc/flip?reques
         ['Authorization', 'Bearer ' . token('007')], 401, '{"error":"unauthorized"}');
 refused('a token for uid 2^64, correctly signed', $PT, 'POST', '/cc/flip?request_id=a',
         ['Authorization', 'Bearer ' . token('18446744073709551616')], 401, '{"error":"unauthorized"}');
+
+# key ids: 1..16 of [A-Za-z0-9_-], one the server holds ("0" here); each of
+# these correctly signed under that kid with the server's secret
+for my $kid ('', '1', 'k0', '00', '0 ', ' 0', '%30', '0%00', '0.0', 'a+b', 'a/b', 'a=', "\xE4\xB8\xAD",
+             '0123456789abcdefg', 'x' x 200) {
+    my $show = $kid =~ s/([^\x21-\x7e])/sprintf '\\x%02X', ord $1/ger;
+    refused("a token of key id \"$show\", correctly signed", $PT, 'POST', '/cc/flip?request_id=a',
+            ['Authorization', 'Bearer ' . token(7, undef, $kid)], 401, '{"error":"unauthorized"}');
+}
+# the old format, "<uid>.<exp>.<sig>" over "<uid>.<exp>": no domain, no key id
+{
+    my $exp = time + 3600;
+    refused('a token of the old format, correctly signed', $PT, 'POST', '/cc/flip?request_id=a',
+            ['Authorization', "Bearer 7.$exp." . encode_base64url(hmac_sha256("7.$exp", $secret))], 401,
+            '{"error":"unauthorized"}');
+    refused('the old signature in the new format', $PT, 'POST', '/cc/flip?request_id=a',
+            ['Authorization', "Bearer 7.$exp.0." . encode_base64url(hmac_sha256("7.$exp", $secret))], 401,
+            '{"error":"unauthorized"}');
+}
+refused('a token valid for two days (cc_token_max_ttl 1d)', $PT, 'POST', '/cc/flip?request_id=a',
+        ['Authorization', 'Bearer ' . token(7, time + 2 * 86400)], 401, '{"error":"unauthorized"}');
 
 # grant counts: 1..100000, plain decimal
 for my $n ('0', '-1', '+1', '01', '100001', '18446744073709551616', '99999999999999999999999', '1e3', '0x10',

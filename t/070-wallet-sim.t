@@ -18,6 +18,9 @@ $w = spawn_worker('cc-wallet-sim', '--help');
 is(wait_worker($w), 0, '--help: exit 0');
 like(worker_stdout($w), qr/^usage: cc-wallet-sim .*key,uid,amount_cents,currency,applied_at_ms.*Exit status/s, 'the usage text');
 my @base = ('--secret-file', wallet_secret(), '--statement', wallet_dir() . '/u.csv');
+# a wallet secret its group or others may read is refused
+my $open_secret = wallet_dir() . '/open.secret';
+{ open my $f, '>', $open_secret or die $!; print $f 'o' x 40, "\n"; close $f; chmod 0644, $open_secret }
 for my $case ([ [ '--listen', 'nohost', @base ], qr/bad --listen "nohost"/ ],
               [ [ '--listen', '::1:0', @base ], qr/bad --listen "::1:0": IPv6 address not in brackets/ ],
               [ [ '--listen', 'localhost:0', @base ], qr/bad --listen "localhost:0": not an IPv4 address or an IPv6 one in brackets/ ],
@@ -30,6 +33,8 @@ for my $case ([ [ '--listen', 'nohost', @base ], qr/bad --listen "nohost"/ ],
               [ [ '--listen', '127.0.0.1:0', @base, '--echo-off-pct', 200 ], qr/--echo-off-pct must be/ ],
               [ [ '--listen', '127.0.0.1:0', '--secret-file', '/nonexistent', '--statement', '/tmp/x' ],
                 qr/--secret-file: .*nonexistent/ ],
+              [ [ '--listen', '127.0.0.1:0', '--secret-file', $open_secret, '--statement', '/tmp/x' ],
+                qr/--secret-file: secret file ".*" is open to its group or others \(mode 0644\)/ ],
               [ [ '--listen', '127.0.0.1:0', '--secret-file', wallet_secret(), '--statement', '/nonexistent/dir/x' ],
                 qr/--statement \/nonexistent\/dir\/x: No such file/ ],
               [ [ '--listen', '127.0.0.1:0', @base, 'stray' ], qr/unexpected argument "stray"/ ]) {

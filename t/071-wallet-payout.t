@@ -24,6 +24,11 @@ my $nosecret = http_campaign_file('h0', 'http://127.0.0.1:1', secret => '/nonexi
 my ($rc, $out, $err) = payout_run([ '--once' ], $nosecret);
 is($rc, 2, 'wallet http with a secret file it cannot read: exit 2');
 like($err, qr{wallet http: .*/nonexistent/secret}, 'and why');
+my $open_secret = wallet_dir() . '/open.secret';
+{ open my $f, '>', $open_secret or die; print $f 'o' x 40; close $f; chmod 0640, $open_secret }
+($rc, $out, $err) = payout_run([ '--once' ], http_campaign_file('h0', 'http://127.0.0.1:1', secret => $open_secret));
+is($rc, 2, 'wallet http with a secret file its group may read: exit 2');
+like($err, qr{wallet http: .*secret file "\Q$open_secret\E" is open to its group or others \(mode 0640\)}, 'and why');
 my $sync = http_campaign_file('h0', 'http://127.0.0.1:1', extra => '');
 { local $/; open my $f, '<', $sync or die; my $t = <$f>; close $f;
   $t =~ s/credit async/credit sync/; open $f, '>', $sync or die; print $f $t; close $f }
@@ -112,7 +117,7 @@ is_deeply(mysql_query("SELECT kind FROM ledger_transfers WHERE award_id = 'h3:20
           'its pending transfer keeps the money reserved, nothing posted');
 
 my $other = wallet_dir() . '/other.secret';
-{ open my $f, '>', $other or die; print $f 'z' x 40; close $f }
+{ open my $f, '>', $other or die; print $f 'z' x 40; close $f; chmod 0600, $other }
 my %a4 = map { ($_ => 80) } 3001 .. 3005;
 seed_awards('h4', \%a4);
 my $alert4 = wallet_dir() . '/alert-h4.json';

@@ -1,14 +1,16 @@
 package CcToken;
 
-# CcToken - signed user tokens for the tests, "<uid>.<exp>.<sig>" as
+# CcToken - signed user tokens for the tests, "<uid>.<exp>.<kid>.<sig>" as
 # common/cc_token.h defines them (sig: the base64url, unpadded, of
-# HMAC-SHA256(secret, "<uid>.<exp>")), and the secret file that
-# "cc_identity token FILE" reads.
+# HMAC-SHA256(secret, "cc1|<kid>|<uid>.<exp>")), and the secret file that
+# "cc_identity token FILE" (key "0") and "cc_token_key KID FILE" read.
 #
 #   token_secret_file(secret => $SECRET, dir => new temp dir, name => 'secret')
-#                      writes "SECRET\n" to dir/name, readable by nginx's
-#                      workers (file 0644, a new dir 0755); returns the path
-#   sign_token($uid, $exp, $secret = $SECRET)   the token, signed as given
+#                      writes "SECRET\n" to dir/name, mode 0600 (a secret
+#                      open to group or others is refused; nginx reads it
+#                      as root, before the workers start); returns the path
+#   sign_token($uid, $exp, $secret = $SECRET, $kid = '0')
+#                      the token, signed as given
 #   bearer($uid, $exp = now + 1h, $secret = $SECRET)
 #                      { Authorization => "Bearer TOKEN" }, for http_request
 #   token_locations($file, @handlers)
@@ -45,13 +47,14 @@ sub token_secret_file {
     open my $h, '>', $file or croak "cannot write $file: $!";
     print $h ($o{secret} // $SECRET) . "\n";
     close $h or croak "cannot write $file: $!";
-    chmod 0644, $file;
+    chmod 0600, $file;
     return $file;
 }
 
 sub sign_token {
-    my ($uid, $exp, $secret) = @_;
-    return "$uid.$exp." . encode_base64url(hmac_sha256("$uid.$exp", $secret // $SECRET));
+    my ($uid, $exp, $secret, $kid) = @_;
+    $kid //= '0';
+    return "$uid.$exp.$kid." . encode_base64url(hmac_sha256("cc1|$kid|$uid.$exp", $secret // $SECRET));
 }
 
 sub bearer {
@@ -63,7 +66,7 @@ sub token_locations {
     my ($file, @handlers) = @_;
     # no /t/grant: nginx refuses a grant behind a token
     return join ' ', map {
-        ("location = /cc/$_ { cc_$_; }", $_ eq 'grant' ? () : "location = /t/$_ { cc_identity token $file; cc_$_; }")
+        ("location = /cc/$_ { cc_identity trusted_header X-CC-Uid; cc_$_; }", $_ eq 'grant' ? () : "location = /t/$_ { cc_identity token $file; cc_$_; }")
     } @handlers;
 }
 

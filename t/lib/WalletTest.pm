@@ -29,6 +29,7 @@ my $SECRET = join '', map { ('a' .. 'z')[int rand 26] } 1 .. 40;
     open my $f, '>', $SECRET_FILE or die "$SECRET_FILE: $!";
     print $f "$SECRET\n";
     close $f;
+    chmod 0600, $SECRET_FILE;       # cc_token_load_secret refuses more
 }
 
 # make_drawn's script, kept as Lua in t/lua/ (make test-lua checks it)

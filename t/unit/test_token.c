@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cc_token.h"
 
@@ -19,9 +20,13 @@
 static const char  *secret = "cardcampaign-known-answer-secret-0123456789";
 static const char  *other = "cardcampaign-known-answer-secret-0123456788";
 
-/* the known answer of uid 7, exp LATER under secret */
-#define GOOD  "7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"
-#define SIG   "82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"
+/* the known answer of uid 7, exp LATER, key "0" under secret */
+#define GOOD  "7.2000000000.0.rKduZuYVej1h0ghfVXphM_tuMeOYCinfxFpuhFPekrc"
+#define SIG   "rKduZuYVej1h0ghfVXphM_tuMeOYCinfxFpuhFPekrc"
+
+/* HMAC(secret, "7.2000000000"): the signature of the same payload without
+ * the "cc1|0|" domain, as another use of the secret would make it */
+#define NODOMAIN  "82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"
 
 
 static size_t
@@ -31,28 +36,31 @@ slen(const char *s)
 }
 
 
+/* one key, "0", and no bound on the lifetime */
 static cc_token_rc_e
 verify(const char *key, const char *tok, size_t len, int64_t now,
     uint64_t *uid)
 {
+    cc_token_key_t  k = { "0", 1, (const unsigned char *) key, 0 };
+
+    k.slen = key ? slen(key) : 0;
     *uid = SENTINEL;
 
-    return cc_token_verify((const unsigned char *) key, slen(key), tok, len,
-                           now, uid);
+    return cc_token_verify(&k, 1, tok, len, now, 0, uid);
 }
 
 
 static int
 sign(const char *key, uint64_t uid, int64_t exp, char *out, size_t outlen)
 {
-    return cc_token_sign((const unsigned char *) key, slen(key), uid, exp,
-                         out, outlen);
+    return cc_token_sign((const unsigned char *) key, slen(key), "0", uid,
+                         exp, out, outlen);
 }
 
 
 /*
  * Known answers, computed apart from this code:
- *   printf '%s' '7.2000000000' \
+ *   printf '%s' 'cc1|0|7.2000000000' \
  *   | openssl dgst -sha256 -hmac "$SECRET" -binary | basenc --base64url
  * (and the same with python3's hmac and base64.urlsafe_b64encode), the
  * '=' stripped.  Between them they hold both '-' and '_'.
@@ -63,11 +71,11 @@ static const struct {
     const char  *token;
 } kat[] = {
     { 7, LATER, GOOD },
-    { 6, LATER, "6.2000000000.H_RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4" },
+    { 6, LATER, "6.2000000000.0.lD3rnGZApqK-vxbCVtVc4yqQofQzUzXlj-4eoPDnZvw" },
     { UINT64_MAX, 99999999999LL,
-      "18446744073709551615.99999999999."
-      "-DGsPX0Hxn-eAlw9-uLK4rlzLVi1pwb8qY7pAPxCpWw" },
-    { 1, 1, "1.1.73xtiowAjWbufIt0rkDAUnal9zYTcFXxY4-dIKbm2IE" },
+      "18446744073709551615.99999999999.0."
+      "nN-P4K-BoDxLA04hn_ictsqXbslHIA91MUpN7dw_6IU" },
+    { 1, 1, "1.1.0.zIG83EIdRIlofRtpP88t97d4fcK1Pk5P4r8ve6scToI" },
 };
 
 
@@ -106,9 +114,14 @@ START_TEST(test_roundtrip)
         ck_assert_uint_eq(uid, uids[i]);
     }
 
-    /* the longest token there is: 20 + 1 + 11 + 1 + 43 */
+    /* the longest token there is: 20 + 1 + 11 + 1 + 16 + 1 + 43 */
     n = sign(secret, UINT64_MAX, 99999999999LL, out, sizeof(out));
-    ck_assert_int_eq(n, 76);
+    ck_assert_int_eq(n, 78);
+    n = cc_token_sign((const unsigned char *) secret, slen(secret),
+                      "0123456789abcdef", UINT64_MAX, 99999999999LL, out,
+                      sizeof(out));
+    ck_assert_int_eq(n, 93);
+    ck_assert_int_le(n, CC_TOKEN_MAX);
 }
 END_TEST
 
@@ -153,40 +166,60 @@ START_TEST(test_sign_rejects)
     ck_assert_str_eq(out, GOOD);
 
     /* secrets: 31 bytes is short, 32 and 1024 do, 1025 is long */
-    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 31, 7,
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 31, "0", 7,
                                    LATER, out, sizeof(out)), -1);
-    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, 7,
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, "0", 7,
                                    LATER, out, sizeof(out)), (int) len);
-    ck_assert_int_eq(cc_token_sign(NULL, 32, 7, LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign(NULL, 32, "0", 7, LATER, out,
+                                   sizeof(out)), -1);
 
     memset(big, 'k', sizeof(big));
     ck_assert_int_eq(cc_token_sign((unsigned char *) big, CC_TOKEN_SECRET_MAX,
-                                   7, LATER, out, sizeof(out)), (int) len);
+                                   "0", 7, LATER, out, sizeof(out)),
+                     (int) len);
     ck_assert_int_eq(cc_token_sign((unsigned char *) big,
-                                   CC_TOKEN_SECRET_MAX + 1, 7, LATER, out,
+                                   CC_TOKEN_SECRET_MAX + 1, "0", 7, LATER,
+                                   out, sizeof(out)), -1);
+
+    /* key ids: 1..16 of [A-Za-z0-9_-] */
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, NULL,
+                                   7, LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, "",
+                                   7, LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32,
+                                   "0123456789abcdefg", 7, LATER, out,
                                    sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, "a.b",
+                                   7, LATER, out, sizeof(out)), -1);
+    ck_assert_int_eq(cc_token_sign((const unsigned char *) secret, 32, "a/b",
+                                   7, LATER, out, sizeof(out)), -1);
 }
 END_TEST
 
 
 START_TEST(test_secret_length_in_verify)
 {
-    char      out[CC_TOKEN_MAX + 1];
-    uint64_t  uid;
-    int       n;
+    char            out[CC_TOKEN_MAX + 1];
+    uint64_t        uid;
+    int             n;
+    cc_token_key_t  k = { "0", 1, (const unsigned char *) secret, 32 };
 
     /* a 31-byte secret signs nothing and verifies nothing */
-    n = cc_token_sign((const unsigned char *) secret, 32, 7, LATER, out,
+    n = cc_token_sign((const unsigned char *) secret, 32, "0", 7, LATER, out,
                       sizeof(out));
     ck_assert_int_gt(n, 0);
     uid = SENTINEL;
-    ck_assert_int_eq(cc_token_verify((const unsigned char *) secret, 32, out,
-                                     (size_t) n, NOW, &uid), CC_TOKEN_OK);
-    ck_assert_int_eq(cc_token_verify((const unsigned char *) secret, 31, out,
-                                     (size_t) n, NOW, &uid),
+    ck_assert_int_eq(cc_token_verify(&k, 1, out, (size_t) n, NOW, 0, &uid),
+                     CC_TOKEN_OK);
+    k.slen = 31;
+    ck_assert_int_eq(cc_token_verify(&k, 1, out, (size_t) n, NOW, 0, &uid),
                      CC_TOKEN_BAD_SIGNATURE);
-    ck_assert_int_eq(cc_token_verify(NULL, 0, out, (size_t) n, NOW, &uid),
+    k.secret = NULL;
+    k.slen = 0;
+    ck_assert_int_eq(cc_token_verify(&k, 1, out, (size_t) n, NOW, 0, &uid),
                      CC_TOKEN_BAD_SIGNATURE);
+    ck_assert_int_eq(cc_token_verify(NULL, 0, out, (size_t) n, NOW, 0, &uid),
+                     CC_TOKEN_UNKNOWN_KEY);
 }
 END_TEST
 
@@ -245,16 +278,19 @@ END_TEST
 
 /* tokens with the signature of something else */
 static const char  *forged[] = {
-    "8.2000000000." SIG,                            /* another uid */
-    "17.2000000000." SIG,
-    "7.2000000001." SIG,                            /* another exp */
-    "7.3000000000." SIG,
-    "7.99999999999." SIG,
-    "7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeR",
+    "8.2000000000.0." SIG,                          /* another uid */
+    "17.2000000000.0." SIG,
+    "7.2000000001.0." SIG,                          /* another exp */
+    "7.3000000000.0." SIG,
+    "7.99999999999.0." SIG,
+    "7.2000000000.0.rKduZuYVej1h0ghfVXphM_tuMeOYCinfxFpuhFPekrd",
                          /* decodes to the same bytes: strings are compared */
-    "7.2000000000.H_RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4",  /* uid 6's */
-    "6.2000000000." SIG,
-    "7.2000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "7.2000000000.0.lD3rnGZApqK-vxbCVtVc4yqQofQzUzXlj-4eoPDnZvw",  /* 6's */
+    "6.2000000000.0." SIG,
+    "7.2000000000.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "7.2000000000.0." NODOMAIN,       /* the secret's MAC of "7.2000000000" */
+    "7.2000000000.0.L68OBMV9PPudz1Eh0cDDEeE5WnKoO0jIJ_yRDq5rkto",
+                                      /* key "1"'s MAC, under key "0" */
 };
 
 
@@ -298,8 +334,8 @@ START_TEST(test_forged_expired)
     ck_assert_int_gt(n, 0);
     ck_assert_int_eq(verify(secret, out, (size_t) n, NOW, &uid),
                      CC_TOKEN_BAD_SIGNATURE);
-    ck_assert_int_eq(verify(secret, "7.1000000000." SIG,
-                            strlen("7.1000000000." SIG), NOW, &uid),
+    ck_assert_int_eq(verify(secret, "7.1000000000.0." SIG,
+                            strlen("7.1000000000.0." SIG), NOW, &uid),
                      CC_TOKEN_BAD_SIGNATURE);
     ck_assert_int_eq(verify(secret, GOOD, strlen(GOOD), LATER, &uid),
                      CC_TOKEN_EXPIRED);
@@ -322,60 +358,72 @@ static const struct {
     T("7"),
     T("7.2000000000"),                              /* missing parts */
     T("7.2000000000."),
-    T("7.." SIG),
-    T(".2000000000." SIG),
+    T("7..0." SIG),
+    T(".2000000000.0." SIG),
     T(SIG),
-    T("2000000000." SIG),
-    T("7.2000000000." SIG "."),                     /* extra dots */
-    T(".7.2000000000." SIG),
+    T("2000000000.0." SIG),
+    T("7.2000000000.0." SIG "."),                     /* extra dots */
+    T(".7.2000000000.0." SIG),
     T("7.2000000000.." SIG),
-    T("7..2000000000." SIG),
-    T("7.2000000000." SIG ".7"),
-    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0Xr.AjwOG7q1ThTZdMEeQ"),
-    T("07.2000000000." SIG),                        /* leading zeros */
-    T("007.2000000000." SIG),
-    T("7.02000000000." SIG),
-    T("7.0." SIG),                                  /* exp 0 */
-    T("0.2000000000." SIG),                         /* uid 0 */
-    T("00.2000000000." SIG),
-    T("18446744073709551616.2000000000." SIG),      /* 2^64 */
-    T("99999999999999999999.2000000000." SIG),
-    T("100000000000000000000.2000000000." SIG),     /* 21 digits */
-    T("7.100000000000." SIG),                       /* exp above bound */
-    T("7.999999999999." SIG),
-    T("-7.2000000000." SIG),                        /* signs, hex */
-    T("+7.2000000000." SIG),
-    T("7.-2000000000." SIG),
-    T("7.+2000000000." SIG),
-    T("0x7.2000000000." SIG),
-    T("7.2000000000." SIG "="),                     /* padding */
-    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe="),
-    T("7.2000000000.82phtP4GFm+97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),  /* std */
-    T("6.2000000000.H/RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4"),
-    T("6.2000000000.H_RrWl/YqcwzktKHk7jiCJOjVppZGbKT1Fb+FVu2hw4"),
-    T(" 7.2000000000." SIG),                        /* spaces */
-    T("7.2000000000." SIG " "),
-    T("7 .2000000000." SIG),
-    T("7. 2000000000." SIG),
+    T("7..2000000000.0." SIG),
+    T("7.2000000000.0." SIG ".7"),
+    T("7.2000000000.0.rKduZuYVej-97kC9XcAu9S0Xr.AjwOG7q1ThTZdMEeQ"),
+    T("07.2000000000.0." SIG),                        /* leading zeros */
+    T("007.2000000000.0." SIG),
+    T("7.02000000000.0." SIG),
+    T("7.0.0." SIG),                                /* exp 0 */
+    T("0.2000000000.0." SIG),                         /* uid 0 */
+    T("00.2000000000.0." SIG),
+    T("18446744073709551616.2000000000.0." SIG),      /* 2^64 */
+    T("99999999999999999999.2000000000.0." SIG),
+    T("100000000000000000000.2000000000.0." SIG),     /* 21 digits */
+    T("7.100000000000.0." SIG),                     /* exp above bound */
+    T("7.999999999999.0." SIG),
+    T("-7.2000000000.0." SIG),                        /* signs, hex */
+    T("+7.2000000000.0." SIG),
+    T("7.-2000000000.0." SIG),
+    T("7.+2000000000.0." SIG),
+    T("0x7.2000000000.0." SIG),
+    T("7.2000000000.0." SIG "="),                     /* padding */
+    T("7.2000000000.0.rKduZuYVej-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe="),
+    T("7.2000000000.0.rKduZuYVej+97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),  /* std */
+    T("6.2000000000.0.H/RrWl_YqcwzktKHk7jiCJOjVppZGbKT1Fb-FVu2hw4"),
+    T("6.2000000000.0.H_RrWl/YqcwzktKHk7jiCJOjVppZGbKT1Fb+FVu2hw4"),
+    T(" 7.2000000000.0." SIG),                        /* spaces */
+    T("7.2000000000.0." SIG " "),
+    T("7 .2000000000.0." SIG),
+    T("7. 2000000000.0." SIG),
     T("7.2000000000. " SIG),
-    T("7.2000000000.82phtP4GFm 97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
-    T("7.2000000000." SIG "\n"),
-    T("7.2000000000." SIG "\r\n"),
-    T("7.2000000000.82phtP4GFm\t97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
-    T("7\0.2000000000." SIG),                       /* NUL inside */
+    T("7.2000000000.0.rKduZuYVej 97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7.2000000000.0." SIG "\n"),
+    T("7.2000000000.0." SIG "\r\n"),
+    T("7.2000000000.0.rKduZuYVej\t97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7\0.2000000000.0." SIG),                       /* NUL inside */
     T("7.2000000000\0." SIG),
-    T("7.2000000000.82phtP4GFm\0" "97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
-    T("7.2000000000." SIG "\0"),
-    T("\0" "7.2000000000." SIG),
-    T("\xe4\xb8\xad.2000000000." SIG),              /* UTF-8 "中" */
-    T("7.2000000000.82phtP4GFm\xe4\xb8\xad" "kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
-    T("7.2000000000." SIG "\xe4\xb8\xad"),
-    T("\xef\xbc\x97.2000000000." SIG),              /* fullwidth "7" */
-    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe\x80"),
-    T("7.2000000000." SIG "A"),                     /* 44-char sig */
-    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe"), /* 42 */
-    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ82ph"),
-    T("7.2000000000.82phtP4GFm-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ="),
+    T("7.2000000000.0.rKduZuYVej\0" "97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7.2000000000.0." SIG "\0"),
+    T("\0" "7.2000000000.0." SIG),
+    T("\xe4\xb8\xad.2000000000.0." SIG),              /* UTF-8 "中" */
+    T("7.2000000000.0.rKduZuYVej\xe4\xb8\xad" "kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ"),
+    T("7.2000000000.0." SIG "\xe4\xb8\xad"),
+    T("\xef\xbc\x97.2000000000.0." SIG),              /* fullwidth "7" */
+    T("7.2000000000.0.rKduZuYVej-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe\x80"),
+    T("7.2000000000.0." SIG "A"),                     /* 44-char sig */
+    T("7.2000000000.0.rKduZuYVej-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEe"), /* 42 */
+    T("7.2000000000.0.rKduZuYVej-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ82ph"),
+    T("7.2000000000.0.rKduZuYVej-97kC9XcAu9S0XrFAjwOG7q1ThTZdMEeQ="),
+    T("7.2000000000." SIG),                         /* the old format */
+    T("7.2000000000." NODOMAIN),
+    T("7.2000000000..." SIG),                       /* key ids */
+    T("7.2000000000.0123456789abcdefg." SIG),
+    T("7.2000000000.a+b." SIG),
+    T("7.2000000000.a/b." SIG),
+    T("7.2000000000.a=." SIG),
+    T("7.2000000000.a b." SIG),
+    T("7.2000000000.0\0." SIG),
+    T("7.2000000000.\xe4\xb8\xad." SIG),
+    T("7.2000000000.%30." SIG),
+    T("7.2000000000.0.0." SIG),
 };
 
 
@@ -434,6 +482,131 @@ END_TEST
 
 
 
+/* key ids: a token names its key; one of the verifier's, or unknown */
+START_TEST(test_kid_valid)
+{
+    ck_assert_int_eq(cc_token_kid_valid("0", 1), 1);
+    ck_assert_int_eq(cc_token_kid_valid("key-2027_b", 10), 1);
+    ck_assert_int_eq(cc_token_kid_valid("0123456789abcdef", 16), 1);
+    ck_assert_int_eq(cc_token_kid_valid("0123456789abcdefg", 17), 0);
+    ck_assert_int_eq(cc_token_kid_valid("", 0), 0);
+    ck_assert_int_eq(cc_token_kid_valid(NULL, 1), 0);
+    ck_assert_int_eq(cc_token_kid_valid("a.b", 3), 0);
+    ck_assert_int_eq(cc_token_kid_valid("a b", 3), 0);
+    ck_assert_int_eq(cc_token_kid_valid("a\0b", 3), 0);
+    ck_assert_int_eq(cc_token_kid_valid("a+b", 3), 0);
+    ck_assert_int_eq(cc_token_kid_valid("\xe4\xb8\xad", 3), 0);
+}
+END_TEST
+
+
+/*
+ * A rotation: the old key "0" and the new "key-2027_b" both verify, each
+ * its own tokens; a token of the new key relabelled "0", or of a key id
+ * the verifier does not hold, is refused.
+ */
+START_TEST(test_rotation)
+{
+    int             n;
+    char            out[CC_TOKEN_MAX + 1];
+    uint64_t        uid;
+    cc_token_key_t  keys[2] = {
+        { "0", 1, (const unsigned char *) "", 0 },
+        { "key-2027_b", 10, (const unsigned char *) "", 0 },
+    };
+
+    keys[0].secret = (const unsigned char *) secret;
+    keys[0].slen = slen(secret);
+    keys[1].secret = (const unsigned char *) other;
+    keys[1].slen = slen(other);
+
+    /* the known answer of key "key-2027_b" (secret, not other) */
+    n = cc_token_sign((const unsigned char *) secret, slen(secret),
+                      "key-2027_b", 7, LATER, out, sizeof(out));
+    ck_assert_str_eq(out, "7.2000000000.key-2027_b."
+                     "VTmnbzpNy49oMj9hWNwCObAA8P8E9ErkGTkHDNhvUAY");
+
+    uid = SENTINEL;
+    ck_assert_int_eq(cc_token_verify(keys, 2, GOOD, strlen(GOOD), NOW, 0,
+                                     &uid), CC_TOKEN_OK);
+    ck_assert_uint_eq(uid, 7);
+
+    n = cc_token_sign((const unsigned char *) other, slen(other),
+                      "key-2027_b", 8, LATER, out, sizeof(out));
+    ck_assert_int_gt(n, 0);
+    uid = SENTINEL;
+    ck_assert_int_eq(cc_token_verify(keys, 2, out, (size_t) n, NOW, 0, &uid),
+                     CC_TOKEN_OK);
+    ck_assert_uint_eq(uid, 8);
+
+    /* the new key's token, relabelled as the old key's */
+    ck_assert_int_eq(cc_token_verify(keys, 1, out, (size_t) n, NOW, 0, &uid),
+                     CC_TOKEN_UNKNOWN_KEY);
+
+    n = cc_token_sign((const unsigned char *) other, slen(other), "0", 8,
+                      LATER, out, sizeof(out));
+    ck_assert_int_eq(cc_token_verify(keys, 2, out, (size_t) n, NOW, 0, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+
+    /* a key id nobody holds, signed or not: unknown, even if expired */
+    n = cc_token_sign((const unsigned char *) secret, slen(secret), "1", 7,
+                      LATER, out, sizeof(out));
+    ck_assert_int_eq(cc_token_verify(keys, 2, out, (size_t) n, NOW, 0, &uid),
+                     CC_TOKEN_UNKNOWN_KEY);
+    ck_assert_int_eq(cc_token_verify(keys, 2, out, (size_t) n, INT64_MAX, 0,
+                                     &uid), CC_TOKEN_UNKNOWN_KEY);
+    ck_assert_int_eq(cc_token_verify(keys, 2, "7.2000000000.KEY-2027_B." SIG,
+                                     strlen("7.2000000000.KEY-2027_B." SIG),
+                                     NOW, 0, &uid), CC_TOKEN_UNKNOWN_KEY);
+    ck_assert_int_eq(cc_token_verify(keys, 0, GOOD, strlen(GOOD), NOW, 0,
+                                     &uid), CC_TOKEN_UNKNOWN_KEY);
+    ck_assert_uint_eq(uid, 8);
+}
+END_TEST
+
+
+/*
+ * The lifetime: exp - now up to max_ttl is good, one second more is too
+ * long lived; checked after the signature and the expiry.
+ */
+START_TEST(test_max_ttl)
+{
+    int             n;
+    char            out[CC_TOKEN_MAX + 1];
+    uint64_t        uid;
+    cc_token_key_t  k = { "0", 1, (const unsigned char *) "", 0 };
+
+    k.secret = (const unsigned char *) secret;
+    k.slen = slen(secret);
+
+    uid = SENTINEL;
+    ck_assert_int_eq(cc_token_verify(&k, 1, GOOD, strlen(GOOD),
+                                     LATER - 86400, 86400, &uid),
+                     CC_TOKEN_OK);
+    ck_assert_uint_eq(uid, 7);
+    uid = SENTINEL;
+    ck_assert_int_eq(cc_token_verify(&k, 1, GOOD, strlen(GOOD),
+                                     LATER - 86401, 86400, &uid),
+                     CC_TOKEN_TOO_LONG_LIVED);
+    ck_assert_uint_eq(uid, SENTINEL);
+    ck_assert_int_eq(cc_token_verify(&k, 1, GOOD, strlen(GOOD), NOW,
+                                     CC_TOKEN_MAX_TTL, &uid),
+                     CC_TOKEN_TOO_LONG_LIVED);
+    ck_assert_int_eq(cc_token_verify(&k, 1, GOOD, strlen(GOOD), INT64_MIN,
+                                     1, &uid), CC_TOKEN_TOO_LONG_LIVED);
+    ck_assert_int_eq(cc_token_verify(&k, 1, GOOD, strlen(GOOD), NOW, 0, &uid),
+                     CC_TOKEN_OK);
+
+    /* expired first, forged first */
+    ck_assert_int_eq(cc_token_verify(&k, 1, GOOD, strlen(GOOD), LATER, 1,
+                                     &uid), CC_TOKEN_EXPIRED);
+    n = sign(other, 7, LATER, out, sizeof(out));
+    ck_assert_int_eq(cc_token_verify(&k, 1, out, (size_t) n, NOW, 60, &uid),
+                     CC_TOKEN_BAD_SIGNATURE);
+}
+END_TEST
+
+
 START_TEST(test_strerror)
 {
     ck_assert_str_eq(cc_token_strerror(CC_TOKEN_OK), "ok");
@@ -441,6 +614,9 @@ START_TEST(test_strerror)
     ck_assert_str_eq(cc_token_strerror(CC_TOKEN_BAD_SIGNATURE),
                      "bad signature");
     ck_assert_str_eq(cc_token_strerror(CC_TOKEN_EXPIRED), "expired");
+    ck_assert_str_eq(cc_token_strerror(CC_TOKEN_UNKNOWN_KEY), "unknown key");
+    ck_assert_str_eq(cc_token_strerror(CC_TOKEN_TOO_LONG_LIVED),
+                     "too long lived");
 }
 END_TEST
 
@@ -548,7 +724,8 @@ START_TEST(test_load_secret)
         data[43] = '\n';
         ck_assert_int_eq(load(data, 44, sizeof(buf), buf, &len, err,
                               sizeof(err)), 0);
-        ck_assert_int_eq(cc_token_sign(buf, len, 7, LATER, out, sizeof(out)),
+        ck_assert_int_eq(cc_token_sign(buf, len, "0", 7, LATER, out,
+                                       sizeof(out)),
                          (int) strlen(GOOD));
         ck_assert_str_eq(out, GOOD);
     }
@@ -611,6 +788,47 @@ START_TEST(test_secret_parse)
 END_TEST
 
 
+/*
+ * A secret file open to its group or to others is refused, whatever it
+ * holds: 0600 and 0400 are read, any of the bits 077 is not.
+ */
+START_TEST(test_load_secret_mode)
+{
+    char           data[40], err[256], path[64];
+    size_t         len, i;
+    unsigned char  buf[CC_TOKEN_SECRET_MAX];
+
+    static const mode_t  bad[] = { 0644, 0640, 0604, 0620, 0602, 0610, 0601,
+                                   0666, 0444, 0660 };
+
+    memset(data, 'k', sizeof(data));
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        temp_file(path, sizeof(path), data, sizeof(data));
+        ck_assert_int_eq(chmod(path, bad[i]), 0);
+        len = 12345;
+        ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len,
+                                              err, sizeof(err)), -1);
+        ck_assert_uint_eq(len, 12345);
+        ck_assert_msg(strstr(err, "open to its group or others")
+                      && strstr(err, path) && strstr(err, "0600"),
+                      "mode %04o: %s", (unsigned int) bad[i], err);
+        unlink(path);
+    }
+
+    temp_file(path, sizeof(path), data, sizeof(data));
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
+                                          sizeof(err)), 0);
+    ck_assert_uint_eq(len, sizeof(data));
+    ck_assert_int_eq(chmod(path, 0400), 0);
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
+                                          sizeof(err)), 0);
+    unlink(path);
+}
+END_TEST
+
+
 START_TEST(test_load_secret_rejects)
 {
     char           data[CC_TOKEN_SECRET_MAX + 8], err[256], path[64];
@@ -628,9 +846,12 @@ START_TEST(test_load_secret_rejects)
     ck_assert_msg(strstr(err, "cannot open") && strstr(err, path)
                   && strstr(err, "No such file"), "%s", err);
 
-    /* a directory */
-    ck_assert_int_eq(cc_token_load_secret("/tmp", buf, sizeof(buf), &len, err,
+    /* a directory (0700: its mode is not what is wrong) */
+    snprintf(path, sizeof(path), "/tmp/cc_token_dir_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(path));
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
                                           sizeof(err)), -1);
+    rmdir(path);
     ck_assert_msg(strstr(err, "cannot read"), "%s", err);
 
     /* too short: empty, 31, 31 and a newline, a newline alone */
@@ -709,12 +930,16 @@ main(void)
                         (int) (sizeof(malformed) / sizeof(malformed[0])));
     tcase_add_loop_test(tc, test_truncated, 0, (int) strlen(GOOD));
     tcase_add_test(tc, test_too_long);
+    tcase_add_test(tc, test_kid_valid);
+    tcase_add_test(tc, test_rotation);
+    tcase_add_test(tc, test_max_ttl);
     tcase_add_test(tc, test_strerror);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("secret");
     tcase_add_test(tc, test_load_secret);
     tcase_add_test(tc, test_load_secret_rejects);
+    tcase_add_test(tc, test_load_secret_mode);
     tcase_add_test(tc, test_secret_parse);
     suite_add_tcase(s, tc);
 

@@ -134,7 +134,10 @@ cc_load_usage(FILE *f)
 "  --max-tries N      sends of one request before giving up (10)\n"
 "  --secret FILE      identity by signed tokens minted with this secret\n"
 "                     (flip, claim); without it X-CC-Uid: UID\n"
-"  --token-ttl SEC    the tokens' lifetime (3600)\n"
+"  --token-ttl SEC    the tokens' lifetime (3600; nginx refuses more than\n"
+"                     its cc_token_max_ttl, 1d by default)\n"
+"  --token-kid KID    the secret's key id, carried in the tokens (\"0\":\n"
+"                     the key of \"cc_identity token FILE\")\n"
 "  --rate N           start at most N sessions a second, users arriving\n"
 "                     over time rather than all at once (0: as fast as\n"
 "                     --conc allows)\n"
@@ -270,7 +273,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
         OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
         OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
-        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE
+        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID
     };
     static const struct option  opts[] = {
         { "help",       no_argument,       NULL, 'h' },
@@ -283,6 +286,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         { "max-tries",  required_argument, NULL, OPT_TRIES },
         { "secret",     required_argument, NULL, OPT_SECRET },
         { "token-ttl",  required_argument, NULL, OPT_TTL },
+        { "token-kid",  required_argument, NULL, OPT_KID },
         { "quiet",      no_argument,       NULL, OPT_QUIET },
         { "chances",    required_argument, NULL, OPT_CHANCES },
         { "grant-id",   required_argument, NULL, OPT_GRANT_ID },
@@ -306,6 +310,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
     o->timeout_ms = 5000;
     o->max_tries = 10;
     o->token_ttl = 3600;
+    o->token_kid = CC_TOKEN_KID_DEFAULT;
     o->grant_id = "load";
     o->kinds = 5;
     o->rid_prefix = "r";
@@ -369,6 +374,13 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         case OPT_TTL:
             o->token_ttl = (long) cc_load_parse_u64("--token-ttl", optarg, 1,
                                                100000000);
+            break;
+        case OPT_KID:
+            if (!cc_token_kid_valid(optarg, strlen(optarg))) {
+                cc_load_die("--token-kid must be 1..%d of [A-Za-z0-9_-], not "
+                       "\"%s\"", CC_TOKEN_KID_MAX, optarg);
+            }
+            o->token_kid = optarg;
             break;
         case OPT_RATE:
             o->rate = cc_load_parse_u64("--rate", optarg, 0, 10000000);

@@ -114,6 +114,7 @@ typedef struct {
     unsigned char    secret[CC_TOKEN_SECRET_MAX];
     size_t           secret_len;
     long             token_ttl;
+    const char      *token_kid;       /* the secret's key id, "0" by default */
     unsigned         chances;
     const char      *grant_id;
     double           retry_pct;

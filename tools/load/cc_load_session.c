@@ -369,7 +369,7 @@ cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c)
     s->uid = uid;
     s->chances_left = -1;
     if (r->o.secret_len > 0
-        && cc_token_sign(r->o.secret, r->o.secret_len, uid,
+        && cc_token_sign(r->o.secret, r->o.secret_len, r->o.token_kid, uid,
                          (int64_t) time(NULL) + r->o.token_ttl,
                          s->token, sizeof(s->token)) < 0)
     {

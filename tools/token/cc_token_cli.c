@@ -2,11 +2,11 @@
  * cc-token: mints and checks the signed user tokens of common/cc_token.h,
  * for ops, the tests and the demo.
  *
- *   cc-token --secret FILE --uid UID [--ttl SEC | --exp UNIXTIME]
- *       prints "<uid>.<exp>.<sig>" and a newline
- *   cc-token --secret FILE --verify TOKEN
- *       prints "uid=<uid> exp=<exp>" and exits 0, or the reason on stderr
- *       and exits 1
+ *   cc-token --secret FILE [--kid KID] --uid UID [--ttl SEC | --exp UNIXTIME]
+ *       prints "<uid>.<exp>.<kid>.<sig>" and a newline
+ *   cc-token --secret FILE [--kid KID] [--max-ttl SEC] --verify TOKEN
+ *       prints "uid=<uid> exp=<exp> kid=<kid>" and exits 0, or the reason
+ *       on stderr and exits 1
  *
  * Bad usage, an unreadable or short secret file: exit 2, naming the
  * option.
@@ -31,6 +31,8 @@
 
 typedef struct {
     const char  *secret;
+    const char  *kid;
+    long long    max_ttl;                   /* -1: not given */
     const char  *verify;
     int          has_uid;
     uint64_t     uid;
@@ -43,26 +45,34 @@ static void
 cc_tok_usage(FILE *out)
 {
     fprintf(out,
-"usage: cc-token --secret FILE --uid UID [--ttl SEC | --exp UNIXTIME]\n"
-"       cc-token --secret FILE --verify TOKEN\n"
+"usage: cc-token --secret FILE [--kid KID] --uid UID\n"
+"                [--ttl SEC | --exp UNIXTIME]\n"
+"       cc-token --secret FILE [--kid KID] [--max-ttl SEC] --verify TOKEN\n"
 "\n"
-"Mints a signed user token \"<uid>.<exp>.<sig>\" (sig: base64url of\n"
-"HMAC-SHA256(secret, \"<uid>.<exp>\")) and prints it, or verifies one and\n"
-"prints \"uid=<uid> exp=<exp>\".\n"
+"Mints a signed user token \"<uid>.<exp>.<kid>.<sig>\" (sig: base64url of\n"
+"HMAC-SHA256(secret, \"cc1|<kid>|<uid>.<exp>\")) and prints it, or verifies\n"
+"one and prints \"uid=<uid> exp=<exp> kid=<kid>\".\n"
 "\n"
 "  --secret FILE     the shared secret, %d..%d bytes (one trailing\n"
-"                    newline is not part of it)\n"
+"                    newline is not part of it), mode 0600 or 0400\n"
+"  --kid KID         the secret's key id, 1..%d of [A-Za-z0-9_-] (default\n"
+"                    \"%s\", the key of \"cc_identity token FILE\")\n"
 "  --uid UID         the user, a positive 64-bit decimal\n"
 "  --ttl SEC         valid for SEC seconds from now, 1..%d (default %d)\n"
 "  --exp UNIXTIME    valid until UNIXTIME instead, 1..%lld (a past one\n"
 "                    mints an expired token)\n"
 "  --verify TOKEN    check TOKEN: exit 0, or 1 with the reason on stderr\n"
-"                    (malformed, bad signature, expired)\n"
+"                    (malformed, unknown key, bad signature, expired, too\n"
+"                    long lived)\n"
+"  --max-ttl SEC     with --verify: refuse an exp more than SEC seconds\n"
+"                    ahead, 0..%d, 0 for no bound (default %d, as\n"
+"                    nginx's cc_token_max_ttl)\n"
 "  --help            this text\n"
 "\n"
 "Exit status: 0 done, 1 token rejected, 2 bad usage or secret file.\n",
-            CC_TOKEN_SECRET_MIN, CC_TOKEN_SECRET_MAX, CC_TOK_TTL_MAX,
-            CC_TOK_TTL_DEFAULT, CC_TOKEN_EXP_MAX);
+            CC_TOKEN_SECRET_MIN, CC_TOKEN_SECRET_MAX, CC_TOKEN_KID_MAX,
+            CC_TOKEN_KID_DEFAULT, CC_TOK_TTL_MAX, CC_TOK_TTL_DEFAULT,
+            CC_TOKEN_EXP_MAX, CC_TOK_TTL_MAX, CC_TOKEN_MAX_TTL);
 }
 
 
@@ -73,6 +83,8 @@ cc_tok_parse(int argc, char **argv, cc_tok_opts_t *o)
 
     static const struct option  opts[] = {
         { "secret", required_argument, NULL, 's' },
+        { "kid",    required_argument, NULL, 'k' },
+        { "max-ttl", required_argument, NULL, 'm' },
         { "uid",    required_argument, NULL, 'u' },
         { "ttl",    required_argument, NULL, 't' },
         { "exp",    required_argument, NULL, 'e' },
@@ -84,12 +96,35 @@ cc_tok_parse(int argc, char **argv, cc_tok_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->ttl = -1;
     o->exp = -1;
+    o->max_ttl = -1;
+    o->kid = CC_TOKEN_KID_DEFAULT;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
 
         case 's':
             o->secret = optarg;
+            break;
+
+        case 'k':
+            if (!cc_token_kid_valid(optarg, strlen(optarg))) {
+                fprintf(stderr, "cc-token: --kid must be 1..%d of "
+                        "[A-Za-z0-9_-], not \"%s\"\n", CC_TOKEN_KID_MAX,
+                        optarg);
+                return -1;
+            }
+
+            o->kid = optarg;
+            break;
+
+        case 'm':
+            if (cc_opt_int("--max-ttl", optarg, 0, CC_TOK_TTL_MAX,
+                           &o->max_ttl)
+                != 0)
+            {
+                return -1;
+            }
+
             break;
 
         case 'u':
@@ -144,6 +179,11 @@ cc_tok_parse(int argc, char **argv, cc_tok_opts_t *o)
         return -1;
     }
 
+    if (o->verify == NULL && o->max_ttl != -1) {
+        fprintf(stderr, "cc-token: --max-ttl is taken with --verify only\n");
+        return -1;
+    }
+
     if (o->verify != NULL) {
         if (o->has_uid || o->ttl != -1 || o->exp != -1) {
             fprintf(stderr, "cc-token: --verify takes no --uid, --ttl or "
@@ -183,7 +223,9 @@ cc_tok_sign(const cc_tok_opts_t *o, const unsigned char *secret, size_t slen)
               + (o->ttl != -1 ? o->ttl : CC_TOK_TTL_DEFAULT);
     }
 
-    if (cc_token_sign(secret, slen, o->uid, exp, out, sizeof(out)) < 0) {
+    if (cc_token_sign(secret, slen, o->kid, o->uid, exp, out, sizeof(out))
+        < 0)
+    {
         fprintf(stderr, "cc-token: cannot sign uid %llu exp %lld\n",
                 (unsigned long long) o->uid, (long long) exp);
         return 1;
@@ -199,13 +241,20 @@ static int
 cc_tok_verify(const cc_tok_opts_t *o, const unsigned char *secret,
     size_t slen)
 {
-    uint64_t        uid;
-    const char     *tok, *dot;
-    cc_token_rc_e   rc;
+    uint64_t         uid;
+    const char      *tok, *dot;
+    cc_token_rc_e    rc;
+    cc_token_key_t   key;
 
     tok = o->verify;
 
-    rc = cc_token_verify(secret, slen, tok, strlen(tok), (int64_t) time(NULL),
+    key.kid = o->kid;
+    key.kid_len = strlen(o->kid);
+    key.secret = secret;
+    key.slen = slen;
+
+    rc = cc_token_verify(&key, 1, tok, strlen(tok), (int64_t) time(NULL),
+                         o->max_ttl != -1 ? o->max_ttl : CC_TOKEN_MAX_TTL,
                          &uid);
 
     if (rc != CC_TOKEN_OK) {
@@ -213,11 +262,11 @@ cc_tok_verify(const cc_tok_opts_t *o, const unsigned char *secret,
         return 1;
     }
 
-    /* a verified token is canonical: the exp is between its two dots */
+    /* a verified token is canonical: "<uid>.<exp>.<kid>.<sig>" */
     dot = strchr(tok, '.');
 
-    printf("uid=%llu exp=%lld\n", (unsigned long long) uid,
-           strtoll(dot + 1, NULL, 10));
+    printf("uid=%llu exp=%lld kid=%s\n", (unsigned long long) uid,
+           strtoll(dot + 1, NULL, 10), o->kid);
 
     return 0;
 }

@@ -69,6 +69,8 @@ my @HANDLERS = qw(flip grant combine eligibility award claim);
 
 sub all_locations {
     my $own = _own_lines(@_);
+    # nginx trusts no identity by default: the tests' header, unless chosen
+    $own = "    cc_identity trusted_header X-CC-Uid;\n$own" unless $own =~ /^\s*cc_identity\b/m;
     # a location the caller's lines hold already is theirs, not added twice
     my @add = grep { $own !~ m{\blocation\s*=\s*/cc/$_\s*\{} } @HANDLERS;
     # a grant is never behind a token (nginx refuses it): its location
@@ -120,7 +122,7 @@ sub nginx_conf {
 # The locations of the ingest pipeline's app nginx (CcCampaign's
 # campaign_nginx): flip, grant, combine and metrics, on one line.
 sub app_locations {
-    return 'location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
+    return 'cc_identity trusted_header X-CC-Uid; location = /cc/flip { cc_flip; } location = /cc/grant { cc_grant; } '
          . 'location = /cc/combine { cc_combine; } location = /cc/metrics { cc_metrics; }';
 }
 
