@@ -3,9 +3,10 @@
 # shards (two databases on one mariadbd) and 2 Redis shards, against the
 # storage's own limit.
 #
-# The eligible users are generated straight into MySQL (INSERT ... SELECT
-# from MariaDB's sequence engine, seq_1_to_N): odd uids in cc_s0, even in
-# cc_s1.  Then:
+# The eligible users 1..N are generated straight into the shards the ring
+# gives them: the eligibility rows into MySQL (LOAD DATA), their combine
+# records (field e, which cc-draw checks the rows against) into Redis
+# (redis-cli --pipe).  Then:
 #   1. cc-draw, timed end to end: drain, plan, per shard (in parallel) the
 #      read and sort of the uids, the award batches with their done_upto,
 #      the read-back check, the Redis fields (award_set.lua, pipelined),
@@ -48,7 +49,7 @@ stop() {
 trap stop EXIT INT TERM
 
 sql() {
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
+    mariadb --no-defaults --local-infile=1 -S "$out/mysql.sock" -uroot -N -B -e "$1"
 }
 
 now() { date +%s.%N; }
@@ -85,18 +86,6 @@ redis="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1"
 # shellcheck disable=SC2086
 build/workers/cc-ingest --init-shards $shards 2>/dev/null
 
-# the eligible: odd uids on shard 0, even on shard 1, before the cutoff
-half0=$(( (USERS + 1) / 2 )) half1=$(( USERS / 2 ))
-t0=$(now)
-sql "INSERT INTO cc_s0.eligibility SELECT 2 * seq - 1, 'bench', 0
-     FROM cc_s0.seq_1_to_$half0" & p0=$!
-sql "INSERT INTO cc_s1.eligibility SELECT 2 * seq, 'bench', 0
-     FROM cc_s1.seq_1_to_$half1" & p1=$!
-wait "$p0" && wait "$p1"
-t1=$(now)
-awk -v n="$USERS" -v a="$t0" -v b="$t1" 'BEGIN {
-    printf "generated %d eligible users in %.1f s\n", n, b - a }'
-
 cat > "$out/campaign" <<EOF
 campaign    bench
 pool_cents  $((USERS * 888 + 12345))
@@ -106,6 +95,31 @@ seed        bench-seed
 credit      async
 cutoff      1700000000
 EOF
+
+# the eligible, before the cutoff, each in its shards by the ring (cc-payout
+# --shard-of): a row in its MySQL shard (LOAD DATA), the combine record
+# (field e, "bench:0", as the row says) in its Redis shard (redis-cli
+# --pipe), which cc-draw checks the row against
+t0=$(now)
+# shellcheck disable=SC2086
+seq 1 "$USERS" | xargs -n 20000 build/workers/cc-payout \
+    --campaign "$out/campaign" $redis $shards --shard-of \
+  | awk -v r0="127.0.0.1:$r0" -v out="$out" '{
+        printf "*4\r\n$4\r\nHSET\r\n$%d\r\ncc:{%s}:u\r\n$1\r\ne\r\n" \
+               "$7\r\nbench:0\r\n", length($1) + 7, $1 \
+               > (out "/e" ($2 == r0 ? 0 : 1) ".resp")
+        print $1 > (out "/" substr($3, index($3, "/") + 1) ".uids") }'
+for s in 0 1; do
+    sql "LOAD DATA LOCAL INFILE '$out/cc_s$s.uids' INTO TABLE cc_s$s.eligibility
+         (uid) SET request_id = 'bench', combined_at = 0" & eval "p$s=\$!"
+done
+redis-cli -p "$r0" --pipe < "$out/e0.resp" > /dev/null
+redis-cli -p "$r1" --pipe < "$out/e1.resp" > /dev/null
+wait "$p0" && wait "$p1"
+rm -f "$out"/*.resp "$out"/*.uids
+t1=$(now)
+awk -v n="$USERS" -v a="$t0" -v b="$t1" 'BEGIN {
+    printf "generated %d eligible users in %.1f s\n", n, b - a }'
 
 # utime + stime of a process, in clock ticks
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

@@ -44,6 +44,7 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 {
     char              errstr[512], id[64], *brokers, *topic;
     ngx_uint_t        i;
+    ngx_keyval_t     *kv;
     rd_kafka_t       *rk;
     rd_kafka_conf_t  *conf;
 
@@ -79,6 +80,20 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
                               sizeof(errstr)) != RD_KAFKA_CONF_OK)
         {
             goto failed;
+        }
+    }
+
+    /* the operator's properties last: they win (SASL, TLS, client.id) */
+    if (cmcf->kafka_properties != NULL) {
+        kv = cmcf->kafka_properties->elts;
+
+        for (i = 0; i < cmcf->kafka_properties->nelts; i++) {
+            if (rd_kafka_conf_set(conf, (char *) kv[i].key.data,
+                                  (char *) kv[i].value.data, errstr,
+                                  sizeof(errstr)) != RD_KAFKA_CONF_OK)
+            {
+                goto failed;
+            }
         }
     }
 
@@ -262,4 +277,61 @@ ngx_http_cc_kafka_log(const rd_kafka_t *rk, int level, const char *fac,
     lvl = (level <= 3) ? NGX_LOG_ERR : NGX_LOG_WARN;
 
     ngx_log_error(lvl, ngx_cycle->log, 0, "cc kafka: %s: %s", fac, buf);
+}
+
+
+/*
+ * cc_kafka_property NAME VALUE: a librdkafka property of the producer,
+ * repeatable, applied after the module's own (SASL, TLS, client.id ...).
+ * Checked here on a scratch configuration, so that nginx -t refuses a bad
+ * name or value with librdkafka's own words.
+ */
+char *
+ngx_http_cc_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    char              errstr[512];
+    ngx_str_t        *value;
+    ngx_array_t     **props;
+    ngx_keyval_t     *kv;
+    rd_kafka_conf_t  *kc;
+    rd_kafka_conf_res_t  res;
+
+    props = (ngx_array_t **) (p + cmd->offset);
+    value = cf->args->elts;
+
+    if (*props == NULL) {
+        *props = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        if (*props == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kc = rd_kafka_conf_new();
+    if (kc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the args are NUL-terminated by nginx's parser */
+    res = rd_kafka_conf_set(kc, (char *) value[1].data,
+                            (char *) value[2].data, errstr, sizeof(errstr));
+    rd_kafka_conf_destroy(kc);
+
+    if (res != RD_KAFKA_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cc_kafka_property \"%V\": %s",
+                           &value[1], errstr);
+        return NGX_CONF_ERROR;
+    }
+
+    kv = ngx_array_push(*props);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
 }

@@ -191,6 +191,13 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       offsetof(ngx_http_cc_main_conf_t, kafka_flush_timeout),
       NULL },
 
+    { ngx_string("cc_kafka_property"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_kafka_property,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, kafka_properties),
+      NULL },
+
     { ngx_string("cc_identity"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_cc_identity,
@@ -314,6 +321,7 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
      *     cmcf->handlers = 0;
      *     cmcf->kafka_brokers = { 0, NULL };
      *     cmcf->kafka_topic = { 0, NULL };
+     *     cmcf->kafka_properties = NULL;
      */
 
     cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;

@@ -185,6 +185,7 @@ typedef struct {
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
     ngx_msec_t                kafka_flush_timeout;
+    ngx_array_t              *kafka_properties;  /* ngx_keyval_t, or NULL */
 } ngx_http_cc_main_conf_t;
 
 
@@ -282,6 +283,8 @@ ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
+char *ngx_http_cc_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_cc_identity.c */
 ngx_int_t ngx_http_cc_add_variables(ngx_conf_t *cf);

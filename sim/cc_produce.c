@@ -19,6 +19,7 @@
 
 #include "cc_worker.h"
 #include "cc_event.h"
+#include "cc_kafka_conf.h"
 
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     const char  *topic;
     long long    draws;
     long long    users;
+    cc_kafka_props_t  kafka;       /* --kafka-property, --kafka-config */
 } cc_produce_opts_t;
 
 
@@ -87,6 +89,10 @@ cc_produce_usage(FILE *out)
 "  --topic NAME     topic (default cc.draws)\n"
 "  --draws N        synthetic draws, 1..1000000000\n"
 "  --users U        their users, 1..100000000 (default 1000)\n"
+"  --kafka-property NAME=VALUE  a librdkafka property (SASL, TLS,\n"
+"                   client.id, ...), repeat; applied last, so it wins\n"
+"  --kafka-config FILE  NAME=VALUE lines of librdkafka properties, for\n"
+"                   secrets: refused unless only its owner may read it\n"
 "  --help           this text\n");
 }
 
@@ -102,6 +108,8 @@ cc_produce_parse(int argc, char **argv, cc_produce_opts_t *o)
         { "topic",   required_argument, NULL, 't' },
         { "draws",   required_argument, NULL, 'd' },
         { "users",   required_argument, NULL, 'u' },
+        { "kafka-property", required_argument, NULL, 'K' },
+        { "kafka-config", required_argument, NULL, 'C' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -110,11 +118,24 @@ cc_produce_parse(int argc, char **argv, cc_produce_opts_t *o)
     o->topic = "cc.draws";
     o->draws = 0;
     o->users = 1000;
+    memset(&o->kafka, 0, sizeof(o->kafka));
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': o->brokers = optarg; break;
         case 't': o->topic = optarg; break;
+
+        case 'K':
+            if (cc_kafka_opt_property(&o->kafka, optarg) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'C':
+            if (cc_kafka_opt_config(&o->kafka, optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case 'd':
             if (cc_opt_int("--draws", optarg, 1, 1000000000LL, &o->draws)
@@ -170,7 +191,9 @@ cc_produce_open(const cc_produce_opts_t *o)
         || rd_kafka_conf_set(conf, "linger.ms", "20", errstr,
                              sizeof(errstr)) != RD_KAFKA_CONF_OK
         || rd_kafka_conf_set(conf, "log_level", "4", errstr,
-                             sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                             sizeof(errstr)) != RD_KAFKA_CONF_OK
+        || cc_kafka_props_apply(&o->kafka, conf, errstr, sizeof(errstr))
+           != 0)
     {
         cc_log("%s", errstr);
         rd_kafka_conf_destroy(conf);
@@ -297,12 +320,15 @@ main(int argc, char **argv)
 
     cc_worker_init("cc-produce");
 
-    /* nothing is open yet: the usage's exits need no cleanup */
+    /* nothing is open yet but the properties read */
     if (cc_opt_done(cc_produce_parse(argc, argv, &o), &rc)) {
+        cc_kafka_props_free(&o.kafka);
         return rc;
     }
 
     rk = cc_produce_open(&o);
+    cc_kafka_props_free(&o.kafka);        /* copied into rk's conf */
+
     if (rk == NULL) {
         return 1;
     }

@@ -537,3 +537,48 @@ GET /t
 --- response_body: ok
 --- no_error_log
 [error]
+
+
+
+=== TEST 28: cc_kafka_property with a name librdkafka does not know
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property no.such.property 1;
+--- must_die
+--- error_log
+invalid cc_kafka_property "no.such.property": No such configuration property: "no.such.property"
+
+
+
+=== TEST 29: cc_kafka_property with a value librdkafka refuses
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property security.protocol carrier_pigeon;
+--- must_die
+--- error_log
+invalid cc_kafka_property "security.protocol": Invalid value "carrier_pigeon" for configuration property "security.protocol"
+
+
+
+=== TEST 30: cc_kafka_property with one value too few
+--- http_config on_shard0
+    cc_kafka_property security.protocol;
+--- must_die
+--- error_log
+invalid number of arguments in "cc_kafka_property" directive
+
+
+
+=== TEST 31: cc_kafka_property, good ones, repeated, are taken
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property security.protocol plaintext;
+    cc_kafka_property client.id cc-test-node;
+    cc_kafka_property sasl.mechanisms PLAIN;
+--- config
+    location = /t { return 200 "ok"; }
+--- request
+GET /t
+--- response_body: ok
+--- no_error_log
+[emerg]

@@ -5,7 +5,22 @@
 use strict;
 use warnings;
 use lib 't/lib';
+use File::Temp ();
 use CcTest;
+
+# --kafka-config files: one others may read, one with a bad property
+my $kdir = File::Temp::tempdir('cc-opts-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+sub kafka_file {
+    my ($name, $mode, $text) = @_;
+    open my $f, '>', "$kdir/$name" or die "$kdir/$name: $!";
+    print $f $text;
+    close $f;
+    chmod $mode, "$kdir/$name";
+    return "$kdir/$name";
+}
+my $k_open = kafka_file('open.conf', 0644, "sasl.password=secret\n");
+my $k_bad = kafka_file('bad.conf', 0600, "# SASL\n\nsasl.mechanisms = PLAIN\nsecurity.protocol=pigeon\n");
+my $k_noeq = kafka_file('noeq.conf', 0600, "sasl.username\n");
 
 my @cases = (
     [ [ 'cc-mockbroker', '--brokers', '0' ], qr/--brokers must be an integer in 1\.\.9, not "0"/ ],
@@ -16,6 +31,24 @@ my @cases = (
     [ [ 'cc-produce', '--nope' ], qr/usage: cc-produce/ ],
     [ [ 'cc-produce', '--brokers', 'h:1', 'extra' ], qr/usage: cc-produce/ ],
     [ [ 'cc-produce', '--brokers', 'h:1', '--users', '0' ], qr/--users must be an integer in 1\.\.100000000, not "0"/ ],
+    [ [ 'cc-produce', '--brokers', 'h:1', '--kafka-property', 'no.such=1' ],
+      qr/^cc-produce: --kafka-property: Kafka property "no\.such": No such configuration property: "no\.such"$/m ],
+    [ [ 'cc-produce', '--brokers', 'h:1', '--kafka-property', 'client.id' ],
+      qr/^cc-produce: bad --kafka-property "client\.id", expected NAME=VALUE$/m ],
+    [ [ 'cc-produce', '--brokers', 'h:1', '--kafka-config', $k_open ],
+      qr/^cc-produce: --kafka-config \S+open\.conf: its group or others may read or change it \(mode 0644\): it may hold secrets, chmod 600 it$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'security.protocol=pigeon' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "security\.protocol": Invalid value "pigeon" for configuration property "security\.protocol"$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', '=1' ],
+      qr/^cc-ingest: bad --kafka-property "=1", expected NAME=VALUE$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-config', $k_open ],
+      qr/^cc-ingest: --kafka-config \S+open\.conf: its group or others may read or change it \(mode 0644\)/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-config', $k_bad ],
+      qr/^cc-ingest: --kafka-config \S+: line 4: Kafka property "security\.protocol": Invalid value "pigeon"/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-config', $k_noeq ],
+      qr/^cc-ingest: --kafka-config \S+: line 1: expected NAME=VALUE$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-config', '/nonexistent' ],
+      qr/^cc-ingest: --kafka-config \/nonexistent: No such file or directory$/m ],
     [ [ 'cc-ingest', '--init-shards', '--mysql', '[::1:3306/db' ],
       qr/bad MySQL shard "\[::1:3306\/db", expected host:port\/database \(unclosed bracket\)/ ],
     [ [ 'cc-ingest', '--init-shards', '--mysql', '::1:3306/db' ],

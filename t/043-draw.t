@@ -40,6 +40,7 @@ is($rc, 1, 'a Redis shard down: exit 1');
 like($err, qr/redis 127\.0\.0\.1:\d+: .*; not drawing: the combines in its log would be missed/, '... saying why');
 is(money_rows('down'), 0, '... and nothing written');
 redis_start(1);
+redis_fresh();      # a restarted shard is empty: the combine records again
 
 $f = draw_campaign('early', pool => 10000, cutoff => time + 3600);
 ($rc, $out, $err) = draw_run($f);
@@ -63,8 +64,10 @@ is(money_rows('tight'), 0, '... and nothing written');
 # ---- a combine only in a Redis log: drained, then awarded --------------------
 
 # uid 77 combined before the cutoff; the event reached its Redis log only
+# (and the user hash's combine record, which the same script writes)
 my $home = redis_index(shard_map(77)->{77}[0]);
 redis_cmd($home, 'XADD', log_key(), '*', 'y', 'c', 'u', 77, 'r', 'set77', 't', $DrawTest::CUTOFF * 1000 - 5);
+redis_cmd($home, 'HSET', user_key(77), 'e', 'set77:' . ($DrawTest::CUTOFF * 1000 - 5));
 push @uids, 77;
 $map = shard_map(@uids);
 is(mysql_value('SELECT COUNT(*) FROM eligibility WHERE uid = 77', $map->{77}[1]), 0,
@@ -141,7 +144,7 @@ make_eligible(10, 51);
 is($rc, 2, 'a new eligible user after the draw: exit 2');
 like($err, qr/shard \d \(127\.0\.0\.1:\d+\/cc_s\d\): the eligible set or settings changed: drawn before with \d+ eligible/, '... saying why');
 is_deeply(snapshot('eq'), $before, '... nothing written');
-mysql_query('DELETE FROM eligibility WHERE uid = 51', shard_map(51)->{51}[1]);
+unmake_eligible(51);
 
 ($rc, $out, $err) = draw_run(draw_campaign('eq', pool => 51 * 100 + 37, seed => 'autumn'));
 is($rc, 2, 'the same campaign with another seed: exit 2');
@@ -151,8 +154,12 @@ is_deeply(snapshot('eq'), $before, '... nothing written');
 # ---- random ---------------------------------------------------------------------
 
 # a user hash holds one award field (w), for the campaign drawn last:
-# each campaign below starts on empty Redis shards
-sub fresh_redis { redis_cmd($_, 'FLUSHALL') for 0, 1 }
+# each campaign below starts on Redis shards emptied but for the users'
+# combine records (the draw checks the eligible against them)
+sub fresh_redis {
+    redis_fresh();
+    redis_cmd($home, 'HSET', user_key(77), 'e', 'set77:' . ($DrawTest::CUTOFF * 1000 - 5));
+}
 fresh_redis();
 
 # ten fields there before the draw (another campaign's): the loader's
@@ -237,19 +244,33 @@ is(scalar keys %{ awards_of('part') }, 51, '51 awards in all');
 
 # ---- Redis refuses a field: the draw fails, says why, MySQL keeps the awards ----
 
-# one user's key is not a hash: the loader's HSETNX and the final pass's
-# award_set.lua both get WRONGTYPE
+# one user's key is not a hash: the source check cannot read its combine
+# record, so a fresh draw fails before writing anything
 fresh_redis();
 my $bad = (sort { $a <=> $b } @uids)[3];
 my $hb = redis_index($map->{$bad}[0]);
+my $e_bad = redis_cmd($hb, 'HGET', user_key($bad), 'e');
 redis_cmd($hb, 'SET', user_key($bad), 'not a hash');
 $f = draw_campaign('wt', pool => 5100, seed => 'w');
 ($rc, $out, $err) = draw_run($f);
-is($rc, 1, 'a user key of the wrong type: exit 1');
-like($err, qr/Redis beside the writes: redis \S+: HSETNX: WRONGTYPE/, '... the loader said why and left it to the final pass');
-like($err, qr/redis \S+: award_set: .*WRONGTYPE/, '... which failed on it too, said');
+is($rc, 1, 'a user key of the wrong type before the draw: exit 1');
+like($err, qr/source check: redis \S+: HGET: WRONGTYPE/, '... the source check said why');
+is(money_rows('wt'), 0, '... and nothing was written');
+
+# drawn, then the key broken: a re-run skips the source check (the plan
+# rows stand) and its final pass of award_set.lua fails on it, said
+redis_cmd($hb, 'DEL', user_key($bad));
+redis_cmd($hb, 'HSET', user_key($bad), 'e', $e_bad);
+($rc, $out, $err) = draw_run($f);
+is($rc, 0, 'the key mended: drawn') or diag $err;
+redis_cmd($hb, 'SET', user_key($bad), 'not a hash');
+($rc, $out, $err) = draw_run($f);
+is($rc, 1, 'the key broken after the draw, a re-run: exit 1');
+like($err, qr/source check: skipped, every shard to draw was planned by an earlier run/, '... the source check skipped');
+like($err, qr/redis \S+: award_set: .*WRONGTYPE/, '... the final pass failed on the key, said');
 is(scalar keys %{ awards_of('wt') }, 51, '... the 51 awards are in MySQL all the same');
 redis_cmd($hb, 'DEL', user_key($bad));
+redis_cmd($hb, 'HSET', user_key($bad), 'e', $e_bad);
 ($rc, $out, $err) = draw_run($f);
 is($rc, 0, 'the key mended, a re-run: exit 0') or diag $err;
 $aw = awards_of('wt');

@@ -10,11 +10,12 @@ use warnings;
 use Exporter 'import';
 use File::Temp qw(tempdir);
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use PayoutTest qw(payout_setup shard_map redis_index);
 
 our @EXPORT = qw(draw_setup draw_campaign make_eligible draw_run draw_args awards_of
-                 money_rows digest_of reset_money);
+                 money_rows digest_of reset_money redis_fresh unmake_eligible);
 
 my $DIR = tempdir('cc-draw-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 our @DBS = qw(cc_s0 cc_s1);
@@ -32,14 +33,21 @@ sub draw_campaign {
                          cutoff => $o{cutoff} // $CUTOFF);
 }
 
+# the combine records (field e) make_eligible wrote: uid => [ shard, e ]
+my %COMBINED;
+
 # eligibility rows in each uid's MySQL shard, combined $before ms before
-# the cutoff (negative: after it)
+# the cutoff (negative: after it), and the combine record in its Redis
+# shard (field e = "request_id:ms"), as the module's combine writes it:
+# cc-draw checks the one against the other
 sub make_eligible {
     my ($before, @uids) = @_;
     my $map = shard_map(@uids);
     my %by;
     push @{ $by{ $map->{$_}[1] } }, $_ for @uids;
     my $at = $CUTOFF * 1000 - $before;
+    $COMBINED{$_} = [ redis_index($map->{$_}[0]), "set$_:$at" ] for @uids;
+    _combines(@uids);
     for my $db (sort keys %by) {
         my @u = @{ $by{$db} };
         while (my @part = splice @u, 0, 1000) {
@@ -48,6 +56,34 @@ sub make_eligible {
         }
     }
     return $map;
+}
+
+sub _combines {
+    my %by;
+    push @{ $by{ $COMBINED{$_}[0] } }, $_ for @_;
+    for my $r (sort keys %by) {
+        my @u = @{ $by{$r} };
+        while (my @part = splice @u, 0, 1000) {
+            redis_cmd($r, 'EVAL', "for i = 1, #KEYS do redis.call('HSET', KEYS[i], 'e', ARGV[i]) end",
+                      scalar @part, (map { user_key($_) } @part), map { $COMBINED{$_}[1] } @part);
+        }
+    }
+}
+
+# make_eligible undone: the rows and the combine records gone
+sub unmake_eligible {
+    my $map = shard_map(@_);
+    for my $u (@_) {
+        mysql_query("DELETE FROM eligibility WHERE uid = $u", $map->{$u}[1]);
+        redis_cmd(redis_index($map->{$u}[0]), 'HDEL', user_key($u), 'e');
+        delete $COMBINED{$u};
+    }
+}
+
+# both Redis shards emptied, but for the combine records of make_eligible
+sub redis_fresh {
+    redis_cmd($_, 'FLUSHALL') for 0, 1;
+    _combines(keys %COMBINED);
 }
 
 # the servers' arguments (CcCampaign's shard_args), for a test's own cc-draw
@@ -88,11 +124,11 @@ sub money_rows {
 sub digest_of { ($_[0] =~ /^digest: ([0-9a-f]{64})$/m)[0] }
 
 # the money tables dropped and made again, Redis emptied: a campaign can
-# be drawn afresh over the same eligible users
+# be drawn afresh over the same eligible users (their combine records kept)
 sub reset_money {
     mysql_query('DROP TABLE draw_plans, awards, ledger_transfers, ledger_accounts', $_) for @DBS;
     payout_setup();
-    redis_cmd($_, 'FLUSHALL') for 0, 1;
+    redis_fresh();
 }
 
 1;

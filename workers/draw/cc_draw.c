@@ -9,7 +9,12 @@
  *      the reconcile pass (cc_drain_shard, grace 0).  A shard down or a
  *      write failing refuses the draw: eligibility would be incomplete.
  *   3. The eligible count of every MySQL shard, then cc_split_plan(): the
- *      same plan in every process, whatever --shard it draws.
+ *      same plan in every process, whatever --shard it draws.  Then the
+ *      eligible set at its source (cc_draw_source.c): every eligible row
+ *      against its user's combine record in Redis, and every combine in
+ *      Redis against MySQL; a mismatch refuses.  A re-run whose every
+ *      shard to draw was planned by an earlier run skips it: that run
+ *      checked before its first write, and the plan rows hold the set.
  *   4. Per shard, a thread: the plan row in draw_plans (INSERT IGNORE,
  *      read back, compared: another row means the eligible set or the
  *      settings changed since the first run) and the pool's funding, in
@@ -74,10 +79,13 @@ cc_draw_usage(FILE *out)
 "shard (table awards, with the ledger's funding of the pool; in credit\n"
 "sync mode credited at once) and in the user's Redis hash (field w).\n"
 "First drains every Redis draw log into MySQL so that no combine is\n"
-"missed; refuses before the cutoff by the Redis clock, when a shard is\n"
-"down, when the pool cannot be split, or when the eligible set or the\n"
-"settings changed since an earlier run.  Safe to kill and run again: it\n"
-"resumes, writes nothing twice, and prints the same digest.\n"
+"missed, then checks every eligible user of MySQL against its combine\n"
+"record in Redis (field e) and every combine in Redis against MySQL;\n"
+"refuses before the cutoff by the Redis clock, when a shard is down, when\n"
+"the two disagree (the uids logged), when the pool cannot be split, or\n"
+"when the eligible set or the settings changed since an earlier run.\n"
+"Safe to kill and run again: it resumes (without the check once planned),\n"
+"writes nothing twice, and prints the same digest.\n"
 "The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --campaign FILE  the campaign file (see common/cc_campaign.h)\n"
@@ -91,9 +99,9 @@ cc_draw_usage(FILE *out)
 "  --metrics-file PATH  write a Prometheus textfile at the end\n"
 "  --help           this text\n"
 "\n"
-"Exit status: 0 drawn; 2 refused (bad input, before the cutoff, a plan\n"
-"that cannot be, changed settings): nothing written; 1 failed (a server\n"
-"down or an error): run it again.\n");
+"Exit status: 0 drawn; 2 refused (bad input, before the cutoff, MySQL's\n"
+"eligible set not Redis's, a plan that cannot be, changed settings):\n"
+"nothing written; 1 failed (a server down or an error): run it again.\n");
 }
 
 
@@ -481,6 +489,17 @@ cc_draw_metrics(cc_draw_run_t *d, int64_t started, int ok)
                     "Award rows written per second by this run",
                     rows * 1000.0 / (double) (cc_now_ms() - started + 1));
 
+    if (d->source_ran) {
+        cc_promfile_add(&pf, "cc_draw_source_checked", "gauge",
+                        "Eligible users of MySQL this run checked against "
+                        "their combine records in Redis",
+                        (double) d->source_checked);
+        cc_promfile_add(&pf, "cc_draw_source_mismatches", "gauge",
+                        "Users whose MySQL eligibility and Redis combine "
+                        "record disagree (any: the draw refused)",
+                        (double) d->source_mismatches);
+    }
+
     if (ok) {
         cc_promfile_add(&pf, "cc_draw_last_success_timestamp_seconds",
                         "gauge", "End of the last run that completed "
@@ -596,14 +615,17 @@ cc_draw_open(cc_draw_run_t *d)
 /*
  * An earlier run's plan row that differs refuses before any write.  Ties
  * each shard to the run and, for the shards drawn, to its connection.
+ * *planned: every shard this run draws has its plan row already.
  */
 static int
-cc_draw_check_plan_rows(cc_draw_run_t *d)
+cc_draw_check_plan_rows(cc_draw_run_t *d, int *planned)
 {
     char                   why[512];
     size_t                 s;
     cc_draw_shard_t       *sh;
     cc_draw_plan_found_e   found;
+
+    *planned = 1;
 
     for (s = 0; s < d->st.nshards; s++) {
         sh = &d->shards[s];
@@ -627,6 +649,10 @@ cc_draw_check_plan_rows(cc_draw_run_t *d)
             cc_log("shard %zu (%s): the eligible set or settings changed: "
                    "%s; not drawing", s, d->st.shards[s].name, why);
             return CC_DRAW_REFUSED;
+        }
+
+        if (found == CC_DRAW_PLAN_NONE) {
+            *planned = 0;
         }
     }
 
@@ -680,7 +706,7 @@ cc_draw_run_shards(cc_draw_run_t *d, int64_t started)
 int
 main(int argc, char **argv)
 {
-    int             rc, began;
+    int             rc, began, planned;
     size_t          s;
     int64_t         started;
     cc_draw_run_t  *d;
@@ -741,9 +767,22 @@ main(int argc, char **argv)
            "base %" PRIu64, d->plan.n, cc_split_mode_name(d->c.split),
            d->c.pool_cents, d->plan.base);
 
-    rc = cc_draw_check_plan_rows(d);
+    rc = cc_draw_check_plan_rows(d, &planned);
     if (rc != CC_DRAW_OK) {
         goto done;
+    }
+
+    /* 3a: the eligible set at its source, before the first write */
+    if (planned) {
+        cc_log("source check: skipped, every shard to draw was planned by "
+               "an earlier run, which checked");
+
+    } else {
+        d->source_ran = 1;
+        rc = cc_draw_check_source(d);
+        if (rc != CC_DRAW_OK) {
+            goto done;
+        }
     }
 
     rc = cc_draw_run_shards(d, started);

@@ -2,6 +2,7 @@
  * cc_draw.h: what cc-draw's files share (cc-draw only; not a library):
  * the options, a shard's state and the run's.  cc_draw.c has the options,
  * the whole draw (steps 1 to 3 of its comment) and the summary;
+ * cc_draw_source.c the eligible set checked against Redis (step 3a);
  * cc_draw_shard.c one shard's thread (steps 4 to 7); cc_draw_redis.c the
  * pipelines into Redis.
  */
@@ -25,6 +26,7 @@
 
 #define CC_DRAW_ROW_MAX       256     /* bytes of one award's VALUES tuple */
 #define CC_DRAW_ID_MAX        64      /* awards.award_id */
+#define CC_DRAW_SOURCE_LIST   20      /* mismatches logged by uid */
 
 /* exit codes: a refusal (bad input, a plan that cannot be) is 2 */
 #define CC_DRAW_OK            0
@@ -109,9 +111,25 @@ struct cc_draw_run_s {
     cc_ring_t           ring;         /* over the --redis names */
     cc_ring_point_t    *points;
     cc_addr_t           addrs[CC_DRAW_REDIS_MAX];
+
+    /* the source check (cc_draw_source.c), for the log and the metrics */
+    int                 source_ran;
+    uint64_t            source_checked;   /* eligible rows of MySQL */
+    uint64_t            source_scanned;   /* combined in Redis, in time */
+    uint64_t            source_mismatches;
 };
 
 
+
+/*
+ * The eligible set at its source: every eligible row of every MySQL shard
+ * against its user's combine record in Redis (field e), and every combine
+ * in Redis before the cutoff against MySQL (cc_draw_source.c).
+ * CC_DRAW_OK; CC_DRAW_REFUSED on any mismatch (logged, the first
+ * CC_DRAW_SOURCE_LIST by uid) or an eligible count that is not the
+ * plan's; CC_DRAW_FAILED when a store could not be read.
+ */
+int cc_draw_check_source(cc_draw_run_t *d);
 
 /* one shard's thread, pthread's: steps 4 to 7 (cc_draw_shard.c) */
 void *cc_draw_shard_main(void *arg);

@@ -21,6 +21,7 @@
 #include "cc_worker.h"
 #include "cc_store.h"
 #include "cc_promfile.h"
+#include "cc_kafka_conf.h"
 
 
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
     int                 assign;
     int                 init_shards;
     int                 shard_of;
+    cc_kafka_props_t    kafka;        /* --kafka-property, --kafka-config */
 } cc_ingest_opts_t;
 
 
@@ -76,6 +78,12 @@ cc_ingest_usage(FILE *out)
 "  --group ID         consumer group (default cc-ingest)\n"
 "  --assign           read every partition without joining the group\n"
 "                     (offsets are still committed to the group)\n"
+"  --kafka-property NAME=VALUE  a librdkafka property (SASL, TLS,\n"
+"                     client.id, ...), repeat; applied after cc-ingest's\n"
+"                     own, so it wins\n"
+"  --kafka-config FILE  NAME=VALUE lines of librdkafka properties, for\n"
+"                     secrets (sasl.password): refused unless only its\n"
+"                     owner may read it\n"
 "  --mysql SHARD      a shard, host:port/database; repeat in ring order\n"
 "  --user NAME        MySQL user (default root)\n"
 "  --batch N          draws per batch, 1..100000 (default 5000)\n"
@@ -99,6 +107,8 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
         { "topic",       required_argument, NULL, 't' },
         { "group",       required_argument, NULL, 'g' },
         { "assign",      no_argument,       NULL, 'a' },
+        { "kafka-property", required_argument, NULL, 'K' },
+        { "kafka-config", required_argument, NULL, 'C' },
         { "mysql",       required_argument, NULL, 'm' },
         { "user",        required_argument, NULL, 'u' },
         { "batch",       required_argument, NULL, 'n' },
@@ -130,6 +140,18 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
         case 'u': o->user = optarg; break;
         case 'I': o->init_shards = 1; break;
         case 'S': o->shard_of = 1; break;
+
+        case 'K':
+            if (cc_kafka_opt_property(&o->kafka, optarg) != 0) {
+                return -1;
+            }
+            break;
+
+        case 'C':
+            if (cc_kafka_opt_config(&o->kafka, optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case 'm':
             if (o->nmysql == CC_STORE_SHARDS_MAX) {
@@ -261,6 +283,11 @@ cc_ingest_consumer(const cc_ingest_opts_t *o)
         {
             goto failed;
         }
+    }
+
+    /* the operator's properties last: they win */
+    if (cc_kafka_props_apply(&o->kafka, conf, errstr, sizeof(errstr)) != 0) {
+        goto failed;
     }
 
     rd_kafka_conf_set_error_cb(conf, cc_ingest_error_cb);
@@ -791,6 +818,7 @@ main(int argc, char **argv)
 
 done:
 
+    cc_kafka_props_free(&o.kafka);
     cc_store_close(&st);
     mysql_library_end();
 
