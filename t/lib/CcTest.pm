@@ -1168,6 +1168,8 @@ sub mysql_start {
         die "mysql_start: mariadbd (port $m->{port}) $why\n--- output:\n" . _slurp($m->{out})
           . "--- error log (tail):\n" . _tail(_slurp($m->{error_log}), 30);
     }
+    # the workers' role users (sql/grants.sql): the workers run as them
+    mysql_query(_slurp("$REPO_ROOT/sql/grants.sql")) unless $m->{granted}++;
     $ENV{TEST_MYSQL_HOST}   = '127.0.0.1';
     $ENV{TEST_MYSQL_PORT}   = $m->{port};
     $ENV{TEST_MYSQL_SOCKET} = $m->{socket};
