@@ -169,6 +169,9 @@ typedef struct {
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
     ngx_msec_t                kafka_flush_timeout;
+
+    ngx_str_t                 redis_user;      /* cc_redis_auth; empty: none */
+    ngx_str_t                 redis_password;  /* read from its file */
 } ngx_http_cc_main_conf_t;
 
 
