@@ -189,6 +189,12 @@ is($rc, 2, 'a Redis password file others may read: exit 2');
 ($rc, $err) = run_w(@RECON2, '--redis-user', 'cc');
 is($rc, 2, '--redis-user without a password: exit 2');
 like($err, qr/--redis-user cc needs a password/, '... saying so');
+chmod 0600, $rpw;
+{
+    local $ENV{CC_REDIS_USER} = 'cc';
+    ($rc, $err) = run_w(@RECON2, '--redis-password-file', $rpw);
+    is($rc, 0, '$CC_REDIS_USER (workers.env) names the ACL user') or diag $err;
+}
 {
     local $ENV{CC_REDIS_PASSWORD} = 's3cret-redis';
     ($rc, $err) = run_w(@RECON2, '--redis-user', 'cc');

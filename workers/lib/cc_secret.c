@@ -163,6 +163,15 @@ cc_secret_load_one(cc_secret_t *s, const char *option)
 int
 cc_secret_load(void)
 {
+    const char  *env;
+
+    /* a name, no secret: the environment may give it (workers.env) */
+    if (cc_secret_redis_name == NULL
+        && (env = getenv("CC_REDIS_USER")) != NULL && *env != '\0')
+    {
+        cc_secret_redis_name = env;
+    }
+
     if (cc_secret_load_one(&cc_secret_mysql, "--mysql-password-file") != 0
         || cc_secret_load_one(&cc_secret_redis, "--redis-password-file") != 0)
     {

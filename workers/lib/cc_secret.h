@@ -10,7 +10,8 @@
  *   MySQL  --mysql-password-file F, $CREDENTIALS_DIRECTORY/cc-mysql-password,
  *          $CC_MYSQL_PASSWORD
  *   Redis  --redis-password-file F, $CREDENTIALS_DIRECTORY/cc-redis-password,
- *          $CC_REDIS_PASSWORD (AUTH as --redis-user, else as "default")
+ *          $CC_REDIS_PASSWORD (AUTH as --redis-user, else $CC_REDIS_USER,
+ *          else as "default")
  *
  * A file that group or others may read or write is refused.  Read once,
  * at start (cc_secret_load); cc_redis_connect() then sends AUTH on every
@@ -53,7 +54,8 @@
 "                   LoadCredential=), else $CC_MYSQL_PASSWORD\n"
 
 #define CC_SECRET_REDIS_HELP                                                 \
-"  --redis-user NAME  the Redis ACL user to AUTH as (default \"default\")\n"  \
+"  --redis-user NAME  the Redis ACL user to AUTH as (default\n"             \
+"                   $CC_REDIS_USER, else \"default\")\n"                    \
 "  --redis-password-file F  its password, read from file F (as above);\n"    \
 "                   else $CREDENTIALS_DIRECTORY/cc-redis-password, else\n"   \
 "                   $CC_REDIS_PASSWORD; none: no AUTH\n"
