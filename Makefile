@@ -96,6 +96,7 @@ TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
 LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h
 GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
+               $(BUILD)/gen/cc_shard_grants_sql.h \
                $(patsubst workers/lib/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
                    $(wildcard workers/lib/lua/*.lua))
 

@@ -350,6 +350,8 @@ echo $! > "$run/mock.pid"
 wait_for 10 grep -q bootstrap= "$run/mock.out"
 brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
 
+# the workers' role users (sql/grants.sql): each worker connects as its own
+mariadb --no-defaults -S "$run/mysql.sock" -uroot < sql/grants.sql
 # shellcheck disable=SC2086
 bounded "$STEP_S" "$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
 ingest_start

@@ -99,6 +99,8 @@ CONF
 
 rings="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1
        --mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
+# the workers' role users (sql/grants.sql): each worker connects as its own
+mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
 # shellcheck disable=SC2086
 build/workers/cc-ingest --init-shards --mysql 127.0.0.1:$port/cc_s0 \
     --mysql 127.0.0.1:$port/cc_s1 2>/dev/null

@@ -90,6 +90,8 @@ sql() {
 }
 
 shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
+# the workers' role users (sql/grants.sql): each worker connects as its own
+mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
 # shellcheck disable=SC2086
 build/workers/cc-ingest --init-shards $shards > "$out/init.err" 2>&1 \
     || { cat "$out/init.err" >&2; exit 1; }

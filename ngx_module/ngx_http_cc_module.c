@@ -28,6 +28,8 @@ static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -89,6 +91,13 @@ static ngx_command_t  ngx_http_cc_commands[] = {
     { ngx_string("cc_redis_shards"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_cc_redis_shards,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_redis_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_redis_auth,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -924,6 +933,117 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * cc_redis_auth USER PASSWORD_FILE: AUTH on every new Redis connection
+ * (ngx_http_cc_redis_conn.c).  The file is read here, by the master, so
+ * the workers need no access to it; like the workers' secrets it must
+ * give group and others no access, and one trailing newline is dropped.
+ */
+static char *
+ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cc_main_conf_t *cmcf = conf;
+
+    u_char           *p;
+    ssize_t           n;
+    ngx_str_t        *value, name;
+    ngx_uint_t        mode;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (cmcf->redis_user.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[2];
+
+    if (value[1].len == 0) {
+        return "has an empty user";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    p = NULL;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "redis password file \"%V\" is not a file", &name);
+        goto failed;
+    }
+
+    mode = ngx_file_access(&fi);
+
+    if (mode & 077) {
+        /* ngx_sprintf has no octal: the digits, as a decimal */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "redis password file \"%V\" gives group or "
+                           "others access (mode %04ui): chmod it 0600",
+                           &name, (ngx_uint_t) ((mode >> 9 & 7) * 1000
+                                                + (mode >> 6 & 7) * 100
+                                                + (mode >> 3 & 7) * 10
+                                                + (mode & 7)));
+        goto failed;
+    }
+
+    p = ngx_pnalloc(cf->pool, 4096);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, p, 4096, 0);
+    if (n == NGX_ERROR) {
+        goto failed;
+    }
+
+    if (n > 0 && p[n - 1] == '\n') {
+        n--;
+    }
+
+    if (n > 0 && p[n - 1] == '\r') {
+        n--;
+    }
+
+    if (n <= 0 || n == 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "redis password file \"%V\" is %s", &name,
+                           n <= 0 ? "empty" : "longer than 4095 bytes");
+        goto failed;
+    }
+
+    cmcf->redis_user = value[1];
+    cmcf->redis_password.data = p;
+    cmcf->redis_password.len = (size_t) n;
+
+    ngx_close_file(file.fd);
+
+    return NGX_CONF_OK;
+
+failed:
+
+    if (p != NULL) {
+        ngx_explicit_memzero(p, 4096);
+    }
+
+    ngx_close_file(file.fd);
+
+    return NGX_CONF_ERROR;
 }
 
 

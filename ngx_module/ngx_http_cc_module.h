@@ -186,6 +186,9 @@ typedef struct {
     ngx_str_t                 kafka_topic;
     ngx_msec_t                kafka_flush_timeout;
     ngx_array_t              *kafka_properties;  /* ngx_keyval_t, or NULL */
+
+    ngx_str_t                 redis_user;      /* cc_redis_auth; empty: none */
+    ngx_str_t                 redis_password;  /* read from its file */
 } ngx_http_cc_main_conf_t;
 
 

@@ -9,6 +9,11 @@
  * usable: requests are answered at once as unavailable
  * (ngx_http_cc_redis_usable()).  A connection that opened resets the
  * count; one lost after it was up is reopened without waiting.
+ *
+ * With cc_redis_auth, AUTH is the first command of every connection,
+ * pipelined ahead of the scripts and the batches (Redis answers in order):
+ * the connection counts as open only once AUTH succeeds, and a refused
+ * AUTH is a failed connect, dropped and retried after the backoff.
  */
 
 
@@ -23,6 +28,10 @@ static void ngx_http_cc_redis_backoff(ngx_http_cc_redis_t *redis,
     ngx_uint_t failed);
 static void ngx_http_cc_redis_load(redisAsyncContext *ac,
     ngx_http_cc_script_t *script);
+static void ngx_http_cc_redis_auth(redisAsyncContext *ac);
+static void ngx_http_cc_redis_authed(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_cc_redis_up(ngx_http_cc_redis_t *redis);
 static void ngx_http_cc_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_cc_redis_disconnected(const redisAsyncContext *ac,
@@ -166,6 +175,10 @@ ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis, ngx_log_t *log)
     redisAsyncSetConnectCallback(ac, ngx_http_cc_redis_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_cc_redis_disconnected);
 
+    if (ngx_http_cc_redis_conf->redis_user.len) {
+        ngx_http_cc_redis_auth(ac);
+    }
+
     /*
      * Load the scripts ahead of the first EVALSHA on this connection, so
      * that a fresh or restarted Redis does not answer a burst of NOSCRIPT.
@@ -203,6 +216,57 @@ ngx_http_cc_redis_load(redisAsyncContext *ac, ngx_http_cc_script_t *script)
 
     /* no callback: the reply is the sha the module computed already */
     (void) redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, argvlen);
+}
+
+
+static void
+ngx_http_cc_redis_auth(redisAsyncContext *ac)
+{
+    const char  *argv[3];
+    size_t       argvlen[3];
+
+    argv[0] = "AUTH";
+    argvlen[0] = sizeof("AUTH") - 1;
+    argv[1] = (const char *) ngx_http_cc_redis_conf->redis_user.data;
+    argvlen[1] = ngx_http_cc_redis_conf->redis_user.len;
+    argv[2] = (const char *) ngx_http_cc_redis_conf->redis_password.data;
+    argvlen[2] = ngx_http_cc_redis_conf->redis_password.len;
+
+    /* queued before any script: hiredis sends it once connected */
+    (void) redisAsyncCommandArgv(ac, ngx_http_cc_redis_authed, NULL, 3, argv,
+                                 argvlen);
+}
+
+
+static void
+ngx_http_cc_redis_authed(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redisReply           *r = reply;
+    ngx_http_cc_redis_t  *redis = ac->data;
+
+    /* NULL: the connection is going; its loss is handled there */
+    if (r == NULL || redis->ac != ac) {
+        return;
+    }
+
+    if (r->type != REDIS_REPLY_ERROR) {
+        ngx_http_cc_redis_up(redis);
+        return;
+    }
+
+    ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL);
+
+    if (!redis->down_logged) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "redis shard %V: AUTH as \"%V\" failed: %*s",
+                      &redis->conf->name,
+                      &ngx_http_cc_redis_conf->redis_user,
+                      (size_t) r->len, r->str);
+        redis->down_logged = 1;
+    }
+
+    /* a failed connect: freed after this callback, then the backoff */
+    ngx_http_cc_redis_fail(redis);
 }
 
 
@@ -260,6 +324,16 @@ ngx_http_cc_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
+    /* with AUTH, open once it is accepted (ngx_http_cc_redis_authed) */
+    if (ngx_http_cc_redis_conf->redis_user.len == 0) {
+        ngx_http_cc_redis_up(redis);
+    }
+}
+
+
+static void
+ngx_http_cc_redis_up(ngx_http_cc_redis_t *redis)
+{
     if (redis->down_logged) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "redis shard %V: connected again", &redis->conf->name);

@@ -263,6 +263,8 @@ brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
 
 shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
 redis="--redis 127.0.0.1:$R0 --redis 127.0.0.1:$R1"
+# the workers' role users (sql/grants.sql): each worker connects as its own
+mariadb --no-defaults -S "$run/mysql.sock" -uroot < sql/grants.sql
 # shellcheck disable=SC2086
 "$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
 # shellcheck disable=SC2086

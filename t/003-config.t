@@ -11,6 +11,19 @@ use CcToken;
 
 $ENV{TEST_NGINX_CC_SECRET} = token_secret_file();
 
+# cc_redis_auth's password files: a good one, one others may read, an empty one
+use File::Temp qw(tempdir);
+my $pwdir = tempdir('cc-pw-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+for ([ 'good', "pw\n", 0600 ], [ 'open', "pw\n", 0644 ], [ 'empty', '', 0600 ]) {
+    my ($name, $text, $mode) = @$_;
+    open my $h, '>', "$pwdir/$name" or die "$pwdir/$name: $!";
+    print $h $text;
+    close $h;
+    chmod $mode, "$pwdir/$name";
+    $ENV{'TEST_NGINX_REDIS_PW_' . uc $name} = "$pwdir/$name";
+}
+$ENV{TEST_NGINX_REDIS_PW_NONE} = "$pwdir/none";
+
 plan tests => planned_tests();
 run_tests();
 
@@ -582,3 +595,49 @@ GET /t
 --- response_body: ok
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 32: cc_redis_auth with a password file others may read
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_OPEN;
+--- must_die
+--- error_log eval
+qr/redis password file ".*open" gives group or others access \(mode 0644\): chmod it 0600/
+
+
+
+=== TEST 33: cc_redis_auth with no such file
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_NONE;
+--- must_die
+--- error_log eval
+qr/open\(\) ".*none" failed \(2: No such file or directory\)/
+
+
+
+=== TEST 34: cc_redis_auth with an empty password file
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_EMPTY;
+--- must_die
+--- error_log eval
+qr/redis password file ".*empty" is empty/
+
+
+
+=== TEST 35: cc_redis_auth twice
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_GOOD;
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_GOOD;
+--- must_die
+--- error_log
+"cc_redis_auth" directive is duplicate
+
+
+
+=== TEST 36: cc_redis_auth with one argument
+--- http_config on_shard0
+    cc_redis_auth cc;
+--- must_die
+--- error_log
+invalid number of arguments in "cc_redis_auth" directive

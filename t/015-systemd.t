@@ -45,4 +45,23 @@ for my $u (grep { /\.service$/ } @units) {
     is($? >> 8, 0, "$u: every option of its ExecStart is accepted") or diag $out;
 }
 
+# least privilege (issue 22): each service loads its role's MySQL password
+# (and the Redis one) as a systemd credential, under the names the workers
+# read; no password in the environment file
+my %role = ('cc-ingest.service' => 'cc_ingest', 'cc-reconcile.service' => 'cc_reconcile',
+            'cc-draw.service' => 'cc_draw', 'cc-payout.service' => 'cc_payout',
+            'cc-books.service' => 'cc_books');
+for my $u (sort keys %role) {
+    open my $in, '<', "$top/workers/systemd/$u" or die;
+    my $text = do { local $/; <$in> };
+    like($text, qr{^LoadCredential=cc-mysql-password:/etc/cardcampaign/secrets/$role{$u}\.mysql$}m,
+         "$u: its role's MySQL password by LoadCredential=");
+    like($text, qr{^LoadCredential=cc-redis-password:/etc/cardcampaign/secrets/redis$}m,
+         "$u: the Redis password by LoadCredential=") if $text =~ /--redis /;
+    unlike($text, qr/PASSWORD/, "$u: no password variable");
+    unlike($text, qr/--user\b/, "$u: its role's user is the worker's default");
+}
+ok(!grep({ /PASSWORD/ } keys %env), 'workers.env.example sets no password');
+is($env{CC_REDIS_USER}, 'cc', 'workers.env.example names the Redis ACL user');
+
 done_testing();

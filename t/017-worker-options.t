@@ -22,7 +22,44 @@ my $k_open = kafka_file('open.conf', 0644, "sasl.password=secret\n");
 my $k_bad = kafka_file('bad.conf', 0600, "# SASL\n\nsasl.mechanisms = PLAIN\nsecurity.protocol=pigeon\n");
 my $k_noeq = kafka_file('noeq.conf', 0600, "sasl.username\n");
 
+# the secrets' files (issue 22): a good one, and one others may read
+use File::Temp qw(tempdir);
+my $sdir = tempdir('cc-opt-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+for ([ 'ok', 0600 ], [ 'open', 0644 ], [ 'group', 0660 ]) {
+    open my $h, '>', "$sdir/$_->[0]" or die $!;
+    print $h "pw\n";
+    close $h;
+    chmod $_->[1], "$sdir/$_->[0]";
+}
+open my $empty, '>', "$sdir/empty" or die $!;
+close $empty;
+chmod 0600, "$sdir/empty";
+my @M = ('--mysql', '127.0.0.1:1/cc_x');
+my @R = ('--redis', '127.0.0.1:1');
+delete @ENV{qw(CC_REDIS_USER CC_REDIS_PASSWORD CREDENTIALS_DIRECTORY)};
+
 my @cases = (
+    [ [ 'cc-ingest', '--init-shards', @M, '--mysql-password-file', "$sdir/open" ],
+      qr/^cc-ingest: --mysql-password-file: \Q$sdir\E\/open: group or others have access \(mode 0644\); a secret must be chmod 0600 or 0400$/m ],
+    [ [ 'cc-ingest', '--init-shards', @M, '--mysql-password-file', "$sdir/none" ],
+      qr/^cc-ingest: --mysql-password-file: \Q$sdir\E\/none: No such file or directory$/m ],
+    [ [ 'cc-ingest', '--init-shards', @M, '--mysql-password-file', "$sdir/empty" ],
+      qr/^cc-ingest: --mysql-password-file: \Q$sdir\E\/empty: empty$/m ],
+    [ [ 'cc-ingest', '--init-shards', @M, '--mysql-password-file', $sdir ],
+      qr/^cc-ingest: --mysql-password-file: \Q$sdir\E: not a regular file$/m ],
+    [ [ 'cc-ingest', '--init-shards', @M, '--redis-user', 'cc' ], qr/unrecognized option '--redis-user'/ ],
+    [ [ 'cc-reconcile', '--once', @R, @M, '--mysql-password-file', "$sdir/group" ],
+      qr/^cc-reconcile: --mysql-password-file: .*group: group or others have access \(mode 0660\)/m ],
+    [ [ 'cc-reconcile', '--once', @R, @M, '--redis-user', 'cc' ],
+      qr/^cc-reconcile: --redis-user cc needs a password \(--redis-password-file, the credential cc-redis-password or \$CC_REDIS_PASSWORD\)$/m ],
+    [ [ 'cc-reconcile', '--once', @R, @M, '--redis-password-file', "$sdir/open" ],
+      qr/^cc-reconcile: --redis-password-file: .*open: group or others have access \(mode 0644\)/m ],
+    [ [ 'cc-reconcile', '--money', '--campaign', '/x', @R, @M, '--redis-password-file', "$sdir/open" ],
+      qr/^cc-reconcile: --redis-password-file: .*open: group or others have access/m ],
+    [ [ 'cc-draw', '--campaign', '/x', @R, @M, '--mysql-password-file', "$sdir/open" ],
+      qr/^cc-draw: --mysql-password-file: .*open: group or others have access/m ],
+    [ [ 'cc-draw', '--campaign', '/x', @R, @M, '--redis-user', 'cc' ], qr/^cc-draw: --redis-user cc needs a password/m ],
+    [ [ 'cc-draw', '--campaign', '/x', @R, @M, '--mysql-password-file' ], qr/option '--mysql-password-file' requires an argument/ ],
     [ [ 'cc-mockbroker', '--brokers', '0' ], qr/--brokers must be an integer in 1\.\.9, not "0"/ ],
     [ [ 'cc-mockbroker', '--partitions', ' 4' ], qr/--partitions must be an integer in 1\.\.256, not " 4"/ ],
     [ [ 'cc-mockbroker', '--partitions', '+4' ], qr/--partitions must be an integer in 1\.\.256, not "\+4"/ ],

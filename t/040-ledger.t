@@ -127,6 +127,8 @@ like(cli('credit', 'c1', 'c1:9:9:0', 'c1:10:10:5'), qr/^c1:9 error\nc1:10 error\
 like(cli('credit', 'c1', "c1:x'y:3:5"), qr/^c1:x'y error\nrolled back: credit: bad award/, 'an award id that is not an id: error');
 like(cli('credit', 'c1 or 1', 'c1:3:3:5'), qr/^c1:3 error\nrolled back: credit: bad campaign/, 'a bad campaign: error');
 mysql_query('CREATE DATABASE IF NOT EXISTS cc_empty');
+# cc-ledger-cli runs as cc_draw: let it in, to find no tables
+mysql_query('GRANT SELECT, INSERT ON cc_empty.* TO cc_draw');
 my $w = spawn_worker($CLI, '--mysql', "127.0.0.1:$ENV{TEST_MYSQL_PORT}/cc_empty", 'credit', 'c1', 'c1:1:1:1');
 is(wait_worker($w, 30), 0, 'a shard without the money tables');
 like(worker_stdout($w), qr/^c1:1 error\nrolled back: credit: insert transfers: Table .*ledger_transfers' doesn't exist/,

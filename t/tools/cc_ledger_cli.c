@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cc_ledger.h"
+#include "cc_secret.h"
 #include "cc_store.h"
 
 
@@ -48,7 +49,8 @@ main(int argc, char **argv)
         return cc_ledger_cli_usage();
     }
 
-    if (cc_store_open(&st, &argv[2], 1, "root", getenv("CC_MYSQL_PASSWORD"))
+    if (cc_store_open(&st, &argv[2], 1, CC_ROLE_DRAW,
+                      getenv("CC_MYSQL_PASSWORD"))
         != 0 || cc_store_connect(&st) != 0)
     {
         fprintf(stderr, "cc-ledger-cli: %s\n", st.err);

@@ -64,6 +64,7 @@
 #include "cc_ledger.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
+#include "cc_secret.h"
 #include "cc_worker.h"
 
 
@@ -86,13 +87,14 @@ cc_draw_usage(FILE *out)
 "when the eligible set or the settings changed since an earlier run.\n"
 "Safe to kill and run again: it resumes (without the check once planned),\n"
 "writes nothing twice, and prints the same digest.\n"
-"The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --campaign FILE  the campaign file (see common/cc_campaign.h)\n"
 "  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
 "                   in the module's order\n"
 "  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
-"  --user NAME      MySQL user (default root)\n"
+"  --user NAME      MySQL user (default " CC_ROLE_DRAW ")\n"
+CC_SECRET_MYSQL_HELP
+CC_SECRET_REDIS_HELP
 "  --shard K        draw only MySQL shard K (0-based); the others may be\n"
 "                   drawn by other processes, on other hosts\n"
 "  --batch N        awards per transaction, 1..20000 (default 5000)\n"
@@ -119,11 +121,13 @@ cc_draw_parse(int argc, char **argv, cc_draw_opts_t *o)
         { "batch",        required_argument, NULL, 'n' },
         { "metrics-file", required_argument, NULL, 'f' },
         { "help",         no_argument,       NULL, 'h' },
+        CC_SECRET_MYSQL_OPTIONS,
+        CC_SECRET_REDIS_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
 
     memset(o, 0, sizeof(*o));
-    o->user = "root";
+    o->user = CC_ROLE_DRAW;
     o->shard = -1;
     o->batch = 5000;
 
@@ -168,6 +172,12 @@ cc_draw_parse(int argc, char **argv, cc_draw_opts_t *o)
         case 'h':
             cc_draw_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_SECRET_OPT_MYSQL_FILE:
+        case CC_SECRET_OPT_REDIS_USER:
+        case CC_SECRET_OPT_REDIS_FILE:
+            (void) cc_secret_opt(c, optarg);
+            break;
 
         default:
             cc_draw_usage(stderr);
@@ -602,7 +612,7 @@ cc_draw_open(cc_draw_run_t *d)
     }
 
     if (cc_store_open(&d->st, d->o.mysql, d->o.nmysql, d->o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0)
+                      cc_secret_mysql_password()) != 0)
     {
         fprintf(stderr, "cc-draw: %s\n", d->st.err);
         return CC_DRAW_REFUSED;
@@ -725,6 +735,11 @@ main(int argc, char **argv)
 
     /* cc_opt_done's 0 and 2 are CC_DRAW_OK and CC_DRAW_REFUSED */
     if (cc_opt_done(cc_draw_parse(argc, argv, &d->o), &rc)) {
+        goto done;
+    }
+
+    if (cc_secret_load() != 0) {
+        rc = CC_DRAW_REFUSED;
         goto done;
     }
 

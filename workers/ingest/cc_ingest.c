@@ -18,6 +18,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cc_secret.h"
 #include "cc_worker.h"
 #include "cc_store.h"
 #include "cc_promfile.h"
@@ -71,7 +72,7 @@ cc_ingest_usage(FILE *out)
 "Consumes the draw topic into sharded MySQL: batched multi-row inserts, one\n"
 "transaction per shard per batch, idempotent on the draw id; offsets are\n"
 "committed only after the database commit.  SIGTERM stops it after the\n"
-"batch in hand.  The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
+"batch in hand.\n"
 "\n"
 "  --brokers LIST     Kafka bootstrap servers (host:port,...)\n"
 "  --topic NAME       draw topic (default cc.draws)\n"
@@ -85,8 +86,9 @@ cc_ingest_usage(FILE *out)
 "                     secrets (sasl.password): refused unless only its\n"
 "                     owner may read it\n"
 "  --mysql SHARD      a shard, host:port/database; repeat in ring order\n"
-"  --user NAME        MySQL user (default root)\n"
-"  --batch N          draws per batch, 1..100000 (default 5000)\n"
+"  --user NAME        MySQL user (default " CC_ROLE_INGEST "; with\n"
+"                     --init-shards the schema owner, " CC_ROLE_OWNER ")\n"
+CC_SECRET_MYSQL_HELP"  --batch N          draws per batch, 1..100000 (default 5000)\n"
 "  --batch-ms MS      longest wait to fill a batch (default 200)\n"
 "  --progress SEC     seconds between progress lines (default 5)\n"
 "  --exit-idle SEC    exit 0 after SEC seconds with nothing to read\n"
@@ -119,13 +121,14 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
         { "init-shards", no_argument,       NULL, 'I' },
         { "shard-of",    no_argument,       NULL, 'S' },
         { "help",        no_argument,       NULL, 'h' },
+        CC_SECRET_MYSQL_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
 
     memset(o, 0, sizeof(*o));
     o->topic = "cc.draws";
     o->group = "cc-ingest";
-    o->user = "root";
+    o->user = NULL;
     o->batch = 5000;
     o->batch_ms = 200;
     o->progress_s = 5;
@@ -196,6 +199,10 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
             cc_ingest_usage(stdout);
             return CC_OPT_HELP;
 
+        case CC_SECRET_OPT_MYSQL_FILE:
+            (void) cc_secret_opt(c, optarg);
+            break;
+
         default:
             cc_ingest_usage(stderr);
             return -1;
@@ -205,6 +212,11 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
     if (o->nmysql == 0) {
         fprintf(stderr, "cc-ingest: at least one --mysql shard is needed\n");
         return -1;
+    }
+
+    /* creating the schema is the owner's; consuming, the role's */
+    if (o->user == NULL) {
+        o->user = o->init_shards ? CC_ROLE_OWNER : CC_ROLE_INGEST;
     }
 
     if (!o->init_shards && !o->shard_of) {
@@ -799,8 +811,13 @@ main(int argc, char **argv)
         goto done;
     }
 
+    if (cc_secret_load() != 0) {
+        rc = 2;
+        goto done;
+    }
+
     if (cc_store_open(&st, o.mysql, o.nmysql, o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0)
+                      cc_secret_mysql_password()) != 0)
     {
         fprintf(stderr, "cc-ingest: %s\n", st.err);
         goto done;

@@ -16,6 +16,14 @@
 #include "cc_worker.h"
 
 
+/*
+ * The command's whole environment: the worker's holds secrets
+ * (CC_MYSQL_PASSWORD, CREDENTIALS_DIRECTORY) that a pager script has no
+ * business seeing; the JSON on stdin is its whole input.
+ */
+static char *const  cc_alert_env[] = { "PATH=/usr/bin:/bin", NULL };
+
+
 int
 cc_alert_run(const char *cmd, const char *json, long long timeout_s)
 {
@@ -51,7 +59,7 @@ cc_alert_run(const char *cmd, const char *json, long long timeout_s)
         setpgid(0, 0);
         dup2(fd, STDIN_FILENO);
         dup2(STDERR_FILENO, STDOUT_FILENO);
-        execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+        execle("/bin/sh", "sh", "-c", cmd, (char *) NULL, cc_alert_env);
         fprintf(stderr, "alert %s: %s\n", cmd, strerror(errno));
         _exit(127);
     }

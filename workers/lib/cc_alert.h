@@ -13,8 +13,9 @@
 /*
  * Runs cmd (a command line, by /bin/sh: it may take arguments) with json
  * on its stdin (a file, so a command that does not read cannot block the
- * caller), in its own process group, for at most timeout_s seconds; then
- * the group is killed.  The outcome is logged ("alert CMD: sent", "...:
+ * caller), in its own process group, with no environment but
+ * PATH=/usr/bin:/bin (none of the worker's secrets), for at most
+ * timeout_s seconds; then the group is killed.  The outcome is logged ("alert CMD: sent", "...:
  * failed, exit status N", "...: still running after N s, killed").  0
  * when it exited 0, else -1.
  */

@@ -8,7 +8,43 @@
 #include <sys/time.h>
 
 #include "cc_redis.h"
+#include "cc_secret.h"
 #include "cc_worker.h"
+
+
+/* AUTH [user] password, when the worker was given a password: 0 or -1 */
+static int
+cc_redis_auth(redisContext *c, const char *name, char *err, size_t errlen)
+{
+    int          ok;
+    const char  *user, *password;
+    redisReply  *r;
+
+    password = cc_secret_redis_password();
+
+    if (password == NULL) {
+        return 0;
+    }
+
+    user = cc_secret_redis_user();
+
+    r = user ? redisCommand(c, "AUTH %s %s", user, password)
+             : redisCommand(c, "AUTH %s", password);
+
+    ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+
+    if (!ok) {
+        snprintf(err, errlen, "redis %s: AUTH%s%s: %s", name,
+                 user ? " as " : "", user ? user : "",
+                 r == NULL ? (c->err ? c->errstr : "no reply")
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                 : "unexpected reply");
+    }
+
+    freeReplyObject(r);
+
+    return ok ? 0 : -1;
+}
 
 
 int
@@ -47,6 +83,11 @@ cc_redis_connect(const cc_addr_t *a, const char *name, int timeout_ms,
 
     /* setsockopt on the socket just connected: fails only on a bad fd */
     (void) redisSetTimeout(c, tv);
+
+    if (cc_redis_auth(c, name, err, errlen) != 0) {
+        redisFree(c);
+        return NULL;
+    }
 
     return c;
 }

@@ -24,7 +24,9 @@ int cc_redis_opt_addr(const char *s, cc_addr_t *a);
 
 /*
  * A connection to a, or NULL with err set to "redis NAME: why" (name is
- * the shard as the user wrote it, for the message).
+ * the shard as the user wrote it, for the message).  Authenticated (AUTH)
+ * when cc_secret_load() found a Redis password: a refused AUTH is a
+ * failed connect.
  */
 redisContext *cc_redis_connect(const cc_addr_t *a, const char *name,
     int timeout_ms, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include "cc_store.h"
 #include "cc_shard_sql.h"            /* generated from sql/shard.sql */
 #include "cc_money_sql.h"            /* generated from sql/money.sql */
+#include "cc_shard_grants_sql.h"     /* from sql/shard_grants.sql */
 
 
 typedef struct {
@@ -262,7 +263,8 @@ cc_store_init_schema(cc_store_t *st)
 
         if (cc_store_exec_all(st, sh, sql) != 0
             || cc_store_exec_all(st, sh, cc_shard_sql) != 0
-            || cc_store_exec_all(st, sh, cc_money_sql) != 0)
+            || cc_store_exec_all(st, sh, cc_money_sql) != 0
+            || cc_store_exec_all(st, sh, cc_shard_grants_sql) != 0)
         {
             return -1;
         }

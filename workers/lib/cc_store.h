@@ -52,7 +52,9 @@ int cc_store_connect(cc_store_t *st);
 
 /*
  * Creates each shard's database, tables and triggers (sql/shard.sql, then
- * sql/money.sql); idempotent.
+ * sql/money.sql) and grants each worker role its tables
+ * (sql/shard_grants.sql): the schema owner's work (sql/grants.sql);
+ * idempotent.
  */
 int cc_store_init_schema(cc_store_t *st);
 

@@ -52,6 +52,7 @@
 #include "cc_payout.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
+#include "cc_secret.h"
 
 
 static void
@@ -68,13 +69,14 @@ cc_payout_usage(FILE *out)
 "one transaction per MySQL shard each.  Safe to kill and restart\n"
 "anywhere: nothing is credited twice, nothing is lost.  SIGTERM finishes\n"
 "the batch and exits.\n"
-"The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --campaign FILE   the campaign file (the same cc-draw read)\n"
 "  --redis ADDR      a Redis shard, exactly as in cc_redis_shards and in\n"
 "                    its order (the uid's shard is the module's), repeat\n"
 "  --mysql SHARD     a MySQL shard, host:port/database, repeat in ring order\n"
-"  --user NAME       MySQL user (default root)\n"
+"  --user NAME       MySQL user (default " CC_ROLE_PAYOUT ")\n"
+CC_SECRET_MYSQL_HELP
+CC_SECRET_REDIS_HELP
 "  --batch N         awards per bulk transaction, 1..50000 (default 5000)\n"
 "  --claims-batch N  awards per bulk transaction while claims come (one\n"
 "                    popped in the last second), 1..50000 (default 1000):\n"
@@ -124,11 +126,13 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         { "shard-of", no_argument,       NULL, 's' },
         { "metrics-file", required_argument, NULL, 'M' },
         { "help",     no_argument,       NULL, 'h' },
+        CC_SECRET_MYSQL_OPTIONS,
+        CC_SECRET_REDIS_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
 
     memset(o, 0, sizeof(*o));
-    o->user = "root";
+    o->user = CC_ROLE_PAYOUT;
     o->batch = 5000;
     o->claims_batch = 1000;
     o->claims_idle_ms = 2;
@@ -218,6 +222,12 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         case 'h':
             cc_payout_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_SECRET_OPT_MYSQL_FILE:
+        case CC_SECRET_OPT_REDIS_USER:
+        case CC_SECRET_OPT_REDIS_FILE:
+            (void) cc_secret_opt(c, optarg);
+            break;
 
         default:
             cc_payout_usage(stderr);
@@ -701,6 +711,10 @@ main(int argc, char **argv)
         goto done;
     }
 
+    if (cc_secret_load() != 0) {
+        goto done;                      /* rc is 2 */
+    }
+
     if (cc_campaign_load(p->o.campaign, &p->camp, err, sizeof(err)) != 0) {
         fprintf(stderr, "cc-payout: campaign file %s: %s\n", p->o.campaign,
                 err);
@@ -712,9 +726,9 @@ main(int argc, char **argv)
     }
 
     if (cc_store_open(&p->st, p->o.mysql, p->o.nmysql, p->o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0
+                      cc_secret_mysql_password()) != 0
         || cc_store_open(&p->cst, p->o.mysql, p->o.nmysql, p->o.user,
-                         getenv("CC_MYSQL_PASSWORD")) != 0)
+                         cc_secret_mysql_password()) != 0)
     {
         fprintf(stderr, "cc-payout: %s\n", p->st.err);
         goto done;

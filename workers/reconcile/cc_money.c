@@ -86,6 +86,7 @@
 #include "cc_money_repair.h"
 #include "cc_money_report.h"
 #include "cc_redis.h"
+#include "cc_secret.h"
 #include "cc_worker.h"
 
 
@@ -105,15 +106,16 @@ cc_money_usage(FILE *out)
 "nothing is pending.  Each break is printed on one line (class, shard,\n"
 "award, uid, expected, found) and written in a JSON document; any break\n"
 "exits 1 and runs the campaign's alert command with that JSON on stdin.\n"
-"The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --campaign FILE      the campaign file (pool, pending_max, alert, ...)\n"
 "  --redis ADDR         a Redis shard of the module, in cc_redis_shards\n"
 "                       order, repeat\n"
 "  --mysql SHARD        a MySQL shard, host:port/database, repeat in ring\n"
 "                       order (the order cc-draw was given)\n"
-"  --user NAME          MySQL user (default root)\n"
-"  --repair             credit every missing credit (a credited award, or\n"
+"  --user NAME          MySQL user (default " CC_ROLE_BOOKS "; with --repair\n"
+"                       " CC_ROLE_REPAIR ")\n"
+CC_SECRET_MYSQL_HELP
+CC_SECRET_REDIS_HELP"  --repair             credit every missing credit (a credited award, or\n"
 "                       one pending past pending_max, without a transfer)\n"
 "                       through the ledger's idempotent credit; other\n"
 "                       breaks are only reported\n"
@@ -155,10 +157,12 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         { "alert-timeout", required_argument, NULL, 'a' },
         { "batch",         required_argument, NULL, 'n' },
         { "help",          no_argument,       NULL, 'h' },
+        CC_SECRET_MYSQL_OPTIONS,
+        CC_SECRET_REDIS_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
 
-    m->user = "root";
+    m->user = NULL;
     m->alert_timeout_s = 10;
     m->batch = 1000;
     optind = 1;
@@ -208,6 +212,12 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
             cc_money_usage(stdout);
             return CC_OPT_HELP;
 
+        case CC_SECRET_OPT_MYSQL_FILE:
+        case CC_SECRET_OPT_REDIS_USER:
+        case CC_SECRET_OPT_REDIS_FILE:
+            (void) cc_secret_opt(c, optarg);
+            break;
+
         default:
             cc_money_usage(stderr);
             return -1;
@@ -234,6 +244,11 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         if (cc_redis_opt_addr(m->redis_names[i], &m->redis_addrs[i]) != 0) {
             return -1;
         }
+    }
+
+    /* reading the books is one role; mending them, another */
+    if (m->user == NULL) {
+        m->user = m->repair ? CC_ROLE_REPAIR : CC_ROLE_BOOKS;
     }
 
     return 0;
@@ -290,7 +305,7 @@ cc_money_open(cc_money_t *m)
     }
 
     if (cc_store_open(&m->st, m->mysql, m->nmysql, m->user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0)
+                      cc_secret_mysql_password()) != 0)
     {
         fprintf(stderr, "cc-reconcile: %s\n", m->st.err);
         return -1;
@@ -347,6 +362,11 @@ cc_money_main(int argc, char **argv)
     rc = 2;
 
     if (cc_opt_done(cc_money_parse(argc, argv, &m), &rc)) {
+        goto done;
+    }
+
+    if (cc_secret_load() != 0) {
+        rc = 2;
         goto done;
     }
 

@@ -28,6 +28,7 @@
 #include "cc_drain.h"
 #include "cc_keys.h"
 #include "cc_store.h"
+#include "cc_secret.h"
 #include "cc_worker.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
@@ -63,12 +64,12 @@ cc_reconcile_usage(FILE *out)
 CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
 "then trims the logs up to what was written.  Reports how many draws MySQL\n"
 "lacked.\n"
-"The MySQL password is read from $CC_MYSQL_PASSWORD.\n"
 "\n"
 "  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
 "  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
-"  --user NAME      MySQL user (default root)\n"
-"  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
+"  --user NAME      MySQL user (default " CC_ROLE_RECONCILE ")\n"
+CC_SECRET_MYSQL_HELP
+CC_SECRET_REDIS_HELP"  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
 "  --batch N        log entries per read and write, 1..5000 (default 500;\n"
 "                   an entry holds the new draws of one flip batch, <= 64)\n"
 "  --once           one pass over every shard, then exit\n"
@@ -97,11 +98,13 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         { "once",     no_argument,       NULL, 'o' },
         { "metrics-file", required_argument, NULL, 'f' },
         { "help",     no_argument,       NULL, 'h' },
+        CC_SECRET_MYSQL_OPTIONS,
+        CC_SECRET_REDIS_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
 
     memset(o, 0, sizeof(*o));
-    o->user = "root";
+    o->user = CC_ROLE_RECONCILE;
     o->grace_s = 30;
     o->interval_s = 60;
     o->batch = 500;
@@ -151,6 +154,12 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         case 'h':
             cc_reconcile_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_SECRET_OPT_MYSQL_FILE:
+        case CC_SECRET_OPT_REDIS_USER:
+        case CC_SECRET_OPT_REDIS_FILE:
+            (void) cc_secret_opt(c, optarg);
+            break;
 
         default:
             cc_reconcile_usage(stderr);
@@ -272,8 +281,13 @@ main(int argc, char **argv)
         goto done;
     }
 
+    if (cc_secret_load() != 0) {
+        rc = 2;
+        goto done;
+    }
+
     if (cc_store_open(&st, o.mysql, o.nmysql, o.user,
-                      getenv("CC_MYSQL_PASSWORD")) != 0)
+                      cc_secret_mysql_password()) != 0)
     {
         fprintf(stderr, "cc-reconcile: %s\n", st.err);
         goto done;

@@ -15,7 +15,7 @@ use File::Path qw(make_path);
 use IPC::Run ();
 use POSIX qw(WNOHANG);
 use Test::More ();
-use CcTest::Util qw(topdir free_port wait_until _spawn _reap _slurp _spew _tail);
+use CcTest::Util qw(topdir repo_root free_port wait_until _spawn _reap _slurp _spew _tail);
 
 our @EXPORT = qw(mysql_start mysql_stop mysql_kill mysql_restart mysql_pause mysql_resume
                  mysql_query mysql_value);
@@ -100,6 +100,8 @@ sub mysql_start {
         die "mysql_start: mariadbd (port $m->{port}) $why\n--- output:\n" . _slurp($m->{out})
           . "--- error log (tail):\n" . _tail(_slurp($m->{error_log}), 30);
     }
+    # the workers' role users (sql/grants.sql): the workers run as them
+    mysql_query(_slurp(repo_root() . '/sql/grants.sql')) unless $m->{granted}++;
     $ENV{TEST_MYSQL_HOST}   = '127.0.0.1';
     $ENV{TEST_MYSQL_PORT}   = $m->{port};
     $ENV{TEST_MYSQL_SOCKET} = $m->{socket};
