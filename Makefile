@@ -160,7 +160,7 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h common/*.c \
                  common/*.h) config $(LUA_HDR)
 
 .PHONY: all module workers tools unit lua test-tools test test-unit test-lua \
-        test-nginx test-asan asan clean campaign
+        test-rules test-nginx test-asan asan clean campaign
 
 all: module workers tools unit test-tools
 
@@ -185,11 +185,18 @@ $(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 # ---- the tests
 PROVE_FILES ?= t/*.t
 
-test: all test-lua test-unit fuzz-regress test-nginx
+test: all test-lua test-rules test-unit fuzz-regress test-nginx
 
 # every script parses as Lua 5.1 (Redis's Lua)
 test-lua:
 	luac5.1 -p $(LUA_SRCS) $(wildcard workers/lib/lua/*.lua scripts/lua/*.lua bench/lua/*.lua t/lua/*.lua)
+
+# the Prometheus rules parse, and each alert fires and stays quiet in its
+# unit tests (the series are made up: a second or two); t/019-watching.t
+# checks the metrics they read against what the module and workers write
+test-rules:
+	promtool check rules contrib/prometheus/cardcampaign.rules.yml
+	promtool test rules contrib/prometheus/tests/*.yml
 
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
