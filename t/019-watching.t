@@ -228,6 +228,14 @@ for my $name (sort keys %EXPORTER) {
     like($readme, qr/`\Q$name\E[`{]/, "the README names the exporter's metric $name");
 }
 
+# the rules read each worker's file: every unit writes one where the
+# textfile collector looks
+for my $u (sort glob('workers/systemd/*.service')) {
+    my $text = do { open my $fh, '<', $u or die "$u: $!"; local $/; <$fh> };
+    like($text, qr/^ExecStart=(?:.*\\\n)*.*--metrics-file \$\{CC_METRICS_DIR\}\/[\w-]+\.prom$/m,
+         "$u writes its --metrics-file in CC_METRICS_DIR");
+}
+
 # ---- the dashboard -------------------------------------------------------------
 
 my $dash = decode_json(do { open my $fh, '<', $DASH or die "$DASH: $!"; local $/; <$fh> });
