@@ -13,7 +13,9 @@
 # The rules also: every alert has its for, a severity (page or ticket), a
 # summary and a runbook that is a heading of the README; the README's
 # watching table lists every alert, with its severity and runbook, and
-# nothing else.  make test-rules runs promtool on the same file.
+# nothing else; every worker unit writes its textfile.  The dashboard's
+# queries parse as PromQL (promtool).  make test-rules runs promtool on
+# the rules and their unit tests.
 
 use strict;
 use warnings;
@@ -252,6 +254,19 @@ for my $p (@panels) {
         $shown{ $_->[0] =~ s/_(?:bucket|sum|count)$//r } = 1 for selectors($t->{expr});
     }
 }
+# every query parses as PromQL: promtool checks them as recording rules
+# (Grafana's $__rate_interval as 5m)
+{
+    my @exprs = map { map { $_->{expr} =~ s/\$__rate_interval/5m/gr } @{ $_->{targets} } } @panels;
+    my $file = "$dir/dashboard.rules.yml";
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh "groups:\n  - name: dashboard\n    rules:\n",
+              map { "      - record: dashboard_query_$_\n        expr: '" . ($exprs[$_] =~ s/'/''/gr) . "'\n" } 0 .. $#exprs;
+    close $fh;
+    my $check = `promtool check rules $file 2>&1`;
+    is($?, 0, 'promtool parses every query of the dashboard: ' . scalar(@exprs)) or diag $check;
+}
+
 my @unshown = grep { !$shown{$_} && /^cc_/ } sort keys %family;
 note("written but not on the dashboard: @unshown") if @unshown;
 
