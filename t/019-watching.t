@@ -3,9 +3,9 @@
 # contrib/prometheus/cardcampaign.rules.yml or contrib/grafana/cardcampaign.json
 # uses is in the /cc/metrics of a running module, or in the textfile a
 # worker writes with --metrics-file: each worker is run here once, against
-# the harness's servers, as the units run it (cc-ingest, cc-reconcile,
-# cc-draw, cc-payout, cc-reconcile --money), so the names are what the
-# programs write, not what their sources seem to say.  A histogram's
+# the harness's servers (cc-ingest, cc-reconcile, cc-draw, cc-payout,
+# cc-reconcile --money), so the names are what the programs write, not
+# what their sources seem to say.  A histogram's
 # _bucket, _sum and _count are its family's.  Every label value an
 # expression selects (=, or =~ a list a|b) is one of those samples'.  A cc:
 # name is one of the rules file's recording rules; any other name is one
