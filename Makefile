@@ -192,7 +192,7 @@ test-lua:
 	luac5.1 -p $(LUA_SRCS) $(wildcard workers/lib/lua/*.lua scripts/lua/*.lua bench/lua/*.lua t/lua/*.lua)
 
 # the Prometheus rules parse, and each alert fires and stays quiet in its
-# unit tests (the series are made up: a second or two); t/019-watching.t
+# unit tests (the series are made up: a second or two); t/080-watching.t
 # checks the metrics they read against what the module and workers write
 test-rules:
 	promtool check rules contrib/prometheus/cardcampaign.rules.yml
