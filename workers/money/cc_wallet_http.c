@@ -27,6 +27,7 @@
 #include "cc_alert.h"
 #include "cc_assert.h"
 #include "cc_ledger_phase.h"
+#include "cc_logtext.h"
 #include "cc_sqlbuf.h"
 #include "cc_token.h"
 #include "cc_wallet_answer.h"
@@ -56,7 +57,7 @@ typedef struct {
     unsigned             tries;
     int64_t              due_ms;
     long                 status;         /* the last HTTP status, 0 none */
-    char                 why[160];       /* the last failure */
+    char                 why[200];       /* the last failure */
 } cc_wallet_http_job_t;
 
 
@@ -283,12 +284,16 @@ static void
 cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     CURLcode cc, const cc_ledger_credit_t *c)
 {
+    char              text[96];
     long              status;
     uint64_t          echoed;
     const char       *why;
     cc_wallet_http_job_t  *j = s->job;
 
     status = 0;
+
+    /* the wallet's words go into log lines and alerts only escaped */
+    (void) cc_logtext(text, sizeof(text), s->answer, s->alen);
 
     if (cc == CURLE_OK) {
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -318,8 +323,8 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 
             } else {
                 snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
-                         "%s, not %" PRIu64 " cents: %.60s", status, why,
-                         c->amount_cents, s->answer);
+                         "%s, not %" PRIu64 " cents: %s", status, why,
+                         c->amount_cents, text);
             }
 
             j->state = CC_WALLET_HTTP_MISMATCH;
@@ -327,20 +332,19 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 
         default: /* CC_WALLET_ANSWER_UNREADABLE */
             snprintf(j->why, sizeof(j->why), "HTTP %ld without the credit "
-                     "echoed (%s): %.80s", status, why, s->answer);
+                     "echoed (%s): %s", status, why, text);
             j->state = CC_WALLET_HTTP_WAITING;
         }
 
     } else if (status == 409) {
         snprintf(j->why, sizeof(j->why), "HTTP 409: the key holds another "
-                 "credit: %.100s", s->answer);
+                 "credit: %s", text);
         j->state = CC_WALLET_HTTP_MISMATCH;
 
     } else if (status >= 400 && status < 500 && status != 408
                && status != 429)
     {
-        snprintf(j->why, sizeof(j->why), "HTTP %ld: %.100s", status,
-                 s->answer);
+        snprintf(j->why, sizeof(j->why), "HTTP %ld: %s", status, text);
         j->state = CC_WALLET_HTTP_REJECTED;
 
     } else {
