@@ -122,6 +122,7 @@ typedef struct {
 typedef struct {
     char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
     char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
+    char                 bad_id[160];   /* the last id refused, said */
     int                  pass_done;
     int                  outbox_empty;
     cc_payout_award_t   *rows;           /* room for rows_max */
