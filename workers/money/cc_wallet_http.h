@@ -51,6 +51,9 @@ typedef struct {
     unsigned long long   unknown;       /* left crediting: no answer */
     unsigned long long   mismatch;      /* 409 or another amount echoed */
     unsigned long long   rejected;      /* another 4xx */
+    unsigned long long   forged;        /* answers not signed by the
+                                           wallet (none, wrong, stale):
+                                           taken as no answer */
 } cc_wallet_http_stats_t;
 
 /*
