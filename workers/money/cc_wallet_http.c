@@ -253,6 +253,17 @@ cc_wallet_http_open(const cc_campaign_t *camp, char *err, size_t errlen)
         return NULL;
     }
 
+    /* a CA file that cannot be read would fail every call: say it now */
+    if (camp->wallet_ca_file[0] != '\0'
+        && access(camp->wallet_ca_file, R_OK) != 0)
+    {
+        snprintf(err, errlen, "wallet_ca_file %s: %s", camp->wallet_ca_file,
+                 strerror(errno));
+        memset(w->secret, 0, sizeof(w->secret));
+        free(w);
+        return NULL;
+    }
+
     if (camp->wallet_answer_secret_file[0] == '\0') {
         memcpy(w->asecret, w->secret, w->slen);
         w->aslen = w->slen;
@@ -620,7 +631,8 @@ cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
 /*
  * The campaign's alert command (a command line for /bin/sh) with a JSON
- * document of this batch's mismatches and refusals on stdin.
+ * document of this batch's mismatches, refusals and answers not signed by
+ * the wallet (someone on the path) on stdin.
  */
 static void
 cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
@@ -642,7 +654,8 @@ cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
     for (i = 0; i < n; i++) {
         if (jobs[i].state != CC_WALLET_HTTP_MISMATCH
-            && jobs[i].state != CC_WALLET_HTTP_REJECTED)
+            && jobs[i].state != CC_WALLET_HTTP_REJECTED
+            && jobs[i].forged == 0)
         {
             continue;
         }
@@ -652,7 +665,9 @@ cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
         cJSON_AddStringToObject(b, "class",
                                 jobs[i].state == CC_WALLET_HTTP_MISMATCH
                                 ? "wallet_amount_mismatch"
-                                : "wallet_rejected");
+                                : jobs[i].state == CC_WALLET_HTTP_REJECTED
+                                ? "wallet_rejected"
+                                : "wallet_unsigned_answer");
         cJSON_AddStringToObject(b, "award_id", c[jobs[i].i].award_id);
         cJSON_AddStringToObject(b, "uid", u);
         cJSON_AddNumberToObject(b, "amount_cents",
@@ -728,8 +743,9 @@ nomem:
 
 /*
  * What the calls of jobs[0..k) ended in: ok[] set for the applied (to be
- * posted), the others logged, counted and, for the mismatched and the
- * refused, alerted; every one's rc ERROR until its post says otherwise.
+ * posted), the others logged, counted and, for the mismatched, the
+ * refused and those answered unsigned, alerted; every one's rc ERROR
+ * until its post says otherwise.
  */
 static void
 cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
@@ -746,6 +762,7 @@ cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
                   && j->state != CC_WALLET_HTTP_RUNNING);
 
         if (j->forged > 0) {
+            bad++;
             cc_log("award %s: %u answers not signed by the wallet, not "
                    "taken (someone on the path, or the wrong "
                    "wallet_answer_secret_file)", c[j->i].award_id,
