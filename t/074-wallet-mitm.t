@@ -72,8 +72,13 @@ my %a1 = map { ($_ => 200 + $_ % 17) } 1 .. 40;
 seed_awards('m1', \%a1);
 my $alert = wallet_dir() . '/alert-m1.json';
 my $m1 = http_campaign_file('m1', $mitm->{url}, extra => "alert (cat; echo) >> $alert\n");
-($rc, $out, $err) = payout_run([ '--once' ], $m1);
+my $metrics = wallet_dir() . '/m1.prom';
+($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $metrics ], $m1);
 is($rc, 1, 'every answer forged: exit 1');
+like($err, qr/done: \d+ answers not signed by the wallet, taken as none/, 'counted at the end');
+my $prom = do { local $/; open my $f, '<', $metrics or die "$metrics: $!"; <$f> };
+like($prom, qr/^cc_payout_wallet_unsigned_answers_total (\d+)$/m, 'and in the metrics file');
+ok($prom =~ /^cc_payout_wallet_unsigned_answers_total (\d+)$/m && $1 >= 400, "at least 10 calls of 40 awards ($1)");
 like($err, qr/award m1:1: \d+ answers not signed by the wallet, not taken/, 'the forged answers named, per award');
 like($err, qr/award m1:1: no answer after 10 calls \(HTTP 201 (unsigned|a wrong signature), not taken: \{"award_id":"m1:1"/,
      'and the award left as unknown, with the answer (escaped)');

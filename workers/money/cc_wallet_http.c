@@ -345,6 +345,13 @@ cc_wallet_http_stats(cc_wallet_http_t *w)
 }
 
 
+unsigned long long
+cc_wallet_http_forged(cc_wallet_http_t *w)
+{
+    return __atomic_load_n(&w->stats.forged, __ATOMIC_RELAXED);
+}
+
+
 /* one call of a job on a free slot: body, signature, headers, added */
 static int
 cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
@@ -472,7 +479,7 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
         snprintf(j->why, sizeof(j->why), "HTTP %ld %s, not taken: %s",
                  status, why, text);
         j->forged++;
-        w->stats.forged++;
+        __atomic_fetch_add(&w->stats.forged, 1, __ATOMIC_RELAXED);
         j->state = CC_WALLET_HTTP_WAITING;
 
     } else if (status == 200 || status == 201) {

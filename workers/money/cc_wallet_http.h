@@ -73,6 +73,9 @@ void cc_wallet_http_set_alert_timeout(cc_wallet_http_t *w,
 
 const cc_wallet_http_stats_t *cc_wallet_http_stats(cc_wallet_http_t *w);
 
+/* stats.forged, read from any thread (the metrics') */
+unsigned long long cc_wallet_http_forged(cc_wallet_http_t *w);
+
 /*
  * Credits a batch of awards of the campaign on one MySQL shard
  * (cc_wallet_credit's contract, cc_wallet.h):

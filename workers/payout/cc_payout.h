@@ -93,6 +93,8 @@ typedef struct {
     unsigned long long   no_funds;
     unsigned long long   notified;
     unsigned long long   bad_claims;     /* cc:claims entries not a uid */
+    unsigned long long   forged;         /* wallet http: answers not
+                                            signed by the wallet */
 } cc_payout_stats_t;
 
 
