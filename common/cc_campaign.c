@@ -263,6 +263,10 @@ cc_campaign_loopback(const char *url)
     len = strcspn(h, "/");
 
     if (h[0] == '[') {
+        if (memchr(h, ']', len) == NULL) {
+            return 0;
+        }
+
         len = strcspn(h, "]") + 1;
 
     } else if (memchr(h, ':', len) != NULL) {

@@ -32,7 +32,7 @@
  *   --delay-ms MS  wait before answering every call
  *   --echo-off-pct P  apply correctly, but echo amount_cents + 1 in the
  *                  answer (a wallet bug the adapter must flag)
- *   --forge-pct P  a man in the middle: apply nothing, answer 200 with
+ *   --forge-pct P  a man in the middle: apply nothing, answer 201 with
  *                  the credit echoed as applied, unsigned and wrongly
  *                  signed in turn (what the adapter must not believe)
  */
@@ -149,7 +149,7 @@ cc_sim_usage(FILE *out)
 "  --dup-pct P          apply P%% of new credits twice in the statement\n"
 "                       (the wallet's bug the reconcile must catch)\n"
 "  --echo-off-pct P     apply P%% of credits but echo another amount\n"
-"  --forge-pct P        answer P%% of credits 200 \"applied\" without\n"
+"  --forge-pct P        answer P%% of credits 201 \"applied\" without\n"
 "                       applying them, unsigned or wrongly signed in turn\n"
 "                       (a man in the middle)\n"
 "  --answer-secret-file FILE  the key the answers are signed with\n"

@@ -270,6 +270,10 @@ START_TEST(test_bad)
           "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
           "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
           " https:// expected" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://[::1\n"
+          "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
+          "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
+          " https:// expected" },
         { "wallet_url http://127.0.0.1@evil.com/\n", "line 1: wallet_url: a "
           "user, query or fragment in the host: http://HOST[:PORT][/PATH] or "
           "https://... expected" },
