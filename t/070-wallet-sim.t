@@ -166,7 +166,7 @@ sim_stop($sim2);
 
     # a separate answer key
     my $akey = wallet_dir() . '/answer.secret';
-    { open my $f, '>', $akey or die; print $f 'A' x 40, "\n"; close $f }
+    { open my $f, '>', $akey or die; print $f 'A' x 40, "\n"; close $f; chmod 0600, $akey }
     $s = sim_start(answer_secret => $akey);
     ($st, $b, $hd) = sim_post($s, 'sg:4', 4, 5, 'CNY');
     is($st, 201, '--answer-secret-file: the call still checked with --secret-file');
