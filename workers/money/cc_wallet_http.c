@@ -420,6 +420,7 @@ cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);    /* the path signed */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
                      w->camp.wallet_insecure_loopback ? "http,https"
                                                       : "https");
