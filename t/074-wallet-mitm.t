@@ -7,7 +7,7 @@
 # without it; an honest pass later pays each exactly once.  A payout over
 # https with wallet_ca_file; the wrong CA fails closed (nothing applied,
 # the same keys paid later); a plain http:// wallet_url off the loopback
-# is refused at parse.
+# is refused at parse; a wallet's hostile answer text reaches the log escaped.
 
 use strict;
 use warnings;
@@ -16,6 +16,7 @@ use CcTest;
 use CcCampaign;
 use PayoutTest;
 use WalletTest;
+use Time::HiRes ();
 
 payout_setup();
 
@@ -111,6 +112,49 @@ is_deeply([ check_redis('m1', \%a1, 'c') ], [], 'Redis: w = "c:..."');
 is_deeply(ledger_pending_sums(qr/^pool:m1$/), {}, 'nothing left pending');
 is_deeply([ ledger_balanced() ], [], 'Σ debits = Σ credits');
 sim_stop($honest);
+
+# ---- the wallet's words go into the log escaped ------------------------------------
+
+# a tiny wallet of our own: every call answered 400, signed, with a body
+# that would forge a log line and move the terminal if logged raw
+{
+    require IO::Socket::INET;
+    require Digest::SHA;
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 16, ReuseAddr => 1)
+        or die "listen: $!";
+    my $port = $srv->sockport;
+    my $body = "bad\n2026-01-01 00:00:00 cc-payout: award m4:9 credited\e[2J\xe4\xb8\xad";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        while (my $c = $srv->accept) {
+            my ($head, $len, $key) = ('', 0, '');
+            while (defined(my $l = <$c>)) {
+                last if $l eq "\r\n";
+                $len = $1 if $l =~ /^Content-Length:\s*(\d+)/i;
+                $key = $1 if $l =~ /^Idempotency-Key:\s*(\S+)/i;
+            }
+            read($c, my $req, $len) if $len;
+            my $ts = int(Time::HiRes::time() * 1000);
+            my $sig = Digest::SHA::hmac_sha256_hex(join("\n", 400, $key, $ts, $body), $WalletTest::SECRET_TEXT);
+            print $c "HTTP/1.1 400 Bad Request\r\nContent-Length: " . length($body)
+                   . "\r\nX-CC-Timestamp: $ts\r\nX-CC-Signature: $sig\r\nConnection: close\r\n\r\n$body";
+            close $c;
+        }
+        exit 0;
+    }
+    close $srv;
+    my %a4 = (9 => 50);
+    seed_awards('m4', \%a4);
+    ($rc, $out, $err) = payout_run([ '--once' ], http_campaign_file('m4', "http://127.0.0.1:$port"));
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    is($rc, 1, 'a wallet refusing with a hostile body: exit 1');
+    like($err, qr/award m4:9: wallet REFUSED it: HTTP 400: bad\\n2026-01-01 00:00:00 cc-payout: award m4:9 credited\\x1b\[2J\\xe4\\xb8\\xad; stays crediting/,
+         'its answer in the log escaped: the newline, the escape code, the non-ASCII bytes');
+    unlike($err, qr/^2026-01-01 00:00:00 cc-payout: award m4:9 credited/m, 'no log line forged');
+    unlike($err, qr/[\e\x80-\xff]/, 'no raw control or non-ASCII byte in the log');
+    is_deeply(award_states('m4'), { 'crediting/0' => 1 }, 'the award stays crediting');
+}
 
 # ---- https, checked against the campaign's CA ---------------------------------------
 
