@@ -95,6 +95,7 @@ done
 cat >> "$out/http.conf" <<CONF
 wallet http
 wallet_url http://127.0.0.1:$wport
+wallet_insecure_loopback yes
 wallet_timeout_ms 5000
 wallet_secret_file $out/wallet.secret
 CONF

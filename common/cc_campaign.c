@@ -47,18 +47,23 @@ enum {
     CC_F_WALLET_TIMEOUT,
     CC_F_WALLET_SECRET,
     CC_F_CURRENCY,
+    CC_F_WALLET_CA,
+    CC_F_WALLET_ANSWER_SECRET,
+    CC_F_WALLET_INSECURE,
     CC_F_COUNT
 };
 
 static const char *const  cc_campaign_names[CC_F_COUNT] = {
     "campaign", "pool_cents", "split", "cap_cents", "seed", "credit",
     "cutoff", "pending_max", "alert", "wallet", "wallet_url",
-    "wallet_timeout_ms", "wallet_secret_file", "currency"
+    "wallet_timeout_ms", "wallet_secret_file", "currency", "wallet_ca_file",
+    "wallet_answer_secret_file", "wallet_insecure_loopback"
 };
 
 /* the names only wallet http takes */
 static const int  cc_campaign_http_only[] = {
-    CC_F_WALLET_URL, CC_F_WALLET_TIMEOUT, CC_F_WALLET_SECRET
+    CC_F_WALLET_URL, CC_F_WALLET_TIMEOUT, CC_F_WALLET_SECRET, CC_F_WALLET_CA,
+    CC_F_WALLET_ANSWER_SECRET, CC_F_WALLET_INSECURE
 };
 
 /* the names every file must give */
@@ -192,9 +197,11 @@ cc_campaign_seed(cc_campaign_t *c, const char *v, size_t len,
 
 
 /*
- * http:// or https://, a host, printable ASCII; the trailing '/' is
- * dropped so "{base}/credits" has one.  libcurl checks the rest when it
- * is used.
+ * http:// or https://, a host, printable ASCII, no user (an '@' before
+ * the path: "http://127.0.0.1@evil/" is a request to evil); the trailing
+ * '/' is dropped so "{base}/credits" has one.  Whether http:// may be
+ * used is cc_campaign_rules' (cc_campaign_loopback).  libcurl checks the
+ * rest when it is used.
  */
 static int
 cc_campaign_wallet_url(cc_campaign_t *c, const char *v, size_t len,
@@ -222,12 +229,60 @@ cc_campaign_wallet_url(cc_campaign_t *c, const char *v, size_t len,
         }
     }
 
+    for (i = v[4] == 's' ? 8 : 7; i < len && v[i] != '/'; i++) {
+        if (v[i] == '@' || v[i] == '?' || v[i] == '#' || v[i] == '\\') {
+            *why = "a user, query or fragment in the host: "
+                   "http://HOST[:PORT][/PATH] or https://... expected";
+            return -1;
+        }
+    }
+
     while (len > 0 && v[len - 1] == '/') {
         len--;
     }
 
     memcpy(c->wallet_url, v, len);
     c->wallet_url[len] = '\0';
+    return 0;
+}
+
+
+/*
+ * 1 when a wallet_url's host is the loopback by name: 127.0.0.1, [::1] or
+ * localhost, exactly (not 127.0.0.1.example.com, not localhost.).
+ */
+static int
+cc_campaign_loopback(const char *url)
+{
+    size_t       i, len;
+    const char  *h;
+
+    static const char *const  hosts[] = { "127.0.0.1", "[::1]", "localhost" };
+
+    h = url + (strncmp(url, "https://", 8) == 0 ? 8 : 7);
+    len = strcspn(h, "/");
+
+    if (h[0] == '[') {
+        if (memchr(h, ']', len) == NULL) {
+            return 0;
+        }
+
+        len = strcspn(h, "]") + 1;
+
+    } else if (memchr(h, ':', len) != NULL) {
+        len = (size_t) ((const char *) memchr(h, ':', len) - h);
+    }
+
+    if (h[len] != '\0' && h[len] != ':' && h[len] != '/') {
+        return 0;
+    }
+
+    for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        if (strlen(hosts[i]) == len && memcmp(h, hosts[i], len) == 0) {
+            return 1;
+        }
+    }
+
     return 0;
 }
 
@@ -271,6 +326,7 @@ static const char *const  cc_campaign_credits[] = {
     "sync", "async", "async_client_sync"
 };
 static const char *const  cc_campaign_wallets[] = { "ledger", "http" };
+static const char *const  cc_campaign_yesno[] = { "yes", "no" };
 
 #define cc_campaign_nwords(a)  ((int) (sizeof(a) / sizeof((a)[0])))
 
@@ -385,6 +441,24 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
     case CC_F_WALLET_SECRET:
         return cc_campaign_path(c->wallet_secret_file, v, len, why);
 
+    case CC_F_WALLET_CA:
+        return cc_campaign_path(c->wallet_ca_file, v, len, why);
+
+    case CC_F_WALLET_ANSWER_SECRET:
+        return cc_campaign_path(c->wallet_answer_secret_file, v, len, why);
+
+    case CC_F_WALLET_INSECURE:
+        if (cc_campaign_word(v, len, cc_campaign_yesno,
+                             cc_campaign_nwords(cc_campaign_yesno), &k)
+            != 0)
+        {
+            *why = "yes or no expected";
+            return -1;
+        }
+
+        c->wallet_insecure_loopback = k == 0;
+        return 0;
+
     default: /* CC_F_CURRENCY */
         return cc_campaign_currency(c, v, len, why);
     }
@@ -445,6 +519,25 @@ cc_campaign_rules(const cc_campaign_t *c, const unsigned *seen, char *err,
                                     "wallet http: needs credit async or "
                                     "async_client_sync (a sync credit is "
                                     "in the draw's transaction)");
+        }
+
+        /*
+         * Anyone on the path of a plain http:// call can answer it:
+         * https only, but for the simulator on this host when the file
+         * says so.
+         */
+        if (strncmp(c->wallet_url, "https://", 8) != 0
+            && !(c->wallet_insecure_loopback
+                 && cc_campaign_loopback(c->wallet_url)))
+        {
+            return cc_campaign_fail(err, errlen, seen[CC_F_WALLET_URL],
+                                    c->wallet_insecure_loopback
+                                    ? "wallet_url: http:// only to "
+                                      "127.0.0.1, [::1] or localhost; "
+                                      "https:// expected"
+                                    : "wallet_url: https:// expected "
+                                      "(http:// only to the loopback, with "
+                                      "wallet_insecure_loopback yes)");
         }
     }
 

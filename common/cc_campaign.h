@@ -20,12 +20,25 @@
  *                                       # (optional)
  *   wallet        ledger                # ledger (default) | http: pay
  *                                       # into an external wallet
- *   wallet_url    http://10.0.3.1:8080  # http only (required there): the
- *                                       # base; a credit is POST {base}/credits
+ *   wallet_url    https://10.0.3.1:8443 # http only (required there): the
+ *                                       # base; a credit is POST {base}/credits;
+ *                                       # https:// (http:// only with
+ *                                       # wallet_insecure_loopback yes, to
+ *                                       # 127.0.0.1, [::1] or localhost)
  *   wallet_timeout_ms 5000              # http only: per call, 1..600000
  *                                       # (default 5000)
  *   wallet_secret_file /etc/cc/wallet.secret  # http only (required
  *                                       # there): the HMAC key's file
+ *   wallet_answer_secret_file /etc/cc/wallet-answer.secret  # http only:
+ *                                       # the key of the wallet's answers'
+ *                                       # signatures (default: the
+ *                                       # wallet_secret_file)
+ *   wallet_ca_file /etc/cc/wallet-ca.pem  # http only: the CAs the
+ *                                       # wallet's certificate is checked
+ *                                       # against (default: the system's)
+ *   wallet_insecure_loopback no         # http only: yes allows an http://
+ *                                       # wallet_url to the loopback (the
+ *                                       # simulator), nothing else
  *   currency      CNY                   # 3 capital letters (default CNY)
  *
  * wallet http needs credit async or async_client_sync: a sync credit is
@@ -78,6 +91,11 @@ typedef struct {
     int64_t           wallet_timeout_ms;  /* default 5000 */
     char              wallet_secret_file[CC_CAMPAIGN_PATH_MAX + 1];
     char              currency[4];        /* default "CNY" */
+    char              wallet_ca_file[CC_CAMPAIGN_PATH_MAX + 1];  /* "" =
+                                                     the system's CAs */
+    char              wallet_answer_secret_file[CC_CAMPAIGN_PATH_MAX + 1];
+                                          /* "" = wallet_secret_file */
+    int               wallet_insecure_loopback;   /* 0 default */
 } cc_campaign_t;
 
 /*

@@ -62,9 +62,26 @@ fuzz_check_fields(const cc_campaign_t *c)
     if (c->wallet == CC_WALLET_LEDGER) {
         FUZZ_ASSERT(c->wallet_url[0] == '\0'
                     && c->wallet_secret_file[0] == '\0'
-                    && c->wallet_timeout_ms == 5000);
+                    && c->wallet_timeout_ms == 5000
+                    && c->wallet_ca_file[0] == '\0'
+                    && c->wallet_answer_secret_file[0] == '\0'
+                    && c->wallet_insecure_loopback == 0);
         return;
     }
+
+    /* plain http only to the loopback, and only when the file says so */
+    if (strncmp(c->wallet_url, "http://", 7) == 0) {
+        FUZZ_ASSERT(c->wallet_insecure_loopback == 1);
+        FUZZ_ASSERT(strncmp(c->wallet_url + 7, "127.0.0.1", 9) == 0
+                    || strncmp(c->wallet_url + 7, "[::1]", 5) == 0
+                    || strncmp(c->wallet_url + 7, "localhost", 9) == 0);
+        FUZZ_ASSERT(strchr("/:", c->wallet_url[7 + (c->wallet_url[7] == '['
+                                                     ? 5 : 9)]) != NULL);
+    }
+
+    /* no user before the host: the host is what it seems */
+    len = strcspn(c->wallet_url + 8, "/");
+    FUZZ_ASSERT(memchr(c->wallet_url + 8, '@', len) == NULL);
 
     /* http: a base without a trailing '/', a secret, no sync credit */
     len = strlen(c->wallet_url);
@@ -93,6 +110,10 @@ fuzz_same_campaign(const cc_campaign_t *a, const cc_campaign_t *b)
            && strcmp(a->wallet_url, b->wallet_url) == 0
            && a->wallet_timeout_ms == b->wallet_timeout_ms
            && strcmp(a->wallet_secret_file, b->wallet_secret_file) == 0
+           && strcmp(a->wallet_ca_file, b->wallet_ca_file) == 0
+           && strcmp(a->wallet_answer_secret_file,
+                     b->wallet_answer_secret_file) == 0
+           && a->wallet_insecure_loopback == b->wallet_insecure_loopback
            && strcmp(a->currency, b->currency) == 0;
 }
 
@@ -157,6 +178,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       "wallet_url %s\nwallet_timeout_ms %" PRId64 "\n"
                       "wallet_secret_file %s\n", c->wallet_url,
                       c->wallet_timeout_ms, c->wallet_secret_file);
+        n += snprintf(back + n, sizeof(back) - n,
+                      "wallet_insecure_loopback %s\n",
+                      c->wallet_insecure_loopback ? "yes" : "no");
+
+        if (c->wallet_ca_file[0] != '\0') {
+            n += snprintf(back + n, sizeof(back) - n, "wallet_ca_file %s\n",
+                          c->wallet_ca_file);
+        }
+
+        if (c->wallet_answer_secret_file[0] != '\0') {
+            n += snprintf(back + n, sizeof(back) - n,
+                          "wallet_answer_secret_file %s\n",
+                          c->wallet_answer_secret_file);
+        }
     }
 
     FUZZ_ASSERT((size_t) n < sizeof(back));

@@ -14,8 +14,13 @@
  *
  * The same key with the same credit answers 200 again and applies
  * nothing; with another uid, amount or currency it answers 409.  A call
- * whose signature or timestamp (more than 5 minutes off) is wrong is
- * 401; a malformed one 400.  GET /statement answers the statement file.
+ * whose signature (method, path, key, timestamp and body:
+ * cc_wallet_sign.h) or timestamp (more than 5 minutes off) is wrong is
+ * 401; a malformed one 400.  Every answer to a POST is signed as a real
+ * platform signs (X-CC-Timestamp, X-CC-Signature over status, key,
+ * timestamp and body, with --answer-secret-file or the secret).  GET
+ * /statement answers the statement file.  With --tls-cert and --tls-key
+ * it serves https only (libmicrohttpd over GnuTLS).
  *
  * Faults, each drawn per call from one generator seeded by --seed (printed
  * at start; the order of draws follows the order calls arrive, so a seed
@@ -27,6 +32,9 @@
  *   --delay-ms MS  wait before answering every call
  *   --echo-off-pct P  apply correctly, but echo amount_cents + 1 in the
  *                  answer (a wallet bug the adapter must flag)
+ *   --forge-pct P  a man in the middle: apply nothing, answer 201 with
+ *                  the credit echoed as applied, unsigned and wrongly
+ *                  signed in turn (what the adapter must not believe)
  */
 
 #define _GNU_SOURCE
@@ -71,7 +79,13 @@ typedef struct {
     const char          *listen;
     const char          *secret_path;
     const char          *statement_path;
+    const char          *answer_secret_path;
+    const char          *tls_cert_path;
+    const char          *tls_key_path;
+    char                *tls_cert;          /* PEM, for the daemon's life */
+    char                *tls_key;
     long long            delay_ms;
+    long long            forge_pct;
     long long            fail_pct;
     long long            drop_pct;
     long long            dup_pct;
@@ -81,6 +95,8 @@ typedef struct {
 
     unsigned char        secret[CC_TOKEN_SECRET_MAX + 1];
     size_t               slen;
+    unsigned char        asecret[CC_TOKEN_SECRET_MAX + 1];   /* answers' */
+    size_t               aslen;
 
     pthread_mutex_t      lock;              /* everything below */
     cc_sim_entry_t      *tab;
@@ -89,7 +105,7 @@ typedef struct {
     FILE                *statement;
     uint64_t             rng;
     unsigned long long   applied, replayed, conflicts, failed, dropped,
-                         duplicated, rejected;
+                         duplicated, rejected, forged;
 } cc_sim_t;
 
 
@@ -107,11 +123,15 @@ cc_sim_usage(FILE *out)
     fprintf(out,
 "usage: cc-wallet-sim --listen HOST:PORT --secret-file FILE\n"
 "                     --statement PATH [--delay-ms MS] [--fail-pct P]\n"
-"                     [--drop-pct P] [--dup-pct P] [--seed N]\n"
+"                     [--drop-pct P] [--dup-pct P] [--forge-pct P]\n"
+"                     [--answer-secret-file FILE] [--tls-cert PEM\n"
+"                     --tls-key PEM] [--seed N]\n"
 "\n"
 "A simulated external wallet for cc-payout's `wallet http`: POST /credits\n"
 "applies a credit once per Idempotency-Key (signature checked: X-CC-\n"
-"Timestamp, X-CC-Signature = hex HMAC-SHA256(secret, ts \"\\n\" body)) and\n"
+"Timestamp, X-CC-Signature = hex HMAC-SHA256(secret, method \"\\n\" path\n"
+"\"\\n\" key \"\\n\" ts \"\\n\" body)), signs its answers (the same headers,\n"
+"HMAC over status \"\\n\" key \"\\n\" ts \"\\n\" body with the answer secret) and\n"
 "appends it to the statement file, one line per applied credit:\n"
 "key,uid,amount_cents,currency,applied_at_ms.  GET /statement serves that\n"
 "file.  The keys are read back from the file at start.  Prints\n"
@@ -129,6 +149,15 @@ cc_sim_usage(FILE *out)
 "  --dup-pct P          apply P%% of new credits twice in the statement\n"
 "                       (the wallet's bug the reconcile must catch)\n"
 "  --echo-off-pct P     apply P%% of credits but echo another amount\n"
+"  --forge-pct P        answer P%% of credits 201 \"applied\" without\n"
+"                       applying them, unsigned or wrongly signed in turn\n"
+"                       (a man in the middle)\n"
+"  --answer-secret-file FILE  the key the answers are signed with\n"
+"                       (default: --secret-file), the campaign's\n"
+"                       wallet_answer_secret_file\n"
+"  --tls-cert PEM       with --tls-key: serve https only, this\n"
+"                       certificate (chain) and its key\n"
+"  --tls-key PEM        the certificate's private key\n"
 "  --seed N             the faults' generator (default: from the clock;\n"
 "                       printed either way)\n"
 "  --help               this text\n"
@@ -153,6 +182,10 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         { "dup-pct",     required_argument, NULL, 'u' },
         { "seed",        required_argument, NULL, 'e' },
         { "echo-off-pct", required_argument, NULL, 'o' },
+        { "forge-pct",   required_argument, NULL, 'F' },
+        { "answer-secret-file", required_argument, NULL, 'A' },
+        { "tls-cert",    required_argument, NULL, 'C' },
+        { "tls-key",     required_argument, NULL, 'K' },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -162,6 +195,17 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         case 'l': s->listen = optarg; break;
         case 's': s->secret_path = optarg; break;
         case 'S': s->statement_path = optarg; break;
+        case 'A': s->answer_secret_path = optarg; break;
+        case 'C': s->tls_cert_path = optarg; break;
+        case 'K': s->tls_key_path = optarg; break;
+
+        case 'F':
+            if (cc_opt_int("--forge-pct", optarg, 0, 100, &s->forge_pct)
+                != 0)
+            {
+                return -1;
+            }
+            break;
 
         case 'd':
             if (cc_opt_int("--delay-ms", optarg, 0, 60000, &s->delay_ms)
@@ -226,6 +270,12 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
     {
         fprintf(stderr, "cc-wallet-sim: --listen, --secret-file and "
                 "--statement are required (see --help)\n");
+        return -1;
+    }
+
+    if ((s->tls_cert_path == NULL) != (s->tls_key_path == NULL)) {
+        fprintf(stderr, "cc-wallet-sim: --tls-cert and --tls-key go "
+                "together\n");
         return -1;
     }
 
@@ -374,13 +424,48 @@ cc_sim_load(cc_sim_t *s)
 /* ---- answers ------------------------------------------------------------ */
 
 
+/* how an answer is signed: as the wallet, or as a forger would */
+typedef enum {
+    CC_SIM_SIGNED = 0,
+    CC_SIM_UNSIGNED,
+    CC_SIM_WRONG_KEY
+} cc_sim_sign_e;
+
+
+/*
+ * An answer (body: malloc'ed, owned here from now), signed over its
+ * status, the call's Idempotency-Key ("" without one), the timestamp and
+ * the body.
+ */
 static enum MHD_Result
-cc_sim_answer(struct MHD_Connection *conn, unsigned status, char *body)
+cc_sim_answer(cc_sim_t *s, struct MHD_Connection *conn, unsigned status,
+    char *body, cc_sim_sign_e how)
 {
+    char                  ts[24], sig[CC_WALLET_SIG_HEX + 1];
+    const char           *key;
     enum MHD_Result       rc;
     struct MHD_Response  *r;
+    unsigned char         wrong[32];
 
     if (body == NULL) {
+        return MHD_NO;
+    }
+
+    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "Idempotency-Key");
+    snprintf(ts, sizeof(ts), "%" PRId64, cc_now_ms());
+    memset(wrong, 'w', sizeof(wrong));
+
+    if (how != CC_SIM_UNSIGNED
+        && cc_wallet_sign_answer(how == CC_SIM_SIGNED ? s->asecret : wrong,
+                                 how == CC_SIM_SIGNED ? s->aslen
+                                                      : sizeof(wrong),
+                                 (long) status,
+                                 key != NULL && strchr(key, '\n') == NULL
+                                 ? key : "", ts, body, strlen(body), sig)
+           != 0)
+    {
+        free(body);
         return MHD_NO;
     }
 
@@ -392,6 +477,12 @@ cc_sim_answer(struct MHD_Connection *conn, unsigned status, char *body)
     }
 
     MHD_add_response_header(r, "Content-Type", "application/json");
+
+    if (how != CC_SIM_UNSIGNED) {
+        MHD_add_response_header(r, "X-CC-Timestamp", ts);
+        MHD_add_response_header(r, "X-CC-Signature", sig);
+    }
+
     rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
 
@@ -400,7 +491,8 @@ cc_sim_answer(struct MHD_Connection *conn, unsigned status, char *body)
 
 
 static enum MHD_Result
-cc_sim_error(struct MHD_Connection *conn, unsigned status, const char *error)
+cc_sim_error(cc_sim_t *s, struct MHD_Connection *conn, unsigned status,
+    const char *error)
 {
     char  *body;
 
@@ -408,7 +500,7 @@ cc_sim_error(struct MHD_Connection *conn, unsigned status, const char *error)
         return MHD_NO;
     }
 
-    return cc_sim_answer(conn, status, body);
+    return cc_sim_answer(s, conn, status, body, CC_SIM_SIGNED);
 }
 
 
@@ -426,7 +518,7 @@ cc_sim_statement(cc_sim_t *s, struct MHD_Connection *conn)
 
     fd = open(s->statement_path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
-        return cc_sim_error(conn, 500, "statement_unreadable");
+        return cc_sim_error(s, conn, 500, "statement_unreadable");
     }
 
     size = lseek(fd, 0, SEEK_END);
@@ -459,18 +551,19 @@ typedef struct {
  * answer with 401 (the call counted as rejected).
  */
 static const char *
-cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *tss,
-    const char *sig)
+cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *path,
+    const char *key, const char *tss, const char *sig)
 {
-    char        *end;
+    char        *end, want[CC_WALLET_SIG_HEX + 1];
     int64_t      ts, now;
     const char  *error;
 
     error = NULL;
 
-    if (tss == NULL || sig == NULL
-        || !cc_wallet_sign_ok(s->secret, s->slen, tss, strlen(tss),
-                              q->p ? q->p : "", q->len, sig, strlen(sig)))
+    if (tss == NULL || sig == NULL || key == NULL
+        || cc_wallet_sign_request(s->secret, s->slen, "POST", path, key, tss,
+                                  q->p ? q->p : "", q->len, want) != 0
+        || !cc_wallet_sign_eq(want, sig, strlen(sig)))
     {
         error = "bad_signature";
 
@@ -606,8 +699,9 @@ cc_sim_apply(cc_sim_t *s, const char *key, const cc_sim_credit_t *c,
 
 /* the answer's body: the conflict, or the credit applied or replayed */
 static enum MHD_Result
-cc_sim_credit_answer(struct MHD_Connection *conn, unsigned status,
-    const char *key, uint64_t uid, uint64_t amount, const char *currency)
+cc_sim_credit_answer(cc_sim_t *s, struct MHD_Connection *conn,
+    unsigned status, const char *key, uint64_t uid, uint64_t amount,
+    const char *currency, cc_sim_sign_e how)
 {
     char  *body;
 
@@ -627,7 +721,7 @@ cc_sim_credit_answer(struct MHD_Connection *conn, unsigned status,
         return MHD_NO;
     }
 
-    return cc_sim_answer(conn, status, body);
+    return cc_sim_answer(s, conn, status, body, how);
 }
 
 
@@ -636,9 +730,10 @@ cc_sim_credit_answer(struct MHD_Connection *conn, unsigned status,
  * under the lock: a 503 fault, the key looked up, applied and written.
  */
 static enum MHD_Result
-cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
+cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, const char *path,
+    cc_sim_req_t *q)
 {
-    int               drop, dup, fail, off;
+    int               drop, dup, fail, off, forge;
     char              currency[4];
     uint64_t          amount;
     unsigned          status;
@@ -658,34 +753,45 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
     }
 
     if (q->too_big) {
-        return cc_sim_error(conn, 413, "body_too_large");
+        return cc_sim_error(s, conn, 413, "body_too_large");
     }
 
-    error = cc_sim_auth(s, q, tss, sig);
+    error = cc_sim_auth(s, q, path, key, tss, sig);
     if (error != NULL) {
-        return cc_sim_error(conn, 401, error);
+        return cc_sim_error(s, conn, 401, error);
     }
 
     if (cc_sim_parse_credit(q, key, &c) != 0) {
-        return cc_sim_error(conn, 400, "bad_credit");
+        return cc_sim_error(s, conn, 400, "bad_credit");
     }
 
     pthread_mutex_lock(&s->lock);
 
     fail = cc_sim_draw(s, s->fail_pct);
-    drop = !fail && cc_sim_draw(s, s->drop_pct);
+    forge = !fail && cc_sim_draw(s, s->forge_pct);
+    drop = !fail && !forge && cc_sim_draw(s, s->drop_pct);
     dup = !fail && cc_sim_draw(s, s->dup_pct);
     off = !fail && cc_sim_draw(s, s->echo_off_pct);
 
     if (fail) {
         s->failed++;
         pthread_mutex_unlock(&s->lock);
-        return cc_sim_error(conn, 503, "injected_failure");
+        return cc_sim_error(s, conn, 503, "injected_failure");
+    }
+
+    if (forge) {
+        /* nothing applied: the "applied" comes from someone on the path */
+        s->forged++;
+        forge = s->forged % 2 ? CC_SIM_UNSIGNED : CC_SIM_WRONG_KEY;
+        pthread_mutex_unlock(&s->lock);
+        return cc_sim_credit_answer(s, conn, MHD_HTTP_CREATED, key, c.uid,
+                                    c.amount, c.currency,
+                                    (cc_sim_sign_e) forge);
     }
 
     if (cc_sim_grow(s) != 0) {
         pthread_mutex_unlock(&s->lock);
-        return cc_sim_error(conn, 500, "out_of_memory");
+        return cc_sim_error(s, conn, 500, "out_of_memory");
     }
 
     status = cc_sim_apply(s, key, &c, dup, &e);
@@ -704,7 +810,8 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, cc_sim_req_t *q)
         return MHD_NO;              /* applied; the caller never hears */
     }
 
-    return cc_sim_credit_answer(conn, status, key, c.uid, amount, currency);
+    return cc_sim_credit_answer(s, conn, status, key, c.uid, amount,
+                                currency, CC_SIM_SIGNED);
 }
 
 
@@ -724,7 +831,7 @@ cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
     }
 
     if (strcmp(method, "POST") != 0 || strcmp(url, "/credits") != 0) {
-        return cc_sim_error(conn, 404, "not_found");
+        return cc_sim_error(s, conn, 404, "not_found");
     }
 
     if (q == NULL) {
@@ -757,7 +864,7 @@ cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
 
-    return cc_sim_credit(s, conn, q);
+    return cc_sim_credit(s, conn, url, q);
 }
 
 
@@ -776,6 +883,41 @@ cc_sim_done(void *cls, struct MHD_Connection *conn, void **ctx,
         free(q);
         *ctx = NULL;
     }
+}
+
+
+/* a PEM file (at most 1 MiB) into a NUL-terminated buffer, or NULL said */
+static char *
+cc_sim_read_pem(const char *path)
+{
+    char    *p;
+    long     len;
+    FILE    *f;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cc-wallet-sim: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+
+    p = NULL;
+
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) <= 0
+        || len > 1048576 || fseek(f, 0, SEEK_SET) != 0
+        || (p = malloc((size_t) len + 1)) == NULL
+        || fread(p, 1, (size_t) len, f) != (size_t) len)
+    {
+        fprintf(stderr, "cc-wallet-sim: %s: empty, too big or unreadable\n",
+                path);
+        free(p);
+        fclose(f);
+        return NULL;
+    }
+
+    p[len] = '\0';
+    fclose(f);
+
+    return p;
 }
 
 
@@ -828,6 +970,21 @@ cc_sim_start(cc_sim_t *s, const struct addrinfo *res)
             | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
             | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 
+    if (s->tls_cert != NULL) {
+        return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL,
+                                cc_sim_handler, s,
+                                MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+                                MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+                                MHD_OPTION_THREAD_POOL_SIZE,
+                                s->delay_ms > 0 ? 0U : 2U,
+                                MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                                MHD_OPTION_NOTIFY_COMPLETED, cc_sim_done,
+                                NULL,
+                                MHD_OPTION_CONNECTION_LIMIT, 1024U,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 60U,
+                                MHD_OPTION_END);
+    }
+
     return MHD_start_daemon(flags, 0, NULL, NULL, cc_sim_handler, s,
                             MHD_OPTION_THREAD_POOL_SIZE,
                             s->delay_ms > 0 ? 0U : 2U,
@@ -865,6 +1022,25 @@ main(int argc, char **argv)
                              &s.slen, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "cc-wallet-sim: --secret-file: %s\n", err);
+        goto done;
+    }
+
+    if (s.answer_secret_path == NULL) {
+        memcpy(s.asecret, s.secret, s.slen);
+        s.aslen = s.slen;
+
+    } else if (cc_token_load_secret(s.answer_secret_path, s.asecret,
+                                    sizeof(s.asecret), &s.aslen, err,
+                                    sizeof(err)) != 0)
+    {
+        fprintf(stderr, "cc-wallet-sim: --answer-secret-file: %s\n", err);
+        goto done;
+    }
+
+    if (s.tls_cert_path != NULL
+        && ((s.tls_cert = cc_sim_read_pem(s.tls_cert_path)) == NULL
+            || (s.tls_key = cc_sim_read_pem(s.tls_key_path)) == NULL))
+    {
         goto done;
     }
 
@@ -918,9 +1094,9 @@ main(int argc, char **argv)
     MHD_stop_daemon(d);
 
     cc_log("stopping: %llu applied (%llu written twice), %llu replayed, "
-           "%llu conflicts, %llu failed (503), %llu dropped, %llu rejected",
-           s.applied, s.duplicated, s.replayed, s.conflicts, s.failed,
-           s.dropped, s.rejected);
+           "%llu conflicts, %llu failed (503), %llu dropped, %llu rejected, "
+           "%llu forged", s.applied, s.duplicated, s.replayed, s.conflicts,
+           s.failed, s.dropped, s.rejected, s.forged);
 
     rc = 0;
 
@@ -935,6 +1111,13 @@ done:
     }
 
     free(s.tab);
+    free(s.tls_cert);
+
+    if (s.tls_key != NULL) {
+        memset(s.tls_key, 0, strlen(s.tls_key));
+        free(s.tls_key);
+    }
+
     pthread_mutex_destroy(&s.lock);
 
     return rc;

@@ -8,6 +8,7 @@ use warnings;
 use lib 't/lib';
 use CcTest;
 use WalletTest;
+use Digest::SHA ();
 
 # ---- usage ------------------------------------------------------------------
 
@@ -37,6 +38,12 @@ for my $case ([ [ '--listen', 'nohost', @base ], qr/bad --listen "nohost"/ ],
                 qr/--secret-file: secret file ".*" is open to its group or others \(mode 0644\)/ ],
               [ [ '--listen', '127.0.0.1:0', '--secret-file', wallet_secret(), '--statement', '/nonexistent/dir/x' ],
                 qr/--statement \/nonexistent\/dir\/x: No such file/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--forge-pct', 101 ], qr/--forge-pct must be/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--tls-cert', '/x.pem' ], qr/--tls-cert and --tls-key go together/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--tls-cert', '/nonexistent.pem', '--tls-key', '/x' ],
+                qr/\/nonexistent\.pem: No such file/ ],
+              [ [ '--listen', '127.0.0.1:0', @base, '--answer-secret-file', '/nonexistent' ],
+                qr/--answer-secret-file: .*nonexistent/ ],
               [ [ '--listen', '127.0.0.1:0', @base, 'stray' ], qr/unexpected argument "stray"/ ]) {
     $w = spawn_worker('cc-wallet-sim', @{ $case->[0] });
     is(wait_worker($w), 2, "bad usage (@{ $case->[0] }[0..1] ...): exit 2");
@@ -129,6 +136,85 @@ is($st, 200, 'after a restart the key is known: 200');
 is($st, 409, 'and a conflict still 409');
 is(scalar @{ statement_lines($sim->{statement}) }, 1, 'still one line');
 sim_stop($sim2);
+
+# ---- the signatures: of the call (method, path, key, ts, body), of every answer --
+
+{
+    my $s = sim_start();
+    my $body = '{"award_id":"sg:1","uid":"1","amount_cents":5,"currency":"CNY"}';
+    my $ts = int(time * 1000);
+    my %h = ('Idempotency-Key' => 'sg:1', 'X-CC-Timestamp' => $ts, 'Content-Type' => 'application/json');
+    # the old form, over the timestamp and the body only: refused
+    my ($st, $b, $hd) = http_request('POST', "$s->{url}/credits",
+        { %h, 'X-CC-Signature' => Digest::SHA::hmac_sha256_hex("$ts\n$body", $WalletTest::SECRET_TEXT) }, $body, 10);
+    is($st, 401, 'a call signed over the timestamp and body only (the old form): 401');
+    ok(answer_signed($st, $b, $hd, 'sg:1'), 'the 401 is signed by the wallet');
+    # signed for another path, another key, another method: refused
+    for my $c ([ path => '/statement' ], [ key => 'sg:2' ], [ method => 'PUT' ]) {
+        my (undef, $sig) = sign_body($body, key => 'sg:1', ts => $ts, @$c);
+        ($st) = http_request('POST', "$s->{url}/credits", { %h, 'X-CC-Signature' => $sig }, $body, 10);
+        is($st, 401, "signed with another $c->[0] ($c->[1]): 401");
+    }
+    ($st, $b, $hd) = sim_post($s, 'sg:1', 1, 5, 'CNY');
+    is($st, 201, 'the same call signed over method, path, key, ts and body: 201');
+    ok(answer_signed($st, $b, $hd, 'sg:1'), 'the 201 signed over status, key, timestamp and body');
+    ok(!answer_signed(200, $b, $hd, 'sg:1'), 'not a signature of another status');
+    ok(!answer_signed($st, $b, $hd, 'sg:2'), 'nor of another key');
+    ok(!answer_signed($st, "$b ", $hd, 'sg:1'), 'nor of another body');
+    ($st, $b, $hd) = sim_post($s, 'sg:1', 1, 5, 'CNY');
+    ok($st == 200 && answer_signed($st, $b, $hd, 'sg:1'), 'the replay (200) signed');
+    ($st, $b, $hd) = sim_post($s, 'sg:1', 1, 6, 'CNY');
+    ok($st == 409 && answer_signed($st, $b, $hd, 'sg:1'), 'the conflict (409) signed');
+    ($st, $b, $hd) = sim_post($s, 'sg:3', 3, 0, 'CNY');
+    ok($st == 400 && answer_signed($st, $b, $hd, 'sg:3'), 'a malformed call (400) answered signed');
+    sim_stop($s);
+
+    # a separate answer key
+    my $akey = wallet_dir() . '/answer.secret';
+    { open my $f, '>', $akey or die; print $f 'A' x 40, "\n"; close $f; chmod 0600, $akey }
+    $s = sim_start(answer_secret => $akey);
+    ($st, $b, $hd) = sim_post($s, 'sg:4', 4, 5, 'CNY');
+    is($st, 201, '--answer-secret-file: the call still checked with --secret-file');
+    ok(answer_signed($st, $b, $hd, 'sg:4', 'A' x 40), 'the answer signed with the answer key');
+    ok(!answer_signed($st, $b, $hd, 'sg:4'), 'not with the call key');
+    sim_stop($s);
+
+    # a man in the middle: 201 "applied", nothing applied, unsigned then wrongly signed
+    $s = sim_start(forge => 100);
+    my @sig;
+    for my $i (1 .. 4) {
+        ($st, $b, $hd) = sim_post($s, "mm:$i", $i, 5, 'CNY');
+        is($st, 201, "--forge-pct 100: call $i answered 201");
+        like($b, qr/"award_id":"mm:$i".*"amount_cents":5.*"status":"applied"/, 'echoing the credit as applied');
+        my %lc = map { (lc($_) => $hd->{$_}) } keys %$hd;
+        push @sig, defined $lc{'x-cc-signature'} ? 'wrong' : 'none';
+        ok(!answer_signed($st, $b, $hd, "mm:$i"), 'but not signed by the wallet');
+    }
+    is("@sig", 'none wrong none wrong', 'unsigned and wrongly signed in turn');
+    is_deeply(statement_lines($s->{statement}), [], 'and nothing applied: the statement is empty');
+    sim_stop($s);
+    like(worker_stderr($s->{w}), qr/stopping: 0 applied .* 4 forged/, 'its counts');
+}
+
+# ---- https: --tls-cert and --tls-key ---------------------------------------------
+
+{
+    my $tls = make_tls();
+    my $other = make_tls(name => 'other');
+    my $s = sim_start(tls => $tls);
+    like($s->{url}, qr{^https://127\.0\.0\.1:\d+$}, 'with a certificate: an https url');
+    my $curl = sub { my $out = `curl -sS --max-time 10 @_ 2>&1`; return ($? >> 8, $out) };
+    my ($rc, $out) = $curl->('--cacert', $tls->{ca}, "$s->{url}/statement");
+    is($rc, 0, 'GET /statement over https, the certificate checked against our CA') or diag($out);
+    ($rc, $out) = $curl->('--cacert', $other->{ca}, "$s->{url}/statement");
+    isnt($rc, 0, 'against another CA: refused');
+    like($out, qr/certificate|SSL/i, 'for its certificate');
+    ($rc, $out) = $curl->('--cacert', $tls->{ca}, "https://localhost:$s->{port}/statement");
+    is($rc, 0, 'by the name localhost too (in the certificate)') or diag($out);
+    my ($st) = http_request('GET', "http://127.0.0.1:$s->{port}/statement", {}, undef, 5);
+    ok(!defined $st || $st != 200, 'plain http to it: no statement');
+    sim_stop($s);
+}
 
 # ---- faults, from a seed ------------------------------------------------------
 

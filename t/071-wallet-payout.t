@@ -121,7 +121,10 @@ my $other = wallet_dir() . '/other.secret';
 my %a4 = map { ($_ => 80) } 3001 .. 3005;
 seed_awards('h4', \%a4);
 my $alert4 = wallet_dir() . '/alert-h4.json';
-my $h4 = http_campaign_file('h4', $sim->{url}, secret => $other, extra => "alert (cat; echo) >> $alert4\n");
+# the calls signed with another secret, the answers checked with the
+# wallet's answer key (the sim signs with its secret): a signed 401
+my $h4 = http_campaign_file('h4', $sim->{url}, secret => $other, answer_secret => wallet_secret(),
+                            extra => "alert (cat; echo) >> $alert4\n");
 ($rc, $out, $err) = payout_run([ '--once' ], $h4);
 is($rc, 1, 'signed with another secret: exit 1');
 like($err, qr/award h4:3001: wallet REFUSED it: HTTP 401: \{"error":"bad_signature"\}; stays crediting, alert/, 'refused: 401');
@@ -144,7 +147,8 @@ my %a7 = map { ($_ => 80) } 7001 .. 7002;
 seed_awards('h7', \%a7);
 my $t0 = time;
 ($rc, $out, $err) = payout_run([ '--once', '--alert-timeout', 1 ],
-                               http_campaign_file('h7', $sim->{url}, secret => $other, extra => "alert sleep 30\n"));
+                               http_campaign_file('h7', $sim->{url}, secret => $other, answer_secret => wallet_secret(),
+                                                  extra => "alert sleep 30\n"));
 my $took = time - $t0;
 is($rc, 1, 'refused credits, the alert command hangs: exit 1');
 like($err, qr/alert sleep 30: still running after 1 s, killed/, 'the alert command is killed after --alert-timeout 1, said');

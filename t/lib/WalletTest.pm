@@ -16,7 +16,8 @@ use CcCampaign;
 use CcKeys;
 use JSON::PP;
 
-our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body
+our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body answer_signed
+                 make_tls
                  statement_lines statement_keys http_campaign_file check_paid_http
                  ledger_pending_sums make_drawn reconcile_money);
 
@@ -25,6 +26,7 @@ my @DBS = qw(cc_s0 cc_s1);
 my $DIR = tempdir('cc-wallet-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $SECRET_FILE = "$DIR/wallet.secret";
 my $SECRET = join '', map { ('a' .. 'z')[int rand 26] } 1 .. 40;
+our $SECRET_TEXT = $SECRET;    # for a test that signs by hand
 {
     open my $f, '>', $SECRET_FILE or die "$SECRET_FILE: $!";
     print $f "$SECRET\n";
@@ -44,12 +46,16 @@ sub wallet_dir { $DIR }
 sub wallet_secret { $SECRET_FILE }
 
 # sim_start(statement => PATH, fail => P, drop => P, dup => P, echo => P, delay => MS,
-# seed => N, secret => FILE): { w, port, url, seed, statement }
+# forge => P, seed => N, secret => FILE, answer_secret => FILE, tls => make_tls()'s):
+# { w, port, url (https:// with tls), seed, statement }
 sub sim_start {
     my (%o) = @_;
     my $st = $o{statement} // "$DIR/statement-" . int(rand 1e9) . '.csv';
     my @a = ('--listen', '127.0.0.1:0', '--secret-file', $o{secret} // $SECRET_FILE,
              '--statement', $st);
+    push @a, '--answer-secret-file', $o{answer_secret} if $o{answer_secret};
+    push @a, '--forge-pct', $o{forge} if $o{forge};
+    push @a, '--tls-cert', $o{tls}{cert}, '--tls-key', $o{tls}{key} if $o{tls};
     push @a, '--fail-pct', $o{fail} if $o{fail};
     push @a, '--drop-pct', $o{drop} if $o{drop};
     push @a, '--dup-pct', $o{dup} if $o{dup};
@@ -61,30 +67,66 @@ sub sim_start {
     wait_until(sub { (worker_stdout($w) // '') =~ /^listening [\d.]+:(\d+) seed (\d+)$/m
                      and ($port, $seed) = ($1, $2) }, 10)
         or die 'cc-wallet-sim did not start: ' . worker_stderr($w);
-    return { w => $w, port => $port, url => "http://127.0.0.1:$port", seed => $seed,
+    my $scheme = $o{tls} ? 'https' : 'http';
+    return { w => $w, port => $port, url => "$scheme://127.0.0.1:$port", seed => $seed,
              statement => $st };
 }
 
 sub sim_stop { stop_worker($_[0]{w}) }
 
-# the headers of a signed body: (timestamp, signature)
+# the headers of a signed call: (timestamp, signature) over method, path,
+# key, timestamp and body (workers/money/cc_wallet_sign.h); %o: key (the
+# Idempotency-Key, required), method (POST), path (/credits), ts, secret
 sub sign_body {
     my ($body, %o) = @_;
     my $ts = $o{ts} // int(Time::HiRes::time() * 1000);
-    return ($ts, hmac_sha256_hex("$ts\n$body", $o{secret} // $SECRET));
+    my $msg = join "\n", $o{method} // 'POST', $o{path} // '/credits', $o{key} // '', $ts, $body;
+    return ($ts, hmac_sha256_hex($msg, $o{secret} // $SECRET));
 }
 
-# sim_post($sim, key, uid, amount, currency, %o): (status, body) of one
+# 1 when an answer (status, body, headers as http_request gives them) to
+# the call with key $key is signed by the wallet (the answer secret: ours
+# unless given)
+sub answer_signed {
+    my ($st, $body, $h, $key, $secret) = @_;
+    my %lc = map { (lc($_) => $h->{$_}) } keys %{ $h // {} };
+    my ($ts, $sig) = @lc{qw(x-cc-timestamp x-cc-signature)};
+    return 0 unless defined $ts && defined $sig;
+    return hmac_sha256_hex(join("\n", $st, $key, $ts, $body), $secret // $SECRET) eq lc $sig ? 1 : 0;
+}
+
+# a throwaway CA and a server certificate for 127.0.0.1 and localhost it
+# signed, made with the openssl command in the test's directory:
+# { ca, cert, key } (PEM files); name => a prefix, so two CAs can be made
+sub make_tls {
+    my (%o) = @_;
+    my $p = "$DIR/" . ($o{name} // 'tls');
+    open my $ext, '>', "$p-ext.cnf" or die "$p-ext.cnf: $!";
+    print $ext "subjectAltName = IP:127.0.0.1, DNS:localhost\nbasicConstraints = CA:FALSE\n"
+             . "keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n";
+    close $ext;
+    for my $c ([ 'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+                 '-subj', '/CN=cc test CA', '-keyout', "$p-ca.key", '-out', "$p-ca.pem",
+                 '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign' ],
+               [ 'openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
+                 '-keyout', "$p-server.key", '-out', "$p-server.csr" ],
+               [ 'openssl', 'x509', '-req', '-in', "$p-server.csr", '-CA', "$p-ca.pem", '-CAkey', "$p-ca.key",
+                 '-CAcreateserial', '-days', '2', '-extfile', "$p-ext.cnf", '-out', "$p-server.pem" ]) {
+        system("@{[ map { quotemeta } @$c ]} >/dev/null 2>&1") == 0 or die "@$c: failed";
+    }
+    return { ca => "$p-ca.pem", cert => "$p-server.pem", key => "$p-server.key" };
+}
+
+# sim_post($sim, key, uid, amount, currency, %o): (status, body, headers) of one
 # signed POST /credits; %o: body => raw body, ts, secret, key_header
 sub sim_post {
     my ($sim, $key, $uid, $amount, $cur, %o) = @_;
     my $body = $o{body}
         // qq({"award_id":"$key","uid":"$uid","amount_cents":$amount,"currency":"$cur"});
-    my ($ts, $sig) = sign_body($body, %o);
+    my ($ts, $sig) = sign_body($body, key => $o{key_header} // $key, %o);
     my %h = ('Idempotency-Key' => $o{key_header} // $key, 'X-CC-Timestamp' => $ts,
              'X-CC-Signature' => $sig, 'Content-Type' => 'application/json');
-    my ($st, $b) = http_request('POST', "$sim->{url}/credits", \%h, $body, 10);
-    return ($st, $b);
+    return http_request('POST', "$sim->{url}/credits", \%h, $body, 10);
 }
 
 # the statement file's lines, each [key, uid, amount, currency, at]
@@ -102,14 +144,18 @@ sub statement_keys {
 }
 
 # a `wallet http` campaign file for campaign $id at $url (campaign_conf's
-# defaults; pool, timeout (ms, 2000), secret (our file), extra lines; a
-# new file each time)
+# defaults; pool, timeout (ms, 2000), secret (our file), answer_secret, ca
+# (wallet_ca_file), extra lines; a new file each time).  An http:// url
+# (the simulator on 127.0.0.1) gets wallet_insecure_loopback yes.
 sub http_campaign_file {
     my ($id, $url, %o) = @_;
     return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool} // 100000000,
                          wallet => 'http', wallet_url => $url,
                          wallet_timeout_ms => $o{timeout} // 2000,
                          wallet_secret_file => $o{secret} // $SECRET_FILE, currency => 'CNY',
+                         wallet_answer_secret_file => $o{answer_secret},
+                         wallet_ca_file => $o{ca},
+                         wallet_insecure_loopback => $url =~ m{^http://} ? 'yes' : undef,
                          extra => $o{extra});
 }
 

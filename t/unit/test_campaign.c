@@ -121,6 +121,35 @@ START_TEST(test_good_wallet_http)
     ck_assert_str_eq(c.wallet_secret_file, "/etc/cc/wallet.secret");
     ck_assert_str_eq(c.currency, "USD");
 
+    ck_assert_str_eq(c.wallet_ca_file, "");            /* the defaults */
+    ck_assert_str_eq(c.wallet_answer_secret_file, "");
+    ck_assert_int_eq(c.wallet_insecure_loopback, 0);
+
+    ck_assert_int_eq(parse(GOOD_EQUAL
+                           "wallet http\n"
+                           "wallet_url https://w.example/\n"
+                           "wallet_secret_file /s\n"
+                           "wallet_ca_file /etc/cc/ca.pem\n"
+                           "wallet_answer_secret_file /etc/cc/answer\n",
+                           &c, err), 0);
+    ck_assert_str_eq(c.wallet_ca_file, "/etc/cc/ca.pem");
+    ck_assert_str_eq(c.wallet_answer_secret_file, "/etc/cc/answer");
+
+    /* the simulator on this host, by its three names */
+    ck_assert_int_eq(parse(GOOD_EQUAL "wallet http\n"
+                           "wallet_url http://127.0.0.1:8080\n"
+                           "wallet_secret_file /s\n"
+                           "wallet_insecure_loopback yes\n", &c, err), 0);
+    ck_assert_int_eq(c.wallet_insecure_loopback, 1);
+    ck_assert_int_eq(parse(GOOD_EQUAL "wallet http\n"
+                           "wallet_url http://[::1]:8080/w\n"
+                           "wallet_secret_file /s\n"
+                           "wallet_insecure_loopback yes\n", &c, err), 0);
+    ck_assert_int_eq(parse(GOOD_EQUAL "wallet http\n"
+                           "wallet_url http://localhost\n"
+                           "wallet_secret_file /s\n"
+                           "wallet_insecure_loopback yes\n", &c, err), 0);
+
     /* currency is for the ledger wallet too (the statement's column) */
     ck_assert_int_eq(parse(GOOD_EQUAL "currency EUR\n", &c, err), 0);
     ck_assert_str_eq(c.currency, "EUR");
@@ -219,6 +248,46 @@ START_TEST(test_bad)
           "wallet_secret_file /s\n",
           "line 8: wallet http: needs credit async or async_client_sync "
           "(a sync credit is in the draw's transaction)" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://w.example:8080\n"
+          "wallet_secret_file /s\n", "line 9: wallet_url: https:// expected "
+          "(http:// only to the loopback, with wallet_insecure_loopback yes)" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://127.0.0.1:8080\n"
+          "wallet_secret_file /s\n", "line 9: wallet_url: https:// expected "
+          "(http:// only to the loopback, with wallet_insecure_loopback yes)" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://10.0.3.1:8080\n"
+          "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
+          "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
+          " https:// expected" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://127.0.0.1.evil.com/\n"
+          "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
+          "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
+          " https:// expected" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://localhost.:1/\n"
+          "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
+          "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
+          " https:// expected" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://[::2]:1\n"
+          "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
+          "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
+          " https:// expected" },
+        { GOOD_EQUAL "wallet http\nwallet_url http://[::1\n"
+          "wallet_secret_file /s\nwallet_insecure_loopback yes\n",
+          "line 9: wallet_url: http:// only to 127.0.0.1, [::1] or localhost;"
+          " https:// expected" },
+        { "wallet_url http://127.0.0.1@evil.com/\n", "line 1: wallet_url: a "
+          "user, query or fragment in the host: http://HOST[:PORT][/PATH] or "
+          "https://... expected" },
+        { "wallet_url https://h?x=1\n", "line 1: wallet_url: a "
+          "user, query or fragment in the host: http://HOST[:PORT][/PATH] or "
+          "https://... expected" },
+        { "wallet_insecure_loopback 1\n",
+          "line 1: wallet_insecure_loopback: yes or no expected" },
+        { GOOD_EQUAL "wallet_ca_file /ca.pem\n",
+          "line 8: wallet_ca_file: only with wallet http" },
+        { GOOD_EQUAL "wallet_answer_secret_file /a\n",
+          "line 8: wallet_answer_secret_file: only with wallet http" },
+        { GOOD_EQUAL "wallet_insecure_loopback no\n",
+          "line 8: wallet_insecure_loopback: only with wallet http" },
         { "wallet_url ftp://h\n", "line 1: wallet_url: "
           "http://HOST[:PORT][/PATH] or https://... expected" },
         { "wallet_url http://\n", "line 1: wallet_url: "

@@ -457,9 +457,16 @@ cc_ledger_phase_pending(MYSQL *db, const char *campaign,
     size_t        i, *order;
     cc_sqlbuf_t   b = { NULL, 0, 0 };
 
+    /*
+     * Every entry's rc first: the caller may reuse c[] between batches,
+     * and a refused batch must not leave an entry with the last one's
+     * result.
+     */
     for (i = 0; i < n; i++) {
         c[i].rc = CC_LEDGER_ERROR;
+    }
 
+    for (i = 0; i < n; i++) {
         if (!cc_ledger_award_ok(&c[i])) {
             snprintf(err, errlen, "pending: bad award \"%.64s\"",
                      c[i].award_id);

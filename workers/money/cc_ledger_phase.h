@@ -42,7 +42,8 @@ typedef enum {
  * DONE (NEW, IN_FLIGHT), EXISTS (POSTED), MISMATCH (OTHER).  0, or -1
  * with err filled: a bad id, MySQL failed, or the pool cannot hold the
  * new ones (then the new entries' rc is CC_LEDGER_NO_FUNDS and the
- * rest's ERROR).
+ * rest's ERROR).  On every other -1 each entry's rc is ERROR, none left
+ * from an earlier batch.
  */
 int cc_ledger_phase_pending(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,

@@ -105,6 +105,14 @@ cc_wallet_one_txn(const cc_wallet_t *w)
 }
 
 
+unsigned long long
+cc_wallet_forged(const cc_wallet_t *w)
+{
+    return w != NULL && w->http != NULL ? cc_wallet_http_forged(w->http)
+                                        : 0;
+}
+
+
 void
 cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds)
 {

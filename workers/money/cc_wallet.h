@@ -78,6 +78,12 @@ long cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c,
    wallet commits a first phase of its own (http) */
 int cc_wallet_one_txn(const cc_wallet_t *w);
 
+/*
+ * http: the answers not signed by the wallet (none, wrong or stale), each
+ * taken as no answer; 0 for ledger.  Any thread may read it.
+ */
+unsigned long long cc_wallet_forged(const cc_wallet_t *w);
+
 /* the alert command's deadline (cc_alert.h) for http's breaks */
 void cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds);
 

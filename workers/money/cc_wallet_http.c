@@ -15,10 +15,12 @@
 
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -27,6 +29,7 @@
 #include "cc_alert.h"
 #include "cc_assert.h"
 #include "cc_ledger_phase.h"
+#include "cc_logtext.h"
 #include "cc_sqlbuf.h"
 #include "cc_token.h"
 #include "cc_wallet_answer.h"
@@ -38,6 +41,7 @@
 #define CC_WALLET_HTTP_BACKOFF_MS      50
 #define CC_WALLET_HTTP_BACKOFF_MAX_MS  2000
 #define CC_WALLET_HTTP_ANSWER_MAX      4096
+#define CC_WALLET_HTTP_SKEW_MS         300000   /* an answer's timestamp */
 
 
 typedef enum {
@@ -56,7 +60,9 @@ typedef struct {
     unsigned             tries;
     int64_t              due_ms;
     long                 status;         /* the last HTTP status, 0 none */
-    char                 why[160];       /* the last failure */
+    unsigned             forged;         /* answers not signed by the
+                                            wallet */
+    char                 why[200];       /* the last failure */
 } cc_wallet_http_job_t;
 
 
@@ -66,6 +72,9 @@ typedef struct {
     char                 body[256];
     char                 answer[CC_WALLET_HTTP_ANSWER_MAX + 1];
     size_t               alen;
+    char                 ans_ts[24];     /* the answer's X-CC-Timestamp */
+    char                 ans_sig[CC_WALLET_SIG_HEX + 1];  /* X-CC-Signature
+                                                            ("" none) */
     cc_wallet_http_job_t     *job;            /* NULL: free */
 } cc_wallet_http_slot_t;
 
@@ -73,8 +82,11 @@ typedef struct {
 struct cc_wallet_http_s {
     cc_campaign_t        camp;
     char                 url[CC_CAMPAIGN_URL_MAX + 16];
+    const char          *path;           /* in url: what is signed */
     unsigned char        secret[CC_TOKEN_SECRET_MAX + 1];
     size_t               slen;
+    unsigned char        asecret[CC_TOKEN_SECRET_MAX + 1];  /* answers' */
+    size_t               aslen;
     CURLM               *multi;
     cc_wallet_http_slot_t     slot[CC_WALLET_HTTP_INFLIGHT];
     uint64_t             rng;
@@ -114,6 +126,106 @@ cc_wallet_http_write(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 
+/*
+ * The answer's headers: X-CC-Timestamp and X-CC-Signature kept (a value
+ * longer than any true one is kept empty: no signature), both cleared at
+ * each status line (a 1xx comes before the answer).
+ */
+static size_t
+cc_wallet_http_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+    char                   *dst;
+    size_t                  n, nlen, vlen, cap;
+    cc_wallet_http_slot_t  *s = arg;
+
+    n = size * nmemb;
+
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        s->ans_ts[0] = '\0';
+        s->ans_sig[0] = '\0';
+        return n;
+    }
+
+    if (n > 15 && strncasecmp(p, "X-CC-Timestamp:", 15) == 0) {
+        nlen = 15;
+        dst = s->ans_ts;
+        cap = sizeof(s->ans_ts);
+
+    } else if (n > 15 && strncasecmp(p, "X-CC-Signature:", 15) == 0) {
+        nlen = 15;
+        dst = s->ans_sig;
+        cap = sizeof(s->ans_sig);
+
+    } else {
+        return n;
+    }
+
+    p += nlen;
+    vlen = n - nlen;
+
+    while (vlen > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        vlen--;
+    }
+
+    while (vlen > 0 && (p[vlen - 1] == '\r' || p[vlen - 1] == '\n'
+                        || p[vlen - 1] == ' ' || p[vlen - 1] == '\t'))
+    {
+        vlen--;
+    }
+
+    if (vlen < cap) {
+        memcpy(dst, p, vlen);
+        dst[vlen] = '\0';
+
+    } else {
+        dst[0] = '\0';
+    }
+
+    return n;
+}
+
+
+/*
+ * 1 when the answer in s is the wallet's: signed with the answer secret
+ * over its status, the call's key, its timestamp and its body, and the
+ * timestamp within CC_WALLET_HTTP_SKEW_MS of now.  Else 0 and *why.
+ */
+static int
+cc_wallet_http_signed(cc_wallet_http_t *w, const cc_wallet_http_slot_t *s,
+    long status, const char *key, const char **why)
+{
+    char        want[CC_WALLET_SIG_HEX + 1], *end;
+    int64_t     ts, now;
+
+    if (s->ans_sig[0] == '\0' || s->ans_ts[0] == '\0') {
+        *why = "unsigned";
+        return 0;
+    }
+
+    if (cc_wallet_sign_answer(w->asecret, w->aslen, status, key, s->ans_ts,
+                              s->answer, s->alen, want) != 0
+        || !cc_wallet_sign_eq(want, s->ans_sig, strlen(s->ans_sig)))
+    {
+        *why = "a wrong signature";
+        return 0;
+    }
+
+    errno = 0;
+    ts = strtoll(s->ans_ts, &end, 10);
+    now = cc_now_ms();
+
+    if (errno != 0 || *end != '\0' || ts < now - CC_WALLET_HTTP_SKEW_MS
+        || ts > now + CC_WALLET_HTTP_SKEW_MS)
+    {
+        *why = "a stale timestamp";
+        return 0;
+    }
+
+    return 1;
+}
+
+
 cc_wallet_http_t *
 cc_wallet_http_open(const cc_campaign_t *camp, char *err, size_t errlen)
 {
@@ -129,12 +241,39 @@ cc_wallet_http_open(const cc_campaign_t *camp, char *err, size_t errlen)
     w->camp = *camp;
     w->alert_timeout_s = CC_ALERT_TIMEOUT_S;
     snprintf(w->url, sizeof(w->url), "%s/credits", camp->wallet_url);
+    w->path = strchr(strstr(w->url, "://") + 3, '/');   /* "/credits" at
+                                                           least */
     w->rng = (uint64_t) cc_now_ms() ^ ((uint64_t) getpid() << 40);
 
     if (cc_token_load_secret(camp->wallet_secret_file, w->secret,
                              sizeof(w->secret), &w->slen, err, errlen)
         != 0)
     {
+        free(w);
+        return NULL;
+    }
+
+    /* a CA file that cannot be read would fail every call: say it now */
+    if (camp->wallet_ca_file[0] != '\0'
+        && access(camp->wallet_ca_file, R_OK) != 0)
+    {
+        snprintf(err, errlen, "wallet_ca_file %s: %s", camp->wallet_ca_file,
+                 strerror(errno));
+        memset(w->secret, 0, sizeof(w->secret));
+        free(w);
+        return NULL;
+    }
+
+    if (camp->wallet_answer_secret_file[0] == '\0') {
+        memcpy(w->asecret, w->secret, w->slen);
+        w->aslen = w->slen;
+
+    } else if (cc_token_load_secret(camp->wallet_answer_secret_file,
+                                    w->asecret, sizeof(w->asecret),
+                                    &w->aslen, err, errlen)
+               != 0)
+    {
+        memset(w->secret, 0, sizeof(w->secret));
         free(w);
         return NULL;
     }
@@ -187,6 +326,7 @@ cc_wallet_http_close(cc_wallet_http_t *w)
 
     curl_global_cleanup();
     memset(w->secret, 0, sizeof(w->secret));
+    memset(w->asecret, 0, sizeof(w->asecret));
     free(w);
 }
 
@@ -202,6 +342,13 @@ const cc_wallet_http_stats_t *
 cc_wallet_http_stats(cc_wallet_http_t *w)
 {
     return &w->stats;
+}
+
+
+unsigned long long
+cc_wallet_http_forged(cc_wallet_http_t *w)
+{
+    return __atomic_load_n(&w->stats.forged, __ATOMIC_RELAXED);
 }
 
 
@@ -221,8 +368,9 @@ cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     snprintf(ts, sizeof(ts), "%" PRId64, cc_now_ms());
 
     if (n < 0 || (size_t) n >= sizeof(s->body)
-        || cc_wallet_sign(w->secret, w->slen, ts, strlen(ts), s->body,
-                          (size_t) n, sig) != 0)
+        || cc_wallet_sign_request(w->secret, w->slen, "POST", w->path,
+                                  c->award_id, ts, s->body, (size_t) n,
+                                  sig) != 0)
     {
         return -1;
     }
@@ -246,6 +394,8 @@ cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 
     s->alen = 0;
     s->answer[0] = '\0';
+    s->ans_ts[0] = '\0';
+    s->ans_sig[0] = '\0';
     s->job = j;
 
     curl_easy_setopt(e, CURLOPT_URL, w->url);
@@ -258,7 +408,26 @@ cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cc_wallet_http_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cc_wallet_http_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+
+    /*
+     * TLS: the peer and its name always checked, against wallet_ca_file
+     * or the system's CAs; plain http only where the campaign file
+     * allowed it (the loopback, cc_campaign.c); no redirects.
+     */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);    /* the path signed */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                     w->camp.wallet_insecure_loopback ? "http,https"
+                                                      : "https");
+
+    if (w->camp.wallet_ca_file[0] != '\0') {
+        curl_easy_setopt(e, CURLOPT_CAINFO, w->camp.wallet_ca_file);
+    }
 
     if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
         s->job = NULL;
@@ -283,12 +452,16 @@ static void
 cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     CURLcode cc, const cc_ledger_credit_t *c)
 {
+    char              text[96];
     long              status;
     uint64_t          echoed;
     const char       *why;
     cc_wallet_http_job_t  *j = s->job;
 
     status = 0;
+
+    /* the wallet's words go into log lines and alerts only escaped */
+    (void) cc_logtext(text, sizeof(text), s->answer, s->alen);
 
     if (cc == CURLE_OK) {
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -298,6 +471,16 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 
     if (cc != CURLE_OK) {
         snprintf(j->why, sizeof(j->why), "%s", curl_easy_strerror(cc));
+        j->state = CC_WALLET_HTTP_WAITING;
+
+    } else if (status != 408 && status != 429 && status < 500
+               && !cc_wallet_http_signed(w, s, status, c->award_id, &why))
+    {
+        /* not the wallet's words: as if no answer came */
+        snprintf(j->why, sizeof(j->why), "HTTP %ld %s, not taken: %s",
+                 status, why, text);
+        j->forged++;
+        __atomic_fetch_add(&w->stats.forged, 1, __ATOMIC_RELAXED);
         j->state = CC_WALLET_HTTP_WAITING;
 
     } else if (status == 200 || status == 201) {
@@ -318,8 +501,8 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 
             } else {
                 snprintf(j->why, sizeof(j->why), "HTTP %ld: applied with "
-                         "%s, not %" PRIu64 " cents: %.60s", status, why,
-                         c->amount_cents, s->answer);
+                         "%s, not %" PRIu64 " cents: %s", status, why,
+                         c->amount_cents, text);
             }
 
             j->state = CC_WALLET_HTTP_MISMATCH;
@@ -327,20 +510,19 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 
         default: /* CC_WALLET_ANSWER_UNREADABLE */
             snprintf(j->why, sizeof(j->why), "HTTP %ld without the credit "
-                     "echoed (%s): %.80s", status, why, s->answer);
+                     "echoed (%s): %s", status, why, text);
             j->state = CC_WALLET_HTTP_WAITING;
         }
 
     } else if (status == 409) {
         snprintf(j->why, sizeof(j->why), "HTTP 409: the key holds another "
-                 "credit: %.100s", s->answer);
+                 "credit: %s", text);
         j->state = CC_WALLET_HTTP_MISMATCH;
 
     } else if (status >= 400 && status < 500 && status != 408
                && status != 429)
     {
-        snprintf(j->why, sizeof(j->why), "HTTP %ld: %.100s", status,
-                 s->answer);
+        snprintf(j->why, sizeof(j->why), "HTTP %ld: %s", status, text);
         j->state = CC_WALLET_HTTP_REJECTED;
 
     } else {
@@ -457,7 +639,8 @@ cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
 /*
  * The campaign's alert command (a command line for /bin/sh) with a JSON
- * document of this batch's mismatches and refusals on stdin.
+ * document of this batch's mismatches, refusals and answers not signed by
+ * the wallet (someone on the path) on stdin.
  */
 static void
 cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
@@ -479,7 +662,8 @@ cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
     for (i = 0; i < n; i++) {
         if (jobs[i].state != CC_WALLET_HTTP_MISMATCH
-            && jobs[i].state != CC_WALLET_HTTP_REJECTED)
+            && jobs[i].state != CC_WALLET_HTTP_REJECTED
+            && jobs[i].forged == 0)
         {
             continue;
         }
@@ -489,7 +673,9 @@ cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
         cJSON_AddStringToObject(b, "class",
                                 jobs[i].state == CC_WALLET_HTTP_MISMATCH
                                 ? "wallet_amount_mismatch"
-                                : "wallet_rejected");
+                                : jobs[i].state == CC_WALLET_HTTP_REJECTED
+                                ? "wallet_rejected"
+                                : "wallet_unsigned_answer");
         cJSON_AddStringToObject(b, "award_id", c[jobs[i].i].award_id);
         cJSON_AddStringToObject(b, "uid", u);
         cJSON_AddNumberToObject(b, "amount_cents",
@@ -565,8 +751,9 @@ nomem:
 
 /*
  * What the calls of jobs[0..k) ended in: ok[] set for the applied (to be
- * posted), the others logged, counted and, for the mismatched and the
- * refused, alerted; every one's rc ERROR until its post says otherwise.
+ * posted), the others logged, counted and, for the mismatched, the
+ * refused and those answered unsigned, alerted; every one's rc ERROR
+ * until its post says otherwise.
  */
 static void
 cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
@@ -581,6 +768,14 @@ cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
         /* the calls are over: no job is left waiting or running */
         CC_ASSERT(j->state != CC_WALLET_HTTP_WAITING
                   && j->state != CC_WALLET_HTTP_RUNNING);
+
+        if (j->forged > 0) {
+            bad++;
+            cc_log("award %s: %u answers not signed by the wallet, not "
+                   "taken (someone on the path, or the wrong "
+                   "wallet_answer_secret_file)", c[j->i].award_id,
+                   j->forged);
+        }
 
         switch (j->state) {
 

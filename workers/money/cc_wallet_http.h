@@ -6,17 +6,21 @@
  *
  * The protocol.  A credit is one call
  *
- *   POST {wallet_url}/credits
+ *   POST {wallet_url}/credits                (https; cc_campaign.h)
  *   Idempotency-Key: <award id>
  *   X-CC-Timestamp: <unix ms>
- *   X-CC-Signature: hex(HMAC-SHA256(secret, timestamp "\n" body))
+ *   X-CC-Signature: (method, path, key, timestamp, body: cc_wallet_sign.h)
  *   {"award_id":"c:7","uid":"7","amount_cents":100,"currency":"CNY"}
  *
- * answered 200 or 201 with a body that echoes amount_cents (applied; an
- * echo of another amount is a mismatch), 409 (the key was applied with
- * another credit), another 4xx (refused for good), or 5xx (try again).
- * A timeout, a refused or dropped connection, a 5xx, 408 or 429 is
- * "unknown": the credit may have been applied.  It is retried with the
+ * answered with X-CC-Timestamp and X-CC-Signature (status, key,
+ * timestamp, body, with the answer secret): 200 or 201 with a body that
+ * echoes amount_cents (applied; an echo of another amount is a mismatch),
+ * 409 (the key was applied with another credit), another 4xx (refused for
+ * good), or 5xx (try again).  An answer the wallet did not sign (none,
+ * wrong, stale) is no answer, whatever it says: anyone on the path can
+ * write "applied".  That, a timeout, a refused or dropped connection, a
+ * certificate not of the campaign's CAs, a 5xx, 408 or 429 is "unknown":
+ * the credit may have been applied.  It is retried with the
  * SAME key (exponential backoff with full jitter, 50 ms doubling to 2 s,
  * 10 tries); after the last the award stays 'crediting' with its pending
  * transfer, and the next pass of cc-payout (or cc-reconcile --money
@@ -51,6 +55,9 @@ typedef struct {
     unsigned long long   unknown;       /* left crediting: no answer */
     unsigned long long   mismatch;      /* 409 or another amount echoed */
     unsigned long long   rejected;      /* another 4xx */
+    unsigned long long   forged;        /* answers not signed by the
+                                           wallet (none, wrong, stale):
+                                           taken as no answer */
 } cc_wallet_http_stats_t;
 
 /*
@@ -69,6 +76,9 @@ void cc_wallet_http_set_alert_timeout(cc_wallet_http_t *w,
     long long seconds);
 
 const cc_wallet_http_stats_t *cc_wallet_http_stats(cc_wallet_http_t *w);
+
+/* stats.forged, read from any thread (the metrics') */
+unsigned long long cc_wallet_http_forged(cc_wallet_http_t *w);
 
 /*
  * Credits a batch of awards of the campaign on one MySQL shard

@@ -280,6 +280,11 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
     t->bad_claims = p->bad_claims;
 
     pthread_mutex_unlock(&p->mu);
+
+    for (s = 0; s < p->st.nshards; s++) {
+        t->forged += cc_wallet_forged(p->shard[s].wallet)
+                     + cc_wallet_forged(p->claim[s].wallet);
+    }
 }
 
 
@@ -295,6 +300,11 @@ cc_payout_report(cc_payout_t *p, const char *what, double rate)
            "%llu mismatch, %llu no funds, %llu notified, %llu bad claims; "
            "%.0f credits/s", what, t->credited, t->claimed, t->exists,
            t->mismatch, t->no_funds, t->notified, t->bad_claims, rate);
+
+    if (t->forged > 0) {
+        cc_log("%s: %llu answers not signed by the wallet, taken as none",
+               what, t->forged);
+    }
 }
 
 
@@ -325,6 +335,9 @@ cc_payout_metrics(cc_payout_t *p, double rate)
                     "Awards not paid: the pool holds too little", t->no_funds);
     cc_promfile_add(&pf, "cc_payout_bad_claims_total", "counter",
                     "cc:claims entries dropped: not a uid", t->bad_claims);
+    cc_promfile_add(&pf, "cc_payout_wallet_unsigned_answers_total",
+                    "counter", "wallet http: answers not signed by the "
+                    "wallet, taken as no answer", t->forged);
     cc_promfile_add(&pf, "cc_payout_rate", "gauge",
                     "Credits per second since the last progress line", rate);
     cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",

@@ -93,6 +93,8 @@ typedef struct {
     unsigned long long   no_funds;
     unsigned long long   notified;
     unsigned long long   bad_claims;     /* cc:claims entries not a uid */
+    unsigned long long   forged;         /* wallet http: answers not
+                                            signed by the wallet */
 } cc_payout_stats_t;
 
 
@@ -122,6 +124,7 @@ typedef struct {
 typedef struct {
     char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
     char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
+    char                 bad_id[160];   /* the last id refused, said */
     int                  pass_done;
     int                  outbox_empty;
     cc_payout_award_t   *rows;           /* room for rows_max */

@@ -16,6 +16,8 @@
 
 #include "cc_assert.h"
 #include "cc_award_set.h"
+#include "cc_ids.h"
+#include "cc_logtext.h"
 #include "cc_payout.h"
 #include "cc_redis.h"
 
@@ -211,6 +213,23 @@ cc_payout_shard_select(cc_payout_t *p, cc_payout_shard_t *ps, size_t len)
     n = 0;
 
     while (n < p->rows_max && (row = mysql_fetch_row(res)) != NULL) {
+        /*
+         * The ids go into SQL text again (the id lists, the cursor): one
+         * not fit for it stops the shard, retried and logged until a
+         * person mends the row, rather than run as SQL.
+         */
+        if (cc_check_award_id(row[0], strlen(row[0])) != 0
+            || strlen(row[0]) >= sizeof(a->award_id))
+        {
+            char  text[96];
+
+            (void) cc_logtext(text, sizeof(text), row[0], strlen(row[0]));
+            mysql_free_result(res);
+            snprintf(ps->bad_id, sizeof(ps->bad_id), "award id \"%s\" not "
+                     "fit for SQL", text);
+            return cc_payout_shard_fail(ps, "read awards", ps->bad_id);
+        }
+
         a = &ps->rows[n++];
         snprintf(a->award_id, sizeof(a->award_id), "%s", row[0]);
         a->uid = strtoull(row[1], NULL, 10);

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_ids.h"
 #include "cc_ledger.h"
+#include "cc_logtext.h"
 #include "cc_money_mysql.h"
 #include "cc_money_repair.h"
 #include "cc_worker.h"
@@ -22,7 +24,16 @@
 int
 cc_money_add_missing(cc_money_t *m, const cc_money_award_t *a, cJSON *json)
 {
+    char                 text[96];
     cc_money_missing_t  *p;
+
+    /* the repair puts the id into SQL text: one not fit is not mended */
+    if (cc_check_award_id(a->award_id, strlen(a->award_id)) != 0) {
+        (void) cc_logtext(text, sizeof(text), a->award_id,
+                          strlen(a->award_id));
+        cc_log("award \"%s\": an id not fit for SQL, not repaired", text);
+        return 0;
+    }
 
     if (m->nmissing == m->missing_cap) {
         p = realloc(m->missing, (m->missing_cap ? m->missing_cap * 2 : 64)

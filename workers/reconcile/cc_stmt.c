@@ -33,6 +33,7 @@
 
 #include "cc_ids.h"
 #include "cc_ledger.h"
+#include "cc_logtext.h"
 #include "cc_stmt.h"
 #include "cc_stmt_line.h"
 #include "cc_sqlbuf.h"
@@ -218,7 +219,16 @@ static int
 cc_stmt_add_fix(cc_stmt_t *t, const char *id, uint64_t uid, uint64_t amount,
     uint32_t shard, void *json)
 {
+    char            text[96];
     cc_stmt_fix_t  *nf;
+
+    /* the repair puts the id into SQL text: one not fit is not mended */
+    if (cc_check_award_id(id, strlen(id)) != 0) {
+        (void) cc_logtext(text, sizeof(text), id, strlen(id));
+        cc_log("statement: award \"%s\": an id not fit for SQL, not "
+               "repaired", text);
+        return 0;
+    }
 
     if (t->nfix == t->fix_cap) {
         nf = realloc(t->fix, (t->fix_cap ? t->fix_cap * 2 : 256)
