@@ -239,3 +239,30 @@ campaign: all
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- the Debian packages (debian/, README "Install from packages"):
+# dpkg-buildpackage runs in a copy of the tree, build/deb/src/cardcampaign,
+# so that its own files (debian/files, debian/<package>/, the stamps) and
+# the .debs it writes beside the tree stay under build/; the .debs, the
+# .buildinfo and the .changes end up in build/deb/.  The copy is the
+# files git knows (tracked or not ignored), or the tree without build/.
+DEB_TREE := $(BUILD)/deb/src/cardcampaign
+DEB_JOBS ?= 2
+
+.PHONY: deb deb-lint
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_TREE)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z -c -o --exclude-standard \
+	    | tar --null --ignore-failed-read -T - -cf - 2>/dev/null; \
+	else tar --exclude=./$(BUILD) -cf - .; fi | tar -C $(DEB_TREE) -xf -
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
+	mv $(BUILD)/deb/src/*.deb $(BUILD)/deb/src/*.buildinfo $(BUILD)/deb/src/*.changes $(BUILD)/deb/
+	rm -rf $(BUILD)/deb/src
+	@ls -l $(BUILD)/deb
+
+# lintian over the built packages: an error fails (warnings are listed;
+# the ones we keep are in debian/*.lintian-overrides with their reason)
+deb-lint:
+	lintian --fail-on error --display-info $(BUILD)/deb/*.changes
