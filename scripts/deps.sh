@@ -14,7 +14,7 @@ pkgs="build-essential pkg-config curl ca-certificates
       libtest-base-perl libipc-run-perl libtext-diff-perl
       clang libclang-rt-14-dev
       libcurl4-openssl-dev libmicrohttpd-dev
-      debhelper dpkg-dev lintian"
+      debhelper dpkg-dev lintian help2man"
 
 case ${1:-} in
     '') ;;
