@@ -145,6 +145,8 @@ is(readlink($link), $snippet, "enabled: $link links to it");
 # the workers: programs, units, settings, the user
 ok(-x "/usr/bin/$_", "/usr/bin/$_") for qw(cc-ingest cc-reconcile cc-draw cc-payout cc-estimate cc-token);
 ok(-x "/usr/bin/$_", "/usr/bin/$_ (cardcampaign-sim)") for qw(cc-mockbroker cc-produce cc-wallet-sim cc-load);
+ok(-f "/usr/share/man/man1/$_.1.gz", "man $_") for qw(cc-ingest cc-reconcile cc-draw cc-payout cc-estimate cc-token
+                                                   cc-mockbroker cc-produce cc-wallet-sim cc-load);
 ok(-f "/usr/share/cardcampaign/sql/$_.sql", "/usr/share/cardcampaign/sql/$_.sql")
     for qw(shard money grants shard_grants);
 ok(-f '/usr/share/doc/cardcampaign-workers/README.md.gz', 'the README in /usr/share/doc');
