@@ -19,10 +19,12 @@ OBJ         := $(BUILD)/obj
 CC          ?= cc
 AR          ?= ar
 CFLAGS      ?= -O2 -g
+CPPFLAGS    ?=
+LDFLAGS     ?=
 SANITIZE    ?=
 INCS        := -Icommon -Iworkers/lib -Iworkers/money -I$(BUILD)/gen \
                $(shell pkg-config --cflags libmariadb)
-CFLAGS      += -Wall -Wextra -Werror -std=gnu99 -pthread $(SANITIZE)
+override CFLAGS += -Wall -Wextra -Werror -std=gnu99 -pthread $(SANITIZE)
 NGX_CC_OPT  ?= -Wextra -Werror
 NGX_LD_OPT  ?=
 
@@ -66,7 +68,7 @@ $(1)_OBJS := $$(call cc_objs,$$(wildcard $(3)))
 $(1)_LIBS := $$(foreach a,$(4),$$(LIB_$$(a)))
 $(BUILD)/$(2)/$(1): $$($(1)_OBJS) $$($(1)_LIBS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -o $$@ $$($(1)_OBJS) $$($(1)_LIBS) $(5)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $$($(1)_LIBS) $(5)
 PROG_SRCS += $$(wildcard $(3))
 endef
 cc_prog_line = $(eval $(call cc_prog,$(strip $(1)),$(strip $(2)),$(strip $(3)),$(strip $(4)),$(5)))
@@ -134,7 +136,7 @@ $(LUA_HDR): $(LUA_SRCS)
 # compile (order only: after the first build the .d files name them)
 $(OBJ)/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(INCS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INCS) -MMD -MP -c -o $@ $<
 
 # ---- the unit tests (Check): build/unit/test_<name> from
 # t/unit/test_<name>.c, linked with the archives (only the objects a test
@@ -171,9 +173,11 @@ test-tools: $(TEST_TOOLS)
 unit: $(UNIT_TESTS)
 lua: $(LUA_HDR)
 
+# (nginx's configure would take $CFLAGS from the environment in place of
+# its own flags: the module's come in NGX_CC_OPT and NGX_LD_OPT only)
 $(NGX_BUILD)/Makefile: config | $(LUA_HDR)
 	@mkdir -p $(NGX_BUILD)
-	cd $(NGX_SRC) && CC_GEN_DIR=$(CURDIR)/$(BUILD)/gen ./configure --with-compat \
+	cd $(NGX_SRC) && env -u CFLAGS -u CPPFLAGS -u LDFLAGS CC_GEN_DIR=$(CURDIR)/$(BUILD)/gen ./configure --with-compat \
 	    --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(NGX_LD_OPT)' \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(NGX_BUILD) \
 	    > $(CURDIR)/$(NGX_BUILD)/configure.log 2>&1 \
@@ -242,3 +246,30 @@ campaign: all
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- the Debian packages (debian/, README "Install from packages"):
+# dpkg-buildpackage runs in a copy of the tree, build/deb/src/cardcampaign,
+# so that its own files (debian/files, debian/<package>/, the stamps) and
+# the .debs it writes beside the tree stay under build/; the .debs, the
+# .buildinfo and the .changes end up in build/deb/.  The copy is the
+# files git knows (tracked or not ignored), or the tree without build/.
+DEB_TREE := $(BUILD)/deb/src/cardcampaign
+DEB_JOBS ?= 2
+
+.PHONY: deb deb-lint
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_TREE)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z -c -o --exclude-standard \
+	    | tar --null --ignore-failed-read -T - -cf - 2>/dev/null; \
+	else tar --exclude=./$(BUILD) -cf - .; fi | tar -C $(DEB_TREE) -xf -
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
+	mv $(BUILD)/deb/src/*.deb $(BUILD)/deb/src/*.buildinfo $(BUILD)/deb/src/*.changes $(BUILD)/deb/
+	rm -rf $(BUILD)/deb/src
+	@ls -l $(BUILD)/deb
+
+# lintian over the built packages: an error fails (warnings are listed;
+# the ones we keep are in debian/*.lintian-overrides with their reason)
+deb-lint:
+	lintian --fail-on error --display-info $(BUILD)/deb/*.changes

@@ -2,7 +2,7 @@
 # deps.sh: install the Debian packages the project needs, if any is missing.
 # Run as root on Debian 12.  Installs nothing when everything is there.
 #
-#   scripts/deps.sh            build, test and demo packages
+#   scripts/deps.sh            build, test, demo and packaging (make deb) packages
 #   scripts/deps.sh bench      also wrk, time, ss and the OpenResty peer's packages
 #   scripts/deps.sh valgrind   also valgrind (make test-valgrind)
 set -eu
@@ -13,7 +13,8 @@ pkgs="build-essential pkg-config curl ca-certificates
       libcjson-dev check lua5.1 libstatistics-distributions-perl prometheus
       libtest-base-perl libipc-run-perl libtext-diff-perl
       clang libclang-rt-14-dev
-      libcurl4-openssl-dev libmicrohttpd-dev"
+      libcurl4-openssl-dev libmicrohttpd-dev
+      debhelper dpkg-dev lintian help2man"
 
 case ${1:-} in
     '') ;;

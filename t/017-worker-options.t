@@ -172,4 +172,13 @@ for my $c ([ 'cc-mockbroker', qr/--partitions/ ],
     is($err, '', '... nothing on stderr');
 }
 
+# workers.env's CC_REDIS_USER is for the workers that use Redis: cc-ingest,
+# which has none, goes on to MySQL (here, none: exit 1) instead of asking
+# for a Redis password (exit 2), which stopped cc-ingest.service
+{
+    local $ENV{CC_REDIS_USER} = 'cc';
+    my ($rc, undef, $err) = run_worker([ 'cc-ingest', '--init-shards', @M ], timeout => 20);
+    is($rc, 1, 'cc-ingest with $CC_REDIS_USER and no Redis password: not refused, on to MySQL');
+    like($err, qr/shard 127\.0\.0\.1:1\/cc_x: connect:/, '... which is not there');
+}
 done_testing();

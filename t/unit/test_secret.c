@@ -115,6 +115,17 @@ START_TEST(test_secret_order)
     ck_assert_str_eq(cc_secret_redis_user(), "other");
     ck_assert_int_eq(cc_secret_opt('u', "x"), 0);
 
+    /* a worker without Redis: the user from the environment, and no
+     * password for it, is not its concern */
+    cc_secret_reset();
+    unsetenv("CC_REDIS_PASSWORD");
+    unsetenv("CREDENTIALS_DIRECTORY");
+    setenv("CC_MYSQL_PASSWORD", "m", 1);
+    ck_assert_int_eq(cc_secret_load(), -1);
+    ck_assert_int_eq(cc_secret_load_mysql(), 0);
+    ck_assert_str_eq(cc_secret_mysql_password(), "m");
+    ck_assert_ptr_null(cc_secret_redis_password());
+
     cc_secret_reset();
     unsetenv("CC_REDIS_USER");
     unsetenv("CC_REDIS_PASSWORD");

@@ -811,7 +811,7 @@ main(int argc, char **argv)
         goto done;
     }
 
-    if (cc_secret_load() != 0) {
+    if (cc_secret_load_mysql() != 0) {
         rc = 2;
         goto done;
     }

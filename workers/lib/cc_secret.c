@@ -190,6 +190,15 @@ cc_secret_load(void)
 }
 
 
+/* a worker without Redis (cc-ingest): workers.env's CC_REDIS_USER, meant
+ * for the others, is none of its business, and needs no password here */
+int
+cc_secret_load_mysql(void)
+{
+    return cc_secret_load_one(&cc_secret_mysql, "--mysql-password-file");
+}
+
+
 const char *
 cc_secret_mysql_password(void)
 {

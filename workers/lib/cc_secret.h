@@ -74,6 +74,13 @@ int cc_secret_opt(int c, const char *arg);
  */
 int cc_secret_load(void);
 
+/*
+ * The MySQL password only, for a worker that never connects to Redis
+ * (cc-ingest): $CC_REDIS_USER and the Redis password are not looked at,
+ * so the one workers.env of every unit does not stop it.
+ */
+int cc_secret_load_mysql(void);
+
 /* what cc_secret_load() read; NULL: none */
 const char *cc_secret_mysql_password(void);
 const char *cc_secret_redis_user(void);      /* NULL: AUTH with no user */
