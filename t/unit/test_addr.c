@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cc_addr.h"
+#include "cc_check.h"
 
 
 static const struct {
@@ -186,10 +187,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("addr");
     tc = tcase_create("parse");
@@ -201,10 +200,5 @@ main(void)
     tcase_add_test(tc, test_port_any);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

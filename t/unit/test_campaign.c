@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cc_campaign.h"
+#include "cc_check.h"
 
 
 #define GOOD_EQUAL \
@@ -439,16 +440,4 @@ campaign_suite(void)
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(campaign_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(campaign_suite)

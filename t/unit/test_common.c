@@ -13,6 +13,7 @@
 #include "cc_keys.h"
 #include "cc_ring.h"
 #include "cc_cards.h"
+#include "cc_check.h"
 
 
 /* ---- ids ---- */
@@ -548,16 +549,4 @@ common_suite(void)
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(common_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(common_suite)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cc_event.h"
+#include "cc_check.h"
 
 
 /* a message that must be a draw */
@@ -319,10 +320,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("event");
     tc = tcase_create("draw");
@@ -338,10 +337,5 @@ main(void)
     tcase_add_test(tc, test_combine);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

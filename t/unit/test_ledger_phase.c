@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cc_ledger_phase.h"
+#include "cc_check.h"
 
 
 START_TEST(test_pending_bad_id_sets_every_rc)
@@ -94,16 +95,4 @@ ledger_phase_suite(void)
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(ledger_phase_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(ledger_phase_suite)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cc_log.h"
+#include "cc_check.h"
 
 
 /*
@@ -502,10 +503,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("log");
     tc = tcase_create("entries");
@@ -527,10 +526,5 @@ main(void)
     tcase_add_test(tc, test_stream_ids);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

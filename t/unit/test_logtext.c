@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cc_logtext.h"
+#include "cc_check.h"
 
 
 static const char *
@@ -119,16 +120,4 @@ logtext_suite(void)
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(logtext_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(logtext_suite)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cc_promfile.h"
+#include "cc_check.h"
 
 
 static char *
@@ -153,10 +154,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("promfile");
     tc = tcase_create("promfile");
@@ -166,10 +165,5 @@ main(void)
     tcase_add_test(tc, test_overflow);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cc_check_run(s);
 }

@@ -16,6 +16,7 @@
 
 #include "cc_rand.h"
 #include "cc_cards.h"
+#include "cc_check.h"
 
 
 #define NBYTES  (1 << 22)
@@ -216,10 +217,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("rand");
 
@@ -231,10 +230,5 @@ main(void)
     tcase_add_test(tc, test_rand_not_predictable_like_random);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cc_check_run(s);
 }

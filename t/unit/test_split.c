@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cc_split.h"
+#include "cc_check.h"
 
 
 #define CASES      1000000
@@ -617,18 +618,11 @@ split_suite(void)
 int
 main(void)
 {
-    SRunner     *sr;
-    int          failed;
     const char  *env;
 
     env = getenv("CC_TEST_SEED");
     test_seed = env ? strtoull(env, NULL, 10) : (uint64_t) time(NULL);
     fprintf(stderr, "test_split: CC_TEST_SEED=%" PRIu64 "\n", test_seed);
 
-    sr = srunner_create(split_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(split_suite());
 }

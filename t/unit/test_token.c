@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cc_token.h"
+#include "cc_check.h"
 
 
 #define NOW       1764240000LL          /* 2025-11-27 */
@@ -900,10 +901,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("token");
 
@@ -943,10 +942,5 @@ main(void)
     tcase_add_test(tc, test_secret_parse);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cc_worker.h"
+#include "cc_check.h"
 
 
 START_TEST(test_retry_next)
@@ -281,10 +282,8 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     cc_worker_init("test_worker");
 
@@ -300,10 +299,5 @@ main(void)
                         (int) (sizeof(opts) / sizeof(opts[0])));
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }
