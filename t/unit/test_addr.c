@@ -192,12 +192,9 @@ main(void)
 
     s = suite_create("addr");
     tc = tcase_create("parse");
-    tcase_add_loop_test(tc, test_good, 0,
-                        (int) (sizeof(good) / sizeof(good[0])));
-    tcase_add_loop_test(tc, test_bad, 0, (int) (sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, test_host_length);
-    tcase_add_test(tc, test_length_not_nul);
-    tcase_add_test(tc, test_port_any);
+    cc_check_loop(tc, test_good, good);
+    cc_check_loop(tc, test_bad, bad);
+    cc_check_add(tc, test_host_length, test_length_not_nul, test_port_any);
     suite_add_tcase(s, tc);
 
     return cc_check_run(s);

@@ -66,14 +66,11 @@ int
 main(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     cc_worker_init("test_alert");
 
     s = suite_create("alert");
-    tc = tcase_create("alert");
-    tcase_add_test(tc, test_alert_env_cleared);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "alert", test_alert_env_cleared);
 
     return cc_check_run(s);
 }

@@ -115,11 +115,9 @@ main(void)
 
     s = suite_create("award");
     tc = tcase_create("parse");
-    tcase_add_loop_test(tc, test_good, 0,
-                        (int) (sizeof(good) / sizeof(good[0])));
-    tcase_add_loop_test(tc, test_bad, 0,
-                        (int) (sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, test_nul);
+    cc_check_loop(tc, test_good, good);
+    cc_check_loop(tc, test_bad, bad);
+    cc_check_add(tc, test_nul);
     suite_add_tcase(s, tc);
 
     return cc_check_run(s);

@@ -423,18 +423,10 @@ static Suite *
 campaign_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("campaign");
-
-    tc = tcase_create("parse");
-    tcase_add_test(tc, test_good_equal);
-    tcase_add_test(tc, test_good_random_and_optional);
-    tcase_add_test(tc, test_good_wallet_http);
-    tcase_add_test(tc, test_bad);
-    tcase_add_test(tc, test_bad_sizes);
-    tcase_add_test(tc, test_load);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "parse", test_good_equal, test_good_random_and_optional,
+                   test_good_wallet_http, test_bad, test_bad_sizes, test_load);
 
     return s;
 }

@@ -82,14 +82,10 @@ static Suite *
 ledger_phase_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("ledger_phase");
-    tc = tcase_create("pending");
-    tcase_add_test(tc, test_pending_bad_id_sets_every_rc);
-    tcase_add_test(tc, test_pending_first_bad);
-    tcase_add_test(tc, test_pending_bad_campaign);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "pending", test_pending_bad_id_sets_every_rc,
+                   test_pending_first_bad, test_pending_bad_campaign);
 
     return s;
 }

@@ -107,14 +107,10 @@ static Suite *
 logtext_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("logtext");
-    tc = tcase_create("logtext");
-    tcase_add_test(tc, test_logtext_plain);
-    tcase_add_test(tc, test_logtext_escapes);
-    tcase_add_test(tc, test_logtext_bound);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "logtext", test_logtext_plain, test_logtext_escapes,
+                   test_logtext_bound);
 
     return s;
 }

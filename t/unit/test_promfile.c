@@ -155,15 +155,10 @@ int
 main(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("promfile");
-    tc = tcase_create("promfile");
-    tcase_add_test(tc, test_text);
-    tcase_add_test(tc, test_commit);
-    tcase_add_test(tc, test_unwritable);
-    tcase_add_test(tc, test_overflow);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "promfile", test_text, test_commit, test_unwritable,
+                   test_overflow);
 
     return cc_check_run(s);
 }

@@ -222,13 +222,10 @@ main(void)
 
     s = suite_create("rand");
 
-    tc = tcase_create("rand");
+    tc = cc_check_tcase(s, "rand", test_rand_bytes_uniform,
+                        test_rand_cards_uniform, test_rand_forks_differ,
+                        test_rand_not_predictable_like_random);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_rand_bytes_uniform);
-    tcase_add_test(tc, test_rand_cards_uniform);
-    tcase_add_test(tc, test_rand_forks_differ);
-    tcase_add_test(tc, test_rand_not_predictable_like_random);
-    suite_add_tcase(s, tc);
 
     return cc_check_run(s);
 }

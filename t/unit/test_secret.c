@@ -131,7 +131,6 @@ main(void)
     int     rc;
     char    cmd[64];
     Suite  *s;
-    TCase  *tc;
 
     cc_worker_init("test_secret");
     if (mkdtemp(dir) == NULL) {
@@ -140,10 +139,7 @@ main(void)
     }
 
     s = suite_create("secret");
-    tc = tcase_create("secret");
-    tcase_add_test(tc, test_secret_read);
-    tcase_add_test(tc, test_secret_order);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "secret", test_secret_read, test_secret_order);
 
     rc = cc_check_run_fork(s, CK_NOFORK);
 

@@ -600,16 +600,10 @@ split_suite(void)
 
     s = suite_create("split");
 
-    tc = tcase_create("split");
+    tc = cc_check_tcase(s, "split", test_random_cases, test_refusals,
+                        test_edges, test_extra_law, test_seed_decides,
+                        test_rng, test_cost);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_random_cases);
-    tcase_add_test(tc, test_refusals);
-    tcase_add_test(tc, test_edges);
-    tcase_add_test(tc, test_extra_law);
-    tcase_add_test(tc, test_seed_decides);
-    tcase_add_test(tc, test_rng);
-    tcase_add_test(tc, test_cost);
-    suite_add_tcase(s, tc);
 
     return s;
 }

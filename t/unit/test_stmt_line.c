@@ -135,10 +135,8 @@ main(void)
 
     s = suite_create("statement_line");
     tc = tcase_create("line");
-    tcase_add_loop_test(tc, test_line_rejects, 0,
-                        (int) (sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, test_line_good);
-    tcase_add_test(tc, test_line_nul);
+    cc_check_loop(tc, test_line_rejects, bad);
+    cc_check_add(tc, test_line_good, test_line_nul);
     suite_add_tcase(s, tc);
 
     return cc_check_run(s);

@@ -101,13 +101,9 @@ int
 main(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("store");
-    tc = tcase_create("shards");
-    tcase_add_test(tc, test_names);
-    tcase_add_test(tc, test_shard_of_is_the_ring);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "shards", test_names, test_shard_of_is_the_ring);
 
     return cc_check_run(s);
 }

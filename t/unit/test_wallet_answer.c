@@ -153,9 +153,8 @@ main(void)
 
     s = suite_create("wallet_answer");
     tc = tcase_create("echo");
-    tcase_add_loop_test(tc, test_echo, 0,
-                        (int) (sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, test_echo_bytes);
+    cc_check_loop(tc, test_echo, cases);
+    cc_check_add(tc, test_echo_bytes);
     suite_add_tcase(s, tc);
 
     return cc_check_run(s);
