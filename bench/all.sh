@@ -93,6 +93,16 @@ run() {
     fi
 }
 
+# per_second NAME UNIT CMD: runs a bench whose figure is "...: N UNIT/s"
+# in its output, and its row against the goal of 50000 UNIT/s
+per_second() {
+    local name=$1 unit=$2 cmd=$3 v
+    # shellcheck disable=SC2086
+    run "$name" env $cmd || return 0
+    v=$(sed -n "s/.*: \([0-9]*\) $unit\/s.*/\1/p" "$logs/$name.txt")
+    row "$name" "$v" "$unit/s" "goal 50000" "$(ratio "$v" 50000)" "$cmd"
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 commit=$(git describe --always --dirty 2>/dev/null)   # before the results change the tree
@@ -129,11 +139,7 @@ for b in $ONLY; do
         row "flip, wrk cpu" "$wns" ns/flip "-" "the client" "$cmd"
         ;;
     ingest)
-        cmd="DRAWS=$INGEST_DRAWS bench/ingest.sh"
-        # shellcheck disable=SC2086
-        run ingest env $cmd || continue
-        v=$(sed -n 's/.*: \([0-9]*\) draws\/s.*/\1/p' "$logs/ingest.txt")
-        row ingest "$v" draws/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
+        per_second ingest draws "DRAWS=$INGEST_DRAWS bench/ingest.sh"
         ;;
     draw)
         cmd="USERS=$DRAW_USERS bench/draw.sh"
@@ -151,11 +157,7 @@ for b in $ONLY; do
             "$n rows in $lt s, INSERT ... SELECT" "$cmd"
         ;;
     payout)
-        cmd="AWARDS=$PAYOUT_AWARDS bench/payout.sh"
-        # shellcheck disable=SC2086
-        run payout env $cmd || continue
-        v=$(sed -n 's/.*: \([0-9]*\) credits\/s.*/\1/p' "$logs/payout.txt")
-        row payout "$v" credits/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
+        per_second payout credits "AWARDS=$PAYOUT_AWARDS bench/payout.sh"
         ;;
     http)
         cmd="AWARDS=$HTTP_AWARDS bench/payout-http.sh"

@@ -46,64 +46,18 @@ r0=$((port + 1)) r1=$((port + 2)) http=$((port + 3))
 
 stop() {
     [ -n "${payout:-}" ] && kill -TERM "$payout" 2>/dev/null && wait "$payout"
-    [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null
-    for p in "$out"/redis*.pid "$out/mysql.pid"; do
-        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
-    done
-    sleep 1
-    rm -rf "$out"
+    bench_stop                           # nginx, Redis, mariadbd
 }
 trap stop EXIT
 trap 'exit 1' INT TERM
 
-sql() {
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
-}
-
 mkdir -p "$out/logs" "$out/tmp"
-for r in $r0 $r1; do
-    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
-        --logfile "$out/redis$r.log"
-done
-
-mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
-    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
-    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
-    --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
-    --secure-file-priv="$out" --skip-name-resolve &
-for i in $(seq 100); do
-    sql 'select 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
-for r in $r0 $r1; do
-    for i in $(seq 50); do
-        redis-cli -p "$r" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    redis-cli -p "$r" ping >/dev/null 2>&1 || {
-        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
-        exit 1; }
-done
-
-cat > "$out/campaign" <<CONF
-campaign bench
-pool_cents 100000000000
-split equal
-seed bench
-credit async
-cutoff 1700000000
-CONF
-
-rings="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1
-       --mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
-# the workers' role users (sql/grants.sql): each worker connects as its own
-mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
-# shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards --mysql 127.0.0.1:$port/cc_s0 \
-    --mysql 127.0.0.1:$port/cc_s1 2>/dev/null
+redis_start "$r0" "$r1"
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
+    --secure-file-priv="$out"
+shards_init
+campaign_conf bench > "$out/campaign"
+rings="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1 $shards"
 
 echo "writing $AWARDS pending awards (MySQL and Redis, by the rings)"
 # shellcheck disable=SC2086
@@ -119,9 +73,7 @@ for s in 0 1; do
          SELECT CONCAT('bench:', uid), 'bench', uid, 100 + uid % 50,
              'pending', 0, 1700000000000 FROM cc_s$s.bench_uids;
          DROP TABLE cc_s$s.bench_uids"
-    sum=$(sql "SELECT SUM(amount_cents) FROM cc_s$s.awards")
-    build/test/cc-ledger-cli --mysql "127.0.0.1:$port/cc_s$s" \
-        fund bench "$s" "$sum" | grep -q '^fund done'
+    fund_pool bench "$s"
 done
 for r in $r0 $r1; do
     awk -v a="127.0.0.1:$r" '$2 == a {

@@ -39,54 +39,15 @@ out=$(mktemp -d /tmp/cc-bench-draw.XXXXXX)
 port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2))
 
-stop() {
-    for f in "$out"/redis*.pid "$out/mysql.pid"; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
-    sleep 1
-    rm -rf "$out"
-}
-trap stop EXIT INT TERM
-
-sql() {
-    mariadb --no-defaults --local-infile=1 -S "$out/mysql.sock" -uroot -N -B -e "$1"
-}
+trap bench_stop EXIT INT TERM
 
 now() { date +%s.%N; }
 
-mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
-    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
-    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
-    --innodb-buffer-pool-size="${POOL_MB}M" --innodb-log-file-size=1G \
-    --max-allowed-packet=64M --skip-name-resolve &
-for i in $(seq 100); do
-    sql 'select 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
-
-for r in "$r0" "$r1"; do
-    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$out" --pidfile "$out/redis$r.pid" --daemonize yes \
-        --logfile "$out/redis$r.log"
-done
-for r in "$r0" "$r1"; do
-    for i in $(seq 50); do
-        redis-cli -p "$r" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    redis-cli -p "$r" ping >/dev/null 2>&1 || {
-        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
-        exit 1; }
-done
-
-shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
+mysql_start --innodb-buffer-pool-size="${POOL_MB}M" --innodb-log-file-size=1G \
+    --max-allowed-packet=64M
+redis_start "$r0" "$r1"
+shards_init
 redis="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1"
-# the workers' role users (sql/grants.sql): each worker connects as its own
-mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
-# shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards $shards 2>/dev/null
 
 cat > "$out/campaign" <<EOF
 campaign    bench
@@ -123,11 +84,7 @@ t1=$(now)
 awk -v n="$USERS" -v a="$t0" -v b="$t1" 'BEGIN {
     printf "generated %d eligible users in %.1f s\n", n, b - a }'
 
-# utime + stime of a process, in clock ticks
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-mpid=$(cat "$out/mysql.pid") rpid0=$(cat "$out/redis$r0.pid")
-rpid1=$(cat "$out/redis$r1.pid")
-m0=$(ticks "$mpid") ra0=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+read -r m0 ra0 <<< "$(server_ticks "$r0" "$r1")"
 
 # 1. the draw
 t0=$(now)
@@ -137,7 +94,7 @@ t0=$(now)
     --batch "$BATCH" > "$out/draw.out" 2> "$out/draw.err" \
     || { cat "$out/draw.err" >&2; exit 1; }
 t1=$(now)
-m1=$(ticks "$mpid") ra1=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+read -r m1 ra1 <<< "$(server_ticks "$r0" "$r1")"
 sed 's/^/  /' "$out/draw.out"
 grep -E 'progress|read and ranked' "$out/draw.err" | tail -3 | sed 's/^/  /'
 draw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')

@@ -27,24 +27,11 @@ port=$(free_ports 4)
 
 stop() {
     [ -n "${mock:-}" ] && kill "$mock" 2>/dev/null
-    [ -f "$out/mysql.pid" ] && kill "$(cat "$out/mysql.pid")" 2>/dev/null
-    sleep 1
-    rm -rf "$out"
+    bench_stop
 }
 trap stop EXIT INT TERM
 
-mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
-    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
-    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
-    --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
-    --skip-name-resolve &
-for i in $(seq 100); do
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' \
-        >/dev/null 2>&1 && break
-    sleep 0.1
-done
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M
 
 "$top/build/workers/cc-mockbroker" --partitions "$PARTITIONS" \
     > "$out/mock.out" 2> "$out/mock.err" &
@@ -55,19 +42,14 @@ for i in $(seq 50); do
 done
 brokers=$(sed -n 's/^bootstrap=//p' "$out/mock.out")
 
-shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
-# the workers' role users (sql/grants.sql): each worker connects as its own
-mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
-# shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards $shards 2>/dev/null
+shards_init
 
 echo "preloading $DRAWS draws of $USERS users onto $PARTITIONS partitions"
 build/workers/cc-produce --brokers "$brokers" --draws "$DRAWS" \
     --users "$USERS" 2>/dev/null
 
 count() {
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e \
-        'SELECT (SELECT COUNT(*) FROM cc_s0.draws) + (SELECT COUNT(*) FROM cc_s1.draws)'
+    sql 'SELECT (SELECT COUNT(*) FROM cc_s0.draws) + (SELECT COUNT(*) FROM cc_s1.draws)'
 }
 
 t0=$(date +%s.%N)

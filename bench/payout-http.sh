@@ -27,49 +27,21 @@ scripts/deps.sh
 make -s workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-payout-http.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+. bench/lib.sh
+port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2)) wport=$((port + 3))
 sim=""
 
 stop() {
     [ -n "$sim" ] && kill "$sim" 2>/dev/null
-    for p in "$out"/redis*.pid "$out/mysql.pid"; do
-        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
-    done
-    sleep 1
-    rm -rf "$out"
+    bench_stop
 }
 trap stop EXIT
 trap 'exit 1' INT TERM
 
-for r in $r0 $r1; do
-    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
-        --logfile "$out/redis$r.log"
-done
-
-mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
-    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
-    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
-    --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
-    --skip-name-resolve &
-for i in $(seq 100); do
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' \
-        >/dev/null 2>&1 && break
-    sleep 0.1
-done
-
-sql() {
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
-}
-
-shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
-# the workers' role users (sql/grants.sql): each worker connects as its own
-mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
-# shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards $shards 2>/dev/null
+redis_start "$r0" "$r1"
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M
+shards_init
 
 head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
 chmod 600 "$out/wallet.secret"
@@ -83,14 +55,7 @@ for i in $(seq 50); do
 done
 
 for c in ledg http; do
-    cat > "$out/$c.conf" <<CONF
-campaign $c
-pool_cents 100000000000
-split equal
-seed bench
-credit async
-cutoff 1700000000
-CONF
+    campaign_conf "$c" > "$out/$c.conf"
 done
 cat >> "$out/http.conf" <<CONF
 wallet http
@@ -110,10 +75,7 @@ for c in ledg http; do
              SELECT CONCAT('$c:', seq + $base), '$c', seq + $base,
                  100 + seq % 50, 'pending', 0, 1700000000000
              FROM cc_s$s.seq_1_to_$AWARDS WHERE seq % 2 = 1 - $s"
-        sum=$(sql "SELECT SUM(amount_cents) FROM cc_s$s.awards
-                   WHERE campaign = '$c'")
-        build/test/cc-ledger-cli --mysql "127.0.0.1:$port/cc_s$s" \
-            fund "$c" "$s" "$sum" | grep -q '^fund done'
+        fund_pool "$c" "$s"
     done
     base=$AWARDS
 done

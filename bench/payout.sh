@@ -32,78 +32,13 @@ out=$(mktemp -d /tmp/cc-bench-payout.XXXXXX)
 port=$(free_ports 4)
 r0=$((port + 1)) r1=$((port + 2))
 
-stop() {
-    for p in "$out"/redis*.pid "$out/mysql.pid"; do
-        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
-    done
-    sleep 1
-    rm -rf "$out"
-}
-trap stop EXIT
+trap bench_stop EXIT
 trap 'exit 1' INT TERM
 
-for r in $r0 $r1; do
-    redis-server --port "$r" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize yes --pidfile "$out/redis$r.pid" --dir "$out" \
-        --logfile "$out/redis$r.log"
-done
-for r in $r0 $r1; do
-    for i in $(seq 50); do
-        redis-cli -p "$r" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    redis-cli -p "$r" ping >/dev/null 2>&1 || {
-        echo "redis on :$r did not start:" >&2; cat "$out/redis$r.log" >&2
-        exit 1; }
-done
-
-mariadb-install-db --no-defaults --datadir="$out/data" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults --datadir="$out/data" --user=root --port="$port" \
-    --bind-address=127.0.0.1 --socket="$out/mysql.sock" \
-    --pid-file="$out/mysql.pid" --log-error="$out/mysql.err" --skip-log-bin \
-    --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
-    --skip-name-resolve &
-# a busy machine starts slowly: wait up to 60 s, and say it when it did not
-for i in $(seq 600); do
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' \
-        >/dev/null 2>&1 && break
-    sleep 0.1
-done
-for r in $r0 $r1; do
-    for i in $(seq 100); do
-        redis-cli -p "$r" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-done
-mariadb --no-defaults -S "$out/mysql.sock" -uroot -e 'select 1' >/dev/null \
-    || { echo "mariadbd did not start: $(tail -3 "$out/mysql.err")" >&2
-         exit 1; }
-for r in $r0 $r1; do
-    [ -s "$out/redis$r.pid" ] \
-        || { echo "redis on $r did not start: $(tail -2 "$out/redis$r.log")" >&2
-             exit 1; }
-done
-
-sql() {
-    mariadb --no-defaults -S "$out/mysql.sock" -uroot -N -B -e "$1"
-}
-
-shards="--mysql 127.0.0.1:$port/cc_s0 --mysql 127.0.0.1:$port/cc_s1"
-# the workers' role users (sql/grants.sql): each worker connects as its own
-mariadb --no-defaults -S "$out/mysql.sock" -uroot < sql/grants.sql
-# shellcheck disable=SC2086
-build/workers/cc-ingest --init-shards $shards > "$out/init.err" 2>&1 \
-    || { cat "$out/init.err" >&2; exit 1; }
-
-cat > "$out/campaign" <<CONF
-campaign bench
-pool_cents 100000000000
-split equal
-seed bench
-credit async
-cutoff 1700000000
-CONF
+redis_start "$r0" "$r1"
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M
+shards_init
+campaign_conf bench > "$out/campaign"
 
 echo "writing $AWARDS pending awards"
 for s in 0 1; do
@@ -112,16 +47,10 @@ for s in 0 1; do
          SELECT CONCAT('bench:', seq), 'bench', seq, 100 + seq % 50,
              'pending', 0, 1700000000000
          FROM cc_s$s.seq_1_to_$AWARDS WHERE seq % 2 = 1 - $s"
-    sum=$(sql "SELECT SUM(amount_cents) FROM cc_s$s.awards")
-    build/test/cc-ledger-cli --mysql "127.0.0.1:$port/cc_s$s" \
-        fund bench "$s" "$sum" | grep -q '^fund done'
+    fund_pool bench "$s"
 done
 
-# utime + stime of a process, in clock ticks
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-mpid=$(cat "$out/mysql.pid") rpid0=$(cat "$out/redis$r0.pid")
-rpid1=$(cat "$out/redis$r1.pid")
-m0=$(ticks "$mpid") ra0=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+read -r m0 ra0 <<< "$(server_ticks "$r0" "$r1")"
 
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086
@@ -131,7 +60,7 @@ t0=$(date +%s.%N)
     --once --batch "$BATCH" --progress 2 2> "$out/payout.err" \
     || { cat "$out/payout.err"; exit 1; }
 t1=$(date +%s.%N)
-m1=$(ticks "$mpid") ra1=$(( $(ticks "$rpid0") + $(ticks "$rpid1") ))
+read -r m1 ra1 <<< "$(server_ticks "$r0" "$r1")"
 sed 's/^/  /' "$out/payout.err"
 
 # the result, before its speed

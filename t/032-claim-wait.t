@@ -12,42 +12,16 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
-use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use CcKeys;
 use CcMetrics;
 use CcToken;
-
-sub uid { return { 'X-CC-Uid' => $_[0] } }
+use ClaimTest;    # uid, award_of, state, queue, pending_body, send_claim, read_answer, log_problems
 
 start_nginx(undef, workers => 2, http_config => on_shard0(),
             config => token_locations(token_secret_file(), qw(award claim flip))
                     . ' location = /cc/metrics { cc_metrics; }');
 my @pids = nginx_pids();
-
-sub award_of { my ($uid, $w) = @_; redis_cmd(0, 'HSET', user_key($uid), 'w', $w) }
-sub state { my ($uid) = @_; my %h = @{ redis_cmd(0, 'HGETALL', user_key($uid)) // [] }; \%h }
-sub queue { redis_cmd(0, 'LRANGE', claims_key(), 0, -1) }
-sub pending_body {
-    my ($amount, $id, $status) = @_;
-    return '{"status":"' . ($status // 'pending') . "\",\"amount_cents\":$amount,\"award_id\":\"$id\"}";
-}
-
-# a claim sent now, its answer read later: (socket, time sent)
-sub send_claim {
-    my ($uid) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die "connect: $!";
-    print $s "POST /cc/claim HTTP/1.1\r\nHost: x\r\nX-CC-Uid: $uid\r\nContent-Length: 0\r\n"
-           . "Connection: close\r\n\r\n";
-    return ($s, time);
-}
-sub read_answer {
-    my ($s, $t0) = @_;
-    my $raw = do { local $/; <$s> };
-    close $s;
-    my ($st, $body) = CcTest::_parse_response($raw // '');
-    return ($st // 'none', $body // '', time - $t0);
-}
 
 # Redis's script calls since the last reset (a claim is one, each re-read one)
 sub reset_calls { redis_cmd(0, 'CONFIG', 'RESETSTAT') }
@@ -67,8 +41,6 @@ sub back_on_every_worker {
     sleep 1.1;
     return $ok;
 }
-
-sub log_problems { return grep { /\[(alert|crit|emerg)\]|exited on signal/ } split /\n/, nginx_error_log() }
 
 # ---- a payer pays within cc_claim_wait: 200 -----------------------------
 

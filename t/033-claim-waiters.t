@@ -17,8 +17,7 @@ use Digest::SHA qw(sha1_hex);
 use Time::HiRes qw(time sleep);
 use CcKeys;
 use CcMetrics;
-
-sub uid { return { 'X-CC-Uid' => $_[0] } }
+use ClaimTest;    # uid, award_of, state, queue, pending_body, send_claim, read_answer, log_problems
 
 # log_level info: the worker takes 200 claims in a few ms, not tens
 sub start { start_nginx(undef, workers => 1, log_level => 'info', http_config => on_shard0(@_),
@@ -35,24 +34,10 @@ sub claims_at_once {
     } 1 .. $n;
     my $req = "POST /cc/claim HTTP/1.1\r\nHost: x\r\nX-CC-Uid: $uid\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     syswrite($_, $req) for @socks;
-    return map {
-        my $raw = do { local $/; readline($_) };
-        close $_;
-        my ($st, $b) = CcTest::_parse_response($raw // '');
-        [$st, $b];
-    } @socks;
+    return map { [ (read_response($_))[0, 1] ] } @socks;
 }
 start();                                 # cc_claim_waiters 1024, the default
 my @pids = nginx_pids();
-
-sub award_of { my ($uid, $w) = @_; redis_cmd(0, 'HSET', user_key($uid), 'w', $w) }
-sub state { my ($uid) = @_; my %h = @{ redis_cmd(0, 'HGETALL', user_key($uid)) // [] }; \%h }
-sub queue { redis_cmd(0, 'LRANGE', claims_key(), 0, -1) }
-sub pending_body {
-    my ($amount, $id, $status) = @_;
-    return '{"status":"' . ($status // 'pending') . "\",\"amount_cents\":$amount,\"award_id\":\"$id\"}";
-}
-sub log_problems { return grep { /\[(alert|crit|emerg)\]|exited on signal/ } split /\n/, nginx_error_log() }
 
 # The award script's sha as the module sends it (no prelude: its text is
 # the file), and a MONITOR connection that counts its EVALSHAs.
@@ -126,21 +111,15 @@ redis_cmd(0, 'DEL', claims_key());
 # ---- waiting, counted; paid: all of one uid see it on the same read ------
 
 award_of(33, 'p:700:spring:33');
-my @socks = map {
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die "connect: $!";
-    print $s "POST /cc/claim HTTP/1.1\r\nHost: x\r\nX-CC-Uid: 33\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    $s;
-} 1 .. 10;
+my @socks = map { (send_claim(33))[0] } 1 .. 10;
 ok(wait_until(sub { (metrics()->{cc_claim_waiting} // -1) == 10 }, 2), 'cc_claim_waiting: 10 claims wait');
 close $socks[$_] for 0 .. 4;             # half hang up, the group's reader among them perhaps
 sleep 0.3;
 is(metrics()->{cc_claim_waiting}, 5, '5 hung up: 5 wait');
 award_of(33, 'c:700:spring:33');
 for my $s (@socks[5 .. 9]) {
-    my $raw = do { local $/; <$s> };
-    my ($st, $b) = CcTest::_parse_response($raw // '');
-    is(($st // 'none') . ' ' . ($b // ''), '200 ' . pending_body(700, 'spring:33', 'credited'),
-       'paid while waiting: 200 credited');
+    my ($st, $b) = read_answer($s);
+    is("$st $b", '200 ' . pending_body(700, 'spring:33', 'credited'), 'paid while waiting: 200 credited');
 }
 is(metrics()->{cc_claim_waiting}, 0, 'none left waiting');
 $m0 = metrics();
@@ -174,14 +153,12 @@ redis_cmd(0, 'DEL', claims_key());
 # ---- a worker told to quit answers its waiting claims 202 at once --------
 
 award_of(34, 'p:800:spring:34');
-my $s34 = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}") or die "connect: $!";
-print $s34 "POST /cc/claim HTTP/1.1\r\nHost: x\r\nX-CC-Uid: 34\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+my ($s34) = send_claim(34);
 ok(wait_until(sub { (metrics()->{cc_claim_waiting} // -1) == 1 }, 2), 'a claim waits');
 $t0 = time;
 kill 'QUIT', $pids[0];
-my $raw = do { local $/; <$s34> };
-my ($st34, $b34) = CcTest::_parse_response($raw // '');
-is(($st34 // 'none') . ' ' . ($b34 // ''), '202 ' . pending_body(800, 'spring:34'), 'quit: the waiting claim answers 202');
+my ($st34, $b34) = read_answer($s34);
+is("$st34 $b34", '202 ' . pending_body(800, 'spring:34'), 'quit: the waiting claim answers 202');
 ok(time - $t0 < 0.5, sprintf('... soon, not at its deadline (%.3fs)', time - $t0));
 ok(wait_until(sub { !kill 0, $pids[1] }, 5), 'the worker quit');
 is_deeply([grep { /open socket|\[alert\]|\[crit\]/ } split /\n/, nginx_error_log()], [], 'no socket left open, no alert');

@@ -210,6 +210,7 @@ Helpers: repeat_each, run_tests, planned_tests, redis_cmd, redis_text,
 redis_port, redis_stop/start/pause/resume, redis_snapshot (every shard's
 whole dataset as text, to compare before and after), start_nginx,
 stop_nginx, nginx_error_log, nginx_pids, http_request, concurrent_requests,
+send_request / read_response (a request now, its answer later or never),
 free_port, wait_until, sanitizer_reports(FILES) (the ASan / UBSan report
 lines in FILES).  Sanitizer builds (make test-asan): every nginx stopped
 and every worker reaped has its logs scanned; any report is an "nginx

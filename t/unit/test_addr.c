@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cc_addr.h"
+#include "cc_check.h"
 
 
 static const struct {
@@ -186,25 +187,15 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("addr");
     tc = tcase_create("parse");
-    tcase_add_loop_test(tc, test_good, 0,
-                        (int) (sizeof(good) / sizeof(good[0])));
-    tcase_add_loop_test(tc, test_bad, 0, (int) (sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, test_host_length);
-    tcase_add_test(tc, test_length_not_nul);
-    tcase_add_test(tc, test_port_any);
+    cc_check_loop(tc, test_good, good);
+    cc_check_loop(tc, test_bad, bad);
+    cc_check_add(tc, test_host_length, test_length_not_nul, test_port_any);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

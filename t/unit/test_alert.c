@@ -11,6 +11,7 @@
 
 #include "cc_alert.h"
 #include "cc_worker.h"
+#include "cc_check.h"
 
 
 static char *
@@ -64,22 +65,12 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
 
     cc_worker_init("test_alert");
 
     s = suite_create("alert");
-    tc = tcase_create("alert");
-    tcase_add_test(tc, test_alert_env_cleared);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "alert", test_alert_env_cleared);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

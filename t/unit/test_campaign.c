@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cc_campaign.h"
+#include "cc_check.h"
 
 
 #define GOOD_EQUAL \
@@ -422,33 +423,13 @@ static Suite *
 campaign_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("campaign");
-
-    tc = tcase_create("parse");
-    tcase_add_test(tc, test_good_equal);
-    tcase_add_test(tc, test_good_random_and_optional);
-    tcase_add_test(tc, test_good_wallet_http);
-    tcase_add_test(tc, test_bad);
-    tcase_add_test(tc, test_bad_sizes);
-    tcase_add_test(tc, test_load);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "parse", test_good_equal, test_good_random_and_optional,
+                   test_good_wallet_http, test_bad, test_bad_sizes, test_load);
 
     return s;
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(campaign_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(campaign_suite)

@@ -13,6 +13,7 @@
 #include "cc_keys.h"
 #include "cc_ring.h"
 #include "cc_cards.h"
+#include "cc_check.h"
 
 
 /* ---- ids ---- */
@@ -506,58 +507,22 @@ static Suite *
 common_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("common");
-
-    tc = tcase_create("ids");
-    tcase_add_test(tc, test_uid_good);
-    tcase_add_test(tc, test_uid_bad);
-    tcase_add_test(tc, test_request_id);
-    tcase_add_test(tc, test_award_id);
-    tcase_add_test(tc, test_count);
-    tcase_add_test(tc, test_uint);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("json");
-    tcase_add_test(tc, test_json_ints);
-    tcase_add_test(tc, test_json_member_int);
-    tcase_add_test(tc, test_json_nul);
-    tcase_add_test(tc, test_json_ctl);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("keys");
-    tcase_add_test(tc, test_key_user_round_trip);
-    tcase_add_test(tc, test_key_user_uid_bad);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("cards");
-    tcase_add_test(tc, test_cards_default);
-    tcase_add_test(tc, test_cards_bounds);
-    tcase_add_test(tc, test_cards_pick);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("ring");
-    tcase_add_test(tc, test_ring_stable_and_balanced);
-    tcase_add_test(tc, test_ring_add_shard_moves_a_fifth);
-    tcase_add_test(tc, test_ring_limits);
-    tcase_add_test(tc, test_hash_known_values);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "ids", test_uid_good, test_uid_bad, test_request_id,
+                   test_award_id, test_count, test_uint);
+    cc_check_tcase(s, "json", test_json_ints, test_json_member_int,
+                   test_json_nul, test_json_ctl);
+    cc_check_tcase(s, "keys", test_key_user_round_trip,
+                   test_key_user_uid_bad);
+    cc_check_tcase(s, "cards", test_cards_default, test_cards_bounds,
+                   test_cards_pick);
+    cc_check_tcase(s, "ring", test_ring_stable_and_balanced,
+                   test_ring_add_shard_moves_a_fifth, test_ring_limits,
+                   test_hash_known_values);
 
     return s;
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(common_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(common_suite)

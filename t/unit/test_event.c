@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cc_event.h"
+#include "cc_check.h"
 
 
 /* a message that must be a draw */
@@ -319,29 +320,17 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("event");
     tc = tcase_create("draw");
-    tcase_add_test(tc, test_encode_exact);
-    tcase_add_test(tc, test_roundtrip_bounds);
-    tcase_add_test(tc, test_decode_not_nul_terminated);
-    tcase_add_loop_test(tc, test_decode_rejects, 0,
-                        (int) (sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, test_decode_nul);
-    tcase_add_test(tc, test_decode_integer_forms);
-    tcase_add_test(tc, test_decode_oversized);
-    tcase_add_test(tc, test_check);
-    tcase_add_test(tc, test_combine);
+    cc_check_add(tc, test_encode_exact, test_roundtrip_bounds,
+                 test_decode_not_nul_terminated);
+    cc_check_loop(tc, test_decode_rejects, bad);
+    cc_check_add(tc, test_decode_nul, test_decode_integer_forms,
+                 test_decode_oversized, test_check, test_combine);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

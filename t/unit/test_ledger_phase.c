@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cc_ledger_phase.h"
+#include "cc_check.h"
 
 
 START_TEST(test_pending_bad_id_sets_every_rc)
@@ -81,29 +82,13 @@ static Suite *
 ledger_phase_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("ledger_phase");
-    tc = tcase_create("pending");
-    tcase_add_test(tc, test_pending_bad_id_sets_every_rc);
-    tcase_add_test(tc, test_pending_first_bad);
-    tcase_add_test(tc, test_pending_bad_campaign);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "pending", test_pending_bad_id_sets_every_rc,
+                   test_pending_first_bad, test_pending_bad_campaign);
 
     return s;
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(ledger_phase_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(ledger_phase_suite)

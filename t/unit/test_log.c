@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cc_log.h"
+#include "cc_check.h"
 
 
 /*
@@ -502,35 +503,23 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("log");
     tc = tcase_create("entries");
-    tcase_add_test(tc, test_log_line);
-    tcase_add_loop_test(tc, test_log_line_rejects, 0,
-                        (int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
+    cc_check_add(tc, test_log_line);
+    cc_check_loop(tc, test_log_line_rejects, bad_lines);
     tcase_add_loop_test(tc, test_log_line_numbers, 0,
                         (int) (sizeof(number_fields) / sizeof(number_fields[0])
                                * NSPELLINGS));
-    tcase_add_test(tc, test_combine_entry);
+    cc_check_add(tc, test_combine_entry);
     tcase_add_loop_test(tc, test_combine_numbers, 0, (int) (2 * NSPELLINGS));
-    tcase_add_test(tc, test_combine_value_lengths);
-    tcase_add_loop_test(tc, test_entry_rejects, 0,
-                        (int) (sizeof(bad_entries) / sizeof(bad_entries[0])));
-    tcase_add_test(tc, test_request_id_nul);
-    tcase_add_test(tc, test_draw_line_nul);
-    tcase_add_test(tc, test_draws_entry);
-    tcase_add_test(tc, test_draws_over_batch);
-    tcase_add_test(tc, test_stream_ids);
+    cc_check_add(tc, test_combine_value_lengths);
+    cc_check_loop(tc, test_entry_rejects, bad_entries);
+    cc_check_add(tc, test_request_id_nul, test_draw_line_nul, test_draws_entry,
+                 test_draws_over_batch, test_stream_ids);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

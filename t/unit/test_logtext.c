@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cc_logtext.h"
+#include "cc_check.h"
 
 
 static const char *
@@ -106,29 +107,13 @@ static Suite *
 logtext_suite(void)
 {
     Suite  *s;
-    TCase  *tc;
 
     s = suite_create("logtext");
-    tc = tcase_create("logtext");
-    tcase_add_test(tc, test_logtext_plain);
-    tcase_add_test(tc, test_logtext_escapes);
-    tcase_add_test(tc, test_logtext_bound);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "logtext", test_logtext_plain, test_logtext_escapes,
+                   test_logtext_bound);
 
     return s;
 }
 
 
-int
-main(void)
-{
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(logtext_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CC_CHECK_MAIN(logtext_suite)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cc_promfile.h"
+#include "cc_check.h"
 
 
 static char *
@@ -153,23 +154,11 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
 
     s = suite_create("promfile");
-    tc = tcase_create("promfile");
-    tcase_add_test(tc, test_text);
-    tcase_add_test(tc, test_commit);
-    tcase_add_test(tc, test_unwritable);
-    tcase_add_test(tc, test_overflow);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "promfile", test_text, test_commit, test_unwritable,
+                   test_overflow);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cc_check_run(s);
 }

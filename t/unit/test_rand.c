@@ -16,6 +16,7 @@
 
 #include "cc_rand.h"
 #include "cc_cards.h"
+#include "cc_check.h"
 
 
 #define NBYTES  (1 << 22)
@@ -216,25 +217,15 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("rand");
 
-    tc = tcase_create("rand");
+    tc = cc_check_tcase(s, "rand", test_rand_bytes_uniform,
+                        test_rand_cards_uniform, test_rand_forks_differ,
+                        test_rand_not_predictable_like_random);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_rand_bytes_uniform);
-    tcase_add_test(tc, test_rand_cards_uniform);
-    tcase_add_test(tc, test_rand_forks_differ);
-    tcase_add_test(tc, test_rand_not_predictable_like_random);
-    suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cc_check_run(s);
 }

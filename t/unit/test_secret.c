@@ -14,6 +14,7 @@
 
 #include "cc_secret.h"
 #include "cc_worker.h"
+#include "cc_check.h"
 
 
 static char  dir[] = "/tmp/cc-secret-XXXXXX";
@@ -138,10 +139,9 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    int     rc;
+    char    cmd[64];
+    Suite  *s;
 
     cc_worker_init("test_secret");
     if (mkdtemp(dir) == NULL) {
@@ -150,25 +150,14 @@ main(void)
     }
 
     s = suite_create("secret");
-    tc = tcase_create("secret");
-    tcase_add_test(tc, test_secret_read);
-    tcase_add_test(tc, test_secret_order);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "secret", test_secret_read, test_secret_order);
 
-    sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rc = cc_check_run_fork(s, CK_NOFORK);
 
-    {
-        char  cmd[64];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);    /* ours only */
-        if (system(cmd) != 0) {
-            fprintf(stderr, "test_secret: could not remove %s\n", dir);
-        }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);    /* ours only */
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_secret: could not remove %s\n", dir);
     }
 
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

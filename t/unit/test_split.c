@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cc_split.h"
+#include "cc_check.h"
 
 
 #define CASES      1000000
@@ -599,16 +600,10 @@ split_suite(void)
 
     s = suite_create("split");
 
-    tc = tcase_create("split");
+    tc = cc_check_tcase(s, "split", test_random_cases, test_refusals,
+                        test_edges, test_extra_law, test_seed_decides,
+                        test_rng, test_cost);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_random_cases);
-    tcase_add_test(tc, test_refusals);
-    tcase_add_test(tc, test_edges);
-    tcase_add_test(tc, test_extra_law);
-    tcase_add_test(tc, test_seed_decides);
-    tcase_add_test(tc, test_rng);
-    tcase_add_test(tc, test_cost);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -617,18 +612,11 @@ split_suite(void)
 int
 main(void)
 {
-    SRunner     *sr;
-    int          failed;
     const char  *env;
 
     env = getenv("CC_TEST_SEED");
     test_seed = env ? strtoull(env, NULL, 10) : (uint64_t) time(NULL);
     fprintf(stderr, "test_split: CC_TEST_SEED=%" PRIu64 "\n", test_seed);
 
-    sr = srunner_create(split_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(split_suite());
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cc_stmt_line.h"
+#include "cc_check.h"
 
 
 #define LINE_OK  "cny2027:7,7,100,CNY,1764240000123"
@@ -129,23 +130,14 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("statement_line");
     tc = tcase_create("line");
-    tcase_add_loop_test(tc, test_line_rejects, 0,
-                        (int) (sizeof(bad) / sizeof(bad[0])));
-    tcase_add_test(tc, test_line_good);
-    tcase_add_test(tc, test_line_nul);
+    cc_check_loop(tc, test_line_rejects, bad);
+    cc_check_add(tc, test_line_good, test_line_nul);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

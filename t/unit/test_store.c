@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cc_store.h"
+#include "cc_check.h"
 
 
 START_TEST(test_names)
@@ -99,21 +100,10 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
 
     s = suite_create("store");
-    tc = tcase_create("shards");
-    tcase_add_test(tc, test_names);
-    tcase_add_test(tc, test_shard_of_is_the_ring);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "shards", test_names, test_shard_of_is_the_ring);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

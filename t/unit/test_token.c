@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cc_token.h"
+#include "cc_check.h"
 
 
 #define NOW       1764240000LL          /* 2025-11-27 */
@@ -900,53 +901,32 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("token");
 
     tc = tcase_create("sign");
-    tcase_add_loop_test(tc, test_known_answer, 0,
-                        (int) (sizeof(kat) / sizeof(kat[0])));
-    tcase_add_test(tc, test_roundtrip);
-    tcase_add_test(tc, test_not_nul_terminated);
-    tcase_add_test(tc, test_sign_rejects);
-    tcase_add_test(tc, test_secret_length_in_verify);
-    tcase_add_test(tc, test_expired);
+    cc_check_loop(tc, test_known_answer, kat);
+    cc_check_add(tc, test_roundtrip, test_not_nul_terminated, test_sign_rejects,
+                 test_secret_length_in_verify, test_expired);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("forged");
     tcase_add_loop_test(tc, test_forged_sig_char, 0, CC_TOKEN_SIG_LEN);
-    tcase_add_loop_test(tc, test_forged, 0,
-                        (int) (sizeof(forged) / sizeof(forged[0])));
-    tcase_add_test(tc, test_forged_other_secret);
-    tcase_add_test(tc, test_forged_expired);
+    cc_check_loop(tc, test_forged, forged);
+    cc_check_add(tc, test_forged_other_secret, test_forged_expired);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("malformed");
-    tcase_add_loop_test(tc, test_malformed, 0,
-                        (int) (sizeof(malformed) / sizeof(malformed[0])));
+    cc_check_loop(tc, test_malformed, malformed);
     tcase_add_loop_test(tc, test_truncated, 0, (int) strlen(GOOD));
-    tcase_add_test(tc, test_too_long);
-    tcase_add_test(tc, test_kid_valid);
-    tcase_add_test(tc, test_rotation);
-    tcase_add_test(tc, test_max_ttl);
-    tcase_add_test(tc, test_strerror);
+    cc_check_add(tc, test_too_long, test_kid_valid, test_rotation,
+                 test_max_ttl, test_strerror);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("secret");
-    tcase_add_test(tc, test_load_secret);
-    tcase_add_test(tc, test_load_secret_rejects);
-    tcase_add_test(tc, test_load_secret_mode);
-    tcase_add_test(tc, test_secret_parse);
-    suite_add_tcase(s, tc);
+    cc_check_tcase(s, "secret", test_load_secret, test_load_secret_rejects,
+                   test_load_secret_mode, test_secret_parse);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

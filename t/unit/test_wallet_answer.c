@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cc_wallet_answer.h"
+#include "cc_check.h"
 
 
 static const struct {
@@ -147,22 +148,14 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     s = suite_create("wallet_answer");
     tc = tcase_create("echo");
-    tcase_add_loop_test(tc, test_echo, 0,
-                        (int) (sizeof(cases) / sizeof(cases[0])));
-    tcase_add_test(tc, test_echo_bytes);
+    cc_check_loop(tc, test_echo, cases);
+    cc_check_add(tc, test_echo_bytes);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cc_worker.h"
+#include "cc_check.h"
 
 
 START_TEST(test_retry_next)
@@ -281,29 +282,16 @@ END_TEST
 int
 main(void)
 {
-    int       failed;
-    Suite    *s;
-    TCase    *tc;
-    SRunner  *sr;
+    Suite  *s;
+    TCase  *tc;
 
     cc_worker_init("test_worker");
 
     s = suite_create("worker");
-    tc = tcase_create("worker");
-    tcase_add_test(tc, test_retry_next);
-    tcase_add_test(tc, test_retry_wait);
-    tcase_add_test(tc, test_opt_done);
-    tcase_add_test(tc, test_retry_later);
-    tcase_add_test(tc, test_retry_later_threads);
-    tcase_add_test(tc, test_log_lines);
-    tcase_add_loop_test(tc, test_opt_int, 0,
-                        (int) (sizeof(opts) / sizeof(opts[0])));
-    suite_add_tcase(s, tc);
+    tc = cc_check_tcase(s, "worker", test_retry_next, test_retry_wait,
+                        test_opt_done, test_retry_later,
+                        test_retry_later_threads, test_log_lines);
+    cc_check_loop(tc, test_opt_int, opts);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cc_check_run(s);
 }

@@ -2,7 +2,8 @@ package CcTest::HTTP;
 
 # CcTest::HTTP - a raw HTTP/1.x client for the tests: one request
 # (http_request, and _http with a protocol for the block runner), a
-# request sent and dropped (_abort_request), N requests in flight at once
+# request sent now and its answer read later or never (send_request,
+# read_response; _abort_request), N requests in flight at once
 # (concurrent_requests).  Requests go to $TEST_NGINX_SERVER_PORT unless the
 # URI names host and port.  $CcTest::error says why a request failed.
 
@@ -15,7 +16,7 @@ use IO::Select;
 use Time::HiRes ();
 use CcTest::Util qw(_write_all);
 
-our @EXPORT = qw(http_request concurrent_requests);
+our @EXPORT = qw(http_request concurrent_requests send_request read_response);
 our @EXPORT_OK = qw(_http _abort_request _parse_response);
 
 our $error;    # why the last http_request() failed ($CcTest::error)
@@ -131,14 +132,32 @@ sub _http {
     return ($st, $b, $h);
 }
 
-# Send a request and close immediately without reading the response.
-sub _abort_request {
+# send_request($method, $uri, \%headers, $body) => the socket, the request
+# written and its answer not read: read_response($sock) reads it later, or
+# close the socket to hang up while the server is still at it.
+sub send_request {
     my ($method, $uri, $hdrs, $req_body) = @_;
     my ($host, $port, $path) = _target($uri);
     my $sock = _connect($host, $port, 5);
     _write_all($sock, _build_request($method, $path, $hdrs, $req_body), Time::HiRes::time() + 5);
-    close $sock;
+    return $sock;
 }
+
+# read_response($sock, $timeout = 10) => ($status, $body, \%headers): the
+# answer to a send_request, read to its end, and the socket closed.  Not
+# whole within $timeout: status undef, and $CcTest::error says why.
+sub read_response {
+    my ($sock, $timeout) = @_;
+    $timeout //= 10;
+    my ($raw, $timed_out) = _read_all($sock, Time::HiRes::time() + $timeout);
+    close $sock;
+    my ($st, $b, $h, $err) = _parse_response($raw);
+    $error = $timed_out ? "timeout after ${timeout}s" : $err;
+    return ($timed_out ? undef : $st, $b, $h);
+}
+
+# Send a request and close immediately without reading the response.
+sub _abort_request { my $sock = send_request(@_); close $sock }
 
 # concurrent_requests($n, $method, $uri_template, \%headers, $body, $timeout)
 # Opens $n connections, writes all $n requests, then reads all responses.
