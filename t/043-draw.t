@@ -66,6 +66,22 @@ like($err, qr/cutoff check: 23 eligibility row\(s\) combined at or after the cam
      '... naming the file\'s cutoff, the latest combine and cc_combine_cutoff');
 is(money_rows('late'), 0, '... no plan, award or ledger row');
 is_deeply([ redis_snapshot() ], $redis_before, '... and Redis unchanged');
+
+# every eligible row late: the same refusal, not "no eligible user"
+{
+    my $saved = [ map { mysql_query('SELECT uid, request_id, combined_at FROM eligibility', $_) } @DrawTest::DBS ];
+    mysql_query("UPDATE eligibility SET combined_at = $DrawTest::CUTOFF * 1000 + 5 WHERE combined_at < $DrawTest::CUTOFF * 1000", $_)
+        for @DrawTest::DBS;
+    ($rc, $out, $err) = draw_run($f);
+    is($rc, 2, 'every combine after the cutoff: exit 2');
+    like($err, qr/cutoff check: 73 eligibility row\(s\) combined at or after the campaign file's cutoff/, '... the cutoff refusal, all counted');
+    unlike($err, qr/no eligible user/, '... not "no eligible user"');
+    is(money_rows('late'), 0, '... nothing written');
+    for my $i (0, 1) {
+        mysql_query("UPDATE eligibility SET combined_at = $_->[2] WHERE uid = $_->[0]", $DrawTest::DBS[$i])
+            for @{ $saved->[$i] };
+    }
+}
 unmake_eligible(@late);
 
 $f = draw_campaign('small', pool => 49);

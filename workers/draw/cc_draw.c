@@ -334,6 +334,11 @@ cc_draw_plan(cc_draw_run_t *d)
                       d->c.pool_cents, d->c.cap_cents, d->c.seed, &why)
         != 0)
     {
+        /* no plan, so none stored: late combines are the likelier cause */
+        if (d->late > 0) {
+            return cc_draw_check_late(d);
+        }
+
         cc_log("the pool of %" PRIu64 " cents cannot be split among %"
                PRIu64 " eligible users (%s split%s): %s; not drawing",
                d->c.pool_cents, total,
