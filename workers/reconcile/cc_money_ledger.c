@@ -314,7 +314,8 @@ cc_money_pool(cc_money_t *m, int has_plan, uint64_t total)
         return -1;
     }
 
-    if (has_plan && (rc == 0 || cc_money_u64(v) != total)) {
+    /* a shard with nobody eligible is planned 0 and funded by nothing */
+    if (has_plan && (rc == 0 ? total != 0 : cc_money_u64(v) != total)) {
         snprintf(expected, sizeof(expected), "fund:%s:%u of %" PRIu64,
                  m->camp.id, m->shard, total);
         snprintf(found, sizeof(found), "%s", rc ? v : "none");
