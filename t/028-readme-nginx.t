@@ -121,7 +121,8 @@ sub nginx_t {
     my ($text, $name) = @_;
     my $conf = "$dir/$name.conf";
     spew($conf, $text);
-    my $msg = `$bin -p $dir -g "pid $dir/nginx.pid;" -e $dir/logs/error.log -t -q -c $conf 2>&1`;
+    my $pid = $text =~ /^\s*pid\s/m ? '' : qq(-g "pid $dir/nginx.pid;");
+    my $msg = `$bin -p $dir $pid -e $dir/logs/error.log -t -q -c $conf 2>&1`;
     return ($? >> 8, $msg);
 }
 
