@@ -200,6 +200,9 @@ sub slurp { open my $h, '<', $_[0] or return ''; local $/; <$h> }
 like(slurp("$T/log/cc-ingest.log"), qr/stopping: \d+ read, [1-9]\d* inserted/, 'cc-ingest wrote the draws nginx sent through the mock broker');
 like(slurp("$T/log/mariadb/error.log"), qr/ready for connections/, "mariadbd's log is where the section says");
 like(slurp("$T/log/cc-reconcile.log"), qr/pass done/, 'cc-reconcile made its passes');
+# the sanitizer runs (make test-asan): a report in any log the blocks wrote
+my @reports = grep { slurp($_) =~ /AddressSanitizer|LeakSanitizer|runtime error:/ } glob("$T/log/*.log"), glob("$T/log/*/*.log");
+is_deeply(\@reports, [], 'no sanitizer report in the logs');
 ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port{$_}", Timeout => 1), "nothing listens on ${_}'s port any more")
     for qw(6379 6380 3306 9092 8080 8081);
 
