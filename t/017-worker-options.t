@@ -161,13 +161,15 @@ for my $c (@cases) {
 # cc-mockbroker --port N: broker i on 127.0.0.1:N+i-1, printed as its
 # bootstrap list, and a producer delivers there; a port in use is exit 1
 {
-    my $p;                              # a free port with a free one above it
-    for (1 .. 50) {
-        $p = free_port();
-        next if $p > 65000;
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p + 1, Proto => 'tcp',
-                                      Listen => 1, ReuseAddr => 1);
-        last if $s;
+    # two free ports in a row, below the ephemeral range: there, any
+    # connection made meanwhile may take the second as its own port
+    my ($low) = do { open my $h, '<', '/proc/sys/net/ipv4/ip_local_port_range'; split ' ', (<$h> // '32768') };
+    my $p;
+    for (1 .. 100) {
+        $p = 10000 + int(rand(($low > 12000 ? $low : 32768) - 10002));
+        my @s = map { IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $_, Proto => 'tcp',
+                                            Listen => 1, ReuseAddr => 1) } $p, $p + 1;
+        last if @s == 2 && $s[0] && $s[1];
     }
     my $mb = spawn_worker('cc-mockbroker', '--port', $p, '--brokers', 2);
     ok(wait_until(sub { worker_stdout($mb) =~ /^bootstrap=/m }, 10), 'cc-mockbroker --port: running')
