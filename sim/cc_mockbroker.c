@@ -9,13 +9,29 @@
  * SIGUSR1 takes every broker down and SIGUSR2 brings them back up, keeping
  * the topics' data: an outage without the loss a restart of the mock would
  * cause (the mock keeps its log in memory only).
+ *
+ * --port N puts broker i on 127.0.0.1:N+i-1, so a configuration can name
+ * it (cc_kafka_brokers 127.0.0.1:N).  librdkafka's mock has no setting for
+ * its ports: it binds each broker's listener to 127.0.0.1 port 0 while the
+ * cluster is made.  So this program defines bind() (the executable's
+ * symbol comes first for librdkafka's calls too), and while
+ * rd_kafka_mock_cluster_new() runs it gives such a bind the next port,
+ * then calls the C library's bind.  The mock reads the port back with
+ * getsockname(), so the bootstrap list and the brokers' metadata say it.
  */
 
+#define _GNU_SOURCE
+
+#include <dlfcn.h>
+#include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -29,6 +45,7 @@
 typedef struct {
     long long    nbrokers;
     long long    partitions;
+    long long    port;                /* 0: any free one */
     const char  *topics[CC_MOCK_TOPICS_MAX];
     int          ntopics;
 } cc_mock_opts_t;
@@ -39,6 +56,7 @@ cc_mock_usage(FILE *out)
 {
     fprintf(out,
         "usage: cc-mockbroker [--brokers N] [--topic NAME] [--partitions N]\n"
+        "                     [--port N]\n"
         "\n"
         "Runs librdkafka's mock Kafka cluster on loopback until SIGTERM and\n"
         "prints its bootstrap list as \"bootstrap=...\" on stdout.\n"
@@ -46,6 +64,8 @@ cc_mock_usage(FILE *out)
         "  --brokers N      brokers in the cluster (1..9, default 1)\n"
         "  --topic NAME     topic to create (repeatable, default cc.draws)\n"
         "  --partitions N   partitions of each topic (1..256, default 4)\n"
+        "  --port N         broker i listens on 127.0.0.1 port N+i-1 (0..65535,\n"
+        "                   default 0: any free port each); a port in use: exit 1\n"
         "  --help           this text\n"
         "\n"
         "SIGUSR1: all brokers down; SIGUSR2: all brokers up again.\n");
@@ -62,6 +82,7 @@ cc_mock_parse(int argc, char **argv, cc_mock_opts_t *o)
         { "brokers",    required_argument, NULL, 'b' },
         { "topic",      required_argument, NULL, 't' },
         { "partitions", required_argument, NULL, 'p' },
+        { "port",       required_argument, NULL, 'P' },
         { "help",       no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -70,7 +91,7 @@ cc_mock_parse(int argc, char **argv, cc_mock_opts_t *o)
     o->nbrokers = 1;
     o->partitions = 4;
 
-    while ((c = getopt_long(argc, argv, "b:t:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:t:p:P:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (cc_opt_int("--brokers", optarg, 1, 9, &o->nbrokers) != 0) {
@@ -96,6 +117,12 @@ cc_mock_parse(int argc, char **argv, cc_mock_opts_t *o)
             }
             break;
 
+        case 'P':
+            if (cc_opt_int("--port", optarg, 0, 65535, &o->port) != 0) {
+                return -1;
+            }
+            break;
+
         case 'h':
             cc_mock_usage(stdout);
             return CC_OPT_HELP;
@@ -111,11 +138,69 @@ cc_mock_parse(int argc, char **argv, cc_mock_opts_t *o)
         return -1;
     }
 
+    if (o->port > 0 && o->port + o->nbrokers - 1 > 65535) {
+        fprintf(stderr, "cc-mockbroker: --port %lld with %lld brokers would "
+                "need ports up to %lld, above 65535\n", o->port, o->nbrokers,
+                o->port + o->nbrokers - 1);
+        return -1;
+    }
+
     if (o->ntopics == 0) {
         o->topics[o->ntopics++] = "cc.draws";
     }
 
     return 0;
+}
+
+
+/*
+ * The brokers' ports (see the top).  cc_mock_next_port is set only while
+ * the cluster is made, in this thread, before the mock's own thread
+ * starts; any other bind goes through unchanged.
+ */
+static int  cc_mock_next_port;        /* 0: leave binds alone */
+static int  cc_mock_bind_port;        /* the port a failed bind wanted */
+static int  cc_mock_bind_errno;
+
+int
+bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int                  rc;
+    struct sockaddr_in   sin;
+    static int         (*next)(int, const struct sockaddr *, socklen_t);
+
+    if (next == NULL) {
+        next = (int (*)(int, const struct sockaddr *, socklen_t))
+               dlsym(RTLD_NEXT, "bind");
+        if (next == NULL) {
+            errno = ENOSYS;
+            return -1;
+        }
+    }
+
+    if (cc_mock_next_port == 0 || addr == NULL || len < sizeof(sin)
+        || addr->sa_family != AF_INET)
+    {
+        return next(fd, addr, len);
+    }
+
+    memcpy(&sin, addr, sizeof(sin));
+
+    if (sin.sin_port != 0) {
+        return next(fd, addr, len);
+    }
+
+    sin.sin_port = htons((uint16_t) cc_mock_next_port);
+
+    rc = next(fd, (const struct sockaddr *) &sin, sizeof(sin));
+    if (rc != 0 && cc_mock_bind_errno == 0) {
+        cc_mock_bind_errno = errno;
+        cc_mock_bind_port = cc_mock_next_port;
+    }
+
+    cc_mock_next_port++;
+
+    return rc;
 }
 
 
@@ -151,6 +236,53 @@ cc_mock_run(rd_kafka_mock_cluster_t *mcluster, const cc_mock_opts_t *o)
 }
 
 
+/*
+ * Every port --port asks for is free: librdkafka 2.0's mock aborts in its
+ * own cleanup when a broker cannot bind, so a port in use is found here
+ * first, with the same SO_REUSEADDR bind the mock makes.  0, or -1 after
+ * saying which port.
+ */
+static int
+cc_mock_ports_free(const cc_mock_opts_t *o)
+{
+    int                 fd, on, rc;
+    long long           i;
+    struct sockaddr_in  sin;
+
+    for (i = 0; o->port > 0 && i < o->nbrokers; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) {
+            fprintf(stderr, "cc-mockbroker: socket: %s\n", strerror(errno));
+            return -1;
+        }
+
+        on = 1;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons((uint16_t) (o->port + i));
+
+        rc = bind(fd, (const struct sockaddr *) &sin, sizeof(sin));
+        if (rc == 0) {
+            rc = listen(fd, 1);
+        }
+
+        if (rc != 0) {
+            fprintf(stderr, "cc-mockbroker: --port: cannot listen on "
+                    "127.0.0.1:%lld: %s\n", o->port + i, strerror(errno));
+            close(fd);
+            return -1;
+        }
+
+        close(fd);
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -175,6 +307,11 @@ main(int argc, char **argv)
     }
 
     rc = 1;
+
+    if (cc_mock_ports_free(&o) != 0) {
+        goto cleanup;
+    }
+
     conf = rd_kafka_conf_new();
 
     if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))
@@ -192,7 +329,16 @@ main(int argc, char **argv)
 
     conf = NULL;                               /* now owned by rk */
 
+    cc_mock_next_port = (int) o.port;
     mcluster = rd_kafka_mock_cluster_new(rk, (int) o.nbrokers);
+    cc_mock_next_port = 0;
+
+    if (cc_mock_bind_errno != 0) {
+        fprintf(stderr, "cc-mockbroker: --port: cannot listen on 127.0.0.1:"
+                "%d: %s\n", cc_mock_bind_port, strerror(cc_mock_bind_errno));
+        goto cleanup;
+    }
+
     if (mcluster == NULL) {
         fprintf(stderr, "cc-mockbroker: cannot create the mock cluster\n");
         goto cleanup;

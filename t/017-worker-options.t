@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use File::Temp ();
+use IO::Socket::INET;
 use CcTest;
 
 # --kafka-config files: one others may read, one with a bad property
@@ -63,6 +64,12 @@ my @cases = (
     [ [ 'cc-mockbroker', '--brokers', '0' ], qr/--brokers must be an integer in 1\.\.9, not "0"/ ],
     [ [ 'cc-mockbroker', '--partitions', ' 4' ], qr/--partitions must be an integer in 1\.\.256, not " 4"/ ],
     [ [ 'cc-mockbroker', '--partitions', '+4' ], qr/--partitions must be an integer in 1\.\.256, not "\+4"/ ],
+    [ [ 'cc-mockbroker', '--port', '-1' ], qr/--port must be an integer in 0\.\.65535, not "-1"/ ],
+    [ [ 'cc-mockbroker', '--port', '65536' ], qr/--port must be an integer in 0\.\.65535, not "65536"/ ],
+    [ [ 'cc-mockbroker', '--port', 'x' ], qr/--port must be an integer in 0\.\.65535, not "x"/ ],
+    [ [ 'cc-mockbroker', '--port', '' ], qr/--port must be an integer in 0\.\.65535, not ""/ ],
+    [ [ 'cc-mockbroker', '--port', '65535', '--brokers', '2' ],
+      qr/^cc-mockbroker: --port 65535 with 2 brokers would need ports up to 65536, above 65535$/m ],
     [ [ 'cc-mockbroker', '--nope' ], qr/usage: cc-mockbroker/ ],
     [ [ 'cc-mockbroker', 'extra' ], qr/usage: cc-mockbroker/ ],
     [ [ 'cc-produce', '--nope' ], qr/usage: cc-produce/ ],
@@ -149,6 +156,33 @@ for my $c (@cases) {
     is($rc, 2, "@$args: exit 2");
     like($err, $why, '... saying why');
     is($out, '', '... nothing on stdout');
+}
+
+# cc-mockbroker --port N: broker i on 127.0.0.1:N+i-1, printed as its
+# bootstrap list, and a producer delivers there; a port in use is exit 1
+{
+    # two free ports in a row, below the ephemeral range: there, any
+    # connection made meanwhile may take the second as its own port
+    my ($low) = do { open my $h, '<', '/proc/sys/net/ipv4/ip_local_port_range'; split ' ', (<$h> // '32768') };
+    my $p;
+    for (1 .. 100) {
+        $p = 10000 + int(rand(($low > 12000 ? $low : 32768) - 10002));
+        my @s = map { IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $_, Proto => 'tcp',
+                                            Listen => 1, ReuseAddr => 1) } $p, $p + 1;
+        last if @s == 2 && $s[0] && $s[1];
+    }
+    my $mb = spawn_worker('cc-mockbroker', '--port', $p, '--brokers', 2);
+    ok(wait_until(sub { worker_stdout($mb) =~ /^bootstrap=/m }, 10), 'cc-mockbroker --port: running')
+        or diag worker_stderr($mb);
+    like(worker_stdout($mb), qr/^bootstrap=127\.0\.0\.1:$p,127\.0\.0\.1:${\ ($p + 1)}$/m,
+         '... its brokers on N and N+1, as its bootstrap list says');
+    my ($rc, $out, $err) = run_worker([ 'cc-produce', '--brokers', "127.0.0.1:$p", '--draws', 10 ],
+                                      timeout => 30);
+    is($rc, 0, '... a producer given 127.0.0.1:N delivers') or diag $err;
+    ($rc, $out, $err) = run_worker([ 'cc-mockbroker', '--port', $p ]);
+    is($rc, 1, '... a second one on the same port: exit 1');
+    like($err, qr/^cc-mockbroker: --port: cannot listen on 127\.0\.0\.1:$p: Address already in use$/m, '... saying why');
+    is(stop_worker($mb), 0, '... SIGTERM: exit 0');
 }
 
 # --help: the usage on stdout, with the options it names, nothing on

@@ -15,10 +15,9 @@ use DrawTest;
 
 draw_setup();
 
-# users 1..50 combined before the cutoff, 999 after it (not eligible)
+# users 1..50 combined before the cutoff
 my @uids = (1 .. 50);
 my $map = make_eligible(1000, @uids);
-make_eligible(-1, 999);
 ok((grep { $map->{$_}[1] eq 'cc_s0' } @uids) && (grep { $map->{$_}[1] eq 'cc_s1' } @uids),
    'the eligible users are on both MySQL shards');
 
@@ -47,6 +46,43 @@ $f = draw_campaign('early', pool => 10000, cutoff => time + 3600);
 is($rc, 2, 'Redis time before the cutoff: exit 2');
 like($err, qr/its time \d+\.\d{3} is before the cutoff \d+: combines may still come; not drawing/, '... saying why');
 is(money_rows('early'), 0, '... and nothing written');
+
+# combines at or after the campaign file's cutoff in MySQL: nginx's
+# cc_combine_cutoff was later than the file's cutoff.  Refused with the
+# first 20 uids and the count of the rest, naming both settings; nothing
+# written (no plan, award or ledger row, no award field in Redis)
+my @late = (901 .. 923);
+make_eligible(0, @late[0 .. 11]);                    # at the cutoff
+make_eligible(-60_000, @late[12 .. 22]);             # a minute after it
+my $redis_before = [ redis_snapshot() ];
+$f = draw_campaign('late', pool => 10000);
+($rc, $out, $err) = draw_run($f);
+is($rc, 2, 'combines at or after the cutoff in MySQL: exit 2');
+my @named = $err =~ /^.*cutoff check: uid (\d+) \(mysql \S+\) combined at \S+, at or after the campaign file's cutoff 2023-11-14T22:13:20\.000Z$/mg;
+is(scalar @named, 20, '... the first 20 uids named, each with its time and the cutoff');
+ok(!(grep { my $n = $_; !grep { $_ == $n } @late } @named), '... all of them late ones');
+like($err, qr/cutoff check: \.\.\. and 3 more$/m, '... then the count of the rest');
+like($err, qr/cutoff check: 23 eligibility row\(s\) combined at or after the campaign file's cutoff 2023-11-14T22:13:20\.000Z \(\Q$f\E: cutoff 1700000000\), the latest at 2023-11-14T22:14:20\.000Z: nginx took them, so its cc_combine_cutoff \(or cc_campaign_end\) is later than the file's cutoff; the two must be the same moment\..*not drawing/,
+     '... naming the file\'s cutoff, the latest combine and cc_combine_cutoff');
+is(money_rows('late'), 0, '... no plan, award or ledger row');
+is_deeply([ redis_snapshot() ], $redis_before, '... and Redis unchanged');
+
+# every eligible row late: the same refusal, not "no eligible user"
+{
+    my $saved = [ map { mysql_query('SELECT uid, request_id, combined_at FROM eligibility', $_) } @DrawTest::DBS ];
+    mysql_query("UPDATE eligibility SET combined_at = $DrawTest::CUTOFF * 1000 + 5 WHERE combined_at < $DrawTest::CUTOFF * 1000", $_)
+        for @DrawTest::DBS;
+    ($rc, $out, $err) = draw_run($f);
+    is($rc, 2, 'every combine after the cutoff: exit 2');
+    like($err, qr/cutoff check: 73 eligibility row\(s\) combined at or after the campaign file's cutoff/, '... the cutoff refusal, all counted');
+    unlike($err, qr/no eligible user/, '... not "no eligible user"');
+    is(money_rows('late'), 0, '... nothing written');
+    for my $i (0, 1) {
+        mysql_query("UPDATE eligibility SET combined_at = $_->[2] WHERE uid = $_->[0]", $DrawTest::DBS[$i])
+            for @{ $saved->[$i] };
+    }
+}
+unmake_eligible(@late);
 
 $f = draw_campaign('small', pool => 49);
 ($rc, $out, $err) = draw_run($f);
@@ -91,7 +127,7 @@ like($out, qr/^time: \d+\.\d\d s$/m, '... and the time');
 like($err, qr/progress: 51 of 51 awards written \(\d+\/s\)/, 'the progress line (stderr)');
 
 my $aw = awards_of('eq');
-is_deeply([ sort { $a <=> $b } keys %$aw ], [ sort { $a <=> $b } @uids ], 'one award per eligible user, none for 999');
+is_deeply([ sort { $a <=> $b } keys %$aw ], [ sort { $a <=> $b } @uids ], 'one award per eligible user');
 my ($sum, $plus, $wrong) = (0, 0, 0);
 for my $uid (keys %$aw) {
     $sum += $aw->{$uid}[0];

@@ -225,8 +225,11 @@ is($br->{expected}, "a credit of $amount{$u}", 'missing credit: expected the cre
 is($br->{found}, 'no transfer, credited', 'missing credit: found none');
 is(breaks_of($doc, 'pool_not_empty')->[0]{shard}, $mshard{$u}, 'pool not empty: on that shard');
 like(breaks_of($doc, 'pool_not_empty')->[0]{found}, qr/holds $amount{$u} with nothing pending/, 'pool not empty: by the amount');
-like($out, qr/^break missing_credit shard $mshard{$u} award $C:$u uid $u: expected a credit of $amount{$u}, found no transfer, credited$/m,
-     'missing credit: one line on stdout');
+like($out, qr/^break missing_credit shard $mshard{$u} award $C:$u uid $u: expected a credit of $amount{$u}, found no transfer, credited \(repair: re-drives it\)$/m,
+     'missing credit: one line on stdout, saying --repair re-drives it');
+is($br->{repair}, 'repair: re-drives it', 'missing credit: the JSON says so too');
+like($out, qr/^break pool_not_empty shard $mshard{$u} .* \(repair: no; a correcting transfer returns it to the sponsor: see README "Correcting transfers"\)$/m,
+     'pool not empty: its line says a correcting transfer is needed');
 is(scalar(() = $out =~ /^break /mg), 2, 'one line per break');
 ok(!$doc->{ok}, 'the JSON says not ok');
 is(checks_of($doc)->{missing_credit}, 1, 'the check counts its break');
@@ -290,10 +293,29 @@ is_deeply([ @$br{qw(shard award_id uid expected found)} ],
 is_deeply([ sort map { ($_->{expected} =~ /^(\w+):/)[0] } @{ breaks_of($doc, 'ledger_unbalanced') } ],
           [ "pool", "wallet" ], 'ledger: the pool and the wallet named');
 alerted($doc, 'duplicate credit');
+like($out, qr/^break duplicate_credit .* \(repair: no; a correcting transfer is needed: see README "Correcting transfers"\)$/m,
+     'duplicate credit: its line says a correcting transfer is needed');
 ($rc, $out, $err, $doc) = reconcile('--repair');
 is_deeply(classes($doc), [qw(duplicate_credit ledger_unbalanced ledger_unbalanced)], 'repair leaves a duplicate reported');
 is(on_user($u, "SELECT COUNT(*) FROM ledger_transfers WHERE award_id = '$C:$u'")->[0][0], 2, 'and untouched');
 is($doc->{repaired}, 0, 'repair: nothing repaired');
+
+# a duplicate that moved money, answered by README's correcting transfer:
+# the books balance again, the duplicate stays reported
+seed();
+$u = 6;
+on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u:again', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1);"
+          . "UPDATE ledger_accounts SET debits = debits + $amount{$u} WHERE account = 'pool:$C';"
+          . "UPDATE ledger_accounts SET credits = credits + $amount{$u} WHERE account = 'wallet:$u'");
+($rc, $out, $err, $doc) = reconcile();
+is_deeply(classes($doc), [qw(duplicate_credit ledger_unbalanced pool_not_empty)], 'a paid duplicate: reported (the pool below zero)');
+on_user($u, "START TRANSACTION;"
+          . "INSERT INTO ledger_transfers VALUES ('correct:$C:$u:1', 'wallet:$u', 'pool:$C', $amount{$u}, '$C', 'correct', NULL, UNIX_TIMESTAMP() * 1000);"
+          . "UPDATE ledger_accounts SET debits = debits + $amount{$u} WHERE account = 'wallet:$u';"
+          . "UPDATE ledger_accounts SET credits = credits + $amount{$u} WHERE account = 'pool:$C';"
+          . "COMMIT");
+($rc, $out, $err, $doc) = reconcile();
+is_deeply(classes($doc), ['duplicate_credit'], "README's correcting transfer: the books balance, the duplicate stays reported");
 
 # amount_mismatch: the transfer changed (past the trigger)
 seed();
@@ -316,6 +338,28 @@ inject_transfer_sql($u, "DELETE FROM ledger_transfers WHERE transfer_id = '$C:$u
 is_deeply(classes($doc), [qw(ledger_unbalanced ledger_unbalanced missing_credit)],
           'deleted transfer: a missing credit, and accounts that differ from their transfers');
 alerted($doc, 'deleted transfer');
+# the money moved (the wallet's account holds it): --repair must not pay
+# it again, and every line says what mends it
+like($out, qr/^break missing_credit shard $mshard{$u} award $C:$u uid $u: expected a credit of $amount{$u}, found no transfer, credited \(repair: no; its wallet account already holds a credit no transfer explains \(a deleted transfer\?\): re-driving would pay twice; see README "Correcting transfers"\)$/m,
+     'deleted transfer: the missing credit says --repair will not re-drive it, and why');
+is(scalar(() = $out =~ /^break ledger_unbalanced .* \(repair: no; a correcting transfer, or the lost transfer row put back, is needed: see README "Correcting transfers"\)$/mg), 2,
+   'deleted transfer: each unbalanced account says what mends it');
+{
+    my $accounts = on_user($u, 'SELECT * FROM ledger_accounts ORDER BY account');
+    my $transfers = on_user($u, 'SELECT * FROM ledger_transfers ORDER BY transfer_id');
+    ($rc, $out, $err, $doc) = reconcile('--repair');
+    is($rc, 1, 'deleted transfer, --repair: exit 1, still reported');
+    is($doc->{repaired}, 0, '... nothing repaired');
+    ok(!exists breaks_of($doc, 'missing_credit')->[0]{repaired}, '... the break not even tried');
+    is_deeply([ on_user($u, 'SELECT * FROM ledger_accounts ORDER BY account'),
+                on_user($u, 'SELECT * FROM ledger_transfers ORDER BY transfer_id') ],
+              [ $accounts, $transfers ], '... and no account or transfer changed: not paid twice');
+}
+# README "Correcting transfers": the lost row put back as it was, an
+# INSERT alone (the accounts already hold it), mends both breaks
+on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1)");
+($rc, $out, $err, $doc) = reconcile();
+is($rc, 0, 'deleted transfer put back as README says: the books pass') or diag $out;
 
 # transfer_without_award
 seed();

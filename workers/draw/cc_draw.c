@@ -83,8 +83,10 @@ cc_draw_usage(FILE *out)
 "missed, then checks every eligible user of MySQL against its combine\n"
 "record in Redis (field e) and every combine in Redis against MySQL;\n"
 "refuses before the cutoff by the Redis clock, when a shard is down, when\n"
-"the two disagree (the uids logged), when the pool cannot be split, or\n"
-"when the eligible set or the settings changed since an earlier run.\n"
+"the two disagree (the uids logged), when MySQL holds a combine at or\n"
+"after the cutoff (nginx's cc_combine_cutoff is later than the file's:\n"
+"the uids logged), when the pool cannot be split, or when the eligible\n"
+"set or the settings changed since an earlier run.\n"
 "Safe to kill and run again: it resumes (without the check once planned),\n"
 "writes nothing twice, and prints the same digest.\n"
 "\n"
@@ -102,8 +104,9 @@ CC_SECRET_REDIS_HELP
 "  --help           this text\n"
 "\n"
 "Exit status: 0 drawn; 2 refused (bad input, before the cutoff, MySQL's\n"
-"eligible set not Redis's, a plan that cannot be, changed settings):\n"
-"nothing written; 1 failed (a server down or an error): run it again.\n");
+"eligible set not Redis's, a combine after the cutoff, a plan that cannot\n"
+"be, changed settings): nothing written; 1 failed (a server down or an\n"
+"error): run it again.\n");
 }
 
 
@@ -294,9 +297,14 @@ cc_draw_plan(cc_draw_run_t *d)
     MYSQL_ROW     row;
     const char   *why;
 
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM eligibility "
-             "WHERE combined_at < %" PRId64, d->c.cutoff * 1000);
+    /* one scan: the eligible, and those the module took after the cutoff */
+    snprintf(sql, sizeof(sql), "SELECT COALESCE(SUM(combined_at < %" PRId64
+             "), 0), COALESCE(SUM(combined_at >= %" PRId64 "), 0), "
+             "COALESCE(MAX(combined_at), 0) FROM eligibility",
+             d->c.cutoff * 1000, d->c.cutoff * 1000);
     total = 0;
+    d->late = 0;
+    d->late_max = 0;
 
     for (s = 0; s < d->st.nshards; s++) {
         db = d->st.shards[s].conn;
@@ -314,6 +322,10 @@ cc_draw_plan(cc_draw_run_t *d)
 
         n[s] = strtoull(row[0], NULL, 10);
         total += n[s];
+        d->late += strtoull(row[1], NULL, 10);
+        if (strtoll(row[2], NULL, 10) > d->late_max) {
+            d->late_max = strtoll(row[2], NULL, 10);
+        }
         mysql_free_result(res);
         (void) mysql_commit(db);
     }
@@ -322,6 +334,11 @@ cc_draw_plan(cc_draw_run_t *d)
                       d->c.pool_cents, d->c.cap_cents, d->c.seed, &why)
         != 0)
     {
+        /* no plan, so none stored: late combines are the likelier cause */
+        if (d->late > 0) {
+            return cc_draw_check_late(d);
+        }
+
         cc_log("the pool of %" PRIu64 " cents cannot be split among %"
                PRIu64 " eligible users (%s split%s): %s; not drawing",
                d->c.pool_cents, total,
@@ -509,6 +526,10 @@ cc_draw_metrics(cc_draw_run_t *d, int64_t started, int ok)
                         "record disagree (any: the draw refused)",
                         (double) d->source_mismatches);
     }
+
+    cc_promfile_add(&pf, "cc_draw_late_combines", "gauge",
+                    "Eligibility rows combined at or after the campaign "
+                    "file's cutoff (any refuses the draw)", (double) d->late);
 
     if (ok) {
         cc_promfile_add(&pf, "cc_draw_last_success_timestamp_seconds",
@@ -793,6 +814,11 @@ main(int argc, char **argv)
                "an earlier run, which checked");
 
     } else {
+        rc = cc_draw_check_late(d);
+        if (rc != CC_DRAW_OK) {
+            goto done;
+        }
+
         d->source_ran = 1;
         rc = cc_draw_check_source(d);
         if (rc != CC_DRAW_OK) {

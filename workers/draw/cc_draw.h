@@ -117,6 +117,10 @@ struct cc_draw_run_s {
     uint64_t            source_checked;   /* eligible rows of MySQL */
     uint64_t            source_scanned;   /* combined in Redis, in time */
     uint64_t            source_mismatches;
+
+    /* eligibility rows combined at or after the cutoff (cc_draw_plan) */
+    uint64_t            late;
+    int64_t             late_max;         /* the latest combined_at, ms */
 };
 
 
@@ -130,6 +134,17 @@ struct cc_draw_run_s {
  * plan's; CC_DRAW_FAILED when a store could not be read.
  */
 int cc_draw_check_source(cc_draw_run_t *d);
+
+/*
+ * The two cutoffs agree: no eligibility row of any MySQL shard combined at
+ * or after the campaign file's cutoff (d->late, counted with the plan).
+ * Such a row means the module's cc_combine_cutoff (or cc_campaign_end) is
+ * later than the file's cutoff, so users who combined in time by the
+ * module's rule would be left out.  CC_DRAW_OK; CC_DRAW_REFUSED (the first
+ * CC_DRAW_SOURCE_LIST uids logged, then the count); CC_DRAW_FAILED when
+ * MySQL could not be read.
+ */
+int cc_draw_check_late(cc_draw_run_t *d);
 
 /* one shard's thread, pthread's: steps 4 to 7 (cc_draw_shard.c) */
 void *cc_draw_shard_main(void *arg);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -546,4 +547,91 @@ cc_draw_check_source(cc_draw_run_t *d)
            "cutoff)", d->source_checked, d->source_scanned);
 
     return CC_DRAW_OK;
+}
+
+
+/* ---- the two cutoffs: nothing combined at or after the file's ---------- */
+
+/* ms as 2027-02-10T15:00:00.123Z (or .000) */
+static void
+cc_draw_iso_ms(int64_t ms, char *out, size_t len)
+{
+    char       t[32];
+    time_t     sec;
+    struct tm  tm;
+
+    sec = (time_t) (ms / 1000);
+
+    if (gmtime_r(&sec, &tm) == NULL
+        || strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+    {
+        snprintf(out, len, "%" PRId64 " ms", ms);
+        return;
+    }
+
+    snprintf(out, len, "%s.%03dZ", t, (int) (ms % 1000));
+}
+
+
+int
+cc_draw_check_late(cc_draw_run_t *d)
+{
+    char         sql[256], cut[40], at[40];
+    size_t       s;
+    int64_t      cut_ms;
+    uint64_t     listed;
+    MYSQL       *db;
+    MYSQL_RES   *res;
+    MYSQL_ROW    row;
+
+    if (d->late == 0) {
+        return CC_DRAW_OK;
+    }
+
+    cut_ms = d->c.cutoff * 1000;
+    cc_draw_iso_ms(cut_ms, cut, sizeof(cut));
+    listed = 0;
+
+    for (s = 0; s < d->st.nshards && listed < CC_DRAW_SOURCE_LIST; s++) {
+        db = d->st.shards[s].conn;
+
+        snprintf(sql, sizeof(sql), "SELECT uid, combined_at FROM eligibility "
+                 "WHERE combined_at >= %" PRId64 " ORDER BY uid LIMIT %"
+                 PRIu64, cut_ms, CC_DRAW_SOURCE_LIST - listed);
+
+        if (mysql_query(db, sql) != 0
+            || (res = mysql_store_result(db)) == NULL)
+        {
+            cc_log("cutoff check: mysql %s: %s; not drawing",
+                   d->st.shards[s].name, mysql_error(db));
+            return CC_DRAW_FAILED;
+        }
+
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            cc_draw_iso_ms(strtoll(row[1], NULL, 10), at, sizeof(at));
+            cc_log("cutoff check: uid %s (mysql %s) combined at %s, at or "
+                   "after the campaign file's cutoff %s", row[0],
+                   d->st.shards[s].name, at, cut);
+            listed++;
+        }
+
+        mysql_free_result(res);
+        (void) mysql_commit(db);
+    }
+
+    if (d->late > listed) {
+        cc_log("cutoff check: ... and %" PRIu64 " more", d->late - listed);
+    }
+
+    cc_draw_iso_ms(d->late_max, at, sizeof(at));
+    cc_log("cutoff check: %" PRIu64 " eligibility row(s) combined at or "
+           "after the campaign file's cutoff %s (%s: cutoff %" PRId64 "), "
+           "the latest at %s: nginx took them, so its cc_combine_cutoff (or "
+           "cc_campaign_end) is later than the file's cutoff; the two must "
+           "be the same moment.  Users who combined between them would be "
+           "left out; not drawing (fix the setting that is wrong, then "
+           "decide these users: README \"Closing the window\")",
+           d->late, cut, d->o.campaign, d->c.cutoff, at);
+
+    return CC_DRAW_REFUSED;
 }

@@ -93,7 +93,9 @@ CC_SECRET_MYSQL_HELP"  --batch N          draws per batch, 1..100000 (default 50
 "  --progress SEC     seconds between progress lines (default 5)\n"
 "  --exit-idle SEC    exit 0 after SEC seconds with nothing to read\n"
 "  --metrics-file PATH  write a Prometheus textfile with each progress line\n"
-"  --init-shards      create every shard's database and tables, then exit\n"
+"  --init-shards      create every shard's database and tables (sql/shard.sql,\n"
+"                     sql/money.sql), grant each role its tables\n"
+"                     (sql/shard_grants.sql), then exit\n"
 "  --shard-of         print the shard of each UID argument, then exit\n"
 "  --help             this text\n");
 }
@@ -781,7 +783,8 @@ cc_ingest_shard_of(const cc_store_t *st, int argc, char **argv)
 }
 
 
-/* --init-shards: each shard's database and tables */
+/* --init-shards: each shard's database, tables (shard.sql, money.sql) and
+ * role grants (shard_grants.sql) */
 static int
 cc_ingest_init_shards(cc_store_t *st)
 {

@@ -55,7 +55,11 @@
  * key): a pending award is credited and set credited in one transaction,
  * as the payout does; a credited award without a transfer gets its one
  * transfer (its status stays).  A second repair, or a payout racing it,
- * writes nothing more.  Every other class is only reported.
+ * writes nothing more.  A missing credit whose wallet account holds more
+ * credits than its transfers (the ledger is read first: a transfer was
+ * deleted, the money moved) is not re-driven: it would pay twice.  Every
+ * other class is only reported; each break's line and JSON say which
+ * ("repair": cc_money_class_repair, cc_money_report.c).
  *
  * The parts, one concern a file (their shared state is cc_money_t,
  * cc_money_run.h):
@@ -117,8 +121,11 @@ cc_money_usage(FILE *out)
 CC_SECRET_MYSQL_HELP
 CC_SECRET_REDIS_HELP"  --repair             credit every missing credit (a credited award, or\n"
 "                       one pending past pending_max, without a transfer)\n"
-"                       through the ledger's idempotent credit; other\n"
-"                       breaks are only reported\n"
+"                       through the ledger's idempotent credit, but not\n"
+"                       one whose wallet account already holds money no\n"
+"                       transfer explains (a deleted transfer: it would\n"
+"                       pay twice); other breaks are only reported.  Each\n"
+"                       break's line ends with what --repair does with it\n"
 "  --statement FILE     also compare the external wallet's statement\n"
 "                       (key,uid,amount_cents,currency,applied_at_ms a\n"
 "                       line) with the awards and the ledger: long_at_\n"
@@ -343,6 +350,7 @@ cc_money_close(cc_money_t *m)
     free(m->look);
     free(m->sql);
     free(m->missing);
+    free(m->moved);
 }
 
 

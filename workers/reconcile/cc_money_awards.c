@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cc_money_awards.h"
+#include "cc_money_ledger.h"
 #include "cc_money_mysql.h"
 #include "cc_money_redis.h"
 #include "cc_money_repair.h"
@@ -49,14 +50,28 @@ cc_money_award_done(cc_money_t *m, const cc_money_award_t *a)
                 snprintf(found, sizeof(found), "no transfer, credited");
             }
 
-            json = cc_money_break(m, CC_MONEY_MISSING_CREDIT, m->shard,
-                                  a->award_id, a->uid, expected, found);
+            /*
+             * wallet http: the ledger's own credit would skip the wallet;
+             * a wallet already credited with no transfer (a transfer
+             * deleted): a second credit would pay twice
+             */
+            if (m->camp.wallet == CC_WALLET_HTTP) {
+                cc_money_break_repair(m, CC_MONEY_MISSING_CREDIT, m->shard,
+                                      a->award_id, a->uid, expected, found,
+                                      CC_MONEY_REPAIR_HTTP);
 
-            /* wallet http: the ledger's own credit would skip the wallet */
-            if (m->camp.wallet != CC_WALLET_HTTP
-                && cc_money_add_missing(m, a, json) != 0)
-            {
-                return -1;
+            } else if (cc_money_moved(m, a->uid)) {
+                cc_money_break_repair(m, CC_MONEY_MISSING_CREDIT, m->shard,
+                                      a->award_id, a->uid, expected, found,
+                                      CC_MONEY_REPAIR_MOVED);
+
+            } else {
+                json = cc_money_break(m, CC_MONEY_MISSING_CREDIT, m->shard,
+                                      a->award_id, a->uid, expected, found);
+
+                if (cc_money_add_missing(m, a, json) != 0) {
+                    return -1;
+                }
             }
         }
 

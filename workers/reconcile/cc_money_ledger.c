@@ -15,6 +15,9 @@
 #include "cc_worker.h"
 
 
+static void cc_money_add_moved(cc_money_t *m, uint64_t uid);
+
+
 /*
  * The table's debits and credits summed over its accounts are equal (the
  * posted ones in ledger_accounts, the pending in ledger_pending; what
@@ -174,6 +177,12 @@ cc_money_ledger(cc_money_t *m)
 
         cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL,
                        cc_money_wallet_uid(row[0]), expected, found);
+
+        if (row[4] != NULL
+            && strtoull(row[4], NULL, 10) > strtoull(row[2], NULL, 10))
+        {
+            cc_money_add_moved(m, cc_money_wallet_uid(row[0]));
+        }
     }
 
     if (cc_money_stream_end(m, res) != 0) {
@@ -181,6 +190,51 @@ cc_money_ledger(cc_money_t *m)
     }
 
     return cc_money_pending(m);
+}
+
+
+/* a wallet whose credits exceed its transfers' (uid 0: not a wallet) */
+static void
+cc_money_add_moved(cc_money_t *m, uint64_t uid)
+{
+    size_t     cap;
+    uint64_t  *p;
+
+    if (uid == 0 || m->moved_all) {
+        return;
+    }
+
+    if (m->nmoved == m->moved_cap) {
+        cap = m->moved_cap ? m->moved_cap * 2 : 64;
+        p = cap <= 1000000 ? realloc(m->moved, cap * sizeof(uint64_t)) : NULL;
+        if (p == NULL) {
+            m->moved_all = 1;         /* no repair on this shard, then */
+            return;
+        }
+        m->moved = p;
+        m->moved_cap = cap;
+    }
+
+    m->moved[m->nmoved++] = uid;
+}
+
+
+int
+cc_money_moved(const cc_money_t *m, uint64_t uid)
+{
+    size_t  i;
+
+    if (m->moved_all) {
+        return 1;
+    }
+
+    for (i = 0; i < m->nmoved; i++) {
+        if (m->moved[i] == uid) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -260,7 +314,8 @@ cc_money_pool(cc_money_t *m, int has_plan, uint64_t total)
         return -1;
     }
 
-    if (has_plan && (rc == 0 || cc_money_u64(v) != total)) {
+    /* a shard with nobody eligible is planned 0 and funded by nothing */
+    if (has_plan && (rc == 0 ? total != 0 : cc_money_u64(v) != total)) {
         snprintf(expected, sizeof(expected), "fund:%s:%u of %" PRIu64,
                  m->camp.id, m->shard, total);
         snprintf(found, sizeof(found), "%s", rc ? v : "none");

@@ -17,4 +17,10 @@ int cc_money_pool(cc_money_t *m, int has_plan, uint64_t total);
 /* the double entry, posted and pending: 0, or -1 */
 int cc_money_ledger(cc_money_t *m);
 
+/*
+ * 1 when uid's wallet account on the shard holds more credits than its
+ * transfers (found by cc_money_ledger): money moved with no transfer.
+ */
+int cc_money_moved(const cc_money_t *m, uint64_t uid);
+
 #endif /* CC_MONEY_LEDGER_H */

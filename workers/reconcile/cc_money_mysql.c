@@ -119,6 +119,8 @@ cc_money_shard(cc_money_t *m, uint32_t s)
     m->shard = s;
     m->award_sum = 0;
     m->pending = 0;
+    m->nmoved = 0;
+    m->moved_all = 0;
     total = 0;
 
     has_plan = cc_money_plan(m, &total);
@@ -128,11 +130,12 @@ cc_money_shard(cc_money_t *m, uint32_t s)
 
     m->plan_sum += total;
 
-    if (cc_money_awards(m) != 0
+    /* the ledger first: a missing credit's line says if money moved */
+    if (cc_money_ledger(m) != 0
+        || cc_money_awards(m) != 0
         || cc_money_pool(m, has_plan, total) != 0
         || cc_money_orphans(m) != 0
         || cc_money_eligible(m) != 0
-        || cc_money_ledger(m) != 0
         || (m->stmt != NULL
             && cc_stmt_shard(m->stmt, cc_money_db(m), s, cc_money_stmt_break,
                              m) != 0))

@@ -30,6 +30,46 @@ const char  *const cc_money_class_names[CC_MONEY_NCLASS] = {
 
 
 /*
+ * What --repair does with each class (cc_money_repair.c: it re-drives
+ * missing credits only, through the payout's idempotent call; with
+ * --statement, cc_stmt.c says it of each break).  A missing credit whose
+ * money already moved, or under wallet http, says otherwise
+ * (CC_MONEY_REPAIR_MOVED, _HTTP).  The rest changed money or state
+ * beyond what a retry mends: a person decides, and money that moved
+ * wrongly is moved back by a correcting transfer.
+ */
+#define CC_MONEY_SEE  "see README \"Correcting transfers\""
+
+const char  *const cc_money_class_repair[CC_MONEY_STATEMENT] = {
+    /* missing_credit */
+    "repair: re-drives it",
+    /* duplicate_credit */
+    "repair: no; a correcting transfer is needed: " CC_MONEY_SEE,
+    /* amount_mismatch */
+    "repair: no; a correcting transfer is needed: " CC_MONEY_SEE,
+    /* transfer_without_award */
+    "repair: no; a correcting transfer is needed: " CC_MONEY_SEE,
+    /* stale_pending */
+    "repair: no; its transfer is there: a person finds why cc-payout "
+    "left it pending: " CC_MONEY_SEE,
+    /* status_mismatch */
+    "repair: no; not money: a person sets w from the award in MySQL: "
+    CC_MONEY_SEE,
+    /* eligible_mismatch */
+    "repair: no; a person checks the user's combine: " CC_MONEY_SEE,
+    /* pool_sum */
+    "repair: no; a correcting transfer is needed if a funding is wrong: "
+    CC_MONEY_SEE,
+    /* ledger_unbalanced */
+    "repair: no; a correcting transfer, or the lost transfer row put "
+    "back, is needed: " CC_MONEY_SEE,
+    /* pool_not_empty */
+    "repair: no; a correcting transfer returns it to the sponsor: "
+    CC_MONEY_SEE
+};
+
+
+/*
  * Counts a break, prints it on one line and adds it to the document (the
  * first CC_MONEY_JSON_MAX of them; the rest are counted in
  * breaks_omitted).  shard < 0, award_id NULL, uid 0: does not apply.
@@ -39,6 +79,18 @@ cc_money_break(cc_money_t *m, cc_money_class_e cls, long shard,
     const char *award_id, uint64_t uid, const char *expected,
     const char *found)
 {
+    return cc_money_break_repair(m, cls, shard, award_id, uid, expected,
+                                 found, cls < CC_MONEY_STATEMENT
+                                        ? cc_money_class_repair[cls]
+                                        : CC_STMT_REPAIR_NO);
+}
+
+
+cJSON *
+cc_money_break_repair(cc_money_t *m, cc_money_class_e cls, long shard,
+    const char *award_id, uint64_t uid, const char *expected,
+    const char *found, const char *repair)
+{
     char    u[24];
     cJSON  *b;
 
@@ -46,10 +98,10 @@ cc_money_break(cc_money_t *m, cc_money_class_e cls, long shard,
 
     snprintf(u, sizeof(u), "%" PRIu64, uid);
 
-    printf("break %s shard %s%ld award %s uid %s: expected %s, found %s\n",
-           cc_money_class_names[cls], shard < 0 ? "-" : "",
+    printf("break %s shard %s%ld award %s uid %s: expected %s, found %s "
+           "(%s)\n", cc_money_class_names[cls], shard < 0 ? "-" : "",
            shard < 0 ? 0L : shard, award_id ? award_id : "-",
-           uid ? u : "-", expected, found);
+           uid ? u : "-", expected, found, repair);
 
     if (m->njson == CC_MONEY_JSON_MAX) {
         m->omitted++;
@@ -85,6 +137,7 @@ cc_money_break(cc_money_t *m, cc_money_class_e cls, long shard,
 
     cJSON_AddStringToObject(b, "expected", expected);
     cJSON_AddStringToObject(b, "found", found);
+    cJSON_AddStringToObject(b, "repair", repair);
 
     cJSON_AddItemToArray(m->breaks, b);
     m->njson++;
@@ -97,10 +150,10 @@ cc_money_break(cc_money_t *m, cc_money_class_e cls, long shard,
 void *
 cc_money_stmt_break(void *ctx, cc_stmt_class_e cls, long shard,
     const char *award_id, uint64_t uid, const char *expected,
-    const char *found)
+    const char *found, const char *repair)
 {
-    return cc_money_break(ctx, CC_MONEY_STATEMENT + cls, shard, award_id,
-                          uid, expected, found);
+    return cc_money_break_repair(ctx, CC_MONEY_STATEMENT + cls, shard,
+                                 award_id, uid, expected, found, repair);
 }
 
 

@@ -17,10 +17,30 @@ cJSON *cc_money_break(cc_money_t *m, cc_money_class_e cls, long shard,
     const char *award_id, uint64_t uid, const char *expected,
     const char *found);
 
+/*
+ * As cc_money_break, saying what --repair does with this one: the line
+ * ends with " (REPAIR)" and the JSON object has "repair": REPAIR.
+ * cc_money_break gives the class's own (cc_money_class_repair).
+ */
+cJSON *cc_money_break_repair(cc_money_t *m, cc_money_class_e cls,
+    long shard, const char *award_id, uint64_t uid, const char *expected,
+    const char *found, const char *repair);
+
+/* what --repair does with each class, in cc_money_class_e order */
+extern const char  *const cc_money_class_repair[CC_MONEY_STATEMENT];
+
+/* a missing credit that --repair does not re-drive, and why */
+#define CC_MONEY_REPAIR_MOVED  "repair: no; its wallet account already " \
+    "holds a credit no transfer explains (a deleted transfer?): " \
+    "re-driving would pay twice; see README \"Correcting transfers\""
+#define CC_MONEY_REPAIR_HTTP   "repair: no (wallet http): cc-payout pays " \
+    "a pending award through the wallet; a credited one needs a person: " \
+    "see README \"Correcting transfers\""
+
 /* --statement's breaks, as the others (a cc_stmt_break_pt; ctx is m) */
 void *cc_money_stmt_break(void *ctx, cc_stmt_class_e cls, long shard,
     const char *award_id, uint64_t uid, const char *expected,
-    const char *found);
+    const char *found, const char *repair);
 
 /* a progress line, at most every CC_MONEY_PROGRESS_MS */
 void cc_money_progress(cc_money_t *m, const char *what);

@@ -128,6 +128,16 @@ typedef struct {
     size_t               nmissing;
     size_t               missing_cap;
 
+    /*
+     * The shard's wallet accounts whose posted credits exceed their
+     * transfers' (cc_money_ledger, read before the awards): a missing
+     * credit of such a uid already moved money, and --repair leaves it.
+     */
+    uint64_t            *moved;
+    size_t               nmoved;
+    size_t               moved_cap;
+    int                  moved_all;    /* too many to keep: all of them */
+
     cc_money_look_t     *look;
     size_t               nlook;
     char                *sql;          /* room for a batch's IN list */

@@ -282,7 +282,8 @@ cc_stmt_award(cc_stmt_t *t, uint32_t shard, MYSQL_ROW row,
                  " %s to uid %" PRIu64, amount, t->camp.currency, uid);
         snprintf(found, sizeof(found), "none; the ledger: %s, award %s",
                  posted ? "posted" : "pending", row[3]);
-        json = brk(ctx, CC_STMT_SHORT, shard, row[0], uid, expected, found);
+        json = brk(ctx, CC_STMT_SHORT, shard, row[0], uid, expected, found,
+                   pending ? CC_STMT_REPAIR_YES : CC_STMT_REPAIR_NO);
 
         return pending ? cc_stmt_add_fix(t, row[0], uid, amount, shard,
                                          json)
@@ -302,21 +303,24 @@ cc_stmt_award(cc_stmt_t *t, uint32_t shard, MYSQL_ROW row,
                      " %s", uid, amount, t->camp.currency);
             snprintf(found, sizeof(found), "uid %" PRIu64 " %" PRIu64 " %s",
                      l[i].uid, l[i].amount, l[i].currency);
-            brk(ctx, CC_STMT_AMOUNT, shard, row[0], uid, expected, found);
+            brk(ctx, CC_STMT_AMOUNT, shard, row[0], uid, expected, found,
+                CC_STMT_REPAIR_NO);
         }
     }
 
     if (count > 1) {
         snprintf(found, sizeof(found), "%zu lines (applied %zu times)",
                  count, count);
-        brk(ctx, CC_STMT_DUPLICATE, shard, row[0], uid, "1 line", found);
+        brk(ctx, CC_STMT_DUPLICATE, shard, row[0], uid, "1 line", found,
+            CC_STMT_REPAIR_NO);
     }
 
     if (!posted) {
         snprintf(found, sizeof(found), "%s, award %s",
                  pending ? "pending, not posted" : "no transfer", row[3]);
         json = brk(ctx, CC_STMT_LONG, shard, row[0], uid,
-                   "a posted transfer in the ledger", found);
+                   "a posted transfer in the ledger", found,
+                   same ? CC_STMT_REPAIR_YES : CC_STMT_REPAIR_NO);
 
         if (same && cc_stmt_add_fix(t, row[0], uid, amount, shard, json)
                     != 0)
@@ -383,7 +387,7 @@ cc_stmt_finish(cc_stmt_t *t, cc_stmt_break_pt brk, void *ctx)
                      " %" PRIu64 " %s", t->line[i].uid, t->line[i].amount,
                      t->line[i].currency);
             brk(ctx, CC_STMT_UNKNOWN, -1, t->line[i].key, t->line[i].uid,
-                "an award", found);
+                "an award", found, CC_STMT_REPAIR_NO);
         }
     }
 }

@@ -50,11 +50,18 @@ typedef enum {
 /*
  * The caller's break reporter: counts, prints and documents a break;
  * returns its JSON object (a cJSON *, or NULL), where the repair writes
- * "repaired".
+ * "repaired".  repair says whether --repair mends it (CC_STMT_REPAIR_*).
  */
 typedef void *(*cc_stmt_break_pt)(void *ctx, cc_stmt_class_e cls,
     long shard, const char *award_id, uint64_t uid, const char *expected,
-    const char *found);
+    const char *found, const char *repair);
+
+/* what --repair does with a statement break (the repair argument) */
+#define CC_STMT_REPAIR_YES  "repair: re-drives it with its own key " \
+    "(wallet http)"
+#define CC_STMT_REPAIR_NO   "repair: no; a person settles it with the " \
+    "wallet, then a correcting transfer if the ledger is wrong: see " \
+    "README \"Correcting transfers\""
 
 typedef struct cc_stmt_s  cc_stmt_t;
 
