@@ -208,12 +208,12 @@ mark() {        # mark NAME START_MS: a phase for the report's time charts
 # errors a worker logged so far: its lines saying error, failed or retrying
 log_errors() { grep -ciE 'error|fail|retrying' "$run/logs/$1.log" 2>/dev/null || true; }
 
-# ticker PHASE PROBE: a progress line at once, then one a second while
-# the phase runs.
+# ticker PHASE PROBE [MARK]: a progress line at once, then one a second
+# while the phase runs; MARK is created once the first line is out.
 # PROBE prints "DONE|TOTAL|WHAT|ERRORS|MORE": "PHASE: DONE/TOTAL WHAT
 # (RATE/s), errors ERRORS, MORE"; without a TOTAL, DONE is the seconds.
 ticker() {
-    local phase=$1 probe=$2 prev="" t_prev=0 n total what errs more t rate
+    local phase=$1 probe=$2 mark=${3:-} prev="" t_prev=0 n total what errs more t rate
     while :; do
         if IFS='|' read -r n total what errs more < <("$probe"); then
             t=$(now_ms) rate=""
@@ -225,10 +225,20 @@ ticker() {
             fi
             prev=$n t_prev=$t
         fi
+        [ -n "$mark" ] && : > "$mark" && mark=""
         sleep 1
     done
 }
-tick() { ticker "$@" & helpers="$helpers $!"; }
+# tick PHASE PROBE: the ticker in the background, once its first line is
+# out (at most 5 s): a phase shorter than a busy machine's first probe
+# still shows its line
+tick() {
+    local mark="$run/.tick-$1"
+    rm -f "$mark"
+    ticker "$1" "$2" "$mark" &
+    helpers="$helpers $!"
+    for _ in $(seq 50); do [ -e "$mark" ] && break; sleep 0.1; done
+}
 
 # ---- the servers ------------------------------------------------------------
 
