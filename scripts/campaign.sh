@@ -206,7 +206,10 @@ mark() {        # mark NAME START_MS: a phase for the report's time charts
     phases="$phases${phases:+,}{\"name\":\"$1\",\"start_ms\":$2,\"end_ms\":$(now_ms)}"
 }
 # errors a worker logged so far: its lines saying error, failed or retrying
-log_errors() { grep -ciE 'error|fail|retrying' "$run/logs/$1.log" 2>/dev/null || true; }
+log_errors() {     # a log not written yet has no errors
+    [ -e "$run/logs/$1.log" ] || { echo 0; return; }
+    grep -ciE 'error|fail|retrying' "$run/logs/$1.log" || true
+}
 
 # ticker PHASE PROBE [MARK]: a progress line at once, then one a second
 # while the phase runs; MARK is created once the first line is out.
