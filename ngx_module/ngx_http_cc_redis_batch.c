@@ -36,7 +36,11 @@
  * copy when N replicas acknowledged, else with NULL (503) for every
  * entry: the writes stay on the primary, and a retry with the same
  * request id replays its answer, or draws afresh where a failover lost
- * it.  Reads (eligibility, award) do not wait.
+ * it.  Reads (eligibility, award) do not wait.  A retry whose replay
+ * writes nothing is covered too: WAIT waits for the connection's last
+ * offset, and Redis 7 sets it on every EVALSHA (a may-replicate command)
+ * to the primary's current one, so it covers the first answer written on
+ * another connection (t/081 checks it through another nginx).
  */
 
 

@@ -33,6 +33,10 @@ my $nginx_a = start_nginx(undef, workers => 1, config => $locations,
 my $port_b = $ENV{TEST_NGINX_SERVER_PORT1};
 my $nginx_b = start_nginx(undef, workers => 1, config => $locations, port => $port_b,
                     http_config => $http->(''));
+# C: cc_redis_wait too, its own connections (a retry that lands elsewhere)
+my $port_c = $ENV{TEST_NGINX_SERVER_PORT2};
+my $nginx_c = start_nginx(undef, workers => 1, config => $locations, port => $port_c,
+                          http_config => $http->('cc_redis_wait 1 500ms;'));
 
 sub flip { http_request('POST', "/cc/flip?request_id=$_[1]", { 'X-CC-Uid' => $_[0] }) }
 
@@ -64,6 +68,9 @@ like($kept, qr/^2:\d:/, 'the flip is applied and its answer kept on the primary'
 is($st, 200, 'a read (eligibility) does not WAIT: 200 with the replicas stopped');
 my $m = metrics();
 ok($m->{cc_redis_wait_short_total} >= 1, 'cc_redis_wait_short_total counts it');
+($st) = http_request('POST', "http://127.0.0.1:$port_c/cc/flip?request_id=a2", { 'X-CC-Uid' => $x });
+is($st, 503, 'the retry through another nginx (another connection): 503 too, '
+             . 'its WAIT covers the first answer (EVALSHA sets the offset WAIT waits for)');
 
 $g->resume($_) for $g->replicas;
 ok(wait_until(sub { my ($s) = flip($x, 'a2'); $s == 200 }, 5), 'SIGCONT: the retry answers 200');
