@@ -570,6 +570,8 @@ ngx_http_cc_sentinel_sub_start(ngx_cycle_t *cycle)
     ngx_http_cc_sentinel_exiting = 0;
     ngx_http_cc_sentinel_sub.index = NGX_HTTP_CC_REDIS_SUB;
     ngx_http_cc_sentinel_sub_ev.handler = ngx_http_cc_sentinel_sub_connect;
+    /* never NULL: nginx's debug log reads a timer's data as a connection */
+    ngx_http_cc_sentinel_sub_ev.data = &ngx_http_cc_sentinel_sub;
     ngx_http_cc_sentinel_sub_ev.log = cycle->log;
     ngx_http_cc_sentinel_sub_ev.cancelable = 1;
     ngx_http_cc_sentinel_sub_next = ngx_pid;    /* spread the workers */

@@ -153,4 +153,13 @@ ok(wait_until(sub { my ($s) = http_request('POST', "http://127.0.0.1:$port_b/cc/
 ($st) = flip_b($x, 'back');
 is($st, 200, '... and a flip');
 
+# --- sentinels lost: the workers' +switch-master subscriptions re-made --
+
+$g->kill_sentinel($_) for 0, 1;
+sleep 2.5;
+($st) = flip_b($x, 'nosentinel');
+is($st, 200, 'two sentinels killed: flips still answer 200');
+($st) = flip($u0[0], 'nosentinel');
+is($st, 200, '... on A too (the workers re-subscribe to the one left; nginx health at END)');
+
 done_testing();
