@@ -66,6 +66,7 @@ package CcTest::Sentinel;
 #   $g->start($port)             start a killed node again on its port with
 #                                an empty dataset, as a primary (the
 #                                sentinels demote it); waits for PING
+#   $g->kill_sentinel($k)        SIGKILL sentinel $k (0-based), reap it
 #   $g->pid($port)               the node's pid (undef when down)
 #   $g->cmd($port, @args)        redis_cmd on node or sentinel $port
 #   $g->stop_all                 SIGTERM the sentinels and the replicas
@@ -302,6 +303,15 @@ sub kill {
     waitpid($n->{pid}, 0);
     delete $n->{pid};
     $n->{paused} = 0;
+}
+
+sub kill_sentinel {
+    my ($g, $k) = @_;
+    my $s = $g->{sentinel}[$k] or croak "no sentinel $k";
+    return unless $s->{pid};
+    CORE::kill('KILL', $s->{pid});
+    waitpid($s->{pid}, 0);
+    delete $s->{pid};
 }
 
 sub stop {
