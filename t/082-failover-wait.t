@@ -153,6 +153,20 @@ ok(wait_until(sub { my ($s) = http_request('POST', "http://127.0.0.1:$port_b/cc/
 ($st) = flip_b($x, 'back');
 is($st, 200, '... and a flip');
 
+# --- a primary demoted behind the sentinels' back: -READONLY -------------
+
+my $p1 = redis_port(1);
+is(redis_text(redis_cmd(1, 'REPLICAOF', '127.0.0.1', free_port())), 'OK', 'cc1\'s primary made a replica');
+my $body;
+($st, $body) = flip_b($x, 'ro1');
+is("$st $body", '503 {"error":"storage_unavailable"}', 'a flip there: 503');
+ok(wait_until(sub { nginx_error_log($nginx_b) =~ /127\.0\.0\.1:$p1 answered "READONLY/ }, 3),
+   'the -READONLY answer is logged, the connection dropped');
+ok(wait_until(sub { nginx_error_log($nginx_b) =~ /127\.0\.0\.1:$p1 is not the primary \(ROLE slave\)/ }, 3),
+   '... the sentinels asked again, ROLE checked before any script');
+redis_cmd(1, 'REPLICAOF', 'NO', 'ONE');
+ok(wait_until(sub { my ($s) = flip_b($x, 'ro2'); $s == 200 }, 5), 'a primary again: 200');
+
 # --- sentinels lost: the workers' +switch-master subscriptions re-made --
 
 $g->kill_sentinel($_) for 0, 1;
