@@ -1,10 +1,12 @@
 /*
- * ngx_http_cc_redis: a worker's Redis shards, in three parts:
+ * ngx_http_cc_redis: a worker's Redis shards, in four parts:
  *
  *   ngx_http_cc_redis_adapter.c   hiredis's socket on nginx's event loop
  *   ngx_http_cc_redis_conn.c      each shard's connection: open, lost,
  *                                 backoff, whether the shard is usable
  *   ngx_http_cc_redis_batch.c     the requests' entries, sent as batches
+ *   ngx_http_cc_redis_sentinel.c  with cc_redis_sentinels: each shard's
+ *                                 primary found and followed (its states)
  *
  * Private to those three files; the handlers see ngx_http_cc_redis_eval().
  */
