@@ -8,7 +8,7 @@
  *   ngx_http_cc_redis_sentinel.c  with cc_redis_sentinels: each shard's
  *                                 primary found and followed (its states)
  *
- * Private to those three files; the handlers see ngx_http_cc_redis_eval().
+ * Private to those four files; the handlers see ngx_http_cc_redis_eval().
  */
 
 #ifndef NGX_HTTP_CC_REDIS_H
