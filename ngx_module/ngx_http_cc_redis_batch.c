@@ -40,7 +40,7 @@
  * writes nothing is covered too: WAIT waits for the connection's last
  * offset, and Redis 7 sets it on every EVALSHA (a may-replicate command)
  * to the primary's current one, so it covers the first answer written on
- * another connection (t/081 checks it through another nginx).
+ * another connection (t/086 checks it through another nginx).
  */
 
 

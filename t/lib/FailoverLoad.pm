@@ -1,6 +1,6 @@
 package FailoverLoad;
 
-# FailoverLoad - a steady flip load for the failover tests (t/080, t/081):
+# FailoverLoad - a steady flip load for the failover tests (t/085 to t/087):
 # forked clients, each flipping its own users in turn with fresh request
 # ids, resending a request (the same id) after a 503 or a timeout until it
 # gets a 200 or a 409, and writing every answer to a file.  Then what the
