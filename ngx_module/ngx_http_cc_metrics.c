@@ -25,10 +25,21 @@ typedef struct {
 } ngx_http_cc_hist_t;
 
 
-/* the zone: the counters, then the histograms */
+/* the primary of each shard as a worker last confirmed it (ROLE) */
+#define NGX_HTTP_CC_PRIMARIES_MAX    64
+#define NGX_HTTP_CC_PRIMARY_LEN      (NGX_SOCKADDR_STRLEN + 8)
+
+typedef struct {
+    ngx_atomic_t              len;         /* 0: none yet */
+    u_char                    addr[NGX_HTTP_CC_PRIMARY_LEN];
+} ngx_http_cc_primary_t;
+
+
+/* the zone: the counters, then the histograms, the primaries */
 typedef struct {
     ngx_atomic_t              counter[NGX_HTTP_CC_METRICS];
     ngx_http_cc_hist_t        hist[NGX_HTTP_CC_HISTS];
+    ngx_http_cc_primary_t     primary[NGX_HTTP_CC_PRIMARIES_MAX];
 } ngx_http_cc_metrics_t;
 
 
@@ -129,6 +140,24 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
     [NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL] =
         { "cc_redis_connect_failures_total",
           "Failed connections to a Redis shard." },
+    [NGX_HTTP_CC_METRIC_REDIS_WAIT] =
+        { "cc_redis_wait_total",
+          "WAIT round trips after batches that write (cc_redis_wait)." },
+    [NGX_HTTP_CC_METRIC_REDIS_WAIT_SHORT] =
+        { "cc_redis_wait_short_total",
+          "Batches answered 503: WAIT saw fewer replicas than cc_redis_wait." },
+    [NGX_HTTP_CC_METRIC_REDIS_FAILOVERS] =
+        { "cc_redis_failovers_total",
+          "A shard's primary moved to another address (per worker)." },
+    [NGX_HTTP_CC_METRIC_REDIS_PRIMARY_WAITING] =
+        { "cc_redis_primary_waiting",
+          "Requests waiting for their shard's primary now.", 1 },
+    [NGX_HTTP_CC_METRIC_REDIS_PRIMARY_REFUSED] =
+        { "cc_redis_primary_refused_total",
+          "Requests answered 503: no primary within cc_redis_failover_wait." },
+    [NGX_HTTP_CC_METRIC_REDIS_SENTINEL_FAIL] =
+        { "cc_redis_sentinel_failures_total",
+          "Sentinels that did not name a shard's primary when asked." },
     [NGX_HTTP_CC_METRIC_KAFKA_PRODUCED] =
         { "cc_kafka_produced_total", "Draws handed to the Kafka producer." },
     [NGX_HTTP_CC_METRIC_KAFKA_DELIVERED] =
@@ -176,16 +205,24 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_hist_desc[NGX_HTTP_CC_HISTS] = {
     [NGX_HTTP_CC_HIST_CLAIM] =
         { "cc_claim_wait_seconds",
           "Claim requests by the time to their answer." },
+    [NGX_HTTP_CC_HIST_WAIT] =
+        { "cc_redis_wait_seconds",
+          "Batches that write, by the time from their send to WAIT's "
+          "answer (the replication lag seen)." },
 };
+
 
 
 static ngx_int_t ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static u_char *ngx_http_cc_hist_print(u_char *p, ngx_uint_t h,
     ngx_http_cc_hist_t *hist);
+static u_char *ngx_http_cc_primary_print(ngx_http_request_t *r, u_char *p,
+    ngx_http_cc_metrics_t *m);
 
 
 static ngx_http_cc_metrics_t  *ngx_http_cc_metrics;
+static ngx_slab_pool_t        *ngx_http_cc_metrics_pool;
 static ngx_http_cc_metrics_t   ngx_http_cc_metrics_none;
 
 
@@ -212,6 +249,8 @@ ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 {
     ngx_slab_pool_t  *shpool;
 
+    ngx_http_cc_metrics_pool = (ngx_slab_pool_t *) zone->shm.addr;
+
     if (data) {
         /* a reload keeps the counters */
         zone->data = data;
@@ -220,6 +259,7 @@ ngx_http_cc_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
     }
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    ngx_http_cc_metrics_pool = shpool;
 
     ngx_http_cc_metrics = ngx_slab_calloc(shpool,
                                           sizeof(ngx_http_cc_metrics_t));
@@ -256,6 +296,27 @@ ngx_http_cc_metric_add(ngx_uint_t metric, ngx_atomic_int_t delta)
 }
 
 
+/* cc_redis_primary{shard,addr}: a shard's primary, confirmed by ROLE */
+void
+ngx_http_cc_metric_primary(ngx_uint_t shard, u_char *addr, size_t len)
+{
+    ngx_http_cc_primary_t  *p;
+
+    if (ngx_http_cc_metrics == NULL || shard >= NGX_HTTP_CC_PRIMARIES_MAX
+        || len > NGX_HTTP_CC_PRIMARY_LEN)
+    {
+        return;
+    }
+
+    p = &ngx_http_cc_metrics->primary[shard];
+
+    ngx_shmtx_lock(&ngx_http_cc_metrics_pool->mutex);
+    ngx_memcpy(p->addr, addr, len);
+    p->len = len;
+    ngx_shmtx_unlock(&ngx_http_cc_metrics_pool->mutex);
+}
+
+
 /* one request answered after ms: its bucket of the histogram and the sum */
 void
 ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms)
@@ -282,6 +343,8 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
     ngx_buf_t              *b;
     ngx_chain_t             out;
     ngx_http_cc_metrics_t  *m;
+    ngx_http_cc_main_conf_t   *cmcf;
+    ngx_http_cc_shard_conf_t  *shard;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -320,6 +383,21 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
         }
     }
 
+    len += sizeof("# HELP cc_redis_primary \n# TYPE cc_redis_primary gauge\n")
+           + 80 + NGX_HTTP_CC_PRIMARIES_MAX
+                  * (sizeof("cc_redis_primary{shard=\"\",addr=\"\"} 1\n")
+                     + NGX_HTTP_CC_PRIMARY_LEN);
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+
+    if (cmcf->shards) {
+        shard = cmcf->shards->elts;
+
+        for (i = 0; i < cmcf->shards->nelts; i++) {
+            len += shard[i].name.len;
+        }
+    }
+
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -345,6 +423,8 @@ ngx_http_cc_metrics_handler(ngx_http_request_t *r)
     for (i = NGX_HTTP_CC_HIST_NONE + 1; i < NGX_HTTP_CC_HISTS; i++) {
         p = ngx_http_cc_hist_print(p, i, &m->hist[i]);
     }
+
+    p = ngx_http_cc_primary_print(r, p, m);
 
     b->last = p;
     b->last_buf = 1;
@@ -396,4 +476,44 @@ ngx_http_cc_hist_print(u_char *p, ngx_uint_t h, ngx_http_cc_hist_t *hist)
     return ngx_sprintf(p, "%s_sum %uA.%03uA\n%s_count %uA\n",
                        name, hist->sum_ms / 1000, hist->sum_ms % 1000,
                        name, n);
+}
+
+
+/* a gauge of 1 per shard with a confirmed primary, labelled by address */
+static u_char *
+ngx_http_cc_primary_print(ngx_http_request_t *r, u_char *p,
+    ngx_http_cc_metrics_t *m)
+{
+    size_t                     len;
+    ngx_uint_t                 i;
+    ngx_http_cc_main_conf_t   *cmcf;
+    ngx_http_cc_shard_conf_t  *shard;
+
+    p = ngx_sprintf(p, "# HELP cc_redis_primary The primary each shard "
+                    "follows (last confirmed by ROLE).\n"
+                    "# TYPE cc_redis_primary gauge\n");
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+
+    if (cmcf->shards == NULL || m == &ngx_http_cc_metrics_none) {
+        return p;
+    }
+
+    shard = cmcf->shards->elts;
+
+    for (i = 0; i < cmcf->shards->nelts && i < NGX_HTTP_CC_PRIMARIES_MAX; i++)
+    {
+        ngx_shmtx_lock(&ngx_http_cc_metrics_pool->mutex);
+
+        len = m->primary[i].len;
+
+        if (len) {
+            p = ngx_sprintf(p, "cc_redis_primary{shard=\"%V\",addr=\"%*s\"} 1\n",
+                            &shard[i].name, len, m->primary[i].addr);
+        }
+
+        ngx_shmtx_unlock(&ngx_http_cc_metrics_pool->mutex);
+    }
+
+    return p;
 }

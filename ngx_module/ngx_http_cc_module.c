@@ -102,6 +102,28 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       0,
       NULL },
 
+    /* issue 18: Sentinel, failover, WAIT (ngx_http_cc_redis_sentinel.c) */
+    { ngx_string("cc_redis_sentinels"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_cc_redis_sentinels,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cc_redis_failover_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_redis_failover_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, failover_waiters),
+      NULL },
+
+    { ngx_string("cc_redis_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_cc_redis_failover_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, wait_replicas),
+      NULL },
+
     { ngx_string("cc_redis_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -343,6 +365,10 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->claim_wait = NGX_CONF_UNSET_MSEC;
     cmcf->claim_poll_max = NGX_CONF_UNSET_MSEC;
     cmcf->claim_waiters = NGX_CONF_UNSET;
+    cmcf->failover_waiters = NGX_CONF_UNSET;
+    cmcf->failover_wait = NGX_CONF_UNSET_MSEC;
+    cmcf->wait_replicas = NGX_CONF_UNSET;
+    cmcf->wait_timeout = NGX_CONF_UNSET_MSEC;
 
     return cmcf;
 }
@@ -405,6 +431,10 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         }
 
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_cc_redis_failover_check(cf, cmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     n = cmcf->shards->nelts;
@@ -661,14 +691,18 @@ ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         /* "[::1]:6379" too: cc_addr returns the host without brackets */
 
+        /* not "host:port": a Sentinel master name, if cc_redis_sentinels
+         * is set; else an error (ngx_http_cc_redis_failover_check) */
+
         if (cc_addr_parse((const char *) value[i].data, value[i].len, &addr,
                           &why)
             != 0)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid redis shard \"%V\", "
-                               "expected \"host:port\" (%s)", &value[i], why);
-            return NGX_CONF_ERROR;
+            addr.host[0] = '\0';
+            addr.port = 0;
+
+        } else {
+            why = NULL;
         }
 
         all = cmcf->shards->elts;
@@ -692,6 +726,7 @@ ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         shard->name = value[i];
         shard->port = (in_port_t) addr.port;
+        shard->why = why;
 
         len = ngx_strlen(addr.host);
         shard->host.len = len;

@@ -77,6 +77,13 @@ typedef enum {
     NGX_HTTP_CC_METRIC_CLOSED,
     NGX_HTTP_CC_METRIC_REDIS_TIMEOUT,
     NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL,
+    /* issue 18: Sentinel and WAIT (ngx_http_cc_redis_sentinel.c) */
+    NGX_HTTP_CC_METRIC_REDIS_WAIT,          /* WAIT round trips */
+    NGX_HTTP_CC_METRIC_REDIS_WAIT_SHORT,    /* ... fewer replicas than N */
+    NGX_HTTP_CC_METRIC_REDIS_FAILOVERS,     /* a shard's primary moved */
+    NGX_HTTP_CC_METRIC_REDIS_PRIMARY_WAITING,  /* a gauge */
+    NGX_HTTP_CC_METRIC_REDIS_PRIMARY_REFUSED,
+    NGX_HTTP_CC_METRIC_REDIS_SENTINEL_FAIL, /* a Sentinel that did not say */
     NGX_HTTP_CC_METRIC_KAFKA_PRODUCED,
     NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
     NGX_HTTP_CC_METRIC_KAFKA_FAILED,
@@ -129,7 +136,8 @@ typedef enum {
 #define NGX_HTTP_CC_HIST_NONE       0
 #define NGX_HTTP_CC_HIST_FLIP       1      /* cc_flip_latency_seconds */
 #define NGX_HTTP_CC_HIST_CLAIM      2      /* cc_claim_wait_seconds */
-#define NGX_HTTP_CC_HISTS           3
+#define NGX_HTTP_CC_HIST_WAIT       3      /* cc_redis_wait_seconds */
+#define NGX_HTTP_CC_HISTS           4
 
 
 /*
@@ -154,10 +162,20 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                 name;          /* "host:port", the ring key */
+    ngx_str_t                 name;          /* "host:port", the ring key;
+                                                with cc_redis_sentinels the
+                                                Sentinel master name */
     ngx_str_t                 host;          /* NUL-terminated */
     in_port_t                 port;
+    const char               *why;           /* not "host:port": why */
 } ngx_http_cc_shard_conf_t;
+
+
+/* a Sentinel: its IP address as text, resolved by the master process */
+typedef struct {
+    ngx_str_t                 host;          /* NUL-terminated */
+    in_port_t                 port;
+} ngx_http_cc_sentinel_conf_t;
 
 
 typedef struct {
@@ -189,6 +207,13 @@ typedef struct {
 
     ngx_str_t                 redis_user;      /* cc_redis_auth; empty: none */
     ngx_str_t                 redis_password;  /* read from its file */
+
+    /* issue 18 (ngx_http_cc_redis_sentinel.c): failover and WAIT */
+    ngx_array_t              *sentinels;       /* ngx_http_cc_sentinel_conf_t */
+    ngx_int_t                 failover_waiters;  /* a shard, per worker */
+    ngx_msec_t                failover_wait;
+    ngx_int_t                 wait_replicas;     /* 0: no WAIT */
+    ngx_msec_t                wait_timeout;
 } ngx_http_cc_main_conf_t;
 
 
@@ -273,12 +298,21 @@ ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
     ngx_http_cc_reply_pt handler);
 
+/* ngx_http_cc_redis_sentinel.c */
+char *ngx_http_cc_redis_sentinels(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cc_redis_failover_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cc_redis_failover_check(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+
 /* ngx_http_cc_metrics.c */
 ngx_int_t ngx_http_cc_metrics_add_zone(ngx_conf_t *cf);
 void ngx_http_cc_metric_inc(ngx_uint_t metric);
 void ngx_http_cc_metric_add(ngx_uint_t metric, ngx_atomic_int_t delta);
 void ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms);
 ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
+void ngx_http_cc_metric_primary(ngx_uint_t shard, u_char *addr, size_t len);
 
 /* ngx_http_cc_kafka.c */
 ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,

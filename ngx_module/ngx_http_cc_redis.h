@@ -1,12 +1,14 @@
 /*
- * ngx_http_cc_redis: a worker's Redis shards, in three parts:
+ * ngx_http_cc_redis: a worker's Redis shards, in four parts:
  *
  *   ngx_http_cc_redis_adapter.c   hiredis's socket on nginx's event loop
  *   ngx_http_cc_redis_conn.c      each shard's connection: open, lost,
  *                                 backoff, whether the shard is usable
  *   ngx_http_cc_redis_batch.c     the requests' entries, sent as batches
+ *   ngx_http_cc_redis_sentinel.c  with cc_redis_sentinels: each shard's
+ *                                 primary found and followed (its states)
  *
- * Private to those three files; the handlers see ngx_http_cc_redis_eval().
+ * Private to those four files; the handlers see ngx_http_cc_redis_eval().
  */
 
 #ifndef NGX_HTTP_CC_REDIS_H
@@ -37,7 +39,25 @@ typedef struct {
     unsigned                   down_logged:1;
     unsigned                   writing:1;
     unsigned                   failed:1;     /* dropped for not answering */
+
+    /* with cc_redis_sentinels (ngx_http_cc_redis_sentinel.c) */
+    unsigned                   up:1;         /* ROLE said master */
+    unsigned                   rediscover:1; /* dropped: READONLY, LOADING,
+                                                a switch, not a master */
+    ngx_uint_t                 waiting;      /* entries waiting for it */
+    ngx_msec_t                 wait_logged;  /* a WAIT shortfall, last */
+    redisAsyncContext         *sac;          /* asking a Sentinel */
+    ngx_uint_t                 sentinel;     /* the one to ask next */
+    ngx_uint_t                 asked;        /* in this round */
+    ngx_event_t                discover;     /* ask timeout; next round */
+    u_char                     host[NGX_SOCKADDR_STRLEN + 1];
+    in_port_t                  port;         /* 0: none known */
+    u_char                     followed[NGX_SOCKADDR_STRLEN + 8];
+    size_t                     followed_len; /* last primary confirmed */
 } ngx_http_cc_redis_t;
+
+/* the worker's Sentinel pub/sub connection is not a shard's */
+#define NGX_HTTP_CC_REDIS_SUB  ((ngx_uint_t) -1)
 
 
 /* ngx_http_cc_redis_conn.c */
@@ -48,6 +68,23 @@ redisAsyncContext *ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis,
     ngx_log_t *log);
 void ngx_http_cc_redis_fail(ngx_http_cc_redis_t *redis);
 void ngx_http_cc_redis_closed(redisAsyncContext *ac);
+
+ngx_uint_t ngx_http_cc_redis_sentinel_mode(void);
+ngx_http_cc_redis_t *ngx_http_cc_redis_by_name(u_char *name, size_t len);
+
+/* ngx_http_cc_redis_sentinel.c */
+void ngx_http_cc_sentinel_init(ngx_http_cc_redis_t *redis, ngx_log_t *log);
+void ngx_http_cc_sentinel_exit(ngx_http_cc_redis_t *redis);
+void ngx_http_cc_sentinel_discover(ngx_http_cc_redis_t *redis);
+void ngx_http_cc_sentinel_role(redisAsyncContext *ac);
+void ngx_http_cc_sentinel_closed(redisAsyncContext *ac);
+void ngx_http_cc_sentinel_sub_start(ngx_cycle_t *cycle);
+void ngx_http_cc_sentinel_sub_exit(void);
+ngx_uint_t ngx_http_cc_redis_moved(ngx_http_cc_redis_t *redis,
+    redisReply *r);
+
+/* ngx_http_cc_redis_batch.c */
+void ngx_http_cc_redis_batch_wait(ngx_http_cc_redis_t *redis);
 
 /* ngx_http_cc_redis_adapter.c */
 ngx_int_t ngx_http_cc_redis_attach(redisAsyncContext *ac);

@@ -23,6 +23,24 @@
  *                    the shard (ngx_http_cc_redis_conn.c), whose dropped
  *                    connection makes hiredis call back every pending
  *                    batch with a NULL reply.
+ *
+ * With cc_redis_sentinels, an entry queued while its shard has no
+ * confirmed primary waits for one (a "waiter", at most
+ * cc_redis_failover_wait N a shard and T each); its timer running out is
+ * a fourth end: the timer takes it off the queue, answers 503 and frees
+ * it, and the shard is not failed (it has no connection to fail).
+ *
+ * With cc_redis_wait N T, a batch of a script that writes is followed on
+ * the same connection by WAIT N T; the batch keeps a copy of the script's
+ * reply and is answered by the last of its callbacks (b->refs), with the
+ * copy when N replicas acknowledged, else with NULL (503) for every
+ * entry: the writes stay on the primary, and a retry with the same
+ * request id replays its answer, or draws afresh where a failover lost
+ * it.  Reads (eligibility, award) do not wait.  A retry whose replay
+ * writes nothing is covered too: WAIT waits for the connection's last
+ * offset, and Redis 7 sets it on every EVALSHA (a may-replicate command)
+ * to the primary's current one, so it covers the first answer written on
+ * another connection (t/086 checks it through another nginx).
  */
 
 
@@ -41,6 +59,8 @@ typedef struct {
     ngx_event_t                timer;
     ngx_http_cc_redis_t       *redis;
     ngx_http_cc_reply_pt       handler;
+    ngx_uint_t                 script;       /* its queue */
+    unsigned                   waiter:1;     /* waiting for a primary */
     ngx_str_t                  str[NGX_HTTP_CC_CMD_STRS_MAX];
     /* the keys' and arguments' bytes follow the struct */
 } ngx_http_cc_cmd_t;
@@ -51,6 +71,11 @@ typedef struct {
     ngx_http_cc_script_t      *script;
     ngx_uint_t                 n;
     unsigned                   retried:1;
+    unsigned                   wait:1;       /* WAIT follows the script */
+    ngx_uint_t                 refs;         /* callbacks to come */
+    redisReply                *reply;        /* with wait: a copy, or NULL */
+    long long                  acked;        /* WAIT's answer; -1: none */
+    ngx_msec_t                 sent;
     int                        argc;
     const char               **argv;
     size_t                    *argvlen;
@@ -68,6 +93,20 @@ static void ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_cc_redis_timeout(ngx_event_t *ev);
 static void ngx_http_cc_redis_request_cleanup(void *data);
+static void ngx_http_cc_redis_unwait(ngx_http_cc_cmd_t *cmd);
+static void ngx_http_cc_redis_wait_reply(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_cc_redis_done(ngx_http_cc_batch_t *b, redisReply *rr);
+static redisReply *ngx_http_cc_reply_copy(redisReply *r);
+
+
+/* the scripts that write, whose batches cc_redis_wait follows with WAIT */
+static ngx_uint_t  ngx_http_cc_script_writes[NGX_HTTP_CC_SCRIPTS] = {
+    [NGX_HTTP_CC_SCRIPT_FLIP] = 1,
+    [NGX_HTTP_CC_SCRIPT_GRANT] = 1,
+    [NGX_HTTP_CC_SCRIPT_COMBINE] = 1,
+    [NGX_HTTP_CC_SCRIPT_CLAIM] = 1,
+};
 
 
 void
@@ -139,7 +178,14 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 
     redis = ngx_http_cc_redis_shard(cmcf, uid);
 
-    if (!ngx_http_cc_redis_usable(redis)) {
+    if (!ngx_http_cc_redis_usable(redis)
+        && (cmcf->sentinels == NULL
+            || redis->waiting >= (ngx_uint_t) cmcf->failover_waiters))
+    {
+        if (cmcf->sentinels) {
+            ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_REDIS_PRIMARY_REFUSED);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -165,6 +211,7 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     cmd->cln = cln;
     cmd->redis = redis;
     cmd->handler = handler;
+    cmd->script = script;
 
     p = (u_char *) cmd + sizeof(ngx_http_cc_cmd_t);
 
@@ -189,7 +236,18 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     cmd->timer.handler = ngx_http_cc_redis_timeout;
     cmd->timer.data = cmd;
     cmd->timer.log = ngx_cycle->log;
-    ngx_add_timer(&cmd->timer, cmcf->redis_timeout);
+
+    if (!ngx_http_cc_redis_usable(redis)) {
+        /* a shard between primaries (Sentinel): wait for one, bounded */
+        cmd->waiter = 1;
+        redis->waiting++;
+        ngx_http_cc_metric_add(NGX_HTTP_CC_METRIC_REDIS_PRIMARY_WAITING, 1);
+        ngx_add_timer(&cmd->timer, cmcf->failover_wait);
+        ngx_http_cc_sentinel_discover(redis);
+
+    } else {
+        ngx_add_timer(&cmd->timer, cmcf->redis_timeout + cmcf->wait_timeout);
+    }
 
     r->main->count++;
 
@@ -210,6 +268,10 @@ ngx_http_cc_redis_flush(ngx_event_t *ev)
     ngx_http_cc_main_conf_t  *cmcf;
 
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cc_module);
+
+    if (cmcf->sentinels && !redis->up) {
+        return;                          /* they wait for a primary */
+    }
 
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         while (redis->pending[i].n >= NGX_HTTP_CC_BATCH_MAX
@@ -240,6 +302,9 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     redisAsyncContext    *ac;
     ngx_http_cc_cmd_t    *cmd;
     ngx_http_cc_batch_t  *b;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cc_module);
 
     argc = 3 + script->nshared + script->nshard_args
            + n * (script->nkeys + script->nargs);
@@ -257,6 +322,19 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
         redis->pending[script->index].n--;
 
         cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
+
+        /*
+         * A waiter's timer ran for the primary; with WAIT, a queued entry
+         * waited behind the last batch's WAIT: either way the reply's
+         * time runs from now.
+         */
+        if ((cmd->waiter || cmcf->wait_replicas > 0) && cmd->r != NULL) {
+            ngx_del_timer(&cmd->timer);
+            ngx_add_timer(&cmd->timer, cmcf->redis_timeout
+                                       + cmcf->wait_timeout);
+        }
+
+        ngx_http_cc_redis_unwait(cmd);
 
         if (cmd->r == NULL || b == NULL) {
             ngx_http_cc_redis_finish(cmd, NULL);
@@ -278,6 +356,12 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     b->script = script;
     b->n = m;
     b->retried = 0;
+    b->wait = cmcf->wait_replicas > 0
+              && ngx_http_cc_script_writes[script->index];
+    b->refs = 1;
+    b->reply = NULL;
+    b->acked = -1;
+    b->sent = ngx_current_msec;
     b->argv = (const char **) ((u_char *) b + sizeof(ngx_http_cc_batch_t)
                                + n * sizeof(ngx_http_cc_cmd_t *));
     b->argvlen = (size_t *) (b->argv + argc);
@@ -338,9 +422,19 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
         return;
     }
 
-    /* from here the batch belongs to hiredis until its callback */
+    /* from here the batch belongs to hiredis until its callback(s) */
 
     redis->in_flight++;
+
+    /* not queued (a connection going): acked stays -1, the batch 503s */
+    if (b->wait
+        && redisAsyncCommand(ac, ngx_http_cc_redis_wait_reply, b,
+                             "WAIT %d %d", (int) cmcf->wait_replicas,
+                             (int) cmcf->wait_timeout)
+           == REDIS_OK)
+    {
+        b->refs++;
+    }
 }
 
 
@@ -352,6 +446,8 @@ ngx_http_cc_redis_finish(ngx_http_cc_cmd_t *cmd, redisReply *reply)
     ngx_http_request_t  *r;
 
     r = cmd->r;
+
+    ngx_http_cc_redis_unwait(cmd);
 
     if (r != NULL) {
         cmd->r = NULL;
@@ -376,10 +472,12 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     ngx_http_cc_batch_t  *b = privdata;
 
-    ngx_uint_t            i, alive;
-    redisReply           *rr = reply, *el;
-    ngx_http_cc_redis_t  *redis;
+    ngx_uint_t                i, alive;
+    redisReply               *rr = reply;
+    ngx_http_cc_redis_t      *redis;
+    ngx_http_cc_main_conf_t  *cmcf;
 
+    b->refs--;
     alive = 0;
 
     for (i = 0; i < b->n; i++) {
@@ -401,6 +499,23 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
                                   b->argv, b->argvlen)
             == REDIS_OK)
         {
+            b->refs++;
+
+            if (b->wait) {
+                /* the WAIT queued after the EVALSHA covers nothing: one
+                 * more after the EVAL (the EVAL's reply resets acked) */
+                cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                           ngx_http_cc_module);
+                if (redisAsyncCommand(ac, ngx_http_cc_redis_wait_reply, b,
+                                      "WAIT %d %d",
+                                      (int) cmcf->wait_replicas,
+                                      (int) cmcf->wait_timeout)
+                    == REDIS_OK)
+                {
+                    b->refs++;
+                }
+            }
+
             return;
         }
 
@@ -418,7 +533,90 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
                           ? rr->str : "unexpected reply to a batch");
         }
 
+        /* -READONLY, -LOADING: not the primary (any more): ask again */
+        (void) ngx_http_cc_redis_moved(redis, rr);
+
         rr = NULL;
+    }
+
+    if (!b->wait) {
+        ngx_http_cc_redis_done(b, rr);
+        return;
+    }
+
+    /* WAIT's answer comes next: keep the script's reply until then */
+
+    b->acked = -1;
+
+    if (b->reply != NULL) {
+        freeReplyObject(b->reply);
+    }
+
+    b->reply = (rr != NULL) ? ngx_http_cc_reply_copy(rr) : NULL;
+
+    if (b->refs == 0) {
+        ngx_http_cc_redis_done(b, b->reply);
+    }
+}
+
+
+static void
+ngx_http_cc_redis_wait_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    ngx_http_cc_batch_t  *b = privdata;
+
+    redisReply  *r = reply;
+
+    b->refs--;
+    b->acked = (r != NULL && r->type == REDIS_REPLY_INTEGER) ? r->integer
+                                                            : -1;
+
+    if (b->refs == 0) {
+        ngx_http_cc_redis_done(b, b->reply);
+    }
+}
+
+
+/*
+ * The batch's last callback: each entry answered with its element of rr,
+ * or NULL (503) when rr is NULL or, with WAIT, fewer replicas than
+ * cc_redis_wait's N acknowledged the batch's writes.
+ */
+static void
+ngx_http_cc_redis_done(ngx_http_cc_batch_t *b, redisReply *rr)
+{
+    ngx_uint_t                i;
+    redisReply               *el;
+    ngx_http_cc_redis_t      *redis;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    redis = b->cmd[0]->redis;
+
+    if (b->wait) {
+        cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_cc_module);
+
+        if (b->acked >= 0) {
+            ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_REDIS_WAIT);
+            ngx_http_cc_latency_observe(NGX_HTTP_CC_HIST_WAIT,
+                                        ngx_current_msec - b->sent);
+        }
+
+        if (rr != NULL && b->acked < cmcf->wait_replicas) {
+            ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_REDIS_WAIT_SHORT);
+
+            if (ngx_current_msec - redis->wait_logged >= 1000) {
+                redis->wait_logged = ngx_current_msec;
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "redis shard %V: WAIT: %L of %i replicas hold "
+                              "a batch of %ui: answering 503 (logged once "
+                              "a second)", &redis->conf->name,
+                              (int64_t) b->acked, cmcf->wait_replicas, b->n);
+            }
+
+            rr = NULL;
+        }
     }
 
     for (i = 0; i < b->n; i++) {
@@ -431,10 +629,16 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
                               el->str);
             }
 
+            (void) ngx_http_cc_redis_moved(redis, el);
+
             el = NULL;
         }
 
         ngx_http_cc_redis_finish(b->cmd[i], el);
+    }
+
+    if (b->reply != NULL) {
+        freeReplyObject(b->reply);
     }
 
     ngx_free(b);
@@ -449,6 +653,68 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 }
 
 
+/* a copy hiredis's freeReplyObject() frees (malloc, as hiredis 0.14) */
+static redisReply *
+ngx_http_cc_reply_copy(redisReply *r)
+{
+    size_t       i;
+    redisReply  *c;
+
+    c = calloc(1, sizeof(redisReply));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->type = r->type;
+    c->integer = r->integer;
+
+    switch (r->type) {
+
+    case REDIS_REPLY_ARRAY:
+        if (r->elements == 0) {
+            break;
+        }
+
+        c->element = calloc(r->elements, sizeof(redisReply *));
+        if (c->element == NULL) {
+            free(c);
+            return NULL;
+        }
+
+        c->elements = r->elements;
+
+        for (i = 0; i < r->elements; i++) {
+            c->element[i] = ngx_http_cc_reply_copy(r->element[i]);
+            if (c->element[i] == NULL) {
+                freeReplyObject(c);
+                return NULL;
+            }
+        }
+
+        break;
+
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        c->str = malloc(r->len + 1);
+        if (c->str == NULL) {
+            free(c);
+            return NULL;
+        }
+
+        ngx_memcpy(c->str, r->str, r->len);
+        c->str[r->len] = '\0';
+        c->len = r->len;
+        break;
+
+    default:
+        break;
+    }
+
+    return c;
+}
+
+
 static void
 ngx_http_cc_redis_timeout(ngx_event_t *ev)
 {
@@ -459,6 +725,20 @@ ngx_http_cc_redis_timeout(ngx_event_t *ev)
 
     r = cmd->r;
     c = r->connection;
+
+    if (cmd->waiter) {
+        /* no primary within cc_redis_failover_wait: 503, the shard kept */
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "redis shard %V: no primary in time",
+                      &cmd->redis->conf->name);
+        ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_REDIS_PRIMARY_REFUSED);
+
+        ngx_queue_remove(&cmd->queue);
+        cmd->redis->pending[cmd->script].n--;
+        ngx_http_cc_redis_finish(cmd, NULL);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
 
     ngx_log_error(NGX_LOG_ERR, c->log, 0,
                   "redis shard %V: no reply in time, dropping connection",
@@ -494,5 +774,55 @@ ngx_http_cc_redis_request_cleanup(void *data)
 
     if (cmd->timer.timer_set) {
         ngx_del_timer(&cmd->timer);
+    }
+}
+
+
+/* a waiter no longer waits: sent, answered, or freed */
+static void
+ngx_http_cc_redis_unwait(ngx_http_cc_cmd_t *cmd)
+{
+    if (!cmd->waiter) {
+        return;
+    }
+
+    cmd->waiter = 0;
+    cmd->redis->waiting--;
+    ngx_http_cc_metric_add(NGX_HTTP_CC_METRIC_REDIS_PRIMARY_WAITING, -1);
+}
+
+
+/*
+ * The shard lost its primary (Sentinel): the entries still queued wait
+ * for the next one, each up to cc_redis_failover_wait's time.
+ */
+void
+ngx_http_cc_redis_batch_wait(ngx_http_cc_redis_t *redis)
+{
+    ngx_uint_t                i;
+    ngx_queue_t              *q;
+    ngx_http_cc_cmd_t        *cmd;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cc_module);
+
+    for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
+        for (q = ngx_queue_head(&redis->pending[i].queue);
+             q != ngx_queue_sentinel(&redis->pending[i].queue);
+             q = ngx_queue_next(q))
+        {
+            cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
+
+            if (cmd->waiter || cmd->r == NULL) {
+                continue;
+            }
+
+            cmd->waiter = 1;
+            redis->waiting++;
+            ngx_http_cc_metric_add(NGX_HTTP_CC_METRIC_REDIS_PRIMARY_WAITING,
+                                   1);
+            ngx_del_timer(&cmd->timer);
+            ngx_add_timer(&cmd->timer, cmcf->failover_wait);
+        }
     }
 }

@@ -14,6 +14,10 @@
  * pipelined ahead of the scripts and the batches (Redis answers in order):
  * the connection counts as open only once AUTH succeeds, and a refused
  * AUTH is a failed connect, dropped and retried after the backoff.
+ *
+ * With cc_redis_sentinels the address comes from Sentinel, ROLE follows
+ * AUTH, and the shard is usable only once ROLE says master: the states
+ * and their transitions are in ngx_http_cc_redis_sentinel.c.
  */
 
 
@@ -70,8 +74,18 @@ ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
 
         ngx_http_cc_redis_batch_init(&ngx_http_cc_redis[i], cycle->log);
 
+        if (cmcf->sentinels) {
+            ngx_http_cc_sentinel_init(&ngx_http_cc_redis[i], cycle->log);
+            ngx_http_cc_sentinel_discover(&ngx_http_cc_redis[i]);
+            continue;
+        }
+
         /* connect now, so the first requests find the connection open */
         (void) ngx_http_cc_redis_get(&ngx_http_cc_redis[i], cycle->log);
+    }
+
+    if (cmcf->sentinels) {
+        ngx_http_cc_sentinel_sub_start(cycle);
     }
 
     return NGX_OK;
@@ -83,7 +97,15 @@ ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t  i;
 
+    if (ngx_http_cc_redis_sentinel_mode()) {
+        ngx_http_cc_sentinel_sub_exit();
+    }
+
     for (i = 0; i < ngx_http_cc_redis_n; i++) {
+        if (ngx_http_cc_redis_sentinel_mode()) {
+            ngx_http_cc_sentinel_exit(&ngx_http_cc_redis[i]);
+        }
+
         ngx_http_cc_redis_batch_exit(&ngx_http_cc_redis[i]);
 
         if (ngx_http_cc_redis[i].ac != NULL) {
@@ -103,10 +125,44 @@ ngx_http_cc_redis_shard(ngx_http_cc_main_conf_t *cmcf, uint64_t uid)
 }
 
 
-/* whether a request may use the shard now: not while a backoff runs */
+ngx_uint_t
+ngx_http_cc_redis_sentinel_mode(void)
+{
+    return ngx_http_cc_redis_conf != NULL
+           && ngx_http_cc_redis_conf->sentinels != NULL;
+}
+
+
+/* the shard of a Sentinel master name */
+ngx_http_cc_redis_t *
+ngx_http_cc_redis_by_name(u_char *name, size_t len)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_cc_redis_n; i++) {
+        if (ngx_http_cc_redis[i].conf->name.len == len
+            && ngx_strncmp(ngx_http_cc_redis[i].conf->name.data, name, len)
+               == 0)
+        {
+            return &ngx_http_cc_redis[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Whether a request may use the shard now: not while a backoff runs; with
+ * Sentinel, only while a primary is confirmed (else it may wait for one).
+ */
 ngx_uint_t
 ngx_http_cc_redis_usable(ngx_http_cc_redis_t *redis)
 {
+    if (ngx_http_cc_redis_sentinel_mode()) {
+        return redis->up;
+    }
+
     return redis->ac != NULL || redis->failures == 0
            || (ngx_msec_int_t) (ngx_current_msec - redis->retry_at) >= 0;
 }
@@ -146,12 +202,23 @@ ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis, ngx_log_t *log)
         return redis->ac;
     }
 
-    if (!ngx_http_cc_redis_usable(redis)) {
+    if (ngx_http_cc_redis_sentinel_mode()) {
+        /* only with an address a Sentinel gave just now */
+        if (redis->port == 0 || redis->sac != NULL) {
+            ngx_http_cc_sentinel_discover(redis);
+            return NULL;
+        }
+
+        ac = redisAsyncConnect((char *) redis->host, redis->port);
+
+    } else if (!ngx_http_cc_redis_usable(redis)) {
         return NULL;
+
+    } else {
+        ac = redisAsyncConnect((char *) redis->conf->host.data,
+                               redis->conf->port);
     }
 
-    ac = redisAsyncConnect((char *) redis->conf->host.data,
-                           redis->conf->port);
     if (ac == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "redis shard %V: out of memory",
                       &redis->conf->name);
@@ -177,6 +244,10 @@ ngx_http_cc_redis_get(ngx_http_cc_redis_t *redis, ngx_log_t *log)
 
     if (ngx_http_cc_redis_conf->redis_user.len) {
         ngx_http_cc_redis_auth(ac);
+    }
+
+    if (ngx_http_cc_redis_sentinel_mode()) {
+        ngx_http_cc_sentinel_role(ac);
     }
 
     /*
@@ -294,8 +365,13 @@ ngx_http_cc_redis_closed(redisAsyncContext *ac)
 {
     ngx_http_cc_redis_t  *redis = ac->data;
 
-    if (redis->ac != ac) {
+    if (redis->index == NGX_HTTP_CC_REDIS_SUB) {
+        ngx_http_cc_sentinel_closed(ac);
         return;
+    }
+
+    if (redis->ac != ac) {
+        return;                          /* a Sentinel asked (sac) */
     }
 
     redis->ac = NULL;
@@ -303,6 +379,10 @@ ngx_http_cc_redis_closed(redisAsyncContext *ac)
     ngx_http_cc_redis_backoff(redis, redis->failed
                                      || !(ac->c.flags & REDIS_CONNECTED));
     redis->failed = 0;
+
+    if (ngx_http_cc_redis_sentinel_mode()) {
+        ngx_http_cc_sentinel_closed(ac);
+    }
 }
 
 

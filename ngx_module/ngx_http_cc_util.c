@@ -410,6 +410,13 @@ ngx_http_cc_answer(ngx_http_request_t *r, const ngx_http_cc_endpoint_t *ep,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* issue 18: a shard without a primary is back within seconds */
+    if (outcome == NGX_HTTP_CC_OUTCOME_UNAVAILABLE
+        && ngx_http_cc_add_header(r, "Retry-After", "1") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     error = (outcome == NGX_HTTP_CC_OUTCOME_BAD_ID) ? ep->bad_id
             : (outcome == NGX_HTTP_CC_OUTCOME_REFUSED) ? ep->refused
             : ngx_http_cc_outcomes[outcome].error;

@@ -641,3 +641,62 @@ qr/redis password file ".*empty" is empty/
 --- must_die
 --- error_log
 invalid number of arguments in "cc_redis_auth" directive
+
+
+
+=== TEST 37: master names without cc_redis_sentinels
+--- http_config
+    cc_redis_shards cc0 cc1;
+--- config
+    location = /cc/flip { cc_identity trusted_header X-CC-Uid; cc_flip; }
+--- must_die
+--- error_log
+invalid redis shard "cc0", expected "host:port" (missing port), or a master name with "cc_redis_sentinels"
+
+
+
+=== TEST 38: a sentinel without a port
+--- http_config
+    cc_redis_sentinels 127.0.0.1;
+    cc_redis_shards cc0;
+--- must_die
+--- error_log
+invalid sentinel "127.0.0.1", expected "host:port"
+
+
+
+=== TEST 39: cc_redis_sentinels twice
+--- http_config
+    cc_redis_sentinels 127.0.0.1:26379;
+    cc_redis_sentinels 127.0.0.1:26380;
+    cc_redis_shards cc0;
+--- must_die
+--- error_log
+"cc_redis_sentinels" directive is duplicate
+
+
+
+=== TEST 40: cc_redis_wait with a zero timeout
+--- http_config on_shard0
+    cc_redis_wait 1 0;
+--- must_die
+--- error_log
+"cc_redis_wait" needs a timeout above 0
+
+
+
+=== TEST 41: cc_redis_wait with a bad count
+--- http_config on_shard0
+    cc_redis_wait one 500ms;
+--- must_die
+--- error_log
+"cc_redis_wait" directive takes a count and a time
+
+
+
+=== TEST 42: cc_redis_failover_wait with a bad time
+--- http_config on_shard0
+    cc_redis_failover_wait 100 soon;
+--- must_die
+--- error_log
+"cc_redis_failover_wait" directive takes a count and a time

@@ -150,6 +150,7 @@ sub nginx_test_config {
 }
 
 # At END: every running instance, newest first, 2 s to quit.
-sub nginx_cleanup { nginx_stop($_, 2) for reverse @LIVE_NGINX }
+# (a copy: nginx_stop takes each out of @LIVE_NGINX while this loops)
+sub nginx_cleanup { nginx_stop($_, 2) for reverse my @live = @LIVE_NGINX }
 
 1;
