@@ -109,13 +109,17 @@ cc_money_usage(FILE *out)
 "\n"
 "  --campaign FILE      the campaign file (pool, pending_max, alert, ...)\n"
 "  --redis ADDR         a Redis shard of the module, in cc_redis_shards\n"
-"                       order, repeat\n"
+"                       order, repeat; a master name with --sentinel\n"
 "  --mysql SHARD        a MySQL shard, host:port/database, repeat in ring\n"
-"                       order (the order cc-draw was given)\n"
+"                       order (the order cc-draw was given);\n"
+"                       host:port,host:port/database: the writable one\n"
+"                       of these (@@read_only = 0)\n"
 "  --user NAME          MySQL user (default " CC_ROLE_BOOKS "; with --repair\n"
 "                       " CC_ROLE_REPAIR ")\n"
 CC_SECRET_MYSQL_HELP
-CC_SECRET_REDIS_HELP"  --repair             credit every missing credit (a credited award, or\n"
+CC_SECRET_REDIS_HELP
+CC_REDIS_SENTINEL_HELP
+"  --repair             credit every missing credit (a credited award, or\n"
 "                       one pending past pending_max, without a transfer)\n"
 "                       through the ledger's idempotent credit; other\n"
 "                       breaks are only reported\n"
@@ -159,6 +163,7 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         { "help",          no_argument,       NULL, 'h' },
         CC_SECRET_MYSQL_OPTIONS,
         CC_SECRET_REDIS_OPTIONS,
+        CC_REDIS_SENTINEL_OPTION,
         { NULL, 0, NULL, 0 }
     };
 
@@ -211,6 +216,12 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         case 'h':
             cc_money_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_REDIS_OPT_SENTINEL:
+            if (cc_redis_opt_sentinel(optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case CC_SECRET_OPT_MYSQL_FILE:
         case CC_SECRET_OPT_REDIS_USER:

@@ -65,11 +65,16 @@ CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
 "then trims the logs up to what was written.  Reports how many draws MySQL\n"
 "lacked.\n"
 "\n"
-"  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
-"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
+"  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat;\n"
+"                   a master name with --sentinel\n"
+"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order;\n"
+"                   host:port,host:port/database: the writable one of\n"
+"                   these (@@read_only = 0), asked again on each connect\n"
 "  --user NAME      MySQL user (default " CC_ROLE_RECONCILE ")\n"
 CC_SECRET_MYSQL_HELP
-CC_SECRET_REDIS_HELP"  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
+CC_SECRET_REDIS_HELP
+CC_REDIS_SENTINEL_HELP
+"  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
 "  --batch N        log entries per read and write, 1..5000 (default 500;\n"
 "                   an entry holds the new draws of one flip batch, <= 64)\n"
 "  --once           one pass over every shard, then exit\n"
@@ -100,6 +105,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         { "help",     no_argument,       NULL, 'h' },
         CC_SECRET_MYSQL_OPTIONS,
         CC_SECRET_REDIS_OPTIONS,
+        CC_REDIS_SENTINEL_OPTION,
         { NULL, 0, NULL, 0 }
     };
 
@@ -154,6 +160,12 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         case 'h':
             cc_reconcile_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_REDIS_OPT_SENTINEL:
+            if (cc_redis_opt_sentinel(optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case CC_SECRET_OPT_MYSQL_FILE:
         case CC_SECRET_OPT_REDIS_USER:
