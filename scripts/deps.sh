@@ -8,7 +8,7 @@
 set -eu
 
 pkgs="build-essential pkg-config curl ca-certificates
-      nginx nginx-dev libhiredis-dev libssl-dev redis-server
+      nginx nginx-dev libhiredis-dev libssl-dev redis-server redis-sentinel
       mariadb-server mariadb-client libmariadb-dev librdkafka-dev
       libcjson-dev check lua5.1 libstatistics-distributions-perl prometheus
       libtest-base-perl libipc-run-perl libtext-diff-perl

@@ -19,7 +19,7 @@ use CcTest::Util qw(topdir free_port wait_until _spawn _reap _slurp _write_all);
 
 our @EXPORT = qw(redis_cmd redis_text redis_port redis_stop redis_start redis_pause redis_resume
                  redis_snapshot);
-our @EXPORT_OK = qw(redis_init redis_cleanup redis_reset n_shards _split_cmd);
+our @EXPORT_OK = qw(redis_init redis_cleanup redis_reset n_shards _split_cmd redis_cmd_at);
 
 our $RedisServer  = $ENV{CC_REDIS_SERVER} || 'redis-server';
 our $RedisTimeout = 5;    # seconds for one redis_cmd() round trip
@@ -131,11 +131,22 @@ sub redis_resume { my $r = _shard($_[0]); kill 'CONT', $r->{pid} if $r->{pid}; $
 # Dies on connection errors and timeouts ($CcTest::RedisTimeout).
 sub redis_cmd {
     my ($i, @args) = @_;
-    my $r = _shard($i);
+    return _resp("redis shard $i", _shard($i)->{port}, @args);
+}
+
+# redis_cmd_at($port, @args): the same on any redis (or sentinel) on
+# 127.0.0.1:$port, e.g. a replica or a sentinel of CcTest::Sentinel.
+sub redis_cmd_at {
+    my ($port, @args) = @_;
+    return _resp("redis on port $port", $port, @args);
+}
+
+sub _resp {
+    my ($i, $port, @args) = @_;
     my $deadline = Time::HiRes::time() + $RedisTimeout;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $r->{port},
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                      Proto => 'tcp', Timeout => $RedisTimeout)
-        or die "redis shard $i (port $r->{port}): connect failed: $@\n";
+        or die "$i (port $port): connect failed: $@\n";
 
     my $req = '*' . scalar(@args) . "\r\n";
     for my $arg (@args) {
@@ -150,10 +161,10 @@ sub redis_cmd {
     my $sel = IO::Select->new($sock);
     my $fill = sub {
         my $left = $deadline - Time::HiRes::time();
-        die "redis shard $i: read timeout\n" if $left <= 0 || !$sel->can_read($left);
+        die "$i: read timeout\n" if $left <= 0 || !$sel->can_read($left);
         my $n = sysread($sock, $buf, 65536, length $buf);
-        die "redis shard $i: connection closed\n" if defined $n && $n == 0;
-        die "redis shard $i: read error: $!\n" if !defined $n && !$!{EINTR};
+        die "$i: connection closed\n" if defined $n && $n == 0;
+        die "$i: read error: $!\n" if !defined $n && !$!{EINTR};
     };
     my $line = sub {
         $fill->() until $buf =~ /\r\n/;
@@ -178,7 +189,7 @@ sub redis_cmd {
             return undef if $rest < 0;
             return [ map { $parse->() } 1 .. $rest ];
         }
-        die "redis shard $i: unexpected reply line: $l\n";
+        die "$i: unexpected reply line: $l\n";
     };
     my $reply = $parse->();
     undef $parse;    # break the closure's self reference
