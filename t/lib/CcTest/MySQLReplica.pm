@@ -84,7 +84,7 @@ sub semi_sync_status {
 sub mysql_with_replica {
     croak "mysql_with_replica: called twice" if %R;
     @CcTest::MySQL::MysqlLogArgs = ('--log-bin=primary-bin', '--server-id=1', '--binlog-format=ROW',
-        '--gtid-strict-mode=ON', '--log-slave-updates',
+        '--gtid-strict-mode=ON', '--log-slave-updates', '--log-bin-trust-function-creators=ON',
         '--rpl-semi-sync-master-enabled=ON', '--rpl-semi-sync-master-wait-point=AFTER_SYNC',
         '--rpl-semi-sync-master-timeout=10000');
     my $pport = CcTest::MySQL::mysql_start();
@@ -106,7 +106,7 @@ sub mysql_with_replica {
         "--tmpdir=$dir/tmp", '--innodb-buffer-pool-size=64M', '--skip-name-resolve',
         '--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci',
         '--server-id=2', '--log-bin=replica-bin', '--binlog-format=ROW', '--log-slave-updates',
-        '--gtid-strict-mode=ON', '--read-only=1', '--skip-slave-start',
+        '--gtid-strict-mode=ON', '--read-only=1', '--skip-slave-start', '--log-bin-trust-function-creators=ON',
         '--rpl-semi-sync-slave-enabled=ON', '--rpl-semi-sync-master-wait-point=AFTER_SYNC');
     wait_until(sub { -S $R{socket} && eval { replica_query('SELECT 1'); 1 } }, 30)
         or croak "replica did not start:\n" . _tail(_slurp("$dir/error.log"), 30);
