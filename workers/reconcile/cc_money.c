@@ -83,6 +83,7 @@
 #include "cc_money.h"
 #include "cc_money_mysql.h"
 #include "cc_money_redis.h"
+#include "cc_money_fields.h"
 #include "cc_money_repair.h"
 #include "cc_money_report.h"
 #include "cc_redis.h"
@@ -121,8 +122,10 @@ CC_SECRET_REDIS_HELP
 CC_REDIS_SENTINEL_HELP
 "  --repair             credit every missing credit (a credited award, or\n"
 "                       one pending past pending_max, without a transfer)\n"
-"                       through the ledger's idempotent credit; other\n"
-"                       breaks are only reported\n"
+"                       through the ledger's idempotent credit, and write\n"
+"                       again each award field w that Redis lost or holds\n"
+"                       behind MySQL (a failover), through award_set.lua,\n"
+"                       never backwards; other breaks are only reported\n"
 "  --statement FILE     also compare the external wallet's statement\n"
 "                       (key,uid,amount_cents,currency,applied_at_ms a\n"
 "                       line) with the awards and the ledger: long_at_\n"
@@ -354,6 +357,7 @@ cc_money_close(cc_money_t *m)
     free(m->look);
     free(m->sql);
     free(m->missing);
+    free(m->fields);
 }
 
 
@@ -433,6 +437,10 @@ cc_money_main(int argc, char **argv)
         cc_money_repair(&m);
     }
 
+    if (m.repair) {
+        cc_money_repair_fields(&m);
+    }
+
     if (m.repair && m.stmt != NULL) {
         m.repaired += cc_stmt_repair(m.stmt, &m.st);
     }
@@ -469,6 +477,8 @@ cc_money_main(int argc, char **argv)
     if (m.repair) {
         cc_log("repaired %llu of %zu missing credit(s)", m.repaired,
                m.nmissing);
+        cc_log("repaired %llu of %zu award field(s) w in Redis",
+               m.fields_repaired, m.nfields);
     }
 
     if (total > 0) {
