@@ -2,6 +2,7 @@
  * cc_redis: see cc_redis.h.
  */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,14 @@ cc_redis_auth(redisContext *c, const char *name, char *err, size_t errlen)
 }
 
 
-static cc_addr_t  cc_redis_sentinel[CC_REDIS_SENTINELS_MAX];
-static size_t     cc_redis_nsentinel;
+/*
+ * The --sentinel list, set while parsing the options; its order (the one
+ * that answered last first) changes under the lock, as cc-payout's
+ * threads connect their own shards.
+ */
+static cc_addr_t        cc_redis_sentinel[CC_REDIS_SENTINELS_MAX];
+static size_t           cc_redis_nsentinel;
+static pthread_mutex_t  cc_redis_sentinel_mu = PTHREAD_MUTEX_INITIALIZER;
 
 
 int
@@ -174,8 +181,8 @@ cc_redis_is_master(redisContext *c, char *why, size_t whylen)
  * such master" for a nil reply: this Sentinel does not know the name).
  */
 static int
-cc_redis_ask_sentinel(size_t i, const char *name, int timeout_ms,
-    cc_addr_t *a, char *why, size_t whylen)
+cc_redis_ask_sentinel(const cc_addr_t *sentinel, const char *name,
+    int timeout_ms, cc_addr_t *a, char *why, size_t whylen)
 {
     int            rc;
     long           port;
@@ -184,8 +191,7 @@ cc_redis_ask_sentinel(size_t i, const char *name, int timeout_ms,
     redisContext  *c;
 
     dial = NULL;
-    c = cc_redis_dial(cc_redis_sentinel[i].host, cc_redis_sentinel[i].port,
-                      timeout_ms, &dial);
+    c = cc_redis_dial(sentinel->host, sentinel->port, timeout_ms, &dial);
 
     if (dial != NULL) {
         snprintf(why, whylen, "%s", dial);
@@ -239,20 +245,25 @@ cc_redis_connect_sentinel(const char *name, int timeout_ms, char *err,
     size_t errlen)
 {
     char           why[256];
-    size_t         i;
-    cc_addr_t      a, first;
+    size_t         i, j, n;
+    cc_addr_t      a, first, list[CC_REDIS_SENTINELS_MAX];
     const char    *dial;
     redisContext  *c;
 
     snprintf(err, errlen, "redis %s: no Sentinel given", name);
 
-    for (i = 0; i < cc_redis_nsentinel; i++) {
-        if (cc_redis_ask_sentinel(i, name, timeout_ms, &a, why, sizeof(why))
+    pthread_mutex_lock(&cc_redis_sentinel_mu);
+    n = cc_redis_nsentinel;
+    memcpy(list, cc_redis_sentinel, n * sizeof(cc_addr_t));
+    pthread_mutex_unlock(&cc_redis_sentinel_mu);
+
+    for (i = 0; i < n; i++) {
+        if (cc_redis_ask_sentinel(&list[i], name, timeout_ms, &a, why,
+                                  sizeof(why))
             != 0)
         {
             snprintf(err, errlen, "redis %s: sentinel %s:%u: %s", name,
-                     cc_redis_sentinel[i].host, cc_redis_sentinel[i].port,
-                     why);
+                     list[i].host, list[i].port, why);
             continue;
         }
 
@@ -261,9 +272,8 @@ cc_redis_connect_sentinel(const char *name, int timeout_ms, char *err,
 
         if (dial != NULL) {
             snprintf(err, errlen, "redis %s: master %s:%u (from sentinel "
-                     "%s:%u): %s", name, a.host, a.port,
-                     cc_redis_sentinel[i].host, cc_redis_sentinel[i].port,
-                     dial);
+                     "%s:%u): %s", name, a.host, a.port, list[i].host,
+                     list[i].port, dial);
             redisFree(c);
             continue;
         }
@@ -275,18 +285,28 @@ cc_redis_connect_sentinel(const char *name, int timeout_ms, char *err,
 
         if (!cc_redis_is_master(c, why, sizeof(why))) {
             snprintf(err, errlen, "redis %s: %s:%u (from sentinel %s:%u) is "
-                     "not master: %s", name, a.host, a.port,
-                     cc_redis_sentinel[i].host, cc_redis_sentinel[i].port,
-                     why);
+                     "not master: %s", name, a.host, a.port, list[i].host,
+                     list[i].port, why);
             redisFree(c);
             continue;
         }
 
-        if (i > 0) {
-            first = cc_redis_sentinel[0];
-            cc_redis_sentinel[0] = cc_redis_sentinel[i];
-            cc_redis_sentinel[i] = first;
+        /* the Sentinel that answered goes first (another thread may
+         * have moved the list meanwhile: found again by its address) */
+        pthread_mutex_lock(&cc_redis_sentinel_mu);
+
+        for (j = 1; j < cc_redis_nsentinel; j++) {
+            if (cc_redis_sentinel[j].port == list[i].port
+                && strcmp(cc_redis_sentinel[j].host, list[i].host) == 0)
+            {
+                first = cc_redis_sentinel[0];
+                cc_redis_sentinel[0] = cc_redis_sentinel[j];
+                cc_redis_sentinel[j] = first;
+                break;
+            }
         }
+
+        pthread_mutex_unlock(&cc_redis_sentinel_mu);
 
         return c;
     }
