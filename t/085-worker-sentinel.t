@@ -34,6 +34,22 @@ is($rc, 2, 'with --sentinel, an address for --redis: exit 2');
 like($err, qr/bad --redis "127\.0\.0\.1:6379", expected a Sentinel master name \(\[A-Za-z0-9._-\], 1\.\.64\)/,
      'and why');
 
+# ---- -READONLY: the connection dropped, the shard asked for again ----------------------
+
+# (the address form: the connection to shard 1 stays open while it
+# becomes a replica, as a demoted master's clients can)
+{
+    my $w = spawn_payout([ '--idle-ms', 5, '--interval', 1, '--claims-idle-ms', 20 ], campaign_file('ro'));
+    redis_cmd(1, 'REPLICAOF', '127.0.0.1', redis_port(0));
+    my $p1 = redis_port(1);
+    ok(wait_until(sub { worker_stderr($w) =~ /redis 127\.0\.0\.1:$p1: READONLY .*; retrying in \d+ ms/ }, 20),
+       'a -READONLY answer: cc-payout drops the connection and retries (its reconnect asks again)')
+        or diag worker_stderr($w);
+    redis_cmd(1, 'REPLICAOF', 'NO', 'ONE');
+    ok(worker_alive($w), 'without dying');
+    is(stop_worker($w, 'TERM', 20), 0, 'SIGTERM: exit 0');
+}
+
 # ---- cc-payout across a failover ---------------------------------------------------------
 
 my $C = 's1';
