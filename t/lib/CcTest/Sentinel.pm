@@ -28,7 +28,13 @@ package CcTest::Sentinel;
 #       --replicaof, no persistence) and wait until each is in sync, then
 #       `sentinels` redis-sentinel processes monitoring the shard as NAME,
 #       and wait until every sentinel sees every replica and every other
-#       sentinel (sentinel_wait_agree).  Dies with the logs on a failure.
+#       sentinel (wait_agree).  Dies with the logs on a failure.
+#       also => { NAME2 => I2, ... }: the sentinels watch these harness
+#       shards too, under those names, each with `replicas` replicas of
+#       its own (a module asks one list of sentinels for every shard);
+#       the methods below are about NAME, the group's own, but kill,
+#       stop, resume, start, pid and cmd take any node's port, and
+#       $g->also_replicas(NAME2) lists those replicas' ports.
 #   $g->name                     the master name
 #   $g->sentinel_ports           the sentinels' ports (list)
 #   $g->sentinels                "127.0.0.1:P ..." (a cc_redis_sentinels line)
@@ -127,9 +133,20 @@ sub sentinel_group {
         push @{ $g->{order} }, $port;
         $g->_spawn_node($n);
     }
-    for my $port (@{ $g->{order} }[1 .. $#{ $g->{order} }]) {
+    for my $an (sort keys %{ $o{also} || {} }) {
+        my $aport = redis_port($o{also}{$an});
+        for my $k (1 .. $g->{n_replicas}) {
+            my $port = free_port();
+            my $dir = "$g->{dir}/$an-replica$k";
+            make_path($dir);
+            my $n = $g->{nodes}{$port} = { port => $port, dir => $dir, master => $aport };
+            push @{ $g->{also}{$an} }, $port;
+            $g->_spawn_node($n);
+        }
+    }
+    for my $port (@{ $g->{order} }[1 .. $#{ $g->{order} }], map { @$_ } values %{ $g->{also} || {} }) {
         wait_until(sub { _link_up($port) }, 10)
-            or croak "replica on port $port did not sync with $mport:\n"
+            or croak "replica on port $port did not sync with its primary:\n"
                      . _tail(_slurp("$g->{nodes}{$port}{dir}/redis.log"), 20);
     }
 
@@ -145,7 +162,12 @@ sub sentinel_group {
             "sentinel monitor $g->{name} 127.0.0.1 $mport $g->{quorum}",
             "sentinel down-after-milliseconds $g->{name} $g->{down_after}",
             "sentinel failover-timeout $g->{name} $g->{failover_timeout}",
-            "sentinel parallel-syncs $g->{name} 1");
+            "sentinel parallel-syncs $g->{name} 1",
+            map { my $n = $_;
+                  ("sentinel monitor $n 127.0.0.1 " . redis_port($o{also}{$n}) . " $g->{quorum}",
+                   "sentinel down-after-milliseconds $n $g->{down_after}",
+                   "sentinel failover-timeout $n $g->{failover_timeout}") }
+                sort keys %{ $o{also} || {} });
         $s->{pid} = _spawn("$s->{dir}/sentinel.out", $SentinelServer, "$s->{dir}/sentinel.conf");
         push @{ $g->{sentinel} }, $s;
     }
@@ -170,6 +192,7 @@ sub _link_up {
 }
 
 sub name           { $_[0]{name} }
+sub also_replicas  { @{ $_[0]{also}{$_[1]} || [] } }
 sub sentinel_ports { map { $_->{port} } @{ $_[0]{sentinel} } }
 sub sentinels      { join ' ', map { "127.0.0.1:$_->{port}" } @{ $_[0]{sentinel} } }
 sub nodes          { @{ $_[0]{order} } }
