@@ -135,6 +135,7 @@ sub sentinel_group {
     }
     for my $an (sort keys %{ $o{also} || {} }) {
         my $aport = redis_port($o{also}{$an});
+        $g->{nodes}{$aport} = { port => $aport, shard => $o{also}{$an} };
         for my $k (1 .. $g->{n_replicas}) {
             my $port = free_port();
             my $dir = "$g->{dir}/$an-replica$k";
