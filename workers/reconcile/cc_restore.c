@@ -11,7 +11,7 @@
 #include "cc_restore.h"
 #include "cc_sqlbuf.h"
 #include "cc_worker.h"
-#include "cc_restore_lua.h"          /* generated: workers/lib/lua/restore.lua */
+#include "cc_restore_lua.h"      /* generated: workers/lib/lua/restore.lua */
 
 
 typedef struct {
