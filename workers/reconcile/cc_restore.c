@@ -98,7 +98,11 @@ cc_restore_free(cc_restore_rows_t *r)
 }
 
 
-/* " uid IN (u, ...)" of the users (lost ones only when lost) */
+/* a lost combine: MySQL's eligibility row, no e in Redis */
+#define cc_restore_lost_combine(u)  ((u)->e[0] != '\0' && !(u)->has_e)
+
+
+/* " uid IN (u, ...)" of the users (with lost, those of a lost combine) */
 static int
 cc_restore_in(cc_sqlbuf_t *b, const cc_restore_user_t *u, size_t n, int lost)
 {
@@ -109,7 +113,7 @@ cc_restore_in(cc_sqlbuf_t *b, const cc_restore_user_t *u, size_t n, int lost)
     }
 
     for (i = 0, k = 0; i < n; i++) {
-        if (lost && !u[i].lost) {
+        if (lost && !cc_restore_lost_combine(&u[i])) {
             continue;
         }
 
@@ -326,7 +330,7 @@ cc_restore_lost(cc_restore_t *rs, cc_store_shard_t *sh, cc_restore_user_t *u,
     size_t n)
 {
     int                 rc;
-    size_t              i, j, nlost;
+    size_t              i, j, nlost, ncombine;
     uint64_t            uid;
     cc_sqlbuf_t         b = { NULL, 0, 0 };
     cc_restore_rows_t   d, k;
@@ -335,8 +339,9 @@ cc_restore_lost(cc_restore_t *rs, cc_store_shard_t *sh, cc_restore_user_t *u,
     memset(&k, 0, sizeof(k));
     rc = -1;
 
-    for (i = 0, nlost = 0; i < n; i++) {
+    for (i = 0, nlost = 0, ncombine = 0; i < n; i++) {
         nlost += u[i].lost;
+        ncombine += cc_restore_lost_combine(&u[i]);
     }
 
     if (nlost == 0) {
@@ -369,17 +374,21 @@ cc_restore_lost(cc_restore_t *rs, cc_store_shard_t *sh, cc_restore_user_t *u,
         }
     }
 
+    /* the kinds a lost combine took one card of: those the user holds */
     b.len = 0;
 
-    if (cc_sqlbuf_printf(&b, "SELECT uid, card FROM user_cards WHERE n > 0 "
-                         "AND") != 0
-        || cc_restore_in(&b, u, n, 1) != 0
-        || cc_sqlbuf_printf(&b, " ORDER BY uid, card") != 0)
+    if (ncombine > 0
+        && (cc_sqlbuf_printf(&b, "SELECT uid, card FROM user_cards WHERE "
+                             "n > 0 AND") != 0
+            || cc_restore_in(&b, u, n, 1) != 0
+            || cc_sqlbuf_printf(&b, " ORDER BY uid, card") != 0))
     {
         goto nomem;
     }
 
-    if (cc_restore_query(rs, sh, &b, "read the cards held", &k) != 0) {
+    if (ncombine > 0
+        && cc_restore_query(rs, sh, &b, "read the cards held", &k) != 0)
+    {
         goto done;
     }
 
@@ -413,8 +422,7 @@ cc_restore_lost(cc_restore_t *rs, cc_store_shard_t *sh, cc_restore_user_t *u,
             /* void */
         }
 
-        /* only a lost combine needs its kinds */
-        u[i].nk = u[i].e[0] != '\0' && !u[i].has_e ? j - u[i].k0 : 0;
+        u[i].nk = j - u[i].k0;
     }
 
     for (i = 0; rs->restore && i < rs->nredis; i++) {
@@ -516,8 +524,8 @@ cc_restore_page(cc_restore_t *rs, cc_store_shard_t *sh, uint64_t *last,
     }
 
     for (i = 0; i < n; i++) {
-        u[i].lost = u[i].maxseq > u[i].s || (u[i].e[0] != '\0' && !u[i].has_e);
-        rs->stats.lost_combines += u[i].e[0] != '\0' && !u[i].has_e;
+        u[i].lost = u[i].maxseq > u[i].s || cc_restore_lost_combine(&u[i]);
+        rs->stats.lost_combines += cc_restore_lost_combine(&u[i]);
     }
 
     rs->stats.users += n;
