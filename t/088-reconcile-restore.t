@@ -123,6 +123,21 @@ like($err, qr/restored: 1 draws, 0 combines; .* 1 draws left past a gap in seq/,
      'seq 6 restored; seq 8, past the missing 7, left for a later run');
 is(hash_of($g)->{s}, 6, 'its s is 6: never past a draw MySQL lacks');
 
+# ---- what --restore cannot mend: a lost flip's id reused ---------------------------------
+
+# a user flips on the shard before the restore: the shard draws the lost
+# flip's seq again, and cc-ingest finds MySQL holding that draw id for
+# another request: it keeps the first and says so
+my ($h) = grep { my $x = $_; $x != $comb && $x != $over && $x != $g && !grep { $_ == $x } @lost } @users;
+roll_back($h, 1);
+($st, $body) = http_request('POST', '/cc/flip?request_id=after', { 'X-CC-Uid' => $h });
+like("$st $body", qr/^200 \{"draw_id":"$h:8",/, "uid $h flips again: the shard draws seq 8 a second time");
+ok(wait_until(sub { worker_stderr($ingest) =~ /draw $h:8 reused: MySQL holds request r${h}_8, this draw is request after \(card \d, at \d+ ms\), not written: a Redis failover lost the first/ }, 20),
+   'cc-ingest reports the reused draw id, with the draw it could not write')
+    or diag worker_stderr($ingest);
+is(mysql_value("SELECT request_id FROM draws WHERE uid = $h AND seq = 8", shard_of_uids($h)->{$h}), "r${h}_8",
+   'MySQL keeps the first draw of that id');
+
 is(stop_worker($ingest, 'TERM', 10), 0, 'cc-ingest: SIGTERM, exit 0');
 
 done_testing();

@@ -574,6 +574,77 @@ cc_store_count_cards(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
 
 
 /*
+ * The draws of a batch that were there already (a redelivery, or a Redis
+ * failover that reused their ids): each compared with the row MySQL
+ * holds.  The same request: a redelivery, nothing to say.  Another: the
+ * promoted shard drew seq again for a new flip after losing the answered
+ * one (cc_redis_wait off), so that flip is not in MySQL: logged with the
+ * draw, whole, and counted in st->reused (README, "Losing a server").
+ */
+static cc_store_step_e
+cc_store_check_reused(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
+    const cc_draw_t *const *draws, size_t n)
+{
+    size_t      i;
+    uint64_t    uid;
+    uint32_t    seq;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "SELECT uid, seq, request_id FROM draws WHERE "
+                         "(uid, seq) IN (") != 0)
+    {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (cc_sqlbuf_printf(b, "%s(%llu,%u)", i ? "," : "",
+                             (unsigned long long) draws[i]->uid,
+                             draws[i]->seq) != 0)
+        {
+            return CC_STORE_STEP_NOMEM;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, ")") != 0) {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    if (mysql_real_query(sh->conn, b->p, b->len) != 0
+        || (res = mysql_store_result(sh->conn)) == NULL)
+    {
+        cc_store_fail(st, sh, "check draw ids");
+        return CC_STORE_STEP_FAILED;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        uid = strtoull(row[0], NULL, 10);
+        seq = (uint32_t) strtoul(row[1], NULL, 10);
+
+        for (i = 0; i < n; i++) {
+            if (draws[i]->uid == uid && draws[i]->seq == seq
+                && strcmp(draws[i]->request_id, row[2]) != 0)
+            {
+                st->reused++;
+                cc_log("shard %s: draw %llu:%u reused: MySQL holds request "
+                       "%s, this draw is request %s (card %u, at %lld ms), "
+                       "not written: a Redis failover lost the first",
+                       sh->name, (unsigned long long) uid, seq, row[2],
+                       draws[i]->request_id, draws[i]->card,
+                       (long long) draws[i]->ts_ms);
+            }
+        }
+    }
+
+    mysql_free_result(res);
+
+    return CC_STORE_STEP_OK;
+}
+
+
+/*
  * One shard's part of a batch, in one transaction:
  *
  *   INSERT IGNORE INTO eligibility ...                 -- the combines
@@ -606,6 +677,10 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
 
     if (step == CC_STORE_STEP_OK && rows > 0) {
         step = cc_store_count_cards(st, sh, &b, pairs, rows);
+    }
+
+    if (step == CC_STORE_STEP_OK && rows < n) {
+        step = cc_store_check_reused(st, sh, &b, draws, n);
     }
 
     if (step == CC_STORE_STEP_NOMEM) {

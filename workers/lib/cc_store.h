@@ -49,6 +49,8 @@ typedef struct {
     cc_ring_point_t   *points;      /* owned */
     const char        *user;
     const char        *password;
+    uint64_t           reused;      /* draw ids MySQL holds for another
+                                       request (cc_store_write logs each) */
     char               err[512];
 } cc_store_t;
 
