@@ -20,8 +20,9 @@ our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args campaign_con
                  run_reconcile log_events grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
-    my $p = $ENV{TEST_MYSQL_PORT};
-    return ("127.0.0.1:$p/cc_s0", "127.0.0.1:$p/cc_s1");
+    # with a replica (CcTest::MySQLReplica): the shards as their candidates
+    my $at = $ENV{TEST_MYSQL_CANDIDATES} // "127.0.0.1:$ENV{TEST_MYSQL_PORT}";
+    return ("$at/cc_s0", "$at/cc_s1");
 }
 
 sub _mysql_args { map { ('--mysql', $_) } mysql_shards() }

@@ -97,13 +97,56 @@ START_TEST(test_shard_of_is_the_ring)
 END_TEST
 
 
+START_TEST(test_candidates)
+{
+    cc_store_t   st, one;
+    char        *names[] = { "10.0.0.1:3306,10.0.0.2:3306/cc_s0",
+                             "h:1/a" };
+    char        *single[] = { "10.0.0.1:3306/cc_s0", "h:1/a" };
+    char        *bad[][1] = { { "a:1,/db" }, { "a:1,b/db" },
+                              { "a:1,b:2,c:3,d:4,e:5/db" }, { ",a:1/db" } };
+    size_t       i;
+    uint64_t     uid;
+
+    ck_assert_int_eq(cc_store_open(&st, names, 2, "root", NULL), 0);
+    ck_assert_uint_eq(st.shards[0].ncand, 2);
+    ck_assert_str_eq(st.shards[0].cand[0].host, "10.0.0.1");
+    ck_assert_str_eq(st.shards[0].cand[1].host, "10.0.0.2");
+    ck_assert_uint_eq(st.shards[0].cand[1].port, 3306);
+    ck_assert_str_eq(st.shards[0].host, "10.0.0.1");  /* tried first */
+    ck_assert_str_eq(st.shards[0].db, "cc_s0");
+    ck_assert_str_eq(st.shards[0].name, names[0]);
+    ck_assert_uint_eq(st.shards[1].ncand, 1);
+
+    /* keyed by the spec as written: not the single form's ring */
+    ck_assert_int_eq(cc_store_open(&one, single, 2, "root", NULL), 0);
+    for (i = 0, uid = 1; uid <= 2000; uid++) {
+        i += cc_store_shard_of(&st, uid) != cc_store_shard_of(&one, uid);
+    }
+    ck_assert_uint_gt(i, 0);
+    cc_store_close(&one);
+    cc_store_close(&st);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cc_store_open(&st, bad[i], 1, "root", NULL) == -1,
+                      "accepted %s", bad[i][0]);
+    }
+
+    ck_assert_int_eq(cc_store_open(&st, bad[2], 1, "root", NULL), -1);
+    ck_assert_str_eq(st.err, "bad MySQL shard \"a:1,b:2,c:3,d:4,e:5/db\", "
+                     "expected host:port/database (more than 4 host:port)");
+}
+END_TEST
+
+
 int
 main(void)
 {
     Suite  *s;
 
     s = suite_create("store");
-    cc_check_tcase(s, "shards", test_names, test_shard_of_is_the_ring);
+    cc_check_tcase(s, "shards", test_names, test_shard_of_is_the_ring,
+                   test_candidates);
 
     return cc_check_run(s);
 }

@@ -92,11 +92,14 @@ cc_draw_usage(FILE *out)
 "\n"
 "  --campaign FILE  the campaign file (see common/cc_campaign.h)\n"
 "  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
-"                   in the module's order\n"
-"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
+"                   in the module's order; a master name with --sentinel\n"
+"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order;\n"
+"                   host:port,host:port/database: the writable one of\n"
+"                   these (@@read_only = 0), asked again on each connect\n"
 "  --user NAME      MySQL user (default " CC_ROLE_DRAW ")\n"
 CC_SECRET_MYSQL_HELP
 CC_SECRET_REDIS_HELP
+CC_REDIS_SENTINEL_HELP
 "  --shard K        draw only MySQL shard K (0-based); the others may be\n"
 "                   drawn by other processes, on other hosts\n"
 "  --batch N        awards per transaction, 1..20000 (default 5000)\n"
@@ -126,6 +129,7 @@ cc_draw_parse(int argc, char **argv, cc_draw_opts_t *o)
         { "help",         no_argument,       NULL, 'h' },
         CC_SECRET_MYSQL_OPTIONS,
         CC_SECRET_REDIS_OPTIONS,
+        CC_REDIS_SENTINEL_OPTION,
         { NULL, 0, NULL, 0 }
     };
 
@@ -175,6 +179,12 @@ cc_draw_parse(int argc, char **argv, cc_draw_opts_t *o)
         case 'h':
             cc_draw_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_REDIS_OPT_SENTINEL:
+            if (cc_redis_opt_sentinel(optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case CC_SECRET_OPT_MYSQL_FILE:
         case CC_SECRET_OPT_REDIS_USER:

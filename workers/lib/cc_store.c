@@ -12,6 +12,7 @@
 #include "cc_addr.h"
 #include "cc_sqlbuf.h"
 #include "cc_store.h"
+#include "cc_worker.h"
 #include "cc_shard_sql.h"            /* generated from sql/shard.sql */
 #include "cc_money_sql.h"            /* generated from sql/money.sql */
 #include "cc_shard_grants_sql.h"     /* from sql/shard_grants.sql */
@@ -37,12 +38,15 @@ cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what)
 }
 
 
-/* "host:port/database", the database a plain identifier */
+/*
+ * "host:port[,host:port...]/database", the database a plain identifier:
+ * the candidates into sh->cand
+ */
 static int
-cc_store_parse_name(const char *name, cc_addr_t *addr, const char **db,
+cc_store_parse_name(const char *name, cc_store_shard_t *sh, const char **db,
     const char **why)
 {
-    const char  *slash;
+    const char  *slash, *p, *comma;
 
     slash = strchr(name, '/');
 
@@ -51,8 +55,28 @@ cc_store_parse_name(const char *name, cc_addr_t *addr, const char **db,
         return -1;
     }
 
-    if (cc_addr_parse(name, (size_t) (slash - name), addr, why) != 0) {
-        return -1;
+    sh->ncand = 0;
+
+    for (p = name; ; p = comma + 1) {
+        comma = memchr(p, ',', (size_t) (slash - p));
+
+        if (sh->ncand == CC_STORE_CANDIDATES_MAX) {
+            *why = "more than 4 host:port";
+            return -1;
+        }
+
+        if (cc_addr_parse(p, (size_t) ((comma ? comma : slash) - p),
+                          &sh->cand[sh->ncand], why)
+            != 0)
+        {
+            return -1;
+        }
+
+        sh->ncand++;
+
+        if (comma == NULL) {
+            break;
+        }
     }
 
     *db = slash + 1;
@@ -74,7 +98,6 @@ cc_store_open(cc_store_t *st, char *const *names, size_t n,
     const char *user, const char *password)
 {
     size_t             i, lens[CC_STORE_SHARDS_MAX];
-    cc_addr_t          addr;
     const char        *keys[CC_STORE_SHARDS_MAX], *db, *why;
     cc_store_shard_t  *sh;
 
@@ -91,7 +114,7 @@ cc_store_open(cc_store_t *st, char *const *names, size_t n,
     for (i = 0; i < n; i++) {
         sh = &st->shards[i];
 
-        if (cc_store_parse_name(names[i], &addr, &db, &why) != 0) {
+        if (cc_store_parse_name(names[i], sh, &db, &why) != 0) {
             snprintf(st->err, sizeof(st->err), "bad MySQL shard \"%s\", "
                      "expected host:port/database (%s)", names[i], why);
             cc_store_close(st);
@@ -99,12 +122,13 @@ cc_store_open(cc_store_t *st, char *const *names, size_t n,
         }
 
         sh->name = strdup(names[i]);
-        sh->host = strdup(addr.host);
         sh->db = strdup(db);
-        sh->port = addr.port;
+        sh->primary = 0;
+        sh->host = sh->cand[0].host;
+        sh->port = sh->cand[0].port;
         st->nshards++;
 
-        if (sh->name == NULL || sh->host == NULL || sh->db == NULL) {
+        if (sh->name == NULL || sh->db == NULL) {
             snprintf(st->err, sizeof(st->err), "out of memory");
             cc_store_close(st);
             return -1;
@@ -139,7 +163,6 @@ cc_store_close(cc_store_t *st)
         }
 
         free(st->shards[i].name);
-        free(st->shards[i].host);
         free(st->shards[i].db);
     }
 
@@ -156,45 +179,145 @@ cc_store_shard_of(const cc_store_t *st, uint64_t uid)
 }
 
 
+/* a connection to candidate a, or NULL with why (the client's error) */
+static MYSQL *
+cc_store_dial(cc_store_t *st, cc_store_shard_t *sh, const cc_addr_t *a,
+    int use_db, char *why, size_t whylen)
+{
+    MYSQL         *conn;
+    unsigned int   timeout;
+    my_bool        off;
+
+    conn = mysql_init(NULL);
+    if (conn == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+
+    timeout = 5;
+    mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    timeout = 60;
+    mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    off = 0;
+    mysql_options(conn, MYSQL_OPT_RECONNECT, &off);
+
+    if (mysql_real_connect(conn, a->host, st->user, st->password,
+                           use_db ? sh->db : NULL, a->port, NULL,
+                           CLIENT_MULTI_STATEMENTS)
+        == NULL)
+    {
+        snprintf(why, whylen, "connect: %s", mysql_error(conn));
+        mysql_close(conn);
+        return NULL;
+    }
+
+    if (mysql_autocommit(conn, 0) != 0) {
+        snprintf(why, whylen, "autocommit off: %s", mysql_error(conn));
+        mysql_close(conn);
+        return NULL;
+    }
+
+    return conn;
+}
+
+
+/* @@global.read_only on conn: 0 writable, 1 read-only, -1 with why */
+static int
+cc_store_read_only(MYSQL *conn, char *why, size_t whylen)
+{
+    int         ro;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    if (mysql_query(conn, "SELECT @@global.read_only") != 0
+        || (res = mysql_store_result(conn)) == NULL)
+    {
+        snprintf(why, whylen, "read_only: %s", mysql_error(conn));
+        return -1;
+    }
+
+    row = mysql_fetch_row(res);
+    ro = row == NULL || row[0] == NULL || strcmp(row[0], "0") != 0;
+    mysql_free_result(res);
+
+    if (ro) {
+        snprintf(why, whylen, "read-only");
+    }
+
+    return ro;
+}
+
+
+/*
+ * The shard's primary: its one server, or the first writable candidate,
+ * starting from the one found last time (a promotion moves it; the
+ * move is logged).  0, or -1 with st->err naming each candidate's reason.
+ */
 static int
 cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db)
 {
-    unsigned int  timeout;
-    my_bool       off;
+    int       n;
+    char      why[256], *p, *end;
+    size_t    k, i;
+    MYSQL    *conn;
 
     if (sh->conn != NULL) {
         return 0;
     }
 
-    sh->conn = mysql_init(NULL);
-    if (sh->conn == NULL) {
-        snprintf(st->err, sizeof(st->err), "out of memory");
-        return -1;
+    p = st->err;
+    end = st->err + sizeof(st->err);
+    n = snprintf(p, (size_t) (end - p), "shard %s: ", sh->name);
+    p = n < end - p ? p + n : end - 1;
+
+    for (k = 0; k < sh->ncand; k++) {
+        i = (sh->primary + k) % sh->ncand;
+
+        conn = cc_store_dial(st, sh, &sh->cand[i], use_db, why, sizeof(why));
+
+        /* one candidate: its server whatever it says, as ever */
+        if (conn != NULL && sh->ncand > 1
+            && cc_store_read_only(conn, why, sizeof(why)) != 0)
+        {
+            mysql_close(conn);
+            conn = NULL;
+        }
+
+        if (conn == NULL) {
+            if (p < end) {
+                n = snprintf(p, (size_t) (end - p), "%s%s",
+                             k ? "; " : "", sh->ncand > 1 ? "" : why);
+                p = n < end - p ? p + n : end - 1;
+            }
+
+            if (sh->ncand > 1 && p < end) {
+                n = snprintf(p, (size_t) (end - p), "%s:%u: %s",
+                             sh->cand[i].host, sh->cand[i].port, why);
+                p = n < end - p ? p + n : end - 1;
+            }
+
+            continue;
+        }
+
+        if (i != sh->primary) {
+            cc_log("mysql shard %s: the primary is now %s:%u (was %s:%u)",
+                   sh->name, sh->cand[i].host, sh->cand[i].port,
+                   sh->cand[sh->primary].host, sh->cand[sh->primary].port);
+            sh->primary = i;
+            sh->host = sh->cand[i].host;
+            sh->port = sh->cand[i].port;
+        }
+
+        sh->conn = conn;
+        return 0;
     }
 
-    timeout = 5;
-    mysql_options(sh->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    timeout = 60;
-    mysql_options(sh->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
-    mysql_options(sh->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-    off = 0;
-    mysql_options(sh->conn, MYSQL_OPT_RECONNECT, &off);
-
-    if (mysql_real_connect(sh->conn, sh->host, st->user, st->password,
-                           use_db ? sh->db : NULL, sh->port, NULL,
-                           CLIENT_MULTI_STATEMENTS)
-        == NULL)
-    {
-        cc_store_fail(st, sh, "connect");
-        return -1;
+    if (sh->ncand > 1 && p < end) {
+        snprintf(p, (size_t) (end - p), " (no writable primary)");
     }
 
-    if (mysql_autocommit(sh->conn, 0) != 0) {
-        cc_store_fail(st, sh, "autocommit off");
-        return -1;
-    }
-
-    return 0;
+    return -1;
 }
 
 
@@ -451,6 +574,77 @@ cc_store_count_cards(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
 
 
 /*
+ * The draws of a batch that were there already (a redelivery, or a Redis
+ * failover that reused their ids): each compared with the row MySQL
+ * holds.  The same request: a redelivery, nothing to say.  Another: the
+ * promoted shard drew seq again for a new flip after losing the answered
+ * one (cc_redis_wait off), so that flip is not in MySQL: logged with the
+ * draw, whole, and counted in st->reused (README, "Losing a server").
+ */
+static cc_store_step_e
+cc_store_check_reused(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
+    const cc_draw_t *const *draws, size_t n)
+{
+    size_t      i;
+    uint64_t    uid;
+    uint32_t    seq;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "SELECT uid, seq, request_id FROM draws WHERE "
+                         "(uid, seq) IN (") != 0)
+    {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (cc_sqlbuf_printf(b, "%s(%llu,%u)", i ? "," : "",
+                             (unsigned long long) draws[i]->uid,
+                             draws[i]->seq) != 0)
+        {
+            return CC_STORE_STEP_NOMEM;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, ")") != 0) {
+        return CC_STORE_STEP_NOMEM;
+    }
+
+    if (mysql_real_query(sh->conn, b->p, b->len) != 0
+        || (res = mysql_store_result(sh->conn)) == NULL)
+    {
+        cc_store_fail(st, sh, "check draw ids");
+        return CC_STORE_STEP_FAILED;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        uid = strtoull(row[0], NULL, 10);
+        seq = (uint32_t) strtoul(row[1], NULL, 10);
+
+        for (i = 0; i < n; i++) {
+            if (draws[i]->uid == uid && draws[i]->seq == seq
+                && strcmp(draws[i]->request_id, row[2]) != 0)
+            {
+                st->reused++;
+                cc_log("shard %s: draw %llu:%u reused: MySQL holds request "
+                       "%s, this draw is request %s (card %u, at %lld ms), "
+                       "not written: a Redis failover lost the first",
+                       sh->name, (unsigned long long) uid, seq, row[2],
+                       draws[i]->request_id, draws[i]->card,
+                       (long long) draws[i]->ts_ms);
+            }
+        }
+    }
+
+    mysql_free_result(res);
+
+    return CC_STORE_STEP_OK;
+}
+
+
+/*
  * One shard's part of a batch, in one transaction:
  *
  *   INSERT IGNORE INTO eligibility ...                 -- the combines
@@ -483,6 +677,10 @@ cc_store_write_shard(cc_store_t *st, cc_store_shard_t *sh,
 
     if (step == CC_STORE_STEP_OK && rows > 0) {
         step = cc_store_count_cards(st, sh, &b, pairs, rows);
+    }
+
+    if (step == CC_STORE_STEP_OK && rows < n) {
+        step = cc_store_check_reused(st, sh, &b, draws, n);
     }
 
     if (step == CC_STORE_STEP_NOMEM) {

@@ -1,8 +1,15 @@
 /*
  * cc_store: the sharded MySQL that draws end in.
  *
- * A shard is named "host:port/db"; the names are the ring's keys, so a
- * uid's shard is cc_ring_shard() over them, as in the module.  Writes are
+ * A shard is named "host:port/db", or "host:port,host:port/db": the
+ * candidates that may hold its primary (a semi-synchronous replica that a
+ * failover promotes).  The names as written are the ring's keys, so a
+ * uid's shard is cc_ring_shard() over them, as in the module, and a
+ * failover, which changes no name, moves no user.  With more than one
+ * candidate, each connect takes the first that is writable (@@read_only
+ * = 0; a replica runs read_only = 1), starting from the one that was last
+ * time; any error closes the connection (error 1290, read-only, included:
+ * the old primary fenced), so the next connect looks again.  Writes are
  * idempotent on the draw id (PRIMARY KEY (uid, seq)) and keep the per-user
  * card counts in the same transaction, counted from the rows the INSERT
  * really added (INSERT IGNORE ... RETURNING), so a batch may be written any
@@ -17,17 +24,22 @@
 
 #include <mysql.h>
 
+#include "cc_addr.h"
 #include "cc_ring.h"
 #include "cc_event.h"
 
-#define CC_STORE_SHARDS_MAX  CC_RING_SHARDS_MAX
+#define CC_STORE_SHARDS_MAX      CC_RING_SHARDS_MAX
+#define CC_STORE_CANDIDATES_MAX  4
 
 typedef struct {
-    char        *name;              /* "host:port/db", owned */
-    char        *host;              /* owned */
+    char        *name;              /* "host:port[,host:port]/db", owned */
+    const char  *host;              /* cand[primary]'s */
     unsigned     port;
     char        *db;                /* owned */
     MYSQL       *conn;              /* NULL when not connected */
+    cc_addr_t    cand[CC_STORE_CANDIDATES_MAX];
+    size_t       ncand;
+    size_t       primary;           /* the candidate tried first */
 } cc_store_shard_t;
 
 typedef struct {
@@ -37,6 +49,8 @@ typedef struct {
     cc_ring_point_t   *points;      /* owned */
     const char        *user;
     const char        *password;
+    uint64_t           reused;      /* draw ids MySQL holds for another
+                                       request (cc_store_write logs each) */
     char               err[512];
 } cc_store_t;
 

@@ -72,11 +72,15 @@ cc_payout_usage(FILE *out)
 "\n"
 "  --campaign FILE   the campaign file (the same cc-draw read)\n"
 "  --redis ADDR      a Redis shard, exactly as in cc_redis_shards and in\n"
-"                    its order (the uid's shard is the module's), repeat\n"
-"  --mysql SHARD     a MySQL shard, host:port/database, repeat in ring order\n"
+"                    its order (the uid's shard is the module's), repeat;\n"
+"                    a master name with --sentinel\n"
+"  --mysql SHARD     a MySQL shard, host:port/database, repeat in ring order;\n"
+"                    host:port,host:port/database: the writable one of\n"
+"                    these (@@read_only = 0), asked again on each connect\n"
 "  --user NAME       MySQL user (default " CC_ROLE_PAYOUT ")\n"
 CC_SECRET_MYSQL_HELP
 CC_SECRET_REDIS_HELP
+CC_REDIS_SENTINEL_HELP
 "  --batch N         awards per bulk transaction, 1..50000 (default 5000)\n"
 "  --claims-batch N  awards per bulk transaction while claims come (one\n"
 "                    popped in the last second), 1..50000 (default 1000):\n"
@@ -128,6 +132,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         { "help",     no_argument,       NULL, 'h' },
         CC_SECRET_MYSQL_OPTIONS,
         CC_SECRET_REDIS_OPTIONS,
+        CC_REDIS_SENTINEL_OPTION,
         { NULL, 0, NULL, 0 }
     };
 
@@ -222,6 +227,12 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         case 'h':
             cc_payout_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_REDIS_OPT_SENTINEL:
+            if (cc_redis_opt_sentinel(optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case CC_SECRET_OPT_MYSQL_FILE:
         case CC_SECRET_OPT_REDIS_USER:

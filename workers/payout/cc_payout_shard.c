@@ -601,11 +601,14 @@ cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
             cc_log("redis %s: %s", rs->addr, err);
         }
 
+        /* -READONLY, -LOADING: a failover; the reconnect asks Sentinel */
+        reload |= cc_redis_reply_failover(reply);
+
         freeReplyObject(reply);
     }
 
     if (reload && rs->ctx != NULL) {
-        /* the script cache was lost (a restart): reconnect, reload */
+        /* the script cache was lost (a restart) or the master moved */
         redisFree(rs->ctx);
         rs->ctx = NULL;
     }

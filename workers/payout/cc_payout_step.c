@@ -40,6 +40,7 @@
 #include "cc_ids.h"
 #include "cc_keys.h"
 #include "cc_payout.h"
+#include "cc_redis.h"
 
 
 /* ---- (a) claims ----------------------------------------------------- */
@@ -106,7 +107,11 @@ cc_payout_step_pop(cc_payout_t *p, uint64_t *uids, uint32_t *shard,
             uids[(*n)++] = uid;
         }
 
-        if (reply->type == REDIS_REPLY_ERROR) {
+        if (cc_redis_reply_failover(reply)) {
+            /* a replica now, or loading: reconnect through Sentinel */
+            cc_payout_shard_redis_down(&p->redis[r], reply->str);
+
+        } else if (reply->type == REDIS_REPLY_ERROR) {
             cc_log("redis %s: LPOP %s: %s", p->redis[r].addr, CC_KEY_CLAIMS,
                    reply->str);
         }

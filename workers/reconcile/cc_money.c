@@ -87,6 +87,7 @@
 #include "cc_money.h"
 #include "cc_money_mysql.h"
 #include "cc_money_redis.h"
+#include "cc_money_fields.h"
 #include "cc_money_repair.h"
 #include "cc_money_report.h"
 #include "cc_redis.h"
@@ -113,18 +114,25 @@ cc_money_usage(FILE *out)
 "\n"
 "  --campaign FILE      the campaign file (pool, pending_max, alert, ...)\n"
 "  --redis ADDR         a Redis shard of the module, in cc_redis_shards\n"
-"                       order, repeat\n"
+"                       order, repeat; a master name with --sentinel\n"
 "  --mysql SHARD        a MySQL shard, host:port/database, repeat in ring\n"
-"                       order (the order cc-draw was given)\n"
+"                       order (the order cc-draw was given);\n"
+"                       host:port,host:port/database: the writable one\n"
+"                       of these (@@read_only = 0)\n"
 "  --user NAME          MySQL user (default " CC_ROLE_BOOKS "; with --repair\n"
 "                       " CC_ROLE_REPAIR ")\n"
 CC_SECRET_MYSQL_HELP
-CC_SECRET_REDIS_HELP"  --repair             credit every missing credit (a credited award, or\n"
+CC_SECRET_REDIS_HELP
+CC_REDIS_SENTINEL_HELP
+"  --repair             credit every missing credit (a credited award, or\n"
 "                       one pending past pending_max, without a transfer)\n"
 "                       through the ledger's idempotent credit, but not\n"
 "                       one whose wallet account already holds money no\n"
 "                       transfer explains (a deleted transfer: it would\n"
-"                       pay twice); other breaks are only reported.  Each\n"
+"                       pay twice), and write again each award field w\n"
+"                       that Redis lost or holds behind MySQL (a\n"
+"                       failover), through award_set.lua, never\n"
+"                       backwards; other breaks are only reported.  Each\n"
 "                       break's line ends with what --repair does with it\n"
 "  --statement FILE     also compare the external wallet's statement\n"
 "                       (key,uid,amount_cents,currency,applied_at_ms a\n"
@@ -166,6 +174,7 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         { "help",          no_argument,       NULL, 'h' },
         CC_SECRET_MYSQL_OPTIONS,
         CC_SECRET_REDIS_OPTIONS,
+        CC_REDIS_SENTINEL_OPTION,
         { NULL, 0, NULL, 0 }
     };
 
@@ -218,6 +227,12 @@ cc_money_parse(int argc, char **argv, cc_money_t *m)
         case 'h':
             cc_money_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_REDIS_OPT_SENTINEL:
+            if (cc_redis_opt_sentinel(optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case CC_SECRET_OPT_MYSQL_FILE:
         case CC_SECRET_OPT_REDIS_USER:
@@ -351,6 +366,7 @@ cc_money_close(cc_money_t *m)
     free(m->sql);
     free(m->missing);
     free(m->moved);
+    free(m->fields);
 }
 
 
@@ -430,6 +446,10 @@ cc_money_main(int argc, char **argv)
         cc_money_repair(&m);
     }
 
+    if (m.repair) {
+        cc_money_repair_fields(&m);
+    }
+
     if (m.repair && m.stmt != NULL) {
         m.repaired += cc_stmt_repair(m.stmt, &m.st);
     }
@@ -466,6 +486,8 @@ cc_money_main(int argc, char **argv)
     if (m.repair) {
         cc_log("repaired %llu of %zu missing credit(s)", m.repaired,
                m.nmissing);
+        cc_log("repaired %llu of %zu award field(s) w in Redis",
+               m.fields_repaired, m.nfields);
     }
 
     if (total > 0) {

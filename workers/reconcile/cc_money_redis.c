@@ -15,6 +15,7 @@
 #include "cc_award.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
+#include "cc_money_fields.h"
 #include "cc_money_mysql.h"
 #include "cc_money_redis.h"
 #include "cc_money_report.h"
@@ -118,6 +119,27 @@ cc_money_flush_awards(cc_money_t *m)
         if (r[i]->type == REDIS_REPLY_NIL) {
             cc_money_break(m, CC_MONEY_STATUS_MISMATCH, m->shard,
                            l->award_id, l->uid, expected, "none");
+
+            /* lost (a failover): written again from MySQL by --repair */
+            if (m->repair && cc_money_add_field(m, l, l->want != 'p') != 0) {
+                return -1;
+            }
+
+        } else if (cc_award_parse(r[i]->str, r[i]->len, &aw) == 0
+                   && l->want == 'c' && !aw.credited
+                   && aw.amount == l->amount
+                   && aw.id_len == strlen(l->award_id)
+                   && memcmp(aw.id, l->award_id, aw.id_len) == 0)
+        {
+            /* behind MySQL: pending in Redis, credited and notified */
+            snprintf(found, sizeof(found), "%.*s", CC_MONEY_W_MAX,
+                     r[i]->str);
+            cc_money_break(m, CC_MONEY_STATUS_MISMATCH, m->shard,
+                           l->award_id, l->uid, expected, found);
+
+            if (m->repair && cc_money_add_field(m, l, 1) != 0) {
+                return -1;
+            }
 
         } else if (cc_award_parse(r[i]->str, r[i]->len, &aw) != 0
                    || (l->want != '?' && aw.credited != (l->want == 'c'))

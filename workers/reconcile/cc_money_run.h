@@ -60,6 +60,15 @@ typedef struct {
 } cc_money_missing_t;
 
 
+/* an award field w to write again, kept for --repair (cc_money_fields.c) */
+typedef struct {
+    uint64_t   uid;
+    uint64_t   amount;
+    char       award_id[CC_MONEY_ID_MAX + 1];
+    int        credited;
+} cc_money_field_t;
+
+
 /* a row of a MySQL stream waiting for its user's Redis fields */
 typedef struct {
     uint64_t   uid;
@@ -119,6 +128,9 @@ typedef struct {
     unsigned long long   rows;
     unsigned long long   omitted;
     unsigned long long   repaired;
+    cc_money_field_t    *fields;            /* w to write again */
+    size_t               nfields, fields_cap;
+    unsigned long long   fields_repaired;
     unsigned long long   pending_all;  /* awards not credited, every shard */
     size_t               njson;
     cJSON               *doc;

@@ -33,6 +33,7 @@
 #include "cc_promfile.h"
 #include "cc_redis.h"
 #include "cc_money.h"
+#include "cc_restore.h"
 
 
 #define CC_RECONCILE_REDIS_MAX  64
@@ -49,7 +50,10 @@ typedef struct {
     long long           grace_s;
     long long           interval_s;
     long long           batch;
+    long long           ttl_s;
     int                 once;
+    int                 lost;
+    int                 restore;
 } cc_reconcile_opts_t;
 
 
@@ -65,14 +69,30 @@ CC_KEY_LOG ") older than the grace period into sharded MySQL, idempotently,\n"
 "then trims the logs up to what was written.  Reports how many draws MySQL\n"
 "lacked.\n"
 "\n"
-"  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat\n"
-"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order\n"
+"  --redis ADDR     a Redis shard of the module (cc_redis_shards), repeat;\n"
+"                   a master name with --sentinel\n"
+"  --mysql SHARD    a MySQL shard, host:port/database, repeat in ring order;\n"
+"                   host:port,host:port/database: the writable one of\n"
+"                   these (@@read_only = 0), asked again on each connect\n"
 "  --user NAME      MySQL user (default " CC_ROLE_RECONCILE ")\n"
 CC_SECRET_MYSQL_HELP
-CC_SECRET_REDIS_HELP"  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
+CC_SECRET_REDIS_HELP
+CC_REDIS_SENTINEL_HELP
+"  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
 "  --batch N        log entries per read and write, 1..5000 (default 500;\n"
 "                   an entry holds the new draws of one flip batch, <= 64)\n"
 "  --once           one pass over every shard, then exit\n"
+"  --lost           after each pass, compare every user's draws and combine\n"
+"                   in MySQL with its Redis shard (the --redis in\n"
+"                   cc_redis_shards order): report those the shard lost\n"
+"                   (a failover), as a count, a sample and metrics; with\n"
+"                   --once, exit 1 when some were lost\n"
+"  --restore        --lost, and put them back, idempotently: the card, the\n"
+"                   answer of the request, the sequence, a chance spent\n"
+"                   (never below 0: an over-issued one is counted), the\n"
+"                   combine\n"
+"  --request-ttl SEC  the module's cc_request_ttl, for a restored answer's\n"
+"                   period (default 86400)\n"
 "  --interval SEC   seconds between passes when not --once (default 60)\n"
 "  --metrics-file PATH  write a Prometheus textfile after each pass\n"
 "  --help           this text\n"
@@ -96,10 +116,14 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         { "batch",    required_argument, NULL, 'n' },
         { "interval", required_argument, NULL, 'i' },
         { "once",     no_argument,       NULL, 'o' },
+        { "lost",     no_argument,       NULL, 'L' },
+        { "restore",  no_argument,       NULL, 'R' },
+        { "request-ttl", required_argument, NULL, 'T' },
         { "metrics-file", required_argument, NULL, 'f' },
         { "help",     no_argument,       NULL, 'h' },
         CC_SECRET_MYSQL_OPTIONS,
         CC_SECRET_REDIS_OPTIONS,
+        CC_REDIS_SENTINEL_OPTION,
         { NULL, 0, NULL, 0 }
     };
 
@@ -108,6 +132,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
     o->grace_s = 30;
     o->interval_s = 60;
     o->batch = 500;
+    o->ttl_s = 86400;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -129,6 +154,16 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
 
         case 'u': o->user = optarg; break;
         case 'o': o->once = 1; break;
+        case 'L': o->lost = 1; break;
+        case 'R': o->lost = 1; o->restore = 1; break;
+
+        case 'T':
+            if (cc_opt_int("--request-ttl", optarg, 1, 365 * 86400,
+                           &o->ttl_s) != 0)
+            {
+                return -1;
+            }
+            break;
         case 'f': o->metrics_file = optarg; break;
 
         case 'g':
@@ -154,6 +189,12 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         case 'h':
             cc_reconcile_usage(stdout);
             return CC_OPT_HELP;
+
+        case CC_REDIS_OPT_SENTINEL:
+            if (cc_redis_opt_sentinel(optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case CC_SECRET_OPT_MYSQL_FILE:
         case CC_SECRET_OPT_REDIS_USER:
@@ -215,6 +256,103 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, size_t r, cc_store_t *st,
 
 
 /*
+ * The users' draws and combines in MySQL against their Redis shards
+ * (cc_restore.h): the lost ones reported, and with --restore put back.
+ * 0, or -1 when a server failed (logged); *lost: what is still lost.
+ */
+static int
+cc_reconcile_lost(const cc_reconcile_opts_t *o, cc_store_t *st,
+    cc_restore_stats_t *stats, uint64_t *lost)
+{
+    int                rc;
+    char               err[512];
+    size_t             r, lens[CC_RECONCILE_REDIS_MAX];
+    cc_ring_t          ring;
+    const char        *names[CC_RECONCILE_REDIS_MAX];
+    cc_restore_t       rs;
+    cc_ring_point_t   *points;
+    redisContext      *c[CC_RECONCILE_REDIS_MAX];
+
+    memset(c, 0, sizeof(c));
+    memset(&rs, 0, sizeof(rs));
+    rc = -1;
+
+    for (r = 0; r < o->nredis; r++) {
+        names[r] = o->redis[r];
+        lens[r] = strlen(o->redis[r]);
+    }
+
+    points = malloc(cc_ring_npoints(o->nredis) * sizeof(cc_ring_point_t));
+
+    if (points == NULL
+        || cc_ring_build(&ring, points, names, lens, o->nredis) != 0)
+    {
+        cc_log("lost: cannot build the Redis ring");
+        goto done;
+    }
+
+    for (r = 0; r < o->nredis; r++) {
+        c[r] = cc_redis_connect(&o->addrs[r], o->redis[r], 5000, err,
+                                sizeof(err));
+        if (c[r] == NULL) {
+            cc_log("lost: %s", err);
+            goto done;
+        }
+    }
+
+    rs.st = st;
+    rs.redis = c;
+    rs.names = o->redis;
+    rs.nredis = o->nredis;
+    rs.ring = &ring;
+    rs.restore = o->restore;
+    rs.ttl_s = o->ttl_s;
+
+    if (cc_restore_run(&rs) != 0) {
+        cc_log("lost: %s", rs.err);
+        goto done;
+    }
+
+    *stats = rs.stats;
+    *lost = rs.stats.lost_draws + rs.stats.lost_combines;
+
+    cc_log("lost: %llu users compared; %llu draws and %llu combines in "
+           "MySQL that their Redis shard lacks%s%s%s",
+           (unsigned long long) rs.stats.users,
+           (unsigned long long) rs.stats.lost_draws,
+           (unsigned long long) rs.stats.lost_combines,
+           rs.stats.nsample ? " (draws " : "", rs.stats.sample,
+           rs.stats.nsample ? ")" : "");
+
+    if (o->restore) {
+        cc_log("restored: %llu draws, %llu combines; %llu chances "
+               "over-issued (the users keep the cards), %llu cards short at "
+               "a combine, %llu draws left past a gap in seq",
+               (unsigned long long) rs.stats.restored,
+               (unsigned long long) rs.stats.combines,
+               (unsigned long long) rs.stats.overissued,
+               (unsigned long long) rs.stats.short_cards,
+               (unsigned long long) rs.stats.gaps);
+
+        /* what a restore could not put back is still lost */
+        *lost = rs.stats.gaps;
+    }
+
+    rc = 0;
+
+done:
+
+    for (r = 0; r < o->nredis; r++) {
+        redisFree(c[r]);
+    }
+
+    free(points);
+
+    return rc;
+}
+
+
+/*
  * The textfile after a pass: totals since start, the last pass's rate.
  * Until a pass succeeded the file is left alone, so a collector keeps
  * the last success time of an earlier run and its age shows the failure.
@@ -222,7 +360,7 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, size_t r, cc_store_t *st,
 static void
 cc_reconcile_metrics(const char *path, const cc_drain_stats_t *all,
     const cc_drain_stats_t *pass, int64_t pass_ms, int failed,
-    int64_t last_ok_ms)
+    int64_t last_ok_ms, const cc_restore_stats_t *lost)
 {
     cc_promfile_t  pf;
 
@@ -249,6 +387,24 @@ cc_reconcile_metrics(const char *path, const cc_drain_stats_t *all,
                     "gauge", "End of the last pass with no failed shard "
                     "(unix seconds)", last_ok_ms / 1000.0);
 
+    if (lost != NULL) {
+        cc_promfile_add(&pf, "cc_reconcile_lost_draws", "gauge",
+                        "Draws in MySQL that their Redis shard lacked, "
+                        "last compare", (double) lost->lost_draws);
+        cc_promfile_add(&pf, "cc_reconcile_lost_combines", "gauge",
+                        "Combines in MySQL that their Redis shard lacked, "
+                        "last compare", (double) lost->lost_combines);
+        cc_promfile_add(&pf, "cc_reconcile_restored_draws", "gauge",
+                        "Draws put back into Redis, last compare",
+                        (double) lost->restored);
+        cc_promfile_add(&pf, "cc_reconcile_restored_combines", "gauge",
+                        "Combines put back into Redis, last compare",
+                        (double) lost->combines);
+        cc_promfile_add(&pf, "cc_reconcile_overissued_chances", "gauge",
+                        "Restored draws whose chance the user no longer "
+                        "had, last compare", (double) lost->overissued);
+    }
+
     if (cc_promfile_commit(&pf, path) != 0) {
         cc_log("metrics file %s: %s", path, strerror(errno));
     }
@@ -260,6 +416,8 @@ main(int argc, char **argv)
 {
     int                   rc, failed;
     size_t                i;
+    uint64_t              lost;
+    cc_restore_stats_t    lstats;
     cc_store_t            st;
     cc_drain_stats_t      stats;
     cc_reconcile_opts_t   o;
@@ -312,16 +470,27 @@ main(int argc, char **argv)
                "unreadable, %d shard(s) failed", stats.read, stats.inserted,
                stats.bad, failed);
 
+        /* the logs drained first: what they held is in MySQL now */
+        lost = 0;
+        memset(&lstats, 0, sizeof(lstats));
+
+        if (o.lost && failed == 0 && cc_worker_run
+            && cc_reconcile_lost(&o, &st, &lstats, &lost) != 0)
+        {
+            failed++;
+        }
+
         all.read += stats.read;
         all.inserted += stats.inserted;
         all.bad += stats.bad;
         last_ok = failed ? last_ok : cc_now_ms();
         cc_reconcile_metrics(o.metrics_file, &all, &stats,
-                             cc_now_ms() - started, failed, last_ok);
+                             cc_now_ms() - started, failed, last_ok,
+                             o.lost ? &lstats : NULL);
 
     } while (!o.once && cc_sleep_ms(o.interval_s * 1000) == 0);
 
-    rc = failed ? 1 : 0;
+    rc = failed || lost ? 1 : 0;
 
 done:
 

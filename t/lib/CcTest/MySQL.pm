@@ -27,6 +27,12 @@ our $MysqlClient       = $ENV{CC_MYSQL_CLIENT}     || 'mariadb';
 our $MysqlStartTimeout = 30;   # seconds for mariadbd to accept queries
 our $MysqlStopTimeout  = 30;   # seconds between SIGTERM and SIGKILL
 our $MysqlTimeout      = 30;   # seconds for one mysql_query() client run
+# the binary log's arguments: none by default; CcTest::MySQLReplica makes
+# the server a semi-synchronous primary (log_bin, server_id, semi-sync)
+our @MysqlLogArgs      = ('--skip-log-bin');
+# the server mysql_query() talks to: the harness's, or after a failover
+# the promoted replica's socket (CcTest::MySQLReplica sets it)
+our $QuerySocket;
 
 my %MYSQL;                     # the mariadbd: dir, datadir, socket, port, pid, ...
 
@@ -89,7 +95,7 @@ sub mysql_start {
     $m->{pid} = _spawn($m->{out}, $Mysqld, '--no-defaults', "--datadir=$m->{datadir}",
         "--user=$m->{user}", "--port=$m->{port}", '--bind-address=127.0.0.1',
         "--socket=$m->{socket}", "--pid-file=$m->{pid_file}", "--log-error=$m->{error_log}",
-        "--tmpdir=$m->{dir}/tmp", '--skip-log-bin', '--innodb-buffer-pool-size=64M', '--skip-name-resolve',
+        "--tmpdir=$m->{dir}/tmp", @MysqlLogArgs, '--innodb-buffer-pool-size=64M', '--skip-name-resolve',
         # what Debian's packaged config says (--no-defaults drops it)
         '--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci');
     $m->{paused} = 0;
@@ -150,7 +156,7 @@ sub mysql_query {
     croak "mysql_query: no SQL given" unless defined $sql;
     utf8::encode($sql) if utf8::is_utf8($sql);
     my @cmd = ($MysqlClient, '--no-defaults', '--default-character-set=utf8mb4',
-               '-S', $MYSQL{socket}, '-uroot', '-N', '-B',
+               '-S', $QuerySocket // $MYSQL{socket}, '-uroot', '-N', '-B',
                (defined $db ? ('-D', $db) : ()));
     my $in;
     if (length $sql > 100_000) { $in = $sql }    # beyond what fits in one argv string
