@@ -152,7 +152,7 @@ $(BUILD)/unit/test_stmt_line: \
 $(BUILD)/unit/%: $(OBJ)/t/unit/%.o $(UNIT_ARCH)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCH) $(CHECK_LIBS) $(SYS_MYSQL) \
-	    $(SYS_REDIS) $(SYS_BASE)
+	    $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE)
 
 -include $(patsubst %.c,$(OBJ)/%.d,$(SRCS_common) $(SRCS_worker) \
             $(SRCS_money) $(PROG_SRCS) $(UNIT_SRCS))

@@ -83,7 +83,10 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
         }
     }
 
-    /* the operator's properties last: they win (SASL, TLS, client.id) */
+    /*
+     * the operator's properties last: they win (SASL, TLS, client.id),
+     * never one of ngx_http_cc_kafka_own (refused at nginx -t)
+     */
     if (cmcf->kafka_properties != NULL) {
         kv = cmcf->kafka_properties->elts;
 
@@ -281,10 +284,28 @@ ngx_http_cc_kafka_log(const rd_kafka_t *rk, int level, const char *fac,
 
 
 /*
+ * The producer's settings no cc_kafka_property may replace (with the
+ * aliases librdkafka knows them by): where it produces, librdkafka's log
+ * lines served on the poll timer (a librdkafka thread must not call
+ * nginx's log), a delivery report for every message (the delivered and
+ * failed counters), and produce calls outside transactions.
+ */
+static const char  *ngx_http_cc_kafka_own[][2] = {
+    { "bootstrap.servers", "cc_kafka_brokers sets it" },
+    { "metadata.broker.list", "cc_kafka_brokers sets it" },
+    { "log.queue", "the module serves librdkafka's log lines on nginx's "
+                   "thread" },
+    { "delivery.report.only.error", "the module counts every delivery" },
+    { "transactional.id", "the module produces outside transactions" },
+};
+
+
+/*
  * cc_kafka_property NAME VALUE: a librdkafka property of the producer,
  * repeatable, applied after the module's own (SASL, TLS, client.id ...).
  * Checked here on a scratch configuration, so that nginx -t refuses a bad
- * name or value with librdkafka's own words.
+ * name or value with librdkafka's own words, and one of the module's own
+ * settings (ngx_http_cc_kafka_own) with the reason.
  */
 char *
 ngx_http_cc_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -293,6 +314,7 @@ ngx_http_cc_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char              errstr[512];
     ngx_str_t        *value;
+    ngx_uint_t        i;
     ngx_array_t     **props;
     ngx_keyval_t     *kv;
     rd_kafka_conf_t  *kc;
@@ -300,6 +322,22 @@ ngx_http_cc_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     props = (ngx_array_t **) (p + cmd->offset);
     value = cf->args->elts;
+
+    for (i = 0; i < sizeof(ngx_http_cc_kafka_own)
+                    / sizeof(ngx_http_cc_kafka_own[0]); i++)
+    {
+        if (value[1].len == ngx_strlen(ngx_http_cc_kafka_own[i][0])
+            && ngx_strncasecmp(value[1].data,
+                               (u_char *) ngx_http_cc_kafka_own[i][0],
+                               value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cc_kafka_property \"%V\" is not the "
+                               "operator's to set: %s", &value[1],
+                               ngx_http_cc_kafka_own[i][1]);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (*props == NULL) {
         *props = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));

@@ -33,6 +33,13 @@ typedef struct {
 
 static unsigned long long  cc_produce_failed;
 
+/* --brokers is where it produces: no property replaces it */
+static const cc_kafka_own_t  cc_produce_kafka_own[] = {
+    { "bootstrap.servers", "--brokers sets it" },
+    { "metadata.broker.list", "--brokers sets it" },
+    { NULL, NULL }
+};
+
 
 static void
 cc_produce_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -119,6 +126,7 @@ cc_produce_parse(int argc, char **argv, cc_produce_opts_t *o)
     o->draws = 0;
     o->users = 1000;
     memset(&o->kafka, 0, sizeof(o->kafka));
+    o->kafka.own = cc_produce_kafka_own;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {

@@ -700,3 +700,53 @@ invalid sentinel "127.0.0.1", expected "host:port"
 --- must_die
 --- error_log
 "cc_redis_failover_wait" directive takes a count and a time
+
+
+
+=== TEST 43: cc_kafka_property may not replace the brokers cc_kafka_brokers sets
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property bootstrap.servers 10.0.0.1:9092;
+--- must_die
+--- error_log
+cc_kafka_property "bootstrap.servers" is not the operator's to set: cc_kafka_brokers sets it
+
+
+
+=== TEST 44: nor by librdkafka's other name for them
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property metadata.broker.list 10.0.0.1:9092;
+--- must_die
+--- error_log
+cc_kafka_property "metadata.broker.list" is not the operator's to set: cc_kafka_brokers sets it
+
+
+
+=== TEST 45: cc_kafka_property may not take librdkafka's log lines off nginx's thread
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property log.queue false;
+--- must_die
+--- error_log
+cc_kafka_property "log.queue" is not the operator's to set: the module serves librdkafka's log lines on nginx's thread
+
+
+
+=== TEST 46: nor report only the failed deliveries
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property delivery.report.only.error true;
+--- must_die
+--- error_log
+cc_kafka_property "delivery.report.only.error" is not the operator's to set: the module counts every delivery
+
+
+
+=== TEST 47: nor make the producer transactional
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property transactional.id cc-nginx;
+--- must_die
+--- error_log
+cc_kafka_property "transactional.id" is not the operator's to set: the module produces outside transactions

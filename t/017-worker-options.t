@@ -22,6 +22,7 @@ sub kafka_file {
 my $k_open = kafka_file('open.conf', 0644, "sasl.password=secret\n");
 my $k_bad = kafka_file('bad.conf', 0600, "# SASL\n\nsasl.mechanisms = PLAIN\nsecurity.protocol=pigeon\n");
 my $k_noeq = kafka_file('noeq.conf', 0600, "sasl.username\n");
+my $k_commit = kafka_file('commit.conf', 0600, "client.id=x\n enable.auto.commit = true\n");
 
 # the secrets' files (issue 22): a good one, and one others may read
 use File::Temp qw(tempdir);
@@ -83,6 +84,25 @@ my @cases = (
       qr/^cc-produce: --kafka-config \S+open\.conf: its group or others may read or change it \(mode 0644\): it may hold secrets, chmod 600 it$/m ],
     [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'security.protocol=pigeon' ],
       qr/^cc-ingest: --kafka-property: Kafka property "security\.protocol": Invalid value "pigeon" for configuration property "security\.protocol"$/m ],
+    # the consumer's own settings: a property may not replace them
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'enable.auto.commit=true' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "enable\.auto\.commit" is not the operator's to set: cc-ingest commits a batch's offsets itself, only after its MySQL commit$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'auto.commit.enable=true' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "auto\.commit\.enable" is not the operator's to set: cc-ingest commits/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'enable.auto.offset.store=false' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "enable\.auto\.offset\.store" is not the operator's to set: cc-ingest commits/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'group.id=other' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "group\.id" is not the operator's to set: --group sets it$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'bootstrap.servers=h:2' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "bootstrap\.servers" is not the operator's to set: --brokers sets it$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'metadata.broker.list=h:2' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "metadata\.broker\.list" is not the operator's to set: --brokers sets it$/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', 'auto.offset.reset=latest' ],
+      qr/^cc-ingest: --kafka-property: Kafka property "auto\.offset\.reset" is not the operator's to set: a new group reads the topic from its start/m ],
+    [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-config', $k_commit ],
+      qr/^cc-ingest: --kafka-config \S+commit\.conf: line 2: Kafka property "enable\.auto\.commit" is not the operator's to set/m ],
+    [ [ 'cc-produce', '--brokers', 'h:1', '--kafka-property', 'bootstrap.servers=h:2' ],
+      qr/^cc-produce: --kafka-property: Kafka property "bootstrap\.servers" is not the operator's to set: --brokers sets it$/m ],
     [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-property', '=1' ],
       qr/^cc-ingest: bad --kafka-property "=1", expected NAME=VALUE$/m ],
     [ [ 'cc-ingest', '--brokers', 'h:1', '--mysql', 'h:1/db', '--kafka-config', $k_open ],

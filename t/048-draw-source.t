@@ -93,6 +93,23 @@ refused('late', 'a combine in Redis after the cutoff',
         qr/source check: uid $u: .* Redis says request "set$u" at @{[ $cut + 10 ]} ms, after the cutoff/);
 redis_cmd($hr, 'HSET', user_key($u), 'e', "set$u:" . ($cut - 1000));
 
+# ---- field e is outside text: logged escaped, never a line of its own --------------
+
+# a request id holding a newline, a forged line and a terminal escape
+redis_cmd($hr, 'HSET', user_key($u), 'e', "set$u\nsource check: uid 999: forged\e[2J:" . ($cut - 1000));
+($err) = refused('fe', 'a request id in Redis with a newline and an escape',
+    qr/source check: uid $u: eligible in MySQL \(request "set$u", combined at @{[ $cut - 1000 ]} ms\), Redis says request "set$u\\nsource check: uid 999: forged\\x1b\[2J" at @{[ $cut - 1000 ]} ms$/m);
+unlike($err, qr/^source check: uid 999/m, '... no log line of its own');
+unlike($err, qr/\e/, '... no raw escape');
+
+# a combine that is not one, with the same
+redis_cmd($hr, 'HSET', user_key($u), 'e', "bad\nsource check: uid 998: forged\e[2J");
+($err) = refused('fu', 'an unreadable combine with a newline and an escape',
+    qr/source check: uid $u: eligible in MySQL \(request "set$u", combined at @{[ $cut - 1000 ]} ms\), Redis holds an unreadable combine "bad\\nsource check: uid 998: forged\\x1b\[2J"$/m);
+unlike($err, qr/^source check: uid 998/m, '... no log line of its own');
+unlike($err, qr/\e/, '... no raw escape');
+redis_cmd($hr, 'HSET', user_key($u), 'e', "set$u:" . ($cut - 1000));
+
 # ---- combined in Redis, missing in MySQL: left out, reported too --------------------
 
 my $lost = 6001;

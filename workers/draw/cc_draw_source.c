@@ -36,6 +36,7 @@
 #include "cc_draw.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
+#include "cc_logtext.h"
 #include "cc_redis.h"
 #include "cc_worker.h"
 
@@ -71,7 +72,7 @@ cc_draw_source_bad(cc_draw_source_t *sc, uint64_t uid, const char *fmt, ...)
 static void
 cc_draw_source_bad(cc_draw_source_t *sc, uint64_t uid, const char *fmt, ...)
 {
-    char     why[512];
+    char     why[1024];
     va_list  ap;
 
     if (sc->d->source_mismatches++ >= CC_DRAW_SOURCE_LIST) {
@@ -124,6 +125,8 @@ cc_draw_source_ask(cc_draw_source_t *sc)
 {
     int                    rc;
     char                   key[CC_KEY_MAX], rid[CC_REQUEST_ID_MAX + 1];
+    char                   mrid[4 * CC_REQUEST_ID_MAX + 4];
+    char                   erid[4 * CC_REQUEST_ID_MAX + 4], text[84];
     void                  *v;
     size_t                 i;
     int64_t                ms, cut;
@@ -156,10 +159,17 @@ cc_draw_source_ask(cc_draw_source_t *sc)
 
         reply = v;
 
+        /*
+         * Both request ids are outside text: the one in Redis is what the
+         * hash holds, the one in MySQL came off the Kafka topic.  Escaped,
+         * neither can write a log line of its own.
+         */
+        (void) cc_logtext(mrid, sizeof(mrid), row->rid, strlen(row->rid));
+
         if (reply->type == REDIS_REPLY_NIL) {
             cc_draw_source_bad(sc, row->uid, "eligible in MySQL (request "
                                "\"%s\", combined at %" PRId64 " ms), no "
-                               "combine in Redis", row->rid, row->at);
+                               "combine in Redis", mrid, row->at);
 
         } else if (reply->type != REDIS_REPLY_STRING) {
             if (rc == CC_DRAW_OK) {
@@ -173,16 +183,18 @@ cc_draw_source_ask(cc_draw_source_t *sc)
         } else if (cc_draw_source_parse_e(reply->str, reply->len, rid, &ms)
                    != 0)
         {
+            (void) cc_logtext(text, sizeof(text), reply->str, reply->len);
             cc_draw_source_bad(sc, row->uid, "eligible in MySQL (request "
                                "\"%s\", combined at %" PRId64 " ms), Redis "
-                               "holds an unreadable combine \"%.80s\"",
-                               row->rid, row->at, reply->str);
+                               "holds an unreadable combine \"%s\"",
+                               mrid, row->at, text);
 
         } else if (ms >= cut || ms != row->at || strcmp(rid, row->rid) != 0) {
+            (void) cc_logtext(erid, sizeof(erid), rid, strlen(rid));
             cc_draw_source_bad(sc, row->uid, "eligible in MySQL (request "
                                "\"%s\", combined at %" PRId64 " ms), Redis "
                                "says request \"%s\" at %" PRId64 " ms%s",
-                               row->rid, row->at, rid, ms,
+                               mrid, row->at, erid, ms,
                                ms >= cut ? ", after the cutoff" : "");
         }
 

@@ -53,6 +53,31 @@ typedef struct {
 } cc_ingest_opts_t;
 
 
+/*
+ * The consumer's settings no --kafka-property may replace (with the
+ * aliases librdkafka knows them by).  Auto-commit, or an offset store
+ * not fed as the batch is read, would commit offsets of a batch before,
+ * or without, its MySQL commit: a crash between them loses those
+ * combines (never drawn, never paid).  "latest" for a new group skips
+ * what was produced before it joined.
+ */
+#define CC_INGEST_COMMITS  "cc-ingest commits a batch's offsets itself, " \
+                           "only after its MySQL commit"
+
+static const cc_kafka_own_t  cc_ingest_kafka_own[] = {
+    { "bootstrap.servers", "--brokers sets it" },
+    { "metadata.broker.list", "--brokers sets it" },
+    { "group.id", "--group sets it" },
+    { "enable.auto.commit", CC_INGEST_COMMITS },
+    { "auto.commit.enable", CC_INGEST_COMMITS },
+    { "enable.auto.offset.store", CC_INGEST_COMMITS },
+    { "offset.store.method", CC_INGEST_COMMITS },
+    { "auto.offset.reset", "a new group reads the topic from its start "
+                           "(earliest), or combines are skipped" },
+    { NULL, NULL }
+};
+
+
 typedef struct {
     unsigned long long  read;
     unsigned long long  inserted;
@@ -130,6 +155,7 @@ cc_ingest_parse(int argc, char **argv, cc_ingest_opts_t *o)
     };
 
     memset(o, 0, sizeof(*o));
+    o->kafka.own = cc_ingest_kafka_own;
     o->topic = "cc.draws";
     o->group = "cc-ingest";
     o->user = NULL;
@@ -301,7 +327,8 @@ cc_ingest_consumer(const cc_ingest_opts_t *o)
         }
     }
 
-    /* the operator's properties last: they win */
+    /* the operator's properties last: never one of the above (their names
+     * are refused, cc_ingest_kafka_own) */
     if (cc_kafka_props_apply(&o->kafka, conf, errstr, sizeof(errstr)) != 0) {
         goto failed;
     }

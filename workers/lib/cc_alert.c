@@ -23,11 +23,42 @@
  */
 static char *const  cc_alert_env[] = { "PATH=/usr/bin:/bin", NULL };
 
+static const char   cc_alert_exec_failed[] =
+    "cc alert: cannot run /bin/sh, exit 127\n";
+
+
+/*
+ * In the child, before exec: every descriptor from lo up closed.  The
+ * worker's hiredis and MySQL sockets (not close-on-exec, and logged in
+ * as the worker's user), its Kafka sockets and files are no business of
+ * the alert script.  close_range() where the kernel has it (5.9), else
+ * each possible descriptor up to the limit read before fork (sysconf is
+ * not async-signal-safe).
+ */
+static void
+cc_alert_close_from(int lo, long maxfd)
+{
+    int  i;
+
+    if (close_range((unsigned int) lo, ~0U, 0) == 0) {
+        return;
+    }
+
+    if (maxfd < 0 || maxfd > 1048576) {
+        maxfd = 1048576;
+    }
+
+    for (i = lo; i < maxfd; i++) {
+        (void) close(i);
+    }
+}
+
 
 int
 cc_alert_run(const char *cmd, const char *json, long long timeout_s)
 {
     int      fd, status;
+    long     maxfd;
     FILE    *f;
     pid_t    pid, w;
     int64_t  deadline;
@@ -47,6 +78,8 @@ cc_alert_run(const char *cmd, const char *json, long long timeout_s)
     /* nothing buffered is written twice by the child */
     fflush(NULL);
 
+    maxfd = sysconf(_SC_OPEN_MAX);
+
     pid = fork();
 
     if (pid == -1) {
@@ -56,11 +89,18 @@ cc_alert_run(const char *cmd, const char *json, long long timeout_s)
     }
 
     if (pid == 0) {
+        /* a forked thread of a threaded worker: async-signal-safe calls */
         setpgid(0, 0);
         dup2(fd, STDIN_FILENO);
         dup2(STDERR_FILENO, STDOUT_FILENO);
+        cc_alert_close_from(3, maxfd);
         execle("/bin/sh", "sh", "-c", cmd, (char *) NULL, cc_alert_env);
-        fprintf(stderr, "alert %s: %s\n", cmd, strerror(errno));
+        if (write(STDERR_FILENO, cc_alert_exec_failed,
+                  sizeof(cc_alert_exec_failed) - 1) < 0)
+        {
+            /* nowhere else to say it: the exit status says it */
+        }
+
         _exit(127);
     }
 

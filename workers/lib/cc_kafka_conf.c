@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cc_kafka_conf.h"
@@ -22,10 +23,22 @@ static int
 cc_kafka_props_add(cc_kafka_props_t *kp, const char *name, size_t nlen,
     const char *value, const char *where)
 {
-    char                 errstr[512];
-    char                *n, *v;
-    rd_kafka_conf_t     *conf;
-    rd_kafka_conf_res_t  res;
+    char                   errstr[512];
+    char                  *n, *v;
+    rd_kafka_conf_t       *conf;
+    rd_kafka_conf_res_t    res;
+    const cc_kafka_own_t  *own;
+
+    for (own = kp->own; own != NULL && own->name != NULL; own++) {
+        if (strlen(own->name) == nlen
+            && strncasecmp(own->name, name, nlen) == 0)
+        {
+            fprintf(stderr, "%s: %s: Kafka property \"%s\" is not the "
+                    "operator's to set: %s\n", cc_worker_name, where,
+                    own->name, own->why);
+            return -1;
+        }
+    }
 
     if (kp->n == CC_KAFKA_PROPS_MAX) {
         fprintf(stderr, "%s: %s: more than %d Kafka properties\n",

@@ -12,9 +12,14 @@
  * Each property is checked when the option is read, on a scratch
  * configuration, so a bad name or value stops the worker at start (exit
  * 2) with librdkafka's own words; the worker applies them after its own
- * settings, so they win.  This code never prints a value (it may be a
- * secret); librdkafka's refusal of a value quotes it, which only a
- * property with a set of values (security.protocol) can get.  A line's
+ * settings, so they win.  Hence the settings the worker's correctness
+ * rests on (cc-ingest's manual commits, its group, its brokers) are its
+ * own: a worker names them in kp->own before reading its options, and a
+ * property of one of those names (or an alias librdkafka has for it) is
+ * refused at start (exit 2), saying which option sets it, or why.  This
+ * code never prints a value (it may be a secret); librdkafka's refusal of
+ * a value quotes it, which only a property with a set of values
+ * (security.protocol) can get.  A line's
  * value is what follows '=', its trailing blanks dropped.
  */
 
@@ -27,10 +32,18 @@
 
 #define CC_KAFKA_PROPS_MAX  64
 
+/* a property the worker sets itself: its name, and why, for the refusal */
 typedef struct {
-    char    *name[CC_KAFKA_PROPS_MAX];    /* owned */
-    char    *value[CC_KAFKA_PROPS_MAX];   /* owned */
-    size_t   n;
+    const char  *name;
+    const char  *why;       /* "--brokers sets it", "cc-ingest commits ..." */
+} cc_kafka_own_t;
+
+typedef struct {
+    char                  *name[CC_KAFKA_PROPS_MAX];    /* owned */
+    char                  *value[CC_KAFKA_PROPS_MAX];   /* owned */
+    size_t                 n;
+    const cc_kafka_own_t  *own;     /* refused names, ended by a NULL name;
+                                       NULL: none (static, not owned) */
 } cc_kafka_props_t;
 
 /* --kafka-property NAME=VALUE: 0, or -1 after "cc-NAME: ..." on stderr */

@@ -554,6 +554,31 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
 }
 
 
+/*
+ * Every call in flight taken off the multi handle and its slot freed: a
+ * failed batch returns and its jobs are freed, while the wallet, and its
+ * multi handle, serve the next batch.  A call left in would finish there
+ * and its CURLMSG_DONE write into the freed jobs; its slot would stay
+ * taken for good.  Whether the wallet applied such a call is not known:
+ * its award stays 'crediting' and the same key is tried again.
+ */
+static void
+cc_wallet_http_abandon(cc_wallet_http_t *w)
+{
+    size_t                  i;
+    cc_wallet_http_slot_t  *s;
+
+    for (i = 0; i < CC_WALLET_HTTP_INFLIGHT; i++) {
+        s = &w->slot[i];
+
+        if (s->job != NULL) {
+            curl_multi_remove_handle(w->multi, s->easy);
+            s->job = NULL;
+        }
+    }
+}
+
+
 /* the calls of jobs[0..n) until each is finished */
 static int
 cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
@@ -602,6 +627,7 @@ cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
             if (cc_wallet_http_start(w, s, j, &c[j->i]) != 0) {
                 snprintf(err, errlen, "libcurl: cannot start a call");
+                cc_wallet_http_abandon(w);
                 return -1;
             }
 
@@ -614,6 +640,7 @@ cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
             || curl_multi_perform(w->multi, &running) != CURLM_OK)
         {
             snprintf(err, errlen, "libcurl: the multi handle failed");
+            cc_wallet_http_abandon(w);
             return -1;
         }
 

@@ -18,6 +18,7 @@
 #include "cc_logtext.h"
 #include "cc_money_mysql.h"
 #include "cc_money_repair.h"
+#include "cc_sqlbuf.h"
 #include "cc_worker.h"
 
 
@@ -66,9 +67,11 @@ cc_money_add_missing(cc_money_t *m, const cc_money_award_t *a, cJSON *json)
 static void
 cc_money_repair_batch(cc_money_t *m, cc_money_missing_t *x, size_t n)
 {
+    int                  rc;
     char                 err[512], esc[2 * CC_MONEY_ID_MAX + 1];
     long                 added;
-    size_t               i, len, npending;
+    size_t               i, npending;
+    cc_sqlbuf_t          sql = { NULL, 0, 0 };
     MYSQL               *db;
     cc_ledger_credit_t   c[CC_MONEY_REPAIR_BATCH];
 
@@ -93,35 +96,51 @@ cc_money_repair_batch(cc_money_t *m, cc_money_missing_t *x, size_t n)
         return;
     }
 
-    len = (size_t) snprintf(m->sql, m->sql_len,
-                            "UPDATE awards SET status = 'credited', "
-                            "credited_at = %" PRId64 " WHERE campaign = '%s' "
-                            "AND status = 'pending' AND award_id IN (",
-                            cc_now_ms(), m->camp.id);
+    /*
+     * The statement grows as needed: the award ids of a batch
+     * (CC_MONEY_REPAIR_BATCH of them, whatever --batch says) do not fit
+     * in m->sql, which is sized for --batch uids.
+     */
+    rc = cc_sqlbuf_printf(&sql, "UPDATE awards SET status = 'credited', "
+                          "credited_at = %" PRId64 " WHERE campaign = '%s' "
+                          "AND status = 'pending' AND award_id IN (",
+                          cc_now_ms(), m->camp.id);
     npending = 0;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; rc == 0 && i < n; i++) {
         if (x[i].pending && (c[i].rc == CC_LEDGER_DONE
                              || c[i].rc == CC_LEDGER_EXISTS))
         {
             mysql_real_escape_string(db, esc, x[i].award_id,
                                      strlen(x[i].award_id));
-            len += (size_t) snprintf(m->sql + len, m->sql_len - len,
-                                     "%s'%s'", npending ? "," : "", esc);
+            rc = cc_sqlbuf_printf(&sql, "%s'%s'", npending ? "," : "", esc);
             npending++;
         }
     }
 
-    snprintf(m->sql + len, m->sql_len - len, ")");
+    if (rc == 0) {
+        rc = cc_sqlbuf_printf(&sql, ")");
+    }
 
-    if ((npending > 0 && cc_money_exec(m, m->sql) != 0)
+    if (rc != 0) {
+        cc_log("repair on shard %u: out of memory; rolled back, nothing "
+               "repaired", m->shard);
+        cc_money_exec(m, "ROLLBACK");
+        free(sql.p);
+        return;
+    }
+
+    if ((npending > 0 && cc_money_exec(m, sql.p) != 0)
         || cc_money_exec(m, "COMMIT") != 0)
     {
         cc_log("repair on shard %u: rolled back, nothing repaired",
                m->shard);
         cc_money_exec(m, "ROLLBACK");
+        free(sql.p);
         return;
     }
+
+    free(sql.p);
 
     for (i = 0; i < n; i++) {
         if (c[i].rc == CC_LEDGER_DONE || c[i].rc == CC_LEDGER_EXISTS) {
