@@ -28,8 +28,8 @@ static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_http_cc_redis_auth_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -55,6 +55,15 @@ typedef struct {
 } ngx_http_cc_msec_bounds_t;
 
 
+/* the bounds of a directive in seconds, checked by ngx_http_cc_check_sec() */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    time_t                    low;
+    time_t                    high;
+    char                     *error;
+} ngx_http_cc_sec_bounds_t;
+
+
 static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_bounds = {
     ngx_http_cc_check_msec, 1, 10000, "must be between 1ms and 10s"
 };
@@ -70,15 +79,6 @@ static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_max_bounds = {
 static ngx_conf_num_bounds_t  ngx_http_cc_claim_waiters_bounds = {
     ngx_conf_check_num_bounds, 0, 1000000
 };
-
-
-/* the bounds of a directive in seconds, checked by ngx_http_cc_check_sec() */
-typedef struct {
-    ngx_conf_post_handler_pt  post_handler;
-    time_t                    low;
-    time_t                    high;
-    char                     *error;
-} ngx_http_cc_sec_bounds_t;
 
 
 static ngx_http_cc_sec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
@@ -97,7 +97,7 @@ static ngx_command_t  ngx_http_cc_commands[] = {
 
     { ngx_string("cc_redis_auth"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_http_cc_redis_auth,
+      ngx_http_cc_redis_auth_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -943,7 +943,8 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * give group and others no access, and one trailing newline is dropped.
  */
 static char *
-ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cc_redis_auth_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_http_cc_main_conf_t *cmcf = conf;
 
