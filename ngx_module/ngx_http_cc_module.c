@@ -380,6 +380,10 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&cmcf->kafka_topic, "cc.draws");
     }
 
+    if (ngx_http_cc_kafka_check(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_cc_metrics_add_zone(cf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -617,9 +621,8 @@ ngx_http_cc_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_cc_kafka_init_process(cycle, cmcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    /* never fatal: a worker without producer still serves every draw */
+    ngx_http_cc_kafka_init_process(cycle, cmcf);
 
     return ngx_http_cc_redis_init_process(cycle);
 }

@@ -81,6 +81,8 @@ typedef enum {
     NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
     NGX_HTTP_CC_METRIC_KAFKA_FAILED,
     NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL,
+    NGX_HTTP_CC_METRIC_KAFKA_START_FAILED, /* a worker without producer */
+    NGX_HTTP_CC_METRIC_KAFKA_DOWN,         /* a gauge: such workers now */
 
     /* the 401s by reason (ngx_http_cc_identity.c) */
     NGX_HTTP_CC_METRIC_UNAUTH_MISSING,
@@ -281,7 +283,9 @@ void ngx_http_cc_latency_observe(ngx_uint_t hist, ngx_msec_t ms);
 ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
 
 /* ngx_http_cc_kafka.c */
-ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
+ngx_int_t ngx_http_cc_kafka_check(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+void ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
     ngx_http_cc_main_conf_t *cmcf);
 void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);

@@ -582,6 +582,28 @@ invalid number of arguments in "cc_kafka_property" directive
 
 
 
+=== TEST 30a: an SSL file librdkafka loads only at client start: nginx -t
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property security.protocol ssl;
+    cc_kafka_property ssl.ca.location /nonexistent/ca.pem;
+--- must_die
+--- error_log
+cc kafka: the producer cannot start: ssl.ca.location failed
+
+
+
+=== TEST 30b: properties librdkafka refuses only together: nginx -t
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property enable.idempotence true;
+    cc_kafka_property acks 1;
+--- must_die
+--- error_log
+cc kafka: the producer cannot start: `acks` must be set to `all` when `enable.idempotence` is true
+
+
+
 === TEST 31: cc_kafka_property, good ones, repeated, are taken
 --- http_config on_shard0
     cc_kafka_brokers 127.0.0.1:9;
