@@ -20,6 +20,7 @@
 #include "cc_ids.h"
 #include "cc_event.h"
 #include "cc_token.h"
+#include "cc_secretfile.h"
 #include "cc_keys.h"
 #include "cc_award.h"
 #include "cc_rand.h"
