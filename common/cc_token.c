@@ -15,6 +15,7 @@
 
 #include "cc_token.h"
 #include "cc_ids.h"
+#include "cc_secretfile.h"
 
 
 #define CC_TOKEN_MAC_LEN     32    /* SHA-256 */
@@ -37,6 +38,11 @@ typedef struct {
     size_t       kid_len;
     const char  *sig;
 } cc_token_parts_t;
+
+
+static int cc_token_secret_take(const unsigned char *data, size_t n,
+    const char *path, unsigned char *buf, size_t cap, size_t *len, char *err,
+    size_t errlen);
 
 
 static int
@@ -334,16 +340,25 @@ int
 cc_token_secret_parse(const unsigned char *data, size_t n, const char *path,
     unsigned char *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
-    if (errlen > 0) {
-        err[0] = '\0';
-    }
-
     if (n > 0 && data[n - 1] == '\n') {
         n--;
 
         if (n > 0 && data[n - 1] == '\r') {
             n--;
         }
+    }
+
+    return cc_token_secret_take(data, n, path, buf, cap, len, err, errlen);
+}
+
+
+/* a secret, its newline dropped: its bounds, then into the caller's buf */
+static int
+cc_token_secret_take(const unsigned char *data, size_t n, const char *path,
+    unsigned char *buf, size_t cap, size_t *len, char *err, size_t errlen)
+{
+    if (errlen > 0) {
+        err[0] = '\0';
     }
 
     if (n > CC_TOKEN_SECRET_MAX) {
@@ -371,73 +386,62 @@ cc_token_secret_parse(const unsigned char *data, size_t n, const char *path,
 }
 
 
+/* the common reader (common/cc_secretfile.c), with the token's bounds */
 int
 cc_token_load_secret(const char *path, unsigned char *buf, size_t cap,
     size_t *len, char *err, size_t errlen)
 {
-    int            fd, rc;
-    size_t         n;
-    ssize_t        r;
-    struct stat    st;
-    unsigned char  tmp[CC_TOKEN_SECRET_MAX + 3];  /* the max, "\r\n", one */
-
-    rc = -1;
-    n = 0;
+    int                 rc;
+    char                tmp[CC_TOKEN_SECRET_MAX + 3];  /* max, "\r\n", one */
+    cc_secretfile_t     sf;
+    cc_secretfile_rc_e  frc;
 
     if (errlen > 0) {
         err[0] = '\0';
     }
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
+    frc = cc_secretfile_read(path, tmp, sizeof(tmp), &sf);
+
+    switch (frc) {
+
+    case CC_SECRETFILE_OK:
+        rc = cc_token_secret_take((unsigned char *) tmp, sf.len, path, buf,
+                                  cap, len, err, errlen);
+        OPENSSL_cleanse(tmp, sizeof(tmp));
+        return rc;
+
+    case CC_SECRETFILE_OPEN:
         snprintf(err, errlen, "cannot open secret file \"%s\": %s", path,
-                 strerror(errno));
-        return -1;
-    }
+                 strerror(sf.errnum));
+        break;
+
+    case CC_SECRETFILE_READ:
+        snprintf(err, errlen, "cannot read secret file \"%s\": %s", path,
+                 strerror(sf.errnum));
+        break;
 
     /* a secret others may read is no secret: refused, as ssh does */
-    if (fstat(fd, &st) == -1) {
-        snprintf(err, errlen, "cannot stat secret file \"%s\": %s", path,
-                 strerror(errno));
-        goto done;
-    }
-
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    case CC_SECRETFILE_MODE:
         snprintf(err, errlen, "secret file \"%s\" is open to its group or "
-                 "others (mode %04o): make it 0600 or 0400", path,
-                 (unsigned int) (st.st_mode & 07777));
-        goto done;
+                 "others (mode %04o): make it 0600 or 0400", path, sf.mode);
+        break;
+
+    case CC_SECRETFILE_TOO_LONG:
+        snprintf(err, errlen, "secret file \"%s\" is longer than %d bytes",
+                 path, CC_TOKEN_SECRET_MAX);
+        break;
+
+    case CC_SECRETFILE_EMPTY:
+        snprintf(err, errlen, "secret file \"%s\" holds 0 bytes, "
+                 "at least %d are needed", path, CC_TOKEN_SECRET_MIN);
+        break;
+
+    default:
+        snprintf(err, errlen, "secret file \"%s\": %s", path,
+                 cc_secretfile_strerror(frc));
     }
 
-    /* read one byte past any acceptable file, to tell "too long" */
-    while (n < sizeof(tmp)) {
-        r = read(fd, tmp + n, sizeof(tmp) - n);
-
-        if (r == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            snprintf(err, errlen, "cannot read secret file \"%s\": %s", path,
-                     strerror(errno));
-            goto done;
-        }
-
-        if (r == 0) {
-            break;
-        }
-
-        n += (size_t) r;
-    }
-
-    rc = cc_token_secret_parse(tmp, n, path, buf, cap, len, err, errlen);
-
-done:
-
-    OPENSSL_cleanse(tmp, sizeof(tmp));
-    close(fd);
-
-    return rc;
+    return -1;
 }
 
 

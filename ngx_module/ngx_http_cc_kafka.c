@@ -21,6 +21,9 @@
 #define NGX_HTTP_CC_KAFKA_POLL_MS  100
 
 
+static rd_kafka_conf_t *ngx_http_cc_kafka_conf(
+    ngx_http_cc_main_conf_t *cmcf, char *brokers, char *errstr,
+    size_t size);
 static void ngx_http_cc_kafka_send(uint64_t uid, char *json);
 static void ngx_http_cc_kafka_poll(ngx_event_t *ev);
 static void ngx_http_cc_kafka_dr(rd_kafka_t *rk,
@@ -36,16 +39,22 @@ static rd_kafka_t        *ngx_http_cc_kafka_rk;
 static rd_kafka_topic_t  *ngx_http_cc_kafka_rkt;
 static ngx_event_t        ngx_http_cc_kafka_poll_ev;
 static ngx_msec_t         ngx_http_cc_kafka_flush_timeout;
+static ngx_uint_t         ngx_http_cc_kafka_down;   /* in the gauge */
 
 
-ngx_int_t
-ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
-    ngx_http_cc_main_conf_t *cmcf)
+/*
+ * The producer's configuration: the module's settings, then the
+ * operator's (cc_kafka_property), then the callbacks.  Without
+ * bootstrap.servers (brokers NULL) for the check at nginx -t, which must
+ * not connect anywhere.  NULL with errstr filled on error.
+ */
+static rd_kafka_conf_t *
+ngx_http_cc_kafka_conf(ngx_http_cc_main_conf_t *cmcf, char *brokers,
+    char *errstr, size_t size)
 {
-    char              errstr[512], id[64], *brokers, *topic;
+    char              id[64];
     ngx_uint_t        i;
     ngx_keyval_t     *kv;
-    rd_kafka_t       *rk;
     rd_kafka_conf_t  *conf;
 
     static char  *settings[][2] = {
@@ -56,20 +65,19 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
         { "log_level", "4" },
     };
 
-    if (cmcf->kafka_brokers.len == 0) {
-        return NGX_OK;
-    }
-
-    brokers = (char *) cmcf->kafka_brokers.data;   /* NUL-terminated */
-    topic = (char *) cmcf->kafka_topic.data;
-
     conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        (void) ngx_cpystrn((u_char *) errstr, (u_char *) "out of memory",
+                           size);
+        return NULL;
+    }
 
     (void) ngx_snprintf((u_char *) id, sizeof(id), "cc-nginx-%P%Z", ngx_pid);
 
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK
-        || rd_kafka_conf_set(conf, "client.id", id, errstr, sizeof(errstr))
+    if ((brokers != NULL
+         && rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr,
+                              size) != RD_KAFKA_CONF_OK)
+        || rd_kafka_conf_set(conf, "client.id", id, errstr, size)
            != RD_KAFKA_CONF_OK)
     {
         goto failed;
@@ -77,7 +85,7 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 
     for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
-                              sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                              size) != RD_KAFKA_CONF_OK)
         {
             goto failed;
         }
@@ -92,8 +100,8 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 
         for (i = 0; i < cmcf->kafka_properties->nelts; i++) {
             if (rd_kafka_conf_set(conf, (char *) kv[i].key.data,
-                                  (char *) kv[i].value.data, errstr,
-                                  sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                                  (char *) kv[i].value.data, errstr, size)
+                != RD_KAFKA_CONF_OK)
             {
                 goto failed;
             }
@@ -104,8 +112,94 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
     rd_kafka_conf_set_error_cb(conf, ngx_http_cc_kafka_error);
     rd_kafka_conf_set_log_cb(conf, ngx_http_cc_kafka_log);
 
+    return conf;
+
+failed:
+
+    rd_kafka_conf_destroy(conf);
+
+    return NULL;
+}
+
+
+/*
+ * At nginx -t and at each (re)load, in the master: a client made and
+ * destroyed, without brokers, so that what librdkafka checks only in
+ * rd_kafka_new() (the SSL files, which it loads then, property
+ * combinations such as enable.idempotence with acks 1, a SASL mechanism
+ * not built in) fails here, with its words, rather than in each worker.
+ * Its threads are joined by rd_kafka_destroy(), before any fork.  A
+ * worker can still fail where the master did not (it runs as another
+ * user, a file changed since): ngx_http_cc_kafka_init_process() below.
+ */
+ngx_int_t
+ngx_http_cc_kafka_check(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
+{
+    char              errstr[512];
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
+
+    if (cmcf->kafka_brokers.len == 0) {
+        return NGX_OK;
+    }
+
+    conf = ngx_http_cc_kafka_conf(cmcf, NULL, errstr, sizeof(errstr));
+    if (conf == NULL) {
+        goto failed;
+    }
+
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        goto failed;
+    }
+
+    rd_kafka_destroy(rk);                      /* conf owned by rk */
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "cc kafka: the producer cannot start: %s", errstr);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Never fatal: a worker whose init_process fails exits 2 and the master
+ * does not replace it, so after a reload there would be no workers at
+ * all.  A producer that cannot start leaves ngx_http_cc_kafka_rk NULL:
+ * the draws are not published, and reach MySQL through the Redis draw log
+ * and cc-reconcile (README, "No draw lost, none twice"); one alert,
+ * cc_kafka_start_failures_total and the gauge cc_kafka_producers_down
+ * (taken back at exit) say so.
+ */
+void
+ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
+    ngx_http_cc_main_conf_t *cmcf)
+{
+    char              errstr[512], *topic;
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
+
+    if (cmcf->kafka_brokers.len == 0) {
+        return;
+    }
+
+    topic = (char *) cmcf->kafka_topic.data;
+
+    /* cc_kafka_brokers is NUL-terminated by nginx's parser */
+    conf = ngx_http_cc_kafka_conf(cmcf, (char *) cmcf->kafka_brokers.data,
+                                  errstr, sizeof(errstr));
+    if (conf == NULL) {
+        goto failed;
+    }
+
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
         goto failed;
     }
 
@@ -116,11 +210,11 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 
     ngx_http_cc_kafka_rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (ngx_http_cc_kafka_rkt == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "cc kafka: topic \"%s\": %s", topic,
-                      rd_kafka_err2str(rd_kafka_last_error()));
+        (void) ngx_snprintf((u_char *) errstr, sizeof(errstr),
+                            "topic \"%s\": %s%Z", topic,
+                            rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_destroy(rk);
-        return NGX_ERROR;
+        goto failed;
     }
 
     ngx_http_cc_kafka_rk = rk;
@@ -133,17 +227,18 @@ ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 
     ngx_add_timer(&ngx_http_cc_kafka_poll_ev, NGX_HTTP_CC_KAFKA_POLL_MS);
 
-    return NGX_OK;
+    return;
 
 failed:
 
-    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "cc kafka: %s", errstr);
+    ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_KAFKA_START_FAILED);
+    ngx_http_cc_metric_add(NGX_HTTP_CC_METRIC_KAFKA_DOWN, 1);
+    ngx_http_cc_kafka_down = 1;
 
-    if (conf != NULL) {
-        rd_kafka_conf_destroy(conf);
-    }
-
-    return NGX_ERROR;
+    ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                  "cc kafka: the producer did not start: %s; this worker "
+                  "publishes no draws (cc-reconcile carries them from the "
+                  "Redis draw log)", errstr);
 }
 
 
@@ -151,6 +246,11 @@ void
 ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle)
 {
     int  left;
+
+    if (ngx_http_cc_kafka_down) {
+        ngx_http_cc_metric_add(NGX_HTTP_CC_METRIC_KAFKA_DOWN, -1);
+        ngx_http_cc_kafka_down = 0;
+    }
 
     if (ngx_http_cc_kafka_rk == NULL) {
         return;

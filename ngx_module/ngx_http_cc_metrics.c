@@ -169,6 +169,12 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
     [NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL] =
         { "cc_kafka_queue_full_total",
           "Draws not queued: the producer's local queue was full." },
+    [NGX_HTTP_CC_METRIC_KAFKA_START_FAILED] =
+        { "cc_kafka_start_failures_total",
+          "Workers whose Kafka producer did not start (no draw published)." },
+    [NGX_HTTP_CC_METRIC_KAFKA_DOWN] =
+        { "cc_kafka_producers_down",
+          "Workers running now without a Kafka producer.", 1 },
 
     [NGX_HTTP_CC_METRIC_UNAUTH_MISSING] =
         { "cc_unauthorized_total{reason=\"missing\"}",

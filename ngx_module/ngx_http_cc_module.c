@@ -28,8 +28,8 @@ static void ngx_http_cc_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_cc_redis_shards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_http_cc_redis_auth_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_cc_cards(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cc_identity(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -55,6 +55,15 @@ typedef struct {
 } ngx_http_cc_msec_bounds_t;
 
 
+/* the bounds of a directive in seconds, checked by ngx_http_cc_check_sec() */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    time_t                    low;
+    time_t                    high;
+    char                     *error;
+} ngx_http_cc_sec_bounds_t;
+
+
 static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_bounds = {
     ngx_http_cc_check_msec, 1, 10000, "must be between 1ms and 10s"
 };
@@ -70,15 +79,6 @@ static ngx_http_cc_msec_bounds_t  ngx_http_cc_claim_poll_max_bounds = {
 static ngx_conf_num_bounds_t  ngx_http_cc_claim_waiters_bounds = {
     ngx_conf_check_num_bounds, 0, 1000000
 };
-
-
-/* the bounds of a directive in seconds, checked by ngx_http_cc_check_sec() */
-typedef struct {
-    ngx_conf_post_handler_pt  post_handler;
-    time_t                    low;
-    time_t                    high;
-    char                     *error;
-} ngx_http_cc_sec_bounds_t;
 
 
 static ngx_http_cc_sec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
@@ -97,7 +97,7 @@ static ngx_command_t  ngx_http_cc_commands[] = {
 
     { ngx_string("cc_redis_auth"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_http_cc_redis_auth,
+      ngx_http_cc_redis_auth_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -406,6 +406,10 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&cmcf->kafka_topic, "cc.draws");
     }
 
+    if (ngx_http_cc_kafka_check(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_cc_metrics_add_zone(cf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -647,9 +651,8 @@ ngx_http_cc_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_cc_kafka_init_process(cycle, cmcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    /* never fatal: a worker without producer still serves every draw */
+    ngx_http_cc_kafka_init_process(cycle, cmcf);
 
     return ngx_http_cc_redis_init_process(cycle);
 }
@@ -978,16 +981,15 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * give group and others no access, and one trailing newline is dropped.
  */
 static char *
-ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_cc_redis_auth_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_http_cc_main_conf_t *cmcf = conf;
 
-    u_char           *p;
-    ssize_t           n;
-    ngx_str_t        *value, name;
-    ngx_uint_t        mode;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    u_char              *p;
+    ngx_str_t           *value, name;
+    cc_secretfile_t      sf;
+    cc_secretfile_rc_e   rc;
 
     if (cmcf->redis_user.data != NULL) {
         return "is duplicate";
@@ -1004,79 +1006,66 @@ ngx_http_cc_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
+    /* 4095 bytes at most: a longer file is refused, never truncated */
+    p = ngx_pnalloc(cf->pool, 4096);
+    if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    p = NULL;
+    rc = cc_secretfile_read((char *) name.data, (char *) p, 4096, &sf);
 
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis password file \"%V\" is not a file", &name);
-        goto failed;
-    }
+    switch (rc) {
 
-    mode = ngx_file_access(&fi);
+    case CC_SECRETFILE_OK:
+        cmcf->redis_user = value[1];
+        cmcf->redis_password.data = p;
+        cmcf->redis_password.len = sf.len;
+        return NGX_CONF_OK;
 
-    if (mode & 077) {
+    case CC_SECRETFILE_OPEN:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, sf.errnum,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        break;
+
+    case CC_SECRETFILE_READ:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, sf.errnum,
+                           "redis password file \"%V\": read failed", &name);
+        break;
+
+    case CC_SECRETFILE_MODE:
         /* ngx_sprintf has no octal: the digits, as a decimal */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "redis password file \"%V\" gives group or "
                            "others access (mode %04ui): chmod it 0600",
-                           &name, (ngx_uint_t) ((mode >> 9 & 7) * 1000
-                                                + (mode >> 6 & 7) * 100
-                                                + (mode >> 3 & 7) * 10
-                                                + (mode & 7)));
-        goto failed;
-    }
+                           &name, (ngx_uint_t) ((sf.mode >> 9 & 7) * 1000
+                                                + (sf.mode >> 6 & 7) * 100
+                                                + (sf.mode >> 3 & 7) * 10
+                                                + (sf.mode & 7)));
+        break;
 
-    p = ngx_pnalloc(cf->pool, 4096);
-    if (p == NULL) {
-        goto failed;
-    }
+    case CC_SECRETFILE_NOT_REGULAR:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "redis password file \"%V\" is not a regular "
+                           "file", &name);
+        break;
 
-    n = ngx_read_file(&file, p, 4096, 0);
-    if (n == NGX_ERROR) {
-        goto failed;
-    }
+    case CC_SECRETFILE_TOO_LONG:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "redis password file \"%V\" is longer than 4095 "
+                           "bytes", &name);
+        break;
 
-    if (n > 0 && p[n - 1] == '\n') {
-        n--;
-    }
+    case CC_SECRETFILE_NUL:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "redis password file \"%V\" holds a NUL byte",
+                           &name);
+        break;
 
-    if (n > 0 && p[n - 1] == '\r') {
-        n--;
-    }
-
-    if (n <= 0 || n == 4096) {
+    default: /* CC_SECRETFILE_EMPTY */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "redis password file \"%V\" is %s", &name,
-                           n <= 0 ? "empty" : "longer than 4095 bytes");
-        goto failed;
+                           cc_secretfile_strerror(rc));
     }
-
-    cmcf->redis_user = value[1];
-    cmcf->redis_password.data = p;
-    cmcf->redis_password.len = (size_t) n;
-
-    ngx_close_file(file.fd);
-
-    return NGX_CONF_OK;
-
-failed:
-
-    if (p != NULL) {
-        ngx_explicit_memzero(p, 4096);
-    }
-
-    ngx_close_file(file.fd);
 
     return NGX_CONF_ERROR;
 }

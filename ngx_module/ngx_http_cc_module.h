@@ -20,6 +20,7 @@
 #include "cc_ids.h"
 #include "cc_event.h"
 #include "cc_token.h"
+#include "cc_secretfile.h"
 #include "cc_keys.h"
 #include "cc_award.h"
 #include "cc_rand.h"
@@ -88,6 +89,8 @@ typedef enum {
     NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
     NGX_HTTP_CC_METRIC_KAFKA_FAILED,
     NGX_HTTP_CC_METRIC_KAFKA_QUEUE_FULL,
+    NGX_HTTP_CC_METRIC_KAFKA_START_FAILED, /* a worker without producer */
+    NGX_HTTP_CC_METRIC_KAFKA_DOWN,         /* a gauge: such workers now */
 
     /* the 401s by reason (ngx_http_cc_identity.c) */
     NGX_HTTP_CC_METRIC_UNAUTH_MISSING,
@@ -315,7 +318,9 @@ ngx_int_t ngx_http_cc_metrics_handler(ngx_http_request_t *r);
 void ngx_http_cc_metric_primary(ngx_uint_t shard, u_char *addr, size_t len);
 
 /* ngx_http_cc_kafka.c */
-ngx_int_t ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
+ngx_int_t ngx_http_cc_kafka_check(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+void ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
     ngx_http_cc_main_conf_t *cmcf);
 void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);

@@ -23,6 +23,20 @@ for ([ 'good', "pw\n", 0600 ], [ 'open', "pw\n", 0644 ], [ 'empty', '', 0600 ]) 
     $ENV{'TEST_NGINX_REDIS_PW_' . uc $name} = "$pwdir/$name";
 }
 $ENV{TEST_NGINX_REDIS_PW_NONE} = "$pwdir/none";
+# not a regular file (a FIFO nobody writes hung nginx -t in open()), over
+# the limit (a newline at byte 4096 cut the rest off: taken, truncated),
+# a NUL byte (taken)
+use POSIX qw(mkfifo);
+mkfifo("$pwdir/fifo", 0600) or die "mkfifo: $!";
+mkdir "$pwdir/dir", 0700;
+for ([ 'long', ('p' x 4095) . "\nmore\n", 0600 ], [ 'nul', "p\0w\n", 0600 ]) {
+    my ($name, $text, $mode) = @$_;
+    open my $h, '>', "$pwdir/$name" or die "$pwdir/$name: $!";
+    print $h $text;
+    close $h;
+    chmod $mode, "$pwdir/$name";
+}
+$ENV{"TEST_NGINX_REDIS_PW_\U$_"} = "$pwdir/$_" for qw(fifo dir long nul);
 
 plan tests => planned_tests();
 run_tests();
@@ -582,6 +596,28 @@ invalid number of arguments in "cc_kafka_property" directive
 
 
 
+=== TEST 30a: an SSL file librdkafka loads only at client start: nginx -t
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property security.protocol ssl;
+    cc_kafka_property ssl.ca.location /nonexistent/ca.pem;
+--- must_die
+--- error_log
+cc kafka: the producer cannot start: ssl.ca.location failed
+
+
+
+=== TEST 30b: properties librdkafka refuses only together: nginx -t
+--- http_config on_shard0
+    cc_kafka_brokers 127.0.0.1:9;
+    cc_kafka_property enable.idempotence true;
+    cc_kafka_property acks 1;
+--- must_die
+--- error_log
+cc kafka: the producer cannot start: `acks` must be set to `all` when `enable.idempotence` is true
+
+
+
 === TEST 31: cc_kafka_property, good ones, repeated, are taken
 --- http_config on_shard0
     cc_kafka_brokers 127.0.0.1:9;
@@ -622,6 +658,53 @@ qr/open\(\) ".*none" failed \(2: No such file or directory\)/
 --- must_die
 --- error_log eval
 qr/redis password file ".*empty" is empty/
+
+
+
+=== TEST 34a: cc_redis_auth with a FIFO
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_FIFO;
+--- must_die
+--- error_log eval
+qr/redis password file ".*fifo" is not a regular file/
+
+
+
+=== TEST 34b: cc_redis_auth with a directory
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_DIR;
+--- must_die
+--- error_log eval
+qr/redis password file ".*dir" is not a regular file/
+
+
+
+=== TEST 34c: cc_redis_auth with a file over 4095 bytes
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_LONG;
+--- must_die
+--- error_log eval
+qr/redis password file ".*long" is longer than 4095 bytes/
+
+
+
+=== TEST 34d: cc_redis_auth with a NUL byte in the password
+--- http_config on_shard0
+    cc_redis_auth cc $TEST_NGINX_REDIS_PW_NUL;
+--- must_die
+--- error_log eval
+qr/redis password file ".*nul" holds a NUL byte/
+
+
+
+=== TEST 34e: cc_identity token with a FIFO
+--- http_config on_shard0
+--- config
+    cc_identity token $TEST_NGINX_REDIS_PW_FIFO;
+    location = /cc/flip { cc_flip; }
+--- must_die
+--- error_log eval
+qr/secret file ".*fifo": not a regular file/
 
 
 

@@ -35,6 +35,8 @@ like($conf, qr/proxy_pass http:\/\/cc_app;(?:(?!\}).)*proxy_set_header X-CC-Uid 
      'the edge clears any client-sent X-CC-Uid before proxying');
 like($conf, qr/^\s*cc_identity trusted_header X-CC-Uid;\s*location = \/cc\/grant/m,
      'grants trust the header only where the example says so');
+like($conf, qr/re-reading the award 5ms after it came, then at\s+#\s+an interval doubling up to cc_claim_poll_max \(100ms by default\)\.\s+cc_claim_wait 1s;\s+cc_claim_poll 5ms;/,
+     'the claim comment says what cc_claim_poll and cc_claim_poll_max do');
 
 # the install's paths
 $conf =~ s{^load_module \S+;}{load_module $so;}m;

@@ -127,6 +127,38 @@ sleep 0.3;
 is(metrics()->{cc_claim_polls_total}, $m0->{cc_claim_polls_total}, 'and nothing re-reads after them');
 redis_cmd(0, 'DEL', claims_key());
 
+# ---- w gone, or malformed, while claims wait: 503 to every waiter --------
+
+# the workers never delete w nor write it malformed: a broken store, so
+# every claim waiting on it answers 503, and the log says which user
+for my $case ([ 36, 'gone', sub { redis_cmd(0, 'HDEL', user_key(36), 'w') },
+                qr/\[error\].*cc: the award of user 36 is gone while its claim waited/,
+                { q => 1 } ],
+              [ 37, 'malformed', sub { award_of(37, 'x:not-an-award') },
+                qr/\[error\].*cc: malformed award "x:not-an-award" of user 37 in redis/,
+                { w => 'x:not-an-award', q => 1 } ]) {
+    my ($u, $what, $break, $line, $left) = @$case;
+    award_of($u, "p:100:spring:$u");
+    my $m0 = metrics();
+    my @ws = map { (send_claim($u))[0] } 1 .. 3;
+    ok(wait_until(sub { (metrics()->{cc_claim_waiting} // -1) == 3 }, 2), "w $what: 3 claims of uid $u wait");
+    $break->();
+    for my $w (@ws) {
+        my ($st, $b, $took) = read_answer($w, time);
+        is("$st $b", '503 {"error":"storage_unavailable"}', "w $what while waiting: 503");
+        ok($took < 0.5, sprintf('... on the next re-read, not at the deadline (%.3fs)', $took));
+    }
+    my $m1 = metrics();
+    is($m1->{'cc_claims_total{result="unavailable"}'} - $m0->{'cc_claims_total{result="unavailable"}'}, 3,
+       '... the three counted unavailable');
+    is($m1->{cc_claim_waiting}, 0, '... none left waiting');
+    my @lines = grep { /$line/ } split /\n/, nginx_error_log();
+    is(scalar @lines, 1, '... one log line for the group, naming the user') or diag join "\n", @lines;
+    is_deeply(state($u), $left, "redis: the hash as the test left it, claimed once");
+    is_deeply(queue(), [$u], 'redis: queued once');
+    redis_cmd(0, 'DEL', claims_key());
+}
+
 is_deeply([nginx_pids()], \@pids, 'no worker died');
 is_deeply([log_problems()], [], 'no alert, crash or signal in the log');
 stop_nginx();
@@ -162,6 +194,40 @@ is("$st34 $b34", '202 ' . pending_body(800, 'spring:34'), 'quit: the waiting cla
 ok(time - $t0 < 0.5, sprintf('... soon, not at its deadline (%.3fs)', time - $t0));
 ok(wait_until(sub { !kill 0, $pids[1] }, 5), 'the worker quit');
 is_deeply([grep { /open socket|\[alert\]|\[crit\]/ } split /\n/, nginx_error_log()], [], 'no socket left open, no alert');
+stop_nginx();
+
+# ---- the shard in its backoff when the re-read is due: 202 -----------------
+
+# Re-reads every 2 s, so the test knows when one is due.  Shard 0 is killed
+# (the one connection drops: no failure yet), then requests of another uid
+# on it keep failing its reconnects, so that its backoff runs (up to 1 s,
+# renewed at once): the re-read finds the shard unusable, sends nothing
+# and answers 202 with the award the claim read.
+start('cc_claim_wait 5s;', 'cc_claim_poll 2s;', 'cc_claim_poll_max 2s;');
+redis_cmd(0, 'DEL', claims_key());
+award_of(38, 'p:380:spring:38');
+http_request('GET', '/cc/award', uid(38));   # the worker's connection, made
+my $mb = metrics();
+my ($s, $t38) = send_claim(38);
+ok(wait_until(sub { @{ queue() } == 1 }, 1), 'a claim of uid 38 is queued and waits');
+is_deeply(queue(), [38], 'redis: queued once');
+is_deeply(state(38), { w => 'p:380:spring:38', q => 1 }, 'redis: pending, claimed once');
+redis_stop(0);
+my $sel = IO::Select->new($s);
+my $fails = 0;
+until ($sel->can_read(0.005) || time - $t38 > 4) {
+    my ($st) = http_request('GET', '/cc/award', uid(40));   # uid 40: shard 0 too
+    $fails++ if defined $st && $st == 503;
+}
+my ($st38, $b38, $took38) = read_answer($s, $t38);
+is("$st38 $b38", '202 ' . pending_body(380, 'spring:38'),
+   'the shard in backoff when the re-read was due: 202 pending, the award read at the claim');
+ok($took38 >= 1.9 && $took38 < 3, sprintf('... at the re-read (2 s), not the deadline (5 s): %.3fs', $took38));
+ok($fails > 0, "... while shard 0 refused ($fails requests answered 503)");
+is(metrics()->{cc_claim_polls_total} - $mb->{cc_claim_polls_total}, 0,
+   '... and no re-read was sent (cc_claim_polls_total unchanged)');
+is(metrics()->{cc_claim_waiting}, 0, '... none left waiting');
+redis_start(0);
 stop_nginx();
 
 done_testing();

@@ -853,7 +853,18 @@ START_TEST(test_load_secret_rejects)
     ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
                                           sizeof(err)), -1);
     rmdir(path);
-    ck_assert_msg(strstr(err, "cannot read"), "%s", err);
+    ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
+
+    /* a FIFO nobody writes: refused at once, not waited on in read() */
+    temp_file(path, sizeof(path), "", 0);
+    unlink(path);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    alarm(5);
+    ck_assert_int_eq(cc_token_load_secret(path, buf, sizeof(buf), &len, err,
+                                          sizeof(err)), -1);
+    alarm(0);
+    unlink(path);
+    ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
 
     /* too short: empty, 31, 31 and a newline, a newline alone */
     ck_assert_int_eq(load(data, 0, sizeof(buf), buf, &len, err, sizeof(err)),

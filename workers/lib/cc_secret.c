@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cc_secret.h"
+#include "cc_secretfile.h"
 #include "cc_worker.h"
 
 
@@ -45,71 +46,34 @@ cc_secret_opt(int c, const char *arg)
 }
 
 
+/* the common reader (common/cc_secretfile.c), in the workers' words */
 int
 cc_secret_read(const char *path, char *buf, size_t len, char *err,
     size_t errlen)
 {
-    int          fd;
-    size_t       n;
-    ssize_t      r;
-    struct stat  sb;
+    cc_secretfile_t     sf;
+    cc_secretfile_rc_e  rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd == -1) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
+    rc = cc_secretfile_read(path, buf, len, &sf);
 
-    /* the file opened, not a name that may have changed since */
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        goto failed;
-    }
-
-    if (sb.st_mode & 077) {
+    switch (rc) {
+    case CC_SECRETFILE_OK:
+        return 0;
+    case CC_SECRETFILE_OPEN:
+    case CC_SECRETFILE_READ:
+        snprintf(err, errlen, "%s: %s", path, strerror(sf.errnum));
+        break;
+    case CC_SECRETFILE_MODE:
         snprintf(err, errlen, "%s: group or others have access (mode %04o); "
-                 "a secret must be chmod 0600 or 0400", path,
-                 (unsigned) (sb.st_mode & 07777));
-        goto failed;
-    }
-
-    n = 0;
-    while (n < len && (r = read(fd, buf + n, len - n)) != 0) {
-        if (r == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            goto failed;
-        }
-        n += (size_t) r;
-    }
-
-    if (n == len) {
+                 "a secret must be chmod 0600 or 0400", path, sf.mode);
+        break;
+    case CC_SECRETFILE_TOO_LONG:
         snprintf(err, errlen, "%s: longer than %zu bytes", path, len - 1);
-        goto failed;
+        break;
+    default:
+        snprintf(err, errlen, "%s: %s", path, cc_secretfile_strerror(rc));
     }
 
-    if (n > 0 && buf[n - 1] == '\n') {
-        n--;
-        if (n > 0 && buf[n - 1] == '\r') {
-            n--;
-        }
-    }
-
-    buf[n] = '\0';
-
-    if (n == 0 || memchr(buf, '\0', n) != NULL) {
-        snprintf(err, errlen, "%s: %s", path, n == 0 ? "empty" : "holds a NUL");
-        goto failed;
-    }
-
-    close(fd);
-    return 0;
-
-failed:
-
-    close(fd);
     return -1;
 }
 
