@@ -207,8 +207,25 @@ test-rules:
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
+# The suite in two runs: first the files that assert no time, two at a
+# time (PROVE_JOBS: each file starts its own servers on free ports under
+# its own folder, and most of a file's time is spent waiting on them);
+# then, alone, the files whose assertions are about time (latencies, poll
+# counts, failover gaps, kill points inside a phase, the chaos run's
+# windows).  $(call cc_prove,FILES,PROVE COMMAND) runs both halves of FILES.
+PROVE_JOBS   ?= 2
+SERIAL_FILES ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
+                t/044-draw-kill.t t/046-payout-claims.t t/052-campaign.t \
+                t/055-chaos.t t/060-hostile.t t/085-sentinel-failover.t \
+                t/086-redis-wait.t t/087-failover-wait.t
+cc_prove_par = $(filter-out $(SERIAL_FILES),$(wildcard $(1)))
+cc_prove_seq = $(filter $(SERIAL_FILES),$(wildcard $(1)))
+cc_prove     = set -e; \
+               $(if $(call cc_prove_par,$(1)),$(2) -j$(PROVE_JOBS) $(call cc_prove_par,$(1));) \
+               $(if $(call cc_prove_seq,$(1)),$(2) $(call cc_prove_seq,$(1));) true
+
 test-nginx: module workers tools test-tools
-	prove -r $(PROVE_FILES)
+	$(call cc_prove,$(PROVE_FILES),prove)
 
 # The module and the programs built with ASan and UBSan into build/asan (a
 # build tree of its own: build/asan/nginx, build/asan/obj,
@@ -232,13 +249,14 @@ asan:
 	    module workers tools test-tools
 
 test-asan: asan
-	CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/nginx/ngx_http_cc_module.so \
+	export CC_MODULE_SO=$(CURDIR)/$(ASAN_BUILD)/nginx/ngx_http_cc_module.so \
 	CC_WORKER_DIR=$(CURDIR)/$(ASAN_BUILD)/workers \
 	CC_TEST_TOOL_DIR=$(CURDIR)/$(ASAN_BUILD)/test \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	CC_TEST_KILL_ROUNDS=$${CC_TEST_KILL_ROUNDS:-$(ASAN_KILL_ROUNDS)} \
-	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx prove $(ASAN_PROVE_FILES)
+	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx; \
+	$(call cc_prove,$(ASAN_PROVE_FILES),prove)
 
 include fuzz/fuzz.mk
 include t/valgrind.mk
