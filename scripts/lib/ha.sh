@@ -19,18 +19,26 @@ fi
 HA_DOWN_AFTER_MS=${HA_DOWN_AFTER_MS:-1000}
 HA_FAILOVER_TIMEOUT_MS=${HA_FAILOVER_TIMEOUT_MS:-3000}
 HA_QUORUM=${HA_QUORUM:-2}
+# every redis-server's extra arguments: a replica (re)built after a
+# failover syncs at once, not after the default 5 s of
+# repl-diskless-sync-delay (with cc_redis_wait the shard's writes answer
+# 503 until it is in sync)
+HA_REDIS_ARGS=${HA_REDIS_ARGS:---repl-diskless-sync-delay 0}
 
 # ---- Redis ------------------------------------------------------------------
 
 # ha_redis NAME PORT [PRIMARY_PORT]: a redis-server on PORT, no
 # persistence (as campaign.sh's shards), a replica of PRIMARY_PORT when
-# given; waits for PING, and for a replica until its link is up
+# given; waits for PING, and for a replica until its link is up.  A node
+# lost and started again on its port is a replica of the new primary
+# (what rebuilding it means; the sentinels would demote it too, later).
 ha_redis() {
     local name=$1 port=$2 primary=${3:-}
     mkdir -p "$run/$name"
+    # shellcheck disable=SC2086
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize yes --dir "$run/$name" --logfile "$run/logs/$name.log" \
-        --pidfile "$run/$name/redis.pid" \
+        --pidfile "$run/$name/redis.pid" $HA_REDIS_ARGS \
         ${primary:+--replicaof 127.0.0.1 "$primary"}
     wait_for 5 redis-cli -p "$port" ping || return 1
     ha_started "$name" "$(cat "$run/$name/redis.pid")"
