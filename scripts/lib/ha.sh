@@ -147,8 +147,12 @@ ha_mysql() {
     else
         extra="--rpl-semi-sync-slave-enabled=ON --read-only=1 --skip-slave-start"
     fi
+    # started from a subshell, so the script is not its parent: a kill -9
+    # of it (the fault) is not reported by the script's shell as "Killed";
+    # its pid is the one it writes
+    rm -f "$d/mysql.pid"
     # shellcheck disable=SC2086
-    mariadbd --no-defaults --datadir="$d/data" --user=root \
+    ( mariadbd --no-defaults --datadir="$d/data" --user=root \
         --port="$port" --bind-address=127.0.0.1 --socket="$d/mysql.sock" \
         --pid-file="$d/mysql.pid" --log-error="$run/logs/$name.err" \
         --tmpdir="$d/tmp" --innodb-buffer-pool-size=256M \
@@ -157,9 +161,10 @@ ha_mysql() {
         --log-bin="$name-bin" --binlog-format=ROW --log-slave-updates \
         --gtid-strict-mode=ON --log-bin-trust-function-creators=ON \
         --rpl-semi-sync-master-wait-point=AFTER_SYNC $extra \
-        < /dev/null 2>> "$run/logs/$name.err" &
-    ha_started "$name" $!
+        < /dev/null 2>> "$run/logs/$name.err" & )
     wait_for 30 ha_sql "$name" 'select 1' || return 1
+    wait_for 5 test -s "$d/mysql.pid" || return 1
+    ha_started "$name" "$(cat "$d/mysql.pid")"
     if [ "$role" = primary ]; then
         ha_sql "$name" "CREATE USER IF NOT EXISTS cc_repl IDENTIFIED BY 'cc_repl';
                         GRANT REPLICATION SLAVE ON *.* TO cc_repl"
