@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # scripts/lib/ha.sh: issue 18's replicated layout on loopback, for the
 # scripts that run it (scripts/campaign.sh --ha, bench/failover.sh): a
 # Redis replica of a primary, redis-sentinel processes watching master
