@@ -816,7 +816,7 @@ failover='null'
 if [ "$HA" = 1 ]; then
     seq 1 "$USERS" | xargs -n 5000 "$W/cc-payout" --campaign "$run/campaign.conf" \
         $redis $shards --shard-of 2>/dev/null | awk '$2 == "cc0" { print $1 }' > "$run/f.cc0-users"
-    cat "$run/redis-fault" "$run/mysql-fault" 2>/dev/null | tr ' ' '\n' | grep = > "$run/f.faults" || true
+    cat "$run/redis-fault" "$run/mysql-fault" 2>/dev/null | tr ' ' '\n' | grep '=' > "$run/f.faults" || true
     failover=$(perl -MJSON::PP -e '
         my ($run, $lost, $reused, $resends, $s503, $s504) = @ARGV;
         my %f = map { chomp; split /=/, $_, 2 } do { open my $h, "<", "$run/f.faults" or die; <$h> };
