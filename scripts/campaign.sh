@@ -25,6 +25,27 @@
 #            202, the later ones 200
 #   books    cc-reconcile --money proves the books
 #
+# With --ha, the same campaign on issue 18's replicated layout
+# (scripts/lib/ha.sh; README "Losing a server"): each Redis shard a
+# primary and a replica under the master names cc0 and cc1, watched by
+# three redis-sentinel processes (down-after 1000 ms); the app nodes with
+# cc_redis_sentinels and cc_redis_wait 1; the mariadbd a semi-sync primary
+# with a replica (each MySQL shard is on both); the workers with
+# --sentinel and the candidate lists --mysql P,R/db.  Two faults:
+#
+#   flip     once a third of the draws are made, kill -9 of cc0's primary;
+#            the sentinels promote its replica, and the lost node comes
+#            back as the new primary's replica (its rebuild)
+#   payout   once a third of the awards are credited, kill -9 of the MySQL
+#            primary; the script promotes the replica as the README's
+#            promotion steps say the operator's tool must
+#   lost     after the flips, cc-reconcile --lost: acknowledged flips the
+#            failover lost (0 with WAIT)
+#
+# The report marks each event on its time charts and says what it cost:
+# cc0's users' longest time without a 200, the 503s, the re-sends, the
+# promotion times, the flips lost.
+#
 # A progress line a second for every phase (cc-load's for grant, flip and
 # the claims; the script's for draw, payout and books).  Writes
 # RUN/report.txt and RUN/report.html; RUN/pids names every process it
@@ -61,6 +82,10 @@ variable in brackets; an option wins over its variable.
   --run DIR          the run's folder, emptied first (RUN, ./campaign-run)
   --limit-s SEC      the run's time limit, a check of the report
                      (LIMIT_S, 300)
+  --ha 0|1           1: replicas and Sentinels, a Redis primary killed
+                     mid-flip and the MySQL primary mid-payout (HA, 0);
+                     ports also +12 +13 Redis replicas, +15..17
+                     Sentinels, +21 the MySQL replica
   -h, --help         this text
 
 Exit: 0 every check of the report passed; 1 a check failed or the books
@@ -73,6 +98,7 @@ POOL_CENTS=${POOL_CENTS:-5000000} CAP_CENTS=${CAP_CENTS:-5000}
 STOCK=${STOCK:-3000} SPLIT=${SPLIT:-random} CLAIM_PCT=${CLAIM_PCT:-30}
 CLAIM_S=${CLAIM_S:-8} PAYOUT_AFTER_S=${PAYOUT_AFTER_S:-3}
 SEED=${SEED:-} PORT_BASE=${PORT_BASE:-18600} LIMIT_S=${LIMIT_S:-300}
+HA=${HA:-0}
 RUN=${RUN:-$top/campaign-run}
 
 bad() { echo "campaign: $*" >&2; exit 2; }
@@ -101,11 +127,13 @@ while [ $# -gt 0 ]; do
         --port-base) PORT_BASE=$val ;;
         --run) RUN=$val ;;
         --limit-s) LIMIT_S=$val ;;
+        --ha) HA=$val ;;
         *) bad "unknown argument \"$opt\" (see --help)" ;;
     esac
 done
 
 case $SPLIT in random|equal) ;; *) bad "SPLIT is random or equal" ;; esac
+case $HA in 0|1) ;; *) bad "HA is 0 or 1" ;; esac
 for v in USERS CHANCES CONC POOL_CENTS CAP_CENTS STOCK CLAIM_PCT CLAIM_S \
          PAYOUT_AFTER_S PORT_BASE LIMIT_S; do
     case ${!v} in ''|*[!0-9]*) bad "$v must be a decimal" ;; esac
@@ -124,6 +152,9 @@ run=$RUN
 EDGE=$PORT_BASE APP1=$((PORT_BASE + 1)) APP2=$((PORT_BASE + 2))
 ADMIN1=$((PORT_BASE + 3)) ADMIN2=$((PORT_BASE + 4))
 R0=$((PORT_BASE + 10)) R1=$((PORT_BASE + 11)) MYSQL_PORT=$((PORT_BASE + 20))
+# --ha: the replicas and the sentinels
+R0R=$((PORT_BASE + 12)) R1R=$((PORT_BASE + 13)) MYSQL_R=$((PORT_BASE + 21))
+S0=$((PORT_BASE + 15)) S1=$((PORT_BASE + 16)) S2=$((PORT_BASE + 17))
 WEIGHTS="3000 3000 2500 1400 100"
 RARE=4          # the kind capped by cc_card_stock: the rarest weight
 
@@ -132,9 +163,13 @@ me=campaign
 # (stock_prefix, user_glob) from common/cc_keys.h
 . "$top/scripts/lib/run.sh"
 STOCK_KEY=$stock_prefix$RARE
+# the replicated layout's servers and its promotion (ha_* functions)
+. "$top/scripts/lib/ha.sh"
 
+ports="$EDGE $APP1 $APP2 $ADMIN1 $ADMIN2 $R0 $R1 $MYSQL_PORT"
+[ "$HA" = 1 ] && ports="$ports $R0R $R1R $S0 $S1 $S2 $MYSQL_R"
 busy=""
-for p in "$EDGE" "$APP1" "$APP2" "$ADMIN1" "$ADMIN2" "$R0" "$R1" "$MYSQL_PORT"; do
+for p in $ports; do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy="$busy $p"
 done
 if [ -n "$busy" ]; then
@@ -179,17 +214,17 @@ stop() {        # every process it started, and waits until each is gone
         p=$(pid_of "$n")
         [ -n "$p" ] && kill -QUIT "$p" 2>/dev/null && left="$left $p"
     done
-    for n in payout ingest mock mysql; do
+    for n in payout ingest mock mysql mysqlr; do
         p=$(pid_of "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
-    for n in redis0 redis1; do
+    for n in sentinel0 sentinel1 sentinel2 redis0 redis1 redis0r redis1r; do
         p=$(pid_of "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
     # a Redis that never answered its first ping has no pid recorded: its
     # port was free at the start, so whatever listens there now is ours
-    for p in "$R0" "$R1"; do
+    for p in "$R0" "$R1" $([ "$HA" = 1 ] && echo "$R0R $R1R"); do
         timeout 5 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1
     done
     for p in $left; do
@@ -246,38 +281,77 @@ tick() {
 # ---- the servers ------------------------------------------------------------
 
 say "starting the servers under $run"
-for i in 0 1; do
-    p=$((R0 + i))
-    redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize yes --logfile "$run/logs/redis-$p.log" \
-        --pidfile "$run/redis-$p.pid"
-    wait_for 5 redis-cli -p "$p" ping
-    started "redis$i" "$(cat "$run/redis-$p.pid")"
-done
+# the events of the run (--ha: the faults and the failovers), a JSON line
+# each, for the report's charts
+: > "$run/events.jsonl"
+event() {       # event WHAT [T_MS]
+    printf '{"t_ms":%s,"what":"%s"}\n' "${2:-$(now_ms)}" "$1" >> "$run/events.jsonl"
+    say "event: $1"
+}
+# the MySQL server the script's own queries go to: the primary's socket,
+# the promoted replica's after a failover (a file: the fault runs in a
+# background subshell)
+mysql_sock_file=$run/mysql.sock.now
+sql() { mariadb --no-defaults -S "$(cat "$mysql_sock_file")" -uroot -N -B -e "$1"; }
+if [ "$HA" = 0 ]; then
+    for i in 0 1; do
+        p=$((R0 + i))
+        redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+            --daemonize yes --logfile "$run/logs/redis-$p.log" \
+            --pidfile "$run/redis-$p.pid"
+        wait_for 5 redis-cli -p "$p" ping
+        started "redis$i" "$(cat "$run/redis-$p.pid")"
+    done
 
-mkdir -p "$run/mysql-tmp"
-mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db \
-    --tmpdir="$run/mysql-tmp" > "$run/logs/mysql-install.log" 2>&1
-mariadbd --no-defaults --datadir="$run/mysql" --user=root \
-    --port="$MYSQL_PORT" --bind-address=127.0.0.1 --socket="$run/mysql.sock" \
-    --pid-file="$run/mysql.pid" --log-error="$run/logs/mysql.err" \
-    --tmpdir="$run/mysql-tmp" --skip-log-bin --innodb-buffer-pool-size=256M \
-    --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
-    --character-set-server=utf8mb4 < /dev/null 2>> "$run/logs/mysql.err" &
-started mysql $!
-sql() { mariadb --no-defaults -S "$run/mysql.sock" -uroot -N -B -e "$1"; }
-wait_for 30 sql 'select 1'
+    mkdir -p "$run/mysql-tmp"
+    mariadb-install-db --no-defaults --datadir="$run/mysql" --user=root \
+        --auth-root-authentication-method=normal --skip-test-db \
+        --tmpdir="$run/mysql-tmp" > "$run/logs/mysql-install.log" 2>&1
+    mariadbd --no-defaults --datadir="$run/mysql" --user=root \
+        --port="$MYSQL_PORT" --bind-address=127.0.0.1 --socket="$run/mysql.sock" \
+        --pid-file="$run/mysql.pid" --log-error="$run/logs/mysql.err" \
+        --tmpdir="$run/mysql-tmp" --skip-log-bin --innodb-buffer-pool-size=256M \
+        --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
+        --character-set-server=utf8mb4 < /dev/null 2>> "$run/logs/mysql.err" &
+    started mysql $!
+    echo "$run/mysql.sock" > "$mysql_sock_file"
+    wait_for 30 sql 'select 1'
+else
+    ha_started() { started "$@"; }
+    # each shard a primary and a replica, three sentinels watching both
+    ha_redis redis0 "$R0"
+    ha_redis redis1 "$R1"
+    ha_redis redis0r "$R0R" "$R0"
+    ha_redis redis1r "$R1R" "$R1"
+    for k in 0 1 2; do
+        ha_sentinel "sentinel$k" "$((S0 + k))" "cc0=$R0" "cc1=$R1"
+    done
+    wait_for 20 ha_sentinels_agree cc0 1 "$S0" "$S1" "$S2"
+    wait_for 20 ha_sentinels_agree cc1 1 "$S0" "$S1" "$S2"
+    # the mariadbd (both MySQL shards) a semi-sync primary with a replica
+    ha_mysql mysql "$MYSQL_PORT" 1 primary
+    ha_mysql mysqlr "$MYSQL_R" 2 replica
+    ha_mysql_follow mysqlr "$MYSQL_PORT"
+    echo "$run/mysql/mysql.sock" > "$mysql_sock_file"
+fi
 
 "$W/cc-mockbroker" --partitions 4 > "$run/mock.out" 2> "$run/logs/mock.log" < /dev/null &
 started mock $!
 wait_for 5 grep -q bootstrap= "$run/mock.out"
 brokers=$(sed -n 's/^bootstrap=//p' "$run/mock.out")
 
-shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
-redis="--redis 127.0.0.1:$R0 --redis 127.0.0.1:$R1"
+if [ "$HA" = 0 ]; then
+    shards="--mysql 127.0.0.1:$MYSQL_PORT/cc_s0 --mysql 127.0.0.1:$MYSQL_PORT/cc_s1"
+    redis="--redis 127.0.0.1:$R0 --redis 127.0.0.1:$R1"
+else
+    # each MySQL shard by its candidates, the writable one found on each
+    # connect; each Redis shard by its master name, asked of the sentinels
+    m="127.0.0.1:$MYSQL_PORT,127.0.0.1:$MYSQL_R"
+    shards="--mysql $m/cc_s0 --mysql $m/cc_s1"
+    redis="--sentinel 127.0.0.1:$S0 --sentinel 127.0.0.1:$S1 --sentinel 127.0.0.1:$S2 --redis cc0 --redis cc1"
+fi
 # the workers' role users (sql/grants.sql): each worker connects as its own
-mariadb --no-defaults -S "$run/mysql.sock" -uroot < sql/grants.sql
+mariadb --no-defaults -S "$(cat "$mysql_sock_file")" -uroot < sql/grants.sql
 # shellcheck disable=SC2086
 "$W/cc-ingest" --init-shards $shards 2>> "$run/logs/cc-ingest.log"
 # shellcheck disable=SC2086
@@ -374,6 +448,25 @@ conf_edge() {   # the example's edge tier; stock nginx, no module
 CONF
     } > "$run/edge/nginx.conf"
 }
+redis_conf() {  # the app nodes' Redis shards: addresses, or --ha's names
+    if [ "$HA" = 0 ]; then
+        echo "    cc_redis_shards 127.0.0.1:$R0 127.0.0.1:$R1;"
+    else
+        # a write answered once the replica holds it; a request waiting
+        # for a new primary answers 503 before the edge's 2 s timeout
+        cat <<CONF
+    cc_redis_shards cc0 cc1;
+    cc_redis_sentinels 127.0.0.1:$S0 127.0.0.1:$S1 127.0.0.1:$S2;
+    cc_redis_wait 1 200ms;
+    cc_redis_failover_wait 1000 1s;
+    log_format cc_flips '\$msec \$cc_uid \$status';
+CONF
+    fi
+}
+flip_log() {    # flip_log NAME: --ha logs each flip, for cc0's users' gap
+    [ "$HA" = 1 ] && echo "access_log $run/logs/$1-flips.log cc_flips buffer=256k flush=1s;"
+    return 0
+}
 conf_app() {    # conf_app NAME PORT ADMIN_PORT END: an app node
     mkdir -p "$run/$1/tmp"
     { echo "load_module $top/build/nginx/ngx_http_cc_module.so;"
@@ -381,7 +474,7 @@ conf_app() {    # conf_app NAME PORT ADMIN_PORT END: an app node
       echo "http {"
       conf_http_head "$1"
       cat <<CONF
-    cc_redis_shards 127.0.0.1:$R0 127.0.0.1:$R1;
+$(redis_conf)
     cc_redis_timeout 500ms;
     cc_request_ttl 1d;
     cc_cards $WEIGHTS;
@@ -400,7 +493,7 @@ conf_app() {    # conf_app NAME PORT ADMIN_PORT END: an app node
         add_header X-CC-Node $1 always;
         cc_identity token $run/token.secret;
         limit_req zone=cc_per_user burst=20 nodelay;
-        location = /cc/flip        { cc_flip; }
+        location = /cc/flip        { cc_flip; $(flip_log "$1") }
         location = /cc/combine     { cc_combine; }
         location = /cc/eligibility { cc_eligibility; }
         location = /cc/award       { cc_award; }
@@ -435,7 +528,66 @@ nginx_start app2 "$APP2"
 nginx_start edge "$EDGE"
 wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$ADMIN1/cc/metrics"
 wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$ADMIN2/cc/metrics"
-say "servers up: edge :$EDGE, app1 :$APP1 (admin :$ADMIN1), app2 :$APP2 (admin :$ADMIN2), redis :$R0 :$R1, mysql :$MYSQL_PORT"
+if [ "$HA" = 0 ]; then
+    say "servers up: edge :$EDGE, app1 :$APP1 (admin :$ADMIN1), app2 :$APP2 (admin :$ADMIN2), redis :$R0 :$R1, mysql :$MYSQL_PORT"
+else
+    say "servers up: edge :$EDGE, app1 :$APP1 (admin :$ADMIN1), app2 :$APP2 (admin :$ADMIN2), redis cc0 :$R0 (replica :$R0R) cc1 :$R1 (replica :$R1R), sentinels :$S0 :$S1 :$S2, mysql :$MYSQL_PORT (semi-sync replica :$MYSQL_R)"
+fi
+
+# ---- --ha: the faults ---------------------------------------------------------
+
+# flips_drawn: the draws cc-load has counted so far (its stats lines)
+flips_drawn() {
+    awk -F'"draws":' '/"type":"second"/ { split($2, a, /[,}]/); n += a[1] } END { print n + 0 }' \
+        "$run/flip.jsonl" 2>/dev/null || echo 0
+}
+flip_over() { grep -q '"type":"total"' "$run/flip.jsonl" 2>/dev/null; }
+
+# redis_fault: once a third of the flips are drawn, kill -9 cc0's primary;
+# wait for the sentinels to promote its replica; start the lost node again
+# as the new primary's replica (with cc_redis_wait 1 the shard's writes
+# answer 503 until one is in sync).  Writes $run/redis-fault.
+redis_fault() {
+    local want=$(( USERS * CHANCES / 3 )) old pid t_kill new t_up
+    until [ "$(flips_drawn)" -ge "$want" ]; do
+        flip_over && { event "no Redis fault: the flips ended first"; return 0; }
+        sleep 0.1
+    done
+    old=$(ha_master_port "$S0" cc0)
+    pid=$(pid_of "$([ "$old" = "$R0" ] && echo redis0 || echo redis0r)")
+    kill -9 "$pid"
+    t_kill=$(now_ms)
+    event "redis primary cc0 :$old killed (kill -9)" "$t_kill"
+    new=$(ha_wait_promotion "$old" cc0 30 "$S0" "$S1" "$S2") || return 1
+    event "sentinels promoted cc0's replica :$new"
+    echo "redis_killed_ms=$t_kill redis_promoted_ms=$(now_ms) redis_old=$old redis_new=$new" \
+        > "$run/redis-fault"
+    ha_redis "$([ "$old" = "$R0" ] && echo redis0 || echo redis0r)" "$old" "$new" || return 1
+    t_up=$(now_ms)
+    event "cc0's lost node :$old back as a replica, in sync"
+    echo "redis_replica_ms=$t_up" >> "$run/redis-fault"
+}
+
+# mysql_fault: once a third of the awards are credited (the first credit,
+# under 1,000 awards: a small payout is over in a few polls), kill -9 the
+# MySQL primary, then promote the replica as README "Losing a server"
+# says the operator's tool must (the fence is the kill).  Writes
+# $run/mysql-fault.
+mysql_fault() {
+    local want=$(( n_awards / 3 )) c p t_kill
+    [ "$n_awards" -ge 1000 ] || want=1
+    until read -r c p < <(sample) && [ "$c" -ge "$want" ]; do
+        [ -e "$run/.payout-done" ] && { event "no MySQL fault: the payout ended first"; return 0; }
+        sleep 0.02
+    done
+    kill -9 "$(pid_of mysql)"
+    t_kill=$(now_ms)
+    event "mysql primary :$MYSQL_PORT killed (kill -9) at $c credited" "$t_kill"
+    ha_mysql_promote mysqlr || return 1
+    echo "$run/mysqlr/mysql.sock" > "$mysql_sock_file"
+    event "mysql replica :$MYSQL_R promoted, writable"
+    echo "mysql_killed_ms=$t_kill mysql_promoted_ms=$(now_ms)" > "$run/mysql-fault"
+}
 
 # ---- the campaign -------------------------------------------------------------
 
@@ -457,10 +609,48 @@ mark grant "$s"
 
 s=$(now_ms)
 say "flip: through the edge with signed tokens, 5% retried, combine on a full set"
+fault=""
+if [ "$HA" = 1 ]; then
+    redis_fault > >(tee -a "$run/logs/faults.log") 2>&1 &
+    fault=$!
+fi
 "$T/cc-load" flip --url "$edge" --users "$USERS" --secret "$run/token.secret" \
     --retry-pct 5 --combine --conc "$CONC" --stats "$run/flip.jsonl" \
     2> >(tee -a "$run/logs/load-flip.log" >&2)
+if [ -n "$fault" ]; then
+    wait "$fault" || { echo "campaign: the Redis failover failed, see $run/logs" >&2; exit 1; }
+    fault=""
+fi
 mark flip "$s"
+
+if [ "$HA" = 1 ]; then
+    # what the failover lost: every draw MySQL holds (each flip answered
+    # 200 was sent to Kafka) that its Redis shard lacks, after the logs
+    # are drained; and a lost one's sequence number taken again by a
+    # later flip (cc-ingest and cc-reconcile log it as "reused")
+    say "lost: cc-reconcile --lost, acknowledged flips the failover lost"
+    # (cc-ingest first writes what Kafka holds: its count still for a
+    # second; a flip answered 503 and replayed 200 after the failover was
+    # never sent to Kafka, and is in the draw log that --lost drains first)
+    n_prev=-1
+    ingested() {
+        local n
+        n=$(sql 'SELECT (SELECT COUNT(*) FROM cc_s0.draws) + (SELECT COUNT(*) FROM cc_s1.draws)')
+        [ "$n" = "$n_prev" ] && return 0
+        n_prev=$n
+        sleep 1
+        return 1
+    }
+    wait_for 60 ingested || true
+    set +e
+    # shellcheck disable=SC2086
+    "$W/cc-reconcile" --once --grace 0 --lost $redis $shards \
+        --metrics-file "$run/lost.prom" 2>> "$run/logs/cc-reconcile-lost.log"
+    set -e
+    lost_draws=$(awk '$1 == "cc_reconcile_lost_draws" { print $2 }' "$run/lost.prom" 2>/dev/null)
+    lost_reused=$(cat "$run"/logs/cc-ingest.log "$run"/logs/cc-reconcile-lost.log | grep -c ' reused' || true)
+    say "lost: ${lost_draws:-?} draws MySQL holds and Redis lost, $lost_reused sequence numbers reused"
+fi
 
 s=$(now_ms)
 cutoff=$(( $(date +%s) + 2 ))
@@ -542,6 +732,11 @@ helpers="$helpers $!"
 claims=$!
 started claims "$claims"
 sleep "$PAYOUT_AFTER_S"
+rm -f "$run/.payout-done"
+if [ "$HA" = 1 ]; then
+    mysql_fault > >(tee -a "$run/logs/faults.log") 2>&1 &
+    fault=$!
+fi
 # shellcheck disable=SC2086
 "$W/cc-payout" --campaign "$run/campaign.conf" $redis $shards --batch "$pb" \
     --claims-batch "$pb" --interval 1 --progress 1 \
@@ -563,6 +758,11 @@ notified() {    # nothing pending, every winner told
     [ "$(both_sum "SELECT COUNT(*) FROM {db}.awards WHERE status = 'pending' OR notified = 0")" = 0 ]
 }
 wait_for 120 notified || true
+: > "$run/.payout-done"
+if [ -n "$fault" ]; then
+    wait "$fault" || { echo "campaign: the MySQL failover failed, see $run/logs" >&2; exit 1; }
+    fault=""
+fi
 kill "$payout" && wait "$payout" 2>/dev/null || true
 stop_helpers
 read -r c p < <(sample)
@@ -589,12 +789,16 @@ mark books "$s"
 
 say "facts: what the servers hold"
 # one SCAN over each Redis shard, in a script: Σ s, Σ k0..k4, users with e
+primaries="$R0 $R1"
+if [ "$HA" = 1 ]; then     # the shards' primaries now, as the sentinels say
+    primaries="$(ha_master_port "$S0" cc0) $(ha_master_port "$S0" cc1)"
+fi
 redis_sums=""
-for p in "$R0" "$R1"; do
+for p in $primaries; do
     redis_sums="$redis_sums $(user_sums "$p")"
 done
 stock=""
-for p in "$R0" "$R1"; do
+for p in $primaries; do
     stock="$stock${stock:+,}$(redis-cli -p "$p" get "$STOCK_KEY" | sed 's/^$/0/')"
 done
 both() {        # both "SELECT ... FROM {db}.t": the two shards' rows
@@ -605,8 +809,57 @@ both "SELECT card, SUM(n) FROM {db}.user_cards GROUP BY card" > "$run/f.cards"
 both "SELECT COUNT(*) FROM {db}.eligibility WHERE combined_at < $cutoff * 1000" > "$run/f.elig"
 both "SELECT amount_cents FROM {db}.awards" > "$run/f.awards"
 
+# --ha: what the failovers cost.  cc0's users (cc-payout --shard-of, the
+# ring's answer) and their flips as the app nodes logged them: the longest
+# time between two 200s from the kill on, and the 503s
+failover='null'
+if [ "$HA" = 1 ]; then
+    seq 1 "$USERS" | xargs -n 5000 "$W/cc-payout" --campaign "$run/campaign.conf" \
+        $redis $shards --shard-of 2>/dev/null | awk '$2 == "cc0" { print $1 }' > "$run/f.cc0-users"
+    cat "$run/redis-fault" "$run/mysql-fault" 2>/dev/null | tr ' ' '\n' | grep '=' > "$run/f.faults" || true
+    failover=$(perl -MJSON::PP -e '
+        my ($run, $lost, $reused, $resends, $s503, $s504) = @ARGV;
+        my %f = map { chomp; split /=/, $_, 2 } do { open my $h, "<", "$run/f.faults" or die; <$h> };
+        my %cc0 = map { chomp; ($_ => 1) } do { open my $h, "<", "$run/f.cc0-users" or die; <$h> };
+        my (@ok, $n503, $n);
+        for my $log (glob "$run/logs/app*-flips.log") {
+            open my $h, "<", $log or die;
+            while (<$h>) {
+                my ($t, $uid, $st) = split;
+                next unless $cc0{$uid};
+                $n++;
+                push @ok, $t * 1000 if $st eq "200";
+                $n503++ if $st eq "503";
+            }
+        }
+        @ok = sort { $a <=> $b } @ok;
+        my ($gap, $from) = (0, 0);
+        if (defined $f{redis_killed_ms}) {
+            # from the last 200 before the kill to each next one after it
+            my $prev = (grep { $_ <= $f{redis_killed_ms} } @ok)[-1] // $f{redis_killed_ms};
+            for my $t (grep { $_ > $prev } @ok) {
+                ($gap, $from) = ($t - $prev, $prev) if $t - $prev > $gap;
+                $prev = $t;
+            }
+        }
+        my %o = (shard => "cc0", shard_users => scalar(keys %cc0), shard_flips_logged => $n // 0,
+                 shard_503 => $n503 // 0, longest_gap_ms => int($gap + 0.5),
+                 flip_resends => $resends + 0, flip_503 => $s503 + 0, flip_504 => $s504 + 0,
+                 lost_acked_flips => ($lost eq "" ? undef : $lost + $reused),
+                 lost_draws => ($lost eq "" ? undef : $lost + 0), reused_seqs => $reused + 0);
+        $o{$_} = $f{$_} + 0 for grep { /_ms$/ } keys %f;
+        $o{redis_promotion_ms} = $f{redis_promoted_ms} - $f{redis_killed_ms} if $f{redis_promoted_ms};
+        $o{redis_replica_back_ms} = $f{redis_replica_ms} - $f{redis_killed_ms} if $f{redis_replica_ms};
+        $o{mysql_promotion_ms} = $f{mysql_promoted_ms} - $f{mysql_killed_ms} if $f{mysql_promoted_ms};
+        print JSON::PP->new->canonical->encode(\%o);
+    ' "$run" "${lost_draws:-}" "${lost_reused:-0}" \
+        "$(perl -MJSON::PP -ne 'print decode_json($_)->{resends} if /"type":"total"/' "$run/flip.jsonl")" \
+        "$(perl -MJSON::PP -ne 'print decode_json($_)->{status}{503} // 0 if /"type":"total"/' "$run/flip.jsonl")" \
+        "$(perl -MJSON::PP -ne 'print decode_json($_)->{status}{504} // 0 if /"type":"total"/' "$run/flip.jsonl")")
+fi
+
 perl -MJSON::PP -e '
-    my ($run, $weights, $redis, $stock, $cap, $pool, $phases, $users, $t0, $limit, $rare) = @ARGV;
+    my ($run, $weights, $redis, $stock, $cap, $pool, $phases, $users, $t0, $limit, $rare, $failover) = @ARGV;
     sub lines { open my $h, "<", "$run/$_[0]" or die; map { chomp; [split /\t/] } <$h> }
     my @r = split " ", $redis;
     my @cards_redis = map { $r[$_] + $r[$_ + 7] + $r[6] + $r[13] } 1 .. 5;
@@ -639,11 +892,13 @@ perl -MJSON::PP -e '
                    median_cents => $n ? $amounts[int($n / 2)] : 0, histogram => \@hist},
         payout => \@payout, ($rec ? (reconcile => $rec) : ()),
         phases => decode_json("[$phases]"),
+        events => [ map { decode_json($_) } grep { /^\{/ } do { open my $e, "<", "$run/events.jsonl" or die; <$e> } ],
+        ($failover ne "null" ? (failover => decode_json($failover)) : ()),
         elapsed_s => (time * 1000 - $t0) / 1000, limit_s => $limit + 0,
     };
     open my $o, ">", "$run/facts.json" or die; print $o JSON::PP->new->canonical->encode($f);
 ' "$run" "$WEIGHTS" "$redis_sums" "$stock" "$STOCK" "$POOL_CENTS" "$phases" \
-  "$USERS" "$t0" "$LIMIT_S" "$RARE"
+  "$USERS" "$t0" "$LIMIT_S" "$RARE" "$failover"
 
 say "report"
 set +e

@@ -247,6 +247,17 @@ is_deeply(answer($out, 'payout time'),
             "120000000 winners / ($hosts hosts x 24000 credits/s per host of 2 shards ($res: payout)): "
             . hms(up(120000000, $hosts * 24000)) ],
           'payout time = winners / (hosts x the payout figure), naming it');
+# the replicated layout: one standby each by default, 3 Sentinels up to 16 shards
+my $rshards = up($load * 5600, 1000000000);
+is_deeply(answer($out, 'redis replicas'),
+          [ $rshards, "$rshards shards x 1 (--replicas), each the memory of its primary" ],
+          "redis replicas: one a shard by default: $rshards");
+is_deeply(answer($out, 'mysql replicas'),
+          [ $hosts, "$hosts hosts x 1 (--replicas), semi-sync, each the disk of its primary" ],
+          "mysql replicas: one a host by default: $hosts");
+is_deeply(answer($out, 'sentinels'), [ 3, 'one set for every shard, up to 16 redis shards (majority 2)' ],
+          'sentinels: 3 for 8 shards');
+like($out, qr/Sentinels on hosts apart from the Redis they watch/, '... and where they go, in the assumptions');
 like($out, qr/^assumptions\n(  .*\n)+/m, 'the assumptions are printed');
 like($out, qr/150% headroom over the peak/, '... with the headroom');
 
@@ -263,6 +274,29 @@ is(answer($out, 'redis shards')->[0], 5, 'redis shards: 1800000 x 2500 ns = 4.5 
 is(answer($out, 'mysql hosts')->[0], 36, 'mysql hosts: 1800000 / 50000 = 36');
 is(answer($out, 'draw time')->[0], up(75000000, 36 * 1000), 'draw time from --draw-rate');
 is(answer($out, 'payout time')->[0], up(75000000, 36 * 3000), 'payout time from --payout-rate');
+
+# --replicas: 2 standbys, and over 16 shards 5 Sentinels; 0: none at all
+($rc, $out) = run_estimate(@CAP, qw(--winners 1 --replicas 2 --redis-ns-per-flip 20000));
+is($rc, 0, '--replicas 2: exit 0');
+is(answer($out, 'redis shards')->[0], 27, '(1350000 x 20000 ns: 27 shards)');
+is_deeply(answer($out, 'redis replicas'), [ 54, '27 shards x 2 (--replicas), each the memory of its primary' ],
+          'redis replicas: 27 shards x 2');
+is(answer($out, 'mysql replicas')->[0], 2 * $hosts, "mysql replicas: $hosts hosts x 2");
+is_deeply(answer($out, 'sentinels'), [ 5, 'one set for every shard, over 16 redis shards (majority 3)' ],
+          'sentinels: 5 over 16 shards');
+($rc, $out) = run_estimate(@CAP, qw(--winners 1 --redis-ns-per-flip 11851));
+is(answer($out, 'redis shards')->[0], 16, '(1350000 x 11851 ns: 16 shards)');
+is(answer($out, 'sentinels')->[0], 3, 'sentinels: still 3 at 16 shards');
+($rc, $out) = run_estimate(@CAP, qw(--winners 1 --replicas 0));
+is($rc, 0, '--replicas 0: exit 0');
+is(answer($out, 'redis replicas')->[0], 0, '... no Redis replica');
+is(answer($out, 'mysql replicas')->[0], 0, '... no MySQL replica');
+is_deeply(answer($out, 'sentinels'), [ 0, 'no replicas: nothing to fail over to' ], '... and no Sentinel');
+for my $r (qw(5 -1 one)) {
+    ($rc, $out, $err) = run_estimate(@CAP, '--winners', 1, '--replicas', $r);
+    is($rc, 2, "--replicas $r: exit 2");
+    like($err, qr/--replicas must be an integer in 0\.\.4, not "\Q$r\E"/, '... saying why');
+}
 
 # every figure given: no file needed
 ($rc, $out, $err) = run_estimate(qw(--capacity --users 1000 --peak-flips 1000 --winners 0 --results /nonexistent

@@ -30,7 +30,7 @@ is($?, 0, 'systemd-analyze verify accepts the units') or diag $msg;
 is($msg, '', 'without a warning');
 
 # the options the units pass exist: each binary accepts them (usage errors exit 2)
-my %env = map { /^(\w+)=(.*)$/ ? ($1, $2) : () }
+my %env = map { my ($k, $v) = /^(\w+)=(.*)$/; defined $k ? ($k, $v =~ s/^"(.*)"$/$1/r) : () }
           split /\n/, do { open my $e, '<', "$top/workers/systemd/workers.env.example" or die; local $/; <$e> };
 for my $u (grep { /\.service$/ } @units) {
     open my $in, '<', "$top/workers/systemd/$u" or die;
@@ -38,6 +38,7 @@ for my $u (grep { /\.service$/ } @units) {
     $text =~ s/\\\n\s*/ /g;
     my ($cmd) = $text =~ /^ExecStart=(.*)$/m;
     $cmd =~ s/\$\{(\w+)\}/$env{$1}/g;
+    $cmd =~ s/\$(\w+)/$env{$1}/g;        # $NAME: split at blanks, as systemd does
     $cmd =~ s{/usr/local/bin/}{$top/build/workers/};
     like($cmd, qr{^\Q$top\E/build/workers/cc-}, "$u runs a project binary");
     # --help after the options: a bad option would exit 2 first
@@ -61,6 +62,19 @@ for my $u (sort keys %role) {
     unlike($text, qr/PASSWORD/, "$u: no password variable");
     unlike($text, qr/--user\b/, "$u: its role's user is the worker's default");
 }
+# the replicated layout (README, "Losing a server"): the Redis workers ask
+# the Sentinels for the shards named by master name; each MySQL shard its
+# primary and replica
+for my $u (grep { /\.service$/ } @units) {
+    open my $in, '<', "$top/workers/systemd/$u" or die;
+    my $text = do { local $/; <$in> };
+    like($text, qr/^\s*\$CC_REDIS_SENTINELS --redis \$\{CC_REDIS_0\}/m, "$u: the Sentinels, split into words")
+        if $text =~ /--redis /;
+}
+like($env{CC_REDIS_SENTINELS}, qr/^--sentinel [\d.]+:\d+ --sentinel [\d.]+:\d+ --sentinel [\d.]+:\d+$/,
+     'workers.env.example: three Sentinels by IP address');
+is("$env{CC_REDIS_0} $env{CC_REDIS_1}", 'cc0 cc1', '... the Redis shards by master name');
+like($env{CC_MYSQL_0}, qr/^[\d.]+:\d+,[\d.]+:\d+\/cc_s0$/, '... each MySQL shard by its primary and replica');
 ok(!grep({ /PASSWORD/ } keys %env), 'workers.env.example sets no password');
 is($env{CC_REDIS_USER}, 'cc', 'workers.env.example names the Redis ACL user');
 

@@ -192,6 +192,47 @@ is($rc, 1, 'reconcile found a break: exit 1');
 like($out, qr/^reconcile: BROKEN \(missing_credit ok, duplicate_credit FAIL,/m, '... said with the failing check');
 like(slurp("$dir/broken/report.html"), qr/duplicate_credit.*fixture:7/s, '... the break listed in the HTML');
 
+# ---- a failover (campaign.sh --ha): the events marked, what it cost --------------
+
+my $ev0 = $facts->{phases}[0]{start_ms} + 1500;
+my @events = ({ t_ms => $ev0, what => 'redis primary cc0 :1 killed (kill -9)' },
+              { t_ms => $ev0 + 2300, what => "sentinels promoted cc0's replica :2" });
+($rc, $out) = with_facts('failover', sub {
+    $_[0]{events} = \@events;
+    $_[0]{failover} = { shard => 'cc0', shard_users => 1500, longest_gap_ms => 2345, shard_503 => 263,
+                        flip_503 => 263, flip_504 => 0, flip_resends => 263, redis_promotion_ms => 2300,
+                        redis_replica_back_ms => 2400, mysql_promotion_ms => 47, lost_acked_flips => 0,
+                        lost_draws => 0, reused_seqs => 0 };
+});
+is($rc, 0, 'a failover that lost nothing: exit 0');
+like($out, qr/^  PASS  the failover lost no acknowledged flip: 0 flips answered 200 and lost \(0 draws only MySQL holds, 0 sequence numbers reused\)$/m,
+     '... its check passes');
+like($out, qr/^RESULT: PASS \(15 checks, 0 failed\)$/m, '... one check more');
+like($out, qr/^failover: cc0 users \(1,500\) longest without a 200 2\.35 s, answered 503 263 times; flips answered 503 263, 504 0, re-sent 263; Redis promoted in 2\.30 s, a replica in sync again after 2\.40 s; MySQL promoted in 0\.05 s; acknowledged flips lost 0$/m,
+     '... and what it cost, in the text');
+like($out, qr/^event: \d\d:\d\d:\d\d\.\d{3} redis primary cc0 :1 killed \(kill -9\)$/m, '... each event listed');
+my $fhtml = slurp("$dir/failover/report.html");
+for my $c (qw(throughput latency payout)) {
+    my ($svg) = $fhtml =~ /(<svg[^>]* data-chart="$c".*?<\/svg>)/s;
+    is(scalar(() = ($svg // '') =~ /<line [^>]*class="marker event"\/><text [^>]*class="mark event">/g), 2,
+       "chart $c: both events, red markers with labels");
+}
+like($fhtml, qr/class="mark event">sentinels promoted cc0's replica :2</, '... the label');
+like($fhtml, qr/<table id="failover">.*longest time without a 200, from the kill on<\/td><td>2\.35 s<\/td>/s,
+     'the Failover table');
+like($fhtml, qr/<table id="events">.*redis primary cc0 :1 killed/s, 'the events table');
+
+($rc, $out) = with_facts('failover_lost', sub {
+    $_[0]{events} = \@events;
+    $_[0]{failover} = { shard => 'cc0', lost_acked_flips => 3, lost_draws => 2, reused_seqs => 1 };
+});
+is($rc, 1, 'acknowledged flips lost: exit 1');
+like($out, qr/^  FAIL  the failover lost no acknowledged flip: 3 flips answered 200 and lost \(2 draws only MySQL holds, 1 sequence numbers reused\)$/m,
+     '... the check fails, with the figures');
+($rc, $out) = with_facts('failover_unmeasured', sub { $_[0]{failover} = { shard => 'cc0', lost_acked_flips => undef } });
+is($rc, 1, 'a failover whose loss was not measured: exit 1');
+like($out, qr/^  FAIL  the failover lost no acknowledged flip: not measured$/m, '... said so');
+
 # ---- bad input ------------------------------------------------------------------
 
 spew("$dir/notjson.json", '{"weights": [1, 2');
@@ -232,6 +273,8 @@ for my $case (
     [ 'bad histogram',   sub { $_[0]{awards}{histogram} = [ 1 ] },   qr/awards.histogram must be/ ],
     [ 'bad payout',      sub { $_[0]{payout} = [ { t_ms => 1 } ] },  qr/payout must be/ ],
     [ 'bad reconcile',   sub { $_[0]{reconcile} = [] },              qr/reconcile must be the object/ ],
+    [ 'bad events',      sub { $_[0]{events} = [ { what => 'x' } ] }, qr/events must be \[\{t_ms, what\}\]/ ],
+    [ 'bad failover',    sub { $_[0]{failover} = { longest_gap_ms => 'long' } }, qr/failover\.longest_gap_ms must be a number/ ],
 ) {
     my ($name, $edit, $re) = @$case;
     ($rc, $out, $err) = with_facts($name =~ s/\W/_/gr, $edit);

@@ -9,7 +9,8 @@
 # _bucket, _sum and _count are its family's.  Every label value an
 # expression selects (=, or =~ a list a|b) is one of those samples'.  A cc:
 # name is one of the rules file's recording rules; any other name is one
-# of the standard exporters' metrics the README names (redis_exporter's).
+# of the standard exporters' metrics the README names (redis_exporter's,
+# mysqld_exporter's).
 # The rules also: every alert has its for, a severity (page or ticket), a
 # summary and a runbook that is a heading of the README; the README's
 # watching table lists every alert, with its severity and runbook, and
@@ -37,7 +38,16 @@ my $DASH  = 'contrib/grafana/cardcampaign.json';
 
 # the standard exporters' metrics the files may use: nothing of ours
 # writes them (README, "Watching")
-my %EXPORTER = map { ($_ => 1) } qw(redis_memory_used_bytes redis_memory_max_bytes redis_stream_length);
+my %EXPORTER = map { ($_ => 1) }
+    # oliver006/redis_exporter, one a Redis node: memory, the draw log, and
+    # the replicas a primary lists (connected_slaves, slaveN offsets)
+    qw(redis_memory_used_bytes redis_memory_max_bytes redis_stream_length
+       redis_connected_slaves redis_instance_info redis_master_repl_offset
+       redis_connected_slave_offset_bytes),
+    # prometheus/mysqld_exporter, one a MariaDB server: semi-sync, read_only,
+    # and SHOW SLAVE STATUS
+    qw(mysql_global_status_rpl_semi_sync_master_status mysql_global_variables_read_only
+       mysql_slave_status_seconds_behind_master);
 
 sub slurp_utf8 {
     open my $fh, '<:encoding(UTF-8)', $_[0] or die "$_[0]: $!";
@@ -109,7 +119,8 @@ is($family{cc_flip_latency_seconds}{type}, 'histogram', 'the flips\' latency is 
 
 # ---- the names an expression reads ----------------------------------------------
 
-my %KEYWORD = map { ($_ => 1) } qw(and or unless offset bool inf nan);
+# (group_left and group_right without a label list are keywords too)
+my %KEYWORD = map { ($_ => 1) } qw(and or unless offset bool inf nan group_left group_right);
 
 # [ name, { label => [ values selected ] } ] of each selector in $expr
 sub selectors {

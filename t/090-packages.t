@@ -230,7 +230,8 @@ chown $pw[2], $pw[3], "$run/metrics";
 my @redis = split ' ', $ENV{TEST_NGINX_REDIS_SHARDS};
 my @mysql = mysql_shards();
 my $env = do { local $/; open my $h, '<', "$ETC/workers.env" or die; <$h> };
-my %set = (CC_REDIS_0 => $redis[0], CC_REDIS_1 => $redis[1], CC_MYSQL_0 => $mysql[0],
+# (the harness's shards are plain primaries: no Sentinels)
+my %set = (CC_REDIS_SENTINELS => '', CC_REDIS_0 => $redis[0], CC_REDIS_1 => $redis[1], CC_MYSQL_0 => $mysql[0],
            CC_MYSQL_1 => $mysql[1], CC_METRICS_DIR => "$run/metrics");
 for my $k (sort keys %set) { $env =~ s/^$k=.*$/$k=$set{$k}/m or die "workers.env sets no $k" }
 spew("$ETC/workers.env", $env, 0644);

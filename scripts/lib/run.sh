@@ -22,7 +22,8 @@ program_of() {
     case $1 in
         edge|app1|app2|admin*) echo nginx ;;
         redis*) echo redis-server ;;
-        mysql) echo mariadbd ;;
+        sentinel*) echo redis-sentinel ;;
+        mysql*) echo mariadbd ;;
         mock) echo cc-mockbroker ;;
         *) echo "cc-$1" ;;
     esac

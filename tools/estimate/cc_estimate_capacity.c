@@ -29,6 +29,17 @@
 #define CC_EST_CAP_HOST_SHARDS   2
 #define CC_EST_CAP_LINE          512
 
+/*
+ * The replicated layout (README, "Losing a server"): each Redis shard and
+ * each MySQL host has --replicas standbys of its size, and one set of
+ * Sentinels watches every Redis shard: 3 (a majority of 2 survives one
+ * lost), 5 beyond CC_EST_CAP_SENTINEL_SHARDS shards (a majority of 3
+ * survives two: more shards are more hosts, and a lost rack takes more
+ * than one of them at once).
+ */
+#define CC_EST_CAP_SENTINEL_SHARDS  16
+#define CC_EST_CAP_REPLICAS_MAX     4
+
 enum {
     CC_EST_CAP_FLIP = 0,
     CC_EST_CAP_REDIS,
@@ -60,6 +71,7 @@ typedef struct {
     long long    winners;          /* -1: from the fraction */
     long long    fraction_ppm;     /* -1: unset */
     long long    headroom;
+    long long    replicas;         /* standbys a Redis shard, a MySQL host */
     const char  *results;
     long long    fig[CC_EST_CAP_N];    /* -1: read from results */
     char         from[CC_EST_CAP_N][96];
@@ -84,6 +96,9 @@ cc_est_cap_usage(FILE *out)
 "  --winners W             eligible users, paid in the split, 0..N\n"
 "  --eligible-fraction F   or W = N x F, F in 0..1 (up to 6 decimals)\n"
 "  --headroom-pct H        plan for H%% of the peak, 100..1000 (default 150)\n"
+"  --replicas R            standbys of each Redis shard and MySQL host, 0..%d\n"
+"                          (default 1: a Redis replica and a semi-sync MySQL\n"
+"                          replica, each the size of its primary)\n"
 "  --results FILE          the figures (default " CC_EST_CAP_RESULTS ")\n"
 "  --flip-rate R           flips/s of one app node (row \"flip, module\")\n"
 "  --redis-ns-per-flip T   Redis CPU ns a flip (row \"flip, redis cpu\")\n"
@@ -98,8 +113,11 @@ cc_est_cap_usage(FILE *out)
 "  Redis shards = load x ns a flip / 10^9: a shard is one core\n"
 "  MySQL hosts = load / ingest rate; MySQL shards = hosts x %d\n"
 "  payout workers = MySQL hosts: one cc-payout a host of %d shards\n"
-"  draw = W / (hosts x draw rate); payout = W / (workers x payout rate)\n",
-            CC_EST_CAP_HOST_SHARDS, CC_EST_CAP_HOST_SHARDS);
+"  draw = W / (hosts x draw rate); payout = W / (workers x payout rate)\n"
+"  Redis replicas = shards x R; MySQL replicas = hosts x R\n"
+"  Sentinels = 3, or 5 over %d Redis shards; none when R is 0\n",
+            CC_EST_CAP_REPLICAS_MAX, CC_EST_CAP_HOST_SHARDS,
+            CC_EST_CAP_HOST_SHARDS, CC_EST_CAP_SENTINEL_SHARDS);
 }
 
 
@@ -305,6 +323,7 @@ cc_est_cap_parse(int argc, char **argv, cc_est_cap_opts_t *o)
         { "winners",           required_argument, NULL, 'w' },
         { "eligible-fraction", required_argument, NULL, 'e' },
         { "headroom-pct",      required_argument, NULL, 'H' },
+        { "replicas",          required_argument, NULL, 'R' },
         { "results",           required_argument, NULL, 'r' },
         { "flip-rate",         required_argument, NULL, 0 },
         { "redis-ns-per-flip", required_argument, NULL, 0 },
@@ -322,6 +341,7 @@ cc_est_cap_parse(int argc, char **argv, cc_est_cap_opts_t *o)
     o->winners = -1;
     o->fraction_ppm = -1;
     o->headroom = 150;
+    o->replicas = 1;
     o->results = CC_EST_CAP_RESULTS;
 
     for (k = 0; k < CC_EST_CAP_N; k++) {
@@ -367,6 +387,14 @@ cc_est_cap_parse(int argc, char **argv, cc_est_cap_opts_t *o)
         case 'H':
             if (cc_opt_int("--headroom-pct", optarg, 100, 1000, &o->headroom)
                 != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'R':
+            if (cc_opt_int("--replicas", optarg, 0, CC_EST_CAP_REPLICAS_MAX,
+                           &o->replicas) != 0)
             {
                 return -1;
             }
@@ -454,7 +482,7 @@ cc_est_cap_report(const cc_est_cap_opts_t *o)
 {
     int         i;
     char        t[64];
-    uint64_t    load, app, redis, hosts, shards, draw, pay, w;
+    uint64_t    load, app, redis, hosts, shards, draw, pay, w, r, sentinels;
     const long long  *f;
 
     f = o->fig;
@@ -466,6 +494,8 @@ cc_est_cap_report(const cc_est_cap_opts_t *o)
     shards = hosts * CC_EST_CAP_HOST_SHARDS;
     draw = cc_est_div_up(w, hosts * (uint64_t) f[CC_EST_CAP_DRAW]);
     pay = cc_est_div_up(w, hosts * (uint64_t) f[CC_EST_CAP_PAYOUT]);
+    r = (uint64_t) o->replicas;
+    sentinels = r == 0 ? 0 : redis > CC_EST_CAP_SENTINEL_SHARDS ? 5 : 3;
 
     printf("cc-estimate --capacity: %lld users, peak %lld flips/s, "
            "%llu winners\n\n", o->users, o->peak, (unsigned long long) w);
@@ -503,6 +533,26 @@ cc_est_cap_report(const cc_est_cap_opts_t *o)
            CC_EST_CAP_HOST_SHARDS);
     printf("  payout threads %10llu = one per mysql shard, all in one "
            "cc-payout process\n", (unsigned long long) shards);
+    printf("  redis replicas %10llu = %llu shards x %llu (--replicas), each "
+           "the memory of its primary\n", (unsigned long long) (redis * r),
+           (unsigned long long) redis, (unsigned long long) r);
+    printf("  mysql replicas %10llu = %llu hosts x %llu (--replicas), "
+           "semi-sync, each the disk of its primary\n",
+           (unsigned long long) (hosts * r), (unsigned long long) hosts,
+           (unsigned long long) r);
+
+    if (r == 0) {
+        printf("  sentinels      %10d = no replicas: nothing to fail over to\n",
+               0);
+
+    } else {
+        printf("  sentinels      %10llu = one set for every shard, %s %d "
+               "redis shards (majority %llu)\n",
+               (unsigned long long) sentinels,
+               sentinels == 5 ? "over" : "up to", CC_EST_CAP_SENTINEL_SHARDS,
+               (unsigned long long) (sentinels / 2 + 1));
+    }
+
     printf("  draw time      %10llu s = %llu winners / (%llu hosts x %lld "
            "awards/s (%s)): %s\n", (unsigned long long) draw,
            (unsigned long long) w, (unsigned long long) hosts,
@@ -523,8 +573,13 @@ cc_est_cap_report(const cc_est_cap_opts_t *o)
 "    spikes, a node lost, and the uneven ring (the fullest of 64 shards\n"
 "    held 1.16x the mean).  The draw and payout times have none.\n"
 "  - a Redis shard is one core (Redis runs scripts on one thread), as\n"
-"    busy as the measured CPU time a flip; no replica or AOF cost.  Check\n"
-"    its memory with cc-estimate --users ... --redis-shards N.\n"
+"    busy as the measured CPU time a flip; the replication and AOF cost\n"
+"    on the primary is not in the figure.  Check its memory with\n"
+"    cc-estimate --users ... --redis-shards N: a replica needs the same.\n"
+"  - every replica on a host of its own, apart from its primary; the\n"
+"    Sentinels on hosts apart from the Redis they watch (the app nodes\n"
+"    will do: a Sentinel is a small process), so one lost host takes at\n"
+"    most one vote and never both a primary and its standby.\n"
 "  - MySQL takes every flip as a draw row at the peak rate (cc-ingest),\n"
 "    hosts as the measured one holding %d shards; check the storage per\n"
 "    shard with cc-estimate --users ... --mysql-shards N.\n"

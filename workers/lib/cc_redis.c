@@ -250,12 +250,18 @@ cc_redis_connect_sentinel(const char *name, int timeout_ms, char *err,
     const char    *dial;
     redisContext  *c;
 
-    snprintf(err, errlen, "redis %s: no Sentinel given", name);
-
     pthread_mutex_lock(&cc_redis_sentinel_mu);
     n = cc_redis_nsentinel;
     memcpy(list, cc_redis_sentinel, n * sizeof(cc_addr_t));
     pthread_mutex_unlock(&cc_redis_sentinel_mu);
+
+    /* on success err is empty, whatever a Sentinel tried first said:
+     * callers such as cc-draw's pipelines take a non-empty err for a
+     * failure */
+    if (n == 0) {
+        snprintf(err, errlen, "redis %s: no Sentinel given", name);
+        return NULL;
+    }
 
     for (i = 0; i < n; i++) {
         if (cc_redis_ask_sentinel(&list[i], name, timeout_ms, &a, why,
@@ -308,6 +314,7 @@ cc_redis_connect_sentinel(const char *name, int timeout_ms, char *err,
 
         pthread_mutex_unlock(&cc_redis_sentinel_mu);
 
+        err[0] = '\0';
         return c;
     }
 

@@ -203,7 +203,7 @@ cc_restore_call(cc_restore_t *rs, uint32_t shard, const cc_restore_user_t *u,
     size_t n, const cc_restore_rows_t *d, const cc_restore_rows_t *k)
 {
     int          rc;
-    char       **argv, num[CC_KEY_MAX];
+    char       **argv, num[CC_KEY_MAX];    /* a user key or a number */
     size_t       i, j, nk, na, cap, *lens;
     redisReply  *r;
 
