@@ -145,6 +145,7 @@ redis_node() {  # redis_node PORT [PRIMARY_PORT]: no persistence, a replica of P
     wait_for 10 redis-cli -p "$1" ping
 }
 rcli() { timeout --foreground 10 redis-cli "$@"; }
+rpipe() { timeout --foreground "$STEP_S" perl "$top/bench/failover-redis.pl" "$1"; }
 role() { rcli -p "$1" role 2>/dev/null | head -1; }
 link_up() { rcli -p "$1" info replication | grep -q 'master_link_status:up'; }
 master_of() {   # master_of NAME: the port all three Sentinels name, or fails
@@ -478,7 +479,7 @@ say "flip load stopped: $sent flip answers logged"
 cat "$out"/ans/*.txt | awk '$3 == 200 { print $2 }' | sort -u > "$out/uids"
 for k in 0 1; do
     m=$(master_of "cc$k"); m=${m##*:}
-    sed 's/.*/EXISTS cc:{&}:u/' "$out/uids" | rcli -p "$m" > "$out/exists$k"
+    sed 's/.*/EXISTS cc:{&}:u/' "$out/uids" | rpipe "$m" > "$out/exists$k"
 done
 paste "$out/uids" "$out/exists0" "$out/exists1" \
     | awk '{ print $1, ($2 == 1 ? "cc0" : ($3 == 1 ? "cc1" : "-")) }' > "$out/shard_of"
@@ -492,7 +493,7 @@ missing() {
                      print $2, d[2] ":" c ":" }' "$@" > "$out/acked"
     for k in 0 1; do
         m=$(master_of "cc$k"); m=${m##*:}
-        awk '{ print "HGET cc:{" $1 "}:u :f" }' "$out/acked" | rcli -p "$m" > "$out/hget$k"
+        awk '{ print "HGET cc:{" $1 "}:u :f" }' "$out/acked" | rpipe "$m" > "$out/hget$k"
     done
     paste -d' ' "$out/acked" "$out/hget0" "$out/hget1" \
         | awk '{ if (index($3, $2) != 1 && index($4, $2) != 1) print $1 }'
