@@ -91,6 +91,7 @@ for b in "$W/cc-ingest" "$W/cc-draw" "$W/cc-payout" "$W/cc-reconcile" \
 done
 
 out=$(mktemp -d /tmp/cc-bench-failover.XXXXXX)
+# shellcheck disable=SC2034   # run and me: read by scripts/lib/run.sh
 run=$out me=failover
 . "$top/bench/lib.sh"
 . "$top/scripts/lib/run.sh"
