@@ -19,8 +19,11 @@
 #   faults      flip clients (bench/failover-flips.pl, one flip a user,
 #               retried with the same request id until 200) on W and on
 #               N, at half the capacity (or what the clients reach), while:
-#                 kill -9 of cc0's primary (started again 1 s later, empty:
-#                 the Sentinels make it a replica);
+#                 kill -9 of cc0's primary, its replica frozen and its
+#                 link cut CUT_MS before (as t/098: what the primary
+#                 acknowledged meanwhile is on it alone); started again,
+#                 empty, once the Sentinels promoted (they make it a
+#                 replica);
 #                 SIGSTOP of cc1's primary for 5 s, then SIGCONT: it must
 #                 come back a replica (not SHORT);
 #                 kill -9 of cc_s0's MySQL primary, the replica promoted as
@@ -52,6 +55,8 @@
 #      phases), THRU_S (8, short 3), WINNERS (3000, short 500), CLIENTS
 #      (flip clients per nginx: 4, short 2), RATE (users/s of all the flip
 #      clients: half the measured capacity), STEP_S (120: any wait),
+#      CUT_MS (700: cc0's replication cut before the kill; 0: a plain
+#      kill -9, which on loopback loses nothing),
 #      LIMIT_S (900, short 240: the whole run), KEEP=1 (keep the temp
 #      folder); CC_WORKER_DIR, CC_MODULE_SO, TEST_NGINX_BINARY as the
 #      other benches.
@@ -72,8 +77,8 @@ else
     THRU_S=${THRU_S:-8} WINNERS=${WINNERS:-3000} CLIENTS=${CLIENTS:-4}
     LIMIT_S=${LIMIT_S:-900}
 fi
-STEP_S=${STEP_S:-120}
-for v in THRU_S WINNERS CLIENTS LIMIT_S STEP_S; do
+STEP_S=${STEP_S:-120} CUT_MS=${CUT_MS:-700}
+for v in THRU_S WINNERS CLIENTS LIMIT_S STEP_S CUT_MS; do
     case ${!v} in ''|*[!0-9]*) echo "failover: $v must be a decimal" >&2; exit 2 ;; esac
 done
 
@@ -411,12 +416,23 @@ fault() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(now_ms)" >> "$out/faults.t
 sleep 3
 
 # kill -9 of cc0's primary; started again (empty) a second later
-old=${RP[0]}
-say "kill -9 of cc0's primary :$old"
+old=${RP[0]} rep=${RR[0]}
 fault redis9 cc0 open
+if [ "$CUT_MS" -gt 0 ]; then
+    # as t/098: the replica frozen and its link cut, so that the writes of
+    # the next CUT_MS are on the primary alone when it dies (what a
+    # lagging replica loses, made sure of on loopback); resumed at the
+    # kill, before the Sentinels' down-after
+    say "cc0: its replica :$rep frozen (SIGSTOP) and its link cut (CLIENT KILL TYPE replica) for ${CUT_MS} ms"
+    kill -STOP "$(pid_of "redis$rep")"
+    rcli -p "$old" client kill type replica > /dev/null
+    sleep "$(awk -v m="$CUT_MS" 'BEGIN { printf "%.3f", m / 1000 }')"
+fi
+say "kill -9 of cc0's primary :$old"
 p=$(pid_of "redis$old")
 { kill -9 "$p"; wait "$p"; } 2> /dev/null || true
 rm -f "$out/pids/redis$old.pid"
+[ "$CUT_MS" = 0 ] || kill -CONT "$(pid_of "redis$rep")"
 tk=$(now_ms)
 wait_for 20 promoted cc0 "$old" || true
 new0=$(master_of cc0); new0=${new0##*:}
