@@ -576,7 +576,13 @@ read -r S S_w other <<< "$(perl -e '
             my $k = $shard{$x->[1]} // "-";
             my $in = grep { $win{$_}{shard} eq $k && $x->[0] >= $win{$_}{open} - 0.5
                             && $x->[0] <= $win{$_}{close} } keys %win;
-            $other++ unless $in;
+            next if $in;
+            $other++;
+            # each one explained: which server, shard, status, when
+            my @open = sort { $a->[1] <=> $b->[1] } map { [$_, $win{$_}{open}] } keys %win;
+            my $at = join ", ", map { sprintf "%+.1f s from %s", $x->[0] - $_->[1], $_->[0] } @open;
+            print STDERR "failover: other-shard non-200: server $srv uid $x->[1] (shard $k) status $x->[2] at $at\n"
+                if $other <= 20;
         }
     }
     printf "%.1f %.1f %d\n", $gap{n}, $gap{w}, $other;
