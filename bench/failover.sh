@@ -493,13 +493,26 @@ say "flip load stopped: $sent flip answers logged"
 # ---- books: Kafka drained, the lost found, restored -----------------------------
 
 # the users' shard: where their hash is now
-cat "$out"/ans/*.txt | awk '$3 == 200 { print $2 }' | sort -u > "$out/uids"
+cat "$out"/ans/*.txt | awk '{ print $2 }' | sort -u > "$out/uids"
 for k in 0 1; do
     m=$(master_of "cc$k"); m=${m##*:}
     sed 's/.*/EXISTS cc:{&}:u/' "$out/uids" | rpipe "$m" > "$out/exists$k"
 done
 paste "$out/uids" "$out/exists0" "$out/exists1" \
     | awk '{ print $1, ($2 == 1 ? "cc0" : ($3 == 1 ? "cc1" : "-")) }' > "$out/shard_of"
+# a user with no hash on either (its grant lost with the cut: its flip
+# answered 409): the ring says where it lives (cc-payout --shard-of)
+campaign_conf ring > "$out/ring.conf"
+awk '$2 == "-" { print $1 }' "$out/shard_of" > "$out/homeless"
+if [ -s "$out/homeless" ]; then
+    # shellcheck disable=SC2086
+    xargs -n 500 "$W/cc-payout" --campaign "$out/ring.conf" $redis $shards --shard-of \
+        < "$out/homeless" | awk '{ print $1, $2 }' > "$out/ring_of"
+    awk 'NR == FNR { r[$1] = $2; next } { print $1, ($2 == "-" && ($1 in r) ? r[$1] : $2) }' \
+        "$out/ring_of" "$out/shard_of" > "$out/shard_of.new"
+    mv "$out/shard_of.new" "$out/shard_of"
+    say "$(wc -l < "$out/homeless") users with no hash on either shard (their grant lost): placed by the ring"
+fi
 
 # missing FILE: the 200 answers of the clients' files whose answer field
 # (":f" = "SEQ:CARD:...") the Redis primaries lack now, one "uid" a line
