@@ -217,7 +217,7 @@ PROVE_JOBS   ?= 2
 SERIAL_FILES ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
                 t/044-draw-kill.t t/046-payout-claims.t t/055-chaos.t \
                 t/060-hostile.t t/085-sentinel-failover.t t/086-redis-wait.t \
-                t/087-failover-wait.t
+                t/087-failover-wait.t t/056-failover-bench.t
 cc_prove_par = $(filter-out $(SERIAL_FILES),$(wildcard $(1)))
 cc_prove_seq = $(filter $(SERIAL_FILES),$(wildcard $(1)))
 cc_prove     = set -e; \

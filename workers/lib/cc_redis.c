@@ -238,7 +238,8 @@ cc_redis_ask_sentinel(const cc_addr_t *sentinel, const char *name,
  * The master named name, by the Sentinel client spec: each Sentinel in
  * turn, the first that names a master that says ROLE master wins and moves
  * to the front; an unreachable Sentinel, an unknown name or a server that
- * is not (yet) master sends us to the next.  err: the last reason.
+ * is not (yet) master sends us to the next.  err: the last reason when
+ * none is found, empty when one is.
  */
 static redisContext *
 cc_redis_connect_sentinel(const char *name, int timeout_ms, char *err,
