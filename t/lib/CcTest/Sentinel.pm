@@ -68,6 +68,13 @@ package CcTest::Sentinel;
 #                                sentinels demote it); waits for PING
 #   $g->kill_sentinel($k)        SIGKILL sentinel $k (0-based), reap it
 #   $g->pid($port)               the node's pid (undef when down)
+#   $g->events                   what the sentinels' logs say about NAME's
+#                                primary: every "+sdown master", "+odown
+#                                master" and "+switch-master" line of
+#                                every sentinel, by time ("HH:MM:SS.mmm
+#                                sK EVENT ..."): when a test must tell a
+#                                second failover (the promoted primary
+#                                itself seen down) from its own fault
 #   $g->cmd($port, @args)        redis_cmd on node or sentinel $port
 #   $g->stop_all                 SIGTERM the sentinels and the replicas
 #                                (SIGKILL after 2 s); the harness shard is
@@ -354,6 +361,18 @@ sub stop_all {
         _reap($p->{pid}, 2) or do { CORE::kill('KILL', $p->{pid}); waitpid($p->{pid}, 0) };
         delete $p->{pid};
     }
+}
+
+sub events {
+    my ($g) = @_;
+    my @ev;
+    for my $k (0 .. $#{ $g->{sentinel} }) {
+        for (split /\n/, _slurp("$g->{sentinel}[$k]{dir}/sentinel.log") // '') {
+            next unless /(\d\d:\d\d:\d\d\.\d+) [#*] ((?:\+sdown master|\+odown master|\+switch-master) \Q$g->{name}\E .*)/;
+            push @ev, "$1 s$k $2";
+        }
+    }
+    return sort @ev;
 }
 
 sub _logs {
