@@ -69,8 +69,13 @@ sub log_gifts {
 # the outbox of a shard: { gift_id => "to:kind:ms" }
 sub outbox {
     my ($shard) = @_;
-    my %g = @{ redis_cmd($shard, 'HGETALL', outbox_gifts_key()) };
-    my $z = redis_cmd($shard, 'ZRANGE', outbox_key(), 0, -1);
+    # both in one step: a gift_out or gift_done may run between two reads
+    my $both = redis_cmd($shard, 'EVAL', "return {redis.call('HGETALL', KEYS[1]), "
+                         . "redis.call('ZRANGE', KEYS[2], 0, -1)}", 2,
+                         outbox_gifts_key(), outbox_key());
+    die "outbox: $both" unless ref $both;
+    my %g = @{ $both->[0] };
+    my $z = $both->[1];
     die "outbox and its gifts differ" unless join(',', sort @$z) eq join(',', sort keys %g);
     return \%g;
 }
