@@ -32,9 +32,9 @@ sub metric {
     return $m =~ /^\Q$name\E (\d+)$/m ? $1 : "no $name";
 }
 
-place_users(1 .. 40);
-my @s0 = grep { shard_of($_) == 0 } 1 .. 40;
-my @s1 = grep { shard_of($_) == 1 } 1 .. 40;
+place_users(1 .. 80);
+my @s0 = grep { shard_of($_) == 0 } 1 .. 80;
+my @s1 = grep { shard_of($_) == 1 } 1 .. 80;
 my ($a, $b) = ($s0[0], $s1[0]);
 
 # the worker's ring is the module's
