@@ -40,6 +40,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_cc_gift_args(ngx_http_request_t *r,
     ngx_http_cc_gift_ctx_t *ctx, ngx_int_t *rc);
+static ngx_uint_t ngx_http_cc_gift_has_ask(ngx_http_request_t *r);
 static void ngx_http_cc_gift_out_reply(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_cc_gift_deliver(ngx_http_request_t *r,
@@ -196,12 +197,14 @@ ngx_http_cc_gift_args(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx,
     static u_char  bad_to[] = "{\"error\":\"bad_to\"}";
     static u_char  self[] = "{\"error\":\"gift_to_self\"}";
 
-    if (ngx_http_cc_get_arg(r, "ask_id", sizeof("ask_id") - 1, &ctx->ask)
-        == NGX_OK)
-    {
-        if (cc_gift_id_parse((const char *) ctx->ask.data, ctx->ask.len,
-                             &asker, rid)
-            != 0
+    /* any ask_id, even repeated or bare, makes it the answer of an ask */
+
+    if (ngx_http_cc_gift_has_ask(r)) {
+        if (ngx_http_cc_get_arg(r, "ask_id", sizeof("ask_id") - 1, &ctx->ask)
+            != NGX_OK
+            || cc_gift_id_parse((const char *) ctx->ask.data, ctx->ask.len,
+                                &asker, rid)
+               != 0
             || ngx_http_cc_get_arg(r, "to", 2, &v) == NGX_OK
             || ngx_http_cc_get_arg(r, "kind", 4, &v) == NGX_OK)
         {
@@ -258,6 +261,34 @@ ngx_http_cc_gift_args(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/* an argument named ask_id (any case), with a value or bare, at least once */
+static ngx_uint_t
+ngx_http_cc_gift_has_ask(ngx_http_request_t *r)
+{
+    u_char  *p, *last, *end;
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if (end - p >= 6 && ngx_strncasecmp(p, (u_char *) "ask_id", 6) == 0
+            && (end - p == 6 || p[6] == '='))
+        {
+            return 1;
+        }
+
+        p = end + 1;
+    }
+
+    return 0;
 }
 
 

@@ -91,9 +91,9 @@ cc_redrive_usage(FILE *out)
 "receiver's shard, then the giver's done (gift_done.lua).  Idempotent:\n"
 "a gift is delivered once however often it is redriven.\n"
 "\n"
-"  --redis ADDR     a Redis shard of the module, repeat, in the order of\n"
-"                   cc_redis_shards (the ring routes receivers by it);\n"
-"                   a master name with --sentinel\n"
+"  --redis ADDR     a Redis shard of the module, repeat, in the order\n"
+"                   the module lists them (the ring routes receivers by\n"
+"                   it), a master name with --sentinel\n"
 CC_SECRET_REDIS_HELP
 CC_REDIS_SENTINEL_HELP
 "  --grace SEC      leave the gifts of the last SEC seconds to nginx\n"
