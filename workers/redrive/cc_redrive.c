@@ -437,7 +437,13 @@ cc_redrive_shard(cc_redrive_t *rd, size_t g, cc_redrive_stats_t *st)
             }
 
             if (rc == -1) {
-                /* the receiver's shard is down: the gift waits */
+                /* the receiver's shard is down: the gift waits; if it is
+                 * this one, so does the rest of its outbox */
+                if (rd->c[g] == NULL) {
+                    freeReplyObject(ids);
+                    return -1;
+                }
+
                 skipped++;
                 continue;
             }
