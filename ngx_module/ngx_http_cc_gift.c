@@ -213,12 +213,13 @@ ngx_http_cc_gift_args(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx,
             return NGX_DONE;
         }
 
-        ngx_str_null(&ctx->to_dec);
-        ngx_str_null(&ctx->kind_dec);
+        /* empty, not NULL: the batch copies every argument's bytes */
+        ngx_str_set(&ctx->to_dec, "");
+        ngx_str_set(&ctx->kind_dec, "");
         return NGX_OK;
     }
 
-    ngx_str_null(&ctx->ask);
+    ngx_str_set(&ctx->ask, "");
 
     if (ngx_http_cc_get_arg(r, "to", 2, &ctx->to_dec) != NGX_OK
         || cc_parse_uid((const char *) ctx->to_dec.data, ctx->to_dec.len,
