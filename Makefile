@@ -88,6 +88,7 @@ $(call cc_prog_line,cc-mockbroker,workers,sim/cc_mockbroker.c,   worker common, 
 $(call cc_prog_line,cc-produce,   workers,sim/cc_produce.c,      worker common,       $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-wallet-sim,workers,sim/cc_wallet_sim.c,   money worker common, $(SYS_HTTPD) $(SYS_BASE))
 $(call cc_prog_line,cc-ledger-cli,test,   t/tools/cc_ledger_cli.c, money worker common, $(SYS_MYSQL) $(SYS_BASE))
+$(call cc_prog_line,cc-kafka-dump,test,   t/tools/cc_kafka_dump.c, common,            $(SYS_KAFKA) $(SYS_BASE))
 
 # the binaries keep their place: build/workers/ (what systemd units, the
 # scripts and the tests run), build/tools/cc-load, build/test/ (the tests')
@@ -95,7 +96,7 @@ WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-redrive cc-est
                cc-token cc-payout cc-draw cc-wallet-sim
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 TOOL_BINS   := $(BUILD)/tools/cc-load
-TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli $(BUILD)/test/cc-kafka-dump
 
 # ---- generated headers: the Lua scripts and the SQL schemas as C strings
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)

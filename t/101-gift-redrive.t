@@ -52,6 +52,10 @@ is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=k1", $a),
    qq(200 {"gift_id":"$a:k1","to":"$b","kind":1,"status":"delivered"}), 'delivered');
 is(metric('cc_kafka_produced_total'), $produced + 2, 'both halves handed to Kafka');
 ok(wait_until(sub { metric('cc_kafka_delivered_total') >= $produced + 2 }, 10), 'and acknowledged');
+my (undef, $dump) = run_worker([ "$CcTest::TestToolDir/cc-kafka-dump", '--brokers', $ENV{TEST_KAFKA_BROKERS}, '--count', 2 ],
+                               timeout => 30, ok => 1);
+like($dump, qr/\A$a\t\{"type":"gift_out","gift_id":"$a:k1","uid":"$a","to":"$b","card":1,"ts":\d{13}\}\n$b\t\{"type":"gift_in","gift_id":"$a:k1","uid":"$b","from":"$a","card":1,"ts":\d{13}\}\n\z/,
+     "Kafka: the giver's half keyed by the giver, the receiver's by the receiver, cc_event.h's JSON");
 
 # --- the receiver's shard down: sent, then redriven ---------------------------
 
@@ -183,5 +187,20 @@ is(cards($b, 2), 20, 'the receiver holds exactly 20 cards of kind 2');
 is(redis_cmd(1, 'SCARD', gift_key($b, 'gi')), 20, '20 gift ids applied');
 is(scalar(grep { /^gi \d+:m\d+ $b \d+ 2$/ } @{ log_gifts(1) }), 20, 'one y=gi entry each');
 is(scalar(grep { cards($_, 2) == 0 } @givers), 20, 'every giver gave its card');
+
+# every half nginx applied is on Kafka once; the redrive's are the draw log's
+(undef, $dump) = run_worker([ "$CcTest::TestToolDir/cc-kafka-dump", '--brokers', $ENV{TEST_KAFKA_BROKERS}, '--idle', 3000 ],
+                            timeout => 60, ok => 1);
+my @out = $dump =~ /"type":"gift_out","gift_id":"([^"]+)"/g;
+my @in = $dump =~ /"type":"gift_in","gift_id":"([^"]+)"/g;
+# x1's may have died in the killed worker's producer queue: the draw log
+# has it, for cc-reconcile
+my %out = map { $_ => 1 } @out;
+is(scalar @out, scalar keys %out, 'Kafka: no gift_out twice');
+is(join(' ', sort grep { $_ ne "$a:x1" } keys %out),
+   join(' ', sort("$a:k1", "$a:d1", "$a:d2", "$a:p1", map { "$_:m$_" } @givers)),
+   'Kafka: a gift_out for every gift given (x1 aside)');
+is(scalar(grep { /^go / } @{ log_gifts(0) }), 25, "the giver's shard logged all 25, x1 included");
+is(join(' ', sort @in), join(' ', sort "$a:k1", "$a:d2"), "Kafka: gift_in of the halves nginx applied (k1, and d2's retry)");
 
 done_testing();
