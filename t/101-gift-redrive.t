@@ -126,9 +126,26 @@ is(cards($b, 1), 2, 'delivered once');
 is(scalar(grep { /^gi $a:p1 / } @{ log_gifts(1) }), 1, 'one y=gi entry');
 is_deeply(outbox(0), {}, 'the outbox is empty');
 
+# --- an ask whose asked user's shard is down; a giver's shard down -----------
+
+my $e = $s0[1];
+redis_stop(1);
+is(gift_req('POST', "/cc/ask?from=$b&kind=1&request_id=a1", $e), '503 {"error":"storage_unavailable"}',
+   "an ask while the asked user's shard is down: 503");
+like(redis_cmd(0, 'HGET', gift_key($e, 'ao'), "$e:a1"), qr/^$b:1:\d{13}$/, "the asker's shard counts it");
+is(gift_req('GET', '/cc/gifts', $b), '503 {"error":"storage_unavailable"}', 'GET /cc/gifts on a down shard: 503');
+is(gift_req('POST', "/cc/gift?to=$a&kind=1&request_id=z1", $b), '503 {"error":"storage_unavailable"}',
+   "a gift while the giver's shard is down: 503");
+redis_start(1);
+ok(wait_until(sub { gift_req('POST', "/cc/ask?from=$b&kind=1&request_id=a1", $e) eq qq(200 {"ask_id":"$e:a1"}) }, 10),
+   'its retry once the shard is back: 200');
+like(redis_cmd(1, 'HGET', gift_key($b, 'ak'), "$e:a1"), qr/^$e:1:\d{13}:o$/, 'the asked user holds it, open');
+is(scalar keys %{ outbox(1) }, 0, "the refused gift left nothing in the giver's outbox");
+
 # --- kill -9 of the nginx worker between the two halves -----------------------
 
 my @before = nginx_pids($nginx);
+my $held = cards($b, 1);
 redis_pause(1);
 my $sock = send_request('POST', "/cc/gift?to=$b&kind=1&request_id=x1", { 'X-CC-Uid' => $a });
 ok(wait_until(sub { outbox(0)->{"$a:x1"} }, 5), "the giver's half is applied, the receiver's is waiting");
@@ -141,7 +158,7 @@ ok(outbox(0)->{"$a:x1"}, 'the gift stays in the outbox');
 ($rc, $err) = redrive();
 like($err, qr/pass done: [01] gifts redriven, [01] found delivered, 0 unreadable; 0 left/,
      'the redrive delivers it');
-is(cards($a, 1) . ' ' . cards($b, 1), '0 3', 'one card moved, once');
+is(cards($a, 1) . ' ' . cards($b, 1), '0 ' . ($held + 1), 'one card moved, once');
 is(scalar(grep { /^gi $a:x1 / } @{ log_gifts(1) }), 1, 'one y=gi entry');
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=x1", $a),
    qq(200 {"gift_id":"$a:x1","to":"$b","kind":1,"status":"delivered"}), 'its retry replays delivered');
