@@ -11,9 +11,9 @@ use CcGift;
 
 start_nginx(undef, workers => 2, http_config => on_shards('cc_gift_limit 1000;'), config => gift_locations());
 
-place_users(1 .. 30);
-my @s0 = grep { shard_of($_) == 0 } 1 .. 30;
-my @s1 = grep { shard_of($_) == 1 } 1 .. 30;
+place_users(1 .. 60);
+my @s0 = grep { shard_of($_) == 0 } 1 .. 60;
+my @s1 = grep { shard_of($_) == 1 } 1 .. 60;
 my ($a, $b, $c) = ($s0[0], $s1[0], $s1[1]);
 
 # --- 200 concurrent gifts of the same last card -------------------------------
@@ -68,5 +68,40 @@ my $sum = 0;
 $sum += cards($_, 0) for map { @$_ } @pairs;
 is($sum, 100, 'the ten users hold the 100 cards they had');
 is(join(' ', map { cards($_, 0) } map { @$_ } @pairs), join(' ', (10) x 10), 'each gave and got 10');
+
+# --- the lists are bounded: the newest 50 ----------------------------------
+
+my ($g, $r) = ($s0[7], $s1[7]);
+seed_cards($g, 1, 60);
+for my $i (1 .. 55) {
+    gift_req('POST', "/cc/gift?to=$r&kind=1&request_id=l$i", $g) =~ /^200 / or fail("gift l$i"), last;
+}
+is(cards($g, 1) . ' ' . cards($r, 1), '5 55', '55 gifts given');
+is(redis_cmd(0, 'LLEN', gift_key($g, 'gs')), 50, 'the sent list keeps 50');
+is(redis_cmd(1, 'LLEN', gift_key($r, 'gr')), 50, 'the received list keeps 50');
+is(redis_cmd(1, 'SCARD', gift_key($r, 'gi')), 55, 'the applied gift ids keep all 55');
+my $list = gift_req('GET', '/cc/gifts', $g);
+my @sent = $list =~ /"gift_id":"$g:l(\d+)"/g;
+is("@sent", join(' ', reverse 6 .. 55), 'GET /cc/gifts: the newest 50 sent, newest first');
+
+# 6 askers, 9 asks each, of one user: the newest 50 asks are kept
+my $x = $s1[8];
+my @askers = @s0[8 .. 13];
+for my $i (1 .. 9) {
+    for my $k (@askers) {
+        gift_req('POST', "/cc/ask?from=$x&kind=0&request_id=b$i", $k) =~ /^200 / or fail("ask $k b$i");
+    }
+}
+is(redis_cmd(1, 'LLEN', gift_key($x, 'al')), 50, "the asked user's list keeps 50 asks");
+is(redis_cmd(1, 'HLEN', gift_key($x, 'ak')), 50, '... and so does its hash');
+seed_cards($x, 0, 1);
+is(gift_req('POST', "/cc/gift?ask_id=$askers[0]:b1&request_id=old", $x), '404 {"error":"ask_not_found"}',
+   'an ask pushed off: 404');
+is(gift_req('POST', "/cc/gift?ask_id=$askers[5]:b9&request_id=new", $x),
+   qq(200 {"gift_id":"$x:new","to":"$askers[5]","kind":0,"status":"delivered"}), 'the newest ask is answered');
+is(gift_req('POST', "/cc/ask?from=$x&kind=0&request_id=b10", $askers[0]), qq(200 {"ask_id":"$askers[0]:b10"}),
+   'an asker with 9 open asks makes a 10th (the default cc_ask_limit)');
+is(gift_req('POST', "/cc/ask?from=$x&kind=0&request_id=b11", $askers[0]), '429 {"error":"ask_limit"}',
+   '... not an 11th');
 
 done_testing();

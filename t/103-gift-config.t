@@ -226,3 +226,26 @@ X-CC-Uid: 44
 --- response_body: {"error":"gift_limit"}
 --- redis_after
 HGET cc:{44}:u k0 => 30
+
+
+
+=== TEST 20: a new day (UTC) counts from 0 again
+--- http_config on_shard0
+    cc_gift_limit 1;
+--- config
+    cc_identity trusted_header X-CC-Uid;
+    location = /cc/gift { cc_gift; }
+--- redis_before
+HSET cc:{45}:u k0 3
+--- init
+redis_cmd(0, 'HSET', 'cc:{45}:ga', 'd', (int(time() / 86400) - 1) . ':1');
+--- request
+POST /cc/gift?to=42&kind=0&request_id=newday
+--- more_headers
+X-CC-Uid: 45
+--- error_code: 200
+--- response_body: {"gift_id":"45:newday","to":"42","kind":0,"status":"delivered"}
+--- redis_after
+HGET cc:{45}:u k0 => 2
+HGET cc:{42}:u k0 => 1
+HGET cc:{45}:ga d =~ ^\d+:1$
