@@ -51,6 +51,9 @@ typedef struct {
     const char        *password;
     uint64_t           reused;      /* draw ids MySQL holds for another
                                        request (cc_store_write logs each) */
+    uint64_t           gift_conflicts;   /* gift halves MySQL holds for
+                                       another gift (cc_store_write_gifts
+                                       logs each) */
     char               err[512];
 } cc_store_t;
 

@@ -21,6 +21,7 @@
 
 #include "cc_sqlbuf.h"
 #include "cc_store.h"
+#include "cc_worker.h"
 
 
 typedef struct {
@@ -170,6 +171,84 @@ cc_store_gift_count(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
 }
 
 
+/*
+ * The halves of a batch that were there already: each compared with the
+ * row MySQL holds.  The same user, peer and kind: a redelivery, nothing to
+ * say.  Another: the gift id was used again for another gift (a Redis
+ * failover lost the first giver's half, and a retry with the same request
+ * id gave something else), so this half is not in MySQL: logged whole and
+ * counted in st->gift_conflicts.  0, 1 out of memory, -1 failed.
+ */
+static int
+cc_store_gift_conflicts(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
+    const cc_gift_t *const *gifts, size_t n)
+{
+    char        id[CC_GIFT_ID_MAX + 1];
+    size_t      i;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "SELECT gift_id, side, uid, peer, card FROM "
+                         "gift_moves WHERE (gift_id, side) IN (") != 0)
+    {
+        return 1;
+    }
+
+    for (i = 0; i < n; i++) {
+        cc_gift_id(gifts[i], id);
+
+        if (cc_sqlbuf_printf(b, "%s('%s','%c')", i ? "," : "", id,
+                             gifts[i]->in ? 'i' : 'o') != 0)
+        {
+            return 1;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, ")") != 0) {
+        return 1;
+    }
+
+    if (mysql_real_query(sh->conn, b->p, b->len) != 0
+        || (res = mysql_store_result(sh->conn)) == NULL)
+    {
+        cc_store_fail(st, sh, "check gift ids");
+        return -1;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        for (i = 0; i < n; i++) {
+            cc_gift_id(gifts[i], id);
+
+            if (strcmp(id, row[0]) != 0 || row[1][0] != (gifts[i]->in ? 'i'
+                                                                        : 'o'))
+            {
+                continue;
+            }
+
+            if (gifts[i]->uid != strtoull(row[2], NULL, 10)
+                || gifts[i]->peer != strtoull(row[3], NULL, 10)
+                || gifts[i]->card != strtoul(row[4], NULL, 10))
+            {
+                st->gift_conflicts++;
+                cc_log("shard %s: gift %s side %s reused: MySQL holds uid %s "
+                       "peer %s card %s, this half is uid %llu peer %llu card "
+                       "%u (at %lld ms), not written", sh->name, id, row[1],
+                       row[2], row[3], row[4],
+                       (unsigned long long) gifts[i]->uid,
+                       (unsigned long long) gifts[i]->peer, gifts[i]->card,
+                       (long long) gifts[i]->ts_ms);
+            }
+        }
+    }
+
+    mysql_free_result(res);
+
+    return 0;
+}
+
+
 /* one shard's halves in one transaction: 0, or -1 with st->err */
 static int
 cc_store_gift_shard(cc_store_t *st, cc_store_shard_t *sh,
@@ -191,6 +270,10 @@ cc_store_gift_shard(cc_store_t *st, cc_store_shard_t *sh,
 
     if (rc == 0 && rows > 0) {
         rc = cc_store_gift_count(st, sh, &b, counts, rows);
+    }
+
+    if (rc == 0 && rows < n) {
+        rc = cc_store_gift_conflicts(st, sh, &b, gifts, n);
     }
 
     free(counts);
