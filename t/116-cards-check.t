@@ -197,6 +197,34 @@ redis_cmd(rs($A), 'HDEL', 'cc:outbox:g', "$A:junk");
 ($rc, $err) = check();
 is($rc, 0, 'all put back: clean') or diag $err;
 
+# ---- a server that answers wrong: the check fails, says why, writes no figures -----
+
+unlink $prom;
+redis_cmd(rs($A), 'RENAME', 'cc:outbox:g', 'cc:outbox:g:kept');
+redis_cmd(rs($A), 'SET', 'cc:outbox:g', 'not a hash');
+($rc, $err, $p) = check();
+is($rc, 1, 'an outbox of the wrong type: exit 1');
+like($err, qr/cards: redis \S+: HSCAN cc:outbox:g: WRONGTYPE/, 'the shard and the reply named');
+is($p, '', 'no metrics file: a check that did not run is no success');
+redis_cmd(rs($A), 'RENAME', 'cc:outbox:g:kept', 'cc:outbox:g');
+
+redis_cmd(0, 'SET', user_key(999), 'not a hash');
+($rc, $err) = check();
+is($rc, 1, 'a user key of the wrong type: exit 1');
+like($err, qr/cards: redis \S+: HMGET: WRONGTYPE/, 'the reply named');
+redis_cmd(0, 'DEL', user_key(999));
+
+# ---- as a daemon: each pass checks anew (MySQL's snapshot is not kept) --------------
+
+my $w = spawn_worker('cc-reconcile', '--interval', 1, '--grace', 0, '--cards', shard_args());
+ok(wait_until(sub { worker_stderr($w) =~ /cards: 4 users, 1 gifts in transit; 0 differences/ }, 20),
+   'a daemon\'s first check: clean') or diag worker_stderr($w);
+draw($C, 4);
+give($C, $D, 4, 'g6');
+ok(wait_until(sub { worker_stderr($w) =~ /cards: kind 4: held \d+ \+ in transit 1 = drawn 5 - combined 1 = 4; MySQL given 2 - received 1 = 1 in transit: ok/ }, 20),
+   'a later check sees the new draw and the new gift in transit, still adding up') or diag worker_stderr($w);
+is(stop_worker($w, 'TERM', 10), 0, 'SIGTERM: exit 0');
+
 # ---- the option's text ---------------------------------------------------------
 
 my (undef, $help) = run_worker([ 'cc-reconcile', '--help' ], timeout => 10, ok => 1);
