@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "cc_cardcheck.h"
+#include "cc_cardcheck_rules.h"
 #include "cc_keys.h"
 #include "cc_sqlbuf.h"
 #include "cc_worker.h"
@@ -38,37 +39,6 @@
 #define CC_KEY_OUTBOX_GIFTS  "cc:outbox:g"   /* gift id -> "to:kind:ms" */
 #endif
 #define CC_CARDCHECK_KEY_GI  "cc:{%" PRIu64 "}:gi"
-
-
-/*
- * What a combine consumed: the ONE place that knows it.  The columns of
- * eligibility it reads, their number, the row read into a
- * cc_cardcheck_combine_t, and the cards of each kind it took.  Today a
- * combine takes one card of every kind (combine.lua); with the wildcard
- * (万能福) the columns grow to the wildcard's kind, the wildcards used and
- * the kinds they stood in for, and cc_cardcheck_consumed() reads them.
- */
-#define CC_CARDCHECK_COMBINE_COLS   "uid IS NOT NULL"
-#define CC_CARDCHECK_COMBINE_NCOLS  1
-
-typedef struct {
-    int  combined;
-} cc_cardcheck_combine_t;
-
-
-static void
-cc_cardcheck_combine_read(MYSQL_ROW cols, cc_cardcheck_combine_t *c)
-{
-    c->combined = cols[0] != NULL && strcmp(cols[0], "1") == 0;
-}
-
-
-static int64_t
-cc_cardcheck_consumed(const cc_cardcheck_combine_t *c, unsigned kind,
-    unsigned nkinds)
-{
-    return c->combined && kind < nkinds ? 1 : 0;
-}
 
 
 /* one Redis user hash and its MySQL rows */
@@ -214,7 +184,7 @@ cc_cardcheck_combined(cc_cardcheck_t *cc, cc_store_shard_t *sh)
     }
 
     while ((row = mysql_fetch_row(res)) != NULL) {
-        cc_cardcheck_combine_read(row, &c);
+        cc_cardcheck_combine_read((const char *const *) row, &c);
         n = strtoll(row[CC_CARDCHECK_COMBINE_NCOLS], NULL, 10);
 
         for (k = 0; k < CC_KINDS_MAX; k++) {
@@ -345,7 +315,8 @@ cc_cardcheck_mysql_users(cc_cardcheck_t *cc, uint32_t s,
     while ((row = mysql_fetch_row(res)) != NULL) {
         if ((x = cc_cardcheck_find(u, n, row[0])) != NULL) {
             x->combined = 1;
-            cc_cardcheck_combine_read(row + 1, &x->combine);
+            cc_cardcheck_combine_read((const char *const *) row + 1,
+                                      &x->combine);
         }
     }
 
@@ -588,30 +559,12 @@ cc_cardcheck_users(cc_cardcheck_t *cc, size_t r, uint64_t *matched)
 }
 
 
-/*
- * "to:kind:ms" of an outbox entry: 0 with *to and *kind, or -1
- */
+/* an outbox entry's value (cc_cardcheck_rules.h): 0, or -1 */
 static int
-cc_cardcheck_outbox_value(const redisReply *v, uint64_t *to, int *kind)
+cc_cardcheck_outbox_entry(const redisReply *v, uint64_t *to, unsigned *kind)
 {
-    char        k[8];
-    const char  *c1, *c2;
-
-    if (v->type != REDIS_REPLY_STRING
-        || (c1 = memchr(v->str, ':', v->len)) == NULL
-        || (c2 = memchr(c1 + 1, ':', v->len - (size_t) (c1 + 1 - v->str)))
-           == NULL
-        || (size_t) (c2 - c1 - 1) >= sizeof(k)
-        || cc_parse_uid(v->str, (size_t) (c1 - v->str), to) != 0)
-    {
-        return -1;
-    }
-
-    memcpy(k, c1 + 1, (size_t) (c2 - c1 - 1));
-    k[c2 - c1 - 1] = '\0';
-    *kind = cc_cardcheck_kind(k);
-
-    return *kind < 0 ? -1 : 0;
+    return v->type == REDIS_REPLY_STRING
+           ? cc_cardcheck_outbox_value(v->str, v->len, to, kind) : -1;
 }
 
 
@@ -619,9 +572,9 @@ cc_cardcheck_outbox_value(const redisReply *v, uint64_t *to, int *kind)
 static int
 cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
 {
-    int            kind;
     char           key[CC_KEY_MAX];
     size_t         i;
+    unsigned       kind;
     uint64_t       to;
     uint32_t       rs;
     redisReply    *m;
@@ -633,7 +586,7 @@ cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
         v = kv->element[i + 1];
 
         if (g->type != REDIS_REPLY_STRING
-            || cc_cardcheck_outbox_value(v, &to, &kind) != 0)
+            || cc_cardcheck_outbox_entry(v, &to, &kind) != 0)
         {
             continue;
         }
@@ -655,7 +608,7 @@ cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
         v = kv->element[i + 1];
 
         if (g->type != REDIS_REPLY_STRING
-            || cc_cardcheck_outbox_value(v, &to, &kind) != 0)
+            || cc_cardcheck_outbox_entry(v, &to, &kind) != 0)
         {
             cc_log("cards: redis %s: outbox gift %.*s: \"%.*s\" is not "
                    "to:kind:ms", cc->names[r],

@@ -15,8 +15,9 @@
  *              MySQL's draws of the user: a difference is a draw not
  *              drained or lost.
  *   combined   MySQL's eligibility, by cc_cardcheck_consumed(), the one
- *              place that says which cards a combine took; each user's e
- *              (Redis) is compared with its row.
+ *              place that says which cards a combine took
+ *              (cc_cardcheck_rules.c); each user's e (Redis) is compared
+ *              with its row.
  *   in transit the outboxes (cc:outbox:g on the giver's shard) whose gift
  *              id is not in the receiver's applied set (cc:{uid}:gi on the
  *              receiver's shard).
