@@ -58,12 +58,14 @@ CREATE TABLE IF NOT EXISTS eligibility (
 -- its users are.  (gift_id, side) is the idempotency key: a half
 -- redelivered by Kafka, replayed by cc-reconcile or redriven inserts
 -- nothing.  A giver's half without its receiver's half anywhere is a gift
--- in transit (in its Redis shard's outbox) or a card lost.
+-- in transit (in its Redis shard's outbox) or a card lost.  Request ids
+-- are case-sensitive ("7:abc" and "7:ABC" are two gifts): the id compares
+-- as bytes (ascii_bin), never by a case-insensitive collation.
 CREATE TABLE IF NOT EXISTS gift_moves (
-    gift_id     VARCHAR(85)       CHARACTER SET ascii NOT NULL
-                                  COMMENT 'giver:request_id',
-    side        CHAR(1)           CHARACTER SET ascii NOT NULL
-                                  COMMENT 'o given, i received',
+    gift_id     VARCHAR(85)       CHARACTER SET ascii COLLATE ascii_bin
+                                  NOT NULL COMMENT 'giver:request_id',
+    side        CHAR(1)           CHARACTER SET ascii COLLATE ascii_bin
+                                  NOT NULL COMMENT 'o given, i received',
     uid         BIGINT UNSIGNED   NOT NULL,
     peer        BIGINT UNSIGNED   NOT NULL,
     card        TINYINT UNSIGNED  NOT NULL,
