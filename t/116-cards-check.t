@@ -5,7 +5,9 @@
 # applied sets and the draw-log entries), drained into MySQL by the same
 # run, and found clean; then a card created, a card lost and a card
 # delivered twice are each reported with the exact difference, by uid and
-# kind, and the exit status and the metrics say so.
+# kind, and the exit status and the metrics say so; a gift whose halves do
+# not pair (lost, never given, two kinds) is named by its id; a server's
+# wrong answer fails the check; a daemon checks anew each pass.
 
 use strict;
 use warnings;
@@ -100,7 +102,7 @@ my $prom = CcTest::Util::topdir() . '/cards.prom';
 sub check {
     my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, '--cards',
                                          '--metrics-file', $prom, shard_args() ], timeout => 60);
-    my $p = do { local (@ARGV, $/) = ($prom); <> } // '';
+    my $p = -e $prom ? do { local (@ARGV, $/) = ($prom); <> } : '';
     return ($rc, $err, $p);
 }
 
@@ -151,7 +153,9 @@ is($rc, 1, 'a card lost: exit 1');
 like($err, qr/cards: kind 0: held 2 \+ in transit 0 = 2, drawn 4 - combined 1 = 3: -1 cards; MySQL given 2 - received 1 = 1, in transit 0: \+1: DIFFERENCE/,
      'kind 0: one card short, and MySQL has a gift given that is neither received nor in transit');
 unlike($err, qr/cards: uid/, 'no user differs: the giver gave it, the receiver never had it');
-like($err, qr/1 differences: 0 of users, 1 of kinds/, 'one difference');
+like($err, qr/cards: gift $A:g3: uid $A gave a card of kind 0 to uid $C, who never received it, and it is in no outbox \(a card lost\)/,
+     'the gift named: its halves paired, the receiver\'s missing, no outbox holds it');
+like($err, qr/2 differences: 0 of users, 1 of kinds, 1 of gifts/, 'two differences: the kind, the gift');
 like($p, qr/^cc_reconcile_card_kind_excess\{kind="0"\} -1$/m, 'metric: kind 0 is one short');
 redis_cmd(rs($A), 'ZADD', 'cc:outbox', $ms, "$A:g3");
 redis_cmd(rs($A), 'HSET', 'cc:outbox:g', "$A:g3", "$C:0:$ms");
@@ -196,6 +200,28 @@ redis_cmd(rs($C), 'HSET', user_key($C), @cs);
 redis_cmd(rs($A), 'HDEL', 'cc:outbox:g', "$A:junk");
 ($rc, $err) = check();
 is($rc, 0, 'all put back: clean') or diag $err;
+
+# ---- a receiver's half never given (a forged gift_in), two kinds for one gift --------
+
+redis_cmd(rs($C), 'XADD', log_key(), '*', 'y', 'gi', 'g', "$D:forged", 'u', $C, 'p', $D, 'k', 3, 't', $ms);
+($rc, $err) = check();
+is($rc, 1, 'a receiver\'s half that nobody gave: exit 1');
+like($err, qr/cards: uid $C kind 3: Redis holds \d+, MySQL \d+ \(drawn 1 \+ received 1 - given 0 - combined 0\): Redis -1\n/,
+     'the receiver: MySQL one over Redis');
+like($err, qr/cards: kind 3: .*MySQL given 0 - received 1 = -1, in transit 0: -1: DIFFERENCE/, 'kind 3: a gift received, none given');
+like($err, qr/cards: gift $D:forged: uid $C received a card of kind 3 from uid $D, who never gave it \(a card created\)/,
+     'the gift named');
+mysql_query("DELETE FROM gift_moves WHERE gift_id = '$D:forged'; "
+            . "UPDATE gift_counts SET received = received - 1 WHERE uid = $C AND card = 3", $map->{$C}[1]);
+
+redis_cmd(rs($C), 'XADD', log_key(), '*', 'y', 'gi', 'g', "$A:g3", 'u', $C, 'p', $A, 'k', 1, 't', $ms);
+($rc, $err) = check();
+is($rc, 1, 'the receiver\'s half of a gift in transit with another kind: exit 1');
+like($err, qr/cards: gift $A:g3: uid $A gave a card of kind 0, uid $C received one of kind 1/, 'the gift and both kinds named');
+mysql_query("DELETE FROM gift_moves WHERE gift_id = '$A:g3' AND side = 'i'; "
+            . "DELETE FROM gift_counts WHERE uid = $C AND card = 1", $map->{$C}[1]);
+($rc, $err) = check();
+is($rc, 0, 'taken out of MySQL by hand: clean') or diag $err;
 
 # ---- a server that answers wrong: the check fails, says why, writes no figures -----
 

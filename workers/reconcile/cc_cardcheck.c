@@ -10,7 +10,9 @@
  *      MySQL shard for the cards, one for the combines), compared per
  *      user and kind;
  *   3. each Redis shard's outbox (HSCAN cc:outbox:g), each gift's id asked
- *      of its receiver's shard (SISMEMBER cc:{to}:gi, pipelined).
+ *      of its receiver's shard (SISMEMBER cc:{to}:gi, pipelined);
+ *   4. when the gifts do not add up, every gift's halves paired
+ *      (cc_cardcheck_gifts.c).
  *
  * Each MySQL shard is read in one transaction (REPEATABLE READ: one
  * snapshot for its totals and its users), ended at the end.  The Redis
@@ -712,6 +714,8 @@ cc_cardcheck_kinds(cc_cardcheck_t *cc)
         want = s->drawn[k] - s->combined[k];
         open = s->given[k] - s->received[k];
 
+        s->gift_kinds += open != s->in_transit[k];
+
         if (have == want && open == s->in_transit[k]) {
             cc_log("cards: kind %u: held %lld + in transit %lld = drawn %lld "
                    "- combined %lld = %lld; MySQL given %lld - received %lld "
@@ -813,6 +817,11 @@ cc_cardcheck_run(cc_cardcheck_t *cc)
     }
 
     cc_cardcheck_kinds(cc);
+
+    if (cc->stats.gift_kinds > 0 && cc_cardcheck_gifts(cc) != 0) {
+        goto done;
+    }
+
     rc = 0;
 
 done:

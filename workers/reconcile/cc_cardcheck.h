@@ -32,6 +32,11 @@
  *       giver's half in MySQL (drained) and no receiver's half anywhere,
  *       so both its users agree with Redis: (b) needs no outbox.
  *
+ * When a kind's MySQL gifts disagree with the transit, every gift's two
+ * halves are paired (cc_cardcheck_gifts.c) and the ones that do not pair
+ * are named by gift id: given and in no outbox (lost), received and never
+ * given (created), given and received as two kinds.
+ *
  * Every difference is logged with its uid and kind, and each kind gets a
  * summary line.  Users in MySQL that no Redis shard has are counted (the
  * check walks the Redis hashes; cc-reconcile --lost names them).
@@ -55,6 +60,9 @@ typedef struct {
     uint64_t  users;                /* Redis user hashes compared */
     uint64_t  user_diffs;           /* (uid, kind), draws, combines differing */
     uint64_t  kind_diffs;           /* kinds whose totals do not add up */
+    uint64_t  gift_kinds;           /* kinds whose MySQL gifts are not the
+                                       transit: step 4 runs */
+    uint64_t  gift_diffs;           /* gifts whose halves do not pair up */
     uint64_t  mysql_only;           /* MySQL users no Redis shard has */
     uint64_t  outbox_bad;           /* outbox entries that do not read */
     uint64_t  transit;              /* gifts in transit */
@@ -87,6 +95,10 @@ int cc_cardcheck_run(cc_cardcheck_t *cc);
 
 /* the differences found: per user and kind, per kind, MySQL-only users */
 #define cc_cardcheck_differences(s)                                          \
-    ((s)->user_diffs + (s)->kind_diffs + (s)->mysql_only + (s)->outbox_bad)
+    ((s)->user_diffs + (s)->kind_diffs + (s)->mysql_only + (s)->outbox_bad  \
+     + (s)->gift_diffs)
+
+/* step 4, for cc_cardcheck.c (cc_cardcheck_gifts.c): 0, or -1 with err */
+int cc_cardcheck_gifts(cc_cardcheck_t *cc);
 
 #endif /* CC_CARDCHECK_H */

@@ -432,13 +432,14 @@ cc_reconcile_cards(const cc_reconcile_opts_t *o, cc_store_t *st,
         *stats = cc.stats;
         *diffs = cc_cardcheck_differences(&cc.stats);
         cc_log("cards: %llu users, %llu gifts in transit; %llu "
-               "differences: %llu of users, %llu of kinds, %llu users only "
-               "in MySQL, %llu unreadable outbox entries",
+               "differences: %llu of users, %llu of kinds, %llu of gifts, "
+               "%llu users only in MySQL, %llu unreadable outbox entries",
                (unsigned long long) cc.stats.users,
                (unsigned long long) cc.stats.transit,
                (unsigned long long) *diffs,
                (unsigned long long) cc.stats.user_diffs,
                (unsigned long long) cc.stats.kind_diffs,
+               (unsigned long long) cc.stats.gift_diffs,
                (unsigned long long) cc.stats.mysql_only,
                (unsigned long long) cc.stats.outbox_bad);
     }
