@@ -190,10 +190,12 @@ redis_cmd(0, 'XADD', log_key(), '*', 'y', 'gi', 'g', "$R:b3", 'u', $R, 'p', $G, 
 redis_cmd(0, 'XADD', log_key(), '*', 'y', 'gi', 'g', "$G:b4", 'u', $R, 'k', 2, 't', $ms);
 redis_cmd(0, 'XADD', log_key(), '*', 'y', 'gx', 'g', "$G:b5", 'u', $G, 'p', $R, 'k', 2, 't', $ms);
 log_half(0, 'o', $G, $G, $R, 1, 'g5', $ms + 200);
+log_half(0, 'o', $G, $G, $R, 1, 'g5', $ms + 200);         # twice in one batch
 log_half(0, 'o', $G, $G, $R2, 3, 'g1', $ms + 300);        # g1's id again, another gift
 ($rc, $err) = run_reconcile();
 is($rc, 0, 'cc-reconcile exits 0 over unreadable halves');
-like($err, qr/pass done: 2 draws checked, 1 written, 5 unreadable/, 'the good half written, the five bad counted');
+like($err, qr/pass done: 3 draws checked, 1 written, 5 unreadable/,
+     'the good half written once (twice in one batch), the five bad counted');
 like($err, qr/gift $G:g1 side o reused: MySQL holds uid $G peer $R card 2, this half is uid $G peer $R2 card 3 \(at ${\($ms + 300)} ms\), not written/,
      'a gift id used again for another gift: logged whole, not written');
 like($err, qr/skipping log entry \d+-\d+: bad to\n/, 'a gift to oneself is named');

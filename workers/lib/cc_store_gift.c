@@ -171,81 +171,121 @@ cc_store_gift_count(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
 }
 
 
+/* a half of the batch by its key (gift_id, side), to find a row's half */
+typedef struct {
+    char              id[CC_GIFT_ID_MAX + 1];
+    unsigned          in;
+    const cc_gift_t  *g;
+} cc_store_gift_key_t;
+
+
+static int
+cc_store_gift_key_cmp(const void *a, const void *b)
+{
+    int                         rc;
+    const cc_store_gift_key_t  *ka = a, *kb = b;
+
+    rc = strcmp(ka->id, kb->id);
+
+    return rc != 0 ? rc : (int) ka->in - (int) kb->in;
+}
+
+
 /*
  * The halves of a batch that were there already: each compared with the
  * row MySQL holds.  The same user, peer and kind: a redelivery, nothing to
  * say.  Another: the gift id was used again for another gift (a Redis
  * failover lost the first giver's half, and a retry with the same request
  * id gave something else), so this half is not in MySQL: logged whole and
- * counted in st->gift_conflicts.  0, 1 out of memory, -1 failed.
+ * counted in st->gift_conflicts.  The batch's keys are sorted once, each
+ * row's half found by bsearch.  0, 1 out of memory, -1 failed.
  */
 static int
 cc_store_gift_conflicts(cc_store_t *st, cc_store_shard_t *sh, cc_sqlbuf_t *b,
     const cc_gift_t *const *gifts, size_t n)
 {
-    char        id[CC_GIFT_ID_MAX + 1];
-    size_t      i;
-    MYSQL_ROW   row;
-    MYSQL_RES  *res;
+    int                   rc;
+    size_t                i;
+    MYSQL_ROW             row;
+    MYSQL_RES            *res;
+    const cc_gift_t      *g;
+    cc_store_gift_key_t   key, *keys, *k;
+
+    keys = malloc(n * sizeof(cc_store_gift_key_t));
+    if (keys == NULL) {
+        return 1;
+    }
 
     b->len = 0;
+    rc = 1;
 
     if (cc_sqlbuf_printf(b, "SELECT gift_id, side, uid, peer, card FROM "
                          "gift_moves WHERE (gift_id, side) IN (") != 0)
     {
-        return 1;
+        goto done;
     }
 
     for (i = 0; i < n; i++) {
-        cc_gift_id(gifts[i], id);
+        cc_gift_id(gifts[i], keys[i].id);
+        keys[i].in = gifts[i]->in;
+        keys[i].g = gifts[i];
 
-        if (cc_sqlbuf_printf(b, "%s('%s','%c')", i ? "," : "", id,
+        if (cc_sqlbuf_printf(b, "%s('%s','%c')", i ? "," : "", keys[i].id,
                              gifts[i]->in ? 'i' : 'o') != 0)
         {
-            return 1;
+            goto done;
         }
     }
 
     if (cc_sqlbuf_printf(b, ")") != 0) {
-        return 1;
+        goto done;
     }
 
     if (mysql_real_query(sh->conn, b->p, b->len) != 0
         || (res = mysql_store_result(sh->conn)) == NULL)
     {
         cc_store_fail(st, sh, "check gift ids");
-        return -1;
+        rc = -1;
+        goto done;
     }
 
+    qsort(keys, n, sizeof(cc_store_gift_key_t), cc_store_gift_key_cmp);
+
     while ((row = mysql_fetch_row(res)) != NULL) {
-        for (i = 0; i < n; i++) {
-            cc_gift_id(gifts[i], id);
+        snprintf(key.id, sizeof(key.id), "%s", row[0]);
+        key.in = row[1][0] == 'i';
 
-            if (strcmp(id, row[0]) != 0 || row[1][0] != (gifts[i]->in ? 'i'
-                                                                        : 'o'))
-            {
-                continue;
-            }
+        k = bsearch(&key, keys, n, sizeof(cc_store_gift_key_t),
+                    cc_store_gift_key_cmp);
 
-            if (gifts[i]->uid != strtoull(row[2], NULL, 10)
-                || gifts[i]->peer != strtoull(row[3], NULL, 10)
-                || gifts[i]->card != strtoul(row[4], NULL, 10))
-            {
-                st->gift_conflicts++;
-                cc_log("shard %s: gift %s side %s reused: MySQL holds uid %s "
-                       "peer %s card %s, this half is uid %llu peer %llu card "
-                       "%u (at %lld ms), not written", sh->name, id, row[1],
-                       row[2], row[3], row[4],
-                       (unsigned long long) gifts[i]->uid,
-                       (unsigned long long) gifts[i]->peer, gifts[i]->card,
-                       (long long) gifts[i]->ts_ms);
-            }
+        if (k == NULL) {
+            continue;
+        }
+
+        g = k->g;
+
+        if (g->uid != strtoull(row[2], NULL, 10)
+            || g->peer != strtoull(row[3], NULL, 10)
+            || g->card != strtoul(row[4], NULL, 10))
+        {
+            st->gift_conflicts++;
+            cc_log("shard %s: gift %s side %s reused: MySQL holds uid %s "
+                   "peer %s card %s, this half is uid %llu peer %llu card "
+                   "%u (at %lld ms), not written", sh->name, k->id, row[1],
+                   row[2], row[3], row[4], (unsigned long long) g->uid,
+                   (unsigned long long) g->peer, g->card,
+                   (long long) g->ts_ms);
         }
     }
 
     mysql_free_result(res);
+    rc = 0;
 
-    return 0;
+done:
+
+    free(keys);
+
+    return rc;
 }
 
 
