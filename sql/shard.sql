@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS gift_moves (
     card        TINYINT UNSIGNED  NOT NULL,
     moved_at    BIGINT            NOT NULL COMMENT 'unix time, ms',
     PRIMARY KEY (gift_id, side),
-    KEY by_user (uid)
+    KEY by_user (uid)               -- a user's gifts, for whoever looks
+                                    -- into a cards check's difference
 ) ENGINE=InnoDB;
 
 -- Cards given and received per user and kind, kept in the transaction
