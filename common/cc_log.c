@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cc_cards.h"
 #include "cc_ids.h"
 #include "cc_log.h"
 
@@ -119,11 +120,72 @@ cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
     case 'u': f = e->u; break;
     case 'r': f = e->r; break;
     case 't': f = e->t; break;
+    case 'k': f = e->k; break;
+    case 'w': f = e->w; break;
+    case 'm': f = e->m; break;
     default: return;
     }
 
     f[0] = value;
     f[1] = value + vlen;
+}
+
+
+/* one whole decimal field of an entry, at most max; -1 when not */
+static int
+cc_log_field_number(const char *const *f, uint64_t max, uint64_t *v)
+{
+    const char  *end;
+
+    end = cc_log_number(f[0], f[1], max, v);
+
+    return end == NULL || end != f[1] ? -1 : 0;
+}
+
+
+/*
+ * A combine's k, w and m into its wildcard fields (cc_combine_check checks
+ * them together): all three, or none (an entry from before the wildcard,
+ * or with none configured: every kind taken).
+ */
+static int
+cc_log_combine_wild(cc_log_entry_t *e, const char **why)
+{
+    uint64_t  kind, wild, mask;
+
+    if (e->k[0] == NULL) {
+        if (e->w[0] != NULL || e->m[0] != NULL) {
+            *why = "bad wild";
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (cc_log_field_number(e->k, CC_KINDS_MAX - 1, &kind) != 0) {
+        *why = "bad wildcard";
+        return -1;
+    }
+
+    if (e->w[0] == NULL
+        || cc_log_field_number(e->w, CC_KINDS_MAX - 1, &wild) != 0)
+    {
+        *why = "bad wild";
+        return -1;
+    }
+
+    if (e->m[0] == NULL
+        || cc_log_field_number(e->m, (1u << CC_KINDS_MAX) - 1, &mask) != 0)
+    {
+        *why = "bad replaced";
+        return -1;
+    }
+
+    e->combine.wildcard = (uint32_t) kind + 1;
+    e->combine.wild = (uint32_t) wild;
+    e->combine.replaced = (uint32_t) mask;
+
+    return 0;
 }
 
 
@@ -166,6 +228,10 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
 
         if (e->r[0] == NULL || cc_check_request_id(e->r[0], rlen) != 0) {
             *why = "bad request_id";
+            return -1;
+        }
+
+        if (cc_log_combine_wild(e, why) != 0) {
             return -1;
         }
 
