@@ -19,8 +19,11 @@
  *
  *   ,"consumed":[k,...],"wildcards_used":N,"replaced":[k,...]
  *
- * consumed one entry per card the combine took, in kind order (the
- * wildcard once per use), replaced the kinds the wildcards stood in for.
+ * consumed one entry per card the combine took: the set's kinds it took
+ * one of, in kind order, then the wildcard once per use; replaced the
+ * kinds the wildcards stood in for.  These come from the field x (the
+ * replaced kinds) that the combine kept, so a retry, or a second combine,
+ * answers what the first consumed.
  */
 
 

@@ -54,7 +54,7 @@ for i = 0, #ARGV / 3 - 1 do
     end
     if r[1] == 1 then
       mask = tonumber(v[2]) or 0
-    elseif need > 0 and (WILD < 0 or need > r[WILD + 1]) then
+    elseif need > 0 and (WILD < 0 or need > r[WILD + 2]) then
       r[1], mask = 0, 0
     else
       set[1], set[2] = 'e', ARGV[a + 2] .. ':' .. ARGV[a + 3]
