@@ -4,7 +4,9 @@
 # MySQL counts a wildcard as the combine did (state_diff compares every
 # user's cards held in MySQL with Redis by those columns).  Messages and
 # log entries from before the wildcard read as none; malformed ones are
-# refused.  An existing shard gains the columns from --init-shards.
+# refused.  cc-reconcile --restore puts back a lost wildcard combine with
+# the cards it took.  An existing shard gains the columns from
+# --init-shards.
 
 use strict;
 use warnings;
@@ -34,13 +36,15 @@ sub want_row {
 }
 
 # combines of users $from..$to: their answers' rows by uid, and how many
-# used a wildcard
+# used a wildcard; the answers in %answer
+my %answer;
 sub combine_users {
     my ($from, $to, $tag) = @_;
     my (%want, $wild);
     for my $uid ($from .. $to) {
         my ($st, $body) = http_request('POST', "/cc/combine?request_id=$tag$uid", { 'X-CC-Uid' => $uid });
         next unless $st == 200;
+        $answer{$uid} = $body;
         $want{$uid} = want_row($body);
         $wild++ if $want{$uid} !~ /^4,0,/;
     }
@@ -116,6 +120,26 @@ is($rows->{9011}, '4,2,9', 'an entry with them: kinds 0 and 3 replaced by two wi
 ok(!defined $rows->{9012} && !defined $rows->{9013}, 'the malformed ones are not written');
 like($err, qr/skipping log entry \d+-\d+: bad replaced/, 'the wildcard replacing itself is named');
 like($err, qr/skipping log entry \d+-\d+: bad wild/, 'w without k is named');
+
+# ---- a combine the Redis shard lost: --restore takes the cards it took ----------
+
+my ($lost) = grep { $want->{$_} =~ /^4,[12],/ } sort { $a <=> $b } keys %$want;
+ok(defined $lost, 'a user whose combine used one or two wildcards: ' . ($lost // 'none'));
+$lost //= 1;
+my ($rs) = grep { redis_cmd($_, 'EXISTS', user_key($lost)) } 0, 1;
+my $hash = sub { my %h = @{ redis_cmd($rs, 'HGETALL', user_key($lost)) }; \%h };
+my $before = $hash->();
+my ($consumed) = ($answer{$lost} // '') =~ /"consumed":\[([\d,]*)\]/;
+redis_cmd($rs, 'HINCRBY', user_key($lost), "k$_", 1) for split /,/, $consumed // '';
+redis_cmd($rs, 'HDEL', user_key($lost), 'e', 'x');
+ok(scalar(state_diff($lost)) > 0, "uid $lost: its combine lost by Redis (cards back, no e, no x)");
+($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, shard_args(), '--restore' ], timeout => 30);
+is($rc, 0, 'cc-reconcile --restore --once: exit 0') or diag $err;
+like($err, qr/restored: 0 draws, 1 combines;.* 0 cards short at a combine/, 'it restored the combine, no card short');
+is_deeply($hash->(), $before, 'the hash as the combine left it: the wildcards and kinds it took, e and x');
+my ($st, $body) = http_request('POST', "/cc/combine?request_id=again", { 'X-CC-Uid' => $lost });
+is("$st $body", "200 $answer{$lost}", 'a second combine answers what the first consumed');
+is_deeply([ state_diff(1 .. 40) ], [], 'MySQL and Redis agree again');
 
 # ---- an existing shard gains the columns ----------------------------------------
 
