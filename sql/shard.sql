@@ -48,20 +48,25 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 -- which cards the combine took: wildcards_used cards of wildcard_kind
 -- stood in for the kinds of replaced_kinds (bit k: kind k), and one card
 -- of each other kind was taken.  wildcard_kind NULL: none configured,
--- one card of every kind (every row from before these columns).
+-- one card of every kind (every row from before these columns).  The
+-- three are INVISIBLE: SELECT * and an INSERT without a column list see
+-- the table as it was, so what was written against it keeps working;
+-- name them to read them.
 CREATE TABLE IF NOT EXISTS eligibility (
     uid             BIGINT UNSIGNED    NOT NULL,
     request_id      VARCHAR(64)        NOT NULL,
     combined_at     BIGINT             NOT NULL COMMENT 'unix time, ms',
-    wildcard_kind   TINYINT UNSIGNED   NULL,
-    wildcards_used  TINYINT UNSIGNED   NOT NULL DEFAULT 0,
-    replaced_kinds  SMALLINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT 'bit k: kind k',
+    wildcard_kind   TINYINT UNSIGNED   NULL INVISIBLE,
+    wildcards_used  TINYINT UNSIGNED   NOT NULL DEFAULT 0 INVISIBLE,
+    replaced_kinds  SMALLINT UNSIGNED  NOT NULL DEFAULT 0 INVISIBLE
+                                       COMMENT 'bit k: kind k',
     PRIMARY KEY (uid)
 ) ENGINE=InnoDB;
 
 -- A shard made before the wildcard: its rows read as none (additive).
 ALTER TABLE eligibility
-    ADD COLUMN IF NOT EXISTS wildcard_kind TINYINT UNSIGNED NULL,
-    ADD COLUMN IF NOT EXISTS wildcards_used TINYINT UNSIGNED NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS replaced_kinds SMALLINT UNSIGNED NOT NULL DEFAULT 0
-        COMMENT 'bit k: kind k';
+    ADD COLUMN IF NOT EXISTS wildcard_kind TINYINT UNSIGNED NULL INVISIBLE,
+    ADD COLUMN IF NOT EXISTS wildcards_used TINYINT UNSIGNED NOT NULL
+        DEFAULT 0 INVISIBLE,
+    ADD COLUMN IF NOT EXISTS replaced_kinds SMALLINT UNSIGNED NOT NULL
+        DEFAULT 0 INVISIBLE COMMENT 'bit k: kind k';
