@@ -207,22 +207,39 @@ test-rules:
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-# The suite in two runs: first the files that assert no time, two at a
-# time (PROVE_JOBS: each file starts its own servers on free ports under
-# its own folder, and most of a file's time is spent waiting on them);
-# then, alone, the files whose assertions are about time (latencies, poll
-# counts, failover gaps, kill points inside a phase, the chaos run's
-# windows).  $(call cc_prove,FILES,PROVE COMMAND) runs both halves of FILES.
-PROVE_JOBS   ?= 2
-SERIAL_FILES ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
-                t/044-draw-kill.t t/046-payout-claims.t t/055-chaos.t \
-                t/060-hostile.t t/085-sentinel-failover.t t/086-redis-wait.t \
-                t/087-failover-wait.t t/056-failover-bench.t
+# The suite in one run of prove, two files at a time (PROVE_JOBS: each
+# file starts its own servers on free ports under its own folder, and most
+# of a file's time is spent waiting on them), with one rule: the files
+# whose assertions are about time (latencies, poll counts, failover gaps,
+# kill points inside a phase, the chaos run's windows), SERIAL_FILES, run
+# one at a time, each beside at most one file that asserts no time, never
+# beside another timing file.  prove's --rules: a seq group of them, in
+# parallel with every other file (TAP::Parser::Scheduler), each other file
+# a seq group of its own: the scheduler serves a group before a bare file,
+# so the timing files would otherwise wait for all the rest.  Before, they
+# ran alone after the others, and the suite took their sum on top:
+# PROVE_SCHEDULE=after does that still.  $(call cc_prove,FILES,PROVE
+# COMMAND) runs FILES.
+PROVE_JOBS     ?= 2
+PROVE_SCHEDULE ?= beside
+SERIAL_FILES   ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
+                  t/044-draw-kill.t t/046-payout-claims.t t/055-chaos.t \
+                  t/060-hostile.t t/085-sentinel-failover.t \
+                  t/086-redis-wait.t t/087-failover-wait.t \
+                  t/056-failover-bench.t
+cc_comma     := ,
+cc_empty     :=
+cc_space     := $(cc_empty) $(cc_empty)
 cc_prove_par = $(filter-out $(SERIAL_FILES),$(wildcard $(1)))
 cc_prove_seq = $(filter $(SERIAL_FILES),$(wildcard $(1)))
-cc_prove     = set -e; \
+cc_prove_after = set -e; \
                $(if $(call cc_prove_par,$(1)),$(2) -j$(PROVE_JOBS) $(call cc_prove_par,$(1));) \
                $(if $(call cc_prove_seq,$(1)),$(2) $(call cc_prove_seq,$(1));) true
+cc_prove_beside = $(2) -j$(PROVE_JOBS) \
+               $(if $(call cc_prove_seq,$(1)),--rules='seq={$(subst $(cc_space),$(cc_comma),$(strip $(call cc_prove_seq,$(1))))}') \
+               $(foreach f,$(call cc_prove_par,$(1)),--rules='seq=$(f)') \
+               $(call cc_prove_seq,$(1)) $(call cc_prove_par,$(1))
+cc_prove     = $(if $(filter after,$(PROVE_SCHEDULE)),$(call cc_prove_after,$(1),$(2)),$(call cc_prove_beside,$(1),$(2)))
 
 test-nginx: module workers tools test-tools
 	$(call cc_prove,$(PROVE_FILES),prove)

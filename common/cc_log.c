@@ -120,6 +120,8 @@ cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
     case 'u': f = e->u; break;
     case 'r': f = e->r; break;
     case 't': f = e->t; break;
+    case 'g': f = e->g; break;
+    case 'p': f = e->p; break;
     case 'k': f = e->k; break;
     case 'w': f = e->w; break;
     case 'm': f = e->m; break;
@@ -131,15 +133,67 @@ cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
 }
 
 
-/* one whole decimal field of an entry, at most max; -1 when not */
+/* a decimal field [v[0], v[1]) whole, in 0..max */
 static int
-cc_log_field_number(const char *const *f, uint64_t max, uint64_t *v)
+cc_log_value(const char *const v[2], uint64_t max, uint64_t *n)
 {
     const char  *end;
 
-    end = cc_log_number(f[0], f[1], max, v);
+    end = v[0] == NULL ? NULL : cc_log_number(v[0], v[1], max, n);
 
-    return end == NULL || end != f[1] ? -1 : 0;
+    return end != NULL && end == v[1] ? 0 : -1;
+}
+
+
+/* a gift's half from g u p k t, e->gift.in already set */
+static int
+cc_log_gift(cc_log_entry_t *e, const char **why)
+{
+    uint64_t    giver, card, ts;
+    cc_gift_t  *g;
+
+    g = &e->gift;
+
+    if (e->u[0] == NULL
+        || cc_parse_uid(e->u[0], (size_t) (e->u[1] - e->u[0]), &g->uid) != 0)
+    {
+        *why = "bad uid";
+        return -1;
+    }
+
+    if (e->p[0] == NULL
+        || cc_parse_uid(e->p[0], (size_t) (e->p[1] - e->p[0]), &g->peer)
+           != 0
+        || g->peer == g->uid)
+    {
+        *why = g->in ? "bad from" : "bad to";
+        return -1;
+    }
+
+    if (cc_log_value(e->k, CC_KINDS_MAX - 1, &card) != 0) {
+        *why = "bad card";
+        return -1;
+    }
+
+    if (cc_log_value(e->t, (uint64_t) CC_TS_MAX, &ts) != 0) {
+        *why = "bad ts";
+        return -1;
+    }
+
+    if (e->g[0] == NULL
+        || cc_gift_id_parse(e->g[0], (size_t) (e->g[1] - e->g[0]), &giver,
+                            g->request_id) != 0
+        || giver != cc_gift_giver(g))
+    {
+        *why = "bad gift_id";
+        return -1;
+    }
+
+    e->kind = CC_LOG_GIFT;
+    g->card = (uint32_t) card;
+    g->ts_ms = (int64_t) ts;
+
+    return cc_gift_check(g, why);
 }
 
 
@@ -162,21 +216,17 @@ cc_log_combine_wild(cc_log_entry_t *e, const char **why)
         return 0;
     }
 
-    if (cc_log_field_number(e->k, CC_KINDS_MAX - 1, &kind) != 0) {
+    if (cc_log_value(e->k, CC_KINDS_MAX - 1, &kind) != 0) {
         *why = "bad wildcard";
         return -1;
     }
 
-    if (e->w[0] == NULL
-        || cc_log_field_number(e->w, CC_KINDS_MAX - 1, &wild) != 0)
-    {
+    if (cc_log_value(e->w, CC_KINDS_MAX - 1, &wild) != 0) {
         *why = "bad wild";
         return -1;
     }
 
-    if (e->m[0] == NULL
-        || cc_log_field_number(e->m, (1u << CC_KINDS_MAX) - 1, &mask) != 0)
-    {
+    if (cc_log_value(e->m, (1u << CC_KINDS_MAX) - 1, &mask) != 0) {
         *why = "bad replaced";
         return -1;
     }
@@ -201,6 +251,13 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
     size_t       rlen;
     uint64_t     ts;
     const char  *end;
+
+    if (e->y[0] != NULL && e->y[1] - e->y[0] == 2 && e->y[0][0] == 'g'
+        && (e->y[0][1] == 'o' || e->y[0][1] == 'i'))
+    {
+        e->gift.in = e->y[0][1] == 'i';
+        return cc_log_gift(e, why);
+    }
 
     if (e->y[0] != NULL) {
         if (e->y[1] - e->y[0] != 1 || e->y[0][0] != 'c') {

@@ -212,6 +212,21 @@ fuzz_entry(const char *p, size_t len)
         return;
     }
 
+    if (e.kind == CC_LOG_GIFT) {
+        FUZZ_ASSERT(cc_gift_check(&e.gift, &why) == 0);
+        FUZZ_ASSERT(u[0] != NULL && t[0] != NULL);
+
+        /* the uid and the ts as u and t spell them (no leading zero) */
+        snprintf(back, sizeof(back), "%" PRIu64, e.gift.uid);
+        FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
+                    && memcmp(back, u[0], strlen(back)) == 0);
+        snprintf(back, sizeof(back), "%" PRId64, e.gift.ts_ms);
+        FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
+                    && memcmp(back, t[0], strlen(back)) == 0);
+        FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
+        return;
+    }
+
     if (e.kind == CC_LOG_COMBINE) {
         FUZZ_ASSERT(cc_combine_check(&e.combine, &why) == 0);
         FUZZ_ASSERT(u[0] != NULL && r[0] != NULL && t[0] != NULL);

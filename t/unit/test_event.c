@@ -447,6 +447,93 @@ START_TEST(test_combine_wild_rejects)
 END_TEST
 
 
+/* a gift's two halves: the exact text, back, and what decode refuses */
+START_TEST(test_gift)
+{
+    size_t       i;
+    char        *json, id[CC_GIFT_ID_MAX + 1];
+    cc_gift_t    g;
+    cc_event_t   ev;
+    const char  *why;
+    static const struct {
+        const char  *json, *why;
+    } bad[] = {
+        { "{\"type\":\"gift_out\",\"gift_id\":\"8:r\",\"uid\":\"7\","
+          "\"to\":\"9\",\"card\":2,\"ts\":5}", "bad gift_id" },
+        { "{\"type\":\"gift_out\",\"gift_id\":\"7:r\",\"uid\":\"7\","
+          "\"to\":\"7\",\"card\":2,\"ts\":5}", "bad to" },
+        { "{\"type\":\"gift_out\",\"gift_id\":\"7:r\",\"uid\":\"7\","
+          "\"from\":\"9\",\"card\":2,\"ts\":5}", "bad to" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"0\",\"card\":2,\"ts\":5}", "bad from" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":16,\"ts\":5}", "bad card" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":0}", "bad ts" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "bad gift_id" },
+        { "{\"type\":\"gift_in\",\"gift_id\":7,\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "bad gift_id" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":9,"
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "bad uid" },
+        { "{\"type\":\"gift\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "unknown type" },
+    };
+
+    memset(&g, 0, sizeof(g));
+    g.uid = 7;
+    g.peer = 18446744073709551615ULL;
+    g.card = 15;
+    g.ts_ms = 1764240000123LL;
+    strcpy(g.request_id, "g-1");
+
+    json = cc_gift_encode(&g);
+    ck_assert_str_eq(json, "{\"type\":\"gift_out\",\"gift_id\":\"7:g-1\","
+                     "\"uid\":\"7\",\"to\":\"18446744073709551615\","
+                     "\"card\":15,\"ts\":1764240000123}");
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_GIFT);
+    ck_assert_int_eq(memcmp(&ev.u.gift, &g, sizeof(g)), 0);
+    free(json);
+
+    /* the receiver's half: its uid is the receiver, the id the giver's */
+    g.in = 1;
+    g.uid = 9;
+    g.peer = 7;
+    ck_assert_uint_eq(cc_gift_id(&g, id), 5);
+    ck_assert_str_eq(id, "7:g-1");
+    json = cc_gift_encode(&g);
+    ck_assert_str_eq(json, "{\"type\":\"gift_in\",\"gift_id\":\"7:g-1\","
+                     "\"uid\":\"9\",\"from\":\"7\",\"card\":15,"
+                     "\"ts\":1764240000123}");
+    memset(&ev, 0xff, sizeof(ev));
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_GIFT);
+    ck_assert_int_eq(memcmp(&ev.u.gift, &g, sizeof(g)), 0);
+    free(json);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        ck_assert_msg(cc_event_decode(bad[i].json, strlen(bad[i].json), &ev,
+                                      &why) == -1, "accepted %zu", i);
+        ck_assert_msg(why && strcmp(why, bad[i].why) == 0,
+                      "%zu: \"%s\", expected \"%s\"", i, why, bad[i].why);
+    }
+
+    /* the longest id: a 20-digit giver and a 64-byte request id */
+    g.in = 0;
+    g.uid = 18446744073709551615ULL;
+    memset(g.request_id, 'r', CC_REQUEST_ID_MAX);
+    g.request_id[CC_REQUEST_ID_MAX] = '\0';
+    ck_assert_uint_eq(cc_gift_id(&g, id), CC_GIFT_ID_MAX);
+    ck_assert_int_eq(cc_gift_check(&g, &why), 0);
+    g.peer = g.uid;
+    ck_assert_int_eq(cc_gift_check(&g, &why), -1);
+    ck_assert_str_eq(why, "bad to");
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -459,7 +546,7 @@ main(void)
                  test_decode_not_nul_terminated);
     cc_check_loop(tc, test_decode_rejects, bad);
     cc_check_add(tc, test_decode_nul, test_decode_integer_forms,
-                 test_decode_oversized, test_check, test_combine,
+                 test_decode_oversized, test_check, test_combine, test_gift,
                  test_combine_wild);
     cc_check_loop(tc, test_combine_wild_rejects, bad_wild);
     suite_add_tcase(s, tc);

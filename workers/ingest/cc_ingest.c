@@ -575,12 +575,15 @@ cc_ingest_take(const cc_ingest_opts_t *o, const rd_kafka_message_t *msg,
     if (cc_event_decode(msg->payload, msg->len, &ev, &why) == 0) {
         if (ev.type == CC_EVENT_DRAW) {
             b->draws[b->n++] = ev.u.draw;
-
-        } else {
-            b->combines[b->nc++] = ev.u.combine;
+            return;
         }
 
-        return;
+        if (ev.type == CC_EVENT_COMBINE) {
+            b->combines[b->nc++] = ev.u.combine;
+            return;
+        }
+
+        why = "a gift, which this cc-ingest does not apply";
     }
 
     d = &b->dead[b->ndead];
