@@ -1,6 +1,7 @@
 # The wildcard card (万能福) is drawn like any other kind: by its weight
 # (flip.lua knows nothing of it), and capped by cc_card_stock when it is
-# the stocked kind; the wildcards drawn are then spent by a combine.
+# the stocked kind; the wildcards drawn are then spent by a combine, once
+# however many combines of the user run at once.
 
 use strict;
 use warnings;
@@ -78,6 +79,21 @@ like("$st $body", qr/^200 .*"consumed":\[0,2,4,4\],"wildcards_used":2,"replaced"
      'the combine takes kinds 0 and 2 and two wildcards');
 is_deeply([ cards(6) ], [ $n[0] - 1, 0, $n[2] - 1, 0, 1 ], 'redis: one wildcard left');
 is(redis_cmd(0, 'GET', 'cc:stock:4'), 3, 'the combine does not give stock back: the wildcards were issued');
+
+# --- 100 combines at once, each its own request id: one takes the cards ---------
+
+redis_cmd(0, 'HSET', user_key(7), 'k0', 1, 'k1', 1, 'k4', 3);
+my @res = concurrent_requests(100, 'POST', '/cc/combine?request_id=c%d', { 'X-CC-Uid' => 7 });
+is(scalar(grep { $_->[0] == 200 } @res), 100, '100 concurrent combines of one user: all 200');
+my %bodies = map { ($_->[1] => 1) } @res;
+is_deeply([ keys %bodies ], [ '{"cards":[0,0,0,0,1],"kinds":5,"combined":true,"eligible":true,"wildcard_kind":4,'
+                              . '"wildcards":1,"missing":[0,1,2,3],"wildcards_needed":4,"completable":false,'
+                              . '"consumed":[0,1,4,4],"wildcards_used":2,"replaced":[2,3]}' ],
+          'one answer for all: two wildcards for kinds 2 and 3');
+is_deeply([ map { redis_cmd(0, 'HGET', user_key(7), $_) } qw(k0 k1 k4 x) ], [ 0, 0, 1, 12 ],
+          'redis: the cards taken once, one wildcard left');
+is(scalar(grep { (({ @{ $_->[1] } })->{u} // '') eq '7' } @{ redis_cmd(0, 'XRANGE', log_key(), '-', '+') }), 1,
+   'one combine in the draw log');
 stop_nginx($nginx);
 
 done_testing();
