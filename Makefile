@@ -78,6 +78,7 @@ cc_prog_line = $(eval $(call cc_prog,$(strip $(1)),$(strip $(2)),$(strip $(3)),$
 #   name            bin dir  sources                       archives             system libraries
 $(call cc_prog_line,cc-ingest,    workers,workers/ingest/*.c,    worker common,       $(SYS_MYSQL) $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-reconcile, workers,workers/reconcile/*.c, money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
+$(call cc_prog_line,cc-redrive,   workers,workers/redrive/*.c,   worker common,       $(SYS_MYSQL) $(SYS_REDIS) $(SYS_BASE))
 $(call cc_prog_line,cc-draw,      workers,workers/draw/*.c,      money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
 $(call cc_prog_line,cc-payout,    workers,workers/payout/*.c,    money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
 $(call cc_prog_line,cc-estimate,  workers,tools/estimate/*.c,    worker common,       $(SYS_BASE))
@@ -87,20 +88,21 @@ $(call cc_prog_line,cc-mockbroker,workers,sim/cc_mockbroker.c,   worker common, 
 $(call cc_prog_line,cc-produce,   workers,sim/cc_produce.c,      worker common,       $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-wallet-sim,workers,sim/cc_wallet_sim.c,   money worker common, $(SYS_HTTPD) $(SYS_BASE))
 $(call cc_prog_line,cc-ledger-cli,test,   t/tools/cc_ledger_cli.c, money worker common, $(SYS_MYSQL) $(SYS_BASE))
+$(call cc_prog_line,cc-kafka-dump,test,   t/tools/cc_kafka_dump.c, common,            $(SYS_KAFKA) $(SYS_BASE))
 
 # the binaries keep their place: build/workers/ (what systemd units, the
 # scripts and the tests run), build/tools/cc-load, build/test/ (the tests')
-WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
+WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-redrive cc-estimate \
                cc-token cc-payout cc-draw cc-wallet-sim
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 TOOL_BINS   := $(BUILD)/tools/cc-load
-TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli $(BUILD)/test/cc-kafka-dump
 
 # ---- generated headers: the Lua scripts and the SQL schemas as C strings
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
 LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h
 GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
-               $(BUILD)/gen/cc_shard_grants_sql.h \
+               $(BUILD)/gen/cc_shard_grants_sql.h $(BUILD)/gen/cc_gift_lua.h \
                $(patsubst workers/lib/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
                    $(wildcard workers/lib/lua/*.lua))
 
@@ -121,6 +123,14 @@ $(BUILD)/gen/cc_%_lua.h: workers/lib/lua/%.lua
 	@mkdir -p $(BUILD)/gen
 	{ echo '/* generated from $<: do not edit */'; \
 	  $(call cc_embed,cc_$*_lua,$<); } > $@
+
+# the gift's receiver's half and done, the module's scripts that cc-redrive
+# runs too (one text, two users): cc_gift_in_lua, cc_gift_done_lua
+$(BUILD)/gen/cc_gift_lua.h: ngx_module/lua/gift_in.lua ngx_module/lua/gift_done.lua
+	@mkdir -p $(BUILD)/gen
+	{ echo '/* generated from ngx_module/lua/gift_*.lua: do not edit */'; \
+	  $(call cc_embed,cc_gift_in_lua,ngx_module/lua/gift_in.lua); \
+	  $(call cc_embed,cc_gift_done_lua,ngx_module/lua/gift_done.lua); } > $@
 
 # the module's Lua scripts, ngx_module/lua/NAME.lua as ngx_http_cc_lua_NAME
 # (written whole, then renamed: nginx's build sees a complete header)

@@ -27,6 +27,8 @@
 
 static void ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
     ngx_uint_t keyed);
+static void ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf,
+    u_char *text);
 static ngx_int_t ngx_http_cc_script_text(ngx_pool_t *pool,
     ngx_http_cc_script_t *sc, ngx_str_t *prelude, ngx_uint_t nprelude,
     const char *body, size_t len);
@@ -35,7 +37,7 @@ static ngx_int_t ngx_http_cc_script_text(ngx_pool_t *pool,
 ngx_int_t
 ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 {
-    u_char                  *fields, *field_of, *kinds;
+    u_char                  *fields, *field_of, *kinds, *givable;
     char                     w[CC_KINDS_MAX * 12 + 4];
     ngx_str_t                pre[2];
     ngx_uint_t               i, npre;
@@ -43,6 +45,11 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 
     static ngx_str_t  draws = ngx_string(CC_KEY_LOG);
     static ngx_str_t  claims = ngx_string(CC_KEY_CLAIMS);
+    static ngx_str_t  gift_out[] = { ngx_string(CC_KEY_LOG),
+                                     ngx_string(CC_KEY_OUTBOX),
+                                     ngx_string(CC_KEY_OUTBOX_GIFTS) };
+    static ngx_str_t  outbox[] = { ngx_string(CC_KEY_OUTBOX),
+                                   ngx_string(CC_KEY_OUTBOX_GIFTS) };
 
     /* the file, the keys and arguments of an entry, its shared key */
     static struct {
@@ -51,6 +58,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         ngx_uint_t           nkeys;
         ngx_uint_t           nargs;
         ngx_str_t           *shared;
+        ngx_uint_t           nshared;       /* 0: 1 if shared */
     } files[NGX_HTTP_CC_SCRIPTS] = {
         [NGX_HTTP_CC_SCRIPT_FLIP] = { ngx_http_cc_lua_flip,
                                       sizeof(ngx_http_cc_lua_flip) - 1,
@@ -70,13 +78,31 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         [NGX_HTTP_CC_SCRIPT_CLAIM] = { ngx_http_cc_lua_claim,
                                        sizeof(ngx_http_cc_lua_claim) - 1,
                                        1, 1, &claims },
+        [NGX_HTTP_CC_SCRIPT_GIFT_OUT] = { ngx_http_cc_lua_gift_out,
+                                          sizeof(ngx_http_cc_lua_gift_out) - 1,
+                                          4, 6, gift_out, 3 },
+        [NGX_HTTP_CC_SCRIPT_GIFT_IN] = { ngx_http_cc_lua_gift_in,
+                                         sizeof(ngx_http_cc_lua_gift_in) - 1,
+                                         3, 5, &draws, 1 },
+        [NGX_HTTP_CC_SCRIPT_GIFT_DONE] = { ngx_http_cc_lua_gift_done,
+                                           sizeof(ngx_http_cc_lua_gift_done)
+                                           - 1, 1, 2, outbox, 2 },
+        [NGX_HTTP_CC_SCRIPT_ASK_OUT] = { ngx_http_cc_lua_ask_out,
+                                         sizeof(ngx_http_cc_lua_ask_out) - 1,
+                                         1, 4, NULL, 0 },
+        [NGX_HTTP_CC_SCRIPT_ASK_IN] = { ngx_http_cc_lua_ask_in,
+                                        sizeof(ngx_http_cc_lua_ask_in) - 1,
+                                        2, 4, NULL, 0 },
+        [NGX_HTTP_CC_SCRIPT_GIFTS] = { ngx_http_cc_lua_gifts,
+                                       sizeof(ngx_http_cc_lua_gifts) - 1,
+                                       5, 2, NULL, 0 },
     };
 
     if (cc_cards_lua_weights(&cmcf->cards, w, sizeof(w)) < 0) {
         return NGX_ERROR;
     }
 
-    fields = ngx_pnalloc(cf->pool, 3 * NGX_HTTP_CC_LUA_NAMES_LEN);
+    fields = ngx_pnalloc(cf->pool, 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
     pre[0].data = ngx_pnalloc(cf->pool,
                               sizeof(w) + 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
 
@@ -86,6 +112,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 
     field_of = fields + NGX_HTTP_CC_LUA_NAMES_LEN;
     kinds = field_of + NGX_HTTP_CC_LUA_NAMES_LEN;
+    givable = kinds + NGX_HTTP_CC_LUA_NAMES_LEN;
 
     ngx_http_cc_lua_names(fields, cmcf->cards.nkinds, "k", 0);
     ngx_http_cc_lua_names(field_of, cmcf->cards.nkinds, "k", 1);
@@ -94,7 +121,8 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         sc = &cmcf->scripts[i];
         sc->index = i;
-        sc->nshared = (files[i].shared != NULL);
+        sc->nshared = files[i].nshared ? files[i].nshared
+                                       : (files[i].shared != NULL);
         sc->shared = files[i].shared;
         sc->nkeys = files[i].nkeys;
         sc->nargs = files[i].nargs;
@@ -151,7 +179,35 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
             npre = 1;
             break;
 
-        default: /* the grant, the award and the claim: no configuration */
+        case NGX_HTTP_CC_SCRIPT_GIFT_OUT:
+
+            /* the kinds, those that may be given, the limit, the end */
+
+            ngx_http_cc_lua_givable(cmcf, givable);
+
+            pre[0].len = ngx_sprintf(pre[0].data,
+                                     "local FIELD_OF, GIVABLE = %s, %s\n"
+                                     "local LIMIT = %i\n"
+                                     "local CUTOFF = %T\n",
+                                     field_of, givable, cmcf->gift_limit,
+                                     cmcf->end != NGX_CONF_UNSET
+                                     ? cmcf->end : (time_t) -1)
+                         - pre[0].data;
+            npre = 1;
+            break;
+
+        case NGX_HTTP_CC_SCRIPT_ASK_OUT:
+
+            pre[0].len = ngx_sprintf(pre[0].data,
+                                     "local ASK_MAX = %i\n"
+                                     "local ASK_TTL = %T000\n",
+                                     cmcf->ask_limit, cmcf->ask_ttl)
+                         - pre[0].data;
+            npre = 1;
+            break;
+
+        default: /* the grant, the award, the claim, the gift's others:
+                    no configuration (gift_in.lua is cc-redrive's too) */
             npre = 0;
         }
 
@@ -188,6 +244,28 @@ ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
         }
 
         p = ngx_sprintf(p, "'%s%ui'", prefix, i);
+    }
+
+    *ngx_sprintf(p, "}") = '\0';
+}
+
+
+/*
+ * GIVABLE, the kinds a gift or an ask may name: {['0']=true,...}, the
+ * stocked ones only with cc_gift_rare.  NUL-terminated.
+ */
+static void
+ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf, u_char *text)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    p = ngx_sprintf(text, "{");
+
+    for (i = 0; i < cmcf->cards.nkinds; i++) {
+        if (cmcf->gift_rare || !ngx_http_cc_stocked(cmcf, i)) {
+            p = ngx_sprintf(p, "['%ui']=true,", i);
+        }
     }
 
     *ngx_sprintf(p, "}") = '\0';
