@@ -163,16 +163,18 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 
         case NGX_HTTP_CC_SCRIPT_COMBINE:
 
-            /* every kind's field, and the cutoff by Redis's clock */
+            /* every kind's field, the cutoff by Redis's clock, the wildcard */
 
             pre[0].len = ngx_sprintf(pre[0].data,
                                      "local FIELDS = %s\n"
-                                     "local CUTOFF = %T\n",
+                                     "local CUTOFF = %T\n"
+                                     "local WILD = %i\n",
                                      fields,
                                      cmcf->cutoff != NGX_CONF_UNSET
                                      ? cmcf->cutoff
                                      : cmcf->end != NGX_CONF_UNSET
-                                     ? cmcf->end : (time_t) -1)
+                                     ? cmcf->end : (time_t) -1,
+                                     cmcf->wildcard)
                          - pre[0].data;
             npre = 1;
             break;
