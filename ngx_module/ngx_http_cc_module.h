@@ -344,6 +344,8 @@ u_char *ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
     ngx_http_cc_main_conf_t *cmcf, u_char *p, ngx_str_t *arg);
 ngx_uint_t ngx_http_cc_stocked(ngx_http_cc_main_conf_t *cmcf,
     ngx_uint_t kind);
+ngx_uint_t ngx_http_cc_givable(ngx_http_cc_main_conf_t *cmcf,
+    ngx_uint_t kind);
 
 /* ngx_http_cc_redis_conn.c, ngx_http_cc_redis_batch.c */
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);

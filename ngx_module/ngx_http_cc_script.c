@@ -252,7 +252,8 @@ ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
 
 /*
  * GIVABLE, the kinds a gift or an ask may name: {['0']=true,...}, the
- * stocked ones only with cc_gift_rare.  NUL-terminated.
+ * stocked ones and the wildcard only with cc_gift_rare
+ * (ngx_http_cc_givable).  NUL-terminated.
  */
 static void
 ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf, u_char *text)
@@ -263,7 +264,7 @@ ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf, u_char *text)
     p = ngx_sprintf(text, "{");
 
     for (i = 0; i < cmcf->cards.nkinds; i++) {
-        if (cmcf->gift_rare || !ngx_http_cc_stocked(cmcf, i)) {
+        if (ngx_http_cc_givable(cmcf, i)) {
             p = ngx_sprintf(p, "['%ui']=true,", i);
         }
     }

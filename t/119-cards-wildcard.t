@@ -26,7 +26,7 @@ run_worker([ 'cc-ingest', '--init-shards', map { ('--mysql', $_) } mysql_shards(
 start_nginx(undef, workers => 1,
             http_config => on_shards('cc_kafka_brokers $TEST_KAFKA_BROKERS;',
                                      "    cc_cards 1 1 1 1 3;\n    cc_wildcard_kind 4;\n"
-                                     . "    cc_gift_limit 100;\n"),
+                                     . "    cc_gift_limit 100;\n    cc_gift_rare on;\n"),
             config => gift_locations());
 my $ingest = start_ingest();
 
@@ -39,7 +39,7 @@ sub held {
 }
 
 # every user gives the next one a card of each kind it holds two of
-# (the wildcard's kind too): real gifts, both halves through nginx
+# (the wildcard's kind too: cc_gift_rare on): real gifts, both halves through nginx
 my ($gifts, $delivered) = (0, 0);
 for my $i (0 .. $#users) {
     my ($u, $to) = ($users[$i], $users[($i + 1) % @users]);
