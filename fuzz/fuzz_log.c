@@ -146,6 +146,29 @@ fuzz_spelled(const char *const *f, uint32_t v)
 }
 
 
+/* a gift's half read: checked whole, its uid and ts as u and t spell them */
+static void
+fuzz_gift_entry(cc_log_entry_t *e, const char *const u[2],
+    const char *const t[2])
+{
+    char         back[32];
+    cc_draw_t    d;
+    const char  *why;
+
+    FUZZ_ASSERT(cc_gift_check(&e->gift, &why) == 0);
+    FUZZ_ASSERT(u[0] != NULL && t[0] != NULL);
+
+    /* no leading zero: the one spelling of each number */
+    snprintf(back, sizeof(back), "%" PRIu64, e->gift.uid);
+    FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
+                && memcmp(back, u[0], strlen(back)) == 0);
+    snprintf(back, sizeof(back), "%" PRId64, e->gift.ts_ms);
+    FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
+                && memcmp(back, t[0], strlen(back)) == 0);
+    FUZZ_ASSERT(cc_log_next_draw(e, &d, &why) == 0);
+}
+
+
 static void
 fuzz_entry(const char *p, size_t len)
 {
@@ -213,17 +236,7 @@ fuzz_entry(const char *p, size_t len)
     }
 
     if (e.kind == CC_LOG_GIFT) {
-        FUZZ_ASSERT(cc_gift_check(&e.gift, &why) == 0);
-        FUZZ_ASSERT(u[0] != NULL && t[0] != NULL);
-
-        /* the uid and the ts as u and t spell them (no leading zero) */
-        snprintf(back, sizeof(back), "%" PRIu64, e.gift.uid);
-        FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
-                    && memcmp(back, u[0], strlen(back)) == 0);
-        snprintf(back, sizeof(back), "%" PRId64, e.gift.ts_ms);
-        FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
-                    && memcmp(back, t[0], strlen(back)) == 0);
-        FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
+        fuzz_gift_entry(&e, u, t);
         return;
     }
 
