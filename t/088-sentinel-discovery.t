@@ -3,9 +3,9 @@
 # connect (the first entry of cc_redis_sentinels a dead port) moves on to
 # the next Sentinel at once, not after cc_redis_timeout; a Sentinel that
 # accepts and never answers (SIGSTOP) costs one cc_redis_timeout, then the
-# next is asked.  The workers the same (--sentinel): a stopped first
-# Sentinel costs one timeout, then the next answers (the refused one is
-# t/093's).
+# next is asked.  The workers the same (--sentinel): a dead first
+# Sentinel costs nothing, a stopped one their Redis timeout (5 s), then
+# the next answers.
 
 use strict;
 use warnings;
@@ -66,13 +66,21 @@ like(nginx_error_log(), qr/redis shard cc0: sentinel 1 did not answer in time/,
 ($st) = http_request('POST', '/cc/flip?request_id=f2', { 'X-CC-Uid' => 7 });
 is($st, 200, 'and the next flip at once');
 
-# --- the workers: a stopped first sentinel, one timeout, the next ---------
+# --- the workers: a dead first sentinel costs nothing; a stopped one a timeout
 
 my @mysql = map { ('--mysql', $_) } mysql_shards();
+$t0 = time;
+my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0,
+                                     '--sentinel', "127.0.0.1:$dead",
+                                     map({ ('--sentinel', "127.0.0.1:$_") } $g->sentinel_ports),
+                                     '--redis', 'cc0', @mysql ], timeout => 30);
+$took = time - $t0;
+is($rc, 0, 'cc-reconcile --once, its first sentinel a dead port: exit 0') or diag $err;
+ok($took < 3, sprintf('... the next sentinel at once, not after its 5 s timeout (%.2fs)', $took));
 my @sent = map { ('--sentinel', "127.0.0.1:$_") } ($g->sentinel_ports)[0, 1, 2];
 $t0 = time;
-my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, @sent,
-                                     '--redis', 'cc0', @mysql ], timeout => 30);
+($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, @sent,
+                                  '--redis', 'cc0', @mysql ], timeout => 30);
 $took = time - $t0;
 is($rc, 0, 'cc-reconcile --once, its first sentinel stopped: exit 0') or diag $err;
 # its Redis timeout is 5 s: one for the stopped sentinel, then the next
