@@ -26,8 +26,8 @@
 #               one flip a user, a 503 or a timeout sent again with the
 #               same request id, every answer logged) on W and on N, at
 #               half the capacity in all, while:
-#                 kill -9 of cc0's primary, its replicas frozen and their
-#                 links cut CUT_MS before (as t/098: what the primary
+#                 kill -9 of cc0's primary, its replicas' links cut and
+#                 their resync refused CUT_MS before (what the primary
 #                 acknowledged meanwhile is on it alone); started again,
 #                 empty, once the load stopped (the Sentinels make it a
 #                 replica: a full sync of the shard, which under the load
@@ -490,12 +490,16 @@ sleep 3
 old=${RP[0]} reps="${RR[0]} ${RR2[0]}"
 fault redis9 cc0 open
 if [ "$CUT_MS" -gt 0 ]; then
-    # as t/098: the replicas frozen and their links cut, so that the writes
-    # of the next CUT_MS are on the primary alone when it dies (what a
-    # lagging replica loses, made sure of on loopback); resumed at the
-    # kill, before the Sentinels' down-after
-    say "cc0: its replicas :${reps// /, :} frozen (SIGSTOP) and their links cut (CLIENT KILL TYPE replica) for ${CUT_MS} ms"
-    for r in $reps; do kill -STOP "$(pid_of "redis$r")"; done
+    # the replicas' links cut and their resync refused (NOPERM), so that
+    # the writes of the next CUT_MS are on the primary alone when it dies
+    # (what a lagging replica loses, made sure of on loopback).  Not
+    # frozen (SIGSTOP, as t/098): frozen, the Sentinels' offsets of them
+    # were stale when they chose, and they promoted the one behind, so
+    # the other, ahead, could only follow it by a full resync (W's users
+    # of the shard then went 30 s without a 200); cut this way, both stop
+    # at the same offset and answer the Sentinels' INFO
+    say "cc0: its replicas :${reps// /, :} cut off (CLIENT KILL TYPE replica, their PSYNC refused) for ${CUT_MS} ms"
+    rcli -p "$old" acl setuser default -psync -sync -replconf > /dev/null
     rcli -p "$old" client kill type replica > /dev/null
     sleep "$(awk -v m="$CUT_MS" 'BEGIN { printf "%.3f", m / 1000 }')"
 fi
@@ -503,9 +507,6 @@ say "kill -9 of cc0's primary :$old"
 p=$(pid_of "redis$old")
 { kill -9 "$p"; wait "$p"; } 2> /dev/null || true
 rm -f "$out/pids/redis$old.pid"
-if [ "$CUT_MS" != 0 ]; then
-    for r in $reps; do kill -CONT "$(pid_of "redis$r")"; done
-fi
 tk=$(now_ms)
 wait_for 20 promoted cc0 "$old" || true
 new0=$(master_of cc0); new0=${new0##*:}
