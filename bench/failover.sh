@@ -25,13 +25,13 @@
 #   faults      flip clients (cc-load flip --rate --max-flips 1 --answers:
 #               one flip a user, a 503 or a timeout sent again with the
 #               same request id, every answer logged) on W and on N, at
-#               half the capacity in all, while:
+#               half the capacity in all (SHORT: a quarter), while:
 #                 kill -9 of cc0's primary, its replicas' links cut and
 #                 their resync refused CUT_MS before (what the primary
 #                 acknowledged meanwhile is on it alone); started again,
-#                 empty, once the load stopped (the Sentinels make it a
-#                 replica: a full sync of the shard, which under the load
-#                 took 40 s and more);
+#                 empty, once the load stopped (not SHORT; the Sentinels
+#                 make it a replica: a full sync of the shard, which
+#                 under the load took 40 s and more);
 #                 SIGSTOP of cc1's primary for 5 s, then SIGCONT: it must
 #                 come back a replica (not SHORT);
 #                 kill -9 of cc_s0's MySQL primary, the replica promoted as
@@ -60,18 +60,18 @@
 #                              cc-reconcile --money exit 0
 #   wait/nowait throughput: R  (goal >= 0.8)
 #
-# Env: SHORT=1 (about a minute: no SIGSTOP, no payout kill, shorter
-#      phases), ROUNDS (5, short 2), SLICE_S (2), WINNERS (3000, short
-#      500), CLIENTS (flip clients per nginx: 2, short 1), RATE (flips/s
-#      of all the flip clients: half the measured capacity), LOAD_S (the
-#      users granted for the flip load, in seconds of RATE: 90, short
-#      30; the load stops early if they run out, and says so), CONC
-#      (connections of a flip client: 2000), STEP_S (120: any wait),
+# Env: SHORT=1 (70 to 90 s: no SIGSTOP, no payout kill, no restart of
+#      the killed Redis, a quarter of the capacity, shorter phases),
+#      ROUNDS (5, short 2), SLICE_S (2), WINNERS (3000, short 500),
+#      CLIENTS (flip clients per nginx: 2, short 1), RATE (flips/s of all
+#      the flip clients: half the measured capacity, SHORT a quarter),
+#      LOAD_S (the users granted for the flip load, in seconds of RATE:
+#      90, short 30; the load stops early if they run out, and says so),
+#      CONC (connections of a flip client: 2000), STEP_S (120: any wait),
 #      CUT_MS (700: cc0's replication cut before the kill; 0: a plain
-#      kill -9, which on loopback loses nothing),
-#      LIMIT_S (900, short 240: the whole run), KEEP=1 (keep the temp
-#      folder); CC_WORKER_DIR, CC_MODULE_SO, TEST_NGINX_BINARY as the
-#      other benches.
+#      kill -9, which on loopback loses nothing), LIMIT_S (900, short
+#      240: the whole run), KEEP=1 (keep the temp folder); CC_WORKER_DIR,
+#      CC_MODULE_SO, TEST_NGINX_BINARY as the other benches.
 set -euo pipefail
 case ${1:-} in
     '') ;;
@@ -427,7 +427,12 @@ say "   W (cc_redis_wait 1) flips/s:$ws (median $tw)"
 say "   N flips/s:              $ns (median $tn: the capacity)"
 thru_load=$(cut -d' ' -f1-3 /proc/loadavg)
 say "   W/N a round:           $rs (median $R); load average $thru_load"
-RATE=${RATE:-$(( tn / 2 ))}
+# half the capacity; SHORT (make test, on whatever else the host runs) a
+# quarter: at half, a busy 2-core host stalled the shard not faulted past
+# cc_redis_timeout in two SHORT runs of five (503s counted as the other
+# shard's), which measures the host, not the failover
+if [ "${SHORT:-0}" = 1 ]; then share=4 share_name="a quarter"; else share=2 share_name=half; fi
+RATE=${RATE:-$(( tn / share ))}
 
 # ---- the second replicas: the layout cc_redis_wait 1 needs through a failover --
 
@@ -481,7 +486,7 @@ for c in $(seq 0 $((CLIENTS - 1))); do
     done
 done
 tl=$(now_ms)
-say "flip load: $((CLIENTS * 2)) clients (cc-load), $per users/s each, $users users each (target $RATE flips/s: half of N's capacity)"
+say "flip load: $((CLIENTS * 2)) clients (cc-load), $per users/s each, $users users each (target $RATE flips/s: $share_name of N's capacity)"
 : > "$out/faults.tsv"
 fault() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(now_ms)" >> "$out/faults.tsv"; }  # NAME SHARD open|close
 sleep 3
@@ -558,13 +563,16 @@ for p in $loads; do kill -0 "$p" 2>/dev/null || ran_out=" (a client ran out of u
 # shellcheck disable=SC2086
 kill -TERM $loads 2>/dev/null || true     # no new user; those under way finish
 for p in $loads; do wait "$p" || true; done
-# cc0's killed node back, empty: only once the Sentinels promoted (an
-# empty primary back before they agree it is down stays the primary, and
-# its replicas sync from it); they make it a replica of the promoted one
-tk=$(now_ms)
-redis_node "$old"
-wait_for 90 replica_of_new cc0 "$old" || true
-say "cc0: :$old back, empty: $(role "$old") of :$new0 after $(( $(now_ms) - tk )) ms"
+# cc0's killed node back, empty (not SHORT): only once the Sentinels
+# promoted (an empty primary back before they agree it is down stays the
+# primary, and its replicas sync from it); they make it a replica of the
+# promoted one
+if [ "${SHORT:-0}" != 1 ]; then
+    tk=$(now_ms)
+    redis_node "$old"
+    wait_for 90 replica_of_new cc0 "$old" || true
+    say "cc0: :$old back, empty: $(role "$old") of :$new0 after $(( $(now_ms) - tk )) ms"
+fi
 sent=$(cat "$out"/ans/*.txt | wc -l)
 ok200=$(cat "$out"/ans/*.txt | awk '$3 == 200' | wc -l)
 say "flip load stopped: $sent flip answers logged, $ok200 of them 200 in $(( tl2 - tl )) ms:"
@@ -761,7 +769,7 @@ say "money: cc-reconcile --money exit $rc_money; Σ credits $credit_sum of pool 
 
 say "done in $(( ($(now_ms) - t0) / 1000 )) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "unavailable, each server: W (cc_redis_wait 1) $S_w s, N (without) $S_n s"
-echo "flip load: $(( ok200 * 1000 / (tl2 - tl) )) flips/s answered 200 over $(( (tl2 - tl) / 1000 )) s, target $RATE: half the capacity, $tn flips/s (N alone, the median of $ROUNDS rounds)"
+echo "flip load: $(( ok200 * 1000 / (tl2 - tl) )) flips/s answered 200 over $(( (tl2 - tl) / 1000 )) s, target $RATE: $share_name of the capacity, $tn flips/s (N alone, the median of $ROUNDS rounds)"
 echo "wait/nowait rounds (W/N, four ${SLICE_S}s slices a round):$rs (median $R); load average then $thru_load"
 echo "unavailable: $S s (longest gap without a 200 for the killed shard's users)"
 echo "other shards non-200: $other"
