@@ -512,7 +512,7 @@ main(int argc, char **argv)
     struct sigaction      sa;
     uint64_t              next_tick, next_second;
     unsigned              i;
-    int                   n, k, rc = 0;
+    int                   n, k, lost, rc = 0;
 
     cc_load_parse_opts(&r->o, argc, argv);
     if ((uint64_t) r->o.conc > r->o.users) {
@@ -603,9 +603,15 @@ main(int argc, char **argv)
         fprintf(stderr, "cc-load: --stats: %s\n", strerror(errno));
         rc = 2;
     }
-    if (r->answers != NULL && fclose(r->answers) != 0) {
-        fprintf(stderr, "cc-load: --answers: %s\n", strerror(errno));
-        rc = 2;
+    if (r->answers != NULL) {
+        /* a line lost on the way (a full disk) fails the run, not only
+         * the last flush */
+        lost = ferror(r->answers);
+        if (fclose(r->answers) != 0 || lost) {
+            fprintf(stderr, "cc-load: --answers: %s\n",
+                    lost ? "a line was not written" : strerror(errno));
+            rc = 2;
+        }
     }
     if (r->gave_up || r->retries_differ || r->dup_draw_ids
         || r->bad_answers || cc_load_stop)
