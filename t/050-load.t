@@ -12,6 +12,7 @@ use CcToken;
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use JSON::PP;
+use List::Util qw(sum);
 
 my $load = abs_path('build/tools/cc-load');
 -x $load or BAIL_OUT("$load is missing: run `make tools`");
@@ -104,7 +105,7 @@ is(sum_field(users(1, $USERS), 'c'), $USERS * $CHANCES, 'redis: ... and adds non
 # ---- flip with client retries and combines --------------------------------
 
 my @flip = ('flip', '--url', $url, '--users', $USERS, '--secret', $secret,
-            '--retry-pct', 10, '--combine', '--conc', 128);
+            '--retry-pct', 10, '--combine', '--conc', 128, '--answers', "$dir/answers.txt");
 ($rc, $sec, $t, $err) = cc_load(@flip);
 is($rc, 0, 'flip: exit 0') or diag $err;
 like($err, qr/^cc-load flip: done in [\d.]+s: \d+ requests/m, 'flip: a closing line on stderr');
@@ -121,6 +122,27 @@ is($f->{answers_200}, $f->{draws} + $f->{retries_sent}, 'flip: 200s = draws + re
 is($t->{endpoints}{flip}{200}, $f->{answers_200}, 'flip: the endpoint\'s 200s are those');
 is($f->{dup_draw_ids}, 0, 'flip: no draw id answered twice to new request ids');
 is($t->{errors_total} + $t->{gave_up} + $t->{bad_answers}, 0, 'flip: no error');
+
+# --answers: a line a flip answer, what each user was told
+my (%ans_st, $ans_bad, %ans_seq);
+open my $ah, '<', "$dir/answers.txt" or die "answers: $!";
+while (my $l = <$ah>) {
+    my ($ts, $uid, $st, $tries, $body) = $l =~ /^(\d+\.\d{3}) (\d+) (\d+) (\d+) (\S*)\n\z/
+        or do { $ans_bad++; next };
+    $ans_st{$st}++;
+    $ans_bad++ if abs($ts - time) > 300 || $tries < 1;
+    if ($st == 200) {
+        my ($du, $seq) = $body =~ /^\{"draw_id":"(\d+):(\d+)"/ or do { $ans_bad++; next };
+        $ans_bad++ if $du != $uid;
+        $ans_seq{$uid} = $seq if $seq > ($ans_seq{$uid} // 0);
+    }
+}
+close $ah;
+is($ans_bad // 0, 0, '--answers: every line TIME_S UID STATUS TRIES BODY, a 200 naming its own uid');
+is($ans_st{200}, $f->{answers_200}, '--answers: a line for each flip answered 200');
+is(sum(values %ans_st), $t->{endpoints}{flip}{sent}, '... and for each flip sent (no error here)');
+is(scalar(grep { $ans_seq{$_} == $u->{$_}{s} } keys %$u), $USERS,
+   '--answers: each user\'s newest draw is the sequence Redis holds');
 
 my $eligible = grep { defined $_->{e} } values %$u;
 is($f->{combined}, $eligible, "flip: $eligible combines answered combined, as many users have e");
@@ -151,7 +173,7 @@ is_deeply([ map { $_->{t} } @$sec ], [ 1 .. @$sec ], 'per second: the seconds ru
 # ---- the whole flip phase again: every id is a retry ----------------------
 
 my $before = log_draws();
-($rc, $sec, $t) = cc_load(@flip[0 .. $#flip - 5], '--conc', 64);
+($rc, $sec, $t) = cc_load(@flip[0 .. $#flip - 7], '--conc', 64);
 is($rc, 0, 'flip again with the same request ids: exit 0');
 is($t->{endpoints}{flip}{200}, $USERS * $CHANCES, '... every request id replayed with 200');
 is(sum_field(users(1, $USERS), 's'), $USERS * $CHANCES, 'redis: no draw twice');
@@ -198,6 +220,14 @@ is($rc, 1, 'nobody listening: exit 1');
 is($t->{errors}{connect}, 6, '... 3 users x 2 tries counted as connection errors');
 is($t->{gave_up}, 3, '... every user given up');
 like($err, qr/errors 6, gave up 3/, '... and said on stderr');
+($rc) = cc_load('flip', '--url', "http://127.0.0.1:$nobody", '--users', 3, '--max-tries', 2,
+                '--quiet', '--answers', "$dir/answers0.txt");
+is($rc, 1, 'a flip, nobody listening: exit 1');
+open $ah, '<', "$dir/answers0.txt" or die "answers0: $!";
+my @a0 = <$ah>;
+close $ah;
+is(scalar(grep { /^\d+\.\d{3} [123] 0 [12] \n\z/ } @a0), 6,
+   '--answers: each failed send a line of status 0, its tries counted');
 
 for my $case (
     [ [ 'flip', '--users', 3 ], qr/--url is required/ ],
@@ -215,6 +245,10 @@ for my $case (
     [ [ 'flip', '--url', 'http://::1:80', '--users', 1 ], qr/--url: IPv6 address not in brackets in/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--retry-pct', 101 ], qr/--retry-pct: not a percentage/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--chances', 3 ], qr/an option of another phase/ ],
+    [ [ 'grant', '--url', $url, '--users', 1, '--chances', 3, '--answers', "$dir/a" ],
+      qr/an option of another phase/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--answers', "$dir/no/such/a" ],
+      qr/--answers: cannot write .*no\/such\/a/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--rid-prefix', 'a b' ], qr/--rid-prefix: 1\.\.50 of/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/short" ], qr/--secret: .*short/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/none" ], qr/--secret: / ],

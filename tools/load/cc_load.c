@@ -153,6 +153,10 @@ cc_load_usage(FILE *f)
 "  --kinds K          card kinds (5)\n"
 "  --max-flips N      at most N flips a user (0: until no chance left)\n"
 "  --rid-prefix P     request ids P-1, P-2, ... per user (r)\n"
+"  --answers FILE     every flip answer a line: TIME_S UID STATUS TRIES\n"
+"                     BODY (wall clock seconds; STATUS 0: no answer, a\n"
+"                     refused connect or --timeout; TRIES: sends of the\n"
+"                     request id so far): what each user was told\n"
 "  --seed S           chooses the retried flips (1)\n"
 "claim:\n"
 "  --pct P            percent of the winners who claim (100)\n"
@@ -273,7 +277,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
         OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
         OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
-        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID
+        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID, OPT_ANSWERS
     };
     static const struct option  opts[] = {
         { "help",       no_argument,       NULL, 'h' },
@@ -295,6 +299,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         { "kinds",      required_argument, NULL, OPT_KINDS },
         { "max-flips",  required_argument, NULL, OPT_MAX_FLIPS },
         { "rid-prefix", required_argument, NULL, OPT_PREFIX },
+        { "answers",    required_argument, NULL, OPT_ANSWERS },
         { "seed",       required_argument, NULL, OPT_SEED },
         { "pct",        required_argument, NULL, OPT_PCT },
         { "rate",       required_argument, NULL, OPT_RATE },
@@ -428,6 +433,10 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
             o->rid_prefix = optarg;
             seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
             break;
+        case OPT_ANSWERS:
+            o->answers_path = optarg;
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
+            break;
         case OPT_SEED:
             o->seed = cc_load_parse_u64("--seed", optarg, 0, UINT64_MAX);
             break;
@@ -503,7 +512,7 @@ main(int argc, char **argv)
     struct sigaction      sa;
     uint64_t              next_tick, next_second;
     unsigned              i;
-    int                   n, k, rc = 0;
+    int                   n, k, lost, rc = 0;
 
     cc_load_parse_opts(&r->o, argc, argv);
     if ((uint64_t) r->o.conc > r->o.users) {
@@ -519,6 +528,16 @@ main(int argc, char **argv)
             cc_load_die("--stats: cannot write %s: %s", r->o.stats_path,
                    strerror(errno));
         }
+    }
+
+    if (r->o.answers_path != NULL) {
+        r->answers = fopen(r->o.answers_path, "w");
+        if (r->answers == NULL) {
+            cc_load_die("--answers: cannot write %s: %s", r->o.answers_path,
+                        strerror(errno));
+        }
+        /* a line an answer: buffered, written at the end or when full */
+        setvbuf(r->answers, NULL, _IOFBF, 1 << 20);
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -583,6 +602,16 @@ main(int argc, char **argv)
     if (r->stats != stdout && fclose(r->stats) != 0) {
         fprintf(stderr, "cc-load: --stats: %s\n", strerror(errno));
         rc = 2;
+    }
+    if (r->answers != NULL) {
+        /* a line lost on the way (a full disk) fails the run, not only
+         * the last flush */
+        lost = ferror(r->answers);
+        if (fclose(r->answers) != 0 || lost) {
+            fprintf(stderr, "cc-load: --answers: %s\n",
+                    lost ? "a line was not written" : strerror(errno));
+            rc = 2;
+        }
     }
     if (r->gave_up || r->retries_differ || r->dup_draw_ids
         || r->bad_answers || cc_load_stop)

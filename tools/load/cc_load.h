@@ -122,6 +122,7 @@ typedef struct {
     unsigned         kinds;
     unsigned         max_flips;
     const char      *rid_prefix;
+    const char      *answers_path;    /* flip: every answer a line */
     uint64_t         seed;
     double           claim_pct;
     uint64_t         rate;            /* sessions started a second, 0: all */
@@ -131,6 +132,7 @@ typedef struct {
 typedef struct {
     cc_load_opts_t   o;
     FILE            *stats;
+    FILE            *answers;         /* --answers, or NULL */
     int              epfd;
     cc_load_conn_t  *conns;
     uint64_t         next_uid;        /* the next user to start */

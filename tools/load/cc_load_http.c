@@ -86,6 +86,7 @@ cc_load_fail(cc_load_run_t *r, cc_load_conn_t *c, cc_load_err_e err)
     }
     r->errors[err]++;
     r->sec.errors++;
+    cc_load_answer_line(r, c, 0, NULL, 0);
     cc_load_retry(r, c);
 }
 

@@ -265,6 +265,41 @@ cc_load_on_claim_200(cc_load_run_t *r, const char *body)
 }
 
 
+/*
+ * --answers: "TIME_S UID STATUS TRIES BODY", a flip's answer or its
+ * failure (status 0), so that what each user was acknowledged can be
+ * checked against the store afterwards.  The body on one line: a line
+ * break in it (nginx ends none of the campaign's answers with one) would
+ * start a record, so it is cut there.
+ */
+void
+cc_load_answer_line(cc_load_run_t *r, cc_load_conn_t *c, int status,
+    const char *body, size_t blen)
+{
+    int64_t      ms;
+    const char  *nl;
+
+    if (r->answers == NULL || c->s.ep != CC_LOAD_EP_FLIP) {
+        return;
+    }
+    if (body == NULL) {
+        body = "";
+        blen = 0;
+    }
+    nl = memchr(body, '\n', blen);
+    if (nl != NULL) {
+        blen = (size_t) (nl - body);
+    }
+    if (blen > 0 && body[blen - 1] == '\r') {
+        blen--;
+    }
+    ms = cc_now_ms();
+    fprintf(r->answers, "%" PRId64 ".%03d %" PRIu64 " %d %u %.*s\n",
+            ms / 1000, (int) (ms % 1000), c->s.uid, status, c->s.tries,
+            (int) blen, body);
+}
+
+
 /* one complete answer to the session's current request */
 void
 cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
@@ -272,6 +307,7 @@ cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
 {
     cc_load_session_t  *s = &c->s;
 
+    cc_load_answer_line(r, c, status, body, blen);
     r->answered++;
     r->sec.answered++;
     r->status[s->ep][status]++;

@@ -20,4 +20,8 @@ void cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c);
 void cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
     const char *body, size_t blen);
 
+/* a flip's answer (status 0, body NULL: none came) into --answers */
+void cc_load_answer_line(cc_load_run_t *r, cc_load_conn_t *c, int status,
+    const char *body, size_t blen);
+
 #endif /* CC_LOAD_SESSION_H */

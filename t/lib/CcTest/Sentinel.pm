@@ -67,6 +67,8 @@ package CcTest::Sentinel;
 #                                an empty dataset, as a primary (the
 #                                sentinels demote it); waits for PING
 #   $g->kill_sentinel($k)        SIGKILL sentinel $k (0-based), reap it
+#   $g->stop_sentinel($k)        SIGSTOP sentinel $k: it accepts, answers nothing
+#   $g->resume_sentinel($k)      SIGCONT
 #   $g->pid($port)               the node's pid (undef when down)
 #   $g->events                   what the sentinels' logs say about NAME's
 #                                primary: every "+sdown master", "+odown
@@ -319,6 +321,19 @@ sub kill_sentinel {
     CORE::kill('KILL', $s->{pid});
     waitpid($s->{pid}, 0);
     delete $s->{pid};
+}
+
+# SIGSTOP / SIGCONT of sentinel K: it accepts connections and answers none
+sub stop_sentinel {
+    my ($g, $k) = @_;
+    my $s = $g->{sentinel}[$k] or croak "no sentinel $k";
+    CORE::kill('STOP', $s->{pid}) if $s->{pid};
+}
+
+sub resume_sentinel {
+    my ($g, $k) = @_;
+    my $s = $g->{sentinel}[$k] or croak "no sentinel $k";
+    CORE::kill('CONT', $s->{pid}) if $s->{pid};
 }
 
 sub stop {
