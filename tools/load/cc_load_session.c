@@ -1,6 +1,7 @@
 /*
  * cc_load_session.c: cc-load's sessions, one a user, in the phases grant,
- * flip (with client retries and the combine) and claim: the request a
+ * flip (with client retries and the combine) and claim (the social
+ * phase's own requests and answers: cc_load_social.c): the request a
  * session sends next, what its answers say (counted in the run) and
  * when it ends; the next user then takes the connection.  The sending
  * is cc_load_http.c's.
@@ -16,6 +17,7 @@
 
 #include "cc_load_http.h"
 #include "cc_load_session.h"
+#include "cc_load_social.h"
 
 
 /*
@@ -35,7 +37,7 @@ cc_load_mix(uint64_t a, uint64_t b, uint64_t c)
 }
 
 
-static int
+int
 cc_load_chosen(uint64_t seed, uint64_t uid, uint64_t n, double pct)
 {
     return (double) (cc_load_mix(seed, uid, n) % 1000000) < pct * 10000.0;
@@ -92,6 +94,7 @@ cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c)
                      r->o.host, id);
         break;
     default:
+        n = cc_load_social_request(r, c, id);
         break;
     }
     c->wlen = (size_t) n;
@@ -277,6 +280,11 @@ cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
     r->status[s->ep][status]++;
     r->sec.status[status]++;
 
+    if (r->o.phase == CC_LOAD_PHASE_SOCIAL) {
+        cc_load_social_on_answer(r, c, status, body);
+        return;
+    }
+
     /* too many requests, or the server's trouble: the same again later */
     if (status == 429 || status >= 500) {
         cc_load_retry(r, c);
@@ -385,6 +393,9 @@ cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c)
         break;
     case CC_LOAD_PHASE_CLAIM:
         s->ep = CC_LOAD_EP_AWARD;
+        break;
+    case CC_LOAD_PHASE_SOCIAL:
+        s->ep = CC_LOAD_EP_ELIGIBILITY;
         break;
     }
     r->active++;
