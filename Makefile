@@ -161,6 +161,8 @@ $(OBJ)/t/unit/%.o: INCS += -Iworkers/reconcile
 # a program's own file under test: its object too
 $(BUILD)/unit/test_stmt_line: \
     $(OBJ)/workers/reconcile/cc_stmt_line.o
+$(BUILD)/unit/test_cardcheck: \
+    $(OBJ)/workers/reconcile/cc_cardcheck_rules.o
 $(BUILD)/unit/%: $(OBJ)/t/unit/%.o $(UNIT_ARCH)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCH) $(CHECK_LIBS) $(SYS_MYSQL) \

@@ -17,8 +17,10 @@ CREATE TABLE IF NOT EXISTS draws (
 
 -- Cards drawn per user and kind, kept in the transaction that inserts the
 -- draws and counted from the rows that insert really added.  These are
--- facts: a combine does not lower them; cards held = n - 1 for a user in
--- eligibility.
+-- facts: neither a combine nor a gift lowers them.  Cards held by a user,
+-- per kind: n + gift_counts.received - gift_counts.given, less 1 for a
+-- user in eligibility (the set its combine consumed); cc-reconcile
+-- --cards checks this against the Redis user hash.
 CREATE TABLE IF NOT EXISTS user_cards (
     uid         BIGINT UNSIGNED   NOT NULL,
     card        TINYINT UNSIGNED  NOT NULL,
@@ -47,4 +49,39 @@ CREATE TABLE IF NOT EXISTS eligibility (
     request_id   VARCHAR(64)       NOT NULL,
     combined_at  BIGINT            NOT NULL COMMENT 'unix time, ms',
     PRIMARY KEY (uid)
+) ENGINE=InnoDB;
+
+-- One row per half of a gift (送福, common/cc_event.h): side 'o' the
+-- giver's half (uid gave a card of kind card to peer), 'i' the receiver's
+-- (uid received it from peer).  Each half lives on its own user's shard
+-- (the ring on uid, as draws), so a gift's two rows are on two shards when
+-- its users are.  (gift_id, side) is the idempotency key: a half
+-- redelivered by Kafka, replayed by cc-reconcile or redriven inserts
+-- nothing.  A giver's half without its receiver's half anywhere is a gift
+-- in transit (in its Redis shard's outbox) or a card lost.  Request ids
+-- are case-sensitive ("7:abc" and "7:ABC" are two gifts): the id compares
+-- as bytes (ascii_bin), never by a case-insensitive collation.
+CREATE TABLE IF NOT EXISTS gift_moves (
+    gift_id     VARCHAR(85)       CHARACTER SET ascii COLLATE ascii_bin
+                                  NOT NULL COMMENT 'giver:request_id',
+    side        CHAR(1)           CHARACTER SET ascii COLLATE ascii_bin
+                                  NOT NULL COMMENT 'o given, i received',
+    uid         BIGINT UNSIGNED   NOT NULL,
+    peer        BIGINT UNSIGNED   NOT NULL,
+    card        TINYINT UNSIGNED  NOT NULL,
+    moved_at    BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (gift_id, side),
+    KEY by_user (uid)               -- a user's gifts, for whoever looks
+                                    -- into a cards check's difference
+) ENGINE=InnoDB;
+
+-- Cards given and received per user and kind, kept in the transaction
+-- that inserts gift_moves and counted from the rows that insert really
+-- added (as user_cards from draws).
+CREATE TABLE IF NOT EXISTS gift_counts (
+    uid         BIGINT UNSIGNED   NOT NULL,
+    card        TINYINT UNSIGNED  NOT NULL,
+    given       INT UNSIGNED      NOT NULL DEFAULT 0,
+    received    INT UNSIGNED      NOT NULL DEFAULT 0,
+    PRIMARY KEY (uid, card)
 ) ENGINE=InnoDB;

@@ -170,6 +170,10 @@ sub state_diff {
             $rows{ $r->[0] }{$db} = $r->[1];
             $seqs{ $r->[0] } = $r->[2];
         }
+        # a gift moves a card: received less given, counted with the drawn
+        for my $r (@{ mysql_query('SELECT uid, card, CAST(received AS SIGNED) - CAST(given AS SIGNED) FROM gift_counts', $db) }) {
+            $cards{ $r->[0] }{ $r->[1] } += $r->[2];
+        }
         for my $r (@{ mysql_query('SELECT uid, card, n FROM user_cards', $db) }) {
             $cards{ $r->[0] }{ $r->[1] } += $r->[2];
         }

@@ -24,7 +24,7 @@ typedef struct {
 } cc_store_pair_t;
 
 
-static void
+void
 cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what)
 {
     snprintf(st->err, sizeof(st->err), "shard %s: %s: %s", sh->name, what,
@@ -254,7 +254,7 @@ cc_store_read_only(MYSQL *conn, char *why, size_t whylen)
  * starting from the one found last time (a promotion moves it; the
  * move is logged).  0, or -1 with st->err naming each candidate's reason.
  */
-static int
+int
 cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db)
 {
     int       n;
