@@ -193,6 +193,11 @@ $s2 = $t->{social};
 ok($s2->{asks_open_seen} > 0, "... $s2->{asks_open_seen} open asks listed by GET /cc/gifts");
 ok($s2->{answers} > 0, "... $s2->{answers} of them answered with a gift");
 is($t->{errors_total} + $t->{gave_up} + $t->{bad_answers}, 0, '... no error, no broken answer');
+($rc, $sec, $t) = cc_load(@social, '--rid-prefix', 's3', '--social-pct', 0);
+is($rc, 0, 'social at 0%: exit 0');
+is_deeply([ $t->{sent}, $t->{users_done} ], [ 0, $USERS ],
+          '... nobody chosen, no partner of one: every user done, nothing sent');
+
 # a gift answered "sent" (the receiver's shard slower than 150 ms) waits
 # in its giver's outbox: cc-redrive delivers it
 ($rc, undef, $err) = run_worker([ abs_path('build/workers/cc-redrive'),

@@ -373,6 +373,13 @@ cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c)
         return 0;       /* not yet: cc_load_tick starts it in its time */
     }
     uid = r->next_uid++;
+    while (r->o.phase == CC_LOAD_PHASE_SOCIAL && cc_load_social_idle(r, uid)) {
+        r->users_done++;            /* nothing to give, nothing given it */
+        if (r->next_uid >= r->end_uid) {
+            return 0;
+        }
+        uid = r->next_uid++;
+    }
     memset(s, 0, sizeof(*s));
     s->uid = uid;
     s->chances_left = -1;

@@ -11,6 +11,9 @@
  *      partner;
  *   3. every user that holds a full set and did not combine: the combine.
  *
+ * A user neither chosen nor the partner of a chosen one sends nothing:
+ * no gift nor ask reaches it, its set is as the flips left it.
+ *
  * The partner of a user is its neighbour, uid - first ^ 1 (the last user
  * of an odd count: the first), so the gifts and asks of a pair meet:
  * a second run of the phase (another --rid-prefix) answers the asks of
@@ -41,6 +44,15 @@ cc_load_partner(cc_load_run_t *r, uint64_t uid)
         off = 0;
     }
     return r->o.first_uid + off;
+}
+
+
+int
+cc_load_social_idle(cc_load_run_t *r, uint64_t uid)
+{
+    return !cc_load_chosen(r->o.seed, uid, 0, r->o.social_pct)
+           && !cc_load_chosen(r->o.seed, cc_load_partner(r, uid), 0,
+                              r->o.social_pct);
 }
 
 
@@ -278,8 +290,7 @@ cc_load_social_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
             return;
         }
         s->combine_sent = held;
-        if (r->o.social_pct > 0
-            && cc_load_chosen(r->o.seed, s->uid, 0, r->o.social_pct))
+        if (cc_load_chosen(r->o.seed, s->uid, 0, r->o.social_pct))
         {
             r->social_users++;
             s->ep = CC_LOAD_EP_GIFTS;

@@ -14,6 +14,10 @@
 int cc_load_social_request(cc_load_run_t *r, cc_load_conn_t *c,
     const char *id);
 
+/* 1: the user uid has nothing to do in the phase (neither it nor its
+ * partner is chosen: no gift, no ask comes its way) */
+int cc_load_social_idle(cc_load_run_t *r, uint64_t uid);
+
 /* one complete answer to a request of a social session */
 void cc_load_social_on_answer(cc_load_run_t *r, cc_load_conn_t *c,
     int status, const char *body);
