@@ -19,6 +19,11 @@
 # Σ cards held + gifts in transit (outbox entries not applied) = the cards
 # seeded + the draws (Σ s: each flip adds one card, a gift moves one).
 #
+# Where the time goes, each run: the CPU time per request of the nginx
+# workers and of each Redis (/proc/PID/stat), and the Redis commands per
+# request and their time inside Redis (INFO commandstats, reset before
+# the run: the scripts' EVALSHA calls, a call a batch of requests).
+#
 # Prints each run, then the medians, and last:
 #     gift/flip throughput: R      (goal >= 0.5)
 #     gift/flip p99: P             (goal <= 2)
@@ -105,10 +110,43 @@ case $up in
     *) echo "setup: the first gift answered $up" >&2; exit 1 ;;
 esac
 
-# load MODE: one wrk run; prints "rps p99_us delivered sent other"
+# the CPU ticks so far of the nginx workers together, Redis r0, Redis r1
+hz=$(getconf CLK_TCK)
+cpu_ticks() {
+    local n=0 p
+    for p in $(pgrep -P "$(cat "$out/nginx.pid")"); do n=$(( n + $(ticks "$p") )); done
+    echo "$n $(ticks "$(cat "$out/redis$r0.pid")") $(ticks "$(cat "$out/redis$r1.pid")")"
+}
+# the commands both shards ran since the reset: "calls usec"
+redis_calls() {
+    for r in $r0 $r1; do redis-cli -p "$r" INFO commandstats; done |
+        awk -F'[:,=]' '/^cmdstat_/ { c += $3; u += $5 } END { print c + 0, u + 0 }'
+}
+
+# load MODE: one wrk run; prints "rps p99_us delivered sent other", and
+# where its time went into $out/cpu.txt
 load() {
+    local before after
+    for r in $r0 $r1; do redis-cli -p "$r" CONFIG RESETSTAT >/dev/null; done
+    before=$(cpu_ticks)
     MODE=$1 PAIRS=$out/pairs.txt wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
         -s bench/gift.wrk.lua "http://127.0.0.1:$http" > "$out/wrk.txt"
+    after=$(cpu_ticks)
+    echo "$before $after $(redis_calls)" | awk -v hz="$hz" -v f="$out/wrk.txt" '
+        BEGIN { while ((getline l < f) > 0) if (l ~ /^ *[0-9]+ requests in/) { split(l, a, " "); n = a[1] } }
+        { t = 1e6 / hz / (n ? n : 1)
+          printf "    cpu per request: nginx %.1f us, redis %.1f + %.1f us; redis commands %.2f a request, %.1f us inside Redis\n",
+                 ($4 - $1) * t, ($5 - $2) * t, ($6 - $3) * t, $7 / (n ? n : 1), $8 / (n ? n : 1) }' \
+        > "$out/cpu.txt"
+    # the commands by their time inside Redis, the first 8, per request
+    for r in $r0 $r1; do redis-cli -p "$r" INFO commandstats; done |
+        awk -F'[:,=]' -v f="$out/wrk.txt" '
+            BEGIN { while ((getline l < f) > 0) if (l ~ /^ *[0-9]+ requests in/) { split(l, a, " "); n = a[1] } }
+            /^cmdstat_/ { sub(/^cmdstat_/, "", $1); c[$1] += $3; u[$1] += $5 }
+            END { for (k in u) printf "%s %.2f %.1f\n", k, c[k] / (n ? n : 1), u[k] / (n ? n : 1) }' |
+        sort -k3,3 -rn | head -8 |
+        awk '{ s = s sep $1 " " $2 "x " $3 "us"; sep = ", " } END { print "    redis per request: " s }' \
+        >> "$out/cpu.txt"
     awk '/^Requests\/sec/ { rps = $2 }
          /p99_us=/ { for (i = 1; i <= NF; i++) { split($i, a, "="); v[a[1]] = a[2] } }
          END { printf "%d %d %d %d %d\n", rps, v["p99_us"], v["delivered"],
@@ -128,6 +166,7 @@ for r in $(seq 1 "$ROUNDS"); do
         printf 'round %d  %-4s %6d %s/s  p99 %6d us  200 %d (sent, not delivered: %d)  other %d  load %s\n' \
             "$r" "$m" "$1" "$m"s "$2" $(( $3 + $4 )) "$4" "$5" \
             "$(cut -d' ' -f1-3 /proc/loadavg)"
+        cat "$out/cpu.txt"
         echo "$1 $2" >> "$out/$m.txt"
         bad=$(( bad + $5 ))
     done
