@@ -13,6 +13,7 @@
 
 
 static int cc_draw_fields(const cJSON *o, cc_draw_t *d, const char **why);
+static int cc_combine_check_wild(const cc_combine_t *c, const char **why);
 
 
 char *
@@ -193,7 +194,13 @@ cc_combine_encode(const cc_combine_t *c)
     if (cJSON_AddStringToObject(o, "type", "combine") == NULL
         || cJSON_AddStringToObject(o, "uid", num) == NULL
         || cJSON_AddStringToObject(o, "request_id", c->request_id) == NULL
-        || cJSON_AddNumberToObject(o, "ts", (double) c->ts_ms) == NULL)
+        || cJSON_AddNumberToObject(o, "ts", (double) c->ts_ms) == NULL
+        || (c->wildcard > 0
+            && (cJSON_AddNumberToObject(o, "wildcard", c->wildcard - 1)
+                == NULL
+                || cJSON_AddNumberToObject(o, "wild", c->wild) == NULL
+                || cJSON_AddNumberToObject(o, "replaced", c->replaced)
+                   == NULL)))
     {
         cJSON_Delete(o);
         return NULL;
@@ -224,6 +231,37 @@ cc_combine_check(const cc_combine_t *c, const char **why)
         return -1;
     }
 
+    return cc_combine_check_wild(c, why);
+}
+
+
+/* the wildcard fields: what cc_combine_check says of them */
+static int
+cc_combine_check_wild(const cc_combine_t *c, const char **why)
+{
+    uint32_t  bits, n;
+
+    if (c->wildcard > CC_KINDS_MAX) {
+        *why = "bad wildcard";
+        return -1;
+    }
+
+    if (c->replaced >= (1u << CC_KINDS_MAX)
+        || (c->wildcard > 0 && (c->replaced >> (c->wildcard - 1)) & 1))
+    {
+        *why = "bad replaced";
+        return -1;
+    }
+
+    for (bits = c->replaced, n = 0; bits; bits &= bits - 1) {
+        n++;
+    }
+
+    if (c->wild != n || (c->wildcard == 0 && c->wild != 0)) {
+        *why = "bad wild";
+        return -1;
+    }
+
     return 0;
 }
 
@@ -231,7 +269,51 @@ cc_combine_check(const cc_combine_t *c, const char **why)
 static int
 cc_combine_decode(const cJSON *o, cc_combine_t *c, const char **why)
 {
-    return cc_event_common(o, &c->uid, &c->ts_ms, c->request_id, why);
+    double  kind, wild, replaced;
+
+    if (cc_event_common(o, &c->uid, &c->ts_ms, c->request_id, why) != 0) {
+        return -1;
+    }
+
+    c->wildcard = 0;
+    c->wild = 0;
+    c->replaced = 0;
+
+    /* a message from before the wildcard, or with none: every kind taken */
+
+    if (cJSON_GetObjectItemCaseSensitive(o, "wildcard") == NULL) {
+        if (cJSON_GetObjectItemCaseSensitive(o, "wild") != NULL
+            || cJSON_GetObjectItemCaseSensitive(o, "replaced") != NULL)
+        {
+            *why = "bad wild";
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (cc_event_int(o, "wildcard", 0, CC_KINDS_MAX - 1, &kind) != 0) {
+        *why = "bad wildcard";
+        return -1;
+    }
+
+    if (cc_event_int(o, "wild", 0, CC_KINDS_MAX - 1, &wild) != 0) {
+        *why = "bad wild";
+        return -1;
+    }
+
+    if (cc_event_int(o, "replaced", 0, (1 << CC_KINDS_MAX) - 1, &replaced)
+        != 0)
+    {
+        *why = "bad replaced";
+        return -1;
+    }
+
+    c->wildcard = (uint32_t) kind + 1;
+    c->wild = (uint32_t) wild;
+    c->replaced = (uint32_t) replaced;
+
+    return cc_combine_check_wild(c, why);
 }
 
 

@@ -46,10 +46,24 @@ typedef struct {
  *
  * (a message without "type" is a draw).  Once per user: the uid is the
  * idempotency key (the primary key of the eligibility table).
+ *
+ * With a wildcard kind (万能福, the module's cc_wildcard_kind) the set is
+ * every other kind, and the message says which cards the combine took:
+ *
+ *   ...,"wildcard":4,"wild":2,"replaced":10}
+ *
+ * the wildcard kind, the wildcards used, and the kinds they stood in for
+ * (bit k: kind k; its bits are "wild" many, never the wildcard's own).
+ * One card of each other kind was taken.  Without "wildcard" (none
+ * configured, or a message from before) one card of every kind was
+ * taken, and "wild" and "replaced" must be absent too.
  */
 typedef struct {
     uint64_t  uid;
     int64_t   ts_ms;
+    uint32_t  wildcard;         /* the wildcard kind + 1; 0: none */
+    uint32_t  wild;             /* wildcards used */
+    uint32_t  replaced;         /* the kinds they stood in for, bit k */
     char      request_id[CC_REQUEST_ID_MAX + 1];
 } cc_combine_t;
 
@@ -106,6 +120,13 @@ char *cc_draw_encode(const cc_draw_t *d);
 int cc_draw_check(const cc_draw_t *d, const char **why);
 
 char *cc_combine_encode(const cc_combine_t *c);
+
+/*
+ * Checks a combine assembled by hand; its wildcard fields: wildcard at
+ * most CC_KINDS_MAX, none used without one ("bad wild"), replaced within
+ * the kinds and not the wildcard's own bit ("bad replaced"), as many bits
+ * as wild ("bad wild").
+ */
 int cc_combine_check(const cc_combine_t *c, const char **why);
 
 /* a half of a gift: as cc_draw_encode and cc_draw_check */

@@ -123,6 +123,8 @@ cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
     case 'g': f = e->g; break;
     case 'p': f = e->p; break;
     case 'k': f = e->k; break;
+    case 'w': f = e->w; break;
+    case 'm': f = e->m; break;
     default: return;
     }
 
@@ -196,6 +198,48 @@ cc_log_gift(cc_log_entry_t *e, const char **why)
 
 
 /*
+ * A combine's k, w and m into its wildcard fields (cc_combine_check checks
+ * them together): all three, or none (an entry from before the wildcard,
+ * or with none configured: every kind taken).
+ */
+static int
+cc_log_combine_wild(cc_log_entry_t *e, const char **why)
+{
+    uint64_t  kind, wild, mask;
+
+    if (e->k[0] == NULL) {
+        if (e->w[0] != NULL || e->m[0] != NULL) {
+            *why = "bad wild";
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (cc_log_value(e->k, CC_KINDS_MAX - 1, &kind) != 0) {
+        *why = "bad wildcard";
+        return -1;
+    }
+
+    if (cc_log_value(e->w, CC_KINDS_MAX - 1, &wild) != 0) {
+        *why = "bad wild";
+        return -1;
+    }
+
+    if (cc_log_value(e->m, (1u << CC_KINDS_MAX) - 1, &mask) != 0) {
+        *why = "bad replaced";
+        return -1;
+    }
+
+    e->combine.wildcard = (uint32_t) kind + 1;
+    e->combine.wild = (uint32_t) wild;
+    e->combine.replaced = (uint32_t) mask;
+
+    return 0;
+}
+
+
+/*
  * The fields were taken by name first, the kind is decided now: y = c
  * makes a combine, checked whole from u, r and t; otherwise d makes a
  * draws entry, whose lines cc_log_next_draw reads one at a time so that a
@@ -241,6 +285,10 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
 
         if (e->r[0] == NULL || cc_check_request_id(e->r[0], rlen) != 0) {
             *why = "bad request_id";
+            return -1;
+        }
+
+        if (cc_log_combine_wild(e, why) != 0) {
             return -1;
         }
 

@@ -40,6 +40,9 @@ fuzz_same_event(const cc_event_t *a, const cc_event_t *b)
     } else {
         FUZZ_ASSERT(a->u.combine.uid == b->u.combine.uid
                     && a->u.combine.ts_ms == b->u.combine.ts_ms
+                    && a->u.combine.wildcard == b->u.combine.wildcard
+                    && a->u.combine.wild == b->u.combine.wild
+                    && a->u.combine.replaced == b->u.combine.replaced
                     && strcmp(a->u.combine.request_id,
                               b->u.combine.request_id) == 0);
     }

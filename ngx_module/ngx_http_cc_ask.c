@@ -174,7 +174,7 @@ ngx_http_cc_ask_args(ngx_http_request_t *r, ngx_http_cc_ask_ctx_t *ctx,
 
     outcome = (k == NGX_ERROR || (ngx_uint_t) k >= cmcf->cards.nkinds)
               ? NGX_HTTP_CC_OUTCOME_BAD_KIND
-              : (!cmcf->gift_rare && ngx_http_cc_stocked(cmcf, k))
+              : !ngx_http_cc_givable(cmcf, k)
               ? NGX_HTTP_CC_OUTCOME_NOT_GIVABLE
               : NGX_HTTP_CC_OUTCOME_OK;
 

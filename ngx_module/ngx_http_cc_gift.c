@@ -252,7 +252,7 @@ ngx_http_cc_gift_args(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx,
     outcome = (kind == NGX_ERROR || (ngx_uint_t) kind >= cmcf->cards.nkinds
                || (ctx->kind_dec.len > 1 && ctx->kind_dec.data[0] == '0'))
               ? NGX_HTTP_CC_OUTCOME_BAD_KIND
-              : (!cmcf->gift_rare && ngx_http_cc_stocked(cmcf, kind))
+              : !ngx_http_cc_givable(cmcf, kind)
               ? NGX_HTTP_CC_OUTCOME_NOT_GIVABLE
               : NGX_HTTP_CC_OUTCOME_OK;
 

@@ -3,11 +3,11 @@
  *
  * The endpoints live in ngx_http_cc_flip.c, _grant.c, _combine.c,
  * _eligibility.c, _award.c, _claim.c, _gift.c, _ask.c and _metrics.c,
- * what they share in
- * _util.c; the Lua they
- * run in Redis in lua/<name>.lua, put together in _script.c; the rare cards'
- * stock in _stock.c; the Redis shards in _redis_conn.c, _redis_batch.c and
- * _redis_adapter.c; the Kafka producer in _kafka.c.
+ * what they share in _util.c; the Lua they run in Redis in
+ * lua/<name>.lua, put together in _script.c; the rare cards' stock in
+ * _stock.c; the wildcard kind (万能福) in _wildcard.c; the Redis shards in
+ * _redis_conn.c, _redis_batch.c and _redis_adapter.c; the Kafka producer
+ * in _kafka.c.
  */
 
 
@@ -165,6 +165,13 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       ngx_http_cc_card_stock,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("cc_wildcard_kind"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, wildcard),
       NULL },
 
     { ngx_string("cc_campaign_start"),
@@ -437,6 +444,7 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->gift_rare = NGX_CONF_UNSET;
     cmcf->ask_limit = NGX_CONF_UNSET;
     cmcf->ask_ttl = NGX_CONF_UNSET;
+    cmcf->wildcard = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -494,7 +502,9 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_cc_stock_check(cf, cmcf) != NGX_OK) {
+    if (ngx_http_cc_stock_check(cf, cmcf) != NGX_OK
+        || ngx_http_cc_wildcard_check(cf, cmcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -235,6 +235,7 @@ typedef struct {
     ngx_http_cc_script_t      scripts[NGX_HTTP_CC_SCRIPTS];
 
     ngx_array_t              *stock;          /* ngx_http_cc_stock.c's */
+    ngx_int_t                 wildcard;       /* cc_wildcard_kind; -1: none */
 
     time_t                    start;           /* the campaign window */
     time_t                    end;
@@ -343,6 +344,8 @@ u_char *ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
     ngx_http_cc_main_conf_t *cmcf, u_char *p, ngx_str_t *arg);
 ngx_uint_t ngx_http_cc_stocked(ngx_http_cc_main_conf_t *cmcf,
     ngx_uint_t kind);
+ngx_uint_t ngx_http_cc_givable(ngx_http_cc_main_conf_t *cmcf,
+    ngx_uint_t kind);
 
 /* ngx_http_cc_redis_conn.c, ngx_http_cc_redis_batch.c */
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
@@ -414,7 +417,16 @@ ngx_int_t ngx_http_cc_random(ngx_log_t *log, uint64_t *v);
 
 /* ngx_http_cc_eligibility.c */
 ngx_int_t ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,
-    ngx_uint_t combined, ngx_str_t *body);
+    ngx_uint_t combined, ngx_uint_t combine, ngx_str_t *body);
+
+/* ngx_http_cc_wildcard.c */
+ngx_int_t ngx_http_cc_wildcard_check(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+size_t ngx_http_cc_wildcard_len(ngx_http_cc_main_conf_t *cmcf);
+u_char *ngx_http_cc_wildcard_fields(u_char *p, ngx_http_cc_main_conf_t *cmcf,
+    redisReply *reply, ngx_int_t replaced);
+ngx_int_t ngx_http_cc_wildcard_replaced(ngx_http_cc_main_conf_t *cmcf,
+    redisReply *reply, uint32_t *replaced);
 
 /* ngx_http_cc_award.c */
 ngx_int_t ngx_http_cc_award_read(ngx_http_request_t *r, uint64_t uid,

@@ -25,6 +25,19 @@
 #define NGX_HTTP_CC_LUA_NAMES_LEN  (CC_KINDS_MAX * 16 + 4)
 
 
+/* the configuration as Lua texts, written once for every script's prelude */
+typedef struct {
+    char       w[CC_KINDS_MAX * 12 + 4];   /* the weights */
+    u_char    *fields;                      /* {'k0','k1',...} */
+    u_char    *field_of;                    /* {['0']='k0',...} */
+    u_char    *kinds;                       /* {'0','1',...} */
+    u_char    *givable;                     /* {['0']=true,...} */
+} ngx_http_cc_lua_conf_t;
+
+
+static ngx_int_t ngx_http_cc_script_prelude(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf, ngx_http_cc_script_t *sc,
+    ngx_http_cc_lua_conf_t *lc, ngx_str_t *pre, ngx_uint_t *npre);
 static void ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
     ngx_uint_t keyed);
 static void ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf,
@@ -37,11 +50,10 @@ static ngx_int_t ngx_http_cc_script_text(ngx_pool_t *pool,
 ngx_int_t
 ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 {
-    u_char                  *fields, *field_of, *kinds, *givable;
-    char                     w[CC_KINDS_MAX * 12 + 4];
     ngx_str_t                pre[2];
     ngx_uint_t               i, npre;
     ngx_http_cc_script_t    *sc;
+    ngx_http_cc_lua_conf_t   lc;
 
     static ngx_str_t  draws = ngx_string(CC_KEY_LOG);
     static ngx_str_t  claims = ngx_string(CC_KEY_CLAIMS);
@@ -98,25 +110,26 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
                                        5, 2, NULL, 0 },
     };
 
-    if (cc_cards_lua_weights(&cmcf->cards, w, sizeof(w)) < 0) {
+    if (cc_cards_lua_weights(&cmcf->cards, lc.w, sizeof(lc.w)) < 0) {
         return NGX_ERROR;
     }
 
-    fields = ngx_pnalloc(cf->pool, 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
+    lc.fields = ngx_pnalloc(cf->pool, 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
     pre[0].data = ngx_pnalloc(cf->pool,
-                              sizeof(w) + 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
+                              sizeof(lc.w) + 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
 
-    if (fields == NULL || pre[0].data == NULL) {
+    if (lc.fields == NULL || pre[0].data == NULL) {
         return NGX_ERROR;
     }
 
-    field_of = fields + NGX_HTTP_CC_LUA_NAMES_LEN;
-    kinds = field_of + NGX_HTTP_CC_LUA_NAMES_LEN;
-    givable = kinds + NGX_HTTP_CC_LUA_NAMES_LEN;
+    lc.field_of = lc.fields + NGX_HTTP_CC_LUA_NAMES_LEN;
+    lc.kinds = lc.field_of + NGX_HTTP_CC_LUA_NAMES_LEN;
+    lc.givable = lc.kinds + NGX_HTTP_CC_LUA_NAMES_LEN;
 
-    ngx_http_cc_lua_names(fields, cmcf->cards.nkinds, "k", 0);
-    ngx_http_cc_lua_names(field_of, cmcf->cards.nkinds, "k", 1);
-    ngx_http_cc_lua_names(kinds, cmcf->cards.nkinds, "", 0);
+    ngx_http_cc_lua_names(lc.fields, cmcf->cards.nkinds, "k", 0);
+    ngx_http_cc_lua_names(lc.field_of, cmcf->cards.nkinds, "k", 1);
+    ngx_http_cc_lua_names(lc.kinds, cmcf->cards.nkinds, "", 0);
+    ngx_http_cc_lua_givable(cmcf, lc.givable);
 
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         sc = &cmcf->scripts[i];
@@ -127,86 +140,10 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         sc->nkeys = files[i].nkeys;
         sc->nargs = files[i].nargs;
 
-        switch (i) {
-
-        case NGX_HTTP_CC_SCRIPT_FLIP:
-
-            /* NARGS is known once the stock added its argument */
-
-            if (ngx_http_cc_stock_flip_script(cf, cmcf, sc, &pre[1])
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            pre[0].len = ngx_sprintf(pre[0].data,
-                                     "local WEIGHTS, WEIGHT_TOTAL = %s, %uL\n"
-                                     "local FIELD_OF, KINDS = %s, %s\n"
-                                     "local TTL = %T\n"
-                                     "local NARGS = %ui\n",
-                                     w, (uint64_t) cmcf->cards.total,
-                                     field_of, kinds, cmcf->request_ttl,
-                                     sc->nargs)
-                         - pre[0].data;
-            npre = 2;
-            break;
-
-        case NGX_HTTP_CC_SCRIPT_ELIG:
-
-            /* it reads every kind's field */
-
-            pre[0].len = ngx_sprintf(pre[0].data, "local FIELDS = %s\n",
-                                     fields)
-                         - pre[0].data;
-            npre = 1;
-            break;
-
-        case NGX_HTTP_CC_SCRIPT_COMBINE:
-
-            /* every kind's field, and the cutoff by Redis's clock */
-
-            pre[0].len = ngx_sprintf(pre[0].data,
-                                     "local FIELDS = %s\n"
-                                     "local CUTOFF = %T\n",
-                                     fields,
-                                     cmcf->cutoff != NGX_CONF_UNSET
-                                     ? cmcf->cutoff
-                                     : cmcf->end != NGX_CONF_UNSET
-                                     ? cmcf->end : (time_t) -1)
-                         - pre[0].data;
-            npre = 1;
-            break;
-
-        case NGX_HTTP_CC_SCRIPT_GIFT_OUT:
-
-            /* the kinds, those that may be given, the limit, the end */
-
-            ngx_http_cc_lua_givable(cmcf, givable);
-
-            pre[0].len = ngx_sprintf(pre[0].data,
-                                     "local FIELD_OF, GIVABLE = %s, %s\n"
-                                     "local LIMIT = %i\n"
-                                     "local CUTOFF = %T\n",
-                                     field_of, givable, cmcf->gift_limit,
-                                     cmcf->end != NGX_CONF_UNSET
-                                     ? cmcf->end : (time_t) -1)
-                         - pre[0].data;
-            npre = 1;
-            break;
-
-        case NGX_HTTP_CC_SCRIPT_ASK_OUT:
-
-            pre[0].len = ngx_sprintf(pre[0].data,
-                                     "local ASK_MAX = %i\n"
-                                     "local ASK_TTL = %T000\n",
-                                     cmcf->ask_limit, cmcf->ask_ttl)
-                         - pre[0].data;
-            npre = 1;
-            break;
-
-        default: /* the grant, the award, the claim, the gift's others:
-                    no configuration (gift_in.lua is cc-redrive's too) */
-            npre = 0;
+        if (ngx_http_cc_script_prelude(cf, cmcf, sc, &lc, pre, &npre)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         if (ngx_http_cc_script_text(cf->pool, sc, pre, npre, files[i].lua,
@@ -215,6 +152,101 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         {
             return NGX_ERROR;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Lua locals in front of script sc: pre[0..*npre), pre[0].data
+ * allocated by the caller; the flip's second part comes from the stock.
+ */
+static ngx_int_t
+ngx_http_cc_script_prelude(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf,
+    ngx_http_cc_script_t *sc, ngx_http_cc_lua_conf_t *lc, ngx_str_t *pre,
+    ngx_uint_t *npre)
+{
+    switch (sc->index) {
+
+    case NGX_HTTP_CC_SCRIPT_FLIP:
+
+        /* NARGS is known once the stock added its argument */
+
+        if (ngx_http_cc_stock_flip_script(cf, cmcf, sc, &pre[1])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local WEIGHTS, WEIGHT_TOTAL = %s, %uL\n"
+                                 "local FIELD_OF, KINDS = %s, %s\n"
+                                 "local TTL = %T\n"
+                                 "local NARGS = %ui\n",
+                                 lc->w, (uint64_t) cmcf->cards.total,
+                                 lc->field_of, lc->kinds, cmcf->request_ttl,
+                                 sc->nargs)
+                     - pre[0].data;
+        *npre = 2;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_ELIG:
+
+        /* it reads every kind's field */
+
+        pre[0].len = ngx_sprintf(pre[0].data, "local FIELDS = %s\n",
+                                 lc->fields)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_COMBINE:
+
+        /* every kind's field, the cutoff by Redis's clock, the wildcard */
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local FIELDS = %s\n"
+                                 "local CUTOFF = %T\n"
+                                 "local WILD = %i\n",
+                                 lc->fields,
+                                 cmcf->cutoff != NGX_CONF_UNSET
+                                 ? cmcf->cutoff
+                                 : cmcf->end != NGX_CONF_UNSET
+                                 ? cmcf->end : (time_t) -1,
+                                 cmcf->wildcard)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_GIFT_OUT:
+
+        /* the kinds, those that may be given, the limit, the end */
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local FIELD_OF, GIVABLE = %s, %s\n"
+                                 "local LIMIT = %i\n"
+                                 "local CUTOFF = %T\n",
+                                 lc->field_of, lc->givable, cmcf->gift_limit,
+                                 cmcf->end != NGX_CONF_UNSET
+                                 ? cmcf->end : (time_t) -1)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_ASK_OUT:
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local ASK_MAX = %i\n"
+                                 "local ASK_TTL = %T000\n",
+                                 cmcf->ask_limit, cmcf->ask_ttl)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    default: /* the grant, the award, the claim, the gift's others:
+                no configuration (gift_in.lua is cc-redrive's too) */
+        *npre = 0;
     }
 
     return NGX_OK;
@@ -250,7 +282,8 @@ ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
 
 /*
  * GIVABLE, the kinds a gift or an ask may name: {['0']=true,...}, the
- * stocked ones only with cc_gift_rare.  NUL-terminated.
+ * stocked ones and the wildcard only with cc_gift_rare
+ * (ngx_http_cc_givable).  NUL-terminated.
  */
 static void
 ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf, u_char *text)
@@ -261,7 +294,7 @@ ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf, u_char *text)
     p = ngx_sprintf(text, "{");
 
     for (i = 0; i < cmcf->cards.nkinds; i++) {
-        if (cmcf->gift_rare || !ngx_http_cc_stocked(cmcf, i)) {
+        if (ngx_http_cc_givable(cmcf, i)) {
             p = ngx_sprintf(p, "['%ui']=true,", i);
         }
     }

@@ -240,3 +240,18 @@ ngx_http_cc_stocked(ngx_http_cc_main_conf_t *cmcf, ngx_uint_t kind)
 
     return 0;
 }
+
+
+/*
+ * 1 when a gift or an ask may name kind: any kind with cc_gift_rare on;
+ * else neither a rare kind (a cc_card_stock) nor the wildcard (万能福,
+ * cc_wildcard_kind), the two kinds a campaign keeps scarce on purpose (in
+ * 集五福 the wildcard is not given either)
+ */
+ngx_uint_t
+ngx_http_cc_givable(ngx_http_cc_main_conf_t *cmcf, ngx_uint_t kind)
+{
+    return cmcf->gift_rare
+           || (!ngx_http_cc_stocked(cmcf, kind)
+               && (cmcf->wildcard < 0 || (ngx_uint_t) cmcf->wildcard != kind));
+}

@@ -18,9 +18,11 @@ CREATE TABLE IF NOT EXISTS draws (
 -- Cards drawn per user and kind, kept in the transaction that inserts the
 -- draws and counted from the rows that insert really added.  These are
 -- facts: neither a combine nor a gift lowers them.  Cards held by a user,
--- per kind: n + gift_counts.received - gift_counts.given, less 1 for a
--- user in eligibility (the set its combine consumed); cc-reconcile
--- --cards checks this against the Redis user hash.
+-- per kind: n + gift_counts.received - gift_counts.given, less what the
+-- user's eligibility row (if any) says its combine took of the kind: 1 of
+-- every kind when wildcard_kind is NULL; else wildcards_used of the
+-- wildcard kind, none of a kind in replaced_kinds, 1 of any other.
+-- cc-reconcile --cards checks this against the Redis user hash.
 CREATE TABLE IF NOT EXISTS user_cards (
     uid         BIGINT UNSIGNED   NOT NULL,
     card        TINYINT UNSIGNED  NOT NULL,
@@ -44,12 +46,32 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 -- Users who combined a full set (合成): eligible for the split.  Once per
 -- user, so the uid is the key; the scheduled draw reads this table.
+-- With a wildcard kind (万能福, nginx's cc_wildcard_kind) the row says
+-- which cards the combine took: wildcards_used cards of wildcard_kind
+-- stood in for the kinds of replaced_kinds (bit k: kind k), and one card
+-- of each other kind was taken.  wildcard_kind NULL: none configured,
+-- one card of every kind (every row from before these columns).  The
+-- three are INVISIBLE: SELECT * and an INSERT without a column list see
+-- the table as it was, so what was written against it keeps working;
+-- name them to read them.
 CREATE TABLE IF NOT EXISTS eligibility (
-    uid          BIGINT UNSIGNED   NOT NULL,
-    request_id   VARCHAR(64)       NOT NULL,
-    combined_at  BIGINT            NOT NULL COMMENT 'unix time, ms',
+    uid             BIGINT UNSIGNED    NOT NULL,
+    request_id      VARCHAR(64)        NOT NULL,
+    combined_at     BIGINT             NOT NULL COMMENT 'unix time, ms',
+    wildcard_kind   TINYINT UNSIGNED   NULL INVISIBLE,
+    wildcards_used  TINYINT UNSIGNED   NOT NULL DEFAULT 0 INVISIBLE,
+    replaced_kinds  SMALLINT UNSIGNED  NOT NULL DEFAULT 0 INVISIBLE
+                                       COMMENT 'bit k: kind k',
     PRIMARY KEY (uid)
 ) ENGINE=InnoDB;
+
+-- A shard made before the wildcard: its rows read as none (additive).
+ALTER TABLE eligibility
+    ADD COLUMN IF NOT EXISTS wildcard_kind TINYINT UNSIGNED NULL INVISIBLE,
+    ADD COLUMN IF NOT EXISTS wildcards_used TINYINT UNSIGNED NOT NULL
+        DEFAULT 0 INVISIBLE,
+    ADD COLUMN IF NOT EXISTS replaced_kinds SMALLINT UNSIGNED NOT NULL
+        DEFAULT 0 INVISIBLE COMMENT 'bit k: kind k';
 
 -- One row per half of a gift (送福, common/cc_event.h): side 'o' the
 -- giver's half (uid gave a card of kind card to peer), 'i' the receiver's

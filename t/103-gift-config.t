@@ -249,3 +249,61 @@ X-CC-Uid: 45
 HGET cc:{45}:u k0 => 2
 HGET cc:{42}:u k0 => 1
 HGET cc:{45}:ga d =~ ^\d+:1$
+
+
+
+=== TEST 21: the wildcard (cc_wildcard_kind) may not be given either, by default
+--- http_config on_shard0
+    cc_wildcard_kind 3;
+--- config
+    cc_identity trusted_header X-CC-Uid;
+    location = /cc/gift { cc_gift; }
+--- redis_before
+HSET cc:{46}:u k3 2
+--- request
+POST /cc/gift?to=42&kind=3&request_id=wild1
+--- more_headers
+X-CC-Uid: 46
+--- error_code: 400
+--- response_body: {"error":"kind_not_givable"}
+--- redis_after
+HGET cc:{46}:u k3 => 2
+EXISTS cc:outbox => 0
+
+
+
+=== TEST 22: nor asked for
+--- http_config on_shard0
+    cc_wildcard_kind 3;
+--- config
+    cc_identity trusted_header X-CC-Uid;
+    location = /cc/ask { cc_ask; }
+--- request
+POST /cc/ask?from=42&kind=3&request_id=wild2
+--- more_headers
+X-CC-Uid: 47
+--- error_code: 400
+--- response_body: {"error":"kind_not_givable"}
+--- redis_after
+EXISTS cc:{42}:ak => 0
+
+
+
+=== TEST 23: with cc_gift_rare on, the wildcard may be given
+--- http_config on_shard0
+    cc_wildcard_kind 3;
+    cc_gift_rare on;
+--- config
+    cc_identity trusted_header X-CC-Uid;
+    location = /cc/gift { cc_gift; }
+--- redis_before
+HSET cc:{48}:u k3 2
+--- request
+POST /cc/gift?to=49&kind=3&request_id=wild3
+--- more_headers
+X-CC-Uid: 48
+--- error_code: 200
+--- response_body: {"gift_id":"48:wild3","to":"49","kind":3,"status":"delivered"}
+--- redis_after
+HGET cc:{48}:u k3 => 1
+HGET cc:{49}:u k3 => 1

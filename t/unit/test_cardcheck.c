@@ -106,6 +106,12 @@ START_TEST(test_consumed)
     const char             *yes[CC_CARDCHECK_COMBINE_NCOLS] = { "1" };
     const char             *no[CC_CARDCHECK_COMBINE_NCOLS] = { "0" };
     const char             *null[CC_CARDCHECK_COMBINE_NCOLS] = { NULL };
+    const char             *plain[CC_CARDCHECK_COMBINE_NCOLS] =
+                                { "1", "4", "0", "0" };
+    const char             *wild[CC_CARDCHECK_COMBINE_NCOLS] =
+                                { "1", "4", "2", "10" };
+    const char             *none[CC_CARDCHECK_COMBINE_NCOLS] =
+                                { "0", NULL, NULL, NULL };
     cc_cardcheck_combine_t  c;
 
     cc_cardcheck_combine_read(yes, &c);
@@ -123,6 +129,25 @@ START_TEST(test_consumed)
 
     cc_cardcheck_combine_read(null, &c);
     ck_assert_int_eq(cc_cardcheck_consumed(&c, 0, 5), 0);
+
+    /* a wildcard campaign's combine without a wildcard: not of kind 4 */
+    cc_cardcheck_combine_read(plain, &c);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 0, 5), 1);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 3, 5), 1);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 4, 5), 0);
+
+    /* two wildcards of kind 4 for kinds 1 and 3 (mask 0b1010) */
+    cc_cardcheck_combine_read(wild, &c);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 0, 5), 1);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 1, 5), 0);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 2, 5), 1);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 3, 5), 0);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 4, 5), 2);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 5, 5), 0);
+
+    /* no row: the columns NULL beside "0" take nothing */
+    cc_cardcheck_combine_read(none, &c);
+    ck_assert_int_eq(cc_cardcheck_consumed(&c, 4, 5), 0);
 }
 END_TEST
 

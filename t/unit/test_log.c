@@ -334,7 +334,7 @@ END_TEST
 
 
 static const struct {
-    const char  *kv[5];
+    const char  *kv[8];
     const char  *why;
 } bad_entries[] = {
     { { "q=1" }, "no draw and no combine in it" },
@@ -362,7 +362,56 @@ static const struct {
     { { "y=c", "u=5", "t=1", "r="
         "12345678901234567890123456789012345678901234567890123456789012345" },
       "bad request_id" },
+    /* a combine's wildcard: all three of k, w, m or none, each a number */
+    { { "y=c", "u=5", "r=a", "t=1", "w=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "m=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "m=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=0" }, "bad replaced" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=16", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=04", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=-1", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=16", "m=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1x", "m=2" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=65536" },
+      "bad replaced" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=2:" }, "bad replaced" },
+    /* the wildcard's own kind, and a count that is not the mask's */
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=16" }, "bad replaced" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=10" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=2", "m=0" }, "bad wild" },
 };
+
+
+START_TEST(test_combine_wild)
+{
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9", "k=4",
+                           "w=2", "m=10"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_COMBINE);
+    ck_assert_uint_eq(e.combine.wildcard, 5);
+    ck_assert_uint_eq(e.combine.wild, 2);
+    ck_assert_uint_eq(e.combine.replaced, 10);
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9", "k=0",
+                           "w=0", "m=0"), 0);
+    ck_assert_uint_eq(e.combine.wildcard, 1);
+    ck_assert_uint_eq(e.combine.wild, 0);
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9", "k=15",
+                           "w=15", "m=32767"), 0);
+    ck_assert_uint_eq(e.combine.wildcard, 16);
+    ck_assert_uint_eq(e.combine.replaced, 32767);
+
+    /* an entry from before the wildcard: none */
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9"), 0);
+    ck_assert_uint_eq(e.combine.wildcard, 0);
+    ck_assert_uint_eq(e.combine.wild, 0);
+    ck_assert_uint_eq(e.combine.replaced, 0);
+}
+END_TEST
 
 
 START_TEST(test_entry_rejects)
@@ -371,7 +420,7 @@ START_TEST(test_entry_rejects)
     cc_log_entry_t  e;
     const char     *why = NULL;
 
-    for (n = 0; n < 5 && bad_entries[_i].kv[n] != NULL; n++) {
+    for (n = 0; n < 8 && bad_entries[_i].kv[n] != NULL; n++) {
         /* count */
     }
 
@@ -596,7 +645,8 @@ main(void)
                                * NSPELLINGS));
     cc_check_add(tc, test_combine_entry);
     tcase_add_loop_test(tc, test_combine_numbers, 0, (int) (2 * NSPELLINGS));
-    cc_check_add(tc, test_combine_value_lengths, test_gift_entries);
+    cc_check_add(tc, test_combine_value_lengths, test_combine_wild,
+                 test_gift_entries);
     cc_check_loop(tc, test_entry_rejects, bad_entries);
     cc_check_add(tc, test_request_id_nul, test_draw_line_nul, test_draws_entry,
                  test_draws_over_batch, test_stream_ids);
