@@ -906,6 +906,7 @@ say "checks"
     echo "rc_money $rc_money"
     echo "rc_cards $rc_cards"
     echo "social_pct $SOCIAL_PCT"
+    echo "redriven $(sed -n 's/.*pass done: \([0-9]*\) gifts redriven.*/\1/p' "$run/logs/cc-redrive.log" | awk '{ s += $1 } END { print s + 0 }')"
     echo "gift_halves $(both "SELECT COUNT(*) FROM {db}.gift_moves WHERE side = 'o'") $(both "SELECT COUNT(*) FROM {db}.gift_moves WHERE side = 'i'")"
     echo "transit $(gifts_in_transit "$W/cc-redrive" "$R0" "$R1" | awk '{ printf "%s%s=%s", s, $1, $2; s = "," }')"
     echo "claim_rc $claim_rc"
@@ -1091,8 +1092,8 @@ perl -MJSON::PP -e '
         if $gave != $go || $go != $gi;
     brk("gifts: $tot{social_gifts_refused} refused, $tot{social_asks_refused} asks refused")
         if $tot{social_gifts_refused} || $tot{social_asks_refused};
-    printf "chaos: gifts: %d users social (%s%%), %d given: %d delivered at once, %d sent (the receiver\x27s half later); MySQL %d given = %d received; %d asks, %d answered; %d sets completed by a gift\n",
-        $tot{social_social_users}, $f{social_pct}, $gave, $tot{social_gifts_delivered}, $tot{social_gifts_sent},
+    printf "chaos: gifts: %d users social (%s%%), %d given: %d delivered at once, %d sent (the receiver\x27s half later), %d redriven by cc-redrive; MySQL %d given = %d received; %d asks, %d answered; %d sets completed by a gift\n",
+        $tot{social_social_users}, $f{social_pct}, $gave, $tot{social_gifts_delivered}, $tot{social_gifts_sent}, $f{redriven},
         $go, $gi, $tot{social_asks}, $tot{social_answers}, $tot{social_combined};
     my %transit = map { split /=/ } grep { length } split /,/, $f{transit} // "";
     for my $k (0 .. 4) {
