@@ -862,6 +862,10 @@ both "SELECT side, COUNT(*) FROM {db}.gift_moves GROUP BY side" > "$run/f.gifts"
 both "SELECT COUNT(*) FROM {db}.eligibility e WHERE e.combined_at < $cutoff * 1000
       AND (SELECT COUNT(*) FROM {db}.user_cards c WHERE c.uid = e.uid AND c.n > 0)
           < $(echo "$WEIGHTS" | wc -w)" > "$run/f.needed"
+# ... and those whose combine took a wildcard (cc_wildcard_kind: none
+# here, so 0 unless the app nodes name one)
+both "SELECT COUNT(*) FROM {db}.eligibility WHERE combined_at < $cutoff * 1000
+      AND wildcards_used > 0" > "$run/f.wild"
 awk '$1 == "cc_redrive_redriven_total" { print $2 }' "$run/redrive.prom" \
     > "$run/f.redriven" 2>/dev/null || true
 
@@ -939,6 +943,7 @@ perl -MJSON::PP -e '
     # what cc-redrive delivered; cc-reconcile --cards, kind by kind
     my %side; $side{$_->[0]} += $_->[1] for lines("f.gifts");
     my $needed = 0; $needed += $_->[0] for lines("f.needed");
+    my $wild = 0; $wild += $_->[0] for lines("f.wild");
     my ($redriven) = map { $_->[0] } lines("f.redriven");
     my (@kinds, $summary);
     for (map { $_->[0] } lines("cards.txt")) {
@@ -964,7 +969,7 @@ perl -MJSON::PP -e '
         payout => \@payout, ($rec ? (reconcile => $rec) : ()),
         gifts => {social_pct => $social_pct + 0, given_mysql => ($side{o} // 0) + 0,
                   received_mysql => ($side{i} // 0) + 0, redriven => (defined $redriven ? $redriven + 0 : undef),
-                  eligible_needed_gift => $needed},
+                  eligible_needed_gift => $needed, eligible_needed_wildcard => $wild},
         cards_check => {exit => $rc_cards + 0, kinds => \@kinds, summary => $summary // ""},
         phases => decode_json("[$phases]"),
         events => [ map { decode_json($_) } grep { /^\{/ } do { open my $e, "<", "$run/events.jsonl" or die; <$e> } ],

@@ -176,6 +176,7 @@ is(soc('combined'), $g->{eligible_needed_gift}, '... each of them combined in a 
 is($flip->{flip}{combined} + soc('combined'), $facts->{eligible_mysql},
    'eligible: the flip and the social rounds\' combines = MySQL');
 is($g->{redriven}, 0, '... cc-redrive found nothing to redrive (no fault)');
+is($g->{eligible_needed_wildcard}, 0, '... no combine took a wildcard (the campaign names none)');
 my $cc = $facts->{cards_check} // {};
 is($cc->{exit}, 0, 'cc-reconcile --cards: exit 0');
 is(scalar @{ $cc->{kinds} // [] }, 5, '... a line for each of the 5 kinds');
@@ -185,7 +186,7 @@ for my $k (@{ $cc->{kinds} // [] }) {
     is($k->{drawn}, $flip->{flip}{cards}[ $k->{kind} ], '... drawn as the flips\' answers said');
     is($k->{combined}, $facts->{eligible_mysql}, '... one consumed by each combine');
 }
-like(slurp("$run/report.txt"), qr/^gifts: 30% of the users social; \Q@{[ commify($gave) ]}\E gifts given: .* \Q@{[ commify($g->{eligible_needed_gift}) ]}\E of \Q@{[ commify($facts->{eligible_mysql}) ]}\E eligible users needed a gift$/m,
+like(slurp("$run/report.txt"), qr/^gifts: 30% of the users social; \Q@{[ commify($gave) ]}\E gifts given: .* \Q@{[ commify($g->{eligible_needed_gift}) ]}\E of \Q@{[ commify($facts->{eligible_mysql}) ]}\E eligible users needed a gift, 0 a wildcard$/m,
      'report.txt: the gifts line, its figures the state\'s');
 like(slurp("$run/report.txt"), qr/^cards: kind 0: [\d,]+ held \+ 0 in transit = [\d,]+ drawn - [\d,]+ combined: ok$/m,
      'report.txt: the cards per kind');
