@@ -157,6 +157,9 @@ cc_load_usage(FILE *f)
 "  --retry-pct P      resend P percent of the answered flips with the same\n"
 "                     request id and check the answer is the same (0)\n"
 "  --combine          combine once the user's answers show a full set\n"
+"  --wildcard W       kind W is the wildcard (cc_wildcard_kind): a set is\n"
+"                     complete with a W card for each other kind lacked\n"
+"                     (flip and social)\n"
 "  --kinds K          card kinds (5)\n"
 "  --max-flips N      at most N flips a user (0: until no chance left)\n"
 "  --rid-prefix P     request ids P-1, P-2, ... per user (r)\n"
@@ -285,7 +288,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
         OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
         OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID, OPT_SOCIAL,
-        OPT_RARE
+        OPT_RARE, OPT_WILDCARD
     };
     static const struct option  opts[] = {
         { "help",       no_argument,       NULL, 'h' },
@@ -312,6 +315,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         { "rate",       required_argument, NULL, OPT_RATE },
         { "social-pct", required_argument, NULL, OPT_SOCIAL },
         { "rare",       required_argument, NULL, OPT_RARE },
+        { "wildcard",   required_argument, NULL, OPT_WILDCARD },
         { NULL, 0, NULL, 0 }
     };
     const char  *phase;
@@ -332,6 +336,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
     o->claim_pct = 100;
     o->social_pct = 100;
     o->rare = -1;
+    o->wildcard = -1;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0
                       || strcmp(argv[1], "-h") == 0))
@@ -461,6 +466,11 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
             o->social_pct = cc_load_parse_pct("--social-pct", optarg);
             seen_phase_opt |= 1 << CC_LOAD_PHASE_SOCIAL;
             break;
+        case OPT_WILDCARD:
+            o->wildcard = (int) cc_load_parse_u64("--wildcard", optarg, 0,
+                                                  CC_LOAD_KINDS_MAX - 1);
+            seen_phase_opt |= flip_or_social;
+            break;
         case OPT_RARE:
             o->rare = (int) cc_load_parse_u64("--rare", optarg, 0,
                                               CC_LOAD_KINDS_MAX - 1);
@@ -486,6 +496,12 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
     }
     if (o->first_uid + o->users - 1 < o->first_uid) {
         cc_load_die("--first-uid + --users overflows");
+    }
+    if (o->wildcard >= (int) o->kinds || o->rare >= (int) o->kinds) {
+        cc_load_die("--%s %d is not one of the %u kinds",
+                    o->wildcard >= (int) o->kinds ? "wildcard" : "rare",
+                    o->wildcard >= (int) o->kinds ? o->wildcard : o->rare,
+                    o->kinds);
     }
     if (o->phase == CC_LOAD_PHASE_GRANT && o->chances == 0) {
         cc_load_die("grant: --chances is required");

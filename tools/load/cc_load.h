@@ -151,6 +151,7 @@ typedef struct {
     uint64_t         rate;            /* sessions started a second, 0: all */
     double           social_pct;      /* social: users who give and ask */
     int              rare;            /* social: a kind never given, -1 */
+    int              wildcard;        /* flip, social: the wildcard, -1 */
     int              quiet;
 } cc_load_opts_t;
 

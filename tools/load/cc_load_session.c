@@ -103,17 +103,23 @@ cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c)
 }
 
 
-static int
-cc_load_full_set(cc_load_run_t *r, cc_load_session_t *s)
+/*
+ * Whether cards (per kind) complete the set: every kind held, or with
+ * --wildcard W every other kind held but as many as the W cards held
+ * (the module's combine takes one wildcard for each kind lacked).
+ */
+int
+cc_load_completable(cc_load_run_t *r, const uint32_t *cards)
 {
-    unsigned  k;
+    unsigned  k, missing = 0;
 
     for (k = 0; k < r->o.kinds; k++) {
-        if (s->cards[k] == 0) {
-            return 0;
+        if (cards[k] == 0 && (int) k != r->o.wildcard) {
+            missing++;
         }
     }
-    return 1;
+    return r->o.wildcard < 0 ? missing == 0
+                             : missing <= cards[r->o.wildcard];
 }
 
 
@@ -123,7 +129,7 @@ cc_load_flip_next(cc_load_run_t *r, cc_load_conn_t *c)
 {
     cc_load_session_t  *s = &c->s;
 
-    if (r->o.combine && !s->combine_sent && cc_load_full_set(r, s)) {
+    if (r->o.combine && !s->combine_sent && cc_load_completable(r, s->cards)) {
         s->combine_sent = 1;
         s->ep = CC_LOAD_EP_COMBINE;
     } else if (s->chances_left == 0

@@ -18,7 +18,9 @@
  * of an odd count: the first), so the gifts and asks of a pair meet:
  * a second run of the phase (another --rid-prefix) answers the asks of
  * the first and combines the sets its gifts completed.  The --rare kind
- * is never given nor asked for (cc_gift_rare off).  A 429 gift_limit or
+ * and the --wildcard kind are never given nor asked for
+ * (cc_gift_rare off), and a set is complete with a wildcard for each kind
+ * lacked, as the module's combine takes it.  A 429 gift_limit or
  * ask_limit, a 409 no_card or ask_answered, a 404, a 410 are answers:
  * counted, the next request follows; the edge's 429 and a 5xx are
  * resent with the same request id, which replays.
@@ -99,6 +101,14 @@ cc_load_social_request(cc_load_run_t *r, cc_load_conn_t *c, const char *id)
 }
 
 
+/* the rare kind and the wildcard are kept: cc_gift_rare off refuses them */
+static int
+cc_load_kept(cc_load_run_t *r, unsigned k)
+{
+    return (int) k == r->o.rare || (int) k == r->o.wildcard;
+}
+
+
 static cc_load_act_t *
 cc_load_act_add(cc_load_session_t *s, cc_load_ep_e ep, unsigned kind)
 {
@@ -173,7 +183,7 @@ cc_load_plan_social(cc_load_run_t *r, cc_load_session_t *s, cJSON *asks,
         }
         r->asks_open_seen++;
         k = (unsigned) kind->valuedouble;
-        if ((int) k == r->o.rare || s->held[k] < 2 || answered >= r->o.kinds) {
+        if (cc_load_kept(r, k) || s->held[k] < 2 || answered >= r->o.kinds) {
             continue;
         }
         act = cc_load_act_add(s, CC_LOAD_EP_GIFT, k);
@@ -188,12 +198,12 @@ cc_load_plan_social(cc_load_run_t *r, cc_load_session_t *s, cJSON *asks,
         return;
     }
     for (k = 0; k < r->o.kinds; k++) {
-        if (!combined && s->held[k] == 0 && (int) k != r->o.rare) {
+        if (!combined && s->held[k] == 0 && !cc_load_kept(r, k)) {
             cc_load_act_add(s, CC_LOAD_EP_ASK, k);
         }
     }
     for (k = 0; k < r->o.kinds; k++) {
-        if (s->held[k] >= 2 && (int) k != r->o.rare
+        if (s->held[k] >= 2 && !cc_load_kept(r, k)
             && cc_load_act_add(s, CC_LOAD_EP_GIFT, k) != NULL)
         {
             s->held[k]--;
@@ -223,7 +233,6 @@ static void
 cc_load_plan(cc_load_run_t *r, cc_load_conn_t *c, cJSON *asks, int social)
 {
     cc_load_session_t  *s = &c->s;
-    unsigned            k;
     int                 combined = s->combine_sent;
 
     s->act_n = 0;
@@ -231,10 +240,7 @@ cc_load_plan(cc_load_run_t *r, cc_load_conn_t *c, cJSON *asks, int social)
     if (social) {
         cc_load_plan_social(r, s, asks, combined);
     }
-    for (k = 0; k < r->o.kinds && s->held[k] > 0; k++) {
-        /* every kind held */
-    }
-    if (!combined && k == r->o.kinds) {
+    if (!combined && cc_load_completable(r, s->held)) {
         cc_load_act_add(s, CC_LOAD_EP_COMBINE, 0);
     }
     cc_load_social_next(r, c);
