@@ -83,6 +83,9 @@ variable in brackets; an option wins over its variable.
   --claim-pct P      percent of the winners who claim (CLAIM_PCT, 30)
   --social-pct P     percent of the users who give their duplicates away
                      and ask for the kinds they lack (SOCIAL_PCT, 30)
+  --wildcard 0|1     1: the rare kind (4) is also the wildcard
+                     (cc_wildcard_kind): the set is kinds 0..3, a combine
+                     takes a wildcard for each kind lacked (WILDCARD, 0)
   --claim-s SEC      the claims arrive over about SEC seconds (CLAIM_S, 8)
   --payout-after-s SEC  cc-payout starts SEC seconds after the first
                      claims (PAYOUT_AFTER_S, 3)
@@ -106,7 +109,7 @@ USAGE
 USERS=${USERS:-100000} CHANCES=${CHANCES:-12} CONC=${CONC:-512}
 POOL_CENTS=${POOL_CENTS:-5000000} CAP_CENTS=${CAP_CENTS:-5000}
 STOCK=${STOCK:-3000} SPLIT=${SPLIT:-random} CLAIM_PCT=${CLAIM_PCT:-30}
-SOCIAL_PCT=${SOCIAL_PCT:-30}
+SOCIAL_PCT=${SOCIAL_PCT:-30} WILDCARD=${WILDCARD:-0}
 CLAIM_S=${CLAIM_S:-8} PAYOUT_AFTER_S=${PAYOUT_AFTER_S:-3}
 SEED=${SEED:-} PORT_BASE=${PORT_BASE:-18600} LIMIT_S=${LIMIT_S:-300}
 HA=${HA:-0}
@@ -133,6 +136,7 @@ while [ $# -gt 0 ]; do
         --stock) STOCK=$val ;;
         --claim-pct) CLAIM_PCT=$val ;;
         --social-pct) SOCIAL_PCT=$val ;;
+        --wildcard) WILDCARD=$val ;;
         --claim-s) CLAIM_S=$val ;;
         --payout-after-s) PAYOUT_AFTER_S=$val ;;
         --seed) SEED=$val ;;
@@ -146,6 +150,7 @@ done
 
 case $SPLIT in random|equal) ;; *) bad "SPLIT is random or equal" ;; esac
 case $HA in 0|1) ;; *) bad "HA is 0 or 1" ;; esac
+case $WILDCARD in 0|1) ;; *) bad "WILDCARD is 0 or 1" ;; esac
 for v in USERS CHANCES CONC POOL_CENTS CAP_CENTS STOCK CLAIM_PCT SOCIAL_PCT CLAIM_S \
          PAYOUT_AFTER_S PORT_BASE LIMIT_S; do
     case ${!v} in ''|*[!0-9]*) bad "$v must be a decimal" ;; esac
@@ -176,6 +181,11 @@ me=campaign
 # (stock_prefix, user_glob) from common/cc_keys.h
 . "$top/scripts/lib/run.sh"
 STOCK_KEY=$stock_prefix$RARE
+# --wildcard 1: the rare kind is the wildcard too (the clients know it)
+wild_conf="" wild_opt=""
+if [ "$WILDCARD" = 1 ]; then
+    wild_conf="cc_wildcard_kind $RARE;" wild_opt="--wildcard $RARE"
+fi
 # the replicated layout's servers and its promotion (ha_* functions)
 . "$top/scripts/lib/ha.sh"
 
@@ -498,6 +508,7 @@ $(redis_conf)
     cc_request_ttl 1d;
     cc_cards $WEIGHTS;
     cc_card_stock $RARE $STOCK;
+    $wild_conf
     cc_campaign_start $start;
     cc_campaign_end $4;
     cc_combine_cutoff $4;
@@ -637,7 +648,7 @@ if [ "$HA" = 1 ]; then
     fault=$!
 fi
 "$T/cc-load" flip --url "$edge" --users "$USERS" --secret "$run/token.secret" \
-    --retry-pct 5 --combine --conc "$CONC" --stats "$run/flip.jsonl" \
+    --retry-pct 5 --combine $wild_opt --conc "$CONC" --stats "$run/flip.jsonl" \
     2> >(tee -a "$run/logs/load-flip.log" >&2)
 if [ -n "$fault" ]; then
     wait "$fault" || { echo "campaign: the Redis failover failed, see $run/logs" >&2; exit 1; }
@@ -650,7 +661,7 @@ say "social: $SOCIAL_PCT% of the users give their duplicates to a partner and as
 socials=""
 for round in 1 2; do
     "$T/cc-load" social --url "$edge" --users "$USERS" --secret "$run/token.secret" \
-        --social-pct "$SOCIAL_PCT" --rare "$RARE" --rid-prefix "s$round" \
+        --social-pct "$SOCIAL_PCT" --rare "$RARE" $wild_opt --rid-prefix "s$round" \
         --conc "$CONC" --stats "$run/social-$round.jsonl" \
         2> >(tee -a "$run/logs/load-social.log" >&2)
     socials="$socials $run/social-$round.jsonl"
@@ -859,11 +870,16 @@ both "SELECT amount_cents FROM {db}.awards" > "$run/f.awards"
 # the gifts as MySQL holds them (each half once: gift_moves), and the
 # eligible users who drew no card of some kind: their set needed a gift
 both "SELECT side, COUNT(*) FROM {db}.gift_moves GROUP BY side" > "$run/f.gifts"
+# (with the wildcard: a kind of the set it never drew that no wildcard
+# replaced; eligibility.replaced_kinds, bit k kind k)
+kinds=$(echo "$WEIGHTS" | wc -w)
+set_kinds=$kinds wild_kind=-1
+[ "$WILDCARD" = 1 ] && set_kinds=$((kinds - 1)) wild_kind=$RARE
 both "SELECT COUNT(*) FROM {db}.eligibility e WHERE e.combined_at < $cutoff * 1000
-      AND (SELECT COUNT(*) FROM {db}.user_cards c WHERE c.uid = e.uid AND c.n > 0)
-          < $(echo "$WEIGHTS" | wc -w)" > "$run/f.needed"
-# ... and those whose combine took a wildcard (cc_wildcard_kind: none
-# here, so 0 unless the app nodes name one)
+      AND (SELECT COUNT(*) FROM {db}.user_cards c WHERE c.uid = e.uid AND c.n > 0
+           AND c.card <> $wild_kind AND (e.replaced_kinds >> c.card) & 1 = 0)
+          + BIT_COUNT(e.replaced_kinds) < $set_kinds" > "$run/f.needed"
+# ... and those whose combine took a wildcard (0 without --wildcard 1)
 both "SELECT COUNT(*) FROM {db}.eligibility WHERE combined_at < $cutoff * 1000
       AND wildcards_used > 0" > "$run/f.wild"
 awk '$1 == "cc_redrive_redriven_total" { print $2 }' "$run/redrive.prom" \
@@ -924,6 +940,7 @@ perl -MJSON::PP -e '
     sub lines { open my $h, "<", "$run/$_[0]" or die; map { chomp; [split /\t/] } <$h> }
     my @r = split " ", $redis;
     my @cards_redis = map { $r[$_] + $r[$_ + 7] + $r[6] + $r[13] } 1 .. 5;
+    my @consumed;       # per kind, what the combines took (cc-reconcile --cards)
     my @cm = (0) x 5; $cm[$_->[0]] += $_->[1] for lines("f.cards");
     my @amounts = sort { $a <=> $b } map { $_->[0] } lines("f.awards");
     my ($sum, %h) = (0); $sum += $_ for @amounts;
@@ -948,12 +965,17 @@ perl -MJSON::PP -e '
     my (@kinds, $summary);
     for (map { $_->[0] } lines("cards.txt")) {
         if (/^cards: kind (\d+): held (\d+) \+ in transit (\d+) = .*?drawn (\d+) - combined (\d+) = .*?MySQL given (\d+) - received (\d+) = .*: (ok|DIFFERENCE)$/) {
+            $consumed[$1] = $5;
             push @kinds, {kind => $1 + 0, held => $2 + 0, transit => $3 + 0, drawn => $4 + 0,
                           combined => $5 + 0, given => $6 + 0, received => $7 + 0, ok => $8 eq "ok" ? JSON::PP::true : JSON::PP::false};
         } elsif (/^cards: (\d+ users, .*)$/) {
             $summary = $1;
         }
     }
+    # with a wildcard a combine takes wildcards for the kinds lacked, not
+    # one of each: held + what the cards check says the combines took
+    @cards_redis = map { $r[$_] + $r[$_ + 7] + $consumed[$_ - 1] } 1 .. 5
+        if 5 == grep { defined } @consumed[0 .. 4];
     my $f = {
         campaign => "whole campaign, $users users", users => $users + 0,
         weights => [map { $_ + 0 } split " ", $weights],

@@ -94,10 +94,14 @@ my @small = ('--users', 3000, '--chances', 12, '--stock', 300, '--pool-cents', 3
     is($rc, 2, '--social-pct 101 is refused with exit 2');
     like($out, qr/SOCIAL_PCT is 0\.\.100/, '... saying why');
 
+    ($rc, $out) = campaign({}, @small, '--wildcard', 2);
+    is($rc, 2, '--wildcard 2 is refused with exit 2');
+    like($out, qr/WILDCARD is 0 or 1/, '... saying why');
+
     ($rc, $out) = campaign({}, '--help');
     is($rc, 0, '--help: exit 0');
     like($out, qr/^usage: scripts\/campaign.sh/m, '... the usage');
-    for my $o (qw(users chances conc pool-cents split cap-cents stock claim-pct social-pct claim-s
+    for my $o (qw(users chances conc pool-cents split cap-cents stock claim-pct social-pct wildcard claim-s
                   payout-after-s seed port-base run limit-s)) {
         (my $env = uc $o) =~ s/-/_/g;
         like($out, qr/^  --$o (?:(?!^  -).)*?\($env, /ms, "... lists --$o with its variable $env");
@@ -268,5 +272,34 @@ my @from_run = grep { $_ != $$ && slurp("/proc/$_/cmdline") =~ /\Q$run\/\E/ }
 is("@from_run", '', 'no process runs from its folder');
 my @left = grep { !port_free($base + $_) } 0 .. 4, 10, 11, 20;
 is("@left", '', 'every port it used is free');
+
+
+# ---- --wildcard 1: the rare kind is the wildcard ---------------------------
+# A smaller campaign: the set is kinds 0..3, a combine takes a wildcard
+# (kind 4) for each kind lacked; the report counts the users whose combine
+# took one, and every kind still adds up: each wildcard a combine took
+# stood in for one kind of the set it did not take.
+
+my $wrun = "$dir/wild";
+($rc, $out) = campaign({ CONC => 128 }, '--users', 1000, '--chances', 12, '--stock', 100,
+                       '--pool-cents', 100000, '--cap-cents', 20000, '--claim-pct', 20,
+                       '--run', $wrun, '--port-base', free_base(), '--limit-s', 60, '--wildcard', 1);
+is($rc, 0, '--wildcard 1: exit 0') or diag($out);
+like($out, qr/RESULT: PASS \(16 checks, 0 failed\)/, '... every check PASS');
+like(slurp("$wrun/app1/nginx.conf"), qr/^\s*cc_wildcard_kind 4;$/m, '... the app nodes name kind 4 the wildcard');
+my $wf = eval { decode_json(slurp("$wrun/facts.json")) } // {};
+my $wg = $wf->{gifts} // {};
+my @wk = @{ $wf->{cards_check}{kinds} // [] };
+ok(($wg->{eligible_needed_wildcard} // 0) > 0,
+   "... $wg->{eligible_needed_wildcard} of $wf->{eligible_mysql} eligible users' combines took a wildcard");
+my $replaced = 0;
+$replaced += $wf->{eligible_mysql} - $_->{combined} for @wk[0 .. 3];
+is($replaced, $wk[4]{combined}, "... the kinds replaced ($replaced) = the wildcards the combines took");
+ok($wk[4]{combined} >= $wg->{eligible_needed_wildcard}, '... at least one a user that needed one');
+is(scalar(grep { $_->{ok} && !$_->{transit} } @wk), 5, '... and every kind adds up, nothing in transit');
+like(slurp("$wrun/report.txt"), qr/^gifts: .* eligible users needed a gift, \Q@{[ commify($wg->{eligible_needed_wildcard}) ]}\E a wildcard$/m,
+     'report.txt: the wildcards, as the state says');
+like(slurp("$wrun/report.html"), qr/<td>eligible users who needed a wildcard<\/td><td>\Q@{[ commify($wg->{eligible_needed_wildcard}) ]}\E<\/td>/,
+     'report.html: in the gifts table');
 
 done_testing();
