@@ -162,6 +162,7 @@ DURATION=2s load gift >/dev/null
 bad=0
 for r in $(seq 1 "$ROUNDS"); do
     for m in flip gift; do
+        # shellcheck disable=SC2046   # the figures, split on purpose
         set -- $(load $m)
         printf 'round %d  %-4s %6d %s/s  p99 %6d us  200 %d (sent, not delivered: %d)  other %d  load %s\n' \
             "$r" "$m" "$1" "$m"s "$2" $(( $3 + $4 )) "$4" "$5" \
@@ -173,6 +174,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # the books: cards held + in transit = seeded + drawn
+# shellcheck disable=SC2046   # the sums, split on purpose
 set -- $(user_sums "$r0") $(user_sums "$r1")
 draws=$(( $1 + $8 ))
 held=$(( $2 + $3 + $4 + $5 + $6 + $9 + ${10} + ${11} + ${12} + ${13} ))

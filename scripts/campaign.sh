@@ -647,6 +647,7 @@ if [ "$HA" = 1 ]; then
     redis_fault > >(tee -a "$run/logs/faults.log") 2>&1 &
     fault=$!
 fi
+# shellcheck disable=SC2086   # wild_opt: none, or the option and its kind
 "$T/cc-load" flip --url "$edge" --users "$USERS" --secret "$run/token.secret" \
     --retry-pct 5 --combine $wild_opt --conc "$CONC" --stats "$run/flip.jsonl" \
     2> >(tee -a "$run/logs/load-flip.log" >&2)
@@ -660,6 +661,7 @@ s=$(now_ms)
 say "social: $SOCIAL_PCT% of the users give their duplicates to a partner and ask it for what they lack, two rounds"
 socials=""
 for round in 1 2; do
+    # shellcheck disable=SC2086
     "$T/cc-load" social --url "$edge" --users "$USERS" --secret "$run/token.secret" \
         --social-pct "$SOCIAL_PCT" --rare "$RARE" $wild_opt --rid-prefix "s$round" \
         --conc "$CONC" --stats "$run/social-$round.jsonl" \
