@@ -19,7 +19,7 @@
 #   grant    every user gets chances through the app nodes' internal ports
 #   flip     users flip through the edge with signed tokens, some requests
 #            retried with their request id, and combine once they hold a set
-#   social   --social-pct of the users give their duplicates to a partner
+#   social   --social-pct of the users give a duplicate to a partner
 #            (送福) and ask it for the kinds they lack (要福), twice (cc-load
 #            social): the second round answers the first's asks, and the
 #            users whose set a gift completed combine

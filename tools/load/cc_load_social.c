@@ -7,8 +7,8 @@
  *      GET /cc/gifts, and plans: a gift answering each open ask addressed
  *      to it whose kind it holds twice or more (one card kept), an ask to
  *      its partner for each kind it lacks (before its combine), and one
- *      card of each kind it still holds twice or more given to its
- *      partner;
+ *      duplicate given to its partner: of the kind it holds the most of,
+ *      twice or more (one a run, as a user sends one card at a time);
  *   3. every user that holds a full set and did not combine: the combine.
  *
  * A user neither chosen nor the partner of a chosen one sends nothing:
@@ -155,8 +155,8 @@ cc_load_held(cc_load_run_t *r, cc_load_session_t *s, const char *body)
 /*
  * The plan of a user chosen to be social, from GET /cc/gifts' open asks
  * (NULL: none read) and its cards: the answers first (at most one a kind
- * the user can spare), the asks for what it lacks, then its duplicates
- * to its partner.
+ * the user can spare), the asks for what it lacks, then one duplicate to
+ * its partner.
  */
 static void
 cc_load_plan_social(cc_load_run_t *r, cc_load_session_t *s, cJSON *asks,
@@ -164,7 +164,7 @@ cc_load_plan_social(cc_load_run_t *r, cc_load_session_t *s, cJSON *asks,
 {
     cJSON          *a, *id, *kind, *st;
     cc_load_act_t  *act;
-    unsigned        k, answered = 0;
+    unsigned        k, most, answered = 0;
 
     cJSON_ArrayForEach(a, asks) {
         id = cJSON_GetObjectItemCaseSensitive(a, "ask_id");
@@ -197,6 +197,7 @@ cc_load_plan_social(cc_load_run_t *r, cc_load_session_t *s, cJSON *asks,
     if (cc_load_partner(r, s->uid) == s->uid) {
         return;
     }
+    most = r->o.kinds;
     for (k = 0; k < r->o.kinds; k++) {
         if (!combined && s->held[k] == 0 && !cc_load_kept(r, k)) {
             cc_load_act_add(s, CC_LOAD_EP_ASK, k);
@@ -204,10 +205,13 @@ cc_load_plan_social(cc_load_run_t *r, cc_load_session_t *s, cJSON *asks,
     }
     for (k = 0; k < r->o.kinds; k++) {
         if (s->held[k] >= 2 && !cc_load_kept(r, k)
-            && cc_load_act_add(s, CC_LOAD_EP_GIFT, k) != NULL)
+            && (most == r->o.kinds || s->held[k] > s->held[most]))
         {
-            s->held[k]--;
+            most = k;
         }
+    }
+    if (most < r->o.kinds && cc_load_act_add(s, CC_LOAD_EP_GIFT, most) != NULL) {
+        s->held[most]--;
     }
 }
 
