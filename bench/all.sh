@@ -10,6 +10,9 @@
 #   payout  bench/payout.sh: credits/s into 2 shards (goal 50k/s)
 #   claim   bench/claim.sh: POST /cc/claim at a steady rate while
 #           cc-payout credits a backlog (goal p99 < 50 ms)
+#   gift    bench/gift.sh: POST /cc/gift, giver and receiver on different
+#           Redis shards, against POST /cc/flip in the same run (goals:
+#           throughput ratio >= 0.5, p99 ratio <= 2)
 #
 # RESULTS.md holds each figure, its ratio against its peer or goal, the
 # command that measured it, the date, the commit and the machine (cores,
@@ -20,13 +23,13 @@
 # Env: QUICK=1     small sizes, a check that everything runs (its figures
 #                  are marked as such: not for quoting)
 #      ONLY        the benches to run, of "flip ingest draw payout http
-#                  claim" (http: bench/payout-http.sh)
+#                  claim gift" (http: bench/payout-http.sh)
 #      PEERS       the peers folder (default ../shared/peers)
 #      RESULTS     the file to write (default bench/RESULTS.md)
 #      sizes:      FLIP_ROUNDS (3) FLIP_DURATION (10s) INGEST_DRAWS (400000)
 #                  DRAW_USERS (10000000) PAYOUT_AWARDS (1000000)
 #                  CLAIM_AWARDS (1000000) CLAIM_RATE (200)
-#                  CLAIM_DURATION (20s)
+#                  CLAIM_DURATION (20s) GIFT_ROUNDS (3) GIFT_DURATION (10s)
 # The "Failover" section of RESULTS.md (bench/failover.sh, by hand) is
 # kept as it is.
 # Exit 1 when a bench failed (its row says so; the others still run).
@@ -35,27 +38,28 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 
 QUICK=${QUICK:-0}
-ONLY=${ONLY:-flip ingest draw payout http claim}
+ONLY=${ONLY:-flip ingest draw payout http claim gift}
 PEERS=${PEERS:-$top/../shared/peers}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 if [ "$QUICK" = 1 ]; then
     d_rounds=1 d_dur=3s d_draws=50000 d_users=200000 d_payout=100000
-    d_cawards=200000 d_rate=50 d_cdur=3s d_http=20000
+    d_cawards=200000 d_rate=50 d_cdur=3s d_http=20000 d_grounds=1 d_gdur=3s
 else
     d_rounds=3 d_dur=10s d_draws=400000 d_users=10000000 d_payout=1000000
-    d_cawards=1000000 d_rate=200 d_cdur=20s d_http=100000
+    d_cawards=1000000 d_rate=200 d_cdur=20s d_http=100000 d_grounds=3 d_gdur=10s
 fi
 FLIP_ROUNDS=${FLIP_ROUNDS:-$d_rounds} FLIP_DURATION=${FLIP_DURATION:-$d_dur}
 INGEST_DRAWS=${INGEST_DRAWS:-$d_draws} DRAW_USERS=${DRAW_USERS:-$d_users}
 PAYOUT_AWARDS=${PAYOUT_AWARDS:-$d_payout} HTTP_AWARDS=${HTTP_AWARDS:-$d_http}
 CLAIM_AWARDS=${CLAIM_AWARDS:-$d_cawards} CLAIM_RATE=${CLAIM_RATE:-$d_rate}
 CLAIM_DURATION=${CLAIM_DURATION:-$d_cdur}
+GIFT_ROUNDS=${GIFT_ROUNDS:-$d_grounds} GIFT_DURATION=${GIFT_DURATION:-$d_gdur}
 
 for b in $ONLY; do
     case $b in
-    flip|ingest|draw|payout|http|claim) ;;
+    flip|ingest|draw|payout|http|claim|gift) ;;
     *) echo "all.sh: ONLY: unknown bench \"$b\"" \
-            "(flip ingest draw payout http claim)" >&2; exit 2 ;;
+            "(flip ingest draw payout http claim gift)" >&2; exit 2 ;;
     esac
 done
 case " $ONLY " in
@@ -185,6 +189,20 @@ for b in $ONLY; do
         row "claim p99" "$p99" us "goal 50000 us" \
             "$(ratio "$p99" 50000) (p50 $p50 us, at $r claims/s)" "$cmd"
         ;;
+    gift)
+        cmd="ROUNDS=$GIFT_ROUNDS DURATION=$GIFT_DURATION bench/gift.sh"
+        # shellcheck disable=SC2086
+        run gift env $cmd || continue
+        f=$logs/gift.txt
+        read -r frps fp99 <<< "$(awk '/^flip:/ { print $2, $5 }' "$f")"
+        read -r grps gp99 <<< "$(awk '/^gift:/ { print $2, $5 }' "$f")"
+        r=$(sed -n 's/^gift\/flip throughput: //p' "$f")
+        p=$(sed -n 's/^gift\/flip p99: //p' "$f")
+        row "gift, cross-shard" "$grps" gifts/s "flip, same run: $frps" \
+            "$r (goal >= 0.5)" "$cmd"
+        row "gift p99" "$gp99" us "flip p99, same run: $fp99 us" \
+            "$p (goal <= 2)" "$cmd"
+        ;;
     esac
 done
 
@@ -229,9 +247,10 @@ failover=$(sed -n '/^## Failover/,$p' "$RESULTS" 2>/dev/null)
     echo "the draw against the storage's own INSERT ... SELECT of as many"
     echo "rows, in the same run; the HTTP wallet payout against the"
     echo "ledger-only payout of as many awards, in the same run (the"
-    echo "simulated wallet on the same cores).  ingest, draw and payout write"
-    echo "into 2 MySQL shards on one mariadbd; the claim bench has 2 Redis"
-    echo "shards."
+    echo "simulated wallet on the same cores); the gift against the flip"
+    echo "on the same 2 Redis shards and nginx, flip gift flip gift"
+    echo "(medians).  ingest, draw and payout write into 2 MySQL shards on"
+    echo "one mariadbd; the claim and gift benches have 2 Redis shards."
     echo "\`cc-estimate --capacity\` reads this table: its per-node figures"
     echo "are these, from a ${cores}-core machine."
     if [ -n "$failover" ]; then echo; echo "$failover"; fi

@@ -9,7 +9,10 @@
 # and app2 (the module, token identity) and an internal admin (grants).
 #
 # Flip phase (FLIP_S): rounds of new users (cc-load grant, then cc-load
-# flip --combine) through the edge, while these faults come at times drawn
+# flip --combine, then two rounds of cc-load social: SOCIAL_PCT of the
+# users give their duplicates to a partner (送福), ask it for the kinds
+# they lack (要福) and answer its asks, and the sets gifts completed are
+# combined) through the edge, while these faults come at times drawn
 # from the seed; two pairs overlap by construction (a worker is killed
 # while an app node is stopped, a Redis shard is killed while the broker is
 # down), the rest wherever the seed puts them:
@@ -43,8 +46,9 @@
 #   pmysql     inside predis's window: mariadbd restarted
 #   pworker    one app node's nginx worker killed with kill -9
 #
-# Once every award is paid: cc-reconcile --once --grace 0 (the draw logs
-# into MySQL) and cc-reconcile --money.
+# Once every award is paid: cc-redrive --once --grace 0 (the gifts left in
+# the outboxes delivered), cc-reconcile --once --grace 0 (the draw logs
+# into MySQL), cc-reconcile --money and cc-reconcile --cards.
 #
 # How a kill lands mid-batch (cc-ingest, cc-draw, cc-payout): a session of
 # this script holds a row lock the worker's next transaction needs (a slow
@@ -87,6 +91,11 @@
 #     answered in its window;
 #   - draws: Σ s in Redis = rows in MySQL = the client's draws, no request
 #     id drawn twice, cards and eligible users equal in both;
+#   - gifts: each gift the users were answered 200 for is one given and
+#     one received half in MySQL; the cards per kind, in Redis: Σ held +
+#     Σ in transit (outbox entries not in the receiver's cc:{uid}:gi) =
+#     Σ drawn (the client's answers) - Σ combined (users with e), and
+#     cc-reconcile --cards clean (Redis against MySQL, user by user);
 #   - awards: one per eligible user, each credited exactly once (one
 #     ledger transfer of its amount), Σ credits = the pool, and
 #     cc-reconcile --money clean;
@@ -101,7 +110,8 @@
 #      FLIP_S (150, short 30) seconds of flip load, BROKER_S (30, short 8),
 #      APP_DOWN_S (10, short 4), PAY_S (30, short 8) seconds of claims at
 #      least, REDIS_DOWN_S (2), CONC (8), ROUND_USERS (400), CHANCES (12),
-#      POOL_CENTS (5000000), STEP_S (120), LIMIT_S (FLIP_S + PAY_S + 600),
+#      POOL_CENTS (5000000), SOCIAL_PCT (30: the users who give and ask),
+#      STEP_S (120), LIMIT_S (FLIP_S + PAY_S + 600),
 #      CHAOS_SEED (random; printed, replays the fault schedule),
 #      PORT_BASE (18700: +0..3 nginx, +10 +11 Redis, +20 MySQL),
 #      RUN (./chaos-run); CC_WORKER_DIR, CC_MODULE_SO, TEST_NGINX_BINARY
@@ -126,13 +136,14 @@ else
 fi
 REDIS_DOWN_S=${REDIS_DOWN_S:-2} CONC=${CONC:-8} ROUND_USERS=${ROUND_USERS:-400}
 CHANCES=${CHANCES:-12} POOL_CENTS=${POOL_CENTS:-5000000} STEP_S=${STEP_S:-120}
+SOCIAL_PCT=${SOCIAL_PCT:-30}
 CHAOS_SEED=${CHAOS_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) % 32768 ))}
 PORT_BASE=${PORT_BASE:-18700}
 LIMIT_S=${LIMIT_S:-$(( ${FLIP_S//[!0-9]/0} + ${PAY_S//[!0-9]/0} + 600 ))}
 run=${RUN:-$top/chaos-run}
 
 for v in FLIP_S BROKER_S APP_DOWN_S PAY_S REDIS_DOWN_S CONC ROUND_USERS \
-         CHANCES POOL_CENTS STEP_S LIMIT_S CHAOS_SEED PORT_BASE; do
+         CHANCES POOL_CENTS SOCIAL_PCT STEP_S LIMIT_S CHAOS_SEED PORT_BASE; do
     case ${!v} in ''|*[!0-9]*) echo "chaos: $v must be a decimal" >&2; exit 2 ;; esac
 done
 [ "$FLIP_S" -ge 20 ] || { echo "chaos: FLIP_S must be 20 or more" >&2; exit 2; }
@@ -140,6 +151,7 @@ done
 [ "$BROKER_S" -ge 4 ] || { echo "chaos: BROKER_S must be 4 or more" >&2; exit 2; }
 [ "$CHANCES" -le 15 ] || { echo "chaos: CHANCES above 15 meets the edge's burst of 20" >&2; exit 2; }
 [ "$CHAOS_SEED" -le 32767 ] || { echo "chaos: CHAOS_SEED is 0..32767" >&2; exit 2; }
+[ "$SOCIAL_PCT" -le 100 ] || { echo "chaos: SOCIAL_PCT is 0..100" >&2; exit 2; }
 
 EDGE=$PORT_BASE APP1=$((PORT_BASE + 1)) APP2=$((PORT_BASE + 2))
 ADMIN=$((PORT_BASE + 3)) R0=$((PORT_BASE + 10)) R1=$((PORT_BASE + 11))
@@ -177,7 +189,7 @@ mk=tools
 [ -n "${CC_MODULE_SO:-}" ] || mk="$mk module"
 # shellcheck disable=SC2086
 bounded "$STEP_S" make -s -j2 $mk >/dev/null
-for b in cc-ingest cc-draw cc-payout cc-reconcile cc-mockbroker; do
+for b in cc-ingest cc-draw cc-payout cc-reconcile cc-redrive cc-mockbroker; do
     [ -x "$W/$b" ] || { echo "chaos: no $W/$b" >&2; exit 2; }
 done
 [ -f "$MODULE_SO" ] || { echo "chaos: no $MODULE_SO" >&2; exit 2; }
@@ -411,6 +423,9 @@ conf_app() {    # conf_app NAME PORT
         location = /cc/eligibility { cc_eligibility; }
         location = /cc/award       { cc_award; }
         location = /cc/claim       { cc_claim; }
+        location = /cc/gift        { cc_gift; }
+        location = /cc/ask         { cc_ask; }
+        location = /cc/gifts       { cc_gifts; }
         location = /cc/metrics     { allow 127.0.0.1; deny all; cc_metrics; }
     }
 }
@@ -505,6 +520,14 @@ flip_end=$(( $(now_ms) + FLIP_S * 1000 ))
             --conc "$CONC" --max-tries 40 --quiet \
             --stats "$run/stats/flip-$round.jsonl" \
             2>> "$run/logs/load.log" || echo "flip round $round: exit $?" >> "$run/load.fail"
+        for sr in 1 2; do
+            timeout --foreground "$STEP_S" "$T/cc-load" social --url "http://127.0.0.1:$EDGE" \
+                --first-uid "$first" --users "$ROUND_USERS" \
+                --secret "$run/token.secret" --social-pct "$SOCIAL_PCT" --seed "$round" \
+                --rid-prefix "s$sr" --conc "$CONC" --max-tries 40 --quiet \
+                --stats "$run/stats/social-$round-$sr.jsonl" \
+                2>> "$run/logs/load.log" || echo "social round $round.$sr: exit $?" >> "$run/load.fail"
+        done
         round=$((round + 1))
         echo "$round" > "$run/rounds"
     done
@@ -830,7 +853,14 @@ wait "$claims" || claim_rc=$?
 kill "$(pidof_file payout)" 2>/dev/null && wait_for 30 gone "$(pidof_file payout)"
 [ "$fail" = 0 ] || exit 1
 
-say "books: cc-reconcile --once --grace 0, then cc-reconcile --money"
+say "books: cc-redrive --once --grace 0, cc-reconcile --once --grace 0, cc-reconcile --money, cc-reconcile --cards"
+# the gifts still in an outbox (their receiver's half lost to a fault)
+# delivered, once: then nothing is in transit
+# shellcheck disable=SC2086
+bounded "$STEP_S" "$W/cc-redrive" $redis --once --grace 0 \
+    2>> "$run/logs/cc-redrive.log" \
+    || { echo "chaos: cc-redrive --once: exit $?" >&2; exit 1; }
+grep -h "pass done" "$run/logs/cc-redrive.log" | sed 's/^/   /'
 # shellcheck disable=SC2086
 bounded "$STEP_S" "$W/cc-reconcile" $redis $shards --once --grace 0 \
     > "$run/reconcile-drain.out" 2>> "$run/logs/cc-reconcile.log" \
@@ -845,6 +875,15 @@ rc_money=$?
 set -e
 grep -h "break(s)" "$run/logs/cc-reconcile.log" | sed 's/^/   /'
 sed 's/^/   /' "$run/reconcile.out"
+# the cards, Redis against MySQL (read-only; the logs drained above)
+set +e
+# shellcheck disable=SC2086
+bounded "$STEP_S" "$W/cc-reconcile" --once --grace 0 --cards $redis $shards \
+    > /dev/null 2> "$run/logs/cc-reconcile-cards.log"
+rc_cards=$?
+set -e
+grep -E 'cards: (kind|[0-9]+ users)' "$run/logs/cc-reconcile-cards.log" \
+    | sed 's/^.*cards: /cards: /' > "$run/cards.txt" || true
 
 # ---- the facts and the checks -------------------------------------------------
 
@@ -865,6 +904,11 @@ say "checks"
     echo "credit_orphan $(both "SELECT COUNT(*) FROM {db}.ledger_transfers t WHERE t.kind = 'credit' AND NOT EXISTS (SELECT 1 FROM {db}.awards a WHERE a.award_id = t.award_id)")"
     echo "credit_n $(both "SELECT COUNT(*) FROM {db}.ledger_transfers WHERE kind = 'credit'")"
     echo "rc_money $rc_money"
+    echo "rc_cards $rc_cards"
+    echo "social_pct $SOCIAL_PCT"
+    echo "redriven $(sed -n 's/.*pass done: \([0-9]*\) gifts redriven.*/\1/p' "$run/logs/cc-redrive.log" | awk '{ s += $1 } END { print s + 0 }')"
+    echo "gift_halves $(both "SELECT COUNT(*) FROM {db}.gift_moves WHERE side = 'o'") $(both "SELECT COUNT(*) FROM {db}.gift_moves WHERE side = 'i'")"
+    echo "transit $(gifts_in_transit "$W/cc-redrive" "$R0" "$R1" | awk '{ printf "%s%s=%s", s, $1, $2; s = "," }')"
     echo "claim_rc $claim_rc"
     echo "kill_draw $kill_draw"
     echo "kill_payout $kill_payout"
@@ -918,7 +962,7 @@ perl -MJSON::PP -e '
         return 0;
     }
 
-    my (%st, %ep, $sent, $errs, %tot, %claim_in);
+    my (%st, %ep, $sent, $errs, %tot, %claim_in, @drawn);
     my @files = glob("$run/stats/*.jsonl");
     for my $file (@files) {
         open my $h, "<", $file or die;
@@ -963,9 +1007,18 @@ perl -MJSON::PP -e '
         }
         $errs += $total->{errors_total};
         $tot{$_} += $total->{$_} // 0 for qw(gave_up bad_answers resends reconnects);
-        if (my $p = $total->{flip}) { $tot{$_} += $p->{$_} // 0 for qw(draws retries_sent retries_differ dup_draw_ids combined combines_200) }
+        if (my $p = $total->{flip}) {
+            $tot{$_} += $p->{$_} // 0 for qw(draws retries_sent retries_differ dup_draw_ids combined combines_200);
+            $drawn[$_] += $p->{cards}[$_] // 0 for 0 .. 4;
+        }
+        if (my $p = $total->{social}) {
+            $tot{"social_$_"} += $p->{$_} // 0
+                for qw(social_users gifts_delivered gifts_sent gifts_refused answers asks asks_refused combined);
+        }
         if (my $p = $total->{claim}) { $tot{$_} += $p->{$_} // 0 for qw(claims_sent claims_200 claims_202 claims_404 award_pending award_credited award_none) }
     }
+    $tot{$_} //= 0 for map { "social_$_" } qw(social_users gifts_delivered gifts_sent gifts_refused answers asks asks_refused combined);
+    $tot{combined} += $tot{social_combined};    # the sets gifts completed
     brk("$tot{gave_up} users given up") if $tot{gave_up};
     brk("$tot{bad_answers} answers broke the contract") if $tot{bad_answers};
     brk("$tot{retries_differ} retries answered differently") if $tot{retries_differ};
@@ -1028,6 +1081,32 @@ perl -MJSON::PP -e '
         $s_redis, $f{draws}, $tot{draws}, $f{twice};
     brk("eligible: Redis $e_redis, MySQL $f{eligible}, client combined $tot{combined}")
         if $e_redis != $f{eligible} || $tot{combined} != $e_redis;
+    # the gifts: each one answered 200 is one given and one received half
+    # in MySQL (the drains wrote both; the redrive delivered what a fault
+    # left in an outbox); the cards per kind in Redis: held + in transit =
+    # drawn (the client saw each new draw) - combined (a card of each kind
+    # a combine); then cc-reconcile --cards, Redis against MySQL by user
+    my $gave = $tot{social_gifts_delivered} + $tot{social_gifts_sent};
+    my ($go, $gi) = split " ", $f{gift_halves};
+    brk("gifts: the users were answered 200 for $gave, MySQL holds $go given and $gi received halves")
+        if $gave != $go || $go != $gi;
+    brk("gifts: $tot{social_gifts_refused} refused, $tot{social_asks_refused} asks refused")
+        if $tot{social_gifts_refused} || $tot{social_asks_refused};
+    printf "chaos: gifts: %d users social (%s%%), %d given: %d delivered at once, %d sent (the receiver\x27s half later), %d redriven by cc-redrive; MySQL %d given = %d received; %d asks, %d answered; %d sets completed by a gift\n",
+        $tot{social_social_users}, $f{social_pct}, $gave, $tot{social_gifts_delivered}, $tot{social_gifts_sent}, $f{redriven},
+        $go, $gi, $tot{social_asks}, $tot{social_answers}, $tot{social_combined};
+    my %transit = map { split /=/ } grep { length } split /,/, $f{transit} // "";
+    for my $k (0 .. 4) {
+        my $held = $r[1 + $k] + $r[8 + $k];
+        my $t = $transit{$k} // 0;
+        my $ok = $held + $t == $drawn[$k] - $e_redis;
+        brk("cards of kind $k: held $held + in transit $t != drawn $drawn[$k] - combined $e_redis") unless $ok;
+        printf "chaos: cards kind %d: held %d + in transit %d = %d; drawn %d - combined %d = %d: %s\n",
+            $k, $held, $t, $held + $t, $drawn[$k], $e_redis, $drawn[$k] - $e_redis, $ok ? "ok" : "DIFFERENCE";
+    }
+    brk("cc-reconcile --cards: exit $f{rc_cards}") if $f{rc_cards};
+    if (open my $c, "<", "$run/cards.txt") { print "chaos: cc-reconcile --cards: $_" for <$c> }
+    printf "chaos: cc-reconcile --cards exit %d\n", $f{rc_cards};
     brk("awards $f{awards} for $f{eligible} eligible users") if $f{awards} != $f{eligible};
     brk("credited $f{credited} of $f{awards}") if $f{credited} != $f{awards};
     brk("$f{credit_bad} awards without exactly one credit of their amount") if $f{credit_bad};

@@ -11,19 +11,27 @@
 #   redis    two redis-server shards
 #   mysql    one mariadbd holding two MySQL shards
 #   kafka    the mock broker (cc-mockbroker), cc-ingest, then cc-payout
+#   redrive  cc-redrive, delivering the gifts whose receiver's half did
+#            not follow at once (the whole run)
 #
 # Then, as a real campaign does:
 #
 #   grant    every user gets chances through the app nodes' internal ports
 #   flip     users flip through the edge with signed tokens, some requests
 #            retried with their request id, and combine once they hold a set
+#   social   --social-pct of the users give a duplicate to a partner
+#            (送福) and ask it for the kinds they lack (要福), twice (cc-load
+#            social): the second round answers the first's asks, and the
+#            users whose set a gift completed combine
 #   close    the window closes (end and cutoff, both app nodes reloaded)
 #   draw     cc-draw drains the Redis logs and splits the pool
 #   payout   winners come to claim as soon as the awards are out, spread
 #            over --claim-s seconds; cc-payout (async_client_sync) starts
 #            --payout-after-s seconds later: the early claims wait and get
 #            202, the later ones 200
-#   books    cc-reconcile --money proves the books
+#   books    cc-reconcile --money proves the books; cc-reconcile --cards
+#            that gifts only moved cards (per kind, held + in transit =
+#            drawn - combined, and each user's MySQL cards = Redis's)
 #
 # With --ha, the same campaign on issue 18's replicated layout
 # (scripts/lib/ha.sh; README "Losing a server"): each Redis shard a
@@ -73,6 +81,11 @@ variable in brackets; an option wins over its variable.
   --stock N          rare cards of kind 4 issued at most, every shard
                      together (STOCK, 3000)
   --claim-pct P      percent of the winners who claim (CLAIM_PCT, 30)
+  --social-pct P     percent of the users who give their duplicates away
+                     and ask for the kinds they lack (SOCIAL_PCT, 30)
+  --wildcard 0|1     1: the rare kind (4) is also the wildcard
+                     (cc_wildcard_kind): the set is kinds 0..3, a combine
+                     takes a wildcard for each kind lacked (WILDCARD, 0)
   --claim-s SEC      the claims arrive over about SEC seconds (CLAIM_S, 8)
   --payout-after-s SEC  cc-payout starts SEC seconds after the first
                      claims (PAYOUT_AFTER_S, 3)
@@ -96,6 +109,7 @@ USAGE
 USERS=${USERS:-100000} CHANCES=${CHANCES:-12} CONC=${CONC:-512}
 POOL_CENTS=${POOL_CENTS:-5000000} CAP_CENTS=${CAP_CENTS:-5000}
 STOCK=${STOCK:-3000} SPLIT=${SPLIT:-random} CLAIM_PCT=${CLAIM_PCT:-30}
+SOCIAL_PCT=${SOCIAL_PCT:-30} WILDCARD=${WILDCARD:-0}
 CLAIM_S=${CLAIM_S:-8} PAYOUT_AFTER_S=${PAYOUT_AFTER_S:-3}
 SEED=${SEED:-} PORT_BASE=${PORT_BASE:-18600} LIMIT_S=${LIMIT_S:-300}
 HA=${HA:-0}
@@ -121,6 +135,8 @@ while [ $# -gt 0 ]; do
         --cap-cents) CAP_CENTS=$val ;;
         --stock) STOCK=$val ;;
         --claim-pct) CLAIM_PCT=$val ;;
+        --social-pct) SOCIAL_PCT=$val ;;
+        --wildcard) WILDCARD=$val ;;
         --claim-s) CLAIM_S=$val ;;
         --payout-after-s) PAYOUT_AFTER_S=$val ;;
         --seed) SEED=$val ;;
@@ -134,13 +150,15 @@ done
 
 case $SPLIT in random|equal) ;; *) bad "SPLIT is random or equal" ;; esac
 case $HA in 0|1) ;; *) bad "HA is 0 or 1" ;; esac
-for v in USERS CHANCES CONC POOL_CENTS CAP_CENTS STOCK CLAIM_PCT CLAIM_S \
+case $WILDCARD in 0|1) ;; *) bad "WILDCARD is 0 or 1" ;; esac
+for v in USERS CHANCES CONC POOL_CENTS CAP_CENTS STOCK CLAIM_PCT SOCIAL_PCT CLAIM_S \
          PAYOUT_AFTER_S PORT_BASE LIMIT_S; do
     case ${!v} in ''|*[!0-9]*) bad "$v must be a decimal" ;; esac
 done
 [ "$USERS" -ge 1 ] || bad "USERS must be 1 or more"
 [ "$CLAIM_S" -ge 1 ] || bad "CLAIM_S must be 1 or more"
 [ "$CLAIM_PCT" -le 100 ] || bad "CLAIM_PCT is 0..100"
+[ "$SOCIAL_PCT" -le 100 ] || bad "SOCIAL_PCT is 0..100"
 if [ "$PORT_BASE" -lt 1024 ] || [ "$PORT_BASE" -gt 65500 ]; then
     bad "PORT_BASE is 1024..65500"
 fi
@@ -163,6 +181,11 @@ me=campaign
 # (stock_prefix, user_glob) from common/cc_keys.h
 . "$top/scripts/lib/run.sh"
 STOCK_KEY=$stock_prefix$RARE
+# --wildcard 1: the rare kind is the wildcard too (the clients know it)
+wild_conf="" wild_opt=""
+if [ "$WILDCARD" = 1 ]; then
+    wild_conf="cc_wildcard_kind $RARE;" wild_opt="--wildcard $RARE"
+fi
 # the replicated layout's servers and its promotion (ha_* functions)
 . "$top/scripts/lib/ha.sh"
 
@@ -214,7 +237,7 @@ stop() {        # every process it started, and waits until each is gone
         p=$(pid_of "$n")
         [ -n "$p" ] && kill -QUIT "$p" 2>/dev/null && left="$left $p"
     done
-    for n in payout ingest mock mysql mysqlr; do
+    for n in payout redrive ingest mock mysql mysqlr; do
         p=$(pid_of "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
@@ -358,6 +381,12 @@ mariadb --no-defaults -S "$(cat "$mysql_sock_file")" -uroot < sql/grants.sql
 "$W/cc-ingest" --brokers "$brokers" $shards --batch 2000 --batch-ms 50 \
     --progress 5 2>> "$run/logs/cc-ingest.log" < /dev/null &
 started ingest $!
+# the gifts left in an outbox (a receiver's shard slow or down) delivered
+# after 2 s, a pass a second; its metrics say how many it redrove
+# shellcheck disable=SC2086
+"$W/cc-redrive" $redis --grace 2 --interval 1 --metrics-file "$run/redrive.prom" \
+    2>> "$run/logs/cc-redrive.log" < /dev/null &
+started redrive $!
 
 head -c 48 /dev/urandom | base64 | tr -d '\n' > "$run/token.secret"
 chmod 600 "$run/token.secret"
@@ -428,7 +457,7 @@ conf_edge() {   # the example's edge tier; stock nginx, no module
         limit_conn cc_per_addr $(( CONC + 256 ));
         keepalive_timeout 15s;
         lingering_time 5s;
-        location ~ ^/cc/(flip|combine|eligibility|award|claim)\$ {
+        location ~ ^/cc/(flip|combine|eligibility|award|claim|gift|ask|gifts)\$ {
             if (\$cc_has_body) {
                 return 413;
             }
@@ -479,6 +508,7 @@ $(redis_conf)
     cc_request_ttl 1d;
     cc_cards $WEIGHTS;
     cc_card_stock $RARE $STOCK;
+    $wild_conf
     cc_campaign_start $start;
     cc_campaign_end $4;
     cc_combine_cutoff $4;
@@ -498,6 +528,9 @@ $(redis_conf)
         location = /cc/eligibility { cc_eligibility; }
         location = /cc/award       { cc_award; }
         location = /cc/claim       { cc_claim; }
+        location = /cc/gift        { cc_gift; }
+        location = /cc/ask         { cc_ask; }
+        location = /cc/gifts       { cc_gifts; }
     }
     server {
         listen 127.0.0.1:$3 backlog=4096;
@@ -614,14 +647,28 @@ if [ "$HA" = 1 ]; then
     redis_fault > >(tee -a "$run/logs/faults.log") 2>&1 &
     fault=$!
 fi
+# shellcheck disable=SC2086   # wild_opt: none, or the option and its kind
 "$T/cc-load" flip --url "$edge" --users "$USERS" --secret "$run/token.secret" \
-    --retry-pct 5 --combine --conc "$CONC" --stats "$run/flip.jsonl" \
+    --retry-pct 5 --combine $wild_opt --conc "$CONC" --stats "$run/flip.jsonl" \
     2> >(tee -a "$run/logs/load-flip.log" >&2)
 if [ -n "$fault" ]; then
     wait "$fault" || { echo "campaign: the Redis failover failed, see $run/logs" >&2; exit 1; }
     fault=""
 fi
 mark flip "$s"
+
+s=$(now_ms)
+say "social: $SOCIAL_PCT% of the users give their duplicates to a partner and ask it for what they lack, two rounds"
+socials=""
+for round in 1 2; do
+    # shellcheck disable=SC2086
+    "$T/cc-load" social --url "$edge" --users "$USERS" --secret "$run/token.secret" \
+        --social-pct "$SOCIAL_PCT" --rare "$RARE" $wild_opt --rid-prefix "s$round" \
+        --conc "$CONC" --stats "$run/social-$round.jsonl" \
+        2> >(tee -a "$run/logs/load-social.log" >&2)
+    socials="$socials $run/social-$round.jsonl"
+done
+mark social "$s"
 
 if [ "$HA" = 1 ]; then
     # what the failover lost: every draw MySQL holds (each flip answered
@@ -785,6 +832,20 @@ set -e
 stop_helpers
 sed 's/^/   /' "$run/reconcile.out"
 say "books: done in $(( ($(now_ms) - s) / 1000 ))s, cc-reconcile exit $rc_books, $(log_errors cc-reconcile) errors logged"
+
+# the cards: every gift delivered by now (cc-redrive's passes, 2 s of
+# grace), the logs drained (--grace 0), then gifts only moved cards
+say "books: cc-reconcile --cards, the gifts' invariant per kind"
+set +e
+# shellcheck disable=SC2086
+"$W/cc-reconcile" --once --grace 0 --cards $redis $shards \
+    2> "$run/logs/cc-reconcile-cards.log" > /dev/null
+rc_cards=$?
+set -e
+grep -E '^(.* )?cards: (kind|[0-9]+ users)' "$run/logs/cc-reconcile-cards.log" \
+    | sed 's/^.*cards: /cards: /' > "$run/cards.txt" || true
+sed 's/^/   /' "$run/cards.txt"
+say "books: cc-reconcile --cards exit $rc_cards"
 mark books "$s"
 
 say "facts: what the servers hold"
@@ -808,6 +869,23 @@ both "SELECT COUNT(*) FROM {db}.draws" > "$run/f.draws"
 both "SELECT card, SUM(n) FROM {db}.user_cards GROUP BY card" > "$run/f.cards"
 both "SELECT COUNT(*) FROM {db}.eligibility WHERE combined_at < $cutoff * 1000" > "$run/f.elig"
 both "SELECT amount_cents FROM {db}.awards" > "$run/f.awards"
+# the gifts as MySQL holds them (each half once: gift_moves), and the
+# eligible users who drew no card of some kind: their set needed a gift
+both "SELECT side, COUNT(*) FROM {db}.gift_moves GROUP BY side" > "$run/f.gifts"
+# (with the wildcard: a kind of the set it never drew that no wildcard
+# replaced; eligibility.replaced_kinds, bit k kind k)
+kinds=$(echo "$WEIGHTS" | wc -w)
+set_kinds=$kinds wild_kind=-1
+[ "$WILDCARD" = 1 ] && set_kinds=$((kinds - 1)) wild_kind=$RARE
+both "SELECT COUNT(*) FROM {db}.eligibility e WHERE e.combined_at < $cutoff * 1000
+      AND (SELECT COUNT(*) FROM {db}.user_cards c WHERE c.uid = e.uid AND c.n > 0
+           AND c.card <> $wild_kind AND (e.replaced_kinds >> c.card) & 1 = 0)
+          + BIT_COUNT(e.replaced_kinds) < $set_kinds" > "$run/f.needed"
+# ... and those whose combine took a wildcard (0 without --wildcard 1)
+both "SELECT COUNT(*) FROM {db}.eligibility WHERE combined_at < $cutoff * 1000
+      AND wildcards_used > 0" > "$run/f.wild"
+awk '$1 == "cc_redrive_redriven_total" { print $2 }' "$run/redrive.prom" \
+    > "$run/f.redriven" 2>/dev/null || true
 
 # --ha: what the failovers cost.  cc0's users (cc-payout --shard-of, the
 # ring's answer) and their flips as the app nodes logged them: the longest
@@ -859,10 +937,12 @@ if [ "$HA" = 1 ]; then
 fi
 
 perl -MJSON::PP -e '
-    my ($run, $weights, $redis, $stock, $cap, $pool, $phases, $users, $t0, $limit, $rare, $failover) = @ARGV;
+    my ($run, $weights, $redis, $stock, $cap, $pool, $phases, $users, $t0, $limit, $rare, $failover,
+        $social_pct, $rc_cards) = @ARGV;
     sub lines { open my $h, "<", "$run/$_[0]" or die; map { chomp; [split /\t/] } <$h> }
     my @r = split " ", $redis;
     my @cards_redis = map { $r[$_] + $r[$_ + 7] + $r[6] + $r[13] } 1 .. 5;
+    my @consumed;       # per kind, what the combines took (cc-reconcile --cards)
     my @cm = (0) x 5; $cm[$_->[0]] += $_->[1] for lines("f.cards");
     my @amounts = sort { $a <=> $b } map { $_->[0] } lines("f.awards");
     my ($sum, %h) = (0); $sum += $_ for @amounts;
@@ -878,6 +958,26 @@ perl -MJSON::PP -e '
     my @payout;
     if (open my $p, "<", "$run/payout.jsonl") { while (<$p>) { push @payout, decode_json($_) if /^\{.*\}$/ } }
     my $rec = eval { local $/; open my $j, "<", "$run/reconcile.json" or die; decode_json(<$j>) };
+    # the gifts: MySQL halves by side, the eligible users who needed one,
+    # what cc-redrive delivered; cc-reconcile --cards, kind by kind
+    my %side; $side{$_->[0]} += $_->[1] for lines("f.gifts");
+    my $needed = 0; $needed += $_->[0] for lines("f.needed");
+    my $wild = 0; $wild += $_->[0] for lines("f.wild");
+    my ($redriven) = map { $_->[0] } lines("f.redriven");
+    my (@kinds, $summary);
+    for (map { $_->[0] } lines("cards.txt")) {
+        if (/^cards: kind (\d+): held (\d+) \+ in transit (\d+) = .*?drawn (\d+) - combined (\d+) = .*?MySQL given (\d+) - received (\d+) = .*: (ok|DIFFERENCE)$/) {
+            $consumed[$1] = $5;
+            push @kinds, {kind => $1 + 0, held => $2 + 0, transit => $3 + 0, drawn => $4 + 0,
+                          combined => $5 + 0, given => $6 + 0, received => $7 + 0, ok => $8 eq "ok" ? JSON::PP::true : JSON::PP::false};
+        } elsif (/^cards: (\d+ users, .*)$/) {
+            $summary = $1;
+        }
+    }
+    # with a wildcard a combine takes wildcards for the kinds lacked, not
+    # one of each: held + what the cards check says the combines took
+    @cards_redis = map { $r[$_] + $r[$_ + 7] + $consumed[$_ - 1] } 1 .. 5
+        if 5 == grep { defined } @consumed[0 .. 4];
     my $f = {
         campaign => "whole campaign, $users users", users => $users + 0,
         weights => [map { $_ + 0 } split " ", $weights],
@@ -891,6 +991,10 @@ perl -MJSON::PP -e '
                    min_cents => $n ? $amounts[0] : 0, max_cents => $n ? $amounts[-1] : 0,
                    median_cents => $n ? $amounts[int($n / 2)] : 0, histogram => \@hist},
         payout => \@payout, ($rec ? (reconcile => $rec) : ()),
+        gifts => {social_pct => $social_pct + 0, given_mysql => ($side{o} // 0) + 0,
+                  received_mysql => ($side{i} // 0) + 0, redriven => (defined $redriven ? $redriven + 0 : undef),
+                  eligible_needed_gift => $needed, eligible_needed_wildcard => $wild},
+        cards_check => {exit => $rc_cards + 0, kinds => \@kinds, summary => $summary // ""},
         phases => decode_json("[$phases]"),
         events => [ map { decode_json($_) } grep { /^\{/ } do { open my $e, "<", "$run/events.jsonl" or die; <$e> } ],
         ($failover ne "null" ? (failover => decode_json($failover)) : ()),
@@ -898,14 +1002,14 @@ perl -MJSON::PP -e '
     };
     open my $o, ">", "$run/facts.json" or die; print $o JSON::PP->new->canonical->encode($f);
 ' "$run" "$WEIGHTS" "$redis_sums" "$stock" "$STOCK" "$POOL_CENTS" "$phases" \
-  "$USERS" "$t0" "$LIMIT_S" "$RARE" "$failover"
+  "$USERS" "$t0" "$LIMIT_S" "$RARE" "$failover" "$SOCIAL_PCT" "$rc_cards"
 
 say "report"
 set +e
 # shellcheck disable=SC2086
 "$top/tools/report/cc-report" --facts "$run/facts.json" --out "$run" \
     --title "cardcampaign: $USERS users" \
-    $grants "$run/flip.jsonl" "$run/claim.jsonl"
+    $grants "$run/flip.jsonl" $socials "$run/claim.jsonl"
 rc=$?
 set -e
 echo "page: $run/report.html   logs: $run/logs"

@@ -30,6 +30,10 @@ start_nginx(undef, workers => 2,
                              "cc_card_stock 4 $CAP;"),
     config => "location = /cc/flip { cc_identity token $secret; cc_flip; }\n"
             . "location = /cc/combine { cc_identity token $secret; cc_combine; }\n"
+            . "location = /cc/eligibility { cc_identity token $secret; cc_eligibility; }\n"
+            . "location = /cc/gift { cc_identity token $secret; cc_gift; }\n"
+            . "location = /cc/ask { cc_identity token $secret; cc_ask; }\n"
+            . "location = /cc/gifts { cc_identity token $secret; cc_gifts; }\n"
             . "location = /cc/grant { cc_identity trusted_header X-CC-Uid; cc_grant; }\n");
 my $url = "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}";
 
@@ -179,6 +183,63 @@ is($t->{endpoints}{flip}{200}, $USERS * $CHANCES, '... every request id replayed
 is(sum_field(users(1, $USERS), 's'), $USERS * $CHANCES, 'redis: no draw twice');
 is(log_draws(), $before, 'redis: nothing new in the draw logs');
 
+# ---- social: partners give duplicates, ask, answer, combine ---------------
+# Every user (--social-pct 100) and its partner (uid ^ 1 among 1..300):
+# the first run gives duplicates and asks; the second answers the asks
+# and combines the sets the gifts completed.  Gifts only move cards: per
+# kind, held + combined = drawn, and each gift the client saw delivered
+# is one id in a receiver's cc:{uid}:gi.
+
+sub gifts_applied {
+    my $n = 0;
+    for my $uid (1 .. $USERS) {
+        $n += redis_cmd($_, 'SCARD', gift_key($uid, 'gi')) for 0, 1;
+    }
+    return $n;
+}
+my $e_before = grep { defined $_->{e} } values %{ users(1, $USERS) };
+my @social = ('social', '--url', $url, '--users', $USERS, '--secret', $secret,
+              '--rare', 4, '--conc', 64, '--quiet');
+my ($s1, $s2);
+($rc, $sec, $t, $err) = cc_load(@social, '--rid-prefix', 's1');
+is($rc, 0, 'social, first run: exit 0') or diag $err;
+$s1 = $t->{social};
+is($s1->{social_users}, $USERS, '... every user chosen at 100%');
+ok($s1->{gifts_delivered} > 0, "... $s1->{gifts_delivered} duplicates given, delivered");
+ok($s1->{asks} > 0, "... $s1->{asks} asks for a kind the user lacks");
+is($s1->{gifts_refused} + $s1->{asks_refused}, 0, '... none refused');
+is($t->{endpoints}{eligibility}{200}, $USERS, '... one eligibility read a user');
+($rc, $sec, $t, $err) = cc_load(@social, '--rid-prefix', 's2');
+is($rc, 0, 'social, second run: exit 0') or diag $err;
+$s2 = $t->{social};
+ok($s2->{asks_open_seen} > 0, "... $s2->{asks_open_seen} open asks listed by GET /cc/gifts");
+ok($s2->{answers} > 0, "... $s2->{answers} of them answered with a gift");
+is($t->{errors_total} + $t->{gave_up} + $t->{bad_answers}, 0, '... no error, no broken answer');
+($rc, $sec, $t) = cc_load(@social, '--rid-prefix', 's3', '--social-pct', 0);
+is($rc, 0, 'social at 0%: exit 0');
+is_deeply([ $t->{sent}, $t->{users_done} ], [ 0, $USERS ],
+          '... nobody chosen, no partner of one: every user done, nothing sent');
+
+# a gift answered "sent" (the receiver's shard slower than 150 ms) waits
+# in its giver's outbox: cc-redrive delivers it
+($rc, undef, $err) = run_worker([ abs_path('build/workers/cc-redrive'),
+    map({ ('--redis', '127.0.0.1:' . redis_port($_)) } 0, 1), '--once', '--grace', 0 ]);
+is($rc, 0, 'cc-redrive --once: exit 0') or diag $err;
+$u = users(1, $USERS);
+my $e_after = grep { defined $_->{e} } values %$u;
+is($e_after - $e_before, $s1->{combined} + $s2->{combined},
+   "redis: the social runs' combines ($s1->{combined} + $s2->{combined}) are the new e fields");
+ok($s1->{combined} + $s2->{combined} > 0, '... some set completed by a gift');
+for my $k (0 .. $KINDS - 1) {
+    is(sum_field($u, "k$k") + $e_after, $f->{cards}[$k],
+       "card $k: held + combined = drawn ($f->{cards}[$k]): gifts only moved cards");
+}
+my $given = 0;
+$given += $_->{gifts_delivered} + $_->{gifts_sent} for $s1, $s2;
+is(gifts_applied(), $given, "redis: each gift given ($given) is one applied gift id");
+is_deeply([ map { redis_cmd($_, 'HLEN', outbox_gifts_key()) } 0, 1 ], [ 0, 0 ],
+   'redis: the outboxes are empty');
+
 # ---- 503 while a shard is paused: resends with the same id --------------
 
 my $U2 = 400;
@@ -249,6 +310,13 @@ for my $case (
       qr/an option of another phase/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--answers', "$dir/no/such/a" ],
       qr/--answers: cannot write .*no\/such\/a/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--social-pct', 5 ], qr/an option of another phase/ ],
+    [ [ 'social', '--url', $url, '--users', 1, '--combine' ], qr/an option of another phase/ ],
+    [ [ 'social', '--url', $url, '--users', 1, '--social-pct', 'most' ], qr/--social-pct: not a percentage/ ],
+    [ [ 'social', '--url', $url, '--users', 1, '--rare', 16 ], qr/--rare: 16 is outside 0\.\.15/ ],
+    [ [ 'social', '--url', $url, '--users', 1, '--rare', 5 ], qr/--rare 5 is not one of the 5 kinds/ ],
+    [ [ 'flip', '--url', $url, '--users', 1, '--wildcard', 7, '--kinds', 6 ], qr/--wildcard 7 is not one of the 6 kinds/ ],
+    [ [ 'claim', '--url', $url, '--users', 1, '--wildcard', 4 ], qr/an option of another phase/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--rid-prefix', 'a b' ], qr/--rid-prefix: 1\.\.50 of/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/short" ], qr/--secret: .*short/ ],
     [ [ 'flip', '--url', $url, '--users', 1, '--secret', "$dir/none" ], qr/--secret: / ],

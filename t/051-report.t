@@ -1,5 +1,6 @@
 # tools/report/cc-report: a fixture run (t/fixtures/report: cc-load stats of
-# grant, flip and claim, and the servers' facts) becomes report.txt and a
+# grant, flip and claim, and the servers' facts; a social round and the
+# gifts' facts written here) becomes report.txt and a
 # self-contained report.html with one SVG chart each, the chi-square
 # figures (checked here against a closed form), every check marked PASS
 # or FAIL; a broken fact fails its check, and bad input fails clearly.
@@ -233,6 +234,82 @@ like($out, qr/^  FAIL  the failover lost no acknowledged flip: 3 flips answered 
 is($rc, 1, 'a failover whose loss was not measured: exit 1');
 like($out, qr/^  FAIL  the failover lost no acknowledged flip: not measured$/m, '... said so');
 
+# ---- the gifts (issue 19): social rounds, the gift halves, the cards per kind ----
+
+my $st = $facts->{phases}[0]{start_ms} + 4000;
+my $lat = { p50 => 900, p90 => 1500, p99 => 2100, max => 2500 };
+spew("$dir/social.jsonl", join("\n", map { JSON::PP->new->canonical->encode($_) }
+    { type => 'second', phase => 'social', t => 1, ts_ms => $st + 1000, sent => 40, answered => 40,
+      status => { 200 => 38, 409 => 2 }, errors => 0, draws => 0, latency_us => $lat },
+    { type => 'total', phase => 'social', url => 'http://127.0.0.1:1', users => 3000, users_done => 3000,
+      first_uid => 1, conc => 64, started_ms => $st, elapsed_s => 1.0, sent => 40, answered => 40, rps => 40,
+      endpoints => { gift => { 200 => 10, 409 => 2, sent => 12 } }, status => { 200 => 38, 409 => 2 },
+      errors => { connect => 0, timeout => 0, reset => 0, bad_response => 0 }, errors_total => 0,
+      reconnects => 0, resends => 0, gave_up => 0, bad_answers => 0, latency_us => $lat,
+      social => { pct => 30, social_users => 5, gifts_delivered => 9, gifts_sent => 1, gifts_refused => 2,
+                  answers => 3, asks => 6, asks_refused => 0, asks_open_seen => 4, combines_200 => 0,
+                  combined => 0 } }) . "\n");
+sub gift_facts {
+    my ($f) = @_;
+    $f->{gifts} = { social_pct => 30, given_mysql => 10, received_mysql => 10, redriven => 1,
+                    eligible_needed_gift => 2 };
+    $f->{cards_check} = { exit => 0, summary => '3000 users, 0 gifts in transit; 0 differences',
+                          kinds => [ map { { kind => $_, held => $cards->[$_] - 12, transit => 0,
+                                             drawn => $cards->[$_], combined => 12, given => 2,
+                                             received => 2, ok => JSON::PP::true } } 0 .. 4 ] };
+}
+sub with_gifts {
+    my ($name, $edit) = @_;
+    my $f = decode_json(slurp("$fx/facts.json"));
+    gift_facts($f);
+    $edit->($f) if $edit;
+    spew("$dir/$name.json", encode_json($f));
+    mkdir "$dir/$name";
+    return run_report('--facts', "$dir/$name.json", '--out', "$dir/$name", @stats, "$dir/social.jsonl");
+}
+
+($rc, $out, $err) = with_gifts('gifts');
+is($rc, 0, 'social rounds, gifts delivered once, the cards adding up: exit 0') or diag $err;
+like($out, qr/^RESULT: PASS \(16 checks, 0 failed\)$/m, '... two checks more, all PASS');
+like($out, qr/^gifts: 30% of the users social; 10 gifts given: 9 delivered at once, 1 sent \(the receiver's half later\), 2 refused; 1 redriven by cc-redrive; 6 asks, 3 answered; 2 of 12 eligible users needed a gift$/m,
+     '... the gifts line');
+like($out, qr/^  PASS  gifts: each gift given was delivered, once: 10 answered 200 \(1 "sent", the receiver's half later; cc-redrive delivered 1\) = MySQL 10 given = 10 received$/m,
+     '... gifts given = MySQL given = received');
+like($out, qr/^cards: kind 0: 988 held \+ 0 in transit = 1,000 drawn - 12 combined: ok$/m, '... the cards of each kind');
+like($out, qr/^  PASS  the cards per kind: held \+ in transit = drawn - combined, nothing left in transit: kind 0: 988 held .*kind 4: 8 held \+ 0 in transit = 20 drawn - 12 combined$/m,
+     '... their check');
+like($out, qr/^social 3,000 users in 1\.0 s: sent 40, answered 40 \(200 38 409 2\)/m, '... the social round in the load');
+my $ghtml = slurp("$dir/gifts/report.html");
+like($ghtml, qr/<h2>Gifts and asks<\/h2>\s*<table id="gifts">.*<td>delivered by cc-redrive<\/td><td>1<\/td>.*<td>eligible users who needed a gift<\/td><td>2<\/td>/s,
+     'report.html: the gifts table');
+like($ghtml, qr/<table id="cards-check">.*<td>4<\/td><td>8<\/td><td>0<\/td><td>20<\/td><td>12<\/td><td>2<\/td><td>2<\/td><td class="pass">ok<\/td>/s,
+     '... and the cards per kind');
+
+($rc, $out) = with_gifts('gifts_wild', sub { $_[0]{gifts}{eligible_needed_wildcard} = 1 });
+like($out, qr/needed a gift, 1 a wildcard$/m, 'a wildcard count: said after the gifts');
+
+($rc, $out) = with_gifts('gift_lost', sub { $_[0]{gifts}{received_mysql} = 9 });
+is($rc, 1, 'a gift given and never received: exit 1');
+like($out, qr/^  FAIL  gifts: each gift given was delivered, once: .* = MySQL 10 given = 9 received$/m, '... the gifts check fails');
+like($out, qr/^RESULT: FAIL \(16 checks, 1 failed\)$/m, '... only it');
+
+($rc, $out) = with_gifts('card_created', sub {
+    my $k = $_[0]{cards_check}{kinds}[2];
+    $k->{held}++; $k->{ok} = JSON::PP::false; $_[0]{cards_check}{exit} = 1;
+});
+is($rc, 1, 'a card created: exit 1');
+like($out, qr/^cards: kind 2: 819 held \+ 0 in transit = 830 drawn - 12 combined: DIFFERENCE$/m, '... the kind said');
+like($out, qr/^  FAIL  the cards per kind: .*; cc-reconcile --cards exit 1$/m, '... the cards check fails');
+like(slurp("$dir/card_created/report.html"), qr/<td class="fail">DIFFERENCE<\/td>/, '... red in the page');
+
+($rc, $out) = with_gifts('in_transit', sub {
+    my $k = $_[0]{cards_check}{kinds}[0];
+    $k->{held}--; $k->{transit}++;
+});
+is($rc, 1, 'a gift still in transit at the end: exit 1');
+like($out, qr/^  FAIL  the cards per kind: held \+ in transit = drawn - combined, nothing left in transit: kind 0: 987 held \+ 1 in transit/m,
+     '... the redrive did not finish: the check fails');
+
 # ---- bad input ------------------------------------------------------------------
 
 spew("$dir/notjson.json", '{"weights": [1, 2');
@@ -275,6 +352,11 @@ for my $case (
     [ 'bad reconcile',   sub { $_[0]{reconcile} = [] },              qr/reconcile must be the object/ ],
     [ 'bad events',      sub { $_[0]{events} = [ { what => 'x' } ] }, qr/events must be \[\{t_ms, what\}\]/ ],
     [ 'bad failover',    sub { $_[0]{failover} = { longest_gap_ms => 'long' } }, qr/failover\.longest_gap_ms must be a number/ ],
+    [ 'bad gifts',       sub { $_[0]{gifts} = { given_mysql => 'ten' } }, qr/gifts\.given_mysql must be a number/ ],
+    [ 'gifts not a hash', sub { $_[0]{gifts} = [ 1 ] },              qr/gifts must be an object/ ],
+    [ 'bad cards_check', sub { $_[0]{cards_check} = { exit => 0, kinds => [ { kind => 0 } ] } },
+      qr/a cards_check kind needs kind, held, transit, drawn, combined/ ],
+    [ 'cards_check without exit', sub { $_[0]{cards_check} = { kinds => [] } }, qr/cards_check must be \{exit, kinds/ ],
 ) {
     my ($name, $edit, $re) = @$case;
     ($rc, $out, $err) = with_facts($name =~ s/\W/_/gr, $edit);

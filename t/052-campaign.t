@@ -20,6 +20,8 @@ use Time::HiRes qw(time);
 my $dir = tempdir(CLEANUP => 1);
 my $run = "$dir/run";
 
+sub commify { my $n = reverse $_[0]; $n =~ s/(\d{3})(?=\d)/$1,/g; scalar reverse $n }
+
 sub slurp { open my $h, '<', $_[0] or return ''; local $/; my $t = <$h>; $t // '' }
 
 sub port_free {
@@ -88,10 +90,18 @@ my @small = ('--users', 3000, '--chances', 12, '--stock', 300, '--pool-cents', 3
     like($out, qr/--users needs a value/, '... saying so');
     ok(!-e $run, '... nothing was started');
 
+    ($rc, $out) = campaign({}, @small, '--social-pct', 101);
+    is($rc, 2, '--social-pct 101 is refused with exit 2');
+    like($out, qr/SOCIAL_PCT is 0\.\.100/, '... saying why');
+
+    ($rc, $out) = campaign({}, @small, '--wildcard', 2);
+    is($rc, 2, '--wildcard 2 is refused with exit 2');
+    like($out, qr/WILDCARD is 0 or 1/, '... saying why');
+
     ($rc, $out) = campaign({}, '--help');
     is($rc, 0, '--help: exit 0');
     like($out, qr/^usage: scripts\/campaign.sh/m, '... the usage');
-    for my $o (qw(users chances conc pool-cents split cap-cents stock claim-pct claim-s
+    for my $o (qw(users chances conc pool-cents split cap-cents stock claim-pct social-pct wildcard claim-s
                   payout-after-s seed port-base run limit-s)) {
         (my $env = uc $o) =~ s/-/_/g;
         like($out, qr/^  --$o (?:(?!^  -).)*?\($env, /ms, "... lists --$o with its variable $env");
@@ -113,8 +123,8 @@ my $t0 = time;
 my ($rc, $out) = campaign({ CONC => 128 }, @small);
 my $took = time - $t0;
 is($rc, 0, 'the campaign ran: exit 0') or diag($out);
-like($out, qr/RESULT: PASS \(14 checks, 0 failed\)/, 'the report: 14 checks, all PASS');
-like($out, qr/== campaign .* $_:/, "phase $_ ran") for qw(grant flip close draw payout books);
+like($out, qr/RESULT: PASS \(16 checks, 0 failed\)/, 'the report: 16 checks, all PASS');
+like($out, qr/== campaign .* $_:/, "phase $_ ran") for qw(grant flip social close draw payout books);
 ok($took < 60, sprintf('the run took %.1f s, under a minute', $took));
 
 # a progress line in every phase
@@ -135,6 +145,7 @@ my $facts = eval { decode_json(slurp("$run/facts.json")) } // {};
 sub total { my ($f) = map { decode_json($_) } grep { /"type":"total"/ } split /\n/, slurp($_[0]); $f // {} }
 my $flip = total("$run/flip.jsonl");
 my $claim = total("$run/claim.jsonl");
+my @social = map { total("$run/social-$_.jsonl") } 1, 2;
 
 ok($facts->{awards}{count} > 0, "there were winners ($facts->{awards}{count})");
 is($facts->{awards}{sum_cents}, 300000, 'the awards add up to the pool, to the cent');
@@ -149,6 +160,40 @@ ok($facts->{stock}[0]{issued}[0] + $facts->{stock}[0]{issued}[1] <= 300,
    'the rare kind stayed within its stock');
 is($flip->{sent}, $flip->{answered} + $flip->{errors_total} + $flip->{reconnects},
    "the flips' two sides: sent = answered + failed sends");
+
+# the social rounds (--social-pct 30, the default): gifts given and
+# delivered once, asks answered, sets a gift completed; the report's
+# figures are the state's
+sub soc { my ($k) = @_; my $n = 0; $n += $_->{social}{$k} // 0 for @social; $n }
+my $gave = soc('gifts_delivered') + soc('gifts_sent');
+my $g = $facts->{gifts} // {};
+is($social[0]{social}{pct}, 30, 'social: 30% of the users by default');
+ok($gave > 0, "social: $gave gifts given");
+ok(soc('asks') > 0 && soc('answers') > 0, 'social: ' . soc('asks') . ' asks, ' . soc('answers') . ' answered');
+is_deeply([ $g->{given_mysql}, $g->{received_mysql} ], [ $gave, $gave ],
+          '... each gift one given and one received half in MySQL');
+ok(defined $g->{eligible_needed_gift} && $g->{eligible_needed_gift} <= $facts->{eligible_mysql},
+   "... $g->{eligible_needed_gift} of $facts->{eligible_mysql} eligible users needed a gift");
+# a user with a kind it never drew combined in a social round, and only
+# such a user did (a set of draws alone was combined in the flip phase)
+is(soc('combined'), $g->{eligible_needed_gift}, '... each of them combined in a social round, no other user did');
+is($flip->{flip}{combined} + soc('combined'), $facts->{eligible_mysql},
+   'eligible: the flip and the social rounds\' combines = MySQL');
+is($g->{redriven}, 0, '... cc-redrive found nothing to redrive (no fault)');
+is($g->{eligible_needed_wildcard}, 0, '... no combine took a wildcard (the campaign names none)');
+my $cc = $facts->{cards_check} // {};
+is($cc->{exit}, 0, 'cc-reconcile --cards: exit 0');
+is(scalar @{ $cc->{kinds} // [] }, 5, '... a line for each of the 5 kinds');
+for my $k (@{ $cc->{kinds} // [] }) {
+    is($k->{held} + $k->{transit}, $k->{drawn} - $k->{combined},
+       "kind $k->{kind}: held $k->{held} + in transit $k->{transit} = drawn $k->{drawn} - combined $k->{combined}");
+    is($k->{drawn}, $flip->{flip}{cards}[ $k->{kind} ], '... drawn as the flips\' answers said');
+    is($k->{combined}, $facts->{eligible_mysql}, '... one consumed by each combine');
+}
+like(slurp("$run/report.txt"), qr/^gifts: 30% of the users social; \Q@{[ commify($gave) ]}\E gifts given: .* \Q@{[ commify($g->{eligible_needed_gift}) ]}\E of \Q@{[ commify($facts->{eligible_mysql}) ]}\E eligible users needed a gift, 0 a wildcard$/m,
+     'report.txt: the gifts line, its figures the state\'s');
+like(slurp("$run/report.txt"), qr/^cards: kind 0: [\d,]+ held \+ 0 in transit = [\d,]+ drawn - [\d,]+ combined: ok$/m,
+     'report.txt: the cards per kind');
 
 # winners claimed before and while cc-payout ran
 my $cl = $claim->{claim} // {};
@@ -183,6 +228,8 @@ for my $c ([ throughput => 'Requests and flips per second' ],
     like($html, qr/<h2>\Q$c->[1]\E<\/h2>\s*<svg[^>]* data-chart="$c->[0]"/, "the page: $c->[1]");
 }
 like($html, qr/<h2>Reconcile<\/h2>.*<table id="reconcile">/s, 'the page: the reconcile verdict with its checks');
+like($html, qr/<h2>Gifts and asks<\/h2>\s*<table id="gifts">.*<table id="cards-check">/s,
+     'the page: the gifts and the cards per kind');
 like($html, qr/<table id="load"><tr><th>phase<\/th><th>users<\/th><th>sent<\/th><th>answered<\/th>/,
      'the page: what the load sent and what came back');
 unlike($html, qr/<script/i, "the page has no script");
@@ -216,7 +263,7 @@ ok(-s "$run/logs/cc-draw.log" && -s "$run/logs/cc-payout.log", 'the logs stay');
 
 # every process it started is gone
 my %pid = map { split ' ' } split /\n/, slurp("$run/pids");
-is(join(' ', sort keys %pid), 'app1 app2 claims edge ingest mock mysql payout redis0 redis1',
+is(join(' ', sort keys %pid), 'app1 app2 claims edge ingest mock mysql payout redis0 redis1 redrive',
    'it named every process it started');
 is(join(' ', grep { kill 0, $pid{$_} } sort keys %pid), '', '... and each is gone');
 # (a process of the run has the folder in its command line: nginx -p, mariadbd)
@@ -225,5 +272,34 @@ my @from_run = grep { $_ != $$ && slurp("/proc/$_/cmdline") =~ /\Q$run\/\E/ }
 is("@from_run", '', 'no process runs from its folder');
 my @left = grep { !port_free($base + $_) } 0 .. 4, 10, 11, 20;
 is("@left", '', 'every port it used is free');
+
+
+# ---- --wildcard 1: the rare kind is the wildcard ---------------------------
+# A smaller campaign: the set is kinds 0..3, a combine takes a wildcard
+# (kind 4) for each kind lacked; the report counts the users whose combine
+# took one, and every kind still adds up: each wildcard a combine took
+# stood in for one kind of the set it did not take.
+
+my $wrun = "$dir/wild";
+($rc, $out) = campaign({ CONC => 128 }, '--users', 1000, '--chances', 12, '--stock', 100,
+                       '--pool-cents', 100000, '--cap-cents', 20000, '--claim-pct', 20,
+                       '--run', $wrun, '--port-base', free_base(), '--limit-s', 60, '--wildcard', 1);
+is($rc, 0, '--wildcard 1: exit 0') or diag($out);
+like($out, qr/RESULT: PASS \(16 checks, 0 failed\)/, '... every check PASS');
+like(slurp("$wrun/app1/nginx.conf"), qr/^\s*cc_wildcard_kind 4;$/m, '... the app nodes name kind 4 the wildcard');
+my $wf = eval { decode_json(slurp("$wrun/facts.json")) } // {};
+my $wg = $wf->{gifts} // {};
+my @wk = @{ $wf->{cards_check}{kinds} // [] };
+ok(($wg->{eligible_needed_wildcard} // 0) > 0,
+   "... $wg->{eligible_needed_wildcard} of $wf->{eligible_mysql} eligible users' combines took a wildcard");
+my $replaced = 0;
+$replaced += $wf->{eligible_mysql} - $_->{combined} for @wk[0 .. 3];
+is($replaced, $wk[4]{combined}, "... the kinds replaced ($replaced) = the wildcards the combines took");
+ok($wk[4]{combined} >= $wg->{eligible_needed_wildcard}, '... at least one a user that needed one');
+is(scalar(grep { $_->{ok} && !$_->{transit} } @wk), 5, '... and every kind adds up, nothing in transit');
+like(slurp("$wrun/report.txt"), qr/^gifts: .* eligible users needed a gift, \Q@{[ commify($wg->{eligible_needed_wildcard}) ]}\E a wildcard$/m,
+     'report.txt: the wildcards, as the state says');
+like(slurp("$wrun/report.html"), qr/<td>eligible users who needed a wildcard<\/td><td>\Q@{[ commify($wg->{eligible_needed_wildcard}) ]}\E<\/td>/,
+     'report.html: in the gifts table');
 
 done_testing();

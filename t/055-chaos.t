@@ -1,5 +1,5 @@
 # bench/chaos.sh, its short version (SHORT=1, about a minute) on free
-# loopback ports: flips, combines and claims through the edge (the edge of
+# loopback ports: flips, combines, gifts, asks and claims through the edge (the edge of
 # nginx.conf.example) while nginx workers are killed, an app node stopped,
 # Redis shards restarted and killed, the broker down, mariadbd restarted,
 # and cc-ingest, cc-draw and cc-payout killed mid-batch; in the claim phase
@@ -7,7 +7,9 @@
 # cc-payout's batches are open.  It must exit 0, and its summary must say
 # what its own stats and files hold: the statuses of every cc-load run
 # (200, 202, 429, 503 only), the fault windows and the overlaps built into
-# the schedule, each kill landed mid-batch, draws Redis = MySQL, awards
+# the schedule, each kill landed mid-batch, draws Redis = MySQL, each gift
+# one given and one received half in MySQL, the cards per kind held + in
+# transit = drawn - combined and cc-reconcile --cards clean, awards
 # credited once, the ledger = the pool, the logs clean but for the killed
 # workers' lines and with no sanitizer report (make test-asan runs it with
 # the sanitized module and workers).  Bad settings and busy ports are
@@ -142,7 +144,7 @@ is($line, "$sent, answers by status: " . join(', ', map { "$_ $st{$_}" } sort ke
    "requests: the stats' sum ($sent sent)");
 is_deeply([ grep { !/^(200|202|429|503)$/ } keys %st ], [], '... documented statuses only: 200, 202, 429, 503');
 ok($st{200} > 10000 && $sent >= $st{200}, "... $st{200} answered 200");
-for my $ep (qw(flip combine award claim grant)) {
+for my $ep (qw(flip combine award claim grant eligibility gifts gift ask)) {
     like($out, qr/^chaos:   $ep +200 [1-9]/m, "... $ep answered 200");
 }
 
@@ -191,6 +193,23 @@ ok($el && $el == $er && $er == $ec, 'eligible: MySQL = Redis = client (' . ($el 
 ok(defined $aw && $aw == $el && $cr == $aw && $cn == $aw && $cb == 0, '... one award each, credited exactly once');
 ok(defined $cs && $cs == 5000000 && $pool == 5000000 && $rm == 0, '... Σ ledger credits = the pool, cc-reconcile --money clean');
 like($out, qr/^chaos: redis: 3 starts loaded the AOF; /m, 'the three Redis restarts loaded their AOF');
+
+# the gifts under the faults: the summary's figures are the social rounds'
+# totals; each gift one half given and one received in MySQL, the cards
+# of each kind adding up in Redis and in cc-reconcile --cards
+my %so;
+for my $f (glob("$run/stats/social-*.jsonl")) {
+    my ($total) = grep { $_->{type} eq 'total' } map { decode_json($_) } split /\n/, slurp($f);
+    $so{$_} += $total->{social}{$_} // 0 for qw(gifts_delivered gifts_sent asks answers);
+}
+my $gave = $so{gifts_delivered} + $so{gifts_sent};
+ok($gave > 100, "gifts: $gave given under the faults ($so{gifts_sent} answered \"sent\")");
+like($out, qr/^chaos: gifts: \d+ users social \(30%\), $gave given: $so{gifts_delivered} delivered at once, $so{gifts_sent} sent \(the receiver's half later\), \d+ redriven by cc-redrive; MySQL $gave given = $gave received; $so{asks} asks, $so{answers} answered; \d+ sets completed by a gift$/m,
+     '... each one a given and a received half in MySQL');
+my @kinds = $out =~ /^chaos: cards kind (\d): held (\d+) \+ in transit 0 = \d+; drawn (\d+) - combined (\d+) = \d+: ok$/mg;
+is(scalar @kinds, 20, 'the cards of each of the 5 kinds: held = drawn - combined, nothing in transit');
+is(scalar(() = $out =~ /^chaos: cc-reconcile --cards: cards: kind \d: .*: ok$/mg), 5, 'cc-reconcile --cards: each kind ok');
+like($out, qr/^chaos: cc-reconcile --cards: cards: \d+ users, 0 gifts in transit; 0 differences/m, '... no difference');
 like($out, qr/^chaos: claims sent [1-9]\d*: 200 \d+, 202 \d+, 404 0$/m, 'claims: 200 or 202, no 404');
 
 # each kill landed in a batch: its transaction waited with rows written,

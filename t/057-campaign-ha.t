@@ -60,10 +60,10 @@ my $out = `scripts/campaign.sh @args 2>&1`;
 my $rc = $? >> 8;
 my $took = time - $t0;
 is($rc, 0, 'the --ha campaign ran: exit 0') or diag($out);
-like($out, qr/RESULT: PASS \(15 checks, 0 failed\)/, 'the report: 15 checks, all PASS');
+like($out, qr/RESULT: PASS \(17 checks, 0 failed\)/, 'the report: 17 checks, all PASS');
 like($out, qr/PASS  the failover lost no acknowledged flip: 0 flips answered 200 and lost/,
      '... one of them: no acknowledged flip lost');
-like($out, qr/== campaign .* $_:/, "phase $_ ran") for qw(grant flip lost close draw payout books);
+like($out, qr/== campaign .* $_:/, "phase $_ ran") for qw(grant flip lost social close draw payout books);
 diag(sprintf 'the --ha run took %.1f s', $took);
 
 my $facts = eval { decode_json(slurp("$run/facts.json")) } // {};
@@ -105,6 +105,21 @@ is($facts->{draws_redis}, 36000, '... and in Redis');
 is($facts->{awards}{sum_cents}, 300000, 'the awards add up to the pool');
 is($facts->{payout}[-1]{pending}, 0, 'every award credited through the MySQL failover');
 
+# the gifts after cc0's failover (its new primary, the workers by master
+# name): each delivered once, and the cards per kind add up, cc-reconcile
+# --cards over the sentinels' primaries
+my $gave = 0;
+for my $r (1, 2) {
+    my ($t) = map { decode_json($_) } grep { /"type":"total"/ } split /\n/, slurp("$run/social-$r.jsonl");
+    $gave += ($t->{social}{gifts_delivered} // 0) + ($t->{social}{gifts_sent} // 0);
+}
+ok($gave > 0, "$gave gifts given");
+is_deeply([ @{ $facts->{gifts} // {} }{qw(given_mysql received_mysql)} ], [ $gave, $gave ],
+          '... each one given and one received half in MySQL');
+is($facts->{cards_check}{exit}, 0, 'cc-reconcile --cards: exit 0');
+is(scalar(grep { $_->{ok} && $_->{transit} == 0 && $_->{held} == $_->{drawn} - $_->{combined} }
+          @{ $facts->{cards_check}{kinds} // [] }), 5, '... each of the 5 kinds: held = drawn - combined, none in transit');
+
 # the page: red markers on the time charts, the Failover table, the events
 my $html = slurp("$run/report.html");
 for my $c (qw(throughput latency payout)) {
@@ -131,7 +146,7 @@ like(slurp("$run/logs/cc-payout.log"), qr/\S/, 'cc-payout logged');
 # every process it started is gone, every port free
 my %pid = map { split ' ' } split /\n/, slurp("$run/pids");
 is(join(' ', sort keys %pid),
-   'app1 app2 claims edge ingest mock mysql mysqlr payout redis0 redis0r redis1 redis1r sentinel0 sentinel1 sentinel2',
+   'app1 app2 claims edge ingest mock mysql mysqlr payout redis0 redis0r redis1 redis1r redrive sentinel0 sentinel1 sentinel2',
    'it named every process it started');
 is(join(' ', grep { kill 0, $pid{$_} } sort keys %pid), '', '... and each is gone');
 my @from_run = grep { $_ != $$ && slurp("/proc/$_/cmdline") =~ /\Q$run\/\E/ }

@@ -49,7 +49,8 @@ is_ours() {
 keys_h=$top/common/cc_keys.h
 stock_prefix=$(sed -n 's/^#define CC_KEY_STOCK_PREFIX *"\(.*\)"$/\1/p' "$keys_h")
 user_glob=$(sed -n 's/^#define CC_KEY_USER_MATCH *"\(.*\)"$/\1/p' "$keys_h")
-if [ -z "$stock_prefix" ] || [ -z "$user_glob" ]; then
+outbox_gifts_key=$(sed -n 's/^#define CC_KEY_OUTBOX_GIFTS *"\(.*\)"$/\1/p' "$keys_h")
+if [ -z "$stock_prefix" ] || [ -z "$user_glob" ] || [ -z "$outbox_gifts_key" ]; then
     echo "$me: cannot read the key names from $keys_h" >&2
     exit 2
 fi
@@ -58,4 +59,39 @@ fi
 user_sums() {
     timeout --foreground 60 redis-cli -p "$1" --eval "$top/scripts/lua/user_sums.lua" , "$user_glob" \
         | tr '\n' ' '
+}
+
+# gifts_in_transit REDRIVE PORT...: the gifts in the shards' outboxes
+# whose receiver's half is not applied, per kind: "KIND N" lines, a kind
+# with none left out.  PORTs are the Redis shards in cc_redis_shards'
+# order (the ring: REDRIVE, a cc-redrive, says which shard holds each
+# receiver, --shard-of).  An outbox entry whose gift id is in the
+# receiver's cc:{uid}:gi (cc_key_user_sub "gi") was delivered (its done
+# did not run yet: a worker killed between), so it is not counted; an
+# entry is read from its gifts hash ("to:kind:ms"), at rest (no gift in
+# flight while this runs).
+gifts_in_transit() {
+    local rd=$1 p a=() t
+    shift
+    for p in "$@"; do a+=(--redis "127.0.0.1:$p"); done
+    t=$(mktemp "$run/transit.XXXXXX")
+    for p in "$@"; do
+        timeout --foreground 60 redis-cli -p "$p" --raw HGETALL "$outbox_gifts_key"
+    done | paste -d' ' - - | awk 'NF == 2' > "$t"     # "gift_id to:kind:ms"
+    if [ -s "$t" ]; then
+        awk '{ split($2, v, ":"); print v[1] }' "$t" | sort -u |
+            xargs "$rd" "${a[@]}" --shard-of > "$t.on"  # "uid 127.0.0.1:port"
+        for p in "$@"; do
+            awk -v at="127.0.0.1:$p" -v q="$t.q" -v k="$t.k" '
+                NR == FNR { if ($2 == at) on[$1] = 1; next }
+                { split($2, v, ":")
+                  if (v[1] in on) {
+                      print "SISMEMBER cc:{" v[1] "}:gi " $1 > q
+                      print v[2] > k } }' "$t.on" "$t"
+            [ -s "$t.q" ] || continue
+            paste -d' ' <(timeout --foreground 60 redis-cli -p "$p" < "$t.q") "$t.k"
+            rm -f "$t.q" "$t.k"
+        done | awk '$1 == 0 { n[$2]++ } END { for (k in n) print k, n[k] }' | sort -n
+    fi
+    rm -f "$t" "$t.on" "$t.q" "$t.k"
 }

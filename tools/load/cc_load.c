@@ -123,6 +123,14 @@ cc_load_usage(FILE *f)
 "          user's answers show every kind\n"
 "  claim   GET /cc/award; POST /cc/claim for --pct percent of the users\n"
 "          with an award\n"
+"  social  GET /cc/eligibility; a --social-pct user then GET /cc/gifts,\n"
+"          answers the open asks for kinds it holds twice or more (POST\n"
+"          /cc/gift?ask_id=), asks its partner (uid - first-uid ^ 1) for\n"
+"          each kind it lacks (POST /cc/ask) and gives the partner one card\n"
+"          of the kind it holds the most of, twice or more (POST\n"
+"          /cc/gift); every user\n"
+"          holding a full set uncombined combines.  Run it twice (another\n"
+"          --rid-prefix): the second answers the first's asks\n"
 "\n"
 "options:\n"
 "  --url URL          http://HOST:PORT of the server (required)\n"
@@ -150,6 +158,9 @@ cc_load_usage(FILE *f)
 "  --retry-pct P      resend P percent of the answered flips with the same\n"
 "                     request id and check the answer is the same (0)\n"
 "  --combine          combine once the user's answers show a full set\n"
+"  --wildcard W       kind W is the wildcard (cc_wildcard_kind): a set is\n"
+"                     complete with a W card for each other kind lacked\n"
+"                     (flip and social)\n"
 "  --kinds K          card kinds (5)\n"
 "  --max-flips N      at most N flips a user (0: until no chance left)\n"
 "  --rid-prefix P     request ids P-1, P-2, ... per user (r)\n"
@@ -160,6 +171,10 @@ cc_load_usage(FILE *f)
 "  --seed S           chooses the retried flips (1)\n"
 "claim:\n"
 "  --pct P            percent of the winners who claim (100)\n"
+"social (and --kinds, --rid-prefix, --seed):\n"
+"  --social-pct P     percent of the users who give and ask (100)\n"
+"  --rare K           a kind never given nor asked for (none): the\n"
+"                     stocked kind, under cc_gift_rare off\n"
 "\n"
 "Exit: 0 done; 1 a session gave up (a request failed --max-tries times)\n"
 "or an answer broke the contract (a retry answered differently, a new\n"
@@ -277,7 +292,8 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
         OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
         OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
-        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID, OPT_ANSWERS
+        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID, OPT_ANSWERS,
+        OPT_SOCIAL, OPT_RARE, OPT_WILDCARD
     };
     static const struct option  opts[] = {
         { "help",       no_argument,       NULL, 'h' },
@@ -303,10 +319,13 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         { "seed",       required_argument, NULL, OPT_SEED },
         { "pct",        required_argument, NULL, OPT_PCT },
         { "rate",       required_argument, NULL, OPT_RATE },
+        { "social-pct", required_argument, NULL, OPT_SOCIAL },
+        { "rare",       required_argument, NULL, OPT_RARE },
+        { "wildcard",   required_argument, NULL, OPT_WILDCARD },
         { NULL, 0, NULL, 0 }
     };
     const char  *phase;
-    int          c, seen_phase_opt = 0;
+    int          c, seen_phase_opt = 0, flip_or_social;
     char         err[256];
 
     memset(o, 0, sizeof(*o));
@@ -321,6 +340,9 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
     o->rid_prefix = "r";
     o->seed = 1;
     o->claim_pct = 100;
+    o->social_pct = 100;
+    o->rare = -1;
+    o->wildcard = -1;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0
                       || strcmp(argv[1], "-h") == 0))
@@ -339,9 +361,15 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         o->phase = CC_LOAD_PHASE_FLIP;
     } else if (strcmp(phase, "claim") == 0) {
         o->phase = CC_LOAD_PHASE_CLAIM;
+    } else if (strcmp(phase, "social") == 0) {
+        o->phase = CC_LOAD_PHASE_SOCIAL;
     } else {
-        cc_load_die("unknown phase \"%s\" (grant, flip or claim)", phase);
+        cc_load_die("unknown phase \"%s\" (grant, flip, claim or social)",
+                    phase);
     }
+    /* --kinds and --rid-prefix are the flip's and the social phase's */
+    flip_or_social = 1 << (o->phase == CC_LOAD_PHASE_SOCIAL
+                           ? CC_LOAD_PHASE_SOCIAL : CC_LOAD_PHASE_FLIP);
 
     optind = 2;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -417,7 +445,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         case OPT_KINDS:
             o->kinds = (unsigned) cc_load_parse_u64("--kinds", optarg, 2,
                                                CC_LOAD_KINDS_MAX);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
+            seen_phase_opt |= flip_or_social;
             break;
         case OPT_MAX_FLIPS:
             o->max_flips = (unsigned) cc_load_parse_u64("--max-flips", optarg,
@@ -431,7 +459,7 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
                        optarg);
             }
             o->rid_prefix = optarg;
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
+            seen_phase_opt |= flip_or_social;
             break;
         case OPT_ANSWERS:
             o->answers_path = optarg;
@@ -443,6 +471,20 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
         case OPT_PCT:
             o->claim_pct = cc_load_parse_pct("--pct", optarg);
             seen_phase_opt |= 1 << CC_LOAD_PHASE_CLAIM;
+            break;
+        case OPT_SOCIAL:
+            o->social_pct = cc_load_parse_pct("--social-pct", optarg);
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_SOCIAL;
+            break;
+        case OPT_WILDCARD:
+            o->wildcard = (int) cc_load_parse_u64("--wildcard", optarg, 0,
+                                                  CC_LOAD_KINDS_MAX - 1);
+            seen_phase_opt |= flip_or_social;
+            break;
+        case OPT_RARE:
+            o->rare = (int) cc_load_parse_u64("--rare", optarg, 0,
+                                              CC_LOAD_KINDS_MAX - 1);
+            seen_phase_opt |= 1 << CC_LOAD_PHASE_SOCIAL;
             break;
         default:
             /* getopt_long said which option */
@@ -464,6 +506,12 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
     }
     if (o->first_uid + o->users - 1 < o->first_uid) {
         cc_load_die("--first-uid + --users overflows");
+    }
+    if (o->wildcard >= (int) o->kinds || o->rare >= (int) o->kinds) {
+        cc_load_die("--%s %d is not one of the %u kinds",
+                    o->wildcard >= (int) o->kinds ? "wildcard" : "rare",
+                    o->wildcard >= (int) o->kinds ? o->wildcard : o->rare,
+                    o->kinds);
     }
     if (o->phase == CC_LOAD_PHASE_GRANT && o->chances == 0) {
         cc_load_die("grant: --chances is required");

@@ -25,11 +25,14 @@
 #define CC_LOAD_BODY_MAX      4096
 #define CC_LOAD_TICK_MS       10        /* timeouts and backoffs are checked */
 #define CC_LOAD_STATUS_MAX    600
+#define CC_LOAD_ASK_ID_MAX    96        /* "uid:request_id", 20 + 1 + 64 */
+#define CC_LOAD_ACTS_MAX      (3 * CC_LOAD_KINDS_MAX + 1)
 
 typedef enum {
     CC_LOAD_PHASE_GRANT,
     CC_LOAD_PHASE_FLIP,
-    CC_LOAD_PHASE_CLAIM
+    CC_LOAD_PHASE_CLAIM,
+    CC_LOAD_PHASE_SOCIAL
 } cc_load_phase_e;
 
 typedef enum {
@@ -38,6 +41,10 @@ typedef enum {
     CC_LOAD_EP_COMBINE,
     CC_LOAD_EP_AWARD,
     CC_LOAD_EP_CLAIM,
+    CC_LOAD_EP_ELIGIBILITY,
+    CC_LOAD_EP_GIFTS,
+    CC_LOAD_EP_GIFT,
+    CC_LOAD_EP_ASK,
     CC_LOAD_EP_N
 } cc_load_ep_e;
 
@@ -57,6 +64,17 @@ typedef enum {
     CC_LOAD_C_WAITING        /* backoff before a resend */
 } cc_load_state_e;
 
+/*
+ * A request the social phase plans (cc_load_social.c): a gift of kind to
+ * the partner, an answer (a gift) to the ask ask_id, an ask to the
+ * partner for kind, or the combine.
+ */
+typedef struct {
+    cc_load_ep_e  ep;
+    unsigned      kind;
+    char          ask_id[CC_LOAD_ASK_ID_MAX];
+} cc_load_act_t;
+
 /* one user's run: what it sends next and what its answers said */
 typedef struct {
     uint64_t      uid;
@@ -71,6 +89,12 @@ typedef struct {
     size_t        last_len;
     char          last_body[256];  /* the answer a client retry must get */
     char          token[CC_TOKEN_MAX + 1];
+    /* social: the planned requests, sent in order; held[] as eligibility
+     * said, less what the plan gives */
+    unsigned      act_n;
+    unsigned      act_i;
+    uint32_t      held[CC_LOAD_KINDS_MAX];
+    cc_load_act_t act[CC_LOAD_ACTS_MAX];
 } cc_load_session_t;
 
 typedef struct {
@@ -126,6 +150,9 @@ typedef struct {
     uint64_t         seed;
     double           claim_pct;
     uint64_t         rate;            /* sessions started a second, 0: all */
+    double           social_pct;      /* social: users who give and ask */
+    int              rare;            /* social: a kind never given, -1 */
+    int              wildcard;        /* flip, social: the wildcard, -1 */
     int              quiet;
 } cc_load_opts_t;
 
@@ -173,6 +200,15 @@ typedef struct {
     uint64_t     award_cents;
     uint64_t     claims_sent;
     uint64_t     claimed_cents;   /* amounts of claims answered 200 */
+
+    uint64_t     social_users;    /* users chosen to give and ask */
+    uint64_t     gifts_delivered; /* gifts and answers 200 "delivered" */
+    uint64_t     gifts_sent;      /* 200 "sent": the receiver's half later */
+    uint64_t     gifts_refused;   /* 409 no_card, 429 gift_limit, 4xx */
+    uint64_t     ask_answers;     /* of the above, answers to an ask */
+    uint64_t     asks;            /* asks answered 200 */
+    uint64_t     asks_refused;    /* 429 ask_limit, 4xx */
+    uint64_t     asks_open_seen;  /* open asks GET /cc/gifts listed */
 } cc_load_run_t;
 
 

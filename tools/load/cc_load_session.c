@@ -1,6 +1,7 @@
 /*
  * cc_load_session.c: cc-load's sessions, one a user, in the phases grant,
- * flip (with client retries and the combine) and claim: the request a
+ * flip (with client retries and the combine) and claim (the social
+ * phase's own requests and answers: cc_load_social.c): the request a
  * session sends next, what its answers say (counted in the run) and
  * when it ends; the next user then takes the connection.  The sending
  * is cc_load_http.c's.
@@ -16,6 +17,7 @@
 
 #include "cc_load_http.h"
 #include "cc_load_session.h"
+#include "cc_load_social.h"
 
 
 /*
@@ -35,7 +37,7 @@ cc_load_mix(uint64_t a, uint64_t b, uint64_t c)
 }
 
 
-static int
+int
 cc_load_chosen(uint64_t seed, uint64_t uid, uint64_t n, double pct)
 {
     return (double) (cc_load_mix(seed, uid, n) % 1000000) < pct * 10000.0;
@@ -92,6 +94,7 @@ cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c)
                      r->o.host, id);
         break;
     default:
+        n = cc_load_social_request(r, c, id);
         break;
     }
     c->wlen = (size_t) n;
@@ -100,17 +103,23 @@ cc_load_build_request(cc_load_run_t *r, cc_load_conn_t *c)
 }
 
 
-static int
-cc_load_full_set(cc_load_run_t *r, cc_load_session_t *s)
+/*
+ * Whether cards (per kind) complete the set: every kind held, or with
+ * --wildcard W every other kind held but as many as the W cards held
+ * (the module's combine takes one wildcard for each kind lacked).
+ */
+int
+cc_load_completable(cc_load_run_t *r, const uint32_t *cards)
 {
-    unsigned  k;
+    unsigned  k, missing = 0;
 
     for (k = 0; k < r->o.kinds; k++) {
-        if (s->cards[k] == 0) {
-            return 0;
+        if (cards[k] == 0 && (int) k != r->o.wildcard) {
+            missing++;
         }
     }
-    return 1;
+    return r->o.wildcard < 0 ? missing == 0
+                             : missing <= cards[r->o.wildcard];
 }
 
 
@@ -120,7 +129,7 @@ cc_load_flip_next(cc_load_run_t *r, cc_load_conn_t *c)
 {
     cc_load_session_t  *s = &c->s;
 
-    if (r->o.combine && !s->combine_sent && cc_load_full_set(r, s)) {
+    if (r->o.combine && !s->combine_sent && cc_load_completable(r, s->cards)) {
         s->combine_sent = 1;
         s->ep = CC_LOAD_EP_COMBINE;
     } else if (s->chances_left == 0
@@ -313,6 +322,11 @@ cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
     r->status[s->ep][status]++;
     r->sec.status[status]++;
 
+    if (r->o.phase == CC_LOAD_PHASE_SOCIAL) {
+        cc_load_social_on_answer(r, c, status, body);
+        return;
+    }
+
     /* too many requests, or the server's trouble: the same again later */
     if (status == 429 || status >= 500) {
         cc_load_retry(r, c);
@@ -401,6 +415,13 @@ cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c)
         return 0;       /* not yet: cc_load_tick starts it in its time */
     }
     uid = r->next_uid++;
+    while (r->o.phase == CC_LOAD_PHASE_SOCIAL && cc_load_social_idle(r, uid)) {
+        r->users_done++;            /* nothing to give, nothing given it */
+        if (r->next_uid >= r->end_uid) {
+            return 0;
+        }
+        uid = r->next_uid++;
+    }
     memset(s, 0, sizeof(*s));
     s->uid = uid;
     s->chances_left = -1;
@@ -421,6 +442,9 @@ cc_load_session_start(cc_load_run_t *r, cc_load_conn_t *c)
         break;
     case CC_LOAD_PHASE_CLAIM:
         s->ep = CC_LOAD_EP_AWARD;
+        break;
+    case CC_LOAD_PHASE_SOCIAL:
+        s->ep = CC_LOAD_EP_ELIGIBILITY;
         break;
     }
     r->active++;

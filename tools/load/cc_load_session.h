@@ -24,4 +24,10 @@ void cc_load_on_answer(cc_load_run_t *r, cc_load_conn_t *c, int status,
 void cc_load_answer_line(cc_load_run_t *r, cc_load_conn_t *c, int status,
     const char *body, size_t blen);
 
+/* whether the user uid is among pct percent (the seed and n decide) */
+int cc_load_chosen(uint64_t seed, uint64_t uid, uint64_t n, double pct);
+
+/* whether cards (per kind) complete the set, wildcards counted */
+int cc_load_completable(cc_load_run_t *r, const uint32_t *cards);
+
 #endif /* CC_LOAD_SESSION_H */

@@ -17,7 +17,8 @@
 
 
 static const char *cc_load_ep_names[CC_LOAD_EP_N] = {
-    "grant", "flip", "combine", "award", "claim"
+    "grant", "flip", "combine", "award", "claim", "eligibility", "gifts",
+    "gift", "ask"
 };
 
 static const char *cc_load_err_names[CC_LOAD_ERR_N] = {
@@ -71,8 +72,9 @@ cc_load_status_text(const uint64_t *st, char *buf, size_t len)
 static const char *
 cc_load_phase_name(cc_load_phase_e p)
 {
-    return p == CC_LOAD_PHASE_GRANT ? "grant" : p == CC_LOAD_PHASE_FLIP ? "flip"
-                                                              : "claim";
+    return p == CC_LOAD_PHASE_GRANT ? "grant"
+           : p == CC_LOAD_PHASE_FLIP ? "flip"
+           : p == CC_LOAD_PHASE_CLAIM ? "claim" : "social";
 }
 
 
@@ -228,6 +230,24 @@ cc_load_total(cc_load_run_t *r)
                                 (double) r->status[CC_LOAD_EP_CLAIM][404]);
         cJSON_AddNumberToObject(x, "claimed_cents",
                                 (double) r->claimed_cents);
+        break;
+    case CC_LOAD_PHASE_SOCIAL:
+        x = cJSON_AddObjectToObject(o, "social");
+        cJSON_AddNumberToObject(x, "pct", r->o.social_pct);
+        cJSON_AddNumberToObject(x, "social_users", (double) r->social_users);
+        cJSON_AddNumberToObject(x, "gifts_delivered",
+                                (double) r->gifts_delivered);
+        cJSON_AddNumberToObject(x, "gifts_sent", (double) r->gifts_sent);
+        cJSON_AddNumberToObject(x, "gifts_refused",
+                                (double) r->gifts_refused);
+        cJSON_AddNumberToObject(x, "answers", (double) r->ask_answers);
+        cJSON_AddNumberToObject(x, "asks", (double) r->asks);
+        cJSON_AddNumberToObject(x, "asks_refused", (double) r->asks_refused);
+        cJSON_AddNumberToObject(x, "asks_open_seen",
+                                (double) r->asks_open_seen);
+        cJSON_AddNumberToObject(x, "combines_200",
+                                (double) r->status[CC_LOAD_EP_COMBINE][200]);
+        cJSON_AddNumberToObject(x, "combined", (double) r->combined);
         break;
     }
     cJSON_AddBoolToObject(o, "interrupted", cc_load_stop != 0);
