@@ -608,6 +608,7 @@ cc_payout_lanes_open(cc_payout_t *p)
             ps->retry = &p->cmysql_retry;
         }
 
+        ps->campaign = p->camp.id;
         ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
         ps->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
         ps->sql = malloc(p->sql_max);
