@@ -542,6 +542,11 @@ cc_payout_run(cc_payout_t *p)
 
     cc_payout_claims_stop(p);
 
+    /* the bulk's notices in flight (stopped mid-pass): read and told */
+    for (s = 0; s < p->st.nshards; s++) {
+        cc_payout_shard_notices_flush(&p->shard[s]);
+    }
+
     now = cc_now_ms();
     cc_payout_total(p, &t);
     rate = t.credited * 1000.0 / (now - start + 1);
@@ -609,6 +614,7 @@ cc_payout_lanes_open(cc_payout_t *p)
         }
 
         ps->campaign = p->camp.id;
+        ps->nredis = p->o.nredis;
         ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
         ps->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
         ps->sql = malloc(p->sql_max);

@@ -88,6 +88,8 @@ typedef struct {
     redisContext        *ctx;
     cc_retry_t           retry;          /* reconnects' backoff */
     char                 sha[41];        /* award_set.lua's */
+    size_t               inflight;       /* the bulk's pipelined notices:
+                                            calls sent, replies unread */
 } cc_payout_redis_t;
 
 
@@ -134,6 +136,13 @@ typedef struct {
     const char          *campaign;       /* p->camp.id */
     uint64_t             notice;         /* the bulk batch's notice row,
                                             0: none */
+    /* the bulk's notices in flight (cc_payout_shard_notices_send) */
+    uint64_t             pnotice;        /* their notice row, 0: none */
+    size_t               prows;          /* rows sent, */
+    size_t               pmissed;        /* rows not sent (a shard down) */
+    size_t               folded;         /* rows of pnotice told in the
+                                            open transaction */
+    size_t               nredis;         /* of redis[] */
     size_t               told;           /* rows IN_NOTICE the last notify
                                             told, */
     size_t               missed;         /* and did not */
@@ -274,6 +283,19 @@ long cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps,
     size_t n);
 
 /*
+ * The bulk's notices pipelined: the calls of the rows IN_NOTICE (rows[0..n),
+ * notice row ps->notice) written to their Redis shards, replies unread,
+ * so that Redis runs them while the lane does the next batch's MySQL
+ * work; the next batch's credit reads the replies before its commit and
+ * tells the row in its transaction (all arrived) or leaves it owed.
+ * _flush: the replies read now, the row told at once when all arrived.
+ * A lane's Redis connections serve nothing else while notices are in
+ * flight: flush first.
+ */
+void cc_payout_shard_notices_send(cc_payout_shard_t *ps, size_t n);
+void cc_payout_shard_notices_flush(cc_payout_shard_t *ps);
+
+/*
  * The notice row id told (told_at set), committed, its count of rows
  * added to the notices sent: 0, or -1 when MySQL failed.
  */
@@ -281,10 +303,12 @@ int cc_payout_shard_notice_told(cc_payout_shard_t *ps, uint64_t id,
     unsigned long long told);
 
 /*
- * The oldest notice row of the campaign still owed, into ps->notice, its
- * first award id into first and its last into ps->nlast: 1, 0 when none,
- * -1 when MySQL failed.
+ * The oldest notice row of the campaign still owed but the row but (the
+ * lane's in flight; 0: none), into ps->onotice, its first award id into
+ * first and its last into ps->nlast: 1, 0 when none, -1 when MySQL
+ * failed.
  */
-int cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first);
+int cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first,
+    uint64_t but);
 
 #endif /* CC_PAYOUT_H */

@@ -440,6 +440,207 @@ cc_payout_shard_all_paid(const cc_ledger_credit_t *c, size_t k)
 }
 
 
+/* ---- the bulk's notices, pipelined ---------------------------------- */
+
+
+void
+cc_payout_shard_notices_send(cc_payout_shard_t *ps, size_t n)
+{
+    int                   done;
+    size_t                i, r;
+    redisContext         *ctx;
+    cc_payout_award_t    *a;
+    cc_payout_redis_t    *rs;
+    cc_award_set_call_t  *call;
+
+    CC_ASSERT(ps->pnotice == 0);
+
+    ps->pnotice = ps->notice;
+    ps->prows = 0;
+    ps->pmissed = 0;
+
+    call = malloc(sizeof(cc_award_set_call_t));
+    if (call == NULL) {
+        cc_log("out of memory");
+        ps->pmissed = n;
+        return;
+    }
+
+    for (r = 0; r < ps->nredis; r++) {
+        rs = &ps->redis[r];
+        ctx = NULL;
+        call->n = 0;
+
+        for (i = 0; i < n; i++) {
+            a = &ps->rows[i];
+
+            if (a->state != CC_PAYOUT_IN_NOTICE || a->redis != r) {
+                continue;
+            }
+
+            if (ctx == NULL && (ctx = cc_payout_shard_redis(rs)) == NULL) {
+                ps->pmissed++;                  /* down: the outbox's */
+                continue;
+            }
+
+            cc_award_set_add(call, a->uid, 1, a->amount, a->award_id);
+            ps->prows++;
+
+            if (call->n == CC_AWARD_SET_MAX) {
+                if (cc_award_set_append(ctx, rs->sha, call) != 0) {
+                    ps->pmissed++;
+                    break;
+                }
+                rs->inflight++;
+            }
+        }
+
+        if (ctx != NULL && call->n > 0) {
+            if (cc_award_set_append(ctx, rs->sha, call) != 0) {
+                ps->pmissed++;
+            } else {
+                rs->inflight++;
+            }
+        }
+
+        /* written now, the replies read by the next batch */
+        for (done = 0; ctx != NULL && rs->inflight > 0 && !done; ) {
+            if (redisBufferWrite(ctx, &done) != REDIS_OK) {
+                cc_payout_shard_redis_down(rs, ctx->errstr);
+                rs->inflight = 0;
+                ps->pmissed++;
+            }
+        }
+    }
+
+    free(call);
+}
+
+
+/*
+ * The replies of the notices in flight: 1 when every row of ps->pnotice
+ * is in Redis, else 0 (a reply failed, a shard down: the row stays owed
+ * and the outbox tells it again).  Nothing is in flight after.
+ */
+static int
+cc_payout_shard_notices_wait(cc_payout_shard_t *ps)
+{
+    int                 all, reload;
+    char                err[256];
+    size_t              r, c;
+    redisReply         *reply;
+    cc_payout_redis_t  *rs;
+
+    all = ps->pmissed == 0;
+
+    for (r = 0; r < ps->nredis; r++) {
+        rs = &ps->redis[r];
+        reload = 0;
+
+        if (rs->ctx == NULL) {
+            all = all && rs->inflight == 0;     /* dropped meanwhile */
+            rs->inflight = 0;
+            continue;
+        }
+
+        for (c = 0; c < rs->inflight; c++) {
+            if (redisGetReply(rs->ctx, (void **) &reply) != REDIS_OK) {
+                cc_payout_shard_redis_down(rs, rs->ctx->errstr);
+                all = 0;
+                break;
+            }
+
+            if (cc_award_set_reply(reply, &reload, err, sizeof(err)) < 0) {
+                if (all) {
+                    /* NOSCRIPT after a restart, or worse: one line */
+                    cc_log("redis %s: %s", rs->addr, err);
+                }
+                all = 0;
+            }
+
+            /* -READONLY, -LOADING: a failover; the reconnect asks */
+            reload |= cc_redis_reply_failover(reply);
+
+            freeReplyObject(reply);
+        }
+
+        rs->inflight = 0;
+
+        if (reload && rs->ctx != NULL) {
+            redisFree(rs->ctx);
+            rs->ctx = NULL;
+        }
+    }
+
+    return all;
+}
+
+
+/*
+ * The notices in flight, read before the commit of the next batch: their
+ * row told in the open transaction when all arrived (ps->folded, counted
+ * at the commit).  0, or -1 (rolled back, the connection dropped).
+ */
+static int
+cc_payout_shard_fold(cc_payout_shard_t *ps, int64_t now)
+{
+    size_t    len;
+    uint64_t  id;
+
+    ps->folded = 0;
+    id = ps->pnotice;
+
+    if (id == 0) {
+        return 0;
+    }
+
+    ps->pnotice = 0;
+
+    if (!cc_payout_shard_notices_wait(ps)) {
+        return 0;
+    }
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "UPDATE award_notices SET told_at = "
+                            "%" PRId64 " WHERE notice_id = %" PRIu64 " AND "
+                            "told_at = 0", now, id) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_real_query(ps->db->conn, ps->sql, len) != 0) {
+        (void) mysql_rollback(ps->db->conn);
+        return cc_payout_shard_fail(ps, "tell a notice row", NULL);
+    }
+
+    ps->folded = ps->prows;
+
+    return 0;
+}
+
+
+void
+cc_payout_shard_notices_flush(cc_payout_shard_t *ps)
+{
+    int       all;
+    uint64_t  id;
+
+    id = ps->pnotice;
+
+    if (id == 0) {
+        return;
+    }
+
+    ps->pnotice = 0;
+    all = cc_payout_shard_notices_wait(ps);
+
+    if (all && ps->db->conn != NULL) {
+        (void) cc_payout_shard_notice_told(ps, id, ps->prows);
+    }
+}
+
+
 /*
  * The notice row of the rows credited now (a bulk batch's), in the open
  * transaction: the range of their award ids, whose notices are owed until
@@ -532,6 +733,15 @@ again:
         return -1;
     }
 
+    /*
+     * The bulk's: the last batch's notices, sent before this one's reads
+     * and marks, told in this transaction, before the pool's row (the
+     * last lock: a claim waits for the commit only, not for Redis).
+     */
+    if (!claims && cc_payout_shard_fold(ps, now) != 0) {
+        return -1;
+    }
+
     /* the campaign's wallet: the ledger, or http two-phase (cc_wallet.h) */
     added = cc_wallet_credit(ps->wallet, db, ps->credits, k, err,
                              sizeof(err));
@@ -567,6 +777,9 @@ again:
     if (mysql_commit(db) != 0) {
         return cc_payout_shard_fail(ps, "commit credits", NULL);
     }
+
+    ps->stats.notified += ps->folded;
+    ps->folded = 0;
 
     for (i = 0; i < n; i++) {
         if (ps->rows[i].state == CC_PAYOUT_CREDITING_NOW) {
@@ -797,7 +1010,8 @@ cc_payout_shard_notice_told(cc_payout_shard_t *ps, uint64_t id,
 
 
 int
-cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first)
+cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first,
+    uint64_t but)
 {
     int         i;
     char        text[96];
@@ -810,8 +1024,8 @@ cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first)
 
     if (cc_payout_shard_sql(ps, &len, "SELECT notice_id, first_id, last_id "
                             "FROM award_notices WHERE campaign = '%s' AND "
-                            "told_at = 0 ORDER BY notice_id LIMIT 1",
-                            ps->campaign) != 0)
+                            "told_at = 0 AND notice_id <> %" PRIu64 " ORDER "
+                            "BY notice_id LIMIT 1", ps->campaign, but) != 0)
     {
         return -1;
     }

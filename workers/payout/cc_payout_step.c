@@ -364,6 +364,7 @@ cc_payout_step_bulk(cc_payout_t *p, size_t s)
     n = cc_payout_step_bulk_read(p, ps, batch);
 
     if (n <= 0) {
+        cc_payout_shard_notices_flush(ps);      /* the pass's last */
         return n;
     }
 
@@ -398,20 +399,29 @@ cc_payout_step_bulk(cc_payout_t *p, size_t s)
         }
 
         /*
-         * The notices at once, then the batch's notice row told; when some
-         * were not sent (a Redis shard down) the row stays owed and the
-         * outbox tells its range again, as after a crash.
+         * The notices at once, pipelined: Redis runs them while the next
+         * batch does its MySQL work, whose transaction tells the batch's
+         * notice row once all arrived (the last batch's: at once).  Some
+         * not sent or failed (a Redis shard down): the row stays owed and
+         * the outbox tells its range again, as after a crash.  Those of
+         * the batch before, when this one credited nothing: told now.
          */
-        if (cc_payout_shard_notify(p, ps, (size_t) n) >= 0
-            && ps->notice != 0 && ps->missed == 0)
-        {
-            (void) cc_payout_shard_notice_told(ps, ps->notice, ps->told);
+        cc_payout_shard_notices_flush(ps);
+
+        if (ps->notice != 0) {
+            cc_payout_shard_notices_send(ps, (size_t) n);
         }
 
-        ps->notice = 0;
+        if (ps->pass_done) {
+            cc_payout_shard_notices_flush(ps);
+        }
+
+    } else {
+        /* the cursor stays: the batch again; the replies read */
+        cc_payout_shard_notices_flush(ps);
     }
 
-    /* else the cursor stays: the batch again */
+    ps->notice = 0;
 
     pthread_mutex_lock(&p->mu);
     f->bulk = 0;
@@ -529,7 +539,7 @@ cc_payout_step_notices(cc_payout_t *p, size_t s)
     cc_payout_shard_t  *ps = &p->shard[s];
 
     if (ps->onotice == 0) {
-        rc = cc_payout_shard_notice_open(ps, ps->ncursor);
+        rc = cc_payout_shard_notice_open(ps, ps->ncursor, ps->pnotice);
 
         ps->notices_empty = rc == 0;
 
@@ -541,6 +551,9 @@ cc_payout_step_notices(cc_payout_t *p, size_t s)
         ps->ntold = 0;
         ps->nmissed = 0;
     }
+
+    /* the lane's Redis connections: the bulk's notices in flight first */
+    cc_payout_shard_notices_flush(ps);
 
     /* a Redis shard backing off: the row's notices wait for its retry */
     for (i = 0; i < p->o.nredis; i++) {
@@ -641,6 +654,11 @@ cc_payout_step_outbox(cc_payout_t *p, size_t s)
 
     } else {
         memcpy(ps->ocursor, ps->rows[n - 1].award_id, sizeof(ps->ocursor));
+    }
+
+    if (n > 0) {
+        /* the lane's Redis connections: the bulk's notices in flight first */
+        cc_payout_shard_notices_flush(ps);
     }
 
     n = n == 0 ? cc_payout_shard_end_read(ps)
