@@ -143,7 +143,9 @@ ALTER TABLE awards
 -- batch of cc-payout writes, in its credit's transaction, its awards with
 -- notified = 1 (in the UPDATE that credits them: no extra row work) and
 -- ONE row here: the range of the award ids it credited.  Once Redis holds
--- every notice of the batch, told_at is set.  A crash or a Redis shard
+-- every notice of the batch, told_at is set (in the next batch's
+-- transaction: the notices are pipelined, their replies read by the next
+-- batch; the pass's last batch tells its row at once).  A crash or a Redis shard
 -- down in between leaves the row with told_at = 0: cc-payout's outbox
 -- tells every credited award of its range again (award_set.lua never
 -- moves "c" back to "p"), then sets told_at.  So:
