@@ -7,7 +7,9 @@
 #   ingest  bench/ingest.sh: cc-ingest into 2 MySQL shards (goal 50k/s)
 #   draw    bench/draw.sh: cc-draw over 2 shards, and the storage's limit
 #           (INSERT ... SELECT) in the same run (goal: 10M in < 60 s)
-#   payout  bench/payout.sh: credits/s into 2 shards (goal 50k/s)
+#   payout  bench/payout.sh: credits/s into 2 shards (goal 50k/s), and
+#           the storage's limit (the same rows set-based) in the same run
+#           (goal: the payout at >= 0.5 of it)
 #   claim   bench/claim.sh: POST /cc/claim at a steady rate while
 #           cc-payout credits a backlog (goal p99 < 50 ms)
 #   gift    bench/gift.sh: POST /cc/gift, giver and receiver on different
@@ -163,7 +165,28 @@ for b in $ONLY; do
             "$n rows in $lt s, INSERT ... SELECT" "$cmd"
         ;;
     payout)
-        per_second payout credits "AWARDS=$PAYOUT_AWARDS bench/payout.sh"
+        cmd="AWARDS=$PAYOUT_AWARDS bench/payout.sh"
+        # shellcheck disable=SC2086
+        run payout env $cmd || continue
+        f=$logs/payout.txt
+        # "credited and notified ...: N credits/s", "storage limit: ...: N
+        # credits/s", "payout / storage limit = R", "cpu s per 1000
+        # credits: cc-payout X (...), mariadbd Y, redis Z; in the limit
+        # mariadbd W"
+        v=$(sed -n 's/^credited and notified .*: \([0-9]*\) credits\/s.*/\1/p' "$f")
+        lv=$(sed -n 's/^storage limit: .*: \([0-9]*\) credits\/s.*/\1/p' "$f")
+        r=$(sed -n 's/^payout \/ storage limit = \([0-9.]*\).*/\1/p' "$f")
+        read -r pc mc lc <<< "$(awk '/^cpu s per 1000 credits:/ {
+                for (i = 1; i < NF; i++) {
+                    if ($i == "cc-payout") p = $(i + 1)
+                    if ($i == "mariadbd" && m == "") { m = $(i + 1); sub(/,/, "", m) }
+                    else if ($i == "mariadbd") l = $(i + 1)
+                }
+                printf "%.2f %.2f %.2f", p * 100, m * 100, l * 100 }' "$f")"
+        row payout "$v" credits/s "goal 50000" "$(ratio "$v" 50000)" "$cmd"
+        row "payout, storage limit" "$lv" credits/s "payout: $v" \
+            "payout/limit $r (goal >= 0.5); cpu s per 100k credits: cc-payout $pc, mariadbd $mc (the limit's $lc)" \
+            "$cmd"
         ;;
     http)
         cmd="AWARDS=$HTTP_AWARDS bench/payout-http.sh"
@@ -245,7 +268,9 @@ failover=$(sed -n '/^## Failover/,$p' "$RESULTS" 2>/dev/null)
     echo "(medians over the rounds); the CPU rows are the medians of"
     echo "ns per module flip; ingest, payout and claim against their goals;"
     echo "the draw against the storage's own INSERT ... SELECT of as many"
-    echo "rows, in the same run; the HTTP wallet payout against the"
+    echo "rows, in the same run; the payout against the same rows written"
+    echo "set-based (INSERT ... SELECT, UPDATE) for as many awards, in the"
+    echo "same run; the HTTP wallet payout against the"
     echo "ledger-only payout of as many awards, in the same run (the"
     echo "simulated wallet on the same cores); the gift against the flip"
     echo "on the same 2 Redis shards and nginx, flip gift flip gift"

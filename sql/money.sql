@@ -24,8 +24,12 @@ CREATE TABLE IF NOT EXISTS draw_plans (
 
 -- One award per user and campaign (the unique key): the order number is
 -- award_id = "<campaign>:<uid>", also the id of its ledger transfer.
--- status: pending -> credited, never back.  notified: the credited status
--- reached the user's Redis shard (an outbox flag; moves no money).
+-- status: pending -> credited, never back.  notified: 1 when the credited
+-- status reached the user's Redis shard, or is owed by an open row of
+-- award_notices that covers the award (set by the UPDATE that credits a
+-- bulk batch; see award_notices below); 0 on a credited award: its notice
+-- is owed, award by award (a claim's credit, cc-draw's sync credit, a
+-- repair).  An outbox flag; moves no money.
 CREATE TABLE IF NOT EXISTS awards (
     award_id     VARCHAR(64)       NOT NULL,
     campaign     VARCHAR(32)       NOT NULL,
@@ -127,3 +131,39 @@ UPDATE awards SET credited_at = 0 WHERE credited_at IS NULL;
 ALTER TABLE awards
     MODIFY credited_at BIGINT NOT NULL DEFAULT 0
         COMMENT 'unix time, ms; 0 until credited';
+
+-- ---- The notices' outbox (issue 20) -------------------------------------
+--
+-- A credited award's notice is "c:..." in field w of the user's Redis hash,
+-- set after the commit that credits it; what says it is owed must commit
+-- with the credit, or a crash between the two would lose it.  That was
+-- notified = 0 in the credit and an UPDATE of every award to 1 after
+-- Redis: a second write of each award row and of its by_status entry, 2.6
+-- of 11.3 s of the payout's MySQL time (per 200k credits).  Now a bulk
+-- batch of cc-payout writes, in its credit's transaction, its awards with
+-- notified = 1 (in the UPDATE that credits them: no extra row work) and
+-- ONE row here: the range of the award ids it credited.  Once Redis holds
+-- every notice of the batch, told_at is set (in the next batch's
+-- transaction: the notices are pipelined, their replies read by the next
+-- batch; the pass's last batch tells its row at once).  A crash or a Redis shard
+-- down in between leaves the row with told_at = 0: cc-payout's outbox
+-- tells every credited award of its range again (award_set.lua never
+-- moves "c" back to "p"), then sets told_at.  So:
+--
+--   an award's notice is in Redis  <=>  status = 'credited', notified = 1
+--   and no row here with told_at = 0 covers it (first_id <= award_id <=
+--   last_id, same campaign)
+--
+-- which cc-reconcile --money checks (status_mismatch).  Told rows are kept
+-- (one per batch: when each batch's notices went out); nobody deletes.
+CREATE TABLE IF NOT EXISTS award_notices (
+    notice_id    BIGINT UNSIGNED   NOT NULL AUTO_INCREMENT,
+    campaign     VARCHAR(32)       NOT NULL,
+    first_id     VARCHAR(64)       NOT NULL,
+    last_id      VARCHAR(64)       NOT NULL,
+    created_at   BIGINT            NOT NULL COMMENT 'unix time, ms',
+    told_at      BIGINT            NOT NULL DEFAULT 0
+                 COMMENT 'unix time, ms; 0 while its notices are owed',
+    PRIMARY KEY (notice_id),
+    KEY owed (campaign, told_at, first_id)
+) ENGINE=InnoDB;

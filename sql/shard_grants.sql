@@ -32,6 +32,7 @@ GRANT SELECT, UPDATE ON awards TO cc_payout, cc_repair;
 GRANT SELECT, INSERT ON ledger_transfers TO cc_payout, cc_repair;
 GRANT SELECT, INSERT, UPDATE ON ledger_accounts TO cc_payout, cc_repair;
 GRANT SELECT, INSERT, UPDATE ON ledger_pending TO cc_payout, cc_repair;
+GRANT SELECT, INSERT, UPDATE ON award_notices TO cc_payout;
 
 -- the books: read everything the money check compares
 GRANT SELECT ON eligibility TO cc_books, cc_repair;
@@ -40,3 +41,4 @@ GRANT SELECT ON awards TO cc_books;
 GRANT SELECT ON ledger_transfers TO cc_books;
 GRANT SELECT ON ledger_accounts TO cc_books;
 GRANT SELECT ON ledger_pending TO cc_books;
+GRANT SELECT ON award_notices TO cc_books, cc_repair;

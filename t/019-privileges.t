@@ -59,12 +59,14 @@ my %want = (
                       awards => 'INSERT SELECT', ledger_transfers => 'INSERT SELECT',
                       ledger_accounts => 'INSERT SELECT UPDATE' },
     cc_payout    => { awards => 'SELECT UPDATE', ledger_transfers => 'INSERT SELECT',
-                      ledger_accounts => 'INSERT SELECT UPDATE', ledger_pending => 'INSERT SELECT UPDATE' },
+                      ledger_accounts => 'INSERT SELECT UPDATE', ledger_pending => 'INSERT SELECT UPDATE',
+                      award_notices => 'INSERT SELECT UPDATE' },
     cc_repair    => { awards => 'SELECT UPDATE', ledger_transfers => 'INSERT SELECT',
                       ledger_accounts => 'INSERT SELECT UPDATE', ledger_pending => 'INSERT SELECT UPDATE',
-                      eligibility => 'SELECT', draw_plans => 'SELECT' },
+                      eligibility => 'SELECT', draw_plans => 'SELECT', award_notices => 'SELECT' },
     cc_books     => { map { ($_ => 'SELECT') }
-                      qw(awards ledger_transfers ledger_accounts ledger_pending eligibility draw_plans) },
+                      qw(awards ledger_transfers ledger_accounts ledger_pending eligibility draw_plans
+                         award_notices) },
 );
 for my $user (sort keys %want) {
     my %got;

@@ -14,7 +14,8 @@ use CcKeys;
 use CcCampaign;
 
 our @EXPORT = qw(payout_setup campaign_file payout_run spawn_payout shard_map shard_db
-                 redis_index seed_awards award_states check_paid check_redis ledger_snapshot);
+                 redis_index seed_awards award_states notices_owed check_paid check_redis
+                 ledger_snapshot);
 
 my $DIR = tempdir('cc-payout-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $CLI = "$CcTest::TestToolDir/cc-ledger-cli";    # CC_TEST_TOOL_DIR
@@ -112,15 +113,28 @@ sub _cli {
     return $out;
 }
 
-# { "status/notified" => count } of a campaign's awards, both shards
+# { "status/notified" => count } of a campaign's awards, both shards;
+# notified: the notice is sent, as cc-reconcile reads it (notified = 1 and
+# no open row of award_notices covers the award: sql/money.sql)
 sub award_states {
     my ($c) = @_;
     my %n;
     for my $db (@DBS) {
         $n{"$_->[0]/$_->[1]"} += $_->[2]
-            for @{ mysql_query("SELECT status, notified, COUNT(*) FROM awards WHERE campaign = '$c' GROUP BY 1, 2", $db) };
+            for @{ mysql_query("SELECT status, a.notified AND NOT EXISTS (SELECT 1 FROM award_notices n "
+                               . "WHERE n.campaign = a.campaign AND n.told_at = 0 AND n.first_id <= a.award_id "
+                               . "AND n.last_id >= a.award_id), COUNT(*) FROM awards a WHERE campaign = '$c' "
+                               . "GROUP BY 1, 2", $db) };
     }
     return \%n;
+}
+
+# the open notice rows of a campaign (told_at = 0), both shards
+sub notices_owed {
+    my ($c) = @_;
+    my $n = 0;
+    $n += mysql_value("SELECT COUNT(*) FROM award_notices WHERE campaign = '$c' AND told_at = 0", $_) for @DBS;
+    return $n;
 }
 
 # What is wrong with a campaign's money, as lines (empty: nothing): every

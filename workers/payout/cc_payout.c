@@ -15,8 +15,9 @@
  *       order from where the pass got to, every shard in a thread of its
  *       own (their transactions and notices overlap), joined before (c)
  *       runs, in a loop;
- *   (c) outbox: awards credited but not yet notified (a crash between the
- *       commit and Redis leaves some): their notice.
+ *   (c) outbox: notices owed but not sent (a crash between the commit
+ *       and Redis leaves some): awards credited with notified = 0, and
+ *       the open rows of award_notices, each row's range told again.
  *
  * A credit is cc_wallet_credit() on the campaign's wallet and the awards'
  * UPDATE to credited (WHERE status IN ('pending', 'crediting')) in one
@@ -24,9 +25,12 @@
  * transfer's id is the award id (the ledger's primary key), which makes a
  * retry, a second payer or a credit made by someone else harmless: it
  * writes nothing.  A notice is the never-backwards script award_set.lua
- * setting w to "c:..." on the user's Redis shard, then notified = 1 in
- * MySQL; a crash between the two sends the notice again, which the script
- * makes harmless.  So the worker may be killed anywhere and restarted.
+ * setting w to "c:..." on the user's Redis shard; what says it is owed
+ * commits with the credit (a bulk batch: one row of award_notices, told
+ * once Redis holds the batch's notices; a claim: notified = 0, then 1; see
+ * sql/money.sql), so a crash between the two sends the notice again,
+ * which the script makes harmless.  So the worker may be killed anywhere
+ * and restarted.
  *
  * A claim popped and not credited (a crash, MySQL down) is not lost: the
  * award stays pending and the bulk pass pays it; only the user waits.
@@ -542,6 +546,11 @@ cc_payout_run(cc_payout_t *p)
 
     cc_payout_claims_stop(p);
 
+    /* the bulk's notices in flight (stopped mid-pass): read and told */
+    for (s = 0; s < p->st.nshards; s++) {
+        cc_payout_shard_notices_flush(&p->shard[s]);
+    }
+
     now = cc_now_ms();
     cc_payout_total(p, &t);
     rate = t.credited * 1000.0 / (now - start + 1);
@@ -608,6 +617,8 @@ cc_payout_lanes_open(cc_payout_t *p)
             ps->retry = &p->cmysql_retry;
         }
 
+        ps->campaign = p->camp.id;
+        ps->nredis = p->o.nredis;
         ps->rows = malloc(p->rows_max * sizeof(cc_payout_award_t));
         ps->credits = malloc(p->rows_max * sizeof(cc_ledger_credit_t));
         ps->sql = malloc(p->sql_max);

@@ -61,9 +61,15 @@ typedef struct {
 /* where an award read from MySQL stands, as this lane knows it */
 typedef enum {
     CC_PAYOUT_UNPAID = 0,       /* 'pending' or 'crediting' */
-    CC_PAYOUT_CREDITED,         /* 'credited', now or before: to notify */
-    CC_PAYOUT_CREDITING_NOW     /* credited in the open transaction, to be
+    CC_PAYOUT_CREDITED,         /* 'credited', notified = 0 (a claim's, or
+                                   cc-draw's sync credit): to notify, then
+                                   notified = 1 */
+    CC_PAYOUT_CREDITING_NOW,    /* credited in the open transaction, to be
                                    marked and committed */
+    CC_PAYOUT_IN_NOTICE         /* 'credited', notified = 1, its notice
+                                   owed by the notice row ps->notice
+                                   (award_notices): to notify, then that
+                                   row told */
 } cc_payout_award_e;
 
 
@@ -82,6 +88,8 @@ typedef struct {
     redisContext        *ctx;
     cc_retry_t           retry;          /* reconnects' backoff */
     char                 sha[41];        /* award_set.lua's */
+    size_t               inflight;       /* the bulk's pipelined notices:
+                                            calls sent, replies unread */
 } cc_payout_redis_t;
 
 
@@ -125,6 +133,28 @@ typedef struct {
     char                 cursor[CC_PAYOUT_ID_MAX + 1];   /* bulk pass */
     char                 ocursor[CC_PAYOUT_ID_MAX + 1];  /* outbox pass */
     char                 bad_id[160];   /* the last id refused, said */
+    const char          *campaign;       /* p->camp.id */
+    uint64_t             notice;         /* the bulk batch's notice row,
+                                            0: none */
+    /* the bulk's notices in flight (cc_payout_shard_notices_send) */
+    uint64_t             pnotice;        /* their notice row, 0: none */
+    size_t               prows;          /* rows sent, */
+    size_t               pmissed;        /* rows not sent (a shard down) */
+    size_t               folded;         /* rows of pnotice told in the
+                                            open transaction */
+    size_t               nredis;         /* of redis[] */
+    size_t               told;           /* rows IN_NOTICE the last notify
+                                            told, */
+    size_t               missed;         /* and did not */
+    /* the outbox pass over an open notice row onotice: its range, paged */
+    uint64_t             onotice;        /* 0: none being told */
+    char                 nlast[CC_PAYOUT_ID_MAX + 1];
+    char                 ncursor[CC_PAYOUT_ID_MAX + 1];
+    int                  npage;          /* pages told: ncursor is the
+                                            last id told, else the first */
+    unsigned long long   ntold;          /* its rows told so far */
+    int                  nmissed;        /* a page of it not all told */
+    int                  notices_empty;  /* none open at the last look */
     int                  pass_done;
     int                  outbox_empty;
     cc_payout_award_t   *rows;           /* room for rows_max */
@@ -192,7 +222,10 @@ void *cc_payout_step_claims_thread(void *arg);
 /* (b) the next bulk batch of every shard at once; the number credited */
 long cc_payout_step_bulk_all(cc_payout_t *p);
 
-/* (c) shard s's credited awards without their notice; the number told */
+/*
+ * (c) shard s's credited awards without their notice (notified = 0, then
+ * a page of an open notice row's range); the number told
+ */
 long cc_payout_step_outbox(cc_payout_t *p, size_t s);
 
 
@@ -233,16 +266,49 @@ int cc_payout_shard_end_read(cc_payout_shard_t *ps);
 /*
  * Credits rows[0..n) not credited yet through the lane's wallet and marks
  * them credited, committed together; claims: they were claimed (counted
- * so).  The number credited now, or -1 (rolled back, connection dropped).
+ * so), marked notified = 0 and told award by award; else (the bulk)
+ * marked notified = 1 with one notice row for the batch in the same
+ * transaction (ps->notice, the rows IN_NOTICE).  The number credited now,
+ * or -1 (rolled back, connection dropped).
  */
 long cc_payout_shard_credit(cc_payout_shard_t *ps, size_t n, int claims);
 
 /*
  * Tells the users' Redis shards which of rows[0..n) are credited, then
- * notified = 1 for those told, committed.  The number notified, or -1
- * when MySQL failed.
+ * notified = 1 for those told that were CREDITED, committed; ps->missed:
+ * the rows IN_NOTICE not told.  The number set notified, or -1 when MySQL
+ * failed.
  */
 long cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps,
     size_t n);
+
+/*
+ * The bulk's notices pipelined: the calls of the rows IN_NOTICE (rows[0..n),
+ * notice row ps->notice) written to their Redis shards, replies unread,
+ * so that Redis runs them while the lane does the next batch's MySQL
+ * work; the next batch's credit reads the replies before its commit and
+ * tells the row in its transaction (all arrived) or leaves it owed.
+ * _flush: the replies read now, the row told at once when all arrived.
+ * A lane's Redis connections serve nothing else while notices are in
+ * flight: flush first.
+ */
+void cc_payout_shard_notices_send(cc_payout_shard_t *ps, size_t n);
+void cc_payout_shard_notices_flush(cc_payout_shard_t *ps);
+
+/*
+ * The notice row id told (told_at set), committed, its count of rows
+ * added to the notices sent: 0, or -1 when MySQL failed.
+ */
+int cc_payout_shard_notice_told(cc_payout_shard_t *ps, uint64_t id,
+    unsigned long long told);
+
+/*
+ * The oldest notice row of the campaign still owed but the row but (the
+ * lane's in flight; 0: none), into ps->onotice, its first award id into
+ * first and its last into ps->nlast: 1, 0 when none, -1 when MySQL
+ * failed.
+ */
+int cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first,
+    uint64_t but);
 
 #endif /* CC_PAYOUT_H */

@@ -5,7 +5,11 @@
  * A credit is cc_wallet_credit() and the awards' UPDATE to credited
  * (WHERE status IN ('pending', 'crediting')) in one transaction, so the
  * award and its transfer commit together.  A notice is award_set.lua on
- * the user's Redis shard, then notified = 1 in MySQL.
+ * the user's Redis shard; what says it is owed is written in the credit's
+ * transaction and cleared once Redis holds it: for a bulk batch one row of
+ * award_notices (the range of its award ids; the awards notified = 1 in
+ * the UPDATE that credits them), told_at set after Redis; for a claim
+ * notified = 0, set to 1 after Redis (see sql/money.sql).
  */
 
 #include <inttypes.h>
@@ -280,12 +284,15 @@ cc_payout_shard_ids(cc_payout_shard_t *ps, size_t *len, size_t n,
 
 /*
  * The awards of the rows in this state set credited, in the open
- * transaction: the number of them (none: no statement), or -1 (rolled
+ * transaction, and notified = 1 when notice (the batch's notice row
+ * stands for their notices: the flag costs nothing in this UPDATE, where
+ * a second UPDATE of each award after Redis cost 23% of the payout's
+ * MySQL time): the number of them (none: no statement), or -1 (rolled
  * back, the connection dropped).
  */
 static long
 cc_payout_shard_mark(cc_payout_shard_t *ps, size_t n,
-    cc_payout_award_e state, int64_t now)
+    cc_payout_award_e state, int64_t now, int notice)
 {
     long    k;
     size_t  len;
@@ -293,9 +300,10 @@ cc_payout_shard_mark(cc_payout_shard_t *ps, size_t n,
     len = 0;
 
     if (cc_payout_shard_sql(ps, &len, "UPDATE awards SET status = "
-                            "'credited', credited_at = %" PRId64 " WHERE "
+                            "'credited', credited_at = %" PRId64 "%s WHERE "
                             "status IN ('pending', 'crediting') AND "
-                            "award_id IN (", now) != 0
+                            "award_id IN (", now,
+                            notice ? ", notified = 1" : "") != 0
         || (k = cc_payout_shard_ids(ps, &len, n, state, NULL)) < 0
         || cc_payout_shard_sql(ps, &len, ")") != 0)
     {
@@ -432,6 +440,257 @@ cc_payout_shard_all_paid(const cc_ledger_credit_t *c, size_t k)
 }
 
 
+/* ---- the bulk's notices, pipelined ---------------------------------- */
+
+
+void
+cc_payout_shard_notices_send(cc_payout_shard_t *ps, size_t n)
+{
+    int                   done;
+    size_t                i, r;
+    redisContext         *ctx;
+    cc_payout_award_t    *a;
+    cc_payout_redis_t    *rs;
+    cc_award_set_call_t  *call;
+
+    CC_ASSERT(ps->pnotice == 0);
+
+    ps->pnotice = ps->notice;
+    ps->prows = 0;
+    ps->pmissed = 0;
+
+    call = malloc(sizeof(cc_award_set_call_t));
+    if (call == NULL) {
+        cc_log("out of memory");
+        ps->pmissed = n;
+        return;
+    }
+
+    for (r = 0; r < ps->nredis; r++) {
+        rs = &ps->redis[r];
+        ctx = NULL;
+        call->n = 0;
+
+        for (i = 0; i < n; i++) {
+            a = &ps->rows[i];
+
+            if (a->state != CC_PAYOUT_IN_NOTICE || a->redis != r) {
+                continue;
+            }
+
+            if (ctx == NULL && (ctx = cc_payout_shard_redis(rs)) == NULL) {
+                ps->pmissed++;                  /* down: the outbox's */
+                continue;
+            }
+
+            cc_award_set_add(call, a->uid, 1, a->amount, a->award_id);
+            ps->prows++;
+
+            if (call->n == CC_AWARD_SET_MAX) {
+                if (cc_award_set_append(ctx, rs->sha, call) != 0) {
+                    ps->pmissed++;
+                    break;
+                }
+                rs->inflight++;
+            }
+        }
+
+        if (ctx != NULL && call->n > 0) {
+            if (cc_award_set_append(ctx, rs->sha, call) != 0) {
+                ps->pmissed++;
+            } else {
+                rs->inflight++;
+            }
+        }
+
+        /* written now, the replies read by the next batch */
+        for (done = 0; ctx != NULL && rs->inflight > 0 && !done; ) {
+            if (redisBufferWrite(ctx, &done) != REDIS_OK) {
+                cc_payout_shard_redis_down(rs, ctx->errstr);
+                rs->inflight = 0;
+                ps->pmissed++;
+            }
+        }
+    }
+
+    free(call);
+}
+
+
+/*
+ * The replies of the notices in flight: 1 when every row of ps->pnotice
+ * is in Redis, else 0 (a reply failed, a shard down: the row stays owed
+ * and the outbox tells it again).  Nothing is in flight after.
+ */
+static int
+cc_payout_shard_notices_wait(cc_payout_shard_t *ps)
+{
+    int                 all, reload;
+    char                err[256];
+    size_t              r, c;
+    redisReply         *reply;
+    cc_payout_redis_t  *rs;
+
+    all = ps->pmissed == 0;
+
+    for (r = 0; r < ps->nredis; r++) {
+        rs = &ps->redis[r];
+        reload = 0;
+
+        if (rs->ctx == NULL) {
+            all = all && rs->inflight == 0;     /* dropped meanwhile */
+            rs->inflight = 0;
+            continue;
+        }
+
+        for (c = 0; c < rs->inflight; c++) {
+            if (redisGetReply(rs->ctx, (void **) &reply) != REDIS_OK) {
+                cc_payout_shard_redis_down(rs, rs->ctx->errstr);
+                all = 0;
+                break;
+            }
+
+            if (cc_award_set_reply(reply, &reload, err, sizeof(err)) < 0) {
+                if (all) {
+                    /* NOSCRIPT after a restart, or worse: one line */
+                    cc_log("redis %s: %s", rs->addr, err);
+                }
+                all = 0;
+            }
+
+            /* -READONLY, -LOADING: a failover; the reconnect asks */
+            reload |= cc_redis_reply_failover(reply);
+
+            freeReplyObject(reply);
+        }
+
+        rs->inflight = 0;
+
+        if (reload && rs->ctx != NULL) {
+            redisFree(rs->ctx);
+            rs->ctx = NULL;
+        }
+    }
+
+    return all;
+}
+
+
+/*
+ * The notices in flight, read before the commit of the next batch: their
+ * row told in the open transaction when all arrived (ps->folded, counted
+ * at the commit).  0, or -1 (rolled back, the connection dropped).
+ */
+static int
+cc_payout_shard_fold(cc_payout_shard_t *ps, int64_t now)
+{
+    size_t    len;
+    uint64_t  id;
+
+    ps->folded = 0;
+    id = ps->pnotice;
+
+    if (id == 0) {
+        return 0;
+    }
+
+    ps->pnotice = 0;
+
+    if (!cc_payout_shard_notices_wait(ps)) {
+        return 0;
+    }
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "UPDATE award_notices SET told_at = "
+                            "%" PRId64 " WHERE notice_id = %" PRIu64 " AND "
+                            "told_at = 0", now, id) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_real_query(ps->db->conn, ps->sql, len) != 0) {
+        (void) mysql_rollback(ps->db->conn);
+        return cc_payout_shard_fail(ps, "tell a notice row", NULL);
+    }
+
+    ps->folded = ps->prows;
+
+    return 0;
+}
+
+
+void
+cc_payout_shard_notices_flush(cc_payout_shard_t *ps)
+{
+    int       all;
+    uint64_t  id;
+
+    id = ps->pnotice;
+
+    if (id == 0) {
+        return;
+    }
+
+    ps->pnotice = 0;
+    all = cc_payout_shard_notices_wait(ps);
+
+    if (all && ps->db->conn != NULL) {
+        (void) cc_payout_shard_notice_told(ps, id, ps->prows);
+    }
+}
+
+
+/*
+ * The notice row of the rows credited now (a bulk batch's), in the open
+ * transaction: the range of their award ids, whose notices are owed until
+ * the row is told (sql/money.sql, award_notices).  The rows are in award
+ * id order (the bulk read's ORDER BY), so the first and the last credited
+ * bound them as MySQL compares ids.  0 (ps->notice set; 0 when none), or
+ * -1 (rolled back, the connection dropped).
+ */
+static int
+cc_payout_shard_notice_write(cc_payout_shard_t *ps, size_t n, int64_t now)
+{
+    size_t              i, len;
+    cc_payout_award_t  *first, *last;
+
+    first = NULL;
+    last = NULL;
+    ps->notice = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ps->rows[i].state == CC_PAYOUT_CREDITING_NOW) {
+            first = first ? first : &ps->rows[i];
+            last = &ps->rows[i];
+        }
+    }
+
+    if (first == NULL) {
+        return 0;
+    }
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "INSERT INTO award_notices (campaign, "
+                            "first_id, last_id, created_at) VALUES ('%s', "
+                            "'%s', '%s', %" PRId64 ")", ps->campaign,
+                            first->award_id, last->award_id, now) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_real_query(ps->db->conn, ps->sql, len) != 0) {
+        (void) mysql_rollback(ps->db->conn);
+        return cc_payout_shard_fail(ps, "write the batch's notice row", NULL);
+    }
+
+    ps->notice = mysql_insert_id(ps->db->conn);
+
+    return 0;
+}
+
+
 /*
  * Credits the rows not credited yet, in the shard's open transaction, and
  * marks them credited in the same one.  The number credited now, or -1
@@ -468,7 +727,18 @@ again:
         return 0;
     }
 
-    if (early && cc_payout_shard_mark(ps, n, CC_PAYOUT_UNPAID, now) < 0) {
+    if (early
+        && cc_payout_shard_mark(ps, n, CC_PAYOUT_UNPAID, now, !claims) < 0)
+    {
+        return -1;
+    }
+
+    /*
+     * The bulk's: the last batch's notices, sent before this one's reads
+     * and marks, told in this transaction, before the pool's row (the
+     * last lock: a claim waits for the commit only, not for Redis).
+     */
+    if (!claims && cc_payout_shard_fold(ps, now) != 0) {
         return -1;
     }
 
@@ -493,8 +763,14 @@ again:
     cc_payout_shard_tally(ps, n, k);
 
     if (!early
-        && cc_payout_shard_mark(ps, n, CC_PAYOUT_CREDITING_NOW, now) < 0)
+        && cc_payout_shard_mark(ps, n, CC_PAYOUT_CREDITING_NOW, now, !claims)
+           < 0)
     {
+        return -1;
+    }
+
+    /* the bulk's notices owed, committed with the credits */
+    if (!claims && cc_payout_shard_notice_write(ps, n, now) != 0) {
         return -1;
     }
 
@@ -502,9 +778,13 @@ again:
         return cc_payout_shard_fail(ps, "commit credits", NULL);
     }
 
+    ps->stats.notified += ps->folded;
+    ps->folded = 0;
+
     for (i = 0; i < n; i++) {
         if (ps->rows[i].state == CC_PAYOUT_CREDITING_NOW) {
-            ps->rows[i].state = CC_PAYOUT_CREDITED;
+            ps->rows[i].state = claims ? CC_PAYOUT_CREDITED
+                                       : CC_PAYOUT_IN_NOTICE;
         }
     }
 
@@ -618,7 +898,9 @@ cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
 /*
  * Tells the users' Redis shards that the credited rows are credited
  * (cc_payout_shard_tell, shard by shard), then notified = 1 for the rows
- * told, committed.  The number notified, or -1 when MySQL failed.
+ * told that were CREDITED (notified = 0), committed; the rows IN_NOTICE
+ * are counted (ps->told, ps->missed) for the caller, which tells their
+ * notice row.  The number set notified, or -1 when MySQL failed.
  */
 long
 cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
@@ -628,6 +910,9 @@ cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
     size_t               r, len, *rowof;
     MYSQL               *db = ps->db->conn;
     cc_award_set_call_t *call;
+
+    ps->told = 0;
+    ps->missed = n;                     /* until told */
 
     ok = calloc(n + 1, sizeof(int));
     rowof = malloc((n + 1) * sizeof(size_t));
@@ -649,6 +934,16 @@ cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
 
     free(rowof);
     free(call);
+
+    ps->told = 0;
+    ps->missed = 0;
+
+    for (r = 0; r < n; r++) {
+        if (ps->rows[r].state == CC_PAYOUT_IN_NOTICE) {
+            ps->told += ok[r] != 0;
+            ps->missed += ok[r] == 0;
+        }
+    }
 
     len = 0;
 
@@ -680,4 +975,92 @@ cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
     ps->stats.notified += k;
 
     return k;
+}
+
+
+int
+cc_payout_shard_notice_told(cc_payout_shard_t *ps, uint64_t id,
+    unsigned long long told)
+{
+    size_t  len;
+    MYSQL  *db = ps->db->conn;
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "UPDATE award_notices SET told_at = "
+                            "%" PRId64 " WHERE notice_id = %" PRIu64 " AND "
+                            "told_at = 0", cc_now_ms(), id) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_real_query(db, ps->sql, len) != 0) {
+        (void) mysql_rollback(db);
+        return cc_payout_shard_fail(ps, "tell a notice row", NULL);
+    }
+
+    if (mysql_commit(db) != 0) {
+        return cc_payout_shard_fail(ps, "commit a notice row", NULL);
+    }
+
+    ps->stats.notified += told;
+
+    return 0;
+}
+
+
+int
+cc_payout_shard_notice_open(cc_payout_shard_t *ps, char *first,
+    uint64_t but)
+{
+    int         i;
+    char        text[96];
+    size_t      len;
+    MYSQL      *db = ps->db->conn;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "SELECT notice_id, first_id, last_id "
+                            "FROM award_notices WHERE campaign = '%s' AND "
+                            "told_at = 0 AND notice_id <> %" PRIu64 " ORDER "
+                            "BY notice_id LIMIT 1", ps->campaign, but) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_real_query(db, ps->sql, len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        return cc_payout_shard_fail(ps, "read notice rows", NULL);
+    }
+
+    row = mysql_fetch_row(res);
+
+    if (row == NULL) {
+        mysql_free_result(res);
+        return cc_payout_shard_end_read(ps) == 0 ? 0 : -1;
+    }
+
+    /* the ids go into SQL text again: as cc_payout_shard_select checks */
+    for (i = 1; i <= 2; i++) {
+        if (cc_check_award_id(row[i], strlen(row[i])) != 0
+            || strlen(row[i]) > CC_PAYOUT_ID_MAX)
+        {
+            (void) cc_logtext(text, sizeof(text), row[i], strlen(row[i]));
+            snprintf(ps->bad_id, sizeof(ps->bad_id), "notice %s: award id "
+                     "\"%s\" not fit for SQL", row[0], text);
+            mysql_free_result(res);
+            return cc_payout_shard_fail(ps, "read notice rows", ps->bad_id);
+        }
+    }
+
+    ps->onotice = strtoull(row[0], NULL, 10);
+    snprintf(first, CC_PAYOUT_ID_MAX + 1, "%s", row[1]);
+    snprintf(ps->nlast, sizeof(ps->nlast), "%s", row[2]);
+
+    mysql_free_result(res);
+
+    return 1;
 }

@@ -7,8 +7,10 @@
  *       lanes), beside (b);
  *   (b) bulk: the next --batch pending awards of each shard, every shard
  *       in a thread of its own (the bulk lanes), joined before (c);
- *   (c) outbox: awards credited but not yet notified (a crash between the
- *       commit and Redis leaves some): their notice.
+ *   (c) outbox: notices owed and not sent (a crash between the commit and
+ *       Redis leaves some): awards credited with notified = 0 (a claim's,
+ *       cc-draw's sync credits), then the open notice rows of bulk
+ *       batches (award_notices), each row's range told again.
  *
  * The lock.  p->mu guards p->flight[] (per MySQL shard: the bulk batch
  * in flight, as the award ids (lo, hi], and whether claims are being
@@ -362,6 +364,7 @@ cc_payout_step_bulk(cc_payout_t *p, size_t s)
     n = cc_payout_step_bulk_read(p, ps, batch);
 
     if (n <= 0) {
+        cc_payout_shard_notices_flush(ps);      /* the pass's last */
         return n;
     }
 
@@ -395,11 +398,30 @@ cc_payout_step_bulk(cc_payout_t *p, size_t s)
                    sizeof(ps->cursor));
         }
 
-        /* the notice at once: the outbox only catches what a crash left */
-        (void) cc_payout_shard_notify(p, ps, (size_t) n);
+        /*
+         * The notices at once, pipelined: Redis runs them while the next
+         * batch does its MySQL work, whose transaction tells the batch's
+         * notice row once all arrived (the last batch's: at once).  Some
+         * not sent or failed (a Redis shard down): the row stays owed and
+         * the outbox tells its range again, as after a crash.  Those of
+         * the batch before, when this one credited nothing: told now.
+         */
+        cc_payout_shard_notices_flush(ps);
+
+        if (ps->notice != 0) {
+            cc_payout_shard_notices_send(ps, (size_t) n);
+        }
+
+        if (ps->pass_done) {
+            cc_payout_shard_notices_flush(ps);
+        }
+
+    } else {
+        /* the cursor stays: the batch again; the replies read */
+        cc_payout_shard_notices_flush(ps);
     }
 
-    /* else the cursor stays: the batch again */
+    ps->notice = 0;
 
     pthread_mutex_lock(&p->mu);
     f->bulk = 0;
@@ -498,11 +520,109 @@ cc_payout_step_bulk_all(cc_payout_t *p)
 /* ---- (c) outbox ----------------------------------------------------- */
 
 
-/* (c) Credited awards without their notice, from the outbox cursor. */
+/*
+ * (c) An open notice row's notices: every credited award of its range
+ * told again, a page a turn from ps->ncursor (award_set.lua never moves
+ * "c" back, so the range's awards told before are told harmlessly), then
+ * the row told once every page was.  A page not all told (a Redis shard
+ * down): the row is taken again from its start on a later turn.  Rows
+ * left by a crash, or by a Redis shard down when the batch was told.
+ * The number of notices sent, or -1.
+ */
+static long
+cc_payout_step_notices(cc_payout_t *p, size_t s)
+{
+    int                 rc;
+    long                n, told;
+    size_t              i, len;
+    uint64_t            id;
+    cc_payout_shard_t  *ps = &p->shard[s];
+
+    if (ps->onotice == 0) {
+        rc = cc_payout_shard_notice_open(ps, ps->ncursor, ps->pnotice);
+
+        ps->notices_empty = rc == 0;
+
+        if (rc <= 0) {
+            return rc;
+        }
+
+        ps->npage = 0;
+        ps->ntold = 0;
+        ps->nmissed = 0;
+    }
+
+    /* the lane's Redis connections: the bulk's notices in flight first */
+    cc_payout_shard_notices_flush(ps);
+
+    /* a Redis shard backing off: the row's notices wait for its retry */
+    for (i = 0; i < p->o.nredis; i++) {
+        if (ps->redis[i].ctx == NULL
+            && !cc_retry_due(&ps->redis[i].retry, cc_now_ms()))
+        {
+            return cc_payout_shard_end_read(ps);
+        }
+    }
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "SELECT award_id, uid, amount_cents, "
+                            "status FROM awards WHERE campaign = '%s' AND "
+                            "status = 'credited' AND award_id %s '%s' AND "
+                            "award_id <= '%s' ORDER BY award_id LIMIT %lld",
+                            p->camp.id, ps->npage ? ">" : ">=", ps->ncursor,
+                            ps->nlast, p->o.batch) != 0)
+    {
+        ps->onotice = 0;
+        return -1;
+    }
+
+    n = cc_payout_shard_select(p, ps, len);
+
+    if (n < 0) {
+        ps->onotice = 0;
+        return -1;
+    }
+
+    for (i = 0; i < (size_t) n; i++) {
+        ps->rows[i].state = CC_PAYOUT_IN_NOTICE;
+    }
+
+    told = 0;
+
+    if (n > 0) {
+        (void) cc_payout_shard_notify(p, ps, (size_t) n);
+        told = ps->missed ? 0 : (long) ps->told;      /* 0: no progress */
+        ps->ntold += ps->told;
+        ps->nmissed |= ps->missed > 0;
+        memcpy(ps->ncursor, ps->rows[n - 1].award_id, sizeof(ps->ncursor));
+        ps->npage++;
+    }
+
+    /* told, not read: a Redis shard down is no work done (the loop sleeps) */
+    if (n == p->o.batch) {
+        return cc_payout_shard_end_read(ps) == 0 ? told : -1;
+    }
+
+    id = ps->onotice;
+    ps->onotice = 0;
+
+    if (ps->nmissed || ps->db->conn == NULL) {
+        return ps->db->conn ? cc_payout_shard_end_read(ps) : -1;
+    }
+
+    return cc_payout_shard_notice_told(ps, id, ps->ntold) == 0 ? told : -1;
+}
+
+
+/*
+ * (c) Credited awards without their notice: notified = 0 from the outbox
+ * cursor, then an open notice row's page.
+ */
 long
 cc_payout_step_outbox(cc_payout_t *p, size_t s)
 {
-    long                n;
+    long                n, k;
     size_t              len;
     cc_payout_shard_t  *ps = &p->shard[s];
 
@@ -536,9 +656,21 @@ cc_payout_step_outbox(cc_payout_t *p, size_t s)
         memcpy(ps->ocursor, ps->rows[n - 1].award_id, sizeof(ps->ocursor));
     }
 
-    if (n == 0) {
-        return cc_payout_shard_end_read(ps);
+    if (n > 0) {
+        /* the lane's Redis connections: the bulk's notices in flight first */
+        cc_payout_shard_notices_flush(ps);
     }
 
-    return cc_payout_shard_notify(p, ps, (size_t) n);
+    n = n == 0 ? cc_payout_shard_end_read(ps)
+               : cc_payout_shard_notify(p, ps, (size_t) n);
+
+    if (n < 0 || p->st.shards[s].conn == NULL) {
+        return -1;
+    }
+
+    k = cc_payout_step_notices(p, s);
+
+    ps->outbox_empty = ps->outbox_empty && ps->notices_empty;
+
+    return k < 0 ? -1 : n + k;
 }

@@ -24,7 +24,8 @@
  *                           w for an award, w without an award, another
  *                           amount or id, "c" for a pending award, or "p"
  *                           for a credited one whose status was pushed to
- *                           Redis (notified = 1; before that "p" is fine)
+ *                           Redis (notified = 1 and no open notice row
+ *                           covers it; before that "p" is fine)
  *   eligible_mismatch       Redis users with field e (found by SCAN) versus
  *                           MySQL's eligibility rows before the cutoff;
  *                           and an eligible user without an award, an award
@@ -46,9 +47,11 @@
  * is its credit transfer here, and the pending sums (ledger_pending) are
  * checked apart from the posted ones.
  *
- * MySQL is read before Redis for each batch: the payout sets notified only
- * after Redis holds "c", so a credited, notified award read from MySQL has
- * "c" in Redis unless something is wrong.
+ * MySQL is read before Redis for each batch: the payout sets notified = 1
+ * only after Redis holds "c", or with the credit under a notice row of
+ * award_notices that it tells only after Redis holds "c" (sql/money.sql);
+ * so a credited, notified award that no open notice row covers, read
+ * from MySQL, has "c" in Redis unless something is wrong.
  *
  * --repair re-drives every missing credit through cc_ledger_credit_batch,
  * the payout's idempotent path (the transfer id is the award id, a primary

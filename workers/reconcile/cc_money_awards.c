@@ -125,7 +125,11 @@ cc_money_award_done(cc_money_t *m, const cc_money_award_t *a)
  * One stream over the shard's awards of the campaign in uid order (the
  * unique key (campaign, uid): no sort), each joined with its credit
  * transfers (by_award) and its eligibility row (the primary key).  An
- * award with k transfers is k consecutive rows.
+ * award with k transfers is k consecutive rows.  Its notice is sent when
+ * notified = 1 and no open row of award_notices covers it (sql/money.sql),
+ * read in the statement's one snapshot: the payout commits the award and
+ * its notice row together, and tells the row only after Redis holds the
+ * notice.
  */
 int
 cc_money_awards(cc_money_t *m)
@@ -137,8 +141,10 @@ cc_money_awards(cc_money_t *m)
 
     snprintf(sql, sizeof(sql),
              "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
-             "a.notified, a.created_at, t.transfer_id, t.amount_cents, "
-             "el.combined_at "
+             "a.notified AND NOT EXISTS (SELECT 1 FROM award_notices n "
+             "WHERE n.campaign = a.campaign AND n.told_at = 0 AND "
+             "n.first_id <= a.award_id AND n.last_id >= a.award_id), "
+             "a.created_at, t.transfer_id, t.amount_cents, el.combined_at "
              "FROM awards a "
              "LEFT JOIN ledger_transfers t ON t.award_id = a.award_id "
              "AND t.kind IN ('credit', 'post') "
