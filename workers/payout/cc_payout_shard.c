@@ -960,7 +960,9 @@ cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
     free(ok);
 
     if (k == 0) {
-        return 0;
+        /* nothing to mark: end the outbox's read, whose snapshot the
+           next SELECT on this connection would otherwise still see */
+        return cc_payout_shard_end_read(ps);
     }
 
     if (mysql_real_query(db, ps->sql, len) != 0) {
