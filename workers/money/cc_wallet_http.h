@@ -58,6 +58,11 @@ typedef struct {
     unsigned long long   forged;        /* answers not signed by the
                                            wallet (none, wrong, stale):
                                            taken as no answer */
+    unsigned long long   batches;       /* batch mode: batches accepted */
+    unsigned long long   inflight;      /* batch mode: batches in flight
+                                           now (a gauge) */
+    unsigned long long   details_failed;  /* batch mode: details the
+                                           wallet failed (sent again) */
 } cc_wallet_http_stats_t;
 
 /*
