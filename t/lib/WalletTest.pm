@@ -268,11 +268,12 @@ sub ledger_pending_sums {
 
 # What is wrong with a campaign paid into the wallet (empty: nothing):
 # every award credited in its shard with one pending transfer <id> and one
-# post transfer post:<id> of its amount, pool -> its wallet; no credit
-# transfer; nothing pending in ledger_pending; the pool empty and its
-# posted debits the sum paid; every wallet's posted credits its award; in
-# the statement every award's key exactly once (dup => 1: at least once)
-# with its uid, amount and CNY, and no other key of the campaign.
+# post transfer post:<id> of its amount, pool -> clearing:<campaign> (the
+# clearing account: no per-user wallet row); no credit transfer; nothing
+# pending in ledger_pending; the pool empty and its posted debits the sum
+# paid; the clearing account's posted credits that sum too; in the
+# statement every award's key exactly once (dup => 1: at least once) with
+# its uid, amount and CNY, and no other key of the campaign.
 sub check_paid_http {
     my ($c, $amount, $statement, %o) = @_;
     my @bad;
@@ -284,7 +285,7 @@ sub check_paid_http {
             "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
           . "(SELECT GROUP_CONCAT(CONCAT(kind, ' ', debit, ' ', credit, ' ', amount_cents) ORDER BY kind) "
           . " FROM ledger_transfers t WHERE t.award_id = a.award_id), "
-          . "(SELECT credits FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
+          . "(SELECT COUNT(*) FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
           . "FROM awards a WHERE a.campaign = '$c'", $db);
         my $paid = 0;
         for my $r (@$rows) {
@@ -292,9 +293,9 @@ sub check_paid_http {
             $seen{$uid}++;
             push @bad, "$id: $st" if $st ne 'credited';
             push @bad, "$id: amount $amt, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
-            my $want = "pending pool:$c wallet:$uid $amt,post pool:$c wallet:$uid $amt";
+            my $want = "pending pool:$c clearing:$c $amt,post pool:$c clearing:$c $amt";
             push @bad, "$id: transfers " . ($xf // 'none') . ", want $want" if ($xf // '') ne $want;
-            push @bad, "$id: wallet:$uid credits " . ($wc // 'none') if ($wc // -1) != $amt;
+            push @bad, "$id: a wallet:$uid account" if $wc;
             $paid += $amt;
             my $l = delete $lines{$id} // [];
             push @bad, "$id: " . scalar(@$l) . ' statement lines' if @$l == 0 || (@$l > 1 && !$o{dup});
@@ -304,6 +305,8 @@ sub check_paid_http {
         my $pool = mysql_query("SELECT debits, credits FROM ledger_accounts WHERE account = 'pool:$c'", $db)->[0];
         push @bad, "$db pool:$c debits $pool->[0] != $paid paid" if $pool->[0] != $paid;
         push @bad, "$db pool:$c not empty: $pool->[0]/$pool->[1]" if $pool->[0] != $pool->[1];
+        my $clr = mysql_value("SELECT credits FROM ledger_accounts WHERE account = 'clearing:$c'", $db) // 0;
+        push @bad, "$db clearing:$c credits $clr != $paid paid" if $clr != $paid;
         my $pend = mysql_query("SELECT debits, credits FROM ledger_pending WHERE account = 'pool:$c'", $db)->[0] // [ 0, 0 ];
         push @bad, "$db pool:$c pending $pend->[0]/$pend->[1]" if $pend->[0] || $pend->[1];
         push @bad, "$db: " . mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'credit'", $db)
