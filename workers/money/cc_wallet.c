@@ -114,6 +114,15 @@ cc_wallet_forged(const cc_wallet_t *w)
 
 
 void
+cc_wallet_counts(const cc_wallet_t *w, cc_wallet_counts_t *out)
+{
+    if (w != NULL && w->http != NULL) {
+        cc_wallet_http_counts(w->http, out);
+    }
+}
+
+
+void
 cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds)
 {
     if (w->http != NULL) {

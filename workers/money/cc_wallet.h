@@ -84,6 +84,19 @@ int cc_wallet_one_txn(const cc_wallet_t *w);
  */
 unsigned long long cc_wallet_forged(const cc_wallet_t *w);
 
+/* what the metrics show of a wallet (0 for ledger), any thread */
+typedef struct {
+    unsigned long long   forged;         /* answers not signed */
+    unsigned long long   batches;        /* batches the wallet accepted */
+    unsigned long long   inflight;       /* batches in flight now */
+    unsigned long long   failed;         /* details failed (sent again) */
+    unsigned long long   unknown;        /* credits left crediting without
+                                            an answer */
+} cc_wallet_counts_t;
+
+/* w's counts added to *out; NULL is fine */
+void cc_wallet_counts(const cc_wallet_t *w, cc_wallet_counts_t *out);
+
 /* the alert command's deadline (cc_alert.h) for http's breaks */
 void cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds);
 

@@ -295,6 +295,18 @@ cc_wallet_http_forged(cc_wallet_http_t *w)
 }
 
 
+void
+cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out)
+{
+    out->forged += __atomic_load_n(&w->stats.forged, __ATOMIC_RELAXED);
+    out->batches += __atomic_load_n(&w->stats.batches, __ATOMIC_RELAXED);
+    out->inflight += __atomic_load_n(&w->stats.inflight, __ATOMIC_RELAXED);
+    out->failed += __atomic_load_n(&w->stats.details_failed,
+                                   __ATOMIC_RELAXED);
+    out->unknown += __atomic_load_n(&w->stats.unknown, __ATOMIC_RELAXED);
+}
+
+
 /*
  * What every call of the wallet sets: its deadline, the answer's headers
  * into s, and TLS: the peer and its name always checked, against
@@ -787,7 +799,7 @@ cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
             break;
 
         default:
-            w->stats.unknown++;
+            __atomic_fetch_add(&w->stats.unknown, 1, __ATOMIC_RELAXED);
             cc_log("award %s: no answer after %u calls (%s); stays "
                    "crediting, the same key is tried again later",
                    c[j->i].award_id, j->tries, j->why);

@@ -42,6 +42,7 @@
 
 #include "cc_campaign.h"
 #include "cc_ledger.h"
+#include "cc_wallet.h"
 
 #define CC_WALLET_HTTP_INFLIGHT  64     /* credits in flight at once */
 #define CC_WALLET_HTTP_TRIES     10     /* calls per credit and batch */
@@ -84,6 +85,9 @@ const cc_wallet_http_stats_t *cc_wallet_http_stats(cc_wallet_http_t *w);
 
 /* stats.forged, read from any thread (the metrics') */
 unsigned long long cc_wallet_http_forged(cc_wallet_http_t *w);
+
+/* the counts the metrics show, added to *out (cc_wallet.h), any thread */
+void cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out);
 
 /*
  * Credits a batch of awards of the campaign on one MySQL shard

@@ -292,10 +292,14 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
 
     pthread_mutex_unlock(&p->mu);
 
+    memset(&t->wallet, 0, sizeof(t->wallet));
+
     for (s = 0; s < p->st.nshards; s++) {
-        t->forged += cc_wallet_forged(p->shard[s].wallet)
-                     + cc_wallet_forged(p->claim[s].wallet);
+        cc_wallet_counts(p->shard[s].wallet, &t->wallet);
+        cc_wallet_counts(p->claim[s].wallet, &t->wallet);
     }
+
+    t->forged = t->wallet.forged;
 }
 
 
@@ -349,6 +353,18 @@ cc_payout_metrics(cc_payout_t *p, double rate)
     cc_promfile_add(&pf, "cc_payout_wallet_unsigned_answers_total",
                     "counter", "wallet http: answers not signed by the "
                     "wallet, taken as no answer", t->forged);
+    cc_promfile_add(&pf, "cc_payout_wallet_batches_total", "counter",
+                    "wallet http, batch mode: batches the wallet accepted",
+                    t->wallet.batches);
+    cc_promfile_add(&pf, "cc_payout_wallet_batches_in_flight", "gauge",
+                    "wallet http, batch mode: batches sent and not read "
+                    "back yet", t->wallet.inflight);
+    cc_promfile_add(&pf, "cc_payout_wallet_details_failed_total", "counter",
+                    "wallet http, batch mode: details the wallet failed, "
+                    "each sent again in a later batch", t->wallet.failed);
+    cc_promfile_add(&pf, "cc_payout_wallet_unknown_total", "counter",
+                    "wallet http: credits left crediting without an answer "
+                    "(asked again by the next pass)", t->wallet.unknown);
     cc_promfile_add(&pf, "cc_payout_rate", "gauge",
                     "Credits per second since the last progress line", rate);
     cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",
