@@ -110,8 +110,9 @@ is(scalar(grep { @$_ == 11 } values %{ details('k3') }), 10, 'in an 11th attempt
 
 # ---- a refused batch: alerted, crediting; the same batch later ---------------------------
 
-my $strict = sim_start(batch_max => 3, statement => $good->{statement}, process => 0);
-my %a4 = map { ($_ => 80) } 3001 .. 3008;
+# 20 awards over two shards: each shard's batch over the wallet's 2
+my $strict = sim_start(batch_max => 2, statement => $good->{statement}, process => 0);
+my %a4 = map { ($_ => 80) } 3001 .. 3020;
 seed_awards('k4', \%a4);
 my $alert4 = wallet_dir() . '/alert-k4.json';
 ($rc, $out, $err) = payout_run([ '--once' ],
@@ -121,7 +122,7 @@ like($err, qr/batch k4:b\S+ of \d+ details REFUSED by the wallet: HTTP 400: \{"e
      'named, with the wallet\'s reason');
 like(slurp($alert4), qr/\{"campaign":"k4","source":"cc-payout wallet http batch","ok":false,"breaks":\[\{"class":"wallet_rejected","found":"batch k4:b/,
      'the alert command got it');
-is_deeply(award_states('k4'), { 'crediting/0' => 8 }, 'all crediting');
+is_deeply(award_states('k4'), { 'crediting/0' => 20 }, 'all crediting');
 my $nb4 = both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'k4'");
 sim_stop($strict);
 my $wide = sim_start(statement => $good->{statement}, process => 0);

@@ -105,12 +105,12 @@ cc_ledger_phase_clearing(MYSQL *db, const char *what, const char *table,
 
 
 /*
- * The books' shape of a campaign paid over http: 0 when every pending
- * transfer it has credits clearing:<campaign> (or it has none); 1, err
- * said, when it has pending transfers but no clearing account: they
- * were written in the per-user shape (pool -> wallet:<uid>, before the
- * clearing account), and this version does not mix the two in one
- * campaign; -1 MySQL failed.  Two index lookups.
+ * The books' shape of a campaign paid over http: 0 when it has the
+ * clearing account (or no pending transfer yet); 1, err said, when it
+ * has pending transfers but no clearing account: they were written in
+ * the per-user shape (pool -> wallet:<uid>, before the clearing
+ * account), and this version does not mix the two in one campaign; -1
+ * MySQL failed.
  */
 int
 cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
@@ -121,10 +121,16 @@ cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
     MYSQL_RES  *res;
     MYSQL_ROW   row;
 
+    /*
+     * The clearing account's pending row is written with the campaign's
+     * first pending transfer, in its transaction: pending transfers
+     * without it were written in the other shape.  Both lookups are one
+     * index probe (not a scan of the campaign's transfers).
+     */
     snprintf(sql, sizeof(sql), "SELECT EXISTS(SELECT 1 FROM ledger_pending "
              "WHERE account = 'clearing:%s'), EXISTS(SELECT 1 FROM "
-             "ledger_transfers WHERE campaign = '%s' AND kind = 'pending' "
-             "AND credit <> 'clearing:%s')", campaign, campaign, campaign);
+             "ledger_transfers WHERE campaign = '%s' AND kind = 'pending')",
+             campaign, campaign);
 
     if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL)
     {
@@ -133,7 +139,7 @@ cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
     }
 
     row = mysql_fetch_row(res);
-    rc = row != NULL && row[1][0] == '1' ? 1 : 0;
+    rc = row != NULL && row[0][0] == '0' && row[1][0] == '1' ? 1 : 0;
     mysql_free_result(res);
 
     if (rc) {
@@ -158,7 +164,7 @@ cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
  * S).
  */
 static int
-cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
+cc_ledger_phase_sums(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st,
     cc_sqlbuf_t *b, char *err, size_t errlen)
 {
@@ -410,10 +416,11 @@ cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
 }
 
 
-int
-cc_ledger_phase_pending(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
-    size_t errlen)
+/* the pending transfers, and their sums when reserve is set */
+static int
+cc_ledger_phase_pending_do(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, int reserve,
+    char *err, size_t errlen)
 {
     int           rc, *marked;
     size_t        i, *order;
@@ -463,8 +470,9 @@ cc_ledger_phase_pending(MYSQL *db, const char *campaign,
 
     if (cc_ledger_phase_pending_write(db, campaign, c, n, order, marked, st,
                                       &b, err, errlen) != 0
-        || cc_ledger_phase_reserve(db, campaign, c, n, st, &b, err, errlen)
-           != 0)
+        || (reserve
+            && cc_ledger_phase_sums(db, campaign, c, n, st, &b, err, errlen)
+               != 0))
     {
         goto done;
     }
@@ -485,6 +493,41 @@ done:
 
     free(order);
     free(marked);
+    free(b.p);
+
+    return rc;
+}
+
+
+int
+cc_ledger_phase_pending(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    return cc_ledger_phase_pending_do(db, campaign, c, n, st, 1, err,
+                                      errlen);
+}
+
+
+int
+cc_ledger_phase_transfers(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    return cc_ledger_phase_pending_do(db, campaign, c, n, st, 0, err,
+                                      errlen);
+}
+
+
+int
+cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    int          rc;
+    cc_sqlbuf_t  b = { NULL, 0, 0 };
+
+    rc = cc_ledger_phase_sums(db, campaign, c, n, st, &b, err, errlen);
     free(b.p);
 
     return rc;
@@ -629,6 +672,32 @@ long
 cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
     size_t n, const int *ok, char *err, size_t errlen)
 {
+    return cc_ledger_phase_post_rows(db, campaign, c, n, ok, NULL, err,
+                                     errlen);
+}
+
+
+int
+cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
+    char *err, size_t errlen)
+{
+    int          rc;
+    cc_sqlbuf_t  b = { NULL, 0, 0 };
+
+    rc = sum > 0 ? cc_ledger_phase_post_sums(db, campaign, sum, &b, err,
+                                             errlen)
+                 : 0;
+    free(b.p);
+
+    return rc;
+}
+
+
+long
+cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const int *ok, uint64_t *deferred,
+    char *err, size_t errlen)
+{
     int           *marked, *done;
     long           added;
     size_t         i, nok, *order;
@@ -677,8 +746,12 @@ cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
 
     CC_ASSERT(added >= 0 && (size_t) added <= nok);
 
-    if (added > 0
-        && cc_ledger_phase_post_sums(db, campaign, sum, &b, err, errlen) != 0)
+    if (deferred != NULL) {
+        *deferred = sum;                    /* the caller moves them */
+
+    } else if (added > 0
+               && cc_ledger_phase_post_sums(db, campaign, sum, &b, err,
+                                            errlen) != 0)
     {
         added = -1;
     }

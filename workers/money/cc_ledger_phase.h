@@ -31,6 +31,7 @@
 #define CC_LEDGER_PHASE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mysql.h>
 
@@ -61,6 +62,23 @@ int cc_ledger_phase_pending(MYSQL *db, const char *campaign,
     size_t errlen);
 
 /*
+ * The same in two steps, so that a caller with more to write in the
+ * transaction takes the pool's and the clearing account's rows (which
+ * every credit of the shard updates, a claim's too) last, just before
+ * its commit: cc_ledger_phase_transfers writes the transfers and fills
+ * st[] and the rc's as cc_ledger_phase_pending does, without the sums;
+ * cc_ledger_phase_reserve then moves the sums of the NEW ones (0, or -1
+ * with err: MySQL failed, or the pool cannot hold them, NO_FUNDS in the
+ * new ones' rc and ERROR in the others').
+ */
+int cc_ledger_phase_transfers(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen);
+int cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st, char *err,
+    size_t errlen);
+
+/*
  * The campaign's books' shape: 0 the clearing account's (or nothing
  * pending yet); 1 pending transfers in the per-user shape and no
  * clearing account, err saying so (cc_ledger_phase_pending refuses the
@@ -78,5 +96,19 @@ int cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
 long cc_ledger_phase_post(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const int *ok, char *err,
     size_t errlen);
+
+/*
+ * cc_ledger_phase_post in two steps, for a caller with more to write in
+ * the transaction (the awards' status): the post transfers written, the
+ * sum of those written now in *deferred (the sums not moved); then,
+ * just before the commit, cc_ledger_phase_post_move moves that sum
+ * (the pool's and the clearing account's rows, locked until the
+ * commit).  Both in the caller's open transaction.
+ */
+long cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const int *ok, uint64_t *deferred,
+    char *err, size_t errlen);
+int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
+    char *err, size_t errlen);
 
 #endif /* CC_LEDGER_PHASE_H */

@@ -74,6 +74,20 @@ void cc_wallet_close(cc_wallet_t *w);
 long cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c,
     size_t n, char *err, size_t errlen);
 
+/*
+ * http: a caller that writes more in the transaction after a credit (the
+ * payout: the awards' status) may have the posts' sums moved by
+ * cc_wallet_finish instead, called after those writes, just before the
+ * commit, so the pool's and the clearing account's rows stay locked only
+ * for the commit.  Once set, every credit of this wallet needs its
+ * cc_wallet_finish before its commit.  Nothing for ledger.
+ */
+void cc_wallet_defer_sums(cc_wallet_t *w);
+
+/* the sums the last credit deferred, moved: 0, or -1 with err (roll
+   back); 0 for ledger or when nothing was deferred */
+int cc_wallet_finish(cc_wallet_t *w, MYSQL *db, char *err, size_t errlen);
+
 /* 1: a credit is wholly inside the caller's transaction (ledger); 0: the
    wallet commits a first phase of its own (http) */
 int cc_wallet_one_txn(const cc_wallet_t *w);

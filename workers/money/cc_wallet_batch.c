@@ -1202,7 +1202,8 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     /* 1. the pending transfers, 'crediting' and the new batches: durable
           together before any call */
 
-    if (cc_ledger_phase_pending(db, w->camp.id, c, n, st, err, errlen) != 0
+    if (cc_ledger_phase_transfers(db, w->camp.id, c, n, st, err, errlen)
+        != 0
         || cc_wb_resume(&x, st, err, errlen) != 0)
     {
         goto done;
@@ -1218,8 +1219,11 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
                  && x.attempt[i] == 0;
     }
 
+    /* the pool's and the clearing's rows last: a claim waits the less */
     if (cc_wb_build(&x, sel, err, errlen) != 0
-        || cc_wb_crediting(&x, st, err, errlen) != 0)
+        || cc_wb_crediting(&x, st, err, errlen) != 0
+        || cc_ledger_phase_reserve(db, w->camp.id, c, n, st, err, errlen)
+           != 0)
     {
         goto done;
     }
@@ -1248,7 +1252,9 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
         }
     }
 
-    added = cc_ledger_phase_post(db, w->camp.id, c, n, x.ok, err, errlen);
+    added = cc_ledger_phase_post_rows(db, w->camp.id, c, n, x.ok,
+                                      w->defer ? &w->deferred : NULL, err,
+                                      errlen);
 
     for (i = 0; i < n; i++) {
         if (added < 0 && x.ok[i]) {

@@ -296,6 +296,26 @@ cc_wallet_http_forged(cc_wallet_http_t *w)
 
 
 void
+cc_wallet_http_defer_sums(cc_wallet_http_t *w)
+{
+    w->defer = 1;
+}
+
+
+int
+cc_wallet_http_finish(cc_wallet_http_t *w, MYSQL *db, char *err,
+    size_t errlen)
+{
+    uint64_t  sum;
+
+    sum = w->deferred;
+    w->deferred = 0;
+
+    return cc_ledger_phase_post_move(db, w->camp.id, sum, err, errlen);
+}
+
+
+void
 cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out)
 {
     out->forged += __atomic_load_n(&w->stats.forged, __ATOMIC_RELAXED);
@@ -825,6 +845,8 @@ cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     cc_ledger_phase_e     *st;
     cc_wallet_http_job_t  *jobs;
 
+    w->deferred = 0;
+
     if (w->camp.wallet_mode == CC_WALLET_MODE_BATCH) {
         return cc_wallet_batch_credit(w, db, c, n, err, errlen);
     }
@@ -874,7 +896,9 @@ cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
 
     cc_wallet_http_outcomes(w, c, jobs, k, ok);
 
-    added = cc_ledger_phase_post(db, w->camp.id, c, n, ok, err, errlen);
+    added = cc_ledger_phase_post_rows(db, w->camp.id, c, n, ok,
+                                      w->defer ? &w->deferred : NULL, err,
+                                      errlen);
 
     if (added < 0) {
         for (i = 0; i < n; i++) {

@@ -86,6 +86,16 @@ const cc_wallet_http_stats_t *cc_wallet_http_stats(cc_wallet_http_t *w);
 /* stats.forged, read from any thread (the metrics') */
 unsigned long long cc_wallet_http_forged(cc_wallet_http_t *w);
 
+/*
+ * The posts' sums (the pool's and the clearing account's rows) left for
+ * cc_wallet_http_finish, which the caller calls after writing the
+ * awards' status, just before its commit: those rows, which a claim's
+ * credit updates too, are then locked only for the commit.
+ */
+void cc_wallet_http_defer_sums(cc_wallet_http_t *w);
+int cc_wallet_http_finish(cc_wallet_http_t *w, MYSQL *db, char *err,
+    size_t errlen);
+
 /* the counts the metrics show, added to *out (cc_wallet.h), any thread */
 void cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out);
 

@@ -71,6 +71,9 @@ struct cc_wallet_http_s {
     uint64_t             rng;
     long long            alert_timeout_s;
     cc_wallet_http_stats_t    stats;
+    int                  defer;          /* the posts' sums wait for
+                                            cc_wallet_http_finish */
+    uint64_t             deferred;       /* the last credit's, to move */
 };
 
 

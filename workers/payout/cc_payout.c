@@ -651,6 +651,8 @@ cc_payout_lanes_open(cc_payout_t *p)
         }
 
         cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
+        cc_wallet_defer_sums(ps->wallet);   /* cc_payout_shard_credit
+                                               calls cc_wallet_finish */
     }
 
     return 0;
