@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "cc_alert.h"
+#include "cc_ledger_phase.h"
 #include "cc_payout.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
@@ -730,6 +731,41 @@ cc_payout_free(cc_payout_t *p, int sync_init)
 }
 
 
+/*
+ * wallet http: a campaign whose books are in the per-user shape (written
+ * before the clearing account) is refused at start, not mixed: 0, or -1
+ * said (exit 2).  A shard MySQL does not answer now is left to the
+ * pending phase, which refuses it the same way.
+ */
+static int
+cc_payout_shape(cc_payout_t *p)
+{
+    char     err[512];
+    size_t   s;
+    MYSQL   *db;
+
+    if (p->camp.wallet != CC_WALLET_HTTP) {
+        return 0;
+    }
+
+    (void) cc_store_connect(&p->st);
+
+    for (s = 0; s < p->st.nshards; s++) {
+        db = p->st.shards[s].conn;
+
+        if (db != NULL && cc_ledger_phase_shape(db, p->camp.id, err,
+                                                sizeof(err)) == 1)
+        {
+            fprintf(stderr, "cc-payout: mysql shard %s: %s\n",
+                    p->st.shards[s].name, err);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -779,6 +815,10 @@ main(int argc, char **argv)
     if (p->o.shard_of) {
         rc = cc_payout_locate(p);
         goto done;
+    }
+
+    if (cc_payout_shape(p) != 0) {
+        goto done;                      /* rc is 2 */
     }
 
     pthread_mutex_init(&p->mu, NULL);
