@@ -7,9 +7,11 @@
  *   ledger  the embedded wallet (cc_wallet_ledger.c): the users' wallet
  *           accounts of the ledger in their MySQL shard, one transfer
  *           pool -> wallet per award (cc_ledger.h);
- *   http    an external wallet over HTTP (cc_wallet_http.c, its protocol
- *           in cc_wallet_http.h), the ledger keeping the books two-phase
- *           (cc_ledger_phase.h).
+ *   http    an external wallet over HTTP, the ledger keeping the books
+ *           two-phase into one clearing account (cc_ledger_phase.h):
+ *           wallet_mode batch (the default; cc_wallet_batch.h: signed
+ *           batches read back by querying) or per_credit (a call a
+ *           credit; cc_wallet_http.h), both behind cc_wallet_http.c.
  *
  * A batch of credits goes down, never back: the caller -> cc_wallet.c ->
  * the implementation -> the ledger (cc_ledger.c or cc_ledger_phase.c) ->

@@ -1020,6 +1020,39 @@ cc_wb_break(cJSON *arr, const char *cls, const char *award_id, uint64_t uid,
 
 
 /*
+ * A batch without its result (refused, or unknown): one line for its
+ * awards of this call, which stay crediting (a batch holds up to 1000).
+ */
+static void
+cc_wb_unknown(cc_wb_ctx_t *x, const cc_wb_t *b)
+{
+    size_t        k, m;
+    const char   *first, *last;
+
+    first = NULL;
+    last = NULL;
+
+    for (k = 0, m = 0; k < b->n; k++) {
+        if (b->d[k].ci >= 0) {
+            first = first ? first : b->d[k].award_id;
+            last = b->d[k].award_id;
+            m++;
+        }
+    }
+
+    if (m == 0) {
+        return;
+    }
+
+    x->unknown_details += m;
+    cc_log("batch %s %s (%s): its %zu awards %s .. %s stay crediting, the "
+           "batch is queried again later", b->no,
+           b->state == CC_WB_REFUSED ? "refused" : "unknown", b->why, m,
+           first, last);
+}
+
+
+/*
  * What the batches from b[from] ended in: ok[] for the SUCCESS details,
  * resend[] for the FAIL ones, the others logged; the refused batches,
  * the BAD details and the details a batch did not hold alerted.  The
@@ -1057,20 +1090,16 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
             cc_wb_break(arr, "wallet_rejected", NULL, 0, 0, found);
         }
 
+        if (b->state != CC_WB_DONE) {
+            cc_wb_unknown(x, b);
+            continue;
+        }
+
         for (k = 0; k < b->n; k++) {
             d = &b->d[k];
 
             if (d->ci < 0) {
                 continue;                   /* not this call's */
-            }
-
-            if (b->state != CC_WB_DONE) {
-                x->unknown_details++;
-                cc_log("award %s: batch %s %s (%s); stays crediting, the "
-                       "batch is queried again later", d->award_id, b->no,
-                       b->state == CC_WB_REFUSED ? "refused" : "unknown",
-                       b->why);
-                continue;
             }
 
             switch (d->result) {
