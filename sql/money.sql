@@ -138,7 +138,9 @@ ALTER TABLE awards
 -- contents (read back from here, in award id order).  A detail that the
 -- wallet failed is sent again in a later batch under the same detail
 -- number, as the award's next attempt; never a new key for an old award.
--- Both tables are append-only: what a batch held never changes.
+-- Both tables are append-only: what a batch held never changes.  In this
+-- mode an award in flight stays 'pending' (not 'crediting'): its pending
+-- transfer and its details here say it is in flight, and in which batch.
 CREATE TABLE IF NOT EXISTS wallet_batches (
     batch_no     VARCHAR(80)       NOT NULL,
     campaign     VARCHAR(32)       NOT NULL,

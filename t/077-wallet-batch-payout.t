@@ -94,9 +94,9 @@ my %a3 = map { ($_ => 70) } 2001 .. 2010;
 seed_awards('k3', \%a3);
 ($rc, $out, $err) = payout_run([ '--once' ], http_campaign_file('k3', $never->{url}, mode => 'batch'));
 is($rc, 1, 'a wallet that fails every detail: exit 1 (unpaid)');
-like($err, qr/details failed at the wallet 10 times; they stay crediting and go in a batch again on the next pass/,
-     'said: after 10 rounds they stay crediting');
-is_deeply(award_states('k3'), { 'crediting/0' => 10 }, 'all crediting');
+like($err, qr/details failed at the wallet 10 times; they stay in flight and go in a batch again on the next pass/,
+     'said: after 10 rounds they stay in flight');
+is_deeply(award_states('k3'), { 'pending/0' => 10 }, 'all unpaid: pending (batch mode writes an award once, credited)');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'pending'"), 10,
    'one pending transfer each: the money stays reserved');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'post'"), 0, 'nothing posted');
@@ -108,7 +108,7 @@ is($rc, 0, 'the wallet well again, the next pass: exit 0') or diag $err;
 is_deeply([ check_paid_http('k3', \%a3, $good->{statement}) ], [], 'each once, posted');
 is(scalar(grep { @$_ == 11 } values %{ details('k3') }), 10, 'in an 11th attempt, under the same key');
 
-# ---- a refused batch: alerted, crediting; the same batch later ---------------------------
+# ---- a refused batch: alerted, in flight; the same batch later ---------------------------
 
 # 20 awards over two shards: each shard's batch over the wallet's 2
 my $strict = sim_start(batch_max => 2, statement => $good->{statement}, process => 0);
@@ -118,11 +118,12 @@ my $alert4 = wallet_dir() . '/alert-k4.json';
 ($rc, $out, $err) = payout_run([ '--once' ],
                                http_campaign_file('k4', $strict->{url}, mode => 'batch', extra => "alert (cat; echo) >> $alert4\n"));
 is($rc, 1, 'batches over the wallet\'s limit, refused: exit 1');
-like($err, qr/batch k4:b\S+ of \d+ details REFUSED by the wallet: HTTP 400: \{"error":"too_many_details"\}; they stay crediting, alert/,
+like($err, qr/batch k4:b\S+ of \d+ details REFUSED by the wallet: HTTP 400: \{"error":"too_many_details"\}; they stay in flight, alert/,
      'named, with the wallet\'s reason');
 like(slurp($alert4), qr/\{"campaign":"k4","source":"cc-payout wallet http batch","ok":false,"breaks":\[\{"class":"wallet_rejected","found":"batch k4:b/,
      'the alert command got it');
-is_deeply(award_states('k4'), { 'crediting/0' => 20 }, 'all crediting');
+is_deeply(award_states('k4'), { 'pending/0' => 20 }, 'all unpaid');
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k4' AND kind = 'pending'"), 20, 'each with its pending transfer');
 my $nb4 = both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'k4'");
 sim_stop($strict);
 my $wide = sim_start(statement => $good->{statement}, process => 0);
@@ -142,7 +143,7 @@ seed_awards('k5', \%a5);
 is($rc, 1, 'every answer forged: exit 1');
 like($err, qr/batch k5:b\S+: an answer not signed by the wallet \((unsigned|a wrong signature)\), taken as none/, 'each said');
 like($err, qr/cc_payout_wallet_unsigned_answers_total|answers not signed by the wallet, taken as none/, 'counted');
-is_deeply(award_states('k5'), { 'crediting/0' => 4 }, 'nothing believed: crediting');
+is_deeply(award_states('k5'), { 'pending/0' => 4 }, 'nothing believed: unpaid');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k5' AND kind = 'post'"), 0, 'nothing posted');
 is(scalar(grep { $_->[0] =~ /^k5:/ } @{ statement_lines($mitm->{statement}) }), 0, 'nothing at the wallet');
 sim_stop($mitm);
@@ -159,10 +160,10 @@ my $alert6 = wallet_dir() . '/alert-k6.json';
 ($rc, $out, $err) = payout_run([ '--once' ],
                                http_campaign_file('k6', $liar->{url}, mode => 'batch', extra => "alert (cat; echo) >> $alert6\n"));
 is($rc, 1, 'details listed with 61 cents for 60: exit 1');
-like($err, qr/award k6:6001: wallet MISMATCH: batch k6:b\S+: listed with uid 6001 and 61 cents, not 6001 and 60; stays crediting, alert/,
+like($err, qr/award k6:6001: wallet MISMATCH: batch k6:b\S+: listed with uid 6001 and 61 cents, not 6001 and 60; stays in flight, alert/,
      'named, with both amounts');
 is(() = slurp($alert6) =~ /"class":"wallet_amount_mismatch"/g, 3, 'each in an alert');
-is_deeply(award_states('k6'), { 'crediting/0' => 3 }, 'crediting, none posted');
+is_deeply(award_states('k6'), { 'pending/0' => 3 }, 'unpaid, none posted');
 sim_stop($liar);
 
 my $odd = sim_start(stray => 100, twice => 50, process => 0);
@@ -186,9 +187,9 @@ my %a8 = map { ($_ => 30) } 8001 .. 8005;
 seed_awards('k8', \%a8);
 ($rc, $out, $err) = payout_run([ '--once' ], http_campaign_file('k8', $slow->{url}, mode => 'batch', timeout => 100));
 is($rc, 1, 'a wallet that processes after 10 minutes, a 1 s deadline: exit 1');
-like($err, qr/batch k8:b\S+ unknown \(not FINISHED by the deadline\): its \d+ awards k8:80\d\d \.\. k8:80\d\d stay crediting, the batch is queried again later/,
+like($err, qr/batch k8:b\S+ unknown \(not FINISHED by the deadline\): its \d+ awards k8:80\d\d \.\. k8:80\d\d stay in flight, the batch is queried again later/,
      'unknown, said once a batch');
-is_deeply(award_states('k8'), { 'crediting/0' => 5 }, 'crediting');
+is_deeply(award_states('k8'), { 'pending/0' => 5 }, 'unpaid');
 my $nb8 = both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'k8'");
 sim_stop($slow);
 my $quick = sim_start(statement => $slow->{statement}, process => 0);

@@ -69,7 +69,8 @@ void cc_wallet_close(cc_wallet_t *w);
  * The transaction: with ledger everything is in the caller's open
  * transaction and nothing is committed (so an award's status change
  * commits with its credit); with http the first phase (pending transfers,
- * awards to 'crediting') is committed here before any call, and the
+ * and per_credit's awards to 'crediting', batch mode's batches) is
+ * committed here before any call, and the
  * posts are left in a new open transaction for the caller to commit with
  * the awards' status.  cc_wallet_one_txn says which.
  */

@@ -45,7 +45,7 @@ typedef enum {
     CC_WB_SUCCESS,          /* applied: to post */
     CC_WB_FAIL,             /* failed at the wallet: the next attempt */
     CC_WB_BAD               /* another uid or amount, key_conflict, a
-                               contradiction: alerted, left crediting */
+                               contradiction: alerted, left in flight */
 } cc_wb_result_e;
 
 
@@ -320,7 +320,7 @@ cc_wb_submit(cc_wb_ctx_t *x, cc_wb_t *b)
         b->state = CC_WB_REFUSED;
         x->w->stats.rejected++;
         cc_log("batch %s of %zu details REFUSED by the wallet: %s; they "
-               "stay crediting, alert", b->no, b->n, b->why);
+               "stay in flight, alert", b->no, b->n, b->why);
         return;
 
     } else if (sig) {
@@ -946,53 +946,6 @@ cc_wb_detail_cmp(const void *a, const void *b)
 }
 
 
-/* the entries to send set 'crediting' (from 'pending' only) */
-static int
-cc_wb_crediting(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, char *err,
-    size_t errlen)
-{
-    size_t  i, m;
-
-    x->q.len = 0;
-
-    if (cc_sqlbuf_printf(&x->q, "UPDATE awards SET status = 'crediting' "
-                         "WHERE status = 'pending' AND award_id IN (") != 0)
-    {
-        goto nomem;
-    }
-
-    for (i = 0, m = 0; i < x->n; i++) {
-        if ((st[i] == CC_LEDGER_PHASE_NEW
-             || st[i] == CC_LEDGER_PHASE_IN_FLIGHT)
-            && cc_sqlbuf_printf(&x->q, "%s'%s'", m++ ? "," : "",
-                                x->c[i].award_id) != 0)
-        {
-            goto nomem;
-        }
-    }
-
-    if (m == 0) {
-        return 0;
-    }
-
-    if (cc_sqlbuf_printf(&x->q, ")") != 0) {
-        goto nomem;
-    }
-
-    if (mysql_real_query(x->db, x->q.p, x->q.len) != 0) {
-        snprintf(err, errlen, "awards to crediting: %s", mysql_error(x->db));
-        return -1;
-    }
-
-    return 0;
-
-nomem:
-
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
-
 /* ---- outcomes ------------------------------------------------------------ */
 
 
@@ -1021,7 +974,7 @@ cc_wb_break(cJSON *arr, const char *cls, const char *award_id, uint64_t uid,
 
 /*
  * A batch without its result (refused, or unknown): one line for its
- * awards of this call, which stay crediting (a batch holds up to 1000).
+ * awards of this call, which stay in flight (a batch holds up to 1000).
  */
 static void
 cc_wb_unknown(cc_wb_ctx_t *x, const cc_wb_t *b)
@@ -1045,7 +998,7 @@ cc_wb_unknown(cc_wb_ctx_t *x, const cc_wb_t *b)
     }
 
     x->unknown_details += m;
-    cc_log("batch %s %s (%s): its %zu awards %s .. %s stay crediting, the "
+    cc_log("batch %s %s (%s): its %zu awards %s .. %s stay in flight, the "
            "batch is queried again later", b->no,
            b->state == CC_WB_REFUSED ? "refused" : "unknown", b->why, m,
            first, last);
@@ -1118,7 +1071,7 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
 
             case CC_WB_BAD:
                 x->w->stats.mismatch++;
-                cc_log("award %s: wallet MISMATCH: %s; stays crediting, "
+                cc_log("award %s: wallet MISMATCH: %s; stays in flight, "
                        "alert", d->award_id, d->why);
                 cc_wb_break(arr, "wallet_amount_mismatch", d->award_id,
                             d->uid, d->amount, d->why);
@@ -1127,7 +1080,7 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
             default: /* CC_WB_OPEN: FINISHED without it */
                 x->unknown_details++;
                 cc_log("award %s: batch %s FINISHED without it; stays "
-                       "crediting, queried again later", d->award_id, b->no);
+                       "in flight, queried again later", d->award_id, b->no);
             }
         }
     }
@@ -1177,7 +1130,7 @@ cc_wb_rounds(cc_wb_ctx_t *x, int *resend, char *err, size_t errlen)
 
         if (round >= CC_WALLET_HTTP_TRIES || !cc_worker_run) {
             cc_log("%zu details failed at the wallet %zu times; they stay "
-                   "crediting and go in a batch again on the next pass",
+                   "in flight and go in a batch again on the next pass",
                    nresend, round);
             x->unknown_details += nresend;
             return 0;
@@ -1228,8 +1181,9 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
         goto done;
     }
 
-    /* 1. the pending transfers, 'crediting' and the new batches: durable
-          together before any call */
+    /* 1. the pending transfers and the new batches: durable together
+          before any call (the awards stay 'pending': their batch details
+          say they are in flight, and each is written once, credited) */
 
     if (cc_ledger_phase_transfers(db, w->camp.id, c, n, st, err, errlen)
         != 0
@@ -1250,7 +1204,6 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
 
     /* the pool's and the clearing's rows last: a claim waits the less */
     if (cc_wb_build(&x, sel, err, errlen) != 0
-        || cc_wb_crediting(&x, st, err, errlen) != 0
         || cc_ledger_phase_reserve(db, w->camp.id, c, n, st, err, errlen)
            != 0)
     {
