@@ -60,7 +60,9 @@ void cc_wallet_close(cc_wallet_t *w);
  *   CC_LEDGER_ERROR     not credited now: with -1 MySQL failed; with
  *                       >= 0 (http) the wallet gave no answer, refused or
  *                       applied another amount, logged (and alerted) by
- *                       the wallet, the award stays 'crediting'.
+ *                       the wallet, the award stays in flight (its
+ *                       pending transfer kept; 'crediting' per_credit,
+ *                       'pending' in batch mode).
  *
  * Returns the number DONE, or -1 with err filled: roll the transaction
  * back (NO_FUNDS in the rc of the new ones when the pool was short, a
