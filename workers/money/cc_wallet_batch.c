@@ -69,6 +69,8 @@ typedef struct {
     size_t           cap;
     uint64_t         total;
     unsigned         tries;         /* calls without a usable answer */
+    int              finished;      /* the summary said FINISHED: its
+                                       details are asked next */
     int64_t          due_ms;
     int64_t          wait_ms;       /* the next query's wait */
     char             why[200];
@@ -129,12 +131,13 @@ cc_wb_write(char *p, size_t size, size_t nmemb, void *arg)
 
 /*
  * One signed call: POST {base}/batches with body, or GET
- * {base}/batches/<no>/details.  The HTTP status (0: no answer, why in
+ * {base}/batches/<no> (its status, small: what is polled) or, once it
+ * said FINISHED, {base}/batches/<no>/details.  The HTTP status (0: no answer, why in
  * b->why), the body in x->ans; *sig says whether the wallet signed it.
  */
 static long
 cc_wb_call(cc_wb_ctx_t *x, cc_wb_t *b, const char *body, size_t blen,
-    int *sig)
+    int details, int *sig)
 {
     char                    url[CC_CAMPAIGN_URL_MAX + 128], ts[24], h[160];
     char                    s[CC_WALLET_SIG_HEX + 1];
@@ -146,7 +149,9 @@ cc_wb_call(cc_wb_ctx_t *x, cc_wb_t *b, const char *body, size_t blen,
     cc_wallet_http_slot_t  *sl = &w->slot[0];
     CURL                   *e = sl->easy;
 
-    snprintf(url, sizeof(url), body ? "%s/batches" : "%s/batches/%s/details",
+    snprintf(url, sizeof(url), body ? "%s/batches"
+                               : details ? "%s/batches/%s/details"
+                               : "%s/batches/%s",
              w->camp.wallet_url, b->no);
     path = strchr(strstr(url, "://") + 3, '/');
     snprintf(ts, sizeof(ts), "%" PRId64, cc_now_ms());
@@ -291,7 +296,7 @@ cc_wb_submit(cc_wb_ctx_t *x, cc_wb_t *b)
         return;
     }
 
-    status = cc_wb_call(x, b, x->q.p, x->q.len, &sig);
+    status = cc_wb_call(x, b, x->q.p, x->q.len, 0, &sig);
     (void) cc_logtext(text, sizeof(text), x->ans ? x->ans : "", x->alen);
 
     if (sig && (status == 200 || status == 201)) {
@@ -433,8 +438,9 @@ cc_wb_result(cc_wb_t *b, const cJSON *e)
 
 
 /*
- * A signed 200 to the query: FINISHED with every detail read (DONE), or
- * still PROCESSING (queried again).  0, or -1 when the answer is not the
+ * A signed 200 to the query: the summary FINISHED (its details asked
+ * next), the details FINISHED with every one read (DONE), or still
+ * PROCESSING (queried again).  0, or -1 when the answer is not the
  * batch's (unreadable: asked again); *foreign counts the details the
  * batch does not hold.
  */
@@ -453,7 +459,7 @@ cc_wb_read(cc_wb_t *b, const char *ans, size_t alen, size_t *foreign)
     ds = cJSON_GetObjectItemCaseSensitive(j, "details");
 
     if (!cJSON_IsString(no) || strcmp(no->valuestring, b->no) != 0
-        || !cJSON_IsString(st) || !cJSON_IsArray(ds))
+        || !cJSON_IsString(st) || (b->finished && !cJSON_IsArray(ds)))
     {
         goto done;
     }
@@ -462,6 +468,11 @@ cc_wb_read(cc_wb_t *b, const char *ans, size_t alen, size_t *foreign)
 
     if (strcmp(st->valuestring, "FINISHED") != 0) {
         goto done;                  /* not yet: queried again */
+    }
+
+    if (!b->finished) {
+        b->finished = 1;            /* the summary: its details next */
+        goto done;
     }
 
     for (i = 0; i < b->n; i++) {
@@ -492,7 +503,7 @@ cc_wb_query(cc_wb_ctx_t *x, cc_wb_t *b, size_t *foreign)
     long  status;
     char  text[160];
 
-    status = cc_wb_call(x, b, NULL, 0, &sig);
+    status = cc_wb_call(x, b, NULL, 0, b->finished, &sig);
 
     if (sig && status == 404) {
         /* the wallet never accepted it: the same batch again */
@@ -503,7 +514,10 @@ cc_wb_query(cc_wb_ctx_t *x, cc_wb_t *b, size_t *foreign)
 
     if (sig && status == 200 && cc_wb_read(b, x->ans, x->alen, foreign) == 0)
     {
-        if (b->state == CC_WB_QUERY) {
+        if (b->state == CC_WB_QUERY && b->finished) {
+            b->due_ms = 0;                      /* its details at once */
+
+        } else if (b->state == CC_WB_QUERY) {
             b->wait_ms = b->wait_ms * 2 > CC_WALLET_BATCH_POLL_MAX
                          ? CC_WALLET_BATCH_POLL_MAX : b->wait_ms * 2;
             b->due_ms = cc_now_ms() + b->wait_ms;

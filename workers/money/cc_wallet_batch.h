@@ -19,10 +19,12 @@
  * the batch's status, 409 (the number holds another batch), another 4xx
  * (refused for good); and
  *
- *   GET {wallet_url}/batches/<out_batch_no>/details
+ *   GET {wallet_url}/batches/<out_batch_no>            (polled)
+ *   GET {wallet_url}/batches/<out_batch_no>/details    (once FINISHED)
  *   Idempotency-Key: <out_batch_no>     (signed with method GET, no body)
  *
  * answered 200 with {"out_batch_no", "status": "PROCESSING"|"FINISHED",
+ * its counts, and for /details
  * "details": [{"out_detail_no", "uid", "amount_cents", "status":
  * "SUCCESS"|"FAIL"|"PROCESSING", "fail_reason"}]}, or 404 (no such batch:
  * the wallet never accepted it).  The detail number is the award id, an
@@ -39,7 +41,8 @@
  *   2. the new batches submitted, and the last batch of each award that
  *      was in one already queried (a signed 404: submitted again, its
  *      contents read back from MySQL: the same batch), all of them in
- *      flight at once, queried until FINISHED or the deadline
+ *      flight at once, polled (2 ms doubling to 50 ms) until FINISHED
+ *      and then its details read, or the deadline
  *      (wallet_timeout_ms x CC_WALLET_HTTP_TRIES);
  *   3. each SUCCESS detail posted; each FAIL re-sent in a new batch as
  *      the award's next attempt, under the same detail number, up to
@@ -64,7 +67,7 @@
 
 #define CC_WALLET_BATCH_NO_MAX     80       /* an out_batch_no's bytes */
 #define CC_WALLET_BATCH_POLL_MS    2        /* the first query's wait */
-#define CC_WALLET_BATCH_POLL_MAX   200      /* queries' wait, at most */
+#define CC_WALLET_BATCH_POLL_MAX   50       /* queries' wait, at most */
 #define CC_WALLET_BATCH_ANSWER_MAX (4 * 1024 * 1024)
 
 #endif /* CC_WALLET_BATCH_H */
