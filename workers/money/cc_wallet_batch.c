@@ -804,6 +804,72 @@ cc_wb_build(cc_wb_ctx_t *x, const int *sel, char *err, size_t errlen)
 
 
 /*
+ * The batches whose numbers x->q lists (SELECT ... WHERE batch_no IN
+ * (...) so far) read back whole, each to be queried; an entry of this
+ * call is answered by its last attempt's batch only.  0, or -1 with err.
+ */
+static int
+cc_wb_readback(cc_wb_ctx_t *x, char *err, size_t errlen)
+{
+    long             k;
+    cc_wb_t         *b;
+    MYSQL_RES       *res;
+    MYSQL_ROW        row;
+    cc_wb_detail_t  *d;
+
+    if (cc_sqlbuf_printf(&x->q, ") ORDER BY batch_no, award_id") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(x->db, x->q.p, x->q.len) != 0
+        || (res = mysql_store_result(x->db)) == NULL)
+    {
+        snprintf(err, errlen, "batch: read back: %s", mysql_error(x->db));
+        return -1;
+    }
+
+    b = NULL;
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        if (b == NULL || strcmp(b->no, row[0]) != 0) {
+            b = cc_wb_add(x, row[0], 0);
+            if (b == NULL) {
+                mysql_free_result(res);
+                goto nomem;
+            }
+
+            b->state = CC_WB_QUERY;
+            b->wait_ms = CC_WALLET_BATCH_POLL_MS;
+        }
+
+        d = cc_wb_push(b);
+        if (d == NULL) {
+            mysql_free_result(res);
+            goto nomem;
+        }
+
+        snprintf(d->award_id, sizeof(d->award_id), "%s", row[1]);
+        d->uid = strtoull(row[2], NULL, 10);
+        d->amount = strtoull(row[3], NULL, 10);
+        d->attempt = (unsigned) strtoul(row[4], NULL, 10);
+        k = cc_wb_entry(x, row[1]);
+
+        d->ci = k >= 0 && x->attempt[k] == d->attempt ? k : -1;
+        b->total += d->amount;
+    }
+
+    mysql_free_result(res);
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "batch: out of memory");
+    return -1;
+}
+
+
+/*
  * The in-flight entries' last batches: x->attempt[] set, and each of
  * those batches read back from MySQL whole (in award id order: the order
  * it was sent in), to be queried.  The entries in none are left 0.  0,
@@ -813,13 +879,11 @@ static int
 cc_wb_resume(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, char *err,
     size_t errlen)
 {
-    long             k;
-    char             last[CC_WALLET_BATCH_NO_MAX + 1];
-    size_t           i, m;
-    cc_wb_t         *b;
-    MYSQL_RES       *res;
-    MYSQL_ROW        row;
-    cc_wb_detail_t  *d;
+    long        k;
+    char        last[CC_WALLET_BATCH_NO_MAX + 1];
+    size_t      i, m;
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
 
     x->q.len = 0;
     last[0] = '\0';
@@ -899,51 +963,7 @@ cc_wb_resume(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, char *err,
         return 0;                   /* none was in a batch */
     }
 
-    if (cc_sqlbuf_printf(&x->q, ") ORDER BY batch_no, award_id") != 0) {
-        goto nomem;
-    }
-
-    if (mysql_real_query(x->db, x->q.p, x->q.len) != 0
-        || (res = mysql_store_result(x->db)) == NULL)
-    {
-        snprintf(err, errlen, "batch: read back: %s", mysql_error(x->db));
-        return -1;
-    }
-
-    b = NULL;
-
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        if (b == NULL || strcmp(b->no, row[0]) != 0) {
-            b = cc_wb_add(x, row[0], 0);
-            if (b == NULL) {
-                mysql_free_result(res);
-                goto nomem;
-            }
-
-            b->state = CC_WB_QUERY;
-            b->wait_ms = CC_WALLET_BATCH_POLL_MS;
-        }
-
-        d = cc_wb_push(b);
-        if (d == NULL) {
-            mysql_free_result(res);
-            goto nomem;
-        }
-
-        snprintf(d->award_id, sizeof(d->award_id), "%s", row[1]);
-        d->uid = strtoull(row[2], NULL, 10);
-        d->amount = strtoull(row[3], NULL, 10);
-        d->attempt = (unsigned) strtoul(row[4], NULL, 10);
-        k = cc_wb_entry(x, row[1]);
-
-        /* an entry is answered by its last attempt's batch only */
-        d->ci = k >= 0 && x->attempt[k] == d->attempt ? k : -1;
-        b->total += d->amount;
-    }
-
-    mysql_free_result(res);
-
-    return 0;
+    return cc_wb_readback(x, err, errlen);
 
 nomem:
 
