@@ -78,6 +78,7 @@ cc_prog_line = $(eval $(call cc_prog,$(strip $(1)),$(strip $(2)),$(strip $(3)),$
 #   name            bin dir  sources                       archives             system libraries
 $(call cc_prog_line,cc-ingest,    workers,workers/ingest/*.c,    worker common,       $(SYS_MYSQL) $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-reconcile, workers,workers/reconcile/*.c, money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
+$(call cc_prog_line,cc-redrive,   workers,workers/redrive/*.c,   worker common,       $(SYS_MYSQL) $(SYS_REDIS) $(SYS_BASE))
 $(call cc_prog_line,cc-draw,      workers,workers/draw/*.c,      money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
 $(call cc_prog_line,cc-payout,    workers,workers/payout/*.c,    money worker common, $(SYS_MYSQL) $(SYS_REDIS) $(SYS_CURL) $(SYS_BASE))
 $(call cc_prog_line,cc-estimate,  workers,tools/estimate/*.c,    worker common,       $(SYS_BASE))
@@ -87,20 +88,21 @@ $(call cc_prog_line,cc-mockbroker,workers,sim/cc_mockbroker.c,   worker common, 
 $(call cc_prog_line,cc-produce,   workers,sim/cc_produce.c,      worker common,       $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-wallet-sim,workers,sim/cc_wallet_sim*.c,  money worker common, $(SYS_HTTPD) $(SYS_BASE))
 $(call cc_prog_line,cc-ledger-cli,test,   t/tools/cc_ledger_cli.c, money worker common, $(SYS_MYSQL) $(SYS_BASE))
+$(call cc_prog_line,cc-kafka-dump,test,   t/tools/cc_kafka_dump.c, common,            $(SYS_KAFKA) $(SYS_BASE))
 
 # the binaries keep their place: build/workers/ (what systemd units, the
 # scripts and the tests run), build/tools/cc-load, build/test/ (the tests')
-WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-estimate \
+WORKERS     := cc-mockbroker cc-ingest cc-produce cc-reconcile cc-redrive cc-estimate \
                cc-token cc-payout cc-draw cc-wallet-sim
 WORKER_BINS := $(addprefix $(BUILD)/workers/,$(WORKERS))
 TOOL_BINS   := $(BUILD)/tools/cc-load
-TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli
+TEST_TOOLS  := $(BUILD)/test/cc-ledger-cli $(BUILD)/test/cc-kafka-dump
 
 # ---- generated headers: the Lua scripts and the SQL schemas as C strings
 LUA_SRCS    := $(wildcard ngx_module/lua/*.lua)
 LUA_HDR     := $(BUILD)/gen/ngx_http_cc_lua.h
 GEN_HDRS    := $(BUILD)/gen/cc_shard_sql.h $(BUILD)/gen/cc_money_sql.h \
-               $(BUILD)/gen/cc_shard_grants_sql.h \
+               $(BUILD)/gen/cc_shard_grants_sql.h $(BUILD)/gen/cc_gift_lua.h \
                $(patsubst workers/lib/lua/%.lua,$(BUILD)/gen/cc_%_lua.h,\
                    $(wildcard workers/lib/lua/*.lua))
 
@@ -121,6 +123,14 @@ $(BUILD)/gen/cc_%_lua.h: workers/lib/lua/%.lua
 	@mkdir -p $(BUILD)/gen
 	{ echo '/* generated from $<: do not edit */'; \
 	  $(call cc_embed,cc_$*_lua,$<); } > $@
+
+# the gift's receiver's half and done, the module's scripts that cc-redrive
+# runs too (one text, two users): cc_gift_in_lua, cc_gift_done_lua
+$(BUILD)/gen/cc_gift_lua.h: ngx_module/lua/gift_in.lua ngx_module/lua/gift_done.lua
+	@mkdir -p $(BUILD)/gen
+	{ echo '/* generated from ngx_module/lua/gift_*.lua: do not edit */'; \
+	  $(call cc_embed,cc_gift_in_lua,ngx_module/lua/gift_in.lua); \
+	  $(call cc_embed,cc_gift_done_lua,ngx_module/lua/gift_done.lua); } > $@
 
 # the module's Lua scripts, ngx_module/lua/NAME.lua as ngx_http_cc_lua_NAME
 # (written whole, then renamed: nginx's build sees a complete header)
@@ -151,6 +161,8 @@ $(OBJ)/t/unit/%.o: INCS += -Iworkers/reconcile
 # a program's own file under test: its object too
 $(BUILD)/unit/test_stmt_line: \
     $(OBJ)/workers/reconcile/cc_stmt_line.o
+$(BUILD)/unit/test_cardcheck: \
+    $(OBJ)/workers/reconcile/cc_cardcheck_rules.o
 $(BUILD)/unit/%: $(OBJ)/t/unit/%.o $(UNIT_ARCH)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCH) $(CHECK_LIBS) $(SYS_MYSQL) \
@@ -207,22 +219,39 @@ test-rules:
 test-unit: unit
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-# The suite in two runs: first the files that assert no time, two at a
-# time (PROVE_JOBS: each file starts its own servers on free ports under
-# its own folder, and most of a file's time is spent waiting on them);
-# then, alone, the files whose assertions are about time (latencies, poll
-# counts, failover gaps, kill points inside a phase, the chaos run's
-# windows).  $(call cc_prove,FILES,PROVE COMMAND) runs both halves of FILES.
-PROVE_JOBS   ?= 2
-SERIAL_FILES ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
-                t/044-draw-kill.t t/046-payout-claims.t t/055-chaos.t \
-                t/060-hostile.t t/085-sentinel-failover.t t/086-redis-wait.t \
-                t/087-failover-wait.t t/056-failover-bench.t
+# The suite in one run of prove, two files at a time (PROVE_JOBS: each
+# file starts its own servers on free ports under its own folder, and most
+# of a file's time is spent waiting on them), with one rule: the files
+# whose assertions are about time (latencies, poll counts, failover gaps,
+# kill points inside a phase, the chaos run's windows), SERIAL_FILES, run
+# one at a time, each beside at most one file that asserts no time, never
+# beside another timing file.  prove's --rules: a seq group of them, in
+# parallel with every other file (TAP::Parser::Scheduler), each other file
+# a seq group of its own: the scheduler serves a group before a bare file,
+# so the timing files would otherwise wait for all the rest.  Before, they
+# ran alone after the others, and the suite took their sum on top:
+# PROVE_SCHEDULE=after does that still.  $(call cc_prove,FILES,PROVE
+# COMMAND) runs FILES.
+PROVE_JOBS     ?= 2
+PROVE_SCHEDULE ?= beside
+SERIAL_FILES   ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
+                  t/044-draw-kill.t t/046-payout-claims.t t/055-chaos.t \
+                  t/060-hostile.t t/085-sentinel-failover.t \
+                  t/086-redis-wait.t t/087-failover-wait.t \
+                  t/056-failover-bench.t
+cc_comma     := ,
+cc_empty     :=
+cc_space     := $(cc_empty) $(cc_empty)
 cc_prove_par = $(filter-out $(SERIAL_FILES),$(wildcard $(1)))
 cc_prove_seq = $(filter $(SERIAL_FILES),$(wildcard $(1)))
-cc_prove     = set -e; \
+cc_prove_after = set -e; \
                $(if $(call cc_prove_par,$(1)),$(2) -j$(PROVE_JOBS) $(call cc_prove_par,$(1));) \
                $(if $(call cc_prove_seq,$(1)),$(2) $(call cc_prove_seq,$(1));) true
+cc_prove_beside = $(2) -j$(PROVE_JOBS) \
+               $(if $(call cc_prove_seq,$(1)),--rules='seq={$(subst $(cc_space),$(cc_comma),$(strip $(call cc_prove_seq,$(1))))}') \
+               $(foreach f,$(call cc_prove_par,$(1)),--rules='seq=$(f)') \
+               $(call cc_prove_seq,$(1)) $(call cc_prove_par,$(1))
+cc_prove     = $(if $(filter after,$(PROVE_SCHEDULE)),$(call cc_prove_after,$(1),$(2)),$(call cc_prove_beside,$(1),$(2)))
 
 test-nginx: module workers tools test-tools
 	$(call cc_prove,$(PROVE_FILES),prove)

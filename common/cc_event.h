@@ -46,16 +46,59 @@ typedef struct {
  *
  * (a message without "type" is a draw).  Once per user: the uid is the
  * idempotency key (the primary key of the eligibility table).
+ *
+ * With a wildcard kind (万能福, the module's cc_wildcard_kind) the set is
+ * every other kind, and the message says which cards the combine took:
+ *
+ *   ...,"wildcard":4,"wild":2,"replaced":10}
+ *
+ * the wildcard kind, the wildcards used, and the kinds they stood in for
+ * (bit k: kind k; its bits are "wild" many, never the wildcard's own).
+ * One card of each other kind was taken.  Without "wildcard" (none
+ * configured, or a message from before) one card of every kind was
+ * taken, and "wild" and "replaced" must be absent too.
  */
 typedef struct {
     uint64_t  uid;
     int64_t   ts_ms;
+    uint32_t  wildcard;         /* the wildcard kind + 1; 0: none */
+    uint32_t  wild;             /* wildcards used */
+    uint32_t  replaced;         /* the kinds they stood in for, bit k */
     char      request_id[CC_REQUEST_ID_MAX + 1];
 } cc_combine_t;
 
+/*
+ * A gift (送福): one card of kind card moves from the giver to the
+ * receiver.  The two users live on their own shards (the ring on uid), so
+ * the gift is two halves, each applied by one script on its user's shard
+ * and each a message keyed by its user:
+ *
+ *   {"type":"gift_out","gift_id":"7:abc","uid":"7","to":"9","card":2,
+ *    "ts":1764240000123}                       the giver's half: a card out
+ *   {"type":"gift_in","gift_id":"7:abc","uid":"9","from":"7","card":2,
+ *    "ts":1764240000456}                       the receiver's half: a card in
+ *
+ * The gift id "giver:request_id" (the giver's request id) is the
+ * idempotency key of both halves, each on its own user's MySQL shard (the
+ * primary key (gift_id, side) of gift_moves): a half redelivered, replayed
+ * by cc-reconcile or redriven inserts nothing.  ts is the time of that
+ * half.
+ */
+#define CC_GIFT_ID_MAX  (20 + 1 + CC_REQUEST_ID_MAX)   /* uid:request_id */
+
+typedef struct {
+    uint64_t  uid;                  /* this half's user */
+    uint64_t  peer;                 /* the other user */
+    uint32_t  card;
+    unsigned  in;                   /* 0 the giver's half, 1 the receiver's */
+    int64_t   ts_ms;
+    char      request_id[CC_REQUEST_ID_MAX + 1];   /* the giver's */
+} cc_gift_t;
+
 typedef enum {
     CC_EVENT_DRAW = 0,
-    CC_EVENT_COMBINE
+    CC_EVENT_COMBINE,
+    CC_EVENT_GIFT               /* either half: u.gift.in says which */
 } cc_event_type_e;
 
 typedef struct {
@@ -63,6 +106,7 @@ typedef struct {
     union {
         cc_draw_t     draw;
         cc_combine_t  combine;
+        cc_gift_t     gift;
     } u;
 } cc_event_t;
 
@@ -76,7 +120,29 @@ char *cc_draw_encode(const cc_draw_t *d);
 int cc_draw_check(const cc_draw_t *d, const char **why);
 
 char *cc_combine_encode(const cc_combine_t *c);
+
+/*
+ * Checks a combine assembled by hand; its wildcard fields: wildcard at
+ * most CC_KINDS_MAX, none used without one ("bad wild"), replaced within
+ * the kinds and not the wildcard's own bit ("bad replaced"), as many bits
+ * as wild ("bad wild").
+ */
 int cc_combine_check(const cc_combine_t *c, const char **why);
+
+/* a half of a gift: as cc_draw_encode and cc_draw_check */
+char *cc_gift_encode(const cc_gift_t *g);
+int cc_gift_check(const cc_gift_t *g, const char **why);
+
+/* the giver of a half: uid for the giver's, peer for the receiver's */
+#define cc_gift_giver(g)  ((g)->in ? (g)->peer : (g)->uid)
+
+/*
+ * The gift id "giver:request_id" into buf (CC_GIFT_ID_MAX + 1 bytes): its
+ * length.  cc_gift_id_parse reads one back: 0 with *giver and rid
+ * (CC_REQUEST_ID_MAX + 1 bytes) set, or -1 (a bad uid or request id).
+ */
+size_t cc_gift_id(const cc_gift_t *g, char *buf);
+int cc_gift_id_parse(const char *s, size_t len, uint64_t *giver, char *rid);
 
 /*
  * Either kind of message, by its "type".  0, or -1 with *why set.  A NUL

@@ -11,6 +11,28 @@
  *   cc:claims      list    a shard's claimed, still pending awards (uids),
  *                          served first by cc-payout
  *
+ * The gifts (送福) and asks (要福) of issue 19 (ngx_module/lua/gift_*.lua,
+ * ask_*.lua; the lists keep the newest 50, newest first):
+ *
+ *   cc:outbox      zset    a shard's gifts whose receiver's half is not
+ *                          known applied: gift id by the ms of the giver's
+ *                          half; cc-redrive delivers those past its grace
+ *   cc:outbox:g    hash    the outbox's gifts: gift id -> "to:kind:ms"
+ *   cc:{uid}:gi    set     gift ids applied to the receiver (the receiver's
+ *                          half's idempotency key; no TTL, kept past the
+ *                          campaign's end)
+ *   cc:{uid}:ga    hash    the giver's answers, ":request_id" ->
+ *                          "to:kind:s|d:ms" (s sent, d delivered; the
+ *                          giver's half's idempotency key, no TTL), and
+ *                          d -> "day:count", the gifts given that day (UTC)
+ *   cc:{uid}:gs    list    gifts sent, "request_id:to:kind:ms"
+ *   cc:{uid}:gr    list    gifts received, "giver:request_id:kind:ms"
+ *   cc:{uid}:ao    hash    asks made, ask id -> "from:kind:expires_ms"
+ *                          (counted open until they expire)
+ *   cc:{uid}:ak    hash    asks addressed to the user, ask id ->
+ *                          "asker:kind:expires_ms:o|a" (o open, a answered)
+ *   cc:{uid}:al    list    those asks' ids, newest first
+ *
  * Plain C, no allocation.  The formatters write at most CC_KEY_MAX bytes
  * including the NUL and return the length without it.
  */
@@ -31,6 +53,8 @@
 #define CC_KEY_LOG          "cc:draws"
 #define CC_KEY_CLAIMS       "cc:claims"
 #define CC_KEY_STOCK_PREFIX "cc:stock:"
+#define CC_KEY_OUTBOX       "cc:outbox"
+#define CC_KEY_OUTBOX_GIFTS "cc:outbox:g"
 
 /* a SCAN MATCH pattern of every user hash (cc_key_user_uid picks the uid) */
 #define CC_KEY_USER_MATCH   "cc:{*}:u"
@@ -72,6 +96,17 @@ static inline size_t
 cc_key_grants(char *buf, uint64_t uid)
 {
     return (size_t) snprintf(buf, CC_KEY_MAX, "cc:{%" PRIu64 "}:g", uid);
+}
+
+/*
+ * A user's key of the gifts and asks: suffix one of "gi", "ga", "gs",
+ * "gr", "ao", "ak", "al" (the table above).
+ */
+static inline size_t
+cc_key_user_sub(char *buf, uint64_t uid, const char *suffix)
+{
+    return (size_t) snprintf(buf, CC_KEY_MAX, "cc:{%" PRIu64 "}:%s", uid,
+                             suffix);
 }
 
 static inline size_t

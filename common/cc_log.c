@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cc_cards.h"
 #include "cc_ids.h"
 #include "cc_log.h"
 
@@ -119,11 +120,122 @@ cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
     case 'u': f = e->u; break;
     case 'r': f = e->r; break;
     case 't': f = e->t; break;
+    case 'g': f = e->g; break;
+    case 'p': f = e->p; break;
+    case 'k': f = e->k; break;
+    case 'w': f = e->w; break;
+    case 'm': f = e->m; break;
     default: return;
     }
 
     f[0] = value;
     f[1] = value + vlen;
+}
+
+
+/* a decimal field [v[0], v[1]) whole, in 0..max */
+static int
+cc_log_value(const char *const v[2], uint64_t max, uint64_t *n)
+{
+    const char  *end;
+
+    end = v[0] == NULL ? NULL : cc_log_number(v[0], v[1], max, n);
+
+    return end != NULL && end == v[1] ? 0 : -1;
+}
+
+
+/* a gift's half from g u p k t, e->gift.in already set */
+static int
+cc_log_gift(cc_log_entry_t *e, const char **why)
+{
+    uint64_t    giver, card, ts;
+    cc_gift_t  *g;
+
+    g = &e->gift;
+
+    if (e->u[0] == NULL
+        || cc_parse_uid(e->u[0], (size_t) (e->u[1] - e->u[0]), &g->uid) != 0)
+    {
+        *why = "bad uid";
+        return -1;
+    }
+
+    if (e->p[0] == NULL
+        || cc_parse_uid(e->p[0], (size_t) (e->p[1] - e->p[0]), &g->peer)
+           != 0
+        || g->peer == g->uid)
+    {
+        *why = g->in ? "bad from" : "bad to";
+        return -1;
+    }
+
+    if (cc_log_value(e->k, CC_KINDS_MAX - 1, &card) != 0) {
+        *why = "bad card";
+        return -1;
+    }
+
+    if (cc_log_value(e->t, (uint64_t) CC_TS_MAX, &ts) != 0) {
+        *why = "bad ts";
+        return -1;
+    }
+
+    if (e->g[0] == NULL
+        || cc_gift_id_parse(e->g[0], (size_t) (e->g[1] - e->g[0]), &giver,
+                            g->request_id) != 0
+        || giver != cc_gift_giver(g))
+    {
+        *why = "bad gift_id";
+        return -1;
+    }
+
+    e->kind = CC_LOG_GIFT;
+    g->card = (uint32_t) card;
+    g->ts_ms = (int64_t) ts;
+
+    return cc_gift_check(g, why);
+}
+
+
+/*
+ * A combine's k, w and m into its wildcard fields (cc_combine_check checks
+ * them together): all three, or none (an entry from before the wildcard,
+ * or with none configured: every kind taken).
+ */
+static int
+cc_log_combine_wild(cc_log_entry_t *e, const char **why)
+{
+    uint64_t  kind, wild, mask;
+
+    if (e->k[0] == NULL) {
+        if (e->w[0] != NULL || e->m[0] != NULL) {
+            *why = "bad wild";
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (cc_log_value(e->k, CC_KINDS_MAX - 1, &kind) != 0) {
+        *why = "bad wildcard";
+        return -1;
+    }
+
+    if (cc_log_value(e->w, CC_KINDS_MAX - 1, &wild) != 0) {
+        *why = "bad wild";
+        return -1;
+    }
+
+    if (cc_log_value(e->m, (1u << CC_KINDS_MAX) - 1, &mask) != 0) {
+        *why = "bad replaced";
+        return -1;
+    }
+
+    e->combine.wildcard = (uint32_t) kind + 1;
+    e->combine.wild = (uint32_t) wild;
+    e->combine.replaced = (uint32_t) mask;
+
+    return 0;
 }
 
 
@@ -139,6 +251,13 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
     size_t       rlen;
     uint64_t     ts;
     const char  *end;
+
+    if (e->y[0] != NULL && e->y[1] - e->y[0] == 2 && e->y[0][0] == 'g'
+        && (e->y[0][1] == 'o' || e->y[0][1] == 'i'))
+    {
+        e->gift.in = e->y[0][1] == 'i';
+        return cc_log_gift(e, why);
+    }
 
     if (e->y[0] != NULL) {
         if (e->y[1] - e->y[0] != 1 || e->y[0][0] != 'c') {
@@ -166,6 +285,10 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
 
         if (e->r[0] == NULL || cc_check_request_id(e->r[0], rlen) != 0) {
             *why = "bad request_id";
+            return -1;
+        }
+
+        if (cc_log_combine_wild(e, why) != 0) {
             return -1;
         }
 

@@ -7,13 +7,26 @@
  *                                  CC_LOG_BATCH_MAX lines joined by "\n",
  *                                  each uid:seq:card:ms:request_id
  *   y c  u UID  r REQUEST_ID  t MS a combine (合成)
+ *       [k KIND  w N  m MASK]      with a wildcard kind
+ *                                  (cc_wildcard_kind): that kind, the
+ *                                  wildcards used and the kinds they stood
+ *                                  in for, bit k kind k (cc_combine_t's;
+ *                                  all three or none)
+ *   y go  g GIFT_ID  u UID  p PEER  k KIND  t MS
+ *                                  the giver's half of a gift (送福): UID
+ *                                  gave a card of KIND to PEER
+ *   y gi  g GIFT_ID  u UID  p PEER  k KIND  t MS
+ *                                  the receiver's half: UID received it
+ *                                  from PEER (the gift's two scripts append
+ *                                  these, each on its own user's shard)
  *
+ * GIFT_ID is "giver:request_id" (cc_event.h).
  * A field name is one letter; other fields are ignored and a repeated one
  * counts by its last value.  The numbers (uid, seq, card, ms; u, t) are
  * decimals without a sign or a leading zero, as Lua's tostring writes
- * them: "07" and "00" are refused, a lone "0" is read as 0.  Plain C, no
- * allocation and no hiredis: the caller hands an entry's fields as byte
- * ranges.
+ * them: "07" and "00" are refused, a lone "0" is read as 0 (so are k, w
+ * and m).  Plain C, no allocation and no hiredis: the caller hands an
+ * entry's fields as byte ranges.
  */
 
 #ifndef CC_LOG_H
@@ -26,18 +39,22 @@
 
 typedef enum {
     CC_LOG_DRAWS = 1,
-    CC_LOG_COMBINE
+    CC_LOG_COMBINE,
+    CC_LOG_GIFT                     /* either half: gift.in says which */
 } cc_log_kind_e;
 
 typedef struct {
     cc_log_kind_e   kind;
     cc_combine_t    combine;        /* CC_LOG_COMBINE */
+    cc_gift_t       gift;           /* CC_LOG_GIFT */
     const char     *next;           /* CC_LOG_DRAWS: the lines not read */
     const char     *last;
     size_t          lines;          /* lines read so far */
 
-    /* the values of the fields d y u r t seen so far, [0] start [1] end */
-    const char     *d[2], *y[2], *u[2], *r[2], *t[2];
+    /* the values of the fields d y u r t g p k seen so far, [0] start
+       [1] end */
+    const char     *d[2], *y[2], *u[2], *r[2], *t[2], *g[2], *p[2], *k[2];
+    const char     *w[2], *m[2];   /* a combine's wildcard, with k */
 } cc_log_entry_t;
 
 /*
@@ -46,7 +63,9 @@ typedef struct {
  * cc_log_entry_end, which checks a combine whole and fills it in, or readies
  * a draws entry for cc_log_next_draw.  The values must outlive the entry.
  * cc_log_entry_end: 0, or -1 with *why set ("no draw and no combine in
- * it", "unknown type", "bad uid", "bad ts", "bad request_id").
+ * it", "unknown type", "bad uid", "bad ts", "bad request_id"; for a
+ * combine's wildcard "bad wildcard", "bad wild", "bad replaced"; for a
+ * gift "bad gift_id", "bad to", "bad from", "bad card").
  */
 void cc_log_entry_init(cc_log_entry_t *e);
 void cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,

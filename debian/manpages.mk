@@ -7,6 +7,7 @@ MAN     := build/man
 
 name_cc-ingest     := consume the campaign's Kafka draws into sharded MySQL
 name_cc-reconcile  := replay the Redis draw logs into MySQL, or reconcile the money
+name_cc-redrive    := deliver the gifts left in the Redis outboxes
 name_cc-draw       := the scheduled draw of a card campaign
 name_cc-payout     := pay the drawn awards out
 name_cc-estimate   := storage and capacity estimates of a card campaign
@@ -16,7 +17,7 @@ name_cc-produce    := put draw messages on a Kafka topic, for tests and load
 name_cc-wallet-sim := a simulated external HTTP wallet with injected faults
 name_cc-load       := the HTTP load client of the campaign run and the benchmarks
 
-PROGS := $(addprefix build/workers/,cc-ingest cc-reconcile cc-draw cc-payout \
+PROGS := $(addprefix build/workers/,cc-ingest cc-reconcile cc-redrive cc-draw cc-payout \
            cc-estimate cc-token cc-mockbroker cc-produce cc-wallet-sim) \
          build/tools/cc-load
 

@@ -21,7 +21,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 180
 FUZZ_BUILD    := $(BUILD)/fuzz
 FUZZ_TARGETS  := ids token event log addr campaign award split \
-                 wallet statement secret streamid logtext
+                 wallet statement secret streamid logtext outbox
 # the workers' parsers of outside input, each a file with no MySQL, Redis
 # or libcurl in it: the wallet's answer, a statement line
 FUZZ_WORKER_SRCS := workers/money/cc_wallet_answer.c \
@@ -47,6 +47,7 @@ FUZZ_MAXLEN_statement := 200
 FUZZ_MAXLEN_secret   := 1100
 FUZZ_MAXLEN_streamid := 64
 FUZZ_MAXLEN_logtext  := 600
+FUZZ_MAXLEN_outbox   := 160
 
 FUZZ_OBJ_R    := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_OBJ_F    := $(patsubst %.c,$(FUZZ_BUILD)/obj-fuzz/%.o,$(FUZZ_SRCS))

@@ -28,9 +28,21 @@ fuzz_same_event(const cc_event_t *a, const cc_event_t *b)
                     && strcmp(a->u.draw.request_id, b->u.draw.request_id)
                        == 0);
 
+    } else if (a->type == CC_EVENT_GIFT) {
+        FUZZ_ASSERT(a->u.gift.uid == b->u.gift.uid
+                    && a->u.gift.peer == b->u.gift.peer
+                    && a->u.gift.card == b->u.gift.card
+                    && a->u.gift.in == b->u.gift.in
+                    && a->u.gift.ts_ms == b->u.gift.ts_ms
+                    && strcmp(a->u.gift.request_id, b->u.gift.request_id)
+                       == 0);
+
     } else {
         FUZZ_ASSERT(a->u.combine.uid == b->u.combine.uid
                     && a->u.combine.ts_ms == b->u.combine.ts_ms
+                    && a->u.combine.wildcard == b->u.combine.wildcard
+                    && a->u.combine.wild == b->u.combine.wild
+                    && a->u.combine.replaced == b->u.combine.replaced
                     && strcmp(a->u.combine.request_id,
                               b->u.combine.request_id) == 0);
     }
@@ -94,6 +106,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(cc_draw_check(&ev.u.draw, &why) == 0);
         text = cc_draw_encode(&ev.u.draw);
 
+    } else if (ev.type == CC_EVENT_GIFT) {
+        FUZZ_ASSERT(cc_gift_check(&ev.u.gift, &why) == 0);
+        text = cc_gift_encode(&ev.u.gift);
+
     } else {
         FUZZ_ASSERT(ev.type == CC_EVENT_COMBINE);
         FUZZ_ASSERT(cc_combine_check(&ev.u.combine, &why) == 0);
@@ -107,6 +123,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(fuzz_has_int_value(data, size, ev.u.draw.card));
         FUZZ_ASSERT(fuzz_has_int_value(data, size,
                                        (uint64_t) ev.u.draw.ts_ms));
+
+    } else if (ev.type == CC_EVENT_GIFT) {
+        FUZZ_ASSERT(fuzz_has_int_value(data, size, ev.u.gift.card));
+        FUZZ_ASSERT(fuzz_has_int_value(data, size,
+                                       (uint64_t) ev.u.gift.ts_ms));
 
     } else {
         FUZZ_ASSERT(fuzz_has_int_value(data, size,

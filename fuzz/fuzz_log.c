@@ -134,6 +134,41 @@ fuzz_line(const char *p, size_t len)
 }
 
 
+/* a field's value is the decimal of v, in its one spelling */
+static void
+fuzz_spelled(const char *const *f, uint32_t v)
+{
+    char  back[16];
+
+    snprintf(back, sizeof(back), "%" PRIu32, v);
+    FUZZ_ASSERT(strlen(back) == (size_t) (f[1] - f[0])
+                && memcmp(back, f[0], strlen(back)) == 0);
+}
+
+
+/* a gift's half read: checked whole, its uid and ts as u and t spell them */
+static void
+fuzz_gift_entry(cc_log_entry_t *e, const char *const u[2],
+    const char *const t[2])
+{
+    char         back[32];
+    cc_draw_t    d;
+    const char  *why;
+
+    FUZZ_ASSERT(cc_gift_check(&e->gift, &why) == 0);
+    FUZZ_ASSERT(u[0] != NULL && t[0] != NULL);
+
+    /* no leading zero: the one spelling of each number */
+    snprintf(back, sizeof(back), "%" PRIu64, e->gift.uid);
+    FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
+                && memcmp(back, u[0], strlen(back)) == 0);
+    snprintf(back, sizeof(back), "%" PRId64, e->gift.ts_ms);
+    FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
+                && memcmp(back, t[0], strlen(back)) == 0);
+    FUZZ_ASSERT(cc_log_next_draw(e, &d, &why) == 0);
+}
+
+
 static void
 fuzz_entry(const char *p, size_t len)
 {
@@ -143,11 +178,12 @@ fuzz_entry(const char *p, size_t len)
     cc_draw_t        d, ref;
     const char      *last, *f, *fe, *sep, *why, *lp, *nl;
     const char      *line[FUZZ_LINES_MAX], *line_end[FUZZ_LINES_MAX];
-    const char      *u[2], *r[2], *t[2];
+    const char      *u[2], *r[2], *t[2], *k[2], *w[2], *m[2], **v;
     cc_log_entry_t   e;
 
     last = p + len;
     u[0] = u[1] = r[0] = r[1] = t[0] = t[1] = NULL;
+    k[0] = k[1] = w[0] = w[1] = m[0] = m[1] = NULL;
 
     cc_log_entry_init(&e);
 
@@ -181,6 +217,12 @@ fuzz_entry(const char *p, size_t len)
             t[1] = fe;
         }
 
+        if (sep - f == 1 && (f[0] == 'k' || f[0] == 'w' || f[0] == 'm')) {
+            v = f[0] == 'k' ? k : f[0] == 'w' ? w : m;
+            v[0] = sep < fe ? sep + 1 : fe;
+            v[1] = fe;
+        }
+
         if (fe == last) {
             break;
         }
@@ -190,6 +232,11 @@ fuzz_entry(const char *p, size_t len)
 
     if (cc_log_entry_end(&e, &why) != 0) {
         FUZZ_ASSERT(why != NULL);
+        return;
+    }
+
+    if (e.kind == CC_LOG_GIFT) {
+        fuzz_gift_entry(&e, u, t);
         return;
     }
 
@@ -210,6 +257,18 @@ fuzz_entry(const char *p, size_t len)
         FUZZ_ASSERT(strlen(e.combine.request_id) == (size_t) (r[1] - r[0])
                     && memcmp(e.combine.request_id, r[0],
                               (size_t) (r[1] - r[0])) == 0);
+        /* the wildcard's fields as k, w and m spell them, or none */
+        if (e.combine.wildcard == 0) {
+            FUZZ_ASSERT(k[0] == NULL && w[0] == NULL && m[0] == NULL
+                        && e.combine.wild == 0 && e.combine.replaced == 0);
+
+        } else {
+            FUZZ_ASSERT(k[0] != NULL && w[0] != NULL && m[0] != NULL);
+            fuzz_spelled(k, e.combine.wildcard - 1);
+            fuzz_spelled(w, e.combine.wild);
+            fuzz_spelled(m, e.combine.replaced);
+        }
+
         FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
         return;
     }

@@ -71,16 +71,18 @@ ngx_http_cc_combine_handler(ngx_http_request_t *r)
 
 /*
  * {status, n0, n1, ...}: 2 combined now, 1 before, 0 a kind missing; or
- * {3}, closed
+ * {3}, closed.  With a wildcard, the mask of the kinds it replaced last.
  */
 static void
 ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
 {
+    uint32_t                    bits;
     ngx_int_t                   rc;
     ngx_str_t                   body;
     long long                   status;
     cc_combine_t                c;
     ngx_http_cc_ctx_t          *ctx;
+    ngx_http_cc_main_conf_t    *cmcf;
 
     if (reply == NULL) {
         ngx_http_cc_finalize(r, &ngx_http_cc_combine,
@@ -99,7 +101,7 @@ ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    rc = ngx_http_cc_cards_body(r, reply, 1, &body);
+    rc = ngx_http_cc_cards_body(r, reply, 1, 1, &body);
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -121,11 +123,26 @@ ngx_http_cc_combine_reply(ngx_http_request_t *r, redisReply *reply)
 
     if (status == 2) {
         ctx = ngx_http_get_module_ctx(r, ngx_http_cc_module);
+        cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
+        ngx_memzero(&c, sizeof(cc_combine_t));
         c.uid = ctx->uid;
         c.ts_ms = ctx->ts_ms;
         ngx_memcpy(c.request_id, ctx->rid.data, ctx->rid.len);
         c.request_id[ctx->rid.len] = '\0';
+
+        /* the cards body checked the mask: what the log entry says */
+
+        if (cmcf->wildcard != NGX_CONF_UNSET
+            && ngx_http_cc_wildcard_replaced(cmcf, reply, &c.replaced)
+               == NGX_OK)
+        {
+            c.wildcard = (uint32_t) cmcf->wildcard + 1;
+
+            for (bits = c.replaced; bits; bits &= bits - 1) {
+                c.wild++;
+            }
+        }
 
         ngx_http_cc_kafka_publish_combine(&c);
     }

@@ -70,7 +70,7 @@ ngx_http_cc_eligibility_reply(ngx_http_request_t *r, redisReply *reply)
                                 && reply->element[0]->type
                                    == REDIS_REPLY_INTEGER
                                 && reply->element[0]->integer == 1,
-                                &body);
+                                0, &body);
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -90,34 +90,48 @@ ngx_http_cc_eligibility_reply(ngx_http_request_t *r, redisReply *reply)
 /*
  * {"cards":[n0,n1,...],"kinds":K,"combined":bool,"eligible":bool} from a
  * reply element {combined, n0, n1, ...} (combined 0 or not).  eligible is
- * combined: a combine is only taken before the cutoff.  NGX_DECLINED: the
- * reply is not such an element.
+ * combined: a combine is only taken before the cutoff.  With a wildcard,
+ * its fields follow (ngx_http_cc_wildcard.c); a combine's reply then ends
+ * with the kinds its wildcards stood in for, and a combine's 200 (combine
+ * 1, combined 1) says what it consumed.  NGX_DECLINED: the reply is not
+ * such an element.
  */
 ngx_int_t
 ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,
-    ngx_uint_t combined, ngx_str_t *body)
+    ngx_uint_t combined, ngx_uint_t combine, ngx_str_t *body)
 {
     u_char                   *p;
-    ngx_uint_t                i, n;
+    uint32_t                  replaced;
+    ngx_uint_t                i, n, extra;
     ngx_http_cc_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
     n = cmcf->cards.nkinds;
+    extra = (combine && cmcf->wildcard != NGX_CONF_UNSET);
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n + 1) {
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != n + 1 + extra)
+    {
         return NGX_DECLINED;
     }
 
-    for (i = 0; i <= n; i++) {
+    for (i = 0; i < reply->elements; i++) {
         if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
             return NGX_DECLINED;
         }
     }
 
+    if (extra
+        && ngx_http_cc_wildcard_replaced(cmcf, reply, &replaced) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
     body->data = ngx_pnalloc(r->pool, sizeof("{\"cards\":[],\"kinds\":,"
                                              "\"combined\":false,"
                                              "\"eligible\":false}")
-                                      + (n + 1) * (NGX_INT64_LEN + 1));
+                                      + (n + 1) * (NGX_INT64_LEN + 1)
+                                      + ngx_http_cc_wildcard_len(cmcf));
     if (body->data == NULL) {
         return NGX_ERROR;
     }
@@ -129,9 +143,14 @@ ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,
                         reply->element[i]->integer);
     }
 
-    p = ngx_sprintf(p, "],\"kinds\":%ui,\"combined\":%s,\"eligible\":%s}",
+    p = ngx_sprintf(p, "],\"kinds\":%ui,\"combined\":%s,\"eligible\":%s",
                     n, combined ? "true" : "false",
                     combined ? "true" : "false");
+
+    p = ngx_http_cc_wildcard_fields(p, cmcf, reply,
+                                    extra && combined ? (ngx_int_t) replaced
+                                                      : -1);
+    *p++ = '}';
 
     body->len = p - body->data;
 

@@ -298,6 +298,16 @@ ngx_http_cc_kafka_publish_combine(const cc_combine_t *c)
 
 
 /* json is malloc'ed by cJSON (or NULL): librdkafka frees it (F_FREE) */
+/* a gift's half, keyed by its user (the giver's or the receiver's) */
+void
+ngx_http_cc_kafka_publish_gift(const cc_gift_t *g)
+{
+    if (ngx_http_cc_kafka_rk != NULL) {
+        ngx_http_cc_kafka_send(g->uid, cc_gift_encode(g));
+    }
+}
+
+
 static void
 ngx_http_cc_kafka_send(uint64_t uid, char *json)
 {

@@ -132,6 +132,54 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
         { "cc_claim_waiters_full_total",
           "Claims answered 202 at once: cc_claim_waiters were waiting." },
 
+    [NGX_HTTP_CC_METRIC_GIFT_DELIVERED] =
+        { "cc_gifts_total{result=\"delivered\"}",
+          "Gift requests by result (sent: the receiver's half pending)." },
+    [NGX_HTTP_CC_METRIC_GIFT_SENT] =
+        { "cc_gifts_total{result=\"sent\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_REPLAYED] =
+        { "cc_gifts_total{result=\"replayed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_NO_CARD] =
+        { "cc_gifts_total{result=\"no_card\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_LIMIT] =
+        { "cc_gifts_total{result=\"gift_limit\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_ASK_NOT_FOUND] =
+        { "cc_gifts_total{result=\"ask_not_found\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_ASK_ANSWERED] =
+        { "cc_gifts_total{result=\"ask_answered\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_ASK_EXPIRED] =
+        { "cc_gifts_total{result=\"ask_expired\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_BAD_REQUEST] =
+        { "cc_gifts_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_UNAVAILABLE] =
+        { "cc_gifts_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_METHOD] =
+        { "cc_gifts_total{result=\"method_not_allowed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_REDELIVERED] =
+        { "cc_gifts_redelivered_total",
+          "Retries of a sent gift whose receiver's half they applied." },
+    [NGX_HTTP_CC_METRIC_ASK_OK] =
+        { "cc_asks_total{result=\"ok\"}", "Ask requests by result." },
+    [NGX_HTTP_CC_METRIC_ASK_REPLAYED] =
+        { "cc_asks_total{result=\"replayed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_ASK_LIMIT] =
+        { "cc_asks_total{result=\"ask_limit\"}", NULL },
+    [NGX_HTTP_CC_METRIC_ASK_BAD_REQUEST] =
+        { "cc_asks_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_ASK_UNAVAILABLE] =
+        { "cc_asks_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_ASK_METHOD] =
+        { "cc_asks_total{result=\"method_not_allowed\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFTS_OK] =
+        { "cc_gift_lists_total{result=\"ok\"}",
+          "GET /cc/gifts requests by result." },
+    [NGX_HTTP_CC_METRIC_GIFTS_BAD_REQUEST] =
+        { "cc_gift_lists_total{result=\"bad_request\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFTS_UNAVAILABLE] =
+        { "cc_gift_lists_total{result=\"unavailable\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFTS_METHOD] =
+        { "cc_gift_lists_total{result=\"method_not_allowed\"}", NULL },
+
     [NGX_HTTP_CC_METRIC_CLOSED] =
         { "cc_closed_total", "Writes refused outside the campaign window." },
     [NGX_HTTP_CC_METRIC_REDIS_TIMEOUT] =

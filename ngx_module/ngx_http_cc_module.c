@@ -2,11 +2,12 @@
  * ngx_http_cc_module: directives, configuration and process hooks.
  *
  * The endpoints live in ngx_http_cc_flip.c, _grant.c, _combine.c,
- * _eligibility.c, _award.c, _claim.c and _metrics.c, what they share in
- * _util.c; the Lua they
- * run in Redis in lua/<name>.lua, put together in _script.c; the rare cards'
- * stock in _stock.c; the Redis shards in _redis_conn.c, _redis_batch.c and
- * _redis_adapter.c; the Kafka producer in _kafka.c.
+ * _eligibility.c, _award.c, _claim.c, _gift.c, _ask.c and _metrics.c,
+ * what they share in _util.c; the Lua they run in Redis in
+ * lua/<name>.lua, put together in _script.c; the rare cards' stock in
+ * _stock.c; the wildcard kind (万能福) in _wildcard.c; the Redis shards in
+ * _redis_conn.c, _redis_batch.c and _redis_adapter.c; the Kafka producer
+ * in _kafka.c.
  */
 
 
@@ -81,6 +82,20 @@ static ngx_conf_num_bounds_t  ngx_http_cc_claim_waiters_bounds = {
 };
 
 
+/* issue 19: gifts and asks */
+static ngx_conf_num_bounds_t  ngx_http_cc_gift_limit_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000
+};
+
+static ngx_conf_num_bounds_t  ngx_http_cc_ask_limit_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000
+};
+
+static ngx_http_cc_sec_bounds_t  ngx_http_cc_ask_ttl_bounds = {
+    ngx_http_cc_check_sec, 60, 2592000, "must be between 1m and 30d"
+};
+
+
 static ngx_http_cc_sec_bounds_t  ngx_http_cc_token_max_ttl_bounds = {
     ngx_http_cc_check_sec, 60, 31536000, "must be between 1m and 365d"
 };
@@ -152,6 +167,13 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cc_wildcard_kind"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, wildcard),
+      NULL },
+
     { ngx_string("cc_campaign_start"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_cc_set_time,
@@ -200,6 +222,34 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_cc_main_conf_t, claim_waiters),
       &ngx_http_cc_claim_waiters_bounds },
+
+    { ngx_string("cc_gift_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, gift_limit),
+      &ngx_http_cc_gift_limit_bounds },
+
+    { ngx_string("cc_gift_rare"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, gift_rare),
+      NULL },
+
+    { ngx_string("cc_ask_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, ask_limit),
+      &ngx_http_cc_ask_limit_bounds },
+
+    { ngx_string("cc_ask_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, ask_ttl),
+      &ngx_http_cc_ask_ttl_bounds },
 
     { ngx_string("cc_kafka_brokers"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -292,6 +342,27 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       0,
       ngx_http_cc_claim_handler },
 
+    { ngx_string("cc_gift"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_gift_handler },
+
+    { ngx_string("cc_ask"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_ask_handler },
+
+    { ngx_string("cc_gifts"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cc_set_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_cc_gifts_handler },
+
     { ngx_string("cc_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_cc_set_handler,
@@ -369,6 +440,11 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->failover_wait = NGX_CONF_UNSET_MSEC;
     cmcf->wait_replicas = NGX_CONF_UNSET;
     cmcf->wait_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->gift_limit = NGX_CONF_UNSET;
+    cmcf->gift_rare = NGX_CONF_UNSET;
+    cmcf->ask_limit = NGX_CONF_UNSET;
+    cmcf->ask_ttl = NGX_CONF_UNSET;
+    cmcf->wildcard = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -391,6 +467,10 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->claim_poll, 5);
     ngx_conf_init_msec_value(cmcf->claim_wait, 1000);
     ngx_conf_init_value(cmcf->claim_waiters, 1024);
+    ngx_conf_init_value(cmcf->gift_limit, 20);
+    ngx_conf_init_value(cmcf->gift_rare, 0);
+    ngx_conf_init_value(cmcf->ask_limit, 10);
+    ngx_conf_init_value(cmcf->ask_ttl, 86400);
 
     if (cmcf->claim_poll_max == NGX_CONF_UNSET_MSEC) {
         cmcf->claim_poll_max = ngx_max(cmcf->claim_poll, 100);
@@ -422,7 +502,9 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_cc_stock_check(cf, cmcf) != NGX_OK) {
+    if (ngx_http_cc_stock_check(cf, cmcf) != NGX_OK
+        || ngx_http_cc_wildcard_check(cf, cmcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -625,6 +707,9 @@ ngx_http_cc_check_identity(ngx_conf_t *cf, ngx_http_handler_pt handler,
            : (handler == ngx_http_cc_eligibility_handler) ? "cc_eligibility"
            : (handler == ngx_http_cc_award_handler) ? "cc_award"
            : (handler == ngx_http_cc_claim_handler) ? "cc_claim"
+           : (handler == ngx_http_cc_gift_handler) ? "cc_gift"
+           : (handler == ngx_http_cc_ask_handler) ? "cc_ask"
+           : (handler == ngx_http_cc_gifts_handler) ? "cc_gifts"
            : NULL;
 
     if (name != NULL && identity == NGX_CONF_UNSET_UINT) {

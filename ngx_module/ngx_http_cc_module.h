@@ -75,6 +75,29 @@ typedef enum {
     NGX_HTTP_CC_METRIC_CLAIM_WAITING,      /* a gauge: claims waiting now */
     NGX_HTTP_CC_METRIC_CLAIM_POLLS,        /* re-reads for waiting claims */
     NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL, /* 202 at once: cc_claim_waiters */
+    /* issue 19: gifts and asks (ngx_http_cc_gift.c) */
+    NGX_HTTP_CC_METRIC_GIFT_DELIVERED,
+    NGX_HTTP_CC_METRIC_GIFT_SENT,           /* the receiver's half pending */
+    NGX_HTTP_CC_METRIC_GIFT_REPLAYED,
+    NGX_HTTP_CC_METRIC_GIFT_NO_CARD,
+    NGX_HTTP_CC_METRIC_GIFT_LIMIT,
+    NGX_HTTP_CC_METRIC_GIFT_ASK_NOT_FOUND,
+    NGX_HTTP_CC_METRIC_GIFT_ASK_ANSWERED,
+    NGX_HTTP_CC_METRIC_GIFT_ASK_EXPIRED,
+    NGX_HTTP_CC_METRIC_GIFT_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_GIFT_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_GIFT_METHOD,
+    NGX_HTTP_CC_METRIC_GIFT_REDELIVERED,    /* a retry delivered a 'sent' */
+    NGX_HTTP_CC_METRIC_ASK_OK,
+    NGX_HTTP_CC_METRIC_ASK_REPLAYED,
+    NGX_HTTP_CC_METRIC_ASK_LIMIT,
+    NGX_HTTP_CC_METRIC_ASK_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_ASK_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_ASK_METHOD,
+    NGX_HTTP_CC_METRIC_GIFTS_OK,
+    NGX_HTTP_CC_METRIC_GIFTS_BAD_REQUEST,
+    NGX_HTTP_CC_METRIC_GIFTS_UNAVAILABLE,
+    NGX_HTTP_CC_METRIC_GIFTS_METHOD,
     NGX_HTTP_CC_METRIC_CLOSED,
     NGX_HTTP_CC_METRIC_REDIS_TIMEOUT,
     NGX_HTTP_CC_METRIC_REDIS_CONNECT_FAIL,
@@ -122,6 +145,19 @@ typedef enum {
     NGX_HTTP_CC_OUTCOME_CREDITED,          /* 200: an award, paid */
     NGX_HTTP_CC_OUTCOME_ACCEPTED,          /* 202: claimed, paid later */
     NGX_HTTP_CC_OUTCOME_NO_AWARD,          /* 404: nothing to claim */
+    /* issue 19: gifts and asks (ngx_http_cc_gift.c) */
+    NGX_HTTP_CC_OUTCOME_SENT,              /* 200: the receiver's half not
+                                              known applied yet */
+    NGX_HTTP_CC_OUTCOME_BAD_TO,            /* 400 bad_to, bad_from */
+    NGX_HTTP_CC_OUTCOME_BAD_KIND,          /* 400 bad_kind */
+    NGX_HTTP_CC_OUTCOME_SELF,              /* 400 gift_to_self ... */
+    NGX_HTTP_CC_OUTCOME_NOT_GIVABLE,       /* 400 kind_not_givable */
+    NGX_HTTP_CC_OUTCOME_BAD_ASK,           /* 400 bad_ask_id */
+    NGX_HTTP_CC_OUTCOME_GIFT_LIMIT,        /* 429 gift_limit */
+    NGX_HTTP_CC_OUTCOME_ASK_LIMIT,         /* 429 ask_limit */
+    NGX_HTTP_CC_OUTCOME_ASK_NOT_FOUND,     /* 404 ask_not_found */
+    NGX_HTTP_CC_OUTCOME_ASK_ANSWERED,      /* 409 ask_answered */
+    NGX_HTTP_CC_OUTCOME_ASK_EXPIRED,       /* 410 ask_expired */
     NGX_HTTP_CC_OUTCOMES
 } ngx_http_cc_outcome_e;
 
@@ -132,7 +168,13 @@ typedef enum {
 #define NGX_HTTP_CC_SCRIPT_COMBINE  3
 #define NGX_HTTP_CC_SCRIPT_AWARD    4
 #define NGX_HTTP_CC_SCRIPT_CLAIM    5
-#define NGX_HTTP_CC_SCRIPTS         6
+#define NGX_HTTP_CC_SCRIPT_GIFT_OUT  6     /* issue 19: ngx_http_cc_gift.c */
+#define NGX_HTTP_CC_SCRIPT_GIFT_IN   7
+#define NGX_HTTP_CC_SCRIPT_GIFT_DONE 8
+#define NGX_HTTP_CC_SCRIPT_ASK_OUT   9
+#define NGX_HTTP_CC_SCRIPT_ASK_IN    10
+#define NGX_HTTP_CC_SCRIPT_GIFTS     11
+#define NGX_HTTP_CC_SCRIPTS          12
 
 
 /* the latency histograms of GET /cc/metrics; an endpoint observes one */
@@ -193,6 +235,7 @@ typedef struct {
     ngx_http_cc_script_t      scripts[NGX_HTTP_CC_SCRIPTS];
 
     ngx_array_t              *stock;          /* ngx_http_cc_stock.c's */
+    ngx_int_t                 wildcard;       /* cc_wildcard_kind; -1: none */
 
     time_t                    start;           /* the campaign window */
     time_t                    end;
@@ -217,6 +260,12 @@ typedef struct {
     ngx_msec_t                failover_wait;
     ngx_int_t                 wait_replicas;     /* 0: no WAIT */
     ngx_msec_t                wait_timeout;
+
+    /* issue 19 (ngx_http_cc_gift.c): gifts and asks */
+    ngx_int_t                 gift_limit;      /* a user's gifts a day */
+    ngx_flag_t                gift_rare;       /* stocked kinds givable */
+    ngx_int_t                 ask_limit;       /* a user's open asks */
+    time_t                    ask_ttl;
 } ngx_http_cc_main_conf_t;
 
 
@@ -293,6 +342,10 @@ ngx_int_t ngx_http_cc_stock_flip_script(ngx_conf_t *cf,
     ngx_str_t *prelude);
 u_char *ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
     ngx_http_cc_main_conf_t *cmcf, u_char *p, ngx_str_t *arg);
+ngx_uint_t ngx_http_cc_stocked(ngx_http_cc_main_conf_t *cmcf,
+    ngx_uint_t kind);
+ngx_uint_t ngx_http_cc_givable(ngx_http_cc_main_conf_t *cmcf,
+    ngx_uint_t kind);
 
 /* ngx_http_cc_redis_conn.c, ngx_http_cc_redis_batch.c */
 ngx_int_t ngx_http_cc_redis_init_process(ngx_cycle_t *cycle);
@@ -325,6 +378,7 @@ void ngx_http_cc_kafka_init_process(ngx_cycle_t *cycle,
 void ngx_http_cc_kafka_exit_process(ngx_cycle_t *cycle);
 void ngx_http_cc_kafka_publish(const cc_draw_t *d);
 void ngx_http_cc_kafka_publish_combine(const cc_combine_t *c);
+void ngx_http_cc_kafka_publish_gift(const cc_gift_t *g);
 char *ngx_http_cc_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -363,7 +417,16 @@ ngx_int_t ngx_http_cc_random(ngx_log_t *log, uint64_t *v);
 
 /* ngx_http_cc_eligibility.c */
 ngx_int_t ngx_http_cc_cards_body(ngx_http_request_t *r, redisReply *reply,
-    ngx_uint_t combined, ngx_str_t *body);
+    ngx_uint_t combined, ngx_uint_t combine, ngx_str_t *body);
+
+/* ngx_http_cc_wildcard.c */
+ngx_int_t ngx_http_cc_wildcard_check(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf);
+size_t ngx_http_cc_wildcard_len(ngx_http_cc_main_conf_t *cmcf);
+u_char *ngx_http_cc_wildcard_fields(u_char *p, ngx_http_cc_main_conf_t *cmcf,
+    redisReply *reply, ngx_int_t replaced);
+ngx_int_t ngx_http_cc_wildcard_replaced(ngx_http_cc_main_conf_t *cmcf,
+    redisReply *reply, uint32_t *replaced);
 
 /* ngx_http_cc_award.c */
 ngx_int_t ngx_http_cc_award_read(ngx_http_request_t *r, uint64_t uid,
@@ -378,6 +441,9 @@ ngx_int_t ngx_http_cc_eligibility_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_combine_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_award_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_claim_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_gift_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_ask_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cc_gifts_handler(ngx_http_request_t *r);
 
 
 #endif /* NGX_HTTP_CC_MODULE_H */

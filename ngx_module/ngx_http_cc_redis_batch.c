@@ -47,7 +47,7 @@
 #include "ngx_http_cc_redis.h"
 
 
-#define NGX_HTTP_CC_CMD_STRS_MAX      8
+#define NGX_HTTP_CC_CMD_STRS_MAX      10   /* gift_out.lua's */
 #define NGX_HTTP_CC_BATCH_MAX         CC_LOG_BATCH_MAX   /* cc_event.h */
 
 
@@ -106,6 +106,11 @@ static ngx_uint_t  ngx_http_cc_script_writes[NGX_HTTP_CC_SCRIPTS] = {
     [NGX_HTTP_CC_SCRIPT_GRANT] = 1,
     [NGX_HTTP_CC_SCRIPT_COMBINE] = 1,
     [NGX_HTTP_CC_SCRIPT_CLAIM] = 1,
+    [NGX_HTTP_CC_SCRIPT_GIFT_OUT] = 1,
+    [NGX_HTTP_CC_SCRIPT_GIFT_IN] = 1,
+    [NGX_HTTP_CC_SCRIPT_GIFT_DONE] = 1,
+    [NGX_HTTP_CC_SCRIPT_ASK_OUT] = 1,
+    [NGX_HTTP_CC_SCRIPT_ASK_IN] = 1,
 };
 
 

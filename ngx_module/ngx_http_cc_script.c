@@ -25,8 +25,23 @@
 #define NGX_HTTP_CC_LUA_NAMES_LEN  (CC_KINDS_MAX * 16 + 4)
 
 
+/* the configuration as Lua texts, written once for every script's prelude */
+typedef struct {
+    char       w[CC_KINDS_MAX * 12 + 4];   /* the weights */
+    u_char    *fields;                      /* {'k0','k1',...} */
+    u_char    *field_of;                    /* {['0']='k0',...} */
+    u_char    *kinds;                       /* {'0','1',...} */
+    u_char    *givable;                     /* {['0']=true,...} */
+} ngx_http_cc_lua_conf_t;
+
+
+static ngx_int_t ngx_http_cc_script_prelude(ngx_conf_t *cf,
+    ngx_http_cc_main_conf_t *cmcf, ngx_http_cc_script_t *sc,
+    ngx_http_cc_lua_conf_t *lc, ngx_str_t *pre, ngx_uint_t *npre);
 static void ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
     ngx_uint_t keyed);
+static void ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf,
+    u_char *text);
 static ngx_int_t ngx_http_cc_script_text(ngx_pool_t *pool,
     ngx_http_cc_script_t *sc, ngx_str_t *prelude, ngx_uint_t nprelude,
     const char *body, size_t len);
@@ -35,14 +50,18 @@ static ngx_int_t ngx_http_cc_script_text(ngx_pool_t *pool,
 ngx_int_t
 ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
 {
-    u_char                  *fields, *field_of, *kinds;
-    char                     w[CC_KINDS_MAX * 12 + 4];
     ngx_str_t                pre[2];
     ngx_uint_t               i, npre;
     ngx_http_cc_script_t    *sc;
+    ngx_http_cc_lua_conf_t   lc;
 
     static ngx_str_t  draws = ngx_string(CC_KEY_LOG);
     static ngx_str_t  claims = ngx_string(CC_KEY_CLAIMS);
+    static ngx_str_t  gift_out[] = { ngx_string(CC_KEY_LOG),
+                                     ngx_string(CC_KEY_OUTBOX),
+                                     ngx_string(CC_KEY_OUTBOX_GIFTS) };
+    static ngx_str_t  outbox[] = { ngx_string(CC_KEY_OUTBOX),
+                                   ngx_string(CC_KEY_OUTBOX_GIFTS) };
 
     /* the file, the keys and arguments of an entry, its shared key */
     static struct {
@@ -51,6 +70,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         ngx_uint_t           nkeys;
         ngx_uint_t           nargs;
         ngx_str_t           *shared;
+        ngx_uint_t           nshared;       /* 0: 1 if shared */
     } files[NGX_HTTP_CC_SCRIPTS] = {
         [NGX_HTTP_CC_SCRIPT_FLIP] = { ngx_http_cc_lua_flip,
                                       sizeof(ngx_http_cc_lua_flip) - 1,
@@ -70,87 +90,60 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         [NGX_HTTP_CC_SCRIPT_CLAIM] = { ngx_http_cc_lua_claim,
                                        sizeof(ngx_http_cc_lua_claim) - 1,
                                        1, 1, &claims },
+        [NGX_HTTP_CC_SCRIPT_GIFT_OUT] = { ngx_http_cc_lua_gift_out,
+                                          sizeof(ngx_http_cc_lua_gift_out) - 1,
+                                          4, 6, gift_out, 3 },
+        [NGX_HTTP_CC_SCRIPT_GIFT_IN] = { ngx_http_cc_lua_gift_in,
+                                         sizeof(ngx_http_cc_lua_gift_in) - 1,
+                                         3, 5, &draws, 1 },
+        [NGX_HTTP_CC_SCRIPT_GIFT_DONE] = { ngx_http_cc_lua_gift_done,
+                                           sizeof(ngx_http_cc_lua_gift_done)
+                                           - 1, 1, 2, outbox, 2 },
+        [NGX_HTTP_CC_SCRIPT_ASK_OUT] = { ngx_http_cc_lua_ask_out,
+                                         sizeof(ngx_http_cc_lua_ask_out) - 1,
+                                         1, 4, NULL, 0 },
+        [NGX_HTTP_CC_SCRIPT_ASK_IN] = { ngx_http_cc_lua_ask_in,
+                                        sizeof(ngx_http_cc_lua_ask_in) - 1,
+                                        2, 4, NULL, 0 },
+        [NGX_HTTP_CC_SCRIPT_GIFTS] = { ngx_http_cc_lua_gifts,
+                                       sizeof(ngx_http_cc_lua_gifts) - 1,
+                                       5, 2, NULL, 0 },
     };
 
-    if (cc_cards_lua_weights(&cmcf->cards, w, sizeof(w)) < 0) {
+    if (cc_cards_lua_weights(&cmcf->cards, lc.w, sizeof(lc.w)) < 0) {
         return NGX_ERROR;
     }
 
-    fields = ngx_pnalloc(cf->pool, 3 * NGX_HTTP_CC_LUA_NAMES_LEN);
+    lc.fields = ngx_pnalloc(cf->pool, 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
     pre[0].data = ngx_pnalloc(cf->pool,
-                              sizeof(w) + 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
+                              sizeof(lc.w) + 4 * NGX_HTTP_CC_LUA_NAMES_LEN);
 
-    if (fields == NULL || pre[0].data == NULL) {
+    if (lc.fields == NULL || pre[0].data == NULL) {
         return NGX_ERROR;
     }
 
-    field_of = fields + NGX_HTTP_CC_LUA_NAMES_LEN;
-    kinds = field_of + NGX_HTTP_CC_LUA_NAMES_LEN;
+    lc.field_of = lc.fields + NGX_HTTP_CC_LUA_NAMES_LEN;
+    lc.kinds = lc.field_of + NGX_HTTP_CC_LUA_NAMES_LEN;
+    lc.givable = lc.kinds + NGX_HTTP_CC_LUA_NAMES_LEN;
 
-    ngx_http_cc_lua_names(fields, cmcf->cards.nkinds, "k", 0);
-    ngx_http_cc_lua_names(field_of, cmcf->cards.nkinds, "k", 1);
-    ngx_http_cc_lua_names(kinds, cmcf->cards.nkinds, "", 0);
+    ngx_http_cc_lua_names(lc.fields, cmcf->cards.nkinds, "k", 0);
+    ngx_http_cc_lua_names(lc.field_of, cmcf->cards.nkinds, "k", 1);
+    ngx_http_cc_lua_names(lc.kinds, cmcf->cards.nkinds, "", 0);
+    ngx_http_cc_lua_givable(cmcf, lc.givable);
 
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         sc = &cmcf->scripts[i];
         sc->index = i;
-        sc->nshared = (files[i].shared != NULL);
+        sc->nshared = files[i].nshared ? files[i].nshared
+                                       : (files[i].shared != NULL);
         sc->shared = files[i].shared;
         sc->nkeys = files[i].nkeys;
         sc->nargs = files[i].nargs;
 
-        switch (i) {
-
-        case NGX_HTTP_CC_SCRIPT_FLIP:
-
-            /* NARGS is known once the stock added its argument */
-
-            if (ngx_http_cc_stock_flip_script(cf, cmcf, sc, &pre[1])
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            pre[0].len = ngx_sprintf(pre[0].data,
-                                     "local WEIGHTS, WEIGHT_TOTAL = %s, %uL\n"
-                                     "local FIELD_OF, KINDS = %s, %s\n"
-                                     "local TTL = %T\n"
-                                     "local NARGS = %ui\n",
-                                     w, (uint64_t) cmcf->cards.total,
-                                     field_of, kinds, cmcf->request_ttl,
-                                     sc->nargs)
-                         - pre[0].data;
-            npre = 2;
-            break;
-
-        case NGX_HTTP_CC_SCRIPT_ELIG:
-
-            /* it reads every kind's field */
-
-            pre[0].len = ngx_sprintf(pre[0].data, "local FIELDS = %s\n",
-                                     fields)
-                         - pre[0].data;
-            npre = 1;
-            break;
-
-        case NGX_HTTP_CC_SCRIPT_COMBINE:
-
-            /* every kind's field, and the cutoff by Redis's clock */
-
-            pre[0].len = ngx_sprintf(pre[0].data,
-                                     "local FIELDS = %s\n"
-                                     "local CUTOFF = %T\n",
-                                     fields,
-                                     cmcf->cutoff != NGX_CONF_UNSET
-                                     ? cmcf->cutoff
-                                     : cmcf->end != NGX_CONF_UNSET
-                                     ? cmcf->end : (time_t) -1)
-                         - pre[0].data;
-            npre = 1;
-            break;
-
-        default: /* the grant, the award and the claim: no configuration */
-            npre = 0;
+        if (ngx_http_cc_script_prelude(cf, cmcf, sc, &lc, pre, &npre)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         if (ngx_http_cc_script_text(cf->pool, sc, pre, npre, files[i].lua,
@@ -159,6 +152,101 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
         {
             return NGX_ERROR;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Lua locals in front of script sc: pre[0..*npre), pre[0].data
+ * allocated by the caller; the flip's second part comes from the stock.
+ */
+static ngx_int_t
+ngx_http_cc_script_prelude(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf,
+    ngx_http_cc_script_t *sc, ngx_http_cc_lua_conf_t *lc, ngx_str_t *pre,
+    ngx_uint_t *npre)
+{
+    switch (sc->index) {
+
+    case NGX_HTTP_CC_SCRIPT_FLIP:
+
+        /* NARGS is known once the stock added its argument */
+
+        if (ngx_http_cc_stock_flip_script(cf, cmcf, sc, &pre[1])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local WEIGHTS, WEIGHT_TOTAL = %s, %uL\n"
+                                 "local FIELD_OF, KINDS = %s, %s\n"
+                                 "local TTL = %T\n"
+                                 "local NARGS = %ui\n",
+                                 lc->w, (uint64_t) cmcf->cards.total,
+                                 lc->field_of, lc->kinds, cmcf->request_ttl,
+                                 sc->nargs)
+                     - pre[0].data;
+        *npre = 2;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_ELIG:
+
+        /* it reads every kind's field */
+
+        pre[0].len = ngx_sprintf(pre[0].data, "local FIELDS = %s\n",
+                                 lc->fields)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_COMBINE:
+
+        /* every kind's field, the cutoff by Redis's clock, the wildcard */
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local FIELDS = %s\n"
+                                 "local CUTOFF = %T\n"
+                                 "local WILD = %i\n",
+                                 lc->fields,
+                                 cmcf->cutoff != NGX_CONF_UNSET
+                                 ? cmcf->cutoff
+                                 : cmcf->end != NGX_CONF_UNSET
+                                 ? cmcf->end : (time_t) -1,
+                                 cmcf->wildcard)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_GIFT_OUT:
+
+        /* the kinds, those that may be given, the limit, the end */
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local FIELD_OF, GIVABLE = %s, %s\n"
+                                 "local LIMIT = %i\n"
+                                 "local CUTOFF = %T\n",
+                                 lc->field_of, lc->givable, cmcf->gift_limit,
+                                 cmcf->end != NGX_CONF_UNSET
+                                 ? cmcf->end : (time_t) -1)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    case NGX_HTTP_CC_SCRIPT_ASK_OUT:
+
+        pre[0].len = ngx_sprintf(pre[0].data,
+                                 "local ASK_MAX = %i\n"
+                                 "local ASK_TTL = %T000\n",
+                                 cmcf->ask_limit, cmcf->ask_ttl)
+                     - pre[0].data;
+        *npre = 1;
+        break;
+
+    default: /* the grant, the award, the claim, the gift's others:
+                no configuration (gift_in.lua is cc-redrive's too) */
+        *npre = 0;
     }
 
     return NGX_OK;
@@ -186,6 +274,29 @@ ngx_http_cc_lua_names(u_char *text, ngx_uint_t n, char *prefix,
         }
 
         p = ngx_sprintf(p, "'%s%ui'", prefix, i);
+    }
+
+    *ngx_sprintf(p, "}") = '\0';
+}
+
+
+/*
+ * GIVABLE, the kinds a gift or an ask may name: {['0']=true,...}, the
+ * stocked ones and the wildcard only with cc_gift_rare
+ * (ngx_http_cc_givable).  NUL-terminated.
+ */
+static void
+ngx_http_cc_lua_givable(ngx_http_cc_main_conf_t *cmcf, u_char *text)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    p = ngx_sprintf(text, "{");
+
+    for (i = 0; i < cmcf->cards.nkinds; i++) {
+        if (ngx_http_cc_givable(cmcf, i)) {
+            p = ngx_sprintf(p, "['%ui']=true,", i);
+        }
     }
 
     *ngx_sprintf(p, "}") = '\0';

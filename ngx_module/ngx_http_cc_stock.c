@@ -217,3 +217,41 @@ ngx_http_cc_stock_flip_arg(ngx_http_request_t *r,
 
     return p;
 }
+
+
+/* 1 when kind has a cc_card_stock (a rare kind), else 0 */
+ngx_uint_t
+ngx_http_cc_stocked(ngx_http_cc_main_conf_t *cmcf, ngx_uint_t kind)
+{
+    ngx_uint_t            i;
+    ngx_http_cc_stock_t  *stock;
+
+    if (cmcf->stock == NULL) {
+        return 0;
+    }
+
+    stock = cmcf->stock->elts;
+
+    for (i = 0; i < cmcf->stock->nelts; i++) {
+        if (stock[i].kind == kind) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * 1 when a gift or an ask may name kind: any kind with cc_gift_rare on;
+ * else neither a rare kind (a cc_card_stock) nor the wildcard (万能福,
+ * cc_wildcard_kind), the two kinds a campaign keeps scarce on purpose (in
+ * 集五福 the wildcard is not given either)
+ */
+ngx_uint_t
+ngx_http_cc_givable(ngx_http_cc_main_conf_t *cmcf, ngx_uint_t kind)
+{
+    return cmcf->gift_rare
+           || (!ngx_http_cc_stocked(cmcf, kind)
+               && (cmcf->wildcard < 0 || (ngx_uint_t) cmcf->wildcard != kind));
+}

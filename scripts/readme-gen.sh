@@ -19,7 +19,7 @@ W=build/workers
 CAPACITY="--capacity --users 300000000 --peak-flips 900000 --eligible-fraction 0.4"
 
 options() {
-    for b in cc-ingest cc-reconcile "cc-reconcile --money" cc-draw cc-payout \
+    for b in cc-ingest cc-reconcile "cc-reconcile --money" cc-redrive cc-draw cc-payout \
              cc-estimate "cc-estimate --capacity" cc-token cc-mockbroker \
              cc-produce cc-wallet-sim; do
         set -- $b

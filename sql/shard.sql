@@ -17,8 +17,12 @@ CREATE TABLE IF NOT EXISTS draws (
 
 -- Cards drawn per user and kind, kept in the transaction that inserts the
 -- draws and counted from the rows that insert really added.  These are
--- facts: a combine does not lower them; cards held = n - 1 for a user in
--- eligibility.
+-- facts: neither a combine nor a gift lowers them.  Cards held by a user,
+-- per kind: n + gift_counts.received - gift_counts.given, less what the
+-- user's eligibility row (if any) says its combine took of the kind: 1 of
+-- every kind when wildcard_kind is NULL; else wildcards_used of the
+-- wildcard kind, none of a kind in replaced_kinds, 1 of any other.
+-- cc-reconcile --cards checks this against the Redis user hash.
 CREATE TABLE IF NOT EXISTS user_cards (
     uid         BIGINT UNSIGNED   NOT NULL,
     card        TINYINT UNSIGNED  NOT NULL,
@@ -42,9 +46,64 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 -- Users who combined a full set (合成): eligible for the split.  Once per
 -- user, so the uid is the key; the scheduled draw reads this table.
+-- With a wildcard kind (万能福, nginx's cc_wildcard_kind) the row says
+-- which cards the combine took: wildcards_used cards of wildcard_kind
+-- stood in for the kinds of replaced_kinds (bit k: kind k), and one card
+-- of each other kind was taken.  wildcard_kind NULL: none configured,
+-- one card of every kind (every row from before these columns).  The
+-- three are INVISIBLE: SELECT * and an INSERT without a column list see
+-- the table as it was, so what was written against it keeps working;
+-- name them to read them.
 CREATE TABLE IF NOT EXISTS eligibility (
-    uid          BIGINT UNSIGNED   NOT NULL,
-    request_id   VARCHAR(64)       NOT NULL,
-    combined_at  BIGINT            NOT NULL COMMENT 'unix time, ms',
+    uid             BIGINT UNSIGNED    NOT NULL,
+    request_id      VARCHAR(64)        NOT NULL,
+    combined_at     BIGINT             NOT NULL COMMENT 'unix time, ms',
+    wildcard_kind   TINYINT UNSIGNED   NULL INVISIBLE,
+    wildcards_used  TINYINT UNSIGNED   NOT NULL DEFAULT 0 INVISIBLE,
+    replaced_kinds  SMALLINT UNSIGNED  NOT NULL DEFAULT 0 INVISIBLE
+                                       COMMENT 'bit k: kind k',
     PRIMARY KEY (uid)
+) ENGINE=InnoDB;
+
+-- A shard made before the wildcard: its rows read as none (additive).
+ALTER TABLE eligibility
+    ADD COLUMN IF NOT EXISTS wildcard_kind TINYINT UNSIGNED NULL INVISIBLE,
+    ADD COLUMN IF NOT EXISTS wildcards_used TINYINT UNSIGNED NOT NULL
+        DEFAULT 0 INVISIBLE,
+    ADD COLUMN IF NOT EXISTS replaced_kinds SMALLINT UNSIGNED NOT NULL
+        DEFAULT 0 INVISIBLE COMMENT 'bit k: kind k';
+
+-- One row per half of a gift (送福, common/cc_event.h): side 'o' the
+-- giver's half (uid gave a card of kind card to peer), 'i' the receiver's
+-- (uid received it from peer).  Each half lives on its own user's shard
+-- (the ring on uid, as draws), so a gift's two rows are on two shards when
+-- its users are.  (gift_id, side) is the idempotency key: a half
+-- redelivered by Kafka, replayed by cc-reconcile or redriven inserts
+-- nothing.  A giver's half without its receiver's half anywhere is a gift
+-- in transit (in its Redis shard's outbox) or a card lost.  Request ids
+-- are case-sensitive ("7:abc" and "7:ABC" are two gifts): the id compares
+-- as bytes (ascii_bin), never by a case-insensitive collation.
+CREATE TABLE IF NOT EXISTS gift_moves (
+    gift_id     VARCHAR(85)       CHARACTER SET ascii COLLATE ascii_bin
+                                  NOT NULL COMMENT 'giver:request_id',
+    side        CHAR(1)           CHARACTER SET ascii COLLATE ascii_bin
+                                  NOT NULL COMMENT 'o given, i received',
+    uid         BIGINT UNSIGNED   NOT NULL,
+    peer        BIGINT UNSIGNED   NOT NULL,
+    card        TINYINT UNSIGNED  NOT NULL,
+    moved_at    BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (gift_id, side),
+    KEY by_user (uid)               -- a user's gifts, for whoever looks
+                                    -- into a cards check's difference
+) ENGINE=InnoDB;
+
+-- Cards given and received per user and kind, kept in the transaction
+-- that inserts gift_moves and counted from the rows that insert really
+-- added (as user_cards from draws).
+CREATE TABLE IF NOT EXISTS gift_counts (
+    uid         BIGINT UNSIGNED   NOT NULL,
+    card        TINYINT UNSIGNED  NOT NULL,
+    given       INT UNSIGNED      NOT NULL DEFAULT 0,
+    received    INT UNSIGNED      NOT NULL DEFAULT 0,
+    PRIMARY KEY (uid, card)
 ) ENGINE=InnoDB;

@@ -15,6 +15,12 @@ GRANT SELECT, INSERT, UPDATE ON user_cards
     TO cc_ingest, cc_reconcile, cc_draw;
 GRANT INSERT ON dead_letters TO cc_ingest;
 
+-- the gifts' halves and the counts they keep: cc_store_write_gifts(), by
+-- the same three; cc-reconcile --cards reads them
+GRANT SELECT, INSERT ON gift_moves TO cc_ingest, cc_reconcile, cc_draw;
+GRANT SELECT, INSERT, UPDATE ON gift_counts
+    TO cc_ingest, cc_reconcile, cc_draw;
+
 -- the draw: its plan, the awards, the ledger's funding (and credit sync)
 GRANT SELECT, INSERT, UPDATE ON draw_plans TO cc_draw;
 GRANT SELECT, INSERT ON awards TO cc_draw;

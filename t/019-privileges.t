@@ -49,11 +49,14 @@ is(mysql_value("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_S
 
 my %want = (
     cc_ingest    => { draws => 'INSERT SELECT', eligibility => 'INSERT SELECT',
-                      user_cards => 'INSERT SELECT UPDATE', dead_letters => 'INSERT' },
+                      user_cards => 'INSERT SELECT UPDATE', dead_letters => 'INSERT',
+                      gift_moves => 'INSERT SELECT', gift_counts => 'INSERT SELECT UPDATE' },
     cc_reconcile => { draws => 'INSERT SELECT', eligibility => 'INSERT SELECT',
-                      user_cards => 'INSERT SELECT UPDATE' },
+                      user_cards => 'INSERT SELECT UPDATE',
+                      gift_moves => 'INSERT SELECT', gift_counts => 'INSERT SELECT UPDATE' },
     cc_draw      => { draws => 'INSERT SELECT', eligibility => 'INSERT SELECT',
                       user_cards => 'INSERT SELECT UPDATE', draw_plans => 'INSERT SELECT UPDATE',
+                      gift_moves => 'INSERT SELECT', gift_counts => 'INSERT SELECT UPDATE',
                       awards => 'INSERT SELECT', ledger_transfers => 'INSERT SELECT',
                       ledger_accounts => 'INSERT SELECT UPDATE' },
     cc_payout    => { awards => 'SELECT UPDATE', ledger_transfers => 'INSERT SELECT',

@@ -91,9 +91,9 @@ my $w = spawn_worker('cc-ingest', '--brokers', $ENV{TEST_KAFKA_BROKERS}, '--assi
 is(wait_worker($w, 30), 0, 'cc-ingest --metrics-file');
 exposition('cc-ingest', CcTest::_slurp("$dir/ingest.prom"));
 
-my ($rc, $out, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, shard_args(),
+my ($rc, $out, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, '--cards', shard_args(),
                                     '--metrics-file', "$dir/reconcile.prom" ], timeout => 30);
-is($rc, 0, 'cc-reconcile --once --metrics-file') or diag $err;
+is($rc, 0, 'cc-reconcile --once --cards --metrics-file') or diag $err;
 exposition('cc-reconcile', CcTest::_slurp("$dir/reconcile.prom"));
 
 # a campaign of four eligible users: drawn, paid, its books checked

@@ -16,7 +16,7 @@ use CcTest;
 use CcTest::NginxConf qw(app_locations);
 use CcKeys;
 
-our @EXPORT = qw(campaign_up campaign_nginx mysql_shards shard_args campaign_conf start_ingest
+our @EXPORT = qw(campaign_up combine_took campaign_nginx mysql_shards shard_args campaign_conf start_ingest
                  run_reconcile log_events grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
@@ -158,6 +158,16 @@ sub _redis_shard_of {
 # empty when MySQL holds exactly each user's draws 1..s, in the user's
 # shard, an eligibility row exactly for the users who combined, and card
 # counts that, less the set a combine consumed, equal Redis's k0..k4
+# the cards of kind $k a combine took, by its eligibility row's wildcard
+# columns [wildcard_kind, wildcards_used, replaced_kinds] (sql/shard.sql)
+sub combine_took {
+    my ($row, $k) = @_;
+    my ($w, $used, $mask) = @$row;
+    return 1 if !defined $w;
+    return $used if $k == $w;
+    return ($mask >> $k) & 1 ? 0 : 1;
+}
+
 sub state_diff {
     my (@uids) = @_;
     my @diff;
@@ -166,17 +176,23 @@ sub state_diff {
     my %seqs;      # uid => "1,2,..."
     my %cards;     # uid => { card => n }
     my %elig;      # uid => db
+    my %took;      # uid => [wildcard kind or undef, wildcards used, replaced mask]
     for my $db ('cc_s0', 'cc_s1') {
         for my $r (@{ mysql_query('SELECT uid, COUNT(*), GROUP_CONCAT(seq ORDER BY seq) FROM draws GROUP BY uid', $db) }) {
             $rows{ $r->[0] }{$db} = $r->[1];
             $seqs{ $r->[0] } = $r->[2];
         }
+        # a gift moves a card: received less given, counted with the drawn
+        for my $r (@{ mysql_query('SELECT uid, card, CAST(received AS SIGNED) - CAST(given AS SIGNED) FROM gift_counts', $db) }) {
+            $cards{ $r->[0] }{ $r->[1] } += $r->[2];
+        }
         for my $r (@{ mysql_query('SELECT uid, card, n FROM user_cards', $db) }) {
             $cards{ $r->[0] }{ $r->[1] } += $r->[2];
         }
-        for my $r (@{ mysql_query('SELECT uid FROM eligibility', $db) }) {
+        for my $r (@{ mysql_query('SELECT uid, wildcard_kind, wildcards_used, replaced_kinds FROM eligibility', $db) }) {
             push @diff, "uid $r->[0]: eligibility rows in two shards" if $elig{ $r->[0] };
             $elig{ $r->[0] } = $db;
+            $took{ $r->[0] } = [ @$r[1 .. 3] ];
         }
     }
     for my $uid (@uids) {
@@ -201,7 +217,7 @@ sub state_diff {
         }
         for my $k (0 .. 4) {
             my $r = redis_cmd($rs, 'HGET', user_key($uid), "k$k") // 0;
-            my $m = ($cards{$uid}{$k} // 0) - ($elig{$uid} ? 1 : 0);
+            my $m = ($cards{$uid}{$k} // 0) - ($elig{$uid} ? combine_took($took{$uid}, $k) : 0);
             push @diff, "uid $uid card $k: MySQL $m held, Redis $r" if $r != $m;
         }
     }

@@ -12,6 +12,10 @@ package CcKeys;
 #   stock_key($kind)   cc:stock:K   string  cc_key_stock()
 #   log_key()          cc:draws     stream  CC_KEY_LOG
 #   claims_key()       cc:claims    list    CC_KEY_CLAIMS
+#   outbox_key()       cc:outbox    zset    CC_KEY_OUTBOX
+#   outbox_gifts_key() cc:outbox:g  hash    CC_KEY_OUTBOX_GIFTS
+#   gift_key($uid, S)  cc:{uid}:S   S one of gi ga gs gr ao ak al:
+#                                           cc_key_user_sub()
 #
 # Keys written out inside an expected Redis answer or a __DATA__ section
 # stay literal where they are what the test asserts.
@@ -22,7 +26,8 @@ use Exporter ();
 use Carp qw(croak);
 
 our @ISA    = ('Exporter');
-our @EXPORT = qw(user_key grants_key stock_key log_key claims_key);
+our @EXPORT = qw(user_key grants_key stock_key log_key claims_key
+                 outbox_key outbox_gifts_key gift_key);
 
 # a uid as cc_keys.h prints it (PRIu64): digits only
 sub _uid {
@@ -42,6 +47,16 @@ sub stock_key {
     return "cc:stock:$kind";
 }
 
+sub gift_key {
+    my ($uid, $s) = @_;
+    croak 'CcKeys: a gift key is one of gi ga gs gr ao ak al, not '
+          . ($s // 'undef')
+        unless defined $s && $s =~ /^(?:gi|ga|gs|gr|ao|ak|al)$/;
+    return 'cc:{' . _uid($uid) . "}:$s";
+}
+
+sub outbox_key       { 'cc:outbox' }
+sub outbox_gifts_key { 'cc:outbox:g' }
 sub log_key    { 'cc:draws' }
 sub claims_key { 'cc:claims' }
 

@@ -15,7 +15,7 @@ our @EXPORT = qw(mysql_rows mysql_delta live_delta tcp_state);
 my @DBS = qw(cc_s0 cc_s1);
 
 # every table of a shard, the draw leg's and the money's
-my @TABLES = qw(draws user_cards eligibility dead_letters
+my @TABLES = qw(draws user_cards eligibility dead_letters gift_moves gift_counts
                 awards draw_plans ledger_accounts ledger_transfers ledger_pending);
 
 # Every row of both shards, one line each ("db table col\tcol..."), sorted:

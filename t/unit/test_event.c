@@ -317,6 +317,223 @@ START_TEST(test_combine)
 END_TEST
 
 
+/* a combine with a wildcard: its fields encoded, read back, checked */
+START_TEST(test_combine_wild)
+{
+    cc_combine_t   c, back;
+    cc_event_t     ev;
+    const char    *why;
+    char          *json;
+    const char    *old = "{\"type\":\"combine\",\"uid\":\"5\","
+                         "\"request_id\":\"r\",\"ts\":10}";
+
+    memset(&c, 0, sizeof(c));
+    c.uid = 7;
+    c.ts_ms = 1764240000123LL;
+    strcpy(c.request_id, "w1");
+    c.wildcard = 4 + 1;
+    c.wild = 2;
+    c.replaced = 10;
+
+    json = cc_combine_encode(&c);
+    ck_assert_str_eq(json, "{\"type\":\"combine\",\"uid\":\"7\","
+                     "\"request_id\":\"w1\",\"ts\":1764240000123,"
+                     "\"wildcard\":4,\"wild\":2,\"replaced\":10}");
+
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    back = ev.u.combine;
+    ck_assert_uint_eq(back.wildcard, 5);
+    ck_assert_uint_eq(back.wild, 2);
+    ck_assert_uint_eq(back.replaced, 10);
+    free(json);
+
+    /* the wildcard configured, none used: the fields say 0 */
+    c.wild = 0;
+    c.replaced = 0;
+    c.wildcard = 1;
+    json = cc_combine_encode(&c);
+    ck_assert_str_eq(json, "{\"type\":\"combine\",\"uid\":\"7\","
+                     "\"request_id\":\"w1\",\"ts\":1764240000123,"
+                     "\"wildcard\":0,\"wild\":0,\"replaced\":0}");
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_uint_eq(ev.u.combine.wildcard, 1);
+    free(json);
+
+    /* a message from before the wildcard: none, every kind taken */
+    memset(&ev, 0xff, sizeof(ev));
+    ck_assert_int_eq(cc_event_decode(old, strlen(old), &ev, &why), 0);
+    ck_assert_uint_eq(ev.u.combine.wildcard, 0);
+    ck_assert_uint_eq(ev.u.combine.wild, 0);
+    ck_assert_uint_eq(ev.u.combine.replaced, 0);
+
+    /* the highest kind is a wildcard; 15 kinds replaced by it */
+    c.wildcard = 16;
+    c.wild = 15;
+    c.replaced = 0x7fff;
+    ck_assert_int_eq(cc_combine_check(&c, &why), 0);
+    json = cc_combine_encode(&c);
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_uint_eq(ev.u.combine.replaced, 0x7fff);
+    free(json);
+
+    /* check: what a hand-made combine must hold */
+    c.replaced = 0xffff;
+    c.wild = 16;
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad replaced");
+    c.wildcard = 17;
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad wildcard");
+    c.wildcard = 1;
+    c.replaced = 6;
+    c.wild = 1;
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad wild");
+    c.wildcard = 0;
+    c.replaced = 0;
+    c.wild = 1;
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad wild");
+    c.wild = 0;
+    c.replaced = 1;
+    ck_assert_int_eq(cc_combine_check(&c, &why), -1);
+    ck_assert_str_eq(why, "bad wild");
+}
+END_TEST
+
+
+#define CC_COMBINE_JSON(tail)                                                 \
+    "{\"type\":\"combine\",\"uid\":\"5\",\"request_id\":\"r\",\"ts\":10" tail "}"
+
+static const struct {
+    const char  *json;
+    const char  *why;
+} bad_wild[] = {
+    { CC_COMBINE_JSON(",\"wild\":0"), "bad wild" },
+    { CC_COMBINE_JSON(",\"replaced\":0"), "bad wild" },
+    { CC_COMBINE_JSON(",\"wildcard\":4"), "bad wild" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":0"), "bad replaced" },
+    { CC_COMBINE_JSON(",\"wildcard\":16,\"wild\":0,\"replaced\":0"), "bad wildcard" },
+    { CC_COMBINE_JSON(",\"wildcard\":-1,\"wild\":0,\"replaced\":0"), "bad wildcard" },
+    { CC_COMBINE_JSON(",\"wildcard\":\"4\",\"wild\":0,\"replaced\":0"), "bad wildcard" },
+    { CC_COMBINE_JSON(",\"wildcard\":null,\"wild\":0,\"replaced\":0"), "bad wildcard" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":16,\"replaced\":0"), "bad wild" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":-1,\"replaced\":0"), "bad wild" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":1,\"replaced\":65536"), "bad replaced" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":1,\"replaced\":-1"), "bad replaced" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":1,\"replaced\":[1]"), "bad replaced" },
+    /* the wildcard cannot stand in for itself */
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":1,\"replaced\":16"), "bad replaced" },
+    /* as many wildcards as kinds replaced */
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":1,\"replaced\":10"), "bad wild" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":2,\"replaced\":2"), "bad wild" },
+    { CC_COMBINE_JSON(",\"wildcard\":4,\"wild\":1.0,\"replaced\":2"), "a number not in the integer form" },
+    { CC_COMBINE_JSON(",\"wildcard\":04,\"wild\":1,\"replaced\":2"), "a number not in the integer form" },
+};
+
+
+START_TEST(test_combine_wild_rejects)
+{
+    cc_event_t   ev;
+    const char  *why = NULL;
+
+    ck_assert_msg(cc_event_decode(bad_wild[_i].json, strlen(bad_wild[_i].json),
+                                  &ev, &why)
+                  == -1, "accepted #%d: %s", _i, bad_wild[_i].json);
+    ck_assert_msg(why && strcmp(why, bad_wild[_i].why) == 0,
+                  "#%d: reason \"%s\", expected \"%s\"", _i, why,
+                  bad_wild[_i].why);
+}
+END_TEST
+
+
+/* a gift's two halves: the exact text, back, and what decode refuses */
+START_TEST(test_gift)
+{
+    size_t       i;
+    char        *json, id[CC_GIFT_ID_MAX + 1];
+    cc_gift_t    g;
+    cc_event_t   ev;
+    const char  *why;
+    static const struct {
+        const char  *json, *why;
+    } bad[] = {
+        { "{\"type\":\"gift_out\",\"gift_id\":\"8:r\",\"uid\":\"7\","
+          "\"to\":\"9\",\"card\":2,\"ts\":5}", "bad gift_id" },
+        { "{\"type\":\"gift_out\",\"gift_id\":\"7:r\",\"uid\":\"7\","
+          "\"to\":\"7\",\"card\":2,\"ts\":5}", "bad to" },
+        { "{\"type\":\"gift_out\",\"gift_id\":\"7:r\",\"uid\":\"7\","
+          "\"from\":\"9\",\"card\":2,\"ts\":5}", "bad to" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"0\",\"card\":2,\"ts\":5}", "bad from" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":16,\"ts\":5}", "bad card" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":0}", "bad ts" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "bad gift_id" },
+        { "{\"type\":\"gift_in\",\"gift_id\":7,\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "bad gift_id" },
+        { "{\"type\":\"gift_in\",\"gift_id\":\"7:r\",\"uid\":9,"
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "bad uid" },
+        { "{\"type\":\"gift\",\"gift_id\":\"7:r\",\"uid\":\"9\","
+          "\"from\":\"7\",\"card\":1,\"ts\":1}", "unknown type" },
+    };
+
+    memset(&g, 0, sizeof(g));
+    g.uid = 7;
+    g.peer = 18446744073709551615ULL;
+    g.card = 15;
+    g.ts_ms = 1764240000123LL;
+    strcpy(g.request_id, "g-1");
+
+    json = cc_gift_encode(&g);
+    ck_assert_str_eq(json, "{\"type\":\"gift_out\",\"gift_id\":\"7:g-1\","
+                     "\"uid\":\"7\",\"to\":\"18446744073709551615\","
+                     "\"card\":15,\"ts\":1764240000123}");
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_GIFT);
+    ck_assert_int_eq(memcmp(&ev.u.gift, &g, sizeof(g)), 0);
+    free(json);
+
+    /* the receiver's half: its uid is the receiver, the id the giver's */
+    g.in = 1;
+    g.uid = 9;
+    g.peer = 7;
+    ck_assert_uint_eq(cc_gift_id(&g, id), 5);
+    ck_assert_str_eq(id, "7:g-1");
+    json = cc_gift_encode(&g);
+    ck_assert_str_eq(json, "{\"type\":\"gift_in\",\"gift_id\":\"7:g-1\","
+                     "\"uid\":\"9\",\"from\":\"7\",\"card\":15,"
+                     "\"ts\":1764240000123}");
+    memset(&ev, 0xff, sizeof(ev));
+    ck_assert_int_eq(cc_event_decode(json, strlen(json), &ev, &why), 0);
+    ck_assert_int_eq(ev.type, CC_EVENT_GIFT);
+    ck_assert_int_eq(memcmp(&ev.u.gift, &g, sizeof(g)), 0);
+    free(json);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        ck_assert_msg(cc_event_decode(bad[i].json, strlen(bad[i].json), &ev,
+                                      &why) == -1, "accepted %zu", i);
+        ck_assert_msg(why && strcmp(why, bad[i].why) == 0,
+                      "%zu: \"%s\", expected \"%s\"", i, why, bad[i].why);
+    }
+
+    /* the longest id: a 20-digit giver and a 64-byte request id */
+    g.in = 0;
+    g.uid = 18446744073709551615ULL;
+    memset(g.request_id, 'r', CC_REQUEST_ID_MAX);
+    g.request_id[CC_REQUEST_ID_MAX] = '\0';
+    ck_assert_uint_eq(cc_gift_id(&g, id), CC_GIFT_ID_MAX);
+    ck_assert_int_eq(cc_gift_check(&g, &why), 0);
+    g.peer = g.uid;
+    ck_assert_int_eq(cc_gift_check(&g, &why), -1);
+    ck_assert_str_eq(why, "bad to");
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -329,7 +546,9 @@ main(void)
                  test_decode_not_nul_terminated);
     cc_check_loop(tc, test_decode_rejects, bad);
     cc_check_add(tc, test_decode_nul, test_decode_integer_forms,
-                 test_decode_oversized, test_check, test_combine);
+                 test_decode_oversized, test_check, test_combine, test_gift,
+                 test_combine_wild);
+    cc_check_loop(tc, test_combine_wild_rejects, bad_wild);
     suite_add_tcase(s, tc);
 
     return cc_check_run(s);

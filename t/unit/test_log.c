@@ -251,9 +251,90 @@ START_TEST(test_combine_value_lengths)
 }
 END_TEST
 
+/* the two halves of a gift, and what each refuses */
+START_TEST(test_gift_entries)
+{
+    size_t          i;
+    cc_draw_t       d;
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+    static const struct {
+        const char  *k, *v, *why;
+    } bad[] = {
+        { "g", "8:g-1", "bad gift_id" },         /* not the giver's id */
+        { "g", "7:", "bad gift_id" },
+        { "g", "7", "bad gift_id" },
+        { "g", "07:g-1", "bad gift_id" },
+        { "g", "7:a b", "bad gift_id" },
+        { "u", "0", "bad uid" },
+        { "u", "7x", "bad uid" },
+        { "p", "7", "bad to" },                  /* a gift to oneself */
+        { "p", "", "bad to" },
+        { "k", "16", "bad card" },
+        { "k", "02", "bad card" },
+        { "k", "", "bad card" },
+        { "t", "0", "bad ts" },
+        { "t", "4102444800001", "bad ts" },
+    };
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=go", "g=7:g-1", "u=7", "p=9",
+                           "k=2", "t=1764240000123"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_GIFT);
+    ck_assert_uint_eq(e.gift.in, 0);
+    ck_assert_uint_eq(e.gift.uid, 7);
+    ck_assert_uint_eq(e.gift.peer, 9);
+    ck_assert_uint_eq(e.gift.card, 2);
+    ck_assert_int_eq(e.gift.ts_ms, 1764240000123LL);
+    ck_assert_str_eq(e.gift.request_id, "g-1");
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+
+    /* the receiver's half: the gift id names the peer, the giver */
+    ck_assert_int_eq(ENTRY(&e, &why, "y=gi", "g=7:g-1", "u=9", "p=7",
+                           "k=15", "t=1"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_GIFT);
+    ck_assert_uint_eq(e.gift.in, 1);
+    ck_assert_uint_eq(e.gift.uid, 9);
+    ck_assert_uint_eq(e.gift.card, 15);
+    ck_assert_int_eq(ENTRY(&e, &why, "y=gi", "g=9:g-1", "u=9", "p=7",
+                           "k=1", "t=1"), -1);
+    ck_assert_str_eq(why, "bad gift_id");
+    ck_assert_int_eq(ENTRY(&e, &why, "y=gi", "g=7:g-1", "u=9", "p=9",
+                           "k=1", "t=1"), -1);
+    ck_assert_str_eq(why, "bad from");
+    ck_assert_int_eq(ENTRY(&e, &why, "y=gx", "g=7:g-1", "u=9", "p=7",
+                           "k=1", "t=1"), -1);
+    ck_assert_str_eq(why, "unknown type");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char  *kv[6] = { "y=go", "g=7:g-1", "u=7", "p=9", "k=2",
+                               "t=5" };
+        char         f[80];
+        size_t       j;
+
+        snprintf(f, sizeof(f), "%s=%s", bad[i].k, bad[i].v);
+
+        for (j = 1; j < 6; j++) {
+            if (kv[j][0] == bad[i].k[0]) {
+                kv[j] = f;
+            }
+        }
+
+        why = NULL;
+        ck_assert_msg(entry(&e, &why, kv, 6) == -1, "accepted %s", f);
+        ck_assert_msg(why && strcmp(why, bad[i].why) == 0,
+                      "%s: \"%s\", expected \"%s\"", f, why, bad[i].why);
+    }
+
+    /* a missing field */
+    ck_assert_int_eq(ENTRY(&e, &why, "y=go", "g=7:g-1", "u=7", "p=9",
+                           "t=5"), -1);
+    ck_assert_str_eq(why, "bad card");
+}
+END_TEST
+
 
 static const struct {
-    const char  *kv[5];
+    const char  *kv[8];
     const char  *why;
 } bad_entries[] = {
     { { "q=1" }, "no draw and no combine in it" },
@@ -281,7 +362,56 @@ static const struct {
     { { "y=c", "u=5", "t=1", "r="
         "12345678901234567890123456789012345678901234567890123456789012345" },
       "bad request_id" },
+    /* a combine's wildcard: all three of k, w, m or none, each a number */
+    { { "y=c", "u=5", "r=a", "t=1", "w=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "m=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "m=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=0" }, "bad replaced" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=16", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=04", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=-1", "w=0", "m=0" }, "bad wildcard" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=16", "m=0" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1x", "m=2" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=65536" },
+      "bad replaced" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=2:" }, "bad replaced" },
+    /* the wildcard's own kind, and a count that is not the mask's */
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=16" }, "bad replaced" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=1", "m=10" }, "bad wild" },
+    { { "y=c", "u=5", "r=a", "t=1", "k=4", "w=2", "m=0" }, "bad wild" },
 };
+
+
+START_TEST(test_combine_wild)
+{
+    cc_log_entry_t  e;
+    const char     *why = NULL;
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9", "k=4",
+                           "w=2", "m=10"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_COMBINE);
+    ck_assert_uint_eq(e.combine.wildcard, 5);
+    ck_assert_uint_eq(e.combine.wild, 2);
+    ck_assert_uint_eq(e.combine.replaced, 10);
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9", "k=0",
+                           "w=0", "m=0"), 0);
+    ck_assert_uint_eq(e.combine.wildcard, 1);
+    ck_assert_uint_eq(e.combine.wild, 0);
+
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9", "k=15",
+                           "w=15", "m=32767"), 0);
+    ck_assert_uint_eq(e.combine.wildcard, 16);
+    ck_assert_uint_eq(e.combine.replaced, 32767);
+
+    /* an entry from before the wildcard: none */
+    ck_assert_int_eq(ENTRY(&e, &why, "y=c", "u=7", "r=w1", "t=9"), 0);
+    ck_assert_uint_eq(e.combine.wildcard, 0);
+    ck_assert_uint_eq(e.combine.wild, 0);
+    ck_assert_uint_eq(e.combine.replaced, 0);
+}
+END_TEST
 
 
 START_TEST(test_entry_rejects)
@@ -290,7 +420,7 @@ START_TEST(test_entry_rejects)
     cc_log_entry_t  e;
     const char     *why = NULL;
 
-    for (n = 0; n < 5 && bad_entries[_i].kv[n] != NULL; n++) {
+    for (n = 0; n < 8 && bad_entries[_i].kv[n] != NULL; n++) {
         /* count */
     }
 
@@ -515,7 +645,8 @@ main(void)
                                * NSPELLINGS));
     cc_check_add(tc, test_combine_entry);
     tcase_add_loop_test(tc, test_combine_numbers, 0, (int) (2 * NSPELLINGS));
-    cc_check_add(tc, test_combine_value_lengths);
+    cc_check_add(tc, test_combine_value_lengths, test_combine_wild,
+                 test_gift_entries);
     cc_check_loop(tc, test_entry_rejects, bad_entries);
     cc_check_add(tc, test_request_id_nul, test_draw_line_nul, test_draws_entry,
                  test_draws_over_batch, test_stream_ids);

@@ -2,11 +2,11 @@
  * cc-ingest: the Kafka draw stream into sharded MySQL.
  *
  * A consumer-group member (or, with --assign, a consumer of every
- * partition without the group join) that reads draws and combines in
- * batches, writes
+ * partition without the group join) that reads draws, combines and gift
+ * halves in batches, writes
  * each batch to the users' MySQL shards (cc_store: idempotent on the draw
- * id, card counts in the same transaction) and only then commits the
- * offsets.  A crash anywhere re-reads at most the uncommitted batch, which
+ * id and the gift half's (gift_id, side), card counts in the same
+ * transaction) and only then commits the offsets.  A crash anywhere re-reads at most the uncommitted batch, which
  * then inserts nothing twice.  Unreadable messages go to dead_letters.
  */
 
@@ -78,6 +78,19 @@ static const cc_kafka_own_t  cc_ingest_kafka_own[] = {
 };
 
 
+/* one batch being read: the decoded events and the dead letters */
+typedef struct {
+    cc_draw_t          *draws;
+    cc_combine_t       *combines;
+    cc_gift_t          *gifts;           /* either half */
+    cc_ingest_dead_t   *dead;
+    size_t              n;
+    size_t              nc;
+    size_t              ng;
+    size_t              ndead;
+} cc_ingest_batch_t;
+
+
 typedef struct {
     unsigned long long  read;
     unsigned long long  inserted;
@@ -94,9 +107,10 @@ cc_ingest_usage(FILE *out)
 "       cc-ingest --init-shards --mysql HOST:PORT/DB [--mysql ...]\n"
 "       cc-ingest --shard-of --mysql HOST:PORT/DB [--mysql ...] UID...\n"
 "\n"
-"Consumes the draw topic into sharded MySQL: batched multi-row inserts, one\n"
-"transaction per shard per batch, idempotent on the draw id; offsets are\n"
-"committed only after the database commit.  SIGTERM stops it after the\n"
+"Consumes the draw topic (draws, combines, gift halves) into sharded MySQL:\n"
+"batched multi-row inserts, one transaction per shard per batch, idempotent\n"
+"on the draw id and the gift half; offsets are committed only after the\n"
+"database commit.  SIGTERM stops it after the\n"
 "batch in hand.\n"
 "\n"
 "  --brokers LIST     Kafka bootstrap servers (host:port,...)\n"
@@ -456,30 +470,32 @@ cc_ingest_lag(rd_kafka_t *rk)
  */
 static int
 cc_ingest_write(cc_store_t *st, const cc_ingest_opts_t *o,
-    const cc_draw_t *draws, size_t n, const cc_combine_t *combines,
-    size_t nc, cc_ingest_dead_t *dead, size_t ndead,
-    cc_ingest_stats_t *stats)
+    const cc_ingest_batch_t *b, cc_ingest_stats_t *stats)
 {
-    size_t   i, inserted;
+    size_t   i, inserted, gifts;
     int64_t  backoff;
 
     backoff = 0;
 
+    /* each write idempotent: a retry after a part committed adds nothing */
     for ( ;; ) {
-        if (cc_store_write(st, draws, n, combines, nc, &inserted) == 0) {
-            for (i = 0; i < ndead; i++) {
-                if (cc_store_dead_letter(st, o->topic, dead[i].part,
-                                         dead[i].off, dead[i].reason,
-                                         dead[i].payload, dead[i].len)
+        if (cc_store_write(st, b->draws, b->n, b->combines, b->nc, &inserted)
+            == 0
+            && cc_store_write_gifts(st, b->gifts, b->ng, &gifts) == 0)
+        {
+            for (i = 0; i < b->ndead; i++) {
+                if (cc_store_dead_letter(st, o->topic, b->dead[i].part,
+                                         b->dead[i].off, b->dead[i].reason,
+                                         b->dead[i].payload, b->dead[i].len)
                     != 0)
                 {
                     break;
                 }
             }
 
-            if (i == ndead) {
-                stats->inserted += inserted;
-                stats->dead += ndead;
+            if (i == b->ndead) {
+                stats->inserted += inserted + gifts;
+                stats->dead += b->ndead;
                 return 0;
             }
         }
@@ -552,17 +568,6 @@ cc_ingest_metrics(const char *path, const cc_ingest_stats_t *stats,
 }
 
 
-/* one batch being read: the decoded events and the dead letters */
-typedef struct {
-    cc_draw_t          *draws;
-    cc_combine_t       *combines;
-    cc_ingest_dead_t   *dead;
-    size_t              n;
-    size_t              nc;
-    size_t              ndead;
-} cc_ingest_batch_t;
-
-
 /* a message into the batch: an event, or a dead letter with its copy */
 static void
 cc_ingest_take(const cc_ingest_opts_t *o, const rd_kafka_message_t *msg,
@@ -575,11 +580,15 @@ cc_ingest_take(const cc_ingest_opts_t *o, const rd_kafka_message_t *msg,
     if (cc_event_decode(msg->payload, msg->len, &ev, &why) == 0) {
         if (ev.type == CC_EVENT_DRAW) {
             b->draws[b->n++] = ev.u.draw;
-
-        } else {
-            b->combines[b->nc++] = ev.u.combine;
+            return;
         }
 
+        if (ev.type == CC_EVENT_COMBINE) {
+            b->combines[b->nc++] = ev.u.combine;
+            return;
+        }
+
+        b->gifts[b->ng++] = ev.u.gift;
         return;
     }
 
@@ -610,10 +619,11 @@ cc_ingest_fill(rd_kafka_t *rk, const cc_ingest_opts_t *o,
 
     b->n = 0;
     b->nc = 0;
+    b->ng = 0;
     b->ndead = 0;
     deadline = cc_now_ms() + o->batch_ms;
 
-    while ((long long) (b->n + b->nc + b->ndead) < o->batch && cc_worker_run)
+    while ((long long) (b->n + b->nc + b->ng + b->ndead) < o->batch && cc_worker_run)
     {
         now = cc_now_ms();
         if (now >= deadline) {
@@ -653,8 +663,7 @@ cc_ingest_flush(rd_kafka_t *rk, cc_store_t *st, const cc_ingest_opts_t *o,
     size_t               i;
     rd_kafka_resp_err_t  err;
 
-    written = cc_ingest_write(st, o, b->draws, b->n, b->combines, b->nc,
-                              b->dead, b->ndead, stats);
+    written = cc_ingest_write(st, o, b, stats);
 
     for (i = 0; i < b->ndead; i++) {
         free(b->dead[i].payload);
@@ -662,7 +671,7 @@ cc_ingest_flush(rd_kafka_t *rk, cc_store_t *st, const cc_ingest_opts_t *o,
 
     if (written != 0) {
         cc_log("stopped with a batch of %zu not written: it will "
-               "be read again", b->n + b->nc + b->ndead);
+               "be read again", b->n + b->nc + b->ng + b->ndead);
         return -1;
     }
 
@@ -717,9 +726,12 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     memset(&b, 0, sizeof(b));
     b.draws = calloc(o->batch, sizeof(cc_draw_t));
     b.combines = calloc(o->batch, sizeof(cc_combine_t));
+    b.gifts = calloc(o->batch, sizeof(cc_gift_t));
     b.dead = calloc(o->batch, sizeof(cc_ingest_dead_t));
 
-    if (b.draws == NULL || b.combines == NULL || b.dead == NULL) {
+    if (b.draws == NULL || b.combines == NULL || b.gifts == NULL
+        || b.dead == NULL)
+    {
         cc_log("out of memory");
         goto cleanup;
     }
@@ -746,7 +758,7 @@ cc_ingest_run(const cc_ingest_opts_t *o, cc_store_t *st)
     while (cc_worker_run) {
         cc_ingest_fill(rk, o, &b, &stats, &last_msg);
 
-        if (b.n + b.nc + b.ndead > 0
+        if (b.n + b.nc + b.ng + b.ndead > 0
             && cc_ingest_flush(rk, st, o, &b, &stats) != 0)
         {
             break;
@@ -782,6 +794,7 @@ cleanup:
 
     free(b.draws);
     free(b.combines);
+    free(b.gifts);
     free(b.dead);
 
     return rc;

@@ -2,11 +2,13 @@
  * cc_drain: one Redis shard's draw log into sharded MySQL, then trimmed.
  *
  * The flip script appends every draw and combine to its shard's stream in
- * the same atomic step that spends the chance; Kafka is only the fast
+ * the same atomic step that spends the chance, and each half of a gift is
+ * appended by its own script on its user's shard; Kafka is only the fast
  * path.  A pass reads the log in id order, batch entries at a time, up to
  * the cutoff (the Redis clock less the grace: stream ids are Redis times,
  * so no clock skew between hosts matters), writes what it read with the
- * idempotent cc_store_write (rows already there insert nothing), and only
+ * idempotent cc_store_write and cc_store_write_gifts (rows already there
+ * insert nothing), and only
  * then trims the log up to the last entry written.  A crash between the
  * write and the trim writes the same rows again next pass, inserting
  * nothing.
@@ -30,6 +32,8 @@ typedef struct {
     size_t              n;
     cc_combine_t       *combines;       /* batch */
     size_t              nc;
+    cc_gift_t          *gifts;          /* batch, either half */
+    size_t              ng;
     cc_drain_stats_t    stats;
 } cc_drain_t;
 
@@ -47,8 +51,9 @@ cc_drain_error(const redisContext *rc, const redisReply *r)
 
 
 /*
- * One stream entry [id, [field, value, ...]] into the batch: a combine, or
- * the draws of a flip batch, each unreadable line logged and counted.
+ * One stream entry [id, [field, value, ...]] into the batch: a combine, a
+ * gift's half, or the draws of a flip batch, each unreadable line logged
+ * and counted.
  */
 static void
 cc_drain_entry(cc_drain_t *dr, const redisReply *e)
@@ -94,6 +99,11 @@ cc_drain_entry(cc_drain_t *dr, const redisReply *e)
         return;
     }
 
+    if (le.kind == CC_LOG_GIFT) {
+        dr->gifts[dr->ng++] = le.gift;
+        return;
+    }
+
     while ((rc = cc_log_next_draw(&le, &dr->draws[dr->n], &why)) != 0) {
         if (rc == 1) {
             dr->n++;
@@ -135,7 +145,7 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
 {
     int                ret;
     char               cutoff[32], minid[64];
-    size_t             i, inserted;
+    size_t             i, inserted, gifts;
     int64_t            backoff;
     redisReply        *rr;
     cc_drain_t         dr;
@@ -153,8 +163,9 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
 
     dr.draws = calloc(batch * CC_LOG_BATCH_MAX, sizeof(cc_draw_t));
     dr.combines = calloc(batch, sizeof(cc_combine_t));
+    dr.gifts = calloc(batch, sizeof(cc_gift_t));
 
-    if (dr.draws == NULL || dr.combines == NULL) {
+    if (dr.draws == NULL || dr.combines == NULL || dr.gifts == NULL) {
         snprintf(err, errlen, "out of memory");
         goto cleanup;
     }
@@ -182,6 +193,7 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
 
         dr.n = 0;
         dr.nc = 0;
+        dr.ng = 0;
 
         for (i = 0; i < rr->elements; i++) {
             cc_drain_entry(&dr, rr->element[i]);
@@ -191,9 +203,11 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
 
         backoff = 0;
 
+        /* both idempotent: a retry after one committed adds nothing */
         while (cc_store_write(st, dr.draws, dr.n, dr.combines, dr.nc,
                               &inserted)
-               != 0)
+               != 0
+               || cc_store_write_gifts(st, dr.gifts, dr.ng, &gifts) != 0)
         {
             if (cc_retry_wait(&backoff, "mysql", st->err) != 0) {
                 snprintf(err, errlen, "mysql: %s", st->err);
@@ -201,8 +215,8 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
             }
         }
 
-        dr.stats.read += dr.n + dr.nc;
-        dr.stats.inserted += inserted;
+        dr.stats.read += dr.n + dr.nc + dr.ng;
+        dr.stats.inserted += inserted + gifts;
 
         /* written: drop the log up to and including the last entry */
         /*
@@ -270,6 +284,7 @@ cleanup:
     freeReplyObject(rr);
     free(dr.draws);
     free(dr.combines);
+    free(dr.gifts);
 
     return ret;
 }

@@ -6,7 +6,8 @@
  * table).
  *
  * Entries older than grace_ms by the Redis clock (0: every entry) are
- * written with the idempotent cc_store_write, batch entries at a time, and
+ * written with the idempotent cc_store_write (draws, combines) and
+ * cc_store_write_gifts (gift halves), batch entries at a time, and
  * the log is trimmed only up to what was written.  A bad line is logged,
  * counted and skipped, never written.
  */
@@ -23,7 +24,7 @@
 
 typedef struct {
     unsigned long long  entries;     /* log entries read */
-    unsigned long long  read;        /* draws and combines read */
+    unsigned long long  read;        /* draws, combines, gift halves */
     unsigned long long  inserted;    /* rows MySQL lacked */
     unsigned long long  bad;         /* unreadable lines or entries */
 } cc_drain_stats_t;

@@ -24,7 +24,7 @@ typedef struct {
 } cc_store_pair_t;
 
 
-static void
+void
 cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what)
 {
     snprintf(st->err, sizeof(st->err), "shard %s: %s: %s", sh->name, what,
@@ -254,7 +254,7 @@ cc_store_read_only(MYSQL *conn, char *why, size_t whylen)
  * starting from the one found last time (a promotion moves it; the
  * move is logged).  0, or -1 with st->err naming each candidate's reason.
  */
-static int
+int
 cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db)
 {
     int       n;
@@ -434,16 +434,25 @@ cc_store_insert_eligibility(cc_store_t *st, cc_store_shard_t *sh,
     b->len = 0;
 
     if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO eligibility "
-                      "(uid, request_id, combined_at) VALUES ") != 0)
+                      "(uid, request_id, combined_at, wildcard_kind, "
+                      "wildcards_used, replaced_kinds) VALUES ") != 0)
     {
         return CC_STORE_STEP_NOMEM;
     }
 
+    /* wildcard_kind NULL: no wildcard, one card of every kind taken */
+
     for (i = 0; i < nc; i++) {
-        if (cc_sqlbuf_printf(b, "%s(%llu,'%s',%lld)", i ? "," : "",
+        if (cc_sqlbuf_printf(b, "%s(%llu,'%s',%lld,", i ? "," : "",
                           (unsigned long long) combines[i]->uid,
                           combines[i]->request_id,
-                          (long long) combines[i]->ts_ms) != 0)
+                          (long long) combines[i]->ts_ms) != 0
+            || (combines[i]->wildcard == 0
+                ? cc_sqlbuf_printf(b, "NULL,0,0)")
+                : cc_sqlbuf_printf(b, "%u,%u,%u)",
+                                   combines[i]->wildcard - 1,
+                                   combines[i]->wild,
+                                   combines[i]->replaced)) != 0)
         {
             return CC_STORE_STEP_NOMEM;
         }

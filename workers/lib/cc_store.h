@@ -51,6 +51,9 @@ typedef struct {
     const char        *password;
     uint64_t           reused;      /* draw ids MySQL holds for another
                                        request (cc_store_write logs each) */
+    uint64_t           gift_conflicts;   /* gift halves MySQL holds for
+                                       another gift (cc_store_write_gifts
+                                       logs each) */
     char               err[512];
 } cc_store_t;
 
@@ -79,6 +82,22 @@ int cc_store_init_schema(cc_store_t *st);
  */
 int cc_store_write(cc_store_t *st, const cc_draw_t *draws, size_t n,
     const cc_combine_t *combines, size_t nc, size_t *inserted);
+
+/*
+ * Writes gift halves (cc_event.h), one transaction per shard, each half
+ * on its own user's shard (g->uid): INSERT IGNORE into gift_moves, whose
+ * key (gift_id, side) makes a half written again insert nothing, and the
+ * given / received counts of gift_counts kept in the same transaction
+ * from the rows that really inserted.  *inserted counts them.  On -1 some
+ * shards may have committed: writing the same halves again completes the
+ * rest.  (cc_store_gift.c)
+ */
+int cc_store_write_gifts(cc_store_t *st, const cc_gift_t *gifts, size_t n,
+    size_t *inserted);
+
+/* for cc_store_gift.c: a shard's connection, and a failure that closes it */
+int cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db);
+void cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what);
 
 /* Keeps a message that could not be read, in the first shard. */
 int cc_store_dead_letter(cc_store_t *st, const char *topic, int part,

@@ -13,7 +13,9 @@
  * there insert nothing; the count of rows it did insert is the number of
  * draws the fast path lost or has not delivered yet), and only then trims
  * the log up to what it wrote.  Run it every few minutes (cron, systemd
- * timer) with --once, or as a daemon.
+ * timer) with --once, or as a daemon.  With --cards each pass ends with
+ * the check of the cards invariant (cc_cardcheck.h): gifts only move
+ * cards.
  */
 
 #include <errno.h>
@@ -34,6 +36,7 @@
 #include "cc_redis.h"
 #include "cc_money.h"
 #include "cc_restore.h"
+#include "cc_cardcheck.h"
 
 
 #define CC_RECONCILE_REDIS_MAX  64
@@ -54,6 +57,7 @@ typedef struct {
     int                 once;
     int                 lost;
     int                 restore;
+    int                 cards;
 } cc_reconcile_opts_t;
 
 
@@ -93,6 +97,13 @@ CC_REDIS_SENTINEL_HELP
 "                   combine\n"
 "  --request-ttl SEC  the module's cc_request_ttl, for a restored answer's\n"
 "                   period (default 86400)\n"
+"  --cards          after each pass, check the cards invariant, read-only:\n"
+"                   per kind, cards held in Redis + in transit (gift\n"
+"                   outboxes) = drawn - combined (MySQL), and per user\n"
+"                   MySQL's drawn + received - given - combined = Redis's\n"
+"                   count; every difference logged with its uid and kind,\n"
+"                   a line per kind; with --once, exit 1 on a difference\n"
+"                   (exact after --grace 0 on a quiet system)\n"
 "  --interval SEC   seconds between passes when not --once (default 60)\n"
 "  --metrics-file PATH  write a Prometheus textfile after each pass\n"
 "  --help           this text\n"
@@ -118,6 +129,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         { "once",     no_argument,       NULL, 'o' },
         { "lost",     no_argument,       NULL, 'L' },
         { "restore",  no_argument,       NULL, 'R' },
+        { "cards",    no_argument,       NULL, 'c' },
         { "request-ttl", required_argument, NULL, 'T' },
         { "metrics-file", required_argument, NULL, 'f' },
         { "help",     no_argument,       NULL, 'h' },
@@ -156,6 +168,7 @@ cc_reconcile_parse(int argc, char **argv, cc_reconcile_opts_t *o)
         case 'o': o->once = 1; break;
         case 'L': o->lost = 1; break;
         case 'R': o->lost = 1; o->restore = 1; break;
+        case 'c': o->cards = 1; break;
 
         case 'T':
             if (cc_opt_int("--request-ttl", optarg, 1, 365 * 86400,
@@ -255,6 +268,68 @@ cc_reconcile_shard(const cc_reconcile_opts_t *o, size_t r, cc_store_t *st,
 }
 
 
+/* every Redis shard at once, and the module's ring over their names */
+typedef struct {
+    cc_ring_t          ring;
+    cc_ring_point_t   *points;
+    redisContext      *c[CC_RECONCILE_REDIS_MAX];
+} cc_reconcile_redis_t;
+
+
+static void
+cc_reconcile_redis_close(const cc_reconcile_opts_t *o,
+    cc_reconcile_redis_t *rr)
+{
+    size_t  r;
+
+    for (r = 0; r < o->nredis; r++) {
+        redisFree(rr->c[r]);
+    }
+
+    free(rr->points);
+}
+
+
+/* 0, or -1 logged with what (and then closed) */
+static int
+cc_reconcile_redis_open(const cc_reconcile_opts_t *o,
+    cc_reconcile_redis_t *rr, const char *what)
+{
+    char         err[512];
+    size_t       r, lens[CC_RECONCILE_REDIS_MAX];
+    const char  *names[CC_RECONCILE_REDIS_MAX];
+
+    memset(rr, 0, sizeof(*rr));
+
+    for (r = 0; r < o->nredis; r++) {
+        names[r] = o->redis[r];
+        lens[r] = strlen(o->redis[r]);
+    }
+
+    rr->points = malloc(cc_ring_npoints(o->nredis) * sizeof(cc_ring_point_t));
+
+    if (rr->points == NULL
+        || cc_ring_build(&rr->ring, rr->points, names, lens, o->nredis) != 0)
+    {
+        cc_log("%s: cannot build the Redis ring", what);
+        cc_reconcile_redis_close(o, rr);
+        return -1;
+    }
+
+    for (r = 0; r < o->nredis; r++) {
+        rr->c[r] = cc_redis_connect(&o->addrs[r], o->redis[r], 5000, err,
+                                    sizeof(err));
+        if (rr->c[r] == NULL) {
+            cc_log("%s: %s", what, err);
+            cc_reconcile_redis_close(o, rr);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * The users' draws and combines in MySQL against their Redis shards
  * (cc_restore.h): the lost ones reported, and with --restore put back.
@@ -264,47 +339,22 @@ static int
 cc_reconcile_lost(const cc_reconcile_opts_t *o, cc_store_t *st,
     cc_restore_stats_t *stats, uint64_t *lost)
 {
-    int                rc;
-    char               err[512];
-    size_t             r, lens[CC_RECONCILE_REDIS_MAX];
-    cc_ring_t          ring;
-    const char        *names[CC_RECONCILE_REDIS_MAX];
-    cc_restore_t       rs;
-    cc_ring_point_t   *points;
-    redisContext      *c[CC_RECONCILE_REDIS_MAX];
+    int                    rc;
+    cc_restore_t           rs;
+    cc_reconcile_redis_t   rr;
 
-    memset(c, 0, sizeof(c));
     memset(&rs, 0, sizeof(rs));
     rc = -1;
 
-    for (r = 0; r < o->nredis; r++) {
-        names[r] = o->redis[r];
-        lens[r] = strlen(o->redis[r]);
-    }
-
-    points = malloc(cc_ring_npoints(o->nredis) * sizeof(cc_ring_point_t));
-
-    if (points == NULL
-        || cc_ring_build(&ring, points, names, lens, o->nredis) != 0)
-    {
-        cc_log("lost: cannot build the Redis ring");
-        goto done;
-    }
-
-    for (r = 0; r < o->nredis; r++) {
-        c[r] = cc_redis_connect(&o->addrs[r], o->redis[r], 5000, err,
-                                sizeof(err));
-        if (c[r] == NULL) {
-            cc_log("lost: %s", err);
-            goto done;
-        }
+    if (cc_reconcile_redis_open(o, &rr, "lost") != 0) {
+        return -1;
     }
 
     rs.st = st;
-    rs.redis = c;
+    rs.redis = rr.c;
     rs.names = o->redis;
     rs.nredis = o->nredis;
-    rs.ring = &ring;
+    rs.ring = &rr.ring;
     rs.restore = o->restore;
     rs.ttl_s = o->ttl_s;
 
@@ -342,11 +392,59 @@ cc_reconcile_lost(const cc_reconcile_opts_t *o, cc_store_t *st,
 
 done:
 
-    for (r = 0; r < o->nredis; r++) {
-        redisFree(c[r]);
+    cc_reconcile_redis_close(o, &rr);
+
+    return rc;
+}
+
+
+/*
+ * The cards invariant (cc_cardcheck.h), read-only: 0 when it ran, with
+ * *diffs the differences it found (each logged), or -1 when a server
+ * failed (logged).
+ */
+static int
+cc_reconcile_cards(const cc_reconcile_opts_t *o, cc_store_t *st,
+    cc_cardcheck_stats_t *stats, uint64_t *diffs)
+{
+    int                    rc;
+    cc_cardcheck_t         cc;
+    cc_reconcile_redis_t   rr;
+
+    memset(&cc, 0, sizeof(cc));
+
+    if (cc_reconcile_redis_open(o, &rr, "cards") != 0) {
+        return -1;
     }
 
-    free(points);
+    cc.st = st;
+    cc.redis = rr.c;
+    cc.names = o->redis;
+    cc.nredis = o->nredis;
+    cc.ring = &rr.ring;
+
+    rc = cc_cardcheck_run(&cc);
+
+    if (rc != 0) {
+        cc_log("cards: %s", cc.err);
+
+    } else {
+        *stats = cc.stats;
+        *diffs = cc_cardcheck_differences(&cc.stats);
+        cc_log("cards: %llu users, %llu gifts in transit; %llu "
+               "differences: %llu of users, %llu of kinds, %llu of gifts, "
+               "%llu users only in MySQL, %llu unreadable outbox entries",
+               (unsigned long long) cc.stats.users,
+               (unsigned long long) cc.stats.transit,
+               (unsigned long long) *diffs,
+               (unsigned long long) cc.stats.user_diffs,
+               (unsigned long long) cc.stats.kind_diffs,
+               (unsigned long long) cc.stats.gift_diffs,
+               (unsigned long long) cc.stats.mysql_only,
+               (unsigned long long) cc.stats.outbox_bad);
+    }
+
+    cc_reconcile_redis_close(o, &rr);
 
     return rc;
 }
@@ -360,8 +458,11 @@ done:
 static void
 cc_reconcile_metrics(const char *path, const cc_drain_stats_t *all,
     const cc_drain_stats_t *pass, int64_t pass_ms, int failed,
-    int64_t last_ok_ms, const cc_restore_stats_t *lost)
+    int64_t last_ok_ms, const cc_restore_stats_t *lost,
+    const cc_cardcheck_stats_t *cards)
 {
+    char           name[96];
+    unsigned       k;
     cc_promfile_t  pf;
 
     if (path == NULL || last_ok_ms == 0) {
@@ -405,6 +506,28 @@ cc_reconcile_metrics(const char *path, const cc_drain_stats_t *all,
                         "had, last compare", (double) lost->overissued);
     }
 
+    if (cards != NULL) {
+        cc_promfile_add(&pf, "cc_reconcile_card_differences", "gauge",
+                        "Differences the last cards check found (users "
+                        "and kinds; 0: no card created, lost or delivered "
+                        "twice)", (double) cc_cardcheck_differences(cards));
+        cc_promfile_add(&pf, "cc_reconcile_cards_in_transit", "gauge",
+                        "Gifts in an outbox not yet applied to their "
+                        "receiver, last cards check", (double) cards->transit);
+
+        for (k = 0; k < cards->nkinds; k++) {
+            snprintf(name, sizeof(name),
+                     "cc_reconcile_card_kind_excess{kind=\"%u\"}", k);
+            cc_promfile_add(&pf, name, "gauge",
+                            "Cards of the kind held + in transit less "
+                            "drawn - combined, last cards check (0: it "
+                            "adds up)",
+                            (double) (cards->held[k] + cards->in_transit[k]
+                                      - cards->drawn[k]
+                                      + cards->combined[k]));
+        }
+    }
+
     if (cc_promfile_commit(&pf, path) != 0) {
         cc_log("metrics file %s: %s", path, strerror(errno));
     }
@@ -416,8 +539,9 @@ main(int argc, char **argv)
 {
     int                   rc, failed;
     size_t                i;
-    uint64_t              lost;
+    uint64_t              lost, diffs;
     cc_restore_stats_t    lstats;
+    cc_cardcheck_stats_t  cstats;
     cc_store_t            st;
     cc_drain_stats_t      stats;
     cc_reconcile_opts_t   o;
@@ -480,17 +604,28 @@ main(int argc, char **argv)
             failed++;
         }
 
+        /* the cards: after the drain (and a restore), read-only */
+        diffs = 0;
+        memset(&cstats, 0, sizeof(cstats));
+
+        if (o.cards && failed == 0 && cc_worker_run
+            && cc_reconcile_cards(&o, &st, &cstats, &diffs) != 0)
+        {
+            failed++;
+        }
+
         all.read += stats.read;
         all.inserted += stats.inserted;
         all.bad += stats.bad;
         last_ok = failed ? last_ok : cc_now_ms();
         cc_reconcile_metrics(o.metrics_file, &all, &stats,
                              cc_now_ms() - started, failed, last_ok,
-                             o.lost ? &lstats : NULL);
+                             o.lost ? &lstats : NULL,
+                             o.cards && failed == 0 ? &cstats : NULL);
 
     } while (!o.once && cc_sleep_ms(o.interval_s * 1000) == 0);
 
-    rc = failed || lost ? 1 : 0;
+    rc = failed || lost || diffs ? 1 : 0;
 
 done:
 

@@ -20,10 +20,11 @@ typedef struct {
     uint64_t    s;                  /* the Redis shard's */
     int         has_e;              /* the Redis shard has e */
     char        e[128];             /* MySQL's combine, "" for none */
+    char        x[8];               /* its kinds a wildcard replaced */
     uint32_t    redis;              /* the user's Redis shard */
     int         lost;
     size_t      d0, nd;             /* its lost draws in the draw rows */
-    size_t      k0, nk;             /* its kinds in the kind rows */
+    size_t      k0, k1, nk;         /* its kind rows, its cards taken */
 } cc_restore_user_t;
 
 typedef struct {
@@ -205,6 +206,7 @@ cc_restore_call(cc_restore_t *rs, uint32_t shard, const cc_restore_user_t *u,
     int          rc;
     char       **argv, num[CC_KEY_MAX];    /* a user key or a number */
     size_t       i, j, nk, na, cap, *lens;
+    uint64_t     t;
     redisReply  *r;
 
     nk = 0;
@@ -213,7 +215,7 @@ cc_restore_call(cc_restore_t *rs, uint32_t shard, const cc_restore_user_t *u,
     for (i = 0; i < n; i++) {
         if (u[i].lost && u[i].redis == shard) {
             nk++;
-            cap += 1 + 3 + 4 * u[i].nd + u[i].nk;
+            cap += 1 + 4 + 4 * u[i].nd + u[i].nk;
         }
     }
 
@@ -265,6 +267,7 @@ cc_restore_call(cc_restore_t *rs, uint32_t shard, const cc_restore_user_t *u,
         snprintf(num, sizeof(num), "%zu", u[i].nk);
         CC_RESTORE_ARG(num);
         CC_RESTORE_ARG(u[i].e);
+        CC_RESTORE_ARG(u[i].x[0] != '\0' ? u[i].x : "0");
 
         /* seq, card, request_id, drawn_at */
         for (j = u[i].d0; j < u[i].d0 + u[i].nd; j++) {
@@ -274,8 +277,10 @@ cc_restore_call(cc_restore_t *rs, uint32_t shard, const cc_restore_user_t *u,
             CC_RESTORE_ARG(d->rows[j][4]);
         }
 
-        for (j = u[i].k0; j < u[i].k0 + u[i].nk; j++) {
-            CC_RESTORE_ARG(k->rows[j][1]);
+        for (j = u[i].k0; j < u[i].k1; j++) {
+            for (t = strtoull(k->rows[j][2], NULL, 10); t > 0; t--) {
+                CC_RESTORE_ARG(k->rows[j][1]);
+            }
         }
     }
 
@@ -374,14 +379,24 @@ cc_restore_lost(cc_restore_t *rs, cc_store_shard_t *sh, cc_restore_user_t *u,
         }
     }
 
-    /* the kinds a lost combine took one card of: those the user holds */
+    /*
+     * The cards a lost combine took, as its eligibility row says (sql/
+     * shard.sql): one of every kind, or, with a wildcard, one of each kind
+     * it did not replace and wildcards_used of the wildcard; all of them
+     * among the kinds the user drew.  Per kind: uid, card, how many.
+     */
     b.len = 0;
 
     if (ncombine > 0
-        && (cc_sqlbuf_printf(&b, "SELECT uid, card FROM user_cards WHERE "
-                             "n > 0 AND") != 0
+        && (cc_sqlbuf_printf(&b, "SELECT uid, card, CASE "
+                             "WHEN wildcard_kind IS NULL THEN 1 "
+                             "WHEN card = wildcard_kind THEN wildcards_used "
+                             "ELSE 1 - ((replaced_kinds >> card) & 1) END "
+                             "AS took FROM user_cards JOIN eligibility "
+                             "USING (uid) WHERE n > 0 AND") != 0
             || cc_restore_in(&b, u, n, 1) != 0
-            || cc_sqlbuf_printf(&b, " ORDER BY uid, card") != 0))
+            || cc_sqlbuf_printf(&b, " HAVING took > 0 ORDER BY uid, card")
+               != 0))
     {
         goto nomem;
     }
@@ -418,11 +433,12 @@ cc_restore_lost(cc_restore_t *rs, cc_store_shard_t *sh, cc_restore_user_t *u,
 
         u[i].k0 = j;
 
+        /* nk: the cards, a kind counted as many times as it was taken */
         for ( ; j < k.n && strtoull(k.rows[j][0], NULL, 10) == uid; j++) {
-            /* void */
+            u[i].nk += strtoull(k.rows[j][2], NULL, 10);
         }
 
-        u[i].nk = j - u[i].k0;
+        u[i].k1 = j;
     }
 
     for (i = 0; rs->restore && i < rs->nredis; i++) {
@@ -494,8 +510,8 @@ cc_restore_page(cc_restore_t *rs, cc_store_shard_t *sh, uint64_t *last,
 
     b.len = 0;
 
-    if (cc_sqlbuf_printf(&b, "SELECT uid, request_id, combined_at FROM "
-                         "eligibility WHERE") != 0
+    if (cc_sqlbuf_printf(&b, "SELECT uid, request_id, combined_at, "
+                         "replaced_kinds FROM eligibility WHERE") != 0
         || cc_restore_in(&b, u, n, 0) != 0
         || cc_sqlbuf_printf(&b, " ORDER BY uid") != 0)
     {
@@ -514,6 +530,7 @@ cc_restore_page(cc_restore_t *rs, cc_store_shard_t *sh, uint64_t *last,
         if (i < n && u[i].uid == strtoull(r.rows[j][0], NULL, 10)) {
             snprintf(u[i].e, sizeof(u[i].e), "%s:%s", r.rows[j][1],
                      r.rows[j][2]);
+            snprintf(u[i].x, sizeof(u[i].x), "%s", r.rows[j][3]);
         }
     }
 

@@ -6,10 +6,12 @@
 --
 -- KEYS: per user the hash cc:{uid}:u.  ARGV: the answers' period length
 -- in seconds (cc_request_ttl), then per user: n its draws, m its kinds,
--- its combine ("" or "request_id:ms", the field e), then n times seq,
+-- its combine ("" or "request_id:ms", the field e), the kinds a wildcard
+-- replaced at it (the field x, a mask; "0" for none), then n times seq,
 -- card, request_id, ms (the draws MySQL holds past the s the caller read,
--- in seq order), then m kinds (the cards it holds in MySQL: a combine
--- took one of each).
+-- in seq order), then m kinds (the cards its combine took, as its MySQL
+-- eligibility row says: one of each kind held, or with a wildcard, the
+-- wildcard kind once per wildcard used).
 --
 -- A draw is restored when it is the next of the user's sequence (seq =
 -- s + 1, s re-read here): the card counted (k<card> + 1), the answer of
@@ -23,8 +25,9 @@
 -- never short, 不少发).  left is what the user had after that flip: the
 -- chances after the restore plus the restored flips that came after it,
 -- which is the original answer when the shard lost the tail of the
--- user's flips.  A combine is restored when e is missing: e set, one card
--- of each kind taken, never below zero (each card short counted).
+-- user's flips.  A combine is restored when e is missing: e (and x when
+-- not 0) set, each card of the m taken, never below zero (each card short
+-- counted).
 --
 -- Reply: {draws restored, chances over-issued, draws left past a gap,
 -- combines restored, cards short at a combine}.
@@ -37,7 +40,8 @@ local a = 2
 for i = 1, #KEYS do
   local u = KEYS[i]
   local n, m, e = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
-  a = a + 3
+  local x = ARGV[a + 3]
+  a = a + 4
   local v = redis.call('HMGET', u, 'c', 's', 'g', 'e')
   local c, s, g = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3])
   local todo = {}
@@ -76,6 +80,7 @@ for i = 1, #KEYS do
   end
   if e ~= '' and not v[4] then
     redis.call('HSET', u, 'e', e)
+    if x ~= '0' then redis.call('HSET', u, 'x', x) end
     for j = 0, m - 1 do
       local f = 'k' .. ARGV[a + j]
       if redis.call('HINCRBY', u, f, -1) < 0 then

@@ -1,0 +1,62 @@
+/*
+ * fuzz_outbox: an outbox entry of a Redis shard (common/cc_outbox.h), the
+ * gift id and its "to:kind:ms" value, which cc-redrive reads back and
+ * delivers from.  The input is the id, a newline, the value.
+ *
+ * The contract: an accepted entry prints back as the input byte for byte
+ * (each number in its one form, the request id as given), its receiver
+ * is not its giver, its kind is below CC_KINDS_MAX and its ms in
+ * 1..CC_TS_MAX; a refused one leaves the output untouched and says why.
+ */
+
+#include <inttypes.h>
+
+#include "fuzz.h"
+#include "cc_cards.h"
+#include "cc_outbox.h"
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                n;
+    char              *text, back[256];
+    size_t             idlen;
+    const char        *nl, *why;
+    cc_outbox_gift_t   g, untouched;
+
+    text = malloc(size ? size : 1);
+    FUZZ_ASSERT(text != NULL);
+    memcpy(text, data, size);
+
+    nl = memchr(text, '\n', size);
+    idlen = nl ? (size_t) (nl - text) : size;
+
+    memset(&g, 0x5a, sizeof(g));
+    memcpy(&untouched, &g, sizeof(g));
+    why = NULL;
+
+    if (cc_outbox_parse(text, idlen, nl ? nl + 1 : text + size,
+                        nl ? size - idlen - 1 : 0, &g, &why)
+        != 0)
+    {
+        FUZZ_ASSERT(why != NULL);
+        FUZZ_ASSERT(memcmp(&g, &untouched, sizeof(g)) == 0);
+        goto done;
+    }
+
+    FUZZ_ASSERT(nl != NULL);
+    FUZZ_ASSERT(g.to != g.giver);
+    FUZZ_ASSERT(g.kind < CC_KINDS_MAX);
+    FUZZ_ASSERT(g.ms >= 1 && g.ms <= CC_TS_MAX);
+
+    n = snprintf(back, sizeof(back), "%" PRIu64 ":%s\n%" PRIu64 ":%" PRIu32
+                 ":%" PRId64, g.giver, g.request_id, g.to, g.kind, g.ms);
+    FUZZ_ASSERT(n > 0 && (size_t) n == size && memcmp(back, text, size) == 0);
+
+done:
+
+    free(text);
+
+    return 0;
+}

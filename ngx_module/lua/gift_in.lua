@@ -1,0 +1,41 @@
+-- gift_in.lua: a batch of gifts' receiver's halves (送福), one entry per
+-- gift.  The one owner of the receiver's half: the module runs it right
+-- after the giver's half (gift_out.lua), cc-redrive for the gifts still
+-- in an outbox after its grace period (workers/redrive).  No
+-- configuration is prepended: the two run the same text.
+--
+-- KEYS: the shard's draw log, then per entry the receiver's user hash,
+-- the receiver's set of applied gift ids (cc:{uid}:gi, kept past the
+-- campaign's end: no TTL) and received list.  ARGV per entry: the
+-- receiver's uid, the gift id ("giver:request_id"), the giver's uid, the
+-- kind, the time in ms.
+--
+-- The SADD of the gift id is the idempotency key: a gift applied before
+-- adds nothing.  No campaign window here: the giver's card is gone once
+-- its half is applied, so its receiver gets it whenever it arrives.  The
+-- reply has per entry 2 applied now (one card of kind added, the received
+-- list and the log's "y gi" written), 1 applied before (nothing changed),
+-- or the error of the entry's reads, which fails that entry alone.
+
+local LIST_MAX = 50       -- the received list's length (GET /cc/gifts)
+local out = {}
+for i = 0, #ARGV / 5 - 1 do
+  local u, gi, gr = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local a = 5 * i
+  local uid, gid, from, kind, ts = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+                                   ARGV[a + 4], ARGV[a + 5]
+  local added = redis.pcall('SADD', gi, gid)
+  if type(added) == 'table' then
+    out[i + 1] = added
+  elseif added == 0 then
+    out[i + 1] = 1
+  else
+    redis.call('HINCRBY', u, 'k' .. kind, 1)
+    redis.call('LPUSH', gr, gid .. ':' .. kind .. ':' .. ts)
+    redis.call('LTRIM', gr, 0, LIST_MAX - 1)
+    redis.call('XADD', KEYS[1], '*', 'y', 'gi', 'g', gid, 'u', uid,
+               'p', from, 'k', kind, 't', ts)
+    out[i + 1] = 2
+  end
+end
+return out

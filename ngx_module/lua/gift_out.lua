@@ -1,0 +1,113 @@
+-- gift_out.lua: a batch of gifts' giver's halves (送福), one entry per
+-- request; the receiver's half is gift_in.lua, on the receiver's shard.
+--
+-- The module prepends (ngx_http_cc_script.c):
+--
+--   FIELD_OF       the user hash's field of each kind, {['0'] = 'k0', ...}
+--   GIVABLE        the kinds that may be given, {['0'] = true, ...}: every
+--                  kind, less the stocked (rare) ones without cc_gift_rare
+--   LIMIT          cc_gift_limit: the gifts a user gives in a day (UTC)
+--   CUTOFF         the first second (unix) no gift is given:
+--                  cc_campaign_end; -1 for none
+--
+-- KEYS: the shard's draw log, its outbox (a sorted set: gift id by the ms
+-- of its giver's half) and the outbox's gifts (a hash: gift id ->
+-- "to:kind:ms"), then per entry the giver's user hash, answers (a hash:
+-- ":request_id" -> "to:kind:s|d:ms", and d = "day:count", the daily
+-- count), sent list, and the asks addressed to the giver (ask_in.lua).
+-- ARGV per entry: the giver's uid, the request id, the receiver's uid and
+-- the kind ('' when answering an ask), the ask id ('' for a plain gift),
+-- the time in ms.
+--
+-- The gift id "giver:request_id" is the idempotency key: the answer's
+-- field, written in the same step that takes the card, replays the first
+-- answer to a retry, and the card is taken once.  The reply has per entry:
+--
+--   {2, to, kind}        given now: one card of kind taken, the gift in
+--                        the outbox and the sent list, "y go" in the log
+--   {1, to, kind, s|d}   given before (nothing changed): s the receiver's
+--                        half is not known applied yet, d delivered
+--   {0}                  the giver holds none of kind (409 no_card)
+--   {4}                  cc_gift_limit gifts given this day already
+--   {5}                  no such ask addressed to the giver
+--   {6}                  the ask was answered already (by another request)
+--   {7}                  the ask expired
+--   {8}                  the ask's kind may not be given (any more)
+--
+-- or {3} for every entry, nothing read or changed, when Redis's clock
+-- (TIME) says the campaign has ended (the module checked its own clock
+-- first: see combine.lua for why the shard's clock decides).  An ask is
+-- answered once: its state turns from o to a in the step that takes the
+-- card, and a giver who holds none leaves it open.
+
+local LIST_MAX = 50       -- the sent list's length (GET /cc/gifts)
+local out = {}
+
+if CUTOFF >= 0 then
+  if redis.replicate_commands then redis.replicate_commands() end
+  if tonumber(redis.call('TIME')[1]) >= CUTOFF then
+    for i = 1, #ARGV / 6 do out[i] = {3} end
+    return out
+  end
+end
+
+-- the ask ask_id in the hash ak: to, kind, or nil and the refusal
+local function ask(ak, ask_id, ts)
+  local a = redis.call('HGET', ak, ask_id)
+  if not a then return nil, nil, 5 end
+  local from, kind, exp, state = a:match('^(%d+):(%d+):(%d+):(%a)$')
+  if not from then return nil, nil, 5 end
+  if state ~= 'o' then return nil, nil, 6 end
+  if tonumber(exp) <= tonumber(ts) then return nil, nil, 7 end
+  if not GIVABLE[kind] then return nil, nil, 8 end
+  return from, kind
+end
+
+local function give(i)
+  local a = 6 * i
+  local u, ga, gs, ak = KEYS[4 + 4 * i], KEYS[5 + 4 * i], KEYS[6 + 4 * i],
+                        KEYS[7 + 4 * i]
+  local uid, rid, to, kind, ask_id, ts = ARGV[a + 1], ARGV[a + 2],
+      ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  local v = redis.pcall('HMGET', ga, ':' .. rid, 'd')
+  if v.err then return v end
+  if v[1] then
+    local t, k, s = v[1]:match('^(%d+):(%d+):(%a)')
+    return {1, t, k, s}
+  end
+  local day = string.format('%d', math.floor(tonumber(ts) / 86400000))
+  local dd, dn = (v[2] or ''):match('^(%d+):(%d+)$')
+  local n = (dd == day) and tonumber(dn) or 0
+  if n >= LIMIT then return {4} end
+  if ask_id ~= '' then
+    local refused
+    to, kind, refused = ask(ak, ask_id, ts)
+    if refused then return {refused} end
+  elseif not GIVABLE[kind] then
+    return {8}
+  end
+  local held = redis.pcall('HGET', u, FIELD_OF[kind])
+  if type(held) == 'table' then return held end
+  held = tonumber(held) or 0
+  if held < 1 then return {0} end
+  local gid = uid .. ':' .. rid
+  redis.call('HSET', u, FIELD_OF[kind], string.format('%d', held - 1))
+  redis.call('HSET', ga, ':' .. rid, to .. ':' .. kind .. ':s:' .. ts,
+             'd', day .. ':' .. string.format('%d', n + 1))
+  redis.call('LPUSH', gs, rid .. ':' .. to .. ':' .. kind .. ':' .. ts)
+  redis.call('LTRIM', gs, 0, LIST_MAX - 1)
+  redis.call('ZADD', KEYS[2], ts, gid)
+  redis.call('HSET', KEYS[3], gid, to .. ':' .. kind .. ':' .. ts)
+  if ask_id ~= '' then
+    local e = redis.call('HGET', ak, ask_id)
+    redis.call('HSET', ak, ask_id, e:sub(1, -2) .. 'a')
+  end
+  redis.call('XADD', KEYS[1], '*', 'y', 'go', 'g', gid, 'u', uid, 'p', to,
+             'k', kind, 't', ts)
+  return {2, to, kind}
+end
+
+for i = 0, #ARGV / 6 - 1 do
+  out[i + 1] = give(i)
+end
+return out
