@@ -6,7 +6,8 @@
 # Σ posted to clearing = Σ credited awards (a clearing account credited
 # with money no award explains is ledger_unbalanced), a campaign holding
 # transfers of both shapes is a break naming both counts, and the
-# document carries the three sums.
+# document carries the three sums.  And --statement --repair through the
+# batch mode: the same batch queried, each award posted once.
 
 use strict;
 use warnings;
@@ -50,6 +51,41 @@ is(both("SELECT COUNT(*) FROM ledger_pending WHERE account = 'clearing:o1'"), 0,
 is(both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'o1'"), 0, 'no batch');
 is(scalar @{ statement_lines($sim->{statement}) }, 0, 'nothing sent to the wallet');
 is_deeply(award_states('o1'), { 'pending/0' => 18, 'crediting/0' => 2 }, 'the awards as they were');
+
+# ---- --statement --repair through the batch mode ------------------------------------
+
+# 40 awards in a batch the wallet accepted but did not process (a 1 s
+# deadline against 10 minutes): in flight, short at the wallet; then the
+# wallet, restarted, processes it: long at the wallet (长款); --repair
+# re-drives them through the batch path, which queries the same batch
+my ($rc3, $out3, $err3, $doc3);
+my %a3 = map { ($_ => 20 + $_ % 5) } 901 .. 940;
+seed_awards('r3', \%a3);
+my $map3 = shard_map(keys %a3);
+my $pool3 = make_drawn('r3', \%a3, $map3);
+my $slow = sim_start(process => 600000);
+my $f3 = http_campaign_file('r3', $slow->{url}, pool => $pool3, mode => 'batch', timeout => 100);
+($rc3) = payout_run([ '--once' ], $f3);
+is($rc3, 1, 'a batch the wallet holds past the deadline: exit 1');
+my $nb3 = both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'r3'");
+($rc3, $out3, $err3, $doc3) = reconcile_money($f3, '--statement', $slow->{statement});
+is($rc3, 1, 'in flight, nothing in the statement yet: exit 1');
+is_deeply([ sort { $a cmp $b } map { $_->{class} } @{ $doc3->{breaks} } ], [ ('short_at_wallet') x 40 ], 'each short at the wallet (短款)');
+sim_stop($slow);
+my $back = sim_start(statement => $slow->{statement}, process => 0);
+wait_until(sub { @{ statement_lines($back->{statement}) } >= 40 }, 20);
+$f3 = http_campaign_file('r3', $back->{url}, pool => $pool3, mode => 'batch');
+($rc3, $out3, $err3, $doc3) = reconcile_money($f3, '--statement', $back->{statement});
+is_deeply([ sort { $a cmp $b } map { $_->{class} } @{ $doc3->{breaks} } ], [ ('long_at_wallet') x 40 ],
+          'the wallet processed the batch: each long at the wallet (长款)');
+($rc3, $out3, $err3, $doc3) = reconcile_money($f3, '--statement', $back->{statement}, '--repair');
+like($err3, qr/repair: 40 of 40 statement break\(s\) mended with their own keys/, '--repair: all 40 mended') or diag $err3;
+is_deeply([ check_paid_http('r3', \%a3, $back->{statement}) ], [], 'each posted, each key once at the wallet');
+is(both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'r3'"), $nb3, 'through the same batch: queried, none new');
+($rc3) = payout_run([ '--once' ], $f3);
+($rc3, $out3, $err3, $doc3) = reconcile_money($f3, '--statement', $back->{statement});
+is($rc3, 0, 'then three ways clean') or diag "$out3$err3";
+sim_stop($back);
 
 # ---- the clearing shape reconciled -------------------------------------------------
 
@@ -103,5 +139,6 @@ like($mx[0]{found}, qr/^1 to users' wallet:<uid> accounts and \d+ to clearing:c2
 is($mx[0]{class}, 'ledger_unbalanced', 'classed ledger_unbalanced');
 is($doc->{three_way}{books}, 'per_user', 'the document says per-user books were seen');
 sim_stop($sim);
+
 
 done_testing();
