@@ -86,7 +86,7 @@ $(call cc_prog_line,cc-token,     workers,tools/token/*.c,       worker common, 
 $(call cc_prog_line,cc-load,      tools,  tools/load/*.c,        common,              $(SYS_BASE))
 $(call cc_prog_line,cc-mockbroker,workers,sim/cc_mockbroker.c,   worker common,       $(SYS_KAFKA) $(SYS_BASE))
 $(call cc_prog_line,cc-produce,   workers,sim/cc_produce.c,      worker common,       $(SYS_KAFKA) $(SYS_BASE))
-$(call cc_prog_line,cc-wallet-sim,workers,sim/cc_wallet_sim.c,   money worker common, $(SYS_HTTPD) $(SYS_BASE))
+$(call cc_prog_line,cc-wallet-sim,workers,sim/cc_wallet_sim*.c,  money worker common, $(SYS_HTTPD) $(SYS_BASE))
 $(call cc_prog_line,cc-ledger-cli,test,   t/tools/cc_ledger_cli.c, money worker common, $(SYS_MYSQL) $(SYS_BASE))
 $(call cc_prog_line,cc-kafka-dump,test,   t/tools/cc_kafka_dump.c, common,            $(SYS_KAFKA) $(SYS_BASE))
 

@@ -21,6 +21,10 @@
 # Env: AWARDS (1000000) RATE (200 claims/s) DURATION (20s) CONNS (2 x
 #      RATE, at least 32: a claim may take cc_claim_wait, 1 s) THREADS (1)
 #      BATCH (5000: cc-payout's bulk batch) CC_WORKERS (2)
+#      WALLET (ledger | http: the awards paid into cc-wallet-sim in batch
+#      mode, issue 20, the wallet on the same cores processing a batch
+#      PROCESS_MS (5) after accepting it; a claimed award goes out as a
+#      batch of its own on the claims' lane)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -28,6 +32,8 @@ top=$(pwd)
 AWARDS=${AWARDS:-1000000} RATE=${RATE:-200} DURATION=${DURATION:-20s}
 THREADS=${THREADS:-1} BATCH=${BATCH:-5000} CC_WORKERS=${CC_WORKERS:-2}
 CONNS=${CONNS:-$(( RATE > 16 ? 2 * RATE : 32 ))}
+WALLET=${WALLET:-ledger} PROCESS_MS=${PROCESS_MS:-5}
+case $WALLET in ledger|http) ;; *) echo "claim.sh: WALLET is ledger or http" >&2; exit 2 ;; esac
 secs=${DURATION%s}
 need=$(( RATE * secs + RATE * secs / 5 + THREADS ))
 if [ "$need" -gt $(( AWARDS / 2 )) ]; then
@@ -41,11 +47,13 @@ make -s module workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-claim.XXXXXX)
 . bench/lib.sh
-port=$(free_ports 4)
-r0=$((port + 1)) r1=$((port + 2)) http=$((port + 3))
+port=$(free_ports 5)
+r0=$((port + 1)) r1=$((port + 2)) http=$((port + 3)) wport=$((port + 4))
+sim=""
 
 stop() {
     [ -n "${payout:-}" ] && kill -TERM "$payout" 2>/dev/null && wait "$payout"
+    [ -n "$sim" ] && kill "$sim" 2>/dev/null
     bench_stop                           # nginx, Redis, mariadbd
 }
 trap stop EXIT
@@ -57,6 +65,25 @@ mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
     --secure-file-priv="$out"
 shards_init
 campaign_conf bench > "$out/campaign"
+if [ "$WALLET" = http ]; then
+    head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
+    chmod 600 "$out/wallet.secret"
+    build/workers/cc-wallet-sim --listen "127.0.0.1:$wport" \
+        --secret-file "$out/wallet.secret" --statement "$out/statement.csv" \
+        --process-ms "$PROCESS_MS" > "$out/sim.out" 2> "$out/sim.err" &
+    sim=$!
+    for i in $(seq 50); do
+        grep -q '^listening' "$out/sim.out" && break
+        sleep 0.1
+    done
+    cat >> "$out/campaign" <<CONF
+wallet http
+wallet_url http://127.0.0.1:$wport
+wallet_insecure_loopback yes
+wallet_timeout_ms 5000
+wallet_secret_file $out/wallet.secret
+CONF
+fi
 rings="--redis 127.0.0.1:$r0 --redis 127.0.0.1:$r1 $shards"
 
 echo "writing $AWARDS pending awards (MySQL and Redis, by the rings)"
@@ -171,7 +198,7 @@ echo "claims: $w_sent sent, $w_requests answered in time: $w_s200 x 200" \
      "credited, $w_s202 x 202 pending (after cc_claim_wait 1s);" \
      "$w_late late on their slot"
 awk -v r="$rps" -v p50="$w_p50_us" -v p90="$w_p90_us" -v p99="$w_p99_us" \
-    -v mx="$w_max_us" -v b="$BATCH" 'BEGIN {
-    printf "claim latency at %d claims/s, cc-payout busy (batch %d): " \
+    -v mx="$w_max_us" -v b="$BATCH" -v w="$WALLET" 'BEGIN {
+    printf "claim latency at %d claims/s, cc-payout busy (batch %d, wallet %s): " \
            "p50 %d us, p90 %d us, p99 %d us, max %d us (goal p99 < 50000 us)\n",
-           r, b, p50, p90, p99, mx }'
+           r, b, w, p50, p90, p99, mx }'

@@ -7,21 +7,27 @@
 # Setup as bench/payout.sh: 2 MySQL shards on one mariadbd, 2 Redis
 # shards, AWARDS pending awards per campaign written with SQL, each shard's
 # pool funded.  Then, timed from start to exit, cc-payout --once of
-# campaign "ledg" (wallet ledger) and of campaign "http" (wallet http, 64
-# credits in flight: CC_WALLET_INFLIGHT): every award credited and
-# notified; for http, two-phase (pending, then post) and each key once in
-# the simulator's statement.  Both results are checked before the rates
-# are printed.  Goal: http >= 0.5 x ledger.
+# campaign "ledg" (wallet ledger), of campaign "http" (wallet http,
+# wallet_mode per_credit, 64 credits in flight: CC_WALLET_HTTP_INFLIGHT)
+# and of campaign "htb" (wallet http, wallet_mode batch, the default:
+# batches of WALLET_BATCH details, issue 20): every award credited and
+# notified; for http and htb, two-phase (pending, then post, into the
+# clearing account) and each key once in the simulator's statement.  The
+# results are checked before the rates are printed.  Goals: per-credit
+# http >= 0.5 x ledger; batch http >= 0.7 x ledger (the line
+# "batch http / ledger = R").  The CPU of each process is printed per
+# 100k credits.
 #
-# The simulator runs on the same cores (libmicrohttpd, a thread per
-# connection, statement flushed per credit), so the http figure includes
+# The simulator runs on the same cores (libmicrohttpd, epoll threads;
+# the statement flushed per credit, per batch in batch mode; batches
+# processed --process-ms 0 after acceptance), so the http figures include
 # the wallet's own work.
 #
-# Env: AWARDS (100000) BATCH (5000)
+# Env: AWARDS (100000) BATCH (5000) WALLET_BATCH (1000)
 set -eu
 cd "$(dirname "$0")/.."
 
-AWARDS=${AWARDS:-100000} BATCH=${BATCH:-5000}
+AWARDS=${AWARDS:-100000} BATCH=${BATCH:-5000} WALLET_BATCH=${WALLET_BATCH:-1000}
 
 scripts/deps.sh
 make -s workers test-tools >/dev/null
@@ -47,28 +53,32 @@ head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
 chmod 600 "$out/wallet.secret"
 build/workers/cc-wallet-sim --listen "127.0.0.1:$wport" \
     --secret-file "$out/wallet.secret" --statement "$out/statement.csv" \
-    > "$out/sim.out" 2> "$out/sim.err" &
+    --process-ms 0 > "$out/sim.out" 2> "$out/sim.err" &
 sim=$!
 for i in $(seq 50); do
     grep -q '^listening' "$out/sim.out" && break
     sleep 0.1
 done
 
-for c in ledg http; do
+for c in ledg http htb; do
     campaign_conf "$c" > "$out/$c.conf"
 done
-cat >> "$out/http.conf" <<CONF
+for c in http htb; do
+    cat >> "$out/$c.conf" <<CONF
 wallet http
 wallet_url http://127.0.0.1:$wport
 wallet_insecure_loopback yes
 wallet_timeout_ms 5000
 wallet_secret_file $out/wallet.secret
 CONF
+done
+echo "wallet_mode per_credit" >> "$out/http.conf"
+echo "wallet_batch_max $WALLET_BATCH" >> "$out/htb.conf"
 
-echo "writing $AWARDS pending awards for each of the two campaigns"
-# uids: ledg 1..AWARDS, http AWARDS+1..2*AWARDS (a wallet account each)
+echo "writing $AWARDS pending awards for each of the three campaigns"
+# uids: ledg 1..AWARDS, http AWARDS+1..2*AWARDS, htb 2*AWARDS+1..3*AWARDS
 base=0
-for c in ledg http; do
+for c in ledg http htb; do
     for s in 0 1; do
         sql "INSERT INTO cc_s$s.awards (award_id, campaign, uid, amount_cents,
                  status, notified, created_at)
@@ -77,7 +87,7 @@ for c in ledg http; do
              FROM cc_s$s.seq_1_to_$AWARDS WHERE seq % 2 = 1 - $s"
         fund_pool "$c" "$s"
     done
-    base=$AWARDS
+    base=$((base + AWARDS))
 done
 
 # utime + stime of a process, in seconds
@@ -87,9 +97,10 @@ cpu_of() {
 }
 mysql_pid=$(cat "$out/mysql.pid")
 
-declare -A secs mcpu
-for c in ledg http; do
+declare -A secs mcpu scpu
+for c in ledg http htb; do
     m0=$(cpu_of "$mysql_pid")
+    s0=$(cpu_of "$sim")
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086
     /usr/bin/time -f "$c: %U s user, %S s sys, %e s" -a -o "$out/cpu" \
@@ -99,6 +110,8 @@ for c in ledg http; do
         || { cat "$out/$c.err"; exit 1; }
     t1=$(date +%s.%N)
     mcpu[$c]=$(awk -v a="$m0" -v b="$(cpu_of "$mysql_pid")" \
+               'BEGIN { printf "%.2f", b - a }')
+    scpu[$c]=$(awk -v a="$s0" -v b="$(cpu_of "$sim")" \
                'BEGIN { printf "%.2f", b - a }')
     sed "s/^/  $c: /" "$out/$c.err" | tail -3
     secs[$c]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
@@ -116,29 +129,53 @@ http_p=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
                 WHERE campaign = 'http' AND kind = 'pending'")
 http_q=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
                 WHERE campaign = 'http' AND kind = 'post'")
+htb_p=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
+               WHERE campaign = 'htb' AND kind = 'pending'")
+htb_q=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
+               WHERE campaign = 'htb' AND kind = 'post'")
+clr=$(count "SELECT COALESCE(SUM(credits), 0) FROM DB.ledger_accounts
+             WHERE account IN ('clearing:http', 'clearing:htb')")
+paid=$(count "SELECT COALESCE(SUM(amount_cents), 0) FROM DB.awards
+              WHERE campaign IN ('http', 'htb')")
 inflight=$(count "SELECT COALESCE(SUM(debits + credits), 0)
                   FROM DB.ledger_pending")
 left=$(count "SELECT COALESCE(SUM(credits - debits), 0) FROM DB.ledger_accounts
-              WHERE account IN ('pool:ledg', 'pool:http')")
+              WHERE account IN ('pool:ledg', 'pool:http', 'pool:htb')")
 lines=$(wc -l < "$out/statement.csv")
 keys=$(cut -d, -f1 "$out/statement.csv" | sort -u | wc -l)
-if [ "$ok" != $((2 * AWARDS)) ] || [ "$ledg_x" != "$AWARDS" ] \
+if [ "$ok" != $((3 * AWARDS)) ] || [ "$ledg_x" != "$AWARDS" ] \
    || [ "$http_p" != "$AWARDS" ] || [ "$http_q" != "$AWARDS" ] \
-   || [ "$inflight" != 0 ] || [ "$left" != 0 ] || [ "$lines" != "$AWARDS" ] \
-   || [ "$keys" != "$AWARDS" ]; then
+   || [ "$htb_p" != "$AWARDS" ] || [ "$htb_q" != "$AWARDS" ] \
+   || [ "$clr" != "$paid" ] \
+   || [ "$inflight" != 0 ] || [ "$left" != 0 ] \
+   || [ "$lines" != $((2 * AWARDS)) ] || [ "$keys" != $((2 * AWARDS)) ]; then
     echo "wrong result: $ok credited+notified, ledger $ledg_x credits," \
-         "http $http_p pending + $http_q posts, $inflight still pending," \
+         "http $http_p pending + $http_q posts, htb $htb_p pending +" \
+         "$htb_q posts, clearing $clr of $paid, $inflight still pending," \
          "$left cents in the pools, statement $lines lines of $keys keys" >&2
     exit 1
 fi
 
 awk -v n="$AWARDS" -v l="${secs[ledg]}" -v h="${secs[http]}" -v bt="$BATCH" \
+    -v b="${secs[htb]}" -v wb="$WALLET_BATCH" \
     'BEGIN {
         printf "ledger only: %d awards in %.2f s: %.0f credits/s\n", n, l, n / l
         printf "wallet http: %d awards in %.2f s: %.0f credits/s " \
-               "(64 in flight, batch %d)\n", n, h, n / h, bt
+               "(per_credit, 64 in flight, batch %d)\n", n, h, n / h, bt
+        printf "batch http: %d awards in %.2f s: %.0f credits/s " \
+               "(batches of %d, batch %d)\n", n, b, n / b, wb, bt
         printf "http / ledger = %.2f (goal >= 0.5)\n", l / h
+        printf "batch http / ledger = %.2f (goal >= 0.7)\n", l / b
     }'
 sed 's/^/cpu of cc-payout /' "$out/cpu"
-echo "cpu of cc-wallet-sim: $(cpu_of "$sim") s"
-echo "cpu of mariadbd: ledg ${mcpu[ledg]} s, http ${mcpu[http]} s"
+echo "cpu of cc-wallet-sim: http ${scpu[http]} s, htb ${scpu[htb]} s"
+echo "cpu of mariadbd: ledg ${mcpu[ledg]} s, http ${mcpu[http]} s, htb ${mcpu[htb]} s"
+# CPU seconds per 100k credits, each process and campaign
+for c in ledg http htb; do
+    awk -v c="$c" -v n="$AWARDS" -v m="${mcpu[$c]}" -v s="${scpu[$c]:-0}" \
+        -v p="$(awk -v c="$c:" '$1 == c { print $2 + $6 }' "$out/cpu")" \
+        'BEGIN { k = 100000 / n
+                 printf "cpu per 100k credits, %s: cc-payout %.2f s, " \
+                        "mariadbd %.2f s, cc-wallet-sim %.2f s\n", \
+                        c, p * k, m * k, s * k }'
+done

@@ -50,6 +50,8 @@ enum {
     CC_F_WALLET_CA,
     CC_F_WALLET_ANSWER_SECRET,
     CC_F_WALLET_INSECURE,
+    CC_F_WALLET_MODE,
+    CC_F_WALLET_BATCH_MAX,
     CC_F_COUNT
 };
 
@@ -57,13 +59,15 @@ static const char *const  cc_campaign_names[CC_F_COUNT] = {
     "campaign", "pool_cents", "split", "cap_cents", "seed", "credit",
     "cutoff", "pending_max", "alert", "wallet", "wallet_url",
     "wallet_timeout_ms", "wallet_secret_file", "currency", "wallet_ca_file",
-    "wallet_answer_secret_file", "wallet_insecure_loopback"
+    "wallet_answer_secret_file", "wallet_insecure_loopback", "wallet_mode",
+    "wallet_batch_max"
 };
 
 /* the names only wallet http takes */
 static const int  cc_campaign_http_only[] = {
     CC_F_WALLET_URL, CC_F_WALLET_TIMEOUT, CC_F_WALLET_SECRET, CC_F_WALLET_CA,
-    CC_F_WALLET_ANSWER_SECRET, CC_F_WALLET_INSECURE
+    CC_F_WALLET_ANSWER_SECRET, CC_F_WALLET_INSECURE, CC_F_WALLET_MODE,
+    CC_F_WALLET_BATCH_MAX
 };
 
 /* the names every file must give */
@@ -327,6 +331,7 @@ static const char *const  cc_campaign_credits[] = {
 };
 static const char *const  cc_campaign_wallets[] = { "ledger", "http" };
 static const char *const  cc_campaign_yesno[] = { "yes", "no" };
+static const char *const  cc_campaign_modes[] = { "batch", "per_credit" };
 
 #define cc_campaign_nwords(a)  ((int) (sizeof(a) / sizeof((a)[0])))
 
@@ -459,6 +464,27 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
         c->wallet_insecure_loopback = k == 0;
         return 0;
 
+    case CC_F_WALLET_MODE:
+        if (cc_campaign_word(v, len, cc_campaign_modes,
+                             cc_campaign_nwords(cc_campaign_modes), &k)
+            != 0)
+        {
+            *why = "batch or per_credit expected";
+            return -1;
+        }
+
+        c->wallet_mode = (cc_wallet_mode_e) k;
+        return 0;
+
+    case CC_F_WALLET_BATCH_MAX:
+        if (cc_parse_count(v, len, CC_CAMPAIGN_BATCH_MAX, &u) != 0) {
+            *why = "details in 1..1000 expected";
+            return -1;
+        }
+
+        c->wallet_batch_max = (unsigned) u;
+        return 0;
+
     default: /* CC_F_CURRENCY */
         return cc_campaign_currency(c, v, len, why);
     }
@@ -569,6 +595,8 @@ cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
     out.pending_max = 3600;
     out.wallet = CC_WALLET_LEDGER;
     out.wallet_timeout_ms = 5000;
+    out.wallet_mode = CC_WALLET_MODE_BATCH;
+    out.wallet_batch_max = 500;
     memcpy(out.currency, "CNY", 4);
 
     end = text + len;

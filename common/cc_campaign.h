@@ -39,6 +39,12 @@
  *   wallet_insecure_loopback no         # http only: yes allows an http://
  *                                       # wallet_url to the loopback (the
  *                                       # simulator), nothing else
+ *   wallet_mode   batch                 # http only: batch (default):
+ *                                       # signed batches of details, read
+ *                                       # back by querying (cc_wallet_batch.h)
+ *                                       # | per_credit: one call a credit
+ *   wallet_batch_max 500                # http, batch: details a batch,
+ *                                       # 1..1000 (default 500)
  *   currency      CNY                   # 3 capital letters (default CNY)
  *
  * wallet http needs credit async or async_client_sync: a sync credit is
@@ -58,6 +64,7 @@
 #define CC_CAMPAIGN_POOL_MAX  1000000000000000ULL     /* 10^13 yuan */
 #define CC_CAMPAIGN_PATH_MAX  1024
 #define CC_CAMPAIGN_URL_MAX   512
+#define CC_CAMPAIGN_BATCH_MAX 1000      /* wallet_batch_max, at most */
 
 typedef enum {
     CC_SPLIT_EQUAL = 0,
@@ -74,6 +81,11 @@ typedef enum {
     CC_WALLET_LEDGER = 0,
     CC_WALLET_HTTP
 } cc_wallet_e;
+
+typedef enum {
+    CC_WALLET_MODE_BATCH = 0,
+    CC_WALLET_MODE_PER_CREDIT
+} cc_wallet_mode_e;
 
 typedef struct {
     char              id[CC_CAMPAIGN_ID_MAX + 1];
@@ -96,6 +108,8 @@ typedef struct {
     char              wallet_answer_secret_file[CC_CAMPAIGN_PATH_MAX + 1];
                                           /* "" = wallet_secret_file */
     int               wallet_insecure_loopback;   /* 0 default */
+    cc_wallet_mode_e  wallet_mode;        /* default batch */
+    unsigned          wallet_batch_max;   /* details a batch, default 500 */
 } cc_campaign_t;
 
 /*

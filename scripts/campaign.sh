@@ -33,6 +33,14 @@
 #            that gifts only moved cards (per kind, held + in transit =
 #            drawn - combined, and each user's MySQL cards = Redis's)
 #
+# With --wallet http, the awards are paid into cc-wallet-sim (the
+# simulated external wallet, port +30) in batch mode (wallet_mode batch,
+# issue 20) with its faults on: 20% of details failed, 5% of connections
+# dropped after accepting a batch, 2% of details listed twice; the books
+# book the clearing account, and the books phase is the three-way
+# reconcile (cc-reconcile --money --statement the wallet's statement),
+# its three sums in the report.
+#
 # With --ha, the same campaign on issue 18's replicated layout
 # (scripts/lib/ha.sh; README "Losing a server"): each Redis shard a
 # primary and a replica under the master names cc0 and cc1, watched by
@@ -95,6 +103,9 @@ variable in brackets; an option wins over its variable.
   --run DIR          the run's folder, emptied first (RUN, ./campaign-run)
   --limit-s SEC      the run's time limit, a check of the report
                      (LIMIT_S, 300)
+  --wallet W         ledger | http: http pays cc-wallet-sim (port +30) in
+                     batches, with faults, and the books are the
+                     three-way reconcile (WALLET, ledger)
   --ha 0|1           1: replicas and Sentinels, a Redis primary killed
                      mid-flip and the MySQL primary mid-payout (HA, 0);
                      ports also +12 +13 Redis replicas, +15..17
@@ -112,7 +123,7 @@ STOCK=${STOCK:-3000} SPLIT=${SPLIT:-random} CLAIM_PCT=${CLAIM_PCT:-30}
 SOCIAL_PCT=${SOCIAL_PCT:-30} WILDCARD=${WILDCARD:-0}
 CLAIM_S=${CLAIM_S:-8} PAYOUT_AFTER_S=${PAYOUT_AFTER_S:-3}
 SEED=${SEED:-} PORT_BASE=${PORT_BASE:-18600} LIMIT_S=${LIMIT_S:-300}
-HA=${HA:-0}
+HA=${HA:-0} WALLET=${WALLET:-ledger}
 RUN=${RUN:-$top/campaign-run}
 
 bad() { echo "campaign: $*" >&2; exit 2; }
@@ -144,6 +155,7 @@ while [ $# -gt 0 ]; do
         --run) RUN=$val ;;
         --limit-s) LIMIT_S=$val ;;
         --ha) HA=$val ;;
+        --wallet) WALLET=$val ;;
         *) bad "unknown argument \"$opt\" (see --help)" ;;
     esac
 done
@@ -151,6 +163,7 @@ done
 case $SPLIT in random|equal) ;; *) bad "SPLIT is random or equal" ;; esac
 case $HA in 0|1) ;; *) bad "HA is 0 or 1" ;; esac
 case $WILDCARD in 0|1) ;; *) bad "WILDCARD is 0 or 1" ;; esac
+case $WALLET in ledger|http) ;; *) bad "WALLET is ledger or http" ;; esac
 for v in USERS CHANCES CONC POOL_CENTS CAP_CENTS STOCK CLAIM_PCT SOCIAL_PCT CLAIM_S \
          PAYOUT_AFTER_S PORT_BASE LIMIT_S; do
     case ${!v} in ''|*[!0-9]*) bad "$v must be a decimal" ;; esac
@@ -170,6 +183,7 @@ run=$RUN
 EDGE=$PORT_BASE APP1=$((PORT_BASE + 1)) APP2=$((PORT_BASE + 2))
 ADMIN1=$((PORT_BASE + 3)) ADMIN2=$((PORT_BASE + 4))
 R0=$((PORT_BASE + 10)) R1=$((PORT_BASE + 11)) MYSQL_PORT=$((PORT_BASE + 20))
+WALLET_PORT=$((PORT_BASE + 30))
 # --ha: the replicas and the sentinels
 R0R=$((PORT_BASE + 12)) R1R=$((PORT_BASE + 13)) MYSQL_R=$((PORT_BASE + 21))
 S0=$((PORT_BASE + 15)) S1=$((PORT_BASE + 16)) S2=$((PORT_BASE + 17))
@@ -191,6 +205,7 @@ fi
 
 ports="$EDGE $APP1 $APP2 $ADMIN1 $ADMIN2 $R0 $R1 $MYSQL_PORT"
 [ "$HA" = 1 ] && ports="$ports $R0R $R1R $S0 $S1 $S2 $MYSQL_R"
+[ "$WALLET" = http ] && ports="$ports $WALLET_PORT"
 busy=""
 for p in $ports; do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy="$busy $p"
@@ -237,7 +252,7 @@ stop() {        # every process it started, and waits until each is gone
         p=$(pid_of "$n")
         [ -n "$p" ] && kill -QUIT "$p" 2>/dev/null && left="$left $p"
     done
-    for n in payout redrive ingest mock mysql mysqlr; do
+    for n in payout redrive ingest mock mysql mysqlr wallet-sim; do
         p=$(pid_of "$n")
         [ -n "$p" ] && kill "$p" 2>/dev/null && left="$left $p"
     done
@@ -710,6 +725,27 @@ for n in app1 app2; do
 done
 while [ "$(date +%s)" -le "$cutoff" ]; do sleep 0.2; done
 
+wallet_conf="wallet       ledger"
+if [ "$WALLET" = http ]; then
+    # the external wallet, simulated, with its faults on (seeded)
+    head -c 48 /dev/urandom | base64 | tr -d '\n' > "$run/wallet.secret"
+    chmod 600 "$run/wallet.secret"
+    "$W/cc-wallet-sim" --listen "127.0.0.1:$WALLET_PORT" \
+        --secret-file "$run/wallet.secret" --statement "$run/statement.csv" \
+        --fail-pct 20 --drop-pct 5 --twice-pct 2 --seed "$((16#${SEED:0:8}))" \
+        > "$run/wallet-sim.out" 2> "$run/logs/cc-wallet-sim.log" &
+    started wallet-sim "$!"
+    wait_for 10 grep -q '^listening' "$run/wallet-sim.out" \
+        || { echo "campaign: cc-wallet-sim did not start, see $run/logs" >&2; exit 1; }
+    say "wallet: cc-wallet-sim on $WALLET_PORT, batch mode, fails 20% of details, drops 5% after accepting, lists 2% twice"
+    wallet_conf="wallet       http
+wallet_mode  batch
+wallet_url   http://127.0.0.1:$WALLET_PORT
+wallet_insecure_loopback yes
+wallet_secret_file $run/wallet.secret
+wallet_timeout_ms 2000"
+fi
+
 cat > "$run/campaign.conf" <<CAMPAIGN
 # written by scripts/campaign.sh; read by cc-draw, cc-payout, cc-reconcile
 campaign     demo$(date +%Y%m%d%H%M%S)
@@ -721,7 +757,7 @@ credit       async_client_sync
 cutoff       $cutoff
 pending_max  600
 alert        cat > $run/alert.json
-wallet       ledger
+$wallet_conf
 CAMPAIGN
 mark close "$s"
 
@@ -818,7 +854,13 @@ say "payout: done, $c credited, $p pending ($(grep -c . "$run/payout.jsonl") sam
 mark payout "$s"
 
 s=$(now_ms)
-say "books: cc-reconcile --money"
+statement=""
+if [ "$WALLET" = http ]; then
+    statement="--statement $run/statement.csv"
+    say "books: cc-reconcile --money --statement (三方对账: awards, ledger, the wallet's statement)"
+else
+    say "books: cc-reconcile --money"
+fi
 probe_books() {
     echo "$(( ($(now_ms) - s) / 1000 ))||cc-reconcile --money checking $n_awards awards and $USERS users|$(log_errors cc-reconcile)|"
 }
@@ -826,7 +868,8 @@ tick books probe_books
 set +e
 # shellcheck disable=SC2086
 "$W/cc-reconcile" --money --campaign "$run/campaign.conf" $redis $shards \
-    --json "$run/reconcile.json" > "$run/reconcile.out" 2>> "$run/logs/cc-reconcile.log"
+    $statement --json "$run/reconcile.json" > "$run/reconcile.out" \
+    2>> "$run/logs/cc-reconcile.log"
 rc_books=$?
 set -e
 stop_helpers

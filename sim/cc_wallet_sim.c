@@ -58,63 +58,8 @@
 #include "cc_ids.h"
 #include "cc_token.h"
 #include "cc_wallet_sign.h"
+#include "cc_wallet_sim.h"
 #include "cc_worker.h"
-
-
-#define CC_SIM_BODY_MAX     4096
-#define CC_SIM_KEY_MAX      80
-#define CC_SIM_SKEW_MS      300000
-#define CC_SIM_AMOUNT_MAX   1000000000000000ULL
-
-
-typedef struct {
-    char       key[CC_SIM_KEY_MAX + 1];     /* "" = free slot */
-    uint64_t   uid;
-    uint64_t   amount;
-    char       currency[4];
-} cc_sim_entry_t;
-
-
-typedef struct {
-    const char          *listen;
-    const char          *secret_path;
-    const char          *statement_path;
-    const char          *answer_secret_path;
-    const char          *tls_cert_path;
-    const char          *tls_key_path;
-    char                *tls_cert;          /* PEM, for the daemon's life */
-    char                *tls_key;
-    long long            delay_ms;
-    long long            forge_pct;
-    long long            fail_pct;
-    long long            drop_pct;
-    long long            dup_pct;
-    long long            echo_off_pct;
-    uint64_t             seed;
-    int                  seed_given;
-
-    unsigned char        secret[CC_TOKEN_SECRET_MAX + 1];
-    size_t               slen;
-    unsigned char        asecret[CC_TOKEN_SECRET_MAX + 1];   /* answers' */
-    size_t               aslen;
-
-    pthread_mutex_t      lock;              /* everything below */
-    cc_sim_entry_t      *tab;
-    size_t               cap;               /* a power of 2 */
-    size_t               used;
-    FILE                *statement;
-    uint64_t             rng;
-    unsigned long long   applied, replayed, conflicts, failed, dropped,
-                         duplicated, rejected, forged;
-} cc_sim_t;
-
-
-/* one request's body as it arrives */
-typedef struct {
-    char    *p;
-    size_t   len;
-    int      too_big;
-} cc_sim_req_t;
 
 
 static void
@@ -158,6 +103,26 @@ cc_sim_usage(FILE *out)
 "  --tls-cert PEM       with --tls-key: serve https only, this\n"
 "                       certificate (chain) and its key\n"
 "  --tls-key PEM        the certificate's private key\n"
+"\n"
+"The batch API (the default of the campaign's wallet_mode): POST /batches\n"
+"(Idempotency-Key: the out_batch_no; signed as a credit) accepts a batch of\n"
+"details (out_detail_no, uid, amount_cents), GET /batches/NO and\n"
+"GET /batches/NO/details (signed with method GET, the number as the key and\n"
+"an empty body) answer it.  Batches are processed --process-ms after they\n"
+"are accepted; a detail number is a key as a credit's is.\n"
+"  --batch-journal PATH the accepted batches and the details' results\n"
+"                       (default: the statement's path + \".batches\"),\n"
+"                       read back at start\n"
+"  --process-ms MS      process a batch MS after accepting it, 0..600000\n"
+"                       (default 20)\n"
+"  --batch-max N        details a batch, at most, 1..100000 (default 1000)\n"
+"  --twice-pct P        list P%% of details twice in a query's answer\n"
+"  --stray-pct P        list, in P%% of finished batches' details, one the\n"
+"                       batch never held\n"
+"  (--fail-pct fails P%% of details, --drop-pct drops the connection after\n"
+"  accepting P%% of batches, --forge-pct forges P%% of submits' and queries'\n"
+"  answers, --echo-off-pct lists P%% of details with another amount)\n"
+"\n"
 "  --seed N             the faults' generator (default: from the clock;\n"
 "                       printed either way)\n"
 "  --help               this text\n"
@@ -186,6 +151,11 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         { "answer-secret-file", required_argument, NULL, 'A' },
         { "tls-cert",    required_argument, NULL, 'C' },
         { "tls-key",     required_argument, NULL, 'K' },
+        { "batch-journal", required_argument, NULL, 'J' },
+        { "process-ms",  required_argument, NULL, 'P' },
+        { "batch-max",   required_argument, NULL, 'B' },
+        { "twice-pct",   required_argument, NULL, 'T' },
+        { "stray-pct",   required_argument, NULL, 'R' },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -198,6 +168,39 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         case 'A': s->answer_secret_path = optarg; break;
         case 'C': s->tls_cert_path = optarg; break;
         case 'K': s->tls_key_path = optarg; break;
+        case 'J': s->journal_path = optarg; break;
+
+        case 'P':
+            if (cc_opt_int("--process-ms", optarg, 0, 600000,
+                           &s->process_ms) != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'B':
+            if (cc_opt_int("--batch-max", optarg, 1, 100000, &s->batch_max)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'T':
+            if (cc_opt_int("--twice-pct", optarg, 0, 100, &s->twice_pct)
+                != 0)
+            {
+                return -1;
+            }
+            break;
+
+        case 'R':
+            if (cc_opt_int("--stray-pct", optarg, 0, 100, &s->stray_pct)
+                != 0)
+            {
+                return -1;
+            }
+            break;
 
         case 'F':
             if (cc_opt_int("--forge-pct", optarg, 0, 100, &s->forge_pct)
@@ -298,7 +301,7 @@ cc_sim_next(cc_sim_t *s)
 
 
 /* under the lock: 1 with probability pct % */
-static int
+int
 cc_sim_draw(cc_sim_t *s, long long pct)
 {
     return pct > 0 && (long long) (cc_sim_next(s) % 100) < pct;
@@ -338,7 +341,14 @@ cc_sim_slot(cc_sim_entry_t *tab, size_t cap, const char *key)
 }
 
 
-static int
+int
+cc_sim_known(cc_sim_t *s, const char *key)
+{
+    return s->cap > 0 && cc_sim_slot(s->tab, s->cap, key)->key[0] != '\0';
+}
+
+
+int
 cc_sim_grow(cc_sim_t *s)
 {
     size_t           i, ncap;
@@ -424,20 +434,12 @@ cc_sim_load(cc_sim_t *s)
 /* ---- answers ------------------------------------------------------------ */
 
 
-/* how an answer is signed: as the wallet, or as a forger would */
-typedef enum {
-    CC_SIM_SIGNED = 0,
-    CC_SIM_UNSIGNED,
-    CC_SIM_WRONG_KEY
-} cc_sim_sign_e;
-
-
 /*
  * An answer (body: malloc'ed, owned here from now), signed over its
  * status, the call's Idempotency-Key ("" without one), the timestamp and
  * the body.
  */
-static enum MHD_Result
+enum MHD_Result
 cc_sim_answer(cc_sim_t *s, struct MHD_Connection *conn, unsigned status,
     char *body, cc_sim_sign_e how)
 {
@@ -490,7 +492,7 @@ cc_sim_answer(cc_sim_t *s, struct MHD_Connection *conn, unsigned status,
 }
 
 
-static enum MHD_Result
+enum MHD_Result
 cc_sim_error(cc_sim_t *s, struct MHD_Connection *conn, unsigned status,
     const char *error)
 {
@@ -538,21 +540,13 @@ cc_sim_statement(cc_sim_t *s, struct MHD_Connection *conn)
 }
 
 
-/* a credit as the body asks it */
-typedef struct {
-    uint64_t  uid;
-    uint64_t  amount;
-    char      currency[4];
-} cc_sim_credit_t;
-
-
 /*
  * The signature and the timestamp's freshness: NULL, or the error to
  * answer with 401 (the call counted as rejected).
  */
-static const char *
-cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *path,
-    const char *key, const char *tss, const char *sig)
+const char *
+cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *method,
+    const char *path, const char *key, const char *tss, const char *sig)
 {
     char        *end, want[CC_WALLET_SIG_HEX + 1];
     int64_t      ts, now;
@@ -561,7 +555,7 @@ cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *path,
     error = NULL;
 
     if (tss == NULL || sig == NULL || key == NULL
-        || cc_wallet_sign_request(s->secret, s->slen, "POST", path, key, tss,
+        || cc_wallet_sign_request(s->secret, s->slen, method, path, key, tss,
                                   q->p ? q->p : "", q->len, want) != 0
         || !cc_wallet_sign_eq(want, sig, strlen(sig)))
     {
@@ -653,7 +647,7 @@ done:
  * statement (twice with dup).  201 applied, 200 replayed, 409 conflict;
  * *e the key's entry, valid only while the lock is held.
  */
-static unsigned
+unsigned
 cc_sim_apply(cc_sim_t *s, const char *key, const cc_sim_credit_t *c,
     int dup, cc_sim_entry_t **entry)
 {
@@ -682,14 +676,10 @@ cc_sim_apply(cc_sim_t *s, const char *key, const cc_sim_credit_t *c,
     s->used++;
     s->applied++;
 
-    /* written (and flushed) before any answer: the wallet's record */
+    /* flushed by the caller before any answer: the wallet's record */
     for (i = 0; i < (size_t) (dup ? 2 : 1); i++) {
         fprintf(s->statement, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRId64
                 "\n", key, c->uid, c->amount, e->currency, cc_now_ms());
-    }
-
-    if (fflush(s->statement) != 0) {
-        cc_log("%s: %s", s->statement_path, strerror(errno));
     }
 
     s->duplicated += dup;
@@ -756,7 +746,7 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, const char *path,
         return cc_sim_error(s, conn, 413, "body_too_large");
     }
 
-    error = cc_sim_auth(s, q, path, key, tss, sig);
+    error = cc_sim_auth(s, q, "POST", path, key, tss, sig);
     if (error != NULL) {
         return cc_sim_error(s, conn, 401, error);
     }
@@ -796,6 +786,10 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, const char *path,
 
     status = cc_sim_apply(s, key, &c, dup, &e);
 
+    if (status == MHD_HTTP_CREATED && fflush(s->statement) != 0) {
+        cc_log("%s: %s", s->statement_path, strerror(errno));
+    }
+
     /*
      * What the answer needs, copied under the lock: once it is released
      * another thread may grow the table and free the entry e points to.
@@ -820,6 +814,7 @@ cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload,
     size_t *upload_size, void **ctx)
 {
+    int            batch;
     char          *np;
     cc_sim_t      *s = cls;
     cc_sim_req_t  *q = *ctx;
@@ -830,7 +825,15 @@ cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
         return cc_sim_statement(s, conn);
     }
 
-    if (strcmp(method, "POST") != 0 || strcmp(url, "/credits") != 0) {
+    if (strcmp(method, "GET") == 0 && strncmp(url, "/batches/", 9) == 0) {
+        return cc_sim_batch_query(s, conn, url);
+    }
+
+    batch = strcmp(url, "/batches") == 0;
+
+    if (strcmp(method, "POST") != 0
+        || (strcmp(url, "/credits") != 0 && !batch))
+    {
         return cc_sim_error(s, conn, 404, "not_found");
     }
 
@@ -845,7 +848,9 @@ cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
     }
 
     if (*upload_size > 0) {
-        if (q->len + *upload_size > CC_SIM_BODY_MAX) {
+        if (q->len + *upload_size
+            > (batch ? CC_SIM_BATCH_BODY_MAX : CC_SIM_BODY_MAX))
+        {
             q->too_big = 1;
 
         } else {
@@ -864,7 +869,8 @@ cc_sim_handler(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
 
-    return cc_sim_credit(s, conn, url, q);
+    return batch ? cc_sim_batch_submit(s, conn, url, q)
+                 : cc_sim_credit(s, conn, url, q);
 }
 
 
@@ -1000,7 +1006,7 @@ int
 main(int argc, char **argv)
 {
     int                          rc;
-    char                         err[256];
+    char                         err[256], *journal;
     cc_sim_t                     s;
     cc_addr_t                    a;
     struct addrinfo             *res;
@@ -1012,10 +1018,22 @@ main(int argc, char **argv)
     pthread_mutex_init(&s.lock, NULL);
     res = NULL;
     d = NULL;
+    journal = NULL;
     rc = 2;
+
+    s.process_ms = 20;
+    s.batch_max = 1000;
 
     if (cc_opt_done(cc_sim_parse(argc, argv, &s), &rc)) {
         goto done;
+    }
+
+    if (s.journal_path == NULL) {
+        if (asprintf(&journal, "%s.batches", s.statement_path) < 0) {
+            goto done;
+        }
+
+        s.journal_path = journal;
     }
 
     if (cc_token_load_secret(s.secret_path, s.secret, sizeof(s.secret),
@@ -1068,6 +1086,12 @@ main(int argc, char **argv)
         goto done;
     }
 
+    if (cc_sim_batch_load(&s) != 0 || cc_sim_batch_start(&s) != 0) {
+        fprintf(stderr, "cc-wallet-sim: --batch-journal %s: %s\n",
+                s.journal_path, strerror(errno));
+        goto done;
+    }
+
     d = cc_sim_start(&s, res);
 
     if (d == NULL) {
@@ -1083,9 +1107,11 @@ main(int argc, char **argv)
            a.host, info ? (unsigned) info->port : a.port, s.seed);
     fflush(stdout);
 
-    cc_log("%zu keys from %s; faults: fail %lld%%, drop %lld%%, dup %lld%%, "
-           "delay %lld ms, seed %" PRIu64, s.used, s.statement_path,
-           s.fail_pct, s.drop_pct, s.dup_pct, s.delay_ms, s.seed);
+    cc_log("%zu keys from %s, %zu batches from %s; faults: fail %lld%%, "
+           "drop %lld%%, dup %lld%%, twice %lld%%, delay %lld ms, process "
+           "%lld ms, seed %" PRIu64, s.used, s.statement_path, s.bused,
+           s.journal_path, s.fail_pct, s.drop_pct, s.dup_pct, s.twice_pct,
+           s.delay_ms, s.process_ms, s.seed);
 
     while (cc_worker_run) {
         cc_sleep_ms(100);
@@ -1095,16 +1121,22 @@ main(int argc, char **argv)
 
     cc_log("stopping: %llu applied (%llu written twice), %llu replayed, "
            "%llu conflicts, %llu failed (503), %llu dropped, %llu rejected, "
-           "%llu forged", s.applied, s.duplicated, s.replayed, s.conflicts,
-           s.failed, s.dropped, s.rejected, s.forged);
+           "%llu forged; %llu batches, %llu details applied, %llu failed, "
+           "%llu listed twice", s.applied, s.duplicated, s.replayed,
+           s.conflicts, s.failed, s.dropped, s.rejected, s.forged,
+           s.batches, s.details_ok, s.details_failed, s.twice);
 
     rc = 0;
 
 done:
 
+    cc_sim_batch_stop(&s);
+
     if (s.statement != NULL) {
         fclose(s.statement);
     }
+
+    free(journal);
 
     if (res != NULL) {
         freeaddrinfo(res);

@@ -167,3 +167,48 @@ CREATE TABLE IF NOT EXISTS award_notices (
     PRIMARY KEY (notice_id),
     KEY owed (campaign, told_at, first_id)
 ) ENGINE=InnoDB;
+
+-- ---- Batch transfers (wallet http, wallet_mode batch; issue 20) ----------
+--
+-- The external wallet is paid in batches (cc_wallet_batch.h): a batch
+-- number (out_batch_no) and, in it, a detail per award whose number
+-- (out_detail_no) is the award id.  A batch's rows are written with the
+-- awards' pending transfers, in one transaction, before the batch is
+-- sent, so a retry after any crash sends the same batch with the same
+-- contents (read back from here, in award id order).  A detail that the
+-- wallet failed is sent again in a later batch under the same detail
+-- number, as the award's next attempt; never a new key for an old award.
+-- Both tables are append-only: what a batch held never changes.  In this
+-- mode an award in flight stays 'pending' (not 'crediting'): its pending
+-- transfer and its details here say it is in flight, and in which batch.
+CREATE TABLE IF NOT EXISTS wallet_batches (
+    batch_no     VARCHAR(80)       NOT NULL,
+    campaign     VARCHAR(32)       NOT NULL,
+    details      INT UNSIGNED      NOT NULL,
+    total_cents  BIGINT UNSIGNED   NOT NULL,
+    created_at   BIGINT            NOT NULL COMMENT 'unix time, ms',
+    PRIMARY KEY (batch_no),
+    KEY by_campaign (campaign, created_at)
+) ENGINE=InnoDB;
+
+-- attempt: 1 for an award's first batch, one more for each batch after a
+-- failed detail; the primary key lets only one payer write an attempt.
+CREATE TABLE IF NOT EXISTS wallet_batch_details (
+    award_id     VARCHAR(64)       NOT NULL,
+    attempt      INT UNSIGNED      NOT NULL,
+    batch_no     VARCHAR(80)       NOT NULL,
+    uid          BIGINT UNSIGNED   NOT NULL,
+    amount_cents BIGINT UNSIGNED   NOT NULL,
+    PRIMARY KEY (award_id, attempt),
+    UNIQUE KEY by_batch (batch_no, award_id)
+) ENGINE=InnoDB;
+
+CREATE TRIGGER IF NOT EXISTS wallet_batch_details_no_update
+    BEFORE UPDATE ON wallet_batch_details FOR EACH ROW
+    SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'wallet_batch_details is append-only';
+
+CREATE TRIGGER IF NOT EXISTS wallet_batch_details_no_delete
+    BEFORE DELETE ON wallet_batch_details FOR EACH ROW
+    SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = 'wallet_batch_details is append-only';

@@ -33,6 +33,8 @@ GRANT SELECT, INSERT ON ledger_transfers TO cc_payout, cc_repair;
 GRANT SELECT, INSERT, UPDATE ON ledger_accounts TO cc_payout, cc_repair;
 GRANT SELECT, INSERT, UPDATE ON ledger_pending TO cc_payout, cc_repair;
 GRANT SELECT, INSERT, UPDATE ON award_notices TO cc_payout;
+GRANT SELECT, INSERT ON wallet_batches TO cc_payout, cc_repair;
+GRANT SELECT, INSERT ON wallet_batch_details TO cc_payout, cc_repair;
 
 -- the books: read everything the money check compares
 GRANT SELECT ON eligibility TO cc_books, cc_repair;
@@ -42,3 +44,5 @@ GRANT SELECT ON ledger_transfers TO cc_books;
 GRANT SELECT ON ledger_accounts TO cc_books;
 GRANT SELECT ON ledger_pending TO cc_books;
 GRANT SELECT ON award_notices TO cc_books, cc_repair;
+GRANT SELECT ON wallet_batches TO cc_books;
+GRANT SELECT ON wallet_batch_details TO cc_books;

@@ -42,7 +42,8 @@ sub as_user {
 my ($rc, $err) = run_w('cc-ingest', '--init-shards', @MYSQL);
 is($rc, 0, 'cc-ingest --init-shards runs as the schema owner, cc_owner, by default') or diag $err;
 is(mysql_value("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '$DB'"
-               . " AND DEFINER LIKE 'cc\\_owner@%'"), 2, "the ledger's two guards are the owner's");
+               . " AND DEFINER LIKE 'cc\\_owner@%'"), 4,
+   "the ledger's two guards and the batch details' two are the owner's");
 
 # ---- each role's grants: exactly its tables --------------------------------
 
@@ -60,13 +61,15 @@ my %want = (
                       ledger_accounts => 'INSERT SELECT UPDATE' },
     cc_payout    => { awards => 'SELECT UPDATE', ledger_transfers => 'INSERT SELECT',
                       ledger_accounts => 'INSERT SELECT UPDATE', ledger_pending => 'INSERT SELECT UPDATE',
-                      award_notices => 'INSERT SELECT UPDATE' },
+                      award_notices => 'INSERT SELECT UPDATE',
+                      wallet_batches => 'INSERT SELECT', wallet_batch_details => 'INSERT SELECT' },
     cc_repair    => { awards => 'SELECT UPDATE', ledger_transfers => 'INSERT SELECT',
                       ledger_accounts => 'INSERT SELECT UPDATE', ledger_pending => 'INSERT SELECT UPDATE',
+                      wallet_batches => 'INSERT SELECT', wallet_batch_details => 'INSERT SELECT',
                       eligibility => 'SELECT', draw_plans => 'SELECT', award_notices => 'SELECT' },
     cc_books     => { map { ($_ => 'SELECT') }
                       qw(awards ledger_transfers ledger_accounts ledger_pending eligibility draw_plans
-                         award_notices) },
+                         award_notices wallet_batches wallet_batch_details) },
 );
 for my $user (sort keys %want) {
     my %got;
@@ -92,8 +95,8 @@ my ($c, $o, $e) = as_user('cc_payout', "UPDATE ledger_transfers SET amount_cents
 like($e, qr/ERROR 1142 .*UPDATE command denied to user 'cc_payout'/, 'cc_payout: UPDATE ledger_transfers denied');
 ($c, $o, $e) = as_user('cc_payout', "DELETE FROM ledger_transfers");
 like($e, qr/ERROR 1142 .*DELETE command denied to user 'cc_payout'/, 'cc_payout: DELETE FROM ledger_transfers denied');
-is(mysql_value("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '$DB'"), 2,
-   'both guards still there');
+is(mysql_value("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '$DB'"), 4,
+   'the four guards still there');
 mysql_query("INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_cents, campaign, kind, created_at)"
             . " VALUES ('t1', 'a', 'b', 5, 'c', 'fund', 0)", $DB);
 like(eval { mysql_query("UPDATE ledger_transfers SET amount_cents = 1", $DB); '' } // $@,

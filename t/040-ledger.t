@@ -54,11 +54,13 @@ is($rc, 0, 'cc-ingest --init-shards applies shard.sql and money.sql') or diag $e
 is($rc, 0, 'and again: every statement is idempotent (the triggers too)') or diag $err;
 is_deeply([ sort map { $_->[0] } @{ sq("SELECT table_name FROM information_schema.tables WHERE table_schema = 'cc_l0'") } ],
           [ sort qw(award_notices awards dead_letters draw_plans draws eligibility gift_counts gift_moves
-                    ledger_accounts ledger_pending ledger_transfers user_cards) ],
+                    ledger_accounts ledger_pending ledger_transfers user_cards wallet_batch_details
+                    wallet_batches) ],
           'the shard holds the draw tables and the money tables');
 is_deeply(sq("SELECT trigger_name, event_manipulation FROM information_schema.triggers WHERE trigger_schema = 'cc_l0' ORDER BY 1"),
-          [ [ 'ledger_transfers_no_delete', 'DELETE' ], [ 'ledger_transfers_no_update', 'UPDATE' ] ],
-          'the two append-only triggers, once each');
+          [ [ 'ledger_transfers_no_delete', 'DELETE' ], [ 'ledger_transfers_no_update', 'UPDATE' ],
+            [ 'wallet_batch_details_no_delete', 'DELETE' ], [ 'wallet_batch_details_no_update', 'UPDATE' ] ],
+          'the append-only triggers (the ledger\'s, the batch details\'), once each');
 
 # ---- fund -------------------------------------------------------------------
 

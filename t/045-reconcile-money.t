@@ -327,7 +327,7 @@ is_deeply(classes($doc), [qw(amount_mismatch ledger_unbalanced ledger_unbalanced
 $br = breaks_of($doc, 'amount_mismatch')->[0];
 is_deeply([ @$br{qw(award_id expected found)} ], [ "$C:$u", $amount{$u}, $amount{$u} + 5 ], 'amount mismatch: both amounts');
 alerted($doc, 'amount mismatch');
-is(on_user($u, "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()")->[0][0], 2,
+is(on_user($u, "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND event_object_table = 'ledger_transfers'")->[0][0], 2,
    'the triggers are back');
 
 # a deleted transfer: the award credited, no transfer, accounts moved

@@ -77,9 +77,9 @@ my $sum2 = 0; $sum2 += $_ for values %a2;
 my $pend = ledger_pending_sums();
 my ($pd, $pc) = (0, 0);
 for (grep { /pool:h2$/ } keys %$pend) { my ($d) = split m{/}, $pend->{$_}; $pd += $d }
-for (grep { / wallet:10\d\d$/ } keys %$pend) { my (undef, $c) = split m{/}, $pend->{$_}; $pc += $c }
+for (grep { / clearing:h2$/ } keys %$pend) { my (undef, $c) = split m{/}, $pend->{$_}; $pc += $c }
 is($pd, $sum2, "the pool's pending debits: the 40 amounts ($sum2)");
-is($pc, $sum2, "the wallets' pending credits: the same sum");
+is($pc, $sum2, "the clearing account's pending credits: the same sum");
 is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'h2' AND kind = 'pending'", 'cc_s0')
  + mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'h2' AND kind = 'pending'", 'cc_s1'), 40,
    'one pending transfer each');
@@ -92,7 +92,7 @@ $h2 = http_campaign_file('h2', $sim2->{url});
 is($rc, 0, 'the wallet back: exit 0') or diag $err;
 like($err, qr/done: 40 credited/, 'the 40 credited');
 is_deeply([ check_paid_http('h2', \%a2, $st2) ], [], 'each once at the wallet, pending then posted');
-is_deeply(ledger_pending_sums(qr/^(pool:h2|wallet:10\d\d)$/), {}, 'nothing pending now');
+is_deeply(ledger_pending_sums(qr/^(pool:h2|clearing:h2)$/), {}, 'nothing pending now');
 sim_stop($sim2);
 
 # ---- 409 and 401: refused for good, an alert, nothing posted ---------------------

@@ -36,7 +36,8 @@ sub shard_args {
 # a campaign file's keys (common/cc_campaign.c), in the order written
 my @CONF_KEYS = qw(campaign pool_cents split cap_cents seed credit cutoff pending_max
                    wallet wallet_url wallet_timeout_ms wallet_secret_file wallet_answer_secret_file
-                   wallet_ca_file wallet_insecure_loopback currency alert);
+                   wallet_ca_file wallet_insecure_loopback wallet_mode wallet_batch_max
+                   currency alert);
 my %CONF_DEFAULT = (pool_cents => 100000000, split => 'equal', seed => 's33d',
                     credit => 'async', cutoff => 1700000000);
 my $CONF_DIR;    # where campaign_conf writes when given no path or dir

@@ -17,6 +17,7 @@ use CcKeys;
 use JSON::PP;
 
 our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body answer_signed
+                 sim_batch sim_query journal_lines
                  make_tls
                  statement_lines statement_keys http_campaign_file check_paid_http
                  ledger_pending_sums make_drawn reconcile_money);
@@ -46,13 +47,19 @@ sub wallet_dir { $DIR }
 sub wallet_secret { $SECRET_FILE }
 
 # sim_start(statement => PATH, fail => P, drop => P, dup => P, echo => P, delay => MS,
-# forge => P, seed => N, secret => FILE, answer_secret => FILE, tls => make_tls()'s):
-# { w, port, url (https:// with tls), seed, statement }
+# forge => P, seed => N, secret => FILE, answer_secret => FILE, tls => make_tls()'s,
+# port => N (a restart on the same one), process => MS, batch_max => N, twice => P,
+# stray => P (the batch API's)): { w, port, url (https:// with tls), seed, statement,
+# journal (the batches' journal: the statement's path + ".batches") }
 sub sim_start {
     my (%o) = @_;
     my $st = $o{statement} // "$DIR/statement-" . int(rand 1e9) . '.csv';
-    my @a = ('--listen', '127.0.0.1:0', '--secret-file', $o{secret} // $SECRET_FILE,
+    my @a = ('--listen', '127.0.0.1:' . ($o{port} // 0), '--secret-file', $o{secret} // $SECRET_FILE,
              '--statement', $st);
+    push @a, '--process-ms', $o{process} if defined $o{process};
+    push @a, '--batch-max', $o{batch_max} if $o{batch_max};
+    push @a, '--twice-pct', $o{twice} if $o{twice};
+    push @a, '--stray-pct', $o{stray} if $o{stray};
     push @a, '--answer-secret-file', $o{answer_secret} if $o{answer_secret};
     push @a, '--forge-pct', $o{forge} if $o{forge};
     push @a, '--tls-cert', $o{tls}{cert}, '--tls-key', $o{tls}{key} if $o{tls};
@@ -69,7 +76,7 @@ sub sim_start {
         or die 'cc-wallet-sim did not start: ' . worker_stderr($w);
     my $scheme = $o{tls} ? 'https' : 'http';
     return { w => $w, port => $port, url => "$scheme://127.0.0.1:$port", seed => $seed,
-             statement => $st };
+             statement => $st, journal => "$st.batches" };
 }
 
 sub sim_stop { stop_worker($_[0]{w}) }
@@ -129,6 +136,41 @@ sub sim_post {
     return http_request('POST', "$sim->{url}/credits", \%h, $body, 10);
 }
 
+# sim_batch($sim, no, [[key, uid, amount], ...], %o): (status, body, headers)
+# of one signed POST /batches; %o: body => raw body, currency (CNY), ts,
+# secret, key_header, total (total_amount as sent)
+sub sim_batch {
+    my ($sim, $no, $d, %o) = @_;
+    my $total = 0;
+    $total += $_->[2] for @$d;
+    my $body = $o{body} // encode_json({
+        out_batch_no => $no, currency => $o{currency} // 'CNY', total_num => scalar @$d,
+        total_amount => $o{total} // $total,
+        details => [ map { { out_detail_no => $_->[0], uid => "$_->[1]", amount_cents => $_->[2] + 0 } } @$d ] });
+    my ($ts, $sig) = sign_body($body, key => $o{key_header} // $no, path => '/batches', %o);
+    my %h = ('Idempotency-Key' => $o{key_header} // $no, 'X-CC-Timestamp' => $ts,
+             'X-CC-Signature' => $sig, 'Content-Type' => 'application/json');
+    return http_request('POST', "$sim->{url}/batches", \%h, $body, 10);
+}
+
+# sim_query($sim, no, %o): (status, body, headers) of one signed GET
+# /batches/NO/details (%o: path => another path, key_header, secret)
+sub sim_query {
+    my ($sim, $no, %o) = @_;
+    my $path = $o{path} // "/batches/$no/details";
+    my ($ts, $sig) = sign_body('', key => $o{key_header} // $no, method => 'GET', path => $path, %o);
+    my %h = ('Idempotency-Key' => $o{key_header} // $no, 'X-CC-Timestamp' => $ts,
+             'X-CC-Signature' => $sig);
+    return http_request('GET', "$sim->{url}$path", \%h, undef, 10);
+}
+
+# the batches' journal's lines, each split on its commas
+sub journal_lines {
+    my ($path) = @_;
+    open my $f, '<', $path or return [];
+    return [ map { chomp; [ split /,/ ] } <$f> ];
+}
+
 # the statement file's lines, each [key, uid, amount, currency, at]
 sub statement_lines {
     my ($path) = @_;
@@ -146,7 +188,9 @@ sub statement_keys {
 # a `wallet http` campaign file for campaign $id at $url (campaign_conf's
 # defaults; pool, timeout (ms, 2000), secret (our file), answer_secret, ca
 # (wallet_ca_file), extra lines; a new file each time).  An http:// url
-# (the simulator on 127.0.0.1) gets wallet_insecure_loopback yes.
+# (the simulator on 127.0.0.1) gets wallet_insecure_loopback yes.  mode:
+# wallet_mode (per_credit unless given: the per-credit adapter's tests;
+# undef writes none, the default, batch), batch_max: wallet_batch_max.
 sub http_campaign_file {
     my ($id, $url, %o) = @_;
     return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool} // 100000000,
@@ -156,6 +200,8 @@ sub http_campaign_file {
                          wallet_answer_secret_file => $o{answer_secret},
                          wallet_ca_file => $o{ca},
                          wallet_insecure_loopback => $url =~ m{^http://} ? 'yes' : undef,
+                         wallet_mode => exists $o{mode} ? $o{mode} : 'per_credit',
+                         wallet_batch_max => $o{batch_max},
                          extra => $o{extra});
 }
 
@@ -222,11 +268,12 @@ sub ledger_pending_sums {
 
 # What is wrong with a campaign paid into the wallet (empty: nothing):
 # every award credited in its shard with one pending transfer <id> and one
-# post transfer post:<id> of its amount, pool -> its wallet; no credit
-# transfer; nothing pending in ledger_pending; the pool empty and its
-# posted debits the sum paid; every wallet's posted credits its award; in
-# the statement every award's key exactly once (dup => 1: at least once)
-# with its uid, amount and CNY, and no other key of the campaign.
+# post transfer post:<id> of its amount, pool -> clearing:<campaign> (the
+# clearing account: no per-user wallet row); no credit transfer; nothing
+# pending in ledger_pending; the pool empty and its posted debits the sum
+# paid; the clearing account's posted credits that sum too; in the
+# statement every award's key exactly once (dup => 1: at least once) with
+# its uid, amount and CNY, and no other key of the campaign.
 sub check_paid_http {
     my ($c, $amount, $statement, %o) = @_;
     my @bad;
@@ -238,7 +285,7 @@ sub check_paid_http {
             "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
           . "(SELECT GROUP_CONCAT(CONCAT(kind, ' ', debit, ' ', credit, ' ', amount_cents) ORDER BY kind) "
           . " FROM ledger_transfers t WHERE t.award_id = a.award_id), "
-          . "(SELECT credits FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
+          . "(SELECT COUNT(*) FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
           . "FROM awards a WHERE a.campaign = '$c'", $db);
         my $paid = 0;
         for my $r (@$rows) {
@@ -246,9 +293,9 @@ sub check_paid_http {
             $seen{$uid}++;
             push @bad, "$id: $st" if $st ne 'credited';
             push @bad, "$id: amount $amt, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
-            my $want = "pending pool:$c wallet:$uid $amt,post pool:$c wallet:$uid $amt";
+            my $want = "pending pool:$c clearing:$c $amt,post pool:$c clearing:$c $amt";
             push @bad, "$id: transfers " . ($xf // 'none') . ", want $want" if ($xf // '') ne $want;
-            push @bad, "$id: wallet:$uid credits " . ($wc // 'none') if ($wc // -1) != $amt;
+            push @bad, "$id: a wallet:$uid account" if $wc;
             $paid += $amt;
             my $l = delete $lines{$id} // [];
             push @bad, "$id: " . scalar(@$l) . ' statement lines' if @$l == 0 || (@$l > 1 && !$o{dup});
@@ -258,6 +305,8 @@ sub check_paid_http {
         my $pool = mysql_query("SELECT debits, credits FROM ledger_accounts WHERE account = 'pool:$c'", $db)->[0];
         push @bad, "$db pool:$c debits $pool->[0] != $paid paid" if $pool->[0] != $paid;
         push @bad, "$db pool:$c not empty: $pool->[0]/$pool->[1]" if $pool->[0] != $pool->[1];
+        my $clr = mysql_value("SELECT credits FROM ledger_accounts WHERE account = 'clearing:$c'", $db) // 0;
+        push @bad, "$db clearing:$c credits $clr != $paid paid" if $clr != $paid;
         my $pend = mysql_query("SELECT debits, credits FROM ledger_pending WHERE account = 'pool:$c'", $db)->[0] // [ 0, 0 ];
         push @bad, "$db pool:$c pending $pend->[0]/$pend->[1]" if $pend->[0] || $pend->[1];
         push @bad, "$db: " . mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = '$c' AND kind = 'credit'", $db)

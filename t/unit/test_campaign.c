@@ -125,6 +125,17 @@ START_TEST(test_good_wallet_http)
     ck_assert_str_eq(c.wallet_ca_file, "");            /* the defaults */
     ck_assert_str_eq(c.wallet_answer_secret_file, "");
     ck_assert_int_eq(c.wallet_insecure_loopback, 0);
+    ck_assert_int_eq(c.wallet_mode, CC_WALLET_MODE_BATCH);
+    ck_assert_uint_eq(c.wallet_batch_max, 500);
+
+    ck_assert_int_eq(parse(GOOD_EQUAL
+                           "wallet http\n"
+                           "wallet_url https://w.example/\n"
+                           "wallet_secret_file /s\n"
+                           "wallet_mode per_credit\n"
+                           "wallet_batch_max 1000\n", &c, err), 0);
+    ck_assert_int_eq(c.wallet_mode, CC_WALLET_MODE_PER_CREDIT);
+    ck_assert_uint_eq(c.wallet_batch_max, 1000);
 
     ck_assert_int_eq(parse(GOOD_EQUAL
                            "wallet http\n"
@@ -245,6 +256,16 @@ START_TEST(test_bad)
           "line 9: wallet_timeout_ms: only with wallet http" },
         { GOOD_EQUAL "wallet_secret_file /s\n",
           "line 8: wallet_secret_file: only with wallet http" },
+        { GOOD_EQUAL "wallet_mode batch\n",
+          "line 8: wallet_mode: only with wallet http" },
+        { GOOD_EQUAL "wallet_batch_max 10\n",
+          "line 8: wallet_batch_max: only with wallet http" },
+        { GOOD_EQUAL "wallet http\nwallet_mode bulk\n",
+          "line 9: wallet_mode: batch or per_credit expected" },
+        { GOOD_EQUAL "wallet http\nwallet_batch_max 0\n",
+          "line 9: wallet_batch_max: details in 1..1000 expected" },
+        { GOOD_EQUAL "wallet http\nwallet_batch_max 1001\n",
+          "line 9: wallet_batch_max: details in 1..1000 expected" },
         { GOOD_RANDOM "wallet http\nwallet_url http://h:1\n"
           "wallet_secret_file /s\n",
           "line 8: wallet http: needs credit async or async_client_sync "

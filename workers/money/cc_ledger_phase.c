@@ -59,79 +59,99 @@ cc_ledger_phase_find(cc_ledger_credit_t *c, const size_t *order, size_t n,
 
 
 /*
- * An upsert of (wallet:<uid>, amount) rows, in id order, of the entries
- * with sel[] set, into table (ledger_accounts with guard 1, or
- * ledger_pending), credits moved by op ("+" or "-"): one bulk statement,
- * or one of text.  0, or -1 with err "WHAT: why".
+ * The clearing account's sum moved by op ("+" or "-") in table
+ * (ledger_accounts, guard 0: its posted credits; or ledger_pending: its
+ * pending credits), made when missing; "-" only where that much is
+ * there.  0, or -1 with err "WHAT: why".
  */
 static int
-cc_ledger_phase_wallets(MYSQL *db, const char *what, const char *table,
-    const char *op, int bulk, const cc_ledger_credit_t *c, size_t n,
-    const size_t *order, const int *sel, cc_sqlbuf_t *b, char *err,
-    size_t errlen)
+cc_ledger_phase_clearing(MYSQL *db, const char *what, const char *table,
+    const char *op, const char *campaign, uint64_t sum, cc_sqlbuf_t *b,
+    char *err, size_t errlen)
 {
-    int                  guard;
-    char                 sql[256];
-    size_t               i, k;
-    unsigned long long   affected;
+    int  add;
 
-    guard = strcmp(table, "ledger_accounts") == 0;
-
-    if (bulk) {
-        if (cc_ledger_bulk_sql(sql, sizeof(sql), "INSERT INTO %s (account, "
-                               "credits%s) VALUES (CONCAT('wallet:', ?), "
-                               "?%s) ON DUPLICATE KEY UPDATE credits = "
-                               "credits %s VALUES(credits)", table,
-                               guard ? ", guard" : "", guard ? ", 1" : "",
-                               op) != 0)
-        {
-            snprintf(err, errlen, "%s: statement too long", what);
-            return -1;
-        }
-
-        return cc_ledger_bulk_rows(db, what, sql, 0, c, n, order, sel,
-                                   &affected, err, errlen);
-    }
-
+    add = op[0] == '+';
     b->len = 0;
 
-    if (cc_sqlbuf_printf(b, "INSERT INTO %s (account, credits%s) VALUES ",
-                         table, guard ? ", guard" : "") != 0)
+    if ((add
+         ? cc_sqlbuf_printf(b, "INSERT INTO %s (account, credits%s) VALUES "
+                            "('clearing:%s', %" PRIu64 "%s) ON DUPLICATE KEY "
+                            "UPDATE credits = credits + VALUES(credits)",
+                            table, strcmp(table, "ledger_accounts") == 0
+                                   ? ", guard" : "", campaign, sum,
+                            strcmp(table, "ledger_accounts") == 0 ? ", 0"
+                                                                  : "")
+         : cc_sqlbuf_printf(b, "UPDATE %s SET credits = credits - %" PRIu64
+                            " WHERE account = 'clearing:%s' AND credits >= %"
+                            PRIu64, table, sum, campaign, sum))
+        != 0)
     {
-        goto nomem;
+        snprintf(err, errlen, "%s: out of memory", what);
+        return -1;
     }
 
-    for (i = 0, k = 0; i < n; i++) {
-        if (!sel[order[i]]) {
-            continue;
-        }
-
-        if (cc_sqlbuf_printf(b, "%s('wallet:%" PRIu64 "',%" PRIu64 "%s)",
-                             k++ ? "," : "", c[order[i]].uid,
-                             c[order[i]].amount_cents, guard ? ",1" : "")
-            != 0)
-        {
-            goto nomem;
-        }
-    }
-
-    if (cc_sqlbuf_printf(b, " ON DUPLICATE KEY UPDATE credits = credits %s "
-                         "VALUES(credits)", op) != 0)
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (!add && mysql_affected_rows(db) != 1))
     {
-        goto nomem;
-    }
-
-    if (mysql_real_query(db, b->p, b->len) != 0) {
-        snprintf(err, errlen, "%s: %s", what, mysql_error(db));
+        snprintf(err, errlen, "%s: clearing:%s %s: %s", what, campaign,
+                 add ? "not moved" : "holds less than the sum",
+                 mysql_error(db));
         return -1;
     }
 
     return 0;
+}
 
-nomem:
 
-    snprintf(err, errlen, "%s: out of memory", what);
-    return -1;
+/*
+ * The books' shape of a campaign paid over http: 0 when it has the
+ * clearing account (or no pending transfer yet); 1, err said, when it
+ * has pending transfers but no clearing account: they were written in
+ * the per-user shape (pool -> wallet:<uid>, before the clearing
+ * account), and this version does not mix the two in one campaign; -1
+ * MySQL failed.
+ */
+int
+cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
+    size_t errlen)
+{
+    int         rc;
+    char        sql[512];
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
+
+    /*
+     * The clearing account's pending row is written with the campaign's
+     * first pending transfer, in its transaction: pending transfers
+     * without it were written in the other shape.  Both lookups are one
+     * index probe (not a scan of the campaign's transfers).
+     */
+    snprintf(sql, sizeof(sql), "SELECT EXISTS(SELECT 1 FROM ledger_pending "
+             "WHERE account = 'clearing:%s'), EXISTS(SELECT 1 FROM "
+             "ledger_transfers WHERE campaign = '%s' AND kind = 'pending')",
+             campaign, campaign);
+
+    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "shape: %s", mysql_error(db));
+        return -1;
+    }
+
+    row = mysql_fetch_row(res);
+    rc = row != NULL && row[0][0] == '0' && row[1][0] == '1' ? 1 : 0;
+    mysql_free_result(res);
+
+    if (rc) {
+        snprintf(err, errlen, "campaign %s's books are in the per-user "
+                 "shape (pending transfers to wallet:<uid>, written before "
+                 "the clearing account); this version books wallet http "
+                 "into clearing:%s and does not mix the two in one "
+                 "campaign: finish it with the version that began it (see "
+                 "README \"The clearing account\")", campaign, campaign);
+    }
+
+    return rc;
 }
 
 
@@ -139,45 +159,33 @@ nomem:
 
 
 /*
- * The new ones' sums: wallet:<uid> credits pending, the pool's debits
- * pending under its guard (credits >= debits + pending debits + S).
+ * The new ones' sums: clearing:<campaign>'s credits pending, the pool's
+ * debits pending under its guard (credits >= debits + pending debits +
+ * S).
  */
 static int
-cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const cc_ledger_phase_e *st, int bulk, cc_sqlbuf_t *b, char *err,
-    size_t errlen)
+cc_ledger_phase_sums(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st,
+    cc_sqlbuf_t *b, char *err, size_t errlen)
 {
-    int       *sel;
     size_t     i, k;
     uint64_t   sum;
 
-    sel = malloc((n ? n : 1) * sizeof(int));
-    if (sel == NULL) {
-        snprintf(err, errlen, "pending: out of memory");
-        return -1;
-    }
-
     for (i = 0, k = 0, sum = 0; i < n; i++) {
-        sel[i] = st[i] == CC_LEDGER_PHASE_NEW;
-        sum += sel[i] ? c[i].amount_cents : 0;
-        k += sel[i];
+        if (st[i] == CC_LEDGER_PHASE_NEW) {
+            sum += c[i].amount_cents;
+            k++;
+        }
     }
-
-    if (k > 0
-        && cc_ledger_phase_wallets(db, "pending: wallets", "ledger_pending",
-                                   "+", bulk, c, n, order, sel, b, err,
-                                   errlen)
-           != 0)
-    {
-        free(sel);
-        return -1;
-    }
-
-    free(sel);
 
     if (k == 0) {
         return 0;
+    }
+
+    if (cc_ledger_phase_clearing(db, "pending: clearing", "ledger_pending",
+                                 "+", campaign, sum, b, err, errlen) != 0)
+    {
+        return -1;
     }
 
     CC_ASSERT(sum >= k);            /* every amount above 0 */
@@ -197,7 +205,7 @@ cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
 
     b->len = 0;
 
-    /* the pool's side: as much pending debit as the wallets' pending credit */
+    /* the pool's side: as much pending debit as the clearing's credit */
     if (cc_sqlbuf_printf(b, "UPDATE ledger_pending p JOIN ledger_accounts a "
                          "ON a.account = p.account SET p.debits = p.debits "
                          "+ %" PRIu64 " WHERE p.account = 'pool:%s' AND "
@@ -256,9 +264,9 @@ cc_ledger_phase_pending_insert(MYSQL *db, const char *campaign,
     for (i = 0; i < n; i++) {
         k = order[i];
 
-        if (cc_sqlbuf_printf(b, "%s('%s','pool:%s','wallet:%" PRIu64 "',%"
-                             PRIu64 ",'%s','pending','%s',%" PRId64 ")",
-                             i ? "," : "", c[k].award_id, campaign, c[k].uid,
+        if (cc_sqlbuf_printf(b, "%s('%s','pool:%s','clearing:%s',%" PRIu64
+                             ",'%s','pending','%s',%" PRId64 ")",
+                             i ? "," : "", c[k].award_id, campaign, campaign,
                              c[k].amount_cents, campaign, c[k].award_id, now)
             != 0)
         {
@@ -308,7 +316,7 @@ cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
     cc_ledger_phase_e *st, cc_sqlbuf_t *b, char *err, size_t errlen)
 {
     int         same;
-    char        wallet[48];
+    char        wallet[48];         /* the clearing account's name */
     size_t      i, k, left;
     MYSQL_RES  *res;
     MYSQL_ROW   row;
@@ -352,8 +360,7 @@ cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
                    < n)
             {
                 marked[k] = 1;
-                snprintf(wallet, sizeof(wallet), "wallet:%" PRIu64,
-                         c[k].uid);
+                snprintf(wallet, sizeof(wallet), "clearing:%s", campaign);
 
                 same = strncmp(row[1], "pool:", 5) == 0
                        && strcmp(row[1] + 5, campaign) == 0
@@ -389,56 +396,17 @@ nomem:
 
 
 /*
- * The pending transfers: in bulk after a savepoint when the server can
- * (all new: every st NEW), else, or when some id was there, the text
- * insert and the read of the others.  0, or -1 with err set.
+ * The pending transfers: the insert, and the read of the ids it did not
+ * write.  (No bulk path: a bound row carries a uid the clearing
+ * account's rows do not take.)  0, or -1 with err set.
  */
 static int
 cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const size_t *order, int *marked,
-    cc_ledger_phase_e *st, int bulk, cc_sqlbuf_t *b, char *err,
-    size_t errlen)
+    cc_ledger_phase_e *st, cc_sqlbuf_t *b, char *err, size_t errlen)
 {
-    char     sql[512];
-    size_t   i;
-    int64_t  now;
-
-    now = cc_now_ms();
-
-    if (bulk) {
-        for (i = 0; i < n; i++) {
-            marked[i] = 1;                  /* all of them, to begin */
-        }
-
-        if (cc_ledger_bulk_sql(sql, sizeof(sql), CC_LEDGER_PHASE_INSERT
-                               "(?, 'pool:%s', CONCAT('wallet:', ?), ?, "
-                               "'%s', 'pending', ?, %" PRId64 ")", campaign,
-                               campaign, now) != 0)
-        {
-            snprintf(err, errlen, "pending: statement too long");
-            return -1;
-        }
-
-        switch (cc_ledger_bulk_new(db, "pending: insert", sql, c, n, order,
-                                   marked, n, err, errlen))
-        {
-        case CC_LEDGER_BULK_ALL_NEW:
-            for (i = 0; i < n; i++) {
-                st[i] = CC_LEDGER_PHASE_NEW;
-            }
-            return 0;
-
-        case CC_LEDGER_BULK_NOT_ALL:
-            memset(marked, 0, n * sizeof(int));
-            break;
-
-        default: /* CC_LEDGER_BULK_FAILED */
-            return -1;
-        }
-    }
-
     if (cc_ledger_phase_pending_insert(db, campaign, c, n, order, marked, st,
-                                       now, b, err, errlen) != 0)
+                                       cc_now_ms(), b, err, errlen) != 0)
     {
         return -1;
     }
@@ -448,12 +416,13 @@ cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
 }
 
 
-int
-cc_ledger_phase_pending(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
-    size_t errlen)
+/* the pending transfers, and their sums when reserve is set */
+static int
+cc_ledger_phase_pending_do(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, int reserve,
+    char *err, size_t errlen)
 {
-    int           rc, bulk, *marked;
+    int           rc, *marked;
     size_t        i, *order;
     cc_sqlbuf_t   b = { NULL, 0, 0 };
 
@@ -492,12 +461,18 @@ cc_ledger_phase_pending(MYSQL *db, const char *campaign,
         goto done;
     }
 
-    bulk = cc_ledger_bulk_ok(db);
+    switch (cc_ledger_phase_shape(db, campaign, err, errlen)) {
+    case 0:
+        break;
+    default: /* 1: the per-user shape, or -1 */
+        goto done;
+    }
 
     if (cc_ledger_phase_pending_write(db, campaign, c, n, order, marked, st,
-                                      bulk, &b, err, errlen) != 0
-        || cc_ledger_phase_reserve(db, campaign, c, n, order, st, bulk, &b,
-                                   err, errlen) != 0)
+                                      &b, err, errlen) != 0
+        || (reserve
+            && cc_ledger_phase_sums(db, campaign, c, n, st, &b, err, errlen)
+               != 0))
     {
         goto done;
     }
@@ -524,56 +499,60 @@ done:
 }
 
 
+int
+cc_ledger_phase_pending(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    return cc_ledger_phase_pending_do(db, campaign, c, n, st, 1, err,
+                                      errlen);
+}
+
+
+int
+cc_ledger_phase_transfers(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    return cc_ledger_phase_pending_do(db, campaign, c, n, st, 0, err,
+                                      errlen);
+}
+
+
+int
+cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st, char *err,
+    size_t errlen)
+{
+    int          rc;
+    cc_sqlbuf_t  b = { NULL, 0, 0 };
+
+    rc = cc_ledger_phase_sums(db, campaign, c, n, st, &b, err, errlen);
+    free(b.p);
+
+    return rc;
+}
+
+
 /* ---- post ----------------------------------------------------------- */
 
 
 /*
- * The post transfers of the entries with ok[] set: in bulk after a
- * savepoint when the server can (all written: each DONE), else one
- * INSERT IGNORE ... RETURNING (the returned DONE).  marked[i]: written
- * now, or not ours to post.  0, or -1 with err set.
+ * The post transfers of the entries with ok[] set: one INSERT IGNORE ...
+ * RETURNING (the returned DONE).  marked[i]: written now, or not ours
+ * to post.  0, or -1 with err set.
  */
 static int
 cc_ledger_phase_post_insert(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const size_t *order, const int *ok,
-    size_t nok, int *marked, int bulk, cc_sqlbuf_t *b, char *err,
-    size_t errlen)
+    int *marked, cc_sqlbuf_t *b, char *err, size_t errlen)
 {
-    char        sql[512];
     size_t      i, k;
     int64_t     now;
     MYSQL_RES  *res;
     MYSQL_ROW   row;
 
     now = cc_now_ms();
-
-    if (bulk) {
-        if (cc_ledger_bulk_sql(sql, sizeof(sql), CC_LEDGER_PHASE_INSERT
-                               "(CONCAT('post:', ?), 'pool:%s', "
-                               "CONCAT('wallet:', ?), ?, '%s', 'post', ?, %"
-                               PRId64 ")", campaign, campaign, now) != 0)
-        {
-            snprintf(err, errlen, "post: statement too long");
-            return -1;
-        }
-
-        switch (cc_ledger_bulk_new(db, "post: insert", sql, c, n, order, ok,
-                                   nok, err, errlen))
-        {
-        case CC_LEDGER_BULK_ALL_NEW:
-            for (i = 0; i < n; i++) {
-                marked[i] = 1;
-                c[i].rc = ok[i] ? CC_LEDGER_DONE : c[i].rc;
-            }
-            return 0;
-
-        case CC_LEDGER_BULK_NOT_ALL:
-            break;
-
-        default: /* CC_LEDGER_BULK_FAILED */
-            return -1;
-        }
-    }
 
     b->len = 0;
 
@@ -587,11 +566,11 @@ cc_ledger_phase_post_insert(MYSQL *db, const char *campaign,
             continue;
         }
 
-        if (cc_sqlbuf_printf(b, "%s('post:%s','pool:%s','wallet:%" PRIu64
-                             "',%" PRIu64 ",'%s','post','%s',%" PRId64 ")",
+        if (cc_sqlbuf_printf(b, "%s('post:%s','pool:%s','clearing:%s',%"
+                             PRIu64 ",'%s','post','%s',%" PRId64 ")",
                              k++ ? "," : "", c[order[i]].award_id, campaign,
-                             c[order[i]].uid, c[order[i]].amount_cents,
-                             campaign, c[order[i]].award_id, now) != 0)
+                             campaign, c[order[i]].amount_cents, campaign,
+                             c[order[i]].award_id, now) != 0)
         {
             goto nomem;
         }
@@ -629,22 +608,19 @@ nomem:
 
 
 /*
- * The sums of the posts written now (done[]): the wallets' posted
- * credits up, their pending credits down (never below 0: unsigned), the
- * pool's pending debits down and its posted debits up, by the same sum.
- * 0, or -1 with err set.
+ * The sums of the posts written now: the clearing account's posted
+ * credits up and its pending credits down, the pool's pending debits
+ * down and its posted debits up, by the same sum.  0, or -1 with err set.
  */
 static int
-cc_ledger_phase_post_sums(MYSQL *db, const char *campaign,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *done, uint64_t sum, int bulk, cc_sqlbuf_t *b, char *err,
-    size_t errlen)
+cc_ledger_phase_post_sums(MYSQL *db, const char *campaign, uint64_t sum,
+    cc_sqlbuf_t *b, char *err, size_t errlen)
 {
-    if (cc_ledger_phase_wallets(db, "post: wallets", "ledger_accounts", "+",
-                                bulk, c, n, order, done, b, err, errlen) != 0
-        || cc_ledger_phase_wallets(db, "post: wallets' pending",
-                                   "ledger_pending", "-", bulk, c, n, order,
-                                   done, b, err, errlen) != 0)
+    if (cc_ledger_phase_clearing(db, "post: clearing", "ledger_accounts", "+",
+                                 campaign, sum, b, err, errlen) != 0
+        || cc_ledger_phase_clearing(db, "post: clearing's pending",
+                                    "ledger_pending", "-", campaign, sum, b,
+                                    err, errlen) != 0)
     {
         return -1;
     }
@@ -696,7 +672,33 @@ long
 cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
     size_t n, const int *ok, char *err, size_t errlen)
 {
-    int           *marked, *done, bulk;
+    return cc_ledger_phase_post_rows(db, campaign, c, n, ok, NULL, err,
+                                     errlen);
+}
+
+
+int
+cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
+    char *err, size_t errlen)
+{
+    int          rc;
+    cc_sqlbuf_t  b = { NULL, 0, 0 };
+
+    rc = sum > 0 ? cc_ledger_phase_post_sums(db, campaign, sum, &b, err,
+                                             errlen)
+                 : 0;
+    free(b.p);
+
+    return rc;
+}
+
+
+long
+cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const int *ok, uint64_t *deferred,
+    char *err, size_t errlen)
+{
+    int           *marked, *done;
     long           added;
     size_t         i, nok, *order;
     uint64_t       sum;
@@ -712,8 +714,6 @@ cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         goto out;
     }
 
-    bulk = cc_ledger_bulk_ok(db);
-
     for (i = 0, nok = 0; i < n; i++) {
         nok += ok[i] != 0;
     }
@@ -723,8 +723,8 @@ cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
         goto out;
     }
 
-    if (cc_ledger_phase_post_insert(db, campaign, c, n, order, ok, nok,
-                                    marked, bulk, &b, err, errlen) != 0)
+    if (cc_ledger_phase_post_insert(db, campaign, c, n, order, ok, marked,
+                                    &b, err, errlen) != 0)
     {
         goto out;
     }
@@ -746,9 +746,12 @@ cc_ledger_phase_post(MYSQL *db, const char *campaign, cc_ledger_credit_t *c,
 
     CC_ASSERT(added >= 0 && (size_t) added <= nok);
 
-    if (added > 0
-        && cc_ledger_phase_post_sums(db, campaign, c, n, order, done, sum,
-                                     bulk, &b, err, errlen) != 0)
+    if (deferred != NULL) {
+        *deferred = sum;                    /* the caller moves them */
+
+    } else if (added > 0
+               && cc_ledger_phase_post_sums(db, campaign, sum, &b, err,
+                                            errlen) != 0)
     {
         added = -1;
     }

@@ -3,12 +3,22 @@
  * wallet (sql/money.sql, TigerBeetle's pending and post transfers), what
  * cc_wallet_http.c keeps the books with:
  *
- *   pending  transfer <award id>, kind 'pending', pool:<c> -> wallet:<uid>:
+ *   pending  transfer <award id>, kind 'pending', pool:<c> -> clearing:<c>:
  *            its amount added to both accounts' pending sums
  *            (ledger_pending), the pool's guard counting pending debits;
  *   post     transfer post:<award id>, kind 'post', same accounts and
  *            amount: the amount taken off the pending sums and added to
  *            the posted ones (ledger_accounts).
+ *
+ * The clearing account (issue 20): a payer that does not hold its users'
+ * balances books one account of funds in transit to the platform, not a
+ * wallet per user: clearing:<campaign> (guard 0: credits only), pending
+ * until the wallet confirms, then posted.  Each user's money stays
+ * findable and exact through the transfers keyed by award id, the award
+ * id "<campaign>:<uid>" naming the user (and, in batch mode, the uid on
+ * each wallet_batch_details row).  Books of a campaign written in the
+ * per-user shape before (pool -> wallet:<uid>) are refused, not mixed:
+ * cc_ledger_phase_shape.
  *
  * Both are INSERT IGNORE ... RETURNING on the transfer id (the primary
  * key), and only the rows that insert returns move sums, so a retry moves
@@ -21,6 +31,7 @@
 #define CC_LEDGER_PHASE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mysql.h>
 
@@ -40,13 +51,40 @@ typedef enum {
  * Writes the pending transfers of c[0..n) (ids and amounts checked as
  * cc_ledger_credit_batch does).  st[i] says what each is, and c[i].rc:
  * DONE (NEW, IN_FLIGHT), EXISTS (POSTED), MISMATCH (OTHER).  0, or -1
- * with err filled: a bad id, MySQL failed, or the pool cannot hold the
+ * with err filled: a bad id, MySQL failed, the campaign's books in the
+ * per-user shape (cc_ledger_phase_shape), or the pool cannot hold the
  * new ones (then the new entries' rc is CC_LEDGER_NO_FUNDS and the
  * rest's ERROR).  On every other -1 each entry's rc is ERROR, none left
  * from an earlier batch.
  */
 int cc_ledger_phase_pending(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen);
+
+/*
+ * The same in two steps, so that a caller with more to write in the
+ * transaction takes the pool's and the clearing account's rows (which
+ * every credit of the shard updates, a claim's too) last, just before
+ * its commit: cc_ledger_phase_transfers writes the transfers and fills
+ * st[] and the rc's as cc_ledger_phase_pending does, without the sums;
+ * cc_ledger_phase_reserve then moves the sums of the NEW ones (0, or -1
+ * with err: MySQL failed, or the pool cannot hold them, NO_FUNDS in the
+ * new ones' rc and ERROR in the others').
+ */
+int cc_ledger_phase_transfers(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
+    size_t errlen);
+int cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st, char *err,
+    size_t errlen);
+
+/*
+ * The campaign's books' shape: 0 the clearing account's (or nothing
+ * pending yet); 1 pending transfers in the per-user shape and no
+ * clearing account, err saying so (cc_ledger_phase_pending refuses the
+ * campaign then: -1 with that err); -1 MySQL failed, err set.
+ */
+int cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
     size_t errlen);
 
 /*
@@ -58,5 +96,19 @@ int cc_ledger_phase_pending(MYSQL *db, const char *campaign,
 long cc_ledger_phase_post(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const int *ok, char *err,
     size_t errlen);
+
+/*
+ * cc_ledger_phase_post in two steps, for a caller with more to write in
+ * the transaction (the awards' status): the post transfers written, the
+ * sum of those written now in *deferred (the sums not moved); then,
+ * just before the commit, cc_ledger_phase_post_move moves that sum
+ * (the pool's and the clearing account's rows, locked until the
+ * commit).  Both in the caller's open transaction.
+ */
+long cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const int *ok, uint64_t *deferred,
+    char *err, size_t errlen);
+int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
+    char *err, size_t errlen);
 
 #endif /* CC_LEDGER_PHASE_H */

@@ -98,6 +98,23 @@ cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c, size_t n,
 }
 
 
+void
+cc_wallet_defer_sums(cc_wallet_t *w)
+{
+    if (w->http != NULL) {
+        cc_wallet_http_defer_sums(w->http);
+    }
+}
+
+
+int
+cc_wallet_finish(cc_wallet_t *w, MYSQL *db, char *err, size_t errlen)
+{
+    return w->http != NULL ? cc_wallet_http_finish(w->http, db, err, errlen)
+                           : 0;
+}
+
+
 int
 cc_wallet_one_txn(const cc_wallet_t *w)
 {
@@ -110,6 +127,15 @@ cc_wallet_forged(const cc_wallet_t *w)
 {
     return w != NULL && w->http != NULL ? cc_wallet_http_forged(w->http)
                                         : 0;
+}
+
+
+void
+cc_wallet_counts(const cc_wallet_t *w, cc_wallet_counts_t *out)
+{
+    if (w != NULL && w->http != NULL) {
+        cc_wallet_http_counts(w->http, out);
+    }
 }
 
 

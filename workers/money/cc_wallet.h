@@ -7,9 +7,11 @@
  *   ledger  the embedded wallet (cc_wallet_ledger.c): the users' wallet
  *           accounts of the ledger in their MySQL shard, one transfer
  *           pool -> wallet per award (cc_ledger.h);
- *   http    an external wallet over HTTP (cc_wallet_http.c, its protocol
- *           in cc_wallet_http.h), the ledger keeping the books two-phase
- *           (cc_ledger_phase.h).
+ *   http    an external wallet over HTTP, the ledger keeping the books
+ *           two-phase into one clearing account (cc_ledger_phase.h):
+ *           wallet_mode batch (the default; cc_wallet_batch.h: signed
+ *           batches read back by querying) or per_credit (a call a
+ *           credit; cc_wallet_http.h), both behind cc_wallet_http.c.
  *
  * A batch of credits goes down, never back: the caller -> cc_wallet.c ->
  * the implementation -> the ledger (cc_ledger.c or cc_ledger_phase.c) ->
@@ -58,7 +60,9 @@ void cc_wallet_close(cc_wallet_t *w);
  *   CC_LEDGER_ERROR     not credited now: with -1 MySQL failed; with
  *                       >= 0 (http) the wallet gave no answer, refused or
  *                       applied another amount, logged (and alerted) by
- *                       the wallet, the award stays 'crediting'.
+ *                       the wallet, the award stays in flight (its
+ *                       pending transfer kept; 'crediting' per_credit,
+ *                       'pending' in batch mode).
  *
  * Returns the number DONE, or -1 with err filled: roll the transaction
  * back (NO_FUNDS in the rc of the new ones when the pool was short, a
@@ -67,12 +71,27 @@ void cc_wallet_close(cc_wallet_t *w);
  * The transaction: with ledger everything is in the caller's open
  * transaction and nothing is committed (so an award's status change
  * commits with its credit); with http the first phase (pending transfers,
- * awards to 'crediting') is committed here before any call, and the
+ * and per_credit's awards to 'crediting', batch mode's batches) is
+ * committed here before any call, and the
  * posts are left in a new open transaction for the caller to commit with
  * the awards' status.  cc_wallet_one_txn says which.
  */
 long cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c,
     size_t n, char *err, size_t errlen);
+
+/*
+ * http: a caller that writes more in the transaction after a credit (the
+ * payout: the awards' status) may have the posts' sums moved by
+ * cc_wallet_finish instead, called after those writes, just before the
+ * commit, so the pool's and the clearing account's rows stay locked only
+ * for the commit.  Once set, every credit of this wallet needs its
+ * cc_wallet_finish before its commit.  Nothing for ledger.
+ */
+void cc_wallet_defer_sums(cc_wallet_t *w);
+
+/* the sums the last credit deferred, moved: 0, or -1 with err (roll
+   back); 0 for ledger or when nothing was deferred */
+int cc_wallet_finish(cc_wallet_t *w, MYSQL *db, char *err, size_t errlen);
 
 /* 1: a credit is wholly inside the caller's transaction (ledger); 0: the
    wallet commits a first phase of its own (http) */
@@ -83,6 +102,19 @@ int cc_wallet_one_txn(const cc_wallet_t *w);
  * taken as no answer; 0 for ledger.  Any thread may read it.
  */
 unsigned long long cc_wallet_forged(const cc_wallet_t *w);
+
+/* what the metrics show of a wallet (0 for ledger), any thread */
+typedef struct {
+    unsigned long long   forged;         /* answers not signed */
+    unsigned long long   batches;        /* batches the wallet accepted */
+    unsigned long long   inflight;       /* batches in flight now */
+    unsigned long long   failed;         /* details failed (sent again) */
+    unsigned long long   unknown;        /* credits left crediting without
+                                            an answer */
+} cc_wallet_counts_t;
+
+/* w's counts added to *out; NULL is fine */
+void cc_wallet_counts(const cc_wallet_t *w, cc_wallet_counts_t *out);
 
 /* the alert command's deadline (cc_alert.h) for http's breaks */
 void cc_wallet_set_alert_timeout(cc_wallet_t *w, long long seconds);

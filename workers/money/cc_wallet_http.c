@@ -34,68 +34,14 @@
 #include "cc_token.h"
 #include "cc_wallet_answer.h"
 #include "cc_wallet_http.h"
+#include "cc_wallet_http_int.h"
 #include "cc_wallet_sign.h"
 #include "cc_worker.h"
 
 
-#define CC_WALLET_HTTP_BACKOFF_MS      50
-#define CC_WALLET_HTTP_BACKOFF_MAX_MS  2000
-#define CC_WALLET_HTTP_ANSWER_MAX      4096
-#define CC_WALLET_HTTP_SKEW_MS         300000   /* an answer's timestamp */
 
 
-typedef enum {
-    CC_WALLET_HTTP_WAITING = 0,
-    CC_WALLET_HTTP_RUNNING,
-    CC_WALLET_HTTP_APPLIED,
-    CC_WALLET_HTTP_MISMATCH,
-    CC_WALLET_HTTP_REJECTED,
-    CC_WALLET_HTTP_UNKNOWN
-} cc_wallet_http_job_e;
-
-
-typedef struct {
-    size_t               i;              /* its entry of the batch */
-    cc_wallet_http_job_e       state;
-    unsigned             tries;
-    int64_t              due_ms;
-    long                 status;         /* the last HTTP status, 0 none */
-    unsigned             forged;         /* answers not signed by the
-                                            wallet */
-    char                 why[200];       /* the last failure */
-} cc_wallet_http_job_t;
-
-
-typedef struct {
-    CURL                *easy;
-    struct curl_slist   *headers;
-    char                 body[256];
-    char                 answer[CC_WALLET_HTTP_ANSWER_MAX + 1];
-    size_t               alen;
-    char                 ans_ts[24];     /* the answer's X-CC-Timestamp */
-    char                 ans_sig[CC_WALLET_SIG_HEX + 1];  /* X-CC-Signature
-                                                            ("" none) */
-    cc_wallet_http_job_t     *job;            /* NULL: free */
-} cc_wallet_http_slot_t;
-
-
-struct cc_wallet_http_s {
-    cc_campaign_t        camp;
-    char                 url[CC_CAMPAIGN_URL_MAX + 16];
-    const char          *path;           /* in url: what is signed */
-    unsigned char        secret[CC_TOKEN_SECRET_MAX + 1];
-    size_t               slen;
-    unsigned char        asecret[CC_TOKEN_SECRET_MAX + 1];  /* answers' */
-    size_t               aslen;
-    CURLM               *multi;
-    cc_wallet_http_slot_t     slot[CC_WALLET_HTTP_INFLIGHT];
-    uint64_t             rng;
-    long long            alert_timeout_s;
-    cc_wallet_http_stats_t    stats;
-};
-
-
-static uint64_t
+uint64_t
 cc_wallet_http_rand(cc_wallet_http_t *w)
 {
     uint64_t  z;
@@ -131,7 +77,7 @@ cc_wallet_http_write(char *p, size_t size, size_t nmemb, void *arg)
  * longer than any true one is kept empty: no signature), both cleared at
  * each status line (a 1xx comes before the answer).
  */
-static size_t
+size_t
 cc_wallet_http_header(char *p, size_t size, size_t nmemb, void *arg)
 {
     char                   *dst;
@@ -186,14 +132,11 @@ cc_wallet_http_header(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 
-/*
- * 1 when the answer in s is the wallet's: signed with the answer secret
- * over its status, the call's key, its timestamp and its body, and the
- * timestamp within CC_WALLET_HTTP_SKEW_MS of now.  Else 0 and *why.
- */
-static int
+/* the answer's signature (cc_wallet_http_int.h) */
+int
 cc_wallet_http_signed(cc_wallet_http_t *w, const cc_wallet_http_slot_t *s,
-    long status, const char *key, const char **why)
+    long status, const char *key, const char *body, size_t blen,
+    const char **why)
 {
     char        want[CC_WALLET_SIG_HEX + 1], *end;
     int64_t     ts, now;
@@ -204,7 +147,7 @@ cc_wallet_http_signed(cc_wallet_http_t *w, const cc_wallet_http_slot_t *s,
     }
 
     if (cc_wallet_sign_answer(w->asecret, w->aslen, status, key, s->ans_ts,
-                              s->answer, s->alen, want) != 0
+                              body, blen, want) != 0
         || !cc_wallet_sign_eq(want, s->ans_sig, strlen(s->ans_sig)))
     {
         *why = "a wrong signature";
@@ -352,6 +295,69 @@ cc_wallet_http_forged(cc_wallet_http_t *w)
 }
 
 
+void
+cc_wallet_http_defer_sums(cc_wallet_http_t *w)
+{
+    w->defer = 1;
+}
+
+
+int
+cc_wallet_http_finish(cc_wallet_http_t *w, MYSQL *db, char *err,
+    size_t errlen)
+{
+    uint64_t  sum;
+
+    sum = w->deferred;
+    w->deferred = 0;
+
+    return cc_ledger_phase_post_move(db, w->camp.id, sum, err, errlen);
+}
+
+
+void
+cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out)
+{
+    out->forged += __atomic_load_n(&w->stats.forged, __ATOMIC_RELAXED);
+    out->batches += __atomic_load_n(&w->stats.batches, __ATOMIC_RELAXED);
+    out->inflight += __atomic_load_n(&w->stats.inflight, __ATOMIC_RELAXED);
+    out->failed += __atomic_load_n(&w->stats.details_failed,
+                                   __ATOMIC_RELAXED);
+    out->unknown += __atomic_load_n(&w->stats.unknown, __ATOMIC_RELAXED);
+}
+
+
+/*
+ * What every call of the wallet sets: its deadline, the answer's headers
+ * into s, and TLS: the peer and its name always checked, against
+ * wallet_ca_file or the system's CAs; plain http only where the campaign
+ * file allowed it (the loopback, cc_campaign.c); no redirects.
+ */
+void
+cc_wallet_http_easy(cc_wallet_http_t *w, cc_wallet_http_slot_t *s)
+{
+    CURL  *e = s->easy;
+
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) w->camp.wallet_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) w->camp.wallet_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cc_wallet_http_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);    /* the path signed */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                     w->camp.wallet_insecure_loopback ? "http,https"
+                                                      : "https");
+
+    if (w->camp.wallet_ca_file[0] != '\0') {
+        curl_easy_setopt(e, CURLOPT_CAINFO, w->camp.wallet_ca_file);
+    }
+}
+
+
 /* one call of a job on a free slot: body, signature, headers, added */
 static int
 cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
@@ -402,32 +408,10 @@ cc_wallet_http_start(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) n);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) w->camp.wallet_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long) w->camp.wallet_timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cc_wallet_http_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cc_wallet_http_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-
-    /*
-     * TLS: the peer and its name always checked, against wallet_ca_file
-     * or the system's CAs; plain http only where the campaign file
-     * allowed it (the loopback, cc_campaign.c); no redirects.
-     */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);    /* the path signed */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
-                     w->camp.wallet_insecure_loopback ? "http,https"
-                                                      : "https");
-
-    if (w->camp.wallet_ca_file[0] != '\0') {
-        curl_easy_setopt(e, CURLOPT_CAINFO, w->camp.wallet_ca_file);
-    }
+    cc_wallet_http_easy(w, s);
 
     if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
         s->job = NULL;
@@ -474,7 +458,8 @@ cc_wallet_http_answer(cc_wallet_http_t *w, cc_wallet_http_slot_t *s,
         j->state = CC_WALLET_HTTP_WAITING;
 
     } else if (status != 408 && status != 429 && status < 500
-               && !cc_wallet_http_signed(w, s, status, c->award_id, &why))
+               && !cc_wallet_http_signed(w, s, status, c->award_id, s->answer,
+                                      s->alen, &why))
     {
         /* not the wallet's words: as if no answer came */
         snprintf(j->why, sizeof(j->why), "HTTP %ld %s, not taken: %s",
@@ -718,10 +703,18 @@ cc_wallet_http_alert(cc_wallet_http_t *w, cc_ledger_credit_t *c,
         return;
     }
 
-    /* with a deadline: a hanging command must not hold the payout */
-    (void) cc_alert_run(w->camp.alert, text, w->alert_timeout_s);
-
+    cc_wallet_http_alert_text(w, text);
     free(text);
+}
+
+
+void
+cc_wallet_http_alert_text(cc_wallet_http_t *w, const char *text)
+{
+    /* with a deadline: a hanging command must not hold the payout */
+    if (w->camp.alert[0] != '\0') {
+        (void) cc_alert_run(w->camp.alert, text, w->alert_timeout_s);
+    }
 }
 
 
@@ -826,7 +819,7 @@ cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
             break;
 
         default:
-            w->stats.unknown++;
+            __atomic_fetch_add(&w->stats.unknown, 1, __ATOMIC_RELAXED);
             cc_log("award %s: no answer after %u calls (%s); stays "
                    "crediting, the same key is tried again later",
                    c[j->i].award_id, j->tries, j->why);
@@ -851,6 +844,12 @@ cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     size_t                 i, k;
     cc_ledger_phase_e     *st;
     cc_wallet_http_job_t  *jobs;
+
+    w->deferred = 0;
+
+    if (w->camp.wallet_mode == CC_WALLET_MODE_BATCH) {
+        return cc_wallet_batch_credit(w, db, c, n, err, errlen);
+    }
 
     added = -1;
     st = calloc(n ? n : 1, sizeof(cc_ledger_phase_e));
@@ -897,7 +896,9 @@ cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
 
     cc_wallet_http_outcomes(w, c, jobs, k, ok);
 
-    added = cc_ledger_phase_post(db, w->camp.id, c, n, ok, err, errlen);
+    added = cc_ledger_phase_post_rows(db, w->camp.id, c, n, ok,
+                                      w->defer ? &w->deferred : NULL, err,
+                                      errlen);
 
     if (added < 0) {
         for (i = 0; i < n; i++) {

@@ -42,6 +42,7 @@
 
 #include "cc_campaign.h"
 #include "cc_ledger.h"
+#include "cc_wallet.h"
 
 #define CC_WALLET_HTTP_INFLIGHT  64     /* credits in flight at once */
 #define CC_WALLET_HTTP_TRIES     10     /* calls per credit and batch */
@@ -58,6 +59,11 @@ typedef struct {
     unsigned long long   forged;        /* answers not signed by the
                                            wallet (none, wrong, stale):
                                            taken as no answer */
+    unsigned long long   batches;       /* batch mode: batches accepted */
+    unsigned long long   inflight;      /* batch mode: batches in flight
+                                           now (a gauge) */
+    unsigned long long   details_failed;  /* batch mode: details the
+                                           wallet failed (sent again) */
 } cc_wallet_http_stats_t;
 
 /*
@@ -79,6 +85,19 @@ const cc_wallet_http_stats_t *cc_wallet_http_stats(cc_wallet_http_t *w);
 
 /* stats.forged, read from any thread (the metrics') */
 unsigned long long cc_wallet_http_forged(cc_wallet_http_t *w);
+
+/*
+ * The posts' sums (the pool's and the clearing account's rows) left for
+ * cc_wallet_http_finish, which the caller calls after writing the
+ * awards' status, just before its commit: those rows, which a claim's
+ * credit updates too, are then locked only for the commit.
+ */
+void cc_wallet_http_defer_sums(cc_wallet_http_t *w);
+int cc_wallet_http_finish(cc_wallet_http_t *w, MYSQL *db, char *err,
+    size_t errlen);
+
+/* the counts the metrics show, added to *out (cc_wallet.h), any thread */
+void cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out);
 
 /*
  * Credits a batch of awards of the campaign on one MySQL shard

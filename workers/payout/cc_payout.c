@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "cc_alert.h"
+#include "cc_ledger_phase.h"
 #include "cc_payout.h"
 #include "cc_promfile.h"
 #include "cc_redis.h"
@@ -296,10 +297,14 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
 
     pthread_mutex_unlock(&p->mu);
 
+    memset(&t->wallet, 0, sizeof(t->wallet));
+
     for (s = 0; s < p->st.nshards; s++) {
-        t->forged += cc_wallet_forged(p->shard[s].wallet)
-                     + cc_wallet_forged(p->claim[s].wallet);
+        cc_wallet_counts(p->shard[s].wallet, &t->wallet);
+        cc_wallet_counts(p->claim[s].wallet, &t->wallet);
     }
+
+    t->forged = t->wallet.forged;
 }
 
 
@@ -353,6 +358,18 @@ cc_payout_metrics(cc_payout_t *p, double rate)
     cc_promfile_add(&pf, "cc_payout_wallet_unsigned_answers_total",
                     "counter", "wallet http: answers not signed by the "
                     "wallet, taken as no answer", t->forged);
+    cc_promfile_add(&pf, "cc_payout_wallet_batches_total", "counter",
+                    "wallet http, batch mode: batches the wallet accepted",
+                    t->wallet.batches);
+    cc_promfile_add(&pf, "cc_payout_wallet_batches_in_flight", "gauge",
+                    "wallet http, batch mode: batches sent and not read "
+                    "back yet", t->wallet.inflight);
+    cc_promfile_add(&pf, "cc_payout_wallet_details_failed_total", "counter",
+                    "wallet http, batch mode: details the wallet failed, "
+                    "each sent again in a later batch", t->wallet.failed);
+    cc_promfile_add(&pf, "cc_payout_wallet_unknown_total", "counter",
+                    "wallet http: credits left crediting without an answer "
+                    "(asked again by the next pass)", t->wallet.unknown);
     cc_promfile_add(&pf, "cc_payout_rate", "gauge",
                     "Credits per second since the last progress line", rate);
     cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",
@@ -646,6 +663,8 @@ cc_payout_lanes_open(cc_payout_t *p)
         }
 
         cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
+        cc_wallet_defer_sums(ps->wallet);   /* cc_payout_shard_credit
+                                               calls cc_wallet_finish */
     }
 
     return 0;
@@ -723,6 +742,41 @@ cc_payout_free(cc_payout_t *p, int sync_init)
 }
 
 
+/*
+ * wallet http: a campaign whose books are in the per-user shape (written
+ * before the clearing account) is refused at start, not mixed: 0, or -1
+ * said (exit 2).  A shard MySQL does not answer now is left to the
+ * pending phase, which refuses it the same way.
+ */
+static int
+cc_payout_shape(cc_payout_t *p)
+{
+    char     err[512];
+    size_t   s;
+    MYSQL   *db;
+
+    if (p->camp.wallet != CC_WALLET_HTTP) {
+        return 0;
+    }
+
+    (void) cc_store_connect(&p->st);
+
+    for (s = 0; s < p->st.nshards; s++) {
+        db = p->st.shards[s].conn;
+
+        if (db != NULL && cc_ledger_phase_shape(db, p->camp.id, err,
+                                                sizeof(err)) == 1)
+        {
+            fprintf(stderr, "cc-payout: mysql shard %s: %s\n",
+                    p->st.shards[s].name, err);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -772,6 +826,10 @@ main(int argc, char **argv)
     if (p->o.shard_of) {
         rc = cc_payout_locate(p);
         goto done;
+    }
+
+    if (cc_payout_shape(p) != 0) {
+        goto done;                      /* rc is 2 */
     }
 
     pthread_mutex_init(&p->mu, NULL);

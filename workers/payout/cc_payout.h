@@ -103,6 +103,7 @@ typedef struct {
     unsigned long long   bad_claims;     /* cc:claims entries not a uid */
     unsigned long long   forged;         /* wallet http: answers not
                                             signed by the wallet */
+    cc_wallet_counts_t   wallet;         /* wallet http: the totals' */
 } cc_payout_stats_t;
 
 

@@ -774,6 +774,12 @@ again:
         return -1;
     }
 
+    /* http: the posts' sums, the shard's hot rows, last (cc_wallet.h) */
+    if (cc_wallet_finish(ps->wallet, db, err, sizeof(err)) != 0) {
+        (void) mysql_rollback(db);
+        return cc_payout_shard_fail(ps, "credit", err);
+    }
+
     if (mysql_commit(db) != 0) {
         return cc_payout_shard_fail(ps, "commit credits", NULL);
     }

@@ -445,6 +445,18 @@ cc_money_main(int argc, char **argv)
         cc_stmt_finish(m.stmt, cc_money_stmt_break, &m);
     }
 
+    /*
+     * The three ways in sums (三方对账): each difference is a key's break
+     * above, classified; the sums say how much.
+     */
+    if (m.camp.wallet == CC_WALLET_HTTP) {
+        m.stmt_sum = m.stmt != NULL ? cc_stmt_sum(m.stmt) : 0;
+        cc_log("campaign %s: three-way: posted to clearing:%s %" PRIu64
+               ", credited awards %" PRIu64 ", the statement %" PRIu64 "%s",
+               m.camp.id, m.camp.id, m.clearing_sum, m.credited_sum,
+               m.stmt_sum, m.stmt != NULL ? "" : " (no --statement)");
+    }
+
     if (m.repair && m.nmissing > 0) {
         cc_money_repair(&m);
     }

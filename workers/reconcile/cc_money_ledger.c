@@ -193,6 +193,73 @@ cc_money_ledger(cc_money_t *m)
 }
 
 
+/*
+ * wallet http's books (cc_ledger_phase.h): the pool pays one clearing
+ * account, clearing:<campaign>, pending then posted; no wallet row per
+ * user.  A campaign begun in the per-user shape (pool -> wallet:<uid>)
+ * keeps it, checked by the wallet accounts' sums as before; both shapes
+ * in one campaign is a break.  In the clearing shape its posted credits
+ * are the credited awards' sum, the first leg of the three-way check
+ * (the statement's sum is the third: cc_money.c).
+ */
+int
+cc_money_clearing(cc_money_t *m)
+{
+    char        sql[768], expected[160], found[160];
+    uint64_t    posted, credited;
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+    unsigned long long  wallets, clearing;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT (SELECT COUNT(*) FROM ledger_transfers WHERE campaign = "
+             "'%s' AND kind IN ('pending', 'post') AND credit LIKE "
+             "'wallet:%%'), (SELECT COUNT(*) FROM ledger_transfers WHERE "
+             "campaign = '%s' AND kind IN ('pending', 'post') AND credit = "
+             "'clearing:%s'), (SELECT credits FROM ledger_accounts WHERE "
+             "account = 'clearing:%s'), (SELECT SUM(amount_cents) FROM "
+             "awards WHERE campaign = '%s' AND status = 'credited')",
+             m->camp.id, m->camp.id, m->camp.id, m->camp.id, m->camp.id);
+
+    res = cc_money_query(m, sql, 0);
+    if (res == NULL) {
+        return -1;
+    }
+
+    row = mysql_fetch_row(res);
+    wallets = row ? cc_money_u64(row[0]) : 0;
+    clearing = row ? cc_money_u64(row[1]) : 0;
+    posted = row ? cc_money_u64(row[2]) : 0;
+    credited = row ? cc_money_u64(row[3]) : 0;
+    mysql_free_result(res);
+
+    m->credited_sum += credited;
+    m->clearing_sum += posted;
+    m->per_user |= wallets > 0;
+
+    if (wallets > 0 && clearing > 0) {
+        snprintf(expected, sizeof(expected), "one shape of books: every "
+                 "pending and post transfer to clearing:%s", m->camp.id);
+        snprintf(found, sizeof(found), "%llu to users' wallet:<uid> "
+                 "accounts and %llu to clearing:%s (both shapes)", wallets,
+                 clearing, m->camp.id);
+        cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL, 0,
+                       expected, found);
+        return 0;
+    }
+
+    if (wallets == 0 && posted != credited) {
+        snprintf(expected, sizeof(expected), "clearing:%s's posted credits "
+                 "= the credited awards' %" PRIu64, m->camp.id, credited);
+        snprintf(found, sizeof(found), "%" PRIu64, posted);
+        cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL, 0,
+                       expected, found);
+    }
+
+    return 0;
+}
+
+
 /* a wallet whose credits exceed its transfers' (uid 0: not a wallet) */
 static void
 cc_money_add_moved(cc_money_t *m, uint64_t uid)

@@ -18,6 +18,14 @@ int cc_money_pool(cc_money_t *m, int has_plan, uint64_t total);
 int cc_money_ledger(cc_money_t *m);
 
 /*
+ * wallet http: the campaign's books in one shape, and with the clearing
+ * account's, Σ posted to clearing:<campaign> = Σ the credited awards
+ * (ledger_unbalanced when not), the sums added to m->clearing_sum and
+ * m->credited_sum.  0, or -1.
+ */
+int cc_money_clearing(cc_money_t *m);
+
+/*
  * 1 when uid's wallet account on the shard holds more credits than its
  * transfers (found by cc_money_ledger): money moved with no transfer.
  */

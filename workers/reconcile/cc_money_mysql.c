@@ -132,6 +132,7 @@ cc_money_shard(cc_money_t *m, uint32_t s)
 
     /* the ledger first: a missing credit's line says if money moved */
     if (cc_money_ledger(m) != 0
+        || (m->camp.wallet == CC_WALLET_HTTP && cc_money_clearing(m) != 0)
         || cc_money_awards(m) != 0
         || cc_money_pool(m, has_plan, total) != 0
         || cc_money_orphans(m) != 0

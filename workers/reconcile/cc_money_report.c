@@ -200,6 +200,22 @@ cc_money_document(cc_money_t *m, unsigned long long total)
 
     cJSON_AddNumberToObject(m->doc, "breaks_omitted", (double) m->omitted);
 
+    if (m->camp.wallet == CC_WALLET_HTTP) {
+        c = cJSON_AddObjectToObject(m->doc, "three_way");
+        cJSON_AddStringToObject(c, "books", m->per_user ? "per_user"
+                                                        : "clearing");
+        cJSON_AddNumberToObject(c, "posted_to_clearing",
+                                (double) m->clearing_sum);
+        cJSON_AddNumberToObject(c, "credited_awards",
+                                (double) m->credited_sum);
+
+        if (m->stmt != NULL) {
+            cJSON_AddNumberToObject(c, "statement", (double) m->stmt_sum);
+        } else {
+            cJSON_AddNullToObject(c, "statement");
+        }
+    }
+
     if (m->repair) {
         cJSON_AddNumberToObject(m->doc, "repaired", (double) m->repaired);
     }

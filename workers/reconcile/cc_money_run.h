@@ -160,6 +160,13 @@ typedef struct {
     uint64_t             award_sum;
     unsigned long long   pending;
     unsigned long long   plan_sum;
+    uint64_t             clearing_sum;  /* wallet http: posted to clearing,
+                                           every shard */
+    uint64_t             credited_sum;  /* the credited awards', every
+                                           shard */
+    uint64_t             stmt_sum;      /* the statement lines' amounts */
+    int                  per_user;      /* wallet http: books in the
+                                           per-user shape seen */
 } cc_money_t;
 
 

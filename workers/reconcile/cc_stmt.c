@@ -375,6 +375,20 @@ cc_stmt_shard(cc_stmt_t *t, MYSQL *db, uint32_t shard, cc_stmt_break_pt brk,
 }
 
 
+uint64_t
+cc_stmt_sum(const cc_stmt_t *t)
+{
+    size_t    i;
+    uint64_t  sum;
+
+    for (i = 0, sum = 0; i < t->n; i++) {
+        sum += t->line[i].amount;
+    }
+
+    return sum;
+}
+
+
 void
 cc_stmt_finish(cc_stmt_t *t, cc_stmt_break_pt brk, void *ctx)
 {

@@ -84,6 +84,9 @@ void cc_stmt_free(cc_stmt_t *t);
 int cc_stmt_shard(cc_stmt_t *t, MYSQL *db, uint32_t shard,
     cc_stmt_break_pt brk, void *ctx);
 
+/* the amounts of the campaign's statement lines, each line counted */
+uint64_t cc_stmt_sum(const cc_stmt_t *t);
+
 /* once every shard was compared: the keys no award has */
 void cc_stmt_finish(cc_stmt_t *t, cc_stmt_break_pt brk, void *ctx);
 

@@ -1,0 +1,73 @@
+/*
+ * cc_wallet_batch: `wallet http` with `wallet_mode batch` (the default),
+ * the way payment platforms are paid at scale (WeChat Pay's merchant
+ * transfer batches, Alipay's batch transfers, PayPal Payouts): the
+ * credits go in batches, processed by the wallet asynchronously and read
+ * back by querying.  Behind cc_wallet_http_credit (cc_wallet_http.h),
+ * with the same contract and the same two-phase books (cc_ledger_phase.h).
+ *
+ * The protocol, signed both ways as a credit is (cc_wallet_sign.h):
+ *
+ *   POST {wallet_url}/batches
+ *   Idempotency-Key: <out_batch_no>
+ *   {"out_batch_no":"c:b1765100000000.4242.1","currency":"CNY",
+ *    "total_num":2,"total_amount":300,
+ *    "details":[{"out_detail_no":"c:7","uid":"7","amount_cents":100},
+ *               {"out_detail_no":"c:9","uid":"9","amount_cents":200}]}
+ *
+ * answered 201 (accepted now) or 200 (that batch, accepted before) with
+ * the batch's status, 409 (the number holds another batch), another 4xx
+ * (refused for good); and
+ *
+ *   GET {wallet_url}/batches/<out_batch_no>            (polled)
+ *   GET {wallet_url}/batches/<out_batch_no>/details    (once FINISHED)
+ *   Idempotency-Key: <out_batch_no>     (signed with method GET, no body)
+ *
+ * answered 200 with {"out_batch_no", "status": "PROCESSING"|"FINISHED",
+ * its counts, and for /details
+ * "details": [{"out_detail_no", "uid", "amount_cents", "status":
+ * "SUCCESS"|"FAIL"|"PROCESSING", "fail_reason"}]}, or 404 (no such batch:
+ * the wallet never accepted it).  The detail number is the award id, an
+ * idempotency key at the wallet across batches.
+ *
+ * A call of cc_wallet_batch_credit:
+ *
+ *   1. in one transaction: the pending transfers and, for the awards
+ *      not in any batch yet, new batches
+ *      of at most wallet_batch_max details (wallet_batches and
+ *      wallet_batch_details, sql/money.sql); COMMIT.  Nothing is sent
+ *      before, so a crash anywhere leaves either nothing or a batch
+ *      written whole;
+ *   2. the new batches submitted, and the last batch of each award that
+ *      was in one already queried (a signed 404: submitted again, its
+ *      contents read back from MySQL: the same batch), all of them in
+ *      flight at once, polled (2 ms doubling to 50 ms) until FINISHED
+ *      and then its details read, or the deadline
+ *      (wallet_timeout_ms x CC_WALLET_HTTP_TRIES);
+ *   3. each SUCCESS detail posted; each FAIL re-sent in a new batch as
+ *      the award's next attempt, under the same detail number, up to
+ *      CC_WALLET_HTTP_TRIES rounds; each unknown (no answer, PROCESSING at
+ *      the deadline, an unsigned answer) left in flight with its pending
+ *      transfer, queried again by the next pass; a refused batch, a
+ *      detail answered with another uid or amount, a key_conflict, and a
+ *      detail the batch did not hold are logged and alerted, left
+ *      in flight for a person.
+ *
+ * In flight: unlike per_credit, the awards are not set 'crediting' (an
+ * UPDATE of every award, a third of the batch's MySQL time, measured):
+ * an award stays 'pending' until it is credited, its pending transfer
+ * and its batch detail saying it is in flight and in which batch.
+ *
+ * A detail that failed keeps its pending transfer (the money stays
+ * reserved for the award, which is still owed) while it is re-sent.
+ */
+
+#ifndef CC_WALLET_BATCH_H
+#define CC_WALLET_BATCH_H
+
+#define CC_WALLET_BATCH_NO_MAX     80       /* an out_batch_no's bytes */
+#define CC_WALLET_BATCH_POLL_MS    2        /* the first query's wait */
+#define CC_WALLET_BATCH_POLL_MAX   50       /* queries' wait, at most */
+#define CC_WALLET_BATCH_ANSWER_MAX (4 * 1024 * 1024)
+
+#endif /* CC_WALLET_BATCH_H */
