@@ -64,7 +64,7 @@ ok(!-e $run, '... before anything was started');
 is($rc, 0, 'the campaign paid into the simulated wallet: exit 0') or diag($out);
 like($out, qr/wallet: cc-wallet-sim on @{[$base + 30]}, batch mode, fails 20% of details/, 'the wallet started with its faults');
 like($out, qr/books: cc-reconcile --money --statement/, 'the books are the three-way reconcile');
-like($out, qr/RESULT: PASS \(15 checks, 0 failed\)/, 'the report: 15 checks, all PASS');
+like($out, qr/RESULT: PASS \(17 checks, 0 failed\)/, 'the report: 17 checks (the gifts\' two among them), all PASS');
 like($out, qr/^  PASS  three-way: posted to clearing = credited awards = the wallet's statement: posted to the clearing account 300,000 cents, credited awards 300,000 cents, the wallet's statement 300,000 cents \(clearing books\)$/m,
      'the three-way check, its three sums the pool');
 like(slurp("$run/report.html"), qr/Three-way \([^)]*\): posted to the clearing account 300,000 cents/, 'on the page too');
