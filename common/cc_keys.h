@@ -12,7 +12,8 @@
  *                          served first by cc-payout
  *
  * The gifts (送福) and asks (要福) of issue 19 (ngx_module/lua/gift_*.lua,
- * ask_*.lua; the lists keep the newest 50, newest first):
+ * ask_*.lua; the lists keep the newest 50, newest first; gs and gr are
+ * trimmed back to 50 once past 100, and read 50 at most):
  *
  *   cc:outbox      zset    a shard's gifts whose receiver's half is not
  *                          known applied: gift id by the ms of the giver's

@@ -10,18 +10,19 @@
 -- needs escaping; a value that does not parse is left out.  The reply
 -- has per entry the body, or the error of its reads.
 
+local LIST_MAX = 50       -- the entries of each list read: gift_out.lua
 local fmt = string.format
 
 local function body(gr, gs, ga, ak, al, uid, now)
   local rcv, snt, asks = {}, {}, {}
-  for _, e in ipairs(redis.call('LRANGE', gr, 0, -1)) do
+  for _, e in ipairs(redis.call('LRANGE', gr, 0, LIST_MAX - 1)) do
     local g, r, k, t = e:match('^(%d+):([%w_-]+):(%d+):(%d+)$')
     if g then
       rcv[#rcv + 1] = fmt('{"gift_id":"%s:%s","from":"%s","kind":%s,'
                           .. '"ts":%s}', g, r, g, k, t)
     end
   end
-  for _, e in ipairs(redis.call('LRANGE', gs, 0, -1)) do
+  for _, e in ipairs(redis.call('LRANGE', gs, 0, LIST_MAX - 1)) do
     local r, to, k, t = e:match('^([%w_-]+):(%d+):(%d+):(%d+)$')
     if r then
       local a = redis.call('HGET', ga, ':' .. r) or ''
