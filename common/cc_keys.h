@@ -23,8 +23,10 @@
  *                          half's idempotency key; no TTL, kept past the
  *                          campaign's end)
  *   cc:{uid}:ga    hash    the giver's answers, ":request_id" ->
- *                          "to:kind:s|d:ms" (s sent, d delivered; the
- *                          giver's half's idempotency key, no TTL), and
+ *                          "to:kind:s:ms" (the giver's half's idempotency
+ *                          key, no TTL; sent while the gift is in
+ *                          cc:outbox, delivered once out of it: the s
+ *                          stays, or is a d written by older versions), and
  *                          d -> "day:count", the gifts given that day (UTC)
  *   cc:{uid}:gs    list    gifts sent, "request_id:to:kind:ms"
  *   cc:{uid}:gr    list    gifts received, "giver:request_id:kind:ms"

@@ -13,8 +13,11 @@
 -- KEYS: the shard's draw log, its outbox (a sorted set: gift id by the ms
 -- of its giver's half) and the outbox's gifts (a hash: gift id ->
 -- "to:kind:ms"), then per entry the giver's user hash, answers (a hash:
--- ":request_id" -> "to:kind:s|d:ms", and d = "day:count", the daily
+-- ":request_id" -> "to:kind:s:ms", and d = "day:count", the daily
 -- count), sent list, and the asks addressed to the giver (ask_in.lua).
+-- A gift is delivered once it left the outbox (gift_done.lua): the
+-- answer's letter stays s (older versions of gift_done.lua rewrote it to
+-- d, and took the gift out of the outbox in the same step).
 -- ARGV per entry: the giver's uid, the request id, the receiver's uid and
 -- the kind ('' when answering an ask), the ask id ('' for a plain gift),
 -- the time in ms.
@@ -25,8 +28,9 @@
 --
 --   {2, to, kind}        given now: one card of kind taken, the gift in
 --                        the outbox and the sent list, "y go" in the log
---   {1, to, kind, s|d}   given before (nothing changed): s the receiver's
---                        half is not known applied yet, d delivered
+--   {1, to, kind, s|d}   given before (nothing changed): s the gift is
+--                        still in the outbox (its receiver's half not
+--                        known applied), d delivered
 --   {0}                  the giver holds none of kind (409 no_card)
 --   {4}                  cc_gift_limit gifts given this day already
 --   {5}                  no such ask addressed to the giver
@@ -78,8 +82,9 @@ local function give(i)
   local v = redis.pcall('HMGET', ga, ':' .. rid, 'd')
   if v.err then return v end
   if v[1] then
-    local t, k, s = v[1]:match('^(%d+):(%d+):(%a)')
-    return {1, t, k, s}
+    local t, k = v[1]:match('^(%d+):(%d+):')
+    local sent = redis.call('ZSCORE', KEYS[2], uid .. ':' .. rid)
+    return {1, t, k, sent and 's' or 'd'}
   end
   if ts ~= lts then
     lts = ts

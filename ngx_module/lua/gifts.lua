@@ -2,8 +2,10 @@
 -- gifts received and sent and the asks addressed to it, newest first, as
 -- the JSON body of the answer.
 --
--- KEYS per entry: the user's received list (gift_in.lua), sent list and
--- answers (gift_out.lua), asks and asks' list (ask_in.lua).  ARGV per
+-- KEYS: the shard's outbox (gift_out.lua: a gift still in it is "sent",
+-- one out of it "delivered"), then per entry the user's received list
+-- (gift_in.lua), sent list (gift_out.lua), asks and asks' list
+-- (ask_in.lua).  ARGV per
 -- entry: the uid, the time in ms (an ask past its expiry is "expired").
 -- Every value printed was checked by the module before it was stored (a
 -- uid's digits, a request id's [A-Za-z0-9_-], a kind's digits), so none
@@ -13,7 +15,7 @@
 local LIST_MAX = 50       -- the entries of each list read: gift_out.lua
 local fmt = string.format
 
-local function body(gr, gs, ga, ak, al, uid, now)
+local function body(gr, gs, ak, al, uid, now)
   local rcv, snt, asks = {}, {}, {}
   for _, e in ipairs(redis.call('LRANGE', gr, 0, LIST_MAX - 1)) do
     local g, r, k, t = e:match('^(%d+):([%w_-]+):(%d+):(%d+)$')
@@ -25,10 +27,10 @@ local function body(gr, gs, ga, ak, al, uid, now)
   for _, e in ipairs(redis.call('LRANGE', gs, 0, LIST_MAX - 1)) do
     local r, to, k, t = e:match('^([%w_-]+):(%d+):(%d+):(%d+)$')
     if r then
-      local a = redis.call('HGET', ga, ':' .. r) or ''
+      local sent = redis.call('ZSCORE', KEYS[1], uid .. ':' .. r)
       snt[#snt + 1] = fmt('{"gift_id":"%s:%s","to":"%s","kind":%s,"ts":%s,'
                           .. '"status":"%s"}', uid, r, to, k, t,
-                          a:match('^%d+:%d+:d:') and 'delivered' or 'sent')
+                          sent and 'sent' or 'delivered')
     end
   end
   for _, id in ipairs(redis.call('LRANGE', al, 0, -1)) do
@@ -48,10 +50,9 @@ end
 
 local out = {}
 for i = 0, #ARGV / 2 - 1 do
-  local k = 5 * i
+  local k = 1 + 4 * i
   local ok, b = pcall(body, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
-                      KEYS[k + 4], KEYS[k + 5], ARGV[2 * i + 1],
-                      tonumber(ARGV[2 * i + 2]))
+                      KEYS[k + 4], ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2]))
   out[i + 1] = ok and b or {err = tostring(b)}
 end
 return out
