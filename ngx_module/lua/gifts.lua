@@ -5,8 +5,9 @@
 -- KEYS: the shard's outbox (gift_out.lua: a gift still in it is "sent",
 -- one out of it "delivered"), then per entry the user's received list
 -- (gift_in.lua), sent list (gift_out.lua), asks and asks' list
--- (ask_in.lua).  ARGV per
--- entry: the uid, the time in ms (an ask past its expiry is "expired").
+-- (ask_in.lua).  ARGV per entry: the uid, the time in ms (an ask past
+-- its expiry is "expired").  Each key is read by one command: the sent
+-- gifts' places in the outbox by one ZMSCORE, the asks by one HMGET.
 -- Every value printed was checked by the module before it was stored (a
 -- uid's digits, a request id's [A-Za-z0-9_-], a kind's digits), so none
 -- needs escaping; a value that does not parse is left out.  The reply
@@ -24,17 +25,24 @@ local function body(gr, gs, ak, al, uid, now)
                           .. '"ts":%s}', g, r, g, k, t)
     end
   end
-  for _, e in ipairs(redis.call('LRANGE', gs, 0, LIST_MAX - 1)) do
+  local sl, gids = redis.call('LRANGE', gs, 0, LIST_MAX - 1), {}
+  for j, e in ipairs(sl) do
+    gids[j] = uid .. ':' .. (e:match('^([%w_-]+):') or '')
+  end
+  local sent = #gids > 0 and redis.call('ZMSCORE', KEYS[1], unpack(gids))
+               or {}
+  for j, e in ipairs(sl) do
     local r, to, k, t = e:match('^([%w_-]+):(%d+):(%d+):(%d+)$')
     if r then
-      local sent = redis.call('ZSCORE', KEYS[1], uid .. ':' .. r)
       snt[#snt + 1] = fmt('{"gift_id":"%s:%s","to":"%s","kind":%s,"ts":%s,'
                           .. '"status":"%s"}', uid, r, to, k, t,
-                          sent and 'sent' or 'delivered')
+                          sent[j] and 'sent' or 'delivered')
     end
   end
-  for _, id in ipairs(redis.call('LRANGE', al, 0, -1)) do
-    local e = redis.call('HGET', ak, id) or ''
+  local ids = redis.call('LRANGE', al, 0, -1)
+  local av = #ids > 0 and redis.call('HMGET', ak, unpack(ids)) or {}
+  for j, id in ipairs(ids) do
+    local e = av[j] or ''
     local f, k, x, s = e:match('^(%d+):(%d+):(%d+):(%a)$')
     if f and id:match('^%d+:[%w_-]+$') then
       local st = s == 'a' and 'answered'
