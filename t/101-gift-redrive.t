@@ -68,8 +68,10 @@ like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), ':d1'), qr/^$b:1:s:/, "the giver's
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=d1", $a),
    qq(200 {"gift_id":"$a:d1","to":"$b","kind":1,"status":"sent"}), 'a retry while it is down replays sent');
 is(cards($a, 1), 3, 'the retry took nothing');
-like(gift_req('GET', '/cc/gifts', $a), qr/"gift_id":"$a:d1","to":"$b","kind":1,"ts":\d+,"status":"sent"/,
-     'GET /cc/gifts says sent');
+my $sent = gift_req('GET', '/cc/gifts', $a);
+like($sent, qr/"gift_id":"$a:d1","to":"$b","kind":1,"ts":\d+,"status":"sent"/, 'GET /cc/gifts says sent');
+is(join(' ', $sent =~ /"gift_id":"$a:(\w+)","to":"$b","kind":1,"ts":\d+,"status":"(\w+)"/g), 'd1 sent k1 delivered',
+   '... each gift its own status, newest first');
 
 my ($rc, $err) = redrive();
 is($rc, 1, 'a redrive while the shard is down fails its pass');
