@@ -12,7 +12,8 @@
  *                          served first by cc-payout
  *
  * The gifts (送福) and asks (要福) of issue 19 (ngx_module/lua/gift_*.lua,
- * ask_*.lua; the lists keep the newest 50, newest first):
+ * ask_*.lua; the lists keep the newest 50, newest first; gs and gr are
+ * trimmed back to 50 once past 100, and read 50 at most):
  *
  *   cc:outbox      zset    a shard's gifts whose receiver's half is not
  *                          known applied: gift id by the ms of the giver's
@@ -22,8 +23,10 @@
  *                          half's idempotency key; no TTL, kept past the
  *                          campaign's end)
  *   cc:{uid}:ga    hash    the giver's answers, ":request_id" ->
- *                          "to:kind:s|d:ms" (s sent, d delivered; the
- *                          giver's half's idempotency key, no TTL), and
+ *                          "to:kind:s:ms" (the giver's half's idempotency
+ *                          key, no TTL; sent while the gift is in
+ *                          cc:outbox, delivered once out of it: the s
+ *                          stays, or is a d written by older versions), and
  *                          d -> "day:count", the gifts given that day (UTC)
  *   cc:{uid}:gs    list    gifts sent, "request_id:to:kind:ms"
  *   cc:{uid}:gr    list    gifts received, "giver:request_id:kind:ms"

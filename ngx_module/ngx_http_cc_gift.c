@@ -10,8 +10,8 @@
  *                  "giver:request_id"); its answer is the request's
  *   gift_in.lua    the receiver's shard: the card added (idempotent by the
  *                  gift id in cc:{uid}:gi)
- *   gift_done.lua  the giver's shard: the gift out of the outbox, its
- *                  answer "delivered"
+ *   gift_done.lua  the giver's shard: the gift out of the outbox, which
+ *                  makes its answer "delivered"
  *
  * sent one after the other's reply, on nginx's loop like every call.  The
  * answer is "delivered" once gift_in answered, "sent" when it did not

@@ -107,7 +107,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
                                         2, 4, NULL, 0 },
         [NGX_HTTP_CC_SCRIPT_GIFTS] = { ngx_http_cc_lua_gifts,
                                        sizeof(ngx_http_cc_lua_gifts) - 1,
-                                       5, 2, NULL, 0 },
+                                       4, 2, outbox, 1 },
     };
 
     if (cc_cards_lua_weights(&cmcf->cards, lc.w, sizeof(lc.w)) < 0) {

@@ -29,7 +29,8 @@ is_deeply(outbox(0), {}, 'the outbox is empty once delivered');
 is_deeply(redis_cmd(1, 'SMEMBERS', gift_key($b, 'gi')), ["$a:r1"], "the receiver's applied gift ids");
 is_deeply(log_gifts(0), ["go $a:r1 $a $b 2"], "the giver's shard logs y=go");
 is_deeply(log_gifts(1), ["gi $a:r1 $b $a 2"], "the receiver's shard logs y=gi");
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), ':r1'), qr/^$b:2:d:\d{13}$/, "the giver's answer says delivered");
+like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), ':r1'), qr/^$b:2:s:\d{13}$/, "the giver's answer is stored");
+is(redis_cmd(0, 'ZSCORE', 'cc:outbox', "$a:r1"), undef, '... and the gift out of the outbox: delivered');
 
 # a retry replays, nothing moves
 is(gift_req('POST', "/cc/gift?to=$b&kind=2&request_id=r1", $a),

@@ -18,6 +18,7 @@
 -- or the error of the entry's reads, which fails that entry alone.
 
 local LIST_MAX = 50       -- the received list's length (GET /cc/gifts)
+local LIST_SLACK = 50     -- trimmed back past this: see gift_out.lua
 local out = {}
 for i = 0, #ARGV / 5 - 1 do
   local u, gi, gr = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
@@ -31,8 +32,10 @@ for i = 0, #ARGV / 5 - 1 do
     out[i + 1] = 1
   else
     redis.call('HINCRBY', u, 'k' .. kind, 1)
-    redis.call('LPUSH', gr, gid .. ':' .. kind .. ':' .. ts)
-    redis.call('LTRIM', gr, 0, LIST_MAX - 1)
+    if redis.call('LPUSH', gr, gid .. ':' .. kind .. ':' .. ts)
+       > LIST_MAX + LIST_SLACK then
+      redis.call('LTRIM', gr, 0, LIST_MAX - 1)
+    end
     redis.call('XADD', KEYS[1], '*', 'y', 'gi', 'g', gid, 'u', uid,
                'p', from, 'k', kind, 't', ts)
     out[i + 1] = 2

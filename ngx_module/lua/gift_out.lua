@@ -13,8 +13,11 @@
 -- KEYS: the shard's draw log, its outbox (a sorted set: gift id by the ms
 -- of its giver's half) and the outbox's gifts (a hash: gift id ->
 -- "to:kind:ms"), then per entry the giver's user hash, answers (a hash:
--- ":request_id" -> "to:kind:s|d:ms", and d = "day:count", the daily
+-- ":request_id" -> "to:kind:s:ms", and d = "day:count", the daily
 -- count), sent list, and the asks addressed to the giver (ask_in.lua).
+-- A gift is delivered once it left the outbox (gift_done.lua): the
+-- answer's letter stays s (older versions of gift_done.lua rewrote it to
+-- d, and took the gift out of the outbox in the same step).
 -- ARGV per entry: the giver's uid, the request id, the receiver's uid and
 -- the kind ('' when answering an ask), the ask id ('' for a plain gift),
 -- the time in ms.
@@ -25,8 +28,9 @@
 --
 --   {2, to, kind}        given now: one card of kind taken, the gift in
 --                        the outbox and the sent list, "y go" in the log
---   {1, to, kind, s|d}   given before (nothing changed): s the receiver's
---                        half is not known applied yet, d delivered
+--   {1, to, kind, s|d}   given before (nothing changed): s the gift is
+--                        still in the outbox (its receiver's half not
+--                        known applied), d delivered
 --   {0}                  the giver holds none of kind (409 no_card)
 --   {4}                  cc_gift_limit gifts given this day already
 --   {5}                  no such ask addressed to the giver
@@ -40,8 +44,13 @@
 -- answered once: its state turns from o to a in the step that takes the
 -- card, and a giver who holds none leaves it open.
 
+-- The sent list is trimmed back to LIST_MAX once LPUSH makes it longer
+-- than LIST_MAX + LIST_SLACK, not on every push: an LTRIM every
+-- LIST_SLACK gifts.  Its readers (gifts.lua) read the first LIST_MAX.
 local LIST_MAX = 50       -- the sent list's length (GET /cc/gifts)
-local out = {}
+local LIST_SLACK = 50     -- the entries past LIST_MAX kept between trims
+local fmt = string.format
+local out, lts, day = {}, nil, nil
 
 if CUTOFF >= 0 then
   if redis.replicate_commands then redis.replicate_commands() end
@@ -51,16 +60,17 @@ if CUTOFF >= 0 then
   end
 end
 
--- the ask ask_id in the hash ak: to, kind, or nil and the refusal
+-- the ask ask_id in the hash ak: to, kind and the ask's value (answering
+-- it rewrites the value: no second read), or nil and the refusal
 local function ask(ak, ask_id, ts)
   local a = redis.call('HGET', ak, ask_id)
-  if not a then return nil, nil, 5 end
+  if not a then return nil, nil, nil, 5 end
   local from, kind, exp, state = a:match('^(%d+):(%d+):(%d+):(%a)$')
-  if not from then return nil, nil, 5 end
-  if state ~= 'o' then return nil, nil, 6 end
-  if tonumber(exp) <= tonumber(ts) then return nil, nil, 7 end
-  if not GIVABLE[kind] then return nil, nil, 8 end
-  return from, kind
+  if not from then return nil, nil, nil, 5 end
+  if state ~= 'o' then return nil, nil, nil, 6 end
+  if tonumber(exp) <= tonumber(ts) then return nil, nil, nil, 7 end
+  if not GIVABLE[kind] then return nil, nil, nil, 8 end
+  return from, kind, a
 end
 
 local function give(i)
@@ -72,16 +82,21 @@ local function give(i)
   local v = redis.pcall('HMGET', ga, ':' .. rid, 'd')
   if v.err then return v end
   if v[1] then
-    local t, k, s = v[1]:match('^(%d+):(%d+):(%a)')
-    return {1, t, k, s}
+    local t, k = v[1]:match('^(%d+):(%d+):')
+    local sent = redis.call('ZSCORE', KEYS[2], uid .. ':' .. rid)
+    return {1, t, k, sent and 's' or 'd'}
   end
-  local day = string.format('%d', math.floor(tonumber(ts) / 86400000))
+  if ts ~= lts then
+    lts = ts
+    day = fmt('%d', math.floor(tonumber(ts) / 86400000))
+  end
   local dd, dn = (v[2] or ''):match('^(%d+):(%d+)$')
   local n = (dd == day) and tonumber(dn) or 0
   if n >= LIMIT then return {4} end
+  local av
   if ask_id ~= '' then
     local refused
-    to, kind, refused = ask(ak, ask_id, ts)
+    to, kind, av, refused = ask(ak, ask_id, ts)
     if refused then return {refused} end
   elseif not GIVABLE[kind] then
     return {8}
@@ -91,16 +106,17 @@ local function give(i)
   held = tonumber(held) or 0
   if held < 1 then return {0} end
   local gid = uid .. ':' .. rid
-  redis.call('HSET', u, FIELD_OF[kind], string.format('%d', held - 1))
+  redis.call('HSET', u, FIELD_OF[kind], fmt('%d', held - 1))
   redis.call('HSET', ga, ':' .. rid, to .. ':' .. kind .. ':s:' .. ts,
-             'd', day .. ':' .. string.format('%d', n + 1))
-  redis.call('LPUSH', gs, rid .. ':' .. to .. ':' .. kind .. ':' .. ts)
-  redis.call('LTRIM', gs, 0, LIST_MAX - 1)
+             'd', day .. ':' .. fmt('%d', n + 1))
+  if redis.call('LPUSH', gs, rid .. ':' .. to .. ':' .. kind .. ':' .. ts)
+     > LIST_MAX + LIST_SLACK then
+    redis.call('LTRIM', gs, 0, LIST_MAX - 1)
+  end
   redis.call('ZADD', KEYS[2], ts, gid)
   redis.call('HSET', KEYS[3], gid, to .. ':' .. kind .. ':' .. ts)
-  if ask_id ~= '' then
-    local e = redis.call('HGET', ak, ask_id)
-    redis.call('HSET', ak, ask_id, e:sub(1, -2) .. 'a')
+  if av then
+    redis.call('HSET', ak, ask_id, av:sub(1, -2) .. 'a')
   end
   redis.call('XADD', KEYS[1], '*', 'y', 'go', 'g', gid, 'u', uid, 'p', to,
              'k', kind, 't', ts)

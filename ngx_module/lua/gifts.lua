@@ -2,36 +2,47 @@
 -- gifts received and sent and the asks addressed to it, newest first, as
 -- the JSON body of the answer.
 --
--- KEYS per entry: the user's received list (gift_in.lua), sent list and
--- answers (gift_out.lua), asks and asks' list (ask_in.lua).  ARGV per
--- entry: the uid, the time in ms (an ask past its expiry is "expired").
+-- KEYS: the shard's outbox (gift_out.lua: a gift still in it is "sent",
+-- one out of it "delivered"), then per entry the user's received list
+-- (gift_in.lua), sent list (gift_out.lua), asks and asks' list
+-- (ask_in.lua).  ARGV per entry: the uid, the time in ms (an ask past
+-- its expiry is "expired").  Each key is read by one command: the sent
+-- gifts' places in the outbox by one ZMSCORE, the asks by one HMGET.
 -- Every value printed was checked by the module before it was stored (a
 -- uid's digits, a request id's [A-Za-z0-9_-], a kind's digits), so none
 -- needs escaping; a value that does not parse is left out.  The reply
 -- has per entry the body, or the error of its reads.
 
+local LIST_MAX = 50       -- the entries of each list read: gift_out.lua
 local fmt = string.format
 
-local function body(gr, gs, ga, ak, al, uid, now)
+local function body(gr, gs, ak, al, uid, now)
   local rcv, snt, asks = {}, {}, {}
-  for _, e in ipairs(redis.call('LRANGE', gr, 0, -1)) do
+  for _, e in ipairs(redis.call('LRANGE', gr, 0, LIST_MAX - 1)) do
     local g, r, k, t = e:match('^(%d+):([%w_-]+):(%d+):(%d+)$')
     if g then
       rcv[#rcv + 1] = fmt('{"gift_id":"%s:%s","from":"%s","kind":%s,'
                           .. '"ts":%s}', g, r, g, k, t)
     end
   end
-  for _, e in ipairs(redis.call('LRANGE', gs, 0, -1)) do
+  local sl, gids = redis.call('LRANGE', gs, 0, LIST_MAX - 1), {}
+  for j, e in ipairs(sl) do
+    gids[j] = uid .. ':' .. (e:match('^([%w_-]+):') or '')
+  end
+  local sent = #gids > 0 and redis.call('ZMSCORE', KEYS[1], unpack(gids))
+               or {}
+  for j, e in ipairs(sl) do
     local r, to, k, t = e:match('^([%w_-]+):(%d+):(%d+):(%d+)$')
     if r then
-      local a = redis.call('HGET', ga, ':' .. r) or ''
       snt[#snt + 1] = fmt('{"gift_id":"%s:%s","to":"%s","kind":%s,"ts":%s,'
                           .. '"status":"%s"}', uid, r, to, k, t,
-                          a:match('^%d+:%d+:d:') and 'delivered' or 'sent')
+                          sent[j] and 'sent' or 'delivered')
     end
   end
-  for _, id in ipairs(redis.call('LRANGE', al, 0, -1)) do
-    local e = redis.call('HGET', ak, id) or ''
+  local ids = redis.call('LRANGE', al, 0, -1)
+  local av = #ids > 0 and redis.call('HMGET', ak, unpack(ids)) or {}
+  for j, id in ipairs(ids) do
+    local e = av[j] or ''
     local f, k, x, s = e:match('^(%d+):(%d+):(%d+):(%a)$')
     if f and id:match('^%d+:[%w_-]+$') then
       local st = s == 'a' and 'answered'
@@ -47,10 +58,9 @@ end
 
 local out = {}
 for i = 0, #ARGV / 2 - 1 do
-  local k = 5 * i
+  local k = 1 + 4 * i
   local ok, b = pcall(body, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
-                      KEYS[k + 4], KEYS[k + 5], ARGV[2 * i + 1],
-                      tonumber(ARGV[2 * i + 2]))
+                      KEYS[k + 4], ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2]))
   out[i + 1] = ok and b or {err = tostring(b)}
 end
 return out
