@@ -229,7 +229,6 @@ $u = users(1, $USERS);
 my $e_after = grep { defined $_->{e} } values %$u;
 is($e_after - $e_before, $s1->{combined} + $s2->{combined},
    "redis: the social runs' combines ($s1->{combined} + $s2->{combined}) are the new e fields");
-ok($s1->{combined} + $s2->{combined} > 0, '... some set completed by a gift');
 for my $k (0 .. $KINDS - 1) {
     is(sum_field($u, "k$k") + $e_after, $f->{cards}[$k],
        "card $k: held + combined = drawn ($f->{cards}[$k]): gifts only moved cards");
@@ -239,6 +238,31 @@ $given += $_->{gifts_delivered} + $_->{gifts_sent} for $s1, $s2;
 is(gifts_applied(), $given, "redis: each gift given ($given) is one applied gift id");
 is_deeply([ map { redis_cmd($_, 'HLEN', outbox_gifts_key()) } 0, 1 ], [ 0, 0 ],
    'redis: the outboxes are empty');
+
+# a set completed by a gift, for certain: above, whether a pair's gifts
+# complete a set is the draws' chance (a rare card is scarce).  A pair
+# set up for it: 5001 holds one of every kind but 3 (the rare 4 too), its
+# partner 5002 three of kind 3.  The first run: 5001 asks for 3, 5002
+# gives its most-held duplicate (3); the second: 5001 combines.
+($rc) = cc_load('grant', '--url', $url, '--first-uid', 5001, '--users', 2, '--chances', 1, '--quiet');
+is($rc, 0, 'a pair of users, 5001 and 5002');
+my ($sa, $sb) = map { my $uid = $_; (grep { redis_cmd($_, 'EXISTS', user_key($uid)) } 0, 1)[0] } 5001, 5002;
+redis_cmd($sa, 'HSET', user_key(5001), 'k0', 1, 'k1', 1, 'k2', 1, 'k3', 0, 'k4', 1);
+redis_cmd($sb, 'HSET', user_key(5002), 'k3', 3);
+my @pair = ('social', '--url', $url, '--first-uid', 5001, '--users', 2, '--secret', $secret,
+            '--rare', 4, '--social-pct', 100, '--quiet');
+my ($p1, $p2);
+($rc, undef, $t) = cc_load(@pair, '--rid-prefix', 'p1');
+is($rc, 0, 'the pair, first run: exit 0');
+$p1 = $t->{social};
+($rc, undef, $t) = cc_load(@pair, '--rid-prefix', 'p2');
+is($rc, 0, 'the pair, second run: exit 0');
+$p2 = $t->{social};
+ok($p1->{gifts_delivered} + $p2->{gifts_delivered} >= 1, '... 5002 gave 5001 a card of kind 3');
+is($p1->{combined} + $p2->{combined}, 1, '... and 5001 combined: a set completed by a gift');
+ok(defined redis_cmd($sa, 'HGET', user_key(5001), 'e'), 'redis: 5001 has combined (field e)');
+is(redis_cmd($sa, 'HGET', user_key(5001), 'k3') + redis_cmd($sb, 'HGET', user_key(5002), 'k3') + 1, 3,
+   'redis: kind 3 held by the pair + the one the combine took = the 3 seeded');
 
 # ---- 503 while a shard is paused: resends with the same id --------------
 
