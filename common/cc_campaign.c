@@ -336,6 +336,85 @@ static const char *const  cc_campaign_modes[] = { "batch", "per_credit" };
 #define cc_campaign_nwords(a)  ((int) (sizeof(a) / sizeof((a)[0])))
 
 
+/* the value of a wallet_* key (and wallet itself) into c */
+static int
+cc_campaign_wallet_value(cc_campaign_t *c, int f, const char *v, size_t len,
+    const char **why)
+{
+    int       k;
+    uint64_t  u;
+
+    switch (f) {
+
+    case CC_F_WALLET:
+        if (cc_campaign_word(v, len, cc_campaign_wallets,
+                             cc_campaign_nwords(cc_campaign_wallets), &k)
+            != 0)
+        {
+            *why = "ledger or http expected";
+            return -1;
+        }
+
+        c->wallet = (cc_wallet_e) k;
+        return 0;
+
+    case CC_F_WALLET_URL:
+        return cc_campaign_wallet_url(c, v, len, why);
+
+    case CC_F_WALLET_TIMEOUT:
+        if (cc_parse_count(v, len, CC_CAMPAIGN_TIMEOUT_MAX, &u) != 0) {
+            *why = "milliseconds in 1..600000 expected";
+            return -1;
+        }
+
+        c->wallet_timeout_ms = (int64_t) u;
+        return 0;
+
+    case CC_F_WALLET_SECRET:
+        return cc_campaign_path(c->wallet_secret_file, v, len, why);
+
+    case CC_F_WALLET_CA:
+        return cc_campaign_path(c->wallet_ca_file, v, len, why);
+
+    case CC_F_WALLET_ANSWER_SECRET:
+        return cc_campaign_path(c->wallet_answer_secret_file, v, len, why);
+
+    case CC_F_WALLET_INSECURE:
+        if (cc_campaign_word(v, len, cc_campaign_yesno,
+                             cc_campaign_nwords(cc_campaign_yesno), &k)
+            != 0)
+        {
+            *why = "yes or no expected";
+            return -1;
+        }
+
+        c->wallet_insecure_loopback = k == 0;
+        return 0;
+
+    case CC_F_WALLET_MODE:
+        if (cc_campaign_word(v, len, cc_campaign_modes,
+                             cc_campaign_nwords(cc_campaign_modes), &k)
+            != 0)
+        {
+            *why = "batch or per_credit expected";
+            return -1;
+        }
+
+        c->wallet_mode = (cc_wallet_mode_e) k;
+        return 0;
+
+    default: /* CC_F_WALLET_BATCH_MAX */
+        if (cc_parse_count(v, len, CC_CAMPAIGN_BATCH_MAX, &u) != 0) {
+            *why = "details in 1..1000 expected";
+            return -1;
+        }
+
+        c->wallet_batch_max = (unsigned) u;
+        return 0;
+    }
+}
+
+
 /* a value of field f; 0, or -1 with the reason in *why */
 static int
 cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
@@ -420,70 +499,15 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
         return cc_campaign_path(c->alert, v, len, why);
 
     case CC_F_WALLET:
-        if (cc_campaign_word(v, len, cc_campaign_wallets,
-                             cc_campaign_nwords(cc_campaign_wallets), &k)
-            != 0)
-        {
-            *why = "ledger or http expected";
-            return -1;
-        }
-
-        c->wallet = (cc_wallet_e) k;
-        return 0;
-
     case CC_F_WALLET_URL:
-        return cc_campaign_wallet_url(c, v, len, why);
-
     case CC_F_WALLET_TIMEOUT:
-        if (cc_parse_count(v, len, CC_CAMPAIGN_TIMEOUT_MAX, &u) != 0) {
-            *why = "milliseconds in 1..600000 expected";
-            return -1;
-        }
-
-        c->wallet_timeout_ms = (int64_t) u;
-        return 0;
-
     case CC_F_WALLET_SECRET:
-        return cc_campaign_path(c->wallet_secret_file, v, len, why);
-
     case CC_F_WALLET_CA:
-        return cc_campaign_path(c->wallet_ca_file, v, len, why);
-
     case CC_F_WALLET_ANSWER_SECRET:
-        return cc_campaign_path(c->wallet_answer_secret_file, v, len, why);
-
     case CC_F_WALLET_INSECURE:
-        if (cc_campaign_word(v, len, cc_campaign_yesno,
-                             cc_campaign_nwords(cc_campaign_yesno), &k)
-            != 0)
-        {
-            *why = "yes or no expected";
-            return -1;
-        }
-
-        c->wallet_insecure_loopback = k == 0;
-        return 0;
-
     case CC_F_WALLET_MODE:
-        if (cc_campaign_word(v, len, cc_campaign_modes,
-                             cc_campaign_nwords(cc_campaign_modes), &k)
-            != 0)
-        {
-            *why = "batch or per_credit expected";
-            return -1;
-        }
-
-        c->wallet_mode = (cc_wallet_mode_e) k;
-        return 0;
-
     case CC_F_WALLET_BATCH_MAX:
-        if (cc_parse_count(v, len, CC_CAMPAIGN_BATCH_MAX, &u) != 0) {
-            *why = "details in 1..1000 expected";
-            return -1;
-        }
-
-        c->wallet_batch_max = (unsigned) u;
-        return 0;
+        return cc_campaign_wallet_value(c, f, v, len, why);
 
     default: /* CC_F_CURRENCY */
         return cc_campaign_currency(c, v, len, why);
