@@ -488,24 +488,14 @@ ngx_http_cc_gift_in_reply(ngx_http_request_t *r, redisReply *reply)
 static void
 ngx_http_cc_gift_done(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx)
 {
-    u_char                    buf[CC_KEY_MAX + 1 + CC_REQUEST_ID_MAX];
-    ngx_str_t                 keys[1], args[2];
     ngx_http_cc_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
-    keys[0].data = buf;
-    keys[0].len = cc_key_user_sub((char *) buf, ctx->base.uid, "ga");
-
-    args[0] = ctx->gid;
-
-    args[1].data = buf + keys[0].len;
-    args[1].len = ngx_sprintf(args[1].data, ":%V", &ctx->base.rid)
-                  - args[1].data;
-
-    /* copied: the entry is the shard's from here */
+    /* the gift id copied: the entry is the shard's from here */
     (void) ngx_http_cc_redis_detach(cmcf, ctx->base.uid,
-                                    NGX_HTTP_CC_SCRIPT_GIFT_DONE, keys, args);
+                                    NGX_HTTP_CC_SCRIPT_GIFT_DONE, NULL,
+                                    &ctx->gid);
 }
 
 
