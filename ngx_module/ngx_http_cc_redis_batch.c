@@ -150,10 +150,12 @@ static ngx_uint_t  ngx_http_cc_script_writes[NGX_HTTP_CC_SCRIPTS] = {
 };
 
 
-/* the scripts that may be detached: their counters, done and dropped */
-static ngx_uint_t  ngx_http_cc_script_detached[NGX_HTTP_CC_SCRIPTS][2] = {
+/* the scripts that may be detached: their counters (entries done and
+ * dropped, batches sent) */
+static ngx_uint_t  ngx_http_cc_script_detached[NGX_HTTP_CC_SCRIPTS][3] = {
     [NGX_HTTP_CC_SCRIPT_GIFT_DONE] = { NGX_HTTP_CC_METRIC_GIFT_DONE_DONE,
-                                       NGX_HTTP_CC_METRIC_GIFT_DONE_DROPPED },
+                                       NGX_HTTP_CC_METRIC_GIFT_DONE_DROPPED,
+                                       NGX_HTTP_CC_METRIC_GIFT_DONE_BATCHES },
 };
 
 
@@ -620,7 +622,7 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     /* from here the batch belongs to hiredis until its callback(s) */
 
     if (b->detached) {
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_GIFT_DONE_BATCHES);
+        ngx_http_cc_metric_inc(ngx_http_cc_script_detached[script->index][2]);
         return;
     }
 
