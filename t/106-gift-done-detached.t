@@ -5,7 +5,8 @@
 # after many gifts, each answered "delivered"; a giver's shard that hangs
 # after gift_in answered does not hold the answer, the gift stays in the
 # outbox, counted dropped, and cc-redrive takes it out; a retry meanwhile
-# replays "delivered" and moves no card.
+# replays "delivered" and moves no card; a shard that lost its scripts
+# gets the batch again as EVAL; a shard down drops it at once.
 
 use strict;
 use warnings;
@@ -123,6 +124,35 @@ is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=p1", $a),
    qq(200 {"gift_id":"$a:p1","to":"$b","kind":1,"status":"delivered"}), 'a retry of p1 replays delivered');
 like(gift_req('GET', '/cc/gifts', $a), qr/"gift_id":"$a:p1","to":"$b","kind":1,"ts":\d{13},"status":"delivered"/,
      'GET /cc/gifts says delivered');
+
+# --- the giver's shard lost its scripts: the batch is sent again as EVAL ------
+
+redis_cmd(0, 'SCRIPT', 'FLUSH');
+redis_cmd(1, 'SCRIPT', 'FLUSH');
+seed_cards($a, 2, 1);
+my $m2 = metrics();
+is(gift_req('POST', "/cc/gift?to=$b&kind=2&request_id=n1", $a),
+   qq(200 {"gift_id":"$a:n1","to":"$b","kind":2,"status":"delivered"}), 'after SCRIPT FLUSH: delivered');
+ok(wait_until(sub { !%{ outbox(0) } }, 2), 'its gift_done, NOSCRIPT, sent again as EVAL: the outbox drains');
+my $m3 = metrics();
+is(join(' ', map { $m3->{"cc_gift_done_total{result=\"$_\"}"} - $m2->{"cc_gift_done_total{result=\"$_\"}"} } 'done', 'dropped'),
+   '1 0', 'metric: done, not dropped');
+
+# --- the giver's shard down once gift_in answered: dropped at once -----------
+
+seed_cards($a, 3, 1);
+redis_pause(1);
+my $sock = send_request('POST', "/cc/gift?to=$b&kind=3&request_id=q1", { 'X-CC-Uid' => $a });
+ok(wait_until(sub { outbox(0)->{"$a:q1"} }, 5), "the giver's half applied, the receiver's waiting");
+redis_stop(0);
+redis_resume(1);
+my ($st, $body) = read_response($sock, 5);
+is(($st // 'undef') . ' ' . ($body // $CcTest::error),
+   qq(200 {"gift_id":"$a:q1","to":"$b","kind":3,"status":"delivered"}), "the giver's shard down: still delivered");
+is(cards($b, 3), 1, 'the receiver holds the card');
+ok(wait_until(sub { done_metric('dropped') == 3 }, 2), "metric: its gift_done dropped (the outbox, lost with the shard, is the redrive's)")
+    or diag 'dropped: ' . done_metric('dropped');
+redis_start(0);
 
 unlike(nginx_error_log(), qr/\[(?:alert|crit|emerg)\]/, 'no alert in the error log');
 
