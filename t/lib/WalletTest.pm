@@ -190,7 +190,8 @@ sub statement_keys {
 # (wallet_ca_file), extra lines; a new file each time).  An http:// url
 # (the simulator on 127.0.0.1) gets wallet_insecure_loopback yes.  mode:
 # wallet_mode (per_credit unless given: the per-credit adapter's tests;
-# undef writes none, the default, batch), batch_max: wallet_batch_max.
+# undef writes none, the default, batch), batch_max: wallet_batch_max,
+# batch_age: wallet_batch_age_ms.
 sub http_campaign_file {
     my ($id, $url, %o) = @_;
     return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool} // 100000000,
@@ -202,6 +203,7 @@ sub http_campaign_file {
                          wallet_insecure_loopback => $url =~ m{^http://} ? 'yes' : undef,
                          wallet_mode => exists $o{mode} ? $o{mode} : 'per_credit',
                          wallet_batch_max => $o{batch_max},
+                         wallet_batch_age_ms => $o{batch_age},
                          extra => $o{extra});
 }
 
