@@ -269,13 +269,16 @@ sub ledger_pending_sums {
 }
 
 # What is wrong with a campaign paid into the wallet (empty: nothing):
-# every award credited in its shard with one pending transfer <id> and one
-# post transfer post:<id> of its amount, pool -> clearing:<campaign> (the
-# clearing account: no per-user wallet row); no credit transfer; nothing
-# pending in ledger_pending; the pool empty and its posted debits the sum
-# paid; the clearing account's posted credits that sum too; in the
-# statement every award's key exactly once (dup => 1: at least once) with
-# its uid, amount and CNY, and no other key of the campaign.
+# every award credited in its shard with its pending transfers <id>,
+# <id>#2, ... <id>#n (one an attempt: n > 1 after details the wallet
+# failed), the voids void:<id> .. void:<id>#(n-1) of all but the last,
+# and one post transfer post:<id>, each of its amount, pool ->
+# clearing:<campaign> (the clearing account: no per-user wallet row); no
+# credit transfer; nothing pending in ledger_pending; the pool empty and
+# its posted debits the sum paid; the clearing account's posted credits
+# that sum too; in the statement every award's key exactly once (dup =>
+# 1: at least once) with its uid, amount and CNY, and no other key of
+# the campaign.  voids => {}: filled with award id => its voids.
 sub check_paid_http {
     my ($c, $amount, $statement, %o) = @_;
     my @bad;
@@ -285,18 +288,26 @@ sub check_paid_http {
     for my $db (@DBS) {
         my $rows = mysql_query(
             "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
-          . "(SELECT GROUP_CONCAT(CONCAT(kind, ' ', debit, ' ', credit, ' ', amount_cents) ORDER BY kind) "
-          . " FROM ledger_transfers t WHERE t.award_id = a.award_id), "
           . "(SELECT COUNT(*) FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
           . "FROM awards a WHERE a.campaign = '$c'", $db);
+        my %xf;
+        push @{ $xf{ $_->[0] } }, $_->[1]
+            for @{ mysql_query("SELECT award_id, CONCAT(transfer_id, ' ', kind, ' ', debit, ' ', credit, ' ', amount_cents) "
+                               . "FROM ledger_transfers WHERE campaign = '$c' AND award_id IS NOT NULL", $db) };
         my $paid = 0;
         for my $r (@$rows) {
-            my ($id, $uid, $amt, $st, $xf, $wc) = @$r;
+            my ($id, $uid, $amt, $st, $wc) = @$r;
             $seen{$uid}++;
             push @bad, "$id: $st" if $st ne 'credited';
             push @bad, "$id: amount $amt, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
-            my $want = "pending pool:$c clearing:$c $amt,post pool:$c clearing:$c $amt";
-            push @bad, "$id: transfers " . ($xf // 'none') . ", want $want" if ($xf // '') ne $want;
+            my @got = sort @{ $xf{$id} // [] };
+            my $n = grep { / pending / } @got;
+            my @p = map { $_ == 1 ? $id : "$id#$_" } 1 .. ($n || 1);
+            my @want = sort((map { "$_ pending pool:$c clearing:$c $amt" } @p),
+                            (map { "void:$_ void pool:$c clearing:$c $amt" } @p[0 .. $#p - 1]),
+                            "post:$id post pool:$c clearing:$c $amt");
+            push @bad, "$id: transfers " . join(', ', @got) . '; want ' . join(', ', @want) if "@got" ne "@want";
+            $o{voids}{$id} = $n - 1 if $o{voids} && $n;
             push @bad, "$id: a wallet:$uid account" if $wc;
             $paid += $amt;
             my $l = delete $lines{$id} // [];

@@ -1133,6 +1133,32 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
 
 
 /*
+ * The FAIL details' next attempts, in the open transaction: each failed
+ * attempt's pending transfer voided and the next attempt's written
+ * (cc_ledger_phase_retry), and the new batches that hold them, so a
+ * crash before the commit leaves the failed attempt (queried again: its
+ * FAIL read again, voided then) and one after it the next attempt, in
+ * its batch, sent by whoever resumes it.  0, or -1 with err set.
+ */
+static int
+cc_wb_retry(cc_wb_ctx_t *x, const int *resend, char *err, size_t errlen)
+{
+    long  voided;
+
+    voided = cc_ledger_phase_retry(x->db, x->w->camp.id, x->c, x->attempt,
+                                   resend, x->n, err, errlen);
+    if (voided < 0) {
+        return -1;
+    }
+
+    __atomic_fetch_add(&x->w->stats.voided, (unsigned long long) voided,
+                       __ATOMIC_RELAXED);
+
+    return cc_wb_build(x, resend, err, errlen);
+}
+
+
+/*
  * The batches from b[from] driven to their ends and their FAIL details
  * re-sent, each round a new batch of next attempts (written and
  * committed before it is sent), up to CC_WALLET_HTTP_TRIES rounds.
@@ -1163,6 +1189,7 @@ cc_wb_rounds(cc_wb_ctx_t *x, int *resend, char *err, size_t errlen)
         }
 
         if (round >= CC_WALLET_HTTP_TRIES || !cc_worker_run) {
+            /* not voided yet: the next pass reads their FAIL again */
             cc_log("%zu details failed at the wallet %zu times; they stay "
                    "in flight and go in a batch again on the next pass",
                    nresend, round);
@@ -1173,7 +1200,7 @@ cc_wb_rounds(cc_wb_ctx_t *x, int *resend, char *err, size_t errlen)
         /* the next attempts: written whole before they are sent */
         from = x->nb;
 
-        if (cc_wb_build(x, resend, err, errlen) != 0) {
+        if (cc_wb_retry(x, resend, err, errlen) != 0) {
             return -1;
         }
 

@@ -64,6 +64,8 @@ typedef struct {
                                            now (a gauge) */
     unsigned long long   details_failed;  /* batch mode: details the
                                            wallet failed (sent again) */
+    unsigned long long   voided;        /* batch mode: their pending
+                                           transfers voided */
 } cc_wallet_http_stats_t;
 
 /*
