@@ -49,7 +49,8 @@ sub wallet_secret { $SECRET_FILE }
 # sim_start(statement => PATH, fail => P, drop => P, dup => P, echo => P, delay => MS,
 # forge => P, seed => N, secret => FILE, answer_secret => FILE, tls => make_tls()'s,
 # port => N (a restart on the same one), process => MS, batch_max => N, twice => P,
-# stray => P (the batch API's)): { w, port, url (https:// with tls), seed, statement,
+# stray => P, accept_max => N, fail_detail => [ 'KEY=N', ... ] (the batch
+# API's)): { w, port, url (https:// with tls), seed, statement,
 # journal (the batches' journal: the statement's path + ".batches") }
 sub sim_start {
     my (%o) = @_;
@@ -60,6 +61,8 @@ sub sim_start {
     push @a, '--batch-max', $o{batch_max} if $o{batch_max};
     push @a, '--twice-pct', $o{twice} if $o{twice};
     push @a, '--stray-pct', $o{stray} if $o{stray};
+    push @a, '--accept-max', $o{accept_max} if $o{accept_max};
+    push @a, '--fail-detail', $_ for @{ $o{fail_detail} // [] };
     push @a, '--answer-secret-file', $o{answer_secret} if $o{answer_secret};
     push @a, '--forge-pct', $o{forge} if $o{forge};
     push @a, '--tls-cert', $o{tls}{cert}, '--tls-key', $o{tls}{key} if $o{tls};
