@@ -73,6 +73,9 @@ typedef struct {
                                        details are asked next */
     int64_t          due_ms;
     int64_t          wait_ms;       /* the next query's wait */
+    int64_t          born_ms;       /* written (wallet_batches) */
+    unsigned         calls;         /* made in this call of credit */
+    int              overdue;       /* its age passed without a result */
     char             why[200];
 } cc_wb_t;
 
@@ -188,6 +191,7 @@ cc_wb_call(cc_wb_ctx_t *x, cc_wb_t *b, const char *body, size_t blen,
 
     cc_wallet_http_easy(w, sl);
 
+    b->calls++;
     x->alen = 0;
     sl->ans_ts[0] = '\0';
     sl->ans_sig[0] = '\0';
@@ -537,6 +541,40 @@ cc_wb_query(cc_wb_ctx_t *x, cc_wb_t *b, size_t *foreign)
 
 
 /*
+ * The age bound (wallet_batch_age_ms, from the batch's writing): a batch
+ * still PROCESSING (or unanswered) when its age has passed is queried
+ * no more in this call but UNKNOWN and overdue, alerted by
+ * cc_wb_outcomes; its awards stay in flight and the next pass queries it
+ * again (the wallet may answer late; never a new key).  Each batch gets
+ * its calls of this pass first (one at least: an old batch read back is
+ * asked once), and a batch the wallet lacks is still sent (a submit is
+ * not cut), and one FINISHED still has its details read.  1 when b was
+ * cut now.
+ */
+static int
+cc_wb_overdue(cc_wb_ctx_t *x, cc_wb_t *b, int64_t now)
+{
+    int64_t  age;
+
+    age = x->w->camp.wallet_batch_age_ms;
+
+    if (b->calls == 0 || b->state != CC_WB_QUERY || b->finished
+        || now < b->born_ms + age)
+    {
+        return 0;
+    }
+
+    snprintf(b->why, sizeof(b->why), "no result %" PRId64 " ms after it "
+             "was written (wallet_batch_age_ms %" PRId64 ")",
+             now - b->born_ms, age);
+    b->state = CC_WB_UNKNOWN;
+    b->overdue = 1;
+
+    return 1;
+}
+
+
+/*
  * The batches until each is DONE, REFUSED or UNKNOWN: each due one
  * submitted or queried in turn, so all are in flight together at the
  * wallet; a batch still PROCESSING at the deadline is UNKNOWN.
@@ -567,6 +605,10 @@ cc_wb_drive(cc_wb_ctx_t *x, size_t from, size_t *foreign)
                          cc_worker_run ? "not FINISHED by the deadline"
                                        : "stopping");
                 b->state = CC_WB_UNKNOWN;
+                continue;
+            }
+
+            if (b->due_ms <= now && cc_wb_overdue(x, b, now)) {
                 continue;
             }
 
@@ -695,7 +737,7 @@ cc_wb_rows(cc_wb_ctx_t *x, const cc_wb_t *b, char *err, size_t errlen)
     if (cc_sqlbuf_printf(&x->q, "INSERT INTO wallet_batches (batch_no, "
                          "campaign, details, total_cents, created_at) "
                          "VALUES ('%s','%s',%zu,%" PRIu64 ",%" PRId64 ")",
-                         b->no, x->w->camp.id, b->n, b->total, cc_now_ms())
+                         b->no, x->w->camp.id, b->n, b->total, b->born_ms)
         != 0)
     {
         goto nomem;
@@ -778,6 +820,8 @@ cc_wb_build(cc_wb_ctx_t *x, const int *sel, char *err, size_t errlen)
                 snprintf(err, errlen, "batch: out of memory");
                 return -1;
             }
+
+            b->born_ms = cc_now_ms();
         }
 
         c = &x->c[k];
@@ -817,7 +861,7 @@ cc_wb_readback(cc_wb_ctx_t *x, char *err, size_t errlen)
     MYSQL_ROW        row;
     cc_wb_detail_t  *d;
 
-    if (cc_sqlbuf_printf(&x->q, ") ORDER BY batch_no, award_id") != 0) {
+    if (cc_sqlbuf_printf(&x->q, ") ORDER BY d.batch_no, d.award_id") != 0) {
         goto nomem;
     }
 
@@ -840,6 +884,7 @@ cc_wb_readback(cc_wb_ctx_t *x, char *err, size_t errlen)
 
             b->state = CC_WB_QUERY;
             b->wait_ms = CC_WALLET_BATCH_POLL_MS;
+            b->born_ms = strtoll(row[5], NULL, 10);
         }
 
         d = cc_wb_push(b);
@@ -929,9 +974,11 @@ cc_wb_resume(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, char *err,
     x->q.len = 0;
     m = 0;
 
-    if (cc_sqlbuf_printf(&x->q, "SELECT batch_no, award_id, uid, "
-                         "amount_cents, attempt FROM wallet_batch_details "
-                         "WHERE batch_no IN (") != 0)
+    if (cc_sqlbuf_printf(&x->q, "SELECT d.batch_no, d.award_id, d.uid, "
+                         "d.amount_cents, d.attempt, b.created_at FROM "
+                         "wallet_batch_details d JOIN wallet_batches b ON "
+                         "b.batch_no = d.batch_no WHERE d.batch_no IN (")
+        != 0)
     {
         mysql_free_result(res);
         goto nomem;
@@ -1075,6 +1122,13 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
             snprintf(found, sizeof(found), "batch %s refused: %.150s", b->no,
                      b->why);
             cc_wb_break(arr, "wallet_rejected", NULL, 0, 0, found);
+        }
+
+        if (b->overdue) {
+            snprintf(found, sizeof(found), "batch %s of %zu details: %.150s",
+                     b->no, b->n, b->why);
+            cc_wb_break(arr, "wallet_batch_overdue", NULL, 0, 0, found);
+            __atomic_fetch_add(&x->w->stats.overdue, 1, __ATOMIC_RELAXED);
         }
 
         if (b->state != CC_WB_DONE) {

@@ -66,6 +66,9 @@ typedef struct {
                                            wallet failed (sent again) */
     unsigned long long   voided;        /* batch mode: their pending
                                            transfers voided */
+    unsigned long long   overdue;       /* batch mode: batches without a
+                                           result past wallet_batch_age_ms
+                                           (alerted, still in flight) */
 } cc_wallet_http_stats_t;
 
 /*
