@@ -80,9 +80,14 @@ my $pool1 = make_drawn('v1', \%a1, $map1);
 my %fails = ('v1:3' => 1, 'v1:7' => 2, 'v1:11' => 3);
 my $sim = sim_start(process => 5, fail_detail => [ map { "$_=$fails{$_}" } sort keys %fails ]);
 my $f1 = http_campaign_file('v1', $sim->{url}, pool => $pool1, mode => 'batch', batch_max => 20);
-my ($rc, $out, $err) = payout_run([ '--once' ], $f1);
+my $prom = wallet_dir() . '/v1.prom';
+my ($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom ], $f1);
 is($rc, 0, 'three chosen details fail 1, 2 and 3 times: exit 0') or diag $err;
 like($err, qr/done: 60 credited/, 'all 60 credited');
+my $metrics = do { local (@ARGV, $/) = ($prom); <> } // '';
+like($metrics, qr/^cc_payout_wallet_voided_total 6$/m, 'metrics: 6 pending transfers voided');
+like($metrics, qr/^cc_payout_wallet_details_failed_total 6$/m, '... of 6 failed details');
+like($metrics, qr/^cc_payout_wallet_batches_overdue_total 0$/m, '... no batch overdue');
 is_deeply(award_states('v1'), { 'credited/1' => 60 }, 'every award credited and notified');
 
 my %voids;

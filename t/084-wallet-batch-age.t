@@ -52,8 +52,9 @@ my $hold = sim_start(process => 600000);
 my $alert = wallet_dir() . '/alert-a1.json';
 my $f = http_campaign_file('a1', $hold->{url}, mode => 'batch', timeout => 3000, batch_age => 1000,
                            extra => "alert cat > $alert\n");
+my $prom = wallet_dir() . '/a1.prom';
 my $t0 = time;
-($rc, $out, $err) = payout_run([ '--once' ], $f, 60);
+($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom ], $f, 60);
 my $took = time - $t0;
 is($rc, 1, 'a wallet that holds its batches: exit 1 (unpaid)');
 ok($took < 15, sprintf('the pass ended at the batches\' age (1 s), not at the 30 s deadline: %.1f s', $took));
@@ -63,6 +64,7 @@ my $nb = both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'a1'");
 my $doc = slurp($alert);
 my @over = $doc =~ /"class":"wallet_batch_overdue"/g;
 ok(@over >= 1, scalar(@over) . ' overdue batch(es) alerted');
+like(slurp($prom), qr/^cc_payout_wallet_batches_overdue_total $nb$/m, "metrics: the $nb batches overdue");
 like($doc, qr/"found":"batch a1:b\S+ of \d+ details: no result \d+ ms after it was written \(wallet_batch_age_ms 1000\)"/,
      '... each by its number and its age');
 is_deeply(award_states('a1'), { 'pending/0' => 40 }, 'unpaid: pending');
