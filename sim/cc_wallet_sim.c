@@ -173,6 +173,18 @@ cc_sim_fail_detail(cc_sim_t *s, const char *arg)
 }
 
 
+/* the chosen faults: --fail-detail ('D'), --accept-max ('M') */
+static int
+cc_sim_chosen_opt(cc_sim_t *s, int c, const char *arg)
+{
+    if (c == 'D') {
+        return cc_sim_fail_detail(s, arg);
+    }
+
+    return cc_opt_int("--accept-max", arg, 1, 1000000000, &s->accept_max);
+}
+
+
 static int
 cc_sim_parse(int argc, char **argv, cc_sim_t *s)
 {
@@ -215,15 +227,8 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         case 'J': s->journal_path = optarg; break;
 
         case 'D':
-            if (cc_sim_fail_detail(s, optarg) != 0) {
-                return -1;
-            }
-            break;
-
         case 'M':
-            if (cc_opt_int("--accept-max", optarg, 1, 1000000000,
-                           &s->accept_max) != 0)
-            {
+            if (cc_sim_chosen_opt(s, c, optarg) != 0) {
                 return -1;
             }
             break;

@@ -135,8 +135,9 @@ cc_wb_write(char *p, size_t size, size_t nmemb, void *arg)
 /*
  * One signed call: POST {base}/batches with body, or GET
  * {base}/batches/<no> (its status, small: what is polled) or, once it
- * said FINISHED, {base}/batches/<no>/details.  The HTTP status (0: no answer, why in
- * b->why), the body in x->ans; *sig says whether the wallet signed it.
+ * said FINISHED, {base}/batches/<no>/details.  The HTTP status (0: no
+ * answer, why in b->why), the body in x->ans; *sig says whether the
+ * wallet signed it.  Counted in b->calls.
  */
 static long
 cc_wb_call(cc_wb_ctx_t *x, cc_wb_t *b, const char *body, size_t blen,
