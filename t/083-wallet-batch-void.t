@@ -159,6 +159,25 @@ mysql_query("INSERT INTO ledger_transfers VALUES ('void:v1:99', 'pool:v1', 'clea
 like($rout, qr/^break ledger_unbalanced shard \d+ award v1:99 .* found a void without its pending transfer/m,
      'a void without its pending transfer: ledger_unbalanced');
 
+# ---- cc_ledger_phase_retry's refusals (t/tools/cc-ledger-cli retry) ----------------
+
+my $CLI = "$CcTest::TestToolDir/cc-ledger-cli";
+sub cli {
+    my ($db, @a) = @_;
+    my (undef, $o, $e) = run_worker([ $CLI, '--mysql', "127.0.0.1:$ENV{TEST_MYSQL_PORT}/$db", @a ], timeout => 30, ok => 1);
+    return $o;
+}
+my $db3 = $map1->{3}[1];
+like(cli($db3, 'retry', 'v1', 'v1:3:3:103:2'), qr/^rolled back: void: v1:3 is posted: its pending transfer v1:3#2 is not voided$/m,
+     'retry of a posted award\'s attempt: refused');
+like(cli($db3, 'retry', 'v1', 'v1:3:3:999:1'), qr/^rolled back: void: v1:3 is not v1:3's pending transfer of 999 cents to clearing:v1$/m,
+     'of another amount: refused');
+like(cli($db3, 'retry', 'v1', 'v1:3:3:103:9'), qr/^rolled back: void: 1 of the 1 pending transfers to void are not there$/m,
+     'of an attempt never made: refused');
+like(cli($db3, 'retry', 'v1', "v1:3':3:103:1"), qr/^rolled back: void: bad award "v1:3'" or attempt 1$/m,
+     'an id not fit for SQL: refused before any query');
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v1' AND kind = 'void'"), 8, 'nothing written by them (6 voids of the payout, 2 by hand)');
+
 # ---- kill -9 between the void and the re-send ----------------------------------------
 
 # the awards of one MySQL shard: its lane's first batch is the one the
