@@ -178,6 +178,31 @@ like(cli($db3, 'retry', 'v1', "v1:3':3:103:1"), qr/^rolled back: void: bad award
      'an id not fit for SQL: refused before any query');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v1' AND kind = 'void'"), 8, 'nothing written by them (6 voids of the payout, 2 by hand)');
 
+# a void there before without its next attempt (no payer leaves that: a
+# hand did, moving its sums): the retry writes the next pending and
+# reserves its amount again, under the pool's guard
+my %a5 = (5001 => 80);
+seed_awards('v5', \%a5);
+my $db5 = shard_map(5001)->{5001}[1];
+my $hold5 = sim_start(process => 600000);
+($rc) = payout_run([ '--once' ], http_campaign_file('v5', $hold5->{url}, mode => 'batch', timeout => 100));
+is($rc, 1, 'v5:5001 in flight (the wallet holds it)');
+sim_stop($hold5);
+mysql_query("INSERT INTO ledger_transfers VALUES ('void:v5:5001', 'pool:v5', 'clearing:v5', 80, 'v5', 'void', 'v5:5001', 1)", $db5);
+mysql_query("UPDATE ledger_pending SET debits = debits - 80 WHERE account = 'pool:v5'", $db5);
+mysql_query("UPDATE ledger_pending SET credits = credits - 80 WHERE account = 'clearing:v5'", $db5);
+my $fund5 = mysql_value("SELECT credits FROM ledger_accounts WHERE account = 'pool:v5'", $db5);
+mysql_query("UPDATE ledger_accounts SET credits = 79 WHERE account = 'pool:v5'", $db5);     # the pool short
+like(cli($db5, 'retry', 'v5', 'v5:5001:5001:80:1'), qr/^rolled back: void: pool:v5 cannot hold 80 more cents pending/m,
+     'the pool short of the next attempt: refused');
+mysql_query("UPDATE ledger_accounts SET credits = $fund5 WHERE account = 'pool:v5'", $db5);
+like(cli($db5, 'retry', 'v5', 'v5:5001:5001:80:1'), qr/^voided 0$/m, 'funded: the next attempt written, the void there before kept');
+is_deeply(transfers_of('v5:5001', $db5), [ 'v5:5001 pending pool:v5 clearing:v5 80', 'v5:5001#2 pending pool:v5 clearing:v5 80',
+                                            'void:v5:5001 void pool:v5 clearing:v5 80' ], '... its rows');
+is(mysql_value("SELECT CONCAT(debits, '/', credits) FROM ledger_pending WHERE account = 'pool:v5'", $db5)
+   . ' ' . mysql_value("SELECT CONCAT(debits, '/', credits) FROM ledger_pending WHERE account = 'clearing:v5'", $db5),
+   '80/0 0/80', 'its 80 reserved again: pool pending debits, clearing pending credits');
+
 # ---- kill -9 between the void and the re-send ----------------------------------------
 
 # the awards of one MySQL shard: its lane's first batch is the one the
