@@ -18,8 +18,12 @@
 #   the next payout sends that same batch: nothing paid twice, nothing
 #   unpaid, no third attempt.
 #
-# An error path: the next attempt's id already taken (another payer)
-# rolls the void back with it.  And the reconcile's new finding: an award with two live pending
+# The error paths of cc_ledger_phase_retry: the next attempt's id
+# already taken (another payer) rolls the void back with it, in a payout;
+# through t/tools' cc-ledger-cli retry, a posted award, another amount,
+# an attempt never made, an id not fit for SQL, and a pool too short to
+# reserve a next attempt whose void was there before.  And the
+# reconcile's new finding: an award with two live pending
 # transfers (a second one written by hand, with its sums: what no payer
 # writes without voiding the first) is ledger_unbalanced, and so is a
 # void without its pending transfer.
