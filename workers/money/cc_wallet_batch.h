@@ -43,7 +43,12 @@
  *      contents read back from MySQL: the same batch), all of them in
  *      flight at once, polled (2 ms doubling to 50 ms) until FINISHED
  *      and then its details read, or the deadline
- *      (wallet_timeout_ms x CC_WALLET_HTTP_TRIES);
+ *      (wallet_timeout_ms x CC_WALLET_HTTP_TRIES), or its age: a batch
+ *      without its result wallet_batch_age_ms after its writing is
+ *      asked no more in this pass and alerted (wallet_batch_overdue),
+ *      in flight.  That is the batches' age bound: cc-payout sends each
+ *      pass's batches at once (no detail waits for a batch to fill), so
+ *      the wait there is to bound is the wallet's;
  *   3. each SUCCESS detail posted; each FAIL voided and re-sent in a new
  *      batch as the award's next attempt, under the same detail number,
  *      up to CC_WALLET_HTTP_TRIES rounds (below); each unknown (no
