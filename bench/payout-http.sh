@@ -16,7 +16,9 @@
 # results are checked before the rates are printed.  Goals: per-credit
 # http >= 0.5 x ledger; batch http >= 0.7 x ledger (the line
 # "batch http / ledger = R").  The CPU of each process is printed per
-# 100k credits.
+# 100k credits, and the line "batch http / ledger, CPU bound = C": the
+# ratio of the CPU a credit costs each way (all three processes), the
+# best R these cores allow if no process ever waited for another.
 #
 # The simulator runs on the same cores (libmicrohttpd, epoll threads;
 # the statement flushed per credit, per batch in batch mode; batches
@@ -170,10 +172,27 @@ awk -v n="$AWARDS" -v l="${secs[ledg]}" -v h="${secs[http]}" -v bt="$BATCH" \
 sed 's/^/cpu of cc-payout /' "$out/cpu"
 echo "cpu of cc-wallet-sim: http ${scpu[http]} s, htb ${scpu[htb]} s"
 echo "cpu of mariadbd: ledg ${mcpu[ledg]} s, http ${mcpu[http]} s, htb ${mcpu[htb]} s"
+# The ceiling of R on these cores, same run: the CPU a credit costs each
+# way (cc-payout + mariadbd + cc-wallet-sim) and the cores the batch run
+# kept busy.  R can reach the ratio of the CPU costs only if no process
+# ever waited for another; below it, the run waits more than it works.
+cores=$(nproc)
+cpu_all() {
+    awk -v c="$1:" -v m="${mcpu[$1]}" -v s="${scpu[$1]:-0}" \
+        '$1 == c { printf "%.2f", $2 + $5 + m + s }' "$out/cpu"
+}
+awk -v l="${secs[ledg]}" -v b="${secs[htb]}" -v cl="$(cpu_all ledg)" \
+    -v cb="$(cpu_all htb)" -v k="$cores" \
+    'BEGIN {
+        printf "batch http / ledger, CPU bound = %.2f (cpu a credit: ledger " \
+               "%.2f s, batch %.2f s for the awards; batch run kept %.2f " \
+               "of %d cores busy, ledger %.2f)\n", cl / cb, cl, cb, cb / b, k,
+               cl / l
+    }'
 # CPU seconds per 100k credits, each process and campaign
 for c in ledg http htb; do
     awk -v c="$c" -v n="$AWARDS" -v m="${mcpu[$c]}" -v s="${scpu[$c]:-0}" \
-        -v p="$(awk -v c="$c:" '$1 == c { print $2 + $6 }' "$out/cpu")" \
+        -v p="$(awk -v c="$c:" '$1 == c { print $2 + $5 }' "$out/cpu")" \
         'BEGIN { k = 100000 / n
                  printf "cpu per 100k credits, %s: cc-payout %.2f s, " \
                         "mariadbd %.2f s, cc-wallet-sim %.2f s\n", \

@@ -52,6 +52,7 @@ enum {
     CC_F_WALLET_INSECURE,
     CC_F_WALLET_MODE,
     CC_F_WALLET_BATCH_MAX,
+    CC_F_WALLET_BATCH_AGE,
     CC_F_COUNT
 };
 
@@ -60,14 +61,14 @@ static const char *const  cc_campaign_names[CC_F_COUNT] = {
     "cutoff", "pending_max", "alert", "wallet", "wallet_url",
     "wallet_timeout_ms", "wallet_secret_file", "currency", "wallet_ca_file",
     "wallet_answer_secret_file", "wallet_insecure_loopback", "wallet_mode",
-    "wallet_batch_max"
+    "wallet_batch_max", "wallet_batch_age_ms"
 };
 
 /* the names only wallet http takes */
 static const int  cc_campaign_http_only[] = {
     CC_F_WALLET_URL, CC_F_WALLET_TIMEOUT, CC_F_WALLET_SECRET, CC_F_WALLET_CA,
     CC_F_WALLET_ANSWER_SECRET, CC_F_WALLET_INSECURE, CC_F_WALLET_MODE,
-    CC_F_WALLET_BATCH_MAX
+    CC_F_WALLET_BATCH_MAX, CC_F_WALLET_BATCH_AGE
 };
 
 /* the names every file must give */
@@ -403,13 +404,25 @@ cc_campaign_wallet_value(cc_campaign_t *c, int f, const char *v, size_t len,
         c->wallet_mode = (cc_wallet_mode_e) k;
         return 0;
 
-    default: /* CC_F_WALLET_BATCH_MAX */
+    case CC_F_WALLET_BATCH_MAX:
         if (cc_parse_count(v, len, CC_CAMPAIGN_BATCH_MAX, &u) != 0) {
             *why = "details in 1..1000 expected";
             return -1;
         }
 
         c->wallet_batch_max = (unsigned) u;
+        return 0;
+
+    default: /* CC_F_WALLET_BATCH_AGE */
+        /* below a second, a wallet that answers in its time is alerted */
+        if (cc_parse_count(v, len, CC_CAMPAIGN_BATCH_AGE_MAX, &u) != 0
+            || u < CC_CAMPAIGN_BATCH_AGE_MIN)
+        {
+            *why = "milliseconds in 1000..604800000 expected";
+            return -1;
+        }
+
+        c->wallet_batch_age_ms = (int64_t) u;
         return 0;
     }
 }
@@ -507,6 +520,7 @@ cc_campaign_value(cc_campaign_t *c, int f, const char *v, size_t len,
     case CC_F_WALLET_INSECURE:
     case CC_F_WALLET_MODE:
     case CC_F_WALLET_BATCH_MAX:
+    case CC_F_WALLET_BATCH_AGE:
         return cc_campaign_wallet_value(c, f, v, len, why);
 
     default: /* CC_F_CURRENCY */
@@ -621,6 +635,7 @@ cc_campaign_parse(const char *text, size_t len, cc_campaign_t *c,
     out.wallet_timeout_ms = 5000;
     out.wallet_mode = CC_WALLET_MODE_BATCH;
     out.wallet_batch_max = 500;
+    out.wallet_batch_age_ms = 600000;
     memcpy(out.currency, "CNY", 4);
 
     end = text + len;

@@ -45,6 +45,12 @@
  *                                       # | per_credit: one call a credit
  *   wallet_batch_max 500                # http, batch: details a batch,
  *                                       # 1..1000 (default 500)
+ *   wallet_batch_age_ms 600000          # http, batch: the longest a
+ *                                       # batch goes without its result
+ *                                       # before it is alerted (it stays
+ *                                       # in flight, queried), counted
+ *                                       # from its writing; 1000..604800000
+ *                                       # (7 days; default 600000)
  *   currency      CNY                   # 3 capital letters (default CNY)
  *
  * wallet http needs credit async or async_client_sync: a sync credit is
@@ -65,6 +71,8 @@
 #define CC_CAMPAIGN_PATH_MAX  1024
 #define CC_CAMPAIGN_URL_MAX   512
 #define CC_CAMPAIGN_BATCH_MAX 1000      /* wallet_batch_max, at most */
+#define CC_CAMPAIGN_BATCH_AGE_MIN 1000ULL           /* wallet_batch_age_ms */
+#define CC_CAMPAIGN_BATCH_AGE_MAX 604800000ULL      /* 7 days */
 
 typedef enum {
     CC_SPLIT_EQUAL = 0,
@@ -110,6 +118,8 @@ typedef struct {
     int               wallet_insecure_loopback;   /* 0 default */
     cc_wallet_mode_e  wallet_mode;        /* default batch */
     unsigned          wallet_batch_max;   /* details a batch, default 500 */
+    int64_t           wallet_batch_age_ms;    /* a batch's result awaited,
+                                             at most, default 600000 */
 } cc_campaign_t;
 
 /*

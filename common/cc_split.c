@@ -215,16 +215,95 @@ cc_split_extra_of(cc_rng_t *g, uint64_t m, uint64_t k, uint64_t r)
 }
 
 
+/*
+ * equal: base cents each; the r = pool % N extra cents go to a uniform
+ * r-subset of the N users: shard by shard, the number of them among this
+ * shard's n[s] users out of the m users not yet placed is hypergeometric.
+ */
+static void
+cc_split_shares_equal(cc_split_shard_t *sh, const uint64_t *n,
+    size_t nshards, uint64_t pool, uint64_t total, cc_rng_t *g,
+    uint64_t base)
+{
+    size_t    s;
+    uint64_t  m, r, w;
+
+    m = total;
+    r = pool % total;
+
+    for (s = 0; s < nshards; s++) {
+        w = s + 1 == nshards ? r : cc_split_extra_of(g, m, n[s], r);
+        sh[s].n = n[s];
+        sh[s].extra = w;
+        sh[s].total = base * n[s] + w;
+        m -= n[s];
+        r -= w;
+    }
+}
+
+
+/*
+ * random: each shard's proportional share, floored; the cents left
+ * (fewer than the shards) one at a time to a shard drawn with weight
+ * n[s] among those still below n[s] * cap.  pool >= N makes every
+ * share >= n[s], pool <= cap * N every floor <= n[s] * cap, and the
+ * room left is at least the cents left.
+ */
+static void
+cc_split_shares_random(cc_split_shard_t *sh, const uint64_t *n,
+    size_t nshards, uint64_t pool, uint64_t cap, uint64_t total,
+    cc_rng_t *g)
+{
+    size_t             s;
+    uint64_t           r, room, pick, placed;
+    unsigned __int128  q;
+
+    placed = 0;
+
+    for (s = 0; s < nshards; s++) {
+        q = (unsigned __int128) pool * n[s] / total;
+        sh[s].n = n[s];
+        sh[s].extra = 0;
+        sh[s].total = (uint64_t) q;
+        placed += sh[s].total;
+    }
+
+    for (r = pool - placed; r > 0; r--) {
+        room = 0;
+
+        for (s = 0; s < nshards; s++) {
+            if ((unsigned __int128) n[s] * cap > sh[s].total) {
+                room += n[s];
+            }
+        }
+
+        pick = cc_rng_below(g, room);
+
+        for (s = 0; s < nshards; s++) {
+            if ((unsigned __int128) n[s] * cap <= sh[s].total) {
+                continue;
+            }
+
+            if (pick < n[s]) {
+                sh[s].total++;
+                break;
+            }
+
+            pick -= n[s];
+        }
+    }
+}
+
+
 int
 cc_split_plan(cc_split_plan_t *p, cc_split_shard_t *sh,
     const uint64_t *n, size_t nshards, cc_split_mode_e mode, uint64_t pool,
     uint64_t cap, const char *seed, const char **why)
 {
     size_t             s;
-    uint64_t           total, m, r, room, w, pick, placed;
+    uint64_t           total;
     cc_rng_t           g;
     cc_split_plan_t    out;
-    unsigned __int128  q;
 
     if (nshards == 0) {
         *why = "no shard";
@@ -274,67 +353,10 @@ cc_split_plan(cc_split_plan_t *p, cc_split_shard_t *sh,
     cc_rng_init(&g, seed, "plan");
 
     if (mode == CC_SPLIT_EQUAL) {
-        /*
-         * The r = pool % N extra cents go to a uniform r-subset of the N
-         * users: shard by shard, the number of them among this shard's
-         * n[s] users out of the m users not yet placed is hypergeometric.
-         */
-        m = total;
-        r = pool % total;
+        cc_split_shares_equal(sh, n, nshards, pool, total, &g, out.base);
 
-        for (s = 0; s < nshards; s++) {
-            w = s + 1 == nshards ? r : cc_split_extra_of(&g, m, n[s], r);
-            sh[s].n = n[s];
-            sh[s].extra = w;
-            sh[s].total = out.base * n[s] + w;
-            m -= n[s];
-            r -= w;
-        }
-
-        *p = out;
-        return 0;
-    }
-
-    /*
-     * random: each shard's proportional share, floored; the cents left
-     * (fewer than the shards) one at a time to a shard drawn with weight
-     * n[s] among those still below n[s] * cap.  pool >= N makes every
-     * share >= n[s], pool <= cap * N every floor <= n[s] * cap, and the
-     * room left is at least the cents left.
-     */
-    placed = 0;
-
-    for (s = 0; s < nshards; s++) {
-        q = (unsigned __int128) pool * n[s] / total;
-        sh[s].n = n[s];
-        sh[s].extra = 0;
-        sh[s].total = (uint64_t) q;
-        placed += sh[s].total;
-    }
-
-    for (r = pool - placed; r > 0; r--) {
-        room = 0;
-
-        for (s = 0; s < nshards; s++) {
-            if ((unsigned __int128) n[s] * cap > sh[s].total) {
-                room += n[s];
-            }
-        }
-
-        pick = cc_rng_below(&g, room);
-
-        for (s = 0; s < nshards; s++) {
-            if ((unsigned __int128) n[s] * cap <= sh[s].total) {
-                continue;
-            }
-
-            if (pick < n[s]) {
-                sh[s].total++;
-                break;
-            }
-
-            pick -= n[s];
-        }
+    } else {
+        cc_split_shares_random(sh, n, nshards, pool, cap, total, &g);
     }
 
     *p = out;

@@ -119,6 +119,14 @@ cc_sim_usage(FILE *out)
 "  --twice-pct P        list P%% of details twice in a query's answer\n"
 "  --stray-pct P        list, in P%% of finished batches' details, one the\n"
 "                       batch never held\n"
+"  --accept-max N       take N new batches, then answer a signed 503\n"
+"                       \"busy\" to every new one (a wallet that stops\n"
+"                       taking batches; queries, and a batch it holds\n"
+"                       sent again, are answered as before)\n"
+"  --fail-detail KEY=N  fail the detail KEY (FAIL \"injected_failure\") in\n"
+"                       the next N batches that hold it, N in 1..1000\n"
+"                       (counted from the journal on a restart); up to\n"
+"                       64 keys, one option each\n"
 "  (--fail-pct fails P%% of details, --drop-pct drops the connection after\n"
 "  accepting P%% of batches, --forge-pct forges P%% of submits' and queries'\n"
 "  answers, --echo-off-pct lists P%% of details with another amount)\n"
@@ -128,6 +136,52 @@ cc_sim_usage(FILE *out)
 "  --help               this text\n"
 "\n"
 "Exit status: 0 stopped, 2 bad usage or a file or port it cannot use.\n");
+}
+
+
+/* --fail-detail KEY=N: 0, or -1 said */
+static int
+cc_sim_fail_detail(cc_sim_t *s, const char *arg)
+{
+    size_t              klen;
+    const char         *eq;
+    cc_sim_fail_key_t  *f;
+
+    eq = strrchr(arg, '=');
+    klen = eq ? (size_t) (eq - arg) : 0;
+
+    if (s->nfail_key == CC_SIM_FAIL_KEYS || klen == 0
+        || klen > CC_SIM_KEY_MAX || memchr(arg, ',', klen) != NULL)
+    {
+        fprintf(stderr, "cc-wallet-sim: --fail-detail \"%.100s\": KEY=N "
+                "expected (KEY 1..%d bytes without a comma), at most %d\n",
+                arg, CC_SIM_KEY_MAX, CC_SIM_FAIL_KEYS);
+        return -1;
+    }
+
+    f = &s->fail_key[s->nfail_key];
+
+    if (cc_opt_int("--fail-detail's N", eq + 1, 1, 1000, &f->left) != 0) {
+        return -1;
+    }
+
+    memcpy(f->key, arg, klen);
+    f->key[klen] = '\0';
+    s->nfail_key++;
+
+    return 0;
+}
+
+
+/* the chosen faults: --fail-detail ('D'), --accept-max ('M') */
+static int
+cc_sim_chosen_opt(cc_sim_t *s, int c, const char *arg)
+{
+    if (c == 'D') {
+        return cc_sim_fail_detail(s, arg);
+    }
+
+    return cc_opt_int("--accept-max", arg, 1, 1000000000, &s->accept_max);
 }
 
 
@@ -156,6 +210,8 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         { "batch-max",   required_argument, NULL, 'B' },
         { "twice-pct",   required_argument, NULL, 'T' },
         { "stray-pct",   required_argument, NULL, 'R' },
+        { "fail-detail", required_argument, NULL, 'D' },
+        { "accept-max",  required_argument, NULL, 'M' },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -169,6 +225,13 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
         case 'C': s->tls_cert_path = optarg; break;
         case 'K': s->tls_key_path = optarg; break;
         case 'J': s->journal_path = optarg; break;
+
+        case 'D':
+        case 'M':
+            if (cc_sim_chosen_opt(s, c, optarg) != 0) {
+                return -1;
+            }
+            break;
 
         case 'P':
             if (cc_opt_int("--process-ms", optarg, 0, 600000,

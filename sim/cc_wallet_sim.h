@@ -22,6 +22,7 @@
 #define CC_SIM_KEY_MAX      80
 #define CC_SIM_SKEW_MS      300000
 #define CC_SIM_AMOUNT_MAX   1000000000000000ULL
+#define CC_SIM_FAIL_KEYS    64          /* --fail-detail's, at most */
 
 
 typedef struct {
@@ -33,6 +34,13 @@ typedef struct {
 
 
 typedef struct cc_sim_batch_s  cc_sim_batch_t;
+
+
+/* --fail-detail KEY=N: the detail KEY fails in its next N batches */
+typedef struct {
+    char       key[CC_SIM_KEY_MAX + 1];
+    long long  left;                        /* failures still to give */
+} cc_sim_fail_key_t;
 
 
 typedef struct {
@@ -52,9 +60,13 @@ typedef struct {
     long long            echo_off_pct;
     long long            process_ms;        /* batches: processed after */
     long long            batch_max;         /* details a batch, at most */
+    long long            accept_max;        /* new batches taken, then
+                                               503 busy; 0: no bound */
     long long            twice_pct;         /* a detail listed twice */
     long long            stray_pct;         /* a detail never held */
     const char          *journal_path;      /* the batches' journal */
+    cc_sim_fail_key_t    fail_key[CC_SIM_FAIL_KEYS];   /* chosen details */
+    size_t               nfail_key;
     uint64_t             seed;
     int                  seed_given;
 

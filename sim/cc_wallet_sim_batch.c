@@ -29,11 +29,14 @@
  * the lock, --process-ms after it was accepted.
  *
  * Faults per batch and per detail, from the same generator as the
- * credits': --fail-pct fails details (FAIL "injected_failure"),
- * --drop-pct accepts a batch and drops the connection, --forge-pct
- * answers a submit or a query unsigned or wrongly signed (everything
- * SUCCESS: a man in the middle), --twice-pct lists a detail twice in a
- * query's answer, --echo-off-pct lists a detail with another amount,
+ * credits': --fail-pct fails details (FAIL "injected_failure"), as
+ * --fail-detail KEY=N does the chosen detail KEY in its next N batches,
+ * --drop-pct accepts a batch and drops the connection, --accept-max
+ * takes so many new batches and answers 503 "busy" to the next ones,
+ * --forge-pct answers a submit or a query unsigned or wrongly signed
+ * (everything SUCCESS: a man in the middle), --twice-pct lists a detail
+ * twice in a query's answer, --echo-off-pct lists a detail with another
+ * amount,
  * --dup-pct writes a credit's statement line twice, --stray-pct lists a
  * detail the batch never held in a finished batch's details, --delay-ms
  * delays every answer.
@@ -294,6 +297,28 @@ cc_sim_batch_parse_line(char *line)
 }
 
 
+/*
+ * Under the lock: 1 when the detail key is one --fail-detail chose and
+ * failures are left to give it; fail says one is given now (the
+ * processing's, or a journalled F read back at a restart).
+ */
+static int
+cc_sim_batch_chosen(cc_sim_t *s, const char *key, int fail)
+{
+    size_t  i;
+
+    for (i = 0; i < s->nfail_key; i++) {
+        if (s->fail_key[i].left > 0 && strcmp(s->fail_key[i].key, key) == 0)
+        {
+            s->fail_key[i].left -= fail;
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* an R line: R,no,index,S|F|C */
 static int
 cc_sim_batch_load_result(cc_sim_t *s, const char *line)
@@ -311,6 +336,11 @@ cc_sim_batch_load_result(cc_sim_t *s, const char *line)
     b->d[i].status = r == 'S' ? CC_SIM_DETAIL_SUCCESS
                      : r == 'C' ? CC_SIM_DETAIL_CONFLICT
                      : CC_SIM_DETAIL_FAIL;
+
+    if (r == 'F') {
+        (void) cc_sim_batch_chosen(s, b->d[i].key, 1);
+    }
+
     return 0;
 }
 
@@ -416,7 +446,9 @@ cc_sim_batch_detail(cc_sim_t *s, cc_sim_batch_t *b, size_t i)
     cc_sim_credit_t   c;
     cc_sim_detail_t  *d = &b->d[i];
 
-    if (!cc_sim_known(s, d->key) && cc_sim_draw(s, s->fail_pct)) {
+    if (!cc_sim_known(s, d->key)
+        && (cc_sim_batch_chosen(s, d->key, 1) || cc_sim_draw(s, s->fail_pct)))
+    {
         d->status = CC_SIM_DETAIL_FAIL;
         s->details_failed++;
         fprintf(s->journal, "R,%s,%zu,F\n", b->no, i);
@@ -828,6 +860,14 @@ cc_sim_batch_submit(cc_sim_t *s, struct MHD_Connection *conn,
         s->conflicts += status == MHD_HTTP_CONFLICT;
         cc_sim_batch_free(b);
         b = old;
+
+    } else if (s->accept_max > 0
+               && s->batches >= (unsigned long long) s->accept_max)
+    {
+        /* --accept-max: busy, nothing taken (a new batch only) */
+        cc_sim_batch_free(b);
+        pthread_mutex_unlock(&s->lock);
+        return cc_sim_error(s, conn, 503, "busy");
 
     } else {
         b->accepted_ms = cc_now_ms();

@@ -176,8 +176,9 @@ CREATE TABLE IF NOT EXISTS award_notices (
 -- awards' pending transfers, in one transaction, before the batch is
 -- sent, so a retry after any crash sends the same batch with the same
 -- contents (read back from here, in award id order).  A detail that the
--- wallet failed is sent again in a later batch under the same detail
--- number, as the award's next attempt; never a new key for an old award.
+-- wallet failed is voided and sent again in a later batch under the same
+-- detail number, as the award's next attempt with a pending transfer of
+-- its own (Voids, below); never a new key for an old award.
 -- Both tables are append-only: what a batch held never changes.  In this
 -- mode an award in flight stays 'pending' (not 'crediting'): its pending
 -- transfer and its details here say it is in flight, and in which batch.
@@ -212,3 +213,17 @@ CREATE TRIGGER IF NOT EXISTS wallet_batch_details_no_delete
     BEFORE DELETE ON wallet_batch_details FOR EACH ROW
     SIGNAL SQLSTATE '45000'
         SET MESSAGE_TEXT = 'wallet_batch_details is append-only';
+
+-- ---- Voids (issue 20): a detail the wallet failed --------------------------
+--
+-- A detail the wallet answered FAIL was not applied: its attempt's pending
+-- transfer is voided (void:<its id>, kind 'void', the pending's accounts
+-- and amount: the amount off both pending sums, onto no posted sum) and
+-- the award goes out again with the pending transfer of its next attempt
+-- (<award id>#<attempt>; attempt 1's is the award id) and the next
+-- attempt's row above, under the same detail key, all in one transaction
+-- (cc_ledger_phase.h).  The primary key makes a void, like a post, at most
+-- one per pending transfer; post:<award id> stays one per award.
+ALTER TABLE ledger_transfers
+    MODIFY kind ENUM('fund','credit','correct','pending','post','void')
+        NOT NULL;

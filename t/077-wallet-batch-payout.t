@@ -97,8 +97,12 @@ is($rc, 1, 'a wallet that fails every detail: exit 1 (unpaid)');
 like($err, qr/details failed at the wallet 10 times; they stay in flight and go in a batch again on the next pass/,
      'said: after 10 rounds they stay in flight');
 is_deeply(award_states('k3'), { 'pending/0' => 10 }, 'all unpaid: pending (batch mode writes an award once, credited)');
-is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'pending'"), 10,
-   'one pending transfer each: the money stays reserved');
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'pending'"), 100,
+   'a pending transfer an attempt: 10 each');
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'void'"), 90,
+   'all but the last voided (the last round\'s FAIL is voided by the next pass)');
+is(both("SELECT credits FROM ledger_pending WHERE account = 'clearing:k3'"), 700,
+   'the money of one attempt each stays reserved: 10 x 70 pending');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'post'"), 0, 'nothing posted');
 is(both("SELECT MAX(attempt) FROM wallet_batch_details WHERE award_id LIKE 'k3:%'") >= 10, 1, '10 attempts each');
 sim_stop($never);

@@ -3,8 +3,9 @@
 # accepting a batch, lists 2% of details twice in its answers, and is
 # killed (kill -9) and restarted once in the middle of the payout.  At the
 # end every award is credited exactly once at the wallet and in the
-# ledger: the sums and counts in MySQL (awards, pending and post
-# transfers, the clearing account, the pool), the statement (each key
+# ledger: the sums and counts in MySQL (awards, pending, void and post
+# transfers: a failed detail's pending voided, one void a failed
+# attempt; the clearing account, the pool), the statement (each key
 # once), and the three-way reconcile clean with its three sums equal.
 
 use strict;
@@ -62,7 +63,16 @@ note(sprintf('10,000 in %.1f s', time - $t0));
 # ---- MySQL ---------------------------------------------------------------------
 
 is_deeply(award_states('fb'), { 'credited/1' => 10000 }, 'every award credited and notified');
-is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'pending'"), 10000, '10,000 pending transfers');
+my $attempts = both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id LIKE 'fb:%'");
+my $voids = both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'void'");
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'pending'"), $attempts,
+   "a pending transfer an attempt: $attempts for 10,000 awards");
+is($voids, $attempts - 10000, "$voids voids: every attempt but each award's last, the one posted");
+my $failed = grep { $_->[0] eq 'R' && $_->[1] =~ /^fb:b/ && $_->[3] eq 'F' } @{ journal_lines($sim->{journal}) };
+is($voids, $failed, "the void rows' count = the details the wallet failed ($failed, its journal)");
+is(both("SELECT COUNT(*) FROM ledger_transfers v JOIN ledger_transfers t ON t.transfer_id = SUBSTRING(v.transfer_id, 6) "
+        . "WHERE v.campaign = 'fb' AND v.kind = 'void' AND t.kind = 'pending' AND t.amount_cents = v.amount_cents "
+        . "AND t.debit = v.debit AND t.credit = v.credit"), $voids, 'each void of a pending transfer, its accounts and amount');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'"), 10000, '10,000 posts');
 is(both("SELECT COUNT(DISTINCT award_id) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'"), 10000, 'one post an award');
 is(both("SELECT SUM(amount_cents) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'"), $sum, "posted: the awards' $sum");

@@ -37,6 +37,7 @@ sub shard_args {
 my @CONF_KEYS = qw(campaign pool_cents split cap_cents seed credit cutoff pending_max
                    wallet wallet_url wallet_timeout_ms wallet_secret_file wallet_answer_secret_file
                    wallet_ca_file wallet_insecure_loopback wallet_mode wallet_batch_max
+                   wallet_batch_age_ms
                    currency alert);
 my %CONF_DEFAULT = (pool_cents => 100000000, split => 'equal', seed => 's33d',
                     credit => 'async', cutoff => 1700000000);

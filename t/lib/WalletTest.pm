@@ -49,7 +49,8 @@ sub wallet_secret { $SECRET_FILE }
 # sim_start(statement => PATH, fail => P, drop => P, dup => P, echo => P, delay => MS,
 # forge => P, seed => N, secret => FILE, answer_secret => FILE, tls => make_tls()'s,
 # port => N (a restart on the same one), process => MS, batch_max => N, twice => P,
-# stray => P (the batch API's)): { w, port, url (https:// with tls), seed, statement,
+# stray => P, accept_max => N, fail_detail => [ 'KEY=N', ... ] (the batch
+# API's)): { w, port, url (https:// with tls), seed, statement,
 # journal (the batches' journal: the statement's path + ".batches") }
 sub sim_start {
     my (%o) = @_;
@@ -60,6 +61,8 @@ sub sim_start {
     push @a, '--batch-max', $o{batch_max} if $o{batch_max};
     push @a, '--twice-pct', $o{twice} if $o{twice};
     push @a, '--stray-pct', $o{stray} if $o{stray};
+    push @a, '--accept-max', $o{accept_max} if $o{accept_max};
+    push @a, '--fail-detail', $_ for @{ $o{fail_detail} // [] };
     push @a, '--answer-secret-file', $o{answer_secret} if $o{answer_secret};
     push @a, '--forge-pct', $o{forge} if $o{forge};
     push @a, '--tls-cert', $o{tls}{cert}, '--tls-key', $o{tls}{key} if $o{tls};
@@ -190,7 +193,8 @@ sub statement_keys {
 # (wallet_ca_file), extra lines; a new file each time).  An http:// url
 # (the simulator on 127.0.0.1) gets wallet_insecure_loopback yes.  mode:
 # wallet_mode (per_credit unless given: the per-credit adapter's tests;
-# undef writes none, the default, batch), batch_max: wallet_batch_max.
+# undef writes none, the default, batch), batch_max: wallet_batch_max,
+# batch_age: wallet_batch_age_ms.
 sub http_campaign_file {
     my ($id, $url, %o) = @_;
     return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool} // 100000000,
@@ -202,6 +206,7 @@ sub http_campaign_file {
                          wallet_insecure_loopback => $url =~ m{^http://} ? 'yes' : undef,
                          wallet_mode => exists $o{mode} ? $o{mode} : 'per_credit',
                          wallet_batch_max => $o{batch_max},
+                         wallet_batch_age_ms => $o{batch_age},
                          extra => $o{extra});
 }
 
@@ -267,13 +272,16 @@ sub ledger_pending_sums {
 }
 
 # What is wrong with a campaign paid into the wallet (empty: nothing):
-# every award credited in its shard with one pending transfer <id> and one
-# post transfer post:<id> of its amount, pool -> clearing:<campaign> (the
-# clearing account: no per-user wallet row); no credit transfer; nothing
-# pending in ledger_pending; the pool empty and its posted debits the sum
-# paid; the clearing account's posted credits that sum too; in the
-# statement every award's key exactly once (dup => 1: at least once) with
-# its uid, amount and CNY, and no other key of the campaign.
+# every award credited in its shard with its pending transfers <id>,
+# <id>#2, ... <id>#n (one an attempt: n > 1 after details the wallet
+# failed), the voids void:<id> .. void:<id>#(n-1) of all but the last,
+# and one post transfer post:<id>, each of its amount, pool ->
+# clearing:<campaign> (the clearing account: no per-user wallet row); no
+# credit transfer; nothing pending in ledger_pending; the pool empty and
+# its posted debits the sum paid; the clearing account's posted credits
+# that sum too; in the statement every award's key exactly once (dup =>
+# 1: at least once) with its uid, amount and CNY, and no other key of
+# the campaign.  voids => {}: filled with award id => its voids.
 sub check_paid_http {
     my ($c, $amount, $statement, %o) = @_;
     my @bad;
@@ -283,18 +291,26 @@ sub check_paid_http {
     for my $db (@DBS) {
         my $rows = mysql_query(
             "SELECT a.award_id, a.uid, a.amount_cents, a.status, "
-          . "(SELECT GROUP_CONCAT(CONCAT(kind, ' ', debit, ' ', credit, ' ', amount_cents) ORDER BY kind) "
-          . " FROM ledger_transfers t WHERE t.award_id = a.award_id), "
           . "(SELECT COUNT(*) FROM ledger_accounts w WHERE w.account = CONCAT('wallet:', a.uid)) "
           . "FROM awards a WHERE a.campaign = '$c'", $db);
+        my %xf;
+        push @{ $xf{ $_->[0] } }, $_->[1]
+            for @{ mysql_query("SELECT award_id, CONCAT(transfer_id, ' ', kind, ' ', debit, ' ', credit, ' ', amount_cents) "
+                               . "FROM ledger_transfers WHERE campaign = '$c' AND award_id IS NOT NULL", $db) };
         my $paid = 0;
         for my $r (@$rows) {
-            my ($id, $uid, $amt, $st, $xf, $wc) = @$r;
+            my ($id, $uid, $amt, $st, $wc) = @$r;
             $seen{$uid}++;
             push @bad, "$id: $st" if $st ne 'credited';
             push @bad, "$id: amount $amt, seeded " . ($amount->{$uid} // 'none') if ($amount->{$uid} // -1) != $amt;
-            my $want = "pending pool:$c clearing:$c $amt,post pool:$c clearing:$c $amt";
-            push @bad, "$id: transfers " . ($xf // 'none') . ", want $want" if ($xf // '') ne $want;
+            my @got = sort @{ $xf{$id} // [] };
+            my $n = grep { / pending / } @got;
+            my @p = map { $_ == 1 ? $id : "$id#$_" } 1 .. ($n || 1);
+            my @want = sort((map { "$_ pending pool:$c clearing:$c $amt" } @p),
+                            (map { "void:$_ void pool:$c clearing:$c $amt" } @p[0 .. $#p - 1]),
+                            "post:$id post pool:$c clearing:$c $amt");
+            push @bad, "$id: transfers " . join(', ', @got) . '; want ' . join(', ', @want) if "@got" ne "@want";
+            $o{voids}{$id} = $n - 1 if $o{voids} && $n;
             push @bad, "$id: a wallet:$uid account" if $wc;
             $paid += $amt;
             my $l = delete $lines{$id} // [];

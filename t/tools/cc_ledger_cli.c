@@ -7,6 +7,11 @@
  *
  *   cc-ledger-cli --mysql H:P/DB fund CAMPAIGN SHARD CENTS
  *   cc-ledger-cli --mysql H:P/DB credit CAMPAIGN AWARD_ID:UID:CENTS ...
+ *   cc-ledger-cli --mysql H:P/DB retry CAMPAIGN AWARD_ID:UID:CENTS:FAILED ...
+ *
+ * retry is cc_ledger_phase_retry (the void of attempt FAILED's pending
+ * transfer and the next attempt's), as cc_payout's role; it prints
+ * "voided N" or "rolled back: <reason>".
  *
  * Prints one "ID rc" line per transfer, then "added N" or
  * "rolled back: <reason>".  Exit 0 when the command ran (whatever the
@@ -18,8 +23,68 @@
 #include <string.h>
 
 #include "cc_ledger.h"
+#include "cc_ledger_phase.h"
 #include "cc_secret.h"
 #include "cc_store.h"
+
+
+/* retry's entries: c[], failed[] and sel[] of argv[5..argc) */
+static int
+cc_ledger_cli_retry(MYSQL *db, int argc, char **argv)
+{
+    int                 *sel, i, rc;
+    long                 voided;
+    char                 err[512], *p;
+    size_t               n;
+    unsigned            *failed;
+    cc_ledger_credit_t  *c;
+
+    n = argc - 5;
+    c = calloc(n, sizeof(cc_ledger_credit_t));
+    failed = calloc(n, sizeof(unsigned));
+    sel = calloc(n, sizeof(int));
+    rc = 2;
+
+    if (c == NULL || failed == NULL || sel == NULL) {
+        goto done;
+    }
+
+    for (i = 5; i < argc; i++) {
+        /* ID:UID:CENTS:FAILED (the id has a ':'): cut from the end */
+        p = strrchr(argv[i], ':');
+        failed[i - 5] = p ? (unsigned) strtoul(p + 1, NULL, 10) : 0;
+        *(p ? p : argv[i]) = '\0';
+        p = strrchr(argv[i], ':');
+        c[i - 5].amount_cents = p ? strtoull(p + 1, NULL, 10) : 0;
+        *(p ? p : argv[i]) = '\0';
+        p = strrchr(argv[i], ':');
+        c[i - 5].uid = p ? strtoull(p + 1, NULL, 10) : 0;
+        *(p ? p : argv[i]) = '\0';
+        c[i - 5].award_id = argv[i];    /* what is left: "<c>:<uid>" */
+        sel[i - 5] = 1;
+    }
+
+    voided = cc_ledger_phase_retry(db, argv[4], c, failed, sel, n, err,
+                                   sizeof(err));
+
+    if (voided >= 0) {
+        rc = mysql_commit(db) != 0 ? 2 : 0;
+        printf("voided %ld\n", voided);
+
+    } else {
+        mysql_rollback(db);
+        printf("rolled back: %s\n", err);
+        rc = 0;
+    }
+
+done:
+
+    free(c);
+    free(failed);
+    free(sel);
+
+    return rc;
+}
 
 
 static int
@@ -28,7 +93,9 @@ cc_ledger_cli_usage(void)
     fprintf(stderr,
             "usage: cc-ledger-cli --mysql H:P/DB fund CAMPAIGN SHARD CENTS\n"
             "       cc-ledger-cli --mysql H:P/DB credit CAMPAIGN "
-            "ID:UID:CENTS ...\n");
+            "ID:UID:CENTS ...\n"
+            "       cc-ledger-cli --mysql H:P/DB retry CAMPAIGN "
+            "ID:UID:CENTS:FAILED ...\n");
     return 2;
 }
 
@@ -49,7 +116,8 @@ main(int argc, char **argv)
         return cc_ledger_cli_usage();
     }
 
-    if (cc_store_open(&st, &argv[2], 1, CC_ROLE_DRAW,
+    if (cc_store_open(&st, &argv[2], 1, strcmp(argv[3], "retry") == 0
+                                        ? CC_ROLE_PAYOUT : CC_ROLE_DRAW,
                       getenv("CC_MYSQL_PASSWORD"))
         != 0 || cc_store_connect(&st) != 0)
     {
@@ -114,6 +182,9 @@ main(int argc, char **argv)
         }
 
         free(c);
+
+    } else if (strcmp(argv[3], "retry") == 0 && argc >= 6) {
+        rc = cc_ledger_cli_retry(db, argc, argv);
 
     } else {
         return cc_ledger_cli_usage();

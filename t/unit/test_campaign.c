@@ -127,15 +127,25 @@ START_TEST(test_good_wallet_http)
     ck_assert_int_eq(c.wallet_insecure_loopback, 0);
     ck_assert_int_eq(c.wallet_mode, CC_WALLET_MODE_BATCH);
     ck_assert_uint_eq(c.wallet_batch_max, 500);
+    ck_assert_int_eq(c.wallet_batch_age_ms, 600000);
 
     ck_assert_int_eq(parse(GOOD_EQUAL
                            "wallet http\n"
                            "wallet_url https://w.example/\n"
                            "wallet_secret_file /s\n"
                            "wallet_mode per_credit\n"
-                           "wallet_batch_max 1000\n", &c, err), 0);
+                           "wallet_batch_max 1000\n"
+                           "wallet_batch_age_ms 1000\n", &c, err), 0);
     ck_assert_int_eq(c.wallet_mode, CC_WALLET_MODE_PER_CREDIT);
     ck_assert_uint_eq(c.wallet_batch_max, 1000);
+    ck_assert_int_eq(c.wallet_batch_age_ms, 1000);
+
+    ck_assert_int_eq(parse(GOOD_EQUAL
+                           "wallet http\n"
+                           "wallet_url https://w.example/\n"
+                           "wallet_secret_file /s\n"
+                           "wallet_batch_age_ms 604800000\n", &c, err), 0);
+    ck_assert_int_eq(c.wallet_batch_age_ms, 604800000);
 
     ck_assert_int_eq(parse(GOOD_EQUAL
                            "wallet http\n"
@@ -266,6 +276,20 @@ START_TEST(test_bad)
           "line 9: wallet_batch_max: details in 1..1000 expected" },
         { GOOD_EQUAL "wallet http\nwallet_batch_max 1001\n",
           "line 9: wallet_batch_max: details in 1..1000 expected" },
+        { GOOD_EQUAL "wallet_batch_age_ms 60000\n",
+          "line 8: wallet_batch_age_ms: only with wallet http" },
+        { GOOD_EQUAL "wallet http\nwallet_batch_age_ms 999\n",
+          "line 9: wallet_batch_age_ms: milliseconds in 1000..604800000 "
+          "expected" },
+        { GOOD_EQUAL "wallet http\nwallet_batch_age_ms 604800001\n",
+          "line 9: wallet_batch_age_ms: milliseconds in 1000..604800000 "
+          "expected" },
+        { GOOD_EQUAL "wallet http\nwallet_batch_age_ms 0\n",
+          "line 9: wallet_batch_age_ms: milliseconds in 1000..604800000 "
+          "expected" },
+        { GOOD_EQUAL "wallet http\nwallet_batch_age_ms 10s\n",
+          "line 9: wallet_batch_age_ms: milliseconds in 1000..604800000 "
+          "expected" },
         { GOOD_RANDOM "wallet http\nwallet_url http://h:1\n"
           "wallet_secret_file /s\n",
           "line 8: wallet http: needs credit async or async_client_sync "

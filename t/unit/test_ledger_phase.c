@@ -78,6 +78,77 @@ START_TEST(test_pending_bad_campaign)
 END_TEST
 
 
+/* the attempts' pending ids: the award id, then <award id>#<n> */
+START_TEST(test_attempt_id)
+{
+    char  id[CC_LEDGER_PHASE_ID_MAX + 1];
+
+    cc_ledger_phase_attempt_id(id, sizeof(id), "c:7", 1);
+    ck_assert_str_eq(id, "c:7");
+    cc_ledger_phase_attempt_id(id, sizeof(id), "c:7", 0);
+    ck_assert_str_eq(id, "c:7");
+    cc_ledger_phase_attempt_id(id, sizeof(id), "c:7", 2);
+    ck_assert_str_eq(id, "c:7#2");
+    cc_ledger_phase_attempt_id(id, sizeof(id), "c:7", 4294967295U);
+    ck_assert_str_eq(id, "c:7#4294967295");
+}
+END_TEST
+
+
+/* the longest award id (64) and attempt fit the column (80) */
+START_TEST(test_attempt_id_fits)
+{
+    char  award[65], id[CC_LEDGER_PHASE_ID_MAX + 1];
+
+    memset(award, 'a', 64);
+    award[64] = '\0';
+
+    cc_ledger_phase_attempt_id(id, sizeof(id), award, 4294967295U);
+    ck_assert_uint_eq(strlen(id), 64 + 11);
+    ck_assert_uint_le(strlen("void:") + strlen(id), CC_LEDGER_PHASE_ID_MAX);
+}
+END_TEST
+
+
+/* what is refused before any query (db NULL): nothing written */
+START_TEST(test_retry_guards)
+{
+    int                  sel[2] = { 1, 0 }, none[2] = { 0, 0 };
+    char                 err[256];
+    unsigned             failed[2] = { 1, 0 };
+    cc_ledger_credit_t   c[2] = {
+        { "c:1", 1, 100, CC_LEDGER_ERROR },
+        { "c:2'", 2, 100, CC_LEDGER_ERROR }     /* not selected */
+    };
+
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, none, 2,
+                                           err, sizeof(err)), 0);
+
+    err[0] = '\0';
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c'x", c, failed, sel, 2,
+                                           err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "bad campaign"));
+
+    failed[0] = 0;                  /* no attempt was made: none failed */
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel, 2,
+                                           err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "bad award \"c:1\" or attempt 0"));
+
+    failed[0] = 1;
+    sel[1] = 1;
+    failed[1] = 3;
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel, 2,
+                                           err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "bad award \"c:2'\""));
+
+    c[1].award_id = "c:2";
+    c[1].amount_cents = 0;
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel, 2,
+                                           err, sizeof(err)), -1);
+}
+END_TEST
+
+
 static Suite *
 ledger_phase_suite(void)
 {
@@ -86,6 +157,8 @@ ledger_phase_suite(void)
     s = suite_create("ledger_phase");
     cc_check_tcase(s, "pending", test_pending_bad_id_sets_every_rc,
                    test_pending_first_bad, test_pending_bad_campaign);
+    cc_check_tcase(s, "void", test_attempt_id, test_attempt_id_fits,
+                   test_retry_guards);
 
     return s;
 }

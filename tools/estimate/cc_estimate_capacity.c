@@ -309,6 +309,37 @@ cc_est_cap_read(cc_est_cap_opts_t *o)
 }
 
 
+/* the options that go together, once parsed; the winners from the fraction */
+static int
+cc_est_cap_check(cc_est_cap_opts_t *o)
+{
+    if (o->users < 0 || o->peak < 0) {
+        fprintf(stderr, "cc-estimate: --capacity needs --%s (see --help)\n",
+                o->users < 0 ? "users" : "peak-flips");
+        return -1;
+    }
+
+    if ((o->winners < 0) == (o->fraction_ppm < 0)) {
+        fprintf(stderr, "cc-estimate: --capacity needs one of --winners and "
+                "--eligible-fraction\n");
+        return -1;
+    }
+
+    if (o->winners > o->users) {
+        fprintf(stderr, "cc-estimate: --winners %lld is more than --users "
+                "%lld\n", o->winners, o->users);
+        return -1;
+    }
+
+    if (o->winners < 0) {
+        /* rounded to the nearest user */
+        o->winners = (o->users * o->fraction_ppm + 500000) / 1000000;
+    }
+
+    return 0;
+}
+
+
 static int
 cc_est_cap_parse(int argc, char **argv, cc_est_cap_opts_t *o)
 {
@@ -437,27 +468,8 @@ cc_est_cap_parse(int argc, char **argv, cc_est_cap_opts_t *o)
         return -1;
     }
 
-    if (o->users < 0 || o->peak < 0) {
-        fprintf(stderr, "cc-estimate: --capacity needs --%s (see --help)\n",
-                o->users < 0 ? "users" : "peak-flips");
+    if (cc_est_cap_check(o) != 0) {
         return -1;
-    }
-
-    if ((o->winners < 0) == (o->fraction_ppm < 0)) {
-        fprintf(stderr, "cc-estimate: --capacity needs one of --winners and "
-                "--eligible-fraction\n");
-        return -1;
-    }
-
-    if (o->winners > o->users) {
-        fprintf(stderr, "cc-estimate: --winners %lld is more than --users "
-                "%lld\n", o->winners, o->users);
-        return -1;
-    }
-
-    if (o->winners < 0) {
-        /* rounded to the nearest user */
-        o->winners = (o->users * o->fraction_ppm + 500000) / 1000000;
     }
 
     return cc_est_cap_read(o);

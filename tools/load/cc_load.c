@@ -285,45 +285,54 @@ cc_load_parse_url(cc_load_opts_t *o)
 }
 
 
+static const char *cc_load_parse_phase(cc_load_opts_t *o, int argc,
+    char **argv);
+static void cc_load_parse_opt(cc_load_opts_t *o, int c, int *seen,
+    int flip_or_social);
+
+
+/* cc-load's options: the phase's own ones are checked after parsing */
+enum {
+    OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
+    OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
+    OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
+    OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID, OPT_ANSWERS,
+    OPT_SOCIAL, OPT_RARE, OPT_WILDCARD
+};
+static const struct option  cc_load_opts[] = {
+    { "help",       no_argument,       NULL, 'h' },
+    { "url",        required_argument, NULL, OPT_URL },
+    { "users",      required_argument, NULL, OPT_USERS },
+    { "first-uid",  required_argument, NULL, OPT_FIRST },
+    { "conc",       required_argument, NULL, OPT_CONC },
+    { "stats",      required_argument, NULL, OPT_STATS },
+    { "timeout",    required_argument, NULL, OPT_TIMEOUT },
+    { "max-tries",  required_argument, NULL, OPT_TRIES },
+    { "secret",     required_argument, NULL, OPT_SECRET },
+    { "token-ttl",  required_argument, NULL, OPT_TTL },
+    { "token-kid",  required_argument, NULL, OPT_KID },
+    { "quiet",      no_argument,       NULL, OPT_QUIET },
+    { "chances",    required_argument, NULL, OPT_CHANCES },
+    { "grant-id",   required_argument, NULL, OPT_GRANT_ID },
+    { "retry-pct",  required_argument, NULL, OPT_RETRY },
+    { "combine",    no_argument,       NULL, OPT_COMBINE },
+    { "kinds",      required_argument, NULL, OPT_KINDS },
+    { "max-flips",  required_argument, NULL, OPT_MAX_FLIPS },
+    { "rid-prefix", required_argument, NULL, OPT_PREFIX },
+    { "answers",    required_argument, NULL, OPT_ANSWERS },
+    { "seed",       required_argument, NULL, OPT_SEED },
+    { "pct",        required_argument, NULL, OPT_PCT },
+    { "rate",       required_argument, NULL, OPT_RATE },
+    { "social-pct", required_argument, NULL, OPT_SOCIAL },
+    { "rare",       required_argument, NULL, OPT_RARE },
+    { "wildcard",   required_argument, NULL, OPT_WILDCARD },
+    { NULL, 0, NULL, 0 }
+};
+
+
 static void
 cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
 {
-    enum {
-        OPT_URL = 256, OPT_USERS, OPT_FIRST, OPT_CONC, OPT_STATS,
-        OPT_TIMEOUT, OPT_TRIES, OPT_SECRET, OPT_TTL, OPT_QUIET, OPT_CHANCES,
-        OPT_GRANT_ID, OPT_RETRY, OPT_COMBINE, OPT_KINDS, OPT_MAX_FLIPS,
-        OPT_PREFIX, OPT_SEED, OPT_PCT, OPT_RATE, OPT_KID, OPT_ANSWERS,
-        OPT_SOCIAL, OPT_RARE, OPT_WILDCARD
-    };
-    static const struct option  opts[] = {
-        { "help",       no_argument,       NULL, 'h' },
-        { "url",        required_argument, NULL, OPT_URL },
-        { "users",      required_argument, NULL, OPT_USERS },
-        { "first-uid",  required_argument, NULL, OPT_FIRST },
-        { "conc",       required_argument, NULL, OPT_CONC },
-        { "stats",      required_argument, NULL, OPT_STATS },
-        { "timeout",    required_argument, NULL, OPT_TIMEOUT },
-        { "max-tries",  required_argument, NULL, OPT_TRIES },
-        { "secret",     required_argument, NULL, OPT_SECRET },
-        { "token-ttl",  required_argument, NULL, OPT_TTL },
-        { "token-kid",  required_argument, NULL, OPT_KID },
-        { "quiet",      no_argument,       NULL, OPT_QUIET },
-        { "chances",    required_argument, NULL, OPT_CHANCES },
-        { "grant-id",   required_argument, NULL, OPT_GRANT_ID },
-        { "retry-pct",  required_argument, NULL, OPT_RETRY },
-        { "combine",    no_argument,       NULL, OPT_COMBINE },
-        { "kinds",      required_argument, NULL, OPT_KINDS },
-        { "max-flips",  required_argument, NULL, OPT_MAX_FLIPS },
-        { "rid-prefix", required_argument, NULL, OPT_PREFIX },
-        { "answers",    required_argument, NULL, OPT_ANSWERS },
-        { "seed",       required_argument, NULL, OPT_SEED },
-        { "pct",        required_argument, NULL, OPT_PCT },
-        { "rate",       required_argument, NULL, OPT_RATE },
-        { "social-pct", required_argument, NULL, OPT_SOCIAL },
-        { "rare",       required_argument, NULL, OPT_RARE },
-        { "wildcard",   required_argument, NULL, OPT_WILDCARD },
-        { NULL, 0, NULL, 0 }
-    };
     const char  *phase;
     int          c, seen_phase_opt = 0, flip_or_social;
     char         err[256];
@@ -344,152 +353,15 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
     o->rare = -1;
     o->wildcard = -1;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0
-                      || strcmp(argv[1], "-h") == 0))
-    {
-        cc_load_usage(stdout);
-        exit(0);
-    }
-    if (argc < 2 || argv[1][0] == '-') {
-        cc_load_usage(stderr);
-        cc_load_die("the first argument is the phase: grant, flip or claim");
-    }
-    phase = argv[1];
-    if (strcmp(phase, "grant") == 0) {
-        o->phase = CC_LOAD_PHASE_GRANT;
-    } else if (strcmp(phase, "flip") == 0) {
-        o->phase = CC_LOAD_PHASE_FLIP;
-    } else if (strcmp(phase, "claim") == 0) {
-        o->phase = CC_LOAD_PHASE_CLAIM;
-    } else if (strcmp(phase, "social") == 0) {
-        o->phase = CC_LOAD_PHASE_SOCIAL;
-    } else {
-        cc_load_die("unknown phase \"%s\" (grant, flip, claim or social)",
-                    phase);
-    }
+    phase = cc_load_parse_phase(o, argc, argv);
+
     /* --kinds and --rid-prefix are the flip's and the social phase's */
     flip_or_social = 1 << (o->phase == CC_LOAD_PHASE_SOCIAL
                            ? CC_LOAD_PHASE_SOCIAL : CC_LOAD_PHASE_FLIP);
 
     optind = 2;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            cc_load_usage(stdout);
-            exit(0);
-        case OPT_URL:
-            o->url = optarg;
-            break;
-        case OPT_USERS:
-            o->users = cc_load_parse_u64("--users", optarg, 1, 1000000000);
-            break;
-        case OPT_FIRST:
-            o->first_uid = cc_load_parse_u64("--first-uid", optarg, 1,
-                                        UINT64_MAX / 2);
-            break;
-        case OPT_CONC:
-            o->conc = (unsigned) cc_load_parse_u64("--conc", optarg, 1, 60000);
-            break;
-        case OPT_STATS:
-            o->stats_path = optarg;
-            break;
-        case OPT_TIMEOUT:
-            o->timeout_ms = (unsigned) cc_load_parse_u64("--timeout", optarg,
-                                                    1, 600000);
-            break;
-        case OPT_TRIES:
-            o->max_tries = (unsigned) cc_load_parse_u64("--max-tries", optarg,
-                                                   1, 1000);
-            break;
-        case OPT_SECRET:
-            o->secret_path = optarg;
-            break;
-        case OPT_TTL:
-            o->token_ttl = (long) cc_load_parse_u64("--token-ttl", optarg, 1,
-                                               100000000);
-            break;
-        case OPT_KID:
-            if (!cc_token_kid_valid(optarg, strlen(optarg))) {
-                cc_load_die("--token-kid must be 1..%d of [A-Za-z0-9_-], not "
-                       "\"%s\"", CC_TOKEN_KID_MAX, optarg);
-            }
-            o->token_kid = optarg;
-            break;
-        case OPT_RATE:
-            o->rate = cc_load_parse_u64("--rate", optarg, 0, 10000000);
-            break;
-        case OPT_QUIET:
-            o->quiet = 1;
-            break;
-        case OPT_CHANCES:
-            o->chances = (unsigned) cc_load_parse_u64("--chances", optarg,
-                                                 1, 100000);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_GRANT;
-            break;
-        case OPT_GRANT_ID:
-            if (!cc_load_id_ok(optarg, 64)) {
-                cc_load_die("--grant-id: 1..64 of [A-Za-z0-9_-]: \"%s\"",
-                            optarg);
-            }
-            o->grant_id = optarg;
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_GRANT;
-            break;
-        case OPT_RETRY:
-            o->retry_pct = cc_load_parse_pct("--retry-pct", optarg);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
-            break;
-        case OPT_COMBINE:
-            o->combine = 1;
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
-            break;
-        case OPT_KINDS:
-            o->kinds = (unsigned) cc_load_parse_u64("--kinds", optarg, 2,
-                                               CC_LOAD_KINDS_MAX);
-            seen_phase_opt |= flip_or_social;
-            break;
-        case OPT_MAX_FLIPS:
-            o->max_flips = (unsigned) cc_load_parse_u64("--max-flips", optarg,
-                                                   0, 100000);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
-            break;
-        case OPT_PREFIX:
-            /* with "-" and up to 10 digits the id stays within 64 */
-            if (!cc_load_id_ok(optarg, 50)) {
-                cc_load_die("--rid-prefix: 1..50 of [A-Za-z0-9_-]: \"%s\"",
-                       optarg);
-            }
-            o->rid_prefix = optarg;
-            seen_phase_opt |= flip_or_social;
-            break;
-        case OPT_ANSWERS:
-            o->answers_path = optarg;
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_FLIP;
-            break;
-        case OPT_SEED:
-            o->seed = cc_load_parse_u64("--seed", optarg, 0, UINT64_MAX);
-            break;
-        case OPT_PCT:
-            o->claim_pct = cc_load_parse_pct("--pct", optarg);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_CLAIM;
-            break;
-        case OPT_SOCIAL:
-            o->social_pct = cc_load_parse_pct("--social-pct", optarg);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_SOCIAL;
-            break;
-        case OPT_WILDCARD:
-            o->wildcard = (int) cc_load_parse_u64("--wildcard", optarg, 0,
-                                                  CC_LOAD_KINDS_MAX - 1);
-            seen_phase_opt |= flip_or_social;
-            break;
-        case OPT_RARE:
-            o->rare = (int) cc_load_parse_u64("--rare", optarg, 0,
-                                              CC_LOAD_KINDS_MAX - 1);
-            seen_phase_opt |= 1 << CC_LOAD_PHASE_SOCIAL;
-            break;
-        default:
-            /* getopt_long said which option */
-            cc_load_die("see cc-load --help");
-        }
+    while ((c = getopt_long(argc, argv, "h", cc_load_opts, NULL)) != -1) {
+        cc_load_parse_opt(o, c, &seen_phase_opt, flip_or_social);
     }
     if (optind < argc) {
         cc_load_die("unexpected argument \"%s\"", argv[optind]);
@@ -528,6 +400,164 @@ cc_load_parse_opts(cc_load_opts_t *o, int argc, char **argv)
                                 err, sizeof(err)) != 0)
     {
         cc_load_die("--secret: %s", err);
+    }
+}
+
+
+/* argv[1], the phase: its name; --help exits */
+static const char *
+cc_load_parse_phase(cc_load_opts_t *o, int argc, char **argv)
+{
+    const char  *phase;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0
+                      || strcmp(argv[1], "-h") == 0))
+    {
+        cc_load_usage(stdout);
+        exit(0);
+    }
+    if (argc < 2 || argv[1][0] == '-') {
+        cc_load_usage(stderr);
+        cc_load_die("the first argument is the phase: grant, flip or claim");
+    }
+    phase = argv[1];
+    if (strcmp(phase, "grant") == 0) {
+        o->phase = CC_LOAD_PHASE_GRANT;
+    } else if (strcmp(phase, "flip") == 0) {
+        o->phase = CC_LOAD_PHASE_FLIP;
+    } else if (strcmp(phase, "claim") == 0) {
+        o->phase = CC_LOAD_PHASE_CLAIM;
+    } else if (strcmp(phase, "social") == 0) {
+        o->phase = CC_LOAD_PHASE_SOCIAL;
+    } else {
+        cc_load_die("unknown phase \"%s\" (grant, flip, claim or social)",
+                    phase);
+    }
+
+    return phase;
+}
+
+
+/* one option c of getopt_long (optarg): into o, its phase's bit in seen */
+static void
+cc_load_parse_opt(cc_load_opts_t *o, int c, int *seen, int flip_or_social)
+{
+    switch (c) {
+    case 'h':
+        cc_load_usage(stdout);
+        exit(0);
+    case OPT_URL:
+        o->url = optarg;
+        break;
+    case OPT_USERS:
+        o->users = cc_load_parse_u64("--users", optarg, 1, 1000000000);
+        break;
+    case OPT_FIRST:
+        o->first_uid = cc_load_parse_u64("--first-uid", optarg, 1,
+                                    UINT64_MAX / 2);
+        break;
+    case OPT_CONC:
+        o->conc = (unsigned) cc_load_parse_u64("--conc", optarg, 1, 60000);
+        break;
+    case OPT_STATS:
+        o->stats_path = optarg;
+        break;
+    case OPT_TIMEOUT:
+        o->timeout_ms = (unsigned) cc_load_parse_u64("--timeout", optarg,
+                                                1, 600000);
+        break;
+    case OPT_TRIES:
+        o->max_tries = (unsigned) cc_load_parse_u64("--max-tries", optarg,
+                                               1, 1000);
+        break;
+    case OPT_SECRET:
+        o->secret_path = optarg;
+        break;
+    case OPT_TTL:
+        o->token_ttl = (long) cc_load_parse_u64("--token-ttl", optarg, 1,
+                                           100000000);
+        break;
+    case OPT_KID:
+        if (!cc_token_kid_valid(optarg, strlen(optarg))) {
+            cc_load_die("--token-kid must be 1..%d of [A-Za-z0-9_-], not "
+                   "\"%s\"", CC_TOKEN_KID_MAX, optarg);
+        }
+        o->token_kid = optarg;
+        break;
+    case OPT_RATE:
+        o->rate = cc_load_parse_u64("--rate", optarg, 0, 10000000);
+        break;
+    case OPT_QUIET:
+        o->quiet = 1;
+        break;
+    case OPT_CHANCES:
+        o->chances = (unsigned) cc_load_parse_u64("--chances", optarg,
+                                             1, 100000);
+        *seen |= 1 << CC_LOAD_PHASE_GRANT;
+        break;
+    case OPT_GRANT_ID:
+        if (!cc_load_id_ok(optarg, 64)) {
+            cc_load_die("--grant-id: 1..64 of [A-Za-z0-9_-]: \"%s\"",
+                        optarg);
+        }
+        o->grant_id = optarg;
+        *seen |= 1 << CC_LOAD_PHASE_GRANT;
+        break;
+    case OPT_RETRY:
+        o->retry_pct = cc_load_parse_pct("--retry-pct", optarg);
+        *seen |= 1 << CC_LOAD_PHASE_FLIP;
+        break;
+    case OPT_COMBINE:
+        o->combine = 1;
+        *seen |= 1 << CC_LOAD_PHASE_FLIP;
+        break;
+    case OPT_KINDS:
+        o->kinds = (unsigned) cc_load_parse_u64("--kinds", optarg, 2,
+                                           CC_LOAD_KINDS_MAX);
+        *seen |= flip_or_social;
+        break;
+    case OPT_MAX_FLIPS:
+        o->max_flips = (unsigned) cc_load_parse_u64("--max-flips", optarg,
+                                               0, 100000);
+        *seen |= 1 << CC_LOAD_PHASE_FLIP;
+        break;
+    case OPT_PREFIX:
+        /* with "-" and up to 10 digits the id stays within 64 */
+        if (!cc_load_id_ok(optarg, 50)) {
+            cc_load_die("--rid-prefix: 1..50 of [A-Za-z0-9_-]: \"%s\"",
+                   optarg);
+        }
+        o->rid_prefix = optarg;
+        *seen |= flip_or_social;
+        break;
+    case OPT_ANSWERS:
+        o->answers_path = optarg;
+        *seen |= 1 << CC_LOAD_PHASE_FLIP;
+        break;
+    case OPT_SEED:
+        o->seed = cc_load_parse_u64("--seed", optarg, 0, UINT64_MAX);
+        break;
+    case OPT_PCT:
+        o->claim_pct = cc_load_parse_pct("--pct", optarg);
+        *seen |= 1 << CC_LOAD_PHASE_CLAIM;
+        break;
+    case OPT_SOCIAL:
+        o->social_pct = cc_load_parse_pct("--social-pct", optarg);
+        *seen |= 1 << CC_LOAD_PHASE_SOCIAL;
+        break;
+    case OPT_WILDCARD:
+        o->wildcard = (int) cc_load_parse_u64("--wildcard", optarg, 0,
+                                              CC_LOAD_KINDS_MAX - 1);
+        *seen |= flip_or_social;
+        break;
+    case OPT_RARE:
+        o->rare = (int) cc_load_parse_u64("--rare", optarg, 0,
+                                          CC_LOAD_KINDS_MAX - 1);
+        *seen |= 1 << CC_LOAD_PHASE_SOCIAL;
+        break;
+    default:
+        /* getopt_long said which option */
+        cc_load_die("see cc-load --help");
     }
 }
 

@@ -68,6 +68,10 @@
 #include "cc_worker.h"
 
 
+static void cc_draw_summary_shards(cc_draw_run_t *d);
+static void cc_draw_summary_digest(cc_draw_run_t *d);
+
+
 static void
 cc_draw_usage(FILE *out)
 {
@@ -377,20 +381,6 @@ cc_draw_u64_cmp(const void *a, const void *b)
 static void
 cc_draw_summary(cc_draw_run_t *d, int64_t started)
 {
-    char                   line[256], hex[65], missing[256], why[512];
-    size_t                 s, k, nm;
-    uint64_t               total, *all, users;
-    unsigned char          h[EVP_MAX_MD_SIZE];
-    unsigned int           hlen;
-    EVP_MD_CTX            *md;
-    cc_draw_shard_t       *sh;
-    cc_draw_plan_found_e   found;
-
-    users = 0;
-    for (s = 0; s < d->st.nshards; s++) {
-        users += d->shards[s].n;
-    }
-
     printf("campaign %s: %s split of %" PRIu64 " cents among %" PRIu64
            " eligible users on %zu shards", d->c.id,
            cc_split_mode_name(d->c.split), d->c.pool_cents, d->plan.n,
@@ -401,6 +391,27 @@ cc_draw_summary(cc_draw_run_t *d, int64_t started)
     }
 
     printf(", credit %s\n", cc_credit_mode_name(d->c.credit));
+
+    cc_draw_summary_shards(d);
+    cc_draw_summary_digest(d);
+
+    printf("time: %.2f s\n", (cc_now_ms() - started) / 1000.0);
+    fflush(stdout);
+}
+
+
+/* each shard's line, then the awards' spread over the shards drawn here */
+static void
+cc_draw_summary_shards(cc_draw_run_t *d)
+{
+    size_t            s, k;
+    uint64_t         *all, users;
+    cc_draw_shard_t  *sh;
+
+    users = 0;
+    for (s = 0; s < d->st.nshards; s++) {
+        users += d->shards[s].n;
+    }
 
     all = malloc((users + 1) * sizeof(uint64_t));
     k = 0;
@@ -430,15 +441,32 @@ cc_draw_summary(cc_draw_run_t *d, int64_t started)
     }
 
     free(all);
+}
 
-    /* the draw's digest: the settings, then each shard's line */
+
+/*
+ * The draw's digest: the settings, then each shard's line, every shard's
+ * (a shard drawn by another process is read from its plan row); pending
+ * while a shard is not drawn yet.
+ */
+static void
+cc_draw_summary_digest(cc_draw_run_t *d)
+{
+    char                   line[256], hex[65], missing[256], why[512];
+    size_t                 s, k, nm;
+    uint64_t               total;
+    unsigned char          h[EVP_MAX_MD_SIZE];
+    unsigned int           hlen;
+    EVP_MD_CTX            *md;
+    cc_draw_shard_t       *sh;
+    cc_draw_plan_found_e   found;
+
     md = EVP_MD_CTX_new();
     if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(md);
         printf("digest: out of memory\n");
         return;
     }
-
     k = (size_t) snprintf(line, sizeof(line), "%s %" PRIu64 " %s %" PRIu64
                           " ", d->c.id, d->c.pool_cents,
                           cc_split_mode_name(d->c.split), d->c.cap_cents);
@@ -497,9 +525,6 @@ cc_draw_summary(cc_draw_run_t *d, int64_t started)
         printf("total: %" PRIu64 " cents\n", total);
         printf("digest: %s\n", hex);
     }
-
-    printf("time: %.2f s\n", (cc_now_ms() - started) / 1000.0);
-    fflush(stdout);
 }
 
 

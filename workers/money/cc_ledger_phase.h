@@ -111,4 +111,51 @@ long cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
 int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
     char *err, size_t errlen);
 
+/*
+ * ---- voids: a detail the wallet failed (batch mode) ----------------------
+ *
+ * A detail the wallet answered FAIL was not applied (the wallet says so;
+ * an unknown, which may have been, is never voided): its attempt's
+ * pending transfer is voided and the award goes out again under the
+ * pending transfer of its next attempt, with the same detail key (the
+ * award id) at the wallet (cc_wallet_batch.h).  The ids:
+ *
+ *   pending  attempt 1: <award id> (as before voids, and as per_credit);
+ *            attempt a > 1: <award id>#<a> ('#' is in no award id);
+ *   void     void:<that pending's id>, kind 'void', the pending's
+ *            accounts and amount (TigerBeetle's void_pending_transfer):
+ *            its amount off both pending sums, onto no posted sum;
+ *   post     post:<award id>, whatever the attempt: the primary key lets
+ *            an award be posted once, and it posts the award's live
+ *            pending transfer, the one not voided.
+ *
+ * cc-reconcile --money finds an award with other than one live pending
+ * transfer (ledger_unbalanced); voided ones count in no sum.
+ */
+
+#define CC_LEDGER_PHASE_ID_MAX  80          /* ledger_transfers' ids */
+
+/* attempt's pending transfer id into buf (CC_LEDGER_PHASE_ID_MAX + 1) */
+void cc_ledger_phase_attempt_id(char *buf, size_t len, const char *award_id,
+    unsigned attempt);
+
+/*
+ * For each c[i] with sel[i] set, in the caller's open transaction: the
+ * void of attempt failed[i]'s pending transfer and the pending transfer
+ * of attempt failed[i] + 1.  The ids are the keys (INSERT IGNORE): a
+ * void there before is not written again.  The failed attempt's pending
+ * must be there, of c[i]'s amount, to clearing:<campaign>, and the award
+ * not posted; the next attempt's id must be free (it is written with its
+ * batch detail, in one transaction: were it there, another payer wrote
+ * that attempt).  The pending sums move by what the new pendings take
+ * less what the new voids give back: nothing when both of each pair are
+ * written now, so the pool's and the clearing's rows are not touched.
+ * The number of voids written now, or -1 with err filled (roll back):
+ * a bad id, MySQL failed, a pending not as said, the next id taken, the
+ * pool short.
+ */
+long cc_ledger_phase_retry(MYSQL *db, const char *campaign,
+    const cc_ledger_credit_t *c, const unsigned *failed, const int *sel,
+    size_t n, char *err, size_t errlen);
+
 #endif /* CC_LEDGER_PHASE_H */

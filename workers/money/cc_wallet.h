@@ -111,6 +111,10 @@ typedef struct {
     unsigned long long   failed;         /* details failed (sent again) */
     unsigned long long   unknown;        /* credits left crediting without
                                             an answer */
+    unsigned long long   voided;         /* failed details' pending
+                                            transfers voided */
+    unsigned long long   overdue;        /* batches alerted past
+                                            wallet_batch_age_ms */
 } cc_wallet_counts_t;
 
 /* w's counts added to *out; NULL is fine */

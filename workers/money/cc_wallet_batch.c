@@ -73,6 +73,9 @@ typedef struct {
                                        details are asked next */
     int64_t          due_ms;
     int64_t          wait_ms;       /* the next query's wait */
+    int64_t          born_ms;       /* written (wallet_batches) */
+    unsigned         calls;         /* made in this call of credit */
+    int              overdue;       /* its age passed without a result */
     char             why[200];
 } cc_wb_t;
 
@@ -132,8 +135,9 @@ cc_wb_write(char *p, size_t size, size_t nmemb, void *arg)
 /*
  * One signed call: POST {base}/batches with body, or GET
  * {base}/batches/<no> (its status, small: what is polled) or, once it
- * said FINISHED, {base}/batches/<no>/details.  The HTTP status (0: no answer, why in
- * b->why), the body in x->ans; *sig says whether the wallet signed it.
+ * said FINISHED, {base}/batches/<no>/details.  The HTTP status (0: no
+ * answer, why in b->why), the body in x->ans; *sig says whether the
+ * wallet signed it.  Counted in b->calls.
  */
 static long
 cc_wb_call(cc_wb_ctx_t *x, cc_wb_t *b, const char *body, size_t blen,
@@ -188,6 +192,7 @@ cc_wb_call(cc_wb_ctx_t *x, cc_wb_t *b, const char *body, size_t blen,
 
     cc_wallet_http_easy(w, sl);
 
+    b->calls++;
     x->alen = 0;
     sl->ans_ts[0] = '\0';
     sl->ans_sig[0] = '\0';
@@ -537,6 +542,40 @@ cc_wb_query(cc_wb_ctx_t *x, cc_wb_t *b, size_t *foreign)
 
 
 /*
+ * The age bound (wallet_batch_age_ms, from the batch's writing): a batch
+ * still PROCESSING (or unanswered) when its age has passed is queried
+ * no more in this call but UNKNOWN and overdue, alerted by
+ * cc_wb_outcomes; its awards stay in flight and the next pass queries it
+ * again (the wallet may answer late; never a new key).  Each batch gets
+ * its calls of this pass first (one at least: an old batch read back is
+ * asked once), and a batch the wallet lacks is still sent (a submit is
+ * not cut), and one FINISHED still has its details read.  1 when b was
+ * cut now.
+ */
+static int
+cc_wb_overdue(cc_wb_ctx_t *x, cc_wb_t *b, int64_t now)
+{
+    int64_t  age;
+
+    age = x->w->camp.wallet_batch_age_ms;
+
+    if (b->calls == 0 || b->state != CC_WB_QUERY || b->finished
+        || now < b->born_ms + age)
+    {
+        return 0;
+    }
+
+    snprintf(b->why, sizeof(b->why), "no result %" PRId64 " ms after it "
+             "was written (wallet_batch_age_ms %" PRId64 ")",
+             now - b->born_ms, age);
+    b->state = CC_WB_UNKNOWN;
+    b->overdue = 1;
+
+    return 1;
+}
+
+
+/*
  * The batches until each is DONE, REFUSED or UNKNOWN: each due one
  * submitted or queried in turn, so all are in flight together at the
  * wallet; a batch still PROCESSING at the deadline is UNKNOWN.
@@ -567,6 +606,10 @@ cc_wb_drive(cc_wb_ctx_t *x, size_t from, size_t *foreign)
                          cc_worker_run ? "not FINISHED by the deadline"
                                        : "stopping");
                 b->state = CC_WB_UNKNOWN;
+                continue;
+            }
+
+            if (b->due_ms <= now && cc_wb_overdue(x, b, now)) {
                 continue;
             }
 
@@ -695,7 +738,7 @@ cc_wb_rows(cc_wb_ctx_t *x, const cc_wb_t *b, char *err, size_t errlen)
     if (cc_sqlbuf_printf(&x->q, "INSERT INTO wallet_batches (batch_no, "
                          "campaign, details, total_cents, created_at) "
                          "VALUES ('%s','%s',%zu,%" PRIu64 ",%" PRId64 ")",
-                         b->no, x->w->camp.id, b->n, b->total, cc_now_ms())
+                         b->no, x->w->camp.id, b->n, b->total, b->born_ms)
         != 0)
     {
         goto nomem;
@@ -778,6 +821,8 @@ cc_wb_build(cc_wb_ctx_t *x, const int *sel, char *err, size_t errlen)
                 snprintf(err, errlen, "batch: out of memory");
                 return -1;
             }
+
+            b->born_ms = cc_now_ms();
         }
 
         c = &x->c[k];
@@ -817,7 +862,7 @@ cc_wb_readback(cc_wb_ctx_t *x, char *err, size_t errlen)
     MYSQL_ROW        row;
     cc_wb_detail_t  *d;
 
-    if (cc_sqlbuf_printf(&x->q, ") ORDER BY batch_no, award_id") != 0) {
+    if (cc_sqlbuf_printf(&x->q, ") ORDER BY d.batch_no, d.award_id") != 0) {
         goto nomem;
     }
 
@@ -840,6 +885,7 @@ cc_wb_readback(cc_wb_ctx_t *x, char *err, size_t errlen)
 
             b->state = CC_WB_QUERY;
             b->wait_ms = CC_WALLET_BATCH_POLL_MS;
+            b->born_ms = strtoll(row[5], NULL, 10);
         }
 
         d = cc_wb_push(b);
@@ -929,9 +975,11 @@ cc_wb_resume(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, char *err,
     x->q.len = 0;
     m = 0;
 
-    if (cc_sqlbuf_printf(&x->q, "SELECT batch_no, award_id, uid, "
-                         "amount_cents, attempt FROM wallet_batch_details "
-                         "WHERE batch_no IN (") != 0)
+    if (cc_sqlbuf_printf(&x->q, "SELECT d.batch_no, d.award_id, d.uid, "
+                         "d.amount_cents, d.attempt, b.created_at FROM "
+                         "wallet_batch_details d JOIN wallet_batches b ON "
+                         "b.batch_no = d.batch_no WHERE d.batch_no IN (")
+        != 0)
     {
         mysql_free_result(res);
         goto nomem;
@@ -1077,6 +1125,13 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
             cc_wb_break(arr, "wallet_rejected", NULL, 0, 0, found);
         }
 
+        if (b->overdue) {
+            snprintf(found, sizeof(found), "batch %s of %zu details: %.150s",
+                     b->no, b->n, b->why);
+            cc_wb_break(arr, "wallet_batch_overdue", NULL, 0, 0, found);
+            __atomic_fetch_add(&x->w->stats.overdue, 1, __ATOMIC_RELAXED);
+        }
+
         if (b->state != CC_WB_DONE) {
             cc_wb_unknown(x, b);
             continue;
@@ -1133,6 +1188,32 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
 
 
 /*
+ * The FAIL details' next attempts, in the open transaction: each failed
+ * attempt's pending transfer voided and the next attempt's written
+ * (cc_ledger_phase_retry), and the new batches that hold them, so a
+ * crash before the commit leaves the failed attempt (queried again: its
+ * FAIL read again, voided then) and one after it the next attempt, in
+ * its batch, sent by whoever resumes it.  0, or -1 with err set.
+ */
+static int
+cc_wb_retry(cc_wb_ctx_t *x, const int *resend, char *err, size_t errlen)
+{
+    long  voided;
+
+    voided = cc_ledger_phase_retry(x->db, x->w->camp.id, x->c, x->attempt,
+                                   resend, x->n, err, errlen);
+    if (voided < 0) {
+        return -1;
+    }
+
+    __atomic_fetch_add(&x->w->stats.voided, (unsigned long long) voided,
+                       __ATOMIC_RELAXED);
+
+    return cc_wb_build(x, resend, err, errlen);
+}
+
+
+/*
  * The batches from b[from] driven to their ends and their FAIL details
  * re-sent, each round a new batch of next attempts (written and
  * committed before it is sent), up to CC_WALLET_HTTP_TRIES rounds.
@@ -1163,6 +1244,7 @@ cc_wb_rounds(cc_wb_ctx_t *x, int *resend, char *err, size_t errlen)
         }
 
         if (round >= CC_WALLET_HTTP_TRIES || !cc_worker_run) {
+            /* not voided yet: the next pass reads their FAIL again */
             cc_log("%zu details failed at the wallet %zu times; they stay "
                    "in flight and go in a batch again on the next pass",
                    nresend, round);
@@ -1173,7 +1255,7 @@ cc_wb_rounds(cc_wb_ctx_t *x, int *resend, char *err, size_t errlen)
         /* the next attempts: written whole before they are sent */
         from = x->nb;
 
-        if (cc_wb_build(x, resend, err, errlen) != 0) {
+        if (cc_wb_retry(x, resend, err, errlen) != 0) {
             return -1;
         }
 

@@ -43,23 +43,42 @@
  *      contents read back from MySQL: the same batch), all of them in
  *      flight at once, polled (2 ms doubling to 50 ms) until FINISHED
  *      and then its details read, or the deadline
- *      (wallet_timeout_ms x CC_WALLET_HTTP_TRIES);
- *   3. each SUCCESS detail posted; each FAIL re-sent in a new batch as
- *      the award's next attempt, under the same detail number, up to
- *      CC_WALLET_HTTP_TRIES rounds; each unknown (no answer, PROCESSING at
- *      the deadline, an unsigned answer) left in flight with its pending
- *      transfer, queried again by the next pass; a refused batch, a
- *      detail answered with another uid or amount, a key_conflict, and a
- *      detail the batch did not hold are logged and alerted, left
- *      in flight for a person.
+ *      (wallet_timeout_ms x CC_WALLET_HTTP_TRIES), or its age: a batch
+ *      without its result wallet_batch_age_ms after its writing is
+ *      asked no more in this pass and alerted (wallet_batch_overdue),
+ *      in flight.  That is the batches' age bound: cc-payout sends each
+ *      pass's batches at once (no detail waits for a batch to fill), so
+ *      the wait there is to bound is the wallet's;
+ *   3. each SUCCESS detail posted; each FAIL voided and re-sent in a new
+ *      batch as the award's next attempt, under the same detail number,
+ *      up to CC_WALLET_HTTP_TRIES rounds (below); each unknown (no
+ *      answer, PROCESSING at the deadline, an unsigned answer) left in
+ *      flight with its pending transfer, queried again by the next pass;
+ *      a refused batch, a detail answered with another uid or amount, a
+ *      key_conflict, and a detail the batch did not hold are logged and
+ *      alerted, left in flight for a person.
  *
  * In flight: unlike per_credit, the awards are not set 'crediting' (an
  * UPDATE of every award, a third of the batch's MySQL time, measured):
  * an award stays 'pending' until it is credited, its pending transfer
  * and its batch detail saying it is in flight and in which batch.
  *
- * A detail that failed keeps its pending transfer (the money stays
- * reserved for the award, which is still owed) while it is re-sent.
+ * A detail that failed: the wallet says it did not apply it, so its
+ * attempt's pending transfer is voided (the money back to the pool's
+ * available sum) and the next attempt gets a pending transfer of its own
+ * (<award id>#<attempt>, cc_ledger_phase.h), in ONE transaction with the
+ * next attempt's batch rows, committed before that batch is sent.  So a
+ * crash before that commit leaves the failed attempt live, its batch
+ * queried again by the next pass (FAIL again: voided then), and a crash
+ * after it the next attempt written whole, its batch sent (a signed 404:
+ * the wallet lacks it) or queried by whoever resumes it.  Nothing is
+ * paid twice: the detail number is the award id at the wallet, and
+ * post:<award id> is one an award in the ledger.  After the last round a
+ * failed detail is left unvoided, for the next pass.  Only a FAIL is
+ * voided: an unknown, a refusal or a mismatch may have been applied (or
+ * needs a person), so it keeps its pending transfer, as per_credit keeps
+ * a 'crediting' award's (per_credit has no FAIL: its answers are
+ * applied, unknown, refused or mismatched).
  */
 
 #ifndef CC_WALLET_BATCH_H

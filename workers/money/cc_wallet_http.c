@@ -324,6 +324,8 @@ cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out)
     out->failed += __atomic_load_n(&w->stats.details_failed,
                                    __ATOMIC_RELAXED);
     out->unknown += __atomic_load_n(&w->stats.unknown, __ATOMIC_RELAXED);
+    out->voided += __atomic_load_n(&w->stats.voided, __ATOMIC_RELAXED);
+    out->overdue += __atomic_load_n(&w->stats.overdue, __ATOMIC_RELAXED);
 }
 
 

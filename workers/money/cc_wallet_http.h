@@ -64,6 +64,11 @@ typedef struct {
                                            now (a gauge) */
     unsigned long long   details_failed;  /* batch mode: details the
                                            wallet failed (sent again) */
+    unsigned long long   voided;        /* batch mode: their pending
+                                           transfers voided */
+    unsigned long long   overdue;       /* batch mode: batches without a
+                                           result past wallet_batch_age_ms
+                                           (alerted, still in flight) */
 } cc_wallet_http_stats_t;
 
 /*

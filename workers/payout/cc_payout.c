@@ -370,6 +370,14 @@ cc_payout_metrics(cc_payout_t *p, double rate)
     cc_promfile_add(&pf, "cc_payout_wallet_unknown_total", "counter",
                     "wallet http: credits left crediting without an answer "
                     "(asked again by the next pass)", t->wallet.unknown);
+    cc_promfile_add(&pf, "cc_payout_wallet_voided_total", "counter",
+                    "wallet http, batch mode: failed details' pending "
+                    "transfers voided (each award's next attempt pending)",
+                    t->wallet.voided);
+    cc_promfile_add(&pf, "cc_payout_wallet_batches_overdue_total",
+                    "counter", "wallet http, batch mode: batches without "
+                    "a result past wallet_batch_age_ms, alerted (still "
+                    "queried)", t->wallet.overdue);
     cc_promfile_add(&pf, "cc_payout_rate", "gauge",
                     "Credits per second since the last progress line", rate);
     cc_promfile_add(&pf, "cc_payout_last_success_timestamp_seconds", "gauge",

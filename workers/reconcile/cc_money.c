@@ -373,19 +373,146 @@ cc_money_close(cc_money_t *m)
 }
 
 
+/*
+ * The check itself: every MySQL shard, every Redis shard, the plans
+ * against the pool, the statement; -1 when it stopped before the end (a
+ * shard down, a stop signal, a statement not read).
+ */
+static int
+cc_money_check(cc_money_t *m)
+{
+    char      found[64], expected[64];
+    size_t    r;
+    uint32_t  s;
+
+    m->started_ms = cc_now_ms();
+    m->progress_ms = m->started_ms;
+
+    if (m->statement_path != NULL) {
+        char  err[512];
+
+        m->stmt = cc_stmt_load(m->statement_path, &m->camp, err, sizeof(err));
+        if (m->stmt == NULL) {
+            fprintf(stderr, "cc-reconcile: --statement %s\n", err);
+            return -1;
+        }
+    }
+
+    cc_log("campaign %s: checking the money on %zu MySQL and %zu Redis "
+           "shard(s)%s", m->camp.id, m->nmysql, m->nredis,
+           m->repair ? ", repairing missing credits" : "");
+
+    for (s = 0; s < m->st.nshards; s++) {
+        if (!cc_worker_run || cc_money_shard(m, s) != 0) {
+            cc_log("campaign %s: stopped on shard %u, the check is not "
+                   "complete", m->camp.id, s);
+            return -1;
+        }
+    }
+
+    for (r = 0; r < m->nredis; r++) {
+        if (cc_money_scan(m, r) != 0) {
+            cc_log("campaign %s: stopped on Redis %s, the check is not "
+                   "complete", m->camp.id, m->redis_names[r]);
+            return -1;
+        }
+    }
+
+    if (m->plan_sum != m->camp.pool_cents) {
+        snprintf(expected, sizeof(expected), "plans of %" PRIu64
+                 " (the pool)", m->camp.pool_cents);
+        snprintf(found, sizeof(found), "%llu", m->plan_sum);
+        cc_money_break(m, CC_MONEY_POOL_SUM, -1, NULL, 0, expected, found);
+    }
+
+    if (m->stmt != NULL) {
+        cc_stmt_finish(m->stmt, cc_money_stmt_break, m);
+    }
+
+    /*
+     * The three ways in sums (三方对账): each difference is a key's break
+     * above, classified; the sums say how much.
+     */
+    if (m->camp.wallet == CC_WALLET_HTTP) {
+        m->stmt_sum = m->stmt != NULL ? cc_stmt_sum(m->stmt) : 0;
+        cc_log("campaign %s: three-way: posted to clearing:%s %" PRIu64
+               ", credited awards %" PRIu64 ", the statement %" PRIu64 "%s",
+               m->camp.id, m->camp.id, m->clearing_sum, m->credited_sum,
+               m->stmt_sum, m->stmt != NULL ? "" : " (no --statement)");
+    }
+
+    return 0;
+}
+
+
+/*
+ * The check's result: the JSON document (--json), the metrics, the log's
+ * lines, the alert; the exit code: 0 clean, 1 breaks found, 2 out of
+ * memory.
+ */
+static int
+cc_money_finish(cc_money_t *m)
+{
+    int                  i, rc;
+    char                *json;
+    int64_t              done_ms;
+    unsigned long long   total;
+
+    done_ms = cc_now_ms();
+    total = 0;
+
+    for (i = 0; i < CC_MONEY_NCLASS; i++) {
+        total += m->counts[i];
+    }
+
+    json = cc_money_document(m, total);
+    if (json == NULL) {
+        cc_log("out of memory");
+        return 2;
+    }
+
+    if (m->json_path && cc_money_write_file(m->json_path, json) != 0) {
+        cc_log("--json %s: %s", m->json_path, strerror(errno));
+    }
+
+    cc_money_metrics(m, total, done_ms);
+
+    cc_log("campaign %s: %llu rows checked in %.1f s, %llu break(s)",
+           m->camp.id, m->rows, (done_ms - m->started_ms) / 1000.0, total);
+
+    for (i = 0; i < CC_MONEY_NCLASS; i++) {
+        if (m->counts[i]) {
+            cc_log("  %s: %llu", cc_money_class_names[i], m->counts[i]);
+        }
+    }
+
+    if (m->repair) {
+        cc_log("repaired %llu of %zu missing credit(s)", m->repaired,
+               m->nmissing);
+        cc_log("repaired %llu of %zu award field(s) w in Redis",
+               m->fields_repaired, m->nfields);
+    }
+
+    rc = 0;
+
+    if (total > 0) {
+        cc_money_alert(m, json);
+        rc = 1;
+    }
+
+    free(json);
+
+    return rc;
+}
+
+
 int
 cc_money_main(int argc, char **argv)
 {
-    int                  rc, i;
-    char                *json, found[64], expected[64];
-    size_t               r;
-    uint32_t             s;
-    int64_t              done_ms;
-    cc_money_t           m;
-    unsigned long long   total;
+    int          rc;
+    cc_money_t   m;
 
     memset(&m, 0, sizeof(m));
-    json = NULL;
     rc = 2;
 
     if (cc_opt_done(cc_money_parse(argc, argv, &m), &rc)) {
@@ -397,64 +524,8 @@ cc_money_main(int argc, char **argv)
         goto done;
     }
 
-    if (cc_money_open(&m) != 0) {
+    if (cc_money_open(&m) != 0 || cc_money_check(&m) != 0) {
         goto done;
-    }
-
-    m.started_ms = cc_now_ms();
-    m.progress_ms = m.started_ms;
-
-    if (m.statement_path != NULL) {
-        char  err[512];
-
-        m.stmt = cc_stmt_load(m.statement_path, &m.camp, err, sizeof(err));
-        if (m.stmt == NULL) {
-            fprintf(stderr, "cc-reconcile: --statement %s\n", err);
-            goto done;
-        }
-    }
-
-    cc_log("campaign %s: checking the money on %zu MySQL and %zu Redis "
-           "shard(s)%s", m.camp.id, m.nmysql, m.nredis,
-           m.repair ? ", repairing missing credits" : "");
-
-    for (s = 0; s < m.st.nshards; s++) {
-        if (!cc_worker_run || cc_money_shard(&m, s) != 0) {
-            cc_log("campaign %s: stopped on shard %u, the check is not "
-                   "complete", m.camp.id, s);
-            goto done;
-        }
-    }
-
-    for (r = 0; r < m.nredis; r++) {
-        if (cc_money_scan(&m, r) != 0) {
-            cc_log("campaign %s: stopped on Redis %s, the check is not "
-                   "complete", m.camp.id, m.redis_names[r]);
-            goto done;
-        }
-    }
-
-    if (m.plan_sum != m.camp.pool_cents) {
-        snprintf(expected, sizeof(expected), "plans of %" PRIu64
-                 " (the pool)", m.camp.pool_cents);
-        snprintf(found, sizeof(found), "%llu", m.plan_sum);
-        cc_money_break(&m, CC_MONEY_POOL_SUM, -1, NULL, 0, expected, found);
-    }
-
-    if (m.stmt != NULL) {
-        cc_stmt_finish(m.stmt, cc_money_stmt_break, &m);
-    }
-
-    /*
-     * The three ways in sums (三方对账): each difference is a key's break
-     * above, classified; the sums say how much.
-     */
-    if (m.camp.wallet == CC_WALLET_HTTP) {
-        m.stmt_sum = m.stmt != NULL ? cc_stmt_sum(m.stmt) : 0;
-        cc_log("campaign %s: three-way: posted to clearing:%s %" PRIu64
-               ", credited awards %" PRIu64 ", the statement %" PRIu64 "%s",
-               m.camp.id, m.camp.id, m.clearing_sum, m.credited_sum,
-               m.stmt_sum, m.stmt != NULL ? "" : " (no --statement)");
     }
 
     if (m.repair && m.nmissing > 0) {
@@ -469,53 +540,10 @@ cc_money_main(int argc, char **argv)
         m.repaired += cc_stmt_repair(m.stmt, &m.st);
     }
 
-    done_ms = cc_now_ms();
-    total = 0;
-
-    for (i = 0; i < CC_MONEY_NCLASS; i++) {
-        total += m.counts[i];
-    }
-
-    json = cc_money_document(&m, total);
-    if (json == NULL) {
-        cc_log("out of memory");
-        goto done;
-    }
-
-    if (m.json_path && cc_money_write_file(m.json_path, json) != 0) {
-        cc_log("--json %s: %s", m.json_path, strerror(errno));
-    }
-
-    cc_money_metrics(&m, total, done_ms);
-
-    cc_log("campaign %s: %llu rows checked in %.1f s, %llu break(s)%s",
-           m.camp.id, m.rows, (done_ms - m.started_ms) / 1000.0, total,
-           m.repair ? "" : "");
-
-    for (i = 0; i < CC_MONEY_NCLASS; i++) {
-        if (m.counts[i]) {
-            cc_log("  %s: %llu", cc_money_class_names[i], m.counts[i]);
-        }
-    }
-
-    if (m.repair) {
-        cc_log("repaired %llu of %zu missing credit(s)", m.repaired,
-               m.nmissing);
-        cc_log("repaired %llu of %zu award field(s) w in Redis",
-               m.fields_repaired, m.nfields);
-    }
-
-    if (total > 0) {
-        cc_money_alert(&m, json);
-        rc = 1;
-
-    } else {
-        rc = 0;
-    }
+    rc = cc_money_finish(&m);
 
 done:
 
-    free(json);
     cc_stmt_free(m.stmt);
     cc_money_close(&m);
     mysql_library_end();

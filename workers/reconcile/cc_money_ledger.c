@@ -57,10 +57,12 @@ cc_money_totals(cc_money_t *m, const char *table, const char *what)
 /*
  * The pending sums (wallet http's two phases): they balance by
  * themselves (a pending transfer adds its amount to one account's
- * pending debits and another's pending credits; its post takes it off
- * both), and each account's are the amounts of its pending transfers
- * without a post.  With the posted check this is how Σ debits = Σ credits
- * holds with money in flight: posted with posted, pending with pending.
+ * pending debits and another's pending credits; its post or its void
+ * takes it off both), and each account's are the amounts of its live
+ * pending transfers: not voided (void:<id>) and of an award not posted
+ * (post:<award id> posts the award's live one).  With the posted check
+ * this is how Σ debits = Σ credits holds with money in flight: posted
+ * with posted, pending with pending; a void counts in neither.
  */
 static int
 cc_money_pending(cc_money_t *m)
@@ -78,12 +80,18 @@ cc_money_pending(cc_money_t *m)
         "MAX(p.credits) FROM ("
         "SELECT t.debit AS account, t.amount_cents AS d, 0 AS c "
         "FROM ledger_transfers t LEFT JOIN ledger_transfers q "
-        "ON q.transfer_id = CONCAT('post:', t.transfer_id) "
+        "ON q.transfer_id = CONCAT('post:', t.award_id) "
+        "LEFT JOIN ledger_transfers v "
+        "ON v.transfer_id = CONCAT('void:', t.transfer_id) "
         "WHERE t.kind = 'pending' AND q.transfer_id IS NULL "
+        "AND v.transfer_id IS NULL "
         "UNION ALL SELECT t.credit, 0, t.amount_cents "
         "FROM ledger_transfers t LEFT JOIN ledger_transfers q "
-        "ON q.transfer_id = CONCAT('post:', t.transfer_id) "
+        "ON q.transfer_id = CONCAT('post:', t.award_id) "
+        "LEFT JOIN ledger_transfers v "
+        "ON v.transfer_id = CONCAT('void:', t.transfer_id) "
         "WHERE t.kind = 'pending' AND q.transfer_id IS NULL "
+        "AND v.transfer_id IS NULL "
         "UNION ALL SELECT account, 0, 0 FROM ledger_pending) u "
         "LEFT JOIN ledger_pending p ON p.account = u.account "
         "GROUP BY u.account "
@@ -151,9 +159,9 @@ cc_money_ledger(cc_money_t *m)
         "SELECT u.account, SUM(u.d), SUM(u.c), MAX(a.debits), "
         "MAX(a.credits) FROM ("
         "SELECT debit AS account, amount_cents AS d, 0 AS c "
-        "FROM ledger_transfers WHERE kind <> 'pending' "
+        "FROM ledger_transfers WHERE kind NOT IN ('pending', 'void') "
         "UNION ALL SELECT credit, 0, amount_cents FROM ledger_transfers "
-        "WHERE kind <> 'pending' "
+        "WHERE kind NOT IN ('pending', 'void') "
         "UNION ALL SELECT account, 0, 0 FROM ledger_accounts) u "
         "LEFT JOIN ledger_accounts a ON a.account = u.account "
         "GROUP BY u.account "
@@ -190,6 +198,64 @@ cc_money_ledger(cc_money_t *m)
     }
 
     return cc_money_pending(m);
+}
+
+
+/*
+ * The two phases of each award of the campaign (cc_ledger_phase.h): of
+ * its pending transfers, one attempt each, exactly one is live (not
+ * voided) and, posted or not, each void is of its pending's amount; and
+ * no void without its pending.  Two live ones would reserve the award
+ * twice (and two tries could each be posted but for post:<award id>'s
+ * key); none, with or without a post, is a payer that voided without
+ * the next attempt, which cc-payout does in one transaction.
+ */
+static int
+cc_money_phases(cc_money_t *m)
+{
+    char        sql[1024], found[160];
+    MYSQL_ROW   row;
+    MYSQL_RES  *res;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT t.award_id, COUNT(*), SUM(v.transfer_id IS NULL), "
+             "MAX(q.transfer_id IS NOT NULL), SUM(v.amount_cents <> "
+             "t.amount_cents) FROM ledger_transfers t "
+             "LEFT JOIN ledger_transfers v "
+             "ON v.transfer_id = CONCAT('void:', t.transfer_id) "
+             "LEFT JOIN ledger_transfers q "
+             "ON q.transfer_id = CONCAT('post:', t.award_id) "
+             "WHERE t.campaign = '%s' AND t.kind = 'pending' "
+             "GROUP BY t.award_id HAVING SUM(v.transfer_id IS NULL) <> 1 "
+             "OR SUM(v.amount_cents <> t.amount_cents) > 0 "
+             "UNION ALL SELECT v.award_id, 0, 0, 0, 1 FROM ledger_transfers "
+             "v LEFT JOIN ledger_transfers t ON t.transfer_id = "
+             "SUBSTRING(v.transfer_id, 6) AND t.kind = 'pending' "
+             "WHERE v.campaign = '%s' AND v.kind = 'void' "
+             "AND t.transfer_id IS NULL", m->camp.id, m->camp.id);
+
+    res = cc_money_query(m, sql, 1);
+    if (res == NULL) {
+        return -1;
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        if (row[1][0] == '0') {
+            snprintf(found, sizeof(found), "a void without its pending "
+                     "transfer");
+        } else {
+            snprintf(found, sizeof(found), "%s live of %s pending (%s)%s",
+                     row[2], row[1], row[3][0] == '1' ? "posted" : "not posted",
+                     row[4] && row[4][0] != '0' ? ", a void of another amount"
+                                                : "");
+        }
+
+        cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, row[0], 0,
+                       "one live pending transfer an award, the others "
+                       "voided (each of its amount)", found);
+    }
+
+    return cc_money_stream_end(m, res);
 }
 
 
@@ -256,7 +322,7 @@ cc_money_clearing(cc_money_t *m)
                        expected, found);
     }
 
-    return 0;
+    return cc_money_phases(m);
 }
 
 

@@ -18,7 +18,12 @@
  *
  * plus wallet_amount_mismatch and duplicate_at_wallet on the lines
  * themselves.  Lines never marked are unknown_key.  A ledger-mode credit
- * transfer (kind 'credit') counts as posted.
+ * transfer (kind 'credit') counts as posted.  "pending" is the award's
+ * first attempt's pending transfer without the post; after a detail the
+ * wallet failed it may be voided, but then a later attempt's is live
+ * (both are written in one transaction, cc_ledger_phase.h, and
+ * cc-reconcile --money's phases check finds an award without one), so
+ * it still means "in flight"; voids count nowhere here.
  */
 
 #define _GNU_SOURCE
