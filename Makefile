@@ -239,7 +239,7 @@ SERIAL_FILES   ?= t/024-latency.t t/032-claim-wait.t t/033-claim-waiters.t \
                   t/060-hostile.t t/085-sentinel-failover.t \
                   t/086-redis-wait.t t/087-failover-wait.t \
                   t/056-failover-bench.t t/088-sentinel-discovery.t \
-                  t/084-wallet-batch-age.t
+                  t/084-wallet-batch-age.t t/106-gift-done-detached.t
 cc_comma     := ,
 cc_empty     :=
 cc_space     := $(cc_empty) $(cc_empty)

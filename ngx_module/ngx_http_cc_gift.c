@@ -11,16 +11,24 @@
  *   gift_in.lua    the receiver's shard: the card added (idempotent by the
  *                  gift id in cc:{uid}:gi)
  *   gift_done.lua  the giver's shard: the gift out of the outbox, which
- *                  makes its answer "delivered"
+ *                  makes a replay's answer "delivered"
  *
- * sent one after the other's reply, on nginx's loop like every call.  The
- * answer is "delivered" once gift_in answered, "sent" when it did not
+ * gift_in sent after gift_out's reply, on nginx's loop like every call.
+ * The answer is "delivered" once gift_in answered, "sent" when it did not
  * within cc_redis_timeout or its shard is down: the outbox keeps the gift
- * and cc-redrive (workers/redrive) delivers it after its grace period.  A
- * retry replays the first answer; one that replays "sent" sends gift_in
- * (and gift_done) again, and answers "delivered" when it answers.  A
- * worker killed between the two calls leaves the gift in the outbox: the
- * redrive delivers it, once.
+ * and cc-redrive (workers/redrive) delivers it after its grace period.
+ * gift_done is off the request's path: once gift_in answered, the answer
+ * leaves and the gift's gift_done is handed to the giver shard's detached
+ * queue (ngx_http_cc_redis_detach()), which sends it in a batch of many
+ * gifts' within NGX_HTTP_CC_DETACHED_WAIT ms; nobody waits for it, and
+ * one dropped (the shard down, the queue full, the worker exiting) leaves
+ * the gift in the outbox, for cc-redrive, which finds it applied.  So a
+ * gift answered "delivered" may be in the outbox ("sent" in GET
+ * /cc/gifts) for those ms, or until the redrive.  A retry replays the
+ * first answer; one that replays "sent" sends gift_in (and gift_done)
+ * again, and answers "delivered" when gift_in answers.  A worker killed
+ * between the calls leaves the gift in the outbox: the redrive delivers
+ * it, once.
  */
 
 
@@ -47,8 +55,8 @@ static void ngx_http_cc_gift_deliver(ngx_http_request_t *r,
     ngx_http_cc_gift_ctx_t *ctx);
 static void ngx_http_cc_gift_in_reply(ngx_http_request_t *r,
     redisReply *reply);
-static void ngx_http_cc_gift_done_reply(ngx_http_request_t *r,
-    redisReply *reply);
+static void ngx_http_cc_gift_done(ngx_http_request_t *r,
+    ngx_http_cc_gift_ctx_t *ctx);
 static void ngx_http_cc_gift_answer(ngx_http_request_t *r,
     ngx_http_cc_gift_ctx_t *ctx, ngx_uint_t delivered);
 static void ngx_http_cc_gift_publish(ngx_http_cc_gift_ctx_t *ctx,
@@ -442,9 +450,6 @@ ngx_http_cc_gift_deliver(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx)
 static void
 ngx_http_cc_gift_in_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    u_char                  *p;
-    ngx_int_t                rc;
-    ngx_str_t                keys[1], args[2];
     ngx_http_cc_gift_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cc_module);
@@ -470,44 +475,27 @@ ngx_http_cc_gift_in_reply(ngx_http_request_t *r, redisReply *reply)
         }
     }
 
-    /* the gift leaves the giver's outbox; delivered whatever that says */
-
-    p = ngx_pnalloc(r->pool, CC_KEY_MAX + 1 + ctx->base.rid.len);
-    if (p == NULL) {
-        ngx_http_cc_gift_answer(r, ctx, 1);
-        return;
-    }
-
-    keys[0].data = p;
-    keys[0].len = cc_key_user_sub((char *) p, ctx->base.uid, "ga");
-    p += keys[0].len;
-
-    args[0] = ctx->gid;
-
-    args[1].data = p;
-    args[1].len = ngx_sprintf(p, ":%V", &ctx->base.rid) - p;
-
-    rc = ngx_http_cc_redis_eval(r, ctx->base.uid, NGX_HTTP_CC_SCRIPT_GIFT_DONE,
-                                keys, args, ngx_http_cc_gift_done_reply);
-
-    if (rc != NGX_OK) {
-        ngx_http_cc_gift_answer(r, ctx, 1);
-        return;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
+    ngx_http_cc_gift_done(r, ctx);
+    ngx_http_cc_gift_answer(r, ctx, 1);
 }
 
 
 /*
- * gift_done.lua's element, or NULL: the gift is delivered either way (a
- * gift left in the outbox is the redrive's, which finds it applied).
+ * The gift out of the giver's outbox, detached from the request: its
+ * answer is "delivered" whatever becomes of it (a gift left in the outbox
+ * is the redrive's, which finds it applied).
  */
 static void
-ngx_http_cc_gift_done_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_cc_gift_done(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx)
 {
-    ngx_http_cc_gift_answer(r, ngx_http_get_module_ctx(r, ngx_http_cc_module),
-                            1);
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
+
+    /* the gift id copied: the entry is the shard's from here */
+    (void) ngx_http_cc_redis_detach(cmcf, ctx->base.uid,
+                                    NGX_HTTP_CC_SCRIPT_GIFT_DONE, NULL,
+                                    &ctx->gid);
 }
 
 

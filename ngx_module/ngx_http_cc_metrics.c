@@ -206,6 +206,15 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
     [NGX_HTTP_CC_METRIC_REDIS_SENTINEL_FAIL] =
         { "cc_redis_sentinel_failures_total",
           "Sentinels that did not name a shard's primary when asked." },
+    [NGX_HTTP_CC_METRIC_GIFT_DONE_DONE] =
+        { "cc_gift_done_total{result=\"done\"}",
+          "Delivered gifts taken out of the outbox after the answer "
+          "(dropped: left to cc-redrive)." },
+    [NGX_HTTP_CC_METRIC_GIFT_DONE_DROPPED] =
+        { "cc_gift_done_total{result=\"dropped\"}", NULL },
+    [NGX_HTTP_CC_METRIC_GIFT_DONE_BATCHES] =
+        { "cc_gift_done_batches_total",
+          "gift_done.lua calls sent (a batch of delivered gifts each)." },
     [NGX_HTTP_CC_METRIC_KAFKA_PRODUCED] =
         { "cc_kafka_produced_total", "Draws handed to the Kafka producer." },
     [NGX_HTTP_CC_METRIC_KAFKA_DELIVERED] =

@@ -108,6 +108,9 @@ typedef enum {
     NGX_HTTP_CC_METRIC_REDIS_PRIMARY_WAITING,  /* a gauge */
     NGX_HTTP_CC_METRIC_REDIS_PRIMARY_REFUSED,
     NGX_HTTP_CC_METRIC_REDIS_SENTINEL_FAIL, /* a Sentinel that did not say */
+    NGX_HTTP_CC_METRIC_GIFT_DONE_DONE,      /* a detached gift_done's gift */
+    NGX_HTTP_CC_METRIC_GIFT_DONE_DROPPED,   /* ... left to cc-redrive */
+    NGX_HTTP_CC_METRIC_GIFT_DONE_BATCHES,   /* their EVALSHAs */
     NGX_HTTP_CC_METRIC_KAFKA_PRODUCED,
     NGX_HTTP_CC_METRIC_KAFKA_DELIVERED,
     NGX_HTTP_CC_METRIC_KAFKA_FAILED,
@@ -353,6 +356,8 @@ void ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
     ngx_http_cc_reply_pt handler);
+ngx_int_t ngx_http_cc_redis_detach(ngx_http_cc_main_conf_t *cmcf,
+    uint64_t uid, ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args);
 
 /* ngx_http_cc_redis_sentinel.c */
 char *ngx_http_cc_redis_sentinels(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -36,6 +36,9 @@ typedef struct {
     ngx_http_cc_pending_t      pending[NGX_HTTP_CC_SCRIPTS];
     ngx_event_t                flush;        /* posted: send the batches */
     ngx_uint_t                 in_flight;    /* batches sent, not answered */
+    ngx_http_cc_pending_t      detached[NGX_HTTP_CC_SCRIPTS];
+    ngx_event_t                detached_timer; /* the queued ones' time */
+    ngx_uint_t                 detached_held;  /* queued or in flight */
     unsigned                   down_logged:1;
     unsigned                   writing:1;
     unsigned                   failed:1;     /* dropped for not answering */

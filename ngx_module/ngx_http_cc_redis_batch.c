@@ -41,6 +41,29 @@
  * offset, and Redis 7 sets it on every EVALSHA (a may-replicate command)
  * to the primary's current one, so it covers the first answer written on
  * another connection (t/086 checks it through another nginx).
+ *
+ * A detached entry (ngx_http_cc_redis_detach()) is a call nobody waits
+ * for: a gift's gift_done, queued once its answer left.  It has no
+ * request, no cleanup and no timer, and is owned by its shard's detached
+ * queue, then by its batch (hiredis's until the callback); it is freed by
+ * ngx_http_cc_redis_finish() in each of its ends, which counts it:
+ *
+ *   - answered:      done (its element of the batch's reply);
+ *   - dropped:       the shard unusable or NGX_HTTP_CC_DETACHED_HELD held
+ *                    already (not queued), the batch failed (a NULL
+ *                    reply, an error), the shard failed by a request's
+ *                    timer, or the worker exiting (queued or in flight).
+ *
+ * Dropping one is safe by design: the gift stays in the outbox, and
+ * cc-redrive finishes it.  The queue leaves as one EVALSHA when it holds
+ * NGX_HTTP_CC_DETACHED_BATCH entries or NGX_HTTP_CC_DETACHED_WAIT ms
+ * after its oldest was queued: fewer, fuller calls than the requests'.
+ * Its batches are not followed by WAIT (nobody waits for their answer; a
+ * gift_done a failover loses leaves the gift to cc-redrive) and do not
+ * count in in_flight (the requests' queues do not wait for them).  One
+ * that never answers (a Redis hung with no request to time out) holds its
+ * entries until the connection drops: NGX_HTTP_CC_DETACHED_HELD bounds
+ * them.
  */
 
 
@@ -49,6 +72,11 @@
 
 #define NGX_HTTP_CC_CMD_STRS_MAX      10   /* gift_out.lua's */
 #define NGX_HTTP_CC_BATCH_MAX         CC_LOG_BATCH_MAX   /* cc_event.h */
+
+/* detached entries: a batch's size, its wait (ms), the most a shard holds */
+#define NGX_HTTP_CC_DETACHED_BATCH    256
+#define NGX_HTTP_CC_DETACHED_WAIT     10
+#define NGX_HTTP_CC_DETACHED_HELD     16384
 
 
 /* one request's entry in a batch */
@@ -61,6 +89,7 @@ typedef struct {
     ngx_http_cc_reply_pt       handler;
     ngx_uint_t                 script;       /* its queue */
     unsigned                   waiter:1;     /* waiting for a primary */
+    unsigned                   detached:1;   /* no request, ever */
     ngx_str_t                  str[NGX_HTTP_CC_CMD_STRS_MAX];
     /* the keys' and arguments' bytes follow the struct */
 } ngx_http_cc_cmd_t;
@@ -72,6 +101,7 @@ typedef struct {
     ngx_uint_t                 n;
     unsigned                   retried:1;
     unsigned                   wait:1;       /* WAIT follows the script */
+    unsigned                   detached:1;   /* its entries are */
     ngx_uint_t                 refs;         /* callbacks to come */
     redisReply                *reply;        /* with wait: a copy, or NULL */
     long long                  acked;        /* WAIT's answer; -1: none */
@@ -84,9 +114,15 @@ typedef struct {
 } ngx_http_cc_batch_t;
 
 
+static ngx_http_cc_cmd_t *ngx_http_cc_redis_cmd(ngx_http_cc_script_t *sc,
+    ngx_str_t *keys, ngx_str_t *args, ngx_log_t *log);
 static void ngx_http_cc_redis_flush(ngx_event_t *ev);
+static void ngx_http_cc_redis_detached_flush(ngx_event_t *ev);
+static void ngx_http_cc_redis_detached_send(ngx_http_cc_redis_t *redis,
+    ngx_uint_t all);
 static void ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
-    ngx_http_cc_script_t *script, ngx_uint_t n);
+    ngx_http_cc_script_t *script, ngx_http_cc_pending_t *pending,
+    ngx_uint_t n);
 static void ngx_http_cc_redis_finish(ngx_http_cc_cmd_t *cmd,
     redisReply *reply);
 static void ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply,
@@ -114,6 +150,15 @@ static ngx_uint_t  ngx_http_cc_script_writes[NGX_HTTP_CC_SCRIPTS] = {
 };
 
 
+/* the scripts that may be detached: their counters (entries done and
+ * dropped, batches sent) */
+static ngx_uint_t  ngx_http_cc_script_detached[NGX_HTTP_CC_SCRIPTS][3] = {
+    [NGX_HTTP_CC_SCRIPT_GIFT_DONE] = { NGX_HTTP_CC_METRIC_GIFT_DONE_DONE,
+                                       NGX_HTTP_CC_METRIC_GIFT_DONE_DROPPED,
+                                       NGX_HTTP_CC_METRIC_GIFT_DONE_BATCHES },
+};
+
+
 void
 ngx_http_cc_redis_batch_init(ngx_http_cc_redis_t *redis, ngx_log_t *log)
 {
@@ -121,15 +166,24 @@ ngx_http_cc_redis_batch_init(ngx_http_cc_redis_t *redis, ngx_log_t *log)
 
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         ngx_queue_init(&redis->pending[i].queue);
+        ngx_queue_init(&redis->detached[i].queue);
     }
 
     redis->flush.handler = ngx_http_cc_redis_flush;
     redis->flush.data = redis;
     redis->flush.log = log;
+
+    redis->detached_timer.handler = ngx_http_cc_redis_detached_flush;
+    redis->detached_timer.data = redis;
+    redis->detached_timer.log = log;
+    redis->detached_timer.cancelable = 1;
 }
 
 
-/* at worker exit the requests are gone: what is left is freed unsent */
+/*
+ * At worker exit the requests are gone: what is left is freed unsent, the
+ * detached entries too (dropped: cc-redrive's).
+ */
 void
 ngx_http_cc_redis_batch_exit(ngx_http_cc_redis_t *redis)
 {
@@ -141,10 +195,22 @@ ngx_http_cc_redis_batch_exit(ngx_http_cc_redis_t *redis)
         ngx_delete_posted_event(&redis->flush);
     }
 
+    if (redis->detached_timer.timer_set) {
+        ngx_del_timer(&redis->detached_timer);
+    }
+
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
         while (!ngx_queue_empty(&redis->pending[i].queue)) {
             q = ngx_queue_head(&redis->pending[i].queue);
             ngx_queue_remove(q);
+            cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
+            ngx_http_cc_redis_finish(cmd, NULL);
+        }
+
+        while (!ngx_queue_empty(&redis->detached[i].queue)) {
+            q = ngx_queue_head(&redis->detached[i].queue);
+            ngx_queue_remove(q);
+            redis->detached[i].n--;
             cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
             ngx_http_cc_redis_finish(cmd, NULL);
         }
@@ -163,10 +229,6 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
     ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args,
     ngx_http_cc_reply_pt handler)
 {
-    u_char                   *p;
-    size_t                    size;
-    ngx_uint_t                i, n;
-    ngx_str_t                *a;
     ngx_http_cc_cmd_t        *cmd;
     ngx_http_cleanup_t       *cln;
     ngx_http_cc_redis_t      *redis;
@@ -175,9 +237,8 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
     sc = &cmcf->scripts[script];
-    n = sc->nkeys + sc->nargs;
 
-    if (n > NGX_HTTP_CC_CMD_STRS_MAX) {
+    if (sc->nkeys + sc->nargs > NGX_HTTP_CC_CMD_STRS_MAX) {
         return NGX_ERROR;
     }
 
@@ -194,39 +255,20 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
         return NGX_DECLINED;
     }
 
-    size = sizeof(ngx_http_cc_cmd_t);
-
-    for (i = 0; i < n; i++) {
-        size += (i < sc->nkeys) ? keys[i].len : args[i - sc->nkeys].len;
-    }
-
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    cmd = ngx_alloc(size, r->connection->log);
+    cmd = ngx_http_cc_redis_cmd(sc, keys, args, r->connection->log);
     if (cmd == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_memzero(cmd, sizeof(ngx_http_cc_cmd_t));
 
     cmd->r = r;
     cmd->cln = cln;
     cmd->redis = redis;
     cmd->handler = handler;
-    cmd->script = script;
-
-    p = (u_char *) cmd + sizeof(ngx_http_cc_cmd_t);
-
-    for (i = 0; i < n; i++) {
-        a = (i < sc->nkeys) ? &keys[i] : &args[i - sc->nkeys];
-
-        cmd->str[i].data = p;
-        cmd->str[i].len = a->len;
-        p = ngx_cpymem(p, a->data, a->len);
-    }
 
     ngx_queue_insert_tail(&redis->pending[script].queue, &cmd->queue);
     redis->pending[script].n++;
@@ -261,8 +303,107 @@ ngx_http_cc_redis_eval(ngx_http_request_t *r, uint64_t uid,
 
 
 /*
+ * Queues a detached entry of the script for the uid's shard: a call whose
+ * answer nobody waits for (see the head comment).  NGX_OK: queued, now
+ * the shard's.  NGX_DECLINED: dropped at once (counted): the shard is
+ * unusable, or holds NGX_HTTP_CC_DETACHED_HELD of them already.
+ */
+ngx_int_t
+ngx_http_cc_redis_detach(ngx_http_cc_main_conf_t *cmcf, uint64_t uid,
+    ngx_uint_t script, ngx_str_t *keys, ngx_str_t *args)
+{
+    ngx_http_cc_cmd_t     *cmd;
+    ngx_http_cc_redis_t   *redis;
+    ngx_http_cc_script_t  *sc;
+
+    sc = &cmcf->scripts[script];
+
+    if (sc->nkeys + sc->nargs > NGX_HTTP_CC_CMD_STRS_MAX
+        || ngx_http_cc_script_detached[script][0] == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    redis = ngx_http_cc_redis_shard(cmcf, uid);
+
+    cmd = NULL;
+
+    if (ngx_http_cc_redis_usable(redis)
+        && redis->detached_held < NGX_HTTP_CC_DETACHED_HELD)
+    {
+        cmd = ngx_http_cc_redis_cmd(sc, keys, args, ngx_cycle->log);
+    }
+
+    if (cmd == NULL) {
+        ngx_http_cc_metric_inc(ngx_http_cc_script_detached[script][1]);
+        return NGX_DECLINED;
+    }
+
+    cmd->redis = redis;
+    cmd->detached = 1;
+
+    ngx_queue_insert_tail(&redis->detached[script].queue, &cmd->queue);
+    redis->detached[script].n++;
+    redis->detached_held++;
+
+    if (redis->detached[script].n >= NGX_HTTP_CC_DETACHED_BATCH) {
+        if (!redis->flush.posted) {
+            ngx_post_event(&redis->flush, &ngx_posted_events);
+        }
+
+    } else if (!redis->detached_timer.timer_set) {
+        ngx_add_timer(&redis->detached_timer, NGX_HTTP_CC_DETACHED_WAIT);
+    }
+
+    return NGX_OK;
+}
+
+
+/* an entry of the script, its keys' and arguments' bytes copied; malloc'ed */
+static ngx_http_cc_cmd_t *
+ngx_http_cc_redis_cmd(ngx_http_cc_script_t *sc, ngx_str_t *keys,
+    ngx_str_t *args, ngx_log_t *log)
+{
+    u_char             *p;
+    size_t              size;
+    ngx_str_t          *a;
+    ngx_uint_t          i, n;
+    ngx_http_cc_cmd_t  *cmd;
+
+    n = sc->nkeys + sc->nargs;
+    size = sizeof(ngx_http_cc_cmd_t);
+
+    for (i = 0; i < n; i++) {
+        size += (i < sc->nkeys) ? keys[i].len : args[i - sc->nkeys].len;
+    }
+
+    cmd = ngx_alloc(size, log);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(cmd, sizeof(ngx_http_cc_cmd_t));
+
+    cmd->script = sc->index;
+
+    p = (u_char *) cmd + sizeof(ngx_http_cc_cmd_t);
+
+    for (i = 0; i < n; i++) {
+        a = (i < sc->nkeys) ? &keys[i] : &args[i - sc->nkeys];
+
+        cmd->str[i].data = p;
+        cmd->str[i].len = a->len;
+        p = ngx_cpymem(p, a->data, a->len);
+    }
+
+    return cmd;
+}
+
+
+/*
  * The end of a turn of the event loop, or a batch answered: the shard's
- * queues leave if no batch is in flight; full batches leave at once.
+ * queues leave if no batch is in flight; full batches leave at once, the
+ * detached entries' too.
  */
 static void
 ngx_http_cc_redis_flush(ngx_event_t *ev)
@@ -275,7 +416,7 @@ ngx_http_cc_redis_flush(ngx_event_t *ev)
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cc_module);
 
     if (cmcf->sentinels && !redis->up) {
-        return;                          /* they wait for a primary */
+        return;             /* they wait for a primary, detached ones not */
     }
 
     for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
@@ -283,8 +424,57 @@ ngx_http_cc_redis_flush(ngx_event_t *ev)
                || (redis->pending[i].n > 0 && redis->in_flight == 0))
         {
             ngx_http_cc_redis_send(redis, &cmcf->scripts[i],
+                                   &redis->pending[i],
                                    ngx_min(redis->pending[i].n,
                                            NGX_HTTP_CC_BATCH_MAX));
+        }
+    }
+
+    ngx_http_cc_redis_detached_send(redis, 0);
+}
+
+
+/* the oldest detached entry waited NGX_HTTP_CC_DETACHED_WAIT: all leave */
+static void
+ngx_http_cc_redis_detached_flush(ngx_event_t *ev)
+{
+    ngx_http_cc_redis_detached_send(ev->data, 1);
+}
+
+
+/*
+ * The full batches of detached entries, or all of them: sent, or dropped
+ * when the shard is unusable (down, in backoff, between primaries).
+ */
+static void
+ngx_http_cc_redis_detached_send(ngx_http_cc_redis_t *redis, ngx_uint_t all)
+{
+    ngx_uint_t                i, n;
+    ngx_queue_t              *q;
+    ngx_http_cc_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cc_module);
+
+    for (i = 0; i < NGX_HTTP_CC_SCRIPTS; i++) {
+        while (redis->detached[i].n >= NGX_HTTP_CC_DETACHED_BATCH
+               || (all && redis->detached[i].n > 0))
+        {
+            n = ngx_min(redis->detached[i].n, NGX_HTTP_CC_DETACHED_BATCH);
+
+            if (ngx_http_cc_redis_usable(redis)) {
+                ngx_http_cc_redis_send(redis, &cmcf->scripts[i],
+                                       &redis->detached[i], n);
+                continue;
+            }
+
+            while (n--) {
+                q = ngx_queue_head(&redis->detached[i].queue);
+                ngx_queue_remove(q);
+                redis->detached[i].n--;
+                ngx_http_cc_redis_finish(ngx_queue_data(q, ngx_http_cc_cmd_t,
+                                                        queue),
+                                         NULL);
+            }
         }
     }
 }
@@ -294,11 +484,12 @@ ngx_http_cc_redis_flush(ngx_event_t *ev)
  * Takes n entries off the queue and sends them as one EVALSHA:
  * KEYS = the script's shared keys, then each entry's keys; ARGV = the
  * shard's arguments, then each entry's arguments.  Entries whose request
- * is gone are dropped unsent.
+ * is gone are dropped unsent; detached ones are sent.
  */
 static void
 ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
-    ngx_http_cc_script_t *script, ngx_uint_t n)
+    ngx_http_cc_script_t *script, ngx_http_cc_pending_t *pending,
+    ngx_uint_t n)
 {
     int                   k;
     ngx_uint_t            i, j, m, argc;
@@ -322,9 +513,9 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     m = 0;
 
     for (i = 0; i < n; i++) {
-        q = ngx_queue_head(&redis->pending[script->index].queue);
+        q = ngx_queue_head(&pending->queue);
         ngx_queue_remove(q);
-        redis->pending[script->index].n--;
+        pending->n--;
 
         cmd = ngx_queue_data(q, ngx_http_cc_cmd_t, queue);
 
@@ -341,7 +532,7 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
 
         ngx_http_cc_redis_unwait(cmd);
 
-        if (cmd->r == NULL || b == NULL) {
+        if ((cmd->r == NULL && !cmd->detached) || b == NULL) {
             ngx_http_cc_redis_finish(cmd, NULL);
             continue;
         }
@@ -361,7 +552,8 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     b->script = script;
     b->n = m;
     b->retried = 0;
-    b->wait = cmcf->wait_replicas > 0
+    b->detached = b->cmd[0]->detached;
+    b->wait = cmcf->wait_replicas > 0 && !b->detached
               && ngx_http_cc_script_writes[script->index];
     b->refs = 1;
     b->reply = NULL;
@@ -429,6 +621,11 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
 
     /* from here the batch belongs to hiredis until its callback(s) */
 
+    if (b->detached) {
+        ngx_http_cc_metric_inc(ngx_http_cc_script_detached[script->index][2]);
+        return;
+    }
+
     redis->in_flight++;
 
     /* not queued (a connection going): acked stays -1, the batch 503s */
@@ -443,12 +640,23 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
 }
 
 
-/* answers the entry's request, if it is still there, and frees the entry */
+/*
+ * Answers the entry's request, if it is still there, or counts a detached
+ * entry done (its element) or dropped (NULL); frees the entry.
+ */
 static void
 ngx_http_cc_redis_finish(ngx_http_cc_cmd_t *cmd, redisReply *reply)
 {
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
+
+    if (cmd->detached) {
+        cmd->redis->detached_held--;
+        ngx_http_cc_metric_inc(
+            ngx_http_cc_script_detached[cmd->script][reply == NULL]);
+        ngx_free(cmd);
+        return;
+    }
 
     r = cmd->r;
 
@@ -486,7 +694,7 @@ ngx_http_cc_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     alive = 0;
 
     for (i = 0; i < b->n; i++) {
-        alive += (b->cmd[i]->r != NULL);
+        alive += (b->cmd[i]->r != NULL || b->cmd[i]->detached);
     }
 
     if (alive && rr != NULL && rr->type == REDIS_REPLY_ERROR
@@ -644,6 +852,11 @@ ngx_http_cc_redis_done(ngx_http_cc_batch_t *b, redisReply *rr)
 
     if (b->reply != NULL) {
         freeReplyObject(b->reply);
+    }
+
+    if (b->detached) {
+        ngx_free(b);                     /* not in in_flight */
+        return;
     }
 
     ngx_free(b);

@@ -98,7 +98,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
                                          3, 5, &draws, 1 },
         [NGX_HTTP_CC_SCRIPT_GIFT_DONE] = { ngx_http_cc_lua_gift_done,
                                            sizeof(ngx_http_cc_lua_gift_done)
-                                           - 1, 1, 2, outbox, 2 },
+                                           - 1, 0, 1, outbox, 2 },
         [NGX_HTTP_CC_SCRIPT_ASK_OUT] = { ngx_http_cc_lua_ask_out,
                                          sizeof(ngx_http_cc_lua_ask_out) - 1,
                                          1, 4, NULL, 0 },

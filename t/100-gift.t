@@ -25,7 +25,7 @@ is(gift_req('POST', "/cc/gift?to=$b&kind=2&request_id=r1", $a),
    qq(200 {"gift_id":"$a:r1","to":"$b","kind":2,"status":"delivered"}), 'a gift across shards is delivered');
 is(cards($a, 2), 1, 'the giver holds one less');
 is(cards($b, 2), 1, 'the receiver holds one more');
-is_deeply(outbox(0), {}, 'the outbox is empty once delivered');
+is_deeply(outbox_drained(0), {}, 'the outbox is empty once delivered (gift_done after the answer)');
 is_deeply(redis_cmd(1, 'SMEMBERS', gift_key($b, 'gi')), ["$a:r1"], "the receiver's applied gift ids");
 is_deeply(log_gifts(0), ["go $a:r1 $a $b 2"], "the giver's shard logs y=go");
 is_deeply(log_gifts(1), ["gi $a:r1 $b $a 2"], "the receiver's shard logs y=gi");
@@ -117,6 +117,9 @@ redis_cmd(0, 'HSET', gift_key($e, 'ak'), "$d:old", "$d:3:1000:o");
 is(gift_req('POST', "/cc/gift?ask_id=$d:old&request_id=w4", $e), '410 {"error":"ask_expired"}', 'an expired ask: 410');
 
 # --- GET /cc/gifts ------------------------------------------------------------
+
+# a sent gift is "delivered" once its gift_done ran, after its answer
+is_deeply([ outbox_drained(0), outbox_drained(1) ], [ {}, {} ], 'the outboxes are drained');
 
 my $list = gift_req('GET', '/cc/gifts', $d);
 like($list, qr/^200 \{"received":\[\{"gift_id":"$e:w1","from":"$e","kind":3,"ts":\d{13}\}\],"sent":\[\],"asks":\[\]\}$/,

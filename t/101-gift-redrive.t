@@ -118,7 +118,7 @@ ok(wait_until(sub { gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=d2", $a)
    'a retry once the shard is back delivers it');
 is(cards($b, 1), 1, 'the receiver holds it');
 is(cards($a, 1), 2, 'the giver gave one card for it');
-is_deeply(outbox(0), {}, 'the outbox is empty');
+is_deeply(outbox_drained(0), {}, 'the outbox is empty');
 is(metric('cc_gifts_redelivered_total'), 1, 'metric: one retry redelivered');
 ($rc, $err) = redrive();
 like($err, qr/pass done: 0 gifts redriven/, 'nothing left to redrive');

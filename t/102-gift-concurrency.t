@@ -27,7 +27,7 @@ is(scalar(grep { ($_->[0] // 0) == 409 && $_->[1] eq '{"error":"no_card"}' } @re
 is(cards($a, 1) . ' ' . cards($b, 1), '0 1', 'one card moved');
 is(redis_cmd(1, 'SCARD', gift_key($b, 'gi')), 1, 'one gift id applied');
 is(scalar @{ log_gifts(0) } . ' ' . scalar @{ log_gifts(1) }, '1 1', 'one y=go, one y=gi');
-is_deeply(outbox(0), {}, 'the outbox is empty');
+is_deeply(outbox_drained(0), {}, 'the outbox is empty');
 like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), 'd'), qr/^\d+:1$/, 'one gift counted for the day');
 
 # --- 100 concurrent copies of one request id ----------------------------------
@@ -38,7 +38,7 @@ is(scalar(grep { ($_->[0] // 0) == 200 && $_->[1] =~ /^\{"gift_id":"$a:same","to
    100, 'every copy answers the gift');
 is(cards($a, 2) . ' ' . cards($c, 2), '2 1', 'one card moved');
 is(redis_cmd(1, 'SCARD', gift_key($c, 'gi')), 1, 'applied once');
-is_deeply(outbox(0), {}, 'the outbox is empty');
+is_deeply(outbox_drained(0), {}, 'the outbox is empty');
 
 # --- 50 concurrent answers to one ask -----------------------------------------
 

@@ -3,7 +3,7 @@ package CcGift;
 # CcGift - what the gift tests (t/100 .. t/109) share: the locations of
 # the gift endpoints, which shard holds a user (placed by a grant through
 # nginx, so the module's ring decides), cards seeded and read, and the
-# gift entries of a shard's draw log.
+# gift entries of a shard's draw log, its outbox (drained).
 
 use strict;
 use warnings;
@@ -12,7 +12,7 @@ use CcTest;
 use CcKeys;
 
 our @EXPORT = qw(gift_locations place_users shard_of seed_cards cards
-                 log_gifts gift_req outbox);
+                 log_gifts gift_req outbox outbox_drained);
 
 # every endpoint, the gift ones included, behind the tests' trusted header
 sub gift_locations {
@@ -78,6 +78,15 @@ sub outbox {
     my $z = $both->[1];
     die "outbox and its gifts differ" unless join(',', sort @$z) eq join(',', sort keys %g);
     return \%g;
+}
+
+# the outbox of a shard once it is empty, or after 2 s: a gift answered
+# "delivered" leaves it when its detached gift_done's batch runs (10 ms
+# later, ngx_http_cc_redis_batch.c), not before its answer
+sub outbox_drained {
+    my ($shard) = @_;
+    wait_until(sub { !%{ outbox($shard) } }, 2);
+    return outbox($shard);
 }
 
 # "status body" of a request as uid

@@ -279,8 +279,7 @@ cc_redrive_gift(cc_redrive_t *rd, size_t g, const char *id, size_t idlen,
 {
     int            applied;
     char           kin[CC_KEY_MAX], kgi[CC_KEY_MAX], kgr[CC_KEY_MAX];
-    char           kga[CC_KEY_MAX], to[24], from[24], kind[8], now[24];
-    char           field[CC_REQUEST_ID_MAX + 2];
+    char           to[24], from[24], kind[8], now[24];
     size_t         r;
     redisReply    *reply;
     redisContext  *c;
@@ -323,12 +322,8 @@ cc_redrive_gift(cc_redrive_t *rd, size_t g, const char *id, size_t idlen,
         return -2;
     }
 
-    (void) cc_key_user_sub(kga, gift->giver, "ga");
-    snprintf(field, sizeof(field), ":%s", gift->request_id);
-
-    reply = redisCommand(c, "EVAL %s 3 %s %s %s %b %s", cc_gift_done_lua,
-                         CC_KEY_OUTBOX, CC_KEY_OUTBOX_GIFTS, kga, id, idlen,
-                         field);
+    reply = redisCommand(c, "EVAL %s 2 %s %s %b", cc_gift_done_lua,
+                         CC_KEY_OUTBOX, CC_KEY_OUTBOX_GIFTS, id, idlen);
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
         cc_redrive_drop(rd, g, reply, "gift_done");
