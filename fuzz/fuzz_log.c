@@ -169,11 +169,52 @@ fuzz_gift_entry(cc_log_entry_t *e, const char *const u[2],
 }
 
 
+/* a combine entry: what it says, as its fields spell it */
+static void
+fuzz_combine_entry(cc_log_entry_t *e, const char **u, const char **r,
+    const char **t, const char **k, const char **w, const char **m)
+{
+    char         back[32];
+    cc_draw_t    d;
+    const char  *why;
+
+    why = NULL;
+    FUZZ_ASSERT(cc_combine_check(&e->combine, &why) == 0);
+    FUZZ_ASSERT(u[0] != NULL && r[0] != NULL && t[0] != NULL);
+
+    /*
+     * the uid as u spells it, the ts as t does (so neither had a
+     * leading zero), the request id as r holds it
+     */
+    snprintf(back, sizeof(back), "%" PRIu64, e->combine.uid);
+    FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
+                && memcmp(back, u[0], strlen(back)) == 0);
+    snprintf(back, sizeof(back), "%" PRId64, e->combine.ts_ms);
+    FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
+                && memcmp(back, t[0], strlen(back)) == 0);
+    FUZZ_ASSERT(strlen(e->combine.request_id) == (size_t) (r[1] - r[0])
+                && memcmp(e->combine.request_id, r[0],
+                          (size_t) (r[1] - r[0])) == 0);
+    /* the wildcard's fields as k, w and m spell them, or none */
+    if (e->combine.wildcard == 0) {
+        FUZZ_ASSERT(k[0] == NULL && w[0] == NULL && m[0] == NULL
+                    && e->combine.wild == 0 && e->combine.replaced == 0);
+
+    } else {
+        FUZZ_ASSERT(k[0] != NULL && w[0] != NULL && m[0] != NULL);
+        fuzz_spelled(k, e->combine.wildcard - 1);
+        fuzz_spelled(w, e->combine.wild);
+        fuzz_spelled(m, e->combine.replaced);
+    }
+
+    FUZZ_ASSERT(cc_log_next_draw(e, &d, &why) == 0);
+}
+
+
 static void
 fuzz_entry(const char *p, size_t len)
 {
     int              rc;
-    char             back[32];
     size_t           i, nlines, calls;
     cc_draw_t        d, ref;
     const char      *last, *f, *fe, *sep, *why, *lp, *nl;
@@ -241,35 +282,7 @@ fuzz_entry(const char *p, size_t len)
     }
 
     if (e.kind == CC_LOG_COMBINE) {
-        FUZZ_ASSERT(cc_combine_check(&e.combine, &why) == 0);
-        FUZZ_ASSERT(u[0] != NULL && r[0] != NULL && t[0] != NULL);
-
-        /*
-         * the uid as u spells it, the ts as t does (so neither had a
-         * leading zero), the request id as r holds it
-         */
-        snprintf(back, sizeof(back), "%" PRIu64, e.combine.uid);
-        FUZZ_ASSERT(strlen(back) == (size_t) (u[1] - u[0])
-                    && memcmp(back, u[0], strlen(back)) == 0);
-        snprintf(back, sizeof(back), "%" PRId64, e.combine.ts_ms);
-        FUZZ_ASSERT(strlen(back) == (size_t) (t[1] - t[0])
-                    && memcmp(back, t[0], strlen(back)) == 0);
-        FUZZ_ASSERT(strlen(e.combine.request_id) == (size_t) (r[1] - r[0])
-                    && memcmp(e.combine.request_id, r[0],
-                              (size_t) (r[1] - r[0])) == 0);
-        /* the wildcard's fields as k, w and m spell them, or none */
-        if (e.combine.wildcard == 0) {
-            FUZZ_ASSERT(k[0] == NULL && w[0] == NULL && m[0] == NULL
-                        && e.combine.wild == 0 && e.combine.replaced == 0);
-
-        } else {
-            FUZZ_ASSERT(k[0] != NULL && w[0] != NULL && m[0] != NULL);
-            fuzz_spelled(k, e.combine.wildcard - 1);
-            fuzz_spelled(w, e.combine.wild);
-            fuzz_spelled(m, e.combine.replaced);
-        }
-
-        FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
+        fuzz_combine_entry(&e, u, r, t, k, w, m);
         return;
     }
 
