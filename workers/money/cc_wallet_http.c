@@ -580,7 +580,7 @@ cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
     while (open > 0) {
         now = cc_now_ms();
-        wait = 100;
+        wait = CC_WALLET_HTTP_POLL_MS;
 
         /* the due jobs onto free slots, in order, round and round */
         for (nfree = 0, i = 0; i < CC_WALLET_HTTP_INFLIGHT; i++) {
