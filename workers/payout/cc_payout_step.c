@@ -4,8 +4,7 @@
  *
  *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard, all the
  *       time, in a thread of its own with its own connections (the claim
- *       lanes), beside (b); the MySQL shards' claims credited at once, a
- *       thread each;
+ *       lanes), beside (b);
  *   (b) bulk: the next --batch pending awards of each shard, every shard
  *       in a thread of its own (the bulk lanes), joined before (c);
  *   (c) outbox: notices owed and not sent (a crash between the commit and
@@ -208,101 +207,16 @@ cc_payout_step_claims_shard(cc_payout_t *p, size_t s, const uint64_t *uids,
 }
 
 
-typedef struct {
-    cc_payout_t     *p;
-    size_t           s;
-    const uint64_t  *uids;
-    const uint32_t  *shard;
-    size_t           n;
-} cc_payout_step_claims_job_t;
-
-
-static void *
-cc_payout_step_claims_shard_thread(void *arg)
-{
-    cc_payout_step_claims_job_t  *j = arg;
-
-    mysql_thread_init();
-    cc_payout_step_claims_shard(j->p, j->s, j->uids, j->shard, j->n);
-    mysql_thread_end();
-
-    return NULL;
-}
-
-
-/*
- * The MySQL shards with claims among uids[0..n), each in a thread of its
- * own when there are more than one, as the bulk's: a claim then waits for
- * its own shard's credit, not for the others' too (one after the other,
- * a claims' turn was the sum of the shards' credits, each with two
- * commits and a call to the wallet with `wallet http`: issue 20).  Each
- * touches only its lane, its flight[] entry and cstats[] (under mu).
- */
-static void
-cc_payout_step_claims_shards(cc_payout_t *p, const uint64_t *uids,
-    const uint32_t *shard, size_t n)
-{
-    int                           has[CC_STORE_SHARDS_MAX];
-    size_t                        i, s, nrun;
-    cc_payout_shard_t            *ps;
-    cc_payout_step_claims_job_t   job[CC_STORE_SHARDS_MAX];
-
-    memset(has, 0, sizeof(has));
-
-    for (i = 0; i < n; i++) {
-        has[shard[i]] = 1;
-    }
-
-    for (s = 0, nrun = 0; s < p->cst.nshards; s++) {
-        nrun += has[s];
-    }
-
-    for (s = 0; s < p->cst.nshards; s++) {
-        ps = &p->claim[s];
-        ps->threaded = 0;
-
-        if (!has[s]) {
-            continue;
-        }
-
-        job[s].p = p;
-        job[s].s = s;
-        job[s].uids = uids;
-        job[s].shard = shard;
-        job[s].n = n;
-
-        /* one shard to do, or no thread to be had: do it here */
-        if (nrun > 1
-            && pthread_create(&ps->tid, NULL,
-                              cc_payout_step_claims_shard_thread, &job[s])
-               == 0)
-        {
-            ps->threaded = 1;
-
-        } else {
-            cc_payout_step_claims_shard(p, s, uids, shard, n);
-        }
-    }
-
-    for (s = 0; s < p->cst.nshards; s++) {
-        if (p->claim[s].threaded) {
-            pthread_join(p->claim[s].tid, NULL);
-            p->claim[s].threaded = 0;
-        }
-    }
-}
-
-
 /*
  * (a) The claims of every Redis shard: uids whose users wait, on the
- * claims' own connections, the MySQL shards at once.  The number of
+ * claims' own connections, a MySQL shard at a time.  The number of
  * claims popped, or -1 when no Redis shard answered.
  */
 static long
 cc_payout_step_claims(cc_payout_t *p)
 {
     long       popped;
-    size_t     n;
+    size_t     s, n;
     uint64_t  *uids;
     uint32_t  *shard;
 
@@ -317,8 +231,8 @@ cc_payout_step_claims(cc_payout_t *p)
 
     popped = cc_payout_step_pop(p, uids, shard, &n);
 
-    if (n > 0) {
-        cc_payout_step_claims_shards(p, uids, shard, n);
+    for (s = 0; s < p->cst.nshards && n > 0; s++) {
+        cc_payout_step_claims_shard(p, s, uids, shard, n);
     }
 
 done:
