@@ -23,8 +23,9 @@
 #      BATCH (5000: cc-payout's bulk batch) CC_WORKERS (2)
 #      WALLET (ledger | http: the awards paid into cc-wallet-sim in batch
 #      mode, issue 20, the wallet on the same cores processing a batch
-#      PROCESS_MS (5) after accepting it; a claimed award goes out as a
-#      batch of its own on the claims' lane)
+#      PROCESS_MS (5) after accepting it; a claimed award goes out on
+#      the claims' lane as a single call, POST /credits, answered at once,
+#      not in a batch; the line before the latency says how many)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -172,6 +173,8 @@ wait "$payout" || true
 payout=
 sed 's/^/  /' "$out/payout.err" | tail -4
 claimed=$(awk '/^cc_payout_claims_total / { print $2 }' "$out/payout.prom")
+calls=$(awk '/^cc_payout_wallet_claim_calls_total / { print $2 }' \
+        "$out/payout.prom")
 
 line=$(grep '^claim ' "$out/wrk.txt") || { cat "$out/wrk.txt" >&2; exit 1; }
 eval "$(echo "${line#claim }" | tr ' ' '\n' | sed 's/^/w_/')"
@@ -194,6 +197,9 @@ fi
 
 echo "pending awards: $before when wrk started, $after when it ended;" \
      "cc-payout credited $claimed on claims"
+if [ "$WALLET" = http ]; then
+    echo "wallet http: $calls claimed awards sent as single calls"
+fi
 echo "claims: $w_sent sent, $w_requests answered in time: $w_s200 x 200" \
      "credited, $w_s202 x 202 pending (after cc_claim_wait 1s);" \
      "$w_late late on their slot"

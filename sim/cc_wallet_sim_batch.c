@@ -25,8 +25,12 @@
  * each, flushed before the answer), and each processed detail's result
  * after it (the statement line of a credit first): a restart reads the
  * journal back, keeps every batch it accepted and processes what was not
- * processed.  Processing is a thread: a batch is processed whole, under
- * the lock, --process-ms after it was accepted.
+ * processed.  Processing is a thread: a batch is processed --process-ms
+ * after it was accepted, in slices of CC_SIM_BATCH_SLICE details, the
+ * lock let go between slices, as a real platform does not stall a
+ * single credit or a small batch's query behind a big batch (measured
+ * whole: a 500-detail batch held the lock 0.6 ms at p50, 4 ms at p99 and
+ * 97 ms at most on a loaded machine, each call waiting for it).
  *
  * Faults per batch and per detail, from the same generator as the
  * credits': --fail-pct fails details (FAIL "injected_failure"), as
@@ -46,6 +50,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +63,7 @@
 
 
 #define CC_SIM_BATCH_TICK_MS  2
+#define CC_SIM_BATCH_SLICE    64        /* details a hold of the lock */
 
 
 typedef enum {
@@ -82,6 +88,7 @@ struct cc_sim_batch_s {
     size_t            n;
     uint64_t          total;
     int64_t           accepted_ms;
+    size_t            at;               /* the details before: processed */
     int               done;
     cc_sim_batch_t   *next;             /* the todo list */
     cc_sim_detail_t  *d;
@@ -480,44 +487,69 @@ cc_sim_batch_detail(cc_sim_t *s, cc_sim_batch_t *b, size_t i)
 }
 
 
-/* the thread: the batches due, oldest first, each whole under the lock */
+/*
+ * Under the lock: the next CC_SIM_BATCH_SLICE details of b processed (a
+ * detail with a result from the journal is skipped), their lines
+ * flushed.  1 when b is done, 0 when details are left, -1 out of memory
+ * (the detail stays PROCESSING: the next tick).
+ */
+static int
+cc_sim_batch_slice(cc_sim_t *s, cc_sim_batch_t *b)
+{
+    int     rc;
+    size_t  k;
+
+    rc = 0;
+
+    for (k = 0; b->at < b->n && k < CC_SIM_BATCH_SLICE; b->at++) {
+        if (b->d[b->at].status != CC_SIM_DETAIL_PROCESSING) {
+            continue;
+        }
+
+        cc_sim_batch_detail(s, b, b->at);
+
+        if (b->d[b->at].status == CC_SIM_DETAIL_PROCESSING) {
+            rc = -1;
+            break;
+        }
+
+        k++;
+    }
+
+    /* the statement lines before the results that name them */
+    if (fflush(s->statement) != 0 || fflush(s->journal) != 0) {
+        cc_log("batches: %s", strerror(errno));
+    }
+
+    return rc < 0 ? -1 : b->at == b->n;
+}
+
+
+/*
+ * The thread: the batches due, oldest first, a slice a hold of the lock;
+ * between slices the lock is let go (and the processor yielded), so the
+ * calls waiting for it go first.
+ */
 static void *
 cc_sim_batch_run(void *arg)
 {
-    size_t           i;
+    int              rc;
     int64_t          now;
     cc_sim_t        *s = arg;
     cc_sim_batch_t  *b;
 
     while (__atomic_load_n(&cc_sim_batch_running, __ATOMIC_RELAXED)) {
         now = cc_now_ms();
+        rc = -1;
 
         pthread_mutex_lock(&s->lock);
 
-        while ((b = s->todo) != NULL
-               && b->accepted_ms + s->process_ms <= now)
+        if ((b = s->todo) != NULL && b->accepted_ms + s->process_ms <= now)
         {
-            for (i = 0; i < b->n; i++) {
-                if (b->d[i].status == CC_SIM_DETAIL_PROCESSING) {
-                    cc_sim_batch_detail(s, b, i);
-                }
-            }
+            rc = cc_sim_batch_slice(s, b);
+        }
 
-            /* the statement lines before the results that name them */
-            if (fflush(s->statement) != 0 || fflush(s->journal) != 0) {
-                cc_log("batches: %s", strerror(errno));
-            }
-
-            for (i = 0; i < b->n; i++) {
-                if (b->d[i].status == CC_SIM_DETAIL_PROCESSING) {
-                    break;
-                }
-            }
-
-            if (i < b->n) {
-                break;              /* out of memory: the next tick */
-            }
-
+        if (rc == 1) {
             b->done = 1;
             s->todo = b->next;
 
@@ -528,7 +560,12 @@ cc_sim_batch_run(void *arg)
 
         pthread_mutex_unlock(&s->lock);
 
-        cc_sleep_ms(CC_SIM_BATCH_TICK_MS);
+        if (rc < 0) {
+            cc_sleep_ms(CC_SIM_BATCH_TICK_MS);  /* none due, or no memory */
+
+        } else {
+            sched_yield();
+        }
     }
 
     return NULL;

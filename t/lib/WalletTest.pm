@@ -194,10 +194,11 @@ sub statement_keys {
 # (the simulator on 127.0.0.1) gets wallet_insecure_loopback yes.  mode:
 # wallet_mode (per_credit unless given: the per-credit adapter's tests;
 # undef writes none, the default, batch), batch_max: wallet_batch_max,
-# batch_age: wallet_batch_age_ms.
+# batch_age: wallet_batch_age_ms, credit (async unless given).
 sub http_campaign_file {
     my ($id, $url, %o) = @_;
     return campaign_conf(dir => $DIR, campaign => $id, pool_cents => $o{pool} // 100000000,
+                         $o{credit} ? (credit => $o{credit}) : (),
                          wallet => 'http', wallet_url => $url,
                          wallet_timeout_ms => $o{timeout} // 2000,
                          wallet_secret_file => $o{secret} // $SECRET_FILE, currency => 'CNY',

@@ -107,6 +107,15 @@ cc_wallet_defer_sums(cc_wallet_t *w)
 }
 
 
+void
+cc_wallet_single_calls(cc_wallet_t *w)
+{
+    if (w->http != NULL) {
+        cc_wallet_http_single_calls(w->http);
+    }
+}
+
+
 int
 cc_wallet_finish(cc_wallet_t *w, MYSQL *db, char *err, size_t errlen)
 {

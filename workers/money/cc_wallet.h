@@ -89,6 +89,18 @@ long cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c,
  */
 void cc_wallet_defer_sums(cc_wallet_t *w);
 
+/*
+ * http in batch mode: this wallet's credits go as single calls (the
+ * per_credit API, answered at once) instead of batches, for a caller
+ * whose credits are few and waited for: cc-payout's claims, which would
+ * otherwise wait for the wallet to process a batch and for the polls
+ * that read it (issue 20).  The award id is the key of both APIs, one
+ * namespace at the wallet, so an award sent both ways (a batch left
+ * unknown, then claimed) is applied once.  Nothing for ledger or
+ * per_credit.
+ */
+void cc_wallet_single_calls(cc_wallet_t *w);
+
 /* the sums the last credit deferred, moved: 0, or -1 with err (roll
    back); 0 for ledger or when nothing was deferred */
 int cc_wallet_finish(cc_wallet_t *w, MYSQL *db, char *err, size_t errlen);
@@ -115,6 +127,8 @@ typedef struct {
                                             transfers voided */
     unsigned long long   overdue;        /* batches alerted past
                                             wallet_batch_age_ms */
+    unsigned long long   single;         /* batch mode: credits sent as
+                                            single calls (the claims') */
 } cc_wallet_counts_t;
 
 /* w's counts added to *out; NULL is fine */

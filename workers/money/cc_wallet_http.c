@@ -316,6 +316,13 @@ cc_wallet_http_finish(cc_wallet_http_t *w, MYSQL *db, char *err,
 
 
 void
+cc_wallet_http_single_calls(cc_wallet_http_t *w)
+{
+    w->single = 1;
+}
+
+
+void
 cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out)
 {
     out->forged += __atomic_load_n(&w->stats.forged, __ATOMIC_RELAXED);
@@ -326,6 +333,7 @@ cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out)
     out->unknown += __atomic_load_n(&w->stats.unknown, __ATOMIC_RELAXED);
     out->voided += __atomic_load_n(&w->stats.voided, __ATOMIC_RELAXED);
     out->overdue += __atomic_load_n(&w->stats.overdue, __ATOMIC_RELAXED);
+    out->single += __atomic_load_n(&w->stats.single, __ATOMIC_RELAXED);
 }
 
 
@@ -582,7 +590,7 @@ cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
 
     while (open > 0) {
         now = cc_now_ms();
-        wait = 100;
+        wait = CC_WALLET_HTTP_POLL_MS;
 
         /* the due jobs onto free slots, in order, round and round */
         for (nfree = 0, i = 0; i < CC_WALLET_HTTP_INFLIGHT; i++) {
@@ -849,7 +857,7 @@ cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
 
     w->deferred = 0;
 
-    if (w->camp.wallet_mode == CC_WALLET_MODE_BATCH) {
+    if (w->camp.wallet_mode == CC_WALLET_MODE_BATCH && !w->single) {
         return cc_wallet_batch_credit(w, db, c, n, err, errlen);
     }
 
@@ -889,6 +897,10 @@ cc_wallet_http_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     }
 
     /* 2. the calls */
+
+    if (w->single) {
+        __atomic_fetch_add(&w->stats.single, k, __ATOMIC_RELAXED);
+    }
 
     if (k > 0 && cc_wallet_http_calls(w, c, jobs, k, err, errlen) != 0) {
         goto done;

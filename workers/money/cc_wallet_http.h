@@ -69,6 +69,8 @@ typedef struct {
     unsigned long long   overdue;       /* batch mode: batches without a
                                            result past wallet_batch_age_ms
                                            (alerted, still in flight) */
+    unsigned long long   single;        /* batch mode: credits sent as
+                                           single calls */
 } cc_wallet_http_stats_t;
 
 /*
@@ -100,6 +102,9 @@ unsigned long long cc_wallet_http_forged(cc_wallet_http_t *w);
 void cc_wallet_http_defer_sums(cc_wallet_http_t *w);
 int cc_wallet_http_finish(cc_wallet_http_t *w, MYSQL *db, char *err,
     size_t errlen);
+
+/* batch mode: the credits as single calls (cc_wallet_single_calls) */
+void cc_wallet_http_single_calls(cc_wallet_http_t *w);
 
 /* the counts the metrics show, added to *out (cc_wallet.h), any thread */
 void cc_wallet_http_counts(cc_wallet_http_t *w, cc_wallet_counts_t *out);

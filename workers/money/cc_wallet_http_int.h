@@ -22,6 +22,15 @@
 #define CC_WALLET_HTTP_ANSWER_MAX      4096
 #define CC_WALLET_HTTP_SKEW_MS         300000   /* an answer's timestamp */
 
+/*
+ * curl_multi_poll's wait at most: libcurl 7.88 may sleep the whole wait
+ * with the answer already there (a timeout a connection filter sets while
+ * the sockets are collected, as in curl/curl PR 13825); with 100 ms a
+ * claim's single call took p90 101 ms in bench/claim.sh, with 1 ms 2.8 ms.
+ * A loop of 1 ms while calls are in flight costs nothing measurable.
+ */
+#define CC_WALLET_HTTP_POLL_MS         1
+
 
 typedef enum {
     CC_WALLET_HTTP_WAITING = 0,
@@ -74,6 +83,8 @@ struct cc_wallet_http_s {
     int                  defer;          /* the posts' sums wait for
                                             cc_wallet_http_finish */
     uint64_t             deferred;       /* the last credit's, to move */
+    int                  single;         /* batch mode, yet a call a
+                                            credit (the claims') */
 };
 
 

@@ -367,6 +367,9 @@ cc_payout_metrics(cc_payout_t *p, double rate)
     cc_promfile_add(&pf, "cc_payout_wallet_details_failed_total", "counter",
                     "wallet http, batch mode: details the wallet failed, "
                     "each sent again in a later batch", t->wallet.failed);
+    cc_promfile_add(&pf, "cc_payout_wallet_claim_calls_total", "counter",
+                    "wallet http, batch mode: claimed awards sent as single "
+                    "calls, not in a batch", t->wallet.single);
     cc_promfile_add(&pf, "cc_payout_wallet_unknown_total", "counter",
                     "wallet http: credits left crediting without an answer "
                     "(asked again by the next pass)", t->wallet.unknown);
@@ -673,6 +676,15 @@ cc_payout_lanes_open(cc_payout_t *p)
         cc_wallet_set_alert_timeout(ps->wallet, p->o.alert_timeout_s);
         cc_wallet_defer_sums(ps->wallet);   /* cc_payout_shard_credit
                                                calls cc_wallet_finish */
+
+        /*
+         * The claims' credits as single calls, answered at once: as a
+         * batch of their own each waited for the wallet's processing
+         * and the polls (a claim's p50 75 ms at 200/s, issue 20).
+         */
+        if (s >= p->st.nshards) {
+            cc_wallet_single_calls(ps->wallet);
+        }
     }
 
     return 0;
