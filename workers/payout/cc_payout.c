@@ -114,6 +114,41 @@ CC_REDIS_SENTINEL_HELP
 }
 
 
+/*
+ * The options that take a number, each with its bounds: 0 parsed, -1 out
+ * of bounds (said), 1 not one of them.
+ */
+static int
+cc_payout_parse_number(int c, const char *arg, cc_payout_opts_t *o)
+{
+    size_t  i;
+
+    const struct {
+        int          c;
+        const char  *name;
+        long long    min, max;
+        long long   *v;
+    } nums[] = {
+        { 'n', "--batch",          1, 50000, &o->batch },
+        { 'i', "--interval",       1, 86400, &o->interval_s },
+        { 'l', "--idle-ms",        1, 10000, &o->idle_ms },
+        { 'B', "--claims-batch",   1, 50000, &o->claims_batch },
+        { 'L', "--claims-idle-ms", 1, 10000, &o->claims_idle_ms },
+        { 'A', "--alert-timeout",  1, 3600,  &o->alert_timeout_s },
+        { 'p', "--progress",       1, 86400, &o->progress_s },
+    };
+
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (nums[i].c == c) {
+            return cc_opt_int(nums[i].name, arg, nums[i].min, nums[i].max,
+                              nums[i].v) != 0 ? -1 : 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static int
 cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
 {
@@ -177,58 +212,6 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
             o->mysql[o->nmysql++] = optarg;
             break;
 
-        case 'n':
-            if (cc_opt_int("--batch", optarg, 1, 50000, &o->batch) != 0) {
-                return -1;
-            }
-            break;
-
-        case 'i':
-            if (cc_opt_int("--interval", optarg, 1, 86400, &o->interval_s)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'l':
-            if (cc_opt_int("--idle-ms", optarg, 1, 10000, &o->idle_ms) != 0) {
-                return -1;
-            }
-            break;
-
-        case 'B':
-            if (cc_opt_int("--claims-batch", optarg, 1, 50000,
-                           &o->claims_batch) != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'L':
-            if (cc_opt_int("--claims-idle-ms", optarg, 1, 10000,
-                           &o->claims_idle_ms) != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'A':
-            if (cc_opt_int("--alert-timeout", optarg, 1, 3600,
-                           &o->alert_timeout_s) != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'p':
-            if (cc_opt_int("--progress", optarg, 1, 86400, &o->progress_s)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
         case 'h':
             cc_payout_usage(stdout);
             return CC_OPT_HELP;
@@ -246,8 +229,15 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
             break;
 
         default:
-            cc_payout_usage(stderr);
-            return -1;
+            switch (cc_payout_parse_number(c, optarg, o)) {
+            case 0:
+                break;
+            case 1:
+                cc_payout_usage(stderr);
+                /* fall through */
+            default:
+                return -1;
+            }
         }
     }
 
