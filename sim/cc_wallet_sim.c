@@ -185,6 +185,45 @@ cc_sim_chosen_opt(cc_sim_t *s, int c, const char *arg)
 }
 
 
+/*
+ * The options that take a number (the faults' percentages, the delays,
+ * the batches' bounds): 0 parsed, -1 out of bounds (said), 1 not one of
+ * them.
+ */
+static int
+cc_sim_parse_number(cc_sim_t *s, int c, const char *arg)
+{
+    size_t  i;
+
+    const struct {
+        int          c;
+        const char  *name;
+        long long    min, max;
+        long long   *v;
+    } nums[] = {
+        { 'P', "--process-ms",   0, 600000, &s->process_ms },
+        { 'B', "--batch-max",    1, 100000, &s->batch_max },
+        { 'T', "--twice-pct",    0, 100,    &s->twice_pct },
+        { 'R', "--stray-pct",    0, 100,    &s->stray_pct },
+        { 'F', "--forge-pct",    0, 100,    &s->forge_pct },
+        { 'd', "--delay-ms",     0, 60000,  &s->delay_ms },
+        { 'f', "--fail-pct",     0, 100,    &s->fail_pct },
+        { 'x', "--drop-pct",     0, 100,    &s->drop_pct },
+        { 'u', "--dup-pct",      0, 100,    &s->dup_pct },
+        { 'o', "--echo-off-pct", 0, 100,    &s->echo_off_pct },
+    };
+
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (nums[i].c == c) {
+            return cc_opt_int(nums[i].name, arg, nums[i].min, nums[i].max,
+                              nums[i].v) != 0 ? -1 : 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static int
 cc_sim_parse(int argc, char **argv, cc_sim_t *s)
 {
@@ -233,80 +272,6 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
             }
             break;
 
-        case 'P':
-            if (cc_opt_int("--process-ms", optarg, 0, 600000,
-                           &s->process_ms) != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'B':
-            if (cc_opt_int("--batch-max", optarg, 1, 100000, &s->batch_max)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'T':
-            if (cc_opt_int("--twice-pct", optarg, 0, 100, &s->twice_pct)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'R':
-            if (cc_opt_int("--stray-pct", optarg, 0, 100, &s->stray_pct)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'F':
-            if (cc_opt_int("--forge-pct", optarg, 0, 100, &s->forge_pct)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'd':
-            if (cc_opt_int("--delay-ms", optarg, 0, 60000, &s->delay_ms)
-                != 0)
-            {
-                return -1;
-            }
-            break;
-
-        case 'f':
-            if (cc_opt_int("--fail-pct", optarg, 0, 100, &s->fail_pct) != 0) {
-                return -1;
-            }
-            break;
-
-        case 'x':
-            if (cc_opt_int("--drop-pct", optarg, 0, 100, &s->drop_pct) != 0) {
-                return -1;
-            }
-            break;
-
-        case 'u':
-            if (cc_opt_int("--dup-pct", optarg, 0, 100, &s->dup_pct) != 0) {
-                return -1;
-            }
-            break;
-
-        case 'o':
-            if (cc_opt_int("--echo-off-pct", optarg, 0, 100,
-                           &s->echo_off_pct) != 0)
-            {
-                return -1;
-            }
-            break;
-
         case 'e':
             if (cc_opt_int("--seed", optarg, 0, INT64_MAX, &v) != 0) {
                 return -1;
@@ -320,8 +285,15 @@ cc_sim_parse(int argc, char **argv, cc_sim_t *s)
             return CC_OPT_HELP;
 
         default:
-            cc_sim_usage(stderr);
-            return -1;
+            switch (cc_sim_parse_number(s, c, optarg)) {
+            case 0:
+                break;
+            case 1:
+                cc_sim_usage(stderr);
+                /* fall through */
+            default:
+                return -1;
+            }
         }
     }
 
@@ -1065,11 +1037,47 @@ cc_sim_start(cc_sim_t *s, const struct addrinfo *res)
 }
 
 
+/* the request and answer secrets, and the TLS pair if given: -1 said */
+static int
+cc_sim_secrets(cc_sim_t *s)
+{
+    char  err[256];
+
+    if (cc_token_load_secret(s->secret_path, s->secret, sizeof(s->secret),
+                             &s->slen, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "cc-wallet-sim: --secret-file: %s\n", err);
+        return -1;
+    }
+
+    if (s->answer_secret_path == NULL) {
+        memcpy(s->asecret, s->secret, s->slen);
+        s->aslen = s->slen;
+
+    } else if (cc_token_load_secret(s->answer_secret_path, s->asecret,
+                                    sizeof(s->asecret), &s->aslen, err,
+                                    sizeof(err)) != 0)
+    {
+        fprintf(stderr, "cc-wallet-sim: --answer-secret-file: %s\n", err);
+        return -1;
+    }
+
+    if (s->tls_cert_path != NULL
+        && ((s->tls_cert = cc_sim_read_pem(s->tls_cert_path)) == NULL
+            || (s->tls_key = cc_sim_read_pem(s->tls_key_path)) == NULL))
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int                          rc;
-    char                         err[256], *journal;
+    char                        *journal;
     cc_sim_t                     s;
     cc_addr_t                    a;
     struct addrinfo             *res;
@@ -1099,29 +1107,7 @@ main(int argc, char **argv)
         s.journal_path = journal;
     }
 
-    if (cc_token_load_secret(s.secret_path, s.secret, sizeof(s.secret),
-                             &s.slen, err, sizeof(err)) != 0)
-    {
-        fprintf(stderr, "cc-wallet-sim: --secret-file: %s\n", err);
-        goto done;
-    }
-
-    if (s.answer_secret_path == NULL) {
-        memcpy(s.asecret, s.secret, s.slen);
-        s.aslen = s.slen;
-
-    } else if (cc_token_load_secret(s.answer_secret_path, s.asecret,
-                                    sizeof(s.asecret), &s.aslen, err,
-                                    sizeof(err)) != 0)
-    {
-        fprintf(stderr, "cc-wallet-sim: --answer-secret-file: %s\n", err);
-        goto done;
-    }
-
-    if (s.tls_cert_path != NULL
-        && ((s.tls_cert = cc_sim_read_pem(s.tls_cert_path)) == NULL
-            || (s.tls_key = cc_sim_read_pem(s.tls_key_path)) == NULL))
-    {
+    if (cc_sim_secrets(&s) != 0) {
         goto done;
     }
 
