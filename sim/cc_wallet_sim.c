@@ -193,14 +193,7 @@ cc_sim_chosen_opt(cc_sim_t *s, int c, const char *arg)
 static int
 cc_sim_parse_number(cc_sim_t *s, int c, const char *arg)
 {
-    size_t  i;
-
-    const struct {
-        int          c;
-        const char  *name;
-        long long    min, max;
-        long long   *v;
-    } nums[] = {
+    const cc_opt_num_t  nums[] = {
         { 'P', "--process-ms",   0, 600000, &s->process_ms },
         { 'B', "--batch-max",    1, 100000, &s->batch_max },
         { 'T', "--twice-pct",    0, 100,    &s->twice_pct },
@@ -213,14 +206,7 @@ cc_sim_parse_number(cc_sim_t *s, int c, const char *arg)
         { 'o', "--echo-off-pct", 0, 100,    &s->echo_off_pct },
     };
 
-    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (nums[i].c == c) {
-            return cc_opt_int(nums[i].name, arg, nums[i].min, nums[i].max,
-                              nums[i].v) != 0 ? -1 : 0;
-        }
-    }
-
-    return 1;
+    return cc_opt_num(nums, sizeof(nums) / sizeof(nums[0]), c, arg);
 }
 
 

@@ -198,6 +198,32 @@ START_TEST(test_opt_int)
 END_TEST
 
 
+/* cc_opt_num: the option found in its table, its bounds, or none */
+START_TEST(test_opt_num)
+{
+    long long           a = -1, b = -1;
+    const cc_opt_num_t  t[] = {
+        { 'a', "--a", 1, 10, &a },
+        { 'b', "--b", 0, 100, &b },
+    };
+
+    ck_assert_int_eq(cc_opt_num(t, 2, 'b', "42"), 0);
+    ck_assert_int_eq(b, 42);
+    ck_assert_int_eq(a, -1);                /* the other one untouched */
+
+    ck_assert_int_eq(cc_opt_num(t, 2, 'a', "11"), -1);     /* its bounds */
+    ck_assert_int_eq(a, -1);
+    ck_assert_int_eq(cc_opt_num(t, 2, 'a', "x"), -1);
+    ck_assert_int_eq(cc_opt_num(t, 2, 'a', "10"), 0);
+    ck_assert_int_eq(a, 10);
+
+    ck_assert_int_eq(cc_opt_num(t, 2, 'c', "1"), 1);        /* not one */
+    ck_assert_int_eq(cc_opt_num(t, 0, 'a', "1"), 1);
+    ck_assert_int_eq(a, 10);
+}
+END_TEST
+
+
 /*
  * cc_log's lines, stderr sent to a file: each whole with its prefix (two
  * threads logging at once never cut into each other's lines), and one
@@ -290,7 +316,8 @@ main(void)
     s = suite_create("worker");
     tc = cc_check_tcase(s, "worker", test_retry_next, test_retry_wait,
                         test_opt_done, test_retry_later,
-                        test_retry_later_threads, test_log_lines);
+                        test_retry_later_threads, test_log_lines,
+                        test_opt_num);
     cc_check_loop(tc, test_opt_int, opts);
 
     return cc_check_run(s);

@@ -273,3 +273,19 @@ cc_opt_int(const char *opt, const char *s, long long min, long long max,
     *out = v;
     return 0;
 }
+
+
+int
+cc_opt_num(const cc_opt_num_t *t, size_t n, int c, const char *s)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (t[i].c == c) {
+            return cc_opt_int(t[i].name, s, t[i].min, t[i].max, t[i].v) != 0
+                   ? -1 : 0;
+        }
+    }
+
+    return 1;
+}

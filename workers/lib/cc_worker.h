@@ -10,6 +10,7 @@
 #define CC_WORKER_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cc_clock.h"            /* cc_now_ms(), the workers' clock */
@@ -84,5 +85,20 @@ int cc_opt_done(int parsed, int *status);
 /* strict decimal in [min, max]; 0, or -1 after printing an error */
 int cc_opt_int(const char *opt, const char *s, long long min, long long max,
     long long *out);
+
+/* an option that takes a number: its getopt value, name, bounds, place */
+typedef struct {
+    int          c;
+    const char  *name;
+    long long    min;
+    long long    max;
+    long long   *v;
+} cc_opt_num_t;
+
+/*
+ * getopt's c among the n options of t (cc_opt_int into its place): 0
+ * parsed, -1 out of bounds (said), 1 not one of them.
+ */
+int cc_opt_num(const cc_opt_num_t *t, size_t n, int c, const char *s);
 
 #endif /* CC_WORKER_H */

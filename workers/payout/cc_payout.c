@@ -121,14 +121,7 @@ CC_REDIS_SENTINEL_HELP
 static int
 cc_payout_parse_number(int c, const char *arg, cc_payout_opts_t *o)
 {
-    size_t  i;
-
-    const struct {
-        int          c;
-        const char  *name;
-        long long    min, max;
-        long long   *v;
-    } nums[] = {
+    const cc_opt_num_t  nums[] = {
         { 'n', "--batch",          1, 50000, &o->batch },
         { 'i', "--interval",       1, 86400, &o->interval_s },
         { 'l', "--idle-ms",        1, 10000, &o->idle_ms },
@@ -138,14 +131,7 @@ cc_payout_parse_number(int c, const char *arg, cc_payout_opts_t *o)
         { 'p', "--progress",       1, 86400, &o->progress_s },
     };
 
-    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (nums[i].c == c) {
-            return cc_opt_int(nums[i].name, arg, nums[i].min, nums[i].max,
-                              nums[i].v) != 0 ? -1 : 0;
-        }
-    }
-
-    return 1;
+    return cc_opt_num(nums, sizeof(nums) / sizeof(nums[0]), c, arg);
 }
 
 
