@@ -78,7 +78,7 @@ is(scalar(grep { $_ > 1 } values %seen), 0, 'each once');
 for my $no (@nos) {
     my ($st, $body) = sim_query($sim, $no);
     my $doc = eval { decode_json($body) } // {};
-    is("$st $doc->{status} $doc->{success_num} $doc->{fail_num}", "200 FINISHED $n 0", "$no's details: all SUCCESS");
+    is("$st $doc->{status} $doc->{success_num} $doc->{fail_num}", "200 FINISHED $n 0", "${no}'s details: all SUCCESS");
 }
 sim_stop($sim);
 like(worker_stderr($sim->{w}), qr/stopping: \d+ applied .* 3 batches, @{[ 3 * $n ]} details applied, 0 failed/,
