@@ -27,6 +27,9 @@
 #      applying the call but dropping every answer (--drop-pct 100): the
 #      detail of a key applied is replayed SUCCESS, never failed (though
 #      chosen to fail), so nothing is voided.
+#
+#   C. a claim while the bulk lane drives the second attempt's batch: left
+#      to that batch (its award in the batch's range), no single call.
 
 use strict;
 use warnings;
@@ -243,5 +246,40 @@ $sum3 += $_ for values %$a3;
 is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
 is($doc->{three_way}{statement}, $sum3, "the statement $sum3");
 sim_stop($drop);
+
+# ---- C. a claim while the bulk lane drives the second attempt's batch --------------
+
+# the claim is left to the batch in flight (its award in the batch's
+# range): no single call, the batch's SUCCESS posts it
+my ($a4, $u4, $pool4) = campaign_on_s0('i3', 6001, 4);
+my $w4 = $u4->[2];
+my $W4 = "i3:$w4";
+my $busy4 = sim_start(process => 5, accept_max => 1, fail_detail => [ "$W4=1" ]);
+my $f4 = http_campaign_file('i3', $busy4->{url}, pool => $pool4, mode => 'batch', timeout => 100);
+($rc, $out, $err) = payout_run([ '--once' ], $f4);
+is($rc, 1, 'C: its first detail failed, the second attempt\'s batch not taken: exit 1') or diag $err;
+my ($b4) = (attempts('i3')->{$W4} // '') =~ /,2:(.+)$/;
+ok(defined $b4, 'its second attempt in a batch');
+sim_stop($busy4);
+
+my $slow4 = sim_start(port => $busy4->{port}, statement => $busy4->{statement}, process => 3000);
+my $prom4 = wallet_dir() . '/i3.prom';
+my $w = spawn_payout([ '--interval', 3600, '--metrics-file', $prom4 ],
+                     http_campaign_file('i3', $slow4->{url}, pool => $pool4, mode => 'batch', timeout => 2000));
+ok(wait_until(sub { grep { $_->[0] eq 'B' && $_->[1] eq $b4 } @{ journal_lines($slow4->{journal}) } }, 30),
+   'the bulk lane sent the second attempt\'s batch, 3 s at the wallet') or diag worker_stderr($w);
+claim($w4);
+my $r4 = redis_index(shard_map($w4)->{$w4}[0]);
+ok(wait_until(sub { redis_cmd($r4, 'LLEN', claims_key()) == 0 }, 10), 'the claim popped');
+is(status_of($W4), 'pending', '... while the batch was in flight at the wallet (the award still pending)');
+ok(wait_until(sub { (status_of($W4) // '') eq 'credited' }, 30), 'then the award credited') or diag worker_stderr($w);
+is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: SIGTERM, exit 0');
+is(metric($prom4, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call: the claim was left to the batch in flight');
+like(worker_stderr($w), qr/stopping: 1 credited \(0 on claims\)/, 'the batch paid it');
+is_deeply(xfers($W4), want_xfers($W4, $a4->{$w4}, 2, 1), "$W4: attempt 1 voided, attempt 2 posted");
+is_deeply([ check_paid_http('i3', $a4, $slow4->{statement}) ], [], 'every award once, the books balanced');
+($rrc, $rout) = reconcile_money($f4, '--statement', $slow4->{statement});
+is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
+sim_stop($slow4);
 
 done_testing();
