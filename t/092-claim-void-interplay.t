@@ -1,0 +1,285 @@
+# Issue 20: a claim's single call (the claims' lane, per_credit's books:
+# pending transfer id = the award id) and a batch history with voids
+# (a failed detail's attempt voided, the award re-sent as <award id>#2),
+# on the same award, both ways round.  Each award paid once at the wallet
+# and posted once in the ledger; ledger_pending's sums those of the live
+# pending transfers of the awards not posted; the three-way reconcile
+# clean at the end:
+#
+#   A. a claim after a void.  Three chosen details fail in their first
+#      batch (--fail-detail KEY=1); their second attempts' batch is not
+#      taken by a busy wallet (--accept-max 1: left unknown).  A claim
+#      for one of them: its single call finds the award id's pending
+#      transfer (voided) as in flight and credits; its post posts the
+#      award's live attempt (#2), whose reservation it takes off the
+#      pending sums.  The wallet restarted then takes that batch (its
+#      detail of the claimed award read back and sent again, a key it
+#      applied) and holds it unprocessed: a claim for a second one
+#      credits the same way.  Processed at last: the two claimed
+#      awards' details replayed, the third posted, nothing posted twice,
+#      nothing left reserved, no third attempt.
+#
+#   B. a claim's single call left unknown, then the bulk pass batches
+#      the award: (1) the wallet down during the claim (the call never
+#      arrived), the award 'crediting'; the wallet back, the award's
+#      first detail fails: the claim's pending transfer (the award id)
+#      is the attempt voided, the second attempt posted; (2) the wallet
+#      applying the call but dropping every answer (--drop-pct 100): the
+#      detail of a key applied is replayed SUCCESS, never failed (though
+#      chosen to fail), so nothing is voided.
+#
+#   C. a claim while the bulk lane drives the second attempt's batch: left
+#      to that batch (its award in the batch's range), no single call.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use CcKeys;
+use CcCampaign;
+use PayoutTest;
+use WalletTest;
+
+payout_setup();
+
+# a counter of cc-payout's --metrics-file, undef when absent
+sub metric {
+    my ($file, $name) = @_;
+    open my $f, '<', $file or return undef;
+    while (<$f>) {
+        return $1 if /^\Q$name\E (\S+)$/;
+    }
+    return undef;
+}
+
+# an award's transfers on cc_s0: "id kind amount", in id order
+sub xfers {
+    my ($id) = @_;
+    return [ map { join ' ', @$_ } @{ mysql_query("SELECT transfer_id, kind, amount_cents FROM ledger_transfers "
+                                                 . "WHERE award_id = '$id' ORDER BY transfer_id", 'cc_s0') } ];
+}
+
+# what the pending and void rows of an award should be after its
+# attempts 1..$n, the first $n - 1 voided, and its post when posted
+sub want_xfers {
+    my ($id, $amt, $n, $posted) = @_;
+    my @p = map { $_ == 1 ? $id : "$id#$_" } 1 .. $n;
+    return [ sort((map { "$_ pending $amt" } @p), (map { "void:$_ void $amt" } @p[0 .. $n - 2]),
+                  $posted ? ("post:$id post $amt") : ()) ];
+}
+
+# award id => "attempt:batch_no,..." of its batch details
+sub attempts {
+    my ($c) = @_;
+    my %d;
+    push @{ $d{ $_->[0] } }, "$_->[1]:$_->[2]"
+        for @{ mysql_query("SELECT award_id, attempt, batch_no FROM wallet_batch_details "
+                           . "WHERE award_id LIKE '$c:%' ORDER BY award_id, attempt", 'cc_s0') };
+    return { map { ($_ => join ',', @{ $d{$_} }) } keys %d };
+}
+
+sub status_of { mysql_value("SELECT status FROM awards WHERE award_id = '$_[0]'", 'cc_s0') }
+
+# cc_s0's pending sums of the campaign: "pool debits/clearing credits"
+sub pending_of {
+    my ($c) = @_;
+    return join '/', map { mysql_value("SELECT $_->[0] FROM ledger_pending WHERE account = '$_->[1]:$c'", 'cc_s0') // 0 }
+                         [ 'debits', 'pool' ], [ 'credits', 'clearing' ];
+}
+
+# awards of MySQL shard cc_s0 only (a lane's batch is a shard's), the
+# other shard planned 0 as cc-draw plans a shard with nobody eligible
+sub campaign_on_s0 {
+    my ($c, $from, $n) = @_;
+    my $m = shard_map($from .. $from + 99);
+    my @u = (grep { $m->{$_}[1] eq 'cc_s0' } sort { $a <=> $b } keys %$m)[0 .. $n - 1];
+    my %a = map { ($u[$_] => 100 + 7 * $_) } 0 .. $#u;
+    seed_awards($c, \%a, redis => 0);
+    my $pool = make_drawn($c, \%a, shard_map(@u));
+    mysql_query("INSERT INTO draw_plans VALUES ('$c', 1, 0, 0, 0, $pool, 'equal', 1, 0, REPEAT('a', 64), 1)", 'cc_s1');
+    return (\%a, \@u, $pool);
+}
+
+sub claim {
+    my ($uid) = @_;
+    redis_cmd(redis_index(shard_map($uid)->{$uid}[0]), 'RPUSH', claims_key(), $uid);
+}
+
+# ---- A. a claim after a void: attempt 2 unknown, then in flight at the wallet --------
+
+my ($a1, $u1, $pool1) = campaign_on_s0('i1', 3001, 10);
+my ($x, $y, $z) = @$u1[2, 5, 8];
+my ($X, $Y, $Z) = map { "i1:$_" } $x, $y, $z;
+my $busy = sim_start(process => 5, accept_max => 1, fail_detail => [ map { "$_=1" } $X, $Y, $Z ]);
+my $f1 = http_campaign_file('i1', $busy->{url}, pool => $pool1, mode => 'batch', timeout => 100);
+my $prom = wallet_dir() . '/i1.prom';
+
+my ($rc, $out, $err) = payout_run([ '--once' ], $f1);
+is($rc, 1, 'A: three details fail, their second attempts\' batch not taken (busy): exit 1 (unpaid)') or diag $err;
+is_deeply(award_states('i1'), { 'credited/1' => 7, 'pending/0' => 3 }, 'seven credited, three in flight');
+is_deeply(xfers($_), want_xfers($_, $a1->{ (split /:/)[1] }, 2, 0), "$_: attempt 1 voided, attempt 2 pending")
+    for $X, $Y, $Z;
+my $at1 = attempts('i1');
+my ($b2) = $at1->{$X} =~ /,2:(.+)$/;
+ok(defined $b2 && $at1->{$Y} =~ /,2:\Q$b2\E$/ && $at1->{$Z} =~ /,2:\Q$b2\E$/, 'their second attempts in one batch')
+    or diag explain $at1;
+is(scalar(grep { $_->[0] eq 'B' && $_->[1] eq $b2 } @{ journal_lines($busy->{journal}) }), 0, '... which the wallet never took');
+is(pending_of('i1'), join('/', ($a1->{$x} + $a1->{$y} + $a1->{$z}) x 2), 'reserved: the three live attempts');
+
+# the claim for X: the claims' first turn, before the bulk
+claim($x);
+($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom ], $f1);
+is($rc, 1, 'A: a claim for one of them: exit 1 (two still unpaid)') or diag $err;
+like($err, qr/done: 1 credited \(1 on claims\)/, 'the claim credited on the claims\' path');
+is(metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
+is(status_of($X), 'credited', "$X credited");
+is_deeply(xfers($X), want_xfers($X, $a1->{$x}, 2, 1),
+          "$X: its voided attempt 1, its live attempt 2 and one post (the post of the live attempt)");
+is(statement_keys($busy->{statement})->{$X}, 1, 'once at the wallet');
+is_deeply(attempts('i1'), $at1, 'no new attempt, no new batch');
+is(pending_of('i1'), join('/', ($a1->{$y} + $a1->{$z}) x 2),
+   'the pending sums: the two others\' live attempts (the post took the claimed award\'s off)');
+my ($rrc, $rout) = reconcile_money($f1);
+is($rrc, 0, 'cc-reconcile --money clean in flight: one live pending an award, the sums those of the unposted')
+    or diag $rout;
+sim_stop($busy);
+
+# the wallet restarted: it takes the batch of the second attempts (the
+# claimed award's detail in it, read back from MySQL) and holds it
+my $hold = sim_start(port => $busy->{port}, statement => $busy->{statement}, process => 600000);
+($rc, $out, $err) = payout_run([ '--once' ], $f1);
+is($rc, 1, 'A: the batch sent again and taken, held unprocessed: exit 1') or diag $err;
+is(scalar(grep { $_->[0] eq 'B' && $_->[1] eq $b2 } @{ journal_lines($hold->{journal}) }), 1, 'the wallet holds it now');
+is_deeply(attempts('i1'), $at1, 'the same batch, no new attempt');
+
+claim($y);
+($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom ], $f1);
+is($rc, 1, 'A: a claim for the second, its batch in flight at the wallet: exit 1 (one unpaid)') or diag $err;
+like($err, qr/done: 1 credited \(1 on claims\)/, 'the claim credited on the claims\' path');
+is(metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
+is_deeply(xfers($Y), want_xfers($Y, $a1->{$y}, 2, 1), "$Y: voided attempt 1, live attempt 2, one post");
+is(statement_keys($hold->{statement})->{$Y}, 1, 'once at the wallet');
+is(pending_of('i1'), "$a1->{$z}/$a1->{$z}", 'the pending sums: the last award\'s live attempt');
+($rrc, $rout) = reconcile_money($f1);
+is($rrc, 0, 'cc-reconcile --money clean') or diag $rout;
+sim_stop($hold);
+
+# processed at last: the claimed awards' details replayed
+my $quick = sim_start(port => $busy->{port}, statement => $busy->{statement}, process => 0);
+($rc, $out, $err) = payout_run([ '--once' ], $f1);
+is($rc, 0, 'A: the batch processed: exit 0') or diag $err;
+like($err, qr/done: 1 credited \(0 on claims\)/, 'the third award posted by the bulk pass');
+sim_stop($quick);
+like(worker_stderr($quick->{w}), qr/stopping: 1 applied \(0 written twice\), 2 replayed,/,
+     'the wallet: the third applied, the two claimed awards\' details replayed');
+is_deeply([ map { $_->[3] } grep { $_->[0] eq 'R' && $_->[1] eq $b2 } @{ journal_lines($quick->{journal}) } ],
+          [ 'S', 'S', 'S' ], '... each detail SUCCESS');
+my %v1;
+is_deeply([ check_paid_http('i1', $a1, $quick->{statement}, voids => \%v1) ], [],
+          'every award once at the wallet and posted once; the pool paid, nothing pending');
+is_deeply({ map { ($_ => $v1{$_}) } grep { $v1{$_} } keys %v1 }, { $X => 1, $Y => 1, $Z => 1 },
+          'one void each for the three failed first attempts, no other');
+is_deeply(attempts('i1'), $at1, 'no third attempt');
+is_deeply(ledger_pending_sums(qr/^(pool|clearing):i1$/), {}, 'nothing left reserved');
+my $doc;
+($rrc, $rout, undef, $doc) = reconcile_money($f1, '--statement', $quick->{statement});
+is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
+my $sum1 = 0;
+$sum1 += $_ for values %$a1;
+is_deeply($doc->{three_way}, { books => 'clearing', posted_to_clearing => $sum1, credited_awards => $sum1, statement => $sum1 },
+          'posted to clearing = credited awards = the statement');
+
+# ---- B1. the claim's single call never arrives; then a batch, whose detail fails ----
+
+my ($a2, $u2, $pool2) = campaign_on_s0('r1', 4001, 6);
+my $w2 = $u2->[1];
+my $W2 = "r1:$w2";
+my $port = free_port();
+my $f2 = http_campaign_file('r1', "http://127.0.0.1:$port", pool => $pool2, mode => 'batch', timeout => 100);
+my $prom2 = wallet_dir() . '/r1.prom';
+claim($w2);
+($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom2 ], $f2);
+is($rc, 1, 'B1: the wallet down: exit 1') or diag $err;
+is(metric($prom2, 'cc_payout_wallet_claim_calls_total'), 1, 'the claim went as a single call');
+like($err, qr/award \Q$W2\E: no answer after 10 calls/, '... left without an answer');
+is(status_of($W2), 'crediting', "$W2 crediting (per_credit's books)");
+like(attempts('r1')->{$W2} // '', qr/^1:[^,]+$/, 'the bulk pass batched it: attempt 1 in a batch');
+is_deeply(xfers($W2), [ "$W2 pending $a2->{$w2}" ], 'one pending transfer, the claim\'s');
+my $sum2 = 0;
+$sum2 += $_ for values %$a2;
+is(pending_of('r1'), "$sum2/$sum2", 'each award reserved once (the claimed one not twice)');
+
+my $back = sim_start(port => $port, process => 5, fail_detail => [ "$W2=1" ]);
+($rc, $out, $err) = payout_run([ '--once' ], $f2);
+is($rc, 0, 'B1: the wallet back, the claimed award\'s detail failing once: exit 0') or diag $err;
+is_deeply(xfers($W2), want_xfers($W2, $a2->{$w2}, 2, 1),
+          "$W2: the claim's pending voided (a detail the wallet failed), attempt 2 posted");
+is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($back->{journal}) }), 1, 'the wallet failed it once');
+my %v2;
+is_deeply([ check_paid_http('r1', $a2, $back->{statement}, voids => \%v2) ], [], 'every award once, the books balanced');
+is_deeply({ map { ($_ => $v2{$_}) } grep { $v2{$_} } keys %v2 }, { $W2 => 1 }, 'one void: the claim\'s pending');
+($rrc, $rout, undef, $doc) = reconcile_money($f2, '--statement', $back->{statement});
+is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
+is($doc->{three_way}{statement}, $sum2, "the statement $sum2");
+sim_stop($back);
+
+# ---- B2. the claim's single call applied, its answers lost; then a batch ---------------
+
+my ($a3, $u3, $pool3) = campaign_on_s0('r2', 5001, 6);
+my $w3 = $u3->[3];
+my $W3 = "r2:$w3";
+my $drop = sim_start(process => 5, drop => 100, fail_detail => [ "$W3=1" ]);
+my $f3 = http_campaign_file('r2', $drop->{url}, pool => $pool3, mode => 'batch', timeout => 100);
+claim($w3);
+($rc, $out, $err) = payout_run([ '--once' ], $f3);
+is($rc, 0, 'B2: every answer to a call dropped, the batches queried: exit 0') or diag $err;
+like($err, qr/award \Q$W3\E: no answer after 10 calls/, 'the claim\'s single call left without an answer');
+like($err, qr/done: 6 credited \(0 on claims\)/, 'the bulk pass paid all six, the claimed one too');
+is_deeply(xfers($W3), want_xfers($W3, $a3->{$w3}, 1, 1), "$W3: one pending transfer (the claim's), posted, no void");
+is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($drop->{journal}) }), 0,
+   'its detail not failed though chosen: the key was applied (a key applied is replayed, never failed)');
+is(statement_keys($drop->{statement})->{$W3}, 1, 'once at the wallet');
+is_deeply([ check_paid_http('r2', $a3, $drop->{statement}) ], [], 'every award once, the books balanced');
+my $sum3 = 0;
+$sum3 += $_ for values %$a3;
+($rrc, $rout, undef, $doc) = reconcile_money($f3, '--statement', $drop->{statement});
+is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
+is($doc->{three_way}{statement}, $sum3, "the statement $sum3");
+sim_stop($drop);
+
+# ---- C. a claim while the bulk lane drives the second attempt's batch --------------
+
+# the claim is left to the batch in flight (its award in the batch's
+# range): no single call, the batch's SUCCESS posts it
+my ($a4, $u4, $pool4) = campaign_on_s0('i3', 6001, 4);
+my $w4 = $u4->[2];
+my $W4 = "i3:$w4";
+my $busy4 = sim_start(process => 5, accept_max => 1, fail_detail => [ "$W4=1" ]);
+my $f4 = http_campaign_file('i3', $busy4->{url}, pool => $pool4, mode => 'batch', timeout => 100);
+($rc, $out, $err) = payout_run([ '--once' ], $f4);
+is($rc, 1, 'C: its first detail failed, the second attempt\'s batch not taken: exit 1') or diag $err;
+my ($b4) = (attempts('i3')->{$W4} // '') =~ /,2:(.+)$/;
+ok(defined $b4, 'its second attempt in a batch');
+sim_stop($busy4);
+
+my $slow4 = sim_start(port => $busy4->{port}, statement => $busy4->{statement}, process => 3000);
+my $prom4 = wallet_dir() . '/i3.prom';
+my $w = spawn_payout([ '--interval', 3600, '--metrics-file', $prom4 ],
+                     http_campaign_file('i3', $slow4->{url}, pool => $pool4, mode => 'batch', timeout => 2000));
+ok(wait_until(sub { grep { $_->[0] eq 'B' && $_->[1] eq $b4 } @{ journal_lines($slow4->{journal}) } }, 30),
+   'the bulk lane sent the second attempt\'s batch, 3 s at the wallet') or diag worker_stderr($w);
+claim($w4);
+my $r4 = redis_index(shard_map($w4)->{$w4}[0]);
+ok(wait_until(sub { redis_cmd($r4, 'LLEN', claims_key()) == 0 }, 10), 'the claim popped');
+is(status_of($W4), 'pending', '... while the batch was in flight at the wallet (the award still pending)');
+ok(wait_until(sub { (status_of($W4) // '') eq 'credited' }, 30), 'then the award credited') or diag worker_stderr($w);
+is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: SIGTERM, exit 0');
+is(metric($prom4, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call: the claim was left to the batch in flight');
+like(worker_stderr($w), qr/stopping: 1 credited \(0 on claims\)/, 'the batch paid it');
+is_deeply(xfers($W4), want_xfers($W4, $a4->{$w4}, 2, 1), "$W4: attempt 1 voided, attempt 2 posted");
+is_deeply([ check_paid_http('i3', $a4, $slow4->{statement}) ], [], 'every award once, the books balanced');
+($rrc, $rout) = reconcile_money($f4, '--statement', $slow4->{statement});
+is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
+sim_stop($slow4);
+
+done_testing();
