@@ -96,6 +96,12 @@ my ($rc, $out, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, '--c
 is($rc, 0, 'cc-reconcile --once --cards --metrics-file') or diag $err;
 exposition('cc-reconcile', CcTest::_slurp("$dir/reconcile.prom"));
 
+($rc, $out, $err) = run_worker([ 'cc-redrive', '--once', '--grace', 0,
+                                 (map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS}),
+                                 '--metrics-file', "$dir/redrive.prom" ], timeout => 30);
+is($rc, 0, 'cc-redrive --once --metrics-file') or diag $err;
+exposition('cc-redrive', CcTest::_slurp("$dir/redrive.prom"));
+
 # a campaign of four eligible users: drawn, paid, its books checked
 make_eligible(1000, 1 .. 4);
 my $campaign = draw_campaign('w19', pool => 400);
