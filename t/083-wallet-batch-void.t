@@ -195,6 +195,13 @@ sim_stop($hold5);
 mysql_query("INSERT INTO ledger_transfers VALUES ('void:v5:5001', 'pool:v5', 'clearing:v5', 80, 'v5', 'void', 'v5:5001', 1)", $db5);
 mysql_query("UPDATE ledger_pending SET debits = debits - 80 WHERE account = 'pool:v5'", $db5);
 mysql_query("UPDATE ledger_pending SET credits = credits - 80 WHERE account = 'clearing:v5'", $db5);
+# the per_credit books (a claim's single call) find the attempt-1
+# pending voided and no attempt live: refused (mismatch), nothing
+# written, no post taking the amount from other awards' reservations
+like(cli($db5, 'pending', 'v5', 'v5:5001:5001:80'), qr/^v5:5001 mismatch\ncommitted$/m,
+     'a void without its next attempt: the per_credit books refuse the award (mismatch)');
+is_deeply(transfers_of('v5:5001', $db5), [ 'v5:5001 pending pool:v5 clearing:v5 80', 'void:v5:5001 void pool:v5 clearing:v5 80' ],
+          '... nothing written');
 my $fund5 = mysql_value("SELECT credits FROM ledger_accounts WHERE account = 'pool:v5'", $db5);
 mysql_query("UPDATE ledger_accounts SET credits = 79 WHERE account = 'pool:v5'", $db5);     # the pool short
 like(cli($db5, 'retry', 'v5', 'v5:5001:5001:80:1'), qr/^rolled back: void: pool:v5 cannot hold 80 more cents pending/m,
@@ -206,6 +213,10 @@ is_deeply(transfers_of('v5:5001', $db5), [ 'v5:5001 pending pool:v5 clearing:v5 
 is(mysql_value("SELECT CONCAT(debits, '/', credits) FROM ledger_pending WHERE account = 'pool:v5'", $db5)
    . ' ' . mysql_value("SELECT CONCAT(debits, '/', credits) FROM ledger_pending WHERE account = 'clearing:v5'", $db5),
    '80/0 0/80', 'its 80 reserved again: pool pending debits, clearing pending credits');
+like(cli($db5, 'pending', 'v5', 'v5:5001:5001:80'), qr/^v5:5001 done\ncommitted$/m,
+     'with its next attempt live, the per_credit books take it as in flight (done), as a claim does');
+is(mysql_value("SELECT CONCAT(debits, '/', credits) FROM ledger_pending WHERE account = 'pool:v5'", $db5), '80/0',
+   '... and reserve nothing more');
 
 # ---- kill -9 between the void and the re-send ----------------------------------------
 

@@ -87,6 +87,65 @@ done:
 }
 
 
+/*
+ * pending CAMPAIGN ID:UID:CENTS ...: cc_ledger_phase_pending (the first
+ * phase of wallet http's per_credit books, a claim's single call): each
+ * entry's rc, then "committed" or "rolled back: why".
+ */
+static int
+cc_ledger_cli_pending(MYSQL *db, int argc, char **argv)
+{
+    int                  i, rc;
+    char                 err[512], *p;
+    size_t               n;
+    cc_ledger_phase_e   *st;
+    cc_ledger_credit_t  *c;
+
+    n = argc - 5;
+    c = calloc(n, sizeof(cc_ledger_credit_t));
+    st = calloc(n, sizeof(cc_ledger_phase_e));
+    rc = 2;
+
+    if (c == NULL || st == NULL) {
+        goto done;
+    }
+
+    for (i = 5; i < argc; i++) {
+        /* ID:UID:CENTS (the id has a ':'): cut from the end */
+        p = strrchr(argv[i], ':');
+        c[i - 5].amount_cents = p ? strtoull(p + 1, NULL, 10) : 0;
+        *(p ? p : argv[i]) = '\0';
+        p = strrchr(argv[i], ':');
+        c[i - 5].uid = p ? strtoull(p + 1, NULL, 10) : 0;
+        *(p ? p : argv[i]) = '\0';
+        c[i - 5].award_id = argv[i];
+    }
+
+    if (cc_ledger_phase_pending(db, argv[4], c, n, st, err, sizeof(err))
+        == 0)
+    {
+        for (i = 0; i < (int) n; i++) {
+            printf("%s %s\n", c[i].award_id, cc_ledger_rc_name(c[i].rc));
+        }
+
+        rc = mysql_commit(db) != 0 ? 2 : 0;
+        printf("committed\n");
+
+    } else {
+        mysql_rollback(db);
+        printf("rolled back: %s\n", err);
+        rc = 0;
+    }
+
+done:
+
+    free(c);
+    free(st);
+
+    return rc;
+}
+
+
 static int
 cc_ledger_cli_usage(void)
 {
@@ -95,7 +154,9 @@ cc_ledger_cli_usage(void)
             "       cc-ledger-cli --mysql H:P/DB credit CAMPAIGN "
             "ID:UID:CENTS ...\n"
             "       cc-ledger-cli --mysql H:P/DB retry CAMPAIGN "
-            "ID:UID:CENTS:FAILED ...\n");
+            "ID:UID:CENTS:FAILED ...\n"
+            "       cc-ledger-cli --mysql H:P/DB pending CAMPAIGN "
+            "ID:UID:CENTS ...\n");
     return 2;
 }
 
@@ -117,6 +178,7 @@ main(int argc, char **argv)
     }
 
     if (cc_store_open(&st, &argv[2], 1, strcmp(argv[3], "retry") == 0
+                                        || strcmp(argv[3], "pending") == 0
                                         ? CC_ROLE_PAYOUT : CC_ROLE_DRAW,
                       getenv("CC_MYSQL_PASSWORD"))
         != 0 || cc_store_connect(&st) != 0)
@@ -185,6 +247,9 @@ main(int argc, char **argv)
 
     } else if (strcmp(argv[3], "retry") == 0 && argc >= 6) {
         rc = cc_ledger_cli_retry(db, argc, argv);
+
+    } else if (strcmp(argv[3], "pending") == 0 && argc >= 6) {
+        rc = cc_ledger_cli_pending(db, argc, argv);
 
     } else {
         return cc_ledger_cli_usage();

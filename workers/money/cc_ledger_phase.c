@@ -306,6 +306,86 @@ nomem:
 
 
 /*
+ * The entries whose pending transfer (id = the award id) is voided
+ * (marked 2): in flight when the award holds another attempt's pending
+ * transfer not voided (cc_ledger_void.c writes a void and the next
+ * attempt in one transaction), else OTHER: a post would take its amount
+ * from the other awards' reservations.  A locking read with joins, not
+ * subqueries (a subquery of a locking read reads the snapshot).  Every
+ * entry it decides is marked 1.  0, or -1 with err set.
+ */
+static int
+cc_ledger_phase_live(MYSQL *db, cc_ledger_credit_t *c, size_t n,
+    int *marked, cc_ledger_phase_e *st, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
+{
+    size_t      k, m;
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "SELECT l.award_id FROM ledger_transfers l "
+                         "LEFT JOIN ledger_transfers v ON v.transfer_id = "
+                         "CONCAT('void:', l.transfer_id) WHERE l.kind = "
+                         "'pending' AND v.transfer_id IS NULL AND "
+                         "l.award_id IN (") != 0)
+    {
+        goto nomem;
+    }
+
+    for (k = 0, m = 0; k < n; k++) {
+        if (marked[k] == 2
+            && cc_sqlbuf_printf(b, "%s'%s'", m++ ? "," : "", c[k].award_id)
+               != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(b, ") LOCK IN SHARE MODE") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "pending: live attempts: %s", mysql_error(db));
+        return -1;
+    }
+
+    for (k = 0; k < n; k++) {
+        if (marked[k] == 2) {
+            st[k] = CC_LEDGER_PHASE_OTHER;      /* unless a live one */
+        }
+    }
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        for (k = 0; k < n; k++) {
+            if (marked[k] == 2 && strcmp(c[k].award_id, row[0]) == 0) {
+                st[k] = CC_LEDGER_PHASE_IN_FLIGHT;
+            }
+        }
+    }
+
+    mysql_free_result(res);
+
+    for (k = 0; k < n; k++) {
+        if (marked[k] == 2) {
+            marked[k] = 1;
+        }
+    }
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "pending: out of memory");
+    return -1;
+}
+
+
+/*
  * The ids the insert did not write were there: read them (a locking read)
  * and tell the same pending transfer, posted or not, from another one.
  * Every entry is marked after it.  0, or -1 with err set.
@@ -317,18 +397,23 @@ cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
 {
     int         same;
     char        wallet[48];         /* the clearing account's name */
-    size_t      i, k, left;
+    size_t      i, k, left, voided;
     MYSQL_RES  *res;
     MYSQL_ROW   row;
 
     b->len = 0;
     left = 0;
+    voided = 0;
 
+    /* row[7]: t voided (a joined table: read by the locking read too) */
     if (cc_sqlbuf_printf(b, "SELECT t.transfer_id, t.debit, t.credit, "
                          "t.amount_cents, t.kind, t.campaign, p.transfer_id "
-                         "IS NOT NULL FROM ledger_transfers t LEFT JOIN "
+                         "IS NOT NULL, v.transfer_id IS NOT NULL FROM "
+                         "ledger_transfers t LEFT JOIN "
                          "ledger_transfers p ON p.transfer_id = "
-                         "CONCAT('post:', t.transfer_id) WHERE "
+                         "CONCAT('post:', t.transfer_id) LEFT JOIN "
+                         "ledger_transfers v ON v.transfer_id = "
+                         "CONCAT('void:', t.transfer_id) WHERE "
                          "t.transfer_id IN (") != 0)
     {
         goto nomem;
@@ -372,10 +457,22 @@ cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
                 st[k] = !same ? CC_LEDGER_PHASE_OTHER
                         : row[6][0] == '1' ? CC_LEDGER_PHASE_POSTED
                         : CC_LEDGER_PHASE_IN_FLIGHT;
+
+                if (st[k] == CC_LEDGER_PHASE_IN_FLIGHT && row[7][0] == '1') {
+                    marked[k] = 2;      /* voided: in flight if another
+                                           attempt is live */
+                    voided++;
+                }
             }
         }
 
         mysql_free_result(res);
+    }
+
+    if (voided > 0
+        && cc_ledger_phase_live(db, c, n, marked, st, b, err, errlen) != 0)
+    {
+        return -1;
     }
 
     for (i = 0; i < n; i++) {
