@@ -120,6 +120,8 @@ static void ngx_http_cc_redis_flush(ngx_event_t *ev);
 static void ngx_http_cc_redis_detached_flush(ngx_event_t *ev);
 static void ngx_http_cc_redis_detached_send(ngx_http_cc_redis_t *redis,
     ngx_uint_t all);
+static void ngx_http_cc_redis_argv(ngx_http_cc_redis_t *redis,
+    ngx_http_cc_script_t *script, ngx_http_cc_batch_t *b);
 static void ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     ngx_http_cc_script_t *script, ngx_http_cc_pending_t *pending,
     ngx_uint_t n);
@@ -481,6 +483,62 @@ ngx_http_cc_redis_detached_send(ngx_http_cc_redis_t *redis, ngx_uint_t all)
 
 
 /*
+ * The batch's EVALSHA argv, into b->argv and b->argvlen: the script's
+ * shared keys, then all the entries' keys, then the shard's arguments,
+ * then all the entries' arguments.
+ */
+static void
+ngx_http_cc_redis_argv(ngx_http_cc_redis_t *redis,
+    ngx_http_cc_script_t *script, ngx_http_cc_batch_t *b)
+{
+    int          k;
+    ngx_uint_t   i, j;
+    ngx_str_t   *shard_args;
+
+    (void) ngx_snprintf((u_char *) b->nkeys, sizeof(b->nkeys), "%ui%Z",
+                        script->nshared + b->n * script->nkeys);
+
+    k = 0;
+    b->argv[k] = "EVALSHA";
+    b->argvlen[k++] = sizeof("EVALSHA") - 1;
+    b->argv[k] = (const char *) script->sha;
+    b->argvlen[k++] = 40;
+    b->argv[k] = b->nkeys;
+    b->argvlen[k++] = ngx_strlen(b->nkeys);
+
+    for (j = 0; j < script->nshared; j++) {
+        b->argv[k] = (const char *) script->shared[j].data;
+        b->argvlen[k++] = script->shared[j].len;
+    }
+
+    /* all the entries' keys first, then all their arguments */
+
+    for (i = 0; i < b->n; i++) {
+        for (j = 0; j < script->nkeys; j++) {
+            b->argv[k] = (const char *) b->cmd[i]->str[j].data;
+            b->argvlen[k++] = b->cmd[i]->str[j].len;
+        }
+    }
+
+    shard_args = script->shard_args + redis->index * script->nshard_args;
+
+    for (j = 0; j < script->nshard_args; j++) {
+        b->argv[k] = (const char *) shard_args[j].data;
+        b->argvlen[k++] = shard_args[j].len;
+    }
+
+    for (i = 0; i < b->n; i++) {
+        for (j = script->nkeys; j < script->nkeys + script->nargs; j++) {
+            b->argv[k] = (const char *) b->cmd[i]->str[j].data;
+            b->argvlen[k++] = b->cmd[i]->str[j].len;
+        }
+    }
+
+    b->argc = k;
+}
+
+
+/*
  * Takes n entries off the queue and sends them as one EVALSHA:
  * KEYS = the script's shared keys, then each entry's keys; ARGV = the
  * shard's arguments, then each entry's arguments.  Entries whose request
@@ -491,9 +549,7 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
     ngx_http_cc_script_t *script, ngx_http_cc_pending_t *pending,
     ngx_uint_t n)
 {
-    int                   k;
-    ngx_uint_t            i, j, m, argc;
-    ngx_str_t            *shard_args;
+    ngx_uint_t            i, m, argc;
     ngx_queue_t          *q;
     redisAsyncContext    *ac;
     ngx_http_cc_cmd_t    *cmd;
@@ -563,46 +619,7 @@ ngx_http_cc_redis_send(ngx_http_cc_redis_t *redis,
                                + n * sizeof(ngx_http_cc_cmd_t *));
     b->argvlen = (size_t *) (b->argv + argc);
 
-    (void) ngx_snprintf((u_char *) b->nkeys, sizeof(b->nkeys), "%ui%Z",
-                        script->nshared + m * script->nkeys);
-
-    k = 0;
-    b->argv[k] = "EVALSHA";
-    b->argvlen[k++] = sizeof("EVALSHA") - 1;
-    b->argv[k] = (const char *) script->sha;
-    b->argvlen[k++] = 40;
-    b->argv[k] = b->nkeys;
-    b->argvlen[k++] = ngx_strlen(b->nkeys);
-
-    for (j = 0; j < script->nshared; j++) {
-        b->argv[k] = (const char *) script->shared[j].data;
-        b->argvlen[k++] = script->shared[j].len;
-    }
-
-    /* all the entries' keys first, then all their arguments */
-
-    for (i = 0; i < m; i++) {
-        for (j = 0; j < script->nkeys; j++) {
-            b->argv[k] = (const char *) b->cmd[i]->str[j].data;
-            b->argvlen[k++] = b->cmd[i]->str[j].len;
-        }
-    }
-
-    shard_args = script->shard_args + redis->index * script->nshard_args;
-
-    for (j = 0; j < script->nshard_args; j++) {
-        b->argv[k] = (const char *) shard_args[j].data;
-        b->argvlen[k++] = shard_args[j].len;
-    }
-
-    for (i = 0; i < m; i++) {
-        for (j = script->nkeys; j < script->nkeys + script->nargs; j++) {
-            b->argv[k] = (const char *) b->cmd[i]->str[j].data;
-            b->argvlen[k++] = b->cmd[i]->str[j].len;
-        }
-    }
-
-    b->argc = k;
+    ngx_http_cc_redis_argv(redis, script, b);
 
     ac = ngx_http_cc_redis_get(redis, ngx_cycle->log);
 

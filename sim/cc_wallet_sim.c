@@ -604,6 +604,35 @@ cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q, const char *method,
 }
 
 
+const char *
+cc_sim_request_check(cc_sim_t *s, struct MHD_Connection *conn,
+    const cc_sim_req_t *q, const char *method, const char *path,
+    const char **key, unsigned *status)
+{
+    const char  *tss, *sig;
+
+    *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                       "Idempotency-Key");
+    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "X-CC-Timestamp");
+    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      "X-CC-Signature");
+
+    if (s->delay_ms > 0) {
+        cc_sleep_ms(s->delay_ms);
+    }
+
+    if (q->too_big) {
+        *status = 413;
+        return "body_too_large";
+    }
+
+    *status = 401;
+
+    return cc_sim_auth(s, q, method, path, *key, tss, sig);
+}
+
+
 /*
  * The body: award_id (the Idempotency-Key again), uid, amount_cents,
  * currency.  0 and *c filled, or -1 (400 bad_credit).
@@ -748,28 +777,13 @@ cc_sim_credit(cc_sim_t *s, struct MHD_Connection *conn, const char *path,
     char              currency[4];
     uint64_t          amount;
     unsigned          status;
-    const char       *key, *tss, *sig, *error;
+    const char       *key, *error;
     cc_sim_entry_t   *e;
     cc_sim_credit_t   c;
 
-    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "Idempotency-Key");
-    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Timestamp");
-    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Signature");
-
-    if (s->delay_ms > 0) {
-        cc_sleep_ms(s->delay_ms);
-    }
-
-    if (q->too_big) {
-        return cc_sim_error(s, conn, 413, "body_too_large");
-    }
-
-    error = cc_sim_auth(s, q, "POST", path, key, tss, sig);
+    error = cc_sim_request_check(s, conn, q, "POST", path, &key, &status);
     if (error != NULL) {
-        return cc_sim_error(s, conn, 401, error);
+        return cc_sim_error(s, conn, status, error);
     }
 
     if (cc_sim_parse_credit(q, key, &c) != 0) {

@@ -148,6 +148,16 @@ const char *cc_sim_auth(cc_sim_t *s, const cc_sim_req_t *q,
     const char *method, const char *path, const char *key, const char *tss,
     const char *sig);
 
+/*
+ * Every signed call's first steps: its headers looked up (*key, the
+ * Idempotency-Key, may be NULL), --delay-ms slept, the body's size and
+ * the signature checked.  NULL, or the error with *status (413, 401)
+ * for cc_sim_error.
+ */
+const char *cc_sim_request_check(cc_sim_t *s, struct MHD_Connection *conn,
+    const cc_sim_req_t *q, const char *method, const char *path,
+    const char **key, unsigned *status);
+
 /* the batch API (cc_wallet_sim_batch.c) */
 int cc_sim_batch_load(cc_sim_t *s);
 int cc_sim_batch_start(cc_sim_t *s);

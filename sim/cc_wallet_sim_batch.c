@@ -845,27 +845,12 @@ cc_sim_batch_submit(cc_sim_t *s, struct MHD_Connection *conn,
     int               drop, forge;
     char             *body;
     unsigned          status;
-    const char       *key, *tss, *sig, *error;
+    const char       *key, *error;
     cc_sim_batch_t   *b, *old;
 
-    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "Idempotency-Key");
-    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Timestamp");
-    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Signature");
-
-    if (s->delay_ms > 0) {
-        cc_sleep_ms(s->delay_ms);
-    }
-
-    if (q->too_big) {
-        return cc_sim_error(s, conn, 413, "body_too_large");
-    }
-
-    error = cc_sim_auth(s, q, "POST", path, key, tss, sig);
+    error = cc_sim_request_check(s, conn, q, "POST", path, &key, &status);
     if (error != NULL) {
-        return cc_sim_error(s, conn, 401, error);
+        return cc_sim_error(s, conn, status, error);
     }
 
     b = cc_sim_batch_parse(s, q, key, &error);
@@ -945,26 +930,17 @@ cc_sim_batch_query(cc_sim_t *s, struct MHD_Connection *conn,
     const char *path)
 {
     int              details, forge;
+    unsigned         status;
     char             no[CC_SIM_KEY_MAX + 1], *body;
     size_t           len;
-    const char      *key, *tss, *sig, *error, *end;
+    const char      *key, *error, *end;
     cc_sim_req_t     none = { NULL, 0, 0 };
     cc_sim_batch_t  *b;
 
-    key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "Idempotency-Key");
-    tss = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Timestamp");
-    sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                      "X-CC-Signature");
-
-    if (s->delay_ms > 0) {
-        cc_sleep_ms(s->delay_ms);
-    }
-
-    error = cc_sim_auth(s, &none, "GET", path, key, tss, sig);
+    error = cc_sim_request_check(s, conn, &none, "GET", path, &key,
+                                 &status);
     if (error != NULL) {
-        return cc_sim_error(s, conn, 401, error);
+        return cc_sim_error(s, conn, status, error);
     }
 
     path += sizeof("/batches/") - 1;

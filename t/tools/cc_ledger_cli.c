@@ -29,6 +29,25 @@
 
 
 /* retry's entries: c[], failed[] and sel[] of argv[5..argc) */
+/*
+ * ID:UID:CENTS into c, cut from the end (the id has a ':' of its own):
+ * the award id is what is left, "<campaign>:<uid>", in place.
+ */
+static void
+cc_ledger_cli_entry(char *arg, cc_ledger_credit_t *c)
+{
+    char  *p;
+
+    p = strrchr(arg, ':');
+    c->amount_cents = p ? strtoull(p + 1, NULL, 10) : 0;
+    *(p ? p : arg) = '\0';
+    p = strrchr(arg, ':');
+    c->uid = p ? strtoull(p + 1, NULL, 10) : 0;
+    *(p ? p : arg) = '\0';
+    c->award_id = arg;
+}
+
+
 static int
 cc_ledger_cli_retry(MYSQL *db, int argc, char **argv)
 {
@@ -50,17 +69,11 @@ cc_ledger_cli_retry(MYSQL *db, int argc, char **argv)
     }
 
     for (i = 5; i < argc; i++) {
-        /* ID:UID:CENTS:FAILED (the id has a ':'): cut from the end */
+        /* ID:UID:CENTS:FAILED: FAILED cut from the end, then the rest */
         p = strrchr(argv[i], ':');
         failed[i - 5] = p ? (unsigned) strtoul(p + 1, NULL, 10) : 0;
         *(p ? p : argv[i]) = '\0';
-        p = strrchr(argv[i], ':');
-        c[i - 5].amount_cents = p ? strtoull(p + 1, NULL, 10) : 0;
-        *(p ? p : argv[i]) = '\0';
-        p = strrchr(argv[i], ':');
-        c[i - 5].uid = p ? strtoull(p + 1, NULL, 10) : 0;
-        *(p ? p : argv[i]) = '\0';
-        c[i - 5].award_id = argv[i];    /* what is left: "<c>:<uid>" */
+        cc_ledger_cli_entry(argv[i], &c[i - 5]);
         sel[i - 5] = 1;
     }
 
@@ -96,7 +109,7 @@ static int
 cc_ledger_cli_pending(MYSQL *db, int argc, char **argv)
 {
     int                  i, rc;
-    char                 err[512], *p;
+    char                 err[512];
     size_t               n;
     cc_ledger_phase_e   *st;
     cc_ledger_credit_t  *c;
@@ -111,14 +124,7 @@ cc_ledger_cli_pending(MYSQL *db, int argc, char **argv)
     }
 
     for (i = 5; i < argc; i++) {
-        /* ID:UID:CENTS (the id has a ':'): cut from the end */
-        p = strrchr(argv[i], ':');
-        c[i - 5].amount_cents = p ? strtoull(p + 1, NULL, 10) : 0;
-        *(p ? p : argv[i]) = '\0';
-        p = strrchr(argv[i], ':');
-        c[i - 5].uid = p ? strtoull(p + 1, NULL, 10) : 0;
-        *(p ? p : argv[i]) = '\0';
-        c[i - 5].award_id = argv[i];
+        cc_ledger_cli_entry(argv[i], &c[i - 5]);
     }
 
     if (cc_ledger_phase_pending(db, argv[4], c, n, st, err, sizeof(err))
