@@ -252,4 +252,20 @@ is($again{201}, 400 - keys %$keys, 'the 503 ones are applied now');
 is(scalar keys %{ statement_keys($f->{statement}) }, 400, 'every key once in the statement now');
 sim_stop($g);
 
+# a body over CC_SIM_BODY_MAX (4096) on the credit, and over the batch's
+# limit on a batch: 413 body_too_large (cc_sim_request_check), signed
+# or not, and nothing applied
+my $big = sim_start();
+my $pad = 'x' x 5000;
+my ($bs, $bb) = sim_post($big, 'big:1', 1, 10, 'CNY',
+                         body => qq({"award_id":"big:1","uid":"1","amount_cents":10,"currency":"CNY","pad":"$pad"}));
+is($bs, 413, 'a credit body over 4096 bytes: 413');
+like($bb, qr/"error":"body_too_large"/, '... body_too_large');
+my $huge = 'y' x (1024 * 1024 + 10);
+($bs, $bb) = sim_batch($big, 'BIG', [], body => qq({"out_batch_no":"BIG","pad":"$huge"}));
+is($bs, 413, 'a batch body over 1 MiB: 413');
+like($bb, qr/"error":"body_too_large"/, '... body_too_large');
+is(scalar keys %{ statement_keys($big->{statement}) }, 0, 'nothing applied');
+sim_stop($big);
+
 done_testing();
