@@ -274,8 +274,10 @@ ASAN_FLAGS       := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # claim's latency against a bulk batch; the claim and payout paths run
 # under ASan in t/041, t/047 and t/031-033) and t/086 (WAIT with a replica
 # stopped; the WAIT, shortfall and failover paths run under ASan in t/085
-# and t/087).
-ASAN_PROVE_FILES ?= $(filter-out t/046-payout-claims.t t/086-redis-wait.t,$(wildcard $(PROVE_FILES)))
+# and t/087), and t/091 (42,000 details through cc-wallet-sim's slices:
+# CPU, not paths; every batch of t/076, t/078 and t/089 goes through the
+# same slices under ASan).
+ASAN_PROVE_FILES ?= $(filter-out t/046-payout-claims.t t/086-redis-wait.t t/091-wallet-sim-slices.t,$(wildcard $(PROVE_FILES)))
 ASAN_KILL_ROUNDS ?= 6
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE='$(ASAN_FLAGS)' CPPFLAGS= \
