@@ -264,9 +264,10 @@ test-nginx: module workers tools test-tools
 # build/asan/workers.  A report stops the process (no recovery) and the
 # harness fails the test file on any report in nginx's logs or a worker's
 # stderr.  ASAN_PROVE_FILES picks the files.  t/042's SIGKILL rounds:
-# ASAN_KILL_ROUNDS here, not the plain pass's 20 (the pass looks for memory
-# errors on the kill and restart paths, which a few rounds reach; each round
-# takes seconds under ASan).
+# ASAN_KILL_ROUNDS here, not the plain pass's 20, and t/073's
+# ASAN_WALLET_KILL_ROUNDS, not its 5 (the pass looks for memory errors on
+# the kill and restart paths, which a few rounds reach; each round takes
+# seconds under ASan: t/073's 12 s).
 ASAN_BUILD       := $(BUILD)/asan
 ASAN_FLAGS       := -fsanitize=address,undefined -fno-sanitize-recover=all \
                     -fno-omit-frame-pointer
@@ -279,6 +280,7 @@ ASAN_FLAGS       := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # same slices under ASan).
 ASAN_PROVE_FILES ?= $(filter-out t/046-payout-claims.t t/086-redis-wait.t t/091-wallet-sim-slices.t,$(wildcard $(PROVE_FILES)))
 ASAN_KILL_ROUNDS ?= 6
+ASAN_WALLET_KILL_ROUNDS ?= 2
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE='$(ASAN_FLAGS)' CPPFLAGS= \
 	    NGX_CC_OPT='-Wextra -Werror $(ASAN_FLAGS)' \
@@ -292,6 +294,7 @@ test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	CC_TEST_KILL_ROUNDS=$${CC_TEST_KILL_ROUNDS:-$(ASAN_KILL_ROUNDS)} \
+	CC_TEST_WALLET_KILL_ROUNDS=$${CC_TEST_WALLET_KILL_ROUNDS:-$(ASAN_WALLET_KILL_ROUNDS)} \
 	TEST_NGINX_BINARY=$(CURDIR)/t/tools/asan-nginx; \
 	$(call cc_prove,$(ASAN_PROVE_FILES),prove)
 
