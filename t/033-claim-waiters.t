@@ -14,6 +14,7 @@ use CcTest;
 use IO::Socket::INET;
 use IO::Select;
 use Digest::SHA qw(sha1_hex);
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use CcKeys;
 use CcMetrics;
@@ -98,7 +99,14 @@ $m1 = metrics();
 is(scalar(grep { defined $_->[0] && $_->[0] == 202 && $_->[1] eq pending_body(600, 'spring:32') } @res), 200,
    '200 concurrent claims, nobody pays: 200 times 202 pending');
 ok($took >= 0.95, sprintf('... after waiting cc_claim_wait (%.3fs)', $took));
-ok($reads <= $one, "200 claims of one uid: $reads re-reads, no more than one claim's $one");
+# The uid's re-reads go on until the last claim's deadline: the claims
+# that started later than the first (a loaded machine, the ASan pass)
+# add a re-read each cc_claim_poll_max (100 ms) of that spread, which is
+# at most the time past cc_claim_wait the 200 answers took
+my $late = POSIX::ceil(($took - 1.0) / 0.1);
+$late = 0 if $late < 0;
+ok($reads <= $one + $late, sprintf("200 claims of one uid: $reads re-reads, no more than one claim's $one "
+                                   . "(+ %d for the starts spread over %.3f s)", $late, $took - 1.0));
 is($m1->{cc_claim_polls_total} - $m0->{cc_claim_polls_total}, $reads, 'cc_claim_polls_total agrees');
 is($m1->{cc_claim_waiters_full_total} - $m0->{cc_claim_waiters_full_total}, 0, 'all 200 waited');
 is($m1->{'cc_claims_total{result="pending"}'} - $m0->{'cc_claims_total{result="pending"}'}, 200,
