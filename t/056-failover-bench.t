@@ -60,7 +60,7 @@ ok($v{nowait} && $v{nowait}[0] > 0 && $v{nowait}[1] == $v{nowait}[0],
    'without WAIT: flips lost to the cut, every one found and restored');
 ok($v{money} && $v{money}[0] eq 'ok', 'money ok');
 # the throughput ratio is the full bench's goal (bench/failover.sh, 5
-# rounds): SHORT's 2 rounds beside other tests cannot resolve 20%
+# rounds): SHORT's one round beside other tests cannot resolve 20%
 ok($v{ratio} && $v{ratio}[0] > 0, 'the wait/nowait throughput is measured (its goal is the full run\'s)');
 
 my ($tmp) = $out =~ /servers under (\S+)/;
