@@ -107,7 +107,7 @@
 # past it the run is stopped with SIGTERM, its servers with it.
 #
 # Env: SHORT=1 (about a minute) or the full run (a few minutes);
-#      FLIP_S (150, short 30) seconds of flip load, BROKER_S (30, short 8),
+#      FLIP_S (150, short 20) seconds of flip load, BROKER_S (30, short 8),
 #      APP_DOWN_S (10, short 4), PAY_S (30, short 8) seconds of claims at
 #      least, REDIS_DOWN_S (2), CONC (8), ROUND_USERS (400), CHANCES (12),
 #      POOL_CENTS (5000000), SOCIAL_PCT (30: the users who give and ask),
@@ -128,7 +128,7 @@ cd "$(dirname "$self")/.."
 top=$(pwd)
 
 if [ "${SHORT:-0}" = 1 ]; then
-    FLIP_S=${FLIP_S:-30} BROKER_S=${BROKER_S:-8} APP_DOWN_S=${APP_DOWN_S:-4}
+    FLIP_S=${FLIP_S:-20} BROKER_S=${BROKER_S:-8} APP_DOWN_S=${APP_DOWN_S:-4}
     PAY_S=${PAY_S:-8}
 else
     FLIP_S=${FLIP_S:-150} BROKER_S=${BROKER_S:-30} APP_DOWN_S=${APP_DOWN_S:-10}
