@@ -28,7 +28,7 @@ is(cards($a, 1) . ' ' . cards($b, 1), '0 1', 'one card moved');
 is(redis_cmd(1, 'SCARD', gift_key($b, 'gi')), 1, 'one gift id applied');
 is(scalar @{ log_gifts(0) } . ' ' . scalar @{ log_gifts(1) }, '1 1', 'one y=go, one y=gi');
 is_deeply(outbox_drained(0), {}, 'the outbox is empty');
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), 'd'), qr/^\d+:1$/, 'one gift counted for the day');
+like(redis_cmd(0, 'HGET', user_key($a), 'gd'), qr/^\d+:1$/, 'one gift counted for the day');
 
 # --- 100 concurrent copies of one request id ----------------------------------
 
