@@ -51,7 +51,7 @@ is_deeply(outbox_drained(0), {}, '... and the gift leaves the outbox');
 is(gift_req('POST', "/cc/gift?to=$b&kind=2&request_id=new1", $a),
    qq(200 {"gift_id":"$a:new1","to":"$b","kind":2,"status":"delivered"}), 'a new gift, the third of the day');
 is(cards($a, 2) . ' ' . cards($b, 2), '2 2', 'one card moved');
-like(redis_cmd(0, 'HGET', user_key($a), '@new1'), qr/^$b:2:s:\d{13}$/, 'its answer is in the user hash');
+like(redis_cmd(0, 'HGET', user_key($a), '@new1'), qr/^$b:2:s:\d{13}:\d+$/, 'its answer is in the user hash');
 is(redis_cmd(0, 'HGET', user_key($a), 'gd'), "$day:3", 'the count is 3');
 is(redis_cmd(0, 'EXISTS', gift_key($a, 'ga')), 0, 'no old answers key written');
 is(gift_req('POST', "/cc/gift?to=$b&kind=2&request_id=new2", $a), '429 {"error":"gift_limit"}',
@@ -88,11 +88,37 @@ my ($st, $body) = http_request('POST', '/cc/flip?request_id=fnew', { 'X-CC-Uid' 
 is($st, 200, 'a flip in a newer period');
 like($body, qr/^\{"draw_id":"$c:\d+","card":\d,"chances_left":0\}$/, '... its body');
 is(redis_cmd(0, 'HEXISTS', user_key($c), ':fold'), 0, 'the old flip answer is dropped');
-like(redis_cmd(0, 'HGET', user_key($c), '@f1'), qr/^$b:1:s:\d{13}$/, 'the gift answer is kept');
+like(redis_cmd(0, 'HGET', user_key($c), '@f1'), qr/^$b:1:s:\d{13}:\d+$/, 'the gift answer is kept');
 is(redis_cmd(0, 'HGET', user_key($c), 'gd'), "$day:1", 'and the count');
+my $held = cards($c, 1) . ' ' . cards($b, 1);    # the flip drew a card
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=f1", $c),
    qq(200 {"gift_id":"$c:f1","to":"$b","kind":1,"status":"delivered"}), 'the gift is still replayed');
-is(cards($c, 1) . ' ' . cards($b, 1), '1 1', '... moving nothing');
+is(cards($c, 1) . ' ' . cards($b, 1), $held, '... moving nothing');
+
+# --- GET /cc/gifts: a giver of the old layout lists its old sent list ------
+# until its first gift moves its answers in; then the answers, newest first
+# (ms, then the gift's number in its day), with their status from the outbox
+
+my $e = $s0[3];
+seed_cards($e, 0, 2);
+redis_cmd(0, 'HSET', gift_key($e, 'ga'), ':o1', "$b:0:d:" . ($ms - 2), ':o2', "$b:0:s:" . ($ms - 1), 'd', "$day:2");
+redis_cmd(0, 'RPUSH', gift_key($e, 'gs'), "o2:$b:0:" . ($ms - 1), "o1:$b:0:" . ($ms - 2));
+redis_cmd(0, 'ZADD', outbox_key(), $ms - 1, "$e:o2");
+redis_cmd(0, 'HSET', outbox_gifts_key(), "$e:o2", "$b:0:" . ($ms - 1));
+my $want = qq({"gift_id":"$e:o2","to":"$b","kind":0,"ts":) . ($ms - 1) . qq(,"status":"sent"},)
+         . qq({"gift_id":"$e:o1","to":"$b","kind":0,"ts":) . ($ms - 2) . qq(,"status":"delivered"});
+is(gift_req('GET', '/cc/gifts', $e), qq(200 {"received":[],"sent":[$want],"asks":[]}),
+   'the old sent list, before the first gift');
+is(gift_req('POST', "/cc/gift?to=$b&kind=0&request_id=n1", $e),
+   qq(200 {"gift_id":"$e:n1","to":"$b","kind":0,"status":"delivered"}), 'the first gift since');
+is(redis_cmd(0, 'EXISTS', gift_key($e, 'ga')), 0, 'the old answers moved');
+ok(wait_until(sub { !defined redis_cmd(0, 'ZSCORE', outbox_key(), "$e:n1") }, 2), 'n1 left the outbox');
+my $list = gift_req('GET', '/cc/gifts', $e);
+like($list, qr/^200 \{"received":\[\],"sent":\[\{"gift_id":"$e:n1","to":"$b","kind":0,"ts":\d{13},"status":"delivered"\},\{"gift_id":"$e:o2",/,
+     'the new gift first');
+is_deeply([ $list =~ /"gift_id":"$e:(\w+)"/g ], [ 'n1', 'o2', 'o1' ], '... then the moved answers, newest first');
+like($list, qr/"gift_id":"$e:o2","to":"$b","kind":0,"ts":\d+,"status":"sent"/, '... o2 still sent');
+is(redis_cmd(0, 'HGET', user_key($e), 'gd'), "$day:3", 'the count goes on from the old one');
 
 # --- an old answers key of the wrong type: that gift fails, nothing moves ----
 

@@ -13,15 +13,19 @@
 -- KEYS: the shard's draw log, its outbox (a sorted set: gift id by the ms
 -- of its giver's half) and the outbox's gifts (a hash: gift id ->
 -- "to:kind:ms"), then per entry the giver's user hash, the giver's
--- answers of the old layout (cc:{uid}:ga, read once, see below), sent
--- list, and the asks addressed to the giver (ask_in.lua).
+-- answers of the old layout (cc:{uid}:ga, read once, see below) and the
+-- asks addressed to the giver (ask_in.lua).
 -- The giver's answers live in the user hash, one cold key fewer a gift:
--- "@request_id" -> "to:kind:s:ms" (flip.lua's answers are ":request_id"
--- and it drops only those), and gd = "day:count", the daily count.  So a
--- gift reads the user hash once (answer, count, cards of kind) and writes
--- it once.  A gift is delivered once it left the outbox (gift_done.lua):
--- the answer's letter stays s (older versions of gift_done.lua rewrote
--- it to d, and took the gift out of the outbox in the same step).
+-- "@request_id" -> "to:kind:s:ms:n" (flip.lua's answers are ":request_id"
+-- and it drops only those; n is the gift's number in its day, which
+-- orders the gifts of one ms), and gd = "day:count", the daily count.  So
+-- a gift reads the user hash once (answer, count, cards of kind) and
+-- writes it once.  The answers are also the gifts sent that GET /cc/gifts
+-- lists (gifts.lua): no sent list is written.  They are bounded by
+-- cc_gift_limit a day, as the old layout's were.  A gift is delivered
+-- once it left the outbox (gift_done.lua): the answer's letter stays s
+-- (older versions of gift_done.lua rewrote it to d, and took the gift
+-- out of the outbox in the same step).
 -- Older versions kept the answers in cc:{uid}:ga (":request_id" and d):
 -- a user hash without gd has never given under this layout, so its first
 -- gift moves what ga holds into it and deletes ga, in the same step: an
@@ -34,8 +38,8 @@
 -- field, written in the same step that takes the card, replays the first
 -- answer to a retry, and the card is taken once.  The reply has per entry:
 --
---   {2, to, kind}        given now: one card of kind taken, the gift in
---                        the outbox and the sent list, "y go" in the log
+--   {2, to, kind}        given now: one card of kind taken, the answer
+--                        stored, the gift in the outbox, "y go" in the log
 --   {1, to, kind, s|d}   given before (nothing changed): s the gift is
 --                        still in the outbox (its receiver's half not
 --                        known applied), d delivered
@@ -52,11 +56,6 @@
 -- answered once: its state turns from o to a in the step that takes the
 -- card, and a giver who holds none leaves it open.
 
--- The sent list is trimmed back to LIST_MAX once LPUSH makes it longer
--- than LIST_MAX + LIST_SLACK, not on every push: an LTRIM every
--- LIST_SLACK gifts.  Its readers (gifts.lua) read the first LIST_MAX.
-local LIST_MAX = 50       -- the sent list's length (GET /cc/gifts)
-local LIST_SLACK = 50     -- the entries past LIST_MAX kept between trims
 local fmt = string.format
 local out, lts, day = {}, nil, nil
 
@@ -115,8 +114,7 @@ end
 
 local function give(i)
   local a = 6 * i
-  local u, ga, gs, ak = KEYS[4 + 4 * i], KEYS[5 + 4 * i], KEYS[6 + 4 * i],
-                        KEYS[7 + 4 * i]
+  local u, ga, ak = KEYS[4 + 3 * i], KEYS[5 + 3 * i], KEYS[6 + 3 * i]
   local uid, rid, to, kind, ask_id, ts = ARGV[a + 1], ARGV[a + 2],
       ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local af = '@' .. rid
@@ -153,14 +151,10 @@ local function give(i)
   end
   held = tonumber(held) or 0
   if held < 1 then return {0} end
-  local gid = uid .. ':' .. rid
+  local gid, ns = uid .. ':' .. rid, fmt('%d', n + 1)
   redis.call('HSET', u, FIELD_OF[kind], fmt('%d', held - 1),
-             af, to .. ':' .. kind .. ':s:' .. ts,
-             'gd', day .. ':' .. fmt('%d', n + 1))
-  if redis.call('LPUSH', gs, rid .. ':' .. to .. ':' .. kind .. ':' .. ts)
-     > LIST_MAX + LIST_SLACK then
-    redis.call('LTRIM', gs, 0, LIST_MAX - 1)
-  end
+             af, to .. ':' .. kind .. ':s:' .. ts .. ':' .. ns,
+             'gd', day .. ':' .. ns)
   redis.call('ZADD', KEYS[2], ts, gid)
   redis.call('HSET', KEYS[3], gid, to .. ':' .. kind .. ':' .. ts)
   if av then
