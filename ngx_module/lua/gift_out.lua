@@ -39,7 +39,8 @@
 -- answer to a retry, and the card is taken once.  The reply has per entry:
 --
 --   {2, to, kind}        given now: one card of kind taken, the answer
---                        stored, the gift in the outbox, "y go" in the log
+--                        stored, the gift in the outbox, its line in the
+--                        batch's log entry
 --   {1, to, kind, s|d}   given before (nothing changed): s the gift is
 --                        still in the outbox (its receiver's half not
 --                        known applied), d delivered
@@ -56,8 +57,10 @@
 -- answered once: its state turns from o to a in the step that takes the
 -- card, and a giver who holds none leaves it open.
 
+-- The batch's new gifts go to the log as one entry (one XADD a batch, as
+-- flip.lua's draws): o = "uid:to:kind:ms:request_id" lines (cc_log.h).
 local fmt = string.format
-local out, lts, day = {}, nil, nil
+local out, lines, lts, day = {}, {}, nil, nil
 
 if CUTOFF >= 0 then
   if redis.replicate_commands then redis.replicate_commands() end
@@ -160,12 +163,15 @@ local function give(i)
   if av then
     redis.call('HSET', ak, ask_id, av:sub(1, -2) .. 'a')
   end
-  redis.call('XADD', KEYS[1], '*', 'y', 'go', 'g', gid, 'u', uid, 'p', to,
-             'k', kind, 't', ts)
+  lines[#lines + 1] = uid .. ':' .. to .. ':' .. kind .. ':' .. ts .. ':'
+                     .. rid
   return {2, to, kind}
 end
 
 for i = 0, #ARGV / 6 - 1 do
   out[i + 1] = give(i)
+end
+if #lines > 0 then
+  redis.call('XADD', KEYS[1], '*', 'o', table.concat(lines, '\n'))
 end
 return out
