@@ -155,6 +155,7 @@ ngx_http_cc_gift_handler(ngx_http_request_t *r)
     keys[0].len = cc_key_user((char *) p, uid);
     p += keys[0].len;
 
+    /* the old layout's answers: gift_out.lua moves them into the user's */
     keys[1].data = p;
     keys[1].len = cc_key_user_sub((char *) p, uid, "ga");
     p += keys[1].len;
