@@ -4,7 +4,15 @@
  * script receives every key it touches in KEYS, so Redis Cluster hash tags
  * ({uid}) keep a user's keys on one slot.
  *
- *   cc:{uid}:u     hash    the user: chances, cards, answers, combine, award
+ *   cc:{uid}:u     hash    the user: chances, cards, answers, combine, award;
+ *                          the giver's answers of its gifts, "@request_id"
+ *                          -> "to:kind:s:ms:n" (the giver's half's
+ *                          idempotency key, no TTL; sent while the gift is
+ *                          in cc:outbox, delivered once out of it; n the
+ *                          gift's number in its day), and gd ->
+ *                          "day:count", the gifts given that day (UTC);
+ *                          the answers are the gifts sent GET /cc/gifts
+ *                          lists (gift_out.lua, gifts.lua)
  *   cc:{uid}:g     set     grant ids applied (the grant's idempotency key)
  *   cc:draws       stream  a shard's draw log (see cc_log.h)
  *   cc:stock:K     string  rare cards of kind K this shard issued
@@ -12,8 +20,8 @@
  *                          served first by cc-payout
  *
  * The gifts (送福) and asks (要福) of issue 19 (ngx_module/lua/gift_*.lua,
- * ask_*.lua; the lists keep the newest 50, newest first; gs and gr are
- * trimmed back to 50 once past 100, and read 50 at most):
+ * ask_*.lua; the lists keep the newest 50, newest first; gr is trimmed
+ * back to 50 once past 100, and read 50 at most):
  *
  *   cc:outbox      zset    a shard's gifts whose receiver's half is not
  *                          known applied: gift id by the ms of the giver's
@@ -22,13 +30,13 @@
  *   cc:{uid}:gi    set     gift ids applied to the receiver (the receiver's
  *                          half's idempotency key; no TTL, kept past the
  *                          campaign's end)
- *   cc:{uid}:ga    hash    the giver's answers, ":request_id" ->
- *                          "to:kind:s:ms" (the giver's half's idempotency
- *                          key, no TTL; sent while the gift is in
- *                          cc:outbox, delivered once out of it: the s
- *                          stays, or is a d written by older versions), and
- *                          d -> "day:count", the gifts given that day (UTC)
- *   cc:{uid}:gs    list    gifts sent, "request_id:to:kind:ms"
+ *   cc:{uid}:ga    hash    older versions' giver's answers, ":request_id"
+ *                          -> "to:kind:s|d:ms", and d -> "day:count":
+ *                          moved into cc:{uid}:u ("@request_id", gd) and
+ *                          deleted by the giver's next gift (gift_out.lua)
+ *   cc:{uid}:gs    list    older versions' gifts sent,
+ *                          "request_id:to:kind:ms": read by GET /cc/gifts
+ *                          until the giver's next gift, no longer written
  *   cc:{uid}:gr    list    gifts received, "giver:request_id:kind:ms"
  *   cc:{uid}:ao    hash    asks made, ask id -> "from:kind:expires_ms"
  *                          (counted open until they expire)

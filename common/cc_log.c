@@ -97,6 +97,42 @@ cc_log_draw_line(const char *p, size_t len, cc_draw_t *d, const char **why)
 }
 
 
+int
+cc_log_gift_line(const char *p, size_t len, unsigned in, cc_gift_t *g,
+    const char **why)
+{
+    uint64_t     uid, peer, card, ts;
+    const char  *last;
+
+    last = p + len;
+
+    if (cc_log_line_field(&p, last, UINT64_MAX, &uid) != 0
+        || cc_log_line_field(&p, last, UINT64_MAX, &peer) != 0
+        || cc_log_line_field(&p, last, UINT32_MAX, &card) != 0
+        || cc_log_line_field(&p, last, (uint64_t) CC_TS_MAX, &ts) != 0)
+    {
+        *why = "bad gift line";
+        return -1;
+    }
+
+    /* checked as the line holds it: see cc_log_draw_line */
+    if (cc_check_request_id(p, (size_t) (last - p)) != 0) {
+        *why = "bad request_id";
+        return -1;
+    }
+
+    memset(g, 0, sizeof(*g));
+    g->uid = uid;
+    g->peer = peer;
+    g->card = (uint32_t) card;
+    g->in = in;
+    g->ts_ms = (int64_t) ts;
+    memcpy(g->request_id, p, (size_t) (last - p));
+
+    return cc_gift_check(g, why);
+}
+
+
 void
 cc_log_entry_init(cc_log_entry_t *e)
 {
@@ -125,6 +161,8 @@ cc_log_entry_field(cc_log_entry_t *e, const char *name, size_t nlen,
     case 'k': f = e->k; break;
     case 'w': f = e->w; break;
     case 'm': f = e->m; break;
+    case 'o': f = e->o; break;
+    case 'i': f = e->i; break;
     default: return;
     }
 
@@ -299,6 +337,20 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
         return cc_combine_check(&e->combine, why);
     }
 
+    if (e->o[0] != NULL || e->i[0] != NULL) {
+        if (e->d[0] != NULL || (e->o[0] != NULL && e->i[0] != NULL)) {
+            *why = "draws and gifts in one entry";
+            return -1;
+        }
+
+        e->kind = CC_LOG_GIFTS;
+        e->gift.in = e->i[0] != NULL;
+        e->next = e->gift.in ? e->i[0] : e->o[0];
+        e->last = e->gift.in ? e->i[1] : e->o[1];
+
+        return 0;
+    }
+
     if (e->d[0] == NULL) {
         *why = "no draw and no combine in it";
         return -1;
@@ -312,29 +364,66 @@ cc_log_entry_end(cc_log_entry_t *e, const char **why)
 }
 
 
-int
-cc_log_next_draw(cc_log_entry_t *e, cc_draw_t *d, const char **why)
+/*
+ * The next line [*p, *nl) of a draws or gifts entry of kind, or 0 when
+ * none is left, CC_LOG_TOO_MANY past CC_LOG_BATCH_MAX (then none left).
+ */
+static int
+cc_log_next_line(cc_log_entry_t *e, cc_log_kind_e kind, const char **p,
+    const char **nl, const char **why)
 {
-    const char  *p, *nl;
-
-    if (e->kind != CC_LOG_DRAWS || e->next >= e->last) {
+    if (e->kind != kind || e->next >= e->last) {
         return 0;
     }
 
     if (e->lines == CC_LOG_BATCH_MAX) {
         e->next = e->last;
-        *why = "more draws than a flip batch holds";
+        *why = kind == CC_LOG_DRAWS ? "more draws than a flip batch holds"
+                                    : "more gifts than a batch holds";
         return CC_LOG_TOO_MANY;
     }
 
-    p = e->next;
-    nl = memchr(p, '\n', (size_t) (e->last - p));
-    if (nl == NULL) {
-        nl = e->last;
+    *p = e->next;
+    *nl = memchr(*p, '\n', (size_t) (e->last - *p));
+    if (*nl == NULL) {
+        *nl = e->last;
     }
 
-    e->next = nl + 1 < e->last ? nl + 1 : e->last;
+    e->next = *nl + 1 < e->last ? *nl + 1 : e->last;
     e->lines++;
+
+    return 1;
+}
+
+
+int
+cc_log_next_gift(cc_log_entry_t *e, cc_gift_t *g, const char **why)
+{
+    int          rc;
+    const char  *p, *nl;
+
+    rc = cc_log_next_line(e, CC_LOG_GIFTS, &p, &nl, why);
+
+    if (rc != 1) {
+        return rc;
+    }
+
+    return cc_log_gift_line(p, (size_t) (nl - p), e->gift.in, g, why) == 0
+           ? 1 : -1;
+}
+
+
+int
+cc_log_next_draw(cc_log_entry_t *e, cc_draw_t *d, const char **why)
+{
+    int          rc;
+    const char  *p, *nl;
+
+    rc = cc_log_next_line(e, CC_LOG_DRAWS, &p, &nl, why);
+
+    if (rc != 1) {
+        return rc;
+    }
 
     return cc_log_draw_line(p, (size_t) (nl - p), d, why) == 0 ? 1 : -1;
 }

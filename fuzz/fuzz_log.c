@@ -14,7 +14,9 @@
  *         a draws entry is read line by line and each answer of
  *         cc_log_next_draw must match its line read alone, with at most
  *         CC_LOG_BATCH_MAX lines read, CC_LOG_TOO_MANY once past them,
- *         then 0 for good.
+ *         then 0 for good; a gifts entry (o or i) the same with
+ *         cc_log_next_gift, each line held against a reference reading
+ *         of uid:peer:card:ms:request_id.
  */
 
 #include <inttypes.h>
@@ -98,6 +100,51 @@ fuzz_ref_line(const char *p, size_t len, cc_draw_t *d)
     d->card = (uint32_t) card;
     d->ts_ms = (int64_t) ts;
     memcpy(d->request_id, p, (size_t) (last - p));
+
+    return 0;
+}
+
+
+/* a gift line, uid:peer:card:ms:request_id, of the side in */
+static int
+fuzz_ref_gift(const char *p, size_t len, unsigned in, cc_gift_t *g)
+{
+    size_t       i;
+    uint64_t     uid, peer, card, ts;
+    const char  *last;
+
+    last = p + len;
+
+    if (fuzz_ref_number(&p, last, UINT64_MAX, &uid) != 0
+        || fuzz_ref_number(&p, last, UINT64_MAX, &peer) != 0
+        || fuzz_ref_number(&p, last, UINT32_MAX, &card) != 0
+        || fuzz_ref_number(&p, last, (uint64_t) CC_TS_MAX, &ts) != 0)
+    {
+        return -1;
+    }
+
+    if (uid == 0 || peer == 0 || peer == uid || card >= 16 || ts == 0
+        || last - p < 1 || last - p > CC_REQUEST_ID_MAX)
+    {
+        return -1;
+    }
+
+    for (i = 0; p + i < last; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
+              || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'
+              || p[i] == '-'))
+        {
+            return -1;
+        }
+    }
+
+    memset(g, 0, sizeof(*g));
+    g->uid = uid;
+    g->peer = peer;
+    g->card = (uint32_t) card;
+    g->in = in;
+    g->ts_ms = (int64_t) ts;
+    memcpy(g->request_id, p, (size_t) (last - p));
 
     return 0;
 }
@@ -214,10 +261,11 @@ fuzz_combine_entry(cc_log_entry_t *e, const char **u, const char **r,
 static void
 fuzz_entry(const char *p, size_t len)
 {
-    int              rc;
+    int              rc, gifts;
     size_t           i, nlines, calls;
     cc_draw_t        d, ref;
-    const char      *last, *f, *fe, *sep, *why, *lp, *nl;
+    cc_gift_t        g, gref;
+    const char      *last, *f, *fe, *sep, *why, *lp, *nl, *lines_last;
     const char      *line[FUZZ_LINES_MAX], *line_end[FUZZ_LINES_MAX];
     const char      *u[2], *r[2], *t[2], *k[2], *w[2], *m[2], **v;
     cc_log_entry_t   e;
@@ -286,15 +334,24 @@ fuzz_entry(const char *p, size_t len)
         return;
     }
 
-    FUZZ_ASSERT(e.kind == CC_LOG_DRAWS);
+    FUZZ_ASSERT(e.kind == CC_LOG_DRAWS || e.kind == CC_LOG_GIFTS);
+    FUZZ_ASSERT(e.kind == CC_LOG_GIFTS
+                || (e.next == e.d[0] && e.last == e.d[1]));
+    FUZZ_ASSERT(e.kind == CC_LOG_DRAWS
+                || (e.o[0] == NULL) != (e.i[0] == NULL));
+    FUZZ_ASSERT(e.kind == CC_LOG_DRAWS
+                || e.next == (e.gift.in ? e.i[0] : e.o[0]));
 
-    /* the lines of d, found here on their own */
+    /* the lines of d, o or i, found here on their own */
     nlines = 0;
+    lines_last = e.last;
 
-    for (lp = e.d[0]; lp < e.d[1] && nlines < FUZZ_LINES_MAX; lp = nl + 1) {
-        nl = memchr(lp, '\n', (size_t) (e.d[1] - lp));
+    for (lp = e.next; lp < lines_last && nlines < FUZZ_LINES_MAX;
+         lp = nl + 1)
+    {
+        nl = memchr(lp, '\n', (size_t) (lines_last - lp));
         if (nl == NULL) {
-            nl = e.d[1];
+            nl = lines_last;
         }
 
         line[nlines] = lp;
@@ -302,15 +359,19 @@ fuzz_entry(const char *p, size_t len)
         nlines++;
     }
 
+    gifts = e.kind == CC_LOG_GIFTS;
+
     for (calls = 0; ; calls++) {
         FUZZ_ASSERT(calls <= FUZZ_LINES_MAX);
 
         why = NULL;
-        rc = cc_log_next_draw(&e, &d, &why);
+        rc = gifts ? cc_log_next_gift(&e, &g, &why)
+                   : cc_log_next_draw(&e, &d, &why);
 
         if (rc == 0) {
             FUZZ_ASSERT(calls == nlines && nlines <= CC_LOG_BATCH_MAX);
             FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
+            FUZZ_ASSERT(cc_log_next_gift(&e, &g, &why) == 0);
             break;
         }
 
@@ -318,7 +379,7 @@ fuzz_entry(const char *p, size_t len)
             FUZZ_ASSERT(calls == CC_LOG_BATCH_MAX
                         && nlines > CC_LOG_BATCH_MAX);
             FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
-            FUZZ_ASSERT(cc_log_next_draw(&e, &d, &why) == 0);
+            FUZZ_ASSERT(cc_log_next_gift(&e, &g, &why) == 0);
             break;
         }
 
@@ -326,13 +387,25 @@ fuzz_entry(const char *p, size_t len)
 
         i = (size_t) (line_end[calls] - line[calls]);
 
-        if (rc == 1) {
+        if (rc == 1 && gifts) {
+            FUZZ_ASSERT(fuzz_ref_gift(line[calls], i, e.gift.in, &gref)
+                        == 0);
+            FUZZ_ASSERT(g.uid == gref.uid && g.peer == gref.peer
+                        && g.card == gref.card && g.in == gref.in
+                        && g.ts_ms == gref.ts_ms
+                        && strcmp(g.request_id, gref.request_id) == 0);
+            FUZZ_ASSERT(cc_gift_check(&g, &why) == 0);
+
+        } else if (rc == 1) {
             FUZZ_ASSERT(fuzz_ref_line(line[calls], i, &ref) == 0);
             FUZZ_ASSERT(fuzz_same_draw(&d, &ref));
 
         } else {
             FUZZ_ASSERT(rc == -1 && why != NULL);
-            FUZZ_ASSERT(fuzz_ref_line(line[calls], i, &ref) != 0);
+            FUZZ_ASSERT(gifts
+                        ? fuzz_ref_gift(line[calls], i, e.gift.in, &gref)
+                          != 0
+                        : fuzz_ref_line(line[calls], i, &ref) != 0);
         }
     }
 }

@@ -324,24 +324,27 @@ ngx_http_cc_gifts_handler(ngx_http_request_t *r)
     u_char      *p;
     uint64_t     uid;
     ngx_int_t    rc;
-    ngx_str_t    keys[4], args[2];
+    ngx_str_t    keys[5], args[2];
     ngx_uint_t   i;
     ngx_time_t  *tp;
 
-    static char  *sub[] = { "gr", "gs", "ak", "al" };
+    /* the gifts sent: the giver's answers in the user hash (NULL), or
+       the old layout's sent list gs (gifts.lua) */
+    static char  *sub[] = { "gr", NULL, "gs", "ak", "al" };
 
     if (ngx_http_cc_begin(r, &ngx_http_cc_gifts, &uid, &rc) != NGX_OK) {
         return rc;
     }
 
-    p = ngx_pnalloc(r->pool, 4 * CC_KEY_MAX + 2 * NGX_INT64_LEN);
+    p = ngx_pnalloc(r->pool, 5 * CC_KEY_MAX + 2 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 5; i++) {
         keys[i].data = p;
-        keys[i].len = cc_key_user_sub((char *) p, uid, sub[i]);
+        keys[i].len = sub[i] ? cc_key_user_sub((char *) p, uid, sub[i])
+                             : cc_key_user((char *) p, uid);
         p += keys[i].len;
     }
 

@@ -122,7 +122,7 @@ ngx_http_cc_gift_handler(ngx_http_request_t *r)
     u_char                  *p;
     uint64_t                 uid;
     ngx_int_t                rc;
-    ngx_str_t                keys[4], args[6];
+    ngx_str_t                keys[3], args[6];
     ngx_http_cc_ctx_t       *base;
     ngx_http_cc_gift_ctx_t  *ctx;
 
@@ -145,7 +145,7 @@ ngx_http_cc_gift_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    p = ngx_pnalloc(r->pool, 5 * CC_KEY_MAX + 3 * NGX_INT64_LEN
+    p = ngx_pnalloc(r->pool, 4 * CC_KEY_MAX + 3 * NGX_INT64_LEN
                              + CC_GIFT_ID_MAX + 1);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -155,17 +155,14 @@ ngx_http_cc_gift_handler(ngx_http_request_t *r)
     keys[0].len = cc_key_user((char *) p, uid);
     p += keys[0].len;
 
+    /* the old layout's answers: gift_out.lua moves them into the user's */
     keys[1].data = p;
     keys[1].len = cc_key_user_sub((char *) p, uid, "ga");
     p += keys[1].len;
 
     keys[2].data = p;
-    keys[2].len = cc_key_user_sub((char *) p, uid, "gs");
+    keys[2].len = cc_key_user_sub((char *) p, uid, "ak");
     p += keys[2].len;
-
-    keys[3].data = p;
-    keys[3].len = cc_key_user_sub((char *) p, uid, "ak");
-    p += keys[3].len;
 
     args[0].data = p;
     p = ngx_sprintf(p, "%uL", uid);

@@ -92,7 +92,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
                                        1, 1, &claims },
         [NGX_HTTP_CC_SCRIPT_GIFT_OUT] = { ngx_http_cc_lua_gift_out,
                                           sizeof(ngx_http_cc_lua_gift_out) - 1,
-                                          4, 6, gift_out, 3 },
+                                          3, 6, gift_out, 3 },
         [NGX_HTTP_CC_SCRIPT_GIFT_IN] = { ngx_http_cc_lua_gift_in,
                                          sizeof(ngx_http_cc_lua_gift_in) - 1,
                                          3, 5, &draws, 1 },
@@ -107,7 +107,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
                                         2, 4, NULL, 0 },
         [NGX_HTTP_CC_SCRIPT_GIFTS] = { ngx_http_cc_lua_gifts,
                                        sizeof(ngx_http_cc_lua_gifts) - 1,
-                                       4, 2, outbox, 1 },
+                                       5, 2, outbox, 1 },
     };
 
     if (cc_cards_lua_weights(&cmcf->cards, lc.w, sizeof(lc.w)) < 0) {

@@ -29,7 +29,7 @@ is_deeply(outbox_drained(0), {}, 'the outbox is empty once delivered (gift_done 
 is_deeply(redis_cmd(1, 'SMEMBERS', gift_key($b, 'gi')), ["$a:r1"], "the receiver's applied gift ids");
 is_deeply(log_gifts(0), ["go $a:r1 $a $b 2"], "the giver's shard logs y=go");
 is_deeply(log_gifts(1), ["gi $a:r1 $b $a 2"], "the receiver's shard logs y=gi");
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), ':r1'), qr/^$b:2:s:\d{13}$/, "the giver's answer is stored");
+like(redis_cmd(0, 'HGET', user_key($a), '@r1'), qr/^$b:2:s:\d{13}:\d+$/, "the giver's answer is stored");
 is(redis_cmd(0, 'ZSCORE', 'cc:outbox', "$a:r1"), undef, '... and the gift out of the outbox: delivered');
 
 # a retry replays, nothing moves
@@ -51,7 +51,7 @@ is(cards($a, 2) . ' ' . cards($c, 2), '0 1', 'the last card moved');
 
 is(gift_req('POST', "/cc/gift?to=$b&kind=2&request_id=r3", $a), '409 {"error":"no_card"}', 'no card left: 409');
 is(gift_req('POST', "/cc/gift?to=$b&kind=3&request_id=r4", $a), '409 {"error":"no_card"}', 'never held: 409');
-ok(!redis_cmd(0, 'HEXISTS', gift_key($a, 'ga'), ':r3'), 'a refusal stores no answer');
+ok(!redis_cmd(0, 'HEXISTS', user_key($a), '@r3'), 'a refusal stores no answer');
 is(gift_req('POST', "/cc/gift?to=$a&kind=2&request_id=r5", $a), '400 {"error":"gift_to_self"}', 'a gift to oneself');
 is(gift_req('POST', "/cc/gift?to=$b&kind=5&request_id=r5", $a), '400 {"error":"bad_kind"}', 'a kind that does not exist');
 is(gift_req('POST', "/cc/gift?to=$b&kind=02&request_id=r5", $a), '400 {"error":"bad_kind"}', 'a kind not in its one form');
@@ -73,7 +73,7 @@ is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=r6", $a),
    qq(200 {"gift_id":"$a:r6","to":"$b","kind":1,"status":"delivered"}), 'the third gift of the day');
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=r7", $a), '429 {"error":"gift_limit"}', 'the fourth: 429');
 is(cards($a, 1), 4, 'the refused gift took no card');
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), 'd'), qr/^\d+:3$/, 'the daily count is 3');
+like(redis_cmd(0, 'HGET', user_key($a), 'gd'), qr/^\d+:3$/, 'the daily count is 3');
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=r6", $a),
    qq(200 {"gift_id":"$a:r6","to":"$b","kind":1,"status":"delivered"}), 'a retry past the limit still replays');
 

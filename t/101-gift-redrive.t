@@ -64,7 +64,7 @@ is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=d1", $a),
    qq(200 {"gift_id":"$a:d1","to":"$b","kind":1,"status":"sent"}), "the receiver's shard down: sent");
 is(cards($a, 1), 3, 'the card left the giver');
 like(outbox(0)->{"$a:d1"}, qr/^$b:1:\d{13}$/, 'the outbox holds the gift');
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), ':d1'), qr/^$b:1:s:/, "the giver's answer says sent");
+like(redis_cmd(0, 'HGET', user_key($a), '@d1'), qr/^$b:1:s:/, "the giver's answer says sent");
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=d1", $a),
    qq(200 {"gift_id":"$a:d1","to":"$b","kind":1,"status":"sent"}), 'a retry while it is down replays sent');
 is(cards($a, 1), 3, 'the retry took nothing');
@@ -85,7 +85,7 @@ is($rc, 0, 'the shard back: the redrive pass succeeds');
 like($err, qr/pass done: 1 gifts redriven, 0 found delivered, 0 unreadable; 0 left/, 'one gift redriven');
 is(cards($b, 1), 1, 'the receiver holds the card');
 is_deeply(outbox(0), {}, 'the outbox is empty');
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), ':d1'), qr/^$b:1:s:/, "the giver's answer is kept as written");
+like(redis_cmd(0, 'HGET', user_key($a), '@d1'), qr/^$b:1:s:/, "the giver's answer is kept as written");
 is_deeply(log_gifts(1), ["gi $a:d1 $b $a 1"], "the receiver's shard logs y=gi once");
 my $prom = CcTest::_slurp("$CcTest::Util::TOPDIR/redrive.prom");
 like($prom, qr/^cc_redrive_redriven_total 1$/m, 'metric: redriven');
@@ -102,7 +102,7 @@ like(gift_req('GET', '/cc/gifts', $a), qr/"gift_id":"$a:d1","to":"$b","kind":1,"
 is(cards($b, 1), 1, 'the replay sent nothing');
 
 # an answer an older gift_done.lua rewrote to d (the gift out of the outbox)
-redis_cmd(0, 'HSET', gift_key($a, 'ga'), ':d0', "$b:1:d:" . int(time() * 1000));
+redis_cmd(0, 'HSET', user_key($a), '@d0', "$b:1:d:" . int(time() * 1000));
 is(gift_req('POST', "/cc/gift?to=$b&kind=1&request_id=d0", $a),
    qq(200 {"gift_id":"$a:d0","to":"$b","kind":1,"status":"delivered"}), 'an older answer d replays delivered');
 is(cards($b, 1), 1, '... and sends nothing');

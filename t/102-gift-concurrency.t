@@ -28,7 +28,7 @@ is(cards($a, 1) . ' ' . cards($b, 1), '0 1', 'one card moved');
 is(redis_cmd(1, 'SCARD', gift_key($b, 'gi')), 1, 'one gift id applied');
 is(scalar @{ log_gifts(0) } . ' ' . scalar @{ log_gifts(1) }, '1 1', 'one y=go, one y=gi');
 is_deeply(outbox_drained(0), {}, 'the outbox is empty');
-like(redis_cmd(0, 'HGET', gift_key($a, 'ga'), 'd'), qr/^\d+:1$/, 'one gift counted for the day');
+like(redis_cmd(0, 'HGET', user_key($a), 'gd'), qr/^\d+:1$/, 'one gift counted for the day');
 
 # --- 100 concurrent copies of one request id ----------------------------------
 
@@ -70,7 +70,9 @@ is($sum, 100, 'the ten users hold the 100 cards they had');
 is(join(' ', map { cards($_, 0) } map { @$_ } @pairs), join(' ', (10) x 10), 'each gave and got 10');
 
 # --- the lists are bounded: the newest 50 read, 100 kept at most ----------
-# (trimmed back to 50 when a push makes them 101: an LTRIM every 50 gifts)
+# (the received list trimmed back to 50 when a push makes it 101: an LTRIM
+# every 50 gifts; the gifts sent are the giver's answers in its user hash,
+# no list, sorted by GET /cc/gifts)
 
 my ($g, $r) = ($s0[7], $s1[7]);
 seed_cards($g, 1, 110);
@@ -78,7 +80,8 @@ for my $i (1 .. 55) {
     gift_req('POST', "/cc/gift?to=$r&kind=1&request_id=l$i", $g) =~ /^200 / or fail("gift l$i"), last;
 }
 is(cards($g, 1) . ' ' . cards($r, 1), '55 55', '55 gifts given');
-is(redis_cmd(0, 'LLEN', gift_key($g, 'gs')), 55, 'the sent list holds 55: not trimmed below 100');
+is(redis_cmd(0, 'EXISTS', gift_key($g, 'gs')), 0, 'no sent list written');
+is(scalar(grep { /^\@l\d+$/ } @{ redis_cmd(0, 'HKEYS', user_key($g)) }), 55, 'the user hash holds the 55 answers');
 is(redis_cmd(1, 'LLEN', gift_key($r, 'gr')), 55, 'the received list too');
 is(redis_cmd(1, 'SCARD', gift_key($r, 'gi')), 55, 'the applied gift ids keep all 55');
 my $list = gift_req('GET', '/cc/gifts', $g);
@@ -89,12 +92,11 @@ is("@rcvd", join(' ', reverse 6 .. 55), '... and the newest 50 received');
 for my $i (56 .. 100) {
     gift_req('POST', "/cc/gift?to=$r&kind=1&request_id=l$i", $g) =~ /^200 / or fail("gift l$i"), last;
 }
-is(redis_cmd(0, 'LLEN', gift_key($g, 'gs')), 100, 'at 100 gifts the sent list holds 100');
+is(scalar(grep { /^\@l\d+$/ } @{ redis_cmd(0, 'HKEYS', user_key($g)) }), 100, 'at 100 gifts: 100 answers');
 gift_req('POST', "/cc/gift?to=$r&kind=1&request_id=l101", $g) =~ /^200 / or fail('gift l101');
-is(redis_cmd(0, 'LLEN', gift_key($g, 'gs')), 50, 'the 101st trims it back to 50');
-is(redis_cmd(1, 'LLEN', gift_key($r, 'gr')), 50, '... and the received list too');
-like(redis_cmd(0, 'LINDEX', gift_key($g, 'gs'), 0), qr/^l101:$r:1:\d+$/, 'the newest first');
-like(redis_cmd(0, 'LINDEX', gift_key($g, 'gs'), -1), qr/^l52:/, 'the oldest kept is the 52nd');
+is(redis_cmd(1, 'LLEN', gift_key($r, 'gr')), 50, 'the 101st trims the received list back to 50');
+@sent = gift_req('GET', '/cc/gifts', $g) =~ /"gift_id":"$g:l(\d+)"/g;
+is("@sent", join(' ', reverse 52 .. 101), 'GET /cc/gifts: the newest 50 sent of 101, newest first');
 like(redis_cmd(1, 'LINDEX', gift_key($r, 'gr'), -1), qr/^$g:l52:1:\d+$/, '... received too');
 is(cards($g, 1) . ' ' . cards($r, 1), '9 101', '101 gifts given');
 

@@ -209,7 +209,7 @@ X-CC-Uid: 43
 
 
 
-=== TEST 19: the default daily limit is 20
+=== TEST 19: the default daily limit is 20 (the count in the old layout's ga: moved into u)
 --- http_config on_shard0
 --- config
     cc_identity trusted_header X-CC-Uid;
@@ -226,10 +226,12 @@ X-CC-Uid: 44
 --- response_body: {"error":"gift_limit"}
 --- redis_after
 HGET cc:{44}:u k0 => 30
+HGET cc:{44}:u gd =~ ^\d+:20$
+EXISTS cc:{44}:ga => 0
 
 
 
-=== TEST 20: a new day (UTC) counts from 0 again
+=== TEST 20: a new day (UTC) counts from 0 again (the old layout's count moved, ga deleted)
 --- http_config on_shard0
     cc_gift_limit 1;
 --- config
@@ -248,7 +250,8 @@ X-CC-Uid: 45
 --- redis_after
 HGET cc:{45}:u k0 => 2
 HGET cc:{42}:u k0 => 1
-HGET cc:{45}:ga d =~ ^\d+:1$
+HGET cc:{45}:u gd =~ ^\d+:1$
+EXISTS cc:{45}:ga => 0
 
 
 

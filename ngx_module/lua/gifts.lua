@@ -4,19 +4,55 @@
 --
 -- KEYS: the shard's outbox (gift_out.lua: a gift still in it is "sent",
 -- one out of it "delivered"), then per entry the user's received list
--- (gift_in.lua), sent list (gift_out.lua), asks and asks' list
--- (ask_in.lua).  ARGV per entry: the uid, the time in ms (an ask past
--- its expiry is "expired").  Each key is read by one command: the sent
--- gifts' places in the outbox by one ZMSCORE, the asks by one HMGET.
--- Every value printed was checked by the module before it was stored (a
--- uid's digits, a request id's [A-Za-z0-9_-], a kind's digits), so none
--- needs escaping; a value that does not parse is left out.  The reply
--- has per entry the body, or the error of its reads.
+-- (gift_in.lua), user hash (the gifts sent are the giver's answers in
+-- it, "@request_id" -> "to:kind:s:ms:n": gift_out.lua), the sent list of
+-- the old layout (read only for a user who gave nothing since), asks and
+-- asks' list (ask_in.lua).  ARGV per entry: the uid, the time in ms (an ask
+-- past its expiry is "expired").  Each key is read by one command: the
+-- sent gifts' places in the outbox by one ZMSCORE, the asks by one HMGET.
+-- The answers are sorted newest first by ms, then n (the gift's number
+-- in its day: the order of the gifts of one ms; an answer moved from the
+-- old layout has none, 0).  Every value printed was checked by the module
+-- before it was stored (a uid's digits, a request id's [A-Za-z0-9_-], a
+-- kind's digits), so none needs escaping; a value that does not parse is
+-- left out.  The reply has per entry the body, or the error of its reads.
 
-local LIST_MAX = 50       -- the entries of each list read: gift_out.lua
+local LIST_MAX = 50       -- the gifts listed, each way: gift_in.lua
 local fmt = string.format
 
-local function body(gr, gs, ak, al, uid, now)
+-- the gifts a user sent, newest first, each {ms, n, request_id, to,
+-- kind, ms as written}: from its answers in the user hash u, or, for a
+-- user who gave nothing since the upgrade (no gd in u), from the sent
+-- list gs the old layout wrote ("request_id:to:kind:ms", newest first)
+local function sent_gifts(u, gs)
+  local all, sl, moved = redis.call('HGETALL', u), {}, false
+  for j = 1, #all, 2 do
+    local rid = all[j]:match('^@([%w_-]+)$')
+    local to, k, t, n
+    if rid then
+      to, k, t, n = all[j + 1]:match('^(%d+):(%d+):%a:(%d+):?(%d*)$')
+    end
+    if to then
+      sl[#sl + 1] = {tonumber(t), tonumber(n) or 0, rid, to, k, t}
+    elseif all[j] == 'gd' then
+      moved = true
+    end
+  end
+  if not moved then
+    for j, e in ipairs(redis.call('LRANGE', gs, 0, LIST_MAX - 1)) do
+      local r, to, k, t = e:match('^([%w_-]+):(%d+):(%d+):(%d+)$')
+      if r then sl[#sl + 1] = {tonumber(t), -j, r, to, k, t} end
+    end
+  end
+  table.sort(sl, function(x, y)
+    if x[1] ~= y[1] then return x[1] > y[1] end
+    return x[2] > y[2]
+  end)
+  for j = #sl, LIST_MAX + 1, -1 do sl[j] = nil end
+  return sl
+end
+
+local function body(gr, u, gs, ak, al, uid, now)
   local rcv, snt, asks = {}, {}, {}
   for _, e in ipairs(redis.call('LRANGE', gr, 0, LIST_MAX - 1)) do
     local g, r, k, t = e:match('^(%d+):([%w_-]+):(%d+):(%d+)$')
@@ -25,19 +61,17 @@ local function body(gr, gs, ak, al, uid, now)
                           .. '"ts":%s}', g, r, g, k, t)
     end
   end
-  local sl, gids = redis.call('LRANGE', gs, 0, LIST_MAX - 1), {}
+  local sl, gids = sent_gifts(u, gs), {}
+  for j = #sl, LIST_MAX + 1, -1 do sl[j] = nil end
   for j, e in ipairs(sl) do
-    gids[j] = uid .. ':' .. (e:match('^([%w_-]+):') or '')
+    gids[j] = uid .. ':' .. e[3]
   end
   local sent = #gids > 0 and redis.call('ZMSCORE', KEYS[1], unpack(gids))
                or {}
   for j, e in ipairs(sl) do
-    local r, to, k, t = e:match('^([%w_-]+):(%d+):(%d+):(%d+)$')
-    if r then
-      snt[#snt + 1] = fmt('{"gift_id":"%s:%s","to":"%s","kind":%s,"ts":%s,'
-                          .. '"status":"%s"}', uid, r, to, k, t,
-                          sent[j] and 'sent' or 'delivered')
-    end
+    snt[j] = fmt('{"gift_id":"%s:%s","to":"%s","kind":%s,"ts":%s,'
+                 .. '"status":"%s"}', uid, e[3], e[4], e[5], e[6],
+                 sent[j] and 'sent' or 'delivered')
   end
   local ids = redis.call('LRANGE', al, 0, -1)
   local av = #ids > 0 and redis.call('HMGET', ak, unpack(ids)) or {}
@@ -58,9 +92,10 @@ end
 
 local out = {}
 for i = 0, #ARGV / 2 - 1 do
-  local k = 1 + 4 * i
+  local k = 1 + 5 * i
   local ok, b = pcall(body, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
-                      KEYS[k + 4], ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2]))
+                      KEYS[k + 4], KEYS[k + 5], ARGV[2 * i + 1],
+                      tonumber(ARGV[2 * i + 2]))
   out[i + 1] = ok and b or {err = tostring(b)}
 end
 return out

@@ -105,14 +105,16 @@ sub run_reconcile {
     return ($rc, $err);
 }
 
-# the draws and combines in a Redis shard's draw log (an entry holds the
-# new draws of one flip batch as lines of d, or one combine)
+# the events in a Redis shard's draw log (an entry holds the new draws of
+# one flip batch as lines of d, the gift halves of one gift batch as lines
+# of o or i, or one combine or, as older versions wrote, one gift half)
 sub log_events {
     my ($shard) = @_;
     my $n = 0;
     for my $e (@{ redis_cmd($shard, 'XRANGE', log_key(), '-', '+') }) {
         my %f = @{ $e->[1] };
-        $n += defined $f{d} ? scalar(split /\n/, $f{d}) : 1;
+        my ($lines) = grep { defined } @f{qw(d o i)};
+        $n += defined $lines ? scalar(split /\n/, $lines) : 1;
     }
     return $n;
 }

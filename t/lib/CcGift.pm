@@ -52,16 +52,28 @@ sub cards {
     return redis_cmd(shard_of($uid), 'HGET', user_key($uid), "k$kind") // 0;
 }
 
-# the y=go / y=gi entries of a shard's log, each "y g u p k" (t checked
-# to be 13 digits, then left out)
+# the gift halves of a shard's log, each "go|gi g u p k" (t checked to be
+# 13 digits, then left out), in log order: each line of a batch's entry
+# (o = the giver's halves, i = the receiver's: "uid:peer:kind:ms:rid"
+# lines, cc_log.h), and the one-gift entries y=go / y=gi older versions
+# wrote
 sub log_gifts {
     my ($shard) = @_;
     my @out;
     for my $e (@{ redis_cmd($shard, 'XRANGE', log_key(), '-', '+') }) {
         my %f = @{ $e->[1] };
-        next unless defined $f{y} && $f{y} =~ /^g[io]$/;
-        my $t = ($f{t} // '') =~ /^\d{13}$/ ? '' : " t=$f{t}";
-        push @out, "$f{y} $f{g} $f{u} $f{p} $f{k}$t";
+        if (defined $f{y} && $f{y} =~ /^g[io]$/) {
+            my $t = ($f{t} // '') =~ /^\d{13}$/ ? '' : " t=$f{t}";
+            push @out, "$f{y} $f{g} $f{u} $f{p} $f{k}$t";
+            next;
+        }
+        for my $side (grep { defined $f{$_} } 'o', 'i') {
+            for my $l (split /\n/, $f{$side}, -1) {
+                my ($u, $p, $k, $t, $rid) = split /:/, $l, 5;
+                my $g = ($side eq 'o' ? $u : $p) . ":$rid";
+                push @out, "g$side $g $u $p $k" . (($t // '') =~ /^\d{13}$/ ? '' : " t=$t");
+            }
+        }
     }
     return \@out;
 }

@@ -14,7 +14,8 @@ package CcKeys;
 #   claims_key()       cc:claims    list    CC_KEY_CLAIMS
 #   outbox_key()       cc:outbox    zset    CC_KEY_OUTBOX
 #   outbox_gifts_key() cc:outbox:g  hash    CC_KEY_OUTBOX_GIFTS
-#   gift_key($uid, S)  cc:{uid}:S   S one of gi ga gs gr ao ak al:
+#   gift_key($uid, S)  cc:{uid}:S   S one of gi ga gs gr ao ak al (ga, gs:
+#                                           the old layout's, t/107):
 #                                           cc_key_user_sub()
 #
 # Keys written out inside an expected Redis answer or a __DATA__ section

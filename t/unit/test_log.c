@@ -333,6 +333,99 @@ START_TEST(test_gift_entries)
 END_TEST
 
 
+/*
+ * A batch of gift halves (o: the giver's, i: the receiver's), one line a
+ * gift: each read on its own, a bad line skipped alone with its reason,
+ * the lines past CC_LOG_BATCH_MAX refused once.
+ */
+START_TEST(test_gifts_entry)
+{
+    int              i;
+    char            *big, *p;
+    cc_gift_t        g;
+    cc_draw_t        d;
+    const char      *why;
+    cc_log_entry_t   e;
+
+    ck_assert_int_eq(ENTRY(&e, &why, "o=7:9:2:1764240000123:g-1\n"
+                                     "7:9:2:1764240000123:g-1\n"
+                                     "7:7:2:1764240000123:g-2\n"
+                                     "7:9:16:1764240000123:g-3\n"
+                                     "07:9:2:1764240000123:g-4\n"
+                                     "7:9:2:1764240000123\n"
+                                     "7:9:2:0:g-6\n"
+                                     "7:9:2:1:g 7\n"
+                                     "0:9:2:1:g-8\n"
+                                     "8:7:15:1:x"), 0);
+    ck_assert_int_eq(e.kind, CC_LOG_GIFTS);
+    ck_assert_int_eq(cc_log_next_draw(&e, &d, &why), 0);
+
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 1);
+    ck_assert_uint_eq(g.in, 0);
+    ck_assert_uint_eq(g.uid, 7);
+    ck_assert_uint_eq(g.peer, 9);
+    ck_assert_uint_eq(g.card, 2);
+    ck_assert_int_eq(g.ts_ms, 1764240000123LL);
+    ck_assert_str_eq(g.request_id, "g-1");
+
+    /* the same line twice is two halves: the store makes it one row */
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 1);
+    ck_assert_str_eq(g.request_id, "g-1");
+
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad to");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad card");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad gift line");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad gift line");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad ts");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad request_id");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad uid");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 1);
+    ck_assert_uint_eq(g.uid, 8);
+    ck_assert_uint_eq(g.card, 15);
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 0);
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 0);
+    ck_assert_uint_eq(e.lines, 10);
+
+    /* the receiver's side: in set, the peer is the giver */
+    ck_assert_int_eq(ENTRY(&e, &why, "i=9:7:2:5:g-1"), 0);
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 1);
+    ck_assert_uint_eq(g.in, 1);
+    ck_assert_uint_eq(g.uid, 9);
+    ck_assert_uint_eq(g.peer, 7);
+    ck_assert_int_eq(ENTRY(&e, &why, "i=9:9:2:5:g-1"), 0);
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), -1);
+    ck_assert_str_eq(why, "bad from");
+
+    /* a draws entry has no gifts */
+    ck_assert_int_eq(ENTRY(&e, &why, "d=5:1:2:1700000000000:r"), 0);
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 0);
+
+    /* past CC_LOG_BATCH_MAX lines: refused once, then none */
+    big = malloc((CC_LOG_BATCH_MAX + 2) * 32 + 3);
+    ck_assert_ptr_nonnull(big);
+    p = big + sprintf(big, "o=");
+    for (i = 0; i < CC_LOG_BATCH_MAX + 2; i++) {
+        p += sprintf(p, "%s7:9:1:5:r%d", i ? "\n" : "", i);
+    }
+    ck_assert_int_eq(ENTRY(&e, &why, big), 0);
+    for (i = 0; i < CC_LOG_BATCH_MAX; i++) {
+        ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 1);
+    }
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), CC_LOG_TOO_MANY);
+    ck_assert_str_eq(why, "more gifts than a batch holds");
+    ck_assert_int_eq(cc_log_next_gift(&e, &g, &why), 0);
+    free(big);
+}
+END_TEST
+
+
 static const struct {
     const char  *kv[8];
     const char  *why;
@@ -341,6 +434,11 @@ static const struct {
     { { "u=5", "r=a", "t=1" }, "no draw and no combine in it" },
     { { "dd=5:1:2:1700000000000:r" }, "no draw and no combine in it" },
     { { "y=z", "u=5", "r=a", "t=1" }, "unknown type" },
+    { { "o=7:9:2:5:a", "i=9:7:2:5:a" }, "draws and gifts in one entry" },
+    { { "d=5:1:2:1700000000000:r", "o=7:9:2:5:a" },
+      "draws and gifts in one entry" },
+    { { "i=9:7:2:5:a", "d=5:1:2:1700000000000:r" },
+      "draws and gifts in one entry" },
     { { "y=", "u=5", "r=a", "t=1" }, "unknown type" },
     { { "y=cc", "u=5", "r=a", "t=1" }, "unknown type" },
     { { "y=z", "d=5:1:2:1700000000000:r" }, "unknown type" },
@@ -646,7 +744,7 @@ main(void)
     cc_check_add(tc, test_combine_entry);
     tcase_add_loop_test(tc, test_combine_numbers, 0, (int) (2 * NSPELLINGS));
     cc_check_add(tc, test_combine_value_lengths, test_combine_wild,
-                 test_gift_entries);
+                 test_gift_entries, test_gifts_entry);
     cc_check_loop(tc, test_entry_rejects, bad_entries);
     cc_check_add(tc, test_request_id_nul, test_draw_line_nul, test_draws_entry,
                  test_draws_over_batch, test_stream_ids);

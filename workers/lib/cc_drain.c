@@ -32,7 +32,8 @@ typedef struct {
     size_t              n;
     cc_combine_t       *combines;       /* batch */
     size_t              nc;
-    cc_gift_t          *gifts;          /* batch, either half */
+    cc_gift_t          *gifts;          /* batch * CC_LOG_BATCH_MAX, either
+                                           half */
     size_t              ng;
     cc_drain_stats_t    stats;
 } cc_drain_t;
@@ -47,6 +48,34 @@ cc_drain_error(const redisContext *rc, const redisReply *r)
     }
 
     return r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+}
+
+
+/*
+ * The gift halves of a gifts entry (one gift_out or gift_in batch), each
+ * line on its own: a bad line is logged, counted and skipped alone.
+ */
+static void
+cc_drain_gifts(cc_drain_t *dr, cc_log_entry_t *le, const char *id)
+{
+    int          rc;
+    const char  *why;
+
+    while ((rc = cc_log_next_gift(le, &dr->gifts[dr->ng], &why)) != 0) {
+        if (rc == 1) {
+            dr->ng++;
+
+        } else if (rc == CC_LOG_TOO_MANY) {
+            cc_log("redis %s: log entry %s holds over %d gifts; the rest "
+                   "are skipped", dr->name, id, CC_LOG_BATCH_MAX);
+            dr->stats.bad++;
+
+        } else {
+            cc_log("redis %s: skipping gift %zu of log entry %s: %s",
+                   dr->name, le->lines, id, why);
+            dr->stats.bad++;
+        }
+    }
 }
 
 
@@ -101,6 +130,11 @@ cc_drain_entry(cc_drain_t *dr, const redisReply *e)
 
     if (le.kind == CC_LOG_GIFT) {
         dr->gifts[dr->ng++] = le.gift;
+        return;
+    }
+
+    if (le.kind == CC_LOG_GIFTS) {
+        cc_drain_gifts(dr, &le, id);
         return;
     }
 
@@ -163,7 +197,7 @@ cc_drain_shard(redisContext *rc, cc_store_t *st, int64_t grace_ms,
 
     dr.draws = calloc(batch * CC_LOG_BATCH_MAX, sizeof(cc_draw_t));
     dr.combines = calloc(batch, sizeof(cc_combine_t));
-    dr.gifts = calloc(batch, sizeof(cc_gift_t));
+    dr.gifts = calloc(batch * CC_LOG_BATCH_MAX, sizeof(cc_gift_t));
 
     if (dr.draws == NULL || dr.combines == NULL || dr.gifts == NULL) {
         snprintf(err, errlen, "out of memory");

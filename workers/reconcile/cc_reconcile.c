@@ -84,7 +84,8 @@ CC_SECRET_REDIS_HELP
 CC_REDIS_SENTINEL_HELP
 "  --grace SEC      leave the last SEC seconds to Kafka (default 30)\n"
 "  --batch N        log entries per read and write, 1..5000 (default 500;\n"
-"                   an entry holds the new draws of one flip batch, <= 64)\n"
+"                   an entry holds the new draws of one flip batch or the\n"
+"                   gift halves of one gift batch, <= 64)\n"
 "  --once           one pass over every shard, then exit\n"
 "  --lost           after each pass, compare every user's draws and combine\n"
 "                   in MySQL with its Redis shard (the --redis in\n"
