@@ -25,7 +25,10 @@
 #      mode, issue 20, the wallet on the same cores processing a batch
 #      PROCESS_MS (5) after accepting it; a claimed award goes out on
 #      the claims' lane as a single call, POST /credits, answered at once,
-#      not in a batch; the line before the latency says how many)
+#      not in a batch; the line before the latency says how many).  A
+#      claim's turn: its credit (ledger: one transaction; http: the
+#      reserve committed, the call, the post committed), then Redis; its
+#      notified = 1 rides the claims' next transaction on the shard
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)

@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS draw_plans (
 -- award_notices that covers the award (set by the UPDATE that credits a
 -- bulk batch; see award_notices below); 0 on a credited award: its notice
 -- is owed, award by award (a claim's credit, cc-draw's sync credit, a
--- repair).  An outbox flag; moves no money.
+-- repair).  A claim's award is set 1 by the next transaction of the
+-- claims on its shard (their credit; or one of its own when none came in
+-- that turn), not by a commit of its own.  An outbox flag; moves no money.
 CREATE TABLE IF NOT EXISTS awards (
     award_id     VARCHAR(64)       NOT NULL,
     campaign     VARCHAR(32)       NOT NULL,

@@ -27,8 +27,9 @@
  * writes nothing.  A notice is the never-backwards script award_set.lua
  * setting w to "c:..." on the user's Redis shard; what says it is owed
  * commits with the credit (a bulk batch: one row of award_notices, told
- * once Redis holds the batch's notices; a claim: notified = 0, then 1; see
- * sql/money.sql), so a crash between the two sends the notice again,
+ * once Redis holds the batch's notices; a claim: notified = 0, then 1 in
+ * the claims' next transaction on the shard; see sql/money.sql), so a
+ * crash between the two sends the notice again,
  * which the script makes harmless.  So the worker may be killed anywhere
  * and restarted.
  *
@@ -660,6 +661,13 @@ cc_payout_lanes_open(cc_payout_t *p)
          */
         if (s >= p->st.nshards) {
             cc_wallet_single_calls(ps->wallet);
+
+            /* the claims' notified = 1, owed to their next transaction */
+            ps->told_ids = calloc(1, p->sql_max);
+            if (ps->told_ids == NULL) {
+                fprintf(stderr, "cc-payout: out of memory\n");
+                return -1;
+            }
         }
     }
 
@@ -724,6 +732,7 @@ cc_payout_free(cc_payout_t *p, int sync_init)
         free(ps->rows);
         free(ps->credits);
         free(ps->sql);
+        free(ps->told_ids);
         free(ps->redis);
     }
 

@@ -143,6 +143,15 @@ typedef struct {
     size_t               pmissed;        /* rows not sent (a shard down) */
     size_t               folded;         /* rows of pnotice told in the
                                             open transaction */
+    /* the claims' lane: awards told, notified = 1 owed (folded into the
+       lane's next transaction, cc_payout_shard_told_fold) */
+    char                *told_ids;       /* "'id','id'...", NULL: a bulk
+                                            lane */
+    size_t               told_len;
+    size_t               told_n;
+    unsigned long long   told_set;       /* set notified in the open
+                                            transaction: counted at its
+                                            commit */
     size_t               nredis;         /* of redis[] */
     size_t               told;           /* rows IN_NOTICE the last notify
                                             told, */
@@ -276,12 +285,23 @@ long cc_payout_shard_credit(cc_payout_shard_t *ps, size_t n, int claims);
 
 /*
  * Tells the users' Redis shards which of rows[0..n) are credited, then
- * notified = 1 for those told that were CREDITED, committed; ps->missed:
- * the rows IN_NOTICE not told.  The number set notified, or -1 when MySQL
- * failed.
+ * notified = 1 for those told that were CREDITED, committed (the claims'
+ * lane: owed in ps->told_ids, set by its next transaction); ps->missed:
+ * the rows IN_NOTICE not told.  The number set notified (or owed), or -1
+ * when MySQL failed.
  */
 long cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps,
     size_t n);
+
+/*
+ * The claims' lane's notified = 1 owed, set in its open transaction
+ * (_fold: counted at the caller's commit) or in one of its own, committed
+ * (_flush: when no claim of the shard came to carry it).  0, or -1 (rolled
+ * back, the connection dropped: the awards stay notified = 0 and the
+ * outbox tells them again).
+ */
+int cc_payout_shard_told_fold(cc_payout_shard_t *ps);
+int cc_payout_shard_told_flush(cc_payout_shard_t *ps);
 
 /*
  * The bulk's notices pipelined: the calls of the rows IN_NOTICE (rows[0..n),

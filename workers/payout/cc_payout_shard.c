@@ -9,7 +9,8 @@
  * transaction and cleared once Redis holds it: for a bulk batch one row of
  * award_notices (the range of its award ids; the awards notified = 1 in
  * the UPDATE that credits them), told_at set after Redis; for a claim
- * notified = 0, set to 1 after Redis (see sql/money.sql).
+ * notified = 0, set to 1 after Redis by the claims' lane's next
+ * transaction (see sql/money.sql).
  */
 
 #include <inttypes.h>
@@ -24,6 +25,11 @@
 #include "cc_logtext.h"
 #include "cc_payout.h"
 #include "cc_redis.h"
+
+
+static long cc_payout_shard_told_add(cc_payout_shard_t *ps, size_t n,
+    const int *ok);
+static void cc_payout_shard_told_done(cc_payout_shard_t *ps);
 
 
 /* ---- Redis ---------------------------------------------------------- */
@@ -742,6 +748,11 @@ again:
         return -1;
     }
 
+    /* the claims': the last claims' notified = 1, in this transaction */
+    if (claims && cc_payout_shard_told_fold(ps) != 0) {
+        return -1;
+    }
+
     /* the campaign's wallet: the ledger, or http two-phase (cc_wallet.h) */
     added = cc_wallet_credit(ps->wallet, db, ps->credits, k, err,
                              sizeof(err));
@@ -787,6 +798,10 @@ again:
     ps->stats.notified += ps->folded;
     ps->folded = 0;
 
+    if (claims) {
+        cc_payout_shard_told_done(ps);
+    }
+
     for (i = 0; i < n; i++) {
         if (ps->rows[i].state == CC_PAYOUT_CREDITING_NOW) {
             ps->rows[i].state = claims ? CC_PAYOUT_CREDITED
@@ -803,6 +818,122 @@ again:
     }
 
     return added;
+}
+
+
+/* ---- the claims' notices owed ----------------------------------------- */
+
+
+/*
+ * The claims' lane: notified = 1 of the awards told is not a transaction
+ * of its own (a commit, a log flush, between one MySQL shard's claims and
+ * the next's) but a statement of the lane's next one, the next claims'
+ * credit, as the bulk's notice rows are told in its next batch.  Until
+ * that commits the awards are credited with notified = 0, as between a
+ * commit and Redis: a crash leaves them to the outbox, which tells them
+ * again (award_set.lua never moves "c" back).
+ */
+
+
+/* the told CREDITED rows (ok[] set) owed notified = 1; their number */
+static long
+cc_payout_shard_told_add(cc_payout_shard_t *ps, size_t n, const int *ok)
+{
+    int                 w;
+    long                k;
+    size_t              i;
+    cc_payout_award_t  *a;
+
+    for (i = 0, k = 0; i < n; i++) {
+        a = &ps->rows[i];
+
+        if (a->state != CC_PAYOUT_CREDITED || !ok[i]) {
+            continue;
+        }
+
+        /* full (claims that found nothing to credit, turn after turn):
+           what is owed goes in a transaction of its own first */
+        if (ps->sql_max - ps->told_len < sizeof(a->award_id) + 128
+            && cc_payout_shard_told_flush(ps) != 0)
+        {
+            return -1;
+        }
+
+        w = snprintf(ps->told_ids + ps->told_len, ps->sql_max - ps->told_len,
+                     "%s'%s'", ps->told_n ? "," : "", a->award_id);
+
+        CC_ASSERT(w > 0 && (size_t) w < ps->sql_max - ps->told_len);
+
+        ps->told_len += (size_t) w;
+        ps->told_n++;
+        k++;
+    }
+
+    return k;
+}
+
+
+int
+cc_payout_shard_told_fold(cc_payout_shard_t *ps)
+{
+    size_t  len;
+
+    ps->told_set = 0;
+
+    if (ps->told_n == 0) {
+        return 0;
+    }
+
+    len = 0;
+
+    if (cc_payout_shard_sql(ps, &len, "UPDATE awards SET notified = 1 "
+                            "WHERE status = 'credited' AND award_id IN "
+                            "(%s)", ps->told_ids) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_real_query(ps->db->conn, ps->sql, len) != 0) {
+        (void) mysql_rollback(ps->db->conn);
+        return cc_payout_shard_fail(ps, "mark awards notified", NULL);
+    }
+
+    ps->told_set = mysql_affected_rows(ps->db->conn);
+
+    return 0;
+}
+
+
+/* the transaction that carried the fold committed: nothing owed */
+static void
+cc_payout_shard_told_done(cc_payout_shard_t *ps)
+{
+    ps->stats.notified += ps->told_set;
+    ps->told_set = 0;
+    ps->told_n = 0;
+    ps->told_len = 0;
+    ps->told_ids[0] = '\0';
+}
+
+
+int
+cc_payout_shard_told_flush(cc_payout_shard_t *ps)
+{
+    if (ps->told_n == 0 || ps->db->conn == NULL) {
+        return 0;
+    }
+
+    if (cc_payout_shard_told_fold(ps) != 0) {
+        return -1;
+    }
+
+    if (mysql_commit(ps->db->conn) != 0) {
+        return cc_payout_shard_fail(ps, "commit notices", NULL);
+    }
+
+    cc_payout_shard_told_done(ps);
+
+    return 0;
 }
 
 
@@ -949,6 +1080,14 @@ cc_payout_shard_notify(cc_payout_t *p, cc_payout_shard_t *ps, size_t n)
             ps->told += ok[r] != 0;
             ps->missed += ok[r] == 0;
         }
+    }
+
+    if (ps->told_ids != NULL) {
+        k = cc_payout_shard_told_add(ps, n, ok);
+        free(ok);
+
+        /* the read ends (a claim already credited: nothing committed) */
+        return k < 0 || cc_payout_shard_end_read(ps) != 0 ? -1 : k;
     }
 
     len = 0;

@@ -208,6 +208,28 @@ cc_payout_step_claims_shard(cc_payout_t *p, size_t s, const uint64_t *uids,
 
 
 /*
+ * The notified = 1 owed by a claims' lane whose MySQL shard had no claim
+ * this turn to carry it (cc_payout_shard_told_fold): in a transaction of
+ * its own, so that no award waits for its flag longer than a turn.
+ */
+static void
+cc_payout_step_told_flush(cc_payout_t *p, size_t s)
+{
+    cc_payout_shard_t  *ps = &p->claim[s];
+
+    if (ps->told_n == 0) {
+        return;
+    }
+
+    (void) cc_payout_shard_told_flush(ps);
+
+    pthread_mutex_lock(&p->mu);
+    p->cstats[s] = ps->stats;
+    pthread_mutex_unlock(&p->mu);
+}
+
+
+/*
  * (a) The claims of every Redis shard: uids whose users wait, on the
  * claims' own connections, a MySQL shard at a time.  The number of
  * claims popped, or -1 when no Redis shard answered.
@@ -216,7 +238,7 @@ static long
 cc_payout_step_claims(cc_payout_t *p)
 {
     long       popped;
-    size_t     s, n;
+    size_t     i, s, n;
     uint64_t  *uids;
     uint32_t  *shard;
 
@@ -233,6 +255,15 @@ cc_payout_step_claims(cc_payout_t *p)
 
     for (s = 0; s < p->cst.nshards && n > 0; s++) {
         cc_payout_step_claims_shard(p, s, uids, shard, n);
+    }
+
+    /* after the claims: the shards without one flush what they owe */
+    for (s = 0; s < p->cst.nshards; s++) {
+        for (i = 0; i < n && shard[i] != s; i++) { /* void */ }
+
+        if (i == n) {
+            cc_payout_step_told_flush(p, s);
+        }
     }
 
 done:
@@ -255,6 +286,7 @@ void *
 cc_payout_step_claims_thread(void *arg)
 {
     long          popped;
+    size_t        s;
     cc_payout_t  *p = arg;
 
     mysql_thread_init();
@@ -286,6 +318,11 @@ cc_payout_step_claims_thread(void *arg)
     p->claims_started = 1;              /* stopped before a first turn */
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+
+    /* the last claims' notified = 1 (else the outbox's, next run) */
+    for (s = 0; s < p->cst.nshards; s++) {
+        cc_payout_step_told_flush(p, s);
+    }
 
     mysql_thread_end();
 
