@@ -16,8 +16,8 @@
 # identity, cc_gift_limit 10000).  The same wrk script (bench/gift.wrk.lua:
 # one pair picked at random, one new request id) sends the flips (the
 # giver flips) and the gifts (the giver gives one kind-0 card to the
-# receiver).  After the runs (and a second at rest): every answer 200, and
-# the cards add up:
+# receiver).  After the runs, at rest (two readings 0.5 s apart agree):
+# every answer 200, and the cards add up:
 # Σ cards held + gifts in transit (outbox entries not applied) = the cards
 # seeded + the draws (Σ s: each flip adds one card, a gift moves one).
 #
@@ -175,18 +175,30 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# at rest before the books: the requests wrk left in progress end (on a
-# loaded machine, after the load's own reads), the gift_done batches run
+# the books: cards held + in transit = seeded + drawn, at rest: the
+# requests wrk left in progress end (on a loaded machine, after the load's
+# own reads) and the gift_done batches run, so the books are read until
+# two readings 0.5 s apart agree (10 s at most).  The shards are read one
+# after the other: a gift between its halves while they are read would
+# count its card on neither side.
+books() {
+    # shellcheck disable=SC2046   # the sums, split on purpose
+    set -- $(user_sums "$r0") $(user_sums "$r1")
+    draws=$(( $1 + $8 ))
+    held=$(( $2 + $3 + $4 + $5 + $6 + $9 + ${10} + ${11} + ${12} + ${13} ))
+    transit=$(gifts_in_transit build/workers/cc-redrive "$r0" "$r1" |
+              awk '{ s += $2 } END { print s + 0 }')
+    outbox=$(( $(redis-cli -p "$r0" ZCARD cc:outbox) + $(redis-cli -p "$r1" ZCARD cc:outbox) ))
+    echo "$held $transit $draws $outbox"
+}
 sleep 1
-
-# the books: cards held + in transit = seeded + drawn
-# shellcheck disable=SC2046   # the sums, split on purpose
-set -- $(user_sums "$r0") $(user_sums "$r1")
-draws=$(( $1 + $8 ))
-held=$(( $2 + $3 + $4 + $5 + $6 + $9 + ${10} + ${11} + ${12} + ${13} ))
-transit=$(gifts_in_transit build/workers/cc-redrive "$r0" "$r1" |
-          awk '{ s += $2 } END { print s + 0 }')
-outbox=$(( $(redis-cli -p "$r0" ZCARD cc:outbox) + $(redis-cli -p "$r1" ZCARD cc:outbox) ))
+now=$(books)
+for _ in $(seq 20); do
+    sleep 0.5
+    was=$now now=$(books)
+    [ "$now" = "$was" ] && break
+done
+read -r held transit draws outbox <<< "$now"
 echo "cards: held $held + in transit $transit = $(( held + transit ));" \
      "seeded $seeded + drawn $draws = $(( seeded + draws )) ($outbox gifts left in the outboxes)"
 if [ $(( held + transit )) != $(( seeded + draws )) ]; then
