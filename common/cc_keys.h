@@ -24,9 +24,13 @@
  * back to 50 once past 100, and read 50 at most):
  *
  *   cc:outbox      zset    a shard's gifts whose receiver's half is not
- *                          known applied: gift id by the ms of the giver's
- *                          half; cc-redrive delivers those past its grace
- *   cc:outbox:g    hash    the outbox's gifts: gift id -> "to:kind:ms"
+ *                          known applied: "giver:request_id:to:kind" (the
+ *                          gift id, then what its delivery needs) by the
+ *                          ms of the giver's half; cc-redrive delivers
+ *                          those past its grace (cc_outbox.h)
+ *   cc:outbox:g    hash    older versions' outbox gifts: a bare gift id
+ *                          member of cc:outbox -> "to:kind:ms"; no longer
+ *                          written, emptied by their deliveries
  *   cc:{uid}:gi    set     gift ids applied to the receiver (the receiver's
  *                          half's idempotency key; no TTL, kept past the
  *                          campaign's end)

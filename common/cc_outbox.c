@@ -39,38 +39,72 @@ cc_outbox_num(const char *s, size_t len, uint64_t max, uint64_t *v)
 
 
 int
-cc_outbox_parse(const char *id, size_t idlen, const char *v, size_t vlen,
+cc_outbox_is_old(const char *m, size_t mlen)
+{
+    const char  *c;
+
+    c = memchr(m, ':', mlen);
+
+    return c == NULL || memchr(c + 1, ':', (size_t) (m + mlen - c - 1))
+                        == NULL;
+}
+
+
+/*
+ * A member "giver:request_id:to:kind" with its score "ms", or an old
+ * "giver:request_id" with its value "to:kind:ms": either way the gift id
+ * id[0..idlen), then "to:kind" tk[0..tklen), then the ms.
+ */
+int
+cc_outbox_parse(const char *m, size_t mlen, const char *v, size_t vlen,
     cc_outbox_gift_t *g, const char **why)
 {
-    const char        *c1, *c2, *end;
+    size_t             tklen, mslen;
     uint64_t           kind, ms;
+    const char        *c, *tk, *msp;
     cc_outbox_gift_t   t;
 
-    if (cc_gift_id_parse(id, idlen, &t.giver, t.request_id) != 0) {
+    t.old = cc_outbox_is_old(m, mlen);
+
+    if (t.old) {
+        t.idlen = mlen;
+        tk = v;
+        c = memchr(v, ':', vlen);
+        c = c ? memchr(c + 1, ':', (size_t) (v + vlen - c - 1)) : NULL;
+        tklen = c ? (size_t) (c - v) : vlen;
+        msp = c ? c + 1 : v + vlen;
+        mslen = (size_t) (v + vlen - msp);
+
+    } else {
+        c = memchr(m, ':', mlen);
+        c = memchr(c + 1, ':', (size_t) (m + mlen - c - 1));
+        t.idlen = (size_t) (c - m);
+        tk = c + 1;
+        tklen = (size_t) (m + mlen - tk);
+        msp = v;
+        mslen = vlen;
+    }
+
+    if (cc_gift_id_parse(m, t.idlen, &t.giver, t.request_id) != 0) {
         *why = "bad gift_id";
         return -1;
     }
 
-    end = v + vlen;
-    c1 = memchr(v, ':', vlen);
-    c2 = c1 ? memchr(c1 + 1, ':', (size_t) (end - c1 - 1)) : NULL;
+    c = memchr(tk, ':', tklen);
 
-    if (c1 == NULL || cc_parse_uid(v, (size_t) (c1 - v), &t.to) != 0) {
+    if (c == NULL || cc_parse_uid(tk, (size_t) (c - tk), &t.to) != 0) {
         *why = "bad to";
         return -1;
     }
 
-    if (c2 == NULL
-        || cc_outbox_num(c1 + 1, (size_t) (c2 - c1 - 1), CC_KINDS_MAX - 1,
-                         &kind) != 0)
+    if (cc_outbox_num(c + 1, (size_t) (tk + tklen - c - 1), CC_KINDS_MAX - 1,
+                      &kind) != 0)
     {
         *why = "bad kind";
         return -1;
     }
 
-    if (cc_outbox_num(c2 + 1, (size_t) (end - c2 - 1), CC_TS_MAX, &ms) != 0
-        || ms == 0)
-    {
+    if (cc_outbox_num(msp, mslen, CC_TS_MAX, &ms) != 0 || ms == 0) {
         *why = "bad ms";
         return -1;
     }

@@ -10,8 +10,9 @@
  *                  "giver:request_id"); its answer is the request's
  *   gift_in.lua    the receiver's shard: the card added (idempotent by the
  *                  gift id in cc:{uid}:gi)
- *   gift_done.lua  the giver's shard: the gift out of the outbox, which
- *                  makes a replay's answer "delivered"
+ *   gift_done.lua  the giver's shard: the gift out of the outbox (its
+ *                  member "giver:request_id:to:kind"), which makes a
+ *                  replay's answer "delivered"
  *
  * gift_in sent after gift_out's reply, on nginx's loop like every call.
  * The answer is "delivered" once gift_in answered, "sent" when it did not
@@ -480,19 +481,31 @@ ngx_http_cc_gift_in_reply(ngx_http_request_t *r, redisReply *reply)
 /*
  * The gift out of the giver's outbox, detached from the request: its
  * answer is "delivered" whatever becomes of it (a gift left in the outbox
- * is the redrive's, which finds it applied).
+ * is the redrive's, which finds it applied).  The entry is the gift's
+ * outbox member, "giver:request_id:to:kind" (gift_out.lua).
  */
 static void
 ngx_http_cc_gift_done(ngx_http_request_t *r, ngx_http_cc_gift_ctx_t *ctx)
 {
+    ngx_str_t                 m;
     ngx_http_cc_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
-    /* the gift id copied: the entry is the shard's from here */
+    m.data = ngx_pnalloc(r->pool, ctx->gid.len + ctx->to_dec.len
+                                  + ctx->kind_dec.len + 2);
+    if (m.data == NULL) {
+        /* the gift stays in the outbox: the redrive's */
+        return;
+    }
+
+    m.len = ngx_sprintf(m.data, "%V:%V:%V", &ctx->gid, &ctx->to_dec,
+                        &ctx->kind_dec)
+            - m.data;
+
+    /* the member copied: the entry is the shard's from here */
     (void) ngx_http_cc_redis_detach(cmcf, ctx->base.uid,
-                                    NGX_HTTP_CC_SCRIPT_GIFT_DONE, NULL,
-                                    &ctx->gid);
+                                    NGX_HTTP_CC_SCRIPT_GIFT_DONE, NULL, &m);
 }
 
 

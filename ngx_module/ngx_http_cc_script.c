@@ -58,8 +58,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
     static ngx_str_t  draws = ngx_string(CC_KEY_LOG);
     static ngx_str_t  claims = ngx_string(CC_KEY_CLAIMS);
     static ngx_str_t  gift_out[] = { ngx_string(CC_KEY_LOG),
-                                     ngx_string(CC_KEY_OUTBOX),
-                                     ngx_string(CC_KEY_OUTBOX_GIFTS) };
+                                     ngx_string(CC_KEY_OUTBOX) };
     static ngx_str_t  outbox[] = { ngx_string(CC_KEY_OUTBOX),
                                    ngx_string(CC_KEY_OUTBOX_GIFTS) };
 
@@ -92,7 +91,7 @@ ngx_http_cc_scripts_build(ngx_conf_t *cf, ngx_http_cc_main_conf_t *cmcf)
                                        1, 1, &claims },
         [NGX_HTTP_CC_SCRIPT_GIFT_OUT] = { ngx_http_cc_lua_gift_out,
                                           sizeof(ngx_http_cc_lua_gift_out) - 1,
-                                          3, 6, gift_out, 3 },
+                                          3, 6, gift_out, 2 },
         [NGX_HTTP_CC_SCRIPT_GIFT_IN] = { ngx_http_cc_lua_gift_in,
                                          sizeof(ngx_http_cc_lua_gift_in) - 1,
                                          3, 5, &draws, 1 },

@@ -236,7 +236,7 @@ for my $k (0 .. $KINDS - 1) {
 my $given = 0;
 $given += $_->{gifts_delivered} + $_->{gifts_sent} for $s1, $s2;
 is(gifts_applied(), $given, "redis: each gift given ($given) is one applied gift id");
-is_deeply([ map { redis_cmd($_, 'HLEN', outbox_gifts_key()) } 0, 1 ], [ 0, 0 ],
+is_deeply([ map { redis_cmd($_, 'ZCARD', outbox_key()) } 0, 1 ], [ 0, 0 ],
    'redis: the outboxes are empty');
 
 # a set completed by a gift, for certain: above, whether a pair's gifts

@@ -112,7 +112,7 @@ is(gift_req('GET', '/cc/gifts', $e), qq(200 {"received":[],"sent":[$want],"asks"
 is(gift_req('POST', "/cc/gift?to=$b&kind=0&request_id=n1", $e),
    qq(200 {"gift_id":"$e:n1","to":"$b","kind":0,"status":"delivered"}), 'the first gift since');
 is(redis_cmd(0, 'EXISTS', gift_key($e, 'ga')), 0, 'the old answers moved');
-ok(wait_until(sub { !defined redis_cmd(0, 'ZSCORE', outbox_key(), "$e:n1") }, 2), 'n1 left the outbox');
+ok(wait_until(sub { !defined redis_cmd(0, 'ZSCORE', outbox_key(), "$e:n1:$b:0") }, 2), 'n1 left the outbox (its member: giver:request_id:to:kind)');
 my $list = gift_req('GET', '/cc/gifts', $e);
 like($list, qr/^200 \{"received":\[\],"sent":\[\{"gift_id":"$e:n1","to":"$b","kind":0,"ts":\d{13},"status":"delivered"\},\{"gift_id":"$e:o2",/,
      'the new gift first');

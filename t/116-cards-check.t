@@ -66,8 +66,7 @@ sub give {
     my ($giver, $to, $k, $rid) = @_;
     my $g = rs($giver);
     redis_cmd($g, 'HINCRBY', user_key($giver), "k$k", -1);
-    redis_cmd($g, 'ZADD', 'cc:outbox', $ms, "$giver:$rid");
-    redis_cmd($g, 'HSET', 'cc:outbox:g', "$giver:$rid", "$to:$k:$ms");
+    redis_cmd($g, 'ZADD', 'cc:outbox', $ms, "$giver:$rid:$to:$k");
     redis_cmd($g, 'XADD', log_key(), '*', 'y', 'go', 'g', "$giver:$rid", 'u', $giver, 'p', $to, 'k', $k, 't', $ms);
 }
 
@@ -82,20 +81,19 @@ sub receive {
 
 # gift_done.lua on the giver's shard: out of the outbox
 sub done {
-    my ($giver, $rid) = @_;
-    redis_cmd(rs($giver), 'ZREM', 'cc:outbox', "$giver:$rid");
-    redis_cmd(rs($giver), 'HDEL', 'cc:outbox:g', "$giver:$rid");
+    my ($giver, $to, $k, $rid) = @_;
+    redis_cmd(rs($giver), 'ZREM', 'cc:outbox', "$giver:$rid:$to:$k");
 }
 
 draw($A, 0, 1, 2, 2, 3, 4, 4);
 draw($B, 1, 2, 3);
 draw($C, 0, 0, 3);
 draw($D, 0, 1, 2, 3, 4, 4);
-give($A, $B, 2, 'g1'); receive($A, $B, 2, 'g1'); done($A, 'g1');       # delivered
+give($A, $B, 2, 'g1'); receive($A, $B, 2, 'g1'); done($A, $B, 2, 'g1');       # delivered
 give($A, $B, 4, 'g2'); receive($A, $B, 4, 'g2');                        # delivered, not yet done
 give($A, $C, 0, 'g3');                                                  # in transit
-give($C, $B, 0, 'g4'); receive($C, $B, 0, 'g4'); done($C, 'g4');        # across the rings the other way
-give($B, $D, 1, 'g5'); receive($B, $D, 1, 'g5'); done($B, 'g5');        # D completes its set
+give($C, $B, 0, 'g4'); receive($C, $B, 0, 'g4'); done($C, $B, 0, 'g4');        # across the rings the other way
+give($B, $D, 1, 'g5'); receive($B, $D, 1, 'g5'); done($B, $D, 1, 'g5');        # D completes its set
 combine($D);
 
 my $prom = CcTest::Util::topdir() . '/cards.prom';
@@ -146,8 +144,7 @@ is($rc, 0, 'put back: clean again') or diag $err;
 
 # ---- a card lost: the gift in transit dropped from its outbox, not delivered ---------
 
-redis_cmd(rs($A), 'ZREM', 'cc:outbox', "$A:g3");
-redis_cmd(rs($A), 'HDEL', 'cc:outbox:g', "$A:g3");
+redis_cmd(rs($A), 'ZREM', 'cc:outbox', "$A:g3:$C:0");
 ($rc, $err, $p) = check();
 is($rc, 1, 'a card lost: exit 1');
 like($err, qr/cards: kind 0: held 2 \+ in transit 0 = 2, drawn 4 - combined 1 = 3: -1 cards; MySQL given 2 - received 1 = 1, in transit 0: \+1: DIFFERENCE/,
@@ -157,8 +154,7 @@ like($err, qr/cards: gift $A:g3: uid $A gave a card of kind 0 to uid $C, who nev
      'the gift named: its halves paired, the receiver\'s missing, no outbox holds it');
 like($err, qr/2 differences: 0 of users, 1 of kinds, 1 of gifts/, 'two differences: the kind, the gift');
 like($p, qr/^cc_reconcile_card_kind_excess\{kind="0"\} -1$/m, 'metric: kind 0 is one short');
-redis_cmd(rs($A), 'ZADD', 'cc:outbox', $ms, "$A:g3");
-redis_cmd(rs($A), 'HSET', 'cc:outbox:g', "$A:g3", "$C:0:$ms");
+redis_cmd(rs($A), 'ZADD', 'cc:outbox', $ms, "$A:g3:$C:0");
 ($rc, $err) = check();
 is($rc, 0, 'back in the outbox: clean again') or diag $err;
 
@@ -189,11 +185,17 @@ redis_cmd(rs($B), 'SADD', gi_key($B), "$A:g2");
 
 my @cs = @{ redis_cmd(rs($C), 'HGETALL', user_key($C)) };
 redis_cmd(rs($C), 'DEL', user_key($C));
-redis_cmd(rs($A), 'HSET', 'cc:outbox:g', "$A:junk", 'nobody');
+redis_cmd(rs($A), 'ZADD', 'cc:outbox', $ms, "$A:junk:$C:16");
 ($rc, $err) = check();
 is($rc, 1, 'a user only in MySQL and a bad outbox entry: exit 1');
 like($err, qr/cards: 1 users have cards in MySQL and no hash in any Redis shard/, 'the user only in MySQL is counted');
-like($err, qr/cards: redis \S+: outbox gift $A:junk: "nobody" is not to:kind:ms/, 'the bad outbox entry is named');
+like($err, qr/cards: redis \S+: outbox gift $A:junk:$C:16: "$ms" is not giver:request_id:to:kind by its ms/,
+     'the bad outbox entry is named (kind 16: past the kinds)');
+redis_cmd(rs($A), 'ZREM', 'cc:outbox', "$A:junk:$C:16");
+redis_cmd(rs($A), 'HSET', 'cc:outbox:g', "$A:junk", 'nobody');
+($rc, $err) = check();
+is($rc, 1, 'an old outbox value that does not read: exit 1');
+like($err, qr/cards: redis \S+: outbox gift $A:junk: "nobody" is not to:kind:ms/, 'the bad old outbox entry is named');
 like($err, qr/cards: kind 3: held \d+ \+ in transit 0 = \d+, drawn \d+ - combined 1 = \d+: -1 cards/,
      "C's kind 3 is missing from the totals");
 redis_cmd(rs($C), 'HSET', user_key($C), @cs);
@@ -226,13 +228,18 @@ is($rc, 0, 'taken out of MySQL by hand: clean') or diag $err;
 # ---- a server that answers wrong: the check fails, says why, writes no figures -----
 
 unlink $prom;
-redis_cmd(rs($A), 'RENAME', 'cc:outbox:g', 'cc:outbox:g:kept');
-redis_cmd(rs($A), 'SET', 'cc:outbox:g', 'not a hash');
+redis_cmd(rs($A), 'RENAME', 'cc:outbox', 'cc:outbox:kept');
+redis_cmd(rs($A), 'SET', 'cc:outbox', 'not a zset');
 ($rc, $err, $p) = check();
 is($rc, 1, 'an outbox of the wrong type: exit 1');
-like($err, qr/cards: redis \S+: HSCAN cc:outbox:g: WRONGTYPE/, 'the shard and the reply named');
+like($err, qr/cards: redis \S+: ZSCAN cc:outbox: WRONGTYPE/, 'the shard and the reply named');
 is($p, '', 'no metrics file: a check that did not run is no success');
-redis_cmd(rs($A), 'RENAME', 'cc:outbox:g:kept', 'cc:outbox:g');
+redis_cmd(rs($A), 'RENAME', 'cc:outbox:kept', 'cc:outbox');
+redis_cmd(rs($A), 'SET', 'cc:outbox:g', 'not a hash');
+($rc, $err, $p) = check();
+is($rc, 1, 'the old outbox gifts of the wrong type: exit 1');
+like($err, qr/cards: redis \S+: HSCAN cc:outbox:g: WRONGTYPE/, 'the shard and the reply named');
+redis_cmd(rs($A), 'DEL', 'cc:outbox:g');
 
 redis_cmd(0, 'SET', user_key(999), 'not a hash');
 ($rc, $err) = check();

@@ -31,8 +31,7 @@ redis_cmd($gr, 'XADD', log_key(), '*', 'y', 'go', 'g', "$giver:gift1", 'u', $giv
 redis_cmd($tr, 'XADD', log_key(), '*', 'y', 'gi', 'g', "$giver:gift1", 'u', $to, 'p', $giver, 'k', 3, 't', $ms + 1);
 redis_cmd($tr, 'SADD', "cc:{$to}:gi", "$giver:gift1");
 redis_cmd($gr, 'XADD', log_key(), '*', 'y', 'go', 'g', "$giver:gift2", 'u', $giver, 'p', $to, 'k', 1, 't', $ms + 2);
-redis_cmd($gr, 'ZADD', 'cc:outbox', $ms + 2, "$giver:gift2");
-redis_cmd($gr, 'HSET', 'cc:outbox:g', "$giver:gift2", "$to:1:" . ($ms + 2));
+redis_cmd($gr, 'ZADD', 'cc:outbox', $ms + 2, "$giver:gift2:$to:1");
 redis_cmd($gr, 'XADD', log_key(), '*', 'y', 'gi', 'g', "$giver:bad", 'u', $giver, 'p', $giver, 'k', 1, 't', $ms);
 
 my $c = draw_campaign('g1', pool => 400);

@@ -41,16 +41,14 @@ for my $i (0 .. $#users) {
         next if held($u, $k) < 2;
         my ($gs, $rs, $gid) = (shard_of($u), shard_of($to), "$u:give$k");
         redis_cmd($gs, 'HINCRBY', user_key($u), "k$k", -1);
-        redis_cmd($gs, 'ZADD', 'cc:outbox', $ms, $gid);
-        redis_cmd($gs, 'HSET', 'cc:outbox:g', $gid, "$to:$k:$ms");
+        redis_cmd($gs, 'ZADD', 'cc:outbox', $ms, "$gid:$to:$k");
         redis_cmd($gs, 'XADD', log_key(), '*', 'y', 'go', 'g', $gid, 'u', $u, 'p', $to, 'k', $k, 't', $ms);
         $given++;
         if ($given % 3 == 0) { $transit++; next }
         redis_cmd($rs, 'SADD', "cc:{$to}:gi", $gid);
         redis_cmd($rs, 'HINCRBY', user_key($to), "k$k", 1);
         redis_cmd($rs, 'XADD', log_key(), '*', 'y', 'gi', 'g', $gid, 'u', $to, 'p', $u, 'k', $k, 't', $ms + 1);
-        redis_cmd($gs, 'ZREM', 'cc:outbox', $gid);
-        redis_cmd($gs, 'HDEL', 'cc:outbox:g', $gid);
+        redis_cmd($gs, 'ZREM', 'cc:outbox', "$gid:$to:$k");
     }
 }
 ok($given >= 6, "$given gifts given, $transit left in transit");

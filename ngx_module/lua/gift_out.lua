@@ -10,11 +10,17 @@
 --   CUTOFF         the first second (unix) no gift is given:
 --                  cc_campaign_end; -1 for none
 --
--- KEYS: the shard's draw log, its outbox (a sorted set: gift id by the ms
--- of its giver's half) and the outbox's gifts (a hash: gift id ->
--- "to:kind:ms"), then per entry the giver's user hash, the giver's
--- answers of the old layout (cc:{uid}:ga, read once, see below) and the
--- asks addressed to the giver (ask_in.lua).
+-- KEYS: the shard's draw log and its outbox (a sorted set: the member
+-- "giver:request_id:to:kind", the gift id then its receiver and kind, by
+-- the ms of its giver's half), then per entry the giver's user hash, the
+-- giver's answers of the old layout (cc:{uid}:ga, read once, see below)
+-- and the asks addressed to the giver (ask_in.lua).
+-- The member carries what the redrive needs, so a gift is one ZADD here
+-- and one ZREM in gift_done.lua (older versions also wrote the hash
+-- cc:outbox:g, gift id -> "to:kind:ms", with a bare gift id member).  A
+-- request id is [A-Za-z0-9_-], a uid and a kind digits: the member
+-- parses one way.  An old gift may still be in the outbox as its bare
+-- gift id: a replay that finds no member of its own asks for that one.
 -- The giver's answers live in the user hash, one cold key fewer a gift:
 -- "@request_id" -> "to:kind:s:ms:n" (flip.lua's answers are ":request_id"
 -- and it drops only those; n is the gift's number in its day, which
@@ -117,7 +123,7 @@ end
 
 local function give(i)
   local a = 6 * i
-  local u, ga, ak = KEYS[4 + 3 * i], KEYS[5 + 3 * i], KEYS[6 + 3 * i]
+  local u, ga, ak = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
   local uid, rid, to, kind, ask_id, ts = ARGV[a + 1], ARGV[a + 2],
       ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local af = '@' .. rid
@@ -130,7 +136,9 @@ local function give(i)
   end
   if v[1] then
     local t, k = v[1]:match('^(%d+):(%d+):')
-    local sent = redis.call('ZSCORE', KEYS[2], uid .. ':' .. rid)
+    local gid = uid .. ':' .. rid
+    local sent = redis.call('ZSCORE', KEYS[2], gid .. ':' .. t .. ':' .. k)
+                 or redis.call('ZSCORE', KEYS[2], gid)
     return {1, t, k, sent and 's' or 'd'}
   end
   if ts ~= lts then
@@ -154,12 +162,12 @@ local function give(i)
   end
   held = tonumber(held) or 0
   if held < 1 then return {0} end
-  local gid, ns = uid .. ':' .. rid, fmt('%d', n + 1)
+  local ns = fmt('%d', n + 1)
   redis.call('HSET', u, FIELD_OF[kind], fmt('%d', held - 1),
              af, to .. ':' .. kind .. ':s:' .. ts .. ':' .. ns,
              'gd', day .. ':' .. ns)
-  redis.call('ZADD', KEYS[2], ts, gid)
-  redis.call('HSET', KEYS[3], gid, to .. ':' .. kind .. ':' .. ts)
+  redis.call('ZADD', KEYS[2], ts, uid .. ':' .. rid .. ':' .. to .. ':'
+             .. kind)
   if av then
     redis.call('HSET', ak, ask_id, av:sub(1, -2) .. 'a')
   end

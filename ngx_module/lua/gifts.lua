@@ -9,7 +9,10 @@
 -- the old layout (read only for a user who gave nothing since), asks and
 -- asks' list (ask_in.lua).  ARGV per entry: the uid, the time in ms (an ask
 -- past its expiry is "expired").  Each key is read by one command: the
--- sent gifts' places in the outbox by one ZMSCORE, the asks by one HMGET.
+-- sent gifts' places in the outbox by one ZMSCORE (each gift's member,
+-- "uid:request_id:to:kind", and its bare gift id: an old gift, written
+-- before the upgrade, may still be in the outbox so, gift_out.lua), the
+-- asks by one HMGET.
 -- The answers are sorted newest first by ms, then n (the gift's number
 -- in its day: the order of the gifts of one ms; an answer moved from the
 -- old layout has none, 0).  Every value printed was checked by the module
@@ -61,17 +64,19 @@ local function body(gr, u, gs, ak, al, uid, now)
                           .. '"ts":%s}', g, r, g, k, t)
     end
   end
-  local sl, gids = sent_gifts(u, gs), {}
+  local sl, ms = sent_gifts(u, gs), {}
   for j = #sl, LIST_MAX + 1, -1 do sl[j] = nil end
   for j, e in ipairs(sl) do
-    gids[j] = uid .. ':' .. e[3]
+    ms[2 * j - 1] = uid .. ':' .. e[3] .. ':' .. e[4] .. ':' .. e[5]
+    ms[2 * j] = uid .. ':' .. e[3]
   end
-  local sent = #gids > 0 and redis.call('ZMSCORE', KEYS[1], unpack(gids))
+  local sent = #ms > 0 and redis.call('ZMSCORE', KEYS[1], unpack(ms))
                or {}
   for j, e in ipairs(sl) do
     snt[j] = fmt('{"gift_id":"%s:%s","to":"%s","kind":%s,"ts":%s,'
                  .. '"status":"%s"}', uid, e[3], e[4], e[5], e[6],
-                 sent[j] and 'sent' or 'delivered')
+                 (sent[2 * j - 1] or sent[2 * j]) and 'sent'
+                 or 'delivered')
   end
   local ids = redis.call('LRANGE', al, 0, -1)
   local av = #ids > 0 and redis.call('HMGET', ak, unpack(ids)) or {}

@@ -49,8 +49,10 @@ is_ours() {
 keys_h=$top/common/cc_keys.h
 stock_prefix=$(sed -n 's/^#define CC_KEY_STOCK_PREFIX *"\(.*\)"$/\1/p' "$keys_h")
 user_glob=$(sed -n 's/^#define CC_KEY_USER_MATCH *"\(.*\)"$/\1/p' "$keys_h")
+outbox_key=$(sed -n 's/^#define CC_KEY_OUTBOX *"\(.*\)"$/\1/p' "$keys_h")
 outbox_gifts_key=$(sed -n 's/^#define CC_KEY_OUTBOX_GIFTS *"\(.*\)"$/\1/p' "$keys_h")
-if [ -z "$stock_prefix" ] || [ -z "$user_glob" ] || [ -z "$outbox_gifts_key" ]; then
+if [ -z "$stock_prefix" ] || [ -z "$user_glob" ] || [ -z "$outbox_key" ] \
+   || [ -z "$outbox_gifts_key" ]; then
     echo "$me: cannot read the key names from $keys_h" >&2
     exit 2
 fi
@@ -67,17 +69,23 @@ user_sums() {
 # order (the ring: REDRIVE, a cc-redrive, says which shard holds each
 # receiver, --shard-of).  An outbox entry whose gift id is in the
 # receiver's cc:{uid}:gi (cc_key_user_sub "gi") was delivered (its done
-# did not run yet: a worker killed between), so it is not counted; an
-# entry is read from its gifts hash ("to:kind:ms"), at rest (no gift in
-# flight while this runs).
+# did not run yet: a worker killed between), so it is not counted.  An
+# entry is its outbox member "giver:request_id:to:kind" and its ms, or, for
+# an old gift (an upgrade with gifts in flight), a bare gift id member
+# with its value "to:kind:ms" in the old gifts hash (cc_outbox.h); read at
+# rest (no gift in flight while this runs).
 gifts_in_transit() {
     local rd=$1 p a=() t
     shift
     for p in "$@"; do a+=(--redis "127.0.0.1:$p"); done
     t=$(mktemp "$run/transit.XXXXXX")
     for p in "$@"; do
-        timeout --foreground 60 redis-cli -p "$p" --raw HGETALL "$outbox_gifts_key"
-    done | paste -d' ' - - | awk 'NF == 2' > "$t"     # "gift_id to:kind:ms"
+        timeout --foreground 60 redis-cli -p "$p" --raw ZRANGE "$outbox_key" 0 -1 WITHSCORES |
+            paste -d' ' - - |
+            awk 'NF == 2 && split($1, m, ":") == 4 { print m[1] ":" m[2], m[3] ":" m[4] ":" $2 }'
+        timeout --foreground 60 redis-cli -p "$p" --raw HGETALL "$outbox_gifts_key" |
+            paste -d' ' - - | awk 'NF == 2'
+    done > "$t"     # "gift_id to:kind:ms"
     if [ -s "$t" ]; then
         awk '{ split($2, v, ":"); print v[1] }' "$t" | sort -u |
             xargs "$rd" "${a[@]}" --shard-of > "$t.on"  # "uid 127.0.0.1:port"

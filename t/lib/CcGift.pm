@@ -12,7 +12,7 @@ use CcTest;
 use CcKeys;
 
 our @EXPORT = qw(gift_locations place_users shard_of seed_cards cards
-                 log_gifts gift_req outbox outbox_drained);
+                 log_gifts gift_req outbox outbox_members outbox_drained);
 
 # every endpoint, the gift ones included, behind the tests' trusted header
 sub gift_locations {
@@ -78,18 +78,38 @@ sub log_gifts {
     return \@out;
 }
 
-# the outbox of a shard: { gift_id => "to:kind:ms" }
+# the outbox of a shard: { gift_id => "to:kind:ms" }, read from both of
+# its shapes: a member "giver:request_id:to:kind" by its ms (this
+# version's), or an old bare gift id with its value in cc:outbox:g (one
+# planted by a test of the upgrade); dies on a member of neither shape, an
+# old one without its value, or a value without its member
 sub outbox {
     my ($shard) = @_;
     # both in one step: a gift_out or gift_done may run between two reads
     my $both = redis_cmd($shard, 'EVAL', "return {redis.call('HGETALL', KEYS[1]), "
-                         . "redis.call('ZRANGE', KEYS[2], 0, -1)}", 2,
+                         . "redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}", 2,
                          outbox_gifts_key(), outbox_key());
     die "outbox: $both" unless ref $both;
-    my %g = @{ $both->[0] };
-    my $z = $both->[1];
-    die "outbox and its gifts differ" unless join(',', sort @$z) eq join(',', sort keys %g);
+    my %old = @{ $both->[0] };
+    my %g;
+    my @z = @{ $both->[1] };
+    while (my ($m, $ms) = splice @z, 0, 2) {
+        if ($m =~ /^(\d+:[\w-]+):(\d+):(\d+)$/) {
+            $g{$1} = "$2:$3:$ms";
+        } elsif ($m =~ /^\d+:[\w-]+$/ && defined $old{$m}) {
+            $g{$m} = delete $old{$m};
+        } else {
+            die "outbox member $m: neither giver:request_id:to:kind nor an old gift id with its value";
+        }
+    }
+    die 'outbox values with no member: ' . join(',', sort keys %old) if %old;
     return \%g;
+}
+
+# the members of a shard's outbox as Redis holds them: { member => ms }
+sub outbox_members {
+    my ($shard) = @_;
+    return { @{ redis_cmd($shard, 'ZRANGE', outbox_key(), 0, -1, 'WITHSCORES') } };
 }
 
 # the outbox of a shard once it is empty, or after 2 s: a gift answered

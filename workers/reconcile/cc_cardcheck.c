@@ -9,8 +9,11 @@
  *      k0..k15 pipelined, then the batch's MySQL rows (one IN query a
  *      MySQL shard for the cards, one for the combines), compared per
  *      user and kind;
- *   3. each Redis shard's outbox (HSCAN cc:outbox:g), each gift's id asked
- *      of its receiver's shard (SISMEMBER cc:{to}:gi, pipelined);
+ *   3. each Redis shard's outbox (ZSCAN cc:outbox: the members
+ *      "giver:request_id:to:kind" and their ms; then HSCAN cc:outbox:g,
+ *      the old bare gift ids' values, left by an upgrade with gifts in
+ *      flight), each gift's id asked of its receiver's shard (SISMEMBER
+ *      cc:{to}:gi, pipelined);
  *   4. when the gifts do not add up, every gift's halves paired
  *      (cc_cardcheck_gifts.c).
  *
@@ -558,38 +561,38 @@ cc_cardcheck_users(cc_cardcheck_t *cc, size_t r, uint64_t *matched)
 }
 
 
-/* an outbox entry, its id g and value v, as cc-redrive reads it
-   (cc_outbox.h): 0, or -1 */
+/* an outbox entry, its member g and score or old value v, as cc-redrive
+   reads it (cc_outbox.h): 0, or -1 */
 static int
 cc_cardcheck_outbox_entry(const redisReply *g, const redisReply *v,
-    uint64_t *to, unsigned *kind)
+    cc_outbox_gift_t *og)
 {
-    const char        *why;
-    cc_outbox_gift_t   og;
+    const char  *why;
 
     if (g->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
-        || cc_outbox_parse(g->str, g->len, v->str, v->len, &og, &why) != 0)
+        || cc_outbox_parse(g->str, g->len, v->str, v->len, og, &why) != 0)
     {
         return -1;
     }
-
-    *to = og.to;
-    *kind = og.kind;
 
     return 0;
 }
 
 
-/* 3. a HSCAN reply of an outbox: each gift asked of its receiver's shard */
+/*
+ * 3. a ZSCAN (zset set) or HSCAN reply of an outbox: each gift asked of
+ * its receiver's shard.  The ZSCAN's old bare gift ids are skipped: the
+ * HSCAN of cc:outbox:g, their values, counts them.
+ */
 static int
-cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
+cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv,
+    int zset)
 {
-    char           key[CC_KEY_MAX];
-    size_t         i;
-    unsigned       kind;
-    uint64_t       to;
-    uint32_t       rs;
-    redisReply    *m;
+    char               key[CC_KEY_MAX];
+    size_t             i;
+    uint32_t           rs;
+    redisReply        *m;
+    cc_outbox_gift_t   og;
     const redisReply  *g, *v;
 
     /* first every question, each on its receiver's shard ... */
@@ -598,16 +601,17 @@ cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
         v = kv->element[i + 1];
 
         if (g->type != REDIS_REPLY_STRING
-            || cc_cardcheck_outbox_entry(g, v, &to, &kind) != 0)
+            || (zset && cc_outbox_is_old(g->str, g->len))
+            || cc_cardcheck_outbox_entry(g, v, &og) != 0)
         {
             continue;
         }
 
-        (void) cc_key_user_sub(key, to, "gi");
-        rs = cc_ring_shard(cc->ring, to);
+        (void) cc_key_user_sub(key, og.to, "gi");
+        rs = cc_ring_shard(cc->ring, og.to);
 
         if (redisAppendCommand(cc->redis[rs], "SISMEMBER %s %b", key, g->str,
-                               g->len) != REDIS_OK)
+                               og.idlen) != REDIS_OK)
         {
             snprintf(cc->err, sizeof(cc->err), "out of memory");
             return -1;
@@ -619,20 +623,28 @@ cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
         g = kv->element[i];
         v = kv->element[i + 1];
 
-        if (g->type != REDIS_REPLY_STRING
-            || cc_cardcheck_outbox_entry(g, v, &to, &kind) != 0)
+        if (g->type == REDIS_REPLY_STRING && zset
+            && cc_outbox_is_old(g->str, g->len))
         {
-            cc_log("cards: redis %s: outbox gift %.*s: \"%.*s\" is not "
-                   "to:kind:ms", cc->names[r],
+            continue;
+        }
+
+        if (g->type != REDIS_REPLY_STRING
+            || cc_cardcheck_outbox_entry(g, v, &og) != 0)
+        {
+            cc_log("cards: redis %s: outbox gift %.*s: \"%.*s\" is not %s",
+                   cc->names[r],
                    g->type == REDIS_REPLY_STRING ? (int) g->len : 1,
                    g->type == REDIS_REPLY_STRING ? g->str : "?",
                    v->type == REDIS_REPLY_STRING ? (int) v->len : 1,
-                   v->type == REDIS_REPLY_STRING ? v->str : "?");
+                   v->type == REDIS_REPLY_STRING ? v->str : "?",
+                   zset ? "giver:request_id:to:kind by its ms"
+                        : "to:kind:ms");
             cc->stats.outbox_bad++;
             continue;
         }
 
-        rs = cc_ring_shard(cc->ring, to);
+        rs = cc_ring_shard(cc->ring, og.to);
 
         if (redisGetReply(cc->redis[rs], (void **) &m) != REDIS_OK
             || m->type != REDIS_REPLY_INTEGER)
@@ -647,7 +659,7 @@ cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
         }
 
         if (m->integer == 0) {
-            cc->stats.in_transit[kind]++;
+            cc->stats.in_transit[og.kind]++;
             cc->stats.transit++;
         }
 
@@ -658,44 +670,54 @@ cc_cardcheck_transit(cc_cardcheck_t *cc, size_t r, const redisReply *kv)
 }
 
 
-/* 3. Redis shard r's outbox, a HSCAN at a time */
+/* 3. Redis shard r's outbox, a ZSCAN at a time, then the old gifts' hash,
+   a HSCAN at a time */
 static int
 cc_cardcheck_outbox(cc_cardcheck_t *cc, size_t r)
 {
+    int            zset;
     char           cursor[32];
+    const char    *scan, *key;
     redisReply    *sr;
     redisContext  *c;
 
     c = cc->redis[r];
-    strcpy(cursor, "0");
 
-    do {
-        sr = redisCommand(c, "HSCAN %s %s COUNT %d", CC_KEY_OUTBOX_GIFTS,
-                          cursor, CC_CARDCHECK_BATCH);
+    for (zset = 1; zset >= 0; zset--) {
+        scan = zset ? "ZSCAN" : "HSCAN";
+        key = zset ? CC_KEY_OUTBOX : CC_KEY_OUTBOX_GIFTS;
+        strcpy(cursor, "0");
 
-        if (sr == NULL || sr->type != REDIS_REPLY_ARRAY || sr->elements != 2
-            || sr->element[0]->type != REDIS_REPLY_STRING
-            || sr->element[0]->len >= sizeof(cursor)
-            || sr->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            snprintf(cc->err, sizeof(cc->err), "redis %s: HSCAN %s: %s",
-                     cc->names[r], CC_KEY_OUTBOX_GIFTS,
-                     sr == NULL ? c->errstr
-                     : sr->type == REDIS_REPLY_ERROR ? sr->str : "bad reply");
+        do {
+            sr = redisCommand(c, "%s %s %s COUNT %d", scan, key, cursor,
+                              CC_CARDCHECK_BATCH);
+
+            if (sr == NULL || sr->type != REDIS_REPLY_ARRAY
+                || sr->elements != 2
+                || sr->element[0]->type != REDIS_REPLY_STRING
+                || sr->element[0]->len >= sizeof(cursor)
+                || sr->element[1]->type != REDIS_REPLY_ARRAY)
+            {
+                snprintf(cc->err, sizeof(cc->err), "redis %s: %s %s: %s",
+                         cc->names[r], scan, key,
+                         sr == NULL ? c->errstr
+                         : sr->type == REDIS_REPLY_ERROR ? sr->str
+                         : "bad reply");
+                freeReplyObject(sr);
+                return -1;
+            }
+
+            memcpy(cursor, sr->element[0]->str, sr->element[0]->len + 1);
+
+            if (cc_cardcheck_transit(cc, r, sr->element[1], zset) != 0) {
+                freeReplyObject(sr);
+                return -1;
+            }
+
             freeReplyObject(sr);
-            return -1;
-        }
 
-        memcpy(cursor, sr->element[0]->str, sr->element[0]->len + 1);
-
-        if (cc_cardcheck_transit(cc, r, sr->element[1]) != 0) {
-            freeReplyObject(sr);
-            return -1;
-        }
-
-        freeReplyObject(sr);
-
-    } while (strcmp(cursor, "0") != 0);
+        } while (strcmp(cursor, "0") != 0);
+    }
 
     return 0;
 }

@@ -18,8 +18,9 @@
  *              place that says which cards a combine took
  *              (cc_cardcheck_rules.c); each user's e (Redis) is compared
  *              with its row.
- *   in transit the outboxes (cc:outbox:g on the giver's shard) whose gift
- *              id is not in the receiver's applied set (cc:{uid}:gi on the
+ *   in transit the outboxes' gifts (cc:outbox on the giver's shard, and
+ *              cc:outbox:g there for an old gift) whose gift id is not
+ *              in the receiver's applied set (cc:{uid}:gi on the
  *              receiver's shard).
  *
  * It checks, for every kind k:

@@ -7,8 +7,9 @@
  * in gift id order, a page at a time, and its other half asked of the
  * other user's shard (one IN query a shard a page):
  *
- *   a giver's half with no receiver's half, and in no outbox (HEXISTS on
- *   the giver's Redis shard): a card lost;
+ *   a giver's half with no receiver's half, and in no outbox (ZSCORE of
+ *   its member "giver:request_id:to:kind" on the giver's Redis shard, and
+ *   HEXISTS of cc:outbox:g for an old gift): a card lost;
  *   a receiver's half with no giver's half: a card created (a forged
  *   gift_in on the topic, or a half lost);
  *   two halves of one gift with two kinds.
@@ -193,26 +194,34 @@ nomem:
 
 /*
  * The giver's halves of a page with no receiver's half: each asked of its
- * giver's Redis shard's outbox (pipelined); the ones in none are logged.
+ * giver's Redis shard's outbox (pipelined: its member's ZSCORE, then its
+ * gift id's HEXISTS in the old layout's cc:outbox:g); the ones in neither
+ * are logged.
  */
 static int
 cc_cardcheck_gift_lost(cc_cardcheck_t *cc, cc_cardcheck_half_t *h, size_t n)
 {
-    size_t         i;
+    int            in;
+    size_t         i, j;
     uint32_t       r;
     redisReply    *x;
     redisContext  *c;
 
     for (i = 0; i < n; i++) {
-        if (h[i].other == -1) {
-            r = cc_ring_shard(cc->ring, h[i].uid);
+        if (h[i].other != -1) {
+            continue;
+        }
 
-            if (redisAppendCommand(cc->redis[r], "HEXISTS %s %s",
-                                   CC_KEY_OUTBOX_GIFTS, h[i].id) != REDIS_OK)
-            {
-                snprintf(cc->err, sizeof(cc->err), "out of memory");
-                return -1;
-            }
+        r = cc_ring_shard(cc->ring, h[i].uid);
+
+        if (redisAppendCommand(cc->redis[r], "ZSCORE %s %s:%" PRIu64 ":%d",
+                               CC_KEY_OUTBOX, h[i].id, h[i].peer, h[i].card)
+            != REDIS_OK
+            || redisAppendCommand(cc->redis[r], "HEXISTS %s %s",
+                                  CC_KEY_OUTBOX_GIFTS, h[i].id) != REDIS_OK)
+        {
+            snprintf(cc->err, sizeof(cc->err), "out of memory");
+            return -1;
         }
     }
 
@@ -223,30 +232,37 @@ cc_cardcheck_gift_lost(cc_cardcheck_t *cc, cc_cardcheck_half_t *h, size_t n)
 
         r = cc_ring_shard(cc->ring, h[i].uid);
         c = cc->redis[r];
+        in = 0;
 
-        if (redisGetReply(c, (void **) &x) != REDIS_OK) {
-            snprintf(cc->err, sizeof(cc->err), "redis %s: HEXISTS: %s",
-                     cc->names[r], c->errstr);
-            return -1;
-        }
+        for (j = 0; j < 2; j++) {
+            if (redisGetReply(c, (void **) &x) != REDIS_OK) {
+                snprintf(cc->err, sizeof(cc->err), "redis %s: %s: %s",
+                         cc->names[r], j ? "HEXISTS" : "ZSCORE", c->errstr);
+                return -1;
+            }
 
-        if (x->type != REDIS_REPLY_INTEGER) {
-            snprintf(cc->err, sizeof(cc->err), "redis %s: HEXISTS: %s",
-                     cc->names[r],
-                     x->type == REDIS_REPLY_ERROR ? x->str : "bad reply");
+            if (x->type != (j ? REDIS_REPLY_INTEGER : REDIS_REPLY_STRING)
+                && !(j == 0 && x->type == REDIS_REPLY_NIL))
+            {
+                snprintf(cc->err, sizeof(cc->err), "redis %s: %s: %s",
+                         cc->names[r], j ? "HEXISTS" : "ZSCORE",
+                         x->type == REDIS_REPLY_ERROR ? x->str
+                         : "bad reply");
+                freeReplyObject(x);
+                return -1;
+            }
+
+            in |= j ? (x->integer != 0) : (x->type == REDIS_REPLY_STRING);
             freeReplyObject(x);
-            return -1;
         }
 
-        if (x->integer == 0) {
+        if (!in) {
             cc_log("cards: gift %s: uid %" PRIu64 " gave a card of kind %d "
                    "to uid %" PRIu64 ", who never received it, and it is in "
                    "no outbox (a card lost)", h[i].id, h[i].uid, h[i].card,
                    h[i].peer);
             cc->stats.gift_diffs++;
         }
-
-        freeReplyObject(x);
     }
 
     return 0;

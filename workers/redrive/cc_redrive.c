@@ -3,7 +3,8 @@
  * see applied (issue 19).
  *
  * The giver's half (gift_out.lua) takes the card and puts the gift in its
- * shard's outbox (cc:outbox, cc:outbox:g; cc_keys.h) in one atomic step.
+ * shard's outbox (cc:outbox: the member "giver:request_id:to:kind" by the
+ * ms; cc_keys.h) in one atomic step.
  * nginx then runs the receiver's half (gift_in.lua) on the receiver's
  * shard and, once it answered, the giver's done (gift_done.lua), which
  * takes the gift out of the outbox.  When the receiver's shard was down or
@@ -19,6 +20,12 @@
  * a gift leaves the outbox only after gift_in answered.  Killed anywhere
  * (kill -9), the next pass finds the gift still there and delivers
  * nothing twice.
+ *
+ * Older versions put a gift in the outbox as its bare gift id, with its
+ * "to:kind:ms" in the hash cc:outbox:g.  Such a gift, left by a campaign
+ * upgraded with gifts in flight, is read from both keys (its value by an
+ * HGET), delivered the same way, and gift_done, given the bare gift id,
+ * takes it out of both.
  */
 
 #include <errno.h>
@@ -274,7 +281,7 @@ cc_redrive_drop(cc_redrive_t *rd, size_t r, redisReply *reply,
  * the receiver's shard failed (the gift stays), -2 the giver's did.
  */
 static int
-cc_redrive_gift(cc_redrive_t *rd, size_t g, const char *id, size_t idlen,
+cc_redrive_gift(cc_redrive_t *rd, size_t g, const redisReply *m,
     const cc_outbox_gift_t *gift)
 {
     int            applied;
@@ -299,9 +306,10 @@ cc_redrive_gift(cc_redrive_t *rd, size_t g, const char *id, size_t idlen,
     snprintf(kind, sizeof(kind), "%" PRIu32, gift->kind);
     snprintf(now, sizeof(now), "%" PRId64, cc_now_ms());
 
+    /* the gift id: the member's head */
     reply = redisCommand(c, "EVAL %s 4 %s %s %s %s %s %b %s %s %s",
                          cc_gift_in_lua, CC_KEY_LOG, kin, kgi, kgr, to,
-                         id, idlen, from, kind, now);
+                         m->str, gift->idlen, from, kind, now);
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 1
@@ -322,8 +330,9 @@ cc_redrive_gift(cc_redrive_t *rd, size_t g, const char *id, size_t idlen,
         return -2;
     }
 
+    /* the member as read: an old bare gift id takes its field too */
     reply = redisCommand(c, "EVAL %s 2 %s %s %b", cc_gift_done_lua,
-                         CC_KEY_OUTBOX, CC_KEY_OUTBOX_GIFTS, id, idlen);
+                         CC_KEY_OUTBOX, CC_KEY_OUTBOX_GIFTS, m->str, m->len);
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
         cc_redrive_drop(rd, g, reply, "gift_done");
@@ -334,6 +343,60 @@ cc_redrive_gift(cc_redrive_t *rd, size_t g, const char *id, size_t idlen,
     freeReplyObject(reply);
 
     return applied;
+}
+
+
+/*
+ * An outbox entry of shard g, its member m and score ms, read into *gift:
+ * a member of this version as it is, an old bare gift id with its value
+ * in cc:outbox:g.  0, 1 unreadable (logged, counted), or -1 the shard
+ * failed (dropped).
+ */
+static int
+cc_redrive_entry(cc_redrive_t *rd, size_t g, const redisReply *m,
+    const redisReply *ms, cc_outbox_gift_t *gift, cc_redrive_stats_t *st)
+{
+    int          rc;
+    const char  *why;
+    redisReply  *v;
+
+    if (m->type != REDIS_REPLY_STRING || ms->type != REDIS_REPLY_STRING) {
+        cc_redrive_drop(rd, g, NULL, "ZRANGEBYSCORE");
+        return -1;
+    }
+
+    v = NULL;
+    why = "no value in " CC_KEY_OUTBOX_GIFTS;
+
+    if (!cc_outbox_is_old(m->str, m->len)) {
+        rc = cc_outbox_parse(m->str, m->len, ms->str, ms->len, gift, &why);
+
+    } else {
+        v = redisCommand(rd->c[g], "HGET %s %b", CC_KEY_OUTBOX_GIFTS,
+                         m->str, m->len);
+
+        if (v == NULL
+            || (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_NIL))
+        {
+            cc_redrive_drop(rd, g, v, "HGET");
+            freeReplyObject(v);
+            return -1;
+        }
+
+        rc = v->type == REDIS_REPLY_NIL ? -1
+             : cc_outbox_parse(m->str, m->len, v->str, v->len, gift, &why);
+    }
+
+    freeReplyObject(v);
+
+    if (rc != 0) {
+        cc_log("redis %s: outbox entry \"%.*s\" skipped: %s",
+               rd->o->redis[g], (int) m->len, m->str, why);
+        st->unreadable++;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -349,8 +412,7 @@ cc_redrive_shard(cc_redrive_t *rd, size_t g, cc_redrive_stats_t *st)
     char               max[24], err[512];
     size_t             i;
     int64_t            now;
-    const char        *why;
-    redisReply        *ids, *vals;
+    redisReply        *ids;
     redisContext      *c;
     cc_outbox_gift_t   gift;
 
@@ -373,10 +435,13 @@ cc_redrive_shard(cc_redrive_t *rd, size_t g, cc_redrive_stats_t *st)
 
     for ( ;; ) {
         /* the unreadable entries stay: read past them */
-        ids = redisCommand(rd->c[g], "ZRANGEBYSCORE %s -inf %s LIMIT %d %lld",
-                           CC_KEY_OUTBOX, max, skipped, rd->o->batch);
+        ids = redisCommand(rd->c[g], "ZRANGEBYSCORE %s -inf %s WITHSCORES "
+                           "LIMIT %d %lld", CC_KEY_OUTBOX, max, skipped,
+                           rd->o->batch);
 
-        if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        if (ids == NULL || ids->type != REDIS_REPLY_ARRAY
+            || ids->elements % 2 != 0)
+        {
             cc_redrive_drop(rd, g, ids, "ZRANGEBYSCORE");
             freeReplyObject(ids);
             return -1;
@@ -387,58 +452,27 @@ cc_redrive_shard(cc_redrive_t *rd, size_t g, cc_redrive_stats_t *st)
             return 0;
         }
 
-        for (i = 0; i < ids->elements && cc_worker_run; i++) {
-            vals = redisCommand(rd->c[g], "HGET %s %b", CC_KEY_OUTBOX_GIFTS,
-                                ids->element[i]->str,
-                                ids->element[i]->len);
+        for (i = 0; i < ids->elements && cc_worker_run; i += 2) {
+            rc = cc_redrive_entry(rd, g, ids->element[i],
+                                  ids->element[i + 1], &gift, st);
 
-            if (vals == NULL
-                || (vals->type != REDIS_REPLY_STRING
-                    && vals->type != REDIS_REPLY_NIL))
-            {
-                cc_redrive_drop(rd, g, vals, "HGET");
-                freeReplyObject(vals);
-                freeReplyObject(ids);
-                return -1;
-            }
-
-            if (vals->type == REDIS_REPLY_NIL
-                || cc_outbox_parse(ids->element[i]->str,
-                                   ids->element[i]->len, vals->str,
-                                   vals->len, &gift, &why)
-                   != 0)
-            {
-                if (vals->type == REDIS_REPLY_NIL) {
-                    why = "no value in " CC_KEY_OUTBOX_GIFTS;
-                }
-
-                cc_log("redis %s: outbox entry \"%.*s\" skipped: %s",
-                       rd->o->redis[g], (int) ids->element[i]->len,
-                       ids->element[i]->str, why);
-                st->unreadable++;
+            if (rc == 1) {
                 skipped++;
-                freeReplyObject(vals);
                 continue;
             }
 
-            freeReplyObject(vals);
+            if (rc == 0) {
+                rc = cc_redrive_gift(rd, g, ids->element[i], &gift);
+            }
 
-            rc = cc_redrive_gift(rd, g, ids->element[i]->str,
-                                 ids->element[i]->len, &gift);
-
-            if (rc == -2) {
+            if (rc == -2 || (rc == -1 && rd->c[g] == NULL)) {
+                /* the giver's shard failed: the rest of its outbox waits */
                 freeReplyObject(ids);
                 return -1;
             }
 
             if (rc == -1) {
-                /* the receiver's shard is down: the gift waits; if it is
-                 * this one, so does the rest of its outbox */
-                if (rd->c[g] == NULL) {
-                    freeReplyObject(ids);
-                    return -1;
-                }
-
+                /* the receiver's shard is down: the gift waits */
                 skipped++;
                 continue;
             }
