@@ -12,8 +12,10 @@ package CcKeys;
 #   stock_key($kind)   cc:stock:K   string  cc_key_stock()
 #   log_key()          cc:draws     stream  CC_KEY_LOG
 #   claims_key()       cc:claims    list    CC_KEY_CLAIMS
-#   outbox_key()       cc:outbox    zset    CC_KEY_OUTBOX
-#   outbox_gifts_key() cc:outbox:g  hash    CC_KEY_OUTBOX_GIFTS
+#   outbox_key()       cc:outbox    zset    CC_KEY_OUTBOX ("giver:request_id:
+#                                           to:kind" by the ms)
+#   outbox_gifts_key() cc:outbox:g  hash    CC_KEY_OUTBOX_GIFTS (the old
+#                                           layout's, t/107, t/109)
 #   gift_key($uid, S)  cc:{uid}:S   S one of gi ga gs gr ao ak al (ga, gs:
 #                                           the old layout's, t/107):
 #                                           cc_key_user_sub()
