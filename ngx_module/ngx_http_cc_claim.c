@@ -18,6 +18,11 @@
  * A worker keeps at most cc_claim_waiters claims waiting; beyond that a
  * pending claim answers 202 at once.
  *
+ * cc-payout publishes a claimed uid on cc:credited once its credit is
+ * written (ngx_http_cc_claim_sub.c): the uid's group then re-reads now,
+ * its poll timer moved to 0 (ngx_http_cc_claim_wake), rather than at the
+ * next step of the schedule, which stays as the fallback.
+ *
  * Who owns what:
  *
  *   - a group is malloc'ed, indexed by uid in the worker's tree, and lives
@@ -62,6 +67,7 @@ struct ngx_http_cc_claim_group_s {
     ngx_event_t                 poll;
     ngx_msec_t                  interval;     /* to the next read */
     ngx_http_cc_claim_ctx_t    *reader;       /* NULL: no read in flight */
+    unsigned                    woken:1;      /* the next read: a wake-up */
     ngx_str_t                   key;
     ngx_http_cc_award_t         award;        /* the newest read */
     u_char                      id[64];       /* its id, copied */
@@ -75,6 +81,7 @@ static void ngx_http_cc_claim_wait(ngx_http_request_t *r,
     ngx_http_cc_claim_ctx_t *ctx, ngx_http_cc_award_t *aw);
 static ngx_http_cc_claim_group_t *ngx_http_cc_claim_group(
     ngx_http_cc_claim_ctx_t *ctx, ngx_log_t *log);
+static ngx_http_cc_claim_group_t *ngx_http_cc_claim_find(uint64_t uid);
 static void ngx_http_cc_claim_poll(ngx_event_t *ev);
 static void ngx_http_cc_claim_poll_reply(ngx_http_request_t *r,
     redisReply *reply);
@@ -254,27 +261,12 @@ ngx_http_cc_claim_wait(ngx_http_request_t *r, ngx_http_cc_claim_ctx_t *ctx,
 static ngx_http_cc_claim_group_t *
 ngx_http_cc_claim_group(ngx_http_cc_claim_ctx_t *ctx, ngx_log_t *log)
 {
-    ngx_rbtree_node_t          *node, *sentinel;
     ngx_http_cc_main_conf_t    *cmcf;
     ngx_http_cc_claim_group_t  *g;
 
-    if (ngx_http_cc_claim_groups.root == NULL) {
-        ngx_rbtree_init(&ngx_http_cc_claim_groups,
-                        &ngx_http_cc_claim_sentinel,
-                        ngx_http_cc_claim_rbtree_insert);
-    }
-
-    node = ngx_http_cc_claim_groups.root;
-    sentinel = ngx_http_cc_claim_groups.sentinel;
-
-    while (node != sentinel) {
-        g = (ngx_http_cc_claim_group_t *) node;
-
-        if (ctx->uid == g->uid) {
-            return g;
-        }
-
-        node = (ctx->uid < g->uid) ? node->left : node->right;
+    g = ngx_http_cc_claim_find(ctx->uid);
+    if (g != NULL) {
+        return g;
     }
 
     g = ngx_alloc(sizeof(ngx_http_cc_claim_group_t), log);
@@ -303,6 +295,61 @@ ngx_http_cc_claim_group(ngx_http_cc_claim_ctx_t *ctx, ngx_log_t *log)
     ngx_add_timer(&g->poll, g->interval);
 
     return g;
+}
+
+
+/* the uid's group in this worker, or NULL */
+static ngx_http_cc_claim_group_t *
+ngx_http_cc_claim_find(uint64_t uid)
+{
+    ngx_rbtree_node_t          *node, *sentinel;
+    ngx_http_cc_claim_group_t  *g;
+
+    if (ngx_http_cc_claim_groups.root == NULL) {
+        ngx_rbtree_init(&ngx_http_cc_claim_groups,
+                        &ngx_http_cc_claim_sentinel,
+                        ngx_http_cc_claim_rbtree_insert);
+    }
+
+    node = ngx_http_cc_claim_groups.root;
+    sentinel = ngx_http_cc_claim_groups.sentinel;
+
+    while (node != sentinel) {
+        g = (ngx_http_cc_claim_group_t *) node;
+
+        if (uid == g->uid) {
+            return g;
+        }
+
+        node = (uid < g->uid) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * cc-payout told the uid's credit (a cc:credited message): its group, if
+ * it waits here between reads, re-reads now, its poll timer moved to 0
+ * (run after this event, never inside the subscriber's hiredis callback).
+ * A read in flight already: nothing more.  1 when a group was woken.
+ */
+ngx_uint_t
+ngx_http_cc_claim_wake(uint64_t uid)
+{
+    ngx_http_cc_claim_group_t  *g;
+
+    g = ngx_http_cc_claim_find(uid);
+
+    if (g == NULL || g->reader != NULL || !g->poll.timer_set) {
+        return 0;
+    }
+
+    ngx_del_timer(&g->poll);
+    ngx_add_timer(&g->poll, 0);
+    g->woken = 1;
+
+    return 1;
 }
 
 
@@ -341,7 +388,13 @@ ngx_http_cc_claim_poll(ngx_event_t *ev)
 
     if (rc == NGX_OK) {
         g->reader = ctx;
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_CLAIM_POLLS);
+
+        /* a woken read is counted as a wake-up, not as a re-read */
+        if (!g->woken) {
+            ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_CLAIM_POLLS);
+        }
+
+        g->woken = 0;
 
         /* as after the content phase: the one count left is the reply's */
         ngx_http_finalize_request(r, NGX_DONE);
@@ -356,6 +409,7 @@ ngx_http_cc_claim_poll(ngx_event_t *ev)
 
     /* no memory for the read: the waiters wait for their deadlines */
 
+    g->woken = 0;
     ngx_add_timer(&g->poll, g->interval);
 }
 
