@@ -1,0 +1,206 @@
+# A waiting claim is woken by cc-payout's message, not by its next re-read
+# (issue 20, the claim p99): cc-payout PUBLISHes a claimed uid on
+# cc:credited right after its notice (award_set.lua), and each nginx
+# worker, subscribed on each shard, makes the uid's waiting group re-read
+# at once.  With cc_claim_poll 500ms no re-read can explain an answer
+# before 500 ms:
+#
+#   A. the payment and its message: 200 credited well before 500 ms, no
+#      re-read (cc_claim_polls_total), cc_claim_wakeups_total + 1;
+#   B. the subscriber killed (CLIENT KILL TYPE pubsub) in the transaction
+#      that pays, so the message reaches nobody: the claim is answered by
+#      its re-read at 500 ms (the fallback), the subscriber comes back
+#      (cc_claim_wake_reconnects_total) and the next claim is woken again;
+#   C. a message for a uid that waits nowhere, and garbage: counted
+#      (unmatched, malformed), nothing else happens;
+#   D. cc_claim_wake off: no subscriber, the claim answered by re-reads;
+#   E. cc-payout publishes for claims only: a bulk pass publishes nothing,
+#      a claim publishes its uid once, on its shard.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use CcTest;
+use CcKeys;
+use CcMetrics;
+use ClaimTest;    # uid, award_of, state, queue, pending_body, send_claim, read_answer, log_problems
+use CcCampaign;
+use PayoutTest;
+use Time::HiRes qw(time sleep);
+use File::Temp qw(tempdir);
+
+my $TMP = tempdir('cc-wake-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+sub start {
+    start_nginx(undef, workers => 1,
+                http_config => on_shard0('cc_claim_poll 500ms;', 'cc_claim_poll_max 500ms;',
+                                         'cc_claim_wait 3s;', @_),
+                config => 'cc_identity trusted_header X-CC-Uid; location = /cc/claim { cc_claim; } '
+                        . 'location = /cc/metrics { cc_metrics; }');
+}
+
+sub subscribers { redis_cmd(0, 'PUBSUB', 'NUMSUB', 'cc:credited')->[1] }
+
+# commands on one connection, in order (redis-cli reading stdin): its
+# output lines
+sub redis_pipe {
+    my ($shard, @cmds) = @_;
+    my $port = redis_port($shard);
+    open my $h, '-|', "printf '%s\\n' " . join(' ', map { "'$_'" } @cmds) . " | redis-cli -p $port"
+        or die "redis-cli: $!";
+    my @out = <$h>;
+    close $h;
+    chomp @out;
+    return @out;
+}
+
+# a claim of $uid paid by the test as cc-payout pays it: popped from the
+# queue, then w = "c:..." and, unless $publish is 0, the message
+sub claim_paid {
+    my ($uid, $amount, %o) = @_;
+    award_of($uid, "p:$amount:spring:$uid");
+    my ($s, $t0) = send_claim($uid);
+    ok(wait_until(sub { @{ queue() } == 1 }, 2), "$uid: the claim is queued");
+    is(redis_cmd(0, 'LPOP', claims_key()), $uid, "$uid: the payer pops the uid");
+    sleep 0.1;
+    my $m0 = metrics();
+    my $paid = time;
+    if ($o{kill}) {
+        my @out = redis_pipe(0, 'MULTI', 'CLIENT KILL TYPE pubsub', "HSET " . user_key($uid) . " w c:$amount:spring:$uid",
+                             "PUBLISH cc:credited $uid", 'EXEC');
+        is($out[-1], 0, "$uid: the subscriber killed in the payment's transaction: its message reached nobody");
+    } else {
+        award_of($uid, "c:$amount:spring:$uid");
+        is(redis_cmd(0, 'PUBLISH', 'cc:credited', $uid), $o{receivers} // 1, "$uid: the message reached the worker")
+            if $o{publish} // 1;
+    }
+    my ($st, $body, $took) = read_answer($s, $t0);
+    is("$st $body", '200 ' . pending_body($amount, "spring:$uid", 'credited'), "$uid: 200 credited");
+    is_deeply(state($uid), { w => "c:$amount:spring:$uid", q => 1 }, "$uid: redis: credited, claimed once");
+    is_deeply(queue(), [], "$uid: redis: nothing queued again");
+    return ($took, $paid - $t0, $m0, metrics());
+}
+
+sub delta { my ($m0, $m1, $n) = @_; ($m1->{$n} // 0) - ($m0->{$n} // 0) }
+
+# ---- A. the message wakes the claim ------------------------------------
+
+start();
+ok(wait_until(sub { (metrics()->{cc_claim_wake_subscribed} // 0) == 1 }, 5), 'the worker subscribed at start');
+is(subscribers(), 1, 'redis: one subscriber of cc:credited (one worker, one shard)');
+
+my ($took, $paid, $m0, $m1) = claim_paid(41, 2500);
+ok($took >= $paid, sprintf('A: answered after the payment (%.3fs, paid at %.3fs)', $took, $paid));
+ok($took < 0.4, sprintf('A: well before the 500 ms re-read (%.3fs)', $took));
+is(delta($m0, $m1, 'cc_claim_polls_total'), 0, 'A: no re-read (cc_claim_polls_total unchanged)');
+is(delta($m0, $m1, 'cc_claim_wakeups_total'), 1, 'A: cc_claim_wakeups_total + 1');
+is(delta($m0, $m1, 'cc_claim_wake_unmatched_total'), 0, 'A: nothing unmatched');
+
+# ---- B. the subscriber killed: the re-read answers, then it is back -------
+
+my $r0 = metrics()->{cc_claim_wake_reconnects_total};
+($took, $paid, $m0, $m1) = claim_paid(42, 2600, kill => 1);
+ok($took >= 0.45 && $took < 1.5, sprintf('B: answered by the re-read at 500 ms (%.3fs)', $took));
+is(delta($m0, $m1, 'cc_claim_polls_total'), 1, 'B: by one re-read');
+is(delta($m0, $m1, 'cc_claim_wakeups_total'), 0, 'B: no wake-up');
+ok(wait_until(sub { metrics()->{cc_claim_wake_reconnects_total} == $r0 + 1 }, 3),
+   'B: the subscriber subscribed again (cc_claim_wake_reconnects_total + 1)');
+is(metrics()->{cc_claim_wake_subscribed}, 1, 'B: cc_claim_wake_subscribed back at 1');
+is(subscribers(), 1, 'B: redis: one subscriber again');
+
+($took, $paid, $m0, $m1) = claim_paid(43, 2700);
+ok($took < 0.4, sprintf('B: the next claim is woken again (%.3fs)', $took));
+is(delta($m0, $m1, 'cc_claim_polls_total'), 0, 'B: no re-read');
+is(delta($m0, $m1, 'cc_claim_wakeups_total'), 1, 'B: cc_claim_wakeups_total + 1');
+
+# ---- C. a uid waiting nowhere, and garbage ---------------------------------
+
+award_of(44, 'p:10:spring:44');
+$m0 = metrics();
+my $snap = redis_snapshot(0);
+is(redis_cmd(0, 'PUBLISH', 'cc:credited', 44), 1, 'C: a message for a uid with no waiting claim');
+my @garbage = ('', 'abc', '0', '044', '-5', '1 2', '18446744073709551616', '9' x 25, "44\n", 'x' x 5000);
+is(redis_cmd(0, 'PUBLISH', 'cc:credited', $_), 1, 'C: garbage sent: "' . substr($_, 0, 20) . '"') for @garbage;
+ok(wait_until(sub { delta($m0, metrics(), 'cc_claim_wake_malformed_total') == @garbage }, 2),
+   'C: every garbage message counted malformed') or diag explain metrics();
+$m1 = metrics();
+is(delta($m0, $m1, 'cc_claim_wake_unmatched_total'), 1, 'C: the uid waiting nowhere counted unmatched');
+is(delta($m0, $m1, 'cc_claim_wakeups_total'), 0, 'C: nothing woken');
+is(delta($m0, $m1, 'cc_claim_polls_total'), 0, 'C: nothing read');
+is_deeply(redis_snapshot(0), $snap, 'C: redis unchanged');
+is($m1->{cc_claim_wake_subscribed}, 1, 'C: still subscribed');
+is_deeply([log_problems()], [], 'no alert, crash or signal in the log');
+stop_nginx();
+is(subscribers(), 0, 'the worker gone: its subscriber gone with it');
+
+# ---- D. cc_claim_wake off ----------------------------------------------------
+
+start('cc_claim_wake off;');
+ok(wait_until(sub { defined eval { metrics() } }, 5), 'D: nginx up');
+sleep 0.2;
+is(subscribers(), 0, 'D: cc_claim_wake off: no subscriber');
+($took, $paid, $m0, $m1) = claim_paid(45, 2800, receivers => 0);
+ok($took >= 0.45, sprintf('D: answered by the re-read at 500 ms (%.3fs)', $took));
+is(delta($m0, $m1, 'cc_claim_polls_total'), 1, 'D: by one re-read');
+is(delta($m0, $m1, 'cc_claim_wakeups_total'), 0, 'D: no wake-up');
+is($m1->{cc_claim_wake_subscribed}, 0, 'D: cc_claim_wake_subscribed 0');
+stop_nginx();
+
+# ---- E. cc-payout publishes for claims only --------------------------------
+
+payout_setup();
+
+# redis-cli subscribed on each shard, writing what it hears to a file
+my @subs;
+sub listen_all {
+    @subs = ();
+    my @shards = split ' ', $ENV{TEST_NGINX_REDIS_SHARDS};
+    for my $i (0 .. $#shards) {
+        my $file = "$TMP/sub$i-" . time;
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            open STDOUT, '>', $file or die "$file: $!";
+            exec 'redis-cli', '-p', redis_port($i), 'SUBSCRIBE', 'cc:credited' or die "exec: $!";
+        }
+        push @subs, [ $pid, $file ];
+    }
+    wait_until(sub { !grep { redis_cmd($_, 'PUBSUB', 'NUMSUB', 'cc:credited')->[1] != 1 } 0 .. $#shards }, 5)
+        or die 'the test subscribers did not subscribe';
+}
+# the uids each shard published, [ [uid, ...], [uid, ...] ]
+sub heard {
+    sleep 0.2;
+    kill 'TERM', $_->[0] for @subs;
+    waitpid $_->[0], 0 for @subs;
+    my @heard;
+    for my $s (@subs) {
+        open my $h, '<', $s->[1] or die "$s->[1]: $!";
+        my $text = do { local $/; <$h> };
+        push @heard, [ $text =~ /^message\ncc:credited\n(\S+)$/mg ];
+    }
+    return \@heard;
+}
+
+my %a1 = map { ($_ => 100 + $_ % 7) } 50001 .. 50040;
+seed_awards('wb', \%a1, redis => 1);
+listen_all();
+my ($rc, undef, $err) = payout_run([ '--once' ], campaign_file('wb'));
+is($rc, 0, 'E: a bulk pass') or diag $err;
+is_deeply(award_states('wb'), { 'credited/1' => 40 }, 'E: it credited and notified all 40');
+is_deeply(heard(), [ [], [] ], 'E: the bulk pass published nothing');
+
+my %a2 = map { ($_ => 100 + $_ % 7) } 50101 .. 50140;
+seed_awards('wc', \%a2, redis => 1);
+my $claimed = 50117;
+my $home = redis_index(shard_map($claimed)->{$claimed}[0]);
+redis_cmd($home, 'RPUSH', claims_key(), $claimed);
+listen_all();
+($rc, undef, $err) = payout_run([ '--once' ], campaign_file('wc'));
+is($rc, 0, 'E: a pass with a claim') or diag $err;
+is_deeply(award_states('wc'), { 'credited/1' => 40 }, 'E: it credited and notified all 40');
+my @want = ([], []);
+$want[$home] = [ $claimed ];
+is_deeply(heard(), \@want, "E: the claim's uid published once, on its shard; the bulk's none");
+is(redis_cmd($home, 'HGET', user_key($claimed), 'w'), "c:$a2{$claimed}:wc:$claimed", 'E: the claimed award is c:... in Redis');
+
+done_testing();
