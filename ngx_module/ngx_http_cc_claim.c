@@ -68,6 +68,7 @@ struct ngx_http_cc_claim_group_s {
     ngx_msec_t                  interval;     /* to the next read */
     ngx_http_cc_claim_ctx_t    *reader;       /* NULL: no read in flight */
     unsigned                    woken:1;      /* the next read: a wake-up */
+    unsigned                    rewake:1;     /* woken while reading */
     ngx_str_t                   key;
     ngx_http_cc_award_t         award;        /* the newest read */
     u_char                      id[64];       /* its id, copied */
@@ -332,7 +333,10 @@ ngx_http_cc_claim_find(uint64_t uid)
  * cc-payout told the uid's credit (a cc:credited message): its group, if
  * it waits here between reads, re-reads now, its poll timer moved to 0
  * (run after this event, never inside the subscriber's hiredis callback).
- * A read in flight already: nothing more.  1 when a group was woken.
+ * A read in flight sends nothing more; but Redis may have run it before
+ * the credit (its reply and the message can come in one epoll batch, the
+ * message first), so should it say pending the group reads again at once
+ * rather than a doubled interval later.  1 when the uid waits here.
  */
 ngx_uint_t
 ngx_http_cc_claim_wake(uint64_t uid)
@@ -341,8 +345,13 @@ ngx_http_cc_claim_wake(uint64_t uid)
 
     g = ngx_http_cc_claim_find(uid);
 
-    if (g == NULL || g->reader != NULL || !g->poll.timer_set) {
+    if (g == NULL) {
         return 0;
+    }
+
+    if (g->reader != NULL || !g->poll.timer_set) {
+        g->rewake = 1;
+        return 1;
     }
 
     ngx_del_timer(&g->poll);
@@ -473,6 +482,15 @@ ngx_http_cc_claim_poll_reply(ngx_http_request_t *r, redisReply *reply)
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
     g->interval = ngx_min(2 * g->interval, cmcf->claim_poll_max);
+
+    if (g->rewake) {
+        /* told credited while this read was in Redis: read again now */
+        g->rewake = 0;
+        g->woken = 1;
+        ngx_add_timer(&g->poll, 0);
+        return;
+    }
+
     ngx_add_timer(&g->poll, g->interval);
 }
 
@@ -537,7 +555,9 @@ ngx_http_cc_claim_leave(ngx_http_cc_claim_ctx_t *ctx)
 
     if (g->reader == ctx) {
         g->reader = NULL;
-        ngx_add_timer(&g->poll, g->interval);
+        g->woken = g->rewake;
+        g->rewake = 0;
+        ngx_add_timer(&g->poll, g->woken ? 0 : g->interval);
     }
 }
 

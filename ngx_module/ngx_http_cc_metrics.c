@@ -133,10 +133,10 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
           "Claims answered 202 at once: cc_claim_waiters were waiting." },
     [NGX_HTTP_CC_METRIC_CLAIM_WAKEUPS] =
         { "cc_claim_wakeups_total",
-          "cc:credited messages that made a waiting uid re-read now." },
+          "cc:credited messages for a uid waiting here: it re-reads now." },
     [NGX_HTTP_CC_METRIC_CLAIM_WAKE_UNMATCHED] =
         { "cc_claim_wake_unmatched_total",
-          "cc:credited messages for a uid not waiting here, or reading." },
+          "cc:credited messages for a uid not waiting in the worker." },
     [NGX_HTTP_CC_METRIC_CLAIM_WAKE_MALFORMED] =
         { "cc_claim_wake_malformed_total",
           "cc:credited messages ignored: not a uid." },

@@ -76,7 +76,7 @@ typedef enum {
     NGX_HTTP_CC_METRIC_CLAIM_POLLS,        /* re-reads for waiting claims */
     NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL, /* 202 at once: cc_claim_waiters */
     NGX_HTTP_CC_METRIC_CLAIM_WAKEUPS,      /* cc:credited woke a group */
-    NGX_HTTP_CC_METRIC_CLAIM_WAKE_UNMATCHED, /* ... no group, or reading */
+    NGX_HTTP_CC_METRIC_CLAIM_WAKE_UNMATCHED, /* ... no group waiting */
     NGX_HTTP_CC_METRIC_CLAIM_WAKE_MALFORMED, /* ... not a uid */
     NGX_HTTP_CC_METRIC_CLAIM_WAKE_SUBSCRIBED, /* a gauge: subscribers up */
     NGX_HTTP_CC_METRIC_CLAIM_WAKE_RECONNECTS, /* ... subscribed again */

@@ -13,6 +13,12 @@
 #      (cc_claim_wake_reconnects_total) and the next claim is woken again;
 #   C. a message for a uid that waits nowhere, and garbage: counted
 #      (unmatched, malformed), nothing else happens;
+#   F. the message while the group's re-read is in Redis: the shard
+#      stopped with the read in its socket and the payment (HSET, PUBLISH)
+#      in another one already open, so that Redis runs both in one turn of
+#      its loop, the read first, and writes its answers newest first (the
+#      message, then the read's "pending"): the claim is answered at once
+#      (the group reads again), not a doubled interval (500 ms) later;
 #   D. cc_claim_wake off: no subscriber, the claim answered by re-reads;
 #   E. cc-payout publishes for claims only: a bulk pass publishes nothing,
 #      a claim publishes its uid once, on its shard.
@@ -28,6 +34,7 @@ use CcCampaign;
 use PayoutTest;
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 
 my $TMP = tempdir('cc-wake-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
@@ -129,6 +136,38 @@ is(delta($m0, $m1, 'cc_claim_wakeups_total'), 0, 'C: nothing woken');
 is(delta($m0, $m1, 'cc_claim_polls_total'), 0, 'C: nothing read');
 is_deeply(redis_snapshot(0), $snap, 'C: redis unchanged');
 is($m1->{cc_claim_wake_subscribed}, 1, 'C: still subscribed');
+
+# ---- F. the message while a re-read is in flight ------------------------------
+
+for my $uid (46 .. 50) {
+    award_of($uid, "p:30:spring:$uid");
+    my ($s, $t0) = send_claim($uid);
+    ok(wait_until(sub { @{ queue() } == 1 }, 2), "F $uid: the claim is queued");
+    redis_cmd(0, 'LPOP', claims_key());
+    my $m0 = metrics();
+    my $payer = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => redis_port(0), Proto => 'tcp')
+        or die "connect: $@";
+    sleep($t0 + 0.42 - time);
+    redis_pause(0);
+    sleep($t0 + 0.62 - time);            # the re-read at 500 ms waits in the socket
+    my @cmd = ([ 'MULTI' ], [ 'HSET', user_key($uid), 'w', "c:30:spring:$uid" ],
+               [ 'PUBLISH', 'cc:credited', $uid ], [ 'EXEC' ]);
+    print $payer join '', map { my $c = $_; '*' . @$c . "\r\n" . join('', map { '$' . length($_) . "\r\n$_\r\n" } @$c) } @cmd;
+    sleep 0.05;
+    my $resumed = time;
+    redis_resume(0);
+    my ($st, $body, $took) = read_answer($s, $t0);
+    close $payer;
+    is("$st $body", '200 ' . pending_body(30, "spring:$uid", 'credited'), "F $uid: 200 credited");
+    ok($t0 + $took - $resumed < 0.25,
+       sprintf("F $uid: answered %.3fs after Redis ran the read and the payment, not 500 ms later",
+               $t0 + $took - $resumed));
+    my $m1 = metrics();
+    is(delta($m0, $m1, 'cc_claim_polls_total'), 1, "F $uid: one scheduled re-read (the one in flight)");
+    is(delta($m0, $m1, 'cc_claim_wakeups_total'), 1, "F $uid: the message counted a wake-up");
+}
+is_deeply(queue(), [], 'F: nothing queued again');
+
 is_deeply([log_problems()], [], 'no alert, crash or signal in the log');
 stop_nginx();
 is(subscribers(), 0, 'the worker gone: its subscriber gone with it');
