@@ -264,9 +264,14 @@ ngx_http_cc_claim_sub_authed(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "redis shard %V: cc:credited subscriber's AUTH failed: "
-                  "%*s", &sub->redis.conf->name, (size_t) r->len, r->str);
+    /* once until it subscribes again, as the data connection logs */
+    if (!sub->redis.down_logged) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "redis shard %V: cc:credited subscriber's AUTH "
+                      "failed: %*s", &sub->redis.conf->name,
+                      (size_t) r->len, r->str);
+        sub->redis.down_logged = 1;
+    }
 
     redisAsyncFree(ac);                  /* after this callback */
 }
@@ -334,6 +339,7 @@ ngx_http_cc_claim_sub_message(redisAsyncContext *ac, void *reply,
         if (!sub->subscribed) {
             sub->subscribed = 1;
             sub->failures = 0;
+            sub->redis.down_logged = 0;
             ngx_http_cc_metric_add(NGX_HTTP_CC_METRIC_CLAIM_WAKE_SUBSCRIBED,
                                    1);
 
