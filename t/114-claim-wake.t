@@ -21,12 +21,16 @@
 #      (the group reads again), not a doubled interval (500 ms) later;
 #   D. cc_claim_wake off: no subscriber, the claim answered by re-reads;
 #   E. cc-payout publishes for claims only: a bulk pass publishes nothing,
-#      a claim publishes its uid once, on its shard.
+#      a claim publishes its uid once, on its shard;
+#   G. with cc_redis_sentinels the subscriber follows the shard's primary:
+#      after kill -9 of the primary and the promotion, it subscribes on the
+#      new one and a claim there is woken again.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcTest::Sentinel;
 use CcKeys;
 use CcMetrics;
 use ClaimTest;    # uid, award_of, state, queue, pending_body, send_claim, read_answer, log_problems
@@ -241,5 +245,45 @@ my @want = ([], []);
 $want[$home] = [ $claimed ];
 is_deeply(heard(), \@want, "E: the claim's uid published once, on its shard; the bulk's none");
 is(redis_cmd($home, 'HGET', user_key($claimed), 'w'), "c:$a2{$claimed}:wc:$claimed", 'E: the claimed award is c:... in Redis');
+
+
+# ---- G. Sentinel: the subscriber follows the primary --------------------------
+
+my $g = sentinel_group(name => 'cc0', shard => 0);
+my $old = $g->primary;
+start_nginx(undef, workers => 1,
+            http_config => "    cc_redis_sentinels " . $g->sentinels . ";\n    cc_redis_shards cc0;\n"
+                         . "    cc_claim_poll 500ms;\n    cc_claim_poll_max 500ms;\n    cc_claim_wait 3s;\n",
+            config => 'cc_identity trusted_header X-CC-Uid; location = /cc/claim { cc_claim; } '
+                    . 'location = /cc/metrics { cc_metrics; }');
+
+# a claim on the node $port paid with its message: seconds to its answer
+sub claim_on {
+    my ($port, $uid) = @_;
+    $g->cmd($port, 'HSET', user_key($uid), 'w', "p:70:g:$uid");
+    my ($s, $t0) = send_claim($uid);
+    ok(wait_until(sub { ($g->cmd($port, 'LPOP', claims_key()) // '') eq $uid }, 5), "G $uid: queued, popped");
+    sleep 0.1;
+    $g->cmd($port, 'HSET', user_key($uid), 'w', "c:70:g:$uid");
+    is($g->cmd($port, 'PUBLISH', 'cc:credited', $uid), 1, "G $uid: the worker hears it on $port");
+    my ($st, $body, $took) = read_answer($s, $t0);
+    is("$st $body", '200 ' . pending_body(70, "g:$uid", 'credited'), "G $uid: 200 credited");
+    return $took;
+}
+
+ok(wait_until(sub { (metrics()->{cc_claim_wake_subscribed} // 0) == 1 }, 10), 'G: subscribed on the primary');
+my $took_g = claim_on($old, 61);
+ok($took_g < 0.4, sprintf('G: woken on the first primary (%.3fs)', $took_g));
+
+$g->kill($old);
+my $new = $g->wait_promotion($old, 30);
+ok($new, 'G: a replica promoted') or BAIL_OUT('no promotion');
+ok(wait_until(sub { ($g->cmd($new, 'PUBSUB', 'NUMSUB', 'cc:credited')->[1] // 0) == 1
+                    && metrics()->{cc_claim_wake_subscribed} == 1 }, 20),
+   'G: the subscriber followed the promotion to the new primary');
+$took_g = claim_on($new, 62);
+ok($took_g < 0.4, sprintf('G: woken on the new primary (%.3fs)', $took_g));
+is_deeply([log_problems()], [], 'G: no alert, crash or signal in the log');
+stop_nginx();
 
 done_testing();
