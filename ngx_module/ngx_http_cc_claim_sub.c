@@ -291,6 +291,18 @@ ngx_http_cc_claim_sub_closed(redisAsyncContext *ac)
 
     sub->redis.ac = NULL;
 
+    /* refused (an ACL without the channel, NOAUTH) or never up: said once */
+    if (!sub->subscribed && !sub->redis.down_logged
+        && !ngx_http_cc_claim_sub_exiting)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "redis shard %V: not subscribed to " CC_CHAN_CREDITED
+                      ": %s; claims are answered by their re-reads",
+                      &sub->redis.conf->name,
+                      ac->err ? ac->errstr : "connection closed");
+        sub->redis.down_logged = 1;
+    }
+
     if (sub->subscribed) {
         sub->subscribed = 0;
         sub->lost = 1;

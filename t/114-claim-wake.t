@@ -20,6 +20,9 @@
 #      message, then the read's "pending"): the claim is answered at once
 #      (the group reads again), not a doubled interval (500 ms) later;
 #   D. cc_claim_wake off: no subscriber, the claim answered by re-reads;
+#   H. cc_redis_auth: the subscriber AUTHs as the data connection does; an
+#      ACL user without the channel is logged once, the claims answered
+#      by their re-reads;
 #   E. cc-payout publishes for claims only: a bulk pass publishes nothing,
 #      a claim publishes its uid once, on its shard;
 #   G. with cc_redis_sentinels the subscriber follows the shard's primary:
@@ -187,6 +190,56 @@ ok($took >= 0.45, sprintf('D: answered by the re-read at 500 ms (%.3fs)', $took)
 is(delta($m0, $m1, 'cc_claim_polls_total'), 1, 'D: by one re-read');
 is(delta($m0, $m1, 'cc_claim_wakeups_total'), 0, 'D: no wake-up');
 is($m1->{cc_claim_wake_subscribed}, 0, 'D: cc_claim_wake_subscribed 0');
+stop_nginx();
+
+# ---- H. cc_redis_auth -----------------------------------------------------------
+
+my $r1 = redis_port(1);
+redis_cmd(1, 'ACL', 'SETUSER', 'wake', 'on', '>wake-pw', '~cc:*', '&*', '+@all', '-@dangerous');
+redis_cmd(1, 'ACL', 'SETUSER', 'nochan', 'on', '>nochan-pw', '~cc:*', 'resetchannels', '+@all', '-@dangerous');
+for my $u (qw(wake nochan)) {
+    open my $h, '>', "$TMP/$u.pw" or die "$TMP/$u.pw: $!";
+    print $h "$u-pw\n";
+    close $h;
+    chmod 0600, "$TMP/$u.pw";
+}
+sub start_auth {
+    my ($user) = @_;
+    start_nginx(undef, workers => 1,
+                http_config => "    cc_redis_shards 127.0.0.1:$r1;\n    cc_redis_auth $user $TMP/$user.pw;\n"
+                             . "    cc_claim_poll 500ms;\n    cc_claim_poll_max 500ms;\n    cc_claim_wait 3s;\n",
+                config => 'cc_identity trusted_header X-CC-Uid; location = /cc/claim { cc_claim; } '
+                        . 'location = /cc/metrics { cc_metrics; }');
+}
+sub h_claim {
+    my ($uid) = @_;
+    redis_cmd(1, 'HSET', user_key($uid), 'w', "p:80:h:$uid");
+    my ($s, $t0) = send_claim($uid);
+    ok(wait_until(sub { (redis_cmd(1, 'LPOP', claims_key()) // '') eq $uid }, 5), "H $uid: queued, popped");
+    sleep 0.1;
+    redis_cmd(1, 'HSET', user_key($uid), 'w', "c:80:h:$uid");
+    redis_cmd(1, 'PUBLISH', 'cc:credited', $uid);
+    my ($st, $body, $took) = read_answer($s, $t0);
+    is("$st $body", '200 ' . pending_body(80, "h:$uid", 'credited'), "H $uid: 200 credited");
+    return $took;
+}
+
+start_auth('wake');
+ok(wait_until(sub { (metrics()->{cc_claim_wake_subscribed} // 0) == 1 }, 5), 'H: AUTH as "wake": subscribed');
+my @pubsub = redis_cmd(1, 'CLIENT', 'LIST', 'TYPE', 'pubsub') =~ /\buser=(\S+)/g;
+is_deeply(\@pubsub, [ 'wake' ], 'H: redis: the one subscriber is the ACL user');
+my $took_h = h_claim(51);
+ok($took_h < 0.4, sprintf('H: woken (%.3fs)', $took_h));
+stop_nginx();
+
+start_auth('nochan');
+sleep 1.5;                               # a few refusals and retries
+is(metrics()->{cc_claim_wake_subscribed}, 0, 'H: an ACL user without the channel: not subscribed');
+my $warned = () = nginx_error_log() =~ /\[warn\].*redis shard 127\.0\.0\.1:$r1: not subscribed to cc:credited: NOPERM/g;
+is($warned, 1, 'H: said once, with Redis\'s reason');
+$took_h = h_claim(52);
+ok($took_h >= 0.45, sprintf('H: the claim answered by its re-read (%.3fs)', $took_h));
+is_deeply([log_problems()], [], 'H: no alert, crash or signal in the log');
 stop_nginx();
 
 # ---- E. cc-payout publishes for claims only --------------------------------
