@@ -71,6 +71,9 @@
 #define CC_KEY_OUTBOX       "cc:outbox"
 #define CC_KEY_OUTBOX_GIFTS "cc:outbox:g"
 
+/* pub/sub: cc-payout publishes a claimed uid once its credit is told */
+#define CC_CHAN_CREDITED    "cc:credited"
+
 /* a SCAN MATCH pattern of every user hash (cc_key_user_uid picks the uid) */
 #define CC_KEY_USER_MATCH   "cc:{*}:u"
 

@@ -18,6 +18,11 @@
  * A worker keeps at most cc_claim_waiters claims waiting; beyond that a
  * pending claim answers 202 at once.
  *
+ * cc-payout publishes a claimed uid on cc:credited once its credit is
+ * written (ngx_http_cc_claim_sub.c): the uid's group then re-reads now,
+ * its poll timer moved to 0 (ngx_http_cc_claim_wake), rather than at the
+ * next step of the schedule, which stays as the fallback.
+ *
  * Who owns what:
  *
  *   - a group is malloc'ed, indexed by uid in the worker's tree, and lives
@@ -62,6 +67,8 @@ struct ngx_http_cc_claim_group_s {
     ngx_event_t                 poll;
     ngx_msec_t                  interval;     /* to the next read */
     ngx_http_cc_claim_ctx_t    *reader;       /* NULL: no read in flight */
+    unsigned                    woken:1;      /* the next read: a wake-up */
+    unsigned                    rewake:1;     /* woken while reading */
     ngx_str_t                   key;
     ngx_http_cc_award_t         award;        /* the newest read */
     u_char                      id[64];       /* its id, copied */
@@ -75,6 +82,7 @@ static void ngx_http_cc_claim_wait(ngx_http_request_t *r,
     ngx_http_cc_claim_ctx_t *ctx, ngx_http_cc_award_t *aw);
 static ngx_http_cc_claim_group_t *ngx_http_cc_claim_group(
     ngx_http_cc_claim_ctx_t *ctx, ngx_log_t *log);
+static ngx_http_cc_claim_group_t *ngx_http_cc_claim_find(uint64_t uid);
 static void ngx_http_cc_claim_poll(ngx_event_t *ev);
 static void ngx_http_cc_claim_poll_reply(ngx_http_request_t *r,
     redisReply *reply);
@@ -254,27 +262,12 @@ ngx_http_cc_claim_wait(ngx_http_request_t *r, ngx_http_cc_claim_ctx_t *ctx,
 static ngx_http_cc_claim_group_t *
 ngx_http_cc_claim_group(ngx_http_cc_claim_ctx_t *ctx, ngx_log_t *log)
 {
-    ngx_rbtree_node_t          *node, *sentinel;
     ngx_http_cc_main_conf_t    *cmcf;
     ngx_http_cc_claim_group_t  *g;
 
-    if (ngx_http_cc_claim_groups.root == NULL) {
-        ngx_rbtree_init(&ngx_http_cc_claim_groups,
-                        &ngx_http_cc_claim_sentinel,
-                        ngx_http_cc_claim_rbtree_insert);
-    }
-
-    node = ngx_http_cc_claim_groups.root;
-    sentinel = ngx_http_cc_claim_groups.sentinel;
-
-    while (node != sentinel) {
-        g = (ngx_http_cc_claim_group_t *) node;
-
-        if (ctx->uid == g->uid) {
-            return g;
-        }
-
-        node = (ctx->uid < g->uid) ? node->left : node->right;
+    g = ngx_http_cc_claim_find(ctx->uid);
+    if (g != NULL) {
+        return g;
     }
 
     g = ngx_alloc(sizeof(ngx_http_cc_claim_group_t), log);
@@ -303,6 +296,69 @@ ngx_http_cc_claim_group(ngx_http_cc_claim_ctx_t *ctx, ngx_log_t *log)
     ngx_add_timer(&g->poll, g->interval);
 
     return g;
+}
+
+
+/* the uid's group in this worker, or NULL */
+static ngx_http_cc_claim_group_t *
+ngx_http_cc_claim_find(uint64_t uid)
+{
+    ngx_rbtree_node_t          *node, *sentinel;
+    ngx_http_cc_claim_group_t  *g;
+
+    if (ngx_http_cc_claim_groups.root == NULL) {
+        ngx_rbtree_init(&ngx_http_cc_claim_groups,
+                        &ngx_http_cc_claim_sentinel,
+                        ngx_http_cc_claim_rbtree_insert);
+    }
+
+    node = ngx_http_cc_claim_groups.root;
+    sentinel = ngx_http_cc_claim_groups.sentinel;
+
+    while (node != sentinel) {
+        g = (ngx_http_cc_claim_group_t *) node;
+
+        if (uid == g->uid) {
+            return g;
+        }
+
+        node = (uid < g->uid) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * cc-payout told the uid's credit (a cc:credited message): its group, if
+ * it waits here between reads, re-reads now, its poll timer moved to 0
+ * (run after this event, never inside the subscriber's hiredis callback).
+ * A read in flight sends nothing more; but Redis may have run it before
+ * the credit (its reply and the message can come in one epoll batch, the
+ * message first), so should it say pending the group reads again at once
+ * rather than a doubled interval later.  1 when the uid waits here.
+ */
+ngx_uint_t
+ngx_http_cc_claim_wake(uint64_t uid)
+{
+    ngx_http_cc_claim_group_t  *g;
+
+    g = ngx_http_cc_claim_find(uid);
+
+    if (g == NULL) {
+        return 0;
+    }
+
+    if (g->reader != NULL || !g->poll.timer_set) {
+        g->rewake = 1;
+        return 1;
+    }
+
+    ngx_del_timer(&g->poll);
+    ngx_add_timer(&g->poll, 0);
+    g->woken = 1;
+
+    return 1;
 }
 
 
@@ -341,7 +397,13 @@ ngx_http_cc_claim_poll(ngx_event_t *ev)
 
     if (rc == NGX_OK) {
         g->reader = ctx;
-        ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_CLAIM_POLLS);
+
+        /* a woken read is counted as a wake-up, not as a re-read */
+        if (!g->woken) {
+            ngx_http_cc_metric_inc(NGX_HTTP_CC_METRIC_CLAIM_POLLS);
+        }
+
+        g->woken = 0;
 
         /* as after the content phase: the one count left is the reply's */
         ngx_http_finalize_request(r, NGX_DONE);
@@ -356,6 +418,7 @@ ngx_http_cc_claim_poll(ngx_event_t *ev)
 
     /* no memory for the read: the waiters wait for their deadlines */
 
+    g->woken = 0;
     ngx_add_timer(&g->poll, g->interval);
 }
 
@@ -419,6 +482,15 @@ ngx_http_cc_claim_poll_reply(ngx_http_request_t *r, redisReply *reply)
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cc_module);
 
     g->interval = ngx_min(2 * g->interval, cmcf->claim_poll_max);
+
+    if (g->rewake) {
+        /* told credited while this read was in Redis: read again now */
+        g->rewake = 0;
+        g->woken = 1;
+        ngx_add_timer(&g->poll, 0);
+        return;
+    }
+
     ngx_add_timer(&g->poll, g->interval);
 }
 
@@ -483,7 +555,9 @@ ngx_http_cc_claim_leave(ngx_http_cc_claim_ctx_t *ctx)
 
     if (g->reader == ctx) {
         g->reader = NULL;
-        ngx_add_timer(&g->poll, g->interval);
+        g->woken = g->rewake;
+        g->rewake = 0;
+        ngx_add_timer(&g->poll, g->woken ? 0 : g->interval);
     }
 }
 

@@ -131,6 +131,21 @@ static ngx_http_cc_metric_desc_t  ngx_http_cc_metric_desc[] = {
     [NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL] =
         { "cc_claim_waiters_full_total",
           "Claims answered 202 at once: cc_claim_waiters were waiting." },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAKEUPS] =
+        { "cc_claim_wakeups_total",
+          "cc:credited messages for a uid waiting here: it re-reads now." },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAKE_UNMATCHED] =
+        { "cc_claim_wake_unmatched_total",
+          "cc:credited messages for a uid not waiting in the worker." },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAKE_MALFORMED] =
+        { "cc_claim_wake_malformed_total",
+          "cc:credited messages ignored: not a uid." },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAKE_SUBSCRIBED] =
+        { "cc_claim_wake_subscribed",
+          "Workers' shard connections subscribed to cc:credited now.", 1 },
+    [NGX_HTTP_CC_METRIC_CLAIM_WAKE_RECONNECTS] =
+        { "cc_claim_wake_reconnects_total",
+          "Subscriptions to cc:credited made again after a loss." },
 
     [NGX_HTTP_CC_METRIC_GIFT_DELIVERED] =
         { "cc_gifts_total{result=\"delivered\"}",

@@ -223,6 +223,13 @@ static ngx_command_t  ngx_http_cc_commands[] = {
       offsetof(ngx_http_cc_main_conf_t, claim_waiters),
       &ngx_http_cc_claim_waiters_bounds },
 
+    { ngx_string("cc_claim_wake"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cc_main_conf_t, claim_wake),
+      NULL },
+
     { ngx_string("cc_gift_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -436,6 +443,7 @@ ngx_http_cc_create_main_conf(ngx_conf_t *cf)
     cmcf->claim_wait = NGX_CONF_UNSET_MSEC;
     cmcf->claim_poll_max = NGX_CONF_UNSET_MSEC;
     cmcf->claim_waiters = NGX_CONF_UNSET;
+    cmcf->claim_wake = NGX_CONF_UNSET;
     cmcf->failover_waiters = NGX_CONF_UNSET;
     cmcf->failover_wait = NGX_CONF_UNSET_MSEC;
     cmcf->wait_replicas = NGX_CONF_UNSET;
@@ -467,6 +475,7 @@ ngx_http_cc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->claim_poll, 5);
     ngx_conf_init_msec_value(cmcf->claim_wait, 1000);
     ngx_conf_init_value(cmcf->claim_waiters, 1024);
+    ngx_conf_init_value(cmcf->claim_wake, 1);
     ngx_conf_init_value(cmcf->gift_limit, 20);
     ngx_conf_init_value(cmcf->gift_rare, 0);
     ngx_conf_init_value(cmcf->ask_limit, 10);
@@ -1053,6 +1062,9 @@ ngx_http_cc_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (hclcf->handler != ngx_http_cc_metrics_handler) {
         cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cc_module);
         cmcf->handlers = 1;
+
+        /* the workers subscribe to cc:credited (ngx_http_cc_claim_sub.c) */
+        cmcf->claims |= (hclcf->handler == ngx_http_cc_claim_handler);
     }
 
     return NGX_CONF_OK;

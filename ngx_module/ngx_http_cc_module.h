@@ -75,6 +75,11 @@ typedef enum {
     NGX_HTTP_CC_METRIC_CLAIM_WAITING,      /* a gauge: claims waiting now */
     NGX_HTTP_CC_METRIC_CLAIM_POLLS,        /* re-reads for waiting claims */
     NGX_HTTP_CC_METRIC_CLAIM_WAITERS_FULL, /* 202 at once: cc_claim_waiters */
+    NGX_HTTP_CC_METRIC_CLAIM_WAKEUPS,      /* cc:credited woke a group */
+    NGX_HTTP_CC_METRIC_CLAIM_WAKE_UNMATCHED, /* ... no group waiting */
+    NGX_HTTP_CC_METRIC_CLAIM_WAKE_MALFORMED, /* ... not a uid */
+    NGX_HTTP_CC_METRIC_CLAIM_WAKE_SUBSCRIBED, /* a gauge: subscribers up */
+    NGX_HTTP_CC_METRIC_CLAIM_WAKE_RECONNECTS, /* ... subscribed again */
     /* issue 19: gifts and asks (ngx_http_cc_gift.c) */
     NGX_HTTP_CC_METRIC_GIFT_DELIVERED,
     NGX_HTTP_CC_METRIC_GIFT_SENT,           /* the receiver's half pending */
@@ -248,6 +253,8 @@ typedef struct {
     ngx_msec_t                claim_wait;      /* then answers 202 */
     ngx_msec_t                claim_poll_max;  /* the poll's backoff cap */
     ngx_int_t                 claim_waiters;   /* waiting, per worker */
+    ngx_flag_t                claim_wake;      /* cc:credited subscribed */
+    unsigned                  claims:1;        /* some location cc_claim */
 
     ngx_str_t                 kafka_brokers;   /* empty: no Kafka leg */
     ngx_str_t                 kafka_topic;
@@ -446,6 +453,7 @@ ngx_int_t ngx_http_cc_eligibility_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_combine_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_award_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_claim_handler(ngx_http_request_t *r);
+ngx_uint_t ngx_http_cc_claim_wake(uint64_t uid);
 ngx_int_t ngx_http_cc_gift_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_ask_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cc_gifts_handler(ngx_http_request_t *r);

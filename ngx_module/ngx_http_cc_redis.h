@@ -7,8 +7,10 @@
  *   ngx_http_cc_redis_batch.c     the requests' entries, sent as batches
  *   ngx_http_cc_redis_sentinel.c  with cc_redis_sentinels: each shard's
  *                                 primary found and followed (its states)
+ *   ngx_http_cc_claim_sub.c       each shard's cc:credited subscription,
+ *                                 which wakes the waiting claims
  *
- * Private to those four files; the handlers see ngx_http_cc_redis_eval().
+ * Private to those files; the handlers see ngx_http_cc_redis_eval().
  */
 
 #ifndef NGX_HTTP_CC_REDIS_H
@@ -62,6 +64,9 @@ typedef struct {
 /* the worker's Sentinel pub/sub connection is not a shard's */
 #define NGX_HTTP_CC_REDIS_SUB  ((ngx_uint_t) -1)
 
+/* nor is a shard's cc:credited subscriber (ngx_http_cc_claim_sub.c) */
+#define NGX_HTTP_CC_REDIS_CLAIM_SUB  ((ngx_uint_t) -2)
+
 
 /* ngx_http_cc_redis_conn.c */
 ngx_http_cc_redis_t *ngx_http_cc_redis_shard(ngx_http_cc_main_conf_t *cmcf,
@@ -88,6 +93,13 @@ ngx_uint_t ngx_http_cc_redis_moved(ngx_http_cc_redis_t *redis,
 
 /* ngx_http_cc_redis_batch.c */
 void ngx_http_cc_redis_batch_wait(ngx_http_cc_redis_t *redis);
+
+/* ngx_http_cc_claim_sub.c */
+void ngx_http_cc_claim_sub_start(ngx_cycle_t *cycle,
+    ngx_http_cc_redis_t *shards, ngx_uint_t n);
+void ngx_http_cc_claim_sub_exit(void);
+void ngx_http_cc_claim_sub_follow(ngx_http_cc_redis_t *redis);
+void ngx_http_cc_claim_sub_closed(redisAsyncContext *ac);
 
 /* ngx_http_cc_redis_adapter.c */
 ngx_int_t ngx_http_cc_redis_attach(redisAsyncContext *ac);

@@ -88,6 +88,11 @@ ngx_http_cc_redis_init_process(ngx_cycle_t *cycle)
         ngx_http_cc_sentinel_sub_start(cycle);
     }
 
+    if (cmcf->claims && cmcf->claim_wake) {
+        ngx_http_cc_claim_sub_start(cycle, ngx_http_cc_redis,
+                                    ngx_http_cc_redis_n);
+    }
+
     return NGX_OK;
 }
 
@@ -96,6 +101,8 @@ void
 ngx_http_cc_redis_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t  i;
+
+    ngx_http_cc_claim_sub_exit();
 
     if (ngx_http_cc_redis_sentinel_mode()) {
         ngx_http_cc_sentinel_sub_exit();
@@ -367,6 +374,11 @@ ngx_http_cc_redis_closed(redisAsyncContext *ac)
 
     if (redis->index == NGX_HTTP_CC_REDIS_SUB) {
         ngx_http_cc_sentinel_closed(ac);
+        return;
+    }
+
+    if (redis->index == NGX_HTTP_CC_REDIS_CLAIM_SUB) {
+        ngx_http_cc_claim_sub_closed(ac);
         return;
     }
 

@@ -485,6 +485,9 @@ ngx_http_cc_sentinel_role_reply(redisAsyncContext *ac, void *reply,
 
     redis->up = 1;
 
+    /* its cc:credited subscriber follows it there */
+    ngx_http_cc_claim_sub_follow(redis);
+
     /* the requests that waited for a primary leave */
     if (!redis->flush.posted) {
         ngx_post_event(&redis->flush, &ngx_posted_events);

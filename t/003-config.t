@@ -833,3 +833,22 @@ cc_kafka_property "delivery.report.only.error" is not the operator's to set: the
 --- must_die
 --- error_log
 cc_kafka_property "transactional.id" is not the operator's to set: the module produces outside transactions
+
+
+
+=== TEST 48: cc_claim_wake is on or off
+--- http_config on_shard0
+    cc_claim_wake sometimes;
+--- must_die
+--- error_log
+invalid value "sometimes" in "cc_claim_wake" directive, it must be "on" or "off"
+
+
+
+=== TEST 49: cc_claim_wake in a location
+--- http_config on_shard0
+--- config
+    location = /cc/claim { cc_identity trusted_header X-CC-Uid; cc_claim; cc_claim_wake off; }
+--- must_die
+--- error_log
+"cc_claim_wake" directive is not allowed here

@@ -22,6 +22,7 @@
 #include "cc_assert.h"
 #include "cc_award_set.h"
 #include "cc_ids.h"
+#include "cc_keys.h"
 #include "cc_logtext.h"
 #include "cc_payout.h"
 #include "cc_redis.h"
@@ -945,6 +946,13 @@ cc_payout_shard_told_flush(cc_payout_shard_t *ps)
  * calls of up to CC_AWARD_SET_MAX users each (cc_award_set.h): ok[] set
  * for the rows whose call succeeded.  A Redis shard that is down leaves
  * its rows to a later round.
+ *
+ * The claims' lane (told_ids set) then PUBLISHes each uid told on
+ * CC_CHAN_CREDITED, on the same connection after the calls: Redis runs
+ * them in order, so an nginx worker hearing the uid reads w credited and
+ * answers its waiting claim now rather than at its next re-read.  The
+ * bulk's notices publish nothing.  A PUBLISH lost changes nothing: the
+ * re-reads remain the truth.
  */
 static void
 cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
@@ -952,7 +960,7 @@ cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
 {
     int                 reload;
     char                err[256];
-    size_t              i, k, c, sent, calls;
+    size_t              i, k, c, sent, calls, pubs;
     redisReply         *reply;
     redisContext       *ctx;
     cc_payout_award_t  *a;
@@ -997,6 +1005,19 @@ cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
         }
     }
 
+    pubs = 0;
+
+    for (k = 0; ps->told_ids != NULL && k < sent; k++) {
+        if (redisAppendCommand(ctx, "PUBLISH " CC_CHAN_CREDITED " %llu",
+                               (unsigned long long) ps->rows[rowof[k]].uid)
+            != REDIS_OK)
+        {
+            break;
+        }
+
+        pubs++;
+    }
+
     /* the replies, a call at a time, in the order the calls went */
 
     for (c = 0; c < calls; c++) {
@@ -1020,6 +1041,17 @@ cc_payout_shard_tell(cc_payout_shard_t *ps, size_t n, size_t r, int *ok,
 
         /* -READONLY, -LOADING: a failover; the reconnect asks Sentinel */
         reload |= cc_redis_reply_failover(reply);
+
+        freeReplyObject(reply);
+    }
+
+    /* the PUBLISHes' replies (receivers counted): read, not needed */
+
+    for (k = 0; c == calls && k < pubs; k++) {
+        if (redisGetReply(ctx, (void **) &reply) != REDIS_OK) {
+            cc_payout_shard_redis_down(rs, ctx->errstr);
+            break;
+        }
 
         freeReplyObject(reply);
     }
