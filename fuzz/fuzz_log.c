@@ -62,10 +62,25 @@ fuzz_ref_number(const char **p, const char *last, uint64_t max, uint64_t *v)
 }
 
 
+/* a request id, p .. last, of the reference's characters */
+static int
+fuzz_ref_id(const char *p, const char *last)
+{
+    for ( /* void */ ; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 fuzz_ref_line(const char *p, size_t len, cc_draw_t *d)
 {
-    size_t       i;
     uint64_t     uid, seq, card, ts;
     const char  *last;
 
@@ -85,13 +100,8 @@ fuzz_ref_line(const char *p, size_t len, cc_draw_t *d)
         return -1;
     }
 
-    for (i = 0; p + i < last; i++) {
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
-              || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'
-              || p[i] == '-'))
-        {
-            return -1;
-        }
+    if (fuzz_ref_id(p, last) != 0) {
+        return -1;
     }
 
     memset(d, 0, sizeof(*d));
@@ -109,7 +119,6 @@ fuzz_ref_line(const char *p, size_t len, cc_draw_t *d)
 static int
 fuzz_ref_gift(const char *p, size_t len, unsigned in, cc_gift_t *g)
 {
-    size_t       i;
     uint64_t     uid, peer, card, ts;
     const char  *last;
 
@@ -129,13 +138,8 @@ fuzz_ref_gift(const char *p, size_t len, unsigned in, cc_gift_t *g)
         return -1;
     }
 
-    for (i = 0; p + i < last; i++) {
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
-              || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'
-              || p[i] == '-'))
-        {
-            return -1;
-        }
+    if (fuzz_ref_id(p, last) != 0) {
+        return -1;
     }
 
     memset(g, 0, sizeof(*g));

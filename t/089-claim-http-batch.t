@@ -27,16 +27,6 @@ my @DBS = qw(cc_s0 cc_s1);
 
 sub both { my ($sql) = @_; my $n = 0; $n += mysql_value($sql, $_) // 0 for @DBS; $n }
 
-# a counter of cc-payout's --metrics-file, undef when absent
-sub metric {
-    my ($file, $name) = @_;
-    open my $f, '<', $file or return undef;
-    while (<$f>) {
-        return $1 if /^\Q$name\E (\S+)$/;
-    }
-    return undef;
-}
-
 # "kind amount" of the award's transfers, in kind order
 sub transfers {
     my ($id, $uid) = @_;
@@ -89,10 +79,10 @@ ok(wait_until(sub { (award_states($c)->{'credited/1'} // 0) == 1500 }, 120),
    'then the bulk pass pays the backlog') or diag explain award_states($c);
 is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: SIGTERM, exit 0');
 like(worker_stderr($w), qr/stopping: 1500 credited \(1 on claims\)/, 'the claimed award paid on the claims\' path');
-is(metric($m1, 'cc_payout_claims_total'), 1, 'cc_payout_claims_total 1');
-is(metric($m1, 'cc_payout_wallet_claim_calls_total'), 1, 'cc_payout_wallet_claim_calls_total 1');
-ok(metric($m1, 'cc_payout_wallet_batches_total') >= 15, 'the rest in batches: '
-   . metric($m1, 'cc_payout_wallet_batches_total'));
+is(prom_metric($m1, 'cc_payout_claims_total'), 1, 'cc_payout_claims_total 1');
+is(prom_metric($m1, 'cc_payout_wallet_claim_calls_total'), 1, 'cc_payout_wallet_claim_calls_total 1');
+ok(prom_metric($m1, 'cc_payout_wallet_batches_total') >= 15, 'the rest in batches: '
+   . prom_metric($m1, 'cc_payout_wallet_batches_total'));
 is(both("SELECT COUNT(*) FROM wallet_batch_details d JOIN wallet_batches b ON b.batch_no = d.batch_no "
         . "WHERE b.campaign = '$c'"), 1499, 'every other award in a batch');
 is_deeply([ check_paid_http($c, \%a1, $sim->{statement}) ], [],
@@ -120,7 +110,7 @@ ok(wait_until(sub { (award_states($c2)->{'credited/1'} // 0) == 100 }, 60), 'the
     or diag explain award_states($c2);
 is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: exit 0');
 like(worker_stderr($w), qr/stopping: 100 credited \(0 on claims\)/, 'all paid by the bulk pass');
-is(metric($m2, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call');
+is(prom_metric($m2, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call');
 is(statement_keys($slow->{statement})->{"$c2:$first"}, 1, 'the claimed award once at the wallet');
 is(transfers("$c2:$first", $first), "pending $a2{$first},post $a2{$first}", '... and once in the ledger');
 is_deeply([ check_paid_http($c2, \%a2, $slow->{statement}) ], [], 'every award once, the books balanced');
@@ -147,7 +137,7 @@ $w = spawn_payout([ '--interval', 3600, '--metrics-file', $m3 ], $f3);
 is("$st $body", '200 ' . want_body('credited', $c3, $u3, $a3{$u3}),
    'the claim: 200 credited (a single call, the batch still unprocessed)');
 is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: exit 0');
-is(metric($m3, 'cc_payout_wallet_claim_calls_total'), 1, 'one single call');
+is(prom_metric($m3, 'cc_payout_wallet_claim_calls_total'), 1, 'one single call');
 is(transfers("$c3:$u3", $u3), "pending $a3{$u3},post $a3{$u3}", 'the same pending transfer, posted');
 is(statement_keys($never->{statement})->{"$c3:$u3"}, 1, 'once at the wallet');
 sim_stop($never);

@@ -42,16 +42,6 @@ use WalletTest;
 
 payout_setup();
 
-# a counter of cc-payout's --metrics-file, undef when absent
-sub metric {
-    my ($file, $name) = @_;
-    open my $f, '<', $file or return undef;
-    while (<$f>) {
-        return $1 if /^\Q$name\E (\S+)$/;
-    }
-    return undef;
-}
-
 # an award's transfers on cc_s0: "id kind amount", in id order
 sub xfers {
     my ($id) = @_;
@@ -131,7 +121,7 @@ claim($x);
 ($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom ], $f1);
 is($rc, 1, 'A: a claim for one of them: exit 1 (two still unpaid)') or diag $err;
 like($err, qr/done: 1 credited \(1 on claims\)/, 'the claim credited on the claims\' path');
-is(metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
+is(prom_metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
 is(status_of($X), 'credited', "$X credited");
 is_deeply(xfers($X), want_xfers($X, $a1->{$x}, 2, 1),
           "$X: its voided attempt 1, its live attempt 2 and one post (the post of the live attempt)");
@@ -156,7 +146,7 @@ claim($y);
 ($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom ], $f1);
 is($rc, 1, 'A: a claim for the second, its batch in flight at the wallet: exit 1 (one unpaid)') or diag $err;
 like($err, qr/done: 1 credited \(1 on claims\)/, 'the claim credited on the claims\' path');
-is(metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
+is(prom_metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
 is_deeply(xfers($Y), want_xfers($Y, $a1->{$y}, 2, 1), "$Y: voided attempt 1, live attempt 2, one post");
 is(statement_keys($hold->{statement})->{$Y}, 1, 'once at the wallet');
 is(pending_of('i1'), "$a1->{$z}/$a1->{$z}", 'the pending sums: the last award\'s live attempt');
@@ -200,7 +190,7 @@ my $prom2 = wallet_dir() . '/r1.prom';
 claim($w2);
 ($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom2 ], $f2);
 is($rc, 1, 'B1: the wallet down: exit 1') or diag $err;
-is(metric($prom2, 'cc_payout_wallet_claim_calls_total'), 1, 'the claim went as a single call');
+is(prom_metric($prom2, 'cc_payout_wallet_claim_calls_total'), 1, 'the claim went as a single call');
 like($err, qr/award \Q$W2\E: no answer after 10 calls/, '... left without an answer');
 is(status_of($W2), 'crediting', "$W2 crediting (per_credit's books)");
 like(attempts('r1')->{$W2} // '', qr/^1:[^,]+$/, 'the bulk pass batched it: attempt 1 in a batch');
@@ -274,7 +264,7 @@ ok(wait_until(sub { redis_cmd($r4, 'LLEN', claims_key()) == 0 }, 10), 'the claim
 is(status_of($W4), 'pending', '... while the batch was in flight at the wallet (the award still pending)');
 ok(wait_until(sub { (status_of($W4) // '') eq 'credited' }, 30), 'then the award credited') or diag worker_stderr($w);
 is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: SIGTERM, exit 0');
-is(metric($prom4, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call: the claim was left to the batch in flight');
+is(prom_metric($prom4, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call: the claim was left to the batch in flight');
 like(worker_stderr($w), qr/stopping: 1 credited \(0 on claims\)/, 'the batch paid it');
 is_deeply(xfers($W4), want_xfers($W4, $a4->{$w4}, 2, 1), "$W4: attempt 1 voided, attempt 2 posted");
 is_deeply([ check_paid_http('i3', $a4, $slow4->{statement}) ], [], 'every award once, the books balanced');

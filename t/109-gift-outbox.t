@@ -18,7 +18,7 @@ use lib 't/lib';
 use CcTest;
 use CcKeys;
 use CcGift;
-use CcCampaign qw(shard_args);
+use CcCampaign qw(shard_args run_reconcile fake_draws);
 use PayoutTest qw(payout_setup shard_map redis_index);
 
 payout_setup();
@@ -32,17 +32,7 @@ my %seq;
 my @redis = map { ('--redis', $_) } split ' ', $ENV{TEST_NGINX_REDIS_SHARDS};
 
 # flip.lua: s and the kind's count in the hash, the draw in the log
-sub draw {
-    my ($uid, @cards) = @_;
-    my @lines;
-    for my $k (@cards) {
-        my $s = ++$seq{$uid};
-        redis_cmd(rs($uid), 'HSET', user_key($uid), 's', $s);
-        redis_cmd(rs($uid), 'HINCRBY', user_key($uid), "k$k", 1);
-        push @lines, "$uid:$s:$k:$ms:r$uid-$s";
-    }
-    redis_cmd(rs($uid), 'XADD', log_key(), '*', 'd', join "\n", @lines);
-}
+sub draw { my ($uid, @cards) = @_; fake_draws(rs($uid), $uid, \%seq, $ms, @cards) }
 
 # gift_out.lua's giver's half: the card taken, the log's y=go, and the
 # outbox in this version's shape or, old => 1, in the old one
@@ -59,11 +49,7 @@ sub give {
     redis_cmd($g, 'XADD', log_key(), '*', 'y', 'go', 'g', "$giver:$rid", 'u', $giver, 'p', $to, 'k', $k, 't', $ms);
 }
 
-sub check {
-    my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, '--cards', shard_args() ],
-                                       timeout => 60);
-    return ($rc, $err);
-}
+sub check { run_reconcile('--cards') }
 
 sub redrive {
     my ($rc, undef, $err) = run_worker([ 'cc-redrive', @redis, '--once', '--grace', 0 ], timeout => 30);

@@ -16,7 +16,7 @@ use CcTest;
 use CcTest::NginxConf qw(app_locations);
 use CcKeys;
 
-our @EXPORT = qw(campaign_up combine_took campaign_nginx mysql_shards shard_args campaign_conf start_ingest
+our @EXPORT = qw(fake_draws campaign_up combine_took campaign_nginx mysql_shards shard_args campaign_conf start_ingest
                  run_reconcile log_events grant_users flip_users state_diff shard_of_uids);
 
 sub mysql_shards {
@@ -99,10 +99,29 @@ sub start_ingest {
                         _mysql_args(), @extra);
 }
 
-# one pass of cc-reconcile with no grace; returns (exit code, stderr)
+# one pass of cc-reconcile with no grace, and the options given (say
+# --cards); returns (exit code, stderr)
 sub run_reconcile {
-    my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, shard_args() ], timeout => 30);
+    my (@extra) = @_;
+    my ($rc, undef, $err) = run_worker([ 'cc-reconcile', '--once', '--grace', 0, @extra, shard_args() ],
+                                       timeout => 60);
     return ($rc, $err);
+}
+
+# what flip.lua leaves for uid's draws of the kinds given, written by
+# hand on Redis shard (an index): each draw's s and its kind's count in
+# the user hash, the draws in one log entry (d lines,
+# uid:s:kind:ms:request_id); $seq (a hash ref) holds each uid's last s
+sub fake_draws {
+    my ($shard, $uid, $seq, $ms, @cards) = @_;
+    my @lines;
+    for my $k (@cards) {
+        my $s = ++$seq->{$uid};
+        redis_cmd($shard, 'HSET', user_key($uid), 's', $s);
+        redis_cmd($shard, 'HINCRBY', user_key($uid), "k$k", 1);
+        push @lines, "$uid:$s:$k:$ms:r$uid-$s";
+    }
+    redis_cmd($shard, 'XADD', log_key(), '*', 'd', join "\n", @lines);
 }
 
 # the events in a Redis shard's draw log (an entry holds the new draws of

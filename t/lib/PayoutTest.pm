@@ -15,7 +15,18 @@ use CcCampaign;
 
 our @EXPORT = qw(payout_setup campaign_file payout_run spawn_payout shard_map shard_db
                  redis_index seed_awards award_states notices_owed check_paid check_redis
-                 ledger_snapshot);
+                 ledger_snapshot prom_metric);
+
+# a sample of a metrics file (cc-payout's --metrics-file, the textfile
+# format): the value of the line "NAME VALUE", undef when absent
+sub prom_metric {
+    my ($file, $name) = @_;
+    open my $f, '<', $file or return undef;
+    while (<$f>) {
+        return $1 if /^\Q$name\E (\S+)$/;
+    }
+    return undef;
+}
 
 my $DIR = tempdir('cc-payout-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $CLI = "$CcTest::TestToolDir/cc-ledger-cli";    # CC_TEST_TOOL_DIR
