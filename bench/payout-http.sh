@@ -25,11 +25,14 @@
 # processed --process-ms 0 after acceptance), so the http figures include
 # the wallet's own work.
 #
-# Env: AWARDS (100000) BATCH (5000) WALLET_BATCH (1000)
+# Env: AWARDS (100000) BATCH (5000) WALLET_BATCH (1000) SQL_PROFILE (1:
+#      mariadbd with performance_schema, and after each run its statements
+#      by total time, top 12: where the MySQL time of each mode goes)
 set -eu
 cd "$(dirname "$0")/.."
 
 AWARDS=${AWARDS:-100000} BATCH=${BATCH:-5000} WALLET_BATCH=${WALLET_BATCH:-1000}
+SQL_PROFILE=${SQL_PROFILE:-}
 
 scripts/deps.sh
 make -s workers test-tools >/dev/null
@@ -48,7 +51,9 @@ trap stop EXIT
 trap 'exit 1' INT TERM
 
 redis_start "$r0" "$r1"
-mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M
+pfs=--performance-schema=OFF
+[ -n "$SQL_PROFILE" ] && pfs=--performance-schema=ON
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M "$pfs"
 shards_init
 
 head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
@@ -99,6 +104,19 @@ cpu_of() {
 }
 mysql_pid=$(cat "$out/mysql.pid")
 
+# the statements of the run just done, by total time (SQL_PROFILE)
+sql_profile() {
+    [ -n "$SQL_PROFILE" ] || return 0
+    sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 3) AS s, COUNT_STAR,
+                ROUND(SUM_ROWS_AFFECTED / GREATEST(COUNT_STAR, 1)),
+                LEFT(REGEXP_REPLACE(DIGEST_TEXT, '\\s+', ' '), 110)
+         FROM performance_schema.events_statements_summary_by_digest
+         ORDER BY SUM_TIMER_WAIT DESC LIMIT 12" | sed "s/^/  $1 sql: /"
+    sql "TRUNCATE performance_schema.events_statements_summary_by_digest"
+}
+sql "TRUNCATE performance_schema.events_statements_summary_by_digest" \
+    2>/dev/null || true
+
 declare -A secs mcpu scpu
 for c in ledg http htb; do
     m0=$(cpu_of "$mysql_pid")
@@ -117,6 +135,7 @@ for c in ledg http htb; do
                'BEGIN { printf "%.2f", b - a }')
     sed "s/^/  $c: /" "$out/$c.err" | tail -3
     secs[$c]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+    sql_profile "$c"
 done
 
 # the results, before their speed

@@ -27,6 +27,12 @@
 # transfers (a second one written by hand, with its sums: what no payer
 # writes without voiding the first) is ledger_unbalanced, and so is a
 # void without its pending transfer.
+#
+# Both phases in bulk (cc-ledger-cli pending and post): from 32
+# transfers one bulk execution (the server's Com_stmt_execute), below it
+# the text; a batch with ids there rolls the bulk insert back to its
+# savepoint and the text path decides (a mismatch, one in flight, posts
+# there before): the sums moved for the new only, one transfer an id.
 
 use strict;
 use warnings;
@@ -294,5 +300,62 @@ is_deeply(transfers_of('v3:2001', $db3), [ 'v3:2001 pending pool:v3 clearing:v3 
 is(mysql_value("SELECT MAX(attempt) FROM wallet_batch_details WHERE award_id = 'v3:2001'", $db3), 1, 'no second attempt\'s batch');
 is(mysql_value("SELECT debits FROM ledger_pending WHERE account = 'pool:v3'", $db3), 60, 'the first attempt still reserves its 60');
 sim_stop($taken);
+
+# ---- both phases in bulk, from 32 transfers, and the fallback -----------------------
+
+# From 32 transfers a phase writes them as one bulk execution after a
+# savepoint (no SQL text per row); when some id was there the insert is
+# rolled back to the savepoint and the text path (RETURNING) decides.
+# The server's Com_stmt_execute tells which path ran: nothing else here
+# executes prepared statements between the two readings.
+sub executes { (mysql_query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'", 'cc_s0')->[0] || [])->[1] // 0 }
+sub phase_run {
+    my ($cmd, @ids) = @_;
+    my $e0 = executes();
+    my $o = cli('cc_s0', $cmd, 'v7', map { "v7:$_:$_:" . (10 + $_ % 7) } @ids);
+    return ($o, executes() - $e0);
+}
+sub cents { my $s = 0; $s += 10 + $_ % 7 for @_; $s }
+sub v7_sums {
+    return join ' ', map { mysql_value("SELECT CONCAT(debits, '/', credits) FROM $_->[0] WHERE account = '$_->[1]'", 'cc_s0') // '-' }
+        ([ 'ledger_pending', 'pool:v7' ], [ 'ledger_pending', 'clearing:v7' ], [ 'ledger_accounts', 'clearing:v7' ]);
+}
+like(cli('cc_s0', 'fund', 'v7', 0, 100000), qr/^fund done\ncommitted$/m, 'v7 funded on cc_s0');
+my @small = (1 .. 31);
+my ($pout, $ex) = phase_run('pending', @small);
+is($ex, 0, '31 pending transfers: the text (no prepared statement executed)');
+is(scalar(() = $pout =~ /^v7:\d+ done$/mg), 31, '... each done') or diag $pout;
+my @big = (101 .. 140);
+($pout, $ex) = phase_run('pending', @big);
+is($ex, 1, '40 pending transfers: one bulk execution');
+is(scalar(() = $pout =~ /^v7:\d+ done$/mg), 40, '... each done') or diag $pout;
+my $held = cents(@small, @big);
+is(v7_sums(), "$held/0 0/$held -", "pending: $held reserved (pool's pending debits, clearing's pending credits)");
+# a batch of 40 new, one in flight (v7:101) and one id another transfer's
+mysql_query("INSERT INTO ledger_transfers VALUES ('v7:205', 'pool:v7', 'clearing:v7', 999, 'v7', 'pending', 'v7:205', 1)", 'cc_s0');
+my @mixed = (101, 201 .. 240);
+($pout, $ex) = phase_run('pending', @mixed);
+is($ex, 1, 'a batch with ids there: the bulk tried (one execution) ...');
+like($pout, qr/^v7:205 mismatch$/m, '... rolled back to its savepoint, the text path: v7:205 is another transfer (mismatch)');
+is(scalar(() = $pout =~ /^v7:\d+ done$/mg), 40, '... the 39 new and the one in flight done') or diag $pout;
+$held += cents(grep { $_ != 205 } 201 .. 240);
+is(v7_sums(), "$held/0 0/$held -", 'only the 39 new reserved: nothing of the bulk insert left');
+is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v7' AND kind = 'pending'", 'cc_s0'), 31 + 40 + 40,
+   'one pending transfer an id');
+# the posts: 40 in bulk, then 40 there and 2 new through the fallback
+($pout, $ex) = phase_run('post', @big);
+is($ex, 1, '40 posts: one bulk execution');
+like($pout, qr/^added 40$/m, '... 40 added');
+my $posted = cents(@big);
+$held -= $posted;
+is(v7_sums(), "$held/0 0/$held 0/$posted", "posted $posted: off the pending sums, onto the clearing's posted credits");
+($pout, $ex) = phase_run('post', @big, 201, 202);
+is($ex, 1, 'posts with 40 there: the bulk tried (one execution) ...');
+like($pout, qr/^added 2$/m, '... and rolled back: 2 added by the text path');
+is(scalar(() = $pout =~ /^v7:1\d\d exists$/mg), 40, '... the 40 posted before: exists') or diag $pout;
+$posted += cents(201, 202);
+$held -= cents(201, 202);
+is(v7_sums(), "$held/0 0/$held 0/$posted", 'the sums moved by the 2 only');
+is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v7' AND kind = 'post'", 'cc_s0'), 42, 'one post an id');
 
 done_testing();

@@ -8,6 +8,12 @@
  *   cc-ledger-cli --mysql H:P/DB fund CAMPAIGN SHARD CENTS
  *   cc-ledger-cli --mysql H:P/DB credit CAMPAIGN AWARD_ID:UID:CENTS ...
  *   cc-ledger-cli --mysql H:P/DB retry CAMPAIGN AWARD_ID:UID:CENTS:FAILED ...
+ *   cc-ledger-cli --mysql H:P/DB pending CAMPAIGN AWARD_ID:UID:CENTS ...
+ *   cc-ledger-cli --mysql H:P/DB post CAMPAIGN AWARD_ID:UID:CENTS ...
+ *
+ * pending is cc_ledger_phase_pending (then "committed"), post is
+ * cc_ledger_phase_post of every entry (then "added N"), as cc-payout's
+ * role: the two phases of the clearing account's books.
  *
  * retry is cc_ledger_phase_retry (the void of attempt FAILED's pending
  * transfer and the next attempt's), as cc_payout's role; it prints
@@ -106,9 +112,10 @@ done:
  * entry's rc, then "committed" or "rolled back: why".
  */
 static int
-cc_ledger_cli_pending(MYSQL *db, int argc, char **argv)
+cc_ledger_cli_phase(MYSQL *db, int argc, char **argv, int post)
 {
-    int                  i, rc;
+    int                 *ok, i, rc;
+    long                 added;
     char                 err[512];
     size_t               n;
     cc_ledger_phase_e   *st;
@@ -117,25 +124,35 @@ cc_ledger_cli_pending(MYSQL *db, int argc, char **argv)
     n = argc - 5;
     c = calloc(n, sizeof(cc_ledger_credit_t));
     st = calloc(n, sizeof(cc_ledger_phase_e));
+    ok = calloc(n, sizeof(int));
     rc = 2;
 
-    if (c == NULL || st == NULL) {
+    if (c == NULL || st == NULL || ok == NULL) {
         goto done;
     }
 
     for (i = 5; i < argc; i++) {
         cc_ledger_cli_entry(argv[i], &c[i - 5]);
+        ok[i - 5] = 1;
     }
 
-    if (cc_ledger_phase_pending(db, argv[4], c, n, st, err, sizeof(err))
-        == 0)
-    {
+    added = post ? cc_ledger_phase_post(db, argv[4], c, n, ok, err,
+                                        sizeof(err))
+                 : cc_ledger_phase_pending(db, argv[4], c, n, st, err,
+                                           sizeof(err));
+
+    if (added >= 0) {
         for (i = 0; i < (int) n; i++) {
             printf("%s %s\n", c[i].award_id, cc_ledger_rc_name(c[i].rc));
         }
 
         rc = mysql_commit(db) != 0 ? 2 : 0;
-        printf("committed\n");
+
+        if (post) {
+            printf("added %ld\n", added);
+        } else {
+            printf("committed\n");
+        }
 
     } else {
         mysql_rollback(db);
@@ -147,6 +164,7 @@ done:
 
     free(c);
     free(st);
+    free(ok);
 
     return rc;
 }
@@ -162,6 +180,8 @@ cc_ledger_cli_usage(void)
             "       cc-ledger-cli --mysql H:P/DB retry CAMPAIGN "
             "ID:UID:CENTS:FAILED ...\n"
             "       cc-ledger-cli --mysql H:P/DB pending CAMPAIGN "
+            "ID:UID:CENTS ...\n"
+            "       cc-ledger-cli --mysql H:P/DB post CAMPAIGN "
             "ID:UID:CENTS ...\n");
     return 2;
 }
@@ -185,6 +205,7 @@ main(int argc, char **argv)
 
     if (cc_store_open(&st, &argv[2], 1, strcmp(argv[3], "retry") == 0
                                         || strcmp(argv[3], "pending") == 0
+                                        || strcmp(argv[3], "post") == 0
                                         ? CC_ROLE_PAYOUT : CC_ROLE_DRAW,
                       getenv("CC_MYSQL_PASSWORD"))
         != 0 || cc_store_connect(&st) != 0)
@@ -255,7 +276,10 @@ main(int argc, char **argv)
         rc = cc_ledger_cli_retry(db, argc, argv);
 
     } else if (strcmp(argv[3], "pending") == 0 && argc >= 6) {
-        rc = cc_ledger_cli_pending(db, argc, argv);
+        rc = cc_ledger_cli_phase(db, argc, argv, 0);
+
+    } else if (strcmp(argv[3], "post") == 0 && argc >= 6) {
+        rc = cc_ledger_cli_phase(db, argc, argv, 1);
 
     } else {
         return cc_ledger_cli_usage();

@@ -368,15 +368,17 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
         return CC_LEDGER_BULK_FAILED;
     }
 
-    rc = cc_ledger_bulk_new(db, "credit: insert transfers", sql, bt->c,
-                            bt->n, bt->order, all, bt->n, err, errlen);
+    rc = cc_ledger_bulk_new(db, "credit: insert transfers", sql,
+                            CC_LEDGER_BIND_ID_UID_AMOUNT_ID, bt->c, bt->n,
+                            bt->order, all, bt->n, err, errlen);
 
     if (rc == CC_LEDGER_BULK_ALL_NEW
         && cc_ledger_bulk_rows(db, "credit: wallets", "INSERT INTO "
                                "ledger_accounts (account, credits, guard) "
                                "VALUES (CONCAT('wallet:', ?), ?, 1) ON "
                                "DUPLICATE KEY UPDATE credits = credits + "
-                               "VALUES(credits)", 0, bt->c, bt->n, bt->order,
+                               "VALUES(credits)", CC_LEDGER_BIND_UID_AMOUNT,
+                               bt->c, bt->n, bt->order,
                                all, &affected, err, errlen)
            != 0)
     {

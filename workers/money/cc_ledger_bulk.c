@@ -69,14 +69,14 @@ cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
 /*
  * MariaDB's bulk execution (cc_ledger_bulk) over the entries of c in id
  * order whose sel[] is set: no SQL text per row to build and parse, which
- * was most of the server's work in these batches.  The statement binds,
- * per row, (award id, uid, amount, award id) when ids is set, else (uid,
- * amount).  0, or -1 with err set.
+ * was most of the server's work in these batches.  The statement binds
+ * per row what shape says.  0, or -1 with err set.
  */
 int
-cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql, int ids,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, unsigned long long *affected, char *err, size_t errlen)
+cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
+    cc_ledger_bind_e shape, const cc_ledger_credit_t *c, size_t n,
+    const size_t *order, const int *sel, unsigned long long *affected,
+    char *err, size_t errlen)
 {
     int             rc;
     char          **idp;
@@ -116,23 +116,26 @@ cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql, int ids,
     memset(bind, 0, sizeof(bind));
     b = bind;
 
-    if (ids) {
+    if (shape != CC_LEDGER_BIND_UID_AMOUNT) {
         b->buffer_type = MYSQL_TYPE_STRING;
         b->buffer = idp;
         b->length = lens;
         b++;
     }
 
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = uids;
-    b->is_unsigned = 1;
-    b++;
+    if (shape != CC_LEDGER_BIND_ID_AMOUNT_ID) {
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = uids;
+        b->is_unsigned = 1;
+        b++;
+    }
+
     b->buffer_type = MYSQL_TYPE_LONGLONG;
     b->buffer = amounts;
     b->is_unsigned = 1;
     b++;
 
-    if (ids) {
+    if (shape != CC_LEDGER_BIND_UID_AMOUNT) {
         *b = bind[0];
     }
 
@@ -158,8 +161,8 @@ done:
  */
 cc_ledger_bulk_e
 cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, size_t k, char *err, size_t errlen)
+    cc_ledger_bind_e shape, const cc_ledger_credit_t *c, size_t n,
+    const size_t *order, const int *sel, size_t k, char *err, size_t errlen)
 {
     unsigned long long  affected;
 
@@ -168,8 +171,8 @@ cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
         return CC_LEDGER_BULK_FAILED;
     }
 
-    if (cc_ledger_bulk_rows(db, what, sql, 1, c, n, order, sel, &affected,
-                            err, errlen)
+    if (cc_ledger_bulk_rows(db, what, sql, shape, c, n, order, sel,
+                            &affected, err, errlen)
         != 0)
     {
         return CC_LEDGER_BULK_FAILED;

@@ -24,14 +24,24 @@ int cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
     MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
     size_t errlen);
 
+/* the parameters a bulk statement binds per row, in its order */
+typedef enum {
+    CC_LEDGER_BIND_UID_AMOUNT = 0,      /* (uid, amount): the wallets */
+    CC_LEDGER_BIND_ID_UID_AMOUNT_ID,    /* (award id, uid, amount, award
+                                           id): a credit's transfer */
+    CC_LEDGER_BIND_ID_AMOUNT_ID         /* (award id, amount, award id): a
+                                           pending or post transfer into
+                                           the clearing account */
+} cc_ledger_bind_e;
+
 /*
  * cc_ledger_bulk over the entries of c in id order (order[]) whose sel[]
- * is set, binding per row (award id, uid, amount, award id) when ids is
- * set, else (uid, amount).  0, or -1 with err set.
+ * is set, binding per row as shape says.  0, or -1 with err set.
  */
 int cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
-    int ids, const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, unsigned long long *affected, char *err, size_t errlen);
+    cc_ledger_bind_e shape, const cc_ledger_credit_t *c, size_t n,
+    const size_t *order, const int *sel, unsigned long long *affected,
+    char *err, size_t errlen);
 
 /* what a bulk insert of new transfers found */
 typedef enum {
@@ -47,9 +57,10 @@ typedef enum {
  * A bulk INSERT IGNORE of the k entries selected, after a savepoint; the
  * general path is then RETURNING, and a read of the others.
  */
-cc_ledger_bulk_e cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
-    const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, size_t k, char *err, size_t errlen);
+cc_ledger_bulk_e cc_ledger_bulk_new(MYSQL *db, const char *what,
+    const char *sql, cc_ledger_bind_e shape, const cc_ledger_credit_t *c,
+    size_t n, const size_t *order, const int *sel, size_t k, char *err,
+    size_t errlen);
 
 /*
  * The indices of c[0..n) in award id order, the order every batch writes
