@@ -16,6 +16,10 @@
 #   C. kill -9 of cc-payout at random moments while claims stream in,
 #      then a run to the end: every award once at the wallet and in the
 #      ledger, notified, and the three-way reconcile clean.
+#   D. the claims' lane pops before every shard's turn: a claim that came
+#      while one shard's turn was held (a row lock of the test's) is
+#      served at the other shard's next turn, while the first shard's
+#      next claim is held in turn.
 
 use strict;
 use warnings;
@@ -192,5 +196,65 @@ is_deeply([ check_paid_http('f3', $a3, $sim3->{statement}) ], [], 'C: each once 
 is_deeply([ check_redis('f3', $a3, 'c') ], [], 'C: every w = c:');
 three_way_clean('f3', $f3, $sim3, $a3, 'C');
 sim_stop($sim3);
+
+# ---- D. a claim served at the other shard's next turn, not after a round --------------
+
+# The claims' lane pops before every MySQL shard's turn and serves the
+# next shard with a claim queued, round robin.  A's turn (cc_s0) is held
+# on its award's row lock while B (cc_s1) and C (cc_s0, its row locked
+# too) are claimed; A released, B is served next while C's lock is still
+# held.  A lane that popped once a round would serve cc_s0 first (C,
+# held) and B only after it.
+my ($a4, $pool4) = campaign('f4', 50001, 40);
+my $sim4 = sim_start(process => 0);
+my $f4 = http_campaign_file('f4', $sim4->{url}, pool => $pool4, mode => undef, credit => 'async_client_sync');
+my @s0 = grep { shard_db($_) eq 'cc_s0' } sort { $a <=> $b } keys %$a4;
+my ($b4) = grep { shard_db($_) eq 'cc_s1' } sort { $a <=> $b } keys %$a4;
+my ($ua, $uc) = @s0[0, 1];
+my $held = join ',', map { "'f4:$_'" } $ua, $b4, $uc;
+# out of the bulk pass's reach (another campaign's rows) until it is over
+mysql_query("UPDATE awards SET campaign = 'f4held' WHERE award_id IN ($held)", $_) for @DBS;
+$w = spawn_payout([ '--interval', 3600 ], $f4);
+ok(wait_until(sub { (award_states('f4')->{'credited/1'} // 0) == 37 }, 30), 'D: the bulk pass paid the 37 others')
+    or diag worker_stderr($w);
+mysql_query("UPDATE awards SET campaign = 'f4' WHERE award_id IN ($held)", $_) for @DBS;
+
+sub lock_award {
+    my ($uid) = @_;
+    my $l = IPC::Run::start([ $CcTest::MySQL::MysqlClient, '--no-defaults', '-S', $sock, '-uroot', '-N', '-B',
+                              '-D', shard_db($uid), '-e', "BEGIN; SELECT award_id FROM awards WHERE award_id = "
+                              . "'f4:$uid' FOR UPDATE; SELECT SLEEP(120), $uid" ], '>', \my $o, '2>', \my $e);
+    ok(wait_until(sub { mysql_value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = "
+                                    . "'SELECT SLEEP(120), $uid'") }, 10), "D: f4:${uid}'s row locked by the test");
+    return $l;
+}
+sub waits_on {
+    my ($uid) = @_;
+    return wait_until(sub { mysql_value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE "
+                                        . "'UPDATE awards SET%f4:$uid%'") == 1 }, 10);
+}
+my $la = lock_award($ua);
+claim($ua);
+ok(waits_on($ua), "D: A's credit (f4:$ua, cc_s0) waits on its row") or diag worker_stderr($w);
+my $lc = lock_award($uc);
+claim($uc);
+claim($b4);
+sleep(0.2);
+is(state_of('f4', $b4), 'pending/0', 'D: B (cc_s1) waits behind A\'s turn');
+$la->kill_kill;
+$la->finish;
+ok(wait_until(sub { state_of('f4', $b4) =~ /^credited/ }, 10), 'D: A released: B credited at the next turn, cc_s1\'s')
+    or diag worker_stderr($w);
+ok(waits_on($uc), '... while C\'s credit (cc_s0) waits on its row lock');
+is(state_of('f4', $uc), 'pending/0', '... C still pending');
+$lc->kill_kill;
+$lc->finish;
+ok(wait_until(sub { state_of('f4', $uc) =~ /^credited/ }, 10), 'D: C released: credited');
+is(stop_worker($w, 'TERM', 30), 0, 'D: cc-payout: SIGTERM, exit 0');
+like(worker_stderr($w), qr/stopping: 40 credited \(3 on claims\)/, 'D: the three on the claims\' path');
+is_deeply(award_states('f4'), { 'credited/1' => 40 }, 'D: all 40 credited and notified');
+is_deeply([ check_paid_http('f4', $a4, $sim4->{statement}) ], [], 'D: each once at the wallet and in the ledger');
+three_way_clean('f4', $f4, $sim4, $a4, 'D');
+sim_stop($sim4);
 
 done_testing();

@@ -7,10 +7,12 @@
  * a transaction per MySQL shard:
  *
  *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard (uids the
- *       module queued for users waiting on POST /cc/claim): their pending
- *       awards in a small transaction, then at once their notice; all the
- *       time, in a thread of its own with its own connections, beside (b)
- *       (a user waits: not for a bulk batch), and before (b) begins;
+ *       module queued for users waiting on POST /cc/claim), before
+ *       every MySQL shard's turn: the claims queued for the next shard
+ *       with some, round robin, credited in a small transaction, then at
+ *       once their notice; all the time, in a thread of its own with its
+ *       own connections, beside (b) (a user waits: not for a bulk
+ *       batch), and before (b) begins;
  *   (b) bulk: the next --batch pending awards of each shard, in award id
  *       order from where the pass got to, every shard in a thread of its
  *       own (their transactions and notices overlap), joined before (c)

@@ -230,74 +230,116 @@ cc_payout_step_told_flush(cc_payout_t *p, size_t s)
 
 
 /*
- * (a) The claims of every Redis shard: uids whose users wait, on the
- * claims' own connections, a MySQL shard at a time.  The number of
- * claims popped, or -1 when no Redis shard answered.
+ * The claims' queue: uids popped and not yet served, with the MySQL shard
+ * of each; owned by the claims' thread.  next: the shard whose turn comes
+ * next.
  */
-static long
-cc_payout_step_claims(cc_payout_t *p)
-{
-    long       popped;
-    size_t     i, s, n;
+typedef struct {
     uint64_t  *uids;
     uint32_t  *shard;
+    size_t     n;
+    size_t     cap;
+    size_t     next;
+} cc_payout_claimq_t;
 
-    popped = -1;
-    uids = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint64_t));
-    shard = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint32_t));
 
-    if (uids == NULL || shard == NULL) {
-        cc_log("out of memory");
-        goto done;
+/*
+ * (a) One turn of the claims: a pop of every Redis shard (when pop is
+ * set and the queue has room), then the claims queued for the next MySQL
+ * shard that has some, round robin, on the claims' own connections.  A
+ * pop before every turn, not once for all shards: a claim that comes
+ * while one shard's turn runs is served at the other's next turn, not
+ * after a whole round of them (issue 20, the claim's p99).  A shard
+ * passed over for want of a claim flushes the notified = 1 it owes.
+ * The claims served and still queued, or -1 when none and no Redis
+ * shard answered.
+ */
+static long
+cc_payout_step_claims(cc_payout_t *p, cc_payout_claimq_t *q, int pop)
+{
+    long    popped;
+    size_t  i, j, k, s, got, nshards;
+
+    popped = 0;
+    nshards = p->cst.nshards;
+
+    if (pop && q->n + p->o.nredis * CC_PAYOUT_CLAIMS <= q->cap) {
+        popped = cc_payout_step_pop(p, q->uids + q->n, q->shard + q->n, &got);
+        q->n += got;
     }
 
-    popped = cc_payout_step_pop(p, uids, shard, &n);
+    for (k = 0; k < nshards; k++) {
+        s = (q->next + k) % nshards;
 
-    for (s = 0; s < p->cst.nshards && n > 0; s++) {
-        cc_payout_step_claims_shard(p, s, uids, shard, n);
-    }
+        for (i = 0; i < q->n && q->shard[i] != s; i++) { /* void */ }
 
-    /* after the claims: the shards without one flush what they owe */
-    for (s = 0; s < p->cst.nshards; s++) {
-        for (i = 0; i < n && shard[i] != s; i++) { /* void */ }
-
-        if (i == n) {
-            cc_payout_step_told_flush(p, s);
+        if (i < q->n) {
+            break;
         }
+
+        cc_payout_step_told_flush(p, s);        /* nothing to carry it */
     }
 
-done:
+    if (k == nshards) {
+        return popped < 0 ? -1 : 0;
+    }
 
-    free(uids);
-    free(shard);
+    cc_payout_step_claims_shard(p, s, q->uids, q->shard, q->n);
+    q->next = s + 1;
 
-    return popped;
+    /* served (or left to the bulk batch in flight, or a shard down) */
+    for (i = 0, j = 0, got = 0; i < q->n; i++) {
+        if (q->shard[i] == s) {
+            got++;
+            continue;
+        }
+
+        q->uids[j] = q->uids[i];
+        q->shard[j++] = q->shard[i];
+    }
+
+    q->n = j;
+
+    return (long) (got + q->n);
 }
 
 
 /*
  * The claims' thread: pops and credits claims until told to stop (the
- * loop ended: SIGTERM, or --once found nothing left) or SIGTERM; when no
- * claim came it sleeps --claims-idle-ms, and a Redis shard down makes it
- * wait for the retry.  It never waits for a bulk batch (see above), so a
- * claim is paid within a claims turn and the pool row's lock.
+ * loop ended: SIGTERM, or --once found nothing left) or SIGTERM, then
+ * serves what it popped; when no claim came it sleeps --claims-idle-ms,
+ * and a Redis shard down makes it wait for the retry.  It never waits for
+ * a bulk batch (see above), so a claim is paid within a claims turn and
+ * the pool row's lock.
  */
 void *
 cc_payout_step_claims_thread(void *arg)
 {
-    long          popped;
-    size_t        s;
-    cc_payout_t  *p = arg;
+    long                 served;
+    size_t               s;
+    cc_payout_t         *p = arg;
+    cc_payout_claimq_t   q;
 
     mysql_thread_init();
 
-    while (cc_worker_run && !__atomic_load_n(&p->claims_stop,
-                                             __ATOMIC_RELAXED))
+    q.n = 0;
+    q.next = 0;
+    q.cap = 2 * p->o.nredis * CC_PAYOUT_CLAIMS;
+    q.uids = malloc(q.cap * sizeof(uint64_t));
+    q.shard = malloc(q.cap * sizeof(uint32_t));
+
+    if (q.uids == NULL || q.shard == NULL) {
+        cc_log("out of memory: no claims' thread");
+        q.cap = 0;                      /* the claims wait for the bulk */
+    }
+
+    while (cc_worker_run && q.cap > 0
+           && !__atomic_load_n(&p->claims_stop, __ATOMIC_RELAXED))
     {
         cc_payout_shard_connect(&p->cst, &p->cmysql_retry,
                                 &p->cmysql_fails, " (claims)");
 
-        popped = cc_payout_step_claims(p);
+        served = cc_payout_step_claims(p, &q, 1);
 
         if (!p->claims_started) {
             pthread_mutex_lock(&p->mu);
@@ -306,11 +348,11 @@ cc_payout_step_claims_thread(void *arg)
             pthread_mutex_unlock(&p->mu);
         }
 
-        if (popped > 0) {
+        if (served > 0) {
             __atomic_store_n(&p->claim_at_ms, cc_now_ms(), __ATOMIC_RELAXED);
 
         } else {
-            cc_sleep_ms(popped < 0 ? 100 : p->o.claims_idle_ms);
+            cc_sleep_ms(served < 0 ? 100 : p->o.claims_idle_ms);
         }
     }
 
@@ -319,11 +361,18 @@ cc_payout_step_claims_thread(void *arg)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 
+    /* the claims popped (each turn takes a shard's out of the queue) */
+    while (q.n > 0) {
+        (void) cc_payout_step_claims(p, &q, 0);
+    }
+
     /* the last claims' notified = 1 (else the outbox's, next run) */
     for (s = 0; s < p->cst.nshards; s++) {
         cc_payout_step_told_flush(p, s);
     }
 
+    free(q.uids);
+    free(q.shard);
     mysql_thread_end();
 
     return NULL;
