@@ -648,6 +648,42 @@ cc_sim_batch_parse_detail(const cJSON *j, cc_sim_detail_t *d)
 }
 
 
+static int
+cc_sim_batch_keycmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+
+/* a detail number twice in b: its keys sorted, neighbours compared */
+static int
+cc_sim_batch_twice(const cc_sim_batch_t *b)
+{
+    int           twice;
+    size_t        i;
+    const char  **keys;
+
+    keys = malloc(b->n * sizeof(char *));
+    if (keys == NULL) {
+        return 1;                       /* refused: out of memory */
+    }
+
+    for (i = 0; i < b->n; i++) {
+        keys[i] = b->d[i].key;
+    }
+
+    qsort(keys, b->n, sizeof(char *), cc_sim_batch_keycmp);
+
+    for (i = 1, twice = 0; i < b->n && !twice; i++) {
+        twice = strcmp(keys[i - 1], keys[i]) == 0;
+    }
+
+    free(keys);
+
+    return twice;
+}
+
+
 /*
  * A submitted body: out_batch_no (the Idempotency-Key again), currency,
  * total_num, total_amount and details, each with out_detail_no, uid and
@@ -659,8 +695,7 @@ cc_sim_batch_parse(cc_sim_t *s, const cc_sim_req_t *q, const char *key,
     const char **why)
 {
     int              i, n;
-    size_t           k;
-    cJSON           *j, *no, *cur, *num, *amt, *ds;
+    cJSON           *j, *no, *cur, *num, *amt, *ds, *e;
     cc_sim_batch_t  *b;
 
     b = NULL;
@@ -699,21 +734,19 @@ cc_sim_batch_parse(cc_sim_t *s, const cc_sim_req_t *q, const char *key,
     memcpy(b->currency, cur->valuestring, 4);
     b->n = (size_t) n;
 
-    for (i = 0; i < n; i++) {
-        if (cc_sim_batch_parse_detail(cJSON_GetArrayItem(ds, i), &b->d[i])
-            != 0)
-        {
+    /* a walk of the list (cJSON_GetArrayItem(i) walks it from the start) */
+    i = 0;
+    cJSON_ArrayForEach(e, ds) {
+        if (cc_sim_batch_parse_detail(e, &b->d[i]) != 0) {
             goto failed;
         }
 
-        b->total += b->d[i].amount;
+        b->total += b->d[i++].amount;
+    }
 
-        for (k = 0; k < (size_t) i; k++) {
-            if (strcmp(b->d[k].key, b->d[i].key) == 0) {
-                *why = "detail_twice";
-                goto failed;
-            }
-        }
+    if (cc_sim_batch_twice(b)) {
+        *why = "detail_twice";
+        goto failed;
     }
 
     if (amt->valuedouble != (double) b->total

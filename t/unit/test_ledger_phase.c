@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_ledger_bulk.h"
 #include "cc_ledger_phase.h"
 #include "cc_check.h"
 
@@ -149,6 +150,61 @@ START_TEST(test_retry_guards)
 END_TEST
 
 
+/*
+ * The order every batch writes in: award ids ascending, ties in entry
+ * order; the same whether the entries came sorted (no sort made) or not.
+ */
+START_TEST(test_bulk_order)
+{
+    size_t              *o, i;
+    cc_ledger_credit_t   c[5];
+    const char          *sorted[] = { "c:1", "c:10", "c:10", "c:2", "c:3" };
+    const char          *mixed[] = { "c:3", "c:10", "c:1", "c:2", "c:10" };
+    const size_t         want_mixed[] = { 2, 1, 4, 3, 0 };
+
+    memset(c, 0, sizeof(c));
+
+    for (i = 0; i < 5; i++) {
+        c[i].award_id = sorted[i];
+    }
+
+    o = cc_ledger_bulk_order(c, 5);
+    ck_assert_ptr_nonnull(o);
+    for (i = 0; i < 5; i++) {
+        ck_assert_uint_eq(o[i], i);
+    }
+    free(o);
+
+    for (i = 0; i < 5; i++) {
+        c[i].award_id = mixed[i];
+    }
+
+    o = cc_ledger_bulk_order(c, 5);
+    ck_assert_ptr_nonnull(o);
+    for (i = 0; i < 5; i++) {
+        ck_assert_uint_eq(o[i], want_mixed[i]);
+    }
+    free(o);
+
+    /* sorted but for the last pair: the check must look at every pair */
+    c[0].award_id = "c:1";
+    c[1].award_id = "c:2";
+    c[2].award_id = "c:3";
+    c[3].award_id = "c:5";
+    c[4].award_id = "c:4";
+    o = cc_ledger_bulk_order(c, 5);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(o[3], 4);
+    ck_assert_uint_eq(o[4], 3);
+    free(o);
+
+    o = cc_ledger_bulk_order(c, 0);
+    ck_assert_ptr_nonnull(o);
+    free(o);
+}
+END_TEST
+
+
 static Suite *
 ledger_phase_suite(void)
 {
@@ -159,6 +215,7 @@ ledger_phase_suite(void)
                    test_pending_first_bad, test_pending_bad_campaign);
     cc_check_tcase(s, "void", test_attempt_id, test_attempt_id_fits,
                    test_retry_guards);
+    cc_check_tcase(s, "order", test_bulk_order);
 
     return s;
 }

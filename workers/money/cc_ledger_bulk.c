@@ -217,7 +217,18 @@ cc_ledger_bulk_order(const cc_ledger_credit_t *c, size_t n)
         order[i] = i;
     }
 
-    qsort_r(order, n, sizeof(size_t), cc_ledger_bulk_cmp, (void *) c);
+    /*
+     * A bulk batch comes in award id order (cc-payout reads it so, and
+     * each phase of a batch orders it again): one pass says so, and the
+     * sort is left for the batches that need it.
+     */
+    for (i = 1; i < n && strcmp(c[i - 1].award_id, c[i].award_id) <= 0; i++) {
+        /* void */
+    }
+
+    if (i < n) {
+        qsort_r(order, n, sizeof(size_t), cc_ledger_bulk_cmp, (void *) c);
+    }
 
     return order;
 }
