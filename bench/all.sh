@@ -197,12 +197,13 @@ for b in $ONLY; do
         h=$(sed -n 's/^wallet http: .*: \([0-9]*\) credits\/s.*/\1/p' "$f")
         b=$(sed -n 's/^batch http: .*: \([0-9]*\) credits\/s.*/\1/p' "$f")
         cpu=$(sed -n 's/^cpu per 100k credits, htb: //p' "$f")
+        mb=$(sed -n 's/^batch http \/ ledger, MySQL bound = \([0-9.]*\).*/\1/p' "$f")
         row "payout, wallet http" "$h" credits/s "payout, ledger only: $l" \
             "$(ratio "$h" "$l") (goal >= 0.5; per_credit, 64 in flight)" \
             "$cmd"
         row "payout, batch http" "$b" credits/s "payout, ledger only: $l" \
-            "$(ratio "$b" "$l") (goal >= 0.7; batches of 1000; cpu per \
-100k: $cpu)" "$cmd"
+            "$(ratio "$b" "$l") (goal >= 0.7; MySQL bound $mb; batches of \
+1000; cpu per 100k: $cpu)" "$cmd"
         ;;
     claim)
         cmd="AWARDS=$CLAIM_AWARDS RATE=$CLAIM_RATE"

@@ -18,7 +18,9 @@
 # "batch http / ledger = R").  The CPU of each process is printed per
 # 100k credits, and the line "batch http / ledger, CPU bound = C": the
 # ratio of the CPU a credit costs each way (all three processes), the
-# best R these cores allow if no process ever waited for another.
+# best R these cores allow if no process ever waited for another; and
+# "MySQL bound = M": the same with only the batch run's mariadbd counted
+# (cc-payout and the wallet free), the most the books' rows allow.
 #
 # The simulator runs on the same cores (libmicrohttpd, epoll threads;
 # the statement flushed per credit, per batch in batch mode; batches
@@ -109,7 +111,7 @@ sql_profile() {
     [ -n "$SQL_PROFILE" ] || return 0
     sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 3) AS s, COUNT_STAR,
                 ROUND(SUM_ROWS_AFFECTED / GREATEST(COUNT_STAR, 1)),
-                LEFT(REGEXP_REPLACE(DIGEST_TEXT, '\\s+', ' '), 110)
+                LEFT(DIGEST_TEXT, 110)
          FROM performance_schema.events_statements_summary_by_digest
          ORDER BY SUM_TIMER_WAIT DESC LIMIT 12" | sed "s/^/  $1 sql: /"
     sql "TRUNCATE performance_schema.events_statements_summary_by_digest"
@@ -207,6 +209,16 @@ awk -v l="${secs[ledg]}" -v b="${secs[htb]}" -v cl="$(cpu_all ledg)" \
                "%.2f s, batch %.2f s for the awards; batch run kept %.2f " \
                "of %d cores busy, ledger %.2f)\n", cl / cb, cl, cb, cb / b, k,
                cl / l
+    }'
+# The same bound with cc-payout and the wallet free: the ledger's whole
+# CPU against the batch run's mariadbd alone.  Below the goal, the rows
+# the batch's books write (two-phase transfers, the details) are the
+# limit, not the HTTP side.
+awk -v cl="$(cpu_all ledg)" -v m="${mcpu[htb]}" \
+    'BEGIN {
+        printf "batch http / ledger, MySQL bound = %.2f (the ledger'"'"'s cpu " \
+               "%.2f s against the batch run'"'"'s mariadbd %.2f s: R if " \
+               "cc-payout and the wallet cost nothing)\n", cl / m, cl, m
     }'
 # CPU seconds per 100k credits, each process and campaign
 for c in ledg http htb; do
