@@ -285,9 +285,9 @@ sim_stop($well);
 # neither is written, and the failed attempt stays live
 my %a3 = (2001 => 60);
 seed_awards('v3', \%a3);
-my $db3 = shard_map(2001)->{2001}[1];
-mysql_query("INSERT INTO ledger_transfers VALUES ('v3:2001#2', 'pool:v3', 'clearing:v3', 60, 'v3', 'pending', 'v3:2001', 1)", $db3);
-mysql_query("INSERT INTO ledger_pending (account) VALUES ('clearing:v3')", $db3);     # the clearing shape, begun
+my $db23 = shard_map(2001)->{2001}[1];
+mysql_query("INSERT INTO ledger_transfers VALUES ('v3:2001#2', 'pool:v3', 'clearing:v3', 60, 'v3', 'pending', 'v3:2001', 1)", $db23);
+mysql_query("INSERT INTO ledger_pending (account) VALUES ('clearing:v3')", $db23);     # the clearing shape, begun
 my $taken = sim_start(process => 5, fail_detail => [ 'v3:2001=1' ]);
 # a shard whose credit fails is rolled back and retried (a MySQL error
 # may pass): the payout is stopped once it has said why
@@ -295,10 +295,10 @@ $w = spawn_payout([ '--once' ], http_campaign_file('v3', $taken->{url}, mode => 
 ok(wait_until(sub { worker_stderr($w) =~ /void: 1 of the next attempts' pending transfers were there \(another payer wrote them\)/ }, 60),
    'the second attempt\'s id taken: the credit fails, saying why') or diag worker_stderr($w);
 stop_worker($w);
-is_deeply(transfers_of('v3:2001', $db3), [ 'v3:2001 pending pool:v3 clearing:v3 60', 'v3:2001#2 pending pool:v3 clearing:v3 60' ],
+is_deeply(transfers_of('v3:2001', $db23), [ 'v3:2001 pending pool:v3 clearing:v3 60', 'v3:2001#2 pending pool:v3 clearing:v3 60' ],
           'no void written: rolled back with the next attempt');
-is(mysql_value("SELECT MAX(attempt) FROM wallet_batch_details WHERE award_id = 'v3:2001'", $db3), 1, 'no second attempt\'s batch');
-is(mysql_value("SELECT debits FROM ledger_pending WHERE account = 'pool:v3'", $db3), 60, 'the first attempt still reserves its 60');
+is(mysql_value("SELECT MAX(attempt) FROM wallet_batch_details WHERE award_id = 'v3:2001'", $db23), 1, 'no second attempt\'s batch');
+is(mysql_value("SELECT debits FROM ledger_pending WHERE account = 'pool:v3'", $db23), 60, 'the first attempt still reserves its 60');
 sim_stop($taken);
 
 # ---- both phases in bulk, from 32 transfers, and the fallback -----------------------
