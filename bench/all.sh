@@ -30,7 +30,7 @@
 #      RESULTS     the file to write (default bench/RESULTS.md)
 #      sizes:      FLIP_ROUNDS (3) FLIP_DURATION (10s) INGEST_DRAWS (400000)
 #                  DRAW_USERS (10000000) PAYOUT_AWARDS (1000000)
-#                  CLAIM_AWARDS (1000000) CLAIM_RATE (200)
+#                  CLAIM_AWARDS (1500000) CLAIM_RATE (200)
 #                  CLAIM_DURATION (20s) GIFT_ROUNDS (3) GIFT_DURATION (10s)
 # The "Failover" section of RESULTS.md (bench/failover.sh, by hand) is
 # kept as it is.
@@ -48,7 +48,7 @@ if [ "$QUICK" = 1 ]; then
     d_cawards=200000 d_rate=50 d_cdur=3s d_http=20000 d_grounds=1 d_gdur=3s
 else
     d_rounds=3 d_dur=10s d_draws=400000 d_users=10000000 d_payout=1000000
-    d_cawards=1000000 d_rate=200 d_cdur=20s d_http=100000 d_grounds=3 d_gdur=10s
+    d_cawards=1500000 d_rate=200 d_cdur=20s d_http=100000 d_grounds=3 d_gdur=10s
 fi
 FLIP_ROUNDS=${FLIP_ROUNDS:-$d_rounds} FLIP_DURATION=${FLIP_DURATION:-$d_dur}
 INGEST_DRAWS=${INGEST_DRAWS:-$d_draws} DRAW_USERS=${DRAW_USERS:-$d_users}
