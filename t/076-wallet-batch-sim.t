@@ -133,7 +133,9 @@ is($st, 201, 'B6 accepted by a wallet that processes after a minute');
 kill 'KILL', $slow->{w}{pid};
 wait_worker($slow->{w}, 10);
 my $back = sim_start(statement => $slow->{statement}, process => 0);
-like(worker_stderr($back->{w}), qr/1 batches from/, 'restarted: the batch read back');
+# its log line comes after "listening" (which sim_start waits for)
+ok(wait_until(sub { worker_stderr($back->{w}) =~ /1 batches from/ }, 10), 'restarted: the batch read back')
+    or diag worker_stderr($back->{w});
 wait_until(sub { decode_json((sim_query($back, 'B6'))[1])->{status} eq 'FINISHED' }, 10) or fail('B6 processed');
 $k = statement_keys($back->{statement});
 is_deeply([ map { $k->{"r:$_"} // 0 } 1 .. 50 ], [ (1) x 50 ], 'processed after the restart: each detail once');
