@@ -32,7 +32,8 @@
 # transfers one bulk execution (the server's Com_stmt_execute), below it
 # the text; a batch with ids there rolls the bulk insert back to its
 # savepoint and the text path decides (a mismatch, one in flight, posts
-# there before): the sums moved for the new only, one transfer an id.
+# there before): the sums moved for the new only, one transfer an id;
+# a post refused when either pending sum holds less than it moves.
 
 use strict;
 use warnings;
@@ -357,5 +358,26 @@ $posted += cents(201, 202);
 $held -= cents(201, 202);
 is(v7_sums(), "$held/0 0/$held 0/$posted", 'the sums moved by the 2 only');
 is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v7' AND kind = 'post'", 'cc_s0'), 42, 'one post an id');
+
+# a post refused when either pending sum holds less than it moves (a
+# hand took it): nothing of it written, both sums as they were
+like(cli('cc_s0', 'pending', 'v7', 'v7:301:301:50'), qr/^v7:301 done\ncommitted$/m, 'v7:301 pending, 50 reserved');
+$held += 50;
+for my $side ([ 'pool:v7', 'debits' ], [ 'clearing:v7', 'credits' ]) {
+    my ($acct, $col) = @$side;
+    my $other = $held - 40;
+    mysql_query("UPDATE ledger_pending SET $col = $col - $other WHERE account = '$acct'", 'cc_s0');
+    my $before = v7_sums();
+    like(cli('cc_s0', 'post', 'v7', 'v7:301:301:50'),
+         qr/^rolled back: post: clearing:v7's pending credits or pool:v7's pending debits below 50: $/m,
+         "$acct holding 40 of the post's 50 pending: the post refused");
+    is(v7_sums(), $before, '... the sums as they were');
+    is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE transfer_id = 'post:v7:301'", 'cc_s0'), 0, '... no post row');
+    mysql_query("UPDATE ledger_pending SET $col = $col + $other WHERE account = '$acct'", 'cc_s0');
+}
+like(cli('cc_s0', 'post', 'v7', 'v7:301:301:50'), qr/^added 1$/m, 'both sums whole again: posted');
+$held -= 50;
+$posted += 50;
+is(v7_sums(), "$held/0 0/$held 0/$posted", '... both pending sums down by 50, the clearing\'s posted up');
 
 done_testing();

@@ -129,44 +129,40 @@ cc_ledger_phase_find(cc_ledger_credit_t *c, const size_t *order, size_t n,
 
 
 /*
- * The clearing account's sum moved by op ("+" or "-") in table
- * (ledger_accounts, guard 0: its posted credits; or ledger_pending: its
- * pending credits), made when missing; "-" only where that much is
- * there.  0, or -1 with err "WHAT: why".
+ * The clearing account's credits in table (ledger_accounts, guard 0: its
+ * posted credits; or ledger_pending: its pending credits) up by sum, the
+ * row made when missing; with_pool: the pool's row of the table made
+ * too when missing (0 added), in the same statement, after the
+ * clearing's (the order every phase locks them in).  0, or -1 with err
+ * "WHAT: why".
  */
 static int
 cc_ledger_phase_clearing(MYSQL *db, const char *what, const char *table,
-    const char *op, const char *campaign, uint64_t sum, cc_sqlbuf_t *b,
+    const char *campaign, uint64_t sum, int with_pool, cc_sqlbuf_t *b,
     char *err, size_t errlen)
 {
-    int  add;
+    int  acc;
 
-    add = op[0] == '+';
+    acc = strcmp(table, "ledger_accounts") == 0;
     b->len = 0;
 
-    if ((add
-         ? cc_sqlbuf_printf(b, "INSERT INTO %s (account, credits%s) VALUES "
-                            "('clearing:%s', %" PRIu64 "%s) ON DUPLICATE KEY "
-                            "UPDATE credits = credits + VALUES(credits)",
-                            table, strcmp(table, "ledger_accounts") == 0
-                                   ? ", guard" : "", campaign, sum,
-                            strcmp(table, "ledger_accounts") == 0 ? ", 0"
-                                                                  : "")
-         : cc_sqlbuf_printf(b, "UPDATE %s SET credits = credits - %" PRIu64
-                            " WHERE account = 'clearing:%s' AND credits >= %"
-                            PRIu64, table, sum, campaign, sum))
-        != 0)
+    if (cc_sqlbuf_printf(b, "INSERT INTO %s (account, credits%s) VALUES "
+                         "('clearing:%s', %" PRIu64 "%s)", table,
+                         acc ? ", guard" : "", campaign, sum, acc ? ", 0" : "")
+        != 0
+        || (with_pool
+            && cc_sqlbuf_printf(b, ", ('pool:%s', 0%s)", campaign,
+                                acc ? ", 1" : "") != 0)
+        || cc_sqlbuf_printf(b, " ON DUPLICATE KEY UPDATE credits = credits "
+                            "+ VALUES(credits)") != 0)
     {
         snprintf(err, errlen, "%s: out of memory", what);
         return -1;
     }
 
-    if (mysql_real_query(db, b->p, b->len) != 0
-        || (!add && mysql_affected_rows(db) != 1))
-    {
-        snprintf(err, errlen, "%s: clearing:%s %s: %s", what, campaign,
-                 add ? "not moved" : "holds less than the sum",
-                 mysql_error(db));
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "%s: clearing:%s not moved: %s", what,
+                 campaign, mysql_error(db));
         return -1;
     }
 
@@ -252,26 +248,14 @@ cc_ledger_phase_sums(MYSQL *db, const char *campaign,
         return 0;
     }
 
+    /* one round trip: the clearing's pending credits, the pool's row */
     if (cc_ledger_phase_clearing(db, "pending: clearing", "ledger_pending",
-                                 "+", campaign, sum, b, err, errlen) != 0)
+                                 campaign, sum, 1, b, err, errlen) != 0)
     {
         return -1;
     }
 
     CC_ASSERT(sum >= k);            /* every amount above 0 */
-
-    b->len = 0;
-
-    if (cc_sqlbuf_printf(b, "INSERT IGNORE INTO ledger_pending (account) "
-                         "VALUES ('pool:%s')", campaign) != 0)
-    {
-        goto nomem;
-    }
-
-    if (mysql_real_query(db, b->p, b->len) != 0) {
-        snprintf(err, errlen, "pending: pool row: %s", mysql_error(db));
-        return -1;
-    }
 
     b->len = 0;
 
@@ -824,29 +808,37 @@ static int
 cc_ledger_phase_post_sums(MYSQL *db, const char *campaign, uint64_t sum,
     cc_sqlbuf_t *b, char *err, size_t errlen)
 {
-    if (cc_ledger_phase_clearing(db, "post: clearing", "ledger_accounts", "+",
-                                 campaign, sum, b, err, errlen) != 0
-        || cc_ledger_phase_clearing(db, "post: clearing's pending",
-                                    "ledger_pending", "-", campaign, sum, b,
-                                    err, errlen) != 0)
+    if (cc_ledger_phase_clearing(db, "post: clearing", "ledger_accounts",
+                                 campaign, sum, 0, b, err, errlen) != 0)
     {
         return -1;
     }
 
     b->len = 0;
 
-    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending SET debits = debits - %"
-                         PRIu64 " WHERE account = 'pool:%s' AND debits >= %"
-                         PRIu64, sum, campaign, sum) != 0)
+    /*
+     * Both pending sums down in one statement (one round trip, a claim's
+     * turn counts them), each only where that much is there: both rows
+     * changed, or the post is refused.  Read in key order, clearing
+     * before pool, as every phase locks them.
+     */
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending SET credits = credits - "
+                         "IF(account = 'clearing:%s', %" PRIu64 ", 0), "
+                         "debits = debits - IF(account = 'pool:%s', %"
+                         PRIu64 ", 0) WHERE (account = 'clearing:%s' AND "
+                         "credits >= %" PRIu64 ") OR (account = 'pool:%s' "
+                         "AND debits >= %" PRIu64 ")", campaign, sum,
+                         campaign, sum, campaign, sum, campaign, sum) != 0)
     {
         goto nomem;
     }
 
     if (mysql_real_query(db, b->p, b->len) != 0
-        || mysql_affected_rows(db) != 1)
+        || mysql_affected_rows(db) != 2)
     {
-        snprintf(err, errlen, "post: pool:%s's pending debits below %" PRIu64
-                 ": %s", campaign, sum, mysql_error(db));
+        snprintf(err, errlen, "post: clearing:%s's pending credits or "
+                 "pool:%s's pending debits below %" PRIu64 ": %s", campaign,
+                 campaign, sum, mysql_error(db));
         return -1;
     }
 
