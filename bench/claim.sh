@@ -18,7 +18,8 @@
 #
 # Goal: p99 < 50 ms.
 #
-# Env: AWARDS (1000000) RATE (200 claims/s) DURATION (20s) CONNS (2 x
+# Env: AWARDS (1500000: at 1M the ledger's payout ran out of backlog
+#      inside 20 s) RATE (200 claims/s) DURATION (20s) CONNS (2 x
 #      RATE, at least 32: a claim may take cc_claim_wait, 1 s) THREADS (1)
 #      BATCH (5000: cc-payout's bulk batch) CC_WORKERS (2)
 #      WALLET (ledger | http: the awards paid into cc-wallet-sim in batch
@@ -36,7 +37,7 @@ set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-AWARDS=${AWARDS:-1000000} RATE=${RATE:-200} DURATION=${DURATION:-20s}
+AWARDS=${AWARDS:-1500000} RATE=${RATE:-200} DURATION=${DURATION:-20s}
 THREADS=${THREADS:-1} BATCH=${BATCH:-5000} CC_WORKERS=${CC_WORKERS:-2}
 CONNS=${CONNS:-$(( RATE > 16 ? 2 * RATE : 32 ))}
 WALLET=${WALLET:-ledger} PROCESS_MS=${PROCESS_MS:-5} WAKE=${WAKE:-on}
