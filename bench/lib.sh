@@ -87,6 +87,43 @@ mysql_start() {
     exit 1
 }
 
+# PROFILE=1 (bench/payout.sh, bench/payout-http.sh): mariadbd runs with
+# performance_schema (slower: a profile, not a figure), and sql_profile
+# prints where its time went.  pfs_option: the option for mysql_start;
+# sql_profile_reset: the counters emptied; sql_profile WHO: WHO's MySQL
+# time since the last reset by statement (the digests' total time, the
+# top 12) and by kind (prepared statements, as the ledger's bulk
+# execution, have no digest: statement/com/Bulk_execute), then a reset
+pfs_option() {
+    if [ "${PROFILE:-0}" = 1 ]; then
+        echo --performance-schema=ON
+    else
+        echo --performance-schema=OFF
+    fi
+}
+sql_profile_reset() {
+    [ "${PROFILE:-0}" = 1 ] || return 0
+    sql "TRUNCATE performance_schema.events_statements_summary_by_digest;
+         TRUNCATE performance_schema.events_statements_summary_global_by_event_name"
+}
+sql_profile() {
+    [ "${PROFILE:-0}" = 1 ] || return 0
+    echo "$1: MySQL time by statement (s, calls, statement):"
+    sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 2), COUNT_STAR,
+                LEFT(DIGEST_TEXT, 110)
+         FROM performance_schema.events_statements_summary_by_digest
+         ORDER BY SUM_TIMER_WAIT DESC LIMIT 12" | sed 's/^/  /'
+    sql "SELECT ROUND(SUM(SUM_TIMER_WAIT) / 1e12, 2)
+         FROM performance_schema.events_statements_summary_by_digest" \
+        | sed 's/^/  in all: /'
+    echo "$1: by kind (s, calls, kind):"
+    sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 2), COUNT_STAR, EVENT_NAME
+         FROM performance_schema.events_statements_summary_global_by_event_name
+         WHERE COUNT_STAR > 0 ORDER BY SUM_TIMER_WAIT DESC LIMIT 10" \
+        | sed 's/^/  /'
+    sql_profile_reset
+}
+
 # shards_init: the MySQL shards cc_s0 and cc_s1 (cc-ingest --init-shards)
 # and the workers' role users (sql/grants.sql: each worker connects as its
 # own); sets shards, the workers' --mysql arguments for both

@@ -27,14 +27,14 @@
 # processed --process-ms 0 after acceptance), so the http figures include
 # the wallet's own work.
 #
-# Env: AWARDS (100000) BATCH (5000) WALLET_BATCH (1000) SQL_PROFILE (1:
-#      mariadbd with performance_schema, and after each run its statements
-#      by total time, top 12: where the MySQL time of each mode goes)
+# Env: AWARDS (100000) BATCH (5000) WALLET_BATCH (1000) PROFILE (0; 1:
+#      mariadbd with performance_schema, and after each campaign's run its
+#      MySQL time by statement and by kind, as bench/payout.sh's)
 set -eu
 cd "$(dirname "$0")/.."
 
 AWARDS=${AWARDS:-100000} BATCH=${BATCH:-5000} WALLET_BATCH=${WALLET_BATCH:-1000}
-SQL_PROFILE=${SQL_PROFILE:-}
+PROFILE=${PROFILE:-0}
 
 scripts/deps.sh
 make -s workers test-tools >/dev/null
@@ -53,9 +53,8 @@ trap stop EXIT
 trap 'exit 1' INT TERM
 
 redis_start "$r0" "$r1"
-pfs=--performance-schema=OFF
-[ -n "$SQL_PROFILE" ] && pfs=--performance-schema=ON
-mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M "$pfs"
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
+    "$(pfs_option)"
 shards_init
 
 head -c 48 /dev/urandom | base64 -w0 > "$out/wallet.secret"
@@ -106,18 +105,7 @@ cpu_of() {
 }
 mysql_pid=$(cat "$out/mysql.pid")
 
-# the statements of the run just done, by total time (SQL_PROFILE)
-sql_profile() {
-    [ -n "$SQL_PROFILE" ] || return 0
-    sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 3) AS s, COUNT_STAR,
-                ROUND(SUM_ROWS_AFFECTED / GREATEST(COUNT_STAR, 1)),
-                LEFT(DIGEST_TEXT, 110)
-         FROM performance_schema.events_statements_summary_by_digest
-         ORDER BY SUM_TIMER_WAIT DESC LIMIT 12" | sed "s/^/  $1 sql: /"
-    sql "TRUNCATE performance_schema.events_statements_summary_by_digest"
-}
-sql "TRUNCATE performance_schema.events_statements_summary_by_digest" \
-    2>/dev/null || true
+sql_profile_reset
 
 declare -A secs mcpu scpu
 for c in ledg http htb; do

@@ -56,10 +56,9 @@ trap 'exit 1' INT TERM
 
 now() { date +%s.%N; }
 
-pfs=--performance-schema=OFF
-[ "$PROFILE" = 1 ] && pfs=--performance-schema=ON
 redis_start "$r0" "$r1"
-mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M "$pfs"
+mysql_start --innodb-buffer-pool-size=512M --innodb-log-file-size=256M \
+    "$(pfs_option)"
 shards_init
 campaign_conf bench > "$out/campaign"
 
@@ -79,9 +78,7 @@ for s in 0 1; do
     done
 done
 
-[ "$PROFILE" = 1 ] \
-    && sql "TRUNCATE performance_schema.events_statements_summary_by_digest;
-            TRUNCATE performance_schema.events_statements_summary_global_by_event_name"
+sql_profile_reset
 
 # 1. the payout
 read -r m0 ra0 <<< "$(server_ticks "$r0" "$r1")"
@@ -96,28 +93,7 @@ t1=$(now)
 read -r m1 ra1 <<< "$(server_ticks "$r0" "$r1")"
 sed 's/^/  /' "$out/payout.err"
 
-# profile WHO: (PROFILE=1) WHO's MySQL time by statement since the last
-# call, then the counters emptied
-profile() {
-    [ "$PROFILE" = 1 ] || return 0
-    echo "$1: MySQL time by statement (s, calls, statement):"
-    sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 2), COUNT_STAR,
-                LEFT(DIGEST_TEXT, 110)
-         FROM performance_schema.events_statements_summary_by_digest
-         ORDER BY SUM_TIMER_WAIT DESC LIMIT 12" | sed 's/^/  /'
-    sql "SELECT ROUND(SUM(SUM_TIMER_WAIT) / 1e12, 2)
-         FROM performance_schema.events_statements_summary_by_digest" \
-        | sed 's/^/  in all: /'
-    # prepared statements (the ledger's bulk execution) have no digest
-    echo "$1: by kind (s, calls, kind):"
-    sql "SELECT ROUND(SUM_TIMER_WAIT / 1e12, 2), COUNT_STAR, EVENT_NAME
-         FROM performance_schema.events_statements_summary_global_by_event_name
-         WHERE COUNT_STAR > 0 ORDER BY SUM_TIMER_WAIT DESC LIMIT 10" \
-        | sed 's/^/  /'
-    sql "TRUNCATE performance_schema.events_statements_summary_by_digest;
-         TRUNCATE performance_schema.events_statements_summary_global_by_event_name"
-}
-profile "the payout"
+sql_profile "the payout"
 
 # both_shards QUERY: the sum of QUERY's value on both shards (cc_sS in
 # QUERY names the shard's database)
@@ -172,7 +148,7 @@ done
 for p in $pids; do wait "$p"; done
 t3=$(now)
 read -r m3 ra3 <<< "$(server_ticks "$r0" "$r1")"
-profile "the limit"
+sql_profile "the limit"
 
 got=$(both_shards "SELECT COUNT(*) FROM cc_sS.awards WHERE campaign = 'limit'
            AND status = 'credited'")
