@@ -373,9 +373,11 @@ cc_payout_metrics(cc_payout_t *p, double rate)
 
 
 /*
- * Starts the claims' thread, and waits for its first turn: the claims
- * queued before the start go first, the bulk begins after them (a stop
- * ends that turn as well).  0, or 2 when no thread could be had.
+ * Starts the claims' thread, and waits for its first turns: the claims
+ * queued before the start go first (a turn for each MySQL shard, or
+ * until none is queued), the bulk begins after them (a stop ends them as
+ * well).  0, or 2 when no thread (or no memory for its queue) could be
+ * had.
  */
 static int
 cc_payout_claims_start(cc_payout_t *p)
@@ -396,6 +398,12 @@ cc_payout_claims_start(cc_payout_t *p)
     }
 
     pthread_mutex_unlock(&p->mu);
+
+    if (p->claims_started < 0) {        /* it could not queue claims */
+        pthread_join(p->claims_tid, NULL);
+        p->claims_threaded = 0;
+        return 2;
+    }
 
     return 0;
 }

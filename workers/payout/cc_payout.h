@@ -216,7 +216,8 @@ typedef struct {
     cc_payout_stats_t    cstats[CC_STORE_SHARDS_MAX];   /* the claims' */
     int                  claims_stop;
     int64_t              claim_at_ms;    /* when a claim was last popped */
-    int                  claims_started; /* its first turn is over */
+    int                  claims_started; /* its first turns are over;
+                                            -1: it could not start */
     size_t               rows_max;       /* of each shard's rows */
     size_t               sql_max;
     int64_t              last_ok_ms;     /* a turn with every shard up */

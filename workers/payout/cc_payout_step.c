@@ -316,7 +316,7 @@ void *
 cc_payout_step_claims_thread(void *arg)
 {
     long                 served;
-    size_t               s;
+    size_t               s, first;
     cc_payout_t         *p = arg;
     cc_payout_claimq_t   q;
 
@@ -329,11 +329,22 @@ cc_payout_step_claims_thread(void *arg)
     q.shard = malloc(q.cap * sizeof(uint32_t));
 
     if (q.uids == NULL || q.shard == NULL) {
-        cc_log("out of memory: no claims' thread");
-        q.cap = 0;                      /* the claims wait for the bulk */
+        cc_log("out of memory: no claims' queue");
+        free(q.uids);
+        free(q.shard);
+
+        pthread_mutex_lock(&p->mu);
+        p->claims_started = -1;         /* cc-payout stops: claims unread */
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+
+        mysql_thread_end();
+        return NULL;
     }
 
-    while (cc_worker_run && q.cap > 0
+    first = p->cst.nshards;
+
+    while (cc_worker_run
            && !__atomic_load_n(&p->claims_stop, __ATOMIC_RELAXED))
     {
         cc_payout_shard_connect(&p->cst, &p->cmysql_retry,
@@ -341,7 +352,8 @@ cc_payout_step_claims_thread(void *arg)
 
         served = cc_payout_step_claims(p, &q, 1);
 
-        if (!p->claims_started) {
+        /* the bulk begins once the claims queued before it had a turn */
+        if (!p->claims_started && (q.n == 0 || --first == 0)) {
             pthread_mutex_lock(&p->mu);
             p->claims_started = 1;
             pthread_cond_broadcast(&p->cv);
