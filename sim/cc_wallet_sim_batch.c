@@ -655,7 +655,10 @@ cc_sim_batch_keycmp(const void *a, const void *b)
 }
 
 
-/* a detail number twice in b: its keys sorted, neighbours compared */
+/*
+ * A detail number twice in b (its keys sorted, neighbours compared): 1,
+ * else 0; -1 out of memory.
+ */
 static int
 cc_sim_batch_twice(const cc_sim_batch_t *b)
 {
@@ -665,7 +668,7 @@ cc_sim_batch_twice(const cc_sim_batch_t *b)
 
     keys = malloc(b->n * sizeof(char *));
     if (keys == NULL) {
-        return 1;                       /* refused: out of memory */
+        return -1;
     }
 
     for (i = 0; i < b->n; i++) {
@@ -744,8 +747,14 @@ cc_sim_batch_parse(cc_sim_t *s, const cc_sim_req_t *q, const char *key,
         b->total += b->d[i++].amount;
     }
 
-    if (cc_sim_batch_twice(b)) {
+    switch (cc_sim_batch_twice(b)) {
+    case 0:
+        break;
+    case 1:
         *why = "detail_twice";
+        goto failed;
+    default:
+        *why = "out_of_memory";
         goto failed;
     }
 

@@ -12,8 +12,9 @@
  *   cc-ledger-cli --mysql H:P/DB post CAMPAIGN AWARD_ID:UID:CENTS ...
  *
  * pending is cc_ledger_phase_pending (then "committed"), post is
- * cc_ledger_phase_post of every entry (then "added N"), as cc-payout's
- * role: the two phases of the clearing account's books.
+ * cc_ledger_phase_post of the entries (then "added N"; an entry written
+ * "-ID:UID:CENTS" is one the wallet did not apply: not posted), as
+ * cc-payout's role: the two phases of the clearing account's books.
  *
  * retry is cc_ledger_phase_retry (the void of attempt FAILED's pending
  * transfer and the next attempt's), as cc_payout's role; it prints
@@ -131,9 +132,10 @@ cc_ledger_cli_phase(MYSQL *db, int argc, char **argv, int post)
         goto done;
     }
 
+    /* "-ID:UID:CENTS": an entry the wallet did not apply (post: ok 0) */
     for (i = 5; i < argc; i++) {
-        cc_ledger_cli_entry(argv[i], &c[i - 5]);
-        ok[i - 5] = 1;
+        ok[i - 5] = argv[i][0] != '-';
+        cc_ledger_cli_entry(argv[i] + !ok[i - 5], &c[i - 5]);
     }
 
     added = post ? cc_ledger_phase_post(db, argv[4], c, n, ok, err,

@@ -193,13 +193,19 @@ cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
 
 
 
+/* by award id, ties in entry order: the same order whatever the sort */
 static int
 cc_ledger_bulk_cmp(const void *a, const void *b, void *arg)
 {
+    int                        d;
+    size_t                     i, j;
     const cc_ledger_credit_t  *c = arg;
 
-    return strcmp(c[*(const size_t *) a].award_id,
-                  c[*(const size_t *) b].award_id);
+    i = *(const size_t *) a;
+    j = *(const size_t *) b;
+    d = strcmp(c[i].award_id, c[j].award_id);
+
+    return d != 0 ? d : (i > j) - (i < j);
 }
 
 

@@ -816,29 +816,36 @@ cc_ledger_phase_post_sums(MYSQL *db, const char *campaign, uint64_t sum,
 
     b->len = 0;
 
+    CC_ASSERT(sum > 0);             /* the callers move a positive sum */
+
     /*
      * Both pending sums down in one statement (one round trip, a claim's
      * turn counts them), each only where that much is there: both rows
-     * changed, or the post is refused.  Read in key order, clearing
-     * before pool, as every phase locks them.
+     * changed, or the post is refused.  Two primary key probes (forced:
+     * a scan of a small table would lock every campaign's rows), in key
+     * order, clearing before pool, as every phase locks them.
      */
-    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending SET credits = credits - "
-                         "IF(account = 'clearing:%s', %" PRIu64 ", 0), "
-                         "debits = debits - IF(account = 'pool:%s', %"
-                         PRIu64 ", 0) WHERE (account = 'clearing:%s' AND "
-                         "credits >= %" PRIu64 ") OR (account = 'pool:%s' "
-                         "AND debits >= %" PRIu64 ")", campaign, sum,
-                         campaign, sum, campaign, sum, campaign, sum) != 0)
+    if (cc_sqlbuf_printf(b, "UPDATE ledger_pending FORCE INDEX (PRIMARY) "
+                         "SET credits = credits - IF(account = "
+                         "'clearing:%s', %" PRIu64 ", 0), debits = debits - "
+                         "IF(account = 'pool:%s', %" PRIu64 ", 0) WHERE "
+                         "account IN ('clearing:%s', 'pool:%s') AND "
+                         "IF(account = 'pool:%s', debits, credits) >= %"
+                         PRIu64, campaign, sum, campaign, sum, campaign,
+                         campaign, campaign, sum) != 0)
     {
         goto nomem;
     }
 
-    if (mysql_real_query(db, b->p, b->len) != 0
-        || mysql_affected_rows(db) != 2)
-    {
+    if (mysql_real_query(db, b->p, b->len) != 0) {
+        snprintf(err, errlen, "post: pending sums: %s", mysql_error(db));
+        return -1;
+    }
+
+    if (mysql_affected_rows(db) != 2) {
         snprintf(err, errlen, "post: clearing:%s's pending credits or "
-                 "pool:%s's pending debits below %" PRIu64 ": %s", campaign,
-                 campaign, sum, mysql_error(db));
+                 "pool:%s's pending debits below %" PRIu64, campaign,
+                 campaign, sum);
         return -1;
     }
 

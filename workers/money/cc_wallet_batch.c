@@ -818,8 +818,7 @@ done:
 static int
 cc_wb_rows(cc_wb_ctx_t *x, const cc_wb_t *b, char *err, size_t errlen)
 {
-    int  rc;
-
+    int     rc;
     size_t  i;
 
     x->q.len = 0;
