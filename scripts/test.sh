@@ -5,13 +5,18 @@
 # workers built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (`make test-asan`: any report fails it).  The suite starts its own
 # redis-server, nginx and mariadbd on free loopback ports under a
-# temporary folder.  Each pass prints its time.
+# temporary folder.  Each pass prints its time.  The chaos run (t/055)
+# is in the ASan pass only (below).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 make -j2 all
 start=$(date +%s)
-make test
+# The plain pass leaves out t/055 (bench/chaos.sh, SHORT): the ASan pass
+# below runs the same script with the same checks on the sanitized module
+# and workers, and the two runs took 65 s each of the 15 minutes CI has.
+# (`make test` alone, or prove t/055-chaos.t, still runs it.)
+make test PROVE_FILES="$(ls t/*.t | grep -vx 't/055-chaos.t' | tr '\n' ' ')"
 echo "test.sh: the suite took $(( $(date +%s) - start ))s"
 start=$(date +%s)
 make -j2 asan
