@@ -42,7 +42,9 @@ sub port_free {
 # a base with its 21 ports free (the script uses base + 0..20)
 sub free_base {
     for (1 .. 200) {
-        my $b = 20000 + int(rand(40000));
+        # below the kernel's ephemeral range (32768 up): a port there may become
+        # an outgoing connection's source before the script binds it
+        my $b = 20000 + int(rand(12000));
         return $b unless grep { !port_free($b + $_) } 0 .. 20;
     }
     die "no free port range";

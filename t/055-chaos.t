@@ -33,7 +33,9 @@ sub slurp { open my $h, '<', $_[0] or die "$_[0]: $!"; local $/; my $t = <$h>; r
 # a base port whose offsets chaos.sh uses (+0..3, +10, +11, +20) are free
 sub free_base {
     for (1 .. 200) {
-        my $base = 20000 + int(rand(40000));
+        # below the kernel's ephemeral range (32768 up): a port there may become
+        # an outgoing connection's source before the script binds it
+        my $base = 20000 + int(rand(12000));
         my @held;
         for my $off (0 .. 3, 10, 11, 20) {
             my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $base + $off,

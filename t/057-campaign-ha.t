@@ -37,7 +37,9 @@ sub port_free {
 # a base with its 22 ports free (--ha uses base + 0..21)
 sub free_base {
     for (1 .. 200) {
-        my $b = 20000 + int(rand(40000));
+        # below the kernel's ephemeral range (32768 up): a port there may become
+        # an outgoing connection's source before the script binds it
+        my $b = 20000 + int(rand(12000));
         return $b unless grep { !port_free($b + $_) } 0 .. 21;
     }
     die "no free port range";

@@ -39,7 +39,9 @@ sub port_free {
 # the wallet)
 sub free_base {
     for (1 .. 200) {
-        my $b = 20000 + int(rand(40000));
+        # below the kernel's ephemeral range (32768 up): a port there may become
+        # an outgoing connection's source before the script binds it
+        my $b = 20000 + int(rand(12000));
         return $b unless grep { !port_free($b + $_) } 0 .. 20, 30;
     }
     die "no free port range";
