@@ -37,40 +37,8 @@ sub repo_root { $REPO_ROOT }
 
 sub _sleep { Time::HiRes::sleep($_[0]) }
 
-# A free loopback TCP port for a test server: a random one in 10000-19999
-# that binds now, noted, closed.  Not the kernel's ephemeral range
-# because the port is bound later (nginx, Redis, mariadbd start after the
-# pick), and a port of the range may meanwhile become the source port of
-# any outgoing connection, the other test file's under prove -j2 (an ASan
-# pass once lost nginx's bind that way); and not 20000-31999, where
-# bench/lib.sh's free_ports puts the servers of the bench scripts some
-# tests run (failover.sh, chaos.sh, campaign.sh) beside other test files.
-# The range's own port 0 when nothing there is free.
-my $EPHEMERAL_LO = 32768;
-if (open(my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range')) {
-    my ($lo) = split ' ', (scalar <$fh>) // '';
-    $EPHEMERAL_LO = $lo if defined $lo && $lo =~ /^\d+$/;
-    close $fh;
-}
-
-sub _bindable {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-                                  Proto => 'tcp', Listen => 1) or return 0;
-    close $s;
-    return 1;
-}
-
+# A free loopback TCP port: bind port 0, note the port, close.
 sub free_port {
-    my ($lo, $hi) = (10000, 20000);
-    if ($EPHEMERAL_LO >= $hi) {
-        for (1 .. 200) {
-            my $port = $lo + int(rand($hi - $lo));
-            next if $HANDED_OUT{$port} || !_bindable($port);
-            $HANDED_OUT{$port} = 1;
-            return $port;
-        }
-    }
     for (1 .. 50) {
         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                       Proto => 'tcp', Listen => 1)
