@@ -243,7 +243,13 @@ stop_helpers() {
     helpers=""
 }
 
+# the last command that failed (bash's ERR trap: under set -e, the one
+# that stopped the script), said by stop() when the script did not end 0
+failed_at=""
+trap 'failed_at="line $LINENO: $BASH_COMMAND"' ERR
+
 stop() {        # every process it started, and waits until each is gone
+    local rc=$?
     set +e
     local n p left=""
     stop_helpers
@@ -270,6 +276,10 @@ stop() {        # every process it started, and waits until each is gone
             || echo "campaign: process $p did not stop" >&2
     done
     wait 2>/dev/null
+    # the last lines of a failed run say where it stopped (CI keeps a tail)
+    if [ "$rc" != 0 ] && [ "$rc" != 130 ]; then
+        echo "campaign: failed (exit $rc)${failed_at:+ at $failed_at}; the logs are in $run/logs" >&2
+    fi
 }
 trap stop EXIT
 trap 'exit 130' INT TERM HUP PIPE
@@ -662,9 +672,17 @@ if [ "$HA" = 1 ]; then
     redis_fault > >(tee -a "$run/logs/faults.log") 2>&1 &
     fault=$!
 fi
+# --ha: a user's app keeps re-sending through the failover; 25 sends
+# (backoff 50 ms doubling to 1 s) outlast a promotion that takes the
+# sentinels a second election (2 x failover-timeout) and the 20 s that
+# t/057 allows cc0's users without a 200; 10, cc-load's default, gave up
+# after about 6 s
+tries=10
+[ "$HA" = 1 ] && tries=25
 # shellcheck disable=SC2086   # wild_opt: none, or the option and its kind
 "$T/cc-load" flip --url "$edge" --users "$USERS" --secret "$run/token.secret" \
-    --retry-pct 5 --combine $wild_opt --conc "$CONC" --stats "$run/flip.jsonl" \
+    --retry-pct 5 --combine $wild_opt --conc "$CONC" --max-tries "$tries" \
+    --stats "$run/flip.jsonl" \
     2> >(tee -a "$run/logs/load-flip.log" >&2)
 if [ -n "$fault" ]; then
     wait "$fault" || { echo "campaign: the Redis failover failed, see $run/logs" >&2; exit 1; }

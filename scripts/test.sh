@@ -9,6 +9,19 @@
 # is in the ASan pass only (below).
 set -eu
 cd "$(dirname "$0")/.."
+# A failed test file's diagnostics (t/lib/CcTest/Failure.pm): CI keeps the
+# tail of this output, so a failed pass ends with the last lines of each.
+CC_FAIL_DIR=$(pwd)/build/failed
+export CC_FAIL_DIR
+failed() {      # failed PASS: print what the failed files said, then fail
+    for f in "$CC_FAIL_DIR"/*.diag; do
+        [ -e "$f" ] || continue
+        echo "== $(basename "$f" .diag): the last 40 lines it said"
+        tail -n 40 "$f"
+    done
+    echo "test.sh: $1 failed"
+    exit 1
+}
 scripts/deps.sh
 make -j2 all
 start=$(date +%s)
@@ -16,9 +29,12 @@ start=$(date +%s)
 # below runs the same script with the same checks on the sanitized module
 # and workers, and the two runs took 65 s each of the 15 minutes CI has.
 # (`make test` alone, or prove t/055-chaos.t, still runs it.)
-make test PROVE_FILES="$(ls t/*.t | grep -vx 't/055-chaos.t' | tr '\n' ' ')"
+rm -rf "$CC_FAIL_DIR"
+make test PROVE_FILES="$(ls t/*.t | grep -vx 't/055-chaos.t' | tr '\n' ' ')" \
+    || failed "the suite"
 echo "test.sh: the suite took $(( $(date +%s) - start ))s"
 start=$(date +%s)
 make -j2 asan
-make test-asan
+rm -rf "$CC_FAIL_DIR"
+make test-asan || failed "the ASan/UBSan suite"
 echo "test.sh: the ASan/UBSan suite took $(( $(date +%s) - start ))s"

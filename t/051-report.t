@@ -7,6 +7,8 @@
 
 use strict;
 use warnings;
+use lib 't/lib';
+use CcTest::Failure;    # a failure's diagnostics kept for the end of the run
 use Test::More;
 use File::Temp qw(tempdir);
 use JSON::PP;

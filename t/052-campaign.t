@@ -11,6 +11,8 @@
 
 use strict;
 use warnings;
+use lib 't/lib';
+use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -131,7 +133,7 @@ my @small = ('--users', 3000, '--chances', 12, '--stock', 300, '--pool-cents', 3
 my $t0 = time;
 my ($rc, $out) = campaign({ CONC => 128 }, @small);
 my $took = time - $t0;
-is($rc, 0, 'the campaign ran: exit 0') or diag($out);
+is($rc, 0, 'the campaign ran: exit 0') or stop_here($out);
 like($out, qr/RESULT: PASS \(16 checks, 0 failed\)/, 'the report: 16 checks, all PASS');
 like($out, qr/== campaign .* $_:/, "phase $_ ran") for qw(grant flip social close draw payout books);
 ok($took < 60, sprintf('the run took %.1f s, under a minute', $took));

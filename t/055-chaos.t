@@ -19,6 +19,8 @@
 
 use strict;
 use warnings;
+use lib 't/lib';
+use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -130,7 +132,7 @@ $env{CHAOS_SEED} = $ENV{CHAOS_SEED} if defined $ENV{CHAOS_SEED};
 ($rc, $out) = chaos(600, %env);
 my ($seed) = $out =~ /^CHAOS_SEED=(\d+)$/m;
 diag("t/055-chaos.t: CHAOS_SEED=" . ($seed // '?'));
-is($rc, 0, 'SHORT=1: exit 0') or diag $out;
+is($rc, 0, 'SHORT=1: exit 0') or stop_here($out);
 like($out, qr/^chaos: PASS$/m, '... PASS');
 unlike($out, qr/^chaos: BREAK/m, '... no break');
 

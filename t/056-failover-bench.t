@@ -14,6 +14,8 @@
 
 use strict;
 use warnings;
+use lib 't/lib';
+use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -35,7 +37,7 @@ my $rc = $? >> 8;
 diag(sprintf 'bench/failover.sh SHORT=1: exit %d in %.0f s', $rc, time - $t0);
 my @last = (split /\n/, $out)[-6 .. -1];
 diag($_) for @last;
-is($rc, 0, 'exit 0: every goal met') or diag($out);
+is($rc, 0, 'exit 0: every goal met') or stop_here($out);
 
 my %re = (
     unavailable => qr/^unavailable: ([\d.]+) s \(longest gap without a 200 for the killed shard's users\)$/,

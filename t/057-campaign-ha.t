@@ -12,6 +12,8 @@
 
 use strict;
 use warnings;
+use lib 't/lib';
+use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -61,7 +63,7 @@ my $t0 = time;
 my $out = `scripts/campaign.sh @args 2>&1`;
 my $rc = $? >> 8;
 my $took = time - $t0;
-is($rc, 0, 'the --ha campaign ran: exit 0') or diag($out);
+is($rc, 0, 'the --ha campaign ran: exit 0') or stop_here($out);
 like($out, qr/RESULT: PASS \(17 checks, 0 failed\)/, 'the report: 17 checks, all PASS');
 like($out, qr/PASS  the failover lost no acknowledged flip: 0 flips answered 200 and lost/,
      '... one of them: no acknowledged flip lost');

@@ -10,6 +10,8 @@
 
 use strict;
 use warnings;
+use lib 't/lib';
+use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -70,7 +72,7 @@ like($out, qr/WALLET is ledger or http/, '... saying why');
 ok(!-e $run, '... before anything was started');
 
 ($rc, $out) = campaign(@small, '--wallet', 'http');
-is($rc, 0, 'the campaign paid into the simulated wallet: exit 0') or diag($out);
+is($rc, 0, 'the campaign paid into the simulated wallet: exit 0') or stop_here($out);
 like($out, qr/wallet: cc-wallet-sim on @{[$base + 30]}, batch mode, fails 20% of details/, 'the wallet started with its faults');
 like($out, qr/books: cc-reconcile --money --statement/, 'the books are the three-way reconcile');
 like($out, qr/RESULT: PASS \(17 checks, 0 failed\)/, 'the report: 17 checks (the gifts\' two among them), all PASS');

@@ -36,6 +36,7 @@ use warnings;
 use Test::Base;        # blocks(), section filters, Test::More subset, diff-aware is()
 use Test::More ();     # done_testing, note, explain, subtest, BAIL_OUT
 use Test::Builder;
+use CcTest::Failure;   # a failure's diagnostics kept for the end of the run (CC_FAIL_DIR)
 use Exporter ();
 use File::Temp qw(tempdir);
 
