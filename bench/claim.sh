@@ -56,7 +56,8 @@ make -s module workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-claim.XXXXXX)
 . bench/lib.sh
-port=$(free_ports 5)
+free_ports 5
+port=$FREE_BASE
 r0=$((port + 1)) r1=$((port + 2)) http=$((port + 3)) wport=$((port + 4))
 sim=""
 

@@ -150,7 +150,8 @@ bounded() {
 }
 trap 'echo "failover: stopped by a signal (LIMIT_S=$LIMIT_S)" >&2; exit 130' INT TERM HUP
 
-base=$(free_ports 18)
+free_ports 18
+base=$FREE_BASE
 RP=("$base" $((base + 2))) RR=($((base + 1)) $((base + 3)))   # Redis primaries, replicas
 RR2=($((base + 16)) $((base + 17)))                            # their second replicas
 SENT=($((base + 4)) $((base + 5)) $((base + 6)))

@@ -47,7 +47,8 @@ out=$(mktemp -d /tmp/cc-bench-gift.XXXXXX)
 . bench/lib.sh
 run=$out me=gift
 . scripts/lib/run.sh
-port=$(free_ports 3)
+free_ports 3
+port=$FREE_BASE
 r0=$((port + 1)) r1=$((port + 2)) http=$port
 trap bench_stop EXIT
 trap 'exit 1' INT TERM

@@ -23,7 +23,8 @@ make -s workers >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-ingest.XXXXXX)
 . bench/lib.sh
-port=$(free_ports 4)
+free_ports 4
+port=$FREE_BASE
 
 stop() {
     [ -n "${mock:-}" ] && kill "$mock" 2>/dev/null

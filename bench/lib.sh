@@ -1,24 +1,38 @@
 # bench/lib.sh: sourced by the benches (bash).
 # shellcheck shell=bash disable=SC2154   # out and port: set by the bench
 #
-# free_ports N: prints a port P such that no socket on this machine uses
-# P .. P+N-1 (ss, every state), picked at random in 20000..31999, below the
-# kernel's ephemeral range (32768 and up by default) where the outgoing
-# connections of other test runs take their local ports.  A port taken
-# between this check and the server's bind still fails that server, which
-# the benches check.
+# free_ports N: sets FREE_BASE to a port P such that no socket on this
+# machine uses P .. P+N-1 (ss, every state) and this shell holds each one's
+# flock in $PORT_LOCKS (t/lib/CcTest/Util.pm's reservation, shared with the
+# tests prove runs beside a bench: a port another picker holds is
+# skipped).  Picked at random in 20000..31999, below the kernel's
+# ephemeral range (32768 and up by default) where the outgoing
+# connections of other runs take their local ports.  The locks last as
+# long as the shell (and the servers it starts, which inherit them).
+# Call it as a command, not in $( ): a subshell would drop the locks.
+PORT_LOCKS=${TMPDIR:-/tmp}/cc-test-ports
 free_ports() {
-    local n=$1 p i tries taken
+    local n=$1 p i _ taken fd held
+    mkdir -p "$PORT_LOCKS"
     taken=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)
-    for tries in $(seq 50); do
-        p=$((20000 + RANDOM % 12000))
+    for _ in $(seq 200); do
+        p=$((20000 + RANDOM % (12000 - n)))
+        held=""
         for i in $(seq 0 $((n - 1))); do
-            echo "$taken" | grep -qx "$((p + i))" && continue 2
+            if ! echo "$taken" | grep -qx "$((p + i))" \
+               && exec {fd}> "$PORT_LOCKS/$((p + i))" \
+               && { flock -n "$fd" || { exec {fd}>&-; false; }; }; then
+                held="$held $fd"
+                continue
+            fi
+            for fd in $held; do exec {fd}>&-; done
+            continue 2
         done
-        echo "$p"
+        # shellcheck disable=SC2034   # the caller reads it
+        FREE_BASE=$p
         return 0
     done
-    echo "free_ports: no $n free ports in 50 tries" >&2
+    echo "free_ports: no $n free ports in 200 tries" >&2
     return 1
 }
 

@@ -41,7 +41,8 @@ make -s workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-payout-http.XXXXXX)
 . bench/lib.sh
-port=$(free_ports 4)
+free_ports 4
+port=$FREE_BASE
 r0=$((port + 1)) r1=$((port + 2)) wport=$((port + 3))
 sim=""
 

@@ -48,7 +48,8 @@ make -s workers test-tools >/dev/null
 
 out=$(mktemp -d /tmp/cc-bench-payout.XXXXXX)
 . bench/lib.sh
-port=$(free_ports 4)
+free_ports 4
+port=$FREE_BASE
 r0=$((port + 1)) r1=$((port + 2))
 
 trap bench_stop EXIT

@@ -13,6 +13,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
+use CcTest::Util qw(free_block);      # ports reserved across the files prove runs at once
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -41,16 +42,8 @@ sub port_free {
     return 1;
 }
 
-# a base with its 21 ports free (the script uses base + 0..20)
-sub free_base {
-    for (1 .. 200) {
-        # below the kernel's ephemeral range (32768 up): a port there may become
-        # an outgoing connection's source before the script binds it
-        my $b = 20000 + int(rand(12000));
-        return $b unless grep { !port_free($b + $_) } 0 .. 20;
-    }
-    die "no free port range";
-}
+# a base with the ports the script uses free and reserved (base + 0 .. 20)
+sub free_base { free_block(0 .. 20) }
 
 # runs the script with these environment variables and arguments
 sub campaign {

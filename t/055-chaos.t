@@ -21,6 +21,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
+use CcTest::Util qw(free_block);      # ports reserved across the files prove runs at once
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -32,22 +33,8 @@ my $run = "$dir/run";
 
 sub slurp { open my $h, '<', $_[0] or die "$_[0]: $!"; local $/; my $t = <$h>; return $t // '' }
 
-# a base port whose offsets chaos.sh uses (+0..3, +10, +11, +20) are free
-sub free_base {
-    for (1 .. 200) {
-        # below the kernel's ephemeral range (32768 up): a port there may become
-        # an outgoing connection's source before the script binds it
-        my $base = 20000 + int(rand(12000));
-        my @held;
-        for my $off (0 .. 3, 10, 11, 20) {
-            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $base + $off,
-                                          Proto => 'tcp', Listen => 1, ReuseAddr => 1) or last;
-            push @held, $s;
-        }
-        return $base if @held == 7;
-    }
-    die 'no free port range';
-}
+# a base with the ports the script uses free and reserved (base + 0 .. 3, 10, 11, 20)
+sub free_base { free_block(0 .. 3, 10, 11, 20) }
 
 # runs bench/chaos.sh with %env; returns (exit code, output)
 sub chaos {

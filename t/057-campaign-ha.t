@@ -14,6 +14,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
+use CcTest::Util qw(free_block);      # ports reserved across the files prove runs at once
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -36,16 +37,8 @@ sub port_free {
     return 1;
 }
 
-# a base with its 22 ports free (--ha uses base + 0..21)
-sub free_base {
-    for (1 .. 200) {
-        # below the kernel's ephemeral range (32768 up): a port there may become
-        # an outgoing connection's source before the script binds it
-        my $b = 20000 + int(rand(12000));
-        return $b unless grep { !port_free($b + $_) } 0 .. 21;
-    }
-    die "no free port range";
-}
+# a base with the ports the script uses free and reserved (base + 0 .. 21)
+sub free_base { free_block(0 .. 21) }
 
 my $base = free_base();
 my @args = ('--users', 3000, '--chances', 12, '--stock', 300, '--pool-cents', 300000,

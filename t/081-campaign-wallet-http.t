@@ -12,9 +12,9 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest::Failure qw(stop_here);    # a failure's diagnostics kept for the end of the run
+use CcTest::Util qw(free_block);      # ports reserved across the files prove runs at once
 use Test::More;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use JSON::PP;
 
 # scripts/campaign.sh builds and runs the plain build (build/), whatever
@@ -29,25 +29,8 @@ my $run = "$dir/run";
 
 sub slurp { open my $h, '<', $_[0] or return ''; local $/; my $t = <$h>; $t // '' }
 
-sub port_free {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $_[0],
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1);
-    return 0 unless $s;
-    close $s;
-    return 1;
-}
-
-# a base with its ports free (the script uses base + 0..20, and +30 for
-# the wallet)
-sub free_base {
-    for (1 .. 200) {
-        # below the kernel's ephemeral range (32768 up): a port there may become
-        # an outgoing connection's source before the script binds it
-        my $b = 20000 + int(rand(12000));
-        return $b unless grep { !port_free($b + $_) } 0 .. 20, 30;
-    }
-    die "no free port range";
-}
+# a base with the ports the script uses free and reserved (base + 0 .. 20, 30)
+sub free_base { free_block(0 .. 20, 30) }
 
 sub campaign {
     my (@args) = @_;

@@ -11,6 +11,7 @@ use warnings;
 
 use Exporter 'import';
 use Carp qw(croak);
+use Fcntl ();
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use IO::Socket::INET;
@@ -18,14 +19,13 @@ use IO::Select;
 use POSIX qw(WNOHANG);
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(topdir repo_root free_port wait_until sanitizer_reports sanitizer_found
+our @EXPORT_OK = qw(topdir repo_root free_port free_block reserve_ports wait_until sanitizer_reports sanitizer_found
                     _sleep _spawn _reap _slurp _spew _children _port_listening _write_all _tail);
 
 our $StartTimeout = 5;    # seconds to wait for nginx / redis to come up
 
 our $TOPDIR;              # per test file temp dir (set by CcTest's import)
 my $REPO_ROOT = abs_path(dirname(__FILE__) . '/../../..');
-my %HANDED_OUT;           # ports returned by free_port() in this process
 my @SANITIZER;            # sanitizer reports found in nginx logs, worker stderr
 
 sub topdir {
@@ -37,16 +37,70 @@ sub repo_root { $REPO_ROOT }
 
 sub _sleep { Time::HiRes::sleep($_[0]) }
 
-# A free loopback TCP port: bind port 0, note the port, close.
+# Ports across processes.  prove runs two files at once, each picking
+# ports for servers it starts later, and the benches some files run pick
+# theirs too (bench/lib.sh's free_ports): a pick is reserved by an flock on
+# $PORT_LOCKS/PORT, held by the picking process until it exits (the kernel
+# drops it then, however it ends; servers it starts do not inherit it: the
+# handle is close-on-exec).  Another picker skips a port whose lock it
+# cannot take, and every pick binds the port once to see it free.  The
+# pickers' ranges are below the kernel's ephemeral one (32768 up), where
+# any outgoing connection may take a port as its source before the server
+# binds it: tests' single ports 10000-19999, the campaign tests' and the
+# benches' blocks 20000-31999.  The lock files stay (an empty file a
+# port at most): removing one would let two pickers lock two files of one
+# name.
+our $PORT_LOCKS = ($ENV{TMPDIR} // '/tmp') . '/cc-test-ports';
+my %HELD;                 # port => its lock's handle, for this process's life
+
+sub _port_binds {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $_[0],
+                                  Proto => 'tcp', Listen => 1)
+        or return 0;
+    close $s;
+    return 1;
+}
+
+# reserve_ports(BASE, OFFSET...): the ports BASE+OFFSET, each locked and
+# each binding; true if all, else none is kept
+sub reserve_ports {
+    my ($base, @off) = @_;
+    mkdir $PORT_LOCKS;
+    my %got;
+    for my $p (map { $base + $_ } @off) {
+        my $fh;
+        my $ok = !$HELD{$p} && !$got{$p}
+                 && open($fh, '>', "$PORT_LOCKS/$p")
+                 && flock($fh, Fcntl::LOCK_EX() | Fcntl::LOCK_NB())
+                 && _port_binds($p);
+        unless ($ok) {
+            close $fh if $fh;
+            close $_ for values %got;
+            return 0;
+        }
+        $got{$p} = $fh;
+    }
+    %HELD = (%HELD, %got);
+    return 1;
+}
+
+# free_block(OFFSET...): a base in 20000-31999 with BASE+OFFSET reserved
+sub free_block {
+    my @off = @_;
+    my $top = (sort { $b <=> $a } @off)[0];
+    for (1 .. 500) {
+        my $base = 20000 + int(rand(12000 - $top));
+        return $base if reserve_ports($base, @off);
+    }
+    croak "free_block: no free range for offsets @off";
+}
+
+# A free loopback TCP port for a server this file starts: 10000-19999,
+# reserved as above.
 sub free_port {
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                      Proto => 'tcp', Listen => 1)
-            or croak "free_port: cannot bind: $@";
-        my $port = $s->sockport;
-        close $s;
-        next if $HANDED_OUT{$port}++;
-        return $port;
+    for (1 .. 500) {
+        my $port = 10000 + int(rand(10000));
+        return $port if reserve_ports($port, 0);
     }
     croak "free_port: no free port found";
 }
