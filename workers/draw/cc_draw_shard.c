@@ -455,17 +455,9 @@ cc_draw_insert_bulk(cc_draw_shard_t *s, cc_draw_bufs_t *b, uint64_t from,
         b->amts[i] = s->amounts[from + j];
     }
 
-    memset(bind, 0, sizeof(bind));
-
-    bind[0].buffer_type = MYSQL_TYPE_STRING;
-    bind[0].buffer = b->idp;
-    bind[0].length = b->idlen;
-    bind[1].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[1].buffer = b->uids;
-    bind[1].is_unsigned = 1;
-    bind[2].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[2].buffer = b->amts;
-    bind[2].is_unsigned = 1;
+    cc_ledger_bind_strs(&bind[0], b->idp, b->idlen);
+    cc_ledger_bind_u64s(&bind[1], b->uids);
+    cc_ledger_bind_u64s(&bind[2], b->amts);
 
     size = (unsigned int) k;
 

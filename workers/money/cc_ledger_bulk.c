@@ -31,6 +31,36 @@ cc_ledger_bulk_ok(MYSQL *db)
 }
 
 
+void
+cc_ledger_bind_strs(MYSQL_BIND *b, char **v, unsigned long *lens)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = v;
+    b->length = lens;
+}
+
+
+void
+cc_ledger_bind_u64s(MYSQL_BIND *b, uint64_t *v)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = v;
+    b->is_unsigned = 1;
+}
+
+
+void
+cc_ledger_bind_uints(MYSQL_BIND *b, unsigned *v)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = MYSQL_TYPE_LONG;
+    b->buffer = v;
+    b->is_unsigned = 1;
+}
+
+
 int
 cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
     MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
@@ -113,27 +143,17 @@ cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
         goto done;
     }
 
-    memset(bind, 0, sizeof(bind));
     b = bind;
 
     if (shape != CC_LEDGER_BIND_UID_AMOUNT) {
-        b->buffer_type = MYSQL_TYPE_STRING;
-        b->buffer = idp;
-        b->length = lens;
-        b++;
+        cc_ledger_bind_strs(b++, idp, lens);
     }
 
     if (shape != CC_LEDGER_BIND_ID_AMOUNT_ID) {
-        b->buffer_type = MYSQL_TYPE_LONGLONG;
-        b->buffer = uids;
-        b->is_unsigned = 1;
-        b++;
+        cc_ledger_bind_u64s(b++, uids);
     }
 
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = amounts;
-    b->is_unsigned = 1;
-    b++;
+    cc_ledger_bind_u64s(b++, amounts);
 
     if (shape != CC_LEDGER_BIND_UID_AMOUNT) {
         *b = bind[0];

@@ -8,6 +8,7 @@
 #define CC_LEDGER_BULK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mysql.h>
 
@@ -23,6 +24,30 @@ int cc_ledger_bulk_ok(MYSQL *db);
 int cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
     MYSQL_BIND *bind, size_t n, unsigned long long *affected, char *err,
     size_t errlen);
+
+/*
+ * From this many rows a batch writes them in bulk (no SQL text per row
+ * for the server to parse, the larger part of a batch's MySQL time; issue
+ * 20).  Below it, the one text statement: the bulk path costs a prepare
+ * (and, for new transfers, a savepoint), round trips a claim's turn of an
+ * award or a few cannot spare.  Whether k rows go in bulk on db:
+ */
+#define CC_LEDGER_BULK_MIN  32
+
+static inline int
+cc_ledger_bulk_worth(MYSQL *db, size_t k)
+{
+    return k >= CC_LEDGER_BULK_MIN && cc_ledger_bulk_ok(db);
+}
+
+/*
+ * One parameter of a bulk statement bound to an array, one element a row:
+ * strings (their lengths in lens), unsigned 64-bit or unsigned int.
+ * b is zeroed first.
+ */
+void cc_ledger_bind_strs(MYSQL_BIND *b, char **v, unsigned long *lens);
+void cc_ledger_bind_u64s(MYSQL_BIND *b, uint64_t *v);
+void cc_ledger_bind_uints(MYSQL_BIND *b, unsigned *v);
 
 /* the parameters a bulk statement binds per row, in its order */
 typedef enum {

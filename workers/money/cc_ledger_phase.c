@@ -28,17 +28,6 @@
     "amount_cents, campaign, kind, award_id, created_at) VALUES "
 
 /*
- * From this many transfers a phase writes them in bulk (prepared, bound
- * arrays: no SQL text per row for the server to parse, which was the
- * larger part of a batch's MySQL time; issue 20).  Below it, the text:
- * the bulk path costs a savepoint and a prepare, two round trips more
- * than the one statement, which a claim's turn (an award or a few)
- * cannot spare.
- */
-#define CC_LEDGER_PHASE_BULK_MIN  32
-
-
-/*
  * Both phases' fast path: the transfers of the k entries selected (sel
  * NULL: all n) written in bulk, kind "pending" (the award id) or "post"
  * ("post:" and the award id), pool -> clearing.  ALL_NEW: every one
@@ -56,7 +45,7 @@ cc_ledger_phase_bulk(MYSQL *db, const char *campaign, const char *kind,
     size_t             i;
     cc_ledger_bulk_e   rc;
 
-    if (k < CC_LEDGER_PHASE_BULK_MIN || !cc_ledger_bulk_ok(db)) {
+    if (!cc_ledger_bulk_worth(db, k)) {
         return CC_LEDGER_BULK_NOT_ALL;
     }
 
@@ -564,7 +553,7 @@ nomem:
 
 
 /*
- * The pending transfers: the insert (in bulk from CC_LEDGER_PHASE_BULK_MIN
+ * The pending transfers: the insert (in bulk from CC_LEDGER_BULK_MIN
  * when all are new), and the read of the ids it did not write.  0, or -1
  * with err set.
  */

@@ -729,12 +729,10 @@ cc_wb_push(cc_wb_t *b)
 
 /*
  * A batch's details in bulk (prepared, bound arrays: no SQL text per row
- * for the server to parse), from CC_WB_BULK_MIN of them; below it the
- * one text statement is fewer round trips.  0 written, 1 not taken (too
- * few, no bulk on this server), -1 with err set.
+ * for the server to parse), from CC_LEDGER_BULK_MIN of them; below it
+ * the one text statement is fewer round trips.  0 written, 1 not taken
+ * (too few, no bulk on this server), -1 with err set.
  */
-#define CC_WB_BULK_MIN  32
-
 static int
 cc_wb_details_bulk(cc_wb_ctx_t *x, const cc_wb_t *b, char *err,
     size_t errlen)
@@ -748,7 +746,7 @@ cc_wb_details_bulk(cc_wb_ctx_t *x, const cc_wb_t *b, char *err,
     unsigned long      *lens;
     unsigned long long  affected;
 
-    if (b->n < CC_WB_BULK_MIN || !cc_ledger_bulk_ok(x->db)) {
+    if (!cc_ledger_bulk_worth(x->db, b->n)) {
         return 1;
     }
 
@@ -775,19 +773,10 @@ cc_wb_details_bulk(cc_wb_ctx_t *x, const cc_wb_t *b, char *err,
         amounts[i] = b->d[i].amount;
     }
 
-    memset(bind, 0, sizeof(bind));
-    bind[0].buffer_type = MYSQL_TYPE_STRING;
-    bind[0].buffer = idp;
-    bind[0].length = lens;
-    bind[1].buffer_type = MYSQL_TYPE_LONG;
-    bind[1].buffer = attempts;
-    bind[1].is_unsigned = 1;
-    bind[2].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[2].buffer = uids;
-    bind[2].is_unsigned = 1;
-    bind[3].buffer_type = MYSQL_TYPE_LONGLONG;
-    bind[3].buffer = amounts;
-    bind[3].is_unsigned = 1;
+    cc_ledger_bind_strs(&bind[0], idp, lens);
+    cc_ledger_bind_uints(&bind[1], attempts);
+    cc_ledger_bind_u64s(&bind[2], uids);
+    cc_ledger_bind_u64s(&bind[3], amounts);
 
     /* the batch number is ours (cc_wb_build: campaign id and digits) */
     snprintf(sql, sizeof(sql), "INSERT INTO wallet_batch_details (award_id, "
@@ -796,6 +785,9 @@ cc_wb_details_bulk(cc_wb_ctx_t *x, const cc_wb_t *b, char *err,
 
     rc = cc_ledger_bulk(x->db, what, sql, bind, b->n, &affected, err, errlen);
 
+    /* a plain INSERT writes all or fails (a detail there is a duplicate
+     * key); fewer rows would be a server that skipped some silently, and
+     * the batch must not go out with details its rows lack */
     if (rc == 0 && affected != b->n) {
         snprintf(err, errlen, "%s: %llu rows of %zu written", what, affected,
                  b->n);
