@@ -16,10 +16,9 @@
 #   C. kill -9 of cc-payout at random moments while claims stream in,
 #      then a run to the end: every award once at the wallet and in the
 #      ledger, notified, and the three-way reconcile clean.
-#   D. the claims' lane pops before every shard's turn: a claim that came
-#      while one shard's turn was held (a row lock of the test's) is
-#      served at the other shard's next turn, while the first shard's
-#      next claim is held in turn.
+#   D. a claims' thread per MySQL shard: a claim on one shard is credited
+#      while the other shard's turn is held (a row lock of the test's),
+#      and while that shard's next claim is held in turn.
 
 use strict;
 use warnings;
@@ -197,14 +196,14 @@ is_deeply([ check_redis('f3', $a3, 'c') ], [], 'C: every w = c:');
 three_way_clean('f3', $f3, $sim3, $a3, 'C');
 sim_stop($sim3);
 
-# ---- D. a claim served at the other shard's next turn, not after a round --------------
+# ---- D. a claim never waits for another shard's turn -------------------------------
 
-# The claims' lane pops before every MySQL shard's turn and serves the
-# next shard with a claim queued, round robin.  A's turn (cc_s0) is held
-# on its award's row lock while B (cc_s1) and C (cc_s0, its row locked
-# too) are claimed; A released, B is served next while C's lock is still
-# held.  A lane that popped once a round would serve cc_s0 first (C,
-# held) and B only after it.
+# A claims' thread per MySQL shard.  A's turn (cc_s0) is held on its
+# award's row lock while C (cc_s0, its row locked too) and B (cc_s1) are
+# claimed: B is credited while A's turn still waits (one thread for all
+# shards, even popping before every turn, served B only after A's turn).
+# A released, C's turn waits on its own lock, and C is credited once it
+# is released.
 my ($a4, $pool4) = campaign('f4', 50001, 40);
 my $sim4 = sim_start(process => 0);
 my $f4 = http_campaign_file('f4', $sim4->{url}, pool => $pool4, mode => undef, credit => 'async_client_sync');
@@ -239,13 +238,14 @@ ok(waits_on($ua), "D: A's credit (f4:$ua, cc_s0) waits on its row") or diag work
 my $lc = lock_award($uc);
 claim($uc);
 claim($b4);
-sleep(0.2);
-is(state_of('f4', $b4), 'pending/0', 'D: B (cc_s1) waits behind A\'s turn');
+ok(wait_until(sub { state_of('f4', $b4) =~ /^credited/ }, 10), 'D: B (cc_s1) credited while A\'s turn (cc_s0) waits')
+    or diag worker_stderr($w);
+ok(waits_on($ua), '... A\'s credit still waiting on its row');
+is(state_of('f4', $ua), 'pending/0', '... A still pending');
 $la->kill_kill;
 $la->finish;
-ok(wait_until(sub { state_of('f4', $b4) =~ /^credited/ }, 10), 'D: A released: B credited at the next turn, cc_s1\'s')
-    or diag worker_stderr($w);
-ok(waits_on($uc), '... while C\'s credit (cc_s0) waits on its row lock');
+ok(wait_until(sub { state_of('f4', $ua) =~ /^credited/ }, 10), 'D: A released: credited');
+ok(waits_on($uc), '... then C\'s credit (cc_s0) waits on its row lock');
 is(state_of('f4', $uc), 'pending/0', '... C still pending');
 $lc->kill_kill;
 $lc->finish;

@@ -257,6 +257,15 @@ cc_store_read_only(MYSQL *conn, char *why, size_t whylen)
 int
 cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db)
 {
+    return cc_store_connect_shard_err(st, sh, use_db, st->err,
+                                      sizeof(st->err));
+}
+
+
+int
+cc_store_connect_shard_err(cc_store_t *st, cc_store_shard_t *sh, int use_db,
+    char *err, size_t errlen)
+{
     int       n;
     char      why[256], *p, *end;
     size_t    k, i;
@@ -266,8 +275,8 @@ cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db)
         return 0;
     }
 
-    p = st->err;
-    end = st->err + sizeof(st->err);
+    p = err;
+    end = err + errlen;
     n = snprintf(p, (size_t) (end - p), "shard %s: ", sh->name);
     p = n < end - p ? p + n : end - 1;
 

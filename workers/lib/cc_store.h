@@ -97,6 +97,13 @@ int cc_store_write_gifts(cc_store_t *st, const cc_gift_t *gifts, size_t n,
 
 /* for cc_store_gift.c: a shard's connection, and a failure that closes it */
 int cc_store_connect_shard(cc_store_t *st, cc_store_shard_t *sh, int use_db);
+/*
+ * The same, the reason into err (not st->err): for threads that connect
+ * shards of one store at once, each its own shard (sh is theirs alone;
+ * st is only read).
+ */
+int cc_store_connect_shard_err(cc_store_t *st, cc_store_shard_t *sh,
+    int use_db, char *err, size_t errlen);
 void cc_store_fail(cc_store_t *st, cc_store_shard_t *sh, const char *what);
 
 /* Keeps a message that could not be read, in the first shard. */

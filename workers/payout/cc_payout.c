@@ -7,12 +7,13 @@
  * a transaction per MySQL shard:
  *
  *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard (uids the
- *       module queued for users waiting on POST /cc/claim), before
- *       every MySQL shard's turn: the claims queued for the next shard
- *       with some, round robin, credited in a small transaction, then at
- *       once their notice; all the time, in a thread of its own with its
- *       own connections, beside (b) (a user waits: not for a bulk
- *       batch), and before (b) begins;
+ *       module queued for users waiting on POST /cc/claim), all the
+ *       time, in a thread of its own, each uid queued for its MySQL
+ *       shard's claims' thread (one a shard, each with its own
+ *       connections), which credits all its queued claims in a small
+ *       transaction, then at once their notice; beside (b) (a user
+ *       waits: not for a bulk batch, nor for another shard's claims),
+ *       and before (b) begins;
  *   (b) bulk: the next --batch pending awards of each shard, in award id
  *       order from where the pass got to, every shard in a thread of its
  *       own (their transactions and notices overlap), joined before (c)
@@ -382,10 +383,11 @@ cc_payout_metrics(cc_payout_t *p, double rate)
 static int
 cc_payout_claims_start(cc_payout_t *p)
 {
-    if (pthread_create(&p->claims_tid, NULL, cc_payout_step_claims_thread, p)
-        != 0)
-    {
-        cc_log("cannot start the claims' thread: %s", strerror(errno));
+    int  e;
+
+    e = pthread_create(&p->claims_tid, NULL, cc_payout_step_claims_thread, p);
+    if (e != 0) {
+        cc_log("cannot start the claims' thread: %s", strerror(e));
         return 2;
     }
 
@@ -629,7 +631,7 @@ cc_payout_lanes_open(cc_payout_t *p)
 
         } else {
             ps->db = &p->cst.shards[s - p->st.nshards];
-            ps->retry = &p->cmysql_retry;
+            ps->retry = &p->cretry[s - p->st.nshards];
         }
 
         ps->campaign = p->camp.id;
@@ -717,6 +719,32 @@ cc_payout_ring(cc_payout_t *p)
 
 
 /* everything main set up, whatever got set up */
+/* the threads' locks and condition variables: made (init 1) or undone */
+static void
+cc_payout_sync(cc_payout_t *p, int init)
+{
+    size_t  s;
+
+    if (init) {
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+
+        for (s = 0; s < CC_STORE_SHARDS_MAX; s++) {
+            pthread_cond_init(&p->cq[s].cv, NULL);
+        }
+
+        return;
+    }
+
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+
+    for (s = 0; s < CC_STORE_SHARDS_MAX; s++) {
+        pthread_cond_destroy(&p->cq[s].cv);
+    }
+}
+
+
 static void
 cc_payout_free(cc_payout_t *p, int sync_init)
 {
@@ -749,8 +777,7 @@ cc_payout_free(cc_payout_t *p, int sync_init)
     cc_store_close(&p->st);
     cc_store_close(&p->cst);
     if (sync_init) {
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->cv);
+        cc_payout_sync(p, 0);
     }
     free(p->points);
     free(p);
@@ -802,9 +829,17 @@ main(int argc, char **argv)
 
     cc_worker_init("cc-payout");
 
+    /* before any thread: the claims' threads connect at once, and the
+       client library's first mysql_init() is not safe in several */
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        fprintf(stderr, "cc-payout: the MySQL client library failed\n");
+        return 2;
+    }
+
     p = calloc(1, sizeof(cc_payout_t));
     if (p == NULL) {
         fprintf(stderr, "cc-payout: out of memory\n");
+        mysql_library_end();
         return 2;
     }
 
@@ -847,8 +882,7 @@ main(int argc, char **argv)
         goto done;                      /* rc is 2 */
     }
 
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    cc_payout_sync(p, 1);
     sync_init = 1;
 
     if (cc_payout_lanes_open(p) != 0) {
@@ -866,6 +900,7 @@ main(int argc, char **argv)
 done:
 
     cc_payout_free(p, sync_init);
+    mysql_library_end();
 
     return rc;
 }

@@ -108,6 +108,30 @@ typedef struct {
 
 
 /*
+ * The claims popped for one MySQL shard and not yet served (uids), filled
+ * by the popping thread and emptied by the shard's claims' thread, under
+ * p->mu; cv is signalled when it gets claims or the pops end.
+ */
+typedef struct {
+    uint64_t            *uids;
+    size_t               n;
+    size_t               cap;
+    pthread_cond_t       cv;
+    unsigned long long   turns;          /* the shard's claims' turns */
+} cc_payout_claimq_t;
+
+
+/* what a MySQL shard's claims' thread is started with */
+typedef struct {
+    void                *p;              /* the cc_payout_t */
+    size_t               s;
+    uint64_t            *uids;           /* a turn's, taken from the queue */
+    pthread_t            tid;
+    int                  started;
+} cc_payout_lane_t;
+
+
+/*
  * What is being credited on a MySQL shard right now, so that no award is
  * worked on by the claims and a bulk batch at once: the bulk's batch is
  * the award ids in (lo, hi] (it reads in id order from its cursor), and
@@ -198,21 +222,27 @@ typedef struct {
     unsigned             mysql_fails;
 
     /*
-     * The claims' thread: its own MySQL connections (cst), lanes (claim:
-     * rows, statements, Redis connections for the notices, wallet) and
-     * retry time.  p->redis is its alone (the LPOPs).
+     * The claims: a thread that pops (p->redis is its alone: the LPOPs)
+     * and a thread per MySQL shard that credits, each on its own lane
+     * (claim[s]: rows, statement, Redis connections for the notices,
+     * wallet, retry time) and its own connection of cst.
      */
     cc_store_t           cst;
     cc_payout_shard_t    claim[CC_STORE_SHARDS_MAX];
-    cc_retry_t           cmysql_retry;
-    unsigned             cmysql_fails;
+    cc_retry_t           cretry[CC_STORE_SHARDS_MAX];
+    unsigned             cfails[CC_STORE_SHARDS_MAX];
     pthread_t            claims_tid;
     int                  claims_threaded;
+    cc_payout_lane_t     clane[CC_STORE_SHARDS_MAX];
 
-    /* shared by the claims' thread and the bulk's: under mu */
+    /* shared by the claims' threads and the bulk's: under mu */
     pthread_mutex_t      mu;
     pthread_cond_t       cv;             /* a shard's claims are done */
     cc_payout_flight_t   flight[CC_STORE_SHARDS_MAX];
+    cc_payout_claimq_t   cq[CC_STORE_SHARDS_MAX];   /* popped, for shard
+                                                       s's claims' thread */
+    int                  claims_drain;   /* the pops are over: serve the
+                                            queues, then end */
     cc_payout_stats_t    cstats[CC_STORE_SHARDS_MAX];   /* the claims' */
     int                  claims_stop;
     int64_t              claim_at_ms;    /* when a claim was last popped */
@@ -251,9 +281,12 @@ void cc_payout_shard_redis_down(cc_payout_redis_t *r, const char *why);
 
 /*
  * Connects the shards of st that are not, once the backoff says so (who:
- * "" or " (claims)", for the log).
+ * "" or " (claims)", for the log); _one: shard s alone, from the thread
+ * that owns it (st->err untouched: the claims' threads, one a shard).
  */
 void cc_payout_shard_connect(cc_store_t *st, cc_retry_t *retry,
+    unsigned *fails, const char *who);
+void cc_payout_shard_connect_one(cc_store_t *st, size_t s, cc_retry_t *retry,
     unsigned *fails, const char *who);
 
 /*

@@ -170,6 +170,42 @@ cc_payout_shard_connect(cc_store_t *st, cc_retry_t *retry, unsigned *fails,
 }
 
 
+void
+cc_payout_shard_connect_one(cc_store_t *st, size_t s, cc_retry_t *retry,
+    unsigned *fails, const char *who)
+{
+    char     err[512];
+    int64_t  ms;
+
+    if (st->shards[s].conn != NULL) {
+        cc_retry_ok(retry);
+        return;
+    }
+
+    if (!cc_retry_due(retry, cc_now_ms())) {
+        return;
+    }
+
+    if (cc_store_connect_shard_err(st, &st->shards[s], 1, err, sizeof(err))
+        != 0)
+    {
+        ms = cc_retry_later(retry, cc_now_ms());
+
+        if ((*fails)++ % 10 == 0) {
+            cc_log("mysql%s: %s; retrying in %lld ms", who, err,
+                   (long long) ms);
+        }
+
+        return;
+    }
+
+    if (*fails > 0) {
+        cc_log("mysql%s: shard %s connected again", who, st->shards[s].name);
+        *fails = 0;
+    }
+}
+
+
 int
 cc_payout_shard_sql(cc_payout_shard_t *ps, size_t *len, const char *fmt, ...)
 {

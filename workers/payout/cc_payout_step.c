@@ -3,8 +3,9 @@
  * cc_payout.h).  Everything that takes p->mu is in this file.
  *
  *   (a) claims: LPOP cc:claims COUNT 256 on every Redis shard, all the
- *       time, in a thread of its own with its own connections (the claim
- *       lanes), beside (b);
+ *       time, in a thread of its own, into a queue per MySQL shard that
+ *       the shard's claims' thread credits on its own connections (the
+ *       claim lanes), beside (b);
  *   (b) bulk: the next --batch pending awards of each shard, every shard
  *       in a thread of its own (the bulk lanes), joined before (c);
  *   (c) outbox: notices owed and not sent (a crash between the commit and
@@ -14,9 +15,12 @@
  *
  * The lock.  p->mu guards p->flight[] (per MySQL shard: the bulk batch
  * in flight, as the award ids (lo, hi], and whether claims are being
- * credited), p->cstats, p->bad_claims and p->claims_started; p->cv is
- * broadcast when a shard's claims are done and when the claims' first
- * turn is over.  The rules, each taken once below:
+ * credited), p->cq[] (the claims popped, per MySQL shard, and its
+ * claims' turns), p->claims_drain, p->cstats, p->bad_claims and
+ * p->claims_started; p->cv is broadcast when a shard's claims are done
+ * and when the claims' first turns are over, p->cq[s].cv signalled when
+ * shard s's queue gets claims or the pops end.  The rules, each taken
+ * once below:
  *
  *   - a bulk batch publishes (lo, hi] and then waits while that shard's
  *     claims are being credited (cc_payout_step_bulk);
@@ -38,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cc_assert.h"
 #include "cc_ids.h"
 #include "cc_keys.h"
 #include "cc_payout.h"
@@ -126,14 +132,14 @@ cc_payout_step_pop(cc_payout_t *p, uint64_t *uids, uint32_t *shard,
 
 
 /*
- * The claims of MySQL shard s among uids[0..n): their awards read
+ * The claims of MySQL shard s, uids[0..n): their awards read
  * whatever their status (a credited one may lack its notice), credited
  * when pending in one small transaction, and notified at once.  Those in
  * the bulk batch in flight are left to it.
  */
 static void
 cc_payout_step_claims_shard(cc_payout_t *p, size_t s, const uint64_t *uids,
-    const uint32_t *shard, size_t n)
+    size_t n)
 {
     int                  inflight;
     char                 id[CC_PAYOUT_ID_MAX + 1];
@@ -161,10 +167,6 @@ cc_payout_step_claims_shard(cc_payout_t *p, size_t s, const uint64_t *uids,
     inflight = f->bulk;
 
     for (i = 0; i < n; i++) {
-        if (shard[i] != s) {
-            continue;
-        }
-
         snprintf(id, sizeof(id), "%s:%" PRIu64, p->camp.id, uids[i]);
 
         /* ids of one campaign: strcmp orders them as MySQL does */
@@ -229,163 +231,353 @@ cc_payout_step_told_flush(cc_payout_t *p, size_t s)
 }
 
 
-/*
- * The claims' queue: uids popped and not yet served, with the MySQL shard
- * of each; owned by the claims' thread.  next: the shard whose turn comes
- * next.
- */
-typedef struct {
-    uint64_t  *uids;
-    uint32_t  *shard;
-    size_t     n;
-    size_t     cap;
-    size_t     next;
-} cc_payout_claimq_t;
-
-
-/*
- * (a) One turn of the claims: a pop of every Redis shard (when pop is
- * set and the queue has room), then the claims queued for the next MySQL
- * shard that has some, round robin, on the claims' own connections.  A
- * pop before every turn, not once for all shards: a claim that comes
- * while one shard's turn runs is served at the other's next turn, not
- * after a whole round of them (issue 20, the claim's p99).  A shard
- * passed over for want of a claim flushes the notified = 1 it owes.
- * The claims served and still queued, or -1 when none and no Redis
- * shard answered.
- */
-static long
-cc_payout_step_claims(cc_payout_t *p, cc_payout_claimq_t *q, int pop)
+/* a wait on cv under mu: ms 0, until signalled; else at most ms */
+static void
+cc_payout_step_wait(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
 {
-    long    popped;
-    size_t  i, j, k, s, got, nshards;
+    struct timespec  ts;
 
-    popped = 0;
-    nshards = p->cst.nshards;
-
-    if (pop && q->n + p->o.nredis * CC_PAYOUT_CLAIMS <= q->cap) {
-        popped = cc_payout_step_pop(p, q->uids + q->n, q->shard + q->n, &got);
-        q->n += got;
+    if (ms == 0) {
+        pthread_cond_wait(cv, mu);
+        return;
     }
 
-    for (k = 0; k < nshards; k++) {
-        s = (q->next + k) % nshards;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    (void) pthread_cond_timedwait(cv, mu, &ts);
+}
 
-        for (i = 0; i < q->n && q->shard[i] != s; i++) { /* void */ }
 
-        if (i < q->n) {
-            break;
-        }
+/* shard s's claims' connection, once its backoff allows (its thread's) */
+static void
+cc_payout_step_lane_connect(cc_payout_t *p, size_t s)
+{
+    cc_payout_shard_connect_one(&p->cst, s, &p->cretry[s], &p->cfails[s],
+                                " (claims)");
+}
 
-        cc_payout_step_told_flush(p, s);        /* nothing to carry it */
-    }
 
-    if (k == nshards) {
-        return popped < 0 ? -1 : 0;
-    }
+/* one turn of shard s's claims' thread: connected, uids[0..n) credited */
+static void
+cc_payout_step_claims_lane_turn(cc_payout_t *p, size_t s,
+    const uint64_t *uids, size_t n)
+{
+    cc_payout_step_lane_connect(p, s);
+    cc_payout_step_claims_shard(p, s, uids, n);
+    __atomic_store_n(&p->claim_at_ms, cc_now_ms(), __ATOMIC_RELAXED);
 
-    cc_payout_step_claims_shard(p, s, q->uids, q->shard, q->n);
-    q->next = s + 1;
-
-    /* served (or left to the bulk batch in flight, or a shard down) */
-    for (i = 0, j = 0, got = 0; i < q->n; i++) {
-        if (q->shard[i] == s) {
-            got++;
-            continue;
-        }
-
-        q->uids[j] = q->uids[i];
-        q->shard[j++] = q->shard[i];
-    }
-
-    q->n = j;
-
-    return (long) (got + q->n);
+    pthread_mutex_lock(&p->mu);
+    p->cq[s].turns++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 
 /*
- * The claims' thread: pops and credits claims until told to stop (the
- * loop ended: SIGTERM, or --once found nothing left) or SIGTERM, then
- * serves what it popped; when no claim came it sleeps --claims-idle-ms,
- * and a Redis shard down makes it wait for the retry.  It never waits for
- * a bulk batch (see above), so a claim is paid within a claims turn and
- * the pool row's lock.
+ * A MySQL shard's claims' thread: it credits the claims popped for its
+ * shard (cc_payout_step_claims_shard), all those queued at each turn, on
+ * its own lane and connection, until the pops are over and its queue is
+ * empty.  With none queued it flushes the notified = 1 its lane owes
+ * (nothing else would carry it), then waits for the popping thread's
+ * signal.  A thread per shard, not one for all: a claim waits for its own
+ * shard's turn in progress, never for another shard's (issue 20, the
+ * claim's p99; a turn with the HTTP wallet holds a call).
+ */
+static void *
+cc_payout_step_claims_lane(void *arg)
+{
+    int                  owed_failed;
+    size_t               n;
+    uint64_t            *uids;
+    cc_payout_lane_t    *l = arg;
+    cc_payout_t         *p = l->p;
+    cc_payout_claimq_t  *q = &p->cq[l->s];
+    cc_payout_shard_t   *ps = &p->claim[l->s];
+
+    mysql_thread_init();
+
+    uids = l->uids;
+    owed_failed = 0;
+
+    cc_payout_step_lane_connect(p, l->s);   /* before the first claim */
+
+    for ( ;; ) {
+        pthread_mutex_lock(&p->mu);
+
+        /* nothing owed: until a pop; owed and its flush failed: 100 ms */
+        if (q->n == 0 && !p->claims_drain
+            && (ps->told_n == 0 || owed_failed))
+        {
+            cc_payout_step_wait(&q->cv, &p->mu, ps->told_n == 0 ? 0 : 100);
+        }
+
+        /* a turn's claims fit its statement and rows (rows_max) */
+        n = q->n < p->rows_max ? q->n : p->rows_max;
+        if (n > 0) {
+            memcpy(uids, q->uids, n * sizeof(uint64_t));
+            memmove(q->uids, q->uids + n, (q->n - n) * sizeof(uint64_t));
+            q->n -= n;
+        }
+
+        pthread_mutex_unlock(&p->mu);
+
+        if (n > 0) {
+            cc_payout_step_claims_lane_turn(p, l->s, uids, n);
+            owed_failed = 0;
+            continue;
+        }
+
+        if (__atomic_load_n(&p->claims_drain, __ATOMIC_ACQUIRE)) {
+            break;
+        }
+
+        if (ps->told_n > 0) {                   /* nothing to carry it */
+            cc_payout_step_lane_connect(p, l->s);
+            cc_payout_step_told_flush(p, l->s);
+        }
+        owed_failed = ps->told_n > 0;
+    }
+
+    /* the last claims' notified = 1 (else the outbox's, next run) */
+    if (ps->told_n > 0) {
+        cc_payout_step_lane_connect(p, l->s);
+        cc_payout_step_told_flush(p, l->s);
+    }
+
+    mysql_thread_end();
+
+    return NULL;
+}
+
+
+/*
+ * Queues what a pop brought, each uid for its MySQL shard's thread, and
+ * wakes those threads; under p->mu.  The pop asked for no more than every
+ * queue has room for.
+ */
+static void
+cc_payout_step_queue(cc_payout_t *p, const uint64_t *uids,
+    const uint32_t *shard, size_t n)
+{
+    size_t               i, s;
+    cc_payout_claimq_t  *q;
+
+    for (i = 0; i < n; i++) {
+        q = &p->cq[shard[i]];
+        CC_ASSERT(q->n < q->cap);
+        q->uids[q->n++] = uids[i];
+    }
+
+    for (s = 0; s < p->cst.nshards; s++) {
+        if (p->cq[s].n > 0) {
+            pthread_cond_signal(&p->cq[s].cv);
+        }
+    }
+}
+
+
+/*
+ * Whether every queue has room for a whole pop (nredis x
+ * CC_PAYOUT_CLAIMS).  Under p->mu.
+ */
+static int
+cc_payout_step_room(cc_payout_t *p)
+{
+    int     room;
+    size_t  s;
+
+    room = 1;
+
+    for (s = 0; s < p->cst.nshards; s++) {
+        room = room
+               && p->cq[s].n + p->o.nredis * CC_PAYOUT_CLAIMS <= p->cq[s].cap;
+    }
+
+    return room;
+}
+
+
+/*
+ * The claims' threads: a queue and a thread for each MySQL shard.  0, or
+ * -1 (logged) with those started told to end and joined.
+ */
+static int
+cc_payout_step_lanes_start(cc_payout_t *p)
+{
+    int      rc, e;
+    size_t   s;
+
+    rc = 0;
+
+    for (s = 0; s < p->cst.nshards && rc == 0; s++) {
+        p->cq[s].n = 0;
+        p->cq[s].cap = 2 * p->o.nredis * CC_PAYOUT_CLAIMS;
+        p->cq[s].uids = malloc(p->cq[s].cap * sizeof(uint64_t));
+        p->clane[s].uids = malloc(p->cq[s].cap * sizeof(uint64_t));
+        p->clane[s].p = p;
+        p->clane[s].s = s;
+
+        if (p->cq[s].uids == NULL || p->clane[s].uids == NULL) {
+            cc_log("out of memory: no claims' queue");
+            rc = -1;
+
+        } else if ((e = pthread_create(&p->clane[s].tid, NULL,
+                                       cc_payout_step_claims_lane,
+                                       &p->clane[s]))
+                   != 0)
+        {
+            cc_log("cannot start a claims' thread: %s", strerror(e));
+            rc = -1;
+
+        } else {
+            p->clane[s].started = 1;
+        }
+    }
+
+    return rc;
+}
+
+
+/* the pops are over: each shard's thread serves its queue, then ends */
+static void
+cc_payout_step_lanes_stop(cc_payout_t *p)
+{
+    size_t  s;
+
+    pthread_mutex_lock(&p->mu);
+    __atomic_store_n(&p->claims_drain, 1, __ATOMIC_RELEASE);
+
+    for (s = 0; s < p->cst.nshards; s++) {
+        pthread_cond_signal(&p->cq[s].cv);
+    }
+
+    pthread_mutex_unlock(&p->mu);
+
+    for (s = 0; s < p->cst.nshards; s++) {
+        if (p->clane[s].started) {
+            pthread_join(p->clane[s].tid, NULL);
+            p->clane[s].started = 0;
+        }
+
+        free(p->cq[s].uids);
+        free(p->clane[s].uids);
+        p->cq[s].uids = NULL;
+        p->clane[s].uids = NULL;
+    }
+}
+
+
+/*
+ * The claims' first turns: the bulk begins once every shard that had
+ * claims at the first pop (want[s] turns) had its turn.  Under p->mu.
+ */
+static int
+cc_payout_step_first_done(cc_payout_t *p, const unsigned long long *want)
+{
+    size_t  s;
+
+    for (s = 0; s < p->cst.nshards; s++) {
+        if (p->cq[s].turns < want[s]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the loop waits for the claims' first turns: over (1) or failed (-1) */
+static void
+cc_payout_step_started(cc_payout_t *p, int how)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->claims_started == 0) {
+        p->claims_started = how;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+
+/*
+ * The claims' popping thread: pops cc:claims on every Redis shard into
+ * the shards' queues, all the time, until told to stop (the loop ended:
+ * SIGTERM, or --once found nothing left) or SIGTERM; when no claim came
+ * it sleeps --claims-idle-ms (a Redis shard down: the retry's 100 ms).
+ * Then the shards' threads serve what it popped, and end.  None of them
+ * waits for a bulk batch (see above), so a claim is paid within its
+ * shard's claims' turn and the pool row's lock.
  */
 void *
 cc_payout_step_claims_thread(void *arg)
 {
-    long                 served;
-    size_t               s, first;
+    int                  first;
+    long                 popped;
+    size_t               s, got;
+    uint32_t            *shard;
+    uint64_t            *uids;
     cc_payout_t         *p = arg;
-    cc_payout_claimq_t   q;
+    unsigned long long   want[CC_STORE_SHARDS_MAX];
 
-    mysql_thread_init();
+    uids = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint64_t));
+    shard = malloc(p->o.nredis * CC_PAYOUT_CLAIMS * sizeof(uint32_t));
 
-    q.n = 0;
-    q.next = 0;
-    q.cap = 2 * p->o.nredis * CC_PAYOUT_CLAIMS;
-    q.uids = malloc(q.cap * sizeof(uint64_t));
-    q.shard = malloc(q.cap * sizeof(uint32_t));
+    if (uids == NULL || shard == NULL || cc_payout_step_lanes_start(p) != 0)
+    {
+        if (uids == NULL || shard == NULL) {
+            cc_log("out of memory: no claims' queue");
+        }
 
-    if (q.uids == NULL || q.shard == NULL) {
-        cc_log("out of memory: no claims' queue");
-        free(q.uids);
-        free(q.shard);
-
-        pthread_mutex_lock(&p->mu);
-        p->claims_started = -1;         /* cc-payout stops: claims unread */
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-
-        mysql_thread_end();
+        cc_payout_step_lanes_stop(p);
+        cc_payout_step_started(p, -1);  /* cc-payout stops: claims unread */
+        free(uids);
+        free(shard);
         return NULL;
     }
 
-    first = p->cst.nshards;
+    first = 1;
 
     while (cc_worker_run
            && !__atomic_load_n(&p->claims_stop, __ATOMIC_RELAXED))
     {
-        cc_payout_shard_connect(&p->cst, &p->cmysql_retry,
-                                &p->cmysql_fails, " (claims)");
+        pthread_mutex_lock(&p->mu);
+        popped = 0;
+        got = 0;
 
-        served = cc_payout_step_claims(p, &q, 1);
+        if (cc_payout_step_room(p)) {
+            pthread_mutex_unlock(&p->mu);
+            popped = cc_payout_step_pop(p, uids, shard, &got);
+            pthread_mutex_lock(&p->mu);
+            cc_payout_step_queue(p, uids, shard, got);
+        }
 
         /* the bulk begins once the claims queued before it had a turn */
-        if (!p->claims_started && (q.n == 0 || --first == 0)) {
-            pthread_mutex_lock(&p->mu);
+        if (first) {
+            for (s = 0; s < p->cst.nshards; s++) {
+                want[s] = p->cq[s].turns + (p->cq[s].n > 0);
+            }
+            first = 0;
+        }
+
+        if (!p->claims_started && cc_payout_step_first_done(p, want)) {
             p->claims_started = 1;
             pthread_cond_broadcast(&p->cv);
-            pthread_mutex_unlock(&p->mu);
         }
 
-        if (served > 0) {
-            __atomic_store_n(&p->claim_at_ms, cc_now_ms(), __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&p->mu);
 
-        } else {
-            cc_sleep_ms(served < 0 ? 100 : p->o.claims_idle_ms);
+        if (got == 0) {
+            cc_sleep_ms(popped < 0 ? 100 : p->o.claims_idle_ms);
         }
     }
 
-    pthread_mutex_lock(&p->mu);
-    p->claims_started = 1;              /* stopped before a first turn */
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    cc_payout_step_started(p, 1);       /* stopped before a first turn */
+    cc_payout_step_lanes_stop(p);
 
-    /* the claims popped (each turn takes a shard's out of the queue) */
-    while (q.n > 0) {
-        (void) cc_payout_step_claims(p, &q, 0);
-    }
-
-    /* the last claims' notified = 1 (else the outbox's, next run) */
-    for (s = 0; s < p->cst.nshards; s++) {
-        cc_payout_step_told_flush(p, s);
-    }
-
-    free(q.uids);
-    free(q.shard);
-    mysql_thread_end();
+    free(uids);
+    free(shard);
 
     return NULL;
 }
