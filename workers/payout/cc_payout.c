@@ -374,11 +374,11 @@ cc_payout_metrics(cc_payout_t *p, double rate)
 
 
 /*
- * Starts the claims' thread, and waits for its first turns: the claims
- * queued before the start go first (a turn for each MySQL shard, or
- * until none is queued), the bulk begins after them (a stop ends them as
- * well).  0, or 2 when no thread (or no memory for its queue) could be
- * had.
+ * Starts the claims' popping thread (which starts a claims' thread per
+ * MySQL shard), and waits for their first turns: the claims queued at
+ * the first pop go first (a turn of each shard that had some), the bulk
+ * begins after them (a stop ends them as well).  0, or 2 when a thread
+ * (or memory for the queues) could not be had.
  */
 static int
 cc_payout_claims_start(cc_payout_t *p)

@@ -257,7 +257,10 @@ typedef struct {
 
 /* ---- cc_payout_step.c: the three steps ------------------------------ */
 
-/* (a) the claims' thread, started by the loop; arg is the cc_payout_t */
+/*
+ * (a) the claims' popping thread, started by the loop (it starts and
+ * joins the shards' claims' threads); arg is the cc_payout_t
+ */
 void *cc_payout_step_claims_thread(void *arg);
 
 /* (b) the next bulk batch of every shard at once; the number credited */
