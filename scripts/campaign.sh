@@ -611,8 +611,12 @@ redis_fault() {
         flip_over && { event "no Redis fault: the flips ended first"; return 0; }
         sleep 0.1
     done
+    # the primary as the sentinels name it (a sentinel slow to answer under
+    # load names none: asked again, never guessed)
+    wait_for 10 ha_master_port_is "$S0" cc0 "$R0" "$R0R" || return 1
     old=$(ha_master_port "$S0" cc0)
     pid=$(pid_of "$([ "$old" = "$R0" ] && echo redis0 || echo redis0r)")
+    [ -n "$pid" ] || { echo "campaign: no pid for cc0's primary :$old" >&2; return 1; }
     kill -9 "$pid"
     t_kill=$(now_ms)
     event "redis primary cc0 :$old killed (kill -9)" "$t_kill"

@@ -85,6 +85,17 @@ ha_master_port() {
     redis-cli -p "$1" sentinel get-master-addr-by-name "$2" 2>/dev/null | sed -n 2p
 }
 
+# ha_master_port_is SENTINEL_PORT NAME PORT...: it names one of PORT...
+ha_master_port_is() {
+    local m p
+    m=$(ha_master_port "$1" "$2")
+    shift 2
+    for p in "$@"; do
+        [ -n "$m" ] && [ "$m" = "$p" ] && return 0
+    done
+    return 1
+}
+
 # ha_sentinels_agree NAME REPLICAS PORT...: every sentinel on PORT... knows
 # the others, at least REPLICAS replicas of NAME with their link ok, and
 # names one primary (t/lib/CcTest/Sentinel.pm's wait_agree)
