@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use CcTest;
+use CcKeys;
 use CcCampaign;
 use PayoutTest;
 use Time::HiRes qw(sleep);
@@ -83,6 +84,39 @@ ok(worker_alive($w), 'without dying');
 is(stop_worker($w, 'TERM', 20), 0, 'SIGTERM: exit 0');
 is_deeply([ check_paid('m1', \%b) ], [], 'each credited exactly once; pools empty; books balanced');
 is_deeply(award_states('m1'), { 'credited/1' => 6000 }, 'and notified');
+
+# ---- MySQL down under a claims' thread: it says so, reconnects, pays ----------
+
+# A MySQL shard's claims' thread finds its connection dead at a claim's
+# turn (the claim is left to the bulk), tries again at the next turn once
+# its backoff allows, and says "mysql (claims): ...; retrying"; MySQL back,
+# it connects ("connected again") and credits the next claim itself.  The
+# two claimed awards (one shard's) are kept out of the bulk pass until it
+# is over, so only the claims' thread can pay them.
+my %e = map { ($_ => 4) } 30001 .. 30040;
+seed_awards('m2', \%e);
+my ($ca, $cb) = (grep { shard_db($_) eq 'cc_s0' } sort { $a <=> $b } keys %e)[0, 1];
+my $held = join ',', map { "'m2:$_'" } $ca, $cb;
+mysql_query("UPDATE awards SET campaign = 'm2held' WHERE award_id IN ($held)", $_) for qw(cc_s0 cc_s1);
+$w = spawn_payout([ '--interval', 3600, '--idle-ms', 5 ], campaign_file('m2'));
+ok(wait_until(sub { (award_states('m2')->{'credited/1'} // 0) == 38 }, 30), 'claims lane: the bulk pass paid the 38 others')
+    or diag worker_stderr($w);
+mysql_query("UPDATE awards SET campaign = 'm2' WHERE award_id IN ($held)", $_) for qw(cc_s0 cc_s1);
+sub claim_of { redis_cmd(redis_index(shard_map($_[0])->{ $_[0] }[0]), 'RPUSH', claims_key(), $_[0]) }
+mysql_kill();
+ok(wait_until(sub { claim_of($ca); worker_stderr($w) =~ /mysql \(claims\): shard \S+: .*; retrying in \d+ ms/ }, 20),
+   'claims lane: MySQL down at its turns: "mysql (claims): ...; retrying"') or diag worker_stderr($w);
+mysql_start();
+claim_of($cb);
+ok(wait_until(sub { mysql_value("SELECT status FROM awards WHERE award_id = 'm2:$cb'", 'cc_s0') eq 'credited' }, 20),
+   'claims lane: MySQL back, the next claim credited') or diag worker_stderr($w);
+like(worker_stderr($w), qr/mysql \(claims\): shard \S+ connected again/, '... after "connected again"');
+claim_of($ca);
+ok(wait_until(sub { (award_states('m2')->{'credited/1'} // 0) == 40 }, 20), '... and the one claimed while it was down, claimed again')
+    or diag worker_stderr($w);
+is(stop_worker($w, 'TERM', 20), 0, 'claims lane: SIGTERM, exit 0');
+like(worker_stderr($w), qr/stopping: 40 credited \(2 on claims\)/, '... the two on the claims\' path');
+is_deeply([ check_paid('m2', \%e) ], [], '... each credited once, the books balanced');
 
 # ---- a Redis shard down: notices wait, nothing is lost ------------------------
 

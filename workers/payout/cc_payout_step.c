@@ -259,6 +259,30 @@ cc_payout_step_lane_connect(cc_payout_t *p, size_t s)
 }
 
 
+/*
+ * How long shard s's claims' thread waits (ms, 0: until a claim comes;
+ * -1: not at all): its connection lost, until the backoff lets it
+ * connect again; notified = 1 owed, not at all, or 100 ms after a failed
+ * flush.
+ */
+static long
+cc_payout_step_lane_idle(cc_payout_t *p, size_t s, int owed_failed)
+{
+    int64_t  due;
+
+    if (p->cst.shards[s].conn == NULL) {
+        due = cc_retry_at(&p->cretry[s]) - cc_now_ms();
+        return due > 0 ? (long) due : -1;
+    }
+
+    if (p->claim[s].told_n > 0) {
+        return owed_failed ? 100 : -1;
+    }
+
+    return 0;
+}
+
+
 /* one turn of shard s's claims' thread: connected, uids[0..n) credited */
 static void
 cc_payout_step_claims_lane_turn(cc_payout_t *p, size_t s,
@@ -288,7 +312,8 @@ cc_payout_step_claims_lane_turn(cc_payout_t *p, size_t s,
 static void *
 cc_payout_step_claims_lane(void *arg)
 {
-    int                  owed_failed;
+    int                  owed_failed, held;
+    long                 idle;
     size_t               n;
     uint64_t            *uids;
     cc_payout_lane_t    *l = arg;
@@ -306,11 +331,22 @@ cc_payout_step_claims_lane(void *arg)
     for ( ;; ) {
         pthread_mutex_lock(&p->mu);
 
-        /* nothing owed: until a pop; owed and its flush failed: 100 ms */
-        if (q->n == 0 && !p->claims_drain
-            && (ps->told_n == 0 || owed_failed))
-        {
-            cc_payout_step_wait(&q->cv, &p->mu, ps->told_n == 0 ? 0 : 100);
+        /*
+         * Its connection lost and the backoff not over: the claims stay
+         * queued until it may connect again (then served, or, MySQL still
+         * down, left to the bulk), so that a claim that comes as MySQL
+         * returns is not dropped for the backoff's sake.
+         */
+        idle = cc_payout_step_lane_idle(p, l->s, owed_failed);
+        held = p->cst.shards[l->s].conn == NULL && idle > 0;
+
+        if (held || (q->n == 0 && !p->claims_drain && idle >= 0)) {
+            cc_payout_step_wait(&q->cv, &p->mu, idle);
+        }
+
+        if (held && !cc_retry_due(&p->cretry[l->s], cc_now_ms())) {
+            pthread_mutex_unlock(&p->mu);
+            continue;
         }
 
         /* a turn's claims fit its statement and rows (rows_max) */
@@ -333,8 +369,10 @@ cc_payout_step_claims_lane(void *arg)
             break;
         }
 
+        /* a connection lost: again once due, not at the next claim only */
+        cc_payout_step_lane_connect(p, l->s);
+
         if (ps->told_n > 0) {                   /* nothing to carry it */
-            cc_payout_step_lane_connect(p, l->s);
             cc_payout_step_told_flush(p, l->s);
         }
         owed_failed = ps->told_n > 0;
