@@ -31,33 +31,37 @@ cc_ledger_bulk_ok(MYSQL *db)
 }
 
 
+/* one bound array of type t (lens: its strings' lengths) */
+static void
+cc_ledger_bind(MYSQL_BIND *b, enum enum_field_types t, void *v,
+    unsigned long *lens)
+{
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = t;
+    b->buffer = v;
+    b->length = lens;
+    b->is_unsigned = t != MYSQL_TYPE_STRING;
+}
+
+
 void
 cc_ledger_bind_strs(MYSQL_BIND *b, char **v, unsigned long *lens)
 {
-    memset(b, 0, sizeof(*b));
-    b->buffer_type = MYSQL_TYPE_STRING;
-    b->buffer = v;
-    b->length = lens;
+    cc_ledger_bind(b, MYSQL_TYPE_STRING, v, lens);
 }
 
 
 void
 cc_ledger_bind_u64s(MYSQL_BIND *b, uint64_t *v)
 {
-    memset(b, 0, sizeof(*b));
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = v;
-    b->is_unsigned = 1;
+    cc_ledger_bind(b, MYSQL_TYPE_LONGLONG, v, NULL);
 }
 
 
 void
 cc_ledger_bind_uints(MYSQL_BIND *b, unsigned *v)
 {
-    memset(b, 0, sizeof(*b));
-    b->buffer_type = MYSQL_TYPE_LONG;
-    b->buffer = v;
-    b->is_unsigned = 1;
+    cc_ledger_bind(b, MYSQL_TYPE_LONG, v, NULL);
 }
 
 

@@ -718,7 +718,6 @@ cc_payout_ring(cc_payout_t *p)
 }
 
 
-/* everything main set up, whatever got set up */
 /* the threads' locks and condition variables: made (init 1) or undone */
 static void
 cc_payout_sync(cc_payout_t *p, int init)
@@ -745,6 +744,7 @@ cc_payout_sync(cc_payout_t *p, int init)
 }
 
 
+/* everything main set up, whatever got set up */
 static void
 cc_payout_free(cc_payout_t *p, int sync_init)
 {

@@ -125,16 +125,45 @@ cc_payout_shard_fail(cc_payout_shard_t *ps, const char *what, const char *why)
 
 
 /*
- * Connects the shards of st that are not, once the backoff says so: the
- * bulk's store from the loop, the claims' own from their thread.  Every
- * shard still connected since the last turn: the backoff starts over.
+ * After a try to connect (rc 0: it did; err: why not): the backoff
+ * started over, or taken a step further and said (the first failure in a
+ * row, then one line in ten); "mysqlWHO: AGAIN connected again" after
+ * failures.
+ */
+static void
+cc_payout_shard_tried(int rc, const char *err, cc_retry_t *retry,
+    unsigned *fails, const char *who, const char *again)
+{
+    int64_t  ms;
+
+    if (rc != 0) {
+        ms = cc_retry_later(retry, cc_now_ms());
+
+        if ((*fails)++ % 10 == 0) {
+            cc_log("mysql%s: %s; retrying in %lld ms", who, err,
+                   (long long) ms);
+        }
+
+        return;
+    }
+
+    if (*fails > 0) {
+        cc_log("mysql%s: %s connected again", who, again);
+        *fails = 0;
+    }
+}
+
+
+/*
+ * Connects the shards of st that are not, once the backoff says so (the
+ * bulk's store, from the loop).  Every shard still connected since the
+ * last turn: the backoff starts over.
  */
 void
 cc_payout_shard_connect(cc_store_t *st, cc_retry_t *retry, unsigned *fails,
     const char *who)
 {
-    size_t   s;
-    int64_t  ms;
+    size_t  s;
 
     for (s = 0; s < st->nshards; s++) {
         if (st->shards[s].conn == NULL) {
@@ -147,25 +176,9 @@ cc_payout_shard_connect(cc_store_t *st, cc_retry_t *retry, unsigned *fails,
         return;
     }
 
-    if (!cc_retry_due(retry, cc_now_ms())) {
-        return;
-    }
-
-    if (cc_store_connect(st) != 0) {
-        ms = cc_retry_later(retry, cc_now_ms());
-
-        /* the first failure in a row, then one line in ten */
-        if ((*fails)++ % 10 == 0) {
-            cc_log("mysql%s: %s; retrying in %lld ms", who, st->err,
-                   (long long) ms);
-        }
-
-        return;
-    }
-
-    if (*fails > 0) {
-        cc_log("mysql%s: every shard connected again", who);
-        *fails = 0;
+    if (cc_retry_due(retry, cc_now_ms())) {
+        cc_payout_shard_tried(cc_store_connect(st), st->err, retry, fails,
+                              who, "every shard");
     }
 }
 
@@ -174,8 +187,8 @@ void
 cc_payout_shard_connect_one(cc_store_t *st, size_t s, cc_retry_t *retry,
     unsigned *fails, const char *who)
 {
-    char     err[512];
-    int64_t  ms;
+    int   rc;
+    char  err[512], again[300];
 
     if (st->shards[s].conn != NULL) {
         cc_retry_ok(retry);
@@ -186,23 +199,9 @@ cc_payout_shard_connect_one(cc_store_t *st, size_t s, cc_retry_t *retry,
         return;
     }
 
-    if (cc_store_connect_shard_err(st, &st->shards[s], 1, err, sizeof(err))
-        != 0)
-    {
-        ms = cc_retry_later(retry, cc_now_ms());
-
-        if ((*fails)++ % 10 == 0) {
-            cc_log("mysql%s: %s; retrying in %lld ms", who, err,
-                   (long long) ms);
-        }
-
-        return;
-    }
-
-    if (*fails > 0) {
-        cc_log("mysql%s: shard %s connected again", who, st->shards[s].name);
-        *fails = 0;
-    }
+    rc = cc_store_connect_shard_err(st, &st->shards[s], 1, err, sizeof(err));
+    snprintf(again, sizeof(again), "shard %s", st->shards[s].name);
+    cc_payout_shard_tried(rc, err, retry, fails, who, again);
 }
 
 
