@@ -12,7 +12,8 @@
 # and of campaign "htb" (wallet http, wallet_mode batch, the default:
 # batches of WALLET_BATCH details, issue 20): every award credited and
 # notified; for http and htb, two-phase (pending, then post, into the
-# clearing account) and each key once in the simulator's statement.  The
+# clearing account: a post a credit for http, a round post a batch for
+# htb) and each key once in the simulator's statement.  The
 # results are checked before the rates are printed.  Goals: per-credit
 # http >= 0.5 x ledger; batch http >= 0.7 x ledger (the line
 # "batch http / ledger = R").  The CPU of each process is printed per
@@ -143,8 +144,16 @@ http_q=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
                 WHERE campaign = 'http' AND kind = 'post'")
 htb_p=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
                WHERE campaign = 'htb' AND kind = 'pending'")
+# batch mode posts a round a batch (bpost:..., the sum of its details)
 htb_q=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
-               WHERE campaign = 'htb' AND kind = 'post'")
+               WHERE campaign = 'htb' AND kind = 'post'
+               AND transfer_id LIKE 'bpost:%' AND award_id IS NULL")
+htb_qn=$(count "SELECT COUNT(*) FROM DB.ledger_transfers
+                WHERE campaign = 'htb' AND kind = 'post'")
+htb_qs=$(count "SELECT COALESCE(SUM(amount_cents), 0) FROM DB.ledger_transfers
+                WHERE campaign = 'htb' AND kind = 'post'")
+htb_sum=$(count "SELECT COALESCE(SUM(amount_cents), 0) FROM DB.awards
+                 WHERE campaign = 'htb'")
 clr=$(count "SELECT COALESCE(SUM(credits), 0) FROM DB.ledger_accounts
              WHERE account IN ('clearing:http', 'clearing:htb')")
 paid=$(count "SELECT COALESCE(SUM(amount_cents), 0) FROM DB.awards
@@ -157,13 +166,14 @@ lines=$(wc -l < "$out/statement.csv")
 keys=$(cut -d, -f1 "$out/statement.csv" | sort -u | wc -l)
 if [ "$ok" != $((3 * AWARDS)) ] || [ "$ledg_x" != "$AWARDS" ] \
    || [ "$http_p" != "$AWARDS" ] || [ "$http_q" != "$AWARDS" ] \
-   || [ "$htb_p" != "$AWARDS" ] || [ "$htb_q" != "$AWARDS" ] \
+   || [ "$htb_p" != "$AWARDS" ] || [ "$htb_q" != "$htb_qn" ] \
+   || [ "$htb_q" -lt 1 ] || [ "$htb_qs" != "$htb_sum" ] \
    || [ "$clr" != "$paid" ] \
    || [ "$inflight" != 0 ] || [ "$left" != 0 ] \
    || [ "$lines" != $((2 * AWARDS)) ] || [ "$keys" != $((2 * AWARDS)) ]; then
     echo "wrong result: $ok credited+notified, ledger $ledg_x credits," \
          "http $http_p pending + $http_q posts, htb $htb_p pending +" \
-         "$htb_q posts, clearing $clr of $paid, $inflight still pending," \
+         "$htb_q round posts of $htb_qn, $htb_qs of $htb_sum cents, clearing $clr of $paid, $inflight still pending," \
          "$left cents in the pools, statement $lines lines of $keys keys" >&2
     exit 1
 fi

@@ -229,3 +229,17 @@ CREATE TRIGGER IF NOT EXISTS wallet_batch_details_no_delete
 ALTER TABLE ledger_transfers
     MODIFY kind ENUM('fund','credit','correct','pending','post','void')
         NOT NULL;
+
+-- ---- Round posts (issue 20): a batch's applied details, one post --------
+--
+-- In batch mode the details a batch's answer says the wallet applied are
+-- posted by ONE post transfer (kind 'post', award_id NULL, pool ->
+-- clearing, their sum), id bpost:<the pending id of the first of them in
+-- award id order>, committed with those awards set 'credited'; their
+-- rows are locked before (a single call's post, post:<award id>, takes
+-- an award only while it is not credited, and the other way round).  A
+-- post row a credit was a third of the batch's rows.  So an award's live
+-- pending transfer is posted  <=>  its award is 'credited' (or its
+-- post:<award id> is there), and cc-reconcile --money checks the sums:
+-- Σ post transfers to clearing = Σ credited awards = clearing's posted
+-- credits.  No schema change: the statement above already allows it.

@@ -76,8 +76,18 @@ is($voids, $failed, "the void rows' count = the details the wallet failed ($fail
 is(both("SELECT COUNT(*) FROM ledger_transfers v JOIN ledger_transfers t ON t.transfer_id = SUBSTRING(v.transfer_id, 6) "
         . "WHERE v.campaign = 'fb' AND v.kind = 'void' AND t.kind = 'pending' AND t.amount_cents = v.amount_cents "
         . "AND t.debit = v.debit AND t.credit = v.credit"), $voids, 'each void of a pending transfer, its accounts and amount');
-is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'"), 10000, '10,000 posts');
-is(both("SELECT COUNT(DISTINCT award_id) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'"), 10000, 'one post an award');
+# a round post a batch and pass: bpost:<its first award's live pending>
+my $rounds = both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'");
+my %applied = map { $_->[1] => 1 } grep { $_->[0] eq 'R' && $_->[1] =~ /^fb:b/ && $_->[3] eq 'S' }
+              @{ journal_lines($sim->{journal}) };
+is($rounds, scalar(keys %applied), "$rounds round posts: one for each batch with a detail the wallet applied "
+   . '(read in one pass: FINISHED lists every detail)');
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post' AND transfer_id LIKE 'bpost:%' "
+        . 'AND award_id IS NULL'), $rounds, '... each a round (bpost:, no award id): no post an award');
+is(both("SELECT COUNT(*) FROM ledger_transfers r JOIN ledger_transfers t ON t.transfer_id = SUBSTRING(r.transfer_id, 7) "
+        . "JOIN awards a ON a.award_id = t.award_id AND a.status = 'credited' LEFT JOIN ledger_transfers v "
+        . "ON v.transfer_id = CONCAT('void:', t.transfer_id) WHERE r.campaign = 'fb' AND r.kind = 'post' "
+        . "AND t.kind = 'pending' AND v.transfer_id IS NULL"), $rounds, "... each led by a credited award's live pending");
 is(both("SELECT SUM(amount_cents) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'post'"), $sum, "posted: the awards' $sum");
 is(both("SELECT credits FROM ledger_accounts WHERE account = 'clearing:fb'"), $sum, 'the clearing account holds that sum');
 is(both("SELECT debits FROM ledger_accounts WHERE account = 'pool:fb'"), $sum, 'the pool paid it');

@@ -126,6 +126,32 @@ my ($want, $got) = ($cl[0]{expected} =~ /(\d+)$/, $cl[0]{found});
 is($got - $want, 7, '7 cents apart');
 is_deeply([ map { $_->{class} } @{ $doc->{breaks} } ], [ 'ledger_unbalanced' ], 'and nothing else');
 
+# the batches' round posts (bpost:..., no award id) sum to the credited
+# awards, checked as a sum: one of 5 cents more that no award explains
+# (the accounts moved with it: the double entry holds)
+is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'c2' AND kind = 'post' AND transfer_id NOT LIKE 'bpost:%'"), 0,
+   'the batches posted by round posts only');
+is(both("SELECT SUM(amount_cents) FROM ledger_transfers WHERE campaign = 'c2' AND kind = 'post'"), $pool,
+   '... whose sum is the pool paid');
+mysql_query("INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_cents, campaign, kind, award_id, created_at) "
+            . "VALUES ('bpost:c2:x', 'pool:c2', 'clearing:c2', 5, 'c2', 'post', NULL, 1); "
+            . "UPDATE ledger_accounts SET credits = credits + 5 WHERE account = 'clearing:c2'; "
+            . "UPDATE ledger_accounts SET debits = debits + 5 WHERE account = 'pool:c2'", $db);
+($rc, $out, $err, $doc) = reconcile_money($f2, '--statement', $sim->{statement});
+is($rc, 1, 'a round post of 5 cents no award explains: exit 1');
+my @rp = grep { $_->{class} eq 'ledger_unbalanced' && $_->{expected} =~ /^the post transfers to clearing:c2/ } @{ $doc->{breaks} };
+is(scalar @rp, 1, 'one ledger_unbalanced break on the posts\' sum') or diag explain $doc->{breaks};
+like(($rp[0]{expected} // '') . ' / ' . ($rp[0]{found} // ''),
+     qr/^the post transfers to clearing:c2 \(calls' and rounds'\) = the credited awards' (\d+) \/ (\d+)$/, 'its two sums');
+($want, $got) = (($rp[0]{expected} // '') =~ /(\d+)$/, $rp[0]{found} // 0);
+is($got - $want, 5, '5 cents apart');
+is_deeply([ sort map { $_->{expected} =~ /^(clearing:c2's posted credits|a guarded account|0$)/ ? $1 : () } @{ $doc->{breaks} } ],
+          [ '0', 'a guarded account', "clearing:c2's posted credits" ],
+          '... besides: the clearing account 12 cents over, the pool overdrawn by 5, holding -5')
+    or diag explain [ map { "$_->{expected} / $_->{found}" } @{ $doc->{breaks} } ];
+is(scalar @{ $doc->{breaks} }, 4, '... nothing else: no transfer_without_award for a round post (it names no award)')
+    or diag explain [ map { "$_->{class}: $_->{expected} / $_->{found}" } @{ $doc->{breaks} } ];
+
 # a transfer of the per-user shape in a clearing campaign
 mysql_query("INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_cents, campaign, kind, award_id, created_at) "
             . "VALUES ('post:c2:x', 'pool:c2', 'wallet:$u', 5, 'c2', 'post', NULL, 1); "

@@ -114,15 +114,21 @@ is_deeply({ map { ($_ => $voids{$_}) } grep { $voids{$_} } keys %voids }, \%fail
 # v1:11, row by row
 my $db11 = $map1->{11}[1];
 is_deeply(transfers_of('v1:11', $db11),
-          [ 'post:v1:11 post pool:v1 clearing:v1 111',
-            'v1:11 pending pool:v1 clearing:v1 111',
+          [ 'v1:11 pending pool:v1 clearing:v1 111',
             'v1:11#2 pending pool:v1 clearing:v1 111',
             'v1:11#3 pending pool:v1 clearing:v1 111',
             'v1:11#4 pending pool:v1 clearing:v1 111',
             'void:v1:11 void pool:v1 clearing:v1 111',
             'void:v1:11#2 void pool:v1 clearing:v1 111',
             'void:v1:11#3 void pool:v1 clearing:v1 111' ],
-          'v1:11: four attempts\' pending transfers, the first three voided, one post of 111');
+          'v1:11: four attempts\' pending transfers, the first three voided (its post: a round\'s, below)');
+is_deeply(mysql_query("SELECT transfer_id, kind, award_id, debit, credit, amount_cents FROM ledger_transfers "
+                      . "WHERE transfer_id IN ('bpost:v1:11#4', 'bpost:v1:7#3', 'post:v1:11')", $db11),
+          $map1->{7}[1] eq $db11
+          ? [ [ 'bpost:v1:11#4', 'post', undef, 'pool:v1', 'clearing:v1', 111 ],
+              [ 'bpost:v1:7#3', 'post', undef, 'pool:v1', 'clearing:v1', 107 ] ]
+          : [ [ 'bpost:v1:11#4', 'post', undef, 'pool:v1', 'clearing:v1', 111 ] ],
+          'v1:11#4 posted alone by its batch\'s round post, bpost:v1:11#4 (v1:7#3 by its own round), no post:v1:11');
 my $d1 = details('v1');
 is_deeply([ map { $_->[0] } @{ $d1->{'v1:11'} } ], [ 1, 2, 3, 4 ], 'v1:11: attempts 1..4 under the same detail key');
 is(scalar(keys %{ { map { ($_->[1] => 1) } @{ $d1->{'v1:11'} } } }), 4, '... each in a batch of its own');
@@ -415,6 +421,58 @@ is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v7' AND 
 mysql_query("DROP TRIGGER cc_test_refuse", 'cc_s0');
 ($pout) = phase_run('pending', 501 .. 540);
 is(scalar(() = $pout =~ /^v7:5\d\d done$/mg), 40, 'the trigger gone: the 40 pending');
+
+# ---- round posts (cc_ledger_phase_post_rounds): a post a batch's round ---------
+#
+# v7:601 .. 610 pending, their awards' rows pending; v7:603 credited by a
+# single call (post:v7:603 and its award set credited, as a claim's)
+my @r10 = (601 .. 610);
+($pout) = phase_run('pending', @r10);
+($held, $posted) = v7_sums() =~ m{^(\d+)/0 0/\d+ 0/(\d+)$};
+mysql_query("INSERT INTO awards (award_id, campaign, uid, amount_cents, status, created_at) VALUES "
+            . join(',', map { "('v7:$_', 'v7', $_, " . (10 + $_ % 7) . ", 'pending', 1)" } @r10), 'cc_s0');
+like(cli('cc_s0', 'post', 'v7', 'v7:603:603:' . cents(603)), qr/^added 1$/m, 'v7:603 posted by a single call');
+mysql_query("UPDATE awards SET status = 'credited' WHERE award_id = 'v7:603'", 'cc_s0');
+$held -= cents(603);
+$posted += cents(603);
+sub rnd { my ($r, @ids) = @_; map { "v7:$_:$_:" . (10 + $_ % 7) . ":$r:1" } @ids }
+$pout = cli('cc_s0', 'round', 'v7', rnd(1, 606, 605, 604, 603, 602, 601), rnd(2, 608, 607), rnd(0, 609));
+like($pout, qr/^added 7$/m, 'two rounds of 6 and 2 awards, v7:603 among them: 7 posted') or diag $pout;
+like($pout, qr/^v7:603 exists$/m, '... v7:603 exists: credited by its single call, in no round');
+like($pout, qr/^v7:609 error$/m, '... v7:609 in no round (round 0): left alone');
+is_deeply(mysql_query("SELECT transfer_id, kind, award_id, debit, credit, amount_cents FROM ledger_transfers "
+                      . "WHERE transfer_id LIKE 'bpost:v7:%' ORDER BY transfer_id", 'cc_s0'),
+          [ [ 'bpost:v7:601', 'post', undef, 'pool:v7', 'clearing:v7', cents(601, 602, 604, 605, 606) ],
+            [ 'bpost:v7:607', 'post', undef, 'pool:v7', 'clearing:v7', cents(607, 608) ] ],
+          '... a post a round, bpost:<its first award\'s pending id>, of the sum of the awards it posts, no award id');
+is(mysql_value("SELECT GROUP_CONCAT(uid ORDER BY uid) FROM awards WHERE campaign = 'v7' AND status = 'credited'", 'cc_s0'),
+   '601,602,603,604,605,606,607,608', '... their awards credited in the same transaction (v7:609, v7:610 pending)');
+$held -= cents(601, 602, 604 .. 608);
+$posted += cents(601, 602, 604 .. 608);
+is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums moved by the 7');
+# the claims' guard: a single call's post of an award a round posted
+like(cli('cc_s0', 'post', 'v7', 'v7:601:601:' . cents(601)), qr/^v7:601 exists\nadded 0$/m,
+     'a single call\'s post of v7:601 (a round posted it): exists, nothing added');
+is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE transfer_id = 'post:v7:601'", 'cc_s0'), 0, '... no post:v7:601');
+like(cli('cc_s0', 'round', 'v7', rnd(3, 601, 602)), qr/^v7:601 exists\nv7:602 exists\nadded 0$/m,
+     'a round again of two posted awards: both exist, nothing added');
+is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums as they were');
+# a round whose id is taken (by hand): refused whole, nothing moved
+mysql_query("INSERT INTO ledger_transfers VALUES ('bpost:v7:609', 'pool:v7', 'clearing:v7', 1, 'v7', 'post', NULL, 1)", 'cc_s0');
+like(cli('cc_s0', 'round', 'v7', rnd(1, 609, 610)), qr/^rolled back: round post: Duplicate entry 'bpost:v7:609'/m,
+     'a round whose id is there: refused (a plain INSERT: the key, not a read, decides)');
+is(mysql_value("SELECT COUNT(*) FROM awards WHERE award_id IN ('v7:609', 'v7:610') AND status = 'pending'", 'cc_s0'), 2,
+   '... both awards still pending');
+is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums as they were');
+like(cli('cc_s0', 'round', 'v7', rnd(1, 610), rnd(4, 609)), qr/^rolled back: round post: Duplicate entry 'bpost:v7:609'/m,
+     'with v7:610 in another round of the call: the call refused whole');
+like(cli('cc_s0', 'round', 'v7', rnd(1, 610)), qr/^v7:610 done\nadded 1$/m, 'v7:610 alone: posted');
+is(mysql_value("SELECT GROUP_CONCAT(CONCAT(transfer_id, '=', amount_cents) ORDER BY transfer_id) FROM ledger_transfers "
+               . "WHERE transfer_id LIKE 'bpost:v7:6%' AND transfer_id > 'bpost:v7:607'", 'cc_s0'),
+   'bpost:v7:609=1,bpost:v7:610=' . cents(610), '... bpost:v7:610 of its amount; v7:609 pending, bpost:v7:609 the hand\'s');
+$held -= cents(610);
+$posted += cents(610);
+is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums moved by v7:610 only');
 
 # a batch's details refused in bulk (cc-payout, a trigger on the details):
 # the shard's credit rolled back and said, nothing left; then paid

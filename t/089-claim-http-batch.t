@@ -112,7 +112,8 @@ is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: exit 0');
 like(worker_stderr($w), qr/stopping: 100 credited \(0 on claims\)/, 'all paid by the bulk pass');
 is(prom_metric($m2, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call');
 is(statement_keys($slow->{statement})->{"$c2:$first"}, 1, 'the claimed award once at the wallet');
-is(transfers("$c2:$first", $first), "pending $a2{$first},post $a2{$first}", '... and once in the ledger');
+is(transfers("$c2:$first", $first), "pending $a2{$first}", '... and once in the ledger: its pending transfer, posted by its '
+   . 'batch\'s round post (check_paid_http: the rounds\' sum is the sum paid)');
 is_deeply([ check_paid_http($c2, \%a2, $slow->{statement}) ], [], 'every award once, the books balanced');
 ($st, $body) = http_request('GET', '/cc/award', { 'X-CC-Uid' => $first });
 is("$st $body", '200 ' . want_body('credited', $c2, $first, $a2{$first}), 'GET /cc/award: credited');

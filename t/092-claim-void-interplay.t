@@ -50,12 +50,21 @@ sub xfers {
 }
 
 # what the pending and void rows of an award should be after its
-# attempts 1..$n, the first $n - 1 voided, and its post when posted
+# attempts 1..$n, the first $n - 1 voided, and its post: 'call' (a
+# single call's post:<id>), 'round' (a batch's round post: no row of the
+# award's own; then the award is credited and a round post of cc_s0
+# holds at least its amount), 0 (not posted)
 sub want_xfers {
     my ($id, $amt, $n, $posted) = @_;
     my @p = map { $_ == 1 ? $id : "$id#$_" } 1 .. $n;
+    if ($posted eq 'round') {
+        my $rounds = mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE kind = 'post' AND transfer_id LIKE 'bpost:%' "
+                                 . "AND award_id IS NULL AND amount_cents >= $amt AND campaign = '" . (split /:/, $id)[0] . "'", 'cc_s0');
+        my $st = mysql_value("SELECT status FROM awards WHERE award_id = '$id'", 'cc_s0') // 'none';
+        return [ "no round post of $amt or more for $id, award $st" ] unless $rounds && $st eq 'credited';
+    }
     return [ sort((map { "$_ pending $amt" } @p), (map { "void:$_ void $amt" } @p[0 .. $n - 2]),
-                  $posted ? ("post:$id post $amt") : ()) ];
+                  $posted eq 'call' ? ("post:$id post $amt") : ()) ];
 }
 
 # award id => "attempt:batch_no,..." of its batch details
@@ -123,7 +132,7 @@ is($rc, 1, 'A: a claim for one of them: exit 1 (two still unpaid)') or diag $err
 like($err, qr/done: 1 credited \(1 on claims\)/, 'the claim credited on the claims\' path');
 is(prom_metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
 is(status_of($X), 'credited', "$X credited");
-is_deeply(xfers($X), want_xfers($X, $a1->{$x}, 2, 1),
+is_deeply(xfers($X), want_xfers($X, $a1->{$x}, 2, 'call'),
           "$X: its voided attempt 1, its live attempt 2 and one post (the post of the live attempt)");
 is(statement_keys($busy->{statement})->{$X}, 1, 'once at the wallet');
 is_deeply(attempts('i1'), $at1, 'no new attempt, no new batch');
@@ -147,7 +156,7 @@ claim($y);
 is($rc, 1, 'A: a claim for the second, its batch in flight at the wallet: exit 1 (one unpaid)') or diag $err;
 like($err, qr/done: 1 credited \(1 on claims\)/, 'the claim credited on the claims\' path');
 is(prom_metric($prom, 'cc_payout_wallet_claim_calls_total'), 1, 'as a single call');
-is_deeply(xfers($Y), want_xfers($Y, $a1->{$y}, 2, 1), "$Y: voided attempt 1, live attempt 2, one post");
+is_deeply(xfers($Y), want_xfers($Y, $a1->{$y}, 2, 'call'), "$Y: voided attempt 1, live attempt 2, one post");
 is(statement_keys($hold->{statement})->{$Y}, 1, 'once at the wallet');
 is(pending_of('i1'), "$a1->{$z}/$a1->{$z}", 'the pending sums: the last award\'s live attempt');
 ($rrc, $rout) = reconcile_money($f1);
@@ -202,8 +211,8 @@ is(pending_of('r1'), "$sum2/$sum2", 'each award reserved once (the claimed one n
 my $back = sim_start(port => $port, process => 5, fail_detail => [ "$W2=1" ]);
 ($rc, $out, $err) = payout_run([ '--once' ], $f2);
 is($rc, 0, 'B1: the wallet back, the claimed award\'s detail failing once: exit 0') or diag $err;
-is_deeply(xfers($W2), want_xfers($W2, $a2->{$w2}, 2, 1),
-          "$W2: the claim's pending voided (a detail the wallet failed), attempt 2 posted");
+is_deeply(xfers($W2), want_xfers($W2, $a2->{$w2}, 2, 'round'),
+          "$W2: the claim's pending voided (a detail the wallet failed), attempt 2 posted by its batch's round");
 is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($back->{journal}) }), 1, 'the wallet failed it once');
 my %v2;
 is_deeply([ check_paid_http('r1', $a2, $back->{statement}, voids => \%v2) ], [], 'every award once, the books balanced');
@@ -225,7 +234,7 @@ claim($w3);
 is($rc, 0, 'B2: every answer to a call dropped, the batches queried: exit 0') or diag $err;
 like($err, qr/award \Q$W3\E: no answer after 10 calls/, 'the claim\'s single call left without an answer');
 like($err, qr/done: 6 credited \(0 on claims\)/, 'the bulk pass paid all six, the claimed one too');
-is_deeply(xfers($W3), want_xfers($W3, $a3->{$w3}, 1, 1), "$W3: one pending transfer (the claim's), posted, no void");
+is_deeply(xfers($W3), want_xfers($W3, $a3->{$w3}, 1, 'round'), "$W3: one pending transfer (the claim's), posted by a batch's round, no void");
 is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($drop->{journal}) }), 0,
    'its detail not failed though chosen: the key was applied (a key applied is replayed, never failed)');
 is(statement_keys($drop->{statement})->{$W3}, 1, 'once at the wallet');
@@ -266,7 +275,7 @@ ok(wait_until(sub { (status_of($W4) // '') eq 'credited' }, 30), 'then the award
 is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: SIGTERM, exit 0');
 is(prom_metric($prom4, 'cc_payout_wallet_claim_calls_total'), 0, 'no single call: the claim was left to the batch in flight');
 like(worker_stderr($w), qr/stopping: 1 credited \(0 on claims\)/, 'the batch paid it');
-is_deeply(xfers($W4), want_xfers($W4, $a4->{$w4}, 2, 1), "$W4: attempt 1 voided, attempt 2 posted");
+is_deeply(xfers($W4), want_xfers($W4, $a4->{$w4}, 2, 'round'), "$W4: attempt 1 voided, attempt 2 posted by its batch's round");
 is_deeply([ check_paid_http('i3', $a4, $slow4->{statement}) ], [], 'every award once, the books balanced');
 ($rrc, $rout) = reconcile_money($f4, '--statement', $slow4->{statement});
 is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);

@@ -153,7 +153,9 @@ $locker->finish;
 is(state_of('f2', $x), 'credited/0', 'B: after kill -9: credited, notified = 0 (owed)');
 is(w_of($x), "c:$a2->{$x}:f2:$x", '... and told');
 is(mysql_value("SELECT GROUP_CONCAT(kind ORDER BY kind) FROM ledger_transfers WHERE award_id = 'f2:$x'", $dbx),
-   'pending,post', '... one pending and one post transfer');
+   'pending', '... one pending transfer (posted by its batch\'s round post: none written again)');
+is(mysql_value("SELECT SUM(amount_cents) FROM ledger_transfers WHERE campaign = 'f2' AND kind = 'post'", $dbx),
+   mysql_value("SELECT SUM(amount_cents) FROM awards WHERE campaign = 'f2'", $dbx), '... the posts\' sum: its shard\'s awards\'');
 is(statement_keys($sim2->{statement})->{"f2:$x"}, 1, '... once at the wallet');
 
 ($rc, $out, $err) = payout_run([ '--once' ], $f2);

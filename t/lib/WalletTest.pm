@@ -276,8 +276,11 @@ sub ledger_pending_sums {
 # every award credited in its shard with its pending transfers <id>,
 # <id>#2, ... <id>#n (one an attempt: n > 1 after details the wallet
 # failed), the voids void:<id> .. void:<id>#(n-1) of all but the last,
-# and one post transfer post:<id>, each of its amount, pool ->
-# clearing:<campaign> (the clearing account: no per-user wallet row); no
+# each of its amount, pool -> clearing:<campaign> (the clearing account:
+# no per-user wallet row), and its live pending posted: by post:<id> of
+# its amount (a single call's) or by a batch's round post (bpost:<the
+# pending id of the round's first award>, no award id), the posts' sum
+# the sum paid and each round's first award one it posted; no
 # credit transfer; nothing pending in ledger_pending; the pool empty and
 # its posted debits the sum paid; the clearing account's posted credits
 # that sum too; in the statement every award's key exactly once (dup =>
@@ -299,6 +302,7 @@ sub check_paid_http {
             for @{ mysql_query("SELECT award_id, CONCAT(transfer_id, ' ', kind, ' ', debit, ' ', credit, ' ', amount_cents) "
                                . "FROM ledger_transfers WHERE campaign = '$c' AND award_id IS NOT NULL", $db) };
         my $paid = 0;
+        my %round;      # the live pending ids a round post may lead
         for my $r (@$rows) {
             my ($id, $uid, $amt, $st, $wc) = @$r;
             $seen{$uid}++;
@@ -307,10 +311,12 @@ sub check_paid_http {
             my @got = sort @{ $xf{$id} // [] };
             my $n = grep { / pending / } @got;
             my @p = map { $_ == 1 ? $id : "$id#$_" } 1 .. ($n || 1);
+            my $call = grep { /^post:\Q$id\E post / } @got;
             my @want = sort((map { "$_ pending pool:$c clearing:$c $amt" } @p),
                             (map { "void:$_ void pool:$c clearing:$c $amt" } @p[0 .. $#p - 1]),
-                            "post:$id post pool:$c clearing:$c $amt");
+                            $call ? "post:$id post pool:$c clearing:$c $amt" : ());
             push @bad, "$id: transfers " . join(', ', @got) . '; want ' . join(', ', @want) if "@got" ne "@want";
+            $round{ $p[-1] } = 1 unless $call;
             $o{voids}{$id} = $n - 1 if $o{voids} && $n;
             push @bad, "$id: a wallet:$uid account" if $wc;
             $paid += $amt;
@@ -319,6 +325,15 @@ sub check_paid_http {
             push @bad, "$id: statement @{ $_ }[0..3]" for grep { $_->[1] != $uid || $_->[2] != $amt || $_->[3] ne 'CNY' } @$l;
         }
         next unless @$rows;
+        my $posts = mysql_value("SELECT COALESCE(SUM(amount_cents), 0) FROM ledger_transfers WHERE campaign = '$c' "
+                                . "AND kind = 'post' AND credit = 'clearing:$c' AND debit = 'pool:$c'", $db);
+        push @bad, "$db: posts of $posts cents, paid $paid" if $posts != $paid;
+        for my $r (@{ mysql_query("SELECT transfer_id, award_id FROM ledger_transfers WHERE campaign = '$c' "
+                                  . "AND kind = 'post' AND transfer_id NOT LIKE 'post:%'", $db) }) {
+            my ($lead) = $r->[0] =~ /^bpost:(.+)$/;
+            push @bad, "$db: post $r->[0] (award " . ($r->[1] // 'none') . ') is no round of a posted pending'
+                if defined $r->[1] || !defined $lead || !delete $round{$lead};
+        }
         my $pool = mysql_query("SELECT debits, credits FROM ledger_accounts WHERE account = 'pool:$c'", $db)->[0];
         push @bad, "$db pool:$c debits $pool->[0] != $paid paid" if $pool->[0] != $paid;
         push @bad, "$db pool:$c not empty: $pool->[0]/$pool->[1]" if $pool->[0] != $pool->[1];

@@ -16,6 +16,13 @@
  * "-ID:UID:CENTS" is one the wallet did not apply: not posted), as
  * cc-payout's role: the two phases of the clearing account's books.
  *
+ *   cc-ledger-cli --mysql H:P/DB round CAMPAIGN ID:UID:CENTS:ROUND:ATTEMPT ...
+ *
+ * round is cc_ledger_phase_post_rounds (a batch's round posts: ROUND 0
+ * is an entry not to post, ATTEMPT the attempt whose pending it posts)
+ * and, as cc-payout's transaction does, the posted awards set credited;
+ * then "added N" or "rolled back: <reason>".
+ *
  * retry is cc_ledger_phase_retry (the void of attempt FAILED's pending
  * transfer and the next attempt's), as cc_payout's role; it prints
  * "voided N" or "rolled back: <reason>".
@@ -107,6 +114,100 @@ done:
 }
 
 
+/* a number cut from the end of arg ("...:N"), 0 when there is none */
+static unsigned
+cc_ledger_cli_tail(char *arg)
+{
+    char      *p;
+    unsigned   v;
+
+    p = strrchr(arg, ':');
+    v = p ? (unsigned) strtoul(p + 1, NULL, 10) : 0;
+    *(p ? p : arg) = '\0';
+
+    return v;
+}
+
+
+/* the DONE entries' awards set credited, as cc-payout's mark: 0 or -1 */
+static int
+cc_ledger_cli_mark(MYSQL *db, const cc_ledger_credit_t *c, size_t n)
+{
+    int     rc;
+    char    sql[256];
+    size_t  i;
+
+    for (i = 0, rc = 0; rc == 0 && i < n; i++) {
+        if (c[i].rc == CC_LEDGER_DONE) {
+            snprintf(sql, sizeof(sql), "UPDATE awards SET status = "
+                     "'credited' WHERE award_id = '%.64s'", c[i].award_id);
+            rc = mysql_query(db, sql) != 0 ? -1 : 0;
+        }
+    }
+
+    return rc;
+}
+
+
+static int
+cc_ledger_cli_round(MYSQL *db, int argc, char **argv)
+{
+    int                  i, rc;
+    long                 added;
+    char                 err[512];
+    size_t               n;
+    unsigned            *round, *attempt;
+    cc_ledger_credit_t  *c;
+
+    n = argc - 5;
+    c = calloc(n, sizeof(cc_ledger_credit_t));
+    round = calloc(n, sizeof(unsigned));
+    attempt = calloc(n, sizeof(unsigned));
+    rc = 2;
+
+    if (c == NULL || round == NULL || attempt == NULL) {
+        goto done;
+    }
+
+    for (i = 5; i < argc; i++) {
+        attempt[i - 5] = cc_ledger_cli_tail(argv[i]);
+        round[i - 5] = cc_ledger_cli_tail(argv[i]);
+        cc_ledger_cli_entry(argv[i], &c[i - 5]);
+        c[i - 5].rc = CC_LEDGER_ERROR;      /* in no round: said so */
+    }
+
+    added = cc_ledger_phase_post_rounds(db, argv[4], c, n, round, attempt,
+                                        NULL, err, sizeof(err));
+
+    if (added >= 0 && cc_ledger_cli_mark(db, c, n) != 0) {
+        snprintf(err, sizeof(err), "mark: %s", mysql_error(db));
+        added = -1;
+    }
+
+    if (added >= 0) {
+        for (i = 0; i < (int) n; i++) {
+            printf("%s %s\n", c[i].award_id, cc_ledger_rc_name(c[i].rc));
+        }
+
+        rc = mysql_commit(db) != 0 ? 2 : 0;
+        printf("added %ld\n", added);
+
+    } else {
+        mysql_rollback(db);
+        printf("rolled back: %s\n", err);
+        rc = 0;
+    }
+
+done:
+
+    free(c);
+    free(round);
+    free(attempt);
+
+    return rc;
+}
+
+
 /*
  * pending CAMPAIGN ID:UID:CENTS ...: cc_ledger_phase_pending (the first
  * phase of wallet http's per_credit books, a claim's single call): each
@@ -184,7 +285,9 @@ cc_ledger_cli_usage(void)
             "       cc-ledger-cli --mysql H:P/DB pending CAMPAIGN "
             "ID:UID:CENTS ...\n"
             "       cc-ledger-cli --mysql H:P/DB post CAMPAIGN "
-            "ID:UID:CENTS ...\n");
+            "ID:UID:CENTS ...\n"
+            "       cc-ledger-cli --mysql H:P/DB round CAMPAIGN "
+            "ID:UID:CENTS:ROUND:ATTEMPT ...\n");
     return 2;
 }
 
@@ -208,6 +311,7 @@ main(int argc, char **argv)
     if (cc_store_open(&st, &argv[2], 1, strcmp(argv[3], "retry") == 0
                                         || strcmp(argv[3], "pending") == 0
                                         || strcmp(argv[3], "post") == 0
+                                        || strcmp(argv[3], "round") == 0
                                         ? CC_ROLE_PAYOUT : CC_ROLE_DRAW,
                       getenv("CC_MYSQL_PASSWORD"))
         != 0 || cc_store_connect(&st) != 0)
@@ -273,6 +377,9 @@ main(int argc, char **argv)
         }
 
         free(c);
+
+    } else if (strcmp(argv[3], "round") == 0 && argc >= 6) {
+        rc = cc_ledger_cli_round(db, argc, argv);
 
     } else if (strcmp(argv[3], "retry") == 0 && argc >= 6) {
         rc = cc_ledger_cli_retry(db, argc, argv);

@@ -18,6 +18,7 @@
 #include "cc_assert.h"
 #include "cc_ledger_bulk.h"
 #include "cc_ledger_phase.h"
+#include "cc_ledger_phase_int.h"
 #include "cc_sqlbuf.h"
 #include "cc_worker.h"
 
@@ -448,6 +449,9 @@ nomem:
 /*
  * The ids the insert did not write were there: read them (a locking read)
  * and tell the same pending transfer, posted or not, from another one.
+ * Posted: its post:<award id> is there (a single call's), or its award
+ * is credited (a batch's round post, cc_ledger_round.c, names no award:
+ * it commits with the awards it credits).
  * Every entry is marked after it.  0, or -1 with err set.
  */
 static int
@@ -468,12 +472,14 @@ cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
     /* row[7]: t voided (a joined table: read by the locking read too) */
     if (cc_sqlbuf_printf(b, "SELECT t.transfer_id, t.debit, t.credit, "
                          "t.amount_cents, t.kind, t.campaign, p.transfer_id "
-                         "IS NOT NULL, v.transfer_id IS NOT NULL FROM "
+                         "IS NOT NULL OR a.status <=> 'credited', "
+                         "v.transfer_id IS NOT NULL FROM "
                          "ledger_transfers t LEFT JOIN "
                          "ledger_transfers p ON p.transfer_id = "
                          "CONCAT('post:', t.transfer_id) LEFT JOIN "
                          "ledger_transfers v ON v.transfer_id = "
-                         "CONCAT('void:', t.transfer_id) WHERE "
+                         "CONCAT('void:', t.transfer_id) LEFT JOIN awards a "
+                         "ON a.award_id = t.award_id WHERE "
                          "t.transfer_id IN (") != 0)
     {
         goto nomem;
@@ -694,6 +700,74 @@ cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
 /* ---- post ----------------------------------------------------------- */
 
 
+int
+cc_ledger_phase_credited(MYSQL *db, cc_ledger_credit_t *c, size_t n,
+    const size_t *order, int *sel, cc_sqlbuf_t *b, char *err, size_t errlen)
+{
+    int         k;
+    size_t      i, m;
+    MYSQL_RES  *res;
+    MYSQL_ROW   row;
+
+    b->len = 0;
+
+    if (cc_sqlbuf_printf(b, "SELECT award_id, status FROM awards WHERE "
+                         "award_id IN (") != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0, m = 0; i < n; i++) {
+        if (sel[order[i]]
+            && cc_sqlbuf_printf(b, "%s'%s'", m++ ? "," : "",
+                                c[order[i]].award_id) != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (m == 0) {
+        return 0;
+    }
+
+    if (cc_sqlbuf_printf(b, ") FOR UPDATE") != 0) {
+        goto nomem;
+    }
+
+    if (mysql_real_query(db, b->p, b->len) != 0
+        || (res = mysql_store_result(db)) == NULL)
+    {
+        snprintf(err, errlen, "post: awards: %s", mysql_error(db));
+        return -1;
+    }
+
+    k = 0;
+
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        if (strcmp(row[1], "credited") != 0) {
+            continue;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (sel[i] && strcmp(c[i].award_id, row[0]) == 0) {
+                sel[i] = 0;
+                c[i].rc = CC_LEDGER_EXISTS;
+                k++;
+            }
+        }
+    }
+
+    mysql_free_result(res);
+
+    return k;
+
+nomem:
+
+    snprintf(err, errlen, "post: out of memory");
+    return -1;
+}
+
+
 /*
  * The post transfers of the entries with ok[] set: one INSERT IGNORE ...
  * RETURNING (the returned DONE).  marked[i]: written now, or not ours
@@ -793,7 +867,7 @@ nomem:
  * credits up and its pending credits down, the pool's pending debits
  * down and its posted debits up, by the same sum.  0, or -1 with err set.
  */
-static int
+int
 cc_ledger_phase_post_sums(MYSQL *db, const char *campaign, uint64_t sum,
     cc_sqlbuf_t *b, char *err, size_t errlen)
 {
@@ -894,7 +968,7 @@ cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const int *ok, uint64_t *deferred,
     char *err, size_t errlen)
 {
-    int           *marked, *done;
+    int           *marked, *done, *sel, k;
     long           added;
     size_t         i, nok, *order;
     uint64_t       sum;
@@ -904,14 +978,16 @@ cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
     order = cc_ledger_bulk_order(c, n);
     marked = calloc(n ? n : 1, sizeof(int));
     done = calloc(n ? n : 1, sizeof(int));
+    sel = calloc(n ? n : 1, sizeof(int));
 
-    if (order == NULL || marked == NULL || done == NULL) {
+    if (order == NULL || marked == NULL || done == NULL || sel == NULL) {
         snprintf(err, errlen, "post: out of memory");
         goto out;
     }
 
     for (i = 0, nok = 0; i < n; i++) {
-        nok += ok[i] != 0;
+        sel[i] = ok[i] != 0;
+        nok += sel[i];
     }
 
     if (nok == 0) {
@@ -919,8 +995,15 @@ cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
         goto out;
     }
 
-    if (cc_ledger_phase_post_insert(db, campaign, c, n, order, ok, marked,
-                                    &b, err, errlen) != 0)
+    /* an award a batch's round posted meanwhile is credited: EXISTS */
+    k = cc_ledger_phase_credited(db, c, n, order, sel, &b, err, errlen);
+    if (k < 0) {
+        goto out;
+    }
+
+    if ((size_t) k < nok
+        && cc_ledger_phase_post_insert(db, campaign, c, n, order, sel,
+                                       marked, &b, err, errlen) != 0)
     {
         goto out;
     }
@@ -928,14 +1011,14 @@ cc_ledger_phase_post_rows(MYSQL *db, const char *campaign,
     /* the posts written now: pending -> posted */
 
     for (i = 0, sum = 0, added = 0; i < n; i++) {
-        done[i] = ok[i] && marked[i];
+        done[i] = sel[i] && marked[i];
 
         if (done[i]) {
             CC_ASSERT(c[i].rc == CC_LEDGER_DONE && c[i].amount_cents > 0);
             sum += c[i].amount_cents;
             added++;
 
-        } else if (ok[i]) {
+        } else if (sel[i]) {
             c[i].rc = CC_LEDGER_EXISTS;           /* posted by a racer */
         }
     }
@@ -957,6 +1040,7 @@ out:
     free(order);
     free(marked);
     free(done);
+    free(sel);
     free(b.p);
 
     return added;

@@ -89,8 +89,10 @@ int cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
 
 /*
  * Posts the entries with ok[i] set (their pending transfer must be
- * there): rc DONE for a post written now, EXISTS for one there before;
- * the others' rc is left alone.  The number posted now, or -1 with err
+ * there), post:<award id> each: rc DONE for a post written now, EXISTS
+ * for one there before or an award credited (by a batch's round post:
+ * the awards are locked first, cc_ledger_phase_credited); the others'
+ * rc is left alone.  The number posted now, or -1 with err
  * filled (roll back).
  */
 long cc_ledger_phase_post(MYSQL *db, const char *campaign,
@@ -112,6 +114,43 @@ int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
     char *err, size_t errlen);
 
 /*
+ * ---- round posts: a batch's SUCCESS details (batch mode) -----------------
+ *
+ * A batch's details the wallet applied are posted by ONE post transfer a
+ * batch and call (a round), not one a detail: the post row a credit was
+ * a third of the batch mode's MySQL rows (issue 20's R).  The round:
+ *
+ *   id       bpost:<the pending id of its first detail in award id
+ *            order> (a pending is posted once: no second round takes it)
+ *   kind     'post', award_id NULL, pool:<c> -> clearing:<c>, the sum
+ *            of the details it posts;
+ *
+ * committed by the caller with those awards set credited.  So what a
+ * round posted is implied, not listed: an award's live pending transfer
+ * is posted when its award is credited (or its post:<award id> is there:
+ * a single call's, per_credit and the claims).  cc-reconcile --money
+ * checks the sums this shape must keep: Σ post transfers = Σ live
+ * pending transfers of the credited awards = clearing's posted credits.
+ */
+
+#define CC_LEDGER_ROUND_PREFIX  "bpost:"
+
+/*
+ * Posts the entries with round[i] > 0, one post transfer for each round
+ * number (the entries with the same round[] post together), each entry
+ * posting its attempt[i]'s pending transfer (live, written by
+ * cc_ledger_phase_transfers or cc_ledger_phase_retry).  The awards are
+ * locked first: one already credited is EXISTS and in no round; the
+ * posted are DONE, and the caller must set them credited in this
+ * transaction.  The sum posted in *deferred when given (the caller moves
+ * it with cc_ledger_phase_post_move before its commit), else moved now.
+ * The number posted, or -1 with err filled (roll back).
+ */
+long cc_ledger_phase_post_rounds(MYSQL *db, const char *campaign,
+    cc_ledger_credit_t *c, size_t n, const unsigned *round,
+    const unsigned *attempt, uint64_t *deferred, char *err, size_t errlen);
+
+/*
  * ---- voids: a detail the wallet failed (batch mode) ----------------------
  *
  * A detail the wallet answered FAIL was not applied (the wallet says so;
@@ -125,9 +164,10 @@ int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
  *   void     void:<that pending's id>, kind 'void', the pending's
  *            accounts and amount (TigerBeetle's void_pending_transfer):
  *            its amount off both pending sums, onto no posted sum;
- *   post     post:<award id>, whatever the attempt: the primary key lets
- *            an award be posted once, and it posts the award's live
- *            pending transfer, the one not voided.
+ *   post     post:<award id> (a single call) or a round post (a batch),
+ *            whatever the attempt: it posts the award's live pending
+ *            transfer, the one not voided, once (the award credited in
+ *            the post's transaction, its row locked before).
  *
  * cc-reconcile --money finds an award with other than one live pending
  * transfer (ledger_unbalanced); voided ones count in no sum.

@@ -57,7 +57,7 @@ cc_ledger_phase_attempt_id(char *buf, size_t len, const char *award_id,
 /*
  * The failed attempts' pending transfers read (a locking read), each
  * checked: there, pending, pool -> clearing of its award's amount, the
- * award not posted.  0, or -1 with err naming the first that is not.
+ * award not posted (no post:<award id>, not credited: a round post).  0, or -1 with err naming the first that is not.
  */
 static int
 cc_ledger_void_check(cc_ledger_void_t *v)
@@ -73,9 +73,11 @@ cc_ledger_void_check(cc_ledger_void_t *v)
 
     if (cc_sqlbuf_printf(&v->b, "SELECT t.transfer_id, t.debit, t.credit, "
                          "t.amount_cents, t.kind, q.transfer_id IS NOT NULL "
-                         "FROM ledger_transfers t LEFT JOIN ledger_transfers "
-                         "q ON q.transfer_id = CONCAT('post:', t.award_id) "
-                         "WHERE t.transfer_id IN (") != 0)
+                         "OR a.status <=> 'credited' FROM ledger_transfers t "
+                         "LEFT JOIN ledger_transfers q ON q.transfer_id = "
+                         "CONCAT('post:', t.award_id) LEFT JOIN awards a ON "
+                         "a.award_id = t.award_id WHERE t.transfer_id IN (")
+        != 0)
     {
         goto nomem;
     }

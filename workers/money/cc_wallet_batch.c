@@ -89,7 +89,7 @@ typedef struct {
     cc_wb_t             *b;
     size_t               nb;
     size_t               capb;
-    int                 *ok;        /* c[i] to post */
+    unsigned            *round;     /* c[i] to post: its batch's b[] + 1 */
     unsigned            *attempt;   /* c[i]'s last attempt, 0 none */
     char                *ans;       /* the last answer's body */
     size_t               alen;
@@ -1232,7 +1232,7 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
             switch (d->result) {
 
             case CC_WB_SUCCESS:
-                x->ok[d->ci] = 1;
+                x->round[d->ci] = (unsigned) (i + 1);
                 x->w->stats.applied++;
                 break;
 
@@ -1371,11 +1371,11 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
 
     st = calloc(n ? n : 1, sizeof(cc_ledger_phase_e));
     sel = calloc(n ? n : 1, sizeof(int));
-    x.ok = calloc(n ? n : 1, sizeof(int));
+    x.round = calloc(n ? n : 1, sizeof(unsigned));
     x.attempt = calloc(n ? n : 1, sizeof(unsigned));
     x.order = n ? cc_ledger_bulk_order(c, n) : calloc(1, sizeof(size_t));
 
-    if (st == NULL || sel == NULL || x.ok == NULL || x.attempt == NULL
+    if (st == NULL || sel == NULL || x.round == NULL || x.attempt == NULL
         || x.order == NULL)
     {
         snprintf(err, errlen, "out of memory");
@@ -1425,7 +1425,8 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     __atomic_fetch_add(&w->stats.unknown, x.unknown_details,
                        __ATOMIC_RELAXED);
 
-    /* 3. the posts of the SUCCESS details, in a transaction left open */
+    /* 3. the SUCCESS details posted, a round post a batch, in a
+          transaction left open (the caller sets their awards credited) */
 
     for (i = 0; i < n; i++) {
         if (st[i] == CC_LEDGER_PHASE_NEW
@@ -1435,12 +1436,13 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
         }
     }
 
-    added = cc_ledger_phase_post_rows(db, w->camp.id, c, n, x.ok,
-                                      w->defer ? &w->deferred : NULL, err,
-                                      errlen);
+    added = cc_ledger_phase_post_rounds(db, w->camp.id, c, n, x.round,
+                                        x.attempt,
+                                        w->defer ? &w->deferred : NULL, err,
+                                        errlen);
 
     for (i = 0; i < n; i++) {
-        if (added < 0 && x.ok[i]) {
+        if (added < 0 && x.round[i]) {
             c[i].rc = CC_LEDGER_ERROR;
 
         } else if (added >= 0 && st[i] == CC_LEDGER_PHASE_POSTED) {
@@ -1459,7 +1461,7 @@ done:
     free(x.q.p);
     free(x.order);
     free(x.attempt);
-    free(x.ok);
+    free(x.round);
     free(sel);
     free(st);
 

@@ -49,7 +49,10 @@
  *      in flight.  That is the batches' age bound: cc-payout sends each
  *      pass's batches at once (no detail waits for a batch to fill), so
  *      the wait there is to bound is the wallet's;
- *   3. each SUCCESS detail posted; each FAIL voided and re-sent in a new
+ *   3. the SUCCESS details posted, one round post a batch (bpost:...,
+ *      cc_ledger_phase.h: a post row a credit was a third of this mode's
+ *      rows; the awards set credited by the caller in the same
+ *      transaction say which it posted); each FAIL voided and re-sent in a new
  *      batch as the award's next attempt, under the same detail number,
  *      up to CC_WALLET_HTTP_TRIES rounds (below); each unknown (no
  *      answer, PROCESSING at the deadline, an unsigned answer) left in
@@ -72,9 +75,11 @@
  * queried again by the next pass (FAIL again: voided then), and a crash
  * after it the next attempt written whole, its batch sent (a signed 404:
  * the wallet lacks it) or queried by whoever resumes it.  Nothing is
- * paid twice: the detail number is the award id at the wallet, and
- * post:<award id> is one an award in the ledger.  After the last round a
- * failed detail is left unvoided, for the next pass.  Only a FAIL is
+ * paid twice: the detail number is the award id at the wallet, and an
+ * award is credited once in the ledger.  After the last round a
+ * failed detail is left unvoided, for the next pass.  (An award is posted
+ * once: a round takes only awards not credited, their rows locked, and
+ * a claim's single call posts post:<award id> under the same lock.)  Only a FAIL is
  * voided: an unknown, a refusal or a mismatch may have been applied (or
  * needs a person), so it keeps its pending transfer, as per_credit keeps
  * a 'crediting' award's (per_credit has no FAIL: its answers are

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_ledger_phase.h"
 #include "cc_money_awards.h"
 #include "cc_money_ledger.h"
 #include "cc_money_mysql.h"
@@ -124,7 +125,11 @@ cc_money_award_done(cc_money_t *m, const cc_money_award_t *a)
 /*
  * One stream over the shard's awards of the campaign in uid order (the
  * unique key (campaign, uid): no sort), each joined with its credit
- * transfers (by_award) and its eligibility row (the primary key).  An
+ * transfers (by_award) and its eligibility row (the primary key).  Its
+ * credit transfers: the ledger's credit, a single call's post, or, for
+ * an award a batch's round post posted (the round names no award: its
+ * sum is cc_money_clearing's check), its live pending transfer once the
+ * award is credited.  An
  * award with k transfers is k consecutive rows.  Its notice is sent when
  * notified = 1 and no open row of award_notices covers it (sql/money.sql),
  * read in the statement's one snapshot: the payout commits the award and
@@ -134,7 +139,7 @@ cc_money_award_done(cc_money_t *m, const cc_money_award_t *a)
 int
 cc_money_awards(cc_money_t *m)
 {
-    char               sql[1024];
+    char               sql[1536];
     MYSQL_ROW          row;
     MYSQL_RES         *res;
     cc_money_award_t   a;
@@ -147,7 +152,12 @@ cc_money_awards(cc_money_t *m)
              "a.created_at, t.transfer_id, t.amount_cents, el.combined_at "
              "FROM awards a "
              "LEFT JOIN ledger_transfers t ON t.award_id = a.award_id "
-             "AND t.kind IN ('credit', 'post') "
+             "AND (t.kind IN ('credit', 'post') OR (t.kind = 'pending' "
+             "AND a.status = 'credited' AND NOT EXISTS (SELECT 1 FROM "
+             "ledger_transfers v WHERE v.transfer_id = CONCAT('void:', "
+             "t.transfer_id)) AND NOT EXISTS (SELECT 1 FROM "
+             "ledger_transfers q WHERE q.transfer_id = CONCAT('post:', "
+             "a.award_id)))) "
              "LEFT JOIN eligibility el ON el.uid = a.uid "
              "WHERE a.campaign = '%s' ORDER BY a.uid",
              m->camp.id);
@@ -203,7 +213,8 @@ failed:
 }
 
 
-/* credit transfers of the campaign whose award is not there */
+/* credit transfers of the campaign whose award is not there (a round
+ * post names none: cc_money_clearing checks its sum) */
 int
 cc_money_orphans(cc_money_t *m)
 {
@@ -217,7 +228,8 @@ cc_money_orphans(cc_money_t *m)
              "FROM ledger_transfers t "
              "LEFT JOIN awards a ON a.award_id = t.award_id "
              "WHERE t.campaign = '%s' AND t.kind IN ('credit', 'post') "
-             "AND a.award_id IS NULL", m->camp.id);
+             "AND a.award_id IS NULL AND t.transfer_id NOT LIKE '"
+             CC_LEDGER_ROUND_PREFIX "%%'", m->camp.id);
 
     res = cc_money_query(m, sql, 1);
     if (res == NULL) {

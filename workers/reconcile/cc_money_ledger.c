@@ -60,7 +60,8 @@ cc_money_totals(cc_money_t *m, const char *table, const char *what)
  * pending debits and another's pending credits; its post or its void
  * takes it off both), and each account's are the amounts of its live
  * pending transfers: not voided (void:<id>) and of an award not posted
- * (post:<award id> posts the award's live one).  With the posted check
+ * (post:<award id> posts the award's live one; so does a batch's round
+ * post, which names no award: the award is credited then).  With the posted check
  * this is how Σ debits = Σ credits holds with money in flight: posted
  * with posted, pending with pending; a void counts in neither.
  */
@@ -83,15 +84,17 @@ cc_money_pending(cc_money_t *m)
         "ON q.transfer_id = CONCAT('post:', t.award_id) "
         "LEFT JOIN ledger_transfers v "
         "ON v.transfer_id = CONCAT('void:', t.transfer_id) "
+        "LEFT JOIN awards a ON a.award_id = t.award_id "
         "WHERE t.kind = 'pending' AND q.transfer_id IS NULL "
-        "AND v.transfer_id IS NULL "
+        "AND v.transfer_id IS NULL AND NOT a.status <=> 'credited' "
         "UNION ALL SELECT t.credit, 0, t.amount_cents "
         "FROM ledger_transfers t LEFT JOIN ledger_transfers q "
         "ON q.transfer_id = CONCAT('post:', t.award_id) "
         "LEFT JOIN ledger_transfers v "
         "ON v.transfer_id = CONCAT('void:', t.transfer_id) "
+        "LEFT JOIN awards a ON a.award_id = t.award_id "
         "WHERE t.kind = 'pending' AND q.transfer_id IS NULL "
-        "AND v.transfer_id IS NULL "
+        "AND v.transfer_id IS NULL AND NOT a.status <=> 'credited' "
         "UNION ALL SELECT account, 0, 0 FROM ledger_pending) u "
         "LEFT JOIN ledger_pending p ON p.account = u.account "
         "GROUP BY u.account "
@@ -213,18 +216,19 @@ cc_money_ledger(cc_money_t *m)
 static int
 cc_money_phases(cc_money_t *m)
 {
-    char        sql[1024], found[160];
+    char        sql[1536], found[160];
     MYSQL_ROW   row;
     MYSQL_RES  *res;
 
     snprintf(sql, sizeof(sql),
              "SELECT t.award_id, COUNT(*), SUM(v.transfer_id IS NULL), "
-             "MAX(q.transfer_id IS NOT NULL), SUM(v.amount_cents <> "
-             "t.amount_cents) FROM ledger_transfers t "
+             "MAX(q.transfer_id IS NOT NULL OR a.status <=> 'credited'), "
+             "SUM(v.amount_cents <> t.amount_cents) FROM ledger_transfers t "
              "LEFT JOIN ledger_transfers v "
              "ON v.transfer_id = CONCAT('void:', t.transfer_id) "
              "LEFT JOIN ledger_transfers q "
              "ON q.transfer_id = CONCAT('post:', t.award_id) "
+             "LEFT JOIN awards a ON a.award_id = t.award_id "
              "WHERE t.campaign = '%s' AND t.kind = 'pending' "
              "GROUP BY t.award_id HAVING SUM(v.transfer_id IS NULL) <> 1 "
              "OR SUM(v.amount_cents <> t.amount_cents) > 0 "
@@ -271,8 +275,8 @@ cc_money_phases(cc_money_t *m)
 int
 cc_money_clearing(cc_money_t *m)
 {
-    char        sql[768], expected[160], found[160];
-    uint64_t    posted, credited;
+    char        sql[1536], expected[160], found[160];
+    uint64_t    posted, credited, posts;
     MYSQL_ROW   row;
     MYSQL_RES  *res;
     unsigned long long  wallets, clearing;
@@ -284,8 +288,11 @@ cc_money_clearing(cc_money_t *m)
              "campaign = '%s' AND kind IN ('pending', 'post') AND credit = "
              "'clearing:%s'), (SELECT credits FROM ledger_accounts WHERE "
              "account = 'clearing:%s'), (SELECT SUM(amount_cents) FROM "
-             "awards WHERE campaign = '%s' AND status = 'credited')",
-             m->camp.id, m->camp.id, m->camp.id, m->camp.id, m->camp.id);
+             "awards WHERE campaign = '%s' AND status = 'credited'), "
+             "(SELECT SUM(amount_cents) FROM ledger_transfers WHERE "
+             "campaign = '%s' AND kind = 'post' AND credit = 'clearing:%s')",
+             m->camp.id, m->camp.id, m->camp.id, m->camp.id, m->camp.id,
+             m->camp.id, m->camp.id);
 
     res = cc_money_query(m, sql, 0);
     if (res == NULL) {
@@ -297,6 +304,7 @@ cc_money_clearing(cc_money_t *m)
     clearing = row ? cc_money_u64(row[1]) : 0;
     posted = row ? cc_money_u64(row[2]) : 0;
     credited = row ? cc_money_u64(row[3]) : 0;
+    posts = row ? cc_money_u64(row[4]) : 0;
     mysql_free_result(res);
 
     m->credited_sum += credited;
@@ -318,6 +326,16 @@ cc_money_clearing(cc_money_t *m)
         snprintf(expected, sizeof(expected), "clearing:%s's posted credits "
                  "= the credited awards' %" PRIu64, m->camp.id, credited);
         snprintf(found, sizeof(found), "%" PRIu64, posted);
+        cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL, 0,
+                       expected, found);
+    }
+
+    /* a batch's round post names no award: its sum is checked here */
+    if (wallets == 0 && posts != credited) {
+        snprintf(expected, sizeof(expected), "the post transfers to "
+                 "clearing:%s (calls' and rounds') = the credited awards' %"
+                 PRIu64, m->camp.id, credited);
+        snprintf(found, sizeof(found), "%" PRIu64, posts);
         cc_money_break(m, CC_MONEY_LEDGER_UNBALANCED, m->shard, NULL, 0,
                        expected, found);
     }

@@ -4,7 +4,9 @@
  * The statement's lines of the campaign are held in memory, sorted by key
  * (about 120 bytes a line: O(statement) memory, the awards are streamed).
  * Each shard's awards are read in one stream, each joined with its
- * pending transfer (id = the award id) and its post (post:<id>); an award
+ * pending transfer (id = the award id) and its post (post:<id>; a
+ * batch's round post names no award: a pending transfer of a credited
+ * award is posted, cc_ledger_phase.h); an award
  * looks its key up (binary search), marks the key's lines seen and is
  * classified:
  *
@@ -349,7 +351,8 @@ cc_stmt_shard(cc_stmt_t *t, MYSQL *db, uint32_t shard, cc_stmt_break_pt brk,
 
     snprintf(sql, sizeof(sql),
              "SELECT a.award_id, a.uid, a.amount_cents, a.status, p.kind, "
-             "p.amount_cents, q.transfer_id IS NOT NULL FROM awards a "
+             "p.amount_cents, q.transfer_id IS NOT NULL OR (p.kind = "
+             "'pending' AND a.status = 'credited') FROM awards a "
              "LEFT JOIN ledger_transfers p ON p.transfer_id = a.award_id "
              "LEFT JOIN ledger_transfers q ON q.transfer_id = "
              "CONCAT('post:', a.award_id) WHERE a.campaign = '%s'",
