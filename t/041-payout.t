@@ -129,7 +129,7 @@ my %a2 = map { ($_ => 50) } 1001 .. 1010;
 seed_awards('c2', \%a2);
 my $db1001 = shard_db(1001);
 # someone credited award c2:1001 with another amount (fund it so the pool is not the reason)
-mysql_query("INSERT INTO ledger_transfers VALUES ('c2:1001','pool:c2','wallet:1001',51,'c2','credit','c2:1001',1)", $db1001);
+mysql_query("INSERT INTO ledger_transfers VALUES ('c2:1001','pool:c2','wallet:1001',51,'c2','credit','c2:1001',1, NULL)", $db1001);
 ($rc, $out, $err) = payout_run([ '--once' ], campaign_file('c2'));
 is($rc, 1, 'an award credited in the ledger with another amount: exit 1') or diag $err;
 like($err, qr/award c2:1001: MISMATCH: the ledger holds transfer c2:1001 with another amount or wallet; not paid \(50 cents to uid 1001 stays pending\)/,

@@ -94,7 +94,7 @@ sub seed {
         my @sql = (
             "INSERT INTO draw_plans VALUES ('$C', $s, ${\ scalar @users}, $total, 0, $pool, 'random', 7, "
           . scalar(@users) . ", REPEAT('a', 64), $now)",
-            "INSERT INTO ledger_transfers VALUES ('fund:$C:$s', 'sponsor:$C', 'pool:$C', $total, '$C', 'fund', NULL, $now)");
+            "INSERT INTO ledger_transfers VALUES ('fund:$C:$s', 'sponsor:$C', 'pool:$C', $total, '$C', 'fund', NULL, $now, NULL)");
         for my $u (@users) {
             my $a = $amount{$u};
             push @sql, "INSERT INTO eligibility VALUES ($u, 'set$u', " . ($cut - 3600_000) . ')';
@@ -106,7 +106,7 @@ sub seed {
             push @sql, "INSERT INTO awards VALUES ('$C:$u', '$C', $u, $a, 'credited', 1, "
                      . ($now - 60_000) . ", $now)";
             next if $skip{$u};
-            push @sql, "INSERT INTO ledger_transfers VALUES ('$C:$u', 'pool:$C', 'wallet:$u', $a, '$C', 'credit', '$C:$u', $now)",
+            push @sql, "INSERT INTO ledger_transfers VALUES ('$C:$u', 'pool:$C', 'wallet:$u', $a, '$C', 'credit', '$C:$u', $now, NULL)",
                        "INSERT INTO ledger_accounts VALUES ('wallet:$u', 0, $a, 1)";
             $paid += $a;
         }
@@ -282,7 +282,7 @@ is($rc, 0, 'after the repair: passes (credited, not yet notified: "p" in Redis i
 # accounts not moved: the ledger does not balance either)
 seed();
 $u = 6;
-on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u:again', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1)");
+on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u:again', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1, NULL)");
 ($rc, $out, $err, $doc) = reconcile();
 is($rc, 1, 'duplicate credit: exit 1');
 is_deeply(classes($doc), [qw(duplicate_credit ledger_unbalanced ledger_unbalanced)],
@@ -304,13 +304,13 @@ is($doc->{repaired}, 0, 'repair: nothing repaired');
 # the books balance again, the duplicate stays reported
 seed();
 $u = 6;
-on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u:again', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1);"
+on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u:again', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1, NULL);"
           . "UPDATE ledger_accounts SET debits = debits + $amount{$u} WHERE account = 'pool:$C';"
           . "UPDATE ledger_accounts SET credits = credits + $amount{$u} WHERE account = 'wallet:$u'");
 ($rc, $out, $err, $doc) = reconcile();
 is_deeply(classes($doc), [qw(duplicate_credit ledger_unbalanced pool_not_empty)], 'a paid duplicate: reported (the pool below zero)');
 on_user($u, "START TRANSACTION;"
-          . "INSERT INTO ledger_transfers VALUES ('correct:$C:$u:1', 'wallet:$u', 'pool:$C', $amount{$u}, '$C', 'correct', NULL, UNIX_TIMESTAMP() * 1000);"
+          . "INSERT INTO ledger_transfers VALUES ('correct:$C:$u:1', 'wallet:$u', 'pool:$C', $amount{$u}, '$C', 'correct', NULL, UNIX_TIMESTAMP() * 1000, NULL);"
           . "UPDATE ledger_accounts SET debits = debits + $amount{$u} WHERE account = 'wallet:$u';"
           . "UPDATE ledger_accounts SET credits = credits + $amount{$u} WHERE account = 'pool:$C';"
           . "COMMIT");
@@ -357,13 +357,13 @@ is(scalar(() = $out =~ /^break ledger_unbalanced .* \(repair: no; a correcting t
 }
 # README "Correcting transfers": the lost row put back as it was, an
 # INSERT alone (the accounts already hold it), mends both breaks
-on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1)");
+on_user($u, "INSERT INTO ledger_transfers VALUES ('$C:$u', 'pool:$C', 'wallet:$u', $amount{$u}, '$C', 'credit', '$C:$u', 1, NULL)");
 ($rc, $out, $err, $doc) = reconcile();
 is($rc, 0, 'deleted transfer put back as README says: the books pass') or diag $out;
 
 # transfer_without_award
 seed();
-on_user(1, "INSERT INTO ledger_transfers VALUES ('$C:99', 'pool:$C', 'wallet:99', 50, '$C', 'credit', '$C:99', 1)");
+on_user(1, "INSERT INTO ledger_transfers VALUES ('$C:99', 'pool:$C', 'wallet:99', 50, '$C', 'credit', '$C:99', 1, NULL)");
 ($rc, $out, $err, $doc) = reconcile();
 is($rc, 1, 'transfer without award: exit 1');
 is_deeply(classes($doc), [qw(ledger_unbalanced ledger_unbalanced transfer_without_award)],
@@ -470,7 +470,7 @@ alerted($doc, 'ledger');
 
 # pool_not_empty alone: a correcting top-up left in a pool, booked right
 seed();
-on_user(1, "INSERT INTO ledger_transfers VALUES ('correct:1', 'sponsor:$C', 'pool:$C', 40, '$C', 'correct', NULL, 1);"
+on_user(1, "INSERT INTO ledger_transfers VALUES ('correct:1', 'sponsor:$C', 'pool:$C', 40, '$C', 'correct', NULL, 1, NULL);"
          . "UPDATE ledger_accounts SET debits = debits + 40 WHERE account = 'sponsor:$C';"
          . "UPDATE ledger_accounts SET credits = credits + 40 WHERE account = 'pool:$C'");
 ($rc, $out, $err, $doc) = reconcile();

@@ -41,7 +41,7 @@ run_worker([ 'cc-ingest', '--init-shards', '--mysql', $mysql ], timeout => 30, o
     my $cut = $cutoff * 1000;
     my @sql = (
         "INSERT INTO draw_plans VALUES ('$C', 0, $n, $total, 0, $total, 'random', 7, $n, REPEAT('a', 64), $now)",
-        "INSERT INTO ledger_transfers VALUES ('fund:$C:0', 'sponsor:$C', 'pool:$C', $total, '$C', 'fund', NULL, $now)",
+        "INSERT INTO ledger_transfers VALUES ('fund:$C:0', 'sponsor:$C', 'pool:$C', $total, '$C', 'fund', NULL, $now, NULL)",
         "INSERT INTO ledger_accounts VALUES ('sponsor:$C', $total, 0, 0)",
         "INSERT INTO ledger_accounts VALUES ('pool:$C', 0, $total, 1)");
     for my $u (@users) {

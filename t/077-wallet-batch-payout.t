@@ -1,7 +1,7 @@
 # cc-payout with `wallet http` in batch mode (wallet_mode batch, the
 # default; issue 20): the awards go to cc-wallet-sim in signed batches of
-# at most wallet_batch_max details, written to MySQL (wallet_batches,
-# wallet_batch_details) with the pending transfers before they are sent,
+# at most wallet_batch_max details, written to MySQL (wallet_batches; the
+# details are the pending transfers, batch_no) before they are sent,
 # read back by querying; the books pay one clearing account.  A clean
 # payout; failed details re-sent in later batches under the same detail
 # key; a refused batch, unsigned answers, another amount, a detail no
@@ -29,7 +29,7 @@ sub details {
     my %d;
     for my $db (@DBS) {
         push @{ $d{ $_->[0] } }, [ $_->[1], $_->[2] ]
-            for @{ mysql_query("SELECT d.award_id, d.attempt, d.batch_no FROM wallet_batch_details d "
+            for @{ mysql_query("SELECT d.award_id, d.attempt, d.batch_no FROM $DETAILS d "
                                . "JOIN wallet_batches b ON b.batch_no = d.batch_no WHERE b.campaign = '$c' "
                                . 'ORDER BY d.award_id, d.attempt', $db) };
     }
@@ -104,7 +104,7 @@ is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 
 is(both("SELECT credits FROM ledger_pending WHERE account = 'clearing:k3'"), 700,
    'the money of one attempt each stays reserved: 10 x 70 pending');
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'k3' AND kind = 'post'"), 0, 'nothing posted');
-is(both("SELECT MAX(attempt) FROM wallet_batch_details WHERE award_id LIKE 'k3:%'") >= 10, 1, '10 attempts each');
+is(both("SELECT MAX(attempt) FROM $DETAILS x WHERE award_id LIKE 'k3:%'") >= 10, 1, '10 attempts each');
 sim_stop($never);
 my $good = sim_start(statement => $never->{statement}, process => 0);
 ($rc, $out, $err) = payout_run([ '--once' ], http_campaign_file('k3', $good->{url}, mode => 'batch'));

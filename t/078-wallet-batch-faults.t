@@ -66,7 +66,7 @@ note(sprintf('10,000 in %.1f s', time - $t0));
 # ---- MySQL ---------------------------------------------------------------------
 
 is_deeply(award_states('fb'), { 'credited/1' => 10000 }, 'every award credited and notified');
-my $attempts = both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id LIKE 'fb:%'");
+my $attempts = both("SELECT COUNT(*) FROM $DETAILS x WHERE award_id LIKE 'fb:%'");
 my $voids = both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'void'");
 is(both("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'fb' AND kind = 'pending'"), $attempts,
    "a pending transfer an attempt: $attempts for 10,000 awards");
@@ -93,9 +93,9 @@ is(both("SELECT credits FROM ledger_accounts WHERE account = 'clearing:fb'"), $s
 is(both("SELECT debits FROM ledger_accounts WHERE account = 'pool:fb'"), $sum, 'the pool paid it');
 is_deeply(ledger_pending_sums(qr/^(pool|clearing):fb$/), {}, 'nothing pending');
 is(both("SELECT COUNT(*) FROM ledger_accounts WHERE account LIKE 'wallet:%'"), 0, 'no per-user wallet row');
-my $retried = both("SELECT COUNT(DISTINCT award_id) FROM wallet_batch_details WHERE attempt > 1 AND award_id LIKE 'fb:%'");
+my $retried = both("SELECT COUNT(DISTINCT award_id) FROM $DETAILS x WHERE attempt > 1 AND award_id LIKE 'fb:%'");
 ok($retried > 1000, "$retried awards went in a later batch after a failed detail (20% fail)");
-is(both("SELECT COUNT(*) FROM (SELECT award_id FROM wallet_batch_details WHERE award_id LIKE 'fb:%' "
+is(both("SELECT COUNT(*) FROM (SELECT award_id FROM $DETAILS x WHERE award_id LIKE 'fb:%' "
         . 'GROUP BY award_id HAVING MAX(attempt) <> COUNT(*)) x'), 0, 'attempts 1..n of each, under its own award id');
 is_deeply([ check_paid_http('fb', \%big, $sim->{statement}) ], [],
           'each: pending then post to the clearing account, exactly once in the statement');

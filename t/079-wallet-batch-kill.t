@@ -2,8 +2,8 @@
 # each reached deterministically:
 #
 #   written, not sent: the wallet's port refuses connections, so the
-#   payout has committed the batch (its pending transfers,
-#   wallet_batches and wallet_batch_details) and is retrying its first
+#   payout has committed the batch (its pending transfers, its details,
+#   and its wallet_batches row) and is retrying its first
 #   call when it is killed: the wallet never saw the batch;
 #
 #   sent, its result not read: the wallet accepts the batch (journalled)
@@ -33,7 +33,7 @@ sub batches {
     my %b;
     for my $db (@DBS) {
         for (@{ mysql_query("SELECT d.batch_no, GROUP_CONCAT(CONCAT(d.award_id, ':', d.attempt) ORDER BY d.award_id) "
-                            . "FROM wallet_batch_details d JOIN wallet_batches b ON b.batch_no = d.batch_no "
+                            . "FROM $DETAILS d JOIN wallet_batches b ON b.batch_no = d.batch_no "
                             . "WHERE b.campaign = '$c' GROUP BY d.batch_no", $db) }) {
             $b{ $_->[0] } = $_->[1];
         }

@@ -52,6 +52,31 @@ is(both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'o1'"), 0, 'no bat
 is(scalar @{ statement_lines($sim->{statement}) }, 0, 'nothing sent to the wallet');
 is_deeply(award_states('o1'), { 'pending/0' => 18, 'crediting/0' => 2 }, 'the awards as they were');
 
+# ---- batches whose details are rows of wallet_batch_details: refused ----------------
+#
+# what the version before the details were the pending transfers left: a
+# batch in flight, its detail a row of wallet_batch_details (and its
+# pending transfer without a batch_no)
+my %a0 = map { ($_ => 100) } 21 .. 30;
+seed_awards('o2', \%a0);
+my $map0 = shard_map(keys %a0);
+my $db0 = $map0->{21}[1];
+mysql_query("INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_cents, campaign, kind, award_id, created_at) "
+            . "VALUES ('o2:21', 'pool:o2', 'clearing:o2', 100, 'o2', 'pending', 'o2:21', 1); "
+            . "INSERT INTO ledger_pending (account, debits) VALUES ('pool:o2', 100); "
+            . "INSERT INTO ledger_pending (account, credits) VALUES ('clearing:o2', 100); "
+            . "INSERT INTO wallet_batches VALUES ('o2:b1.1.1', 'o2', 1, 100, 1); "
+            . "INSERT INTO wallet_batch_details VALUES ('o2:21', 1, 'o2:b1.1.1', 21, 100)", $db0);
+$before = ledger_snapshot();
+for my $mode ('batch', 'per_credit') {
+    my ($rc, undef, $err) = payout_run([ '--once' ], http_campaign_file('o2', $sim->{url}, mode => $mode));
+    is($rc, 2, "$mode: a campaign whose batches' details are rows of wallet_batch_details: exit 2");
+    like($err, qr/campaign o2's batches are in the shape before their details were its pending transfers \(rows in wallet_batch_details\); this version does not mix the two in one campaign: finish it with the version that began it/,
+         '... saying why and what to do');
+}
+is_deeply(ledger_snapshot(), $before, 'nothing written');
+is(scalar(grep { $_->[0] =~ /^o2:/ } @{ statement_lines($sim->{statement}) }), 0, 'nothing sent to the wallet');
+
 # ---- --statement --repair through the batch mode ------------------------------------
 
 # 40 awards in a batch the wallet accepted but did not process (a 1 s
@@ -98,8 +123,12 @@ my ($rc, $out, $err) = payout_run([ '--once' ], $f2);
 is($rc, 0, 'a campaign paid in batches: exit 0') or diag $err;
 is(both("SELECT COUNT(*) FROM ledger_accounts WHERE account LIKE 'wallet:%'"), 0, 'no per-user wallet row');
 is(both("SELECT credits FROM ledger_accounts WHERE account = 'clearing:c2'"), $pool, 'the clearing account holds the pool');
-is(both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id LIKE 'c2:%' AND uid = CAST(SUBSTRING(award_id, 4) AS UNSIGNED)"), 200,
-   'each user\'s money findable: its award id, and the uid on its batch detail');
+is(both("SELECT COUNT(*) FROM ledger_transfers t JOIN awards a ON a.award_id = t.award_id JOIN wallet_batches b "
+        . "ON b.batch_no = t.batch_no WHERE t.campaign = 'c2' AND t.kind = 'pending' AND t.transfer_id = t.award_id "
+        . "AND t.award_id = CONCAT('c2:', a.uid) AND t.amount_cents = a.amount_cents"), 200,
+   'each user\'s money findable: its pending transfer keyed by its award id (c2:<uid>), of its amount, in a batch');
+is(both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id LIKE 'c2:%'"), 0,
+   '... the transfer is the batch\'s detail: no wallet_batch_details row');
 my $doc;
 ($rc, $out, $err, $doc) = reconcile_money($f2, '--statement', $sim->{statement});
 is($rc, 0, 'the three-way reconcile: clean') or diag "$out$err";

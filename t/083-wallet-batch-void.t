@@ -64,7 +64,7 @@ sub details {
     my %d;
     for my $db (@DBS) {
         push @{ $d{ $_->[0] } }, [ $_->[1], $_->[2] ]
-            for @{ mysql_query("SELECT award_id, attempt, batch_no FROM wallet_batch_details "
+            for @{ mysql_query("SELECT award_id, attempt, batch_no FROM $DETAILS x "
                                . "WHERE award_id LIKE '$c:%' ORDER BY award_id, attempt", $db) };
     }
     return \%d;
@@ -164,17 +164,17 @@ sim_stop($sim);
 # two live pending transfers of one award: a finding.  A pending of a 5th
 # attempt written by hand (what no payer writes without voiding the 4th):
 # its sums moved too, so only the phases check sees it.
-mysql_query("INSERT INTO ledger_transfers VALUES ('v1:11#5', 'pool:v1', 'clearing:v1', 111, 'v1', 'pending', 'v1:11', 1)", $db11);
+mysql_query("INSERT INTO ledger_transfers VALUES ('v1:11#5', 'pool:v1', 'clearing:v1', 111, 'v1', 'pending', 'v1:11', 1, NULL)", $db11);
 pending_by($db11, 111);
 ($rrc, $rout) = reconcile_money($f1);
 is($rrc, 1, 'an award with two unvoided pending transfers: the reconcile fails');
 like($rout, qr/^break ledger_unbalanced shard \d+ award v1:11 uid -: expected one live pending transfer an award, the others voided \(each of its amount\), found 2 live of 5 pending \(posted\)/m,
      'ledger_unbalanced: v1:11, 2 live of 5 pending');
-mysql_query("INSERT INTO ledger_transfers VALUES ('void:v1:11#5', 'pool:v1', 'clearing:v1', 111, 'v1', 'void', 'v1:11', 1)", $db11);
+mysql_query("INSERT INTO ledger_transfers VALUES ('void:v1:11#5', 'pool:v1', 'clearing:v1', 111, 'v1', 'void', 'v1:11', 1, NULL)", $db11);
 pending_by($db11, -111);
 ($rrc, $rout) = reconcile_money($f1);
 is($rrc, 0, 'voided by a correcting void: clean again') or diag $rout;
-mysql_query("INSERT INTO ledger_transfers VALUES ('void:v1:99', 'pool:v1', 'clearing:v1', 5, 'v1', 'void', 'v1:99', 1)", $db11);
+mysql_query("INSERT INTO ledger_transfers VALUES ('void:v1:99', 'pool:v1', 'clearing:v1', 5, 'v1', 'void', 'v1:99', 1, NULL)", $db11);
 ($rrc, $rout) = reconcile_money($f1);
 like($rout, qr/^break ledger_unbalanced shard \d+ award v1:99 .* found a void without its pending transfer/m,
      'a void without its pending transfer: ledger_unbalanced');
@@ -208,7 +208,7 @@ my $hold5 = sim_start(process => 600000);
 ($rc) = payout_run([ '--once' ], http_campaign_file('v5', $hold5->{url}, mode => 'batch', timeout => 100));
 is($rc, 1, 'v5:5001 in flight (the wallet holds it)');
 sim_stop($hold5);
-mysql_query("INSERT INTO ledger_transfers VALUES ('void:v5:5001', 'pool:v5', 'clearing:v5', 80, 'v5', 'void', 'v5:5001', 1)", $db5);
+mysql_query("INSERT INTO ledger_transfers VALUES ('void:v5:5001', 'pool:v5', 'clearing:v5', 80, 'v5', 'void', 'v5:5001', 1, NULL)", $db5);
 mysql_query("UPDATE ledger_pending SET debits = debits - 80 WHERE account = 'pool:v5'", $db5);
 mysql_query("UPDATE ledger_pending SET credits = credits - 80 WHERE account = 'clearing:v5'", $db5);
 # the per_credit books (a claim's single call) find the attempt-1
@@ -251,7 +251,7 @@ mysql_query("INSERT INTO draw_plans VALUES ('v2', 1, 0, 0, 0, $pool2, 'equal', 1
 my $busy = sim_start(process => 5, fail_detail => [ "$x=1" ], accept_max => 1);
 my $f2 = http_campaign_file('v2', $busy->{url}, pool => $pool2, mode => 'batch', timeout => 3000);
 my $w = spawn_payout([ '--once' ], $f2);
-ok(wait_until(sub { mysql_value("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id = '$x' AND attempt = 2", 'cc_s0') }, 60),
+ok(wait_until(sub { mysql_value("SELECT COUNT(*) FROM $DETAILS x WHERE award_id = '$x' AND attempt = 2", 'cc_s0') }, 60),
    "$x failed: its second attempt committed");
 select(undef, undef, undef, 0.3);            # submitting it: 503 busy, again
 ok(worker_alive($w), 'the payout is sending the second attempt\'s batch to a busy wallet');
@@ -296,7 +296,7 @@ sim_stop($well);
 my %a3 = (2001 => 60);
 seed_awards('v3', \%a3);
 my $db23 = shard_map(2001)->{2001}[1];
-mysql_query("INSERT INTO ledger_transfers VALUES ('v3:2001#2', 'pool:v3', 'clearing:v3', 60, 'v3', 'pending', 'v3:2001', 1)", $db23);
+mysql_query("INSERT INTO ledger_transfers VALUES ('v3:2001#2', 'pool:v3', 'clearing:v3', 60, 'v3', 'pending', 'v3:2001', 1, NULL)", $db23);
 mysql_query("INSERT INTO ledger_pending (account) VALUES ('clearing:v3')", $db23);     # the clearing shape, begun
 my $taken = sim_start(process => 5, fail_detail => [ 'v3:2001=1' ]);
 # a shard whose credit fails is rolled back and retried (a MySQL error
@@ -307,7 +307,7 @@ ok(wait_until(sub { worker_stderr($w) =~ /void: 1 of the next attempts' pending 
 stop_worker($w);
 is_deeply(transfers_of('v3:2001', $db23), [ 'v3:2001 pending pool:v3 clearing:v3 60', 'v3:2001#2 pending pool:v3 clearing:v3 60' ],
           'no void written: rolled back with the next attempt');
-is(mysql_value("SELECT MAX(attempt) FROM wallet_batch_details WHERE award_id = 'v3:2001'", $db23), 1, 'no second attempt\'s batch');
+is(mysql_value("SELECT MAX(attempt) FROM $DETAILS x WHERE award_id = 'v3:2001'", $db23), 1, 'no second attempt\'s batch');
 is(mysql_value("SELECT debits FROM ledger_pending WHERE account = 'pool:v3'", $db23), 60, 'the first attempt still reserves its 60');
 sim_stop($taken);
 
@@ -342,7 +342,7 @@ is(scalar(() = $pout =~ /^v7:\d+ done$/mg), 40, '... each done') or diag $pout;
 my $held = cents(@small, @big);
 is(v7_sums(), "$held/0 0/$held -", "pending: $held reserved (pool's pending debits, clearing's pending credits)");
 # a batch of 40 new, one in flight (v7:101) and one id another transfer's
-mysql_query("INSERT INTO ledger_transfers VALUES ('v7:205', 'pool:v7', 'clearing:v7', 999, 'v7', 'pending', 'v7:205', 1)", 'cc_s0');
+mysql_query("INSERT INTO ledger_transfers VALUES ('v7:205', 'pool:v7', 'clearing:v7', 999, 'v7', 'pending', 'v7:205', 1, NULL)", 'cc_s0');
 my @mixed = (101, 201 .. 240);
 ($pout, $ex) = phase_run('pending', @mixed);
 is($ex, 1, 'a batch with ids there: the bulk tried (one execution) ...');
@@ -436,9 +436,15 @@ mysql_query("UPDATE awards SET status = 'credited' WHERE award_id = 'v7:603'", '
 $held -= cents(603);
 $posted += cents(603);
 sub rnd { my ($r, @ids) = @_; map { "v7:$_:$_:" . (10 + $_ % 7) . ":$r:1" } @ids }
+# a round with v7:603 among its awards: the caller's guard (its UPDATE
+# must flip each award it posted) refuses it, nothing written
 $pout = cli('cc_s0', 'round', 'v7', rnd(1, 606, 605, 604, 603, 602, 601), rnd(2, 608, 607), rnd(0, 609));
-like($pout, qr/^added 7$/m, 'two rounds of 6 and 2 awards, v7:603 among them: 7 posted') or diag $pout;
-like($pout, qr/^v7:603 exists$/m, '... v7:603 exists: credited by its single call, in no round');
+like($pout, qr/^rolled back: mark: 1 of 8 awards credited by another payer$/m,
+     'two rounds of 6 and 2 awards, v7:603 (credited by its call) among them: rolled back by the mark\'s guard') or diag $pout;
+is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE transfer_id LIKE 'bpost:v7:%'", 'cc_s0'), 0, '... no round post');
+is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums as they were');
+$pout = cli('cc_s0', 'round', 'v7', rnd(1, 606, 605, 604, 602, 601), rnd(2, 608, 607), rnd(0, 609));
+like($pout, qr/^added 7$/m, 'the same without v7:603: 7 posted') or diag $pout;
 like($pout, qr/^v7:609 error$/m, '... v7:609 in no round (round 0): left alone');
 is_deeply(mysql_query("SELECT transfer_id, kind, award_id, debit, credit, amount_cents FROM ledger_transfers "
                       . "WHERE transfer_id LIKE 'bpost:v7:%' ORDER BY transfer_id", 'cc_s0'),
@@ -454,11 +460,14 @@ is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums moved by the 7');
 like(cli('cc_s0', 'post', 'v7', 'v7:601:601:' . cents(601)), qr/^v7:601 exists\nadded 0$/m,
      'a single call\'s post of v7:601 (a round posted it): exists, nothing added');
 is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE transfer_id = 'post:v7:601'", 'cc_s0'), 0, '... no post:v7:601');
-like(cli('cc_s0', 'round', 'v7', rnd(3, 601, 602)), qr/^v7:601 exists\nv7:602 exists\nadded 0$/m,
-     'a round again of two posted awards: both exist, nothing added');
+like(cli('cc_s0', 'round', 'v7', rnd(3, 601, 602)), qr/^rolled back: round post: Duplicate entry 'bpost:v7:601'/m,
+     'a round again of two posted awards: refused by its key (v7:601 led a round before)');
+like(cli('cc_s0', 'round', 'v7', rnd(3, 602, 604)), qr/^rolled back: mark: 2 of 2 awards credited by another payer$/m,
+     'led by one that led none (v7:602): refused by the mark\'s guard');
+is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE transfer_id LIKE 'bpost:v7:%'", 'cc_s0'), 2, '... no third round post');
 is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums as they were');
 # a round whose id is taken (by hand): refused whole, nothing moved
-mysql_query("INSERT INTO ledger_transfers VALUES ('bpost:v7:609', 'pool:v7', 'clearing:v7', 1, 'v7', 'post', NULL, 1)", 'cc_s0');
+mysql_query("INSERT INTO ledger_transfers VALUES ('bpost:v7:609', 'pool:v7', 'clearing:v7', 1, 'v7', 'post', NULL, 1, NULL)", 'cc_s0');
 like(cli('cc_s0', 'round', 'v7', rnd(1, 609, 610)), qr/^rolled back: round post: Duplicate entry 'bpost:v7:609'/m,
      'a round whose id is there: refused (a plain INSERT: the key, not a read, decides)');
 is(mysql_value("SELECT COUNT(*) FROM awards WHERE award_id IN ('v7:609', 'v7:610') AND status = 'pending'", 'cc_s0'), 2,
@@ -474,21 +483,22 @@ $held -= cents(610);
 $posted += cents(610);
 is(v7_sums(), "$held/0 0/$held 0/$posted", '... the sums moved by v7:610 only');
 
-# a batch's details refused in bulk (cc-payout, a trigger on the details):
-# the shard's credit rolled back and said, nothing left; then paid
+# a batch's rows refused (cc-payout, a trigger on wallet_batches, after
+# its details, the pending transfers, went in in bulk): the shard's
+# credit rolled back and said, nothing left; then paid
 my $m8 = shard_map(8001 .. 8120);
 my @on0 = (grep { $m8->{$_}[1] eq 'cc_s0' } sort { $a <=> $b } keys %$m8)[0 .. 39];
 my %a8 = map { ($_ => 30 + $_ % 11) } @on0;
 seed_awards('v8', \%a8, redis => 0);
 my $pool8 = make_drawn('v8', \%a8, shard_map(keys %a8));
 mysql_query("INSERT INTO draw_plans VALUES ('v8', 1, 0, 0, 0, $pool8, 'equal', 1, 0, REPEAT('a', 64), 1)", 'cc_s1');
-mysql_query("CREATE TRIGGER cc_test_refuse BEFORE INSERT ON wallet_batch_details FOR EACH ROW "
-            . "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'test: no details'", 'cc_s0');
+mysql_query("CREATE TRIGGER cc_test_refuse BEFORE INSERT ON wallet_batches FOR EACH ROW "
+            . "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'test: no batches'", 'cc_s0');
 my $sim8 = sim_start(process => 0);
 my $f8 = http_campaign_file('v8', $sim8->{url}, pool => $pool8, mode => 'batch');
 $w = spawn_payout([ '--once' ], $f8);
-ok(wait_until(sub { worker_stderr($w) =~ /batch \S+: details: test: no details/ }, 60),
-   'v8: the details refused in bulk: said') or diag worker_stderr($w);
+ok(wait_until(sub { worker_stderr($w) =~ /batch \S+: test: no batches/ }, 60),
+   'v8: the batch rows refused: said') or diag worker_stderr($w);
 stop_worker($w);
 is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'v8' AND kind <> 'fund'", 'cc_s0')
    + mysql_value("SELECT COUNT(*) FROM wallet_batches WHERE campaign = 'v8'", 'cc_s0'), 0,
@@ -499,7 +509,7 @@ mysql_query("DROP TRIGGER cc_test_refuse", 'cc_s0');
 is($rc, 0, 'v8: the trigger gone: paid, exit 0');
 is_deeply(award_states('v8'), { 'credited/1' => 40 }, '... all 40 credited and notified');
 is_deeply([ check_paid_http('v8', \%a8, $sim8->{statement}) ], [], '... each once at the wallet and in the ledger');
-is(mysql_value("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id LIKE 'v8:%'", 'cc_s0'), 40, '... 40 details');
+is(mysql_value("SELECT COUNT(*) FROM $DETAILS x WHERE award_id LIKE 'v8:%'", 'cc_s0'), 40, '... 40 details');
 sim_stop($sim8);
 
 done_testing();

@@ -71,7 +71,7 @@ is(mysql_value("SELECT status FROM awards WHERE award_id = '$c:$last'", shard_db
    'the award is credited in MySQL');
 is(transfers("$c:$last", $last), "pending $a1{$last},post $a1{$last}",
    'one pending and one post transfer of its amount');
-is(both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id = '$c:$last'"), 0,
+is(both("SELECT COUNT(*) FROM $DETAILS x WHERE award_id = '$c:$last'"), 0,
    'in no batch: a single call');
 is(statement_keys($sim->{statement})->{"$c:$last"}, 1, 'once in the wallet\'s statement');
 
@@ -83,7 +83,7 @@ is(prom_metric($m1, 'cc_payout_claims_total'), 1, 'cc_payout_claims_total 1');
 is(prom_metric($m1, 'cc_payout_wallet_claim_calls_total'), 1, 'cc_payout_wallet_claim_calls_total 1');
 ok(prom_metric($m1, 'cc_payout_wallet_batches_total') >= 15, 'the rest in batches: '
    . prom_metric($m1, 'cc_payout_wallet_batches_total'));
-is(both("SELECT COUNT(*) FROM wallet_batch_details d JOIN wallet_batches b ON b.batch_no = d.batch_no "
+is(both("SELECT COUNT(*) FROM $DETAILS d JOIN wallet_batches b ON b.batch_no = d.batch_no "
         . "WHERE b.campaign = '$c'"), 1499, 'every other award in a batch');
 is_deeply([ check_paid_http($c, \%a1, $sim->{statement}) ], [],
           'every award once at the wallet and in the ledger; the books balanced');
@@ -101,7 +101,7 @@ my ($first) = sort { "$c2:$a" cmp "$c2:$b" } keys %a2;
 my $m2 = wallet_dir() . '/q2.prom';
 $w = spawn_payout([ '--batch', 100, '--interval', 3600, '--metrics-file', $m2 ],
                   http_campaign_file($c2, $slow->{url}, mode => undef, batch_max => 100, credit => 'async_client_sync'));
-ok(wait_until(sub { both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id = '$c2:$first'") == 1 }, 30, 0.01),
+ok(wait_until(sub { both("SELECT COUNT(*) FROM $DETAILS x WHERE award_id = '$c2:$first'") == 1 }, 30, 0.01),
    'its award written in a batch') or diag worker_stderr($w);
 ($st, $body) = http_request('POST', '/cc/claim', { 'X-CC-Uid' => $first }, '', 10);
 is("$st $body", '202 ' . want_body('pending', $c2, $first, $a2{$first}),
@@ -130,7 +130,7 @@ my $f3 = http_campaign_file($c3, $never->{url}, mode => undef, timeout => 100, c
 my ($rc, $out, $err) = payout_run([ '--once' ], $f3);
 is($rc, 1, 'a wallet that processes after 10 minutes, a 1 s deadline: exit 1 (unpaid)');
 is_deeply(award_states($c3), { 'pending/0' => 20 }, 'every award pending, in flight');
-is(both("SELECT COUNT(*) FROM wallet_batch_details WHERE award_id = '$c3:$u3'"), 1, 'the award in a batch at the wallet');
+is(both("SELECT COUNT(*) FROM $DETAILS x WHERE award_id = '$c3:$u3'"), 1, 'the award in a batch at the wallet');
 
 my $m3 = wallet_dir() . '/q3.prom';
 $w = spawn_payout([ '--interval', 3600, '--metrics-file', $m3 ], $f3);
@@ -150,7 +150,7 @@ my $quick = sim_start(statement => $never->{statement}, process => 0);
 is($rc, 0, 'the next pass: exit 0') or diag $err;
 like($err, qr/done: 19 credited \(0 on claims\)/, 'the 19 others credited by the batch queried again');
 is(both("SELECT COUNT(*) FROM wallet_batches WHERE campaign = '$c3'"),
-   both("SELECT COUNT(DISTINCT batch_no) FROM wallet_batch_details WHERE award_id LIKE '$c3:%'"),
+   both("SELECT COUNT(DISTINCT batch_no) FROM $DETAILS x WHERE award_id LIKE '$c3:%'"),
    'no new batch');
 is_deeply([ check_paid_http($c3, \%a3, $quick->{statement}) ], [],
           'every award once at the wallet (the claimed one too) and in the ledger');

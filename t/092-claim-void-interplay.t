@@ -19,17 +19,24 @@
 #      awards' details replayed, the third posted, nothing posted twice,
 #      nothing left reserved, no third attempt.
 #
-#   B. a claim's single call left unknown, then the bulk pass batches
-#      the award: (1) the wallet down during the claim (the call never
-#      arrived), the award 'crediting'; the wallet back, the award's
-#      first detail fails: the claim's pending transfer (the award id)
-#      is the attempt voided, the second attempt posted; (2) the wallet
-#      applying the call but dropping every answer (--drop-pct 100): the
-#      detail of a key applied is replayed SUCCESS, never failed (though
-#      chosen to fail), so nothing is voided.
+#   B. a claim's single call left unknown, then the bulk pass: its
+#      pending transfer is the call's (no batch_no), and an append-only
+#      transfer is not given a batch later, so the bulk pass calls it
+#      again as a single call under the same key, never batches it:
+#      (1) the wallet down during the claim (the call never arrived),
+#      the award 'crediting', the bulk pass's call too; the wallet back
+#      (a detail of its key chosen to fail: no batch holds it), the call
+#      applied, post:<award id>, no void; (2) the wallet applying the
+#      calls but dropping every answer (--drop-pct 100): the other
+#      awards paid in a batch, the claimed one left crediting; an
+#      honest wallet then: the call replayed, posted once, once at the
+#      wallet.
 #
 #   C. a claim while the bulk lane drives the second attempt's batch: left
 #      to that batch (its award in the batch's range), no single call.
+#
+#   D. another payer credits an award while its batch is at the wallet:
+#      the round refused by the payout's guarded UPDATE, then the rest.
 
 use strict;
 use warnings;
@@ -72,7 +79,7 @@ sub attempts {
     my ($c) = @_;
     my %d;
     push @{ $d{ $_->[0] } }, "$_->[1]:$_->[2]"
-        for @{ mysql_query("SELECT award_id, attempt, batch_no FROM wallet_batch_details "
+        for @{ mysql_query("SELECT award_id, attempt, batch_no FROM $DETAILS x "
                            . "WHERE award_id LIKE '$c:%' ORDER BY award_id, attempt", 'cc_s0') };
     return { map { ($_ => join ',', @{ $d{$_} }) } keys %d };
 }
@@ -188,7 +195,7 @@ $sum1 += $_ for values %$a1;
 is_deeply($doc->{three_way}, { books => 'clearing', posted_to_clearing => $sum1, credited_awards => $sum1, statement => $sum1 },
           'posted to clearing = credited awards = the statement');
 
-# ---- B1. the claim's single call never arrives; then a batch, whose detail fails ----
+# ---- B1. the claim's single call never arrives; the bulk pass calls it again ----
 
 my ($a2, $u2, $pool2) = campaign_on_s0('r1', 4001, 6);
 my $w2 = $u2->[1];
@@ -199,10 +206,14 @@ my $prom2 = wallet_dir() . '/r1.prom';
 claim($w2);
 ($rc, $out, $err) = payout_run([ '--once', '--metrics-file', $prom2 ], $f2);
 is($rc, 1, 'B1: the wallet down: exit 1') or diag $err;
-is(prom_metric($prom2, 'cc_payout_wallet_claim_calls_total'), 1, 'the claim went as a single call');
-like($err, qr/award \Q$W2\E: no answer after 10 calls/, '... left without an answer');
+is(prom_metric($prom2, 'cc_payout_wallet_claim_calls_total'), 2,
+   'the claim went as a single call, and the bulk pass called it again so (no batch: its pending is the call\'s)');
+like($err, qr/1 awards in flight by single calls \(no batch\): called again as single calls, the same keys/,
+     '... said by the bulk pass');
+is(scalar(() = $err =~ /award \Q$W2\E: no answer after 10 calls/g), 2, '... both left without an answer');
 is(status_of($W2), 'crediting', "$W2 crediting (per_credit's books)");
-like(attempts('r1')->{$W2} // '', qr/^1:[^,]+$/, 'the bulk pass batched it: attempt 1 in a batch');
+is(attempts('r1')->{$W2}, undef, 'in no batch');
+is(scalar(keys %{ attempts('r1') }), 5, 'the five others in batches');
 is_deeply(xfers($W2), [ "$W2 pending $a2->{$w2}" ], 'one pending transfer, the claim\'s');
 my $sum2 = 0;
 $sum2 += $_ for values %$a2;
@@ -210,19 +221,20 @@ is(pending_of('r1'), "$sum2/$sum2", 'each award reserved once (the claimed one n
 
 my $back = sim_start(port => $port, process => 5, fail_detail => [ "$W2=1" ]);
 ($rc, $out, $err) = payout_run([ '--once' ], $f2);
-is($rc, 0, 'B1: the wallet back, the claimed award\'s detail failing once: exit 0') or diag $err;
-is_deeply(xfers($W2), want_xfers($W2, $a2->{$w2}, 2, 'round'),
-          "$W2: the claim's pending voided (a detail the wallet failed), attempt 2 posted by its batch's round");
-is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($back->{journal}) }), 1, 'the wallet failed it once');
-my %v2;
-is_deeply([ check_paid_http('r1', $a2, $back->{statement}, voids => \%v2) ], [], 'every award once, the books balanced');
-is_deeply({ map { ($_ => $v2{$_}) } grep { $v2{$_} } keys %v2 }, { $W2 => 1 }, 'one void: the claim\'s pending');
+is($rc, 0, 'B1: the wallet back (a detail of the claimed award\'s key chosen to fail): exit 0') or diag $err;
+is_deeply(xfers($W2), want_xfers($W2, $a2->{$w2}, 1, 'call'),
+          "$W2: the claim's pending transfer posted by a single call's post, no void");
+is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($back->{journal}) }), 0,
+   'no detail failed: no batch held its key');
+is(statement_keys($back->{statement})->{$W2}, 1, 'once at the wallet');
+is_deeply([ check_paid_http('r1', $a2, $back->{statement}) ], [], 'every award once, the books balanced');
+is_deeply(attempts('r1')->{$W2}, undef, 'still in no batch');
 ($rrc, $rout, undef, $doc) = reconcile_money($f2, '--statement', $back->{statement});
 is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
 is($doc->{three_way}{statement}, $sum2, "the statement $sum2");
 sim_stop($back);
 
-# ---- B2. the claim's single call applied, its answers lost; then a batch ---------------
+# ---- B2. the claim's single call applied, its answers lost; the bulk pass's too ------
 
 my ($a3, $u3, $pool3) = campaign_on_s0('r2', 5001, 6);
 my $w3 = $u3->[3];
@@ -231,20 +243,25 @@ my $drop = sim_start(process => 5, drop => 100, fail_detail => [ "$W3=1" ]);
 my $f3 = http_campaign_file('r2', $drop->{url}, pool => $pool3, mode => 'batch', timeout => 100);
 claim($w3);
 ($rc, $out, $err) = payout_run([ '--once' ], $f3);
-is($rc, 0, 'B2: every answer to a call dropped, the batches queried: exit 0') or diag $err;
-like($err, qr/award \Q$W3\E: no answer after 10 calls/, 'the claim\'s single call left without an answer');
-like($err, qr/done: 6 credited \(0 on claims\)/, 'the bulk pass paid all six, the claimed one too');
-is_deeply(xfers($W3), want_xfers($W3, $a3->{$w3}, 1, 'round'), "$W3: one pending transfer (the claim's), posted by a batch's round, no void");
-is(scalar(grep { $_->[0] eq 'R' && $_->[3] eq 'F' } @{ journal_lines($drop->{journal}) }), 0,
-   'its detail not failed though chosen: the key was applied (a key applied is replayed, never failed)');
-is(statement_keys($drop->{statement})->{$W3}, 1, 'once at the wallet');
-is_deeply([ check_paid_http('r2', $a3, $drop->{statement}) ], [], 'every award once, the books balanced');
+is($rc, 1, 'B2: every answer to a call dropped, the batches queried: exit 1 (one left in flight)') or diag $err;
+is(scalar(() = $err =~ /award \Q$W3\E: no answer after 10 calls/g), 2,
+   'the claim\'s single call and the bulk pass\'s left without an answer');
+like($err, qr/done: 5 credited \(0 on claims\)/, 'the bulk pass paid the five others in batches');
+is(status_of($W3), 'crediting', "$W3 still crediting");
+is(statement_keys($drop->{statement})->{$W3}, 1, '... applied once at the wallet (its answers lost)');
+sim_stop($drop);
+my $honest = sim_start(port => $drop->{port}, statement => $drop->{statement}, process => 5);
+($rc, $out, $err) = payout_run([ '--once' ], $f3);
+is($rc, 0, 'an honest wallet: exit 0') or diag $err;
+is_deeply(xfers($W3), want_xfers($W3, $a3->{$w3}, 1, 'call'), "$W3: one pending transfer (the claim's), posted by its call, no void");
+is(statement_keys($honest->{statement})->{$W3}, 1, 'once at the wallet: the call replayed');
+is_deeply([ check_paid_http('r2', $a3, $honest->{statement}) ], [], 'every award once, the books balanced');
 my $sum3 = 0;
 $sum3 += $_ for values %$a3;
-($rrc, $rout, undef, $doc) = reconcile_money($f3, '--statement', $drop->{statement});
+($rrc, $rout, undef, $doc) = reconcile_money($f3, '--statement', $honest->{statement});
 is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
 is($doc->{three_way}{statement}, $sum3, "the statement $sum3");
-sim_stop($drop);
+sim_stop($honest);
 
 # ---- C. a claim while the bulk lane drives the second attempt's batch --------------
 
@@ -280,5 +297,53 @@ is_deeply([ check_paid_http('i3', $a4, $slow4->{statement}) ], [], 'every award 
 ($rrc, $rout) = reconcile_money($f4, '--statement', $slow4->{statement});
 is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
 sim_stop($slow4);
+
+# ---- D. another payer credits an award while its batch is at the wallet ----------
+#
+# A round post takes its awards unlocked; the payout's UPDATE that sets
+# them credited is the guard (cc_wallet.h): one it finds credited (here a
+# single call's post:<award id> committed by hand, as a claim's would be,
+# while the batch is held 3 s at the wallet) rolls the round back; the
+# next pass posts the others, the credited one EXISTS.
+my ($a5, $u5, $pool5) = campaign_on_s0('i4', 7001, 4);
+my $w5 = $u5->[1];
+my $W5 = "i4:$w5";
+my $slow5 = sim_start(process => 3000);
+my $prom5 = wallet_dir() . '/i4.prom';
+my $f5 = http_campaign_file('i4', $slow5->{url}, pool => $pool5, mode => 'batch', timeout => 2000);
+$w = spawn_payout([ '--interval', 3600, '--metrics-file', $prom5 ], $f5);
+ok(wait_until(sub { grep { $_->[0] eq 'B' && $_->[1] =~ /^i4:b/ } @{ journal_lines($slow5->{journal}) } }, 30),
+   'D: the bulk lane sent the batch, 3 s at the wallet') or diag worker_stderr($w);
+my $amt5 = $a5->{$w5};
+mysql_query("START TRANSACTION; "
+            . "INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_cents, campaign, kind, award_id, created_at) "
+            . "VALUES ('post:$W5', 'pool:i4', 'clearing:i4', $amt5, 'i4', 'post', '$W5', 1); "
+            . "UPDATE ledger_pending SET debits = debits - $amt5 WHERE account = 'pool:i4'; "
+            . "UPDATE ledger_pending SET credits = credits - $amt5 WHERE account = 'clearing:i4'; "
+            . "UPDATE ledger_accounts SET debits = debits + $amt5 WHERE account = 'pool:i4'; "
+            . "INSERT INTO ledger_accounts (account, debits, credits, guard) VALUES ('clearing:i4', 0, $amt5, 0) "
+            . "ON DUPLICATE KEY UPDATE credits = credits + $amt5; "
+            . "UPDATE awards SET status = 'credited', credited_at = 1 WHERE award_id = '$W5'; COMMIT", 'cc_s0');
+ok(wait_until(sub { worker_stderr($w) =~ /1 of 4 awards credited now were credited by another payer meanwhile; rolled back/ }, 30),
+   '... its round refused by the mark\'s guard: 1 of 4 credited meanwhile, rolled back') or diag worker_stderr($w);
+ok(wait_until(sub { (award_states('i4')->{'credited/1'} // 0) == 4 }, 30),
+   '... the batch queried again: the other three credited, all four notified (the hand\'s by the outbox)')
+    or diag worker_stderr($w);
+is(stop_worker($w, 'TERM', 30), 0, 'cc-payout: SIGTERM, exit 0');
+like(worker_stderr($w), qr/stopping: 3 credited \(0 on claims\), 0 already credited/,
+     '... 3 credited (the fourth, credited, not read again)');
+is(prom_metric($prom5, 'cc_payout_raced_total'), 1, 'metrics: cc_payout_raced_total 1');
+is(mysql_value("SELECT COUNT(*) FROM ledger_transfers WHERE campaign = 'i4' AND transfer_id LIKE 'bpost:%'", 'cc_s0'), 1,
+   'one round post: the refused one left nothing');
+is_deeply(xfers($W5), [ "$W5 pending $amt5", "post:$W5 post $amt5" ], "$W5: its pending and the call's post, no round's");
+my $rest5 = 0;
+$rest5 += $a5->{$_} for grep { $_ != $w5 } @$u5;
+is(mysql_value("SELECT SUM(amount_cents) FROM ledger_transfers WHERE campaign = 'i4' AND transfer_id LIKE 'bpost:%'", 'cc_s0'),
+   $rest5, "the round posts: the other three's $rest5");
+is(statement_keys($slow5->{statement})->{$W5}, 1, 'once at the wallet');
+is_deeply([ check_paid_http('i4', $a5, $slow5->{statement}) ], [], 'every award once, the books balanced');
+($rrc, $rout) = reconcile_money($f5, '--statement', $slow5->{statement});
+is($rrc, 0, 'the three-way reconcile passes') or diag substr($rout, 0, 3000);
+sim_stop($slow5);
 
 done_testing();

@@ -20,7 +20,16 @@ our @EXPORT = qw(wallet_dir wallet_secret sim_start sim_stop sim_post sign_body 
                  sim_batch sim_query journal_lines
                  make_tls
                  statement_lines statement_keys http_campaign_file check_paid_http
-                 ledger_pending_sums make_drawn reconcile_money);
+                 ledger_pending_sums make_drawn reconcile_money $DETAILS);
+
+# A batch's details, as the rows wallet_batch_details held before issue
+# 20 folded them into the pending transfers (sql/money.sql): a derived
+# table of (award_id, attempt, batch_no, uid, amount_cents), one row an
+# attempt in a batch; "FROM $DETAILS d" in a test's SQL.
+our $DETAILS = "(SELECT award_id, IF(LOCATE('#', transfer_id) > 0, "
+             . "CAST(SUBSTRING_INDEX(transfer_id, '#', -1) AS UNSIGNED), 1) AS attempt, batch_no, "
+             . "CAST(SUBSTRING_INDEX(award_id, ':', -1) AS UNSIGNED) AS uid, amount_cents "
+             . "FROM ledger_transfers WHERE kind = 'pending' AND batch_no IS NOT NULL)";
 
 my @DBS = qw(cc_s0 cc_s1);
 

@@ -20,8 +20,10 @@
  *
  * round is cc_ledger_phase_post_rounds (a batch's round posts: ROUND 0
  * is an entry not to post, ATTEMPT the attempt whose pending it posts)
- * and, as cc-payout's transaction does, the posted awards set credited;
- * then "added N" or "rolled back: <reason>".
+ * and, as cc-payout's transaction does, the posted awards set credited,
+ * each flipped from pending or crediting or the whole rolled back (the
+ * guard cc_wallet.h asks of a caller); then "added N" or "rolled back:
+ * <reason>".
  *
  * retry is cc_ledger_phase_retry (the void of attempt FAILED's pending
  * transfer and the next attempt's), as cc_payout's role; it prints
@@ -91,8 +93,8 @@ cc_ledger_cli_retry(MYSQL *db, int argc, char **argv)
         sel[i - 5] = 1;
     }
 
-    voided = cc_ledger_phase_retry(db, argv[4], c, failed, sel, n, err,
-                                   sizeof(err));
+    voided = cc_ledger_phase_retry(db, argv[4], c, failed, sel, NULL, n,
+                                   err, sizeof(err));
 
     if (voided >= 0) {
         rc = mysql_commit(db) != 0 ? 2 : 0;
@@ -129,23 +131,43 @@ cc_ledger_cli_tail(char *arg)
 }
 
 
-/* the DONE entries' awards set credited, as cc-payout's mark: 0 or -1 */
+/*
+ * The DONE entries' awards set credited, as cc-payout's mark, with its
+ * guard (cc_wallet.h): each must flip from pending or crediting.  0, or
+ * -1 with err set.
+ */
 static int
-cc_ledger_cli_mark(MYSQL *db, const cc_ledger_credit_t *c, size_t n)
+cc_ledger_cli_mark(MYSQL *db, const cc_ledger_credit_t *c, size_t n,
+    char *err, size_t errlen)
 {
-    int     rc;
-    char    sql[256];
-    size_t  i;
+    char      sql[256];
+    size_t    i, k, flipped;
 
-    for (i = 0, rc = 0; rc == 0 && i < n; i++) {
-        if (c[i].rc == CC_LEDGER_DONE) {
-            snprintf(sql, sizeof(sql), "UPDATE awards SET status = "
-                     "'credited' WHERE award_id = '%.64s'", c[i].award_id);
-            rc = mysql_query(db, sql) != 0 ? -1 : 0;
+    for (i = 0, k = 0, flipped = 0; i < n; i++) {
+        if (c[i].rc != CC_LEDGER_DONE) {
+            continue;
         }
+
+        snprintf(sql, sizeof(sql), "UPDATE awards SET status = 'credited' "
+                 "WHERE status IN ('pending', 'crediting') AND award_id = "
+                 "'%.64s'", c[i].award_id);
+
+        if (mysql_query(db, sql) != 0) {
+            snprintf(err, errlen, "mark: %s", mysql_error(db));
+            return -1;
+        }
+
+        k++;
+        flipped += (size_t) mysql_affected_rows(db);
     }
 
-    return rc;
+    if (flipped != k) {
+        snprintf(err, errlen, "mark: %zu of %zu awards credited by another "
+                 "payer", k - flipped, k);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -179,8 +201,7 @@ cc_ledger_cli_round(MYSQL *db, int argc, char **argv)
     added = cc_ledger_phase_post_rounds(db, argv[4], c, n, round, attempt,
                                         NULL, err, sizeof(err));
 
-    if (added >= 0 && cc_ledger_cli_mark(db, c, n) != 0) {
-        snprintf(err, sizeof(err), "mark: %s", mysql_error(db));
+    if (added >= 0 && cc_ledger_cli_mark(db, c, n, err, sizeof(err)) != 0) {
         added = -1;
     }
 

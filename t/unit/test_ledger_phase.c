@@ -122,30 +122,30 @@ START_TEST(test_retry_guards)
         { "c:2'", 2, 100, CC_LEDGER_ERROR }     /* not selected */
     };
 
-    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, none, 2,
-                                           err, sizeof(err)), 0);
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, none,
+                                           NULL, 2, err, sizeof(err)), 0);
 
     err[0] = '\0';
-    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c'x", c, failed, sel, 2,
-                                           err, sizeof(err)), -1);
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c'x", c, failed, sel,
+                                           NULL, 2, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "bad campaign"));
 
     failed[0] = 0;                  /* no attempt was made: none failed */
-    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel, 2,
-                                           err, sizeof(err)), -1);
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel,
+                                           NULL, 2, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "bad award \"c:1\" or attempt 0"));
 
     failed[0] = 1;
     sel[1] = 1;
     failed[1] = 3;
-    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel, 2,
-                                           err, sizeof(err)), -1);
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel,
+                                           NULL, 2, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "bad award \"c:2'\""));
 
     c[1].award_id = "c:2";
     c[1].amount_cents = 0;
-    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel, 2,
-                                           err, sizeof(err)), -1);
+    ck_assert_int_eq(cc_ledger_phase_retry(NULL, "c", c, failed, sel,
+                                           NULL, 2, err, sizeof(err)), -1);
 }
 END_TEST
 

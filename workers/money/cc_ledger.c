@@ -370,7 +370,7 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
 
     rc = cc_ledger_bulk_new(db, "credit: insert transfers", sql,
                             CC_LEDGER_BIND_ID_UID_AMOUNT_ID, bt->c, bt->n,
-                            bt->order, all, bt->n, err, errlen);
+                            bt->order, all, NULL, bt->n, err, errlen);
 
     if (rc == CC_LEDGER_BULK_ALL_NEW
         && cc_ledger_bulk_rows(db, "credit: wallets", "INSERT INTO "
@@ -379,7 +379,7 @@ cc_ledger_credit_bulk(MYSQL *db, const char *campaign, cc_ledger_batch_t *bt,
                                "DUPLICATE KEY UPDATE credits = credits + "
                                "VALUES(credits)", CC_LEDGER_BIND_UID_AMOUNT,
                                bt->c, bt->n, bt->order,
-                               all, &affected, err, errlen)
+                               all, NULL, &affected, err, errlen)
            != 0)
     {
         rc = CC_LEDGER_BULK_FAILED;

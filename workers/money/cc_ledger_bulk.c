@@ -109,23 +109,27 @@ cc_ledger_bulk(MYSQL *db, const char *what, const char *sql,
 int
 cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
     cc_ledger_bind_e shape, const cc_ledger_credit_t *c, size_t n,
-    const size_t *order, const int *sel, unsigned long long *affected,
-    char *err, size_t errlen)
+    const size_t *order, const int *sel, char *const *batch,
+    unsigned long long *affected, char *err, size_t errlen)
 {
     int             rc;
-    char          **idp;
+    char          **idp, **bnp;
     size_t          i, k;
     uint64_t       *uids, *amounts;
-    unsigned long  *lens;
-    MYSQL_BIND      bind[4], *b;
+    unsigned long  *lens, *blens;
+    MYSQL_BIND      bind[5], *b;
 
     rc = -1;
     idp = malloc((n ? n : 1) * sizeof(char *));
     lens = malloc((n ? n : 1) * sizeof(unsigned long));
     uids = malloc((n ? n : 1) * sizeof(uint64_t));
     amounts = malloc((n ? n : 1) * sizeof(uint64_t));
+    bnp = malloc((n ? n : 1) * sizeof(char *));
+    blens = malloc((n ? n : 1) * sizeof(unsigned long));
 
-    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL) {
+    if (idp == NULL || lens == NULL || uids == NULL || amounts == NULL
+        || bnp == NULL || blens == NULL)
+    {
         snprintf(err, errlen, "%s: out of memory", what);
         goto done;
     }
@@ -136,6 +140,8 @@ cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
             lens[k] = strlen(idp[k]);
             uids[k] = c[order[i]].uid;
             amounts[k] = c[order[i]].amount_cents;
+            bnp[k] = batch != NULL ? batch[order[i]] : NULL;
+            blens[k] = bnp[k] != NULL ? strlen(bnp[k]) : 0;
             k++;
         }
     }
@@ -160,7 +166,11 @@ cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
     cc_ledger_bind_u64s(b++, amounts);
 
     if (shape != CC_LEDGER_BIND_UID_AMOUNT) {
-        *b = bind[0];
+        *b++ = bind[0];
+    }
+
+    if (batch != NULL) {
+        cc_ledger_bind_strs(b, bnp, blens);      /* the last parameter */
     }
 
     rc = cc_ledger_bulk(db, what, sql, bind, k, affected, err, errlen);
@@ -171,6 +181,8 @@ done:
     free(lens);
     free(uids);
     free(amounts);
+    free(bnp);
+    free(blens);
 
     return rc;
 }
@@ -186,7 +198,8 @@ done:
 cc_ledger_bulk_e
 cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
     cc_ledger_bind_e shape, const cc_ledger_credit_t *c, size_t n,
-    const size_t *order, const int *sel, size_t k, char *err, size_t errlen)
+    const size_t *order, const int *sel, char *const *batch, size_t k,
+    char *err, size_t errlen)
 {
     unsigned long long  affected;
 
@@ -195,7 +208,7 @@ cc_ledger_bulk_new(MYSQL *db, const char *what, const char *sql,
         return CC_LEDGER_BULK_FAILED;
     }
 
-    if (cc_ledger_bulk_rows(db, what, sql, shape, c, n, order, sel,
+    if (cc_ledger_bulk_rows(db, what, sql, shape, c, n, order, sel, batch,
                             &affected, err, errlen)
         != 0)
     {

@@ -61,12 +61,14 @@ typedef enum {
 
 /*
  * cc_ledger_bulk over the entries of c in id order (order[]) whose sel[]
- * is set, binding per row as shape says.  0, or -1 with err set.
+ * is set, binding per row as shape says, then, when batch is given, the
+ * entry's batch[] (a string, the statement's last parameter; issue 20's
+ * pending transfers in a batch).  0, or -1 with err set.
  */
 int cc_ledger_bulk_rows(MYSQL *db, const char *what, const char *sql,
     cc_ledger_bind_e shape, const cc_ledger_credit_t *c, size_t n,
-    const size_t *order, const int *sel, unsigned long long *affected,
-    char *err, size_t errlen);
+    const size_t *order, const int *sel, char *const *batch,
+    unsigned long long *affected, char *err, size_t errlen);
 
 /* what a bulk insert of new transfers found */
 typedef enum {
@@ -84,8 +86,8 @@ typedef enum {
  */
 cc_ledger_bulk_e cc_ledger_bulk_new(MYSQL *db, const char *what,
     const char *sql, cc_ledger_bind_e shape, const cc_ledger_credit_t *c,
-    size_t n, const size_t *order, const int *sel, size_t k, char *err,
-    size_t errlen);
+    size_t n, const size_t *order, const int *sel, char *const *batch,
+    size_t k, char *err, size_t errlen);
 
 /*
  * The indices of c[0..n) in award id order, the order every batch writes

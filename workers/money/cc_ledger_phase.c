@@ -28,6 +28,11 @@
     "INSERT IGNORE INTO ledger_transfers (transfer_id, debit, credit, "      \
     "amount_cents, campaign, kind, award_id, created_at) VALUES "
 
+/* the pending transfers of a batch's details: their batch number too */
+#define CC_LEDGER_PHASE_INSERT_BATCH                                         \
+    "INSERT IGNORE INTO ledger_transfers (transfer_id, debit, credit, "      \
+    "amount_cents, campaign, kind, award_id, created_at, batch_no) VALUES "
+
 /*
  * Both phases' fast path: the transfers of the k entries selected (sel
  * NULL: all n) written in bulk, kind "pending" (the award id) or "post"
@@ -39,7 +44,8 @@
 static cc_ledger_bulk_e
 cc_ledger_phase_bulk(MYSQL *db, const char *campaign, const char *kind,
     const cc_ledger_credit_t *c, size_t n, const size_t *order,
-    const int *sel, size_t k, int64_t now, char *err, size_t errlen)
+    const int *sel, char *const *batch, size_t k, int64_t now, char *err,
+    size_t errlen)
 {
     int               *all;
     char               sql[512], what[32];
@@ -55,11 +61,13 @@ cc_ledger_phase_bulk(MYSQL *db, const char *campaign, const char *kind,
     if (cc_ledger_bulk_sql(sql, sizeof(sql), "INSERT IGNORE INTO "
                            "ledger_transfers (transfer_id, debit, credit, "
                            "amount_cents, campaign, kind, award_id, "
-                           "created_at) VALUES (%s, 'pool:%s', "
-                           "'clearing:%s', ?, '%s', '%s', ?, %" PRId64 ")",
+                           "created_at%s) VALUES (%s, 'pool:%s', "
+                           "'clearing:%s', ?, '%s', '%s', ?, %" PRId64 "%s)",
+                           batch ? ", batch_no" : "",
                            strcmp(kind, "post") == 0 ? "CONCAT('post:', ?)"
                                                      : "?",
-                           campaign, campaign, campaign, kind, now)
+                           campaign, campaign, campaign, kind, now,
+                           batch ? ", ?" : "")
         != 0)
     {
         snprintf(err, errlen, "%s: statement too long", what);
@@ -81,7 +89,7 @@ cc_ledger_phase_bulk(MYSQL *db, const char *campaign, const char *kind,
     }
 
     rc = cc_ledger_bulk_new(db, what, sql, CC_LEDGER_BIND_ID_AMOUNT_ID, c, n,
-                            order, sel ? sel : all, k, err, errlen);
+                            order, sel ? sel : all, batch, k, err, errlen);
     free(all);
 
     return rc;
@@ -172,8 +180,8 @@ int
 cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
     size_t errlen)
 {
-    int         rc;
-    char        sql[512];
+    int         rc, old;
+    char        sql[768];
     MYSQL_RES  *res;
     MYSQL_ROW   row;
 
@@ -185,8 +193,10 @@ cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
      */
     snprintf(sql, sizeof(sql), "SELECT EXISTS(SELECT 1 FROM ledger_pending "
              "WHERE account = 'clearing:%s'), EXISTS(SELECT 1 FROM "
-             "ledger_transfers WHERE campaign = '%s' AND kind = 'pending')",
-             campaign, campaign);
+             "ledger_transfers WHERE campaign = '%s' AND kind = 'pending'), "
+             "EXISTS(SELECT 1 FROM wallet_batch_details WHERE award_id >= "
+             "'%s:' AND award_id < '%s;')", campaign, campaign, campaign,
+             campaign);
 
     if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL)
     {
@@ -196,7 +206,18 @@ cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
 
     row = mysql_fetch_row(res);
     rc = row != NULL && row[0][0] == '0' && row[1][0] == '1' ? 1 : 0;
+    old = row != NULL && row[2][0] == '1';
     mysql_free_result(res);
+
+    /* the campaign's award ids are "<campaign>:..." (':' + 1 is ';') */
+    if (old) {
+        snprintf(err, errlen, "campaign %s's batches are in the shape "
+                 "before their details were its pending transfers (rows in "
+                 "wallet_batch_details); this version does not mix the two "
+                 "in one campaign: finish it with the version that began it "
+                 "(see README \"The clearing account\")", campaign);
+        return 1;
+    }
 
     if (rc) {
         snprintf(err, errlen, "campaign %s's books are in the per-user "
@@ -291,16 +312,16 @@ nomem:
  */
 static int
 cc_ledger_phase_pending_insert(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, const size_t *order, int *marked,
-    cc_ledger_phase_e *st, int64_t now, cc_sqlbuf_t *b, char *err,
-    size_t errlen)
+    cc_ledger_credit_t *c, size_t n, char *const *batch, const size_t *order,
+    int *marked, cc_ledger_phase_e *st, int64_t now, cc_sqlbuf_t *b,
+    char *err, size_t errlen)
 {
     size_t      i, k;
     MYSQL_RES  *res;
     MYSQL_ROW   row;
 
     switch (cc_ledger_phase_bulk(db, campaign, "pending", c, n, order, NULL,
-                                 n, now, err, errlen))
+                                 batch, n, now, err, errlen))
     {
     case CC_LEDGER_BULK_ALL_NEW:
         for (i = 0; i < n; i++) {
@@ -318,7 +339,9 @@ cc_ledger_phase_pending_insert(MYSQL *db, const char *campaign,
 
     b->len = 0;
 
-    if (cc_sqlbuf_printf(b, CC_LEDGER_PHASE_INSERT) != 0) {
+    if (cc_sqlbuf_printf(b, batch ? CC_LEDGER_PHASE_INSERT_BATCH
+                                  : CC_LEDGER_PHASE_INSERT) != 0)
+    {
         goto nomem;
     }
 
@@ -326,9 +349,11 @@ cc_ledger_phase_pending_insert(MYSQL *db, const char *campaign,
         k = order[i];
 
         if (cc_sqlbuf_printf(b, "%s('%s','pool:%s','clearing:%s',%" PRIu64
-                             ",'%s','pending','%s',%" PRId64 ")",
+                             ",'%s','pending','%s',%" PRId64 "%s%s%s)",
                              i ? "," : "", c[k].award_id, campaign, campaign,
-                             c[k].amount_cents, campaign, c[k].award_id, now)
+                             c[k].amount_cents, campaign, c[k].award_id, now,
+                             batch ? ",'" : "", batch ? batch[k] : "",
+                             batch ? "'" : "")
             != 0)
         {
             goto nomem;
@@ -565,11 +590,13 @@ nomem:
  */
 static int
 cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, const size_t *order, int *marked,
-    cc_ledger_phase_e *st, cc_sqlbuf_t *b, char *err, size_t errlen)
+    cc_ledger_credit_t *c, size_t n, char *const *batch, const size_t *order,
+    int *marked, cc_ledger_phase_e *st, cc_sqlbuf_t *b, char *err,
+    size_t errlen)
 {
-    if (cc_ledger_phase_pending_insert(db, campaign, c, n, order, marked, st,
-                                       cc_now_ms(), b, err, errlen) != 0)
+    if (cc_ledger_phase_pending_insert(db, campaign, c, n, batch, order,
+                                       marked, st, cc_now_ms(), b, err,
+                                       errlen) != 0)
     {
         return -1;
     }
@@ -582,8 +609,8 @@ cc_ledger_phase_pending_write(MYSQL *db, const char *campaign,
 /* the pending transfers, and their sums when reserve is set */
 static int
 cc_ledger_phase_pending_do(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, int reserve,
-    char *err, size_t errlen)
+    cc_ledger_credit_t *c, size_t n, char *const *batch,
+    cc_ledger_phase_e *st, int reserve, char *err, size_t errlen)
 {
     int           rc, *marked;
     size_t        i, *order;
@@ -631,8 +658,8 @@ cc_ledger_phase_pending_do(MYSQL *db, const char *campaign,
         goto done;
     }
 
-    if (cc_ledger_phase_pending_write(db, campaign, c, n, order, marked, st,
-                                      &b, err, errlen) != 0
+    if (cc_ledger_phase_pending_write(db, campaign, c, n, batch, order,
+                                      marked, st, &b, err, errlen) != 0
         || (reserve
             && cc_ledger_phase_sums(db, campaign, c, n, st, &b, err, errlen)
                != 0))
@@ -667,17 +694,17 @@ cc_ledger_phase_pending(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
     size_t errlen)
 {
-    return cc_ledger_phase_pending_do(db, campaign, c, n, st, 1, err,
+    return cc_ledger_phase_pending_do(db, campaign, c, n, NULL, st, 1, err,
                                       errlen);
 }
 
 
 int
 cc_ledger_phase_transfers(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
-    size_t errlen)
+    cc_ledger_credit_t *c, size_t n, char *const *batch,
+    cc_ledger_phase_e *st, char *err, size_t errlen)
 {
-    return cc_ledger_phase_pending_do(db, campaign, c, n, st, 0, err,
+    return cc_ledger_phase_pending_do(db, campaign, c, n, batch, st, 0, err,
                                       errlen);
 }
 
@@ -789,8 +816,8 @@ cc_ledger_phase_post_insert(MYSQL *db, const char *campaign,
         k += ok[i] != 0;
     }
 
-    switch (cc_ledger_phase_bulk(db, campaign, "post", c, n, order, ok, k,
-                                 now, err, errlen))
+    switch (cc_ledger_phase_bulk(db, campaign, "post", c, n, order, ok,
+                                 NULL, k, now, err, errlen))
     {
     case CC_LEDGER_BULK_ALL_NEW:
         for (i = 0; i < n; i++) {

@@ -15,9 +15,10 @@
  * wallet per user: clearing:<campaign> (guard 0: credits only), pending
  * until the wallet confirms, then posted.  Each user's money stays
  * findable and exact through the transfers keyed by award id, the award
- * id "<campaign>:<uid>" naming the user (and, in batch mode, the uid on
- * each wallet_batch_details row).  Books of a campaign written in the
- * per-user shape before (pool -> wallet:<uid>) are refused, not mixed:
+ * id "<campaign>:<uid>" naming the user (and, in batch mode, the batch
+ * number on each of its pending transfers).  Books of a campaign written
+ * in the per-user shape before (pool -> wallet:<uid>), or with batch
+ * details of their own rows, are refused, not mixed:
  * cc_ledger_phase_shape.
  *
  * Both are INSERT IGNORE ... RETURNING on the transfer id (the primary
@@ -69,11 +70,14 @@ int cc_ledger_phase_pending(MYSQL *db, const char *campaign,
  * st[] and the rc's as cc_ledger_phase_pending does, without the sums;
  * cc_ledger_phase_reserve then moves the sums of the NEW ones (0, or -1
  * with err: MySQL failed, or the pool cannot hold them, NO_FUNDS in the
- * new ones' rc and ERROR in the others').
+ * new ones' rc and ERROR in the others').  batch (NULL: none): each
+ * entry's batch number, written with its pending transfer when it is
+ * NEW (batch mode: the transfer is the batch's detail, sql/money.sql);
+ * campaign ids and digits, fit for SQL text as they are.
  */
 int cc_ledger_phase_transfers(MYSQL *db, const char *campaign,
-    cc_ledger_credit_t *c, size_t n, cc_ledger_phase_e *st, char *err,
-    size_t errlen);
+    cc_ledger_credit_t *c, size_t n, char *const *batch,
+    cc_ledger_phase_e *st, char *err, size_t errlen);
 int cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const cc_ledger_phase_e *st, char *err,
     size_t errlen);
@@ -81,8 +85,10 @@ int cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
 /*
  * The campaign's books' shape: 0 the clearing account's (or nothing
  * pending yet); 1 pending transfers in the per-user shape and no
- * clearing account, err saying so (cc_ledger_phase_pending refuses the
- * campaign then: -1 with that err); -1 MySQL failed, err set.
+ * clearing account, or batches whose details are rows of
+ * wallet_batch_details (before they were the pending transfers), err
+ * saying so (cc_ledger_phase_pending refuses the campaign then: -1 with
+ * that err); -1 MySQL failed, err set.
  */
 int cc_ledger_phase_shape(MYSQL *db, const char *campaign, char *err,
     size_t errlen);
@@ -125,10 +131,13 @@ int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
  *   kind     'post', award_id NULL, pool:<c> -> clearing:<c>, the sum
  *            of the details it posts;
  *
- * committed by the caller with those awards set credited.  So what a
- * round posted is implied, not listed: an award's live pending transfer
- * is posted when its award is credited (or its post:<award id> is there:
- * a single call's, per_credit and the claims).  cc-reconcile --money
+ * committed by the caller with those awards set credited, by an UPDATE
+ * that must flip every one of them from pending (or crediting), else
+ * the caller rolls back: an award a single call credited meanwhile would
+ * be posted twice (cc_wallet.h).  So what a round posted is implied, not
+ * listed: an award's live pending transfer is posted when its award is
+ * credited (or its post:<award id> is there: a single call's, per_credit
+ * and the claims).  cc-reconcile --money
  * checks the sums this shape must keep: Σ post transfers = Σ live
  * pending transfers of the credited awards = clearing's posted credits.
  */
@@ -139,10 +148,10 @@ int cc_ledger_phase_post_move(MYSQL *db, const char *campaign, uint64_t sum,
  * Posts the entries with round[i] > 0, one post transfer for each round
  * number (the entries with the same round[] post together), each entry
  * posting its attempt[i]'s pending transfer (live, written by
- * cc_ledger_phase_transfers or cc_ledger_phase_retry).  The awards are
- * locked first: one already credited is EXISTS and in no round; the
- * posted are DONE, and the caller must set them credited in this
- * transaction.  The sum posted in *deferred when given (the caller moves
+ * cc_ledger_phase_transfers or cc_ledger_phase_retry).  Each is DONE,
+ * and the caller must flip each one's award to credited in this
+ * transaction (an UPDATE guarded by its status), rolling back when one
+ * does not flip.  The sum posted in *deferred when given (the caller moves
  * it with cc_ledger_phase_post_move before its commit), else moved now.
  * The number posted, or -1 with err filled (roll back).
  */
@@ -190,12 +199,14 @@ void cc_ledger_phase_attempt_id(char *buf, size_t len, const char *award_id,
  * that attempt).  The pending sums move by what the new pendings take
  * less what the new voids give back: nothing when both of each pair are
  * written now, so the pool's and the clearing's rows are not touched.
+ * batch (NULL: none): each next attempt's batch number, written with
+ * its pending transfer (its detail in that batch).
  * The number of voids written now, or -1 with err filled (roll back):
  * a bad id, MySQL failed, a pending not as said, the next id taken, the
  * pool short.
  */
 long cc_ledger_phase_retry(MYSQL *db, const char *campaign,
     const cc_ledger_credit_t *c, const unsigned *failed, const int *sel,
-    size_t n, char *err, size_t errlen);
+    char *const *batch, size_t n, char *err, size_t errlen);
 
 #endif /* CC_LEDGER_PHASE_H */

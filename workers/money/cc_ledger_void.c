@@ -25,13 +25,16 @@
 
 #define CC_LEDGER_VOID_INSERT                                                \
     "INSERT IGNORE INTO ledger_transfers (transfer_id, debit, credit, "      \
-    "amount_cents, campaign, kind, award_id, created_at) VALUES "
+    "amount_cents, campaign, kind, award_id, created_at"
+#define CC_LEDGER_VOID_VALUES        ") VALUES "
+#define CC_LEDGER_VOID_VALUES_BATCH  ", batch_no) VALUES "
 
 
 typedef struct {
     MYSQL                     *db;
     const char                *campaign;
     const cc_ledger_credit_t  *c;
+    char *const               *batch;       /* c[i]'s next batch, or NULL */
     size_t                    *order;       /* the selected, id order */
     size_t                     k;
     char                     (*fid)[CC_LEDGER_PHASE_ID_MAX + 1];
@@ -57,7 +60,8 @@ cc_ledger_phase_attempt_id(char *buf, size_t len, const char *award_id,
 /*
  * The failed attempts' pending transfers read (a locking read), each
  * checked: there, pending, pool -> clearing of its award's amount, the
- * award not posted (no post:<award id>, not credited: a round post).  0, or -1 with err naming the first that is not.
+ * award not posted (no post:<award id>, not credited: a round post).
+ * 0, or -1 with err naming the first that is not.
  */
 static int
 cc_ledger_void_check(cc_ledger_void_t *v)
@@ -159,7 +163,7 @@ static int
 cc_ledger_void_rows(cc_ledger_void_t *v, const char *kind, size_t *nw,
     uint64_t *sum)
 {
-    int          isvoid;
+    int          isvoid, bn;
     size_t       i;
     int64_t      now;
     MYSQL_RES   *res;
@@ -167,10 +171,14 @@ cc_ledger_void_rows(cc_ledger_void_t *v, const char *kind, size_t *nw,
     const cc_ledger_credit_t  *c;
 
     isvoid = strcmp(kind, "void") == 0;
+    bn = !isvoid && v->batch != NULL;           /* a batch's detail */
     now = cc_now_ms();
     v->b.len = 0;
 
-    if (cc_sqlbuf_printf(&v->b, CC_LEDGER_VOID_INSERT) != 0) {
+    if (cc_sqlbuf_printf(&v->b, "%s%s", CC_LEDGER_VOID_INSERT,
+                         bn ? CC_LEDGER_VOID_VALUES_BATCH
+                            : CC_LEDGER_VOID_VALUES) != 0)
+    {
         goto nomem;
     }
 
@@ -178,11 +186,13 @@ cc_ledger_void_rows(cc_ledger_void_t *v, const char *kind, size_t *nw,
         c = &v->c[v->order[i]];
 
         if (cc_sqlbuf_printf(&v->b, "%s('%s%s','pool:%s','clearing:%s',%"
-                             PRIu64 ",'%s','%s','%s',%" PRId64 ")",
+                             PRIu64 ",'%s','%s','%s',%" PRId64 "%s%s%s)",
                              i ? "," : "", isvoid ? "void:" : "",
                              isvoid ? v->fid[i] : v->nid[i], v->campaign,
                              v->campaign, c->amount_cents, v->campaign, kind,
-                             c->award_id, now) != 0)
+                             c->award_id, now, bn ? ",'" : "",
+                             bn ? v->batch[v->order[i]] : "", bn ? "'" : "")
+            != 0)
         {
             goto nomem;
         }
@@ -311,7 +321,7 @@ cc_ledger_void_write(cc_ledger_void_t *v)
 long
 cc_ledger_phase_retry(MYSQL *db, const char *campaign,
     const cc_ledger_credit_t *c, const unsigned *failed, const int *sel,
-    size_t n, char *err, size_t errlen)
+    char *const *batch, size_t n, char *err, size_t errlen)
 {
     long               rc;
     size_t             i, *all;
@@ -321,6 +331,7 @@ cc_ledger_phase_retry(MYSQL *db, const char *campaign,
     v.db = db;
     v.campaign = campaign;
     v.c = c;
+    v.batch = batch;
     v.err = err;
     v.errlen = errlen;
 

@@ -75,6 +75,15 @@ void cc_wallet_close(cc_wallet_t *w);
  * committed here before any call, and the
  * posts are left in a new open transaction for the caller to commit with
  * the awards' status.  cc_wallet_one_txn says which.
+ *
+ * The caller's UPDATE of the awards' status is a guard, not a
+ * formality: it must flip each DONE award from pending (or crediting)
+ * to credited (WHERE status IN ('pending', 'crediting')) and roll back
+ * when fewer flip than are DONE.  With http in batch mode a round post
+ * (cc_ledger_phase.h) takes its awards unlocked, so an award a claim's
+ * single call credited between the two phases is DONE again; that
+ * UPDATE finds it credited, and the rollback keeps it from being posted
+ * twice (the next pass finds it credited: nothing to do).
  */
 long cc_wallet_credit(cc_wallet_t *w, MYSQL *db, cc_ledger_credit_t *c,
     size_t n, char *err, size_t errlen);

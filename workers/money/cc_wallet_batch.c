@@ -6,8 +6,9 @@
  * one at a time: a batch is accepted in one call and processed by the
  * wallet on its own time, so the batches of a credit are in flight
  * together at the wallet while this thread submits and queries them in
- * turn.  MySQL holds what each batch was (wallet_batch_details): a
- * retry never builds a batch twice, it reads it back.
+ * turn.  MySQL holds what each batch was (its details are the pending
+ * transfers naming it, cc_wallet_batch_books.c): a retry never builds a
+ * batch twice, it reads it back.
  */
 
 #define _GNU_SOURCE
@@ -27,78 +28,13 @@
 #include "cc_logtext.h"
 #include "cc_sqlbuf.h"
 #include "cc_wallet_batch.h"
+#include "cc_wallet_batch_int.h"
 #include "cc_wallet_http_int.h"
 #include "cc_worker.h"
 
 
-typedef enum {
-    CC_WB_SUBMIT = 0,       /* to be sent: new, or the wallet lacks it */
-    CC_WB_QUERY,            /* accepted (or maybe): to be queried */
-    CC_WB_DONE,             /* FINISHED, its details read */
-    CC_WB_REFUSED,          /* a signed 4xx to its submit */
-    CC_WB_UNKNOWN           /* no usable answer by the deadline */
-} cc_wb_state_e;
 
 
-typedef enum {
-    CC_WB_OPEN = 0,         /* no result: unknown, queried next pass */
-    CC_WB_SUCCESS,          /* applied: to post */
-    CC_WB_FAIL,             /* failed at the wallet: the next attempt */
-    CC_WB_BAD               /* another uid or amount, key_conflict, a
-                               contradiction: alerted, left in flight */
-} cc_wb_result_e;
-
-
-typedef struct {
-    char             award_id[72];
-    uint64_t         uid;
-    uint64_t         amount;
-    unsigned         attempt;
-    long             ci;            /* its entry in c[], -1 none */
-    cc_wb_result_e   result;
-    int              seen;          /* listed in the last answer */
-    char             why[160];
-} cc_wb_detail_t;
-
-
-typedef struct {
-    char             no[CC_WALLET_BATCH_NO_MAX + 1];
-    cc_wb_state_e    state;
-    cc_wb_detail_t  *d;             /* award id order */
-    size_t           n;
-    size_t           cap;
-    uint64_t         total;
-    unsigned         tries;         /* calls without a usable answer */
-    int              finished;      /* the summary said FINISHED: its
-                                       details are asked next */
-    int64_t          due_ms;
-    int64_t          wait_ms;       /* the next query's wait */
-    int64_t          born_ms;       /* written (wallet_batches) */
-    unsigned         calls;         /* made in this call of credit */
-    int              overdue;       /* its age passed without a result */
-    char             why[200];
-} cc_wb_t;
-
-
-typedef struct {
-    cc_wallet_http_t    *w;
-    MYSQL               *db;
-    cc_ledger_credit_t  *c;
-    size_t               n;
-    size_t              *order;     /* c[] in award id order */
-    cc_wb_t             *b;
-    size_t               nb;
-    size_t               capb;
-    unsigned            *round;     /* c[i] to post: its batch's b[] + 1 */
-    unsigned            *attempt;   /* c[i]'s last attempt, 0 none */
-    char                *ans;       /* the last answer's body */
-    size_t               alen;
-    cc_sqlbuf_t          q;         /* SQL, and bodies */
-    unsigned long long   unknown_details;   /* of this call */
-} cc_wb_ctx_t;
-
-
-static unsigned long long  cc_wb_seq;      /* batch numbers, process-wide */
 
 
 /* ---- the calls ----------------------------------------------------------- */
@@ -640,479 +576,6 @@ cc_wb_drive(cc_wb_ctx_t *x, size_t from, size_t *foreign)
 }
 
 
-/* ---- the books ----------------------------------------------------------- */
-
-
-/* the entry of c[] with this award id, or -1 */
-static long
-cc_wb_entry(const cc_wb_ctx_t *x, const char *id)
-{
-    int     cmp;
-    size_t  lo, hi, mid;
-
-    lo = 0;
-    hi = x->n;
-
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        cmp = strcmp(x->c[x->order[mid]].award_id, id);
-
-        if (cmp == 0) {
-            return (long) x->order[mid];
-        }
-
-        if (cmp < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-
-    return -1;
-}
-
-
-/* a new batch of room for n details at the end of x->b, or NULL */
-static cc_wb_t *
-cc_wb_add(cc_wb_ctx_t *x, const char *no, size_t n)
-{
-    size_t    cap;
-    cc_wb_t  *nb, *b;
-
-    if (x->nb == x->capb) {
-        cap = x->capb ? x->capb * 2 : 8;
-        nb = realloc(x->b, cap * sizeof(cc_wb_t));
-        if (nb == NULL) {
-            return NULL;
-        }
-
-        x->b = nb;
-        x->capb = cap;
-    }
-
-    b = &x->b[x->nb];
-    memset(b, 0, sizeof(cc_wb_t));
-    b->cap = n ? n : 16;
-    b->d = calloc(b->cap, sizeof(cc_wb_detail_t));
-    if (b->d == NULL) {
-        return NULL;
-    }
-
-    snprintf(b->no, sizeof(b->no), "%s", no);
-    x->nb++;
-
-    return b;
-}
-
-
-/* room for one more detail of b: the new one (zeroed), or NULL */
-static cc_wb_detail_t *
-cc_wb_push(cc_wb_t *b)
-{
-    cc_wb_detail_t  *nd;
-
-    if (b->n == b->cap) {
-        nd = realloc(b->d, b->cap * 2 * sizeof(cc_wb_detail_t));
-        if (nd == NULL) {
-            return NULL;
-        }
-
-        b->d = nd;
-        b->cap *= 2;
-    }
-
-    memset(&b->d[b->n], 0, sizeof(cc_wb_detail_t));
-
-    return &b->d[b->n++];
-}
-
-
-/*
- * A batch's details in bulk (prepared, bound arrays: no SQL text per row
- * for the server to parse), from CC_LEDGER_BULK_MIN of them; below it
- * the one text statement is fewer round trips.  0 written, 1 not taken
- * (too few, no bulk on this server), -1 with err set.
- */
-static int
-cc_wb_details_bulk(cc_wb_ctx_t *x, const cc_wb_t *b, char *err,
-    size_t errlen)
-{
-    int                 rc;
-    char                sql[256], what[128], **idp;
-    size_t              i;
-    unsigned           *attempts;
-    uint64_t           *uids, *amounts;
-    MYSQL_BIND          bind[4];
-    unsigned long      *lens;
-    unsigned long long  affected;
-
-    if (!cc_ledger_bulk_worth(x->db, b->n)) {
-        return 1;
-    }
-
-    rc = -1;
-    snprintf(what, sizeof(what), "batch %s: details", b->no);
-    idp = malloc(b->n * sizeof(char *));
-    lens = malloc(b->n * sizeof(unsigned long));
-    attempts = malloc(b->n * sizeof(unsigned));
-    uids = malloc(b->n * sizeof(uint64_t));
-    amounts = malloc(b->n * sizeof(uint64_t));
-
-    if (idp == NULL || lens == NULL || attempts == NULL || uids == NULL
-        || amounts == NULL)
-    {
-        snprintf(err, errlen, "%s: out of memory", what);
-        goto done;
-    }
-
-    for (i = 0; i < b->n; i++) {
-        idp[i] = (char *) b->d[i].award_id;
-        lens[i] = strlen(b->d[i].award_id);
-        attempts[i] = b->d[i].attempt;
-        uids[i] = b->d[i].uid;
-        amounts[i] = b->d[i].amount;
-    }
-
-    cc_ledger_bind_strs(&bind[0], idp, lens);
-    cc_ledger_bind_uints(&bind[1], attempts);
-    cc_ledger_bind_u64s(&bind[2], uids);
-    cc_ledger_bind_u64s(&bind[3], amounts);
-
-    /* the batch number is ours (cc_wb_build: campaign id and digits) */
-    snprintf(sql, sizeof(sql), "INSERT INTO wallet_batch_details (award_id, "
-             "attempt, batch_no, uid, amount_cents) VALUES (?, ?, '%s', ?, "
-             "?)", b->no);
-
-    rc = cc_ledger_bulk(x->db, what, sql, bind, b->n, &affected, err, errlen);
-
-    /* a plain INSERT writes all or fails (a detail there is a duplicate
-     * key); fewer rows would be a server that skipped some silently, and
-     * the batch must not go out with details its rows lack */
-    if (rc == 0 && affected != b->n) {
-        snprintf(err, errlen, "%s: %llu rows of %zu written", what, affected,
-                 b->n);
-        rc = -1;
-    }
-
-done:
-
-    free(idp);
-    free(lens);
-    free(attempts);
-    free(uids);
-    free(amounts);
-
-    return rc;
-}
-
-
-/* the batch's rows: wallet_batches and its wallet_batch_details */
-static int
-cc_wb_rows(cc_wb_ctx_t *x, const cc_wb_t *b, char *err, size_t errlen)
-{
-    int     rc;
-    size_t  i;
-
-    x->q.len = 0;
-
-    if (cc_sqlbuf_printf(&x->q, "INSERT INTO wallet_batches (batch_no, "
-                         "campaign, details, total_cents, created_at) "
-                         "VALUES ('%s','%s',%zu,%" PRIu64 ",%" PRId64 ")",
-                         b->no, x->w->camp.id, b->n, b->total, b->born_ms)
-        != 0)
-    {
-        goto nomem;
-    }
-
-    if (mysql_real_query(x->db, x->q.p, x->q.len) != 0) {
-        goto failed;
-    }
-
-    rc = cc_wb_details_bulk(x, b, err, errlen);
-    if (rc <= 0) {
-        return rc;
-    }
-
-    x->q.len = 0;
-
-    if (cc_sqlbuf_printf(&x->q, "INSERT INTO wallet_batch_details "
-                         "(award_id, attempt, batch_no, uid, amount_cents) "
-                         "VALUES ") != 0)
-    {
-        goto nomem;
-    }
-
-    for (i = 0; i < b->n; i++) {
-        if (cc_sqlbuf_printf(&x->q, "%s('%s',%u,'%s',%" PRIu64 ",%" PRIu64
-                             ")", i ? "," : "", b->d[i].award_id,
-                             b->d[i].attempt, b->no, b->d[i].uid,
-                             b->d[i].amount) != 0)
-        {
-            goto nomem;
-        }
-    }
-
-    if (mysql_real_query(x->db, x->q.p, x->q.len) == 0) {
-        return 0;
-    }
-
-failed:
-
-    snprintf(err, errlen, "batch %s: %s", b->no, mysql_error(x->db));
-    return -1;
-
-nomem:
-
-    snprintf(err, errlen, "batch %s: out of memory", b->no);
-    return -1;
-}
-
-
-/*
- * New batches, in award id order, of the entries with sel[] set, each as
- * its next attempt (x->attempt[] + 1), at most wallet_batch_max details
- * a batch; their rows written in the open transaction.  0, or -1.
- */
-static int
-cc_wb_build(cc_wb_ctx_t *x, const int *sel, char *err, size_t errlen)
-{
-    char              no[CC_WALLET_BATCH_NO_MAX + 1];
-    size_t            i, k, left;
-    cc_wb_t          *b;
-    cc_wb_detail_t   *d;
-    cc_ledger_credit_t  *c;
-
-    for (i = 0, left = 0; i < x->n; i++) {
-        left += sel[i] != 0;
-    }
-
-    b = NULL;
-
-    for (i = 0; i < x->n && left > 0; i++) {
-        k = x->order[i];
-
-        if (!sel[k]) {
-            continue;
-        }
-
-        if (b == NULL) {
-            snprintf(no, sizeof(no), "%s:b%" PRId64 ".%d.%llu", x->w->camp.id,
-                     cc_now_ms(), (int) getpid(),
-                     __atomic_add_fetch(&cc_wb_seq, 1, __ATOMIC_RELAXED));
-
-            b = cc_wb_add(x, no, left < x->w->camp.wallet_batch_max
-                                 ? left : x->w->camp.wallet_batch_max);
-            if (b == NULL) {
-                snprintf(err, errlen, "batch: out of memory");
-                return -1;
-            }
-
-            b->born_ms = cc_now_ms();
-        }
-
-        c = &x->c[k];
-        d = cc_wb_push(b);
-        snprintf(d->award_id, sizeof(d->award_id), "%s", c->award_id);
-        d->uid = c->uid;
-        d->amount = c->amount_cents;
-        d->attempt = ++x->attempt[k];
-        d->ci = (long) k;
-        b->total += d->amount;
-        left--;
-
-        if (b->n == x->w->camp.wallet_batch_max || left == 0) {
-            if (cc_wb_rows(x, b, err, errlen) != 0) {
-                return -1;
-            }
-
-            b = NULL;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * The batches whose numbers x->q lists (SELECT ... WHERE batch_no IN
- * (...) so far) read back whole, each to be queried; an entry of this
- * call is answered by its last attempt's batch only.  0, or -1 with err.
- */
-static int
-cc_wb_readback(cc_wb_ctx_t *x, char *err, size_t errlen)
-{
-    long             k;
-    cc_wb_t         *b;
-    MYSQL_RES       *res;
-    MYSQL_ROW        row;
-    cc_wb_detail_t  *d;
-
-    if (cc_sqlbuf_printf(&x->q, ") ORDER BY d.batch_no, d.award_id") != 0) {
-        goto nomem;
-    }
-
-    if (mysql_real_query(x->db, x->q.p, x->q.len) != 0
-        || (res = mysql_store_result(x->db)) == NULL)
-    {
-        snprintf(err, errlen, "batch: read back: %s", mysql_error(x->db));
-        return -1;
-    }
-
-    b = NULL;
-
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        if (b == NULL || strcmp(b->no, row[0]) != 0) {
-            b = cc_wb_add(x, row[0], 0);
-            if (b == NULL) {
-                mysql_free_result(res);
-                goto nomem;
-            }
-
-            b->state = CC_WB_QUERY;
-            b->wait_ms = CC_WALLET_BATCH_POLL_MS;
-            b->born_ms = strtoll(row[5], NULL, 10);
-        }
-
-        d = cc_wb_push(b);
-        if (d == NULL) {
-            mysql_free_result(res);
-            goto nomem;
-        }
-
-        snprintf(d->award_id, sizeof(d->award_id), "%s", row[1]);
-        d->uid = strtoull(row[2], NULL, 10);
-        d->amount = strtoull(row[3], NULL, 10);
-        d->attempt = (unsigned) strtoul(row[4], NULL, 10);
-        k = cc_wb_entry(x, row[1]);
-
-        d->ci = k >= 0 && x->attempt[k] == d->attempt ? k : -1;
-        b->total += d->amount;
-    }
-
-    mysql_free_result(res);
-
-    return 0;
-
-nomem:
-
-    snprintf(err, errlen, "batch: out of memory");
-    return -1;
-}
-
-
-/*
- * The in-flight entries' last batches: x->attempt[] set, and each of
- * those batches read back from MySQL whole (in award id order: the order
- * it was sent in), to be queried.  The entries in none are left 0.  0,
- * or -1 with err set.
- */
-static int
-cc_wb_resume(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, char *err,
-    size_t errlen)
-{
-    long        k;
-    char        last[CC_WALLET_BATCH_NO_MAX + 1];
-    size_t      i, m;
-    MYSQL_RES  *res;
-    MYSQL_ROW   row;
-
-    x->q.len = 0;
-    last[0] = '\0';
-
-    /* the last attempt of each, and its batch's details */
-    if (cc_sqlbuf_printf(&x->q, "SELECT d.batch_no, d.award_id, "
-                         "d.attempt FROM wallet_batch_details d JOIN "
-                         "(SELECT award_id, MAX(attempt) a FROM "
-                         "wallet_batch_details WHERE award_id IN (") != 0)
-    {
-        goto nomem;
-    }
-
-    for (i = 0, m = 0; i < x->n; i++) {
-        if (st[i] == CC_LEDGER_PHASE_IN_FLIGHT
-            && cc_sqlbuf_printf(&x->q, "%s'%s'", m++ ? "," : "",
-                                x->c[i].award_id) != 0)
-        {
-            goto nomem;
-        }
-    }
-
-    if (m == 0) {
-        return 0;
-    }
-
-    if (cc_sqlbuf_printf(&x->q, ") GROUP BY award_id) l ON l.award_id = "
-                         "d.award_id AND l.a = d.attempt ORDER BY "
-                         "d.batch_no") != 0)
-    {
-        goto nomem;
-    }
-
-    if (mysql_real_query(x->db, x->q.p, x->q.len) != 0
-        || (res = mysql_store_result(x->db)) == NULL)
-    {
-        snprintf(err, errlen, "batch: last attempts: %s",
-                 mysql_error(x->db));
-        return -1;
-    }
-
-    /* the batch numbers: each batch then read whole */
-    x->q.len = 0;
-    m = 0;
-
-    if (cc_sqlbuf_printf(&x->q, "SELECT d.batch_no, d.award_id, d.uid, "
-                         "d.amount_cents, d.attempt, b.created_at FROM "
-                         "wallet_batch_details d JOIN wallet_batches b ON "
-                         "b.batch_no = d.batch_no WHERE d.batch_no IN (")
-        != 0)
-    {
-        mysql_free_result(res);
-        goto nomem;
-    }
-
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        k = cc_wb_entry(x, row[1]);
-
-        if (k >= 0) {
-            x->attempt[k] = (unsigned) strtoul(row[2], NULL, 10);
-        }
-
-        /* sorted by batch: each number once */
-        if (last[0] != '\0' && strcmp(last, row[0]) == 0) {
-            continue;
-        }
-
-        snprintf(last, sizeof(last), "%s", row[0]);
-
-        if (cc_sqlbuf_printf(&x->q, "%s'%s'", m++ ? "," : "", row[0]) != 0) {
-            mysql_free_result(res);
-            goto nomem;
-        }
-    }
-
-    mysql_free_result(res);
-
-    if (m == 0) {
-        return 0;                   /* none was in a batch */
-    }
-
-    return cc_wb_readback(x, err, errlen);
-
-nomem:
-
-    snprintf(err, errlen, "batch: out of memory");
-    return -1;
-}
-
-
-static int
-cc_wb_detail_cmp(const void *a, const void *b)
-{
-    return strcmp(((const cc_wb_detail_t *) a)->award_id,
-                  ((const cc_wb_detail_t *) b)->award_id);
-}
-
-
 /* ---- outcomes ------------------------------------------------------------ */
 
 
@@ -1273,20 +736,43 @@ cc_wb_outcomes(cc_wb_ctx_t *x, size_t from, int *resend, size_t foreign)
 
 
 /*
- * The FAIL details' next attempts, in the open transaction: each failed
- * attempt's pending transfer voided and the next attempt's written
- * (cc_ledger_phase_retry), and the new batches that hold them, so a
- * crash before the commit leaves the failed attempt (queried again: its
- * FAIL read again, voided then) and one after it the next attempt, in
- * its batch, sent by whoever resumes it.  0, or -1 with err set.
+ * The FAIL details' next attempts, in the open transaction: their new
+ * batches planned (each detail's number), each failed attempt's pending
+ * transfer voided and the next attempt's written with its batch number
+ * (cc_ledger_phase_retry), and the new batches' rows, so a crash before
+ * the commit leaves the failed attempt (queried again: its FAIL read
+ * again, voided then) and one after it the next attempt, in its batch,
+ * sent by whoever resumes it.  0, or -1 with err set.
  */
 static int
 cc_wb_retry(cc_wb_ctx_t *x, const int *resend, char *err, size_t errlen)
 {
-    long  voided;
+    long     voided;
+    char   **names;
+    size_t   i, from;
 
-    voided = cc_ledger_phase_retry(x->db, x->w->camp.id, x->c, x->attempt,
-                                   resend, x->n, err, errlen);
+    for (i = 0; i < x->n; i++) {
+        x->failed[i] = resend[i] ? x->attempt[i] : 0;
+    }
+
+    from = x->nb;
+    names = calloc(x->n ? x->n : 1, sizeof(char *));
+
+    if (names == NULL) {
+        snprintf(err, errlen, "batch: out of memory");
+        return -1;
+    }
+
+    voided = -1;
+
+    if (cc_wb_plan(x, resend, err, errlen) == 0) {
+        cc_wb_names(x, names);
+        voided = cc_ledger_phase_retry(x->db, x->w->camp.id, x->c, x->failed,
+                                       resend, names, x->n, err, errlen);
+    }
+
+    free(names);
+
     if (voided < 0) {
         return -1;
     }
@@ -1294,7 +780,7 @@ cc_wb_retry(cc_wb_ctx_t *x, const int *resend, char *err, size_t errlen)
     __atomic_fetch_add(&x->w->stats.voided, (unsigned long long) voided,
                        __ATOMIC_RELAXED);
 
-    return cc_wb_build(x, resend, err, errlen);
+    return cc_wb_rows(x, from, err, errlen);
 }
 
 
@@ -1352,13 +838,193 @@ cc_wb_rounds(cc_wb_ctx_t *x, int *resend, char *err, size_t errlen)
 }
 
 
+/*
+ * Step 1, in one transaction: the pending transfers of the entries new
+ * to the books, each written with the batch planned for it (their
+ * details), the in-flight ones' batches read back (or, with no batch,
+ * marked for single calls), the new batches' rows, and the reservations
+ * last (the pool's and the clearing's rows: a claim waits the less);
+ * committed.  0, or -1 with err set.
+ */
+static int
+cc_wb_begin(cc_wb_ctx_t *x, cc_ledger_phase_e *st, char *err, size_t errlen)
+{
+    int      rc, *all;
+    char   **names;
+    size_t   i;
+
+    all = malloc((x->n ? x->n : 1) * sizeof(int));
+    names = calloc(x->n ? x->n : 1, sizeof(char *));
+
+    if (all == NULL || names == NULL) {
+        free(all);
+        free(names);
+        snprintf(err, errlen, "batch: out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < x->n; i++) {
+        all[i] = 1;
+    }
+
+    /* every entry planned: those whose transfer was there leave the plan */
+    rc = cc_wb_plan(x, all, err, errlen) != 0;
+
+    if (rc == 0) {
+        cc_wb_names(x, names);
+        rc = cc_ledger_phase_transfers(x->db, x->w->camp.id, x->c, x->n,
+                                       names, st, err, errlen) != 0;
+    }
+
+    free(all);
+    free(names);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    cc_wb_keep(x, 0, st);
+
+    if (cc_wb_rows(x, 0, err, errlen) != 0
+        || cc_wb_resume(x, st, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < x->nb; i++) {
+        qsort(x->b[i].d, x->b[i].n, sizeof(cc_wb_detail_t), cc_wb_detail_cmp);
+    }
+
+    if (cc_ledger_phase_reserve(x->db, x->w->camp.id, x->c, x->n, st, err,
+                                errlen) != 0)
+    {
+        return -1;
+    }
+
+    if (mysql_commit(x->db) != 0) {
+        snprintf(err, errlen, "commit pending: %s", mysql_error(x->db));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The in-flight entries whose live pending transfer names no batch (a
+ * claim's single call left unknown, or per_credit's): called again as
+ * single calls, under the same key; an append-only transfer cannot be
+ * given a batch later.  ok[] set for the applied.  0, or -1 with err.
+ */
+static int
+cc_wb_singles(cc_wb_ctx_t *x, int *ok, char *err, size_t errlen)
+{
+    int                    rc;
+    size_t                 i, k;
+    cc_wallet_http_job_t  *jobs;
+
+    for (i = 0, k = 0; i < x->n; i++) {
+        k += x->single[i] != 0;
+    }
+
+    if (k == 0) {
+        return 0;
+    }
+
+    jobs = calloc(k, sizeof(cc_wallet_http_job_t));
+    if (jobs == NULL) {
+        snprintf(err, errlen, "batch: out of memory");
+        return -1;
+    }
+
+    for (i = 0, k = 0; i < x->n; i++) {
+        if (x->single[i]) {
+            jobs[k++].i = i;
+        }
+    }
+
+    cc_log("%zu awards in flight by single calls (no batch): called again "
+           "as single calls, the same keys", k);
+    __atomic_fetch_add(&x->w->stats.single, k, __ATOMIC_RELAXED);
+
+    rc = cc_wallet_http_calls(x->w, x->c, jobs, k, err, errlen);
+
+    if (rc == 0) {
+        cc_wallet_http_outcomes(x->w, x->c, jobs, k, ok);
+    }
+
+    free(jobs);
+
+    return rc;
+}
+
+
+/*
+ * Step 3, in a transaction left open for the caller (it sets the posted
+ * awards credited): the SUCCESS details, a round post a batch, and the
+ * single calls' applied, post:<award id> each.  The number posted, or -1
+ * with err set.
+ */
+static long
+cc_wb_posts(cc_wb_ctx_t *x, const cc_ledger_phase_e *st, const int *sok,
+    char *err, size_t errlen)
+{
+    long       added, more;
+    size_t     i;
+    uint64_t   d1, d2;
+
+    for (i = 0; i < x->n; i++) {
+        if (st[i] == CC_LEDGER_PHASE_NEW
+            || st[i] == CC_LEDGER_PHASE_IN_FLIGHT)
+        {
+            x->c[i].rc = CC_LEDGER_ERROR;
+        }
+    }
+
+    d1 = d2 = 0;
+    added = cc_ledger_phase_post_rounds(x->db, x->w->camp.id, x->c, x->n,
+                                        x->round, x->attempt, &d1, err,
+                                        errlen);
+    more = added < 0 ? -1
+           : cc_ledger_phase_post_rows(x->db, x->w->camp.id, x->c, x->n,
+                                       sok, &d2, err, errlen);
+
+    for (i = 0; i < x->n; i++) {
+        if ((added < 0 || more < 0) && (x->round[i] || sok[i])) {
+            x->c[i].rc = CC_LEDGER_ERROR;
+
+        } else if (added >= 0 && more >= 0
+                   && st[i] == CC_LEDGER_PHASE_POSTED)
+        {
+            x->c[i].rc = CC_LEDGER_EXISTS;
+        }
+    }
+
+    if (added < 0 || more < 0) {
+        return -1;
+    }
+
+    if (x->w->defer) {
+        x->w->deferred = d1 + d2;          /* the caller moves them */
+
+    } else if (d1 + d2 > 0
+               && cc_ledger_phase_post_move(x->db, x->w->camp.id, d1 + d2,
+                                            err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    return added + more;
+}
+
+
 long
 cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     size_t n, char *err, size_t errlen)
 {
-    int                *sel;
+    int                *sel, *sok;
     long                added;
-    size_t              i;
+    size_t              i, m;
     cc_wb_ctx_t         x;
     cc_ledger_phase_e  *st;
 
@@ -1368,87 +1034,53 @@ cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db, cc_ledger_credit_t *c,
     x.c = c;
     x.n = n;
     added = -1;
+    m = n ? n : 1;
 
-    st = calloc(n ? n : 1, sizeof(cc_ledger_phase_e));
-    sel = calloc(n ? n : 1, sizeof(int));
-    x.round = calloc(n ? n : 1, sizeof(unsigned));
-    x.attempt = calloc(n ? n : 1, sizeof(unsigned));
+    st = calloc(m, sizeof(cc_ledger_phase_e));
+    sel = calloc(m, sizeof(int));
+    sok = calloc(m, sizeof(int));
+    x.round = calloc(m, sizeof(unsigned));
+    x.attempt = calloc(m, sizeof(unsigned));
+    x.failed = calloc(m, sizeof(unsigned));
+    x.single = calloc(m, sizeof(int));
+    x.bi = malloc(m * sizeof(size_t));
     x.order = n ? cc_ledger_bulk_order(c, n) : calloc(1, sizeof(size_t));
 
-    if (st == NULL || sel == NULL || x.round == NULL || x.attempt == NULL
-        || x.order == NULL)
+    if (st == NULL || sel == NULL || sok == NULL || x.round == NULL
+        || x.attempt == NULL || x.failed == NULL || x.single == NULL
+        || x.bi == NULL || x.order == NULL)
     {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
 
-    /* 1. the pending transfers and the new batches: durable together
-          before any call (the awards stay 'pending': their batch details
-          say they are in flight, and each is written once, credited) */
-
-    if (cc_ledger_phase_transfers(db, w->camp.id, c, n, st, err, errlen)
-        != 0
-        || cc_wb_resume(&x, st, err, errlen) != 0)
-    {
-        goto done;
-    }
-
-    for (i = 0; i < x.nb; i++) {
-        qsort(x.b[i].d, x.b[i].n, sizeof(cc_wb_detail_t), cc_wb_detail_cmp);
-    }
-
     for (i = 0; i < n; i++) {
-        sel[i] = (st[i] == CC_LEDGER_PHASE_NEW
-                  || st[i] == CC_LEDGER_PHASE_IN_FLIGHT)
-                 && x.attempt[i] == 0;
+        x.bi[i] = (size_t) -1;
     }
 
-    /* the pool's and the clearing's rows last: a claim waits the less */
-    if (cc_wb_build(&x, sel, err, errlen) != 0
-        || cc_ledger_phase_reserve(db, w->camp.id, c, n, st, err, errlen)
-           != 0)
+    /* 1. the pending transfers and their batches, durable before any
+          call (the awards stay 'pending': their pending transfers say
+          they are in flight, and in which batch) */
+
+    if (cc_wb_begin(&x, st, err, errlen) != 0) {
+        goto done;
+    }
+
+    /* 2. the batches, in flight together, and their failed details again;
+          then the single calls of those in flight with no batch */
+
+    if (cc_wb_rounds(&x, sel, err, errlen) != 0
+        || cc_wb_singles(&x, sok, err, errlen) != 0)
     {
-        goto done;
-    }
-
-    if (mysql_commit(db) != 0) {
-        snprintf(err, errlen, "commit pending: %s", mysql_error(db));
-        goto done;
-    }
-
-    /* 2. the batches, in flight together, and their failed details again */
-
-    if (cc_wb_rounds(&x, sel, err, errlen) != 0) {
         goto done;
     }
 
     __atomic_fetch_add(&w->stats.unknown, x.unknown_details,
                        __ATOMIC_RELAXED);
 
-    /* 3. the SUCCESS details posted, a round post a batch, in a
-          transaction left open (the caller sets their awards credited) */
+    /* 3. the posts, in a transaction left open */
 
-    for (i = 0; i < n; i++) {
-        if (st[i] == CC_LEDGER_PHASE_NEW
-            || st[i] == CC_LEDGER_PHASE_IN_FLIGHT)
-        {
-            c[i].rc = CC_LEDGER_ERROR;
-        }
-    }
-
-    added = cc_ledger_phase_post_rounds(db, w->camp.id, c, n, x.round,
-                                        x.attempt,
-                                        w->defer ? &w->deferred : NULL, err,
-                                        errlen);
-
-    for (i = 0; i < n; i++) {
-        if (added < 0 && x.round[i]) {
-            c[i].rc = CC_LEDGER_ERROR;
-
-        } else if (added >= 0 && st[i] == CC_LEDGER_PHASE_POSTED) {
-            c[i].rc = CC_LEDGER_EXISTS;
-        }
-    }
+    added = cc_wb_posts(&x, st, sok, err, errlen);
 
 done:
 
@@ -1461,7 +1093,11 @@ done:
     free(x.q.p);
     free(x.order);
     free(x.attempt);
+    free(x.failed);
+    free(x.single);
+    free(x.bi);
     free(x.round);
+    free(sok);
     free(sel);
     free(st);
 

@@ -32,12 +32,15 @@
  *
  * A call of cc_wallet_batch_credit:
  *
- *   1. in one transaction: the pending transfers and, for the awards
- *      not in any batch yet, new batches
- *      of at most wallet_batch_max details (wallet_batches and
- *      wallet_batch_details, sql/money.sql); COMMIT.  Nothing is sent
- *      before, so a crash anywhere leaves either nothing or a batch
- *      written whole;
+ *   1. in one transaction: the pending transfers of the awards new to
+ *      the books, each written with the number of its batch (the
+ *      transfer is the batch's detail: sql/money.sql), batches of at
+ *      most wallet_batch_max details, and their wallet_batches rows;
+ *      COMMIT.  Nothing is sent before, so a crash anywhere leaves
+ *      either nothing or a batch written whole.  An award in flight
+ *      whose pending names no batch (a claim's single call left
+ *      unknown) is called again as a single call, the same key: an
+ *      append-only transfer is not given a batch later;
  *   2. the new batches submitted, and the last batch of each award that
  *      was in one already queried (a signed 404: submitted again, its
  *      contents read back from MySQL: the same batch), all of them in
@@ -64,7 +67,7 @@
  * In flight: unlike per_credit, the awards are not set 'crediting' (an
  * UPDATE of every award, a third of the batch's MySQL time, measured):
  * an award stays 'pending' until it is credited, its pending transfer
- * and its batch detail saying it is in flight and in which batch.
+ * saying it is in flight and in which batch (batch_no).
  *
  * A detail that failed: the wallet says it did not apply it, so its
  * attempt's pending transfer is voided (the money back to the pool's
@@ -78,8 +81,9 @@
  * paid twice: the detail number is the award id at the wallet, and an
  * award is credited once in the ledger.  After the last round a
  * failed detail is left unvoided, for the next pass.  (An award is posted
- * once: a round takes only awards not credited, their rows locked, and
- * a claim's single call posts post:<award id> under the same lock.)  Only a FAIL is
+ * once: the caller's UPDATE must flip each award of a round, or it rolls
+ * back, and a claim's single call posts post:<award id> only under its
+ * award's lock, not credited.)  Only a FAIL is
  * voided: an unknown, a refusal or a mismatch may have been applied (or
  * needs a person), so it keeps its pending transfer, as per_credit keeps
  * a 'crediting' award's (per_credit has no FAIL: its answers are

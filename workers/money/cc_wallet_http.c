@@ -574,8 +574,7 @@ cc_wallet_http_abandon(cc_wallet_http_t *w)
 }
 
 
-/* the calls of jobs[0..n) until each is finished */
-static int
+int
 cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
     cc_wallet_http_job_t *jobs, size_t n, char *err, size_t errlen)
 {
@@ -779,13 +778,7 @@ nomem:
 }
 
 
-/*
- * What the calls of jobs[0..k) ended in: ok[] set for the applied (to be
- * posted), the others logged, counted and, for the mismatched, the
- * refused and those answered unsigned, alerted; every one's rc ERROR
- * until its post says otherwise.
- */
-static void
+void
 cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
     cc_wallet_http_job_t *jobs, size_t k, int *ok)
 {

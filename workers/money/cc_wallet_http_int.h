@@ -111,6 +111,19 @@ int cc_wallet_http_signed(cc_wallet_http_t *w, const cc_wallet_http_slot_t *s,
 /* the alert command with text (a JSON document) on stdin, if set */
 void cc_wallet_http_alert_text(cc_wallet_http_t *w, const char *text);
 
+/* per_credit's calls of jobs[0..n) until each is finished: 0, or -1 */
+int cc_wallet_http_calls(cc_wallet_http_t *w, cc_ledger_credit_t *c,
+    cc_wallet_http_job_t *jobs, size_t n, char *err, size_t errlen);
+
+/*
+ * What the calls of jobs[0..k) ended in: ok[] set for the applied (to be
+ * posted), the others logged, counted and, for the mismatched, the
+ * refused and those answered unsigned, alerted; every one's rc ERROR
+ * until its post says otherwise.
+ */
+void cc_wallet_http_outcomes(cc_wallet_http_t *w, cc_ledger_credit_t *c,
+    cc_wallet_http_job_t *jobs, size_t k, int *ok);
+
 /* wallet_mode batch: cc_wallet_http_credit's contract (cc_wallet_batch.c) */
 long cc_wallet_batch_credit(cc_wallet_http_t *w, MYSQL *db,
     cc_ledger_credit_t *c, size_t n, char *err, size_t errlen);

@@ -270,6 +270,7 @@ cc_payout_total(cc_payout_t *p, cc_payout_stats_t *t)
         t->exists += x->exists;
         t->mismatch += x->mismatch;
         t->no_funds += x->no_funds;
+        t->raced += x->raced;
         t->notified += x->notified;
     }
 
@@ -333,6 +334,10 @@ cc_payout_metrics(cc_payout_t *p, double rate)
                     "another amount or wallet", t->mismatch);
     cc_promfile_add(&pf, "cc_payout_no_funds_total", "counter",
                     "Awards not paid: the pool holds too little", t->no_funds);
+    cc_promfile_add(&pf, "cc_payout_raced_total", "counter",
+                    "Awards a credit found credited by another payer "
+                    "meanwhile: rolled back, paid by the next pass",
+                    t->raced);
     cc_promfile_add(&pf, "cc_payout_bad_claims_total", "counter",
                     "cc:claims entries dropped: not a uid", t->bad_claims);
     cc_promfile_add(&pf, "cc_payout_wallet_unsigned_answers_total",

@@ -78,6 +78,9 @@ typedef struct {
     uint64_t             uid;
     uint64_t             amount;
     cc_payout_award_e    state;
+    int                  done;           /* CREDITING_NOW: credited by
+                                            this credit (DONE), not before
+                                            (EXISTS) */
     uint32_t             redis;          /* the uid's Redis shard */
 } cc_payout_award_t;
 
@@ -99,6 +102,8 @@ typedef struct {
     unsigned long long   exists;
     unsigned long long   mismatch;
     unsigned long long   no_funds;
+    unsigned long long   raced;          /* credited by another payer
+                                            meanwhile: rolled back */
     unsigned long long   notified;
     unsigned long long   bad_claims;     /* cc:claims entries not a uid */
     unsigned long long   forged;         /* wallet http: answers not

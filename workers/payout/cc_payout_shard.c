@@ -333,20 +333,22 @@ cc_payout_shard_ids(cc_payout_shard_t *ps, size_t *len, size_t n,
  * back, the connection dropped).
  */
 static long
-cc_payout_shard_mark(cc_payout_shard_t *ps, size_t n,
-    cc_payout_award_e state, int64_t now, int notice)
+cc_payout_shard_mark_ok(cc_payout_shard_t *ps, size_t n,
+    cc_payout_award_e state, const int *ok, int64_t now, int notice,
+    unsigned long long *flipped)
 {
     long    k;
     size_t  len;
 
     len = 0;
+    *flipped = 0;
 
     if (cc_payout_shard_sql(ps, &len, "UPDATE awards SET status = "
                             "'credited', credited_at = %" PRId64 "%s WHERE "
                             "status IN ('pending', 'crediting') AND "
                             "award_id IN (", now,
                             notice ? ", notified = 1" : "") != 0
-        || (k = cc_payout_shard_ids(ps, &len, n, state, NULL)) < 0
+        || (k = cc_payout_shard_ids(ps, &len, n, state, ok)) < 0
         || cc_payout_shard_sql(ps, &len, ")") != 0)
     {
         return -1;
@@ -357,7 +359,91 @@ cc_payout_shard_mark(cc_payout_shard_t *ps, size_t n,
         return cc_payout_shard_fail(ps, "mark awards credited", NULL);
     }
 
+    *flipped = k > 0 ? mysql_affected_rows(ps->db->conn) : 0;
+
     return k;
+}
+
+
+static long
+cc_payout_shard_mark(cc_payout_shard_t *ps, size_t n,
+    cc_payout_award_e state, int64_t now, int notice)
+{
+    unsigned long long  flipped;
+
+    return cc_payout_shard_mark_ok(ps, n, state, NULL, now, notice,
+                                   &flipped);
+}
+
+
+/*
+ * The awards the wallet credited in the open transaction (the rows
+ * CREDITING_NOW) set credited, the guard cc_wallet.h asks of the caller:
+ * every one it credited now (DONE) must flip from pending or crediting,
+ * else another payer credited one in between (a claim's single call
+ * while a batch was out: its round post would pay it twice): rolled
+ * back, left to the next pass (1).  Those credited before (EXISTS) are
+ * marked after, unchecked.  0, 1, or -1 (rolled back, the connection
+ * dropped).
+ */
+static int
+cc_payout_shard_mark_now(cc_payout_shard_t *ps, size_t n, int64_t now,
+    int notice)
+{
+    int                 *done;
+    long                 k;
+    size_t               i;
+    unsigned long long   flipped;
+
+    done = calloc(n ? n : 1, sizeof(int));
+    if (done == NULL) {
+        (void) mysql_rollback(ps->db->conn);
+        return cc_payout_shard_fail(ps, "mark awards credited",
+                                    "out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        done[i] = ps->rows[i].done;
+    }
+
+    k = cc_payout_shard_mark_ok(ps, n, CC_PAYOUT_CREDITING_NOW, done, now,
+                                notice, &flipped);
+
+    for (i = 0; k >= 0 && i < n; i++) {
+        done[i] = !done[i];
+    }
+
+    if (k >= 0 && flipped != (unsigned long long) k) {
+        cc_log("mysql shard %s: %llu of %ld awards credited now were "
+               "credited by another payer meanwhile; rolled back, the next "
+               "pass pays the rest", ps->db->name,
+               (unsigned long long) k - flipped, k);
+        ps->stats.raced += (unsigned long long) k - flipped;
+        ps->unpaid = 1;
+        ps->folded = 0;
+        free(done);
+
+        for (i = 0; i < n; i++) {
+            if (ps->rows[i].state == CC_PAYOUT_CREDITING_NOW) {
+                ps->rows[i].state = CC_PAYOUT_UNPAID;
+            }
+        }
+
+        if (mysql_rollback(ps->db->conn) != 0) {
+            return cc_payout_shard_fail(ps, "rollback", NULL);
+        }
+
+        return 1;
+    }
+
+    if (k >= 0) {
+        k = cc_payout_shard_mark_ok(ps, n, CC_PAYOUT_CREDITING_NOW, done,
+                                    now, notice, &flipped);
+    }
+
+    free(done);
+
+    return k < 0 ? -1 : 0;
 }
 
 
@@ -416,6 +502,8 @@ cc_payout_shard_tally(cc_payout_shard_t *ps, size_t n, size_t k)
         }
 
         CC_ASSERT(j < k);
+
+        a->done = ps->credits[j].rc == CC_LEDGER_DONE;
 
         switch (ps->credits[j++].rc) {
         case CC_LEDGER_DONE:
@@ -809,11 +897,15 @@ again:
 
     cc_payout_shard_tally(ps, n, k);
 
-    if (!early
-        && cc_payout_shard_mark(ps, n, CC_PAYOUT_CREDITING_NOW, now, !claims)
-           < 0)
-    {
-        return -1;
+    if (!early) {
+        switch (cc_payout_shard_mark_now(ps, n, now, !claims)) {
+        case 0:
+            break;
+        case 1:                             /* raced: rolled back */
+            return 0;
+        default:
+            return -1;
+        }
     }
 
     /* the bulk's notices owed, committed with the credits */

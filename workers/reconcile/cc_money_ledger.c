@@ -61,9 +61,10 @@ cc_money_totals(cc_money_t *m, const char *table, const char *what)
  * takes it off both), and each account's are the amounts of its live
  * pending transfers: not voided (void:<id>) and of an award not posted
  * (post:<award id> posts the award's live one; so does a batch's round
- * post, which names no award: the award is credited then).  With the posted check
- * this is how Σ debits = Σ credits holds with money in flight: posted
- * with posted, pending with pending; a void counts in neither.
+ * post, which names no award: the award is credited then).  With the
+ * posted check this is how Σ debits = Σ credits holds with money in
+ * flight: posted with posted, pending with pending; a void counts in
+ * neither.
  */
 static int
 cc_money_pending(cc_money_t *m)

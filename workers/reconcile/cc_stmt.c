@@ -415,6 +415,63 @@ cc_stmt_finish(cc_stmt_t *t, cc_stmt_break_pt brk, void *ctx)
 }
 
 
+/*
+ * The awards of the entries whose rc is rc set credited (from pending or
+ * crediting): *k of them, *flipped the rows the UPDATE changed.  0, or
+ * -1 (sql->p NULL: out of memory; else MySQL's error).
+ */
+static int
+cc_stmt_mark(MYSQL *db, const cc_ledger_credit_t *c, size_t n,
+    cc_ledger_rc_e rc, cc_sqlbuf_t *sql, size_t *k, size_t *flipped)
+{
+    size_t  i;
+
+    *k = 0;
+    *flipped = 0;
+    sql->len = 0;
+
+    /* the statement grows as needed: no award id list can overrun it */
+    if (cc_sqlbuf_printf(sql, "UPDATE awards SET status = 'credited', "
+                         "credited_at = %" PRId64 " WHERE status IN "
+                         "('pending', 'crediting') AND award_id IN (",
+                         cc_now_ms()) != 0)
+    {
+        goto nomem;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (c[i].rc == rc
+            && cc_sqlbuf_printf(sql, "%s'%s'", (*k)++ ? "," : "",
+                                c[i].award_id) != 0)
+        {
+            goto nomem;
+        }
+    }
+
+    if (cc_sqlbuf_printf(sql, ")") != 0) {
+        goto nomem;
+    }
+
+    if (*k > 0) {
+        if (mysql_query(db, sql->p) != 0) {
+            return -1;
+        }
+
+        *flipped = (size_t) mysql_affected_rows(db);
+    }
+
+    return 0;
+
+nomem:
+
+    free(sql->p);
+    sql->p = NULL;
+    sql->cap = 0;
+    sql->len = 0;
+    return -1;
+}
+
+
 /* one shard's run of fixes through the adapter, as cc-payout credits */
 static unsigned long long
 cc_stmt_repair_batch(cc_wallet_t *w, MYSQL *db,
@@ -423,7 +480,7 @@ cc_stmt_repair_batch(cc_wallet_t *w, MYSQL *db,
     int                  rc;
     char                 err[512];
     long                 added;
-    size_t               i, k;
+    size_t               i, k, flipped;
     cc_sqlbuf_t          sql = { NULL, 0, 0 };
     cc_ledger_credit_t   c[CC_STMT_REPAIR_MAX];
     unsigned long long   done;
@@ -437,35 +494,29 @@ cc_stmt_repair_batch(cc_wallet_t *w, MYSQL *db,
 
     added = cc_wallet_credit(w, db, c, n, err, sizeof(err));
 
-    /* the statement grows as needed: no award id list can overrun it */
-    rc = added < 0 ? -1
-         : cc_sqlbuf_printf(&sql, "UPDATE awards SET status = 'credited', "
-                            "credited_at = %" PRId64 " WHERE status IN "
-                            "('pending', 'crediting') AND award_id IN (",
-                            cc_now_ms());
-
-    for (i = 0, k = 0; rc == 0 && i < n; i++) {
-        if (c[i].rc == CC_LEDGER_DONE || c[i].rc == CC_LEDGER_EXISTS) {
-            rc = cc_sqlbuf_printf(&sql, "%s'%s'", k++ ? "," : "",
-                                  c[i].award_id);
-        }
+    if (added < 0) {
+        cc_log("repair on shard %u: %s; rolled back", x[0].shard, err);
+        (void) mysql_rollback(db);
+        return 0;
     }
 
-    if (rc == 0) {
-        rc = cc_sqlbuf_printf(&sql, ")");
-    }
+    /* the DONE flipped, each of them (cc_wallet.h's guard), then EXISTS */
+    rc = cc_stmt_mark(db, c, n, CC_LEDGER_DONE, &sql, &k, &flipped);
 
-    if (rc != 0) {
-        cc_log("repair on shard %u: %s; rolled back", x[0].shard,
-               added < 0 ? err : "out of memory");
+    if (rc == 0 && flipped != k) {
+        cc_log("repair on shard %u: %zu of %zu awards credited by another "
+               "payer meanwhile; rolled back", x[0].shard, k - flipped, k);
         (void) mysql_rollback(db);
         free(sql.p);
         return 0;
     }
 
-    if ((k > 0 && mysql_query(db, sql.p) != 0) || mysql_commit(db) != 0) {
+    if (rc != 0
+        || cc_stmt_mark(db, c, n, CC_LEDGER_EXISTS, &sql, &k, &flipped) != 0
+        || mysql_commit(db) != 0)
+    {
         cc_log("repair on shard %u: %s; rolled back", x[0].shard,
-               mysql_error(db));
+               sql.p == NULL ? "out of memory" : mysql_error(db));
         (void) mysql_rollback(db);
         free(sql.p);
         return 0;
