@@ -494,17 +494,25 @@ cc_ledger_phase_pending_read(MYSQL *db, const char *campaign,
     left = 0;
     voided = 0;
 
-    /* row[7]: t voided (a joined table: read by the locking read too) */
+    /*
+     * row[7]: t voided (a joined table: read by the locking read too).
+     * The award's status, a round post's mark, is a subquery: read from
+     * the snapshot, not locked (a claim must not wait here for a bulk
+     * batch holding the award's row).  Stale, it says in flight for an
+     * award a round posted: the call is answered as applied, and the
+     * post's locking read of the award (cc_ledger_phase_credited) finds
+     * it credited: EXISTS, nothing posted twice.
+     */
     if (cc_sqlbuf_printf(b, "SELECT t.transfer_id, t.debit, t.credit, "
                          "t.amount_cents, t.kind, t.campaign, p.transfer_id "
-                         "IS NOT NULL OR a.status <=> 'credited', "
+                         "IS NOT NULL OR (SELECT a.status FROM awards a "
+                         "WHERE a.award_id = t.award_id) <=> 'credited', "
                          "v.transfer_id IS NOT NULL FROM "
                          "ledger_transfers t LEFT JOIN "
                          "ledger_transfers p ON p.transfer_id = "
                          "CONCAT('post:', t.transfer_id) LEFT JOIN "
                          "ledger_transfers v ON v.transfer_id = "
-                         "CONCAT('void:', t.transfer_id) LEFT JOIN awards a "
-                         "ON a.award_id = t.award_id WHERE "
+                         "CONCAT('void:', t.transfer_id) WHERE "
                          "t.transfer_id IN (") != 0)
     {
         goto nomem;

@@ -95,6 +95,9 @@ CC_REDIS_SENTINEL_HELP
 "                    popped in the last second), 1..50000 (default 1000):\n"
 "                    a claim whose award is in the batch in flight waits\n"
 "                    for that batch\n"
+"  --claims-yield-ms MS  while claims come, the bulk waits MS before each\n"
+"                    batch, 0..1000 (default 20): a claim is a user\n"
+"                    waiting, the bulk is not\n"
 "  --once            pay what is pending and notify, then exit: 0 when\n"
 "                    every award was paid, 1 when some could not be\n"
 "                    (mismatch, no funds: logged)\n"
@@ -130,6 +133,7 @@ cc_payout_parse_number(int c, const char *arg, cc_payout_opts_t *o)
         { 'i', "--interval",       1, 86400, &o->interval_s },
         { 'l', "--idle-ms",        1, 10000, &o->idle_ms },
         { 'B', "--claims-batch",   1, 50000, &o->claims_batch },
+        { 'Y', "--claims-yield-ms", 0, 1000, &o->claims_yield_ms },
         { 'L', "--claims-idle-ms", 1, 10000, &o->claims_idle_ms },
         { 'A', "--alert-timeout",  1, 3600,  &o->alert_timeout_s },
         { 'p', "--progress",       1, 86400, &o->progress_s },
@@ -154,6 +158,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
         { "idle-ms",  required_argument, NULL, 'l' },
         { "claims-batch",   required_argument, NULL, 'B' },
         { "claims-idle-ms", required_argument, NULL, 'L' },
+        { "claims-yield-ms", required_argument, NULL, 'Y' },
         { "alert-timeout",  required_argument, NULL, 'A' },
         { "progress", required_argument, NULL, 'p' },
         { "once",     no_argument,       NULL, 'o' },
@@ -170,6 +175,7 @@ cc_payout_parse(int argc, char **argv, cc_payout_opts_t *o)
     o->user = CC_ROLE_PAYOUT;
     o->batch = 5000;
     o->claims_batch = 1000;
+    o->claims_yield_ms = CC_PAYOUT_CLAIMS_YIELD_MS;
     o->claims_idle_ms = 2;
     o->alert_timeout_s = CC_ALERT_TIMEOUT_S;
     o->interval_s = 10;

@@ -672,6 +672,21 @@ cc_payout_step_bulk_read(cc_payout_t *p, cc_payout_shard_t *ps,
 
 
 /* (b) shard s's next bulk batch: the number credited, or -1 */
+/* ms milliseconds, unless cc-payout is stopping (then at most one more) */
+static void
+cc_payout_step_yield(long long ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = (time_t) (ms / 1000);
+    ts.tv_nsec = (long) (ms % 1000) * 1000000L;
+
+    if (cc_worker_run) {
+        (void) nanosleep(&ts, NULL);
+    }
+}
+
+
 static long
 cc_payout_step_bulk(cc_payout_t *p, size_t s)
 {
@@ -688,6 +703,11 @@ cc_payout_step_bulk(cc_payout_t *p, size_t s)
     batch = cc_now_ms() - __atomic_load_n(&p->claim_at_ms, __ATOMIC_RELAXED)
             < 1000 && p->o.claims_batch < p->o.batch
             ? p->o.claims_batch : p->o.batch;
+
+    /* and the bulk yields to them: a claim is a user waiting */
+    if (batch != p->o.batch && p->o.claims_yield_ms > 0) {
+        cc_payout_step_yield(p->o.claims_yield_ms);
+    }
 
     n = cc_payout_step_bulk_read(p, ps, batch);
 
