@@ -303,17 +303,17 @@ sim_stop($slow4);
 # A round post takes its awards unlocked; the payout's UPDATE that sets
 # them credited is the guard (cc_wallet.h): one it finds credited (here a
 # single call's post:<award id> committed by hand, as a claim's would be,
-# while the batch is held 3 s at the wallet) rolls the round back; the
+# while the batch is held 1.5 s at the wallet) rolls the round back; the
 # next pass posts the others, the credited one EXISTS.
 my ($a5, $u5, $pool5) = campaign_on_s0('i4', 7001, 4);
 my $w5 = $u5->[1];
 my $W5 = "i4:$w5";
-my $slow5 = sim_start(process => 3000);
+my $slow5 = sim_start(process => 1500);
 my $prom5 = wallet_dir() . '/i4.prom';
 my $f5 = http_campaign_file('i4', $slow5->{url}, pool => $pool5, mode => 'batch', timeout => 2000);
 $w = spawn_payout([ '--interval', 3600, '--metrics-file', $prom5 ], $f5);
 ok(wait_until(sub { grep { $_->[0] eq 'B' && $_->[1] =~ /^i4:b/ } @{ journal_lines($slow5->{journal}) } }, 30),
-   'D: the bulk lane sent the batch, 3 s at the wallet') or diag worker_stderr($w);
+   'D: the bulk lane sent the batch, 1.5 s at the wallet') or diag worker_stderr($w);
 my $amt5 = $a5->{$w5};
 mysql_query("START TRANSACTION; "
             . "INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_cents, campaign, kind, award_id, created_at) "
