@@ -735,7 +735,15 @@ cc_ledger_phase_reserve(MYSQL *db, const char *campaign,
 /* ---- post ----------------------------------------------------------- */
 
 
-int
+/*
+ * The awards of the entries with sel[] set locked (FOR UPDATE, in the
+ * caller's open transaction, order[] their award id order) and each one
+ * already credited taken out: sel[i] = 0, rc EXISTS.  A single call's
+ * post, so that a claim never posts an award a batch's round posted (the
+ * round's own guard is its payer's UPDATE: cc_wallet.h).  The number
+ * taken out, or -1 with err set.
+ */
+static int
 cc_ledger_phase_credited(MYSQL *db, cc_ledger_credit_t *c, size_t n,
     const size_t *order, int *sel, cc_sqlbuf_t *b, char *err, size_t errlen)
 {

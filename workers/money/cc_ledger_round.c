@@ -105,7 +105,6 @@ cc_ledger_phase_post_rounds(MYSQL *db, const char *campaign,
     cc_ledger_credit_t *c, size_t n, const unsigned *round,
     const unsigned *attempt, uint64_t *deferred, char *err, size_t errlen)
 {
-    int                *sel;
     long                added;
     size_t              i, k, *order;
     unsigned            g, nr;
@@ -122,10 +121,9 @@ cc_ledger_phase_post_rounds(MYSQL *db, const char *campaign,
     }
 
     order = cc_ledger_bulk_order(c, n);
-    sel = calloc(n ? n : 1, sizeof(int));
     r = malloc((nr + 1) * sizeof(cc_ledger_round_t));
 
-    if (order == NULL || sel == NULL || r == NULL) {
+    if (order == NULL || r == NULL) {
         snprintf(err, errlen, "round post: out of memory");
         goto out;
     }
@@ -135,15 +133,10 @@ cc_ledger_phase_post_rounds(MYSQL *db, const char *campaign,
         r[g].sum = 0;
     }
 
-    for (i = 0, k = 0; i < n; i++) {
-        sel[i] = round[i] != 0;
-        k += sel[i];
-    }
-
     for (i = 0, added = 0; i < n; i++) {
         k = order[i];
 
-        if (!sel[k]) {
+        if (round[k] == 0) {
             continue;
         }
 
@@ -178,7 +171,6 @@ cc_ledger_phase_post_rounds(MYSQL *db, const char *campaign,
 out:
 
     free(order);
-    free(sel);
     free(r);
     free(b.p);
 
